@@ -1,0 +1,61 @@
+# Commonroom: `make run` serves the demo, `make test` runs every check. See README.md.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test install install-test browser lint typecheck test-sqlite test-postgres bench vendor clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## run: create .venv, install, migrate the embedded SQLite database, seed the demo, serve on :8000
+run: install
+	$(BIN)/commonroom migrate --noinput -v 0
+	$(BIN)/commonroom demo
+	$(BIN)/commonroom serve
+
+## browser: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium)
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-test
+	$(BIN)/mypy src
+
+test-sqlite: install-test browser
+	$(BIN)/pytest -p no:cacheprovider -q
+
+test-postgres: install-test browser
+	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q
+
+## test: lint, types, then the whole suite on SQLite and on PostgreSQL
+test: lint typecheck test-sqlite test-postgres
+
+## bench: figures written to docs/benchmarks.md (never a pass/fail on timing)
+bench: install-test
+	$(BIN)/python -m bench.run
+
+## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
+vendor:
+	npm ci && npm run vendor
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Commonroom: a secure collaboration workspace for health and care organisations."""

@@ -1,0 +1,3 @@
+from commonroom.cli import main
+
+main()

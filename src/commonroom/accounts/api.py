@@ -1,0 +1,84 @@
+"""API operations on the caller's own account and tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Router, Schema
+
+from commonroom.accounts import services
+from commonroom.accounts.models import ApiToken, TokenScope
+from commonroom.accounts.selectors import tokens_for_user
+from commonroom.core.request_info import RequestInfo
+from commonroom.core.views import AuthedRequest
+
+router = Router(tags=["account"])
+
+
+class MeOut(Schema):
+    id: int
+    email: str
+    full_name: str
+    kind: str
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    scope: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenIn(Schema):
+    name: str
+    scope: TokenScope = TokenScope.READ
+
+
+class TokenCreated(TokenOut):
+    secret: str
+
+
+def _token_out(t: ApiToken) -> dict[str, object]:
+    return {
+        "id": t.pk,
+        "name": t.name,
+        "scope": t.scope,
+        "prefix": t.prefix,
+        "created_at": t.created_at,
+        "last_used_at": t.last_used_at,
+        "revoked_at": t.revoked_at,
+    }
+
+
+@router.get("/me", response=MeOut)
+def me(request: AuthedRequest) -> object:
+    return request.user
+
+
+@router.get("/me/tokens", response=list[TokenOut])
+def token_list(request: AuthedRequest) -> object:
+    return [_token_out(t) for t in tokens_for_user(user=request.user)]
+
+
+@router.post("/me/tokens", response={201: TokenCreated})
+def token_create(request: AuthedRequest, payload: TokenIn) -> object:
+    issued = services.token_create(
+        actor=request.user,
+        name=payload.name,
+        scope=payload.scope,
+        info=RequestInfo.from_request(request),
+    )
+    return 201, {**_token_out(issued.token), "secret": issued.secret}
+
+
+@router.delete("/me/tokens/{token_id}", response={204: None})
+def token_revoke(request: AuthedRequest, token_id: int) -> object:
+    services.token_revoke(
+        actor=request.user,
+        token_id=token_id,
+        info=RequestInfo.from_request(request),
+    )
+    return 204, None

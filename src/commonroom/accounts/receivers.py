@@ -1,0 +1,80 @@
+"""Sign-in events from Django and allauth, written to the audit trail.
+
+These receivers are the boundary between the authentication libraries and our audit service;
+they hold no rules of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.signals import authenticator_added, authenticator_removed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.request_info import SYSTEM, RequestInfo
+
+
+def _info(request: HttpRequest | None) -> RequestInfo:
+    return RequestInfo.from_request(request) if request is not None else SYSTEM
+
+
+@receiver(user_logged_in)
+def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    audit_record(
+        action=Action.LOGIN,
+        actor=user,
+        info=_info(request),
+        target_type="user",
+        target_id=str(user.pk),
+        target_label=user.email,
+    )
+
+
+@receiver(user_logged_out)
+def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        audit_record(
+            action=Action.LOGOUT,
+            actor=user,
+            info=_info(request),
+            target_type="user",
+            target_id=str(user.pk),
+            target_label=user.email,
+        )
+
+
+@receiver(user_login_failed)
+def on_login_failed(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        actor_email=attempted,
+        info=_info(request),
+        target_type="user",
+        target_label=attempted,
+    )
+
+
+@receiver(authenticator_added)
+@receiver(authenticator_removed)
+def on_mfa_change(
+    sender: Any, request: HttpRequest | None, user: Any, authenticator: Any, **kwargs: Any
+) -> None:
+    audit_record(
+        action=Action.MFA_CHANGED,
+        actor=user,
+        info=_info(request),
+        target_type="user",
+        target_id=str(user.pk),
+        target_label=user.email,
+        data={
+            "type": str(authenticator.type),
+            "added": kwargs.get("signal") is authenticator_added,
+        },
+    )

@@ -1,0 +1,55 @@
+"""Reading accounts: second-factor policy and API token authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from commonroom.accounts.models import ApiToken, User
+
+TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
+
+
+def second_factor_required(user: Any) -> bool:
+    policy = settings.COMMONROOM_MFA_REQUIRED
+    if policy == "all":
+        return True
+    if policy == "staff":
+        return not user.is_guest
+    return False
+
+
+def second_factor_missing(user: Any) -> bool:
+    if not second_factor_required(user):
+        return False
+    return not Authenticator.objects.filter(user=user).exists()
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
+    """The active token ``raw`` stands for, or None. Records its last use."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix = raw[: len(TOKEN_PREFIX) + 8]
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        return None
+    if not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip[:64])
+    return token
+
+
+def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at")

@@ -1,0 +1,91 @@
+"""Writes to accounts: API tokens and signing out everywhere."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from allauth.usersessions.models import UserSession
+from django.db import transaction
+from django.utils import timezone
+
+from commonroom.accounts.models import ApiToken, TokenScope, User
+from commonroom.accounts.selectors import TOKEN_PREFIX, hash_secret
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.request_info import SYSTEM, RequestInfo
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+@transaction.atomic
+def token_create(
+    *, actor: User, name: str, scope: str = TokenScope.READ, info: RequestInfo = SYSTEM
+) -> IssuedToken:
+    name = " ".join((name or "").split())[:100]
+    if not name:
+        raise ApplicationError("Give the token a name, such as the script that will use it.")
+    if scope not in TokenScope.values:
+        raise ApplicationError("Choose read or write.", code="invalid_scope")
+    prefix = TOKEN_PREFIX + secrets.token_hex(4)
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(
+        user=actor, name=name, scope=scope, prefix=prefix, secret_hash=hash_secret(secret)
+    )
+    audit_record(
+        action=Action.TOKEN_CREATED,
+        actor=actor,
+        info=info,
+        target_type="token",
+        target_id=prefix,
+        target_label=name,
+        data={"scope": scope},
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def token_revoke(*, actor: User, token_id: Any, info: RequestInfo = SYSTEM) -> ApiToken:
+    try:
+        pk = int(token_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    token = ApiToken.objects.select_for_update().filter(pk=pk, user=actor).first()
+    if token is None:
+        raise NotFound()
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_record(
+            action=Action.TOKEN_REVOKED,
+            actor=actor,
+            info=info,
+            target_type="token",
+            target_id=token.prefix,
+            target_label=token.name,
+        )
+    return token
+
+
+@transaction.atomic
+def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
+    """Sign out of every browser session, this one included."""
+    sessions = list(UserSession.objects.filter(user=actor))
+    for s in sessions:
+        s.end()
+    audit_record(
+        action=Action.SESSIONS_ENDED,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(actor.pk),
+        target_label=actor.email,
+        data={"sessions": len(sessions)},
+    )
+    return len(sessions)

@@ -1,0 +1,75 @@
+"""The person's own account pages: security (second factor, sessions) and API tokens."""
+
+from __future__ import annotations
+
+from allauth.mfa.models import Authenticator
+from allauth.usersessions.models import UserSession
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from commonroom.accounts import services
+from commonroom.accounts.models import TokenScope
+from commonroom.accounts.selectors import second_factor_required, tokens_for_user
+from commonroom.core.exceptions import ApplicationError
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+
+
+@login_required
+def security(request: AuthedRequest) -> HttpResponse:
+    user = request.user
+    return render(
+        request,
+        "accounts/security.html",
+        {
+            "authenticators": Authenticator.objects.filter(user=user),
+            "mfa_required": second_factor_required(user),
+            "sessions": UserSession.objects.purge_and_list(user),
+            "current_session_key": request.session.session_key,
+        },
+    )
+
+
+@login_required
+@require_POST
+def sign_out_everywhere(request: AuthedRequest) -> HttpResponse:
+    count = services.sessions_end_all(actor=request.user, info=info(request))
+    logout(request)
+    messages.success(request, f"Signed out of {count} session(s), including this one.")
+    return redirect("account_login")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: AuthedRequest) -> HttpResponse:
+    issued = None
+    if request.method == "POST":
+        try:
+            issued = services.token_create(
+                actor=request.user,
+                name=form_value(request, "name"),
+                scope=form_value(request, "scope", TokenScope.READ),
+                info=info(request),
+            )
+        except ApplicationError as exc:
+            return back_with_error(request, exc, "account_tokens")
+    return render(
+        request,
+        "accounts/tokens.html",
+        {
+            "tokens": tokens_for_user(user=request.user),
+            "issued": issued,
+            "scopes": TokenScope.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
+    services.token_revoke(actor=request.user, token_id=token_id, info=info(request))
+    messages.success(request, "Token revoked: it no longer works.")
+    return redirect("account_tokens")

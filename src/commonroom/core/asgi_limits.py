@@ -1,0 +1,89 @@
+"""Refuse an over-size request body before Django spools it to disk.
+
+Django's ASGI handler reads the whole body before the view runs. This wrapper answers 413 at once
+when ``Content-Length`` already says the body is too large, and stops a body without a length
+(chunked) as soon as it passes the limit. The per-file check in
+:mod:`commonroom.documents.uploads` still applies inside the limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from django.conf import settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Room for the multipart envelope and form fields around the largest allowed file.
+ENVELOPE = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def limit_bytes() -> int:
+    return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
+
+
+async def send_413(scope: Scope, send: Send) -> None:
+    from commonroom.documents.uploads import too_large_error
+
+    error = too_large_error()
+    if scope["path"].startswith("/api/"):
+        body = json.dumps({"code": error.code, "detail": error.message}).encode()
+        ctype = b"application/json"
+    else:
+        body = error.message.encode()
+        ctype = b"text/plain; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", ctype),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestSizeLimit:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = limit_bytes()
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > limit:
+                    await send_413(scope, send)
+                    return
+        received = 0
+
+        async def guarded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # Django treats a disconnect as an aborted request: nothing is kept.
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, guarded_receive, send)

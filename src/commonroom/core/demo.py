@@ -1,0 +1,139 @@
+"""The demo seed: four people, the "Weekly budget meeting" workspace and its minutes in two
+versions. Built with the real services, so the audit trail and blobs are real too."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from docx import Document as DocxDocument
+
+from commonroom.documents.selectors import document_access
+from commonroom.documents.services import document_upload, version_upload
+from commonroom.workspaces.models import Membership, Role, Workspace
+from commonroom.workspaces.selectors import workspace_access
+from commonroom.workspaces.services import workspace_create
+
+WORKSPACE_NAME = "Weekly budget meeting"
+MINUTES_NAME = "minutes-2026-11-24.docx"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    key: str
+    full_name: str
+    kind: str
+    role: str
+    admin: bool = False
+
+    @property
+    def email(self) -> str:
+        return f"{self.key}@example.org"
+
+
+PEOPLE = [
+    DemoPerson("priya", "Priya Shah", "staff", Role.MANAGER),
+    DemoPerson("tom", "Tom Evans", "staff", Role.EDITOR),
+    DemoPerson("aisha", "Aisha Okafor", "guest", Role.COMMENTER),
+    DemoPerson("sam", "Sam Taylor", "staff", Role.COMMENTER),
+    DemoPerson("dev", "Dev Patel", "staff", "", admin=True),
+]
+
+
+def minutes_docx(*, amended: bool) -> bytes:
+    doc = DocxDocument()
+    doc.add_heading("Weekly budget meeting — minutes", level=1)
+    doc.add_paragraph("Date: 24 November 2026. Chair: Priya Shah (board secretary).")
+    doc.add_heading("1. Attendance", level=2)
+    doc.add_paragraph("Present: Priya Shah, Tom Evans, Aisha Okafor (non-executive), Sam Taylor.")
+    doc.add_heading("2. Month 7 position", level=2)
+    doc.add_paragraph(
+        "The trust reported a year-to-date deficit of £2.4m against a planned £1.9m."
+        if not amended
+        else "The trust reported a year-to-date deficit of £2.6m against a planned £1.9m, "
+        "after the agency staffing correction."
+    )
+    table = doc.add_table(rows=1, cols=3)
+    table.rows[0].cells[0].text = "Division"
+    table.rows[0].cells[1].text = "Plan (£k)"
+    table.rows[0].cells[2].text = "Actual (£k)"
+    for division, plan, actual in [
+        ("Medicine", "-850", "-1,120" if amended else "-1,020"),
+        ("Surgery", "-600", "-790"),
+        ("Community", "-450", "-690" if amended else "-590"),
+    ]:
+        row = table.add_row().cells
+        row[0].text, row[1].text, row[2].text = division, plan, actual
+    doc.add_heading("3. Actions", level=2)
+    doc.add_paragraph("Tom to bring a recovery plan for agency spend.", style="List Bullet")
+    doc.add_paragraph("Sam to report community nursing vacancies.", style="List Bullet")
+    if amended:
+        doc.add_paragraph(
+            "Aisha asked for the recovery plan to include quality impact assessments.",
+            style="List Bullet",
+        )
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()
+
+
+@dataclass
+class SeedResult:
+    created: bool
+    password: str | None
+    workspace: Workspace
+
+
+def seed_demo(*, password: str | None) -> SeedResult:
+    """Create the demo once; on later runs, only reset passwords when one is given."""
+    User = get_user_model()
+    existing = Workspace.objects.filter(name=WORKSPACE_NAME).order_by("created_at").first()
+    if existing is not None:
+        if password:
+            for p in PEOPLE:
+                user = User.objects.filter(email=p.email).first()
+                if user is not None:
+                    user.set_password(password)
+                    user.save(update_fields=["password"])
+        return SeedResult(created=False, password=password, workspace=existing)
+    password = password or secrets.token_urlsafe(12)
+    with transaction.atomic():
+        users = {}
+        for p in PEOPLE:
+            user = User.objects.filter(email=p.email).first() or User(email=p.email)
+            user.full_name = p.full_name
+            user.kind = p.kind
+            user.is_superuser = user.is_staff = p.admin
+            user.set_password(password)
+            user.save()
+            users[p.key] = user
+        ws = workspace_create(
+            actor=users["priya"],
+            name=WORKSPACE_NAME,
+            description="Minutes, papers and sign-off for the weekly budget meeting.",
+        )
+        for p in PEOPLE:
+            if p.role and p.key != "priya":
+                Membership.objects.create(workspace=ws, user=users[p.key], role=p.role)
+        access = workspace_access(user=users["priya"], workspace_id=ws.pk)
+        v1 = document_upload(
+            actor=users["priya"],
+            access=access,
+            uploaded=SimpleUploadedFile(MINUTES_NAME, minutes_docx(amended=False)),
+            note="Draft minutes for review",
+        )
+        doc_access = document_access(
+            user=users["tom"], workspace_id=ws.pk, document_id=v1.document_id
+        )
+        version_upload(
+            actor=users["tom"],
+            doc_access=doc_access,
+            uploaded=SimpleUploadedFile(MINUTES_NAME, minutes_docx(amended=True)),
+            based_on_number=1,
+            note="Corrected the month 7 deficit and community figures",
+        )
+    return SeedResult(created=True, password=password, workspace=ws)

@@ -1,0 +1,42 @@
+"""Small shared helpers for HTML views: the acting context and form parsing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+
+from commonroom.core.exceptions import ApplicationError
+from commonroom.core.request_info import RequestInfo
+
+
+def info(request: HttpRequest) -> RequestInfo:
+    return RequestInfo.from_request(request)
+
+
+def back_with_error(request: HttpRequest, error: ApplicationError, to: str) -> HttpResponse:
+    """Show a service's refusal as a message on the page the person came from."""
+    messages.error(request, error.message)
+    return redirect(to)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def form_value(request: HttpRequest, name: str, default: str = "") -> str:
+    value: Any = request.POST.get(name, default)
+    return str(value)
+
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+
+    class AuthedRequest(HttpRequest):
+        """A request behind ``login_required``: its user is a real person."""
+
+        user: User
+else:
+    AuthedRequest = HttpRequest

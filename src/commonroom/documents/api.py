@@ -1,0 +1,439 @@
+"""API operations on folders, documents, versions and the trash. Uploads stream (multipart);
+downloads stream. Same selectors, services and abilities as the pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ninja import File, Form, Router, Schema
+from ninja.files import UploadedFile
+
+from commonroom.core.exceptions import PermissionDenied
+from commonroom.core.request_info import RequestInfo
+from commonroom.core.views import AuthedRequest
+from commonroom.documents import services
+from commonroom.documents.models import Document, Folder, Version
+from commonroom.documents.permissions import document_abilities
+from commonroom.documents.selectors import (
+    DocumentAccess,
+    document_access,
+    document_versions,
+    folder_children,
+    folder_documents,
+    folder_get,
+    latest_version,
+    trash_items,
+    version_get,
+)
+from commonroom.documents.uploads import upload_error
+from commonroom.documents.views import version_file_response
+from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
+
+router = Router(tags=["documents"])
+
+
+class FolderOut(Schema):
+    id: uuid.UUID
+    name: str
+    parent_id: uuid.UUID | None
+    created_at: datetime
+    deleted_at: datetime | None
+
+
+class FolderIn(Schema):
+    name: str
+    parent_id: uuid.UUID | None = None
+
+
+class FolderPatch(Schema):
+    name: str | None = None
+    parent_id: uuid.UUID | None = None
+    move_to_top: bool = False
+
+
+class VersionOut(Schema):
+    number: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    author_email: str
+    created_at: datetime
+    note: str
+    based_on: int | None
+    based_on_latest: bool
+    restored_from: int | None
+
+
+class DocumentOut(Schema):
+    id: uuid.UUID
+    name: str
+    folder_id: uuid.UUID | None
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    latest: VersionOut | None
+    abilities: dict[str, bool]
+
+
+class DocumentPatch(Schema):
+    name: str | None = None
+    folder_id: uuid.UUID | None = None
+    move_to_top: bool = False
+
+
+class UploadOut(Schema):
+    document: DocumentOut
+    version: VersionOut
+
+
+class TrashOut(Schema):
+    folders: list[FolderOut]
+    documents: list[DocumentOut]
+
+
+def folder_out(f: Folder) -> dict[str, object]:
+    return {
+        "id": f.pk,
+        "name": f.name,
+        "parent_id": f.parent_id,
+        "created_at": f.created_at,
+        "deleted_at": f.deleted_at,
+    }
+
+
+def version_out(v: Version) -> dict[str, object]:
+    return {
+        "number": v.number,
+        "filename": v.filename,
+        "content_type": v.content_type,
+        "size": v.size,
+        "sha256": v.blob_id,
+        "author_email": v.author.email,
+        "created_at": v.created_at,
+        "note": v.note,
+        "based_on": v.based_on_number,
+        "based_on_latest": v.based_on_latest,
+        "restored_from": v.restored_from_number,
+    }
+
+
+def document_out(d: Document, abilities: dict[str, bool]) -> dict[str, object]:
+    latest = latest_version(d)
+    return {
+        "id": d.pk,
+        "name": d.name,
+        "folder_id": d.folder_id,
+        "current_version": d.current_version_number,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "deleted_at": d.deleted_at,
+        "latest": version_out(latest) if latest else None,
+        "abilities": abilities,
+    }
+
+
+def _info(request: AuthedRequest) -> RequestInfo:
+    return RequestInfo.from_request(request)
+
+
+def _doc(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> DocumentAccess:
+    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
+
+
+def _folder(access: WorkspaceAccess, folder_id: uuid.UUID | None) -> Folder | None:
+    return folder_get(access=access, folder_id=folder_id) if folder_id else None
+
+
+def _check_upload(request: AuthedRequest) -> None:
+    error = upload_error(request)
+    if error is not None:
+        raise error
+
+
+# --- Folders ---------------------------------------------------------------------------------
+
+
+@router.get("/{workspace_id}/folders", response=list[FolderOut])
+def folder_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, parent_id: uuid.UUID | None = None
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    return [
+        folder_out(f) for f in folder_children(access=access, folder=_folder(access, parent_id))
+    ]
+
+
+@router.post("/{workspace_id}/folders", response={201: FolderOut})
+def folder_create(request: AuthedRequest, workspace_id: uuid.UUID, payload: FolderIn) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = services.folder_create(
+        actor=request.user,
+        access=access,
+        name=payload.name,
+        parent=_folder(access, payload.parent_id),
+        info=_info(request),
+    )
+    return 201, folder_out(folder)
+
+
+@router.patch("/{workspace_id}/folders/{folder_id}", response=FolderOut)
+def folder_update(
+    request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID, payload: FolderPatch
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id)
+    if payload.name is not None:
+        folder = services.folder_rename(
+            actor=request.user, access=access, folder=folder, name=payload.name, info=_info(request)
+        )
+    if payload.parent_id is not None or payload.move_to_top:
+        folder = services.folder_move(
+            actor=request.user,
+            access=access,
+            folder=folder,
+            parent=None if payload.move_to_top else _folder(access, payload.parent_id),
+            info=_info(request),
+        )
+    return folder_out(folder)
+
+
+@router.delete("/{workspace_id}/folders/{folder_id}", response={204: None})
+def folder_delete(request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id)
+    services.folder_delete(actor=request.user, access=access, folder=folder, info=_info(request))
+    return 204, None
+
+
+# --- Documents -------------------------------------------------------------------------------
+
+
+@router.get("/{workspace_id}/documents", response=list[DocumentOut])
+def document_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID | None = None
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    abilities = document_abilities(access)
+    docs = folder_documents(access=access, folder=_folder(access, folder_id))
+    return [document_out(d, abilities) for d in docs]
+
+
+@router.post("/{workspace_id}/documents", response={201: UploadOut})
+def document_upload(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    file: File[UploadedFile],
+    folder_id: Form[uuid.UUID | None] = None,
+    note: Form[str] = "",
+    upload_key: Form[str] = "",
+) -> object:
+    """Upload a file (multipart field ``file``). A document of the same name in the folder gets
+    it as a new version. Send the same ``upload_key`` when retrying: it is stored once."""
+    _check_upload(request)
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    version = services.document_upload(
+        actor=request.user,
+        access=access,
+        uploaded=file,
+        folder=_folder(access, folder_id),
+        note=note,
+        upload_key=upload_key or None,
+        info=_info(request),
+    )
+    doc_access = _doc(request, workspace_id, version.document_id)
+    return 201, {
+        "document": document_out(doc_access.document, doc_access.abilities),
+        "version": version_out(version),
+    }
+
+
+@router.get("/{workspace_id}/documents/{document_id}", response=DocumentOut)
+def document_get(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    return document_out(doc_access.document, doc_access.abilities)
+
+
+@router.patch("/{workspace_id}/documents/{document_id}", response=DocumentOut)
+def document_update(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: DocumentPatch
+) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    if payload.name is not None:
+        services.document_rename(
+            actor=request.user, doc_access=doc_access, name=payload.name, info=_info(request)
+        )
+    if payload.folder_id is not None or payload.move_to_top:
+        target = None if payload.move_to_top else _folder(doc_access.access, payload.folder_id)
+        services.document_move(
+            actor=request.user, doc_access=doc_access, folder=target, info=_info(request)
+        )
+    doc_access = _doc(request, workspace_id, document_id)
+    return document_out(doc_access.document, doc_access.abilities)
+
+
+@router.delete("/{workspace_id}/documents/{document_id}", response={204: None})
+def document_delete(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    services.document_delete(actor=request.user, doc_access=doc_access, info=_info(request))
+    return 204, None
+
+
+# --- Versions --------------------------------------------------------------------------------
+
+
+@router.get("/{workspace_id}/documents/{document_id}/versions", response=list[VersionOut])
+def version_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    return [version_out(v) for v in document_versions(doc_access=doc_access)]
+
+
+@router.post("/{workspace_id}/documents/{document_id}/versions", response={201: VersionOut})
+def version_upload(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    file: File[UploadedFile],
+    based_on: Form[int | None] = None,
+    note: Form[str] = "",
+    upload_key: Form[str] = "",
+) -> object:
+    """Add a version. ``based_on`` names the version you amended; if it is not the latest the
+    upload is kept anyway and flagged ``based_on_latest: false``."""
+    _check_upload(request)
+    doc_access = _doc(request, workspace_id, document_id)
+    version = services.version_upload(
+        actor=request.user,
+        doc_access=doc_access,
+        uploaded=file,
+        based_on_number=based_on,
+        note=note,
+        upload_key=upload_key or None,
+        info=_info(request),
+    )
+    return 201, version_out(version)
+
+
+@router.get("/{workspace_id}/documents/{document_id}/versions/{number}", response=VersionOut)
+def version_detail(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    return version_out(
+        version_get(doc_access=_doc(request, workspace_id, document_id), number=number)
+    )
+
+
+@router.get(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/content",
+    response={200: bytes},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The version's bytes, as an attachment.",
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        }
+    },
+)
+def version_content(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    if not doc_access.can("download"):
+        raise PermissionDenied("You cannot download this document.")
+    version = version_get(doc_access=doc_access, number=number)
+    services.version_record_download(
+        actor=request.user, doc_access=doc_access, version=version, info=_info(request)
+    )
+    return version_file_response(version)
+
+
+@router.post(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/restore", response={201: VersionOut}
+)
+def version_restore(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    doc_access = _doc(request, workspace_id, document_id)
+    version = services.version_restore(
+        actor=request.user, doc_access=doc_access, number=number, info=_info(request)
+    )
+    return 201, version_out(version)
+
+
+# --- Trash -----------------------------------------------------------------------------------
+
+
+@router.get("/{workspace_id}/trash", response=TrashOut)
+def trash_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if not access.can("manage_trash") and not access.can("view_audit"):
+        raise PermissionDenied("Only managers can see the trash.")
+    abilities = document_abilities(access, in_trash=True)
+    folders, documents = trash_items(access=access)
+    return {
+        "folders": [folder_out(f) for f in folders],
+        "documents": [document_out(d, abilities) for d in documents.prefetch_related("versions")],
+    }
+
+
+@router.post("/{workspace_id}/trash/documents/{document_id}/restore", response=DocumentOut)
+def trash_document_restore(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id, include_trash=True
+    )
+    services.document_restore(
+        actor=request.user,
+        access=doc_access.access,
+        document=doc_access.document,
+        info=_info(request),
+    )
+    doc_access = _doc(request, workspace_id, document_id)
+    return document_out(doc_access.document, doc_access.abilities)
+
+
+@router.delete("/{workspace_id}/trash/documents/{document_id}", response={204: None})
+def trash_document_purge(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id, include_trash=True
+    )
+    services.document_purge(
+        actor=request.user,
+        access=doc_access.access,
+        document=doc_access.document,
+        info=_info(request),
+    )
+    return 204, None
+
+
+@router.post("/{workspace_id}/trash/folders/{folder_id}/restore", response=FolderOut)
+def trash_folder_restore(
+    request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id, include_trash=True)
+    return folder_out(
+        services.folder_restore(
+            actor=request.user, access=access, folder=folder, info=_info(request)
+        )
+    )
+
+
+@router.delete("/{workspace_id}/trash/folders/{folder_id}", response={204: None})
+def trash_folder_purge(
+    request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id, include_trash=True)
+    services.folder_purge(actor=request.user, access=access, folder=folder, info=_info(request))
+    return 204, None

@@ -1,0 +1,62 @@
+"""Turning whatever name a client sends into a safe, readable document name.
+
+The result never contains a path separator, NUL or control character, bidirectional override,
+or leading/trailing dots and spaces; it is NFC-normalised and at most 255 characters, keeping
+the extension when it has to shorten. A name with nothing usable left is refused.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import unicodedata
+
+from commonroom.core.exceptions import ApplicationError
+
+MAX_NAME = 255
+# Bidirectional controls (U+202A..U+202E, U+2066..U+2069) and marks that can disguise a name.
+_INVISIBLE = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]} | {
+    "\u200e",
+    "\u200f",
+    "\u061c",
+    "\ufeff",
+}
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
+
+
+def clean_filename(raw: str) -> str:
+    name = unicodedata.normalize("NFC", str(raw or ""))
+    # Keep only the last path component, whatever the separator.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(
+        ch
+        for ch in name
+        if ch not in _INVISIBLE and unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co"}
+    )
+    name = " ".join(name.split()).strip(" .")
+    if not name or set(name) <= {"."}:
+        raise ApplicationError(
+            "That file name has no usable characters. Rename the file and try again.",
+            code="invalid_filename",
+        )
+    if name.split(".")[0].upper() in _WINDOWS_RESERVED:
+        name = f"_{name}"
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        if dot and 0 < len(ext) <= 16:
+            name = stem[: MAX_NAME - len(ext) - 1].rstrip(" .") + "." + ext
+        else:
+            name = name[:MAX_NAME].rstrip(" .")
+    return name
+
+
+def ascii_fallback(name: str) -> str:
+    """An ASCII name for old clients' Content-Disposition ``filename=``."""
+    out = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    out = "".join(ch if ch.isalnum() or ch in " ._-()" else "_" for ch in out).strip()
+    return out or "download"
+
+
+def guess_type_from_name(name: str) -> str | None:
+    return mimetypes.guess_type(name, strict=False)[0]

@@ -1,0 +1,134 @@
+"""Folders, documents, their append-only versions, and the content-addressed blobs behind them.
+
+Invariants:
+- a :class:`Version` never changes after it is written; a document's versions are numbered
+  1, 2, 3... without gaps or duplicates (``Document.current_version_number`` is the last one);
+- a :class:`Blob` is named by the SHA-256 of its bytes and stored once, however many versions use
+  it; its file is completely written and flushed before any version pointing at it commits;
+- deleting moves to the trash (``deleted_at``); only a purge removes rows, and only the garbage
+  collector removes a blob's file, once no version refers to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from commonroom.workspaces.models import Workspace
+
+
+class Blob(models.Model):
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # Refreshed whenever an upload reuses this blob, so the collector leaves it alone.
+    touched_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.sha256
+
+    @property
+    def storage_name(self) -> str:
+        return blob_storage_name(self.sha256)
+
+
+def blob_storage_name(sha256: str) -> str:
+    return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class TrashMixin(models.Model):
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # When a folder goes to the trash, everything inside goes with it and names it here, so
+    # restoring the folder brings back exactly what went with it.
+    trashed_with = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def in_trash(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Folder(TrashMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="folders")
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    name = models.CharField(max_length=255)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Document(TrashMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="documents")
+    folder = models.ForeignKey(
+        Folder, on_delete=models.CASCADE, null=True, blank=True, related_name="documents"
+    )
+    name = models.CharField(max_length=255)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    current_version_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["workspace", "folder", "deleted_at"], name="doc_listing")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Version(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="versions")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.BigIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=500, blank=True)
+    # The version the author started from. When it was not the latest at upload time, the
+    # upload is still kept, and flagged so that everyone sees two amendments crossed.
+    based_on_number = models.PositiveIntegerField(null=True, blank=True)
+    based_on_latest = models.BooleanField(default=True)
+    restored_from_number = models.PositiveIntegerField(null=True, blank=True)
+    # Sent by the client with each upload; the same key twice gives the same version once.
+    upload_key = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="one_number_per_version"),
+            models.UniqueConstraint(
+                fields=["document", "upload_key"],
+                condition=models.Q(upload_key__isnull=False),
+                name="one_version_per_upload_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} v{self.number}"
+
+    @property
+    def sha256(self) -> str:
+        return self.blob_id

@@ -1,0 +1,34 @@
+"""What a person may do with a document: derived from their workspace abilities, in one place."""
+
+from __future__ import annotations
+
+from commonroom.workspaces.selectors import WorkspaceAccess
+
+
+def document_abilities(access: WorkspaceAccess, *, in_trash: bool = False) -> dict[str, bool]:
+    a = access.abilities
+    if in_trash:
+        return {
+            "view": False,
+            "download": False,
+            "comment": False,
+            "upload_version": False,
+            "restore_version": False,
+            "rename": False,
+            "move": False,
+            "delete": False,
+            "restore": a["manage_trash"],
+            "purge": a["manage_trash"],
+        }
+    return {
+        "view": a["view"],
+        "download": a["download"],
+        "comment": a["comment"],
+        "upload_version": a["upload"],
+        "restore_version": a["edit_documents"],
+        "rename": a["edit_documents"],
+        "move": a["edit_documents"],
+        "delete": a["delete_documents"],
+        "restore": False,
+        "purge": False,
+    }

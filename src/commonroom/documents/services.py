@@ -1,0 +1,645 @@
+"""Every write to folders, documents, versions and blobs.
+
+Order of an upload (the crash-safety invariant): the bytes are streamed to a temporary file and
+hashed; the blob file is written, flushed and renamed into place; only then does the transaction
+that creates the :class:`Blob` row and the :class:`Version` row commit. A crash before the commit
+leaves at most an unreferenced blob file, which ``commonroom fsck`` reports and the collector
+removes; it never leaves a version without its whole blob.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import filetype
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.documents.filenames import clean_filename, guess_type_from_name
+from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.selectors import DocumentAccess, folder_path
+from commonroom.documents.uploads import uploaded_sha256
+from commonroom.workspaces.selectors import WorkspaceAccess
+from commonroom.workspaces.services import deny, require_ability
+
+log = logging.getLogger(__name__)
+GC_GRACE = timedelta(hours=1)
+
+
+def _require_doc(doc_access: DocumentAccess, ability: str, message: str) -> None:
+    if not doc_access.can(ability):
+        deny(doc_access.access, message)
+
+
+def _clean_upload_key(upload_key: str | None) -> str | None:
+    key = (upload_key or "").strip()
+    if not key:
+        return None
+    if len(key) > 64 or not all(c.isalnum() or c in "-_" for c in key):
+        raise ApplicationError("The upload key is not valid.", code="invalid_upload_key")
+    return key
+
+
+def _audit(
+    doc_or_folder: Document | Folder,
+    *,
+    action: str,
+    actor: Any,
+    info: RequestInfo,
+    data: dict[str, Any] | None = None,
+) -> None:
+    is_doc = isinstance(doc_or_folder, Document)
+    audit_record(
+        action=action,
+        actor=actor,
+        info=info,
+        workspace_id=doc_or_folder.workspace_id,
+        document_id=doc_or_folder.pk if is_doc else None,
+        target_type="document" if is_doc else "folder",
+        target_id=str(doc_or_folder.pk),
+        target_label=doc_or_folder.name,
+        data=data,
+    )
+
+
+# --- Blobs -----------------------------------------------------------------------------------
+
+
+def detect_content_type(uploaded: UploadedFile, name: str) -> str:
+    """The type the bytes show, not the type the client claimed; else from the name."""
+    head = b""
+    try:
+        uploaded.seek(0)
+        head = uploaded.read(8192)
+        uploaded.seek(0)
+    except (OSError, ValueError):
+        pass
+    kind = filetype.guess(head) if head else None
+    by_name = guess_type_from_name(name)
+    if kind is not None:
+        # A .docx/.xlsx/.pptx is a zip: the name tells which, the bytes that it is a zip.
+        if kind.mime == "application/zip" and by_name and "openxmlformats" in by_name:
+            return by_name
+        return str(kind.mime)
+    if by_name and not by_name.startswith(("text/html", "application/xhtml", "image/svg")):
+        return by_name
+    if by_name:
+        return by_name  # served only as a download, with nosniff
+    return "application/octet-stream"
+
+
+def blob_store(*, uploaded: UploadedFile) -> Blob:
+    """Write the bytes once under their SHA-256 (durably), then record the blob row."""
+    sha = uploaded_sha256(uploaded)
+    name = blob_storage_name(sha)
+    uploaded.seek(0)
+    default_storage.save(name, uploaded)
+    size = int(uploaded.size or 0)
+    blob, created = Blob.objects.get_or_create(sha256=sha, defaults={"size": size})
+    if not created:
+        Blob.objects.filter(pk=sha).update(touched_at=timezone.now())
+    return blob
+
+
+# --- Versions --------------------------------------------------------------------------------
+
+
+def _live_document_named(
+    access: WorkspaceAccess, folder: Folder | None, name: str, exclude: Any = None
+) -> Document | None:
+    qs = Document.objects.filter(
+        workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True, name__iexact=name
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    return qs.first()
+
+
+def _add_version(
+    *,
+    actor: Any,
+    document: Document,
+    blob: Blob,
+    filename: str,
+    content_type: str,
+    note: str,
+    based_on_number: int | None,
+    upload_key: str | None,
+    restored_from: int | None = None,
+) -> tuple[Version, bool]:
+    """Append a version under a lock on the document. Returns (version, created)."""
+    doc = Document.objects.select_for_update().get(pk=document.pk)
+    if upload_key:
+        existing = doc.versions.filter(upload_key=upload_key).first()
+        if existing is not None:
+            return existing, False
+    latest = doc.current_version_number
+    number = latest + 1
+    if based_on_number is not None and not (1 <= based_on_number <= latest):
+        raise ApplicationError(
+            f"Version {based_on_number} does not exist.", code="invalid_based_on"
+        )
+    base = latest if based_on_number is None else based_on_number
+    version = Version.objects.create(
+        document=doc,
+        number=number,
+        blob=blob,
+        filename=filename,
+        content_type=content_type,
+        size=blob.size,
+        author=actor,
+        note=(note or "").strip()[:500],
+        based_on_number=base or None,
+        based_on_latest=(base == latest),
+        restored_from_number=restored_from,
+        upload_key=upload_key,
+    )
+    doc.current_version_number = number
+    doc.updated_at = version.created_at
+    doc.save(update_fields=["current_version_number", "updated_at"])
+    document.current_version_number = number
+    document.updated_at = doc.updated_at
+    return version, True
+
+
+def document_upload(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    uploaded: UploadedFile,
+    folder: Folder | None = None,
+    note: str = "",
+    upload_key: str | None = None,
+    info: RequestInfo = SYSTEM,
+) -> Version:
+    """Upload a file into a folder. A live document of the same name gets it as a new version
+    (based on its latest); otherwise a new document is created with version 1."""
+    require_ability(access, "upload", "You cannot upload to this workspace.")
+    name = clean_filename(uploaded.name or "")
+    key = _clean_upload_key(upload_key)
+    if folder is not None and (folder.workspace_id != access.workspace.pk or folder.in_trash):
+        raise NotFound()
+    blob = blob_store(uploaded=uploaded)
+    content_type = detect_content_type(uploaded, name)
+    with transaction.atomic():
+        if key:
+            done = (
+                Version.objects.filter(document__workspace_id=access.workspace.pk, upload_key=key)
+                .select_related("document")
+                .first()
+            )
+            if done is not None:
+                return done
+        doc = _live_document_named(access, folder, name)
+        created_doc = doc is None
+        if doc is None:
+            doc = Document.objects.create(
+                workspace=access.workspace, folder=folder, name=name, created_by=actor
+            )
+        version, _ = _add_version(
+            actor=actor,
+            document=doc,
+            blob=blob,
+            filename=name,
+            content_type=content_type,
+            note=note,
+            based_on_number=None,
+            upload_key=key,
+        )
+        _audit(
+            doc,
+            action=Action.DOCUMENT_UPLOADED if created_doc else Action.VERSION_UPLOADED,
+            actor=actor,
+            info=info,
+            data=_version_data(version, original_name=uploaded.name or ""),
+        )
+    return version
+
+
+def _version_data(version: Version, *, original_name: str = "") -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": version.number,
+        "sha256": version.blob_id,
+        "size": version.size,
+    }
+    if original_name and original_name != version.filename:
+        data["original_name"] = original_name[:300]
+    if not version.based_on_latest:
+        data["based_on"] = version.based_on_number
+    return data
+
+
+def version_upload(
+    *,
+    actor: Any,
+    doc_access: DocumentAccess,
+    uploaded: UploadedFile,
+    based_on_number: int | None = None,
+    note: str = "",
+    upload_key: str | None = None,
+    info: RequestInfo = SYSTEM,
+) -> Version:
+    """Add a new version. ``based_on_number`` names the version the author amended; when it is
+    no longer the latest the upload is kept all the same and flagged, so nothing is lost."""
+    _require_doc(doc_access, "upload_version", "You cannot upload new versions here.")
+    name = clean_filename(uploaded.name or doc_access.document.name)
+    key = _clean_upload_key(upload_key)
+    blob = blob_store(uploaded=uploaded)
+    content_type = detect_content_type(uploaded, name)
+    with transaction.atomic():
+        version, created = _add_version(
+            actor=actor,
+            document=doc_access.document,
+            blob=blob,
+            filename=name,
+            content_type=content_type,
+            note=note,
+            based_on_number=based_on_number,
+            upload_key=key,
+        )
+        if created:
+            _audit(
+                doc_access.document,
+                action=Action.VERSION_UPLOADED,
+                actor=actor,
+                info=info,
+                data=_version_data(version, original_name=uploaded.name or ""),
+            )
+    return version
+
+
+@transaction.atomic
+def version_restore(
+    *, actor: Any, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
+) -> Version:
+    """Make an old version current again by adding it as a new version: history is kept."""
+    _require_doc(doc_access, "restore_version", "You cannot restore versions here.")
+    old = doc_access.document.versions.select_related("blob").filter(number=number).first()
+    if old is None:
+        raise NotFound()
+    version, _ = _add_version(
+        actor=actor,
+        document=doc_access.document,
+        blob=old.blob,
+        filename=old.filename,
+        content_type=old.content_type,
+        note=f"Restored version {old.number}",
+        based_on_number=None,
+        upload_key=None,
+        restored_from=old.number,
+    )
+    _audit(
+        doc_access.document,
+        action=Action.VERSION_RESTORED,
+        actor=actor,
+        info=info,
+        data={"version": version.number, "restored_from": old.number},
+    )
+    return version
+
+
+def document_record_view(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo) -> None:
+    _audit(doc_access.document, action=Action.DOCUMENT_VIEWED, actor=actor, info=info)
+
+
+def version_record_download(
+    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo
+) -> None:
+    _audit(
+        doc_access.document,
+        action=Action.VERSION_DOWNLOADED,
+        actor=actor,
+        info=info,
+        data={"version": version.number, "sha256": version.blob_id},
+    )
+
+
+# --- Names and places ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def document_rename(
+    *, actor: Any, doc_access: DocumentAccess, name: str, info: RequestInfo = SYSTEM
+) -> Document:
+    _require_doc(doc_access, "rename", "You cannot rename documents here.")
+    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
+    new = clean_filename(name)
+    if new == doc.name:
+        return doc
+    if _live_document_named(doc_access.access, doc.folder, new, exclude=doc.pk):
+        raise Conflict(f"There is already a document called {new} here.", code="name_taken")
+    old = doc.name
+    doc.name = new
+    doc.save(update_fields=["name"])
+    _audit(doc, action=Action.DOCUMENT_RENAMED, actor=actor, info=info, data={"from": old})
+    return doc
+
+
+@transaction.atomic
+def document_move(
+    *, actor: Any, doc_access: DocumentAccess, folder: Folder | None, info: RequestInfo = SYSTEM
+) -> Document:
+    _require_doc(doc_access, "move", "You cannot move documents here.")
+    access = doc_access.access
+    if folder is not None and (folder.workspace_id != access.workspace.pk or folder.in_trash):
+        raise NotFound()
+    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
+    if doc.folder_id == (folder.pk if folder else None):
+        return doc
+    if _live_document_named(access, folder, doc.name, exclude=doc.pk):
+        raise Conflict(
+            f"There is already a document called {doc.name} in that folder.", code="name_taken"
+        )
+    source = doc.folder.name if doc.folder else "(top level)"
+    doc.folder = folder
+    doc.save(update_fields=["folder"])
+    _audit(
+        doc,
+        action=Action.DOCUMENT_MOVED,
+        actor=actor,
+        info=info,
+        data={"from": source, "to": folder.name if folder else "(top level)"},
+    )
+    return doc
+
+
+def _clean_folder_name(name: str) -> str:
+    try:
+        return clean_filename(name)
+    except ApplicationError:
+        raise ApplicationError("Enter a folder name.", code="invalid_folder_name") from None
+
+
+def _live_folder_named(
+    access: WorkspaceAccess, parent: Folder | None, name: str, exclude: Any = None
+) -> bool:
+    qs = Folder.objects.filter(
+        workspace_id=access.workspace.pk, parent=parent, deleted_at__isnull=True, name__iexact=name
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    return qs.exists()
+
+
+@transaction.atomic
+def folder_create(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    name: str,
+    parent: Folder | None = None,
+    info: RequestInfo = SYSTEM,
+) -> Folder:
+    require_ability(access, "edit_documents", "You cannot create folders here.")
+    if parent is not None and (parent.workspace_id != access.workspace.pk or parent.in_trash):
+        raise NotFound()
+    name = _clean_folder_name(name)
+    if _live_folder_named(access, parent, name):
+        raise Conflict(f"There is already a folder called {name} here.", code="name_taken")
+    folder = Folder.objects.create(
+        workspace=access.workspace, parent=parent, name=name, created_by=actor
+    )
+    _audit(folder, action=Action.FOLDER_CREATED, actor=actor, info=info)
+    return folder
+
+
+@transaction.atomic
+def folder_rename(
+    *, actor: Any, access: WorkspaceAccess, folder: Folder, name: str, info: RequestInfo = SYSTEM
+) -> Folder:
+    require_ability(access, "edit_documents", "You cannot rename folders here.")
+    name = _clean_folder_name(name)
+    if name == folder.name:
+        return folder
+    if _live_folder_named(access, folder.parent, name, exclude=folder.pk):
+        raise Conflict(f"There is already a folder called {name} here.", code="name_taken")
+    old = folder.name
+    folder.name = name
+    folder.save(update_fields=["name"])
+    _audit(folder, action=Action.FOLDER_RENAMED, actor=actor, info=info, data={"from": old})
+    return folder
+
+
+@transaction.atomic
+def folder_move(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    folder: Folder,
+    parent: Folder | None,
+    info: RequestInfo = SYSTEM,
+) -> Folder:
+    require_ability(access, "edit_documents", "You cannot move folders here.")
+    if parent is not None:
+        if parent.workspace_id != access.workspace.pk or parent.in_trash:
+            raise NotFound()
+        if any(f.pk == folder.pk for f in folder_path(parent)):
+            raise ApplicationError("A folder cannot be moved inside itself.", code="folder_cycle")
+    if folder.parent_id == (parent.pk if parent else None):
+        return folder
+    if _live_folder_named(access, parent, folder.name, exclude=folder.pk):
+        raise Conflict(f"There is already a folder called {folder.name} there.", code="name_taken")
+    folder.parent = parent
+    folder.save(update_fields=["parent"])
+    _audit(
+        folder,
+        action=Action.FOLDER_MOVED,
+        actor=actor,
+        info=info,
+        data={"to": parent.name if parent else "(top level)"},
+    )
+    return folder
+
+
+# --- Trash -----------------------------------------------------------------------------------
+
+
+def _descendant_folder_ids(folder: Folder) -> list[Any]:
+    ids: list[Any] = []
+    frontier = [folder.pk]
+    while frontier:
+        children = list(
+            Folder.objects.filter(parent_id__in=frontier, deleted_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        ids.extend(children)
+        frontier = children
+    return ids
+
+
+@transaction.atomic
+def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo = SYSTEM) -> None:
+    _require_doc(doc_access, "delete", "You cannot delete documents here.")
+    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
+    if doc.in_trash:
+        return
+    doc.deleted_at = timezone.now()
+    doc.deleted_by = actor
+    doc.trashed_with = None
+    doc.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
+    _audit(doc, action=Action.DOCUMENT_DELETED, actor=actor, info=info)
+
+
+@transaction.atomic
+def folder_delete(
+    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Move a folder and everything in it to the trash, as one item that restores as one."""
+    require_ability(access, "delete_documents", "You cannot delete folders here.")
+    now = timezone.now()
+    inner = _descendant_folder_ids(folder)
+    Folder.objects.filter(pk__in=inner).update(
+        deleted_at=now, deleted_by=actor, trashed_with=folder.pk
+    )
+    Document.objects.filter(Q(folder_id__in=[folder.pk, *inner]), deleted_at__isnull=True).update(
+        deleted_at=now, deleted_by=actor, trashed_with=folder.pk
+    )
+    folder.deleted_at = now
+    folder.deleted_by = actor
+    folder.trashed_with = None
+    folder.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
+    _audit(folder, action=Action.FOLDER_DELETED, actor=actor, info=info)
+
+
+def _free_name(taken: Any, name: str) -> str:
+    if not taken(name):
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    for i in range(2, 1000):
+        candidate = f"{stem} (restored {i}){dot}{ext}" if i > 2 else f"{stem} (restored){dot}{ext}"
+        if not taken(candidate):
+            return candidate
+    raise Conflict("Too many items with that name.")  # pragma: no cover
+
+
+@transaction.atomic
+def document_restore(
+    *, actor: Any, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+) -> Document:
+    require_ability(access, "manage_trash", "Only managers can restore from the trash.")
+    doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
+    if not doc.in_trash:
+        return doc
+    if doc.folder is not None and doc.folder.in_trash:
+        doc.folder = None  # its folder is still in the trash: restore to the top level
+    doc.name = _free_name(
+        lambda n: _live_document_named(access, doc.folder, n, exclude=doc.pk) is not None, doc.name
+    )
+    doc.deleted_at = None
+    doc.deleted_by = None
+    doc.trashed_with = None
+    doc.save(update_fields=["folder", "name", "deleted_at", "deleted_by", "trashed_with"])
+    _audit(doc, action=Action.DOCUMENT_RESTORED, actor=actor, info=info)
+    return doc
+
+
+@transaction.atomic
+def folder_restore(
+    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> Folder:
+    require_ability(access, "manage_trash", "Only managers can restore from the trash.")
+    if not folder.in_trash:
+        return folder
+    if folder.parent is not None and folder.parent.in_trash:
+        folder.parent = None
+    folder.name = _free_name(
+        lambda n: _live_folder_named(access, folder.parent, n, exclude=folder.pk), folder.name
+    )
+    Folder.objects.filter(trashed_with=folder.pk).update(
+        deleted_at=None, deleted_by=None, trashed_with=None
+    )
+    Document.objects.filter(trashed_with=folder.pk).update(
+        deleted_at=None, deleted_by=None, trashed_with=None
+    )
+    folder.deleted_at = None
+    folder.deleted_by = None
+    folder.save(update_fields=["parent", "name", "deleted_at", "deleted_by"])
+    _audit(folder, action=Action.FOLDER_RESTORED, actor=actor, info=info)
+    return folder
+
+
+@transaction.atomic
+def document_purge(
+    *, actor: Any, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+) -> None:
+    """Remove a trashed document and its versions for good. Its blobs are left to the
+    collector, which removes those no other version uses."""
+    require_ability(access, "manage_trash", "Only managers can purge the trash.")
+    doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
+    if not doc.in_trash:
+        raise ApplicationError(
+            "Move the document to the trash before purging it.", code="not_in_trash"
+        )
+    versions = list(doc.versions.values_list("number", "blob_id"))
+    _audit(
+        doc,
+        action=Action.DOCUMENT_PURGED,
+        actor=actor,
+        info=info,
+        data={"versions": len(versions), "sha256": sorted({b for _, b in versions})},
+    )
+    doc.delete()
+
+
+@transaction.atomic
+def folder_purge(
+    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    require_ability(access, "manage_trash", "Only managers can purge the trash.")
+    if not folder.in_trash:
+        raise ApplicationError(
+            "Move the folder to the trash before purging it.", code="not_in_trash"
+        )
+    docs = list(Document.objects.filter(Q(trashed_with=folder.pk) | Q(folder=folder)))
+    for doc in docs:
+        if doc.in_trash:
+            document_purge(actor=actor, access=access, document=doc, info=info)
+    _audit(
+        folder, action=Action.FOLDER_PURGED, actor=actor, info=info, data={"documents": len(docs)}
+    )
+    Folder.objects.filter(trashed_with=folder.pk).delete()
+    folder.delete()
+
+
+# --- Garbage collection ----------------------------------------------------------------------
+
+
+def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SYSTEM) -> int:
+    """Delete blobs no version refers to (rows older than ``grace``, then their files)."""
+    cutoff = timezone.now() - grace
+    with transaction.atomic():
+        doomed = list(
+            Blob.objects.select_for_update()
+            .filter(touched_at__lt=cutoff)
+            .exclude(pk__in=Version.objects.values("blob_id"))
+            .values_list("sha256", flat=True)
+        )
+        if not doomed:
+            return 0
+        Blob.objects.filter(pk__in=doomed).delete()
+        audit_record(
+            action=Action.BLOBS_COLLECTED,
+            info=info,
+            target_type="blob",
+            data={"count": len(doomed), "sha256": doomed[:100]},
+        )
+
+    def remove_files() -> None:
+        for sha in doomed:
+            if not Blob.objects.filter(pk=sha).exists():  # re-uploaded meanwhile: keep
+                default_storage.delete(blob_storage_name(sha))
+
+    transaction.on_commit(remove_files)
+    return len(doomed)

@@ -1,0 +1,384 @@
+"""Folder, document and version pages. Thin: parse, ask a selector or a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
+
+from commonroom.core.exceptions import ApplicationError, PermissionDenied
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.documents import services
+from commonroom.documents.filenames import ascii_fallback
+from commonroom.documents.models import Folder, Version
+from commonroom.documents.selectors import (
+    DocumentAccess,
+    all_folders,
+    document_access,
+    document_versions,
+    folder_children,
+    folder_documents,
+    folder_get,
+    folder_path,
+    trash_items,
+    version_get,
+)
+from commonroom.documents.uploads import upload_error
+from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
+
+
+def _folder_or_root(access: WorkspaceAccess, folder_id: str) -> Folder | None:
+    return folder_get(access=access, folder_id=folder_id) if folder_id else None
+
+
+def _location(access: WorkspaceAccess, folder: Folder | None) -> str:
+    if folder is None:
+        return reverse("workspace_detail", args=[access.workspace.pk])
+    return reverse("folder_detail", args=[access.workspace.pk, folder.pk])
+
+
+def _doc_url(doc_access: DocumentAccess) -> str:
+    return reverse("document_detail", args=[doc_access.access.workspace.pk, doc_access.document.pk])
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+def folder_detail(request: AuthedRequest, workspace_id: str, folder_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id)
+    return render(
+        request,
+        "workspaces/detail.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "folder": folder,
+            "path": folder_path(folder),
+            "folders": folder_children(access=access, folder=folder),
+            "documents": folder_documents(access=access, folder=folder),
+            "member_count": access.workspace.memberships.count(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    """One or many files into a folder. Answers JSON to the progress-bar script, else redirects."""
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = _folder_or_root(access, form_value(request, "folder"))
+    back = _location(access, folder)
+    try:
+        error = upload_error(request)
+        if error is not None:
+            raise error
+        files = request.FILES.getlist("files")
+        if not files:
+            raise ApplicationError("Choose at least one file to upload.", code="no_file")
+        keys = request.POST.getlist("upload_key")
+        done: list[Version] = []
+        for i, f in enumerate(files):
+            done.append(
+                services.document_upload(
+                    actor=request.user,
+                    access=access,
+                    uploaded=f,
+                    folder=folder,
+                    note=form_value(request, "note"),
+                    upload_key=keys[i] if i < len(keys) else None,
+                    info=info(request),
+                )
+            )
+    except ApplicationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)
+        return back_with_error(request, exc, back)
+    summary = ", ".join(f"{v.filename} (version {v.number})" for v in done)
+    if _wants_json(request):
+        return JsonResponse(
+            {
+                "uploaded": [
+                    {"document": str(v.document_id), "name": v.filename, "version": v.number}
+                    for v in done
+                ],
+                "redirect": back,
+            }
+        )
+    messages.success(request, f"Uploaded {summary}.")
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def folder_create(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    parent = _folder_or_root(access, form_value(request, "parent"))
+    try:
+        folder = services.folder_create(
+            actor=request.user,
+            access=access,
+            name=form_value(request, "name"),
+            parent=parent,
+            info=info(request),
+        )
+    except ApplicationError as exc:
+        return back_with_error(request, exc, _location(access, parent))
+    messages.success(request, f"Folder “{folder.name}” created.")
+    return redirect(_location(access, folder))
+
+
+@login_required
+@require_POST
+def folder_action(request: AuthedRequest, workspace_id: str, folder_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    folder = folder_get(access=access, folder_id=folder_id)
+    action = form_value(request, "action")
+    here = _location(access, folder)
+    try:
+        if action == "rename":
+            services.folder_rename(
+                actor=request.user,
+                access=access,
+                folder=folder,
+                name=form_value(request, "name"),
+                info=info(request),
+            )
+            messages.success(request, "Folder renamed.")
+        elif action == "move":
+            target = _folder_or_root(access, form_value(request, "parent"))
+            services.folder_move(
+                actor=request.user, access=access, folder=folder, parent=target, info=info(request)
+            )
+            messages.success(request, "Folder moved.")
+        elif action == "delete":
+            services.folder_delete(
+                actor=request.user, access=access, folder=folder, info=info(request)
+            )
+            messages.success(request, f"“{folder.name}” and everything in it moved to the trash.")
+            return redirect(_location(access, folder.parent))
+        else:
+            raise ApplicationError("Unknown action.")
+    except ApplicationError as exc:
+        return back_with_error(request, exc, here)
+    return redirect(here)
+
+
+@login_required
+def document_detail(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    services.document_record_view(actor=request.user, doc_access=doc_access, info=info(request))
+    versions = list(document_versions(doc_access=doc_access))
+    doc = doc_access.document
+    return render(
+        request,
+        "documents/detail.html",
+        {
+            "access": doc_access.access,
+            "workspace": doc_access.access.workspace,
+            "doc_access": doc_access,
+            "document": doc,
+            "abilities": doc_access.abilities,
+            "versions": versions,
+            "latest": versions[0] if versions else None,
+            "path": folder_path(doc.folder),
+            "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def version_upload(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    back = _doc_url(doc_access)
+    try:
+        error = upload_error(request)
+        if error is not None:
+            raise error
+        uploaded = request.FILES.get("file")
+        if uploaded is None:
+            raise ApplicationError("Choose a file to upload.", code="no_file")
+        based_on_raw = form_value(request, "based_on")
+        version = services.version_upload(
+            actor=request.user,
+            doc_access=doc_access,
+            uploaded=uploaded,
+            based_on_number=int(based_on_raw) if based_on_raw.isdigit() else None,
+            note=form_value(request, "note"),
+            upload_key=form_value(request, "upload_key") or None,
+            info=info(request),
+        )
+    except ApplicationError as exc:
+        if _wants_json(request):
+            return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)
+        return back_with_error(request, exc, back)
+    text = f"Version {version.number} uploaded."
+    if not version.based_on_latest:
+        text += (
+            f" It was based on version {version.based_on_number}, not the latest: "
+            "check nothing was missed between them."
+        )
+    if _wants_json(request):
+        return JsonResponse({"version": version.number, "redirect": back, "message": text})
+    messages.success(request, text)
+    return redirect(back)
+
+
+@login_required
+def version_download(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponseBase:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    if not doc_access.can("download"):
+        raise PermissionDenied("You cannot download this document.")
+    version = version_get(doc_access=doc_access, number=number)
+    services.version_record_download(
+        actor=request.user, doc_access=doc_access, version=version, info=info(request)
+    )
+    return version_file_response(version)
+
+
+def version_file_response(version: Version) -> FileResponse:
+    """Always an attachment, with the type we detected and ``nosniff``: never run in the page."""
+    handle = default_storage.open(version.blob.storage_name, "rb")
+    response = FileResponse(handle, content_type=version.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, version.filename) or (
+        f'attachment; filename="{ascii_fallback(version.filename)}"'
+    )
+    response["Content-Length"] = str(version.size)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Digest"] = f"sha-256={version.blob_id}"
+    response["ETag"] = f'"{version.blob_id}"'
+    return response
+
+
+@login_required
+@require_POST
+def document_action(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    access = doc_access.access
+    action = form_value(request, "action")
+    here = _doc_url(doc_access)
+    try:
+        if action == "rename":
+            services.document_rename(
+                actor=request.user,
+                doc_access=doc_access,
+                name=form_value(request, "name"),
+                info=info(request),
+            )
+            messages.success(request, "Document renamed.")
+        elif action == "move":
+            target = _folder_or_root(access, form_value(request, "folder"))
+            services.document_move(
+                actor=request.user, doc_access=doc_access, folder=target, info=info(request)
+            )
+            messages.success(request, "Document moved.")
+        elif action == "restore_version":
+            raw = form_value(request, "number")
+            version = services.version_restore(
+                actor=request.user,
+                doc_access=doc_access,
+                number=int(raw) if raw.isdigit() else 0,
+                info=info(request),
+            )
+            messages.success(
+                request,
+                f"Version {version.restored_from_number} restored as version {version.number}.",
+            )
+        elif action == "delete":
+            services.document_delete(actor=request.user, doc_access=doc_access, info=info(request))
+            messages.success(
+                request,
+                f"“{doc_access.document.name}” moved to the trash. A manager can restore it.",
+            )
+            return redirect(_location(access, doc_access.document.folder))
+        else:
+            raise ApplicationError("Unknown action.")
+    except ApplicationError as exc:
+        return back_with_error(request, exc, here)
+    return redirect(here)
+
+
+@login_required
+def trash(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if not (access.can("manage_trash") or access.can("view_audit")):
+        raise PermissionDenied("Only managers can see the trash.")
+    folders, documents = trash_items(access=access)
+    return render(
+        request,
+        "documents/trash.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "folders": folders,
+            "documents": documents,
+        },
+    )
+
+
+@login_required
+@require_POST
+def trash_action(
+    request: AuthedRequest, workspace_id: str, kind: str, item_id: str
+) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    here = reverse("trash", args=[access.workspace.pk])
+    action = form_value(request, "action")
+    item: Any
+    try:
+        if kind == "document":
+            item = document_access(
+                user=request.user,
+                workspace_id=workspace_id,
+                document_id=item_id,
+                include_trash=True,
+            ).document
+            if action == "restore":
+                services.document_restore(
+                    actor=request.user, access=access, document=item, info=info(request)
+                )
+            elif action == "purge":
+                services.document_purge(
+                    actor=request.user, access=access, document=item, info=info(request)
+                )
+            else:
+                raise ApplicationError("Unknown action.")
+        else:
+            item = folder_get(access=access, folder_id=item_id, include_trash=True)
+            if action == "restore":
+                services.folder_restore(
+                    actor=request.user, access=access, folder=item, info=info(request)
+                )
+            elif action == "purge":
+                services.folder_purge(
+                    actor=request.user, access=access, folder=item, info=info(request)
+                )
+            else:
+                raise ApplicationError("Unknown action.")
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return back_with_error(request, exc, here)
+    verb = "restored" if action == "restore" else "deleted for good"
+    messages.success(request, f"“{item.name}” {verb}.")
+    return redirect(here)

@@ -1,0 +1,288 @@
+"""Django settings for Commonroom, read from the environment.
+
+Every setting an operator may change is read here from an environment variable and listed in the
+README's configuration table. Defaults give a working single-machine install: SQLite in WAL mode
+and files on the local disk, both under ``COMMONROOM_DATA_DIR``. ``COMMONROOM_ENV=production``
+switches on the HTTPS-only hardening that ``manage.py check --deploy`` asks for.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+PRODUCTION = env("COMMONROOM_ENV", "development") == "production"
+DEBUG = env_bool("COMMONROOM_DEBUG", False)
+DATA_DIR = Path(env("COMMONROOM_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; in development, one generated once and kept on disk."""
+    key = env("SECRET_KEY")
+    if key:
+        return key
+    if PRODUCTION:
+        raise RuntimeError("SECRET_KEY must be set when COMMONROOM_ENV=production")
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SITE_URL = env("COMMONROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
+    "commonroom.core",
+    "commonroom.accounts",
+    "commonroom.audit",
+    "commonroom.workspaces",
+    "commonroom.documents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "commonroom.core.middleware.SecurityHeadersMiddleware",
+    "commonroom.core.middleware.ApplicationErrorMiddleware",
+    "commonroom.accounts.middleware.RequireSecondFactorMiddleware",
+]
+
+ROOT_URLCONF = "commonroom.urls"
+ASGI_APPLICATION = "commonroom.asgi.application"
+WSGI_APPLICATION = "commonroom.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "commonroom.core.context_processors.commonroom",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# SQLite (WAL, IMMEDIATE transactions so concurrent writers queue instead of failing) unless
+# DATABASE_URL names another database.
+_sqlite_path = DATA_DIR / "commonroom.sqlite3"
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES: dict[str, dict[str, Any]] = {
+        "default": dict(
+            dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+        )
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": _sqlite_path}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            " PRAGMA busy_timeout=30000;"
+        ),
+    }
+    # Tests use a file, not shared-cache memory, so that threads see real WAL locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-commonroom.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts -------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_ADAPTER = "commonroom.accounts.adapters.AccountAdapter"
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "5/m/ip,5/5m/key"),
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = "Commonroom"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
+# Who must have a second factor: "all", "staff" or "none".
+COMMONROOM_MFA_REQUIRED = env("COMMONROOM_MFA_REQUIRED", "staff" if PRODUCTION else "none")
+USERSESSIONS_TRACK_ACTIVITY = True
+
+SESSION_COOKIE_AGE = env_int("COMMONROOM_SESSION_AGE", 12 * 3600)
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+# --- Invitations, uploads, storage -----------------------------------------------------------
+COMMONROOM_INVITATION_DAYS = env_int("COMMONROOM_INVITATION_DAYS", 14)
+# Largest file accepted, in bytes (default 2 GiB). Checked while the upload streams in.
+COMMONROOM_MAX_UPLOAD_BYTES = env_int("COMMONROOM_MAX_UPLOAD_BYTES", 2 * 1024**3)
+FILE_UPLOAD_HANDLERS = ["commonroom.documents.uploads.HashingUploadHandler"]
+# Request bodies over 1 MiB are spooled to disk, never held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Beside the blobs, so that a finished upload is linked into place rather than copied.
+FILE_UPLOAD_TEMP_DIR = env("COMMONROOM_UPLOAD_TEMP_DIR", str(DATA_DIR / "tmp"))
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+MEDIA_ROOT = Path(env("COMMONROOM_MEDIA_ROOT", str(DATA_DIR / "files")))
+STORAGE_BACKEND = env("COMMONROOM_STORAGE", "filesystem")
+if STORAGE_BACKEND == "s3":
+    _blob_storage: dict[str, Any] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            "file_overwrite": True,  # content-addressed names: same name, same bytes
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
+else:
+    _blob_storage = {
+        "BACKEND": "commonroom.documents.storage.DurableFileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+STORAGES = {
+    "default": _blob_storage,
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env("COMMONROOM_STATIC_ROOT", str(DATA_DIR / "static")))
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# --- Email ----------------------------------------------------------------------------------
+# With no EMAIL_HOST, emails are printed by the server (development); set it to send them.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 1025)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Commonroom <commonroom@localhost>")
+
+# --- Background tasks -----------------------------------------------------------------------
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- Security -------------------------------------------------------------------------------
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env("TIME_ZONE", "Europe/London")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,62 @@
+"""The URL map. Every route here is covered by the permission matrix test, which walks it."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from commonroom.accounts import views as account_views
+from commonroom.api import api
+from commonroom.audit import views as audit_views
+from commonroom.core.views import healthz
+from commonroom.documents import views as doc_views
+from commonroom.workspaces import views as ws_views
+
+W = "w/<uuid:workspace_id>/"
+
+urlpatterns = [
+    path("", ws_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("w/new/", ws_views.workspace_create, name="workspace_create"),
+    path(W, ws_views.workspace_detail, name="workspace_detail"),
+    path(W + "settings/", ws_views.workspace_settings, name="workspace_settings"),
+    path(W + "members/", ws_views.workspace_members_view, name="workspace_members"),
+    path(W + "members/<int:membership_id>/", ws_views.member_update, name="member_update"),
+    path(
+        W + "invitations/<uuid:invitation_id>/revoke/",
+        ws_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(W + "upload/", doc_views.upload, name="upload"),
+    path(W + "folders/new/", doc_views.folder_create, name="folder_create"),
+    path(W + "f/<uuid:folder_id>/", doc_views.folder_detail, name="folder_detail"),
+    path(W + "f/<uuid:folder_id>/action/", doc_views.folder_action, name="folder_action"),
+    path(W + "d/<uuid:document_id>/", doc_views.document_detail, name="document_detail"),
+    path(W + "d/<uuid:document_id>/action/", doc_views.document_action, name="document_action"),
+    path(W + "d/<uuid:document_id>/versions/", doc_views.version_upload, name="version_upload"),
+    path(
+        W + "d/<uuid:document_id>/v/<int:number>/download/",
+        doc_views.version_download,
+        name="version_download",
+    ),
+    path(W + "trash/", doc_views.trash, name="trash"),
+    path(W + "trash/<str:kind>/<uuid:item_id>/", doc_views.trash_action, name="trash_action"),
+    path(W + "audit/", audit_views.workspace_trail, name="workspace_audit"),
+    path("audit/", audit_views.global_trail, name="global_audit"),
+    path("invitations/<str:token>/", ws_views.invitation_accept, name="invitation_accept"),
+    path("account/security/", account_views.security, name="account_security"),
+    path(
+        "account/sign-out-everywhere/",
+        account_views.sign_out_everywhere,
+        name="account_sign_out_everywhere",
+    ),
+    path("account/tokens/", account_views.tokens, name="account_tokens"),
+    path(
+        "account/tokens/<int:token_id>/revoke/",
+        account_views.token_revoke,
+        name="account_token_revoke",
+    ),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,222 @@
+"""API operations on workspaces, members and invitations. Same selectors, services and
+abilities as the pages; the abilities are returned so clients never recompute them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ninja import Router, Schema
+
+from commonroom.core.request_info import RequestInfo
+from commonroom.core.views import AuthedRequest
+from commonroom.workspaces import services
+from commonroom.workspaces.models import Invitation, Membership, Role
+from commonroom.workspaces.selectors import (
+    WorkspaceAccess,
+    workspace_access,
+    workspace_invitations,
+    workspace_members,
+    workspaces_for_user,
+)
+
+router = Router(tags=["workspaces"])
+
+
+class WorkspaceOut(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    archived: bool
+    created_at: datetime
+    role: str
+    abilities: dict[str, bool]
+
+
+class WorkspaceIn(Schema):
+    name: str
+    description: str = ""
+
+
+class WorkspacePatch(Schema):
+    name: str | None = None
+    description: str | None = None
+    archived: bool | None = None
+
+
+class MemberOut(Schema):
+    id: int
+    user_id: int
+    email: str
+    full_name: str
+    kind: str
+    role: str
+    added_at: datetime
+
+
+class MemberPatch(Schema):
+    role: Role
+
+
+class InvitationIn(Schema):
+    email: str
+    role: Role
+
+
+class InvitationOut(Schema):
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreated(InvitationOut):
+    url: str
+
+
+def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
+    ws = access.workspace
+    return {
+        "id": ws.pk,
+        "name": ws.name,
+        "description": ws.description,
+        "archived": ws.is_archived,
+        "created_at": ws.created_at,
+        "role": access.role,
+        "abilities": access.abilities,
+    }
+
+
+def member_out(m: Membership) -> dict[str, object]:
+    return {
+        "id": m.pk,
+        "user_id": m.user_id,
+        "email": m.user.email,
+        "full_name": m.user.full_name,
+        "kind": m.user.kind,
+        "role": m.role,
+        "added_at": m.added_at,
+    }
+
+
+def invitation_out(i: Invitation) -> dict[str, object]:
+    return {
+        "id": i.pk,
+        "email": i.email,
+        "role": i.role,
+        "status": i.status,
+        "created_at": i.created_at,
+        "expires_at": i.expires_at,
+    }
+
+
+def _info(request: AuthedRequest) -> RequestInfo:
+    return RequestInfo.from_request(request)
+
+
+@router.get("", response=list[WorkspaceOut])
+def workspace_list(request: AuthedRequest) -> object:
+    return [workspace_out(a) for a in workspaces_for_user(user=request.user)]
+
+
+@router.post("", response={201: WorkspaceOut})
+def workspace_create(request: AuthedRequest, payload: WorkspaceIn) -> object:
+    ws = services.workspace_create(
+        actor=request.user, name=payload.name, description=payload.description, info=_info(request)
+    )
+    return 201, workspace_out(workspace_access(user=request.user, workspace_id=ws.pk))
+
+
+@router.get("/{workspace_id}", response=WorkspaceOut)
+def workspace_get(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+    return workspace_out(workspace_access(user=request.user, workspace_id=workspace_id))
+
+
+@router.patch("/{workspace_id}", response=WorkspaceOut)
+def workspace_update(
+    request: AuthedRequest, workspace_id: uuid.UUID, payload: WorkspacePatch
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if payload.archived is False and access.workspace.is_archived:
+        services.workspace_set_archived(
+            actor=request.user, access=access, archived=False, info=_info(request)
+        )
+        access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if payload.name is not None or payload.description is not None:
+        services.workspace_update(
+            actor=request.user,
+            access=access,
+            name=payload.name,
+            description=payload.description,
+            info=_info(request),
+        )
+    if payload.archived is True and not access.workspace.is_archived:
+        services.workspace_set_archived(
+            actor=request.user, access=access, archived=True, info=_info(request)
+        )
+    return workspace_out(workspace_access(user=request.user, workspace_id=workspace_id))
+
+
+@router.get("/{workspace_id}/members", response=list[MemberOut])
+def member_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    return [member_out(m) for m in workspace_members(access=access)]
+
+
+@router.patch("/{workspace_id}/members/{member_id}", response=MemberOut)
+def member_update(
+    request: AuthedRequest, workspace_id: uuid.UUID, member_id: int, payload: MemberPatch
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    m = services.membership_change_role(
+        actor=request.user,
+        access=access,
+        membership_id=member_id,
+        role=payload.role,
+        info=_info(request),
+    )
+    return member_out(m)
+
+
+@router.delete("/{workspace_id}/members/{member_id}", response={204: None})
+def member_remove(request: AuthedRequest, workspace_id: uuid.UUID, member_id: int) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    services.membership_remove(
+        actor=request.user, access=access, membership_id=member_id, info=_info(request)
+    )
+    return 204, None
+
+
+@router.get("/{workspace_id}/invitations", response=list[InvitationOut])
+def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    services.require_ability(access, "manage_members", "Only managers can see invitations.")
+    return [invitation_out(i) for i in workspace_invitations(access=access)]
+
+
+@router.post("/{workspace_id}/invitations", response={201: InvitationCreated})
+def invitation_create(
+    request: AuthedRequest, workspace_id: uuid.UUID, payload: InvitationIn
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    issued = services.invitation_create(
+        actor=request.user,
+        access=access,
+        email=payload.email,
+        role=payload.role,
+        info=_info(request),
+    )
+    return 201, {**invitation_out(issued.invitation), "url": issued.url}
+
+
+@router.delete("/{workspace_id}/invitations/{invitation_id}", response={204: None})
+def invitation_revoke(
+    request: AuthedRequest, workspace_id: uuid.UUID, invitation_id: uuid.UUID
+) -> object:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    services.invitation_revoke(
+        actor=request.user, access=access, invitation_id=invitation_id, info=_info(request)
+    )
+    return 204, None

@@ -1,0 +1,412 @@
+"""Every write to workspaces, memberships and invitations.
+
+Each service is keyword-only, atomic, checks the abilities it needs and records its audit event
+in the same transaction. Emails are sent only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.exceptions import (
+    ApplicationError,
+    Conflict,
+    Gone,
+    NotFound,
+    PermissionDenied,
+)
+from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
+from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
+
+log = logging.getLogger(__name__)
+User = get_user_model()
+
+
+def deny(access: WorkspaceAccess, message: str) -> NoReturn:
+    """Refuse an action; in an archived workspace, say that is why."""
+    if access.workspace.is_archived:
+        raise PermissionDenied("This workspace is archived and read-only.")
+    raise PermissionDenied(message)
+
+
+def require_ability(access: WorkspaceAccess, ability: str, message: str) -> None:
+    if not access.can(ability):
+        deny(access, message)
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ApplicationError("Enter a name for the workspace.", code="name_required")
+    if len(name) > 120:
+        raise ApplicationError("The name must be 120 characters or fewer.", code="name_too_long")
+    return name
+
+
+def _ws_audit(
+    access_or_ws: WorkspaceAccess | Workspace,
+    *,
+    action: str,
+    actor: Any,
+    info: RequestInfo,
+    **kwargs: Any,
+) -> None:
+    ws = access_or_ws.workspace if isinstance(access_or_ws, WorkspaceAccess) else access_or_ws
+    kwargs.setdefault("target_type", "workspace")
+    kwargs.setdefault("target_id", str(ws.pk))
+    kwargs.setdefault("target_label", ws.name)
+    audit_record(action=action, actor=actor, info=info, workspace_id=ws.pk, **kwargs)
+
+
+@transaction.atomic
+def workspace_create(
+    *, actor: Any, name: str, description: str = "", info: RequestInfo = SYSTEM
+) -> Workspace:
+    """Staff create workspaces and become their first manager; guests cannot."""
+    if actor.is_guest:
+        raise PermissionDenied("External guests cannot create workspaces.")
+    ws = Workspace.objects.create(
+        name=_clean_name(name), description=(description or "").strip()[:2000], created_by=actor
+    )
+    Membership.objects.create(workspace=ws, user=actor, role=Role.MANAGER)
+    _ws_audit(ws, action=Action.WORKSPACE_CREATED, actor=actor, info=info)
+    return ws
+
+
+@transaction.atomic
+def workspace_update(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    name: str | None = None,
+    description: str | None = None,
+    info: RequestInfo = SYSTEM,
+) -> Workspace:
+    require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
+    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
+    changes: dict[str, Any] = {}
+    if name is not None and _clean_name(name) != ws.name:
+        changes["name"] = [ws.name, _clean_name(name)]
+        ws.name = _clean_name(name)
+    if description is not None and description.strip() != ws.description:
+        changes["description"] = "changed"
+        ws.description = description.strip()[:2000]
+    if changes:
+        ws.save(update_fields=["name", "description"])
+        _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)
+    return ws
+
+
+@transaction.atomic
+def workspace_set_archived(
+    *, actor: Any, access: WorkspaceAccess, archived: bool, info: RequestInfo = SYSTEM
+) -> Workspace:
+    require_ability(
+        access,
+        "archive" if archived else "unarchive",
+        "Only managers can archive or reopen a workspace.",
+    )
+    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
+    ws.archived_at = timezone.now() if archived else None
+    ws.save(update_fields=["archived_at"])
+    action = Action.WORKSPACE_ARCHIVED if archived else Action.WORKSPACE_UNARCHIVED
+    _ws_audit(ws, action=action, actor=actor, info=info)
+    return ws
+
+
+# --- Invitations -----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def invitation_url(token: str) -> str:
+    return settings.SITE_URL + reverse("invitation_accept", kwargs={"token": token})
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+
+    @property
+    def url(self) -> str:
+        return invitation_url(self.token)
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ApplicationError("Enter a valid email address.", code="invalid_email") from None
+    return email
+
+
+@transaction.atomic
+def invitation_create(
+    *, actor: Any, access: WorkspaceAccess, email: str, role: str, info: RequestInfo = SYSTEM
+) -> IssuedInvitation:
+    """Invite ``email`` with ``role``: a single-use link that expires, sent once committed."""
+    require_ability(access, "manage_members", "Only managers can invite people.")
+    email = normalise_email(email)
+    if role not in Role.values:
+        raise ApplicationError("Choose a role.", code="invalid_role")
+    ws = access.workspace
+    if ws.memberships.filter(user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
+    now = timezone.now()
+    # A new invitation replaces any pending one for the same address.
+    ws.invitations.filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=ws,
+        email=email,
+        role=role,
+        token_hash=_token_hash(token),
+        invited_by=actor,
+        expires_at=now + timedelta(days=settings.COMMONROOM_INVITATION_DAYS),
+    )
+    _ws_audit(
+        access,
+        action=Action.INVITATION_SENT,
+        actor=actor,
+        info=info,
+        target_type="invitation",
+        target_id=str(invitation.pk),
+        target_label=email,
+        data={"role": role, "expires_at": invitation.expires_at.isoformat()},
+    )
+    issued = IssuedInvitation(invitation=invitation, token=token)
+    transaction.on_commit(lambda: _send_invitation_email(issued, inviter=actor))
+    return issued
+
+
+def _send_invitation_email(issued: IssuedInvitation, *, inviter: Any) -> None:
+    inv = issued.invitation
+    context = {
+        "invitation": inv,
+        "workspace": inv.workspace,
+        "inviter": inviter,
+        "url": issued.url,
+        "role": Role(inv.role).label,
+    }
+    try:
+        send_mail(
+            subject=f"{inviter.display_name} invited you to {inv.workspace.name} on Commonroom",
+            message=render_to_string("workspaces/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[inv.email],
+        )
+    except OSError:
+        # The invitation stands; the manager is shown the link and can send it another way.
+        log.exception("could not send the invitation email to %s", inv.email)
+
+
+@transaction.atomic
+def invitation_revoke(
+    *, actor: Any, access: WorkspaceAccess, invitation_id: Any, info: RequestInfo = SYSTEM
+) -> Invitation:
+    require_ability(access, "manage_members", "Only managers can withdraw invitations.")
+    inv = (
+        access.workspace.invitations.select_for_update()
+        .filter(pk=parse_uuid(invitation_id))
+        .first()
+    )
+    if inv is None:
+        raise NotFound()
+    if inv.accepted_at is None and inv.revoked_at is None:
+        inv.revoked_at = timezone.now()
+        inv.save(update_fields=["revoked_at"])
+        _ws_audit(
+            access,
+            action=Action.INVITATION_REVOKED,
+            actor=actor,
+            info=info,
+            target_type="invitation",
+            target_id=str(inv.pk),
+            target_label=inv.email,
+        )
+    return inv
+
+
+def invitation_for_token(token: str) -> Invitation:
+    """The invitation a link points at, if it can still be used; a clear error if not."""
+    inv = (
+        Invitation.objects.select_related("workspace", "invited_by")
+        .filter(token_hash=_token_hash(token or ""))
+        .first()
+    )
+    if inv is None:
+        raise NotFound("This invitation link is not valid. Check you copied all of it.")
+    if inv.accepted_at is not None:
+        raise Gone("This invitation has already been used. Sign in to reach the workspace.")
+    if inv.revoked_at is not None:
+        raise Gone("This invitation was withdrawn. Ask the workspace manager for a new one.")
+    if inv.expires_at <= timezone.now():
+        raise Gone("This invitation has expired. Ask the workspace manager for a new one.")
+    if inv.workspace.is_archived:
+        raise Gone("This workspace has been archived.")
+    return inv
+
+
+@transaction.atomic
+def invitation_accept(
+    *,
+    token: str,
+    user: Any = None,
+    full_name: str = "",
+    password: str = "",
+    info: RequestInfo = SYSTEM,
+) -> Membership:
+    """Use an invitation once. A signed-in person accepts for themselves (the address must
+    match); someone without an account gets a guest account with ``password``."""
+    found = invitation_for_token(token)
+    inv = Invitation.objects.select_for_update().get(pk=found.pk)
+    if inv.accepted_at is not None:
+        raise Gone("This invitation has already been used. Sign in to reach the workspace.")
+    if user is not None and user.is_authenticated:
+        if user.email.lower() != inv.email.lower():
+            raise PermissionDenied(
+                f"This invitation was sent to {inv.email}, but you are signed in as "
+                f"{user.email}. Sign out first, then open the link again."
+            )
+        person = user
+    else:
+        if User.objects.filter(email__iexact=inv.email).exists():
+            raise ApplicationError(
+                "You already have an account: sign in, then open the link again.",
+                code="sign_in_first",
+            )
+        person = User(email=inv.email, full_name=" ".join(full_name.split())[:150], kind="guest")
+        try:
+            validate_password(password, user=person)
+        except ValidationError as exc:
+            raise ApplicationError(" ".join(exc.messages), code="weak_password") from None
+        person.set_password(password)
+        try:
+            with transaction.atomic():
+                person.save()
+        except IntegrityError:
+            raise Conflict("An account with this address was just created.") from None
+    membership, _created = Membership.objects.get_or_create(
+        workspace=inv.workspace, user=person, defaults={"role": inv.role}
+    )
+    inv.accepted_at = timezone.now()
+    inv.accepted_by = person
+    inv.save(update_fields=["accepted_at", "accepted_by"])
+    _ws_audit(
+        inv.workspace,
+        action=Action.INVITATION_ACCEPTED,
+        actor=person,
+        info=info,
+        target_type="invitation",
+        target_id=str(inv.pk),
+        target_label=inv.email,
+        data={"role": membership.role, "new_account": user is None or not user.is_authenticated},
+    )
+    return membership
+
+
+# --- Members ---------------------------------------------------------------------------------
+
+
+def _lock_members(access: WorkspaceAccess) -> list[Membership]:
+    return list(
+        Membership.objects.select_for_update()
+        .filter(workspace_id=access.workspace.pk)
+        .select_related("user")
+        .order_by("pk")
+    )
+
+
+def _find(members: list[Membership], membership_id: Any) -> Membership:
+    try:
+        pk = int(membership_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    for m in members:
+        if m.pk == pk:
+            return m
+    raise NotFound()
+
+
+@transaction.atomic
+def membership_change_role(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    membership_id: Any,
+    role: str,
+    info: RequestInfo = SYSTEM,
+) -> Membership:
+    require_ability(access, "manage_members", "Only managers can change roles.")
+    if role not in Role.values:
+        raise ApplicationError("Choose a role.", code="invalid_role")
+    members = _lock_members(access)
+    target = _find(members, membership_id)
+    managers = [m for m in members if m.role == Role.MANAGER]
+    if target.role == Role.MANAGER and role != Role.MANAGER and len(managers) == 1:
+        raise Conflict("A workspace needs at least one manager.", code="last_manager")
+    if target.role != role:
+        old = target.role
+        target.role = role
+        target.save(update_fields=["role"])
+        _ws_audit(
+            access,
+            action=Action.MEMBER_ROLE_CHANGED,
+            actor=actor,
+            info=info,
+            target_type="user",
+            target_id=str(target.user_id),
+            target_label=target.user.email,
+            data={"from": old, "to": role},
+        )
+    return target
+
+
+@transaction.atomic
+def membership_remove(
+    *, actor: Any, access: WorkspaceAccess, membership_id: Any, info: RequestInfo = SYSTEM
+) -> None:
+    """Remove someone: from the next request on, nothing of the workspace reaches them."""
+    require_ability(access, "manage_members", "Only managers can remove people.")
+    members = _lock_members(access)
+    target = _find(members, membership_id)
+    managers = [m for m in members if m.role == Role.MANAGER]
+    if target.role == Role.MANAGER and len(managers) == 1:
+        raise Conflict("A workspace needs at least one manager.", code="last_manager")
+    email = target.user.email
+    user_id = target.user_id
+    target.delete()
+    _ws_audit(
+        access,
+        action=Action.MEMBER_REMOVED,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(user_id),
+        target_label=email,
+    )

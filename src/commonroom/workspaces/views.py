@@ -1,0 +1,230 @@
+"""Workspace pages: home, create, settings, members and invitations. Thin: parse, ask, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from commonroom.core.exceptions import ApplicationError, PermissionDenied
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.documents.selectors import folder_children, folder_documents
+from commonroom.workspaces import services
+from commonroom.workspaces.models import Role
+from commonroom.workspaces.selectors import (
+    workspace_access,
+    workspace_invitations,
+    workspace_members,
+    workspaces_for_user,
+)
+
+
+@login_required
+def home(request: AuthedRequest) -> HttpResponse:
+    return render(
+        request,
+        "workspaces/home.html",
+        {
+            "accesses": workspaces_for_user(user=request.user),
+            "can_create": not request.user.is_guest,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_create(request: AuthedRequest) -> HttpResponse:
+    if request.user.is_guest:
+        raise PermissionDenied("External guests cannot create workspaces.")
+    error = None
+    if request.method == "POST":
+        try:
+            ws = services.workspace_create(
+                actor=request.user,
+                name=form_value(request, "name"),
+                description=form_value(request, "description"),
+                info=info(request),
+            )
+        except ApplicationError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Workspace “{ws.name}” created. Invite people next.")
+            return redirect("workspace_members", workspace_id=ws.pk)
+    return render(
+        request,
+        "workspaces/create.html",
+        {"error": error, "form": request.POST},
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def workspace_detail(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    return render(
+        request,
+        "workspaces/detail.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "folder": None,
+            "path": [],
+            "folders": folder_children(access=access, folder=None),
+            "documents": folder_documents(access=access, folder=None),
+            "member_count": access.workspace.memberships.count(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if not (access.can("manage_workspace") or access.can("unarchive")):
+        raise PermissionDenied("Only managers can change the workspace settings.")
+    here = reverse("workspace_settings", args=[access.workspace.pk])
+    if request.method == "POST":
+        action = form_value(request, "action")
+        try:
+            if action == "archive":
+                services.workspace_set_archived(
+                    actor=request.user, access=access, archived=True, info=info(request)
+                )
+                messages.success(request, "The workspace is archived: it is now read-only.")
+            elif action == "unarchive":
+                services.workspace_set_archived(
+                    actor=request.user, access=access, archived=False, info=info(request)
+                )
+                messages.success(request, "The workspace is open again.")
+            else:
+                services.workspace_update(
+                    actor=request.user,
+                    access=access,
+                    name=form_value(request, "name"),
+                    description=form_value(request, "description"),
+                    info=info(request),
+                )
+                messages.success(request, "Workspace details saved.")
+        except ApplicationError as exc:
+            return back_with_error(request, exc, here)
+        return redirect(here)
+    return render(
+        request, "workspaces/settings.html", {"access": access, "workspace": access.workspace}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    here = reverse("workspace_members", args=[access.workspace.pk])
+    issued_url = None
+    if request.method == "POST":
+        try:
+            issued = services.invitation_create(
+                actor=request.user,
+                access=access,
+                email=form_value(request, "email"),
+                role=form_value(request, "role"),
+                info=info(request),
+            )
+        except ApplicationError as exc:
+            return back_with_error(request, exc, here)
+        messages.success(request, f"Invitation sent to {issued.invitation.email}.")
+        issued_url = issued.url
+    return render(
+        request,
+        "workspaces/members.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "members": workspace_members(access=access),
+            "invitations": workspace_invitations(access=access)[:50],
+            "roles": Role.choices,
+            "issued_url": issued_url,
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_update(request: AuthedRequest, workspace_id: str, membership_id: int) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    here = reverse("workspace_members", args=[access.workspace.pk])
+    try:
+        if form_value(request, "action") == "remove":
+            services.membership_remove(
+                actor=request.user, access=access, membership_id=membership_id, info=info(request)
+            )
+            messages.success(request, "Removed from the workspace.")
+            if not access.workspace.memberships.filter(user=request.user).exists():
+                return redirect("home")
+        else:
+            services.membership_change_role(
+                actor=request.user,
+                access=access,
+                membership_id=membership_id,
+                role=form_value(request, "role"),
+                info=info(request),
+            )
+            messages.success(request, "Role changed.")
+    except ApplicationError as exc:
+        return back_with_error(request, exc, here)
+    return redirect(here)
+
+
+@login_required
+@require_POST
+def invitation_revoke(
+    request: AuthedRequest, workspace_id: str, invitation_id: str
+) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    services.invitation_revoke(
+        actor=request.user, access=access, invitation_id=invitation_id, info=info(request)
+    )
+    messages.success(request, "Invitation withdrawn.")
+    return redirect("workspace_members", workspace_id=access.workspace.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
+    """Open to anyone holding the link: the token is the credential, used once."""
+    invitation = services.invitation_for_token(token)
+    signed_in = request.user.is_authenticated
+    has_account = services.User.objects.filter(email__iexact=invitation.email).exists()
+    error = None
+    if request.method == "POST":
+        try:
+            membership = services.invitation_accept(
+                token=token,
+                user=request.user if signed_in else None,
+                full_name=form_value(request, "full_name"),
+                password=form_value(request, "password"),
+                info=info(request),
+            )
+        except ApplicationError as exc:
+            if exc.status in (404, 410):
+                raise
+            error = exc
+        else:
+            if not signed_in:
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {membership.workspace.name}.")
+            return redirect("workspace_detail", workspace_id=membership.workspace_id)
+    return render(
+        request,
+        "workspaces/invitation.html",
+        {
+            "invitation": invitation,
+            "signed_in": signed_in,
+            "has_account": has_account,
+            "error": error,
+            "role": Role(invitation.role).label,
+            "login_url": reverse("account_login") + "?next=" + request.path,
+        },
+        status=400 if error else 200,
+    )
