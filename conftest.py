@@ -1,0 +1,146 @@
+"""Shared fixtures: people in every role, a real SMTP server on loopback, upload helpers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+ROLES = ["viewer", "commenter", "editor", "manager"]
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    """Every test gets its own blob storage folder and upload temp folder."""
+    media = tmp_path / "files"
+    settings.MEDIA_ROOT = str(media)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "commonroom.documents.storage.DurableFileSystemStorage",
+            "OPTIONS": {"location": str(media)},
+        },
+    }
+    tmp = tmp_path / "upload-tmp"
+    tmp.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@dataclass
+class Team:
+    """A workspace with one person in each role, plus an outsider who belongs to none."""
+
+    workspace: Any
+    manager: Any
+    editor: Any
+    commenter: Any
+    viewer: Any
+    outsider: Any
+    by_role: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture
+def team(db: Any) -> Team:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.tests.factories import add_member, make_workspace
+
+    manager = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    ws = make_workspace(manager=manager)
+    editor = add_member(ws, UserFactory(email="tom@example.org"), "editor")
+    commenter = add_member(ws, UserFactory(email="sam@example.org"), "commenter")
+    viewer = add_member(ws, UserFactory(email="viewer@example.org"), "viewer")
+    outsider = UserFactory(email="outsider@example.org")
+    t = Team(ws, manager, editor, commenter, viewer, outsider)
+    t.by_role = {
+        "manager": manager,
+        "editor": editor,
+        "commenter": commenter,
+        "viewer": viewer,
+        "non-member": outsider,
+        "anonymous": None,
+    }
+    return t
+
+
+def upload_file(
+    name: str = "minutes.txt", content: bytes = b"hello", ctype: str = "text/plain"
+) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=ctype)
+
+
+@pytest.fixture
+def make_upload() -> Any:
+    return upload_file
+
+
+# --- A real SMTP server on loopback ------------------------------------------------------------
+
+
+@dataclass
+class Mailbox:
+    messages: list[Message] = field(default_factory=list)
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[Message]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            self.event.wait(0.05)
+            self.event.clear()
+        assert len(self.messages) >= count, f"expected {count} emails, got {len(self.messages)}"
+        return self.messages
+
+    @staticmethod
+    def body(message: Message) -> str:
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        return payload.decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[Mailbox]:
+    """aiosmtpd on 127.0.0.1; Django's SMTP backend pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            box.messages.append(message_from_bytes(envelope.content))
+            box.event.set()
+            return "250 OK"
+
+    port = _free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def pytest_report_header(config: Any) -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"commonroom database: {engine} ({os.environ.get('DATABASE_URL', 'embedded SQLite')})"
