@@ -1,0 +1,102 @@
+"""The `commonroom` command: demo seed, deploy check, serve's wiring."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from commonroom.audit.selectors import audit_verify
+from commonroom.documents.models import Document
+from commonroom.workspaces.models import Membership, Workspace
+
+
+def run_demo(monkeypatch, password: str | None) -> str:
+    if password is None:
+        monkeypatch.delenv("COMMONROOM_DEMO_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("COMMONROOM_DEMO_PASSWORD", password)
+    out = io.StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_seeds_people_workspace_and_two_versions(monkeypatch):
+    out = run_demo(monkeypatch, "a-chosen-demo-password")
+    ws = Workspace.objects.get(name="Weekly budget meeting")
+    roles = dict(Membership.objects.filter(workspace=ws).values_list("user__email", "role"))
+    assert roles == {
+        "priya@example.org": "manager",
+        "tom@example.org": "editor",
+        "aisha@example.org": "commenter",
+        "sam@example.org": "commenter",
+    }
+    doc = Document.objects.get(workspace=ws)
+    assert doc.name == "minutes-2026-11-24.docx"
+    assert list(doc.versions.order_by("number").values_list("number", flat=True)) == [1, 2]
+    assert doc.versions.values("blob").distinct().count() == 2
+    assert authenticate(email="aisha@example.org", password="a-chosen-demo-password")
+    assert "priya@example.org" in out and "a-chosen-demo-password" in out
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_demo_second_run_keeps_data_and_random_password_is_printed_once(monkeypatch):
+    first = run_demo(monkeypatch, None)
+    line = next(x for x in first.splitlines() if x.startswith("Password for all of them:"))
+    password = line.split(":", 1)[1].strip()
+    assert authenticate(email="priya@example.org", password=password)
+    second = run_demo(monkeypatch, None)
+    assert "already seeded" in second
+    assert password not in second
+    assert Workspace.objects.filter(name="Weekly budget meeting").count() == 1
+    assert Document.objects.get().versions.count() == 2
+    assert authenticate(email="priya@example.org", password=password)
+
+
+@pytest.mark.django_db
+def test_demo_password_variable_resets_password_on_existing_demo(monkeypatch):
+    run_demo(monkeypatch, None)
+    run_demo(monkeypatch, "the-scripted-password")
+    assert authenticate(email="tom@example.org", password="the-scripted-password")
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    env = {
+        **os.environ,
+        "COMMONROOM_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "commonroom.example.nhs.uk",
+        "COMMONROOM_DATA_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "commonroom", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    env = {**os.environ, "COMMONROOM_ENV": "production", "COMMONROOM_DATA_DIR": str(tmp_path)}
+    env.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "commonroom", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
