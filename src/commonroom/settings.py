@@ -240,6 +240,7 @@ STORAGES = {
 }
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env("COMMONROOM_STATIC_ROOT", str(DATA_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # --- Email ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
+from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, Version
 from commonroom.documents.permissions import document_abilities
 from commonroom.documents.selectors import (
@@ -27,7 +28,6 @@ from commonroom.documents.selectors import (
     version_get,
 )
 from commonroom.documents.uploads import upload_error
-from commonroom.documents.views import version_file_response
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 router = Router(tags=["documents"])

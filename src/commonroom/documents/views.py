@@ -6,17 +6,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.documents import services
-from commonroom.documents.filenames import ascii_fallback
+from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Folder, Version
 from commonroom.documents.selectors import (
     DocumentAccess,
@@ -252,20 +250,6 @@ def version_download(
         actor=request.user, doc_access=doc_access, version=version, info=info(request)
     )
     return version_file_response(version)
-
-
-def version_file_response(version: Version) -> FileResponse:
-    """Always an attachment, with the type we detected and ``nosniff``: never run in the page."""
-    handle = default_storage.open(version.blob.storage_name, "rb")
-    response = FileResponse(handle, content_type=version.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, version.filename) or (
-        f'attachment; filename="{ascii_fallback(version.filename)}"'
-    )
-    response["Content-Length"] = str(version.size)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Digest"] = f"sha-256={version.blob_id}"
-    response["ETag"] = f'"{version.blob_id}"'
-    return response
 
 
 @login_required
