@@ -33,6 +33,8 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     tmp.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Background tasks run at once, in the test's thread.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
 @dataclass

@@ -591,6 +591,13 @@ def document_purge(
         data={"versions": len(versions), "sha256": sorted({b for _, b in versions})},
     )
     doc.delete()
+    transaction.on_commit(_enqueue_garbage_collection)
+
+
+def _enqueue_garbage_collection() -> None:
+    from commonroom.documents.tasks import collect_garbage
+
+    collect_garbage.enqueue()
 
 
 @transaction.atomic

@@ -1,0 +1,14 @@
+"""Background work for documents. Tasks take ids (or nothing), call one service, and are safe to
+run twice."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from commonroom.documents.services import blobs_collect_garbage
+
+
+@task()
+def collect_garbage() -> int:
+    """Remove blobs no version refers to (after the grace period). Enqueued after each purge."""
+    return blobs_collect_garbage()
