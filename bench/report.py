@@ -1,0 +1,217 @@
+"""The figures as Markdown: printed, and written into docs/benchmarks.md.
+
+Each benchmark owns one section of the file, between ``<!-- bench:KEY -->`` and
+``<!-- /bench:KEY -->``; a run rewrites only its own section, so benchmarks added later (and the
+same benchmark on another database) keep theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.config import MIB, Config
+from bench.machine import Machine
+from bench.pages import LoadResult, QueryCount
+from bench.upload import DdResult, UploadResult
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+HEADER = """\
+# Benchmarks
+
+Figures from `make bench` (`.venv/bin/python -m bench.run`), measured against the real server
+(`commonroom serve`: uvicorn, ASGI, one process) on loopback, with its own temporary data
+directory on the same disk as the checkout. They are measurements, not tests: nothing fails on
+timing. Each section is rewritten by the run that produced it and names the machine, the commit
+and the command that reproduces it. On a shared or busy machine figures vary from run to run (the
+load average at the start and end of each run is recorded); the ratios measured within one run
+(upload against `dd` on the same disk) travel better than absolute figures.
+"""
+
+
+@dataclass
+class PageFigures:
+    name: str
+    path: str
+    size_bytes: int
+    queries: QueryCount
+    small_queries: QueryCount
+    small_label: str
+    cpu_ms: float = 0.0
+    loads: list[LoadResult] = field(default_factory=list)
+
+
+@dataclass
+class Results:
+    config: Config
+    machine: Machine
+    database: str
+    data_disk: str
+    free_before: int
+    spool_dir: str
+    spool_same_disk: bool
+    seed_seconds: float
+    documents: int
+    versions: int
+    upload_skipped: str = ""
+    warmup: UploadResult | None = None
+    upload: UploadResult | None = None
+    dd_runs: list[DdResult] = field(default_factory=list)
+    rss_idle_kib: int = 0
+    pages: list[PageFigures] = field(default_factory=list)
+    rss_after_pages_kib: int = 0
+    generator: str = ""
+    load_end: str = ""
+    total_seconds: float = 0.0
+
+    @property
+    def dd_mb_per_s(self) -> float:
+        if not self.dd_runs:
+            return 0.0
+        return sum(r.mb_per_s for r in self.dd_runs) / len(self.dd_runs)
+
+    @property
+    def key(self) -> str:
+        return "foundation-" + self.database.split()[0].lower()
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f} MiB"
+
+
+def gib(n: int) -> str:
+    return f"{n / 1024**3:,.1f} GiB"
+
+
+def ms(value: float) -> str:
+    return f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def latency(load: LoadResult, value: float) -> str:
+    return ms(value) if load.requests else "none answered"
+
+
+def render(r: Results) -> str:
+    c, m = r.config, r.machine
+    lines = [
+        f"## Foundation (issue 2): upload and pages, {r.database}",
+        "",
+        "| Run | |",
+        "|---|---|",
+        f"| Date | {m.date} |",
+        f"| Machine | {m.describe()}, Python {m.python} |",
+        f"| Load average (1/5/15 min) | start {m.load_start}; end {r.load_end} |",
+        f"| Commit | `{m.commit}` |",
+        f"| Database | {r.database} |",
+        f"| Data directory disk | {r.data_disk}; {gib(r.free_before)} free before the run |",
+        f"| Command | `{c.command()}` |",
+        f"| Duration of the run | {r.total_seconds:,.0f} s |",
+        "",
+    ]
+    lines += _upload_lines(r)
+    lines += _page_lines(r)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _upload_lines(r: Results) -> list[str]:
+    c = r.config
+    lines = [f"### Upload of a {c.upload_mb:,} MiB file", ""]
+    if r.upload is None or r.warmup is None:
+        return [*lines, f"Not measured: {r.upload_skipped}", ""]
+    u, w = r.upload, r.warmup
+    dd = ", ".join(f"{d.mb_per_s:,.0f} MB/s ({d.seconds:.1f} s)" for d in r.dd_runs)
+    ratio = u.mb_per_s / r.dd_mb_per_s if r.dd_mb_per_s else 0.0
+    growth = (u.peak_kib - w.peak_kib) / 1024
+    lines += [
+        "`POST /api/v1/workspaces/{id}/documents`, multipart, streamed by the client with a "
+        "`Content-Length`, with a write token; timed from the first byte sent to the `201` "
+        "answer (the server has hashed, stored and fsynced the blob and committed the version); "
+        "the SHA-256 and size the server reports are checked against what was sent. "
+        "MB = 10^6 bytes.",
+        "",
+        "| Figure | Value |",
+        "|---|---|",
+        f"| Upload wall time | {u.seconds:,.2f} s |",
+        f"| Upload throughput | **{u.mb_per_s:,.0f} MB/s** |",
+        f"| Of which: body sent by the client / server busy after the last byte | "
+        f"{u.sent_seconds:,.2f} s / {u.seconds - u.sent_seconds:,.2f} s |",
+        f"| Server CPU time for the upload | {u.server_cpu_seconds:,.2f} s "
+        f"({u.server_cpu_seconds / (u.size_bytes / 1024**3):,.2f} s per GiB) |",
+        f"| Raw `dd bs=1M conv=fsync` of {c.upload_mb:,} MiB, same disk, before and after | {dd} |",
+        f"| **Ratio upload / dd** (dd: mean of the runs) | **{ratio:.2f}** |",
+        f"| Server resident memory before the uploads | {mib(r.rss_idle_kib)} |",
+        f"| Server peak resident memory, {w.size_bytes // MIB:,} MiB upload | {mib(w.peak_kib)} |",
+        f"| Server peak resident memory, {u.size_bytes // MIB:,} MiB upload | "
+        f"**{mib(u.peak_kib)}** |",
+        f"| Peak memory growth from {w.size_bytes // MIB:,} MiB to {u.size_bytes // MIB:,} MiB "
+        f"| {growth:+,.0f} MiB |",
+        f"| Warm-up upload of {w.size_bytes // MIB:,} MiB | {w.seconds:.2f} s, "
+        f"{w.mb_per_s:,.0f} MB/s |",
+        f"| Where Django's ASGI handler spools the request body | `{r.spool_dir}` "
+        f"({'same' if r.spool_same_disk else 'another'} filesystem as the data directory) |",
+        "",
+    ]
+    return lines
+
+
+def _page_lines(r: Results) -> list[str]:
+    c = r.config
+    lines = [
+        f"### Pages with {r.documents:,} documents {TIMES} {c.versions} versions",
+        "",
+        f"{r.documents:,} documents at the top of one workspace, {r.versions:,} versions, seeded "
+        f"in {r.seed_seconds:.1f} s. Load: {r.generator} on loopback, for {c.seconds:g} s per "
+        "row or, for a slow page, long enough for four answers per connection; "
+        "signed in as the workspace's manager with the session cookie from the real sign-in "
+        "form; every page is checked for a 200 with its content before and after the load. SQL "
+        "queries are counted in-process (Django test client, `CaptureQueriesContext`) on the "
+        "same data; the document page records a view in the audit trail, so its queries "
+        "include writes. Server CPU / request is the server process's user + system time over "
+        "sequential requests (at least 5, or 3 s) divided by their number: it moves far less "
+        "than latency when other work shares the machine.",
+        "",
+        "| Page | SQL queries | SQL queries, small case | Server CPU / request | HTML |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for p in r.pages:
+        lines.append(
+            f"| {p.name} `{p.path}` | **{p.queries.queries}** | {p.small_queries.queries} "
+            f"({p.small_label}) | {ms(p.cpu_ms)} | {p.size_bytes / 1024:,.0f} KiB |"
+        )
+    lines.append("")
+    for p in r.pages:
+        tables = ", ".join(f"{table} {n}" for table, n in p.queries.by_table.items())
+        lines.append(f"- {p.name}, queries by table: {tables}.")
+    lines += [
+        "",
+        "| Page | Connections | Duration | Requests | Requests/s | p50 | p99 | Errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in r.pages:
+        for load in p.loads:
+            lines.append(
+                f"| {p.name} | {load.connections} | {load.seconds:,.0f} s | {load.requests:,} | "
+                f"**{load.per_second:,.1f}** | {latency(load, load.p50_ms)} | "
+                f"{latency(load, load.p99_ms)} | {load.errors} |"
+            )
+    lines += [
+        "",
+        f"Server resident memory after the page load: {mib(r.rss_after_pages_kib)}.",
+        "",
+    ]
+    return lines
+
+
+def write_section(path: Path, key: str, text: str) -> None:
+    start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
+    block = f"{start}\n{text}{end}\n"
+    current = path.read_text() if path.exists() else HEADER
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end) + r"\n?", re.DOTALL)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _: block, current)
+    else:
+        updated = current.rstrip() + "\n\n" + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(updated)

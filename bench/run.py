@@ -1,0 +1,293 @@
+"""``python -m bench.run`` (``make bench``): the foundation benchmark, written to
+docs/benchmarks.md and printed.
+
+1. Upload: a file of ``BENCH_UPLOAD_MB`` MiB (default 1,024) streamed to the JSON API of the real
+   server, timed, with the server's peak memory, beside ``dd`` writing as much to the same disk.
+2. Pages: the workspace page and a document page with ``BENCH_DOCS`` documents (default 1,000)
+   of ``BENCH_VERSIONS`` versions (default 5): requests/s, p50 and p99 from a loopback load
+   generator, and SQL queries per page.
+
+Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=100 python -m bench.run``. Other
+settings are listed in :mod:`bench.config`. Nothing here fails on timing; the run stops only when
+the server answers wrongly (an upload that arrives altered, a page that is not a 200).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from bench import pages, upload
+from bench.config import MIB, REPO, Config
+from bench.machine import (
+    Machine,
+    filesystem_of,
+    free_bytes,
+    load_average,
+    machine,
+    same_filesystem,
+)
+from bench.report import PageFigures, Results, render, write_section
+from bench.server import Server, commonroom, server_environment
+
+if TYPE_CHECKING:
+    from bench.seed import Seeded
+
+
+def step(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    name: str
+    path: str
+    must_contain: str
+    small_path: str
+    small_must_contain: str
+    small_label: str
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A throw-away database on the PostgreSQL server at ``server_url``; its URL."""
+    import psycopg
+
+    name = "commonroom_bench_" + secrets.token_hex(4)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # the name is made here, not taken from input
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path="/" + name))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    started = time.perf_counter()
+    config = Config.from_env()
+    info = machine()
+    config.base_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-", dir=config.base_dir))
+    step(f"data directory {data_dir} on {filesystem_of(data_dir)}")
+    try:
+        with contextlib.ExitStack() as stack:
+            database_url = ""
+            if config.postgres_url:
+                database_url = stack.enter_context(postgres_database(config.postgres_url))
+            results = run(config, info, data_dir, database_url)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    results.load_end = load_average()
+    results.total_seconds = time.perf_counter() - started
+    text = render(results)
+    print()
+    print(text)
+    if config.output is not None:
+        write_section(config.output, results.key, text)
+        out = config.output
+        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+
+
+def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Results:
+    env = server_environment(config, data_dir, database_url)
+    # This process seeds the data and counts queries with the same settings as the server.
+    for name in list(os.environ):
+        if name not in env:
+            del os.environ[name]
+    os.environ.update(env)
+    password = secrets.token_urlsafe(16)
+
+    step("migrating")
+    commonroom(env, "migrate", "--noinput", "-v", "0")
+
+    import django
+
+    django.setup()
+    from django.db import connection, connections
+
+    from bench import seed
+
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        database = f"SQLite {sqlite3.sqlite_version} (WAL)"
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            database = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+    else:
+        database = connection.vendor
+    step(f"seeding {config.docs:,} documents x {config.versions} versions ({database})")
+    t0 = time.perf_counter()
+    seeded = seed.seed(docs=config.docs, versions=config.versions, password=password)
+    seed_seconds = time.perf_counter() - t0
+
+    spool = Path(tempfile.gettempdir())
+    results = Results(
+        config=config,
+        machine=info,
+        database=database,
+        data_disk=filesystem_of(data_dir),
+        free_before=free_bytes(data_dir),
+        spool_dir=str(spool),
+        spool_same_disk=same_filesystem(spool, data_dir),
+        seed_seconds=seed_seconds,
+        documents=seeded.documents,
+        versions=seeded.versions,
+    )
+
+    step("counting SQL queries per page")
+    ws, doc = seeded.workspace_id, seeded.document_id
+    specs = [
+        PageSpec(
+            "Workspace page",
+            f"/w/{ws}/",
+            seeded.last_document_name,
+            f"/w/{seeded.demo_workspace_id}/",
+            "minutes",
+            "1 document",
+        ),
+        PageSpec(
+            "Document page",
+            f"/w/{ws}/d/{doc}/",
+            f"Version {config.versions}",
+            f"/w/{seeded.demo_workspace_id}/d/{seeded.demo_document_id}/",
+            "Version 2",
+            "2 versions",
+        ),
+    ]
+    for spec in specs:
+        figures = PageFigures(
+            name=spec.name,
+            path=spec.path.replace(ws, "{id}").replace(doc, "{doc}"),
+            size_bytes=0,
+            queries=pages.count_queries(
+                email=seeded.manager_email, path=spec.path, must_contain=spec.must_contain
+            ),
+            small_queries=pages.count_queries(
+                email=seeded.manager_email,
+                path=spec.small_path,
+                must_contain=spec.small_must_contain,
+            ),
+            small_label=spec.small_label,
+        )
+        results.pages.append(figures)
+        q = figures.queries
+        step(f"  {spec.name}: {q.queries} queries ({q.sql_ms:.0f} ms of SQL) {q.by_table}")
+    connections.close_all()
+
+    with Server(env, data_dir / "server.log") as server:
+        step(f"server pid {server.pid} on {server.url}")
+        results.rss_idle_kib = server.rss_kib()
+        upload_benchmark(config, results, server, seeded, data_dir)
+        page_benchmark(config, results, server, seeded, specs)
+        results.rss_after_pages_kib = server.rss_kib()
+    return results
+
+
+def upload_benchmark(
+    config: Config, results: Results, server: Server, seeded: Seeded, data_dir: Path
+) -> None:
+    size = config.upload_mb * MIB
+    # Django's ASGI handler spools the body (one copy), the upload handler writes the file that
+    # becomes the blob (a second); dd's file is removed before the upload starts.
+    need = 2 * size + 256 * MIB if results.spool_same_disk else size + 256 * MIB
+    if results.free_before < need:
+        results.upload_skipped = (
+            f"{results.free_before / MIB:,.0f} MiB free on the data disk, "
+            f"{need / MIB:,.0f} MiB needed"
+        )
+        step(f"upload skipped: {results.upload_skipped}")
+        return
+    if not upload.dd_available():
+        results.upload_skipped = "dd is not installed"
+        step("upload skipped: dd is not installed")
+        return
+    block = os.urandom(MIB)
+
+    def remove_blob(sha: str) -> None:
+        (data_dir / "files" / "blobs" / sha[:2] / sha[2:4] / sha).unlink(missing_ok=True)
+
+    step(f"warm-up upload of {config.warmup_upload_mb} MiB")
+    results.warmup = upload.upload(
+        server=server,
+        token=seeded.token,
+        workspace_id=seeded.demo_workspace_id,
+        block=block,
+        count=config.warmup_upload_mb,
+    )
+    remove_blob(results.warmup.sha256)
+    step(f"dd of {config.upload_mb} MiB")
+    results.dd_runs.append(upload.dd_write(data_dir, config.upload_mb))
+    step(f"upload of {config.upload_mb} MiB")
+    results.upload = upload.upload(
+        server=server,
+        token=seeded.token,
+        workspace_id=seeded.demo_workspace_id,
+        block=block[::-1],  # other bytes than the warm-up's
+        count=config.upload_mb,
+    )
+    remove_blob(results.upload.sha256)
+    step(
+        f"  {results.upload.seconds:.2f} s, {results.upload.mb_per_s:,.0f} MB/s, "
+        f"body sent in {results.upload.sent_seconds:.2f} s, "
+        f"server CPU {results.upload.server_cpu_seconds:.2f} s, "
+        f"peak RSS {results.upload.peak_kib / 1024:,.0f} MiB"
+    )
+    step(f"dd of {config.upload_mb} MiB again")
+    results.dd_runs.append(upload.dd_write(data_dir, config.upload_mb))
+
+
+def page_benchmark(
+    config: Config, results: Results, server: Server, seeded: Seeded, specs: list[PageSpec]
+) -> None:
+    generator = config.loadgen
+    wrk = pages.wrk_version()
+    if generator == "auto":
+        generator = "wrk" if wrk else "python"
+    if generator == "wrk" and not wrk:
+        raise SystemExit("BENCH_LOADGEN=wrk but wrk is not installed (apt-get install wrk)")
+    results.generator = (
+        f"{wrk}, one thread"
+        if generator == "wrk"
+        else "a Python asyncio + httpx client (wrk not installed)"
+    )
+    cookies = pages.sign_in(server.url, seeded.manager_email, seeded.password)
+    for figures, spec in zip(results.pages, specs, strict=True):
+        url = server.url + spec.path
+        figures.size_bytes = pages.fetch(url, cookies, spec.must_contain)
+        pages.fetch(url, cookies, spec.must_contain)  # warm up
+        alone = pages.sequential(server.cpu_seconds, url, cookies, spec.must_contain)
+        figures.cpu_ms = alone.cpu_ms
+        step(
+            f"{spec.name}: {alone.cpu_ms:,.0f} ms of server CPU and {alone.wall_ms:,.0f} ms "
+            f"per request, one at a time ({alone.requests} requests)"
+        )
+        for connections in config.connections:
+            # Long enough for every connection to see a few answers, however slow the page.
+            seconds = max(config.seconds, min(180.0, 4 * connections * alone.wall_ms / 1000))
+            step(f"{spec.name}: {connections} connection(s) for {seconds:.0f} s")
+            result = pages.load(generator, url, cookies, connections, seconds)
+            pages.fetch(url, cookies, spec.must_contain)  # still signed in, still the real page
+            figures.loads.append(result)
+            step(
+                f"  {result.per_second:,.1f} req/s, p50 {result.p50_ms:,.1f} ms, "
+                f"p99 {result.p99_ms:,.1f} ms, {result.requests} requests, {result.errors} errors"
+            )
+
+
+if __name__ == "__main__":
+    main()

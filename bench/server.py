@@ -1,0 +1,202 @@
+"""The server under test: ``commonroom serve`` (uvicorn, ASGI) in a subprocess, with its own data
+directory, and the memory readings of its process from /proc.
+
+The data directory is made under ``BENCH_DIR`` so that it sits on the disk being measured; it is
+removed, with every file the run wrote, when the run ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from bench.config import MIB, Config
+
+# Variables of the developer's shell that would point the run at their own data or settings.
+CLEARED = (
+    "DATABASE_URL",
+    "COMMONROOM_ENV",
+    "COMMONROOM_MEDIA_ROOT",
+    "COMMONROOM_STATIC_ROOT",
+    "COMMONROOM_UPLOAD_TEMP_DIR",
+    "COMMONROOM_STORAGE",
+    "COMMONROOM_SITE_URL",
+    "EMAIL_HOST",
+    "EMAIL_BACKEND",
+    "REDIS_URL",
+)
+
+
+def server_environment(config: Config, data_dir: Path, database_url: str) -> dict[str, str]:
+    """The environment shared by this process (seeding, query counts) and the server."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "commonroom.settings",
+            "COMMONROOM_DATA_DIR": str(data_dir),
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "COMMONROOM_DEBUG": "0",
+            "COMMONROOM_MFA_REQUIRED": "none",
+            # Room for the largest upload of the run, whatever the configured default.
+            "COMMONROOM_MAX_UPLOAD_BYTES": str(max(2 * 1024 * MIB, (config.upload_mb + 64) * MIB)),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def commonroom(env: dict[str, str], *args: str) -> str:
+    """Run a ``commonroom`` command to completion; its output, or SystemExit with it."""
+    result = subprocess.run(
+        [sys.executable, "-m", "commonroom", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"commonroom {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Server:
+    """``commonroom serve --no-worker`` on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def __enter__(self) -> Server:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "commonroom", "serve", "--no-worker", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited at start; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"the server did not answer /healthz within 60 s; see {self.log_path}")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+    # --- Memory of the server process ----------------------------------------------------------
+
+    def rss_kib(self) -> int:
+        return _status_kib(self.pid, "VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        try:
+            stat = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_kib(self) -> int:
+        """The process's peak resident memory so far (VmHWM)."""
+        return _status_kib(self.pid, "VmHWM")
+
+    def reset_peak(self) -> bool:
+        """Start a new peak from the current resident size (Linux ``clear_refs`` 5)."""
+        try:
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def sampling_rss(self, interval: float = 0.02) -> Iterator[RssSampler]:
+        sampler = RssSampler(self.pid, interval)
+        sampler.start()
+        try:
+            yield sampler
+        finally:
+            sampler.stop()
+
+
+class RssSampler(threading.Thread):
+    """Reads the server's resident size every ``interval`` seconds and keeps the largest."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.max_kib = _status_kib(pid, "VmRSS")
+        self.samples = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.max_kib = max(self.max_kib, _status_kib(self.pid, "VmRSS"))
+            self.samples += 1
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+        self.max_kib = max(self.max_kib, _status_kib(self.pid, "VmRSS"))
