@@ -2,8 +2,8 @@
 
 Django's ASGI handler reads the whole body before the view runs. This wrapper answers 413 at once
 when ``Content-Length`` already says the body is too large, and stops a body without a length
-(chunked) as soon as it passes the limit. The per-file check in
-:mod:`commonroom.documents.uploads` still applies inside the limit.
+(chunked), or one longer than it declared, as soon as it passes the limit, answering 413 there
+too. The per-file check in :mod:`commonroom.documents.uploads` still applies inside the limit.
 """
 
 from __future__ import annotations
@@ -75,15 +75,29 @@ class RequestSizeLimit:
                     await send_413(scope, send)
                     return
         received = 0
+        cut_off = False
+        started = False
 
         async def guarded_receive() -> Message:
-            nonlocal received
+            nonlocal received, cut_off
+            if cut_off:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     # Django treats a disconnect as an aborted request: nothing is kept.
+                    cut_off = True
                     return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, guarded_receive, send)
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, guarded_receive, watched_send)
+        if cut_off and not started:
+            # The client is still there: tell it why, rather than leave the server to answer 500.
+            await send_413(scope, send)

@@ -124,6 +124,13 @@ def _live_document_named(
     return qs.first()
 
 
+def _check_based_on(based_on_number: int | None, latest: int) -> None:
+    if based_on_number is not None and not (1 <= based_on_number <= latest):
+        raise ApplicationError(
+            f"Version {based_on_number} does not exist.", code="invalid_based_on"
+        )
+
+
 def _add_version(
     *,
     actor: Any,
@@ -144,10 +151,7 @@ def _add_version(
             return existing, False
     latest = doc.current_version_number
     number = latest + 1
-    if based_on_number is not None and not (1 <= based_on_number <= latest):
-        raise ApplicationError(
-            f"Version {based_on_number} does not exist.", code="invalid_based_on"
-        )
+    _check_based_on(based_on_number, latest)
     base = latest if based_on_number is None else based_on_number
     version = Version.objects.create(
         document=doc,
@@ -253,6 +257,11 @@ def version_upload(
     _require_doc(doc_access, "upload_version", "You cannot upload new versions here.")
     name = clean_filename(uploaded.name or doc_access.document.name)
     key = _clean_upload_key(upload_key)
+    # Refuse a base that does not exist before storing anything (checked again under the lock).
+    latest = Document.objects.filter(pk=doc_access.document.pk).values_list(
+        "current_version_number", flat=True
+    )
+    _check_based_on(based_on_number, latest.first() or 0)
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
     with transaction.atomic():
@@ -609,15 +618,32 @@ def folder_purge(
         raise ApplicationError(
             "Move the folder to the trash before purging it.", code="not_in_trash"
         )
-    docs = list(Document.objects.filter(Q(trashed_with=folder.pk) | Q(folder=folder)))
+    # Everything beneath the folder goes with it, including what was trashed on its own before
+    # (deleting the folder row would cascade to it): each document is purged, and audited, by name.
+    beneath = [folder.pk, *_subtree_folder_ids(folder)]
+    docs = list(Document.objects.filter(Q(trashed_with=folder.pk) | Q(folder_id__in=beneath)))
+    if any(not doc.in_trash for doc in docs):
+        raise Conflict(
+            "Something in this folder is no longer in the trash. Move it out first.",
+            code="not_in_trash",
+        )
     for doc in docs:
-        if doc.in_trash:
-            document_purge(actor=actor, access=access, document=doc, info=info)
+        document_purge(actor=actor, access=access, document=doc, info=info)
     _audit(
         folder, action=Action.FOLDER_PURGED, actor=actor, info=info, data={"documents": len(docs)}
     )
-    Folder.objects.filter(trashed_with=folder.pk).delete()
+    Folder.objects.filter(pk__in=beneath[1:]).delete()
     folder.delete()
+
+
+def _subtree_folder_ids(folder: Folder) -> list[Any]:
+    """Every folder below ``folder``, in the trash or not."""
+    ids: list[Any] = []
+    frontier = [folder.pk]
+    while frontier:
+        frontier = list(Folder.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+        ids.extend(frontier)
+    return ids
 
 
 # --- Garbage collection ----------------------------------------------------------------------

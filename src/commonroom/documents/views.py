@@ -167,6 +167,8 @@ def folder_action(request: AuthedRequest, workspace_id: str, folder_id: str) -> 
         else:
             raise ApplicationError("Unknown action.")
     except ApplicationError as exc:
+        if exc.status == 404:
+            raise  # a forged id is not found, as on every other page
         return back_with_error(request, exc, here)
     return redirect(here)
 
@@ -298,6 +300,8 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
         else:
             raise ApplicationError("Unknown action.")
     except ApplicationError as exc:
+        if exc.status == 404:
+            raise  # a forged id is not found, as on every other page
         return back_with_error(request, exc, here)
     return redirect(here)
 
