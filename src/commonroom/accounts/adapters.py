@@ -1,12 +1,39 @@
 """How allauth behaves here: no open sign-up (people arrive by invitation or are created by an
-administrator), and failed sign-ins are audited."""
+administrator), and a sign-in refused by the rate limit is audited like any failed sign-in.
+
+Failures of the password itself are audited by :mod:`commonroom.accounts.receivers` (Django's
+``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
+check, so it is recorded here.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.request_info import RequestInfo
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+            audit_record(
+                action=Action.LOGIN_FAILED,
+                actor_email=attempted,
+                info=RequestInfo.from_request(request),
+                target_type="user",
+                target_label=attempted,
+                data={"reason": "rate_limited"},
+            )
+            raise

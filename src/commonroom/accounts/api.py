@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from commonroom.accounts import services
 from commonroom.accounts.models import ApiToken, TokenScope
@@ -71,7 +71,7 @@ def token_create(request: AuthedRequest, payload: TokenIn) -> object:
         scope=payload.scope,
         info=RequestInfo.from_request(request),
     )
-    return 201, {**_token_out(issued.token), "secret": issued.secret}
+    return Status(201, {**_token_out(issued.token), "secret": issued.secret})
 
 
 @router.delete("/me/tokens/{token_id}", response={204: None})
@@ -81,4 +81,4 @@ def token_revoke(request: AuthedRequest, token_id: int) -> object:
         token_id=token_id,
         info=RequestInfo.from_request(request),
     )
-    return 204, None
+    return Status(204, None)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.mfa.signals import authenticator_added, authenticator_removed
+from allauth.mfa.signals import (
+    authentication_failed,
+    authenticator_added,
+    authenticator_removed,
+)
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -58,6 +62,25 @@ def on_login_failed(
         info=_info(request),
         target_type="user",
         target_label=attempted,
+    )
+
+
+@receiver(authentication_failed)
+def on_second_factor_failed(
+    sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    """A wrong code at the second step: the password was right, the sign-in still failed."""
+    data: dict[str, Any] = {"reason": "second_factor"}
+    if kwargs.get("reauthentication"):
+        data["reauthentication"] = True
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        actor=user,
+        info=_info(request),
+        target_type="user",
+        target_id=str(user.pk),
+        target_label=user.email,
+        data=data,
     )
 
 

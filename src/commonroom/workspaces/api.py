@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
+from pydantic import StrictBool
 
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -41,7 +42,7 @@ class WorkspaceIn(Schema):
 class WorkspacePatch(Schema):
     name: str | None = None
     description: str | None = None
-    archived: bool | None = None
+    archived: StrictBool | None = None
 
 
 class MemberOut(Schema):
@@ -126,7 +127,7 @@ def workspace_create(request: AuthedRequest, payload: WorkspaceIn) -> object:
     ws = services.workspace_create(
         actor=request.user, name=payload.name, description=payload.description, info=_info(request)
     )
-    return 201, workspace_out(workspace_access(user=request.user, workspace_id=ws.pk))
+    return Status(201, workspace_out(workspace_access(user=request.user, workspace_id=ws.pk)))
 
 
 @router.get("/{workspace_id}", response=WorkspaceOut)
@@ -186,7 +187,7 @@ def member_remove(request: AuthedRequest, workspace_id: uuid.UUID, member_id: in
     services.membership_remove(
         actor=request.user, access=access, membership_id=member_id, info=_info(request)
     )
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/{workspace_id}/invitations", response=list[InvitationOut])
@@ -208,7 +209,7 @@ def invitation_create(
         role=payload.role,
         info=_info(request),
     )
-    return 201, {**invitation_out(issued.invitation), "url": issued.url}
+    return Status(201, {**invitation_out(issued.invitation), "url": issued.url})
 
 
 @router.delete("/{workspace_id}/invitations/{invitation_id}", response={204: None})
@@ -219,4 +220,4 @@ def invitation_revoke(
     services.invitation_revoke(
         actor=request.user, access=access, invitation_id=invitation_id, info=_info(request)
     )
-    return 204, None
+    return Status(204, None)

@@ -1,6 +1,8 @@
-"""Factories for people."""
+"""Factories for people. ``UserFactory.create(...)`` is typed as returning a ``User``."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import factory
 
@@ -9,7 +11,7 @@ from commonroom.accounts.models import User
 PASSWORD = "correct-horse-battery-staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -20,7 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+    def _save(obj: User, create: bool, extracted: Any, **kwargs: Any) -> None:
         if create:
             obj.save()
 

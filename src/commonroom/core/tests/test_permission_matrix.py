@@ -1,0 +1,571 @@
+"""The permission matrix: every page route and every API operation, for every kind of person.
+
+The routes are read from the URL configuration and the operations from the OpenAPI schema, so a
+new route or operation cannot escape: without a line in the hand-written tables below, its test
+fails (and so does a line for a route that no longer exists). Each (route, method) is one test
+that asks it as anonymous, non-member, viewer, commenter, editor and manager; the same again in
+an archived workspace for every change.
+
+Forms and payloads are harmless but valid, so that the answer shows what the person may do, not
+only that the form was empty: a refused page action comes back as a redirect with an error message
+("refused"), an allowed one as a redirect without ("done").
+
+The world (people, documents, sessions, tokens) is built once for the module inside a transaction
+rolled back at its end; each test runs in a savepoint within it, and each person's request in
+another, so that one person's change never decides another's answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib import messages
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from commonroom.accounts.services import token_create
+from commonroom.accounts.tests.factories import UserFactory
+from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
+from commonroom.api import api
+from commonroom.documents.selectors import document_access
+from commonroom.documents.services import document_delete, folder_create, folder_delete
+from commonroom.workspaces.models import Membership, Workspace
+from commonroom.workspaces.selectors import workspace_access
+from commonroom.workspaces.services import invitation_create
+from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
+
+ROLES = ("anonymous", "non-member", "viewer", "commenter", "editor", "manager")
+
+# Outcomes of a page request besides a plain status code.
+LOGIN = "login"  # redirected to the sign-in page
+DONE = "done"  # redirected after doing it
+REFUSED = "refused"  # redirected back with an error message
+
+# Not in the page matrix: allauth's own pages, Django's admin, the API (its own matrix below)
+# and the health check, which is public by design.
+SKIPPED_PREFIXES = ("accounts/", "admin/", "api/", "static/")
+SKIPPED_NAMES = {"healthz"}
+
+
+def matrix_settings(files: Path) -> dict[str, Any]:
+    """Real Argon2 hashes at the cheapest parameters; static files looked up when asked for, not
+    indexed each time a test client starts; the blobs of the shared world in one folder."""
+    return {
+        "PASSWORD_HASHERS": TEST_PASSWORD_HASHERS,
+        "WHITENOISE_AUTOREFRESH": True,
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "MEDIA_ROOT": str(files / "media"),
+        "FILE_UPLOAD_TEMP_DIR": str(files / "upload-tmp"),
+        "STORAGES": {
+            **django_settings.STORAGES,
+            "default": {
+                "BACKEND": "commonroom.documents.storage.DurableFileSystemStorage",
+                "OPTIONS": {"location": str(files / "media")},
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: Any) -> Path:
+    root = tmp_path_factory.mktemp("matrix")
+    (root / "upload-tmp").mkdir()
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _matrix_settings(settings: Any, files: Path) -> None:
+    for name, value in matrix_settings(files).items():
+        setattr(settings, name, value)
+
+
+# --- The world every request runs against ------------------------------------------------------
+
+
+@dataclass
+class World:
+    by_role: dict[str, Any]
+    workspace: Any
+    params: dict[str, Any]
+    trash_params: dict[str, Any]
+    sessions: dict[str, str]
+    api_tokens: dict[str, str]
+
+    def archive(self) -> None:
+        Workspace.objects.filter(pk=self.workspace.pk).update(archived_at=timezone.now())
+
+
+def build_world() -> World:
+    """A workspace with one person in each role and an outsider; a folder, a document, a trashed
+    document and folder, a pending invitation and an API token of the manager's; a signed-in
+    session and a write-scoped API token for everyone."""
+    manager = UserFactory.create(email="priya@example.org")
+    ws = make_workspace(manager=manager)
+    by_role: dict[str, Any] = {
+        "anonymous": None,
+        "non-member": UserFactory.create(email="outsider@example.org"),
+        "viewer": add_member(ws, UserFactory.create(email="viewer@example.org"), "viewer"),
+        "commenter": add_member(ws, UserFactory.create(email="sam@example.org"), "commenter"),
+        "editor": add_member(ws, UserFactory.create(email="tom@example.org"), "editor"),
+        "manager": manager,
+    }
+    access = workspace_access(user=manager, workspace_id=ws.pk)
+    folder = folder_create(actor=manager, access=access, name="Papers")
+    document = upload_document(ws, manager, name="minutes.txt")
+    trashed = upload_document(ws, manager, name="old-minutes.txt")
+    document_delete(
+        actor=manager,
+        doc_access=document_access(user=manager, workspace_id=ws.pk, document_id=trashed.pk),
+    )
+    trashed_folder = folder_create(actor=manager, access=access, name="Old papers")
+    folder_delete(actor=manager, access=access, folder=trashed_folder)
+    invitation = invitation_create(
+        actor=manager, access=access, email="new.person@example.org", role="viewer"
+    )
+    script_token = token_create(actor=manager, name="script").token
+    viewer_membership = Membership.objects.get(workspace=ws, user=by_role["viewer"])
+    params = {
+        "workspace_id": ws.pk,
+        "folder_id": folder.pk,
+        "document_id": document.pk,
+        "number": 1,
+        "membership_id": viewer_membership.pk,
+        "member_id": viewer_membership.pk,
+        "invitation_id": invitation.invitation.pk,
+        "token": invitation.token,
+        "token_id": script_token.pk,
+        "kind": "document",
+        "item_id": trashed.pk,
+    }
+    trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
+    sessions, api_tokens = {}, {}
+    for role, user in by_role.items():
+        if user is None:
+            continue
+        browser = Client()
+        browser.force_login(user)
+        sessions[role] = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
+        api_tokens[role] = token_create(actor=user, name="matrix", scope="write").secret
+    return World(by_role, ws, params, trash_params, sessions, api_tokens)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: Any, django_db_blocker: Any, files: Path) -> Iterator[World]:
+    """Built once for the module inside a transaction that is rolled back at its end; every test
+    runs in a savepoint within it (the ``db`` fixture), and every request in another."""
+    with django_db_blocker.unblock(), override_settings(**matrix_settings(files)):
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+def each_role(world: World, ask: Callable[[str], Any]) -> dict[str, Any]:
+    """``ask`` for every role, each in a savepoint rolled back afterwards."""
+    answers = {}
+    for role in ROLES:
+        with transaction.atomic():
+            answers[role] = ask(role)
+            transaction.set_rollback(True)
+    return answers
+
+
+def mismatches(expected: tuple[Any, ...], answers: dict[str, Any]) -> list[str]:
+    return [
+        f"{role}: expected {want}, got {answers[role]}"
+        for role, want in zip(ROLES, expected, strict=True)
+        if answers[role] != want
+    ]
+
+
+# --- Pages -------------------------------------------------------------------------------------
+
+
+def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, str | None]]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from walk(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.name
+
+
+def page_routes() -> dict[str, str]:
+    """Every route of the URL configuration in the matrix: name -> route."""
+    routes: dict[str, str] = {}
+    for route, name in walk(get_resolver().url_patterns):
+        if route.startswith(SKIPPED_PREFIXES) or name in SKIPPED_NAMES:
+            continue
+        key = name or f"(unnamed) {route}"
+        routes[key] = route
+    return routes
+
+
+def a_file(name: str = "minutes.txt") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"An amended paragraph.\n", content_type="text/plain")
+
+
+@dataclass(frozen=True)
+class Page:
+    """Expected outcomes, in the order of ROLES, for GET and (if the route takes it) POST."""
+
+    get: tuple[Any, ...]
+    post: tuple[Any, ...] | None = None
+    form: Callable[[], dict[str, Any]] = dict
+
+
+POST_ONLY = (LOGIN, 405, 405, 405, 405, 405)
+ANY_SIGNED_IN = (LOGIN, 200, 200, 200, 200, 200)
+MEMBERS = (LOGIN, 404, 200, 200, 200, 200)
+MANAGERS = (LOGIN, 404, 403, 403, 403, 200)
+EDITORS_DO = (LOGIN, 404, REFUSED, REFUSED, DONE, DONE)
+MANAGERS_DO = (LOGIN, 404, REFUSED, REFUSED, REFUSED, DONE)
+
+PAGES: dict[str, Page] = {
+    "home": Page(get=ANY_SIGNED_IN),
+    "workspace_create": Page(
+        get=ANY_SIGNED_IN,
+        post=(LOGIN, DONE, DONE, DONE, DONE, DONE),
+        form=lambda: {"name": "Audit committee"},
+    ),
+    "workspace_detail": Page(get=MEMBERS),
+    "workspace_settings": Page(
+        get=MANAGERS,
+        post=(LOGIN, 404, 403, 403, 403, DONE),
+        form=lambda: {"action": "save", "name": "Weekly budget meeting", "description": "x"},
+    ),
+    "workspace_members": Page(
+        get=MEMBERS,
+        post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, 200),
+        form=lambda: {"email": "someone.new@example.org", "role": "viewer"},
+    ),
+    "member_update": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"role": "commenter"}),
+    "invitation_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 403, 403, 403, DONE)),
+    "upload": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"files": a_file("agenda.txt")}),
+    "folder_create": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"name": "Budget"}),
+    "folder_detail": Page(get=MEMBERS),
+    "folder_action": Page(
+        get=POST_ONLY, post=EDITORS_DO, form=lambda: {"action": "rename", "name": "Board papers"}
+    ),
+    "document_detail": Page(get=MEMBERS),
+    "document_action": Page(
+        get=POST_ONLY, post=EDITORS_DO, form=lambda: {"action": "rename", "name": "draft.txt"}
+    ),
+    "version_upload": Page(
+        get=POST_ONLY, post=EDITORS_DO, form=lambda: {"file": a_file(), "based_on": "1"}
+    ),
+    "version_download": Page(get=MEMBERS),
+    "trash": Page(get=MANAGERS),
+    # A trashed document is invisible to those who cannot manage the trash: 404, not 403.
+    "trash_action": Page(
+        get=POST_ONLY, post=(LOGIN, 404, 404, 404, 404, DONE), form=lambda: {"action": "restore"}
+    ),
+    "workspace_audit": Page(get=MANAGERS),
+    # Only administrators (superusers); nobody in the team is one.
+    "global_audit": Page(get=(LOGIN, 404, 404, 404, 404, 404)),
+    # The link is the credential: open to anyone who holds it. Signed in as someone else than the
+    # invited address, accepting is refused with an explanation (400).
+    "invitation_accept": Page(
+        get=(200, 200, 200, 200, 200, 200),
+        post=(DONE, 400, 400, 400, 400, 400),
+        form=lambda: {"full_name": "New Person", "password": "a-long-new-passphrase"},
+    ),
+    "account_security": Page(get=ANY_SIGNED_IN),
+    "account_sign_out_everywhere": Page(get=POST_ONLY, post=(LOGIN, DONE, DONE, DONE, DONE, DONE)),
+    "account_tokens": Page(
+        get=ANY_SIGNED_IN,
+        post=(LOGIN, 200, 200, 200, 200, 200),
+        form=lambda: {"name": "nightly export", "scope": "read"},
+    ),
+    # The token is the manager's: nobody else can even find it.
+    "account_token_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 404, 404, 404, DONE)),
+}
+
+ROUTES = page_routes()
+
+
+def page_cases() -> list[Any]:
+    cases = []
+    for name in sorted(ROUTES):
+        page = PAGES.get(name)
+        cases.append(pytest.param(name, "GET", id=f"{name}-GET"))
+        if page is not None and page.post is not None:
+            cases.append(pytest.param(name, "POST", id=f"{name}-POST"))
+    return cases
+
+
+def fill(route: str, params: dict[str, Any]) -> dict[str, Any]:
+    names = re.findall(r"<(?:\w+:)?(\w+)>", route)
+    missing = [n for n in names if n not in params]
+    assert not missing, f"no value to fill the URL parameter(s) {missing} of {route}"
+    return {n: params[n] for n in names}
+
+
+def page_outcome(response: Any) -> Any:
+    if response.status_code != 302:
+        return response.status_code
+    if response["Location"].startswith(reverse("account_login") + "?next="):
+        return LOGIN
+    errors = [m for m in get_messages(response.wsgi_request) if m.level == messages.ERROR]
+    return REFUSED if errors else DONE
+
+
+def test_every_route_is_in_the_matrix():
+    assert ROUTES, "no routes found"
+    missing = sorted(set(ROUTES) - set(PAGES))
+    stale = sorted(set(PAGES) - set(ROUTES))
+    assert not missing, f"routes without expected statuses: {missing}"
+    assert not stale, f"expectations for routes that no longer exist: {stale}"
+
+
+def ask_pages(world: World, name: str, method: str, page: Page) -> dict[str, Any]:
+    url = reverse(name, kwargs=fill(ROUTES[name], world.params))
+    client = Client()
+
+    def ask(role: str) -> Any:
+        client.cookies.clear()
+        if role in world.sessions:
+            client.cookies[django_settings.SESSION_COOKIE_NAME] = world.sessions[role]
+        if method == "GET":
+            return page_outcome(client.get(url))
+        return page_outcome(client.post(url, page.form()))
+
+    return each_role(world, ask)
+
+
+@pytest.mark.parametrize(("name", "method"), page_cases())
+def test_page_matrix(db, world, name, method):
+    page = PAGES.get(name)
+    if page is None:
+        pytest.fail(f"route {name!r} ({ROUTES[name]}) has no line in PAGES: add its statuses")
+    expected = page.get if method == "GET" else page.post
+    assert expected is not None
+    wrong = mismatches(expected, ask_pages(world, name, method, page))
+    assert not wrong, f"{method} {name}: {wrong}"
+
+
+# In an archived workspace every change is refused, by the page or by the service behind it;
+# reading still works (the GET matrix above is the same for an archived workspace's pages).
+EVERY_MEMBER_REFUSED = (LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)
+ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
+    ("workspace_settings", "POST"): (LOGIN, 404, 403, 403, 403, REFUSED),
+    ("workspace_members", "POST"): EVERY_MEMBER_REFUSED,
+    ("member_update", "POST"): EVERY_MEMBER_REFUSED,
+    ("invitation_revoke", "POST"): (LOGIN, 404, 403, 403, 403, 403),
+    ("upload", "POST"): EVERY_MEMBER_REFUSED,
+    ("folder_create", "POST"): EVERY_MEMBER_REFUSED,
+    ("folder_action", "POST"): EVERY_MEMBER_REFUSED,
+    ("document_action", "POST"): EVERY_MEMBER_REFUSED,
+    ("version_upload", "POST"): EVERY_MEMBER_REFUSED,
+    ("trash_action", "POST"): (LOGIN, 404, 404, 404, 404, 404),
+    # An invitation to an archived workspace can no longer be used.
+    ("invitation_accept", "GET"): (410, 410, 410, 410, 410, 410),
+    ("invitation_accept", "POST"): (410, 410, 410, 410, 410, 410),
+    ("workspace_detail", "GET"): MEMBERS,
+    ("document_detail", "GET"): MEMBERS,
+    ("version_download", "GET"): MEMBERS,
+    ("workspace_audit", "GET"): MANAGERS,
+}
+
+
+def test_every_workspace_change_is_in_the_archived_matrix():
+    changes = {
+        (name, "POST")
+        for name, page in PAGES.items()
+        if page.post is not None and "<uuid:workspace_id>" in ROUTES.get(name, "")
+    }
+    missing = sorted(changes - set(ARCHIVED_PAGES))
+    assert not missing, f"workspace changes without archived expectations: {missing}"
+
+
+@pytest.mark.parametrize(("name", "method"), sorted(ARCHIVED_PAGES), ids="-".join)
+def test_page_matrix_archived(db, world, name, method):
+    world.archive()
+    wrong = mismatches(ARCHIVED_PAGES[(name, method)], ask_pages(world, name, method, PAGES[name]))
+    assert not wrong, f"{method} {name} (archived): {wrong}"
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+PREFIX = "/api/v1"
+
+
+def api_operations() -> dict[tuple[str, str], dict[str, Any]]:
+    schema = api.get_openapi_schema()
+    ops = {}
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                ops[(method.upper(), path.removeprefix(PREFIX))] = op
+    return ops
+
+
+@dataclass(frozen=True)
+class Call:
+    """Expected statuses in the order of ROLES; ``json`` or ``files`` make the request body."""
+
+    expect: tuple[int, ...]
+    json: dict[str, Any] | None = None
+    form: Callable[[], dict[str, Any]] | None = None
+
+
+ALL_TOKENS = (401, 200, 200, 200, 200, 200)
+READ = (401, 404, 200, 200, 200, 200)
+MANAGE = (401, 404, 403, 403, 403, 200)
+MANAGE_204 = (401, 404, 403, 403, 403, 204)
+MANAGE_201 = (401, 404, 403, 403, 403, 201)
+EDIT = (401, 404, 403, 403, 200, 200)
+EDIT_201 = (401, 404, 403, 403, 201, 201)
+EDIT_204 = (401, 404, 403, 403, 204, 204)
+
+W = "/workspaces/{workspace_id}"
+D = W + "/documents/{document_id}"
+
+CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/me"): Call(ALL_TOKENS),
+    ("GET", "/me/tokens"): Call(ALL_TOKENS),
+    ("POST", "/me/tokens"): Call((401, 201, 201, 201, 201, 201), json={"name": "ci"}),
+    # The manager's own token; for everyone else it does not exist.
+    ("DELETE", "/me/tokens/{token_id}"): Call((401, 404, 404, 404, 404, 204)),
+    ("GET", "/workspaces"): Call(ALL_TOKENS),
+    ("POST", "/workspaces"): Call((401, 201, 201, 201, 201, 201), json={"name": "Audit"}),
+    ("GET", W): Call(READ),
+    ("PATCH", W): Call(MANAGE, json={"description": "Papers for the weekly meeting"}),
+    ("GET", W + "/members"): Call(READ),
+    ("PATCH", W + "/members/{member_id}"): Call(MANAGE, json={"role": "commenter"}),
+    ("DELETE", W + "/members/{member_id}"): Call(MANAGE_204),
+    ("GET", W + "/invitations"): Call(MANAGE),
+    ("POST", W + "/invitations"): Call(
+        MANAGE_201, json={"email": "someone.new@example.org", "role": "viewer"}
+    ),
+    ("DELETE", W + "/invitations/{invitation_id}"): Call(MANAGE_204),
+    ("GET", W + "/folders"): Call(READ),
+    ("POST", W + "/folders"): Call(EDIT_201, json={"name": "Budget"}),
+    ("PATCH", W + "/folders/{folder_id}"): Call(EDIT, json={"name": "Board papers"}),
+    ("DELETE", W + "/folders/{folder_id}"): Call(EDIT_204),
+    ("GET", W + "/documents"): Call(READ),
+    ("POST", W + "/documents"): Call(EDIT_201, form=lambda: {"file": a_file("agenda.txt")}),
+    ("GET", D): Call(READ),
+    ("PATCH", D): Call(EDIT, json={"name": "draft.txt"}),
+    ("DELETE", D): Call(EDIT_204),
+    ("GET", D + "/versions"): Call(READ),
+    ("POST", D + "/versions"): Call(EDIT_201, form=lambda: {"file": a_file(), "based_on": "1"}),
+    ("GET", D + "/versions/{number}"): Call(READ),
+    ("GET", D + "/versions/{number}/content"): Call(READ),
+    ("POST", D + "/versions/{number}/restore"): Call(EDIT_201),
+    ("GET", W + "/trash"): Call(MANAGE),
+    # Trashed documents are invisible to those who cannot manage the trash (404); a trashed
+    # folder is found but its restore or purge is refused (403).
+    ("POST", W + "/trash/documents/{document_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
+    ("DELETE", W + "/trash/documents/{document_id}"): Call((401, 404, 404, 404, 404, 204)),
+    ("POST", W + "/trash/folders/{folder_id}/restore"): Call(MANAGE),
+    ("DELETE", W + "/trash/folders/{folder_id}"): Call(MANAGE_204),
+}
+
+OPERATIONS = api_operations()
+
+
+def test_every_api_operation_is_in_the_matrix():
+    assert OPERATIONS, "no operations in the schema"
+    missing = sorted(set(OPERATIONS) - set(CALLS))
+    stale = sorted(set(CALLS) - set(OPERATIONS))
+    assert not missing, f"API operations without expected statuses: {missing}"
+    assert not stale, f"expectations for API operations that no longer exist: {stale}"
+
+
+def test_api_is_mounted_where_the_matrix_calls_it():
+    assert reverse("api:api-root") == PREFIX + "/"
+
+
+def ask_api(world: World, method: str, path: str) -> dict[str, Any]:
+    call = CALLS[(method, path)]
+    params = world.trash_params if "/trash/" in path else world.params
+    url = PREFIX + path.format(**fill(path.replace("{", "<").replace("}", ">"), params))
+    client = Client()
+
+    def ask(role: str) -> int:
+        headers = {}
+        if role != "anonymous":
+            headers["Authorization"] = f"Bearer {world.api_tokens[role]}"
+        if call.form is not None:
+            response = client.post(url, call.form(), headers=headers)
+        elif call.json is not None:
+            body = json.dumps(call.json)
+            response = client.generic(
+                method, url, data=body, content_type="application/json", headers=headers
+            )
+        else:
+            response = client.generic(method, url, headers=headers)
+        assert response.status_code < 500, f"{role}: {method} {url} -> {response.status_code}"
+        return response.status_code
+
+    return each_role(world, ask)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(OPERATIONS), ids=[f"{m} {p}" for m, p in sorted(OPERATIONS)]
+)
+def test_api_matrix(db, world, method, path):
+    call = CALLS.get((method, path))
+    if call is None:
+        pytest.fail(f"API operation {method} {path} has no line in CALLS: add its statuses")
+    wrong = mismatches(call.expect, ask_api(world, method, path))
+    assert not wrong, f"{method} {path}: {wrong}"
+
+
+ARCHIVED_REFUSED = (401, 404, 403, 403, 403, 403)
+ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("PATCH", W): ARCHIVED_REFUSED,
+    ("PATCH", W + "/members/{member_id}"): ARCHIVED_REFUSED,
+    ("DELETE", W + "/members/{member_id}"): ARCHIVED_REFUSED,
+    ("POST", W + "/invitations"): ARCHIVED_REFUSED,
+    ("DELETE", W + "/invitations/{invitation_id}"): ARCHIVED_REFUSED,
+    ("POST", W + "/folders"): ARCHIVED_REFUSED,
+    ("PATCH", W + "/folders/{folder_id}"): ARCHIVED_REFUSED,
+    ("DELETE", W + "/folders/{folder_id}"): ARCHIVED_REFUSED,
+    ("POST", W + "/documents"): ARCHIVED_REFUSED,
+    ("PATCH", D): ARCHIVED_REFUSED,
+    ("DELETE", D): ARCHIVED_REFUSED,
+    ("POST", D + "/versions"): ARCHIVED_REFUSED,
+    ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
+    ("POST", W + "/trash/documents/{document_id}/restore"): (401, 404, 404, 404, 404, 404),
+    ("DELETE", W + "/trash/documents/{document_id}"): (401, 404, 404, 404, 404, 404),
+    ("POST", W + "/trash/folders/{folder_id}/restore"): ARCHIVED_REFUSED,
+    ("DELETE", W + "/trash/folders/{folder_id}"): ARCHIVED_REFUSED,
+    # Reading goes on.
+    ("GET", W): READ,
+    ("GET", D + "/versions/{number}/content"): READ,
+}
+
+
+def test_every_workspace_api_change_is_in_the_archived_matrix():
+    changes = {(m, p) for m, p in OPERATIONS if m != "GET" and p.startswith(W)}
+    missing = sorted(changes - set(ARCHIVED_CALLS))
+    assert not missing, f"API changes without archived expectations: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(ARCHIVED_CALLS), ids=[f"{m} {p}" for m, p in sorted(ARCHIVED_CALLS)]
+)
+def test_api_matrix_archived(db, world, method, path):
+    world.archive()
+    wrong = mismatches(ARCHIVED_CALLS[(method, path)], ask_api(world, method, path))
+    assert not wrong, f"{method} {path} (archived): {wrong}"
