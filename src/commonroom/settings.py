@@ -239,6 +239,8 @@ STORAGES = {
     },
 }
 STATIC_URL = "/static/"
+# Our CSS/JS and the vendored NHS.UK frontend live in the package, not in an installed app.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("COMMONROOM_STATIC_ROOT", str(DATA_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = not PRODUCTION

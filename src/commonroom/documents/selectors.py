@@ -75,13 +75,13 @@ def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> Query
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
         )
-        .prefetch_related(Prefetch("versions", queryset=latest, to_attr="_versions"))
+        .prefetch_related(Prefetch("versions", queryset=latest, to_attr="latest_versions"))
         .order_by("name")
     )
 
 
 def latest_version(document: Document) -> Version | None:
-    prefetched = getattr(document, "_versions", None)
+    prefetched = getattr(document, "latest_versions", None)
     if prefetched is not None:
         return prefetched[0] if prefetched else None
     return document.versions.order_by("-number").first()

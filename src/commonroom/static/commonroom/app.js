@@ -1,4 +1,4 @@
-// Commonroom page behaviour: NHS.UK components, drag-and-drop uploads with a progress bar.
+// Commonroom page behaviour: NHS.UK components, and uploads sent with a progress bar.
 import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 
 function start() {
@@ -20,37 +20,31 @@ function newKey() {
 }
 
 function setUpUpload(form) {
+  // Picking and dropping files is NHS.UK's file upload component; it fills the file input.
   const input = form.querySelector('input[type="file"]');
-  const zone = form.querySelector("[data-dropzone]") || form;
   const box = form.querySelector("[data-progress]");
   const bar = box && box.querySelector("progress");
   const status = box && box.querySelector('[role="status"]');
   const button = form.querySelector('button[type="submit"]');
-  let dropped = null;
   // One key per chosen file, kept across retries so a resend never makes a second version.
   let keys = [];
 
-  const chosen = () => (dropped ? Array.from(dropped) : Array.from(input.files || []));
+  const chosen = () => Array.from(input.files || []);
   const refreshKeys = () => { keys = chosen().map(() => newKey()); };
-  input.addEventListener("change", () => { dropped = null; refreshKeys(); });
-
-  ["dragenter", "dragover"].forEach((type) => zone.addEventListener(type, (e) => {
-    e.preventDefault();
-    zone.classList.add("cr-dropzone--active");
-  }));
-  ["dragleave", "drop"].forEach((type) => zone.addEventListener(type, () => zone.classList.remove("cr-dropzone--active")));
-  zone.addEventListener("drop", (e) => {
-    e.preventDefault();
-    if (!e.dataTransfer || !e.dataTransfer.files.length) return;
-    dropped = input.multiple ? e.dataTransfer.files : [e.dataTransfer.files[0]];
-    refreshKeys();
-    if (status) { box.hidden = false; status.textContent = `${chosen().length} file(s) ready: press the button to upload.`; }
-  });
+  input.addEventListener("change", refreshKeys);
 
   form.addEventListener("submit", (e) => {
-    const files = chosen();
-    if (!files.length || !box) return; // let the browser report the empty field
+    if (!box) return;
     e.preventDefault();
+    const files = chosen();
+    if (!files.length) {
+      box.hidden = false;
+      bar.value = 0;
+      status.textContent = input.multiple ? "Choose at least one file to upload." : "Choose a file to upload.";
+      const picker = document.getElementById(input.id.replace(/-input$/, "")) || input;
+      picker.focus();
+      return;
+    }
     if (keys.length !== files.length) refreshKeys();
     const data = new FormData();
     for (const el of form.elements) {
@@ -75,14 +69,18 @@ function setUpUpload(form) {
     });
     xhr.addEventListener("load", () => {
       let body = {};
-      try { body = JSON.parse(xhr.responseText); } catch (_) { body = { detail: xhr.responseText }; }
+      // Our views answer JSON; anything else (a proxy's error page, say) is not shown as text.
+      try { body = JSON.parse(xhr.responseText); } catch (_) { body = {}; }
       if (xhr.status >= 200 && xhr.status < 300) {
         bar.value = 100;
         status.textContent = "Uploaded. Opening…";
         window.location.assign(body.redirect || window.location.href);
       } else {
         button.disabled = false;
-        status.textContent = `Not uploaded: ${body.detail || xhr.statusText}. Nothing was saved; you can try again.`;
+        const fallback = xhr.status === 413
+          ? "The file is larger than the limit. Nothing was saved."
+          : `The server answered ${xhr.status}. Nothing was saved; you can try again.`;
+        status.textContent = `Not uploaded. ${body.detail || fallback}`;
       }
     });
     xhr.addEventListener("error", () => {

@@ -1,0 +1,87 @@
+"""Browser-test fixtures: Debian's Chromium, driven by Playwright, against the live server.
+
+A missing browser fails the tests rather than skipping them.
+
+Playwright's sync API keeps an asyncio event loop registered as running in the main thread while
+the browser is open, and Django refuses ORM calls from a thread with a running loop. Django's own
+escape hatch, ``DJANGO_ALLOW_ASYNC_UNSAFE``, is set only while a browser is open (one per test
+module), so other tests keep the check.
+
+Every page a test opens is watched: ``page_problems.seen`` lists its console errors (a
+Content-Security-Policy violation is one) and uncaught script errors, and tests assert it is empty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_support import CHROMIUM, DESKTOP, PageProblems, launch_chromium
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is a browser test, whether or not it says so."""
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser` (Debian's chromium).")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            chromium = launch_chromium(pw)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page_problems() -> PageProblems:
+    return PageProblems()
+
+
+@pytest.fixture
+def new_page(
+    browser: Any, live_server: Any, page_problems: PageProblems
+) -> Iterator[Callable[..., Any]]:
+    """Open a page in a fresh browser context, with its own cookies: one person each.
+
+    ``new_page("Aisha", viewport=PHONE)``. Every page is watched for console and script errors.
+    """
+    contexts: list[Any] = []
+
+    def open_page(who: str, *, viewport: dict[str, int] = DESKTOP) -> Any:
+        context = browser.new_context(
+            base_url=live_server.url,
+            viewport=viewport,
+            accept_downloads=True,
+            locale="en-GB",
+            timezone_id="Europe/London",
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page_problems.watch(page, who)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()

@@ -1,0 +1,235 @@
+"""Screenshots of every main page at phone (360 px) and desktop (1280 px) width, for UI review.
+
+    .venv/bin/python tests/e2e/screenshots.py OUTDIR
+
+Seeds a throw-away database (the demo, plus a crossed amendment, a folder, a pending invitation,
+an API token and an item in the trash) in a temporary data folder, serves it with
+``commonroom serve`` (uvicorn) on a free loopback port and photographs each page, signed in as the
+person who would see it. Prints, per page, any console error (Content-Security-Policy violations
+included) and whether the page scrolls sideways. Exits non-zero if any page had a problem.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PASSWORD = "screenshot-demo-passphrase"
+WIDTHS = {"360": {"width": 360, "height": 740}, "1280": {"width": 1280, "height": 900}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def seed() -> dict[str, str]:
+    """The demo, plus what the review needs to see. Returns the paths of the seeded pages."""
+    import django
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    django.setup()
+    from commonroom.accounts.models import User
+    from commonroom.accounts.services import token_create
+    from commonroom.core.demo import MINUTES_NAME, minutes_docx, seed_demo
+    from commonroom.documents.models import Document
+    from commonroom.documents.selectors import document_access
+    from commonroom.documents.services import (
+        document_delete,
+        document_upload,
+        folder_create,
+        version_upload,
+    )
+    from commonroom.workspaces.selectors import workspace_access
+    from commonroom.workspaces.services import invitation_create
+
+    call_command("migrate", interactive=False, verbosity=0)
+    ws = seed_demo(password=PASSWORD).workspace
+    priya = User.objects.get(email="priya@example.org")
+    access = workspace_access(user=priya, workspace_id=ws.pk)
+    doc = Document.objects.get(workspace=ws, name=MINUTES_NAME)
+    doc_access = document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk)
+    # Priya amends version 1 after Tom's version 2: version 3 is a crossed amendment.
+    version_upload(
+        actor=priya,
+        doc_access=doc_access,
+        uploaded=SimpleUploadedFile(MINUTES_NAME, minutes_docx(amended=False) + b"\0"),
+        based_on_number=1,
+        note="Added the apologies received after the meeting",
+    )
+    folder_create(actor=priya, access=access, name="Board papers", parent=None)
+    document_upload(
+        actor=priya,
+        access=access,
+        uploaded=SimpleUploadedFile("budget-summary-month-7.csv", b"division,plan,actual\n"),
+        folder=None,
+    )
+    old = document_upload(
+        actor=priya,
+        access=access,
+        uploaded=SimpleUploadedFile("agenda-draft.txt", b"1. Apologies\n2. Minutes\n"),
+        folder=None,
+    )
+    document_delete(
+        actor=priya,
+        doc_access=document_access(user=priya, workspace_id=ws.pk, document_id=old.document_id),
+    )
+    issued = invitation_create(
+        actor=priya, access=access, email="nina.external@example.org", role="viewer"
+    )
+    token_create(actor=priya, name="minutes export script", scope="read")
+    w = f"/w/{ws.pk}/"
+    return {
+        "workspace": w,
+        "document": f"{w}d/{doc.pk}/",
+        "members": f"{w}members/",
+        "audit": f"{w}audit/",
+        "trash": f"{w}trash/",
+        "settings": f"{w}settings/",
+        "invitation": issued.url.split("://", 1)[1].split("/", 1)[1],
+    }
+
+
+# (file name, who, path key or path)
+PAGES = [
+    ("login", None, "/accounts/login/"),
+    ("invitation", None, "invitation"),
+    ("home", "priya", "/"),
+    ("create-workspace", "priya", "/w/new/"),
+    ("workspace", "priya", "workspace"),
+    ("document", "priya", "document"),
+    ("document-new-version", "tom", "document"),
+    ("document-as-commenter", "aisha", "document"),
+    ("members", "priya", "members"),
+    ("audit", "priya", "audit"),
+    ("trash", "priya", "trash"),
+    ("settings", "priya", "settings"),
+    ("security", "priya", "/account/security/"),
+    ("tokens", "priya", "/account/tokens/"),
+    ("mfa-index", "priya", "/accounts/2fa/"),
+    ("totp-activate", "priya", "/accounts/2fa/totp/activate/"),
+    ("passkey-add", "priya", "/accounts/2fa/webauthn/add/"),
+    ("password-change", "priya", "/accounts/password/change/"),
+    ("global-audit", "dev", "/audit/"),
+    ("not-found", "priya", "/w/00000000-0000-0000-0000-000000000000/"),
+]
+
+
+def open_new_version_form(page: Any) -> None:
+    """The version upload form opened, with a file chosen but not yet sent."""
+    page.get_by_text("Upload a new version").click()
+    page.locator('input[type="file"][name="file"]').set_input_files(
+        {"name": "minutes-2026-11-24.docx", "mimeType": "application/octet-stream", "buffer": b"x"}
+    )
+    page.get_by_label("What changed").fill("Tom's corrections to item 2")
+
+
+ACTIONS = {"document-new-version": open_new_version_form}
+
+
+def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
+    from e2e_support import PageProblems, launch_chromium, page_width, sign_in
+    from playwright.sync_api import sync_playwright
+
+    failures = 0
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        for label, viewport in WIDTHS.items():
+            contexts: dict[str | None, Any] = {}
+            for name, who, where in PAGES:
+                if who not in contexts:
+                    contexts[who] = browser.new_context(
+                        base_url=base_url, viewport=viewport, locale="en-GB"
+                    )
+                    if who:
+                        sign_in(contexts[who].new_page(), f"{who}@example.org", PASSWORD)
+                page = contexts[who].new_page()
+                problems = PageProblems()
+                problems.watch(page, who or "anonymous")
+                page.goto(paths.get(where, where))
+                if "/accounts/reauthenticate/" in page.url:
+                    # Second-factor settings ask for the password again first: photograph both.
+                    page.wait_for_load_state("networkidle")
+                    page.screenshot(
+                        path=str(outdir / f"reauthenticate-{label}.png"), full_page=True
+                    )
+                    page.get_by_label("Password").fill(PASSWORD)
+                    page.get_by_role("button", name="Confirm").click()
+                    page.wait_for_url("**" + paths.get(where, where))
+                page.wait_for_load_state("networkidle")
+                if name in ACTIONS:
+                    ACTIONS[name](page)
+                shot = outdir / f"{name}-{label}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                width = page_width(page)
+                notes = list(problems.seen)
+                if name == "not-found":  # the 404 itself is logged as a console error
+                    notes = [n for n in notes if "404" not in n]
+                if width > viewport["width"]:
+                    notes.append(f"scrolls sideways: {width} px wide in {viewport['width']} px")
+                status = "ok" if not notes else "PROBLEM"
+                failures += bool(notes)
+                print(f"{status:8} {shot.name}")
+                for note in notes:
+                    print(f"           {note}")
+                page.close()
+            for context in contexts.values():
+                context.close()
+        browser.close()
+    return failures
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    outdir = Path(sys.argv[1]).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(HERE))
+    with tempfile.TemporaryDirectory(prefix="commonroom-shots-") as data_dir:
+        port = free_port()
+        os.environ.pop("DATABASE_URL", None)
+        os.environ.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "commonroom.settings",
+                "COMMONROOM_DATA_DIR": data_dir,
+                "COMMONROOM_SITE_URL": f"http://127.0.0.1:{port}",
+                "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+                "COMMONROOM_MFA_REQUIRED": "none",
+            }
+        )
+        paths = seed()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "commonroom", "serve", "--no-worker", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(base_url + "/healthz", timeout=2):  # noqa: S310
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("the server did not start") from None
+                    time.sleep(0.2)
+            return 1 if shoot(base_url, paths, outdir) else 0
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
