@@ -18,8 +18,10 @@
 #                                          absolute url(/assets/...) paths; they
 #                                          are rewritten to url(assets/...) so
 #                                          they resolve relative to the CSS file.
-#                                          Fonts stay on https://assets.nhs.uk
-#                                          (Frutiger licence; falls back to Arial).
+#                                          The @font-face rules loading Frutiger from
+#                                          https://assets.nhs.uk are removed: a
+#                                          self-hosted service makes no third-party
+#                                          requests (text uses the Arial fallback).
 #   nhsuk-frontend/nhsuk-frontend.min.js   ES module bundle: load with
 #                                          <script type="module"> and call initAll().
 #   nhsuk-frontend/assets/                 favicons, icons, manifest.json
@@ -75,7 +77,13 @@ sed -e 's#url(/assets/#url(assets/#g' \
     -e 's#url("/assets/#url("assets/#g' \
     -e "s#url('/assets/#url('assets/#g" \
     -e 's#/\*\# sourceMappingURL=[^*]*\*/##' \
+    -e 's#@font-face{[^}]*assets\.nhs\.uk[^}]*}##g' \
     "$SRC/nhsuk-frontend.min.css" > "$DEST/nhsuk-frontend/nhsuk-frontend.min.css"
+if grep -q 'https\?://' "$DEST/nhsuk-frontend/nhsuk-frontend.min.css"; then
+  echo "error: an absolute URL is left in nhsuk-frontend.min.css (no third-party requests):" >&2
+  grep -o 'url([^)]*https\?://[^)]*)' "$DEST/nhsuk-frontend/nhsuk-frontend.min.css" >&2
+  exit 1
+fi
 if grep -q 'url(["'"'"']\{0,1\}/' "$DEST/nhsuk-frontend/nhsuk-frontend.min.css"; then
   echo "error: root-relative url() left in nhsuk-frontend.min.css:" >&2
   grep -o 'url([^)]*)' "$DEST/nhsuk-frontend/nhsuk-frontend.min.css" | grep -v 'url(assets/\|url(https:\|url(data:' >&2

@@ -29,13 +29,6 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-# The vendored NHS.UK stylesheet declares its Frutiger @font-face on https://assets.nhs.uk, which
-# the Content-Security-Policy (font-src 'self') refuses; Chromium reports that for every page
-# even though the text falls back to Arial. A decision for the CSP or the vendoring step, not a
-# page fault: this one message is tolerated, every other console error is not.
-NHS_FONT_REFUSED = "Loading the font 'https://assets.nhs.uk/fonts/"
-
-
 @dataclass
 class PageProblems:
     """Console errors (a Content-Security-Policy violation is one) and uncaught script errors."""
@@ -44,7 +37,7 @@ class PageProblems:
 
     def watch(self, page: Any, who: str) -> None:
         def on_console(msg: Any) -> None:
-            if msg.type == "error" and not msg.text.startswith(NHS_FONT_REFUSED):
+            if msg.type == "error":
                 self.seen.append(f"{who}: console error on {page.url}: {msg.text}")
 
         def on_page_error(exc: Any) -> None:
