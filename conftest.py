@@ -18,8 +18,16 @@ ROLES = ["viewer", "commenter", "editor", "manager"]
 
 
 @pytest.fixture(autouse=True)
-def _media_root(settings: Any, tmp_path: Any) -> None:
-    """Every test gets its own blob storage folder and upload temp folder."""
+def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
+    """Every test gets its own blob storage and upload temp folders, an empty cache (rate-limit
+    counters live there), real Argon2 hashes at the cheapest parameters, and static files looked
+    up when asked for rather than indexed by every new test client."""
+    from django.core.cache import cache
+
+    from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
+
+    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
+    settings.WHITENOISE_AUTOREFRESH = True
     media = tmp_path / "files"
     settings.MEDIA_ROOT = str(media)
     settings.STORAGES = {
@@ -35,6 +43,9 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # Background tasks run at once, in the test's thread.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @dataclass

@@ -188,7 +188,8 @@ MFA_TOTP_ISSUER = "Commonroom"
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 # Who must have a second factor: "all", "staff" or "none".
 COMMONROOM_MFA_REQUIRED = env("COMMONROOM_MFA_REQUIRED", "staff" if PRODUCTION else "none")
-USERSESSIONS_TRACK_ACTIVITY = True
+# Sessions are recorded at sign-in (for "sign out everywhere"); not rewritten on every request.
+USERSESSIONS_TRACK_ACTIVITY = False
 
 SESSION_COOKIE_AGE = env_int("COMMONROOM_SESSION_AGE", 12 * 3600)
 SESSION_SAVE_EVERY_REQUEST = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.models import Document, Folder, Version
@@ -69,14 +69,18 @@ def folder_children(*, access: WorkspaceAccess, folder: Folder | None) -> QueryS
 
 
 def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
-    """The live documents of one folder, each with its latest version, in two queries."""
-    latest = Version.objects.select_related("author").order_by("-number")
+    """The live documents of one folder, each with only its latest version prefetched (one
+    query for the documents, one for their latest versions with authors, however many
+    versions each has)."""
+    latest = Version.objects.filter(number=F("document__current_version_number")).select_related(
+        "author"
+    )
     return (
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
         )
         .prefetch_related(Prefetch("versions", queryset=latest, to_attr="latest_versions"))
-        .order_by("name")
+        .order_by("name", "pk")
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -50,10 +51,17 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-@login_required
-def folder_detail(request: AuthedRequest, workspace_id: str, folder_id: str) -> HttpResponse:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    folder = folder_get(access=access, folder_id=folder_id)
+PAGE_SIZE = 100
+
+
+def _folder_page(
+    request: AuthedRequest, access: WorkspaceAccess, folder: Folder | None
+) -> HttpResponse:
+    """The listing of a folder (or the workspace's top level): folders, then documents a page
+    of ``PAGE_SIZE`` at a time."""
+    page = Paginator(folder_documents(access=access, folder=folder), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "workspaces/detail.html",
@@ -62,11 +70,29 @@ def folder_detail(request: AuthedRequest, workspace_id: str, folder_id: str) -> 
             "workspace": access.workspace,
             "folder": folder,
             "path": folder_path(folder),
-            "folders": folder_children(access=access, folder=folder),
-            "documents": folder_documents(access=access, folder=folder),
-            "member_count": access.workspace.memberships.count(),
+            "folders": folder_children(access=access, folder=folder) if page.number == 1 else [],
+            "documents": page,
+            "page": page,
+            "move_choices": (
+                [(f, label) for f, label in all_folders(access=access) if f.pk != folder.pk]
+                if folder is not None and access.can("edit_documents")
+                else []
+            ),
         },
     )
+
+
+@login_required
+def workspace_detail(request: AuthedRequest, workspace_id: str) -> HttpResponse:
+    """A workspace's front page: its top-level folders and documents."""
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    return _folder_page(request, access, None)
+
+
+@login_required
+def folder_detail(request: AuthedRequest, workspace_id: str, folder_id: str) -> HttpResponse:
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    return _folder_page(request, access, folder_get(access=access, folder_id=folder_id))
 
 
 @login_required

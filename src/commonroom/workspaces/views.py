@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
-from commonroom.documents.selectors import folder_children, folder_documents
 from commonroom.workspaces import services
 from commonroom.workspaces.models import Role
 from commonroom.workspaces.selectors import (
@@ -59,24 +58,6 @@ def workspace_create(request: AuthedRequest) -> HttpResponse:
         "workspaces/create.html",
         {"error": error, "form": request.POST},
         status=400 if error else 200,
-    )
-
-
-@login_required
-def workspace_detail(request: AuthedRequest, workspace_id: str) -> HttpResponse:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    return render(
-        request,
-        "workspaces/detail.html",
-        {
-            "access": access,
-            "workspace": access.workspace,
-            "folder": None,
-            "path": [],
-            "folders": folder_children(access=access, folder=None),
-            "documents": folder_documents(access=access, folder=None),
-            "member_count": access.workspace.memberships.count(),
-        },
     )
 
 

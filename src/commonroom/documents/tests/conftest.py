@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
 from commonroom.documents.models import Blob, Document, Version
 from commonroom.documents.tests.support import files_under
 
@@ -47,12 +46,6 @@ class Store:
 
     def blob_path(self, sha256: str) -> Path:
         return self.media_root / "blobs" / sha256[:2] / sha256[2:4] / sha256
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Real Argon2 hashes, computed with the cheapest parameters."""
-    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""The folder listing: latest version per document, pages of documents, a bounded query count,
+and moving a folder from its page."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from commonroom.documents.models import Folder
+from commonroom.documents.tests.factories import make_folder, new_version, upload
+from commonroom.documents.views import PAGE_SIZE
+
+pytestmark = pytest.mark.django_db
+
+
+def listing(client, team, folder=None, page=None):
+    if "_auth_user_id" not in client.session:
+        client.force_login(team.viewer)
+    if folder is None:
+        url = reverse("workspace_detail", args=[team.workspace.pk])
+    else:
+        url = reverse("folder_detail", args=[team.workspace.pk, folder.pk])
+    return client.get(url, {"page": page} if page else {})
+
+
+def test_listing_shows_each_documents_latest_version(client, team):
+    v1 = upload(team.editor, team.workspace, "minutes.docx", b"one")
+    new_version(team.editor, v1.document, b"two")
+    new_version(team.manager, v1.document, b"three")
+    response = listing(client, team)
+    assert response.status_code == 200
+    [doc] = response.context["documents"]
+    assert [v.number for v in doc.latest_versions] == [3]
+    assert doc.latest_versions[0].author == team.manager
+
+
+def test_query_count_does_not_grow_with_documents_or_versions(client, team):
+    first = upload(team.editor, team.workspace, "a.txt", b"a")
+    client.force_login(team.viewer)
+    listing(client, team)  # the first request after sign-in records the session
+    with CaptureQueriesContext(connection) as few:
+        assert listing(client, team).status_code == 200
+    for i in range(12):
+        v = upload(team.editor, team.workspace, f"doc-{i}.txt", f"{i}".encode())
+        new_version(team.editor, v.document, f"{i}-2".encode())
+    new_version(team.editor, first.document, b"a2")
+    with CaptureQueriesContext(connection) as many:
+        assert listing(client, team).status_code == 200
+    assert len(many) == len(few), "\n".join(
+        [q["sql"][:90] for q in few.captured_queries]
+        + ["---"]
+        + [q["sql"][:90] for q in many.captured_queries]
+    )
+
+
+def test_documents_come_a_page_at_a_time(client, team, settings):
+    names = [f"paper-{i:03d}.txt" for i in range(PAGE_SIZE + 3)]
+    for name in names:
+        upload(team.editor, team.workspace, name, name.encode())
+    make_folder(team.editor, team.workspace, "Papers")
+
+    first = listing(client, team)
+    assert [d.name for d in first.context["documents"]] == names[:PAGE_SIZE]
+    assert [f.name for f in first.context["folders"]] == ["Papers"]
+    assert b"Documents 1 to 100 of 103" in first.content
+
+    second = listing(client, team, page=2)
+    assert [d.name for d in second.context["documents"]] == names[PAGE_SIZE:]
+    assert list(second.context["folders"]) == []
+
+
+def test_folder_is_moved_from_its_page(client, team):
+    minutes = make_folder(team.editor, team.workspace, "Minutes")
+    archive = make_folder(team.editor, team.workspace, "Archive")
+    client.force_login(team.editor)
+    page = client.get(reverse("folder_detail", args=[team.workspace.pk, minutes.pk]))
+    choices = [f.name for f, _ in page.context["move_choices"]]
+    assert choices == ["Archive"]  # never itself
+    response = client.post(
+        reverse("folder_action", args=[team.workspace.pk, minutes.pk]),
+        {"action": "move", "parent": str(archive.pk)},
+    )
+    assert response.status_code == 302
+    assert Folder.objects.get(pk=minutes.pk).parent_id == archive.pk
