@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from ninja import File, Form, Router, Schema
+from django.db.models import Prefetch
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
+from pydantic import StrictBool, StringConstraints
 
 from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import RequestInfo
@@ -32,6 +35,18 @@ from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 router = Router(tags=["documents"])
 
+# Text as people type it. PostgreSQL cannot store a NUL character, so none is accepted (422).
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
+
+# Each document's versions, newest first with their authors, where ``latest_version`` looks for
+# them: a list of documents costs the same number of queries however long it is.
+LATEST = Prefetch(
+    "versions",
+    queryset=Version.objects.select_related("author").order_by("-number"),
+    to_attr="latest_versions",
+)
+
 
 class FolderOut(Schema):
     id: uuid.UUID
@@ -42,14 +57,14 @@ class FolderOut(Schema):
 
 
 class FolderIn(Schema):
-    name: str
+    name: Text
     parent_id: uuid.UUID | None = None
 
 
 class FolderPatch(Schema):
-    name: str | None = None
+    name: Text | None = None
     parent_id: uuid.UUID | None = None
-    move_to_top: bool = False
+    move_to_top: StrictBool = False
 
 
 class VersionOut(Schema):
@@ -79,9 +94,9 @@ class DocumentOut(Schema):
 
 
 class DocumentPatch(Schema):
-    name: str | None = None
+    name: Text | None = None
     folder_id: uuid.UUID | None = None
-    move_to_top: bool = False
+    move_to_top: StrictBool = False
 
 
 class UploadOut(Schema):
@@ -176,7 +191,7 @@ def folder_create(request: AuthedRequest, workspace_id: uuid.UUID, payload: Fold
         parent=_folder(access, payload.parent_id),
         info=_info(request),
     )
-    return 201, folder_out(folder)
+    return Status(201, folder_out(folder))
 
 
 @router.patch("/{workspace_id}/folders/{folder_id}", response=FolderOut)
@@ -205,7 +220,7 @@ def folder_delete(request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uu
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     folder = folder_get(access=access, folder_id=folder_id)
     services.folder_delete(actor=request.user, access=access, folder=folder, info=_info(request))
-    return 204, None
+    return Status(204, None)
 
 
 # --- Documents -------------------------------------------------------------------------------
@@ -226,28 +241,32 @@ def document_upload(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
     file: File[UploadedFile],
-    folder_id: Form[uuid.UUID | None] = None,
-    note: Form[str] = "",
-    upload_key: Form[str] = "",
+    folder_id: Form[uuid.UUID | Literal[""] | None] = None,
+    note: str = Form("", pattern=NO_NUL),
+    upload_key: str = Form("", pattern=NO_NUL),
 ) -> object:
-    """Upload a file (multipart field ``file``). A document of the same name in the folder gets
-    it as a new version. Send the same ``upload_key`` when retrying: it is stored once."""
+    """Upload a file (multipart field ``file``) into the folder ``folder_id`` (empty or absent:
+    the top level). A document of the same name in the folder gets it as a new version. Send the
+    same ``upload_key`` when retrying: it is stored once."""
     _check_upload(request)
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     version = services.document_upload(
         actor=request.user,
         access=access,
         uploaded=file,
-        folder=_folder(access, folder_id),
+        folder=_folder(access, folder_id or None),
         note=note,
         upload_key=upload_key or None,
         info=_info(request),
     )
     doc_access = _doc(request, workspace_id, version.document_id)
-    return 201, {
-        "document": document_out(doc_access.document, doc_access.abilities),
-        "version": version_out(version),
-    }
+    return Status(
+        201,
+        {
+            "document": document_out(doc_access.document, doc_access.abilities),
+            "version": version_out(version),
+        },
+    )
 
 
 @router.get("/{workspace_id}/documents/{document_id}", response=DocumentOut)
@@ -280,7 +299,7 @@ def document_delete(
 ) -> object:
     doc_access = _doc(request, workspace_id, document_id)
     services.document_delete(actor=request.user, doc_access=doc_access, info=_info(request))
-    return 204, None
+    return Status(204, None)
 
 
 # --- Versions --------------------------------------------------------------------------------
@@ -298,24 +317,24 @@ def version_upload(
     workspace_id: uuid.UUID,
     document_id: uuid.UUID,
     file: File[UploadedFile],
-    based_on: Form[int | None] = None,
-    note: Form[str] = "",
-    upload_key: Form[str] = "",
+    based_on: Form[int | Literal[""] | None] = None,
+    note: str = Form("", pattern=NO_NUL),
+    upload_key: str = Form("", pattern=NO_NUL),
 ) -> object:
-    """Add a version. ``based_on`` names the version you amended; if it is not the latest the
-    upload is kept anyway and flagged ``based_on_latest: false``."""
+    """Add a version. ``based_on`` names the version you amended (empty or absent: the latest);
+    if it is not the latest the upload is kept anyway and flagged ``based_on_latest: false``."""
     _check_upload(request)
     doc_access = _doc(request, workspace_id, document_id)
     version = services.version_upload(
         actor=request.user,
         doc_access=doc_access,
         uploaded=file,
-        based_on_number=based_on,
+        based_on_number=based_on if isinstance(based_on, int) else None,
         note=note,
         upload_key=upload_key or None,
         info=_info(request),
     )
-    return 201, version_out(version)
+    return Status(201, version_out(version))
 
 
 @router.get("/{workspace_id}/documents/{document_id}/versions/{number}", response=VersionOut)
@@ -333,9 +352,27 @@ def version_detail(
     openapi_extra={
         "responses": {
             "200": {
-                "description": "The version's bytes, as an attachment.",
-                "content": {
-                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                "description": (
+                    "The version's bytes, streamed as an attachment, with the content type "
+                    "detected when it was uploaded."
+                ),
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {
+                    "Content-Disposition": {
+                        "description": "`attachment`, with the version's file name.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^attachment;"},
+                    },
+                    "Content-Length": {
+                        "description": "The version's size in bytes.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    "ETag": {
+                        "description": "The SHA-256 of the bytes, in quotes.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'},
+                    },
                 },
             }
         }
@@ -364,7 +401,7 @@ def version_restore(
     version = services.version_restore(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return 201, version_out(version)
+    return Status(201, version_out(version))
 
 
 # --- Trash -----------------------------------------------------------------------------------
@@ -379,7 +416,7 @@ def trash_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
     folders, documents = trash_items(access=access)
     return {
         "folders": [folder_out(f) for f in folders],
-        "documents": [document_out(d, abilities) for d in documents.prefetch_related("versions")],
+        "documents": [document_out(d, abilities) for d in documents.prefetch_related(LATEST)],
     }
 
 
@@ -413,7 +450,7 @@ def trash_document_purge(
         document=doc_access.document,
         info=_info(request),
     )
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{workspace_id}/trash/folders/{folder_id}/restore", response=FolderOut)
@@ -436,4 +473,4 @@ def trash_folder_purge(
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     folder = folder_get(access=access, folder_id=folder_id, include_trash=True)
     services.folder_purge(actor=request.user, access=access, folder=folder, info=_info(request))
-    return 204, None
+    return Status(204, None)

@@ -46,7 +46,8 @@ def folder_get(*, access: WorkspaceAccess, folder_id: Any, include_trash: bool =
         .select_related("parent")
         .first()
     )
-    if folder is None or (folder.in_trash and not include_trash):
+    # Like a trashed document, a trashed folder exists only for those who manage the trash.
+    if folder is None or (folder.in_trash and not (include_trash and access.can("manage_trash"))):
         raise NotFound()
     return folder
 

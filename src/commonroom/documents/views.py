@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from commonroom.core.exceptions import ApplicationError, PermissionDenied
+from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
@@ -377,7 +377,7 @@ def trash_action(
                 )
             else:
                 raise ApplicationError("Unknown action.")
-        else:
+        elif kind == "folder":
             item = folder_get(access=access, folder_id=item_id, include_trash=True)
             if action == "restore":
                 services.folder_restore(
@@ -389,6 +389,8 @@ def trash_action(
                 )
             else:
                 raise ApplicationError("Unknown action.")
+        else:
+            raise NotFound()
     except ApplicationError as exc:
         if exc.status == 404:
             raise

@@ -472,12 +472,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", D + "/versions/{number}/content"): Call(READ),
     ("POST", D + "/versions/{number}/restore"): Call(EDIT_201),
     ("GET", W + "/trash"): Call(MANAGE),
-    # Trashed documents are invisible to those who cannot manage the trash (404); a trashed
-    # folder is found but its restore or purge is refused (403).
+    # Trashed documents and folders are invisible to those who cannot manage the trash (404).
     ("POST", W + "/trash/documents/{document_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
     ("DELETE", W + "/trash/documents/{document_id}"): Call((401, 404, 404, 404, 404, 204)),
-    ("POST", W + "/trash/folders/{folder_id}/restore"): Call(MANAGE),
-    ("DELETE", W + "/trash/folders/{folder_id}"): Call(MANAGE_204),
+    ("POST", W + "/trash/folders/{folder_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
+    ("DELETE", W + "/trash/folders/{folder_id}"): Call((401, 404, 404, 404, 404, 204)),
 }
 
 OPERATIONS = api_operations()
@@ -548,8 +547,8 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
     ("POST", W + "/trash/documents/{document_id}/restore"): (401, 404, 404, 404, 404, 404),
     ("DELETE", W + "/trash/documents/{document_id}"): (401, 404, 404, 404, 404, 404),
-    ("POST", W + "/trash/folders/{folder_id}/restore"): ARCHIVED_REFUSED,
-    ("DELETE", W + "/trash/folders/{folder_id}"): ARCHIVED_REFUSED,
+    ("POST", W + "/trash/folders/{folder_id}/restore"): (401, 404, 404, 404, 404, 404),
+    ("DELETE", W + "/trash/folders/{folder_id}"): (401, 404, 404, 404, 404, 404),
     # Reading goes on.
     ("GET", W): READ,
     ("GET", D + "/versions/{number}/content"): READ,

@@ -84,3 +84,14 @@ def test_folder_is_moved_from_its_page(client, team):
     )
     assert response.status_code == 302
     assert Folder.objects.get(pk=minutes.pk).parent_id == archive.pk
+
+
+def test_trash_action_with_an_unknown_kind_is_not_found(client, team):
+    client.force_login(team.manager)
+    folder = make_folder(team.editor, team.workspace, "Old")
+    response = client.post(
+        reverse("trash_action", args=[team.workspace.pk, "workspace", folder.pk]),
+        {"action": "purge"},
+    )
+    assert response.status_code == 404
+    assert Folder.objects.filter(pk=folder.pk).exists()
