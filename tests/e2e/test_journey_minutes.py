@@ -143,6 +143,7 @@ def test_minutes_review_and_amendment(
 
     # Then the document appears in the workspace, and the progress bar showed the upload
     expect(priya_page.get_by_role("link", name=MINUTES_NAME)).to_be_visible()
+    expect(priya_page.get_by_text(f"Uploaded {MINUTES_NAME} (version 1).")).to_be_visible()
     assert_progress_shown(upload_progress(priya_page))
 
     # When Tom, an editor, uploads his amended copy as a new version from the document page
@@ -162,6 +163,7 @@ def test_minutes_review_and_amendment(
 
     # Then version 2 is listed above version 1, each with its author and checksum
     expect(tom_page.locator("#v2")).to_be_visible()
+    expect(tom_page.get_by_text("Version 2 uploaded.")).to_be_visible()
     assert_progress_shown(upload_progress(tom_page))
     versions = tom_page.locator(".cr-version h3")
     expect(versions).to_have_count(2)

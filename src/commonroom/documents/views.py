@@ -128,6 +128,8 @@ def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
             return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)
         return back_with_error(request, exc, back)
     summary = ", ".join(f"{v.filename} (version {v.number})" for v in done)
+    # Shown on the page the script opens next, as after a plain form post.
+    messages.success(request, f"Uploaded {summary}.")
     if _wants_json(request):
         return JsonResponse(
             {
@@ -138,7 +140,6 @@ def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
                 "redirect": back,
             }
         )
-    messages.success(request, f"Uploaded {summary}.")
     return redirect(back)
 
 
@@ -258,9 +259,9 @@ def version_upload(request: AuthedRequest, workspace_id: str, document_id: str) 
             f" It was based on version {version.based_on_number}, not the latest: "
             "check nothing was missed between them."
         )
+    messages.success(request, text)
     if _wants_json(request):
         return JsonResponse({"version": version.number, "redirect": back, "message": text})
-    messages.success(request, text)
     return redirect(back)
 
 
