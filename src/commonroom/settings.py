@@ -199,6 +199,8 @@ CSRF_COOKIE_HTTPONLY = True
 
 # --- Invitations, uploads, storage -----------------------------------------------------------
 COMMONROOM_INVITATION_DAYS = env_int("COMMONROOM_INVITATION_DAYS", 14)
+# People invited from these email domains get staff accounts; everyone else is an external guest.
+COMMONROOM_STAFF_EMAIL_DOMAINS = {d.lower() for d in env_list("COMMONROOM_STAFF_EMAIL_DOMAINS", "")}
 # Largest file accepted, in bytes (default 2 GiB). Checked while the upload streams in.
 COMMONROOM_MAX_UPLOAD_BYTES = env_int("COMMONROOM_MAX_UPLOAD_BYTES", 2 * 1024**3)
 FILE_UPLOAD_HANDLERS = ["commonroom.documents.uploads.HashingUploadHandler"]

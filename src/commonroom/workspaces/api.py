@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Router, Schema, Status
-from pydantic import StrictBool
+from pydantic import Field, StrictBool, StringConstraints
 
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -23,6 +24,9 @@ from commonroom.workspaces.selectors import (
 
 router = Router(tags=["workspaces"])
 
+# Text as people type it. PostgreSQL cannot store a NUL character, so none is accepted (422).
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+
 
 class WorkspaceOut(Schema):
     id: uuid.UUID
@@ -35,13 +39,13 @@ class WorkspaceOut(Schema):
 
 
 class WorkspaceIn(Schema):
-    name: str
-    description: str = ""
+    name: Text
+    description: Text = ""
 
 
 class WorkspacePatch(Schema):
-    name: str | None = None
-    description: str | None = None
+    name: Text | None = None
+    description: Text | None = None
     archived: StrictBool | None = None
 
 
@@ -60,7 +64,7 @@ class MemberPatch(Schema):
 
 
 class InvitationIn(Schema):
-    email: str
+    email: Annotated[Text, Field(json_schema_extra={"format": "email"})]
     role: Role
 
 

@@ -272,6 +272,12 @@ def invitation_for_token(token: str) -> Invitation:
     return inv
 
 
+def account_kind_for(email: str) -> str:
+    """Staff if the address is in one of the organisation's own domains, else external guest."""
+    domain = email.rsplit("@", 1)[-1].lower()
+    return "staff" if domain in settings.COMMONROOM_STAFF_EMAIL_DOMAINS else "guest"
+
+
 @transaction.atomic
 def invitation_accept(
     *,
@@ -282,7 +288,8 @@ def invitation_accept(
     info: RequestInfo = SYSTEM,
 ) -> Membership:
     """Use an invitation once. A signed-in person accepts for themselves (the address must
-    match); someone without an account gets a guest account with ``password``."""
+    match); someone without an account gets one with ``password``: a staff account when the
+    address is in ``COMMONROOM_STAFF_EMAIL_DOMAINS``, otherwise an external guest account."""
     found = invitation_for_token(token)
     inv = Invitation.objects.select_for_update().get(pk=found.pk)
     if inv.accepted_at is not None:
@@ -300,7 +307,11 @@ def invitation_accept(
                 "You already have an account: sign in, then open the link again.",
                 code="sign_in_first",
             )
-        person = User(email=inv.email, full_name=" ".join(full_name.split())[:150], kind="guest")
+        person = User(
+            email=inv.email,
+            full_name=" ".join(full_name.split())[:150],
+            kind=account_kind_for(inv.email),
+        )
         try:
             validate_password(password, user=person)
         except ValidationError as exc:
