@@ -2,24 +2,39 @@
 
 Authentication: a personal access token (``Authorization: Bearer cr_...``) or the browser session
 (with its CSRF token for writes). A read-scoped token may only read.
+
+Invariants:
+- every error, whatever raised it (a service, ninja's validation, authentication, CSRF, a bug),
+  answers JSON ``{"code": ..., "detail": ...}`` with its status, and the OpenAPI schema documents
+  those statuses on every operation;
+- an id in the path that does not name something the caller may see is 404, whether it is
+  malformed, forged or someone else's: the answer never tells which.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Router, Schema, Swagger
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
+from ninja.utils import check_csrf
 
 from commonroom.accounts.api import router as accounts_router
 from commonroom.accounts.selectors import token_authenticate
-from commonroom.core.exceptions import ApplicationError, PermissionDenied
+from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.request_info import client_ip
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
 from commonroom.workspaces.api import router as workspaces_router
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -38,14 +53,124 @@ class TokenAuth(HttpBearer):
         return found.user
 
 
-api = NinjaAPI(
+class BrowserSessionAuth(SessionAuth):
+    """The signed-in browser session. A write must carry the session's CSRF token; a request
+    with no session is simply not authenticated by this scheme (401, not a CSRF refusal). (A
+    session that still lacks a required second factor is refused before, by the middleware.)"""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if request.method not in SAFE_METHODS and check_csrf(request) is not None:
+            raise PermissionDenied(
+                "The CSRF token is missing or wrong. Reload the page and try again.",
+                code="csrf_failed",
+            )
+        return user
+
+
+class JsonObjectParser(Parser):
+    """Every request body of this API is one JSON object. (ninja's schemas would otherwise read
+    a list, a string or a number as an object with no fields, so a PATCH of ``[]`` would pass.)
+    A body that is not an object is refused with 400, like one that is not JSON at all."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if not isinstance(data, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return data
+
+
+class ErrorOut(Schema):
+    """Every error the API answers. ``detail`` is a message for people, or for ``invalid`` the
+    list of fields that did not validate."""
+
+    code: str
+    detail: str | list[dict[str, Any]]
+
+
+# Statuses every operation may answer, and those only writes or uploads may.
+ERROR_STATUSES: dict[int, str] = {
+    400: "Refused: the request is understood but not acceptable (see `detail`).",
+    401: "No valid API token or signed-in session.",
+    403: "Not allowed: your role, a read-only token, or a session write without its CSRF token.",
+    404: "Not found, or not visible to you.",
+    409: "Clashes with the current state (a name already taken, the last manager).",
+    413: "The upload is larger than the size limit. Nothing was kept.",
+    422: "The request does not match this schema.",
+}
+READ_ERRORS: tuple[int, ...] = (401, 403, 404, 422)
+WRITE_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 422)
+UPLOAD_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422)
+
+
+class CommonroomAPI(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_errors(schema)
+        return schema
+
+
+def document_errors(schema: OpenAPISchema) -> None:
+    """Add the error responses and the auth schemes' descriptions to the generated schema."""
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["ErrorOut"] = ErrorOut.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method == "get":
+                statuses = READ_ERRORS
+            elif "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
+                statuses = UPLOAD_ERRORS
+            else:
+                statuses = WRITE_ERRORS
+            # ninja keys its own responses by int, ``openapi_extra`` by str: both would be
+            # written as the same JSON key. The explicit (str) one wins.
+            responses = operation.setdefault("responses", {})
+            for status in [key for key in responses if not isinstance(key, str)]:
+                explicit = responses.pop(status)
+                responses.setdefault(str(status), explicit)
+            for status in statuses:
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": ERROR_STATUSES[status],
+                        "content": {"application/json": {"schema": ref}},
+                    },
+                )
+    schemes = components.get("securitySchemes", {})
+    if "TokenAuth" in schemes:
+        schemes["TokenAuth"]["bearerFormat"] = "personal access token"
+        schemes["TokenAuth"]["description"] = (
+            "A personal access token, created under Account > API tokens or with "
+            "`commonroom token create EMAIL NAME`: `Authorization: Bearer cr_...`. "
+            "A read-scoped token may only use GET."
+        )
+    if "BrowserSessionAuth" in schemes:
+        schemes["BrowserSessionAuth"]["description"] = (
+            "The browser session of a signed-in person; writes also need the `X-CSRFToken` header."
+        )
+
+
+api = CommonroomAPI(
     title="Commonroom API",
     version="1",
     description=(
         "Workspaces, members, invitations, folders, documents and versions. Authenticate with "
-        "a personal access token: `Authorization: Bearer cr_...`."
+        "a personal access token: `Authorization: Bearer cr_...`. Every error is JSON "
+        '`{"code": "...", "detail": "..."}`.'
     ),
-    auth=[TokenAuth(), SessionAuth()],
+    auth=[TokenAuth(), BrowserSessionAuth()],
+    # Swagger UI from ninja's own static files (so "ninja" must be in INSTALLED_APPS; without it
+    # ninja serves a page that loads Swagger UI from a CDN with an inline script, which neither
+    # works offline nor passes the Content-Security-Policy). No call to an outside validator.
+    docs=Swagger(settings={"validatorUrl": None}),
+    parser=JsonObjectParser(),
     urls_namespace="api",
 )
 
@@ -67,6 +192,9 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     upload_error = getattr(request, UPLOAD_ERROR_ATTR, None)
     if upload_error is not None:
         return error_response(request, upload_error)
+    # A malformed id in the path names nothing: the same 404 as a forged or foreign one.
+    if exc.errors and all(error.get("loc", ("",))[0] == "path" for error in exc.errors):
+        return error_response(request, NotFound())
     return api.create_response(request, {"code": "invalid", "detail": exc.errors}, status=422)
 
 
@@ -79,6 +207,63 @@ def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpRespons
     )
 
 
+HTTP_ERROR_CODES = {400: "bad_request", 403: "permission_denied", 429: "throttled"}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = HTTP_ERROR_CODES.get(exc.status_code, "error")
+    detail = exc.message
+    if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
+        detail = "The request body must be one JSON object."
+    return api.create_response(request, {"code": code, "detail": detail}, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def on_http404(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, NotFound())
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    # Too many form fields, a body over Django's size limits, a malformed multipart body.
+    return api.create_response(
+        request,
+        {"code": "bad_request", "detail": "The request could not be read."},
+        status=400,
+    )
+
+
+@api.exception_handler(DjangoPermissionDenied)
+def on_django_permission_denied(request: HttpRequest, exc: DjangoPermissionDenied) -> HttpResponse:
+    return error_response(request, PermissionDenied("You cannot do that."))
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("API error on %s %s", request.method, request.path, exc_info=exc)
+    return api.create_response(
+        request,
+        {"code": "server_error", "detail": "Something went wrong on our side."},
+        status=500,
+    )
+
+
 api.add_router("/", accounts_router)
 api.add_router("/workspaces", workspaces_router)
 api.add_router("/workspaces", documents_router)
+
+# Mounted last, so it only sees paths no operation matched: the JSON 404, not the HTML page.
+unmatched = Router(auth=None)
+
+
+@unmatched.api_operation(
+    ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    "/{path:rest}",
+    include_in_schema=False,
+)
+def no_such_operation(request: HttpRequest, rest: str) -> HttpResponse:
+    return error_response(request, NotFound("There is no such API operation."))
+
+
+api.add_router("/", unmatched)

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.usersessions",
     "django_htmx",
+    # ninja's own Swagger UI files, so the API docs work offline and under the CSP.
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "commonroom.core",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Router, Schema, Status
+from pydantic import StringConstraints
 
 from commonroom.accounts import services
 from commonroom.accounts.models import ApiToken, TokenScope
@@ -13,6 +15,9 @@ from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 
 router = Router(tags=["account"])
+
+# Text as people type it. PostgreSQL cannot store a NUL character, so none is accepted (422).
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class MeOut(Schema):
@@ -33,7 +38,7 @@ class TokenOut(Schema):
 
 
 class TokenIn(Schema):
-    name: str
+    name: Text
     scope: TokenScope = TokenScope.READ
 
 

@@ -1,0 +1,47 @@
+"""Fixtures for the JSON API tests (helpers are in ``api_support``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from api_support import token_for
+
+
+@dataclass
+class Seeded:
+    """The team's workspace with one document in two versions and a folder, as uploaded by the
+    editor, plus the manager's write token."""
+
+    team: Any
+    document: Any
+    folder: Any
+    manager_token: str
+
+
+@pytest.fixture
+def seeded(team: Any) -> Seeded:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from commonroom.documents import services
+    from commonroom.documents.selectors import document_access
+    from commonroom.workspaces.selectors import workspace_access
+
+    access = workspace_access(user=team.editor, workspace_id=team.workspace.pk)
+    first = services.document_upload(
+        actor=team.editor,
+        access=access,
+        uploaded=SimpleUploadedFile("minutes.txt", b"version one\n", content_type="text/plain"),
+    )
+    doc_access = document_access(
+        user=team.editor, workspace_id=team.workspace.pk, document_id=first.document_id
+    )
+    services.version_upload(
+        actor=team.editor,
+        doc_access=doc_access,
+        uploaded=SimpleUploadedFile("minutes.txt", b"version two\n", content_type="text/plain"),
+        note="Amended",
+    )
+    folder = services.folder_create(actor=team.editor, access=access, name="Papers")
+    return Seeded(team, doc_access.document, folder, token_for(team.manager, "write"))
