@@ -16,6 +16,7 @@ from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.text import plain_text
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class IssuedToken:
 def token_create(
     *, actor: User, name: str, scope: str = TokenScope.READ, info: RequestInfo = SYSTEM
 ) -> IssuedToken:
-    name = " ".join((name or "").split())[:100]
+    name = plain_text(name)[:100]
     if not name:
         raise ApplicationError("Give the token a name, such as the script that will use it.")
     if scope not in TokenScope.values:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from commonroom.audit.models import AuditEvent, AuditHead
 from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.text import plain_text
 
 HASHED_FIELDS = (
     "seq",
@@ -47,6 +48,17 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
+def _scrub(value: Any) -> Any:
+    """Recorded text holds no control characters (PostgreSQL refuses NUL, even inside JSON)."""
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, dict):
+        return {plain_text(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def audit_record(
     *,
     action: str,
@@ -69,15 +81,15 @@ def audit_record(
             created_at=timezone.now(),
             action=action,
             actor_id=actor_pk,
-            actor_email=(getattr(actor, "email", "") or actor_email)[:254],
+            actor_email=plain_text(getattr(actor, "email", "") or actor_email)[:254],
             workspace_id=workspace_id,
             document_id=document_id,
             target_type=target_type,
             target_id=str(target_id)[:64],
-            target_label=target_label[:300],
-            ip=info.ip,
-            user_agent=info.user_agent,
-            data=json.loads(json.dumps(data or {}, default=str)),
+            target_label=plain_text(target_label)[:300],
+            ip=plain_text(info.ip)[:64],
+            user_agent=plain_text(info.user_agent)[:500],
+            data=_scrub(json.loads(json.dumps(data or {}, default=str))),
             prev_hash=head.hash,
         )
         event.hash = event_hash(event)

@@ -24,6 +24,7 @@ from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.text import plain_text
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
 from commonroom.documents.selectors import DocumentAccess, folder_path
@@ -161,7 +162,7 @@ def _add_version(
         content_type=content_type,
         size=blob.size,
         author=actor,
-        note=(note or "").strip()[:500],
+        note=plain_text(note)[:500],
         based_on_number=base or None,
         based_on_latest=(base == latest),
         restored_from_number=restored_from,

@@ -34,6 +34,7 @@ from commonroom.core.exceptions import (
     PermissionDenied,
 )
 from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.text import plain_text
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
 
@@ -54,7 +55,7 @@ def require_ability(access: WorkspaceAccess, ability: str, message: str) -> None
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    name = plain_text(name)
     if not name:
         raise ApplicationError("Enter a name for the workspace.", code="name_required")
     if len(name) > 120:
@@ -85,7 +86,9 @@ def workspace_create(
     if actor.is_guest:
         raise PermissionDenied("External guests cannot create workspaces.")
     ws = Workspace.objects.create(
-        name=_clean_name(name), description=(description or "").strip()[:2000], created_by=actor
+        name=_clean_name(name),
+        description=plain_text(description, multiline=True)[:2000],
+        created_by=actor,
     )
     Membership.objects.create(workspace=ws, user=actor, role=Role.MANAGER)
     _ws_audit(ws, action=Action.WORKSPACE_CREATED, actor=actor, info=info)
@@ -107,9 +110,9 @@ def workspace_update(
     if name is not None and _clean_name(name) != ws.name:
         changes["name"] = [ws.name, _clean_name(name)]
         ws.name = _clean_name(name)
-    if description is not None and description.strip() != ws.description:
+    if description is not None and plain_text(description, multiline=True) != ws.description:
         changes["description"] = "changed"
-        ws.description = description.strip()[:2000]
+        ws.description = plain_text(description, multiline=True)[:2000]
     if changes:
         ws.save(update_fields=["name", "description"])
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)
@@ -309,7 +312,7 @@ def invitation_accept(
             )
         person = User(
             email=inv.email,
-            full_name=" ".join(full_name.split())[:150],
+            full_name=plain_text(full_name)[:150],
             kind=account_kind_for(inv.email),
         )
         try:

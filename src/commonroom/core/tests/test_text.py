@@ -1,0 +1,59 @@
+"""Free text is stored without control characters, whatever a client sends, on every database."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from commonroom.audit.models import Action, AuditEvent
+from commonroom.core.text import plain_text
+from commonroom.workspaces.models import Workspace
+
+
+@pytest.mark.parametrize(
+    ("raw", "multiline", "expected"),
+    [
+        ("Budget\x00 meeting", False, "Budget meeting"),
+        ("  Weekly\tbudget\r\nmeeting ", False, "Weekly budget meeting"),
+        ("evil\u202etxt.exe", False, "evil txt.exe"),
+        ("line one\r\n\x00line two\n", True, "line one\nline two"),
+        ("Cafe\u0301", False, "Café"),
+        (None, False, ""),
+    ],
+)
+def test_plain_text(raw, multiline, expected):
+    assert plain_text(raw, multiline=multiline) == expected
+
+
+@pytest.mark.django_db
+def test_nul_in_a_workspace_name_and_description_is_dropped(client, team):
+    client.force_login(team.manager)
+    response = client.post(
+        reverse("workspace_create"),
+        {"name": "Finance\x00 committee", "description": "Monthly\x00\nfigures"},
+    )
+    assert response.status_code == 302
+    ws = Workspace.objects.get(name="Finance committee")
+    assert ws.description == "Monthly\nfigures"
+
+
+@pytest.mark.django_db
+def test_nul_in_a_sign_in_attempt_is_refused_not_a_crash(client):
+    response = client.post(
+        reverse("account_login"), {"login": "nobody\x00@example.org", "password": "wrong"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+@pytest.mark.django_db
+def test_nul_in_a_user_agent_is_audited_without_it(client):
+    response = client.post(
+        reverse("account_login"),
+        {"login": "nobody@example.org", "password": "wrong"},
+        HTTP_USER_AGENT="curl\x00/8",
+    )
+    assert response.status_code == 200
+    event = AuditEvent.objects.filter(action=Action.LOGIN_FAILED).order_by("-seq").first()
+    assert event is not None
+    assert event.user_agent == "curl /8"
