@@ -26,29 +26,30 @@ def _info(request: HttpRequest | None) -> RequestInfo:
     return RequestInfo.from_request(request) if request is not None else SYSTEM
 
 
-@receiver(user_logged_in)
-def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _user_event(
+    action: str, user: Any, request: HttpRequest | None, data: dict[str, Any] | None = None
+) -> None:
+    """An event about a person's own account, with them as actor and target."""
     audit_record(
-        action=Action.LOGIN,
+        action=action,
         actor=user,
         info=_info(request),
         target_type="user",
         target_id=str(user.pk),
         target_label=user.email,
+        data=data,
     )
+
+
+@receiver(user_logged_in)
+def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    _user_event(Action.LOGIN, user, request)
 
 
 @receiver(user_logged_out)
 def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        audit_record(
-            action=Action.LOGOUT,
-            actor=user,
-            info=_info(request),
-            target_type="user",
-            target_id=str(user.pk),
-            target_label=user.email,
-        )
+        _user_event(Action.LOGOUT, user, request)
 
 
 @receiver(user_login_failed)
@@ -73,15 +74,7 @@ def on_second_factor_failed(
     data: dict[str, Any] = {"reason": "second_factor"}
     if kwargs.get("reauthentication"):
         data["reauthentication"] = True
-    audit_record(
-        action=Action.LOGIN_FAILED,
-        actor=user,
-        info=_info(request),
-        target_type="user",
-        target_id=str(user.pk),
-        target_label=user.email,
-        data=data,
-    )
+    _user_event(Action.LOGIN_FAILED, user, request, data)
 
 
 @receiver(authenticator_added)
@@ -89,15 +82,7 @@ def on_second_factor_failed(
 def on_mfa_change(
     sender: Any, request: HttpRequest | None, user: Any, authenticator: Any, **kwargs: Any
 ) -> None:
-    audit_record(
-        action=Action.MFA_CHANGED,
-        actor=user,
-        info=_info(request),
-        target_type="user",
-        target_id=str(user.pk),
-        target_label=user.email,
-        data={
-            "type": str(authenticator.type),
-            "added": kwargs.get("signal") is authenticator_added,
-        },
+    added = kwargs.get("signal") is authenticator_added
+    _user_event(
+        Action.MFA_CHANGED, user, request, {"type": str(authenticator.type), "added": added}
     )
