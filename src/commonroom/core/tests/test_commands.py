@@ -100,3 +100,50 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_fsck_command_reports_an_altered_blob_and_fails(team, make_upload, settings):
+    from pathlib import Path
+
+    from django.core.management.base import CommandError
+
+    from commonroom.documents.models import blob_storage_name
+    from commonroom.documents.services import document_upload
+    from commonroom.workspaces.selectors import workspace_access
+
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+    version = document_upload(
+        actor=team.manager, access=access, uploaded=make_upload("a.txt", b"the minutes")
+    )
+    out = io.StringIO()
+    call_command("fsck", stdout=out)
+    assert "checked 1 blobs" in out.getvalue()
+    assert out.getvalue().rstrip().endswith("ok")
+
+    stored = Path(settings.MEDIA_ROOT) / blob_storage_name(version.blob_id)
+    stored.write_bytes(b"the minutez")
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("fsck", stdout=out)
+    assert f"ALTERED   {version.blob_id}" in out.getvalue()
+    assert f"document {version.document_id} version 1" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_gc_command_removes_only_unreferenced_blobs(team, make_upload):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.documents.models import Blob
+    from commonroom.documents.services import document_upload
+    from commonroom.workspaces.selectors import workspace_access
+
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+    kept = document_upload(actor=team.manager, access=access, uploaded=make_upload("a.txt", b"a"))
+    Blob.objects.create(sha256="f" * 64, size=1, touched_at=timezone.now() - timedelta(days=2))
+    out = io.StringIO()
+    call_command("gc", stdout=out)
+    assert "removed 1 unreferenced blob(s)" in out.getvalue()
+    assert list(Blob.objects.values_list("pk", flat=True)) == [kept.blob_id]
