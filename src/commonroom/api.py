@@ -23,51 +23,15 @@ from ninja import NinjaAPI, Router, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.parser import Parser
-from ninja.security import HttpBearer, SessionAuth
-from ninja.utils import check_csrf
 
 from commonroom.accounts.api import router as accounts_router
-from commonroom.accounts.selectors import token_authenticate
+from commonroom.accounts.auth import BrowserSessionAuth, TokenAuth
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
-from commonroom.core.request_info import client_ip
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
 from commonroom.workspaces.api import router as workspaces_router
 
 log = logging.getLogger(__name__)
-
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class TokenAuth(HttpBearer):
-    """Personal access tokens; the acting user becomes ``request.user``."""
-
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = token_authenticate(token, ip=client_ip(request))
-        if found is None:
-            return None
-        if request.method not in SAFE_METHODS and not found.can_write:
-            raise PermissionDenied("This token is read-only.", code="read_only_token")
-        request.user = found.user
-        request.api_token = found  # type: ignore[attr-defined]
-        return found.user
-
-
-class BrowserSessionAuth(SessionAuth):
-    """The signed-in browser session. A write must carry the session's CSRF token; a request
-    with no session is simply not authenticated by this scheme (401, not a CSRF refusal). (A
-    session that still lacks a required second factor is refused before, by the middleware.)"""
-
-    def __call__(self, request: HttpRequest) -> Any:
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
-        if request.method not in SAFE_METHODS and check_csrf(request) is not None:
-            raise PermissionDenied(
-                "The CSRF token is missing or wrong. Reload the page and try again.",
-                code="csrf_failed",
-            )
-        return user
 
 
 class JsonObjectParser(Parser):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 
 from commonroom.accounts import views as account_views
@@ -13,6 +15,15 @@ from commonroom.documents import views as doc_views
 from commonroom.workspaces import views as ws_views
 
 W = "w/<uuid:workspace_id>/"
+
+# The admin site signs in through allauth: the same second factor and rate limit as everyone.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
+
+def not_offered(request: HttpRequest) -> HttpResponse:
+    """A person's email address is their identity here: it is not changed from the web."""
+    raise Http404()
+
 
 urlpatterns = [
     path("", ws_views.home, name="home"),
@@ -56,6 +67,7 @@ urlpatterns = [
         account_views.token_revoke,
         name="account_token_revoke",
     ),
+    path("accounts/email/", not_offered, name="account_email_not_offered"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

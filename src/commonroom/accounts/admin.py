@@ -38,7 +38,25 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_display = ("name", "user", "scope", "prefix", "created_at", "last_used_at", "revoked_at")
     list_filter = ("scope",)
     search_fields = ("name", "user__email", "prefix")
-    readonly_fields = ("prefix", "secret_hash", "created_at", "last_used_at", "last_used_ip")
+    readonly_fields = (
+        "user",
+        "name",
+        "scope",
+        "prefix",
+        "secret_hash",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+    )
 
+    # Tokens are made and revoked by their owner (secret shown only to them, every change
+    # audited); administrators can look, and deactivate the person to stop every token at once.
     def has_add_permission(self, request: object) -> bool:
-        return False  # tokens are made by their owner, so the secret is shown only to them
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False

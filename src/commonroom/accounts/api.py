@@ -9,6 +9,7 @@ from ninja import Router, Schema, Status
 from pydantic import StringConstraints
 
 from commonroom.accounts import services
+from commonroom.accounts.auth import BrowserSessionAuth
 from commonroom.accounts.models import ApiToken, TokenScope
 from commonroom.accounts.selectors import tokens_for_user
 from commonroom.core.request_info import RequestInfo
@@ -63,12 +64,12 @@ def me(request: AuthedRequest) -> object:
     return request.user
 
 
-@router.get("/me/tokens", response=list[TokenOut])
+@router.get("/me/tokens", response=list[TokenOut], auth=BrowserSessionAuth())
 def token_list(request: AuthedRequest) -> object:
     return [_token_out(t) for t in tokens_for_user(user=request.user)]
 
 
-@router.post("/me/tokens", response={201: TokenCreated})
+@router.post("/me/tokens", response={201: TokenCreated}, auth=BrowserSessionAuth())
 def token_create(request: AuthedRequest, payload: TokenIn) -> object:
     issued = services.token_create(
         actor=request.user,
@@ -79,7 +80,7 @@ def token_create(request: AuthedRequest, payload: TokenIn) -> object:
     return Status(201, {**_token_out(issued.token), "secret": issued.secret})
 
 
-@router.delete("/me/tokens/{token_id}", response={204: None})
+@router.delete("/me/tokens/{token_id}", response={204: None}, auth=BrowserSessionAuth())
 def token_revoke(request: AuthedRequest, token_id: int) -> object:
     services.token_revoke(
         actor=request.user,

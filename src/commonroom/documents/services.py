@@ -99,15 +99,28 @@ def detect_content_type(uploaded: UploadedFile, name: str) -> str:
 
 
 def blob_store(*, uploaded: UploadedFile) -> Blob:
-    """Write the bytes once under their SHA-256 (durably), then record the blob row."""
+    """Claim the blob row (touched now, committed), then write the bytes once under their
+    SHA-256, durably. The claim comes first so the collector, which only takes blobs untouched
+    for its grace period and deletes their files under the row lock, can never remove a file
+    an upload is about to use."""
     sha = uploaded_sha256(uploaded)
-    name = blob_storage_name(sha)
-    uploaded.seek(0)
-    default_storage.save(name, uploaded)
     size = int(uploaded.size or 0)
-    blob, created = Blob.objects.get_or_create(sha256=sha, defaults={"size": size})
-    if not created:
-        Blob.objects.filter(pk=sha).update(touched_at=timezone.now())
+    with transaction.atomic():
+        blob, created = Blob.objects.select_for_update().get_or_create(
+            sha256=sha, defaults={"size": size}
+        )
+        if not created:
+            blob.touched_at = timezone.now()
+            blob.save(update_fields=["touched_at"])
+    try:
+        uploaded.seek(0)
+        default_storage.save(blob_storage_name(sha), uploaded)
+    except BaseException:
+        if created:  # withdraw the claim, unless another upload has claimed it since
+            Blob.objects.filter(pk=sha, touched_at=blob.touched_at).exclude(
+                pk__in=Version.objects.values("blob_id")
+            ).delete()
+        raise
     return blob
 
 
@@ -651,7 +664,10 @@ def _subtree_folder_ids(folder: Folder) -> list[Any]:
 
 
 def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SYSTEM) -> int:
-    """Delete blobs no version refers to (rows older than ``grace``, then their files)."""
+    """Delete blobs no version refers to and nobody touched for ``grace``: their files, then
+    their rows, all while holding the rows' locks (an upload claiming one waits, then finds it
+    gone and stores it again). A failure before the commit leaves rows without files, which
+    are unreferenced anyway and go on the next run."""
     cutoff = timezone.now() - grace
     with transaction.atomic():
         doomed = list(
@@ -662,6 +678,8 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
         )
         if not doomed:
             return 0
+        for sha in doomed:
+            default_storage.delete(blob_storage_name(sha))
         Blob.objects.filter(pk__in=doomed).delete()
         audit_record(
             action=Action.BLOBS_COLLECTED,
@@ -669,11 +687,4 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
             target_type="blob",
             data={"count": len(doomed), "sha256": doomed[:100]},
         )
-
-    def remove_files() -> None:
-        for sha in doomed:
-            if not Blob.objects.filter(pk=sha).exists():  # re-uploaded meanwhile: keep
-                default_storage.delete(blob_storage_name(sha))
-
-    transaction.on_commit(remove_files)
     return len(doomed)

@@ -3,7 +3,7 @@
 A blob is written to a temporary file in the destination folder, flushed with ``fsync``, then
 renamed into place and its folder flushed too. A crash at any moment leaves either no file or the
 whole file under the final name. Names are SHA-256 digests, so an existing name already holds the
-same bytes and is kept (its modification time is refreshed so the collector sees it in use).
+same bytes and is kept as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class DurableFileSystemStorage(FileSystemStorage):
         directory = os.path.dirname(full_path)
         os.makedirs(directory, exist_ok=True)
         if os.path.exists(full_path):
-            os.utime(full_path)
             return name
         if hasattr(content, "temporary_file_path") and self._link_into_place(
             content.temporary_file_path(), full_path
@@ -61,7 +60,7 @@ class DurableFileSystemStorage(FileSystemStorage):
         try:
             os.link(source, full_path)
         except FileExistsError:
-            os.utime(full_path)
+            pass  # the same bytes are already there
         except OSError:
             return False
         if self.file_permissions_mode is not None:

@@ -83,6 +83,8 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why the email could not be sent, if it could not: the manager sees it and invites again.
+    email_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -98,4 +100,6 @@ class Invitation(models.Model):
             return "withdrawn"
         if self.expires_at <= timezone.now():
             return "expired"
+        if self.email_error:
+            return "not delivered"
         return "pending"

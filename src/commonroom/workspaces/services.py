@@ -223,9 +223,13 @@ def _send_invitation_email(issued: IssuedInvitation, *, inviter: Any) -> None:
             from_email=None,
             recipient_list=[inv.email],
         )
-    except OSError:
-        # The invitation stands; the manager is shown the link and can send it another way.
+    except Exception as exc:
+        # The link is never shown to the inviter, so a failed email must be visible to them:
+        # the invitation is marked "not delivered" and can be withdrawn and sent again.
         log.exception("could not send the invitation email to %s", inv.email)
+        Invitation.objects.filter(pk=inv.pk).update(
+            email_error=str(exc)[:300] or type(exc).__name__
+        )
 
 
 @transaction.atomic

@@ -103,7 +103,6 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
 def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     here = reverse("workspace_members", args=[access.workspace.pk])
-    issued_url = None
     if request.method == "POST":
         try:
             issued = services.invitation_create(
@@ -115,8 +114,9 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
             )
         except ApplicationError as exc:
             return back_with_error(request, exc, here)
+        # The link is emailed to the invitee only: whoever holds it can create the account.
         messages.success(request, f"Invitation sent to {issued.invitation.email}.")
-        issued_url = issued.url
+        return redirect(here)
     return render(
         request,
         "workspaces/members.html",
@@ -126,7 +126,6 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
             "members": workspace_members(access=access),
             "invitations": workspace_invitations(access=access)[:50],
             "roles": Role.choices,
-            "issued_url": issued_url,
         },
     )
 

@@ -287,3 +287,19 @@ def test_invitee_from_a_staff_domain_gets_a_staff_account(team, settings):
     guest = accept(invite(team, email="ned@example.org").token)
     assert staff.user.kind == "staff"
     assert guest.user.kind == "guest"
+
+
+def test_an_email_that_cannot_be_sent_is_shown_to_the_manager(
+    team, client, settings, django_capture_on_commit_callbacks
+):
+    # Nothing listens on this port: the SMTP connection is refused.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    with django_capture_on_commit_callbacks(execute=True):
+        issued = invite(team)
+    issued.invitation.refresh_from_db()
+    assert issued.invitation.status == "not delivered"
+    client.force_login(team.manager)
+    page = client.get(reverse("workspace_members", args=[team.workspace.pk]))
+    assert b"Email not delivered" in page.content
+    assert issued.token.encode() not in page.content
