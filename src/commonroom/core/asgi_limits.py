@@ -4,11 +4,16 @@ Django's ASGI handler reads the whole body before the view runs. This wrapper an
 when ``Content-Length`` already says the body is too large, and stops a body without a length
 (chunked), or one longer than it declared, as soon as it passes the limit, answering 413 there
 too. The per-file check in :mod:`commonroom.documents.uploads` still applies inside the limit.
+
+Only the upload routes take bodies up to ``COMMONROOM_MAX_UPLOAD_BYTES``; every other route, signed
+in or not, takes no more than Django's own form limit, so nobody can fill the data disk by posting
+gigabytes to, say, the sign-in page.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -28,14 +33,30 @@ class BodyTooLarge(Exception):
     pass
 
 
-def limit_bytes() -> int:
-    return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
+_UUID = "[0-9a-fA-F-]{32,36}"
+UPLOAD_PATHS = re.compile(
+    rf"^/w/{_UUID}/upload/$"
+    rf"|^/w/{_UUID}/d/{_UUID}/versions/$"
+    rf"|^/api/v1/workspaces/[^/]+/documents/?$"
+    rf"|^/api/v1/workspaces/[^/]+/documents/[^/]+/versions/?$"
+)
+
+
+def limit_bytes(path: str = "") -> int:
+    """The largest body accepted on ``path``: a whole file on upload routes, a form elsewhere."""
+    if UPLOAD_PATHS.match(path):
+        return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
+    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + ENVELOPE
 
 
 async def send_413(scope: Scope, send: Send) -> None:
+    from commonroom.core.exceptions import TooLarge
     from commonroom.documents.uploads import too_large_error
 
-    error = too_large_error()
+    if UPLOAD_PATHS.match(str(scope.get("path", ""))):
+        error = too_large_error()
+    else:
+        error = TooLarge("That request is too large. Nothing was saved.", code="too_large")
     if scope["path"].startswith("/api/"):
         body = json.dumps({"code": error.code, "detail": error.message}).encode()
         ctype = b"application/json"
@@ -64,7 +85,7 @@ class RequestSizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_bytes()
+        limit = limit_bytes(str(scope.get("path", "")))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:

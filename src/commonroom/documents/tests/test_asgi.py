@@ -54,10 +54,16 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
+# An upload route: the only kind of route that takes bodies up to the upload limit.
+UPLOAD_PATH = "/w/00000000-0000-0000-0000-000000000000/upload/"
+
+
 class AsgiCall:
     """Feeds a body to an ASGI app in chunks and collects what it sends back."""
 
-    def __init__(self, chunks: list[bytes], headers: list[tuple[bytes, bytes]], path: str = "/"):
+    def __init__(
+        self, chunks: list[bytes], headers: list[tuple[bytes, bytes]], path: str = UPLOAD_PATH
+    ):
         self.chunks = list(chunks)
         self.reads = 0
         self.scope = {
