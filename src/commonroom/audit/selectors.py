@@ -63,23 +63,33 @@ CSV_HEADER = [
 ]
 
 
+def csv_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (names and user agents come
+    from anyone)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def audit_csv_rows(events: QuerySet[AuditEvent]) -> Iterator[list[str]]:
     yield CSV_HEADER
     for e in events.iterator(chunk_size=2000):
-        yield [
-            str(e.seq),
-            e.created_at.isoformat(),
-            e.action,
-            e.actor_email,
-            str(e.workspace_id or ""),
-            str(e.document_id or ""),
-            e.target_type,
-            e.target_label or e.target_id,
-            e.ip,
-            e.user_agent,
-            ", ".join(f"{k}={v}" for k, v in sorted(e.data.items())),
-            e.hash,
-        ]
+        yield [csv_cell(cell) for cell in _csv_row(e)]
+
+
+def _csv_row(e: AuditEvent) -> list[str]:
+    return [
+        str(e.seq),
+        e.created_at.isoformat(),
+        e.action,
+        e.actor_email,
+        str(e.workspace_id or ""),
+        str(e.document_id or ""),
+        e.target_type,
+        e.target_label or e.target_id,
+        e.ip,
+        e.user_agent,
+        ", ".join(f"{k}={v}" for k, v in sorted(e.data.items())),
+        e.hash,
+    ]
 
 
 @dataclass
@@ -100,7 +110,10 @@ def audit_verify() -> VerifyResult:
     expected_seq = 1
     prev = GENESIS_HASH
     checked = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
+    # Rows appended while we walk are not ours to judge: stop at the head read first.
+    for event in (
+        AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq").iterator(chunk_size=2000)
+    ):
         if event.seq != expected_seq:
             return VerifyResult(
                 False,

@@ -244,7 +244,7 @@ def version_upload(request: AuthedRequest, workspace_id: str, document_id: str) 
             actor=request.user,
             doc_access=doc_access,
             uploaded=uploaded,
-            based_on_number=int(based_on_raw) if based_on_raw.isdigit() else None,
+            based_on_number=int(based_on_raw) if based_on_raw.isdecimal() else None,
             note=form_value(request, "note"),
             upload_key=form_value(request, "upload_key") or None,
             info=info(request),
@@ -310,7 +310,7 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
             version = services.version_restore(
                 actor=request.user,
                 doc_access=doc_access,
-                number=int(raw) if raw.isdigit() else 0,
+                number=int(raw) if raw.isdecimal() else 0,
                 info=info(request),
             )
             messages.success(

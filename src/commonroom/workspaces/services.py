@@ -259,13 +259,13 @@ def invitation_revoke(
     return inv
 
 
-def invitation_for_token(token: str) -> Invitation:
-    """The invitation a link points at, if it can still be used; a clear error if not."""
-    inv = (
-        Invitation.objects.select_related("workspace", "invited_by")
-        .filter(token_hash=_token_hash(token or ""))
-        .first()
-    )
+def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
+    """The invitation a link points at, if it can still be used; a clear error if not. With
+    ``lock``, the row is locked first and every check made on the locked row."""
+    qs = Invitation.objects.select_related("workspace", "invited_by")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    inv = qs.filter(token_hash=_token_hash(token or "")).first()
     if inv is None:
         raise NotFound("This invitation link is not valid. Check you copied all of it.")
     if inv.accepted_at is not None:
@@ -297,10 +297,7 @@ def invitation_accept(
     """Use an invitation once. A signed-in person accepts for themselves (the address must
     match); someone without an account gets one with ``password``: a staff account when the
     address is in ``COMMONROOM_STAFF_EMAIL_DOMAINS``, otherwise an external guest account."""
-    found = invitation_for_token(token)
-    inv = Invitation.objects.select_for_update().get(pk=found.pk)
-    if inv.accepted_at is not None:
-        raise Gone("This invitation has already been used. Sign in to reach the workspace.")
+    inv = invitation_for_token(token, lock=True)
     if user is not None and user.is_authenticated:
         if user.email.lower() != inv.email.lower():
             raise PermissionDenied(

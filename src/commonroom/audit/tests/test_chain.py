@@ -55,3 +55,30 @@ def test_rehashed_forgery_still_breaks_the_link(chain):
     result = audit_verify()
     assert not result.ok
     assert result.first_bad_seq == chain[3].seq
+
+
+def test_rows_appended_during_a_walk_are_not_reported_as_removed(chain, monkeypatch):
+    """verify judges the chain up to the head it read first; later appends are not tampering."""
+    from commonroom.audit import selectors
+
+    real_filter = selectors.AuditEvent.objects.filter
+
+    def filter_then_append(*args, **kwargs):
+        queryset = real_filter(*args, **kwargs)
+        audit_record(action=Action.LOGIN, actor_email="late@example.org")
+        return queryset
+
+    monkeypatch.setattr(selectors.AuditEvent.objects, "filter", filter_then_append)
+    result = audit_verify()
+    assert result.ok, result.problems
+    assert result.checked == 5
+
+
+def test_csv_cells_never_start_a_formula():
+    from commonroom.audit.selectors import csv_cell
+
+    assert csv_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
+    assert csv_cell("+1") == "'+1"
+    assert csv_cell("-1") == "'-1"
+    assert csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell("minutes.docx") == "minutes.docx"

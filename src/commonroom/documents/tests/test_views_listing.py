@@ -95,3 +95,14 @@ def test_trash_action_with_an_unknown_kind_is_not_found(client, team):
     )
     assert response.status_code == 404
     assert Folder.objects.filter(pk=folder.pk).exists()
+
+
+def test_a_number_that_is_not_decimal_is_not_a_crash(client, team):
+    v = upload(team.editor, team.workspace, "minutes.txt", b"one")
+    client.force_login(team.editor)
+    response = client.post(
+        reverse("document_action", args=[team.workspace.pk, v.document_id]),
+        {"action": "restore_version", "number": "\u00b2"},
+    )
+    assert response.status_code == 404
+    assert v.document.versions.count() == 1
