@@ -41,6 +41,14 @@ def csrf_token(client: Client) -> str:
     return str(cookie.value)
 
 
+def signed_in(user: Any) -> Client:
+    """A signed-in browser session that sends its CSRF token with every request, as the app's
+    own pages do: what managing API tokens (``/me/tokens``) requires."""
+    client = session(user)
+    client.defaults["HTTP_X_CSRFTOKEN"] = csrf_token(client)
+    return client
+
+
 def as_user(user: Any, scope: str = "write") -> Client:
     """A client for ``user`` (None: anonymous, no credentials at all)."""
     return Client() if user is None else bearer(user, scope)

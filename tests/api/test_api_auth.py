@@ -1,11 +1,22 @@
 """Who the API lets in: personal access tokens (scoped, revocable, stored hashed, last use
 recorded) and the browser session (whose writes need the CSRF token); and the caller's own
-account and tokens under /me."""
+account and tokens under /me. Tokens are managed with the browser session only: a token cannot
+list, create or revoke tokens, so a leaked one can never mint another that outlives it."""
 
 from __future__ import annotations
 
 import pytest
-from api_support import API, as_user, bearer, csrf_token, error_of, session, token_for, ws_url
+from api_support import (
+    API,
+    as_user,
+    bearer,
+    csrf_token,
+    error_of,
+    session,
+    signed_in,
+    token_for,
+    ws_url,
+)
 from django.test import Client
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +87,10 @@ def test_a_revoked_token_stops_working_at_once(team):
     secret = token_for(team.viewer, "read")
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     assert client.get(f"{API}/me").status_code == 200
-    token_id = client.get(f"{API}/me/tokens").json()[0]["id"]
+    browser = signed_in(team.viewer)
+    token_id = browser.get(f"{API}/me/tokens").json()[0]["id"]
 
-    revoked = bearer(team.viewer).delete(f"{API}/me/tokens/{token_id}")
+    revoked = browser.delete(f"{API}/me/tokens/{token_id}")
 
     assert revoked.status_code == 204
     assert client.get(f"{API}/me").status_code == 401
@@ -200,11 +212,44 @@ def test_a_bearer_token_needs_no_csrf_token(team):
 # --- /me and /me/tokens ----------------------------------------------------------------------
 
 
+def test_a_bearer_token_cannot_list_create_or_revoke_tokens(team):
+    """A leaked token must not mint tokens that outlive its revocation: /me/tokens takes the
+    browser session only, and a token (even a write one, with no CSRF check to fail) gets 401."""
+    from commonroom.accounts.models import ApiToken
+
+    secret = token_for(team.manager, "write")
+    own = ApiToken.objects.get(user=team.manager)
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+
+    for response in (
+        client.get(f"{API}/me/tokens"),
+        client.post(f"{API}/me/tokens", {"name": "escape", "scope": "write"}, "application/json"),
+        client.delete(f"{API}/me/tokens/{own.pk}"),
+    ):
+        assert response.status_code == 401
+        assert error_of(response)["code"] == "unauthorized"
+    assert list(ApiToken.objects.values_list("pk", "revoked_at")) == [(own.pk, None)]
+    # The token itself still works where tokens are accepted.
+    assert client.get(f"{API}/me").status_code == 200
+
+
+def test_creating_a_token_from_the_session_without_the_csrf_token_is_refused(team):
+    from commonroom.accounts.models import ApiToken
+
+    response = session(team.manager).post(
+        f"{API}/me/tokens", {"name": "forged", "scope": "write"}, "application/json"
+    )
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "csrf_failed"
+    assert not ApiToken.objects.exists()
+
+
 def test_create_a_token_shows_its_secret_once_and_stores_only_its_hash(team):
     from commonroom.accounts.models import ApiToken
     from commonroom.audit.models import AuditEvent
 
-    client = bearer(team.manager)
+    client = signed_in(team.manager)
 
     created = client.post(
         f"{API}/me/tokens", {"name": "  Minutes   sync ", "scope": "write"}, "application/json"
@@ -228,7 +273,7 @@ def test_create_a_token_shows_its_secret_once_and_stores_only_its_hash(team):
 
 
 def test_a_new_token_is_read_only_unless_write_is_asked_for(team):
-    body = bearer(team.manager).post(f"{API}/me/tokens", {"name": "Reports"}, "application/json")
+    body = signed_in(team.manager).post(f"{API}/me/tokens", {"name": "Reports"}, "application/json")
 
     assert body.status_code == 201
     assert body.json()["scope"] == "read"
@@ -243,7 +288,7 @@ def test_a_new_token_is_read_only_unless_write_is_asked_for(team):
     ],
 )
 def test_an_invalid_token_request_is_refused(team, payload, status):
-    response = bearer(team.manager).post(f"{API}/me/tokens", payload, "application/json")
+    response = signed_in(team.manager).post(f"{API}/me/tokens", payload, "application/json")
 
     assert response.status_code == status
     error_of(response)
@@ -253,7 +298,7 @@ def test_the_token_list_holds_only_my_tokens(team):
     token_for(team.editor)
     token_for(team.viewer)
 
-    listed = bearer(team.viewer).get(f"{API}/me/tokens").json()
+    listed = signed_in(team.viewer).get(f"{API}/me/tokens").json()
 
     from commonroom.accounts.models import ApiToken
 
@@ -268,7 +313,7 @@ def test_revoking_someone_elses_token_is_404_and_leaves_it_working(team):
     secret = token_for(team.editor, "read")
     editors = ApiToken.objects.get(user=team.editor)
 
-    response = bearer(team.manager).delete(f"{API}/me/tokens/{editors.pk}")
+    response = signed_in(team.manager).delete(f"{API}/me/tokens/{editors.pk}")
 
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
@@ -278,7 +323,7 @@ def test_revoking_someone_elses_token_is_404_and_leaves_it_working(team):
 def test_revoking_is_recorded_and_shown_in_the_list(team):
     from commonroom.audit.models import AuditEvent
 
-    client = bearer(team.manager)
+    client = signed_in(team.manager)
     created = client.post(f"{API}/me/tokens", {"name": "Old script"}, "application/json").json()
 
     assert client.delete(f"{API}/me/tokens/{created['id']}").status_code == 204

@@ -1,9 +1,10 @@
 """The OpenAPI schema and the browsable docs.
 
-The schema must be well-formed (no key twice), document the bearer token, the multipart upload
-bodies, the binary download and the JSON error shape. The docs page must work on a machine with
-no internet and under the app's Content-Security-Policy (``script-src 'self'``): every script and
-stylesheet it loads is served by the app itself, and it runs no inline script.
+The schema must be well-formed (no key twice), document the bearer token and the session cookie
+(the only way to manage tokens), the multipart upload bodies, the binary download and the JSON
+error shape. The docs page must work on a machine with no internet and under the app's
+Content-Security-Policy (``script-src 'self'``): every script and stylesheet it loads is served by
+the app itself, and it runs no inline script.
 """
 
 from __future__ import annotations
@@ -63,15 +64,33 @@ def test_the_schema_is_openapi_3_with_every_operation(openapi):
         assert expected in found
 
 
-def test_the_schema_documents_the_bearer_token_on_every_operation(openapi):
+# Managing tokens takes the browser session only, so a leaked token cannot mint new ones.
+SESSION_ONLY = {
+    ("GET", "/api/v1/me/tokens"),
+    ("POST", "/api/v1/me/tokens"),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"),
+}
+
+
+def test_the_schema_documents_the_bearer_token_on_every_operation_but_token_management(openapi):
     schemes = openapi["components"]["securitySchemes"]
     bearer = [name for name, s in schemes.items() if s.get("scheme") == "bearer"]
-    assert bearer, schemes
-    (token,) = bearer
+    cookie = [name for name, s in schemes.items() if s.get("in") == "cookie"]
+    assert bearer and cookie, schemes
+    (token,), (browser,) = bearer, cookie
     assert schemes[token]["type"] == "http"
     assert "Bearer cr_" in schemes[token]["description"]
+    assert schemes[browser]["type"] == "apiKey"
+    assert "X-CSRFToken" in schemes[browser]["description"]
+    found = {(method, path) for method, path, _ in operations(openapi)}
+    assert found >= SESSION_ONLY
     for method, path, op in operations(openapi):
-        assert {token: []} in op.get("security", []), f"{method} {path}"
+        security = op.get("security", [])
+        if (method, path) in SESSION_ONLY:
+            assert security == [{browser: []}], f"{method} {path}"
+        else:
+            assert {token: []} in security, f"{method} {path}"
+            assert {browser: []} in security, f"{method} {path}"
 
 
 def test_uploads_are_documented_as_multipart_with_a_binary_file(openapi):

@@ -27,10 +27,11 @@ from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.permissions import document_abilities
 from commonroom.documents.selectors import DocumentAccess, folder_path
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.workspaces.selectors import WorkspaceAccess
-from commonroom.workspaces.services import deny, require_ability
+from commonroom.workspaces.services import deny, lock_access, require_ability
 
 log = logging.getLogger(__name__)
 GC_GRACE = timedelta(hours=1)
@@ -39,6 +40,26 @@ GC_GRACE = timedelta(hours=1)
 def _require_doc(doc_access: DocumentAccess, ability: str, message: str) -> None:
     if not doc_access.can(ability):
         deny(doc_access.access, message)
+
+
+def _locked(actor: Any, access: WorkspaceAccess, ability: str, message: str) -> WorkspaceAccess:
+    """The actor's access re-read under the workspace lock, and the ability checked on it."""
+    access = lock_access(actor=actor, access=access)
+    require_ability(access, ability, message)
+    return access
+
+
+def _locked_doc(
+    actor: Any, doc_access: DocumentAccess, ability: str, message: str
+) -> DocumentAccess:
+    """Like :func:`_locked`, for a document: also re-reads it (a trashed one is gone)."""
+    access = lock_access(actor=actor, access=doc_access.access)
+    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
+    if doc.in_trash:
+        raise NotFound()
+    fresh = DocumentAccess(doc, access, document_abilities(access, in_trash=False))
+    _require_doc(fresh, ability, message)
+    return fresh
 
 
 def _clean_upload_key(upload_key: str | None) -> str | None:
@@ -209,6 +230,13 @@ def document_upload(
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
     with transaction.atomic():
+        # Names are checked and documents created under the workspace lock: two uploads of a
+        # new name at once make one document with two versions, never two documents.
+        access = _locked(actor, access, "upload", "You cannot upload to this workspace.")
+        if folder is not None:
+            folder = Folder.objects.filter(pk=folder.pk, deleted_at__isnull=True).first()
+            if folder is None:
+                raise NotFound()
         if key:
             done = (
                 Version.objects.filter(document__workspace_id=access.workspace.pk, upload_key=key)
@@ -279,6 +307,9 @@ def version_upload(
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
     with transaction.atomic():
+        doc_access = _locked_doc(
+            actor, doc_access, "upload_version", "You cannot upload new versions here."
+        )
         version, created = _add_version(
             actor=actor,
             document=doc_access.document,
@@ -305,7 +336,9 @@ def version_restore(
     *, actor: Any, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
 ) -> Version:
     """Make an old version current again by adding it as a new version: history is kept."""
-    _require_doc(doc_access, "restore_version", "You cannot restore versions here.")
+    doc_access = _locked_doc(
+        actor, doc_access, "restore_version", "You cannot restore versions here."
+    )
     old = doc_access.document.versions.select_related("blob").filter(number=number).first()
     if old is None:
         raise NotFound()
@@ -353,7 +386,7 @@ def version_record_download(
 def document_rename(
     *, actor: Any, doc_access: DocumentAccess, name: str, info: RequestInfo = SYSTEM
 ) -> Document:
-    _require_doc(doc_access, "rename", "You cannot rename documents here.")
+    doc_access = _locked_doc(actor, doc_access, "rename", "You cannot rename documents here.")
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     new = clean_filename(name)
     if new == doc.name:
@@ -371,7 +404,7 @@ def document_rename(
 def document_move(
     *, actor: Any, doc_access: DocumentAccess, folder: Folder | None, info: RequestInfo = SYSTEM
 ) -> Document:
-    _require_doc(doc_access, "move", "You cannot move documents here.")
+    doc_access = _locked_doc(actor, doc_access, "move", "You cannot move documents here.")
     access = doc_access.access
     if folder is not None and (folder.workspace_id != access.workspace.pk or folder.in_trash):
         raise NotFound()
@@ -393,6 +426,15 @@ def document_move(
         data={"from": source, "to": folder.name if folder else "(top level)"},
     )
     return doc
+
+
+def _live_folder(access: WorkspaceAccess, pk: Any) -> Folder:
+    found = Folder.objects.filter(
+        pk=pk, workspace_id=access.workspace.pk, deleted_at__isnull=True
+    ).first()
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def _clean_folder_name(name: str) -> str:
@@ -422,7 +464,7 @@ def folder_create(
     parent: Folder | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Folder:
-    require_ability(access, "edit_documents", "You cannot create folders here.")
+    access = _locked(actor, access, "edit_documents", "You cannot create folders here.")
     if parent is not None and (parent.workspace_id != access.workspace.pk or parent.in_trash):
         raise NotFound()
     name = _clean_folder_name(name)
@@ -439,7 +481,7 @@ def folder_create(
 def folder_rename(
     *, actor: Any, access: WorkspaceAccess, folder: Folder, name: str, info: RequestInfo = SYSTEM
 ) -> Folder:
-    require_ability(access, "edit_documents", "You cannot rename folders here.")
+    access = _locked(actor, access, "edit_documents", "You cannot rename folders here.")
     name = _clean_folder_name(name)
     if name == folder.name:
         return folder
@@ -461,10 +503,11 @@ def folder_move(
     parent: Folder | None,
     info: RequestInfo = SYSTEM,
 ) -> Folder:
-    require_ability(access, "edit_documents", "You cannot move folders here.")
+    access = _locked(actor, access, "edit_documents", "You cannot move folders here.")
+    # Read both again under the lock: the cycle check must see the tree as it is now.
+    folder = _live_folder(access, folder.pk)
     if parent is not None:
-        if parent.workspace_id != access.workspace.pk or parent.in_trash:
-            raise NotFound()
+        parent = _live_folder(access, parent.pk)
         if any(f.pk == folder.pk for f in folder_path(parent)):
             raise ApplicationError("A folder cannot be moved inside itself.", code="folder_cycle")
     if folder.parent_id == (parent.pk if parent else None):
@@ -486,23 +529,25 @@ def folder_move(
 # --- Trash -----------------------------------------------------------------------------------
 
 
-def _descendant_folder_ids(folder: Folder) -> list[Any]:
+def _descendant_folder_ids(folder: Folder, *, live_only: bool = True) -> list[Any]:
+    """Every folder below ``folder`` (only those not in the trash, unless ``live_only`` is
+    off), breadth first. A visited set guards against a cycle ever reaching the tree."""
     ids: list[Any] = []
+    seen = {folder.pk}
     frontier = [folder.pk]
     while frontier:
-        children = list(
-            Folder.objects.filter(parent_id__in=frontier, deleted_at__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
-        ids.extend(children)
-        frontier = children
+        qs = Folder.objects.filter(parent_id__in=frontier)
+        if live_only:
+            qs = qs.filter(deleted_at__isnull=True)
+        frontier = [pk for pk in qs.values_list("pk", flat=True) if pk not in seen]
+        seen.update(frontier)
+        ids.extend(frontier)
     return ids
 
 
 @transaction.atomic
 def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo = SYSTEM) -> None:
-    _require_doc(doc_access, "delete", "You cannot delete documents here.")
+    doc_access = _locked_doc(actor, doc_access, "delete", "You cannot delete documents here.")
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     if doc.in_trash:
         return
@@ -518,7 +563,7 @@ def folder_delete(
     *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> None:
     """Move a folder and everything in it to the trash, as one item that restores as one."""
-    require_ability(access, "delete_documents", "You cannot delete folders here.")
+    access = _locked(actor, access, "delete_documents", "You cannot delete folders here.")
     now = timezone.now()
     inner = _descendant_folder_ids(folder)
     Folder.objects.filter(pk__in=inner).update(
@@ -551,7 +596,7 @@ def _free_name(taken: Any, name: str) -> str:
 def document_restore(
     *, actor: Any, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
 ) -> Document:
-    require_ability(access, "manage_trash", "Only managers can restore from the trash.")
+    access = _locked(actor, access, "manage_trash", "Only managers can restore from the trash.")
     doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
     if not doc.in_trash:
         return doc
@@ -572,7 +617,7 @@ def document_restore(
 def folder_restore(
     *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> Folder:
-    require_ability(access, "manage_trash", "Only managers can restore from the trash.")
+    access = _locked(actor, access, "manage_trash", "Only managers can restore from the trash.")
     if not folder.in_trash:
         return folder
     if folder.parent is not None and folder.parent.in_trash:
@@ -599,7 +644,7 @@ def document_purge(
 ) -> None:
     """Remove a trashed document and its versions for good. Its blobs are left to the
     collector, which removes those no other version uses."""
-    require_ability(access, "manage_trash", "Only managers can purge the trash.")
+    access = _locked(actor, access, "manage_trash", "Only managers can purge the trash.")
     doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
     if not doc.in_trash:
         raise ApplicationError(
@@ -627,14 +672,14 @@ def _enqueue_garbage_collection() -> None:
 def folder_purge(
     *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> None:
-    require_ability(access, "manage_trash", "Only managers can purge the trash.")
+    access = _locked(actor, access, "manage_trash", "Only managers can purge the trash.")
     if not folder.in_trash:
         raise ApplicationError(
             "Move the folder to the trash before purging it.", code="not_in_trash"
         )
     # Everything beneath the folder goes with it, including what was trashed on its own before
     # (deleting the folder row would cascade to it): each document is purged, and audited, by name.
-    beneath = [folder.pk, *_subtree_folder_ids(folder)]
+    beneath = [folder.pk, *_descendant_folder_ids(folder, live_only=False)]
     docs = list(Document.objects.filter(Q(trashed_with=folder.pk) | Q(folder_id__in=beneath)))
     if any(not doc.in_trash for doc in docs):
         raise Conflict(
@@ -648,16 +693,6 @@ def folder_purge(
     )
     Folder.objects.filter(pk__in=beneath[1:]).delete()
     folder.delete()
-
-
-def _subtree_folder_ids(folder: Folder) -> list[Any]:
-    """Every folder below ``folder``, in the trash or not."""
-    ids: list[Any] = []
-    frontier = [folder.pk]
-    while frontier:
-        frontier = list(Folder.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
-        ids.extend(frontier)
-    return ids
 
 
 # --- Garbage collection ----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from commonroom.core.exceptions import (
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
+from commonroom.workspaces.permissions import abilities_for_role
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,23 @@ def deny(access: WorkspaceAccess, message: str) -> NoReturn:
 def require_ability(access: WorkspaceAccess, ability: str, message: str) -> None:
     if not access.can(ability):
         deny(access, message)
+
+
+def lock_access(*, actor: Any, access: WorkspaceAccess) -> WorkspaceAccess:
+    """Inside a write's transaction: lock the workspace row and read the actor's role again.
+
+    Writes to one workspace's tree and names queue on this lock, and a write decided on this
+    request's earlier read cannot land after the person was removed, demoted or the workspace
+    archived meanwhile."""
+    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
+    role = (
+        Membership.objects.filter(workspace=ws, user=actor).values_list("role", flat=True).first()
+    )
+    if role is None:
+        raise NotFound()
+    return WorkspaceAccess(
+        workspace=ws, role=role, abilities=abilities_for_role(role, archived=ws.is_archived)
+    )
 
 
 def _clean_name(name: str) -> str:

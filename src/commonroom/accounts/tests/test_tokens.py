@@ -1,4 +1,5 @@
-"""Personal access tokens: shown once, stored hashed, scoped, revocable, last use recorded."""
+"""Personal access tokens: shown once, stored hashed, scoped, revocable, last use recorded;
+managed through the API with the browser session only, never with a token."""
 
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ def api(secret: str | None = None, **extra) -> Client:
     if secret is not None:
         extra["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
     return Client(**extra)
+
+
+def signed_in(user) -> Client:
+    """A signed-in browser session sending its CSRF token, as the app's own pages do."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get("/")
+    client.defaults["HTTP_X_CSRFTOKEN"] = client.cookies["csrftoken"].value
+    return client
 
 
 @pytest.fixture
@@ -130,7 +140,10 @@ def test_revoking_through_the_page_and_the_api(tom, client):
     response = client.post(reverse("account_token_revoke", args=[first.token.pk]))
     assert response.status_code == 302
     assert api(first.secret).get("/api/v1/me").status_code == 401
-    assert api(second.secret).delete(f"/api/v1/me/tokens/{second.token.pk}").status_code == 204
+    # A token cannot revoke tokens (not even itself): that takes the signed-in session.
+    assert api(second.secret).delete(f"/api/v1/me/tokens/{second.token.pk}").status_code == 401
+    assert api(second.secret).get("/api/v1/me").status_code == 200
+    assert signed_in(tom).delete(f"/api/v1/me/tokens/{second.token.pk}").status_code == 204
     assert api(second.secret).get("/api/v1/me").status_code == 401
 
 
@@ -160,20 +173,28 @@ def test_last_use_is_recorded(tom):
     issued.token.refresh_from_db()
     assert issued.token.last_used_at is not None
     assert issued.token.last_used_ip == "198.51.100.4"
-    listed = api(issued.secret).get("/api/v1/me/tokens").json()
+    listed = signed_in(tom).get("/api/v1/me/tokens").json()
     assert listed[0]["last_used_at"] is not None
 
 
 def test_api_creates_a_token_and_shows_the_secret_once(tom):
     first = services.token_create(actor=tom, name="bootstrap", scope="write").secret
-    response = api(first).post(
+    # Even a write token cannot mint another token, which would outlive its revocation.
+    refused = api(first).post(
+        "/api/v1/me/tokens", {"name": "ci", "scope": "read"}, "application/json"
+    )
+    assert refused.status_code == 401
+    assert ApiToken.objects.filter(user=tom).count() == 1
+    browser = signed_in(tom)
+    response = browser.post(
         "/api/v1/me/tokens", {"name": "ci", "scope": "read"}, "application/json"
     )
     assert response.status_code == 201
     body = response.json()
     assert body["scope"] == "read"
     assert api(body["secret"]).get("/api/v1/me").status_code == 200
-    listed = api(first).get("/api/v1/me/tokens").json()
+    assert api(first).get("/api/v1/me/tokens").status_code == 401
+    listed = browser.get("/api/v1/me/tokens").json()
     assert {t["name"] for t in listed} == {"bootstrap", "ci"}
     assert all("secret" not in t for t in listed)
 

@@ -252,9 +252,10 @@ PAGES: dict[str, Page] = {
         post=(LOGIN, 404, 403, 403, 403, DONE),
         form=lambda: {"action": "save", "name": "Weekly budget meeting", "description": "x"},
     ),
+    # Inviting ends back on the members page; the link goes to the invitee by email only.
     "workspace_members": Page(
         get=MEMBERS,
-        post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, 200),
+        post=MANAGERS_DO,
         form=lambda: {"email": "someone.new@example.org", "role": "viewer"},
     ),
     "member_update": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"role": "commenter"}),
@@ -420,14 +421,18 @@ def api_operations() -> dict[tuple[str, str], dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Call:
-    """Expected statuses in the order of ROLES; ``json`` or ``files`` make the request body."""
+    """Expected statuses in the order of ROLES, asked with each person's API token; ``json`` or
+    ``form`` make the request body. ``session``: the statuses asked with each person's browser
+    session instead (with its CSRF token), for the operations that take only the session."""
 
     expect: tuple[int, ...]
     json: dict[str, Any] | None = None
     form: Callable[[], dict[str, Any]] | None = None
+    session: tuple[int, ...] | None = None
 
 
 ALL_TOKENS = (401, 200, 200, 200, 200, 200)
+NO_TOKEN = (401, 401, 401, 401, 401, 401)
 READ = (401, 404, 200, 200, 200, 200)
 MANAGE = (401, 404, 403, 403, 403, 200)
 MANAGE_204 = (401, 404, 403, 403, 403, 204)
@@ -441,10 +446,14 @@ D = W + "/documents/{document_id}"
 
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/me"): Call(ALL_TOKENS),
-    ("GET", "/me/tokens"): Call(ALL_TOKENS),
-    ("POST", "/me/tokens"): Call((401, 201, 201, 201, 201, 201), json={"name": "ci"}),
+    # Tokens are managed with the browser session only: every token gets 401, so a leaked one
+    # can never mint tokens that outlive its revocation.
+    ("GET", "/me/tokens"): Call(NO_TOKEN, session=ALL_TOKENS),
+    ("POST", "/me/tokens"): Call(
+        NO_TOKEN, json={"name": "ci"}, session=(401, 201, 201, 201, 201, 201)
+    ),
     # The manager's own token; for everyone else it does not exist.
-    ("DELETE", "/me/tokens/{token_id}"): Call((401, 404, 404, 404, 404, 204)),
+    ("DELETE", "/me/tokens/{token_id}"): Call(NO_TOKEN, session=(401, 404, 404, 404, 404, 204)),
     ("GET", "/workspaces"): Call(ALL_TOKENS),
     ("POST", "/workspaces"): Call((401, 201, 201, 201, 201, 201), json={"name": "Audit"}),
     ("GET", W): Call(READ),
@@ -494,15 +503,25 @@ def test_api_is_mounted_where_the_matrix_calls_it():
     assert reverse("api:api-root") == PREFIX + "/"
 
 
-def ask_api(world: World, method: str, path: str) -> dict[str, Any]:
+SESSION_CSRF = "k" * 32  # a valid CSRF secret, sent as the cookie and the header, like a page
+
+
+def ask_api(world: World, method: str, path: str, *, with_session: bool = False) -> dict[str, Any]:
     call = CALLS[(method, path)]
     params = world.trash_params if "/trash/" in path else world.params
     url = PREFIX + path.format(**fill(path.replace("{", "<").replace("}", ">"), params))
-    client = Client()
+    client = Client(enforce_csrf_checks=True)
 
     def ask(role: str) -> int:
         headers = {}
-        if role != "anonymous":
+        client.cookies.clear()
+        if role == "anonymous":
+            pass
+        elif with_session:
+            client.cookies[django_settings.SESSION_COOKIE_NAME] = world.sessions[role]
+            client.cookies[django_settings.CSRF_COOKIE_NAME] = SESSION_CSRF
+            headers["X-CSRFToken"] = SESSION_CSRF
+        else:
             headers["Authorization"] = f"Bearer {world.api_tokens[role]}"
         if call.form is not None:
             response = client.post(url, call.form(), headers=headers)
@@ -528,6 +547,37 @@ def test_api_matrix(db, world, method, path):
         pytest.fail(f"API operation {method} {path} has no line in CALLS: add its statuses")
     wrong = mismatches(call.expect, ask_api(world, method, path))
     assert not wrong, f"{method} {path}: {wrong}"
+
+
+def session_only_operations() -> set[tuple[str, str]]:
+    """The operations whose documented security is the browser session alone."""
+    return {
+        key
+        for key, op in OPERATIONS.items()
+        if op.get("security") and all(set(s) == {"BrowserSessionAuth"} for s in op["security"])
+    }
+
+
+def test_every_session_only_operation_is_in_the_session_matrix():
+    session_only = session_only_operations()
+    assert session_only, "managing tokens should take the browser session only"
+    with_session = {key for key, call in CALLS.items() if call.session is not None}
+    assert session_only == with_session
+    for key in session_only:
+        assert CALLS[key].expect == NO_TOKEN, key
+
+
+SESSION_OPERATIONS = sorted(k for k, call in CALLS.items() if call.session is not None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), SESSION_OPERATIONS, ids=[f"{m} {p}" for m, p in SESSION_OPERATIONS]
+)
+def test_api_matrix_with_the_session(db, world, method, path):
+    expected = CALLS[(method, path)].session
+    assert expected is not None
+    wrong = mismatches(expected, ask_api(world, method, path, with_session=True))
+    assert not wrong, f"{method} {path} (session): {wrong}"
 
 
 ARCHIVED_REFUSED = (401, 404, 403, 403, 403, 403)

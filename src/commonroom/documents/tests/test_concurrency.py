@@ -123,3 +123,30 @@ def test_eight_concurrent_uploads_of_the_same_bytes_share_one_blob(team, editors
     digest = hashlib.sha256(b"the same amendment").hexdigest()
     assert store.blob_path(digest).read_bytes() == b"the same amendment"
     assert len(store.now().media) == 2  # no stray copies or partial files
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_uploads_of_a_new_name_make_one_document(team, editors):
+    """Nobody has uploaded "agenda.txt" yet; eight people do at once: one document, eight
+    versions, not eight documents of the same name."""
+    from commonroom.documents.models import Document
+
+    contents = [f"agenda {i}".encode() * 100 for i in range(THREADS)]
+    run_at_once(lambda i: upload(editors[i], team.workspace, "agenda.txt", contents[i]))
+
+    [doc] = Document.objects.filter(name="agenda.txt")
+    numbers = sorted(doc.versions.values_list("number", flat=True))
+    assert numbers == list(range(1, THREADS + 1))
+    assert sorted(doc.versions.values_list("blob_id", flat=True)) == sorted(
+        hashlib.sha256(c).hexdigest() for c in contents
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_upload_key_sent_eight_times_at_once_is_stored_once(team):
+    contents = b"the same retried upload"
+    versions = run_at_once(
+        lambda i: upload(team.editor, team.workspace, "retry.txt", contents, upload_key="k-1")
+    )
+    assert len({v.pk for v in versions}) == 1
+    assert Version.objects.filter(upload_key="k-1").count() == 1
