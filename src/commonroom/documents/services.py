@@ -271,6 +271,38 @@ def document_upload(
     return version
 
 
+def documents_upload(
+    *,
+    actor: Any,
+    access: WorkspaceAccess,
+    files: list[UploadedFile],
+    folder: Folder | None = None,
+    note: str = "",
+    upload_keys: list[str] | None = None,
+    info: RequestInfo = SYSTEM,
+) -> list[Version]:
+    """Several files at once, as :func:`document_upload` each (the i-th key goes with the i-th
+    file). Every name is checked before any file is stored, so a bad name refuses the lot."""
+    if not files:
+        raise ApplicationError("Choose at least one file to upload.", code="no_file")
+    require_ability(access, "upload", "You cannot upload to this workspace.")
+    for f in files:
+        clean_filename(f.name or "")
+    keys = upload_keys or []
+    return [
+        document_upload(
+            actor=actor,
+            access=access,
+            uploaded=f,
+            folder=folder,
+            note=note,
+            upload_key=keys[i] if i < len(keys) else None,
+            info=info,
+        )
+        for i, f in enumerate(files)
+    ]
+
+
 def _version_data(version: Version, *, original_name: str = "") -> dict[str, Any]:
     data: dict[str, Any] = {
         "version": version.number,

@@ -16,7 +16,7 @@ from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDen
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
-from commonroom.documents.models import Folder, Version
+from commonroom.documents.models import Folder
 from commonroom.documents.selectors import (
     DocumentAccess,
     all_folders,
@@ -106,23 +106,15 @@ def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
         error = upload_error(request)
         if error is not None:
             raise error
-        files = request.FILES.getlist("files")
-        if not files:
-            raise ApplicationError("Choose at least one file to upload.", code="no_file")
-        keys = request.POST.getlist("upload_key")
-        done: list[Version] = []
-        for i, f in enumerate(files):
-            done.append(
-                services.document_upload(
-                    actor=request.user,
-                    access=access,
-                    uploaded=f,
-                    folder=folder,
-                    note=form_value(request, "note"),
-                    upload_key=keys[i] if i < len(keys) else None,
-                    info=info(request),
-                )
-            )
+        done = services.documents_upload(
+            actor=request.user,
+            access=access,
+            files=request.FILES.getlist("files"),
+            folder=folder,
+            note=form_value(request, "note"),
+            upload_keys=request.POST.getlist("upload_key"),
+            info=info(request),
+        )
     except ApplicationError as exc:
         if _wants_json(request):
             return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)

@@ -106,3 +106,23 @@ def test_a_number_that_is_not_decimal_is_not_a_crash(client, team):
     )
     assert response.status_code == 404
     assert v.document.versions.count() == 1
+
+
+def test_one_bad_name_among_several_files_stores_none_of_them(client, team, store):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(team.editor)
+    before = store.now()
+    response = client.post(
+        reverse("upload", args=[team.workspace.pk]),
+        {
+            "files": [
+                SimpleUploadedFile("agenda.txt", b"fine"),
+                SimpleUploadedFile("...", b"no usable name"),
+            ]
+        },
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_filename"
+    assert store.now() == before
