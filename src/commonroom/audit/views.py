@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 
+from commonroom.accounts.permissions import account_abilities
 from commonroom.audit.models import Action, AuditEvent
 from commonroom.audit.selectors import AuditFilter, audit_csv_rows, audit_events
 from commonroom.core.exceptions import NotFound, PermissionDenied
@@ -83,7 +84,7 @@ def workspace_trail(request: AuthedRequest, workspace_id: str) -> HttpResponseBa
 
 @login_required
 def global_trail(request: AuthedRequest) -> HttpResponseBase:
-    if not request.user.is_superuser:
+    if not account_abilities(request.user)["view_global_audit"]:
         raise NotFound()
     events = audit_events(workspace_id=None, filters=_filters(request))
     return _render(request, events, {"workspace": None}, "audit.csv")

@@ -410,7 +410,7 @@ def version_restore(
 @router.get("/{workspace_id}/trash", response=TrashOut)
 def trash_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if not access.can("manage_trash") and not access.can("view_audit"):
+    if not access.can("view_trash"):
         raise PermissionDenied("Only managers can see the trash.")
     abilities = document_abilities(access, in_trash=True)
     folders, documents = trash_items(access=access)

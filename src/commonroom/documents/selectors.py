@@ -126,7 +126,7 @@ def all_folders(*, access: WorkspaceAccess) -> list[tuple[Folder, str]]:
 
 def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[Document]]:
     """What was put in the trash directly (not what went with a folder), newest first."""
-    if not access.can("manage_trash") and not access.can("view_audit"):
+    if not access.can("view_trash"):
         return Folder.objects.none(), Document.objects.none()
     ws = access.workspace.pk
     folders = Folder.objects.filter(

@@ -328,7 +328,7 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
 @login_required
 def trash(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if not (access.can("manage_trash") or access.can("view_audit")):
+    if not access.can("view_trash"):
         raise PermissionDenied("Only managers can see the trash.")
     folders, documents = trash_items(access=access)
     return render(

@@ -23,6 +23,8 @@ ABILITY_NAMES = (
     "manage_workspace",
     "manage_trash",
     "view_audit",
+    "view_trash",
+    "open_settings",
     "archive",
     "unarchive",
 )
@@ -48,6 +50,9 @@ def abilities_for_role(role: str | None, *, archived: bool) -> dict[str, bool]:
         "manage_workspace": writable and manager,
         "manage_trash": writable and manager,
         "view_audit": manager,
+        # Managers see the trash and the settings page even when archived (read-only there).
+        "view_trash": manager,
+        "open_settings": manager,
         "archive": writable and manager,
         "unarchive": archived and manager,
     }

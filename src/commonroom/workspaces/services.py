@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from commonroom.accounts.permissions import account_abilities
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import (
@@ -101,7 +102,7 @@ def workspace_create(
     *, actor: Any, name: str, description: str = "", info: RequestInfo = SYSTEM
 ) -> Workspace:
     """Staff create workspaces and become their first manager; guests cannot."""
-    if actor.is_guest:
+    if not account_abilities(actor)["create_workspace"]:
         raise PermissionDenied("External guests cannot create workspaces.")
     ws = Workspace.objects.create(
         name=_clean_name(name),

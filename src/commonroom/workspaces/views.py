@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from commonroom.accounts.permissions import account_abilities
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.workspaces import services
@@ -29,7 +30,7 @@ def home(request: AuthedRequest) -> HttpResponse:
         "workspaces/home.html",
         {
             "accesses": workspaces_for_user(user=request.user),
-            "can_create": not request.user.is_guest,
+            "can_create": account_abilities(request.user)["create_workspace"],
         },
     )
 
@@ -37,7 +38,7 @@ def home(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def workspace_create(request: AuthedRequest) -> HttpResponse:
-    if request.user.is_guest:
+    if not account_abilities(request.user)["create_workspace"]:
         raise PermissionDenied("External guests cannot create workspaces.")
     error = None
     if request.method == "POST":
@@ -65,7 +66,7 @@ def workspace_create(request: AuthedRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if not (access.can("manage_workspace") or access.can("unarchive")):
+    if not access.can("open_settings"):
         raise PermissionDenied("Only managers can change the workspace settings.")
     here = reverse("workspace_settings", args=[access.workspace.pk])
     if request.method == "POST":

@@ -26,6 +26,8 @@ MANAGER = (
     "manage_workspace",
     "manage_trash",
     "view_audit",
+    "view_trash",
+    "open_settings",
     "archive",
 )
 
@@ -39,7 +41,9 @@ EXPECTED: dict[tuple[str, bool], dict[str, bool]] = {
     ("viewer", True): _only("view", "download"),
     ("commenter", True): _only("view", "download"),
     ("editor", True): _only("view", "download"),
-    ("manager", True): _only("view", "download", "view_audit", "unarchive"),
+    ("manager", True): _only(
+        "view", "download", "view_audit", "view_trash", "open_settings", "unarchive"
+    ),
 }
 
 CASES = sorted(EXPECTED)
@@ -57,6 +61,8 @@ def test_the_table_names_every_ability():
         "manage_workspace",
         "manage_trash",
         "view_audit",
+        "view_trash",
+        "open_settings",
         "archive",
         "unarchive",
     }

@@ -1,0 +1,25 @@
+"""What a person may do outside any workspace."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.tests.factories import GuestFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_create_workspaces_and_only_administrators_see_the_whole_trail():
+    staff, guest = UserFactory(), GuestFactory()
+    admin = UserFactory(is_superuser=True)
+    gone = UserFactory(is_active=False)
+    assert account_abilities(staff) == {"create_workspace": True, "view_global_audit": False}
+    assert account_abilities(guest) == {"create_workspace": False, "view_global_audit": False}
+    assert account_abilities(admin) == {"create_workspace": True, "view_global_audit": True}
+    assert account_abilities(gone) == {"create_workspace": False, "view_global_audit": False}
+    assert account_abilities(AnonymousUser()) == {
+        "create_workspace": False,
+        "view_global_audit": False,
+    }
