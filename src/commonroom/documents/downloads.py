@@ -16,7 +16,6 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.utils.http import content_disposition_header
 
-from commonroom.documents.filenames import ascii_fallback
 from commonroom.documents.models import Version
 
 CHUNK = 1024 * 1024
@@ -38,9 +37,7 @@ def version_file_response(version: Version) -> BlobFileResponse:
     """Always an attachment, with the type we detected and ``nosniff``: never run in the page."""
     handle = default_storage.open(version.blob.storage_name, "rb")
     response = BlobFileResponse(handle, content_type=version.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, version.filename) or (
-        f'attachment; filename="{ascii_fallback(version.filename)}"'
-    )
+    response["Content-Disposition"] = str(content_disposition_header(True, version.filename))
     response["Content-Length"] = str(version.size)
     response["X-Content-Type-Options"] = "nosniff"
     response["Digest"] = f"sha-256={version.blob_id}"

@@ -51,12 +51,5 @@ def clean_filename(raw: str) -> str:
     return name
 
 
-def ascii_fallback(name: str) -> str:
-    """An ASCII name for old clients' Content-Disposition ``filename=``."""
-    out = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    out = "".join(ch if ch.isalnum() or ch in " ._-()" else "_" for ch in out).strip()
-    return out or "download"
-
-
 def guess_type_from_name(name: str) -> str | None:
     return mimetypes.guess_type(name, strict=False)[0]

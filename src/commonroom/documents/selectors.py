@@ -69,18 +69,25 @@ def folder_children(*, access: WorkspaceAccess, folder: Folder | None) -> QueryS
     ).order_by("name")
 
 
-def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
-    """The live documents of one folder, each with only its latest version prefetched (one
-    query for the documents, one for their latest versions with authors, however many
-    versions each has)."""
-    latest = Version.objects.filter(number=F("document__current_version_number")).select_related(
-        "author"
+def latest_version_prefetch() -> Prefetch:
+    """Each document's latest version (with its author) as ``latest_versions``, in one query
+    for any number of documents, however many versions each has."""
+    return Prefetch(
+        "versions",
+        queryset=Version.objects.filter(
+            number=F("document__current_version_number")
+        ).select_related("author"),
+        to_attr="latest_versions",
     )
+
+
+def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
+    """The live documents of one folder, each with its latest version."""
     return (
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
         )
-        .prefetch_related(Prefetch("versions", queryset=latest, to_attr="latest_versions"))
+        .prefetch_related(latest_version_prefetch())
         .order_by("name", "pk")
     )
 
@@ -132,7 +139,11 @@ def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[
     folders = Folder.objects.filter(
         workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
     ).select_related("deleted_by")
-    docs = Document.objects.filter(
-        workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
-    ).select_related("deleted_by")
+    docs = (
+        Document.objects.filter(
+            workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
+        )
+        .select_related("deleted_by")
+        .prefetch_related(latest_version_prefetch())
+    )
     return folders.order_by("-deleted_at"), docs.order_by("-deleted_at")

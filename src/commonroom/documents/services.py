@@ -112,11 +112,9 @@ def detect_content_type(uploaded: UploadedFile, name: str) -> str:
         if kind.mime == "application/zip" and by_name and "openxmlformats" in by_name:
             return by_name
         return str(kind.mime)
-    if by_name and not by_name.startswith(("text/html", "application/xhtml", "image/svg")):
-        return by_name
-    if by_name:
-        return by_name  # served only as a download, with nosniff
-    return "application/octet-stream"
+    # Whatever it is (even text/html or SVG), a version is only ever served as an attachment
+    # with nosniff, never rendered in the page.
+    return by_name or "application/octet-stream"
 
 
 def blob_store(*, uploaded: UploadedFile) -> Blob:

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from commonroom.core.exceptions import NotFound
 from commonroom.workspaces.models import Invitation, Membership, Workspace
@@ -41,7 +41,10 @@ def workspace_access(*, user: Any, workspace_id: Any) -> WorkspaceAccess:
         raise NotFound()
     pk = parse_uuid(workspace_id)
     membership = (
-        Membership.objects.select_related("workspace").filter(workspace_id=pk, user=user).first()
+        Membership.objects.select_related("workspace")
+        .filter(workspace_id=pk, user=user)
+        .order_by()  # one row at most: no need for the default ordering's join on users
+        .first()
     )
     if membership is None:
         raise NotFound()
@@ -88,9 +91,3 @@ def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
     if not access.can("manage_members"):
         return Invitation.objects.none()
     return access.workspace.invitations.select_related("invited_by", "accepted_by")
-
-
-def member_emails_matching(*, access: WorkspaceAccess, query: str) -> QuerySet[Membership]:
-    return workspace_members(access=access).filter(
-        Q(user__email__icontains=query) | Q(user__full_name__icontains=query)
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from commonroom.core.exceptions import ApplicationError
-from commonroom.documents.filenames import MAX_NAME, ascii_fallback, clean_filename
+from commonroom.documents.filenames import MAX_NAME, clean_filename
 
 
 @pytest.mark.parametrize(
@@ -61,9 +61,3 @@ def test_a_long_name_without_a_sensible_extension_is_cut():
     assert name == "y" * 255
     odd = clean_filename("a." + "b" * 300)  # an "extension" longer than 16 is not kept whole
     assert len(odd) == 255 and odd.startswith("a.b")
-
-
-def test_ascii_fallback_for_old_clients():
-    assert ascii_fallback("Réunion budget.docx") == "Reunion budget.docx"
-    assert ascii_fallback('a"b;c.txt') == "a_b_c.txt"
-    assert ascii_fallback("会议") == "download"
