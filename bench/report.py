@@ -162,7 +162,9 @@ def _page_lines(r: Results) -> list[str]:
         f"### Pages with {r.documents:,} documents {TIMES} {c.versions} versions",
         "",
         f"{r.documents:,} documents at the top of one workspace, {r.versions:,} versions, seeded "
-        f"in {r.seed_seconds:.1f} s. Load: {r.generator} on loopback, for {c.seconds:g} s per "
+        f"in {r.seed_seconds:.1f} s (the workspace page lists them 100 to a page, so the figure "
+        "is for its first page). "
+        f"Load: {r.generator} on loopback, for {c.seconds:g} s per "
         "row or, for a slow page, long enough for four answers per connection; "
         "signed in as the workspace's manager with the session cookie from the real sign-in "
         "form; every page is checked for a 200 with its content before and after the load. SQL "

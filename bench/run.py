@@ -155,7 +155,7 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
         PageSpec(
             "Workspace page",
             f"/w/{ws}/",
-            seeded.last_document_name,
+            seeded.listed_document_name,
             f"/w/{seeded.demo_workspace_id}/",
             "minutes",
             "1 document",

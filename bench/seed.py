@@ -50,7 +50,7 @@ class Seeded:
     token: str
     workspace_id: str
     document_id: str
-    last_document_name: str
+    listed_document_name: str  # a name the first page of the listing shows
     demo_workspace_id: str
     demo_document_id: str
     documents: int
@@ -134,7 +134,7 @@ def seed(*, docs: int, versions: int, password: str) -> Seeded:
         token=issued.secret,
         workspace_id=str(ws.pk),
         document_id=str(middle.pk) if middle else "",
-        last_document_name=documents[-1].name if documents else "",
+        listed_document_name=min((d.name for d in documents), default=""),
         demo_workspace_id=str(demo.workspace.pk),
         demo_document_id=str(demo_doc.pk) if demo_doc else "",
         documents=len(documents),
