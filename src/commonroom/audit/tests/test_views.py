@@ -246,3 +246,17 @@ def test_global_trail_sends_anonymous_to_sign_in(db, client):
     response = client.get(reverse("global_audit"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_the_document_page_links_managers_to_its_trail(client, team):
+    from commonroom.documents.tests.factories import upload
+
+    v = upload(team.editor, team.workspace, "minutes.txt", b"x")
+    link = f"/w/{team.workspace.pk}/audit/?document={v.document_id}"
+    page_url = f"/w/{team.workspace.pk}/d/{v.document_id}/"
+    client.force_login(team.manager)
+    assert link.encode() in client.get(page_url).content
+    trail = client.get(link)
+    assert [e.action for e in trail.context["page"]] == ["document.viewed", "document.uploaded"]
+    client.force_login(team.editor)
+    assert link.encode() not in client.get(page_url).content
