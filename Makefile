@@ -46,8 +46,10 @@ test-sqlite: install-test browser
 test-postgres: install-test browser
 	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q
 
-## test: lint, types, then the whole suite on SQLite and on PostgreSQL
-test: lint typecheck test-sqlite test-postgres
+## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
+## run's output printed whole when it ends)
+test: lint typecheck
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 ## bench: figures written to docs/benchmarks.md (never a pass/fail on timing)
 bench: install-test

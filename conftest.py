@@ -152,8 +152,18 @@ def smtp_server(settings: Any) -> Iterator[Mailbox]:
         controller.stop()
 
 
-def pytest_report_header(config: Any) -> str:
+def _database_line() -> str:
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    return f"commonroom database: {engine} ({os.environ.get('DATABASE_URL', 'embedded SQLite')})"
+    where = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded"
+    return f"commonroom database: {engine} ({where})"
+
+
+def pytest_report_header(config: Any) -> str:
+    return _database_line()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say which database the run used, even in quiet mode: the suite runs on two."""
+    terminalreporter.write_line(_database_line())
