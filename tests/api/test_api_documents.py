@@ -656,3 +656,24 @@ def test_a_note_with_a_nul_character_is_422_and_nothing_is_kept(team):
     assert response.status_code == 422
     assert error_of(response)["detail"][0]["loc"][-1] == "note"
     assert not Document.objects.exists()
+
+
+def test_a_patch_that_fails_half_way_changes_nothing(team):
+    """Rename and move in one PATCH: the move clashes with a name in the target folder, so the
+    rename is not kept either."""
+    from commonroom.documents.models import Document
+    from commonroom.documents.tests.factories import make_folder, upload
+
+    doc = upload(team.editor, team.workspace, "draft.txt", b"a").document
+    papers = make_folder(team.editor, team.workspace, "Papers")
+    upload(team.editor, team.workspace, "minutes.txt", b"b", folder=papers)
+
+    response = bearer(team.editor).patch(
+        doc_url(team.workspace, doc.pk),
+        {"name": "minutes.txt", "folder_id": str(papers.pk)},
+        "application/json",
+    )
+
+    assert response.status_code == 409
+    doc = Document.objects.get(pk=doc.pk)
+    assert (doc.name, doc.folder_id) == ("draft.txt", None)

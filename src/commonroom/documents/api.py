@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+from django.db import transaction
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import StrictBool, StringConstraints
@@ -189,20 +190,26 @@ def folder_create(request: AuthedRequest, workspace_id: uuid.UUID, payload: Fold
 def folder_update(
     request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID, payload: FolderPatch
 ) -> object:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    folder = folder_get(access=access, folder_id=folder_id)
-    if payload.name is not None:
-        folder = services.folder_rename(
-            actor=request.user, access=access, folder=folder, name=payload.name, info=_info(request)
-        )
-    if payload.parent_id is not None or payload.move_to_top:
-        folder = services.folder_move(
-            actor=request.user,
-            access=access,
-            folder=folder,
-            parent=None if payload.move_to_top else _folder(access, payload.parent_id),
-            info=_info(request),
-        )
+    # Several changes in one request: all of them or none.
+    with transaction.atomic():
+        access = workspace_access(user=request.user, workspace_id=workspace_id)
+        folder = folder_get(access=access, folder_id=folder_id)
+        if payload.name is not None:
+            folder = services.folder_rename(
+                actor=request.user,
+                access=access,
+                folder=folder,
+                name=payload.name,
+                info=_info(request),
+            )
+        if payload.parent_id is not None or payload.move_to_top:
+            folder = services.folder_move(
+                actor=request.user,
+                access=access,
+                folder=folder,
+                parent=None if payload.move_to_top else _folder(access, payload.parent_id),
+                info=_info(request),
+            )
     return folder_out(folder)
 
 
@@ -270,16 +277,18 @@ def document_get(request: AuthedRequest, workspace_id: uuid.UUID, document_id: u
 def document_update(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: DocumentPatch
 ) -> object:
-    doc_access = _doc(request, workspace_id, document_id)
-    if payload.name is not None:
-        services.document_rename(
-            actor=request.user, doc_access=doc_access, name=payload.name, info=_info(request)
-        )
-    if payload.folder_id is not None or payload.move_to_top:
-        target = None if payload.move_to_top else _folder(doc_access.access, payload.folder_id)
-        services.document_move(
-            actor=request.user, doc_access=doc_access, folder=target, info=_info(request)
-        )
+    # Several changes in one request: all of them or none.
+    with transaction.atomic():
+        doc_access = _doc(request, workspace_id, document_id)
+        if payload.name is not None:
+            services.document_rename(
+                actor=request.user, doc_access=doc_access, name=payload.name, info=_info(request)
+            )
+        if payload.folder_id is not None or payload.move_to_top:
+            target = None if payload.move_to_top else _folder(doc_access.access, payload.folder_id)
+            services.document_move(
+                actor=request.user, doc_access=doc_access, folder=target, info=_info(request)
+            )
     doc_access = _doc(request, workspace_id, document_id)
     return document_out(doc_access.document, doc_access.abilities)
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+from django.db import transaction
 from ninja import Router, Schema, Status
 from pydantic import Field, StrictBool, StringConstraints
 
@@ -139,24 +140,26 @@ def workspace_get(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
 def workspace_update(
     request: AuthedRequest, workspace_id: uuid.UUID, payload: WorkspacePatch
 ) -> object:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if payload.archived is False and access.workspace.is_archived:
-        services.workspace_set_archived(
-            actor=request.user, access=access, archived=False, info=_info(request)
-        )
+    # Several changes in one request: all of them or none.
+    with transaction.atomic():
         access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if payload.name is not None or payload.description is not None:
-        services.workspace_update(
-            actor=request.user,
-            access=access,
-            name=payload.name,
-            description=payload.description,
-            info=_info(request),
-        )
-    if payload.archived is True and not access.workspace.is_archived:
-        services.workspace_set_archived(
-            actor=request.user, access=access, archived=True, info=_info(request)
-        )
+        if payload.archived is False and access.workspace.is_archived:
+            services.workspace_set_archived(
+                actor=request.user, access=access, archived=False, info=_info(request)
+            )
+            access = workspace_access(user=request.user, workspace_id=workspace_id)
+        if payload.name is not None or payload.description is not None:
+            services.workspace_update(
+                actor=request.user,
+                access=access,
+                name=payload.name,
+                description=payload.description,
+                info=_info(request),
+            )
+        if payload.archived is True and not access.workspace.is_archived:
+            services.workspace_set_archived(
+                actor=request.user, access=access, archived=True, info=_info(request)
+            )
     return workspace_out(workspace_access(user=request.user, workspace_id=workspace_id))
 
 
