@@ -3,14 +3,17 @@ administrator), and a sign-in refused by the rate limit is audited like any fail
 
 Failures of the password itself are audited by :mod:`commonroom.accounts.receivers` (Django's
 ``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
-check, so it is recorded here.
+check, so it is recorded here: once per address, account and minute, so that a flood of refused
+attempts cannot flood the audit trail (each row takes the chain's lock).
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
@@ -28,10 +31,14 @@ class AccountAdapter(DefaultAccountAdapter):
             super().pre_authenticate(request, **credentials)
         except ValidationError:
             attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
+            info = RequestInfo.from_request(request)
+            seen = hashlib.sha256(f"{info.ip}|{attempted.lower()}".encode()).hexdigest()
+            if not cache.add(f"audit-rate-limited:{seen}", True, timeout=60):
+                raise  # already recorded this minute
             audit_record(
                 action=Action.LOGIN_FAILED,
                 actor_email=attempted,
-                info=RequestInfo.from_request(request),
+                info=info,
                 target_type="user",
                 target_label=attempted,
                 data={"reason": "rate_limited"},

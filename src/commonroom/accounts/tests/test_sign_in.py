@@ -117,6 +117,16 @@ def test_refused_attempts_are_audited_too(person, client):
     assert refused[0].data == {"reason": "rate_limited"}
 
 
+def test_a_flood_of_refused_attempts_is_recorded_once_a_minute(person, client):
+    limit = failures_allowed_per_account()
+    for _ in range(limit):
+        sign_in(client, person.email, "wrong-password")
+    for _ in range(20):
+        sign_in(client, person.email, PASSWORD)
+    limited = AuditEvent.objects.filter(action=Action.LOGIN_FAILED, data__reason="rate_limited")
+    assert limited.count() == 1
+
+
 def test_successes_do_not_count_towards_the_limit(person):
     limit = failures_allowed_per_account()
     for _ in range(limit + 2):
