@@ -132,7 +132,7 @@ def test_minutes_review_and_amendment(
     # When Priya uploads the minutes with the upload form (the page script sends it by XHR)
     priya_page.goto(workspace_path)
     with priya_page.expect_file_chooser() as chooser:
-        priya_page.get_by_role("button", name=re.compile(r"^Upload files\b")).click()
+        priya_page.get_by_role("button", name=re.compile(r"^Choose files to upload\b")).click()
     chooser.value.set_files(docx_file(draft))
     expect(priya_page.get_by_text(MINUTES_NAME)).to_be_visible()
     with priya_page.expect_request(
@@ -156,7 +156,9 @@ def test_minutes_review_and_amendment(
     expect(tom_page.get_by_role("heading", level=1)).to_have_text(MINUTES_NAME)
     tom_page.get_by_text("Upload a new version").click()
     with tom_page.expect_file_chooser() as chooser:
-        tom_page.get_by_role("button", name=re.compile(r"^File\b")).click()
+        tom_page.get_by_role(
+            "button", name=re.compile(r"^Choose file for the new version\b")
+        ).click()
     chooser.value.set_files(docx_file(amended))
     tom_page.get_by_label("What changed").fill("Corrected the month 7 deficit")
     tom_page.get_by_role("button", name="Upload new version").click()
@@ -231,7 +233,7 @@ def test_upload_form_explains_a_refusal_and_keeps_nothing(
 
     # When she sends a file over the limit
     with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name=re.compile(r"^Upload files\b")).click()
+        page.get_by_role("button", name=re.compile(r"^Choose files to upload\b")).click()
     chooser.value.set_files(
         {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%" * 4096}
     )
