@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "commonroom.audit",
     "commonroom.workspaces",
     "commonroom.documents",
+    "commonroom.comments",
 ]
 
 MIDDLEWARE = [

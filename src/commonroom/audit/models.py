@@ -51,6 +51,11 @@ class Action(models.TextChoices):
     DOCUMENT_RESTORED = "document.restored", "Restored document from trash"
     DOCUMENT_PURGED = "document.purged", "Purged document"
     BLOBS_COLLECTED = "blob.collected", "Removed unreferenced files"
+    COMMENT_CREATED = "comment.created", "Commented"
+    COMMENT_EDITED = "comment.edited", "Edited a comment"
+    COMMENT_DELETED = "comment.deleted", "Deleted a comment"
+    COMMENT_RESOLVED = "comment.resolved", "Resolved a thread"
+    COMMENT_REOPENED = "comment.reopened", "Reopened a thread"
 
 
 class AuditEvent(models.Model):
