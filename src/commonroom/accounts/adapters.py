@@ -17,8 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from commonroom.audit.models import Action
-from commonroom.audit.services import audit_record
+from commonroom.accounts.services import attempted_email, sign_in_failure_record
 from commonroom.core.request_info import RequestInfo
 
 
@@ -30,17 +29,11 @@ class AccountAdapter(DefaultAccountAdapter):
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError:
-            attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
             info = RequestInfo.from_request(request)
-            seen = hashlib.sha256(f"{info.ip}|{attempted.lower()}".encode()).hexdigest()
-            if not cache.add(f"audit-rate-limited:{seen}", True, timeout=60):
-                raise  # already recorded this minute
-            audit_record(
-                action=Action.LOGIN_FAILED,
-                actor_email=attempted,
-                info=info,
-                target_type="user",
-                target_label=attempted,
-                data={"reason": "rate_limited"},
-            )
+            attempted = attempted_email(credentials).lower()
+            seen = hashlib.sha256(f"{info.ip}|{attempted}".encode()).hexdigest()
+            if cache.add(f"audit-rate-limited:{seen}", True, timeout=60):
+                sign_in_failure_record(
+                    credentials=credentials, info=info, data={"reason": "rate_limited"}
+                )
             raise

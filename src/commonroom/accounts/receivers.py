@@ -17,6 +17,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from commonroom.accounts.services import sign_in_failure_record
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -56,14 +57,7 @@ def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
 def on_login_failed(
     sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
 ) -> None:
-    attempted = str(credentials.get("email") or credentials.get("username") or "")[:254]
-    audit_record(
-        action=Action.LOGIN_FAILED,
-        actor_email=attempted,
-        info=_info(request),
-        target_type="user",
-        target_label=attempted,
-    )
+    sign_in_failure_record(credentials=credentials, info=_info(request))
 
 
 @receiver(authentication_failed)

@@ -25,6 +25,26 @@ class IssuedToken:
     secret: str  # shown once, never stored
 
 
+def attempted_email(credentials: dict[str, Any]) -> str:
+    """The address someone tried to sign in as, from allauth's or Django's credentials."""
+    return str(credentials.get("email") or credentials.get("username") or "")[:254]
+
+
+def sign_in_failure_record(
+    *, credentials: dict[str, Any], info: RequestInfo, data: dict[str, Any] | None = None
+) -> None:
+    """Audit a failed sign-in: wrong password, or refused by the rate limit (``data``)."""
+    attempted = attempted_email(credentials)
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        actor_email=attempted,
+        info=info,
+        target_type="user",
+        target_label=attempted,
+        data=data,
+    )
+
+
 @transaction.atomic
 def token_create(
     *, actor: User, name: str, scope: str = TokenScope.READ, info: RequestInfo = SYSTEM
