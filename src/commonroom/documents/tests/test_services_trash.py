@@ -13,7 +13,6 @@ from commonroom.documents import services
 from commonroom.documents.models import Blob, Document, Folder, Version
 from commonroom.documents.selectors import folder_documents, trash_items
 from commonroom.documents.tests.factories import (
-    a_file,
     access_for,
     doc_access_for,
     make_folder,
@@ -297,18 +296,32 @@ def test_a_blob_uploaded_again_before_the_files_go_is_kept(
     assert store.blob_path(again.blob_id).read_bytes() == b"comes back"
 
 
-def test_a_blob_claimed_by_an_upload_in_progress_is_never_collected(team, store):
-    """The upload claims the blob row before writing its file, so a collector running between
-    the write and the version's commit leaves both alone."""
+@pytest.mark.django_db(transaction=True)
+def test_a_collector_running_as_an_upload_stores_its_file_never_leaves_a_version_without_it(
+    team, store, monkeypatch
+):
+    """The worst moment: the same bytes come back (their file is still on disk, their row is
+    old and unused) and the collector runs right after the upload's storage write, before the
+    version commits. The upload claimed the row first, so the collector leaves it alone."""
+    from commonroom.documents.storage import DurableFileSystemStorage
+
     v = upload(team.editor, team.workspace, "a.txt", b"old bytes")
     delete_doc(team.editor, v.document)
     services.document_purge(
         actor=team.manager, access=access_for(team.manager, team.workspace), document=v.document
     )
     age(v.blob_id, timedelta(days=1))
-    # A new upload of the same bytes has claimed the blob and written its file, and has not
-    # committed its version yet, when the collector runs.
-    claimed = services.blob_store(uploaded=a_file("b.txt", b"old bytes"))
-    assert services.blobs_collect_garbage(grace=timedelta(hours=1)) == 0
-    assert Blob.objects.filter(pk=claimed.pk).exists()
-    assert store.blob_path(claimed.pk).read_bytes() == b"old bytes"
+    collected: list[int] = []
+    real_save = DurableFileSystemStorage._save
+
+    def save_then_collect(self, name, content):
+        stored = real_save(self, name, content)
+        collected.append(services.blobs_collect_garbage(grace=timedelta(hours=1)))
+        return stored
+
+    monkeypatch.setattr(DurableFileSystemStorage, "_save", save_then_collect)
+    again = upload(team.editor, team.workspace, "b.txt", b"old bytes")
+
+    assert collected == [0]
+    assert store.blob_path(again.blob_id).read_bytes() == b"old bytes"
+    assert Blob.objects.filter(pk=again.blob_id).exists()
