@@ -1,16 +1,16 @@
 """The one place that decides what a person may do in a workspace.
 
-``workspace_abilities`` returns a dict of booleans. Pages, the JSON API (which returns it to
-clients), and later websockets and WebDAV all ask it; nothing else compares roles.
+``abilities_for_role`` turns a role into a dict of booleans. ``selectors.workspace_access`` (every
+read) and ``services.lock_access`` (every write, under the lock) build the acting person's
+abilities with it; pages, the JSON API (which returns the dict to clients), and later websockets
+and WebDAV all read that dict; nothing else compares roles.
 An archived workspace is read-only for everyone: only reading, the audit trail and un-archiving
 remain.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from commonroom.workspaces.models import ROLE_RANK, Role, Workspace
+from commonroom.workspaces.models import ROLE_RANK, Role
 
 ABILITY_NAMES = (
     "view",
@@ -56,14 +56,3 @@ def abilities_for_role(role: str | None, *, archived: bool) -> dict[str, bool]:
         "archive": writable and manager,
         "unarchive": archived and manager,
     }
-
-
-def workspace_abilities(
-    user: Any, workspace: Workspace, role: str | None = None
-) -> dict[str, bool]:
-    """What ``user`` may do in ``workspace``. Pass ``role`` when the caller already loaded it."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return dict(NO_ABILITIES)
-    if role is None:
-        role = workspace.memberships.filter(user=user).values_list("role", flat=True).first()
-    return abilities_for_role(role, archived=workspace.is_archived)

@@ -6,11 +6,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
+from commonroom.core.exceptions import NotFound
 from commonroom.workspaces.permissions import (
     ABILITY_NAMES,
     abilities_for_role,
-    workspace_abilities,
 )
+from commonroom.workspaces.selectors import workspace_access
 
 
 def _only(*names: str) -> dict[str, bool]:
@@ -74,29 +75,27 @@ def test_abilities_for_role(role, archived):
 
 
 @pytest.mark.parametrize(("role", "archived"), CASES)
-def test_workspace_abilities_reads_the_membership(team, role, archived):
+def test_workspace_access_reads_the_membership(team, role, archived):
     if archived:
         team.workspace.archived_at = timezone.now()
         team.workspace.save()
-    user = team.by_role[role]
-    assert workspace_abilities(user, team.workspace) == EXPECTED[(role, archived)]
-    # Passing the role the caller already loaded gives the same answer.
-    assert workspace_abilities(user, team.workspace, role=role) == EXPECTED[(role, archived)]
+    access = workspace_access(user=team.by_role[role], workspace_id=team.workspace.pk)
+    assert (access.role, access.abilities) == (role, EXPECTED[(role, archived)])
 
 
 @pytest.mark.parametrize("archived", [False, True])
-def test_no_membership_means_no_abilities(team, archived):
+def test_no_membership_means_no_abilities_and_no_workspace(team, archived):
     if archived:
         team.workspace.archived_at = timezone.now()
         team.workspace.save()
-    nothing = dict.fromkeys(ABILITY_NAMES, False)
-    assert abilities_for_role(None, archived=archived) == nothing
-    assert workspace_abilities(team.outsider, team.workspace) == nothing
-    assert workspace_abilities(AnonymousUser(), team.workspace) == nothing
-    assert workspace_abilities(None, team.workspace) == nothing
+    assert abilities_for_role(None, archived=archived) == dict.fromkeys(ABILITY_NAMES, False)
+    for user in (team.outsider, AnonymousUser(), None):
+        with pytest.raises(NotFound):
+            workspace_access(user=user, workspace_id=team.workspace.pk)
 
 
-def test_deactivated_member_has_no_abilities(team):
+def test_deactivated_member_reaches_nothing(team):
     team.manager.is_active = False
     team.manager.save()
-    assert not any(workspace_abilities(team.manager, team.workspace).values())
+    with pytest.raises(NotFound):
+        workspace_access(user=team.manager, workspace_id=team.workspace.pk)
