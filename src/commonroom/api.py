@@ -164,10 +164,9 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(
+    return error_response(
         request,
-        {"code": "unauthorized", "detail": "Sign in or send a valid API token."},
-        status=401,
+        ApplicationError("Sign in or send a valid API token.", code="unauthorized", status=401),
     )
 
 
@@ -180,7 +179,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = exc.message
     if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
         detail = "The request body must be one JSON object."
-    return api.create_response(request, {"code": code, "detail": detail}, status=exc.status_code)
+    return error_response(request, ApplicationError(detail, code=code, status=exc.status_code))
 
 
 @api.exception_handler(Http404)
@@ -191,10 +190,8 @@ def on_http404(request: HttpRequest, exc: Http404) -> HttpResponse:
 @api.exception_handler(SuspiciousOperation)
 def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     # Too many form fields, a body over Django's size limits, a malformed multipart body.
-    return api.create_response(
-        request,
-        {"code": "bad_request", "detail": "The request could not be read."},
-        status=400,
+    return error_response(
+        request, ApplicationError("The request could not be read.", code="bad_request", status=400)
     )
 
 
@@ -206,10 +203,9 @@ def on_django_permission_denied(request: HttpRequest, exc: DjangoPermissionDenie
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("API error on %s %s", request.method, request.path, exc_info=exc)
-    return api.create_response(
+    return error_response(
         request,
-        {"code": "server_error", "detail": "Something went wrong on our side."},
-        status=500,
+        ApplicationError("Something went wrong on our side.", code="server_error", status=500),
     )
 
 
