@@ -16,11 +16,10 @@ from commonroom.comments.permissions import comment_abilities
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
-from commonroom.documents.models import Document
-from commonroom.documents.permissions import document_abilities
 from commonroom.documents.selectors import DocumentAccess
+from commonroom.documents.services import document_access_locked
 from commonroom.workspaces.selectors import parse_uuid
-from commonroom.workspaces.services import deny, lock_access
+from commonroom.workspaces.services import deny
 
 MAX_BODY = 10_000
 
@@ -34,14 +33,6 @@ def _clean_body(body: str) -> str:
             f"A comment can be at most {MAX_BODY:,} characters.", code="comment_too_long"
         )
     return text
-
-
-def _relock(actor: Any, doc_access: DocumentAccess) -> DocumentAccess:
-    access = lock_access(actor=actor, access=doc_access.access)
-    doc = Document.objects.filter(pk=doc_access.document.pk, deleted_at__isnull=True).first()
-    if doc is None:
-        raise NotFound()
-    return DocumentAccess(doc, access, document_abilities(access))
 
 
 def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **data: Any) -> None:
@@ -61,7 +52,7 @@ def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **da
 def _locked_comment(
     actor: Any, doc_access: DocumentAccess, comment_id: Any, ability: str, message: str
 ) -> tuple[DocumentAccess, Comment]:
-    doc_access = _relock(actor, doc_access)
+    doc_access = document_access_locked(actor, doc_access, "view", message)
     comment = (
         Comment.objects.select_for_update(of=("self",))
         .select_related("version", "document")
@@ -89,9 +80,9 @@ def comment_create(
     info: RequestInfo = SYSTEM,
 ) -> Comment:
     """Start a thread on a version of the document (its latest unless one is named)."""
-    doc_access = _relock(actor, doc_access)
-    if not doc_access.can("comment"):
-        deny(doc_access.access, "You can read this document but not comment on it.")
+    doc_access = document_access_locked(
+        actor, doc_access, "comment", "You can read this document but not comment on it."
+    )
     doc = doc_access.document
     number = doc.current_version_number if version_number is None else version_number
     version = doc.versions.filter(number=number).first()

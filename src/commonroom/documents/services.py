@@ -49,10 +49,12 @@ def _locked(actor: Any, access: WorkspaceAccess, ability: str, message: str) -> 
     return access
 
 
-def _locked_doc(
+def document_access_locked(
     actor: Any, doc_access: DocumentAccess, ability: str, message: str
 ) -> DocumentAccess:
-    """Like :func:`_locked`, for a document: also re-reads it (a trashed one is gone)."""
+    """Inside a write's transaction: the actor's access to the document re-read under the
+    workspace lock (a trashed document is gone), and ``ability`` checked on it. Every write
+    about a document (versions, comments...) starts here."""
     access = lock_access(actor=actor, access=doc_access.access)
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     if doc.in_trash:
@@ -337,7 +339,7 @@ def version_upload(
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
     with transaction.atomic():
-        doc_access = _locked_doc(
+        doc_access = document_access_locked(
             actor, doc_access, "upload_version", "You cannot upload new versions here."
         )
         version, created = _add_version(
@@ -366,7 +368,7 @@ def version_restore(
     *, actor: Any, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
 ) -> Version:
     """Make an old version current again by adding it as a new version: history is kept."""
-    doc_access = _locked_doc(
+    doc_access = document_access_locked(
         actor, doc_access, "restore_version", "You cannot restore versions here."
     )
     old = doc_access.document.versions.select_related("blob").filter(number=number).first()
@@ -416,7 +418,9 @@ def version_record_download(
 def document_rename(
     *, actor: Any, doc_access: DocumentAccess, name: str, info: RequestInfo = SYSTEM
 ) -> Document:
-    doc_access = _locked_doc(actor, doc_access, "rename", "You cannot rename documents here.")
+    doc_access = document_access_locked(
+        actor, doc_access, "rename", "You cannot rename documents here."
+    )
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     new = clean_filename(name)
     if new == doc.name:
@@ -434,7 +438,9 @@ def document_rename(
 def document_move(
     *, actor: Any, doc_access: DocumentAccess, folder: Folder | None, info: RequestInfo = SYSTEM
 ) -> Document:
-    doc_access = _locked_doc(actor, doc_access, "move", "You cannot move documents here.")
+    doc_access = document_access_locked(
+        actor, doc_access, "move", "You cannot move documents here."
+    )
     access = doc_access.access
     if folder is not None and (folder.workspace_id != access.workspace.pk or folder.in_trash):
         raise NotFound()
@@ -577,7 +583,9 @@ def _descendant_folder_ids(folder: Folder, *, live_only: bool = True) -> list[An
 
 @transaction.atomic
 def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo = SYSTEM) -> None:
-    doc_access = _locked_doc(actor, doc_access, "delete", "You cannot delete documents here.")
+    doc_access = document_access_locked(
+        actor, doc_access, "delete", "You cannot delete documents here."
+    )
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     if doc.in_trash:
         return
