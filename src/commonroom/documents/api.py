@@ -382,11 +382,8 @@ def version_content(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
 ) -> object:
     doc_access = _doc(request, workspace_id, document_id)
-    if not doc_access.can("download"):
-        raise PermissionDenied("You cannot download this document.")
-    version = version_get(doc_access=doc_access, number=number)
-    services.version_record_download(
-        actor=request.user, doc_access=doc_access, version=version, info=_info(request)
+    version = services.version_for_download(
+        actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
     return version_file_response(version)
 

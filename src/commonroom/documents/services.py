@@ -28,7 +28,7 @@ from commonroom.core.text import plain_text
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
 from commonroom.documents.permissions import document_abilities
-from commonroom.documents.selectors import DocumentAccess, folder_path
+from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
@@ -399,9 +399,14 @@ def document_record_view(*, actor: Any, doc_access: DocumentAccess, info: Reques
     _audit(doc_access.document, action=Action.DOCUMENT_VIEWED, actor=actor, info=info)
 
 
-def version_record_download(
-    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo
-) -> None:
+def version_for_download(
+    *, actor: Any, doc_access: DocumentAccess, number: Any, info: RequestInfo
+) -> Version:
+    """The version a person downloads, after checking they may, with the download audited.
+    Pages and the API both serve files through this."""
+    if not doc_access.can("download"):
+        deny(doc_access.access, "You cannot download this document.")
+    version = version_get(doc_access=doc_access, number=number)
     _audit(
         doc_access.document,
         action=Action.VERSION_DOWNLOADED,
@@ -409,6 +414,7 @@ def version_record_download(
         info=info,
         data={"version": version.number, "sha256": version.blob_id},
     )
+    return version
 
 
 # --- Names and places ------------------------------------------------------------------------

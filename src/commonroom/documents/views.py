@@ -27,7 +27,6 @@ from commonroom.documents.selectors import (
     folder_get,
     folder_path,
     trash_items,
-    version_get,
 )
 from commonroom.documents.uploads import upload_error
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
@@ -264,11 +263,8 @@ def version_download(
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
-    if not doc_access.can("download"):
-        raise PermissionDenied("You cannot download this document.")
-    version = version_get(doc_access=doc_access, number=number)
-    services.version_record_download(
-        actor=request.user, doc_access=doc_access, version=version, info=info(request)
+    version = services.version_for_download(
+        actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
     return version_file_response(version)
 
