@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "commonroom.workspaces",
     "commonroom.documents",
     "commonroom.comments",
+    "commonroom.live",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,26 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Commonroom <commonroom@localhost>")
+
+# --- Live updates (websockets) --------------------------------------------------------------
+# In memory in one process by default (events written by other processes reach it through the
+# event log, see live/relay.py); Redis when REDIS_URL is set, for several servers.
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env("COMMONROOM_CHANNEL_PREFIX", "commonroom"),
+                "capacity": 1000,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
 
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -1,0 +1,130 @@
+"""Markdown-lite for comments and messages: bold, italic, links, lists, quotes and inline code,
+rendered by markdown-it-py and then cleaned by nh3 (the Ammonia sanitiser), and @mentions.
+
+Invariants:
+- the HTML this returns holds only the tags and attributes in ``_TAGS``/``_ATTRIBUTES``; links
+  are http(s) or mailto only and carry ``rel="noopener noreferrer"``; raw HTML typed by a person
+  is shown as text, never parsed;
+- a mention is ``@`` at the start of a word followed by a member's email address, or by the part
+  before the ``@`` of it when that is unique in the workspace; every mention must resolve, so
+  mentioning a non-member is refused rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+
+from commonroom.core.exceptions import ApplicationError
+
+_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "span"}
+_ATTRIBUTES = {"a": {"href"}, "span": {"class"}, "ol": {"start"}}
+_SCHEMES = {"http", "https", "mailto"}
+
+# "zero" enables nothing; switch on only what Markdown-lite offers. No headings, images, tables
+# or raw HTML: ``html=False`` makes typed tags plain text.
+_RULES = ["emphasis", "link", "list", "blockquote", "backticks", "newline", "escape"]
+_md = MarkdownIt("zero", {"html": False, "breaks": True, "linkify": True}).enable(
+    [*_RULES, "autolink", "linkify"]
+)
+# A pasted address becomes a link; a bare "example.org" (no scheme) stays text.
+_md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+
+# "@" at the start of a word: "write to bob@nhs.net" is an address, not a mention.
+MENTION = re.compile(r"(?<![\w@./-])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+
+
+@dataclass
+class Rendered:
+    html: str
+    mentioned: list[Any] = field(default_factory=list)
+
+
+def mention_handles(text: str) -> list[str]:
+    """The handles typed after ``@``, in order, each once (lower-cased)."""
+    seen: dict[str, None] = {}
+    for match in MENTION.finditer(text):
+        seen.setdefault(match.group(1).rstrip(".").lower(), None)
+    return list(seen)
+
+
+def resolver_for(members: Iterable[Any]) -> Callable[[str], Any | None]:
+    """Look a handle up among ``members`` (users): a whole email address, or a local part that
+    only one member has."""
+    by_email: dict[str, Any] = {}
+    by_local: dict[str, list[Any]] = {}
+    for user in members:
+        email = user.email.lower()
+        by_email[email] = user
+        by_local.setdefault(email.split("@", 1)[0], []).append(user)
+
+    def resolve(handle: str) -> Any | None:
+        if "@" in handle:
+            return by_email.get(handle)
+        found = by_local.get(handle, [])
+        return found[0] if len(found) == 1 else None
+
+    return resolve
+
+
+def render(text: str, *, resolve: Callable[[str], Any | None] | None = None) -> Rendered:
+    """``text`` (already cleaned plain text) as safe HTML, with its mentions resolved.
+
+    Raises :class:`ApplicationError` naming the first handle that is not a member."""
+    mentioned: dict[str, Any] = {}
+    for handle in mention_handles(text):
+        user = resolve(handle) if resolve is not None else None
+        if user is None:
+            raise ApplicationError(
+                f"@{handle} is not a member of this workspace. Mention people from the list that "
+                "appears as you type, or put a space after the @.",
+                code="unknown_mention",
+            )
+        mentioned[handle] = user
+    html = nh3.clean(
+        _md.render(text),
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        url_schemes=_SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    if mentioned:
+        html = _mark_mentions(html, mentioned)
+    unique = list({u.pk: u for u in mentioned.values()}.values())
+    return Rendered(html=html, mentioned=unique)
+
+
+def _mark_mentions(html: str, mentioned: dict[str, Any]) -> str:
+    """Wrap each mention in the text (never inside a tag or a link) in a labelled span."""
+    out: list[str] = []
+    in_link = 0
+    for part in _TAG_OR_TEXT.split(html):
+        if part.startswith("<"):
+            if part.startswith("<a "):
+                in_link += 1
+            elif part == "</a>":
+                in_link = max(0, in_link - 1)
+            out.append(part)
+            continue
+        if in_link:
+            out.append(part)
+            continue
+
+        def swap(match: re.Match[str]) -> str:
+            handle = match.group(1).rstrip(".").lower()
+            user = mentioned.get(handle)
+            if user is None:
+                return match.group(0)
+            tail = match.group(1)[len(handle) :]
+            return f'<span class="cr-mention">@{escape(user.display_name)}</span>{tail}'
+
+        out.append(MENTION.sub(swap, part))
+    return "".join(out)

@@ -1,0 +1,85 @@
+"""Raising live events. Call these from inside the service's transaction: the event row commits
+with the change, and screens are told only after the commit (never about a rolled-back change).
+
+Three kinds of message reach a screen:
+- a workspace event (:func:`publish`): stored, numbered, replayed to a screen that reconnects;
+- a personal nudge (:func:`nudge_user`): not stored (say, "your unread count changed"); a screen
+  that reconnects asks the page for the current figures instead;
+- a revocation (:func:`revoke_user`): closes that person's open sockets on a workspace at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from commonroom.live.models import Event
+
+log = logging.getLogger(__name__)
+
+# This process's name in the event log (see Event.origin).
+PROCESS_ORIGIN = uuid.uuid4().hex
+
+
+def workspace_group(workspace_id: Any) -> str:
+    return f"live.w.{uuid.UUID(str(workspace_id)).hex}"
+
+
+def user_group(user_id: Any) -> str:
+    return f"live.u.{int(user_id)}"
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe (UUIDs, datetimes as strings), as the database and the socket will store it."""
+    result: dict[str, Any] = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return result
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # a full or unreachable layer must not undo a committed change
+        log.exception("live: could not announce to %s", group)
+
+
+def announce(event: Event) -> None:
+    """Tell the workspace's open screens that ``event`` exists (they read it, checked, from the
+    log). Used after commit, and by the relay for events other processes wrote."""
+    _send(
+        workspace_group(event.workspace_id),
+        {"type": "live.event", "id": event.pk, "kind": event.kind, "data": event.data},
+    )
+
+
+def publish(*, workspace_id: Any, kind: str, data: dict[str, Any]) -> Event:
+    """Record ``kind`` with ``data`` for every member of the workspace; announce it on commit."""
+    event = Event.objects.create(
+        workspace_id=workspace_id, kind=kind, data=_plain(data), origin=PROCESS_ORIGIN
+    )
+    transaction.on_commit(lambda: announce(event), robust=True)
+    return event
+
+
+def nudge_user(*, user_id: Any, kind: str, data: dict[str, Any]) -> None:
+    """Tell one person's open screens something that is theirs alone, after commit."""
+    message = {"type": "live.nudge", "kind": kind, "data": _plain(data)}
+    transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
+
+
+def revoke_user(*, user_id: Any, workspace_id: Any | None = None) -> None:
+    """Close the person's sockets on one workspace (or on all, with ``None``) after commit."""
+    message = {
+        "type": "live.revoke",
+        "workspace": None if workspace_id is None else str(workspace_id),
+    }
+    transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
