@@ -26,9 +26,12 @@ from ninja.parser import Parser
 
 from commonroom.accounts.api import router as accounts_router
 from commonroom.accounts.auth import BrowserSessionAuth, TokenAuth
+from commonroom.comments.api import router as comments_router
+from commonroom.conversations.api import router as conversations_router
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
+from commonroom.notifications.api import router as notifications_router
 from commonroom.workspaces.api import router as workspaces_router
 
 log = logging.getLogger(__name__)
@@ -212,6 +215,9 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("/", accounts_router)
 api.add_router("/workspaces", workspaces_router)
 api.add_router("/workspaces", documents_router)
+api.add_router("/workspaces", comments_router)
+api.add_router("/workspaces", conversations_router)
+api.add_router("/", notifications_router)
 
 # Mounted last, so it only sees paths no operation matched: the JSON 404, not the HTML page.
 unmatched = Router(auth=None)

@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "commonroom.documents",
     "commonroom.comments",
     "commonroom.live",
+    "commonroom.conversations",
+    "commonroom.notifications",
 ]
 
 MIDDLEWARE = [

@@ -34,7 +34,8 @@ _md = MarkdownIt("zero", {"html": False, "breaks": True, "linkify": True}).enabl
     [*_RULES, "autolink", "linkify"]
 )
 # A pasted address becomes a link; a bare "example.org" (no scheme) stays text.
-_md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+if _md.linkify is not None:
+    _md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
 
 # "@" at the start of a word: "write to bob@nhs.net" is an address, not a mention.
 MENTION = re.compile(r"(?<![\w@./-])@([A-Za-z0-9._%+-]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
