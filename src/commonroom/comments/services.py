@@ -1,5 +1,7 @@
 """Every write to comments: keyword-only, atomic, checked against the comment abilities under
-the workspace lock (a person removed a moment ago cannot post), audited in the same transaction.
+the workspace lock (a person removed a moment ago cannot post), audited in the same transaction,
+and published as a live event (``comment.created`` / ``comment.updated``) that screens hear of
+only after the commit.
 """
 
 from __future__ import annotations
@@ -7,18 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
 from commonroom.comments.models import Comment, CommentRevision
 from commonroom.comments.permissions import comment_abilities
-from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.markup import Rendered, render, resolver_for
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked
-from commonroom.workspaces.selectors import parse_uuid
+from commonroom.live.services import publish
+from commonroom.workspaces.selectors import member_users, parse_uuid
 from commonroom.workspaces.services import deny
 
 MAX_BODY = 10_000
@@ -33,6 +38,64 @@ def _clean_body(body: str) -> str:
             f"A comment can be at most {MAX_BODY:,} characters.", code="comment_too_long"
         )
     return text
+
+
+def _render(text: str, doc_access: DocumentAccess) -> Rendered:
+    """Sanitised HTML of ``text``; every @mention must name a member of the workspace."""
+    return render(text, resolve=resolver_for(member_users(doc_access.access.workspace)))
+
+
+def _clean_client_key(client_key: str) -> str:
+    key = (client_key or "").strip()
+    if len(key) > 64 or not all(c.isalnum() or c in "-_" for c in key):
+        raise ApplicationError("The client key is not valid.", code="invalid_client_key")
+    return key
+
+
+def _already_sent(actor: Any, doc_access: DocumentAccess, client_key: str) -> Comment | None:
+    """The comment this author already sent with ``client_key``, if any (a resend)."""
+    if not client_key:
+        return None
+    sent = (
+        Comment.objects.select_related("version", "document")
+        .filter(author=actor, client_key=client_key)
+        .first()
+    )
+    if sent is not None and sent.document_id != doc_access.document.pk:
+        raise Conflict("That client key was already used for another comment.", code="key_used")
+    return sent
+
+
+def _write(comment: Comment, rendered: Rendered) -> None:
+    comment.body_html = rendered.html
+    comment.mentioned.set(rendered.mentioned)
+
+
+def thread_fragment_url(comment: Comment) -> str:
+    """Where a screen GETs the comment's whole thread as its viewer sees it."""
+    root_id = comment.thread_id or comment.pk
+    doc = comment.document
+    return reverse("comment_thread", args=[doc.workspace_id, doc.pk, root_id])
+
+
+def _publish(comment: Comment, *, kind: str, actor: Any) -> None:
+    doc = comment.document
+    root_id = comment.thread_id or comment.pk
+    publish(
+        workspace_id=doc.workspace_id,
+        kind=kind,
+        data={
+            "list": f"document:{doc.pk}",
+            "target": f"thread-{root_id}",
+            "fragment": thread_fragment_url(comment),
+            "document": str(doc.pk),
+            "thread": str(root_id),
+            "comment": str(comment.pk),
+            "version": comment.version.number,
+            "author_id": actor.pk,
+            "client_key": comment.client_key if kind == "comment.created" else "",
+        },
+    )
 
 
 def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **data: Any) -> None:
@@ -77,26 +140,39 @@ def comment_create(
     version_number: int | None = None,
     anchor_quote: str = "",
     anchor_position: dict[str, Any] | None = None,
+    client_key: str = "",
     info: RequestInfo = SYSTEM,
 ) -> Comment:
-    """Start a thread on a version of the document (its latest unless one is named)."""
+    """Start a thread on a version of the document (its latest unless one is named). Sent
+    again with the same ``client_key``, it returns the first comment (``is_new`` False)."""
     doc_access = document_access_locked(
         actor, doc_access, "comment", "You can read this document but not comment on it."
     )
+    key = _clean_client_key(client_key)
+    sent = _already_sent(actor, doc_access, key)
+    if sent is not None:
+        return sent
     doc = doc_access.document
     number = doc.current_version_number if version_number is None else version_number
     version = doc.versions.filter(number=number).first()
     if version is None:
         raise NotFound(f"Version {number} does not exist.")
+    text = _clean_body(body)
+    rendered = _render(text, doc_access)
     comment = Comment.objects.create(
         document=doc,
         version=version,
         author=actor,
-        body=_clean_body(body),
+        body=text,
+        body_html=rendered.html,
+        client_key=key,
         anchor_quote=plain_text(anchor_quote)[:500],
         anchor_position=anchor_position if isinstance(anchor_position, dict) else None,
     )
+    comment.mentioned.set(rendered.mentioned)
+    comment.is_new = True
     _audit(comment, action=Action.COMMENT_CREATED, actor=actor, info=info)
+    _publish(comment, kind="comment.created", actor=actor)
     return comment
 
 
@@ -107,21 +183,34 @@ def comment_reply(
     doc_access: DocumentAccess,
     comment_id: Any,
     body: str,
+    client_key: str = "",
     info: RequestInfo = SYSTEM,
 ) -> Comment:
-    """Reply in a thread (to its first comment, or to any reply in it: threads are flat)."""
+    """Reply in a thread (to its first comment, or to any reply in it: threads are flat). Sent
+    again with the same ``client_key``, it returns the first reply (``is_new`` False)."""
+    key = _clean_client_key(client_key)
     doc_access, parent = _locked_comment(
         actor, doc_access, comment_id, "reply", "You cannot reply here."
     )
+    sent = _already_sent(actor, doc_access, key)
+    if sent is not None:
+        return sent
     root = parent.thread or parent
+    text = _clean_body(body)
+    rendered = _render(text, doc_access)
     reply = Comment.objects.create(
         document=doc_access.document,
         version=doc_access.document.versions.get(number=doc_access.document.current_version_number),
         thread=root,
         author=actor,
-        body=_clean_body(body),
+        body=text,
+        body_html=rendered.html,
+        client_key=key,
     )
+    reply.mentioned.set(rendered.mentioned)
+    reply.is_new = True
     _audit(reply, action=Action.COMMENT_CREATED, actor=actor, info=info, thread=str(root.pk))
+    _publish(reply, kind="comment.created", actor=actor)
     return reply
 
 
@@ -140,11 +229,14 @@ def comment_edit(
     )
     text = _clean_body(body)
     if text != comment.body:
+        rendered = _render(text, doc_access)
         CommentRevision.objects.create(comment=comment, body=comment.body)
         comment.body = text
         comment.edited_at = timezone.now()
-        comment.save(update_fields=["body", "edited_at"])
+        _write(comment, rendered)
+        comment.save(update_fields=["body", "body_html", "edited_at"])
         _audit(comment, action=Action.COMMENT_EDITED, actor=actor, info=info)
+        _publish(comment, kind="comment.updated", actor=actor)
     return comment
 
 
@@ -160,8 +252,10 @@ def comment_delete(
     comment.body = ""
     comment.deleted_at = timezone.now()
     comment.deleted_by = actor
-    comment.save(update_fields=["body", "deleted_at", "deleted_by"])
+    _write(comment, Rendered(html=""))
+    comment.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
     _audit(comment, action=Action.COMMENT_DELETED, actor=actor, info=info)
+    _publish(comment, kind="comment.updated", actor=actor)
     return comment
 
 
@@ -187,4 +281,5 @@ def comment_set_resolved(
     comment.save(update_fields=["resolved_at", "resolved_by"])
     action = Action.COMMENT_RESOLVED if resolved else Action.COMMENT_REOPENED
     _audit(comment, action=action, actor=actor, info=info)
+    _publish(comment, kind="comment.updated", actor=actor)
     return comment

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, QuerySet
 
 from commonroom.core.exceptions import NotFound
 from commonroom.workspaces.models import Invitation, Membership, Workspace
@@ -91,3 +92,17 @@ def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
     if not access.can("manage_members"):
         return Invitation.objects.none()
     return access.workspace.invitations.select_related("invited_by", "accepted_by")
+
+
+def member_users(workspace: Workspace) -> QuerySet[Any]:
+    """The people who are members of ``workspace`` (to resolve @mentions among them)."""
+    return get_user_model().objects.filter(memberships__workspace=workspace).order_by("email")
+
+
+def mention_candidates(*, access: WorkspaceAccess, query: str, limit: int = 8) -> list[Any]:
+    """Members whose name or email contains ``query`` (any case), for the @mention list."""
+    query = query.strip()
+    users = member_users(access.workspace)
+    if query:
+        users = users.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
+    return list(users[:limit])
