@@ -14,6 +14,7 @@ from commonroom.accounts.models import ApiToken, TokenScope, User
 from commonroom.accounts.selectors import TOKEN_PREFIX, hash_secret
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
+from commonroom.live.services import revoke_user
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
@@ -100,6 +101,8 @@ def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
     sessions = list(UserSession.objects.filter(user=actor))
     for s in sessions:
         s.end()
+    # Open live sockets were authenticated by those sessions: close them too.
+    revoke_user(user_id=actor.pk)
     audit_record(
         action=Action.SESSIONS_ENDED,
         actor=actor,

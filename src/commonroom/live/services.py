@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from commonroom.live.models import Event
+from commonroom.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,29 @@ def _send(group: str, message: dict[str, Any]) -> None:
         log.exception("live: could not announce to %s", group)
 
 
+def announcement(event: Event) -> tuple[str, dict[str, Any]]:
+    """The channel-layer group and message that tell a workspace's open screens that ``event``
+    exists (each screen reads it, checked, from the log)."""
+    return workspace_group(event.workspace_id), {
+        "type": "live.event",
+        "id": event.pk,
+        "kind": event.kind,
+        "data": event.data,
+    }
+
+
 def announce(event: Event) -> None:
-    """Tell the workspace's open screens that ``event`` exists (they read it, checked, from the
-    log). Used after commit, and by the relay for events other processes wrote."""
-    _send(
-        workspace_group(event.workspace_id),
-        {"type": "live.event", "id": event.pk, "kind": event.kind, "data": event.data},
-    )
+    _send(*announcement(event))
 
 
+@transaction.atomic
 def publish(*, workspace_id: Any, kind: str, data: dict[str, Any]) -> Event:
-    """Record ``kind`` with ``data`` for every member of the workspace; announce it on commit."""
+    """Record ``kind`` with ``data`` for every member of the workspace; announce it on commit.
+
+    The workspace row is locked first (usually the calling service already holds it), so within
+    one workspace events commit in id order: a screen that has seen id N has seen everything of
+    its workspace up to N."""
+    list(Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
     event = Event.objects.create(
         workspace_id=workspace_id, kind=kind, data=_plain(data), origin=PROCESS_ORIGIN
     )

@@ -27,6 +27,7 @@ from django.utils import timezone
 from commonroom.accounts.permissions import account_abilities
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
+from commonroom.live.services import revoke_user
 from commonroom.core.exceptions import (
     ApplicationError,
     Conflict,
@@ -435,6 +436,8 @@ def membership_remove(
     email = target.user.email
     user_id = target.user_id
     target.delete()
+    # Their open screens on this workspace close now (each event is checked again as well).
+    revoke_user(user_id=user_id, workspace_id=access.workspace.pk)
     _ws_audit(
         access,
         action=Action.MEMBER_REMOVED,

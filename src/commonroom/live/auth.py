@@ -1,0 +1,74 @@
+"""Who is on the other end of a websocket.
+
+- A browser page: its session cookie, as for pages, but only when the handshake's Origin is this
+  site (another site's page must not open a socket with the visitor's cookie), and only once any
+  required second factor is set up (as the pages require).
+- A program: ``Authorization: Bearer <personal access token>``, as for the API.
+Anyone else is anonymous, and the consumer refuses anonymous sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+from commonroom.accounts.selectors import second_factor_missing, token_authenticate
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def same_site(scope: dict[str, Any]) -> bool:
+    origin = _header(scope, b"origin")
+    if not origin:
+        return False
+    if origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
+        return True
+    return urlsplit(origin).netloc.lower() == _header(scope, b"host").lower()
+
+
+def _token_user(token: str, ip: str) -> Any:
+    found = token_authenticate(token, ip=ip)
+    return found.user if found is not None else AnonymousUser()
+
+
+def _without_missing_factor(user: Any) -> Any:
+    if getattr(user, "is_authenticated", False) and second_factor_missing(user):
+        return AnonymousUser()
+    return user
+
+
+class _SecondFactorGate:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        user = await database_sync_to_async(_without_missing_factor)(scope.get("user"))
+        return await self.inner(dict(scope, user=user), receive, send)
+
+
+class SocketAuth:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.session_stack = AuthMiddlewareStack(_SecondFactorGate(inner))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        authorization = _header(scope, b"authorization")
+        if authorization[:7].lower() == "bearer ":
+            client = scope.get("client") or (None, None)
+            user = await database_sync_to_async(_token_user)(
+                authorization[7:].strip(), client[0] or ""
+            )
+            return await self.inner(dict(scope, user=user), receive, send)
+        if not same_site(scope):
+            return await self.inner(dict(scope, user=AnonymousUser()), receive, send)
+        return await self.session_stack(scope, receive, send)

@@ -1,0 +1,121 @@
+"""The websocket a page opens to follow its workspace live: ``/ws/w/<workspace id>/?after=<id>``.
+
+What goes down the socket, as JSON:
+- ``{"type": "event", "id": 42, "kind": "comment.created", "data": {...}}`` for each workspace
+  event, in id order, each exactly once; ``after`` (the last id the screen saw) replays what it
+  missed while disconnected;
+- ``{"type": "reset", "id": N}`` when it missed too much to replay: reload, continue from N;
+- ``{"type": "nudge", "kind": ..., "data": ...}`` for the person alone (unread counts);
+- ``{"type": "hello", "id": N}`` once connected: the id it continues from.
+
+Every event is read back from the event log together with the reader's membership, so a person
+removed from the workspace is sent nothing more; their sockets are also closed at once (4403) by a
+revocation. A socket that may not follow the workspace is refused at the handshake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from commonroom.live import relay
+from commonroom.live.selectors import events_after, latest_event_id, may_follow
+from commonroom.live.services import user_group, workspace_group
+
+CLOSE_FORBIDDEN = 4403
+
+
+def _after(scope: dict[str, Any]) -> int | None:
+    query = scope.get("query_string", b"").decode("latin-1")
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "after" and value.isdigit() and len(value) < 19:
+            return int(value)
+    return None
+
+
+class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
+    workspace_id: str
+    user_id: int
+    last_id: int
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        self.groups_joined = []
+        self.closing = False
+        user = self.scope.get("user")
+        self.workspace_id = str(self.scope["url_route"]["kwargs"]["workspace_id"])
+        if not await database_sync_to_async(may_follow)(user=user, workspace_id=self.workspace_id):
+            await self.refuse()
+            return
+        self.user_id = user.pk
+        self.lock = asyncio.Lock()
+        # Join first, then read where to continue from: an event committed in between is
+        # announced to this socket and read from the log, never lost.
+        for group in (workspace_group(self.workspace_id), user_group(self.user_id)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        after = _after(self.scope)
+        if after is None:
+            after = await database_sync_to_async(latest_event_id)(workspace_id=self.workspace_id)
+        self.last_id = after
+        relay.socket_opened()
+        await self.accept()
+        await self.send_json({"type": "hello", "id": self.last_id})
+        await self.catch_up()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.groups_joined:
+            relay.socket_closed()
+        self.groups_joined = []
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "id": self.last_id})
+
+    async def refuse(self) -> None:
+        """Close (or refuse the handshake); nothing more is sent on this socket."""
+        self.closing = True
+        await self.close(code=CLOSE_FORBIDDEN)
+
+    async def catch_up(self) -> None:
+        """Send every event after ``last_id`` the person may still see, in order, once."""
+        async with self.lock:
+            if self.closing:
+                return
+            batch = await database_sync_to_async(events_after)(
+                user_id=self.user_id, workspace_id=self.workspace_id, after=self.last_id
+            )
+            if not batch.allowed:
+                await self.refuse()
+                return
+            if batch.reset:
+                self.last_id = batch.last_id
+                await self.send_json({"type": "reset", "id": self.last_id})
+                return
+            for event in batch.events:
+                await self.send_json(
+                    {"type": "event", "id": event.pk, "kind": event.kind, "data": event.data}
+                )
+                self.last_id = event.pk
+
+    # --- messages from the channel layer --------------------------------------------------
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        if int(message.get("id", 0)) > self.last_id:
+            await self.catch_up()
+
+    async def live_nudge(self, message: dict[str, Any]) -> None:
+        if not self.closing:
+            await self.send_json(
+                {"type": "nudge", "kind": message["kind"], "data": message["data"]}
+            )
+
+    async def live_revoke(self, message: dict[str, Any]) -> None:
+        if message.get("workspace") in (None, self.workspace_id):
+            await self.refuse()

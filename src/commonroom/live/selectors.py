@@ -1,0 +1,66 @@
+"""What a socket may be sent: decided again for every event, from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Max
+
+from commonroom.live.models import Event
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.selectors import parse_uuid
+
+# A screen that missed more than this reloads instead of replaying (it says so: "reset").
+CATCH_UP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Events after a socket's last id. ``allowed`` is False once the person may no longer see
+    the workspace (the socket must close); ``reset`` when more were missed than one catch-up
+    replays, with ``last_id`` the id to continue from."""
+
+    allowed: bool
+    events: list[Event]
+    reset: bool = False
+    last_id: int = 0
+
+
+def may_follow(*, user: Any, workspace_id: Any) -> bool:
+    """A socket may follow a workspace's events while its person is an active member."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return Membership.objects.filter(
+        workspace_id=parse_uuid(workspace_id), user_id=user.pk, user__is_active=True
+    ).exists()
+
+
+def latest_event_id(*, workspace_id: Any) -> int:
+    found = Event.objects.filter(workspace_id=parse_uuid(workspace_id)).aggregate(m=Max("id"))["m"]
+    return int(found or 0)
+
+
+def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
+    """The workspace's events with ids above ``after``, oldest first, only while ``user_id`` is
+    an active member: one query when they are (the membership is part of it), two when the
+    answer is empty."""
+    pk = parse_uuid(workspace_id)
+    rows = list(
+        Event.objects.filter(
+            workspace_id=pk,
+            id__gt=after,
+            workspace__memberships__user_id=user_id,
+            workspace__memberships__user__is_active=True,
+        )
+        .order_by("id")
+        .only("id", "kind", "data")[: CATCH_UP_LIMIT + 1]
+    )
+    if len(rows) > CATCH_UP_LIMIT:
+        return Batch(allowed=True, events=[], reset=True, last_id=latest_event_id(workspace_id=pk))
+    if rows:
+        return Batch(allowed=True, events=rows, last_id=rows[-1].pk)
+    allowed = Membership.objects.filter(
+        workspace_id=pk, user_id=user_id, user__is_active=True
+    ).exists()
+    return Batch(allowed=allowed, events=[], last_id=after)

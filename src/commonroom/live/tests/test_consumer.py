@@ -1,0 +1,342 @@
+"""The workspace socket, driven by Channels' test communicator against the real ASGI application:
+connect rules, delivery after commit, catch-up after a reconnect, and losing access mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+from django.test import Client
+
+from commonroom.accounts.models import TokenScope
+from commonroom.accounts.services import sessions_end_all, token_create
+from commonroom.accounts.tests.factories import PASSWORD
+from commonroom.asgi import application
+from commonroom.live import relay, selectors
+from commonroom.live.models import Event
+from commonroom.live.services import nudge_user, publish
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.selectors import workspace_access
+from commonroom.workspaces.services import membership_remove
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOST = "testserver"
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(test)()
+
+
+def token_for(user: Any) -> str:
+    return token_create(actor=user, name="socket", scope=TokenScope.READ).secret
+
+
+def connect(
+    workspace_id: Any,
+    *,
+    token: str | None = None,
+    cookie: str | None = None,
+    origin: str | None = f"http://{HOST}",
+    after: int | None = None,
+) -> WebsocketCommunicator:
+    headers = [(b"host", HOST.encode())]
+    if token:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    query = "" if after is None else f"?after={after}"
+    return WebsocketCommunicator(application, f"/ws/w/{workspace_id}/{query}", headers=headers)
+
+
+def emit(workspace_id: Any, n: int = 1, kind: str = "test.event") -> list[int]:
+    with transaction.atomic():
+        return [publish(workspace_id=workspace_id, kind=kind, data={"n": i}).pk for i in range(n)]
+
+
+async def receive(comm: WebsocketCommunicator, timeout: float = 2) -> dict[str, Any]:
+    message: dict[str, Any] = await comm.receive_json_from(timeout=timeout)
+    return message
+
+
+async def opened(comm: WebsocketCommunicator) -> int:
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    hello = await receive(comm)
+    assert hello["type"] == "hello"
+    return int(hello["id"])
+
+
+def test_a_member_receives_each_event_after_commit_with_increasing_ids(team: Any) -> None:
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        ids = await database_sync_to_async(emit)(team.workspace.pk, 3)
+        got = [await receive(comm) for _ in ids]
+        assert [m["id"] for m in got] == ids == sorted(ids)
+        assert [m["data"]["n"] for m in got] == [0, 1, 2]
+        assert all(m["type"] == "event" and m["kind"] == "test.event" for m in got)
+        assert await comm.receive_nothing(timeout=0.3)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_nothing_is_sent_for_a_change_that_rolls_back(team: Any) -> None:
+    token = token_for(team.editor)
+
+    def rolled_back() -> None:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            publish(workspace_id=team.workspace.pk, kind="test.event", data={})
+            raise RuntimeError("the change failed")
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await database_sync_to_async(rolled_back)()
+        assert await comm.receive_nothing(timeout=0.5)
+        await comm.disconnect()
+
+    run(body)
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["non-member", "anonymous"])
+def test_people_outside_the_workspace_are_refused_at_the_handshake(team: Any, who: str) -> None:
+    user = team.by_role[who]
+    token = token_for(user) if user else None
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        connected, code = await comm.connect(timeout=5)
+        assert not connected
+        assert code == 4403
+
+    run(body)
+
+
+def test_an_unknown_workspace_or_a_bad_token_is_refused(team: Any) -> None:
+    token = token_for(team.manager)
+
+    async def body() -> None:
+        for comm in (
+            connect("00000000-0000-0000-0000-000000000000", token=token),
+            connect(team.workspace.pk, token="crt_forged_token"),
+        ):
+            connected, _ = await comm.connect(timeout=5)
+            assert not connected
+
+    run(body)
+
+
+def test_a_reconnecting_screen_gets_exactly_what_it_missed_in_order(team: Any) -> None:
+    token = token_for(team.commenter)
+    seen = emit(team.workspace.pk, 2)
+    missed = emit(team.workspace.pk, 3)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token, after=seen[-1])
+        assert await opened(comm) == seen[-1]
+        got = [await receive(comm) for _ in missed]
+        assert [m["id"] for m in got] == missed
+        assert await comm.receive_nothing(timeout=0.3)
+        # A live event after the catch-up comes once, as the next id.
+        later = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == later[0]
+        assert await comm.receive_nothing(timeout=0.3)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_other_workspaces_events_never_reach_the_socket(team: Any) -> None:
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    other = make_workspace(manager=team.manager, name="Another")
+    token = token_for(team.manager)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token, after=0)
+        await opened(comm)
+        await database_sync_to_async(emit)(other.pk, 2)
+        assert await comm.receive_nothing(timeout=0.5)
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_too_much_missed_asks_the_screen_to_reload(team: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(selectors, "CATCH_UP_LIMIT", 3)
+    token = token_for(team.viewer)
+    ids = emit(team.workspace.pk, 5)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token, after=0)
+        await opened(comm)
+        reset = await receive(comm)
+        assert reset == {"type": "reset", "id": ids[-1]}
+        await comm.disconnect()
+
+    run(body)
+
+
+def test_a_removed_member_is_closed_at_once_and_sent_nothing_more(team: Any) -> None:
+    token = token_for(team.editor)
+
+    def remove() -> None:
+        access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+        membership = Membership.objects.get(workspace=team.workspace, user=team.editor)
+        membership_remove(actor=team.manager, access=access, membership_id=membership.pk)
+        emit(team.workspace.pk, 1)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await database_sync_to_async(remove)()
+        # The removal's own audit-free revocation closes the socket; the event after it is
+        # never sent.
+        out = await comm.receive_output(timeout=2)
+        assert out == {"type": "websocket.close", "code": 4403}
+
+    run(body)
+
+
+def test_each_event_is_checked_against_membership_even_without_a_revocation(team: Any) -> None:
+    """Membership gone by any route (here, straight from the database): the next event is not
+    sent, the socket closes."""
+    token = token_for(team.viewer)
+
+    def vanish_then_emit() -> None:
+        Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+        emit(team.workspace.pk, 1)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await database_sync_to_async(vanish_then_emit)()
+        out = await comm.receive_output(timeout=2)
+        assert out == {"type": "websocket.close", "code": 4403}
+
+    run(body)
+
+
+def test_signing_out_everywhere_closes_open_sockets(team: Any) -> None:
+    token = token_for(team.manager)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await database_sync_to_async(sessions_end_all)(actor=team.manager)
+        out = await comm.receive_output(timeout=2)
+        assert out == {"type": "websocket.close", "code": 4403}
+
+    run(body)
+
+
+def test_a_nudge_reaches_only_its_person(team: Any) -> None:
+    tokens = {"editor": token_for(team.editor), "viewer": token_for(team.viewer)}
+
+    def nudge() -> None:
+        with transaction.atomic():
+            nudge_user(user_id=team.editor.pk, kind="notifications", data={"unread": 3})
+
+    async def body() -> None:
+        editor = connect(team.workspace.pk, token=tokens["editor"])
+        viewer = connect(team.workspace.pk, token=tokens["viewer"])
+        await opened(editor)
+        await opened(viewer)
+        await database_sync_to_async(nudge)()
+        assert await receive(editor) == {
+            "type": "nudge",
+            "kind": "notifications",
+            "data": {"unread": 3},
+        }
+        assert await viewer.receive_nothing(timeout=0.3)
+        await editor.disconnect()
+        await viewer.disconnect()
+
+    run(body)
+
+
+def test_events_written_by_another_process_arrive_through_the_relay(
+    team: Any, monkeypatch: Any
+) -> None:
+    """With the in-memory layer, an event another process wrote (a task, a command) is never
+    announced here; the relay finds it in the log."""
+    monkeypatch.setattr(relay, "INTERVAL", 0.05)
+    token = token_for(team.viewer)
+
+    def foreign_event() -> int:
+        event = Event.objects.create(
+            workspace=team.workspace, kind="preview.ready", data={"x": 1}, origin="elsewhere"
+        )
+        return event.pk
+
+    async def body() -> None:
+        assert relay.needed()
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await asyncio.sleep(0.3)  # the relay starts from the present
+        event_id = await database_sync_to_async(foreign_event)()
+        got = await receive(comm, timeout=3)
+        assert (got["id"], got["kind"]) == (event_id, "preview.ready")
+        await comm.disconnect()
+
+    run(body)
+
+
+def _session_cookie(user: Any) -> str:
+    client = Client()
+    assert client.login(email=user.email, password=PASSWORD)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def test_a_browser_session_from_this_site_may_connect(team: Any) -> None:
+    cookie = _session_cookie(team.viewer)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, cookie=cookie)
+        await opened(comm)
+        await comm.disconnect()
+
+    run(body)
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example", "http://testserver.evil"])
+def test_a_session_cookie_from_another_site_is_refused(team: Any, origin: str | None) -> None:
+    """Cross-site websocket hijacking: another site's page cannot use the visitor's cookie."""
+    cookie = _session_cookie(team.viewer)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, cookie=cookie, origin=origin)
+        connected, code = await comm.connect(timeout=5)
+        assert (connected, code) == (False, 4403)
+
+    run(body)
+
+
+def test_a_session_that_still_needs_a_second_factor_is_refused(team: Any, settings: Any) -> None:
+    settings.COMMONROOM_MFA_REQUIRED = "all"
+    cookie = _session_cookie(team.viewer)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, cookie=cookie)
+        connected, _ = await comm.connect(timeout=5)
+        assert not connected
+
+    run(body)
+
+
+def test_the_layer_is_in_memory_by_default() -> None:
+    assert type(get_channel_layer()).__name__ == "InMemoryChannelLayer"
