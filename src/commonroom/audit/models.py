@@ -56,6 +56,10 @@ class Action(models.TextChoices):
     COMMENT_DELETED = "comment.deleted", "Deleted a comment"
     COMMENT_RESOLVED = "comment.resolved", "Resolved a thread"
     COMMENT_REOPENED = "comment.reopened", "Reopened a thread"
+    CONVERSATION_STARTED = "conversation.started", "Started a conversation"
+    MESSAGE_POSTED = "message.posted", "Posted a message"
+    MESSAGE_EDITED = "message.edited", "Edited a message"
+    MESSAGE_DELETED = "message.deleted", "Deleted a message"
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from commonroom.comments.selectors import document_threads, with_abilities
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.documents import services
@@ -212,6 +213,9 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "latest": versions[0] if versions else None,
             "path": folder_path(doc.folder),
             "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
+            "threads": with_abilities(
+                document_threads(doc_access=doc_access), doc_access=doc_access, user=request.user
+            ),
         },
     )
 

@@ -1,0 +1,153 @@
+"""Reading conversations as a member of their workspace sees them (never anyone else)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import (
+    Count,
+    DateTimeField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils.dateparse import parse_datetime
+
+from commonroom.conversations.models import Conversation, ConversationRead, Message
+from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.documents.models import Document
+from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
+
+PAGE_SIZE = 50
+MAX_LIMIT = 200
+_NEVER = Value(datetime(1970, 1, 1, tzinfo=UTC), output_field=DateTimeField())
+
+
+def _read_until(user: Any, conversation_ref: str) -> Coalesce:
+    """When ``user`` last read the conversation at ``conversation_ref`` (or the epoch)."""
+    last = ConversationRead.objects.filter(
+        user=user, conversation=OuterRef(conversation_ref)
+    ).values("last_read_at")[:1]
+    return Coalesce(Subquery(last, output_field=DateTimeField()), _NEVER)
+
+
+def _unread_messages(user: Any) -> QuerySet[Message]:
+    """Messages by others, not deleted (filter further by conversation)."""
+    return Message.objects.filter(deleted_at__isnull=True).exclude(author=user)
+
+
+def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Conversation]:
+    """The workspace's conversations, newest activity first, each with ``unread`` for ``user``."""
+    unread = (
+        _unread_messages(user)
+        .filter(conversation=OuterRef("pk"), created_at__gt=_read_until(user, "conversation"))
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        Conversation.objects.filter(workspace=access.workspace)
+        .select_related("created_by")
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+        .order_by("-last_message_at", "-created_at")
+    )
+
+
+def conversation_get(*, access: WorkspaceAccess, conversation_id: Any, user: Any) -> Conversation:
+    conversation = (
+        conversation_list(access=access, user=user).filter(pk=parse_uuid(conversation_id)).first()
+    )
+    if conversation is None:
+        raise NotFound()
+    return conversation
+
+
+def unread_total(*, access: WorkspaceAccess, user: Any) -> int:
+    """Every unread message for ``user`` in the workspace, in one query."""
+    return (
+        _unread_messages(user)
+        .filter(
+            conversation__workspace=access.workspace,
+            created_at__gt=_read_until(user, "conversation"),
+        )
+        .count()
+    )
+
+
+def _messages(conversation: Conversation) -> QuerySet[Message]:
+    return (
+        Message.objects.filter(conversation=conversation)
+        .select_related("author", "deleted_by", "document")
+        .prefetch_related("mentioned")
+    )
+
+
+def message_get(*, conversation: Conversation, message_id: Any) -> Message:
+    message = _messages(conversation).filter(pk=parse_uuid(message_id)).first()
+    if message is None:
+        raise NotFound()
+    return message
+
+
+@dataclass
+class MessagePage:
+    messages: list[Message]  # oldest first
+    has_earlier: bool
+    has_later: bool
+
+
+def _after_time(conversation: Conversation, after: str) -> datetime:
+    """``after`` is a message id (of this conversation) or an ISO 8601 time."""
+    try:
+        ref = parse_datetime(after)
+    except ValueError:
+        ref = None
+    if ref is not None:
+        if ref.tzinfo is None:
+            ref = ref.replace(tzinfo=UTC)
+        return ref
+    message = Message.objects.filter(conversation=conversation, pk=parse_uuid(after)).first()
+    if message is None:
+        raise NotFound("No such message in this conversation.")
+    return message.created_at
+
+
+def message_page(
+    *,
+    conversation: Conversation,
+    before: str | None = None,
+    after: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> MessagePage:
+    """A page of messages, oldest first: the latest ``limit`` (or the ``limit`` before message
+    ``before``), or the first ``limit`` after ``after`` (a message id or an ISO time)."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApplicationError(f"The limit must be between 1 and {MAX_LIMIT}.", code="bad_limit")
+    qs = _messages(conversation)
+    if after:
+        found = list(qs.filter(created_at__gt=_after_time(conversation, after))[: limit + 1])
+        return MessagePage(found[:limit], has_earlier=True, has_later=len(found) > limit)
+    if before:
+        ref = qs.filter(pk=parse_uuid(before)).first()
+        if ref is None:
+            raise NotFound("No such message in this conversation.")
+        qs = qs.filter(created_at__lt=ref.created_at)
+        has_later = True
+    else:
+        has_later = False
+    newest = list(qs.order_by("-created_at")[: limit + 1])
+    page = list(reversed(newest[:limit]))
+    return MessagePage(page, has_earlier=len(newest) > limit, has_later=has_later)
+
+
+def linkable_documents(*, access: WorkspaceAccess) -> QuerySet[Document]:
+    """Documents a message may link to: the workspace's, not in the trash."""
+    return Document.objects.filter(workspace=access.workspace, deleted_at__isnull=True).order_by(
+        "name"
+    )

@@ -1,0 +1,20 @@
+"""``{% unread_conversations access user as n %}``: the viewer's unread messages in a workspace,
+for the workspace's section links (one query)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from commonroom.conversations.selectors import unread_total
+from commonroom.workspaces.selectors import WorkspaceAccess
+
+register = template.Library()
+
+
+@register.simple_tag
+def unread_conversations(access: WorkspaceAccess | None, user: Any) -> int:
+    if access is None or user is None or not user.is_authenticated:
+        return 0
+    return unread_total(access=access, user=user)
