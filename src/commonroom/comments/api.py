@@ -1,7 +1,224 @@
-"""The comments part of the JSON API (mounted on /api/v1/ by commonroom/api.py)."""
+"""The comments part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py). Same
+selectors, services and abilities as the pages."""
 
 from __future__ import annotations
 
-from ninja import Router
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from ninja import Router, Schema, Status
+from pydantic import Field, StringConstraints
+
+from commonroom.comments import services
+from commonroom.comments.models import Comment
+from commonroom.comments.selectors import document_threads
+from commonroom.core.request_info import RequestInfo
+from commonroom.core.views import AuthedRequest
+from commonroom.documents.api import NO_NUL, Text
+from commonroom.documents.selectors import DocumentAccess, document_access
 
 router = Router(tags=["comments"])
+
+ClientKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,64}$")]
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+
+
+class CommentOut(Schema):
+    id: uuid.UUID
+    thread: uuid.UUID | None = Field(description="The thread's first comment; null for it.")
+    version: int
+    author: PersonOut
+    body: str = Field(description="The text as written (Markdown-lite); empty once deleted.")
+    body_html: str = Field(description="The sanitised HTML of body, safe to show as it is.")
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+    resolved_at: datetime | None
+    resolved_by: PersonOut | None
+    anchor_quote: str
+    mentioned: list[int]
+    client_key: str
+
+
+class ThreadOut(CommentOut):
+    replies: list[CommentOut]
+
+
+class CommentIn(Schema):
+    body: Text
+    version: int | None = Field(None, description="The version commented on (default: latest).")
+    anchor_quote: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] = ""
+    client_key: ClientKey = Field(
+        "", description="Send the same key when retrying: the comment is stored once."
+    )
+
+
+class ReplyIn(Schema):
+    body: Text
+    client_key: ClientKey = ""
+
+
+class CommentPatch(Schema):
+    body: Text
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    return None if user is None else {"id": user.pk, "name": user.display_name}
+
+
+def comment_out(c: Comment) -> dict[str, Any]:
+    return {
+        "id": c.pk,
+        "thread": c.thread_id,
+        "version": c.version.number,
+        "author": _person(c.author),
+        "body": c.body,
+        "body_html": c.body_html,
+        "created_at": c.created_at,
+        "edited_at": c.edited_at,
+        "deleted": c.is_deleted,
+        "resolved_at": c.resolved_at,
+        "resolved_by": _person(c.resolved_by),
+        "anchor_quote": c.anchor_quote,
+        "mentioned": sorted(u.pk for u in c.mentioned.all()),
+        "client_key": c.client_key,
+    }
+
+
+def thread_out(root: Comment) -> dict[str, Any]:
+    return {
+        **comment_out(root),
+        "replies": [comment_out(r) for r in getattr(root, "thread_replies", [])],
+    }
+
+
+def _info(request: AuthedRequest) -> RequestInfo:
+    return RequestInfo.from_request(request)
+
+
+def _doc(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> DocumentAccess:
+    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
+
+
+def _answer(comment: Comment) -> object:
+    """201 for a comment made now, 200 for one a resend found."""
+    return Status(201 if comment.is_new else 200, comment_out(comment))
+
+
+C = "/{workspace_id}/documents/{document_id}/comments"
+
+
+@router.get(C, response=list[ThreadOut])
+def comment_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+    """Every thread on the document, oldest first, each with its replies."""
+    doc_access = _doc(request, workspace_id, document_id)
+    return [thread_out(t) for t in document_threads(doc_access=doc_access)]
+
+
+@router.post(C, response={200: CommentOut, 201: CommentOut})
+def comment_create(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: CommentIn
+) -> object:
+    """Start a thread. 201 when created; 200 with the earlier comment when ``client_key`` was
+    already used by you for this document (a retry)."""
+    comment = services.comment_create(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        body=payload.body,
+        version_number=payload.version,
+        anchor_quote=payload.anchor_quote,
+        client_key=payload.client_key,
+        info=_info(request),
+    )
+    return _answer(comment)
+
+
+@router.post(C + "/{comment_id}/replies", response={200: CommentOut, 201: CommentOut})
+def comment_reply(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    payload: ReplyIn,
+) -> object:
+    """Reply in the thread of ``comment_id``. Same retry rule as starting a thread."""
+    comment = services.comment_reply(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        comment_id=comment_id,
+        body=payload.body,
+        client_key=payload.client_key,
+        info=_info(request),
+    )
+    return _answer(comment)
+
+
+@router.patch(C + "/{comment_id}", response=CommentOut)
+def comment_edit(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    payload: CommentPatch,
+) -> object:
+    """Change your own comment's text (the earlier text is kept for the audit trail)."""
+    comment = services.comment_edit(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        comment_id=comment_id,
+        body=payload.body,
+        info=_info(request),
+    )
+    return comment_out(comment)
+
+
+@router.delete(C + "/{comment_id}", response={204: None})
+def comment_delete(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, comment_id: uuid.UUID
+) -> object:
+    """Delete a comment (yours, or any as a manager): a tombstone stays in the thread."""
+    services.comment_delete(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        comment_id=comment_id,
+        info=_info(request),
+    )
+    return Status(204, None)
+
+
+def _set_resolved(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    resolved: bool,
+) -> object:
+    comment = services.comment_set_resolved(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        comment_id=comment_id,
+        resolved=resolved,
+        info=_info(request),
+    )
+    return comment_out(comment)
+
+
+@router.post(C + "/{comment_id}/resolve", response=CommentOut)
+def comment_resolve(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, comment_id: uuid.UUID
+) -> object:
+    """Resolve a thread (``comment_id`` is its first comment)."""
+    return _set_resolved(request, workspace_id, document_id, comment_id, True)
+
+
+@router.post(C + "/{comment_id}/reopen", response=CommentOut)
+def comment_reopen(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, comment_id: uuid.UUID
+) -> object:
+    """Reopen a resolved thread."""
+    return _set_resolved(request, workspace_id, document_id, comment_id, False)

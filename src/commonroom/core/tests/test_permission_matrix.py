@@ -38,6 +38,7 @@ from commonroom.accounts.services import token_create
 from commonroom.accounts.tests.factories import UserFactory
 from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
 from commonroom.api import api
+from commonroom.comments.services import comment_create
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_delete, folder_create, folder_delete
 from commonroom.workspaces.models import Membership, Workspace
@@ -134,6 +135,14 @@ def build_world() -> World:
         actor=manager, access=access, email="new.person@example.org", role="viewer"
     )
     script_token = token_create(actor=manager, name="script").token
+    # An open thread started by the commenter.
+    comment = comment_create(
+        actor=by_role["commenter"],
+        doc_access=document_access(
+            user=by_role["commenter"], workspace_id=ws.pk, document_id=document.pk
+        ),
+        body="Paragraph 2 needs the agency figure.",
+    )
     viewer_membership = Membership.objects.get(workspace=ws, user=by_role["viewer"])
     params = {
         "workspace_id": ws.pk,
@@ -147,6 +156,7 @@ def build_world() -> World:
         "token_id": script_token.pk,
         "kind": "document",
         "item_id": trashed.pk,
+        "comment_id": comment.pk,
     }
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     sessions, api_tokens = {}, {}
@@ -238,6 +248,7 @@ MEMBERS = (LOGIN, 404, 200, 200, 200, 200)
 MANAGERS = (LOGIN, 404, 403, 403, 403, 200)
 EDITORS_DO = (LOGIN, 404, REFUSED, REFUSED, DONE, DONE)
 MANAGERS_DO = (LOGIN, 404, REFUSED, REFUSED, REFUSED, DONE)
+COMMENTERS_DO = (LOGIN, 404, REFUSED, DONE, DONE, DONE)
 
 PAGES: dict[str, Page] = {
     "home": Page(get=ANY_SIGNED_IN),
@@ -298,6 +309,19 @@ PAGES: dict[str, Page] = {
     ),
     # The token is the manager's: nobody else can even find it.
     "account_token_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 404, 404, 404, DONE)),
+    # Comments: the thread is the commenter's; it is open, so nobody can reopen it.
+    "comment_create": Page(get=POST_ONLY, post=COMMENTERS_DO, form=lambda: {"body": "Agreed."}),
+    "comment_thread": Page(get=MEMBERS),
+    "comment_reply": Page(get=POST_ONLY, post=COMMENTERS_DO, form=lambda: {"body": "Agreed."}),
+    "comment_edit": Page(
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, DONE, REFUSED, REFUSED),
+        form=lambda: {"body": "x"},
+    ),
+    "comment_delete": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, DONE, REFUSED, DONE)),
+    "comment_resolve": Page(get=POST_ONLY, post=COMMENTERS_DO),
+    "comment_reopen": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+    "workspace_mention_candidates": Page(get=MEMBERS),
 }
 
 ROUTES = page_routes()
@@ -380,6 +404,12 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     # An invitation to an archived workspace can no longer be used.
     ("invitation_accept", "GET"): (410, 410, 410, 410, 410, 410),
     ("invitation_accept", "POST"): (410, 410, 410, 410, 410, 410),
+    ("comment_create", "POST"): EVERY_MEMBER_REFUSED,
+    ("comment_reply", "POST"): EVERY_MEMBER_REFUSED,
+    ("comment_edit", "POST"): EVERY_MEMBER_REFUSED,
+    ("comment_delete", "POST"): EVERY_MEMBER_REFUSED,
+    ("comment_resolve", "POST"): EVERY_MEMBER_REFUSED,
+    ("comment_reopen", "POST"): EVERY_MEMBER_REFUSED,
     ("workspace_detail", "GET"): MEMBERS,
     ("document_detail", "GET"): MEMBERS,
     ("version_download", "GET"): MEMBERS,
@@ -486,6 +516,18 @@ CALLS: dict[tuple[str, str], Call] = {
     ("DELETE", W + "/trash/documents/{document_id}"): Call((401, 404, 404, 404, 404, 204)),
     ("POST", W + "/trash/folders/{folder_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
     ("DELETE", W + "/trash/folders/{folder_id}"): Call((401, 404, 404, 404, 404, 204)),
+    # Comments: the thread is the commenter's; it is open, so nobody can reopen it.
+    ("GET", D + "/comments"): Call(READ),
+    ("POST", D + "/comments"): Call((401, 404, 403, 201, 201, 201), json={"body": "Agreed."}),
+    ("POST", D + "/comments/{comment_id}/replies"): Call(
+        (401, 404, 403, 201, 201, 201), json={"body": "Agreed."}
+    ),
+    ("PATCH", D + "/comments/{comment_id}"): Call(
+        (401, 404, 403, 200, 403, 403), json={"body": "x"}
+    ),
+    ("DELETE", D + "/comments/{comment_id}"): Call((401, 404, 403, 204, 403, 204)),
+    ("POST", D + "/comments/{comment_id}/resolve"): Call((401, 404, 403, 200, 200, 200)),
+    ("POST", D + "/comments/{comment_id}/reopen"): Call((401, 404, 403, 403, 403, 403)),
 }
 
 OPERATIONS = api_operations()
@@ -595,6 +637,12 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", D): ARCHIVED_REFUSED,
     ("POST", D + "/versions"): ARCHIVED_REFUSED,
     ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
+    ("POST", D + "/comments"): ARCHIVED_REFUSED,
+    ("POST", D + "/comments/{comment_id}/replies"): ARCHIVED_REFUSED,
+    ("PATCH", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,
+    ("DELETE", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,
+    ("POST", D + "/comments/{comment_id}/resolve"): ARCHIVED_REFUSED,
+    ("POST", D + "/comments/{comment_id}/reopen"): ARCHIVED_REFUSED,
     ("POST", W + "/trash/documents/{document_id}/restore"): (401, 404, 404, 404, 404, 404),
     ("DELETE", W + "/trash/documents/{document_id}"): (401, 404, 404, 404, 404, 404),
     ("POST", W + "/trash/folders/{folder_id}/restore"): (401, 404, 404, 404, 404, 404),

@@ -1,10 +1,12 @@
 // Commonroom page behaviour: NHS.UK components, and uploads sent with a progress bar.
 import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
+import { watchMentions } from "./mentions.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
   initAll();
   document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
+  watchMentions();
 }
 
 function humanSize(n) {
