@@ -39,6 +39,7 @@ from commonroom.accounts.tests.factories import UserFactory
 from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
 from commonroom.api import api
 from commonroom.comments.services import comment_create
+from commonroom.conversations.services import conversation_start
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_delete, folder_create, folder_delete
 from commonroom.workspaces.models import Membership, Workspace
@@ -143,6 +144,11 @@ def build_world() -> World:
         ),
         body="Paragraph 2 needs the agency figure.",
     )
+    # A conversation started by the manager (its first message is the manager's).
+    conversation = conversation_start(
+        actor=manager, access=access, title="Budget", body="Figures for Q3, please."
+    )
+    assert conversation.first_message is not None
     viewer_membership = Membership.objects.get(workspace=ws, user=by_role["viewer"])
     params = {
         "workspace_id": ws.pk,
@@ -157,6 +163,8 @@ def build_world() -> World:
         "kind": "document",
         "item_id": trashed.pk,
         "comment_id": comment.pk,
+        "conversation_id": conversation.pk,
+        "message_id": conversation.first_message.pk,
     }
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     sessions, api_tokens = {}, {}
@@ -322,6 +330,21 @@ PAGES: dict[str, Page] = {
     "comment_resolve": Page(get=POST_ONLY, post=COMMENTERS_DO),
     "comment_reopen": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
     "workspace_mention_candidates": Page(get=MEMBERS),
+    # Conversations: the topic and its message are the manager's.
+    "conversation_list": Page(get=MEMBERS),
+    "conversation_start": Page(
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, DONE, DONE, DONE),
+        form=lambda: {"title": "Rota", "body": "Who covers Friday?"},
+    ),
+    "conversation_detail": Page(get=MEMBERS),
+    "conversation_row": Page(get=MEMBERS),
+    "message_post": Page(
+        get=POST_ONLY, post=(LOGIN, 404, REFUSED, DONE, DONE, DONE), form=lambda: {"body": "Yes."}
+    ),
+    "message_fragment": Page(get=MEMBERS),
+    "message_edit": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"body": "Changed."}),
+    "message_delete": Page(get=POST_ONLY, post=MANAGERS_DO),
 }
 
 ROUTES = page_routes()
@@ -410,6 +433,11 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("comment_delete", "POST"): EVERY_MEMBER_REFUSED,
     ("comment_resolve", "POST"): EVERY_MEMBER_REFUSED,
     ("comment_reopen", "POST"): EVERY_MEMBER_REFUSED,
+    ("conversation_start", "POST"): EVERY_MEMBER_REFUSED,
+    ("message_post", "POST"): EVERY_MEMBER_REFUSED,
+    ("message_edit", "POST"): EVERY_MEMBER_REFUSED,
+    ("message_delete", "POST"): EVERY_MEMBER_REFUSED,
+    ("conversation_detail", "GET"): MEMBERS,
     ("workspace_detail", "GET"): MEMBERS,
     ("document_detail", "GET"): MEMBERS,
     ("version_download", "GET"): MEMBERS,
@@ -528,6 +556,20 @@ CALLS: dict[tuple[str, str], Call] = {
     ("DELETE", D + "/comments/{comment_id}"): Call((401, 404, 403, 204, 403, 204)),
     ("POST", D + "/comments/{comment_id}/resolve"): Call((401, 404, 403, 200, 200, 200)),
     ("POST", D + "/comments/{comment_id}/reopen"): Call((401, 404, 403, 403, 403, 403)),
+    # Conversations: the topic and its message are the manager's; every member marks read.
+    ("GET", W + "/conversations"): Call(READ),
+    ("POST", W + "/conversations"): Call(
+        (401, 404, 403, 201, 201, 201), json={"title": "Rota", "body": "Who covers Friday?"}
+    ),
+    ("GET", W + "/conversations/{conversation_id}"): Call(READ),
+    ("POST", W + "/conversations/{conversation_id}/messages"): Call(
+        (401, 404, 403, 201, 201, 201), json={"body": "Yes."}
+    ),
+    ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): Call(
+        MANAGE, json={"body": "Changed."}
+    ),
+    ("DELETE", W + "/conversations/{conversation_id}/messages/{message_id}"): Call(MANAGE_204),
+    ("POST", W + "/conversations/{conversation_id}/read"): Call((401, 404, 204, 204, 204, 204)),
 }
 
 OPERATIONS = api_operations()
@@ -643,6 +685,12 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/resolve"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/reopen"): ARCHIVED_REFUSED,
+    ("POST", W + "/conversations"): ARCHIVED_REFUSED,
+    ("POST", W + "/conversations/{conversation_id}/messages"): ARCHIVED_REFUSED,
+    ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,
+    ("DELETE", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,
+    # What one has read is one's own, archived or not.
+    ("POST", W + "/conversations/{conversation_id}/read"): (401, 404, 204, 204, 204, 204),
     ("POST", W + "/trash/documents/{document_id}/restore"): (401, 404, 404, 404, 404, 404),
     ("DELETE", W + "/trash/documents/{document_id}"): (401, 404, 404, 404, 404, 404),
     ("POST", W + "/trash/folders/{folder_id}/restore"): (401, 404, 404, 404, 404, 404),
