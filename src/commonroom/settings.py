@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "commonroom.core.middleware.SecurityHeadersMiddleware",
     "commonroom.core.middleware.ApplicationErrorMiddleware",
     "commonroom.accounts.middleware.RequireSecondFactorMiddleware",
+    "commonroom.live.middleware.LiveAfterMiddleware",
 ]
 
 ROOT_URLCONF = "commonroom.urls"
@@ -123,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "commonroom.core.context_processors.commonroom",
+                "commonroom.notifications.context_processors.unread",
             ],
         },
     },
@@ -205,6 +207,8 @@ CSRF_COOKIE_HTTPONLY = True
 
 # --- Invitations, uploads, storage -----------------------------------------------------------
 COMMONROOM_INVITATION_DAYS = env_int("COMMONROOM_INVITATION_DAYS", 14)
+# The hour (0-23, TIME_ZONE) at which `commonroom serve` sends the daily notification digests.
+COMMONROOM_DIGEST_HOUR = min(max(env_int("COMMONROOM_DIGEST_HOUR", 7), 0), 23)
 # People invited from these email domains get staff accounts; everyone else is an external guest.
 COMMONROOM_STAFF_EMAIL_DOMAINS = {d.lower() for d in env_list("COMMONROOM_STAFF_EMAIL_DOMAINS", "")}
 # Largest file accepted, in bytes (default 2 GiB). Checked while the upload streams in.

@@ -30,6 +30,7 @@ from commonroom.documents.models import Blob, Document, Folder, Version, blob_st
 from commonroom.documents.permissions import document_abilities
 from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
 from commonroom.documents.uploads import uploaded_sha256
+from commonroom.notifications.services import version_uploaded
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
 
@@ -207,6 +208,7 @@ def _add_version(
     doc.save(update_fields=["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
+    version_uploaded(version=version)  # followers are notified with the change, or not at all
     return version, True
 
 

@@ -30,6 +30,8 @@ from commonroom.documents.selectors import (
     trash_items,
 )
 from commonroom.documents.uploads import upload_error
+from commonroom.notifications.selectors import is_following
+from commonroom.notifications.services import document_seen
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 
@@ -198,6 +200,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     services.document_record_view(actor=request.user, doc_access=doc_access, info=info(request))
+    document_seen(user=request.user, document=doc_access.document)  # for "changed since"
     versions = list(document_versions(doc_access=doc_access))
     doc = doc_access.document
     return render(
@@ -213,6 +216,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "latest": versions[0] if versions else None,
             "path": folder_path(doc.folder),
             "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
+            "following": is_following(user=request.user, document=doc),
             "threads": with_abilities(
                 document_threads(doc_access=doc_access), doc_access=doc_access, user=request.user
             ),

@@ -13,6 +13,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from commonroom.accounts.permissions import account_abilities
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.notifications.selectors import (
+    documents_changed,
+    threads_waiting,
+    unread_mentions,
+)
 from commonroom.workspaces import services
 from commonroom.workspaces.models import Role
 from commonroom.workspaces.selectors import (
@@ -31,6 +36,10 @@ def home(request: AuthedRequest) -> HttpResponse:
         {
             "accesses": workspaces_for_user(user=request.user),
             "can_create": account_abilities(request.user)["create_workspace"],
+            # What needs me: unread mentions, threads waiting for me, documents changed since.
+            "mentions": unread_mentions(user=request.user),
+            "waiting": threads_waiting(user=request.user),
+            "changed": documents_changed(user=request.user),
         },
     )
 

@@ -1,4 +1,5 @@
-"""``commonroom serve``: uvicorn (ASGI) on 127.0.0.1:8000, with the background-task worker."""
+"""``commonroom serve``: uvicorn (ASGI) on 127.0.0.1:8000, with the background-task worker and
+the daily trigger of the notification digest."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+
+from commonroom.notifications.schedule import start_digest_schedule
 
 
 class Command(BaseCommand):
@@ -30,8 +33,10 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
         worker = None
+        schedule = None
         if not options["no_worker"]:
             worker = subprocess.Popen([sys.executable, "-m", "commonroom", "db_worker"])
+            schedule = start_digest_schedule(settings.COMMONROOM_DIGEST_HOUR)
         self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
         try:
             uvicorn.run(
@@ -45,6 +50,8 @@ class Command(BaseCommand):
                 log_level="info",
             )
         finally:
+            if schedule is not None:
+                schedule.set()
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=10)

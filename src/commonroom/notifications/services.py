@@ -1,0 +1,507 @@
+"""Every write to notifications, follows, settings and "seen" marks.
+
+The hooks (:func:`comment_posted`, :func:`version_uploaded`, :func:`message_posted`) are called
+by the comments, documents and conversations services inside their write's transaction: the
+notifications commit with the change or not at all. Each person gets one notification per source
+item (the strongest reason wins: mention, then reply or conversation, then new comment or
+version), never for their own action, and only while they are a member of the workspace. Open
+screens are nudged and "immediate" emails enqueued after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.documents.models import Document
+from commonroom.documents.selectors import DocumentAccess
+from commonroom.live.services import nudge_user
+from commonroom.notifications.models import (
+    DocumentSeen,
+    EmailChoice,
+    Follow,
+    Kind,
+    Notification,
+    NotificationSettings,
+)
+from commonroom.notifications.selectors import visible_notifications
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.selectors import parse_uuid
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 300
+# A digest goes out once a day. The gap allowed is a little under 24 h so that a digest run at
+# the same hour every day is not skipped when one run started a few seconds later than the
+# previous one, or on the day the clocks change.
+DIGEST_MIN_GAP = timedelta(hours=23)
+DIGEST_MAX_ITEMS = 50
+
+# Which reason wins when one item concerns a person in several ways.
+PRIORITY = {
+    Kind.MENTION: 0,
+    Kind.REPLY: 1,
+    Kind.CONVERSATION: 1,
+    Kind.NEW_COMMENT: 2,
+    Kind.NEW_VERSION: 2,
+}
+
+
+def _clip(text: str, limit: int = MAX_TEXT) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _member_ids(workspace_id: Any, user_ids: Iterable[Any]) -> set[int]:
+    """Of ``user_ids``, those who are active members of the workspace now."""
+    ids = {int(pk) for pk in user_ids if pk is not None}
+    if not ids:
+        return set()
+    return set(
+        Membership.objects.filter(
+            workspace_id=workspace_id, user_id__in=ids, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _merge(reasons: dict[int, str], user_ids: Iterable[Any], kind: str) -> None:
+    for pk in user_ids:
+        if pk is None:
+            continue
+        pk = int(pk)
+        if pk not in reasons or PRIORITY[Kind(kind)] < PRIORITY[Kind(reasons[pk])]:
+            reasons[pk] = kind
+
+
+def _follow_ids(user_ids: Iterable[Any], document_id: Any) -> None:
+    Follow.objects.bulk_create(
+        [Follow(user_id=pk, document_id=document_id) for pk in user_ids], ignore_conflicts=True
+    )
+
+
+def _nudge(user_ids: Iterable[int]) -> None:
+    """Tell each person's open screens their new unread count (after the commit)."""
+    ids = list(user_ids)
+    if not ids:
+        return
+    counts = dict(
+        Notification.objects.filter(recipient_id__in=ids, read_at__isnull=True)
+        .filter(
+            Exists(
+                Membership.objects.filter(
+                    workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id")
+                )
+            )
+        )
+        .values("recipient_id")
+        .annotate(n=Count("id"))
+        .values_list("recipient_id", "n")
+    )
+    for pk in ids:
+        nudge_user(user_id=pk, kind="notifications", data={"unread": counts.get(pk, 0)})
+
+
+def _notify(
+    *,
+    reasons: dict[int, str],
+    workspace_id: Any,
+    actor: Any,
+    document_id: Any,
+    target_url: str,
+    summaries: dict[str, str],
+    excerpt: str,
+    key: str,
+) -> list[Notification]:
+    """Create the notifications (members only, never the actor, once per person and ``key``),
+    nudge the recipients' screens and enqueue the immediate emails after commit."""
+    actor_id = getattr(actor, "pk", None)
+    if actor_id is not None:
+        reasons.pop(actor_id, None)
+    members = _member_ids(workspace_id, reasons)
+    already = set(
+        Notification.objects.filter(recipient_id__in=members, dedupe_key=key).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    new = [
+        Notification(
+            recipient_id=pk,
+            workspace_id=workspace_id,
+            kind=reasons[pk],
+            actor_id=actor_id,
+            document_id=document_id,
+            target_url=target_url[:500],
+            summary=_clip(summaries[reasons[pk]]),
+            excerpt=_clip(excerpt),
+            dedupe_key=key,
+        )
+        for pk in sorted(members - already)
+    ]
+    if not new:
+        return []
+    Notification.objects.bulk_create(new, ignore_conflicts=True)
+    created = list(
+        Notification.objects.filter(pk__in=[n.pk for n in new]).values_list("pk", "recipient_id")
+    )
+    recipients = [r for _, r in created]
+    _nudge(recipients)
+    immediate = set(
+        NotificationSettings.objects.filter(
+            user_id__in=recipients, email=EmailChoice.IMMEDIATE
+        ).values_list("user_id", flat=True)
+    )
+    ids = [str(pk) for pk, r in created if r in immediate]
+    if ids:
+        transaction.on_commit(lambda: _enqueue_emails(ids), robust=True)
+    return [n for n in new if n.pk in {pk for pk, _ in created}]
+
+
+def _enqueue_emails(ids: list[str]) -> None:
+    from commonroom.notifications.tasks import send_notification_emails
+
+    send_notification_emails.enqueue(ids)
+
+
+def _doc_url(workspace_id: Any, document_id: Any) -> str:
+    return reverse("document_detail", args=[workspace_id, document_id])
+
+
+# --- Hooks called by other apps' services -------------------------------------------------------
+
+
+def comment_posted(*, comment: Any, mentioned: list[Any]) -> list[Notification]:
+    """A comment (a new thread or a reply) was written. Call inside its transaction.
+
+    Mentioned members get "mention"; the authors of earlier comments in the same thread "reply";
+    the document's followers "new_comment". The author follows the document from now on."""
+    from commonroom.comments.models import Comment
+
+    doc = comment.document
+    root_id = comment.thread_id or comment.pk
+    reasons: dict[int, str] = {}
+    _merge(reasons, [u.pk for u in mentioned], Kind.MENTION)
+    earlier = (
+        Comment.objects.filter(Q(pk=root_id) | Q(thread_id=root_id))
+        .exclude(pk=comment.pk)
+        .filter(created_at__lte=comment.created_at)
+        .values_list("author_id", flat=True)
+    )
+    _merge(reasons, earlier, Kind.REPLY)
+    _merge(
+        reasons,
+        Follow.objects.filter(document_id=doc.pk).values_list("user_id", flat=True),
+        Kind.NEW_COMMENT,
+    )
+    _follow_ids([comment.author_id], doc.pk)
+    who = comment.author.display_name
+    return _notify(
+        reasons=reasons,
+        workspace_id=doc.workspace_id,
+        actor=comment.author,
+        document_id=doc.pk,
+        target_url=f"{_doc_url(doc.workspace_id, doc.pk)}#thread-{root_id}",
+        summaries={
+            Kind.MENTION: f"{who} mentioned you on {doc.name}",
+            Kind.REPLY: f"{who} replied in your thread on {doc.name}",
+            Kind.NEW_COMMENT: f"{who} commented on {doc.name}",
+        },
+        excerpt=comment.body,
+        key=f"comment:{comment.pk}",
+    )
+
+
+def version_uploaded(*, version: Any) -> list[Notification]:
+    """A new version was added (upload or restore). Call inside its transaction: the document's
+    followers get "new_version"; the uploader follows the document and has seen this version."""
+    doc = version.document
+    _follow_ids([version.author_id], doc.pk)
+    _mark_seen(version.author_id, doc.pk, version.number)
+    reasons: dict[int, str] = {}
+    _merge(
+        reasons,
+        Follow.objects.filter(document_id=doc.pk).values_list("user_id", flat=True),
+        Kind.NEW_VERSION,
+    )
+    verb = (
+        f"restored version {version.restored_from_number} as version {version.number} of"
+        if getattr(version, "restored_from_number", None)
+        else f"uploaded version {version.number} of"
+    )
+    return _notify(
+        reasons=reasons,
+        workspace_id=doc.workspace_id,
+        actor=version.author,
+        document_id=doc.pk,
+        target_url=f"{_doc_url(doc.workspace_id, doc.pk)}#v{version.number}",
+        summaries={Kind.NEW_VERSION: f"{version.author.display_name} {verb} {doc.name}"},
+        excerpt=version.note,
+        key=f"version:{version.pk}",
+    )
+
+
+def message_posted(*, message: Any, mentioned: list[Any]) -> list[Notification]:
+    """A message was written in a conversation. Call inside its transaction.
+
+    Duck-typed on the conversations app: ``message.conversation`` (with ``workspace_id``,
+    and ``title`` if it has one), ``message.author``, ``message.body``, ``message.created_at``,
+    ``message.document_id`` (may be None); other messages of the conversation are found through
+    the message's own model. Mentioned members get "mention"; earlier writers "conversation"."""
+    conversation = message.conversation
+    workspace_id = conversation.workspace_id
+    reasons: dict[int, str] = {}
+    _merge(reasons, [u.pk for u in mentioned], Kind.MENTION)
+    earlier = (
+        type(message)
+        ._default_manager.filter(conversation_id=conversation.pk)
+        .exclude(pk=message.pk)
+        .filter(created_at__lte=message.created_at)
+        .values_list("author_id", flat=True)
+        .distinct()
+    )
+    _merge(reasons, earlier, Kind.CONVERSATION)
+    try:
+        url = reverse("conversation_detail", args=[workspace_id, conversation.pk])
+    except NoReverseMatch:  # pragma: no cover - only before the conversations pages exist
+        url = reverse("workspace_detail", args=[workspace_id])
+    title = _clip(getattr(conversation, "title", "") or "", 80)
+    where = f"in “{title}”" if title else "in a conversation"
+    who = message.author.display_name
+    return _notify(
+        reasons=reasons,
+        workspace_id=workspace_id,
+        actor=message.author,
+        document_id=getattr(message, "document_id", None),
+        target_url=f"{url}#message-{message.pk}",
+        summaries={
+            Kind.MENTION: f"{who} mentioned you {where}",
+            Kind.CONVERSATION: f"{who} wrote {where}",
+        },
+        excerpt=message.body,
+        key=f"message:{message.pk}",
+    )
+
+
+# --- A person's own notifications ---------------------------------------------------------------
+
+
+def _own(user: Any, notification_id: Any) -> Notification:
+    found = visible_notifications(user).filter(pk=parse_uuid(notification_id)).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@transaction.atomic
+def mark_read(*, user: Any, notification_id: Any) -> Notification:
+    """Mark one of the person's notifications read (someone else's does not exist: 404)."""
+    notification = _own(user, notification_id)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+        _nudge([user.pk])
+    return notification
+
+
+@transaction.atomic
+def mark_all_read(*, user: Any, workspace: Any = None) -> int:
+    """Mark all the person's unread notifications read (in one workspace, if given)."""
+    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if workspace is not None:
+        qs = qs.filter(workspace_id=getattr(workspace, "pk", workspace))
+    changed = qs.update(read_at=timezone.now())
+    if changed:
+        _nudge([user.pk])
+    return changed
+
+
+@transaction.atomic
+def follow(*, user: Any, doc_access: DocumentAccess) -> None:
+    """Follow a document the person can see (they are its member: ``doc_access`` says so)."""
+    _require_member(user, doc_access)
+    _follow_ids([user.pk], doc_access.document.pk)
+
+
+@transaction.atomic
+def unfollow(*, user: Any, doc_access: DocumentAccess) -> None:
+    _require_member(user, doc_access)
+    Follow.objects.filter(user=user, document_id=doc_access.document.pk).delete()
+
+
+def _require_member(user: Any, doc_access: DocumentAccess) -> None:
+    # Read again in this transaction: a person removed a moment ago follows nothing.
+    if not Membership.objects.filter(
+        workspace_id=doc_access.document.workspace_id, user=user
+    ).exists():
+        raise NotFound()
+
+
+def settings_for(user: Any) -> NotificationSettings:
+    """The person's settings (the defaults, unsaved, if they never chose)."""
+    found = NotificationSettings.objects.filter(user=user).first()
+    return found or NotificationSettings(user=user)
+
+
+@transaction.atomic
+def settings_update(*, user: Any, email: str) -> NotificationSettings:
+    if email not in EmailChoice.values:
+        raise ApplicationError(
+            "Choose when to be emailed: immediate, digest or none.", code="invalid_email_choice"
+        )
+    found, _ = NotificationSettings.objects.get_or_create(user=user)
+    if found.email != email:
+        found.email = email
+        found.save(update_fields=["email"])
+    return found
+
+
+def _mark_seen(user_id: Any, document_id: Any, number: int) -> None:
+    rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
+    if rows.filter(version_number__lt=number).update(version_number=number, seen_at=timezone.now()):
+        return
+    DocumentSeen.objects.bulk_create(
+        [DocumentSeen(user_id=user_id, document_id=document_id, version_number=number)],
+        ignore_conflicts=True,
+    )
+
+
+def document_seen(*, user: Any, document: Document) -> None:
+    """The person has the document's page in front of them: its latest version is seen."""
+    if document.current_version_number:
+        _mark_seen(user.pk, document.pk, document.current_version_number)
+
+
+# --- Email ----------------------------------------------------------------------------------------
+
+
+def absolute(url: str) -> str:
+    return settings.SITE_URL + url
+
+
+def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    context = {**context, "site_url": settings.SITE_URL}
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"notifications/email/{template}.txt", context),
+        to=[to],
+    )
+    email.attach_alternative(
+        render_to_string(f"notifications/email/{template}.html", context), "text/html"
+    )
+    email.send()
+
+
+def send_notification_emails(notification_ids: list[str]) -> int:
+    """Email each of these notifications not emailed yet whose recipient is still a member
+    (the immediate setting). Safe to run twice: each is claimed under its row lock."""
+    sent = 0
+    for pk in notification_ids:
+        with transaction.atomic():
+            n = (
+                Notification.objects.select_for_update(of=("self",))
+                .select_related("recipient")
+                .filter(pk=parse_uuid(pk), emailed_at__isnull=True)
+                .first()
+            )
+            if n is None or not _member_ids(n.workspace_id, [n.recipient_id]):
+                continue
+            try:
+                _send(
+                    to=n.recipient.email,
+                    subject=_clip(n.summary, 150),
+                    template="notification",
+                    context={"n": n, "url": absolute(n.target_url)},
+                )
+            except Exception:
+                log.exception("could not email notification %s", n.pk)
+                continue
+            n.emailed_at = timezone.now()
+            n.save(update_fields=["emailed_at"])
+            sent += 1
+    return sent
+
+
+def _digest_items(user: Any, choice: str, since: datetime | None) -> Any:
+    qs = visible_notifications(user).filter(read_at__isnull=True, emailed_at__isnull=True)
+    if since is not None:
+        qs = qs.filter(created_at__gt=since)
+    if choice == EmailChoice.NONE:
+        qs = qs.filter(kind=Kind.MENTION)
+    return qs.select_related("workspace").order_by("-created_at")
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """Send each person whose setting is "digest" (or "none", for mentions only) one email
+    with their unread notifications not emailed yet, at most once a day. Returns the number of
+    emails sent."""
+    now = now or timezone.now()
+    from django.contrib.auth import get_user_model
+
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Exists(
+                Notification.objects.filter(
+                    recipient_id=OuterRef("pk"), read_at__isnull=True, emailed_at__isnull=True
+                )
+            )
+        )
+        .exclude(notification_settings__email=EmailChoice.IMMEDIATE)
+    )
+    sent = 0
+    for user in users.iterator():
+        with transaction.atomic():
+            prefs, _ = NotificationSettings.objects.select_for_update().get_or_create(user=user)
+            if prefs.email == EmailChoice.IMMEDIATE:
+                continue
+            if prefs.last_digest_at is not None and now - prefs.last_digest_at < DIGEST_MIN_GAP:
+                continue
+            qs = _digest_items(user, prefs.email, prefs.last_digest_at)
+            items = list(qs[:DIGEST_MAX_ITEMS])
+            if not items:
+                continue
+            total = qs.count()
+            try:
+                _send(
+                    to=user.email,
+                    subject=(
+                        f"Commonroom: {total} notification{'s' if total != 1 else ''} "
+                        "since your last digest"
+                    ),
+                    template="digest",
+                    context={
+                        "user": user,
+                        "items": [(n, absolute(n.target_url)) for n in items],
+                        "more": total - len(items),
+                        "list_url": absolute(reverse("notification_list")),
+                        "settings_url": absolute(reverse("notification_settings")),
+                    },
+                )
+            except Exception:
+                log.exception("could not send the digest to %s", user.pk)
+                continue
+            qs.update(emailed_at=now)
+            prefs.last_digest_at = now
+            prefs.save(update_fields=["last_digest_at"])
+            sent += 1
+    return sent
+
+
+def next_digest_time(now: datetime, hour: int) -> datetime:
+    """The next moment the clock (in the server's time zone) shows ``hour``:00, after ``now``."""
+    local = timezone.localtime(now)
+    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)  # the same wall-clock hour the next day, whatever the offset
+    return at
