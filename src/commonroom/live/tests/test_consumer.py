@@ -340,3 +340,17 @@ def test_a_session_that_still_needs_a_second_factor_is_refused(team: Any, settin
 
 def test_the_layer_is_in_memory_by_default() -> None:
     assert type(get_channel_layer()).__name__ == "InMemoryChannelLayer"
+
+
+def test_a_workspace_page_tells_its_socket_where_to_continue_from(team: Any, client: Any) -> None:
+    ids = emit(team.workspace.pk, 2)
+    client.force_login(team.viewer)
+    page = client.get(f"/w/{team.workspace.pk}/").content.decode()
+    assert (
+        f'<meta name="cr-live" content="{team.workspace.pk}" data-after="{ids[-1]}" '
+        f'data-user="{team.viewer.pk}">' in page
+    )
+    client.force_login(team.outsider)
+    refused = client.get(f"/w/{team.workspace.pk}/")
+    assert refused.status_code == 404
+    assert b"cr-live" not in refused.content

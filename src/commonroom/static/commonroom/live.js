@@ -1,0 +1,316 @@
+// Live updates and the message composer.
+//
+// The socket: a workspace page carries <meta name="cr-live" content="<workspace id>"
+// data-after="<last event id the page shows>">. Each event names a list on the page
+// (data-live-list), the DOM id of the item and a fragment URL; the item is fetched as this person
+// sees it (the server checks their access again) and put in place. A dropped connection comes
+// back with ?after=<last id seen>, so the server replays exactly what was missed, in order.
+//
+// The composer (form[data-composer]): Enter or Send posts; the message shows at once as
+// "Sending…"; it is kept in an outbox in localStorage until the server has it, so a message typed
+// offline is sent on reconnect. Each message has a client key the server stores once, so a
+// resend never posts it twice.
+
+const OUTBOX = "cr-outbox";
+const meta = document.querySelector('meta[name="cr-live"]');
+const me = meta ? meta.dataset.user : null;
+let lastId = meta ? Number(meta.dataset.after || 0) : 0;
+let socket = null;
+let retryDelay = 1000;
+let retryTimer = null;
+let closedForGood = false;
+
+function newKey() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+function setStatus(text) {
+  document.querySelectorAll("[data-live-status]").forEach((el) => { el.textContent = text; });
+}
+
+function banner(text) {
+  let box = document.getElementById("cr-live-banner");
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "cr-live-banner";
+    box.className = "nhsuk-inset-text cr-live-banner";
+    box.setAttribute("role", "status");
+    const main = document.getElementById("maincontent") || document.body;
+    main.prepend(box);
+  }
+  box.textContent = text;
+}
+
+// --- Putting fetched items in place ------------------------------------------------------
+
+function parseItem(html) {
+  const tpl = document.createElement("template");
+  tpl.innerHTML = html.trim();
+  return tpl.content.firstElementChild;
+}
+
+function place(node, listKey, pendingKey) {
+  if (!node) return null;
+  const pending = pendingKey ? document.getElementById(`pending-${pendingKey}`) : null;
+  const existing = node.id ? document.getElementById(node.id) : null;
+  if (existing) {
+    existing.replaceWith(node);
+    if (pending) pending.remove();
+  } else if (pending) {
+    pending.replaceWith(node);
+  } else {
+    const list = listKey ? findList(listKey) : null;
+    if (!list) return null;
+    if (list.dataset.liveOrder === "newest-first") list.prepend(node);
+    else list.append(node);
+  }
+  document.dispatchEvent(new CustomEvent("cr:placed", { detail: { node } }));
+  return node;
+}
+
+function findList(key) {
+  return Array.from(document.querySelectorAll("[data-live-list]")).find((el) => el.dataset.liveList === key) || null;
+}
+
+async function refresh(data) {
+  const list = data.list ? findList(data.list) : null;
+  const existing = data.target ? document.getElementById(data.target) : null;
+  if (!list && !existing) return;
+  if (!data.fragment) return;
+  const response = await fetch(data.fragment, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+  if (response.status === 404 || response.status === 410) {
+    if (existing) existing.remove();
+    return;
+  }
+  if (!response.ok || response.redirected) return;
+  place(parseItem(await response.text()), data.list, data.client_key);
+}
+
+function bumpUnread(key, by) {
+  document.querySelectorAll("[data-unread]").forEach((el) => {
+    if (el.dataset.unread !== key) return;
+    const n = Math.max(0, Number(el.textContent || 0) + by);
+    el.textContent = String(n);
+    el.hidden = n === 0;
+  });
+}
+
+function onEvent(message) {
+  const data = message.data || {};
+  if (message.kind === "message.created" && String(data.author_id) !== String(me)) {
+    // Unread markers for conversations not open on this screen.
+    if (!findList(`conversation:${data.conversation}`)) {
+      bumpUnread(`conversation:${data.conversation}`, 1);
+      bumpUnread(`conversations:${meta.content}`, 1);
+    }
+  }
+  refresh(data).catch(() => {});
+}
+
+function onNudge(message) {
+  if (message.kind === "notifications" && message.data && "unread" in message.data) {
+    document.querySelectorAll('[data-unread="notifications"]').forEach((el) => {
+      el.textContent = String(message.data.unread);
+      el.hidden = Number(message.data.unread) === 0;
+    });
+  }
+}
+
+// --- The socket -------------------------------------------------------------------------------
+
+function connect() {
+  if (!meta || closedForGood) return;
+  clearTimeout(retryTimer);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/ws/w/${meta.content}/?after=${lastId}`);
+  socket.addEventListener("open", () => {
+    retryDelay = 1000;
+    setStatus("Live");
+    document.documentElement.dataset.live = "open";
+    flushOutbox();
+  });
+  socket.addEventListener("message", (e) => {
+    let message;
+    try { message = JSON.parse(e.data); } catch (_) { return; }
+    if (message.type === "event") {
+      if (message.id <= lastId) return;
+      lastId = message.id;
+      onEvent(message);
+    } else if (message.type === "nudge") {
+      onNudge(message);
+    } else if (message.type === "reset") {
+      lastId = message.id;
+      banner("This page missed too many changes while offline. Reload it to see the latest.");
+    }
+  });
+  socket.addEventListener("close", (e) => {
+    document.documentElement.dataset.live = "closed";
+    if (e.code === 4403) {
+      closedForGood = true;
+      setStatus("Not live");
+      banner("You no longer have access to this workspace, or you were signed out. Reload the page.");
+      return;
+    }
+    setStatus("Reconnecting…");
+    retryTimer = setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 15000);
+  });
+}
+
+window.addEventListener("online", () => {
+  if (!socket || socket.readyState === WebSocket.CLOSED) connect();
+  flushOutbox();
+});
+
+// --- The composer and its outbox ---------------------------------------------------------------
+
+function readOutbox() {
+  try { return JSON.parse(localStorage.getItem(OUTBOX) || "[]"); } catch (_) { return []; }
+}
+
+function writeOutbox(items) {
+  try { localStorage.setItem(OUTBOX, JSON.stringify(items)); } catch (_) { /* private mode: no outbox */ }
+}
+
+function pendingNode(item, statusText) {
+  const node = document.createElement("article");
+  node.id = `pending-${item.key}`;
+  node.className = "cr-item cr-item--pending";
+  const text = document.createElement("p");
+  text.className = "cr-item__body";
+  text.textContent = item.body;
+  const status = document.createElement("p");
+  status.className = "cr-item__status nhsuk-body-s";
+  status.setAttribute("role", "status");
+  status.textContent = statusText;
+  node.append(text, status);
+  return node;
+}
+
+function showPending(form, item, statusText) {
+  if (document.getElementById(`pending-${item.key}`)) {
+    setPendingStatus(item.key, statusText);
+    return;
+  }
+  const node = pendingNode(item, statusText);
+  const insideList = form.closest("[data-live-list] > *");
+  const list = form.dataset.list ? findList(form.dataset.list) : document.querySelector("[data-live-list]");
+  if (insideList) {
+    (form.closest("details") || form).before(node);
+  } else if (list) {
+    if (list.dataset.liveOrder === "newest-first") list.prepend(node);
+    else list.append(node);
+  } else {
+    form.before(node);
+  }
+  node.scrollIntoView({ block: "nearest" });
+}
+
+function setPendingStatus(key, text, failed) {
+  const node = document.getElementById(`pending-${key}`);
+  if (!node) return;
+  node.querySelector(".cr-item__status").textContent = text;
+  node.classList.toggle("cr-item--failed", Boolean(failed));
+}
+
+const sending = new Set();
+
+async function send(item) {
+  if (sending.has(item.key)) return;
+  sending.add(item.key);
+  const data = new FormData();
+  Object.entries(item.fields).forEach(([name, value]) => data.append(name, value));
+  data.set("body", item.body);
+  data.set("client_key", item.key);
+  try {
+    const response = await fetch(item.action, {
+      method: "POST",
+      body: data,
+      credentials: "same-origin",
+      headers: { "HX-Request": "true", "X-CSRFToken": item.fields.csrfmiddlewaretoken || "" },
+    });
+    if (response.redirected || response.status === 401) {
+      setPendingStatus(item.key, "Not sent yet: you were signed out. Sign in again in another tab; it will be sent then.");
+      return;
+    }
+    if (response.ok) {
+      writeOutbox(readOutbox().filter((i) => i.key !== item.key));
+      const node = place(parseItem(await response.text()), item.list, item.key);
+      if (node) {
+        node.dataset.sent = "true";
+        const note = document.getElementById("cr-composer-announce");
+        if (note) note.textContent = "Sent";
+      }
+      const left = document.getElementById(`pending-${item.key}`);
+      if (left) left.remove();
+      return;
+    }
+    if (response.status >= 500) {
+      setPendingStatus(item.key, "Not sent yet: the server is busy. Trying again…");
+      return;
+    }
+    // Refused (400, 403, 404, 409...): say why and give the text back; it is not retried.
+    writeOutbox(readOutbox().filter((i) => i.key !== item.key));
+    const reason = (await response.text()).slice(0, 300) || `Refused (${response.status}).`;
+    setPendingStatus(item.key, `Not sent: ${reason}`, true);
+  } catch (_) {
+    setPendingStatus(item.key, "Waiting for a connection: it will be sent when you are back online.");
+  } finally {
+    sending.delete(item.key);
+  }
+}
+
+function flushOutbox() {
+  readOutbox().filter((i) => i.page === location.pathname).forEach((item) => send(item));
+}
+
+function setUpComposer(form) {
+  const box = form.querySelector("textarea[name='body']");
+  if (!box) return;
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.defaultPrevented) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = box.value.trim();
+    if (!body) {
+      box.focus();
+      return;
+    }
+    const fields = {};
+    for (const el of form.elements) {
+      if (el.name && el.name !== "body" && el.name !== "client_key" && el.type !== "submit") fields[el.name] = el.value;
+    }
+    const item = { key: newKey(), action: form.action, body, fields, page: location.pathname, list: form.dataset.list || "" };
+    writeOutbox([...readOutbox(), item]);
+    showPending(form, item, navigator.onLine ? "Sending…" : "Waiting for a connection: it will be sent when you are back online.");
+    box.value = "";
+    box.focus();
+    send(item);
+  });
+}
+
+export function startLive() {
+  const forms = document.querySelectorAll("form[data-composer]");
+  forms.forEach(setUpComposer);
+  if (forms.length && !document.getElementById("cr-composer-announce")) {
+    const note = document.createElement("p");
+    note.id = "cr-composer-announce";
+    note.className = "nhsuk-u-visually-hidden";
+    note.setAttribute("aria-live", "polite");
+    document.body.append(note);
+  }
+  // Messages left in the outbox by an earlier visit to this page: show them and send them.
+  const firstForm = forms[0];
+  readOutbox().filter((i) => i.page === location.pathname).forEach((item) => {
+    const form = Array.from(forms).find((f) => f.action === item.action) || firstForm;
+    if (form) showPending(form, item, "Sending…");
+  });
+  connect();
+  flushOutbox();
+  setInterval(flushOutbox, 10000);
+}
