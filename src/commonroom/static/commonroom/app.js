@@ -1,12 +1,14 @@
 // Commonroom page behaviour: NHS.UK components, and uploads sent with a progress bar.
 import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 import { watchMentions } from "./mentions.js";
+import { startLive } from "./live.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
   initAll();
   document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
   watchMentions();
+  startLive();
 }
 
 function humanSize(n) {
