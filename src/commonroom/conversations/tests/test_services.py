@@ -42,7 +42,7 @@ def delete(user, message):
 
 def unread(user, workspace):
     access = access_for(user, workspace)
-    return {c.title: c.unread for c in conversation_list(access=access, user=user)}
+    return {c.title: c.unread for c in conversation_list(access=access, user=user)}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("role", ["commenter", "editor", "manager"])
