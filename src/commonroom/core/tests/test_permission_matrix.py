@@ -45,6 +45,7 @@ from commonroom.documents.services import document_delete, folder_create, folder
 from commonroom.workspaces.models import Membership, Workspace
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import invitation_create
+from commonroom.notifications.tests.factories import make_notification
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
 ROLES = ("anonymous", "non-member", "viewer", "commenter", "editor", "manager")
@@ -162,6 +163,8 @@ def build_world() -> World:
         "token_id": script_token.pk,
         "kind": "document",
         "item_id": trashed.pk,
+        # The manager's own notification; for everyone else it does not exist.
+        "notification_id": make_notification(manager, document).pk,
         "comment_id": comment.pk,
         "conversation_id": conversation.pk,
         "message_id": conversation.first_message.pk,
@@ -317,6 +320,20 @@ PAGES: dict[str, Page] = {
     ),
     # The token is the manager's: nobody else can even find it.
     "account_token_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 404, 404, 404, DONE)),
+    # Notifications are one's own: someone else's does not exist.
+    "notification_list": Page(get=ANY_SIGNED_IN),
+    "notification_open": Page(
+        get=(LOGIN, 404, 404, 404, 404, DONE), post=(LOGIN, 404, 404, 404, 404, DONE)
+    ),
+    "notification_read_all": Page(get=POST_ONLY, post=(LOGIN, DONE, DONE, DONE, DONE, DONE)),
+    "notification_settings": Page(
+        get=ANY_SIGNED_IN,
+        post=(LOGIN, DONE, DONE, DONE, DONE, DONE),
+        form=lambda: {"email": "immediate"},
+    ),
+    "document_follow": Page(
+        get=POST_ONLY, post=(LOGIN, 404, DONE, DONE, DONE, DONE), form=lambda: {"action": "follow"}
+    ),
     # Comments: the thread is the commenter's; it is open, so nobody can reopen it.
     "comment_create": Page(get=POST_ONLY, post=COMMENTERS_DO, form=lambda: {"body": "Agreed."}),
     "comment_thread": Page(get=MEMBERS),
@@ -441,6 +458,8 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("workspace_detail", "GET"): MEMBERS,
     ("document_detail", "GET"): MEMBERS,
     ("version_download", "GET"): MEMBERS,
+    # Following is one's own choice, not a change to the workspace: it goes on.
+    ("document_follow", "POST"): (LOGIN, 404, DONE, DONE, DONE, DONE),
     ("workspace_audit", "GET"): MANAGERS,
 }
 
@@ -544,6 +563,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("DELETE", W + "/trash/documents/{document_id}"): Call((401, 404, 404, 404, 404, 204)),
     ("POST", W + "/trash/folders/{folder_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
     ("DELETE", W + "/trash/folders/{folder_id}"): Call((401, 404, 404, 404, 404, 204)),
+    ("GET", "/notifications"): Call(ALL_TOKENS),
+    ("POST", "/notifications/read"): Call((401, 204, 204, 204, 204, 204)),
+    # The manager's own notification; for everyone else it does not exist.
+    ("POST", "/notifications/{notification_id}/read"): Call((401, 404, 404, 404, 404, 204)),
+    ("GET", "/account/notification-settings"): Call(ALL_TOKENS),
+    ("PUT", "/account/notification-settings"): Call(ALL_TOKENS, json={"email": "immediate"}),
+    ("PUT", D + "/follow"): Call((401, 404, 204, 204, 204, 204)),
+    ("DELETE", D + "/follow"): Call((401, 404, 204, 204, 204, 204)),
     # Comments: the thread is the commenter's; it is open, so nobody can reopen it.
     ("GET", D + "/comments"): Call(READ),
     ("POST", D + "/comments"): Call((401, 404, 403, 201, 201, 201), json={"body": "Agreed."}),
@@ -698,6 +725,9 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     # Reading goes on.
     ("GET", W): READ,
     ("GET", D + "/versions/{number}/content"): READ,
+    # Following is one's own choice: it goes on in an archived workspace.
+    ("PUT", D + "/follow"): (401, 404, 204, 204, 204, 204),
+    ("DELETE", D + "/follow"): (401, 404, 204, 204, 204, 204),
 }
 
 

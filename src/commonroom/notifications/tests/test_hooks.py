@@ -50,7 +50,9 @@ def test_replies_notify_earlier_authors_of_the_thread_and_mention_wins(team, doc
     reply = post_comment(doc, team.editor, "Answer", thread=root)
     assert kinds(reply) == {"sam@example.org": "reply", "priya@example.org": "new_comment"}
     # One notification per person per comment: a mention beats a reply beats a new comment.
-    again = post_comment(doc, team.manager, "@sam see this", thread=root, mentioned=[team.commenter])
+    again = post_comment(
+        doc, team.manager, "@sam see this", thread=root, mentioned=[team.commenter]
+    )
     assert kinds(again) == {"sam@example.org": "mention", "tom@example.org": "reply"}
     assert Notification.objects.filter(recipient=team.commenter).count() == 2
 

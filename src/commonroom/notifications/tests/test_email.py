@@ -1,0 +1,182 @@
+"""Emails: straight away for "immediate" (through a real SMTP server), else a daily digest, and
+mentions at least in the digest for "none"."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from commonroom.notifications import services
+from commonroom.notifications.models import Kind, Notification, NotificationSettings
+from commonroom.notifications.schedule import run_digest_schedule
+from commonroom.notifications.tests.factories import make_notification, post_comment
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.tests.factories import upload_document
+
+
+@pytest.fixture
+def doc(team):
+    return upload_document(team.workspace, team.manager, name="minutes.docx")
+
+
+def parts(message):
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+
+
+def test_immediate_setting_emails_each_notification_after_commit(
+    team, doc, smtp_server, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://commonroom.example.nhs.uk"
+    NotificationSettings.objects.create(user=team.editor, email="immediate")
+    with django_capture_on_commit_callbacks(execute=True):
+        comment = post_comment(
+            doc, team.commenter, "@tom the agency figure?", mentioned=[team.editor]
+        )
+
+    [message] = smtp_server.wait_for(1)
+    assert message["To"] == "tom@example.org"
+    assert message["Subject"] == f"{team.commenter.display_name} mentioned you on minutes.docx"
+    body = parts(message)
+    url = f"https://commonroom.example.nhs.uk/w/{team.workspace.pk}/d/{doc.pk}/#thread-{comment.pk}"
+    assert url in body["text/plain"]
+    assert "the agency figure?" in body["text/plain"]
+    assert f'href="{url}"' in body["text/html"]
+    assert Notification.objects.get(recipient=team.editor).emailed_at is not None
+    # The manager (digest, the default) is not emailed now.
+    assert len(smtp_server.messages) == 1
+    assert Notification.objects.get(recipient=team.manager).emailed_at is None
+
+
+def test_nothing_is_emailed_before_the_commit(team, doc, smtp_server):
+    NotificationSettings.objects.create(user=team.editor, email="immediate")
+    post_comment(doc, team.commenter, mentioned=[team.editor])  # the test never commits
+    assert smtp_server.messages == []
+
+
+def test_the_email_task_skips_what_was_emailed_and_removed_members(team, doc):
+    first = make_notification(team.editor, doc)
+    assert services.send_notification_emails([str(first.pk)]) == 1
+    assert services.send_notification_emails([str(first.pk)]) == 0  # safe to run twice
+    second = make_notification(team.viewer, doc)
+    Membership.objects.filter(user=team.viewer).delete()
+    assert services.send_notification_emails([str(second.pk)]) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_digest_once_a_day_with_what_is_new_since(team, doc):
+    now = timezone.now()
+    make_notification(team.editor, doc, summary="First thing", created_at=now - timedelta(hours=2))
+    make_notification(team.editor, doc, kind=Kind.NEW_COMMENT, summary="Second thing")
+    read = make_notification(team.editor, doc, summary="Already read")
+    read.read_at = now
+    read.save()
+
+    assert services.send_digests(now) == 1
+    [digest] = mail.outbox
+    assert digest.to == ["tom@example.org"]
+    assert "First thing" in digest.body and "Second thing" in digest.body
+    assert "Already read" not in digest.body
+    assert f"/w/{team.workspace.pk}/d/{doc.pk}/" in digest.body
+    assert not Notification.objects.filter(
+        recipient=team.editor, read_at__isnull=True, emailed_at__isnull=True
+    ).exists()
+
+    # Something new an hour later waits for tomorrow's digest.
+    make_notification(team.editor, doc, summary="Third thing", created_at=now + timedelta(hours=1))
+    assert services.send_digests(now + timedelta(hours=2)) == 0
+    assert services.send_digests(now + timedelta(hours=24)) == 1
+    assert "Third thing" in mail.outbox[1].body
+    assert "First thing" not in mail.outbox[1].body
+    assert NotificationSettings.objects.get(user=team.editor).last_digest_at == now + timedelta(
+        hours=24
+    )
+
+
+def test_none_still_gets_mentions_in_the_digest_and_immediate_gets_no_digest(team, doc):
+    NotificationSettings.objects.create(user=team.commenter, email="none")
+    NotificationSettings.objects.create(user=team.viewer, email="immediate")
+    make_notification(team.commenter, doc, summary="Mentioned you")
+    make_notification(team.commenter, doc, kind=Kind.NEW_VERSION, summary="New version")
+    make_notification(team.viewer, doc, summary="Viewer mention")
+    assert services.send_digests() == 1
+    [digest] = mail.outbox
+    assert digest.to == ["sam@example.org"]
+    assert "Mentioned you" in digest.body and "New version" not in digest.body
+
+
+def test_no_digest_with_nothing_to_say_or_for_a_workspace_one_has_left(team, doc):
+    make_notification(team.viewer, doc, summary="From before")
+    Membership.objects.filter(user=team.viewer).delete()
+    assert services.send_digests() == 0
+    assert mail.outbox == []
+
+
+def test_the_digest_command(team, doc, capsys):
+    make_notification(team.editor, doc)
+    call_command("digest")
+    assert "sent 1 digest(s)" in capsys.readouterr().out
+    assert len(mail.outbox) == 1
+
+
+# --- The daily trigger -----------------------------------------------------------------------
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 28, 6, 59, tzinfo=LONDON), datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 11, 28, 7, 0, tzinfo=LONDON), datetime(2026, 11, 29, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 11, 28, 22, 0, tzinfo=LONDON), datetime(2026, 11, 29, 7, 0, tzinfo=LONDON)),
+        # The night the clocks go forward: still 07:00 on the wall clock.
+        (datetime(2026, 3, 28, 8, 0, tzinfo=LONDON), datetime(2026, 3, 29, 7, 0, tzinfo=LONDON)),
+    ],
+)
+def test_next_digest_time_is_the_next_hour_on_the_local_clock(settings, now, expected):
+    settings.TIME_ZONE = "Europe/London"
+    due = services.next_digest_time(now, 7)
+    assert due == expected
+    assert (due.hour, due.minute, due.utcoffset()) == (7, 0, expected.utcoffset())
+
+
+def test_the_schedule_enqueues_the_digest_when_the_hour_comes(settings):
+    settings.TIME_ZONE = "Europe/London"
+    stop = threading.Event()
+    calls = []
+    start = datetime(2026, 11, 28, 6, 59, 59, 950000, tzinfo=LONDON)
+    began = timezone.now()
+
+    def clock():
+        return start + (timezone.now() - began)
+
+    def enqueue():
+        calls.append(clock())
+        stop.set()
+
+    thread = threading.Thread(
+        target=run_digest_schedule, args=(stop, 7), kwargs={"clock": clock, "enqueue": enqueue}
+    )
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert len(calls) == 1 and calls[0] >= datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)
+
+
+def test_the_digest_task_sends_the_digests(team, doc):
+    from commonroom.notifications.tasks import send_digests
+
+    make_notification(team.editor, doc)
+    result = send_digests.enqueue()  # tests run tasks at once
+    assert result.return_value == 1

@@ -1,0 +1,239 @@
+"""Pages and API: the list, opening, marking read, settings, following, the header badge, the
+home page's "what needs me"; someone else's notification does not exist (404)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from commonroom.notifications.models import Follow, Notification, NotificationSettings
+from commonroom.notifications.tests.factories import make_notification, post_comment
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.tests.factories import upload_document
+
+
+@pytest.fixture
+def doc(team):
+    return upload_document(team.workspace, team.manager, name="minutes.docx")
+
+
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_the_list_shows_mine_only_newest_first(client, team, doc):
+    make_notification(team.editor, doc, summary="Older one")
+    make_notification(team.editor, doc, summary="Newer one")
+    make_notification(team.viewer, doc, summary="Not for Tom")
+    page = signed_in(client, team.editor).get(reverse("notification_list")).content.decode()
+    assert page.index("Newer one") < page.index("Older one")
+    assert "Not for Tom" not in page
+
+
+def test_opening_marks_read_and_goes_to_the_target(client, team, doc):
+    n = make_notification(
+        team.editor, doc, target_url=f"/w/{team.workspace.pk}/d/{doc.pk}/#thread-x"
+    )
+    response = signed_in(client, team.editor).get(reverse("notification_open", args=[n.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == n.target_url
+    n.refresh_from_db()
+    assert n.read_at is not None
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"]
+)
+def test_opening_never_leaves_the_site(client, team, doc, target):
+    n = make_notification(team.editor, doc, target_url=target)
+    response = signed_in(client, team.editor).post(reverse("notification_open", args=[n.pk]))
+    assert response["Location"] == reverse("notification_list")
+
+
+def test_someone_elses_notification_is_not_found(client, team, doc):
+    n = make_notification(team.editor, doc)
+    c = signed_in(client, team.viewer)
+    assert c.get(reverse("notification_open", args=[n.pk])).status_code == 404
+    assert c.get(reverse("notification_open", args=[uuid.uuid4()])).status_code == 404
+    n.refresh_from_db()
+    assert n.read_at is None
+
+
+def test_notifications_of_a_workspace_one_left_are_hidden(client, team, doc):
+    n = make_notification(team.viewer, doc, summary="From the old workspace")
+    Membership.objects.filter(user=team.viewer).delete()
+    c = signed_in(client, team.viewer)
+    assert "From the old workspace" not in c.get(reverse("notification_list")).content.decode()
+    assert c.get(reverse("notification_open", args=[n.pk])).status_code == 404
+
+
+def test_read_all_and_the_badge(client, team, doc):
+    make_notification(team.editor, doc)
+    make_notification(team.editor, doc)
+    c = signed_in(client, team.editor)
+    page = c.get(reverse("home")).content.decode()
+    assert '<span class="cr-badge" data-unread="notifications">2</span>' in page
+    assert "unread notifications" in page
+    assert c.post(reverse("notification_read_all")).status_code == 302
+    assert not Notification.objects.filter(recipient=team.editor, read_at__isnull=True).exists()
+    page = c.get(reverse("home")).content.decode()
+    assert 'data-unread="notifications">0<' in page
+
+
+def test_the_badge_costs_one_query(client, team, doc, django_assert_num_queries):
+    from commonroom.notifications.context_processors import unread
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = team.editor
+    count = unread(request)["unread_notifications"]
+    with django_assert_num_queries(1):
+        assert count() == 0
+        assert count() == 0
+
+
+def test_settings_page(client, team):
+    c = signed_in(client, team.editor)
+    page = c.get(reverse("notification_settings")).content.decode()
+    assert 'value="digest" checked' in page
+    response = c.post(reverse("notification_settings"), {"email": "immediate"})
+    assert response.status_code == 302
+    assert NotificationSettings.objects.get(user=team.editor).email == "immediate"
+    c.post(reverse("notification_settings"), {"email": "hourly"})
+    assert NotificationSettings.objects.get(user=team.editor).email == "immediate"
+
+
+def test_follow_and_unfollow_from_the_document_page(client, team, doc):
+    c = signed_in(client, team.viewer)
+    page_url = reverse("document_detail", args=[team.workspace.pk, doc.pk])
+    assert ">Follow<" in c.get(page_url).content.decode()
+    url = reverse("document_follow", args=[team.workspace.pk, doc.pk])
+    assert c.post(url, {"action": "follow"})["Location"] == page_url
+    assert Follow.objects.filter(user=team.viewer, document=doc).exists()
+    assert "Stop following" in c.get(page_url).content.decode()
+    c.post(url, {"action": "unfollow"})
+    assert not Follow.objects.filter(user=team.viewer, document=doc).exists()
+    assert signed_in(client, team.outsider).post(url, {"action": "follow"}).status_code == 404
+
+
+# --- Home: what needs me ----------------------------------------------------------------------
+
+
+def test_home_shows_mentions_waiting_threads_and_changed_documents(client, team, doc):
+    # A mention of Tom; a thread Tom took part in, answered by someone else since.
+    post_comment(doc, team.commenter, "@tom the agency figure?", mentioned=[team.editor])
+    root = post_comment(doc, team.editor, "Who has the agency figure?")
+    post_comment(doc, team.commenter, "Finance has it", thread=root)
+    mine_last = post_comment(doc, team.editor, "My own last word")
+    # Tom saw version 1; the manager then uploads version 2.
+    c = signed_in(client, team.editor)
+    c.get(reverse("document_detail", args=[team.workspace.pk, doc.pk]))
+    upload_document(team.workspace, team.manager, name="minutes.docx", content=b"v2")
+    # A document Tom follows but never opened counts as changed; one he never opened, not.
+    other = upload_document(team.workspace, team.manager, name="agenda.docx")
+    Follow.objects.create(user=team.editor, document=other)
+    upload_document(team.workspace, team.manager, name="unrelated.docx")
+
+    page = c.get(reverse("home")).content.decode()
+    assert "Mentions" in page and "mentioned you on minutes.docx" in page
+    assert "Threads waiting for you" in page and "Who has the agency figure?" in page
+    assert "My own last word" not in page
+    assert f"#thread-{root.pk}" in page and f"#thread-{mine_last.pk}" not in page
+    changed = page[page.index("Changed since you last looked") :]
+    assert "minutes.docx" in changed and "you last saw version 1" in changed
+    assert "agenda.docx" in changed and "unrelated.docx" not in changed
+
+    # Once Tom looks at version 2 it is no longer changed.
+    c.get(reverse("document_detail", args=[team.workspace.pk, doc.pk]))
+    changed = c.get(reverse("home")).content.decode()
+    assert "you last saw version" not in changed
+
+
+def test_home_sections_are_bounded(client, team, doc):
+    for i in range(12):
+        make_notification(team.editor, doc, summary=f"Mention number {i}")
+    page = signed_in(client, team.editor).get(reverse("home")).content.decode()
+    assert page.count("Mention number") == 10
+
+
+def test_resolved_threads_are_not_waiting(client, team, doc):
+    from django.utils import timezone
+
+    root = post_comment(doc, team.editor, "Question")
+    post_comment(doc, team.commenter, "Answer", thread=root)
+    root.resolved_at = timezone.now()
+    root.save()
+    page = signed_in(client, team.editor).get(reverse("home")).content.decode()
+    assert "Threads waiting for you" not in page
+
+
+# --- API --------------------------------------------------------------------------------------
+
+
+def api(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_api_lists_mine_with_the_unread_count(client, team, doc):
+    read = make_notification(team.editor, doc, summary="Read one")
+    read.read_at = read.created_at
+    read.save()
+    make_notification(team.editor, doc, summary="Unread one")
+    make_notification(team.viewer, doc, summary="Someone else's")
+    c = api(client, team.editor)
+    data = c.get("/api/v1/notifications").json()
+    assert data["unread"] == 1
+    assert [n["summary"] for n in data["items"]] == ["Unread one", "Read one"]
+    assert data["items"][0]["document_id"] == str(doc.pk)
+    only = c.get("/api/v1/notifications?unread=true").json()
+    assert [n["summary"] for n in only["items"]] == ["Unread one"]
+
+
+def test_api_marks_read_and_others_are_404(client, team, doc):
+    from django.test import Client
+
+    mine = make_notification(team.editor, doc)
+    theirs = make_notification(team.viewer, doc)
+    c = Client()
+    c.force_login(team.editor)
+    assert c.post(f"/api/v1/notifications/{mine.pk}/read").status_code == 204
+    assert c.post(f"/api/v1/notifications/{theirs.pk}/read").status_code == 404
+    assert c.post("/api/v1/notifications/not-a-uuid/read").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+    make_notification(team.editor, doc)
+    assert c.post("/api/v1/notifications/read").status_code == 204
+    assert c.get("/api/v1/notifications").json()["unread"] == 0
+
+
+def test_api_settings(client, team):
+    c = api(client, team.editor)
+    assert c.get("/api/v1/account/notification-settings").json() == {
+        "email": "digest",
+        "last_digest_at": None,
+    }
+    response = c.put(
+        "/api/v1/account/notification-settings", {"email": "none"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["email"] == "none"
+    bad = c.put(
+        "/api/v1/account/notification-settings",
+        {"email": "hourly"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+
+
+def test_api_follow(client, team, doc):
+    url = f"/api/v1/workspaces/{team.workspace.pk}/documents/{doc.pk}/follow"
+    c = api(client, team.viewer)
+    assert c.put(url).status_code == 204
+    assert c.put(url).status_code == 204
+    assert Follow.objects.filter(user=team.viewer, document=doc).count() == 1
+    assert c.delete(url).status_code == 204
+    assert not Follow.objects.filter(user=team.viewer, document=doc).exists()
+    assert api(client, team.outsider).put(url).status_code == 404
