@@ -42,10 +42,10 @@ from commonroom.comments.services import comment_create
 from commonroom.conversations.services import conversation_start
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_delete, folder_create, folder_delete
+from commonroom.notifications.tests.factories import make_notification
 from commonroom.workspaces.models import Membership, Workspace
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import invitation_create
-from commonroom.notifications.tests.factories import make_notification
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
 ROLES = ("anonymous", "non-member", "viewer", "commenter", "editor", "manager")

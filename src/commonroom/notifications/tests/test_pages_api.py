@@ -84,8 +84,9 @@ def test_read_all_and_the_badge(client, team, doc):
 
 
 def test_the_badge_costs_one_query(client, team, doc, django_assert_num_queries):
-    from commonroom.notifications.context_processors import unread
     from django.test import RequestFactory
+
+    from commonroom.notifications.context_processors import unread
 
     request = RequestFactory().get("/")
     request.user = team.editor
