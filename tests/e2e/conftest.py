@@ -65,12 +65,15 @@ def new_page(
     """Open a page in a fresh browser context, with its own cookies: one person each.
 
     ``new_page("Aisha", viewport=PHONE)``. Every page is watched for console and script errors.
+    ``base_url`` points a page at another server (``asgi_server``, for websockets).
     """
     contexts: list[Any] = []
 
-    def open_page(who: str, *, viewport: dict[str, int] = DESKTOP) -> Any:
+    def open_page(
+        who: str, *, viewport: dict[str, int] = DESKTOP, base_url: str | None = None
+    ) -> Any:
         context = browser.new_context(
-            base_url=live_server.url,
+            base_url=base_url or live_server.url,
             viewport=viewport,
             accept_downloads=True,
             locale="en-GB",
@@ -85,3 +88,18 @@ def new_page(
     yield open_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def asgi_server(transactional_db: Any) -> Iterator[Any]:
+    """The ASGI application (websockets included) on a loopback port, in a thread of this
+    process: the same test database and in-memory channel layer. pytest-django's
+    ``live_server`` speaks WSGI only, so pages that follow the workspace live use this."""
+    from commonroom.live.tests.servers import AsgiTestServer
+
+    server = AsgiTestServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

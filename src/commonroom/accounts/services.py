@@ -14,10 +14,10 @@ from commonroom.accounts.models import ApiToken, TokenScope, User
 from commonroom.accounts.selectors import TOKEN_PREFIX, hash_secret
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
-from commonroom.live.services import revoke_user
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
+from commonroom.live.services import revoke_user
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked
 from commonroom.live.services import publish
+from commonroom.notifications import services as notifications
 from commonroom.workspaces.selectors import member_users, parse_uuid
 from commonroom.workspaces.services import deny
 
@@ -173,6 +174,7 @@ def comment_create(
     comment.is_new = True
     _audit(comment, action=Action.COMMENT_CREATED, actor=actor, info=info)
     _publish(comment, kind="comment.created", actor=actor)
+    notifications.comment_posted(comment=comment, mentioned=rendered.mentioned)
     return comment
 
 
@@ -211,6 +213,7 @@ def comment_reply(
     reply.is_new = True
     _audit(reply, action=Action.COMMENT_CREATED, actor=actor, info=info, thread=str(root.pk))
     _publish(reply, kind="comment.created", actor=actor)
+    notifications.comment_posted(comment=reply, mentioned=rendered.mentioned)
     return reply
 
 

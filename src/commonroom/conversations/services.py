@@ -28,6 +28,7 @@ from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.documents.models import Document
 from commonroom.live.services import publish
+from commonroom.notifications import services as notifications
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
 from commonroom.workspaces.services import deny, lock_access, require_ability
@@ -184,6 +185,7 @@ def _create_message(
     conversation.last_message_at = message.created_at
     conversation.message_count += 1
     conversation.save(update_fields=["last_message_at", "message_count"])
+    notifications.message_posted(message=message, mentioned=rendered.mentioned)
     return message
 
 

@@ -27,7 +27,6 @@ from django.utils import timezone
 from commonroom.accounts.permissions import account_abilities
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
-from commonroom.live.services import revoke_user
 from commonroom.core.exceptions import (
     ApplicationError,
     Conflict,
@@ -37,6 +36,7 @@ from commonroom.core.exceptions import (
 )
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
+from commonroom.live.services import revoke_user
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
 from commonroom.workspaces.permissions import abilities_for_role
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid

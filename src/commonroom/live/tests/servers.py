@@ -52,25 +52,32 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
         time.sleep(0.1)
 
 
-@contextmanager
-def uvicorn_thread() -> Iterator[str]:
-    """This process's ASGI application served on a free loopback port; yields its base URL."""
-    from commonroom.asgi import application
+class AsgiTestServer:
+    """This process's ASGI application served by uvicorn in a thread on a loopback port, which
+    stays the same across :meth:`stop` and :meth:`start` (to test reconnecting)."""
 
-    port = free_port()
-    config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from commonroom.asgi import application
+
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
+        self.thread.start()
+        wait_until_up(self.url)
+
+    def stop(self) -> None:
+        if self.server is not None and self.thread is not None:
+            self.server.should_exit = True
+            self.thread.join(timeout=10)
+        self.server = self.thread = None
 
 
 @contextmanager

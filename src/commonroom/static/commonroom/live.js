@@ -50,12 +50,32 @@ function parseItem(html) {
   return tpl.content.firstElementChild;
 }
 
+// What a person is in the middle of inside an item (a reply being typed, an open "Reply") must
+// survive the item being replaced by a newer copy.
+function carryOver(from, to) {
+  from.querySelectorAll("textarea[id]").forEach((old) => {
+    const fresh = to.querySelector(`#${CSS.escape(old.id)}`);
+    if (!fresh) return;
+    fresh.value = old.value;
+    const details = fresh.closest("details");
+    if (details && old.closest("details") && old.closest("details").open) details.open = true;
+  });
+  const focused = document.activeElement;
+  const refocus = focused && focused.id && from.contains(focused) ? focused.id : null;
+  return refocus;
+}
+
 function place(node, listKey, pendingKey) {
   if (!node) return null;
   const pending = pendingKey ? document.getElementById(`pending-${pendingKey}`) : null;
   const existing = node.id ? document.getElementById(node.id) : null;
   if (existing) {
+    const refocus = carryOver(existing, node);
     existing.replaceWith(node);
+    if (refocus) {
+      const again = document.getElementById(refocus);
+      if (again) again.focus();
+    }
     if (pending) pending.remove();
   } else if (pending) {
     pending.replaceWith(node);
@@ -65,6 +85,7 @@ function place(node, listKey, pendingKey) {
     if (list.dataset.liveOrder === "newest-first") list.prepend(node);
     else list.append(node);
   }
+  node.querySelectorAll("form[data-composer]").forEach(setUpComposer);
   document.dispatchEvent(new CustomEvent("cr:placed", { detail: { node } }));
   return node;
 }
@@ -87,12 +108,16 @@ async function refresh(data) {
   place(parseItem(await response.text()), data.list, data.client_key);
 }
 
+// An unread count: the number sits in [data-unread="<key>"], inside a badge hidden at zero.
+function showCount(el, n) {
+  el.textContent = String(n);
+  const badge = el.closest(".cr-unread, .cr-badge") || el;
+  badge.hidden = n === 0;
+}
+
 function bumpUnread(key, by) {
   document.querySelectorAll("[data-unread]").forEach((el) => {
-    if (el.dataset.unread !== key) return;
-    const n = Math.max(0, Number(el.textContent || 0) + by);
-    el.textContent = String(n);
-    el.hidden = n === 0;
+    if (el.dataset.unread === key) showCount(el, Math.max(0, Number(el.textContent || 0) + by));
   });
 }
 
@@ -111,8 +136,7 @@ function onEvent(message) {
 function onNudge(message) {
   if (message.kind === "notifications" && message.data && "unread" in message.data) {
     document.querySelectorAll('[data-unread="notifications"]').forEach((el) => {
-      el.textContent = String(message.data.unread);
-      el.hidden = Number(message.data.unread) === 0;
+      showCount(el, Number(message.data.unread));
     });
   }
 }
@@ -267,9 +291,13 @@ function flushOutbox() {
 
 function setUpComposer(form) {
   const box = form.querySelector("textarea[name='body']");
-  if (!box) return;
+  if (!box || form.dataset.composerReady) return;
+  form.dataset.composerReady = "1";
   box.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.defaultPrevented) {
+    // Enter sends, Shift+Enter starts a new line; while @mention suggestions are open, Enter
+    // picks one instead.
+    const choosing = box.getAttribute("aria-expanded") === "true";
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !e.defaultPrevented && !choosing) {
       e.preventDefault();
       form.requestSubmit();
     }
