@@ -54,6 +54,7 @@ test: lint typecheck
 ## bench: figures written to docs/benchmarks.md (never a pass/fail on timing)
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.fanout
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

@@ -60,7 +60,7 @@ def page_problems() -> PageProblems:
 
 @pytest.fixture
 def new_page(
-    browser: Any, live_server: Any, page_problems: PageProblems
+    browser: Any, asgi_server: Any, page_problems: PageProblems
 ) -> Iterator[Callable[..., Any]]:
     """Open a page in a fresh browser context, with its own cookies: one person each.
 
@@ -73,7 +73,7 @@ def new_page(
         who: str, *, viewport: dict[str, int] = DESKTOP, base_url: str | None = None
     ) -> Any:
         context = browser.new_context(
-            base_url=base_url or live_server.url,
+            base_url=base_url or asgi_server.url,
             viewport=viewport,
             accept_downloads=True,
             locale="en-GB",
@@ -93,8 +93,9 @@ def new_page(
 @pytest.fixture
 def asgi_server(transactional_db: Any) -> Iterator[Any]:
     """The ASGI application (websockets included) on a loopback port, in a thread of this
-    process: the same test database and in-memory channel layer. pytest-django's
-    ``live_server`` speaks WSGI only, so pages that follow the workspace live use this."""
+    process: the same test database and in-memory channel layer, served as ``commonroom serve``
+    serves it. (pytest-django's ``live_server`` speaks WSGI only: pages could not open their live
+    socket.)"""
     from commonroom.live.tests.servers import AsgiTestServer
 
     server = AsgiTestServer()
@@ -103,3 +104,4 @@ def asgi_server(transactional_db: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+

@@ -67,10 +67,10 @@ def docx_file(content: bytes) -> dict[str, Any]:
 
 
 def test_minutes_review_and_amendment(
-    live_server: Any, new_page: Any, page_problems: Any, smtp_server: Any, settings: Any
+    asgi_server: Any, new_page: Any, page_problems: Any, smtp_server: Any, settings: Any
 ) -> None:
     # Given Priya (staff) and Tom (staff) with accounts, and the minutes in two drafts
-    settings.SITE_URL = live_server.url
+    settings.SITE_URL = asgi_server.url
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     tom = UserFactory(email="tom@example.org", full_name="Tom Evans")
     draft = minutes_docx(amended=False)
@@ -107,7 +107,7 @@ def test_minutes_review_and_amendment(
     assert "Weekly budget meeting" in body
     link = re.search(r"https?://\S+/invitations/\S+/", body)
     assert link is not None, body
-    assert link.group(0).startswith(live_server.url + "/invitations/")
+    assert link.group(0).startswith(asgi_server.url + "/invitations/")
 
     # When Aisha opens it on her phone and creates her guest account
     aisha_page = new_page("Aisha", viewport=PHONE)
@@ -118,7 +118,7 @@ def test_minutes_review_and_amendment(
     aisha_page.get_by_role("button", name="Create account and join").click()
 
     # Then she lands in the workspace, a guest commenter, with nothing to upload with
-    expect(aisha_page).to_have_url(live_server.url + workspace_path)
+    expect(aisha_page).to_have_url(asgi_server.url + workspace_path)
     expect(aisha_page.get_by_role("heading", level=1)).to_have_text("Weekly budget meeting")
     aisha = Membership.objects.select_related("user").get(
         workspace=workspace, user__email="aisha@example.org"
@@ -210,7 +210,7 @@ def test_minutes_review_and_amendment(
 
 
 def test_upload_form_explains_a_refusal_and_keeps_nothing(
-    live_server: Any, new_page: Any, page_problems: Any, settings: Any
+    asgi_server: Any, new_page: Any, page_problems: Any, settings: Any
 ) -> None:
     # Given Priya's workspace and an upload limit of 1 KB
     settings.COMMONROOM_MAX_UPLOAD_BYTES = 1024

@@ -39,7 +39,7 @@ def add_virtual_authenticator(page: Any) -> None:
 
 
 def test_passkey_is_added_and_then_signs_in_without_a_password(
-    live_server: Any, new_page: Any, page_problems: Any
+    asgi_server: Any, new_page: Any, page_problems: Any
 ) -> None:
     # Given Priya, signed in with her password, on a device with a passkey authenticator
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")

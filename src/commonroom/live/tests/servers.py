@@ -58,7 +58,8 @@ class AsgiTestServer:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        # "localhost", not the address: passkeys need a domain name as their relying party.
+        self.url = f"http://localhost:{self.port}"
         self.server: uvicorn.Server | None = None
         self.thread: threading.Thread | None = None
 

@@ -1,0 +1,236 @@
+"""``python -m bench.fanout`` (run by ``make bench``): how long a comment takes to reach every
+open screen of its workspace.
+
+For each socket count in ``BENCH_FANOUT_SOCKETS`` (default 200 and 1,000), sockets are opened to
+the real server (``commonroom serve``) as members of one workspace (bearer tokens of
+``BENCH_FANOUT_PEOPLE`` people, default 20), then ``BENCH_FANOUT_COMMENTS`` comments (default 20)
+are posted one after another through the JSON API. The figure for each (comment, socket) pair is
+the time from starting the POST to the socket receiving that comment's event. Two layouts:
+
+- one process, in-memory channel layer (the default install);
+- two processes sharing Redis (``REDIS_URL``): half the sockets on each, comments posted through
+  the first, so half the deliveries cross processes.
+
+The load generator (this process) shares the machine's two cores with the server, so the figures
+include its own time to read 1,000 sockets. Nothing here fails on timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.config import REPO, Config
+from bench.machine import load_average, machine
+from bench.report import write_section
+from bench.server import Server, commonroom, server_environment
+
+SOCKETS = [int(n) for n in os.environ.get("BENCH_FANOUT_SOCKETS", "200,1000").split(",") if n]
+PEOPLE = int(os.environ.get("BENCH_FANOUT_PEOPLE", "20"))
+COMMENTS = int(os.environ.get("BENCH_FANOUT_COMMENTS", "20"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def step(message: str) -> None:
+    print(f"[fanout] {message}", flush=True)
+
+
+@dataclass
+class Run:
+    layout: str
+    sockets: int
+    latencies_ms: list[float] = field(default_factory=list)
+    last_ms: list[float] = field(default_factory=list)  # per comment: until the last socket
+    post_ms: list[float] = field(default_factory=list)
+    lost: int = 0
+
+    def pct(self, values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@dataclass(frozen=True)
+class World:
+    workspace_id: str
+    document_id: str
+    writer_token: str
+    reader_tokens: list[str]
+
+
+def seed() -> World:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from commonroom.accounts.models import TokenScope, User
+    from commonroom.accounts.services import token_create
+    from commonroom.documents.services import document_upload
+    from commonroom.workspaces.models import Membership, Role
+    from commonroom.workspaces.selectors import workspace_access
+    from commonroom.workspaces.services import workspace_create
+
+    manager = User.objects.create_user("priya@example.org", secrets.token_urlsafe(12))
+    ws = workspace_create(actor=manager, name="Fan-out")
+    readers = []
+    for i in range(PEOPLE):
+        person = User.objects.create_user(f"reader{i}@example.org", secrets.token_urlsafe(12))
+        Membership.objects.create(workspace=ws, user=person, role=Role.VIEWER)
+        readers.append(token_create(actor=person, name="fanout", scope=TokenScope.READ).secret)
+    version = document_upload(
+        actor=manager,
+        access=workspace_access(user=manager, workspace_id=ws.pk),
+        uploaded=SimpleUploadedFile("minutes.txt", b"Minutes\n", content_type="text/plain"),
+    )
+    writer = token_create(actor=manager, name="fanout", scope=TokenScope.WRITE).secret
+    return World(str(ws.pk), str(version.document_id), writer, readers)
+
+
+async def measure(layout: str, urls: list[str], world: World, count: int) -> Run:
+    from websockets.asyncio.client import connect
+
+    run = Run(layout, count)
+    arrivals: dict[str, list[float]] = {}
+    sockets = []
+    for i in range(count):
+        base = urls[i % len(urls)].replace("http://", "ws://")
+        token = world.reader_tokens[i % len(world.reader_tokens)]
+        sockets.append(
+            await connect(
+                f"{base}/ws/w/{world.workspace_id}/",
+                additional_headers={"Authorization": f"Bearer {token}"},
+                max_queue=None,
+            )
+        )
+        json.loads(await sockets[-1].recv())  # hello
+
+    async def listen(sock: object) -> None:
+        async for raw in sock:  # type: ignore[attr-defined]
+            message = json.loads(raw)
+            if message.get("type") == "event" and message.get("kind") == "comment.created":
+                arrivals.setdefault(message["data"]["comment"], []).append(time.perf_counter())
+
+    listeners = [asyncio.create_task(listen(s)) for s in sockets]
+    api = f"{urls[0]}/api/v1/workspaces/{world.workspace_id}/documents/{world.document_id}/comments"
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {world.writer_token}"}, timeout=60
+    ) as http:
+        for n in range(COMMENTS):
+            started = time.perf_counter()
+            answer = await http.post(api, json={"body": f"Fan-out comment {n}"})
+            run.post_ms.append((time.perf_counter() - started) * 1000)
+            if answer.status_code != 201:
+                raise SystemExit(f"posting a comment answered {answer.status_code}: {answer.text}")
+            comment = answer.json()["id"]
+            deadline = time.perf_counter() + 30
+            while len(arrivals.get(comment, [])) < count and time.perf_counter() < deadline:
+                await asyncio.sleep(0.005)
+            got = arrivals.get(comment, [])
+            run.lost += count - len(got)
+            run.latencies_ms.extend((t - started) * 1000 for t in got)
+            if got:
+                run.last_ms.append((max(got) - started) * 1000)
+            await asyncio.sleep(0.2)
+    for task in listeners:
+        task.cancel()
+    for sock in sockets:
+        await sock.close()
+    return run
+
+
+def render(runs: list[Run], notes: list[str]) -> str:
+    info = machine()
+    lines = [
+        "## Live fan-out: posting a comment to its arrival on every open socket",
+        "",
+        f"{info.date}, {info.cpus} CPUs ({info.cpu_model}); load average at the end "
+        f"{load_average()}. "
+        f"{COMMENTS} comments posted one at a time through the JSON API; sockets opened as "
+        f"{PEOPLE} members with bearer tokens. Reproduce: `make bench` (or "
+        "`python -m bench.fanout`; `BENCH_FANOUT_SOCKETS=200,1000`).",
+        "",
+        "| Layout | Sockets | p50 | p99 | max | Last socket, p50 | POST p50 | Lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        if not r.latencies_ms:
+            lines.append(f"| {r.layout} | {r.sockets:,} | - | - | - | - | - | {r.lost} |")
+            continue
+        lines.append(
+            f"| {r.layout} | {r.sockets:,} | {r.pct(r.latencies_ms, 50):,.0f} ms "
+            f"| {r.pct(r.latencies_ms, 99):,.0f} ms | {max(r.latencies_ms):,.0f} ms "
+            f"| {statistics.median(r.last_ms):,.0f} ms | {statistics.median(r.post_ms):,.0f} ms "
+            f"| {r.lost} |"
+        )
+    lines += ["", *notes, ""] if notes else [""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    config = Config.from_env()
+    config.base_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = Path(tempfile.mkdtemp(prefix="fanout-", dir=config.base_dir))
+    runs: list[Run] = []
+    notes: list[str] = []
+    try:
+        env = server_environment(config, data_dir, "")
+        for name in list(os.environ):
+            if name not in env:
+                del os.environ[name]
+        os.environ.update(env)
+        step("migrating")
+        commonroom(env, "migrate", "--noinput", "-v", "0")
+        import django
+
+        django.setup()
+        world = seed()
+        from django.db import connections
+
+        connections.close_all()
+        with Server(env, data_dir / "one.log") as server:
+            for count in SOCKETS:
+                step(f"in memory, one process, {count} sockets")
+                runs.append(
+                    asyncio.run(measure("In memory, 1 process", [server.url], world, count))
+                )
+        try:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        except Exception as exc:
+            notes.append(f"Redis at {REDIS_URL} did not answer ({exc}): two-process runs skipped.")
+        else:
+            redis_env = {
+                **env,
+                "REDIS_URL": REDIS_URL,
+                "COMMONROOM_CHANNEL_PREFIX": f"bench-{secrets.token_hex(4)}",
+            }
+            with (
+                Server(redis_env, data_dir / "a.log") as one,
+                Server(redis_env, data_dir / "b.log") as two,
+            ):
+                for count in SOCKETS:
+                    step(f"Redis, two processes, {count} sockets")
+                    runs.append(
+                        asyncio.run(measure("Redis, 2 processes", [one.url, two.url], world, count))
+                    )
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    text = render(runs, notes)
+    print()
+    print(text)
+    out = config.output
+    if out is not None:
+        write_section(out, "fanout", text)
+        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+
+
+if __name__ == "__main__":
+    main()
