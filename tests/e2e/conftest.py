@@ -104,4 +104,3 @@ def asgi_server(transactional_db: Any) -> Iterator[Any]:
         yield server
     finally:
         server.stop()
-
