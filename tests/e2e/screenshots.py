@@ -88,8 +88,13 @@ def seed() -> dict[str, str]:
         actor=priya, access=access, email="nina.external@example.org", role="viewer"
     )
     token_create(actor=priya, name="minutes export script", scope="read")
+    from commonroom.conversations.models import Conversation
+
+    topic = Conversation.objects.filter(workspace=ws).first()
     w = f"/w/{ws.pk}/"
     return {
+        "conversations": f"{w}c/",
+        "conversation": f"{w}c/{topic.pk}/" if topic else f"{w}c/",
         "workspace": w,
         "document": f"{w}d/{doc.pk}/",
         "members": f"{w}members/",
@@ -110,6 +115,11 @@ PAGES = [
     ("document", "priya", "document"),
     ("document-new-version", "tom", "document"),
     ("document-as-commenter", "aisha", "document"),
+    ("conversations", "tom", "conversations"),
+    ("conversation", "sam", "conversation"),
+    ("notifications", "aisha", "/notifications/"),
+    ("notification-settings", "aisha", "/account/notifications/"),
+    ("home-as-guest", "aisha", "/"),
     ("members", "priya", "members"),
     ("audit", "priya", "audit"),
     ("trash", "priya", "trash"),

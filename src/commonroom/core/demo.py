@@ -6,12 +6,14 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from docx import Document as DocxDocument
 
+from commonroom.documents.models import Document
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_upload, version_upload
 from commonroom.workspaces.models import Membership, Role, Workspace
@@ -136,4 +138,50 @@ def seed_demo(*, password: str | None) -> SeedResult:
             based_on_number=1,
             note="Corrected the month 7 deficit and community figures",
         )
+        _seed_discussion(users, ws, v1.document_id)
     return SeedResult(created=True, password=password, workspace=ws)
+
+
+def _seed_discussion(users: dict[str, Any], ws: Workspace, document_id: Any) -> None:
+    """A few comments and a conversation, written through the real services (so they are
+    audited, notify the people they mention and appear in "what needs me")."""
+    from commonroom.comments.services import comment_create, comment_reply
+    from commonroom.conversations.services import conversation_start, message_post
+
+    def doc_as(key: str) -> Any:
+        return document_access(user=users[key], workspace_id=ws.pk, document_id=document_id)
+
+    def ws_as(key: str) -> Any:
+        return workspace_access(user=users[key], workspace_id=ws.pk)
+
+    first = comment_create(
+        actor=users["aisha"],
+        doc_access=doc_as("aisha"),
+        version_number=1,
+        body="Item 3: the community services figure looks like Q2's, not Q3's.",
+    )
+    comment_reply(
+        actor=users["tom"],
+        doc_access=doc_as("tom"),
+        comment_id=first.pk,
+        body="Well spotted, corrected in version 2. @aisha could you check the new figure?",
+    )
+    comment_create(
+        actor=users["sam"],
+        doc_access=doc_as("sam"),
+        body="**Action 4** has no owner yet. @priya could you add one before sign-off?",
+    )
+    topic = conversation_start(
+        actor=users["priya"],
+        access=ws_as("priya"),
+        title="Month 7 deficit recovery plan",
+        body="Before Thursday's meeting, please read the amended minutes and say here whether "
+        "the recovery actions are realistic.",
+        document=Document.objects.get(pk=document_id),
+    )
+    message_post(
+        actor=users["tom"],
+        access=ws_as("tom"),
+        conversation_id=topic.pk,
+        body="Agency spend is the big one. I'll bring the month 8 forecast.",
+    )

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 import nh3
+from django.utils.html import strip_tags
 from markdown_it import MarkdownIt
 
 from commonroom.core.exceptions import ApplicationError
@@ -101,6 +102,11 @@ def render(text: str, *, resolve: Callable[[str], Any | None] | None = None) -> 
         html = _mark_mentions(html, mentioned)
     unique = list({u.pk: u for u in mentioned.values()}.values())
     return Rendered(html=html, mentioned=unique)
+
+
+def as_text(html: str) -> str:
+    """The words of rendered HTML, for an excerpt in a list or an email (no Markdown marks)."""
+    return unescape(strip_tags(html.replace("</p>", "</p> ").replace("<br>", " ")))
 
 
 def _mark_mentions(html: str, mentioned: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.markup import as_text
 from commonroom.documents.models import Document
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -216,7 +217,7 @@ def comment_posted(*, comment: Any, mentioned: list[Any]) -> list[Notification]:
             Kind.REPLY: f"{who} replied in your thread on {doc.name}",
             Kind.NEW_COMMENT: f"{who} commented on {doc.name}",
         },
-        excerpt=comment.body,
+        excerpt=as_text(comment.body_html) or comment.body,
         key=f"comment:{comment.pk}",
     )
 
@@ -287,7 +288,7 @@ def message_posted(*, message: Any, mentioned: list[Any]) -> list[Notification]:
             Kind.MENTION: f"{who} mentioned you {where}",
             Kind.CONVERSATION: f"{who} wrote {where}",
         },
-        excerpt=message.body,
+        excerpt=as_text(message.body_html) or message.body,
         key=f"message:{message.pk}",
     )
 

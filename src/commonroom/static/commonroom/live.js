@@ -82,8 +82,11 @@ function place(node, listKey, pendingKey) {
   } else {
     const list = listKey ? findList(listKey) : null;
     if (!list) return null;
+    const atBottom = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
     if (list.dataset.liveOrder === "newest-first") list.prepend(node);
     else list.append(node);
+    // Reading the latest messages, like a messaging app: follow the new one down.
+    if (atBottom && list.dataset.liveOrder !== "newest-first") node.scrollIntoView({ block: "nearest" });
   }
   node.querySelectorAll("form[data-composer]").forEach(setUpComposer);
   document.dispatchEvent(new CustomEvent("cr:placed", { detail: { node } }));
@@ -338,6 +341,10 @@ export function startLive() {
     const form = Array.from(forms).find((f) => f.action === item.action) || firstForm;
     if (form) showPending(form, item, "Sending…");
   });
+  // A conversation opens at its latest message (unless a link points at one).
+  if (!location.hash && document.querySelector('[data-live-list^="conversation:"]')) {
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }
   connect();
   flushOutbox();
   setInterval(flushOutbox, 10000);
