@@ -8,8 +8,9 @@ What goes down the socket, as JSON:
 - ``{"type": "nudge", "kind": ..., "data": ...}`` for the person alone (unread counts);
 - ``{"type": "hello", "id": N}`` once connected: the id it continues from.
 
-Every event is read back from the event log together with the reader's membership, so a person
-removed from the workspace is sent nothing more; their sockets are also closed at once (4403) by a
+Every event is read back from the event log together with the reader's membership (for all the
+process's sockets on the workspace at once: hub.py), so a person removed from the workspace is
+sent nothing more; their sockets are also closed at once (4403) by a
 revocation. A socket that may not follow the workspace is refused at the handshake.
 """
 
@@ -21,8 +22,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from commonroom.live import relay
-from commonroom.live.selectors import events_after, latest_event_id, may_follow
+from commonroom.live import hub, relay
+from commonroom.live.selectors import latest_event_id, may_follow
 from commonroom.live.services import user_group, workspace_group
 
 CLOSE_FORBIDDEN = 4403
@@ -88,8 +89,8 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
         async with self.lock:
             if self.closing:
                 return
-            batch = await database_sync_to_async(events_after)(
-                user_id=self.user_id, workspace_id=self.workspace_id, after=self.last_id
+            batch = await hub.events_for(
+                workspace_id=self.workspace_id, user_id=self.user_id, after=self.last_id
             )
             if not batch.allowed:
                 await self.refuse()

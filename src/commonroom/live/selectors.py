@@ -64,3 +64,23 @@ def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
         workspace_id=pk, user_id=user_id, user__is_active=True
     ).exists()
     return Batch(allowed=allowed, events=[], last_id=after)
+
+
+def events_for_readers(
+    *, workspace_id: Any, after: int, user_ids: set[int]
+) -> tuple[list[Event], set[int]]:
+    """For many sockets of one workspace at once: its events after ``after`` (oldest first, at
+    most ``CATCH_UP_LIMIT + 1``) and which of ``user_ids`` are active members now. Two queries
+    however many sockets ask."""
+    pk = parse_uuid(workspace_id)
+    events = list(
+        Event.objects.filter(workspace_id=pk, id__gt=after)
+        .order_by("id")
+        .only("id", "kind", "data")[: CATCH_UP_LIMIT + 1]
+    )
+    members = set(
+        Membership.objects.filter(
+            workspace_id=pk, user_id__in=user_ids, user__is_active=True
+        ).values_list("user_id", flat=True)
+    )
+    return events, members
