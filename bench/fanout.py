@@ -53,6 +53,7 @@ class Run:
     last_ms: list[float] = field(default_factory=list)  # per comment: until the last socket
     post_ms: list[float] = field(default_factory=list)
     lost: int = 0
+    closed: list[str] = field(default_factory=list)
 
     def pct(self, values: list[float], p: float) -> float:
         ordered = sorted(values)
@@ -98,6 +99,7 @@ async def measure(layout: str, urls: list[str], world: World, count: int) -> Run
 
     run = Run(layout, count)
     arrivals: dict[str, list[float]] = {}
+    closed: list[str] = []
     sockets = []
     for i in range(count):
         base = urls[i % len(urls)].replace("http://", "ws://")
@@ -112,10 +114,15 @@ async def measure(layout: str, urls: list[str], world: World, count: int) -> Run
         json.loads(await sockets[-1].recv())  # hello
 
     async def listen(sock: object) -> None:
-        async for raw in sock:  # type: ignore[attr-defined]
-            message = json.loads(raw)
-            if message.get("type") == "event" and message.get("kind") == "comment.created":
-                arrivals.setdefault(message["data"]["comment"], []).append(time.perf_counter())
+        try:
+            async for raw in sock:  # type: ignore[attr-defined]
+                message = json.loads(raw)
+                if message.get("type") == "event" and message.get("kind") == "comment.created":
+                    arrivals.setdefault(message["data"]["comment"], []).append(time.perf_counter())
+        except Exception as exc:
+            closed.append(f"{type(exc).__name__}: {exc}")
+        else:
+            closed.append(f"closed: {getattr(sock, 'close_code', None)}")
 
     listeners = [asyncio.create_task(listen(s)) for s in sockets]
     api = f"{urls[0]}/api/v1/workspaces/{world.workspace_id}/documents/{world.document_id}/comments"
@@ -138,6 +145,9 @@ async def measure(layout: str, urls: list[str], world: World, count: int) -> Run
             if got:
                 run.last_ms.append((max(got) - started) * 1000)
             await asyncio.sleep(0.2)
+    if closed:
+        run.closed = sorted(set(closed))
+        step(f"  {len(closed)} sockets closed during the run: {run.closed[:3]}")
     for task in listeners:
         task.cancel()
     for sock in sockets:
@@ -222,6 +232,11 @@ def main() -> None:
                         asyncio.run(measure("Redis, 2 processes", [one.url, two.url], world, count))
                     )
     finally:
+        keep = os.environ.get("BENCH_FANOUT_LOGS")  # a folder to keep the servers' logs in
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            for log in data_dir.glob("*.log"):
+                shutil.copy(log, Path(keep) / log.name)
         shutil.rmtree(data_dir, ignore_errors=True)
     text = render(runs, notes)
     print()

@@ -283,7 +283,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # No read timeout: a socket's receive is a blocking pop that waits for the next
+                # message, and redis-py 8's 5-second default would end every idle one.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                 "prefix": env("COMMONROOM_CHANNEL_PREFIX", "commonroom"),
                 "capacity": 1000,
             },

@@ -4,6 +4,7 @@ absent this test is skipped with a loud reason, and with CI=true that is a failu
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -53,6 +54,9 @@ def test_a_comment_posted_through_one_process_reaches_a_socket_on_the_other(
             async with connect(ws_url, additional_headers=headers) as socket:
                 hello = json.loads(await socket.recv())
                 assert hello["type"] == "hello"
+                # Idle for longer than redis-py 8's default read timeout (5 s), which would end
+                # the layer's blocking receive and with it the socket, unless switched off.
+                await asyncio.sleep(6)
                 started = time.monotonic()
                 async with httpx.AsyncClient() as http:
                     posted = await http.post(
