@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from e2e_support import PHONE, sign_in
 from playwright.sync_api import expect
 
@@ -14,6 +15,7 @@ from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.comments.models import Comment
 from commonroom.comments.services import comment_create
 from commonroom.documents.selectors import document_access
+from commonroom.documents.services import version_upload
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
 
@@ -73,6 +75,17 @@ def test_a_comment_from_the_desk_reaches_the_phone_within_two_seconds_and_back(
     box_on_phone = composer.bounding_box()
     assert box_on_phone is not None
     assert box_on_phone["y"] + box_on_phone["height"] <= PHONE["height"] + 1
+    # A new version uploaded meanwhile is announced on the open page, with a way to reload.
+    version_upload(
+        actor=priya,
+        doc_access=document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk),
+        uploaded=SimpleUploadedFile("minutes.txt", b"Amended minutes.\n"),
+        based_on_number=1,
+    )
+    notice = phone.locator("#cr-live-banner")
+    expect(notice).to_contain_text("Priya Shah uploaded version 2 of minutes.txt", timeout=2000)
+    notice.get_by_role("button", name="Reload the page").click()
+    expect(phone.get_by_role("heading", name=re.compile("Version 2"))).to_be_visible()
     assert page_problems.seen == []
 
 

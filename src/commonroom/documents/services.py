@@ -30,6 +30,7 @@ from commonroom.documents.models import Blob, Document, Folder, Version, blob_st
 from commonroom.documents.permissions import document_abilities
 from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
 from commonroom.documents.uploads import uploaded_sha256
+from commonroom.live.services import publish
 from commonroom.notifications.services import version_uploaded
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
@@ -209,6 +210,19 @@ def _add_version(
     document.current_version_number = number
     document.updated_at = doc.updated_at
     version_uploaded(version=version)  # followers are notified with the change, or not at all
+    publish(
+        workspace_id=doc.workspace_id,
+        kind="version.created",
+        data={
+            "list": f"versions:{doc.pk}",
+            "target": f"v{number}",
+            "fragment": "",
+            "document": doc.pk,
+            "number": number,
+            "author_id": actor.pk,
+            "notice": f"{actor.display_name} uploaded version {number} of {doc.name}.",
+        },
+    )
     return version, True
 
 

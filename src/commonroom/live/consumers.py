@@ -1,4 +1,5 @@
-"""The websocket a page opens to follow its workspace live: ``/ws/w/<workspace id>/?after=<id>``.
+"""The websocket a page opens to follow its workspace live: ``/ws/w/<workspace id>/?after=<id>``
+(and ``/ws/me/`` for pages outside a workspace: the person's own nudges only).
 
 What goes down the socket, as JSON:
 - ``{"type": "event", "id": 42, "kind": "comment.created", "data": {...}}`` for each workspace
@@ -24,7 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from commonroom.live import hub, relay
 from commonroom.live.selectors import latest_event_id, may_follow
-from commonroom.live.services import user_group, workspace_group
+from commonroom.live.services import sockets_live_on, user_group, workspace_group
 
 CLOSE_FORBIDDEN = 4403
 
@@ -54,6 +55,7 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.lock = asyncio.Lock()
+        sockets_live_on(asyncio.get_running_loop())
         # Join first, then read where to continue from: an event committed in between is
         # announced to this socket and read from the log, never lost.
         for group in (workspace_group(self.workspace_id), user_group(self.user_id)):
@@ -120,3 +122,36 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
     async def live_revoke(self, message: dict[str, Any]) -> None:
         if message.get("workspace") in (None, self.workspace_id):
             await self.refuse()
+
+
+class PersonalConsumer(AsyncJsonWebsocketConsumer):
+    """``/ws/me/``: pages outside a workspace (home, notifications) follow their person's
+    nudges (the unread badge) only. Closed by "sign out everywhere"."""
+
+    user_group_name = ""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user_group_name = user_group(user.pk)
+        sockets_live_on(asyncio.get_running_loop())
+        await self.channel_layer.group_add(self.user_group_name, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "id": 0})
+
+    async def disconnect(self, code: int) -> None:
+        if self.user_group_name:
+            await self.channel_layer.group_discard(self.user_group_name, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "id": 0})
+
+    async def live_nudge(self, message: dict[str, Any]) -> None:
+        await self.send_json({"type": "nudge", "kind": message["kind"], "data": message["data"]})
+
+    async def live_revoke(self, message: dict[str, Any]) -> None:
+        if message.get("workspace") is None:
+            await self.close(code=CLOSE_FORBIDDEN)

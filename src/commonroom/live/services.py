@@ -10,13 +10,14 @@ Three kinds of message reach a screen:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
@@ -43,12 +44,37 @@ def _plain(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# The event loop this process's sockets live on (uvicorn's), noted when one connects.
+_socket_loop: asyncio.AbstractEventLoop | None = None
+_pending_sends: set[asyncio.Task[None]] = set()
+
+
+def sockets_live_on(loop: asyncio.AbstractEventLoop) -> None:
+    global _socket_loop
+    _socket_loop = loop
+
+
 def _send(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        loop = _socket_loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if current is not None and current is loop:
+            # Already on the sockets' loop (sync code called from it): never block it.
+            _pending_sends.add(task := loop.create_task(layer.group_send(group, message)))
+            task.add_done_callback(_pending_sends.discard)
+        elif isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+            # The in-memory layer's queues belong to the sockets' loop: hand the send to it,
+            # from whichever thread this is (a request's, a scheduler's, a test's).
+            send = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            send.result(timeout=10)
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:  # a full or unreachable layer must not undo a committed change
         log.exception("live: could not announce to %s", group)
 

@@ -353,4 +353,60 @@ def test_a_workspace_page_tells_its_socket_where_to_continue_from(team: Any, cli
     client.force_login(team.outsider)
     refused = client.get(f"/w/{team.workspace.pk}/")
     assert refused.status_code == 404
-    assert b"cr-live" not in refused.content
+    # Not even the workspace's event count: the page follows the person's own nudges only.
+    assert (
+        f'<meta name="cr-live" content="" data-after="0" data-user="{team.outsider.pk}">'
+        in refused.content.decode()
+    )
+    assert str(team.workspace.pk) not in refused.content.decode()
+
+
+def test_a_personal_socket_gets_its_persons_nudges_and_closes_on_sign_out_everywhere(
+    team: Any,
+) -> None:
+    token = token_for(team.viewer)
+
+    def nudge() -> None:
+        with transaction.atomic():
+            nudge_user(user_id=team.viewer.pk, kind="notifications", data={"unread": 1})
+
+    async def body() -> None:
+        anonymous = WebsocketCommunicator(application, "/ws/me/", headers=[(b"host", b"x")])
+        connected, _ = await anonymous.connect(timeout=5)
+        assert not connected
+        comm = WebsocketCommunicator(
+            application,
+            "/ws/me/",
+            headers=[(b"host", HOST.encode()), (b"authorization", f"Bearer {token}".encode())],
+        )
+        await opened(comm)
+        # Workspace events do not reach it.
+        await database_sync_to_async(emit)(team.workspace.pk, 1)
+        await database_sync_to_async(nudge)()
+        assert (await receive(comm))["type"] == "nudge"
+        await database_sync_to_async(sessions_end_all)(actor=team.viewer)
+        out = await comm.receive_output(timeout=2)
+        assert out == {"type": "websocket.close", "code": 4403}
+
+    run(body)
+
+
+def test_a_new_version_is_announced_to_the_workspace(team: Any, make_upload: Any) -> None:
+    from commonroom.documents.selectors import document_access
+    from commonroom.documents.services import version_upload
+    from commonroom.workspaces.tests.factories import upload_document
+
+    doc = upload_document(team.workspace, team.manager, name="minutes.txt")
+    version_upload(
+        actor=team.editor,
+        doc_access=document_access(
+            user=team.editor, workspace_id=team.workspace.pk, document_id=doc.pk
+        ),
+        uploaded=make_upload("minutes.txt", b"amended"),
+        based_on_number=1,
+    )
+    event = Event.objects.filter(kind="version.created").order_by("id").last()
+    assert event is not None
+    assert event.data["document"] == str(doc.pk)
+    assert event.data["number"] == 2
+    assert "uploaded version 2 of minutes.txt" in event.data["notice"]

@@ -29,7 +29,7 @@ function setStatus(text) {
   document.querySelectorAll("[data-live-status]").forEach((el) => { el.textContent = text; });
 }
 
-function banner(text) {
+function banner(text, offerReload = false) {
   let box = document.getElementById("cr-live-banner");
   if (!box) {
     box = document.createElement("div");
@@ -39,7 +39,23 @@ function banner(text) {
     const main = document.getElementById("maincontent") || document.body;
     main.prepend(box);
   }
-  box.textContent = text;
+  const words = document.createElement("p");
+  words.textContent = text;
+  box.replaceChildren(words);
+  if (offerReload) {
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "nhsuk-button nhsuk-button--secondary nhsuk-button--small";
+    again.textContent = "Reload the page";
+    again.addEventListener("click", () => location.reload());
+    box.append(again);
+  }
+}
+
+// The page's CSRF token, from any of its forms (the cookie is HttpOnly).
+function csrfToken() {
+  const field = document.querySelector('input[name="csrfmiddlewaretoken"]');
+  return field ? field.value : "";
 }
 
 // --- Putting fetched items in place ------------------------------------------------------
@@ -126,12 +142,23 @@ function bumpUnread(key, by) {
 
 function onEvent(message) {
   const data = message.data || {};
-  if (message.kind === "message.created" && String(data.author_id) !== String(me)) {
-    // Unread markers for conversations not open on this screen.
-    if (!findList(`conversation:${data.conversation}`)) {
+  const mine = String(data.author_id) === String(me);
+  if (message.kind === "message.created" && !mine) {
+    if (findList(`conversation:${data.conversation}`) && document.visibilityState === "visible") {
+      // Read on this screen as it arrives: it does not count as unread later.
+      fetch(`/api/v1/workspaces/${meta.content}/conversations/${data.conversation}/read`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken() },
+      }).catch(() => {});
+    } else {
+      // Unread markers for conversations not open on this screen.
       bumpUnread(`conversation:${data.conversation}`, 1);
       bumpUnread(`conversations:${meta.content}`, 1);
     }
+  }
+  if (message.kind === "version.created" && !mine && findList(`document:${data.document}`)) {
+    banner(`${data.notice} Reload to see it.`, true);
   }
   refresh(data).catch(() => {});
 }
@@ -150,7 +177,9 @@ function connect() {
   if (!meta || closedForGood) return;
   clearTimeout(retryTimer);
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws/w/${meta.content}/?after=${lastId}`);
+  // A workspace's pages follow its events; other pages only their person's nudges.
+  const path = meta.content ? `/ws/w/${meta.content}/?after=${lastId}` : "/ws/me/";
+  socket = new WebSocket(`${scheme}://${location.host}${path}`);
   socket.addEventListener("open", () => {
     retryDelay = 1000;
     setStatus("Live");
