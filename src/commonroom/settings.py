@@ -296,6 +296,9 @@ else:
         "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
+# Live events are kept this many days; a screen offline for longer reloads instead of replaying.
+COMMONROOM_EVENT_DAYS = env_int("COMMONROOM_EVENT_DAYS", 30)
+
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

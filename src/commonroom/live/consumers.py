@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from commonroom.live import hub, relay
-from commonroom.live.selectors import latest_event_id, may_follow
+from commonroom.live.selectors import may_follow, resume_from
 from commonroom.live.services import sockets_live_on, user_group, workspace_group
 
 CLOSE_FORBIDDEN = 4403
@@ -61,13 +61,14 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
         for group in (workspace_group(self.workspace_id), user_group(self.user_id)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-        after = _after(self.scope)
-        if after is None:
-            after = await database_sync_to_async(latest_event_id)(workspace_id=self.workspace_id)
-        self.last_id = after
+        self.last_id, reset = await database_sync_to_async(resume_from)(
+            workspace_id=self.workspace_id, after=_after(self.scope)
+        )
         relay.socket_opened()
         await self.accept()
         await self.send_json({"type": "hello", "id": self.last_id})
+        if reset:
+            await self.send_json({"type": "reset", "id": self.last_id})
         await self.catch_up()
 
     async def disconnect(self, code: int) -> None:

@@ -41,6 +41,19 @@ def latest_event_id(*, workspace_id: Any) -> int:
     return int(found or 0)
 
 
+def resume_from(*, workspace_id: Any, after: int | None) -> tuple[int, bool]:
+    """Where a connecting socket continues from, and whether it must reload first: with no
+    ``after``, or one beyond the workspace's latest event, from the latest; with one older than
+    the log's beginning (events since pruned), from the latest, after a reset."""
+    latest = latest_event_id(workspace_id=workspace_id)
+    if after is None or after > latest:
+        return latest, False
+    oldest = Event.objects.order_by("id").values_list("id", flat=True).first() or 0
+    if after < oldest - 1:
+        return latest, True
+    return after, False
+
+
 def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
     """The workspace's events with ids above ``after``, oldest first, only while ``user_id`` is
     an active member: one query when they are (the membership is part of it), two when the

@@ -14,12 +14,14 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
 from commonroom.live.models import Event
 from commonroom.workspaces.models import Workspace
@@ -122,3 +124,13 @@ def revoke_user(*, user_id: Any, workspace_id: Any | None = None) -> None:
         "workspace": None if workspace_id is None else str(workspace_id),
     }
     transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
+
+
+def events_prune(*, older_than: timedelta) -> int:
+    """Forget events older than ``older_than``: a screen offline that long reloads instead of
+    replaying (it is told "reset"). Returns how many were removed."""
+    cutoff = timezone.now() - older_than
+    newest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    # The newest event always stays: it marks where the log begins (see selectors.resume_from).
+    deleted, _ = Event.objects.filter(created_at__lt=cutoff).exclude(id=newest).delete()
+    return deleted

@@ -18,9 +18,12 @@ log = logging.getLogger(__name__)
 
 
 def enqueue_digests() -> None:
+    """The day's digests, and the day's housekeeping of the live event log."""
+    from commonroom.live.tasks import prune_events
     from commonroom.notifications.tasks import send_digests
 
     send_digests.enqueue()
+    prune_events.enqueue()
 
 
 def run_digest_schedule(

@@ -410,3 +410,38 @@ def test_a_new_version_is_announced_to_the_workspace(team: Any, make_upload: Any
     assert event.data["document"] == str(doc.pk)
     assert event.data["number"] == 2
     assert "uploaded version 2 of minutes.txt" in event.data["notice"]
+
+
+def test_old_events_are_pruned_and_a_screen_that_old_is_told_to_reload(team: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.live.tasks import prune_events
+
+    token = token_for(team.viewer)
+    first, second, third = emit(team.workspace.pk, 3)
+    Event.objects.update(created_at=timezone.now() - timedelta(days=31))
+    prune_events.enqueue()  # tasks run at once in tests
+    # Old ones go; the newest stays, marking where the log begins.
+    assert list(Event.objects.values_list("pk", flat=True)) == [third]
+
+    async def body() -> None:
+        # Last saw the first: the second was pruned unseen, so replaying would skip it.
+        stale = connect(team.workspace.pk, token=token, after=first)
+        assert await opened(stale) == third
+        assert await receive(stale) == {"type": "reset", "id": third}
+        await stale.disconnect()
+        # Last saw the second: nothing was lost; the third is replayed.
+        fresh = connect(team.workspace.pk, token=token, after=second)
+        await opened(fresh)
+        assert (await receive(fresh))["id"] == third
+        await fresh.disconnect()
+        # A forged id from the future is taken as "now", not as a reason to wait.
+        future = connect(team.workspace.pk, token=token, after=third + 1000)
+        assert await opened(future) == third
+        later = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(future))["id"] == later[0]
+        await future.disconnect()
+
+    run(body)
