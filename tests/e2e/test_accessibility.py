@@ -165,8 +165,11 @@ def test_main_pages_have_no_wcag_violations(new_page, viewport, transactional_db
     sign_in(page, priya.email, PASSWORD)
     for name, path in pages.items():
         page.goto(path)
-        if name == "home":  # the seeded mention and reply are on show
-            expect(page.get_by_text("Tom Evans").first).to_be_visible()
+        if name == "home":  # the seeded mentions and reply are on show
+            for heading in ("Mentions", "Threads waiting for you"):
+                expect(page.get_by_role("heading", name=heading)).to_be_visible()
+        if name == "notifications":
+            expect(page.locator(".cr-notification").first).to_be_visible()
         if name == "conversations":
             expect(page.locator(".cr-unread:visible").first).to_be_visible()
         found[name] = violations(page)
