@@ -75,12 +75,23 @@ def test_read_all_and_the_badge(client, team, doc):
     make_notification(team.editor, doc)
     c = signed_in(client, team.editor)
     page = c.get(reverse("home")).content.decode()
-    assert '<span class="cr-badge" data-unread="notifications">2</span>' in page
+    assert '<span class="cr-badge"><span data-unread="notifications">2</span>' in page
     assert "unread notifications" in page
     assert c.post(reverse("notification_read_all")).status_code == 302
     assert not Notification.objects.filter(recipient=team.editor, read_at__isnull=True).exists()
     page = c.get(reverse("home")).content.decode()
-    assert 'data-unread="notifications">0<' in page
+    # No "0" bubble: the badge is hidden (live.js shows it again when a notification arrives).
+    assert '<span class="cr-badge" hidden><span data-unread="notifications">0</span>' in page
+
+
+def test_a_hidden_badge_is_not_displayed():
+    """``.cr-badge { display: inline-block }`` would beat the ``hidden`` attribute."""
+    from pathlib import Path
+
+    import commonroom
+
+    css = (Path(commonroom.__file__).parent / "static/commonroom/app.css").read_text()
+    assert ".cr-badge[hidden], .cr-unread[hidden] { display: none; }" in css
 
 
 def test_the_badge_costs_one_query(client, team, doc, django_assert_num_queries):
