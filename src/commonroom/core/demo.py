@@ -1,5 +1,6 @@
-"""The demo seed: four people, the "Weekly budget meeting" workspace and its minutes in two
-versions. Built with the real services, so the audit trail and blobs are real too."""
+"""The demo seed: five members (one of each role, two of them external guests) and an
+administrator, the "Weekly budget meeting" workspace and its minutes in two versions.
+Built with the real services, so the audit trail and blobs are real too."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ PEOPLE = [
     DemoPerson("tom", "Tom Evans", "staff", Role.EDITOR),
     DemoPerson("aisha", "Aisha Okafor", "guest", Role.COMMENTER),
     DemoPerson("sam", "Sam Taylor", "staff", Role.COMMENTER),
+    DemoPerson("nina", "Nina Brooks", "guest", Role.VIEWER),  # a non-executive director
     DemoPerson("dev", "Dev Patel", "staff", "", admin=True),
 ]
 

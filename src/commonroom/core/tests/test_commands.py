@@ -37,6 +37,7 @@ def test_demo_seeds_people_workspace_and_two_versions(monkeypatch):
         "tom@example.org": "editor",
         "aisha@example.org": "commenter",
         "sam@example.org": "commenter",
+        "nina@example.org": "viewer",
     }
     doc = Document.objects.get(workspace=ws)
     assert doc.name == "minutes-2026-11-24.docx"
@@ -45,6 +46,15 @@ def test_demo_seeds_people_workspace_and_two_versions(monkeypatch):
     assert authenticate(email="aisha@example.org", password="a-chosen-demo-password")
     assert "priya@example.org" in out and "a-chosen-demo-password" in out
     assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_demo_prints_the_configured_site_address(monkeypatch, settings):
+    settings.SITE_URL = "https://commonroom.trust.example"
+    out = run_demo(monkeypatch, "a-chosen-demo-password")
+    assert "Sign in at https://commonroom.trust.example/accounts/login/" in out
+    assert ":8000" not in out
+    assert "nina@example.org" in out and "viewer, guest" in out
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from commonroom.core.demo import PEOPLE, seed_demo
 
 
 class Command(BaseCommand):
-    help = "Seed the demo (people priya, tom, aisha, sam, dev @example.org). Idempotent."
+    help = "Seed the demo (people priya, tom, aisha, sam, nina, dev @example.org). Idempotent."
 
     def handle(self, *args: Any, **options: Any) -> None:
         result = seed_demo(password=os.environ.get("COMMONROOM_DEMO_PASSWORD") or None)
