@@ -126,7 +126,7 @@ def _locked_comment(
     if comment is None:
         raise NotFound()
     if not comment_abilities(doc_access, comment, actor)[ability]:
-        if comment.is_deleted:
+        if comment.is_deleted and ability in ("edit", "delete"):
             raise NotFound("That comment was deleted.")
         deny(doc_access.access, message)
     return doc_access, comment

@@ -191,6 +191,39 @@ def test_threads_are_resolved_and_reopened_replies_are_not(team, doc):
     assert actions[-2:] == [Action.COMMENT_RESOLVED, Action.COMMENT_REOPENED]
 
 
+def test_a_thread_whose_first_comment_was_deleted_still_takes_replies_and_resolves(team, doc):
+    root = say(team.commenter, doc, "Withdrawn")
+    services.comment_delete(
+        actor=team.commenter, doc_access=doc_access_for(team.commenter, doc), comment_id=root.pk
+    )
+    access = doc_access_for(team.editor, doc)
+    reply = services.comment_reply(
+        actor=team.editor, doc_access=access, comment_id=root.pk, body="Still relevant"
+    )
+    assert reply.thread_id == root.pk
+    resolved = services.comment_set_resolved(
+        actor=team.editor, doc_access=access, comment_id=root.pk, resolved=True
+    )
+    assert resolved.resolved_by == team.editor
+    reopened = services.comment_set_resolved(
+        actor=team.editor, doc_access=access, comment_id=root.pk, resolved=False
+    )
+    assert reopened.resolved_at is None
+    # The deleted words themselves stay gone: no edit, no second delete.
+    mine = doc_access_for(team.commenter, doc)
+    with pytest.raises(NotFound):
+        services.comment_edit(actor=team.commenter, doc_access=mine, comment_id=root.pk, body="x")
+    with pytest.raises(NotFound):
+        services.comment_delete(actor=team.commenter, doc_access=mine, comment_id=root.pk)
+    with pytest.raises(PermissionDenied):
+        services.comment_reply(
+            actor=team.viewer,
+            doc_access=doc_access_for(team.viewer, doc),
+            comment_id=root.pk,
+            body="x",
+        )
+
+
 @pytest.mark.parametrize("body", ["", "   \n\t ", "\x00"])
 def test_an_empty_comment_is_refused(team, doc, body):
     with pytest.raises(ApplicationError) as error:

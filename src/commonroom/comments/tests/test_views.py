@@ -134,6 +134,25 @@ def test_actions_follow_the_comment_abilities(team, doc):
     assert not [u for u in (edit, delete, reply, resolve) if u in viewer]
 
 
+def test_a_thread_whose_first_comment_was_deleted_still_offers_reply_and_resolve(team, doc):
+    comment = say(team.commenter, doc)
+    services.comment_delete(
+        actor=team.manager, doc_access=doc_access_for(team.manager, doc), comment_id=comment.pk
+    )
+    text = html(client_for(team.editor).get(page(doc)))
+    assert "This comment was deleted" in text
+    assert url("comment_reply", doc, comment) in text
+    assert url("comment_resolve", doc, comment) in text
+    assert url("comment_edit", doc, comment) not in text
+    assert url("comment_delete", doc, comment) not in html(client_for(team.manager).get(page(doc)))
+    client = client_for(team.editor)
+    replied = client.post(url("comment_reply", doc, comment), {"body": "Carry on"}, headers=HX)
+    assert replied.status_code == 201 and "Carry on" in html(replied)
+    resolved = client.post(url("comment_resolve", doc, comment), headers=HX)
+    assert resolved.status_code == 200 and "Resolved by" in html(resolved)
+    assert url("comment_reopen", doc, comment) in html(resolved)
+
+
 def test_the_thread_fragment_is_the_thread_as_the_viewer_sees_it(team, doc):
     comment = say(team.commenter, doc)
     reply = services.comment_reply(
