@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import (
     Count,
     DateTimeField,
+    Exists,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from commonroom.conversations.models import Conversation, ConversationRead, Message
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.documents.models import Document
+from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
 
 PAGE_SIZE = 50
@@ -77,6 +79,34 @@ def unread_total(*, access: WorkspaceAccess, user: Any) -> int:
             created_at__gt=_read_until(user, "conversation"),
         )
         .count()
+    )
+
+
+HOME_LIMIT = 10
+
+
+def conversations_with_new_messages(*, user: Any, limit: int = HOME_LIMIT) -> list[Conversation]:
+    """For the home page: conversations in the person's workspaces with messages by others since
+    they last read them, most recent activity first, each with ``unread`` (one query)."""
+    read_until = _read_until(user, "pk")
+    unread = (
+        _unread_messages(user)
+        .filter(conversation=OuterRef("pk"), created_at__gt=_read_until(user, "conversation"))
+        .order_by()
+        .values("conversation")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return list(
+        Conversation.objects.filter(
+            Exists(Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user))
+        )
+        # Nothing happened since the last read: skip it without counting its messages.
+        .filter(last_message_at__gt=read_until)
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+        .filter(unread__gt=0)
+        .select_related("workspace")
+        .order_by("-last_message_at", "-created_at")[:limit]
     )
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts.permissions import account_abilities
+from commonroom.conversations.selectors import conversations_with_new_messages
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.notifications.selectors import (
@@ -36,9 +37,11 @@ def home(request: AuthedRequest) -> HttpResponse:
         {
             "accesses": workspaces_for_user(user=request.user),
             "can_create": account_abilities(request.user)["create_workspace"],
-            # What needs me: unread mentions, threads waiting for me, documents changed since.
+            # What needs me: unread mentions, threads waiting for me, conversations with new
+            # messages, documents changed since.
             "mentions": unread_mentions(user=request.user),
             "waiting": threads_waiting(user=request.user),
+            "conversations": conversations_with_new_messages(user=request.user),
             "changed": documents_changed(user=request.user),
         },
     )
