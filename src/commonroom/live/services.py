@@ -70,7 +70,11 @@ def _send(group: str, message: dict[str, Any]) -> None:
             # Already on the sockets' loop (sync code called from it): never block it.
             _pending_sends.add(task := loop.create_task(layer.group_send(group, message)))
             task.add_done_callback(_pending_sends.discard)
-        elif isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+        elif isinstance(layer, InMemoryChannelLayer) and (loop is None or not loop.is_running()):
+            # In memory and no socket has lived in this process: nobody here to tell (other
+            # processes' sockets learn of it through the relay).
+            return
+        elif isinstance(layer, InMemoryChannelLayer) and loop is not None:
             # The in-memory layer's queues belong to the sockets' loop: hand the send to it,
             # from whichever thread this is (a request's, a scheduler's, a test's).
             send = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
