@@ -124,14 +124,48 @@ def _mark_mentions(html: str, mentioned: dict[str, Any]) -> str:
         if in_link:
             out.append(part)
             continue
-
-        def swap(match: re.Match[str]) -> str:
-            handle = match.group(1).rstrip(".").lower()
-            user = mentioned.get(handle)
-            if user is None:
-                return match.group(0)
-            tail = match.group(1)[len(handle) :]
-            return f'<span class="cr-mention">@{escape(user.display_name)}</span>{tail}'
-
-        out.append(MENTION.sub(swap, part))
+        out.append(_mark_text(part, mentioned))
     return "".join(out)
+
+
+def _mark_text(text: str, mentioned: dict[str, Any]) -> str:
+    """``text`` (escaped HTML, outside tags and links) with each resolved mention labelled."""
+    out: list[str] = []
+    pos = 0
+    for match in MENTION.finditer(text):
+        handle = match.group(1).rstrip(".").lower()
+        user = mentioned.get(handle)
+        if user is None:
+            continue
+        tail = match.group(1)[len(handle) :]
+        end = match.end()
+        if not tail:
+            end += _repeated_name(handle, user.display_name, text[end:])
+        out.append(text[pos : match.start()])
+        out.append(f'<span class="cr-mention">@{escape(user.display_name)}</span>{tail}')
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _alnum(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _repeated_name(handle: str, name: str, after: str) -> int:
+    """How many characters of ``after`` repeat the rest of ``name`` once ``handle`` has stood for
+    its first words: "@priya Shah" typed by hand for Priya Shah is one mention, not "@Priya Shah
+    Shah". 0 when they do not (the handle covers no first word, or the words differ)."""
+    words = name.split()
+    local = _alnum(handle.split("@", 1)[0])
+    covered = 0
+    for k in range(1, len(words) + 1):
+        first = _alnum("".join(words[:k]))
+        if first and local.startswith(first):
+            covered = k
+    rest = words[covered:]
+    if not covered or not rest:
+        return 0
+    pattern = r"\s+".join(re.escape(escape(w, quote=False)) for w in rest)
+    found = re.match(rf"[ \t]+{pattern}(?!\w)", after, re.IGNORECASE)
+    return found.end() if found else 0

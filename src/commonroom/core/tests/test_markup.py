@@ -114,6 +114,37 @@ def test_email_addresses_and_link_text_are_not_mentions() -> None:
     assert rendered.html.count("cr-mention") == 1
 
 
+@pytest.mark.parametrize(
+    ("typed", "html"),
+    [
+        ("@Priya Shah, please", "<p>@Priya Shah, please</p>"),
+        ("@priya shah's figures", "<p>@Priya Shah's figures</p>"),
+        ("@priya@example.org Shah?", "<p>@Priya Shah?</p>"),
+        ("@priya  SHAH\nnext", "<p>@Priya Shah<br>\nnext</p>"),
+        # Only the rest of the name, whole, and never more.
+        ("@priya Shahs", "<p>@Priya Shah Shahs</p>"),
+        ("@priya Sharma", "<p>@Priya Shah Sharma</p>"),
+        ("@priya Shah Shah", "<p>@Priya Shah Shah</p>"),
+        ("@priya. Shah", "<p>@Priya Shah. Shah</p>"),
+        ("@tom Evans", "<p>@Tom &lt;Evans&gt; Evans</p>"),
+        ("@tom <Evans>", "<p>@Tom &lt;Evans&gt;</p>"),
+    ],
+)
+def test_a_name_typed_after_a_handle_is_part_of_the_mention(typed: str, html: str) -> None:
+    rendered = render(typed, resolve=resolve)
+    expected = html.replace("@Priya Shah", '<span class="cr-mention">@Priya Shah</span>').replace(
+        "@Tom &lt;Evans&gt;", '<span class="cr-mention">@Tom &lt;Evans&gt;</span>'
+    )
+    assert rendered.html.strip() == expected
+    assert len(rendered.mentioned) == 1
+
+
+def test_a_repeated_name_is_not_swallowed_when_the_handle_is_not_its_first_word() -> None:
+    someone = Person(4, "ps@example.org", "Priya Shah")
+    html = render("@ps Shah", resolve=resolver_for([someone])).html
+    assert html.strip() == '<p><span class="cr-mention">@Priya Shah</span> Shah</p>'
+
+
 def test_as_text_gives_the_words_without_marks() -> None:
     html = render("**Action 4** has no owner.\n\nCould @priya add one?", resolve=resolve).html
     assert as_text(html) == "Action 4 has no owner. \nCould @Priya Shah add one? \n"
