@@ -238,6 +238,7 @@ def comment_edit(
         comment.edited_at = timezone.now()
         _write(comment, rendered)
         comment.save(update_fields=["body", "body_html", "edited_at"])
+        notifications.comment_edited(comment=comment)
         _audit(comment, action=Action.COMMENT_EDITED, actor=actor, info=info)
         _publish(comment, kind="comment.updated", actor=actor)
     return comment
@@ -257,6 +258,7 @@ def comment_delete(
     comment.deleted_by = actor
     _write(comment, Rendered(html=""))
     comment.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
+    notifications.comment_deleted(comment=comment)
     _audit(comment, action=Action.COMMENT_DELETED, actor=actor, info=info)
     _publish(comment, kind="comment.updated", actor=actor)
     return comment

@@ -319,6 +319,7 @@ def message_edit(
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at"])
         message.mentioned.set(rendered.mentioned)
+        notifications.message_edited(message=message)
         _audit(message, action=Action.MESSAGE_EDITED, actor=actor, info=info)
         _publish_message(message, "message.updated", actor=actor)
     return message
@@ -349,6 +350,7 @@ def message_delete(
     message.deleted_by = actor
     message.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
     message.mentioned.clear()
+    notifications.message_deleted(message=message)
     _audit(message, action=Action.MESSAGE_DELETED, actor=actor, info=info)
     _publish_message(message, "message.updated", actor=actor)
     _publish_conversation(message, "conversation.updated", actor=actor)

@@ -62,6 +62,8 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient", "read_at"], name="notification_unread"),
             models.Index(fields=["recipient", "created_at"], name="notification_recent"),
+            # An edited or deleted comment or message finds the notifications quoting it.
+            models.Index(fields=["dedupe_key"], name="notification_source"),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 """Every write to notifications, follows, settings and "seen" marks.
 
-The hooks (:func:`comment_posted`, :func:`version_uploaded`, :func:`message_posted`) are called
+The hooks (:func:`comment_posted`, :func:`version_uploaded`, :func:`message_posted`, and the
+edit and delete hooks that keep the quoted excerpt true to the source) are called
 by the comments, documents and conversations services inside their write's transaction: the
 notifications commit with the change or not at all. Each person gets one notification per source
 item (the strongest reason wins: mention, then reply or conversation, then new comment or
@@ -291,6 +292,38 @@ def message_posted(*, message: Any, mentioned: list[Any]) -> list[Notification]:
         excerpt=as_text(message.body_html) or message.body,
         key=f"message:{message.pk}",
     )
+
+
+COMMENT_DELETED = "This comment was deleted."
+MESSAGE_DELETED = "This message was deleted."
+
+
+def _set_excerpt(key: str, excerpt: str) -> int:
+    """Every notification of the source item ``key`` now quotes ``excerpt`` (after an edit or
+    a deletion: a deleted text must not linger in anyone's notifications or digest)."""
+    return Notification.objects.filter(dedupe_key=key).update(excerpt=_clip(excerpt))
+
+
+def comment_edited(*, comment: Any) -> int:
+    """A comment's text changed: its notifications quote the new text. Call inside the edit's
+    transaction."""
+    return _set_excerpt(f"comment:{comment.pk}", as_text(comment.body_html) or comment.body)
+
+
+def comment_deleted(*, comment: Any) -> int:
+    """A comment was deleted: its notifications no longer quote it. Call inside the deletion's
+    transaction."""
+    return _set_excerpt(f"comment:{comment.pk}", COMMENT_DELETED)
+
+
+def message_edited(*, message: Any) -> int:
+    """A message's text changed: its notifications quote the new text."""
+    return _set_excerpt(f"message:{message.pk}", as_text(message.body_html) or message.body)
+
+
+def message_deleted(*, message: Any) -> int:
+    """A message was deleted: its notifications no longer quote it."""
+    return _set_excerpt(f"message:{message.pk}", MESSAGE_DELETED)
 
 
 # --- A person's own notifications ---------------------------------------------------------------
