@@ -1,5 +1,6 @@
 """Markdown-lite for comments and messages: bold, italic, links, lists, quotes and inline code,
 rendered by markdown-it-py and then cleaned by nh3 (the Ammonia sanitiser), and @mentions.
+Code is inline (`x`) or a fenced block (```), shown as it is typed.
 
 Invariants:
 - the HTML this returns holds only the tags and attributes in ``_TAGS``/``_ATTRIBUTES``; links
@@ -24,13 +25,13 @@ from markdown_it import MarkdownIt
 
 from commonroom.core.exceptions import ApplicationError
 
-_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code", "span"}
+_TAGS = {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "pre", "code", "span"}
 _ATTRIBUTES = {"a": {"href"}, "span": {"class"}, "ol": {"start"}}
 _SCHEMES = {"http", "https", "mailto"}
 
 # "zero" enables nothing; switch on only what Markdown-lite offers. No headings, images, tables
 # or raw HTML: ``html=False`` makes typed tags plain text.
-_RULES = ["emphasis", "link", "list", "blockquote", "backticks", "newline", "escape"]
+_RULES = ["emphasis", "link", "list", "blockquote", "backticks", "fence", "newline", "escape"]
 _md = MarkdownIt("zero", {"html": False, "breaks": True, "linkify": True}).enable(
     [*_RULES, "autolink", "linkify"]
 )
@@ -80,16 +81,6 @@ def render(text: str, *, resolve: Callable[[str], Any | None] | None = None) -> 
     """``text`` (already cleaned plain text) as safe HTML, with its mentions resolved.
 
     Raises :class:`ApplicationError` naming the first handle that is not a member."""
-    mentioned: dict[str, Any] = {}
-    for handle in mention_handles(text):
-        user = resolve(handle) if resolve is not None else None
-        if user is None:
-            raise ApplicationError(
-                f"@{handle} is not a member of this workspace. Mention people from the list that "
-                "appears as you type, or put a space after the @.",
-                code="unknown_mention",
-            )
-        mentioned[handle] = user
     html = nh3.clean(
         _md.render(text),
         tags=_TAGS,
@@ -98,6 +89,18 @@ def render(text: str, *, resolve: Callable[[str], Any | None] | None = None) -> 
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+    # Code is shown as typed: "@property" in a code block mentions no one.
+    words = " ".join(part for part, where in _parts(html) if "code" not in where)
+    mentioned: dict[str, Any] = {}
+    for handle in mention_handles(words):
+        user = resolve(handle) if resolve is not None else None
+        if user is None:
+            raise ApplicationError(
+                f"@{handle} is not a member of this workspace. Mention people from the list that "
+                "appears as you type, or put a space after the @.",
+                code="unknown_mention",
+            )
+        mentioned[handle] = user
     if mentioned:
         html = _mark_mentions(html, mentioned)
     unique = list({u.pk: u for u in mentioned.values()}.values())
@@ -109,23 +112,28 @@ def as_text(html: str) -> str:
     return unescape(strip_tags(html.replace("</p>", "</p> ").replace("<br>", " ")))
 
 
-def _mark_mentions(html: str, mentioned: dict[str, Any]) -> str:
-    """Wrap each mention in the text (never inside a tag or a link) in a labelled span."""
-    out: list[str] = []
-    in_link = 0
+def _parts(html: str) -> list[tuple[str, set[str]]]:
+    """``html`` split into tags and text, each text with the set of ``a``/``code`` elements it
+    is inside (tags come with an empty set and start with ``<``)."""
+    parts: list[tuple[str, set[str]]] = []
+    depth = {"a": 0, "code": 0}
     for part in _TAG_OR_TEXT.split(html):
         if part.startswith("<"):
-            if part.startswith("<a "):
-                in_link += 1
-            elif part == "</a>":
-                in_link = max(0, in_link - 1)
-            out.append(part)
-            continue
-        if in_link:
-            out.append(part)
-            continue
-        out.append(_mark_text(part, mentioned))
-    return "".join(out)
+            name = part.strip("</>").split(" ", 1)[0]
+            if name in depth:
+                depth[name] = max(0, depth[name] + (-1 if part.startswith("</") else 1))
+            parts.append((part, set()))
+        else:
+            parts.append((part, {name for name, n in depth.items() if n}))
+    return parts
+
+
+def _mark_mentions(html: str, mentioned: dict[str, Any]) -> str:
+    """Wrap each mention in the text (never inside a tag, a link or code) in a labelled span."""
+    return "".join(
+        part if part.startswith("<") or where else _mark_text(part, mentioned)
+        for part, where in _parts(html)
+    )
 
 
 def _mark_text(text: str, mentioned: dict[str, Any]) -> str:

@@ -32,6 +32,11 @@ resolve = resolver_for([PRIYA, TOM])
         ("1. one\n2. two", "<ol>\n<li>one</li>\n<li>two</li>\n</ol>"),
         ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
         ("`x < y`", "<p><code>x &lt; y</code></p>"),
+        (
+            "```\nif x < y:\n    **not bold**\n```",
+            "<pre><code>if x &lt; y:\n    **not bold**\n</code></pre>",
+        ),
+        ("```python\nprint(1)\n```", "<pre><code>print(1)\n</code></pre>"),
         ("line one\nline two", "<p>line one<br>\nline two</p>"),
         (
             "[NHS](https://www.nhs.uk)",
@@ -75,11 +80,25 @@ def elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
         '[x](https://a.example "title" onmouseover="alert(1)")',
         "![img](https://evil.example/track.png)",
         "# heading <style>body{display:none}</style>",
+        '```js" onmouseover="alert(1)\nx\n```',
+        "```<script>alert(1)</script>\n<img src=x onerror=alert(1)>\n```",
     ],
 )
 def test_nothing_typed_becomes_markup_that_can_run_or_load(attack: str) -> None:
     for tag, attrs in elements(render(attack).html):
-        assert tag in {"p", "br", "strong", "em", "a", "ul", "ol", "li", "blockquote", "code"}
+        assert tag in {
+            "p",
+            "br",
+            "strong",
+            "em",
+            "a",
+            "ul",
+            "ol",
+            "li",
+            "blockquote",
+            "pre",
+            "code",
+        }
         assert set(attrs) <= {"href", "rel"}, attrs
         if tag == "a":
             assert str(attrs["href"]).startswith(("http://", "https://", "mailto:")), attrs
@@ -143,6 +162,13 @@ def test_a_repeated_name_is_not_swallowed_when_the_handle_is_not_its_first_word(
     someone = Person(4, "ps@example.org", "Priya Shah")
     html = render("@ps Shah", resolve=resolver_for([someone])).html
     assert html.strip() == '<p><span class="cr-mention">@Priya Shah</span> Shah</p>'
+
+
+def test_code_mentions_no_one() -> None:
+    rendered = render("`@priya`\n\n```\n@property\ndef x(): ...\n```\n\n@tom", resolve=resolve)
+    assert rendered.mentioned == [TOM]
+    assert "<code>@priya</code>" in rendered.html and "@property" in rendered.html
+    assert rendered.html.count("cr-mention") == 1
 
 
 def test_as_text_gives_the_words_without_marks() -> None:
