@@ -46,6 +46,13 @@ class ApplicationErrorMiddleware:
         if request.path.startswith("/api/"):
             return None
         if isinstance(exception, ApplicationError):
+            if request.headers.get("HX-Request") == "true":
+                # A page's script asked (a composer, a live fragment): a short message, no page.
+                return HttpResponse(
+                    exception.message,
+                    status=exception.status,
+                    content_type="text/plain; charset=utf-8",
+                )
             return render(
                 request,
                 "error.html",

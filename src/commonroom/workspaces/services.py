@@ -36,7 +36,7 @@ from commonroom.core.exceptions import (
 )
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
-from commonroom.live.services import revoke_user
+from commonroom.live.services import nudge_user, revoke_user
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
 from commonroom.workspaces.permissions import abilities_for_role
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
@@ -418,6 +418,12 @@ def membership_change_role(
             target_id=str(target.user_id),
             target_label=target.user.email,
             data={"from": old, "to": role},
+        )
+        # Their open pages say so (what those pages offer was decided by the old role).
+        nudge_user(
+            user_id=target.user_id,
+            kind="access",
+            data={"workspace": access.workspace.pk, "role": Role(role).label.lower()},
         )
     return target
 

@@ -445,3 +445,29 @@ def test_old_events_are_pruned_and_a_screen_that_old_is_told_to_reload(team: Any
         await future.disconnect()
 
     run(body)
+
+
+def test_a_role_change_is_told_to_the_persons_open_pages(team: Any) -> None:
+    from commonroom.workspaces.services import membership_change_role
+
+    token = token_for(team.commenter)
+
+    def demote() -> None:
+        access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+        membership = Membership.objects.get(workspace=team.workspace, user=team.commenter)
+        membership_change_role(
+            actor=team.manager, access=access, membership_id=membership.pk, role="viewer"
+        )
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        await database_sync_to_async(demote)()
+        assert await receive(comm) == {
+            "type": "nudge",
+            "kind": "access",
+            "data": {"workspace": str(team.workspace.pk), "role": "viewer"},
+        }
+        await comm.disconnect()
+
+    run(body)

@@ -164,6 +164,11 @@ function onEvent(message) {
 }
 
 function onNudge(message) {
+  if (message.kind === "access" && message.data && String(message.data.workspace) === String(meta.content)) {
+    // A manager changed this person's role here: what the page offers may be out of date.
+    banner(`Your role in this workspace is now ${message.data.role}. Reload to see what you can do.`, true);
+    return;
+  }
   if (message.kind === "notifications" && message.data && "unread" in message.data) {
     document.querySelectorAll('[data-unread="notifications"]').forEach((el) => {
       showCount(el, Number(message.data.unread));
@@ -205,7 +210,9 @@ function connect() {
     if (e.code === 4403) {
       closedForGood = true;
       setStatus("Not live");
-      banner("You no longer have access to this workspace, or you were signed out. Reload the page.");
+      const text = "You no longer have access to this workspace, or you were signed out. Reload the page.";
+      banner(text, true);
+      closeComposers(text);
       return;
     }
     setStatus("Reconnecting…");
@@ -233,6 +240,7 @@ function pendingNode(item, statusText) {
   const node = document.createElement("article");
   node.id = `pending-${item.key}`;
   node.className = "cr-item cr-item--pending";
+  node.setAttribute("aria-label", "Your message, not yet sent");
   const text = document.createElement("p");
   text.className = "cr-item__body";
   text.textContent = item.body;
@@ -308,13 +316,48 @@ async function send(item) {
     }
     // Refused (400, 403, 404, 409...): say why and give the text back; it is not retried.
     writeOutbox(readOutbox().filter((i) => i.key !== item.key));
-    const reason = (await response.text()).slice(0, 300) || `Refused (${response.status}).`;
-    setPendingStatus(item.key, `Not sent: ${reason}`, true);
+    setPendingStatus(item.key, `Not sent: ${await refusal(response)}`, true);
+    giveBack(item);
   } catch (_) {
     setPendingStatus(item.key, "Waiting for a connection: it will be sent when you are back online.");
   } finally {
     sending.delete(item.key);
   }
+}
+
+// Why the server refused, in words: its own short message, never an error page's markup.
+async function refusal(response) {
+  const type = response.headers.get("Content-Type") || "";
+  const text = type.startsWith("text/plain") ? (await response.text()).trim().slice(0, 300) : "";
+  if (response.status === 404) {
+    return "this is no longer available to you (it was removed, or you were removed from the workspace).";
+  }
+  if (response.status === 403) return text || "your role here does not let you post.";
+  return text || `the server refused it (${response.status}).`;
+}
+
+// A refused message's text goes back into its composer (if that is empty) to be corrected.
+function giveBack(item) {
+  const form = Array.from(document.querySelectorAll("form[data-composer]")).find((f) => f.action === item.action);
+  const box = form && form.querySelector("textarea[name='body']");
+  if (box && !box.value.trim()) {
+    box.value = item.body;
+    box.focus();
+  }
+}
+
+// Access lost (removed, signed out): composers cannot send any more, and say so where the
+// person is looking.
+function closeComposers(text) {
+  document.querySelectorAll("form[data-composer]").forEach((form) => {
+    form.querySelectorAll("textarea, button, select, input").forEach((el) => { el.disabled = true; });
+    if (!form.querySelector(".cr-composer__closed")) {
+      const note = document.createElement("p");
+      note.className = "cr-composer__closed nhsuk-body-s";
+      note.textContent = text;
+      form.prepend(note);
+    }
+  });
 }
 
 function flushOutbox() {
