@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
+from commonroom.core.markup import as_text
 from commonroom.documents.models import Document
 from commonroom.notifications.models import DocumentSeen, Follow, Kind, Notification
 from commonroom.workspaces.models import Membership
@@ -46,12 +47,13 @@ def unread_mentions(*, user: Any, limit: int = HOME_LIMIT) -> list[Notification]
 
 def threads_waiting(*, user: Any, limit: int = HOME_LIMIT) -> list[Any]:
     """Unresolved threads the person took part in whose latest comment is someone else's,
-    most recent first (on live documents of workspaces they belong to)."""
+    most recent first (on live documents of workspaces they belong to), each with ``text``: the
+    first comment's words without Markdown marks."""
     from commonroom.comments.models import Comment
 
     in_thread = Comment.objects.filter(Q(pk=OuterRef("pk")) | Q(thread_id=OuterRef("pk")))
     latest = in_thread.order_by("-created_at", "-pk")
-    return list(
+    found: list[Any] = list(
         Comment.objects.filter(thread__isnull=True, resolved_at__isnull=True)
         .filter(document__deleted_at__isnull=True)
         .filter(
@@ -66,6 +68,9 @@ def threads_waiting(*, user: Any, limit: int = HOME_LIMIT) -> list[Any]:
         .select_related("document", "document__workspace", "author")
         .order_by("-latest_at")[:limit]
     )
+    for thread in found:  # the words, as shown (no Markdown marks); "" once deleted
+        thread.text = " ".join((as_text(thread.body_html) or thread.body).split())
+    return found
 
 
 def documents_changed(*, user: Any, limit: int = HOME_LIMIT) -> list[Document]:

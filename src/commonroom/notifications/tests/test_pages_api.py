@@ -182,6 +182,25 @@ def test_resolved_threads_are_not_waiting(client, team, doc):
     assert "Threads waiting for you" not in page
 
 
+def test_waiting_threads_show_words_not_markdown(client, team, doc):
+    from commonroom.comments import services as comments
+    from commonroom.documents.selectors import document_access
+
+    def access(user):
+        return document_access(user=user, workspace_id=doc.workspace_id, document_id=doc.pk)
+
+    root = comments.comment_create(
+        actor=team.editor, doc_access=access(team.editor), body="Is the **agency** figure _final_?"
+    )
+    comments.comment_reply(
+        actor=team.commenter, doc_access=access(team.commenter), comment_id=root.pk, body="Yes"
+    )
+    page = signed_in(client, team.editor).get(reverse("home")).content.decode()
+    waiting = page[page.index("Threads waiting for you") :]
+    assert "minutes.docx: “Is the agency figure final?”" in waiting
+    assert "**" not in waiting
+
+
 # --- API --------------------------------------------------------------------------------------
 
 
