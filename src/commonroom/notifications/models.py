@@ -94,7 +94,18 @@ class Follow(models.Model):
 class EmailChoice(models.TextChoices):
     IMMEDIATE = "immediate", "Straight away, one email for each notification"
     DIGEST = "digest", "Once a day, in a digest"
-    NONE = "none", "Never (mentions still come in the daily digest)"
+    NONE = "none", "Only mentions, in a daily digest"
+
+
+# Shown under each choice on the settings page.
+EMAIL_HINTS = {
+    EmailChoice.IMMEDIATE: "An email as soon as anything notifies you.",
+    EmailChoice.DIGEST: "One email a day listing what notified you since the last one.",
+    EmailChoice.NONE: (
+        "No email about new comments, versions or conversations. When someone mentions you, "
+        "it comes in one email a day."
+    ),
+}
 
 
 class NotificationSettings(models.Model):

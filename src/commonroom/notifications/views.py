@@ -16,7 +16,7 @@ from commonroom.core.exceptions import ApplicationError
 from commonroom.core.views import AuthedRequest, back_with_error, form_value
 from commonroom.documents.selectors import document_access
 from commonroom.notifications import services
-from commonroom.notifications.models import EmailChoice
+from commonroom.notifications.models import EMAIL_HINTS, EmailChoice
 from commonroom.notifications.selectors import notification_list as list_for
 from commonroom.notifications.selectors import unread_count
 
@@ -72,7 +72,10 @@ def notification_settings(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "notifications/settings.html",
-        {"prefs": services.settings_for(request.user), "choices": EmailChoice.choices},
+        {
+            "prefs": services.settings_for(request.user),
+            "choices": [(c.value, c.label, EMAIL_HINTS[c]) for c in EmailChoice],
+        },
     )
 
 

@@ -118,6 +118,20 @@ def test_settings_page(client, team):
     assert NotificationSettings.objects.get(user=team.editor).email == "immediate"
 
 
+def test_settings_say_what_none_means_without_contradiction(client, team):
+    c = signed_in(client, team.editor)
+    c.post(reverse("notification_settings"), {"email": "none"})
+    assert NotificationSettings.objects.get(user=team.editor).email == "none"
+    page = c.get(reverse("notification_settings")).content.decode()
+    assert "Never" not in page
+    assert (
+        'value="none" checked aria-describedby="email-none-hint">\n'
+        '          <label class="nhsuk-label nhsuk-radios__label" for="email-none">'
+        "Only mentions, in a daily digest</label>"
+    ) in page
+    assert 'id="email-none-hint">No email about new comments' in page
+
+
 def test_follow_and_unfollow_from_the_document_page(client, team, doc):
     c = signed_in(client, team.viewer)
     page_url = reverse("document_detail", args=[team.workspace.pk, doc.pk])
