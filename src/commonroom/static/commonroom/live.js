@@ -413,6 +413,14 @@ export function startLive() {
     const form = Array.from(forms).find((f) => f.action === item.action) || firstForm;
     if (form) showPending(form, item, "Sending…");
   });
+  // The composer at the foot of a phone screen: what the keyboard focuses scrolls clear of it,
+  // however tall it grows (see .cr-composer in app.css).
+  const foot = Array.from(forms).find((f) => !f.closest(".cr-thread"));
+  if (foot && "ResizeObserver" in window) {
+    new ResizeObserver(() => {
+      document.documentElement.style.setProperty("--cr-composer-h", `${foot.offsetHeight}px`);
+    }).observe(foot);
+  }
   // A conversation opens at its latest message (unless a link points at one).
   if (!location.hash && document.querySelector('[data-live-list^="conversation:"]')) {
     window.scrollTo(0, document.documentElement.scrollHeight);
