@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Router, Schema, Status
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.comments import services
 from commonroom.comments.models import Comment
@@ -50,6 +50,8 @@ class ThreadOut(CommentOut):
 
 
 class CommentIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     body: Text
     version: int | None = Field(None, description="The version commented on (default: latest).")
     anchor_quote: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] = ""
@@ -59,11 +61,15 @@ class CommentIn(Schema):
 
 
 class ReplyIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     body: Text
     client_key: ClientKey = ""
 
 
 class CommentPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     body: Text
 
 

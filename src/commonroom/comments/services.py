@@ -114,8 +114,16 @@ def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **da
 
 
 def _locked_comment(
-    actor: Any, doc_access: DocumentAccess, comment_id: Any, ability: str, message: str
+    actor: Any,
+    doc_access: DocumentAccess,
+    comment_id: Any,
+    ability: str,
+    message: str,
+    conflicts: dict[str, str] | None = None,
 ) -> tuple[DocumentAccess, Comment]:
+    """The comment, locked, once ``actor`` may do ``ability`` to it. ``conflicts`` maps another
+    ability to the message of a 409: when the actor could do *that* instead, the thing is
+    already done (resolving a resolved thread), which is a conflict, not a refusal."""
     doc_access = document_access_locked(actor, doc_access, "view", message)
     comment = (
         Comment.objects.select_for_update(of=("self",))
@@ -125,7 +133,11 @@ def _locked_comment(
     )
     if comment is None:
         raise NotFound()
-    if not comment_abilities(doc_access, comment, actor)[ability]:
+    can = comment_abilities(doc_access, comment, actor)
+    if not can[ability]:
+        for other, conflict in (conflicts or {}).items():
+            if can[other]:
+                raise Conflict(conflict, code="already_done")
         if comment.is_deleted and ability in ("edit", "delete"):
             raise NotFound("That comment was deleted.")
         deny(doc_access.access, message)
@@ -280,6 +292,11 @@ def comment_set_resolved(
         comment_id,
         "resolve" if resolved else "reopen",
         "Only a thread can be resolved or reopened, by someone who may comment.",
+        conflicts=(
+            {"reopen": "This thread is already resolved."}
+            if resolved
+            else {"resolve": "This thread is already open: only a resolved one is reopened."}
+        ),
     )
     comment.resolved_at = timezone.now() if resolved else None
     comment.resolved_by = actor if resolved else None

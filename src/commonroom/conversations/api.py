@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from ninja import Router, Schema, Status
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from commonroom.conversations import services
 from commonroom.conversations.models import Conversation, Message
@@ -63,6 +63,8 @@ class ConversationDetailOut(Schema):
 
 
 class ConversationIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     title: Text
     body: Text
     document_id: uuid.UUID | None = None
@@ -70,12 +72,16 @@ class ConversationIn(Schema):
 
 
 class MessageIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     body: Text
     document_id: uuid.UUID | None = None
     client_key: Text = ""
 
 
 class MessagePatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
     body: Text
 
 

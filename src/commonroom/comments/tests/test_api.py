@@ -157,3 +157,33 @@ def test_outsiders_and_forged_ids_are_not_found(team, doc):
         == 404
     )
     assert commenter.delete(comments_url(doc, "/not-a-uuid")).status_code == 404
+
+
+def test_an_unknown_field_is_refused_naming_it(team, doc):
+    api = bearer(team.commenter)
+    started = api.post(comments_url(doc), {"body": "x", "document": "d"}, "application/json")
+    assert started.status_code == 422
+    assert "document" in started.content.decode() and "Extra inputs" in started.content.decode()
+    thread = say(team.commenter, doc)
+    reply = api.post(
+        comments_url(doc, f"/{thread.pk}/replies"), {"body": "x", "ref": 1}, "application/json"
+    )
+    edit = api.patch(
+        comments_url(doc, f"/{thread.pk}"), {"body": "x", "title": "t"}, "application/json"
+    )
+    assert (reply.status_code, edit.status_code) == (422, 422)
+    assert Comment.objects.get().body == "Paragraph 2 needs the agency figure."
+
+
+def test_resolving_a_resolved_thread_or_reopening_an_open_one_is_a_conflict(team, doc):
+    thread = say(team.commenter, doc)
+    api = bearer(team.editor)
+    reopened = api.post(comments_url(doc, f"/{thread.pk}/reopen"))
+    assert (reopened.status_code, reopened.json()["code"]) == (409, "already_done")
+    assert "already open" in reopened.json()["detail"]
+    assert api.post(comments_url(doc, f"/{thread.pk}/resolve")).status_code == 200
+    again = api.post(comments_url(doc, f"/{thread.pk}/resolve"))
+    assert (again.status_code, again.json()["detail"]) == (409, "This thread is already resolved.")
+    # Someone who may not resolve at all is still refused, not told of a conflict.
+    viewer = bearer(team.viewer).post(comments_url(doc, f"/{thread.pk}/reopen"))
+    assert viewer.status_code == 403

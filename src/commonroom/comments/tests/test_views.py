@@ -286,3 +286,19 @@ def test_mention_candidates_are_for_members_only(team):
     candidates = reverse("workspace_mention_candidates", args=[team.workspace.pk])
     assert client_for(team.outsider).get(candidates, {"q": "p"}).status_code == 404
     assert client_for(None).get(candidates, {"q": "p"}).status_code == 302
+
+
+def test_resolving_twice_is_a_conflict_told_to_the_script_and_the_page(team, doc):
+    comment = say(team.commenter, doc)
+    client = client_for(team.editor)
+    assert client.post(url("comment_resolve", doc, comment), headers=HX).status_code == 200
+    again = client.post(url("comment_resolve", doc, comment), headers=HX)
+    assert (again.status_code, html(again)) == (409, "This thread is already resolved.")
+    plain = client.post(url("comment_resolve", doc, comment))
+    assert plain.status_code == 302
+    assert [str(m) for m in get_messages(plain.wsgi_request)] == [
+        "This thread is already resolved."
+    ]
+    client.post(url("comment_reopen", doc, comment))
+    reopened = client.post(url("comment_reopen", doc, comment), headers=HX)
+    assert reopened.status_code == 409 and "already open" in html(reopened)
