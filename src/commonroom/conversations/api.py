@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.conversations import services
 from commonroom.conversations.models import Conversation, Message
@@ -29,10 +29,17 @@ NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
 
 
+class PersonOut(Schema):
+    """A person as the comments API shows them: no email address."""
+
+    id: int
+    name: str
+
+
 class ConversationOut(Schema):
     id: uuid.UUID
     title: str
-    created_by_email: str
+    started_by: PersonOut
     created_at: datetime
     last_message_at: datetime
     message_count: int
@@ -43,11 +50,11 @@ class ConversationOut(Schema):
 class MessageOut(Schema):
     id: uuid.UUID
     conversation_id: uuid.UUID
-    author_email: str
+    author: PersonOut
     body: str
     body_html: str
     document_id: uuid.UUID | None
-    mentioned_emails: list[str]
+    mentioned: list[int] = Field(description="The ids of the people mentioned.")
     created_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
@@ -85,11 +92,15 @@ class MessagePatch(Schema):
     body: Text
 
 
+def _person(user: Any) -> dict[str, object]:
+    return {"id": user.pk, "name": user.display_name}
+
+
 def conversation_out(c: Conversation, access: WorkspaceAccess) -> dict[str, object]:
     return {
         "id": c.pk,
         "title": c.title,
-        "created_by_email": c.created_by.email,
+        "started_by": _person(c.created_by),
         "created_at": c.created_at,
         "last_message_at": c.last_message_at,
         "message_count": c.message_count,
@@ -102,11 +113,11 @@ def message_out(m: Message, access: WorkspaceAccess, user: object) -> dict[str, 
     return {
         "id": m.pk,
         "conversation_id": m.conversation_id,
-        "author_email": m.author.email,
+        "author": _person(m.author),
         "body": m.body,
         "body_html": m.body_html,
         "document_id": m.document_id,
-        "mentioned_emails": sorted(u.email for u in m.mentioned.all()),
+        "mentioned": sorted(u.pk for u in m.mentioned.all()),
         "created_at": m.created_at,
         "edited_at": m.edited_at,
         "deleted_at": m.deleted_at,

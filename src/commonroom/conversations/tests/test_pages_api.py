@@ -240,3 +240,20 @@ def test_api_refusals(team, topic):
     assert api(team.viewer).get(f"{base}/{topic.pk}", {"limit": 0}).status_code == 400
     assert api(team.viewer).get(f"{base}/{topic.pk}", {"after": "nonsense"}).status_code == 404
     assert Message.objects.count() == 2
+
+
+def test_api_people_look_like_the_comments_api(team, topic):
+    """``{id, name}`` for the author and the starter, ids for mentions; never an email."""
+    detail = api(team.viewer).get(
+        f"/api/v1/workspaces/{team.workspace.pk}/conversations/{topic.pk}"
+    )
+    body = detail.json()
+    assert body["conversation"]["started_by"] == {
+        "id": team.manager.pk,
+        "name": team.manager.display_name,
+    }
+    first, second = body["messages"]
+    assert first["author"] == {"id": team.manager.pk, "name": team.manager.display_name}
+    assert second["author"] == {"id": team.editor.pk, "name": team.editor.display_name}
+    assert second["mentioned"] == [team.commenter.pk]
+    assert "@example.org" not in detail.content.decode()
