@@ -302,3 +302,20 @@ def test_resolving_twice_is_a_conflict_told_to_the_script_and_the_page(team, doc
     client.post(url("comment_reopen", doc, comment))
     reopened = client.post(url("comment_reopen", doc, comment), headers=HX)
     assert reopened.status_code == 409 and "already open" in html(reopened)
+
+
+def test_the_composer_offers_the_versions_latest_first_once_there_are_several(team, doc):
+    client = client_for(team.commenter)
+    assert 'name="version"' not in html(client.get(page(doc)))
+    new_version(team.editor, doc, b"v2")
+    text = html(client.get(page(doc)))
+    assert '<label class="nhsuk-label" for="comment-version">On version</label>' in text
+    assert '<option value="2" selected>2 (latest)</option><option value="1">1</option>' in text
+    response = client.post(url("comment_create", doc), {"body": "On the draft", "version": "1"})
+    assert response.status_code == 302
+    assert client.post(url("comment_create", doc), {"body": "On the amendment"}).status_code == 302
+    assert [(c.body, c.version.number) for c in Comment.objects.order_by("created_at")] == [
+        ("On the draft", 1),
+        ("On the amendment", 2),
+    ]
+    assert "on version 1" in html(client.get(page(doc)))
