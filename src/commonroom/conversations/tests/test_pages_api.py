@@ -257,3 +257,15 @@ def test_api_people_look_like_the_comments_api(team, topic):
     assert second["author"] == {"id": team.editor.pk, "name": team.editor.display_name}
     assert second["mentioned"] == [team.commenter.pk]
     assert "@example.org" not in detail.content.decode()
+
+
+def test_own_messages_are_marked_as_mine(team, topic):
+    first, second = topic.messages.order_by("created_at")  # by the manager, then the editor
+    page = browser(team.editor).get(urls(team, topic)["detail"]).content.decode()
+    assert f'<article id="message-{first.pk}" class="cr-message" ' in page
+    assert f'<article id="message-{second.pk}" class="cr-message cr-message--mine" ' in page
+    assert page.count("(you)") == 1
+    # The live fragment is drawn for whoever fetches it.
+    fragment = reverse("message_fragment", args=[team.workspace.pk, topic.pk, second.pk])
+    assert "cr-message--mine" in browser(team.editor).get(fragment, headers=HX).content.decode()
+    assert "cr-message--mine" not in browser(team.viewer).get(fragment, headers=HX).content.decode()
