@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -157,3 +158,82 @@ def test_gc_command_removes_only_unreferenced_blobs(team, make_upload):
     call_command("gc", stdout=out)
     assert "removed 1 unreferenced blob(s)" in out.getvalue()
     assert list(Blob.objects.values_list("pk", flat=True)) == [kept.blob_id]
+
+
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux /proc)."""
+    from pathlib import Path
+
+    found: set[int] = set()
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            found.update(int(c) for c in children.read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
+    from pathlib import Path
+
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_to_serve_stops_its_worker(tmp_path):
+    import signal
+    import socket
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    env = {**os.environ, "COMMONROOM_DATA_DIR": str(tmp_path), "COMMONROOM_ENV": "development"}
+    env.pop("DATABASE_URL", None)  # its own embedded database, never the test run's
+    subprocess.run(
+        [sys.executable, "-m", "commonroom", "migrate", "-v", "0"], env=env, check=True, timeout=120
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "commonroom", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert serve.poll() is None, "serve ended before answering"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "serve never answered /healthz"
+            time.sleep(0.2)
+        workers = [
+            pid
+            for pid in _children(serve.pid)
+            if b"db_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 1, workers
+        worker = workers[0]
+
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=15)
+        deadline = time.monotonic() + 3
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "db_worker outlived serve"
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        if worker is not None and _alive(worker):
+            os.kill(worker, signal.SIGKILL)

@@ -1,10 +1,13 @@
 """``commonroom serve``: uvicorn (ASGI) on 127.0.0.1:8000, with the background-task worker and
-the daily trigger of the notification digest."""
+the daily trigger of the notification digest. However serve ends (Ctrl+C, SIGTERM from a
+service manager, an error), it stops the worker too."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -13,6 +16,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from commonroom.notifications.schedule import start_digest_schedule
+
+# How long the background-task worker has to finish its task when serve stops, before a kill.
+WORKER_GRACE_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -32,13 +38,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
+        # uvicorn catches SIGTERM, shuts down, then raises it again with the handler it found:
+        # with the default one the process would die at once and never stop its worker. Ours
+        # turns it into SystemExit, so the ``finally`` below always runs.
+        previous = signal.signal(signal.SIGTERM, _exit_on_signal)
         worker = None
         schedule = None
-        if not options["no_worker"]:
-            worker = subprocess.Popen([sys.executable, "-m", "commonroom", "db_worker"])
-            schedule = start_digest_schedule(settings.COMMONROOM_DIGEST_HOUR)
-        self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
         try:
+            if not options["no_worker"]:
+                worker = subprocess.Popen([sys.executable, "-m", "commonroom", "db_worker"])
+                schedule = start_digest_schedule(settings.COMMONROOM_DIGEST_HOUR)
+            self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
                 host=options["host"],
@@ -50,8 +60,28 @@ class Command(BaseCommand):
                 log_level="info",
             )
         finally:
-            if schedule is not None:
-                schedule.set()
-            if worker is not None:
-                worker.terminate()
-                worker.wait(timeout=10)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
+            try:
+                if schedule is not None:
+                    schedule.set()
+                if worker is not None:
+                    stop_process(worker)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = WORKER_GRACE_SECONDS) -> None:
+    """Ask ``process`` to stop (SIGTERM), give it ``grace`` seconds to finish what it is doing,
+    then kill it."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
