@@ -6,9 +6,23 @@ import { startLive } from "./live.js";
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
   initAll();
+  document.addEventListener("submit", confirmBeforeSubmit, true);
   document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
   watchMentions();
   startLive();
+}
+
+// A form (or its submit button) with data-confirm="<question>" asks before it is sent: deleting
+// a comment or a message, removing a member. Captured on the document, so it runs before any
+// other submit handler; the question is the browser's own accessible dialog.
+function confirmBeforeSubmit(e) {
+  const form = e.target;
+  if (!(form instanceof HTMLFormElement)) return;
+  const question = (e.submitter && e.submitter.dataset.confirm) || form.dataset.confirm;
+  if (question && !window.confirm(question)) {
+    e.preventDefault();
+    e.stopImmediatePropagation();
+  }
 }
 
 function humanSize(n) {
