@@ -1,6 +1,7 @@
 // @mention suggestions for every textarea[data-mentions="<url of the candidates JSON>"]: typing
-// "@" and a few letters lists matching members under the field (a WAI-ARIA combobox with a
-// listbox); arrow keys move, Enter or Tab picks ("@<email> " is inserted), Escape closes.
+// "@" lists members under the field (the first 8; each letter after it narrows the list), a
+// WAI-ARIA combobox with a listbox; arrow keys move, Enter or Tab picks ("@<email> " is
+// inserted), Escape closes.
 
 let counter = 0;
 
@@ -111,7 +112,8 @@ function setUp(field) {
 
   async function lookUp() {
     typed = wordBeforeCaret(field);
-    if (!typed || !/^[\w.+-]{1,}$/.test(typed.query)) { asked += 1; close(); return; }
+    // "@" alone lists the first members; each letter after it narrows the list.
+    if (!typed || !/^[\w.+-]*$/.test(typed.query)) { asked += 1; close(); return; }
     const ask = ++asked;
     try {
       const u = new URL(url, window.location.href);
