@@ -1,12 +1,13 @@
 """What only a browser shows: a delete asks first (data-confirm through window.confirm, and
-nothing is sent when the person says no), and "@" alone lists members to pick from, in the
-document composer and in a conversation message's edit form."""
+nothing is sent when the person says no); "@" alone lists members to pick from, in the
+document composer and in a conversation message's edit form; and, on a phone, the comments'
+layout (room under "Stop following", quotes set off, code blocks that scroll in place)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from e2e_support import sign_in
+from e2e_support import PHONE, page_width, sign_in
 from playwright.sync_api import expect
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
@@ -85,4 +86,30 @@ def test_at_alone_lists_members_in_the_composer_and_the_message_edit_form(
     expect(listed).to_contain_text("Priya Shah")
     edit.press("Enter")
     expect(edit).to_have_value("Friday? @priya@example.org ")
+    assert page_problems.seen == []
+
+
+def test_on_a_phone_quotes_stand_out_code_scrolls_in_place_and_following_has_room(
+    new_page: Any, page_problems: Any
+) -> None:
+    priya, sam, ws = _world()
+    doc = upload_document(ws, priya, name="minutes.txt")
+    access = document_access(user=sam, workspace_id=ws.pk, document_id=doc.pk)
+    long_line = "rota = [" + ", ".join(f"nurse_{i}" for i in range(40)) + "]"
+    comment_create(
+        actor=sam, doc_access=access, body=f"> The figure is £2.4m\n\nWhy?\n\n```\n{long_line}\n```"
+    )
+    page = new_page("Sam", viewport=PHONE)
+    sign_in(page, sam.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    follow = page.get_by_role("button", name="Stop following").bounding_box()
+    heading = page.get_by_role("heading", name="Comments", exact=True).bounding_box()
+    assert follow is not None and heading is not None
+    assert heading["y"] - (follow["y"] + follow["height"]) >= 16
+    quote = page.locator(".cr-comment__body blockquote")
+    expect(quote).to_have_css("border-left-width", "8px")
+    code = page.locator(".cr-comment__body pre")
+    expect(code).to_contain_text(long_line)
+    assert code.evaluate("el => el.scrollWidth > el.clientWidth")
+    assert page_width(page) <= PHONE["width"]
     assert page_problems.seen == []
