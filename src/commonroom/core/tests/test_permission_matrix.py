@@ -582,7 +582,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("DELETE", D + "/comments/{comment_id}"): Call((401, 404, 403, 204, 403, 204)),
     ("POST", D + "/comments/{comment_id}/resolve"): Call((401, 404, 403, 200, 200, 200)),
-    ("POST", D + "/comments/{comment_id}/reopen"): Call((401, 404, 403, 403, 403, 403)),
+    # Reopening the open thread: a conflict for those who may resolve it, refused for the viewer.
+    ("POST", D + "/comments/{comment_id}/reopen"): Call((401, 404, 403, 409, 409, 409)),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
