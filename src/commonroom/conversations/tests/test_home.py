@@ -71,5 +71,5 @@ def test_bounded_to_ten_newest_first_in_a_fixed_number_of_queries(team):
         found = conversations_with_new_messages(user=team.viewer)
     assert len(queries) == 1
     assert [c.title for c in found] == [f"Topic number {i:02}" for i in range(11, 1, -1)]
-    assert all(c.unread == 1 for c in found)
+    assert all(c.unread == 1 for c in found)  # type: ignore[attr-defined]
     assert home(team.viewer).count("Topic number") == 10
