@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "commonroom.live",
     "commonroom.conversations",
     "commonroom.notifications",
+    "commonroom.previews",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,62 @@
+"""Limits that keep a hostile file from harming the server, checked before anything is parsed.
+
+Office files are zips: a small file can expand to gigabytes (a zip bomb), so the members are
+counted and their declared and actual sizes bounded before any is read, and each is read through
+a capped stream. XML is parsed with defusedxml (no entity expansion, no external entities).
+Images are bounded in pixels before decoding. Everything here raises :class:`Refused`.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import IO
+
+from commonroom.previews.converters.base import Refused
+
+MAX_ZIP_MEMBERS = 5_000
+MAX_ZIP_TOTAL = 200 * 1024 * 1024  # uncompressed bytes, all members together
+MAX_ZIP_MEMBER = 100 * 1024 * 1024
+MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member (text compresses ~10x)
+MAX_IMAGE_PIXELS = 50_000_000  # ~7,000 x 7,000
+MAX_PDF_PAGES = 2_000  # pages shown; a longer PDF is shown up to here, with a note
+MAX_TEXT_BYTES = 5 * 1024 * 1024  # .txt/.md/.csv read at most this much
+
+
+def check_zip(path: Path) -> zipfile.ZipFile:
+    """Open ``path`` as a zip after checking its directory: members, sizes and ratios. The
+    declared sizes can lie, so read members only through :func:`read_member`."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise Refused("The file is damaged or is not the kind of file its name says.") from exc
+    members = archive.infolist()
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise Refused("The file has too many parts to preview safely.")
+    total = 0
+    for info in members:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > MAX_ZIP_MEMBER or ratio > MAX_ZIP_RATIO:
+            raise Refused("The file expands to far more than its size: it is not previewed.")
+    if total > MAX_ZIP_TOTAL:
+        raise Refused("The file expands to far more than its size: it is not previewed.")
+    return archive
+
+
+def read_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_ZIP_MEMBER) -> bytes:
+    """One member's bytes, stopping at ``limit`` whatever its header claims."""
+    try:
+        with archive.open(name) as stream:
+            return read_capped(stream, limit)
+    except KeyError as exc:
+        raise Refused("The file is missing a part it needs.") from exc
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise Refused("The file is damaged.") from exc
+
+
+def read_capped(stream: IO[bytes], limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise Refused("The file expands to far more than its size: it is not previewed.")
+    return data
