@@ -1,0 +1,116 @@
+"""Sanitising a converter's HTML for the reader, and giving each block a stable anchor.
+
+Every converter's HTML goes through :func:`document_html` before it leaves the sandbox:
+
+- only the tags and attributes of a document are kept (an allow-list; ``script``, ``style``,
+  ``iframe``, event handlers and inline styles never survive);
+- links are ``http``/``https``/``mailto`` only and carry ``rel="noopener noreferrer"``; any other
+  link (``javascript:``, ``data:``, relative) keeps its words but loses its ``href``;
+- an image's ``src`` must be a ``{{file:<name>}}`` placeholder for a file the converter wrote;
+  the app replaces it with a URL that checks the reader's access (anything else is dropped);
+- each paragraph-level block gets ``id="p-<n>"`` (1, 2, 3… in document order), so a comment can
+  point at a passage and the same file always gives the same anchors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import nh3
+
+DOCUMENT_TAGS = frozenset(
+    {
+        "h1", "h2", "h3", "h4", "h5", "h6", "p", "br", "hr", "blockquote", "pre", "code",
+        "ul", "ol", "li", "dl", "dt", "dd",
+        "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+        "strong", "b", "em", "i", "u", "s", "sup", "sub", "small", "mark",
+        "a", "img", "ins", "del", "span", "section", "aside", "figure", "figcaption",
+    }
+)  # fmt: skip
+DOCUMENT_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+    "ins": {"title"},
+    "del": {"title"},
+    "*": {"class"},
+}
+SCHEMES = {"http", "https", "mailto"}
+
+# Our own presentational classes (app.css): the only class names kept.
+CLASSES = frozenset(
+    {
+        "cr-preview-note", "cr-preview-comments", "cr-preview-comment", "cr-preview-changes",
+        "cr-preview-table", "cr-preview-slide", "cr-preview-sheet", "cr-preview-page",
+        "cr-preview-image", "cr-preview-text", "cr-preview-author",
+    }
+)  # fmt: skip
+
+FILE_REF = re.compile(r"\{\{file:([A-Za-z0-9._-]{1,100})\}\}")
+_FILE_REF_WHOLE = re.compile(r"^\{\{file:[A-Za-z0-9._-]{1,100}\}\}$")
+_LINK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+ANCHORED = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "table", "dt", "dd")
+_BLOCK_START = re.compile(r"<(" + "|".join(ANCHORED) + r")(?=[\s>])")
+
+
+def _filter(element: str, attribute: str, value: str) -> str | None:
+    if element == "img" and attribute == "src":
+        return value if _FILE_REF_WHOLE.match(value) else None
+    if element == "a" and attribute == "href":
+        return value if _LINK.match(value.strip()) else None
+    if attribute in {"colspan", "rowspan", "start", "width", "height"}:
+        return value if _NUMBER.match(value) else None
+    if attribute == "class":
+        kept = [name for name in value.split() if name in CLASSES]
+        return " ".join(kept) or None
+    return value
+
+
+def sanitise(
+    html: str,
+    *,
+    extra_tags: Iterable[str] = (),
+    extra_attributes: dict[str, set[str]] | None = None,
+) -> str:
+    """``html`` with only a document's tags and attributes (plus ``extra_*``), links and image
+    sources restricted as the module says. Comments, ``script``/``style`` contents are removed."""
+    attributes = {tag: set(names) for tag, names in DOCUMENT_ATTRIBUTES.items()}
+    for tag, names in (extra_attributes or {}).items():
+        attributes.setdefault(tag, set()).update(names)
+    return nh3.clean(
+        html,
+        tags=set(DOCUMENT_TAGS) | set(extra_tags),
+        clean_content_tags={"script", "style"},
+        attributes=attributes,
+        url_schemes=SCHEMES,
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+        attribute_filter=_filter,
+    )
+
+
+def anchor_blocks(html: str, *, start: int = 1) -> str:
+    """Sanitised ``html`` with ``id="p-<n>"`` on each paragraph-level block, numbered in order.
+    (Sanitised HTML has no ``id`` attributes and no ``<`` in text, so the tags are found
+    exactly.)"""
+    counter = iter(range(start, 10**9))
+    return _BLOCK_START.sub(lambda m: f'<{m.group(1)} id="p-{next(counter)}"', html)
+
+
+def document_html(
+    html: str,
+    *,
+    extra_tags: Iterable[str] = (),
+    extra_attributes: dict[str, set[str]] | None = None,
+) -> str:
+    """Sanitised, then anchored: what every converter returns as ``Result.html``."""
+    return anchor_blocks(sanitise(html, extra_tags=extra_tags, extra_attributes=extra_attributes))
+
+
+def file_names(html: str) -> set[str]:
+    """The output files an HTML refers to."""
+    return set(FILE_REF.findall(html))
