@@ -25,7 +25,7 @@ DOCUMENT_TAGS = frozenset(
         "ul", "ol", "li", "dl", "dt", "dd",
         "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
         "strong", "b", "em", "i", "u", "s", "sup", "sub", "small", "mark",
-        "a", "img", "ins", "del", "span", "section", "aside", "figure", "figcaption",
+        "a", "img", "ins", "del", "span", "div", "section", "aside", "figure", "figcaption",
     }
 )  # fmt: skip
 DOCUMENT_ATTRIBUTES: dict[str, set[str]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from commonroom.previews.converters.base import Refused
 
@@ -60,3 +60,47 @@ def read_capped(stream: IO[bytes], limit: int) -> bytes:
     if len(data) > limit:
         raise Refused("The file expands to far more than its size: it is not previewed.")
     return data
+
+
+# --- XML -----------------------------------------------------------------------------------------
+
+XML_PART_SUFFIXES = (".xml", ".rels", ".vml")
+
+
+def check_xml(data: bytes) -> None:
+    """Refuse XML that declares a DTD: entity expansion ("billion laughs") and external entities
+    (reading a server's files or URLs) both need one, and office files never have one."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, fromstring
+
+    try:
+        fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise Refused(
+            "The file contains XML entity declarations, which are not allowed: it is not previewed."
+        ) from exc
+    except (ParseError, ValueError) as exc:
+        raise Refused("The file is damaged: part of it is not readable.") from exc
+
+
+def parse_xml(data: bytes) -> Any:
+    """``data`` checked by :func:`check_xml`, then parsed with lxml that loads no DTD, resolves
+    no entity and touches no network (an lxml element)."""
+    from lxml import etree
+
+    check_xml(data)
+    parser = etree.XMLParser(
+        resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False
+    )
+    try:
+        return etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise Refused("The file is damaged: part of it is not readable.") from exc
+
+
+def check_zip_xml(archive: zipfile.ZipFile) -> None:
+    """Every XML part of an office file checked by :func:`check_xml`, before any library parses
+    one."""
+    for info in archive.infolist():
+        if info.filename.lower().endswith(XML_PART_SUFFIXES):
+            check_xml(read_member(archive, info.filename))

@@ -1,0 +1,153 @@
+"""The sandbox child's entry point, and the registry of converters (format -> converter).
+
+Run as ``python -m commonroom.previews.convert <format> <source> <outdir>`` by
+``previews/sandbox.py``: it limits its own memory, CPU time and file sizes first (from
+``COMMONROOM_PREVIEW_MEMORY_MB``, ``COMMONROOM_PREVIEW_CPU_SECONDS`` and
+``COMMONROOM_PREVIEW_FILE_MB`` in its environment), then runs the converter and prints one JSON
+object on its standard output: ``{"ok": true, "result": {...}}`` (a :class:`Result`) or
+``{"ok": false, "message": "<why, for people>"}``. Nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path, PurePosixPath
+from typing import Any, cast
+
+from commonroom.previews.converters.base import Converter, Refused, Result
+
+# format -> "module:function". Imported only when that format is converted, in the child.
+CONVERTERS: dict[str, str] = {
+    "docx": "commonroom.previews.converters.docx:convert",
+    "txt": "commonroom.previews.converters.text:convert_txt",
+    "md": "commonroom.previews.converters.text:convert_md",
+    "csv": "commonroom.previews.converters.text:convert_csv",
+}
+
+# Converters that misbehave on purpose, for the sandbox's tests only: available only when the
+# environment says so (the tests set it; nothing else does).
+TEST_CONVERTERS: dict[str, str] = {
+    "test-sleep": "commonroom.previews.tests.misbehaving:sleep",
+    "test-allocate": "commonroom.previews.tests.misbehaving:allocate",
+    "test-crash": "commonroom.previews.tests.misbehaving:crash",
+    "test-noisy": "commonroom.previews.tests.misbehaving:noisy",
+}
+TEST_CONVERTERS_ENV = "COMMONROOM_PREVIEW_TEST_CONVERTERS"
+
+BY_EXTENSION: dict[str, str] = {
+    ".docx": "docx",
+    ".txt": "txt",
+    ".text": "txt",
+    ".log": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".pptx": "pptx",
+    ".pdf": "pdf",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".gif": "image",
+    ".webp": "image",
+}
+BY_CONTENT_TYPE: dict[str, str] = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "text/plain": "txt",
+    "text/markdown": "md",
+    "text/x-markdown": "md",
+    "text/csv": "csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "application/pdf": "pdf",
+    "image/png": "image",
+    "image/jpeg": "image",
+    "image/gif": "image",
+    "image/webp": "image",
+}
+
+
+def registry() -> dict[str, str]:
+    if os.environ.get(TEST_CONVERTERS_ENV) == "1":
+        return {**CONVERTERS, **TEST_CONVERTERS}
+    return dict(CONVERTERS)
+
+
+def format_for(content_type: str, filename: str) -> str | None:
+    """The format a version is previewed as, or ``None`` when there is no converter for it. The
+    name's extension decides first (a .md is text/plain to most detectors), then the type."""
+    known = registry()
+    suffix = PurePosixPath(filename.lower()).suffix
+    fmt = BY_EXTENSION.get(suffix)
+    if fmt is None:
+        fmt = BY_CONTENT_TYPE.get(content_type.split(";")[0].strip().lower())
+    return fmt if fmt in known else None
+
+
+def converter_for(fmt: str) -> Converter:
+    target = registry().get(fmt)
+    if target is None:
+        raise Refused("There is no preview for this kind of file.")
+    module_name, function = target.split(":")
+    return cast(Converter, getattr(importlib.import_module(module_name), function))
+
+
+def converter_name(fmt: str) -> str:
+    return registry().get(fmt, "")
+
+
+def _limit_self() -> None:
+    import resource
+
+    mb = 1024 * 1024
+    memory = int(os.environ.get("COMMONROOM_PREVIEW_MEMORY_MB", "1024")) * mb
+    cpu = int(os.environ.get("COMMONROOM_PREVIEW_CPU_SECONDS", "60"))
+    files = int(os.environ.get("COMMONROOM_PREVIEW_FILE_MB", "256")) * mb
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run(fmt: str, source: Path, outdir: Path) -> dict[str, Any]:
+    try:
+        result: Result = converter_for(fmt)(source, outdir)
+        return {"ok": True, "result": result.as_dict()}
+    except Refused as exc:
+        return {"ok": False, "message": str(exc)}
+    except MemoryError:
+        return {"ok": False, "message": "The file needs too much memory to preview."}
+    except RecursionError:
+        return {"ok": False, "message": "The file is nested too deeply to preview."}
+    except Exception:  # a library's surprise: the file is most likely damaged
+        traceback.print_exc(file=sys.stderr)
+        return {
+            "ok": False,
+            "message": "The file could not be read: it may be damaged or in a form the preview "
+            "does not understand.",
+        }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        sys.stderr.write(
+            "usage: python -m commonroom.previews.convert <format> <source> <outdir>\n"
+        )
+        return 2
+    _limit_self()
+    # Whatever a library prints goes to stderr: stdout carries only the answer.
+    answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    payload = run(argv[1], Path(argv[2]), Path(argv[3]))
+    answer.write(json.dumps(payload))
+    answer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
