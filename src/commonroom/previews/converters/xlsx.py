@@ -84,11 +84,11 @@ def _bounded_sizing() -> Iterator[None]:
     million-row sheet costs seconds before any row is read. While this is in force the search
     stops where the cells begin, and a sheet without a dimension is simply unsized."""
     original = ReadOnlyWorksheet._get_size
-    ReadOnlyWorksheet._get_size = _get_size  # type: ignore[method-assign]
+    ReadOnlyWorksheet._get_size = _get_size
     try:
         yield
     finally:
-        ReadOnlyWorksheet._get_size = original  # type: ignore[method-assign]
+        ReadOnlyWorksheet._get_size = original
 
 
 def _get_size(sheet: ReadOnlyWorksheet) -> None:
