@@ -19,7 +19,7 @@ from commonroom.comments.permissions import comment_abilities
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.markup import Rendered, render, resolver_for
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.core.text import plain_text
+from commonroom.core.text import plain_text, posted_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked
 from commonroom.live.services import publish
@@ -31,14 +31,7 @@ MAX_BODY = 10_000
 
 
 def _clean_body(body: str) -> str:
-    text = plain_text(body, multiline=True)
-    if not text:
-        raise ApplicationError("Write something before sending.", code="empty_comment")
-    if len(text) > MAX_BODY:
-        raise ApplicationError(
-            f"A comment can be at most {MAX_BODY:,} characters.", code="comment_too_long"
-        )
-    return text
+    return posted_text(body, noun="comment", max_length=MAX_BODY)
 
 
 def _render(text: str, doc_access: DocumentAccess) -> Rendered:

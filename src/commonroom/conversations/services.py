@@ -25,7 +25,7 @@ from commonroom.conversations.permissions import message_abilities
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.markup import Rendered, render, resolver_for
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.core.text import plain_text
+from commonroom.core.text import plain_text, posted_text
 from commonroom.documents.models import Document
 from commonroom.live.services import publish
 from commonroom.notifications import services as notifications
@@ -52,14 +52,7 @@ def _clean_title(title: str) -> str:
 
 
 def _clean_body(body: str) -> str:
-    text = plain_text(body, multiline=True)
-    if not text:
-        raise ApplicationError("Write something before sending.", code="empty_message")
-    if len(text) > MAX_BODY:
-        raise ApplicationError(
-            f"A message can be at most {MAX_BODY:,} characters.", code="message_too_long"
-        )
-    return text
+    return posted_text(body, noun="message", max_length=MAX_BODY)
 
 
 def _clean_key(client_key: str) -> str:

@@ -7,6 +7,7 @@ post is redirected (POST/redirect/GET), refusals shown as a message on the page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -174,16 +175,36 @@ def message_fragment(
     return _message_html(request, access, conversation, message)
 
 
-@login_required
-@require_POST
-def message_post(request: AuthedRequest, workspace_id: str, conversation_id: str) -> HttpResponse:
+def _message_write(
+    request: AuthedRequest,
+    workspace_id: str,
+    conversation_id: str,
+    write: Callable[[WorkspaceAccess, Any], Any],
+    done: str,
+) -> HttpResponse:
+    """Post, edit or delete a message: the message's HTML to the composer script (201 when it
+    was created), else back to it on the conversation page."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     conversation = conversation_get(
         access=access, conversation_id=conversation_id, user=request.user
     )
     back = _detail_url(access, conversation.pk)
     try:
-        message = services.message_post(
+        message = write(access, conversation)
+    except ApplicationError as exc:
+        return _refused(request, exc, back)
+    if _is_htmx(request):
+        status = 201 if getattr(message, "is_new", False) else 200
+        return _message_html(request, access, conversation, message, status=status)
+    messages.success(request, done)
+    return redirect(f"{back}#message-{message.pk}")
+
+
+@login_required
+@require_POST
+def message_post(request: AuthedRequest, workspace_id: str, conversation_id: str) -> HttpResponse:
+    def write(access: WorkspaceAccess, conversation: Any) -> Any:
+        return services.message_post(
             actor=request.user,
             access=access,
             conversation_id=conversation.pk,
@@ -192,14 +213,8 @@ def message_post(request: AuthedRequest, workspace_id: str, conversation_id: str
             client_key=form_value(request, "client_key"),
             info=info(request),
         )
-    except ApplicationError as exc:
-        return _refused(request, exc, back)
-    if _is_htmx(request):
-        return _message_html(
-            request, access, conversation, message, status=201 if message.is_new else 200
-        )
-    messages.success(request, "Message sent.")
-    return redirect(f"{back}#message-{message.pk}")
+
+    return _message_write(request, workspace_id, conversation_id, write, "Message sent.")
 
 
 @login_required
@@ -207,13 +222,8 @@ def message_post(request: AuthedRequest, workspace_id: str, conversation_id: str
 def message_edit(
     request: AuthedRequest, workspace_id: str, conversation_id: str, message_id: str
 ) -> HttpResponse:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    conversation = conversation_get(
-        access=access, conversation_id=conversation_id, user=request.user
-    )
-    back = _detail_url(access, conversation.pk)
-    try:
-        message = services.message_edit(
+    def write(access: WorkspaceAccess, conversation: Any) -> Any:
+        return services.message_edit(
             actor=request.user,
             access=access,
             conversation_id=conversation.pk,
@@ -221,12 +231,8 @@ def message_edit(
             body=form_value(request, "body"),
             info=info(request),
         )
-    except ApplicationError as exc:
-        return _refused(request, exc, back)
-    if _is_htmx(request):
-        return _message_html(request, access, conversation, message)
-    messages.success(request, "Message changed.")
-    return redirect(f"{back}#message-{message.pk}")
+
+    return _message_write(request, workspace_id, conversation_id, write, "Message changed.")
 
 
 @login_required
@@ -234,22 +240,13 @@ def message_edit(
 def message_delete(
     request: AuthedRequest, workspace_id: str, conversation_id: str, message_id: str
 ) -> HttpResponse:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    conversation = conversation_get(
-        access=access, conversation_id=conversation_id, user=request.user
-    )
-    back = _detail_url(access, conversation.pk)
-    try:
-        message = services.message_delete(
+    def write(access: WorkspaceAccess, conversation: Any) -> Any:
+        return services.message_delete(
             actor=request.user,
             access=access,
             conversation_id=conversation.pk,
             message_id=message_id,
             info=info(request),
         )
-    except ApplicationError as exc:
-        return _refused(request, exc, back)
-    if _is_htmx(request):
-        return _message_html(request, access, conversation, message)
-    messages.success(request, "Message deleted.")
-    return redirect(f"{back}#message-{message.pk}")
+
+    return _message_write(request, workspace_id, conversation_id, write, "Message deleted.")

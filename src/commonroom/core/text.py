@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from commonroom.core.exceptions import ApplicationError
+
 _DROPPED = {"Cc", "Cf", "Cs", "Co"}
 
 
@@ -21,3 +23,16 @@ def plain_text(value: str | None, *, multiline: bool = False) -> str:
         lines = [" ".join(line.split()) for line in text.replace("\r", "").split("\n")]
         return "\n".join(lines).strip()
     return " ".join(text.split())
+
+
+def posted_text(value: str | None, *, noun: str, max_length: int = 10_000) -> str:
+    """What someone posted (a comment, a message), cleaned; refused when empty or too long.
+    Error codes are ``empty_<noun>`` and ``<noun>_too_long``."""
+    text = plain_text(value, multiline=True)
+    if not text:
+        raise ApplicationError("Write something before sending.", code=f"empty_{noun}")
+    if len(text) > max_length:
+        raise ApplicationError(
+            f"A {noun} can be at most {max_length:,} characters.", code=f"{noun}_too_long"
+        )
+    return text
