@@ -158,7 +158,7 @@ def zip_bomb_docx(path: Path, size: int = 1024**3) -> Path:
     _docx_with(path, "<w:p/>")
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z:
         chunk = bytes(8 * 1024 * 1024)
-        with z.open("word/media/zeros.bin", "w", force_zip64=True) as member:
+        with z.open("customXml/zeros.xml", "w", force_zip64=True) as member:
             written = 0
             while written < size:
                 member.write(chunk)

@@ -1,0 +1,210 @@
+"""Making previews, once per blob, in the background; and recording that one was read.
+
+``preview_requested`` is called by ``documents.services`` inside the transaction that adds a
+version: a blob seen for the first time gets a pending :class:`Preview` (or an "unsupported" one
+straight away when no converter takes its format), and ``make_preview`` is enqueued after commit.
+``preview_make`` runs the converter in the sandbox, stores its files under
+``previews/<sha256>/`` and the result, and tells the open pages of each workspace whose document
+shows that blob as its latest version. It never raises into the worker: whatever goes wrong ends
+as a failed preview with a sentence for people.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from commonroom.audit.models import Action
+from commonroom.audit.services import audit_record
+from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.documents.models import Document, Version
+from commonroom.documents.selectors import DocumentAccess
+from commonroom.live.services import publish
+from commonroom.previews.convert import converter_name, format_for
+from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
+from commonroom.previews.sandbox import run_converter
+
+log = logging.getLogger(__name__)
+
+UNSUPPORTED = "There is no preview for this kind of file. Download it to read it."
+FAILED_SUFFIX = " Download the file to read it."
+
+
+def preview_requested(*, version: Version) -> None:
+    """A version was added (inside its transaction): make its blob's preview unless it exists."""
+    fmt = format_for(version.content_type, version.filename)
+    _, created = Preview.objects.get_or_create(
+        blob_id=version.blob_id,
+        defaults={
+            "status": PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
+            "format": fmt or "",
+            "message": "" if fmt else UNSUPPORTED,
+        },
+    )
+    if created and fmt:
+        sha = version.blob_id
+        transaction.on_commit(lambda: _enqueue(sha), robust=True)
+
+
+def _enqueue(sha: str) -> None:
+    from commonroom.previews.tasks import make_preview
+
+    make_preview.enqueue(sha)
+
+
+def _source_version(sha: str) -> Version | None:
+    return Version.objects.filter(blob_id=sha).order_by("-created_at").first()
+
+
+def preview_make(*, sha: str) -> Preview | None:
+    """Make the pending preview of blob ``sha``. Safe to run twice; never raises."""
+    try:
+        return _make(sha)
+    except Exception:
+        log.exception("previews: making the preview of %s failed", sha)
+        try:
+            with transaction.atomic():
+                preview = Preview.objects.select_for_update().filter(blob_id=sha).first()
+                if preview is None or preview.status != PreviewStatus.PENDING:
+                    return preview
+                _finish(preview, failed="The preview could not be made." + FAILED_SUFFIX)
+                return preview
+        except Exception:
+            log.exception("previews: could not even record the failure of %s", sha)
+            return None
+
+
+def _make(sha: str) -> Preview | None:
+    preview = Preview.objects.filter(blob_id=sha).first()
+    if preview is None or preview.status != PreviewStatus.PENDING:
+        return preview
+    version = _source_version(sha)
+    if version is None:  # every version using it was purged meanwhile
+        return preview
+    fmt = preview.format or format_for(version.content_type, version.filename)
+    if not fmt:
+        with transaction.atomic():
+            preview.status, preview.message = PreviewStatus.UNSUPPORTED, UNSUPPORTED
+            preview.made_at = timezone.now()
+            preview.save()
+        return preview
+    with tempfile.TemporaryDirectory(prefix="commonroom-preview-") as work_dir:
+        work = Path(work_dir)
+        source = work / "source"
+        outdir = work / "out"
+        outdir.mkdir()
+        with default_storage.open(version.blob.storage_name, "rb") as src, source.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        outcome = run_converter(fmt, source, outdir)
+        stored: list[PreviewFile] = []
+        if outcome.ok and outcome.result is not None:
+            for out in outcome.result.files:
+                name = preview_storage_name(sha, out.name)
+                if default_storage.exists(name):
+                    default_storage.delete(name)
+                with (outdir / out.name).open("rb") as f:
+                    saved = default_storage.save(name, File(f, name=out.name))
+                stored.append(
+                    PreviewFile(
+                        name=out.name,
+                        content_type=out.content_type,
+                        size=(outdir / out.name).stat().st_size,
+                        storage_name=saved,
+                    )
+                )
+    with transaction.atomic():
+        preview = Preview.objects.select_for_update().get(blob_id=sha)
+        if preview.status != PreviewStatus.PENDING:
+            return preview
+        preview.format = fmt
+        preview.converter = converter_name(fmt)
+        preview.seconds = outcome.seconds
+        if outcome.ok and outcome.result is not None:
+            result = outcome.result
+            preview.kind = result.kind
+            preview.html = result.html
+            preview.text = result.text
+            preview.notes = result.notes
+            preview.page_count = result.page_count
+            preview.files.all().delete()
+            for row in stored:
+                row.preview = preview
+            PreviewFile.objects.bulk_create(stored)
+            _finish(preview)
+        else:
+            _finish(preview, failed=outcome.message.rstrip(".") + "." + FAILED_SUFFIX)
+    return preview
+
+
+def _finish(preview: Preview, *, failed: str | None = None) -> None:
+    """Inside a transaction: record the outcome and tell the pages showing it."""
+    if failed is not None:
+        preview.status, preview.message = PreviewStatus.FAILED, failed
+    else:
+        preview.status, preview.message = PreviewStatus.READY, ""
+    preview.made_at = timezone.now()
+    preview.save()
+    _announce(preview.blob_id)
+
+
+def _announce(sha: str) -> None:
+    """One live event per live document whose latest version uses blob ``sha``."""
+    latest = Version.objects.filter(
+        blob_id=sha,
+        number=F("document__current_version_number"),
+        document__deleted_at__isnull=True,
+    ).select_related("document")
+    for version in latest:
+        doc: Document = version.document
+        publish(
+            workspace_id=doc.workspace_id,
+            kind="preview.ready",
+            data={
+                "list": f"preview:{doc.pk}",
+                "target": f"preview-{doc.pk}",
+                "fragment": reverse(
+                    "version_preview", args=[doc.workspace_id, doc.pk, version.number]
+                ),
+                "author_id": None,
+                "client_key": "",
+                "document": str(doc.pk),
+                "number": version.number,
+            },
+        )
+
+
+def preview_record_view(
+    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
+) -> None:
+    """Reading a version's preview is audited like viewing the document."""
+    doc = doc_access.document
+    audit_record(
+        action=Action.PREVIEW_VIEWED,
+        actor=actor,
+        info=info,
+        workspace_id=doc.workspace_id,
+        document_id=doc.pk,
+        target_type="document",
+        target_id=str(doc.pk),
+        target_label=doc.name,
+        data={"version": version.number, "sha256": version.blob_id},
+    )
+
+
+def previews_discard(*, shas: list[str]) -> None:
+    """The collector removes these blobs: remove their previews' files too (the rows go with the
+    blobs)."""
+    for name in PreviewFile.objects.filter(preview__blob_id__in=shas).values_list(
+        "storage_name", flat=True
+    ):
+        default_storage.delete(name)

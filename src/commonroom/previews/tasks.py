@@ -1,0 +1,14 @@
+"""Background work for previews. Tasks take ids, call one service, and are safe to run twice."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from commonroom.previews.services import preview_make
+
+
+@task()
+def make_preview(blob_sha: str) -> str:
+    """Make the preview of one blob (enqueued after the first version that uses it commits)."""
+    preview = preview_make(sha=blob_sha)
+    return preview.status if preview is not None else "gone"

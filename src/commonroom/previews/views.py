@@ -1,0 +1,77 @@
+"""Preview pages: a version's preview as an HTML fragment (what the document page shows, and what
+live.js fetches when a preview becomes ready) and the files a preview shows (its images).
+
+Both answer 404 to non-members, and carry ``nosniff`` and a Content-Security-Policy stricter than
+the pages': nothing may run, and images come only from here.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+
+from commonroom.core.views import AuthedRequest, info
+from commonroom.documents.selectors import document_access, version_get
+from commonroom.previews import services
+from commonroom.previews.selectors import preview_file_get, preview_for
+
+PREVIEW_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def _strict(response: HttpResponse | FileResponse) -> None:
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+
+
+@login_required
+@require_GET
+def version_preview(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponse:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    version = version_get(doc_access=doc_access, number=number)
+    services.preview_record_view(
+        actor=request.user, doc_access=doc_access, version=version, info=info(request)
+    )
+    response = render(
+        request,
+        "previews/_preview.html",
+        {
+            "workspace": doc_access.access.workspace,
+            "document": doc_access.document,
+            "preview": preview_for(doc_access=doc_access, version=version),
+        },
+    )
+    _strict(response)
+    return response
+
+
+@login_required
+@require_GET
+def preview_file(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int, name: str
+) -> FileResponse:
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    version = version_get(doc_access=doc_access, number=number)
+    found = preview_file_get(version=version, name=name)
+    response = FileResponse(
+        default_storage.open(found.storage_name, "rb"), content_type=found.content_type
+    )
+    inline = found.content_type in INLINE_TYPES
+    response["Content-Disposition"] = str(content_disposition_header(not inline, found.name))
+    response["Content-Length"] = str(found.size)
+    response["Cache-Control"] = "private, max-age=3600"
+    _strict(response)
+    return response
