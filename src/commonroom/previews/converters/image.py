@@ -109,9 +109,9 @@ def _convert(source: Path, output: Path) -> Result:
         clean.save(output / name, "PNG")
 
     shown_width, shown_height = clean.size
-    notes = [f"{width:,} × {height:,} pixels, {_format_name(fmt)}."]
+    notes = [f"{width:,} by {height:,} pixels, {_format_name(fmt)}."]
     if max(shown_width, shown_height) < max(width, height):
-        notes.append(f"Shown at {shown_width:,} × {shown_height:,} pixels.")
+        notes.append(f"Shown at {shown_width:,} by {shown_height:,} pixels.")
     if animated:
         notes.append(
             "This file has several pages: the preview shows the first."

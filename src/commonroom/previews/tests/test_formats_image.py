@@ -45,7 +45,7 @@ def test_a_photo_is_turned_upright_and_stripped_of_exif_and_gps(tmp_path):
         'alt="ward round.jpg" width="200" height="400"></figure>'
     )
     assert result.notes == [
-        "400 × 200 pixels, JPEG.",
+        "400 by 200 pixels, JPEG.",
         "The preview leaves out the details stored with the picture (camera, date, place).",
     ]
     data = (out / "image.webp").read_bytes()
@@ -71,7 +71,7 @@ def test_a_large_png_is_scaled_and_its_text_chunks_dropped(tmp_path):
     result = image.convert(source, out)
 
     assert result.files == [OutputFile(name="image.png", content_type="image/png")]
-    assert result.notes == ["4,000 × 1,000 pixels, PNG.", "Shown at 1,600 × 400 pixels."]
+    assert result.notes == ["4,000 by 1,000 pixels, PNG.", "Shown at 1,600 by 400 pixels."]
     assert b"Dr Secret" not in (out / "image.png").read_bytes()
     with Image.open(out / "image.png") as shown:
         assert shown.size == (1600, 400) and shown.mode == "RGBA"
@@ -92,6 +92,7 @@ def test_an_animation_shows_its_first_frame(tmp_path):
 def one_colour_png(path: Path, width: int, height: int) -> Path:
     """A real, complete 1-bit PNG of one colour, written without holding its pixels: small on
     disk, ``width * height`` pixels once decoded."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
