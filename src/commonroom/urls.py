@@ -70,6 +70,8 @@ urlpatterns = [
     path("", include("commonroom.comments.urls")),
     path("", include("commonroom.conversations.urls")),
     path("", include("commonroom.notifications.urls")),
+    path("", include("commonroom.previews.urls")),
+    path("", include("commonroom.search.urls")),
     path("accounts/email/", not_offered, name="account_email_not_offered"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),

@@ -41,6 +41,7 @@ class Action(models.TextChoices):
     FOLDER_RESTORED = "folder.restored", "Restored folder from trash"
     FOLDER_PURGED = "folder.purged", "Purged folder"
     DOCUMENT_VIEWED = "document.viewed", "Viewed document"
+    PREVIEW_VIEWED = "preview.viewed", "Read a version's preview"
     DOCUMENT_UPLOADED = "document.uploaded", "Uploaded document"
     VERSION_UPLOADED = "version.uploaded", "Uploaded new version"
     VERSION_DOWNLOADED = "version.downloaded", "Downloaded version"

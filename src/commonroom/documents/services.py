@@ -32,6 +32,7 @@ from commonroom.documents.selectors import DocumentAccess, folder_path, version_
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.live.services import publish
 from commonroom.notifications.services import version_uploaded
+from commonroom.previews.services import preview_requested, previews_discard
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
 
@@ -210,6 +211,7 @@ def _add_version(
     document.current_version_number = number
     document.updated_at = doc.updated_at
     version_uploaded(version=version)  # followers are notified with the change, or not at all
+    preview_requested(version=version)  # made once per blob, in the background, after commit
     publish(
         workspace_id=doc.workspace_id,
         kind="version.created",
@@ -773,6 +775,7 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
         )
         if not doomed:
             return 0
+        previews_discard(shas=doomed)
         for sha in doomed:
             default_storage.delete(blob_storage_name(sha))
         Blob.objects.filter(pk__in=doomed).delete()

@@ -26,6 +26,10 @@ CONVERTERS: dict[str, str] = {
     "txt": "commonroom.previews.converters.text:convert_txt",
     "md": "commonroom.previews.converters.text:convert_md",
     "csv": "commonroom.previews.converters.text:convert_csv",
+    "xlsx": "commonroom.previews.converters.xlsx:convert",
+    "pptx": "commonroom.previews.converters.pptx:convert",
+    "image": "commonroom.previews.converters.image:convert",
+    "pdf": "commonroom.previews.converters.pdf:convert",
 }
 
 # Converters that misbehave on purpose, for the sandbox's tests only: available only when the
@@ -54,6 +58,9 @@ BY_EXTENSION: dict[str, str] = {
     ".jpeg": "image",
     ".gif": "image",
     ".webp": "image",
+    ".bmp": "image",
+    ".tif": "image",
+    ".tiff": "image",
 }
 BY_CONTENT_TYPE: dict[str, str] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
@@ -68,6 +75,8 @@ BY_CONTENT_TYPE: dict[str, str] = {
     "image/jpeg": "image",
     "image/gif": "image",
     "image/webp": "image",
+    "image/bmp": "image",
+    "image/tiff": "image",
 }
 
 

@@ -43,6 +43,7 @@ from commonroom.conversations.services import conversation_start
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_delete, folder_create, folder_delete
 from commonroom.notifications.tests.factories import make_notification
+from commonroom.previews.tests.factories import make_ready_preview
 from commonroom.workspaces.models import Membership, Workspace
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import invitation_create
@@ -168,6 +169,8 @@ def build_world() -> World:
         "comment_id": comment.pk,
         "conversation_id": conversation.pk,
         "message_id": conversation.first_message.pk,
+        # The document's preview, ready, with one image.
+        "name": make_ready_preview(document),
     }
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     sessions, api_tokens = {}, {}
@@ -360,6 +363,9 @@ PAGES: dict[str, Page] = {
         get=POST_ONLY, post=(LOGIN, 404, REFUSED, DONE, DONE, DONE), form=lambda: {"body": "Yes."}
     ),
     "message_fragment": Page(get=MEMBERS),
+    # Previews: a version's preview fragment and the files (images) it shows.
+    "version_preview": Page(get=MEMBERS),
+    "preview_file": Page(get=MEMBERS),
     "message_edit": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"body": "Changed."}),
     "message_delete": Page(get=POST_ONLY, post=MANAGERS_DO),
 }

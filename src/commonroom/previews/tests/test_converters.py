@@ -29,7 +29,9 @@ def test_docx_keeps_the_structure_and_makes_links_safe(tmp_path: Path, out: Path
     assert '<h1 id="p-1">Board minutes</h1>' in html
     assert '<h2 id="p-2">Attendance</h2>' in html
     assert "<strong>Tuesday</strong>" in html and "<em>budget</em>" in html
-    assert re.search(r'<ul><li id="p-\d+">First item</li><li id="p-\d+">Second item</li></ul>', html)
+    assert re.search(
+        r'<ul><li id="p-\d+">First item</li><li id="p-\d+">Second item</li></ul>', html
+    )
     assert "<table" in html and ">Ward</p></td>" in html and ">24</p></td>" in html
     assert '<a href="https://www.nhs.uk/" rel="noopener noreferrer">the NHS website</a>' in html
     # The javascript: link keeps its words and loses its target.
@@ -101,8 +103,10 @@ def test_markdown_renders_and_html_in_it_is_inert(tmp_path: Path, out: Path) -> 
     assert '<h1 id="p-1">Plan</h1>' in html
     assert "<strong>Bold</strong>" in html
     assert '<a href="https://example.org" rel="noopener noreferrer">link</a>' in html
-    assert "<script" not in html and "<img" not in html and "onerror=" not in html.replace(
-        "&lt;img src=x onerror=alert(1)&gt;", ""
+    assert (
+        "<script" not in html
+        and "<img" not in html
+        and "onerror=" not in html.replace("&lt;img src=x onerror=alert(1)&gt;", "")
     )
     assert "javascript:" not in html.replace("[bad](javascript:alert(1))", "")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -141,10 +145,16 @@ def test_the_sanitiser_keeps_only_a_documents_markup() -> None:
 @pytest.mark.parametrize(
     ("content_type", "name", "fmt"),
     [
-        ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "a.docx", "docx"),
+        (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "a.docx",
+            "docx",
+        ),
         ("text/plain", "notes.md", "md"),
         ("text/plain", "notes.TXT", "txt"),
         ("text/csv", "beds", "csv"),
+        ("application/pdf", "scan", "pdf"),
+        ("image/jpeg", "photo.JPG", "image"),
         ("application/zip", "a.zip", None),
         ("application/octet-stream", "a.exe", None),
     ],
