@@ -20,7 +20,7 @@ import warnings
 from html import escape
 from pathlib import Path
 
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from commonroom.previews import limits
 from commonroom.previews.converters.base import OutputFile, Refused, Result
@@ -88,18 +88,23 @@ def _convert(source: Path, output: Path) -> Result:
         _check_pixels(image.size)
         animated = bool(getattr(image, "is_animated", False))
         had_exif = bool(image.info.get("exif") or image.info.get("xmp"))
+        orientation = _orientation(image)
         if fmt == "JPEG":
-            image.draft("RGB", (MAX_SIDE * 2, MAX_SIDE * 2))  # decode at a smaller scale
+            image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at a smaller scale (1/2, 1/4...)
         image.load()
-        picture = ImageOps.exif_transpose(image)
-    if picture.mode not in {"RGB", "RGBA", "L", "LA"}:
-        has_alpha = picture.mode in {"PA", "RGBa", "La"} or (
-            picture.mode == "P" and "transparency" in picture.info
-        )
-        picture = picture.convert("RGBA" if has_alpha else "RGB")
-    picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    # A new image from the pixels alone: no info dict, no EXIF, no ICC profile, no text chunks.
-    clean = Image.frombytes(picture.mode, picture.size, picture.tobytes())
+        picture: Image.Image = image
+        if picture.mode not in {"RGB", "RGBA", "L", "LA"}:
+            has_alpha = picture.mode in {"PA", "RGBa", "La"} or (
+                picture.mode == "P" and "transparency" in picture.info
+            )
+            picture = picture.convert("RGBA" if has_alpha else "RGB")
+        # Scaled first (the box is square, so turning afterwards changes nothing), then turned:
+        # only the small copy is ever turned.
+        picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        if orientation is not None:
+            picture = picture.transpose(orientation)
+        # A new image from the pixels alone: no info, no EXIF, no ICC profile, no text chunks.
+        clean = Image.frombytes(picture.mode, picture.size, picture.tobytes())
 
     if fmt in PHOTO_FORMATS:
         name, content_type = "image.webp", "image/webp"
@@ -135,6 +140,25 @@ def _convert(source: Path, output: Path) -> Result:
         notes=notes,
         files=[OutputFile(name=name, content_type=content_type)],
     )
+
+
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}  # EXIF orientation -> the turn that shows the picture upright (as ImageOps.exif_transpose)
+
+
+def _orientation(image: Image.Image) -> Image.Transpose | None:
+    try:
+        value = image.getexif().get(0x0112)
+    except Exception:  # damaged EXIF: show the picture as stored
+        return None
+    return _TURNS.get(value) if isinstance(value, int) else None
 
 
 def _format_name(fmt: str) -> str:
