@@ -303,6 +303,11 @@ COMMONROOM_EVENT_DAYS = env_int("COMMONROOM_EVENT_DAYS", 30)
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Previews are made in a child process with these limits (seconds of wall-clock time; MiB of
+# address space). A preview over either fails with a message; the worker carries on.
+COMMONROOM_PREVIEW_TIMEOUT = env_int("COMMONROOM_PREVIEW_TIMEOUT", 60)
+COMMONROOM_PREVIEW_MEMORY_MB = env_int("COMMONROOM_PREVIEW_MEMORY_MB", 1024)
+
 # --- Security -------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
