@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "commonroom.conversations",
     "commonroom.notifications",
     "commonroom.previews",
+    "commonroom.search",
 ]
 
 MIDDLEWARE = [

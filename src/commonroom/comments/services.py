@@ -24,6 +24,7 @@ from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked
 from commonroom.live.services import publish
 from commonroom.notifications import services as notifications
+from commonroom.search import services as search_index
 from commonroom.workspaces.selectors import member_users, parse_uuid
 from commonroom.workspaces.services import deny
 
@@ -179,6 +180,7 @@ def comment_create(
     comment.is_new = True
     _audit(comment, action=Action.COMMENT_CREATED, actor=actor, info=info)
     _publish(comment, kind="comment.created", actor=actor)
+    search_index.index_comment(comment)
     notifications.comment_posted(comment=comment, mentioned=rendered.mentioned)
     return comment
 
@@ -218,6 +220,7 @@ def comment_reply(
     reply.is_new = True
     _audit(reply, action=Action.COMMENT_CREATED, actor=actor, info=info, thread=str(root.pk))
     _publish(reply, kind="comment.created", actor=actor)
+    search_index.index_comment(reply)
     notifications.comment_posted(comment=reply, mentioned=rendered.mentioned)
     return reply
 
@@ -243,6 +246,7 @@ def comment_edit(
         comment.edited_at = timezone.now()
         _write(comment, rendered)
         comment.save(update_fields=["body", "body_html", "edited_at"])
+        search_index.index_comment(comment)
         notifications.comment_edited(comment=comment)
         _audit(comment, action=Action.COMMENT_EDITED, actor=actor, info=info)
         _publish(comment, kind="comment.updated", actor=actor)
@@ -263,6 +267,7 @@ def comment_delete(
     comment.deleted_by = actor
     _write(comment, Rendered(html=""))
     comment.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
+    search_index.remove_for("comment", comment.pk)
     notifications.comment_deleted(comment=comment)
     _audit(comment, action=Action.COMMENT_DELETED, actor=actor, info=info)
     _publish(comment, kind="comment.updated", actor=actor)

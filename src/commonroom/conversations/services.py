@@ -29,6 +29,7 @@ from commonroom.core.text import plain_text, posted_text
 from commonroom.documents.models import Document
 from commonroom.live.services import publish
 from commonroom.notifications import services as notifications
+from commonroom.search import services as search_index
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
 from commonroom.workspaces.services import deny, lock_access, require_ability
@@ -178,6 +179,7 @@ def _create_message(
     conversation.last_message_at = message.created_at
     conversation.message_count += 1
     conversation.save(update_fields=["last_message_at", "message_count"])
+    search_index.index_message(message)
     notifications.message_posted(message=message, mentioned=rendered.mentioned)
     return message
 
@@ -214,6 +216,7 @@ def conversation_start(
         conversation=conversation, actor=actor, body=body, document=linked, key=key
     )
     conversation.first_message = message
+    search_index.index_conversation(conversation)
     _audit(message, action=Action.CONVERSATION_STARTED, actor=actor, info=info)
     _publish_conversation(message, "conversation.created", actor=actor)
     _publish_message(message, "message.created", actor=actor)
@@ -311,6 +314,7 @@ def message_edit(
         message.body_html = rendered.html
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at"])
+        search_index.index_message(message)
         message.mentioned.set(rendered.mentioned)
         notifications.message_edited(message=message)
         _audit(message, action=Action.MESSAGE_EDITED, actor=actor, info=info)
@@ -342,6 +346,7 @@ def message_delete(
     message.deleted_at = timezone.now()
     message.deleted_by = actor
     message.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
+    search_index.remove_for("message", message.pk)
     message.mentioned.clear()
     notifications.message_deleted(message=message)
     _audit(message, action=Action.MESSAGE_DELETED, actor=actor, info=info)

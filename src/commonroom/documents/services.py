@@ -33,6 +33,7 @@ from commonroom.documents.uploads import uploaded_sha256
 from commonroom.live.services import publish
 from commonroom.notifications.services import version_uploaded
 from commonroom.previews.services import preview_requested, previews_discard
+from commonroom.search import services as search_index
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
 
@@ -210,6 +211,7 @@ def _add_version(
     doc.save(update_fields=["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
+    search_index.index_document(doc)  # the name and the latest version's words
     version_uploaded(version=version)  # followers are notified with the change, or not at all
     preview_requested(version=version)  # made once per blob, in the background, after commit
     publish(
@@ -454,6 +456,7 @@ def document_rename(
     old = doc.name
     doc.name = new
     doc.save(update_fields=["name"])
+    search_index.index_document(doc)
     _audit(doc, action=Action.DOCUMENT_RENAMED, actor=actor, info=info, data={"from": old})
     return doc
 
@@ -617,6 +620,7 @@ def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo
     doc.deleted_by = actor
     doc.trashed_with = None
     doc.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
+    search_index.index_document(doc)  # out of search, with its comments
     _audit(doc, action=Action.DOCUMENT_DELETED, actor=actor, info=info)
 
 
@@ -638,6 +642,7 @@ def folder_delete(
     folder.deleted_by = actor
     folder.trashed_with = None
     folder.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
+    search_index.index_folder(folder)  # its documents leave search with it
     _audit(folder, action=Action.FOLDER_DELETED, actor=actor, info=info)
 
 
@@ -671,6 +676,7 @@ def document_restore(
     doc.deleted_by = None
     doc.trashed_with = None
     doc.save(update_fields=["folder", "name", "deleted_at", "deleted_by", "trashed_with"])
+    search_index.index_document(doc)  # back in search, with its comments
     _audit(doc, action=Action.DOCUMENT_RESTORED, actor=actor, info=info)
     return doc
 
@@ -696,6 +702,7 @@ def folder_restore(
     folder.deleted_at = None
     folder.deleted_by = None
     folder.save(update_fields=["parent", "name", "deleted_at", "deleted_by"])
+    search_index.index_folder(folder)
     _audit(folder, action=Action.FOLDER_RESTORED, actor=actor, info=info)
     return folder
 

@@ -368,6 +368,8 @@ PAGES: dict[str, Page] = {
     "preview_file": Page(get=MEMBERS),
     "message_edit": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"body": "Changed."}),
     "message_delete": Page(get=POST_ONLY, post=MANAGERS_DO),
+    # Search is everyone's own: it finds only what the person can read (search/tests).
+    "search": Page(get=ANY_SIGNED_IN),
 }
 
 ROUTES = page_routes()
@@ -604,6 +606,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("DELETE", W + "/conversations/{conversation_id}/messages/{message_id}"): Call(MANAGE_204),
     ("POST", W + "/conversations/{conversation_id}/read"): Call((401, 404, 204, 204, 204, 204)),
+    # Outside any workspace: everyone searches their own workspaces (search/tests).
+    ("GET", "/search"): Call(ALL_TOKENS),
 }
 
 OPERATIONS = api_operations()

@@ -1,0 +1,91 @@
+"""Search in the JSON API (mounted on /api/v1/ by commonroom/api.py): the same selector and the
+same filters as the page, so a token finds exactly what its person finds there."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ninja import Router, Schema
+
+from commonroom.core.views import AuthedRequest
+from commonroom.search.selectors import MAX_LIMIT, parse_params, search
+
+router = Router(tags=["search"])
+
+
+class HitOut(Schema):
+    kind: str
+    id: str
+    title: str
+    title_html: str
+    snippet_html: str
+    url: str
+    workspace_id: uuid.UUID
+    workspace_name: str
+    author_id: int | None
+    author_name: str
+    date: datetime
+
+
+class SearchOut(Schema):
+    words: list[str]
+    total_estimate: int
+    more_than_estimate: bool
+    items: list[HitOut]
+
+
+@router.get("/search", response=SearchOut)
+def search_api(
+    request: AuthedRequest,
+    q: str = "",
+    workspace: str = "",
+    kind: str = "",
+    person: str = "",
+    since: str = "",
+    until: str = "",
+    limit: int = 20,
+    offset: int = 0,
+) -> object:
+    """Search what you can read: document names and text, comments, conversations and messages,
+    in your workspaces only. Every word must match the start of a word. ``kind``: document,
+    comment, conversation (topics and their messages) or message; ``person``: a person's id;
+    ``since``/``until``: dates (YYYY-MM-DD, both included); ``limit`` at most 100.
+    ``title_html`` and ``snippet_html`` are escaped text with the matched words in ``<mark>``."""
+    params = parse_params(
+        {
+            "q": q,
+            "workspace": workspace,
+            "kind": kind,
+            "person": person,
+            "since": since,
+            "until": until,
+        }
+    )
+    results = search(
+        user=request.user,
+        **params.as_kwargs(),
+        limit=max(1, min(limit, MAX_LIMIT)),
+        offset=max(0, offset),
+    )
+    return {
+        "words": results.words,
+        "total_estimate": min(results.total_estimate, 1000),
+        "more_than_estimate": results.more_than,
+        "items": [
+            {
+                "kind": h.kind,
+                "id": h.object_id,
+                "title": h.title,
+                "title_html": str(h.title_html),
+                "snippet_html": str(h.snippet_html),
+                "url": h.url,
+                "workspace_id": h.workspace_id,
+                "workspace_name": h.workspace_name,
+                "author_id": h.author_id,
+                "author_name": h.author_name,
+                "date": h.date,
+            }
+            for h in results.hits
+        ],
+    }

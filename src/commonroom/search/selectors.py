@@ -1,0 +1,238 @@
+"""Search, as the searcher may see it: only the workspaces they are a member of (restricted in
+the engine's query), ranked, with highlighted snippets that are safe to show as they are."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from commonroom.core.exceptions import ApplicationError
+from commonroom.search.backends import COUNT_CAP, MARK_END, MARK_START, Filters, backend, words
+from commonroom.search.models import Kind, SearchEntry
+from commonroom.workspaces.models import Membership, Workspace
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+
+# What the "type" filter offers: a conversation is found by its topic or by its messages.
+KIND_FILTERS: dict[str, tuple[str, ...]] = {
+    "document": (Kind.DOCUMENT,),
+    "comment": (Kind.COMMENT,),
+    "conversation": (Kind.CONVERSATION, Kind.MESSAGE),
+    "message": (Kind.MESSAGE,),
+}
+KIND_LABELS = {
+    "document": "Documents",
+    "comment": "Comments",
+    "conversation": "Conversations",
+    "message": "Messages only",
+}
+
+
+def highlighted(text: str) -> SafeString:
+    """``text`` with every character escaped except the engine's markers, which become
+    ``<mark>``: the only markup a result ever carries."""
+    escaped = html.escape(text, quote=True)
+    return mark_safe(  # noqa: S308 - escaped above; only our own tags are put back
+        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+    )
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    title: str
+    title_html: SafeString
+    url: str
+    snippet_html: SafeString
+    workspace_id: Any
+    workspace_name: str
+    author_id: Any
+    author_name: str
+    date: datetime
+    object_id: str
+
+
+@dataclass(frozen=True)
+class Results:
+    hits: list[Hit]
+    total_estimate: int  # capped: more than backends.COUNT_CAP reads as COUNT_CAP + 1
+    words: list[str]
+
+    @property
+    def more_than(self) -> bool:
+        return self.total_estimate > COUNT_CAP
+
+
+def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
+    ws = entry.workspace_id
+    if entry.kind == Kind.DOCUMENT:
+        title_html = highlighted(title_marked or entry.title)
+        title = entry.title
+        url = reverse("document_detail", args=[ws, entry.document_id])
+    elif entry.kind == Kind.COMMENT:
+        name = entry.document.name if entry.document else ""
+        title = f"Comment on {name}"
+        title_html = highlighted(title)
+        url = (
+            reverse("document_detail", args=[ws, entry.document_id]) + f"#comment-{entry.object_id}"
+        )
+    elif entry.kind == Kind.CONVERSATION:
+        title = entry.title
+        title_html = highlighted(title_marked or entry.title)
+        url = reverse("conversation_detail", args=[ws, entry.conversation_id])
+    else:
+        topic = entry.conversation.title if entry.conversation else ""
+        title = f"Message in {topic}"
+        title_html = highlighted(title)
+        url = (
+            reverse("conversation_detail", args=[ws, entry.conversation_id])
+            + f"#message-{entry.object_id}"
+        )
+    return Hit(
+        kind=entry.kind,
+        title=title,
+        title_html=title_html,
+        url=url,
+        snippet_html=highlighted(body_marked),
+        workspace_id=ws,
+        workspace_name=entry.workspace.name,
+        author_id=entry.author_id,
+        author_name=entry.author.display_name if entry.author else "",
+        date=entry.updated_at,
+        object_id=entry.object_id,
+    )
+
+
+def search(
+    *,
+    user: Any,
+    q: str,
+    workspace: Any = None,
+    kind: str | None = None,
+    person: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> Results:
+    """What ``user`` may read that matches every word of ``q`` (each as the start of a word),
+    best first. ``workspace`` and ``person`` are ids (a workspace they are not a member of finds
+    nothing); ``kind`` is a key of ``KIND_FILTERS``; ``since``/``until`` bound the date of the
+    thing (a document's last change, a comment's or message's last edit)."""
+    query_words = words(q or "")
+    if not query_words or user is None or not user.is_authenticated:
+        return Results([], 0, query_words)
+    filters = Filters(
+        user_id=user.pk,
+        workspace_id=workspace,
+        kinds=KIND_FILTERS.get(kind or "", ()),
+        author_id=person,
+        since=since,
+        until=until,
+    )
+    engine = backend()
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    offset = max(0, min(int(offset), MAX_OFFSET))
+    ids = engine.ranked(query_words, filters, limit, offset)
+    total = engine.count(query_words, filters) if ids or offset else 0
+    marked = engine.snippets(query_words, ids)
+    entries = SearchEntry.objects.select_related(
+        "workspace", "author", "document", "conversation"
+    ).in_bulk(ids)
+    hits = [
+        _hit(
+            entries[pk],
+            marked[pk].title if pk in marked else "",
+            marked[pk].body if pk in marked else "",
+        )
+        for pk in ids
+        if pk in entries
+    ]
+    return Results(hits, total, query_words)
+
+
+def searchable_workspaces(user: Any) -> list[Workspace]:
+    return list(Workspace.objects.filter(memberships__user=user).order_by("name"))
+
+
+def searchable_people(user: Any) -> list[Any]:
+    """The members of the searcher's workspaces (for the person filter)."""
+    from commonroom.accounts.models import User
+
+    mine = Membership.objects.filter(user=user).values("workspace_id")
+    return list(
+        User.objects.filter(memberships__workspace_id__in=mine)
+        .distinct()
+        .order_by("full_name", "email")
+    )
+
+
+@dataclass(frozen=True)
+class Params:
+    """A search as asked by a page or the API, checked."""
+
+    q: str = ""
+    workspace: Any = None
+    kind: str | None = None
+    person: Any = None
+    since: date | None = None
+    until: date | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """For :func:`search`: the dates as the start of ``since`` and the end of ``until``."""
+        tz = timezone.get_current_timezone()
+        return {
+            "q": self.q,
+            "workspace": self.workspace,
+            "kind": self.kind,
+            "person": self.person,
+            "since": datetime.combine(self.since, time.min, tz) if self.since else None,
+            "until": (
+                datetime.combine(self.until + timedelta(days=1), time.min, tz)
+                if self.until
+                else None
+            ),
+        }
+
+
+def _bad(message: str) -> ApplicationError:
+    return ApplicationError(message, code="invalid_search")
+
+
+def parse_params(values: Mapping[str, Any]) -> Params:
+    """Read the search box and its filters; a malformed filter is a clear 400, never ignored."""
+    q = str(values.get("q") or "")[:2000]
+    workspace = values.get("workspace") or None
+    if workspace is not None:
+        try:
+            workspace = uuid.UUID(str(workspace))
+        except ValueError:
+            raise _bad("Choose a workspace from the list.") from None
+    kind = values.get("kind") or None
+    if kind is not None and kind not in KIND_FILTERS:
+        raise _bad(f"The type must be one of: {', '.join(KIND_FILTERS)}.")
+    person = values.get("person") or None
+    if person is not None:
+        try:
+            person = int(str(person))
+        except ValueError:
+            raise _bad("Choose a person from the list.") from None
+    dates: dict[str, date | None] = {}
+    for name in ("since", "until"):
+        raw = values.get(name) or None
+        try:
+            dates[name] = date.fromisoformat(str(raw)) if raw else None
+        except ValueError:
+            raise _bad(
+                f"Enter the {'from' if name == 'since' else 'to'} date as YYYY-MM-DD."
+            ) from None
+    return Params(q, workspace, kind, person, dates["since"], dates["until"])

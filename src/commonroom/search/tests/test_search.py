@@ -1,0 +1,402 @@
+"""Search on whichever database the suite runs on (SQLite FTS5 or PostgreSQL): the same tests on
+both. Ranking, prefixes, escaping, filters, what leaves the index, permissions, hostile queries,
+the page and the API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from commonroom.accounts.services import token_create
+from commonroom.accounts.tests.factories import UserFactory
+from commonroom.comments import services as comments
+from commonroom.conversations import services as conversations
+from commonroom.documents import services as documents
+from commonroom.documents.tests.factories import (
+    access_for,
+    doc_access_for,
+    make_folder,
+    new_version,
+    upload,
+)
+from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.search.models import SearchEntry
+from commonroom.search.selectors import search
+from commonroom.search.services import preview_made
+from commonroom.workspaces.models import Membership
+from commonroom.workspaces.tests.factories import add_member, make_workspace
+
+pytestmark = pytest.mark.django_db
+
+
+def found(user, q, **kwargs):
+    return search(user=user, q=q, **kwargs).hits
+
+
+def titles(user, q, **kwargs):
+    return [h.title for h in found(user, q, **kwargs)]
+
+
+def with_words(document, text: str) -> None:
+    """Give the document's latest file a ready preview holding ``text``, as the previews app
+    does, and tell search."""
+    document.refresh_from_db()
+    sha = document.versions.get(number=document.current_version_number).blob_id
+    Preview.objects.update_or_create(
+        blob_id=sha, defaults={"status": PreviewStatus.READY, "text": text}
+    )
+    preview_made(sha)
+
+
+def comment(user, doc, body):
+    return comments.comment_create(actor=user, doc_access=doc_access_for(user, doc), body=body)
+
+
+def topic(user, ws, title, body):
+    return conversations.conversation_start(
+        actor=user, access=access_for(user, ws), title=title, body=body
+    )
+
+
+# --- Ranking, prefixes, highlighting --------------------------------------------------------
+
+
+def test_a_title_match_ranks_above_a_body_match(team):
+    body_only = upload(team.editor, team.workspace, "notes.txt", b"a").document
+    with_words(body_only, "The discharge lounge opens at eight. " + "Other words. " * 20)
+    titled = upload(team.editor, team.workspace, "Discharge plan.txt", b"b").document
+    hits = found(team.viewer, "discharge")
+    assert [h.object_id for h in hits[:2]] == [str(titled.pk), str(body_only.pk)]
+    assert hits[0].title_html == "<mark>Discharge</mark> plan.txt"
+    assert "<mark>discharge</mark> lounge" in hits[1].snippet_html
+
+
+def test_words_are_found_as_they_are_typed(team):
+    doc = upload(team.editor, team.workspace, "Physiotherapy rota.xlsx", b"a").document
+    for partial in ("p", "ph", "physio", "PHYSIOTHERAPY", "rota physio", "xlsx"):
+        assert [h.object_id for h in found(team.viewer, partial)] == [str(doc.pk)], partial
+    assert found(team.viewer, "physiotherapyx") == []
+    # Every word must match: one that matches nothing finds nothing.
+    assert found(team.viewer, "physio budget") == []
+
+
+def test_snippets_escape_everything_but_the_marks(team):
+    doc = upload(team.editor, team.workspace, "minutes.txt", b"a").document
+    comment(team.commenter, doc, 'Budget <script>alert("x")</script> & <b>bold</b> budget')
+    hits = found(team.viewer, "budget", kind="comment")
+    assert len(hits) == 1
+    snippet = str(hits[0].snippet_html)
+    assert "<script>" not in snippet and "<b>" not in snippet
+    assert "&lt;script&gt;" in snippet and "&amp;" in snippet
+    without_marks = snippet.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in without_marks
+    assert snippet.count("<mark>") == 2
+    assert hits[0].title == "Comment on minutes.txt"
+    assert hits[0].url.endswith(f"#comment-{hits[0].object_id}")
+
+
+def test_document_text_comes_from_the_latest_version(team):
+    doc = upload(team.editor, team.workspace, "policy.txt", b"v1").document
+    with_words(doc, "Old wording about tonsillectomy.")
+    assert len(found(team.viewer, "tonsillectomy")) == 1
+    new_version(team.editor, doc, b"v2")
+    assert found(team.viewer, "tonsillectomy") == []
+    with_words(doc, "New wording about appendectomy.")
+    assert len(found(team.viewer, "appendectomy")) == 1
+
+
+# --- Filters --------------------------------------------------------------------------------
+
+
+def test_filters_by_workspace_type_person_and_date(team):
+    other = make_workspace(manager=team.manager, name="Audit committee")
+    add_member(other, team.viewer, "viewer")
+    a = upload(team.editor, team.workspace, "Sepsis audit.txt", b"a").document
+    b = upload(team.manager, other, "Sepsis pathway.txt", b"b").document
+    comment(team.commenter, a, "Sepsis numbers are up.")
+    topic(team.manager, other, "Sepsis week", "Posters for sepsis week?")
+    viewer = team.viewer
+    assert len(found(viewer, "sepsis")) == 5
+    assert {h.workspace_name for h in found(viewer, "sepsis", workspace=other.pk)} == {
+        "Audit committee"
+    }
+    assert [h.object_id for h in found(viewer, "sepsis", kind="document")] == [
+        str(a.pk),
+        str(b.pk),
+    ] or {h.object_id for h in found(viewer, "sepsis", kind="document")} == {str(a.pk), str(b.pk)}
+    assert {h.kind for h in found(viewer, "sepsis", kind="conversation")} == {
+        "conversation",
+        "message",
+    }
+    assert [h.kind for h in found(viewer, "sepsis", kind="message")] == ["message"]
+    assert [h.kind for h in found(viewer, "sepsis", kind="comment")] == ["comment"]
+    by_commenter = found(viewer, "sepsis", person=team.commenter.pk)
+    assert [h.author_name for h in by_commenter] == [team.commenter.display_name]
+    now = timezone.now()
+    assert len(found(viewer, "sepsis", since=now - timedelta(hours=1))) == 5
+    assert found(viewer, "sepsis", since=now + timedelta(hours=1)) == []
+    assert found(viewer, "sepsis", until=now - timedelta(hours=1)) == []
+
+
+# --- What leaves the index ------------------------------------------------------------------
+
+
+def test_trashed_documents_and_their_comments_disappear_and_come_back(team):
+    doc = upload(team.editor, team.workspace, "Rota.txt", b"a").document
+    comment(team.commenter, doc, "Rota for Christmas?")
+    assert len(found(team.viewer, "rota")) == 2
+    documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+    assert found(team.viewer, "rota") == []
+    assert found(team.manager, "rota") == []
+    documents.document_restore(
+        actor=team.manager, access=access_for(team.manager, team.workspace), document=doc
+    )
+    assert len(found(team.viewer, "rota")) == 2
+    documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+    documents.document_purge(
+        actor=team.manager, access=access_for(team.manager, team.workspace), document=doc
+    )
+    assert not SearchEntry.objects.filter(document_id=doc.pk).exists()
+
+
+def test_a_trashed_folder_takes_its_documents_out_of_search(team):
+    access = access_for(team.manager, team.workspace)
+    folder = make_folder(team.editor, team.workspace, "Board")
+    inner = make_folder(team.editor, team.workspace, "Papers", parent=folder)
+    upload(team.editor, team.workspace, "Quarterly finance.txt", b"a", folder=inner)
+    assert len(found(team.viewer, "finance")) == 1
+    documents.folder_delete(actor=team.manager, access=access, folder=folder)
+    assert found(team.viewer, "finance") == []
+    folder.refresh_from_db()
+    documents.folder_restore(actor=team.manager, access=access, folder=folder)
+    assert len(found(team.viewer, "finance")) == 1
+
+
+def test_deleted_comments_and_messages_disappear(team):
+    doc = upload(team.editor, team.workspace, "minutes.txt", b"a").document
+    c = comment(team.commenter, doc, "Ventilator count is wrong.")
+    conversation = topic(team.manager, team.workspace, "Beds", "Ventilator loan from ward 4")
+    assert len(found(team.viewer, "ventilator")) == 2
+    comments.comment_delete(
+        actor=team.commenter, doc_access=doc_access_for(team.commenter, doc), comment_id=c.pk
+    )
+    message = conversation.first_message
+    assert message is not None
+    conversations.message_delete(
+        actor=team.manager,
+        access=access_for(team.manager, team.workspace),
+        conversation_id=conversation.pk,
+        message_id=message.pk,
+    )
+    assert found(team.viewer, "ventilator") == []
+
+
+def test_edits_and_renames_are_reindexed(team):
+    doc = upload(team.editor, team.workspace, "draft.txt", b"a").document
+    c = comment(team.commenter, doc, "Check the haematology figures.")
+    conversation = topic(team.manager, team.workspace, "Clinic", "Move the clinic to Tuesday")
+    comments.comment_edit(
+        actor=team.commenter,
+        doc_access=doc_access_for(team.commenter, doc),
+        comment_id=c.pk,
+        body="Check the radiology figures.",
+    )
+    message = conversation.first_message
+    assert message is not None
+    conversations.message_edit(
+        actor=team.manager,
+        access=access_for(team.manager, team.workspace),
+        conversation_id=conversation.pk,
+        message_id=message.pk,
+        body="Move the clinic to Thursday",
+    )
+    documents.document_rename(
+        actor=team.editor, doc_access=doc_access_for(team.editor, doc), name="Final report.txt"
+    )
+    assert found(team.viewer, "haematology") == []
+    assert len(found(team.viewer, "radiology")) == 1
+    assert found(team.viewer, "tuesday") == []
+    assert len(found(team.viewer, "thursday")) == 1
+    assert found(team.viewer, "draft") == []
+    assert titles(team.viewer, "final") == ["Final report.txt"]
+    # Renaming the document renames the comment's result too (read when searching).
+    assert titles(team.viewer, "radiology") == ["Comment on Final report.txt"]
+
+
+def test_reindex_command_rebuilds_the_same_index(team):
+    doc = upload(team.editor, team.workspace, "Cardiology.txt", b"a").document
+    comment(team.commenter, doc, "Cardiology clinic notes")
+    topic(team.manager, team.workspace, "Cardiology", "Cardiology rota")
+    SearchEntry.objects.all().delete()
+    assert found(team.viewer, "cardiology") == []
+    call_command("search_reindex", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert len(found(team.viewer, "cardiology")) == 4
+
+
+# --- Permissions ----------------------------------------------------------------------------
+
+
+def test_a_non_member_never_gets_a_hit_or_a_snippet(team):
+    doc = upload(team.editor, team.workspace, "Safeguarding case.txt", b"a").document
+    with_words(doc, "Safeguarding referral for the patient in bay 3.")
+    comment(team.commenter, doc, "Safeguarding lead informed.")
+    topic(team.manager, team.workspace, "Safeguarding", "Safeguarding meeting at 2")
+    outsider_ws = make_workspace(manager=team.outsider, name="Elsewhere")
+    assert len(found(team.viewer, "safeguarding")) == 4
+    for kwargs in ({}, {"workspace": team.workspace.pk}, {"kind": "comment"}, {"limit": 100}):
+        results = search(user=team.outsider, q="safeguarding", **kwargs)
+        assert results.hits == [] and results.total_estimate == 0
+    assert search(user=team.outsider, q="safe", workspace=outsider_ws.pk).hits == []
+    # Through the page and the API too: no result, no word of the snippet.
+    client = Client()
+    client.force_login(team.outsider)
+    page = client.get("/search/", {"q": "safeguarding"})
+    assert page.status_code == 200
+    assert b"bay 3" not in page.content and b"Safeguarding case" not in page.content
+    api = bearer(team.outsider).get("/api/v1/search", {"q": "safeguarding"})
+    assert api.status_code == 200 and api.json()["items"] == []
+    assert (
+        bearer(team.outsider)
+        .get("/api/v1/search", {"q": "safeguarding", "workspace": str(team.workspace.pk)})
+        .json()["items"]
+        == []
+    )
+
+
+def test_a_removed_member_stops_getting_hits_at_once(team):
+    upload(team.editor, team.workspace, "Incident report.txt", b"a")
+    assert len(found(team.viewer, "incident")) == 1
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+    assert found(team.viewer, "incident") == []
+
+
+def test_anonymous_and_signed_out_find_nothing(team):
+    from django.contrib.auth.models import AnonymousUser
+
+    upload(team.editor, team.workspace, "Incident report.txt", b"a")
+    assert search(user=AnonymousUser(), q="incident").hits == []
+    assert Client().get("/search/", {"q": "incident"}).status_code == 302
+    assert Client().get("/api/v1/search", {"q": "incident"}).status_code == 401
+
+
+# --- Hostile queries ------------------------------------------------------------------------
+
+HOSTILE = [
+    '"',
+    '""',
+    "'",
+    "NEAR",
+    "NEAR(a b)",
+    "a NEAR/2 b",
+    "*",
+    "a*",
+    "OR",
+    "a OR b",
+    "NOT a",
+    "AND",
+    "(",
+    "((a) OR (b",
+    "title:a",
+    "{title body}: a",
+    "^a",
+    "a & b | !c <-> d",
+    "a:*",
+    "\x00",
+    "budget\x00report",
+    "x" * 10_000,
+    "budget " * 5_000,
+    "\ue000budget\ue001",
+    "-",
+    "%",
+    "_",
+    "\\",
+    "😀 budget",
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_queries_do_not_error(team, q):
+    upload(team.editor, team.workspace, "Budget report.txt", b"a")
+    results = search(user=team.viewer, q=q)
+    for hit in results.hits:
+        assert "\ue000" not in hit.snippet_html and "\ue000" not in hit.title_html
+
+
+def test_operators_are_read_as_words(team):
+    upload(team.editor, team.workspace, "Budget report.txt", b"a")
+    assert titles(team.viewer, '"budget" OR nothingmatches') == []
+    assert titles(team.viewer, "budget* (report)") == ["Budget report.txt"]
+    assert titles(team.viewer, "") == [] and search(user=team.viewer, q="  * ").words == []
+
+
+# --- Page and API ---------------------------------------------------------------------------
+
+
+def bearer(user, scope: str = "read") -> Client:
+    secret = token_create(actor=user, name="search tests", scope=scope).secret
+    return Client(headers={"Authorization": f"Bearer {secret}"})
+
+
+def test_the_page_shows_results_the_box_and_a_hint(team):
+    doc = upload(team.editor, team.workspace, "Handover <notes>.txt", b"a").document
+    client = Client()
+    client.force_login(team.viewer)
+    empty = client.get("/search/")
+    assert empty.status_code == 200
+    assert b'hx-trigger="input changed delay:250ms, search"' in empty.content
+    assert b"Type a word" in empty.content
+    assert b'id="header-search"' in empty.content
+    page = client.get("/search/", {"q": "hand"})
+    assert b"<mark>Handover</mark> &lt;notes&gt;.txt" in page.content
+    assert f"/d/{doc.pk}/".encode() in page.content
+    fragment = client.get("/search/", {"q": "hand"}, headers={"HX-Request": "true"})
+    assert b"<html" not in fragment.content and b"<mark>Handover</mark>" in fragment.content
+    bad = client.get("/search/", {"q": "hand", "since": "yesterday"})
+    assert bad.status_code == 200 and b"YYYY-MM-DD" in bad.content
+
+
+def test_the_page_paginates_twenty_at_a_time(team):
+    for i in range(23):
+        upload(team.editor, team.workspace, f"Clinic letter {i}.txt", str(i).encode())
+    client = Client()
+    client.force_login(team.viewer)
+    first = client.get("/search/", {"q": "clinic"})
+    assert first.content.count(b'class="cr-search-hit"') == 20
+    assert b"page=2" in first.content
+    second = client.get("/search/", {"q": "clinic", "page": "2"})
+    assert second.content.count(b'class="cr-search-hit"') == 3
+
+
+def test_the_api_searches_with_the_same_filters(team):
+    doc = upload(team.editor, team.workspace, "Pharmacy stock.txt", b"a").document
+    comment(team.commenter, doc, "Pharmacy <em>order</em> late")
+    client = bearer(team.viewer)
+    body = client.get("/api/v1/search", {"q": "pharm"}).json()
+    assert body["total_estimate"] == 2 and body["words"] == ["pharm"]
+    kinds = {item["kind"] for item in body["items"]}
+    assert kinds == {"document", "comment"}
+    only = client.get("/api/v1/search", {"q": "pharm", "kind": "comment"}).json()["items"]
+    assert len(only) == 1
+    assert only[0]["snippet_html"] == "<mark>Pharmacy</mark> &lt;em&gt;order&lt;/em&gt; late"
+    assert only[0]["author_id"] == team.commenter.pk
+    by = client.get("/api/v1/search", {"q": "pharm", "person": team.editor.pk}).json()["items"]
+    assert [i["kind"] for i in by] == ["document"]
+    paged = client.get("/api/v1/search", {"q": "pharm", "limit": 1, "offset": 1}).json()
+    assert len(paged["items"]) == 1
+    for bad in ({"kind": "spreadsheet"}, {"since": "1 May"}, {"workspace": "nope"}):
+        answer = client.get("/api/v1/search", {"q": "pharm", **bad})
+        assert answer.status_code == 400 and answer.json()["code"] == "invalid_search"
+
+
+def test_people_outside_my_workspaces_are_not_offered_as_a_filter(team):
+    stranger = UserFactory(email="stranger@example.org", full_name="Zed Stranger")
+    make_workspace(manager=stranger, name="Theirs")
+    client = Client()
+    client.force_login(team.viewer)
+    page = client.get("/search/")
+    assert b"Zed Stranger" not in page.content and b"Theirs" not in page.content
+    assert team.commenter.display_name.encode() in page.content
