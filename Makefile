@@ -55,6 +55,7 @@ test: lint typecheck
 bench: install-test
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.search
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

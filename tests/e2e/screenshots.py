@@ -118,6 +118,7 @@ PAGES = [
     ("conversations", "tom", "conversations"),
     ("conversation", "sam", "conversation"),
     ("notifications", "aisha", "/notifications/"),
+    ("search", "priya", "/search/?q=budget"),
     ("notification-settings", "aisha", "/account/notifications/"),
     ("home-as-guest", "aisha", "/"),
     ("members", "priya", "members"),
