@@ -385,7 +385,7 @@ def test_the_api_searches_with_the_same_filters(team):
     assert only[0]["author_id"] == team.commenter.pk
     by = client.get("/api/v1/search", {"q": "pharm", "person": team.editor.pk}).json()["items"]
     assert [i["kind"] for i in by] == ["document"]
-    paged = client.get("/api/v1/search", {"q": "pharm", "limit": 1, "offset": 1}).json()
+    paged = client.get("/api/v1/search", {"q": "pharm", "limit": "1", "offset": "1"}).json()
     assert len(paged["items"]) == 1
     for bad in ({"kind": "spreadsheet"}, {"since": "1 May"}, {"workspace": "nope"}):
         answer = client.get("/api/v1/search", {"q": "pharm", **bad})
