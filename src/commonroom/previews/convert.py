@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path, PurePosixPath
@@ -61,6 +62,10 @@ BY_EXTENSION: dict[str, str] = {
     ".bmp": "image",
     ".tif": "image",
     ".tiff": "image",
+    # Refused by the image converter with a sentence (an SVG can carry script).
+    ".svg": "image",
+    # A macro-enabled workbook is read like any other; its macros are never run.
+    ".xlsm": "xlsx",
 }
 BY_CONTENT_TYPE: dict[str, str] = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
@@ -77,6 +82,8 @@ BY_CONTENT_TYPE: dict[str, str] = {
     "image/webp": "image",
     "image/bmp": "image",
     "image/tiff": "image",
+    "image/svg+xml": "image",
+    "application/vnd.ms-excel.sheet.macroenabled.12": "xlsx",
 }
 
 
@@ -122,9 +129,26 @@ def _limit_self() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+PDF_PAGE = re.compile(r"^pdf-page-([1-9][0-9]{0,5})$")
+
+
+def _pdf_page(number: int, source: Path, outdir: Path) -> Result:
+    """One page of a PDF drawn as ``page-<n>.png`` (pages are drawn when first asked for)."""
+    from commonroom.previews.converters.base import OutputFile
+    from commonroom.previews.converters.pdf import render_page
+
+    name = f"page-{number}.png"
+    render_page(source, number, outdir / name)
+    return Result(kind="pdf-page", files=[OutputFile(name=name, content_type="image/png")])
+
+
 def run(fmt: str, source: Path, outdir: Path) -> dict[str, Any]:
     try:
-        result: Result = converter_for(fmt)(source, outdir)
+        page = PDF_PAGE.match(fmt)
+        if page:
+            result: Result = _pdf_page(int(page.group(1)), source, outdir)
+        else:
+            result = converter_for(fmt)(source, outdir)
         return {"ok": True, "result": result.as_dict()}
     except Refused as exc:
         return {"ok": False, "message": str(exc)}

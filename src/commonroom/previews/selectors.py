@@ -36,6 +36,17 @@ class PreviewView:
         return self.status == PreviewStatus.PENDING
 
 
+_PDF_PAGE = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
+
+
+def _drawn_on_demand(preview: Preview, name: str) -> bool:
+    """A PDF's page pictures are drawn when first asked for (previews.services.pdf_page_file)."""
+    match = _PDF_PAGE.match(name)
+    return bool(
+        match and preview.kind == "pdf" and 1 <= int(match.group(1)) <= (preview.page_count or 0)
+    )
+
+
 def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
     permission-checked file route."""
@@ -52,7 +63,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
 
     def url(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in names:
+        if name not in names and not _drawn_on_demand(preview, name):
             return 'src=""'
         return 'src="' + reverse("preview_file", args=[ws, doc, version.number, name]) + '"'
 

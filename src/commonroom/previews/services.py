@@ -12,6 +12,7 @@ as a failed preview with a sentence for people.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,20 +20,22 @@ from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
+from commonroom.core.exceptions import NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.models import Document, Version
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import publish
 from commonroom.previews.convert import converter_name, format_for
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
-from commonroom.previews.sandbox import run_converter
+from commonroom.previews.sandbox import Outcome, run_converter
+from commonroom.search.services import preview_made
 
 log = logging.getLogger(__name__)
 
@@ -98,30 +101,7 @@ def _make(sha: str) -> Preview | None:
             preview.made_at = timezone.now()
             preview.save()
         return preview
-    with tempfile.TemporaryDirectory(prefix="commonroom-preview-") as work_dir:
-        work = Path(work_dir)
-        source = work / "source"
-        outdir = work / "out"
-        outdir.mkdir()
-        with default_storage.open(version.blob.storage_name, "rb") as src, source.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        outcome = run_converter(fmt, source, outdir)
-        stored: list[PreviewFile] = []
-        if outcome.ok and outcome.result is not None:
-            for out in outcome.result.files:
-                name = preview_storage_name(sha, out.name)
-                if default_storage.exists(name):
-                    default_storage.delete(name)
-                with (outdir / out.name).open("rb") as f:
-                    saved = default_storage.save(name, File(f, name=out.name))
-                stored.append(
-                    PreviewFile(
-                        name=out.name,
-                        content_type=out.content_type,
-                        size=(outdir / out.name).stat().st_size,
-                        storage_name=saved,
-                    )
-                )
+    outcome, stored = _convert(version, fmt)
     with transaction.atomic():
         preview = Preview.objects.select_for_update().get(blob_id=sha)
         if preview.status != PreviewStatus.PENDING:
@@ -146,6 +126,78 @@ def _make(sha: str) -> Preview | None:
     return preview
 
 
+def _source_name(version: Version) -> str:
+    """The file's own name for the converter (an image's alt text comes from it), made safe."""
+    name = re.sub(r"[^A-Za-z0-9._ -]", "_", Path(version.filename).name).strip(" .")[:100]
+    return name or "source"
+
+
+def _convert(
+    version: Version, fmt: str, *, timeout: int | None = None
+) -> tuple[Outcome, list[PreviewFile]]:
+    """Run ``fmt``'s converter on the version's file in the sandbox; store what it wrote under
+    ``previews/<sha256>/``. The rows returned are not saved yet (no preview set)."""
+    sha = version.blob_id
+    with tempfile.TemporaryDirectory(prefix="commonroom-preview-") as work_dir:
+        work = Path(work_dir)
+        source = work / _source_name(version)
+        outdir = work / "out"
+        outdir.mkdir()
+        with default_storage.open(version.blob.storage_name, "rb") as src, source.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        outcome = run_converter(fmt, source, outdir, timeout=timeout)
+        stored: list[PreviewFile] = []
+        if outcome.ok and outcome.result is not None:
+            for out in outcome.result.files:
+                name = preview_storage_name(sha, out.name)
+                if default_storage.exists(name):
+                    default_storage.delete(name)
+                with (outdir / out.name).open("rb") as f:
+                    saved = default_storage.save(name, File(f, name=out.name))
+                stored.append(
+                    PreviewFile(
+                        name=out.name,
+                        content_type=out.content_type,
+                        size=(outdir / out.name).stat().st_size,
+                        storage_name=saved,
+                    )
+                )
+    return outcome, stored
+
+
+PDF_PAGE_NAME = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
+PDF_PAGE_TIMEOUT = 30
+
+
+def pdf_page_file(*, version: Version, name: str) -> PreviewFile:
+    """A page of a ready PDF preview as a picture: drawn in the sandbox the first time someone
+    asks for it, then kept (a 200-page PDF costs nothing until its pages are read)."""
+    match = PDF_PAGE_NAME.match(name)
+    preview = Preview.objects.filter(
+        blob_id=version.blob_id, status=PreviewStatus.READY, kind="pdf"
+    ).first()
+    if (
+        match is None
+        or preview is None
+        or not 1 <= int(match.group(1)) <= (preview.page_count or 0)
+    ):
+        raise NotFound()
+    existing = preview.files.filter(name=name).first()
+    if existing is not None:
+        return existing
+    outcome, stored = _convert(version, f"pdf-page-{match.group(1)}", timeout=PDF_PAGE_TIMEOUT)
+    if not outcome.ok or len(stored) != 1 or stored[0].name != name:
+        raise NotFound(outcome.message or "The page could not be drawn.")
+    row = stored[0]
+    row.preview = preview
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError:  # drawn at the same moment for another reader: theirs is as good
+        return preview.files.get(name=name)
+    return row
+
+
 def _finish(preview: Preview, *, failed: str | None = None) -> None:
     """Inside a transaction: record the outcome and tell the pages showing it."""
     if failed is not None:
@@ -154,6 +206,8 @@ def _finish(preview: Preview, *, failed: str | None = None) -> None:
         preview.status, preview.message = PreviewStatus.READY, ""
     preview.made_at = timezone.now()
     preview.save()
+    if failed is None:
+        preview_made(preview.blob_id)  # the document's words become searchable
     _announce(preview.blob_id)
 
 

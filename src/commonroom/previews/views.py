@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from commonroom.core.exceptions import NotFound
 from commonroom.core.views import AuthedRequest, info
 from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
@@ -65,7 +66,10 @@ def preview_file(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     version = version_get(doc_access=doc_access, number=number)
-    found = preview_file_get(version=version, name=name)
+    try:
+        found = preview_file_get(version=version, name=name)
+    except NotFound:
+        found = services.pdf_page_file(version=version, name=name)  # a PDF page, drawn now
     response = FileResponse(
         default_storage.open(found.storage_name, "rb"), content_type=found.content_type
     )
