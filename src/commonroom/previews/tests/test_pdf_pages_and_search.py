@@ -50,7 +50,7 @@ def test_a_pdf_page_is_drawn_once_when_first_read_and_only_for_members(
     page = reader.get(page_url(team, doc, "page-2.png"))
     assert page.status_code == 200
     assert page["Content-Type"] == "image/png"
-    assert b"".join(page.streaming_content).startswith(b"\x89PNG")
+    assert page.getvalue().startswith(b"\x89PNG")
     assert list(preview.files.values_list("name", flat=True)) == ["page-2.png"]
     # Kept: a second reader gets the same picture, drawn no more.
     again = reader.get(page_url(team, doc, "page-2.png"))
