@@ -41,6 +41,9 @@ class CommentOut(Schema):
     resolved_at: datetime | None
     resolved_by: PersonOut | None
     anchor_quote: str
+    anchor_position: dict[str, Any] | None = Field(
+        None, description='The passage quoted: {"block": "p-<n>", "start": int, "end": int}.'
+    )
     mentioned: list[int]
     client_key: str
 
@@ -55,6 +58,11 @@ class CommentIn(Schema):
     body: Text
     version: int | None = Field(None, description="The version commented on (default: latest).")
     anchor_quote: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] = ""
+    anchor_position: dict[str, Any] | None = Field(
+        None,
+        description='The passage of the preview: {"block": "p-<n>", "start": int, "end": int} '
+        "(the block's id in the preview HTML; character offsets in it). Anything else is ignored.",
+    )
     client_key: ClientKey = Field(
         "", description="Send the same key when retrying: the comment is stored once."
     )
@@ -91,6 +99,7 @@ def comment_out(c: Comment) -> dict[str, Any]:
         "resolved_at": c.resolved_at,
         "resolved_by": _person(c.resolved_by),
         "anchor_quote": c.anchor_quote,
+        "anchor_position": c.anchor_position,
         "mentioned": sorted(u.pk for u in c.mentioned.all()),
         "client_key": c.client_key,
     }
@@ -138,6 +147,7 @@ def comment_create(
         body=payload.body,
         version_number=payload.version,
         anchor_quote=payload.anchor_quote,
+        anchor_position=payload.anchor_position,
         client_key=payload.client_key,
         info=_info(request),
     )

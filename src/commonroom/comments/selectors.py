@@ -71,3 +71,26 @@ def comment_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:
     if comment is None:
         raise NotFound()
     return comment
+
+
+def anchored_blocks(*, doc_access: DocumentAccess, version_id: Any) -> dict[str, list[str]]:
+    """The open threads started on ``version_id`` at a passage of its preview, by block id
+    (``"p-12"``): each block's thread ids, oldest first. One query."""
+    rows = (
+        Comment.objects.filter(
+            document=doc_access.document,
+            version_id=version_id,
+            thread__isnull=True,
+            deleted_at__isnull=True,
+            resolved_at__isnull=True,
+            anchor_position__isnull=False,
+        )
+        .order_by("created_at")
+        .values_list("pk", "anchor_position")
+    )
+    blocks: dict[str, list[str]] = {}
+    for pk, position in rows:
+        block = position.get("block") if isinstance(position, dict) else None
+        if isinstance(block, str):
+            blocks.setdefault(block, []).append(str(pk))
+    return blocks

@@ -6,6 +6,8 @@ only after the commit.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from django.db import transaction
@@ -29,6 +31,8 @@ from commonroom.workspaces.selectors import member_users, parse_uuid
 from commonroom.workspaces.services import deny
 
 MAX_BODY = 10_000
+MAX_OFFSET = 1_000_000  # a passage's start/end within its block, in characters
+_BLOCK_ID = re.compile(r"p-[0-9]{1,6}")
 
 
 def _clean_body(body: str) -> str:
@@ -59,6 +63,30 @@ def _already_sent(actor: Any, doc_access: DocumentAccess, client_key: str) -> Co
     if sent is not None and sent.document_id != doc_access.document.pk:
         raise Conflict("That client key was already used for another comment.", code="key_used")
     return sent
+
+
+def clean_anchor_position(value: Any) -> dict[str, Any] | None:
+    """``{"block": "p-<n>", "start": int, "end": int}`` (a passage of a preview block), or None
+    for anything else: a wrong anchor is dropped, never an error (the comment still posts).
+    ``value`` may be the dict or its JSON text (as a form sends it)."""
+    if isinstance(value, str):
+        if not value.strip() or len(value) > 200:
+            return None
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dict) or set(value) != {"block", "start", "end"}:
+        return None
+    block, start, end = value["block"], value["start"], value["end"]
+    if not isinstance(block, str) or not _BLOCK_ID.fullmatch(block):
+        return None
+    for n in (start, end):
+        if type(n) is not int or not 0 <= n <= MAX_OFFSET:
+            return None
+    if start > end:
+        return None
+    return {"block": block, "start": start, "end": end}
 
 
 def _write(comment: Comment, rendered: Rendered) -> None:
@@ -146,12 +174,14 @@ def comment_create(
     body: str,
     version_number: int | None = None,
     anchor_quote: str = "",
-    anchor_position: dict[str, Any] | None = None,
+    anchor_position: Any = None,
     client_key: str = "",
     info: RequestInfo = SYSTEM,
 ) -> Comment:
-    """Start a thread on a version of the document (its latest unless one is named). Sent
-    again with the same ``client_key``, it returns the first comment (``is_new`` False)."""
+    """Start a thread on a version of the document (its latest unless one is named), anchored
+    to a passage of its preview when ``anchor_position`` is valid (see
+    :func:`clean_anchor_position`). Sent again with the same ``client_key``, it returns the
+    first comment (``is_new`` False)."""
     doc_access = document_access_locked(
         actor, doc_access, "comment", "You can read this document but not comment on it."
     )
@@ -174,7 +204,7 @@ def comment_create(
         body_html=rendered.html,
         client_key=key,
         anchor_quote=plain_text(anchor_quote)[:500],
-        anchor_position=anchor_position if isinstance(anchor_position, dict) else None,
+        anchor_position=clean_anchor_position(anchor_position),
     )
     comment.mentioned.set(rendered.mentioned)
     comment.is_new = True

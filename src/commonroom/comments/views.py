@@ -109,6 +109,7 @@ def comment_create(request: AuthedRequest, workspace_id: str, document_id: str) 
             body=form_value(request, "body"),
             version_number=int(version) if version.isdecimal() else None,
             anchor_quote=form_value(request, "anchor_quote"),
+            anchor_position=form_value(request, "anchor_position"),
             client_key=form_value(request, "client_key"),
             info=info(request),
         )

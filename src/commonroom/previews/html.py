@@ -114,3 +114,41 @@ def document_html(
 def file_names(html: str) -> set[str]:
     """The output files an HTML refers to."""
     return set(FILE_REF.findall(html))
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^>]*)>")
+_ID = re.compile(r'\sid="(p-[0-9]{1,9})"')
+_VOID = frozenset({"br", "hr", "img", "wbr", "col", "area", "input", "meta", "link", "source"})
+
+
+def insert_after_blocks(html: str, inserts: dict[str, str]) -> str:
+    """Anchored ``html`` with ``inserts[block_id]`` (trusted HTML) put right after the end of the
+    block with that id; the blocks and their text are left as they are. Blocks not in the HTML
+    are skipped. (The preview HTML is serialised by the sanitiser, so every element is closed.)"""
+    if not inserts:
+        return html
+    positions: list[tuple[int, str]] = []
+    open_tags: list[tuple[str, str | None]] = []
+    for match in _TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if name in _VOID:
+            continue
+        if not closing:
+            found = _ID.search(match.group(3))
+            block = found.group(1) if found and found.group(1) in inserts else None
+            if not match.group(3).rstrip().endswith("/"):
+                open_tags.append((name, block))
+            continue
+        while open_tags:
+            opened, block = open_tags.pop()
+            if block is not None:
+                positions.append((match.end(), inserts[block]))
+            if opened == name:
+                break
+    out, last = [], 0
+    for at, extra in sorted(positions, key=lambda p: p[0]):
+        out.append(html[last:at])
+        out.append(extra)
+        last = at
+    out.append(html[last:])
+    return "".join(out)

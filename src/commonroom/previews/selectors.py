@@ -6,11 +6,14 @@ import re
 from dataclasses import dataclass, field
 
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from commonroom.comments.selectors import anchored_blocks
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.models import Version
 from commonroom.documents.selectors import DocumentAccess
+from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
 
 _SRC_REF = re.compile(r'src="\{\{file:([A-Za-z0-9._-]{1,100})\}\}"')
@@ -47,6 +50,24 @@ def _drawn_on_demand(preview: Preview, name: str) -> bool:
     )
 
 
+def _marker(block: str, thread_ids: list[str]) -> str:
+    """The link beside a block to the first of its open threads: in the margin on a wide screen,
+    after the block on a phone (app.css)."""
+    n = len(thread_ids)
+    return str(
+        format_html(
+            '<div class="cr-anchors" data-anchor-for="{}" data-threads="{}"><a '
+            'class="cr-anchors__link" href="#thread-{}">{} comment{}<span '
+            'class="nhsuk-u-visually-hidden"> on this passage</span></a></div>',
+            block,
+            " ".join(thread_ids),
+            thread_ids[0],
+            n,
+            "" if n == 1 else "s",
+        )
+    )
+
+
 def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
     permission-checked file route."""
@@ -67,8 +88,13 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
             return 'src=""'
         return 'src="' + reverse("preview_file", args=[ws, doc, version.number, name]) + '"'
 
-    # The HTML was sanitised when it was made; only our own URLs are put into it here.
-    html = mark_safe(_SRC_REF.sub(url, preview.html))  # noqa: S308
+    # The HTML was sanitised when it was made; only our own URLs and markers (escaped by
+    # format_html) are put into it here.
+    markers = {
+        block: _marker(block, ids)
+        for block, ids in anchored_blocks(doc_access=doc_access, version_id=version.pk).items()
+    }
+    html = mark_safe(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))  # noqa: S308
     return PreviewView(
         version, preview.status, html=html, notes=list(preview.notes), can_download=can_download
     )

@@ -2,6 +2,7 @@
 import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 import { watchMentions } from "./mentions.js";
 import { startLive } from "./live.js";
+import { startAnchors } from "./anchors.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -10,6 +11,7 @@ function start() {
   document.querySelectorAll("form[data-upload]").forEach(setUpUpload);
   watchMentions();
   startLive();
+  startAnchors();
 }
 
 // A form (or its submit button) with data-confirm="<question>" asks before it is sent: deleting

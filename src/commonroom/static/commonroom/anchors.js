@@ -1,0 +1,198 @@
+// Comments anchored to a passage of the preview ("Read" on the document page).
+//
+// Selecting text inside one block of the preview (mouse or touch) shows a "Comment on this
+// passage" button after that block; with the keyboard, "Comment on a paragraph" makes the
+// blocks reachable with Tab, and a focused block offers "Comment on this paragraph". Pressing
+// either fills the new-thread composer's hidden anchor_quote and anchor_position fields (live.js
+// sends them with the comment), shows the passage above the composer with "Remove", and moves
+// to the composer. The markers beside the blocks come from the server (the preview fragment);
+// a new anchored thread arriving on this screen adds itself to its block's marker.
+
+const BLOCK = '[id^="p-"]';
+const MAX_QUOTE = 500;
+let button = null;
+let chosen = null; // {block, start, end, quote} offered by the button
+
+function composer() {
+  const form = document.querySelector("form[data-composer] [data-anchor-position]");
+  return form ? form.closest("form") : null;
+}
+
+function previewBody() {
+  return document.querySelector(".cr-preview__body");
+}
+
+function blockOf(node) {
+  const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
+  const block = el && el.closest(BLOCK);
+  const body = previewBody();
+  return block && body && body.contains(block) && /^p-[0-9]{1,6}$/.test(block.id) ? block : null;
+}
+
+function offsetIn(block, node, offset) {
+  const range = document.createRange();
+  range.selectNodeContents(block);
+  range.setEnd(node, offset);
+  return range.toString().length;
+}
+
+function hideButton() {
+  if (button) button.remove();
+  button = null;
+  chosen = null;
+}
+
+function showButton(block, passage, label) {
+  hideButton();
+  chosen = passage;
+  button = document.createElement("button");
+  button.type = "button";
+  button.className = "nhsuk-button nhsuk-button--secondary nhsuk-button--small cr-anchor-button";
+  button.textContent = label;
+  // mousedown would clear the selection before the click: keep it.
+  button.addEventListener("mousedown", (e) => e.preventDefault());
+  button.addEventListener("click", () => { if (chosen) useAnchor(chosen); });
+  block.after(button);
+}
+
+// The selection, when it starts inside a block of the preview: that block and the passage.
+function fromSelection() {
+  const sel = window.getSelection();
+  if (!sel || sel.rangeCount === 0 || sel.isCollapsed) return null;
+  const range = sel.getRangeAt(0);
+  const block = blockOf(range.startContainer);
+  if (!block) return null;
+  const length = block.textContent.length;
+  const start = offsetIn(block, range.startContainer, range.startOffset);
+  const end = block.contains(range.endContainer)
+    ? offsetIn(block, range.endContainer, range.endOffset)
+    : length;
+  const quote = block.textContent.slice(start, end).replace(/\s+/g, " ").trim();
+  if (!quote) return null;
+  return { block, passage: { block: block.id, start, end, quote: quote.slice(0, MAX_QUOTE) } };
+}
+
+let pendingCheck = null;
+function checkSelection() {
+  clearTimeout(pendingCheck);
+  pendingCheck = setTimeout(() => {
+    const found = fromSelection();
+    if (found) {
+      if (!chosen || chosen.block !== found.passage.block || chosen.start !== found.passage.start || chosen.end !== found.passage.end) {
+        showButton(found.block, found.passage, "Comment on this passage");
+      }
+    } else if (button && !button.matches(":focus") && !(document.activeElement && document.activeElement.matches(`.cr-preview__body ${BLOCK}`))) {
+      hideButton();
+    }
+  }, 150);
+}
+
+function useAnchor(passage) {
+  const form = composer();
+  if (!form) return;
+  form.querySelector("[data-anchor-quote]").value = passage.quote;
+  form.querySelector("[data-anchor-position]").value = JSON.stringify({ block: passage.block, start: passage.start, end: passage.end });
+  const shown = form.querySelector("[data-anchor-passage]");
+  shown.querySelector("[data-anchor-passage-text]").textContent = passage.quote;
+  shown.hidden = false;
+  hideButton();
+  const box = form.querySelector("textarea[name='body']");
+  if (box) box.focus();
+}
+
+function clearAnchor(form) {
+  form.querySelector("[data-anchor-quote]").value = "";
+  form.querySelector("[data-anchor-position]").value = "";
+  const shown = form.querySelector("[data-anchor-passage]");
+  shown.hidden = true;
+  shown.querySelector("[data-anchor-passage-text]").textContent = "";
+}
+
+// The keyboard path: a toggle before the preview makes its blocks focusable.
+function addKeyboardToggle() {
+  const body = previewBody();
+  if (!body || !composer() || document.getElementById("cr-anchor-toggle")) return;
+  const toggle = document.createElement("button");
+  toggle.type = "button";
+  toggle.id = "cr-anchor-toggle";
+  toggle.className = "nhsuk-button nhsuk-button--secondary nhsuk-button--small";
+  toggle.textContent = "Comment on a paragraph";
+  toggle.setAttribute("aria-pressed", "false");
+  toggle.addEventListener("click", () => {
+    const on = toggle.getAttribute("aria-pressed") !== "true";
+    toggle.setAttribute("aria-pressed", String(on));
+    const blocks = Array.from((previewBody() || body).querySelectorAll(BLOCK)).filter((b) => blockOf(b) === b);
+    blocks.forEach((b) => { if (on) b.setAttribute("tabindex", "0"); else b.removeAttribute("tabindex"); });
+    if (on && blocks.length) blocks[0].focus();
+    if (!on) hideButton();
+  });
+  body.before(toggle);
+}
+
+function onFocusIn(e) {
+  const block = e.target instanceof Element && e.target.matches(BLOCK) ? blockOf(e.target) : null;
+  if (!block || block !== e.target || !block.hasAttribute("tabindex")) return;
+  const quote = block.textContent.replace(/\s+/g, " ").trim();
+  if (!quote) return;
+  block.classList.add("cr-anchor-focus");
+  block.addEventListener("focusout", () => block.classList.remove("cr-anchor-focus"), { once: true });
+  showButton(block, { block: block.id, start: 0, end: block.textContent.length, quote: quote.slice(0, MAX_QUOTE) }, "Comment on this paragraph");
+}
+
+// A thread placed on this screen (live.js) that quotes a passage of the preview shown: count it
+// in that block's marker, making the marker if it is the first.
+function onPlaced(e) {
+  const node = e.detail && e.detail.node;
+  if (!node || !node.id || !node.id.startsWith("thread-") || node.classList.contains("cr-thread--resolved")) return;
+  const link = node.querySelector(".cr-comment__quote-link");
+  const blockId = link && link.getAttribute("href").slice(1);
+  const block = blockId && document.getElementById(blockId);
+  if (!block || !blockOf(block)) return;
+  const threadId = node.id.slice("thread-".length);
+  let marker = Array.from(document.querySelectorAll(".cr-anchors")).find((m) => m.dataset.anchorFor === blockId);
+  if (!marker) {
+    marker = document.createElement("div");
+    marker.className = "cr-anchors";
+    marker.dataset.anchorFor = blockId;
+    marker.dataset.threads = "";
+    const a = document.createElement("a");
+    a.className = "cr-anchors__link";
+    a.href = `#${node.id}`;
+    marker.append(a);
+    block.after(marker);
+  }
+  const ids = marker.dataset.threads.split(" ").filter(Boolean);
+  if (ids.includes(threadId)) return;
+  ids.push(threadId);
+  marker.dataset.threads = ids.join(" ");
+  const a = marker.querySelector("a");
+  a.textContent = `${ids.length} comment${ids.length === 1 ? "" : "s"}`;
+  const hidden = document.createElement("span");
+  hidden.className = "nhsuk-u-visually-hidden";
+  hidden.textContent = " on this passage";
+  a.append(hidden);
+}
+
+export function startAnchors() {
+  const form = composer();
+  if (!form) return;
+  document.addEventListener("selectionchange", checkSelection);
+  document.addEventListener("mouseup", checkSelection);
+  document.addEventListener("touchend", checkSelection);
+  document.addEventListener("focusin", onFocusIn);
+  document.addEventListener("cr:placed", (e) => {
+    onPlaced(e);
+    if (e.detail && e.detail.node && e.detail.node.querySelector && e.detail.node.querySelector(".cr-preview__body")) addKeyboardToggle();
+  });
+  form.querySelector("[data-anchor-remove]").addEventListener("click", () => {
+    clearAnchor(form);
+    const box = form.querySelector("textarea[name='body']");
+    if (box) box.focus();
+  });
+  // Once live.js has taken the fields of a comment being sent, the next one starts unanchored.
+  form.addEventListener("submit", () => {
+    const box = form.querySelector("textarea[name='body']");
+    if (box && box.value.trim()) setTimeout(() => clearAnchor(form), 0);
+  }, true);
+  addKeyboardToggle();
+}
