@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 
 from commonroom.core.views import AuthedRequest
 from commonroom.search.selectors import MAX_LIMIT, parse_params, search
@@ -35,15 +36,23 @@ class SearchOut(Schema):
     items: list[HitOut]
 
 
-@router.get("/search", response=SearchOut)
+DATE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$"
+# A well-formed but impossible date (2024-13-45) is refused by the selector's own check.
+REFUSED = {
+    "description": "A date that does not exist (`detail` says which).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
+@router.get("/search", response=SearchOut, openapi_extra={"responses": {"400": REFUSED}})
 def search_api(
     request: AuthedRequest,
     q: str = "",
-    workspace: str = "",
-    kind: str = "",
-    person: str = "",
-    since: str = "",
-    until: str = "",
+    workspace: uuid.UUID | None = None,
+    kind: Literal["", "document", "comment", "conversation", "message"] = "",
+    person: int | None = Query(None, ge=1, le=2_147_483_647),
+    since: str = Query("", pattern=DATE),
+    until: str = Query("", pattern=DATE),
     limit: int = 20,
     offset: int = 0,
 ) -> object:
@@ -54,10 +63,11 @@ def search_api(
     ``title_html`` and ``snippet_html`` are escaped text with the matched words in ``<mark>``."""
     params = parse_params(
         {
+            # Typed above, so a malformed id or date is a 422 naming the field.
             "q": q,
-            "workspace": workspace,
+            "workspace": str(workspace) if workspace else "",
             "kind": kind,
-            "person": person,
+            "person": str(person) if person is not None else "",
             "since": since,
             "until": until,
         }
@@ -66,7 +76,7 @@ def search_api(
         user=request.user,
         **params.as_kwargs(),
         limit=max(1, min(limit, MAX_LIMIT)),
-        offset=max(0, offset),
+        offset=max(0, min(offset, 10_000)),
     )
     return {
         "words": results.words,
