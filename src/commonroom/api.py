@@ -32,6 +32,7 @@ from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDen
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
 from commonroom.notifications.api import router as notifications_router
+from commonroom.previews.api import router as previews_router
 from commonroom.search.api import router as search_router
 from commonroom.workspaces.api import router as workspaces_router
 
@@ -218,6 +219,7 @@ api.add_router("/workspaces", workspaces_router)
 api.add_router("/workspaces", documents_router)
 api.add_router("/workspaces", comments_router)
 api.add_router("/workspaces", conversations_router)
+api.add_router("/workspaces", previews_router)
 api.add_router("/", notifications_router)
 api.add_router("/", search_router)
 

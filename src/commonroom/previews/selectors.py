@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.urls import reverse
 from django.utils.html import format_html
@@ -12,7 +13,16 @@ from django.utils.safestring import SafeString, mark_safe
 from commonroom.comments.selectors import anchored_blocks
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.models import Version
-from commonroom.documents.selectors import DocumentAccess
+from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.previews.compare import (
+    MAX_CELLS_SHOWN,
+    SheetDiff,
+    TextDiff,
+    diff_paragraphs,
+    diff_sheets,
+    paragraphs_from_html,
+    sheets_from_html,
+)
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
 
@@ -68,6 +78,14 @@ def _marker(block: str, thread_ids: list[str]) -> str:
     )
 
 
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
+
+
+def _below_page_headings(html: str) -> str:
+    """The document's h1-h6 as h3-h6 inside the page's "Read" section (an h2)."""
+    return _HEADING_TAG.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 2)}", html)
+
+
 def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
     permission-checked file route."""
@@ -94,7 +112,9 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
         block: _marker(block, ids)
         for block, ids in anchored_blocks(doc_access=doc_access, version_id=version.pk).items()
     }
-    html = mark_safe(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))  # noqa: S308
+    # Headings move below the page's own: the document's name is the page's one h1.
+    shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))
+    html = mark_safe(shown)  # noqa: S308
     return PreviewView(
         version, preview.status, html=html, notes=list(preview.notes), can_download=can_download
     )
@@ -107,3 +127,111 @@ def preview_file_get(*, version: Version, name: str) -> PreviewFile:
     if found is None:
         raise NotFound()
     return found
+
+
+TEXT_FORMATS = {"docx", "txt", "md"}
+SHEET_FORMATS = {"xlsx"}
+WAITING = "The comparison is ready when both previews are."
+NOT_COMPARABLE = (
+    "These versions cannot be compared: comparing works for Word (.docx), text (.txt), "
+    "Markdown (.md) and Excel (.xlsx) files, two of the same kind."
+)
+
+
+@dataclass
+class Comparison:
+    """Two versions of a document compared (``old`` against ``new``), or why not yet."""
+
+    old: Version
+    new: Version
+    status: str  # "ready", "waiting", "failed", "unsupported"
+    message: str = ""
+    text: TextDiff | None = None
+    sheets: SheetDiff | None = None
+    notes: list[str] = field(default_factory=list)
+    can_download: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    @property
+    def summary(self) -> str:
+        found = self.text or self.sheets
+        return found.summary if found is not None else ""
+
+
+def _kind(preview: Preview) -> str:
+    if preview.format in TEXT_FORMATS and preview.kind == "html":
+        return "text"
+    if preview.format in SHEET_FORMATS and preview.kind == "table":
+        return "sheets"
+    return ""
+
+
+def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) -> Comparison:
+    """``old`` and ``new`` (versions of the document the reader already has access to) compared
+    from their previews: word by word for documents, cell by cell for workbooks."""
+    can_download = doc_access.can("download")
+    found = {p.blob_id: p for p in Preview.objects.filter(blob_id__in=[old.blob_id, new.blob_id])}
+    pair = [found.get(old.blob_id), found.get(new.blob_id)]
+
+    def made(
+        status: str,
+        message: str = "",
+        text: TextDiff | None = None,
+        sheets: SheetDiff | None = None,
+        notes: list[str] | None = None,
+    ) -> Comparison:
+        return Comparison(
+            old, new, status, message, text, sheets, notes or [], can_download=can_download
+        )
+
+    for version, preview in zip((old, new), pair, strict=True):
+        if preview is not None and preview.status in {
+            PreviewStatus.FAILED,
+            PreviewStatus.UNSUPPORTED,
+        }:
+            if preview.status == PreviewStatus.UNSUPPORTED:
+                return made("unsupported", message=NOT_COMPARABLE)
+            return made(
+                "failed",
+                message=f"The preview of version {version.number} could not be made, so the "
+                "versions cannot be compared. Download them to compare them.",
+            )
+    if pair[0] is None or pair[1] is None or not (pair[0].is_ready and pair[1].is_ready):
+        return made("waiting", message=WAITING)
+    before, after = pair[0], pair[1]
+    kinds = {_kind(before), _kind(after)}
+    notes = list(dict.fromkeys([*before.notes, *after.notes]))
+    if kinds == {"text"}:
+        text = diff_paragraphs(paragraphs_from_html(before.html), paragraphs_from_html(after.html))
+        return made("ready", text=text, notes=notes)
+    if kinds == {"sheets"}:
+        sheets = diff_sheets(sheets_from_html(before.html), sheets_from_html(after.html))
+        if any(n.startswith("Showing the first") for n in notes):
+            notes.insert(0, "Only the cells the previews show are compared.")
+        if sheets.cut:
+            notes.append(f"Showing the first {MAX_CELLS_SHOWN:,} changed cells.")
+        return made("ready", sheets=sheets, notes=notes)
+    return made("unsupported", message=NOT_COMPARABLE)
+
+
+def compare_pair(
+    *, doc_access: DocumentAccess, a: Any = None, b: Any = None
+) -> tuple[Version, Version] | None:
+    """The two versions asked for (``a`` older, ``b`` newer; forged numbers are 404); by
+    default the latest against the one before. ``None`` when the document has one version."""
+    latest = doc_access.document.current_version_number
+    if a in (None, "") and b in (None, ""):
+        if latest < 2:
+            return None
+        a, b = latest - 1, latest
+    elif a in (None, ""):
+        b_version = version_get(doc_access=doc_access, number=b)
+        a = max(b_version.number - 1, 1)
+    elif b in (None, ""):
+        b = latest
+    return version_get(doc_access=doc_access, number=a), version_get(
+        doc_access=doc_access, number=b
+    )

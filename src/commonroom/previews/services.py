@@ -262,3 +262,26 @@ def previews_discard(*, shas: list[str]) -> None:
         "storage_name", flat=True
     ):
         default_storage.delete(name)
+
+
+def compare_record_view(
+    *,
+    actor: Any,
+    doc_access: DocumentAccess,
+    old: Version,
+    new: Version,
+    info: RequestInfo = SYSTEM,
+) -> None:
+    """Comparing two versions reads both their previews: audited like reading a preview."""
+    doc = doc_access.document
+    audit_record(
+        action=Action.PREVIEW_VIEWED,
+        actor=actor,
+        info=info,
+        workspace_id=doc.workspace_id,
+        document_id=doc.pk,
+        target_type="document",
+        target_id=str(doc.pk),
+        target_label=doc.name,
+        data={"compared": [old.number, new.number], "sha256": [old.blob_id, new.blob_id]},
+    )

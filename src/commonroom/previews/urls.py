@@ -10,5 +10,10 @@ V = "w/<uuid:workspace_id>/d/<uuid:document_id>/v/<int:number>/preview/"
 
 urlpatterns: list[URLPattern] = [
     path(V, views.version_preview, name="version_preview"),
+    path(
+        "w/<uuid:workspace_id>/d/<uuid:document_id>/compare/",
+        views.version_compare,
+        name="version_compare",
+    ),
     path(V + "files/<str:name>", views.preview_file, name="preview_file"),
 ]

@@ -18,7 +18,12 @@ from commonroom.core.exceptions import NotFound
 from commonroom.core.views import AuthedRequest, info
 from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
-from commonroom.previews.selectors import preview_file_get, preview_for
+from commonroom.previews.selectors import (
+    compare_pair,
+    preview_file_get,
+    preview_for,
+    versions_compare,
+)
 
 PREVIEW_CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
@@ -79,3 +84,33 @@ def preview_file(
     response["Cache-Control"] = "private, max-age=3600"
     _strict(response)
     return response
+
+
+@login_required
+@require_GET
+def version_compare(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """Two versions compared: ``?a=<older>&b=<newer>`` (default: the latest against the one
+    before) and ``view=side`` for side by side."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    pair = compare_pair(doc_access=doc_access, a=request.GET.get("a"), b=request.GET.get("b"))
+    comparison = None
+    if pair is not None:
+        old, new = pair
+        services.compare_record_view(
+            actor=request.user, doc_access=doc_access, old=old, new=new, info=info(request)
+        )
+        comparison = versions_compare(doc_access=doc_access, old=old, new=new)
+    side = request.GET.get("view") == "side"
+    return render(
+        request,
+        "previews/compare.html",
+        {
+            "workspace": doc_access.access.workspace,
+            "document": doc_access.document,
+            "numbers": range(doc_access.document.current_version_number, 0, -1),
+            "comparison": comparison,
+            "side": side,
+        },
+    )

@@ -366,6 +366,7 @@ PAGES: dict[str, Page] = {
     # Previews: a version's preview fragment and the files (images) it shows.
     "version_preview": Page(get=MEMBERS),
     "preview_file": Page(get=MEMBERS),
+    "version_compare": Page(get=MEMBERS),
     "message_edit": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"body": "Changed."}),
     "message_delete": Page(get=POST_ONLY, post=MANAGERS_DO),
     # Search is everyone's own: it finds only what the person can read (search/tests).
@@ -564,6 +565,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/versions"): Call(EDIT_201, form=lambda: {"file": a_file(), "based_on": "1"}),
     ("GET", D + "/versions/{number}"): Call(READ),
     ("GET", D + "/versions/{number}/content"): Call(READ),
+    ("GET", D + "/compare"): Call(READ),
     ("POST", D + "/versions/{number}/restore"): Call(EDIT_201),
     ("GET", W + "/trash"): Call(MANAGE),
     # Trashed documents and folders are invisible to those who cannot manage the trash (404).

@@ -1,0 +1,78 @@
+"""Comparing versions in the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): the
+same selector as the page, so a token sees exactly what its person sees there."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ninja import Router, Schema
+
+from commonroom.core.views import AuthedRequest, info
+from commonroom.documents.selectors import document_access
+from commonroom.previews import services
+from commonroom.previews.selectors import compare_pair, versions_compare
+
+router = Router(tags=["previews"])
+SINGLE = "This document has one version: there is nothing to compare it with yet."
+
+
+class CompareOut(Schema):
+    a: int
+    b: int
+    status: str  # ready, waiting, failed, unsupported, single
+    message: str
+    summary: str
+    kind: str  # "text", "sheets" or "" when not ready
+    notes: list[str]
+    blocks: list[dict[str, Any]]
+    sheets: list[dict[str, Any]]
+
+
+@router.get("/{workspace_id}/documents/{document_id}/compare", response=CompareOut)
+def compare_api(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    a: str = "",
+    b: str = "",
+) -> object:
+    """Version ``a`` (older) compared with version ``b`` (newer); by default the latest against
+    the one before. Documents (.docx, .txt, .md): ``blocks`` of paragraphs, each with ``kind``
+    (same, changed, inserted, deleted, moved_from, moved_to) and ``segments`` (``op`` same, ins
+    or del, and ``text``). Workbooks (.xlsx): ``sheets`` with their changed cells (``ref``,
+    ``old``, ``new``). ``status`` is ``waiting`` until both versions' previews are made,
+    ``single`` when the document has one version."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    pair = compare_pair(doc_access=doc_access, a=a, b=b)
+    if pair is None:
+        latest = doc_access.document.current_version_number
+        return {
+            "a": latest,
+            "b": latest,
+            "status": "single",
+            "message": SINGLE,
+            "summary": "",
+            "kind": "",
+            "notes": [],
+            "blocks": [],
+            "sheets": [],
+        }
+    old, new = pair
+    services.compare_record_view(
+        actor=request.user, doc_access=doc_access, old=old, new=new, info=info(request)
+    )
+    found = versions_compare(doc_access=doc_access, old=old, new=new)
+    return {
+        "a": old.number,
+        "b": new.number,
+        "status": found.status,
+        "message": found.message,
+        "summary": found.summary,
+        "kind": "text" if found.text else "sheets" if found.sheets else "",
+        "notes": found.notes,
+        "blocks": [block.as_dict() for block in found.text.blocks] if found.text else [],
+        "sheets": found.sheets.sheet_dicts() if found.sheets else [],
+    }
