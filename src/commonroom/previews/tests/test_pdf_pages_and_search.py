@@ -91,3 +91,17 @@ def test_an_svg_is_not_drawn_and_says_why(
     page = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk])).content
     assert b"SVG drawings are not previewed" in page
     assert b"<script>alert(1)" not in page
+
+
+def test_a_documents_headings_sit_below_the_pages_own(
+    team: Any, django_capture_on_commit_callbacks: Any, tmp_path: Any
+) -> None:
+    content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=content)
+    assert "<h1" in Preview.objects.get(blob__versions__document=doc).html
+    reader = Client()
+    reader.force_login(team.viewer)
+    page = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk])).content
+    assert page.count(b"<h1") == 1  # the document's name
+    assert b"<h3" in page
