@@ -37,7 +37,10 @@ function offsetIn(block, node, offset) {
 }
 
 function hideButton() {
-  if (button) button.remove();
+  if (button) {
+    button.remove();
+    placeMarkers();
+  }
   button = null;
   chosen = null;
 }
@@ -53,6 +56,7 @@ function showButton(block, passage, label) {
   button.addEventListener("mousedown", (e) => e.preventDefault());
   button.addEventListener("click", () => { if (chosen) useAnchor(chosen); });
   block.after(button);
+  placeMarkers();
 }
 
 // The selection, when it starts inside a block of the preview: that block and the passage.
@@ -171,11 +175,31 @@ function onPlaced(e) {
   hidden.className = "nhsuk-u-visually-hidden";
   hidden.textContent = " on this passage";
   a.append(hidden);
+  placeMarkers();
+}
+
+// From 1024 px the markers sit in the preview's margin (position: absolute in app.css), each
+// level with the top of its block; on a phone they stay after the block, in the flow.
+function placeMarkers() {
+  const body = previewBody();
+  if (!body) return;
+  const wide = window.matchMedia("(min-width: 1024px)").matches;
+  const top = body.getBoundingClientRect().top;
+  body.querySelectorAll(".cr-anchors").forEach((marker) => {
+    const block = document.getElementById(marker.dataset.anchorFor);
+    if (wide && block) marker.style.top = `${Math.round(block.getBoundingClientRect().top - top)}px`;
+    else marker.style.removeProperty("top");
+  });
 }
 
 export function startAnchors() {
+  placeMarkers();
+  window.addEventListener("resize", placeMarkers);
+  window.addEventListener("load", placeMarkers);
+  document.addEventListener("cr:placed", placeMarkers);
+
   const form = composer();
-  if (!form) return;
+  if (!form) return; // reading only: the markers, no way to add a comment
   document.addEventListener("selectionchange", checkSelection);
   document.addEventListener("mouseup", checkSelection);
   document.addEventListener("touchend", checkSelection);

@@ -1,0 +1,148 @@
+"""Comments on a passage of the preview, at the desk (1280 px) and on a phone (360 px): select
+words in the "Read" section, press "Comment on this passage", post; the marker shows beside the
+paragraph and the quote in the thread links back to it. The keyboard path too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from e2e_support import DESKTOP, PHONE, sign_in
+from playwright.sync_api import expect
+
+from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.comments.models import Comment
+from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.previews.tests import files
+from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
+
+SELECT = """([id, from, to]) => {
+  const block = document.getElementById(id);
+  const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT);
+  const text = walker.nextNode();
+  const range = document.createRange();
+  range.setStart(text, from);
+  range.setEnd(text, to);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+  document.dispatchEvent(new Event("selectionchange"));
+  block.dispatchEvent(new MouseEvent("mouseup", { bubbles: true }));
+}"""
+
+
+def _world(tmp_path: Path) -> tuple[Any, Any, Any]:
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    sam = UserFactory(email="sam@example.org", full_name="Sam Okafor")
+    ws = make_workspace(manager=priya)
+    add_member(ws, sam, "commenter")
+    content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
+    doc = upload_document(ws, priya, name="minutes.docx", content=content)
+    preview = Preview.objects.get(blob__versions__document=doc)
+    assert preview.status == PreviewStatus.READY  # made when the upload committed
+    return sam, ws, doc
+
+
+def _open(new_page: Any, server: Any, who: Any, path: str, viewport: dict[str, int]) -> Any:
+    page = new_page(who.full_name, base_url=server.url, viewport=viewport)
+    sign_in(page, who.email, PASSWORD)
+    page.goto(path)
+    expect(page.locator("html")).to_have_attribute("data-live", "open")
+    return page
+
+
+def test_a_passage_is_commented_on_at_the_desk_and_on_a_phone(
+    asgi_server: Any, new_page: Any, page_problems: Any, tmp_path: Path
+) -> None:
+    sam, ws, doc = _world(tmp_path)
+    path = f"/w/{ws.pk}/d/{doc.pk}/"
+    for viewport, words, note in (
+        (DESKTOP, (4, 9), "At the desk: the board met."),
+        (PHONE, (0, 3), "On the phone: which board?"),
+    ):
+        page = _open(new_page, asgi_server, sam, path, viewport)
+        preview = page.locator(".cr-preview__body")
+        expect(preview.locator("#p-3")).to_contain_text("The board met on Tuesday")
+        # Readable on a phone: no sideways scrolling.
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+        page.evaluate(SELECT, ["p-3", *words])
+        button = page.get_by_role("button", name="Comment on this passage")
+        expect(button).to_be_visible()
+        button.click()
+        quote = "The board met on "[words[0] : words[1]].strip()
+        passage = page.locator("[data-anchor-passage]")
+        expect(passage).to_be_visible()
+        expect(passage).to_contain_text(quote)
+        box = page.get_by_label("Add a comment")
+        expect(box).to_be_focused()
+        box.fill(note)
+        box.press("Enter")
+
+        thread = page.locator("article.cr-thread", has_text=note)
+        expect(thread).to_have_count(1)
+        expect(thread.locator(".cr-comment__quote-link")).to_have_text(f"The passage: {quote}")
+        expect(passage).to_be_hidden()  # the next comment starts without a passage
+        comment = Comment.objects.get(body=note)
+        assert comment.anchor_position == {"block": "p-3", "start": words[0], "end": words[1]}
+        assert comment.anchor_quote == quote
+
+        # The marker beside the paragraph (server-made after a reload, as others see it).
+        page.reload()
+        marker = page.locator('.cr-anchors[data-anchor-for="p-3"]')
+        count = Comment.objects.filter(anchor_position__isnull=False).count()
+        expect(marker).to_contain_text(f"{count} comment")
+        block = page.locator("#p-3").bounding_box()
+        badge = marker.bounding_box()
+        assert block is not None and badge is not None
+        if viewport is DESKTOP:
+            # In the right margin, level with the paragraph.
+            assert badge["x"] >= block["x"] + block["width"]
+            assert badge["y"] < block["y"] + block["height"] + 4
+            assert badge["y"] + badge["height"] > block["y"] - 4
+        else:
+            # After the paragraph, inside the screen.
+            assert badge["y"] >= block["y"] + block["height"] - 1
+            assert badge["x"] + badge["width"] <= PHONE["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        # The quote goes back to the passage, which is highlighted.
+        page.locator("article.cr-thread", has_text=note).locator(".cr-comment__quote-link").click()
+        page.wait_for_url(f"**{path}#p-3")
+        assert page.evaluate("document.querySelector(':target').id") == "p-3"
+        # The paragraph's text itself is untouched.
+        expect(page.locator("#p-3")).to_have_text("The board met on Tuesday and agreed the budget.")
+    assert page_problems.seen == []
+
+
+def test_the_keyboard_path_comments_on_a_whole_paragraph(
+    asgi_server: Any, new_page: Any, page_problems: Any, tmp_path: Path
+) -> None:
+    sam, ws, doc = _world(tmp_path)
+    page = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/d/{doc.pk}/", DESKTOP)
+    toggle = page.get_by_role("button", name="Comment on a paragraph")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#p-1")).to_be_focused()
+    page.keyboard.press("Tab")  # to its button
+    page.keyboard.press("Tab")  # the next paragraph
+    expect(page.locator("#p-2")).to_be_focused()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(page.locator("#p-3")).to_be_focused()
+    page.keyboard.press("Tab")
+    button = page.get_by_role("button", name="Comment on this paragraph")
+    expect(button).to_be_focused()
+    page.keyboard.press("Enter")
+    box = page.get_by_label("Add a comment")
+    expect(box).to_be_focused()
+    box.fill("The whole paragraph.")
+    box.press("Enter")
+    expect(page.locator("article.cr-thread", has_text="The whole paragraph.")).to_have_count(1)
+    comment = Comment.objects.get(body="The whole paragraph.")
+    text = "The board met on Tuesday and agreed the budget."
+    assert comment.anchor_position == {"block": "p-3", "start": 0, "end": len(text)}
+    assert comment.anchor_quote == text
+    # Arriving live on this screen, the thread is counted in the paragraph's marker.
+    expect(page.locator('.cr-anchors[data-anchor-for="p-3"]')).to_contain_text("1 comment")
+    assert page_problems.seen == []
