@@ -259,7 +259,11 @@ function showPending(form, item, statusText) {
   }
   const node = pendingNode(item, statusText);
   const insideList = form.closest("[data-live-list] > *");
-  const list = form.dataset.list ? findList(form.dataset.list) : document.querySelector("[data-live-list]");
+  // The list the form names (data-list); else the last list before the form on the page.
+  const before = Array.from(document.querySelectorAll("[data-live-list]")).filter(
+    (el) => el.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING,
+  );
+  const list = form.dataset.list ? findList(form.dataset.list) : before[before.length - 1] || null;
   if (insideList) {
     (form.closest("details") || form).before(node);
   } else if (list) {
