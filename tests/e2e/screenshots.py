@@ -91,12 +91,20 @@ def seed() -> dict[str, str]:
     from commonroom.conversations.models import Conversation
 
     topic = Conversation.objects.filter(workspace=ws).first()
+    # Previews made now, so the pages show them (and the comparison) rather than "being prepared".
+    from commonroom.previews.models import Preview
+    from commonroom.previews.services import preview_make
+
+    for sha in Preview.objects.filter(status="pending").values_list("blob_id", flat=True):
+        preview_make(sha=sha)
     w = f"/w/{ws.pk}/"
     return {
         "conversations": f"{w}c/",
         "conversation": f"{w}c/{topic.pk}/" if topic else f"{w}c/",
         "workspace": w,
         "document": f"{w}d/{doc.pk}/",
+        "compare": f"{w}d/{doc.pk}/compare/?a=1&b=2",
+        "compare-side": f"{w}d/{doc.pk}/compare/?a=1&b=2&view=side",
         "members": f"{w}members/",
         "audit": f"{w}audit/",
         "trash": f"{w}trash/",
@@ -115,6 +123,8 @@ PAGES = [
     ("document", "priya", "document"),
     ("document-new-version", "tom", "document"),
     ("document-as-commenter", "aisha", "document"),
+    ("compare", "priya", "compare"),
+    ("compare-side", "priya", "compare-side"),
     ("conversations", "tom", "conversations"),
     ("conversation", "sam", "conversation"),
     ("notifications", "aisha", "/notifications/"),

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 from commonroom.previews.html import ANCHORED
 
 SIMILAR = 0.4  # a replaced paragraph at least this similar is shown as changed, word by word
+SIMILAR_CHARACTERS = 0.6  # or at least this similar letter by letter (a figure: -590 to -690)
 MAX_CELLS_SHOWN = 2_000
 
 
@@ -233,6 +234,14 @@ def _words_diff(old: str, new: str) -> list[Segment]:
     return segments
 
 
+def _similar(old: str, new: str) -> bool:
+    """Worth showing as one changed paragraph: enough words in common, or (a short paragraph,
+    a figure in a table) enough characters."""
+    if difflib.SequenceMatcher(None, old.split(), new.split()).ratio() >= SIMILAR:
+        return True
+    return difflib.SequenceMatcher(None, old, new).ratio() >= SIMILAR_CHARACTERS
+
+
 def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
     """The word-level redline from paragraphs ``old`` to ``new``."""
     old = [" ".join(p.split()) for p in old if p.strip()]
@@ -280,7 +289,7 @@ def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
         news = [j for j in range(j1, j2) if j not in moved_new]
         pairs: dict[int, int] = {}  # old index -> new index shown as one changed paragraph
         for i, j in zip(olds, news, strict=False):
-            if difflib.SequenceMatcher(None, old[i].split(), new[j].split()).ratio() >= SIMILAR:
+            if _similar(old[i], new[j]):
                 pairs[i] = j
         paired_new = set(pairs.values())
         pending_new = [j for j in range(j1, j2) if j not in paired_new]

@@ -94,6 +94,13 @@ def test_paragraphs_added_and_removed_whole() -> None:
     assert diff.summary == "9 words added, 5 removed in 3 paragraphs"
 
 
+def test_a_changed_figure_is_one_changed_paragraph() -> None:
+    diff = diff_paragraphs(["Community", "-590"], ["Community", "-690"])
+    assert kinds(diff) == ["same", "changed"]
+    assert [(s.op, s.text) for s in diff.blocks[1].segments] == [("del", "-590"), ("ins", "-690")]
+    assert diff.summary == "1 word added, 1 removed in 1 paragraph"
+
+
 def test_identical_versions_have_no_changes() -> None:
     diff = diff_paragraphs(["One.", "Two  words."], ["One.", "Two words."])
     assert not diff.changed
