@@ -65,14 +65,14 @@ def test_a_docx_preview_is_made_and_shown_to_every_member(
         assert '<h2 id="read-heading">Read</h2>' in body
         assert f'data-live-list="preview:{doc.pk}"' in body
         assert f'<div id="preview-{doc.pk}"' in body
-        assert '<h1 id="p-1">Board minutes</h1>' in body
+        assert '<h3 id="p-1">Board minutes</h3>' in body
         assert f'<img src="{image}">' in body
         assert "{{file:" not in body
         r = c.get(fragment, HTTP_HX_REQUEST="true")
         assert r.status_code == 200
         assert r["Content-Security-Policy"].startswith("default-src 'none'; img-src 'self'")
         assert r["X-Content-Type-Options"] == "nosniff"
-        assert '<h1 id="p-1">Board minutes</h1>' in r.content.decode()
+        assert '<h3 id="p-1">Board minutes</h3>' in r.content.decode()
         f = c.get(image)
         assert f.status_code == 200
         assert f["Content-Type"] == "image/png"
@@ -216,7 +216,7 @@ def test_text_markdown_and_csv_previews(team, django_capture_on_commit_callbacks
     csv = upload(team, django_capture_on_commit_callbacks, "b.csv", b"Ward,Beds\nAsh,24\n")
     viewer = client_for(team.viewer)
     body = viewer.get(urls(team, md)[1]).content.decode()
-    assert '<h1 id="p-1">Plan</h1>' in body and "&lt;script&gt;x&lt;/script&gt;" in body
+    assert '<h3 id="p-1">Plan</h3>' in body and "&lt;script&gt;x&lt;/script&gt;" in body
     body = viewer.get(urls(team, csv)[1]).content.decode()
     assert "<td>Ash</td><td>24</td>" in body
 
