@@ -159,10 +159,9 @@ def convert(source: Path, outdir: Path) -> Result:
             name = f"image{len(files) + 1}.{kind[1]}"
             (outdir / name).write_bytes(data)
             files.append(OutputFile(name=name, content_type=kind[0]))
-            attrs = {"src": "{{file:" + name + "}}"}
-            if img.alt_text:
-                attrs["alt"] = img.alt_text
-            return attrs
+            # Every picture is described: its own description, else a plain one (WCAG 1.1.1).
+            alt = (img.alt_text or "").strip() or f"Picture {len(files)} in the document"
+            return {"src": "{{file:" + name + "}}", "alt": alt}
 
         with tempfile.TemporaryDirectory() as work:
             readable = source

@@ -40,7 +40,7 @@ def test_docx_keeps_the_structure_and_makes_links_safe(tmp_path: Path, out: Path
     # The image is a file of the preview, referred to by a placeholder.
     assert [f.name for f in result.files] == ["image1.png"]
     assert result.files[0].content_type == "image/png"
-    assert '<img src="{{file:image1.png}}">' in html
+    assert '<img alt="Picture 1 in the document" src="{{file:image1.png}}">' in html
     assert (out / "image1.png").read_bytes().startswith(b"\x89PNG")
     # Anchors run 1, 2, 3... once each.
     anchors = [int(n) for n in re.findall(r'id="p-(\d+)"', html)]

@@ -66,7 +66,7 @@ def test_a_docx_preview_is_made_and_shown_to_every_member(
         assert f'data-live-list="preview:{doc.pk}"' in body
         assert f'<div id="preview-{doc.pk}"' in body
         assert '<h3 id="p-1">Board minutes</h3>' in body
-        assert f'<img src="{image}">' in body
+        assert f'<img alt="Picture 1 in the document" src="{image}">' in body
         assert "{{file:" not in body
         r = c.get(fragment, HTTP_HX_REQUEST="true")
         assert r.status_code == 200
