@@ -56,6 +56,7 @@ bench: install-test
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.previews
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:
