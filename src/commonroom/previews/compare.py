@@ -24,6 +24,11 @@ from commonroom.previews.html import ANCHORED
 
 SIMILAR = 0.4  # a replaced paragraph at least this similar is shown as changed, word by word
 SIMILAR_CHARACTERS = 0.6  # or at least this similar letter by letter (a figure: -590 to -690)
+SHORT = 300  # characters: longer paragraphs are not compared letter by letter
+MAX_PARAGRAPHS = 5_000  # compared per version (the beginning of a longer one, with a note)
+MAX_WORDS = 200_000
+EXACT_WORD_PAIRS = 1_000_000
+MAX_WORD_PAIRS = 25_000_000  # longer paragraph pairs are shown as removed and added, not redlined
 MAX_CELLS_SHOWN = 2_000
 
 
@@ -196,6 +201,7 @@ class TextDiff:
     words_removed: int = 0
     paragraphs_changed: int = 0
     paragraphs_moved: int = 0
+    cut: bool = False  # a version was longer than MAX_PARAGRAPHS / MAX_WORDS: its start compared
 
     @property
     def changed(self) -> bool:
@@ -208,7 +214,7 @@ class TextDiff:
         parts = []
         if self.paragraphs_changed:
             parts.append(
-                f"{_n(self.words_added, 'word')} added, {self.words_removed} removed "
+                f"{_n(self.words_added, 'word')} added, {self.words_removed:,} removed "
                 f"in {_n(self.paragraphs_changed, 'paragraph')}"
             )
         if self.paragraphs_moved:
@@ -223,7 +229,9 @@ def _n(count: int, word: str) -> str:
 def _words_diff(old: str, new: str) -> list[Segment]:
     a, b = old.split(), new.split()
     segments: list[Segment] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    # Common words are not skipped unless the pair is long (autojunk keeps the work bounded).
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=len(a) * len(b) > EXACT_WORD_PAIRS)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             segments.append(Segment("same", " ".join(a[i1:i2])))
             continue
@@ -234,19 +242,43 @@ def _words_diff(old: str, new: str) -> list[Segment]:
     return segments
 
 
-def _similar(old: str, new: str) -> bool:
-    """Worth showing as one changed paragraph: enough words in common, or (a short paragraph,
-    a figure in a table) enough characters."""
-    if difflib.SequenceMatcher(None, old.split(), new.split()).ratio() >= SIMILAR:
-        return True
-    return difflib.SequenceMatcher(None, old, new).ratio() >= SIMILAR_CHARACTERS
+def _changed(old: str, new: str) -> list[Segment] | None:
+    """The word-level changes when ``old`` and ``new`` are worth showing as one changed
+    paragraph (enough words in common or, for a short one such as a figure in a table, enough
+    letters); ``None`` when they are better shown as one removed and one added."""
+    a, b = len(old.split()), len(new.split())
+    if a * b > MAX_WORD_PAIRS:
+        return None
+    segments = _words_diff(old, new)
+    same = sum(len(s.text.split()) for s in segments if s.op == "same")
+    if 2 * same / max(a + b, 1) >= SIMILAR:
+        return segments
+    short = max(len(old), len(new)) <= SHORT
+    if short and difflib.SequenceMatcher(None, old, new).ratio() >= SIMILAR_CHARACTERS:
+        return segments
+    return None
+
+
+def _bounded(paragraphs: list[str]) -> tuple[list[str], bool]:
+    """The first paragraphs, up to MAX_PARAGRAPHS and MAX_WORDS; whether some were left out."""
+    kept: list[str] = []
+    words = 0
+    for paragraph in paragraphs:
+        words += len(paragraph.split())
+        if len(kept) >= MAX_PARAGRAPHS or words > MAX_WORDS:
+            return kept, True
+        kept.append(paragraph)
+    return kept, False
 
 
 def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
     """The word-level redline from paragraphs ``old`` to ``new``."""
-    old = [" ".join(p.split()) for p in old if p.strip()]
-    new = [" ".join(p.split()) for p in new if p.strip()]
-    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    old, old_cut = _bounded([" ".join(p.split()) for p in old if p.strip()])
+    new, new_cut = _bounded([" ".join(p.split()) for p in new if p.strip()])
+    if old_cut and new_cut:  # both cut: compare the same stretch of each
+        old = old[: min(len(old), len(new))]
+        new = new[: len(old)]
+    opcodes = difflib.SequenceMatcher(None, old, new).get_opcodes()
     # Moves: a removed paragraph whose exact text is added elsewhere (each used once).
     added_at: dict[str, list[int]] = {}
     for tag, _i1, _i2, j1, j2 in opcodes:
@@ -263,7 +295,7 @@ def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
                     number = len(moved_old) + 1
                     moved_old[i] = number
                     moved_new[spots.pop(0)] = number
-    result = TextDiff(paragraphs_moved=len(moved_old))
+    result = TextDiff(paragraphs_moved=len(moved_old), cut=old_cut or new_cut)
 
     def removed(i: int) -> None:
         if i in moved_old:
@@ -287,18 +319,18 @@ def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
             continue
         olds = [i for i in range(i1, i2) if i not in moved_old]
         news = [j for j in range(j1, j2) if j not in moved_new]
-        pairs: dict[int, int] = {}  # old index -> new index shown as one changed paragraph
+        pairs: dict[int, tuple[int, list[Segment]]] = {}  # old index -> (new index, changes)
         for i, j in zip(olds, news, strict=False):
-            if _similar(old[i], new[j]):
-                pairs[i] = j
-        paired_new = set(pairs.values())
+            changes = _changed(old[i], new[j])
+            if changes is not None:
+                pairs[i] = (j, changes)
+        paired_new = {j for j, _ in pairs.values()}
         pending_new = [j for j in range(j1, j2) if j not in paired_new]
         for i in range(i1, i2):
             if i in pairs:
-                j = pairs[i]
+                j, segments = pairs[i]
                 while pending_new and pending_new[0] < j:  # added before this one
                     added(pending_new.pop(0))
-                segments = _words_diff(old[i], new[j])
                 result.blocks.append(Block("changed", segments))
                 result.words_added += sum(len(s.text.split()) for s in segments if s.op == "ins")
                 result.words_removed += sum(len(s.text.split()) for s in segments if s.op == "del")

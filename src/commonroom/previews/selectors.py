@@ -16,6 +16,8 @@ from commonroom.documents.models import Version
 from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.previews.compare import (
     MAX_CELLS_SHOWN,
+    MAX_PARAGRAPHS,
+    MAX_WORDS,
     SheetDiff,
     TextDiff,
     diff_paragraphs,
@@ -206,6 +208,11 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     notes = list(dict.fromkeys([*before.notes, *after.notes]))
     if kinds == {"text"}:
         text = diff_paragraphs(paragraphs_from_html(before.html), paragraphs_from_html(after.html))
+        if text.cut:
+            notes.append(
+                f"Only the first {MAX_PARAGRAPHS:,} paragraphs ({MAX_WORDS:,} words) of each "
+                "version are compared."
+            )
         return made("ready", text=text, notes=notes)
     if kinds == {"sheets"}:
         sheets = diff_sheets(sheets_from_html(before.html), sheets_from_html(after.html))

@@ -101,6 +101,23 @@ def test_a_changed_figure_is_one_changed_paragraph() -> None:
     assert diff.summary == "1 word added, 1 removed in 1 paragraph"
 
 
+def test_long_versions_are_compared_from_their_beginning(monkeypatch) -> None:
+    from commonroom.previews import compare
+
+    monkeypatch.setattr(compare, "MAX_PARAGRAPHS", 3)
+    old = ["One.", "Two old.", "Three.", "Four old."]
+    diff = diff_paragraphs(old, ["One.", "Two new.", "Three.", "Four new."])
+    assert diff.cut
+    assert kinds(diff) == ["same", "changed", "same"]
+
+
+def test_a_long_paragraph_with_common_words_is_redlined() -> None:
+    text = " ".join(["the", "ward", "and", "the", "beds", "of", "the", "trust"] * 100)
+    diff = diff_paragraphs([text], [text + " today"])
+    assert kinds(diff) == ["changed"]
+    assert diff.summary == "1 word added, 0 removed in 1 paragraph"
+
+
 def test_identical_versions_have_no_changes() -> None:
     diff = diff_paragraphs(["One.", "Two  words."], ["One.", "Two words."])
     assert not diff.changed
