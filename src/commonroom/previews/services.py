@@ -199,16 +199,24 @@ def pdf_page_file(*, version: Version, name: str) -> PreviewFile:
 
 
 def _finish(preview: Preview, *, failed: str | None = None) -> None:
-    """Inside a transaction: record the outcome and tell the pages showing it."""
+    """Inside a transaction: record the outcome; after it commits, tell search and the pages
+    showing it. (Not inside it: that holds the preview's row lock, and telling the pages takes
+    each workspace's lock, which an upload of the same bytes holds while it waits for this
+    preview row: the two would deadlock.)"""
     if failed is not None:
         preview.status, preview.message = PreviewStatus.FAILED, failed
     else:
         preview.status, preview.message = PreviewStatus.READY, ""
     preview.made_at = timezone.now()
     preview.save()
-    if failed is None:
-        preview_made(preview.blob_id)  # the document's words become searchable
-    _announce(preview.blob_id)
+    sha, ready = preview.blob_id, failed is None
+    transaction.on_commit(lambda: _tell(sha, ready=ready), robust=True)
+
+
+def _tell(sha: str, *, ready: bool) -> None:
+    if ready:
+        preview_made(sha)  # the document's words become searchable (each in its transaction)
+    _announce(sha)  # each event in its own transaction, under its workspace's lock alone
 
 
 def _announce(sha: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.postgres.search import SearchVector
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Value
 
 from commonroom.comments.models import Comment
@@ -20,6 +20,7 @@ from commonroom.conversations.models import Conversation, Message
 from commonroom.documents.models import Document, Folder
 from commonroom.search.backends import clean_body, index_text
 from commonroom.search.models import MAX_BODY, Kind, SearchEntry
+from commonroom.workspaces.models import Workspace
 
 
 def _vector(title: str, body: str) -> Any:
@@ -178,11 +179,23 @@ def preview_made(blob_sha: str) -> None:
         pk__in=Version.objects.filter(blob_id=blob_sha).values("document_id"),
     )
     for doc in docs:
-        latest = doc.versions.filter(number=doc.current_version_number).values_list(
-            "blob_id", flat=True
-        )
-        if latest.first() == blob_sha:
-            index_document(doc)
+        # One transaction per document, its workspace locked first as every writer there does
+        # (an upload holding that lock may be waiting for this document's entry: locking in the
+        # same order keeps the two from deadlocking).
+        with transaction.atomic():
+            list(
+                Workspace.objects.select_for_update()
+                .filter(pk=doc.workspace_id)
+                .values_list("pk", flat=True)
+            )
+            fresh = Document.objects.filter(pk=doc.pk, deleted_at__isnull=True).first()
+            if fresh is None:
+                continue
+            latest = fresh.versions.filter(number=fresh.current_version_number).values_list(
+                "blob_id", flat=True
+            )
+            if latest.first() == blob_sha:
+                index_document(fresh)
 
 
 def reindex_all() -> int:
