@@ -18,12 +18,15 @@ log = logging.getLogger(__name__)
 
 
 def enqueue_digests() -> None:
-    """The day's digests, and the day's housekeeping of the live event log."""
+    """The day's digests, and the day's housekeeping: the live event log pruned, lost preview
+    tasks enqueued again."""
     from commonroom.live.tasks import prune_events
     from commonroom.notifications.tasks import send_digests
+    from commonroom.previews.tasks import requeue_stuck_previews
 
     send_digests.enqueue()
     prune_events.enqueue()
+    requeue_stuck_previews.enqueue()
 
 
 def run_digest_schedule(

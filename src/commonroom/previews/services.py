@@ -15,6 +15,7 @@ import logging
 import re
 import shutil
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,24 @@ def preview_requested(*, version: Version) -> None:
     if created and fmt:
         sha = version.blob_id
         transaction.on_commit(lambda: _enqueue(sha), robust=True)
+
+
+STUCK_AFTER = timedelta(hours=1)
+
+
+def previews_requeue_stuck(*, now: datetime | None = None) -> int:
+    """Enqueue again the previews still pending an hour after they were asked for (their task
+    was lost: the worker was stopped, the queue cleared). Making one twice is harmless. Returns
+    how many were enqueued. Run daily by ``commonroom serve``."""
+    cutoff = (now or timezone.now()) - STUCK_AFTER
+    shas = list(
+        Preview.objects.filter(status=PreviewStatus.PENDING, created_at__lt=cutoff).values_list(
+            "blob_id", flat=True
+        )[:1000]
+    )
+    for sha in shas:
+        _enqueue(sha)
+    return len(shas)
 
 
 def _enqueue(sha: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from commonroom.previews.services import preview_make
+from commonroom.previews.services import preview_make, previews_requeue_stuck
 
 
 @task()
@@ -12,3 +12,9 @@ def make_preview(blob_sha: str) -> str:
     """Make the preview of one blob (enqueued after the first version that uses it commits)."""
     preview = preview_make(sha=blob_sha)
     return preview.status if preview is not None else "gone"
+
+
+@task()
+def requeue_stuck_previews() -> int:
+    """Previews still pending after an hour are enqueued again (enqueued daily by ``serve``)."""
+    return previews_requeue_stuck()

@@ -105,3 +105,28 @@ def test_a_documents_headings_sit_below_the_pages_own(
     page = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk])).content
     assert page.count(b"<h1") == 1  # the document's name
     assert b"<h3" in page
+
+
+def test_a_preview_whose_task_was_lost_is_made_by_the_daily_requeue(
+    team: Any, monkeypatch: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.previews import services
+    from commonroom.previews.tasks import requeue_stuck_previews
+
+    # The upload's task is lost: nothing runs when it commits.
+    monkeypatch.setattr(services, "_enqueue", lambda sha: None)
+    doc = upload_document(team.workspace, team.manager, name="notes.txt", content=b"Lost task")
+    preview = Preview.objects.get(blob__versions__document=doc)
+    assert preview.status == PreviewStatus.PENDING
+    monkeypatch.undo()
+    # Within the hour it is left alone; after it, the daily job makes it.
+    assert services.previews_requeue_stuck() == 0
+    Preview.objects.filter(pk=preview.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    requeue_stuck_previews.enqueue()  # tasks run at once in tests
+    preview.refresh_from_db()
+    assert preview.status == PreviewStatus.READY
+    assert "Lost task" in preview.text
