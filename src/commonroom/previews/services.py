@@ -264,10 +264,9 @@ def _announce(sha: str) -> None:
         )
 
 
-def preview_record_view(
-    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
+def _audit_read(
+    actor: Any, doc_access: DocumentAccess, info: RequestInfo, data: dict[str, Any]
 ) -> None:
-    """Reading a version's preview is audited like viewing the document."""
     doc = doc_access.document
     audit_record(
         action=Action.PREVIEW_VIEWED,
@@ -278,8 +277,15 @@ def preview_record_view(
         target_type="document",
         target_id=str(doc.pk),
         target_label=doc.name,
-        data={"version": version.number, "sha256": version.blob_id},
+        data=data,
     )
+
+
+def preview_record_view(
+    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
+) -> None:
+    """Reading a version's preview is audited like viewing the document."""
+    _audit_read(actor, doc_access, info, {"version": version.number, "sha256": version.blob_id})
 
 
 def previews_discard(*, shas: list[str]) -> None:
@@ -300,15 +306,5 @@ def compare_record_view(
     info: RequestInfo = SYSTEM,
 ) -> None:
     """Comparing two versions reads both their previews: audited like reading a preview."""
-    doc = doc_access.document
-    audit_record(
-        action=Action.PREVIEW_VIEWED,
-        actor=actor,
-        info=info,
-        workspace_id=doc.workspace_id,
-        document_id=doc.pk,
-        target_type="document",
-        target_id=str(doc.pk),
-        target_label=doc.name,
-        data={"compared": [old.number, new.number], "sha256": [old.blob_id, new.blob_id]},
-    )
+    data = {"compared": [old.number, new.number], "sha256": [old.blob_id, new.blob_id]}
+    _audit_read(actor, doc_access, info, data)
