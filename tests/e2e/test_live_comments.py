@@ -156,3 +156,28 @@ def test_script_in_a_comment_stays_inert_on_every_screen(
         assert page.evaluate("typeof window.pwned") == "undefined"
     # A Content-Security-Policy violation would show here as a console error.
     assert page_problems.seen == []
+
+
+def test_the_outbox_is_personal_and_emptied_on_sign_out(
+    asgi_server: Any, new_page: Any, page_problems: Any
+) -> None:
+    _priya, sam, ws, doc = _world()
+    phone = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/d/{doc.pk}/", viewport=PHONE)
+    phone.context.set_offline(True)
+    box = phone.get_by_label("Add a comment")
+    box.fill("Queued on a shared computer.")
+    box.press("Enter")
+    expect(phone.locator(".cr-item--pending")).to_contain_text("Queued on a shared computer.")
+    keys = phone.evaluate("Object.keys(localStorage)")
+    assert keys == [f"cr-outbox:{sam.pk}"]
+    # The sign-out form being submitted forgets it (the event alone: the page stays, offline).
+    phone.evaluate(
+        "document.querySelector('form[data-sign-out]')"
+        ".dispatchEvent(new Event('submit', {cancelable: true}))"
+    )
+    assert phone.evaluate("Object.keys(localStorage)") == []
+    # Back online, nothing of it is sent.
+    phone.context.set_offline(False)
+    phone.evaluate("window.dispatchEvent(new Event('online'))")
+    phone.wait_for_timeout(1000)
+    assert not Comment.objects.filter(body="Queued on a shared computer.").exists()

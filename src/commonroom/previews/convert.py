@@ -40,6 +40,7 @@ TEST_CONVERTERS: dict[str, str] = {
     "test-allocate": "commonroom.previews.tests.misbehaving:allocate",
     "test-crash": "commonroom.previews.tests.misbehaving:crash",
     "test-noisy": "commonroom.previews.tests.misbehaving:noisy",
+    "test-hostile": "commonroom.previews.tests.misbehaving:hostile",
 }
 TEST_CONVERTERS_ENV = "COMMONROOM_PREVIEW_TEST_CONVERTERS"
 

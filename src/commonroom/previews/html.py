@@ -57,7 +57,14 @@ ANCHORED = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "table", "dt",
 _BLOCK_START = re.compile(r"<(" + "|".join(ANCHORED) + r")(?=[\s>])")
 
 
+_ANCHOR_ID = re.compile(r"^p-[0-9]{1,7}$")
+
+
 def _filter(element: str, attribute: str, value: str) -> str | None:
+    if attribute == "id":
+        return value if _ANCHOR_ID.match(value) else None
+    if attribute == "loading":
+        return value if value == "lazy" else None
     if element == "img" and attribute == "src":
         return value if _FILE_REF_WHOLE.match(value) else None
     if element == "a" and attribute == "href":
@@ -91,6 +98,20 @@ def sanitise(
         strip_comments=True,
         attribute_filter=_filter,
     )
+
+
+# What a converter may add to a document's tags: anchors on blocks, lazy page images.
+RESULT_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: {"id"} for tag in (*ANCHORED, "figure", "section", "tr")},
+    "img": {"loading"},
+}
+
+
+def from_sandbox(html: str) -> str:
+    """A converter's HTML sanitised again in the app, whatever the child process answered: the
+    child parses hostile files, so its answer is not trusted to be clean. Anchors (``p-<n>``)
+    and lazy images survive; nothing else beyond a document's allow-list does."""
+    return sanitise(html, extra_attributes=RESULT_ATTRIBUTES)
 
 
 def anchor_blocks(html: str, *, start: int = 1) -> str:

@@ -28,6 +28,7 @@ from django.conf import settings
 
 import commonroom
 from commonroom.previews.converters.base import OutputFile, Result
+from commonroom.previews.html import from_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def _result_from(data: dict[str, Any], outdir: Path) -> Result:
     page_count = data.get("page_count")
     return Result(
         kind=str(data["kind"])[:20],
-        html=str(data.get("html") or ""),
+        html=from_sandbox(str(data.get("html") or "")),
         text=str(data.get("text") or ""),
         notes=[str(n)[:500] for n in (data.get("notes") or [])][:20],
         files=files,

@@ -15,10 +15,15 @@ import logging
 import re
 import shutil
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -28,7 +33,7 @@ from django.utils import timezone
 
 from commonroom.audit.models import Action
 from commonroom.audit.services import audit_record
-from commonroom.core.exceptions import NotFound
+from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.models import Document, Version
 from commonroom.documents.selectors import DocumentAccess
@@ -188,7 +193,21 @@ PDF_PAGE_NAME = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
 PDF_PAGE_TIMEOUT = 30
 
 
-def pdf_page_file(*, version: Version, name: str) -> PreviewFile:
+PDF_PAGES_PER_MINUTE = 60  # new pages one reader may have drawn per minute
+
+
+def _within_page_budget(reader_id: Any) -> bool:
+    """A reader may have PDF_PAGES_PER_MINUTE new pages drawn a minute (reading, not scraping:
+    each drawing costs a child process)."""
+    key = f"previews:pages:{reader_id}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return int(cache.incr(key)) <= PDF_PAGES_PER_MINUTE
+    except ValueError:  # the key vanished between add and incr (a cache restart): allow
+        return True
+
+
+def pdf_page_file(*, version: Version, name: str, reader_id: Any = None) -> PreviewFile:
     """A page of a ready PDF preview as a picture: drawn in the sandbox the first time someone
     asks for it, then kept (a 200-page PDF costs nothing until its pages are read)."""
     match = PDF_PAGE_NAME.match(name)
@@ -204,7 +223,49 @@ def pdf_page_file(*, version: Version, name: str) -> PreviewFile:
     existing = preview.files.filter(name=name).first()
     if existing is not None:
         return existing
-    outcome, stored = _convert(version, f"pdf-page-{match.group(1)}", timeout=PDF_PAGE_TIMEOUT)
+    # At most PDF_PAGE_DRAWERS pages drawn at once by this process, and each page once: many
+    # readers (or one script) asking for many pages wait their turn instead of starting a child
+    # process each; asking for a page being drawn waits for that drawing.
+    with _drawing(f"{version.blob_id}:{name}"):
+        existing = preview.files.filter(name=name).first()
+        if existing is not None:
+            return existing
+        if reader_id is not None and not _within_page_budget(reader_id):
+            raise ApplicationError(
+                "Too many pages asked for at once. Wait a minute and scroll on.",
+                code="too_many_pages",
+                status=429,
+            )
+        if not _drawers.acquire(timeout=PDF_PAGE_WAIT):
+            raise ApplicationError(
+                "The server is busy drawing pages. Try again in a moment.", code="busy", status=503
+            )
+        try:
+            return _draw_page(version, preview, name, match.group(1))
+        finally:
+            _drawers.release()
+
+
+PDF_PAGE_DRAWERS = 2
+PDF_PAGE_WAIT = 20
+_drawers = threading.BoundedSemaphore(PDF_PAGE_DRAWERS)
+_page_locks: dict[str, threading.Lock] = {}
+_page_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _drawing(key: str) -> Iterator[None]:
+    with _page_locks_guard:
+        lock = _page_locks.setdefault(key, threading.Lock())
+    with lock:
+        yield
+    with _page_locks_guard:
+        if not lock.locked():
+            _page_locks.pop(key, None)
+
+
+def _draw_page(version: Version, preview: Preview, name: str, number: str) -> PreviewFile:
+    outcome, stored = _convert(version, f"pdf-page-{number}", timeout=PDF_PAGE_TIMEOUT)
     if not outcome.ok or len(stored) != 1 or stored[0].name != name:
         raise NotFound(outcome.message or "The page could not be drawn.")
     row = stored[0]

@@ -34,3 +34,13 @@ def noisy(source: Path, outdir: Path) -> Result:
     print("some library chatter")
     sys.stdout.flush()
     return Result(kind="html", html='<p id="p-1">quiet</p>', text="quiet")
+
+
+def hostile(source: Path, outdir: Path) -> Result:
+    """Answers as a child taken over by a hostile file might: script in the HTML."""
+    return Result(
+        kind="html",
+        html='<p id="p-1" onclick="steal()">Hi<script>steal()</script></p>'
+        '<img src="x" onerror="steal()"><a href="javascript:steal()">x</a>'
+        '<figure id="evil"><img src="{{file:page-1.png}}" loading="lazy"></figure>',
+    )

@@ -130,3 +130,24 @@ def test_a_preview_whose_task_was_lost_is_made_by_the_daily_requeue(
     preview.refresh_from_db()
     assert preview.status == PreviewStatus.READY
     assert "Lost task" in preview.text
+
+
+def test_one_reader_cannot_have_pages_drawn_without_limit(
+    team: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    from commonroom.previews import services
+
+    monkeypatch.setattr(services, "PDF_PAGES_PER_MINUTE", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = upload_document(team.workspace, team.manager, name="board.pdf", content=three_pages())
+    reader = Client()
+    reader.force_login(team.viewer)
+    assert reader.get(page_url(team, doc, "page-1.png")).status_code == 200
+    assert reader.get(page_url(team, doc, "page-2.png")).status_code == 200
+    refused = reader.get(page_url(team, doc, "page-3.png"))
+    assert refused.status_code == 429
+    # Pages already drawn cost nothing and are still served; another reader has a budget.
+    assert reader.get(page_url(team, doc, "page-1.png")).status_code == 200
+    other = Client()
+    other.force_login(team.editor)
+    assert other.get(page_url(team, doc, "page-3.png")).status_code == 200

@@ -115,6 +115,22 @@ def test_what_a_library_prints_does_not_spoil_the_answer(tmp_path: Path, misbeha
     assert outcome.result.html == '<p id="p-1">quiet</p>'
 
 
+def test_the_app_cleans_the_html_a_taken_over_child_answers(
+    tmp_path: Path, misbehaving: None
+) -> None:
+    """The child parses hostile files; if one took it over, its answer is still sanitised in
+    the app before anyone sees it. Anchors and lazy page images survive."""
+    source = tmp_path / "x.txt"
+    source.write_text("x")
+    outcome = convert("test-hostile", source)
+    assert outcome.ok and outcome.result is not None
+    html = outcome.result.html
+    for bad in ("script", "onclick", "onerror", "javascript:", "steal()", 'id="evil"'):
+        assert bad not in html, bad
+    assert '<p id="p-1">Hi</p>' in html
+    assert 'loading="lazy"' in html and 'src="{{file:page-1.png}}"' in html
+
+
 def test_test_converters_are_not_offered_outside_tests(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(TEST_CONVERTERS_ENV, raising=False)
     source = tmp_path / "x.txt"

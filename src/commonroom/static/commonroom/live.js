@@ -11,9 +11,10 @@
 // offline is sent on reconnect. Each message has a client key the server stores once, so a
 // resend never posts it twice.
 
-const OUTBOX = "cr-outbox";
 const meta = document.querySelector('meta[name="cr-live"]');
 const me = meta ? meta.dataset.user : null;
+// One outbox per person: on a shared computer nobody else's unsent words are shown or sent.
+const OUTBOX = `cr-outbox:${me || "nobody"}`;
 let lastId = meta ? Number(meta.dataset.after || 0) : 0;
 let socket = null;
 let retryDelay = 1000;
@@ -401,7 +402,18 @@ function setUpComposer(form) {
   });
 }
 
+// Signing out empties the outbox: unsent words do not stay behind on a shared computer.
+function forgetOnSignOut() {
+  try { localStorage.removeItem("cr-outbox"); } catch (_) { /* an older, shared key */ }
+  document.querySelectorAll('form[data-sign-out]').forEach((form) => {
+    form.addEventListener("submit", () => {
+      try { localStorage.removeItem(OUTBOX); } catch (_) { /* private mode */ }
+    });
+  });
+}
+
 export function startLive() {
+  forgetOnSignOut();
   const forms = document.querySelectorAll("form[data-composer]");
   forms.forEach(setUpComposer);
   if (forms.length && !document.getElementById("cr-composer-announce")) {
