@@ -4,9 +4,12 @@ The child (``python -m commonroom.previews.convert``) limits its own address spa
 (``COMMONROOM_PREVIEW_MEMORY_MB``, default 1024), CPU time and file sizes before it reads the
 file; the parent gives it a wall-clock limit (``COMMONROOM_PREVIEW_TIMEOUT``, default 60 s) and
 kills its whole process group when that passes. The child's environment holds nothing secret
-(no database URL, no keys). Whatever happens — a refusal, a crash, a kill, a timeout, nonsense on
-stdout — :func:`run_converter` returns an :class:`Outcome` with a sentence for people; it never
-raises.
+(no database URL, no keys), the server's processes are non-dumpable (``core.process``) so it
+cannot read theirs, and the app sanitises its HTML again (``html.from_sandbox``). It does run as
+the server's user: a converter taken over by a hostile file could read the data directory or use
+the network; a separate user or a namespace sandbox would close that (not done yet). Whatever
+happens — a refusal, a crash, a kill, a timeout, nonsense on stdout — :func:`run_converter`
+returns an :class:`Outcome` with a sentence for people; it never raises.
 """
 
 from __future__ import annotations
