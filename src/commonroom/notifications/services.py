@@ -350,7 +350,8 @@ def mark_read(*, user: Any, notification_id: Any) -> Notification:
 @transaction.atomic
 def mark_all_read(*, user: Any, workspace: Any = None) -> int:
     """Mark all the person's unread notifications read (in one workspace, if given)."""
-    qs = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    # The same notifications the person is shown (members' workspaces only), no others.
+    qs = visible_notifications(user).filter(read_at__isnull=True)
     if workspace is not None:
         qs = qs.filter(workspace_id=getattr(workspace, "pk", workspace))
     changed = qs.update(read_at=timezone.now())

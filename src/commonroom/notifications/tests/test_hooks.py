@@ -3,6 +3,8 @@ the author, never twice, never someone who is not a member any more."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import transaction
 
@@ -150,3 +152,20 @@ def test_a_message_notifies_mentioned_and_earlier_writers(team, doc):
     assert n.document == doc
     assert n.target_url.endswith(f"#message-{second.pk}")
     assert kinds(f"message:{first.pk}") == {}
+
+
+def test_mark_all_read_touches_only_what_the_person_is_shown(team: Any) -> None:
+    from commonroom.notifications.models import Notification
+    from commonroom.notifications.services import mark_all_read
+    from commonroom.workspaces.models import Membership
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    other = make_workspace(manager=team.manager, name="Left behind")
+    Membership.objects.create(workspace=other, user=team.viewer, role="viewer")
+    for ws in (team.workspace, other):
+        Notification.objects.create(
+            recipient=team.viewer, workspace=ws, kind="mention", summary="s", dedupe_key=f"k{ws.pk}"
+        )
+    Membership.objects.filter(workspace=other, user=team.viewer).delete()
+    assert mark_all_read(user=team.viewer) == 1
+    assert Notification.objects.get(workspace=other).read_at is None
