@@ -81,7 +81,8 @@ class CommentPatch(Schema):
     body: Text
 
 
-def _person(user: Any) -> dict[str, Any] | None:
+def person_out(user: Any) -> dict[str, Any] | None:
+    """A person as the API shows them: id and name, never an email address."""
     return None if user is None else {"id": user.pk, "name": user.display_name}
 
 
@@ -90,14 +91,14 @@ def comment_out(c: Comment) -> dict[str, Any]:
         "id": c.pk,
         "thread": c.thread_id,
         "version": c.version.number,
-        "author": _person(c.author),
+        "author": person_out(c.author),
         "body": c.body,
         "body_html": c.body_html,
         "created_at": c.created_at,
         "edited_at": c.edited_at,
         "deleted": c.is_deleted,
         "resolved_at": c.resolved_at,
-        "resolved_by": _person(c.resolved_by),
+        "resolved_by": person_out(c.resolved_by),
         "anchor_quote": c.anchor_quote,
         "anchor_position": c.anchor_position,
         "mentioned": sorted(u.pk for u in c.mentioned.all()),

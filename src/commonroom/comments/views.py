@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -21,13 +21,9 @@ from commonroom.comments import services
 from commonroom.comments.models import Comment
 from commonroom.comments.selectors import thread_get, with_abilities
 from commonroom.core.exceptions import ApplicationError
-from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info, is_htmx
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.workspaces.selectors import mention_candidates, workspace_access
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request", "") == "true"
 
 
 def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
@@ -82,7 +78,7 @@ def _answer(
     try:
         comment = write(doc_access)
     except ApplicationError as exc:
-        if _is_htmx(request):
+        if is_htmx(request):
             return HttpResponse(
                 exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
             )
@@ -90,7 +86,7 @@ def _answer(
             raise  # a forged id is not found, as on every other page
         return back_with_error(request, exc, _document_url(doc_access))
     root_id = comment.thread_id or comment.pk
-    if _is_htmx(request):
+    if is_htmx(request):
         status = 201 if comment.is_new else 200
         return _thread_response(request, doc_access, root_id, status=status)
     messages.success(request, done)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
+from commonroom.comments.api import PersonOut, person_out
 from commonroom.conversations import services
 from commonroom.conversations.models import Conversation, Message
 from commonroom.conversations.permissions import conversation_abilities, message_abilities
@@ -27,13 +28,6 @@ router = Router(tags=["conversations"])
 
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_NUL)]
-
-
-class PersonOut(Schema):
-    """A person as the comments API shows them: no email address."""
-
-    id: int
-    name: str
 
 
 class ConversationOut(Schema):
@@ -92,15 +86,11 @@ class MessagePatch(Schema):
     body: Text
 
 
-def _person(user: Any) -> dict[str, object]:
-    return {"id": user.pk, "name": user.display_name}
-
-
 def conversation_out(c: Conversation, access: WorkspaceAccess) -> dict[str, object]:
     return {
         "id": c.pk,
         "title": c.title,
-        "started_by": _person(c.created_by),
+        "started_by": person_out(c.created_by),
         "created_at": c.created_at,
         "last_message_at": c.last_message_at,
         "message_count": c.message_count,
@@ -113,7 +103,7 @@ def message_out(m: Message, access: WorkspaceAccess, user: object) -> dict[str, 
     return {
         "id": m.pk,
         "conversation_id": m.conversation_id,
-        "author": _person(m.author),
+        "author": person_out(m.author),
         "body": m.body,
         "body_html": m.body_html,
         "document_id": m.document_id,

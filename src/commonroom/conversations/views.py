@@ -30,16 +30,12 @@ from commonroom.conversations.selectors import (
     conversation_list as list_conversations,
 )
 from commonroom.core.exceptions import ApplicationError
-from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info, is_htmx
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 def _refused(request: HttpRequest, error: ApplicationError, back: str) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         return HttpResponse(error.message, status=error.status, content_type="text/plain")
     return back_with_error(request, error, back)
 
@@ -122,7 +118,7 @@ def conversation_start(request: AuthedRequest, workspace_id: str) -> HttpRespons
     except ApplicationError as exc:
         return _refused(request, exc, back)
     first = conversation.first_message
-    if _is_htmx(request):
+    if is_htmx(request):
         row = conversation_get(access=access, conversation_id=conversation.pk, user=request.user)
         return render(
             request,
@@ -146,6 +142,7 @@ def conversation_detail(
     )
     page = message_page(conversation=conversation, before=request.GET.get("before") or None)
     services.conversation_mark_read(user=request.user, conversation=conversation)
+    abilities = conversation_abilities(access)
     return render(
         request,
         "conversations/detail.html",
@@ -155,8 +152,8 @@ def conversation_detail(
             "conversation": conversation,
             "page": page,
             "items": [(m, message_abilities(access, m, request.user)) for m in page.messages],
-            "abilities": conversation_abilities(access),
-            "documents": linkable_documents(access=access),
+            "abilities": abilities,
+            "documents": linkable_documents(access=access) if abilities["post"] else [],
             "max_body": MAX_BODY,
         },
     )
@@ -193,7 +190,7 @@ def _message_write(
         message = write(access, conversation)
     except ApplicationError as exc:
         return _refused(request, exc, back)
-    if _is_htmx(request):
+    if is_htmx(request):
         status = 201 if getattr(message, "is_new", False) else 200
         return _message_html(request, access, conversation, message, status=status)
     messages.success(request, done)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from commonroom.core.exceptions import ApplicationError
+from commonroom.core.views import is_htmx
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,7 +47,7 @@ class ApplicationErrorMiddleware:
         if request.path.startswith("/api/"):
             return None
         if isinstance(exception, ApplicationError):
-            if request.headers.get("HX-Request") == "true":
+            if is_htmx(request):
                 # A page's script asked (a composer, a live fragment): a short message, no page.
                 return HttpResponse(
                     exception.message,

@@ -26,6 +26,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether a page's script asked (htmx, the composer, a live fragment): it wants HTML to put
+    in place, or a short plain-text refusal, not a whole page."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def form_value(request: HttpRequest, name: str, default: str = "") -> str:
     value: Any = request.POST.get(name, default)
     return str(value)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from commonroom.core.views import is_htmx
 from commonroom.live.selectors import latest_event_id
 
 _WORKSPACE_PAGE = re.compile(r"^/w/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
@@ -25,6 +26,12 @@ class LiveAfterMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.live_after = None  # type: ignore[attr-defined]
         match = _WORKSPACE_PAGE.match(request.path)
-        if match and request.method == "GET" and request.user.is_authenticated:
+        # Whole pages only: a fragment a script fetches (after an event) opens no socket.
+        if (
+            match
+            and request.method == "GET"
+            and request.user.is_authenticated
+            and not is_htmx(request)
+        ):
             request.live_after = latest_event_id(workspace_id=match.group(1))  # type: ignore[attr-defined]
         return self.get_response(request)

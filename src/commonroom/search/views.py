@@ -11,7 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from commonroom.core.exceptions import ApplicationError
-from commonroom.core.views import AuthedRequest
+from commonroom.core.views import AuthedRequest, is_htmx
 from commonroom.search.selectors import (
     KIND_LABELS,
     Params,
@@ -55,9 +55,7 @@ def search_page(request: AuthedRequest) -> HttpResponse:
         "has_next": page < MAX_PAGE and results.total_estimate > page * PAGE_SIZE,
         "query_string": query.urlencode(),
     }
-    partial = request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
+    partial = is_htmx(request) and not request.headers.get("HX-History-Restore-Request")
     if partial:
         return render(request, "search/_results.html", context)
     context.update(
