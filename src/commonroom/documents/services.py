@@ -447,7 +447,7 @@ def document_rename(
     doc_access = document_access_locked(
         actor, doc_access, "rename", "You cannot rename documents here."
     )
-    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
+    doc = doc_access.document  # read again, locked, by document_access_locked
     new = clean_filename(name)
     if new == doc.name:
         return doc
@@ -613,9 +613,9 @@ def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo
     doc_access = document_access_locked(
         actor, doc_access, "delete", "You cannot delete documents here."
     )
-    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
-    if doc.in_trash:
-        return
+    # Read again, locked, by document_access_locked (which refuses a document already in the
+    # trash: a second delete is not found).
+    doc = doc_access.document
     doc.deleted_at = timezone.now()
     doc.deleted_by = actor
     doc.trashed_with = None
