@@ -54,12 +54,14 @@ class PreviewView:
 _PDF_PAGE = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
 
 
-def _drawn_on_demand(preview: Preview, name: str) -> bool:
-    """A PDF's page pictures are drawn when first asked for (previews.services.pdf_page_file)."""
+def pdf_page_number(preview: Preview, name: str) -> int | None:
+    """The page ``name`` (``page-<n>.png``) stands for in a PDF preview, if it has that page:
+    its picture is drawn when first asked for (``previews.services.pdf_page_file``)."""
     match = _PDF_PAGE.match(name)
-    return bool(
-        match and preview.kind == "pdf" and 1 <= int(match.group(1)) <= (preview.page_count or 0)
-    )
+    if match is None or preview.kind != "pdf":
+        return None
+    number = int(match.group(1))
+    return number if 1 <= number <= (preview.page_count or 0) else None
 
 
 def _marker(block: str, thread_ids: list[str]) -> str:
@@ -104,7 +106,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
 
     def url(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name not in names and not _drawn_on_demand(preview, name):
+        if name not in names and pdf_page_number(preview, name) is None:
             return 'src=""'
         return 'src="' + reverse("preview_file", args=[ws, doc, version.number, name]) + '"'
 

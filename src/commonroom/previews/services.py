@@ -41,6 +41,7 @@ from commonroom.live.services import publish
 from commonroom.previews.convert import converter_name, format_for
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
 from commonroom.previews.sandbox import Outcome, run_converter
+from commonroom.previews.selectors import pdf_page_number
 from commonroom.search.services import preview_made
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,6 @@ def _convert(
     return outcome, stored
 
 
-PDF_PAGE_NAME = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
 PDF_PAGE_TIMEOUT = 30
 
 
@@ -210,15 +210,11 @@ def _within_page_budget(reader_id: Any) -> bool:
 def pdf_page_file(*, version: Version, name: str, reader_id: Any = None) -> PreviewFile:
     """A page of a ready PDF preview as a picture: drawn in the sandbox the first time someone
     asks for it, then kept (a 200-page PDF costs nothing until its pages are read)."""
-    match = PDF_PAGE_NAME.match(name)
     preview = Preview.objects.filter(
         blob_id=version.blob_id, status=PreviewStatus.READY, kind="pdf"
     ).first()
-    if (
-        match is None
-        or preview is None
-        or not 1 <= int(match.group(1)) <= (preview.page_count or 0)
-    ):
+    number = pdf_page_number(preview, name) if preview is not None else None
+    if preview is None or number is None:
         raise NotFound()
     existing = preview.files.filter(name=name).first()
     if existing is not None:
@@ -241,7 +237,7 @@ def pdf_page_file(*, version: Version, name: str, reader_id: Any = None) -> Prev
                 "The server is busy drawing pages. Try again in a moment.", code="busy", status=503
             )
         try:
-            return _draw_page(version, preview, name, match.group(1))
+            return _draw_page(version, preview, name, str(number))
         finally:
             _drawers.release()
 
