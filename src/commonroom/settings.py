@@ -308,6 +308,10 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # address space). A preview over either fails with a message; the worker carries on.
 COMMONROOM_PREVIEW_TIMEOUT = env_int("COMMONROOM_PREVIEW_TIMEOUT", 60)
 COMMONROOM_PREVIEW_MEMORY_MB = env_int("COMMONROOM_PREVIEW_MEMORY_MB", 1024)
+# The child also shuts itself in (Landlock, seccomp; previews/confine.py). "best-effort" converts
+# with the layers the kernel offers and logs the missing ones; "required" refuses to convert
+# without the file and network layers.
+COMMONROOM_PREVIEW_CONFINE = env("COMMONROOM_PREVIEW_CONFINE", "best-effort")
 
 # --- Security -------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

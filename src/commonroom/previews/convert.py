@@ -10,6 +10,7 @@ object on its standard output: ``{"ok": true, "result": {...}}`` (a :class:`Resu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -41,6 +42,7 @@ TEST_CONVERTERS: dict[str, str] = {
     "test-crash": "commonroom.previews.tests.misbehaving:crash",
     "test-noisy": "commonroom.previews.tests.misbehaving:noisy",
     "test-hostile": "commonroom.previews.tests.misbehaving:hostile",
+    "test-escape": "commonroom.previews.tests.misbehaving:escape",
 }
 TEST_CONVERTERS_ENV = "COMMONROOM_PREVIEW_TEST_CONVERTERS"
 
@@ -130,6 +132,37 @@ def _limit_self() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+CONFINE_ENV = "COMMONROOM_PREVIEW_CONFINE"  # "required" or "best-effort" (sandbox.py sets it)
+REQUIRED_LAYERS = ("landlock-files", "seccomp-network")
+NOT_CONFINED = (
+    "Previews are switched off on this server: it cannot shut the preview converter in. "
+    "An administrator can find why in the server's log."
+)
+
+
+def required_layers() -> tuple[str, ...]:
+    return REQUIRED_LAYERS if os.environ.get(CONFINE_ENV) == "required" else ()
+
+
+def _confine_self(source: Path, outdir: Path) -> list[str]:
+    """Shut this process in (``confine.py``): read Python and its libraries, read ``source``,
+    write ``outdir`` and ``$TMPDIR``. Returns the layers applied; never raises."""
+    from commonroom.previews.confine import confine
+
+    here = Path.cwd().resolve()
+    read = {Path(p).resolve() for p in [*sys.path, sys.prefix, sys.base_prefix] if p}
+    read = {p for p in read if p != here and here not in p.parents}
+    write = [outdir]
+    tmp = os.environ.get("TMPDIR")
+    if tmp:
+        write.append(Path(tmp))
+    try:
+        return confine(sorted(read), write, read_files=[source])
+    except Exception:  # a layer the kernel refused half-way: say so, do not convert blind
+        traceback.print_exc(file=sys.stderr)
+        return []
+
+
 PDF_PAGE = re.compile(r"^pdf-page-([1-9][0-9]{0,5})$")
 
 
@@ -173,11 +206,20 @@ def main(argv: list[str]) -> int:
         )
         return 2
     _limit_self()
+    source, outdir = Path(argv[2]), Path(argv[3])
     # Whatever a library prints goes to stderr: stdout carries only the answer.
     answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    payload = run(argv[1], Path(argv[2]), Path(argv[3]))
+    with contextlib.suppress(Exception):  # our code, imported before the file is read
+        converter_for(argv[1])
+    confined = _confine_self(source, outdir)
+    missing = sorted(set(required_layers()) - set(confined))
+    if missing:
+        payload: dict[str, Any] = {"ok": False, "message": NOT_CONFINED, "missing": missing}
+    else:
+        payload = run(argv[1], source, outdir)
+    payload["confined"] = confined
     answer.write(json.dumps(payload))
     answer.flush()
     return 0

@@ -1,15 +1,20 @@
-"""Running a converter in a child process, so that no file can take the worker down.
+"""Running a converter in a child process, so that no file can take the worker down or reach
+past itself.
 
 The child (``python -m commonroom.previews.convert``) limits its own address space
-(``COMMONROOM_PREVIEW_MEMORY_MB``, default 1024), CPU time and file sizes before it reads the
-file; the parent gives it a wall-clock limit (``COMMONROOM_PREVIEW_TIMEOUT``, default 60 s) and
-kills its whole process group when that passes. The child's environment holds nothing secret
-(no database URL, no keys), the server's processes are non-dumpable (``core.process``) so it
-cannot read theirs, and the app sanitises its HTML again (``html.from_sandbox``). It does run as
-the server's user: a converter taken over by a hostile file could read the data directory or use
-the network; a separate user or a namespace sandbox would close that (not done yet). Whatever
-happens — a refusal, a crash, a kill, a timeout, nonsense on stdout — :func:`run_converter`
-returns an :class:`Outcome` with a sentence for people; it never raises.
+(``COMMONROOM_PREVIEW_MEMORY_MB``, default 1024), CPU time and file sizes, then shuts itself in
+(``confine.py``: it can read only Python, its libraries and the one file, write only its output
+and temporary folders, open no socket of any kind, execute nothing, signal nothing outside it,
+and holds no privilege) before it reads the file. The parent gives it a wall-clock limit
+(``COMMONROOM_PREVIEW_TIMEOUT``, default 60 s) and kills its whole process group when that
+passes. Its environment holds nothing secret, the server's processes are non-dumpable
+(``core.process``), and the app sanitises its HTML again (``html.from_sandbox``).
+
+Where the kernel lacks a layer (Landlock needs Linux 5.13; elsewhere only the limits apply), the
+parent logs which, once per process; with ``COMMONROOM_PREVIEW_CONFINE=required`` the child
+then refuses to convert instead. Whatever happens — a refusal, a crash, a kill, a timeout,
+nonsense on stdout — :func:`run_converter` returns an :class:`Outcome` with a sentence for
+people; it never raises.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 import commonroom
+from commonroom.previews.confine import LAYERS_ALL
+from commonroom.previews.convert import CONFINE_ENV
 from commonroom.previews.converters.base import OutputFile, Result
 from commonroom.previews.html import from_sandbox
 
@@ -40,7 +47,7 @@ MAX_OUTPUT_FILES = 2_000
 MAX_OUTPUT_TOTAL = 512 * 1024 * 1024
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Passed on to the child; everything else in the worker's environment stays behind.
-_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "COMMONROOM_PREVIEW_TEST_CONVERTERS")
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "COMMONROOM_PREVIEW_TEST_CONVERTERS")
 
 TOO_LONG = "The preview took too long to make (over {seconds} seconds) and was stopped."
 TOO_MUCH_MEMORY = "The file needs too much memory to preview."
@@ -55,6 +62,7 @@ class Outcome:
     result: Result | None = None
     message: str = ""
     seconds: float = 0.0
+    confined: list[str] = field(default_factory=list)
 
 
 def timeout_seconds() -> int:
@@ -65,8 +73,15 @@ def memory_mb() -> int:
     return int(getattr(settings, "COMMONROOM_PREVIEW_MEMORY_MB", 1024))
 
 
-def _child_env(timeout: int) -> dict[str, str]:
+def confine_mode() -> str:
+    mode = str(getattr(settings, "COMMONROOM_PREVIEW_CONFINE", "best-effort"))
+    return "required" if mode == "required" else "best-effort"
+
+
+def _child_env(timeout: int, tmp: Path) -> dict[str, str]:
     env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
+    env["TMPDIR"] = str(tmp)  # the child's own, the one place besides its output it may write
+    env[CONFINE_ENV] = confine_mode()
     package_root = str(Path(commonroom.__file__).resolve().parents[1])
     env["PYTHONPATH"] = package_root
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -112,6 +127,8 @@ def _run(fmt: str, source: Path, outdir: Path, limit: int) -> Outcome:
     work = outdir.parent
     answer_path = work / "answer.json"
     errors_path = work / "errors.log"
+    tmp = work / "tmp"
+    tmp.mkdir(mode=0o700, exist_ok=True)
     with answer_path.open("wb") as answer, errors_path.open("wb") as errors:
         # The format comes from our registry, the paths are ours; no shell.
         proc = subprocess.Popen(  # noqa: S603
@@ -120,7 +137,7 @@ def _run(fmt: str, source: Path, outdir: Path, limit: int) -> Outcome:
             stdout=answer,
             stderr=errors,
             cwd=str(work),
-            env=_child_env(limit),
+            env=_child_env(limit, tmp),
             start_new_session=True,
             close_fds=True,
         )
@@ -158,14 +175,39 @@ def _read_answer(answer_path: Path, outdir: Path) -> Outcome:
         return Outcome(ok=False, message=NO_ANSWER)
     if not isinstance(payload, dict):
         return Outcome(ok=False, message=NO_ANSWER)
+    confined = _confinement(payload.get("confined"))
     if not payload.get("ok"):
-        return Outcome(ok=False, message=str(payload.get("message") or NO_ANSWER)[:1000])
+        if payload.get("missing"):
+            log.error(
+                "previews: refused to convert, COMMONROOM_PREVIEW_CONFINE=required and the "
+                "kernel did not apply %s",
+                ", ".join(map(str, payload["missing"])),
+            )
+        message = str(payload.get("message") or NO_ANSWER)[:1000]
+        return Outcome(ok=False, message=message, confined=confined)
     try:
         result = _result_from(payload["result"], outdir)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("previews: unusable answer: %s", exc)
-        return Outcome(ok=False, message=NO_ANSWER)
-    return Outcome(ok=True, result=result)
+        return Outcome(ok=False, message=NO_ANSWER, confined=confined)
+    return Outcome(ok=True, result=result, confined=confined)
+
+
+_told_missing: set[str] = set()
+
+
+def _confinement(value: object) -> list[str]:
+    """The layers the child says it applied; a missing one is logged once per process."""
+    confined = [str(v) for v in value] if isinstance(value, list) else []
+    missing = [layer for layer in LAYERS_ALL if layer not in confined]
+    if missing and not _told_missing.issuperset(missing):
+        _told_missing.update(missing)
+        log.warning(
+            "previews: the preview child runs without %s (the kernel does not offer it); "
+            "a converter taken over by a hostile file is held back less",
+            ", ".join(missing),
+        )
+    return confined
 
 
 def _result_from(data: dict[str, Any], outdir: Path) -> Result:

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from commonroom.previews.converters.base import Result
 
@@ -44,3 +45,46 @@ def hostile(source: Path, outdir: Path) -> Result:
         '<img src="x" onerror="steal()"><a href="javascript:steal()">x</a>'
         '<figure id="evil"><img src="{{file:page-1.png}}" loading="lazy"></figure>',
     )
+
+
+def escape(source: Path, outdir: Path) -> Result:
+    """Tries what a converter taken over by a hostile file would: the file it is given names the
+    targets (JSON). Answers, in its text, what each attempt got: "allowed" or the error."""
+    import json
+    import socket
+    import subprocess
+
+    targets = json.loads(source.read_text())
+    attempts: dict[str, str] = {}
+
+    def attempt(name: str, action: Any) -> None:
+        try:
+            action()
+            attempts[name] = "allowed"
+        except OSError as exc:
+            attempts[name] = type(exc).__name__
+
+    def tcp() -> None:
+        socket.create_connection(("127.0.0.1", targets["tcp_port"]), timeout=2).close()
+
+    def unix() -> None:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(targets["unix_path"])
+
+    def udp() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"x", ("127.0.0.1", targets["tcp_port"]))
+
+    attempt("read a file beside the data", lambda: Path(targets["secret"]).read_bytes())
+    attempt("list the folder above", lambda: os.listdir(source.parent.parent))
+    attempt("read the server's environment", lambda: Path(targets["environ"]).read_bytes())
+    attempt("read /etc/passwd", lambda: Path("/etc/passwd").read_bytes())
+    attempt("write outside", lambda: Path(targets["outside"]).write_text("x"))
+    attempt("connect over TCP", tcp)
+    attempt("send over UDP", udp)
+    attempt("connect to a Unix socket", unix)
+    attempt("run a program", lambda: subprocess.run(["/bin/true"], check=True))
+    attempt("signal the server", lambda: os.kill(targets["server_pid"], 0))
+    attempt("write its output", lambda: (outdir / "ok.txt").write_text("x"))
+    attempt("read its own file", lambda: source.read_bytes())
+    return Result(kind="html", html='<p id="p-1">tried</p>', text=json.dumps(attempts))
