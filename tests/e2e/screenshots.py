@@ -88,6 +88,7 @@ def seed() -> dict[str, str]:
         actor=priya, access=access, email="nina.external@example.org", role="viewer"
     )
     token_create(actor=priya, name="minutes export script", scope="read")
+    formats = {f"format-{k}": v for k, v in _format_gallery(priya, access).items()}
     from commonroom.conversations.models import Conversation
 
     topic = Conversation.objects.filter(workspace=ws).first()
@@ -110,7 +111,93 @@ def seed() -> dict[str, str]:
         "trash": f"{w}trash/",
         "settings": f"{w}settings/",
         "invitation": issued.url.split("://", 1)[1].split("/", 1)[1],
+        **{key: f"{w}d/{doc_id}/" for key, doc_id in formats.items()},
     }
+
+
+def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
+    """One document of each previewed kind, made as a reader would meet them (a wide workbook,
+    a long unbroken word, a PDF, a picture, slides with notes), a damaged one and one with no
+    preview. Returns document ids by kind."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import Workbook
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    from commonroom.documents.services import document_upload
+    from commonroom.previews.tests import files
+    from commonroom.previews.tests.test_formats_pdf import text_pdf
+
+    work = Path(tempfile.mkdtemp(prefix="commonroom-gallery-"))
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Month 7"
+    sheet.append(["Division", *[f"Cost centre {n}" for n in range(1, 19)]])
+    for row in range(1, 40):
+        sheet.append([f"Division {row}", *[row * n * 1000 for n in range(1, 19)]])
+    book.create_sheet("Notes").append(["Figures are provisional until the audit."])
+    book.save(work / "budget.xlsx")
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Winter pressures"
+    slide.placeholders[1].text = "Beds open: 24\nAgency spend down 12%\nDischarges before noon"
+    slide.notes_slide.notes_text_frame.text = "Say the ward figures are from Monday."
+    deck.slides.add_slide(deck.slide_layouts[5]).shapes.title.text = "Next steps"
+    deck.slides[1].shapes.add_textbox(
+        Inches(1), Inches(2), Inches(6), Inches(1)
+    ).text = "Agree the escalation plan by Friday"
+    deck.save(str(work / "pressures.pptx"))
+    text_pdf(
+        work / "report.pdf", [f"Quality report page {n}. Falls fell again." for n in (1, 2, 3)]
+    )
+    picture = io.BytesIO()
+    from PIL import Image
+
+    Image.new("RGB", (1600, 900), (0, 94, 184)).save(picture, format="JPEG")
+    made = {
+        "docx": files.rich_docx(work / "board-minutes.docx").read_bytes(),
+        "xlsx": (work / "budget.xlsx").read_bytes(),
+        "pptx": (work / "pressures.pptx").read_bytes(),
+        "pdf": (work / "report.pdf").read_bytes(),
+        "image": picture.getvalue(),
+        "md": (
+            b"# Action log\n\n- **Tom**: send the *revised* figures\n- Priya: book the room\n\n"
+            b"> Agreed unanimously.\n\n`code`\n\nhttps://www.england.nhs.uk/long/address/"
+            b"that/goes/on/and/on/and/on/without/a/break/anywhere/at/all\n\n"
+            b"<script>alert(1)</script>\n"
+        ),
+        "csv": b"ward,beds,open,closed,agency,bank,vacancies,sickness\n"
+        + b"".join(
+            f"Ward {n},{n * 3},{n * 2},{n},{n * 7},{n * 5},{n},{n}%\n".encode() for n in range(30)
+        ),
+        "txt": b"Apologies: " + b"x" * 300 + b"\n\nSecond paragraph of the note.\n",
+        "broken": b"PK\x03\x04 this is not really a Word document",
+        "none": b"PK\x05\x06" + bytes(18),
+    }
+    names = {
+        "docx": "board-minutes.docx",
+        "xlsx": "budget-month-7.xlsx",
+        "pptx": "winter-pressures.pptx",
+        "pdf": "quality-report.pdf",
+        "image": "ward-photo.jpg",
+        "md": "action-log.md",
+        "csv": "staffing.csv",
+        "txt": "apologies.txt",
+        "broken": "damaged-minutes.docx",
+        "none": "archive.zip",
+    }
+    ids = {}
+    for kind, content in made.items():
+        version = document_upload(
+            actor=actor,
+            access=access,
+            uploaded=SimpleUploadedFile(names[kind], content),
+            folder=None,
+        )
+        ids[kind] = version.document_id
+    return ids
 
 
 # (file name, who, path key or path)
@@ -142,6 +229,10 @@ PAGES = [
     ("passkey-add", "priya", "/accounts/2fa/webauthn/add/"),
     ("password-change", "priya", "/accounts/password/change/"),
     ("global-audit", "dev", "/audit/"),
+    *[
+        (f"format-{kind}", "nina", f"format-{kind}")
+        for kind in ("docx", "xlsx", "pptx", "pdf", "image", "md", "csv", "txt", "broken", "none")
+    ],
     ("not-found", "priya", "/w/00000000-0000-0000-0000-000000000000/"),
 ]
 

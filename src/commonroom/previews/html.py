@@ -45,7 +45,7 @@ CLASSES = frozenset(
     {
         "cr-preview-note", "cr-preview-comments", "cr-preview-comment", "cr-preview-changes",
         "cr-preview-table", "cr-preview-slide", "cr-preview-sheet", "cr-preview-page",
-        "cr-preview-image", "cr-preview-text", "cr-preview-author",
+        "cr-preview-image", "cr-preview-text", "cr-preview-author", "cr-cell-long",
     }
 )  # fmt: skip
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,15 @@ class Result:
 
 
 Converter = Callable[[Path, Path], Result]  # (source file, output folder) -> Result
+
+
+LONG_CELL = 40  # characters: a longer cell of a sheet wraps within a bounded width
+
+
+def cell_html(text: str, tag: str = "td") -> str:
+    """One cell of a sheet (.xlsx, .csv). Cells do not wrap, as in a spreadsheet; a long one is
+    marked so that it wraps within a column of readable width instead of widening the table."""
+    content = escape(text)
+    if len(text) > LONG_CELL:
+        content = f'<span class="cr-cell-long">{content}</span>'
+    return f"<{tag}>{content}</{tag}>"

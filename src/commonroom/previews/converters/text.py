@@ -11,7 +11,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from commonroom.previews.converters.base import Refused, Result
+from commonroom.previews.converters.base import Refused, Result, cell_html
 from commonroom.previews.html import document_html
 from commonroom.previews.limits import MAX_TEXT_BYTES
 
@@ -20,7 +20,9 @@ MAX_CSV_COLUMNS = 200
 
 # CommonMark with tables and strikethrough; raw HTML typed in the file is shown as text (never
 # parsed), and the result goes through the document sanitiser anyway.
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+_md = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable(
+    ["table", "strikethrough", "linkify"]
+)
 
 
 def _read(source: Path) -> tuple[str, list[str]]:
@@ -103,7 +105,7 @@ def convert_csv(source: Path, outdir: Path) -> Result:
         notes.append(f"Showing the first {MAX_CSV_COLUMNS} of {widest} columns.")
 
     def cells(row: list[str], tag: str) -> str:
-        return "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in row)
+        return "".join(cell_html(c, tag) for c in row)
 
     head, *body = rows
     table = (

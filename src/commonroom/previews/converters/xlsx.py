@@ -34,7 +34,7 @@ from openpyxl.xml.functions import iterparse
 
 from commonroom.previews import limits
 from commonroom.previews.converters._text import SearchText
-from commonroom.previews.converters.base import Refused, Result
+from commonroom.previews.converters.base import Refused, Result, cell_html
 from commonroom.previews.html import sanitise
 
 MAX_SHEETS = 30
@@ -134,7 +134,7 @@ def _convert(source: Path) -> Result:
             body = []
             for number, row in enumerate(rows, start=1):
                 anchor += 1
-                cells = "".join(f"<td>{escape(cell)}</td>" for cell in row)
+                cells = "".join(cell_html(cell) for cell in row)
                 body.append(f'<tr id="p-{anchor}"><th scope="row">{number}</th>{cells}</tr>')
                 words.add(" ".join(cell for cell in row if cell))
             width = max((len(row) for row in rows), default=0)

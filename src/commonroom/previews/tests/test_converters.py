@@ -130,6 +130,33 @@ def test_semicolon_csv_is_understood(tmp_path: Path, out: Path) -> None:
     assert "<td>Ash</td><td>24</td>" in text.convert_csv(source, out).html
 
 
+def test_a_long_cell_wraps_in_a_readable_column_and_short_ones_do_not(
+    tmp_path: Path, out: Path
+) -> None:
+    """Sheets read like a spreadsheet on a phone: short cells stay on one line (CSS), a long one
+    is marked to wrap within a bounded width; the text stays escaped either way."""
+    long = "Agency spend is down because two wards recruited <b>nurses</b> in October"
+    source = tmp_path / "notes.csv"
+    source.write_text(f'Ward,Note\nAsh,"{long}"\n')
+    html = text.convert_csv(source, out).html
+    assert "<td>Ash</td>" in html
+    assert (
+        '<td><span class="cr-cell-long">Agency spend is down because two wards recruited '
+        "&lt;b&gt;nurses&lt;/b&gt; in October</span></td>"
+    ) in html
+
+
+def test_markdown_makes_bare_addresses_links(tmp_path: Path, out: Path) -> None:
+    source = tmp_path / "log.md"
+    source.write_text("See https://www.england.nhs.uk/winter/ and www.nhs.uk today.\n")
+    html = text.convert_md(source, out).html
+    assert (
+        '<a href="https://www.england.nhs.uk/winter/" rel="noopener noreferrer">'
+        "https://www.england.nhs.uk/winter/</a>"
+    ) in html
+    assert '<a href="http://www.nhs.uk" rel="noopener noreferrer">www.nhs.uk</a>' in html
+
+
 def test_the_sanitiser_keeps_only_a_documents_markup() -> None:
     html = document_html(
         '<p onclick="x()" style="color:red">a<img src="https://evil.example/t.png">'

@@ -43,7 +43,7 @@ def budget(path: Path) -> Path:
     sheet.append(["<script>alert(1)</script>", "=B4*2", True])
     sheet.cell(row=9, column=1).font = Font(bold=True)  # styled but empty: trailing rows
     notes = workbook.create_sheet("Notes")
-    notes.append(["Agreed at the March board"])
+    notes.append(["Agreed at the March board, subject to the audit committee"])
     workbook.save(path)
     return path
 
@@ -80,6 +80,11 @@ def test_sheets_are_tables_with_anchored_rows_and_search_text(tmp_path):
     # The styled, empty rows 6 to 9 are not shown.
     assert '<th scope="row">5</th>' in html and '<th scope="row">6</th>' not in html
     assert "Coffee" in result.text and "Agreed at the March board" in result.text
+    # A long cell wraps in a bounded column; the short ones stay on one line (CSS).
+    assert (
+        '<td><span class="cr-cell-long">Agreed at the March board, subject to the audit '
+        "committee</span></td>"
+    ) in html
 
 
 def test_rows_and_columns_beyond_the_limits_are_cut_with_a_note(tmp_path):
