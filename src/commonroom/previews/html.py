@@ -26,6 +26,7 @@ DOCUMENT_TAGS = frozenset(
         "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
         "strong", "b", "em", "i", "u", "s", "sup", "sub", "small", "mark",
         "a", "img", "ins", "del", "span", "div", "section", "aside", "figure", "figcaption",
+        "details", "summary",
     }
 )  # fmt: skip
 DOCUMENT_ATTRIBUTES: dict[str, set[str]] = {
@@ -46,6 +47,7 @@ CLASSES = frozenset(
         "cr-preview-note", "cr-preview-comments", "cr-preview-comment", "cr-preview-changes",
         "cr-preview-table", "cr-preview-slide", "cr-preview-sheet", "cr-preview-page",
         "cr-preview-image", "cr-preview-text", "cr-preview-author", "cr-cell-long",
+        "cr-preview-page-text",
     }
 )  # fmt: skip
 

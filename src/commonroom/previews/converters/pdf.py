@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,11 @@ def _convert(document: Any) -> Result:
     notes = []
     if total > shown:
         notes.append(f"Showing the first {shown:,} of {total:,} pages.")
+    words, searchable, page_texts = _text(document, shown)
+    if searchable < shown:
+        notes.append(f"Only the first {searchable:,} pages are searchable.")
+    elif words.cut:
+        notes.append("Only the beginning of the PDF's text is searchable.")
     figures = []
     for number in range(1, shown + 1):
         page_width, page_height = document.get_page_size(number - 1)
@@ -127,13 +133,9 @@ def _convert(document: Any) -> Result:
         figures.append(
             f'<figure class="cr-preview-page" id="p-{number}">'
             f'<img src="{{{{file:page-{number}.png}}}}" loading="lazy" alt="Page {number}"{size}>'
-            f"<figcaption>Page {number}</figcaption></figure>"
+            f"<figcaption>Page {number}</figcaption>{_page_text(number, page_texts.get(number))}"
+            "</figure>"
         )
-    words, searchable = _text(document, shown)
-    if searchable < shown:
-        notes.append(f"Only the first {searchable:,} pages are searchable.")
-    elif words.cut:
-        notes.append("Only the beginning of the PDF's text is searchable.")
     html = sanitise(
         "".join(figures),
         extra_attributes={"figure": {"id"}, "img": {"loading"}},
@@ -141,14 +143,28 @@ def _convert(document: Any) -> Result:
     return Result(kind="pdf", html=html, text=words.text(), notes=notes, page_count=shown)
 
 
-def _text(document: Any, pages: int) -> tuple[SearchText, int]:
-    """The words of the first ``pages`` pages, and how many pages were read (text extraction
-    stops at :data:`TEXT_SECONDS` or when :data:`MAX_TEXT_CHARS` are collected)."""
+def _page_text(number: int, text: str | None) -> str:
+    """A page's words under its picture, folded away: to select and quote (an anchored comment),
+    to find in the page, to read with a screen reader or at any size on a phone."""
+    if not text or not text.strip():
+        return ""
+    lines = "<br>".join(escape(line) for line in text.strip().splitlines() if line.strip())
+    return (
+        f'<details class="cr-preview-page-text"><summary>Text of page {number}</summary>'
+        f"<p>{lines}</p></details>"
+    )
+
+
+def _text(document: Any, pages: int) -> tuple[SearchText, int, dict[int, str]]:
+    """The words of the first ``pages`` pages for search, how many pages were read (text
+    extraction stops at :data:`TEXT_SECONDS` or when :data:`MAX_TEXT_CHARS` are collected), and
+    each read page's text by page number."""
     words = SearchText(MAX_TEXT_CHARS)
+    page_texts: dict[int, str] = {}
     deadline = time.monotonic() + TEXT_SECONDS
     for index in range(pages):
         if time.monotonic() > deadline:
-            return words, index
+            return words, index, page_texts
         if words.cut:
             break
         page = document[index]
@@ -157,9 +173,11 @@ def _text(document: Any, pages: int) -> tuple[SearchText, int]:
             try:
                 count = textpage.count_chars()
                 if count > 0:
-                    words.add(textpage.get_text_range(0, min(count, MAX_PAGE_CHARS)))
+                    text = textpage.get_text_range(0, min(count, MAX_PAGE_CHARS))
+                    words.add(text)
+                    page_texts[index + 1] = text
             finally:
                 textpage.close()
         finally:
             page.close()
-    return words, pages
+    return words, pages, page_texts

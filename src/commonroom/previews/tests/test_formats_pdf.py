@@ -48,7 +48,9 @@ def text_pdf(path: Path, pages: list[str], *, size: tuple[int, int] = (612, 792)
 
 
 def test_pages_are_placeholders_with_their_text_for_search(tmp_path):
-    source = text_pdf(tmp_path / "minutes.pdf", ["Board minutes", "Ward 7 staffing", "Actions"])
+    source = text_pdf(
+        tmp_path / "minutes.pdf", ["Board minutes", "Ward 7 staffing", r"Actions \(<b>\)"]
+    )
 
     result = pdf.convert(source, tmp_path)
 
@@ -59,11 +61,14 @@ def test_pages_are_placeholders_with_their_text_for_search(tmp_path):
     assert result.html.startswith(
         '<figure class="cr-preview-page" id="p-1"><img src="{{file:page-1.png}}" '
         'loading="lazy" alt="Page 1" width="1200" height="1553"><figcaption>Page 1</figcaption>'
-        "</figure>"
+        '<details class="cr-preview-page-text"><summary>Text of page 1</summary>'
+        "<p>Board minutes</p></details></figure>"
     )
     assert result.html.count("<figure") == 3 and 'id="p-3"' in result.html
     assert "{{file:page-3.png}}" in result.html
-    assert result.text.split("\n") == ["Board minutes", "Ward 7 staffing", "Actions"]
+    assert result.text.split("\n") == ["Board minutes", "Ward 7 staffing", "Actions (<b>)"]
+    # Each page's words are there to select, quote and read, escaped.
+    assert "<summary>Text of page 3</summary><p>Actions (&lt;b&gt;)</p>" in result.html
     assert not list(tmp_path.glob("*.png"))
 
 
