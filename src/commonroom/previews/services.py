@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,24 +132,72 @@ def _make(sha: str) -> Preview | None:
         preview = Preview.objects.select_for_update().get(blob_id=sha)
         if preview.status != PreviewStatus.PENDING:
             return preview
-        preview.format = fmt
-        preview.converter = converter_name(fmt)
-        preview.seconds = outcome.seconds
-        if outcome.ok and outcome.result is not None:
-            result = outcome.result
-            preview.kind = result.kind
-            preview.html = result.html
-            preview.text = result.text
-            preview.notes = result.notes
-            preview.page_count = result.page_count
-            preview.files.all().delete()
-            for row in stored:
-                row.preview = preview
-            PreviewFile.objects.bulk_create(stored)
-            _finish(preview)
-        else:
-            _finish(preview, failed=outcome.message.rstrip(".") + "." + FAILED_SUFFIX)
+        _apply(preview, fmt, outcome, stored)
     return preview
+
+
+def _apply(preview: Preview, fmt: str, outcome: Outcome, stored: list[PreviewFile]) -> None:
+    """Inside a transaction holding the preview's row: record a conversion's outcome."""
+    preview.format = fmt
+    preview.converter = converter_name(fmt)
+    preview.seconds = outcome.seconds
+    if outcome.ok and outcome.result is not None:
+        result = outcome.result
+        preview.kind = result.kind
+        preview.html = result.html
+        preview.text = result.text
+        preview.notes = result.notes
+        preview.page_count = result.page_count
+        kept = {row.name for row in stored}
+        for old in preview.files.exclude(name__in=kept):  # e.g. PDF pages drawn earlier
+            transaction.on_commit(partial(default_storage.delete, old.storage_name))
+        preview.files.all().delete()
+        for row in stored:
+            row.preview = preview
+        PreviewFile.objects.bulk_create(stored)
+        _finish(preview)
+    else:
+        _finish(preview, failed=outcome.message.rstrip(".") + "." + FAILED_SUFFIX)
+
+
+def previews_remake(*, formats: list[str] | None = None) -> int:
+    """Enqueue every finished preview (of ``formats``, or all) to be made again, after an upgrade
+    that improved a converter or added one. Each stays as it is until its new one is ready.
+    Returns how many were enqueued."""
+    done = Preview.objects.exclude(status=PreviewStatus.PENDING)
+    if formats:
+        done = done.filter(format__in=formats)
+    shas = list(done.values_list("blob_id", flat=True))
+    from commonroom.previews.tasks import remake_preview
+
+    for sha in shas:
+        remake_preview.enqueue(sha)
+    return len(shas)
+
+
+def preview_remake(*, sha: str) -> Preview | None:
+    """Make blob ``sha``'s finished preview again with today's converters. A ready preview is
+    replaced only by a ready one: if the new attempt fails, the old one stays (and the failure
+    is logged). Never raises."""
+    try:
+        preview = Preview.objects.filter(blob_id=sha).first()
+        version = _source_version(sha)
+        if preview is None or version is None or preview.status == PreviewStatus.PENDING:
+            return preview
+        fmt = format_for(version.content_type, version.filename)
+        if not fmt:
+            return preview
+        outcome, stored = _convert(version, fmt)
+        with transaction.atomic():
+            preview = Preview.objects.select_for_update().get(blob_id=sha)
+            if preview.status == PreviewStatus.READY and not outcome.ok:
+                log.warning("previews: remaking %s failed (%s); kept the old", sha, outcome.message)
+                return preview
+            _apply(preview, fmt, outcome, stored)
+        return preview
+    except Exception:
+        log.exception("previews: remaking the preview of %s failed", sha)
+        return None
 
 
 def _source_name(version: Version) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from commonroom.previews.services import preview_make, previews_requeue_stuck
+from commonroom.previews.services import preview_make, preview_remake, previews_requeue_stuck
 
 
 @task()
@@ -18,3 +18,10 @@ def make_preview(blob_sha: str) -> str:
 def requeue_stuck_previews() -> int:
     """Previews still pending after an hour are enqueued again (enqueued daily by ``serve``)."""
     return previews_requeue_stuck()
+
+
+@task()
+def remake_preview(blob_sha: str) -> str:
+    """Make a finished preview again (``commonroom previews_remake``); the old stays meanwhile."""
+    preview = preview_remake(sha=blob_sha)
+    return preview.status if preview is not None else "gone"
