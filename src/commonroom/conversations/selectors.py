@@ -43,8 +43,9 @@ def _unread_messages(user: Any) -> QuerySet[Message]:
     return Message.objects.filter(deleted_at__isnull=True).exclude(author=user)
 
 
-def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Conversation]:
-    """The workspace's conversations, newest activity first, each with ``unread`` for ``user``."""
+def _unread_count(user: Any) -> Coalesce:
+    """How many messages by others, not deleted, the conversation (the outer query's row) has
+    since ``user`` last read it: the ``unread`` of every list of conversations."""
     unread = (
         _unread_messages(user)
         .filter(conversation=OuterRef("pk"), created_at__gt=_read_until(user, "conversation"))
@@ -53,10 +54,15 @@ def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Convers
         .annotate(n=Count("pk"))
         .values("n")
     )
+    return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
+
+
+def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Conversation]:
+    """The workspace's conversations, newest activity first, each with ``unread`` for ``user``."""
     return (
         Conversation.objects.filter(workspace=access.workspace)
         .select_related("created_by")
-        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+        .annotate(unread=_unread_count(user))
         .order_by("-last_message_at", "-created_at")
     )
 
@@ -89,21 +95,13 @@ def conversations_with_new_messages(*, user: Any, limit: int = HOME_LIMIT) -> li
     """For the home page: conversations in the person's workspaces with messages by others since
     they last read them, most recent activity first, each with ``unread`` (one query)."""
     read_until = _read_until(user, "pk")
-    unread = (
-        _unread_messages(user)
-        .filter(conversation=OuterRef("pk"), created_at__gt=_read_until(user, "conversation"))
-        .order_by()
-        .values("conversation")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
     return list(
         Conversation.objects.filter(
             Exists(Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user))
         )
         # Nothing happened since the last read: skip it without counting its messages.
         .filter(last_message_at__gt=read_until)
-        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
+        .annotate(unread=_unread_count(user))
         .filter(unread__gt=0)
         .select_related("workspace")
         .order_by("-last_message_at", "-created_at")[:limit]
