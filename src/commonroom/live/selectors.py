@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Exists, Max, QuerySet
 
 from commonroom.live.models import Event
 from commonroom.workspaces.models import Membership
@@ -27,13 +27,17 @@ class Batch:
     last_id: int = 0
 
 
+def _active_memberships(workspace_id: Any) -> QuerySet[Membership]:
+    """The memberships of the workspace whose person's account is active: the only people whose
+    sockets may follow its events (filter further by person)."""
+    return Membership.objects.filter(workspace_id=workspace_id, user__is_active=True)
+
+
 def may_follow(*, user: Any, workspace_id: Any) -> bool:
     """A socket may follow a workspace's events while its person is an active member."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return Membership.objects.filter(
-        workspace_id=parse_uuid(workspace_id), user_id=user.pk, user__is_active=True
-    ).exists()
+    return _active_memberships(parse_uuid(workspace_id)).filter(user_id=user.pk).exists()
 
 
 def latest_event_id(*, workspace_id: Any) -> int:
@@ -59,13 +63,9 @@ def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
     an active member: one query when they are (the membership is part of it), two when the
     answer is empty."""
     pk = parse_uuid(workspace_id)
+    membership = _active_memberships(pk).filter(user_id=user_id)
     rows = list(
-        Event.objects.filter(
-            workspace_id=pk,
-            id__gt=after,
-            workspace__memberships__user_id=user_id,
-            workspace__memberships__user__is_active=True,
-        )
+        Event.objects.filter(Exists(membership), workspace_id=pk, id__gt=after)
         .order_by("id")
         .only("id", "kind", "data")[: CATCH_UP_LIMIT + 1]
     )
@@ -73,10 +73,7 @@ def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
         return Batch(allowed=True, events=[], reset=True, last_id=latest_event_id(workspace_id=pk))
     if rows:
         return Batch(allowed=True, events=rows, last_id=rows[-1].pk)
-    allowed = Membership.objects.filter(
-        workspace_id=pk, user_id=user_id, user__is_active=True
-    ).exists()
-    return Batch(allowed=allowed, events=[], last_id=after)
+    return Batch(allowed=membership.exists(), events=[], last_id=after)
 
 
 def events_for_readers(
@@ -92,8 +89,6 @@ def events_for_readers(
         .only("id", "kind", "data")[: CATCH_UP_LIMIT + 1]
     )
     members = set(
-        Membership.objects.filter(
-            workspace_id=pk, user_id__in=user_ids, user__is_active=True
-        ).values_list("user_id", flat=True)
+        _active_memberships(pk).filter(user_id__in=user_ids).values_list("user_id", flat=True)
     )
     return events, members

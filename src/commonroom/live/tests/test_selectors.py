@@ -1,0 +1,59 @@
+"""Who a socket may send a workspace's events to, asked of the selectors directly: an active
+member, never a non-member, a member of another workspace or a person whose account was switched
+off (even while their socket still holds the person as they were)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from commonroom.accounts.models import User
+from commonroom.live.selectors import events_after, events_for_readers, may_follow
+from commonroom.live.services import publish
+from commonroom.workspaces.tests.factories import make_workspace
+
+pytestmark = pytest.mark.django_db
+
+
+def emit(workspace_id: Any, n: int) -> list[int]:
+    with transaction.atomic():
+        return [
+            publish(workspace_id=workspace_id, kind="test.event", data={"n": i}).pk
+            for i in range(n)
+        ]
+
+
+def test_only_active_members_may_follow_and_read_the_events(team: Any) -> None:
+    elsewhere = make_workspace(name="Another").memberships.get().user
+    ids = emit(team.workspace.pk, 2)
+    # Switched off in the database; the object in hand (as a socket holds it) still says active.
+    User.objects.filter(pk=team.commenter.pk).update(is_active=False)
+    assert team.commenter.is_active
+
+    for user, allowed in [
+        (team.viewer, True),
+        (team.commenter, False),
+        (team.outsider, False),
+        (elsewhere, False),
+    ]:
+        assert may_follow(user=user, workspace_id=team.workspace.pk) is allowed
+        with CaptureQueriesContext(connection) as queries:
+            batch = events_after(user_id=user.pk, workspace_id=team.workspace.pk, after=0)
+        # A member's events and membership come in one query; a refusal needs a second.
+        assert len(queries) == (1 if allowed else 2)
+        assert batch.allowed is allowed
+        assert [e.pk for e in batch.events] == (ids if allowed else [])
+        # Nothing new: the answer comes from the membership alone.
+        caught_up = events_after(user_id=user.pk, workspace_id=team.workspace.pk, after=ids[-1])
+        assert (caught_up.allowed, caught_up.events, caught_up.last_id) == (allowed, [], ids[-1])
+
+    events, members = events_for_readers(
+        workspace_id=team.workspace.pk,
+        after=0,
+        user_ids={team.viewer.pk, team.commenter.pk, team.outsider.pk, elsewhere.pk},
+    )
+    assert [e.pk for e in events] == ids
+    assert members == {team.viewer.pk}
