@@ -1,8 +1,10 @@
-"""Comparing two versions of the minutes in Chromium, at a desk and on a phone: the redline
-shows what Tom changed, word by word, inline and side by side."""
+"""Comparing two versions in Chromium, at a desk and on a phone: the redline of the minutes shows
+what Tom changed, word by word, inline and side by side; the comparison of a presentation shows it
+slide by slide (added, removed, moved and edited), without the page scrolling sideways."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from commonroom.core.demo import minutes_docx
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import version_upload
 from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.previews.tests.files import pptx_bytes
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
 
@@ -52,6 +55,65 @@ def test_a_comparison_shows_the_changed_words(
     page.get_by_label("Show").select_option(index=1)  # side by side
     page.get_by_role("button", name="Compare").click()
     expect(redline.locator("ins", has_text="£2.6m").first).to_be_visible()
+    assert page_width(page) <= viewport["width"]
+    assert violations(page) == []
+    assert page_problems.seen == []
+
+
+LONG_ADDRESS = "https://www.example.org/winter-pressures/escalation-plan-for-every-ward-2026"
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_presentation_compared_slide_by_slide(
+    new_page: Any, page_problems: Any, viewport: dict[str, int]
+) -> None:
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    ws = make_workspace(manager=priya)
+    v1 = pptx_bytes(
+        [
+            ("Winter pressures", ["Beds open: 40", "Staff are tired"], ["Mention the plan"]),
+            ("Budget", ["Agency spend fell by twelve percent over the winter months"], []),
+            ("Retired slide", ["Nobody needs this"], []),
+            ("Questions", [LONG_ADDRESS], []),
+        ]
+    )
+    v2 = pptx_bytes(
+        [
+            ("Winter pressures", ["Beds open: 42", "Staff are tired"], ["Mention the plan first"]),
+            ("Questions", [LONG_ADDRESS], []),
+            ("Staffing", ["Vacancies on every ward", LONG_ADDRESS + "/vacancies"], []),
+            ("Budget", ["Agency spend fell by ten percent over the winter months"], []),
+        ]
+    )
+    doc = upload_document(ws, priya, name="winter.pptx", content=v1)
+    version_upload(
+        actor=priya,
+        doc_access=document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk),
+        uploaded=SimpleUploadedFile("winter.pptx", v2),
+    )
+    assert Preview.objects.filter(status=PreviewStatus.READY).count() == 2
+
+    page = new_page("Priya", viewport=viewport)
+    sign_in(page, str(priya.email), PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/compare/")
+    expect(page.get_by_role("heading", name="Version 1 against version 2")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text(
+        "3 words added, 2 removed in 2 slides; 1 slide added; 1 slide removed; 1 slide moved"
+    )
+    main = page.locator("main")
+    expect(main.locator("del", has_text="40")).to_have_count(1)
+    expect(main.locator("ins", has_text="42")).to_have_count(1)
+    expect(main.get_by_text("Slide added", exact=True)).to_be_visible()
+    expect(main.get_by_text("Slide removed", exact=True)).to_be_visible()
+    main.get_by_role("link", name="Moved to slide 4").click()
+    expect(page).to_have_url(re.compile("#slide-moved_to-1$"))
+    expect(main.locator("#slide-moved_to-1 ins", has_text="ten")).to_be_visible()
+    assert page_width(page) <= viewport["width"]
+    assert violations(page) == []
+
+    page.get_by_label("Show").select_option(index=1)  # side by side
+    page.get_by_role("button", name="Compare").click()
+    expect(main.locator("#slide-moved_to-1 ins", has_text="ten")).to_be_visible()
     assert page_width(page) <= viewport["width"]
     assert violations(page) == []
     assert page_problems.seen == []

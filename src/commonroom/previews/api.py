@@ -23,10 +23,11 @@ class CompareOut(Schema):
     status: str  # ready, waiting, failed, unsupported, single
     message: str
     summary: str
-    kind: str  # "text", "sheets" or "" when not ready
+    kind: str  # "text", "sheets", "slides" or "" when not ready
     notes: list[str]
     blocks: list[dict[str, Any]]
     sheets: list[dict[str, Any]]
+    slides: list[dict[str, Any]]
 
 
 @router.get("/{workspace_id}/documents/{document_id}/compare", response=CompareOut)
@@ -40,9 +41,14 @@ def compare_api(
     """Version ``a`` (older) compared with version ``b`` (newer); by default the latest against
     the one before. Documents (.docx, .txt, .md): ``blocks`` of paragraphs, each with ``kind``
     (same, changed, inserted, deleted, moved_from, moved_to) and ``segments`` (``op`` same, ins
-    or del, and ``text``). Workbooks (.xlsx): ``sheets`` with their changed cells (``ref``,
-    ``old``, ``new``). ``status`` is ``waiting`` until both versions' previews are made,
-    ``single`` when the document has one version."""
+    or del, and ``text``); a paragraph moved and edited is a moved_to block whose segments hold
+    its word changes, linked to its moved_from block by ``move``. Presentations (.pptx):
+    ``slides``, each with ``kind`` (same, changed, added, removed, moved_from, moved_to),
+    ``old_number`` and ``new_number`` (0 when not in that version), ``move``, ``title``
+    (segments), and ``blocks`` and ``notes`` (the speaker notes) as a document's blocks.
+    Workbooks (.xlsx) and CSV files: ``sheets`` with their changed cells (``ref``, ``old``,
+    ``new``); a CSV file's one table is a sheet named "". ``status`` is ``waiting`` until both
+    versions' previews are made, ``single`` when the document has one version."""
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -59,6 +65,7 @@ def compare_api(
             "notes": [],
             "blocks": [],
             "sheets": [],
+            "slides": [],
         }
     old, new = pair
     services.compare_record_view(
@@ -71,8 +78,9 @@ def compare_api(
         "status": found.status,
         "message": found.message,
         "summary": found.summary,
-        "kind": "text" if found.text else "sheets" if found.sheets else "",
+        "kind": found.kind,
         "notes": found.notes,
         "blocks": [block.as_dict() for block in found.text.blocks] if found.text else [],
         "sheets": found.sheets.sheet_dicts() if found.sheets else [],
+        "slides": [slide.as_dict() for slide in found.slides.slides] if found.slides else [],
     }

@@ -3,18 +3,29 @@
 Documents (.docx, .txt, .md): the paragraphs are the preview's blocks carrying ``id="p-<n>"``
 (each block's own text; a block inside another is its own paragraph). Paragraphs are matched
 first (difflib over whole paragraphs): a deleted paragraph whose text is inserted elsewhere is a
-move; a deleted paragraph replaced by a similar one is "changed" and its words are compared.
+move; a deleted paragraph replaced by a similar one is "changed" and its words are compared; a
+deleted paragraph and one inserted elsewhere that are alike enough are one paragraph moved and
+edited (shown moved, its words compared). Finding those is bounded (see ``_edited_moves``).
 
-Workbooks (.xlsx): the cells are read from the preview's tables, which the converter made in the
-sandbox with its caps (the first 200 rows and 50 columns of each sheet, each cut said in the
-preview's notes), so a hostile workbook is never parsed in the web process.
+Presentations (.pptx): the slides are the preview's sections (title, text, speaker notes).
+Slides are matched as paragraphs are (``_align``: the same matching), then each matched slide's
+paragraphs are compared as a document's.
+
+Workbooks (.xlsx) and CSV files: the cells are read from the preview's tables, which the
+converter made in the sandbox with its caps (for a workbook the first 200 rows and 50 columns of
+each sheet, for a CSV file the first 500 rows and 200 columns, each cut said in the preview's
+notes), so a hostile file is never parsed in the web process. Cells are compared one by one.
 
 Everything here returns plain text in data structures; templates escape it.
 """
 
 from __future__ import annotations
 
+import bisect
 import difflib
+import re
+from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -24,11 +35,18 @@ from commonroom.previews.html import ANCHORED
 
 SIMILAR = 0.4  # a replaced paragraph at least this similar is shown as changed, word by word
 SIMILAR_CHARACTERS = 0.6  # or at least this similar letter by letter (a figure: -590 to -690)
+SIMILAR_MOVED = 0.6  # a removed and an added paragraph elsewhere this similar: moved and edited
 SHORT = 300  # characters: longer paragraphs are not compared letter by letter
 MAX_PARAGRAPHS = 5_000  # compared per version (the beginning of a longer one, with a note)
 MAX_WORDS = 200_000
 EXACT_WORD_PAIRS = 1_000_000
 MAX_WORD_PAIRS = 25_000_000  # longer paragraph pairs are shown as removed and added, not redlined
+# Looking for paragraphs moved and edited (``_edited_moves``):
+MOVE_CANDIDATES = 3  # added paragraphs compared with each removed one (those sharing most words)
+COMMON_WORD = 50  # a word in more added paragraphs than this does not tell them apart
+MAX_MOVE_PAIRS = 2_000  # pairs compared word by word, in all
+MAX_MOVE_WORDS = 400_000  # words in the pairs compared, in all
+MAX_INDEX_STEPS = 1_000_000  # entries of the word index read, in all
 MAX_CELLS_SHOWN = 2_000
 
 
@@ -153,6 +171,46 @@ def sheets_from_html(html: str) -> dict[str, dict[tuple[int, int], str]]:
     return {name: parser.sheets[name] for name in parser.order}
 
 
+class _Table(HTMLParser):
+    """The rows of a CSV preview's one table, its first line (shown as the heading row) too."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells: dict[tuple[int, int], str] = {}
+        self.row = 0
+        self.column = 0
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.row, self.column = self.row + 1, 0
+        elif tag in {"td", "th"}:
+            self.column += 1
+            self.cell = []
+        elif tag == "br" and self.cell is not None:
+            self.cell.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in {"td", "th"} and self.cell is not None:
+            value = "".join(self.cell)
+            if value:
+                self.cells[(self.row, self.column)] = value
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_from_html(html: str) -> dict[tuple[int, int], str]:
+    """{(row, column): text} of the non-empty cells of a CSV preview's table, rows numbered as
+    the file's lines (the first line is row 1) and columns from A."""
+    parser = _Table()
+    parser.feed(html)
+    parser.close()
+    return parser.cells
+
+
 # --- documents ----------------------------------------------------------------------------------
 
 
@@ -179,6 +237,17 @@ class Block:
         return [s for s in self.segments if s.op != "del"]
 
     @property
+    def new_side(self) -> list[Segment]:
+        """What the newer version's column shows side by side: its text and, for a paragraph
+        moved here and edited, the words removed too (its old place is another row)."""
+        return self.segments if self.kind == "moved_to" else self.right
+
+    @property
+    def edited(self) -> bool:
+        """A moved paragraph whose words changed too (an exact move is one whole insertion)."""
+        return self.kind == "moved_to" and any(s.op != "ins" for s in self.segments)
+
+    @property
     def in_old(self) -> bool:
         return self.kind not in {"inserted", "moved_to"}
 
@@ -199,9 +268,10 @@ class TextDiff:
     blocks: list[Block] = field(default_factory=list)
     words_added: int = 0
     words_removed: int = 0
-    paragraphs_changed: int = 0
-    paragraphs_moved: int = 0
+    paragraphs_changed: int = 0  # with words added or removed (an edited move counts here too)
+    paragraphs_moved: int = 0  # exactly or edited
     cut: bool = False  # a version was longer than MAX_PARAGRAPHS / MAX_WORDS: its start compared
+    anchor: str = ""  # what the page's ids of this diff's moves start with (unique on the page)
 
     @property
     def changed(self) -> bool:
@@ -242,6 +312,10 @@ def _words_diff(old: str, new: str) -> list[Segment]:
     return segments
 
 
+def _count(segments: list[Segment], op: str) -> int:
+    return sum(len(s.text.split()) for s in segments if s.op == op)
+
+
 def _changed(old: str, new: str) -> list[Segment] | None:
     """The word-level changes when ``old`` and ``new`` are worth showing as one changed
     paragraph (enough words in common or, for a short one such as a figure in a table, enough
@@ -250,13 +324,210 @@ def _changed(old: str, new: str) -> list[Segment] | None:
     if a * b > MAX_WORD_PAIRS:
         return None
     segments = _words_diff(old, new)
-    same = sum(len(s.text.split()) for s in segments if s.op == "same")
-    if 2 * same / max(a + b, 1) >= SIMILAR:
+    if 2 * _count(segments, "same") / max(a + b, 1) >= SIMILAR:
         return segments
     short = max(len(old), len(new)) <= SHORT
     if short and difflib.SequenceMatcher(None, old, new).ratio() >= SIMILAR_CHARACTERS:
         return segments
     return None
+
+
+def _moved_changes(old: str, new: str) -> tuple[float, list[Segment]] | None:
+    """How alike ``old`` and ``new`` are and their word changes, when they are alike enough to
+    be one paragraph moved and edited (SIMILAR_MOVED, words only: out of place, a short figure
+    that merely looks like another is not taken for it)."""
+    a, b = old.split(), new.split()
+    if not a or not b or len(a) * len(b) > MAX_WORD_PAIRS:
+        return None
+    # quick_ratio counts the words in common whatever their order: an upper bound, in linear time.
+    if difflib.SequenceMatcher(None, a, b, autojunk=False).quick_ratio() < SIMILAR_MOVED:
+        return None
+    segments = _words_diff(old, new)
+    ratio = 2 * _count(segments, "same") / (len(a) + len(b))
+    return (ratio, segments) if ratio >= SIMILAR_MOVED else None
+
+
+def _edited_moves(
+    old: Sequence[str], new: Sequence[str], removed: list[int], added: list[int]
+) -> list[tuple[int, int, list[Segment]]]:
+    """Pairs (old index, new index, word changes) of a removed and an added item alike enough to
+    be one item moved and edited, each index in at most one pair, the most alike first.
+
+    Bounded, whatever the number of items: an index of the added items' words (a word in more
+    than COMMON_WORD of them tells nothing and is left out) gives each removed item its
+    MOVE_CANDIDATES added items sharing the most words (and of a length that could be alike
+    enough), so no removed item is compared with every added one; at most MAX_MOVE_PAIRS pairs
+    and MAX_MOVE_WORDS words are compared in all, and the index is read at most MAX_INDEX_STEPS
+    times. Past a limit, the rest stay removed and added."""
+    if not removed or not added:
+        return []
+    index: dict[str, list[int]] = {}
+    lengths: dict[int, int] = {}
+    for j in added:
+        words = new[j].split()
+        lengths[j] = len(words)
+        for word in {w.lower() for w in words}:
+            index.setdefault(word, []).append(j)
+    candidates: list[tuple[int, list[int]]] = []  # removed item, its added ones (most shared)
+    steps = 0
+    for i in removed:
+        if steps > MAX_INDEX_STEPS:
+            break
+        a = len(old[i].split())
+        shared: Counter[int] = Counter()
+        for word in {w.lower() for w in old[i].split()}:
+            spots = index.get(word)
+            if spots is not None and len(spots) <= COMMON_WORD:
+                steps += len(spots)
+                shared.update(spots)
+        best: list[int] = []
+        for j, _ in shared.most_common():
+            b = lengths[j]
+            if 2 * min(a, b) >= SIMILAR_MOVED * (a + b):  # else too different in length
+                best.append(j)
+                if len(best) >= MOVE_CANDIDATES:
+                    break
+        if best:
+            candidates.append((i, best))
+    # Every removed item's likeliest candidate first, then the next ones while the budget lasts;
+    # an item already found alike to one is not compared with its others.
+    found: list[tuple[float, int, int, list[Segment]]] = []
+    matched: set[int] = set()
+    pairs = words_compared = 0
+    for rank in range(MOVE_CANDIDATES):
+        for i, best in candidates:
+            if rank >= len(best) or i in matched:
+                continue
+            if pairs >= MAX_MOVE_PAIRS or words_compared >= MAX_MOVE_WORDS:
+                break
+            j = best[rank]
+            pairs += 1
+            words_compared += len(old[i].split()) + lengths[j]
+            alike = _moved_changes(old[i], new[j])
+            if alike is not None:
+                found.append((alike[0], i, j, alike[1]))
+                matched.add(i)
+    found.sort(key=lambda f: (-f[0], f[1], f[2]))
+    used_old: set[int] = set()
+    used_new: set[int] = set()
+    chosen = []
+    for _ratio, i, j, segments in found:
+        if i not in used_old and j not in used_new:
+            used_old.add(i)
+            used_new.add(j)
+            chosen.append((i, j, segments))
+    return chosen
+
+
+def _fits(pairs: list[tuple[int, int]], i: int, j: int) -> bool:
+    """Add (i, j) to ``pairs`` (sorted, rising in both) if it keeps them rising in both."""
+    at = bisect.bisect(pairs, (i, j))
+    if (at > 0 and pairs[at - 1][1] >= j) or (at < len(pairs) and pairs[at][1] <= j):
+        return False
+    pairs.insert(at, (i, j))
+    return True
+
+
+@dataclass
+class _Step:
+    """One place in two aligned sequences: ``old`` and ``new`` are indices (-1: none). A move's
+    two steps both carry both indices."""
+
+    kind: str  # "same", "changed", "inserted", "deleted", "moved_from", "moved_to"
+    old: int = -1
+    new: int = -1
+    move: int = 0
+    changes: list[Segment] | None = None  # "changed", and "moved_to" when edited on the way
+
+
+def _align(
+    old: Sequence[str],
+    new: Sequence[str],
+    old_keys: Sequence[Hashable] | None = None,
+    new_keys: Sequence[Hashable] | None = None,
+) -> list[_Step]:
+    """Items (paragraphs, or slides) ``old`` matched with ``new`` in the order of the newer
+    version, removed ones where they were: items with equal keys (their text unless given) are
+    the same; a removed item whose key is added elsewhere is an exact move; a removed item
+    replaced by a similar one (SIMILAR) is changed in place; a removed item and an added one
+    elsewhere alike enough (SIMILAR_MOVED) are one item moved and edited."""
+    a = old if old_keys is None else old_keys
+    b = new if new_keys is None else new_keys
+    opcodes = difflib.SequenceMatcher(None, a, b).get_opcodes()
+    opcode_of_old: dict[int, int] = {}
+    opcode_of_new: dict[int, int] = {}
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag != "equal":
+            opcode_of_old.update((i, n) for i in range(i1, i2))
+            opcode_of_new.update((j, n) for j in range(j1, j2))
+    # Exact moves: a removed item whose key is added elsewhere (each added one used once).
+    added_at: dict[Hashable, list[int]] = {}
+    for j in opcode_of_new:  # in rising order
+        added_at.setdefault(b[j], []).append(j)
+    moves: dict[int, int] = {}  # old index -> new index
+    for i in opcode_of_old:
+        spots = added_at.get(a[i])
+        if spots:
+            moves[i] = spots.pop(0)
+    moved_new = set(moves.values())
+    # Changed in place: removed and added items side by side in one replaced stretch.
+    in_place: dict[int, list[tuple[int, int]]] = {}  # opcode -> (old, new) pairs, rising
+    changes: dict[tuple[int, int], list[Segment]] = {}
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag != "replace":
+            continue
+        olds = [i for i in range(i1, i2) if i not in moves]
+        news = [j for j in range(j1, j2) if j not in moved_new]
+        for i, j in zip(olds, news, strict=False):
+            found = _changed(old[i], new[j])
+            if found is not None:
+                in_place.setdefault(n, []).append((i, j))
+                changes[(i, j)] = found
+    # Moved and edited: what is still removed against what is still added, anywhere. A pair in
+    # one stretch that keeps the order of its other pairs is a change in place after all.
+    paired_old = {i for pairs in in_place.values() for i, _ in pairs}
+    paired_new = {j for pairs in in_place.values() for _, j in pairs}
+    removed = [i for i in opcode_of_old if i not in moves and i not in paired_old]
+    added = [j for j in opcode_of_new if j not in moved_new and j not in paired_new]
+    for i, j, found in _edited_moves(old, new, removed, added):
+        n = opcode_of_old[i]
+        if not (n == opcode_of_new[j] and _fits(in_place.setdefault(n, []), i, j)):
+            moves[i] = j
+        changes[(i, j)] = found
+    number = {i: count for count, i in enumerate(sorted(moves), start=1)}
+    moved_to = {j: i for i, j in moves.items()}
+
+    steps: list[_Step] = []
+
+    def added_step(j: int) -> None:
+        if j in moved_to:
+            i = moved_to[j]
+            steps.append(_Step("moved_to", i, j, number[i], changes.get((i, j))))
+        else:
+            steps.append(_Step("inserted", new=j))
+
+    for n, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            steps.extend(_Step("same", i1 + k, j1 + k) for k in range(i2 - i1))
+            continue
+        pairs = dict(in_place.get(n, []))
+        paired = set(pairs.values())
+        pending = [j for j in range(j1, j2) if j not in paired]
+        next_pending = 0
+        for i in range(i1, i2):
+            if i in pairs:
+                j = pairs[i]
+                while next_pending < len(pending) and pending[next_pending] < j:
+                    added_step(pending[next_pending])  # added before this one
+                    next_pending += 1
+                steps.append(_Step("changed", i, j, changes=changes[(i, j)]))
+            elif i in moves:
+                steps.append(_Step("moved_from", i, moves[i], number[i]))
+            else:
+                steps.append(_Step("deleted", old=i))
+        for j in pending[next_pending:]:
+            added_step(j)
+    return steps
 
 
 def _bounded(paragraphs: list[str]) -> tuple[list[str], bool]:
@@ -278,67 +549,247 @@ def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
     if old_cut and new_cut:  # both cut: compare the same stretch of each
         old = old[: min(len(old), len(new))]
         new = new[: len(old)]
-    opcodes = difflib.SequenceMatcher(None, old, new).get_opcodes()
-    # Moves: a removed paragraph whose exact text is added elsewhere (each used once).
-    added_at: dict[str, list[int]] = {}
-    for tag, _i1, _i2, j1, j2 in opcodes:
-        if tag in {"insert", "replace"}:
-            for j in range(j1, j2):
-                added_at.setdefault(new[j], []).append(j)
-    moved_old: dict[int, int] = {}  # old index -> move number
-    moved_new: dict[int, int] = {}
-    for tag, i1, i2, _j1, _j2 in opcodes:
-        if tag in {"delete", "replace"}:
-            for i in range(i1, i2):
-                spots = added_at.get(old[i])
-                if spots:
-                    number = len(moved_old) + 1
-                    moved_old[i] = number
-                    moved_new[spots.pop(0)] = number
-    result = TextDiff(paragraphs_moved=len(moved_old), cut=old_cut or new_cut)
+    result = TextDiff(cut=old_cut or new_cut)
+    for step in _align(old, new):
+        if step.kind == "same":
+            result.blocks.append(Block("same", [Segment("same", old[step.old])]))
+        elif step.kind == "moved_from":
+            result.blocks.append(Block("moved_from", [Segment("del", old[step.old])], step.move))
+            result.paragraphs_moved += 1
+        elif step.kind == "deleted":
+            result.blocks.append(Block("deleted", [Segment("del", old[step.old])]))
+            result.words_removed += len(old[step.old].split())
+            result.paragraphs_changed += 1
+        elif step.kind == "inserted":
+            result.blocks.append(Block("inserted", [Segment("ins", new[step.new])]))
+            result.words_added += len(new[step.new].split())
+            result.paragraphs_changed += 1
+        elif step.kind == "moved_to" and step.changes is None:
+            result.blocks.append(Block("moved_to", [Segment("ins", new[step.new])], step.move))
+        else:  # changed in place, or moved and edited
+            segments = step.changes or []
+            result.blocks.append(Block(step.kind, segments, step.move))
+            result.words_added += _count(segments, "ins")
+            result.words_removed += _count(segments, "del")
+            result.paragraphs_changed += 1
+    return result
 
-    def removed(i: int) -> None:
-        if i in moved_old:
-            result.blocks.append(Block("moved_from", [Segment("del", old[i])], moved_old[i]))
+
+# --- presentations ------------------------------------------------------------------------------
+
+
+@dataclass
+class Slide:
+    """A slide as its preview shows it (previews/converters/pptx.py)."""
+
+    number: int
+    title: str = ""
+    body: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the speaker notes' paragraphs
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return (self.title, tuple(self.body), tuple(self.notes))
+
+    @property
+    def text(self) -> str:
+        return " ".join([self.title, *self.body, *self.notes])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Paragraphs and words."""
+        paragraphs = [self.title, *self.body, *self.notes]
+        return sum(1 for p in paragraphs if p), sum(len(p.split()) for p in paragraphs)
+
+
+_SLIDE_HEADING = re.compile(r"^Slide [0-9]+(?:: (.*))?$", re.DOTALL)
+
+
+class _Slides(HTMLParser):
+    """Slides of a presentation preview: ``<section class="cr-preview-slide" id="p-<n>">`` with
+    ``<h2>Slide n: title</h2>``, a ``<p>`` per paragraph, and the speaker notes' paragraphs in an
+    ``<aside>`` (under its own ``<h3>``). A note the preview adds (``class="cr-preview-note"``,
+    "This slide has no text.") is not the slide's text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.slides: list[Slide] = []
+        self.text: list[str] | None = None  # the heading's or paragraph's text being read
+        self.reading = ""  # "title", "body", "notes" or "" (not the slide's own text)
+        self.in_notes = False
+        self.depth = 0  # open elements inside the current slide's section
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "section" and "cr-preview-slide" in (values.get("class") or "").split():
+            anchor = values.get("id") or ""
+            number = int(anchor[2:]) if anchor[2:].isdigit() else len(self.slides) + 1
+            self.slides.append(Slide(number))
+            self.in_notes = False
+            self.depth = 1
             return
-        result.blocks.append(Block("deleted", [Segment("del", old[i])]))
-        result.words_removed += len(old[i].split())
-        result.paragraphs_changed += 1
-
-    def added(j: int) -> None:
-        if j in moved_new:
-            result.blocks.append(Block("moved_to", [Segment("ins", new[j])], moved_new[j]))
+        if not self.depth:
             return
-        result.blocks.append(Block("inserted", [Segment("ins", new[j])]))
-        result.words_added += len(new[j].split())
-        result.paragraphs_changed += 1
+        self.depth += tag not in {"br", "img", "hr", "wbr"}
+        if tag == "aside":
+            self.in_notes = True
+        elif tag == "h2" and not self.in_notes:
+            self.text, self.reading = [], "title"
+        elif tag == "p" and "cr-preview-note" not in (values.get("class") or "").split():
+            self.text, self.reading = [], "notes" if self.in_notes else "body"
+        elif tag == "br" and self.text is not None:
+            self.text.append(" ")
 
-    for tag, i1, i2, j1, j2 in opcodes:
-        if tag == "equal":
-            result.blocks.extend(Block("same", [Segment("same", p)]) for p in old[i1:i2])
+    def handle_endtag(self, tag: str) -> None:
+        if not self.depth or tag in {"br", "img", "hr", "wbr"}:
+            return
+        self.depth -= 1
+        if tag == "aside":
+            self.in_notes = False
+        if tag in {"h2", "p"} and self.text is not None and self.slides:
+            text = " ".join("".join(self.text).split())
+            slide = self.slides[-1]
+            if self.reading == "title":
+                found = _SLIDE_HEADING.match(text)
+                slide.title = (found.group(1) or "") if found else text
+            elif text:
+                (slide.notes if self.reading == "notes" else slide.body).append(text)
+            self.text, self.reading = None, ""
+
+    def handle_data(self, data: str) -> None:
+        if self.text is not None:
+            self.text.append(data)
+
+
+def slides_from_html(html: str) -> list[Slide]:
+    """The slides of a presentation preview's HTML, in order, whitespace collapsed."""
+    parser = _Slides()
+    parser.feed(html)
+    parser.close()
+    return parser.slides
+
+
+@dataclass
+class SlideChange:
+    kind: str  # "same", "changed", "added", "removed", "moved_from", "moved_to"
+    old_number: int = 0  # 0: not in the older version
+    new_number: int = 0  # 0: not in the newer version
+    title: list[Segment] = field(default_factory=list)  # the title's word changes
+    body: TextDiff = field(default_factory=TextDiff)
+    notes: TextDiff = field(default_factory=TextDiff)
+    move: int = 0  # moved_from/moved_to: the move's number, to link the two places
+
+    @property
+    def words_added(self) -> int:
+        return _count(self.title, "ins") + self.body.words_added + self.notes.words_added
+
+    @property
+    def words_removed(self) -> int:
+        return _count(self.title, "del") + self.body.words_removed + self.notes.words_removed
+
+    @property
+    def renumbered(self) -> bool:
+        return bool(self.old_number and self.new_number and self.old_number != self.new_number)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "old_number": self.old_number,
+            "new_number": self.new_number,
+            "move": self.move,
+            "title": [{"op": s.op, "text": s.text} for s in self.title],
+            "blocks": [block.as_dict() for block in self.body.blocks],
+            "notes": [block.as_dict() for block in self.notes.blocks],
+        }
+
+
+@dataclass
+class SlideDiff:
+    slides: list[SlideChange] = field(default_factory=list)
+    cut: bool = False  # a deck was longer than MAX_PARAGRAPHS / MAX_WORDS: its first slides
+
+    def _of(self, *kinds: str) -> list[SlideChange]:
+        return [s for s in self.slides if s.kind in kinds]
+
+    @property
+    def words_added(self) -> int:
+        return sum(s.words_added for s in self._of("changed", "moved_to"))
+
+    @property
+    def words_removed(self) -> int:
+        return sum(s.words_removed for s in self._of("changed", "moved_to"))
+
+    @property
+    def changed(self) -> bool:
+        return any(s.kind != "same" for s in self.slides)
+
+    @property
+    def summary(self) -> str:
+        if not self.changed:
+            return "No changes"
+        parts = []
+        paired = self._of("changed", "moved_to")
+        worded = sum(1 for s in paired if s.words_added or s.words_removed)
+        if worded:
+            parts.append(
+                f"{_n(self.words_added, 'word')} added, {self.words_removed:,} removed "
+                f"in {_n(worded, 'slide')}"
+            )
+        moved = sum(s.body.paragraphs_moved + s.notes.paragraphs_moved for s in paired)
+        if moved:
+            parts.append(f"{_n(moved, 'paragraph')} moved")
+        for kind, said in (("added", "added"), ("removed", "removed"), ("moved_to", "moved")):
+            count = len(self._of(kind))
+            if count:
+                parts.append(f"{_n(count, 'slide')} {said}")
+        return "; ".join(parts)
+
+
+def _bounded_slides(slides: list[Slide]) -> tuple[list[Slide], bool]:
+    """The first slides, up to MAX_PARAGRAPHS and MAX_WORDS in all; whether some were left out."""
+    paragraphs = words = 0
+    for count, slide in enumerate(slides):
+        more_paragraphs, more_words = slide.size
+        paragraphs += more_paragraphs
+        words += more_words
+        if paragraphs > MAX_PARAGRAPHS or words > MAX_WORDS:
+            return slides[:count], True
+    return slides, False
+
+
+def diff_slides(old: list[Slide], new: list[Slide]) -> SlideDiff:
+    """Slide by slide: slides are matched as a document's paragraphs are (same, changed in place,
+    added, removed, moved, moved and edited), then each matched slide's title, text and speaker
+    notes are compared paragraph by paragraph and word by word."""
+    old, old_cut = _bounded_slides(old)
+    new, new_cut = _bounded_slides(new)
+    if old_cut and new_cut:
+        old = old[: min(len(old), len(new))]
+        new = new[: len(old)]
+    result = SlideDiff(cut=old_cut or new_cut)
+    steps = _align(
+        [s.text for s in old], [s.text for s in new], [s.key for s in old], [s.key for s in new]
+    )
+    for place, step in enumerate(steps, start=1):
+        before = old[step.old] if step.old >= 0 else Slide(0)
+        after = new[step.new] if step.new >= 0 else Slide(0)
+        if step.kind == "moved_from":  # its text is shown where it went
+            title = [Segment("same", before.title)] if before.title else []
+            result.slides.append(
+                SlideChange("moved_from", before.number, after.number, title, move=step.move)
+            )
             continue
-        olds = [i for i in range(i1, i2) if i not in moved_old]
-        news = [j for j in range(j1, j2) if j not in moved_new]
-        pairs: dict[int, tuple[int, list[Segment]]] = {}  # old index -> (new index, changes)
-        for i, j in zip(olds, news, strict=False):
-            changes = _changed(old[i], new[j])
-            if changes is not None:
-                pairs[i] = (j, changes)
-        paired_new = {j for j, _ in pairs.values()}
-        pending_new = [j for j in range(j1, j2) if j not in paired_new]
-        for i in range(i1, i2):
-            if i in pairs:
-                j, segments = pairs[i]
-                while pending_new and pending_new[0] < j:  # added before this one
-                    added(pending_new.pop(0))
-                result.blocks.append(Block("changed", segments))
-                result.words_added += sum(len(s.text.split()) for s in segments if s.op == "ins")
-                result.words_removed += sum(len(s.text.split()) for s in segments if s.op == "del")
-                result.paragraphs_changed += 1
-            else:
-                removed(i)
-        for j in pending_new:
-            added(j)
+        kind = {"inserted": "added", "deleted": "removed"}.get(step.kind, step.kind)
+        title = _words_diff(before.title, after.title)
+        if kind == "same":
+            result.slides.append(SlideChange("same", before.number, after.number, title))
+            continue
+        body = diff_paragraphs(before.body, after.body)
+        notes = diff_paragraphs(before.notes, after.notes)
+        body.anchor, notes.anchor = f"slide-{place}-", f"slide-{place}-notes-"
+        result.slides.append(
+            SlideChange(kind, before.number, after.number, title, body, notes, step.move)
+        )
     return result
 
 
@@ -368,6 +819,7 @@ class SheetChanges:
 class SheetDiff:
     sheets: list[SheetChanges] = field(default_factory=list)
     cut: bool = False  # more changed cells than shown
+    single: bool = False  # one table without sheets (a CSV file): its one sheet has no name
 
     @property
     def cells_changed(self) -> int:
@@ -381,6 +833,8 @@ class SheetDiff:
     def summary(self) -> str:
         if not self.sheets:
             return "No changes"
+        if self.single:
+            return f"{_n(self.cells_changed, 'cell')} changed"
         parts = []
         changed = [s for s in self.sheets if s.kind == "changed"]
         if changed:
@@ -431,4 +885,11 @@ def diff_sheets(
                 result.cut = True
         if changes.cell_count:
             result.sheets.append(changes)
+    return result
+
+
+def diff_tables(old: dict[tuple[int, int], str], new: dict[tuple[int, int], str]) -> SheetDiff:
+    """One table (a CSV file) cell by cell: the workbooks' comparison of one unnamed sheet."""
+    result = diff_sheets({"": old}, {"": new})
+    result.single = True
     return result

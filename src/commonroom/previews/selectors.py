@@ -19,11 +19,16 @@ from commonroom.previews.compare import (
     MAX_PARAGRAPHS,
     MAX_WORDS,
     SheetDiff,
+    SlideDiff,
     TextDiff,
     diff_paragraphs,
     diff_sheets,
+    diff_slides,
+    diff_tables,
     paragraphs_from_html,
     sheets_from_html,
+    slides_from_html,
+    table_from_html,
 )
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
@@ -133,12 +138,23 @@ def preview_file_get(*, version: Version, name: str) -> PreviewFile:
     return found
 
 
-TEXT_FORMATS = {"docx", "txt", "md"}
-SHEET_FORMATS = {"xlsx"}
+# What can be compared, decided here only: format -> how its versions are compared, and what
+# people call it. Two versions are compared when both formats are compared the same way (a .txt
+# against a .md file, say) and each preview is of the kind that way reads (COMPARED_FROM).
+COMPARABLE: dict[str, tuple[str, str]] = {
+    "docx": ("text", "Word (.docx)"),
+    "txt": ("text", "text (.txt)"),
+    "md": ("text", "Markdown (.md)"),
+    "pptx": ("slides", "PowerPoint (.pptx)"),
+    "xlsx": ("sheets", "Excel (.xlsx)"),
+    "csv": ("table", "CSV (.csv)"),
+}
+COMPARED_FROM = {"text": "html", "slides": "slides", "sheets": "table", "table": "table"}
 WAITING = "The comparison is ready when both previews are."
+_NAMES = [name for _, name in COMPARABLE.values()]
 NOT_COMPARABLE = (
-    "These versions cannot be compared: comparing works for Word (.docx), text (.txt), "
-    "Markdown (.md) and Excel (.xlsx) files, two of the same kind."
+    "These versions cannot be compared: comparing works for "
+    f"{', '.join(_NAMES[:-1])} and {_NAMES[-1]} files, two of the same kind."
 )
 
 
@@ -151,7 +167,8 @@ class Comparison:
     status: str  # "ready", "waiting", "failed", "unsupported"
     message: str = ""
     text: TextDiff | None = None
-    sheets: SheetDiff | None = None
+    sheets: SheetDiff | None = None  # workbooks, and CSV files (one table)
+    slides: SlideDiff | None = None
     notes: list[str] = field(default_factory=list)
     can_download: bool = False
 
@@ -160,22 +177,28 @@ class Comparison:
         return self.status == "ready"
 
     @property
+    def kind(self) -> str:
+        """How the versions were compared: "text", "sheets" (a CSV file's table too), "slides";
+        "" when they were not."""
+        return "text" if self.text else "sheets" if self.sheets else "slides" if self.slides else ""
+
+    @property
     def summary(self) -> str:
-        found = self.text or self.sheets
+        found = self.text or self.sheets or self.slides
         return found.summary if found is not None else ""
 
 
-def _kind(preview: Preview) -> str:
-    if preview.format in TEXT_FORMATS and preview.kind == "html":
-        return "text"
-    if preview.format in SHEET_FORMATS and preview.kind == "table":
-        return "sheets"
-    return ""
+def comparable_as(preview: Preview) -> str:
+    """How a ready preview is compared with another ("text", "slides", "sheets", "table"), or ""
+    when it cannot be."""
+    how = COMPARABLE.get(preview.format, ("", ""))[0]
+    return how if how and preview.kind == COMPARED_FROM[how] else ""
 
 
 def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) -> Comparison:
     """``old`` and ``new`` (versions of the document the reader already has access to) compared
-    from their previews: word by word for documents, cell by cell for workbooks."""
+    from their previews: word by word for documents and presentations (slide by slide), cell by
+    cell for workbooks and CSV files."""
     can_download = doc_access.can("download")
     found = {p.blob_id: p for p in Preview.objects.filter(blob_id__in=[old.blob_id, new.blob_id])}
     pair = [found.get(old.blob_id), found.get(new.blob_id)]
@@ -183,12 +206,13 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     def made(
         status: str,
         message: str = "",
+        notes: list[str] | None = None,
         text: TextDiff | None = None,
         sheets: SheetDiff | None = None,
-        notes: list[str] | None = None,
+        slides: SlideDiff | None = None,
     ) -> Comparison:
         return Comparison(
-            old, new, status, message, text, sheets, notes or [], can_download=can_download
+            old, new, status, message, text, sheets, slides, notes or [], can_download
         )
 
     for version, preview in zip((old, new), pair, strict=True):
@@ -206,23 +230,34 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     if pair[0] is None or pair[1] is None or not (pair[0].is_ready and pair[1].is_ready):
         return made("waiting", message=WAITING)
     before, after = pair[0], pair[1]
-    kinds = {_kind(before), _kind(after)}
+    how = {comparable_as(before), comparable_as(after)}
     notes = list(dict.fromkeys([*before.notes, *after.notes]))
-    if kinds == {"text"}:
+    if how == {"text"}:
         text = diff_paragraphs(paragraphs_from_html(before.html), paragraphs_from_html(after.html))
         if text.cut:
             notes.append(
                 f"Only the first {MAX_PARAGRAPHS:,} paragraphs ({MAX_WORDS:,} words) of each "
                 "version are compared."
             )
-        return made("ready", text=text, notes=notes)
-    if kinds == {"sheets"}:
-        sheets = diff_sheets(sheets_from_html(before.html), sheets_from_html(after.html))
+        return made("ready", notes=notes, text=text)
+    if how == {"slides"}:
+        slides = diff_slides(slides_from_html(before.html), slides_from_html(after.html))
+        if slides.cut:
+            notes.append(
+                f"Only the first slides of each version, up to {MAX_PARAGRAPHS:,} paragraphs "
+                f"({MAX_WORDS:,} words), are compared."
+            )
+        return made("ready", notes=notes, slides=slides)
+    if how in ({"sheets"}, {"table"}):
+        if how == {"sheets"}:
+            sheets = diff_sheets(sheets_from_html(before.html), sheets_from_html(after.html))
+        else:
+            sheets = diff_tables(table_from_html(before.html), table_from_html(after.html))
         if any(n.startswith("Showing the first") for n in notes):
             notes.insert(0, "Only the cells the previews show are compared.")
         if sheets.cut:
             notes.append(f"Showing the first {MAX_CELLS_SHOWN:,} changed cells.")
-        return made("ready", sheets=sheets, notes=notes)
+        return made("ready", notes=notes, sheets=sheets)
     return made("unsupported", message=NOT_COMPARABLE)
 
 

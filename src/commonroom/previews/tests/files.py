@@ -1,5 +1,6 @@
 """Files the preview tests build: Word documents (python-docx, and hand-written XML for tracked
-changes and comments), a zip bomb, XML with entities, a truncated file."""
+changes and comments), presentations (python-pptx), a zip bomb, XML with entities, a truncated
+file."""
 
 # ruff: noqa: E501 (XML written out whole reads better than split)
 
@@ -170,3 +171,27 @@ def truncated(path: Path, source: Path) -> Path:
     data = source.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+def pptx_bytes(slides: list[tuple[str, list[str], list[str]]]) -> bytes:
+    """A presentation of ``slides``, each (title, paragraphs of its text box, speaker notes'
+    paragraphs): a "Title and Content" slide, or a blank one when it has neither title nor
+    text."""
+    from pptx import Presentation
+
+    presentation = Presentation()
+    for title, body, notes in slides:
+        layout = presentation.slide_layouts[1 if title or body else 6]
+        slide = presentation.slides.add_slide(layout)
+        if title or body:
+            slide.shapes.title.text = title
+            frame = slide.placeholders[1].text_frame
+            for number, text in enumerate(body):
+                (frame.paragraphs[0] if number == 0 else frame.add_paragraph()).text = text
+        if notes:
+            frame = slide.notes_slide.notes_text_frame
+            for number, text in enumerate(notes):
+                (frame.paragraphs[0] if number == 0 else frame.add_paragraph()).text = text
+    out = io.BytesIO()
+    presentation.save(out)
+    return out.getvalue()

@@ -1,10 +1,14 @@
-"""Compare versions: the redline on built texts, documents and workbooks through the real upload
-and preview path, escaping, the page for each role (404 for outsiders and forged numbers), and the
-API."""
+"""Compare versions: the redline on built texts (moves, moves with edits, bounded on long
+documents), slides and cells; documents, presentations, workbooks and CSV files through the real
+upload and preview path, escaping, the page for each role (404 for outsiders and forged numbers),
+and the API."""
 
 from __future__ import annotations
 
 import io
+import random
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,13 +20,23 @@ from openpyxl import Workbook
 from commonroom.audit.models import Action, AuditEvent
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import version_upload
+from commonroom.previews import compare
 from commonroom.previews.compare import (
+    MAX_MOVE_PAIRS,
+    Slide,
     diff_paragraphs,
     diff_sheets,
+    diff_slides,
+    diff_tables,
     paragraphs_from_html,
     sheets_from_html,
+    slides_from_html,
+    table_from_html,
 )
-from commonroom.previews.selectors import WAITING
+from commonroom.previews.converters import pptx as pptx_converter
+from commonroom.previews.converters import text as text_converter
+from commonroom.previews.selectors import NOT_COMPARABLE, WAITING
+from commonroom.previews.tests.files import png_bytes, pptx_bytes
 from commonroom.workspaces.tests.factories import upload_document
 
 ROLES = ["viewer", "commenter", "editor", "manager"]
@@ -84,6 +98,103 @@ def test_a_paragraph_moved() -> None:
     assert diff.blocks[0].move == diff.blocks[3].move == 1
     assert (diff.words_added, diff.words_removed, diff.paragraphs_changed) == (0, 0, 0)
     assert diff.summary == "1 paragraph moved"
+
+
+def segments(block: Any) -> list[tuple[str, str]]:
+    return [(s.op, s.text) for s in block.segments]
+
+
+def test_a_paragraph_moved_and_edited() -> None:
+    moving = "The ward has twenty beds and four nurses on each shift."
+    old = ["Introduction.", moving, "Budget follows.", "Close."]
+    new = ["Introduction.", "Budget follows.", "Close.", moving.replace("twenty", "twenty-two")]
+    diff = diff_paragraphs(old, new)
+    assert kinds(diff) == ["same", "moved_from", "same", "same", "moved_to"]
+    moved_from, moved_to = diff.blocks[1], diff.blocks[4]
+    assert moved_from.move == moved_to.move == 1
+    assert segments(moved_from) == [("del", moving)]
+    assert segments(moved_to) == [
+        ("same", "The ward has"),
+        ("del", "twenty"),
+        ("ins", "twenty-two"),
+        ("same", "beds and four nurses on each shift."),
+    ]
+    assert moved_to.edited and not moved_from.edited
+    assert " ".join(s.text for s in moved_to.new_side) == " ".join(
+        s.text for s in moved_to.segments
+    )
+    assert (diff.words_added, diff.words_removed, diff.paragraphs_moved) == (1, 1, 1)
+    assert diff.summary == "1 word added, 1 removed in 1 paragraph; 1 paragraph moved"
+
+
+def test_a_paragraph_moved_up_and_edited_among_exact_moves() -> None:
+    old = ["Apples grow on trees.", "Bananas are yellow.", "Cherries are red and sweet in June."]
+    new = ["Cherries are red and sweet in July.", "Bananas are yellow.", "Apples grow on trees."]
+    diff = diff_paragraphs(old, new)
+    moved = [(b.kind, b.move, b.edited) for b in diff.blocks if b.move]
+    assert sorted(moved) == [
+        ("moved_from", 1, False),
+        ("moved_from", 2, False),
+        ("moved_to", 1, False),
+        ("moved_to", 2, True),
+    ]
+    edited = next(b for b in diff.blocks if b.edited)
+    assert ("del", "June.") in segments(edited) and ("ins", "July.") in segments(edited)
+    assert diff.summary == "1 word added, 1 removed in 1 paragraph; 2 paragraphs moved"
+
+
+def test_a_paragraph_elsewhere_that_is_not_alike_enough_is_not_a_move() -> None:
+    # Half the words in common: alike enough in place (SIMILAR), not out of place (SIMILAR_MOVED).
+    old = ["Keep.", "Ward seven will close for repairs during the spring months.", "Stay."]
+    new = ["Keep.", "Stay.", "Ward nine will open for visitors during the summer evenings."]
+    diff = diff_paragraphs(old, new)
+    assert kinds(diff) == ["same", "deleted", "same", "inserted"]
+    assert diff.paragraphs_moved == 0
+
+
+def test_an_edited_paragraph_in_its_own_stretch_is_changed_in_place() -> None:
+    old = ["Start.", "Completely unrelated words.", "Budget is four million pounds.", "End."]
+    new = ["Start.", "Budget is five million pounds.", "A brand new closing note.", "End."]
+    diff = diff_paragraphs(old, new)
+    assert kinds(diff) == ["same", "deleted", "changed", "inserted", "same"]
+    assert diff.paragraphs_moved == 0
+
+
+def test_moves_among_thousands_of_paragraphs_are_bounded(monkeypatch) -> None:
+    """3,000 paragraphs shuffled and each edited: looking for moves compares at most
+    MAX_MOVE_PAIRS pairs (not 3,000 x 3,000) and still finds the moves it can afford."""
+    rng = random.Random(7)
+    vocabulary = [f"word{n}" for n in range(20_000)]
+    # Forty words a paragraph: longer than SHORT, so the time is the words' and the moves'.
+    old = [" ".join(rng.choice(vocabulary) for _ in range(40)) for _ in range(3_000)]
+    new = [p.replace(p.split()[5], "edited") for p in old]
+    rng.shuffle(new)
+    compared = 0
+    real = compare._moved_changes
+
+    def counting(a: str, b: str) -> Any:
+        nonlocal compared
+        compared += 1
+        return real(a, b)
+
+    monkeypatch.setattr(compare, "_moved_changes", counting)
+    started = time.perf_counter()
+    diff = diff_paragraphs(old, new)
+    elapsed = time.perf_counter() - started
+    assert compared <= MAX_MOVE_PAIRS
+    assert diff.paragraphs_moved >= MAX_MOVE_PAIRS // 2
+    assert all(b.edited for b in diff.blocks if b.kind == "moved_to")
+    assert elapsed < 5, elapsed  # about half a second here; comparing all 3,000 x 3,000 pairs
+    # would take most of an hour
+
+
+def test_past_the_limit_the_rest_stay_removed_and_added(monkeypatch) -> None:
+    monkeypatch.setattr(compare, "MAX_MOVE_PAIRS", 1)
+    old = ["Head.", "one two three four five six seven", "Tail.", "alpha beta gamma delta epsilon"]
+    new = ["alpha beta gamma delta omega", "Head.", "Tail.", "one two three four five six eight"]
+    diff = diff_paragraphs(old, new)
+    assert diff.paragraphs_moved == 1
+    assert sorted(kinds(diff)).count("deleted") == 1
 
 
 def test_paragraphs_added_and_removed_whole() -> None:
@@ -155,6 +266,99 @@ def test_sheets_come_from_the_preview_tables() -> None:
         '<tr id="p-3"><th scope="row">3</th><td>x</td></tr></tbody></table></section>'
     )
     assert sheets_from_html(html) == {"Beds <2>": {(1, 1): "Ward", (1, 3): "3", (3, 1): "x"}}
+
+
+def slides_of(tmp_path: Path, deck: list[tuple[str, list[str], list[str]]]) -> list[Slide]:
+    """The slides the compare reads from the real converter's preview of ``deck``."""
+    source = tmp_path / f"deck-{len(list(tmp_path.iterdir()))}.pptx"
+    source.write_bytes(pptx_bytes(deck))
+    return slides_from_html(pptx_converter.convert(source, tmp_path).html)
+
+
+def test_slides_come_from_the_preview_sections(tmp_path) -> None:
+    found = slides_of(
+        tmp_path,
+        [("Winter <pressures>", ["Beds open: 40", "Staff"], ["Mention the plan"]), ("", [], [])],
+    )
+    assert [(s.number, s.title, s.body, s.notes) for s in found] == [
+        (1, "Winter <pressures>", ["Beds open: 40", "Staff"], ["Mention the plan"]),
+        (2, "", [], []),  # "This slide has no text." is the preview's note, not the slide's
+    ]
+
+
+def test_slides_compared_slide_by_slide(tmp_path) -> None:
+    old = slides_of(
+        tmp_path,
+        [
+            ("Winter pressures", ["Beds open: 40", "Staff are tired"], ["Mention the plan"]),
+            ("Budget", ["Spend is four million pounds this year"], []),
+            ("Retired", ["An old slide nobody needs"], []),
+            ("Close", ["Questions?"], []),
+        ],
+    )
+    new = slides_of(
+        tmp_path,
+        [
+            ("Winter plans", ["Beds open: 42", "Staff are tired"], ["Mention the escalation plan"]),
+            ("Close", ["Questions?"], []),
+            ("Agency", ["Agency spend is down"], []),
+            ("Budget", ["Spend is five million pounds this year"], []),
+        ],
+    )
+    diff = diff_slides(old, new)
+    assert [(s.kind, s.old_number, s.new_number) for s in diff.slides] == [
+        ("changed", 1, 1),
+        ("moved_from", 2, 4),
+        ("removed", 3, 0),
+        ("same", 4, 2),
+        ("added", 0, 3),
+        ("moved_to", 2, 4),
+    ]
+    first = diff.slides[0]
+    assert [(s.op, s.text) for s in first.title] == [
+        ("same", "Winter"),
+        ("del", "pressures"),
+        ("ins", "plans"),
+    ]
+    assert [b.kind for b in first.body.blocks] == ["changed", "same"]
+    assert segments(first.body.blocks[0]) == [("same", "Beds open:"), ("del", "40"), ("ins", "42")]
+    assert segments(first.notes.blocks[0]) == [
+        ("same", "Mention the"),
+        ("ins", "escalation"),
+        ("same", "plan"),
+    ]
+    moved = diff.slides[5]
+    assert moved.move == diff.slides[1].move == 1
+    assert ("ins", "five") in segments(moved.body.blocks[0])
+    assert [b.kind for b in diff.slides[2].body.blocks] == ["deleted"]
+    assert diff.summary == (
+        "4 words added, 3 removed in 2 slides; 1 slide added; 1 slide removed; 1 slide moved"
+    )
+    # Moves inside two slides' diffs get ids of their own on the page.
+    assert first.body.anchor != moved.body.anchor
+    assert diff_slides(old, old).summary == "No changes"
+
+
+def test_a_reordered_bullet_is_a_paragraph_moved_on_its_slide() -> None:
+    old = [Slide(1, "Plan", ["First wash.", "Then dry.", "Fold at last."])]
+    new = [Slide(1, "Plan", ["Then dry.", "Fold at last.", "First wash."])]
+    diff = diff_slides(old, new)
+    assert [s.kind for s in diff.slides] == ["changed"]
+    assert diff.summary == "1 paragraph moved"
+
+
+def test_csv_cells_come_from_the_preview_table(tmp_path) -> None:
+    source = tmp_path / "beds.csv"
+    source.write_bytes(b"ward,beds\nAsh,24\nElm,\n")
+    cells = table_from_html(text_converter.convert_csv(source, tmp_path).html)
+    assert cells == {(1, 1): "ward", (1, 2): "beds", (2, 1): "Ash", (2, 2): "24", (3, 1): "Elm"}
+    diff = diff_tables(cells, {**cells, (2, 2): "26", (3, 2): "10"})
+    assert [(c.ref, c.old, c.new) for c in diff.sheets[0].cells] == [
+        ("B2", "24", "26"),
+        ("B3", "", "10"),
+    ]
+    assert diff.summary == "2 cells changed"
+    assert diff_tables(cells, cells).summary == "No changes"
 
 
 # --- through the real upload and preview path ---------------------------------------------------
@@ -351,3 +555,149 @@ def test_the_api_returns_summary_and_blocks(
     ]
     same = client_for(team.viewer).get(api_url(team, doc) + "?a=2&b=2").json()
     assert same["summary"] == "No changes"
+
+
+# --- moves with edits, presentations and CSV files on the page and in the API -------------------
+
+
+@pytest.mark.django_db
+def test_docx_paragraph_moved_and_edited_on_the_page(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    moving = "Agency spend fell by twelve percent over the winter months."
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "report.docx",
+        word(["Report.", moving, "Beds are full.", "Actions follow."]),
+        word(["Report.", "Beds are full.", "Actions follow.", moving.replace("twelve", "ten")]),
+    )
+    viewer = client_for(team.viewer)
+    body = viewer.get(page(team, doc)).content.decode()
+    assert "1 word added, 1 removed in 1 paragraph; 1 paragraph moved" in body
+    assert 'id="moved_to-1"' in body and 'href="#moved_from-1"' in body
+    assert "Moved here and edited</a> Agency spend fell by <del>twelve</del> <ins>ten</ins>" in body
+    side = viewer.get(page(team, doc) + "?view=side").content.decode()
+    assert "<del>twelve</del> <ins>ten</ins> percent" in side
+    data = viewer.get(api_url(team, doc)).json()
+    moved_to = next(b for b in data["blocks"] if b["kind"] == "moved_to")
+    assert {"op": "ins", "text": "ten"} in moved_to["segments"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_pptx_versions_compared_slide_by_slide(
+    team, django_capture_on_commit_callbacks, make_upload, role
+) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "winter.pptx",
+        pptx_bytes(
+            [
+                ("Winter pressures", ["Beds open: 40"], ["Mention the plan"]),
+                ("Old slide", ["<script>alert(1)</script>"], []),
+            ]
+        ),
+        pptx_bytes(
+            [
+                ("Winter pressures", ["Beds open: 42"], ["Mention the escalation plan"]),
+                ("Staffing", ["Agency spend down"], []),
+            ]
+        ),
+    )
+    response = client_for(team.by_role[role]).get(page(team, doc))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "2 words added, 1 removed in 1 slide; 1 slide added; 1 slide removed" in body
+    assert "Beds open: <del>40</del> <ins>42</ins>" in body
+    assert "Mention the <ins>escalation</ins> plan" in body
+    assert "Speaker notes" in body
+    assert "Slide added" in body and "Slide removed" in body
+    assert "Slide 2 of version 1: <del>Old slide</del>" in body
+    assert "Slide 2: <ins>Staffing</ins>" in body
+    assert "<script>alert" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert NOT_COMPARABLE not in body
+
+
+@pytest.mark.django_db
+def test_pptx_comparison_in_the_api_and_side_by_side(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "deck.pptx",
+        pptx_bytes([("Plan", ["Wash first"], []), ("Dry", ["Then dry"], []), ("End", [], [])]),
+        pptx_bytes([("Dry", ["Then dry"], []), ("End", [], []), ("Plan", ["Wash first"], [])]),
+    )
+    viewer = client_for(team.viewer)
+    data = viewer.get(api_url(team, doc)).json()
+    assert (data["status"], data["kind"], data["summary"]) == ("ready", "slides", "1 slide moved")
+    assert [(s["kind"], s["old_number"], s["new_number"]) for s in data["slides"]] == [
+        ("moved_from", 1, 3),
+        ("same", 2, 1),
+        ("same", 3, 2),
+        ("moved_to", 1, 3),
+    ]
+    assert data["slides"][3]["title"] == [{"op": "same", "text": "Plan"}]
+    assert data["slides"][3]["blocks"][0]["segments"] == [{"op": "same", "text": "Wash first"}]
+    side = viewer.get(page(team, doc) + "?view=side").content.decode()
+    assert 'href="#slide-moved_to-1">Moved to slide 3</a>' in side
+    assert 'Slide 3 <span class="cr-compare-slide__was">(slide 1 of version 1)</span>' in side
+    assert 'id="slide-moved_to-1"' in side and "cr-compare-side__row cr-compare--same" in side
+
+
+@pytest.mark.django_db
+def test_csv_cells_compared(team, django_capture_on_commit_callbacks, make_upload) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "beds.csv",
+        b"ward,beds\nAsh,24\nElm,10\n",
+        b"ward,beds\nAsh,26\nElm,10,<b>note</b>\n",
+    )
+    viewer = client_for(team.viewer)
+    body = viewer.get(page(team, doc)).content.decode()
+    assert "2 cells changed" in body
+    assert '<th scope="row">B2</th><td><del>24</del></td><td><ins>26</ins></td>' in body
+    assert "<ins>&lt;b&gt;note&lt;/b&gt;</ins>" in body
+    data = viewer.get(api_url(team, doc)).json()
+    assert (data["kind"], data["summary"]) == ("sheets", "2 cells changed")
+    assert data["sheets"][0]["cells"] == [
+        {"ref": "B2", "old": "24", "new": "26"},
+        {"ref": "C3", "old": "", "new": "<b>note</b>"},
+    ]
+
+
+@pytest.mark.django_db
+def test_versions_of_different_kinds_or_without_text_are_refused_with_a_sentence(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    assert "PowerPoint (.pptx)" in NOT_COMPARABLE and "CSV (.csv)" in NOT_COMPARABLE
+    with django_capture_on_commit_callbacks(execute=True):
+        mixed = upload_document(
+            team.workspace, team.manager, name="plan.pptx", content=pptx_bytes([("Plan", [], [])])
+        )
+    access = document_access(user=team.editor, workspace_id=team.workspace.pk, document_id=mixed.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        csv_file = make_upload("plan.csv", b"ward,beds\nAsh,24\n", "text/csv")
+        version_upload(actor=team.editor, doc_access=access, uploaded=csv_file)
+    pictures = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "a.png",
+        png_bytes(),
+        png_bytes((1, 2, 3)),
+    )
+    viewer = client_for(team.viewer)
+    for doc in (mixed, pictures):
+        response = viewer.get(page(team, doc))
+        assert response.status_code == 200
+        assert NOT_COMPARABLE in response.content.decode()
+        assert viewer.get(api_url(team, doc)).json()["status"] == "unsupported"
