@@ -3,9 +3,10 @@ the person and to the workspaces they are a member of now."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from commonroom.core.markup import as_text
 from commonroom.documents.models import Document
@@ -19,14 +20,41 @@ def _member_of(user: Any, workspace_field: str) -> Exists:
     return Exists(Membership.objects.filter(workspace_id=OuterRef(workspace_field), user=user))
 
 
+def _visible() -> QuerySet[Notification]:
+    """Notifications whose recipient is still a member of their workspace (filter by person)."""
+    return Notification.objects.filter(
+        Exists(
+            Membership.objects.filter(
+                workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id")
+            )
+        )
+    )
+
+
 def visible_notifications(user: Any) -> QuerySet[Notification]:
     """The person's notifications in workspaces they are still a member of."""
-    return Notification.objects.filter(recipient=user).filter(_member_of(user, "workspace_id"))
+    return _visible().filter(recipient=user)
+
+
+def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
+    """How many unread notifications each of these people has (the header badge's number), for
+    any number of people in one query."""
+    ids = {int(pk) for pk in user_ids}
+    if not ids:
+        return {}
+    found = dict(
+        _visible()
+        .filter(recipient_id__in=ids, read_at__isnull=True)
+        .values("recipient_id")
+        .annotate(n=Count("id"))
+        .values_list("recipient_id", "n")
+    )
+    return {pk: found.get(pk, 0) for pk in ids}
 
 
 def unread_count(user: Any) -> int:
-    """How many unread notifications the person has (one COUNT query)."""
-    return visible_notifications(user).filter(read_at__isnull=True).count()
+    """How many unread notifications the person has (one query)."""
+    return unread_counts([user.pk])[user.pk]
 
 
 def notification_list(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:

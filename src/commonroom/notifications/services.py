@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -37,7 +37,7 @@ from commonroom.notifications.models import (
     Notification,
     NotificationSettings,
 )
-from commonroom.notifications.selectors import visible_notifications
+from commonroom.notifications.selectors import unread_counts, visible_notifications
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import parse_uuid
 
@@ -94,24 +94,8 @@ def _follow_ids(user_ids: Iterable[Any], document_id: Any) -> None:
 
 def _nudge(user_ids: Iterable[int]) -> None:
     """Tell each person's open screens their new unread count (after the commit)."""
-    ids = list(user_ids)
-    if not ids:
-        return
-    counts = dict(
-        Notification.objects.filter(recipient_id__in=ids, read_at__isnull=True)
-        .filter(
-            Exists(
-                Membership.objects.filter(
-                    workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id")
-                )
-            )
-        )
-        .values("recipient_id")
-        .annotate(n=Count("id"))
-        .values_list("recipient_id", "n")
-    )
-    for pk in ids:
-        nudge_user(user_id=pk, kind="notifications", data={"unread": counts.get(pk, 0)})
+    for pk, unread in unread_counts(user_ids).items():
+        nudge_user(user_id=pk, kind="notifications", data={"unread": unread})
 
 
 def _notify(
