@@ -32,7 +32,7 @@ from commonroom.documents.selectors import (
 from commonroom.documents.uploads import upload_error
 from commonroom.notifications.selectors import is_following
 from commonroom.notifications.services import document_seen
-from commonroom.previews.selectors import preview_for
+from commonroom.previews.selectors import comparable_with_previous, preview_for
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 
@@ -214,6 +214,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "document": doc,
             "abilities": doc_access.abilities,
             "versions": versions,
+            "comparable": comparable_with_previous(versions),
             "latest": versions[0] if versions else None,
             "preview": preview_for(doc_access=doc_access, version=versions[0])
             if versions

@@ -30,6 +30,7 @@ from commonroom.previews.compare import (
     slides_from_html,
     table_from_html,
 )
+from commonroom.previews.convert import format_for
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
 
@@ -279,3 +280,15 @@ def compare_pair(
     return version_get(doc_access=doc_access, number=a), version_get(
         doc_access=doc_access, number=b
     )
+
+
+def comparable_with_previous(versions: list[Version]) -> set[int]:
+    """The numbers of the versions (of one document) that can be compared with the version just
+    before them: both of a kind that comparing works for (``COMPARABLE``), the same kind. Read
+    from the names and types alone, so a document page offers "Compare with the previous version"
+    only where the comparison page can give one."""
+    how = {
+        v.number: COMPARABLE.get(format_for(v.content_type, v.filename) or "", ("", ""))[0]
+        for v in versions
+    }
+    return {number for number, kind in how.items() if kind and how.get(number - 1) == kind}
