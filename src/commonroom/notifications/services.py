@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.markup import as_text
+from commonroom.core.text import plain_text
 from commonroom.documents.models import Document
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -61,7 +62,9 @@ PRIORITY = {
 
 
 def _clip(text: str, limit: int = MAX_TEXT) -> str:
-    text = " ".join(str(text or "").split())
+    """``text`` cleaned as all stored text is (one line: ``core.text.plain_text``), then cut to
+    ``limit`` characters, the last one an ellipsis when anything was cut."""
+    text = plain_text(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from commonroom.accounts.models import User
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import version_restore
 from commonroom.notifications import services
@@ -169,3 +170,20 @@ def test_mark_all_read_touches_only_what_the_person_is_shown(team: Any) -> None:
     Membership.objects.filter(workspace=other, user=team.viewer).delete()
     assert mark_all_read(user=team.viewer) == 1
     assert Notification.objects.get(workspace=other).read_at is None
+
+
+def test_summaries_and_excerpts_are_one_clean_line_cut_to_length(team, doc):
+    # A name set outside the services (the admin site, say), with a bidirectional override.
+    User.objects.filter(pk=team.commenter.pk).update(full_name="Sam\u202e Jones")
+    team.commenter.refresh_from_db()
+    body = "First line\n\n  second\tline " + "word " * 100
+    comment = post_comment(doc, team.commenter, body, mentioned=[team.editor])
+    n = Notification.objects.get(recipient=team.editor, dedupe_key=f"comment:{comment.pk}")
+    assert n.summary == "Sam Jones mentioned you on minutes.docx"
+    one_line = "First line second line " + " ".join(["word"] * 100)
+    assert n.excerpt == one_line[: services.MAX_TEXT - 1] + "…"
+    assert len(n.excerpt) == services.MAX_TEXT
+    # Short enough: kept whole, nothing added.
+    short = post_comment(doc, team.commenter, " Short\nreply ", mentioned=[team.editor])
+    n = Notification.objects.get(recipient=team.editor, dedupe_key=f"comment:{short.pk}")
+    assert n.excerpt == "Short reply"
