@@ -41,6 +41,7 @@ from commonroom.notifications.models import (
 from commonroom.notifications.selectors import unread_counts, visible_notifications
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import parse_uuid
+from commonroom.workspaces.services import lock_access
 
 log = logging.getLogger(__name__)
 
@@ -350,22 +351,15 @@ def mark_all_read(*, user: Any, workspace: Any = None) -> int:
 @transaction.atomic
 def follow(*, user: Any, doc_access: DocumentAccess) -> None:
     """Follow a document the person can see (they are its member: ``doc_access`` says so)."""
-    _require_member(user, doc_access)
+    # Membership read again in this transaction: a person removed a moment ago gets 404.
+    lock_access(actor=user, access=doc_access.access)
     _follow_ids([user.pk], doc_access.document.pk)
 
 
 @transaction.atomic
 def unfollow(*, user: Any, doc_access: DocumentAccess) -> None:
-    _require_member(user, doc_access)
+    lock_access(actor=user, access=doc_access.access)
     Follow.objects.filter(user=user, document_id=doc_access.document.pk).delete()
-
-
-def _require_member(user: Any, doc_access: DocumentAccess) -> None:
-    # Read again in this transaction: a person removed a moment ago follows nothing.
-    if not Membership.objects.filter(
-        workspace_id=doc_access.document.workspace_id, user=user
-    ).exists():
-        raise NotFound()
 
 
 def settings_for(user: Any) -> NotificationSettings:

@@ -282,3 +282,22 @@ def test_api_follow(client, team, doc):
     assert c.delete(url).status_code == 204
     assert not Follow.objects.filter(user=team.viewer, document=doc).exists()
     assert api(client, team.outsider).put(url).status_code == 404
+
+
+def test_removed_while_the_request_was_in_flight_follows_and_unfollows_nothing(team, doc):
+    """The page or API call read the person's access, then they were removed: the service reads
+    the membership again and answers 404 (the follow the person had stays, and stays silent)."""
+    from commonroom.core.exceptions import NotFound
+    from commonroom.documents.selectors import document_access
+    from commonroom.notifications import services
+
+    access = document_access(user=team.viewer, workspace_id=team.workspace.pk, document_id=doc.pk)
+    services.follow(user=team.viewer, doc_access=access)
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+    with pytest.raises(NotFound):
+        services.unfollow(user=team.viewer, doc_access=access)
+    assert Follow.objects.filter(user=team.viewer, document=doc).exists()
+    Follow.objects.filter(user=team.viewer).delete()
+    with pytest.raises(NotFound):
+        services.follow(user=team.viewer, doc_access=access)
+    assert not Follow.objects.filter(user=team.viewer).exists()
