@@ -155,3 +155,38 @@ def test_the_keyboard_path_comments_on_a_whole_paragraph(
     # Arriving live on this screen, the thread is counted in the paragraph's marker.
     expect(page.locator('.cr-anchors[data-anchor-for="p-3"]')).to_contain_text("1 comment")
     assert page_problems.seen == []
+
+
+def test_markers_follow_threads_live_on_a_readers_screen(
+    asgi_server: Any, new_page: Any, page_problems: Any, tmp_path: Path
+) -> None:
+    """A reader who cannot comment sees a passage's marker appear when a thread is started on
+    it, go when it is resolved and come back when it is reopened, without reloading."""
+    sam, ws, doc = _world(tmp_path)
+    nina = UserFactory(email="nina@example.org", full_name="Nina Brooks")
+    add_member(ws, nina, "viewer")
+    path = f"/w/{ws.pk}/d/{doc.pk}/"
+    reader = _open(new_page, asgi_server, nina, path, PHONE)
+    writer = _open(new_page, asgi_server, sam, path, DESKTOP)
+    marker = reader.locator('.cr-anchors[data-anchor-for="p-3"]')
+    expect(marker).to_have_count(0)
+
+    writer.evaluate(SELECT, ["p-3", 4, 9])
+    writer.get_by_role("button", name="Comment on this passage").click()
+    box = writer.get_by_label("Add a comment")
+    box.fill("Which board?")
+    box.press("Enter")
+    expect(marker).to_contain_text("1 comment")
+    thread = writer.locator("article.cr-thread", has_text="Which board?")
+    assert reader.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    thread.get_by_role("button", name="Resolve the thread").click()
+    expect(marker).to_have_count(0)
+    writer.locator("article.cr-thread", has_text="Which board?").get_by_role(
+        "button", name="Reopen the thread"
+    ).click()
+    expect(marker).to_contain_text("1 comment")
+    marker.locator("a").click()
+    thread_id = Comment.objects.get(body="Which board?").pk
+    reader.wait_for_url(f"**{path}#thread-{thread_id}")
+    assert page_problems.seen == []

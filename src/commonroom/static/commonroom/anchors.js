@@ -6,7 +6,7 @@
 // either fills the new-thread composer's hidden anchor_quote and anchor_position fields (live.js
 // sends them with the comment), shows the passage above the composer with "Remove", and moves
 // to the composer. The markers beside the blocks come from the server (the preview fragment);
-// a new anchored thread arriving on this screen adds itself to its block's marker.
+// a thread arriving on this screen (new, resolved, reopened) updates its block's marker.
 
 const BLOCK = '[id^="p-"]';
 const MAX_QUOTE = 500;
@@ -143,39 +143,58 @@ function onFocusIn(e) {
   showButton(block, { block: block.id, start: 0, end: block.textContent.length, quote: quote.slice(0, MAX_QUOTE) }, "Comment on this paragraph");
 }
 
-// A thread placed on this screen (live.js) that quotes a passage of the preview shown: count it
-// in that block's marker, making the marker if it is the first.
+// A thread placed on this screen (live.js) that quotes a passage of the preview shown: counted
+// in that block's marker (made if it is the first) while it is open and its first comment is
+// there; resolved or deleted, it leaves the count, and the marker goes with the last. Readers
+// who cannot comment see the markers change too. (The server makes them the same way.)
 function onPlaced(e) {
   const node = e.detail && e.detail.node;
-  if (!node || !node.id || !node.id.startsWith("thread-") || node.classList.contains("cr-thread--resolved")) return;
-  const link = node.querySelector(".cr-comment__quote-link");
-  const blockId = link && link.getAttribute("href").slice(1);
-  const block = blockId && document.getElementById(blockId);
-  if (!block || !blockOf(block)) return;
+  if (!node || !node.id || !node.id.startsWith("thread-")) return;
   const threadId = node.id.slice("thread-".length);
-  let marker = Array.from(document.querySelectorAll(".cr-anchors")).find((m) => m.dataset.anchorFor === blockId);
-  if (!marker) {
-    marker = document.createElement("div");
-    marker.className = "cr-anchors";
-    marker.dataset.anchorFor = blockId;
-    marker.dataset.threads = "";
-    const a = document.createElement("a");
-    a.className = "cr-anchors__link";
-    a.href = `#${node.id}`;
-    marker.append(a);
-    block.after(marker);
+  const link = node.querySelector(".cr-comment__quote-link");
+  const blockId = link ? link.getAttribute("href").slice(1) : "";
+  const block = blockId ? document.getElementById(blockId) : null;
+  const counted = !node.classList.contains("cr-thread--resolved") && block && blockOf(block);
+  let changed = false;
+  document.querySelectorAll(".cr-anchors").forEach((marker) => {
+    const ids = marker.dataset.threads.split(" ").filter(Boolean);
+    if (ids.includes(threadId) && !(counted && marker.dataset.anchorFor === blockId)) {
+      setMarker(marker, ids.filter((id) => id !== threadId));
+      changed = true;
+    }
+  });
+  if (counted) {
+    let marker = Array.from(document.querySelectorAll(".cr-anchors")).find((m) => m.dataset.anchorFor === blockId);
+    if (!marker) {
+      marker = document.createElement("div");
+      marker.className = "cr-anchors";
+      marker.dataset.anchorFor = blockId;
+      marker.dataset.threads = "";
+      marker.append(Object.assign(document.createElement("a"), { className: "cr-anchors__link" }));
+      block.after(marker);
+    }
+    const ids = marker.dataset.threads.split(" ").filter(Boolean);
+    if (!ids.includes(threadId)) {
+      setMarker(marker, [...ids, threadId]);
+      changed = true;
+    }
   }
-  const ids = marker.dataset.threads.split(" ").filter(Boolean);
-  if (ids.includes(threadId)) return;
-  ids.push(threadId);
+  if (changed) placeMarkers();
+}
+
+function setMarker(marker, ids) {
+  if (!ids.length) {
+    marker.remove();
+    return;
+  }
   marker.dataset.threads = ids.join(" ");
   const a = marker.querySelector("a");
+  a.href = `#thread-${ids[0]}`;
   a.textContent = `${ids.length} comment${ids.length === 1 ? "" : "s"}`;
   const hidden = document.createElement("span");
   hidden.className = "nhsuk-u-visually-hidden";
   hidden.textContent = " on this passage";
   a.append(hidden);
-  placeMarkers();
 }
 
 // From 1024 px the markers sit in the preview's margin (position: absolute in app.css), each
@@ -197,6 +216,7 @@ export function startAnchors() {
   window.addEventListener("resize", placeMarkers);
   window.addEventListener("load", placeMarkers);
   document.addEventListener("cr:placed", placeMarkers);
+  document.addEventListener("cr:placed", onPlaced);
 
   const form = composer();
   if (!form) return; // reading only: the markers, no way to add a comment
@@ -205,7 +225,6 @@ export function startAnchors() {
   document.addEventListener("touchend", checkSelection);
   document.addEventListener("focusin", onFocusIn);
   document.addEventListener("cr:placed", (e) => {
-    onPlaced(e);
     if (e.detail && e.detail.node && e.detail.node.querySelector && e.detail.node.querySelector(".cr-preview__body")) addKeyboardToggle();
   });
   form.querySelector("[data-anchor-remove]").addEventListener("click", () => {
