@@ -9,7 +9,11 @@ import pytest
 from django.urls import reverse
 
 from commonroom.notifications.models import Follow, Notification, NotificationSettings
-from commonroom.notifications.tests.factories import make_notification, post_comment
+from commonroom.notifications.tests.factories import (
+    make_notification,
+    post_comment,
+    write_comment,
+)
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import upload_document
 
@@ -183,6 +187,30 @@ def test_home_sections_are_bounded(client, team, doc):
         make_notification(team.editor, doc, summary=f"Mention number {i}")
     page = signed_in(client, team.editor).get(reverse("home")).content.decode()
     assert page.count("Mention number") == 10
+
+
+def test_waiting_threads_are_bounded_to_the_ten_most_recently_answered(client, team, doc):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.notifications.selectors import HOME_LIMIT, threads_waiting
+
+    asked = timezone.now() - timedelta(hours=1)
+    for i in range(HOME_LIMIT + 2):
+        root = write_comment(doc, team.editor, f"Question number {i:02}")
+        root.created_at = asked + timedelta(seconds=i)
+        root.save(update_fields=["created_at"])
+        reply = write_comment(doc, team.commenter, "Answer", thread=root)
+        # Answered in the reverse order of asking: the answer decides the order.
+        reply.created_at = asked + timedelta(minutes=HOME_LIMIT + 2 - i)
+        reply.save(update_fields=["created_at"])
+    newest_first = [f"Question number {i:02}" for i in range(HOME_LIMIT)]
+    assert [t.text for t in threads_waiting(user=team.editor)] == newest_first
+    page = signed_in(client, team.editor).get(reverse("home")).content.decode()
+    waiting = page[page.index("Threads waiting for you") :]
+    assert waiting.count("Question number") == HOME_LIMIT
+    assert "Question number 10" not in waiting and "Question number 11" not in waiting
 
 
 def test_resolved_threads_are_not_waiting(client, team, doc):
