@@ -305,6 +305,8 @@ def documents_upload(
     file). Every name is checked before any file is stored, so a bad name refuses the lot."""
     if not files:
         raise ApplicationError("Choose at least one file to upload.", code="no_file")
+    # Before the names are judged: someone who may not upload is told so, not that a name is
+    # bad. document_upload asks again before storing each file, and under the workspace lock.
     require_ability(access, "upload", "You cannot upload to this workspace.")
     for f in files:
         clean_filename(f.name or "")

@@ -79,6 +79,31 @@ def test_only_editors_and_managers_upload(team, store, role, allowed):
         assert store.now() == before
 
 
+@pytest.mark.parametrize("role", ["commenter", "viewer"])
+def test_a_batch_from_someone_who_may_not_upload_is_refused_before_its_names_are_judged(
+    team, store, role
+):
+    """They are told they may not upload, not that a name is unusable, and nothing is kept."""
+    user = team.by_role[role]
+    before = store.now()
+    with pytest.raises(PermissionDenied, match=r"^You cannot upload to this workspace\.$"):
+        services.documents_upload(
+            actor=user,
+            access=access_for(user, team.workspace),
+            files=[a_file("minutes.txt"), a_file("....")],
+        )
+    assert store.now() == before
+    # The same batch from an editor: the unusable name is what is refused.
+    with pytest.raises(ApplicationError) as exc:
+        services.documents_upload(
+            actor=team.editor,
+            access=access_for(team.editor, team.workspace),
+            files=[a_file("minutes.txt"), a_file("....")],
+        )
+    assert exc.value.code == "invalid_filename"
+    assert store.now() == before
+
+
 def test_a_version_based_on_an_older_one_is_kept_and_flagged(team):
     # Given two people who both downloaded version 1
     v1 = upload(team.editor, team.workspace, "minutes.txt", b"v1")
