@@ -46,8 +46,16 @@ def compare_api(
     ``slides``, each with ``kind`` (same, changed, added, removed, moved_from, moved_to),
     ``old_number`` and ``new_number`` (0 when not in that version), ``move``, ``title``
     (segments), and ``blocks`` and ``notes`` (the speaker notes) as a document's blocks.
-    Workbooks (.xlsx) and CSV files: ``sheets`` with their changed cells (``ref``, ``old``,
-    ``new``); a CSV file's one table is a sheet named "". ``status`` is ``waiting`` until both
+    Workbooks (.xlsx) and CSV files: ``sheets``, each with ``name``, ``kind`` (changed, added,
+    removed), ``cells`` (the changed cells of rows in both versions: ``ref`` named by the row's
+    number in the newer version, ``old``, ``new``, and ``old_ref`` (its name in the older
+    version) when rows added or removed above moved it) and ``cell_count``,
+    ``rows`` (rows added or removed whole, in order: ``kind`` added or removed, ``row`` (its
+    number in the newer version if added, the older if removed) and its non-empty ``cells``,
+    each ``ref`` and ``text``) and ``rows_added`` / ``rows_removed`` (all of them; ``cells`` and
+    ``rows`` show the first 2,000 cells in all); rows are matched first, so a row inserted is
+    one row added, not every cell below it changed; columns are compared by position. A CSV
+    file's one table is a sheet named "". ``status`` is ``waiting`` until both
     versions' previews are made, ``single`` when the document has one version."""
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id

@@ -14,7 +14,9 @@ paragraphs are compared as a document's.
 Workbooks (.xlsx) and CSV files: the cells are read from the preview's tables, which the
 converter made in the sandbox with its caps (for a workbook the first 200 rows and 50 columns of
 each sheet, for a CSV file the first 500 rows and 200 columns, each cut said in the preview's
-notes), so a hostile file is never parsed in the web process. Cells are compared one by one.
+notes), so a hostile file is never parsed in the web process. Each sheet's rows are aligned
+first (a row added or removed is one row, not every cell below it changed), then the cells of the
+rows paired are compared one by one; columns are compared by position (see ``diff_sheets``).
 
 Everything here returns plain text in data structures; templates escape it.
 """
@@ -25,7 +27,7 @@ import bisect
 import difflib
 import re
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -47,7 +49,8 @@ COMMON_WORD = 50  # a word in more added paragraphs than this does not tell them
 MAX_MOVE_PAIRS = 2_000  # pairs compared word by word, in all
 MAX_MOVE_WORDS = 400_000  # words in the pairs compared, in all
 MAX_INDEX_STEPS = 1_000_000  # entries of the word index read, in all
-MAX_CELLS_SHOWN = 2_000
+MAX_CELLS_SHOWN = 2_000  # changed cells shown, added and removed rows' cells included
+MAX_ROW_PAIRS = 20_000  # row pairs weighed to pair a replaced stretch's rows, per comparison
 
 
 # --- reading previews ---------------------------------------------------------------------------
@@ -795,16 +798,58 @@ def diff_slides(old: list[Slide], new: list[Slide]) -> SlideDiff:
 
 # --- workbooks ----------------------------------------------------------------------------------
 
+Row = tuple[str, ...]  # a row's cells' text from column A, trailing empty cells left out
+
+# A preview's note that a sheet's rows were cut (previews/converters/xlsx.py and text.py):
+# "Showing the first 200 of 5,000 rows of 'Beds'.", "Showing the first 200 rows of 'Beds'; it
+# has more." (a workbook), "Showing the first 500 of 9,000 rows." (a CSV file).
+_ROWS_CUT = re.compile(
+    r"Showing the first [0-9,]+ (?:of [0-9,]+ )?rows(?: of '(.*)'(?:; it has more)?)?\."
+)
+
+
+def rows_cut(notes: Sequence[str]) -> set[str]:
+    """The sheets whose rows a preview's ``notes`` say were cut ("" for a CSV file's table)."""
+    found = (_ROWS_CUT.fullmatch(note) for note in notes)
+    return {" ".join((m.group(1) or "").split()) for m in found if m}
+
 
 @dataclass
 class CellChange:
-    ref: str  # "B7"
+    ref: str  # "B7": named by the row's number in the newer version
     old: str
     new: str
+    old_ref: str = ""  # the cell's name in the older version ("B6" when a row was added above)
 
     @property
     def kind(self) -> str:
         return "added" if not self.old else "removed" if not self.new else "changed"
+
+    @property
+    def moved(self) -> bool:
+        """Its row has another number in the older version."""
+        return bool(self.old_ref) and self.old_ref != self.ref
+
+    def as_dict(self) -> dict[str, str]:
+        """``ref``, ``old``, ``new``, and ``old_ref`` when its row has moved."""
+        found = {"ref": self.ref, "old": self.old, "new": self.new}
+        if self.moved:
+            found["old_ref"] = self.old_ref
+        return found
+
+
+@dataclass
+class RowChange:
+    kind: str  # "added" or "removed"
+    number: int  # the row's number: in the newer version (added) or in the older (removed)
+    cells: list[tuple[str, str]] = field(default_factory=list)  # (ref, text), non-empty cells
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "row": self.number,
+            "cells": [{"ref": ref, "text": text} for ref, text in self.cells],
+        }
 
 
 @dataclass
@@ -813,17 +858,31 @@ class SheetChanges:
     kind: str  # "changed", "added", "removed"
     cells: list[CellChange] = field(default_factory=list)
     cell_count: int = 0  # all changed cells (``cells`` holds at most MAX_CELLS_SHOWN in all)
+    rows: list[RowChange] = field(default_factory=list)  # added and removed rows shown, in order
+    rows_added: int = 0  # all of them (``rows`` is cut with ``cells``)
+    rows_removed: int = 0
 
 
 @dataclass
 class SheetDiff:
     sheets: list[SheetChanges] = field(default_factory=list)
-    cut: bool = False  # more changed cells than shown
+    cut: bool = False  # more changed cells (added and removed rows' cells included) than shown
     single: bool = False  # one table without sheets (a CSV file): its one sheet has no name
+
+    def _changed_sheets(self) -> list[SheetChanges]:
+        return [s for s in self.sheets if s.kind == "changed"]
 
     @property
     def cells_changed(self) -> int:
-        return sum(s.cell_count for s in self.sheets if s.kind == "changed")
+        return sum(s.cell_count for s in self._changed_sheets())
+
+    @property
+    def rows_added(self) -> int:
+        return sum(s.rows_added for s in self._changed_sheets())
+
+    @property
+    def rows_removed(self) -> int:
+        return sum(s.rows_removed for s in self._changed_sheets())
 
     @property
     def changed(self) -> bool:
@@ -831,14 +890,23 @@ class SheetDiff:
 
     @property
     def summary(self) -> str:
+        """E.g. "1 row added; 2 cells changed in 1 sheet; 1 sheet removed" ("1 row added;
+        2 cells changed" for a CSV file)."""
         if not self.sheets:
             return "No changes"
+        within = []
+        if self.rows_added:
+            within.append(f"{_n(self.rows_added, 'row')} added")
+        if self.rows_removed:
+            within.append(f"{_n(self.rows_removed, 'row')} removed")
+        if self.cells_changed:
+            within.append(f"{_n(self.cells_changed, 'cell')} changed")
         if self.single:
-            return f"{_n(self.cells_changed, 'cell')} changed"
+            return "; ".join(within)
         parts = []
-        changed = [s for s in self.sheets if s.kind == "changed"]
+        changed = self._changed_sheets()
         if changed:
-            parts.append(f"{_n(self.cells_changed, 'cell')} changed in {_n(len(changed), 'sheet')}")
+            parts.append(f"{'; '.join(within)} in {_n(len(changed), 'sheet')}")
         for kind in ("added", "removed"):
             count = sum(1 for s in self.sheets if s.kind == kind)
             if count:
@@ -851,18 +919,122 @@ class SheetDiff:
                 "name": s.name,
                 "kind": s.kind,
                 "cell_count": s.cell_count,
-                "cells": [{"ref": c.ref, "old": c.old, "new": c.new} for c in s.cells],
+                "cells": [c.as_dict() for c in s.cells],
+                "rows_added": s.rows_added,
+                "rows_removed": s.rows_removed,
+                "rows": [row.as_dict() for row in s.rows],
             }
             for s in self.sheets
         ]
 
 
+def _sheet_rows(cells: dict[tuple[int, int], str]) -> list[Row]:
+    """Rows 1 to the last non-empty one (an empty row between is an empty tuple)."""
+    by_row: dict[int, dict[int, str]] = {}
+    for (row, column), text in cells.items():
+        by_row.setdefault(row, {})[column] = text
+    rows: list[Row] = []
+    for number in range(1, max(by_row, default=0) + 1):
+        found = by_row.get(number, {})
+        rows.append(tuple(found.get(c, "") for c in range(1, max(found, default=0) + 1)))
+    return rows
+
+
+class _Budget:
+    """Row pairs weighed by ``_pair_rows`` in one comparison, at most MAX_ROW_PAIRS."""
+
+    def __init__(self) -> None:
+        self.left = MAX_ROW_PAIRS
+
+
+def _pair_rows(old: Sequence[Row], new: Sequence[Row], budget: _Budget) -> list[tuple[int, int]]:
+    """The rows of a replaced stretch paired one to one, in order: every row of the shorter
+    side, each with a row of the longer side, chosen to keep the most cells alike (same column,
+    same text), so that a row added just above a changed row, such as a total, is not taken for
+    it. Among equally good pairings the longer side's extra rows are its last ones, as when
+    pairing by position. Sides of the same length are paired by position; past MAX_ROW_PAIRS
+    pairs weighed in one comparison, unequal sides are too (from the first row)."""
+    short, long = (old, new) if len(old) <= len(new) else (new, old)
+    s, n = len(short), len(long)
+    if s == n or not s or s * n > budget.left:
+        pairs = [(i, i) for i in range(s)]
+    else:
+        budget.left -= s * n
+        short_cells = [{(c, t) for c, t in enumerate(row) if t} for row in short]
+        long_cells = [{(c, t) for c, t in enumerate(row) if t} for row in long]
+        # best[i][j]: the most cells alike pairing short rows [:i] with long rows [:j] (j >= i).
+        lowest = -1
+        best = [[0] * (n + 1)] + [[lowest] * (n + 1) for _ in range(s)]
+        for i in range(1, s + 1):
+            for j in range(i, n - s + i + 1):
+                paired = best[i - 1][j - 1] + len(short_cells[i - 1] & long_cells[j - 1])
+                skipped = best[i][j - 1] if j > i else lowest
+                best[i][j] = max(paired, skipped)
+        pairs = []
+        i, j = s, n
+        while i:
+            if j > i and best[i][j - 1] >= best[i][j]:
+                j -= 1  # long row j - 1 is an extra one
+                continue
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        pairs.reverse()
+    return pairs if short is old else [(i, j) for j, i in pairs]
+
+
+def _row_steps(
+    old: list[Row], new: list[Row], old_cut: bool, new_cut: bool, budget: _Budget
+) -> list[tuple[str, int, int]]:
+    """The rows aligned, in order: ("paired", old index, new index) for rows to compare cell by
+    cell, ("added", -1, new index), ("removed", old index, -1); equal rows left out.
+
+    A side whose rows the preview cut may go on past its last row shown: rows after the last
+    alike rows are then not said to be added (old cut) or removed (new cut), they may be there
+    past the cut."""
+    steps: list[tuple[str, int, int]] = []
+    opcodes = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    for place, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            continue
+        last = place == len(opcodes) - 1
+        pairs = _pair_rows(old[i1:i2], new[j1:j2], budget) if tag == "replace" else []
+        i, j = i1, j1
+        for a, b in [*((i1 + a, j1 + b) for a, b in pairs), (i2, j2)]:
+            if not (last and new_cut):
+                steps.extend(("removed", r, -1) for r in range(i, a))
+            if not (last and old_cut):
+                steps.extend(("added", -1, r) for r in range(j, b))
+            if a < i2:
+                steps.append(("paired", a, b))
+            i, j = a + 1, b + 1
+    return steps
+
+
+def _row_change(kind: str, number: int, row: Row) -> RowChange:
+    cells = [(f"{get_column_letter(c)}{number}", t) for c, t in enumerate(row, start=1) if t]
+    return RowChange(kind, number, cells)
+
+
 def diff_sheets(
-    old: dict[str, dict[tuple[int, int], str]], new: dict[str, dict[tuple[int, int], str]]
+    old: dict[str, dict[tuple[int, int], str]],
+    new: dict[str, dict[tuple[int, int], str]],
+    old_cut: Collection[str] = (),
+    new_cut: Collection[str] = (),
 ) -> SheetDiff:
-    """Cell by cell, sheets matched by name (added and removed sheets are named, not listed)."""
+    """Row by row, then cell by cell; sheets matched by name (added and removed sheets are
+    named, not listed).
+
+    The rows of each sheet are aligned first (difflib over whole rows): rows added and removed
+    are listed as such, with their cells, so a row inserted near the top is "1 row added", not
+    every cell below it changed. A stretch of rows replaced by another is paired row by row
+    (``_pair_rows``), and the cells of each pair are compared: changed cells are named by their
+    row's number in the newer version (``old_ref``: in the older). Columns are compared by
+    position: a column inserted or removed shows as cells changed in every row, not as a column
+    added. ``old_cut`` and ``new_cut`` name the sheets whose rows the preview of that version
+    cut (``rows_cut``)."""
     result = SheetDiff()
     shown = 0
+    budget = _Budget()
     for name in list(old) + [n for n in new if n not in old]:
         if name not in new:
             result.sheets.append(SheetChanges(name, "removed"))
@@ -870,26 +1042,53 @@ def diff_sheets(
         if name not in old:
             result.sheets.append(SheetChanges(name, "added"))
             continue
-        a, b = old[name], new[name]
-        keys = sorted(set(a) | set(b), key=lambda rc: (rc[0], rc[1]))
+        a, b = _sheet_rows(old[name]), _sheet_rows(new[name])
         changes = SheetChanges(name, "changed")
-        for row, column in keys:
-            before, after = a.get((row, column), ""), b.get((row, column), "")
-            if before == after:
+        for kind, i, j in _row_steps(a, b, name in old_cut, name in new_cut, budget):
+            if kind != "paired":
+                row = _row_change(
+                    kind, j + 1 if kind == "added" else i + 1, b[j] if j >= 0 else a[i]
+                )
+                if kind == "added":
+                    changes.rows_added += 1
+                else:
+                    changes.rows_removed += 1
+                if shown + max(len(row.cells), 1) <= MAX_CELLS_SHOWN:
+                    changes.rows.append(row)
+                    shown += max(len(row.cells), 1)
+                else:
+                    result.cut, shown = True, MAX_CELLS_SHOWN
                 continue
-            changes.cell_count += 1
-            if shown < MAX_CELLS_SHOWN:
-                changes.cells.append(CellChange(f"{get_column_letter(column)}{row}", before, after))
-                shown += 1
-            else:
-                result.cut = True
-        if changes.cell_count:
+            before, after = a[i], b[j]
+            for column in range(1, max(len(before), len(after)) + 1):
+                was = before[column - 1] if column <= len(before) else ""
+                now = after[column - 1] if column <= len(after) else ""
+                if was == now:
+                    continue
+                changes.cell_count += 1
+                if shown < MAX_CELLS_SHOWN:
+                    letter = get_column_letter(column)
+                    changes.cells.append(
+                        CellChange(f"{letter}{j + 1}", was, now, f"{letter}{i + 1}")
+                    )
+                    shown += 1
+                else:
+                    result.cut = True
+        if changes.cell_count or changes.rows_added or changes.rows_removed:
             result.sheets.append(changes)
     return result
 
 
-def diff_tables(old: dict[tuple[int, int], str], new: dict[tuple[int, int], str]) -> SheetDiff:
-    """One table (a CSV file) cell by cell: the workbooks' comparison of one unnamed sheet."""
-    result = diff_sheets({"": old}, {"": new})
+def diff_tables(
+    old: dict[tuple[int, int], str],
+    new: dict[tuple[int, int], str],
+    old_cut: bool = False,
+    new_cut: bool = False,
+) -> SheetDiff:
+    """One table (a CSV file) row by row then cell by cell: the workbooks' comparison of one
+    unnamed sheet; ``old_cut`` / ``new_cut``: that version's preview cut the rows."""
+    result = diff_sheets(
+        {"": old}, {"": new}, {""} if old_cut else set(), {""} if new_cut else set()
+    )
     result.single = True
     return result

@@ -26,6 +26,7 @@ from commonroom.previews.compare import (
     diff_slides,
     diff_tables,
     paragraphs_from_html,
+    rows_cut,
     sheets_from_html,
     slides_from_html,
     table_from_html,
@@ -198,8 +199,8 @@ def comparable_as(preview: Preview) -> str:
 
 def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) -> Comparison:
     """``old`` and ``new`` (versions of the document the reader already has access to) compared
-    from their previews: word by word for documents and presentations (slide by slide), cell by
-    cell for workbooks and CSV files."""
+    from their previews: word by word for documents and presentations (slide by slide), row by
+    row then cell by cell for workbooks and CSV files."""
     can_download = doc_access.can("download")
     found = {p.blob_id: p for p in Preview.objects.filter(blob_id__in=[old.blob_id, new.blob_id])}
     pair = [found.get(old.blob_id), found.get(new.blob_id)]
@@ -250,14 +251,25 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
             )
         return made("ready", notes=notes, slides=slides)
     if how in ({"sheets"}, {"table"}):
+        old_cut, new_cut = rows_cut(before.notes), rows_cut(after.notes)
         if how == {"sheets"}:
-            sheets = diff_sheets(sheets_from_html(before.html), sheets_from_html(after.html))
+            sheets = diff_sheets(
+                sheets_from_html(before.html), sheets_from_html(after.html), old_cut, new_cut
+            )
         else:
-            sheets = diff_tables(table_from_html(before.html), table_from_html(after.html))
+            sheets = diff_tables(
+                table_from_html(before.html),
+                table_from_html(after.html),
+                "" in old_cut,
+                "" in new_cut,
+            )
         if any(n.startswith("Showing the first") for n in notes):
             notes.insert(0, "Only the cells the previews show are compared.")
         if sheets.cut:
-            notes.append(f"Showing the first {MAX_CELLS_SHOWN:,} changed cells.")
+            notes.append(
+                f"Showing the first {MAX_CELLS_SHOWN:,} changed cells (the cells of rows added "
+                "or removed count too)."
+            )
         return made("ready", notes=notes, sheets=sheets)
     return made("unsupported", message=NOT_COMPARABLE)
 

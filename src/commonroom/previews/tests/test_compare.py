@@ -29,12 +29,14 @@ from commonroom.previews.compare import (
     diff_slides,
     diff_tables,
     paragraphs_from_html,
+    rows_cut,
     sheets_from_html,
     slides_from_html,
     table_from_html,
 )
 from commonroom.previews.converters import pptx as pptx_converter
 from commonroom.previews.converters import text as text_converter
+from commonroom.previews.converters import xlsx as xlsx_converter
 from commonroom.previews.selectors import NOT_COMPARABLE, WAITING
 from commonroom.previews.tests.files import png_bytes, pptx_bytes
 from commonroom.workspaces.tests.factories import upload_document
@@ -249,13 +251,158 @@ def test_cells_compared_one_by_one() -> None:
     new = {"Beds": {(1, 1): "Ward", (2, 1): "Ash", (2, 2): "26", (3, 28): "new"}, "New": {}}
     diff = diff_sheets(old, new)
     beds = diff.sheets[0]
-    assert [(c.ref, c.old, c.new, c.kind) for c in beds.cells] == [
-        ("B2", "24", "26", "changed"),
-        ("AB3", "", "new", "added"),
-    ]
+    assert [(c.ref, c.old, c.new, c.kind) for c in beds.cells] == [("B2", "24", "26", "changed")]
+    # Row 3 is new: one row added (its one cell in column AB), not a cell "changed".
+    assert [(r.kind, r.number, r.cells) for r in beds.rows] == [("added", 3, [("AB3", "new")])]
     assert [(s.name, s.kind) for s in diff.sheets[1:]] == [("Old", "removed"), ("New", "added")]
-    assert diff.summary == "2 cells changed in 1 sheet; 1 sheet added; 1 sheet removed"
+    assert diff.summary == (
+        "1 row added; 1 cell changed in 1 sheet; 1 sheet added; 1 sheet removed"
+    )
     assert diff_sheets(old, old).summary == "No changes"
+
+
+BUDGET = [
+    ["Item", "Q1", "Q2"],
+    ["Agency staff", "1200", "1100"],
+    ["Beds", "400", "420"],
+    ["Catering", "90", "95"],
+    ["Drugs", "300", "310"],
+    ["Total", "1990", "1925"],
+]
+
+
+def cells_of(rows: list[list[str]]) -> dict[tuple[int, int], str]:
+    """{(row, column): text} of the non-empty cells, as the previews give them."""
+    return {
+        (r, c): text
+        for r, row in enumerate(rows, start=1)
+        for c, text in enumerate(row, start=1)
+        if text
+    }
+
+
+def test_a_row_inserted_near_the_top_is_one_row_added() -> None:
+    new = [BUDGET[0], ["Audit", "50", "55"], *BUDGET[1:]]
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    sheet = diff.sheets[0]
+    assert sheet.cells == [] and sheet.cell_count == 0
+    assert [(r.kind, r.number, r.cells) for r in sheet.rows] == [
+        ("added", 2, [("A2", "Audit"), ("B2", "50"), ("C2", "55")])
+    ]
+    assert (diff.rows_added, diff.rows_removed) == (1, 0)
+    assert diff.summary == "1 row added in 1 sheet"
+    api = diff.sheet_dicts()[0]
+    assert (api["cells"], api["rows_added"], api["rows_removed"]) == ([], 1, 0)
+    assert api["rows"] == [
+        {
+            "kind": "added",
+            "row": 2,
+            "cells": [
+                {"ref": "A2", "text": "Audit"},
+                {"ref": "B2", "text": "50"},
+                {"ref": "C2", "text": "55"},
+            ],
+        }
+    ]
+
+
+def test_a_row_removed_is_named_by_its_old_number() -> None:
+    new = [row for row in BUDGET if row[0] != "Beds"]
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    sheet = diff.sheets[0]
+    assert sheet.cells == []
+    assert [(r.kind, r.number, r.cells) for r in sheet.rows] == [
+        ("removed", 3, [("A3", "Beds"), ("B3", "400"), ("C3", "420")])
+    ]
+    assert diff.summary == "1 row removed in 1 sheet"
+
+
+def test_a_row_inserted_and_a_cell_changed_below_it() -> None:
+    new = [BUDGET[0], ["Audit", "50", "55"], *BUDGET[1:]]
+    new[4] = ["Catering", "90", "99"]  # was row 4, now row 5
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    sheet = diff.sheets[0]
+    assert [(c.ref, c.old_ref, c.old, c.new) for c in sheet.cells] == [("C5", "C4", "95", "99")]
+    assert [(r.kind, r.number) for r in sheet.rows] == [("added", 2)]
+    assert diff.summary == "1 row added; 1 cell changed in 1 sheet"
+    assert diff.sheet_dicts()[0]["cells"] == [
+        {"ref": "C5", "old": "95", "new": "99", "old_ref": "C4"}
+    ]
+
+
+def test_a_row_added_just_above_a_changed_total() -> None:
+    """The row added and the total changed are one replaced stretch: the total is paired with
+    the total (the cells alike), not with the row added above it."""
+    new = [*BUDGET[:-1], ["Estates", "10", "20"], ["Total", "2000", "1945"]]
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    sheet = diff.sheets[0]
+    assert [(r.kind, r.number) for r in sheet.rows] == [("added", 6)]
+    assert [(c.ref, c.old_ref, c.old, c.new) for c in sheet.cells] == [
+        ("B7", "B6", "1990", "2000"),
+        ("C7", "C6", "1925", "1945"),
+    ]
+    assert diff.summary == "1 row added; 2 cells changed in 1 sheet"
+    # Removed the other way: the total keeps its pair, the row is removed.
+    back = diff_sheets({"Budget": cells_of(new)}, {"Budget": cells_of(BUDGET)})
+    assert [(r.kind, r.number) for r in back.sheets[0].rows] == [("removed", 6)]
+    assert back.summary == "1 row removed; 2 cells changed in 1 sheet"
+
+
+def test_replaced_rows_of_equal_number_are_paired_in_place() -> None:
+    new = [BUDGET[0], ["Agency staff", "1000", "1100"], ["Beds", "400", "0"], *BUDGET[3:]]
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    assert [(c.ref, c.old_ref) for c in diff.sheets[0].cells] == [("B2", "B2"), ("C3", "C3")]
+    assert diff.sheets[0].cells[0].as_dict() == {
+        "ref": "B2",
+        "old": "1200",
+        "new": "1000",
+    }
+    assert diff.sheets[0].rows == [] and diff.summary == "2 cells changed in 1 sheet"
+
+
+def test_pairing_replaced_rows_is_bounded(monkeypatch) -> None:
+    """Past MAX_ROW_PAIRS row pairs weighed, a replaced stretch is paired from its first row."""
+    new = [*BUDGET[:-1], ["Estates", "10", "20"], ["Total", "2000", "1945"]]
+    monkeypatch.setattr(compare, "MAX_ROW_PAIRS", 1)
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    assert [(r.kind, r.number) for r in diff.sheets[0].rows] == [("added", 7)]
+    assert [c.ref for c in diff.sheets[0].cells] == ["A6", "B6", "C6"]
+
+
+def test_empty_rows_count_and_long_changes_are_cut(monkeypatch) -> None:
+    new = [BUDGET[0], [], *BUDGET[1:]]
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    assert [(r.kind, r.number, r.cells) for r in diff.sheets[0].rows] == [("added", 2, [])]
+    monkeypatch.setattr(compare, "MAX_CELLS_SHOWN", 4)
+    new = [BUDGET[0], ["Audit", "50", "55"], ["Estates", "10", "20"], *BUDGET[1:-1]]
+    new.append(["Total", "2", "3"])
+    diff = diff_sheets({"Budget": cells_of(BUDGET)}, {"Budget": cells_of(new)})
+    sheet = diff.sheets[0]
+    assert diff.cut and (sheet.rows_added, sheet.cell_count) == (2, 2)
+    assert [r.number for r in sheet.rows] == [2]  # the second row (3 cells) no longer fits
+    assert sheet.cells == []  # nor anything after it
+    assert diff.summary == "2 rows added; 2 cells changed in 1 sheet"
+
+
+def test_rows_past_a_preview_cut_are_not_said_added_or_removed(tmp_path) -> None:
+    rows = [["Item", "Cost"]] + [[f"Item {n}", str(n)] for n in range(1, 300)]
+    sheets = []
+    for number, version in enumerate((rows, [rows[0], ["Audit", "50"], *rows[1:]])):
+        source = tmp_path / f"budget-{number}.xlsx"
+        source.write_bytes(workbook({"Budget 'FY'": version}))
+        result = xlsx_converter.convert(source, tmp_path)
+        assert rows_cut(result.notes) == {"Budget 'FY'"}
+        sheets.append(sheets_from_html(result.html))
+    # Row 200 of the older version is row 201 of the newer one, past its cut: not removed.
+    old, new = sheets
+    diff = diff_sheets(old, new, {"Budget 'FY'"}, {"Budget 'FY'"})
+    assert [(r.kind, r.number) for r in diff.sheets[0].rows] == [("added", 2)]
+    assert diff.summary == "1 row added in 1 sheet"
+    # Without knowing of the cut, the last row shown would be "removed".
+    assert diff_sheets(old, new).summary == "1 row added; 1 row removed in 1 sheet"
+    assert rows_cut(["Showing the first 500 of 9,000 rows.", "The file is empty."]) == {""}
+    assert rows_cut(["Showing the first 200 rows of 'Beds'; it has more."]) == {"Beds"}
+    assert rows_cut(["Showing the first 50 of 80 columns of 'Beds'."]) == set()
 
 
 def test_sheets_come_from_the_preview_tables() -> None:
@@ -359,6 +506,48 @@ def test_csv_cells_come_from_the_preview_table(tmp_path) -> None:
     ]
     assert diff.summary == "2 cells changed"
     assert diff_tables(cells, cells).summary == "No changes"
+
+
+def csv_cells(tmp_path: Path, text: str) -> tuple[dict[tuple[int, int], str], list[str]]:
+    """The cells the compare reads from the real converter's preview of ``text``, and its notes."""
+    source = tmp_path / f"table-{len(list(tmp_path.iterdir()))}.csv"
+    source.write_text(text)
+    result = text_converter.convert_csv(source, tmp_path)
+    return table_from_html(result.html), result.notes
+
+
+def test_csv_rows_added_and_removed(tmp_path) -> None:
+    lines = ["item,q1,q2", *(",".join(row) for row in BUDGET[1:])]
+    old, _ = csv_cells(tmp_path, "\n".join(lines) + "\n")
+    inserted, _ = csv_cells(tmp_path, "\n".join([lines[0], "Audit,50,55", *lines[1:]]) + "\n")
+    diff = diff_tables(old, inserted)
+    assert diff.sheets[0].cells == []
+    assert [(r.kind, r.number, r.cells) for r in diff.sheets[0].rows] == [
+        ("added", 2, [("A2", "Audit"), ("B2", "50"), ("C2", "55")])
+    ]
+    assert diff.summary == "1 row added"
+    removed, _ = csv_cells(tmp_path, "\n".join(line for line in lines if "Beds" not in line))
+    diff = diff_tables(old, removed)
+    assert [(r.kind, r.number) for r in diff.sheets[0].rows] == [("removed", 3)]
+    assert diff.summary == "1 row removed"
+    changed_below, _ = csv_cells(
+        tmp_path, "\n".join([lines[0], "Audit,50,55", *lines[1:]]).replace("Drugs,300", "Drugs,333")
+    )
+    diff = diff_tables(old, changed_below)
+    assert [(c.ref, c.old_ref, c.old, c.new) for c in diff.sheets[0].cells] == [
+        ("B6", "B5", "300", "333")
+    ]
+    assert diff.summary == "1 row added; 1 cell changed"
+
+
+def test_csv_rows_past_the_preview_cut(tmp_path) -> None:
+    lines = ["item,cost", *(f"Item {n},{n}" for n in range(1, 700))]
+    old, old_notes = csv_cells(tmp_path, "\n".join(lines))
+    new, new_notes = csv_cells(tmp_path, "\n".join([lines[0], "Audit,50", *lines[1:]]))
+    assert rows_cut(old_notes) == rows_cut(new_notes) == {""}
+    diff = diff_tables(old, new, old_cut=True, new_cut=True)
+    assert diff.summary == "1 row added"
+    assert diff_tables(old, new).summary == "1 row added; 1 row removed"
 
 
 # --- through the real upload and preview path ---------------------------------------------------
@@ -672,6 +861,80 @@ def test_csv_cells_compared(team, django_capture_on_commit_callbacks, make_uploa
         {"ref": "B2", "old": "24", "new": "26"},
         {"ref": "C3", "old": "", "new": "<b>note</b>"},
     ]
+
+
+@pytest.mark.django_db
+def test_xlsx_rows_added_on_the_page_and_in_the_api(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    v2: list[list[Any]] = [
+        BUDGET[0],
+        ["<b>Audit</b>", 50, 55],
+        *BUDGET[1:-1],
+        ["Total", "2040", "1980"],
+    ]
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "budget.xlsx",
+        workbook({"Budget": BUDGET}),
+        workbook({"Budget": v2}),
+    )
+    viewer = client_for(team.viewer)
+    body = viewer.get(page(team, doc)).content.decode()
+    assert "1 row added; 2 cells changed in 1 sheet" in body
+    assert '<strong class="nhsuk-tag nhsuk-tag--green">Row added</strong> Row 2' in body
+    assert "<div><dt>A2</dt><dd><ins>&lt;b&gt;Audit&lt;/b&gt;</ins></dd></div>" in body
+    assert "B7 <span" in body and "(B6 in version 1)</span></th><td><del>1990</del>" in body
+    assert "Rows added and removed" in body and "Changed cells" in body
+    data = viewer.get(api_url(team, doc)).json()
+    assert data["summary"] == "1 row added; 2 cells changed in 1 sheet"
+    sheet = data["sheets"][0]
+    assert (sheet["rows_added"], sheet["rows_removed"], sheet["cell_count"]) == (1, 0, 2)
+    assert sheet["rows"][0]["kind"] == "added" and sheet["rows"][0]["row"] == 2
+    assert sheet["rows"][0]["cells"][0] == {"ref": "A2", "text": "<b>Audit</b>"}
+    assert sheet["cells"][0] == {"ref": "B7", "old": "1990", "new": "2040", "old_ref": "B6"}
+
+
+@pytest.mark.django_db
+def test_csv_row_removed_on_the_page(team, django_capture_on_commit_callbacks, make_upload) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "beds.csv",
+        b"ward,beds\nAsh,24\nBirch,\nElm,10\n",
+        b"ward,beds\nAsh,24\nElm,10\n",
+    )
+    viewer = client_for(team.viewer)
+    body = viewer.get(page(team, doc)).content.decode()
+    assert '<p class="nhsuk-body-l cr-compare__summary" role="status">1 row removed</p>' in body
+    assert "Row removed</strong> Row 3 of version 1" in body
+    assert "<div><dt>A3</dt><dd><del>Birch</del></dd></div>" in body
+    assert "Changed cells" not in body and "<table" not in body.split("cr-compare-sheet")[1]
+    data = viewer.get(api_url(team, doc)).json()
+    assert data["sheets"][0]["rows"] == [
+        {"kind": "removed", "row": 3, "cells": [{"ref": "A3", "text": "Birch"}]}
+    ]
+
+
+@pytest.mark.django_db
+def test_csv_cut_by_its_preview_row_inserted_at_the_top(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    lines = ["item,cost", *(f"Item {n},{n}" for n in range(1, 700))]
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "long.csv",
+        "\n".join(lines).encode(),
+        "\n".join([lines[0], "Audit,50", *lines[1:]]).encode(),
+    )
+    data = client_for(team.viewer).get(api_url(team, doc)).json()
+    assert data["summary"] == "1 row added"  # the row pushed past the cut is not "removed"
+    assert "Only the cells the previews show are compared." in data["notes"]
 
 
 @pytest.mark.django_db
