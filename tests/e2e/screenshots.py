@@ -112,6 +112,10 @@ def seed() -> dict[str, str]:
         "settings": f"{w}settings/",
         "invitation": issued.url.split("://", 1)[1].split("/", 1)[1],
         **{key: f"{w}d/{doc_id}/" for key, doc_id in formats.items()},
+        **{
+            f"compare-{key[len('format-') :]}": f"{w}d/{formats[key]}/compare/?a=1&b=2"
+            for key in ("format-xlsx", "format-pptx", "format-csv")
+        },
     }
 
 
@@ -188,6 +192,26 @@ def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
         "broken": "damaged-minutes.docx",
         "none": "archive.zip",
     }
+    # Second versions, for the comparisons: a row inserted near the top and a figure changed;
+    # a slide edited and one added; a CSV row inserted and a cell changed.
+    sheet.insert_rows(3)
+    sheet["A3"] = "Division 1a"
+    sheet["C10"] = 99_000
+    book.save(work / "budget-2.xlsx")
+    slide.placeholders[1].text = "Beds open: 26\nAgency spend down 15%\nDischarges before noon"
+    deck.slides.add_slide(deck.slide_layouts[1]).shapes.title.text = "Risks"
+    deck.save(str(work / "pressures-2.pptx"))
+    csv_lines = made["csv"].decode().splitlines()
+    csv_lines[5] = csv_lines[5].replace(",12,", ",13,")
+    csv_lines.insert(2, "Ward 0a,1,1,0,0,0,0,0%")
+    second = {
+        "xlsx": (work / "budget-2.xlsx").read_bytes(),
+        "pptx": (work / "pressures-2.pptx").read_bytes(),
+        "csv": ("\n".join(csv_lines) + "\n").encode(),
+    }
+    from commonroom.documents.selectors import document_access
+    from commonroom.documents.services import version_upload
+
     ids = {}
     for kind, content in made.items():
         version = document_upload(
@@ -197,6 +221,15 @@ def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
             folder=None,
         )
         ids[kind] = version.document_id
+        if kind in second:
+            version_upload(
+                actor=actor,
+                doc_access=document_access(
+                    user=actor, workspace_id=access.workspace.pk, document_id=version.document_id
+                ),
+                uploaded=SimpleUploadedFile(names[kind], second[kind]),
+                based_on_number=1,
+            )
     return ids
 
 
@@ -233,6 +266,7 @@ PAGES = [
         (f"format-{kind}", "nina", f"format-{kind}")
         for kind in ("docx", "xlsx", "pptx", "pdf", "image", "md", "csv", "txt", "broken", "none")
     ],
+    *[(f"compare-{kind}", "nina", f"compare-{kind}") for kind in ("xlsx", "pptx", "csv")],
     ("not-found", "priya", "/w/00000000-0000-0000-0000-000000000000/"),
 ]
 
