@@ -613,6 +613,7 @@ def test_docx_versions_compared_for_every_member(
     response = client_for(team.by_role[role]).get(page(team, doc))
     assert response.status_code == 200
     body = response.content.decode()
+    assert 'id="compare-view"' in body
     assert "1 word added, 0 removed in 1 paragraph" in body
     assert "<ins>nearly</ins>" in body
     assert "Version 1 against version 2" in body
@@ -660,6 +661,7 @@ def test_xlsx_cells_compared(team, django_capture_on_commit_callbacks, make_uplo
         workbook({"Beds": [["Ward", "Beds"], ["Ash", 26], ["Elm", 10, "note"]], "New": [["y"]]}),
     )
     body = client_for(team.viewer).get(page(team, doc)).content.decode()
+    assert 'id="compare-view"' not in body  # inline or side by side: words only
     assert "2 cells changed in 1 sheet; 1 sheet added; 1 sheet removed" in body
     assert '<th scope="row">B2</th><td><del>24</del></td><td><ins>26</ins></td>' in body
     data = client_for(team.viewer).get(api_url(team, doc)).json()
