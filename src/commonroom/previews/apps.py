@@ -5,3 +5,6 @@ class PreviewsConfig(AppConfig):
     name = "commonroom.previews"
     label = "previews"
     verbose_name = "Previews"
+
+    def ready(self) -> None:
+        from commonroom.previews import checks  # noqa: F401 (registers the system checks)

@@ -125,6 +125,19 @@ def _check(result: int, what: str) -> int:
     return result
 
 
+def python_folders(cwd: Path | None = None) -> list[Path]:
+    """The folders Python and its libraries are loaded from (``sys.path``, the prefixes), which
+    the child may read; ``cwd`` (the child's own work folder) and what is beneath it excluded."""
+    here = cwd.resolve() if cwd is not None else None
+    found = {Path(p).resolve() for p in [*sys.path, sys.prefix, sys.base_prefix] if p}
+    return sorted(p for p in found if here is None or (p != here and here not in p.parents))
+
+
+def readable_folders() -> list[Path]:
+    """Every folder beneath which the child may read: the system's and Python's."""
+    return sorted({Path(p) for p in SYSTEM_READ} | set(python_folders()))
+
+
 def landlock_abi() -> int:
     """The Landlock ABI version the kernel offers (0 when it has none or it is switched off)."""
     if not sys.platform.startswith("linux"):

@@ -147,17 +147,14 @@ def required_layers() -> tuple[str, ...]:
 def _confine_self(source: Path, outdir: Path) -> list[str]:
     """Shut this process in (``confine.py``): read Python and its libraries, read ``source``,
     write ``outdir`` and ``$TMPDIR``. Returns the layers applied; never raises."""
-    from commonroom.previews.confine import confine
+    from commonroom.previews.confine import confine, python_folders
 
-    here = Path.cwd().resolve()
-    read = {Path(p).resolve() for p in [*sys.path, sys.prefix, sys.base_prefix] if p}
-    read = {p for p in read if p != here and here not in p.parents}
     write = [outdir]
     tmp = os.environ.get("TMPDIR")
     if tmp:
         write.append(Path(tmp))
     try:
-        return confine(sorted(read), write, read_files=[source])
+        return confine(python_folders(Path.cwd()), write, read_files=[source])
     except Exception:  # a layer the kernel refused half-way: say so, do not convert blind
         traceback.print_exc(file=sys.stderr)
         return []

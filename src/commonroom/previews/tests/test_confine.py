@@ -178,3 +178,13 @@ def test_the_mode_is_passed_to_the_child(tmp_path: Path, settings) -> None:
     assert env["TMPDIR"] == str(tmp_path)
     settings.COMMONROOM_PREVIEW_CONFINE = "anything else"
     assert sandbox._child_env(5, tmp_path)["COMMONROOM_PREVIEW_CONFINE"] == "best-effort"
+
+
+def test_a_data_directory_the_child_could_read_is_warned_about(settings, tmp_path: Path) -> None:
+    from commonroom.previews.checks import data_dir_outside_what_previews_read
+
+    settings.DATA_DIR = tmp_path / "var"
+    assert data_dir_outside_what_previews_read() == []
+    settings.DATA_DIR = Path(sys.prefix) / "var" / "commonroom"
+    (warning,) = data_dir_outside_what_previews_read()
+    assert warning.id == "previews.W001" and str(Path(sys.prefix).resolve()) in warning.msg
