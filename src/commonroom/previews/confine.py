@@ -29,6 +29,7 @@ import os
 import platform
 import struct
 import sys
+import sysconfig
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -125,12 +126,16 @@ def _check(result: int, what: str) -> int:
     return result
 
 
-def python_folders(cwd: Path | None = None) -> list[Path]:
-    """The folders Python and its libraries are loaded from (``sys.path``, the prefixes), which
-    the child may read; ``cwd`` (the child's own work folder) and what is beneath it excluded."""
-    here = cwd.resolve() if cwd is not None else None
-    found = {Path(p).resolve() for p in [*sys.path, sys.prefix, sys.base_prefix] if p}
-    return sorted(p for p in found if here is None or (p != here and here not in p.parents))
+def python_folders() -> list[Path]:
+    """The folders Python and its libraries are loaded from: the standard library's and the
+    installed packages' (``sysconfig``), the prefixes, and the folder holding this package. Not
+    ``sys.path`` as a whole: it can hold the current folder or a project's root."""
+    paths = sysconfig.get_paths()
+    found = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    package_root = Path(__file__).resolve().parents[2]  # .../src or .../site-packages
+    return sorted(
+        {Path(p).resolve() for p in [*found, sys.prefix, sys.base_prefix]} | {package_root}
+    )
 
 
 def readable_folders() -> list[Path]:

@@ -154,7 +154,7 @@ def _confine_self(source: Path, outdir: Path) -> list[str]:
     if tmp:
         write.append(Path(tmp))
     try:
-        return confine(python_folders(Path.cwd()), write, read_files=[source])
+        return confine(python_folders(), write, read_files=[source])
     except Exception:  # a layer the kernel refused half-way: say so, do not convert blind
         traceback.print_exc(file=sys.stderr)
         return []
