@@ -34,7 +34,18 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 MAX_IMAGES = 500
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_COMMENTS = 1_000
-STYLE_MAP = "r.CrInserted => ins\nr.CrDeleted => del"
+# Word's own styles that mammoth leaves as plain paragraphs: a title reads as the top heading,
+# a subtitle as the next, quotes as quotes. Then the tracked changes' marks.
+STYLE_MAP = "\n".join(
+    [
+        "p[style-name='Title'] => h1:fresh",
+        "p[style-name='Subtitle'] => h2:fresh",
+        "p[style-name='Quote'] => blockquote > p:fresh",
+        "p[style-name='Intense Quote'] => blockquote > p:fresh",
+        "r.CrInserted => ins",
+        "r.CrDeleted => del",
+    ]
+)
 # Raster types a browser shows, told by their first bytes (never by the file's own claim).
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),

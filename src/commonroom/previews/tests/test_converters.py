@@ -146,6 +146,22 @@ def test_a_long_cell_wraps_in_a_readable_column_and_short_ones_do_not(
     ) in html
 
 
+def test_word_title_subtitle_and_quote_styles_keep_their_meaning(tmp_path: Path, out: Path) -> None:
+    from docx import Document
+
+    doc = Document()
+    doc.add_paragraph("Discharge pathway review", style="Title")
+    doc.add_paragraph("Draft for the board", style="Subtitle")
+    doc.add_paragraph("Patients first.", style="Quote")
+    doc.add_paragraph("Body text.")
+    doc.save(str(tmp_path / "p.docx"))
+    html = docx.convert(tmp_path / "p.docx", out).html
+    assert '<h1 id="p-1">Discharge pathway review</h1>' in html
+    assert '<h2 id="p-2">Draft for the board</h2>' in html
+    assert "<blockquote" in html and "Patients first.</p></blockquote>" in html
+    assert '<p id="p-4">Body text.</p>' in html
+
+
 def test_markdown_makes_bare_addresses_links(tmp_path: Path, out: Path) -> None:
     source = tmp_path / "log.md"
     source.write_text("See https://www.england.nhs.uk/winter/ and www.nhs.uk today.\n")
