@@ -22,6 +22,7 @@ from commonroom.search.selectors import (
 )
 
 PAGE_SIZE = 20
+SUGGESTIONS = 5
 MAX_PAGE = 50
 
 
@@ -40,6 +41,10 @@ def search_page(request: AuthedRequest) -> HttpResponse:
         params = parse_params(request.GET)
     except ApplicationError as exc:
         params, error = Params(q=str(request.GET.get("q") or "")[:2000]), exc.message
+    if request.GET.get("suggest") == "1" and is_htmx(request):
+        # The header's box, as someone types: the first few results, and a way to all of them.
+        quick = search(user=request.user, **params.as_kwargs(), limit=SUGGESTIONS, offset=0)
+        return render(request, "search/_suggestions.html", {"params": params, "results": quick})
     page = _page_number(request.GET.get("page"))
     results = search(
         user=request.user, **params.as_kwargs(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
@@ -54,6 +59,7 @@ def search_page(request: AuthedRequest) -> HttpResponse:
         "has_previous": page > 1,
         "has_next": page < MAX_PAGE and results.total_estimate > page * PAGE_SIZE,
         "query_string": query.urlencode(),
+        "filtered": any([params.workspace, params.kind, params.person, params.since, params.until]),
     }
     partial = is_htmx(request) and not request.headers.get("HX-History-Restore-Request")
     if partial:

@@ -349,7 +349,8 @@ def test_the_page_shows_results_the_box_and_a_hint(team):
     assert empty.status_code == 200
     assert b'hx-trigger="input changed delay:250ms, search"' in empty.content
     assert b"Type a word" in empty.content
-    assert b'id="header-search"' in empty.content
+    # One box on this page: the header's is not repeated above the page's own.
+    assert b'id="header-search"' not in empty.content
     page = client.get("/search/", {"q": "hand"})
     assert b"<mark>Handover</mark> &lt;notes&gt;.txt" in page.content
     assert f"/d/{doc.pk}/".encode() in page.content
@@ -357,6 +358,48 @@ def test_the_page_shows_results_the_box_and_a_hint(team):
     assert b"<html" not in fragment.content and b"<mark>Handover</mark>" in fragment.content
     bad = client.get("/search/", {"q": "hand", "since": "yesterday"})
     assert bad.status_code == 200 and b"YYYY-MM-DD" in bad.content
+
+
+def test_the_headers_box_gives_quick_results_as_you_type(team):
+    for n in range(7):
+        upload(team.editor, team.workspace, f"Handover {n} <b>.txt", b"a")
+    hidden = upload(team.outsider, make_workspace(manager=team.outsider), "Handover x.txt", b"a")
+    client = Client()
+    client.force_login(team.viewer)
+    home = client.get("/")
+    assert b'id="header-search"' in home.content and b'hx-vals=\'{"suggest": "1"}\'' in home.content
+    quick = client.get("/search/", {"q": "hand", "suggest": "1"}, headers={"HX-Request": "true"})
+    body = quick.content.decode()
+    assert quick.status_code == 200 and "<html" not in body
+    assert body.count('class="cr-suggest__link"') == 5  # the first few, then a way to all
+    assert "&lt;b&gt;.txt" in body and "<b>" not in body  # names escaped, marks kept
+    assert "<mark>Handover</mark>" in body
+    assert 'href="/search/?q=hand">All results for <strong>hand</strong>' in body
+    assert f"/d/{hidden.document_id}/" not in body
+    assert "5 quick results" in body
+    nothing = client.get("/search/", {"q": "zzqx", "suggest": "1"}, headers={"HX-Request": "true"})
+    assert "Nothing found for <strong>zzqx</strong>" in nothing.content.decode()
+    empty = client.get("/search/", {"q": "", "suggest": "1"}, headers={"HX-Request": "true"})
+    assert empty.content.strip() == b""
+    # Without htmx (a link followed, a bookmark) it is the whole page.
+    full = client.get("/search/", {"q": "hand", "suggest": "1"})
+    assert b"<html" in full.content and b"cr-suggest__link" not in full.content
+    # An outsider's quick results hold nothing of the workspace.
+    client.force_login(team.outsider)
+    theirs = client.get("/search/", {"q": "hand", "suggest": "1"}, headers={"HX-Request": "true"})
+    assert theirs.content.decode().count('class="cr-suggest__link"') == 1
+    assert f"/d/{hidden.document_id}/".encode() in theirs.content
+
+
+def test_nothing_found_with_filters_says_so(team):
+    upload(team.editor, team.workspace, "Handover.txt", b"a")
+    client = Client()
+    client.force_login(team.viewer)
+    page = client.get("/search/", {"q": "handover", "kind": "message"}).content.decode()
+    assert "Nothing found for <strong>handover</strong> with these filters." in page
+    assert 'href="/search/?q=handover">Search everywhere</a>' in page
+    plain = client.get("/search/", {"q": "zzqx"}).content.decode()
+    assert "Try fewer words or the start of a word." in plain and "these filters" not in plain
 
 
 def test_the_page_paginates_twenty_at_a_time(team):

@@ -12,6 +12,23 @@ function start() {
   watchMentions();
   startLive();
   startAnchors();
+  quickResults();
+}
+
+// The header's quick results (htmx fills #cr-suggest as someone types): Escape, or moving to
+// anything outside the search, puts them away.
+function quickResults() {
+  const box = document.getElementById("header-search");
+  const panel = document.getElementById("cr-suggest");
+  if (!box || !panel) return;
+  const inside = (node) => node instanceof Element && node.closest(".cr-header-search");
+  const close = () => panel.replaceChildren();
+  box.addEventListener("keydown", (e) => { if (e.key === "Escape") close(); });
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { close(); box.focus(); }
+  });
+  document.addEventListener("click", (e) => { if (!inside(e.target)) close(); });
+  document.addEventListener("focusin", (e) => { if (!inside(e.target)) close(); });
 }
 
 // A form (or its submit button) with data-confirm="<question>" asks before it is sent: deleting
