@@ -106,6 +106,14 @@ def test_uploads_are_documented_as_multipart_with_a_binary_file(openapi):
         assert "413" in paths[path]["post"]["responses"]
 
 
+def test_the_version_upload_documents_its_409(openapi):
+    op = openapi["paths"]["/api/v1/workspaces/{workspace_id}/documents/{document_id}/versions"]
+    conflict = op["post"]["responses"]["409"]
+    assert "same_as_latest" in conflict["description"]
+    schema = conflict["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+
+
 def test_the_download_is_documented_as_binary_with_its_headers(openapi):
     op = openapi["paths"][
         "/api/v1/workspaces/{workspace_id}/documents/{document_id}/versions/{number}/content"

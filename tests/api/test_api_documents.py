@@ -423,6 +423,35 @@ def test_two_amendments_of_the_same_version_are_both_kept_and_the_second_is_flag
     ]
 
 
+def test_a_new_version_identical_to_the_latest_is_409_and_makes_nothing(team, seeded):
+    url = doc_url(team.workspace, seeded.document.pk, "/versions")
+    editor = bearer(team.editor)
+
+    response = editor.post(url, {"file": a_file(content=b"version two\n"), "based_on": "2"})
+
+    assert response.status_code == 409
+    assert error_of(response) == {
+        "code": "same_as_latest",
+        "detail": "This file is the same as version 2, the latest: no new version was made.",
+    }
+    assert [v["number"] for v in editor.get(url).json()] == [2, 1]
+    # The same bytes as version 1, which is not the latest: a deliberate return, allowed.
+    back = editor.post(url, {"file": a_file(content=b"version one\n")})
+    assert back.status_code == 201
+    assert back.json()["number"] == 3
+
+
+def test_a_resent_version_upload_is_the_same_201_not_a_409(team, seeded):
+    url = doc_url(team.workspace, seeded.document.pk, "/versions")
+    editor = bearer(team.editor)
+    form = {"file": a_file(content=b"version three\n"), "upload_key": "resend-1"}
+    first = editor.post(url, form)
+    again = editor.post(url, {"file": a_file(content=b"version three\n"), "upload_key": "resend-1"})
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+
+
 def test_based_on_a_version_that_does_not_exist_is_refused(team, seeded):
     response = bearer(team.editor).post(
         doc_url(team.workspace, seeded.document.pk, "/versions"),

@@ -311,7 +311,24 @@ def version_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: u
     return [version_out(v) for v in document_versions(doc_access=doc_access)]
 
 
-@router.post("/{workspace_id}/documents/{document_id}/versions", response={201: VersionOut})
+@router.post(
+    "/{workspace_id}/documents/{document_id}/versions",
+    response={201: VersionOut},
+    openapi_extra={
+        "responses": {
+            "409": {
+                "description": (
+                    "`same_as_latest`: the file's bytes are those of the latest version, so no "
+                    "new version was made (`detail` says which). A resend with the same "
+                    "`upload_key` is answered 201 with the version it made."
+                ),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            }
+        }
+    },
+)
 def version_upload(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
@@ -322,7 +339,8 @@ def version_upload(
     upload_key: str = Form("", pattern=NO_NUL),
 ) -> object:
     """Add a version. ``based_on`` names the version you amended (empty or absent: the latest);
-    if it is not the latest the upload is kept anyway and flagged ``based_on_latest: false``."""
+    if it is not the latest the upload is kept anyway and flagged ``based_on_latest: false``.
+    A file identical to the latest version is refused (409 ``same_as_latest``)."""
     _check_upload(request)
     doc_access = _doc(request, workspace_id, document_id)
     version = services.version_upload(

@@ -181,14 +181,27 @@ def _add_version(
     based_on_number: int | None,
     upload_key: str | None,
     restored_from: int | None = None,
+    refuse_same_as_latest: bool = False,
 ) -> tuple[Version, bool]:
-    """Append a version under a lock on the document. Returns (version, created)."""
+    """Append a version under a lock on the document. Returns (version, created).
+
+    With ``refuse_same_as_latest``, bytes identical to the latest version are refused
+    (:class:`Conflict`, ``same_as_latest``): decided here, under the lock that numbers versions,
+    so two identical uploads at once make one version and one refusal. A resend (the same
+    ``upload_key``) is answered first, with the version it made."""
     doc = Document.objects.select_for_update().get(pk=document.pk)
     if upload_key:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
             return existing, False
     latest = doc.current_version_number
+    if refuse_same_as_latest and latest:
+        latest_blob = doc.versions.filter(number=latest).values_list("blob_id", flat=True).first()
+        if latest_blob == blob.pk:
+            raise Conflict(
+                f"This file is the same as version {latest}, the latest: no new version was made.",
+                code="same_as_latest",
+            )
     number = latest + 1
     _check_based_on(based_on_number, latest)
     base = latest if based_on_number is None else based_on_number
@@ -349,7 +362,9 @@ def version_upload(
     info: RequestInfo = SYSTEM,
 ) -> Version:
     """Add a new version. ``based_on_number`` names the version the author amended; when it is
-    no longer the latest the upload is kept all the same and flagged, so nothing is lost."""
+    no longer the latest the upload is kept all the same and flagged, so nothing is lost.
+    Bytes identical to the latest version are refused (``same_as_latest``, 409): no version,
+    no notification. Identical to an older version is allowed (a deliberate return to it)."""
     _require_doc(doc_access, "upload_version", "You cannot upload new versions here.")
     name = clean_filename(uploaded.name or doc_access.document.name)
     key = _clean_upload_key(upload_key)
@@ -373,6 +388,7 @@ def version_upload(
             note=note,
             based_on_number=based_on_number,
             upload_key=key,
+            refuse_same_as_latest=True,
         )
         if created:
             _audit(

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from commonroom.audit.models import Action, AuditEvent
 from commonroom.audit.selectors import audit_verify
+from commonroom.core.exceptions import Conflict
 from commonroom.documents.models import Blob, Version
 from commonroom.documents.tests.factories import new_version, upload
 from commonroom.documents.tests.support import multipart
@@ -112,13 +113,27 @@ def test_eight_concurrent_new_versions_through_the_page(team, editors):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_eight_concurrent_uploads_of_the_same_bytes_share_one_blob(team, editors, store):
+def test_eight_concurrent_uploads_of_the_same_bytes_make_one_version_and_share_one_blob(
+    team, editors, store
+):
+    """The first to take the lock makes version 2; the others find their bytes are now the
+    latest version's and are refused, each with the sentence, none with an error."""
     doc = upload(team.editor, team.workspace, "minutes.txt", b"v1").document
 
-    run_at_once(lambda i: new_version(editors[i], doc, b"the same amendment"))
+    def send(i: int) -> Any:
+        try:
+            return new_version(editors[i], doc, b"the same amendment").number
+        except Conflict as exc:
+            return exc.code, exc.message
 
-    assert Version.objects.filter(document=doc).count() == THREADS + 1
-    assert sorted(Version.objects.values_list("number", flat=True)) == list(range(1, THREADS + 2))
+    outcomes = run_at_once(send)
+
+    refusal = (
+        "same_as_latest",
+        "This file is the same as version 2, the latest: no new version was made.",
+    )
+    assert sorted(outcomes, key=str) == sorted([2] + [refusal] * (THREADS - 1), key=str)
+    assert sorted(Version.objects.values_list("number", flat=True)) == [1, 2]
     assert Blob.objects.count() == 2
     digest = hashlib.sha256(b"the same amendment").hexdigest()
     assert store.blob_path(digest).read_bytes() == b"the same amendment"

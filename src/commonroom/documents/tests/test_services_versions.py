@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
+from commonroom.audit.models import AuditEvent
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from commonroom.documents import services
 from commonroom.documents.models import Blob, Document, Version
 from commonroom.documents.tests.factories import (
@@ -18,6 +19,8 @@ from commonroom.documents.tests.factories import (
     upload,
 )
 from commonroom.documents.tests.support import png_bytes
+from commonroom.live.models import Event
+from commonroom.notifications.models import Follow, Notification
 
 
 def sha(data: bytes) -> str:
@@ -195,14 +198,66 @@ def test_viewers_cannot_restore(team):
 def test_identical_bytes_are_stored_once(team, store):
     a = upload(team.editor, team.workspace, "a.txt", b"the same bytes")
     b = upload(team.editor, team.workspace, "b.txt", b"the same bytes")
-    c = new_version(team.editor, a.document, b"the same bytes")
+    other = new_version(team.editor, a.document, b"other bytes")
+    c = new_version(team.editor, a.document, b"the same bytes")  # back to version 1's bytes
 
     assert a.document_id != b.document_id
     assert a.blob_id == b.blob_id == c.blob_id
-    assert Blob.objects.count() == 1
-    assert store.now().media == [
-        store.blob_path(a.blob_id).relative_to(store.media_root).as_posix()
-    ]
+    assert Blob.objects.count() == 2
+    assert sorted(store.now().media) == sorted(
+        store.blob_path(v.blob_id).relative_to(store.media_root).as_posix() for v in (a, other)
+    )
+
+
+def test_a_file_identical_to_the_latest_version_is_refused_and_nothing_is_made(team, store):
+    v1 = upload(team.editor, team.workspace, "minutes.txt", b"one")
+    new_version(team.editor, v1.document, b"two")
+    new_version(team.manager, v1.document, b"three")
+    Follow.objects.create(user=team.viewer, document=v1.document)
+    audit_before = AuditEvent.objects.count()
+    events_before = Event.objects.count()
+    before = store.now()
+
+    with pytest.raises(Conflict) as exc:
+        new_version(team.editor, v1.document, b"three", note="no change really")
+
+    assert exc.value.status == 409
+    assert exc.value.code == "same_as_latest"
+    assert exc.value.message == (
+        "This file is the same as version 3, the latest: no new version was made."
+    )
+    assert list(Version.objects.order_by("number").values_list("number", flat=True)) == [1, 2, 3]
+    assert Document.objects.get().current_version_number == 3
+    assert not Notification.objects.filter(recipient=team.viewer).exists()
+    assert AuditEvent.objects.count() == audit_before
+    assert Event.objects.count() == events_before
+    assert store.now() == before
+
+
+def test_a_file_identical_to_an_older_version_makes_a_new_version(team):
+    v1 = upload(team.editor, team.workspace, "minutes.txt", b"one")
+    new_version(team.editor, v1.document, b"two")
+
+    v3 = new_version(team.editor, v1.document, b"one", note="back to the first text")
+
+    assert (v3.number, v3.blob_id) == (3, v1.blob_id)
+    assert Document.objects.get().current_version_number == 3
+
+
+def test_a_resend_of_the_latest_upload_returns_its_version_not_a_refusal(team, store):
+    """The resend's bytes are, of course, those of the latest version (it made it): the upload
+    key is answered before the bytes are compared."""
+    v1 = upload(team.editor, team.workspace, "minutes.txt", b"one")
+    v2 = new_version(team.editor, v1.document, b"two", upload_key="send-1")
+
+    again = new_version(team.editor, v1.document, b"two", upload_key="send-1")
+
+    assert again.pk == v2.pk
+    assert Version.objects.count() == 2
+    # A new key with the same bytes is not a resend: it is refused.
+    with pytest.raises(Conflict) as exc:
+        new_version(team.editor, v1.document, b"two", upload_key="send-2")
+    assert exc.value.code == "same_as_latest"
 
 
 def test_the_same_upload_key_twice_gives_one_version(team, store):

@@ -100,6 +100,29 @@ def test_restoring_through_the_page_adds_a_version(team):
     assert (latest.blob_id, latest.restored_from_number) == (v1.blob_id, 1)
 
 
+SAME_AS_V2 = "This file is the same as version 2, the latest: no new version was made."
+
+
+def test_a_new_version_identical_to_the_latest_is_explained_on_the_page(team):
+    v1 = upload(team.editor, team.workspace, "minutes.txt", b"first")
+    new_version(team.editor, v1.document, b"second")
+    client = client_for(team.editor)
+    url = reverse("version_upload", args=[team.workspace.pk, v1.document.pk])
+    files = [("file", "minutes.txt", b"second", "text/plain")]
+
+    # The page's script (Accept: JSON) shows ``detail`` beside the form, the file still chosen.
+    response = post_files(client, url, files, fields=[("based_on", "2")])
+    assert response.status_code == 409
+    assert response.json() == {"code": "same_as_latest", "detail": SAME_AS_V2}
+
+    # Without the script: back to the document page with the sentence as a message.
+    response = post_files(client, url, files, fields=[("based_on", "2")], json=False)
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "This file is the same as version 2, the latest: no new version was made." in page
+    assert Version.objects.filter(document=v1.document).count() == 2
+
+
 def test_a_conflicting_rename_is_explained_on_the_page(team):
     upload(team.editor, team.workspace, "agenda.txt", b"a")
     doc = upload(team.editor, team.workspace, "minutes.txt", b"m").document
