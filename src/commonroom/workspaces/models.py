@@ -23,6 +23,20 @@ class Role(models.TextChoices):
 
 ROLE_RANK = {Role.VIEWER: 1, Role.COMMENTER: 2, Role.EDITOR: 3, Role.MANAGER: 4}
 
+# Each role as said after "as" in a sentence ("invited you as an editor"): its article with it,
+# so no template guesses "a" or "an".
+ROLE_WITH_ARTICLE = {
+    Role.VIEWER: "a viewer",
+    Role.COMMENTER: "a commenter",
+    Role.EDITOR: "an editor",
+    Role.MANAGER: "a manager",
+}
+
+
+def role_with_article(role: str) -> str:
+    """``"editor"`` → ``"an editor"``: the role with its article, for a sentence."""
+    return ROLE_WITH_ARTICLE[Role(role)]
+
 
 class Workspace(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

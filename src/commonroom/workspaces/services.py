@@ -37,7 +37,7 @@ from commonroom.core.exceptions import (
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.live.services import nudge_user, revoke_user
-from commonroom.workspaces.models import Invitation, Membership, Role, Workspace
+from commonroom.workspaces.models import Invitation, Membership, Role, Workspace, role_with_article
 from commonroom.workspaces.permissions import abilities_for_role
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
 
@@ -234,7 +234,7 @@ def _send_invitation_email(issued: IssuedInvitation, *, inviter: Any) -> None:
         "workspace": inv.workspace,
         "inviter": inviter,
         "url": issued.url,
-        "role": Role(inv.role).label,
+        "role": role_with_article(inv.role),
     }
     try:
         send_mail(

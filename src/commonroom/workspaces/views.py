@@ -20,7 +20,7 @@ from commonroom.notifications.selectors import (
     unread_mentions,
 )
 from commonroom.workspaces import services
-from commonroom.workspaces.models import Role
+from commonroom.workspaces.models import Role, role_with_article
 from commonroom.workspaces.selectors import (
     workspace_access,
     workspace_invitations,
@@ -216,7 +216,7 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
             "signed_in": signed_in,
             "has_account": has_account,
             "error": error,
-            "role": Role(invitation.role).label,
+            "role": role_with_article(invitation.role),
             "login_url": reverse("account_login") + "?next=" + request.path,
         },
         status=400 if error else 200,

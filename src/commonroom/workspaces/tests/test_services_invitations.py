@@ -22,7 +22,7 @@ from commonroom.core.exceptions import (
     PermissionDenied,
 )
 from commonroom.workspaces import services
-from commonroom.workspaces.models import Invitation, Membership
+from commonroom.workspaces.models import Invitation, Membership, Role, role_with_article
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.tests.factories import make_workspace
 
@@ -80,6 +80,37 @@ def test_invitation_email_carries_a_working_link(
     assert client.get(response["Location"]).status_code == 200
     membership = Membership.objects.get(workspace=team.workspace, user__email=GUEST_EMAIL)
     assert membership.role == "commenter"
+
+
+@pytest.mark.parametrize(
+    ("role", "said"),
+    [
+        ("viewer", "a viewer"),
+        ("commenter", "a commenter"),
+        ("editor", "an editor"),
+        ("manager", "a manager"),
+    ],
+)
+def test_the_email_and_the_page_name_the_role_with_its_article(
+    team, smtp_server, client, django_capture_on_commit_callbacks, role, said
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        issued = invite(team, role=role)
+
+    [message] = smtp_server.wait_for(1)
+    body = " ".join(smtp_server.body(message).split())
+    assert f'to the workspace "Weekly budget meeting" on Commonroom, as {said}.' in body
+    page = client.get(urlsplit(issued.url).path).content.decode()
+    assert f"to join as <strong>{said}</strong>." in page
+
+
+def test_every_role_has_its_article():
+    assert {role: role_with_article(role) for role in Role.values} == {
+        "viewer": "a viewer",
+        "commenter": "a commenter",
+        "editor": "an editor",
+        "manager": "a manager",
+    }
 
 
 def test_invitation_is_audited_and_not_emailed_before_commit(team, smtp_server):
