@@ -42,9 +42,16 @@ def compare_api(
     the one before. Documents (.docx, .txt, .md): ``blocks`` of paragraphs, each with ``kind``
     (same, changed, inserted, deleted, moved_from, moved_to) and ``segments`` (``op`` same, ins
     or del, and ``text``); a paragraph moved and edited is a moved_to block whose segments hold
-    its word changes, linked to its moved_from block by ``move``. Presentations (.pptx):
-    ``slides``, each with ``kind`` (same, changed, added, removed, moved_from, moved_to),
-    ``old_number`` and ``new_number`` (0 when not in that version), ``move``, ``title``
+    its word changes, linked to its moved_from block by ``move``. A block that is not a plain
+    paragraph says what it is in the document (in the newer version; in the older for a block
+    deleted or moved away), only to show it as such (blocks are matched by their text alone):
+    ``style`` (heading, list, cell, table, quote, code), ``level`` (a heading's 1-6, a list
+    item's depth from 1), ``ordered`` (a list item of a numbered list), and for a table cell's
+    paragraph ``context``: ``row`` (the text of its row's first cell) and ``column`` (of its
+    column's cell in the first row), each when there is one that is not the cell itself.
+    Presentations (.pptx): ``slides``, each with ``kind`` (same, changed, added, removed,
+    moved_from, moved_to), ``old_number`` and ``new_number`` (0 when not in that version),
+    ``move``, ``title``
     (segments), and ``blocks`` and ``notes`` (the speaker notes) as a document's blocks.
     Workbooks (.xlsx) and CSV files: ``sheets``, each with ``name``, ``kind`` (changed, added,
     removed), ``cells`` (the changed cells of rows in both versions: ``ref`` named by the row's

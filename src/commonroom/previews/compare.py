@@ -56,13 +56,176 @@ MAX_ROW_PAIRS = 20_000  # row pairs weighed to pair a replaced stretch's rows, p
 # --- reading previews ---------------------------------------------------------------------------
 
 
+LABEL_CHARACTERS = 80  # a table cell's row or column named by at most this much of its text
+
+
+@dataclass(frozen=True)
+class Style:
+    """What a paragraph is in its document, to show it as such (never used to match paragraphs).
+
+    ``name``: "paragraph"; "heading" (``level`` 1-6); "list" (a list item: ``level`` its depth
+    from 1, ``ordered`` in a numbered list); "cell" (a paragraph of a table cell: ``row`` the text
+    of its row's first cell and ``column`` that of its column's cell in the first row, each left
+    empty when there is none or it is the cell itself); "table" (a table read as one paragraph, as
+    in a Markdown file); "quote"; "code"."""
+
+    name: str = "paragraph"
+    level: int = 0
+    ordered: bool = False
+    row: str = ""
+    column: str = ""
+
+    @property
+    def css(self) -> str:
+        """Its classes on the page (app.css): "cr-compare-style--list cr-compare-depth--2"."""
+        depth = f" cr-compare-depth--{min(self.level, 6)}" if self.name == "list" else ""
+        return f"cr-compare-style--{self.name}{depth if self.level > 1 else ''}"
+
+    @property
+    def label(self) -> str:
+        """Where a table's paragraph is, e.g. "Table · Medicine · Actual (£k)"; "" otherwise."""
+        if self.name not in {"cell", "table"}:
+            return ""
+        return " · ".join(["Table", *(name for name in (self.row, self.column) if name)])
+
+    def as_dict(self) -> dict[str, object]:
+        """The API's optional fields of a block: none for a plain paragraph; ``style``, and
+        ``level`` (heading, list item), ``ordered`` (list item), ``context`` (a table cell:
+        ``row`` and ``column`` when known)."""
+        if self.name == "paragraph":
+            return {}
+        found: dict[str, object] = {"style": self.name}
+        if self.name in {"heading", "list"}:
+            found["level"] = self.level
+        if self.name == "list":
+            found["ordered"] = self.ordered
+        context = {k: v for k, v in (("row", self.row), ("column", self.column)) if v}
+        if context:
+            found["context"] = context
+        return found
+
+
+PLAIN = Style()
+
+
+@dataclass
+class Paragraph:
+    """A paragraph of a document's preview: its text (whitespace collapsed) and what it is."""
+
+    text: str
+    style: Style = PLAIN
+
+
+def _label(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > LABEL_CHARACTERS:
+        return text[: LABEL_CHARACTERS - 1].rstrip() + "…"
+    return text
+
+
+_SPAN = re.compile(r"[0-9]{1,4}")  # the sanitiser keeps no other colspan or rowspan
+
+
+def _span(attrs: list[tuple[str, str | None]], name: str) -> int:
+    value = dict(attrs).get(name) or ""
+    return max(1, int(value)) if _SPAN.fullmatch(value) else 1
+
+
+class _Cell:
+    """A table cell being read: its text, kept (shortened) when it ends."""
+
+    def __init__(self, row: int, column: int) -> None:
+        self.row, self.column = row, column
+        self.parts: list[str] = []
+        self.text = ""
+
+    def close(self) -> None:
+        self.text, self.parts = _label("".join(self.parts)), []
+
+
+class _Grid:
+    """Where a table's cells are, to name a cell by its row's first cell and its column's cell in
+    the first row: columns counted with ``colspan``, cells of earlier rows' ``rowspan`` skipped.
+    Bounded whatever the spans say: a span is two numbers, never a cell per place it covers."""
+
+    def __init__(self) -> None:
+        self.row = -1
+        self.column = 0
+        self.spans: dict[int, tuple[int, int, _Cell]] = {}  # start -> (end, last row, cell)
+        self.first: _Cell | None = None  # the current row's cell in column 1
+        self.heads: list[tuple[int, int, _Cell]] = []  # the first row's (start, end, cell)
+
+    def next_row(self) -> None:
+        self.row, self.column, self.first = self.row + 1, 0, None
+        above = self.spans.get(0)
+        if above is not None and above[1] >= self.row:
+            self.first = above[2]
+
+    def cell(self, attrs: list[tuple[str, str | None]]) -> _Cell:
+        if self.row < 0:
+            self.next_row()
+        while (above := self.spans.get(self.column)) is not None and above[1] >= self.row:
+            self.column = above[0]
+        found = _Cell(self.row, self.column)
+        end = self.column + _span(attrs, "colspan")
+        rows = _span(attrs, "rowspan")
+        if rows > 1:
+            self.spans[self.column] = (end, self.row + rows - 1, found)
+        if self.column == 0:
+            self.first = found
+        if self.row == 0:
+            self.heads.append((self.column, end, found))
+        self.column = end
+        return found
+
+    def head(self, column: int) -> _Cell | None:
+        at = bisect.bisect_right(self.heads, column, key=lambda h: h[0]) - 1
+        return self.heads[at][2] if at >= 0 and column < self.heads[at][1] else None
+
+
+@dataclass
+class _Open:
+    tag: str
+    parts: list[str] | None = None  # an anchored block's text
+    cell: _Cell | None = None  # a td or th
+    grid: _Grid | None = None  # a table
+
+
 class _Blocks(HTMLParser):
-    """The text of each anchored block, in order; text of a nested anchored block is its own."""
+    """The text of each anchored block, in order; text of a nested anchored block is its own.
+    Each block's style is read from where it stands (``Style``)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.stack: list[tuple[str, list[str] | None]] = []
-        self.blocks: list[list[str]] = []
+        self.stack: list[_Open] = []
+        self.blocks: list[tuple[list[str], Style]] = []
+
+    def _style(self, tag: str) -> Style:
+        """The style of a block opening with ``tag`` here."""
+        for index in range(len(self.stack) - 1, -1, -1):
+            opened = self.stack[index]
+            if opened.grid is not None:
+                break  # in a table but not in a cell of it (its caption)
+            if opened.cell is not None:
+                cell = opened.cell
+                grid = next(o.grid for o in reversed(self.stack[:index]) if o.grid is not None)
+                first = grid.first if cell.column > 0 else None
+                head = grid.head(cell.column) if cell.row > 0 else None
+                row = first.text if first is not None and first is not cell else ""
+                column = head.text if head is not None and head is not cell else ""
+                return Style("cell", row=row, column=column)
+        if tag == "table":
+            return Style("table")
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            return Style("heading", level=int(tag[1]))
+        lists = [o.tag for o in self.stack if o.tag in {"ul", "ol"}]
+        if tag == "li" or any(o.tag == "li" for o in self.stack):
+            return Style("list", level=max(len(lists), 1), ordered=lists[-1:] == ["ol"])
+        if tag == "pre" or any(o.tag == "pre" for o in self.stack):
+            return Style("code")
+        if any(o.tag == "blockquote" for o in self.stack):
+            return Style("quote")
+        return PLAIN
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in {"br", "img", "hr", "col", "input", "wbr"}:
@@ -72,35 +235,65 @@ class _Blocks(HTMLParser):
         anchored = tag in ANCHORED and any(
             k == "id" and (v or "").startswith("p-") for k, v in attrs
         )
+        opened = _Open(tag)
         if anchored:
-            parts: list[str] = []
-            self.blocks.append(parts)
-            self.stack.append((tag, parts))
-        else:
-            self.stack.append((tag, None))
+            opened.parts = []
+            self.blocks.append((opened.parts, self._style(tag)))
+        grid = next((o.grid for o in reversed(self.stack) if o.grid is not None), None)
+        if tag == "table":
+            opened.grid = _Grid()
+        elif tag == "tr" and grid is not None:
+            grid.next_row()
+        elif tag in {"td", "th"} and grid is not None:
+            opened.cell = grid.cell(attrs)
+        self.stack.append(opened)
         if tag in {"td", "th", "li", "p", "div"}:
             self.handle_data(" ")
 
     def handle_endtag(self, tag: str) -> None:
         for index in range(len(self.stack) - 1, -1, -1):
-            if self.stack[index][0] == tag:
+            if self.stack[index].tag == tag:
+                for opened in self.stack[index:]:
+                    if opened.cell is not None:
+                        opened.cell.close()
                 del self.stack[index:]
                 return
 
     def handle_data(self, data: str) -> None:
-        for _tag, parts in reversed(self.stack):
-            if parts is not None:
-                parts.append(data)
+        block = cell = False
+        for opened in reversed(self.stack):
+            if not block and opened.parts is not None:
+                opened.parts.append(data)
+                block = True
+            if not cell and opened.cell is not None:
+                opened.cell.parts.append(data)
+                cell = True
+            if block and cell:
                 return
+
+
+def blocks_from_html(html: str) -> list[Paragraph]:
+    """The paragraphs of a preview's sanitised HTML with their styles, whitespace collapsed,
+    empty ones left out."""
+    parser = _Blocks()
+    parser.feed(html)
+    parser.close()
+    found = []
+    for parts, style in parser.blocks:
+        text = " ".join("".join(parts).split())
+        if not text:
+            continue
+        if style.name == "cell" and _label(text) in {style.row, style.column}:
+            own = _label(text)  # a row or column named by this very text says nothing more
+            row, column = ("" if n == own else n for n in (style.row, style.column))
+            style = Style("cell", row=row, column=column)
+        found.append(Paragraph(text, style))
+    return found
 
 
 def paragraphs_from_html(html: str) -> list[str]:
     """The paragraphs of a preview's sanitised HTML, whitespace collapsed, empty ones left out."""
-    parser = _Blocks()
-    parser.feed(html)
-    parser.close()
-    found = (" ".join("".join(parts).split()) for parts in parser.blocks)
-    return [p for p in found if p]
+    return [paragraph.text for paragraph in blocks_from_html(html)]
 
 
 class _Sheets(HTMLParser):
@@ -228,6 +421,26 @@ class Block:
     kind: str  # "same", "changed", "inserted", "deleted", "moved_from", "moved_to"
     segments: list[Segment]
     move: int = 0  # moved_from/moved_to: the move's number (1, 2…), to link the two places
+    style: Style = PLAIN  # the paragraph's in the newer version; the older's if it is not there
+
+    @property
+    def tag(self) -> str:
+        """The element the paragraph is shown in, inline: a document's h1-h6 two levels below,
+        under the page's own h1 and h2 (as on the document's page); a list item in its run's
+        list (``TextDiff.runs``)."""
+        if self.style.name == "heading":
+            return f"h{min(6, self.style.level + 2)}"
+        return {"list": "li", "quote": "blockquote"}.get(self.style.name, "p")
+
+    @property
+    def side_tags(self) -> tuple[str, str]:
+        """The elements of the older and the newer column, side by side. A heading is a heading
+        in one column only, so the page's outline has it once: the older one when the paragraph
+        is unchanged (the column a phone shows) or gone, else the newer one."""
+        if self.style.name != "heading":
+            return self.tag, self.tag
+        older = self.kind == "same" or not self.in_new
+        return (self.tag, "p") if older else ("p", self.tag)
 
     @property
     def left(self) -> list[Segment]:
@@ -259,11 +472,25 @@ class Block:
         return self.kind not in {"deleted", "moved_from"}
 
     def as_dict(self) -> dict[str, object]:
+        """``kind``, ``move``, ``segments``, and the paragraph's ``style`` unless it is a plain
+        paragraph (``Style.as_dict``)."""
         return {
             "kind": self.kind,
             "move": self.move,
             "segments": [{"op": s.op, "text": s.text} for s in self.segments],
+            **self.style.as_dict(),
         }
+
+
+@dataclass
+class Run:
+    """Blocks shown together: the items of one list (``kind`` "list", in one ``<ul>``, or
+    ``<ol>`` if ``ordered``), the paragraphs of one table's cells ("table"), or one other block
+    ("")."""
+
+    kind: str
+    blocks: list[Block]
+    ordered: bool = False
 
 
 @dataclass
@@ -279,6 +506,21 @@ class TextDiff:
     @property
     def changed(self) -> bool:
         return bool(self.paragraphs_changed or self.paragraphs_moved)
+
+    @property
+    def runs(self) -> list[Run]:
+        """The blocks in order, a list's items (of one kind, numbered or not) and a table's cells
+        grouped, so the page can show a run of list items as one list."""
+        runs: list[Run] = []
+        for block in self.blocks:
+            style = block.style
+            kind = {"list": "list", "cell": "table"}.get(style.name, "")
+            last = runs[-1] if runs else None
+            if kind and last and last.kind == kind and last.ordered == style.ordered:
+                last.blocks.append(block)
+            else:
+                runs.append(Run(kind, [block], style.ordered))
+        return runs
 
     @property
     def summary(self) -> str:
@@ -545,36 +787,62 @@ def _bounded(paragraphs: list[str]) -> tuple[list[str], bool]:
     return kept, False
 
 
-def diff_paragraphs(old: list[str], new: list[str]) -> TextDiff:
-    """The word-level redline from paragraphs ``old`` to ``new``."""
-    old, old_cut = _bounded([" ".join(p.split()) for p in old if p.strip()])
-    new, new_cut = _bounded([" ".join(p.split()) for p in new if p.strip()])
+def _texts(paragraphs: Sequence[str | Paragraph]) -> tuple[list[str], list[Style]]:
+    """Non-empty paragraphs' text (whitespace collapsed) and styles (a plain string is a plain
+    paragraph)."""
+    texts, styles = [], []
+    for paragraph in paragraphs:
+        text, style = (
+            (paragraph.text, paragraph.style)
+            if isinstance(paragraph, Paragraph)
+            else (paragraph, PLAIN)
+        )
+        if text.strip():
+            texts.append(" ".join(text.split()))
+            styles.append(style)
+    return texts, styles
+
+
+def diff_paragraphs(old: Sequence[str | Paragraph], new: Sequence[str | Paragraph]) -> TextDiff:
+    """The word-level redline from paragraphs ``old`` to ``new``. Paragraphs are matched by their
+    text alone; each block carries the style of its paragraph in the newer version (in the older
+    for one removed or moved away), only to be shown as such."""
+    old_texts, old_styles = _texts(old)
+    new_texts, new_styles = _texts(new)
+    old_text, old_cut = _bounded(old_texts)
+    new_text, new_cut = _bounded(new_texts)
     if old_cut and new_cut:  # both cut: compare the same stretch of each
-        old = old[: min(len(old), len(new))]
-        new = new[: len(old)]
+        old_text = old_text[: min(len(old_text), len(new_text))]
+        new_text = new_text[: len(old_text)]
     result = TextDiff(cut=old_cut or new_cut)
-    for step in _align(old, new):
+    for step in _align(old_text, new_text):
+        was = old_text[step.old] if step.old >= 0 else ""
+        now = new_text[step.new] if step.new >= 0 else ""
+        gone = step.kind in {"deleted", "moved_from"}  # only the older version has it there
+        style = old_styles[step.old] if gone else new_styles[step.new]
         if step.kind == "same":
-            result.blocks.append(Block("same", [Segment("same", old[step.old])]))
+            block = Block("same", [Segment("same", was)])
         elif step.kind == "moved_from":
-            result.blocks.append(Block("moved_from", [Segment("del", old[step.old])], step.move))
+            block = Block("moved_from", [Segment("del", was)], step.move)
             result.paragraphs_moved += 1
         elif step.kind == "deleted":
-            result.blocks.append(Block("deleted", [Segment("del", old[step.old])]))
-            result.words_removed += len(old[step.old].split())
+            block = Block("deleted", [Segment("del", was)])
+            result.words_removed += len(was.split())
             result.paragraphs_changed += 1
         elif step.kind == "inserted":
-            result.blocks.append(Block("inserted", [Segment("ins", new[step.new])]))
-            result.words_added += len(new[step.new].split())
+            block = Block("inserted", [Segment("ins", now)])
+            result.words_added += len(now.split())
             result.paragraphs_changed += 1
         elif step.kind == "moved_to" and step.changes is None:
-            result.blocks.append(Block("moved_to", [Segment("ins", new[step.new])], step.move))
+            block = Block("moved_to", [Segment("ins", now)], step.move)
         else:  # changed in place, or moved and edited
             segments = step.changes or []
-            result.blocks.append(Block(step.kind, segments, step.move))
+            block = Block(step.kind, segments, step.move)
             result.words_added += _count(segments, "ins")
             result.words_removed += _count(segments, "del")
             result.paragraphs_changed += 1
+        block.style = style
+        result.blocks.append(block)
     return result
 
 

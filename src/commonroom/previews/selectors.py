@@ -21,11 +21,11 @@ from commonroom.previews.compare import (
     SheetDiff,
     SlideDiff,
     TextDiff,
+    blocks_from_html,
     diff_paragraphs,
     diff_sheets,
     diff_slides,
     diff_tables,
-    paragraphs_from_html,
     rows_cut,
     sheets_from_html,
     slides_from_html,
@@ -235,7 +235,7 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     how = {comparable_as(before), comparable_as(after)}
     notes = list(dict.fromkeys([*before.notes, *after.notes]))
     if how == {"text"}:
-        text = diff_paragraphs(paragraphs_from_html(before.html), paragraphs_from_html(after.html))
+        text = diff_paragraphs(blocks_from_html(before.html), blocks_from_html(after.html))
         if text.cut:
             notes.append(
                 f"Only the first {MAX_PARAGRAPHS:,} paragraphs ({MAX_WORDS:,} words) of each "

@@ -18,12 +18,19 @@ from docx import Document as WordDocument
 from openpyxl import Workbook
 
 from commonroom.audit.models import Action, AuditEvent
+from commonroom.core.demo import minutes_docx
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import version_upload
 from commonroom.previews import compare
 from commonroom.previews.compare import (
     MAX_MOVE_PAIRS,
+    PLAIN,
+    Block,
+    Paragraph,
+    Segment,
     Slide,
+    Style,
+    blocks_from_html,
     diff_paragraphs,
     diff_sheets,
     diff_slides,
@@ -34,6 +41,7 @@ from commonroom.previews.compare import (
     slides_from_html,
     table_from_html,
 )
+from commonroom.previews.converters import docx as docx_converter
 from commonroom.previews.converters import pptx as pptx_converter
 from commonroom.previews.converters import text as text_converter
 from commonroom.previews.converters import xlsx as xlsx_converter
@@ -244,6 +252,158 @@ def test_paragraphs_come_from_the_anchored_blocks() -> None:
         '<p id="p-4">one<br>two <img src="{{file:a.png}}"></p><p id="p-5"> </p>'
     )
     assert paragraphs_from_html(html) == ["Plan & budget", "Nested", "one two"]
+
+
+# --- what each paragraph is: headings, lists, table cells, quotes, code -------------------------
+
+
+def styles(paragraphs: list[Paragraph]) -> list[tuple[str, str, int, str, str]]:
+    return [(p.text, p.style.name, p.style.level, p.style.row, p.style.column) for p in paragraphs]
+
+
+def minutes_blocks(tmp_path: Path, *, amended: bool) -> list[Paragraph]:
+    """The paragraphs the compare reads from the real converter's preview of the demo minutes."""
+    source = tmp_path / f"minutes-{amended}.docx"
+    source.write_bytes(minutes_docx(amended=amended))
+    return blocks_from_html(docx_converter.convert(source, tmp_path).html)
+
+
+def test_block_styles_from_the_minutes_preview(tmp_path) -> None:
+    found = minutes_blocks(tmp_path, amended=True)
+    assert [p.text for p in found] == paragraphs_from_html(
+        docx_converter.convert(tmp_path / "minutes-True.docx", tmp_path).html
+    )
+    by_text = {p.text: p.style for p in found}
+    assert by_text["Weekly budget meeting — minutes"] == Style("heading", level=1)
+    assert by_text["2. Month 7 position"] == Style("heading", level=2)
+    assert by_text["Date: 24 November 2026. Chair: Priya Shah (board secretary)."] == PLAIN
+    assert by_text["Sam to report community nursing vacancies."] == Style("list", level=1)
+    table = styles([p for p in found if p.style.name == "cell"])
+    assert table == [
+        ("Division", "cell", 0, "", ""),
+        ("Plan (£k)", "cell", 0, "Division", ""),
+        ("Actual (£k)", "cell", 0, "Division", ""),
+        ("Medicine", "cell", 0, "", "Division"),
+        ("-850", "cell", 0, "Medicine", "Plan (£k)"),
+        ("-1,120", "cell", 0, "Medicine", "Actual (£k)"),
+        ("Surgery", "cell", 0, "", "Division"),
+        ("-600", "cell", 0, "Surgery", "Plan (£k)"),
+        ("-790", "cell", 0, "Surgery", "Actual (£k)"),
+        ("Community", "cell", 0, "", "Division"),
+        ("-450", "cell", 0, "Community", "Plan (£k)"),
+        ("-690", "cell", 0, "Community", "Actual (£k)"),
+    ]
+    assert by_text["-1,120"].label == "Table · Medicine · Actual (£k)"
+    assert by_text["Division"].label == "Table"
+    assert by_text["2. Month 7 position"].label == ""
+
+
+def test_styles_carried_to_the_blocks_without_changing_the_matching(tmp_path) -> None:
+    old = minutes_blocks(tmp_path, amended=False)
+    new = minutes_blocks(tmp_path, amended=True)
+    diff = diff_paragraphs(old, new)
+    plain = diff_paragraphs([p.text for p in old], [p.text for p in new])
+    assert diff.summary == plain.summary == "20 words added, 4 removed in 4 paragraphs"
+    assert [(b.kind, b.segments) for b in diff.blocks] == [
+        (b.kind, b.segments) for b in plain.blocks
+    ]
+    assert {b.style for b in plain.blocks} == {PLAIN}
+    medicine = next(b for b in diff.blocks if segments(b) == [("del", "-1,020"), ("ins", "-1,120")])
+    assert (medicine.kind, medicine.style.label) == ("changed", "Table · Medicine · Actual (£k)")
+    assert medicine.as_dict()["context"] == {"row": "Medicine", "column": "Actual (£k)"}
+    added = diff.blocks[-1]
+    assert (added.kind, added.tag, added.style) == ("inserted", "li", Style("list", level=1))
+    heading = next(b for b in diff.blocks if b.segments[0].text == "3. Actions")
+    assert (heading.kind, heading.tag, heading.side_tags) == ("same", "h4", ("h4", "p"))
+    assert [(r.kind, len(r.blocks)) for r in diff.runs] == [
+        ("", 1), ("", 1), ("", 1), ("", 1), ("", 1), ("", 1), ("table", 12), ("", 1), ("list", 3)
+    ]  # fmt: skip
+
+
+def test_a_removed_block_keeps_its_own_style_and_a_kept_one_takes_the_newer() -> None:
+    old = [Paragraph("Budget", Style("heading", level=2)), Paragraph("Gone item", Style("list"))]
+    new = [Paragraph("Budget", PLAIN), Paragraph("A new paragraph entirely.", PLAIN)]
+    diff = diff_paragraphs(old, new)
+    assert [(b.kind, b.style.name) for b in diff.blocks] == [
+        ("same", "paragraph"),  # the newer version's: it is no longer a heading
+        ("deleted", "list"),
+        ("inserted", "paragraph"),
+    ]
+    assert diff.blocks[1].as_dict() == {
+        "kind": "deleted",
+        "move": 0,
+        "segments": [{"op": "del", "text": "Gone item"}],
+        "style": "list",
+        "level": 0,
+        "ordered": False,
+    }
+    assert "style" not in diff.blocks[0].as_dict()  # a plain paragraph has no optional field
+    side = Block("deleted", [Segment("del", "Budget")], style=Style("heading", level=1))
+    assert side.side_tags == ("h3", "p")  # a heading only in the older version is one there
+    changed = Block("changed", [Segment("same", "Budget")], style=Style("heading", level=5))
+    assert changed.side_tags == ("p", "h6")  # the outline stops at h6
+
+
+def test_block_styles_from_markdown_lists_quotes_code_and_a_table(tmp_path) -> None:
+    source = tmp_path / "plan.md"
+    source.write_text(
+        "# Plan\n\n- top\n  - inner\n- next\n\n1. first\n2. second\n\n> quoted words\n\n"
+        "```\nmake check\n```\n\n| Ward | Beds |\n|---|---|\n| Ash | 24 |\n\nplain\n"
+    )
+    found = blocks_from_html(text_converter.convert_md(source, tmp_path).html)
+    assert [(p.text, p.style) for p in found] == [
+        ("Plan", Style("heading", level=1)),
+        ("top", Style("list", level=1)),
+        ("inner", Style("list", level=2)),
+        ("next", Style("list", level=1)),
+        ("first", Style("list", level=1, ordered=True)),
+        ("second", Style("list", level=1, ordered=True)),
+        ("quoted words", Style("quote")),
+        ("make check", Style("code")),
+        ("Ward Beds Ash 24", Style("table")),  # a Markdown table is one anchored block
+        ("plain", PLAIN),
+    ]
+    diff = diff_paragraphs(found, found)
+    assert [(r.kind, r.ordered, len(r.blocks)) for r in diff.runs] == [
+        ("", False, 1), ("list", False, 3), ("list", True, 2), ("", False, 1), ("", False, 1),
+        ("", False, 1), ("", False, 1),
+    ]  # fmt: skip
+    assert [b.tag for b in diff.blocks] == ["h3", "li", "li", "li", "li", "li", "blockquote"] + [
+        "p"
+    ] * 3
+
+
+def test_merged_cells_name_their_rows_and_columns_and_huge_spans_are_cheap() -> None:
+    html = (
+        '<table id="p-1"><tr><th rowspan="2"><p id="p-2">Ward</p></th>'
+        '<th colspan="2"><p id="p-3">Beds</p></th></tr>'
+        '<tr><td><p id="p-4">open</p></td><td><p id="p-5">shut</p></td></tr>'
+        '<tr><td><p id="p-6">Ash</p></td><td><p id="p-7">3</p></td><td><p id="p-8">4</p></td>'
+        '<td><p id="p-9">Ash</p></td></tr></table>'
+    )
+    assert styles(blocks_from_html(html)) == [
+        ("Ward", "cell", 0, "", ""),
+        ("Beds", "cell", 0, "Ward", ""),
+        ("open", "cell", 0, "Ward", "Beds"),  # row 2's first column is row 1's merged cell
+        ("shut", "cell", 0, "Ward", "Beds"),
+        ("Ash", "cell", 0, "", "Ward"),
+        ("3", "cell", 0, "Ash", "Beds"),
+        ("4", "cell", 0, "Ash", "Beds"),
+        ("Ash", "cell", 0, "", ""),  # its row is named by its own text: nothing more to say
+    ]
+    long_name = "Ward " * 40
+    huge = (
+        f'<table><tr><td rowspan="9999" colspan="9999"><p id="p-1">{long_name}</p></td>'
+        '<td><p id="p-2">x</p></td></tr>'
+        + '<tr><td><p id="p-3">y</p></td></tr>' * 2000
+        + "</table>"
+    )
+    started = time.monotonic()
+    found = blocks_from_html(huge)
+    assert time.monotonic() - started < 2
+    assert len(found) == 2002
+    assert found[1].style.row == found[2].style.row == long_name[:79].rstrip() + "…"
+    assert len(found[1].style.label) < 100
 
 
 def test_cells_compared_one_by_one() -> None:
@@ -966,3 +1126,4 @@ def test_versions_of_different_kinds_or_without_text_are_refused_with_a_sentence
         assert response.status_code == 200
         assert NOT_COMPARABLE in response.content.decode()
         assert viewer.get(api_url(team, doc)).json()["status"] == "unsupported"
+
