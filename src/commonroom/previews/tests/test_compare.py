@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -1127,3 +1128,100 @@ def test_versions_of_different_kinds_or_without_text_are_refused_with_a_sentence
         assert NOT_COMPARABLE in response.content.decode()
         assert viewer.get(api_url(team, doc)).json()["status"] == "unsupported"
 
+
+def word_table(rows: list[list[str]]) -> bytes:
+    doc = WordDocument()
+    doc.add_heading("Beds", level=1)
+    table = doc.add_table(rows=len(rows), cols=len(rows[0]))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_minutes_compared_keep_headings_lists_and_where_a_figure_stands(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "minutes.docx",
+        minutes_docx(amended=False),
+        minutes_docx(amended=True),
+    )
+    viewer = client_for(team.viewer)
+    body = viewer.get(page(team, doc)).content.decode()
+    assert "20 words added, 4 removed in 4 paragraphs" in body
+    # The document's h1 and h2 sit below the page's h1 and h2.
+    assert '<h3 class="cr-compare--same cr-compare-style--heading' in body
+    assert re.search(r'<h4 class="cr-compare--same [^"]*">2\. Month 7 position </h4>', body)
+    assert re.search(
+        r'<ul class="cr-compare-list">\s*<li class="cr-compare--same [^>]*>Tom to bring', body
+    )
+    assert re.search(r'<li class="cr-compare--inserted [^>]*><ins>Aisha asked', body)
+    assert re.search(
+        r'<div class="cr-compare-table">\s*<p class="cr-compare--same [^>]*>'
+        r'<span class="cr-compare__context">Table</span> Division',
+        body,
+    )
+    assert (
+        '<span class="cr-compare__context">Table · Medicine · Actual (£k)</span> '
+        "<del>-1,020</del> <ins>-1,120</ins>"
+    ) in body
+    side = viewer.get(page(team, doc) + "?view=side").content.decode()
+    assert re.search(r'<h4 class="cr-compare-block [^"]*">2\. Month 7 position </h4>', side)
+    assert side.count(">2. Month 7 position </h4>") == 1  # once in the outline, not per column
+    assert re.search(
+        r'<ul class="cr-compare-list"><li class="cr-compare-block [^>]*><ins>Aisha asked', side
+    )
+    assert side.count("Table · Medicine · Actual (£k)</span> ") == 2  # each column says where
+    data = viewer.get(api_url(team, doc)).json()
+    blocks = data["blocks"]
+    assert {"style": "heading", "level": 2}.items() <= next(
+        b for b in blocks if b["segments"][0]["text"] == "2. Month 7 position"
+    ).items()
+    changed_cell = next(b for b in blocks if {"op": "ins", "text": "-1,120"} in b["segments"])
+    assert (changed_cell["kind"], changed_cell["style"], changed_cell["context"]) == (
+        "changed",
+        "cell",
+        {"row": "Medicine", "column": "Actual (£k)"},
+    )
+    added = blocks[-1]
+    assert (added["kind"], added["style"], added["level"], added["ordered"]) == (
+        "inserted",
+        "list",
+        1,
+        False,
+    )
+    paragraph = next(b for b in blocks if b["kind"] == "changed" and "style" not in b)
+    assert paragraph["segments"][0]["text"].startswith("The trust reported")
+    assert "context" not in paragraph
+
+
+@pytest.mark.django_db
+def test_a_table_cell_context_is_escaped(
+    team, django_capture_on_commit_callbacks, make_upload
+) -> None:
+    doc = two_versions(
+        team,
+        django_capture_on_commit_callbacks,
+        make_upload,
+        "beds.docx",
+        word_table([["Ward", "<b>Beds</b> & cots"], ["<script>x</script>", "1,020"]]),
+        word_table([["Ward", "<b>Beds</b> & cots"], ["<script>x</script>", "1,120"]]),
+    )
+    label = (
+        '<span class="cr-compare__context">Table · &lt;script&gt;x&lt;/script&gt; · '
+        "&lt;b&gt;Beds&lt;/b&gt; &amp; cots</span> "
+    )
+    viewer = client_for(team.viewer)
+    inline = viewer.get(page(team, doc)).content.decode()
+    side = viewer.get(page(team, doc) + "?view=side").content.decode()
+    for body in (inline, side):
+        assert "<script>x" not in body and "<b>Beds" not in body
+    assert label + "<del>1,020</del> <ins>1,120</ins>" in inline
+    assert label + "<del>1,020</del>" in side and label + "<ins>1,120</ins>" in side
