@@ -190,3 +190,15 @@ def test_markers_follow_threads_live_on_a_readers_screen(
     thread_id = Comment.objects.get(body="Which board?").pk
     reader.wait_for_url(f"**{path}#thread-{thread_id}")
     assert page_problems.seen == []
+
+
+def test_a_picture_offers_no_paragraph_to_comment_on(
+    asgi_server: Any, new_page: Any, page_problems: Any, tmp_path: Path
+) -> None:
+    sam, ws, doc = _world(tmp_path)
+    picture = upload_document(ws, doc.created_by, name="ward.png", content=files.png_bytes())
+    page = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/d/{picture.pk}/", DESKTOP)
+    expect(page.locator(".cr-preview-image img")).to_be_visible()
+    expect(page.get_by_label("Add a comment")).to_be_visible()
+    expect(page.get_by_role("button", name="Comment on a paragraph")).to_have_count(0)
+    assert page_problems.seen == []

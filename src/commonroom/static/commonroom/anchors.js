@@ -116,6 +116,8 @@ function clearAnchor(form) {
 function addKeyboardToggle() {
   const body = previewBody();
   if (!body || !composer() || document.getElementById("cr-anchor-toggle")) return;
+  // A picture (or a preview with no words) has no passage to comment on.
+  if (!Array.from(body.querySelectorAll(BLOCK)).some((b) => blockOf(b) === b && b.textContent.trim())) return;
   const toggle = document.createElement("button");
   toggle.type = "button";
   toggle.id = "cr-anchor-toggle";
