@@ -1,5 +1,6 @@
 """Comparing two versions in Chromium, at a desk and on a phone: the redline of the minutes shows
-what Tom changed, word by word, inline and side by side; the comparison of a presentation shows it
+what Tom changed, word by word, inline and side by side, with the minutes' headings, list and
+table cells shown as such; the comparison of a presentation shows it
 slide by slide (added, removed, moved and edited), without the page scrolling sideways."""
 
 from __future__ import annotations
@@ -20,6 +21,26 @@ from commonroom.documents.services import version_upload
 from commonroom.previews.models import Preview, PreviewStatus
 from commonroom.previews.tests.files import pptx_bytes
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
+
+
+def shows_what_each_paragraph_is(page: Any) -> None:
+    """The minutes' headings are headings (below the page's own), their actions a list, and the
+    figure Tom changed says where it stands in the table."""
+    main = page.locator("main")
+    for name in ("Weekly budget meeting — minutes", "2. Month 7 position", "3. Actions"):
+        expect(main.get_by_role("heading", name=name, exact=True)).to_have_count(1)
+        expect(main.get_by_role("heading", name=name, exact=True)).to_be_visible()
+    expect(main.get_by_role("heading", name="2. Month 7 position")).to_have_js_property(
+        "tagName", "H4"
+    )
+    added = main.get_by_role("list").get_by_role("listitem").filter(has_text="Aisha asked")
+    expect(added.locator("ins")).to_be_visible()
+    changed = main.locator("p").filter(has=page.locator("ins", has_text="-1,120"))
+    expect(changed).to_have_count(1)
+    expect(changed).to_be_visible()
+    expect(changed).to_contain_text("Table · Medicine · Actual (£k)")
+    old = main.locator("p").filter(has=page.locator("del", has_text="-1,020"))
+    expect(old).to_contain_text("Table · Medicine · Actual (£k)")
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -49,12 +70,14 @@ def test_a_comparison_shows_the_changed_words(
     redline = page.locator("main")
     expect(redline.locator("del", has_text="£2.4m")).to_have_count(1)
     expect(redline.locator("ins", has_text="£2.6m")).to_have_count(1)
+    shows_what_each_paragraph_is(page)
     assert page_width(page) <= viewport["width"]
     assert violations(page) == []
 
     page.get_by_label("Show").select_option(index=1)  # side by side
     page.get_by_role("button", name="Compare").click()
     expect(redline.locator("ins", has_text="£2.6m").first).to_be_visible()
+    shows_what_each_paragraph_is(page)
     assert page_width(page) <= viewport["width"]
     assert violations(page) == []
     assert page_problems.seen == []
