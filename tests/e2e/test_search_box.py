@@ -4,6 +4,7 @@ search page shows one box, its results kept in one history entry while typing.""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,4 +56,34 @@ def test_quick_results_as_you_type(
     expect(page.locator(".cr-search-hit")).to_have_count(1)
     assert page.evaluate("history.length") == before
     assert "q=rota" in page.url
+    assert page_problems.seen == []
+
+
+def test_a_hit_inside_a_pdf_opens_at_its_page(new_page: Any, page_problems: Any) -> None:
+    """Following a result found in a PDF's text scrolls to the word, opening that page's text."""
+    from commonroom.previews.models import Preview, PreviewStatus
+    from commonroom.previews.tests.test_formats_pdf import text_pdf
+
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    ws = make_workspace(manager=priya)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        pdf = text_pdf(
+            Path(folder) / "r.pdf", ["Quality report", "Falls fell", "Narwhal audit results"]
+        ).read_bytes()
+    doc = upload_document(ws, priya, name="quality.pdf", content=pdf)
+    assert Preview.objects.get(blob__versions__document=doc).status == PreviewStatus.READY
+
+    page = new_page("Priya", viewport=PHONE)
+    sign_in(page, priya.email, PASSWORD)
+    page.goto("/search/?q=narwhal")
+    hit = page.locator(".cr-search-hit a").first
+    assert hit.get_attribute("href").endswith(f"/d/{doc.pk}/#:~:text=Narwhal")
+    hit.click()
+    page.wait_for_url(re.compile(f"/d/{doc.pk}/"))
+    third = page.locator("#p-3 details")
+    expect(third).to_have_attribute("open", "")
+    page.wait_for_function("window.scrollY > 300")
     assert page_problems.seen == []

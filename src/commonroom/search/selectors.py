@@ -4,11 +4,13 @@ the engine's query), ranked, with highlighted snippets that are safe to show as 
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
@@ -72,12 +74,25 @@ class Results:
         return self.total_estimate > COUNT_CAP
 
 
+_FIRST_MARKED = re.compile(re.escape(MARK_START) + "(.{1,80}?)" + re.escape(MARK_END), re.S)
+
+
+def _to_text(body_marked: str) -> str:
+    """A text fragment (``#:~:text=``) for the first word the engine marked in a document's text,
+    so following the hit scrolls to it and highlights it (the browser opens a folded PDF page's
+    text to show it); nothing when only the name matched."""
+    found = _FIRST_MARKED.search(body_marked or "")
+    if not found:
+        return ""
+    return "#:~:text=" + quote(found.group(1).strip(), safe="").replace("-", "%2D")
+
+
 def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
     ws = entry.workspace_id
     if entry.kind == Kind.DOCUMENT:
         title_html = highlighted(title_marked or entry.title)
         title = entry.title
-        url = reverse("document_detail", args=[ws, entry.document_id])
+        url = reverse("document_detail", args=[ws, entry.document_id]) + _to_text(body_marked)
     elif entry.kind == Kind.COMMENT:
         name = entry.document.name if entry.document else ""
         title = f"Comment on {name}"

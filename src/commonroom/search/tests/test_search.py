@@ -449,3 +449,12 @@ def test_people_outside_my_workspaces_are_not_offered_as_a_filter(team):
     page = client.get("/search/")
     assert b"Zed Stranger" not in page.content and b"Theirs" not in page.content
     assert team.commenter.display_name.encode() in page.content
+
+
+def test_a_document_hit_in_its_text_leads_to_the_word(team):
+    doc = upload(team.editor, team.workspace, "Quality report.txt", b"a").document
+    with_words(doc, "Falls fell. The narwhal-audit results & more.")
+    (hit,) = found(team.viewer, "narwhal")
+    assert hit.url == f"/w/{team.workspace.pk}/d/{doc.pk}/#:~:text=narwhal"
+    (by_name,) = found(team.viewer, "quality")
+    assert by_name.url == f"/w/{team.workspace.pk}/d/{doc.pk}/"  # only the name matched
