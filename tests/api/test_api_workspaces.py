@@ -87,7 +87,10 @@ def test_a_non_member_gets_404_for_the_workspace_and_everything_in_it(team):
     for path in ("", "/members", "/invitations", "/folders", "/documents", "/trash"):
         response = client.get(ws_url(team.workspace, path))
         assert response.status_code == 404, path
-        assert error_of(response) == {"code": "not_found", "detail": "Not found."}
+        assert error_of(response) == {
+            "code": "not_found",
+            "detail": "This page does not exist, or you do not have access to it.",
+        }
     response = client.patch(ws_url(team.workspace), {"name": "Mine now"}, "application/json")
     assert response.status_code == 404
 

@@ -23,13 +23,18 @@ class ApplicationError(Exception):
             self.status = status
 
 
+# What every 404 says, pages (templates/404.html, error.html) and API alike, unless a service
+# has something more useful to say (an invitation link cut short, a deleted comment).
+NOT_FOUND_MESSAGE = "This page does not exist, or you do not have access to it."
+
+
 class NotFound(ApplicationError):
     """The thing does not exist *or the actor may not know it exists*: both look the same."""
 
     status = 404
     code = "not_found"
 
-    def __init__(self, message: str = "Not found.", **kwargs: object) -> None:
+    def __init__(self, message: str = NOT_FOUND_MESSAGE, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
