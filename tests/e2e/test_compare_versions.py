@@ -78,6 +78,15 @@ def test_a_comparison_shows_the_changed_words(
     page.get_by_role("button", name="Compare").click()
     expect(redline.locator("ins", has_text="£2.6m").first).to_be_visible()
     shows_what_each_paragraph_is(page)
+    # Stacked on a phone, each side of a changed paragraph says which version it is; in
+    # columns the columns' heads say it.
+    changed = page.locator(".cr-compare--changed").first
+    for label in (changed.locator(".cr-compare-side__label").nth(n) for n in (0, 1)):
+        if viewport is PHONE:
+            expect(label).to_be_visible()
+        else:
+            assert label.bounding_box() is not None and label.bounding_box()["width"] <= 1
+    expect(changed.locator(".cr-compare-side__label").first).to_have_text("Version 1:")
     assert page_width(page) <= viewport["width"]
     assert violations(page) == []
     assert page_problems.seen == []
