@@ -81,6 +81,7 @@ def test_a_page_is_drawn_on_demand_at_the_width_asked(tmp_path):
     assert size == (1200, 1553)
     with Image.open(out) as page:
         assert page.format == "PNG" and page.size == (1200, 1553)
+        assert page.mode == "P"  # 256 colours: a fraction of the bytes on a phone
         # The words are drawn: the page is not all white.
         darkest, lightest = page.convert("L").getextrema()
         assert isinstance(darkest, int) and darkest < 100
