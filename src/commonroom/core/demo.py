@@ -160,7 +160,7 @@ def _seed_discussion(users: dict[str, Any], ws: Workspace, document_id: Any) -> 
         actor=users["aisha"],
         doc_access=doc_as("aisha"),
         version_number=1,
-        body="Item 3: the community services figure looks like Q2's, not Q3's.",
+        body="Item 2: the community services figure looks like Q2's, not Q3's.",
     )
     comment_reply(
         actor=users["tom"],
@@ -171,7 +171,7 @@ def _seed_discussion(users: dict[str, Any], ws: Workspace, document_id: Any) -> 
     comment_create(
         actor=users["sam"],
         doc_access=doc_as("sam"),
-        body="**Action 4** has no owner yet. @priya could you add one before sign-off?",
+        body="**Action 3** has no owner yet. @priya could you add one before sign-off?",
     )
     topic = conversation_start(
         actor=users["priya"],

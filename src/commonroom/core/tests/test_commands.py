@@ -5,16 +5,21 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import subprocess
 import sys
 
 import pytest
 from django.contrib.auth import authenticate
+from django.core.files.storage import default_storage
 from django.core.management import call_command
+from docx import Document as DocxDocument
+from docx.table import Table as DocxTable
 
 from commonroom.audit.selectors import audit_verify
-from commonroom.documents.models import Document
+from commonroom.comments.models import Comment
+from commonroom.documents.models import Document, blob_storage_name
 from commonroom.workspaces.models import Membership, Workspace
 
 
@@ -237,3 +242,46 @@ def test_sigterm_to_serve_stops_its_worker(tmp_path):
             serve.wait()
         if worker is not None and _alive(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+def _minutes_items(content: bytes) -> dict[int, list[str]]:
+    """The numbered items of the demo minutes ("2. Month 7 position") and the text under each,
+    table cells included, in document order."""
+    items: dict[int, list[str]] = {}
+    current: list[str] = []
+    for block in DocxDocument(io.BytesIO(content)).iter_inner_content():
+        if isinstance(block, DocxTable):
+            current.extend(cell.text for row in block.rows for cell in row.cells)
+            continue
+        number = re.match(r"(\d+)\. ", block.text)
+        if block.style is not None and block.style.name.startswith("Heading") and number:
+            current = items.setdefault(int(number.group(1)), [])
+        else:
+            current.append(block.text)
+    return items
+
+
+@pytest.mark.django_db
+def test_the_demo_comments_point_at_what_the_minutes_say(monkeypatch):
+    """Each seeded comment names an item or an action of the version it is on, and what it
+    says about it is true there."""
+    run_demo(monkeypatch, "a-chosen-demo-password")
+    comments = {c.author.email: c for c in Comment.objects.select_related("version", "author")}
+
+    def items_of(comment: Comment) -> dict[int, list[str]]:
+        with default_storage.open(blob_storage_name(comment.version.blob_id)) as f:
+            return _minutes_items(f.read())
+
+    aisha = comments["aisha@example.org"]
+    said = re.match(r"Item (\d+): the community services figure", aisha.body)
+    assert said is not None, aisha.body
+    assert "Community" in items_of(aisha)[int(said.group(1))]
+
+    sam = comments["sam@example.org"]
+    said = re.match(r"\*\*Action (\d+)\*\* has no owner yet", sam.body)
+    assert said is not None, sam.body
+    action = int(said.group(1))
+    actions = items_of(sam)[3]  # "3. Actions"
+    assert 1 <= action <= len(actions)
+    owners = ("Priya", "Tom", "Aisha", "Sam", "Nina")
+    assert not any(actions[action - 1].startswith(f"{name} to ") for name in owners)
