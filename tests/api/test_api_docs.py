@@ -106,9 +106,15 @@ def test_uploads_are_documented_as_multipart_with_a_binary_file(openapi):
         assert "413" in paths[path]["post"]["responses"]
 
 
-def test_the_version_upload_documents_its_409(openapi):
-    op = openapi["paths"]["/api/v1/workspaces/{workspace_id}/documents/{document_id}/versions"]
-    conflict = op["post"]["responses"]["409"]
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/workspaces/{workspace_id}/documents/{document_id}/versions",
+        "/api/v1/workspaces/{workspace_id}/documents",  # a same-named file is a new version
+    ],
+)
+def test_the_uploads_document_their_409(openapi, path):
+    conflict = openapi["paths"][path]["post"]["responses"]["409"]
     assert "same_as_latest" in conflict["description"]
     schema = conflict["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/ErrorOut"}

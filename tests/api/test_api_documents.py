@@ -441,6 +441,19 @@ def test_a_new_version_identical_to_the_latest_is_409_and_makes_nothing(team, se
     assert back.json()["number"] == 3
 
 
+def test_a_same_named_upload_identical_to_the_latest_is_409_too(team, seeded):
+    """POST /documents with a live document's name is a new version of it: the same rule."""
+    url = ws_url(team.workspace, "/documents")
+    editor = bearer(team.editor)
+    response = editor.post(url, {"file": a_file(content=b"version two\n")})
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "same_as_latest"
+    versions = doc_url(team.workspace, seeded.document.pk, "/versions")
+    assert [v["number"] for v in editor.get(versions).json()] == [2, 1]
+    changed = editor.post(url, {"file": a_file(content=b"version three\n")})
+    assert changed.status_code == 201
+
+
 def test_a_resent_version_upload_is_the_same_201_not_a_409(team, seeded):
     url = doc_url(team.workspace, seeded.document.pk, "/versions")
     editor = bearer(team.editor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from ninja import File, Form, Router, Schema, Status
@@ -234,7 +234,24 @@ def document_list(
     return [document_out(d, abilities) for d in docs]
 
 
-@router.post("/{workspace_id}/documents", response={201: UploadOut})
+# An upload whose bytes are the latest version's makes nothing (documents.services).
+SAME_AS_LATEST_409: dict[str, Any] = {
+    "responses": {
+        "409": {
+            "description": (
+                "`same_as_latest`: the file's bytes are those of the latest version, so no "
+                "new version was made (`detail` says which). A resend with the same "
+                "`upload_key` is answered 201 with the version it made."
+            ),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+    }
+}
+
+
+@router.post(
+    "/{workspace_id}/documents", response={201: UploadOut}, openapi_extra=SAME_AS_LATEST_409
+)
 def document_upload(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
@@ -244,8 +261,9 @@ def document_upload(
     upload_key: str = Form("", pattern=NO_NUL),
 ) -> object:
     """Upload a file (multipart field ``file``) into the folder ``folder_id`` (empty or absent:
-    the top level). A document of the same name in the folder gets it as a new version. Send the
-    same ``upload_key`` when retrying: it is stored once."""
+    the top level). A document of the same name in the folder gets it as a new version, unless
+    the bytes are its latest version's (409 ``same_as_latest``). Send the same ``upload_key``
+    when retrying: it is stored once."""
     _check_upload(request)
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     version = services.document_upload(
@@ -314,20 +332,7 @@ def version_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: u
 @router.post(
     "/{workspace_id}/documents/{document_id}/versions",
     response={201: VersionOut},
-    openapi_extra={
-        "responses": {
-            "409": {
-                "description": (
-                    "`same_as_latest`: the file's bytes are those of the latest version, so no "
-                    "new version was made (`detail` says which). A resend with the same "
-                    "`upload_key` is answered 201 with the version it made."
-                ),
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
-                },
-            }
-        }
-    },
+    openapi_extra=SAME_AS_LATEST_409,
 )
 def version_upload(
     request: AuthedRequest,

@@ -10,6 +10,7 @@ removes; it never leaves a version without its whole blob.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -254,7 +255,8 @@ def document_upload(
     info: RequestInfo = SYSTEM,
 ) -> Version:
     """Upload a file into a folder. A live document of the same name gets it as a new version
-    (based on its latest); otherwise a new document is created with version 1."""
+    (based on its latest), unless its bytes are the latest version's (``same_as_latest``, 409,
+    as for :func:`version_upload`); otherwise a new document is created with version 1."""
     require_ability(access, "upload", "You cannot upload to this workspace.")
     name = clean_filename(uploaded.name or "")
     key = _clean_upload_key(upload_key)
@@ -293,6 +295,7 @@ def document_upload(
             note=note,
             based_on_number=None,
             upload_key=key,
+            refuse_same_as_latest=not created_doc,
         )
         _audit(
             doc,
@@ -304,6 +307,15 @@ def document_upload(
     return version
 
 
+@dataclass
+class UploadBatch:
+    """What :func:`documents_upload` did: the versions made, and for each file that was the same
+    as its document's latest version, a sentence saying so (nothing was made for it)."""
+
+    versions: list[Version] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
 def documents_upload(
     *,
     actor: Any,
@@ -313,29 +325,37 @@ def documents_upload(
     note: str = "",
     upload_keys: list[str] | None = None,
     info: RequestInfo = SYSTEM,
-) -> list[Version]:
+) -> UploadBatch:
     """Several files at once, as :func:`document_upload` each (the i-th key goes with the i-th
-    file). Every name is checked before any file is stored, so a bad name refuses the lot."""
+    file). Every name is checked before any file is stored, so a bad name refuses the lot. A file
+    whose bytes are its document's latest version is left out and said so; the others are
+    uploaded (dropping a folder's files again adds versions only for those that changed)."""
     if not files:
         raise ApplicationError("Choose at least one file to upload.", code="no_file")
     # Before the names are judged: someone who may not upload is told so, not that a name is
     # bad. document_upload asks again before storing each file, and under the workspace lock.
     require_ability(access, "upload", "You cannot upload to this workspace.")
-    for f in files:
-        clean_filename(f.name or "")
+    names = [clean_filename(f.name or "") for f in files]
     keys = upload_keys or []
-    return [
-        document_upload(
-            actor=actor,
-            access=access,
-            uploaded=f,
-            folder=folder,
-            note=note,
-            upload_key=keys[i] if i < len(keys) else None,
-            info=info,
-        )
-        for i, f in enumerate(files)
-    ]
+    batch = UploadBatch()
+    for i, f in enumerate(files):
+        try:
+            batch.versions.append(
+                document_upload(
+                    actor=actor,
+                    access=access,
+                    uploaded=f,
+                    folder=folder,
+                    note=note,
+                    upload_key=keys[i] if i < len(keys) else None,
+                    info=info,
+                )
+            )
+        except Conflict as exc:
+            if exc.code != "same_as_latest":
+                raise
+            batch.unchanged.append(f"{names[i]}: {exc.message}")
+    return batch
 
 
 def _version_data(version: Version, *, original_name: str = "") -> dict[str, Any]:

@@ -122,16 +122,20 @@ def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
         if _wants_json(request):
             return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)
         return back_with_error(request, exc, back)
-    summary = ", ".join(f"{v.filename} (version {v.number})" for v in done)
     # Shown on the page the script opens next, as after a plain form post.
-    messages.success(request, f"Uploaded {summary}.")
+    if done.versions:
+        summary = ", ".join(f"{v.filename} (version {v.number})" for v in done.versions)
+        messages.success(request, f"Uploaded {summary}.")
+    for sentence in done.unchanged:
+        messages.info(request, sentence)
     if _wants_json(request):
         return JsonResponse(
             {
                 "uploaded": [
                     {"document": str(v.document_id), "name": v.filename, "version": v.number}
-                    for v in done
+                    for v in done.versions
                 ],
+                "unchanged": done.unchanged,
                 "redirect": back,
             }
         )

@@ -12,6 +12,7 @@ from django.urls import reverse
 from commonroom.documents.models import Document, Folder, Version
 from commonroom.documents.tests.factories import make_folder, new_version, upload
 from commonroom.documents.tests.support import multipart
+from commonroom.notifications.models import Follow, Notification
 
 
 def client_for(user) -> Client:
@@ -196,3 +197,43 @@ def test_outsiders_reach_nothing(team, role):
             assert response.status_code == 302 and "login" in response["Location"], url
         else:
             assert response.status_code == 404, url
+
+
+def test_dropping_files_again_adds_versions_only_for_those_that_changed(team):
+    """A folder's files dropped on the workspace again: the changed one becomes a version, the
+    unchanged one is left out with a sentence, and a new one is a new document."""
+    minutes = upload(team.editor, team.workspace, "minutes.txt", b"first")
+    agenda = upload(team.editor, team.workspace, "agenda.txt", b"1. Apologies")
+    Follow.objects.create(user=team.viewer, document=agenda.document)
+    notes_before = Notification.objects.count()
+    client = client_for(team.editor)
+    url = reverse("upload", args=[team.workspace.pk])
+    files = [
+        ("files", "minutes.txt", b"second", "text/plain"),
+        ("files", "agenda.txt", b"1. Apologies", "text/plain"),
+        ("files", "actions.txt", b"Tom: recovery plan", "text/plain"),
+    ]
+
+    response = post_files(client, url, files)
+
+    assert response.status_code == 200
+    data = response.json()
+    assert [(u["name"], u["version"]) for u in data["uploaded"]] == [
+        ("minutes.txt", 2),
+        ("actions.txt", 1),
+    ]
+    assert data["unchanged"] == [
+        "agenda.txt: This file is the same as version 1, the latest: no new version was made."
+    ]
+    assert Version.objects.filter(document=agenda.document).count() == 1
+    assert Version.objects.filter(document=minutes.document).count() == 2
+    assert Notification.objects.count() == notes_before  # the follower is told of nothing
+    page = client.get(data["redirect"]).content.decode()
+    assert "Uploaded minutes.txt (version 2), actions.txt (version 1)." in page
+    assert "agenda.txt: This file is the same as version 1, the latest" in page
+
+    # Only unchanged files: nothing uploaded, and said so (no "Uploaded" line).
+    again = post_files(client, url, files[1:2], json=False)
+    assert again.status_code == 302
+    page = client.get(again["Location"]).content.decode()
+    assert "Uploaded" not in page and "agenda.txt: This file is the same as version 1" in page

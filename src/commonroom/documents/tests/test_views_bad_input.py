@@ -281,13 +281,20 @@ def test_the_same_new_version_sent_twice_with_its_key_gives_one_version(team, ed
     assert AuditEvent.objects.filter(action=Action.VERSION_UPLOADED).count() == 1
 
 
-def test_without_a_key_the_same_bytes_twice_are_two_versions(team, editor):
-    """Sending the same file again on purpose is a new version; only a repeated key is a retry."""
+def test_without_a_key_the_same_bytes_again_are_left_out_and_said_so(team, editor):
+    """The same file sent again without its key is not a retry, yet its bytes are the latest
+    version's: no second version, and the answer says so. Changed bytes are a new version."""
     files = one_file("minutes.txt", b"same")
     post_files(editor, upload_url(team.workspace), files)
-    post_files(editor, upload_url(team.workspace), files)
-    assert list(Version.objects.values_list("number", flat=True)) == [2, 1]
+    again = post_files(editor, upload_url(team.workspace), files).json()
+    assert again["uploaded"] == []
+    assert again["unchanged"] == [
+        "minutes.txt: This file is the same as version 1, the latest: no new version was made."
+    ]
+    assert list(Version.objects.values_list("number", flat=True)) == [1]
     assert Blob.objects.count() == 1
+    post_files(editor, upload_url(team.workspace), one_file("minutes.txt", b"changed"))
+    assert list(Version.objects.values_list("number", flat=True)) == [2, 1]
 
 
 # --- Crossed amendments ----------------------------------------------------------------------
