@@ -73,10 +73,12 @@ def test_a_comment_can_name_its_version_and_passage(team, doc):
         doc,
         version_number=1,
         anchor_quote="deficit of £2.4m",
-        anchor_position={"paragraph": "p-4", "start": 31, "end": 47},
+        anchor_position={"block": "p-4", "start": 31, "end": 47},
     )
+    comment.refresh_from_db()
     assert comment.version.number == 1
     assert comment.anchor_quote == "deficit of £2.4m"
+    assert comment.anchor_position == {"block": "p-4", "start": 31, "end": 47}
     with pytest.raises(NotFound):
         say(team.commenter, doc, version_number=9)
 
