@@ -187,3 +187,27 @@ def test_resolving_a_resolved_thread_or_reopening_an_open_one_is_a_conflict(team
     # Someone who may not resolve at all is still refused, not told of a conflict.
     viewer = bearer(team.viewer).post(comments_url(doc, f"/{thread.pk}/reopen"))
     assert viewer.status_code == 403
+
+
+def test_a_passage_sent_through_the_api_is_stored_and_listed(team, doc):
+    passage = {"block": "p-4", "start": 31, "end": 47}
+    api = bearer(team.commenter)
+    started = api.post(
+        comments_url(doc),
+        {"body": "Which figure?", "anchor_quote": "£2.4m", "anchor_position": passage},
+        "application/json",
+    )
+    assert started.status_code == 201
+    assert started.json()["anchor_position"] == passage
+    # A position of the wrong shape is dropped, as on the page: the comment still posts.
+    wrong = api.post(
+        comments_url(doc),
+        {"body": "And this?", "anchor_position": {"paragraph": "p-4", "start": 0, "end": 1}},
+        "application/json",
+    )
+    assert (wrong.status_code, wrong.json()["anchor_position"]) == (201, None)
+    listed = bearer(team.viewer, "read").get(comments_url(doc)).json()
+    assert [(t["body"], t["anchor_position"]) for t in listed] == [
+        ("Which figure?", passage),
+        ("And this?", None),
+    ]
