@@ -297,66 +297,61 @@ def paragraphs_from_html(html: str) -> list[str]:
 
 
 class _Sheets(HTMLParser):
-    """Sheets of a workbook preview: ``<section><h2>title</h2><table>`` rows of
-    ``<th scope=row>n</th><td>…``; cells numbered from column A."""
+    """The cells of a preview's tables. A workbook's sheets: ``<section><h2>title</h2><table>``,
+    a head row of column letters (``<th scope=col>``), then rows of ``<th scope=row>n</th><td>…``.
+    A CSV file's one table, under no title: every row is a line of the file, its first (in
+    ``<th>``) too. Rows are numbered by their ``<th scope=row>`` if they have one, else counted;
+    columns from A."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.sheets: dict[str, dict[tuple[int, int], str]] = {}
-        self.order: list[str] = []
         self.current: dict[tuple[int, int], str] | None = None
-        self.in_title = False
-        self.title: list[str] = []
-        self.in_body = False
+        self.title: list[str] | None = None
         self.row = 0
         self.column = 0
         self.cell: list[str] | None = None
         self.row_head: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        scope = dict(attrs).get("scope")
         if tag == "h2":
-            self.in_title, self.title = True, []
-        elif tag == "tbody":
-            self.in_body = True
-        elif tag == "tr" and self.in_body:
+            self.title = []
+        elif tag == "tr":
             self.row, self.column = self.row + 1, 0
-        elif tag == "th" and self.in_body:
+        elif tag == "th" and scope == "row":
             self.row_head = []
-        elif tag == "td" and self.in_body:
+        elif tag == "td" or (tag == "th" and scope is None):
             self.column += 1
             self.cell = []
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "h2" and self.in_title:
-            self.in_title = False
+        if tag == "h2" and self.title is not None:
             name = " ".join("".join(self.title).split())
             base, n = name, 1
             while name in self.sheets:
                 n += 1
                 name = f"{base} ({n})"
             self.current = self.sheets[name] = {}
-            self.order.append(name)
-            self.row = 0
-        elif tag == "tbody":
-            self.in_body = False
+            self.title, self.row = None, 0
         elif tag == "th" and self.row_head is not None:
             text = "".join(self.row_head).strip()
             if text.isdigit():
                 self.row = int(text)
             self.row_head = None
-        elif tag == "td" and self.cell is not None:
+        elif tag in {"td", "th"} and self.cell is not None:
             value = "".join(self.cell)
-            if value and self.current is not None:
+            if value:
+                if self.current is None:  # a table under no title: a CSV file's
+                    self.current = self.sheets[""] = {}
                 self.current[(self.row, self.column)] = value
             self.cell = None
 
     def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title.append(data)
-        elif self.cell is not None:
-            self.cell.append(data)
-        elif self.row_head is not None:
-            self.row_head.append(data)
+        for parts in (self.title, self.cell, self.row_head):
+            if parts is not None:
+                parts.append(data)
+                return
 
 
 def sheets_from_html(html: str) -> dict[str, dict[tuple[int, int], str]]:
@@ -364,47 +359,13 @@ def sheets_from_html(html: str) -> dict[str, dict[tuple[int, int], str]]:
     parser = _Sheets()
     parser.feed(html)
     parser.close()
-    return {name: parser.sheets[name] for name in parser.order}
-
-
-class _Table(HTMLParser):
-    """The rows of a CSV preview's one table, its first line (shown as the heading row) too."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.cells: dict[tuple[int, int], str] = {}
-        self.row = 0
-        self.column = 0
-        self.cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tr":
-            self.row, self.column = self.row + 1, 0
-        elif tag in {"td", "th"}:
-            self.column += 1
-            self.cell = []
-        elif tag == "br" and self.cell is not None:
-            self.cell.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in {"td", "th"} and self.cell is not None:
-            value = "".join(self.cell)
-            if value:
-                self.cells[(self.row, self.column)] = value
-            self.cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self.cell is not None:
-            self.cell.append(data)
+    return parser.sheets
 
 
 def table_from_html(html: str) -> dict[tuple[int, int], str]:
     """{(row, column): text} of the non-empty cells of a CSV preview's table, rows numbered as
     the file's lines (the first line is row 1) and columns from A."""
-    parser = _Table()
-    parser.feed(html)
-    parser.close()
-    return parser.cells
+    return sheets_from_html(html).get("", {})
 
 
 # --- documents ----------------------------------------------------------------------------------
