@@ -27,9 +27,10 @@ import bisect
 import difflib
 import re
 from collections import Counter
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import TypeVar
 
 from openpyxl.utils import get_column_letter
 
@@ -51,6 +52,8 @@ MAX_MOVE_WORDS = 400_000  # words in the pairs compared, in all
 MAX_INDEX_STEPS = 1_000_000  # entries of the word index read, in all
 MAX_CELLS_SHOWN = 2_000  # changed cells shown, added and removed rows' cells included
 MAX_ROW_PAIRS = 20_000  # row pairs weighed to pair a replaced stretch's rows, per comparison
+
+_Item = TypeVar("_Item")
 
 
 # --- reading previews ---------------------------------------------------------------------------
@@ -736,16 +739,28 @@ def _align(
     return steps
 
 
-def _bounded(paragraphs: list[str]) -> tuple[list[str], bool]:
-    """The first paragraphs, up to MAX_PARAGRAPHS and MAX_WORDS; whether some were left out."""
-    kept: list[str] = []
-    words = 0
-    for paragraph in paragraphs:
-        words += len(paragraph.split())
-        if len(kept) >= MAX_PARAGRAPHS or words > MAX_WORDS:
-            return kept, True
-        kept.append(paragraph)
-    return kept, False
+def _bounded(
+    old: list[_Item], new: list[_Item], size: Callable[[_Item], tuple[int, int]]
+) -> tuple[list[_Item], list[_Item], bool]:
+    """The first items (paragraphs, or slides) of each version, up to MAX_PARAGRAPHS paragraphs
+    and MAX_WORDS words (``size``: an item's paragraphs and words), the same number of each when
+    both were cut (the same stretch compared); whether some were left out."""
+
+    def first(items: list[_Item]) -> tuple[list[_Item], bool]:
+        paragraphs = words = 0
+        for count, item in enumerate(items):
+            more_paragraphs, more_words = size(item)
+            paragraphs += more_paragraphs
+            words += more_words
+            if paragraphs > MAX_PARAGRAPHS or words > MAX_WORDS:
+                return items[:count], True
+        return items, False
+
+    (old, old_cut), (new, new_cut) = first(old), first(new)
+    if old_cut and new_cut:
+        old = old[: min(len(old), len(new))]
+        new = new[: len(old)]
+    return old, new, old_cut or new_cut
 
 
 def _texts(paragraphs: Sequence[str | Paragraph]) -> tuple[list[str], list[Style]]:
@@ -768,14 +783,10 @@ def diff_paragraphs(old: Sequence[str | Paragraph], new: Sequence[str | Paragrap
     """The word-level redline from paragraphs ``old`` to ``new``. Paragraphs are matched by their
     text alone; each block carries the style of its paragraph in the newer version (in the older
     for one removed or moved away), only to be shown as such."""
-    old_texts, old_styles = _texts(old)
-    new_texts, new_styles = _texts(new)
-    old_text, old_cut = _bounded(old_texts)
-    new_text, new_cut = _bounded(new_texts)
-    if old_cut and new_cut:  # both cut: compare the same stretch of each
-        old_text = old_text[: min(len(old_text), len(new_text))]
-        new_text = new_text[: len(old_text)]
-    result = TextDiff(cut=old_cut or new_cut)
+    old_text, old_styles = _texts(old)
+    new_text, new_styles = _texts(new)
+    old_text, new_text, cut = _bounded(old_text, new_text, lambda p: (1, len(p.split())))
+    result = TextDiff(cut=cut)
     for step in _align(old_text, new_text):
         was = old_text[step.old] if step.old >= 0 else ""
         now = new_text[step.new] if step.new >= 0 else ""
@@ -977,28 +988,12 @@ class SlideDiff:
         return "; ".join(parts)
 
 
-def _bounded_slides(slides: list[Slide]) -> tuple[list[Slide], bool]:
-    """The first slides, up to MAX_PARAGRAPHS and MAX_WORDS in all; whether some were left out."""
-    paragraphs = words = 0
-    for count, slide in enumerate(slides):
-        more_paragraphs, more_words = slide.size
-        paragraphs += more_paragraphs
-        words += more_words
-        if paragraphs > MAX_PARAGRAPHS or words > MAX_WORDS:
-            return slides[:count], True
-    return slides, False
-
-
 def diff_slides(old: list[Slide], new: list[Slide]) -> SlideDiff:
     """Slide by slide: slides are matched as a document's paragraphs are (same, changed in place,
     added, removed, moved, moved and edited), then each matched slide's title, text and speaker
     notes are compared paragraph by paragraph and word by word."""
-    old, old_cut = _bounded_slides(old)
-    new, new_cut = _bounded_slides(new)
-    if old_cut and new_cut:
-        old = old[: min(len(old), len(new))]
-        new = new[: len(old)]
-    result = SlideDiff(cut=old_cut or new_cut)
+    old, new, cut = _bounded(old, new, lambda slide: slide.size)
+    result = SlideDiff(cut=cut)
     steps = _align(
         [s.text for s in old], [s.text for s in new], [s.key for s in old], [s.key for s in new]
     )

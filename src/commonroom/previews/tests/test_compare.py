@@ -233,6 +233,33 @@ def test_long_versions_are_compared_from_their_beginning(monkeypatch) -> None:
     assert kinds(diff) == ["same", "changed", "same"]
 
 
+def test_both_versions_cut_compare_the_same_stretch(monkeypatch) -> None:
+    """Cut by words, the older keeps two paragraphs and the newer three: the newer's third is
+    not said to be inserted, it was cut from the older too."""
+    monkeypatch.setattr(compare, "MAX_WORDS", 5)
+    diff = diff_paragraphs(
+        ["one two", "three four", "five six"], ["one two", "three", "four five", "six"]
+    )
+    assert diff.cut
+    assert kinds(diff) == ["same", "changed"]
+    assert diff_paragraphs(["one two"], ["one two", "three four"]).cut is False
+
+
+def test_long_decks_are_compared_from_their_first_slides(monkeypatch) -> None:
+    """Slides are kept whole: past MAX_PARAGRAPHS in all, the slide that would pass it and those
+    after are left out."""
+    monkeypatch.setattr(compare, "MAX_PARAGRAPHS", 4)
+    old = [Slide(1, "One", ["a"]), Slide(2, "Two", ["b"]), Slide(3, "Three", ["c"])]
+    new = [Slide(1, "One", ["a"]), Slide(2, "Two", ["b c"]), Slide(3, "Three", ["d"])]
+    diff = diff_slides(old, new)
+    assert diff.cut
+    assert [(s.kind, s.old_number, s.new_number) for s in diff.slides] == [
+        ("same", 1, 1),
+        ("changed", 2, 2),
+    ]
+    assert diff_slides(old[:2], new[:2]).cut is False
+
+
 def test_a_long_paragraph_with_common_words_is_redlined() -> None:
     text = " ".join(["the", "ward", "and", "the", "beds", "of", "the", "trust"] * 100)
     diff = diff_paragraphs([text], [text + " today"])
