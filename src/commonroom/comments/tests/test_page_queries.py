@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,15 +12,19 @@ from django.urls import reverse
 
 from commonroom.comments.services import comment_create, comment_reply
 from commonroom.documents.selectors import document_access
+from commonroom.previews.tests import files
 from commonroom.workspaces.tests.factories import upload_document
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_document_page_costs_the_same_queries_for_one_thread_or_ten(
-    team: Any, client: Any
+    team: Any, client: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
 ) -> None:
-    doc = upload_document(team.workspace, team.manager, name="minutes.txt")
+    # A previewed document, so the page draws the passage markers beside the preview's blocks.
+    content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=content)
 
     def as_user(user: Any) -> Any:
         return document_access(user=user, workspace_id=team.workspace.pk, document_id=doc.pk)
@@ -27,18 +32,33 @@ def test_the_document_page_costs_the_same_queries_for_one_thread_or_ten(
     def add_threads(n: int) -> None:
         for i in range(n):
             thread = comment_create(
-                actor=team.commenter, doc_access=as_user(team.commenter), body=f"c{i}"
+                actor=team.commenter,
+                doc_access=as_user(team.commenter),
+                body=f"c{i} @{team.editor.email}",
+                anchor_quote="board",
+                anchor_position={"block": f"p-{1 + i % 3}", "start": 0, "end": 5},
             )
             comment_reply(
-                actor=team.editor, doc_access=as_user(team.editor), comment_id=thread.pk, body="r"
+                actor=team.editor,
+                doc_access=as_user(team.editor),
+                comment_id=thread.pk,
+                body=f"r @{team.commenter.email}",
             )
 
     client.force_login(team.viewer)
     url = reverse("document_detail", args=[team.workspace.pk, doc.pk])
     counts = []
-    for n in (1, 9):
+    threads = 0
+    for n, blocks in ((1, 1), (9, 3)):
         add_threads(n)
+        threads += n
         with CaptureQueriesContext(connection) as queries:
-            assert client.get(url).status_code == 200
+            response = client.get(url)
+        assert response.status_code == 200
+        page = response.content.decode()
+        # What is measured is drawn: each thread's quote links to its passage, each block with
+        # open threads has its marker.
+        assert page.count('class="cr-comment__quote-link"') == threads
+        assert page.count("data-anchor-for=") == blocks
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
