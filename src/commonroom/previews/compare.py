@@ -493,8 +493,7 @@ class TextDiff:
         parts = []
         if self.paragraphs_changed:
             parts.append(
-                f"{_n(self.words_added, 'word')} added, {self.words_removed:,} removed "
-                f"in {_n(self.paragraphs_changed, 'paragraph')}"
+                _words_changed(self.words_added, self.words_removed, self.paragraphs_changed)
             )
         if self.paragraphs_moved:
             parts.append(f"{_n(self.paragraphs_moved, 'paragraph')} moved")
@@ -503,6 +502,11 @@ class TextDiff:
 
 def _n(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _words_changed(added: int, removed: int, within: int, unit: str = "paragraph") -> str:
+    """E.g. "3 words added, 1 removed in 2 paragraphs" (a document's or a deck's summary)."""
+    return f"{_n(added, 'word')} added, {removed:,} removed in {_n(within, unit)}"
 
 
 def _words_diff(old: str, new: str) -> list[Segment]:
@@ -974,10 +978,7 @@ class SlideDiff:
         paired = self._of("changed", "moved_to")
         worded = sum(1 for s in paired if s.words_added or s.words_removed)
         if worded:
-            parts.append(
-                f"{_n(self.words_added, 'word')} added, {self.words_removed:,} removed "
-                f"in {_n(worded, 'slide')}"
-            )
+            parts.append(_words_changed(self.words_added, self.words_removed, worded, "slide"))
         moved = sum(s.body.paragraphs_moved + s.notes.paragraphs_moved for s in paired)
         if moved:
             parts.append(f"{_n(moved, 'paragraph')} moved")
