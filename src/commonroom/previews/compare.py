@@ -294,11 +294,6 @@ def blocks_from_html(html: str) -> list[Paragraph]:
     return found
 
 
-def paragraphs_from_html(html: str) -> list[str]:
-    """The paragraphs of a preview's sanitised HTML, whitespace collapsed, empty ones left out."""
-    return [paragraph.text for paragraph in blocks_from_html(html)]
-
-
 class _Sheets(HTMLParser):
     """The cells of a preview's tables. A workbook's sheets: ``<section><h2>title</h2><table>``,
     a head row of column letters (``<th scope=col>``), then rows of ``<th scope=row>n</th><td>…``.
