@@ -18,8 +18,9 @@ LINK = "Compare with the previous version"
 def body(team: Any, doc: Any) -> str:
     reader = Client()
     reader.force_login(team.viewer)
-    url = reverse("document_detail", args=[team.workspace.pk, doc.pk])
-    return reader.get(url).content.decode()
+    response = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -41,4 +42,11 @@ def test_offered_only_for_kinds_that_compare(
     offered: bool,
 ) -> None:
     doc = two_versions(team, django_capture_on_commit_callbacks, make_upload, name, v1, v2)
-    assert (LINK in body(team, doc)) is offered
+    page = body(team, doc)
+    # Both versions are listed (where the link would be), so its absence says something.
+    for number in (1, 2):
+        assert reverse("version_download", args=[team.workspace.pk, doc.pk, number]) in page
+    # Offered once, on version 2, for version 1 against it.
+    assert page.count(LINK) == (1 if offered else 0)
+    compare = reverse("version_compare", args=[team.workspace.pk, doc.pk]) + "?a=1&amp;b=2"
+    assert (compare in page) is offered
