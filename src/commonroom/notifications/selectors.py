@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from commonroom.core.markup import as_text
+from commonroom.core.text import plain_text
 from commonroom.documents.models import Document
 from commonroom.notifications.models import DocumentSeen, Follow, Kind, Notification
 from commonroom.workspaces.models import Membership
@@ -29,6 +30,12 @@ def _visible() -> QuerySet[Notification]:
             )
         )
     )
+
+
+def shown_words(item: Any) -> str:
+    """A comment's or message's words as a reader sees them: no Markdown marks, mentions by
+    name, on one line ("" once deleted)."""
+    return plain_text(as_text(item.body_html) or item.body)
 
 
 def visible_notifications(user: Any) -> QuerySet[Notification]:
@@ -96,8 +103,8 @@ def threads_waiting(*, user: Any, limit: int = HOME_LIMIT) -> list[Any]:
         .select_related("document", "document__workspace", "author")
         .order_by("-latest_at")[:limit]
     )
-    for thread in found:  # the words, as shown (no Markdown marks); "" once deleted
-        thread.text = " ".join((as_text(thread.body_html) or thread.body).split())
+    for thread in found:
+        thread.text = shown_words(thread)
     return found
 
 

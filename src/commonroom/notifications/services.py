@@ -25,7 +25,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from commonroom.core.exceptions import ApplicationError, NotFound
-from commonroom.core.markup import as_text
 from commonroom.core.text import plain_text
 from commonroom.documents.models import Document
 from commonroom.documents.selectors import DocumentAccess
@@ -38,7 +37,11 @@ from commonroom.notifications.models import (
     Notification,
     NotificationSettings,
 )
-from commonroom.notifications.selectors import unread_counts, visible_notifications
+from commonroom.notifications.selectors import (
+    shown_words,
+    unread_counts,
+    visible_notifications,
+)
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import parse_uuid
 from commonroom.workspaces.services import lock_access
@@ -206,7 +209,7 @@ def comment_posted(*, comment: Any, mentioned: list[Any]) -> list[Notification]:
             Kind.REPLY: f"{who} replied in your thread on {doc.name}",
             Kind.NEW_COMMENT: f"{who} commented on {doc.name}",
         },
-        excerpt=as_text(comment.body_html) or comment.body,
+        excerpt=shown_words(comment),
         key=f"comment:{comment.pk}",
     )
 
@@ -277,7 +280,7 @@ def message_posted(*, message: Any, mentioned: list[Any]) -> list[Notification]:
             Kind.MENTION: f"{who} mentioned you {where}",
             Kind.CONVERSATION: f"{who} wrote {where}",
         },
-        excerpt=as_text(message.body_html) or message.body,
+        excerpt=shown_words(message),
         key=f"message:{message.pk}",
     )
 
@@ -295,7 +298,7 @@ def _set_excerpt(key: str, excerpt: str) -> int:
 def comment_edited(*, comment: Any) -> int:
     """A comment's text changed: its notifications quote the new text. Call inside the edit's
     transaction."""
-    return _set_excerpt(f"comment:{comment.pk}", as_text(comment.body_html) or comment.body)
+    return _set_excerpt(f"comment:{comment.pk}", shown_words(comment))
 
 
 def comment_deleted(*, comment: Any) -> int:
@@ -306,7 +309,7 @@ def comment_deleted(*, comment: Any) -> int:
 
 def message_edited(*, message: Any) -> int:
     """A message's text changed: its notifications quote the new text."""
-    return _set_excerpt(f"message:{message.pk}", as_text(message.body_html) or message.body)
+    return _set_excerpt(f"message:{message.pk}", shown_words(message))
 
 
 def message_deleted(*, message: Any) -> int:
