@@ -258,16 +258,14 @@ def _within_page_budget(reader_id: Any) -> bool:
 
 def pdf_page_file(*, version: Version, name: str, reader_id: Any = None) -> PreviewFile:
     """A page of a ready PDF preview as a picture: drawn in the sandbox the first time someone
-    asks for it, then kept (a 200-page PDF costs nothing until its pages are read)."""
+    asks for it, then kept (a 200-page PDF costs nothing until its pages are read). The file
+    route asks for a page only when ``preview_file_get`` did not find it already drawn."""
     preview = Preview.objects.filter(
         blob_id=version.blob_id, status=PreviewStatus.READY, kind="pdf"
     ).first()
     number = pdf_page_number(preview, name) if preview is not None else None
     if preview is None or number is None:
         raise NotFound()
-    existing = preview.files.filter(name=name).first()
-    if existing is not None:
-        return existing
     # At most PDF_PAGE_DRAWERS pages drawn at once by this process, and each page once: many
     # readers (or one script) asking for many pages wait their turn instead of starting a child
     # process each; asking for a page being drawn waits for that drawing.
