@@ -160,9 +160,13 @@ def search(
     ids = engine.ranked(query_words, filters, limit, offset)
     total = engine.count(query_words, filters) if ids or offset else 0
     marked = engine.snippets(query_words, ids)
-    entries = SearchEntry.objects.select_related(
-        "workspace", "author", "document", "conversation"
-    ).in_bulk(ids)
+    # The rows for display, in one query: never their body (up to 200 KB each, and the
+    # snippets are already made) nor PostgreSQL's vector.
+    entries = (
+        SearchEntry.objects.select_related("workspace", "author", "document", "conversation")
+        .defer("body", "vector")
+        .in_bulk(ids)
+    )
     hits = [
         _hit(
             entries[pk],

@@ -458,3 +458,31 @@ def test_a_document_hit_in_its_text_leads_to_the_word(team):
     assert hit.url == f"/w/{team.workspace.pk}/d/{doc.pk}/#:~:text=narwhal"
     (by_name,) = found(team.viewer, "quality")
     assert by_name.url == f"/w/{team.workspace.pk}/d/{doc.pk}/"  # only the name matched
+
+
+def test_a_page_of_results_costs_the_same_queries_however_many_hits(team):
+    """Each hit names its workspace, author, and the document or topic it is in: read with the
+    hits in one query, not once per hit, and without the rows' bodies (up to 200 KB each)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(q: str, expected_hits: int) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            shown = [
+                (h.title, h.workspace_name, h.author_name, h.url) for h in found(team.viewer, q)
+            ]
+        assert len(shown) == expected_hits
+        display = [x["sql"] for x in ctx.captured_queries if "workspaces_workspace" in x["sql"]]
+        assert len(display) == 1
+        assert '"search_searchentry"."body"' not in display[0]
+        return len(ctx.captured_queries)
+
+    doc = upload(team.editor, team.workspace, "Oncology.txt", b"a").document
+    comment(team.commenter, doc, "Oncology figures")
+    topic(team.manager, team.workspace, "Oncology clinic", "Oncology rota")
+    few = queries_for("oncology", 4)
+    for n in range(5):
+        d = upload(team.editor, team.workspace, f"Oncology {n}.txt", str(n).encode()).document
+        comment(team.commenter, d, f"Oncology note {n}")
+        topic(team.manager, team.workspace, f"Oncology {n}", f"Oncology message {n}")
+    assert queries_for("oncology", 20) == few  # a full page
