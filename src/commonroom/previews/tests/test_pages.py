@@ -231,5 +231,7 @@ def test_a_new_version_with_new_bytes_gets_its_own_preview(
         version_upload(actor=team.editor, doc_access=access, uploaded=make_upload("n.txt", b"New"))
     assert Preview.objects.filter(status=PreviewStatus.READY).count() == 2
     viewer = client_for(team.viewer)
-    assert "New" in viewer.get(urls(team, doc)[0]).content.decode()
-    assert "First words" in viewer.get(urls(team, doc, 1)[1]).content.decode()
+    page = viewer.get(urls(team, doc)[0]).content.decode()
+    assert '<p id="p-1" class="cr-preview-text">New</p>' in page and "First words" not in page
+    older = viewer.get(urls(team, doc, 1)[1]).content.decode()
+    assert '<p id="p-1" class="cr-preview-text">First words</p>' in older

@@ -32,10 +32,20 @@ def page_url(team: Any, doc: Any, name: str) -> str:
 
 
 def test_a_pdf_page_is_drawn_once_when_first_read_and_only_for_members(
-    team: Any, django_capture_on_commit_callbacks: Any
+    team: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
+    from commonroom.previews import services
+
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(team.workspace, team.manager, name="board.pdf", content=three_pages())
+    drawn: list[str] = []
+    real = services.run_converter
+
+    def counting(fmt: str, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(fmt)
+        return real(fmt, *args, **kwargs)
+
+    monkeypatch.setattr(services, "run_converter", counting)
     preview = Preview.objects.get(blob__versions__document=doc)
     assert (preview.status, preview.kind, preview.page_count) == (PreviewStatus.READY, "pdf", 3)
     assert not PreviewFile.objects.filter(preview=preview).exists()  # nothing drawn yet
@@ -43,22 +53,29 @@ def test_a_pdf_page_is_drawn_once_when_first_read_and_only_for_members(
     outsider = Client()
     outsider.force_login(team.outsider)
     assert outsider.get(page_url(team, doc, "page-2.png")).status_code == 404
-    assert not PreviewFile.objects.exists()
+    assert not PreviewFile.objects.exists() and drawn == []
 
     reader = Client()
     reader.force_login(team.viewer)
     page = reader.get(page_url(team, doc, "page-2.png"))
     assert page.status_code == 200
     assert page["Content-Type"] == "image/png"
-    assert page.getvalue().startswith(b"\x89PNG")
+    picture = page.getvalue()  # a file response's content can be read once
+    assert picture.startswith(b"\x89PNG")
     assert list(preview.files.values_list("name", flat=True)) == ["page-2.png"]
+    assert drawn == ["pdf-page-2"]
     # Kept: a second reader gets the same picture, drawn no more.
-    again = reader.get(page_url(team, doc, "page-2.png"))
+    other = Client()
+    other.force_login(team.editor)
+    again = other.get(page_url(team, doc, "page-2.png"))
     assert again.status_code == 200
+    assert again.getvalue() == picture
     assert preview.files.count() == 1
+    assert drawn == ["pdf-page-2"]
     # Pages that are not in the document, and other names, are not found.
     for name in ("page-4.png", "page-0.png", "page-1.jpg", "page-01.png", "page-1.png.exe"):
         assert reader.get(page_url(team, doc, name)).status_code == 404, name
+    assert drawn == ["pdf-page-2"]  # and none of them started a drawing
     # The page shows each page's picture at the drawing route.
     html = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk])).content
     assert page_url(team, doc, "page-3.png").encode() in html
