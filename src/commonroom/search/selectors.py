@@ -66,7 +66,7 @@ class Hit:
 @dataclass(frozen=True)
 class Results:
     hits: list[Hit]
-    total_estimate: int  # capped: more than backends.COUNT_CAP reads as COUNT_CAP + 1
+    total_estimate: int  # capped: more than backends.COUNT_CAP reads as COUNT_CAP + 1; 0 uncounted
     words: list[str]
 
     @property
@@ -138,11 +138,13 @@ def search(
     until: datetime | None = None,
     limit: int = 20,
     offset: int = 0,
+    counted: bool = True,
 ) -> Results:
     """What ``user`` may read that matches every word of ``q`` (each as the start of a word),
     best first. ``workspace`` and ``person`` are ids (a workspace they are not a member of finds
     nothing); ``kind`` is a key of ``KIND_FILTERS``; ``since``/``until`` bound the date of the
-    thing (a document's last change, a comment's or message's last edit)."""
+    thing (a document's last change, a comment's or message's last edit). ``counted=False``
+    skips the count (``total_estimate`` is then 0): the header's quick results show none."""
     query_words = words(q or "")
     if not query_words or user is None or not user.is_authenticated:
         return Results([], 0, query_words)
@@ -158,7 +160,7 @@ def search(
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
     ids = engine.ranked(query_words, filters, limit, offset)
-    total = engine.count(query_words, filters) if ids or offset else 0
+    total = engine.count(query_words, filters) if counted and (ids or offset) else 0
     marked = engine.snippets(query_words, ids)
     # The rows for display, in one query: never their body (up to 200 KB each, and the
     # snippets are already made) nor PostgreSQL's vector.

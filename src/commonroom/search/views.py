@@ -43,7 +43,7 @@ def search_page(request: AuthedRequest) -> HttpResponse:
         params, error = Params(q=str(request.GET.get("q") or "")[:2000]), exc.message
     if request.GET.get("suggest") == "1" and is_htmx(request):
         # The header's box, as someone types: the first few results, and a way to all of them.
-        quick = search(user=request.user, **params.as_kwargs(), limit=SUGGESTIONS, offset=0)
+        quick = search(user=request.user, **params.as_kwargs(), limit=SUGGESTIONS, counted=False)
         return render(request, "search/_suggestions.html", {"params": params, "results": quick})
     page = _page_number(request.GET.get("page"))
     results = search(

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commonroom.accounts.services import token_create
@@ -368,8 +370,13 @@ def test_the_headers_box_gives_quick_results_as_you_type(team):
     client.force_login(team.viewer)
     home = client.get("/")
     assert b'id="header-search"' in home.content and b'hx-vals=\'{"suggest": "1"}\'' in home.content
-    quick = client.get("/search/", {"q": "hand", "suggest": "1"}, headers={"HX-Request": "true"})
+    with CaptureQueriesContext(connection) as asked:
+        quick = client.get(
+            "/search/", {"q": "hand", "suggest": "1"}, headers={"HX-Request": "true"}
+        )
     body = quick.content.decode()
+    # Asked at every keystroke, and it shows no total: the matches are not counted.
+    assert not [x for x in asked.captured_queries if "SELECT COUNT(*) FROM (SELECT 1" in x["sql"]]
     assert quick.status_code == 200 and "<html" not in body
     assert body.count('class="cr-suggest__link"') == 5  # the first few, then a way to all
     assert "&lt;b&gt;.txt" in body and "<b>" not in body  # names escaped, marks kept
@@ -409,6 +416,7 @@ def test_the_page_paginates_twenty_at_a_time(team):
     client.force_login(team.viewer)
     first = client.get("/search/", {"q": "clinic"})
     assert first.content.count(b'class="cr-search-hit"') == 20
+    assert b'data-search-count="23"' in first.content
     assert b"page=2" in first.content
     second = client.get("/search/", {"q": "clinic", "page": "2"})
     assert second.content.count(b'class="cr-search-hit"') == 3
@@ -463,8 +471,6 @@ def test_a_document_hit_in_its_text_leads_to_the_word(team):
 def test_a_page_of_results_costs_the_same_queries_however_many_hits(team):
     """Each hit names its workspace, author, and the document or topic it is in: read with the
     hits in one query, not once per hit, and without the rows' bodies (up to 200 KB each)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     def queries_for(q: str, expected_hits: int) -> int:
         with CaptureQueriesContext(connection) as ctx:
