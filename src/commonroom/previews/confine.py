@@ -34,8 +34,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 # Every layer a complete confinement has, in the order they are applied.
-LAYERS = ("no-new-privs", "capabilities", "landlock-files", "landlock-network", "landlock-scope")
-LAYERS_ALL = (*LAYERS, "seccomp-network")
+LAYERS = (
+    "no-new-privs",
+    "capabilities",
+    "landlock-files",
+    "landlock-network",
+    "landlock-scope",
+    "seccomp-network",
+)
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
@@ -53,15 +59,8 @@ FS_EXECUTE = 1 << 0
 FS_WRITE_FILE = 1 << 1
 FS_READ_FILE = 1 << 2
 FS_READ_DIR = 1 << 3
-FS_REMOVE_DIR = 1 << 4
-FS_REMOVE_FILE = 1 << 5
-FS_MAKE_CHAR = 1 << 6
-FS_MAKE_DIR = 1 << 7
-FS_MAKE_REG = 1 << 8
-FS_MAKE_SOCK = 1 << 9
-FS_MAKE_FIFO = 1 << 10
-FS_MAKE_BLOCK = 1 << 11
-FS_MAKE_SYM = 1 << 12
+FS_MAKE_SYM = 1 << 12  # the last of ABI 1's rights (bits 4-11: remove, make char/dir/...)
+FS_ABI_1 = (FS_MAKE_SYM << 1) - 1  # every right from EXECUTE to MAKE_SYM
 FS_REFER = 1 << 13  # ABI 2
 FS_TRUNCATE = 1 << 14  # ABI 3
 FS_IOCTL_DEV = 1 << 15  # ABI 5
@@ -210,7 +209,7 @@ def _landlock(
     abi = landlock_abi()
     if abi < 1:
         return []
-    fs = (1 << 13) - 1  # ABI 1: EXECUTE .. MAKE_SYM
+    fs = FS_ABI_1
     if abi >= 2:
         fs |= FS_REFER
     if abi >= 3:

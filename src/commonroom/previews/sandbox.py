@@ -35,7 +35,7 @@ from typing import Any
 from django.conf import settings
 
 import commonroom
-from commonroom.previews.confine import LAYERS_ALL
+from commonroom.previews.confine import LAYERS
 from commonroom.previews.convert import CONFINE_ENV
 from commonroom.previews.converters.base import OutputFile, Result
 from commonroom.previews.html import from_sandbox
@@ -199,7 +199,7 @@ _told_missing: set[str] = set()
 def _confinement(value: object) -> list[str]:
     """The layers the child says it applied; a missing one is logged once per process."""
     confined = [str(v) for v in value] if isinstance(value, list) else []
-    missing = [layer for layer in LAYERS_ALL if layer not in confined]
+    missing = [layer for layer in LAYERS if layer not in confined]
     if missing and not _told_missing.issuperset(missing):
         _told_missing.update(missing)
         log.warning(

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from pptx import Presentation
 
 from commonroom.previews import sandbox
-from commonroom.previews.confine import LAYERS_ALL, landlock_abi
+from commonroom.previews.confine import LAYERS, landlock_abi
 from commonroom.previews.convert import TEST_CONVERTERS_ENV
 from commonroom.previews.sandbox import run_converter
 from commonroom.previews.tests import files
@@ -103,7 +103,7 @@ def test_a_taken_over_converter_reaches_nothing_outside_its_folder(
     assert len(attempts) == 10
     assert not (tmp_path / "planted").exists()
     assert not _accepted(listeners["tcp"]) and not _accepted(listeners["unix"])
-    assert set(outcome.confined) == set(LAYERS_ALL)
+    assert set(outcome.confined) == set(LAYERS)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -132,7 +132,7 @@ def test_real_converters_work_shut_in(tmp_path: Path) -> None:
         out.mkdir()
         outcome = run_converter(fmt, source, out)
         assert outcome.ok, (fmt, outcome.message)
-        assert set(outcome.confined) == set(LAYERS_ALL), fmt
+        assert set(outcome.confined) == set(LAYERS), fmt
 
 
 def test_a_missing_layer_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
