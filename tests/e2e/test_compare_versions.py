@@ -62,7 +62,7 @@ def test_a_comparison_shows_the_changed_words(
     assert Preview.objects.filter(status=PreviewStatus.READY).count() == 2
 
     page = new_page("Priya", viewport=viewport)
-    sign_in(page, priya.email, PASSWORD)
+    sign_in(page, str(priya.email), PASSWORD)
     page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
     page.get_by_role("link", name="Compare with the previous version").first.click()
     expect(page.get_by_role("heading", name="Version 1 against version 2")).to_be_visible()
