@@ -37,10 +37,7 @@ function offsetIn(block, node, offset) {
 }
 
 function hideButton() {
-  if (button) {
-    button.remove();
-    placeMarkers();
-  }
+  if (button) button.remove(); // the preview's height changes: the markers follow (watchPreview)
   button = null;
   chosen = null;
 }
@@ -56,7 +53,6 @@ function showButton(block, passage, label) {
   button.addEventListener("mousedown", (e) => e.preventDefault());
   button.addEventListener("click", () => { if (chosen) useAnchor(chosen); });
   block.after(button);
-  placeMarkers();
 }
 
 // The selection, when it starts inside a block of the preview: that block and the passage.
@@ -151,14 +147,15 @@ function onFocusIn(e) {
 // who cannot comment see the markers change too. (The server makes them the same way.)
 function onPlaced(e) {
   const node = e.detail && e.detail.node;
-  if (!node || !node.id || !node.id.startsWith("thread-")) return;
+  const body = previewBody();
+  if (!node || !node.id || !node.id.startsWith("thread-") || !body) return;
   const threadId = node.id.slice("thread-".length);
   const link = node.querySelector(".cr-comment__quote-link");
   const blockId = link ? link.getAttribute("href").slice(1) : "";
   const block = blockId ? document.getElementById(blockId) : null;
   const counted = !node.classList.contains("cr-thread--resolved") && block && blockOf(block);
   let changed = false;
-  document.querySelectorAll(".cr-anchors").forEach((marker) => {
+  body.querySelectorAll(".cr-anchors").forEach((marker) => {
     const ids = marker.dataset.threads.split(" ").filter(Boolean);
     if (ids.includes(threadId) && !(counted && marker.dataset.anchorFor === blockId)) {
       setMarker(marker, ids.filter((id) => id !== threadId));
@@ -166,7 +163,7 @@ function onPlaced(e) {
     }
   });
   if (counted) {
-    let marker = Array.from(document.querySelectorAll(".cr-anchors")).find((m) => m.dataset.anchorFor === blockId);
+    let marker = body.querySelector(`.cr-anchors[data-anchor-for="${blockId}"]`); // blockId is p-<digits>
     if (!marker) {
       marker = document.createElement("div");
       marker.className = "cr-anchors";
@@ -200,25 +197,47 @@ function setMarker(marker, ids) {
 }
 
 // From 1024 px the markers sit in the preview's margin (position: absolute in app.css), each
-// level with the top of its block; on a phone they stay after the block, in the flow.
+// level with the top of its block; on a phone they stay after the block, in the flow. Every
+// position is read before any is set, so the page is laid out once, not once a marker.
 function placeMarkers() {
   const body = previewBody();
   if (!body) return;
+  const markers = Array.from(body.querySelectorAll(".cr-anchors"));
+  if (!markers.length) return;
   const wide = window.matchMedia("(min-width: 1024px)").matches;
   const top = body.getBoundingClientRect().top;
-  body.querySelectorAll(".cr-anchors").forEach((marker) => {
-    const block = document.getElementById(marker.dataset.anchorFor);
-    if (wide && block) marker.style.top = `${Math.round(block.getBoundingClientRect().top - top)}px`;
+  const tops = markers.map((marker) => {
+    const block = wide ? document.getElementById(marker.dataset.anchorFor) : null;
+    return block ? `${Math.round(block.getBoundingClientRect().top - top)}px` : null;
+  });
+  markers.forEach((marker, i) => {
+    if (tops[i]) marker.style.top = tops[i];
     else marker.style.removeProperty("top");
   });
 }
 
+// The blocks move whenever the preview's size changes: the window resized, a picture loaded, a
+// PDF page's text opened, the button shown or put away, the preview itself arriving live.
+const resized = "ResizeObserver" in window ? new ResizeObserver(placeMarkers) : null;
+function watchPreview() {
+  const body = previewBody();
+  if (!body) return;
+  if (!resized) {
+    placeMarkers();
+    return;
+  }
+  resized.disconnect(); // one preview on the page: a new one replaces the old
+  resized.observe(body);
+}
+
 export function startAnchors() {
-  placeMarkers();
-  window.addEventListener("resize", placeMarkers);
-  window.addEventListener("load", placeMarkers);
-  document.addEventListener("cr:placed", placeMarkers);
-  document.addEventListener("cr:placed", onPlaced);
+  watchPreview();
+  if (!resized) window.addEventListener("resize", placeMarkers);
+  document.addEventListener("cr:placed", (e) => {
+    const node = e.detail && e.detail.node;
+    if (node && node.querySelector && node.querySelector(".cr-preview__body")) watchPreview();
+    else onPlaced(e);
+  });
 
   const form = composer();
   if (!form) return; // reading only: the markers, no way to add a comment
@@ -227,7 +246,8 @@ export function startAnchors() {
   document.addEventListener("touchend", checkSelection);
   document.addEventListener("focusin", onFocusIn);
   document.addEventListener("cr:placed", (e) => {
-    if (e.detail && e.detail.node && e.detail.node.querySelector && e.detail.node.querySelector(".cr-preview__body")) addKeyboardToggle();
+    const node = e.detail && e.detail.node;
+    if (node && node.querySelector && node.querySelector(".cr-preview__body")) addKeyboardToggle();
   });
   form.querySelector("[data-anchor-remove]").addEventListener("click", () => {
     clearAnchor(form);
