@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from e2e_support import DESKTOP, PHONE, sign_in
+from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
-from test_accessibility import violations as all_violations
+from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.comments.models import Comment
+from commonroom.comments.services import comment_create
+from commonroom.documents.selectors import document_access
 from commonroom.previews.models import Preview, PreviewStatus
 from commonroom.previews.tests import files
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
@@ -30,11 +32,6 @@ SELECT = """([id, from, to]) => {
   document.dispatchEvent(new Event("selectionchange"));
   block.dispatchEvent(new MouseEvent("mouseup", { bubbles: true }));
 }"""
-
-
-def violations(page: Any) -> list[str]:
-    """WCAG A/AA problems (a picture without a description in the file gets a plain one)."""
-    return list(all_violations(page))
 
 
 def _world(tmp_path: Path) -> tuple[Any, Any, Any]:
@@ -70,7 +67,7 @@ def test_a_passage_is_commented_on_at_the_desk_and_on_a_phone(
         preview = page.locator(".cr-preview__body")
         expect(preview.locator("#p-3")).to_contain_text("The board met on Tuesday")
         # Readable on a phone: no sideways scrolling.
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page_width(page) <= viewport["width"]
 
         page.evaluate(SELECT, ["p-3", *words])
         button = page.get_by_role("button", name="Comment on this passage")
@@ -110,7 +107,7 @@ def test_a_passage_is_commented_on_at_the_desk_and_on_a_phone(
             # After the paragraph, inside the screen.
             assert badge["y"] >= block["y"] + block["height"] - 1
             assert badge["x"] + badge["width"] <= PHONE["width"]
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page_width(page) <= viewport["width"]
         assert violations(page) == []
         # The quote goes back to the passage, which is highlighted.
         page.locator("article.cr-thread", has_text=note).locator(".cr-comment__quote-link").click()
@@ -178,7 +175,7 @@ def test_markers_follow_threads_live_on_a_readers_screen(
     box.press("Enter")
     expect(marker).to_contain_text("1 comment")
     thread = writer.locator("article.cr-thread", has_text="Which board?")
-    assert reader.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page_width(reader) <= PHONE["width"]
 
     thread.get_by_role("button", name="Resolve the thread").click()
     expect(marker).to_have_count(0)
@@ -201,4 +198,50 @@ def test_a_picture_offers_no_paragraph_to_comment_on(
     expect(page.locator(".cr-preview-image img")).to_be_visible()
     expect(page.get_by_label("Add a comment")).to_be_visible()
     expect(page.get_by_role("button", name="Comment on a paragraph")).to_have_count(0)
+    assert page_problems.seen == []
+
+
+def test_a_marker_stays_level_with_its_paragraph_when_the_preview_grows(
+    asgi_server: Any, new_page: Any, page_problems: Any, tmp_path: Path
+) -> None:
+    """At the desk the marker sits in the margin beside its paragraph; when something above
+    the paragraph grows (a picture loading, a PDF page's text opened), the marker moves with it,
+    without the window being resized."""
+    sam, ws, doc = _world(tmp_path)
+    access = document_access(user=sam, workspace_id=ws.pk, document_id=doc.pk)
+    comment_create(
+        actor=sam,
+        doc_access=access,
+        body="Which board?",
+        anchor_quote="board",
+        anchor_position={"block": "p-3", "start": 4, "end": 9},
+    )
+    page = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/d/{doc.pk}/", DESKTOP)
+    marker = page.locator('.cr-anchors[data-anchor-for="p-3"]')
+    expect(marker).to_contain_text("1 comment")
+
+    def gap() -> float:
+        block = page.locator("#p-3").bounding_box()
+        badge = marker.bounding_box()
+        assert block is not None and badge is not None
+        return abs(badge["y"] - block["y"])
+
+    assert gap() < 4
+    before = page.locator("#p-3").bounding_box()
+    page.evaluate(
+        "() => { const tall = document.createElement('div'); tall.style.height = '300px';"
+        " document.getElementById('p-1').after(tall); }"
+    )
+    after = page.locator("#p-3").bounding_box()
+    assert before is not None and after is not None
+    assert after["y"] - before["y"] >= 299  # the paragraph moved down
+    page.wait_for_function(
+        """() => {
+          const b = document.getElementById('p-3').getBoundingClientRect().top;
+          const m = document.querySelector('.cr-anchors[data-anchor-for="p-3"]');
+          return Math.abs(m.getBoundingClientRect().top - b) < 4;
+        }""",
+        timeout=2000,
+    )
+    assert gap() < 4
     assert page_problems.seen == []
