@@ -150,8 +150,15 @@ export function initMentions(root = document) {
   root.querySelectorAll("textarea[data-mentions]").forEach(setUp);
 }
 
-// Fields that arrive later (a thread replaced by a live update) get the same behaviour.
+// Fields that arrive later (a thread replaced by a live update) get the same behaviour. Only
+// what was added is looked at: the page changes often (live items, suggestions, search results).
 export function watchMentions(root = document.body) {
   initMentions(root);
-  new MutationObserver(() => initMentions(root)).observe(root, { childList: true, subtree: true });
+  new MutationObserver((records) => {
+    records.forEach((record) => record.addedNodes.forEach((node) => {
+      if (!(node instanceof Element)) return;
+      if (node.matches("textarea[data-mentions]")) setUp(node);
+      else initMentions(node);
+    }));
+  }).observe(root, { childList: true, subtree: true });
 }
