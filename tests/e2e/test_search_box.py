@@ -40,6 +40,22 @@ def test_quick_results_as_you_type(
     assert page_width(page) <= viewport["width"]
     assert violations(page) == []
 
+    # A click anywhere else (the foot of the window, clear of the panel) puts them away, the
+    # words staying in the box.
+    page.mouse.click(4, viewport["height"] - 4)
+    expect(links).to_have_count(0)
+    expect(box).to_have_value("handov")
+    box.press("End")
+    box.press_sequentially("e", delay=30)
+    expect(box).to_have_value("handove")
+    expect(links).to_have_count(2)
+    # Escape on a result puts them away and goes back to the box, its words kept (Chromium
+    # itself only empties a search box that has the focus).
+    links.first.focus()
+    page.keyboard.press("Escape")
+    expect(links).to_have_count(0)
+    expect(box).to_be_focused()
+    expect(box).to_have_value("handove")
     box.press("Escape")  # Chromium empties a search box on Escape, too
     expect(links).to_have_count(0)
     box.press_sequentially("handove", delay=30)
