@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from e2e_support import PHONE, page_width, sign_in
 from playwright.sync_api import expect
 
@@ -35,6 +36,14 @@ def test_deleting_a_comment_asks_and_a_no_sends_nothing(new_page: Any, page_prob
     page = new_page("Priya")
     sign_in(page, priya.email, PASSWORD)
     page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    delete_url = reverse("comment_delete", args=[ws.pk, doc.pk, comment.pk])
+    posted: list[str] = []
+
+    def note_post(request: Any) -> None:
+        if request.method == "POST" and request.url.endswith(delete_url):
+            posted.append(request.url)
+
+    page.on("request", note_post)
     asked: list[str] = []
 
     def say_no(dialog: Any) -> None:
@@ -57,6 +66,8 @@ def test_deleting_a_comment_asks_and_a_no_sends_nothing(new_page: Any, page_prob
     ).press("Enter")
     expect(page.locator(f"#thread-{comment.pk}")).to_contain_text("This comment was deleted")
     assert Comment.objects.get(pk=comment.pk).deleted_at is not None
+    # The "no" sent nothing: the only request to delete is the one after "yes".
+    assert len(posted) == 1
     assert page_problems.seen == []
 
 
