@@ -10,7 +10,8 @@ from typing import Literal
 from ninja import Query, Router, Schema
 
 from commonroom.core.views import AuthedRequest
-from commonroom.search.selectors import MAX_LIMIT, parse_params, search
+from commonroom.search.backends import COUNT_CAP
+from commonroom.search.selectors import parse_params, search
 
 router = Router(tags=["search"])
 
@@ -71,15 +72,11 @@ def search_api(
             "until": until,
         }
     )
-    results = search(
-        user=request.user,
-        **params.as_kwargs(),
-        limit=max(1, min(limit, MAX_LIMIT)),
-        offset=max(0, min(offset, 10_000)),
-    )
+    # The selector holds limit and offset to its bounds (1 to 100, 0 to 10,000).
+    results = search(user=request.user, **params.as_kwargs(), limit=limit, offset=offset)
     return {
         "words": results.words,
-        "total_estimate": min(results.total_estimate, 1000),
+        "total_estimate": min(results.total_estimate, COUNT_CAP),
         "more_than_estimate": results.more_than,
         "items": [
             {

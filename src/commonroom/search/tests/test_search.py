@@ -126,10 +126,9 @@ def test_filters_by_workspace_type_person_and_date(team):
     assert {h.workspace_name for h in found(viewer, "sepsis", workspace=other.pk)} == {
         "Audit committee"
     }
-    assert [h.object_id for h in found(viewer, "sepsis", kind="document")] == [
-        str(a.pk),
-        str(b.pk),
-    ] or {h.object_id for h in found(viewer, "sepsis", kind="document")} == {str(a.pk), str(b.pk)}
+    assert sorted(h.object_id for h in found(viewer, "sepsis", kind="document")) == sorted(
+        [str(a.pk), str(b.pk)]
+    )
     assert {h.kind for h in found(viewer, "sepsis", kind="conversation")} == {
         "conversation",
         "message",
@@ -436,8 +435,14 @@ def test_the_api_searches_with_the_same_filters(team):
     assert only[0]["author_id"] == team.commenter.pk
     by = client.get("/api/v1/search", {"q": "pharm", "person": team.editor.pk}).json()["items"]
     assert [i["kind"] for i in by] == ["document"]
+    ranked = [item["id"] for item in body["items"]]
     paged = client.get("/api/v1/search", {"q": "pharm", "limit": "1", "offset": "1"}).json()
-    assert len(paged["items"]) == 1
+    assert [item["id"] for item in paged["items"]] == ranked[1:2]
+    # Out of bounds, limit and offset are held to them (1 to 100, from 0), not refused.
+    low = client.get("/api/v1/search", {"q": "pharm", "limit": "0", "offset": "-3"}).json()
+    assert [item["id"] for item in low["items"]] == ranked[:1]
+    high = client.get("/api/v1/search", {"q": "pharm", "limit": "100000"}).json()
+    assert [item["id"] for item in high["items"]] == ranked
     # Malformed ids and types are refused by the schema, naming the field; dates by the
     # search's own check (a documented 400).
     for bad in ({"kind": "spreadsheet"}, {"workspace": "nope"}):
