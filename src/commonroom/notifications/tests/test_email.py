@@ -180,3 +180,23 @@ def test_the_digest_task_sends_the_digests(team, doc):
     make_notification(team.editor, doc)
     result = send_digests.enqueue()  # tests run tasks at once
     assert result.return_value == 1
+
+
+def test_the_daily_run_sends_the_digests_and_prunes_the_live_event_log(team, doc, settings):
+    """What ``commonroom serve`` enqueues each day: the digests, and the event log's pruning
+    (a screen offline longer than ``COMMONROOM_EVENT_DAYS`` reloads instead of replaying)."""
+    from django.db import transaction
+
+    from commonroom.live.models import Event
+    from commonroom.live.services import publish
+    from commonroom.notifications.schedule import enqueue_digests
+
+    make_notification(team.editor, doc)
+    with transaction.atomic():
+        ids = [publish(workspace_id=team.workspace.pk, kind="test.event", data={}).pk for _ in "ab"]
+    old = timezone.now() - timedelta(days=settings.COMMONROOM_EVENT_DAYS + 1)
+    Event.objects.update(created_at=old)
+    enqueue_digests()  # tests run tasks at once
+    assert [m.to for m in mail.outbox] == [[team.editor.email]]
+    # The old events go; the newest stays, marking where the log begins.
+    assert list(Event.objects.values_list("pk", flat=True)) == [ids[-1]]
