@@ -312,6 +312,12 @@ COMMONROOM_PREVIEW_MEMORY_MB = env_int("COMMONROOM_PREVIEW_MEMORY_MB", 1024)
 # with the layers the kernel offers and logs the missing ones; "required" refuses to convert
 # without the file and network layers.
 COMMONROOM_PREVIEW_CONFINE = env("COMMONROOM_PREVIEW_CONFINE", "best-effort")
+if COMMONROOM_PREVIEW_CONFINE not in {"best-effort", "required"}:
+    # A mistyped "required" must not quietly become "best-effort".
+    raise RuntimeError(
+        "COMMONROOM_PREVIEW_CONFINE must be best-effort or required, "
+        f"not {COMMONROOM_PREVIEW_CONFINE!r}"
+    )
 
 # --- Security -------------------------------------------------------------------------------
 X_FRAME_OPTIONS = "DENY"

@@ -118,6 +118,33 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.parametrize("mode", ["requried", "Required", "on"])
+def test_an_unknown_preview_confinement_refuses_to_start(tmp_path, mode):
+    """A mistyped "required" is refused, not read as "best-effort" (which converts unconfined
+    where the kernel lacks a layer)."""
+    env = {**os.environ, "COMMONROOM_DATA_DIR": str(tmp_path), "COMMONROOM_PREVIEW_CONFINE": mode}
+    result = subprocess.run(
+        [sys.executable, "-m", "commonroom", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert (
+        f"COMMONROOM_PREVIEW_CONFINE must be best-effort or required, not {mode!r}" in result.stderr
+    )
+    env["COMMONROOM_PREVIEW_CONFINE"] = "required"
+    accepted = subprocess.run(
+        [sys.executable, "-m", "commonroom", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
 @pytest.mark.django_db
 def test_fsck_command_reports_an_altered_blob_and_fails(team, make_upload, settings):
     from pathlib import Path
