@@ -1,7 +1,7 @@
 // Commonroom page behaviour: NHS.UK components, and uploads sent with a progress bar.
 import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 import { watchMentions } from "./mentions.js";
-import { startLive } from "./live.js";
+import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
 
 function start() {
@@ -49,11 +49,6 @@ function humanSize(n) {
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
-}
-
-function newKey() {
-  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
 function setUpUpload(form) {

@@ -21,7 +21,8 @@ let retryDelay = 1000;
 let retryTimer = null;
 let closedForGood = false;
 
-function newKey() {
+// A client key: the server stores each message (live.js) and each upload (app.js) once.
+export function newKey() {
   if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
   return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
