@@ -295,7 +295,7 @@ def document_upload(
             note=note,
             based_on_number=None,
             upload_key=key,
-            refuse_same_as_latest=not created_doc,
+            refuse_same_as_latest=True,  # a new document has no latest version
         )
         _audit(
             doc,
