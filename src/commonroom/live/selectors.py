@@ -47,10 +47,13 @@ def latest_event_id(*, workspace_id: Any) -> int:
 
 def resume_from(*, workspace_id: Any, after: int | None) -> tuple[int, bool]:
     """Where a connecting socket continues from, and whether it must reload first: with no
-    ``after``, or one beyond the workspace's latest event, from the latest; with one older than
-    the log's beginning (events since pruned), from the latest, after a reset."""
+    ``after``, or one at or beyond the workspace's latest event (nothing to replay), from the
+    latest; with one older than the log's beginning (events since pruned), from the latest,
+    after a reset."""
     latest = latest_event_id(workspace_id=workspace_id)
-    if after is None or after > latest:
+    # A page of a workspace with no event (yet, or left after pruning) says after=0, and the
+    # log's beginning is global: without ">=" such a page was told to reload as it opened.
+    if after is None or after >= latest:
         return latest, False
     oldest = Event.objects.order_by("id").values_list("id", flat=True).first() or 0
     if after < oldest - 1:

@@ -57,3 +57,25 @@ def test_only_active_members_may_follow_and_read_the_events(team: Any) -> None:
     )
     assert [e.pk for e in events] == ids
     assert members == {team.viewer.pk}
+
+
+def test_a_page_of_a_quiet_workspace_is_not_told_to_reload_after_another_is_pruned(
+    team: Any,
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.live.models import Event
+    from commonroom.live.selectors import latest_event_id, resume_from
+    from commonroom.live.services import events_prune
+
+    busy = make_workspace(name="Busy").pk
+    first, _, last = emit(busy, 3)
+    Event.objects.update(created_at=timezone.now() - timedelta(days=31))
+    assert events_prune(older_than=timedelta(days=30)) == 2
+    # The quiet workspace's page renders after=0 (it has no events); the log now starts at 3.
+    assert latest_event_id(workspace_id=team.workspace.pk) == 0
+    assert resume_from(workspace_id=team.workspace.pk, after=0) == (0, False)
+    # The busy workspace's screen that saw only its first event did miss the pruned second.
+    assert resume_from(workspace_id=busy, after=first) == (last, True)
