@@ -680,7 +680,8 @@ def folder_delete(
     folder.deleted_by = actor
     folder.trashed_with = None
     folder.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
-    search_index.index_folder(folder)  # its documents leave search with it
+    # The documents it took leave search with it (those trashed before had already left).
+    search_index.index_documents(Document.objects.filter(trashed_with=folder.pk))
     _audit(folder, action=Action.FOLDER_DELETED, actor=actor, info=info)
 
 
@@ -734,13 +735,14 @@ def folder_restore(
     Folder.objects.filter(trashed_with=folder.pk).update(
         deleted_at=None, deleted_by=None, trashed_with=None
     )
+    back = list(Document.objects.filter(trashed_with=folder.pk))
     Document.objects.filter(trashed_with=folder.pk).update(
         deleted_at=None, deleted_by=None, trashed_with=None
     )
     folder.deleted_at = None
     folder.deleted_by = None
     folder.save(update_fields=["parent", "name", "deleted_at", "deleted_by"])
-    search_index.index_folder(folder)
+    search_index.index_documents(back)  # back in search; those trashed on their own stay out
     _audit(folder, action=Action.FOLDER_RESTORED, actor=actor, info=info)
     return folder
 

@@ -17,7 +17,7 @@ from django.db.models import Value
 
 from commonroom.comments.models import Comment
 from commonroom.conversations.models import Conversation, Message
-from commonroom.documents.models import Document, Folder
+from commonroom.documents.models import Document
 from commonroom.search.backends import clean_body, index_text
 from commonroom.search.models import MAX_BODY, Kind, SearchEntry
 from commonroom.workspaces.models import Workspace
@@ -97,20 +97,6 @@ def index_document(document: Document) -> None:
 def index_documents(documents: Iterable[Document]) -> None:
     for doc in documents:
         index_document(doc)
-
-
-def index_folder(folder: Folder) -> None:
-    """Every document in the folder and the folders beneath it, trashed or not (after a folder
-    goes to the trash or comes back)."""
-    ids, frontier = [folder.pk], [folder.pk]
-    while frontier:
-        frontier = [
-            pk
-            for pk in Folder.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
-            if pk not in ids
-        ]
-        ids.extend(frontier)
-    index_documents(Document.objects.filter(folder_id__in=ids))
 
 
 def index_comment(comment: Comment) -> None:

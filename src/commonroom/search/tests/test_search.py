@@ -168,13 +168,18 @@ def test_a_trashed_folder_takes_its_documents_out_of_search(team):
     access = access_for(team.manager, team.workspace)
     folder = make_folder(team.editor, team.workspace, "Board")
     inner = make_folder(team.editor, team.workspace, "Papers", parent=folder)
-    upload(team.editor, team.workspace, "Quarterly finance.txt", b"a", folder=inner)
-    assert len(found(team.viewer, "finance")) == 1
+    kept = upload(team.editor, team.workspace, "Quarterly finance.txt", b"a", folder=inner)
+    binned = upload(team.editor, team.workspace, "Old finance.txt", b"b", folder=folder)
+    documents.document_delete(
+        actor=team.manager, doc_access=doc_access_for(team.manager, binned.document)
+    )
+    assert titles(team.viewer, "finance") == ["Quarterly finance.txt"]
     documents.folder_delete(actor=team.manager, access=access, folder=folder)
     assert found(team.viewer, "finance") == []
     folder.refresh_from_db()
     documents.folder_restore(actor=team.manager, access=access, folder=folder)
-    assert len(found(team.viewer, "finance")) == 1
+    # Back with its folder; the one trashed on its own before stays in the trash and out.
+    assert [h.object_id for h in found(team.viewer, "finance")] == [str(kept.document_id)]
 
 
 def test_deleted_comments_and_messages_disappear(team):
