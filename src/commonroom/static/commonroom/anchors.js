@@ -235,8 +235,10 @@ export function startAnchors() {
   if (!resized) window.addEventListener("resize", placeMarkers);
   document.addEventListener("cr:placed", (e) => {
     const node = e.detail && e.detail.node;
-    if (node && node.querySelector && node.querySelector(".cr-preview__body")) watchPreview();
-    else onPlaced(e);
+    if (node && node.querySelector && node.querySelector(".cr-preview__body")) {
+      watchPreview();
+      addKeyboardToggle(); // only where a comment can be added (it asks for the composer)
+    } else onPlaced(e);
   });
 
   const form = composer();
@@ -245,10 +247,6 @@ export function startAnchors() {
   document.addEventListener("mouseup", checkSelection);
   document.addEventListener("touchend", checkSelection);
   document.addEventListener("focusin", onFocusIn);
-  document.addEventListener("cr:placed", (e) => {
-    const node = e.detail && e.detail.node;
-    if (node && node.querySelector && node.querySelector(".cr-preview__body")) addKeyboardToggle();
-  });
   form.querySelector("[data-anchor-remove]").addEventListener("click", () => {
     clearAnchor(form);
     const box = form.querySelector("textarea[name='body']");
