@@ -130,7 +130,9 @@ def seed_discussion(ws: Any, document: Any, priya: Any, tom: Any, sam: Any) -> A
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_main_pages_have_no_wcag_violations(new_page, viewport, transactional_db):
+def test_main_pages_have_no_wcag_violations(
+    new_page: Any, viewport: dict[str, int], transactional_db: Any
+) -> None:
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     ws = make_workspace(manager=priya)
     tom = UserFactory(email="tom@example.org", full_name="Tom Evans")
@@ -242,8 +244,8 @@ def tab_to(page: Any, selector: str, limit: int = 200) -> dict[str, bool]:
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_the_keyboard_reaches_reply_and_send_with_visible_focus(
-    new_page, viewport, transactional_db
-):
+    new_page: Any, viewport: dict[str, int], transactional_db: Any
+) -> None:
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     ws = make_workspace(manager=priya)
     tom = UserFactory(email="tom@example.org", full_name="Tom Evans")
