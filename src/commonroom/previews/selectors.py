@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -236,6 +237,26 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     if pair[0] is None or pair[1] is None or not (pair[0].is_ready and pair[1].is_ready):
         return made("waiting", message=WAITING)
     before, after = pair[0], pair[1]
+    # Previews never change once made (a remake stamps a new made_at), so neither does their
+    # comparison: computed once, then kept a while (a 5,000-paragraph pair takes about a second).
+    stamps = [p.made_at.timestamp() if p.made_at else 0 for p in (before, after)]
+    key = f"compare:{COMPARE_FORMAT}:{before.pk}:{stamps[0]}:{after.pk}:{stamps[1]}"
+    status, notes, parts = cache.get(key) or (None, [], {})
+    if status is None:
+        status, notes, parts = _compare(before, after)
+        cache.set(key, (status, notes, parts), COMPARE_CACHE_SECONDS)
+    if status != "ready":
+        return made(status, message=NOT_COMPARABLE)
+    return made("ready", notes=notes, **parts)
+
+
+COMPARE_FORMAT = 1  # raise when what _compare returns changes shape or meaning
+COMPARE_CACHE_SECONDS = 3600
+
+
+def _compare(before: Preview, after: Preview) -> tuple[str, list[str], dict[str, Any]]:
+    """Two ready previews compared: ("ready", notes, {"text"|"slides"|"sheets": diff}), or
+    ("unsupported", [], {}) when they are not of one kind that compares."""
     how = {comparable_as(before), comparable_as(after)}
     notes = list(dict.fromkeys([*before.notes, *after.notes]))
     if how == {"text"}:
@@ -245,7 +266,7 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
                 f"Only the first {MAX_PARAGRAPHS:,} paragraphs ({MAX_WORDS:,} words) of each "
                 "version are compared."
             )
-        return made("ready", notes=notes, text=text)
+        return "ready", notes, {"text": text}
     if how == {"slides"}:
         slides = diff_slides(slides_from_html(before.html), slides_from_html(after.html))
         if slides.cut:
@@ -253,7 +274,7 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
                 f"Only the first slides of each version, up to {MAX_PARAGRAPHS:,} paragraphs "
                 f"({MAX_WORDS:,} words), are compared."
             )
-        return made("ready", notes=notes, slides=slides)
+        return "ready", notes, {"slides": slides}
     if how in ({"sheets"}, {"table"}):
         old_cut, new_cut = rows_cut(before.notes), rows_cut(after.notes)
         if how == {"sheets"}:
@@ -274,8 +295,8 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
                 f"Showing the first {MAX_CELLS_SHOWN:,} changed cells (the cells of rows added "
                 "or removed count too)."
             )
-        return made("ready", notes=notes, sheets=sheets)
-    return made("unsupported", message=NOT_COMPARABLE)
+        return "ready", notes, {"sheets": sheets}
+    return "unsupported", [], {}
 
 
 def compare_pair(
