@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from ninja import Router, Schema, Status
 from pydantic import StringConstraints
@@ -19,6 +19,18 @@ router = Router(tags=["account"])
 
 # Text as people type it. PostgreSQL cannot store a NUL character, so none is accepted (422).
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+
+
+class PersonOut(Schema):
+    """A person as the other apps' API shows them (an author, a resolver): never an email."""
+
+    id: int
+    name: str
+
+
+def person_out(user: Any) -> dict[str, Any] | None:
+    """A person as the API shows them: id and name, never an email address."""
+    return None if user is None else {"id": user.pk, "name": user.display_name}
 
 
 class MeOut(Schema):

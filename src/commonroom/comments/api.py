@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
+from commonroom.accounts.api import PersonOut, person_out
 from commonroom.comments import services
 from commonroom.comments.models import Comment
 from commonroom.comments.selectors import document_threads
@@ -21,11 +22,6 @@ from commonroom.documents.selectors import DocumentAccess, document_access
 router = Router(tags=["comments"])
 
 ClientKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,64}$")]
-
-
-class PersonOut(Schema):
-    id: int
-    name: str
 
 
 class CommentOut(Schema):
@@ -79,11 +75,6 @@ class CommentPatch(Schema):
     model_config = ConfigDict(extra="forbid")
 
     body: Text
-
-
-def person_out(user: Any) -> dict[str, Any] | None:
-    """A person as the API shows them: id and name, never an email address."""
-    return None if user is None else {"id": user.pk, "name": user.display_name}
 
 
 def comment_out(c: Comment) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
-from commonroom.comments.api import PersonOut, person_out
+from commonroom.accounts.api import PersonOut, person_out
 from commonroom.conversations import services
 from commonroom.conversations.models import Conversation, Message
 from commonroom.conversations.permissions import conversation_abilities, message_abilities
