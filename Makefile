@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-test browser lint typecheck test-sqlite test-postgres bench vendor clean
+.PHONY: run test install install-test browser libreoffice lint typecheck test-sqlite test-postgres bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,17 +33,23 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+## libreoffice: LibreOffice Writer, the independent reader of the Word files office/ writes
+## (after browser: two apt-get runs at once would fight over dpkg's lock)
+libreoffice: | browser
+	@command -v soffice >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer >/dev/null; }
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: install-test
 	$(BIN)/mypy src
 
-test-sqlite: install-test browser
+test-sqlite: install-test browser libreoffice
 	$(BIN)/pytest -p no:cacheprovider -q
 
-test-postgres: install-test browser
+test-postgres: install-test browser libreoffice
 	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
@@ -57,6 +63,8 @@ bench: install-test
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.previews
+	$(BIN)/python -m bench.chains
+	$(BIN)/python -m bench.amend
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

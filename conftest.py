@@ -18,7 +18,7 @@ ROLES = ["viewer", "commenter", "editor", "manager"]
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
+def _test_settings(settings: Any, tmp_path: Any, monkeypatch: Any) -> Iterator[None]:
     """Every test gets its own blob storage and upload temp folders, an empty cache (rate-limit
     counters live there), real Argon2 hashes at the cheapest parameters, and static files looked
     up when asked for rather than indexed by every new test client."""
@@ -41,6 +41,10 @@ def _test_settings(settings: Any, tmp_path: Any) -> Iterator[None]:
     tmp.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(tmp)
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The audit checkpoints a test writes outside the database name that test's rows only
+    # (and so do those of the servers and workers it starts).
+    settings.COMMONROOM_AUDIT_CHECKPOINTS = tmp_path / "audit-checkpoints.jsonl"
+    monkeypatch.setenv("COMMONROOM_AUDIT_CHECKPOINTS", str(settings.COMMONROOM_AUDIT_CHECKPOINTS))
     # Background tasks run at once, in the test's thread.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     cache.clear()

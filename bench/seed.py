@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from commonroom.accounts.models import TokenScope
 from commonroom.accounts.services import token_create
-from commonroom.core.demo import seed_demo
+from commonroom.demo.seed import seed_demo
 from commonroom.documents.models import Blob, Document, Version
 from commonroom.documents.services import blob_store
 from commonroom.workspaces.models import Membership, Role

@@ -28,12 +28,21 @@ from commonroom.accounts.api import router as accounts_router
 from commonroom.accounts.auth import BrowserSessionAuth, TokenAuth
 from commonroom.comments.api import router as comments_router
 from commonroom.conversations.api import router as conversations_router
-from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
+from commonroom.core.exceptions import (
+    ApplicationError,
+    NotFound,
+    PermissionDenied,
+    StorageFull,
+    storage_full_cause,
+)
+from commonroom.core.middleware import discard_partial_uploads, log_storage_full
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
+from commonroom.live.events import openapi_components as live_event_schemas
 from commonroom.notifications.api import router as notifications_router
 from commonroom.previews.api import router as previews_router
 from commonroom.search.api import router as search_router
+from commonroom.suggestions.api import router as suggestions_router
 from commonroom.workspaces.api import router as workspaces_router
 
 log = logging.getLogger(__name__)
@@ -68,10 +77,11 @@ ERROR_STATUSES: dict[int, str] = {
     409: "Clashes with the current state (a name already taken, the last manager).",
     413: "The upload is larger than the size limit. Nothing was kept.",
     422: "The request does not match this schema.",
+    507: "The server's storage is full (`storage_full`). Nothing was saved.",
 }
 READ_ERRORS: tuple[int, ...] = (401, 403, 404, 422)
-WRITE_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 422)
-UPLOAD_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422)
+WRITE_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 422, 507)
+UPLOAD_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 507)
 
 
 class CommonroomAPI(NinjaAPI):
@@ -80,6 +90,8 @@ class CommonroomAPI(NinjaAPI):
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         document_errors(schema)
+        # The websocket is not an operation: its messages are documented as schemas alone.
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(live_event_schemas())
         return schema
 
 
@@ -132,7 +144,11 @@ api = CommonroomAPI(
     description=(
         "Workspaces, members, invitations, folders, documents and versions. Authenticate with "
         "a personal access token: `Authorization: Bearer cr_...`. Every error is JSON "
-        '`{"code": "...", "detail": "..."}`.'
+        '`{"code": "...", "detail": "..."}`.\n\n'
+        "Live updates: a websocket per workspace, `/ws/w/{workspace_id}/?after={last event id}`, "
+        "authenticated the same way, sends each change as a `LiveEvent` (see the schemas: its "
+        "`kind` says which data it has), in order and once each; ids and facts only, so fetch "
+        "what you show by id. Reconnecting with `after=` replays what was missed."
     ),
     auth=[TokenAuth(), BrowserSessionAuth()],
     # Swagger UI from ninja's own static files (so "ninja" must be in INSTALLED_APPS; without it
@@ -207,6 +223,13 @@ def on_django_permission_denied(request: HttpRequest, exc: DjangoPermissionDenie
 
 @api.exception_handler(Exception)
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if storage_full_cause(exc) is not None:
+        # A full disk (or database) is not a bug: one line in the log, 507, nothing saved.
+        log_storage_full(request.method or "", request.path, exc)
+        discard_partial_uploads(request)
+        response = error_response(request, StorageFull())
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
     log.exception("API error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(
         request,
@@ -218,6 +241,7 @@ api.add_router("/", accounts_router)
 api.add_router("/workspaces", workspaces_router)
 api.add_router("/workspaces", documents_router)
 api.add_router("/workspaces", comments_router)
+api.add_router("/workspaces", suggestions_router)
 api.add_router("/workspaces", conversations_router)
 api.add_router("/workspaces", previews_router)
 api.add_router("/", notifications_router)

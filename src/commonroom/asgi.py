@@ -1,5 +1,6 @@
 """The ASGI application uvicorn serves: Django (behind an early request-size guard) for http,
-the live consumers for websockets."""
+the live consumers for websockets. In production it refuses to load without the shared cache
+(``core.shared_state``), however uvicorn was started."""
 
 from __future__ import annotations
 
@@ -10,13 +11,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonroom.settings")
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
 
 django_application = get_asgi_application()
+
+from commonroom.core.shared_state import shared_state_refusal  # noqa: E402
+
+if (refusal := shared_state_refusal(workers=1)) is not None:
+    raise ImproperlyConfigured(refusal)
 
 # Imported after Django is set up: they load models.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from commonroom.core.asgi_limits import RequestSizeLimit  # noqa: E402
+from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
 
@@ -25,7 +33,8 @@ from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
 tempfile.tempdir = str(settings.FILE_UPLOAD_TEMP_DIR)
 application = ProtocolTypeRouter(
     {
-        "http": RequestSizeLimit(django_application),  # type: ignore[arg-type]
+        # A full disk while the body is spooled, before Django runs: 507, not uvicorn's 500.
+        "http": RequestSizeLimit(StorageFullGuard(django_application)),  # type: ignore[arg-type]
         "websocket": SocketAuth(URLRouter(websocket_urlpatterns)),
     }
 )

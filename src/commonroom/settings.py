@@ -59,6 +59,51 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_key() -> bytes:
+    """The key of the audit trail's HMACs, kept outside the database: ``COMMONROOM_AUDIT_KEY``,
+    or one generated once into ``<data dir>/audit_key`` (0600). Someone who can write the
+    database but cannot read this key cannot forge a chain. Every server of one installation
+    needs the same key; a process with another one refuses to write to the trail."""
+    key = env("COMMONROOM_AUDIT_KEY")
+    if key:
+        if len(key) < 32:
+            raise RuntimeError(
+                "COMMONROOM_AUDIT_KEY must be at least 32 characters, for example "
+                "the output of: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return key.encode()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = DATA_DIR / "audit_key"
+    if not key_file.exists():
+        # Written whole under another name, then linked into place: a second process starting at
+        # the same moment reads either no file or the whole key, and both keep the first one.
+        tmp = DATA_DIR / f".audit_key-{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    value = key_file.read_text().strip()
+    if len(value) < 32:
+        raise RuntimeError(f"{key_file} holds no usable audit key (under 32 characters).")
+    return value.encode()
+
+
+COMMONROOM_AUDIT_KEY = _audit_key()
+# Each checkpoint of the audit chains is appended here too, outside the database.
+COMMONROOM_AUDIT_CHECKPOINTS = Path(
+    env("COMMONROOM_AUDIT_CHECKPOINTS", str(DATA_DIR / "audit-checkpoints.jsonl"))
+)
+# ...and, when set, sent to syslog: a socket path (/dev/log) or host:port (UDP).
+COMMONROOM_AUDIT_SYSLOG = env("COMMONROOM_AUDIT_SYSLOG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = env("COMMONROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -91,11 +136,13 @@ INSTALLED_APPS = [
     "commonroom.notifications",
     "commonroom.previews",
     "commonroom.search",
+    "commonroom.suggestions",
+    "commonroom.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "commonroom.core.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,6 +173,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "commonroom.core.context_processors.commonroom",
+                "commonroom.accounts.context_processors.account",
                 "commonroom.notifications.context_processors.unread",
             ],
         },
@@ -209,7 +257,7 @@ CSRF_COOKIE_HTTPONLY = True
 
 # --- Invitations, uploads, storage -----------------------------------------------------------
 COMMONROOM_INVITATION_DAYS = env_int("COMMONROOM_INVITATION_DAYS", 14)
-# The hour (0-23, TIME_ZONE) at which `commonroom serve` sends the daily notification digests.
+# The hour (0-23, TIME_ZONE) at which the workers send the daily notification digests.
 COMMONROOM_DIGEST_HOUR = min(max(env_int("COMMONROOM_DIGEST_HOUR", 7), 0), 23)
 # People invited from these email domains get staff accounts; everyone else is an external guest.
 COMMONROOM_STAFF_EMAIL_DOMAINS = {d.lower() for d in env_list("COMMONROOM_STAFF_EMAIL_DOMAINS", "")}
@@ -281,13 +329,32 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Commonroom <commonroom@localhost
 # event log, see live/relay.py); Redis when REDIS_URL is set, for several servers.
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # No read timeout: a socket's receive is a blocking pop that waits for the next
-                # message, and redis-py 8's 5-second default would end every idle one.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # No read timeout: a socket's receive is a blocking pop that waits for
+                        # the next message; redis-py 8's 5-second default would end idle ones.
+                        "socket_timeout": None,
+                        # While Redis is unreachable a handshake gives up within 2 s (the
+                        # socket is closed 1013 and the page tries again: live/outage.py).
+                        "socket_connect_timeout": 2,
+                        # A connection the network dropped silently is found by TCP keepalive;
+                        # one idle for 5 s is checked with PING before use.
+                        "socket_keepalive": True,
+                        "health_check_interval": 5,
+                        # A connection error or timeout is retried on a new connection: after
+                        # a Redis restart the pool's idle connections are dead, and without this
+                        # the first command on each fails ("Connection closed by server").
+                        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 3),
+                    }
+                ],
                 "prefix": env("COMMONROOM_CHANNEL_PREFIX", "commonroom"),
                 "capacity": 1000,
             },
@@ -301,16 +368,50 @@ else:
 # Live events are kept this many days; a screen offline for longer reloads instead of replaying.
 COMMONROOM_EVENT_DAYS = env_int("COMMONROOM_EVENT_DAYS", 30)
 
+# --- State several processes share (core/shared_state.py) ------------------------------------
+# Sign-in rate limits, the second factor's used codes, the PDF page budget and the comparison
+# cache live in Django's cache. With REDIS_URL it is Redis, shared by every process and machine;
+# without it each process has its own memory, which is sound for one process only:
+# `commonroom serve --workers N` (N > 1) and COMMONROOM_ENV=production refuse to start then.
+if REDIS_URL:
+    from redis.backoff import ExponentialWithJitterBackoff as _Backoff
+    from redis.retry import Retry as _Retry
+
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Beside the channel layer's keys, apart from other installations' (and from other
+            # Django sites': this cache is never cleared by Commonroom).
+            "KEY_PREFIX": f"{env('COMMONROOM_CHANNEL_PREFIX', 'commonroom')}:cache",
+            "OPTIONS": {
+                # A sign-in waits at most this long for Redis, then fails (never lets through).
+                "socket_connect_timeout": 2,
+                "socket_timeout": 2,
+                "health_check_interval": 5,
+                "retry": _Retry(_Backoff(base=0.05, cap=0.5), 3),
+            },
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SHARED_CACHE = bool(REDIS_URL)
+
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# How often the workers' housekeeping runs (core/scheduling.py): once per installation each time,
+# tasks of dead workers given back and previews with no task enqueued again; once per machine,
+# converter work folders of dead processes removed and the audit chains' checkpoint written.
+COMMONROOM_HOUSEKEEPING_SECONDS = max(env_int("COMMONROOM_HOUSEKEEPING_SECONDS", 120), 1)
 
 # Previews are made in a child process with these limits (seconds of wall-clock time; MiB of
 # address space). A preview over either fails with a message; the worker carries on.
 COMMONROOM_PREVIEW_TIMEOUT = env_int("COMMONROOM_PREVIEW_TIMEOUT", 60)
 COMMONROOM_PREVIEW_MEMORY_MB = env_int("COMMONROOM_PREVIEW_MEMORY_MB", 1024)
-# The child also shuts itself in (Landlock, seccomp; previews/confine.py). "best-effort" converts
+# The child also shuts itself in (Landlock, seccomp; core/confine.py). "best-effort" converts
 # with the layers the kernel offers and logs the missing ones; "required" refuses to convert
-# without the file and network layers.
+# without the file and network layers. It governs every confined child (core/sandbox.py): a
+# download's version stamp is then left out instead.
 COMMONROOM_PREVIEW_CONFINE = env("COMMONROOM_PREVIEW_CONFINE", "best-effort")
 if COMMONROOM_PREVIEW_CONFINE not in {"best-effort", "required"}:
     # A mistyped "required" must not quietly become "best-effort".

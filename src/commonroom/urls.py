@@ -9,12 +9,14 @@ from django.urls import include, path
 
 from commonroom.accounts import views as account_views
 from commonroom.api import api
-from commonroom.audit import views as audit_views
 from commonroom.core.views import healthz
 from commonroom.documents import views as doc_views
 from commonroom.workspaces import views as ws_views
 
 W = "w/<uuid:workspace_id>/"
+
+# An error outside any view: a full disk answers 507 with a sentence, anything else 500.html.
+handler500 = "commonroom.core.middleware.server_error"
 
 # The admin site signs in through allauth: the same second factor and rate limit as everyone.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -43,6 +45,7 @@ urlpatterns = [
     path(W + "f/<uuid:folder_id>/", doc_views.folder_detail, name="folder_detail"),
     path(W + "f/<uuid:folder_id>/action/", doc_views.folder_action, name="folder_action"),
     path(W + "d/<uuid:document_id>/", doc_views.document_detail, name="document_detail"),
+    path(W + "d/<uuid:document_id>/heading/", doc_views.document_heading, name="document_heading"),
     path(W + "d/<uuid:document_id>/action/", doc_views.document_action, name="document_action"),
     path(W + "d/<uuid:document_id>/versions/", doc_views.version_upload, name="version_upload"),
     path(
@@ -52,8 +55,8 @@ urlpatterns = [
     ),
     path(W + "trash/", doc_views.trash, name="trash"),
     path(W + "trash/<str:kind>/<uuid:item_id>/", doc_views.trash_action, name="trash_action"),
-    path(W + "audit/", audit_views.workspace_trail, name="workspace_audit"),
-    path("audit/", audit_views.global_trail, name="global_audit"),
+    path(W + "audit/", ws_views.audit_trail, name="workspace_audit"),
+    path("audit/", account_views.global_audit_trail, name="global_audit"),
     path("invitations/<str:token>/", ws_views.invitation_accept, name="invitation_accept"),
     path("account/security/", account_views.security, name="account_security"),
     path(
@@ -72,6 +75,7 @@ urlpatterns = [
     path("", include("commonroom.notifications.urls")),
     path("", include("commonroom.previews.urls")),
     path("", include("commonroom.search.urls")),
+    path("", include("commonroom.suggestions.urls")),
     path("accounts/email/", not_offered, name="account_email_not_offered"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),

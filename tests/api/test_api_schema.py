@@ -96,6 +96,7 @@ def real_ids(seeded: Any, _keep_test_connection: None) -> RealIds:
     from commonroom.accounts.services import token_create
     from commonroom.documents import services as documents
     from commonroom.documents.selectors import document_access
+    from commonroom.suggestions.tests.factories import make_preview, suggest
     from commonroom.workspaces.models import Membership
     from commonroom.workspaces.selectors import workspace_access
     from commonroom.workspaces.services import invitation_create
@@ -127,7 +128,11 @@ def real_ids(seeded: Any, _keep_test_connection: None) -> RealIds:
     )
     old_folder = documents.folder_create(actor=team.manager, access=access, name="Old papers")
     documents.folder_delete(actor=team.manager, access=access, folder=old_folder)
+    # An open suggestion on the latest version, whose preview is ready.
+    make_preview(seeded.document.versions.get(number=2))
+    suggestion = suggest(team.editor, seeded.document, "two", "replace", "2")
     live = {
+        "suggestion_id": str(suggestion.pk),
         "workspace_id": str(team.workspace.pk),
         "document_id": str(seeded.document.pk),
         "folder_id": str(seeded.folder.pk),

@@ -41,7 +41,7 @@ def seed() -> dict[str, str]:
     django.setup()
     from commonroom.accounts.models import User
     from commonroom.accounts.services import token_create
-    from commonroom.core.demo import MINUTES_NAME, minutes_docx, seed_demo
+    from commonroom.demo.seed import MINUTES_NAME, minutes_docx, seed_demo
     from commonroom.documents.models import Document
     from commonroom.documents.selectors import document_access
     from commonroom.documents.services import (

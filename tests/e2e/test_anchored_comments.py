@@ -128,11 +128,16 @@ def test_the_keyboard_path_comments_on_a_whole_paragraph(
     page.keyboard.press("Enter")
     expect(toggle).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#p-1")).to_be_focused()
-    page.keyboard.press("Tab")  # to its button
-    page.keyboard.press("Tab")  # the next paragraph
+    # A focused paragraph offers its two buttons, "Comment on this paragraph" then "Suggest a
+    # change", before the next paragraph.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Comment on this paragraph")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Suggest a change")).to_be_focused()
+    page.keyboard.press("Tab")
     expect(page.locator("#p-2")).to_be_focused()
-    page.keyboard.press("Tab")
-    page.keyboard.press("Tab")
+    for _ in range(3):
+        page.keyboard.press("Tab")
     expect(page.locator("#p-3")).to_be_focused()
     page.keyboard.press("Tab")
     button = page.get_by_role("button", name="Comment on this paragraph")

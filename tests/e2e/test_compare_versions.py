@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
-from commonroom.core.demo import minutes_docx
+from commonroom.demo.seed import minutes_docx
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import version_upload
 from commonroom.previews.models import Preview, PreviewStatus

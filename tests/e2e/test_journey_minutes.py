@@ -3,8 +3,9 @@
 Priya signs in, creates "Weekly budget meeting", invites Aisha by email; Aisha opens the emailed
 link on her phone, creates her guest account and lands in the workspace. Priya uploads the minutes
 through the page's upload script (XHR with a progress bar); Tom, an editor, uploads an amended copy
-as version 2 from the document page; both versions download byte for byte; Aisha, a commenter,
-sees both versions but no upload form, and nothing on her phone scrolls sideways.
+as version 2 from the document page; both versions download as uploaded, stamped with their
+version; Aisha, a commenter, sees both versions but no upload form, and nothing on her phone
+scrolls sideways.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from e2e_support import PHONE, page_width, sign_in
 from playwright.sync_api import expect
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
-from commonroom.core.demo import MINUTES_NAME, minutes_docx
+from commonroom.demo.seed import MINUTES_NAME, minutes_docx
 from commonroom.documents.models import Document, Version
+from commonroom.documents.tests.office_files import members, stamp_in
 from commonroom.workspaces.models import Membership, Role, Workspace
 from commonroom.workspaces.tests.factories import add_member, make_workspace
 
@@ -183,14 +185,20 @@ def test_minutes_review_and_amendment(
         (2, tom.pk, True),
     ]
 
-    # And each version downloads, through its link, byte for byte as it was uploaded
+    # And each version downloads, through its link, as it was uploaded but for the stamp that
+    # says which version it is (every other part byte for byte)
     for number, original in [(1, draft), (2, amended)]:
         with tom_page.expect_download() as download:
             tom_page.locator(f"#v{number}").get_by_role(
                 "link", name=f"Download version {number}"
             ).click()
         assert download.value.suggested_filename == MINUTES_NAME
-        assert Path(download.value.path()).read_bytes() == original
+        data = Path(download.value.path()).read_bytes()
+        before, after = members(original), members(data)
+        changed = {name for name in before if before[name] != after.get(name)}
+        assert changed <= {"[Content_Types].xml", "_rels/.rels", "docProps/custom.xml"}
+        stamp = stamp_in(data)
+        assert stamp is not None and stamp.endswith(hashlib.sha256(original).hexdigest())
 
     # When Aisha, on her phone, opens the document
     aisha_page.reload()

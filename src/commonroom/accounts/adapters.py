@@ -1,5 +1,6 @@
 """How allauth behaves here: no open sign-up (people arrive by invitation or are created by an
-administrator), and a sign-in refused by the rate limit is audited like any failed sign-in.
+administrator), failed sign-ins counted per account whatever address the request was sent to,
+and a sign-in refused by the rate limit is audited like any failed sign-in.
 
 Failures of the password itself are audited by :mod:`commonroom.accounts.receivers` (Django's
 ``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
@@ -24,6 +25,14 @@ from commonroom.core.request_info import RequestInfo
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        """The account's failed sign-ins are counted under its address alone. allauth adds the
+        site's domain, which without ``django.contrib.sites`` is the request's Host header with
+        its port: any port passes ``ALLOWED_HOSTS``, so a guesser could start a fresh count by
+        changing it, and two servers of one installation reached at different addresses would
+        each keep their own count. One installation is one site."""
+        return attempted_email(credentials).lower()
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         try:

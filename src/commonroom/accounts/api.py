@@ -10,7 +10,7 @@ from pydantic import StringConstraints
 
 from commonroom.accounts import services
 from commonroom.accounts.auth import BrowserSessionAuth
-from commonroom.accounts.models import ApiToken, TokenScope
+from commonroom.accounts.models import ApiToken, TokenScope, User
 from commonroom.accounts.selectors import tokens_for_user
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -28,7 +28,7 @@ class PersonOut(Schema):
     name: str
 
 
-def person_out(user: Any) -> dict[str, Any] | None:
+def person_out(user: User | None) -> dict[str, Any] | None:
     """A person as the API shows them: id and name, never an email address."""
     return None if user is None else {"id": user.pk, "name": user.display_name}
 

@@ -18,7 +18,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from commonroom.accounts.services import sign_in_failure_record
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.request_info import SYSTEM, RequestInfo
 

@@ -16,7 +16,7 @@ from commonroom.accounts.models import ApiToken, User
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
 
 
-def second_factor_required(user: Any) -> bool:
+def second_factor_required(user: User) -> bool:
     policy = settings.COMMONROOM_MFA_REQUIRED
     if policy == "all":
         return True
@@ -25,7 +25,7 @@ def second_factor_required(user: Any) -> bool:
     return False
 
 
-def second_factor_missing(user: Any) -> bool:
+def second_factor_missing(user: User) -> bool:
     if not second_factor_required(user):
         return False
     return not Authenticator.objects.filter(user=user).exists()
@@ -53,3 +53,14 @@ def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
 
 def tokens_for_user(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def users_in_workspaces(workspace_ids: QuerySet[Any, Any]) -> list[User]:
+    """The people who belong to any of the workspaces whose ids ``workspace_ids`` gives (a
+    subquery, read in the same query through the ``memberships`` relation), each once, by
+    name then email."""
+    return list(
+        User.objects.filter(memberships__workspace_id__in=workspace_ids)
+        .distinct()
+        .order_by("full_name", "email")
+    )

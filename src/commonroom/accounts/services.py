@@ -10,14 +10,14 @@ from allauth.usersessions.models import UserSession
 from django.db import transaction
 from django.utils import timezone
 
+from commonroom.accounts import hooks
 from commonroom.accounts.models import ApiToken, TokenScope, User
 from commonroom.accounts.selectors import TOKEN_PREFIX, hash_secret
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
-from commonroom.live.services import revoke_user
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,8 @@ def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
     sessions = list(UserSession.objects.filter(user=actor))
     for s in sessions:
         s.end()
-    # Open live sockets were authenticated by those sessions: close them too.
-    revoke_user(user_id=actor.pk)
+    # Open live sockets were authenticated by those sessions: live closes them (its receiver).
+    hooks.changed(hooks.SignedOutEverywhere(actor=actor, sessions=len(sessions)))
     audit_record(
         action=Action.SESSIONS_ENDED,
         actor=actor,

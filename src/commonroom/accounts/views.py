@@ -7,14 +7,16 @@ from allauth.usersessions.models import UserSession
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts import services
 from commonroom.accounts.models import TokenScope
+from commonroom.accounts.permissions import account_abilities
 from commonroom.accounts.selectors import second_factor_required, tokens_for_user
-from commonroom.core.exceptions import ApplicationError
+from commonroom.audit.views import render_trail
+from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 
 
@@ -73,3 +75,14 @@ def token_revoke(request: AuthedRequest, token_id: int) -> HttpResponse:
     services.token_revoke(actor=request.user, token_id=token_id, info=info(request))
     messages.success(request, "Token revoked: it no longer works.")
     return redirect("account_tokens")
+
+
+@login_required
+def global_audit_trail(request: AuthedRequest) -> HttpResponseBase:
+    """The whole audit trail, for those whose account may see it (admins); not found for
+    anyone else."""
+    if not account_abilities(request.user)["view_global_audit"]:
+        raise NotFound()
+    return render_trail(
+        request, workspace_id=None, context={"workspace": None}, filename="audit.csv"
+    )

@@ -1,12 +1,20 @@
-"""The append-only, hash-chained audit trail.
+"""The append-only audit trail: one HMAC chain per workspace, and one for events outside any.
 
 Invariants:
 - rows are only ever inserted, by :func:`commonroom.audit.services.audit_record`, inside the
-  transaction of the action they record (the action and its record commit or vanish together);
-- ``seq`` runs 1, 2, 3... without gaps; ``hash`` = SHA-256 over the row's fields and the previous
-  row's hash; :class:`AuditHead` holds the last seq and hash, so removing the newest rows shows too;
+  transaction of the action they record and as its last write (the action and its record commit
+  or vanish together, and the chain's head is locked only from that write to the commit);
+- a row's chain is its ``workspace_id`` (``None``: the chain of events outside workspaces, key
+  ``"system"``); ``seq`` runs 1, 2, 3... without gaps within a chain; ``hash`` = HMAC-SHA-256,
+  keyed with the audit key kept outside the database, over the row's fields and the previous
+  row's hash; :class:`AuditChainHead` holds each chain's last seq and hash;
+- checkpoints (``audit.checkpoint`` rows in the system chain, and the same heads appended to a
+  file outside the database) tie the heads together, so a chain's tail removed with its head
+  moved back is found (``commonroom audit verify``);
 - rows hold plain ids and labels, never foreign keys, so nothing that happens to a user, document
-  or workspace later can change or delete a row.
+  or workspace later can change or delete a row;
+- ``action`` is a plain string: :class:`Action` lists the ones in use with their words, and the
+  field has no ``choices``, so a new action needs no migration.
 """
 
 from __future__ import annotations
@@ -14,59 +22,23 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+# The actions are constants, not data: other apps name them from actions.py.
+from commonroom.audit.actions import Action as Action
+from commonroom.audit.actions import action_label as action_label
+
 GENESIS_HASH = "0" * 64
+SYSTEM_CHAIN = "system"  # the key of the chain of events outside any workspace
 
 
-class Action(models.TextChoices):
-    LOGIN = "auth.login", "Signed in"
-    LOGIN_FAILED = "auth.login_failed", "Failed sign-in"
-    LOGOUT = "auth.logout", "Signed out"
-    SESSIONS_ENDED = "auth.sessions_ended", "Signed out everywhere"
-    MFA_CHANGED = "auth.mfa_changed", "Changed second factor"
-    TOKEN_CREATED = "token.created", "Created API token"
-    TOKEN_REVOKED = "token.revoked", "Revoked API token"
-    WORKSPACE_CREATED = "workspace.created", "Created workspace"
-    WORKSPACE_UPDATED = "workspace.updated", "Changed workspace details"
-    WORKSPACE_ARCHIVED = "workspace.archived", "Archived workspace"
-    WORKSPACE_UNARCHIVED = "workspace.unarchived", "Reopened workspace"
-    INVITATION_SENT = "invitation.sent", "Invited someone"
-    INVITATION_REVOKED = "invitation.revoked", "Withdrew an invitation"
-    INVITATION_ACCEPTED = "invitation.accepted", "Accepted an invitation"
-    MEMBER_ROLE_CHANGED = "member.role_changed", "Changed a role"
-    MEMBER_REMOVED = "member.removed", "Removed a member"
-    FOLDER_CREATED = "folder.created", "Created folder"
-    FOLDER_RENAMED = "folder.renamed", "Renamed folder"
-    FOLDER_MOVED = "folder.moved", "Moved folder"
-    FOLDER_DELETED = "folder.deleted", "Moved folder to trash"
-    FOLDER_RESTORED = "folder.restored", "Restored folder from trash"
-    FOLDER_PURGED = "folder.purged", "Purged folder"
-    DOCUMENT_VIEWED = "document.viewed", "Viewed document"
-    PREVIEW_VIEWED = "preview.viewed", "Read a version's preview"
-    DOCUMENT_UPLOADED = "document.uploaded", "Uploaded document"
-    VERSION_UPLOADED = "version.uploaded", "Uploaded new version"
-    VERSION_DOWNLOADED = "version.downloaded", "Downloaded version"
-    VERSION_RESTORED = "version.restored", "Restored old version"
-    DOCUMENT_RENAMED = "document.renamed", "Renamed document"
-    DOCUMENT_MOVED = "document.moved", "Moved document"
-    DOCUMENT_DELETED = "document.deleted", "Moved document to trash"
-    DOCUMENT_RESTORED = "document.restored", "Restored document from trash"
-    DOCUMENT_PURGED = "document.purged", "Purged document"
-    BLOBS_COLLECTED = "blob.collected", "Removed unreferenced files"
-    COMMENT_CREATED = "comment.created", "Commented"
-    COMMENT_EDITED = "comment.edited", "Edited a comment"
-    COMMENT_DELETED = "comment.deleted", "Deleted a comment"
-    COMMENT_RESOLVED = "comment.resolved", "Resolved a thread"
-    COMMENT_REOPENED = "comment.reopened", "Reopened a thread"
-    CONVERSATION_STARTED = "conversation.started", "Started a conversation"
-    MESSAGE_POSTED = "message.posted", "Posted a message"
-    MESSAGE_EDITED = "message.edited", "Edited a message"
-    MESSAGE_DELETED = "message.deleted", "Deleted a message"
+def chain_key(workspace_id: object) -> str:
+    """The key of the chain an event of ``workspace_id`` belongs to."""
+    return SYSTEM_CHAIN if workspace_id is None else str(workspace_id)
 
 
 class AuditEvent(models.Model):
-    seq = models.BigIntegerField(unique=True)
+    seq = models.BigIntegerField()  # the row's place in its chain (unique per chain)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    action = models.CharField(max_length=40, db_index=True)
     actor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     actor_email = models.CharField(max_length=254, blank=True)
     workspace_id = models.UUIDField(null=True, blank=True, db_index=True)
@@ -81,19 +53,44 @@ class AuditEvent(models.Model):
     hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["-seq"]
+        # Newest first: ids are given under the chain's lock, so within a chain id order is seq
+        # order; across chains it is the order the rows were written.
+        ordering = ["-id"]
         indexes = [models.Index(fields=["workspace_id", "-seq"], name="audit_ws_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace_id", "seq"], name="audit_chain_seq"),
+            models.UniqueConstraint(
+                fields=["seq"],
+                condition=models.Q(workspace_id__isnull=True),
+                name="audit_system_chain_seq",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} by {self.actor_email or 'system'}"
+        return f"{self.chain} #{self.seq} {self.action} by {self.actor_email or 'system'}"
+
+    @property
+    def chain(self) -> str:
+        return chain_key(self.workspace_id)
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
 
 
-class AuditHead(models.Model):
-    """One row: the last seq and hash of the chain. Locked while a row is appended."""
+class AuditChainHead(models.Model):
+    """The head of one chain: its last seq and hash. Locked while a row is appended to the chain
+    (and only then: from the action's last write to its commit), so two workspaces' actions never
+    wait for each other.
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    ``key_id`` names the audit key the chain is written with (an HMAC of a fixed text: it reveals
+    nothing of the key). A process with another key refuses to append rather than write rows that
+    would never verify."""
+
+    chain = models.CharField(primary_key=True, max_length=36)  # workspace id, or "system"
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    key_id = models.CharField(max_length=16)
 
     def __str__(self) -> str:
-        return f"audit head #{self.seq}"
+        return f"audit chain {self.chain} head #{self.seq}"

@@ -6,12 +6,22 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
-from commonroom.audit.models import GENESIS_HASH, AuditEvent, AuditHead
-from commonroom.audit.services import event_hash
+from commonroom.audit import checkpoints
+from commonroom.audit.models import (
+    GENESIS_HASH,
+    SYSTEM_CHAIN,
+    Action,
+    AuditChainHead,
+    AuditEvent,
+    chain_key,
+)
+from commonroom.audit.services import audit_key, event_hash
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ def audit_events(
         qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
     if filters.date_to:
         qs = qs.filter(created_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=tz))
-    return qs.order_by("-seq")
+    return qs.order_by("-id")
 
 
 CSV_HEADER = [
@@ -93,56 +103,219 @@ def _csv_row(e: AuditEvent) -> list[str]:
 
 
 @dataclass
-class VerifyResult:
-    ok: bool
-    checked: int
-    head_seq: int
-    head_hash: str
-    first_bad_seq: int | None = None
+class ChainReport:
+    """One chain's walk: rows ``first_seq``..``last_seq`` checked, up to the head read first."""
+
+    chain: str
+    checked: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
     problems: list[str] = field(default_factory=list)
 
 
-def audit_verify() -> VerifyResult:
-    """Walk the chain from the first row; report the first row altered or removed."""
-    head = AuditHead.objects.filter(pk=1).first()
-    head_seq = head.seq if head else 0
-    head_hash = head.hash if head else GENESIS_HASH
-    expected_seq = 1
-    prev = GENESIS_HASH
-    checked = 0
-    # Rows appended while we walk are not ours to judge: stop at the head read first.
-    for event in (
-        AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq").iterator(chunk_size=2000)
-    ):
-        if event.seq != expected_seq:
-            return VerifyResult(
-                False,
-                checked,
-                head_seq,
-                head_hash,
-                expected_seq,
-                [f"row {expected_seq} is missing: rows {expected_seq}..{event.seq - 1} removed"],
+@dataclass
+class VerifyResult:
+    chains: list[ChainReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    file: checkpoints.FileState | None = None
+    file_chains_matched: int = 0
+    trail_chains_matched: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def checked(self) -> int:
+        return sum(c.checked for c in self.chains)
+
+
+def _chain_q(chain: str) -> Q:
+    return Q(workspace_id__isnull=True) if chain == SYSTEM_CHAIN else Q(workspace_id=chain)
+
+
+def _label(chain: str) -> str:
+    return "the system chain" if chain == SYSTEM_CHAIN else f"the chain of workspace {chain}"
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A checkpoint's record of a chain: the row it names and where it was said."""
+
+    seq: int
+    hash: str
+    source: str  # "the checkpoint file (line 3, 2026-...)" / "checkpoint row 12 of the trail"
+
+
+def _walk(
+    chain: str, key: bytes, since: datetime | None, collect: bool
+) -> tuple[ChainReport, dict[str, _Named]]:
+    """Walk one chain up to its head (read first: rows appended meanwhile are not judged), from
+    its first row or, with ``since``, from its last row before then. With ``collect`` (the
+    system chain), also gather what its checkpoint rows say of each chain."""
+    report = ChainReport(chain=chain)
+    named: dict[str, _Named] = {}
+    head = AuditChainHead.objects.filter(pk=chain).first()
+    rows = AuditEvent.objects.filter(_chain_q(chain))
+    if head is None:
+        report.head_seq = rows.aggregate(m=Max("seq"))["m"] or 0
+        if report.head_seq:
+            report.problems.append(
+                f"{_label(chain)} has rows but no head: its head row was removed"
             )
-        if event.prev_hash != prev or event_hash(event) != event.hash:
-            return VerifyResult(
-                False,
-                checked,
-                head_seq,
-                head_hash,
-                event.seq,
-                [f"row {event.seq} was altered ({event.action} at {event.created_at.isoformat()})"],
-            )
-        prev = event.hash
-        expected_seq += 1
-        checked += 1
-    last_seq = expected_seq - 1
-    if last_seq != head_seq or prev != head_hash:
-        return VerifyResult(
-            False,
-            checked,
-            head_seq,
-            head_hash,
-            last_seq + 1,
-            [f"the chain ends at row {last_seq} but row {head_seq} was written: rows removed"],
+    else:
+        report.head_seq, report.head_hash = head.seq, head.hash
+    expected, prev = 1, GENESIS_HASH
+    if since is not None:
+        anchor = (
+            rows.filter(created_at__lt=since, seq__lte=report.head_seq).order_by("-seq").first()
         )
-    return VerifyResult(True, checked, head_seq, head_hash)
+        if anchor is not None:
+            if event_hash(anchor, key) != anchor.hash:
+                report.problems.append(_altered(chain, anchor))
+                return report, named
+            expected, prev = anchor.seq + 1, anchor.hash
+    report.first_seq = expected
+    for event in (
+        rows.filter(seq__gte=expected, seq__lte=report.head_seq)
+        .order_by("seq")
+        .iterator(chunk_size=2000)
+    ):
+        if event.seq != expected:
+            report.problems.append(
+                f"{_label(chain)}: row {expected} is missing (rows {expected}..{event.seq - 1} "
+                "were removed)"
+            )
+            return report, named
+        if event.prev_hash != prev or event_hash(event, key) != event.hash:
+            report.problems.append(_altered(chain, event))
+            return report, named
+        if collect and event.action == Action.CHAIN_CHECKPOINT:
+            for other, pair in (event.data.get("heads") or {}).items():
+                named[other] = _Named(int(pair[0]), str(pair[1]), f"checkpoint row {event.seq}")
+        prev = event.hash
+        expected += 1
+        report.checked += 1
+    report.last_seq = expected - 1
+    if report.last_seq != report.head_seq or prev != report.head_hash:
+        report.problems.append(
+            f"{_label(chain)} ends at row {report.last_seq} but its head says row "
+            f"{report.head_seq} was written: rows were removed, or the head was changed"
+        )
+        return report, named
+    beyond = rows.filter(seq__gt=report.head_seq).aggregate(m=Max("seq"))["m"]
+    if beyond is not None:
+        # Appended since the head was read, or left behind a head moved back?
+        now = AuditChainHead.objects.filter(pk=chain).values_list("seq", flat=True).first() or 0
+        if now < beyond:
+            report.problems.append(
+                f"{_label(chain)}: rows {report.head_seq + 1}..{beyond} lie beyond its head "
+                f"(row {report.head_seq}): the head was moved back"
+            )
+    return report, named
+
+
+def _altered(chain: str, event: AuditEvent) -> str:
+    return (
+        f"{_label(chain)}: row {event.seq} was altered ({event.action} at "
+        f"{event.created_at.isoformat()}), or written with another audit key"
+    )
+
+
+def _check_named(chain: str, named: _Named, key: bytes) -> str | None:
+    """A checkpoint named row ``named.seq`` of ``chain`` with ``named.hash``: is it still so?"""
+    row = AuditEvent.objects.filter(_chain_q(chain), seq=named.seq).first()
+    if row is None:
+        return (
+            f"{_label(chain)}: row {named.seq}, named by {named.source}, is gone: the newest "
+            "rows were removed (and the head moved back)"
+        )
+    if row.hash != named.hash or event_hash(row, key) != row.hash:
+        return (
+            f"{_label(chain)}: row {named.seq} is not the one {named.source} named: the chain "
+            "was rewritten"
+        )
+    return None
+
+
+def audit_verify(
+    *, workspace_id: uuid.UUID | None = None, since: datetime | None = None
+) -> VerifyResult:
+    """Check the chains: every row's HMAC and link to the one before, no gap, each head; then
+    that every row a checkpoint named (the newest record of each chain in the checkpoint file
+    outside the database, and in the trail's own checkpoint rows) is still there, unchanged.
+
+    ``workspace_id`` checks that workspace's chain only; ``since`` starts each walk at the last
+    row written before then (that row's own HMAC is checked; rows before it are not)."""
+    key = audit_key()
+    result = VerifyResult()
+    path = Path(settings.COMMONROOM_AUDIT_CHECKPOINTS)
+    state = checkpoints.read(path, key)
+    result.file = state
+    result.problems.extend(state.problems)
+    result.notes.extend(state.notes)
+    if not state.exists:
+        result.notes.append(
+            f"there is no checkpoint file at {path} yet (none was written on this machine): "
+            "heads were checked against the trail's own checkpoints only"
+        )
+    trail_named: dict[str, _Named] = {}
+    if workspace_id is not None:
+        chains = [str(workspace_id)]
+        latest = (
+            AuditEvent.objects.filter(
+                workspace_id__isnull=True,
+                action=Action.CHAIN_CHECKPOINT,
+                data__heads__has_key=chains[0],
+            )
+            .order_by("-seq")
+            .first()
+        )
+        if latest is not None:
+            if event_hash(latest, key) != latest.hash:
+                result.problems.append(_altered(SYSTEM_CHAIN, latest))
+            else:
+                pair = latest.data["heads"][chains[0]]
+                trail_named[chains[0]] = _Named(
+                    int(pair[0]), str(pair[1]), f"checkpoint row {latest.seq}"
+                )
+    else:
+        system, trail_named = _walk(SYSTEM_CHAIN, key, since, collect=True)
+        result.chains.append(system)
+        seen = set(AuditChainHead.objects.values_list("chain", flat=True))
+        seen.update(
+            chain_key(ws)
+            for ws in AuditEvent.objects.order_by()
+            .values_list("workspace_id", flat=True)
+            .distinct()
+        )
+        seen.update(state.latest)
+        seen.update(trail_named)
+        seen.discard(SYSTEM_CHAIN)
+        chains = sorted(seen)
+    for chain in chains:
+        report, _ = _walk(chain, key, since, collect=False)
+        result.chains.append(report)
+    for report in result.chains:
+        result.problems.extend(report.problems)
+        if report.problems:
+            continue  # its first fault is said; what checkpoints named would only repeat it
+        record = state.latest.get(report.chain)
+        if record is not None:
+            where = f"the checkpoint file (line {record.line}, {record.at})"
+            problem = _check_named(report.chain, _Named(record.seq, record.hash, where), key)
+            if problem:
+                result.problems.append(problem)
+            else:
+                result.file_chains_matched += 1
+        named = trail_named.get(report.chain)
+        if named is not None:
+            problem = _check_named(report.chain, named, key)
+            if problem:
+                result.problems.append(problem)
+            else:
+                result.trail_chains_matched += 1
+    return result

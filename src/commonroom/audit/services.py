@@ -1,19 +1,43 @@
-"""Writing to the audit trail. The only code that inserts :class:`AuditEvent` rows."""
+"""Writing to the audit trail: the only code that inserts :class:`AuditEvent` rows, and the
+checkpoints that tie the chains' heads together (in the system chain and in the file outside
+the database, :mod:`commonroom.audit.checkpoints`).
+
+Callers write their audit row LAST in their transaction: from :func:`audit_record` to the commit
+the chain's head row is locked, and nothing else should happen while it is.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from commonroom.audit.models import AuditEvent, AuditHead
+from commonroom.audit import checkpoints
+from commonroom.audit.models import (
+    SYSTEM_CHAIN,
+    Action,
+    AuditChainHead,
+    AuditEvent,
+    chain_key,
+)
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+
+log = logging.getLogger("commonroom.audit")
 
 HASHED_FIELDS = (
     "seq",
@@ -41,11 +65,21 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 over the row's recorded fields, in a fixed canonical JSON form."""
+def audit_key() -> bytes:
+    return bytes(settings.COMMONROOM_AUDIT_KEY)
+
+
+def key_id(key: bytes | None = None) -> str:
+    """A name for the audit key that reveals nothing of it: which key a chain was written with."""
+    return hmac.new(key or audit_key(), b"commonroom audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+def event_hash(event: AuditEvent, key: bytes | None = None) -> str:
+    """HMAC-SHA-256, keyed with the audit key, over the row's recorded fields in a fixed
+    canonical JSON form (``prev_hash`` among them, so each row seals the chain before it)."""
     payload = {name: _canonical(getattr(event, name)) for name in HASHED_FIELDS}
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return hmac.new(key or audit_key(), encoded.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _scrub(value: Any) -> Any:
@@ -59,10 +93,54 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+class AuditKeyMismatch(RuntimeError):
+    """This process's audit key is not the one the trail was written with."""
+
+
+_installation_key_checked = False
+
+
+def _check_installation_key() -> None:
+    """Before this process starts a new chain: the system chain (made by the migration) was
+    written with our key. Checked once per process."""
+    global _installation_key_checked
+    if _installation_key_checked:
+        return
+    system = AuditChainHead.objects.filter(pk=SYSTEM_CHAIN).values_list("key_id", flat=True)
+    found = system.first()
+    if found is not None and found != key_id():
+        raise AuditKeyMismatch(_mismatch_sentence(SYSTEM_CHAIN))
+    _installation_key_checked = True
+
+
+def _mismatch_sentence(chain: str) -> str:
+    return (
+        f"This server's audit key is not the one audit chain {chain} was written with: nothing "
+        "was recorded. Give every server of the installation the same key "
+        "(COMMONROOM_AUDIT_KEY, or the data directory's audit_key file)."
+    )
+
+
+def _locked_head(chain: str) -> AuditChainHead:
+    """The chain's head, locked until the transaction ends; made on the chain's first event."""
+    head = AuditChainHead.objects.select_for_update().filter(pk=chain).first()
+    if head is None:
+        _check_installation_key()
+        # Two first events at once: one inserts, the other's insert waits for it and does
+        # nothing; both then lock the one row.
+        AuditChainHead.objects.bulk_create(
+            [AuditChainHead(chain=chain, key_id=key_id())], ignore_conflicts=True
+        )
+        head = AuditChainHead.objects.select_for_update().get(pk=chain)
+    if head.key_id != key_id():
+        raise AuditKeyMismatch(_mismatch_sentence(chain))
+    return head
+
+
 def audit_record(
     *,
     action: str,
-    actor: Any = None,
+    actor: User | None = None,
     actor_email: str = "",
     info: RequestInfo = SYSTEM,
     workspace_id: uuid.UUID | None = None,
@@ -72,29 +150,115 @@ def audit_record(
     target_label: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (or its own)."""
+    """Append one event to its chain (the workspace's, or the system chain), in the caller's
+    transaction (or its own). Call it as the transaction's last write: the chain's head stays
+    locked until the commit."""
+    actor_pk = getattr(actor, "pk", None) if actor is not None else None
+    event = AuditEvent(
+        action=str(action),
+        actor_id=actor_pk,
+        actor_email=plain_text(getattr(actor, "email", "") or actor_email)[:254],
+        workspace_id=workspace_id,
+        document_id=document_id,
+        target_type=target_type,
+        target_id=str(target_id)[:64],
+        target_label=plain_text(target_label)[:300],
+        ip=plain_text(info.ip)[:64],
+        user_agent=plain_text(info.user_agent)[:500],
+        data=_scrub(json.loads(json.dumps(data or {}, default=str))),
+    )
+    chain = chain_key(workspace_id)
     with transaction.atomic():
-        head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
-        actor_pk = getattr(actor, "pk", None) if actor is not None else None
-        event = AuditEvent(
-            seq=head.seq + 1,
-            created_at=timezone.now(),
-            action=action,
-            actor_id=actor_pk,
-            actor_email=plain_text(getattr(actor, "email", "") or actor_email)[:254],
-            workspace_id=workspace_id,
-            document_id=document_id,
-            target_type=target_type,
-            target_id=str(target_id)[:64],
-            target_label=plain_text(target_label)[:300],
-            ip=plain_text(info.ip)[:64],
-            user_agent=plain_text(info.user_agent)[:500],
-            data=_scrub(json.loads(json.dumps(data or {}, default=str))),
-            prev_hash=head.hash,
-        )
+        head = _locked_head(chain)
+        event.seq = head.seq + 1
+        event.created_at = timezone.now()
+        event.prev_hash = head.hash
         event.hash = event_hash(event)
         event.save(force_insert=True)
-        head.seq = event.seq
-        head.hash = event.hash
-        head.save(update_fields=["seq", "hash"])
+        AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
     return event
+
+
+# --- Checkpoints -----------------------------------------------------------------------------
+
+
+@dataclass
+class CheckpointResult:
+    recorded: dict[str, list[Any]] = field(default_factory=dict)  # chain: [seq, hash]
+    refused: list[str] = field(default_factory=list)  # sentences: chains not recorded, and why
+    line: str = ""
+
+
+def _chain_q(chain: str) -> Q:
+    return Q(workspace_id__isnull=True) if chain == SYSTEM_CHAIN else Q(workspace_id=chain)
+
+
+def _departed(records: dict[str, checkpoints.Record]) -> dict[str, str]:
+    """Of the chains recorded in the file, those whose recorded row is gone or has another
+    hash now: chain -> sentence."""
+    found: dict[tuple[str, int], str] = {}
+    items = list(records.items())
+    for i in range(0, len(items), 200):
+        batch = items[i : i + 200]
+        q = Q()
+        for chain, record in batch:
+            q |= _chain_q(chain) & Q(seq=record.seq)
+        for ws, seq, digest in AuditEvent.objects.filter(q).values_list(
+            "workspace_id", "seq", "hash"
+        ):
+            found[(chain_key(ws), seq)] = digest
+    departed = {}
+    for chain, record in items:
+        now = found.get((chain, record.seq))
+        if now != record.hash:
+            what = "is gone" if now is None else "has another hash"
+            departed[chain] = (
+                f"audit chain {chain}: row {record.seq}, recorded in the checkpoint file at "
+                f"{record.at}, {what}: rows were removed or rewritten. Its head was not "
+                "recorded again; run `commonroom audit verify`."
+            )
+    return departed
+
+
+def audit_checkpoint() -> CheckpointResult:
+    """Tie the chains' heads together: an ``audit.checkpoint`` row in the system chain names
+    every workspace chain whose head moved since this machine's checkpoint file last recorded
+    it, and the file gets a line with those heads and the system chain's.
+
+    A chain whose row the file recorded earlier is gone or changed is not recorded again (that
+    would bless the damage): it is logged and returned in ``refused``. Safe to run in several
+    processes at once (the file's lock orders them); cheap when nothing moved (one query)."""
+    result = CheckpointResult()
+    key = audit_key()
+    path = Path(settings.COMMONROOM_AUDIT_CHECKPOINTS)
+    with checkpoints.appending(path) as fd:
+        state = checkpoints.read_cached(path, key)
+        moved = {
+            chain: [seq, digest]
+            for chain, seq, digest in AuditChainHead.objects.filter(seq__gt=0).values_list(
+                "chain", "seq", "hash"
+            )
+            if (r := state.latest.get(chain)) is None or (r.seq, r.hash) != (seq, digest)
+        }
+        departed = _departed({c: state.latest[c] for c in moved if c in state.latest})
+        for chain, sentence in departed.items():
+            log.error("%s", sentence)
+            result.refused.append(sentence)
+            moved.pop(chain)
+        workspaces = {c: v for c, v in moved.items() if c != SYSTEM_CHAIN}
+        if workspaces:
+            audit_record(
+                action=Action.CHAIN_CHECKPOINT,
+                target_type="audit",
+                target_label=f"{len(workspaces)} chain(s)",
+                data={"heads": workspaces},
+            )
+        result.recorded = dict(workspaces)
+        if SYSTEM_CHAIN not in departed and (workspaces or SYSTEM_CHAIN in moved):
+            system = AuditChainHead.objects.get(pk=SYSTEM_CHAIN)
+            result.recorded[SYSTEM_CHAIN] = [system.seq, system.hash]
+        if result.recorded:
+            result.line = checkpoints.append(fd, key, state, result.recorded)
+    if result.line and settings.COMMONROOM_AUDIT_SYSLOG:
+        checkpoints.to_syslog(settings.COMMONROOM_AUDIT_SYSLOG, result.line)
+    return result

@@ -1,22 +1,24 @@
-"""The audit trail pages: a workspace's trail for its managers, the whole trail for admins."""
+"""How an audit trail page is drawn, as HTML or as CSV (streamed: ``audit.export``).
+
+Who may see which trail is decided by the app that owns the decision, in its own view: a
+workspace's trail by ``workspaces.views.audit_trail`` (its managers), the whole trail by
+``accounts.views.global_audit_trail`` (admins). Each then calls :func:`render_trail`. So audit,
+which every app writes to, imports none of them."""
 
 from __future__ import annotations
 
-import csv
+import uuid
 from datetime import date
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 
-from commonroom.accounts.permissions import account_abilities
+from commonroom.audit.export import CsvResponse
 from commonroom.audit.models import Action, AuditEvent
 from commonroom.audit.selectors import AuditFilter, audit_csv_rows, audit_events
-from commonroom.core.exceptions import NotFound, PermissionDenied
-from commonroom.core.views import AuthedRequest
-from commonroom.workspaces.selectors import parse_uuid, workspace_access
+from commonroom.core.exceptions import NotFound
 
 
 def _date(value: str) -> date | None:
@@ -26,34 +28,44 @@ def _date(value: str) -> date | None:
         return None
 
 
+def _uuid(value: str) -> uuid.UUID:
+    """A forged or malformed id is simply not found."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise NotFound() from None
+
+
 def _filters(request: HttpRequest) -> AuditFilter:
     g = request.GET
     document = g.get("document", "").strip()
     return AuditFilter(
         actor_email=g.get("person", ""),
-        document_id=parse_uuid(document) if document else None,
+        document_id=_uuid(document) if document else None,
         action=g.get("action", "") if g.get("action", "") in Action.values else "",
         date_from=_date(g.get("from", "")),
         date_to=_date(g.get("to", "")),
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+def render_trail(
+    request: HttpRequest,
+    *,
+    workspace_id: uuid.UUID | None,
+    context: dict[str, object],
+    filename: str,
+) -> HttpResponseBase:
+    """The trail of one workspace (``workspace_id``), or the whole trail (None), filtered by the
+    request's query. The caller has already decided that the person may see it."""
+    events = audit_events(workspace_id=workspace_id, filters=_filters(request))
+    return _render(request, events, context, filename)
 
 
 def _render(
     request: HttpRequest, events: QuerySet[AuditEvent], context: dict[str, object], name: str
 ) -> HttpResponseBase:
     if request.GET.get("format") == "csv":
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in audit_csv_rows(events)),
-            content_type="text/csv; charset=utf-8",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return CsvResponse(audit_csv_rows(events), filename=name)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -66,25 +78,3 @@ def _render(
         }
     )
     return render(request, "audit/trail.html", context)
-
-
-@login_required
-def workspace_trail(request: AuthedRequest, workspace_id: str) -> HttpResponseBase:
-    access = workspace_access(user=request.user, workspace_id=workspace_id)
-    if not access.can("view_audit"):
-        raise PermissionDenied("Only managers can see the audit trail.")
-    events = audit_events(workspace_id=access.workspace.pk, filters=_filters(request))
-    return _render(
-        request,
-        events,
-        {"access": access, "workspace": access.workspace},
-        f"audit-{access.workspace.pk}.csv",
-    )
-
-
-@login_required
-def global_trail(request: AuthedRequest) -> HttpResponseBase:
-    if not account_abilities(request.user)["view_global_audit"]:
-        raise NotFound()
-    events = audit_events(workspace_id=None, filters=_filters(request))
-    return _render(request, events, {"workspace": None}, "audit.csv")

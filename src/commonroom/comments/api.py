@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
@@ -44,8 +44,23 @@ class CommentOut(Schema):
     client_key: str
 
 
+class PassageOut(Schema):
+    version: int = Field(description="A version after the one the thread was written on.")
+    state: Literal["found", "changed", "no_preview", "unreadable"] = Field(
+        description="found: the passage is in it, unchanged, at block/start/end; changed: it "
+        "is not (the thread is not looked for in later versions); no_preview: the version has "
+        "no preview to look in; unreadable: where the passage was could not be read."
+    )
+    block: str = Field(description='The block of its preview ("p-<n>"); empty unless found.')
+    start: int | None
+    end: int | None
+
+
 class ThreadOut(CommentOut):
     replies: list[CommentOut]
+    passages: list[PassageOut] = Field(
+        description="Where the anchored passage was looked for in later versions, oldest first."
+    )
 
 
 class CommentIn(Schema):
@@ -101,6 +116,16 @@ def thread_out(root: Comment) -> dict[str, Any]:
     return {
         **comment_out(root),
         "replies": [comment_out(r) for r in getattr(root, "thread_replies", [])],
+        "passages": [
+            {
+                "version": p.version.number,
+                "state": p.state,
+                "block": p.block,
+                "start": p.start,
+                "end": p.end,
+            }
+            for p in getattr(root, "thread_passages", [])
+        ],
     }
 
 

@@ -8,24 +8,34 @@ Invariants:
 - only a thread's first comment is resolved or reopened;
 - ``body_html`` is always the sanitised render of ``body`` (core.markup), and ``mentioned`` the
   members its @mentions named, both rewritten with every edit;
-- one author's non-empty ``client_key`` names one comment: a resend returns it, never a second.
+- one author's non-empty ``client_key`` names one comment: a resend returns it, never a second;
+- a thread anchored to a passage has at most one :class:`ThreadPassage` per later version: where
+  its passage is there (``found``: block and offsets), or that it is not (``changed``: the thread
+  follows no further), or that it could not be looked for (``unchecked``); the thread's own
+  ``anchor_quote``/``anchor_position`` never change.
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from commonroom.documents.models import Document, Version
+if TYPE_CHECKING:
+    from commonroom.comments.passages import PassageShown
 
 
 class Comment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="comments")
-    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="comments")
+    document = models.ForeignKey(
+        "documents.Document", on_delete=models.CASCADE, related_name="comments"
+    )
+    version = models.ForeignKey(
+        "documents.Version", on_delete=models.CASCADE, related_name="comments"
+    )
     thread = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
     )
@@ -54,6 +64,9 @@ class Comment(models.Model):
     is_new: bool = False
     # Set by selectors.with_abilities for pages: what the viewer may do to it.
     can: dict[str, bool] = {}  # replaced per instance, never mutated
+    # Set by the selectors on a thread's first comment: where its passage is on the latest
+    # version, or why it is not shown there (``comments.passages``).
+    passage: PassageShown | None = None
 
     class Meta:
         ordering = ["created_at"]
@@ -86,3 +99,48 @@ class CommentRevision(models.Model):
 
     def __str__(self) -> str:
         return f"earlier text of {self.comment_id}"
+
+
+class PassageState(models.TextChoices):
+    FOUND = "found", "Found"
+    CHANGED = "changed", "Changed"
+    # The version has no preview to look in (it failed, or its kind has none).
+    NO_PREVIEW = "no_preview", "No preview"
+    # Where the thread was could not be read (its quote is not at its offsets there).
+    UNREADABLE = "unreadable", "Unreadable"
+
+
+class ThreadPassage(models.Model):
+    """Where an anchored thread's passage is on a version after the one it was written on
+    (``comments.services.passages_follow``)."""
+
+    thread = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="passages")
+    version = models.ForeignKey("documents.Version", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=12, choices=PassageState.choices)
+    # For ``found``: the block of the version's preview and the offsets in its text (as the
+    # thread's ``anchor_position`` counts them), the same offsets as where it came from.
+    block = models.CharField(max_length=12, blank=True)
+    start = models.PositiveIntegerField(null=True, blank=True)
+    end = models.PositiveIntegerField(null=True, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["thread", "checked_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["thread", "version"], name="thread_passage_once"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(state="found", start__isnull=False, end__isnull=False)
+                    & ~models.Q(block="")
+                )
+                | (
+                    ~models.Q(state="found")
+                    & models.Q(block="", start__isnull=True, end__isnull=True)
+                ),
+                name="thread_passage_found_has_place",
+            ),
+        ]
+        indexes = [models.Index(fields=["version", "state"], name="thread_passage_version")]
+
+    def __str__(self) -> str:
+        return f"passage of {self.thread_id} on {self.version_id}: {self.state}"

@@ -1,17 +1,33 @@
-"""What a person may do with one comment, derived from their abilities on its document."""
+"""What a person may do with one comment, derived from their abilities on its document.
+
+Named by :data:`CommentAbility`, so a misspelt name is a type error (see
+``workspaces.permissions``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from commonroom.comments.models import Comment
 from commonroom.documents.selectors import DocumentAccess
 
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
 
-def comment_abilities(doc_access: DocumentAccess, comment: Comment, user: Any) -> dict[str, bool]:
+CommentAbility = Literal["reply", "edit", "delete", "resolve", "reopen"]
+
+
+class CommentAbilities(TypedDict):
+    reply: bool
+    edit: bool
+    delete: bool
+    resolve: bool
+    reopen: bool
+
+
+def comment_abilities(doc_access: DocumentAccess, comment: Comment, user: User) -> CommentAbilities:
     can_comment = doc_access.can("comment")
     live = not comment.is_deleted
-    own = comment.author_id == getattr(user, "pk", None)
+    own = comment.author_id == user.pk
     root = comment.thread_id is None
     # A thread goes on when a comment in it is deleted: a tombstone still takes replies (they
     # join its thread) and a first comment's is still resolved or reopened; only the deleted

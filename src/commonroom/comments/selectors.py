@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from commonroom.comments.models import Comment
+from commonroom.comments.models import Comment, PassageState, ThreadPassage
+from commonroom.comments.passages import PassageShown
 from commonroom.comments.permissions import comment_abilities
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.workspaces.selectors import parse_uuid
+from commonroom.workspaces.selectors import membership_exists, parse_uuid
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
 
 
 def _threads(doc_access: DocumentAccess) -> Any:
@@ -19,20 +23,53 @@ def _threads(doc_access: DocumentAccess) -> Any:
         .prefetch_related("mentioned")
         .order_by("created_at")
     )
+    passages = ThreadPassage.objects.select_related("version").order_by("version__number")
     return (
         Comment.objects.filter(document=doc_access.document, thread__isnull=True)
         .select_related("author", "version", "resolved_by")
         .prefetch_related(
-            "mentioned", Prefetch("replies", queryset=replies, to_attr="thread_replies")
+            "mentioned",
+            Prefetch("replies", queryset=replies, to_attr="thread_replies"),
+            Prefetch("passages", queryset=passages, to_attr="thread_passages"),
         )
         .order_by("created_at")
     )
 
 
+def passage_shown(thread: Comment, *, latest: int) -> PassageShown | None:
+    """Where the passage of ``thread`` (a first comment read by :func:`_threads`) is on the
+    document's latest version (number ``latest``), or why it is not known there; ``None`` when
+    the thread is not anchored to a passage."""
+    position = thread.anchor_position
+    if not isinstance(position, dict):
+        return None
+    here = str(position.get("block", "")) if thread.version.number == latest else ""
+    changed_in = unchecked_in = None
+    why = ""
+    for row in getattr(thread, "thread_passages", []):  # oldest version first
+        number = row.version.number
+        unchecked_in, why = None, ""
+        if row.state == PassageState.FOUND and number == latest:
+            here = row.block
+        elif row.state == PassageState.CHANGED:
+            changed_in = number
+        elif row.state in (PassageState.NO_PREVIEW, PassageState.UNREADABLE):
+            unchecked_in, why = number, str(row.state)
+    return PassageShown(here, changed_in, unchecked_in, why)
+
+
+def _with_passages(threads: list[Comment], doc_access: DocumentAccess) -> list[Comment]:
+    latest = doc_access.document.current_version_number
+    for thread in threads:
+        thread.passage = passage_shown(thread, latest=latest)
+    return threads
+
+
 def document_threads(*, doc_access: DocumentAccess) -> list[Comment]:
     """Every thread on the document, on any version, oldest first, each with its replies (as
-    ``thread_replies``): five queries however many there are."""
-    return list(_threads(doc_access))
+    ``thread_replies``) and where its passage is on the latest version (``passage``): six
+    queries however many there are."""
+    return _with_passages(list(_threads(doc_access)), doc_access)
 
 
 def thread_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:
@@ -48,11 +85,11 @@ def thread_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:
     thread = _threads(doc_access).filter(pk=root_id or pk).first()
     if thread is None:
         raise NotFound()
-    return thread
+    return _with_passages([thread], doc_access)[0]
 
 
 def with_abilities(
-    threads: list[Comment], *, doc_access: DocumentAccess, user: Any
+    threads: list[Comment], *, doc_access: DocumentAccess, user: User
 ) -> list[Comment]:
     """Each comment of ``threads`` (and of their replies) with what ``user`` may do to it, as
     ``can`` (a dict of :func:`comment_abilities`)."""
@@ -74,23 +111,80 @@ def comment_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:
 
 
 def anchored_blocks(*, doc_access: DocumentAccess, version_id: Any) -> dict[str, list[str]]:
-    """The open threads started on ``version_id`` at a passage of its preview, by block id
-    (``"p-12"``): each block's thread ids, oldest first. One query."""
-    rows = (
-        Comment.objects.filter(
-            document=doc_access.document,
-            version_id=version_id,
-            thread__isnull=True,
-            deleted_at__isnull=True,
-            resolved_at__isnull=True,
-            anchor_position__isnull=False,
-        )
-        .order_by("created_at")
-        .values_list("pk", "anchor_position")
+    """The open threads whose passage is on ``version_id``'s preview, by block id (``"p-12"``):
+    those started on it at a passage, and those whose passage was found there again
+    (:class:`ThreadPassage`); each block's thread ids, oldest thread first. Two queries."""
+    open_threads = Comment.objects.filter(
+        document=doc_access.document,
+        thread__isnull=True,
+        deleted_at__isnull=True,
+        resolved_at__isnull=True,
     )
+    started = open_threads.filter(version_id=version_id, anchor_position__isnull=False)
+    found: list[tuple[Any, Any, Any]] = [
+        (created, pk, position.get("block") if isinstance(position, dict) else None)
+        for pk, created, position in started.values_list("pk", "created_at", "anchor_position")
+    ]
+    found += [
+        (created, pk, block)
+        for pk, created, block in ThreadPassage.objects.filter(
+            version_id=version_id, state=PassageState.FOUND, thread__in=open_threads
+        ).values_list("thread_id", "thread__created_at", "block")
+    ]
     blocks: dict[str, list[str]] = {}
-    for pk, position in rows:
-        block = position.get("block") if isinstance(position, dict) else None
+    for _, pk, block in sorted(found, key=lambda row: (row[0], str(row[1]))):
         if isinstance(block, str):
             blocks.setdefault(block, []).append(str(pk))
     return blocks
+
+
+# --- For the search index (which reads every comment, never as a member) --------------------
+
+
+def live_comments_on(document_id: Any) -> QuerySet[Comment]:
+    """The document's comments and replies not deleted."""
+    return Comment.objects.filter(document_id=document_id, deleted_at__isnull=True)
+
+
+def comment_find(pk: Any) -> Comment | None:
+    """The comment with this id and its document (one query), or None if it is gone; a deleted
+    comment is returned, its ``is_deleted`` set."""
+    return Comment.objects.filter(pk=pk).select_related("document").first()
+
+
+# --- For notifications (which decide who is told, and what needs a person's answer) ----------
+
+
+def earlier_thread_author_ids(comment: Comment) -> QuerySet[Comment, Any]:
+    """The authors of the comments of ``comment``'s thread written before it (its first comment
+    included, ``comment`` itself not), as a list of ids to read or a subquery."""
+    root_id = comment.thread_id or comment.pk
+    return (
+        Comment.objects.filter(Q(pk=root_id) | Q(thread_id=root_id))
+        .exclude(pk=comment.pk)
+        .filter(created_at__lte=comment.created_at)
+        .values_list("author_id", flat=True)
+    )
+
+
+def threads_waiting_on(*, user: User, limit: int) -> list[Comment]:
+    """Unresolved threads ``user`` took part in whose latest comment is someone else's, most
+    recent first, on documents not in the trash of workspaces they belong to now (one query),
+    each with its document, workspace and author."""
+    in_thread = Comment.objects.filter(Q(pk=OuterRef("pk")) | Q(thread_id=OuterRef("pk")))
+    latest = in_thread.order_by("-created_at", "-pk")
+    return list(
+        Comment.objects.filter(thread__isnull=True, resolved_at__isnull=True)
+        .filter(document__deleted_at__isnull=True)
+        .filter(
+            Q(author=user) | Exists(Comment.objects.filter(thread_id=OuterRef("pk"), author=user))
+        )
+        .filter(membership_exists(workspace_id=OuterRef("document__workspace_id"), user_id=user.pk))
+        .annotate(
+            latest_author_id=Subquery(latest.values("author_id")[:1]),
+            latest_at=Subquery(latest.values("created_at")[:1]),
+        )
+        .exclude(latest_author_id=user.pk)
+        .select_related("document", "document__workspace", "author")
+        .order_by("-latest_at")[:limit]
+    )

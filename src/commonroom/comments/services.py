@@ -1,34 +1,49 @@
 """Every write to comments: keyword-only, atomic, checked against the comment abilities under
-the workspace lock (a person removed a moment ago cannot post), audited in the same transaction,
+the workspace lock (a person removed a moment ago cannot post), audited in the same transaction
+(the audit row last: its chain's head is locked from there to the commit),
 and published as a live event (``comment.created`` / ``comment.updated``) that screens hear of
-only after the commit.
+only after the commit. Each change is also told to ``comments.hooks`` in the same transaction,
+before the audit row: search and notifications follow comments there.
+
+:func:`passages_follow` is no person's write: once a new version's preview is made (or could
+not be), each thread anchored to a passage of an earlier version is looked for in it
+(``comments.passages``) and gets a :class:`ThreadPassage` there, under the workspace's lock,
+with one ``comment.passages`` live event. It is not audited: it follows from the upload, which
+is, and the thread's own anchor never changes.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import transaction
-from django.urls import reverse
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
-from commonroom.comments.models import Comment, CommentRevision
-from commonroom.comments.permissions import comment_abilities
+from commonroom.comments import hooks
+from commonroom.comments.models import Comment, CommentRevision, PassageState, ThreadPassage
+from commonroom.comments.passages import Place, follow
+from commonroom.comments.permissions import CommentAbility, comment_abilities
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.markup import Rendered, render, resolver_for
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, posted_text
-from commonroom.documents.selectors import DocumentAccess
+from commonroom.documents.selectors import DocumentAccess, latest_versions_with_file
 from commonroom.documents.services import document_access_locked
+from commonroom.live.events import CommentEvent, PassagesEvent
 from commonroom.live.services import publish
-from commonroom.notifications import services as notifications
-from commonroom.search import services as search_index
+from commonroom.previews.selectors import preview_outcome
 from commonroom.workspaces.selectors import member_users, parse_uuid
-from commonroom.workspaces.services import deny
+from commonroom.workspaces.services import deny, workspace_lock
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Version
+    from commonroom.previews.blocks import Block
 
 MAX_BODY = 10_000
 MAX_OFFSET = 1_000_000  # a passage's start/end within its block, in characters
@@ -51,7 +66,7 @@ def _clean_client_key(client_key: str) -> str:
     return key
 
 
-def _already_sent(actor: Any, doc_access: DocumentAccess, client_key: str) -> Comment | None:
+def _already_sent(actor: User, doc_access: DocumentAccess, client_key: str) -> Comment | None:
     """The comment this author already sent with ``client_key``, if any (a resend)."""
     if not client_key:
         return None
@@ -94,34 +109,25 @@ def _write(comment: Comment, rendered: Rendered) -> None:
     comment.mentioned.set(rendered.mentioned)
 
 
-def thread_fragment_url(comment: Comment) -> str:
-    """Where a screen GETs the comment's whole thread as its viewer sees it."""
-    root_id = comment.thread_id or comment.pk
+def _publish(
+    comment: Comment, *, kind: Literal["comment.created", "comment.updated"], actor: User
+) -> None:
     doc = comment.document
-    return reverse("comment_thread", args=[doc.workspace_id, doc.pk, root_id])
-
-
-def _publish(comment: Comment, *, kind: str, actor: Any) -> None:
-    doc = comment.document
-    root_id = comment.thread_id or comment.pk
     publish(
         workspace_id=doc.workspace_id,
-        kind=kind,
-        data={
-            "list": f"document:{doc.pk}",
-            "target": f"thread-{root_id}",
-            "fragment": thread_fragment_url(comment),
-            "document": str(doc.pk),
-            "thread": str(root_id),
-            "comment": str(comment.pk),
-            "version": comment.version.number,
-            "author_id": actor.pk,
-            "client_key": comment.client_key if kind == "comment.created" else "",
-        },
+        event=CommentEvent(
+            kind=kind,
+            document=doc.pk,
+            thread=comment.thread_id or comment.pk,
+            comment=comment.pk,
+            version=comment.version.number,
+            author_id=actor.pk,
+            client_key=comment.client_key if kind == "comment.created" else "",
+        ),
     )
 
 
-def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **data: Any) -> None:
+def _audit(comment: Comment, *, action: str, actor: User, info: RequestInfo, **data: Any) -> None:
     audit_record(
         action=action,
         actor=actor,
@@ -136,12 +142,12 @@ def _audit(comment: Comment, *, action: str, actor: Any, info: RequestInfo, **da
 
 
 def _locked_comment(
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     comment_id: Any,
-    ability: str,
+    ability: CommentAbility,
     message: str,
-    conflicts: dict[str, str] | None = None,
+    conflicts: dict[CommentAbility, str] | None = None,
 ) -> tuple[DocumentAccess, Comment]:
     """The comment, locked, once ``actor`` may do ``ability`` to it. ``conflicts`` maps another
     ability to the message of a 409: when the actor could do *that* instead, the thing is
@@ -169,7 +175,7 @@ def _locked_comment(
 @transaction.atomic
 def comment_create(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     body: str,
     version_number: int | None = None,
@@ -208,17 +214,23 @@ def comment_create(
     )
     comment.mentioned.set(rendered.mentioned)
     comment.is_new = True
-    _audit(comment, action=Action.COMMENT_CREATED, actor=actor, info=info)
     _publish(comment, kind="comment.created", actor=actor)
-    search_index.index_comment(comment)
-    notifications.comment_posted(comment=comment, mentioned=rendered.mentioned)
+    hooks.changed(
+        hooks.CommentAdded(actor=actor, comment=comment, mentioned=tuple(rendered.mentioned))
+    )
+    if comment.anchor_position is not None and number < doc.current_version_number:
+        # On an older version: its passage is looked for in the latest at once (once that
+        # version's preview is made; until then, when it is). After the hook, which tells
+        # the apps that follow some threads themselves.
+        _follow(doc.versions.get(number=doc.current_version_number), only=comment.pk)
+    _audit(comment, action=Action.COMMENT_CREATED, actor=actor, info=info)  # last: see audit
     return comment
 
 
 @transaction.atomic
 def comment_reply(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     comment_id: Any,
     body: str,
@@ -248,17 +260,18 @@ def comment_reply(
     )
     reply.mentioned.set(rendered.mentioned)
     reply.is_new = True
-    _audit(reply, action=Action.COMMENT_CREATED, actor=actor, info=info, thread=str(root.pk))
     _publish(reply, kind="comment.created", actor=actor)
-    search_index.index_comment(reply)
-    notifications.comment_posted(comment=reply, mentioned=rendered.mentioned)
+    hooks.changed(
+        hooks.CommentAdded(actor=actor, comment=reply, mentioned=tuple(rendered.mentioned))
+    )
+    _audit(reply, action=Action.COMMENT_CREATED, actor=actor, info=info, thread=str(root.pk))
     return reply
 
 
 @transaction.atomic
 def comment_edit(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     comment_id: Any,
     body: str,
@@ -276,16 +289,15 @@ def comment_edit(
         comment.edited_at = timezone.now()
         _write(comment, rendered)
         comment.save(update_fields=["body", "body_html", "edited_at"])
-        search_index.index_comment(comment)
-        notifications.comment_edited(comment=comment)
-        _audit(comment, action=Action.COMMENT_EDITED, actor=actor, info=info)
+        hooks.changed(hooks.CommentEdited(actor=actor, comment=comment))
         _publish(comment, kind="comment.updated", actor=actor)
+        _audit(comment, action=Action.COMMENT_EDITED, actor=actor, info=info)
     return comment
 
 
 @transaction.atomic
 def comment_delete(
-    *, actor: Any, doc_access: DocumentAccess, comment_id: Any, info: RequestInfo = SYSTEM
+    *, actor: User, doc_access: DocumentAccess, comment_id: Any, info: RequestInfo = SYSTEM
 ) -> Comment:
     """Leave a tombstone: the text goes (kept as a revision for the audit), the place stays."""
     doc_access, comment = _locked_comment(
@@ -297,17 +309,16 @@ def comment_delete(
     comment.deleted_by = actor
     _write(comment, Rendered(html=""))
     comment.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
-    search_index.remove_for("comment", comment.pk)
-    notifications.comment_deleted(comment=comment)
-    _audit(comment, action=Action.COMMENT_DELETED, actor=actor, info=info)
+    hooks.changed(hooks.CommentDeleted(actor=actor, comment=comment))
     _publish(comment, kind="comment.updated", actor=actor)
+    _audit(comment, action=Action.COMMENT_DELETED, actor=actor, info=info)
     return comment
 
 
 @transaction.atomic
 def comment_set_resolved(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     comment_id: Any,
     resolved: bool,
@@ -330,6 +341,161 @@ def comment_set_resolved(
     comment.resolved_by = actor if resolved else None
     comment.save(update_fields=["resolved_at", "resolved_by"])
     action = Action.COMMENT_RESOLVED if resolved else Action.COMMENT_REOPENED
-    _audit(comment, action=action, actor=actor, info=info)
     _publish(comment, kind="comment.updated", actor=actor)
+    hooks.changed(hooks.CommentResolved(actor=actor, comment=comment, resolved=resolved))
+    _audit(comment, action=action, actor=actor, info=info)
     return comment
+
+
+# --- Passages followed to newer versions -----------------------------------------------------
+
+
+def passages_follow(*, sha256: str, document_id: Any = None) -> int:
+    """After the commit that made (or failed) the preview of the file ``sha256``, or that added
+    a version whose file's preview was already made: in each document (``document_id``, or
+    every one) whose latest version has that file, each thread anchored to a passage of an
+    earlier version is looked for in that version (:func:`_follow`), in a transaction of the
+    document's own, under its workspace's lock (as every writer there: an upload holding it
+    may be waiting for the preview's row, held until that commit), and its open pages told.
+
+    Safe to run again: a thread found, or whose passage changed, in a version is not looked
+    for in it again (a preview made after it failed is looked in then). Returns how many
+    threads got a new place or state."""
+    versions = latest_versions_with_file(sha256)
+    if document_id is not None:
+        versions = versions.filter(document_id=document_id)
+    done = 0
+    for version in list(versions):
+        with transaction.atomic():
+            workspace_lock(workspace_id=version.document.workspace_id)
+            # Read again under the lock: a newer version or the trash may have come meanwhile.
+            fresh = latest_versions_with_file(sha256).filter(pk=version.pk).first()
+            if fresh is None:
+                continue
+            written = _follow(fresh)
+            if any(written.values()):
+                publish(
+                    workspace_id=fresh.document.workspace_id,
+                    event=PassagesEvent(
+                        kind="comment.passages",
+                        document=fresh.document_id,
+                        number=fresh.number,
+                        **written,
+                    ),
+                )
+            done += sum(len(ids) for ids in written.values())
+    return done
+
+
+_SHOWN_AS = {
+    PassageState.FOUND: "found",
+    PassageState.CHANGED: "changed",
+    PassageState.NO_PREVIEW: "unchecked",
+    PassageState.UNREADABLE: "unchecked",
+}
+
+
+def _follow(version: Version, *, only: Any = None) -> dict[str, list[Any]]:
+    """Inside a transaction holding the workspace's lock: each thread of ``version``'s document
+    (or only the thread ``only``) anchored to a passage of an earlier version, still followed
+    (its passage never changed) and not yet found in ``version`` or a later one, looked for in
+    ``version``'s preview from its last known place. Threads another app follows itself
+    (``hooks.threads_followed_elsewhere``: suggestions) are left alone; so is everything
+    while the preview is being made. Returns the ids of the threads written, by what the
+    thread now says: "found", "changed" or "unchecked"."""
+    rows = ThreadPassage.objects.filter(thread=OuterRef("pk"))
+    threads = (
+        Comment.objects.filter(
+            document_id=version.document_id,
+            thread__isnull=True,
+            anchor_position__isnull=False,
+            version__number__lt=version.number,
+        )
+        .exclude(Exists(rows.filter(state=PassageState.CHANGED)))
+        .exclude(Exists(rows.filter(version__number__gt=version.number)))
+        .exclude(Exists(rows.filter(version_id=version.pk, state=PassageState.FOUND)))
+        .select_related("version")
+        .prefetch_related(
+            Prefetch(
+                "passages",
+                queryset=ThreadPassage.objects.select_related("version").order_by(
+                    "version__number"
+                ),
+                to_attr="thread_passages",
+            )
+        )
+        .order_by("created_at", "pk")
+    )
+    if only is not None:
+        threads = threads.filter(pk=only)
+    found = list(threads)
+    if not found:
+        return {}  # the preview is not read for nothing
+    made, blocks = preview_outcome(version.blob_id)
+    if not made:
+        return {}
+    elsewhere = hooks.threads_followed_elsewhere([t.pk for t in found])
+    earlier: dict[str, list[Block] | None] = {}
+    written: dict[str, list[Any]] = {"found": [], "changed": [], "unchecked": []}
+    new_rows: list[ThreadPassage] = []
+    for thread in found:
+        if thread.pk in elsewhere:
+            continue
+        state, place = _look(thread, version, blocks, earlier)
+        row = next((r for r in _passages_of(thread) if r.version_id == version.pk), None)
+        fields = {
+            "state": state,
+            "block": place.block if place else "",
+            "start": place.start if place else None,
+            "end": place.end if place else None,
+        }
+        if row is None:
+            new_rows.append(ThreadPassage(thread=thread, version=version, **fields))
+        elif any(getattr(row, name) != value for name, value in fields.items()):
+            ThreadPassage.objects.filter(pk=row.pk).update(checked_at=timezone.now(), **fields)
+        else:
+            continue
+        written[_SHOWN_AS[state]].append(thread.pk)
+    ThreadPassage.objects.bulk_create(new_rows)
+    return written
+
+
+def _passages_of(thread: Comment) -> list[ThreadPassage]:
+    """The thread's passages read with it (``thread_passages``), oldest version first."""
+    found: list[ThreadPassage] = getattr(thread, "thread_passages", [])
+    return found
+
+
+def _look(
+    thread: Comment,
+    version: Version,
+    blocks: list[Block] | None,
+    earlier: dict[str, list[Block] | None],
+) -> tuple[PassageState, Place | None]:
+    """Where ``thread``'s passage is in ``version``, whose preview's blocks are ``blocks``
+    (``None``: it has no preview), from the last place it was known at: the latest earlier
+    version it was found in, else where it was written (``earlier`` keeps the blocks of the
+    previews read, by file)."""
+    if blocks is None:
+        return PassageState.NO_PREVIEW, None
+    position = thread.anchor_position or {}
+    source = thread.version
+    try:
+        place = Place(str(position["block"]), int(position["start"]), int(position["end"]))
+    except (KeyError, TypeError, ValueError):
+        return PassageState.UNREADABLE, None
+    for row in _passages_of(thread):  # oldest version first
+        if row.state == PassageState.FOUND and row.version.number < version.number:
+            source = row.version
+            place = Place(row.block, row.start or 0, row.end or 0)
+    if source.blob_id not in earlier:
+        earlier[source.blob_id] = preview_outcome(source.blob_id)[1]
+    before = earlier[source.blob_id]
+    if before is None:
+        return PassageState.UNREADABLE, None
+    outcome, where = follow(place, thread.anchor_quote, before, blocks)
+    if outcome == "found":
+        return PassageState.FOUND, where
+    if outcome == "changed":
+        return PassageState.CHANGED, None
+    return PassageState.UNREADABLE, None

@@ -8,7 +8,7 @@ error's status and message as plain text; a plain form POST redirects back to th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +25,9 @@ from commonroom.core.views import AuthedRequest, back_with_error, form_value, in
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.workspaces.selectors import mention_candidates, workspace_access
 
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+
 
 def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
     return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
@@ -35,7 +38,7 @@ def _document_url(doc_access: DocumentAccess, anchor: str = "comments") -> str:
     return f"{url}#{anchor}"
 
 
-def thread_context(doc_access: DocumentAccess, thread: Comment, user: Any) -> dict[str, Any]:
+def thread_context(doc_access: DocumentAccess, thread: Comment, user: User) -> dict[str, Any]:
     """What ``comments/_thread.html`` needs, besides the request."""
     with_abilities([thread], doc_access=doc_access, user=user)
     return {

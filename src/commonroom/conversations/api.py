@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
@@ -23,6 +23,9 @@ from commonroom.conversations.selectors import (
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
 
 router = Router(tags=["conversations"])
 
@@ -99,7 +102,7 @@ def conversation_out(c: Conversation, access: WorkspaceAccess) -> dict[str, obje
     }
 
 
-def message_out(m: Message, access: WorkspaceAccess, user: object) -> dict[str, object]:
+def message_out(m: Message, access: WorkspaceAccess, user: User) -> dict[str, object]:
     return {
         "id": m.pk,
         "conversation_id": m.conversation_id,

@@ -20,16 +20,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from commonroom.documents.models import Document
-from commonroom.workspaces.models import Workspace
-
 MAX_TITLE = 200
 MAX_BODY = 10_000
 
 
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="conversations")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="conversations"
+    )
     title = models.CharField(max_length=MAX_TITLE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -61,7 +60,7 @@ class Message(models.Model):
     body_html = models.TextField(blank=True)
     # A purge removes the document; the message stays and says nothing is linked any more.
     document = models.ForeignKey(
-        Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "documents.Document", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     mentioned = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_messages"

@@ -2,18 +2,36 @@
 
 Every member reads; starting a topic and posting take the same ability as commenting; authors
 edit and delete their own messages, managers may delete any (moderation). An archived workspace
-is read-only: its abilities already say so.
+is read-only: its abilities already say so. Abilities are named by ``Literal`` types, so a
+misspelt name is a type error (see ``workspaces.permissions``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from commonroom.conversations.models import Message
 from commonroom.workspaces.selectors import WorkspaceAccess
 
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
 
-def conversation_abilities(access: WorkspaceAccess) -> dict[str, bool]:
+ConversationAbility = Literal["view", "start", "post"]
+MessageAbility = Literal["edit", "delete"]
+
+
+class ConversationAbilities(TypedDict):
+    view: bool
+    start: bool
+    post: bool
+
+
+class MessageAbilities(TypedDict):
+    edit: bool
+    delete: bool
+
+
+def conversation_abilities(access: WorkspaceAccess) -> ConversationAbilities:
     return {
         "view": access.can("view"),
         "start": access.can("comment"),
@@ -21,10 +39,10 @@ def conversation_abilities(access: WorkspaceAccess) -> dict[str, bool]:
     }
 
 
-def message_abilities(access: WorkspaceAccess, message: Message, user: Any) -> dict[str, bool]:
+def message_abilities(access: WorkspaceAccess, message: Message, user: User) -> MessageAbilities:
     can_post = access.can("comment")
     live = not message.is_deleted
-    own = message.author_id == getattr(user, "pk", None)
+    own = message.author_id == user.pk
     return {
         "edit": can_post and live and own,
         "delete": live and ((can_post and own) or access.can("manage_members")),

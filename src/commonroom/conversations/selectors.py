@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
     Count,
     DateTimeField,
-    Exists,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -21,16 +21,19 @@ from django.utils.dateparse import parse_datetime
 
 from commonroom.conversations.models import Conversation, ConversationRead, Message
 from commonroom.core.exceptions import ApplicationError, NotFound
-from commonroom.documents.models import Document
-from commonroom.workspaces.models import Membership
-from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
+from commonroom.documents.selectors import live_documents
+from commonroom.workspaces.selectors import WorkspaceAccess, member_workspace_ids, parse_uuid
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Document
 
 PAGE_SIZE = 50
 MAX_LIMIT = 200
 _NEVER = Value(datetime(1970, 1, 1, tzinfo=UTC), output_field=DateTimeField())
 
 
-def _read_until(user: Any, conversation_ref: str) -> Coalesce:
+def _read_until(user: User, conversation_ref: str) -> Coalesce:
     """When ``user`` last read the conversation at ``conversation_ref`` (or the epoch)."""
     last = ConversationRead.objects.filter(
         user=user, conversation=OuterRef(conversation_ref)
@@ -38,12 +41,12 @@ def _read_until(user: Any, conversation_ref: str) -> Coalesce:
     return Coalesce(Subquery(last, output_field=DateTimeField()), _NEVER)
 
 
-def _unread_messages(user: Any) -> QuerySet[Message]:
+def _unread_messages(user: User) -> QuerySet[Message]:
     """Messages by others, not deleted (filter further by conversation)."""
     return Message.objects.filter(deleted_at__isnull=True).exclude(author=user)
 
 
-def _unread_count(user: Any) -> Coalesce:
+def _unread_count(user: User) -> Coalesce:
     """How many messages by others, not deleted, the conversation (the outer query's row) has
     since ``user`` last read it: the ``unread`` of every list of conversations."""
     unread = (
@@ -57,7 +60,7 @@ def _unread_count(user: Any) -> Coalesce:
     return Coalesce(Subquery(unread, output_field=IntegerField()), 0)
 
 
-def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Conversation]:
+def conversation_list(*, access: WorkspaceAccess, user: User) -> QuerySet[Conversation]:
     """The workspace's conversations, newest activity first, each with ``unread`` for ``user``."""
     return (
         Conversation.objects.filter(workspace=access.workspace)
@@ -67,7 +70,7 @@ def conversation_list(*, access: WorkspaceAccess, user: Any) -> QuerySet[Convers
     )
 
 
-def conversation_get(*, access: WorkspaceAccess, conversation_id: Any, user: Any) -> Conversation:
+def conversation_get(*, access: WorkspaceAccess, conversation_id: Any, user: User) -> Conversation:
     conversation = (
         conversation_list(access=access, user=user).filter(pk=parse_uuid(conversation_id)).first()
     )
@@ -76,7 +79,7 @@ def conversation_get(*, access: WorkspaceAccess, conversation_id: Any, user: Any
     return conversation
 
 
-def unread_total(*, access: WorkspaceAccess, user: Any) -> int:
+def unread_total(*, access: WorkspaceAccess, user: User) -> int:
     """Every unread message for ``user`` in the workspace, in one query."""
     return (
         _unread_messages(user)
@@ -91,14 +94,12 @@ def unread_total(*, access: WorkspaceAccess, user: Any) -> int:
 HOME_LIMIT = 10
 
 
-def conversations_with_new_messages(*, user: Any, limit: int = HOME_LIMIT) -> list[Conversation]:
+def conversations_with_new_messages(*, user: User, limit: int = HOME_LIMIT) -> list[Conversation]:
     """For the home page: conversations in the person's workspaces with messages by others since
     they last read them, most recent activity first, each with ``unread`` (one query)."""
     read_until = _read_until(user, "pk")
     return list(
-        Conversation.objects.filter(
-            Exists(Membership.objects.filter(workspace_id=OuterRef("workspace_id"), user=user))
-        )
+        Conversation.objects.filter(workspace_id__in=member_workspace_ids(user=user))
         # Nothing happened since the last read: skip it without counting its messages.
         .filter(last_message_at__gt=read_until)
         .annotate(unread=_unread_count(user))
@@ -176,6 +177,42 @@ def message_page(
 
 def linkable_documents(*, access: WorkspaceAccess) -> QuerySet[Document]:
     """Documents a message may link to: the workspace's, not in the trash."""
-    return Document.objects.filter(workspace=access.workspace, deleted_at__isnull=True).order_by(
-        "name"
+    return live_documents().filter(workspace=access.workspace).order_by("name")
+
+
+# --- For the search index (which reads every conversation, never as a member) ---------------
+
+
+def conversation_find(pk: Any) -> Conversation | None:
+    """The conversation with this id, or None if it is gone."""
+    return Conversation.objects.filter(pk=pk).first()
+
+
+def message_find(pk: Any) -> Message | None:
+    """The message with this id and its conversation (one query), or None if it is gone; a
+    deleted message is returned, its ``is_deleted`` set."""
+    return Message.objects.filter(pk=pk).select_related("conversation").first()
+
+
+def every_conversation() -> Iterator[Conversation]:
+    return Conversation.objects.all().iterator()
+
+
+def every_live_message() -> Iterator[Message]:
+    """Every message not deleted."""
+    return Message.objects.filter(deleted_at__isnull=True).iterator()
+
+
+# --- For notifications (which decide who is told) ---------------------------------------------
+
+
+def earlier_message_author_ids(message: Message) -> QuerySet[Message, Any]:
+    """The authors of the messages of ``message``'s conversation written before it (not it),
+    each once, as ids to read or a subquery."""
+    return (
+        Message.objects.filter(conversation_id=message.conversation_id)
+        .exclude(pk=message.pk)
+        .filter(created_at__lte=message.created_at)
+        .values_list("author_id", flat=True)
+        .distinct()
     )

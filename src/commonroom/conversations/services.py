@@ -1,18 +1,20 @@
 """Every write to conversations: keyword-only, atomic, checked against the abilities under the
 workspace lock (a person removed a moment ago cannot post), audited and announced live in the
-same transaction (the event exists exactly when the change does).
+same transaction (the event exists exactly when the change does). Each change is also told to
+``conversations.hooks`` in the same transaction, before the audit row: search and notifications
+follow conversations there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
+from commonroom.conversations import hooks
 from commonroom.conversations.models import (
     MAX_BODY,
     MAX_TITLE,
@@ -21,18 +23,21 @@ from commonroom.conversations.models import (
     Message,
     MessageRevision,
 )
-from commonroom.conversations.permissions import message_abilities
+from commonroom.conversations.permissions import MessageAbility, message_abilities
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.markup import Rendered, render, resolver_for
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, posted_text
-from commonroom.documents.models import Document
+from commonroom.documents.selectors import live_documents
+from commonroom.live.events import ConversationEvent, MessageEvent
 from commonroom.live.services import publish
-from commonroom.notifications import services as notifications
-from commonroom.search import services as search_index
-from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
 from commonroom.workspaces.services import deny, lock_access, require_ability
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Document
+    from commonroom.workspaces.models import Workspace
 
 MAX_CLIENT_KEY = 64
 CANNOT_POST = "You can read this conversation but not post in it."
@@ -74,8 +79,8 @@ def _linked_document(workspace: Workspace, document: Any) -> Document | None:
     """The document to link, in this workspace and not in the trash, else NotFound."""
     if document is None or document == "":
         return None
-    pk = document.pk if isinstance(document, Document) else parse_uuid(document)
-    found = Document.objects.filter(pk=pk, workspace=workspace, deleted_at__isnull=True).first()
+    pk = parse_uuid(getattr(document, "pk", document))  # a document, or its id
+    found = live_documents().filter(pk=pk, workspace=workspace).first()
     if found is None:
         raise NotFound("That document is not in this workspace (or it is in the trash).")
     return found
@@ -84,7 +89,7 @@ def _linked_document(workspace: Workspace, document: Any) -> Document | None:
 # --- Audit and live events ---------------------------------------------------------------------
 
 
-def _audit(message: Message, *, action: str, actor: Any, info: RequestInfo, **data: Any) -> None:
+def _audit(message: Message, *, action: str, actor: User, info: RequestInfo, **data: Any) -> None:
     conversation = message.conversation
     audit_record(
         action=action,
@@ -99,51 +104,40 @@ def _audit(message: Message, *, action: str, actor: Any, info: RequestInfo, **da
     )
 
 
-def _ids(message: Message) -> dict[str, Any]:
-    return {
-        "conversation": str(message.conversation_id),
-        "message": str(message.pk),
-        "author_id": message.author_id,
-        "client_key": message.client_key,
-    }
-
-
-def _publish_message(message: Message, kind: str, *, actor: Any) -> None:
-    conversation = message.conversation
-    ws_id = conversation.workspace_id
+def _publish_message(
+    message: Message, kind: Literal["message.created", "message.updated"], *, actor: User
+) -> None:
     publish(
-        workspace_id=ws_id,
-        kind=kind,
-        data={
-            "list": f"conversation:{conversation.pk}",
-            "target": f"message-{message.pk}",
-            "fragment": reverse("message_fragment", args=[ws_id, conversation.pk, message.pk]),
-            **_ids(message),
-            "author_id": actor.pk,
-        },
+        workspace_id=message.conversation.workspace_id,
+        event=MessageEvent(
+            kind=kind,
+            conversation=message.conversation_id,
+            message=message.pk,
+            author_id=actor.pk,
+            client_key=message.client_key,
+        ),
     )
 
 
-def _publish_conversation(message: Message, kind: str, *, actor: Any) -> None:
-    conversation = message.conversation
-    ws_id = conversation.workspace_id
+def _publish_conversation(
+    message: Message, kind: Literal["conversation.created", "conversation.updated"], *, actor: User
+) -> None:
     publish(
-        workspace_id=ws_id,
-        kind=kind,
-        data={
-            "list": f"conversations:{ws_id}",
-            "target": f"conversation-{conversation.pk}",
-            "fragment": reverse("conversation_row", args=[ws_id, conversation.pk]),
-            **_ids(message),
-            "author_id": actor.pk,
-        },
+        workspace_id=message.conversation.workspace_id,
+        event=ConversationEvent(
+            kind=kind,
+            conversation=message.conversation_id,
+            message=message.pk,
+            author_id=actor.pk,
+            client_key=message.client_key,
+        ),
     )
 
 
 # --- Writes ------------------------------------------------------------------------------------
 
 
-def _existing(actor: Any, key: str) -> Message | None:
+def _existing(actor: User, key: str) -> Message | None:
     if not key:
         return None
     return (
@@ -154,7 +148,7 @@ def _existing(actor: Any, key: str) -> Message | None:
 def _create_message(
     *,
     conversation: Conversation,
-    actor: Any,
+    actor: User,
     body: str,
     document: Document | None,
     key: str,
@@ -179,15 +173,16 @@ def _create_message(
     conversation.last_message_at = message.created_at
     conversation.message_count += 1
     conversation.save(update_fields=["last_message_at", "message_count"])
-    search_index.index_message(message)
-    notifications.message_posted(message=message, mentioned=rendered.mentioned)
+    hooks.changed(
+        hooks.MessagePosted(actor=actor, message=message, mentioned=tuple(rendered.mentioned))
+    )
     return message
 
 
 @transaction.atomic
 def conversation_start(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     title: str,
     body: str,
@@ -216,15 +211,17 @@ def conversation_start(
         conversation=conversation, actor=actor, body=body, document=linked, key=key
     )
     conversation.first_message = message
-    search_index.index_conversation(conversation)
-    _audit(message, action=Action.CONVERSATION_STARTED, actor=actor, info=info)
+    hooks.changed(
+        hooks.ConversationStarted(actor=actor, conversation=conversation, first_message=message)
+    )
     _publish_conversation(message, "conversation.created", actor=actor)
     _publish_message(message, "message.created", actor=actor)
+    _audit(message, action=Action.CONVERSATION_STARTED, actor=actor, info=info)  # last: see audit
     return conversation
 
 
 def _locked_conversation(
-    actor: Any, access: WorkspaceAccess, conversation_id: Any
+    actor: User, access: WorkspaceAccess, conversation_id: Any
 ) -> tuple[WorkspaceAccess, Conversation]:
     access = lock_access(actor=actor, access=access)
     conversation = (
@@ -240,7 +237,7 @@ def _locked_conversation(
 @transaction.atomic
 def message_post(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     conversation_id: Any,
     body: str,
@@ -262,18 +259,18 @@ def message_post(
     message = _create_message(
         conversation=conversation, actor=actor, body=body, document=linked, key=key
     )
-    _audit(message, action=Action.MESSAGE_POSTED, actor=actor, info=info)
     _publish_message(message, "message.created", actor=actor)
     _publish_conversation(message, "conversation.updated", actor=actor)
+    _audit(message, action=Action.MESSAGE_POSTED, actor=actor, info=info)
     return message
 
 
 def _locked_message(
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     conversation_id: Any,
     message_id: Any,
-    ability: str,
+    ability: MessageAbility,
     refusal: str,
 ) -> Message:
     access, conversation = _locked_conversation(actor, access, conversation_id)
@@ -295,7 +292,7 @@ def _locked_message(
 @transaction.atomic
 def message_edit(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     conversation_id: Any,
     message_id: Any,
@@ -314,18 +311,17 @@ def message_edit(
         message.body_html = rendered.html
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "body_html", "edited_at"])
-        search_index.index_message(message)
         message.mentioned.set(rendered.mentioned)
-        notifications.message_edited(message=message)
-        _audit(message, action=Action.MESSAGE_EDITED, actor=actor, info=info)
+        hooks.changed(hooks.MessageEdited(actor=actor, message=message))
         _publish_message(message, "message.updated", actor=actor)
+        _audit(message, action=Action.MESSAGE_EDITED, actor=actor, info=info)
     return message
 
 
 @transaction.atomic
 def message_delete(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     conversation_id: Any,
     message_id: Any,
@@ -346,17 +342,16 @@ def message_delete(
     message.deleted_at = timezone.now()
     message.deleted_by = actor
     message.save(update_fields=["body", "body_html", "deleted_at", "deleted_by"])
-    search_index.remove_for("message", message.pk)
     message.mentioned.clear()
-    notifications.message_deleted(message=message)
-    _audit(message, action=Action.MESSAGE_DELETED, actor=actor, info=info)
+    hooks.changed(hooks.MessageDeleted(actor=actor, message=message))
     _publish_message(message, "message.updated", actor=actor)
     _publish_conversation(message, "conversation.updated", actor=actor)
+    _audit(message, action=Action.MESSAGE_DELETED, actor=actor, info=info)
     return message
 
 
 @transaction.atomic
-def conversation_mark_read(*, user: Any, conversation: Conversation) -> ConversationRead:
+def conversation_mark_read(*, user: User, conversation: Conversation) -> ConversationRead:
     """Everything in ``conversation`` up to now is read by ``user`` (only ever moves forward).
 
     Personal state, not a change to the workspace: no workspace lock, no audit entry, no event.

@@ -19,6 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
+from commonroom.core.exceptions import ApplicationError, TooLarge
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -49,15 +51,35 @@ def limit_bytes(path: str = "") -> int:
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + ENVELOPE
 
 
-async def send_413(scope: Scope, send: Send) -> None:
-    from commonroom.core.exceptions import TooLarge
-    from commonroom.documents.uploads import too_large_error
+def human_size(num: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if num < 1024 or unit == "TB":
+            return f"{num:.0f} {unit}" if unit == "bytes" else f"{num:.1f} {unit}"
+        num /= 1024
+    return f"{num:.1f} TB"  # pragma: no cover
 
+
+def too_large_error() -> TooLarge:
+    """The refusal of a file over ``COMMONROOM_MAX_UPLOAD_BYTES``, here or in the upload handler."""
+    limit = settings.COMMONROOM_MAX_UPLOAD_BYTES
+    return TooLarge(
+        f"That file is larger than the limit of {human_size(limit)}. Nothing was saved.",
+        code="too_large",
+    )
+
+
+async def send_413(scope: Scope, send: Send) -> None:
     if UPLOAD_PATHS.match(str(scope.get("path", ""))):
         error = too_large_error()
     else:
         error = TooLarge("That request is too large. Nothing was saved.", code="too_large")
-    if scope["path"].startswith("/api/"):
+    await send_error(send, error, as_json=scope["path"].startswith("/api/"))
+
+
+async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> None:
+    """Answer with ``error`` before (or instead of) Django: its status, and its message as the
+    JSON API's ``{"code", "detail"}`` or as plain text; the connection is closed after it."""
+    if as_json:
         body = json.dumps({"code": error.code, "detail": error.message}).encode()
         ctype = b"application/json"
     else:
@@ -66,7 +88,7 @@ async def send_413(scope: Scope, send: Send) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": error.status,
             "headers": [
                 (b"content-type", ctype),
                 (b"content-length", str(len(body)).encode()),

@@ -7,6 +7,8 @@ boundary builds an HTTP response for an error.
 
 from __future__ import annotations
 
+import errno
+
 
 class ApplicationError(Exception):
     """A failure the user can understand: ``message`` is shown to them as it is."""
@@ -58,3 +60,43 @@ class Gone(ApplicationError):
 class TooLarge(ApplicationError):
     status = 413
     code = "too_large"
+
+
+STORAGE_FULL_MESSAGE = "The server's storage is full. Nothing was saved."
+
+
+class StorageFull(ApplicationError):
+    """The data disk (or the database's) has no room left: 507, and nothing was saved."""
+
+    status = 507
+    code = "storage_full"
+
+    def __init__(self, message: str = STORAGE_FULL_MESSAGE, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+# ENOSPC: the disk is full; EDQUOT: this user's quota on it is.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# SQLite's SQLITE_FULL ("database or disk is full") and PostgreSQL's disk_full SQLSTATE.
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
+def storage_full_cause(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain (itself, its cause or context) that says the storage is
+    full, or None. Django wraps database errors and Python wraps OSErrors in others, so the
+    whole chain is looked at, a bounded number of links deep."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return current
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return current
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:
+            return current
+        if "database or disk is full" in str(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,14 +1,29 @@
-"""HTTP middleware shared by every page: security headers and the HTML error boundary."""
+"""HTTP middleware shared by every page: security headers and the HTML error boundary.
+
+A full disk (ENOSPC, EDQUOT, or the database saying it is full) is not a bug: wherever it
+happens in a request it answers 507 with one sentence and logs one line, no traceback. Views
+reach :class:`ApplicationErrorMiddleware`; anything outside a view (the CSRF check parsing an
+upload, a session being saved) reaches :func:`server_error`, Django's ``handler500``; a request
+body that does not fit while uvicorn's bytes are spooled, before Django runs, reaches
+:class:`StorageFullGuard` around the ASGI application.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.defaults import server_error as django_server_error
 
-from commonroom.core.exceptions import ApplicationError
+from commonroom.core.asgi_limits import send_error
+from commonroom.core.exceptions import ApplicationError, StorageFull, storage_full_cause
 from commonroom.core.views import is_htmx
+
+log = logging.getLogger("commonroom.storage")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,6 +61,8 @@ class ApplicationErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if request.path.startswith("/api/"):
             return None
+        if storage_full_cause(exception) is not None:
+            return storage_full_response(request, exception)
         if isinstance(exception, ApplicationError):
             if is_htmx(request):
                 # A page's script asked (a composer, a live fragment): a short message, no page.
@@ -70,4 +87,109 @@ def error_title(status: int) -> str:
         409: "That clashes with a change someone else made",
         410: "This link has already been used or has expired",
         413: "That file is too large",
+        507: "The server's storage is full",
     }.get(status, "There is a problem")
+
+
+def log_storage_full(method: str, path: str, exc: BaseException) -> None:
+    """One line for the operator, no traceback: what was full and which request it refused."""
+    cause = storage_full_cause(exc) or exc
+    log.error(
+        "storage full: %s %s answered 507 (%s: %s)", method, path, type(cause).__name__, cause
+    )
+
+
+def storage_full_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """507 in the form the asker reads: JSON for the upload form's script (and the API), a
+    sentence for a page's script, else the error page. Logged here, once."""
+    log_storage_full(request.method or "", request.path, exc)
+    discard_partial_uploads(request)
+    error = StorageFull()
+    response: HttpResponse
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"code": error.code, "detail": error.message}, status=507)
+    elif is_htmx(request):
+        response = HttpResponse(error.message, status=507, content_type="text/plain; charset=utf-8")
+    else:
+        try:
+            response = render(
+                request, "error.html", {"error": error, "title": error_title(507)}, status=507
+            )
+        except Exception:  # the page needs the database, which may be what is full
+            response = HttpResponse(
+                error.message, status=507, content_type="text/plain; charset=utf-8"
+            )
+    # Django would log the 507 again as a server error ("Insufficient Storage: /path").
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def discard_partial_uploads(request: HttpRequest) -> None:
+    """Delete the temporary file of an upload the full disk cut short. Django deletes it only
+    when the file object is collected, and the error's traceback keeps it alive: the space it
+    holds is what the next upload needs."""
+    for handler in getattr(request, "_upload_handlers", None) or []:
+        partial = getattr(handler, "file", None)
+        if partial is not None:
+            try:
+                partial.close()  # removes a named temporary file, frees an unnamed one
+            except OSError:
+                log.warning("could not remove a partial upload's temporary file")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """``handler500``: an error outside any view. A full disk is answered as above; anything
+    else is Django's own 500 page (templates/500.html)."""
+    exc = sys.exc_info()[1]
+    if exc is not None and storage_full_cause(exc) is not None:
+        return storage_full_response(request, exc)
+    return django_server_error(request)
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class StorageFullGuard:
+    """Around Django's ASGI handler, which spools a request body (over 1 MiB) to a temporary
+    file before any middleware runs: a full disk there answers 507 too, instead of uvicorn's
+    500 and a traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started or storage_full_cause(exc) is None:
+                raise
+            log_storage_full(str(scope.get("method", "")), str(scope.get("path", "")), exc)
+            # Read (and drop) the rest of the body first: a browser still sending it would
+            # report a dropped connection instead of reading the answer.
+            message: Message = {"more_body": True}
+            while message.get("more_body", False):
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+            await send_storage_full(scope, send)
+
+
+async def send_storage_full(scope: Scope, send: Send) -> None:
+    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
+    as_json = str(scope.get("path", "")).startswith("/api/") or b"application/json" in accept
+    await send_error(send, StorageFull(), as_json=as_json)

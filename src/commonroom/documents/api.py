@@ -18,7 +18,7 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, Version
-from commonroom.documents.permissions import document_abilities
+from commonroom.documents.permissions import DocumentAbilities, document_abilities
 from commonroom.documents.selectors import (
     DocumentAccess,
     document_access,
@@ -70,6 +70,11 @@ class VersionOut(Schema):
     note: str
     based_on: int | None
     based_on_latest: bool
+    # The base was read from the uploaded file's own stamp (the version it was downloaded
+    # from), not from the ``based_on`` the upload sent.
+    based_on_from_file: bool
+    # The first earlier version with the same bytes, if any.
+    identical_to: int | None
     restored_from: int | None
 
 
@@ -123,11 +128,13 @@ def version_out(v: Version) -> dict[str, object]:
         "note": v.note,
         "based_on": v.based_on_number,
         "based_on_latest": v.based_on_latest,
+        "based_on_from_file": v.based_on_from_file,
+        "identical_to": v.identical_to_number,
         "restored_from": v.restored_from_number,
     }
 
 
-def document_out(d: Document, abilities: dict[str, bool]) -> dict[str, object]:
+def document_out(d: Document, abilities: DocumentAbilities) -> dict[str, object]:
     latest = latest_version(d)
     return {
         "id": d.pk,
@@ -345,7 +352,10 @@ def version_upload(
 ) -> object:
     """Add a version. ``based_on`` names the version you amended (empty or absent: the latest);
     if it is not the latest the upload is kept anyway and flagged ``based_on_latest: false``.
-    A file identical to the latest version is refused (409 ``same_as_latest``)."""
+    A .docx, .xlsx or .pptx downloaded from here says which version it was; that wins over
+    ``based_on`` (``based_on_from_file: true``). A file identical to the latest version is
+    refused (409 ``same_as_latest``); one identical to an earlier version says which
+    (``identical_to``)."""
     _check_upload(request)
     doc_access = _doc(request, workspace_id, document_id)
     version = services.version_upload(
@@ -377,7 +387,9 @@ def version_detail(
             "200": {
                 "description": (
                     "The version's bytes, streamed as an attachment, with the content type "
-                    "detected when it was uploaded."
+                    "detected when it was uploaded. A .docx, .xlsx or .pptx carries which "
+                    "version it is (the custom document property `CommonroomVersion`); "
+                    "nothing else in it differs from what was uploaded."
                 ),
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 "headers": {
@@ -387,17 +399,32 @@ def version_detail(
                         "schema": {"type": "string", "pattern": "^attachment;"},
                     },
                     "Content-Length": {
-                        "description": "The version's size in bytes.",
+                        "description": "The size in bytes of the file sent.",
                         "required": True,
                         "schema": {"type": "string", "pattern": "^[0-9]+$"},
                     },
                     "ETag": {
-                        "description": "The SHA-256 of the bytes, in quotes.",
+                        "description": "The SHA-256 of the bytes sent, in quotes.",
                         "required": True,
                         "schema": {"type": "string", "pattern": '^"[0-9a-f]{64}"$'},
                     },
                 },
-            }
+            },
+            "206": {
+                "description": (
+                    "One byte range of the same file, asked for with `Range: bytes=a-b` (and "
+                    "`If-Range` with the ETag, to resume a download)."
+                ),
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": {
+                    "Content-Range": {
+                        "description": "`bytes first-last/size`.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^bytes [0-9]+-[0-9]+/[0-9]+$"},
+                    },
+                },
+            },
+            "416": {"description": "The range asked for starts past the end of the file."},
         }
     },
 )
@@ -408,7 +435,7 @@ def version_content(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return version_file_response(version)
+    return version_file_response(request, version)
 
 
 @router.post(

@@ -5,3 +5,10 @@ class DocumentsConfig(AppConfig):
     name = "commonroom.documents"
     label = "documents"
     verbose_name = "Documents"
+
+    def ready(self) -> None:
+        from commonroom.audit.files import add_files_check
+        from commonroom.documents.integrity import version_files_check
+
+        # `audit verify --files` checks every version's file (audit imports no documents).
+        add_files_check(version_files_check)

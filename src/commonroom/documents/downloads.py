@@ -1,45 +1,114 @@
-"""Streaming a stored version back to the client with flat memory, under ASGI and WSGI alike.
+"""Streaming a version back to the client with flat memory, under ASGI and WSGI alike, whole or
+one byte range at a time.
 
 Django's ``FileResponse`` yields a synchronous iterator; under ASGI Django then reads the *whole*
 iterator into a list before sending (with a warning), which would hold a 2 GB file in memory.
-:class:`BlobFileResponse` gives the ASGI handler an asynchronous iterator that reads one chunk at a
-time in a worker thread; WSGI keeps using the ordinary synchronous iterator.
+:class:`BlobFileResponse` (a ``core.responses.ChunkedFileResponse``) gives the ASGI handler an
+asynchronous iterator that reads one chunk at a time in a worker thread; WSGI keeps using the
+ordinary synchronous iterator.
+
+What is sent is :func:`documents.stamping.download_file`: an Office file's stamped copy (made
+once per version and kept), anything else as stored. Size, ``ETag`` (the SHA-256 of exactly the
+bytes sent for the whole file) and byte ranges all describe that one file, and a version's file
+never changes, so a download resumed with ``Range`` (and ``If-Range``) gets the rest of the
+same bytes. One range per request (``bytes=a-b``, ``a-``, ``-n``); several ranges, or an
+``If-Range`` that names something else, get the whole file (200), as HTTP allows; a range past
+the end gets 416. HEAD answers the same headers as GET.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+import re
+from typing import IO
 
-from asgiref.sync import sync_to_async
-from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.http import content_disposition_header
 
+from commonroom.core.responses import ChunkedFileResponse
 from commonroom.documents.models import Version
+from commonroom.documents.stamping import download_file
 
 CHUNK = 1024 * 1024
+_RANGE = re.compile(r"^bytes=(?:(\d{1,19})-(\d{0,19})|-(\d{1,19}))$")
 
 
-class BlobFileResponse(FileResponse):
+class BlobFileResponse(ChunkedFileResponse):
     block_size = CHUNK
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        filelike: Any = self.file_to_stream
-        if filelike is None:
-            return
-        read = sync_to_async(filelike.read, thread_sensitive=False)
-        while chunk := await read(self.block_size):
-            yield chunk
+
+class _Slice:
+    """Reads ``length`` bytes of ``handle`` from ``start``, then nothing (a byte range)."""
+
+    def __init__(self, handle: IO[bytes], start: int, length: int) -> None:
+        handle.seek(start)
+        self._handle = handle
+        self._left = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._handle.read(size)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
 
 
-def version_file_response(version: Version) -> BlobFileResponse:
+def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, int] | bool | None:
+    """The one byte range asked for, as ``(first, last)`` inclusive; ``None`` for the whole
+    file; ``False`` when the range cannot be satisfied (416)."""
+    header = request.headers.get("Range", "").replace(" ", "")
+    if not header or request.method not in ("GET", "HEAD"):
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != etag:
+        return None  # the client's copy is another file (or dated): send it all
+    found = _RANGE.match(header)
+    if found is None:
+        return None  # several ranges, or a unit we do not know: the whole file
+    first, last, suffix = found.groups()
+    if suffix is not None:
+        length = int(suffix)
+        if length == 0 or size == 0:
+            return False
+        return max(0, size - length), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None  # not a valid range: ignored
+    if start >= size:
+        return False
+    return start, min(int(last) if last else size - 1, size - 1)
+
+
+def version_file_response(request: HttpRequest, version: Version) -> HttpResponseBase:
     """Always an attachment, with the type we detected and ``nosniff``: never run in the page."""
-    handle = default_storage.open(version.blob.storage_name, "rb")
-    response = BlobFileResponse(handle, content_type=version.content_type)
+    file = download_file(version)
+    etag = f'"{file.sha256}"'
+    wanted = requested_range(request, file.size, etag)
+    if wanted is False:
+        file.handle.close()
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{file.size}"
+        refused["Accept-Ranges"] = "bytes"
+        refused["ETag"] = etag
+        return refused
+    if isinstance(wanted, tuple):
+        first, last = wanted
+        response = BlobFileResponse(
+            _Slice(file.handle, first, last - first + 1),
+            content_type=version.content_type,
+            status=206,
+        )
+        response["Content-Range"] = f"bytes {first}-{last}/{file.size}"
+        response["Content-Length"] = str(last - first + 1)
+    else:
+        response = BlobFileResponse(file.handle, content_type=version.content_type)
+        response["Content-Length"] = str(file.size)
     response["Content-Disposition"] = str(content_disposition_header(True, version.filename))
-    response["Content-Length"] = str(version.size)
     response["X-Content-Type-Options"] = "nosniff"
-    response["Digest"] = f"sha-256={version.blob_id}"
-    response["ETag"] = f'"{version.blob_id}"'
+    response["Accept-Ranges"] = "bytes"
+    response["Digest"] = f"sha-256={file.sha256}"
+    response["ETag"] = etag
     return response

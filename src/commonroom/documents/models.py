@@ -17,8 +17,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from commonroom.workspaces.models import Workspace
-
 
 class Blob(models.Model):
     sha256 = models.CharField(max_length=64, primary_key=True)
@@ -58,7 +56,9 @@ class TrashMixin(models.Model):
 
 class Folder(TrashMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="folders")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="folders"
+    )
     parent = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
     )
@@ -77,7 +77,9 @@ class Folder(TrashMixin):
 
 class Document(TrashMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="documents")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="documents"
+    )
     folder = models.ForeignKey(
         Folder, on_delete=models.CASCADE, null=True, blank=True, related_name="documents"
     )
@@ -111,6 +113,11 @@ class Version(models.Model):
     # upload is still kept, and flagged so that everyone sees two amendments crossed.
     based_on_number = models.PositiveIntegerField(null=True, blank=True)
     based_on_latest = models.BooleanField(default=True)
+    # The base was read from the file itself (the version stamped into it when it was
+    # downloaded, documents/stamping.py), not from the page the upload came from.
+    based_on_from_file = models.BooleanField(default=False)
+    # The first earlier version with the same bytes, if any ("identical to version N").
+    identical_to_number = models.PositiveIntegerField(null=True, blank=True)
     restored_from_number = models.PositiveIntegerField(null=True, blank=True)
     # Sent by the client with each upload; the same key twice gives the same version once.
     upload_key = models.CharField(max_length=64, null=True, blank=True)

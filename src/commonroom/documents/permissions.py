@@ -1,11 +1,42 @@
-"""What a person may do with a document: derived from their workspace abilities, in one place."""
+"""What a person may do with a document: derived from their workspace abilities, in one place.
+
+Named by :data:`DocumentAbility`, so a misspelt name is a type error (see
+``workspaces.permissions``)."""
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 from commonroom.workspaces.selectors import WorkspaceAccess
 
+DocumentAbility = Literal[
+    "view",
+    "download",
+    "comment",
+    "upload_version",
+    "restore_version",
+    "rename",
+    "move",
+    "delete",
+    "restore",
+    "purge",
+]
 
-def document_abilities(access: WorkspaceAccess, *, in_trash: bool = False) -> dict[str, bool]:
+
+class DocumentAbilities(TypedDict):
+    view: bool
+    download: bool
+    comment: bool
+    upload_version: bool
+    restore_version: bool
+    rename: bool
+    move: bool
+    delete: bool
+    restore: bool
+    purge: bool
+
+
+def document_abilities(access: WorkspaceAccess, *, in_trash: bool = False) -> DocumentAbilities:
     a = access.abilities
     if in_trash:
         return {

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import F, Prefetch, QuerySet
 
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.models import Document, Folder, Version
-from commonroom.documents.permissions import document_abilities
+from commonroom.documents.models import blob_storage_name as blob_storage_name
+from commonroom.documents.permissions import DocumentAbilities, DocumentAbility, document_abilities
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid, workspace_access
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from commonroom.accounts.models import User
 
 
 @dataclass(frozen=True)
 class DocumentAccess:
     document: Document
     access: WorkspaceAccess
-    abilities: dict[str, bool]
+    abilities: DocumentAbilities
 
-    def can(self, ability: str) -> bool:
-        return self.abilities.get(ability, False)
+    def can(self, ability: DocumentAbility) -> bool:
+        return self.abilities[ability]
 
 
 def document_access(
-    *, user: Any, workspace_id: Any, document_id: Any, include_trash: bool = False
+    *, user: User | AnonymousUser, workspace_id: Any, document_id: Any, include_trash: bool = False
 ) -> DocumentAccess:
     """A document of a workspace the user belongs to; trashed ones only for trash managers."""
     access = workspace_access(user=user, workspace_id=workspace_id)
@@ -147,3 +154,50 @@ def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[
         .prefetch_related(latest_version_prefetch())
     )
     return folders.order_by("-deleted_at"), docs.order_by("-deleted_at")
+
+
+def every_version_file() -> Iterator[tuple[Any, int, str, int]]:
+    """Every version's document id, number, file (blob sha256) and size, by document then
+    number, read in chunks (for a check of the files in storage, never as a member)."""
+    return (
+        Version.objects.order_by("document_id", "number")
+        .values_list("document_id", "number", "blob_id", "size")
+        .iterator(chunk_size=2000)
+    )
+
+
+# --- For other apps' own reads (never as a member: each narrows them to what its reader may see)
+
+
+def live_documents() -> QuerySet[Document]:
+    """Every document not in the trash, for another app to narrow in the same query (to a
+    workspace, to the workspaces a person belongs to, to one id)."""
+    return Document.objects.filter(deleted_at__isnull=True)
+
+
+def document_find(pk: Any) -> Document | None:
+    """The document with this id, in the trash or not, or None once it is purged."""
+    return Document.objects.filter(pk=pk).first()
+
+
+def live_documents_with_file(sha256: str) -> QuerySet[Document]:
+    """The documents not in the trash with a version (any of them) whose file is ``sha256``."""
+    return live_documents().filter(
+        pk__in=Version.objects.filter(blob_id=sha256).values("document_id")
+    )
+
+
+def latest_versions_with_file(sha256: str) -> QuerySet[Version]:
+    """Each document not in the trash whose latest version's file is ``sha256``: that version,
+    with its document (one query)."""
+    return Version.objects.filter(
+        blob_id=sha256,
+        number=F("document__current_version_number"),
+        document__deleted_at__isnull=True,
+    ).select_related("document")
+
+
+def newest_version_with_file(sha256: str) -> Version | None:
+    """The version most recently added with the file ``sha256`` (for its file name and type),
+    or None once every version with it is purged."""
+    return Version.objects.filter(blob_id=sha256).order_by("-created_at").first()

@@ -1,53 +1,64 @@
 """Every write to folders, documents, versions and blobs.
 
 Order of an upload (the crash-safety invariant): the bytes are streamed to a temporary file and
-hashed; the blob file is written, flushed and renamed into place; only then does the transaction
-that creates the :class:`Blob` row and the :class:`Version` row commit. A crash before the commit
-leaves at most an unreferenced blob file, which ``commonroom fsck`` reports and the collector
-removes; it never leaves a version without its whole blob.
+hashed; the blob row is claimed; the blob file is written, flushed and linked into place; only
+then does the transaction that creates the :class:`Version` row commit. A crash before the commit
+leaves at most an unreferenced blob (row, with or without its file), which ``commonroom fsck``
+reports and the collector removes; it never leaves a version without its whole blob. The files a
+crash can leave beside (temporaries, partial copies) go with :func:`storage_sweep`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filetype
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
+from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
+from commonroom.documents import hooks
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
+from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
-from commonroom.documents.permissions import document_abilities
+from commonroom.documents.permissions import DocumentAbility, document_abilities
 from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
+from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
+from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
-from commonroom.live.services import publish
-from commonroom.notifications.services import version_uploaded
-from commonroom.previews.services import preview_requested, previews_discard
-from commonroom.search import services as search_index
+from commonroom.workspaces.permissions import WorkspaceAbility
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
 
 log = logging.getLogger(__name__)
 GC_GRACE = timedelta(hours=1)
 
 
-def _require_doc(doc_access: DocumentAccess, ability: str, message: str) -> None:
+def _require_doc(doc_access: DocumentAccess, ability: DocumentAbility, message: str) -> None:
     if not doc_access.can(ability):
         deny(doc_access.access, message)
 
 
-def _locked(actor: Any, access: WorkspaceAccess, ability: str, message: str) -> WorkspaceAccess:
+def _locked(
+    actor: User, access: WorkspaceAccess, ability: WorkspaceAbility, message: str
+) -> WorkspaceAccess:
     """The actor's access re-read under the workspace lock, and the ability checked on it."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, ability, message)
@@ -55,7 +66,7 @@ def _locked(actor: Any, access: WorkspaceAccess, ability: str, message: str) -> 
 
 
 def document_access_locked(
-    actor: Any, doc_access: DocumentAccess, ability: str, message: str
+    actor: User, doc_access: DocumentAccess, ability: DocumentAbility, message: str
 ) -> DocumentAccess:
     """Inside a write's transaction: the actor's access to the document re-read under the
     workspace lock (a trashed document is gone), and ``ability`` checked on it. Every write
@@ -82,7 +93,7 @@ def _audit(
     doc_or_folder: Document | Folder,
     *,
     action: str,
-    actor: Any,
+    actor: User,
     info: RequestInfo,
     data: dict[str, Any] | None = None,
 ) -> None:
@@ -171,9 +182,42 @@ def _check_based_on(based_on_number: int | None, latest: int) -> None:
         )
 
 
+def _stamped_base(doc: Document, stamp: Stamp | None, latest: int) -> int | None:
+    """The version the uploaded file says it was downloaded from (its stamp, ``stamping``), when
+    the stamp names this document and one of its versions with that version's bytes. A stamp
+    that does not is ignored and logged: it never points anywhere else."""
+    if stamp is None:
+        return None
+    if stamp.document_id != doc.pk:
+        log.info(
+            "documents: an upload to %s carries the stamp of document %s; ignored",
+            doc.pk,
+            stamp.document_id,
+        )
+        return None
+    if not 1 <= stamp.number <= latest:
+        log.warning(
+            "documents: an upload to %s is stamped with version %s, which it does not have "
+            "(latest %s); ignored",
+            doc.pk,
+            stamp.number,
+            latest,
+        )
+        return None
+    sha = doc.versions.filter(number=stamp.number).values_list("blob_id", flat=True).first()
+    if sha != stamp.sha256:
+        log.warning(
+            "documents: an upload to %s is stamped with version %s but other bytes; ignored",
+            doc.pk,
+            stamp.number,
+        )
+        return None
+    return stamp.number
+
+
 def _add_version(
     *,
-    actor: Any,
+    actor: User,
     document: Document,
     blob: Blob,
     filename: str,
@@ -183,13 +227,19 @@ def _add_version(
     upload_key: str | None,
     restored_from: int | None = None,
     refuse_same_as_latest: bool = False,
+    stamp: Stamp | None = None,
 ) -> tuple[Version, bool]:
     """Append a version under a lock on the document. Returns (version, created).
 
     With ``refuse_same_as_latest``, bytes identical to the latest version are refused
     (:class:`Conflict`, ``same_as_latest``): decided here, under the lock that numbers versions,
     so two identical uploads at once make one version and one refusal. A resend (the same
-    ``upload_key``) is answered first, with the version it made."""
+    ``upload_key``) is answered first, with the version it made.
+
+    The base is the version the file's own ``stamp`` names, when it names one of this
+    document's (it wins over ``based_on_number``, which comes from the page the upload was
+    made from); else ``based_on_number``; else the latest. Bytes of an earlier version are
+    recorded as identical to the first version that had them."""
     doc = Document.objects.select_for_update().get(pk=document.pk)
     if upload_key:
         existing = doc.versions.filter(upload_key=upload_key).first()
@@ -205,7 +255,14 @@ def _add_version(
             )
     number = latest + 1
     _check_based_on(based_on_number, latest)
-    base = latest if based_on_number is None else based_on_number
+    from_file = _stamped_base(doc, stamp, latest)
+    if from_file is not None:
+        base = from_file
+    else:
+        base = latest if based_on_number is None else based_on_number
+    identical_to = (
+        doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
+    ).first()
     version = Version.objects.create(
         document=doc,
         number=number,
@@ -217,6 +274,8 @@ def _add_version(
         note=plain_text(note)[:500],
         based_on_number=base or None,
         based_on_latest=(base == latest),
+        based_on_from_file=from_file is not None,
+        identical_to_number=identical_to,
         restored_from_number=restored_from,
         upload_key=upload_key,
     )
@@ -225,28 +284,16 @@ def _add_version(
     doc.save(update_fields=["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
-    search_index.index_document(doc)  # the name and the latest version's words
-    version_uploaded(version=version)  # followers are notified with the change, or not at all
-    preview_requested(version=version)  # made once per blob, in the background, after commit
-    publish(
-        workspace_id=doc.workspace_id,
-        kind="version.created",
-        data={
-            "list": f"versions:{doc.pk}",
-            "target": f"v{number}",
-            "fragment": "",
-            "document": doc.pk,
-            "number": number,
-            "author_id": actor.pk,
-            "notice": f"{actor.display_name} uploaded version {number} of {doc.name}.",
-        },
+    # Search, notifications, previews and live follow it, in this transaction.
+    hooks.changed(
+        hooks.VersionAdded(actor=actor, document=doc, version=version, document_created=number == 1)
     )
     return version, True
 
 
 def document_upload(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     uploaded: UploadedFile,
     folder: Folder | None = None,
@@ -264,6 +311,10 @@ def document_upload(
         raise NotFound()
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
+    # Before any lock (a child runs): what the file says it is, and whether it is a download
+    # sent back unchanged (then it is that version's own bytes).
+    stamp = stamp_read(blob=blob, content_type=content_type)
+    blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=access.workspace.pk) or blob
     with transaction.atomic():
         # Names are checked and documents created under the workspace lock: two uploads of a
         # new name at once make one document with two versions, never two documents.
@@ -296,6 +347,7 @@ def document_upload(
             based_on_number=None,
             upload_key=key,
             refuse_same_as_latest=True,  # a new document has no latest version
+            stamp=stamp,
         )
         _audit(
             doc,
@@ -318,7 +370,7 @@ class UploadBatch:
 
 def documents_upload(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     files: list[UploadedFile],
     folder: Folder | None = None,
@@ -368,12 +420,16 @@ def _version_data(version: Version, *, original_name: str = "") -> dict[str, Any
         data["original_name"] = original_name[:300]
     if not version.based_on_latest:
         data["based_on"] = version.based_on_number
+    if version.based_on_from_file:
+        data["based_on_from_file"] = True
+    if version.identical_to_number and not version.restored_from_number:
+        data["identical_to"] = version.identical_to_number
     return data
 
 
 def version_upload(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     uploaded: UploadedFile,
     based_on_number: int | None = None,
@@ -381,10 +437,13 @@ def version_upload(
     upload_key: str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Version:
-    """Add a new version. ``based_on_number`` names the version the author amended; when it is
+    """Add a new version. ``based_on_number`` names the version the author amended (the page's
+    latest when it was opened); an Office file's own stamp, read here in a confined child,
+    names the version it was downloaded from and wins over it (``stamping``). When the base is
     no longer the latest the upload is kept all the same and flagged, so nothing is lost.
     Bytes identical to the latest version are refused (``same_as_latest``, 409): no version,
-    no notification. Identical to an older version is allowed (a deliberate return to it)."""
+    no notification. Identical to an older version is allowed (a deliberate return to it) and
+    recorded (``identical_to_number``)."""
     _require_doc(doc_access, "upload_version", "You cannot upload new versions here.")
     name = clean_filename(uploaded.name or doc_access.document.name)
     key = _clean_upload_key(upload_key)
@@ -395,6 +454,11 @@ def version_upload(
     _check_based_on(based_on_number, latest.first() or 0)
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
+    # Before any lock (a child runs): what the file says it is, and whether it is a download
+    # sent back unchanged (then it is that version's own bytes).
+    stamp = stamp_read(blob=blob, content_type=content_type)
+    workspace_id = doc_access.access.workspace.pk
+    blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=workspace_id) or blob
     with transaction.atomic():
         doc_access = document_access_locked(
             actor, doc_access, "upload_version", "You cannot upload new versions here."
@@ -409,6 +473,7 @@ def version_upload(
             based_on_number=based_on_number,
             upload_key=key,
             refuse_same_as_latest=True,
+            stamp=stamp,
         )
         if created:
             _audit(
@@ -423,7 +488,7 @@ def version_upload(
 
 @transaction.atomic
 def version_restore(
-    *, actor: Any, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
+    *, actor: User, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
 ) -> Version:
     """Make an old version current again by adding it as a new version: history is kept."""
     doc_access = document_access_locked(
@@ -453,12 +518,12 @@ def version_restore(
     return version
 
 
-def document_record_view(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo) -> None:
+def document_record_view(*, actor: User, doc_access: DocumentAccess, info: RequestInfo) -> None:
     _audit(doc_access.document, action=Action.DOCUMENT_VIEWED, actor=actor, info=info)
 
 
 def version_for_download(
-    *, actor: Any, doc_access: DocumentAccess, number: Any, info: RequestInfo
+    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
     """The version a person downloads, after checking they may, with the download audited.
     Pages and the API both serve files through this."""
@@ -480,7 +545,7 @@ def version_for_download(
 
 @transaction.atomic
 def document_rename(
-    *, actor: Any, doc_access: DocumentAccess, name: str, info: RequestInfo = SYSTEM
+    *, actor: User, doc_access: DocumentAccess, name: str, info: RequestInfo = SYSTEM
 ) -> Document:
     doc_access = document_access_locked(
         actor, doc_access, "rename", "You cannot rename documents here."
@@ -494,14 +559,14 @@ def document_rename(
     old = doc.name
     doc.name = new
     doc.save(update_fields=["name"])
-    search_index.index_document(doc)
+    hooks.changed(hooks.DocumentRenamed(actor=actor, document=doc, old_name=old))
     _audit(doc, action=Action.DOCUMENT_RENAMED, actor=actor, info=info, data={"from": old})
     return doc
 
 
 @transaction.atomic
 def document_move(
-    *, actor: Any, doc_access: DocumentAccess, folder: Folder | None, info: RequestInfo = SYSTEM
+    *, actor: User, doc_access: DocumentAccess, folder: Folder | None, info: RequestInfo = SYSTEM
 ) -> Document:
     doc_access = document_access_locked(
         actor, doc_access, "move", "You cannot move documents here."
@@ -517,8 +582,10 @@ def document_move(
             f"There is already a document called {doc.name} in that folder.", code="name_taken"
         )
     source = doc.folder.name if doc.folder else "(top level)"
+    from_folder_id = doc.folder_id
     doc.folder = folder
     doc.save(update_fields=["folder"])
+    hooks.changed(hooks.DocumentMoved(actor=actor, document=doc, from_folder_id=from_folder_id))
     _audit(
         doc,
         action=Action.DOCUMENT_MOVED,
@@ -559,7 +626,7 @@ def _live_folder_named(
 @transaction.atomic
 def folder_create(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     name: str,
     parent: Folder | None = None,
@@ -574,13 +641,14 @@ def folder_create(
     folder = Folder.objects.create(
         workspace=access.workspace, parent=parent, name=name, created_by=actor
     )
+    hooks.changed(hooks.FolderCreated(actor=actor, folder=folder))
     _audit(folder, action=Action.FOLDER_CREATED, actor=actor, info=info)
     return folder
 
 
 @transaction.atomic
 def folder_rename(
-    *, actor: Any, access: WorkspaceAccess, folder: Folder, name: str, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, folder: Folder, name: str, info: RequestInfo = SYSTEM
 ) -> Folder:
     access = _locked(actor, access, "edit_documents", "You cannot rename folders here.")
     name = _clean_folder_name(name)
@@ -591,6 +659,7 @@ def folder_rename(
     old = folder.name
     folder.name = name
     folder.save(update_fields=["name"])
+    hooks.changed(hooks.FolderRenamed(actor=actor, folder=folder, old_name=old))
     _audit(folder, action=Action.FOLDER_RENAMED, actor=actor, info=info, data={"from": old})
     return folder
 
@@ -598,7 +667,7 @@ def folder_rename(
 @transaction.atomic
 def folder_move(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     folder: Folder,
     parent: Folder | None,
@@ -615,8 +684,10 @@ def folder_move(
         return folder
     if _live_folder_named(access, parent, folder.name, exclude=folder.pk):
         raise Conflict(f"There is already a folder called {folder.name} there.", code="name_taken")
+    from_parent_id = folder.parent_id
     folder.parent = parent
     folder.save(update_fields=["parent"])
+    hooks.changed(hooks.FolderMoved(actor=actor, folder=folder, from_parent_id=from_parent_id))
     _audit(
         folder,
         action=Action.FOLDER_MOVED,
@@ -647,7 +718,7 @@ def _descendant_folder_ids(folder: Folder, *, live_only: bool = True) -> list[An
 
 
 @transaction.atomic
-def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo = SYSTEM) -> None:
+def document_delete(*, actor: User, doc_access: DocumentAccess, info: RequestInfo = SYSTEM) -> None:
     doc_access = document_access_locked(
         actor, doc_access, "delete", "You cannot delete documents here."
     )
@@ -658,13 +729,13 @@ def document_delete(*, actor: Any, doc_access: DocumentAccess, info: RequestInfo
     doc.deleted_by = actor
     doc.trashed_with = None
     doc.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
-    search_index.index_document(doc)  # out of search, with its comments
+    hooks.changed(hooks.DocumentTrashed(actor=actor, document=doc))
     _audit(doc, action=Action.DOCUMENT_DELETED, actor=actor, info=info)
 
 
 @transaction.atomic
 def folder_delete(
-    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> None:
     """Move a folder and everything in it to the trash, as one item that restores as one."""
     access = _locked(actor, access, "delete_documents", "You cannot delete folders here.")
@@ -680,8 +751,9 @@ def folder_delete(
     folder.deleted_by = actor
     folder.trashed_with = None
     folder.save(update_fields=["deleted_at", "deleted_by", "trashed_with"])
-    # The documents it took leave search with it (those trashed before had already left).
-    search_index.index_documents(Document.objects.filter(trashed_with=folder.pk))
+    # With the documents it took (those trashed before it are not among them).
+    taken = tuple(Document.objects.filter(trashed_with=folder.pk))
+    hooks.changed(hooks.FolderTrashed(actor=actor, folder=folder, documents=taken))
     _audit(folder, action=Action.FOLDER_DELETED, actor=actor, info=info)
 
 
@@ -700,7 +772,7 @@ def _free_name(taken: Any, name: str) -> str:
 
 @transaction.atomic
 def document_restore(
-    *, actor: Any, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
 ) -> Document:
     access = _locked(actor, access, "manage_trash", "Only managers can restore from the trash.")
     doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
@@ -715,14 +787,14 @@ def document_restore(
     doc.deleted_by = None
     doc.trashed_with = None
     doc.save(update_fields=["folder", "name", "deleted_at", "deleted_by", "trashed_with"])
-    search_index.index_document(doc)  # back in search, with its comments
+    hooks.changed(hooks.DocumentRestored(actor=actor, document=doc))
     _audit(doc, action=Action.DOCUMENT_RESTORED, actor=actor, info=info)
     return doc
 
 
 @transaction.atomic
 def folder_restore(
-    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> Folder:
     access = _locked(actor, access, "manage_trash", "Only managers can restore from the trash.")
     if not folder.in_trash:
@@ -742,14 +814,15 @@ def folder_restore(
     folder.deleted_at = None
     folder.deleted_by = None
     folder.save(update_fields=["parent", "name", "deleted_at", "deleted_by"])
-    search_index.index_documents(back)  # back in search; those trashed on their own stay out
+    # What it took comes back with it; documents trashed on their own stay in the trash.
+    hooks.changed(hooks.FolderRestored(actor=actor, folder=folder, documents=tuple(back)))
     _audit(folder, action=Action.FOLDER_RESTORED, actor=actor, info=info)
     return folder
 
 
 @transaction.atomic
 def document_purge(
-    *, actor: Any, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
 ) -> None:
     """Remove a trashed document and its versions for good. Its blobs are left to the
     collector, which removes those no other version uses."""
@@ -759,16 +832,27 @@ def document_purge(
         raise ApplicationError(
             "Move the document to the trash before purging it.", code="not_in_trash"
         )
-    versions = list(doc.versions.values_list("number", "blob_id"))
-    _audit(
-        doc,
-        action=Action.DOCUMENT_PURGED,
-        actor=actor,
-        info=info,
-        data={"versions": len(versions), "sha256": sorted({b for _, b in versions})},
-    )
-    doc.delete()
+    record, data = _purge(doc, actor=actor)
     transaction.on_commit(_enqueue_garbage_collection)
+    _audit(record, action=Action.DOCUMENT_PURGED, actor=actor, info=info, data=data)
+
+
+def _purge(doc: Document, *, actor: User) -> tuple[Document, dict[str, Any]]:
+    """Delete ``doc`` (its versions and comments go with it) and tell the hook; what its audit
+    row records, for the caller to write last."""
+    versions = list(doc.versions.values_list("number", "blob_id"))
+    record = copy.copy(doc)  # delete() clears the instance's pk; the audit row names it
+    doc.delete()
+    hooks.changed(
+        hooks.DocumentPurged(
+            actor=actor,
+            workspace_id=record.workspace_id,
+            document_id=record.pk,
+            folder_id=record.folder_id,
+            name=record.name,
+        )
+    )
+    return record, {"versions": len(versions), "sha256": sorted({b for _, b in versions})}
 
 
 def _enqueue_garbage_collection() -> None:
@@ -779,7 +863,7 @@ def _enqueue_garbage_collection() -> None:
 
 @transaction.atomic
 def folder_purge(
-    *, actor: Any, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
 ) -> None:
     access = _locked(actor, access, "manage_trash", "Only managers can purge the trash.")
     if not folder.in_trash:
@@ -795,13 +879,27 @@ def folder_purge(
             "Something in this folder is no longer in the trash. Move it out first.",
             code="not_in_trash",
         )
-    for doc in docs:
-        document_purge(actor=actor, access=access, document=doc, info=info)
-    _audit(
-        folder, action=Action.FOLDER_PURGED, actor=actor, info=info, data={"documents": len(docs)}
-    )
+    locked = Document.objects.select_for_update().filter(pk__in=[doc.pk for doc in docs])
+    purged = [_purge(doc, actor=actor) for doc in locked]
+    record = copy.copy(folder)
     Folder.objects.filter(pk__in=beneath[1:]).delete()
     folder.delete()
+    hooks.changed(
+        hooks.FolderPurged(
+            actor=actor,
+            workspace_id=record.workspace_id,
+            folder_id=record.pk,
+            parent_id=record.parent_id,
+            name=record.name,
+        )
+    )
+    transaction.on_commit(_enqueue_garbage_collection)
+    # The audit rows last (see audit): each document by name, then the folder.
+    for gone, data in purged:
+        _audit(gone, action=Action.DOCUMENT_PURGED, actor=actor, info=info, data=data)
+    _audit(
+        record, action=Action.FOLDER_PURGED, actor=actor, info=info, data={"documents": len(docs)}
+    )
 
 
 # --- Garbage collection ----------------------------------------------------------------------
@@ -813,7 +911,12 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
     gone and stores it again). A failure before the commit leaves rows without files, which
     are unreferenced anyway and go on the next run."""
     cutoff = timezone.now() - grace
-    with transaction.atomic():
+    # A backup copies the files its database copy refers to after taking that copy: while one
+    # runs, nothing is deleted (core/backup_lock.py).
+    with transaction.atomic(), collector_turn() as free:
+        if not free:
+            log.warning("gc: a backup is running; nothing removed this time")
+            return 0
         doomed = list(
             Blob.objects.select_for_update()
             .filter(touched_at__lt=cutoff)
@@ -822,9 +925,10 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
         )
         if not doomed:
             return 0
-        previews_discard(shas=doomed)
+        hooks.changed(hooks.BlobsCollected(shas=tuple(doomed)))  # previews drop their files
         for sha in doomed:
             default_storage.delete(blob_storage_name(sha))
+        forget_blobs(doomed)  # their stamped copies (documents.stamping)
         Blob.objects.filter(pk__in=doomed).delete()
         audit_record(
             action=Action.BLOBS_COLLECTED,
@@ -833,3 +937,88 @@ def blobs_collect_garbage(*, grace: timedelta = GC_GRACE, info: RequestInfo = SY
             data={"count": len(doomed), "sha256": doomed[:100]},
         )
     return len(doomed)
+
+
+@dataclass
+class SweepResult:
+    """What :func:`storage_sweep` removed."""
+
+    temporaries: int = 0  # upload scratch files left in the upload temporary folder
+    partials: int = 0  # .partial-* files left beside the blobs
+    unreferenced_files: int = 0  # files under blobs/ that no blob row names
+    bytes: int = 0
+
+    @property
+    def files(self) -> int:
+        return self.temporaries + self.partials + self.unreferenced_files
+
+
+def storage_sweep(*, grace: timedelta = GC_GRACE, blobs: bool = True) -> SweepResult:
+    """Delete the files crashes left on disk (see ``documents.integrity``): upload temporaries,
+    and unless ``blobs`` is false (``commonroom serve`` at start, which must not walk every
+    blob), partial blob copies and blob files no row names; each once untouched for ``grace``
+    and not in use. A scratch file being written is locked by its process, so an upload in
+    progress is never taken, however long it has been going; the lock dies with the process."""
+    cutoff = time.time() - grace.total_seconds()
+    result = SweepResult()
+    for item in upload_temporaries():
+        if item.modified < cutoff and remove_unless_in_use(item.path):
+            result.temporaries += 1
+            result.bytes += item.size
+    if blobs:
+        with collector_turn() as free:  # nothing under blobs/ goes while a backup copies it
+            if free:
+                _blob_leftovers_sweep(cutoff, result)
+            else:
+                log.warning("sweep: a backup is running; nothing removed beside the blobs")
+    if result.files:
+        log.info(
+            "sweep: removed %d temporary, %d partial and %d unreferenced file(s), %d bytes",
+            result.temporaries,
+            result.partials,
+            result.unreferenced_files,
+            result.bytes,
+        )
+    return result
+
+
+def _blob_leftovers_sweep(cutoff: float, result: SweepResult) -> None:
+    candidates: dict[str, tuple[str, int]] = {}
+    for name, partial in list(blob_files()):
+        path = default_storage.path(name)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if st.st_mtime >= cutoff:
+            continue
+        if partial:
+            if remove_unless_in_use(path):
+                result.partials += 1
+                result.bytes += st.st_size
+        elif (sha := blob_name_sha256(name)) is not None:  # other names are left to a person
+            candidates[sha] = (name, st.st_size)
+    shas = list(candidates)
+    for start in range(0, len(shas), 500):
+        chunk = shas[start : start + 500]
+        known = set(Blob.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        for sha in chunk:
+            name, size = candidates[sha]
+            if sha not in known and _unreferenced_file_delete(sha=sha, name=name, size=size):
+                result.unreferenced_files += 1
+                result.bytes += size
+
+
+def _unreferenced_file_delete(*, sha: str, name: str, size: int) -> bool:
+    """Delete a blob file that no row names, holding a claim on that row meanwhile: an upload of
+    the same bytes claims the row first, so it either claimed it before (we leave the file) or
+    waits for us and then stores the bytes again."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Blob.objects.create(sha256=sha, size=size)
+        except IntegrityError:
+            return False  # claimed by an upload since the listing: the file is theirs now
+        default_storage.delete(name)
+        Blob.objects.filter(pk=sha).delete()
+    return True

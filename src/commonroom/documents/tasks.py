@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from django_tasks import task
 
-from commonroom.documents.services import blobs_collect_garbage
+from commonroom.documents.services import blobs_collect_garbage, storage_sweep
 
 
 @task()
 def collect_garbage() -> int:
-    """Remove blobs no version refers to (after the grace period). Enqueued after each purge."""
-    return blobs_collect_garbage()
+    """Remove blobs no version refers to, and the files crashes left (each after the grace
+    period). Enqueued after each purge. Returns the number of blobs removed."""
+    removed = blobs_collect_garbage()
+    storage_sweep()
+    return removed

@@ -1,6 +1,11 @@
 """Streaming uploads: each file goes to a temporary file on disk while its SHA-256 is computed and
 its size checked against ``COMMONROOM_MAX_UPLOAD_BYTES``. Memory use does not grow with file size.
 
+The temporary file is a scratch file (:func:`commonroom.documents.storage.open_scratch`): it has no
+name where the filesystem allows (a server killed mid-upload leaves nothing behind), else it is a
+``commonroom-upload-*`` file locked while the upload lives, which the sweep removes once its
+process has gone.
+
 A refused upload does not raise from inside Django's multipart parser (that would surface as a
 500 from the CSRF middleware); the handler stops the parse and leaves the error on the request,
 where :func:`upload_error` finds it for the view or API operation to raise.
@@ -8,37 +13,49 @@ where :func:`upload_error` finds it for the view or API operation to raise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
-from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
-from commonroom.core.exceptions import ApplicationError, TooLarge
+from commonroom.core.asgi_limits import too_large_error
+from commonroom.core.exceptions import ApplicationError
+from commonroom.documents.storage import UPLOAD_PREFIX, UPLOAD_SUFFIX, open_scratch, scratch_path
 
 UPLOAD_ERROR_ATTR = "_commonroom_upload_error"
 
 
-def human_size(num: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if num < 1024 or unit == "TB":
-            return f"{num:.0f} {unit}" if unit == "bytes" else f"{num:.1f} {unit}"
-        num /= 1024
-    return f"{num:.1f} TB"  # pragma: no cover
+class TemporaryUploadedFile(UploadedFile):
+    """An upload streamed to a scratch file in ``FILE_UPLOAD_TEMP_DIR``; closing it (Django
+    does at the end of the request) frees the file. The storage links it into place."""
+
+    def __init__(
+        self,
+        name: str | None,
+        content_type: str | None,
+        size: int | None,
+        charset: str | None,
+        content_type_extra: dict[str, bytes] | None = None,
+    ) -> None:
+        self.scratch = open_scratch(
+            str(settings.FILE_UPLOAD_TEMP_DIR), prefix=UPLOAD_PREFIX, suffix=UPLOAD_SUFFIX
+        )
+        super().__init__(self.scratch, name, content_type, size, charset, content_type_extra)
+
+    def temporary_file_path(self) -> str:
+        return scratch_path(self.scratch)
+
+    def close(self) -> None:
+        with contextlib.suppress(FileNotFoundError):  # a named scratch file already gone
+            self.scratch.close()
 
 
-def too_large_error() -> TooLarge:
-    limit = settings.COMMONROOM_MAX_UPLOAD_BYTES
-    return TooLarge(
-        f"That file is larger than the limit of {human_size(limit)}. Nothing was saved.",
-        code="too_large",
-    )
-
-
-class HashingUploadHandler(TemporaryFileUploadHandler):
+class HashingUploadHandler(FileUploadHandler):
     def handle_raw_input(
         self,
         input_data: Any,
@@ -52,6 +69,9 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
+        self.file = TemporaryUploadedFile(
+            self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+        )
         self.sha256 = hashlib.sha256()
         self.received = 0
 
@@ -64,10 +84,14 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         return None
 
     def file_complete(self, file_size: int) -> UploadedFile | None:
-        uploaded = super().file_complete(file_size)
-        if uploaded is not None:
-            uploaded.sha256 = self.sha256.hexdigest()  # type: ignore[attr-defined]
-        return uploaded
+        self.file.seek(0)
+        self.file.size = file_size
+        self.file.sha256 = self.sha256.hexdigest()  # type: ignore[attr-defined]
+        return self.file
+
+    def upload_interrupted(self) -> None:
+        if hasattr(self, "file"):
+            self.file.close()
 
     def _refuse(self, error: ApplicationError) -> None:
         if self.request is not None:

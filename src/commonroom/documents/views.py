@@ -12,12 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from commonroom.comments.selectors import document_threads, with_abilities
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
-from commonroom.documents import services
+from commonroom.documents import hooks, services
 from commonroom.documents.downloads import version_file_response
-from commonroom.documents.models import Folder
+from commonroom.documents.models import Folder, Version
 from commonroom.documents.selectors import (
     DocumentAccess,
     all_folders,
@@ -30,9 +29,6 @@ from commonroom.documents.selectors import (
     trash_items,
 )
 from commonroom.documents.uploads import upload_error
-from commonroom.notifications.selectors import is_following
-from commonroom.notifications.services import document_seen
-from commonroom.previews.selectors import comparable_with_previous, preview_for
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
 
 
@@ -54,20 +50,57 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def _live_parts(request: HttpRequest) -> bool:
+    """The page's script asks for the parts it replaces live (static/commonroom/places.js)."""
+    return request.headers.get("HX-Request") == "true"
+
+
 PAGE_SIZE = 100
+
+
+def _version_notes(version: Version) -> str:
+    """What an upload's answer says about the version it made beyond its number: a crossed
+    amendment (and that the file itself said so), bytes of an earlier version."""
+    notes = ""
+    if not version.based_on_latest:
+        told = (
+            f" (this file was downloaded from version {version.based_on_number})"
+            if version.based_on_from_file
+            else ""
+        )
+        notes += (
+            f" It was based on version {version.based_on_number}, not the latest{told}: "
+            "check nothing was missed between them."
+        )
+    if version.identical_to_number and not version.restored_from_number:
+        notes += f" It is identical to version {version.identical_to_number}."
+    return notes
+
+
+def _version_facts(version: Version) -> dict[str, object]:
+    return {
+        "document": str(version.document_id),
+        "name": version.filename,
+        "version": version.number,
+        "based_on": version.based_on_number,
+        "based_on_latest": version.based_on_latest,
+        "based_on_from_file": version.based_on_from_file,
+        "identical_to": version.identical_to_number,
+    }
 
 
 def _folder_page(
     request: AuthedRequest, access: WorkspaceAccess, folder: Folder | None
 ) -> HttpResponse:
     """The listing of a folder (or the workspace's top level): folders, then documents a page
-    of ``PAGE_SIZE`` at a time."""
+    of ``PAGE_SIZE`` at a time. Asked with ``HX-Request``, only the parts the page's script
+    replaces when something here changes (its breadcrumbs, heading and listing)."""
     page = Paginator(folder_documents(access=access, folder=folder), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     return render(
         request,
-        "workspaces/detail.html",
+        "workspaces/_live_parts.html" if _live_parts(request) else "workspaces/detail.html",
         {
             "access": access,
             "workspace": access.workspace,
@@ -126,13 +159,16 @@ def upload(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     if done.versions:
         summary = ", ".join(f"{v.filename} (version {v.number})" for v in done.versions)
         messages.success(request, f"Uploaded {summary}.")
+    for v in done.versions:
+        if notes := _version_notes(v):
+            messages.info(request, f"{v.filename}, version {v.number}:{notes}")
     for sentence in done.unchanged:
         messages.info(request, sentence)
     if _wants_json(request):
         return JsonResponse(
             {
                 "uploaded": [
-                    {"document": str(v.document_id), "name": v.filename, "version": v.number}
+                    {**_version_facts(v), "message": _version_notes(v).strip()}
                     for v in done.versions
                 ],
                 "unchanged": done.unchanged,
@@ -205,30 +241,46 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     services.document_record_view(actor=request.user, doc_access=doc_access, info=info(request))
-    document_seen(user=request.user, document=doc_access.document)  # for "changed since"
     versions = list(document_versions(doc_access=doc_access))
     doc = doc_access.document
+    # The preview, the comments, "following": what other apps show of it (documents.hooks).
+    parts = hooks.page_context(
+        hooks.DocumentPage(user=request.user, doc_access=doc_access, versions=versions)
+    )
     return render(
         request,
         "documents/detail.html",
         {
+            **parts,
             "access": doc_access.access,
             "workspace": doc_access.access.workspace,
             "doc_access": doc_access,
             "document": doc,
             "abilities": doc_access.abilities,
             "versions": versions,
-            "comparable": comparable_with_previous(versions),
             "latest": versions[0] if versions else None,
-            "preview": preview_for(doc_access=doc_access, version=versions[0])
-            if versions
-            else None,
             "path": folder_path(doc.folder),
             "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
-            "following": is_following(user=request.user, document=doc),
-            "threads": with_abilities(
-                document_threads(doc_access=doc_access), doc_access=doc_access, user=request.user
-            ),
+        },
+    )
+
+
+@login_required
+def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """A document's breadcrumbs and heading alone: what its open pages replace when it is
+    renamed or moved, or a folder above it is (static/commonroom/places.js). Not a view of
+    the document (only its name and place), so not audited as one."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    doc = doc_access.document
+    return render(
+        request,
+        "documents/_heading.html",
+        {
+            "workspace": doc_access.access.workspace,
+            "document": doc,
+            "path": folder_path(doc.folder),
         },
     )
 
@@ -261,15 +313,10 @@ def version_upload(request: AuthedRequest, workspace_id: str, document_id: str) 
         if _wants_json(request):
             return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status)
         return back_with_error(request, exc, back)
-    text = f"Version {version.number} uploaded."
-    if not version.based_on_latest:
-        text += (
-            f" It was based on version {version.based_on_number}, not the latest: "
-            "check nothing was missed between them."
-        )
+    text = f"Version {version.number} uploaded.{_version_notes(version)}"
     messages.success(request, text)
     if _wants_json(request):
-        return JsonResponse({"version": version.number, "redirect": back, "message": text})
+        return JsonResponse({**_version_facts(version), "redirect": back, "message": text})
     return redirect(back)
 
 
@@ -283,7 +330,7 @@ def version_download(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
-    return version_file_response(version)
+    return version_file_response(request, version)
 
 
 @login_required
@@ -346,7 +393,7 @@ def trash(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     folders, documents = trash_items(access=access)
     return render(
         request,
-        "documents/trash.html",
+        "documents/_trash_parts.html" if _live_parts(request) else "documents/trash.html",
         {
             "access": access,
             "workspace": access.workspace,

@@ -12,7 +12,8 @@ What goes down the socket, as JSON:
 Every event is read back from the event log together with the reader's membership (for all the
 process's sockets on the workspace at once: hub.py), so a person removed from the workspace is
 sent nothing more; their sockets are also closed at once (4403) by a
-revocation. A socket that may not follow the workspace is refused at the handshake.
+revocation. A socket that may not follow the workspace is refused at the handshake. While the
+channel layer (Redis) is unreachable, sockets are closed with 1013 "try again later" (outage.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from commonroom.live import hub, relay
+from commonroom.live.outage import ClosesOnLayerOutage
 from commonroom.live.selectors import may_follow, resume_from
 from commonroom.live.services import sockets_live_on, user_group, workspace_group
 
@@ -39,7 +41,15 @@ def _after(scope: dict[str, Any]) -> int | None:
     return None
 
 
-class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
+def _starting_point(*, workspace_id: str, after: int | None) -> tuple[int, bool, int]:
+    """Where a socket continues from and whether it must reload (``resume_from``), and the
+    relay's position in the log, read before them."""
+    position = relay.position()
+    last_id, reset = resume_from(workspace_id=workspace_id, after=after)
+    return last_id, reset, position
+
+
+class WorkspaceConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
     workspace_id: str
     user_id: int
     last_id: int
@@ -48,6 +58,7 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.groups_joined = []
         self.closing = False
+        self.relayed = False
         user = self.scope.get("user")
         self.workspace_id = str(self.scope["url_route"]["kwargs"]["workspace_id"])
         if not await database_sync_to_async(may_follow)(user=user, workspace_id=self.workspace_id):
@@ -57,14 +68,16 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
         self.lock = asyncio.Lock()
         sockets_live_on(asyncio.get_running_loop())
         # Join first, then read where to continue from: an event committed in between is
-        # announced to this socket and read from the log, never lost.
+        # announced to this socket and read from the log, never lost. The relay (events of
+        # other processes, without Redis) takes over from the log's position read before that.
         for group in (workspace_group(self.workspace_id), user_group(self.user_id)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
-        self.last_id, reset = await database_sync_to_async(resume_from)(
+        self.last_id, reset, position = await database_sync_to_async(_starting_point)(
             workspace_id=self.workspace_id, after=_after(self.scope)
         )
-        relay.socket_opened()
+        relay.socket_opened(at=position)
+        self.relayed = True
         await self.accept()
         await self.send_json({"type": "hello", "id": self.last_id})
         if reset:
@@ -72,11 +85,14 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
         await self.catch_up()
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        if self.groups_joined:
-            relay.socket_closed()
-        self.groups_joined = []
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        finally:  # leaving may fail (Redis down): the relay still learns the socket is gone
+            if self.relayed:
+                relay.socket_closed()
+            self.groups_joined = []
+            self.relayed = False
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
@@ -125,7 +141,7 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
             await self.refuse()
 
 
-class PersonalConsumer(AsyncJsonWebsocketConsumer):
+class PersonalConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
     """``/ws/me/``: pages outside a workspace (home, notifications) follow their person's
     nudges (the unread badge) only. Closed by "sign out everywhere"."""
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from commonroom.workspaces.models import Workspace
-
 
 class Event(models.Model):
     id = models.BigAutoField(primary_key=True)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict)
     # Which process wrote it, so the embedded relay only re-announces other processes' events.

@@ -8,6 +8,12 @@ event log every ``INTERVAL`` seconds for events another process wrote and announ
 Sockets read events from the log themselves and skip ids they have sent, so an event announced
 twice is still sent once.
 
+What must hold: every event committed after a socket's catch-up read is announced here. A socket
+reads the log's newest id (its position) before its catch-up read and tells the relay. While no
+socket is open the relay does not read and forgets where it was; the first read after that starts
+from the lowest position of the sockets that opened meanwhile, not from the log's newest id then
+(up to ``INTERVAL`` later), which would skip the events committed in between.
+
 Ids are taken at insert, and two workspaces' transactions may commit out of id order, so each
 read looks back ``WINDOW`` ids below the highest seen and skips the ids it already announced.
 (Within one workspace, events commit in id order: see services.publish.)
@@ -29,30 +35,49 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.5
 WINDOW = 256
-_state: dict[str, object] = {"sockets": 0, "task": None}
+
+
+class _State:
+    """This process's open sockets, the relay's task, and where the next relay starts."""
+
+    sockets = 0
+    task: asyncio.Task[None] | None = None
+    # The lowest position of the sockets opened since the last read (None: none opened).
+    start: int | None = None
+
+
+_state = _State()
 
 
 def needed() -> bool:
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
-def socket_opened() -> None:
-    _state["sockets"] = int(_state["sockets"]) + 1  # type: ignore[call-overload]
-    task = _state["task"]
-    if needed() and (task is None or task.done()):  # type: ignore[attr-defined]
-        _state["task"] = asyncio.get_running_loop().create_task(_run())
-
-
-def socket_closed() -> None:
-    _state["sockets"] = max(0, int(_state["sockets"]) - 1)  # type: ignore[call-overload]
-
-
-def _latest() -> int:
+def position() -> int:
+    """The log's newest id, read by a socket before its catch-up read (0 when the relay is not
+    needed: nothing reads it)."""
+    if not needed():
+        return 0
     return int(Event.objects.aggregate(m=Max("id"))["m"] or 0)
 
 
+def socket_opened(*, at: int) -> None:
+    """A socket has joined its groups and will read the log from ``at`` (its :func:`position`)
+    on: the relay announces whatever other processes commit from then on."""
+    _state.sockets += 1
+    _state.start = at if _state.start is None else min(_state.start, at)
+    task = _state.task
+    if needed() and (task is None or task.done()):
+        _state.task = asyncio.get_running_loop().create_task(_run())
+
+
+def socket_closed() -> None:
+    _state.sockets = max(0, _state.sockets - 1)
+
+
 class Relay:
-    """Which events of other processes are still to announce here."""
+    """Which events of other processes are still to announce here: those after ``high`` (and
+    up to ``WINDOW`` below it that it has not read yet)."""
 
     def __init__(self, high: int) -> None:
         self.high = high
@@ -70,25 +95,21 @@ class Relay:
         return [e for e in fresh if e.origin != PROCESS_ORIGIN]
 
 
-def _fresh_relay() -> Relay:
-    """A relay that starts from the present: what came before, the sockets read themselves."""
-    relay = Relay(_latest())
-    relay.seen.update(range(relay.high - WINDOW + 1, relay.high + 1))
-    return relay
-
-
 async def _run() -> None:
     layer = get_channel_layer()
     relay: Relay | None = None
     while True:
         await asyncio.sleep(INTERVAL)
-        if not _state["sockets"]:
+        start, _state.start = _state.start, None
+        if not _state.sockets:
             relay = None  # idle: no reads until someone connects again
             continue
+        if relay is None:
+            # From the lowest position of the sockets opened since: the window below it is
+            # read again too (an event of another workspace may commit late), its events
+            # announced to sockets that have them already and skip them.
+            relay = Relay(start if start is not None else await database_sync_to_async(position)())
         try:
-            if relay is None:
-                relay = await database_sync_to_async(_fresh_relay)()
-                continue
             for event in await database_sync_to_async(relay.read)():
                 await layer.group_send(*announcement(event))
         except Exception:  # keep relaying: a database hiccup must not end live updates

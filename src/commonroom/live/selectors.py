@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, Max, QuerySet
+from django.db.models import Exists, Max
 
 from commonroom.live.models import Event
-from commonroom.workspaces.models import Membership
-from commonroom.workspaces.selectors import parse_uuid
+from commonroom.workspaces.selectors import active_memberships, parse_uuid
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from commonroom.accounts.models import User
 
 # A screen that missed more than this reloads instead of replaying (it says so: "reset").
 CATCH_UP_LIMIT = 500
@@ -27,17 +31,13 @@ class Batch:
     last_id: int = 0
 
 
-def _active_memberships(workspace_id: Any) -> QuerySet[Membership]:
-    """The memberships of the workspace whose person's account is active: the only people whose
-    sockets may follow its events (filter further by person)."""
-    return Membership.objects.filter(workspace_id=workspace_id, user__is_active=True)
-
-
-def may_follow(*, user: Any, workspace_id: Any) -> bool:
+def may_follow(*, user: User | AnonymousUser | None, workspace_id: Any) -> bool:
     """A socket may follow a workspace's events while its person is an active member."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return _active_memberships(parse_uuid(workspace_id)).filter(user_id=user.pk).exists()
+    return (
+        active_memberships(workspace_id=parse_uuid(workspace_id)).filter(user_id=user.pk).exists()
+    )
 
 
 def latest_event_id(*, workspace_id: Any) -> int:
@@ -66,7 +66,7 @@ def events_after(*, user_id: Any, workspace_id: Any, after: int) -> Batch:
     an active member: one query when they are (the membership is part of it), two when the
     answer is empty."""
     pk = parse_uuid(workspace_id)
-    membership = _active_memberships(pk).filter(user_id=user_id)
+    membership = active_memberships(workspace_id=pk).filter(user_id=user_id)
     rows = list(
         Event.objects.filter(Exists(membership), workspace_id=pk, id__gt=after)
         .order_by("id")
@@ -92,6 +92,8 @@ def events_for_readers(
         .only("id", "kind", "data")[: CATCH_UP_LIMIT + 1]
     )
     members = set(
-        _active_memberships(pk).filter(user_id__in=user_ids).values_list("user_id", flat=True)
+        active_memberships(workspace_id=pk)
+        .filter(user_id__in=user_ids)
+        .values_list("user_id", flat=True)
     )
     return events, members

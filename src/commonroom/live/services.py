@@ -23,8 +23,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from commonroom.live.events import EventData
 from commonroom.live.models import Event
-from commonroom.workspaces.models import Workspace
+from commonroom.live.outage import layer_unreachable, outage_log
+from commonroom.workspaces.services import workspace_lock
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,13 @@ def _send(group: str, message: dict[str, Any]) -> None:
             send.result(timeout=10)
         else:
             async_to_sync(layer.group_send)(group, message)
-    except Exception:  # a full or unreachable layer must not undo a committed change
-        log.exception("live: could not announce to %s", group)
+    except Exception as exc:  # a full or unreachable layer must not undo a committed change
+        if layer_unreachable(exc):
+            # Redis is down: one line (open pages read the event from the log when they are
+            # back), not a traceback for every event.
+            outage_log.note_announce(exc)
+        else:
+            log.exception("live: could not announce to %s", group)
 
 
 def announcement(event: Event) -> tuple[str, dict[str, Any]]:
@@ -101,18 +108,19 @@ def announce(event: Event) -> None:
 
 
 @transaction.atomic
-def publish(*, workspace_id: Any, kind: str, data: dict[str, Any]) -> Event:
-    """Record ``kind`` with ``data`` for every member of the workspace; announce it on commit.
+def publish(*, workspace_id: Any, event: EventData) -> Event:
+    """Record ``event`` (its kind and data: ``live.events``) for every member of the workspace;
+    announce it on commit.
 
     The workspace row is locked first (usually the calling service already holds it), so within
     one workspace events commit in id order: a screen that has seen id N has seen everything of
     its workspace up to N."""
-    list(Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
-    event = Event.objects.create(
-        workspace_id=workspace_id, kind=kind, data=_plain(data), origin=PROCESS_ORIGIN
+    workspace_lock(workspace_id=workspace_id)
+    row = Event.objects.create(
+        workspace_id=workspace_id, kind=event.kind, data=event.data(), origin=PROCESS_ORIGIN
     )
-    transaction.on_commit(lambda: announce(event), robust=True)
-    return event
+    transaction.on_commit(lambda: announce(row), robust=True)
+    return row
 
 
 def nudge_user(*, user_id: Any, kind: str, data: dict[str, Any]) -> None:

@@ -12,5 +12,6 @@ from commonroom.live.services import events_prune
 
 @task()
 def prune_events() -> int:
-    """Drop events older than ``COMMONROOM_EVENT_DAYS`` (enqueued daily by ``commonroom serve``)."""
+    """Drop events older than ``COMMONROOM_EVENT_DAYS`` (enqueued daily by the workers' schedule:
+    ``live.schedule``)."""
     return events_prune(older_than=timedelta(days=settings.COMMONROOM_EVENT_DAYS))

@@ -18,9 +18,6 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from commonroom.documents.models import Document
-from commonroom.workspaces.models import Workspace
-
 
 class Kind(models.TextChoices):
     MENTION = "mention", "Mentioned you"
@@ -35,13 +32,15 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     document = models.ForeignKey(
-        Document, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "documents.Document", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     target_url = models.CharField(max_length=500)
     summary = models.CharField(max_length=300)
@@ -78,7 +77,7 @@ class Follow(models.Model):
     """A person follows a document: new comments and versions notify them."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey("documents.Document", on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -123,7 +122,7 @@ class DocumentSeen(models.Model):
     """The latest version of a document a person has had on their screen."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey("documents.Document", on_delete=models.CASCADE, related_name="+")
     version_number = models.PositiveIntegerField()
     seen_at = models.DateTimeField(default=timezone.now)
 

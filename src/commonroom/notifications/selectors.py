@@ -4,31 +4,28 @@ the person and to the workspaces they are a member of now."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
 
+from commonroom.comments.selectors import threads_waiting_on
 from commonroom.core.markup import as_text
 from commonroom.core.text import plain_text
-from commonroom.documents.models import Document
+from commonroom.documents.selectors import live_documents
 from commonroom.notifications.models import DocumentSeen, Follow, Kind, Notification
-from commonroom.workspaces.models import Membership
+from commonroom.workspaces.selectors import membership_exists
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Document
 
 HOME_LIMIT = 10
-
-
-def _member_of(user: Any, workspace_field: str) -> Exists:
-    return Exists(Membership.objects.filter(workspace_id=OuterRef(workspace_field), user=user))
 
 
 def _visible() -> QuerySet[Notification]:
     """Notifications whose recipient is still a member of their workspace (filter by person)."""
     return Notification.objects.filter(
-        Exists(
-            Membership.objects.filter(
-                workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id")
-            )
-        )
+        membership_exists(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id"))
     )
 
 
@@ -38,7 +35,7 @@ def shown_words(item: Any) -> str:
     return plain_text(as_text(item.body_html) or item.body)
 
 
-def visible_notifications(user: Any) -> QuerySet[Notification]:
+def visible_notifications(user: User) -> QuerySet[Notification]:
     """The person's notifications in workspaces they are still a member of."""
     return _visible().filter(recipient=user)
 
@@ -59,12 +56,12 @@ def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     return {pk: found.get(pk, 0) for pk in ids}
 
 
-def unread_count(user: Any) -> int:
+def unread_count(user: User) -> int:
     """How many unread notifications the person has (one query)."""
     return unread_counts([user.pk])[user.pk]
 
 
-def notification_list(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:
+def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:
     """Newest first, with what a row shows."""
     qs = visible_notifications(user).select_related("actor", "workspace", "document")
     if unread_only:
@@ -72,46 +69,30 @@ def notification_list(*, user: Any, unread_only: bool = False) -> QuerySet[Notif
     return qs.order_by("-created_at")
 
 
-def is_following(*, user: Any, document: Document) -> bool:
+def is_following(*, user: User, document: Document) -> bool:
     return Follow.objects.filter(user=user, document=document).exists()
 
 
-def unread_mentions(*, user: Any, limit: int = HOME_LIMIT) -> list[Notification]:
+def unread_mentions(*, user: User, limit: int = HOME_LIMIT) -> list[Notification]:
     return list(notification_list(user=user, unread_only=True).filter(kind=Kind.MENTION)[:limit])
 
 
-def threads_waiting(*, user: Any, limit: int = HOME_LIMIT) -> list[Any]:
+def threads_waiting(*, user: User, limit: int = HOME_LIMIT) -> list[Any]:
     """Unresolved threads the person took part in whose latest comment is someone else's,
     most recent first (on live documents of workspaces they belong to), each with ``text``: the
     first comment's words without Markdown marks."""
-    from commonroom.comments.models import Comment
-
-    in_thread = Comment.objects.filter(Q(pk=OuterRef("pk")) | Q(thread_id=OuterRef("pk")))
-    latest = in_thread.order_by("-created_at", "-pk")
-    found: list[Any] = list(
-        Comment.objects.filter(thread__isnull=True, resolved_at__isnull=True)
-        .filter(document__deleted_at__isnull=True)
-        .filter(
-            Q(author=user) | Exists(Comment.objects.filter(thread_id=OuterRef("pk"), author=user))
-        )
-        .filter(_member_of(user, "document__workspace_id"))
-        .annotate(
-            latest_author_id=Subquery(latest.values("author_id")[:1]),
-            latest_at=Subquery(latest.values("created_at")[:1]),
-        )
-        .exclude(latest_author_id=user.pk)
-        .select_related("document", "document__workspace", "author")
-        .order_by("-latest_at")[:limit]
-    )
+    found: list[Any] = threads_waiting_on(user=user, limit=limit)
     for thread in found:
         thread.text = shown_words(thread)
     return found
 
 
-def documents_changed(*, user: Any, limit: int = HOME_LIMIT) -> list[Document]:
+def documents_changed(*, user: User, limit: int = HOME_LIMIT) -> list[Document]:
     """Documents with a version newer than the one the person last had on screen, and those they
     follow but never opened; most recently updated first."""
-    base = Document.objects.filter(deleted_at__isnull=True).filter(_member_of(user, "workspace_id"))
+    base = live_documents().filter(
+        membership_exists(workspace_id=OuterRef("workspace_id"), user_id=user.pk)
+    )
     seen = DocumentSeen.objects.filter(user=user, document_id=OuterRef("pk"))
     newer = base.filter(
         pk__in=DocumentSeen.objects.filter(

@@ -1,12 +1,12 @@
 """Every write to notifications, follows, settings and "seen" marks.
 
-The hooks (:func:`comment_posted`, :func:`version_uploaded`, :func:`message_posted`, and the
-edit and delete hooks that keep the quoted excerpt true to the source) are called
-by the comments, documents and conversations services inside their write's transaction: the
-notifications commit with the change or not at all. Each person gets one notification per source
-item (the strongest reason wins: mention, then reply or conversation, then new comment or
-version), never for their own action, and only while they are a member of the workspace. Open
-screens are nudged and "immediate" emails enqueued after the commit.
+The followers (:func:`comment_posted`, :func:`version_uploaded`, :func:`message_posted`, and
+the edit and delete followers that keep the quoted excerpt true to the source) are called from
+``receivers``, which follows the comments', documents' and conversations' hooks, inside the
+change's transaction: the notifications commit with it or not at all. Each person gets one
+notification per source item (the strongest reason wins: mention, then reply or conversation,
+then new comment or version), never for their own action, and only while they are a member of
+the workspace. Open screens are nudged and "immediate" emails enqueued after the commit.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from commonroom.comments.selectors import earlier_thread_author_ids
+from commonroom.conversations.selectors import earlier_message_author_ids
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.text import plain_text
-from commonroom.documents.models import Document
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
 from commonroom.notifications.models import (
@@ -42,9 +43,14 @@ from commonroom.notifications.selectors import (
     unread_counts,
     visible_notifications,
 )
-from commonroom.workspaces.models import Membership
-from commonroom.workspaces.selectors import parse_uuid
+from commonroom.workspaces.selectors import active_memberships, parse_uuid
 from commonroom.workspaces.services import lock_access
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.comments.models import Comment
+    from commonroom.conversations.models import Message
+    from commonroom.documents.models import Document, Version
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +84,9 @@ def _member_ids(workspace_id: Any, user_ids: Iterable[Any]) -> set[int]:
     if not ids:
         return set()
     return set(
-        Membership.objects.filter(
-            workspace_id=workspace_id, user_id__in=ids, user__is_active=True
-        ).values_list("user_id", flat=True)
+        active_memberships(workspace_id=workspace_id)
+        .filter(user_id__in=ids)
+        .values_list("user_id", flat=True)
     )
 
 
@@ -109,7 +115,7 @@ def _notify(
     *,
     reasons: dict[int, str],
     workspace_id: Any,
-    actor: Any,
+    actor: User,
     document_id: Any,
     target_url: str,
     summaries: dict[str, str],
@@ -170,27 +176,19 @@ def _doc_url(workspace_id: Any, document_id: Any) -> str:
     return reverse("document_detail", args=[workspace_id, document_id])
 
 
-# --- Hooks called by other apps' services -------------------------------------------------------
+# --- Following other apps' changes (``receivers``) ----------------------------------------------
 
 
-def comment_posted(*, comment: Any, mentioned: list[Any]) -> list[Notification]:
+def comment_posted(*, comment: Comment, mentioned: list[Any]) -> list[Notification]:
     """A comment (a new thread or a reply) was written. Call inside its transaction.
 
     Mentioned members get "mention"; the authors of earlier comments in the same thread "reply";
     the document's followers "new_comment". The author follows the document from now on."""
-    from commonroom.comments.models import Comment
-
     doc = comment.document
     root_id = comment.thread_id or comment.pk
     reasons: dict[int, str] = {}
     _merge(reasons, [u.pk for u in mentioned], Kind.MENTION)
-    earlier = (
-        Comment.objects.filter(Q(pk=root_id) | Q(thread_id=root_id))
-        .exclude(pk=comment.pk)
-        .filter(created_at__lte=comment.created_at)
-        .values_list("author_id", flat=True)
-    )
-    _merge(reasons, earlier, Kind.REPLY)
+    _merge(reasons, earlier_thread_author_ids(comment), Kind.REPLY)
     _merge(
         reasons,
         Follow.objects.filter(document_id=doc.pk).values_list("user_id", flat=True),
@@ -214,7 +212,24 @@ def comment_posted(*, comment: Any, mentioned: list[Any]) -> list[Notification]:
     )
 
 
-def version_uploaded(*, version: Any) -> list[Notification]:
+def suggestion_made(*, comment: Comment, quote: str, new_text: str) -> int:
+    """The thread ``comment`` opens carries a suggested change (told after ``comment_posted``,
+    in the same transaction): its followers' notifications say "X suggested a change to
+    <document>" and quote the change. Mentions keep their wording. Returns how many changed."""
+    doc = comment.document
+    if not new_text:
+        change = f"Delete “{_clip(quote, 200)}”"
+    else:
+        change = f"“{_clip(quote, 200)}” → “{_clip(new_text, 200)}”"
+    return Notification.objects.filter(
+        dedupe_key=f"comment:{comment.pk}", kind=Kind.NEW_COMMENT
+    ).update(
+        summary=_clip(f"{comment.author.display_name} suggested a change to {doc.name}", 300),
+        excerpt=_clip(change),
+    )
+
+
+def version_uploaded(*, version: Version) -> list[Notification]:
     """A new version was added (upload or restore). Call inside its transaction: the document's
     followers get "new_version"; the uploader follows the document and has seen this version."""
     doc = version.document
@@ -243,26 +258,15 @@ def version_uploaded(*, version: Any) -> list[Notification]:
     )
 
 
-def message_posted(*, message: Any, mentioned: list[Any]) -> list[Notification]:
+def message_posted(*, message: Message, mentioned: list[Any]) -> list[Notification]:
     """A message was written in a conversation. Call inside its transaction.
 
-    Duck-typed on the conversations app: ``message.conversation`` (with ``workspace_id``,
-    and ``title`` if it has one), ``message.author``, ``message.body``, ``message.created_at``,
-    ``message.document_id`` (may be None); other messages of the conversation are found through
-    the message's own model. Mentioned members get "mention"; earlier writers "conversation"."""
+    Mentioned members get "mention"; earlier writers in the conversation "conversation"."""
     conversation = message.conversation
     workspace_id = conversation.workspace_id
     reasons: dict[int, str] = {}
     _merge(reasons, [u.pk for u in mentioned], Kind.MENTION)
-    earlier = (
-        type(message)
-        ._default_manager.filter(conversation_id=conversation.pk)
-        .exclude(pk=message.pk)
-        .filter(created_at__lte=message.created_at)
-        .values_list("author_id", flat=True)
-        .distinct()
-    )
-    _merge(reasons, earlier, Kind.CONVERSATION)
+    _merge(reasons, earlier_message_author_ids(message), Kind.CONVERSATION)
     try:
         url = reverse("conversation_detail", args=[workspace_id, conversation.pk])
     except NoReverseMatch:  # pragma: no cover - only before the conversations pages exist
@@ -295,24 +299,24 @@ def _set_excerpt(key: str, excerpt: str) -> int:
     return Notification.objects.filter(dedupe_key=key).update(excerpt=_clip(excerpt))
 
 
-def comment_edited(*, comment: Any) -> int:
+def comment_edited(*, comment: Comment) -> int:
     """A comment's text changed: its notifications quote the new text. Call inside the edit's
     transaction."""
     return _set_excerpt(f"comment:{comment.pk}", shown_words(comment))
 
 
-def comment_deleted(*, comment: Any) -> int:
+def comment_deleted(*, comment: Comment) -> int:
     """A comment was deleted: its notifications no longer quote it. Call inside the deletion's
     transaction."""
     return _set_excerpt(f"comment:{comment.pk}", COMMENT_DELETED)
 
 
-def message_edited(*, message: Any) -> int:
+def message_edited(*, message: Message) -> int:
     """A message's text changed: its notifications quote the new text."""
     return _set_excerpt(f"message:{message.pk}", shown_words(message))
 
 
-def message_deleted(*, message: Any) -> int:
+def message_deleted(*, message: Message) -> int:
     """A message was deleted: its notifications no longer quote it."""
     return _set_excerpt(f"message:{message.pk}", MESSAGE_DELETED)
 
@@ -320,7 +324,7 @@ def message_deleted(*, message: Any) -> int:
 # --- A person's own notifications ---------------------------------------------------------------
 
 
-def _own(user: Any, notification_id: Any) -> Notification:
+def _own(user: User, notification_id: Any) -> Notification:
     found = visible_notifications(user).filter(pk=parse_uuid(notification_id)).first()
     if found is None:
         raise NotFound()
@@ -328,7 +332,7 @@ def _own(user: Any, notification_id: Any) -> Notification:
 
 
 @transaction.atomic
-def mark_read(*, user: Any, notification_id: Any) -> Notification:
+def mark_read(*, user: User, notification_id: Any) -> Notification:
     """Mark one of the person's notifications read (someone else's does not exist: 404)."""
     notification = _own(user, notification_id)
     if notification.read_at is None:
@@ -339,7 +343,7 @@ def mark_read(*, user: Any, notification_id: Any) -> Notification:
 
 
 @transaction.atomic
-def mark_all_read(*, user: Any, workspace: Any = None) -> int:
+def mark_all_read(*, user: User, workspace: Any = None) -> int:
     """Mark all the person's unread notifications read (in one workspace, if given)."""
     # The same notifications the person is shown (members' workspaces only), no others.
     qs = visible_notifications(user).filter(read_at__isnull=True)
@@ -352,7 +356,7 @@ def mark_all_read(*, user: Any, workspace: Any = None) -> int:
 
 
 @transaction.atomic
-def follow(*, user: Any, doc_access: DocumentAccess) -> None:
+def follow(*, user: User, doc_access: DocumentAccess) -> None:
     """Follow a document the person can see (they are its member: ``doc_access`` says so)."""
     # Membership read again in this transaction: a person removed a moment ago gets 404.
     lock_access(actor=user, access=doc_access.access)
@@ -360,19 +364,19 @@ def follow(*, user: Any, doc_access: DocumentAccess) -> None:
 
 
 @transaction.atomic
-def unfollow(*, user: Any, doc_access: DocumentAccess) -> None:
+def unfollow(*, user: User, doc_access: DocumentAccess) -> None:
     lock_access(actor=user, access=doc_access.access)
     Follow.objects.filter(user=user, document_id=doc_access.document.pk).delete()
 
 
-def settings_for(user: Any) -> NotificationSettings:
+def settings_for(user: User) -> NotificationSettings:
     """The person's settings (the defaults, unsaved, if they never chose)."""
     found = NotificationSettings.objects.filter(user=user).first()
     return found or NotificationSettings(user=user)
 
 
 @transaction.atomic
-def settings_update(*, user: Any, email: str) -> NotificationSettings:
+def settings_update(*, user: User, email: str) -> NotificationSettings:
     if email not in EmailChoice.values:
         raise ApplicationError(
             "Choose when to be emailed: immediate, digest or none.", code="invalid_email_choice"
@@ -394,7 +398,7 @@ def _mark_seen(user_id: Any, document_id: Any, number: int) -> None:
     )
 
 
-def document_seen(*, user: Any, document: Document) -> None:
+def document_seen(*, user: User, document: Document) -> None:
     """The person has the document's page in front of them: its latest version is seen."""
     if document.current_version_number:
         _mark_seen(user.pk, document.pk, document.current_version_number)
@@ -450,7 +454,7 @@ def send_notification_emails(notification_ids: list[str]) -> int:
     return sent
 
 
-def _digest_items(user: Any, choice: str, since: datetime | None) -> Any:
+def _digest_items(user: User, choice: str, since: datetime | None) -> Any:
     qs = visible_notifications(user).filter(read_at__isnull=True, emailed_at__isnull=True)
     if since is not None:
         qs = qs.filter(created_at__gt=since)
@@ -515,12 +519,3 @@ def send_digests(now: datetime | None = None) -> int:
             prefs.save(update_fields=["last_digest_at"])
             sent += 1
     return sent
-
-
-def next_digest_time(now: datetime, hour: int) -> datetime:
-    """The next moment the clock (in the server's time zone) shows ``hour``:00, after ``now``."""
-    local = timezone.localtime(now)
-    at = local.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if at <= local:
-        at += timedelta(days=1)  # the same wall-clock hour the next day, whatever the offset
-    return at

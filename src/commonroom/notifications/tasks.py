@@ -16,6 +16,6 @@ def send_notification_emails(notification_ids: list[str]) -> int:
 
 @task()
 def send_digests() -> int:
-    """The daily digest (enqueued each day by ``commonroom serve``, or run by ``commonroom
-    digest``)."""
+    """The daily digest (enqueued each day by the workers' schedule: ``notifications.schedule``;
+    or run by ``commonroom digest``)."""
     return services.send_digests()

@@ -7,4 +7,9 @@ class PreviewsConfig(AppConfig):
     verbose_name = "Previews"
 
     def ready(self) -> None:
-        from commonroom.previews import checks  # noqa: F401 (registers the system checks)
+        from commonroom.previews import (
+            checks,  # noqa: F401 (registers the system checks)
+            receivers,
+        )
+
+        receivers.connect()

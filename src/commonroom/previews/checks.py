@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from commonroom.previews.confine import readable_folders
+from commonroom.core.confine import readable_folders
 
 
 @checks.register(checks.Tags.security)

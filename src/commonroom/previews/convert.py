@@ -1,18 +1,15 @@
 """The sandbox child's entry point, and the registry of converters (format -> converter).
 
 Run as ``python -m commonroom.previews.convert <format> <source> <outdir>`` by
-``previews/sandbox.py``: it limits its own memory, CPU time and file sizes first (from
-``COMMONROOM_PREVIEW_MEMORY_MB``, ``COMMONROOM_PREVIEW_CPU_SECONDS`` and
-``COMMONROOM_PREVIEW_FILE_MB`` in its environment), then runs the converter and prints one JSON
-object on its standard output: ``{"ok": true, "result": {...}}`` (a :class:`Result`) or
+``previews/sandbox.py`` (through ``core/sandbox.py``): ``core.sandbox_child.serve`` limits its
+memory, CPU time and file sizes and shuts it in first, then it runs the converter and prints one
+JSON object on its standard output: ``{"ok": true, "result": {...}}`` (a :class:`Result`) or
 ``{"ok": false, "message": "<why, for people>"}``. Nothing here imports Django.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 import os
 import re
 import sys
@@ -20,6 +17,7 @@ import traceback
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
+from commonroom.core.sandbox_child import serve
 from commonroom.previews.converters.base import Converter, Refused, Result
 
 # format -> "module:function". Imported only when that format is converted, in the child.
@@ -38,6 +36,7 @@ CONVERTERS: dict[str, str] = {
 # environment says so (the tests set it; nothing else does).
 TEST_CONVERTERS: dict[str, str] = {
     "test-sleep": "commonroom.previews.tests.misbehaving:sleep",
+    "test-slow": "commonroom.previews.tests.misbehaving:slow",
     "test-allocate": "commonroom.previews.tests.misbehaving:allocate",
     "test-crash": "commonroom.previews.tests.misbehaving:crash",
     "test-noisy": "commonroom.previews.tests.misbehaving:noisy",
@@ -119,45 +118,10 @@ def converter_name(fmt: str) -> str:
     return registry().get(fmt, "")
 
 
-def _limit_self() -> None:
-    import resource
-
-    mb = 1024 * 1024
-    memory = int(os.environ.get("COMMONROOM_PREVIEW_MEMORY_MB", "1024")) * mb
-    cpu = int(os.environ.get("COMMONROOM_PREVIEW_CPU_SECONDS", "60"))
-    files = int(os.environ.get("COMMONROOM_PREVIEW_FILE_MB", "256")) * mb
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (files, files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-CONFINE_ENV = "COMMONROOM_PREVIEW_CONFINE"  # "required" or "best-effort" (sandbox.py sets it)
-REQUIRED_LAYERS = ("landlock-files", "seccomp-network")
 NOT_CONFINED = (
     "Previews are switched off on this server: it cannot shut the preview converter in. "
     "An administrator can find why in the server's log."
 )
-
-
-def required_layers() -> tuple[str, ...]:
-    return REQUIRED_LAYERS if os.environ.get(CONFINE_ENV) == "required" else ()
-
-
-def _confine_self(source: Path, outdir: Path) -> list[str]:
-    """Shut this process in (``confine.py``): read Python and its libraries, read ``source``,
-    write ``outdir`` and ``$TMPDIR``. Returns the layers applied; never raises."""
-    from commonroom.previews.confine import confine, python_folders
-
-    write = [outdir]
-    tmp = os.environ.get("TMPDIR")
-    if tmp:
-        write.append(Path(tmp))
-    try:
-        return confine(python_folders(), write, read_files=[source])
-    except Exception:  # a layer the kernel refused half-way: say so, do not convert blind
-        traceback.print_exc(file=sys.stderr)
-        return []
 
 
 PDF_PAGE = re.compile(r"^pdf-page-([1-9][0-9]{0,5})$")
@@ -202,24 +166,14 @@ def main(argv: list[str]) -> int:
             "usage: python -m commonroom.previews.convert <format> <source> <outdir>\n"
         )
         return 2
-    _limit_self()
-    source, outdir = Path(argv[2]), Path(argv[3])
-    # Whatever a library prints goes to stderr: stdout carries only the answer.
-    answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    with contextlib.suppress(Exception):  # our code, imported before the file is read
-        converter_for(argv[1])
-    confined = _confine_self(source, outdir)
-    missing = sorted(set(required_layers()) - set(confined))
-    if missing:
-        payload: dict[str, Any] = {"ok": False, "message": NOT_CONFINED, "missing": missing}
-    else:
-        payload = run(argv[1], source, outdir)
-    payload["confined"] = confined
-    answer.write(json.dumps(payload))
-    answer.flush()
-    return 0
+    fmt, source, outdir = argv[1], Path(argv[2]), Path(argv[3])
+    return serve(
+        lambda: run(fmt, source, outdir),
+        read_files=[source],
+        write=[outdir],
+        preload=lambda: converter_for(fmt),
+        refused={"message": NOT_CONFINED},
+    )
 
 
 if __name__ == "__main__":

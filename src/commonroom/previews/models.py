@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from django.db import models
 
-from commonroom.documents.models import Blob
-
 
 class PreviewStatus(models.TextChoices):
     PENDING = "pending", "Being prepared"
@@ -23,7 +21,7 @@ class PreviewStatus(models.TextChoices):
 
 class Preview(models.Model):
     blob = models.OneToOneField(
-        Blob, on_delete=models.CASCADE, primary_key=True, related_name="preview"
+        "documents.Blob", on_delete=models.CASCADE, primary_key=True, related_name="preview"
     )
     status = models.CharField(
         max_length=12, choices=PreviewStatus.choices, default=PreviewStatus.PENDING

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from commonroom.comments.selectors import anchored_blocks
 from commonroom.core.exceptions import NotFound
-from commonroom.documents.models import Version
 from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.previews import hooks
+from commonroom.previews.blocks import Block, blocks_in
 from commonroom.previews.compare import (
     MAX_CELLS_SHOWN,
     MAX_PARAGRAPHS,
@@ -35,6 +34,9 @@ from commonroom.previews.compare import (
 from commonroom.previews.convert import format_for
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
+
+if TYPE_CHECKING:
+    from commonroom.documents.models import Version
 
 _SRC_REF = re.compile(r'src="\{\{file:([A-Za-z0-9._-]{1,100})\}\}"')
 
@@ -62,6 +64,12 @@ class PreviewView:
 _PDF_PAGE = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
 
 
+def preview_text(sha256: str) -> str:
+    """The words of the file's preview ("" until the preview is made, or if it has none)."""
+    found = Preview.objects.filter(blob_id=sha256).values_list("text", flat=True).first()
+    return found or ""
+
+
 def pdf_page_number(preview: Preview, name: str) -> int | None:
     """The page ``name`` (``page-<n>.png``) stands for in a PDF preview, if it has that page:
     its picture is drawn when first asked for (``previews.services.pdf_page_file``)."""
@@ -70,24 +78,6 @@ def pdf_page_number(preview: Preview, name: str) -> int | None:
         return None
     number = int(match.group(1))
     return number if 1 <= number <= (preview.page_count or 0) else None
-
-
-def _marker(block: str, thread_ids: list[str]) -> str:
-    """The link beside a block to the first of its open threads: in the margin on a wide screen,
-    after the block on a phone (app.css)."""
-    n = len(thread_ids)
-    return str(
-        format_html(
-            '<div class="cr-anchors" data-anchor-for="{}" data-threads="{}"><a '
-            'class="cr-anchors__link" href="#thread-{}">{} comment{}<span '
-            'class="nhsuk-u-visually-hidden"> on this passage</span></a></div>',
-            block,
-            " ".join(thread_ids),
-            thread_ids[0],
-            n,
-            "" if n == 1 else "s",
-        )
-    )
 
 
 _HEADING_TAG = re.compile(r"<(/?)h([1-6])\b")
@@ -122,12 +112,9 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
             return 'src=""'
         return f'src="{files_url}{name}"'
 
-    # The HTML was sanitised when it was made; only our own URLs and markers (escaped by
-    # format_html) are put into it here.
-    markers = {
-        block: _marker(block, ids)
-        for block, ids in anchored_blocks(doc_access=doc_access, version_id=version.pk).items()
-    }
+    # The HTML was sanitised when it was made; only our own URLs and the marks other apps add
+    # after blocks (comments' markers, escaped by their maker) are put into it here.
+    markers = hooks.block_marks(hooks.PreviewShown(doc_access, version))
     # Headings move below the page's own: the document's name is the page's one h1.
     shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))
     html = mark_safe(shown)  # noqa: S308
@@ -329,3 +316,28 @@ def comparable_with_previous(versions: list[Version]) -> set[int]:
         for v in versions
     }
     return {number for number, kind in how.items() if kind and how.get(number - 1) == kind}
+
+
+def preview_outcome(sha256: str) -> tuple[bool, list[Block] | None]:
+    """For apps following a file's preview (comments' passages): whether it is made (ready,
+    failed, or none for its kind; not while there is none yet or it is being made) and, when
+    it is ready, its anchored blocks in order (``previews.blocks``)."""
+    found = Preview.objects.filter(blob_id=sha256).values_list("status", "html").first()
+    if found is None or found[0] == PreviewStatus.PENDING:
+        return False, None
+    status, html = found
+    return True, blocks_in(html) if status == PreviewStatus.READY else None
+
+
+def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Block] | None:
+    """The anchored blocks of ``version``'s preview (a version of the document the reader
+    already has access to), in order, each with its text as a browser's ``textContent`` gives
+    it (``previews.blocks``); ``None`` while the preview is not ready (or when it failed)."""
+    if version.document_id != doc_access.document.pk:
+        raise NotFound()
+    html = (
+        Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
+        .values_list("html", flat=True)
+        .first()
+    )
+    return None if html is None else blocks_in(html)

@@ -4,16 +4,19 @@
 version: a blob seen for the first time gets a pending :class:`Preview` (or an "unsupported" one
 straight away when no converter takes its format), and ``make_preview`` is enqueued after commit.
 ``preview_make`` runs the converter in the sandbox, stores its files under
-``previews/<sha256>/`` and the result, and tells the open pages of each workspace whose document
-shows that blob as its latest version. It never raises into the worker: whatever goes wrong ends
-as a failed preview with a sentence for people.
+``previews/<sha256>/`` and the result, tells ``previews.hooks`` that it is ready or failed
+(search and comments follow it), and tells the open pages of each workspace whose document
+shows that blob as its latest version. It never raises into the worker: whatever goes wrong
+ends as a failed preview with a sentence for people.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -22,28 +25,38 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.documents.models import Document, Version
-from commonroom.documents.selectors import DocumentAccess
+from commonroom.documents.selectors import (
+    DocumentAccess,
+    latest_versions_with_file,
+    newest_version_with_file,
+)
+from commonroom.live.events import PreviewEvent
 from commonroom.live.services import publish
+from commonroom.previews import hooks
 from commonroom.previews.convert import converter_name, format_for
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
 from commonroom.previews.sandbox import Outcome, run_converter
 from commonroom.previews.selectors import pdf_page_number
-from commonroom.search.services import preview_made
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Version
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +80,56 @@ def preview_requested(*, version: Version) -> None:
         transaction.on_commit(lambda: _enqueue(sha), robust=True)
 
 
-STUCK_AFTER = timedelta(hours=1)
+STUCK_AFTER = timedelta(minutes=2)
+MAKE_ATTEMPTS = 3
+_ACTIVE = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 
 
 def previews_requeue_stuck(*, now: datetime | None = None) -> int:
-    """Enqueue again the previews still pending an hour after they were asked for (their task
-    was lost: the worker was stopped, the queue cleared). Making one twice is harmless. Returns
-    how many were enqueued. Run daily by ``commonroom serve``."""
+    """Enqueue again the previews pending for ``STUCK_AFTER`` with no task waiting or running
+    to make them (their task was lost: the queue cleared, the task failed when its worker was
+    stopped twice, a crash between the upload's commit and the enqueue). A preview whose tasks
+    were tried ``MAKE_ATTEMPTS`` times (each worker that died making it counts) fails with a
+    sentence instead. Run by every worker at start and by one every few minutes
+    (``previews.schedule``); safe to run twice and in two workers at once (the preview's row
+    lock, then a fresh look for its task). Returns how many were enqueued."""
+    from commonroom.previews.tasks import make_preview
+
     cutoff = (now or timezone.now()) - STUCK_AFTER
     shas = list(
         Preview.objects.filter(status=PreviewStatus.PENDING, created_at__lt=cutoff).values_list(
             "blob_id", flat=True
         )[:1000]
     )
+    if not shas:
+        return 0
+    tasks = DBTaskResult.objects.filter(task_path=make_preview.module_path)
+    active = {
+        str(args["args"][0])
+        for args in tasks.filter(status__in=_ACTIVE).values_list("args_kwargs", flat=True)
+        if isinstance(args, dict) and args.get("args")
+    }
+    enqueued = 0
     for sha in shas:
-        _enqueue(sha)
-    return len(shas)
+        if sha in active:
+            continue
+        with transaction.atomic():
+            preview = (
+                Preview.objects.select_for_update(skip_locked=True)
+                .filter(blob_id=sha, status=PreviewStatus.PENDING)
+                .first()
+            )
+            mine = tasks.filter(args_kwargs__args__0=sha)
+            if preview is None or mine.filter(status__in=_ACTIVE).exists():
+                continue
+            tried = sum(len(ids) for ids in mine.values_list("worker_ids", flat=True))
+            if tried >= MAKE_ATTEMPTS:
+                log.error("previews: %s could not be made in %s attempts", sha, tried)
+                _finish(preview, failed="The preview could not be made." + FAILED_SUFFIX)
+                continue
+            _enqueue(sha)  # in this transaction: a second worker waits, then sees the task
+            enqueued += 1
+    return enqueued
 
 
 def _enqueue(sha: str) -> None:
@@ -92,7 +139,7 @@ def _enqueue(sha: str) -> None:
 
 
 def _source_version(sha: str) -> Version | None:
-    return Version.objects.filter(blob_id=sha).order_by("-created_at").first()
+    return newest_version_with_file(sha)
 
 
 def preview_make(*, sha: str) -> Preview | None:
@@ -212,7 +259,7 @@ def _convert(
     """Run ``fmt``'s converter on the version's file in the sandbox; store what it wrote under
     ``previews/<sha256>/``. The rows returned are not saved yet (no preview set)."""
     sha = version.blob_id
-    with tempfile.TemporaryDirectory(prefix="commonroom-preview-") as work_dir:
+    with tempfile.TemporaryDirectory(prefix="commonroom-preview-", dir=_work_folder()) as work_dir:
         work = Path(work_dir)
         source = work / _source_name(version)
         outdir = work / "out"
@@ -237,6 +284,64 @@ def _convert(
                     )
                 )
     return outcome, stored
+
+
+def preview_work_root() -> Path:
+    """Where this machine's converters work: ``<data dir>/preview-work/<host>/``, one folder
+    per process making previews (the worker, and the web processes drawing PDF pages), named
+    ``<pid>.<start time>`` (``core.process``). Inside the data directory, so a copy of a
+    document never lands in the system's temporary folder, and ``previews.W001`` covers it."""
+    return Path(settings.DATA_DIR) / "preview-work" / socket.gethostname()
+
+
+def _work_folder() -> Path:
+    """This process's folder under :func:`preview_work_root`, made when first needed."""
+    pid = os.getpid()
+    root = preview_work_root()
+    root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = root / f"{pid}.{process_started(pid) or 0}"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def preview_work_sweep() -> int:
+    """Remove the work folders of processes of this machine that are gone (killed while a
+    converter worked: each holds a copy of a document), and those older versions left in the
+    system's temporary folder. Run by every worker at start and by one per machine every few
+    minutes (``previews.schedule``); a live process's folder is never touched. Returns how many
+    were removed."""
+    root = preview_work_root()
+    if process_started(os.getpid()) is None:  # cannot tell the living from the dead here
+        return 0
+    removed = _sweep_system_temp()
+    for folder in root.glob("*.*") if root.is_dir() else []:
+        pid, _, started = folder.name.partition(".")
+        if not (pid.isdigit() and started.isdigit()):
+            continue
+        if is_running(int(pid), int(started)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+LEGACY_AFTER = 3600  # seconds; far longer than any conversion may take
+
+
+def _sweep_system_temp() -> int:
+    """Work folders that versions before ``preview-work/`` left in the system's temporary
+    folder when their worker was killed: this user's, untouched for an hour."""
+    removed = 0
+    cutoff = time.time() - LEGACY_AFTER
+    for folder in Path(tempfile.gettempdir()).glob("commonroom-preview-*"):
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if folder.is_dir() and info.st_uid == os.getuid() and info.st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 PDF_PAGE_TIMEOUT = 30
@@ -322,10 +427,11 @@ def _draw_page(version: Version, preview: Preview, name: str, number: str) -> Pr
 
 
 def _finish(preview: Preview, *, failed: str | None = None) -> None:
-    """Inside a transaction: record the outcome; after it commits, tell search and the pages
-    showing it. (Not inside it: that holds the preview's row lock, and telling the pages takes
-    each workspace's lock, which an upload of the same bytes holds while it waits for this
-    preview row: the two would deadlock.)"""
+    """Inside a transaction: record the outcome and tell ``previews.hooks``; after it
+    commits, tell the pages showing it. (Not inside it: that holds the preview's row lock,
+    and telling the pages takes each workspace's lock, which an upload of the same bytes holds
+    while it waits for this preview row: the two would deadlock. Search, which takes those
+    locks too, waits for the commit the same way.)"""
     if failed is not None:
         preview.status, preview.message = PreviewStatus.FAILED, failed
     else:
@@ -333,43 +439,28 @@ def _finish(preview: Preview, *, failed: str | None = None) -> None:
     preview.made_at = timezone.now()
     preview.save()
     sha, ready = preview.blob_id, failed is None
-    transaction.on_commit(lambda: _tell(sha, ready=ready), robust=True)
+    hooks.changed(hooks.PreviewReady(sha256=sha) if ready else hooks.PreviewFailed(sha256=sha))
+    # Each event in its own transaction, under its workspace's lock.
+    transaction.on_commit(lambda: _announce(sha, ready=ready), robust=True)
 
 
-def _tell(sha: str, *, ready: bool) -> None:
-    if ready:
-        preview_made(sha)  # the document's words become searchable (each in its transaction)
-    _announce(sha)  # each event in its own transaction, under its workspace's lock alone
-
-
-def _announce(sha: str) -> None:
+def _announce(sha: str, *, ready: bool) -> None:
     """One live event per live document whose latest version uses blob ``sha``."""
-    latest = Version.objects.filter(
-        blob_id=sha,
-        number=F("document__current_version_number"),
-        document__deleted_at__isnull=True,
-    ).select_related("document")
-    for version in latest:
-        doc: Document = version.document
+    for version in latest_versions_with_file(sha):
+        doc = version.document
         publish(
             workspace_id=doc.workspace_id,
-            kind="preview.ready",
-            data={
-                "list": f"preview:{doc.pk}",
-                "target": f"preview-{doc.pk}",
-                "fragment": reverse(
-                    "version_preview", args=[doc.workspace_id, doc.pk, version.number]
-                ),
-                "author_id": None,
-                "client_key": "",
-                "document": str(doc.pk),
-                "number": version.number,
-            },
+            event=PreviewEvent(
+                kind="preview.ready",
+                document=doc.pk,
+                number=version.number,
+                status="ready" if ready else "failed",
+            ),
         )
 
 
 def _audit_read(
-    actor: Any, doc_access: DocumentAccess, info: RequestInfo, data: dict[str, Any]
+    actor: User, doc_access: DocumentAccess, info: RequestInfo, data: dict[str, Any]
 ) -> None:
     doc = doc_access.document
     audit_record(
@@ -386,7 +477,7 @@ def _audit_read(
 
 
 def preview_record_view(
-    *, actor: Any, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
+    *, actor: User, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
 ) -> None:
     """Reading a version's preview is audited like viewing the document."""
     _audit_read(actor, doc_access, info, {"version": version.number, "sha256": version.blob_id})
@@ -403,7 +494,7 @@ def previews_discard(*, shas: list[str]) -> None:
 
 def compare_record_view(
     *,
-    actor: Any,
+    actor: User,
     doc_access: DocumentAccess,
     old: Version,
     new: Version,

@@ -16,7 +16,8 @@ def make_preview(blob_sha: str) -> str:
 
 @task()
 def requeue_stuck_previews() -> int:
-    """Previews still pending after an hour are enqueued again (enqueued daily by ``serve``)."""
+    """Previews pending with no task are enqueued again. ``commonroom worker`` does this itself
+    every few minutes; kept so that tasks already in a queue still run."""
     return previews_requeue_stuck()
 
 

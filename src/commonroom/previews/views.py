@@ -1,5 +1,6 @@
-"""Preview pages: a version's preview as an HTML fragment (what the document page shows, and what
-live.js fetches when a preview becomes ready) and the files a preview shows (its images).
+"""Preview pages: a version's preview as an HTML fragment (what the document page shows, what
+live.js fetches when a preview becomes ready, and what preview-wait.js asks for again while it is
+being prepared) and the files a preview shows (its images).
 
 Both answer 404 to non-members, and carry ``nosniff`` and a Content-Security-Policy stricter than
 the pages': nothing may run, and images come only from here.
@@ -15,6 +16,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from commonroom.core.exceptions import NotFound
+from commonroom.core.responses import ChunkedFileResponse
 from commonroom.core.views import AuthedRequest, info
 from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
@@ -46,16 +48,20 @@ def version_preview(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     version = version_get(doc_access=doc_access, number=number)
-    services.preview_record_view(
-        actor=request.user, doc_access=doc_access, version=version, info=info(request)
-    )
+    preview = preview_for(doc_access=doc_access, version=version)
+    if not preview.pending:
+        # A page waiting for a preview asks again until it is made (preview-wait.js): only
+        # what was shown is a reading.
+        services.preview_record_view(
+            actor=request.user, doc_access=doc_access, version=version, info=info(request)
+        )
     response = render(
         request,
         "previews/_preview.html",
         {
             "workspace": doc_access.access.workspace,
             "document": doc_access.document,
-            "preview": preview_for(doc_access=doc_access, version=version),
+            "preview": preview,
         },
     )
     _strict(response)
@@ -76,7 +82,7 @@ def preview_file(
     except NotFound:
         # A PDF page, drawn now (within the reader's budget of new pages a minute).
         found = services.pdf_page_file(version=version, name=name, reader_id=request.user.pk)
-    response = FileResponse(
+    response = ChunkedFileResponse(
         default_storage.open(found.storage_name, "rb"), content_type=found.content_type
     )
     inline = found.content_type in INLINE_TYPES

@@ -29,7 +29,7 @@ from django.db import connection
 from django.db.models import Field
 
 from commonroom.search.models import SearchEntry
-from commonroom.workspaces.models import Membership
+from commonroom.workspaces.selectors import member_workspace_ids
 
 MAX_WORDS = 10
 MAX_WORD_LENGTH = 64
@@ -122,9 +122,9 @@ class Backend:
     raw_sql: Callable[[list[str], Filters, int, int], tuple[str, list[Any]]] = field(repr=False)
 
 
-def _prep(field_name: str, value: Any, model: Any = SearchEntry) -> Any:
+def _prep(field_name: str, value: Any) -> Any:
     """``value`` as the database stores it (a UUID is 32 hex digits on SQLite)."""
-    model_field = model._meta.get_field(field_name)
+    model_field = SearchEntry._meta.get_field(field_name)
     if not isinstance(model_field, Field):  # pragma: no cover - only fields are named here
         raise TypeError(field_name)
     return model_field.get_db_prep_value(value, connection)
@@ -132,10 +132,15 @@ def _prep(field_name: str, value: Any, model: Any = SearchEntry) -> Any:
 
 def _where(filters: Filters) -> tuple[str, list[Any]]:
     """The conditions on ``e`` (the entries): the searcher's workspaces first, always."""
-    membership = Membership._meta.db_table
+    # Their ids as the workspaces app reads them, compiled by Django into SQL and parameters.
+    members, member_params = (
+        member_workspace_ids(user=filters.user_id)
+        .query.get_compiler(connection=connection)
+        .as_sql()
+    )
     # Table names and markers are this module's constants; every value is a parameter.
-    sql = [f"e.workspace_id IN (SELECT m.workspace_id FROM {membership} m WHERE m.user_id = %s)"]  # noqa: S608
-    params: list[Any] = [_prep("user", filters.user_id, Membership)]
+    sql = [f"e.workspace_id IN ({members})"]
+    params: list[Any] = [*member_params]
     if filters.workspace_id is not None:
         sql.append("e.workspace_id = %s")
         params.append(_prep("workspace", filters.workspace_id))

@@ -19,10 +19,6 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
-from commonroom.conversations.models import Conversation
-from commonroom.documents.models import Document
-from commonroom.workspaces.models import Workspace
-
 MAX_BODY = 200_000  # characters of a document's words indexed (a long report's first 200 KB)
 
 
@@ -36,12 +32,18 @@ class Kind(models.TextChoices):
 class SearchEntry(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     object_id = models.CharField(max_length=36)
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
     document = models.ForeignKey(
-        Document, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "documents.Document", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "conversations.Conversation",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     title = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True)

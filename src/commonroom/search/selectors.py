@@ -9,17 +9,24 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from commonroom.accounts.selectors import users_in_workspaces
 from commonroom.core.exceptions import ApplicationError
 from commonroom.search.backends import COUNT_CAP, MARK_END, MARK_START, Filters, backend, words
 from commonroom.search.models import Kind, SearchEntry
-from commonroom.workspaces.models import Membership, Workspace
+from commonroom.workspaces.selectors import member_workspace_ids, member_workspaces
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from commonroom.accounts.models import User
+    from commonroom.workspaces.models import Workspace
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
@@ -129,7 +136,7 @@ def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
 
 def search(
     *,
-    user: Any,
+    user: User | AnonymousUser,
     q: str,
     workspace: Any = None,
     kind: str | None = None,
@@ -181,20 +188,13 @@ def search(
     return Results(hits, total, query_words)
 
 
-def searchable_workspaces(user: Any) -> list[Workspace]:
-    return list(Workspace.objects.filter(memberships__user=user).order_by("name"))
+def searchable_workspaces(user: User) -> list[Workspace]:
+    return member_workspaces(user=user)
 
 
-def searchable_people(user: Any) -> list[Any]:
+def searchable_people(user: User) -> list[User]:
     """The members of the searcher's workspaces (for the person filter)."""
-    from commonroom.accounts.models import User
-
-    mine = Membership.objects.filter(user=user).values("workspace_id")
-    return list(
-        User.objects.filter(memberships__workspace_id__in=mine)
-        .distinct()
-        .order_by("full_name", "email")
-    )
+    return users_in_workspaces(member_workspace_ids(user=user))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Keeping the search index current. Every function here is called by the service that changed
-the thing, inside its transaction, so the index commits (or rolls back) with the change.
+"""Keeping the search index current. Every function here is called inside the transaction of
+the change it follows (``receivers``: the documents', comments', conversations' and previews'
+hooks), so the index commits (or rolls back) with the change.
 
 Each ``index_*`` reads the thing as it is now and writes its entry, or removes it when the thing
 is no longer searchable (a trashed document and the comments on it, a deleted comment or
@@ -9,18 +10,34 @@ message). They are idempotent: ``search_reindex`` calls them for everything.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
 from django.db.models import Value
 
-from commonroom.comments.models import Comment
-from commonroom.conversations.models import Conversation, Message
-from commonroom.documents.models import Document
+from commonroom.comments.selectors import comment_find, live_comments_on
+from commonroom.conversations.selectors import (
+    conversation_find,
+    every_conversation,
+    every_live_message,
+    message_find,
+)
+from commonroom.documents.selectors import (
+    document_find,
+    latest_version,
+    live_documents,
+    live_documents_with_file,
+)
+from commonroom.previews.selectors import preview_text
 from commonroom.search.backends import clean_body, index_text
 from commonroom.search.models import MAX_BODY, Kind, SearchEntry
-from commonroom.workspaces.models import Workspace
+from commonroom.workspaces.services import workspace_lock
+
+if TYPE_CHECKING:
+    from commonroom.comments.models import Comment
+    from commonroom.conversations.models import Conversation, Message
+    from commonroom.documents.models import Document
 
 
 def _vector(title: str, body: str) -> Any:
@@ -48,26 +65,16 @@ def remove_for(kind: str, object_id: Any) -> None:
 def _document_words(document: Document) -> tuple[str, Any]:
     """The text of the document's latest version (its preview's words, once made) and that
     version's author."""
-    latest = document.versions.filter(number=document.current_version_number).first()
+    latest = latest_version(document)
     if latest is None:
         return "", document.created_by_id
-    return _preview_text(latest.blob_id), latest.author_id
-
-
-def _preview_text(sha256: str) -> str:
-    """The words of the file's preview, once the previews app has made it."""
-    try:
-        from commonroom.previews.models import Preview
-    except ImportError:  # pragma: no cover - the previews app is part of the project
-        return ""
-    found = Preview.objects.filter(blob_id=sha256).values_list("text", flat=True).first()
-    return found or ""
+    return preview_text(latest.blob_id), latest.author_id
 
 
 def index_document(document: Document) -> None:
     """The document's entry (name and latest words) and its comments' entries; none of them
     while it is in the trash."""
-    doc = Document.objects.filter(pk=document.pk).first()
+    doc = document_find(document.pk)
     if doc is None or doc.in_trash:
         SearchEntry.objects.filter(document_id=document.pk).delete()
         return
@@ -89,7 +96,7 @@ def index_document(document: Document) -> None:
             "object_id", flat=True
         )
     )
-    for comment in Comment.objects.filter(document_id=doc.pk, deleted_at__isnull=True):
+    for comment in live_comments_on(doc.pk):
         if str(comment.pk) not in have:
             index_comment(comment)
 
@@ -99,8 +106,10 @@ def index_documents(documents: Iterable[Document]) -> None:
         index_document(doc)
 
 
-def index_comment(comment: Comment) -> None:
-    found = Comment.objects.filter(pk=comment.pk).select_related("document").first()
+def index_comment(comment: Comment, *, also: str = "") -> None:
+    """The comment's entry; ``also``: more words it is found by (a suggestion's passage and
+    suggested text, for the comment opening its thread)."""
+    found = comment_find(comment.pk)
     if found is None or found.is_deleted or found.document.in_trash:
         remove_for(Kind.COMMENT, comment.pk)
         return
@@ -111,7 +120,7 @@ def index_comment(comment: Comment) -> None:
         document_id=found.document_id,
         conversation=None,
         title="",
-        body=found.body,
+        body=f"{found.body}\n{also}" if also else found.body,
         author_id=found.author_id,
         created_at=found.created_at,
         updated_at=found.edited_at or found.created_at,
@@ -119,7 +128,7 @@ def index_comment(comment: Comment) -> None:
 
 
 def index_conversation(conversation: Conversation) -> None:
-    found = Conversation.objects.filter(pk=conversation.pk).first()
+    found = conversation_find(conversation.pk)
     if found is None:
         remove_for(Kind.CONVERSATION, conversation.pk)
         return
@@ -138,7 +147,7 @@ def index_conversation(conversation: Conversation) -> None:
 
 
 def index_message(message: Message) -> None:
-    found = Message.objects.filter(pk=message.pk).select_related("conversation").first()
+    found = message_find(message.pk)
     if found is None or found.is_deleted:
         remove_for(Kind.MESSAGE, message.pk)
         return
@@ -158,39 +167,27 @@ def index_message(message: Message) -> None:
 
 def preview_made(blob_sha: str) -> None:
     """A preview's words are ready: re-index the documents whose latest version has that file."""
-    from commonroom.documents.models import Version
-
-    docs = Document.objects.filter(
-        deleted_at__isnull=True,
-        pk__in=Version.objects.filter(blob_id=blob_sha).values("document_id"),
-    )
-    for doc in docs:
+    for doc in live_documents_with_file(blob_sha):
         # One transaction per document, its workspace locked first as every writer there does
         # (an upload holding that lock may be waiting for this document's entry: locking in the
         # same order keeps the two from deadlocking).
         with transaction.atomic():
-            list(
-                Workspace.objects.select_for_update()
-                .filter(pk=doc.workspace_id)
-                .values_list("pk", flat=True)
-            )
-            fresh = Document.objects.filter(pk=doc.pk, deleted_at__isnull=True).first()
+            workspace_lock(workspace_id=doc.workspace_id)
+            fresh = live_documents().filter(pk=doc.pk).first()
             if fresh is None:
                 continue
-            latest = fresh.versions.filter(number=fresh.current_version_number).values_list(
-                "blob_id", flat=True
-            )
-            if latest.first() == blob_sha:
+            latest = latest_version(fresh)
+            if latest is not None and latest.blob_id == blob_sha:
                 index_document(fresh)
 
 
 def reindex_all() -> int:
     """Rebuild every entry from the data (``commonroom search_reindex``). Returns the count."""
     SearchEntry.objects.all().delete()
-    for doc in Document.objects.filter(deleted_at__isnull=True).iterator():
+    for doc in live_documents().iterator():
         index_document(doc)
-    for conversation in Conversation.objects.all().iterator():
+    for conversation in every_conversation():
         index_conversation(conversation)
-    for message in Message.objects.filter(deleted_at__isnull=True).iterator():
+    for message in every_live_message():
         index_message(message)
     return SearchEntry.objects.count()

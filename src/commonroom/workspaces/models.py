@@ -13,29 +13,11 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class Role(models.TextChoices):
-    VIEWER = "viewer", "Viewer"
-    COMMENTER = "commenter", "Commenter"
-    EDITOR = "editor", "Editor"
-    MANAGER = "manager", "Manager"
-
-
-ROLE_RANK = {Role.VIEWER: 1, Role.COMMENTER: 2, Role.EDITOR: 3, Role.MANAGER: 4}
-
-# Each role as said after "as" in a sentence ("invited you as an editor"): its article with it,
-# so no template guesses "a" or "an".
-ROLE_WITH_ARTICLE = {
-    Role.VIEWER: "a viewer",
-    Role.COMMENTER: "a commenter",
-    Role.EDITOR: "an editor",
-    Role.MANAGER: "a manager",
-}
-
-
-def role_with_article(role: str) -> str:
-    """``"editor"`` → ``"an editor"``: the role with its article, for a sentence."""
-    return ROLE_WITH_ARTICLE[Role(role)]
+# The roles are constants, not data: other apps name them from roles.py.
+from commonroom.workspaces.roles import ROLE_RANK as ROLE_RANK
+from commonroom.workspaces.roles import ROLE_WITH_ARTICLE as ROLE_WITH_ARTICLE
+from commonroom.workspaces.roles import Role as Role
+from commonroom.workspaces.roles import role_with_article as role_with_article
 
 
 class Workspace(models.Model):

@@ -1,18 +1,24 @@
 """The one place that decides what a person may do in a workspace.
 
-``abilities_for_role`` turns a role into a dict of booleans. ``selectors.workspace_access`` (every
-read) and ``services.lock_access`` (every write, under the lock) build the acting person's
-abilities with it; pages, the JSON API (which returns the dict to clients), and later websockets
-and WebDAV all read that dict; nothing else compares roles.
+``abilities_for_role`` turns a role into :class:`WorkspaceAbilities` (a dict of booleans).
+``selectors.workspace_access`` (every read) and ``services.lock_access`` (every write, under the
+lock) build the acting person's abilities with it; pages, the JSON API (which returns the dict to
+clients), and later websockets and WebDAV all read that dict; nothing else compares roles.
 An archived workspace is read-only for everyone: only reading, the audit trail and un-archiving
 remain.
+
+Abilities are named by :data:`WorkspaceAbility`, so a misspelt name (``access.can("uplaod")``,
+``abilities["manage_member"]``) is a type error, not a silent refusal. The names are written
+twice, as the ``Literal`` and as the dict's keys; a test checks the two agree.
 """
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict, get_args
+
 from commonroom.workspaces.models import ROLE_RANK, Role
 
-ABILITY_NAMES = (
+WorkspaceAbility = Literal[
     "view",
     "download",
     "comment",
@@ -27,14 +33,32 @@ ABILITY_NAMES = (
     "open_settings",
     "archive",
     "unarchive",
-)
-
-NO_ABILITIES: dict[str, bool] = dict.fromkeys(ABILITY_NAMES, False)
+]
 
 
-def abilities_for_role(role: str | None, *, archived: bool) -> dict[str, bool]:
+class WorkspaceAbilities(TypedDict):
+    view: bool
+    download: bool
+    comment: bool
+    upload: bool
+    edit_documents: bool
+    delete_documents: bool
+    manage_members: bool
+    manage_workspace: bool
+    manage_trash: bool
+    view_audit: bool
+    view_trash: bool
+    open_settings: bool
+    archive: bool
+    unarchive: bool
+
+
+ABILITY_NAMES: tuple[WorkspaceAbility, ...] = get_args(WorkspaceAbility)
+
+
+def abilities_for_role(role: str | None, *, archived: bool) -> WorkspaceAbilities:
     if role is None:
-        return dict(NO_ABILITIES)
+        return no_abilities()
     rank = ROLE_RANK[Role(role)]
     writable = not archived
     manager = rank >= ROLE_RANK[Role.MANAGER]
@@ -55,4 +79,24 @@ def abilities_for_role(role: str | None, *, archived: bool) -> dict[str, bool]:
         "open_settings": manager,
         "archive": writable and manager,
         "unarchive": archived and manager,
+    }
+
+
+def no_abilities() -> WorkspaceAbilities:
+    """What someone who is not a member may do: nothing."""
+    return {
+        "view": False,
+        "download": False,
+        "comment": False,
+        "upload": False,
+        "edit_documents": False,
+        "delete_documents": False,
+        "manage_members": False,
+        "manage_workspace": False,
+        "manage_trash": False,
+        "view_audit": False,
+        "view_trash": False,
+        "open_settings": False,
+        "archive": False,
+        "unarchive": False,
     }

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, Q, QuerySet
 
 from commonroom.core.exceptions import NotFound
 from commonroom.workspaces.models import Invitation, Membership, Workspace
-from commonroom.workspaces.permissions import abilities_for_role
+from commonroom.workspaces.permissions import (
+    WorkspaceAbilities,
+    WorkspaceAbility,
+    abilities_for_role,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from commonroom.accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -20,10 +29,10 @@ class WorkspaceAccess:
 
     workspace: Workspace
     role: str
-    abilities: dict[str, bool]
+    abilities: WorkspaceAbilities
 
-    def can(self, ability: str) -> bool:
-        return self.abilities.get(ability, False)
+    def can(self, ability: WorkspaceAbility) -> bool:
+        return self.abilities[ability]
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -36,7 +45,7 @@ def parse_uuid(value: Any) -> uuid.UUID:
         raise NotFound() from None
 
 
-def workspace_access(*, user: Any, workspace_id: Any) -> WorkspaceAccess:
+def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) -> WorkspaceAccess:
     """The workspace if ``user`` is a member, else :class:`NotFound` (never 403: no leak)."""
     if user is None or not user.is_authenticated or not user.is_active:
         raise NotFound()
@@ -61,7 +70,9 @@ def access_from_membership(membership: Membership) -> WorkspaceAccess:
     )
 
 
-def workspaces_for_user(*, user: Any, include_archived: bool = True) -> list[WorkspaceAccess]:
+def workspaces_for_user(
+    *, user: User | AnonymousUser, include_archived: bool = True
+) -> list[WorkspaceAccess]:
     """The workspaces ``user`` belongs to, with their role, in one query."""
     if not user.is_authenticated:
         return []
@@ -83,6 +94,12 @@ def workspaces_for_user(*, user: Any, include_archived: bool = True) -> list[Wor
     return result
 
 
+def member_workspace_ids(*, user: User | int) -> QuerySet[Membership, Any]:
+    """The ids of the workspaces ``user`` (or the person with that id) belongs to, as a
+    subquery other apps filter their rows by (``workspace_id__in=``) in the same query."""
+    return Membership.objects.filter(user=user).order_by().values("workspace_id")
+
+
 def workspace_members(*, access: WorkspaceAccess) -> QuerySet[Membership]:
     return access.workspace.memberships.select_related("user").order_by("user__email")
 
@@ -92,6 +109,12 @@ def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
     if not access.can("manage_members"):
         return Invitation.objects.none()
     return access.workspace.invitations.select_related("invited_by", "accepted_by")
+
+
+def account_exists(email: str) -> bool:
+    """Whether someone has an account under ``email`` (an invitation's page then asks them to
+    sign in rather than make one)."""
+    return get_user_model().objects.filter(email__iexact=email).exists()
 
 
 def member_users(workspace: Workspace) -> QuerySet[Any]:
@@ -106,3 +129,27 @@ def mention_candidates(*, access: WorkspaceAccess, query: str, limit: int = 8) -
     if query:
         users = users.filter(Q(email__icontains=query) | Q(full_name__icontains=query))
     return list(users[:limit])
+
+
+def active_memberships(*, workspace_id: Any) -> QuerySet[Membership]:
+    """The memberships of the workspace whose person's account is active: the only people whose
+    open connections may follow it (filter further by person; usable as a subquery)."""
+    return Membership.objects.filter(workspace_id=workspace_id, user__is_active=True)
+
+
+def workspace_named(name: str) -> Workspace | None:
+    """The oldest workspace called ``name``, whoever's it is: for tools outside any person's
+    view (the demo seed finding its own), never for a page or the API."""
+    return Workspace.objects.filter(name=name).order_by("created_at").first()
+
+
+def member_workspaces(*, user: User) -> list[Workspace]:
+    """The workspaces ``user`` belongs to, archived ones too, by name (one query)."""
+    return list(Workspace.objects.filter(memberships__user=user).order_by("name"))
+
+
+def membership_exists(*, workspace_id: Any, user_id: Any) -> Exists:
+    """True where the person ``user_id`` is a member of the workspace ``workspace_id``, each a
+    value or an ``OuterRef`` to a field of another app's rows: those rows filtered by
+    membership in the same query (``.filter(membership_exists(...))``)."""
+    return Exists(Membership.objects.filter(workspace_id=workspace_id, user_id=user_id))

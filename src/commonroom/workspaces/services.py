@@ -11,7 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commonroom.accounts.permissions import account_abilities
-from commonroom.audit.models import Action
+from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import (
     ApplicationError,
@@ -36,13 +36,18 @@ from commonroom.core.exceptions import (
 )
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
-from commonroom.live.services import nudge_user, revoke_user
+from commonroom.workspaces import hooks
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace, role_with_article
-from commonroom.workspaces.permissions import abilities_for_role
+from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
 from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from commonroom.accounts.models import User
+
 log = logging.getLogger(__name__)
-User = get_user_model()
+Users = get_user_model()
 
 
 def deny(access: WorkspaceAccess, message: str) -> NoReturn:
@@ -52,12 +57,12 @@ def deny(access: WorkspaceAccess, message: str) -> NoReturn:
     raise PermissionDenied(message)
 
 
-def require_ability(access: WorkspaceAccess, ability: str, message: str) -> None:
+def require_ability(access: WorkspaceAccess, ability: WorkspaceAbility, message: str) -> None:
     if not access.can(ability):
         deny(access, message)
 
 
-def lock_access(*, actor: Any, access: WorkspaceAccess) -> WorkspaceAccess:
+def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     """Inside a write's transaction: lock the workspace row and read the actor's role again.
 
     Writes to one workspace's tree and names queue on this lock, and a write decided on this
@@ -74,6 +79,15 @@ def lock_access(*, actor: Any, access: WorkspaceAccess) -> WorkspaceAccess:
     )
 
 
+def workspace_lock(*, workspace_id: Any) -> None:
+    """Inside a transaction: lock the workspace's row, as :func:`lock_access` does but for no
+    one in particular (live's events, written by whichever service or task, queue on it so that
+    one workspace's events commit in id order; search's late writes, such as a preview's words,
+    queue on it behind the workspace's changes). A workspace that does not exist locks
+    nothing."""
+    list(Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
+
+
 def _clean_name(name: str) -> str:
     name = plain_text(name)
     if not name:
@@ -87,7 +101,7 @@ def _ws_audit(
     access_or_ws: WorkspaceAccess | Workspace,
     *,
     action: str,
-    actor: Any,
+    actor: User,
     info: RequestInfo,
     **kwargs: Any,
 ) -> None:
@@ -100,7 +114,7 @@ def _ws_audit(
 
 @transaction.atomic
 def workspace_create(
-    *, actor: Any, name: str, description: str = "", info: RequestInfo = SYSTEM
+    *, actor: User, name: str, description: str = "", info: RequestInfo = SYSTEM
 ) -> Workspace:
     """Staff create workspaces and become their first manager; guests cannot."""
     if not account_abilities(actor)["create_workspace"]:
@@ -118,14 +132,15 @@ def workspace_create(
 @transaction.atomic
 def workspace_update(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     name: str | None = None,
     description: str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
+    access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
-    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
+    ws = access.workspace
     changes: dict[str, Any] = {}
     if name is not None and _clean_name(name) != ws.name:
         changes["name"] = [ws.name, _clean_name(name)]
@@ -141,14 +156,15 @@ def workspace_update(
 
 @transaction.atomic
 def workspace_set_archived(
-    *, actor: Any, access: WorkspaceAccess, archived: bool, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, archived: bool, info: RequestInfo = SYSTEM
 ) -> Workspace:
+    access = lock_access(actor=actor, access=access)
     require_ability(
         access,
         "archive" if archived else "unarchive",
         "Only managers can archive or reopen a workspace.",
     )
-    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
+    ws = access.workspace
     ws.archived_at = timezone.now() if archived else None
     ws.save(update_fields=["archived_at"])
     action = Action.WORKSPACE_ARCHIVED if archived else Action.WORKSPACE_UNARCHIVED
@@ -188,9 +204,10 @@ def normalise_email(email: str) -> str:
 
 @transaction.atomic
 def invitation_create(
-    *, actor: Any, access: WorkspaceAccess, email: str, role: str, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, email: str, role: str, info: RequestInfo = SYSTEM
 ) -> IssuedInvitation:
     """Invite ``email`` with ``role``: a single-use link that expires, sent once committed."""
+    access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can invite people.")
     email = normalise_email(email)
     if role not in Role.values:
@@ -227,7 +244,7 @@ def invitation_create(
     return issued
 
 
-def _send_invitation_email(issued: IssuedInvitation, *, inviter: Any) -> None:
+def _send_invitation_email(issued: IssuedInvitation, *, inviter: User) -> None:
     inv = issued.invitation
     context = {
         "invitation": inv,
@@ -254,8 +271,9 @@ def _send_invitation_email(issued: IssuedInvitation, *, inviter: Any) -> None:
 
 @transaction.atomic
 def invitation_revoke(
-    *, actor: Any, access: WorkspaceAccess, invitation_id: Any, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, invitation_id: Any, info: RequestInfo = SYSTEM
 ) -> Invitation:
+    access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can withdraw invitations.")
     inv = (
         access.workspace.invitations.select_for_update()
@@ -281,11 +299,19 @@ def invitation_revoke(
 
 def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
     """The invitation a link points at, if it can still be used; a clear error if not. With
-    ``lock``, the row is locked first and every check made on the locked row."""
+    ``lock``, its workspace's row is locked first, as every write in a workspace does (so
+    accepting never deadlocks with a manager withdrawing it or inviting again, and waits for
+    an archive in progress), then its own row, and every check is made on the locked rows."""
+    digest = _token_hash(token or "")
     qs = Invitation.objects.select_related("workspace", "invited_by")
     if lock:
+        workspace_id = (
+            Invitation.objects.filter(token_hash=digest).values_list("workspace_id", flat=True)
+        ).first()
+        if workspace_id is not None:
+            list(Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
         qs = qs.select_for_update(of=("self",))
-    inv = qs.filter(token_hash=_token_hash(token or "")).first()
+    inv = qs.filter(token_hash=digest).first()
     if inv is None:
         raise NotFound("This invitation link is not valid. Check you copied all of it.")
     if inv.accepted_at is not None:
@@ -309,7 +335,7 @@ def account_kind_for(email: str) -> str:
 def invitation_accept(
     *,
     token: str,
-    user: Any = None,
+    user: User | AnonymousUser | None = None,
     full_name: str = "",
     password: str = "",
     info: RequestInfo = SYSTEM,
@@ -326,12 +352,12 @@ def invitation_accept(
             )
         person = user
     else:
-        if User.objects.filter(email__iexact=inv.email).exists():
+        if Users.objects.filter(email__iexact=inv.email).exists():
             raise ApplicationError(
                 "You already have an account: sign in, then open the link again.",
                 code="sign_in_first",
             )
-        person = User(
+        person = Users(
             email=inv.email,
             full_name=plain_text(full_name)[:150],
             kind=account_kind_for(inv.email),
@@ -368,6 +394,40 @@ def invitation_accept(
 # --- Members ---------------------------------------------------------------------------------
 
 
+@transaction.atomic
+def membership_add(
+    *,
+    actor: User,
+    access: WorkspaceAccess,
+    user: User,
+    role: str,
+    info: RequestInfo = SYSTEM,
+) -> Membership:
+    """Add someone who already has an account, with ``role``, without an invitation to accept
+    (the demo seed's people). Only those who manage members; a member already is refused."""
+    access = lock_access(actor=actor, access=access)
+    require_ability(access, "manage_members", "Only managers can add people.")
+    if role not in Role.values:
+        raise ApplicationError("Choose a role.", code="invalid_role")
+    ws = access.workspace
+    if Membership.objects.filter(workspace=ws, user=user).exists():
+        raise Conflict(
+            f"{user.email} is already a member of this workspace.", code="already_member"
+        )
+    membership = Membership.objects.create(workspace=ws, user=user, role=role)
+    _ws_audit(
+        access,
+        action=Action.MEMBER_ADDED,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(user.pk),
+        target_label=user.email,
+        data={"role": role},
+    )
+    return membership
+
+
 def _lock_members(access: WorkspaceAccess) -> list[Membership]:
     return list(
         Membership.objects.select_for_update()
@@ -391,12 +451,13 @@ def _find(members: list[Membership], membership_id: Any) -> Membership:
 @transaction.atomic
 def membership_change_role(
     *,
-    actor: Any,
+    actor: User,
     access: WorkspaceAccess,
     membership_id: Any,
     role: str,
     info: RequestInfo = SYSTEM,
 ) -> Membership:
+    access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can change roles.")
     if role not in Role.values:
         raise ApplicationError("Choose a role.", code="invalid_role")
@@ -409,6 +470,16 @@ def membership_change_role(
         old = target.role
         target.role = role
         target.save(update_fields=["role"])
+        # Their open pages say so (what those pages offer was decided by the old role): live.
+        hooks.changed(
+            hooks.MemberRoleChanged(
+                actor=actor,
+                workspace=access.workspace,
+                user_id=target.user_id,
+                old_role=old,
+                role=role,
+            )
+        )
         _ws_audit(
             access,
             action=Action.MEMBER_ROLE_CHANGED,
@@ -419,20 +490,15 @@ def membership_change_role(
             target_label=target.user.email,
             data={"from": old, "to": role},
         )
-        # Their open pages say so (what those pages offer was decided by the old role).
-        nudge_user(
-            user_id=target.user_id,
-            kind="access",
-            data={"workspace": access.workspace.pk, "role": Role(role).label.lower()},
-        )
     return target
 
 
 @transaction.atomic
 def membership_remove(
-    *, actor: Any, access: WorkspaceAccess, membership_id: Any, info: RequestInfo = SYSTEM
+    *, actor: User, access: WorkspaceAccess, membership_id: Any, info: RequestInfo = SYSTEM
 ) -> None:
     """Remove someone: from the next request on, nothing of the workspace reaches them."""
+    access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can remove people.")
     members = _lock_members(access)
     target = _find(members, membership_id)
@@ -442,8 +508,8 @@ def membership_remove(
     email = target.user.email
     user_id = target.user_id
     target.delete()
-    # Their open screens on this workspace close now (each event is checked again as well).
-    revoke_user(user_id=user_id, workspace_id=access.workspace.pk)
+    # Their open screens on this workspace close now (live; each event is checked again too).
+    hooks.changed(hooks.MemberRemoved(actor=actor, workspace=access.workspace, user_id=user_id))
     _ws_audit(
         access,
         action=Action.MEMBER_REMOVED,

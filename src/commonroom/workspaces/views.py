@@ -5,23 +5,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts.permissions import account_abilities
-from commonroom.conversations.selectors import conversations_with_new_messages
+from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
-from commonroom.notifications.selectors import (
-    documents_changed,
-    threads_waiting,
-    unread_mentions,
-)
-from commonroom.workspaces import services
+from commonroom.workspaces import hooks, services
 from commonroom.workspaces.models import Role, role_with_article
 from commonroom.workspaces.selectors import (
+    account_exists,
     workspace_access,
     workspace_invitations,
     workspace_members,
@@ -37,12 +33,9 @@ def home(request: AuthedRequest) -> HttpResponse:
         {
             "accesses": workspaces_for_user(user=request.user),
             "can_create": account_abilities(request.user)["create_workspace"],
-            # What needs me: unread mentions, threads waiting for me, conversations with new
-            # messages, documents changed since.
-            "mentions": unread_mentions(user=request.user),
-            "waiting": threads_waiting(user=request.user),
-            "conversations": conversations_with_new_messages(user=request.user),
-            "changed": documents_changed(user=request.user),
+            # What needs me (unread mentions, threads waiting for me, conversations with new
+            # messages, documents changed since): the apps that keep them add it.
+            **hooks.home_context(hooks.HomePage(user=request.user)),
         },
     )
 
@@ -104,6 +97,8 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                 )
                 messages.success(request, "Workspace details saved.")
         except ApplicationError as exc:
+            if exc.status == 404:
+                raise  # no longer a member (or a forged id): not found, as on every page
             return back_with_error(request, exc, here)
         return redirect(here)
     return render(
@@ -126,6 +121,8 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
                 info=info(request),
             )
         except ApplicationError as exc:
+            if exc.status == 404:
+                raise  # no longer a member (or a forged id): not found, as on every page
             return back_with_error(request, exc, here)
         # The link is emailed to the invitee only: whoever holds it can create the account.
         messages.success(request, f"Invitation sent to {issued.invitation.email}.")
@@ -166,6 +163,8 @@ def member_update(request: AuthedRequest, workspace_id: str, membership_id: int)
             )
             messages.success(request, "Role changed.")
     except ApplicationError as exc:
+        if exc.status == 404:
+            raise
         return back_with_error(request, exc, here)
     return redirect(here)
 
@@ -188,7 +187,7 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
     """Open to anyone holding the link: the token is the credential, used once."""
     invitation = services.invitation_for_token(token)
     signed_in = request.user.is_authenticated
-    has_account = services.User.objects.filter(email__iexact=invitation.email).exists()
+    has_account = account_exists(invitation.email)
     error = None
     if request.method == "POST":
         try:
@@ -220,4 +219,18 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
             "login_url": reverse("account_login") + "?next=" + request.path,
         },
         status=400 if error else 200,
+    )
+
+
+@login_required
+def audit_trail(request: AuthedRequest, workspace_id: str) -> HttpResponseBase:
+    """The workspace's audit trail, for those who may see it (its managers)."""
+    access = workspace_access(user=request.user, workspace_id=workspace_id)
+    if not access.can("view_audit"):
+        raise PermissionDenied("Only managers can see the audit trail.")
+    return render_trail(
+        request,
+        workspace_id=access.workspace.pk,
+        context={"access": access, "workspace": access.workspace},
+        filename=f"audit-{access.workspace.pk}.csv",
     )

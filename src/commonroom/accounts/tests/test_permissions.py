@@ -12,9 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_staff_create_workspaces_and_only_administrators_see_the_whole_trail():
-    staff, guest = UserFactory(), GuestFactory()
-    admin = UserFactory(is_superuser=True)
-    gone = UserFactory(is_active=False)
+    staff, guest = UserFactory.create(), GuestFactory.create()
+    admin = UserFactory.create(is_superuser=True)
+    gone = UserFactory.create(is_active=False)
     assert account_abilities(staff) == {"create_workspace": True, "view_global_audit": False}
     assert account_abilities(guest) == {"create_workspace": False, "view_global_audit": False}
     assert account_abilities(admin) == {"create_workspace": True, "view_global_audit": True}

@@ -95,3 +95,25 @@ def test_session_age_is_a_setting(tom, settings):
     stored = Session.objects.get(session_key=desk.session.session_key)
     remaining = (stored.expire_date - timezone.now()).total_seconds()
     assert 540 < remaining <= 600
+
+
+def test_sign_out_everywhere_is_told_to_followers_once_ended_before_its_audit_row(tom):
+    """accounts.hooks: live follows it (closing the person's sockets) without accounts
+    importing live."""
+    from django.db import connection
+
+    from commonroom.accounts import hooks
+    from commonroom.accounts.services import sessions_end_all
+
+    sign_in(tom), sign_in(tom)
+    seen: list[tuple[hooks.SignedOutEverywhere, bool, int, int]] = []
+
+    def note(change: hooks.SignedOutEverywhere) -> None:
+        open_sessions = Session.objects.filter(expire_date__gt=timezone.now()).count()
+        audited = AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).count()
+        seen.append((change, connection.in_atomic_block, open_sessions, audited))
+
+    with hooks.subscribed(hooks.SignedOutEverywhere, note):
+        assert sessions_end_all(actor=tom) == 2
+    assert seen == [(hooks.SignedOutEverywhere(actor=tom, sessions=2), True, 0, 0)]
+    assert AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).count() == 1

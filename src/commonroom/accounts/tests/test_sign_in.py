@@ -102,6 +102,19 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(person,
     assert not signed_in(other)
 
 
+def test_the_limit_holds_whatever_host_and_port_the_attempts_name(person):
+    """Every attempt from another address and naming another port of the same host (all pass
+    ALLOWED_HOSTS): the account's count is one count, not one per Host header."""
+    limit = failures_allowed_per_account()
+    for n in range(limit):
+        attempt = Client(HTTP_HOST=f"127.0.0.1:{8000 + n}")
+        sign_in(attempt, person.email, "wrong-password", ip=f"198.51.100.{n + 1}")
+    last = Client(HTTP_HOST="localhost:9999")
+    response = sign_in(last, person.email, PASSWORD, ip="192.0.2.200")
+    assert b"Too many failed login attempts" in response.content
+    assert not signed_in(last)
+
+
 def test_refused_attempts_are_audited_too(person, client):
     limit = failures_allowed_per_account()
     for _ in range(limit):

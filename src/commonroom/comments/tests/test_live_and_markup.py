@@ -206,10 +206,8 @@ def test_every_write_publishes_the_agreed_event(
     event = comment_events().get()
     assert event.kind == "comment.created"
     assert event.workspace_id == team.workspace.pk
+    # Ids and facts: the page derives the thread's place and fragment from them.
     assert event.data == {
-        "list": f"document:{doc.pk}",
-        "target": f"thread-{thread.pk}",
-        "fragment": f"/w/{team.workspace.pk}/d/{doc.pk}/comments/{thread.pk}/",
         "document": str(doc.pk),
         "thread": str(thread.pk),
         "comment": str(thread.pk),
@@ -236,8 +234,8 @@ def test_every_write_publishes_the_agreed_event(
         ("comment.updated", str(thread.pk), team.manager.pk),
         ("comment.updated", str(answer.pk), team.manager.pk),
     ]
-    # A reply's event points at its thread: screens fetch and replace the whole thread.
-    assert {e.data["target"] for e in later} == {f"thread-{thread.pk}"}
+    # A reply's event names its thread: screens fetch and replace the whole thread.
+    assert {e.data["thread"] for e in later} == {str(thread.pk)}
     assert later[0].data["client_key"] == "r-1"
     assert announced == [event.pk, *[e.pk for e in later]]
 

@@ -274,20 +274,19 @@ def test_each_write_publishes_its_events_following_the_contract(team):
     assert created is not None
     ws, c, m = team.workspace.pk, conversation.pk, message.pk
     assert created.data == {
-        "list": f"conversation:{c}",
-        "target": f"message-{m}",
-        "fragment": f"/w/{ws}/c/{c}/m/{m}/",
         "conversation": str(c),
         "message": str(m),
         "author_id": team.editor.pk,
         "client_key": "c-2",
     }
     row = Event.objects.get(kind="conversation.updated")
-    assert (row.data["list"], row.data["target"], row.data["fragment"]) == (
-        f"conversations:{ws}",
-        f"conversation-{c}",
-        f"/w/{ws}/c/{c}/row/",
-    )
+    assert row.workspace_id == ws
+    assert row.data == {
+        "conversation": str(c),
+        "message": str(m),
+        "author_id": team.editor.pk,
+        "client_key": "c-2",
+    }
     edit(team.editor, message, "Changed")
     delete(team.manager, message)
     updates = Event.objects.filter(kind="message.updated").order_by("id")

@@ -215,7 +215,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_sigterm_to_serve_stops_its_worker(tmp_path):
+def test_sigterm_to_serve_stops_its_worker_and_exits_0(tmp_path):
     import signal
     import socket
     import time
@@ -252,17 +252,17 @@ def test_sigterm_to_serve_stops_its_worker(tmp_path):
         workers = [
             pid
             for pid in _children(serve.pid)
-            if b"db_worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"commonroom\0worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(workers) == 1, workers
         worker = workers[0]
 
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=15)
+        assert serve.wait(timeout=15) == 0  # a stop asked for is a clean stop
         deadline = time.monotonic() + 3
         while _alive(worker) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(worker), "db_worker outlived serve"
+        assert not _alive(worker), "the worker outlived serve"
     finally:
         if serve.poll() is None:
             serve.kill()

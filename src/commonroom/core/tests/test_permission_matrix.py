@@ -43,7 +43,9 @@ from commonroom.conversations.services import conversation_start
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_delete, folder_create, folder_delete
 from commonroom.notifications.tests.factories import make_notification
+from commonroom.previews.models import Preview
 from commonroom.previews.tests.factories import make_ready_preview
+from commonroom.suggestions.services import suggestion_create
 from commonroom.workspaces.models import Membership, Workspace
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import invitation_create
@@ -172,6 +174,25 @@ def build_world() -> World:
         # The document's preview, ready, with one image.
         "name": make_ready_preview(document),
     }
+    # The preview shows the file's text too, so that a suggestion can be made on it; an open
+    # suggestion by the commenter.
+    Preview.objects.filter(blob_id=document.versions.get().blob_id).update(
+        html='<p id="p-1">Minutes of the weekly budget meeting.'
+        '<img src="{{file:' + params["name"] + '}}"></p>'
+    )
+    params["suggestion_id"] = suggestion_create(
+        actor=by_role["commenter"],
+        doc_access=document_access(
+            user=by_role["commenter"], workspace_id=ws.pk, document_id=document.pk
+        ),
+        version_number=1,
+        block_id="p-1",
+        start=0,
+        end=7,
+        kind="replace",
+        text="Notes",
+    ).pk
+    OPEN_SUGGESTION["id"] = str(params["suggestion_id"])
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     sessions, api_tokens = {}, {}
     for role, user in by_role.items():
@@ -256,6 +277,8 @@ class Page:
     form: Callable[[], dict[str, Any]] = dict
 
 
+# The commenter's open suggestion (build_world), which the pages' accept form names.
+OPEN_SUGGESTION: dict[str, str] = {}
 POST_ONLY = (LOGIN, 405, 405, 405, 405, 405)
 ANY_SIGNED_IN = (LOGIN, 200, 200, 200, 200, 200)
 MEMBERS = (LOGIN, 404, 200, 200, 200, 200)
@@ -292,6 +315,7 @@ PAGES: dict[str, Page] = {
         get=POST_ONLY, post=EDITORS_DO, form=lambda: {"action": "rename", "name": "Board papers"}
     ),
     "document_detail": Page(get=MEMBERS),
+    "document_heading": Page(get=MEMBERS),
     "document_action": Page(
         get=POST_ONLY, post=EDITORS_DO, form=lambda: {"action": "rename", "name": "draft.txt"}
     ),
@@ -349,6 +373,17 @@ PAGES: dict[str, Page] = {
     "comment_delete": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, DONE, REFUSED, DONE)),
     "comment_resolve": Page(get=POST_ONLY, post=COMMENTERS_DO),
     "comment_reopen": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+    # Suggestions: the open one is the commenter's; only editors and managers decide.
+    "suggestion_create": Page(
+        get=POST_ONLY,
+        post=COMMENTERS_DO,
+        form=lambda: {"on_version": "1", "paragraph": "p-1", "kind": "replace", "text": "Notes."},
+    ),
+    "suggestion_item": Page(get=MEMBERS),
+    "suggestion_reject": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"reason": "No."}),
+    "suggestions_accept": Page(
+        get=POST_ONLY, post=EDITORS_DO, form=lambda: {"suggestion": OPEN_SUGGESTION["id"]}
+    ),
     "workspace_mention_candidates": Page(get=MEMBERS),
     # Conversations: the topic and its message are the manager's.
     "conversation_list": Page(get=MEMBERS),
@@ -459,6 +494,9 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("comment_delete", "POST"): EVERY_MEMBER_REFUSED,
     ("comment_resolve", "POST"): EVERY_MEMBER_REFUSED,
     ("comment_reopen", "POST"): EVERY_MEMBER_REFUSED,
+    ("suggestion_create", "POST"): EVERY_MEMBER_REFUSED,
+    ("suggestion_reject", "POST"): EVERY_MEMBER_REFUSED,
+    ("suggestions_accept", "POST"): EVERY_MEMBER_REFUSED,
     ("conversation_start", "POST"): EVERY_MEMBER_REFUSED,
     ("message_post", "POST"): EVERY_MEMBER_REFUSED,
     ("message_edit", "POST"): EVERY_MEMBER_REFUSED,
@@ -508,8 +546,9 @@ def api_operations() -> dict[tuple[str, str], dict[str, Any]]:
 @dataclass(frozen=True)
 class Call:
     """Expected statuses in the order of ROLES, asked with each person's API token; ``json`` or
-    ``form`` make the request body. ``session``: the statuses asked with each person's browser
-    session instead (with its CSRF token), for the operations that take only the session."""
+    ``form`` make the request body (a ``json`` string naming a world's parameter, such as
+    ``"<suggestion_id>"``, is that parameter). ``session``: the statuses asked with each person's
+    browser session instead (with its CSRF token), for the operations that take only the session."""
 
     expect: tuple[int, ...]
     json: dict[str, Any] | None = None
@@ -594,6 +633,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/comments/{comment_id}/resolve"): Call((401, 404, 403, 200, 200, 200)),
     # Reopening the open thread: a conflict for those who may resolve it, refused for the viewer.
     ("POST", D + "/comments/{comment_id}/reopen"): Call((401, 404, 403, 409, 409, 409)),
+    # Suggestions: the open one is the commenter's; suggesting is a commenter's, deciding an
+    # editor's or a manager's.
+    ("GET", D + "/suggestions"): Call(READ),
+    ("POST", D + "/suggestions"): Call(
+        (401, 404, 403, 201, 201, 201),
+        json={"block": "p-1", "start": 0, "end": 7, "kind": "replace", "text": "Agenda"},
+    ),
+    ("GET", D + "/suggestions/{suggestion_id}"): Call(READ),
+    ("POST", D + "/suggestions/accept"): Call(EDIT, json={"ids": ["<suggestion_id>"]}),
+    ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
@@ -650,7 +699,9 @@ def ask_api(world: World, method: str, path: str, *, with_session: bool = False)
         if call.form is not None:
             response = client.post(url, call.form(), headers=headers)
         elif call.json is not None:
-            body = json.dumps(call.json)
+            body = re.sub(
+                r'"<(\w+)>"', lambda m: json.dumps(str(params[m[1]])), json.dumps(call.json)
+            )
             response = client.generic(
                 method, url, data=body, content_type="application/json", headers=headers
             )
@@ -725,6 +776,9 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/resolve"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/reopen"): ARCHIVED_REFUSED,
+    ("POST", D + "/suggestions"): ARCHIVED_REFUSED,
+    ("POST", D + "/suggestions/accept"): ARCHIVED_REFUSED,
+    ("POST", D + "/suggestions/{suggestion_id}/reject"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations/{conversation_id}/messages"): ARCHIVED_REFUSED,
     ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,

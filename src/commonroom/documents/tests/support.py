@@ -14,6 +14,20 @@ def files_under(root: str | os.PathLike[str]) -> list[str]:
     return sorted(found)
 
 
+def files_holding(root: str | os.PathLike[str], needle: bytes) -> list[str]:
+    """Every file below ``root`` whose bytes contain ``needle``, relative to it. Never point it
+    at a folder holding a live SQLite database: reading that file here and closing it drops the
+    locks SQLite holds on it in this process."""
+    found = []
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as fh:
+                if needle in fh.read():
+                    found.append(os.path.relpath(path, root))
+    return sorted(found)
+
+
 def multipart(
     fields: Sequence[tuple[str, str]] = (),
     files: Sequence[tuple[str, str, bytes, str]] = (),

@@ -86,3 +86,28 @@ def test_a_plain_file_is_written_with_the_configured_permissions(storage, settin
     with source.open("rb") as fh:
         storage.save(NAME, File(fh))
     assert oct(os.stat(storage.path(NAME)).st_mode & 0o777) == oct(settings.FILE_UPLOAD_PERMISSIONS)
+
+
+def test_an_upload_on_another_filesystem_is_copied_whole_with_nothing_left(storage, settings):
+    """COMMONROOM_UPLOAD_TEMP_DIR on another disk than the files (here a real tmpfs): no link is
+    possible, so the bytes are copied through a scratch file beside the blobs and linked into
+    place; neither folder keeps anything else."""
+    from commonroom.core.tests.small_disk import small_disk
+    from commonroom.documents.uploads import TemporaryUploadedFile
+
+    content = os.urandom(3 * DurableFileSystemStorage.CHUNK + 5)
+    with small_disk(8 * 1024) as other_disk:
+        settings.FILE_UPLOAD_TEMP_DIR = str(other_disk)
+        upload = TemporaryUploadedFile("minutes.bin", "application/octet-stream", 0, None)
+        try:
+            upload.write(content)
+            upload.size = len(content)
+            assert storage.save(NAME, upload) == NAME
+            assert os.stat(storage.path(NAME)).st_nlink == 1
+            assert files_under(storage.location) == [NAME]
+        finally:
+            upload.close()
+        assert files_under(other_disk) == []
+    with storage.open(NAME) as fh:
+        assert fh.read() == content
+    assert oct(os.stat(storage.path(NAME)).st_mode & 0o777) == oct(settings.FILE_UPLOAD_PERMISSIONS)

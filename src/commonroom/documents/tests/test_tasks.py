@@ -45,3 +45,29 @@ def test_purge_runs_the_collector_and_keeps_shared_blobs(team, make_upload):
     # c.txt still uses the bytes b.txt had.
     assert Blob.objects.filter(pk=shared.blob_id).exists()
     assert default_storage.exists(blob_storage_name(shared.blob_id))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_collector_after_a_purge_also_sweeps_what_crashes_left(team, make_upload, settings):
+    import os
+    import time
+    from pathlib import Path
+
+    stale = Path(settings.FILE_UPLOAD_TEMP_DIR) / "tmpk2j4x9_a.upload.docx"
+    stale.write_bytes(b"an upload a crash cut short")
+    fresh = Path(settings.FILE_UPLOAD_TEMP_DIR) / "tmpq8w7e6r5.upload.docx"
+    fresh.write_bytes(b"perhaps still arriving")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+    version = document_upload(
+        actor=team.manager, access=access, uploaded=make_upload("a.txt", b"purged")
+    )
+    doc_access = document_access(
+        user=team.manager, workspace_id=team.workspace.pk, document_id=version.document_id
+    )
+    document_delete(actor=team.manager, doc_access=doc_access)
+    document_purge(actor=team.manager, access=access, document=doc_access.document)
+
+    assert not stale.exists()
+    assert fresh.exists()

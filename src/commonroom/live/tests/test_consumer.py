@@ -20,8 +20,10 @@ from commonroom.accounts.services import sessions_end_all, token_create
 from commonroom.accounts.tests.factories import PASSWORD
 from commonroom.asgi import application
 from commonroom.live import relay, selectors
+from commonroom.live.events import FolderKind
 from commonroom.live.models import Event
 from commonroom.live.services import nudge_user, publish
+from commonroom.live.tests.factories import KIND, LATER, an_event
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import membership_remove
@@ -58,9 +60,9 @@ def connect(
     return WebsocketCommunicator(application, f"/ws/w/{workspace_id}/{query}", headers=headers)
 
 
-def emit(workspace_id: Any, n: int = 1, kind: str = "test.event") -> list[int]:
+def emit(workspace_id: Any, n: int = 1, kind: FolderKind = KIND) -> list[int]:
     with transaction.atomic():
-        return [publish(workspace_id=workspace_id, kind=kind, data={"n": i}).pk for i in range(n)]
+        return [publish(workspace_id=workspace_id, event=an_event(i, kind)).pk for i in range(n)]
 
 
 async def receive(comm: WebsocketCommunicator, timeout: float = 2) -> dict[str, Any]:
@@ -76,6 +78,19 @@ async def opened(comm: WebsocketCommunicator) -> int:
     return int(hello["id"])
 
 
+async def next_is_a_later_event(comm: WebsocketCommunicator, workspace_id: Any) -> None:
+    """Nothing else arrived: an event published now is the next message the socket gets.
+    (Events reach a socket in the order they commit, so anything that should not have come
+    would have come before it; no waiting for a silence that proves nothing.)"""
+    [later] = await database_sync_to_async(emit)(workspace_id, 1, LATER)
+    message = await receive(comm)
+    assert (message["type"], message.get("kind"), message.get("id")) == (
+        "event",
+        LATER,
+        later,
+    ), message
+
+
 def test_a_member_receives_each_event_after_commit_with_increasing_ids(team: Any) -> None:
     token = token_for(team.viewer)
 
@@ -85,9 +100,9 @@ def test_a_member_receives_each_event_after_commit_with_increasing_ids(team: Any
         ids = await database_sync_to_async(emit)(team.workspace.pk, 3)
         got = [await receive(comm) for _ in ids]
         assert [m["id"] for m in got] == ids == sorted(ids)
-        assert [m["data"]["n"] for m in got] == [0, 1, 2]
-        assert all(m["type"] == "event" and m["kind"] == "test.event" for m in got)
-        assert await comm.receive_nothing(timeout=0.3)
+        assert [m["data"]["name"] for m in got] == ["Folder 0", "Folder 1", "Folder 2"]
+        assert all(m["type"] == "event" and m["kind"] == KIND for m in got)
+        await next_is_a_later_event(comm, team.workspace.pk)
         await comm.disconnect()
 
     run(body)
@@ -98,18 +113,18 @@ def test_nothing_is_sent_for_a_change_that_rolls_back(team: Any) -> None:
 
     def rolled_back() -> None:
         with pytest.raises(RuntimeError), transaction.atomic():
-            publish(workspace_id=team.workspace.pk, kind="test.event", data={})
+            publish(workspace_id=team.workspace.pk, event=an_event())
             raise RuntimeError("the change failed")
 
     async def body() -> None:
         comm = connect(team.workspace.pk, token=token)
         await opened(comm)
         await database_sync_to_async(rolled_back)()
-        assert await comm.receive_nothing(timeout=0.5)
+        await next_is_a_later_event(comm, team.workspace.pk)
         await comm.disconnect()
 
     run(body)
-    assert not Event.objects.exists()
+    assert list(Event.objects.values_list("kind", flat=True)) == [LATER]
 
 
 @pytest.mark.parametrize("who", ["non-member", "anonymous"])
@@ -150,11 +165,11 @@ def test_a_reconnecting_screen_gets_exactly_what_it_missed_in_order(team: Any) -
         assert await opened(comm) == seen[-1]
         got = [await receive(comm) for _ in missed]
         assert [m["id"] for m in got] == missed
-        assert await comm.receive_nothing(timeout=0.3)
-        # A live event after the catch-up comes once, as the next id.
+        # A live event after the catch-up comes once, as the next id: nothing missed comes
+        # again before it, and it does not come twice (the next is a later one).
         later = await database_sync_to_async(emit)(team.workspace.pk, 1)
         assert (await receive(comm))["id"] == later[0]
-        assert await comm.receive_nothing(timeout=0.3)
+        await next_is_a_later_event(comm, team.workspace.pk)
         await comm.disconnect()
 
     run(body)
@@ -170,7 +185,7 @@ def test_other_workspaces_events_never_reach_the_socket(team: Any) -> None:
         comm = connect(team.workspace.pk, token=token, after=0)
         await opened(comm)
         await database_sync_to_async(emit)(other.pk, 2)
-        assert await comm.receive_nothing(timeout=0.5)
+        await next_is_a_later_event(comm, team.workspace.pk)
         await comm.disconnect()
 
     run(body)
@@ -262,7 +277,8 @@ def test_a_nudge_reaches_only_its_person(team: Any) -> None:
             "kind": "notifications",
             "data": {"unread": 3},
         }
-        assert await viewer.receive_nothing(timeout=0.3)
+        # The viewer's socket got nothing of it: the next thing it gets is a later event.
+        await next_is_a_later_event(viewer, team.workspace.pk)
         await editor.disconnect()
         await viewer.disconnect()
 
@@ -273,7 +289,8 @@ def test_events_written_by_another_process_arrive_through_the_relay(
     team: Any, monkeypatch: Any
 ) -> None:
     """With the in-memory layer, an event another process wrote (a task, a command) is never
-    announced here; the relay finds it in the log."""
+    announced here; the relay finds it in the log (test_relay_processes.py: from real processes,
+    just after a socket opens)."""
     monkeypatch.setattr(relay, "INTERVAL", 0.05)
     token = token_for(team.viewer)
 
@@ -287,11 +304,43 @@ def test_events_written_by_another_process_arrive_through_the_relay(
         assert relay.needed()
         comm = connect(team.workspace.pk, token=token)
         await opened(comm)
-        await asyncio.sleep(0.3)  # the relay starts from the present
         event_id = await database_sync_to_async(foreign_event)()
         got = await receive(comm, timeout=3)
         assert (got["id"], got["kind"]) == (event_id, "preview.ready")
         await comm.disconnect()
+
+    run(body)
+
+
+def test_an_event_of_another_process_committed_before_the_relays_first_read_arrives(
+    team: Any, monkeypatch: Any
+) -> None:
+    """Twice, with the relay idle (no socket open) each time: a socket opens and another
+    process's event is committed at once, well before the relay's first read; the relay reads
+    from where the socket's catch-up left off, not from the log's end at that read."""
+    monkeypatch.setattr(relay, "INTERVAL", 0.3)
+    token = token_for(team.viewer)
+
+    def foreign_event(n: int) -> int:
+        return Event.objects.create(
+            workspace=team.workspace, kind="test.event", data={"n": n}, origin="elsewhere"
+        ).pk
+
+    async def body() -> None:
+        for n in range(2):
+            comm = connect(team.workspace.pk, token=token)
+            await opened(comm)
+            # Past its catch-up read (which follows the hello), before the relay's first read.
+            assert await comm.receive_nothing(timeout=0.1)
+            event_id = await database_sync_to_async(foreign_event)(n)
+            got = await receive(comm, timeout=3)
+            assert (got["id"], got["data"]) == (event_id, {"n": n})
+            # Not sent twice (once by the catch-up, once by the relay): the next is a later one.
+            later = await database_sync_to_async(foreign_event)(n + 10)
+            got = await receive(comm, timeout=3)
+            assert (got["id"], got["data"]) == (later, {"n": n + 10})
+            await comm.disconnect()
+            await asyncio.sleep(relay.INTERVAL + 0.1)  # the relay goes idle
 
     run(body)
 
@@ -407,9 +456,15 @@ def test_a_new_version_is_announced_to_the_workspace(team: Any, make_upload: Any
     )
     event = Event.objects.filter(kind="version.created").order_by("id").last()
     assert event is not None
-    assert event.data["document"] == str(doc.pk)
-    assert event.data["number"] == 2
-    assert "uploaded version 2 of minutes.txt" in event.data["notice"]
+    # Facts, not a sentence: the page words its own notice from them.
+    assert event.data == {
+        "document": str(doc.pk),
+        "folder": None,
+        "name": "minutes.txt",
+        "number": 2,
+        "restored_from": None,
+        "author_id": team.editor.pk,
+    }
 
 
 def test_old_events_are_pruned_and_a_screen_that_old_is_told_to_reload(team: Any) -> None:

@@ -1,19 +1,18 @@
 """Two server processes sharing Redis: a comment posted through one reaches a socket held open
 on the other. Redis runs beside the database on development machines and in CI; if it is truly
-absent this test is skipped with a loud reason, and with CI=true that is a failure."""
+absent this test is skipped with a loud reason, and with CI=true that is a failure (the
+``redis_url`` fixture, conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from websockets.asyncio.client import connect
 
@@ -22,20 +21,6 @@ from commonroom.live.tests.servers import uvicorn_process
 from commonroom.workspaces.tests.factories import upload_document
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-REDIS_URL = os.environ.get("COMMONROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        message = f"!!! Redis is not answering at {REDIS_URL} ({exc}): two-process test SKIPPED !!!"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: a missing Redis is a failure. {message}")
-        pytest.skip(message)
-    return REDIS_URL
 
 
 def test_a_comment_posted_through_one_process_reaches_a_socket_on_the_other(

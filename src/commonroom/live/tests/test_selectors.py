@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from commonroom.accounts.models import User
 from commonroom.live.selectors import events_after, events_for_readers, may_follow
 from commonroom.live.services import publish
+from commonroom.live.tests.factories import an_event
 from commonroom.workspaces.tests.factories import make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def emit(workspace_id: Any, n: int) -> list[int]:
     with transaction.atomic():
-        return [
-            publish(workspace_id=workspace_id, kind="test.event", data={"n": i}).pk
-            for i in range(n)
-        ]
+        return [publish(workspace_id=workspace_id, event=an_event(i)).pk for i in range(n)]
 
 
 def test_only_active_members_may_follow_and_read_the_events(team: Any) -> None:

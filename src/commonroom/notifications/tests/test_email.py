@@ -3,7 +3,6 @@ mentions at least in the digest for "none"."""
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,6 @@ from django.utils import timezone
 
 from commonroom.notifications import services
 from commonroom.notifications.models import Kind, Notification, NotificationSettings
-from commonroom.notifications.schedule import run_digest_schedule
 from commonroom.notifications.tests.factories import make_notification, post_comment
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import upload_document
@@ -137,41 +135,51 @@ LONDON = ZoneInfo("Europe/London")
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        (datetime(2026, 11, 28, 6, 59, tzinfo=LONDON), datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)),
-        (datetime(2026, 11, 28, 7, 0, tzinfo=LONDON), datetime(2026, 11, 29, 7, 0, tzinfo=LONDON)),
-        (datetime(2026, 11, 28, 22, 0, tzinfo=LONDON), datetime(2026, 11, 29, 7, 0, tzinfo=LONDON)),
-        # The night the clocks go forward: still 07:00 on the wall clock.
-        (datetime(2026, 3, 28, 8, 0, tzinfo=LONDON), datetime(2026, 3, 29, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 11, 28, 6, 59, tzinfo=LONDON), datetime(2026, 11, 27, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 11, 28, 7, 0, tzinfo=LONDON), datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 11, 28, 22, 0, tzinfo=LONDON), datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)),
+        # The day after the clocks went forward: still 07:00 on the wall clock, both days.
+        (datetime(2026, 3, 30, 6, 0, tzinfo=LONDON), datetime(2026, 3, 29, 7, 0, tzinfo=LONDON)),
+        (datetime(2026, 3, 29, 8, 0, tzinfo=LONDON), datetime(2026, 3, 29, 7, 0, tzinfo=LONDON)),
     ],
 )
-def test_next_digest_time_is_the_next_hour_on_the_local_clock(settings, now, expected):
+def test_the_digests_are_due_at_the_hour_on_the_local_clock(settings, now, expected):
     settings.TIME_ZONE = "Europe/London"
-    due = services.next_digest_time(now, 7)
+    settings.COMMONROOM_DIGEST_HOUR = 7
+    due = digest_job().due(now)
     assert due == expected
     assert (due.hour, due.minute, due.utcoffset()) == (7, 0, expected.utcoffset())
 
 
-def test_the_schedule_enqueues_the_digest_when_the_hour_comes(settings):
+def digest_job():
+    from commonroom.notifications.schedule import JOBS
+
+    return next(job for job in JOBS if job.name == "notification-digests")
+
+
+def test_the_schedule_sends_the_digests_once_when_the_hour_comes(team, doc, settings):
+    """A worker's schedule, ticking past 07:00: the digests go out once, at 07:00, and not
+    again that day however often it ticks."""
+    from commonroom.core.scheduling import Schedule
+
     settings.TIME_ZONE = "Europe/London"
-    stop = threading.Event()
-    calls = []
-    start = datetime(2026, 11, 28, 6, 59, 59, 950000, tzinfo=LONDON)
-    began = timezone.now()
+    settings.COMMONROOM_DIGEST_HOUR = 7
+    make_notification(team.editor, doc)
+    now = [datetime(2026, 11, 28, 6, 59, 50, tzinfo=LONDON)]
+    schedule = Schedule([digest_job()], by="worker-1", clock=lambda: now[0])
 
-    def clock():
-        return start + (timezone.now() - began)
+    assert schedule.tick(starting=True) == []  # first met: counts from now
+    now[0] = datetime(2026, 11, 28, 6, 59, 59, tzinfo=LONDON)
+    assert schedule.tick() == []
+    assert mail.outbox == []
 
-    def enqueue():
-        calls.append(clock())
-        stop.set()
-
-    thread = threading.Thread(
-        target=run_digest_schedule, args=(stop, 7), kwargs={"clock": clock, "enqueue": enqueue}
-    )
-    thread.start()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
-    assert len(calls) == 1 and calls[0] >= datetime(2026, 11, 28, 7, 0, tzinfo=LONDON)
+    now[0] = datetime(2026, 11, 28, 7, 0, 5, tzinfo=LONDON)
+    assert schedule.tick() == ["notification-digests"]  # tests run tasks at once
+    assert [m.to for m in mail.outbox] == [[team.editor.email]]
+    for minute in (1, 30, 59):
+        now[0] = datetime(2026, 11, 28, 7, minute, tzinfo=LONDON)
+        assert schedule.tick() == []
+    assert len(mail.outbox) == 1
 
 
 def test_the_digest_task_sends_the_digests(team, doc):
@@ -182,21 +190,25 @@ def test_the_digest_task_sends_the_digests(team, doc):
     assert result.return_value == 1
 
 
-def test_the_daily_run_sends_the_digests_and_prunes_the_live_event_log(team, doc, settings):
-    """What ``commonroom serve`` enqueues each day: the digests, and the event log's pruning
-    (a screen offline longer than ``COMMONROOM_EVENT_DAYS`` reloads instead of replaying)."""
+def test_the_daily_jobs_send_the_digests_and_prune_the_live_event_log(team, doc, settings):
+    """What the workers' schedule runs each day: the digests, and the event log's pruning (a
+    screen offline longer than ``COMMONROOM_EVENT_DAYS`` reloads instead of replaying)."""
     from django.db import transaction
 
+    from commonroom.core.scheduling import jobs_all
     from commonroom.live.models import Event
     from commonroom.live.services import publish
-    from commonroom.notifications.schedule import enqueue_digests
+    from commonroom.live.tests.factories import an_event
 
     make_notification(team.editor, doc)
     with transaction.atomic():
-        ids = [publish(workspace_id=team.workspace.pk, kind="test.event", data={}).pk for _ in "ab"]
+        ids = [publish(workspace_id=team.workspace.pk, event=an_event()).pk for _ in "ab"]
     old = timezone.now() - timedelta(days=settings.COMMONROOM_EVENT_DAYS + 1)
     Event.objects.update(created_at=old)
-    enqueue_digests()  # tests run tasks at once
+    daily = {job.name: job for job in jobs_all() if job.in_claim}
+    assert set(daily) == {"notification-digests", "live-events-prune"}
+    for job in daily.values():
+        job.run()  # tests run tasks at once
     assert [m.to for m in mail.outbox] == [[team.editor.email]]
     # The old events go; the newest stays, marking where the log begins.
     assert list(Event.objects.values_list("pk", flat=True)) == [ids[-1]]

@@ -18,6 +18,15 @@ def sleep(source: Path, outdir: Path) -> Result:
     return Result(kind="html")
 
 
+def slow(source: Path, outdir: Path) -> Result:
+    """Takes as many seconds as the file's first word says (at most 60, wall-clock), then
+    answers with the file's text: a preview slow in a real way, to stop a worker in the middle
+    of one."""
+    text = source.read_text()
+    time.sleep(min(float(text.split()[0]), 60.0))
+    return Result(kind="html", html='<p id="p-1">slow but made</p>', text=text)
+
+
 def allocate(source: Path, outdir: Path) -> Result:
     """Asks for ever more memory: the address-space limit refuses it."""
     hoard = []

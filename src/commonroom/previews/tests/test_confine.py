@@ -16,8 +16,9 @@ import pytest
 from openpyxl import Workbook
 from pptx import Presentation
 
+from commonroom.core import sandbox as core_sandbox
+from commonroom.core.confine import LAYERS, landlock_abi
 from commonroom.previews import sandbox
-from commonroom.previews.confine import LAYERS, landlock_abi
 from commonroom.previews.convert import TEST_CONVERTERS_ENV
 from commonroom.previews.sandbox import run_converter
 from commonroom.previews.tests import files
@@ -136,14 +137,14 @@ def test_real_converters_work_shut_in(tmp_path: Path) -> None:
 
 
 def test_a_missing_layer_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
-    sandbox._told_missing.clear()
-    with caplog.at_level(logging.WARNING, logger="commonroom.previews.sandbox"):
-        assert sandbox._confinement(["no-new-privs"]) == ["no-new-privs"]
-        sandbox._confinement(["no-new-privs"])
+    core_sandbox._told_missing.clear()
+    with caplog.at_level(logging.WARNING, logger="commonroom.core.sandbox"):
+        assert core_sandbox.confinement(["no-new-privs"]) == ["no-new-privs"]
+        core_sandbox.confinement(["no-new-privs"])
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1
     assert "landlock-files" in warnings[0] and "seccomp-network" in warnings[0]
-    sandbox._told_missing.clear()
+    core_sandbox._told_missing.clear()
 
 
 def test_required_confinement_refuses_to_convert_without_it(
@@ -173,11 +174,12 @@ def test_required_confinement_refuses_to_convert_without_it(
 
 def test_the_mode_is_passed_to_the_child(tmp_path: Path, settings) -> None:
     settings.COMMONROOM_PREVIEW_CONFINE = "required"
-    env = sandbox._child_env(5, tmp_path)
-    assert env["COMMONROOM_PREVIEW_CONFINE"] == "required"
+    env = core_sandbox.child_env(sandbox.limits(5), tmp_path)
+    assert env[core_sandbox.CONFINE_ENV] == "required"
     assert env["TMPDIR"] == str(tmp_path)
     settings.COMMONROOM_PREVIEW_CONFINE = "anything else"
-    assert sandbox._child_env(5, tmp_path)["COMMONROOM_PREVIEW_CONFINE"] == "best-effort"
+    env = core_sandbox.child_env(sandbox.limits(5), tmp_path)
+    assert env[core_sandbox.CONFINE_ENV] == "best-effort"
 
 
 def test_a_data_directory_the_child_could_read_is_warned_about(settings, tmp_path: Path) -> None:

@@ -6,34 +6,17 @@
 // either fills the new-thread composer's hidden anchor_quote and anchor_position fields (live.js
 // sends them with the comment), shows the passage above the composer with "Remove", and moves
 // to the composer. The markers beside the blocks come from the server (the preview fragment);
-// a thread arriving on this screen (new, resolved, reopened) updates its block's marker.
+// a thread arriving on this screen (new, resolved, reopened, its passage found again in a new
+// version) updates its block's marker.
 
-const BLOCK = '[id^="p-"]';
-const MAX_QUOTE = 500;
+import { BLOCK, MAX_QUOTE, blockOf, offsetIn, previewBody } from "./passage.js";
+
 let button = null;
 let chosen = null; // {block, start, end, quote} offered by the button
 
 function composer() {
   const form = document.querySelector("form[data-composer] [data-anchor-position]");
   return form ? form.closest("form") : null;
-}
-
-function previewBody() {
-  return document.querySelector(".cr-preview__body");
-}
-
-function blockOf(node) {
-  const el = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
-  const block = el && el.closest(BLOCK);
-  const body = previewBody();
-  return block && body && body.contains(block) && /^p-[0-9]{1,6}$/.test(block.id) ? block : null;
-}
-
-function offsetIn(block, node, offset) {
-  const range = document.createRange();
-  range.selectNodeContents(block);
-  range.setEnd(node, offset);
-  return range.toString().length;
 }
 
 function hideButton() {
@@ -142,16 +125,21 @@ function onFocusIn(e) {
 }
 
 // A thread placed on this screen (live.js) that quotes a passage of the preview shown: counted
-// in that block's marker (made if it is the first) while it is open and its first comment is
-// there; resolved or deleted, it leaves the count, and the marker goes with the last. Readers
-// who cannot comment see the markers change too. (The server makes them the same way.)
+// in that block's marker (made if it is the first) while it is open and its quote links into
+// the version shown (where it was written, or where its passage was found again); resolved,
+// deleted or linking into another version, it leaves the count, and the marker goes with the
+// last. Readers who cannot comment see the markers change too. (The server makes them the same
+// way.)
 function onPlaced(e) {
   const node = e.detail && e.detail.node;
   const body = previewBody();
   if (!node || !node.id || !node.id.startsWith("thread-") || !body) return;
   const threadId = node.id.slice("thread-".length);
   const link = node.querySelector(".cr-comment__quote-link");
-  const blockId = link ? link.getAttribute("href").slice(1) : "";
+  const preview = body.closest(".cr-preview");
+  const shown = preview ? preview.dataset.version : "";
+  const sameVersion = link && (!shown || !link.dataset.version || link.dataset.version === shown);
+  const blockId = sameVersion ? link.getAttribute("href").slice(1) : "";
   const block = blockId ? document.getElementById(blockId) : null;
   const counted = !node.classList.contains("cr-thread--resolved") && block && blockOf(block);
   let changed = false;

@@ -3,6 +3,7 @@ import { initAll } from "../vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 import { watchMentions } from "./mentions.js";
 import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
+import { waitForPreviews } from "./preview-wait.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -12,6 +13,7 @@ function start() {
   watchMentions();
   startLive();
   startAnchors();
+  waitForPreviews();
   quickResults();
 }
 
@@ -109,9 +111,12 @@ function setUpUpload(form) {
         window.location.assign(body.redirect || window.location.href);
       } else {
         button.disabled = false;
+        // A full disk is 507 wherever it happens (even before our views run): say so plainly.
         const fallback = xhr.status === 413
           ? "The file is larger than the limit. Nothing was saved."
-          : `The server answered ${xhr.status}. Nothing was saved; you can try again.`;
+          : xhr.status === 507
+            ? "The server's storage is full. Nothing was saved."
+            : `The server answered ${xhr.status}. Nothing was saved; you can try again.`;
         status.textContent = `Not uploaded. ${body.detail || fallback}`;
       }
     });

@@ -1,10 +1,12 @@
 // Live updates and the message composer.
 //
 // The socket: a workspace page carries <meta name="cr-live" content="<workspace id>"
-// data-after="<last event id the page shows>">. Each event names a list on the page
-// (data-live-list), the DOM id of the item and a fragment URL; the item is fetched as this person
-// sees it (the server checks their access again) and put in place. A dropped connection comes
-// back with ?after=<last id seen>, so the server replays exactly what was missed, in order.
+// data-after="<last event id the page shows>">. Events carry ids and facts only (the API's
+// clients get the same ones); from them this script derives the list on the page
+// (data-live-list), the item's element and the URL of its fragment, which is fetched as this
+// person sees it (the server checks their access again) and put in place. Renames, moves and the
+// trash are places.js's. A dropped connection comes back with ?after=<last id seen>, so the
+// server replays exactly what was missed, in order.
 //
 // The composer (form[data-composer]): Enter or Send posts; the message shows at once as
 // "Sending…"; it is kept in an outbox in localStorage until the server has it, so a message typed
@@ -17,9 +19,16 @@ const me = meta ? meta.dataset.user : null;
 const OUTBOX = `cr-outbox:${me || "nobody"}`;
 let lastId = meta ? Number(meta.dataset.after || 0) : 0;
 let socket = null;
-let retryDelay = 1000;
+// Reconnecting: a random wait up to a ceiling that starts at 1 s and doubles to 3 s ("full
+// jitter"), so a page is back within seconds of the server (or its Redis) and a thousand pages
+// do not all knock at once. 1013 ("try again later", Redis unreachable) is retried the same way.
+const RETRY_FIRST = 1000;
+const RETRY_CAP = 3000;
+let retryCeiling = RETRY_FIRST;
 let retryTimer = null;
 let closedForGood = false;
+
+import { onPlaceEvent } from "./places.js";
 
 // A client key: the server stores each message (live.js) and each upload (app.js) once.
 export function newKey() {
@@ -115,18 +124,66 @@ function findList(key) {
   return Array.from(document.querySelectorAll("[data-live-list]")).find((el) => el.dataset.liveList === key) || null;
 }
 
-async function refresh(data) {
-  const list = data.list ? findList(data.list) : null;
-  const existing = data.target ? document.getElementById(data.target) : null;
+// Where an event's item goes on a page and where its fragment is, from the event's ids: the
+// list that holds it, the element that shows it, the URL of its fragment. These follow the
+// templates and urls.py (comments/_thread.html, conversations/_message.html and _row.html,
+// previews/_preview.html).
+function itemOf(kind, d) {
+  const ws = meta.content;
+  if (kind === "comment.created" || kind === "comment.updated") {
+    return { list: `document:${d.document}`, target: `thread-${d.thread}`, url: `/w/${ws}/d/${d.document}/comments/${d.thread}/` };
+  }
+  if (kind === "message.created" || kind === "message.updated") {
+    return { list: `conversation:${d.conversation}`, target: `message-${d.message}`, url: `/w/${ws}/c/${d.conversation}/m/${d.message}/` };
+  }
+  if (kind === "conversation.created" || kind === "conversation.updated") {
+    return { list: `conversations:${ws}`, target: `conversation-${d.conversation}`, url: `/w/${ws}/c/${d.conversation}/row/` };
+  }
+  if (kind.startsWith("suggestion.")) {
+    return { list: `suggestions:${d.document}`, target: `suggestion-${d.suggestion}`, url: `/w/${ws}/d/${d.document}/suggestions/${d.suggestion}/` };
+  }
+  if (kind === "preview.ready") {
+    return { list: `preview:${d.document}`, target: `preview-${d.document}`, url: `/w/${ws}/d/${d.document}/v/${d.number}/preview/` };
+  }
+  return null;
+}
+
+async function refresh(kind, data) {
+  const item = itemOf(kind, data);
+  if (!item) return;
+  const list = findList(item.list);
+  const existing = document.getElementById(item.target);
   if (!list && !existing) return;
-  if (!data.fragment) return;
-  const response = await fetch(data.fragment, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+  const response = await fetch(item.url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
   if (response.status === 404 || response.status === 410) {
     if (existing) existing.remove();
     return;
   }
   if (!response.ok || response.redirected) return;
-  place(parseItem(await response.text()), data.list, data.client_key);
+  place(parseItem(await response.text()), item.list, data.client_key);
+}
+
+// A member's name from their id (the workspace's members, asked once per page).
+let members = null;
+
+async function personName(id) {
+  if (!members) {
+    members = fetch(`/api/v1/workspaces/${meta.content}/members`, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : []))
+      .catch(() => []);
+  }
+  const found = (await members).find((m) => String(m.user_id) === String(id));
+  if (!found) members = null; // someone new: ask again next time
+  return found ? found.full_name || found.email : "Someone";
+}
+
+async function versionNotice(d) {
+  const who = await personName(d.author_id);
+  const name = d.name || "this document";
+  const what = d.restored_from
+    ? `restored version ${d.restored_from} as version ${d.number} of ${name}`
+    : `uploaded version ${d.number} of ${name}`;
+  banner(`${who} ${what}. Reload to see it.`, true);
 }
 
 // An unread count: the number sits in [data-unread="<key>"], inside a badge hidden at zero.
@@ -144,7 +201,7 @@ function bumpUnread(key, by) {
 
 function onEvent(message) {
   const data = message.data || {};
-  const mine = String(data.author_id) === String(me);
+  const mine = String(data.author_id ?? data.actor_id) === String(me);
   if (message.kind === "message.created" && !mine) {
     if (findList(`conversation:${data.conversation}`) && document.visibilityState === "visible") {
       // Read on this screen as it arrives: it does not count as unread later.
@@ -160,9 +217,25 @@ function onEvent(message) {
     }
   }
   if (message.kind === "version.created" && !mine && findList(`document:${data.document}`)) {
-    banner(`${data.notice} Reload to see it.`, true);
+    versionNotice(data).catch(() => {});
   }
-  refresh(data).catch(() => {});
+  onPlaceEvent(message.kind, data, meta.content, { banner, closeComposers });
+  if (message.kind === "comment.passages") {
+    refreshThreads(data).catch(() => {});
+    return;
+  }
+  refresh(message.kind, data).catch(() => {});
+}
+
+// Threads whose passages were looked for in a new version: each one on this page is fetched
+// again (one at a time: a long document may list many), and says where its passage is now.
+async function refreshThreads(d) {
+  const ids = [...(d.found || []), ...(d.changed || []), ...(d.unchecked || [])];
+  for (const thread of ids) {
+    if (document.getElementById(`thread-${thread}`)) {
+      await refresh("comment.updated", { document: d.document, thread });
+    }
+  }
 }
 
 function onNudge(message) {
@@ -188,7 +261,7 @@ function connect() {
   const path = meta.content ? `/ws/w/${meta.content}/?after=${lastId}` : "/ws/me/";
   socket = new WebSocket(`${scheme}://${location.host}${path}`);
   socket.addEventListener("open", () => {
-    retryDelay = 1000;
+    retryCeiling = RETRY_FIRST;
     setStatus("Live");
     document.documentElement.dataset.live = "open";
     flushOutbox();
@@ -218,8 +291,11 @@ function connect() {
       return;
     }
     setStatus("Reconnecting…");
-    retryTimer = setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 15000);
+    // 1013 may come just after the socket opened (which starts the ceiling again): wait up to
+    // the cap, not the first step, so an outage is not knocked on twice a second.
+    const ceiling = e.code === 1013 ? RETRY_CAP : retryCeiling;
+    retryTimer = setTimeout(connect, Math.random() * ceiling);
+    retryCeiling = Math.min(retryCeiling * 2, RETRY_CAP);
   });
 }
 

@@ -216,3 +216,42 @@ def test_removed_member_reaches_nothing_at_the_next_request(team, role):
     # ...while the session itself still works elsewhere: only this workspace is gone.
     assert browser.get(reverse("home")).status_code == 200
     assert api.get("/api/v1/me").status_code == 200
+
+
+# --- Add directly (the demo seed) --------------------------------------------------------------
+
+
+def test_a_manager_adds_an_existing_account_directly_and_it_is_audited(team):
+    added = services.membership_add(
+        actor=team.manager, access=manager_access(team), user=team.outsider, role="commenter"
+    )
+    assert membership_of(team, team.outsider) == added and added.role == "commenter"
+    assert workspace_access(user=team.outsider, workspace_id=team.workspace.pk).can("comment")
+    event = AuditEvent.objects.get(action=Action.MEMBER_ADDED)
+    assert event.workspace_id == team.workspace.pk
+    assert (event.actor_email, event.target_label) == (team.manager.email, team.outsider.email)
+    assert event.data == {"role": "commenter"}
+
+
+@pytest.mark.parametrize("role", ["viewer", "commenter", "editor"])
+def test_only_managers_add_people(team, role):
+    actor = team.by_role[role]
+    with pytest.raises(PermissionDenied):
+        services.membership_add(
+            actor=actor, access=manager_access(team, actor), user=team.outsider, role="viewer"
+        )
+    assert not Membership.objects.filter(user=team.outsider).exists()
+
+
+def test_adding_a_member_again_or_with_no_such_role_is_refused(team):
+    with pytest.raises(Conflict):
+        services.membership_add(
+            actor=team.manager, access=manager_access(team), user=team.viewer, role="editor"
+        )
+    assert membership_of(team, team.viewer).role == "viewer"
+    with pytest.raises(ApplicationError):
+        services.membership_add(
+            actor=team.manager, access=manager_access(team), user=team.outsider, role="owner"
+        )
+    assert not Membership.objects.filter(user=team.outsider).exists()
+    assert not AuditEvent.objects.filter(action=Action.MEMBER_ADDED).exists()

@@ -1,34 +1,70 @@
-"""``commonroom serve``: uvicorn (ASGI) on 127.0.0.1:8000, with the background-task worker and
-the daily trigger of the notification digest. However serve ends (Ctrl+C, SIGTERM from a
-service manager, an error), it stops the worker too."""
+"""``commonroom serve``: uvicorn (ASGI) on 127.0.0.1:8000, with the background-task worker
+(``commonroom worker``, which also runs the scheduled jobs: ``core.scheduling``).
+
+Several server processes (``--workers N``), and production, need the shared cache (``REDIS_URL``):
+without it serve refuses to start, with a sentence (``core.shared_state``).
+
+A worker that dies is started again after a short back-off (``WorkerSupervisor``); the new one
+gives back the dead one's task (``commonroom worker``). However serve ends (Ctrl+C, SIGTERM from
+a service manager, an error), it stops the worker too, giving it longer than a preview may take
+to finish its task (``COMMONROOM_PREVIEW_TIMEOUT`` + ``WORKER_GRACE_EXTRA``) before a kill, and
+a SIGTERM or Ctrl+C stop exits 0. Killed itself (SIGKILL), serve takes its worker and uvicorn's
+worker processes with it: each asked the kernel for a signal when serve dies
+(``core.process.stop_with_serve``: SIGKILL for the worker, SIGTERM for uvicorn's), and a
+converter dies with its worker, so a restart never finds the old ones still running.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from commonroom.notifications.schedule import start_digest_schedule
+from commonroom.core.process import SERVE_PID_ENV
+from commonroom.core.shared_state import shared_state_refusal
+from commonroom.core.startup import serve_start
 
-# How long the background-task worker has to finish its task when serve stops, before a kill.
-WORKER_GRACE_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+# How long the background-task worker has to finish its task when serve stops, before a kill:
+# longer than a preview may take, by this much (copying the file in, storing the result).
+WORKER_GRACE_EXTRA = 15.0
+WORKER_GRACE_SECONDS = 5.0  # stop_process's default, for processes with no task in hand
+# A worker that dies is started again after this back-off, doubled each time it dies within
+# BACKOFF_RESET seconds of its start, up to BACKOFF_MAX.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+BACKOFF_RESET = 60.0
+
+
+def worker_grace() -> float:
+    return float(settings.COMMONROOM_PREVIEW_TIMEOUT) + WORKER_GRACE_EXTRA
 
 
 class Command(BaseCommand):
-    help = "Serve Commonroom with uvicorn and run the background-task worker beside it."
+    help = (
+        "Serve Commonroom with uvicorn and run the background-task worker (and the scheduled "
+        "jobs) beside it."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-        parser.add_argument("--no-worker", action="store_true", help="do not start db_worker")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="do not start the background-task worker"
+        )
         parser.add_argument(
             "--forwarded-allow-ips",
             default="127.0.0.1",
@@ -36,18 +72,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        refusal = shared_state_refusal(workers=options["workers"])
+        if refusal is not None:
+            raise CommandError(refusal)
+        serve_start()  # each app's startup.py: the upload temporaries a crash left, ...
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
-        # uvicorn catches SIGTERM, shuts down, then raises it again with the handler it found:
-        # with the default one the process would die at once and never stop its worker. Ours
-        # turns it into SystemExit, so the ``finally`` below always runs.
-        previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+        # uvicorn catches SIGTERM and SIGINT, shuts down, then raises the signal again with the
+        # handler it found: with the default one the process would die at once and never stop
+        # its worker. Ours turns it into SystemExit(0) (a stop asked for is a clean stop), so
+        # the ``finally`` below always runs.
+        previous = {sig: signal.signal(sig, _exit_on_signal) for sig in STOP_SIGNALS}
+        # The processes started from here on (the worker, uvicorn's workers) stop when serve dies.
+        os.environ[SERVE_PID_ENV] = str(os.getpid())
         worker = None
-        schedule = None
         try:
             if not options["no_worker"]:
-                worker = subprocess.Popen([sys.executable, "-m", "commonroom", "db_worker"])
-                schedule = start_digest_schedule(settings.COMMONROOM_DIGEST_HOUR)
+                worker = WorkerSupervisor([sys.executable, "-m", "commonroom", "worker"])
+                worker.start()
             self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
@@ -60,18 +102,70 @@ class Command(BaseCommand):
                 log_level="info",
             )
         finally:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut this short
+            for sig in STOP_SIGNALS:  # a second one must not cut this short
+                signal.signal(sig, signal.SIG_IGN)
             try:
-                if schedule is not None:
-                    schedule.set()
                 if worker is not None:
-                    stop_process(worker)
+                    worker.stop()
             finally:
-                signal.signal(signal.SIGTERM, previous)
+                os.environ.pop(SERVE_PID_ENV, None)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
+    raise SystemExit(0)
+
+
+class WorkerSupervisor:
+    """Runs ``command`` (the worker) in a thread of its own, starts it again when it dies (after
+    a back-off), and stops it on :meth:`stop`. The thread that starts the worker is the one it
+    is tied to (the kernel's parent-death signal follows the thread), so this thread starts
+    every worker and lives until the last one has stopped."""
+
+    def __init__(self, command: list[str], *, grace: float | None = None) -> None:
+        self.command = command
+        self.grace = worker_grace() if grace is None else grace
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the worker (SIGTERM, ``grace`` seconds to finish its task, then SIGKILL) and
+        wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        backoff = BACKOFF_FIRST
+        while not self._stop.is_set():
+            started = time.monotonic()
+            # Killed with serve: its task goes back to the queue when the next worker starts.
+            env = {**os.environ, SERVE_PID_ENV: f"{os.getpid()}:{int(signal.SIGKILL)}"}
+            try:
+                self.process = subprocess.Popen(self.command, env=env)  # noqa: S603 - ours
+            except OSError:
+                log.exception("serve: could not start the worker")
+            while self.process is not None and self.process.poll() is None:
+                if self._stop.wait(0.5):
+                    break
+            if self._stop.is_set():
+                break
+            code = self.process.returncode if self.process is not None else None
+            if time.monotonic() - started > BACKOFF_RESET:
+                backoff = BACKOFF_FIRST
+            log.error("serve: the worker ended (exit %s); starting another in %s s", code, backoff)
+            if self._stop.wait(backoff):
+                break
+            backoff = min(backoff * 2, BACKOFF_MAX)
+        if self.process is not None:
+            stop_process(self.process, grace=self.grace)
 
 
 def stop_process(process: subprocess.Popen[Any], grace: float = WORKER_GRACE_SECONDS) -> None:

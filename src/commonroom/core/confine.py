@@ -1,10 +1,12 @@
-"""Shutting the preview child in before it reads a file (Linux; run in the child, no Django).
+"""Shutting a confined child in before it reads an untrusted file (Linux; run in the child, no
+Django). Used by every confined child (``core/sandbox.py``): previews' converters, the version
+stamp of a download.
 
-A converter taken over by a hostile file can do only what the child may do, so the child gives
+Work on a file that came from anywhere can do only what the child may do, so the child gives
 away, for good and before it opens the file:
 
 - **files** (Landlock): it may read Python and its libraries (``sys.path``, ``/usr``, ``/lib``),
-  the one file it converts and its own folder, and write only in its output folder and its own
+  the one file it works on and its own folder, and write only in its output folder and its own
   temporary folder. The data directory, other uploads, ``/proc`` (other processes' memory and
   environment), ``/etc`` and home folders are out of reach; no program can be executed.
 - **network** (seccomp, and Landlock from ABI 4): ``socket()`` fails, so no TCP, UDP or Unix
@@ -16,9 +18,9 @@ away, for good and before it opens the file:
 
 Each layer is applied when the kernel offers it; :func:`confine` returns the names of those
 applied, which the child reports with its answer and the parent logs when one is missing (see
-``sandbox.py`` and the ``COMMONROOM_PREVIEW_CONFINE`` setting). The kernel interfaces are small
-and stable, so they are called through ctypes here rather than through a native dependency; see
-``docs/decisions/0004-preview-confinement.md``.
+``sandbox.py`` and the ``COMMONROOM_PREVIEW_CONFINE`` setting, which governs every confined
+child). The kernel interfaces are small and stable, so they are called through ctypes here
+rather than through a native dependency; see ``docs/decisions/0004-preview-confinement.md``.
 """
 
 from __future__ import annotations

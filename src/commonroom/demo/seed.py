@@ -7,19 +7,21 @@ from __future__ import annotations
 import io
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from docx import Document as DocxDocument
 
-from commonroom.documents.models import Document
 from commonroom.documents.selectors import document_access
 from commonroom.documents.services import document_upload, version_upload
-from commonroom.workspaces.models import Membership, Role, Workspace
-from commonroom.workspaces.selectors import workspace_access
-from commonroom.workspaces.services import workspace_create
+from commonroom.workspaces.roles import Role
+from commonroom.workspaces.selectors import workspace_access, workspace_named
+from commonroom.workspaces.services import membership_add, workspace_create
+
+if TYPE_CHECKING:
+    from commonroom.workspaces.models import Workspace
 
 WORKSPACE_NAME = "Weekly budget meeting"
 MINUTES_NAME = "minutes-2026-11-24.docx"
@@ -95,7 +97,7 @@ class SeedResult:
 def seed_demo(*, password: str | None) -> SeedResult:
     """Create the demo once; on later runs, only reset passwords when one is given."""
     User = get_user_model()
-    existing = Workspace.objects.filter(name=WORKSPACE_NAME).order_by("created_at").first()
+    existing = workspace_named(WORKSPACE_NAME)
     if existing is not None:
         if password:
             for p in PEOPLE:
@@ -120,10 +122,10 @@ def seed_demo(*, password: str | None) -> SeedResult:
             name=WORKSPACE_NAME,
             description="Minutes, papers and sign-off for the weekly budget meeting.",
         )
+        access = workspace_access(user=users["priya"], workspace_id=ws.pk)
         for p in PEOPLE:
             if p.role and p.key != "priya":
-                Membership.objects.create(workspace=ws, user=users[p.key], role=p.role)
-        access = workspace_access(user=users["priya"], workspace_id=ws.pk)
+                membership_add(actor=users["priya"], access=access, user=users[p.key], role=p.role)
         v1 = document_upload(
             actor=users["priya"],
             access=access,
@@ -179,7 +181,7 @@ def _seed_discussion(users: dict[str, Any], ws: Workspace, document_id: Any) -> 
         title="Month 7 deficit recovery plan",
         body="Before Thursday's meeting, please read the amended minutes and say here whether "
         "the recovery actions are realistic.",
-        document=Document.objects.get(pk=document_id),
+        document=doc_as("priya").document,
     )
     message_post(
         actor=users["tom"],

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from commonroom.core.demo import PEOPLE, seed_demo
+from commonroom.demo.seed import PEOPLE, seed_demo
 
 
 class Command(BaseCommand):

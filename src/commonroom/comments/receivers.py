@@ -1,0 +1,76 @@
+"""What comments follow and add to other apps' pages.
+
+- ``documents.hooks``: the document page's threads, each with what its reader may do to it and
+  where its passage is on the latest version. A version added whose file's preview is already
+  made (the bytes of an earlier version, or of another document) has its threads' passages
+  looked for after the commit (``services.passages_follow``): no preview will be made for it.
+- ``previews.hooks``: a preview made or failed has them looked for after its commit (the
+  preview's row is locked until then, and an upload of the same bytes holding the workspace's
+  lock may be waiting for it); and each preview shown gets a marker after each block holding
+  open threads' passages.
+
+Both after-commit paths may run for one version (the upload's and the preview's commits can
+cross): looking again finds nothing new to write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils.html import format_html
+
+from commonroom.comments.selectors import anchored_blocks, document_threads, with_abilities
+from commonroom.comments.services import passages_follow
+from commonroom.documents import hooks
+from commonroom.previews import hooks as previews
+
+
+def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
+    doc_access = page.doc_access
+    threads = document_threads(doc_access=doc_access)
+    return {"threads": with_abilities(threads, doc_access=doc_access, user=page.user)}
+
+
+def on_version_added(change: hooks.VersionAdded) -> None:
+    if change.document_created:
+        return  # nothing is anchored yet
+    sha, document_id = change.version.blob_id, change.document.pk
+    transaction.on_commit(lambda: passages_follow(sha256=sha, document_id=document_id), robust=True)
+
+
+def on_preview_made(change: previews.PreviewReady | previews.PreviewFailed) -> None:
+    sha = change.sha256
+    transaction.on_commit(lambda: passages_follow(sha256=sha), robust=True)
+
+
+def _marker(block: str, thread_ids: list[str]) -> str:
+    """The link beside a block to the first of its open threads: in the margin on a wide screen,
+    after the block on a phone (app.css; anchors.js keeps it up to date on the page)."""
+    n = len(thread_ids)
+    return str(
+        format_html(
+            '<div class="cr-anchors" data-anchor-for="{}" data-threads="{}"><a '
+            'class="cr-anchors__link" href="#thread-{}">{} comment{}<span '
+            'class="nhsuk-u-visually-hidden"> on this passage</span></a></div>',
+            block,
+            " ".join(thread_ids),
+            thread_ids[0],
+            n,
+            "" if n == 1 else "s",
+        )
+    )
+
+
+def preview_markers(shown: previews.PreviewShown) -> Mapping[str, str]:
+    found = anchored_blocks(doc_access=shown.doc_access, version_id=shown.version.pk)
+    return {block: _marker(block, ids) for block, ids in found.items()}
+
+
+def connect() -> None:
+    hooks.add_page_part(document_page)
+    hooks.subscribe(hooks.VersionAdded, on_version_added)
+    previews.subscribe(previews.PreviewReady, on_preview_made)
+    previews.subscribe(previews.PreviewFailed, on_preview_made)
+    previews.add_block_marks(preview_markers)

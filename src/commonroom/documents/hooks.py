@@ -1,0 +1,187 @@
+"""Where other apps plug into documents, without documents knowing them.
+
+**Changes.** Every service that changes a document, a version, a folder or the blobs tells
+:func:`changed` what it did, as one of the frozen change types below, *inside its transaction*
+and after the change is written. Each subscriber runs there too, in the order it subscribed:
+what it writes commits or rolls back with the change, and an error in it undoes the change (so
+a search index, a notification or a live event exists exactly when its change does). Anything
+that must happen only once the change is committed (enqueueing a task, telling a socket) is the
+subscriber's own ``transaction.on_commit``. Subscribers are registered from their app's
+``AppConfig.ready()`` with :func:`subscribe`; they must not depend on each other's order. (The
+machinery is ``core.hooks``, which every followed app's ``hooks.py`` uses.)
+
+**The document page.** A document's page shows what other apps keep about it (its preview, its
+comments, whether the reader follows it). Each such app adds a :data:`PagePart` with
+:func:`add_page_part`, which returns the template context it contributes (and may note the visit,
+as "seen since"); the page view asks :func:`page_context` for all of them.
+
+So documents imports none of the apps that follow its changes or decorate its page; they import
+documents.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from commonroom.core.hooks import Hook, PageParts
+from commonroom.core.hooks import OutsideTransaction as OutsideTransaction  # changed() raises it
+from commonroom.documents.models import Document, Folder, Version
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.selectors import DocumentAccess
+
+# --- Changes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionAdded:
+    """A version was added: an upload (the first makes the document), or an old version
+    restored as the newest (``version.restored_from_number``)."""
+
+    actor: User
+    document: Document
+    version: Version
+    document_created: bool
+
+
+@dataclass(frozen=True)
+class DocumentRenamed:
+    actor: User
+    document: Document
+    old_name: str
+
+
+@dataclass(frozen=True)
+class DocumentMoved:
+    actor: User
+    document: Document
+    from_folder_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class DocumentTrashed:
+    """Moved to the trash on its own (a folder's documents go with :class:`FolderTrashed`)."""
+
+    actor: User
+    document: Document
+
+
+@dataclass(frozen=True)
+class DocumentRestored:
+    """Back from the trash (possibly at the top level, possibly under a new name)."""
+
+    actor: User
+    document: Document
+
+
+@dataclass(frozen=True)
+class DocumentPurged:
+    """Removed for good with its versions: the row is gone, so only its facts are left."""
+
+    actor: User
+    workspace_id: uuid.UUID
+    document_id: uuid.UUID
+    folder_id: uuid.UUID | None
+    name: str
+
+
+@dataclass(frozen=True)
+class FolderCreated:
+    actor: User
+    folder: Folder
+
+
+@dataclass(frozen=True)
+class FolderRenamed:
+    actor: User
+    folder: Folder
+    old_name: str
+
+
+@dataclass(frozen=True)
+class FolderMoved:
+    actor: User
+    folder: Folder
+    from_parent_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class FolderTrashed:
+    """A folder moved to the trash with everything in it; ``documents`` are those it took
+    (documents already in the trash are not among them)."""
+
+    actor: User
+    folder: Folder
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class FolderRestored:
+    """A folder back from the trash with what it took (``documents``)."""
+
+    actor: User
+    folder: Folder
+    documents: tuple[Document, ...]
+
+
+@dataclass(frozen=True)
+class FolderPurged:
+    """Removed for good (its documents each had a :class:`DocumentPurged` first)."""
+
+    actor: User
+    workspace_id: uuid.UUID
+    folder_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    name: str
+
+
+@dataclass(frozen=True)
+class BlobsCollected:
+    """The collector is removing these blobs (no version uses them). Sent while it holds their
+    row locks, before their files and rows go."""
+
+    shas: tuple[str, ...]
+
+
+Change = (
+    VersionAdded
+    | DocumentRenamed
+    | DocumentMoved
+    | DocumentTrashed
+    | DocumentRestored
+    | DocumentPurged
+    | FolderCreated
+    | FolderRenamed
+    | FolderMoved
+    | FolderTrashed
+    | FolderRestored
+    | FolderPurged
+    | BlobsCollected
+)
+hook: Hook[Change] = Hook("documents")
+subscribe = hook.subscribe
+unsubscribe = hook.unsubscribe
+subscribed = hook.subscribed
+changed = hook.changed
+
+
+# --- The document page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """A document's page being drawn for ``user``: ``versions`` newest first."""
+
+    user: User
+    doc_access: DocumentAccess
+    versions: list[Version]
+
+
+PagePart = Callable[[DocumentPage], Mapping[str, Any]]
+page_parts: PageParts[DocumentPage] = PageParts()
+add_page_part = page_parts.add
+page_context = page_parts.context

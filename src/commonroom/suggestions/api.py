@@ -1,0 +1,236 @@
+"""The suggestions part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): list
+a document's suggestions (by state), make one, read one, accept one or a set (one new version),
+reject one. Same selectors, services and abilities as the pages; a non-member gets 404 from
+``documents.selectors.document_access`` before anything else is read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from ninja import Query, Router, Schema, Status
+from pydantic import ConfigDict, Field, StringConstraints
+
+from commonroom.accounts.api import PersonOut, person_out
+from commonroom.core.request_info import RequestInfo
+from commonroom.core.views import AuthedRequest
+from commonroom.documents.api import NO_NUL, Text, VersionOut, version_out
+from commonroom.documents.selectors import DocumentAccess, document_access
+from commonroom.suggestions import services
+from commonroom.suggestions.models import Kind, State, Suggestion
+from commonroom.suggestions.selectors import document_suggestions, state_sentence, suggestion_get
+
+router = Router(tags=["suggestions"])
+
+ClientKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{0,64}$")]
+KindName = Literal["replace", "delete", "insert_before", "insert_after", "new_paragraph"]
+StateName = Literal["open", "accepted", "rejected", "outdated"]
+
+
+class SuggestionAbilitiesOut(Schema):
+    accept: bool
+    reject: bool
+
+
+class SuggestionOut(Schema):
+    id: uuid.UUID
+    thread: uuid.UUID = Field(description="The comment thread carrying it (see comments).")
+    kind: KindName
+    state: StateName
+    state_sentence: str = Field(description="The state in words, as the page says it.")
+    author: PersonOut
+    created_at: datetime
+    version: int = Field(description="The version it was made on.")
+    applies_to: int = Field(description="The version it applies to (the latest while open).")
+    block: str = Field(description='The block of the preview it was made on ("p-<n>").')
+    start: int = Field(description="Offsets in the block's text, in UTF-16 code units.")
+    end: int
+    quote: str = Field(description="The passage it changes, as the preview showed it.")
+    new_text: str = Field(description="The text it puts in; empty for a deletion.")
+    reason: str
+    decided_by: PersonOut | None
+    decided_at: datetime | None
+    decision_reason: str
+    accepted_in: int | None
+    outdated_in: int | None
+    abilities: SuggestionAbilitiesOut
+
+
+class SuggestionIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
+    version: int | None = Field(None, description="The version suggested on (default: latest).")
+    block: Annotated[str, StringConstraints(pattern=r"^p-[0-9]{1,6}$")] = Field(
+        description='The block of that version\'s preview ("p-<n>", its id in the preview HTML).'
+    )
+    start: int = Field(ge=0, description="Offset in the block's text (UTF-16 code units).")
+    end: int = Field(ge=0, description="End offset; the whole block is 0 and its length.")
+    kind: KindName
+    text: Annotated[str, StringConstraints(pattern=NO_NUL)] = Field(
+        "", description="The new text (empty for a deletion)."
+    )
+    reason: Text = Field("", description="Why: the thread's first comment.")
+    quote: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=500)] | None = Field(
+        None, description="The passage as shown, whitespace collapsed; checked when sent."
+    )
+    client_key: ClientKey = Field(
+        "", description="Send the same key when retrying: the suggestion is stored once."
+    )
+
+
+class AcceptIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[uuid.UUID] = Field(
+        min_length=1,
+        max_length=services.MAX_AT_ONCE,
+        description="The suggestions accepted together, in one new version.",
+    )
+
+
+class AcceptOut(Schema):
+    version: VersionOut
+    suggestions: list[SuggestionOut]
+
+
+class RejectIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = ""
+
+
+class ListFilter(Schema):
+    state: StateName | None = Field(None, description="Only the suggestions in this state.")
+
+
+def suggestion_out(s: Suggestion) -> dict[str, Any]:
+    return {
+        "id": s.pk,
+        "thread": s.comment_id,
+        "kind": s.kind,
+        "state": s.state,
+        "state_sentence": state_sentence(s),
+        "author": person_out(s.author),
+        "created_at": s.created_at,
+        "version": s.version.number,
+        "applies_to": s.applies_to.number,
+        "block": s.block_id,
+        "start": s.start,
+        "end": s.end,
+        "quote": s.quote,
+        "new_text": s.new_text,
+        "reason": s.reason,
+        "decided_by": person_out(s.decided_by),
+        "decided_at": s.decided_at,
+        "decision_reason": s.decision_reason,
+        "accepted_in": s.accepted_in.number if s.accepted_in is not None else None,
+        "outdated_in": s.outdated_in.number if s.outdated_in is not None else None,
+        "abilities": dict(s.can),
+    }
+
+
+def _info(request: AuthedRequest) -> RequestInfo:
+    return RequestInfo.from_request(request)
+
+
+def _doc(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> DocumentAccess:
+    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
+
+
+S = "/{workspace_id}/documents/{document_id}/suggestions"
+
+
+@router.get(S, response=list[SuggestionOut])
+def suggestion_list(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    filters: Query[ListFilter],
+) -> object:
+    """The document's suggestions, oldest first (only those in ``state`` when given), each with
+    what you may do to it."""
+    doc_access = _doc(request, workspace_id, document_id)
+    state = State(filters.state) if filters.state else None
+    return [suggestion_out(s) for s in document_suggestions(doc_access=doc_access, state=state)]
+
+
+@router.post(S, response={200: SuggestionOut, 201: SuggestionOut})
+def suggestion_create(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: SuggestionIn
+) -> object:
+    """Suggest a change to a passage of a version's preview (commenters, editors, managers).
+    201 when made; 200 with the earlier one when ``client_key`` was already used (a retry).
+    Refused with a sentence when the passage is not in the preview or not found in the file."""
+    doc_access = _doc(request, workspace_id, document_id)
+    suggestion = services.suggestion_create(
+        actor=request.user,
+        doc_access=doc_access,
+        version_number=payload.version
+        if payload.version is not None
+        else doc_access.document.current_version_number,
+        block_id=payload.block,
+        start=payload.start,
+        end=payload.end,
+        kind=Kind(payload.kind),
+        text=payload.text,
+        reason=payload.reason,
+        quote=payload.quote,
+        client_key=payload.client_key,
+        info=_info(request),
+    )
+    made = suggestion_get(doc_access=doc_access, suggestion_id=suggestion.pk)
+    # A suggestion made now carries the comment its thread was started with, just written.
+    return Status(201 if suggestion.comment.is_new else 200, suggestion_out(made))
+
+
+# Before "/{suggestion_id}": its URL would take "accept" for an id.
+@router.post(S + "/accept", response=AcceptOut)
+def suggestions_accept(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: AcceptIn
+) -> object:
+    """Accept one suggestion or several (managers and editors): ONE new version with each
+    change made. Refused whole (409, with a sentence) when any is not open or cannot be
+    applied; then nothing changes."""
+    doc_access = _doc(request, workspace_id, document_id)
+    version = services.suggestions_accept(
+        actor=request.user,
+        doc_access=doc_access,
+        suggestion_ids=[str(i) for i in payload.ids],
+        info=_info(request),
+    )
+    chosen = {str(i) for i in payload.ids}
+    accepted = [s for s in document_suggestions(doc_access=doc_access) if str(s.pk) in chosen]
+    return {"version": version_out(version), "suggestions": [suggestion_out(s) for s in accepted]}
+
+
+@router.get(S + "/{suggestion_id}", response=SuggestionOut)
+def suggestion_detail(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    suggestion_id: uuid.UUID,
+) -> object:
+    """One suggestion."""
+    doc_access = _doc(request, workspace_id, document_id)
+    return suggestion_out(suggestion_get(doc_access=doc_access, suggestion_id=suggestion_id))
+
+
+@router.post(S + "/{suggestion_id}/reject", response=SuggestionOut)
+def suggestion_reject(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    suggestion_id: uuid.UUID,
+    payload: RejectIn,
+) -> object:
+    """Reject a suggestion (managers and editors), with a reason if given; its thread stays."""
+    doc_access = _doc(request, workspace_id, document_id)
+    services.suggestion_reject(
+        actor=request.user,
+        doc_access=doc_access,
+        suggestion_id=suggestion_id,
+        reason=payload.reason,
+        info=_info(request),
+    )
+    return suggestion_out(suggestion_get(doc_access=doc_access, suggestion_id=suggestion_id))

@@ -1,0 +1,74 @@
+"""Who may suggest, and who may decide: derived from the document abilities
+(``documents.permissions``), in one place, named by :data:`SuggestionAbility`.
+
+- Suggesting is commenting with a change: whoever may comment on the document (commenters,
+  editors, managers; guests by their role), while the workspace is not archived and the
+  document not in the trash (then nobody may comment), on a document whose kind suggestions
+  can change (.docx, .txt, .md).
+- Deciding (accepting, rejecting) makes or refuses a new version: whoever may upload new
+  versions (editors and managers).
+
+A non-member never reaches these: the selectors answer 404 first. A member without the right
+gets :class:`PermissionDenied` with a sentence (``workspaces.services.deny``, which says when
+the workspace is archived instead).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+from commonroom.documents.selectors import DocumentAccess
+from commonroom.previews.convert import format_for
+from commonroom.suggestions.models import Suggestion
+from commonroom.suggestions.passages import FORMATS
+from commonroom.workspaces.services import deny
+
+if TYPE_CHECKING:
+    from commonroom.documents.models import Version
+
+SuggestionAbility = Literal["accept", "reject"]
+
+CANNOT_SUGGEST = "You can read this document but not suggest changes to it."
+CANNOT_DECIDE = "Only the workspace's managers and editors can accept or reject suggestions."
+UNSUPPORTED = (
+    "Suggestions can change Word (.docx), text (.txt) and Markdown (.md) files only: this "
+    "version is another kind of file."
+)
+
+
+class SuggestionAbilities(TypedDict):
+    accept: bool
+    reject: bool
+
+
+def version_format(version: Version) -> str | None:
+    """The format suggestions read ``version`` as ("docx", "txt", "md"), or None."""
+    fmt = format_for(version.content_type, version.filename)
+    return fmt if fmt in FORMATS else None
+
+
+def may_suggest(doc_access: DocumentAccess, version: Version | None = None) -> bool:
+    """Whether this reader may suggest a change (to ``version``, when given)."""
+    if not doc_access.can("comment"):
+        return False
+    return version is None or version_format(version) is not None
+
+
+def may_decide(doc_access: DocumentAccess) -> bool:
+    """Whether this reader may accept or reject the document's suggestions."""
+    return doc_access.can("upload_version")
+
+
+def suggestion_abilities(doc_access: DocumentAccess, suggestion: Suggestion) -> SuggestionAbilities:
+    decide = may_decide(doc_access) and suggestion.is_open
+    return {"accept": decide, "reject": decide}
+
+
+def require_suggest(doc_access: DocumentAccess) -> None:
+    if not doc_access.can("comment"):
+        deny(doc_access.access, CANNOT_SUGGEST)
+
+
+def require_decide(doc_access: DocumentAccess) -> None:
+    if not may_decide(doc_access):
+        deny(doc_access.access, CANNOT_DECIDE)

@@ -1,0 +1,111 @@
+"""What suggestions follow.
+
+- ``documents.hooks``: every new version of a document, inside the transaction that adds it.
+  Suggestions an accept in that transaction made it from name it; each open suggestion moves
+  to it when its file still has the suggestion's paragraph, else it is outdated by it
+  (``services.suggestions_follow_version``).
+- ``comments.hooks``: a new thread, inside the comment's transaction; when it is the thread of
+  a suggestion being made, the suggestion is written with it
+  (``services.suggestion_thread_started``). Suggestions' threads are named to comments as
+  followed here (``selectors.suggestion_threads``), so comments do not move their passages.
+- Live screens: a suggestion made, accepted or outdated is published
+  (``services.suggestion_published``) in the transaction that did it, as a
+  ``live.events.SuggestionEvent`` (a rejection by ``services.suggestion_reject`` itself, so
+  the page and the API alike).
+- The document page: its suggestions and what the reader may do (``documents.hooks``), and
+  each open one's change as a redline after its block of the preview (``previews.hooks``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from commonroom.comments import hooks as comments
+from commonroom.documents import hooks
+from commonroom.live.events import SuggestionEventKind
+from commonroom.previews import hooks as previews
+from commonroom.previews.selectors import preview_blocks
+from commonroom.suggestions.models import Kind, State, Suggestion
+from commonroom.suggestions.permissions import may_decide, may_suggest
+from commonroom.suggestions.selectors import (
+    document_suggestions,
+    state_sentence,
+    suggestion_block,
+    suggestion_threads,
+)
+from commonroom.suggestions.services import (
+    suggestion_published,
+    suggestion_thread_started,
+    suggestions_follow_version,
+)
+
+
+def _publish(
+    suggestion: Suggestion, kind: SuggestionEventKind, version: int, actor_id: int
+) -> None:
+    suggestion_published(suggestion, kind, version=version, actor_id=actor_id)
+
+
+def on_version_added(change: hooks.VersionAdded) -> None:
+    if change.document_created:
+        return  # a new document has no suggestions
+    suggestions_follow_version(actor=change.actor, document=change.document, version=change.version)
+
+
+def on_comment_added(change: comments.CommentAdded) -> None:
+    suggestion_thread_started(change.comment)
+    made = Suggestion.objects.filter(comment=change.comment).select_related("applies_to").first()
+    if made is not None:
+        _publish(made, "suggestion.created", made.applies_to.number, made.author_id)
+
+
+def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
+    """The page's suggestions (each with its state in words), whether the reader may suggest
+    and decide, and the latest preview's paragraphs (the form's choice without a script)."""
+    doc_access = page.doc_access
+    latest = page.versions[0] if page.versions else None
+    found = document_suggestions(doc_access=doc_access)
+    for suggestion in found:
+        suggestion.state_sentence = state_sentence(suggestion)  # type: ignore[attr-defined]
+    suggest = latest is not None and may_suggest(doc_access, latest)
+    blocks = preview_blocks(doc_access=doc_access, version=latest) if suggest and latest else None
+    paragraphs = [
+        (b.id, " ".join(b.text.split())[:80])
+        for b in blocks or []
+        if not b.aside and b.text.strip()
+    ]
+    return {
+        "suggestions": found,
+        "may_suggest": suggest,
+        "may_decide": may_decide(doc_access),
+        "suggest_paragraphs": paragraphs,
+        "suggestion_kinds": Kind.choices,
+    }
+
+
+def preview_redlines(shown: previews.PreviewShown) -> Mapping[str, str]:
+    """After each block of the shown version holding open suggestions: their change as a
+    redline (struck and inserted words), linking to each suggestion."""
+    found: dict[str, str] = {}
+    for suggestion in document_suggestions(doc_access=shown.doc_access, state=State.OPEN):
+        if suggestion.applies_to_id != shown.version.pk:
+            continue
+        block = suggestion_block(
+            doc_access=shown.doc_access, suggestion=suggestion, version=shown.version
+        )
+        if block is None:
+            continue
+        html = render_to_string("suggestions/_redline.html", {"s": suggestion})
+        found[block] = found.get(block, "") + html
+    return found
+
+
+def connect() -> None:
+    hooks.subscribe(hooks.VersionAdded, on_version_added)
+    comments.subscribe(comments.CommentAdded, on_comment_added)
+    hooks.add_page_part(document_page)
+    previews.add_block_marks(preview_redlines)
+    comments.add_threads_followed_elsewhere(suggestion_threads)

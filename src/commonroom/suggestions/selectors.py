@@ -1,0 +1,138 @@
+"""Reading suggestions, always of a document the reader already has access to
+(``documents.selectors.document_access``: 404 for a non-member)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import QuerySet
+
+from commonroom.core.exceptions import NotFound
+from commonroom.documents.selectors import DocumentAccess
+from commonroom.previews.selectors import preview_blocks
+from commonroom.suggestions.models import State, Suggestion
+from commonroom.suggestions.passages import usable_text
+from commonroom.suggestions.permissions import suggestion_abilities
+from commonroom.workspaces.selectors import parse_uuid
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Version
+
+
+def _suggestions(doc_access: DocumentAccess) -> QuerySet[Suggestion]:
+    return (
+        Suggestion.objects.filter(document=doc_access.document)
+        .select_related(
+            "author", "version", "applies_to", "decided_by", "accepted_in", "outdated_in"
+        )
+        .order_by("created_at", "pk")
+    )
+
+
+def document_suggestions(
+    *, doc_access: DocumentAccess, state: State | None = None
+) -> list[Suggestion]:
+    """The document's suggestions (in one state, when given), oldest first, each with its
+    versions and people (one query), and with ``can``: what the reader may do to it."""
+    found = _suggestions(doc_access)
+    if state is not None:
+        found = found.filter(state=state)
+    return with_abilities(list(found), doc_access=doc_access)
+
+
+def suggestion_get(*, doc_access: DocumentAccess, suggestion_id: Any) -> Suggestion:
+    found = _suggestions(doc_access).filter(pk=parse_uuid(suggestion_id)).first()
+    if found is None:
+        raise NotFound()
+    return with_abilities([found], doc_access=doc_access)[0]
+
+
+def suggestions_by_thread(*, doc_access: DocumentAccess) -> dict[Any, Suggestion]:
+    """The document's suggestions by the id of the comment opening each one's thread (a page
+    draws its threads and shows the change in those that carry one)."""
+    return {s.comment_id: s for s in document_suggestions(doc_access=doc_access)}
+
+
+def with_abilities(
+    suggestions: list[Suggestion], *, doc_access: DocumentAccess
+) -> list[Suggestion]:
+    for suggestion in suggestions:
+        suggestion.can = suggestion_abilities(doc_access, suggestion)
+    return suggestions
+
+
+def state_sentence(suggestion: Suggestion) -> str:
+    """The suggestion's state in words, as people read it."""
+    if suggestion.state == State.OUTDATED:
+        number = suggestion.outdated_in.number if suggestion.outdated_in is not None else "?"
+        return f"Outdated — the text it changes was amended in version {number}."
+    if suggestion.state == State.ACCEPTED:
+        number = suggestion.accepted_in.number if suggestion.accepted_in is not None else "?"
+        return f"Accepted in version {number}."
+    if suggestion.state == State.REJECTED:
+        reason = f": {suggestion.decision_reason}" if suggestion.decision_reason else "."
+        return f"Rejected{reason}"
+    return f"Open, on version {suggestion.applies_to.number}."
+
+
+def suggestion_block(
+    *, doc_access: DocumentAccess, suggestion: Suggestion, version: Version
+) -> str | None:
+    """The id of the block of ``version``'s preview that shows the suggestion's passage: its own
+    block on the version it was made on; on a later one (it moved there), the block reading the
+    same, as many blocks reading so after the preview's start as on the first version. ``None``
+    while that preview is not ready, or when no block reads so."""
+    if version.pk == suggestion.version_id:
+        return suggestion.block_id
+    first = preview_blocks(doc_access=doc_access, version=suggestion.version)
+    later = preview_blocks(doc_access=doc_access, version=version)
+    if first is None or later is None:
+        return None
+
+    def same(blocks: list[Any]) -> list[str]:
+        return [b.id for b in blocks if not b.aside and usable_text(b) == suggestion.block_text]
+
+    ids = same(first)
+    if suggestion.block_id not in ids:
+        return None
+    rank = ids.index(suggestion.block_id)
+    there = same(later)
+    return there[rank] if rank < len(there) else None
+
+
+@dataclass(frozen=True)
+class SuggestionEvent:
+    """One thing that happened to a suggestion, for the document's activity."""
+
+    at: datetime
+    what: str  # "suggested", "accepted", "rejected", "outdated"
+    who: User | None
+    suggestion: Suggestion
+
+
+def suggestion_events(*, doc_access: DocumentAccess) -> list[SuggestionEvent]:
+    """What happened to the document's suggestions, newest first: each suggested, accepted,
+    rejected or outdated (when, and by whom; an outdating is its version's, by its uploader)."""
+    events: list[SuggestionEvent] = []
+    for s in document_suggestions(doc_access=doc_access):
+        events.append(SuggestionEvent(s.created_at, "suggested", s.author, s))
+        if s.state in (State.ACCEPTED, State.REJECTED) and s.decided_at is not None:
+            events.append(SuggestionEvent(s.decided_at, str(s.state), s.decided_by, s))
+        if s.state == State.OUTDATED and s.outdated_in is not None:
+            version = s.outdated_in
+            events.append(SuggestionEvent(version.created_at, "outdated", None, s))
+    return sorted(events, key=lambda e: e.at, reverse=True)
+
+
+def suggestion_threads(comment_ids: Collection[Any]) -> set[Any]:
+    """Which of ``comment_ids`` open a suggestion's thread: comments leave those threads'
+    passages to suggestions, which move them with their paragraph or outdate them."""
+    return set(
+        Suggestion.objects.filter(comment_id__in=list(comment_ids)).values_list(
+            "comment_id", flat=True
+        )
+    )

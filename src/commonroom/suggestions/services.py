@@ -1,0 +1,646 @@
+"""Every write to suggestions: keyword-only, atomic, checked under the workspace and document
+locks (``documents.services.document_access_locked``), audited as the transaction's last writes.
+
+- :func:`suggestion_create`: a comment thread (through ``comments.services.comment_create``, so
+  replies, mentions, resolving, live events and notifications are a comment's) carrying a
+  change to a passage of one version's preview. Everything that can be refused is refused
+  before anything is written: the passage must be in that version's preview and be found in
+  its file, and the change must apply to it (``passages.locate`` makes it on a copy).
+- :func:`suggestions_accept`: one new version with the chosen suggestions applied to the latest
+  version's file, added through ``documents.services.version_upload`` (the upload path: blob,
+  version, audit, the document hook and all who follow it). The document's row is locked first
+  and the suggestions read under that lock, so two accepts at once queue: the second builds on
+  the version the first made, its suggestions moved there by the first's version (or outdated
+  by it, and then refused).
+- :func:`suggestion_reject`: the suggestion closed with a reason; its thread stays.
+- :func:`suggestions_follow_version` (from ``receivers``, inside the transaction that adds a
+  version): each open suggestion moves to the new version when the new file still has its
+  paragraph (same text, same occurrence), else it is outdated there. The file is read, not the
+  preview: the new version's preview is made later, by a worker, and may fail.
+
+What must always hold: a suggestion is applied only to the paragraph it was made on (the same
+text, found again in each newer file); an open suggestion applies to the latest version; an
+accepted one names the version its accept made.
+
+Audit rows come last, after every other write of the transaction. So the suggestion's row is
+written inside the comment's service, when it tells ``comments.hooks`` of the new thread
+(:func:`suggestion_thread_started`, from ``receivers``), before that service's audit row; an
+accept's suggestions are named on the version it makes inside the document hook, before the
+version's audit row; the suggestions' own audit rows follow.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from commonroom.audit.actions import Action
+from commonroom.audit.services import audit_record
+from commonroom.comments.services import comment_create
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.text import plain_text
+from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.documents.services import document_access_locked, version_upload
+from commonroom.documents.stamping import PROPERTY, Stamp
+from commonroom.live.events import SuggestionEvent, SuggestionEventKind
+from commonroom.live.services import publish
+from commonroom.office import properties, wordedit
+from commonroom.previews.blocks import code_points, utf16_length
+from commonroom.previews.selectors import preview_blocks
+from commonroom.suggestions import hooks, passages
+from commonroom.suggestions.hooks import SuggestionMade
+from commonroom.suggestions.models import Kind, State, Suggestion
+from commonroom.suggestions.passages import Edit, PassageError, Place, quoted, usable_text
+from commonroom.suggestions.permissions import (
+    CANNOT_DECIDE,
+    CANNOT_SUGGEST,
+    UNSUPPORTED,
+    require_decide,
+    require_suggest,
+    version_format,
+)
+from commonroom.workspaces.selectors import parse_uuid
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.comments.models import Comment
+    from commonroom.documents.models import Document, Version
+
+MAX_TEXT = wordedit.MAX_TEXT  # characters of new text in one suggestion
+MAX_REASON = 10_000  # a comment's length: the reason is the thread's first comment
+MAX_DECISION_REASON = 2_000
+MAX_AT_ONCE = 200  # suggestions accepted in one new version
+MAX_QUOTE = 500  # what the page sends of the passage (anchors.js)
+NOTE_LENGTH = 500  # a version's note
+
+_BLOCK_ID = re.compile(r"^p-[0-9]{1,6}$")
+# What the thread's first comment says when the suggestion gives no reason.
+DESCRIBED = {
+    Kind.REPLACE: "Suggests replacing this passage.",
+    Kind.DELETE: "Suggests deleting this passage.",
+    Kind.INSERT_BEFORE: "Suggests adding text before this passage.",
+    Kind.INSERT_AFTER: "Suggests adding text after this passage.",
+    Kind.NEW_PARAGRAPH: "Suggests a new paragraph after this one.",
+}
+# How a version's note names each accepted change.
+NOTED = {
+    Kind.REPLACE: "replace",
+    Kind.DELETE: "delete",
+    Kind.INSERT_BEFORE: "add before",
+    Kind.INSERT_AFTER: "add after",
+    Kind.NEW_PARAGRAPH: "new paragraph after",
+}
+
+
+def _not_in_version(number: int) -> ApplicationError:
+    return ApplicationError(
+        f"That passage is not in version {number} as its preview shows it: choose it again.",
+        code="passage_not_found",
+    )
+
+
+def _clean_kind(kind: Any) -> Kind:
+    try:
+        return Kind(kind)
+    except ValueError:
+        raise ApplicationError(
+            "Choose what the suggestion does: replace the passage, delete it, add text before "
+            "or after it, or add a new paragraph after it.",
+            code="invalid_kind",
+        ) from None
+
+
+def _clean_new_text(kind: Kind, text: Any) -> str:
+    """The new text as typed (a form's line ends as ``"\\n"``); refused when empty (except for
+    a deletion, which takes none), too long, or holding control characters."""
+    if kind == Kind.DELETE:
+        return ""
+    if not isinstance(text, str):
+        text = ""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
+    if not text.strip():
+        if kind == Kind.REPLACE:
+            raise ApplicationError(
+                "Write what the passage should say, or suggest deleting it instead.",
+                code="empty_text",
+            )
+        raise ApplicationError("Write the text to add.", code="empty_text")
+    if len(text) > MAX_TEXT:
+        raise ApplicationError(
+            f"The suggested text is longer than {MAX_TEXT:,} characters: make it as several "
+            "suggestions.",
+            code="text_too_long",
+        )
+    for character in text:
+        if character in "\t\n":
+            continue
+        if unicodedata.category(character) in ("Cc", "Cs") or character in "\ufffe\uffff":
+            raise ApplicationError(
+                "The suggested text contains a control character; only tabs and new lines are "
+                "allowed.",
+                code="control_characters",
+            )
+    return text
+
+
+def _clean_reason(reason: Any, *, limit: int) -> str:
+    text = plain_text(reason if isinstance(reason, str) else "", multiline=True)
+    if len(text) > limit:
+        raise ApplicationError(f"A reason can be at most {limit:,} characters.", code="too_long")
+    return text
+
+
+def _offset(value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= 10_000_000:
+        raise ApplicationError("The passage's place is not valid.", code="invalid_position")
+    return value
+
+
+def _file(version: Version) -> bytes:
+    """The version's bytes, when its kind of file can be changed and it is not too large to."""
+    passages.check_size(version_format(version) or "", version.size)
+    with default_storage.open(version.blob.storage_name, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+def _place(suggestion: Suggestion) -> Place:
+    return Place(
+        suggestion.paragraph,
+        suggestion.occurrence,
+        suggestion.paragraph_start,
+        suggestion.paragraph_end,
+    )
+
+
+def _audit(
+    suggestion: Suggestion, document: Document, *, action: str, actor: User, info: RequestInfo,
+    **data: Any,
+) -> None:  # fmt: skip
+    audit_record(
+        action=action,
+        actor=actor,
+        info=info,
+        workspace_id=document.workspace_id,
+        document_id=document.pk,
+        target_type="suggestion",
+        target_id=str(suggestion.pk),
+        target_label=document.name,
+        data={"suggestion": str(suggestion.pk), "thread": str(suggestion.comment_id), **data},
+    )
+
+
+# --- Suggesting -------------------------------------------------------------------------------
+
+
+def suggestion_create(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    version_number: Any,
+    block_id: Any,
+    start: Any,
+    end: Any,
+    kind: Any,
+    text: Any = "",
+    reason: Any = "",
+    quote: Any = None,
+    client_key: str = "",
+    info: RequestInfo = SYSTEM,
+) -> Suggestion:
+    """Suggest a change to a passage of version ``version_number``'s preview: the block
+    ``block_id`` (``p-<n>``) and ``[start, end)`` in its text as a browser counts it (UTF-16
+    code units of its ``textContent``: what the page's selection gives; the whole block when
+    ``start`` is 0 and ``end`` its length). ``quote`` (optional) is the passage as the page
+    showed it, whitespace collapsed, checked against it. ``reason`` is the thread's first
+    comment (a sentence saying what is suggested when there is none). Made on an older version,
+    it moves to the latest at once when the latest still has its paragraph, else it is outdated.
+    Sent again with the same ``client_key``, it returns the suggestion first made."""
+    require_suggest(doc_access)
+    kind = _clean_kind(kind)
+    version = version_get(doc_access=doc_access, number=version_number)
+    fmt = version_format(version)
+    if fmt is None:
+        raise ApplicationError(UNSUPPORTED, code="unsupported")
+    new_text = _clean_new_text(kind, text)
+    why = _clean_reason(reason, limit=MAX_REASON)
+    blocks = preview_blocks(doc_access=doc_access, version=version)
+    if blocks is None:
+        raise Conflict(
+            f"The preview of version {version.number} is not ready: a suggestion is made on it.",
+            code="preview_not_ready",
+        )
+    block = next((b for b in blocks if b.id == block_id), None)
+    if not isinstance(block_id, str) or not _BLOCK_ID.match(block_id) or block is None:
+        raise _not_in_version(version.number)
+    first, last = _offset(start), _offset(end)
+    shown = usable_text(block)
+    whole = first == 0 and last == utf16_length(block.text)
+    if whole:
+        a, b = 0, len(shown)  # the whole block, chosen by keyboard: its own text
+    else:
+        found_a, found_b = code_points(shown, first), code_points(shown, last)
+        if found_a is None or found_b is None:
+            raise ApplicationError(
+                "The passage reaches beyond its paragraph: a suggestion changes one paragraph "
+                "at a time.",
+                code="passage_too_long",
+            )
+        a, b = found_a, found_b
+    if a >= b or not shown[a:b].strip():
+        raise ApplicationError("Choose a passage with words in it.", code="empty_passage")
+    passage = shown[a:b]
+    if quote is not None:
+        asked = " ".join(str(quote).split())[:MAX_QUOTE]
+        if asked != " ".join((block.text if whole else passage).split())[:MAX_QUOTE]:
+            raise _not_in_version(version.number)
+    if kind == Kind.REPLACE and new_text == passage:
+        raise ApplicationError(
+            "The new text is the same as the passage: nothing would change.", code="unchanged"
+        )
+    place = passages.locate(fmt, _file(version), blocks, block, a, b, kind=kind, text=new_text)
+    with transaction.atomic():
+        doc_access = document_access_locked(actor, doc_access, "comment", CANNOT_SUGGEST)
+        document = doc_access.document
+        suggestion = Suggestion(
+            document=document,
+            version=version,
+            applies_to=version,
+            author=actor,
+            kind=kind,
+            block_id=block.id,
+            block_text=shown,
+            start=a,
+            end=b,
+            quote=passage,
+            paragraph=place.paragraph,
+            occurrence=place.occurrence,
+            paragraph_start=place.start,
+            paragraph_end=place.end,
+            new_text=new_text,
+            reason=why,
+        )
+        if version.number < document.current_version_number:
+            latest = version_get(doc_access=doc_access, number=document.current_version_number)
+            if _stays(suggestion, latest, _paragraphs_of(latest)):
+                suggestion.applies_to = latest
+            else:
+                suggestion.state, suggestion.outdated_in = State.OUTDATED, latest
+        # Written by suggestion_thread_started, when the comment's service tells its hook.
+        pending = _starting.set(suggestion)
+        try:
+            comment = comment_create(
+                actor=actor,
+                doc_access=doc_access,
+                body=why or DESCRIBED[kind],
+                version_number=version.number,
+                anchor_quote=passage,
+                anchor_position={"block": block.id, "start": first, "end": last},
+                client_key=client_key,
+                info=info,
+            )
+        finally:
+            _starting.reset(pending)
+        if not comment.is_new:
+            sent = Suggestion.objects.filter(comment=comment).first()
+            if sent is None:
+                raise Conflict("That client key was already used for a comment.", code="key_used")
+            return sent
+        if suggestion.comment_id != comment.pk:
+            raise RuntimeError("the comments hook did not tell suggestions of the new thread")
+        _audit(
+            suggestion,
+            document,
+            action=Action.SUGGESTION_CREATED,
+            actor=actor,
+            info=info,
+            version=version.number,
+            kind=str(kind),
+        )
+        if suggestion.state == State.OUTDATED:
+            _audit_outdated(suggestion, document, actor=actor, info=info)
+    return suggestion
+
+
+# The suggestion whose thread the comment being written starts (set around comment_create).
+_starting: ContextVar[Suggestion | None] = ContextVar("suggestion_starting", default=None)
+
+
+def suggestion_thread_started(comment: Comment) -> None:
+    """Inside ``comments.services.comment_create`` (its hook), before its audit row: when the
+    comment starts the thread of the suggestion being made, the suggestion is written, with
+    it."""
+    suggestion = _starting.get()
+    if suggestion is None or comment.thread_id is not None:
+        return
+    if comment.document_id != suggestion.document_id or comment.author_id != suggestion.author_id:
+        return
+    _starting.set(None)
+    suggestion.comment = comment
+    suggestion.save(force_insert=True)
+    hooks.changed(
+        SuggestionMade(
+            actor=suggestion.author,
+            comment=comment,
+            quote=suggestion.quote,
+            new_text=suggestion.new_text,
+        )
+    )
+
+
+# --- Newer versions ---------------------------------------------------------------------------
+
+
+def _paragraphs_of(version: Version) -> list[str] | None:
+    """The paragraphs of ``version``'s file as suggestions name them; None when it is not a
+    kind of file suggestions change, or cannot be read as its kind."""
+    fmt = version_format(version)
+    if fmt is None:
+        return None
+    try:
+        return passages.paragraphs(fmt, _file(version))
+    except ApplicationError:  # not readable as its kind of file: nothing can be found in it
+        return None
+
+
+def _stays(suggestion: Suggestion, version: Version, found: list[str] | None) -> bool:
+    """Whether ``version``'s file (its paragraphs ``found``) still has the suggestion's
+    paragraph: the same text at the same occurrence, in the same kind of file."""
+    return (
+        found is not None
+        and version_format(suggestion.version) == version_format(version)
+        and passages.still_in(_place(suggestion), found)
+    )
+
+
+def _follow(open_ones: Sequence[Suggestion], version: Version) -> list[Suggestion]:
+    """Each of ``open_ones`` moved to ``version`` when it still has the suggestion's paragraph
+    (:func:`_stays`), else outdated there. Returns those outdated."""
+    found = _paragraphs_of(version)
+    moved = [s.pk for s in open_ones if _stays(s, version, found)]
+    outdated = [s for s in open_ones if s.pk not in moved]
+    if moved:
+        Suggestion.objects.filter(pk__in=moved).update(applies_to=version)
+    if outdated:
+        Suggestion.objects.filter(pk__in=[s.pk for s in outdated]).update(
+            state=State.OUTDATED, outdated_in=version
+        )
+        for suggestion in outdated:
+            suggestion.state, suggestion.outdated_in = State.OUTDATED, version
+    return outdated
+
+
+def _audit_outdated(
+    suggestion: Suggestion, document: Document, *, actor: User, info: RequestInfo
+) -> None:
+    version = suggestion.outdated_in
+    _audit(
+        suggestion,
+        document,
+        action=Action.SUGGESTION_OUTDATED,
+        actor=actor,
+        info=info,
+        version=version.number if version is not None else None,
+        made_on=suggestion.version.number,
+    )
+
+
+def suggestions_follow_version(*, actor: User, document: Document, version: Version) -> None:
+    """Inside the transaction that added ``version`` (the document hook): the suggestions an
+    accept in this transaction made it from name it; each open suggestion moves to it or is
+    outdated by it (audited, as ``actor``'s version's consequence). Open screens are told of
+    those accepted and outdated before the audit rows, which stay the transaction's last."""
+    accepted = list(
+        Suggestion.objects.filter(
+            document=document, state=State.ACCEPTED, accepted_in__isnull=True
+        ).order_by("created_at", "pk")
+    )
+    if accepted:
+        Suggestion.objects.filter(pk__in=[s.pk for s in accepted]).update(accepted_in=version)
+    for suggestion in accepted:
+        suggestion.document = document
+        suggestion_published(
+            suggestion, "suggestion.accepted", version=version.number, actor_id=actor.pk
+        )
+    open_ones = list(
+        Suggestion.objects.filter(document=document, state=State.OPEN).select_related("version")
+    )
+    if not open_ones:
+        return
+    outdated = _follow(open_ones, version)
+    for suggestion in outdated:
+        suggestion.document = document
+        suggestion_published(
+            suggestion, "suggestion.outdated", version=version.number, actor_id=actor.pk
+        )
+    for suggestion in outdated:
+        _audit_outdated(suggestion, document, actor=actor, info=SYSTEM)
+
+
+# --- Deciding ---------------------------------------------------------------------------------
+
+
+def _refuse_unless_open(suggestion: Suggestion) -> None:
+    if suggestion.state == State.OUTDATED:
+        number = suggestion.outdated_in.number if suggestion.outdated_in is not None else "?"
+        raise Conflict(
+            f"The suggestion on {quoted(suggestion.quote)} is outdated — the text it changes was "
+            f"amended in version {number}: it can no longer be accepted.",
+            code="outdated",
+        )
+    if suggestion.state == State.ACCEPTED:
+        raise Conflict(
+            f"The suggestion on {quoted(suggestion.quote)} was already accepted.",
+            code="already_done",
+        )
+    if suggestion.state == State.REJECTED:
+        raise Conflict(
+            f"The suggestion on {quoted(suggestion.quote)} was already rejected.",
+            code="already_done",
+        )
+    if suggestion.comment.is_deleted:
+        raise Conflict(
+            f"The suggestion on {quoted(suggestion.quote)} was withdrawn: its comment was deleted.",
+            code="withdrawn",
+        )
+
+
+def _locked_suggestions(doc_access: DocumentAccess, ids: Sequence[Any]) -> list[Suggestion]:
+    """The suggestions ``ids`` of the document, read under its lock (every caller holds it),
+    oldest first; any that is not there is 404."""
+    wanted = {parse_uuid(i) for i in ids}
+    found = list(
+        Suggestion.objects.filter(document=doc_access.document, pk__in=wanted)
+        .select_related("comment", "author", "version", "applies_to", "outdated_in")
+        .order_by("created_at", "pk")
+    )
+    if len(found) != len(wanted):
+        raise NotFound()
+    return found
+
+
+def suggestion_published(
+    suggestion: Suggestion, kind: SuggestionEventKind, *, version: int, actor_id: int
+) -> None:
+    """Tell the workspace's open screens (``live``) about ``suggestion``, inside the caller's
+    transaction and before its audit rows (which stay the transaction's last writes)."""
+    publish(
+        workspace_id=suggestion.document.workspace_id,
+        event=SuggestionEvent(
+            kind=kind,
+            document=suggestion.document_id,
+            suggestion=suggestion.pk,
+            thread=suggestion.comment_id,
+            version=version,
+            actor_id=actor_id,
+        ),
+    )
+
+
+@transaction.atomic
+def suggestion_reject(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    suggestion_id: Any,
+    reason: Any = "",
+    info: RequestInfo = SYSTEM,
+) -> Suggestion:
+    """Reject a suggestion, with a reason if given: its thread stays, as it is."""
+    require_decide(doc_access)
+    why = _clean_reason(reason, limit=MAX_DECISION_REASON)
+    doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
+    (suggestion,) = _locked_suggestions(doc_access, [suggestion_id])
+    _refuse_unless_open(suggestion)
+    suggestion.state = State.REJECTED
+    suggestion.decided_by = actor
+    suggestion.decided_at = timezone.now()
+    suggestion.decision_reason = why
+    suggestion.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
+    suggestion_published(
+        suggestion, "suggestion.rejected", version=suggestion.applies_to.number, actor_id=actor.pk
+    )
+    _audit(
+        suggestion,
+        doc_access.document,
+        action=Action.SUGGESTION_REJECTED,
+        actor=actor,
+        info=info,
+        version=suggestion.applies_to.number,
+        reason=why,
+    )
+    return suggestion
+
+
+def version_note(suggestions: Sequence[Suggestion]) -> str:
+    """The new version's note: what was accepted and whose it was, within a note's length
+    (quotes shortened, then left out, then the last ones counted)."""
+    head = (
+        "Accepted suggestion: "
+        if len(suggestions) == 1
+        else f"Accepted {len(suggestions)} suggestions: "
+    )
+    for width in (60, 30, 15, 0):
+        parts = []
+        for s in suggestions:
+            quote = ""
+            if width:
+                short = " ".join(s.quote.split())
+                short = short if len(short) <= width else short[: width - 1] + "…"
+                quote = f" “{short}”"
+            parts.append(f"{s.author.display_name}: {NOTED[Kind(s.kind)]}{quote}")
+        note = head + "; ".join(parts) + "."
+        if len(note) <= NOTE_LENGTH:
+            return note
+    names = [s.author.display_name for s in suggestions]
+    for shown in range(len(names), 0, -1):
+        note = head + "by " + ", ".join(names[:shown]) + f" and {len(names) - shown} more."
+        if len(note) <= NOTE_LENGTH:
+            return note
+    return head.rstrip(": ") + "."
+
+
+def _restamped(data: bytes, base: Version) -> bytes:
+    """A Word file whose version stamp (``documents.stamping``) names the version it came from
+    before this change says ``base`` instead: the stamp names where a file was amended from,
+    and this file was amended from ``base``. A file without a stamp is left as it is."""
+    if properties.read_property(data, PROPERTY) is None:
+        return data
+    return properties.with_property(data, PROPERTY, Stamp.of(base).value)
+
+
+def suggestions_accept(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    suggestion_ids: Sequence[Any],
+    info: RequestInfo = SYSTEM,
+) -> Version:
+    """Accept one suggestion or several at once: ONE new version, the latest version's file
+    with each change made, added as an upload based on the latest (``version_upload``), with a
+    note listing what was accepted and whose it was. Refused whole, with a sentence, when any
+    of them is not open (outdated, decided, withdrawn) or cannot be applied; then nothing
+    changes."""
+    require_decide(doc_access)
+    if isinstance(suggestion_ids, str) or not suggestion_ids:
+        raise ApplicationError("Choose at least one suggestion to accept.", code="none_chosen")
+    if len(suggestion_ids) > MAX_AT_ONCE:
+        raise ApplicationError(
+            f"At most {MAX_AT_ONCE} suggestions can be accepted at once.", code="too_many"
+        )
+    with transaction.atomic():
+        doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
+        document = doc_access.document
+        chosen = _locked_suggestions(doc_access, suggestion_ids)
+        latest = version_get(doc_access=doc_access, number=document.current_version_number)
+        behind = [s for s in chosen if s.is_open and s.applies_to_id != latest.pk]
+        if behind:  # only when a version was added before suggestions followed versions
+            for gone in _follow(behind, latest):
+                _refuse_unless_open(gone)
+        for suggestion in chosen:
+            _refuse_unless_open(suggestion)
+        fmt = version_format(latest)
+        if fmt is None:
+            raise ApplicationError(UNSUPPORTED, code="unsupported")
+        edits = [Edit(s.kind, _place(s), s.block_text, s.start, s.end, s.new_text) for s in chosen]
+        try:
+            data = passages.apply(fmt, _file(latest), edits)
+        except PassageError as exc:
+            raise PassageError(exc.message, status=409) from exc
+        if fmt == "docx":
+            data = _restamped(data, latest)
+        now = timezone.now()
+        Suggestion.objects.filter(pk__in=[s.pk for s in chosen]).update(
+            state=State.ACCEPTED, decided_by=actor, decided_at=now
+        )
+        # The new version: the hook it fires (``receivers``) names it on the suggestions just
+        # accepted and moves (or outdates) the others, before its own audit row.
+        version = version_upload(
+            actor=actor,
+            doc_access=doc_access,
+            uploaded=SimpleUploadedFile(latest.filename, data, content_type=latest.content_type),
+            based_on_number=latest.number,
+            note=version_note(chosen),
+            info=info,
+        )
+        for suggestion in chosen:
+            _audit(
+                suggestion,
+                document,
+                action=Action.SUGGESTION_ACCEPTED,
+                actor=actor,
+                info=info,
+                version=version.number,
+                based_on=latest.number,
+                author=suggestion.author.email,
+            )
+    return version

@@ -1,0 +1,192 @@
+"""Suggestion pages: one suggestion's fragment (what live screens fetch), making one from the
+document page, accepting one or a chosen set, rejecting one.
+
+Thin, as the comments' views: parse, ask a selector or a service, render. Every view reads the
+document through ``documents.selectors.document_access`` first (a non-member gets 404); the
+services check ``suggestions.permissions``. A POST with ``HX-Request: true`` (suggestions.js) is
+answered with the suggestion's HTML (201 when it made one) or the refusal's status and sentence
+as plain text; a plain form POST redirects back to the page, with the sentence as a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from commonroom.core.exceptions import ApplicationError
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info, is_htmx
+from commonroom.documents.selectors import DocumentAccess, document_access, version_get
+from commonroom.previews.blocks import utf16_length
+from commonroom.previews.selectors import preview_blocks
+from commonroom.suggestions import services
+from commonroom.suggestions.models import Suggestion
+from commonroom.suggestions.selectors import state_sentence, suggestion_block, suggestion_get
+
+
+def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
+    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
+
+
+def _page_url(doc_access: DocumentAccess, anchor: str = "suggestions") -> str:
+    url = reverse("document_detail", args=[doc_access.access.workspace.pk, doc_access.document.pk])
+    return f"{url}#{anchor}"
+
+
+def suggestion_context(doc_access: DocumentAccess, suggestion: Suggestion) -> dict[str, Any]:
+    """What ``suggestions/_suggestion.html`` needs, besides the request."""
+    suggestion.state_sentence = state_sentence(suggestion)  # type: ignore[attr-defined]
+    # Its block on the version it applies to (where a screen puts its redline).
+    suggestion.shown_block = suggestion_block(  # type: ignore[attr-defined]
+        doc_access=doc_access, suggestion=suggestion, version=suggestion.applies_to
+    )
+    return {
+        "s": suggestion,
+        "workspace": doc_access.access.workspace,
+        "document": doc_access.document,
+    }
+
+
+def _item(
+    request: AuthedRequest, doc_access: DocumentAccess, suggestion_id: Any, status: int = 200
+) -> HttpResponse:
+    suggestion = suggestion_get(doc_access=doc_access, suggestion_id=suggestion_id)
+    return render(
+        request,
+        "suggestions/_suggestion.html",
+        suggestion_context(doc_access, suggestion),
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def suggestion_item(
+    request: AuthedRequest, workspace_id: str, document_id: str, suggestion_id: str
+) -> HttpResponse:
+    """One suggestion as its reader sees it (what live screens fetch after an event)."""
+    return _item(request, _doc_access(request, workspace_id, document_id), suggestion_id)
+
+
+def _answer(
+    request: AuthedRequest,
+    workspace_id: str,
+    document_id: str,
+    write: Callable[[DocumentAccess], Any],
+    done: Callable[[Any], str],
+    status: int = 200,
+) -> HttpResponse:
+    doc_access = _doc_access(request, workspace_id, document_id)
+    try:
+        written = write(doc_access)
+    except ApplicationError as exc:
+        if is_htmx(request):
+            return HttpResponse(
+                exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+            )
+        if exc.status == 404:
+            raise  # a forged id is not found, as on every other page
+        return back_with_error(request, exc, _page_url(doc_access))
+    if isinstance(written, Suggestion):
+        if is_htmx(request):
+            return _item(request, doc_access, written.pk, status=status)
+        messages.success(request, done(written))
+        return redirect(_page_url(doc_access, f"suggestion-{written.pk}"))
+    if is_htmx(request):
+        return HttpResponse(done(written), content_type="text/plain; charset=utf-8")
+    messages.success(request, done(written))
+    return redirect(_page_url(doc_access, "read-heading"))
+
+
+def _offset(value: str) -> int | str:
+    return int(value) if value.isdecimal() else value
+
+
+@login_required
+@require_POST
+def suggestion_create(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """Suggest a change to a passage (``block``, ``start``, ``end`` as the page's selection
+    gives them, ``quote`` as shown) or, without a script, to a whole paragraph (``paragraph``:
+    its block id; the form lists them)."""
+    version = form_value(request, "on_version")
+    block = form_value(request, "block") or form_value(request, "paragraph")
+    whole = not form_value(request, "block")
+
+    def write(doc_access: DocumentAccess) -> Suggestion:
+        start: Any = _offset(form_value(request, "start"))
+        end: Any = _offset(form_value(request, "end"))
+        quote: str | None = form_value(request, "quote") or None
+        if whole:
+            start, end, quote = _whole(doc_access, version, block)
+        return services.suggestion_create(
+            actor=request.user,
+            doc_access=doc_access,
+            version_number=int(version) if version.isdecimal() else None,
+            block_id=block,
+            start=start,
+            end=end,
+            kind=form_value(request, "kind"),
+            text="" if form_value(request, "kind") == "delete" else form_value(request, "text"),
+            reason=form_value(request, "reason"),
+            quote=quote,
+            client_key=form_value(request, "client_key"),
+            info=info(request),
+        )
+
+    return _answer(
+        request, workspace_id, document_id, write, lambda s: "Suggestion made.", status=201
+    )
+
+
+def _whole(doc_access: DocumentAccess, version: str, block: str) -> tuple[int, int, None]:
+    """A whole paragraph chosen from the form's list: from 0 to its length as a browser counts
+    it. An unknown paragraph is left for the service to refuse (0, 0 is never a passage)."""
+    try:
+        found = version_get(doc_access=doc_access, number=version)
+    except ApplicationError:
+        return 0, 0, None
+    blocks = preview_blocks(doc_access=doc_access, version=found) or []
+    chosen = next((b for b in blocks if b.id == block), None)
+    return 0, (utf16_length(chosen.text) if chosen is not None else 0), None
+
+
+@login_required
+@require_POST
+def suggestion_reject(
+    request: AuthedRequest, workspace_id: str, document_id: str, suggestion_id: str
+) -> HttpResponse:
+    def write(doc_access: DocumentAccess) -> Suggestion:
+        return services.suggestion_reject(
+            actor=request.user,
+            doc_access=doc_access,
+            suggestion_id=suggestion_id,
+            reason=form_value(request, "reason"),
+            info=info(request),
+        )
+
+    return _answer(request, workspace_id, document_id, write, lambda s: "Suggestion rejected.")
+
+
+@login_required
+@require_POST
+def suggestions_accept(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """Accept the suggestions named ``suggestion`` (one, or a chosen set): one new version."""
+    chosen = [str(v) for v in request.POST.getlist("suggestion")]
+
+    def write(doc_access: DocumentAccess) -> Any:
+        return services.suggestions_accept(
+            actor=request.user, doc_access=doc_access, suggestion_ids=chosen, info=info(request)
+        )
+
+    def done(version: Any) -> str:
+        n = len(chosen)
+        what = "Suggestion accepted" if n == 1 else f"{n} suggestions accepted"
+        return f"{what}: version {version.number} has the change{'s' if n > 1 else ''}."
+
+    return _answer(request, workspace_id, document_id, write, done)
