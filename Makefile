@@ -47,10 +47,10 @@ typecheck: install-test
 	$(BIN)/mypy src
 
 test-sqlite: install-test browser libreoffice
-	$(BIN)/pytest -p no:cacheprovider -q
+	$(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 test-postgres: install-test browser libreoffice
-	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q
+	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
 ## run's output printed whole when it ends)
