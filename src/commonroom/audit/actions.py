@@ -63,6 +63,10 @@ class Action(models.TextChoices):
     SUGGESTION_ACCEPTED = "suggestion.accepted", "Accepted a suggestion"
     SUGGESTION_REJECTED = "suggestion.rejected", "Rejected a suggestion"
     SUGGESTION_OUTDATED = "suggestion.outdated", "Suggestion outdated by a new version"
+    TRACKED_CHANGES_ACCEPTED = (
+        "version.tracked_changes_accepted",
+        "Accepted all tracked changes of a version",
+    )
 
 
 def action_label(action: str) -> str:

@@ -186,8 +186,8 @@ def _make_copy(version: Version, folder: Path, key: str) -> tuple[Path, str] | N
     if not _starts_as_zip(version.blob.storage_name):
         return None  # named like an Office file, but not one: nothing to stamp, nothing to log
     stamp = Stamp.of(version)
-    with _work_folder() as work:
-        source = _local_source(version.blob_id, work)
+    with work_folder() as work:
+        source = local_source(version.blob_id, work)
         outdir = work / "out"
         outdir.mkdir()
         run = run_child(
@@ -225,8 +225,8 @@ def stamp_read(*, blob: Blob, content_type: str) -> Stamp | None:
     try:
         if not _starts_as_zip(blob_storage_name(blob.sha256)):
             return None
-        with _work_folder() as work:
-            source = _local_source(blob.sha256, work)
+        with work_folder() as work:
+            source = local_source(blob.sha256, work)
             run = run_child(CHILD_MODULE, ["read", str(source), PROPERTY], work=work, limits=LIMITS)
     except Exception:  # an upload never fails because of its stamp
         log.exception("documents: the stamp of upload %s could not be read", blob.sha256)
@@ -309,7 +309,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _local_source(sha256: str, work: Path) -> Path:
+def local_source(sha256: str, work: Path) -> Path:
     """A path the child may read the blob at: its own file on a local disk, else a copy in
     ``work``."""
     name = blob_storage_name(sha256)
@@ -327,7 +327,7 @@ def work_root() -> Path:
 
 
 @contextlib.contextmanager
-def _work_folder() -> Iterator[Path]:
+def work_folder() -> Iterator[Path]:
     """A folder of its own for one child, under the data directory (a copy of a document never
     lands in the system's temporary folder); folders left by killed processes are removed."""
     root = work_root()

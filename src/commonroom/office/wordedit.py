@@ -13,7 +13,8 @@ Three operations on a .docx, each returning a new file and never changing the on
   ``w:commentRangeStart``/``End`` and a ``w:commentReference``), replies linked to their thread
   through ``word/commentsExtended.xml`` (``w15:paraIdParent``, Word's own format; LibreOffice
   7.4 shows each reply as a comment on the same passage, not nested: decision 14).
-- :func:`accept_all_revisions`: the file's own tracked changes accepted.
+- :func:`accept_all_revisions`: the file's own tracked changes accepted; :func:`tracked_revisions`
+  counts them first (what a page offers to accept, and what the new version's note says).
 
 How a paragraph is addressed. The paragraphs are ``word/document.xml``'s body paragraphs in
 document order: headings, list items and table cells included; paragraphs inside text boxes
@@ -1263,17 +1264,91 @@ def _accept(root: Any) -> bool:
     return changed
 
 
+@dataclass(frozen=True)
+class RevisionCount:
+    """A file's tracked changes: text inserted (moves to included), text deleted (moves from
+    included), and the others (formatting changes, inserted or deleted paragraph marks, rows,
+    cells and numbering)."""
+
+    insertions: int = 0
+    deletions: int = 0
+    others: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.insertions + self.deletions + self.others
+
+    def __add__(self, other: RevisionCount) -> RevisionCount:
+        return RevisionCount(
+            self.insertions + other.insertions,
+            self.deletions + other.deletions,
+            self.others + other.others,
+        )
+
+    def described(self) -> str:
+        """In words: "12 insertions, 4 deletions and 1 other change"."""
+        parts = [
+            f"{n} {word}{'' if n == 1 else plural}"
+            for n, word, plural in (
+                (self.insertions, "insertion", "s"),
+                (self.deletions, "deletion", "s"),
+                (self.others, "other change", "s"),
+            )
+            if n
+        ]
+        if not parts:
+            return "no tracked changes"
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+# A revision counted once: a range's start, not its end.
+_COUNTED_RECORDS = {tag for tag in CHANGE_RECORDS if not tag.endswith("RangeEnd")} | {
+    _w("cellIns"),
+    _w("cellDel"),
+    _w("cellMerge"),
+}
+
+
+def count_revisions(root: Any) -> RevisionCount:
+    """The tracked changes in one part (``root``: its parsed XML)."""
+    insertions = deletions = others = 0
+    for element in root.iter(INS, MOVE_TO, DEL, MOVE_FROM, *_COUNTED_RECORDS):
+        parent = element.getparent()
+        if element.tag in _COUNTED_RECORDS or (parent is not None and parent.tag in MARK_PARENTS):
+            others += 1
+        elif element.tag in (INS, MOVE_TO):
+            insertions += 1
+        else:
+            deletions += 1
+    return RevisionCount(insertions, deletions, others)
+
+
+def _story_parts(package: Package, main: str, root: Any) -> list[tuple[str, Any]]:
+    """The main part and every part that holds text of its own (headers, footers, footnotes,
+    endnotes, comments), parsed."""
+    return [(main, root)] + [
+        (target, package.xml(target))
+        for _id, kind, target in package.relationships(main)
+        if kind in STORY_RELS and target in package
+    ]
+
+
+def tracked_revisions(docx: bytes) -> RevisionCount:
+    """The tracked changes in ``docx``'s body, headers, footers, footnotes, endnotes and
+    comments (what :func:`accept_all_revisions` accepts)."""
+    package, main, root = _open(docx)
+    total = RevisionCount()
+    for _name, part in _story_parts(package, main, root):
+        total += count_revisions(part)
+    return total
+
+
 def accept_all_revisions(docx: bytes) -> bytes:
     """``docx`` with its tracked changes accepted in the body, headers, footers, footnotes,
     endnotes and comments: insertions kept, deletions removed (rows included), records of
     formatting changes dropped, a deleted paragraph mark joining its paragraph to the next."""
     package, main, root = _open(docx)
-    parts = [(main, root)] + [
-        (target, package.xml(target))
-        for _id, kind, target in package.relationships(main)
-        if kind in STORY_RELS and target in package
-    ]
-    for name, part in parts:
+    for name, part in _story_parts(package, main, root):
         if _accept(part):
             package.replace_xml(name, part)
     return package.save()

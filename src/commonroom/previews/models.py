@@ -33,6 +33,8 @@ class Preview(models.Model):
     notes = models.JSONField(default=list, blank=True)  # sentences for people
     message = models.TextField(blank=True)  # why it failed, for people
     page_count = models.PositiveIntegerField(null=True, blank=True)
+    # A Word file's tracked changes (office.wordedit.tracked_revisions); null: not counted.
+    revisions = models.PositiveIntegerField(null=True, blank=True)
     converter = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     made_at = models.DateTimeField(null=True, blank=True)

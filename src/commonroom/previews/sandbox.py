@@ -157,6 +157,7 @@ def _result_from(data: dict[str, Any], outdir: Path) -> Result:
     if len(files) > MAX_OUTPUT_FILES or total > MAX_OUTPUT_TOTAL:
         raise ValueError("too many or too large output files")
     page_count = data.get("page_count")
+    revisions = data.get("revisions")
     return Result(
         kind=str(data["kind"])[:20],
         html=from_sandbox(str(data.get("html") or "")),
@@ -164,4 +165,5 @@ def _result_from(data: dict[str, Any], outdir: Path) -> Result:
         notes=[str(n)[:500] for n in (data.get("notes") or [])][:20],
         files=files,
         page_count=int(page_count) if page_count is not None else None,
+        revisions=max(0, int(revisions)) if revisions is not None else None,
     )

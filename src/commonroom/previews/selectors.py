@@ -341,3 +341,17 @@ def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Bloc
         .first()
     )
     return None if html is None else blocks_in(html)
+
+
+def tracked_revisions(*, doc_access: DocumentAccess, version: Version) -> int | None:
+    """How many tracked changes ``version``'s Word file holds, as its preview counted them
+    (``Result.revisions``); ``None`` while the preview is not ready, when it failed, was made
+    before they were counted, or the file is not a kind that has them."""
+    if version.document_id != doc_access.document.pk:
+        raise NotFound()
+    found: int | None = (
+        Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
+        .values_list("revisions", flat=True)
+        .first()
+    )
+    return found

@@ -195,6 +195,7 @@ def _apply(preview: Preview, fmt: str, outcome: Outcome, stored: list[PreviewFil
         preview.text = result.text
         preview.notes = result.notes
         preview.page_count = result.page_count
+        preview.revisions = result.revisions
         kept = {row.name for row in stored}
         for old in preview.files.exclude(name__in=kept):  # e.g. PDF pages drawn earlier
             transaction.on_commit(partial(default_storage.delete, old.storage_name))

@@ -1,6 +1,7 @@
 """The suggestions part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): list
 a document's suggestions (by state), make one, read one, accept one or a set (one new version),
-reject one. Same selectors, services and abilities as the pages; a non-member gets 404 from
+reject one; accept all the tracked changes of a Word version (one new version). Same selectors,
+services and abilities as the pages; a non-member gets 404 from
 ``documents.selectors.document_access`` before anything else is read."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from commonroom.accounts.api import PersonOut, person_out
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
-from commonroom.documents.api import NO_NUL, Text, VersionOut, version_out
+from commonroom.documents.api import NO_NUL, SAME_AS_LATEST_409, Text, VersionOut, version_out
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.suggestions import services
 from commonroom.suggestions.models import Kind, State, Suggestion
@@ -234,3 +235,24 @@ def suggestion_reject(
         info=_info(request),
     )
     return suggestion_out(suggestion_get(doc_access=doc_access, suggestion_id=suggestion_id))
+
+
+@router.post(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/accept-tracked-changes",
+    response={201: VersionOut},
+    openapi_extra=SAME_AS_LATEST_409,
+)
+def tracked_changes_accept(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    """Accept every tracked change made in Word in version ``number``'s .docx (managers and
+    editors): ONE new version, based on that version (flagged ``based_on_latest: false`` when
+    it is not the latest), noting how many insertions and deletions were accepted. Refused with
+    a sentence, nothing written, when the file is not a .docx (``not_docx``), has no tracked
+    changes (``no_tracked_changes``) or has some that cannot be accepted here, such as changes
+    to a table's cells (``cannot_accept``)."""
+    doc_access = _doc(request, workspace_id, document_id)
+    version = services.tracked_changes_accept(
+        actor=request.user, doc_access=doc_access, number=number, info=_info(request)
+    )
+    return Status(201, version_out(version))

@@ -13,7 +13,9 @@
   ``live.events.SuggestionEvent`` (a rejection by ``services.suggestion_reject`` itself, so
   the page and the API alike).
 - The document page: its suggestions and what the reader may do (``documents.hooks``), and
-  each open one's change as a redline after its block of the preview (``previews.hooks``).
+  each open one's change as a redline after its block of the preview (``previews.hooks``);
+  to those who decide, "Accept all tracked changes" when the latest version is a Word file
+  whose preview counted tracked changes in it (``previews.selectors.tracked_revisions``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from commonroom.comments import hooks as comments
 from commonroom.documents import hooks
 from commonroom.live.events import SuggestionEventKind
 from commonroom.previews import hooks as previews
-from commonroom.previews.selectors import preview_blocks
+from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions.models import Kind, State, Suggestion
-from commonroom.suggestions.permissions import may_decide, may_suggest
+from commonroom.suggestions.permissions import may_decide, may_suggest, version_format
 from commonroom.suggestions.selectors import (
     document_suggestions,
     state_sentence,
@@ -77,10 +79,18 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
         for b in blocks or []
         if not b.aside and b.text.strip()
     ]
+    decide = may_decide(doc_access)
+    # The latest version's own tracked changes (made in Word), offered to those who decide.
+    tracked = None
+    if decide and latest is not None and version_format(latest) == "docx":
+        count = tracked_revisions(doc_access=doc_access, version=latest)
+        if count:
+            tracked = {"number": latest.number, "count": count, "next": latest.number + 1}
     return {
         "suggestions": found,
         "may_suggest": suggest,
-        "may_decide": may_decide(doc_access),
+        "may_decide": decide,
+        "tracked_changes": tracked,
         "suggest_paragraphs": paragraphs,
         "suggestion_kinds": Kind.choices,
     }

@@ -13,6 +13,9 @@ locks (``documents.services.document_access_locked``), audited as the transactio
   the version the first made, its suggestions moved there by the first's version (or outdated
   by it, and then refused).
 - :func:`suggestion_reject`: the suggestion closed with a reason; its thread stays.
+- :func:`tracked_changes_accept`: a Word version's own tracked changes (made in Word) all
+  accepted, in a confined child (``tracked``), as one new version through ``version_upload``,
+  based on that version.
 - :func:`suggestions_follow_version` (from ``receivers``, inside the transaction that adds a
   version): each open suggestion moves to the new version when the new file still has its
   paragraph (same text, same occurrence), else it is outdated there. The file is read, not the
@@ -56,7 +59,7 @@ from commonroom.live.services import publish
 from commonroom.office import properties, wordedit
 from commonroom.previews.blocks import code_points, utf16_length
 from commonroom.previews.selectors import preview_blocks
-from commonroom.suggestions import hooks, passages
+from commonroom.suggestions import hooks, passages, tracked
 from commonroom.suggestions.hooks import SuggestionMade
 from commonroom.suggestions.models import Kind, State, Suggestion
 from commonroom.suggestions.passages import Edit, PassageError, Place, quoted, usable_text
@@ -644,3 +647,64 @@ def suggestions_accept(
                 author=suggestion.author.email,
             )
     return version
+
+
+# --- A Word file's own tracked changes -------------------------------------------------------
+
+NOT_WORD = (
+    "Only a Word (.docx) file's tracked changes can be accepted here: version {n} is another "
+    "kind of file."
+)
+
+
+def tracked_changes_accept(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    info: RequestInfo = SYSTEM,
+) -> Version:
+    """Accept every tracked change of version ``number``'s Word file (changes made in Word:
+    insertions, deletions, moves, formatting) as ONE new version, added as an upload based on
+    that version (``version_upload``: when it is not the latest, the new version is flagged as
+    based on an older one, as any such upload is), with a note saying what was accepted.
+    Refused with a sentence, and nothing written, when the file is not a .docx, has no tracked
+    changes, or holds changes that cannot be accepted here (a table's cells); the same bytes as
+    the latest are refused by the upload (``same_as_latest``)."""
+    require_decide(doc_access)
+    version = version_get(doc_access=doc_access, number=number)
+    if version_format(version) != "docx":
+        raise ApplicationError(NOT_WORD.format(n=version.number), code="not_docx")
+    accepted = tracked.accepted_copy(version)  # the confined child, before any lock
+    note = (
+        f"Accepted all tracked changes of version {version.number} ({accepted.found.described()})."
+    )
+    with transaction.atomic():
+        made = version_upload(
+            actor=actor,
+            doc_access=doc_access,
+            uploaded=SimpleUploadedFile(
+                version.filename, accepted.data, content_type=version.content_type
+            ),
+            based_on_number=version.number,
+            note=note[:NOTE_LENGTH],
+            info=info,
+        )
+        audit_record(
+            action=Action.TRACKED_CHANGES_ACCEPTED,
+            actor=actor,
+            info=info,
+            workspace_id=made.document.workspace_id,
+            document_id=made.document_id,
+            target_type="document",
+            target_id=str(made.document_id),
+            target_label=made.document.name,
+            data={
+                "version": made.number,
+                "based_on": version.number,
+                "insertions": accepted.found.insertions,
+                "deletions": accepted.found.deletions,
+                "others": accepted.found.others,
+            },
+        )
+    return made

@@ -1,5 +1,6 @@
 """Suggestion pages: one suggestion's fragment (what live screens fetch), making one from the
-document page, accepting one or a chosen set, rejecting one.
+document page, accepting one or a chosen set, rejecting one; accepting all the tracked changes
+of a Word version.
 
 Thin, as the comments' views: parse, ask a selector or a service, render. Every view reads the
 document through ``documents.selectors.document_access`` first (a non-member gets 404); the
@@ -188,5 +189,24 @@ def suggestions_accept(request: AuthedRequest, workspace_id: str, document_id: s
         n = len(chosen)
         what = "Suggestion accepted" if n == 1 else f"{n} suggestions accepted"
         return f"{what}: version {version.number} has the change{'s' if n > 1 else ''}."
+
+    return _answer(request, workspace_id, document_id, write, done)
+
+
+@login_required
+@require_POST
+def tracked_changes_accept(
+    request: AuthedRequest, workspace_id: str, document_id: str
+) -> HttpResponse:
+    """Accept every tracked change of the Word file of version ``version``: one new version."""
+    number = form_value(request, "version")
+
+    def write(doc_access: DocumentAccess) -> Any:
+        return services.tracked_changes_accept(
+            actor=request.user, doc_access=doc_access, number=number, info=info(request)
+        )
+
+    def done(version: Any) -> str:
+        return f"Tracked changes accepted: version {version.number} has them all accepted."
 
     return _answer(request, workspace_id, document_id, write, done)

@@ -38,6 +38,8 @@ class Result:
     notes: list[str] = field(default_factory=list)  # e.g. "Showing the first 200 of 5,000 rows."
     files: list[OutputFile] = field(default_factory=list)
     page_count: int | None = None  # PDFs: pages are rendered later, one at a time, on demand
+    # Word files: how many tracked changes the file holds (None: not a kind that has them).
+    revisions: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,9 @@ are not misled, ``word/document.xml`` is read here first (lxml, no DTD, no entit
 tracked changes, a copy of the file is made whose inserted runs carry the style ``CrInserted`` and
 deleted runs ``CrDeleted`` (as ordinary text), which the style map turns into ``<ins>``/``<del>``,
 with a note counting them; comments (``word/comments.xml``) are listed under the document with
-their authors.
+their authors. Every tracked change of the file (headers, footers, footnotes and formatting
+changes too) is counted on the result (``Result.revisions``), so a page can offer to accept them
+all.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import mammoth
 
+from commonroom.office.package import OfficeFileError
+from commonroom.office.wordedit import tracked_revisions
 from commonroom.previews.converters.base import OutputFile, Refused, Result
 from commonroom.previews.html import document_html
 from commonroom.previews.limits import (
@@ -144,6 +148,16 @@ def _copy_with(archive: zipfile.ZipFile, replaced: dict[str, bytes], target: Pat
             )
 
 
+def _revisions(source: Path) -> int | None:
+    """How many tracked changes the file holds in its body, headers, footers, footnotes and
+    comments, counted as accepting them all would meet them (``office.wordedit``); ``None``
+    when that reader refuses the file (then nothing offers to accept them)."""
+    try:
+        return tracked_revisions(source.read_bytes()).total
+    except OfficeFileError:
+        return None
+
+
 def convert(source: Path, outdir: Path) -> Result:
     from lxml import etree
 
@@ -152,6 +166,7 @@ def convert(source: Path, outdir: Path) -> Result:
         if "word/document.xml" not in archive.namelist():
             raise Refused("The file is not a Word document.")
         check_zip_xml(archive)  # before any library parses a part
+        revisions = _revisions(source)
         root = parse_xml(read_member(archive, "word/document.xml"))
         inserted, deleted = _mark_changes(root)
         comments = _comments(archive)
@@ -212,5 +227,10 @@ def convert(source: Path, outdir: Path) -> Result:
     safe = document_html(body)
     words = html.unescape(re.sub(r"<[^>]+>", " ", safe))
     return Result(
-        kind="html", html=safe, text=re.sub(r"\s+", " ", words).strip(), notes=notes, files=files
+        kind="html",
+        html=safe,
+        text=re.sub(r"\s+", " ", words).strip(),
+        notes=notes,
+        files=files,
+        revisions=revisions,
     )

@@ -45,6 +45,7 @@ def make_preview(version: Any) -> None:
             "kind": result.kind,
             "html": result.html,
             "text": result.text,
+            "revisions": result.revisions,
             "made_at": timezone.now(),
         },
     )
