@@ -147,3 +147,55 @@ def test_a_non_member_finds_nothing(team, doc) -> None:
     assert post(outsider, url(doc, f"/{made['id']}/reject"), {}).status_code == 404
     assert post(outsider, url(doc), body_for(doc, "Ten", "delete")).status_code == 404
     assert Suggestion.objects.get(pk=made["id"]).state == State.OPEN
+
+
+# --- accepting all the tracked changes of a Word version ------------------------------------
+
+
+def tracked_url(doc: Any, number: Any = 1) -> str:
+    return (
+        f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/versions/{number}"
+        "/accept-tracked-changes"
+    )
+
+
+@pytest.fixture
+def tracked_doc(team: Any) -> Any:
+    from commonroom.suggestions.tests.test_tracked_changes import tracked
+
+    return with_preview(team.manager, team.workspace, "tracked.docx", tracked())
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("manager", 201), ("editor", 201), ("commenter", 403), ("viewer", 403), ("non-member", 404)],
+)
+def test_tracked_changes_accepted_by_role(team, tracked_doc, role: str, status: int) -> None:
+    answer = as_user(team.by_role[role]).post(tracked_url(tracked_doc))
+    assert answer.status_code == status, answer.content
+    if status != 201:
+        assert set(answer.json()) == {"code", "detail"}
+        assert tracked_doc.versions.count() == 1
+        assert not AuditEvent.objects.filter(action=Action.TRACKED_CHANGES_ACCEPTED).exists()
+        return
+    made = answer.json()
+    assert (made["number"], made["based_on"], made["based_on_latest"]) == (2, 1, True)
+    assert made["note"] == (
+        "Accepted all tracked changes of version 1 (2 insertions and 2 deletions)."
+    )
+    assert AuditEvent.objects.filter(action=Action.TRACKED_CHANGES_ACCEPTED).count() == 1
+
+
+def test_tracked_changes_refusals_are_code_and_detail(team, tracked_doc, doc) -> None:
+    editor = as_user(team.editor)
+    assert editor.post(tracked_url(tracked_doc, 7)).status_code == 404
+    assert editor.post(tracked_url(tracked_doc, "x")).status_code == 404
+    none = editor.post(tracked_url(doc))
+    assert none.status_code == 400 and none.json()["code"] == "no_tracked_changes"
+    text = with_preview(team.manager, team.workspace, "notes.txt", b"Hello.\n")
+    not_word = editor.post(tracked_url(text))
+    assert not_word.status_code == 400 and not_word.json()["code"] == "not_docx"
+    assert editor.post(tracked_url(tracked_doc)).status_code == 201
+    again = as_user(team.manager).post(tracked_url(tracked_doc))
+    assert again.status_code == 409 and again.json()["code"] == "same_as_latest"
+    assert tracked_doc.versions.count() == 2 and doc.versions.count() == 1
