@@ -19,6 +19,7 @@ from commonroom.documents.services import document_delete
 from commonroom.documents.stamping import PROPERTY, Stamp
 from commonroom.documents.tests.factories import access_for, new_version
 from commonroom.office import properties, wordedit
+from commonroom.office.tests.libreoffice import LibreOffice, require_soffice
 from commonroom.office.tests.samples import TRACK, docx_with, p, r
 from commonroom.office.wordedit import Change, Revision
 from commonroom.previews.selectors import tracked_revisions
@@ -77,6 +78,16 @@ def accept_all(user: Any, doc: Any, number: Any = 1) -> Version:
 
 def nothing_written(doc: Any, versions: int, audit: int) -> bool:
     return doc.versions.count() == versions and AuditEvent.objects.count() == audit
+
+
+@pytest.mark.slow
+def test_libreoffice_opens_the_accepted_version_and_reads_the_accepted_text(
+    team, doc, tmp_path
+) -> None:
+    version = accept_all(team.editor, doc)
+    libreoffice = LibreOffice(require_soffice(), tmp_path)
+    lines = [line.strip() for line in libreoffice.text(version_bytes(version)).splitlines()]
+    assert [line for line in lines if line] == ACCEPTED
 
 
 def test_the_preview_counts_the_tracked_changes_and_a_plain_file_has_none(team, doc) -> None:
