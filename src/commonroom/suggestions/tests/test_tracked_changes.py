@@ -101,6 +101,15 @@ def test_the_preview_counts_the_tracked_changes_and_a_plain_file_has_none(team, 
         tracked_revisions(doc_access=access(team.viewer, plain), version=version)
 
 
+def test_the_preview_made_in_its_confined_child_keeps_the_count(team) -> None:
+    from commonroom.documents.tests.factories import upload
+    from commonroom.previews.services import preview_make
+
+    version = upload(team.manager, team.workspace, "worker.docx", tracked())
+    preview = preview_make(sha=version.blob_id)
+    assert preview is not None and preview.is_ready and preview.revisions == 4
+
+
 def test_counting_finds_changes_in_headers_and_formatting_and_paragraph_marks() -> None:
     data = docx_with(
         p(r("Kept "), f'<w:ins w:id="1" {TRACK}>{r("new")}</w:ins>'),
