@@ -1,7 +1,8 @@
-"""Suggestions are audited (suggested, accepted, rejected, outdated), each row on the
-workspace's chain naming the document, and written LAST in its transaction: from the first
-touch of the chain's head to the commit, only audit rows and the head are written (see
-audit/tests/test_written_last.py). Each case runs a real service and reads the SQL it sent."""
+"""Suggestions are audited (suggested, accepted, rejected, outdated; a Word version's tracked
+changes accepted), each row on the workspace's chain naming the document, and written LAST in
+its transaction: from the first touch of the chain's head to the commit, only audit rows and
+the head are written (see audit/tests/test_written_last.py). Each case runs a real service and
+reads the SQL it sent."""
 
 from __future__ import annotations
 
@@ -75,6 +76,21 @@ def case_outdated_by_an_upload(team: Any, doc: Any) -> Callable[[], object]:
     return lambda: new_version(team.editor, doc, docx_bytes("Other text."))
 
 
+def case_tracked_changes_accepted(team: Any, doc: Any) -> Callable[[], object]:
+    from datetime import UTC, datetime
+
+    from commonroom.office.wordedit import Change, Revision, with_tracked_changes
+
+    when = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    change = Change(TEXT[0], TEXT[0].index("Tuesday"), len(TEXT[0]) - 1, "Monday")
+    new_version(
+        team.editor, doc, with_tracked_changes(docx_bytes(*TEXT), [Revision(change, "Kim", when)])
+    )
+    return lambda: services.tracked_changes_accept(
+        actor=team.editor, doc_access=access(team.editor, doc), number=2
+    )
+
+
 CASES = {
     "create": (case_create, [Action.SUGGESTION_CREATED]),
     "create outdated at once": (
@@ -86,6 +102,10 @@ CASES = {
         [Action.SUGGESTION_OUTDATED, Action.VERSION_UPLOADED, Action.SUGGESTION_ACCEPTED],
     ),
     "reject": (case_reject, [Action.SUGGESTION_REJECTED]),
+    "tracked changes accepted": (
+        case_tracked_changes_accepted,
+        [Action.VERSION_UPLOADED, Action.TRACKED_CHANGES_ACCEPTED],
+    ),
     "outdated by an upload": (
         case_outdated_by_an_upload,
         [Action.SUGGESTION_OUTDATED, Action.VERSION_UPLOADED],
