@@ -212,6 +212,13 @@ def convert(source: Path, outdir: Path) -> Result:
             f"{deleted} deletion{'s' if deleted != 1 else ''}: inserted text is underlined, "
             "deleted text struck through."
         )
+    unseen = (revisions or 0) - inserted - deleted
+    if unseen > 0:
+        notes.append(
+            f"{'It also has' if inserted or deleted else 'This document has'} {unseen} tracked "
+            f"change{'s' if unseen != 1 else ''} the preview does not show (to formatting, "
+            "paragraph marks, tables, headers, footers or notes)."
+        )
     if comments:
         notes.append(
             f"This document has {len(comments)} Word comment{'s' if len(comments) != 1 else ''}, "

@@ -22,6 +22,7 @@ from commonroom.office import properties, wordedit
 from commonroom.office.tests.libreoffice import LibreOffice, require_soffice
 from commonroom.office.tests.samples import TRACK, docx_with, p, r
 from commonroom.office.wordedit import Change, Revision
+from commonroom.previews.converters import docx as docx_converter
 from commonroom.previews.selectors import tracked_revisions
 from commonroom.suggestions import services
 from commonroom.suggestions.tests.factories import (
@@ -110,7 +111,7 @@ def test_the_preview_made_in_its_confined_child_keeps_the_count(team) -> None:
     assert preview is not None and preview.is_ready and preview.revisions == 4
 
 
-def test_counting_finds_changes_in_headers_and_formatting_and_paragraph_marks() -> None:
+def test_counting_finds_changes_in_headers_and_formatting_and_paragraph_marks(tmp_path) -> None:
     data = docx_with(
         p(r("Kept "), f'<w:ins w:id="1" {TRACK}>{r("new")}</w:ins>'),
         p(r("Joined"), properties=f'<w:pPr><w:rPr><w:del w:id="2" {TRACK}/></w:rPr></w:pPr>'),
@@ -122,6 +123,17 @@ def test_counting_finds_changes_in_headers_and_formatting_and_paragraph_marks() 
         header=p(f'<w:del w:id="4" {TRACK}><w:r><w:delText>Draft</w:delText></w:r></w:del>'),
     )
     assert wordedit.tracked_revisions(data) == wordedit.RevisionCount(1, 1, 2)
+    # The preview underlines the insertion and says what it cannot show.
+    source = tmp_path / "changes.docx"
+    source.write_bytes(data)
+    result = docx_converter.convert(source, tmp_path)
+    assert result.revisions == 4
+    assert result.notes[:2] == [
+        "This document has 1 tracked insertion and 0 deletions: inserted text is underlined, "
+        "deleted text struck through.",
+        "It also has 3 tracked changes the preview does not show (to formatting, paragraph "
+        "marks, tables, headers, footers or notes).",
+    ]
     assert wordedit.RevisionCount(1, 1, 2).described() == (
         "1 insertion, 1 deletion and 2 other changes"
     )
