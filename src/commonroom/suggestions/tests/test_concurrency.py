@@ -121,3 +121,29 @@ def test_many_accepts_released_together_each_land_once(team) -> None:
     assert wordedit.paragraphs(version_bytes(latest)) == [f"Point {n} stands." for n in range(1, 6)]
     assert set(Suggestion.objects.values_list("state", flat=True)) == {State.ACCEPTED}
     assert audit_verify().ok
+
+
+def test_two_accepts_of_the_same_tracked_changes_at_once_make_one_version(team) -> None:
+    """Two people accept all the tracked changes of version 1 at the same moment: the first
+    makes version 2; the second, waiting on the first's locks, then finds its file is the same
+    as the latest, which the upload path refuses. Nothing is doubled or lost."""
+    from commonroom.suggestions.tests.test_tracked_changes import ACCEPTED, tracked
+
+    doc = with_preview(team.manager, team.workspace, "tracked.docx", tracked())
+
+    def accepting_all(user: Any) -> Any:
+        return lambda: services.tracked_changes_accept(
+            actor=user, doc_access=access(user, doc), number=1
+        )
+
+    first, second, waited = one_after_another(
+        accepting_all(team.editor),
+        accepting_all(team.manager),
+        first_held_after='INSERT INTO "documents_version"',
+    )
+    assert waited
+    assert (first.number, first.based_on_number, first.based_on_latest) == (2, 1, True)
+    assert isinstance(second, Conflict) and second.code == "same_as_latest"
+    assert doc.versions.count() == 2
+    assert wordedit.paragraphs(version_bytes(first)) == ACCEPTED
+    assert audit_verify().ok
