@@ -59,7 +59,7 @@ from commonroom.live.services import publish
 from commonroom.office import properties, wordedit
 from commonroom.previews.blocks import code_points, utf16_length
 from commonroom.previews.selectors import preview_blocks
-from commonroom.suggestions import hooks, passages, tracked
+from commonroom.suggestions import hooks, passages, revisions
 from commonroom.suggestions.hooks import SuggestionMade
 from commonroom.suggestions.models import Kind, State, Suggestion
 from commonroom.suggestions.passages import Edit, PassageError, Place, quoted, usable_text
@@ -675,7 +675,7 @@ def tracked_changes_accept(
     version = version_get(doc_access=doc_access, number=number)
     if version_format(version) != "docx":
         raise ApplicationError(NOT_WORD.format(n=version.number), code="not_docx")
-    accepted = tracked.accepted_copy(version)  # the confined child, before any lock
+    accepted = revisions.accepted_copy(version)  # the confined child, before any lock
     note = (
         f"Accepted all tracked changes of version {version.number} ({accepted.found.described()})."
     )

@@ -1,5 +1,5 @@
 """Accepting every tracked change a Word file was uploaded with (made in Word) as one new
-version: services.tracked_changes_accept, the child it runs (tracked_child), the count the
+version: services.tracked_changes_accept, the child it runs (revisions_child), the count the
 preview keeps, the page's button and its view."""
 
 from __future__ import annotations

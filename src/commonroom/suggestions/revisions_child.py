@@ -1,7 +1,7 @@
 """The confined child that accepts every tracked change of a Word file
-(``suggestions/tracked.py`` runs it through ``core/sandbox.py``; nothing here imports Django).
+(``suggestions/revisions.py`` runs it through ``core/sandbox.py``; nothing here imports Django).
 
-``python -m commonroom.suggestions.tracked_child accept <source> <outdir> <name> <value>``
+``python -m commonroom.suggestions.revisions_child accept <source> <outdir> <name> <value>``
 counts the file's tracked changes (``office.wordedit.tracked_revisions``), accepts them all
 (``accept_all_revisions``), sets the custom property ``name`` to ``value`` when the file
 already has it (the version stamp, so the new file names the version it was made from), writes
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
             preload=_preload,
         )
     sys.stderr.write(
-        "usage: python -m commonroom.suggestions.tracked_child accept <source> <outdir> <name> "
+        "usage: python -m commonroom.suggestions.revisions_child accept <source> <outdir> <name> "
         "<value>\n"
     )
     return 2

@@ -1,4 +1,4 @@
-"""A Word file's own tracked changes, accepted in a confined child (``tracked_child.py``
+"""A Word file's own tracked changes, accepted in a confined child (``revisions_child.py``
 through ``core.sandbox``), never in the server's process: the file is an upload, untrusted.
 
 :func:`accepted_copy` gives the version's file with every tracked change accepted, and how many
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHILD_MODULE = "commonroom.suggestions.tracked_child"
+CHILD_MODULE = "commonroom.suggestions.revisions_child"
 MAX_BYTES = 100 * 1024 * 1024
 LIMITS = Limits(seconds=60, memory_mb=1536, file_mb=2 * MAX_BYTES // (1024 * 1024))
 FAILED = (
