@@ -63,6 +63,10 @@ class Action(models.TextChoices):
     SUGGESTION_ACCEPTED = "suggestion.accepted", "Accepted a suggestion"
     SUGGESTION_REJECTED = "suggestion.rejected", "Rejected a suggestion"
     SUGGESTION_OUTDATED = "suggestion.outdated", "Suggestion outdated by a new version"
+    DOCUMENT_DOWNLOADED_TRACKED = (
+        "document.downloaded_tracked",
+        "Downloaded with suggestions as tracked changes",
+    )
 
 
 def action_label(action: str) -> str:

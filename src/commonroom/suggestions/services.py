@@ -65,9 +65,11 @@ from commonroom.suggestions.permissions import (
     CANNOT_SUGGEST,
     UNSUPPORTED,
     require_decide,
+    require_download,
     require_suggest,
     version_format,
 )
+from commonroom.suggestions.tracked import NOT_WORD, TrackedFile, tracked_file
 from commonroom.workspaces.selectors import parse_uuid
 
 if TYPE_CHECKING:
@@ -644,3 +646,46 @@ def suggestions_accept(
                 author=suggestion.author.email,
             )
     return version
+
+
+# --- The Word round trip ----------------------------------------------------------------------
+
+
+def tracked_changes_download(
+    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo = SYSTEM
+) -> TrackedFile:
+    """Version ``number`` of a Word document with its open suggestions as Word's tracked
+    changes and its open comment threads as Word comments (``tracked``), stamped as that
+    version: for whoever may download the document. Refused with a sentence, and nothing
+    written, for any other kind of file or one that cannot be read; what could not be placed is
+    left out and counted. The download is audited, with those counts."""
+    require_download(doc_access)
+    version = version_get(doc_access=doc_access, number=number)
+    if version_format(version) != "docx":
+        raise Conflict(NOT_WORD, code="not_word")
+    try:
+        data = _file(version)
+    except PassageError as exc:
+        raise Conflict(exc.message, code="too_large") from exc
+    made = tracked_file(doc_access, version, data)
+    with transaction.atomic():
+        document = doc_access.document
+        audit_record(
+            action=Action.DOCUMENT_DOWNLOADED_TRACKED,
+            actor=actor,
+            info=info,
+            workspace_id=document.workspace_id,
+            document_id=document.pk,
+            target_type="document",
+            target_id=str(document.pk),
+            target_label=document.name,
+            data={
+                "version": version.number,
+                "sha256": version.blob_id,
+                "suggestions": made.suggestions,
+                "threads": made.threads,
+                "suggestions_left_out": made.suggestions_left_out,
+                "threads_left_out": made.threads_left_out,
+            },
+        )
+    return made

@@ -12,6 +12,11 @@ S = D + "<uuid:suggestion_id>/"
 urlpatterns: list[URLPattern] = [
     path(D, views.suggestion_create, name="suggestion_create"),
     path(D + "accept/", views.suggestions_accept, name="suggestions_accept"),
+    path(
+        D + "tracked-changes/<int:number>/",
+        views.suggestions_tracked_download,
+        name="suggestions_tracked_download",
+    ),
     path(S, views.suggestion_item, name="suggestion_item"),
     path(S + "reject/", views.suggestion_reject, name="suggestion_reject"),
 ]
