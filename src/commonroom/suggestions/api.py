@@ -258,6 +258,15 @@ def suggestions_accept(
                     },
                 },
             },
+            "409": {
+                "description": (
+                    "The version is not a Word file (`not_word`), or its file cannot be read "
+                    "(`not_readable`) or is too large (`too_large`) to add them to."
+                ),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            },
         }
     },
 )
