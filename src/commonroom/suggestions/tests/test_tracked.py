@@ -254,3 +254,34 @@ def test_the_download_is_audited_with_what_it_held(team, doc) -> None:
 def test_the_file_name_says_it_has_the_suggestions() -> None:
     assert tracked_filename("Board minutes.docx") == "Board minutes (with suggestions).docx"
     assert tracked_filename("MINUTES.DOCX") == "MINUTES (with suggestions).docx"
+
+
+@pytest.mark.slow
+def test_libreoffice_reads_them_as_its_own_and_accepts_them(team, doc, tmp_path) -> None:
+    from commonroom.office.tests.libreoffice import LibreOffice, require_soffice
+
+    sam, tom = team.commenter, team.editor
+    suggest(sam, doc, "agreed the budget", "replace", "approved the plan")
+    suggest(tom, doc, "two ", "delete", reason="Three sent apologies.")
+    thread = thread_on(tom, doc, "Any other business", "Was anything raised?")
+    reply(sam, doc, thread, "Nothing was raised.")
+
+    reading = LibreOffice(require_soffice(), tmp_path).read(download(tom, doc).data)
+
+    authors = sorted((kind, author) for kind, author, _minute in reading.revisions)
+    assert authors == sorted(
+        [("Delete", sam.display_name), ("Delete", tom.display_name), ("Insert", sam.display_name)]
+    )
+    # Each on its passage (LibreOffice lists its comments in an order of its own).
+    assert sorted(reading.comments) == sorted(
+        [
+            (tom.display_name, "Three sent apologies.", "two "),
+            (tom.display_name, "Was anything raised?", "Any other business"),
+            (sam.display_name, "Nothing was raised.", "Any other business"),
+        ]
+    )
+    assert [line.strip() for line in reading.accepted_text.splitlines() if line.strip()] == [
+        "The board met on Tuesday and approved the plan.",
+        "Apologies were received from members.",
+        "Any other business: none.",
+    ]
