@@ -72,6 +72,10 @@ NOT_WORD = (
     "Only a Word (.docx) version can be downloaded with its suggestions as tracked changes: "
     "download this one as it is."
 )
+NOT_CONFINED = (
+    "This server cannot open Word files in its locked-down reader, so it does not add the "
+    "suggestions to them: download the version as it is."
+)
 NOT_MADE = (
     "Version {number}'s Word file could not be read to add the suggestions and comments to it: "
     "download it as it is."
@@ -315,7 +319,15 @@ def tracked_file(doc_access: DocumentAccess, version: Version, data: bytes) -> T
         )
         what = f"version {version.number} of {version.document_id} with tracked changes"
         answer = run.answer
-        if run.timed_out or run.code != 0 or answer is None or answer.get("refused"):
+        if answer is not None and answer.get("refused"):
+            log.error(
+                "suggestions: %s refused: COMMONROOM_PREVIEW_CONFINE=required and the kernel "
+                "did not apply %s",
+                what,
+                ", ".join(map(str, answer.get("missing") or [])),
+            )
+            raise Conflict(NOT_CONFINED, code="not_confined")
+        if run.timed_out or run.code != 0 or answer is None:
             log.warning(
                 "suggestions: %s was not made (code %s, timed out %s, answer %s): %s",
                 what,

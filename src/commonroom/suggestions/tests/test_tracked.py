@@ -16,12 +16,13 @@ from commonroom.accounts.tests.factories import GuestFactory
 from commonroom.audit.models import Action, AuditEvent
 from commonroom.comments import services as comments
 from commonroom.core.exceptions import Conflict, NotFound, PermissionDenied
+from commonroom.core.sandbox import ChildRun
 from commonroom.documents import services as documents
 from commonroom.documents.selectors import document_access
 from commonroom.documents.stamping import PROPERTY, Stamp
 from commonroom.documents.tests.factories import new_version
 from commonroom.office import properties, wordedit
-from commonroom.suggestions import services
+from commonroom.suggestions import services, tracked
 from commonroom.suggestions.tests.factories import (
     access,
     docx_bytes,
@@ -285,3 +286,25 @@ def test_libreoffice_reads_them_as_its_own_and_accepts_them(team, doc, tmp_path)
         "Apologies were received from members.",
         "Any other business: none.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("run", "code"),
+    [
+        (ChildRun(code=None), "not_readable"),
+        (ChildRun(code=-9, errors="Killed"), "not_readable"),
+        (
+            ChildRun(code=0, answer={"ok": False, "refused": True, "missing": ["landlock-files"]}),
+            "not_confined",
+        ),
+    ],
+)
+def test_a_child_that_fails_or_may_not_run_confined_refuses_with_a_sentence(
+    team, doc, monkeypatch, run: ChildRun, code: str
+) -> None:
+    # The kernel here applies every layer and the child ends well: its failures are stood in.
+    monkeypatch.setattr(tracked, "run_child", lambda *a, **k: run)
+    with pytest.raises(Conflict, match=r"download (it|the version) as it is") as refused:
+        download(team.editor, doc)
+    assert refused.value.code == code
+    assert not AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED_TRACKED).exists()
