@@ -230,6 +230,7 @@ def _request(doc_access: DocumentAccess, version: Version) -> _Request:
             comments.append(
                 {
                     "key": thread_key,
+                    "suggestion": key,
                     "place": {
                         "paragraph": s.paragraph,
                         "occurrence": s.occurrence,

@@ -11,7 +11,8 @@ nothing here imports Django).
                   "replies": [{"author": ..., "date": ..., "text": ...}]}]}
 
 An edit is ``{"paragraph", "occurrence", "start", "end", "text"}`` (a change) or ``{"after",
-"occurrence", "text"}`` (a new paragraph). A thread's place is where it is in the file
+"occurrence", "text"}`` (a new paragraph). A suggestion's own thread names it (``"suggestion":
+<its key>``) and is left out with it. A thread's place is where it is in the file
 (``{"paragraph", "occurrence", "start", "end"}``) or where it is on the preview
 (``{"shown", "rank", "count", "start", "end"}``: a preview block's text, which of the blocks
 reading so it is and how many there are, and the range in it), found here among the file's
@@ -171,6 +172,14 @@ def tracked(source: Path, request: Path, outdir: Path) -> dict[str, Any]:
     except (OfficeFileError, ValueError):
         kept_revisions, left = _kept(revisions, lambda some: with_tracked_changes(data, some))
         left_revisions += left
+        # A suggestion's own comment goes with it.
+        without = {
+            str(raw.get("key"))
+            for raw in asked.get("threads", [])
+            if raw.get("suggestion") in left_revisions
+        }
+        left_threads += [key for key, _thread in threads if key in without]
+        threads = [(key, thread) for key, thread in threads if key not in without]
         kept_threads, left = _kept(
             threads, lambda some: with_tracked_changes(data, kept_revisions, some)
         )

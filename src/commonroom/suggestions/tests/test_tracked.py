@@ -142,7 +142,8 @@ def test_open_suggestions_are_tracked_changes_and_threads_word_comments(team, do
 def test_what_cannot_be_placed_is_left_out_counted_and_said(team, doc) -> None:
     sam, tom = team.commenter, team.editor
     suggest(sam, doc, "agreed the budget", "replace", "approved the plan")
-    suggest(tom, doc, "the budget", "replace", "the spending")  # the same words: left out
+    # The same words: left out, and its reason with it.
+    suggest(tom, doc, "the budget", "replace", "the spending", reason="Clearer.")
     kept = thread_on(sam, doc, "Any other business", "Kept: this paragraph is unchanged.")
     changed = thread_on(sam, doc, "two members", "Left out: this paragraph changes.")
     second = new_version(
@@ -170,7 +171,7 @@ def test_what_cannot_be_placed_is_left_out_counted_and_said(team, doc) -> None:
     texts = [
         "".join(c.itertext()) for c in part(made.data, "word/comments.xml").iter(f"{W}comment")
     ]
-    assert texts == [kept.body]
+    assert texts == [kept.body]  # not "Clearer."
     assert changed.body not in texts
     # Version 1 still has both threads' passages.
     assert download(tom, doc, 1).threads == 2
