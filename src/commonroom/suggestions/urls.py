@@ -13,7 +13,7 @@ urlpatterns: list[URLPattern] = [
     path(D, views.suggestion_create, name="suggestion_create"),
     path(D + "accept/", views.suggestions_accept, name="suggestions_accept"),
     path(
-        D + "tracked-changes/<int:number>/",
+        "w/<uuid:workspace_id>/d/<uuid:document_id>/v/<int:number>/with-suggestions/",
         views.suggestions_tracked_download,
         name="suggestions_tracked_download",
     ),

@@ -200,9 +200,9 @@ def suggestions_tracked_download(
     request: AuthedRequest, workspace_id: str, document_id: str, number: int
 ) -> HttpResponseBase:
     """Version ``number``'s Word file with its open suggestions as tracked changes and its open
-    threads as Word comments. What was left out is said on the page the person comes back to
-    (the download leaves them on it) and in the response's headers; a refusal goes back to the
-    page with its sentence."""
+    threads as Word comments. What was left out is said in the response's headers and on the
+    next page the person opens (the download leaves them where they were); a refusal goes back
+    to the page with its sentence."""
     doc_access = _doc_access(request, workspace_id, document_id)
     try:
         made = services.tracked_changes_download(
