@@ -199,3 +199,42 @@ def test_tracked_changes_refusals_are_code_and_detail(team, tracked_doc, doc) ->
     again = as_user(team.manager).post(tracked_url(tracked_doc))
     assert again.status_code == 409 and again.json()["code"] == "same_as_latest"
     assert tracked_doc.versions.count() == 2 and doc.versions.count() == 1
+
+
+def test_a_word_version_with_its_suggestions_as_tracked_changes(team, doc) -> None:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.office import wordedit
+
+    post(team.commenter, url(doc), body_for(doc, "Tuesday", text="Wednesday"))
+    for user in (team.manager, team.editor, team.commenter, team.viewer):
+        got = as_user(user, "read").get(url(doc, "/tracked-changes"))
+        assert got.status_code == 200, got.content
+        assert got["Content-Disposition"].startswith("attachment;")
+        assert (
+            got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
+        )
+        assert got["X-Content-Type-Options"] == "nosniff"
+        assert (got["Commonroom-Suggestions-Left-Out"], got["Commonroom-Threads-Left-Out"]) == (
+            "0",
+            "0",
+        )
+        accepted = wordedit.accept_all_revisions(got.content)
+        assert wordedit.paragraphs(accepted)[0] == "The board met on Wednesday."
+    assert as_user(team.viewer).get(url(doc, "/tracked-changes?version=1")).status_code == 200
+    audited = AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED_TRACKED)
+    assert audited.count() == 5
+    # Refused: a forged version, a non-member, no credentials; nothing audited for them.
+    forged = as_user(team.editor).get(url(doc, "/tracked-changes?version=7"))
+    assert forged.status_code == 404 and forged.json()["code"] == "not_found"
+    assert as_user(UserFactory()).get(url(doc, "/tracked-changes")).status_code == 404
+    assert as_user(None).get(url(doc, "/tracked-changes")).status_code == 401
+    assert audited.count() == 5
+
+
+def test_a_text_version_is_not_downloaded_with_tracked_changes(team) -> None:
+    notes = with_preview(team.manager, team.workspace, "notes.txt", b"The board met.\n")
+    refused = as_user(team.editor).get(url(notes, "/tracked-changes"))
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "not_word"
+    assert "Only a Word (.docx) version" in refused.json()["detail"]
+    assert not AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED_TRACKED).exists()

@@ -1,24 +1,31 @@
 """A suggestion made on a phone reaches the desk live and is accepted there: Sam (commenter) on
 a 360 px phone chooses a paragraph and suggests a replacement; Priya (manager) at her desk
-(1280 px) sees the redline appear within two seconds without reloading, accepts it, and her
-page shows the new version with the new text."""
+(1280 px) sees the redline appear within two seconds without reloading; Tom (editor), who works
+in Word, downloads the document with the suggestion as a tracked change by Sam; Priya accepts
+it, and her page shows the new version with the new text."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from e2e_support import DESKTOP, PHONE, page_width, sign_in
+from lxml import etree
 from playwright.sync_api import expect
 from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.office import wordedit
 from commonroom.suggestions.models import State, Suggestion
 from commonroom.suggestions.tests.factories import docx_bytes, with_preview
 from commonroom.workspaces.tests.factories import add_member, make_workspace
 
 SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def _open(new_page: Any, server: Any, who: Any, path: str, viewport: dict[str, int]) -> Any:
@@ -39,8 +46,10 @@ def test_a_phone_suggests_the_desk_sees_the_redline_live_and_accepts_it(
 ) -> None:
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     sam = UserFactory(email="sam@example.org", full_name="Sam Okafor")
+    tom = UserFactory(email="tom@example.org", full_name="Tom Reid")
     ws = make_workspace(manager=priya)
     add_member(ws, sam, "commenter")
+    add_member(ws, tom, "editor")
     doc = with_preview(
         priya,
         ws,
@@ -82,6 +91,28 @@ def test_a_phone_suggests_the_desk_sees_the_redline_live_and_accepts_it(
     phone.get_by_text("Suggest a change", exact=True).click()
     assert violations(phone) == []
     assert violations(desk) == []
+
+    # Tom, who works in Word, downloads it with the suggestion as Sam's tracked change and the
+    # reason as Sam's Word comment.
+    word = _open(new_page, asgi_server, tom, path, DESKTOP)
+    with word.expect_download() as downloading:
+        word.get_by_role("link", name="Download with suggestions as tracked changes").click()
+    download = downloading.value
+    assert download.suggested_filename == "minutes (with suggestions).docx"
+    data = Path(download.path()).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        body = etree.fromstring(archive.read("word/document.xml"))
+        notes = etree.fromstring(archive.read("word/comments.xml"))
+    assert {e.get(f"{W}author") for e in body.iter(f"{W}ins")} == {"Sam Okafor"}
+    assert {e.get(f"{W}author") for e in body.iter(f"{W}del")} == {"Sam Okafor"}
+    assert [(c.get(f"{W}author"), "".join(c.itertext())) for c in notes.iter(f"{W}comment")] == [
+        ("Sam Okafor", "Bo sent apologies too.")
+    ]
+    assert wordedit.paragraphs(wordedit.accept_all_revisions(data)) == [
+        "The board met on Tuesday.",
+        "Apologies were received from Ann and Bo.",
+    ]
+    word.close()
 
     # Priya accepts it: her page shows version 2 with the new text.
     item.get_by_role("button", name="Accept the suggestion by Sam Okafor").click()

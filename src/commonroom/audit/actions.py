@@ -67,6 +67,10 @@ class Action(models.TextChoices):
         "version.tracked_changes_accepted",
         "Accepted all tracked changes of a version",
     )
+    DOCUMENT_DOWNLOADED_TRACKED = (
+        "document.downloaded_tracked",
+        "Downloaded with suggestions as tracked changes",
+    )
 
 
 def action_label(action: str) -> str:

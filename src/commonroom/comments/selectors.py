@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from commonroom.comments.models import Comment, PassageState, ThreadPassage
-from commonroom.comments.passages import PassageShown
+from commonroom.comments.passages import PassageShown, Place
 from commonroom.comments.permissions import comment_abilities
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.selectors import DocumentAccess
@@ -15,6 +15,7 @@ from commonroom.workspaces.selectors import membership_exists, parse_uuid
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
+    from commonroom.documents.models import Version
 
 
 def _threads(doc_access: DocumentAccess) -> Any:
@@ -188,3 +189,42 @@ def threads_waiting_on(*, user: User, limit: int) -> list[Comment]:
         .select_related("document", "document__workspace", "author")
         .order_by("-latest_at")[:limit]
     )
+
+
+# --- For a Word file with the document's threads as its own comments -------------------------
+
+
+def open_threads_on_version(
+    *, doc_access: DocumentAccess, version: Version
+) -> list[tuple[Comment, Place | None]]:
+    """The open threads (neither resolved nor deleted) anchored to a passage and written on
+    ``version`` or an earlier one, oldest first, each with its replies not deleted (as
+    ``thread_replies``) and where its passage is on ``version``'s preview: where it was
+    written, on that version; where it was found again (:class:`ThreadPassage`), on a later
+    one; ``None`` when it was not found there (it changed, or was not looked for)."""
+    threads = _threads(doc_access).filter(
+        deleted_at__isnull=True,
+        resolved_at__isnull=True,
+        anchor_position__isnull=False,
+        version__number__lte=version.number,
+    )
+    found: list[tuple[Comment, Place | None]] = []
+    for thread in threads:
+        thread.thread_replies = [r for r in thread.thread_replies if not r.is_deleted]
+        position = thread.anchor_position
+        place: Place | None = None
+        if thread.version_id == version.pk and isinstance(position, dict):
+            start, end = position.get("start"), position.get("end")
+            if isinstance(start, int) and isinstance(end, int):
+                place = Place(str(position.get("block", "")), start, end)
+        else:
+            for row in thread.thread_passages:
+                if (
+                    row.version_id == version.pk
+                    and row.state == PassageState.FOUND
+                    and row.start is not None
+                    and row.end is not None
+                ):
+                    place = Place(row.block, row.start, row.end)
+        found.append((thread, place))
+    return found

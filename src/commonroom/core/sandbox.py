@@ -1,6 +1,7 @@
 """Running work on an untrusted file in a confined child process, so that no file can take the
-server down or reach past itself. Previews' converters (``previews/sandbox.py``) and the version
-stamp of a download (``documents/stamping.py``) run through :func:`run_child`.
+server down or reach past itself. Previews' converters (``previews/sandbox.py``), the version
+stamp of a download (``documents/stamping.py``) and a Word file written with suggestions as
+tracked changes (``suggestions/tracked.py``) run through :func:`run_child`.
 
 The child (``python -m <module> <args>``, which calls ``core.sandbox_child.serve``) limits its
 own address space, CPU time and file sizes, then shuts itself in (``confine.py``: it can read

@@ -1,8 +1,9 @@
 """The suggestions part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): list
 a document's suggestions (by state), make one, read one, accept one or a set (one new version),
-reject one; accept all the tracked changes of a Word version (one new version). Same selectors,
-services and abilities as the pages; a non-member gets 404 from
-``documents.selectors.document_access`` before anything else is read."""
+reject one; accept all the tracked changes of a Word version (one new version); download a Word
+version with its suggestions as tracked changes. Same selectors, services and abilities as the
+pages; a non-member gets 404 from ``documents.selectors.document_access`` before anything else
+is read."""
 
 from __future__ import annotations
 
@@ -19,8 +20,15 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents.api import NO_NUL, SAME_AS_LATEST_409, Text, VersionOut, version_out
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.suggestions import services
+from commonroom.suggestions.downloads import (
+    LEFT_OUT,
+    SUGGESTIONS_LEFT_OUT,
+    THREADS_LEFT_OUT,
+    tracked_response,
+)
 from commonroom.suggestions.models import Kind, State, Suggestion
 from commonroom.suggestions.selectors import document_suggestions, state_sentence, suggestion_get
+from commonroom.suggestions.tracked import WORD_TYPE
 
 router = Router(tags=["suggestions"])
 
@@ -203,6 +211,83 @@ def suggestions_accept(
     chosen = {str(i) for i in payload.ids}
     accepted = [s for s in document_suggestions(doc_access=doc_access) if str(s.pk) in chosen]
     return {"version": version_out(version), "suggestions": [suggestion_out(s) for s in accepted]}
+
+
+# Before "/{suggestion_id}", for the same reason.
+@router.get(
+    S + "/tracked-changes",
+    response={200: bytes},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": (
+                    "The Word (.docx) file of the version with every open suggestion made on it "
+                    "or before as a Word tracked change (`w:ins`/`w:del`, by its author, dated "
+                    "when it was made) and every open comment thread on a passage of it as a "
+                    "Word comment with its replies; stamped as that version (the custom "
+                    "document property `CommonroomVersion`), so the file uploaded after "
+                    "editing it in Word is known to be based on it. An attachment named "
+                    "`<name> (with suggestions).docx`. What could not be placed in the file is "
+                    "left out and counted in the headers."
+                ),
+                "content": {
+                    WORD_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                },
+                "headers": {
+                    "Content-Disposition": {
+                        "description": "`attachment`, with the file's name.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^attachment;"},
+                    },
+                    SUGGESTIONS_LEFT_OUT: {
+                        "description": "How many open suggestions could not be placed.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    THREADS_LEFT_OUT: {
+                        "description": (
+                            "How many open threads on a passage were left out: their passage "
+                            "is not in this version, or not found in its file."
+                        ),
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    },
+                    LEFT_OUT: {
+                        "description": "What was left out and why, in words (when anything was).",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                },
+            },
+            "409": {
+                "description": (
+                    "The version is not a Word file (`not_word`), or its file cannot be read "
+                    "(`not_readable`) or is too large (`too_large`) to add them to."
+                ),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            },
+        }
+    },
+)
+def suggestions_tracked_download(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    version: int | None = None,
+) -> object:
+    """A Word version (the latest by default) with its open suggestions as tracked changes and
+    its open comment threads as Word comments, for whoever may download the document. 409 with
+    a sentence for a version that is not a Word file, or whose file cannot be read."""
+    doc_access = _doc(request, workspace_id, document_id)
+    made = services.tracked_changes_download(
+        actor=request.user,
+        doc_access=doc_access,
+        number=version if version is not None else doc_access.document.current_version_number,
+        info=_info(request),
+    )
+    return tracked_response(made)
 
 
 @router.get(S + "/{suggestion_id}", response=SuggestionOut)

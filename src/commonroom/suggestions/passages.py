@@ -35,7 +35,6 @@ does not read as suggested.
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import itertools
 import re
@@ -51,6 +50,7 @@ from commonroom.office import package, wordedit
 from commonroom.previews.blocks import Block, blocks_in
 from commonroom.previews.convert import converter_for
 from commonroom.previews.limits import MAX_TEXT_BYTES
+from commonroom.suggestions.textmap import map_range, unbroken
 
 FORMATS = frozenset({"docx", "txt", "md"})
 NEW_PARAGRAPH = "new_paragraph"
@@ -151,17 +151,6 @@ def usable_text(block: Block) -> str:
 
 # --- Comparing texts ---------------------------------------------------------------------------
 
-_BREAKS = frozenset("\n\r")
-
-
-def _kept(text: str) -> list[int]:
-    """The positions of ``text`` that are not line breaks."""
-    return [i for i, c in enumerate(text) if c not in _BREAKS]
-
-
-def _unbroken(text: str) -> str:
-    return "".join(c for c in text if c not in _BREAKS)
-
 
 def _collapsed(text: str) -> str:
     return " ".join(text.split())
@@ -171,18 +160,7 @@ def _key(fmt: str, text: str) -> str:
     """What a block's text is compared by: line breaks left out (a preview shows one as
     ``<br>``, which has no text); for Markdown, whose rendering joins and trims lines, every
     run of whitespace as one space."""
-    return _collapsed(text) if fmt == "md" else _unbroken(text)
-
-
-def _map_range(shown: str, start: int, end: int, paragraph: str) -> tuple[int, int]:
-    """``[start, end)`` of ``shown`` as a range of ``paragraph``, where the two say the same
-    once line breaks are left out of both."""
-    shown_kept, paragraph_kept = _kept(shown), _kept(paragraph)
-    first = bisect.bisect_left(shown_kept, start)  # kept characters before start
-    last = bisect.bisect_left(shown_kept, end)
-    a = paragraph_kept[first] if first < len(paragraph_kept) else len(paragraph)
-    b = paragraph_kept[last - 1] + 1 if last > first else a
-    return a, b
+    return _collapsed(text) if fmt == "md" else unbroken(text)
 
 
 # --- Text files -------------------------------------------------------------------------------
@@ -364,9 +342,9 @@ def locate(
     paragraph = texts[index]
     occurrence = texts[: index + 1].count(paragraph)
     if fmt == "txt":
-        if _unbroken(paragraph) != _unbroken(shown):
+        if unbroken(paragraph) != unbroken(shown):
             raise PassageError(MISMATCH)
-        return check(Place(paragraph, occurrence, *_map_range(shown, start, end, paragraph)))
+        return check(Place(paragraph, occurrence, *map_range(shown, start, end, paragraph)))
     if kind == NEW_PARAGRAPH:
         return check(Place(paragraph, occurrence, 0, len(paragraph)))
     tried: list[tuple[int, int]] = []
@@ -425,10 +403,10 @@ def _occurrences(text: str, passage: str) -> list[int]:
 def _locate_docx(
     data: bytes, body: list[Block], index: int, shown: str, start: int, end: int
 ) -> Place:
-    key = _unbroken(shown)
-    same = [i for i, b in enumerate(body) if _unbroken(usable_text(b)) == key]
+    key = unbroken(shown)
+    same = [i for i, b in enumerate(body) if unbroken(usable_text(b)) == key]
     paragraphs = wordedit.paragraphs(data)
-    matches = [i for i, p in enumerate(paragraphs) if _unbroken(p) == key]
+    matches = [i for i, p in enumerate(paragraphs) if unbroken(p) == key]
     if not matches:
         raise PassageError(NOT_IN_FILE)
     if len(matches) != len(same):
@@ -436,7 +414,7 @@ def _locate_docx(
     at = matches[same.index(index)]
     paragraph = paragraphs[at]
     occurrence = paragraphs[: at + 1].count(paragraph)
-    a, b = _map_range(shown, start, end, paragraph)
+    a, b = map_range(shown, start, end, paragraph)
     return Place(paragraph, occurrence, a, b)
 
 
@@ -565,6 +543,12 @@ class _Plan:
             out.append(_key(self.fmt, text))
             out.extend(_key(self.fmt, new) for new in self.new.get(index, []))
         return out
+
+
+def word_edit(kind: str, place: Place, text: str) -> wordedit.Edit:
+    """A suggestion (its ``kind``, its ``place`` in a Word file, its new ``text``) as the Word
+    engine's edit."""
+    return _word_edit(Edit(kind, place, "", 0, 0, text))
 
 
 def _word_edit(edit: Edit) -> wordedit.Edit:

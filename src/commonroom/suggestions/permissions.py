@@ -7,6 +7,8 @@
   can change (.docx, .txt, .md).
 - Deciding (accepting, rejecting) makes or refuses a new version: whoever may upload new
   versions (editors and managers).
+- Downloading a Word version with its suggestions as tracked changes: whoever may download
+  the document.
 
 A non-member never reaches these: the selectors answer 404 first. A member without the right
 gets :class:`PermissionDenied` with a sentence (``workspaces.services.deny``, which says when
@@ -30,6 +32,7 @@ SuggestionAbility = Literal["accept", "reject"]
 
 CANNOT_SUGGEST = "You can read this document but not suggest changes to it."
 CANNOT_DECIDE = "Only the workspace's managers and editors can accept or reject suggestions."
+CANNOT_DOWNLOAD = "You cannot download this document."
 UNSUPPORTED = (
     "Suggestions can change Word (.docx), text (.txt) and Markdown (.md) files only: this "
     "version is another kind of file."
@@ -72,3 +75,13 @@ def require_suggest(doc_access: DocumentAccess) -> None:
 def require_decide(doc_access: DocumentAccess) -> None:
     if not may_decide(doc_access):
         deny(doc_access.access, CANNOT_DECIDE)
+
+
+def may_download(doc_access: DocumentAccess) -> bool:
+    """Whether this reader may download the document (with its suggestions, too)."""
+    return doc_access.can("download")
+
+
+def require_download(doc_access: DocumentAccess) -> None:
+    if not may_download(doc_access):
+        deny(doc_access.access, CANNOT_DOWNLOAD)

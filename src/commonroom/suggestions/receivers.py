@@ -31,7 +31,7 @@ from commonroom.live.events import SuggestionEventKind
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions.models import Kind, State, Suggestion
-from commonroom.suggestions.permissions import may_decide, may_suggest, version_format
+from commonroom.suggestions.permissions import may_decide, may_download, may_suggest, version_format
 from commonroom.suggestions.selectors import (
     document_suggestions,
     state_sentence,
@@ -93,6 +93,12 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
         "tracked_changes": tracked,
         "suggest_paragraphs": paragraphs,
         "suggestion_kinds": Kind.choices,
+        # The Word round trip: the latest version with the suggestions as tracked changes.
+        "tracked_version": (
+            latest.number
+            if latest is not None and may_download(doc_access) and version_format(latest) == "docx"
+            else None
+        ),
     }
 
 

@@ -68,9 +68,11 @@ from commonroom.suggestions.permissions import (
     CANNOT_SUGGEST,
     UNSUPPORTED,
     require_decide,
+    require_download,
     require_suggest,
     version_format,
 )
+from commonroom.suggestions.tracked import NOT_WORD, TrackedFile, tracked_file
 from commonroom.workspaces.selectors import parse_uuid
 
 if TYPE_CHECKING:
@@ -651,7 +653,7 @@ def suggestions_accept(
 
 # --- A Word file's own tracked changes -------------------------------------------------------
 
-NOT_WORD = (
+NOT_WORD_TO_ACCEPT = (
     "Only a Word (.docx) file's tracked changes can be accepted here: version {n} is another "
     "kind of file."
 )
@@ -674,7 +676,7 @@ def tracked_changes_accept(
     require_decide(doc_access)
     version = version_get(doc_access=doc_access, number=number)
     if version_format(version) != "docx":
-        raise ApplicationError(NOT_WORD.format(n=version.number), code="not_docx")
+        raise ApplicationError(NOT_WORD_TO_ACCEPT.format(n=version.number), code="not_docx")
     accepted = revisions.accepted_copy(version)  # the confined child, before any lock
     note = (
         f"Accepted all tracked changes of version {version.number} ({accepted.found.described()})."
@@ -705,6 +707,49 @@ def tracked_changes_accept(
                 "insertions": accepted.found.insertions,
                 "deletions": accepted.found.deletions,
                 "others": accepted.found.others,
+            },
+        )
+    return made
+
+
+# --- The Word round trip ----------------------------------------------------------------------
+
+
+def tracked_changes_download(
+    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo = SYSTEM
+) -> TrackedFile:
+    """Version ``number`` of a Word document with its open suggestions as Word's tracked
+    changes and its open comment threads as Word comments (``tracked``), stamped as that
+    version: for whoever may download the document. Refused with a sentence, and nothing
+    written, for any other kind of file or one that cannot be read; what could not be placed is
+    left out and counted. The download is audited, with those counts."""
+    require_download(doc_access)
+    version = version_get(doc_access=doc_access, number=number)
+    if version_format(version) != "docx":
+        raise Conflict(NOT_WORD, code="not_word")
+    try:
+        data = _file(version)
+    except PassageError as exc:
+        raise Conflict(exc.message, code="too_large") from exc
+    made = tracked_file(doc_access, version, data)
+    with transaction.atomic():
+        document = doc_access.document
+        audit_record(
+            action=Action.DOCUMENT_DOWNLOADED_TRACKED,
+            actor=actor,
+            info=info,
+            workspace_id=document.workspace_id,
+            document_id=document.pk,
+            target_type="document",
+            target_id=str(document.pk),
+            target_label=document.name,
+            data={
+                "version": version.number,
+                "sha256": version.blob_id,
+                "suggestions": made.suggestions,
+                "threads": made.threads,
+                "suggestions_left_out": made.suggestions_left_out,
+                "threads_left_out": made.threads_left_out,
             },
         )
     return made

@@ -17,6 +17,11 @@ urlpatterns: list[URLPattern] = [
         views.tracked_changes_accept,
         name="tracked_changes_accept",
     ),
+    path(
+        "w/<uuid:workspace_id>/d/<uuid:document_id>/v/<int:number>/with-suggestions/",
+        views.suggestions_tracked_download,
+        name="suggestions_tracked_download",
+    ),
     path(S, views.suggestion_item, name="suggestion_item"),
     path(S + "reject/", views.suggestion_reject, name="suggestion_reject"),
 ]

@@ -1,6 +1,6 @@
 """Suggestion pages: one suggestion's fragment (what live screens fetch), making one from the
 document page, accepting one or a chosen set, rejecting one; accepting all the tracked changes
-of a Word version.
+of a Word version; a Word version downloaded with its suggestions as tracked changes.
 
 Thin, as the comments' views: parse, ask a selector or a service, render. Every view reads the
 document through ``documents.selectors.document_access`` first (a non-member gets 404); the
@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -27,6 +27,7 @@ from commonroom.documents.selectors import DocumentAccess, document_access, vers
 from commonroom.previews.blocks import utf16_length
 from commonroom.previews.selectors import preview_blocks
 from commonroom.suggestions import services
+from commonroom.suggestions.downloads import tracked_response
 from commonroom.suggestions.models import Suggestion
 from commonroom.suggestions.selectors import state_sentence, suggestion_block, suggestion_get
 
@@ -210,3 +211,28 @@ def tracked_changes_accept(
         return f"Tracked changes accepted: version {version.number} has them all accepted."
 
     return _answer(request, workspace_id, document_id, write, done)
+
+
+@login_required
+@require_GET
+def suggestions_tracked_download(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponseBase:
+    """Version ``number``'s Word file with its open suggestions as tracked changes and its open
+    threads as Word comments. What was left out is said in the response's headers and on the
+    next page the person opens (the download leaves them where they were); a refusal goes back
+    to the page with its sentence."""
+    doc_access = _doc_access(request, workspace_id, document_id)
+    try:
+        made = services.tracked_changes_download(
+            actor=request.user, doc_access=doc_access, number=number, info=info(request)
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return back_with_error(request, exc, _page_url(doc_access))
+    if made.left_out:
+        messages.warning(
+            request, f"Downloaded with suggestions as tracked changes. {made.left_out}"
+        )
+    return tracked_response(made)

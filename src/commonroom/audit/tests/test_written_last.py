@@ -404,6 +404,16 @@ def case_failed_sign_in(team: Any) -> Callable[[], object]:
     return lambda: sign_in_failure_record(credentials={"email": "nobody@example.org"}, info=SYSTEM)
 
 
+def case_tracked_changes_download(team: Any) -> Callable[[], object]:
+    from commonroom.suggestions import services as suggestions
+    from commonroom.suggestions.tests.factories import access, docx_bytes, with_preview
+
+    doc = with_preview(team.manager, team.workspace, "minutes.docx", docx_bytes("The board met."))
+    return lambda: suggestions.tracked_changes_download(
+        actor=team.viewer, doc_access=access(team.viewer, doc), number=1
+    )
+
+
 CASES = {name[5:]: case for name, case in dict(globals()).items() if name.startswith("case_")}
 
 

@@ -1,0 +1,82 @@
+"""The document page's "Download with suggestions as tracked changes": the link (Word
+documents only), the download as an attachment, what was left out said on the page, and what
+each person gets (anonymous: the sign-in page; a non-member and a forged version: 404; another
+kind of file: back to the page with a sentence)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+from django.urls import reverse
+
+from commonroom.suggestions.tests.factories import docx_bytes, suggest, with_preview
+
+pytestmark = pytest.mark.django_db
+
+LINK = "Download with suggestions as tracked changes"
+
+
+@pytest.fixture
+def doc(team: Any) -> Any:
+    return with_preview(
+        team.manager,
+        team.workspace,
+        "minutes.docx",
+        docx_bytes("The board met on Tuesday.", "Apologies from Ann."),
+    )
+
+
+def client_for(user: Any) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def page(doc: Any) -> str:
+    return reverse("document_detail", args=[doc.workspace_id, doc.pk])
+
+
+def tracked(doc: Any, number: int = 1) -> str:
+    return reverse("suggestions_tracked_download", args=[doc.workspace_id, doc.pk, number])
+
+
+def test_the_page_offers_it_for_a_word_document_and_sends_the_file(team, doc) -> None:
+    suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
+    viewer = client_for(team.viewer)
+    shown = viewer.get(page(doc)).content.decode()
+    assert LINK in shown and tracked(doc) in shown
+    got = viewer.get(tracked(doc))
+    assert got.status_code == 200
+    assert got["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
+    assert got["X-Content-Type-Options"] == "nosniff"
+    assert got.content.startswith(b"PK")
+    assert not list(get_messages(got.wsgi_request))  # nothing was left out
+
+
+def test_what_was_left_out_is_said_on_the_page(team, doc) -> None:
+    suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
+    suggest(team.editor, doc, "on Tuesday", "replace", "on Friday")  # the same word: left out
+    editor = client_for(team.editor)
+    got = editor.get(tracked(doc))
+    assert got.status_code == 200 and got["Commonroom-Suggestions-Left-Out"] == "1"
+    back = editor.get(page(doc)).content.decode()
+    assert "1 suggestion could not be placed in version 1" in back
+
+
+def test_not_for_other_kinds_of_file_or_people_outside(team, doc) -> None:
+    notes = with_preview(team.manager, team.workspace, "notes.txt", b"The board met.\n")
+    editor = client_for(team.editor)
+    assert LINK not in editor.get(page(notes)).content.decode()
+    refused = editor.get(tracked(notes))
+    assert refused.status_code == 302 and refused["Location"].startswith(page(notes))
+    assert "Only a Word (.docx) version" in editor.get(refused["Location"]).content.decode()
+    assert editor.get(tracked(doc, 9)).status_code == 404
+    assert client_for(team.outsider).get(tracked(doc)).status_code == 404
+    anonymous = client_for(None).get(tracked(doc))
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("account_login"))
