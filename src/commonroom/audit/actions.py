@@ -63,6 +63,7 @@ class Action(models.TextChoices):
     SUGGESTION_ACCEPTED = "suggestion.accepted", "Accepted a suggestion"
     SUGGESTION_REJECTED = "suggestion.rejected", "Rejected a suggestion"
     SUGGESTION_OUTDATED = "suggestion.outdated", "Suggestion outdated by a new version"
+    SUGGESTIONS_CARRIED = "suggestions.carried", "Carried a stale copy's changes as suggestions"
 
 
 def action_label(action: str) -> str:
