@@ -127,3 +127,10 @@ def word_span(old: str, new: str) -> Span | None:
     if not text:
         return Span(Kind.DELETE, start, end, "")
     return Span(Kind.REPLACE, start, end, text)
+
+
+def versions_between(first: int, last: int) -> str:
+    """The versions ``first`` to ``last`` in words: "version 3", "versions 2 and 3"."""
+    if first == last:
+        return f"version {last}"
+    return f"versions {first} {'and' if last == first + 1 else 'to'} {last}"

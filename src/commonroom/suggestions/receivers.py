@@ -29,8 +29,9 @@ from commonroom.live.events import SuggestionEventKind
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import preview_blocks
 from commonroom.suggestions.models import Kind, State, Suggestion
-from commonroom.suggestions.permissions import may_decide, may_suggest
+from commonroom.suggestions.permissions import may_carry, may_decide, may_suggest
 from commonroom.suggestions.selectors import (
+    carry_offer,
     document_suggestions,
     state_sentence,
     suggestion_block,
@@ -83,6 +84,9 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
         "may_decide": may_decide(doc_access),
         "suggest_paragraphs": paragraphs,
         "suggestion_kinds": Kind.choices,
+        "carry_offer": carry_offer(latest)
+        if latest is not None and may_carry(doc_access, latest)
+        else None,
     }
 
 

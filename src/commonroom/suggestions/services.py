@@ -694,13 +694,6 @@ class _Planned:
     text: str
 
 
-def _between(first: int, last: int) -> str:
-    """The versions a copy of ``first - 1`` did not see: "version 3", "versions 2 and 3"."""
-    if first == last:
-        return f"version {last}"
-    return f"versions {first} {'and' if last == first + 1 else 'to'} {last}"
-
-
 def _stale_refusal(doc_access: DocumentAccess, copy: Version) -> None:
     """Refuse, with a sentence, a version whose changes cannot be carried."""
     document = doc_access.document
@@ -859,7 +852,7 @@ def stale_copy_carry(
                 "the versions instead.",
                 code="too_many",
             )
-        between = _between(base.number + 1, target.number)
+        between = carry.versions_between(base.number + 1, target.number)
         alive = carry.survivors(base_paragraphs, target_paragraphs)
         copy_shown = passages.rendered_texts(fmt, copy_data) if fmt == "md" else None
         if copy_shown is not None and len(copy_shown) != len(passages.paragraphs(fmt, copy_data)):

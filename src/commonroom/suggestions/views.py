@@ -27,6 +27,7 @@ from commonroom.previews.blocks import utf16_length
 from commonroom.previews.selectors import preview_blocks
 from commonroom.suggestions import services
 from commonroom.suggestions.models import Suggestion
+from commonroom.suggestions.passages import quoted
 from commonroom.suggestions.selectors import state_sentence, suggestion_block, suggestion_get
 
 
@@ -190,3 +191,42 @@ def suggestions_accept(request: AuthedRequest, workspace_id: str, document_id: s
         return f"{what}: version {version.number} has the change{'s' if n > 1 else ''}."
 
     return _answer(request, workspace_id, document_id, write, done)
+
+
+def carried_sentence(result: services.CarryResult) -> str:
+    """What the page says after carrying a stale copy's changes."""
+    n, left = len(result.suggestions), len(result.not_carried)
+    said = (
+        f"Version {result.restored.number} has the text of version {result.target} again, "
+        f"with {n} of version {result.copy}'s change{'' if n == 1 else 's'} as "
+        f"suggestion{'' if n == 1 else 's'} to accept or reject."
+    )
+    if not left:
+        return said
+    shown = "; ".join(
+        f"{quoted(item.old) if item.old else '(new)'} → "
+        f"{quoted(item.new) if item.new else '(deleted)'} ({item.why.rstrip('.')})"
+        for item in result.not_carried[:3]
+    )
+    more = f" and {left - 3} more" if left > 3 else ""
+    return (
+        f"{said} {'This change was' if left == 1 else f'These {left} changes were'} not "
+        f"carried: {shown}{more}. They are listed in a comment on version "
+        f"{result.restored.number}."
+    )
+
+
+@login_required
+@require_POST
+def stale_copy_carry(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponse:
+    """Carry version ``number``'s changes (a stale copy) onto the version before it as
+    suggestions (``services.stale_copy_carry``)."""
+
+    def write(doc_access: DocumentAccess) -> services.CarryResult:
+        return services.stale_copy_carry(
+            actor=request.user, doc_access=doc_access, number=number, info=info(request)
+        )
+
+    return _answer(request, workspace_id, document_id, write, carried_sentence)

@@ -276,3 +276,70 @@ def test_word_edit_paragraphs_are_found_in_the_preview(team) -> None:
     assert wordedit.paragraphs(data)[2] == "One."
     found = passages.block_of("docx", data, blocks, 2)
     assert found.id == [b for b in blocks if b.text == "One."][1].id
+
+
+# --- The page and the API ---------------------------------------------------------------------
+
+
+def _client(user: Any) -> Any:
+    from django.test import Client
+
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def _page(doc: Any) -> str:
+    from django.urls import reverse
+
+    return reverse("document_detail", args=[doc.workspace_id, doc.pk])
+
+
+def _carry_url(doc: Any, number: int = 4) -> str:
+    from django.urls import reverse
+
+    return reverse("stale_copy_carry", args=[doc.workspace_id, doc.pk, number])
+
+
+def test_the_page_offers_it_to_those_who_may_and_says_what_was_done(team) -> None:
+    from django.contrib.messages import get_messages
+
+    doc = _history(team, "minutes.txt", _text)
+    offer = "Carry this copy's changes onto version 3 as suggestions"
+    explained = "Version 4 was made from version 1, so it undoes what versions 2 and 3 changed."
+    for role, offered in (("manager", True), ("editor", True), ("commenter", False)):
+        html = _client(team.by_role[role]).get(_page(doc)).content.decode()
+        assert (offer in html, explained in html) == (offered, offered), role
+
+    response = _client(team.editor).post(_carry_url(doc))
+    assert response.status_code == 302
+    (said,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said.startswith(
+        "Version 5 has the text of version 3 again, with 2 of version 4's changes as "
+        "suggestions to accept or reject. This change was not carried: “Apologies: none.” → "
+        "“Apologies: Tom.” (The paragraph it changes was also changed in versions 2 and 3)."
+    )
+    assert Suggestion.objects.filter(document=doc, applies_to__number=5).count() == 2
+    # Version 4 is no longer the latest: no offer, and pressing again is refused.
+    assert offer not in _client(team.editor).get(_page(doc)).content.decode()
+    again = _client(team.editor).post(_carry_url(doc))
+    (refusal,) = [str(m) for m in get_messages(again.wsgi_request)]
+    assert refusal.startswith("Version 4 is no longer the latest (version 5 is)")
+    assert doc.versions.count() == 5
+
+
+def test_the_page_refuses_outsiders_commenters_and_the_signed_out(team) -> None:
+    from django.contrib.messages import get_messages
+
+    doc = _history(team, "minutes.txt", _text)
+    assert _client(team.outsider).post(_carry_url(doc)).status_code == 404
+    signed_out = _client(None).post(_carry_url(doc))
+    assert signed_out.status_code == 302 and "/login/" in signed_out["Location"]
+    commenter = _client(team.commenter).post(_carry_url(doc))
+    (refusal,) = [str(m) for m in get_messages(commenter.wsgi_request)]
+    assert refusal == (
+        "Only the workspace's managers and editors can accept or reject suggestions."
+    )
+    assert _client(team.editor).get(_carry_url(doc)).status_code == 405
+    assert doc.versions.count() == 4 and Suggestion.objects.count() == 0
