@@ -44,7 +44,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.comments.services import comment_create
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -815,7 +815,9 @@ def stale_copy_carry(
     require_decide(doc_access)
     if not doc_access.can("restore_version"):
         deny(doc_access.access, CANNOT_CARRY)
-    with transaction.atomic():
+    # Several audited services run here, each writing its audit rows last: held back and
+    # written when the block ends, they stay the transaction's last writes.
+    with transaction.atomic(), audit_rows_last():
         doc_access = document_access_locked(actor, doc_access, "restore_version", CANNOT_CARRY)
         require_decide(doc_access)
         copy = version_get(doc_access=doc_access, number=number)
@@ -897,7 +899,7 @@ def stale_copy_carry(
                 not_carried.append(plan)
                 continue
             try:
-                with transaction.atomic():
+                with transaction.atomic(), audit_rows_last():
                     made.append(
                         suggestion_create(
                             actor=author,
