@@ -881,8 +881,8 @@ def stale_copy_carry(
         )
         author, author_access = _carry_author(actor, doc_access, copy)
         author_info = info if author.pk == actor.pk else SYSTEM
-        uploader = copy.author.display_name if copy.author is not None else "someone"
-        if author == actor and (copy.author is None or copy.author.pk != actor.pk):
+        uploader = copy.author.display_name
+        if author.pk != copy.author.pk:
             reason = (
                 f"{uploader}'s change in version {copy.number} (a copy of version "
                 f"{base.number}), carried here by {actor.display_name}."
@@ -955,7 +955,7 @@ def _carry_author(
     """Who the carried suggestions are by, with their access: the copy's uploader while they
     may comment on the document, else the actor."""
     uploader = copy.author
-    if uploader is None or uploader.pk == actor.pk or not uploader.is_active:
+    if uploader.pk == actor.pk or not uploader.is_active:
         return actor, doc_access
     try:
         theirs = document_access(
