@@ -102,6 +102,25 @@ def survivors(base: list[str], target: list[str]) -> dict[int, int]:
     return found
 
 
+def places_after(base: list[str], target: list[str]) -> dict[int, int]:
+    """For each paragraph of ``base``, the paragraph of ``target`` that a new paragraph written
+    after it goes after: itself where ``target`` still has it (:func:`survivors`), else the
+    last paragraph with text of what ``target`` has in its place or before it (-1: none)."""
+    found: dict[int, int] = {}
+
+    def last_text(before: int) -> int:
+        k = before - 1
+        while k >= 0 and _blank(target[k]):
+            k -= 1
+        return k
+
+    matcher = difflib.SequenceMatcher(None, base, target, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for i in range(i1, i2):
+            found[i] = j1 + (i - i1) if tag == "equal" else last_text(j2)
+    return found
+
+
 def word_span(old: str, new: str) -> Span | None:
     """The change from ``old`` to ``new`` as one span of ``old`` covering every difference,
     widened to whole words; None when they are the same. An insertion between words is an

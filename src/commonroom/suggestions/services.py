@@ -719,6 +719,7 @@ def _plan(
     target_paragraphs: list[str],
     blocks: list[Any],
     alive: dict[int, int],
+    placed: dict[int, int],
     copy_shown: list[str] | None,
     between: str,
 ) -> _Planned | NotCarried:
@@ -729,6 +730,11 @@ def _plan(
             "", new, "A new first paragraph: a suggestion adds a paragraph after another one."
         )
     at = alive.get(change.base)
+    if change.kind == Kind.NEW_PARAGRAPH and at is None:
+        # Its place, not its neighbour's words, is what a new paragraph needs: after what
+        # the versions between put where the paragraph it followed was.
+        after = placed.get(change.base, -1)
+        at = after if after >= 0 else None
     if at is None:
         what = "follows" if change.kind == Kind.NEW_PARAGRAPH else "changes"
         return NotCarried(
@@ -856,6 +862,7 @@ def stale_copy_carry(
             )
         between = carry.versions_between(base.number + 1, target.number)
         alive = carry.survivors(base_paragraphs, target_paragraphs)
+        placed = carry.places_after(base_paragraphs, target_paragraphs)
         copy_shown = passages.rendered_texts(fmt, copy_data) if fmt == "md" else None
         if copy_shown is not None and len(copy_shown) != len(passages.paragraphs(fmt, copy_data)):
             copy_shown = None  # pragma: no cover - the converter and the parser agree
@@ -867,6 +874,7 @@ def stale_copy_carry(
                 target_paragraphs=target_paragraphs,
                 blocks=blocks,
                 alive=alive,
+                placed=placed,
                 copy_shown=copy_shown,
                 between=between,
             )

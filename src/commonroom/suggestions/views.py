@@ -196,11 +196,14 @@ def suggestions_accept(request: AuthedRequest, workspace_id: str, document_id: s
 def carried_sentence(result: services.CarryResult) -> str:
     """What the page says after carrying a stale copy's changes."""
     n, left = len(result.suggestions), len(result.not_carried)
-    said = (
-        f"Version {result.restored.number} has the text of version {result.target} again, "
-        f"with {n} of version {result.copy}'s change{'' if n == 1 else 's'} as "
-        f"suggestion{'' if n == 1 else 's'} to accept or reject."
-    )
+    if n:
+        done = (
+            f"{n} change{'' if n == 1 else 's'} of version {result.copy} "
+            f"{'is a suggestion' if n == 1 else 'are suggestions'} to accept or reject."
+        )
+    else:
+        done = f"no change of version {result.copy} could be carried as a suggestion."
+    said = f"Version {result.restored.number} has the text of version {result.target} again; {done}"
     if not left:
         return said
     shown = "; ".join(

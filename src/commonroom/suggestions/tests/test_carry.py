@@ -162,6 +162,28 @@ def test_changes_within_a_paragraph_are_one_suggestion_of_whole_words(team) -> N
     assert len(result.not_carried) == 1
 
 
+def test_a_new_paragraph_after_one_the_versions_between_changed_goes_after_its_new_text(
+    team,
+) -> None:
+    copy = (*V1[:2], "Sam sent apologies late.", *V1[2:])  # after "Apologies: none."
+    doc = _history(team, "minutes.txt", _text, copy)
+    result = _carry(team.manager, doc)
+    (added,) = result.suggestions
+    assert (added.kind, added.quote, added.new_text) == (
+        Kind.NEW_PARAGRAPH,
+        "Apologies: Sam.",  # version 2's text in its place
+        "Sam sent apologies late.",
+    )
+    assert result.not_carried == []
+
+
+def test_the_places_of_new_paragraphs() -> None:
+    assert carry.places_after(["a", "b", "c"], ["a", "B", "c"]) == {0: 0, 1: 1, 2: 2}
+    assert carry.places_after(["a", "b", "c"], ["a", "c"]) == {0: 0, 1: 0, 2: 1}
+    assert carry.places_after(["b", "c"], ["c"]) == {0: -1, 1: 0}
+    assert carry.places_after(["a", "b"], ["a", "", "B", ""]) == {0: 0, 1: 2}
+
+
 @pytest.mark.parametrize("name", ["minutes.txt", "minutes.md"])
 def test_a_deleted_paragraph_is_a_suggestion_to_delete_it(team, name) -> None:
     doc = _history(team, name, _text, (*V1[:2], V1[3]))
@@ -316,8 +338,8 @@ def test_the_page_offers_it_to_those_who_may_and_says_what_was_done(team) -> Non
     assert response.status_code == 302
     (said,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert said.startswith(
-        "Version 5 has the text of version 3 again, with 2 of version 4's changes as "
-        "suggestions to accept or reject. This change was not carried: “Apologies: none.” → "
+        "Version 5 has the text of version 3 again; 2 changes of version 4 are suggestions to "
+        "accept or reject. This change was not carried: “Apologies: none.” → "
         "“Apologies: Tom.” (The paragraph it changes was also changed in versions 2 and 3)."
     )
     assert Suggestion.objects.filter(document=doc, applies_to__number=5).count() == 2
