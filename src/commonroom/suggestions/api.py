@@ -215,7 +215,7 @@ class CarryIn(Schema):
 
 
 class NotCarriedOut(Schema):
-    old: str = Field(description="The paragraph as the copy's base had it (or the one before).")
+    old: str = Field(description="The paragraph as the copy's base had it (empty: new).")
     new: str = Field(description="The paragraph as the copy has it (empty: deleted).")
     reason: str = Field(description="Why it was not carried.")
 

@@ -662,8 +662,9 @@ CANNOT_CARRY = (
 
 @dataclass(frozen=True)
 class NotCarried:
-    """A change of the copy that is not a suggestion: the paragraph as its base had it (for a
-    new paragraph, the one it followed), as the copy has it, and why it was not carried."""
+    """A change of the copy that is not a suggestion: the paragraph as its base had it (empty
+    for a new paragraph), as the copy has it (empty when deleted), and why it was not
+    carried."""
 
     old: str
     new: str
@@ -725,6 +726,7 @@ def _plan(
 ) -> _Planned | NotCarried:
     """Where the change goes on the target's preview, or why it cannot go there."""
     new = copy_shown[change.copy] if copy_shown is not None and change.copy >= 0 else change.new
+    old = "" if change.kind == Kind.NEW_PARAGRAPH else change.old  # a new one had no text
     if change.kind == Kind.NEW_PARAGRAPH and change.base < 0:
         return NotCarried(
             "", new, "A new first paragraph: a suggestion adds a paragraph after another one."
@@ -736,14 +738,15 @@ def _plan(
         after = placed.get(change.base, -1)
         at = after if after >= 0 else None
     if at is None:
-        what = "follows" if change.kind == Kind.NEW_PARAGRAPH else "changes"
-        return NotCarried(
-            change.old, new, f"The paragraph it {what} was also changed in {between}."
-        )
+        if change.kind == Kind.NEW_PARAGRAPH:
+            why = f"No paragraph of {between} comes before its place."
+        else:
+            why = f"The paragraph it changes was also changed in {between}."
+        return NotCarried(old, new, why)
     try:
         block = passages.block_of(fmt, target_data, blocks, at)
     except PassageError as exc:
-        return NotCarried(change.old, new, exc.message)
+        return NotCarried(old, new, exc.message)
     shown = usable_text(block)
     whole = (0, utf16_length(shown))
     if change.kind == Kind.NEW_PARAGRAPH:
@@ -791,7 +794,7 @@ def _report_body(copy: int, target: int, not_carried: Sequence[NotCarried]) -> s
     )
     lines = [head, ""]
     for item in not_carried:
-        was = quoted(item.old) if item.old else "(nothing)"
+        was = quoted(item.old) if item.old else "(a new paragraph)"
         now = quoted(item.new) if item.new else "(deleted)"
         line = f"- {was} → {now}: {item.why}"
         if sum(len(x) + 1 for x in lines) + len(line) > MAX_REASON - 100:
@@ -924,8 +927,10 @@ def stale_copy_carry(
                     )
             except ApplicationError as exc:
                 change = plan.change
-                new = plan.text if plan.kind == Kind.NEW_PARAGRAPH else change.new
-                not_carried.append(NotCarried(change.old, new, exc.message))
+                if plan.kind == Kind.NEW_PARAGRAPH:
+                    not_carried.append(NotCarried("", plan.text, exc.message))
+                else:
+                    not_carried.append(NotCarried(change.old, change.new, exc.message))
         report = None
         if not_carried:
             report = comment_create(

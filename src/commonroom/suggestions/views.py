@@ -207,7 +207,7 @@ def carried_sentence(result: services.CarryResult) -> str:
     if not left:
         return said
     shown = "; ".join(
-        f"{quoted(item.old) if item.old else '(new)'} → "
+        f"{quoted(item.old) if item.old else '(a new paragraph)'} → "
         f"{quoted(item.new) if item.new else '(deleted)'} ({item.why.rstrip('.')})"
         for item in result.not_carried[:3]
     )

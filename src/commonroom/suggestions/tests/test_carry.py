@@ -177,6 +177,22 @@ def test_a_new_paragraph_after_one_the_versions_between_changed_goes_after_its_n
     assert result.not_carried == []
 
 
+def test_a_new_first_paragraph_is_reported_not_carried(team) -> None:
+    from commonroom.suggestions.views import carried_sentence
+
+    doc = _history(team, "minutes.txt", _text, ("Preface.", *V1))
+    result = _carry(team.manager, doc)
+    assert result.suggestions == []
+    (first,) = result.not_carried
+    assert (first.old, first.new) == ("", "Preface.")
+    assert result.report is not None
+    assert "- (a new paragraph) → “Preface.”: A new first paragraph" in result.report.body
+    assert carried_sentence(result).startswith(
+        "Version 5 has the text of version 3 again; no change of version 4 could be carried "
+        "as a suggestion. This change was not carried: (a new paragraph) → “Preface.”"
+    )
+
+
 def test_the_places_of_new_paragraphs() -> None:
     assert carry.places_after(["a", "b", "c"], ["a", "B", "c"]) == {0: 0, 1: 1, 2: 2}
     assert carry.places_after(["a", "b", "c"], ["a", "c"]) == {0: 0, 1: 0, 2: 1}
