@@ -1,7 +1,8 @@
 """The suggestions part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): list
 a document's suggestions (by state), make one, read one, accept one or a set (one new version),
-reject one. Same selectors, services and abilities as the pages; a non-member gets 404 from
-``documents.selectors.document_access`` before anything else is read."""
+reject one, carry a stale copy's changes as suggestions. Same selectors, services and abilities
+as the pages; a non-member gets 404 from ``documents.selectors.document_access`` before anything
+else is read."""
 
 from __future__ import annotations
 

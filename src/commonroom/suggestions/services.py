@@ -17,6 +17,10 @@ locks (``documents.services.document_access_locked``), audited as the transactio
   version): each open suggestion moves to the new version when the new file still has its
   paragraph (same text, same occurrence), else it is outdated there. The file is read, not the
   preview: the new version's preview is made later, by a worker, and may fail.
+- :func:`stale_copy_carry`: a stale copy's changes (the latest version, made from an older
+  one) carried onto the version before it as suggestions: that version restored, each change
+  the copy made to its base (``carry``) a suggestion on it, the ones the versions between also
+  changed listed in a comment (decision 18).
 
 What must always hold: a suggestion is applied only to the paragraph it was made on (the same
 text, found again in each newer file); an open suggestion applies to the latest version; an

@@ -1,5 +1,5 @@
 """Suggestion pages: one suggestion's fragment (what live screens fetch), making one from the
-document page, accepting one or a chosen set, rejecting one.
+document page, accepting one or a chosen set, rejecting one, carrying a stale copy's changes.
 
 Thin, as the comments' views: parse, ask a selector or a service, render. Every view reads the
 document through ``documents.selectors.document_access`` first (a non-member gets 404); the
