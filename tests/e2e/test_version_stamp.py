@@ -1,7 +1,8 @@
 """A stale copy never wins silently, in Chromium: Tom downloads version 1 of the minutes, Priya
 uploads versions 2 and 3, and Tom, from a freshly opened page (whose form says "based on version
 3"), uploads his edited copy. The page says it was based on version 1, not the latest, because
-the file itself says it was downloaded from version 1; the version list says so too."""
+the file itself says it was downloaded from version 1; the version list says so too. Tom then
+carries his copy's changes onto version 3 as suggestions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.documents.models import Version
 from commonroom.documents.tests.factories import new_version
 from commonroom.documents.tests.office_files import docx_bytes, edited_docx, stamp_in
+from commonroom.suggestions.tests.factories import make_preview
 from commonroom.workspaces.models import Role
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
@@ -41,7 +43,7 @@ def test_a_stale_copy_uploaded_from_a_fresh_page_is_flagged_and_explained(
 
     # Priya uploads versions 2 and 3 meanwhile
     new_version(priya, doc, docx_bytes("Second draft"))
-    new_version(priya, doc, docx_bytes("Third draft"))
+    make_preview(new_version(priya, doc, docx_bytes("Third draft")))
 
     # Tom opens the page afresh (its form now says version 3) and uploads his edited copy
     edited = tmp_path / "minutes.docx"
@@ -67,4 +69,18 @@ def test_a_stale_copy_uploaded_from_a_fresh_page_is_flagged_and_explained(
     assert violations(page) == []  # the new sentences and tags keep the page WCAG 2.2 AA
     v4 = Version.objects.get(document=doc, number=4)
     assert (v4.based_on_number, v4.based_on_latest, v4.based_on_from_file) == (1, False, True)
+
+    # The callout offers Tom to carry his copy's changes onto version 3 as suggestions: version
+    # 3's text comes back as version 5, and his new paragraph is a suggestion on it.
+    page.get_by_role(
+        "button", name="Carry this copy's changes onto version 3 as suggestions"
+    ).click()
+    expect(
+        page.get_by_text(
+            "Version 5 has the text of version 3 again; 1 change of version 4 is a suggestion "
+            "to accept or reject."
+        )
+    ).to_be_visible()
+    expect(page.locator("#suggestions")).to_contain_text("Tom's corrections")
+    expect(page.locator(".nhsuk-warning-callout")).to_have_count(0)
     assert not page_problems.seen, "\n".join(page_problems.seen)

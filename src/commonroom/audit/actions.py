@@ -71,6 +71,7 @@ class Action(models.TextChoices):
         "document.downloaded_tracked",
         "Downloaded with suggestions as tracked changes",
     )
+    SUGGESTIONS_CARRIED = "suggestions.carried", "Carried a stale copy's changes as suggestions"
 
 
 def action_label(action: str) -> str:

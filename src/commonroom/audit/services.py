@@ -13,6 +13,9 @@ import hmac
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,7 +170,15 @@ def audit_record(
         user_agent=plain_text(info.user_agent)[:500],
         data=_scrub(json.loads(json.dumps(data or {}, default=str))),
     )
-    chain = chain_key(workspace_id)
+    held = _held.get()
+    if held is not None:
+        held.append(event)  # written when the outermost audit_rows_last block ends
+        return event
+    return _write(event)
+
+
+def _write(event: AuditEvent) -> AuditEvent:
+    chain = chain_key(event.workspace_id)
     with transaction.atomic():
         head = _locked_head(chain)
         event.seq = head.seq + 1
@@ -177,6 +188,31 @@ def audit_record(
         event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
     return event
+
+
+# The events recorded inside audit_rows_last blocks, not written yet (None: outside any).
+_held: ContextVar[list[AuditEvent] | None] = ContextVar("audit_held", default=None)
+
+
+@contextmanager
+def audit_rows_last() -> Iterator[None]:
+    """Inside a transaction that runs several audited services one after another (each writing
+    its audit rows as its last writes): their rows are held back and written, in the order they
+    were recorded, when the outermost block ends, so they stay the transaction's last writes
+    and the chain's head is locked only from then to the commit. A block that raises drops the
+    rows recorded in it (its writes roll back with it: put it inside the savepoint it guards)."""
+    outer = _held.get()
+    held: list[AuditEvent] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    if outer is not None:
+        outer.extend(held)
+        return
+    for event in held:
+        _write(event)
 
 
 # --- Checkpoints -----------------------------------------------------------------------------

@@ -488,9 +488,16 @@ def version_upload(
 
 @transaction.atomic
 def version_restore(
-    *, actor: User, doc_access: DocumentAccess, number: int, info: RequestInfo = SYSTEM
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: int,
+    note: str = "",
+    info: RequestInfo = SYSTEM,
 ) -> Version:
-    """Make an old version current again by adding it as a new version: history is kept."""
+    """Make an old version current again by adding it as a new version: history is kept. The
+    new version's note is ``note`` when given (why it was restored), else "Restored version
+    N"."""
     doc_access = document_access_locked(
         actor, doc_access, "restore_version", "You cannot restore versions here."
     )
@@ -503,7 +510,7 @@ def version_restore(
         blob=old.blob,
         filename=old.filename,
         content_type=old.content_type,
-        note=f"Restored version {old.number}",
+        note=note or f"Restored version {old.number}",
         based_on_number=None,
         upload_key=None,
         restored_from=old.number,

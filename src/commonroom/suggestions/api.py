@@ -1,9 +1,9 @@
 """The suggestions part of the JSON API (mounted on /api/v1/workspaces by commonroom/api.py): list
 a document's suggestions (by state), make one, read one, accept one or a set (one new version),
 reject one; accept all the tracked changes of a Word version (one new version); download a Word
-version with its suggestions as tracked changes. Same selectors, services and abilities as the
-pages; a non-member gets 404 from ``documents.selectors.document_access`` before anything else
-is read."""
+version with its suggestions as tracked changes; carry a stale copy's changes as suggestions.
+Same selectors, services and abilities as the pages; a non-member gets 404 from
+``documents.selectors.document_access`` before anything else is read."""
 
 from __future__ import annotations
 
@@ -288,6 +288,66 @@ def suggestions_tracked_download(
         info=_info(request),
     )
     return tracked_response(made)
+
+
+class CarryIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(
+        ge=1,
+        le=1_000_000,
+        description="The latest version, made from an older one than the latest of its time.",
+    )
+
+
+class NotCarriedOut(Schema):
+    old: str = Field(description="The paragraph as the copy's base had it (empty: new).")
+    new: str = Field(description="The paragraph as the copy has it (empty: deleted).")
+    reason: str = Field(description="Why it was not carried.")
+
+
+class CarryOut(Schema):
+    version: VersionOut = Field(description="The new latest version: the one before the copy.")
+    suggestions: list[SuggestionOut]
+    not_carried: list[NotCarriedOut]
+    report: uuid.UUID | None = Field(
+        description="The comment listing what was not carried, when anything was not."
+    )
+
+
+# Before "/{suggestion_id}": its URL would take "carry" for an id.
+@router.post(S + "/carry", response={201: CarryOut})
+def stale_copy_carry(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: CarryIn
+) -> object:
+    """Carry a stale copy's changes onto the latest as suggestions (managers and editors): the
+    latest ``version`` was made from an older version than the latest of its time, so it undoes
+    what the versions between changed. The version before it becomes the latest again (a new
+    version) and each change the copy made to its base becomes a suggestion on it, by the
+    copy's uploader; a change to text the versions between also changed is not carried but
+    listed (and in a comment). Refused with a sentence, nothing written, when the version is
+    not the latest or not such a copy, has no paragraphs, changed nothing, or the preview of
+    the version before it is not ready."""
+    doc_access = _doc(request, workspace_id, document_id)
+    result = services.stale_copy_carry(
+        actor=request.user, doc_access=doc_access, number=payload.version, info=_info(request)
+    )
+    made = {s.pk for s in result.suggestions}
+    return Status(
+        201,
+        {
+            "version": version_out(result.restored),
+            "suggestions": [
+                suggestion_out(s)
+                for s in document_suggestions(doc_access=doc_access)
+                if s.pk in made
+            ],
+            "not_carried": [
+                {"old": n.old, "new": n.new, "reason": n.why} for n in result.not_carried
+            ],
+            "report": result.report.pk if result.report is not None else None,
+        },
+    )
 
 
 @router.get(S + "/{suggestion_id}", response=SuggestionOut)

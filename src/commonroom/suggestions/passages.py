@@ -540,7 +540,10 @@ class _Plan:
         for index, text in enumerate(shown):
             for s, e, new in sorted(self.shown.get(index, []), reverse=True):
                 text = text[:s] + new + text[e:]
-            out.append(_key(self.fmt, text))
+            if index in self.shown and not text.strip():
+                pass  # a paragraph whose every word is deleted is no longer a block
+            else:
+                out.append(_key(self.fmt, text))
             out.extend(_key(self.fmt, new) for new in self.new.get(index, []))
         return out
 
@@ -561,3 +564,42 @@ def _word_edit(edit: Edit) -> wordedit.Edit:
     return wordedit.Change(
         paragraph=place.paragraph, start=a, end=b, text=edit.text, occurrence=place.occurrence
     )
+
+
+# --- From the file to the preview (a stale copy's changes carried as suggestions) --------------
+
+
+def block_of(fmt: str, data: bytes, blocks: Sequence[Block], index: int) -> Block:
+    """The block of ``blocks`` (the preview of the version whose file is ``data``) that shows
+    paragraph ``index`` of :func:`paragraphs`: the reverse of :func:`locate`, with the same
+    rules (the n-th paragraph with a text is the n-th block with it; refused when they cannot
+    be told apart)."""
+    body = [b for b in blocks if not b.aside]
+    found = paragraphs(fmt, data)
+    if fmt != "docx":
+        if len(found) != len(body):
+            raise PassageError(MISMATCH)
+        block = body[index]
+        if fmt == "txt" and unbroken(found[index]) != unbroken(usable_text(block)):
+            raise PassageError(MISMATCH)
+        return block
+    key = unbroken(found[index])
+    matches = [i for i, p in enumerate(found) if unbroken(p) == key]
+    same = [b for b in body if unbroken(usable_text(b)) == key]
+    if not same:
+        raise PassageError(NOT_IN_FILE)
+    if len(matches) != len(same):
+        raise PassageError(AMBIGUOUS)
+    return same[matches.index(index)]
+
+
+def shown_range(paragraph: str, start: int, end: int, shown: str) -> tuple[int, int]:
+    """``[start, end)`` of a file's ``paragraph`` as a range of ``shown``, its block's text
+    (the same once line breaks are left out of both): ``textmap.map_range`` the other way."""
+    return map_range(paragraph, start, end, shown)
+
+
+def rendered_texts(fmt: str, data: bytes) -> list[str]:
+    """What each block of a text or Markdown file's preview says (:func:`usable_text`), made
+    by the preview's own converter in this process."""
+    return [usable_text(b) for b in _rendered(fmt, data)]

@@ -85,3 +85,19 @@ def may_download(doc_access: DocumentAccess) -> bool:
 def require_download(doc_access: DocumentAccess) -> None:
     if not may_download(doc_access):
         deny(doc_access.access, CANNOT_DOWNLOAD)
+
+
+def may_carry(doc_access: DocumentAccess, version: Version) -> bool:
+    """Whether this reader is offered to carry ``version``'s changes onto the version before it
+    as suggestions: it is the latest, it was made from an older version than the latest of its
+    time (a stale copy), its kind of file has paragraphs, and the reader may decide and
+    restore versions."""
+    return (
+        may_decide(doc_access)
+        and doc_access.can("restore_version")
+        and version.number == doc_access.document.current_version_number
+        and version.number > 1
+        and not version.based_on_latest
+        and bool(version.based_on_number)
+        and version_format(version) is not None
+    )

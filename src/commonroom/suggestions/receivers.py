@@ -31,8 +31,15 @@ from commonroom.live.events import SuggestionEventKind
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions.models import Kind, State, Suggestion
-from commonroom.suggestions.permissions import may_decide, may_download, may_suggest, version_format
+from commonroom.suggestions.permissions import (
+    may_carry,
+    may_decide,
+    may_download,
+    may_suggest,
+    version_format,
+)
 from commonroom.suggestions.selectors import (
+    carry_offer,
     document_suggestions,
     state_sentence,
     suggestion_block,
@@ -99,6 +106,9 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
             if latest is not None and may_download(doc_access) and version_format(latest) == "docx"
             else None
         ),
+        "carry_offer": carry_offer(latest)
+        if latest is not None and may_carry(doc_access, latest)
+        else None,
     }
 
 

@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.previews.selectors import preview_blocks
+from commonroom.suggestions import carry
 from commonroom.suggestions.models import State, Suggestion
 from commonroom.suggestions.passages import usable_text
 from commonroom.suggestions.permissions import suggestion_abilities
@@ -136,3 +137,16 @@ def suggestion_threads(comment_ids: Collection[Any]) -> set[Any]:
             "comment_id", flat=True
         )
     )
+
+
+def carry_offer(version: Version) -> dict[str, Any]:
+    """What the page says when it offers to carry a stale copy's (``version``'s) changes onto
+    the version before it (``permissions.may_carry`` decides whether it is offered)."""
+    base = version.based_on_number or 0
+    return {
+        "number": version.number,
+        "base": base,
+        "onto": version.number - 1,
+        "between": carry.versions_between(base + 1, version.number - 1),
+        "author": version.author,
+    }

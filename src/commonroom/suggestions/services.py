@@ -20,6 +20,10 @@ locks (``documents.services.document_access_locked``), audited as the transactio
   version): each open suggestion moves to the new version when the new file still has its
   paragraph (same text, same occurrence), else it is outdated there. The file is read, not the
   preview: the new version's preview is made later, by a worker, and may fail.
+- :func:`stale_copy_carry`: a stale copy's changes (the latest version, made from an older
+  one) carried onto the version before it as suggestions: that version restored, each change
+  the copy made to its base (``carry``) a suggestion on it, the ones the versions between also
+  changed listed in a comment (decision 18).
 
 What must always hold: a suggestion is applied only to the paragraph it was made on (the same
 text, found again in each newer file); an open suggestion applies to the latest version; an
@@ -38,6 +42,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
@@ -46,20 +51,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.comments.services import comment_create
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
-from commonroom.documents.selectors import DocumentAccess, version_get
-from commonroom.documents.services import document_access_locked, version_upload
+from commonroom.documents.selectors import DocumentAccess, document_access, version_get
+from commonroom.documents.services import (
+    document_access_locked,
+    version_restore,
+    version_upload,
+)
 from commonroom.documents.stamping import PROPERTY, Stamp
 from commonroom.live.events import SuggestionEvent, SuggestionEventKind
 from commonroom.live.services import publish
 from commonroom.office import properties, wordedit
 from commonroom.previews.blocks import code_points, utf16_length
 from commonroom.previews.selectors import preview_blocks
-from commonroom.suggestions import hooks, passages, revisions
+from commonroom.suggestions import carry, hooks, passages, revisions
 from commonroom.suggestions.hooks import SuggestionMade
 from commonroom.suggestions.models import Kind, State, Suggestion
 from commonroom.suggestions.passages import Edit, PassageError, Place, quoted, usable_text
@@ -74,6 +83,7 @@ from commonroom.suggestions.permissions import (
 )
 from commonroom.suggestions.tracked import NOT_WORD, TrackedFile, tracked_file
 from commonroom.workspaces.selectors import parse_uuid
+from commonroom.workspaces.services import deny
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -753,3 +763,334 @@ def tracked_changes_download(
             },
         )
     return made
+
+
+# --- A stale copy's changes carried onto the latest as suggestions ---------------------------
+
+MAX_CARRIED = MAX_AT_ONCE  # changes of one copy carried at once
+CANNOT_CARRY = (
+    "Only the workspace's managers and editors can carry a copy's changes onto the latest version."
+)
+
+
+@dataclass(frozen=True)
+class NotCarried:
+    """A change of the copy that is not a suggestion: the paragraph as its base had it (empty
+    for a new paragraph), as the copy has it (empty when deleted), and why it was not
+    carried."""
+
+    old: str
+    new: str
+    why: str
+
+
+@dataclass
+class CarryResult:
+    """What :func:`stale_copy_carry` did: ``restored`` (the new latest version: the text of
+    ``target`` again), the suggestions made on it, and the copy's changes not carried."""
+
+    copy: int
+    base: int
+    target: int
+    restored: Version
+    suggestions: list[Suggestion]
+    not_carried: list[NotCarried]
+    report: Comment | None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    change: carry.ParagraphChange
+    block: str
+    start: int  # UTF-16 code units of the block's text, as a browser counts them
+    end: int
+    kind: Kind
+    text: str
+
+
+def _stale_refusal(doc_access: DocumentAccess, copy: Version) -> None:
+    """Refuse, with a sentence, a version whose changes cannot be carried."""
+    document = doc_access.document
+    if copy.number != document.current_version_number:
+        raise Conflict(
+            f"Version {copy.number} is no longer the latest (version "
+            f"{document.current_version_number} is): its changes can no longer be carried.",
+            code="not_latest",
+        )
+    if copy.based_on_latest or not copy.based_on_number or copy.number < 2:
+        raise ApplicationError(
+            f"Version {copy.number} was based on the latest version of its time: there is "
+            "nothing it could have undone.",
+            code="not_stale",
+        )
+
+
+def _plan(
+    change: carry.ParagraphChange,
+    *,
+    fmt: str,
+    target_data: bytes,
+    target_paragraphs: list[str],
+    blocks: list[Any],
+    alive: dict[int, int],
+    placed: dict[int, int],
+    copy_shown: list[str] | None,
+    between: str,
+) -> _Planned | NotCarried:
+    """Where the change goes on the target's preview, or why it cannot go there."""
+    new = copy_shown[change.copy] if copy_shown is not None and change.copy >= 0 else change.new
+    old = "" if change.kind == Kind.NEW_PARAGRAPH else change.old  # a new one had no text
+    if change.kind == Kind.NEW_PARAGRAPH and change.base < 0:
+        return NotCarried(
+            "", new, "A new first paragraph: a suggestion adds a paragraph after another one."
+        )
+    at = alive.get(change.base)
+    if change.kind == Kind.NEW_PARAGRAPH and at is None:
+        # Its place, not its neighbour's words, is what a new paragraph needs: after what
+        # the versions between put where the paragraph it followed was.
+        after = placed.get(change.base, -1)
+        at = after if after >= 0 else None
+    if at is None:
+        if change.kind == Kind.NEW_PARAGRAPH:
+            why = f"No paragraph of {between} comes before its place."
+        else:
+            why = f"The paragraph it changes was also changed in {between}."
+        return NotCarried(old, new, why)
+    try:
+        block = passages.block_of(fmt, target_data, blocks, at)
+    except PassageError as exc:
+        return NotCarried(old, new, exc.message)
+    shown = usable_text(block)
+    whole = (0, utf16_length(shown))
+    if change.kind == Kind.NEW_PARAGRAPH:
+        return _Planned(change, block.id, *whole, Kind.NEW_PARAGRAPH, new)
+    if change.kind == Kind.DELETE:
+        return _Planned(change, block.id, *whole, Kind.DELETE, "")
+    if copy_shown is not None:  # Markdown: compared as the preview shows it
+        span = carry.word_span(shown, new)
+        if span is None:
+            return NotCarried(
+                change.old, change.new, "Only its formatting changed, which a suggestion "
+                "cannot carry.",
+            )  # fmt: skip
+        a, b = span.start, span.end
+    else:
+        span = carry.word_span(change.old, change.new)
+        if span is None:  # pragma: no cover - paragraph_changes gives none the same
+            return NotCarried(change.old, change.new, "Nothing changed in it.")
+        a, b = passages.shown_range(target_paragraphs[at], span.start, span.end, shown)
+    return _Planned(
+        change,
+        block.id,
+        utf16_length(shown[:a]),
+        utf16_length(shown[:b]),
+        span.kind,
+        span.text,
+    )
+
+
+def _carried_note(copy: int, base: int, target: int, actor: User) -> str:
+    return (
+        f"Version {target} restored: version {copy} was a copy of version {base}, so "
+        f"{actor.display_name} carried its changes onto this version as suggestions."
+    )[:NOTE_LENGTH]
+
+
+def _report_body(copy: int, target: int, not_carried: Sequence[NotCarried]) -> str:
+    """The comment listing the copy's changes that were not carried, within a comment's
+    length."""
+    n = len(not_carried)
+    head = (
+        f"{'This change' if n == 1 else f'These {n} changes'} of version {copy} "
+        f"{'was' if n == 1 else 'were'} not carried onto version {target} as suggestions: "
+        "check them against this version."
+    )
+    lines = [head, ""]
+    for item in not_carried:
+        was = quoted(item.old) if item.old else "(a new paragraph)"
+        now = quoted(item.new) if item.new else "(deleted)"
+        line = f"- {was} → {now}: {item.why}"
+        if sum(len(x) + 1 for x in lines) + len(line) > MAX_REASON - 100:
+            lines.append(f"- and {n - (len(lines) - 2)} more (compare the versions).")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def stale_copy_carry(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    info: RequestInfo = SYSTEM,
+) -> CarryResult:
+    """Version ``number`` is the latest but was made from an older version (a stale copy,
+    flagged "based on version 1, not the latest"): it undoes what the versions between changed.
+    In one transaction under the document's lock: the version before it becomes the latest
+    again (``documents.services.version_restore``), and each change the copy made to its base
+    (``carry.paragraph_changes``) becomes a suggestion on it, when the paragraph it changes is
+    still there as the base had it; the others are listed in a comment on it, never dropped.
+    Each suggestion is the copy's uploader's (the words are theirs) while they may comment,
+    else the actor's, naming them. Refused with a sentence, nothing written, when the version
+    is not the latest or not stale, its kind of file has no paragraphs, the preview of the
+    version before it is not ready, or it changed nothing."""
+    require_decide(doc_access)
+    if not doc_access.can("restore_version"):
+        deny(doc_access.access, CANNOT_CARRY)
+    # Several audited services run here, each writing its audit rows last: held back and
+    # written when the block ends, they stay the transaction's last writes.
+    with transaction.atomic(), audit_rows_last():
+        doc_access = document_access_locked(actor, doc_access, "restore_version", CANNOT_CARRY)
+        require_decide(doc_access)
+        copy = version_get(doc_access=doc_access, number=number)
+        _stale_refusal(doc_access, copy)
+        target = version_get(doc_access=doc_access, number=copy.number - 1)
+        base = version_get(doc_access=doc_access, number=copy.based_on_number)
+        fmt = version_format(copy)
+        if fmt is None or {version_format(base), version_format(target)} != {fmt}:
+            raise ApplicationError(
+                "Changes can be carried as suggestions between Word (.docx), text (.txt) or "
+                "Markdown (.md) versions of the same kind only.",
+                code="unsupported",
+            )
+        blocks = preview_blocks(doc_access=doc_access, version=target)
+        if blocks is None:
+            raise ApplicationError(
+                f"The preview of version {target.number} is not ready yet: try again in a minute.",
+                code="preview_not_ready",
+            )
+        copy_data, target_data = _file(copy), _file(target)
+        base_paragraphs = passages.paragraphs(fmt, _file(base))
+        target_paragraphs = passages.paragraphs(fmt, target_data)
+        changes = carry.paragraph_changes(base_paragraphs, passages.paragraphs(fmt, copy_data))
+        if not changes:
+            raise ApplicationError(
+                f"Version {copy.number} has the same text as version {base.number}, which it "
+                "was made from: there are no changes to carry.",
+                code="no_changes",
+            )
+        if len(changes) > MAX_CARRIED:
+            raise ApplicationError(
+                f"Version {copy.number} changes {len(changes)} paragraphs of version "
+                f"{base.number}; at most {MAX_CARRIED} can be carried as suggestions: compare "
+                "the versions instead.",
+                code="too_many",
+            )
+        between = carry.versions_between(base.number + 1, target.number)
+        alive = carry.survivors(base_paragraphs, target_paragraphs)
+        placed = carry.places_after(base_paragraphs, target_paragraphs)
+        copy_shown = passages.rendered_texts(fmt, copy_data) if fmt == "md" else None
+        if copy_shown is not None and len(copy_shown) != len(passages.paragraphs(fmt, copy_data)):
+            copy_shown = None  # pragma: no cover - the converter and the parser agree
+        plans = [
+            _plan(
+                change,
+                fmt=fmt,
+                target_data=target_data,
+                target_paragraphs=target_paragraphs,
+                blocks=blocks,
+                alive=alive,
+                placed=placed,
+                copy_shown=copy_shown,
+                between=between,
+            )
+            for change in changes
+        ]
+        restored = version_restore(
+            actor=actor,
+            doc_access=doc_access,
+            number=target.number,
+            note=_carried_note(copy.number, base.number, target.number, actor),
+            info=info,
+        )
+        author, author_access = _carry_author(actor, doc_access, copy)
+        author_info = info if author.pk == actor.pk else SYSTEM
+        uploader = copy.author.display_name
+        if author.pk != copy.author.pk:
+            reason = (
+                f"{uploader}'s change in version {copy.number} (a copy of version "
+                f"{base.number}), carried here by {actor.display_name}."
+            )
+        else:
+            reason = (
+                f"Carried from version {copy.number}, {uploader}'s copy of version "
+                f"{base.number}, by {actor.display_name}."
+            )
+        made: list[Suggestion] = []
+        not_carried: list[NotCarried] = []
+        for plan in plans:
+            if isinstance(plan, NotCarried):
+                not_carried.append(plan)
+                continue
+            try:
+                with transaction.atomic(), audit_rows_last():
+                    made.append(
+                        suggestion_create(
+                            actor=author,
+                            doc_access=author_access,
+                            version_number=restored.number,
+                            block_id=plan.block,
+                            start=plan.start,
+                            end=plan.end,
+                            kind=plan.kind,
+                            text=plan.text,
+                            reason=reason,
+                            info=author_info,
+                        )
+                    )
+            except ApplicationError as exc:
+                change = plan.change
+                if plan.kind == Kind.NEW_PARAGRAPH:
+                    not_carried.append(NotCarried("", plan.text, exc.message))
+                else:
+                    not_carried.append(NotCarried(change.old, change.new, exc.message))
+        report = None
+        if not_carried:
+            report = comment_create(
+                actor=actor,
+                doc_access=doc_access,
+                body=_report_body(copy.number, restored.number, not_carried),
+                version_number=restored.number,
+                info=info,
+            )
+        audit_record(
+            action=Action.SUGGESTIONS_CARRIED,
+            actor=actor,
+            info=info,
+            workspace_id=doc_access.document.workspace_id,
+            document_id=doc_access.document.pk,
+            target_type="document",
+            target_id=str(doc_access.document.pk),
+            target_label=doc_access.document.name,
+            data={
+                "version": copy.number,
+                "based_on": base.number,
+                "restored": target.number,
+                "new_version": restored.number,
+                "author": author.email,
+                "carried": len(made),
+                "not_carried": len(not_carried),
+            },
+        )
+    return CarryResult(copy.number, base.number, target.number, restored, made, not_carried, report)
+
+
+def _carry_author(
+    actor: User, doc_access: DocumentAccess, copy: Version
+) -> tuple[User, DocumentAccess]:
+    """Who the carried suggestions are by, with their access: the copy's uploader while they
+    may comment on the document, else the actor."""
+    uploader = copy.author
+    if uploader.pk == actor.pk or not uploader.is_active:
+        return actor, doc_access
+    try:
+        theirs = document_access(
+            user=uploader,
+            workspace_id=doc_access.document.workspace_id,
+            document_id=doc_access.document.pk,
+        )
+    except ApplicationError:
+        return actor, doc_access
+    if not theirs.can("comment"):
+        return actor, doc_access
+    return uploader, theirs

@@ -24,4 +24,5 @@ urlpatterns: list[URLPattern] = [
     ),
     path(S, views.suggestion_item, name="suggestion_item"),
     path(S + "reject/", views.suggestion_reject, name="suggestion_reject"),
+    path(D + "carry/<int:number>/", views.stale_copy_carry, name="stale_copy_carry"),
 ]

@@ -1,6 +1,7 @@
 """Suggestion pages: one suggestion's fragment (what live screens fetch), making one from the
 document page, accepting one or a chosen set, rejecting one; accepting all the tracked changes
-of a Word version; a Word version downloaded with its suggestions as tracked changes.
+of a Word version; a Word version downloaded with its suggestions as tracked changes; carrying
+a stale copy's changes.
 
 Thin, as the comments' views: parse, ask a selector or a service, render. Every view reads the
 document through ``documents.selectors.document_access`` first (a non-member gets 404); the
@@ -29,6 +30,7 @@ from commonroom.previews.selectors import preview_blocks
 from commonroom.suggestions import services
 from commonroom.suggestions.downloads import tracked_response
 from commonroom.suggestions.models import Suggestion
+from commonroom.suggestions.passages import quoted
 from commonroom.suggestions.selectors import state_sentence, suggestion_block, suggestion_get
 
 
@@ -236,3 +238,45 @@ def suggestions_tracked_download(
             request, f"Downloaded with suggestions as tracked changes. {made.left_out}"
         )
     return tracked_response(made)
+
+
+def carried_sentence(result: services.CarryResult) -> str:
+    """What the page says after carrying a stale copy's changes."""
+    n, left = len(result.suggestions), len(result.not_carried)
+    if n:
+        done = (
+            f"{n} change{'' if n == 1 else 's'} of version {result.copy} "
+            f"{'is a suggestion' if n == 1 else 'are suggestions'} to accept or reject."
+        )
+    else:
+        done = f"no change of version {result.copy} could be carried as a suggestion."
+    said = f"Version {result.restored.number} has the text of version {result.target} again; {done}"
+    if not left:
+        return said
+    shown = "; ".join(
+        f"{quoted(item.old) if item.old else '(a new paragraph)'} → "
+        f"{quoted(item.new) if item.new else '(deleted)'} ({item.why.rstrip('.')})"
+        for item in result.not_carried[:3]
+    )
+    more = f" and {left - 3} more" if left > 3 else ""
+    return (
+        f"{said} {'This change was' if left == 1 else f'These {left} changes were'} not "
+        f"carried: {shown}{more}. They are listed in a comment on version "
+        f"{result.restored.number}."
+    )
+
+
+@login_required
+@require_POST
+def stale_copy_carry(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponse:
+    """Carry version ``number``'s changes (a stale copy) onto the version before it as
+    suggestions (``services.stale_copy_carry``)."""
+
+    def write(doc_access: DocumentAccess) -> services.CarryResult:
+        return services.stale_copy_carry(
+            actor=request.user, doc_access=doc_access, number=number, info=info(request)
+        )
+
+    return _answer(request, workspace_id, document_id, write, carried_sentence)

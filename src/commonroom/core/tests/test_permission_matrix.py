@@ -384,6 +384,9 @@ PAGES: dict[str, Page] = {
     "suggestions_accept": Page(
         get=POST_ONLY, post=EDITORS_DO, form=lambda: {"suggestion": OPEN_SUGGESTION["id"]}
     ),
+    # Carrying a stale copy's changes: the world's document has one version, not a stale copy,
+    # so those who may carry are refused with a sentence (suggestions/tests/test_carry.py).
+    "stale_copy_carry": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
     "workspace_mention_candidates": Page(get=MEMBERS),
     # Conversations: the topic and its message are the manager's.
     "conversation_list": Page(get=MEMBERS),
@@ -497,6 +500,7 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("suggestion_create", "POST"): EVERY_MEMBER_REFUSED,
     ("suggestion_reject", "POST"): EVERY_MEMBER_REFUSED,
     ("suggestions_accept", "POST"): EVERY_MEMBER_REFUSED,
+    ("stale_copy_carry", "POST"): EVERY_MEMBER_REFUSED,
     ("conversation_start", "POST"): EVERY_MEMBER_REFUSED,
     ("message_post", "POST"): EVERY_MEMBER_REFUSED,
     ("message_edit", "POST"): EVERY_MEMBER_REFUSED,
@@ -643,6 +647,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", D + "/suggestions/{suggestion_id}"): Call(READ),
     ("POST", D + "/suggestions/accept"): Call(EDIT, json={"ids": ["<suggestion_id>"]}),
     ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
+    # Version 1 is not a stale copy: those who may carry are told so (400).
+    ("POST", D + "/suggestions/carry"): Call((401, 404, 403, 403, 400, 400), json={"version": 1}),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
@@ -779,6 +785,7 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/suggestions"): ARCHIVED_REFUSED,
     ("POST", D + "/suggestions/accept"): ARCHIVED_REFUSED,
     ("POST", D + "/suggestions/{suggestion_id}/reject"): ARCHIVED_REFUSED,
+    ("POST", D + "/suggestions/carry"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations/{conversation_id}/messages"): ARCHIVED_REFUSED,
     ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,

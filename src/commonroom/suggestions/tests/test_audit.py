@@ -21,6 +21,7 @@ from commonroom.suggestions import services
 from commonroom.suggestions.tests.factories import (
     access,
     docx_bytes,
+    make_preview,
     suggest,
     where,
     with_preview,
@@ -91,6 +92,14 @@ def case_tracked_changes_accepted(team: Any, doc: Any) -> Callable[[], object]:
     )
 
 
+def case_carry(team: Any, doc: Any) -> Callable[[], object]:
+    make_preview(new_version(team.editor, doc, docx_bytes("The board met in May.", TEXT[1])))
+    new_version(team.editor, doc, docx_bytes(TEXT[0], "Apologies: Ann."), based_on_number=1)
+    return lambda: services.stale_copy_carry(
+        actor=team.manager, doc_access=access(team.manager, doc), number=3
+    )
+
+
 CASES = {
     "create": (case_create, [Action.SUGGESTION_CREATED]),
     "create outdated at once": (
@@ -105,6 +114,16 @@ CASES = {
     "tracked changes accepted": (
         case_tracked_changes_accepted,
         [Action.VERSION_UPLOADED, Action.TRACKED_CHANGES_ACCEPTED],
+    ),
+    # Carrying a stale copy's changes runs a restore and a suggestion's creation: all their
+    # rows come after every other write, the carry's own last.
+    "carry": (
+        case_carry,
+        [
+            Action.VERSION_RESTORED,
+            Action.SUGGESTION_CREATED,
+            Action.SUGGESTIONS_CARRIED,
+        ],
     ),
     "outdated by an upload": (
         case_outdated_by_an_upload,
