@@ -47,13 +47,15 @@ typecheck: install-test
 	$(BIN)/mypy src
 
 test-sqlite: install-test browser libreoffice
-	$(BIN)/pytest -p no:cacheprovider -q --durations=40
+	COMMONROOM_TEST_SHARE=sqlite $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 test-postgres: install-test browser libreoffice
-	scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
+	COMMONROOM_TEST_SHARE=postgres scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
-## run's output printed whole when it ends)
+## run's output printed whole when it ends). COMMONROOM_TEST_SHARE lets the two runs share what
+## the database cannot change (conftest.py): browser tests in the SQLite run, tests that reach
+## no database in the PostgreSQL run; every other test runs in both.
 test: lint typecheck
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 

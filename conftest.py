@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -164,6 +165,134 @@ def _database_line() -> str:
     return f"commonroom database: {engine} ({where})"
 
 
+# --- Word files the tests build ----------------------------------------------------------------
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_KEPT_TABLE_STYLES = {"TableNormal", "TableGrid"}
+
+
+def _lean_word_template() -> bytes:
+    """python-docx's default template without its 150 unused table styles and its Word 2010
+    ``stylesWithEffects.xml``: 790 KB of XML that no test is about, which every preview of a
+    test's document parsed (0.7 s of a 1 s conversion). What is left is the size of a Word
+    document's own styles; every paragraph, character, list and "Table Grid" style stays."""
+    import io
+    import zipfile
+
+    import docx.api
+    from lxml import etree
+
+    dropped = "word/stylesWithEffects.xml"
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(docx.api._default_docx_path()) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            if info.filename == dropped:
+                continue
+            data = source.read(info.filename)
+            if info.filename == "word/styles.xml":
+                root = etree.fromstring(data)
+                for style in root.findall(f"{{{_W}}}style"):
+                    if (
+                        style.get(f"{{{_W}}}type") == "table"
+                        and style.get(f"{{{_W}}}styleId") not in _KEPT_TABLE_STYLES
+                    ):
+                        root.remove(style)
+                data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+            elif info.filename in ("[Content_Types].xml", "word/_rels/document.xml.rels"):
+                root = etree.fromstring(data)
+                for child in list(root):
+                    if (child.get("PartName") or "").lstrip("/") == dropped or child.get(
+                        "Target"
+                    ) == dropped.removeprefix("word/"):
+                        root.remove(child)
+                data = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+def pytest_configure(config: Any) -> None:
+    """``docx.Document()`` in a test starts from the lean template (:func:`_lean_word_template`)."""
+    import io
+
+    import docx.api
+
+    lean = _lean_word_template()
+    docx.api._default_docx_path = lambda: io.BytesIO(lean)  # type: ignore[assignment]
+
+
+# --- The two runs of `make test` share what does not depend on the database ----------------------
+
+SHARE_ENV = "COMMONROOM_TEST_SHARE"  # "sqlite" or "postgres": which run of `make test` this is
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+# A module whose tests start processes of their own, or reach a database some other way than
+# through a fixture, runs in both whatever its tests ask for.
+_REACHES_DATABASE = re.compile(r"DATABASE_URL|subprocess|connection|transaction|serving|servers")
+_left_to_the_other_run: list[str] = []
+
+
+def _module_reaches_database(path: Any, cache: dict[Any, bool]) -> bool:
+    if path not in cache:
+        cache[path] = bool(_REACHES_DATABASE.search(path.read_text(encoding="utf-8")))
+    return cache[path]
+
+
+def _uses_no_database(item: Any, cache: dict[Any, bool]) -> bool:
+    return (
+        item.get_closest_marker("django_db") is None
+        and not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        and not _module_reaches_database(item.path, cache)
+    )
+
+
+@pytest.hookimpl(trylast=True)  # after tests/e2e/conftest.py has marked its tests
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """`make test` runs the suite on SQLite and on PostgreSQL side by side on two cores; what
+    the database cannot change is run by one of them only, so neither waits for the other:
+
+    - tests that reach no database (no database fixture or mark, and a module that starts no
+      process and touches no connection) run in the PostgreSQL run only;
+    - browser tests (tests/e2e), whose pages are what they check, run in the SQLite run only
+      (the default installation), except those whose module starts its own server processes
+      on the database under test.
+
+    Everything else, every service, selector, view, API, live and process test, runs on both.
+    Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
+    the other is counted in its summary."""
+    share = os.environ.get(SHARE_ENV, "")
+    if not share:
+        return
+    if share not in ("sqlite", "postgres"):
+        raise pytest.UsageError(f"{SHARE_ENV} must be sqlite or postgres, not {share!r}")
+    cache: dict[Any, bool] = {}
+    kept, left = [], []
+    for item in items:
+        if share == "sqlite":
+            other = _uses_no_database(item, cache)
+        else:
+            other = item.get_closest_marker("e2e") is not None and not _module_reaches_database(
+                item.path, cache
+            )
+        (left if other else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+        what = "tests that reach no database" if share == "sqlite" else "browser tests"
+        runs = "PostgreSQL" if share == "sqlite" else "SQLite"
+        _left_to_the_other_run.append(
+            f"{len(left)} {what} are left to the {runs} run of `make test` "
+            f"({SHARE_ENV}={share})"
+        )
+
+
 def pytest_report_header(config: Any) -> str:
     return _database_line()
 
@@ -171,3 +300,5 @@ def pytest_report_header(config: Any) -> str:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say which database the run used, even in quiet mode: the suite runs on two."""
     terminalreporter.write_line(_database_line())
+    for line in _left_to_the_other_run:
+        terminalreporter.write_line(line)
