@@ -29,24 +29,17 @@ version N. Nothing is written to the database here; the service audits the downl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import shutil
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from django.conf import settings
 
 from commonroom.comments.selectors import open_threads_on_version
 from commonroom.core.exceptions import Conflict
 from commonroom.core.sandbox import Limits, run_child
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.documents.stamping import PROPERTY, Stamp
+from commonroom.documents.stamping import PROPERTY, Stamp, work_folder
 from commonroom.office import package
 from commonroom.previews.blocks import Block, code_points
 from commonroom.previews.selectors import preview_blocks
@@ -64,7 +57,6 @@ log = logging.getLogger(__name__)
 
 CHILD_MODULE = "commonroom.suggestions.tracked_child"
 LIMITS = Limits(seconds=60, memory_mb=1536, file_mb=2 * package.MAX_TOTAL // (1024 * 1024))
-WORK_LEFT_AFTER = 3600  # seconds: a work folder this old belongs to a process that was killed
 OUTPUT = "tracked.docx"
 WORD_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -276,25 +268,6 @@ def _request(doc_access: DocumentAccess, version: Version) -> _Request:
     )
 
 
-def work_root() -> Path:
-    return Path(settings.DATA_DIR) / "tracked-work"
-
-
-@contextlib.contextmanager
-def _work_folder() -> Iterator[Path]:
-    """A folder of its own for one child, under the data directory (a copy of a document never
-    lands in the system's temporary folder); folders left by killed processes are removed."""
-    root = work_root()
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    cutoff = time.time() - WORK_LEFT_AFTER
-    for old in root.iterdir():
-        with contextlib.suppress(OSError):
-            if old.lstat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-    with tempfile.TemporaryDirectory(prefix="tracked-", dir=root) as work:
-        yield Path(work)
-
-
 def _keys(answer: dict[str, Any], which: str, known: Sequence[str]) -> set[str]:
     left = answer.get("left_out")
     found = left.get(which) if isinstance(left, dict) else None
@@ -307,7 +280,7 @@ def tracked_file(doc_access: DocumentAccess, version: Version, data: bytes) -> T
     cannot be read or written."""
     asked = _request(doc_access, version)
     refused = Conflict(NOT_MADE.format(number=version.number), code="not_readable")
-    with _work_folder() as work:
+    with work_folder() as work:  # the version stamp's work folders, swept as theirs are
         source, request, outdir = work / "source.docx", work / "request.json", work / "out"
         source.write_bytes(data)
         request.write_text(json.dumps(asked.body), encoding="utf-8")
