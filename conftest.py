@@ -288,8 +288,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         what = "tests that reach no database" if share == "sqlite" else "browser tests"
         runs = "PostgreSQL" if share == "sqlite" else "SQLite"
         _left_to_the_other_run.append(
-            f"{len(left)} {what} are left to the {runs} run of `make test` "
-            f"({SHARE_ENV}={share})"
+            f"{len(left)} {what} are left to the {runs} run of `make test` ({SHARE_ENV}={share})"
         )
 
 
