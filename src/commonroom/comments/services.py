@@ -374,17 +374,34 @@ def passages_follow(*, sha256: str, document_id: Any = None) -> int:
                 continue
             written = _follow(fresh)
             if any(written.values()):
+                listed, more = _listed(written)
                 publish(
                     workspace_id=fresh.document.workspace_id,
                     event=PassagesEvent(
                         kind="comment.passages",
                         document=fresh.document_id,
                         number=fresh.number,
-                        **written,
+                        more=more,
+                        **listed,
                     ),
                 )
             done += sum(len(ids) for ids in written.values())
     return done
+
+
+PASSAGES_LISTED = 200  # thread ids one comment.passages event names at most, in all
+
+
+def _listed(written: dict[str, list[Any]]) -> tuple[dict[str, list[Any]], int]:
+    """The ids an event names (at most :data:`PASSAGES_LISTED`, "found" first), and how many
+    more there are: a long document's new version may move thousands of threads, and an event
+    is not the place for them all."""
+    room = PASSAGES_LISTED
+    listed: dict[str, list[Any]] = {}
+    for state, ids in written.items():
+        listed[state] = ids[:room]
+        room -= len(listed[state])
+    return listed, sum(len(ids) for ids in written.values()) - sum(map(len, listed.values()))
 
 
 _SHOWN_AS = {

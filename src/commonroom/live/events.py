@@ -62,6 +62,13 @@ class PassagesEvent(EventData):
     found: list[uuid.UUID] = Field(description="Threads whose passage is in it, unchanged.")
     changed: list[uuid.UUID] = Field(description="Threads whose passage changed in it.")
     unchecked: list[uuid.UUID] = Field(description="Threads that could not be looked for in it.")
+    more: int = Field(
+        default=0,
+        description=(
+            "How many more threads got a new place or state than the lists name (they name "
+            "200 at most in all): the page reads the document's threads again."
+        ),
+    )
 
 
 class MessageEvent(EventData):

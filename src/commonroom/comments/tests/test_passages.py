@@ -201,6 +201,28 @@ def test_a_thread_on_an_unchanged_paragraph_moves_and_one_on_a_changed_paragraph
         "found": [str(kept.pk)],
         "changed": [str(amended.pk)],
         "unchecked": [],
+        "more": 0,
+    }
+
+
+def test_an_event_names_a_bounded_number_of_threads_and_counts_the_rest(
+    team: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+) -> None:
+    from commonroom.comments import services
+
+    monkeypatch.setattr(services, "PASSAGES_LISTED", 1)
+    doc = _first(team, django_capture_on_commit_callbacks, V1)
+    kept, amended = _comment(team, doc, "agreed by all"), _comment(team, doc, "Charlie")
+    _next(team, django_capture_on_commit_callbacks, doc, V2)
+    assert ThreadPassage.objects.filter(thread__in=[kept, amended]).count() == 2  # both written
+    (event,) = Event.objects.filter(kind="comment.passages")
+    assert event.data == {
+        "document": str(doc.pk),
+        "number": 2,
+        "found": [str(kept.pk)],
+        "changed": [],
+        "unchecked": [],
+        "more": 1,
     }
 
 

@@ -230,6 +230,11 @@ function onEvent(message) {
 // Threads whose passages were looked for in a new version: each one on this page is fetched
 // again (one at a time: a long document may list many), and says where its passage is now.
 async function refreshThreads(d) {
+  if (d.more && findList(`document:${d.document}`)) {
+    // Too many to fetch one by one: the page as a whole is out of date.
+    banner(`Comments on this document were placed on version ${d.number}. Reload to see where each one is now.`, true);
+    return;
+  }
   const ids = [...(d.found || []), ...(d.changed || []), ...(d.unchecked || [])];
   for (const thread of ids) {
     if (document.getElementById(`thread-${thread}`)) {
