@@ -584,13 +584,15 @@ def version_note(suggestions: Sequence[Suggestion]) -> str:
     return head.rstrip(": ") + "."
 
 
-def _restamped(data: bytes, base: Version) -> bytes:
+def _restamped(data: bytes, base: Version) -> tuple[bytes, Stamp | None]:
     """A Word file whose version stamp (``documents.stamping``) names the version it came from
     before this change says ``base`` instead: the stamp names where a file was amended from,
-    and this file was amended from ``base``. A file without a stamp is left as it is."""
+    and this file was amended from ``base``. A file without a stamp is left as it is. With the
+    stamp the file now carries (the upload need not read it back)."""
     if properties.read_property(data, PROPERTY) is None:
-        return data
-    return properties.with_property(data, PROPERTY, Stamp.of(base).value)
+        return data, None
+    stamp = Stamp.of(base)
+    return properties.with_property(data, PROPERTY, stamp.value), stamp
 
 
 def suggestions_accept(
@@ -631,8 +633,9 @@ def suggestions_accept(
             data = passages.apply(fmt, _file(latest), edits)
         except PassageError as exc:
             raise PassageError(exc.message, status=409) from exc
+        stamp: Stamp | None = None  # a text file carries none
         if fmt == "docx":
-            data = _restamped(data, latest)
+            data, stamp = _restamped(data, latest)
         now = timezone.now()
         Suggestion.objects.filter(pk__in=[s.pk for s in chosen]).update(
             state=State.ACCEPTED, decided_by=actor, decided_at=now
@@ -646,6 +649,7 @@ def suggestions_accept(
             based_on_number=latest.number,
             note=version_note(chosen),
             info=info,
+            stamp=stamp,  # written here: no child reads it back
         )
         for suggestion in chosen:
             _audit(
