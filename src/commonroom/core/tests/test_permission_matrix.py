@@ -387,6 +387,16 @@ PAGES: dict[str, Page] = {
     # Carrying a stale copy's changes: the world's document has one version, not a stale copy,
     # so those who may carry are refused with a sentence (suggestions/tests/test_carry.py).
     "stale_copy_carry": Page(get=POST_ONLY, post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+    # The world's document is a text file: whoever may download it is told that only a Word
+    # version comes with its suggestions as tracked changes (suggestions/tests/test_tracked.py).
+    "suggestions_tracked_download": Page(get=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+    # Accepting a Word file's own tracked changes: refused to viewers and commenters, and to
+    # editors and managers because a text file has none (suggestions/tests/test_tracked_changes.py).
+    "tracked_changes_accept": Page(
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED),
+        form=lambda: {"version": "1"},
+    ),
     "workspace_mention_candidates": Page(get=MEMBERS),
     # Conversations: the topic and its message are the manager's.
     "conversation_list": Page(get=MEMBERS),
@@ -501,6 +511,7 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("suggestion_reject", "POST"): EVERY_MEMBER_REFUSED,
     ("suggestions_accept", "POST"): EVERY_MEMBER_REFUSED,
     ("stale_copy_carry", "POST"): EVERY_MEMBER_REFUSED,
+    ("tracked_changes_accept", "POST"): EVERY_MEMBER_REFUSED,
     ("conversation_start", "POST"): EVERY_MEMBER_REFUSED,
     ("message_post", "POST"): EVERY_MEMBER_REFUSED,
     ("message_edit", "POST"): EVERY_MEMBER_REFUSED,
@@ -649,6 +660,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
     # Version 1 is not a stale copy: those who may carry are told so (400).
     ("POST", D + "/suggestions/carry"): Call((401, 404, 403, 403, 400, 400), json={"version": 1}),
+    # The world's document is a text file: no tracked changes to download (409) or accept (400).
+    ("GET", D + "/suggestions/tracked-changes"): Call((401, 404, 409, 409, 409, 409)),
+    ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 400, 400)),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
@@ -786,6 +800,7 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/suggestions/accept"): ARCHIVED_REFUSED,
     ("POST", D + "/suggestions/{suggestion_id}/reject"): ARCHIVED_REFUSED,
     ("POST", D + "/suggestions/carry"): ARCHIVED_REFUSED,
+    ("POST", D + "/versions/{number}/accept-tracked-changes"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations/{conversation_id}/messages"): ARCHIVED_REFUSED,
     ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,
