@@ -116,11 +116,12 @@ def preview_redlines(shown: previews.PreviewShown) -> Mapping[str, str]:
     """After each block of the shown version holding open suggestions: their change as a
     redline (struck and inserted words), linking to each suggestion."""
     found: dict[str, str] = {}
+    blocks: dict[Any, Any] = {}  # each version's preview read once, however many suggestions
     for suggestion in document_suggestions(doc_access=shown.doc_access, state=State.OPEN):
         if suggestion.applies_to_id != shown.version.pk:
             continue
         block = suggestion_block(
-            doc_access=shown.doc_access, suggestion=suggestion, version=shown.version
+            doc_access=shown.doc_access, suggestion=suggestion, version=shown.version, blocks=blocks
         )
         if block is None:
             continue

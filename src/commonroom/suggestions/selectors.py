@@ -81,16 +81,28 @@ def state_sentence(suggestion: Suggestion) -> str:
 
 
 def suggestion_block(
-    *, doc_access: DocumentAccess, suggestion: Suggestion, version: Version
+    *,
+    doc_access: DocumentAccess,
+    suggestion: Suggestion,
+    version: Version,
+    blocks: dict[Any, list[Any] | None] | None = None,
 ) -> str | None:
     """The id of the block of ``version``'s preview that shows the suggestion's passage: its own
     block on the version it was made on; on a later one (it moved there), the block reading the
     same, as many blocks reading so after the preview's start as on the first version. ``None``
-    while that preview is not ready, or when no block reads so."""
+    while that preview is not ready, or when no block reads so. ``blocks`` keeps each version's
+    blocks for the next call (a page placing many suggestions reads each preview once)."""
     if version.pk == suggestion.version_id:
         return suggestion.block_id
-    first = preview_blocks(doc_access=doc_access, version=suggestion.version)
-    later = preview_blocks(doc_access=doc_access, version=version)
+    known: dict[Any, list[Any] | None] = {} if blocks is None else blocks
+
+    def blocks_of(v: Version) -> list[Any] | None:
+        if v.pk not in known:
+            known[v.pk] = preview_blocks(doc_access=doc_access, version=v)
+        return known[v.pk]
+
+    first = blocks_of(suggestion.version)
+    later = blocks_of(version)
     if first is None or later is None:
         return None
 

@@ -107,6 +107,34 @@ def test_the_block_showing_a_moved_suggestion_on_a_later_version(team, doc) -> N
     )
 
 
+def test_the_page_places_many_moved_suggestions_reading_each_preview_once(
+    team, doc, monkeypatch
+) -> None:
+    from commonroom.previews import hooks as previews
+    from commonroom.suggestions import receivers
+
+    made = [
+        suggest(team.commenter, doc, "Agreed", "replace", "Noted"),
+        suggest(team.commenter, doc, "Tuesday", "replace", "Monday"),
+        suggest(team.commenter, doc, "Agreed", "delete", nth=2),
+    ]
+    later = new_version(team.editor, doc, docx_bytes("A new first paragraph.", *TEXT))
+    make_preview(later)
+    read: list[Any] = []
+    real = selectors.preview_blocks
+
+    def counted(**kwargs: Any) -> Any:
+        read.append(kwargs["version"].pk)
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "preview_blocks", counted)
+    shown = previews.PreviewShown(doc_access=access(team.viewer, doc), version=later)
+    redlines = receivers.preview_redlines(shown)
+    assert sorted(redlines) == ["p-2", "p-3", "p-4"]  # each moved down one paragraph
+    assert all(f'data-redline-for="{s.pk}"' in "".join(redlines.values()) for s in made)
+    assert sorted(read) == sorted([doc.versions.get(number=1).pk, later.pk])  # once each
+
+
 def test_what_happened_to_the_suggestions_newest_first(team, doc) -> None:
     kept = suggest(team.commenter, doc, "Tuesday", "replace", "Monday")
     gone = suggest(team.commenter, doc, "board", "replace", "committee")
