@@ -47,6 +47,12 @@ class Action(models.TextChoices):
     DOCUMENT_DELETED = "document.deleted", "Moved document to trash"
     DOCUMENT_RESTORED = "document.restored", "Restored document from trash"
     DOCUMENT_PURGED = "document.purged", "Purged document"
+    DOCUMENT_SEALED = "document.sealed", "Sealed document: a version became its final record"
+    DOCUMENT_REOPENED = "document.reopened", "Reopened a sealed document"
+    RECORD_PURGE_REFUSED = (
+        "record.purge_refused",
+        "Refused to delete a final record under retention",
+    )
     BLOBS_COLLECTED = "blob.collected", "Removed unreferenced files"
     COMMENT_CREATED = "comment.created", "Commented"
     COMMENT_EDITED = "comment.edited", "Edited a comment"

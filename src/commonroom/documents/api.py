@@ -18,9 +18,10 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, Version
-from commonroom.documents.permissions import DocumentAbilities, document_abilities
+from commonroom.documents.permissions import DocumentAbilities
 from commonroom.documents.selectors import (
     DocumentAccess,
+    abilities_of,
     document_access,
     document_versions,
     folder_children,
@@ -76,6 +77,9 @@ class VersionOut(Schema):
     # The first earlier version with the same bytes, if any.
     identical_to: int | None
     restored_from: int | None
+    # When this version became a final record (null: it is not one). Set once, kept when the
+    # document is reopened.
+    record_at: datetime | None
 
 
 class DocumentOut(Schema):
@@ -86,6 +90,10 @@ class DocumentOut(Schema):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+    # The version that is its final record while it is sealed (null: not sealed). A sealed
+    # document takes no new version, rename, move or deletion (409 `sealed`) until a manager
+    # reopens it.
+    sealed_version: int | None
     latest: VersionOut | None
     abilities: dict[str, bool]
 
@@ -94,6 +102,10 @@ class DocumentPatch(Schema):
     name: Text | None = None
     folder_id: uuid.UUID | None = None
     move_to_top: StrictBool = False
+
+
+class ReopenIn(Schema):
+    reason: Annotated[str, StringConstraints(pattern=NO_NUL, max_length=2000)]
 
 
 class UploadOut(Schema):
@@ -131,6 +143,7 @@ def version_out(v: Version) -> dict[str, object]:
         "based_on_from_file": v.based_on_from_file,
         "identical_to": v.identical_to_number,
         "restored_from": v.restored_from_number,
+        "record_at": v.record_at,
     }
 
 
@@ -144,6 +157,7 @@ def document_out(d: Document, abilities: DocumentAbilities) -> dict[str, object]
         "created_at": d.created_at,
         "updated_at": d.updated_at,
         "deleted_at": d.deleted_at,
+        "sealed_version": d.sealed_version.number if d.sealed_version else None,
         "latest": version_out(latest) if latest else None,
         "abilities": abilities,
     }
@@ -236,9 +250,8 @@ def document_list(
     request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID | None = None
 ) -> object:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    abilities = document_abilities(access)
     docs = folder_documents(access=access, folder=_folder(access, folder_id))
-    return [document_out(d, abilities) for d in docs]
+    return [document_out(d, abilities_of(access, d)) for d in docs]
 
 
 # An upload whose bytes are the latest version's makes nothing (documents.services).
@@ -248,7 +261,21 @@ SAME_AS_LATEST_409: dict[str, Any] = {
             "description": (
                 "`same_as_latest`: the file's bytes are those of the latest version, so no "
                 "new version was made (`detail` says which). A resend with the same "
-                "`upload_key` is answered 201 with the version it made."
+                "`upload_key` is answered 201 with the version it made. `sealed`: the "
+                "document is sealed, its final record stands; a manager can reopen it."
+            ),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+        }
+    }
+}
+
+
+SEALED_409: dict[str, Any] = {
+    "responses": {
+        "409": {
+            "description": (
+                "`sealed`: the document is sealed, its final record stands (`detail` says which "
+                "version and since when); a manager can reopen it."
             ),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
         }
@@ -298,7 +325,9 @@ def document_get(request: AuthedRequest, workspace_id: uuid.UUID, document_id: u
     return document_out(doc_access.document, doc_access.abilities)
 
 
-@router.patch("/{workspace_id}/documents/{document_id}", response=DocumentOut)
+@router.patch(
+    "/{workspace_id}/documents/{document_id}", response=DocumentOut, openapi_extra=SEALED_409
+)
 def document_update(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: DocumentPatch
 ) -> object:
@@ -318,13 +347,42 @@ def document_update(
     return document_out(doc_access.document, doc_access.abilities)
 
 
-@router.delete("/{workspace_id}/documents/{document_id}", response={204: None})
+@router.delete(
+    "/{workspace_id}/documents/{document_id}", response={204: None}, openapi_extra=SEALED_409
+)
 def document_delete(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
 ) -> object:
     doc_access = _doc(request, workspace_id, document_id)
     services.document_delete(actor=request.user, doc_access=doc_access, info=_info(request))
     return Status(204, None)
+
+
+@router.post(
+    "/{workspace_id}/documents/{document_id}/reopen",
+    response=DocumentOut,
+    openapi_extra={
+        "responses": {
+            "409": {
+                "description": "`not_sealed`: the document is not sealed.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            }
+        }
+    },
+)
+def document_reopen(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: ReopenIn
+) -> object:
+    """A manager reopens a sealed document, saying why (1 to 500 characters, audited): new
+    versions go above its final record, which stays a record (`record_at`)."""
+    doc_access = _doc(request, workspace_id, document_id)
+    services.document_reopen(
+        actor=request.user, doc_access=doc_access, reason=payload.reason, info=_info(request)
+    )
+    doc_access = _doc(request, workspace_id, document_id)
+    return document_out(doc_access.document, doc_access.abilities)
 
 
 # --- Versions --------------------------------------------------------------------------------
@@ -439,7 +497,9 @@ def version_content(
 
 
 @router.post(
-    "/{workspace_id}/documents/{document_id}/versions/{number}/restore", response={201: VersionOut}
+    "/{workspace_id}/documents/{document_id}/versions/{number}/restore",
+    response={201: VersionOut},
+    openapi_extra=SEALED_409,
 )
 def version_restore(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
@@ -459,11 +519,10 @@ def trash_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     if not access.can("view_trash"):
         raise PermissionDenied("Only managers can see the trash.")
-    abilities = document_abilities(access, in_trash=True)
     folders, documents = trash_items(access=access)
     return {
         "folders": [folder_out(f) for f in folders],
-        "documents": [document_out(d, abilities) for d in documents],
+        "documents": [document_out(d, abilities_of(access, d)) for d in documents],
     }
 
 

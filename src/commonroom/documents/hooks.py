@@ -79,6 +79,24 @@ class DocumentRestored:
 
 
 @dataclass(frozen=True)
+class DocumentSealed:
+    """``version`` (the latest) became the document's final record: the document is sealed."""
+
+    actor: User
+    document: Document
+    version: Version
+
+
+@dataclass(frozen=True)
+class DocumentReopened:
+    """A manager reopened a sealed document; ``version`` stays a final record."""
+
+    actor: User
+    document: Document
+    version: Version
+
+
+@dataclass(frozen=True)
 class DocumentPurged:
     """Removed for good with its versions: the row is gone, so only its facts are left."""
 
@@ -153,6 +171,8 @@ Change = (
     | DocumentMoved
     | DocumentTrashed
     | DocumentRestored
+    | DocumentSealed
+    | DocumentReopened
     | DocumentPurged
     | FolderCreated
     | FolderRenamed

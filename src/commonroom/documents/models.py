@@ -6,7 +6,11 @@ Invariants:
 - a :class:`Blob` is named by the SHA-256 of its bytes and stored once, however many versions use
   it; its file is completely written and flushed before any version pointing at it commits;
 - deleting moves to the trash (``deleted_at``); only a purge removes rows, and only the garbage
-  collector removes a blob's file, once no version refers to it.
+  collector removes a blob's file, once no version refers to it;
+- a version's ``record_at`` (it is a final record) is set once and never cleared; a document
+  whose ``sealed_version`` is set takes no new version, name, place or trip to the trash until a
+  manager reopens it (``services.document_reopen``); a record under its workspace's retention
+  is never deleted, by a purge or any other way (``receivers``).
 """
 
 from __future__ import annotations
@@ -90,6 +94,11 @@ class Document(TrashMixin):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     current_version_number = models.PositiveIntegerField(default=0)
+    # Set: the document is sealed, this version (its latest when sealed) its final record.
+    # Cleared only by a manager's reopening; the version stays a record (``record_at``).
+    sealed_version = models.ForeignKey(
+        "Version", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -121,6 +130,9 @@ class Version(models.Model):
     restored_from_number = models.PositiveIntegerField(null=True, blank=True)
     # Sent by the client with each upload; the same key twice gives the same version once.
     upload_key = models.CharField(max_length=64, null=True, blank=True)
+    # When this version became a final record (its approval's rule was met): set once, never
+    # cleared, even when the document is reopened.
+    record_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]
@@ -139,3 +151,7 @@ class Version(models.Model):
     @property
     def sha256(self) -> str:
         return self.blob_id
+
+    @property
+    def is_record(self) -> bool:
+        return self.record_at is not None

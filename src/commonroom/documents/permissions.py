@@ -1,13 +1,22 @@
-"""What a person may do with a document: derived from their workspace abilities, in one place.
+"""What a person may do with a document: derived from their workspace abilities and the
+document's state (in the trash, sealed), in one place.
 
 Named by :data:`DocumentAbility`, so a misspelt name is a type error (see
-``workspaces.permissions``)."""
+``workspaces.permissions``). A sealed document (its final record stands: see
+``services.version_seal``) takes no new version, name, place or trip to the trash
+(:data:`SEALED_REFUSES`); a manager may reopen it. :func:`require` refuses with the seal's
+sentence (409 ``sealed``) when the seal alone is why, else as ``workspaces.services.deny``."""
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
+from commonroom.documents.exceptions import Sealed
 from commonroom.workspaces.selectors import WorkspaceAccess
+from commonroom.workspaces.services import deny
+
+if TYPE_CHECKING:
+    from commonroom.documents.selectors import DocumentAccess
 
 DocumentAbility = Literal[
     "view",
@@ -20,7 +29,13 @@ DocumentAbility = Literal[
     "delete",
     "restore",
     "purge",
+    "reopen",
 ]
+
+# What a seal takes away from those who could otherwise do it.
+SEALED_REFUSES: frozenset[DocumentAbility] = frozenset(
+    {"upload_version", "restore_version", "rename", "move", "delete"}
+)
 
 
 class DocumentAbilities(TypedDict):
@@ -34,9 +49,12 @@ class DocumentAbilities(TypedDict):
     delete: bool
     restore: bool
     purge: bool
+    reopen: bool
 
 
-def document_abilities(access: WorkspaceAccess, *, in_trash: bool = False) -> DocumentAbilities:
+def document_abilities(
+    access: WorkspaceAccess, *, in_trash: bool = False, sealed: bool = False
+) -> DocumentAbilities:
     a = access.abilities
     if in_trash:
         return {
@@ -50,16 +68,39 @@ def document_abilities(access: WorkspaceAccess, *, in_trash: bool = False) -> Do
             "delete": False,
             "restore": a["manage_trash"],
             "purge": a["manage_trash"],
+            "reopen": False,
         }
+    open_ = not sealed
     return {
         "view": a["view"],
         "download": a["download"],
         "comment": a["comment"],
-        "upload_version": a["upload"],
-        "restore_version": a["edit_documents"],
-        "rename": a["edit_documents"],
-        "move": a["edit_documents"],
-        "delete": a["delete_documents"],
+        "upload_version": open_ and a["upload"],
+        "restore_version": open_ and a["edit_documents"],
+        "rename": open_ and a["edit_documents"],
+        "move": open_ and a["edit_documents"],
+        "delete": open_ and a["delete_documents"],
         "restore": False,
         "purge": False,
+        "reopen": sealed and a["manage_workspace"],
     }
+
+
+def refused_by_seal(doc_access: DocumentAccess, ability: DocumentAbility) -> bool:
+    """Whether ``ability`` is refused only because the document is sealed."""
+    return (
+        doc_access.document.sealed_version_id is not None
+        and ability in SEALED_REFUSES
+        and document_abilities(doc_access.access, sealed=False)[ability]
+    )
+
+
+def require(doc_access: DocumentAccess, ability: DocumentAbility, message: str) -> None:
+    """Refuse unless the person may do ``ability`` now: with the seal's sentence when the seal
+    is why (:class:`Sealed`, 409), else with ``message`` (403; in an archived workspace, that
+    it is archived)."""
+    if doc_access.can(ability):
+        return
+    if refused_by_seal(doc_access, ability):
+        raise Sealed.of(doc_access.document)
+    deny(doc_access.access, message)

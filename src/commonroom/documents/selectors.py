@@ -36,7 +36,7 @@ def document_access(
     """A document of a workspace the user belongs to; trashed ones only for trash managers."""
     access = workspace_access(user=user, workspace_id=workspace_id)
     doc = (
-        Document.objects.select_related("folder", "created_by")
+        Document.objects.select_related("folder", "created_by", "sealed_version")
         .filter(pk=parse_uuid(document_id), workspace_id=access.workspace.pk)
         .first()
     )
@@ -44,7 +44,14 @@ def document_access(
         raise NotFound()
     if doc.in_trash and not (include_trash and access.can("manage_trash")):
         raise NotFound()
-    return DocumentAccess(doc, access, document_abilities(access, in_trash=doc.in_trash))
+    return DocumentAccess(doc, access, abilities_of(access, doc))
+
+
+def abilities_of(access: WorkspaceAccess, doc: Document) -> DocumentAbilities:
+    """What the person may do with ``doc``, as it is now (in the trash, sealed)."""
+    return document_abilities(
+        access, in_trash=doc.in_trash, sealed=doc.sealed_version_id is not None
+    )
 
 
 def folder_get(*, access: WorkspaceAccess, folder_id: Any, include_trash: bool = False) -> Folder:
@@ -94,6 +101,7 @@ def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> Query
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
         )
+        .select_related("sealed_version")
         .prefetch_related(latest_version_prefetch())
         .order_by("name", "pk")
     )
@@ -150,7 +158,7 @@ def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[
         Document.objects.filter(
             workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
         )
-        .select_related("deleted_by")
+        .select_related("deleted_by", "sealed_version")
         .prefetch_related(latest_version_prefetch())
     )
     return folders.order_by("-deleted_at"), docs.order_by("-deleted_at")

@@ -6,6 +6,14 @@ then does the transaction that creates the :class:`Version` row commit. A crash 
 leaves at most an unreferenced blob (row, with or without its file), which ``commonroom fsck``
 reports and the collector removes; it never leaves a version without its whole blob. The files a
 crash can leave beside (temporaries, partial copies) go with :func:`storage_sweep`.
+
+Final records: :func:`version_seal` makes a document's latest version its final record and
+seals the document (a caller that decided a rule was met: the approvals); while sealed it takes
+no new version, name, place or trip to the trash (``permissions.SEALED_REFUSES``, and
+:func:`_add_version` under the document's lock), until a manager reopens it
+(:func:`document_reopen`). A record under its workspace's retention cannot be purged: the
+refused attempt is audited in a transaction of its own (:func:`_purge_refused`); deleting it
+any other way is refused by ``receivers``.
 """
 
 from __future__ import annotations
@@ -14,8 +22,9 @@ import copy
 import logging
 import os
 import time
+import unicodedata
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import filetype
@@ -32,17 +41,18 @@ from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.documents import hooks
+from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
-from commonroom.documents.permissions import DocumentAbility, document_abilities
+from commonroom.documents.permissions import DocumentAbility, document_abilities, require
 from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
 from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.workspaces.permissions import WorkspaceAbility
 from commonroom.workspaces.selectors import WorkspaceAccess
-from commonroom.workspaces.services import deny, lock_access, require_ability
+from commonroom.workspaces.services import deny, lock_access, require_ability, workspace_lock
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -52,8 +62,8 @@ GC_GRACE = timedelta(hours=1)
 
 
 def _require_doc(doc_access: DocumentAccess, ability: DocumentAbility, message: str) -> None:
-    if not doc_access.can(ability):
-        deny(doc_access.access, message)
+    """Refuse unless the person may; a sealed document says so (``permissions.require``)."""
+    require(doc_access, ability, message)
 
 
 def _locked(
@@ -75,7 +85,8 @@ def document_access_locked(
     doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
     if doc.in_trash:
         raise NotFound()
-    fresh = DocumentAccess(doc, access, document_abilities(access, in_trash=False))
+    sealed = doc.sealed_version_id is not None
+    fresh = DocumentAccess(doc, access, document_abilities(access, in_trash=False, sealed=sealed))
     _require_doc(fresh, ability, message)
     return fresh
 
@@ -245,6 +256,8 @@ def _add_version(
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
             return existing, False
+    if doc.sealed_version_id is not None:  # every new version comes here, under this lock
+        raise Sealed.of(doc)
     latest = doc.current_version_number
     if refuse_same_as_latest and latest:
         latest_blob = doc.versions.filter(number=latest).values_list("blob_id", flat=True).first()
@@ -303,7 +316,8 @@ def document_upload(
 ) -> Version:
     """Upload a file into a folder. A live document of the same name gets it as a new version
     (based on its latest), unless its bytes are the latest version's (``same_as_latest``, 409,
-    as for :func:`version_upload`); otherwise a new document is created with version 1."""
+    as for :func:`version_upload`) or it is sealed (``sealed``, 409); otherwise a new document
+    is created with version 1."""
     require_ability(access, "upload", "You cannot upload to this workspace.")
     name = clean_filename(uploaded.name or "")
     key = _clean_upload_key(upload_key)
@@ -361,8 +375,9 @@ def document_upload(
 
 @dataclass
 class UploadBatch:
-    """What :func:`documents_upload` did: the versions made, and for each file that was the same
-    as its document's latest version, a sentence saying so (nothing was made for it)."""
+    """What :func:`documents_upload` did: the versions made, and for each file left out (the
+    same as its document's latest version, or its document sealed), a sentence saying so
+    (nothing was made for it)."""
 
     versions: list[Version] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -380,8 +395,9 @@ def documents_upload(
 ) -> UploadBatch:
     """Several files at once, as :func:`document_upload` each (the i-th key goes with the i-th
     file). Every name is checked before any file is stored, so a bad name refuses the lot. A file
-    whose bytes are its document's latest version is left out and said so; the others are
-    uploaded (dropping a folder's files again adds versions only for those that changed)."""
+    whose bytes are its document's latest version, or whose document is sealed, is left out and
+    said so (``UploadBatch.unchanged``); the others are uploaded (dropping a folder's files
+    again adds versions only for those that changed)."""
     if not files:
         raise ApplicationError("Choose at least one file to upload.", code="no_file")
     # Before the names are judged: someone who may not upload is told so, not that a name is
@@ -404,7 +420,7 @@ def documents_upload(
                 )
             )
         except Conflict as exc:
-            if exc.code != "same_as_latest":
+            if exc.code not in ("same_as_latest", Sealed.code):
                 raise
             batch.unchanged.append(f"{names[i]}: {exc.message}")
     return batch
@@ -752,6 +768,19 @@ def folder_delete(
     access = _locked(actor, access, "delete_documents", "You cannot delete folders here.")
     now = timezone.now()
     inner = _descendant_folder_ids(folder)
+    sealed = (
+        Document.objects.filter(
+            folder_id__in=[folder.pk, *inner],
+            deleted_at__isnull=True,
+            sealed_version__isnull=False,
+        )
+        .select_related("sealed_version")
+        .order_by("name")
+        .first()
+    )
+    if sealed is not None:
+        refusal = Sealed.of(sealed)
+        raise Sealed(f"“{folder.name}” cannot be moved to the trash: {refusal.message}")
     Folder.objects.filter(pk__in=inner).update(
         deleted_at=now, deleted_by=actor, trashed_with=folder.pk
     )
@@ -831,18 +860,32 @@ def folder_restore(
     return folder
 
 
-@transaction.atomic
 def document_purge(
     *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
 ) -> None:
     """Remove a trashed document and its versions for good. Its blobs are left to the
-    collector, which removes those no other version uses."""
+    collector, which removes those no other version uses. A final record under the
+    workspace's retention is not removed (:class:`UnderRetention`, 409), and the refused
+    attempt is audited all the same. Call it outside any transaction: the refusal's audit row
+    commits on its own."""
+    try:
+        _document_purge(actor=actor, access=access, document=document, info=info)
+    except UnderRetention as refusal:
+        _purge_refused(refusal, actor=actor, target=document, info=info)
+        raise
+
+
+@transaction.atomic
+def _document_purge(
+    *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo
+) -> None:
     access = _locked(actor, access, "manage_trash", "Only managers can purge the trash.")
     doc = Document.objects.select_for_update().get(pk=document.pk, workspace_id=access.workspace.pk)
     if not doc.in_trash:
         raise ApplicationError(
             "Move the document to the trash before purging it.", code="not_in_trash"
         )
+    _refuse_if_retained(access.workspace, [doc.pk], what=f"“{doc.name}”")
     record, data = _purge(doc, actor=actor)
     transaction.on_commit(_enqueue_garbage_collection)
     _audit(record, action=Action.DOCUMENT_PURGED, actor=actor, info=info, data=data)
@@ -872,9 +915,22 @@ def _enqueue_garbage_collection() -> None:
     collect_garbage.enqueue()
 
 
-@transaction.atomic
 def folder_purge(
     *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Remove a trashed folder and everything beneath it for good; refused whole, and the
+    attempt audited, when a final record beneath it is under retention (as
+    :func:`document_purge`)."""
+    try:
+        _folder_purge(actor=actor, access=access, folder=folder, info=info)
+    except UnderRetention as refusal:
+        _purge_refused(refusal, actor=actor, target=folder, info=info)
+        raise
+
+
+@transaction.atomic
+def _folder_purge(
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo
 ) -> None:
     access = _locked(actor, access, "manage_trash", "Only managers can purge the trash.")
     if not folder.in_trash:
@@ -890,6 +946,7 @@ def folder_purge(
             "Something in this folder is no longer in the trash. Move it out first.",
             code="not_in_trash",
         )
+    _refuse_if_retained(access.workspace, [doc.pk for doc in docs], what=f"“{folder.name}”")
     locked = Document.objects.select_for_update().filter(pk__in=[doc.pk for doc in docs])
     purged = [_purge(doc, actor=actor) for doc in locked]
     record = copy.copy(folder)
@@ -911,6 +968,186 @@ def folder_purge(
     _audit(
         record, action=Action.FOLDER_PURGED, actor=actor, info=info, data={"documents": len(docs)}
     )
+
+
+# --- Final records and retention -------------------------------------------------------------
+
+
+def version_seal(
+    *,
+    actor: User,
+    document: Document,
+    version: Version,
+    info: RequestInfo = SYSTEM,
+    data: dict[str, Any] | None = None,
+) -> Version:
+    """Make ``version`` (the document's latest) its final record and seal the document: from
+    now on nothing replaces or removes it (no upload, restore, rename, move or trip to the
+    trash) until a manager reopens it (:func:`document_reopen`).
+
+    For a caller that has decided a rule was met (an approval), *inside its transaction*, in
+    which it already holds the workspace's lock (``document_access_locked`` or
+    ``workspaces.services.lock_access``): taken again here, which costs nothing then. No
+    ability is checked: the person who completes the rule may be a commenter. Refused
+    (:class:`Conflict`) when the version is no longer the latest or the document is in the
+    trash. Sealing again on the same version does nothing (no second audit row). Audited
+    ``document.sealed`` with the version's number, its SHA-256 and ``data`` (what the caller
+    wants kept beside them, such as the approval's id)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise hooks.OutsideTransaction("version_seal runs inside its caller's transaction.")
+    workspace_lock(workspace_id=document.workspace_id)
+    doc = Document.objects.select_for_update().get(pk=document.pk)
+    if version.document_id != doc.pk:
+        raise NotFound()
+    if doc.sealed_version_id == version.pk:
+        version.refresh_from_db(fields=["record_at"])
+        return version
+    if doc.in_trash:
+        raise Conflict(
+            f"“{doc.name}” is in the trash: it cannot be sealed.", code="document_in_trash"
+        )
+    if version.number != doc.current_version_number:
+        raise Conflict(
+            f"Version {version.number} of “{doc.name}” is no longer the latest (version "
+            f"{doc.current_version_number} is): it cannot become its final record.",
+            code="not_latest",
+        )
+    # Set once: a record sealed again after a reopening keeps its first date.
+    Version.objects.filter(pk=version.pk, record_at__isnull=True).update(record_at=timezone.now())
+    version.refresh_from_db(fields=["record_at"])
+    doc.sealed_version = version
+    doc.save(update_fields=["sealed_version"])
+    document.sealed_version = version
+    hooks.changed(hooks.DocumentSealed(actor=actor, document=doc, version=version))
+    _audit(
+        doc,
+        action=Action.DOCUMENT_SEALED,
+        actor=actor,
+        info=info,
+        data={**(data or {}), "version": version.number, "sha256": version.blob_id},
+    )
+    return version
+
+
+MAX_REOPEN_REASON = 500
+
+
+def _clean_reopen_reason(reason: Any) -> str:
+    raw = reason if isinstance(reason, str) else ""
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\r\t" for ch in raw
+    ):
+        raise ApplicationError(
+            "The reason holds characters that cannot be stored: write it as plain text.",
+            code="invalid_reason",
+        )
+    text = plain_text(raw, multiline=True)
+    if not text:
+        raise ApplicationError("Say why the document is reopened.", code="reason_required")
+    if len(text) > MAX_REOPEN_REASON:
+        raise ApplicationError(
+            f"A reason can be at most {MAX_REOPEN_REASON} characters.", code="reason_too_long"
+        )
+    return text
+
+
+@transaction.atomic
+def document_reopen(
+    *, actor: User, doc_access: DocumentAccess, reason: Any, info: RequestInfo = SYSTEM
+) -> Document:
+    """A manager reopens a sealed document, saying why: it takes new versions again (numbered
+    above its final record, which stays a record: ``record_at`` is kept). Audited
+    ``document.reopened`` with the reason."""
+    why = _clean_reopen_reason(reason)
+    doc_access = document_access_locked(actor, doc_access, "view", "You cannot see this document.")
+    cannot = "Only the workspace's managers can reopen a sealed document."
+    if not document_abilities(doc_access.access, sealed=True)["reopen"]:
+        deny(doc_access.access, cannot)
+    doc = doc_access.document
+    record = doc.sealed_version
+    if record is None:
+        raise Conflict(
+            f"“{doc.name}” is not sealed: there is nothing to reopen.", code="not_sealed"
+        )
+    _require_doc(doc_access, "reopen", cannot)
+    doc.sealed_version = None
+    doc.save(update_fields=["sealed_version"])
+    hooks.changed(hooks.DocumentReopened(actor=actor, document=doc, version=record))
+    _audit(
+        doc,
+        action=Action.DOCUMENT_REOPENED,
+        actor=actor,
+        info=info,
+        data={"version": record.number, "sha256": record.blob_id, "reason": why},
+    )
+    return doc
+
+
+def _years_before(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def record_kept_until(record_at: datetime, years: int) -> datetime:
+    """When a record made at ``record_at`` leaves a retention of ``years``."""
+    return _years_before(record_at, -years)
+
+
+def records_under_retention(*, workspace: Any, document_ids: Any = None) -> Any:
+    """The versions of ``workspace`` (of ``document_ids``, when given) that are final records
+    still under its retention (``record_retention_years`` since they became records), oldest
+    record first. No retention (0 years): none."""
+    years = int(workspace.record_retention_years)
+    if years <= 0:
+        return Version.objects.none()
+    qs = Version.objects.filter(
+        document__workspace_id=workspace.pk,
+        record_at__gt=_years_before(timezone.now(), years),
+    )
+    if document_ids is not None:
+        qs = qs.filter(document_id__in=document_ids)
+    return qs.select_related("document").order_by("record_at", "pk")
+
+
+def retention_refusal(workspace: Any, record: Version, *, what: str) -> UnderRetention:
+    kept = record_kept_until(record.record_at or timezone.now(), workspace.record_retention_years)
+    return UnderRetention.of(record, kept_until=kept, what=what)
+
+
+def _refuse_if_retained(workspace: Any, document_ids: list[Any], *, what: str) -> None:
+    record = records_under_retention(workspace=workspace, document_ids=document_ids).first()
+    if record is not None:
+        raise retention_refusal(workspace, record, what=what)
+
+
+def _purge_refused(
+    refusal: UnderRetention, *, actor: User | None, target: Document | Folder, info: RequestInfo
+) -> None:
+    """Audit a refused purge in a transaction of its own, which commits although the purge
+    did not (``durable``: refused inside another transaction, whose rollback would take the
+    row with it)."""
+    record = refusal.record
+    facts: dict[str, Any] = {}
+    if record is not None:
+        facts = {
+            "version": record.number,
+            "sha256": record.blob_id,
+            "document": str(record.document_id),
+        }
+    with transaction.atomic(durable=True):
+        audit_record(
+            action=Action.RECORD_PURGE_REFUSED,
+            actor=actor,
+            info=info,
+            workspace_id=target.workspace_id,
+            document_id=record.document_id if record is not None else None,
+            target_type="document" if isinstance(target, Document) else "folder",
+            target_id=str(target.pk),
+            target_label=target.name,
+            data={"how": "purge", **facts},
+        )
 
 
 # --- Garbage collection ----------------------------------------------------------------------

@@ -267,9 +267,10 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
 
 @login_required
 def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
-    """A document's breadcrumbs and heading alone: what its open pages replace when it is
-    renamed or moved, or a folder above it is (static/commonroom/places.js). Not a view of
-    the document (only its name and place), so not audited as one."""
+    """A document's breadcrumbs, heading and final record alone: what its open pages replace
+    when it is renamed, moved, sealed or reopened, or a folder above it is renamed or moved
+    (static/commonroom/places.js). Not a view of the document (only its name, place and
+    record), so not audited as one."""
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -280,6 +281,7 @@ def document_heading(request: AuthedRequest, workspace_id: str, document_id: str
         {
             "workspace": doc_access.access.workspace,
             "document": doc,
+            "abilities": doc_access.abilities,
             "path": folder_path(doc.folder),
         },
     )
@@ -368,6 +370,16 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
             messages.success(
                 request,
                 f"Version {version.restored_from_number} restored as version {version.number}.",
+            )
+        elif action == "reopen":
+            services.document_reopen(
+                actor=request.user,
+                doc_access=doc_access,
+                reason=form_value(request, "reason"),
+                info=info(request),
+            )
+            messages.success(
+                request, "Document reopened. New versions go above its final record, which stays."
             )
         elif action == "delete":
             services.document_delete(actor=request.user, doc_access=doc_access, info=info(request))

@@ -137,6 +137,17 @@ class DocumentMovedEvent(EventData):
     actor_id: int = Field(description="Who did it (the user id, as in the members list).")
 
 
+class DocumentSealedEvent(EventData):
+    """A document was sealed (its latest version became its final record) or reopened by a
+    manager (new versions go above the record, which stays one)."""
+
+    kind: Literal["document.sealed", "document.reopened"]
+    document: uuid.UUID
+    folder: uuid.UUID | None = Field(description="Its folder (null: the top level).")
+    number: int = Field(description="The version that is the final record.")
+    actor_id: int = Field(description="Who did it (the user id, as in the members list).")
+
+
 class FolderEvent(EventData):
     """A folder was created, renamed, moved to the trash with everything in it, restored, or
     purged for good. The documents it takes to (or brings back from) the trash have no event
@@ -188,6 +199,7 @@ DATA_CLASSES: tuple[type[EventData], ...] = (
     VersionEvent,
     DocumentEvent,
     DocumentMovedEvent,
+    DocumentSealedEvent,
     FolderEvent,
     FolderMovedEvent,
     SuggestionEvent,

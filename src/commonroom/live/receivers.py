@@ -10,7 +10,7 @@ nudges their open pages; each after the change commits (``services.revoke_user``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from commonroom.accounts import hooks as accounts_hooks
 from commonroom.documents import hooks
@@ -18,6 +18,7 @@ from commonroom.live.events import (
     DocumentEvent,
     DocumentKind,
     DocumentMovedEvent,
+    DocumentSealedEvent,
     FolderEvent,
     FolderKind,
     FolderMovedEvent,
@@ -93,6 +94,26 @@ def on_document_trashed(change: hooks.DocumentTrashed) -> None:
 
 def on_document_restored(change: hooks.DocumentRestored) -> None:
     _document("document.restored", change.document, change.actor.pk)
+
+
+SealedKind = Literal["document.sealed", "document.reopened"]
+
+
+def _sealed(kind: SealedKind, doc: Document, number: int, actor_id: int) -> None:
+    publish(
+        workspace_id=doc.workspace_id,
+        event=DocumentSealedEvent(
+            kind=kind, document=doc.pk, folder=doc.folder_id, number=number, actor_id=actor_id
+        ),
+    )
+
+
+def on_document_sealed(change: hooks.DocumentSealed) -> None:
+    _sealed("document.sealed", change.document, change.version.number, change.actor.pk)
+
+
+def on_document_reopened(change: hooks.DocumentReopened) -> None:
+    _sealed("document.reopened", change.document, change.version.number, change.actor.pk)
 
 
 def on_document_purged(change: hooks.DocumentPurged) -> None:
@@ -178,6 +199,8 @@ def connect() -> None:
     hooks.subscribe(hooks.DocumentMoved, on_document_moved)
     hooks.subscribe(hooks.DocumentTrashed, on_document_trashed)
     hooks.subscribe(hooks.DocumentRestored, on_document_restored)
+    hooks.subscribe(hooks.DocumentSealed, on_document_sealed)
+    hooks.subscribe(hooks.DocumentReopened, on_document_reopened)
     hooks.subscribe(hooks.DocumentPurged, on_document_purged)
     hooks.subscribe(hooks.FolderCreated, on_folder_created)
     hooks.subscribe(hooks.FolderRenamed, on_folder_renamed)

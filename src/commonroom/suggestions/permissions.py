@@ -6,7 +6,8 @@
   document not in the trash (then nobody may comment), on a document whose kind suggestions
   can change (.docx, .txt, .md).
 - Deciding (accepting, rejecting) makes or refuses a new version: whoever may upload new
-  versions (editors and managers).
+  versions (editors and managers), so nobody while the document is sealed (the seal's
+  sentence says why).
 - Downloading a Word version with its suggestions as tracked changes: whoever may download
   the document.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+from commonroom.documents.permissions import require
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.previews.convert import format_for
 from commonroom.suggestions.models import Suggestion
@@ -73,8 +75,8 @@ def require_suggest(doc_access: DocumentAccess) -> None:
 
 
 def require_decide(doc_access: DocumentAccess) -> None:
-    if not may_decide(doc_access):
-        deny(doc_access.access, CANNOT_DECIDE)
+    """Refused with a sentence; on a sealed document, the seal's (409 ``sealed``)."""
+    require(doc_access, "upload_version", CANNOT_DECIDE)
 
 
 def may_download(doc_access: DocumentAccess) -> bool:

@@ -34,6 +34,9 @@ class WorkspaceOut(Schema):
     name: str
     description: str
     archived: bool
+    # Years a final record is kept from its approval (0: no retention): until then neither it
+    # nor the workspace can be deleted.
+    record_retention_years: int
     created_at: datetime
     role: str
     abilities: dict[str, bool]
@@ -47,6 +50,7 @@ class WorkspaceIn(Schema):
 class WorkspacePatch(Schema):
     name: Text | None = None
     description: Text | None = None
+    record_retention_years: Annotated[int, Field(ge=0, le=100)] | None = None
     archived: StrictBool | None = None
 
 
@@ -85,6 +89,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "name": ws.name,
         "description": ws.description,
         "archived": ws.is_archived,
+        "record_retention_years": ws.record_retention_years,
         "created_at": ws.created_at,
         "role": access.role,
         "abilities": access.abilities,
@@ -148,12 +153,17 @@ def workspace_update(
                 actor=request.user, access=access, archived=False, info=_info(request)
             )
             access = workspace_access(user=request.user, workspace_id=workspace_id)
-        if payload.name is not None or payload.description is not None:
+        if (
+            payload.name is not None
+            or payload.description is not None
+            or payload.record_retention_years is not None
+        ):
             services.workspace_update(
                 actor=request.user,
                 access=access,
                 name=payload.name,
                 description=payload.description,
+                record_retention_years=payload.record_retention_years,
                 info=_info(request),
             )
         if payload.archived is True and not access.workspace.is_archived:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -29,6 +30,11 @@ class Workspace(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # How many years a final record (a version approved as one) is kept from its approval:
+    # until then neither it nor the workspace can be deleted. 0: no retention.
+    record_retention_years = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(100)]
+    )
 
     class Meta:
         ordering = ["name"]

@@ -97,6 +97,22 @@ def _clean_name(name: str) -> str:
     return name
 
 
+MAX_RETENTION_YEARS = 100
+
+
+def _clean_retention_years(value: int | str | None) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdecimal() or int(text) > MAX_RETENTION_YEARS:
+        raise ApplicationError(
+            f"Keep final records for a whole number of years from 0 to {MAX_RETENTION_YEARS} "
+            "(0: no retention).",
+            code="invalid_retention",
+        )
+    return int(text)
+
+
 def _ws_audit(
     access_or_ws: WorkspaceAccess | Workspace,
     *,
@@ -136,10 +152,15 @@ def workspace_update(
     access: WorkspaceAccess,
     name: str | None = None,
     description: str | None = None,
+    record_retention_years: int | str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
+    """Change the workspace's details: its name, description, and how many years its final
+    records are kept (``record_retention_years``, 0 to 100; 0: no retention). ``None`` (or an
+    empty form field) leaves a detail as it is."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
+    years = _clean_retention_years(record_retention_years)
     ws = access.workspace
     changes: dict[str, Any] = {}
     if name is not None and _clean_name(name) != ws.name:
@@ -148,8 +169,11 @@ def workspace_update(
     if description is not None and plain_text(description, multiline=True) != ws.description:
         changes["description"] = "changed"
         ws.description = plain_text(description, multiline=True)[:2000]
+    if years is not None and years != ws.record_retention_years:
+        changes["record_retention_years"] = [ws.record_retention_years, years]
+        ws.record_retention_years = years
     if changes:
-        ws.save(update_fields=["name", "description"])
+        ws.save(update_fields=["name", "description", "record_retention_years"])
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)
     return ws
 

@@ -93,6 +93,7 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     access=access,
                     name=form_value(request, "name"),
                     description=form_value(request, "description"),
+                    record_retention_years=form_value(request, "record_retention_years"),
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")

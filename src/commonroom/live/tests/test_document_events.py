@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from channels.db import database_sync_to_async
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -27,13 +28,15 @@ from commonroom.documents.tests.factories import (
 from commonroom.live.events import KINDS
 from commonroom.live.models import Event
 from commonroom.live.tests.test_consumer import connect, opened, receive, run, token_for
+from commonroom.workspaces.services import workspace_update
 
 # Data that tied clients to one page: never in an event again.
 SCREEN_KEYS = {"list", "target", "fragment", "notice"}
 
 
 def _changes(team: Any, doc: Document) -> dict[str, Any]:
-    """An editor and a manager rename, move, trash and restore; ids of what they made."""
+    """An editor and a manager rename, move, seal, reopen, trash and restore; ids of what they
+    made."""
     ws, editor, manager = team.workspace, team.editor, team.manager
     board = make_folder(editor, ws, "Board")
     services.document_rename(
@@ -54,6 +57,14 @@ def _changes(team: Any, doc: Document) -> dict[str, Any]:
         actor=manager, access=access, folder=Folder.objects.get(pk=board.pk), parent=archive
     )
     new_version(editor, Document.objects.get(pk=doc.pk), b"two")
+    with transaction.atomic():  # as an approval does, in its transaction
+        sealed = Document.objects.get(pk=doc.pk)
+        services.version_seal(actor=editor, document=sealed, version=sealed.versions.get(number=2))
+    services.document_reopen(
+        actor=manager, doc_access=doc_access_for(manager, doc), reason="A typo in item 4."
+    )
+    # No retention here, so that the record can be purged.
+    workspace_update(actor=manager, access=access_for(manager, ws), record_retention_years=0)
     services.document_delete(actor=manager, doc_access=doc_access_for(manager, doc))
     services.document_purge(actor=manager, access=access, document=Document.objects.get(pk=doc.pk))
     return {"board": str(board.pk), "archive": str(archive.pk)}
@@ -79,7 +90,7 @@ def test_renames_moves_the_trash_and_folders_reach_an_open_socket_in_order(team:
         comm = connect(team.workspace.pk, token=token)
         await opened(comm)
         ids = await database_sync_to_async(_changes)(team, doc)
-        got = await _places(comm, 13)
+        got = await _places(comm, 15)
         board, archive = ids["board"], ids["archive"]
         assert [(m["type"], m["kind"], m["data"]) for m in got] == [
             (
@@ -156,6 +167,16 @@ def test_renames_moves_the_trash_and_folders_reach_an_open_socket_in_order(team:
                     "restored_from": None,
                     "author_id": editor,
                 },
+            ),
+            (
+                "event",
+                "document.sealed",
+                {"document": d, "folder": board, "number": 2, "actor_id": editor},
+            ),
+            (
+                "event",
+                "document.reopened",
+                {"document": d, "folder": board, "number": 2, "actor_id": manager},
             ),
             (
                 "event",

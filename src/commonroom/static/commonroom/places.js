@@ -6,7 +6,8 @@
 // - a folder's page (or the workspace's top level), #cr-listing[data-live-folder]: its own URL
 //   with HX-Request gives its breadcrumbs, heading and listing;
 // - a document's page, #cr-title[data-live-document]: /w/<ws>/d/<id>/heading/ gives its
-//   breadcrumbs and heading; its going to the trash (or coming back) is said in a banner;
+//   breadcrumbs, heading and final record; its going to the trash (or coming back), its
+//   sealing and reopening are said in a banner too (the page's forms change: reload);
 // - the trash, #cr-trash: its own URL with HX-Request.
 // data-live-path lists the folders the page is inside, so a change to one of them is seen too.
 
@@ -86,7 +87,7 @@ function here() {
   return location.pathname + location.search;
 }
 
-const DOCUMENT_KINDS = ["version.created", "document.renamed", "document.moved", "document.trashed", "document.restored", "document.purged"];
+const DOCUMENT_KINDS = ["version.created", "document.renamed", "document.moved", "document.trashed", "document.restored", "document.purged", "document.sealed", "document.reopened"];
 const FOLDER_KINDS = ["folder.created", "folder.renamed", "folder.moved", "folder.trashed", "folder.restored", "folder.purged"];
 const TRASH_KINDS = ["document.trashed", "document.restored", "document.purged", "folder.trashed", "folder.restored", "folder.purged"];
 
@@ -132,6 +133,11 @@ function onDocument(heading, kind, d, ws, ui) {
     ui.closeComposers(text);
   } else if (action === "restored") {
     ui.banner("This document is back from the trash. Reload the page to work on it again.", true);
+  } else if (itself && (action === "sealed" || action === "reopened")) {
+    fetchParts(`/w/${ws}/d/${id}/heading/`, null);
+    ui.banner(action === "sealed"
+      ? `This document has been sealed: version ${d.number} is its final record. Reload the page to see what can still be done.`
+      : `This document has been reopened: new versions go above version ${d.number}, which stays its final record. Reload the page to work on it again.`, true);
   } else if (action === "purged") {
     const text = "This document has been deleted for good.";
     ui.banner(text);
