@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "commonroom.previews",
     "commonroom.search",
     "commonroom.suggestions",
+    "commonroom.approvals",
     "commonroom.demo",
 ]
 

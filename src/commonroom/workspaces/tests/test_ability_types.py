@@ -29,6 +29,7 @@ from commonroom.conversations.permissions import (
     MessageAbility,
 )
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility
+from commonroom.approvals.permissions import ApprovalAbilities
 from commonroom.suggestions.permissions import SuggestionAbilities
 from commonroom.workspaces.models import Role
 from commonroom.workspaces.permissions import (
@@ -156,6 +157,7 @@ TEMPLATE_DICTS: list[tuple[str, str, Any]] = [
     ("conversations", "abilities", ConversationAbilities),
     ("conversations", "can", MessageAbilities),
     ("suggestions", "s.can", SuggestionAbilities),
+    ("approvals", "r.can", ApprovalAbilities),
 ]
 _REFERENCE = re.compile(r"(?<![\w.])((?:\w+\.)*?(?:account_abilities|abilities|can))\.(\w+)")
 
