@@ -276,6 +276,7 @@ def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
         "delete": False,
         "restore": False,
         "purge": False,
+        "reopen": False,
     }
 
 

@@ -649,6 +649,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", D + "/versions/{number}/content"): Call(READ),
     ("GET", D + "/compare"): Call(READ),
     ("POST", D + "/versions/{number}/restore"): Call(EDIT_201),
+    # Only managers may reopen; the world's document is not sealed, which a manager is told
+    # (409 not_sealed: past every permission check).
+    ("POST", D + "/reopen"): Call((401, 404, 403, 403, 403, 409), json={"reason": "Item 4"}),
     ("GET", W + "/trash"): Call(MANAGE),
     # Trashed documents and folders are invisible to those who cannot manage the trash (404).
     ("POST", W + "/trash/documents/{document_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
@@ -829,6 +832,7 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", D): ARCHIVED_REFUSED,
     ("POST", D + "/versions"): ARCHIVED_REFUSED,
     ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
+    ("POST", D + "/reopen"): ARCHIVED_REFUSED,
     ("POST", D + "/comments"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/replies"): ARCHIVED_REFUSED,
     ("PATCH", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,
