@@ -82,7 +82,7 @@ class CertificateFacts:
     :func:`rule_words`)."""
 
     workspace: str
-    document_id: int
+    document_id: str
     document_name: str
     version_number: int
     file_name: str

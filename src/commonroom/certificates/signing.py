@@ -274,7 +274,7 @@ class Verification:
     covers_whole_file: bool = False
     signer: str = ""
     signed_at: dt.datetime | None = None
-    document_id: int | None = None
+    document_id: str = ""
     version_number: int | None = None
     sha256: str = ""
     problems: list[str] = field(default_factory=list)
@@ -349,10 +349,9 @@ def _embedded_facts(pdf: bytes, byte_range: Sequence[int], result: Verification)
     document = str(info.get(NameObject(INFO_DOCUMENT), "") or "")
     version = str(info.get(NameObject(INFO_VERSION), "") or "")
     sha = str(info.get(NameObject(INFO_SHA256), "") or "")
-    with contextlib.suppress(ValueError):
-        result.document_id = int(document)
+    result.document_id = document
     with contextlib.suppress(ValueError):
         result.version_number = int(version)
     result.sha256 = sha if isinstance(sha, str | TextStringObject) else ""
-    if result.document_id is None or result.version_number is None or len(result.sha256) != 64:
+    if not result.document_id or result.version_number is None or len(result.sha256) != 64:
         result.problems.append("The signed file does not name its document, version and SHA-256.")
