@@ -70,6 +70,7 @@ bench: install-test
 	$(BIN)/python -m bench.previews
 	$(BIN)/python -m bench.chains
 	$(BIN)/python -m bench.amend
+	$(BIN)/python -m bench.certificate
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:
