@@ -18,7 +18,9 @@ from commonroom.accounts.selectors import second_factor_kinds
 from commonroom.accounts.services import second_factor_code_check
 from commonroom.approvals import services
 from commonroom.approvals.models import ApprovalRequest
+from commonroom.approvals.records import PDF_TYPE, record_certificate
 from commonroom.approvals.selectors import document_requests, request_get
+from commonroom.approvals.views import certificate_response
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.api import NO_NUL, Text
@@ -255,3 +257,36 @@ def request_change(
         again = services.approval_ask_again(due_date=payload.due_date, **common)
         return Status(201, _one(request, doc_access, again.pk))
     return _one(request, doc_access, request_id)
+
+
+@router.get(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/certificate",
+    response={200: bytes},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": (
+                    "The final record as one PDF: the version rendered (a Word file by "
+                    "LibreOffice, a PDF as it is, other files their preview's text, which the "
+                    "certificate then says), followed by its certificate page (the document, "
+                    "version, SHA-256, each approver's decision and time, the rule, the "
+                    "request's history), signed by the installation (PAdES): "
+                    "`commonroom record verify FILE` checks it. An attachment."
+                ),
+                "content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def record_certificate_get(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    """A final record's signed certificate (409 ``not_a_record`` for a version that is not
+    one)."""
+    made = record_certificate(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        number=number,
+        info=_info(request),
+    )
+    return certificate_response(made)

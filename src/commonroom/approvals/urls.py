@@ -15,4 +15,9 @@ urlpatterns: list[URLPattern] = [
     path(R + "change/", views.request_change, name="approval_change"),
     path(R + "approve/", views.request_approve, name="approval_confirm"),
     path(R + "decline/", views.request_decline, name="approval_decline"),
+    path(
+        "w/<uuid:workspace_id>/d/<uuid:document_id>/v/<int:number>/certificate/",
+        views.record_certificate_download,
+        name="record_certificate",
+    ),
 ]

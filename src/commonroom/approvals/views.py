@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
+from django.utils.http import content_disposition_header
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from commonroom.accounts.selectors import second_factor_confirmed, second_factor_kinds
 from commonroom.approvals import services
+from commonroom.approvals.records import PDF_TYPE, Certificate, record_certificate
 from commonroom.approvals.models import ApprovalRequest
 from commonroom.approvals.selectors import approver_choices, request_get
 from commonroom.core.exceptions import ApplicationError
@@ -238,3 +240,31 @@ def request_approve(
             "factor_url": factor_url,
         },
     )
+
+
+def certificate_response(made: Certificate) -> HttpResponse:
+    """The signed PDF, always an attachment (for the page and the API)."""
+    response = HttpResponse(made.data, content_type=PDF_TYPE)
+    response["Content-Disposition"] = str(content_disposition_header(True, made.filename))
+    response["Content-Length"] = str(len(made.data))
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def record_certificate_download(
+    request: AuthedRequest, workspace_id: str, document_id: str, number: int
+) -> HttpResponse:
+    """A final record's signed certificate PDF (its version rendered, then who approved it)."""
+    doc_access = _doc_access(request, workspace_id, document_id)
+    try:
+        made = record_certificate(
+            actor=request.user, doc_access=doc_access, number=number, info=info(request)
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return back_with_error(request, exc, _page_url(doc_access))
+    return certificate_response(made)

@@ -84,6 +84,10 @@ class Action(models.TextChoices):
     APPROVAL_APPROVED = "approval.approved", "Approved a version"
     APPROVAL_DECLINED = "approval.declined", "Declined to approve a version"
     APPROVAL_ENDED = "approval.ended", "An approval request ended"
+    RECORD_CERTIFICATE_DOWNLOADED = (
+        "record.certificate_downloaded",
+        "Downloaded a final record's signed certificate",
+    )
 
 
 def action_label(action: str) -> str:

@@ -416,6 +416,8 @@ PAGES: dict[str, Page] = {
         form=lambda: {"version": "1", "approvers": [OPEN_SUGGESTION["approver"]]},
     ),
     "approval_item": Page(get=MEMBERS),
+    # The world's version 1 is not a final record: whoever may download is told so.
+    "record_certificate": Page(get=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
     "approval_change": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"action": "remind"}),
     "approval_confirm": Page(get=MEMBERS, post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED)),
     "approval_decline": Page(
@@ -705,6 +707,7 @@ CALLS: dict[tuple[str, str], Call] = {
         (401, 404, 403, 200, 200, 403), json={"decision": "decline", "reason": "No."}
     ),
     ("POST", D + "/approvals/{request_id}/change"): Call(MANAGE, json={"action": "remind"}),
+    ("GET", D + "/versions/{number}/certificate"): Call((401, 404, 409, 409, 409, 409)),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
