@@ -148,3 +148,38 @@ def test_messages_and_conversations_reach_another_browser_from_the_events_ids(
     expect(listing.get_by_role("link", name="Leave")).to_be_visible(timeout=SOON)
     _within(started, "the new conversation")
     assert page_problems.seen == []
+
+
+def test_a_seal_and_a_reopening_reach_another_browsers_pages(
+    asgi_server: Any, new_page: Any, page_problems: Any
+) -> None:
+    from django.db import transaction
+
+    priya, sam, ws, doc = _world()
+    listing = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/")
+    phone = _open(new_page, asgi_server, sam, f"/w/{ws.pk}/d/{doc.pk}/", viewport=PHONE)
+    record = phone.locator("#cr-record")
+    expect(record).not_to_contain_text("Final record")
+
+    # An approval's rule is met: version 1 becomes the final record.
+    started = time.monotonic()
+    with transaction.atomic():
+        sealed = Document.objects.get(pk=doc.pk)
+        services.version_seal(actor=priya, document=sealed, version=sealed.versions.get())
+    expect(record).to_contain_text("Version 1 is this document's final record", timeout=SOON)
+    expect(phone.locator("#cr-live-banner")).to_contain_text("has been sealed", timeout=SOON)
+    expect(listing.locator("#cr-listing")).to_contain_text("Final record", timeout=SOON)
+    _within(started, "the seal")
+
+    # Priya reopens it: the record part goes, the banner says versions continue above it.
+    started = time.monotonic()
+    services.document_reopen(
+        actor=priya,
+        doc_access=document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk),
+        reason="Item 4 had a typo.",
+    )
+    expect(record).not_to_contain_text("Final record", timeout=SOON)
+    expect(phone.locator("#cr-live-banner")).to_contain_text("has been reopened", timeout=SOON)
+    expect(listing.locator("#cr-listing")).not_to_contain_text("Final record", timeout=SOON)
+    _within(started, "the reopening")
+    assert page_problems.seen == []

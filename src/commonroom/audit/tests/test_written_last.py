@@ -253,6 +253,48 @@ def case_document_purge(team: Any) -> Callable[[], object]:
     )
 
 
+def _sealed_in_a_transaction(team: Any, doc: Document) -> object:
+    from django.db import transaction
+
+    with transaction.atomic():  # as an approval seals, in its own transaction
+        doc = Document.objects.get(pk=doc.pk)
+        return documents.version_seal(
+            actor=team.commenter, document=doc, version=doc.versions.get(number=1)
+        )
+
+
+def case_version_seal(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: _sealed_in_a_transaction(team, doc)
+
+
+def case_document_reopen(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    _sealed_in_a_transaction(team, doc)
+    return lambda: documents.document_reopen(
+        actor=team.manager, doc_access=doc_access_for(team.manager, doc), reason="Typo"
+    )
+
+
+def case_record_purge_refused(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    _sealed_in_a_transaction(team, doc)
+    documents.document_reopen(
+        actor=team.manager, doc_access=doc_access_for(team.manager, doc), reason="Typo"
+    )
+    documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+
+    def refused() -> None:
+        with pytest.raises(documents.UnderRetention):
+            documents.document_purge(
+                actor=team.manager,
+                access=access_for(team.manager, team.workspace),
+                document=Document.objects.get(pk=doc.pk),
+            )
+
+    return refused
+
+
 def case_folder_create(team: Any) -> Callable[[], object]:
     return lambda: make_folder(team.editor, team.workspace, "Minutes")
 

@@ -123,8 +123,10 @@ LOCKS: dict[str, str] = {
     "documents.services._add_version": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services.document_move": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services.document_restore": REDUNDANT_UNDER_WORKSPACE_LOCK,
-    "documents.services.document_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
-    "documents.services.folder_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    "documents.services._document_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    "documents.services._folder_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    # Its caller holds the workspace's lock (an approval), and it takes it again.
+    "documents.services.version_seal": REDUNDANT_UNDER_WORKSPACE_LOCK,
 }
 
 

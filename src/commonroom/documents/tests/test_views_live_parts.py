@@ -78,7 +78,9 @@ def test_a_documents_heading_names_it_and_its_place_unaudited_and_only_for_membe
     viewer = client_for(team.viewer)
     audited = AuditEvent.objects.count()
     html = viewer.get(url).content.decode()
-    assert part_ids(html) == ["cr-breadcrumbs", "cr-title"]
+    # Its final record's part is there, empty until it is sealed.
+    assert part_ids(html) == ["cr-breadcrumbs", "cr-title", "cr-record"]
+    assert "Final record" not in html
     assert ">minutes.txt</h1>" in html and ">Board</a>" in html
     assert f'data-live-document="{doc.pk}"' in html
     assert AuditEvent.objects.count() == audited  # its name and place, not its content
