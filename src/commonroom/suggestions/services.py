@@ -705,6 +705,7 @@ def tracked_changes_accept(
             based_on_number=version.number,
             note=note[:NOTE_LENGTH],
             info=info,
+            stamp=accepted.stamp,  # set by the child: no second child reads it back
         )
         audit_record(
             action=Action.TRACKED_CHANGES_ACCEPTED,
