@@ -247,8 +247,9 @@ def test_a_file_without_tracked_changes_or_not_a_word_file_is_refused(team) -> N
     audit = AuditEvent.objects.count()
     with pytest.raises(ApplicationError, match="Version 1 has no tracked changes to accept"):
         accept_all(team.editor, plain)
-    with pytest.raises(ApplicationError, match=r"Only a Word \(.docx\) file's tracked changes"):
+    with pytest.raises(services.NotWord, match=r"Version 1 is not a Word \(\.docx\) file") as no:
         accept_all(team.editor, text)
+    assert (no.value.code, no.value.status) == ("not_word", 409)
     assert nothing_written(plain, 1, audit) and text.versions.count() == 1
 
 
