@@ -693,9 +693,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
     # Version 1 is not a stale copy: those who may carry are told so (400).
     ("POST", D + "/suggestions/carry"): Call((401, 404, 403, 403, 400, 400), json={"version": 1}),
-    # The world's document is a text file: no tracked changes to download (409) or accept (400).
+    # The world's document is a text file: not a Word file, to download with tracked changes or
+    # to accept its own (409 not_word, both).
     ("GET", D + "/suggestions/tracked-changes"): Call((401, 404, 409, 409, 409, 409)),
-    ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 400, 400)),
+    ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 409, 409)),
     # Approvals: the open request is the manager's, asking the commenter and the editor; asking
     # again for version 1 is a conflict (it has that open request).
     ("GET", D + "/approvals"): Call(READ),
