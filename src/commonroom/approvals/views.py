@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
-from django.utils.http import content_disposition_header
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from commonroom.accounts.selectors import second_factor_confirmed, second_factor_kinds
 from commonroom.approvals import services
-from commonroom.approvals.records import PDF_TYPE, Certificate, record_certificate
 from commonroom.approvals.models import ApprovalRequest
+from commonroom.approvals.records import PDF_TYPE, Certificate, record_certificate
 from commonroom.approvals.selectors import approver_choices, request_get
 from commonroom.core.exceptions import ApplicationError
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info

@@ -421,7 +421,9 @@ PAGES: dict[str, Page] = {
     "approval_change": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"action": "remind"}),
     "approval_confirm": Page(get=MEMBERS, post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED)),
     "approval_decline": Page(
-        get=POST_ONLY, post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED), form=lambda: {"reason": "No."}
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED),
+        form=lambda: {"reason": "No."},
     ),
     "workspace_mention_candidates": Page(get=MEMBERS),
     # Conversations: the topic and its message are the manager's.

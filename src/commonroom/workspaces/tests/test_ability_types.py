@@ -21,6 +21,7 @@ from typing import Any, get_args
 import pytest
 
 from commonroom.accounts.permissions import AccountAbilities, AccountAbility
+from commonroom.approvals.permissions import ApprovalAbilities
 from commonroom.comments.permissions import CommentAbilities, CommentAbility
 from commonroom.conversations.permissions import (
     ConversationAbilities,
@@ -29,7 +30,6 @@ from commonroom.conversations.permissions import (
     MessageAbility,
 )
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility
-from commonroom.approvals.permissions import ApprovalAbilities
 from commonroom.suggestions.permissions import SuggestionAbilities
 from commonroom.workspaces.models import Role
 from commonroom.workspaces.permissions import (
