@@ -28,6 +28,33 @@ from commonroom.documents.selectors import DocumentAccess, document_access
 
 router = Router(tags=["approvals"])
 
+
+def _conflict(description: str) -> dict[str, Any]:
+    """The 409 an operation answers, with its ``ErrorOut`` body, for the OpenAPI schema."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+
+
+ASK_409 = {
+    "responses": {
+        "409": _conflict(
+            "Refused with a sentence: the version is not the latest (`not_latest`), already has "
+            "an open request (`already_open`), or the document is sealed (`sealed`)."
+        )
+    }
+}
+CHANGE_409 = {
+    "responses": {
+        "409": _conflict(
+            "Refused with a sentence: the request has ended (`request_ended`), was decided "
+            "already (`already_decided`), or the change does not apply (`already_asked`, "
+            "`last_approver`, `reminded_recently`, `nobody_waiting`, `not_ended`, `sealed`...)."
+        )
+    }
+}
+
 Reason = Annotated[str, StringConstraints(pattern=NO_NUL, max_length=services.MAX_REASON)]
 StateName = Literal["open", "approved", "declined", "cancelled", "superseded"]
 DecisionName = Literal["pending", "approved", "declined", "removed"]
@@ -168,7 +195,7 @@ def request_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: u
     return [request_out(r) for r in document_requests(doc_access=doc_access, user=request.user)]
 
 
-@router.post(A, response={201: RequestOut})
+@router.post(A, response={201: RequestOut}, openapi_extra=ASK_409)
 def request_create(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: RequestIn
 ) -> object:
@@ -197,7 +224,7 @@ def request_read(
     return _one(request, _doc(request, workspace_id, document_id), request_id)
 
 
-@router.post(A + "/{request_id}/decision", response=RequestOut)
+@router.post(A + "/{request_id}/decision", response=RequestOut, openapi_extra=CHANGE_409)
 def request_decide(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
@@ -225,7 +252,11 @@ def request_decide(
     return _one(request, doc_access, request_id)
 
 
-@router.post(A + "/{request_id}/change", response={200: RequestOut, 201: RequestOut})
+@router.post(
+    A + "/{request_id}/change",
+    response={200: RequestOut, 201: RequestOut},
+    openapi_extra=CHANGE_409,
+)
 def request_change(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
@@ -274,7 +305,8 @@ def request_change(
                     "`commonroom record verify FILE` checks it. An attachment."
                 ),
                 "content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
-            }
+            },
+            "409": _conflict("The version is not a final record (`not_a_record`)."),
         }
     },
 )
