@@ -33,10 +33,13 @@ run: install
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-## libreoffice: LibreOffice Writer, the independent reader of the Word files office/ writes
+## libreoffice: LibreOffice Writer, the independent reader of the Word files office/ writes and
+## the renderer of certificate PDFs, with the fonts the certificate page is set in (DejaVu Sans,
+## Droid Sans Fallback for Chinese, Japanese, Korean names)
 ## (after browser: two apt-get runs at once would fight over dpkg's lock)
 libreoffice: | browser
 	@command -v soffice >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer >/dev/null; }
+	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf -a -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-dejavu-core fonts-droid-fallback >/dev/null; }
 
 lint: install-test
 	$(BIN)/ruff check .
@@ -67,6 +70,7 @@ bench: install-test
 	$(BIN)/python -m bench.previews
 	$(BIN)/python -m bench.chains
 	$(BIN)/python -m bench.amend
+	$(BIN)/python -m bench.certificate
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

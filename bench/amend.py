@@ -37,7 +37,6 @@ import os
 import pstats
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,10 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import REPO, Config, redact
+from bench.libreoffice import soffice_convert, soffice_path, soffice_times, soffice_version
 from bench.machine import load_average, machine
-from bench.previews import Timed, Writer, pdf_pages, soffice_convert, soffice_path, soffice_version
-from bench.report import TIMES, write_section
-from bench.server import commonroom, server_environment
+from bench.previews import Writer, pdf_pages
+from bench.report import ratio, secs, write_section
+from bench.server import child_figures, postgres_answers
 
 RUNS = max(1, int(os.environ.get("BENCH_AMEND_RUNS", "") or 3))
 # Set: the last accept of ten is profiled and its costliest calls printed (not written out).
@@ -58,6 +58,7 @@ WORDS = 24_000
 TEN = 10
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+MODULE = "bench.amend"
 
 
 def step(message: str) -> None:
@@ -259,79 +260,6 @@ def child(source: Path, out: Path) -> None:
 # --- The parent ---------------------------------------------------------------------------------
 
 
-def postgres_answers(url: str) -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-def run_one(config: Config, source: Path, database_url: str) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="amend-", dir=config.base_dir))
-    try:
-        env = server_environment(config, data_dir, database_url)
-        commonroom(env, "migrate", "--noinput", "-v", "0")
-        out = data_dir / "figures.json"
-        subprocess.run(
-            [sys.executable, "-m", "bench.amend", "--child", str(source), str(out)],
-            env=env,
-            cwd=REPO,
-            check=True,
-        )
-        return dict(json.loads(out.read_text()))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def lo_resave(soffice: str, source: Path, work: Path, *, kept: bool) -> Timed:
-    """``soffice --headless --convert-to docx`` of ``source``, ``RUNS`` times: a fresh profile
-    each time, or (``kept``) one profile, made and warmed by a first, untimed run."""
-    profile = Path(tempfile.mkdtemp(prefix="lo-kept-", dir=work))
-    timed = Timed([])
-    for n in range(RUNS + (1 if kept else 0)):
-        outdir = Path(tempfile.mkdtemp(prefix="lo-out-", dir=work))
-        command = [
-            soffice,
-            "-env:UserInstallation="
-            + (profile if kept else Path(tempfile.mkdtemp(prefix="lo-", dir=work))).as_uri(),
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "docx",
-            "--outdir",
-            str(outdir),
-            str(source),
-        ]
-        started = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-        seconds = time.perf_counter() - started
-        made = outdir / source.name
-        if result.returncode != 0 or not made.exists() or made.stat().st_size == 0:
-            said = (result.stderr or result.stdout).strip()[-200:]
-            return Timed(timed.seconds, f"exit {result.returncode}, no file ({said})")
-        label = "warm-up" if kept and n == 0 else f"run {n + (0 if kept else 1)}"
-        how = "kept" if kept else "fresh"
-        step(f"  LibreOffice re-save ({how} profile), {label}: {seconds:.2f} s")
-        if not (kept and n == 0):
-            timed.seconds.append(seconds)
-    return timed
-
-
-def secs(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.2f} s"
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b <= 0:
-        return "-"
-    return f"**{a / b:,.2f}{TIMES}**"
-
-
 def main() -> None:
     from django.conf import settings
 
@@ -345,7 +273,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="amend-work-", dir=config.base_dir))
     notes: list[str] = []
     results: list[dict[str, Any]] = []
-    soffice = soffice_path()
+    soffice = soffice_path(step)
     lo = soffice_version(soffice) if soffice else ""
     fresh = kept = None
     try:
@@ -367,20 +295,21 @@ def main() -> None:
                 break
             target = round(target * (PAGES - 0.3) / pages)
         step("SQLite")
-        results.append({"label": "SQLite", **run_one(config, source, "")})
+        results.append({"label": "SQLite", **child_figures(config, MODULE, [str(source)], "")})
         pg_url = config.postgres_url or DEFAULT_PG
         if postgres_answers(pg_url):
             step(f"PostgreSQL at {redact(pg_url)}")
             with contextlib.ExitStack() as stack:
                 database_url = stack.enter_context(postgres_database(pg_url))
-                results.append({"label": "PostgreSQL", **run_one(config, source, database_url)})
+                figures = child_figures(config, MODULE, [str(source)], database_url)
+                results.append({"label": "PostgreSQL", **figures})
         else:
             notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
         if soffice:
             step("LibreOffice: open and re-save, a fresh profile each time")
-            fresh = lo_resave(soffice, source, work, kept=False)
+            fresh = soffice_times(soffice, source, "docx", work, runs=RUNS, say=step)
             step("LibreOffice: open and re-save, one profile kept")
-            kept = lo_resave(soffice, source, work, kept=True)
+            kept = soffice_times(soffice, source, "docx", work, runs=RUNS, kept=True, say=step)
             for timed, how in ((fresh, "fresh"), (kept, "kept")):
                 if timed.error:
                     notes.append(f"LibreOffice's re-save ({how} profile) failed: {timed.error}")

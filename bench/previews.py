@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import REPO, Config
+from bench.libreoffice import Timed, soffice_convert, soffice_path, soffice_times, soffice_version
 from bench.machine import load_average, machine
-from bench.report import TIMES, write_section
+from bench.report import TIMES, ratio, secs, write_section
 
 RUNS = max(1, int(os.environ.get("BENCH_PREVIEW_RUNS", "") or 3))
 DOCX_PAGES = 50
@@ -39,8 +40,6 @@ DOCX_WORDS = 25_000
 PDF_PAGES = 200
 PDF_WORDS_PER_PAGE = 270
 PAGES_DRAWN = (1, 100, 200)
-SOFFICE_WAIT = float(os.environ.get("BENCH_SOFFICE_WAIT", "") or 240)  # seconds
-SOFFICE_TIMEOUT = 900
 
 _WORDS = """
 the of and to in a is that for it as was with be by on not he this are or his from at which
@@ -222,100 +221,6 @@ def pdf_pages(path: Path) -> int:
         document.close()
 
 
-# -- LibreOffice -------------------------------------------------------------------------------
-
-
-def soffice_path() -> str | None:
-    """``soffice`` (or ``libreoffice``) on the PATH, waiting up to ``BENCH_SOFFICE_WAIT`` seconds
-    for /usr/bin/soffice when it is being installed."""
-    deadline = time.monotonic() + SOFFICE_WAIT
-    while True:
-        found = shutil.which("soffice") or shutil.which("libreoffice")
-        if found or time.monotonic() > deadline or not _installing():
-            return found
-        step("waiting for LibreOffice to be installed")
-        time.sleep(10)
-
-
-def _installing() -> bool:
-    """An apt or dpkg process is running (LibreOffice may be on its way)."""
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                name = (proc / "comm").read_text().strip()
-            except OSError:
-                continue
-            if name in {"apt", "apt-get", "dpkg"}:
-                return True
-    return False
-
-
-def soffice_version(soffice: str) -> str:
-    result = subprocess.run(
-        [soffice, "--version"], capture_output=True, text=True, timeout=120, check=False
-    )
-    return result.stdout.strip().splitlines()[0] if result.stdout.strip() else "unknown version"
-
-
-@dataclass
-class Timed:
-    seconds: list[float]
-    error: str = ""
-
-    @property
-    def median(self) -> float | None:
-        return statistics.median(self.seconds) if self.seconds and not self.error else None
-
-
-def soffice_convert(
-    soffice: str, source: Path, to: str, work: Path, infilter: str = ""
-) -> tuple[float, Path | None, str]:
-    """One ``soffice --headless --convert-to`` with a fresh profile: (seconds, output, error)."""
-    profile = Path(tempfile.mkdtemp(prefix="lo-profile-", dir=work))
-    outdir = Path(tempfile.mkdtemp(prefix="lo-out-", dir=work))
-    command = [
-        soffice,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        *([f"--infilter={infilter}"] if infilter else []),
-        "--convert-to",
-        to,
-        "--outdir",
-        str(outdir),
-        str(source),
-    ]
-    started = time.perf_counter()
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=SOFFICE_TIMEOUT, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - started, None, f"no answer in {SOFFICE_TIMEOUT} s"
-    seconds = time.perf_counter() - started
-    shutil.rmtree(profile, ignore_errors=True)
-    made = sorted(p for p in outdir.iterdir() if p.suffix == "." + to.split(":")[0])
-    if result.returncode != 0 or not made:
-        said_lines = (result.stderr or result.stdout).strip().splitlines()
-        said = said_lines[-1].strip()[:200] if said_lines else ""
-        return seconds, None, f"exit {result.returncode}, no output ({said or 'nothing said'})"
-    return seconds, made[0], ""
-
-
-def soffice_times(soffice: str, source: Path, to: str, work: Path, infilter: str = "") -> Timed:
-    timed = Timed([])
-    for n in range(RUNS):
-        seconds, _, error = soffice_convert(soffice, source, to, work, infilter)
-        step(f"  LibreOffice {source.name} -> {to}, run {n + 1}: {seconds:.2f} s {error}")
-        if error:
-            return Timed(timed.seconds, error)
-        timed.seconds.append(seconds)
-    return timed
-
-
-# -- ours --------------------------------------------------------------------------------------
-
-
 def ours(fmt: str, source: Path, work: Path) -> tuple[Timed, int | None, str]:
     """``run_converter(fmt, ...)`` ``RUNS`` times: the times, the page count, notes."""
     from commonroom.previews.sandbox import run_converter
@@ -375,18 +280,6 @@ def pdftoppm_times(pdftoppm: str, source: Path, page: int, work: Path) -> Timed:
 # -- the table ---------------------------------------------------------------------------------
 
 
-def secs(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.2f} s"
-
-
-def ratio(a: float | None, b: float | None) -> str:
-    if a is None or b is None or b <= 0:
-        return "-"
-    return f"**{a / b:,.2f}{TIMES}**"
-
-
 @dataclass
 class Row:
     what: str
@@ -419,7 +312,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="previews-", dir=config.base_dir))
     rows: list[Row] = []
     notes: list[str] = []
-    soffice = soffice_path()
+    soffice = soffice_path(step)
     pdftoppm = shutil.which("pdftoppm")
     try:
         lo = soffice_version(soffice) if soffice else ""
@@ -505,9 +398,9 @@ def main() -> None:
         lo_html = lo_pdf = lo_from_pdf = None
         if soffice:
             step("LibreOffice: docx -> html")
-            lo_html = soffice_times(soffice, docx, "html", work)
+            lo_html = soffice_times(soffice, docx, "html", work, runs=RUNS, say=step)
             step("LibreOffice: docx -> pdf")
-            lo_pdf = soffice_times(soffice, docx, "pdf", work)
+            lo_pdf = soffice_times(soffice, docx, "pdf", work, runs=RUNS, say=step)
             step("LibreOffice: its own PDF import, once")
             seconds, _, error = soffice_convert(soffice, pdf, "html", work)
             lo_from_pdf = error or f"opened it in {seconds:.1f} s"

@@ -89,6 +89,20 @@ def ms(value: float) -> str:
     return f"{value:,.1f} ms" if value < 100 else f"{value:,.0f} ms"
 
 
+def secs(value: float | None) -> str:
+    """Seconds as a table shows them (milliseconds under one second); ``-`` for none."""
+    if value is None:
+        return "-"
+    return f"{value * 1000:,.0f} ms" if value < 1 else f"{value:,.2f} s"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    """``a`` ÷ ``b`` in bold, the figure that travels; ``-`` when either is missing."""
+    if a is None or b is None or b <= 0:
+        return "-"
+    return f"**{a / b:,.2f}{TIMES}**"
+
+
 def latency(load: LoadResult, value: float) -> str:
     return ms(value) if load.requests else "none answered"
 

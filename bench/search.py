@@ -18,20 +18,17 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.config import REPO, Config, redact
+from bench.config import Config, redact
 from bench.machine import load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import commonroom, server_environment
+from bench.server import child_figures, postgres_answers
 
 DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "50000"))
 QUERIES = int(os.environ.get("BENCH_SEARCH_QUERIES", "200"))
@@ -208,33 +205,6 @@ def child(out: Path) -> None:
 # --- The parent: each database in its own process ---------------------------------------------
 
 
-def postgres_answers(url: str) -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-def run_one(config: Config, database_url: str) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="search-", dir=config.base_dir))
-    try:
-        env = server_environment(config, data_dir, database_url)
-        commonroom(env, "migrate", "--noinput", "-v", "0")
-        out = data_dir / "figures.json"
-        subprocess.run(
-            [sys.executable, "-m", "bench.search", "--child", str(out)],
-            env=env,
-            cwd=REPO,
-            check=True,
-        )
-        return dict(json.loads(out.read_text()))
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
 def render(rows: list[dict[str, Any]], notes: list[str], info: Any) -> str:
     lines = [
         "## Search",
@@ -281,13 +251,14 @@ def main() -> None:
     info = machine()
     rows, notes = [], []
     step("SQLite (FTS5)")
-    rows.append({"label": "SQLite FTS5", **run_one(config, "")})
+    rows.append({"label": "SQLite FTS5", **child_figures(config, "bench.search", [], "")})
     pg_url = config.postgres_url or DEFAULT_PG
     if postgres_answers(pg_url):
         step(f"PostgreSQL at {redact(pg_url)}")
         with contextlib.ExitStack() as stack:
             database_url = stack.enter_context(postgres_database(pg_url))
-            rows.append({"label": "PostgreSQL (GIN, tsvector)", **run_one(config, database_url)})
+            figures = child_figures(config, "bench.search", [], database_url)
+            rows.append({"label": "PostgreSQL (GIN, tsvector)", **figures})
     else:
         notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
     text = render(rows, notes, info)

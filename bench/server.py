@@ -1,5 +1,6 @@
 """The server under test: ``commonroom serve`` (uvicorn, ASGI) in a subprocess, with its own data
-directory, and the memory readings of its process from /proc.
+directory, and the memory readings of its process from /proc; and a benchmark's own child
+process run the same way (:func:`child_figures`), with whether PostgreSQL answers.
 
 The data directory is made under ``BENCH_DIR`` so that it sits on the disk being measured; it is
 removed, with every file the run wrote, when the run ends.
@@ -8,21 +9,25 @@ removed, with every file the run wrote, when the run ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
-from bench.config import MIB, Config
+from bench.config import MIB, REPO, Config
 
 # Variables of the developer's shell that would point the run at their own data or settings.
 CLEARED = (
@@ -74,6 +79,39 @@ def commonroom(env: dict[str, str], *args: str) -> str:
     if result.returncode != 0:
         raise SystemExit(f"commonroom {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
     return result.stdout
+
+
+def postgres_answers(url: str) -> bool:
+    """Whether a PostgreSQL server answers at ``url`` within three seconds."""
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+def child_figures(
+    config: Config, module: str, args: Sequence[str], database_url: str
+) -> dict[str, Any]:
+    """Run ``python -m module --child *args <figures.json>`` in a throw-away data directory
+    (migrated first; ``database_url`` empty for the embedded SQLite) and return the figures it
+    wrote there. The directory is removed, with everything the child wrote, however it ends."""
+    data_dir = Path(tempfile.mkdtemp(prefix=module.rpartition(".")[2] + "-", dir=config.base_dir))
+    try:
+        env = server_environment(config, data_dir, database_url)
+        commonroom(env, "migrate", "--noinput", "-v", "0")
+        out = data_dir / "figures.json"
+        subprocess.run(
+            [sys.executable, "-m", module, "--child", *args, str(out)],
+            env=env,
+            cwd=REPO,
+            check=True,
+        )
+        return dict(json.loads(out.read_text()))
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -26,6 +26,7 @@ from ninja.parser import Parser
 
 from commonroom.accounts.api import router as accounts_router
 from commonroom.accounts.auth import BrowserSessionAuth, TokenAuth
+from commonroom.approvals.api import router as approvals_router
 from commonroom.comments.api import router as comments_router
 from commonroom.conversations.api import router as conversations_router
 from commonroom.core.exceptions import (
@@ -242,6 +243,7 @@ api.add_router("/workspaces", workspaces_router)
 api.add_router("/workspaces", documents_router)
 api.add_router("/workspaces", comments_router)
 api.add_router("/workspaces", suggestions_router)
+api.add_router("/workspaces", approvals_router)
 api.add_router("/workspaces", conversations_router)
 api.add_router("/workspaces", previews_router)
 api.add_router("/", notifications_router)

@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "commonroom.previews",
     "commonroom.search",
     "commonroom.suggestions",
+    "commonroom.approvals",
     "commonroom.demo",
 ]
 
@@ -418,6 +419,22 @@ if COMMONROOM_PREVIEW_CONFINE not in {"best-effort", "required"}:
     raise RuntimeError(
         "COMMONROOM_PREVIEW_CONFINE must be best-effort or required, "
         f"not {COMMONROOM_PREVIEW_CONFINE!r}"
+    )
+
+# The signed certificate PDF of a final record (certificates/): LibreOffice (soffice) renders
+# Office files, within this many seconds (its memory: COMMONROOM_CERTIFICATE_MEMORY_MB). The
+# installation signs with the key and certificate named here (PEM files), or with its own made
+# on first use under <data dir>/records-signing/; its name goes in the certificate's subject.
+COMMONROOM_CERTIFICATE_TIMEOUT = max(env_int("COMMONROOM_CERTIFICATE_TIMEOUT", 120), 1)
+COMMONROOM_CERTIFICATE_MEMORY_MB = max(env_int("COMMONROOM_CERTIFICATE_MEMORY_MB", 3072), 256)
+COMMONROOM_SOFFICE = env("COMMONROOM_SOFFICE")
+COMMONROOM_RECORDS_SIGNING_KEY = env("COMMONROOM_RECORDS_SIGNING_KEY")
+COMMONROOM_RECORDS_SIGNING_CERT = env("COMMONROOM_RECORDS_SIGNING_CERT")
+COMMONROOM_SITE_NAME = env("COMMONROOM_SITE_NAME")
+if bool(COMMONROOM_RECORDS_SIGNING_KEY) != bool(COMMONROOM_RECORDS_SIGNING_CERT):
+    raise RuntimeError(
+        "COMMONROOM_RECORDS_SIGNING_KEY and COMMONROOM_RECORDS_SIGNING_CERT go together: "
+        "set both or neither"
     )
 
 # --- Security -------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ urlpatterns = [
     path("", include("commonroom.previews.urls")),
     path("", include("commonroom.search.urls")),
     path("", include("commonroom.suggestions.urls")),
+    path("", include("commonroom.approvals.urls")),
     path("accounts/email/", not_offered, name="account_email_not_offered"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),

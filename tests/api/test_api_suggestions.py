@@ -194,7 +194,8 @@ def test_tracked_changes_refusals_are_code_and_detail(team, tracked_doc, doc) ->
     assert none.status_code == 400 and none.json()["code"] == "no_tracked_changes"
     text = with_preview(team.manager, team.workspace, "notes.txt", b"Hello.\n")
     not_word = editor.post(tracked_url(text))
-    assert not_word.status_code == 400 and not_word.json()["code"] == "not_docx"
+    assert not_word.status_code == 409 and not_word.json()["code"] == "not_word"
+    assert not_word.json()["detail"].startswith("Version 1 is not a Word (.docx) file")
     assert editor.post(tracked_url(tracked_doc)).status_code == 201
     again = as_user(team.manager).post(tracked_url(tracked_doc))
     assert again.status_code == 409 and again.json()["code"] == "same_as_latest"
@@ -236,5 +237,5 @@ def test_a_text_version_is_not_downloaded_with_tracked_changes(team) -> None:
     refused = as_user(team.editor).get(url(notes, "/tracked-changes"))
     assert refused.status_code == 409
     assert refused.json()["code"] == "not_word"
-    assert "Only a Word (.docx) version" in refused.json()["detail"]
+    assert refused.json()["detail"].startswith("Version 1 is not a Word (.docx) file")
     assert not AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED_TRACKED).exists()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Any
 
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils import timezone
 
 from commonroom.accounts.models import ApiToken, User
@@ -29,6 +32,37 @@ def second_factor_missing(user: User) -> bool:
     if not second_factor_required(user):
         return False
     return not Authenticator.objects.filter(user=user).exists()
+
+
+# A confirmation of the second factor counts for a deliberate act (approving a version) for
+# this long, and once (the page that uses it notes the time it used).
+CONFIRMATION_FRESH = 300.0  # seconds
+
+
+def second_factor_kinds(user: User) -> set[str]:
+    """The kinds of second factor ``user`` has ("totp", "webauthn"), recovery codes aside."""
+    return set(
+        Authenticator.objects.filter(user=user)
+        .exclude(type=Authenticator.Type.RECOVERY_CODES)
+        .values_list("type", flat=True)
+    )
+
+
+def second_factor_confirmed(
+    request: HttpRequest, *, after: float = 0.0
+) -> tuple[str, float] | None:
+    """The second factor the signed-in person confirmed again in this session (allauth's
+    "confirm it's you" step), within the last few minutes and later than ``after``: its kind
+    ("totp", "webauthn", "recovery_codes") and when, or None."""
+    now = time.time()
+    found = None
+    for record in get_authentication_records(request, request.user):
+        if record.get("method") != "mfa" or not record.get("reauthenticated"):
+            continue
+        at = float(record.get("at") or 0)
+        if at > after and now - at <= CONFIRMATION_FRESH:
+            found = (str(record.get("type") or "mfa"), at)
+    return found
 
 
 def hash_secret(secret: str) -> str:

@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 from allauth.usersessions.models import UserSession
 from django.db import transaction
 from django.utils import timezone
@@ -113,3 +115,25 @@ def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
         data={"sessions": len(sessions)},
     )
     return len(sessions)
+
+
+def second_factor_code_check(*, user: User, code: Any) -> str:
+    """A code from ``user``'s authenticator app, checked for a deliberate act made without a
+    browser (approving through the API): "totp" when it is right and not used before (a code
+    is good once, across every server process: allauth keeps used ones in the shared cache),
+    else a sentence."""
+    text = "".join(str(code or "").split())
+    found = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if found is None:
+        raise ApplicationError(
+            "Approving needs your second factor: with a passkey only, approve in the browser.",
+            code="second_factor_needed",
+            status=403,
+        )
+    if not text.isdigit() or not TOTP(found).validate_code(text):
+        raise ApplicationError(
+            "That code from your authenticator app is not right, or was used already.",
+            code="second_factor_wrong",
+            status=403,
+        )
+    return "totp"

@@ -78,6 +78,16 @@ class Action(models.TextChoices):
         "Downloaded with suggestions as tracked changes",
     )
     SUGGESTIONS_CARRIED = "suggestions.carried", "Carried a stale copy's changes as suggestions"
+    APPROVAL_REQUESTED = "approval.requested", "Asked for approval of a version"
+    APPROVAL_CHANGED = "approval.changed", "Changed an approval request"
+    APPROVAL_REMINDED = "approval.reminded", "Reminded approvers"
+    APPROVAL_APPROVED = "approval.approved", "Approved a version"
+    APPROVAL_DECLINED = "approval.declined", "Declined to approve a version"
+    APPROVAL_ENDED = "approval.ended", "An approval request ended"
+    RECORD_CERTIFICATE_DOWNLOADED = (
+        "record.certificate_downloaded",
+        "Downloaded a final record's signed certificate",
+    )
 
 
 def action_label(action: str) -> str:

@@ -152,10 +152,12 @@ def audit_record(
     target_id: str = "",
     target_label: str = "",
     data: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Append one event to its chain (the workspace's, or the system chain), in the caller's
     transaction (or its own). Call it as the transaction's last write: the chain's head stays
-    locked until the commit."""
+    locked until the commit. Returns the row written; ``None`` inside an
+    :func:`audit_rows_last` block, where it is not written yet (the block gives the rows it
+    wrote when it ends)."""
     actor_pk = getattr(actor, "pk", None) if actor is not None else None
     event = AuditEvent(
         action=str(action),
@@ -170,10 +172,10 @@ def audit_record(
         user_agent=plain_text(info.user_agent)[:500],
         data=_scrub(json.loads(json.dumps(data or {}, default=str))),
     )
-    held = _held.get()
-    if held is not None:
-        held.append(event)  # written when the outermost audit_rows_last block ends
-        return event
+    block = _held.get()
+    if block is not None:
+        block.held.append(event)  # written when the outermost audit_rows_last block ends
+        return None
     return _write(event)
 
 
@@ -190,29 +192,48 @@ def _write(event: AuditEvent) -> AuditEvent:
     return event
 
 
-# The events recorded inside audit_rows_last blocks, not written yet (None: outside any).
-_held: ContextVar[list[AuditEvent] | None] = ContextVar("audit_held", default=None)
+@dataclass
+class _Block:
+    """One audit_rows_last block: the events recorded in it, not written yet; the list it
+    yielded, filled with them once written; and, for the outermost block, the inner blocks
+    that ended in it, whose lists are filled at the same time."""
+
+    held: list[AuditEvent] = field(default_factory=list)
+    written: list[AuditEvent] = field(default_factory=list)
+    inner: list[_Block] = field(default_factory=list)
+
+
+# The innermost audit_rows_last block open in this context (None: outside any).
+_held: ContextVar[_Block | None] = ContextVar("audit_held", default=None)
 
 
 @contextmanager
-def audit_rows_last() -> Iterator[None]:
+def audit_rows_last() -> Iterator[list[AuditEvent]]:
     """Inside a transaction that runs several audited services one after another (each writing
     its audit rows as its last writes): their rows are held back and written, in the order they
     were recorded, when the outermost block ends, so they stay the transaction's last writes
     and the chain's head is locked only from then to the commit. A block that raises drops the
-    rows recorded in it (its writes roll back with it: put it inside the savepoint it guards)."""
+    rows recorded in it (its writes roll back with it: put it inside the savepoint it guards).
+
+    It yields a list that is empty inside the block (nothing is written yet; ``audit_record``
+    returns ``None`` there) and holds the rows recorded in it, saved, in order, once they are
+    written: when the block ends, or for a block inside another, when the outermost one ends.
+    A block that raised leaves it empty."""
     outer = _held.get()
-    held: list[AuditEvent] = []
-    token = _held.set(held)
+    block = _Block()
+    token = _held.set(block)
     try:
-        yield
+        yield block.written
     finally:
         _held.reset(token)
     if outer is not None:
-        outer.extend(held)
+        outer.held.extend(block.held)
+        outer.inner += [block, *block.inner]
         return
-    for event in held:
+    for event in block.held:
         _write(event)
+    for done in (block, *block.inner):
+        done.written.extend(done.held)
 
 
 # --- Checkpoints -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Thin: parse, ask a selector or a service, render. A POST with ``HX-Request: true`` (the composer
 script) is answered with the thread's HTML (201 when it created a comment, else 200) or the
-error's status and message as plain text; a plain form POST redirects back to the thread.
+error's status and message as plain text; a plain form POST redirects back to the thread
+(``documents.forms_answer``, as every form on the document page).
 """
 
 from __future__ import annotations
@@ -10,32 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from commonroom.comments import services
 from commonroom.comments.models import Comment
 from commonroom.comments.selectors import thread_get, with_abilities
-from commonroom.core.exceptions import ApplicationError
-from commonroom.core.views import AuthedRequest, back_with_error, form_value, info, is_htmx
-from commonroom.documents.selectors import DocumentAccess, document_access
+from commonroom.core.views import AuthedRequest, form_value, info
+from commonroom.documents.forms_answer import document_form_answer, document_page_access
+from commonroom.documents.selectors import DocumentAccess
 from commonroom.workspaces.selectors import mention_candidates, workspace_access
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
-
-
-def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
-    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
-
-
-def _document_url(doc_access: DocumentAccess, anchor: str = "comments") -> str:
-    url = reverse("document_detail", args=[doc_access.access.workspace.pk, doc_access.document.pk])
-    return f"{url}#{anchor}"
 
 
 def thread_context(doc_access: DocumentAccess, thread: Comment, user: User) -> dict[str, Any]:
@@ -67,7 +57,8 @@ def comment_thread(
     request: AuthedRequest, workspace_id: str, document_id: str, comment_id: str
 ) -> HttpResponse:
     """One thread as the viewer sees it (what live screens fetch after an event)."""
-    return _thread_response(request, _doc_access(request, workspace_id, document_id), comment_id)
+    doc_access = document_page_access(request, workspace_id, document_id)
+    return _thread_response(request, doc_access, comment_id)
 
 
 def _answer(
@@ -77,23 +68,22 @@ def _answer(
     write: Callable[[DocumentAccess], Comment],
     done: str,
 ) -> HttpResponse:
-    doc_access = _doc_access(request, workspace_id, document_id)
-    try:
-        comment = write(doc_access)
-    except ApplicationError as exc:
-        if is_htmx(request):
-            return HttpResponse(
-                exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
-            )
-        if exc.status == 404:
-            raise  # a forged id is not found, as on every other page
-        return back_with_error(request, exc, _document_url(doc_access))
-    root_id = comment.thread_id or comment.pk
-    if is_htmx(request):
+    """The comment's thread for a script (201 when it made a comment), else back to it."""
+
+    def thread(doc_access: DocumentAccess, comment: Comment) -> HttpResponse:
         status = 201 if comment.is_new else 200
-        return _thread_response(request, doc_access, root_id, status=status)
-    messages.success(request, done)
-    return redirect(_document_url(doc_access, f"thread-{root_id}"))
+        return _thread_response(request, doc_access, comment.thread_id or comment.pk, status)
+
+    return document_form_answer(
+        request,
+        workspace_id,
+        document_id,
+        write,
+        fragment=thread,
+        done=lambda comment: done,
+        anchor=lambda comment: f"thread-{comment.thread_id or comment.pk}",
+        refused_anchor="comments",
+    )
 
 
 @login_required

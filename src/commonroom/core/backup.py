@@ -65,6 +65,13 @@ INFO = "backup.json"
 FILES = "files"  # storage names below this folder: files/blobs/ab/cd/<sha>, files/previews/...
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 AUDIT_KEY_FILE = "audit_key"
+# The installation's records-signing identity (certificates/signing.py), when it lives in the
+# data directory: its folder there, and the two files' names in a backup.
+RECORDS_SIGNING_FOLDER = "records-signing"
+RECORDS_SIGNING_FILES = {
+    "key.pem": "records_signing_key.pem",
+    "cert.pem": "records_signing_cert.pem",
+}
 AUDIT_CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.pgdump"
@@ -125,6 +132,7 @@ class BackupReport:
     problems: list[str] = field(default_factory=list)  # needed files missing or altered
     secret_key: str = ""
     audit_key: str = ""
+    records_signing: str = ""
     audit_checkpoints: str = ""
 
 
@@ -136,6 +144,7 @@ class RestoreReport:
     put_right: list[str] = field(default_factory=list)  # what each app did after the restore
     secret_key: str = ""
     audit_key: str = ""
+    records_signing: str = ""
     audit_checkpoints: str = ""
     migrated: str = ""
 
@@ -324,6 +333,34 @@ def _audit_key_out(directory: Path) -> dict[str, Any]:
     return {"source": "none", "included": False, "note": "No audit key was found."}
 
 
+def _records_signing_out(directory: Path) -> dict[str, Any]:
+    """The key and certificate that sign final records' certificate PDFs, treated as the audit
+    key is: without them the restored installation signs with a new identity, and certificates
+    it signed before no longer verify against it."""
+    if os.environ.get("COMMONROOM_RECORDS_SIGNING_KEY"):
+        return {
+            "source": "environment",
+            "included": False,
+            "note": "COMMONROOM_RECORDS_SIGNING_KEY names the records-signing key, which is not "
+            "in this backup: keep it apart and configure it again when restoring.",
+        }
+    folder = Path(settings.DATA_DIR) / RECORDS_SIGNING_FOLDER
+    if all((folder / name).is_file() for name in RECORDS_SIGNING_FILES):
+        for name, saved in RECORDS_SIGNING_FILES.items():
+            _write_private(directory / saved, (folder / name).read_bytes())
+        return {
+            "source": "data directory",
+            "included": True,
+            "note": "The records-signing key and certificate live in the data directory and were "
+            "copied: this backup must be kept as safe as the key itself.",
+        }
+    return {
+        "source": "none",
+        "included": False,
+        "note": "No records-signing key was found (none is made before the first certificate).",
+    }
+
+
 def _write_private(dest: Path, data: bytes) -> None:
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -437,12 +474,18 @@ def backup_create(*, directory: Path) -> BackupReport:
     report.audit_key = audit_key["note"]
     if audit_key["included"]:
         sums[AUDIT_KEY_FILE] = _file_sha256(directory / AUDIT_KEY_FILE)
+    signing = _records_signing_out(directory)
+    report.records_signing = signing["note"]
+    if signing["included"]:
+        for name in RECORDS_SIGNING_FILES.values():
+            sums[name] = _file_sha256(directory / name)
     info = {
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(),
         "database": {"engine": engine, "file": db_file},
         "secret_key": key,
         "audit_key": audit_key,
+        "records_signing": signing,
         "audit_checkpoints": checkpoints,
         **report.counts,
         "bytes": report.bytes,
@@ -612,6 +655,7 @@ def restore_from(*, directory: Path) -> RestoreReport:
 
     report.secret_key = _secret_key_in(directory, info)
     report.audit_key = _audit_key_in(directory, info)
+    report.records_signing = _records_signing_in(directory, info)
     report.audit_checkpoints = _audit_checkpoints_in(directory, info)
     out = _Collect()
     call_command("migrate", interactive=False, verbosity=1, stdout=out)
@@ -677,6 +721,24 @@ def _audit_key_in(directory: Path, info: dict[str, Any]) -> str:
         "This backup holds no audit key: set COMMONROOM_AUDIT_KEY to the key the backed-up "
         "installation used, or its audit trail cannot be verified."
     )
+
+
+def _records_signing_in(directory: Path, info: dict[str, Any]) -> str:
+    """Put the backup's records-signing key and certificate back in the data directory (the
+    folder 0700, the key 0600), so certificates signed before the backup still verify."""
+    signing = info.get("records_signing") or {}
+    if not signing.get("included"):
+        return "The backup holds no records-signing key."
+    if os.environ.get("COMMONROOM_RECORDS_SIGNING_KEY"):
+        return (
+            "COMMONROOM_RECORDS_SIGNING_KEY is set; it is used as it is, and the backup's "
+            "records-signing key was not put back."
+        )
+    folder = Path(settings.DATA_DIR) / RECORDS_SIGNING_FOLDER
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, saved in RECORDS_SIGNING_FILES.items():
+        _write_durably(folder / name, (directory / saved).read_bytes(), private=True)
+    return f"The records-signing key and certificate from the backup were put in {folder}."
 
 
 def _audit_checkpoints_in(directory: Path, info: dict[str, Any]) -> str:

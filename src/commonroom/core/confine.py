@@ -32,7 +32,7 @@ import platform
 import struct
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 # Every layer a complete confinement has, in the order they are applied.
@@ -61,6 +61,8 @@ FS_EXECUTE = 1 << 0
 FS_WRITE_FILE = 1 << 1
 FS_READ_FILE = 1 << 2
 FS_READ_DIR = 1 << 3
+FS_REMOVE_FILE = 1 << 5
+FS_MAKE_SOCK = 1 << 9
 FS_MAKE_SYM = 1 << 12  # the last of ABI 1's rights (bits 4-11: remove, make char/dir/...)
 FS_ABI_1 = (FS_MAKE_SYM << 1) - 1  # every right from EXECUTE to MAKE_SYM
 FS_REFER = 1 << 13  # ABI 2
@@ -88,11 +90,14 @@ SYSTEM_READ = (
 SYSTEM_READ_WRITE = ("/dev/null",)
 SYSTEM_READ_ONLY_FILES = ("/dev/urandom", "/dev/zero")
 
-# seccomp: (AUDIT_ARCH, socket, io_uring_setup) by machine.
+# seccomp: (AUDIT_ARCH, socket, io_uring_setup, connect) by machine.
 ARCHES = {
-    "x86_64": (0xC000003E, 41, 425),
-    "aarch64": (0xC00000B7, 198, 425),
+    "x86_64": (0xC000003E, 41, 425, 42),
+    "aarch64": (0xC00000B7, 198, 425, 203),
 }
+AF_UNIX = 1
+SOCK_STREAM = 1
+SOCK_TYPE_MASK = 0xF
 X32_SYSCALL_BIT = 0x40000000
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_ERRNO = 0x00050000
@@ -162,12 +167,26 @@ def landlock_abi() -> int:
 
 
 def confine(
-    read: Iterable[Path], write: Iterable[Path], *, read_files: Iterable[Path] = ()
+    read: Iterable[Path],
+    write: Iterable[Path],
+    *,
+    read_files: Iterable[Path] = (),
+    execute: Iterable[Path] = (),
+    local_sockets: Iterable[Path] = (),
 ) -> list[str]:
     """Apply every layer the kernel offers to this process, for good: ``read`` are folders the
     child may read beneath (besides the system's), ``read_files`` single files it may read and
     ``write`` folders it may read and write beneath. Returns the layers applied. Must run in a
-    process with one thread (Python's main thread, before any library starts another)."""
+    process with one thread (Python's main thread, before any library starts another).
+
+    For a program that cannot work otherwise (LibreOffice: ``certificates/render.py``):
+    ``execute`` are folders beneath which it may also run programs, and ``local_sockets``
+    folders beneath which it may make (and remove) a Unix socket. With ``local_sockets`` the
+    seccomp layer is ``seccomp-local-socket`` instead of ``seccomp-network``: ``socket()`` is
+    refused for anything but a Unix stream socket, and ``connect()`` for everything, so the
+    child can listen on its own socket but reach no other process's (a database's, the
+    cache's) and no network."""
+    execute, local_sockets = list(execute), list(local_sockets)
     if not sys.platform.startswith("linux") or _threads() != 1:
         return []  # Landlock, seccomp and capabilities would hold back only the calling thread
     applied: list[str] = []
@@ -177,8 +196,11 @@ def confine(
         applied.append("no-new-privs")
     if _drop_capabilities(libc):
         applied.append("capabilities")
-    applied += _landlock(libc, list(read), list(write), list(read_files))
-    if _seccomp_no_sockets(libc):
+    applied += _landlock(libc, list(read), list(write), list(read_files), execute, local_sockets)
+    if local_sockets:
+        if _seccomp_no_sockets(libc, local=True):
+            applied.append("seccomp-local-socket")
+    elif _seccomp_no_sockets(libc):
         applied.append("seccomp-network")
     return applied
 
@@ -206,7 +228,12 @@ def _drop_capabilities(libc: ctypes.CDLL) -> bool:
 
 
 def _landlock(
-    libc: ctypes.CDLL, read: list[Path], write: list[Path], read_files: list[Path]
+    libc: ctypes.CDLL,
+    read: list[Path],
+    write: list[Path],
+    read_files: list[Path],
+    execute: Sequence[Path] = (),
+    local_sockets: Sequence[Path] = (),
 ) -> list[str]:
     abi = landlock_abi()
     if abi < 1:
@@ -251,6 +278,10 @@ def _landlock(
             _allow(libc, ruleset, Path(name), FS_READ_FILE | FS_WRITE_FILE)
         for path in write:
             _allow(libc, ruleset, path, everything_dir)
+        for path in execute:
+            _allow(libc, ruleset, path, READ | FS_EXECUTE)
+        for path in local_sockets:
+            _allow(libc, ruleset, path, FS_MAKE_SOCK | FS_REMOVE_FILE)
         _check(
             int(
                 libc.syscall(
@@ -296,26 +327,45 @@ def _allow(libc: ctypes.CDLL, ruleset: int, path: Path, rights: int) -> None:
         os.close(fd)
 
 
-def _seccomp_no_sockets(libc: ctypes.CDLL) -> bool:
+def _seccomp_no_sockets(libc: ctypes.CDLL, *, local: bool = False) -> bool:
     """A seccomp filter under which ``socket()`` and ``io_uring_setup()`` fail with EACCES, and
-    any system call of another architecture (x32, i386) fails too."""
+    any system call of another architecture (x32, i386) fails too. ``local``: ``socket()`` of a
+    Unix stream socket is allowed, and ``connect()`` fails instead."""
     arch = ARCHES.get(platform.machine())
     if arch is None:
         return False
-    audit_arch, nr_socket, nr_io_uring = arch
-    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
+    audit_arch, nr_socket, nr_io_uring, nr_connect = arch
+    ld_w_abs, jeq_k, jge_k, ret_k, and_k = 0x20, 0x15, 0x35, 0x06, 0x54
     deny = SECCOMP_RET_ERRNO | errno.EACCES
     program = [
         (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
         (jeq_k, 1, 0, audit_arch),
         (ret_k, 0, 0, deny),
         (ld_w_abs, 0, 0, 0),  # seccomp_data.nr
-        (jge_k, 3, 0, X32_SYSCALL_BIT),
-        (jeq_k, 2, 0, nr_socket),
-        (jeq_k, 1, 0, nr_io_uring),
-        (ret_k, 0, 0, SECCOMP_RET_ALLOW),
-        (ret_k, 0, 0, deny),
     ]
+    if not local:
+        program += [
+            (jge_k, 3, 0, X32_SYSCALL_BIT),
+            (jeq_k, 2, 0, nr_socket),
+            (jeq_k, 1, 0, nr_io_uring),
+            (ret_k, 0, 0, SECCOMP_RET_ALLOW),
+            (ret_k, 0, 0, deny),
+        ]
+    else:
+        program += [
+            (jge_k, 10, 0, X32_SYSCALL_BIT),  # -> deny
+            (jeq_k, 9, 0, nr_io_uring),
+            (jeq_k, 8, 0, nr_connect),
+            (jeq_k, 1, 0, nr_socket),
+            (ret_k, 0, 0, SECCOMP_RET_ALLOW),
+            (ld_w_abs, 0, 0, 16),  # seccomp_data.args[0], its low half: the family
+            (jeq_k, 0, 4, AF_UNIX),
+            (ld_w_abs, 0, 0, 24),  # args[1], the type (and its flags)
+            (and_k, 0, 0, SOCK_TYPE_MASK),
+            (jeq_k, 0, 1, SOCK_STREAM),
+            (ret_k, 0, 0, SECCOMP_RET_ALLOW),
+            (ret_k, 0, 0, deny),
+        ]
     filters = (_SockFilter * len(program))(*(_SockFilter(*step) for step in program))
     prog = _SockFprog(len=len(program), filter=filters)
     return int(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)) == 0

@@ -185,7 +185,10 @@ _told_missing: set[str] = set()
 def confinement(value: object) -> list[str]:
     """The layers a child says it applied; a missing one is logged once per process."""
     confined = [str(v) for v in value] if isinstance(value, list) else []
-    missing = [layer for layer in LAYERS if layer not in confined]
+    have = set(confined)
+    if "seccomp-local-socket" in have:  # the narrower filter a child given a socket has
+        have.add("seccomp-network")
+    missing = [layer for layer in LAYERS if layer not in have]
     if missing and not _told_missing.issuperset(missing):
         _told_missing.update(missing)
         log.warning(

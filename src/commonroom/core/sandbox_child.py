@@ -28,6 +28,8 @@ MEMORY_ENV = "COMMONROOM_CHILD_MEMORY_MB"
 CPU_ENV = "COMMONROOM_CHILD_CPU_SECONDS"
 FILE_ENV = "COMMONROOM_CHILD_FILE_MB"
 REQUIRED_LAYERS = ("landlock-files", "seccomp-network")
+# A child that must listen on a Unix socket of its own (LibreOffice): the narrower filter.
+REQUIRED_LAYERS_LOCAL_SOCKET = ("landlock-files", "seccomp-local-socket")
 
 
 def limit_self() -> None:
@@ -43,13 +45,23 @@ def limit_self() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def required_layers() -> tuple[str, ...]:
-    return REQUIRED_LAYERS if os.environ.get(CONFINE_ENV) == "required" else ()
+def required_layers(*, local_socket: bool = False) -> tuple[str, ...]:
+    if os.environ.get(CONFINE_ENV) != "required":
+        return ()
+    return REQUIRED_LAYERS_LOCAL_SOCKET if local_socket else REQUIRED_LAYERS
 
 
-def confine_self(read_files: Iterable[Path], write: Iterable[Path]) -> list[str]:
-    """Shut this process in: read Python and its libraries and ``read_files``, write beneath
-    ``write`` and ``$TMPDIR``. Returns the layers applied; never raises."""
+def confine_self(
+    read_files: Iterable[Path],
+    write: Iterable[Path],
+    *,
+    read: Iterable[Path] = (),
+    execute: Iterable[Path] = (),
+    local_sockets: Iterable[Path] = (),
+) -> list[str]:
+    """Shut this process in: read Python and its libraries, ``read`` and ``read_files``, write
+    beneath ``write`` and ``$TMPDIR`` (see ``confine.confine`` for ``execute`` and
+    ``local_sockets``). Returns the layers applied; never raises."""
     from commonroom.core.confine import confine, python_folders
 
     folders = list(write)
@@ -57,7 +69,13 @@ def confine_self(read_files: Iterable[Path], write: Iterable[Path]) -> list[str]
     if tmp:
         folders.append(Path(tmp))
     try:
-        return confine(python_folders(), folders, read_files=list(read_files))
+        return confine(
+            [*python_folders(), *read],
+            folders,
+            read_files=list(read_files),
+            execute=list(execute),
+            local_sockets=list(local_sockets),
+        )
     except Exception:  # a layer the kernel refused half-way: say so, do not work blind
         traceback.print_exc(file=sys.stderr)
         return []
@@ -70,9 +88,14 @@ def serve(
     write: Iterable[Path],
     preload: Callable[[], object] | None = None,
     refused: dict[str, Any] | None = None,
+    read: Iterable[Path] = (),
+    execute: Iterable[Path] = (),
+    local_sockets: Iterable[Path] = (),
 ) -> int:
     """Limit, confine, run ``work`` and write its answer. ``refused`` is merged into the answer
-    when confinement is required and missing. Returns the exit status (0: an answer written)."""
+    when confinement is required and missing. Returns the exit status (0: an answer written).
+    ``read``, ``execute`` and ``local_sockets``: see :func:`confine_self`."""
+    local_sockets = list(local_sockets)
     limit_self()
     answer = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
@@ -80,8 +103,10 @@ def serve(
     if preload is not None:
         with contextlib.suppress(Exception):  # our code, imported before the file is read
             preload()
-    confined = confine_self(read_files, write)
-    missing = sorted(set(required_layers()) - set(confined))
+    confined = confine_self(
+        read_files, write, read=read, execute=execute, local_sockets=local_sockets
+    )
+    missing = sorted(set(required_layers(local_socket=bool(local_sockets))) - set(confined))
     payload: dict[str, Any]
     if missing:
         payload = {**(refused or {}), "ok": False, "refused": True, "missing": missing}

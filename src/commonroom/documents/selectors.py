@@ -209,3 +209,17 @@ def newest_version_with_file(sha256: str) -> Version | None:
     """The version most recently added with the file ``sha256`` (for its file name and type),
     or None once every version with it is purged."""
     return Version.objects.filter(blob_id=sha256).order_by("-created_at").first()
+
+
+def version_by_number(document_id: Any, number: int) -> Version | None:
+    """System level, for the operator's commands (``record verify``), not for a person: version
+    ``number`` of document ``document_id`` (trashed or not) with its blob, or ``None``."""
+    try:
+        pk = parse_uuid(document_id)
+    except NotFound:
+        return None
+    return (
+        Version.objects.select_related("blob", "document")
+        .filter(document_id=pk, number=number)
+        .first()
+    )

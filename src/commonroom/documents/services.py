@@ -457,8 +457,10 @@ def version_upload(
     """Add a new version. ``based_on_number`` names the version the author amended (the page's
     latest when it was opened); an Office file's own stamp, read here in a confined child,
     names the version it was downloaded from and wins over it (``stamping``). A caller that
-    wrote the file itself (accepting suggestions) says what its stamp is (``stamp``: a
-    :class:`Stamp` or ``None``) and no child reads it again. When the base is
+    wrote the file itself (accepting suggestions or a Word file's tracked changes) says what its
+    stamp is (``stamp``: a :class:`Stamp` or ``None``): no child reads it again, and no stamped
+    copy is made to compare it with (a file made from changes is not a download sent back
+    unchanged). When the base is
     no longer the latest the upload is kept all the same and flagged, so nothing is lost.
     Bytes identical to the latest version are refused (``same_as_latest``, 409): no version,
     no notification. Identical to an older version is allowed (a deliberate return to it) and
@@ -475,10 +477,10 @@ def version_upload(
     content_type = detect_content_type(uploaded, name)
     # Before any lock (a child runs): what the file says it is, and whether it is a download
     # sent back unchanged (then it is that version's own bytes).
+    workspace_id = doc_access.access.workspace.pk
     if stamp == "read":
         stamp = stamp_read(blob=blob, content_type=content_type)
-    workspace_id = doc_access.access.workspace.pk
-    blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=workspace_id) or blob
+        blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=workspace_id) or blob
     with transaction.atomic():
         doc_access = document_access_locked(
             actor, doc_access, "upload_version", "You cannot upload new versions here."

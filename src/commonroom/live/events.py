@@ -190,6 +190,27 @@ class SuggestionEvent(EventData):
     actor_id: int = Field(description="Who did it (the user id, as in the members list).")
 
 
+ApprovalEventKind = Literal[
+    "approval.requested", "approval.changed", "approval.decided", "approval.ended"
+]
+
+
+class ApprovalEvent(EventData):
+    """An approval request was made, changed (approvers, due date, a reminder), decided on by
+    one approver, or ended (approved and sealed, declined, cancelled, or ended by a new
+    version). Fetch the request to show it."""
+
+    kind: ApprovalEventKind
+    document: uuid.UUID
+    request: uuid.UUID
+    version: int = Field(description="The version the request is for.")
+    state: str = Field(description="The request's state after the change.")
+    actor_id: int | None = Field(
+        description="Who did it (the user id, as in the members list); null for the server's "
+        "own jobs."
+    )
+
+
 DATA_CLASSES: tuple[type[EventData], ...] = (
     CommentEvent,
     PassagesEvent,
@@ -203,6 +224,7 @@ DATA_CLASSES: tuple[type[EventData], ...] = (
     FolderEvent,
     FolderMovedEvent,
     SuggestionEvent,
+    ApprovalEvent,
 )
 
 

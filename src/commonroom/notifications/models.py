@@ -25,6 +25,7 @@ class Kind(models.TextChoices):
     NEW_COMMENT = "new_comment", "New comment"
     NEW_VERSION = "new_version", "New version"
     CONVERSATION = "conversation", "Conversation"
+    APPROVAL = "approval", "Approval"
 
 
 class Notification(models.Model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from commonroom.approvals import hooks as approvals
 from commonroom.comments import hooks as comments
 from commonroom.conversations import hooks as conversations
 from commonroom.documents import hooks
@@ -21,6 +22,10 @@ from commonroom.notifications.selectors import (
     unread_mentions,
 )
 from commonroom.notifications.services import (
+    approval_asked,
+    approval_decided,
+    approval_ended,
+    approval_reminded,
     comment_deleted,
     comment_edited,
     comment_posted,
@@ -67,6 +72,21 @@ def on_message_deleted(change: conversations.MessageDeleted) -> None:
     message_deleted(message=change.message)
 
 
+def on_approval(change: approvals.Change) -> None:
+    """Approvals: the people asked or reminded, the requester of each decision, everyone on a
+    request when it ends."""
+    if isinstance(change, approvals.ApprovalAsked):
+        approval_asked(request=change.request, user_ids=change.user_ids, actor=change.actor)
+    elif isinstance(change, approvals.ApprovalReminded):
+        approval_reminded(
+            request=change.request, user_ids=change.user_ids, actor=change.actor, why=change.why
+        )
+    elif isinstance(change, approvals.ApprovalDecided):
+        approval_decided(request=change.request, approver=change.approver)
+    else:
+        approval_ended(request=change.request, actor=change.actor)
+
+
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     document = page.doc_access.document
     document_seen(user=page.user, document=document)  # for "changed since you last looked"
@@ -94,3 +114,7 @@ def connect() -> None:
     conversations.subscribe(conversations.MessagePosted, on_message_posted)
     conversations.subscribe(conversations.MessageEdited, on_message_edited)
     conversations.subscribe(conversations.MessageDeleted, on_message_deleted)
+    approvals.subscribe(approvals.ApprovalAsked, on_approval)
+    approvals.subscribe(approvals.ApprovalReminded, on_approval)
+    approvals.subscribe(approvals.ApprovalDecided, on_approval)
+    approvals.subscribe(approvals.ApprovalEnded, on_approval)

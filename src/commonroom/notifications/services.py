@@ -48,6 +48,7 @@ from commonroom.workspaces.services import lock_access
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
+    from commonroom.approvals.models import ApprovalRequest, Approver
     from commonroom.comments.models import Comment
     from commonroom.conversations.models import Message
     from commonroom.documents.models import Document, Version
@@ -115,7 +116,7 @@ def _notify(
     *,
     reasons: dict[int, str],
     workspace_id: Any,
-    actor: User,
+    actor: User | None,
     document_id: Any,
     target_url: str,
     summaries: dict[str, str],
@@ -255,6 +256,93 @@ def version_uploaded(*, version: Version) -> list[Notification]:
         summaries={Kind.NEW_VERSION: f"{version.author.display_name} {verb} {doc.name}"},
         excerpt=version.note,
         key=f"version:{version.pk}",
+    )
+
+
+def _approval_notify(
+    request: ApprovalRequest, user_ids: Iterable[Any], actor: User | None, summary: str,
+    excerpt: str, key: str,
+) -> list[Notification]:  # fmt: skip
+    doc = request.document
+    return _notify(
+        reasons={pk: Kind.APPROVAL for pk in user_ids},
+        workspace_id=doc.workspace_id,
+        actor=actor,
+        document_id=doc.pk,
+        target_url=f"{_doc_url(doc.workspace_id, doc.pk)}#approval-{request.pk}",
+        summaries={Kind.APPROVAL: summary},
+        excerpt=excerpt,
+        key=key,
+    )
+
+
+def _due_words(request: ApprovalRequest) -> str:
+    return f" by {request.due_date:%-d %B %Y}" if request.due_date else ""
+
+
+def approval_asked(
+    *, request: ApprovalRequest, user_ids: Iterable[Any], actor: User
+) -> list[Notification]:
+    """People asked to approve a version: "Priya asked you to approve version 2 of <doc>"."""
+    return _approval_notify(
+        request,
+        user_ids,
+        actor,
+        f"{actor.display_name} asked you to approve version {request.version.number} of "
+        f"{request.document.name}{_due_words(request)}",
+        request.message,
+        f"approval:{request.pk}",
+    )
+
+
+def approval_reminded(
+    *, request: ApprovalRequest, user_ids: Iterable[Any], actor: User | None, why: str
+) -> list[Notification]:
+    """A reminder to those still to decide (each reminder notifies again)."""
+    what = f"version {request.version.number} of {request.document.name}"
+    if why == "overdue":
+        summary = f"Overdue: you are asked to approve {what}"
+    elif actor is None:
+        summary = f"Reminder: you are asked to approve {what}{_due_words(request)}"
+    else:
+        summary = f"{actor.display_name} reminds you to approve {what}{_due_words(request)}"
+    return _approval_notify(
+        request,
+        user_ids,
+        actor,
+        summary,
+        request.message,
+        f"approval-reminder:{request.pk}:{why}:{timezone.now().timestamp():.0f}",
+    )
+
+
+def approval_decided(*, request: ApprovalRequest, approver: Approver) -> list[Notification]:
+    """The requester hears each decision."""
+    verb = "approved" if approver.decision == "approved" else "declined to approve"
+    return _approval_notify(
+        request,
+        [request.requested_by_id],
+        approver.user,
+        f"{approver.user.display_name} {verb} version {request.version.number} of "
+        f"{request.document.name}",
+        approver.reason,
+        f"approval-decision:{approver.pk}",
+    )
+
+
+def approval_ended(*, request: ApprovalRequest, actor: User | None) -> list[Notification]:
+    """Everyone on the request (the requester and the approvers still on it) hears how it
+    ended."""
+    people = {request.requested_by_id} | set(
+        request.approvers.exclude(decision="removed").values_list("user_id", flat=True)
+    )
+    what = f"version {request.version.number} of {request.document.name}"
+    if request.state == "approved":
+        summary = f"Approved: {what} is the final record"
+    else:
+        summary = f"The approval request for {what} ended"
+    return _approval_notify(
+        request, people, actor, summary, request.end_note, f"approval-end:{request.pk}"
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from commonroom.accounts.api import PersonOut, person_out
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
-from commonroom.documents.api import NO_NUL, SAME_AS_LATEST_409, Text, VersionOut, version_out
+from commonroom.documents.api import NO_NUL, Text, VersionOut, version_out
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.suggestions import services
 from commonroom.suggestions.downloads import (
@@ -385,7 +385,20 @@ def suggestion_reject(
 @router.post(
     "/{workspace_id}/documents/{document_id}/versions/{number}/accept-tracked-changes",
     response={201: VersionOut},
-    openapi_extra=SAME_AS_LATEST_409,
+    openapi_extra={
+        "responses": {
+            "409": {
+                "description": (
+                    "The version is not a Word file (`not_word`), or the accepted file's bytes "
+                    "are those of the latest version (`same_as_latest`: no new version was "
+                    "made), or the file could not be read in time (`not_accepted`)."
+                ),
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            }
+        }
+    },
 )
 def tracked_changes_accept(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
@@ -393,7 +406,7 @@ def tracked_changes_accept(
     """Accept every tracked change made in Word in version ``number``'s .docx (managers and
     editors): ONE new version, based on that version (flagged ``based_on_latest: false`` when
     it is not the latest), noting how many insertions and deletions were accepted. Refused with
-    a sentence, nothing written, when the file is not a .docx (``not_docx``), has no tracked
+    a sentence, nothing written, when the file is not a .docx (409 ``not_word``), has no tracked
     changes (``no_tracked_changes``) or has some that cannot be accepted here, such as changes
     to a table's cells (``cannot_accept``)."""
     doc_access = _doc(request, workspace_id, document_id)

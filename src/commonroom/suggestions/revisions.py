@@ -1,9 +1,11 @@
 """A Word file's own tracked changes, accepted in a confined child (``revisions_child.py``
 through ``core.sandbox``), never in the server's process: the file is an upload, untrusted.
 
-:func:`accepted_copy` gives the version's file with every tracked change accepted, and how many
-there were; it raises :class:`ApplicationError` with a sentence when the file has none, cannot
-be read, holds changes that cannot be accepted here (a table's cells), or the child failed.
+:func:`accepted_copy` gives the version's file with every tracked change accepted, how many
+there were, and the version stamp it carries (the one the child set, so the upload does not
+run a second child to read it back); it raises :class:`ApplicationError` with a sentence when
+the file has none, cannot be read, holds changes that cannot be accepted here (a table's cells),
+or the child failed.
 Nothing is written: the caller adds the new version (``services.tracked_changes_accept``).
 """
 
@@ -34,10 +36,12 @@ FAILED = (
 
 @dataclass(frozen=True)
 class Accepted:
-    """The file with its tracked changes accepted, and what they were."""
+    """The file with its tracked changes accepted, what they were, and its version stamp
+    (naming the version accepted; ``None`` when the file carries none)."""
 
     data: bytes
     found: RevisionCount
+    stamp: Stamp | None
 
 
 def no_tracked_changes(number: int) -> ApplicationError:
@@ -59,13 +63,14 @@ def accepted_copy(version: Version) -> Accepted:
             f"Version {n} is too large to accept its tracked changes here: accept them in Word.",
             code="too_large",
         )
+    stamp = Stamp.of(version)
     with work_folder() as work:
         source = local_source(version.blob_id, work)
         outdir = work / "out"
         outdir.mkdir()
         run = run_child(
             CHILD_MODULE,
-            ["accept", str(source), str(outdir), PROPERTY, Stamp.of(version).value],
+            ["accept", str(source), str(outdir), PROPERTY, stamp.value],
             work=work,
             limits=LIMITS,
         )
@@ -89,9 +94,10 @@ def accepted_copy(version: Version) -> Accepted:
                 raise Conflict(FAILED.format(n=n), code="not_accepted")
             raise ApplicationError(message, code="cannot_accept")
         made = outdir / "accepted"
-        if made.is_symlink() or not made.is_file():
+        stamped = answer.get("stamp")
+        if made.is_symlink() or not made.is_file() or stamped not in (None, stamp.value):
             raise Conflict(FAILED.format(n=n), code="not_accepted")
         found = RevisionCount(
             *(_count(answer.get(k)) for k in ("insertions", "deletions", "others"))
         )
-        return Accepted(made.read_bytes(), found)
+        return Accepted(made.read_bytes(), found, stamp if stamped else None)

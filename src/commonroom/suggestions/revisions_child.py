@@ -6,7 +6,8 @@ counts the file's tracked changes (``office.wordedit.tracked_revisions``), accep
 (``accept_all_revisions``), sets the custom property ``name`` to ``value`` when the file
 already has it (the version stamp, so the new file names the version it was made from), writes
 ``<outdir>/accepted`` and answers ``{"ok": true, "insertions": n, "deletions": n,
-"others": n}``.
+"others": n, "stamp": value}`` (``stamp``: the value it set, or null when the file has no
+such property and so carries no stamp: the parent's upload need not read the file back).
 
 It answers ``{"ok": false, "code": "no_tracked_changes"}`` when the file has none, and
 ``{"ok": false, "code": "refused", "message": "<why>"}`` when the file cannot be read or its
@@ -45,8 +46,10 @@ def accept(source: Path, outdir: Path, name: str, value: str) -> dict[str, Any]:
         if not found.total:
             return {"ok": False, "code": "no_tracked_changes"}
         accepted = accept_all_revisions(data)
+        stamp = None
         if value and read_property(accepted, name) is not None:
             accepted = with_property(accepted, name, value)
+            stamp = value
     except (OfficeFileError, ValueError) as exc:
         return {"ok": False, "code": "refused", "message": str(exc)[:500]}
     (outdir / OUTPUT).write_bytes(accepted)
@@ -55,6 +58,7 @@ def accept(source: Path, outdir: Path, name: str, value: str) -> dict[str, Any]:
         "insertions": found.insertions,
         "deletions": found.deletions,
         "others": found.others,
+        "stamp": stamp,
     }
 
 

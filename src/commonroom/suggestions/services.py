@@ -81,7 +81,7 @@ from commonroom.suggestions.permissions import (
     require_suggest,
     version_format,
 )
-from commonroom.suggestions.tracked import NOT_WORD, TrackedFile, tracked_file
+from commonroom.suggestions.tracked import TrackedFile, tracked_file
 from commonroom.workspaces.selectors import parse_uuid
 from commonroom.workspaces.services import deny
 
@@ -667,10 +667,20 @@ def suggestions_accept(
 
 # --- A Word file's own tracked changes -------------------------------------------------------
 
-NOT_WORD_TO_ACCEPT = (
-    "Only a Word (.docx) file's tracked changes can be accepted here: version {n} is another "
-    "kind of file."
-)
+
+class NotWord(Conflict):
+    """A version that is not a Word (.docx) file, asked for tracked changes: to accept its own
+    (:func:`tracked_changes_accept`) or to download it with the suggestions as tracked changes
+    (:func:`tracked_changes_download`). One sentence and one code (409 ``not_word``) for both,
+    on pages and in the API."""
+
+    code = "not_word"
+
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            f"Version {number} is not a Word (.docx) file: tracked changes are made, downloaded "
+            "and accepted in Word files only."
+        )
 
 
 def tracked_changes_accept(
@@ -684,13 +694,13 @@ def tracked_changes_accept(
     insertions, deletions, moves, formatting) as ONE new version, added as an upload based on
     that version (``version_upload``: when it is not the latest, the new version is flagged as
     based on an older one, as any such upload is), with a note saying what was accepted.
-    Refused with a sentence, and nothing written, when the file is not a .docx, has no tracked
-    changes, or holds changes that cannot be accepted here (a table's cells); the same bytes as
-    the latest are refused by the upload (``same_as_latest``)."""
+    Refused with a sentence, and nothing written, when the file is not a .docx
+    (:class:`NotWord`), has no tracked changes, or holds changes that cannot be accepted here (a
+    table's cells); the same bytes as the latest are refused by the upload (``same_as_latest``)."""
     require_decide(doc_access)
     version = version_get(doc_access=doc_access, number=number)
     if version_format(version) != "docx":
-        raise ApplicationError(NOT_WORD_TO_ACCEPT.format(n=version.number), code="not_docx")
+        raise NotWord(version.number)
     accepted = revisions.accepted_copy(version)  # the confined child, before any lock
     note = (
         f"Accepted all tracked changes of version {version.number} ({accepted.found.described()})."
@@ -705,6 +715,7 @@ def tracked_changes_accept(
             based_on_number=version.number,
             note=note[:NOTE_LENGTH],
             info=info,
+            stamp=accepted.stamp,  # set by the child: no second child reads it back
         )
         audit_record(
             action=Action.TRACKED_CHANGES_ACCEPTED,
@@ -740,7 +751,7 @@ def tracked_changes_download(
     require_download(doc_access)
     version = version_get(doc_access=doc_access, number=number)
     if version_format(version) != "docx":
-        raise Conflict(NOT_WORD, code="not_word")
+        raise NotWord(version.number)
     try:
         data = _file(version)
     except PassageError as exc:

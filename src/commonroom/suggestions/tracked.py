@@ -60,10 +60,6 @@ LIMITS = Limits(seconds=60, memory_mb=1536, file_mb=2 * package.MAX_TOTAL // (10
 OUTPUT = "tracked.docx"
 WORD_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-NOT_WORD = (
-    "Only a Word (.docx) version can be downloaded with its suggestions as tracked changes: "
-    "download this one as it is."
-)
 NOT_CONFINED = (
     "This server cannot open Word files in its locked-down reader, so it does not add the "
     "suggestions to them: download the version as it is."

@@ -7,7 +7,8 @@ Thin, as the comments' views: parse, ask a selector or a service, render. Every 
 document through ``documents.selectors.document_access`` first (a non-member gets 404); the
 services check ``suggestions.permissions``. A POST with ``HX-Request: true`` (suggestions.js) is
 answered with the suggestion's HTML (201 when it made one) or the refusal's status and sentence
-as plain text; a plain form POST redirects back to the page, with the sentence as a message.
+as plain text; a plain form POST redirects back to the page, with the sentence as a message
+(``documents.forms_answer``, as every form on the document page).
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from commonroom.core.exceptions import ApplicationError
-from commonroom.core.views import AuthedRequest, back_with_error, form_value, info, is_htmx
-from commonroom.documents.selectors import DocumentAccess, document_access, version_get
+from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.documents.forms_answer import (
+    document_form_answer,
+    document_page_access,
+    document_page_url,
+)
+from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.previews.blocks import utf16_length
 from commonroom.previews.selectors import preview_blocks
 from commonroom.suggestions import services
@@ -32,15 +37,6 @@ from commonroom.suggestions.downloads import tracked_response
 from commonroom.suggestions.models import Suggestion
 from commonroom.suggestions.passages import quoted
 from commonroom.suggestions.selectors import state_sentence, suggestion_block, suggestion_get
-
-
-def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
-    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
-
-
-def _page_url(doc_access: DocumentAccess, anchor: str = "suggestions") -> str:
-    url = reverse("document_detail", args=[doc_access.access.workspace.pk, doc_access.document.pk])
-    return f"{url}#{anchor}"
 
 
 def suggestion_context(doc_access: DocumentAccess, suggestion: Suggestion) -> dict[str, Any]:
@@ -75,7 +71,7 @@ def suggestion_item(
     request: AuthedRequest, workspace_id: str, document_id: str, suggestion_id: str
 ) -> HttpResponse:
     """One suggestion as its reader sees it (what live screens fetch after an event)."""
-    return _item(request, _doc_access(request, workspace_id, document_id), suggestion_id)
+    return _item(request, document_page_access(request, workspace_id, document_id), suggestion_id)
 
 
 def _answer(
@@ -86,26 +82,27 @@ def _answer(
     done: Callable[[Any], str],
     status: int = 200,
 ) -> HttpResponse:
-    doc_access = _doc_access(request, workspace_id, document_id)
-    try:
-        written = write(doc_access)
-    except ApplicationError as exc:
-        if is_htmx(request):
-            return HttpResponse(
-                exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
-            )
-        if exc.status == 404:
-            raise  # a forged id is not found, as on every other page
-        return back_with_error(request, exc, _page_url(doc_access))
-    if isinstance(written, Suggestion):
-        if is_htmx(request):
+    """A suggestion written is answered with its HTML for a script (``status``), else back to
+    it; anything else (a version made) with the ``done`` sentence, else back to the text."""
+
+    def fragment(doc_access: DocumentAccess, written: Any) -> HttpResponse:
+        if isinstance(written, Suggestion):
             return _item(request, doc_access, written.pk, status=status)
-        messages.success(request, done(written))
-        return redirect(_page_url(doc_access, f"suggestion-{written.pk}"))
-    if is_htmx(request):
         return HttpResponse(done(written), content_type="text/plain; charset=utf-8")
-    messages.success(request, done(written))
-    return redirect(_page_url(doc_access, "read-heading"))
+
+    def anchor(written: Any) -> str:
+        return f"suggestion-{written.pk}" if isinstance(written, Suggestion) else "read-heading"
+
+    return document_form_answer(
+        request,
+        workspace_id,
+        document_id,
+        write,
+        fragment=fragment,
+        done=done,
+        anchor=anchor,
+        refused_anchor="suggestions",
+    )
 
 
 def _offset(value: str) -> int | str:
@@ -224,7 +221,7 @@ def suggestions_tracked_download(
     threads as Word comments. What was left out is said in the response's headers and on the
     next page the person opens (the download leaves them where they were); a refusal goes back
     to the page with its sentence."""
-    doc_access = _doc_access(request, workspace_id, document_id)
+    doc_access = document_page_access(request, workspace_id, document_id)
     try:
         made = services.tracked_changes_download(
             actor=request.user, doc_access=doc_access, number=number, info=info(request)
@@ -232,7 +229,7 @@ def suggestions_tracked_download(
     except ApplicationError as exc:
         if exc.status == 404:
             raise
-        return back_with_error(request, exc, _page_url(doc_access))
+        return back_with_error(request, exc, document_page_url(doc_access, "suggestions"))
     if made.left_out:
         messages.warning(
             request, f"Downloaded with suggestions as tracked changes. {made.left_out}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,3 +154,13 @@ def membership_exists(*, workspace_id: Any, user_id: Any) -> Exists:
     value or an ``OuterRef`` to a field of another app's rows: those rows filtered by
     membership in the same query (``.filter(membership_exists(...))``)."""
     return Exists(Membership.objects.filter(workspace_id=workspace_id, user_id=user_id))
+
+
+def member_roles(*, workspace_id: Any, user_ids: Iterable[Any]) -> dict[int, str]:
+    """The role of each of ``user_ids`` who is a member of the workspace, by user id (a person
+    missing from the answer is not a member)."""
+    return dict(
+        Membership.objects.filter(workspace_id=workspace_id, user_id__in=list(user_ids))
+        .order_by()
+        .values_list("user_id", "role")
+    )

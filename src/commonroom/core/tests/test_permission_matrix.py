@@ -38,6 +38,7 @@ from commonroom.accounts.services import token_create
 from commonroom.accounts.tests.factories import UserFactory
 from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
 from commonroom.api import api
+from commonroom.approvals.services import approval_request_create
 from commonroom.comments.services import comment_create
 from commonroom.conversations.services import conversation_start
 from commonroom.documents.selectors import document_access
@@ -193,6 +194,15 @@ def build_world() -> World:
         text="Notes",
     ).pk
     OPEN_SUGGESTION["id"] = str(params["suggestion_id"])
+    OPEN_SUGGESTION["approver"] = str(by_role["editor"].pk)
+    # An open approval request of the manager's: the commenter and the editor are asked.
+    params["request_id"] = approval_request_create(
+        actor=manager,
+        doc_access=document_access(user=manager, workspace_id=ws.pk, document_id=document.pk),
+        version_number=1,
+        approver_ids=[by_role["commenter"].pk, by_role["editor"].pk],
+    ).pk
+    params["approver_id"] = by_role["editor"].pk
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     sessions, api_tokens = {}, {}
     for role, user in by_role.items():
@@ -397,6 +407,24 @@ PAGES: dict[str, Page] = {
         post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED),
         form=lambda: {"version": "1"},
     ),
+    # Approvals: the open request is the manager's, asking the commenter and the editor. Asking
+    # again for version 1 is refused (it has that open request); only the people asked decide;
+    # only its requester, or a manager, changes it.
+    "approval_create": Page(
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED),
+        form=lambda: {"version": "1", "approvers": [OPEN_SUGGESTION["approver"]]},
+    ),
+    "approval_item": Page(get=MEMBERS),
+    # The world's version 1 is not a final record: whoever may download is told so.
+    "record_certificate": Page(get=(LOGIN, 404, REFUSED, REFUSED, REFUSED, REFUSED)),
+    "approval_change": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"action": "remind"}),
+    "approval_confirm": Page(get=MEMBERS, post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED)),
+    "approval_decline": Page(
+        get=POST_ONLY,
+        post=(LOGIN, 404, REFUSED, DONE, DONE, REFUSED),
+        form=lambda: {"reason": "No."},
+    ),
     "workspace_mention_candidates": Page(get=MEMBERS),
     # Conversations: the topic and its message are the manager's.
     "conversation_list": Page(get=MEMBERS),
@@ -512,6 +540,10 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("suggestions_accept", "POST"): EVERY_MEMBER_REFUSED,
     ("stale_copy_carry", "POST"): EVERY_MEMBER_REFUSED,
     ("tracked_changes_accept", "POST"): EVERY_MEMBER_REFUSED,
+    ("approval_create", "POST"): EVERY_MEMBER_REFUSED,
+    ("approval_change", "POST"): EVERY_MEMBER_REFUSED,
+    ("approval_confirm", "POST"): EVERY_MEMBER_REFUSED,
+    ("approval_decline", "POST"): EVERY_MEMBER_REFUSED,
     ("conversation_start", "POST"): EVERY_MEMBER_REFUSED,
     ("message_post", "POST"): EVERY_MEMBER_REFUSED,
     ("message_edit", "POST"): EVERY_MEMBER_REFUSED,
@@ -663,9 +695,22 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
     # Version 1 is not a stale copy: those who may carry are told so (400).
     ("POST", D + "/suggestions/carry"): Call((401, 404, 403, 403, 400, 400), json={"version": 1}),
-    # The world's document is a text file: no tracked changes to download (409) or accept (400).
+    # The world's document is a text file: not a Word file, to download with tracked changes or
+    # to accept its own (409 not_word, both).
     ("GET", D + "/suggestions/tracked-changes"): Call((401, 404, 409, 409, 409, 409)),
-    ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 400, 400)),
+    ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 409, 409)),
+    # Approvals: the open request is the manager's, asking the commenter and the editor; asking
+    # again for version 1 is a conflict (it has that open request).
+    ("GET", D + "/approvals"): Call(READ),
+    ("POST", D + "/approvals"): Call(
+        (401, 404, 403, 403, 409, 409), json={"version": 1, "approvers": ["<approver_id>"]}
+    ),
+    ("GET", D + "/approvals/{request_id}"): Call(READ),
+    ("POST", D + "/approvals/{request_id}/decision"): Call(
+        (401, 404, 403, 200, 200, 403), json={"decision": "decline", "reason": "No."}
+    ),
+    ("POST", D + "/approvals/{request_id}/change"): Call(MANAGE, json={"action": "remind"}),
+    ("GET", D + "/versions/{number}/certificate"): Call((401, 404, 409, 409, 409, 409)),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
@@ -805,6 +850,9 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/suggestions/{suggestion_id}/reject"): ARCHIVED_REFUSED,
     ("POST", D + "/suggestions/carry"): ARCHIVED_REFUSED,
     ("POST", D + "/versions/{number}/accept-tracked-changes"): ARCHIVED_REFUSED,
+    ("POST", D + "/approvals"): ARCHIVED_REFUSED,
+    ("POST", D + "/approvals/{request_id}/decision"): ARCHIVED_REFUSED,
+    ("POST", D + "/approvals/{request_id}/change"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations"): ARCHIVED_REFUSED,
     ("POST", W + "/conversations/{conversation_id}/messages"): ARCHIVED_REFUSED,
     ("PATCH", W + "/conversations/{conversation_id}/messages/{message_id}"): ARCHIVED_REFUSED,

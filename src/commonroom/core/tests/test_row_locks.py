@@ -366,7 +366,9 @@ def test_an_upload_of_bytes_the_collector_is_deleting_waits_and_stores_them_agai
 
 
 def _record(workspace_id: Any, action: str) -> AuditEvent:
-    return audit_record(action=action, workspace_id=workspace_id, target_label=action)
+    event = audit_record(action=action, workspace_id=workspace_id, target_label=action)
+    assert event is not None  # written: no audit_rows_last block here
+    return event
 
 
 def test_two_events_of_one_audit_chain_at_once_both_land_in_order(team):

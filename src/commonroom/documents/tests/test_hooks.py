@@ -206,6 +206,7 @@ def test_search_notifications_previews_live_and_suggestions_subscribe_from_their
         return sorted(s.__module__ for s in hooks.hook._subscribers.get(change_type, []))
 
     assert modules(hooks.VersionAdded) == [
+        "commonroom.approvals.receivers",
         "commonroom.comments.receivers",
         "commonroom.live.receivers",
         "commonroom.notifications.receivers",
@@ -218,6 +219,7 @@ def test_search_notifications_previews_live_and_suggestions_subscribe_from_their
         if change_type is not hooks.BlobsCollected:
             assert "commonroom.live.receivers" in modules(change_type), change_type
     assert sorted(p.__module__ for p in hooks.page_parts._parts) == [
+        "commonroom.approvals.receivers",
         "commonroom.comments.receivers",
         "commonroom.notifications.receivers",
         "commonroom.previews.receivers",

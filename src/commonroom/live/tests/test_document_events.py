@@ -220,6 +220,28 @@ def _suggestion_events(team: Any) -> None:
     assert outdated.state == "outdated"
 
 
+def _approval_events(team: Any) -> None:
+    """A request asked, its approvers reminded, one decision, and its end."""
+    from commonroom.approvals import services as approvals
+
+    doc = upload(team.editor, team.workspace, "budget.txt", b"The budget.").document
+    manager = doc_access_for(team.manager, doc)
+    request = approvals.approval_request_create(
+        actor=team.manager,
+        doc_access=manager,
+        version_number=1,
+        approver_ids=[team.editor.pk, team.commenter.pk],
+    )
+    approvals.approval_remind(actor=team.manager, doc_access=manager, request_id=request.pk)
+    approvals.approval_decide(
+        actor=team.commenter,
+        doc_access=doc_access_for(team.commenter, doc),
+        request_id=request.pk,
+        approve=True,
+    )
+    approvals.approval_cancel(actor=team.manager, doc_access=manager, request_id=request.pk)
+
+
 def _every_kind(team: Any, capture: Any) -> None:
     """One event of every kind, each through the service that makes it."""
     with capture(execute=True):  # the preview is made (a task, at once in tests) after commit
@@ -243,6 +265,7 @@ def _every_kind(team: Any, capture: Any) -> None:
         resolved=True,
     )
     _suggestion_events(team)
+    _approval_events(team)
     conversation = start(team.editor, team.workspace, title="Budget", body="First")
     second = post(team.commenter, conversation, body="Second")
     message_edit(

@@ -191,8 +191,9 @@ def test_the_digest_task_sends_the_digests(team, doc):
 
 
 def test_the_daily_jobs_send_the_digests_and_prune_the_live_event_log(team, doc, settings):
-    """What the workers' schedule runs each day: the digests, and the event log's pruning (a
-    screen offline longer than ``COMMONROOM_EVENT_DAYS`` reloads instead of replaying)."""
+    """What the workers' schedule runs each day: the digests, the event log's pruning (a
+    screen offline longer than ``COMMONROOM_EVENT_DAYS`` reloads instead of replaying) and the
+    approval reminders (approvals/tests: none is due here)."""
     from django.db import transaction
 
     from commonroom.core.scheduling import jobs_all
@@ -206,7 +207,7 @@ def test_the_daily_jobs_send_the_digests_and_prune_the_live_event_log(team, doc,
     old = timezone.now() - timedelta(days=settings.COMMONROOM_EVENT_DAYS + 1)
     Event.objects.update(created_at=old)
     daily = {job.name: job for job in jobs_all() if job.in_claim}
-    assert set(daily) == {"notification-digests", "live-events-prune"}
+    assert set(daily) == {"notification-digests", "live-events-prune", "approval-reminders"}
     for job in daily.values():
         job.run()  # tests run tasks at once
     assert [m.to for m in mail.outbox] == [[team.editor.email]]

@@ -142,6 +142,9 @@ function itemOf(kind, d) {
   if (kind.startsWith("suggestion.")) {
     return { list: `suggestions:${d.document}`, target: `suggestion-${d.suggestion}`, url: `/w/${ws}/d/${d.document}/suggestions/${d.suggestion}/` };
   }
+  if (kind.startsWith("approval.")) {
+    return { list: `approvals:${d.document}`, target: `approval-${d.request}`, url: `/w/${ws}/d/${d.document}/approvals/${d.request}/` };
+  }
   if (kind === "preview.ready") {
     return { list: `preview:${d.document}`, target: `preview-${d.document}`, url: `/w/${ws}/d/${d.document}/v/${d.number}/preview/` };
   }

@@ -131,3 +131,21 @@ def version_bytes(version: Any) -> bytes:
     with default_storage.open(version.blob.storage_name, "rb") as f:
         data: bytes = f.read()
     return data
+
+
+def children_started(monkeypatch: Any) -> list[str]:
+    """The modules of the confined children (``core.sandbox.run_child``) started from now on,
+    in order, each really run."""
+    import subprocess
+
+    from commonroom.core import sandbox
+
+    started: list[str] = []
+    real = subprocess.Popen
+
+    def counted(args: list[str], **kwargs: Any) -> Any:
+        started.append(args[5])  # [python, -P, -c, CHILD, parent pid, module, ...]
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(sandbox.subprocess, "Popen", counted)
+    return started

@@ -212,9 +212,11 @@ def test_a_forged_version_is_not_found_and_nothing_is_audited(team, doc) -> None
 def test_a_text_file_is_refused_with_a_sentence_and_nothing_written(team) -> None:
     doc = with_preview(team.manager, team.workspace, "notes.txt", b"The board met.\n")
     before = AuditEvent.objects.count()
-    with pytest.raises(Conflict, match=r"Only a Word \(\.docx\) version") as refused:
+    with pytest.raises(
+        services.NotWord, match=r"Version 1 is not a Word \(\.docx\) file"
+    ) as refused:
         download(team.editor, doc)
-    assert refused.value.code == "not_word"
+    assert (refused.value.code, refused.value.status) == ("not_word", 409)
     assert AuditEvent.objects.count() == before
 
 

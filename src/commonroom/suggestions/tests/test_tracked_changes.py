@@ -27,6 +27,7 @@ from commonroom.previews.selectors import tracked_revisions
 from commonroom.suggestions import services
 from commonroom.suggestions.tests.factories import (
     access,
+    children_started,
     docx_bytes,
     make_preview,
     version_bytes,
@@ -179,6 +180,32 @@ def test_a_stamped_file_names_the_version_it_was_accepted_from(team, doc) -> Non
     assert properties.read_property(version_bytes(version), PROPERTY) == Stamp.of(second).value
 
 
+def test_one_confined_child_accepts_and_stamps_and_the_upload_believes_its_stamp(
+    team, doc, monkeypatch
+) -> None:
+    """The child that accepts the changes says the stamp it set; the upload takes it from
+    there instead of reading its own file back in a second child. A file without a stamp
+    says so, and is still uploaded with no second child."""
+    started = children_started(monkeypatch)
+    first = doc.versions.get(number=1)
+    stamped = properties.with_property(
+        tracked(docx_bytes(FIRST, SECOND, THIRD, "Amended.")), PROPERTY, Stamp.of(first).value
+    )
+    second = new_version(team.editor, doc, stamped)
+    started.clear()
+    version = accept_all(team.editor, doc, 2)
+    assert started == ["commonroom.suggestions.revisions_child"]
+    assert (version.based_on_number, version.based_on_latest) == (2, True)
+    assert version.based_on_from_file
+    assert properties.read_property(version_bytes(version), PROPERTY) == Stamp.of(second).value
+    plain = with_preview(team.manager, team.workspace, "unstamped.docx", tracked())
+    started.clear()
+    unstamped = accept_all(team.editor, plain)
+    assert started == ["commonroom.suggestions.revisions_child"]
+    assert not unstamped.based_on_from_file
+    assert properties.read_property(version_bytes(unstamped), PROPERTY) is None
+
+
 def test_accepting_an_older_version_is_flagged_and_a_second_accept_is_the_same_bytes(
     team, doc
 ) -> None:
@@ -220,8 +247,9 @@ def test_a_file_without_tracked_changes_or_not_a_word_file_is_refused(team) -> N
     audit = AuditEvent.objects.count()
     with pytest.raises(ApplicationError, match="Version 1 has no tracked changes to accept"):
         accept_all(team.editor, plain)
-    with pytest.raises(ApplicationError, match=r"Only a Word \(.docx\) file's tracked changes"):
+    with pytest.raises(services.NotWord, match=r"Version 1 is not a Word \(\.docx\) file") as no:
         accept_all(team.editor, text)
+    assert (no.value.code, no.value.status) == ("not_word", 409)
     assert nothing_written(plain, 1, audit) and text.versions.count() == 1
 
 

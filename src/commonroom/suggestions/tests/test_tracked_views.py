@@ -17,6 +17,10 @@ from commonroom.suggestions.tests.factories import docx_bytes, suggest, with_pre
 pytestmark = pytest.mark.django_db
 
 LINK = "Download with suggestions as tracked changes"
+NOT_WORD = (
+    "Version 1 is not a Word (.docx) file: tracked changes are made, downloaded and accepted in "
+    "Word files only."
+)
 
 
 @pytest.fixture
@@ -74,9 +78,23 @@ def test_not_for_other_kinds_of_file_or_people_outside(team, doc) -> None:
     assert LINK not in editor.get(page(notes)).content.decode()
     refused = editor.get(tracked(notes))
     assert refused.status_code == 302 and refused["Location"].startswith(page(notes))
-    assert "Only a Word (.docx) version" in editor.get(refused["Location"]).content.decode()
+    assert NOT_WORD in editor.get(refused["Location"]).content.decode()
     assert editor.get(tracked(doc, 9)).status_code == 404
     assert client_for(team.outsider).get(tracked(doc)).status_code == 404
     anonymous = client_for(None).get(tracked(doc))
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("account_login"))
+
+
+def test_a_version_not_in_word_is_refused_alike_by_the_download_and_the_accept(team) -> None:
+    """The same status, code and sentence from both ways of asking for tracked changes."""
+    notes = with_preview(team.manager, team.workspace, "notes.txt", b"The board met.\n")
+    editor = client_for(team.editor)
+    accept = reverse("tracked_changes_accept", args=[notes.workspace_id, notes.pk])
+    answered = editor.post(accept, {"version": "1"}, HTTP_HX_REQUEST="true")
+    assert (answered.status_code, answered.content.decode()) == (409, NOT_WORD)
+    for ask in (lambda: editor.post(accept, {"version": "1"}), lambda: editor.get(tracked(notes))):
+        back = ask()
+        assert back.status_code == 302 and back["Location"].startswith(page(notes))
+        assert NOT_WORD in editor.get(back["Location"]).content.decode()
+    assert notes.versions.count() == 1

@@ -21,6 +21,7 @@ from typing import Any, get_args
 import pytest
 
 from commonroom.accounts.permissions import AccountAbilities, AccountAbility
+from commonroom.approvals.permissions import ApprovalAbilities
 from commonroom.comments.permissions import CommentAbilities, CommentAbility
 from commonroom.conversations.permissions import (
     ConversationAbilities,
@@ -156,6 +157,7 @@ TEMPLATE_DICTS: list[tuple[str, str, Any]] = [
     ("conversations", "abilities", ConversationAbilities),
     ("conversations", "can", MessageAbilities),
     ("suggestions", "s.can", SuggestionAbilities),
+    ("approvals", "r.can", ApprovalAbilities),
 ]
 _REFERENCE = re.compile(r"(?<![\w.])((?:\w+\.)*?(?:account_abilities|abilities|can))\.(\w+)")
 

@@ -28,6 +28,7 @@ class Command(BaseCommand):
             self.stdout.write(sentence)
         self.stdout.write(r.secret_key)
         self.stdout.write(r.audit_key)
+        self.stdout.write(r.records_signing)
         self.stdout.write(r.audit_checkpoints)
         for problem in r.problems:
             self.stdout.write(self.style.ERROR(problem))

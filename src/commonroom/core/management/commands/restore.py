@@ -32,6 +32,7 @@ class Command(BaseCommand):
             self.stdout.write(sentence)
         self.stdout.write(r.secret_key)
         self.stdout.write(r.audit_key)
+        self.stdout.write(r.records_signing)
         self.stdout.write(r.audit_checkpoints)
         failed = [
             name

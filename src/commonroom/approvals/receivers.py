@@ -1,0 +1,70 @@
+"""What approvals follow.
+
+- ``documents.hooks``: a new version ends the open requests on the document's older versions
+  (``services.approvals_end_for_version``), inside the transaction that adds it. A suggestion
+  made or a comment added changes no bytes and ends nothing; accepting suggestions makes a new
+  version, so it ends them as an upload does.
+- ``workspaces.hooks``: a member removed, or whose new role may not comment, drops out of the
+  workspace's open requests, each evaluated again (``services.approver_left``).
+- The document page: its requests, what the reader may do, whom they may ask
+  (``documents.hooks`` page part); the home page: "Awaiting my approval"
+  (``workspaces.hooks`` home part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from commonroom.approvals.permissions import may_ask
+from commonroom.approvals.selectors import (
+    approver_choices,
+    awaiting_my_approval,
+    document_requests,
+)
+from commonroom.approvals.services import approvals_end_for_version, approver_left
+from commonroom.documents import hooks as documents
+from commonroom.workspaces import hooks as workspaces
+
+
+def on_version_added(change: documents.VersionAdded) -> None:
+    if change.document_created:
+        return
+    approvals_end_for_version(actor=change.actor, document=change.document, version=change.version)
+
+
+def on_member_removed(change: workspaces.MemberRemoved) -> None:
+    approver_left(
+        actor=change.actor, workspace_id=change.workspace.pk, user_id=change.user_id, role=None
+    )
+
+
+def on_member_role_changed(change: workspaces.MemberRoleChanged) -> None:
+    approver_left(
+        actor=change.actor, workspace_id=change.workspace.pk, user_id=change.user_id,
+        role=change.role,
+    )  # fmt: skip
+
+
+def document_page(page: documents.DocumentPage) -> Mapping[str, Any]:
+    doc_access = page.doc_access
+    requests = document_requests(doc_access=doc_access, user=page.user)
+    ask = may_ask(doc_access) and bool(page.versions)
+    return {
+        "approval_requests": requests,
+        "approval_open": next((r for r in requests if r.is_open), None),
+        "may_ask_approval": ask,
+        "approver_choices": approver_choices(doc_access=doc_access) if ask else [],
+    }
+
+
+def home_page(page: workspaces.HomePage) -> Mapping[str, Any]:
+    return {"awaiting_approval": awaiting_my_approval(user=page.user)}
+
+
+def connect() -> None:
+    documents.subscribe(documents.VersionAdded, on_version_added)
+    workspaces.subscribe(workspaces.MemberRemoved, on_member_removed)
+    workspaces.subscribe(workspaces.MemberRoleChanged, on_member_role_changed)
+    documents.add_page_part(document_page)
+    workspaces.add_home_part(home_page)

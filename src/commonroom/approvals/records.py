@@ -1,0 +1,132 @@
+"""The certificate of a final record: the approved version rendered and followed by who
+approved what and when, signed by the installation (``certificates``), for the page and the
+API alike.
+
+Made on first download and kept under ``certificates/<request id>.pdf`` in storage: a record's
+approval never changes once given, so every later download is the same signed file (and as
+quick as any download). Downloading it is audited, as a version's download is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from commonroom.approvals.models import ApprovalRequest, Decision, Rule
+from commonroom.approvals.selectors import record_request
+from commonroom.audit.actions import Action
+from commonroom.audit.services import audit_record
+from commonroom.certificates.page import CertificateFacts, HistoryLine, rule_words
+from commonroom.certificates.page import Decision as Decided
+from commonroom.certificates.signing import certificate_pdf
+from commonroom.core.exceptions import Conflict
+from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.documents.filenames import clean_filename
+from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.previews.selectors import preview_blocks, preview_for
+from commonroom.workspaces.services import deny
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Version
+
+log = logging.getLogger(__name__)
+PDF_TYPE = "application/pdf"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    data: bytes
+    filename: str
+
+
+def _storage_name(request: ApprovalRequest) -> str:
+    return f"certificates/{request.pk}.pdf"
+
+
+def certificate_facts(request: ApprovalRequest, version: Version) -> CertificateFacts:
+    """What the certificate of ``request`` (approved, so ``version`` is a record) says."""
+    approvers = list(request.approvers.select_related("user").order_by("pk"))
+    counted = [a for a in approvers if a.decision != Decision.REMOVED]
+    required = len(counted) if request.rule == Rule.ALL else request.required
+    assert version.record_at is not None  # noqa: S101 - a record's version has its time
+    return CertificateFacts(
+        workspace=request.workspace.name,
+        document_id=str(request.document_id),
+        document_name=request.document.name,
+        version_number=version.number,
+        file_name=version.filename,
+        size=version.size,
+        sha256=version.blob_id,
+        sealed_at=version.record_at,
+        rule=rule_words(required, len(counted)),
+        decisions=tuple(
+            Decided(
+                name=a.user.display_name + (" (guest)" if a.user.is_guest else ""),
+                email=a.user.email,
+                outcome=a.decision,
+                at=a.decided_at or a.removed_at,
+                reason=a.reason,
+                version_sha256=a.sha256,
+            )
+            for a in approvers
+        ),
+        history=tuple(HistoryLine(at=h.at, text=h.text) for h in request.history.all()),
+    )
+
+
+def _made(doc_access: DocumentAccess, request: ApprovalRequest, version: Version) -> bytes:
+    with default_storage.open(version.blob.storage_name, "rb") as f:
+        data = f.read()
+    shown = preview_for(doc_access=doc_access, version=version)
+    blocks = preview_blocks(doc_access=doc_access, version=version) or []
+    return certificate_pdf(
+        certificate_facts(request, version),
+        data=data,
+        preview_html=getattr(shown, "html", "") or "",
+        preview_blocks=[b.text for b in blocks if not b.aside],
+    )
+
+
+def record_certificate(
+    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo = SYSTEM
+) -> Certificate:
+    """Version ``number``'s certificate, for anyone who may download the document; refused with
+    a sentence when that version is not a final record approved here."""
+    if not doc_access.can("download"):
+        deny(doc_access.access, "You cannot download this document.")
+    version = version_get(doc_access=doc_access, number=number)
+    request = record_request(doc_access=doc_access, version_number=version.number)
+    if version.record_at is None or request is None:
+        raise Conflict(
+            f"Version {version.number} is not a final record: only an approved version has a "
+            "certificate.",
+            code="not_a_record",
+        )
+    name = _storage_name(request)
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as f:
+            data = f.read()
+    else:
+        data = _made(doc_access, request, version)
+        if not default_storage.exists(name):  # two first downloads at once: either file is good
+            default_storage.save(name, ContentFile(data))
+    with transaction.atomic():
+        audit_record(
+            action=Action.RECORD_CERTIFICATE_DOWNLOADED,
+            actor=actor,
+            info=info,
+            workspace_id=doc_access.document.workspace_id,
+            document_id=doc_access.document.pk,
+            target_type="document",
+            target_id=str(doc_access.document.pk),
+            target_label=doc_access.document.name,
+            data={"version": version.number, "sha256": version.blob_id, "request": str(request.pk)},
+        )
+    named = f"{doc_access.document.name} (version {version.number} certificate).pdf"
+    return Certificate(data=data, filename=clean_filename(named))

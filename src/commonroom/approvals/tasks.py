@@ -1,0 +1,13 @@
+"""Background work for approvals: tasks call one service and are safe to run twice."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from commonroom.approvals import services
+
+
+@task()
+def remind_due_approvals() -> int:
+    """The daily reminders of requests due tomorrow or overdue (``approvals.schedule``)."""
+    return services.approvals_remind_due()
