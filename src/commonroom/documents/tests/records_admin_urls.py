@@ -4,7 +4,7 @@ admin site has no page for them): what someone with Django's admin rights could 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from commonroom.urls import urlpatterns as project_urlpatterns
 from commonroom.workspaces.models import Workspace
@@ -12,7 +12,8 @@ from commonroom.workspaces.models import Workspace
 site = admin.AdminSite(name="admin")
 site.register(Workspace)
 
-urlpatterns = [
-    *(p for p in project_urlpatterns if not str(p.pattern).startswith("admin/")),
+project: list[URLPattern | URLResolver] = list(project_urlpatterns)  # type: ignore[arg-type]
+urlpatterns: list[URLPattern | URLResolver] = [
+    *(p for p in project if not str(p.pattern).startswith("admin/")),
     path("admin/", site.urls),
 ]
