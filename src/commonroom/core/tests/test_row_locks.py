@@ -125,6 +125,10 @@ LOCKS: dict[str, str] = {
     "documents.services.document_restore": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services._document_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services._folder_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    "approvals.services.approvals_remind_due": (
+        "approvals/tests/test_concurrency.py::"
+        "test_two_reminder_runs_at_once_remind_each_request_once"
+    ),
     # Its caller holds the workspace's lock (an approval), and it takes it again.
     "documents.services.version_seal": REDUNDANT_UNDER_WORKSPACE_LOCK,
 }
