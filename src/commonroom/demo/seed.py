@@ -1,17 +1,19 @@
 """The demo seed: five members (one of each role, two of them external guests) and an
-administrator, the "Weekly budget meeting" workspace and its minutes in two versions.
-Built with the real services, so the audit trail and blobs are real too."""
+administrator, the "Weekly budget meeting" workspace and its minutes in two versions, a
+little discussion, and Priya's request that Tom and Aisha approve version 2. Built with the real services, so the audit trail and blobs are real too."""
 
 from __future__ import annotations
 
 import io
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
 from docx import Document as DocxDocument
 
 from commonroom.documents.selectors import document_access
@@ -143,6 +145,7 @@ def seed_demo(*, password: str | None) -> SeedResult:
             note="Corrected the month 7 deficit and community figures",
         )
         _seed_discussion(users, ws, v1.document_id)
+        _seed_approval(users, ws, v1.document_id)
     return SeedResult(created=True, password=password, workspace=ws)
 
 
@@ -188,4 +191,20 @@ def _seed_discussion(users: dict[str, Any], ws: Workspace, document_id: Any) -> 
         access=ws_as("tom"),
         conversation_id=topic.pk,
         body="Agency spend is the big one. I'll bring the month 8 forecast.",
+    )
+
+
+def _seed_approval(users: dict[str, Any], ws: Workspace, document_id: Any) -> None:
+    """Priya asks Tom and Aisha to approve the amended minutes: it waits on their home pages."""
+    from commonroom.approvals.services import approval_request_create
+
+    approval_request_create(
+        actor=users["priya"],
+        doc_access=document_access(
+            user=users["priya"], workspace_id=ws.pk, document_id=document_id
+        ),
+        version_number=2,
+        approver_ids=[users["tom"].pk, users["aisha"].pk],
+        message="Please approve the amended minutes for the record before Thursday's meeting.",
+        due_date=timezone.localdate() + timedelta(days=3),
     )
