@@ -4,8 +4,9 @@ plain pages a document is shown on when only its preview's text can be (``render
 :class:`CertificateFacts` is everything printed, as plain values (text, whole numbers, aware
 datetimes), so the app that seals a record fills it without this library knowing its models.
 Times are printed in Europe/London with their offset from UTC. Text is set in DejaVu Sans
-(Debian's ``fonts-dejavu-core``), with Droid Sans Fallback (``fonts-droid-fallback``) for the
-scripts DejaVu lacks (Chinese, Japanese, Korean), so any name prints; long values wrap.
+(shipped in ``fonts/`` with its licence, so a fresh installation draws certificates without any
+system font), with Droid Sans Fallback (Debian's ``fonts-droid-fallback``, when installed) for
+the scripts DejaVu lacks (Chinese, Japanese, Korean); long values wrap.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fpdf.enums import XPos, YPos
 from commonroom.core.exceptions import ApplicationError
 
 LONDON = ZoneInfo("Europe/London")
+FONTS_SHIPPED = Path(__file__).resolve().parent / "fonts"
 FONT_FOLDERS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu")
 FALLBACK_FONTS = (
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
@@ -165,7 +167,9 @@ class _Pdf(FPDF):
 
 
 def _fonts() -> tuple[Path, Path]:
-    for folder in FONT_FOLDERS:
+    """DejaVu Sans, regular and bold: the copy shipped with Commonroom (its licence beside it,
+    in ``fonts/``), else the system's."""
+    for folder in (str(FONTS_SHIPPED), *FONT_FOLDERS):
         regular, bold = Path(folder) / "DejaVuSans.ttf", Path(folder) / "DejaVuSans-Bold.ttf"
         if regular.is_file() and bold.is_file():
             return regular, bold
