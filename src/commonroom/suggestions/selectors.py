@@ -58,6 +58,19 @@ def suggestions_by_thread(*, doc_access: DocumentAccess) -> dict[Any, Suggestion
     return {s.comment_id: s for s in document_suggestions(doc_access=doc_access)}
 
 
+def thread_suggestions(
+    *, doc_access: DocumentAccess, thread_ids: Collection[Any]
+) -> dict[Any, Suggestion]:
+    """The suggestions that ``thread_ids`` (threads of the document) carry, by thread id, each
+    with its state in words (``state_sentence``): one query however many."""
+    found = _suggestions(doc_access).filter(comment_id__in=list(thread_ids))
+    by_thread: dict[Any, Suggestion] = {}
+    for suggestion in found:
+        suggestion.state_sentence = state_sentence(suggestion)  # type: ignore[attr-defined]
+        by_thread[suggestion.comment_id] = suggestion
+    return by_thread
+
+
 def with_abilities(
     suggestions: list[Suggestion], *, doc_access: DocumentAccess
 ) -> list[Suggestion]:

@@ -12,7 +12,11 @@ locks (``documents.services.document_access_locked``), audited as the transactio
   and the suggestions read under that lock, so two accepts at once queue: the second builds on
   the version the first made, its suggestions moved there by the first's version (or outdated
   by it, and then refused).
-- :func:`suggestion_reject`: the suggestion closed with a reason; its thread stays.
+- :func:`suggestion_reject`: the suggestion closed with a reason.
+
+An accepted or rejected suggestion's thread is resolved by whoever decided it, through
+``comments.services.comment_set_resolved`` (audited and live as any resolve; it can be reopened
+to go on talking); the Comments list shows its change and state (``receivers.thread_parts``).
 - :func:`tracked_changes_accept`: a Word version's own tracked changes (made in Word) all
   accepted, in a confined child (``tracked``), as one new version through ``version_upload``,
   based on that version.
@@ -52,7 +56,7 @@ from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_rows_last
-from commonroom.comments.services import comment_create
+from commonroom.comments.services import comment_create, comment_set_resolved
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
@@ -521,7 +525,24 @@ def suggestion_published(
     )
 
 
-@transaction.atomic
+def _threads_resolved(
+    suggestions: Sequence[Suggestion], *, actor: User, doc_access: DocumentAccess, info: RequestInfo
+) -> None:
+    """The decided suggestions' threads resolved by ``actor``, through comments' own service
+    (audited, told to open screens and followers as any resolve; anyone who may comment can
+    reopen one to go on talking). A thread someone already resolved is left as it is. Inside
+    the decision's transaction and its ``audit_rows_last`` block."""
+    for suggestion in suggestions:
+        if suggestion.comment.resolved_at is None:
+            comment_set_resolved(
+                actor=actor,
+                doc_access=doc_access,
+                comment_id=suggestion.comment_id,
+                resolved=True,
+                info=info,
+            )
+
+
 def suggestion_reject(
     *,
     actor: User,
@@ -530,29 +551,36 @@ def suggestion_reject(
     reason: Any = "",
     info: RequestInfo = SYSTEM,
 ) -> Suggestion:
-    """Reject a suggestion, with a reason if given: its thread stays, as it is."""
+    """Reject a suggestion, with a reason if given (shown with it, and on its thread): its
+    thread is resolved, and stays to be read or reopened."""
     require_decide(doc_access)
     why = _clean_reason(reason, limit=MAX_DECISION_REASON)
-    doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
-    (suggestion,) = _locked_suggestions(doc_access, [suggestion_id])
-    _refuse_unless_open(suggestion)
-    suggestion.state = State.REJECTED
-    suggestion.decided_by = actor
-    suggestion.decided_at = timezone.now()
-    suggestion.decision_reason = why
-    suggestion.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
-    suggestion_published(
-        suggestion, "suggestion.rejected", version=suggestion.applies_to.number, actor_id=actor.pk
-    )
-    _audit(
-        suggestion,
-        doc_access.document,
-        action=Action.SUGGESTION_REJECTED,
-        actor=actor,
-        info=info,
-        version=suggestion.applies_to.number,
-        reason=why,
-    )
+    # The thread's resolve writes its own audit row: held back, both stay the last writes.
+    with transaction.atomic(), audit_rows_last():
+        doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
+        (suggestion,) = _locked_suggestions(doc_access, [suggestion_id])
+        _refuse_unless_open(suggestion)
+        suggestion.state = State.REJECTED
+        suggestion.decided_by = actor
+        suggestion.decided_at = timezone.now()
+        suggestion.decision_reason = why
+        suggestion.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
+        suggestion_published(
+            suggestion,
+            "suggestion.rejected",
+            version=suggestion.applies_to.number,
+            actor_id=actor.pk,
+        )
+        _audit(
+            suggestion,
+            doc_access.document,
+            action=Action.SUGGESTION_REJECTED,
+            actor=actor,
+            info=info,
+            version=suggestion.applies_to.number,
+            reason=why,
+        )
+        _threads_resolved([suggestion], actor=actor, doc_access=doc_access, info=info)
     return suggestion
 
 
@@ -614,7 +642,9 @@ def suggestions_accept(
         raise ApplicationError(
             f"At most {MAX_AT_ONCE} suggestions can be accepted at once.", code="too_many"
         )
-    with transaction.atomic():
+    # The upload and the threads' resolves write their own audit rows: held back, every one
+    # stays among the transaction's last writes.
+    with transaction.atomic(), audit_rows_last():
         doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
         document = doc_access.document
         chosen = _locked_suggestions(doc_access, suggestion_ids)
@@ -662,6 +692,7 @@ def suggestions_accept(
                 based_on=latest.number,
                 author=suggestion.author.email,
             )
+        _threads_resolved(chosen, actor=actor, doc_access=doc_access, info=info)
     return version
 
 
