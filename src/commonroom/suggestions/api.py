@@ -199,8 +199,8 @@ def suggestions_accept(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: AcceptIn
 ) -> object:
     """Accept one suggestion or several (managers and editors): ONE new version with each
-    change made. Refused whole (409, with a sentence) when any is not open or cannot be
-    applied; then nothing changes."""
+    change made; each one's thread is resolved. Refused whole (409, with a sentence) when any
+    is not open or cannot be applied; then nothing changes."""
     doc_access = _doc(request, workspace_id, document_id)
     version = services.suggestions_accept(
         actor=request.user,
@@ -370,7 +370,8 @@ def suggestion_reject(
     suggestion_id: uuid.UUID,
     payload: RejectIn,
 ) -> object:
-    """Reject a suggestion (managers and editors), with a reason if given; its thread stays."""
+    """Reject a suggestion (managers and editors), with a reason if given; its thread is
+    resolved (it stays, and can be reopened to go on talking)."""
     doc_access = _doc(request, workspace_id, document_id)
     services.suggestion_reject(
         actor=request.user,
