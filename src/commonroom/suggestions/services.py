@@ -80,6 +80,7 @@ from commonroom.suggestions.permissions import (
     CANNOT_DECIDE,
     CANNOT_SUGGEST,
     UNSUPPORTED,
+    NotWord,
     require_decide,
     require_download,
     require_suggest,
@@ -697,21 +698,6 @@ def suggestions_accept(
 
 
 # --- A Word file's own tracked changes -------------------------------------------------------
-
-
-class NotWord(Conflict):
-    """A version that is not a Word (.docx) file, asked for tracked changes: to accept its own
-    (:func:`tracked_changes_accept`) or to download it with the suggestions as tracked changes
-    (:func:`tracked_changes_download`). One sentence and one code (409 ``not_word``) for both,
-    on pages and in the API."""
-
-    code = "not_word"
-
-    def __init__(self, number: int) -> None:
-        super().__init__(
-            f"Version {number} is not a Word (.docx) file: tracked changes are made, downloaded "
-            "and accepted in Word files only."
-        )
 
 
 def tracked_changes_accept(
