@@ -15,7 +15,7 @@ locks (``documents.services.document_access_locked``), audited as the transactio
 - :func:`suggestion_reject`: the suggestion closed with a reason.
 
 An accepted or rejected suggestion's thread is resolved by whoever decided it, through
-``comments.services.comment_set_resolved`` (audited and live as any resolve; it can be reopened
+``comments.services.threads_resolve`` (audited and live as any resolve; it can be reopened
 to go on talking); the Comments list shows its change and state (``receivers.thread_parts``).
 - :func:`tracked_changes_accept`: a Word version's own tracked changes (made in Word) all
   accepted, in a confined child (``tracked``), as one new version through ``version_upload``,
@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_rows_last
-from commonroom.comments.services import comment_create, comment_set_resolved
+from commonroom.comments.services import comment_create, threads_resolve
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
@@ -531,17 +531,14 @@ def _threads_resolved(
 ) -> None:
     """The decided suggestions' threads resolved by ``actor``, through comments' own service
     (audited, told to open screens and followers as any resolve; anyone who may comment can
-    reopen one to go on talking). A thread someone already resolved is left as it is. Inside
-    the decision's transaction and its ``audit_rows_last`` block."""
-    for suggestion in suggestions:
-        if suggestion.comment.resolved_at is None:
-            comment_set_resolved(
-                actor=actor,
-                doc_access=doc_access,
-                comment_id=suggestion.comment_id,
-                resolved=True,
-                info=info,
-            )
+    reopen one to go on talking), all under one lock. A thread someone already resolved is
+    left as it is. Inside the decision's transaction and its ``audit_rows_last`` block."""
+    threads_resolve(
+        actor=actor,
+        doc_access=doc_access,
+        comment_ids=[s.comment_id for s in suggestions],
+        info=info,
+    )
 
 
 def suggestion_reject(
