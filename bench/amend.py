@@ -12,8 +12,8 @@ preview made as the worker makes it, not timed), and each time:
 1. makes one suggestion (replace a few words of a paragraph) and accepts it
    (``suggestions.services.suggestions_accept``): timed from the call to its return, when the
    new version is committed (file changed through ``office.wordedit``, read back and checked,
-   stamped, stored and fsynced, the version, audit rows and every follower of the document
-   hook, in one transaction);
+   stamped, stored and fsynced, the version, the suggestion's thread resolved, audit rows and
+   every follower of the document hook, in one transaction);
 2. the new version's preview is made (not timed), ten suggestions are made on ten paragraphs
    spread through it (some across a bold run), and the ten are accepted at once, timed the same
    way.
@@ -348,9 +348,10 @@ def main() -> None:
         "Ours: `suggestions.services.suggestions_accept`, called in a process of its own with "
         "a throw-away data directory, timed from the call to its return: the new version "
         "committed (the latest file changed through `office.wordedit` and read back, stamped, "
-        "stored and fsynced; the version, the suggestions' state, audit rows and every "
-        "follower of the document hook in one transaction). Ten at once are ten paragraphs "
-        "spread through the document, some passages crossing into a bold run. Each accepted "
+        "stored and fsynced; the version, the suggestions' state, their threads resolved, "
+        "audit rows and every follower of the document hook in one transaction). Ten at once "
+        "are ten paragraphs spread through the document, some passages crossing into a bold "
+        "run. Each accepted "
         "file is read back to check it says what was accepted. LibreOffice: `soffice "
         "--headless --convert-to docx` of the same file (open and re-save), with a fresh "
         "profile each time, and with one profile kept (warmed by a first run, not counted). "

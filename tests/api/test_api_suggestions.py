@@ -239,3 +239,48 @@ def test_a_text_version_is_not_downloaded_with_tracked_changes(team) -> None:
     assert refused.json()["code"] == "not_word"
     assert refused.json()["detail"].startswith("Version 1 is not a Word (.docx) file")
     assert not AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED_TRACKED).exists()
+
+
+# --- how many tracked changes a Word version holds, and whether one may accept them ---------
+
+
+def count_url(doc: Any, number: Any = 1) -> str:
+    return (
+        f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/versions/{number}"
+        "/tracked-changes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "can_accept"),
+    [("manager", True), ("editor", True), ("commenter", False), ("viewer", False)],
+)
+def test_a_word_version_s_tracked_changes_are_counted_for_every_reader(
+    team, tracked_doc, role: str, can_accept: bool
+) -> None:
+    got = as_user(team.by_role[role], "read").get(count_url(tracked_doc))
+    assert got.status_code == 200, got.content
+    assert got.json() == {"version": 1, "count": 4, "can_accept": can_accept}
+
+
+def test_none_to_accept_not_counted_yet_archived_or_not_a_word_file(team, tracked_doc) -> None:
+    from commonroom.documents.tests.factories import access_for, new_version
+    from commonroom.workspaces.services import workspace_set_archived
+
+    editor = as_user(team.editor, "read")
+    plain = with_preview(team.manager, team.workspace, "plain.docx", docx_bytes("No changes."))
+    assert editor.get(count_url(plain)).json() == {"version": 1, "count": 0, "can_accept": False}
+    new_version(team.editor, tracked_doc, docx_bytes("Its preview is not made yet."))
+    assert editor.get(count_url(tracked_doc, 2)).json() == {
+        "version": 2, "count": None, "can_accept": False,
+    }  # fmt: skip
+    text = with_preview(team.manager, team.workspace, "notes.txt", b"Hello.\n")
+    refused = editor.get(count_url(text))
+    assert refused.status_code == 409 and refused.json()["code"] == "not_word"
+    assert editor.get(count_url(tracked_doc, 9)).status_code == 404
+    assert as_user(team.outsider, "read").get(count_url(tracked_doc)).status_code == 404
+    workspace_set_archived(
+        actor=team.manager, access=access_for(team.manager, team.workspace), archived=True
+    )
+    archived = as_user(team.manager, "read").get(count_url(tracked_doc))
+    assert archived.json() == {"version": 1, "count": 4, "can_accept": False}

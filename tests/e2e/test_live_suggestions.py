@@ -122,10 +122,17 @@ def test_a_phone_suggests_the_desk_sees_the_redline_live_and_accepts_it(
     expect(desk.locator(".cr-preview")).to_have_attribute("data-version", "2")
     expect(desk.locator("article.cr-suggestion")).to_contain_text("Accepted in version 2.")
     expect(desk.locator(".cr-preview__body .cr-redline")).to_have_count(0)
-    # The phone is told too: the suggestion there now says it was accepted.
+    # The phone is told too: the suggestion there now says it was accepted, and so does its
+    # thread in the Comments list, resolved by Priya.
     expect(phone.locator("article.cr-suggestion")).to_contain_text(
         "Accepted in version 2.", timeout=2000
     )
+    thread = phone.locator(f"#thread-{Suggestion.objects.get().comment_id}")
+    expect(thread.locator(".cr-thread-suggestion")).to_contain_text(
+        "Accepted in version 2.", timeout=2000
+    )
+    expect(thread.locator(".cr-thread-suggestion ins")).to_contain_text("Ann and Bo.")
+    expect(thread).to_contain_text("Resolved by Priya Shah")
     _shot(desk, "accepted-1280")
     assert Suggestion.objects.get().state == State.ACCEPTED
     assert doc.versions.count() == 2
@@ -177,6 +184,9 @@ def test_words_selected_at_the_desk_are_suggested_and_a_refusal_is_said_in_the_f
     item.get_by_label("Reason (optional)").fill("It was Tuesday.")
     item.get_by_role("button", name="Reject the suggestion").click()
     expect(desk.locator("article.cr-suggestion")).to_contain_text("Rejected: It was Tuesday.")
+    card = desk.locator(f"#thread-{made.comment_id}")
+    expect(card.locator(".cr-thread-suggestion")).to_contain_text("Rejected: It was Tuesday.")
+    expect(card).to_contain_text("Resolved by Priya Shah")
     expect(desk.locator(".cr-preview__body .cr-redline")).to_have_count(0)
     # The browser reports the refused post (400) itself; nothing else went wrong.
     assert [p for p in page_problems.seen if "status of 400" not in p] == []

@@ -10,7 +10,7 @@ comment. So comments imports neither of them: they import comments.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from commonroom.core.hooks import Hook
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
     from commonroom.comments.models import Comment
+    from commonroom.documents.selectors import DocumentAccess
 
 
 @dataclass(frozen=True)
@@ -86,4 +87,29 @@ def threads_followed_elsewhere(thread_ids: Collection[uuid.UUID]) -> set[uuid.UU
     if thread_ids:
         for find in _followed_elsewhere:
             found.update(find(thread_ids))
+    return found
+
+
+# --- What other apps show on a thread --------------------------------------------------------
+
+ThreadParts = Callable[["DocumentAccess", Sequence["Comment"]], Mapping[uuid.UUID, str]]
+_thread_parts: list[ThreadParts] = []
+
+
+def add_thread_parts(parts: ThreadParts) -> None:
+    """``parts`` (added from an app's ``ready()``) is given the threads a reader sees on a
+    document page, with the reader's access to the document, and answers HTML to show at the
+    top of some of their cards, by thread id: escaped by its maker, made with as few queries
+    for many threads as for one (suggestions: a suggestion's change and state on its thread)."""
+    if parts not in _thread_parts:
+        _thread_parts.append(parts)
+
+
+def thread_parts(doc_access: DocumentAccess, threads: Sequence[Comment]) -> dict[uuid.UUID, str]:
+    """What the other apps show on each of ``threads`` (see above), by thread id."""
+    found: dict[uuid.UUID, str] = {}
+    if threads:
+        for parts in _thread_parts:
+            for thread_id, html in parts(doc_access, threads).items():
+                found[thread_id] = found.get(thread_id, "") + html
     return found

@@ -67,6 +67,9 @@ class Comment(models.Model):
     # Set by the selectors on a thread's first comment: where its passage is on the latest
     # version, or why it is not shown there (``comments.passages``).
     passage: PassageShown | None = None
+    # Set by selectors.with_parts for pages: what other apps show at the top of the thread's
+    # card (HTML; a suggestion's change and state).
+    parts: str = ""
 
     class Meta:
         ordering = ["created_at"]

@@ -21,7 +21,12 @@ from typing import Any
 from django.db import transaction
 from django.utils.html import format_html
 
-from commonroom.comments.selectors import anchored_blocks, document_threads, with_abilities
+from commonroom.comments.selectors import (
+    anchored_blocks,
+    document_threads,
+    with_abilities,
+    with_parts,
+)
 from commonroom.comments.services import passages_follow
 from commonroom.documents import hooks
 from commonroom.previews import hooks as previews
@@ -29,7 +34,7 @@ from commonroom.previews import hooks as previews
 
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     doc_access = page.doc_access
-    threads = document_threads(doc_access=doc_access)
+    threads = with_parts(document_threads(doc_access=doc_access), doc_access=doc_access)
     return {"threads": with_abilities(threads, doc_access=doc_access, user=page.user)}
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
+from commonroom.comments import hooks
 from commonroom.comments.models import Comment, PassageState, ThreadPassage
 from commonroom.comments.passages import PassageShown, Place
 from commonroom.comments.permissions import comment_abilities
@@ -97,6 +98,15 @@ def with_abilities(
     for root in threads:
         for comment in [root, *getattr(root, "thread_replies", [])]:
             comment.can = comment_abilities(doc_access, comment, user)
+    return threads
+
+
+def with_parts(threads: list[Comment], *, doc_access: DocumentAccess) -> list[Comment]:
+    """Each of ``threads`` with what other apps show at the top of its card, as ``parts`` (HTML,
+    empty for most; ``hooks.thread_parts``): a suggestion's change and state on its thread."""
+    found = hooks.thread_parts(doc_access, threads)
+    for thread in threads:
+        thread.parts = found.get(thread.pk, "")
     return threads
 
 

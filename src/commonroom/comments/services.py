@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import transaction
@@ -330,7 +331,7 @@ def comment_set_resolved(
         doc_access,
         comment_id,
         "resolve" if resolved else "reopen",
-        "Only a thread can be resolved or reopened, by someone who may comment.",
+        RESOLVE_REFUSED,
         conflicts=(
             {"reopen": "This thread is already resolved."}
             if resolved
@@ -345,6 +346,49 @@ def comment_set_resolved(
     hooks.changed(hooks.CommentResolved(actor=actor, comment=comment, resolved=resolved))
     _audit(comment, action=action, actor=actor, info=info)
     return comment
+
+
+RESOLVE_REFUSED = "Only a thread can be resolved or reopened, by someone who may comment."
+
+
+@transaction.atomic
+def threads_resolve(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    comment_ids: Sequence[Any],
+    info: RequestInfo = SYSTEM,
+) -> list[Comment]:
+    """Resolve several threads of one document at once, each as :func:`comment_set_resolved`
+    resolves one (told to open screens and followers, audited), under one lock of the document
+    and its threads (what deciding several suggestions at once does). A thread already resolved
+    is left as it is. Refused whole, nothing written, when one is not a thread of the document
+    the actor may resolve. Returns those it resolved, oldest first."""
+    doc_access = document_access_locked(actor, doc_access, "view", RESOLVE_REFUSED)
+    wanted = {parse_uuid(i) for i in comment_ids}
+    found = list(
+        Comment.objects.select_for_update(of=("self",))
+        .select_related("version", "document")
+        .filter(pk__in=wanted, document=doc_access.document)
+        .order_by("created_at", "pk")
+    )
+    if len(found) != len(wanted):
+        raise NotFound()
+    todo = [c for c in found if c.resolved_at is None]
+    for comment in todo:
+        if not comment_abilities(doc_access, comment, actor)["resolve"]:
+            deny(doc_access.access, RESOLVE_REFUSED)
+    if not todo:
+        return []
+    now = timezone.now()
+    Comment.objects.filter(pk__in=[c.pk for c in todo]).update(resolved_at=now, resolved_by=actor)
+    for comment in todo:
+        comment.resolved_at, comment.resolved_by = now, actor
+        _publish(comment, kind="comment.updated", actor=actor)
+        hooks.changed(hooks.CommentResolved(actor=actor, comment=comment, resolved=True))
+    for comment in todo:
+        _audit(comment, action=Action.COMMENT_RESOLVED, actor=actor, info=info)
+    return todo
 
 
 # --- Passages followed to newer versions -----------------------------------------------------

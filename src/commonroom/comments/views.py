@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from commonroom.comments import services
 from commonroom.comments.models import Comment
-from commonroom.comments.selectors import thread_get, with_abilities
+from commonroom.comments.selectors import thread_get, with_abilities, with_parts
 from commonroom.core.views import AuthedRequest, form_value, info
 from commonroom.documents.forms_answer import document_form_answer, document_page_access
 from commonroom.documents.selectors import DocumentAccess
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def thread_context(doc_access: DocumentAccess, thread: Comment, user: User) -> dict[str, Any]:
     """What ``comments/_thread.html`` needs, besides the request."""
-    with_abilities([thread], doc_access=doc_access, user=user)
+    with_abilities(with_parts([thread], doc_access=doc_access), doc_access=doc_access, user=user)
     return {
         "thread": thread,
         "workspace": doc_access.access.workspace,

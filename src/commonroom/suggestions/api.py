@@ -27,7 +27,12 @@ from commonroom.suggestions.downloads import (
     tracked_response,
 )
 from commonroom.suggestions.models import Kind, State, Suggestion
-from commonroom.suggestions.selectors import document_suggestions, state_sentence, suggestion_get
+from commonroom.suggestions.selectors import (
+    document_suggestions,
+    state_sentence,
+    suggestion_get,
+    version_tracked_changes,
+)
 from commonroom.suggestions.tracked import WORD_TYPE
 
 router = Router(tags=["suggestions"])
@@ -199,8 +204,8 @@ def suggestions_accept(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, payload: AcceptIn
 ) -> object:
     """Accept one suggestion or several (managers and editors): ONE new version with each
-    change made. Refused whole (409, with a sentence) when any is not open or cannot be
-    applied; then nothing changes."""
+    change made; each one's thread is resolved. Refused whole (409, with a sentence) when any
+    is not open or cannot be applied; then nothing changes."""
     doc_access = _doc(request, workspace_id, document_id)
     version = services.suggestions_accept(
         actor=request.user,
@@ -370,7 +375,8 @@ def suggestion_reject(
     suggestion_id: uuid.UUID,
     payload: RejectIn,
 ) -> object:
-    """Reject a suggestion (managers and editors), with a reason if given; its thread stays."""
+    """Reject a suggestion (managers and editors), with a reason if given; its thread is
+    resolved (it stays, and can be reopened to go on talking)."""
     doc_access = _doc(request, workspace_id, document_id)
     services.suggestion_reject(
         actor=request.user,
@@ -380,6 +386,48 @@ def suggestion_reject(
         info=_info(request),
     )
     return suggestion_out(suggestion_get(doc_access=doc_access, suggestion_id=suggestion_id))
+
+
+class TrackedChangesOut(Schema):
+    version: int
+    count: int | None = Field(
+        description=(
+            "How many tracked changes made in Word the version's file holds (insertions, "
+            "deletions, formatting and the others), as its preview counted them; null while "
+            "they are not counted (the preview is not made yet, or failed)."
+        )
+    )
+    can_accept: bool = Field(
+        description=(
+            "Whether you may accept them all as one new version (`accept-tracked-changes`): "
+            "there are some, and you are a manager or an editor of a workspace not archived."
+        )
+    )
+
+
+@router.get(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/tracked-changes",
+    response=TrackedChangesOut,
+    openapi_extra={
+        "responses": {
+            "409": {
+                "description": "The version is not a Word file (`not_word`).",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            }
+        }
+    },
+)
+def tracked_changes_count(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    """How many tracked changes made in Word version ``number``'s .docx holds, and whether you
+    may accept them all (``accept-tracked-changes``), for whoever may read the document."""
+    found = version_tracked_changes(
+        doc_access=_doc(request, workspace_id, document_id), number=number
+    )
+    return {"version": found.version, "count": found.count, "can_accept": found.can_accept}
 
 
 @router.post(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict
 
+from commonroom.core.exceptions import Conflict
 from commonroom.documents.permissions import require
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.previews.convert import format_for
@@ -39,6 +40,21 @@ UNSUPPORTED = (
     "Suggestions can change Word (.docx), text (.txt) and Markdown (.md) files only: this "
     "version is another kind of file."
 )
+
+
+class NotWord(Conflict):
+    """A version that is not a Word (.docx) file, asked for tracked changes: to count or accept
+    its own (``selectors.version_tracked_changes``, ``services.tracked_changes_accept``) or to
+    download it with the suggestions as tracked changes (``services.tracked_changes_download``).
+    One sentence and one code (409 ``not_word``) for all, on pages and in the API."""
+
+    code = "not_word"
+
+    def __init__(self, number: int) -> None:
+        super().__init__(
+            f"Version {number} is not a Word (.docx) file: tracked changes are made, downloaded "
+            "and accepted in Word files only."
+        )
 
 
 class SuggestionAbilities(TypedDict):

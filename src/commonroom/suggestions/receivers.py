@@ -12,6 +12,8 @@
   (``services.suggestion_published``) in the transaction that did it, as a
   ``live.events.SuggestionEvent`` (a rejection by ``services.suggestion_reject`` itself, so
   the page and the API alike).
+- The Comments list: a suggestion's change and state at the top of its thread
+  (``comments.hooks.add_thread_parts``).
 - The document page: its suggestions and what the reader may do (``documents.hooks``), and
   each open one's change as a redline after its block of the preview (``previews.hooks``);
   to those who decide, "Accept all tracked changes" when the latest version is a Word file
@@ -20,8 +22,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 
@@ -44,12 +47,17 @@ from commonroom.suggestions.selectors import (
     state_sentence,
     suggestion_block,
     suggestion_threads,
+    thread_suggestions,
 )
 from commonroom.suggestions.services import (
     suggestion_published,
     suggestion_thread_started,
     suggestions_follow_version,
 )
+
+if TYPE_CHECKING:
+    from commonroom.comments.models import Comment
+    from commonroom.documents.selectors import DocumentAccess
 
 
 def _publish(
@@ -130,9 +138,21 @@ def preview_redlines(shown: previews.PreviewShown) -> Mapping[str, str]:
     return found
 
 
+def thread_parts(doc_access: DocumentAccess, threads: Sequence[Comment]) -> Mapping[uuid.UUID, str]:
+    """At the top of each suggestion's thread in the Comments list: its change (struck and
+    inserted words, as the Suggestions section shows them) and its state in words (open,
+    accepted in version N, rejected with the reason, outdated)."""
+    found = thread_suggestions(doc_access=doc_access, thread_ids=[t.pk for t in threads])
+    return {
+        thread_id: render_to_string("suggestions/_thread_part.html", {"s": suggestion})
+        for thread_id, suggestion in found.items()
+    }
+
+
 def connect() -> None:
     hooks.subscribe(hooks.VersionAdded, on_version_added)
     comments.subscribe(comments.CommentAdded, on_comment_added)
     hooks.add_page_part(document_page)
     previews.add_block_marks(preview_redlines)
+    comments.add_thread_parts(thread_parts)
     comments.add_threads_followed_elsewhere(suggestion_threads)

@@ -11,12 +11,17 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 from commonroom.core.exceptions import NotFound
-from commonroom.documents.selectors import DocumentAccess
-from commonroom.previews.selectors import preview_blocks
+from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions import carry
 from commonroom.suggestions.models import State, Suggestion
 from commonroom.suggestions.passages import usable_text
-from commonroom.suggestions.permissions import suggestion_abilities
+from commonroom.suggestions.permissions import (
+    NotWord,
+    may_decide,
+    suggestion_abilities,
+    version_format,
+)
 from commonroom.workspaces.selectors import parse_uuid
 
 if TYPE_CHECKING:
@@ -56,6 +61,19 @@ def suggestions_by_thread(*, doc_access: DocumentAccess) -> dict[Any, Suggestion
     """The document's suggestions by the id of the comment opening each one's thread (a page
     draws its threads and shows the change in those that carry one)."""
     return {s.comment_id: s for s in document_suggestions(doc_access=doc_access)}
+
+
+def thread_suggestions(
+    *, doc_access: DocumentAccess, thread_ids: Collection[Any]
+) -> dict[Any, Suggestion]:
+    """The suggestions that ``thread_ids`` (threads of the document) carry, by thread id, each
+    with its state in words (``state_sentence``): one query however many."""
+    found = _suggestions(doc_access).filter(comment_id__in=list(thread_ids))
+    by_thread: dict[Any, Suggestion] = {}
+    for suggestion in found:
+        suggestion.state_sentence = state_sentence(suggestion)  # type: ignore[attr-defined]
+        by_thread[suggestion.comment_id] = suggestion
+    return by_thread
 
 
 def with_abilities(
@@ -162,3 +180,26 @@ def carry_offer(version: Version) -> dict[str, Any]:
         "between": carry.versions_between(base + 1, version.number - 1),
         "author": version.author,
     }
+
+
+@dataclass(frozen=True)
+class TrackedChanges:
+    """A Word version's own tracked changes (made in Word), as its preview counted them
+    (``count``: ``None`` while it is not counted: the preview not ready, failed, or made before
+    they were counted), and whether the reader may accept them all as a new version."""
+
+    version: int
+    count: int | None
+    can_accept: bool
+
+
+def version_tracked_changes(*, doc_access: DocumentAccess, number: Any) -> TrackedChanges:
+    """Version ``number``'s tracked changes, for whoever may read the document; accepting them
+    is for those who decide (managers and editors, not in an archived workspace), when there
+    are some (an older version's too: its new version is flagged as based on it). A version
+    that is not a Word file is refused (:class:`NotWord`); a forged number is not found."""
+    version = version_get(doc_access=doc_access, number=number)
+    if version_format(version) != "docx":
+        raise NotWord(version.number)
+    count = tracked_revisions(doc_access=doc_access, version=version)
+    return TrackedChanges(version.number, count, bool(count) and may_decide(doc_access))

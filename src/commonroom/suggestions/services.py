@@ -12,7 +12,11 @@ locks (``documents.services.document_access_locked``), audited as the transactio
   and the suggestions read under that lock, so two accepts at once queue: the second builds on
   the version the first made, its suggestions moved there by the first's version (or outdated
   by it, and then refused).
-- :func:`suggestion_reject`: the suggestion closed with a reason; its thread stays.
+- :func:`suggestion_reject`: the suggestion closed with a reason.
+
+An accepted or rejected suggestion's thread is resolved by whoever decided it, through
+``comments.services.threads_resolve`` (audited and live as any resolve; it can be reopened
+to go on talking); the Comments list shows its change and state (``receivers.thread_parts``).
 - :func:`tracked_changes_accept`: a Word version's own tracked changes (made in Word) all
   accepted, in a confined child (``tracked``), as one new version through ``version_upload``,
   based on that version.
@@ -52,7 +56,7 @@ from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_rows_last
-from commonroom.comments.services import comment_create
+from commonroom.comments.services import comment_create, threads_resolve
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
@@ -76,6 +80,7 @@ from commonroom.suggestions.permissions import (
     CANNOT_DECIDE,
     CANNOT_SUGGEST,
     UNSUPPORTED,
+    NotWord,
     require_decide,
     require_download,
     require_suggest,
@@ -521,7 +526,21 @@ def suggestion_published(
     )
 
 
-@transaction.atomic
+def _threads_resolved(
+    suggestions: Sequence[Suggestion], *, actor: User, doc_access: DocumentAccess, info: RequestInfo
+) -> None:
+    """The decided suggestions' threads resolved by ``actor``, through comments' own service
+    (audited, told to open screens and followers as any resolve; anyone who may comment can
+    reopen one to go on talking), all under one lock. A thread someone already resolved is
+    left as it is. Inside the decision's transaction and its ``audit_rows_last`` block."""
+    threads_resolve(
+        actor=actor,
+        doc_access=doc_access,
+        comment_ids=[s.comment_id for s in suggestions],
+        info=info,
+    )
+
+
 def suggestion_reject(
     *,
     actor: User,
@@ -530,29 +549,36 @@ def suggestion_reject(
     reason: Any = "",
     info: RequestInfo = SYSTEM,
 ) -> Suggestion:
-    """Reject a suggestion, with a reason if given: its thread stays, as it is."""
+    """Reject a suggestion, with a reason if given (shown with it, and on its thread): its
+    thread is resolved, and stays to be read or reopened."""
     require_decide(doc_access)
     why = _clean_reason(reason, limit=MAX_DECISION_REASON)
-    doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
-    (suggestion,) = _locked_suggestions(doc_access, [suggestion_id])
-    _refuse_unless_open(suggestion)
-    suggestion.state = State.REJECTED
-    suggestion.decided_by = actor
-    suggestion.decided_at = timezone.now()
-    suggestion.decision_reason = why
-    suggestion.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
-    suggestion_published(
-        suggestion, "suggestion.rejected", version=suggestion.applies_to.number, actor_id=actor.pk
-    )
-    _audit(
-        suggestion,
-        doc_access.document,
-        action=Action.SUGGESTION_REJECTED,
-        actor=actor,
-        info=info,
-        version=suggestion.applies_to.number,
-        reason=why,
-    )
+    # The thread's resolve writes its own audit row: held back, both stay the last writes.
+    with transaction.atomic(), audit_rows_last():
+        doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
+        (suggestion,) = _locked_suggestions(doc_access, [suggestion_id])
+        _refuse_unless_open(suggestion)
+        suggestion.state = State.REJECTED
+        suggestion.decided_by = actor
+        suggestion.decided_at = timezone.now()
+        suggestion.decision_reason = why
+        suggestion.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
+        suggestion_published(
+            suggestion,
+            "suggestion.rejected",
+            version=suggestion.applies_to.number,
+            actor_id=actor.pk,
+        )
+        _audit(
+            suggestion,
+            doc_access.document,
+            action=Action.SUGGESTION_REJECTED,
+            actor=actor,
+            info=info,
+            version=suggestion.applies_to.number,
+            reason=why,
+        )
+        _threads_resolved([suggestion], actor=actor, doc_access=doc_access, info=info)
     return suggestion
 
 
@@ -614,7 +640,9 @@ def suggestions_accept(
         raise ApplicationError(
             f"At most {MAX_AT_ONCE} suggestions can be accepted at once.", code="too_many"
         )
-    with transaction.atomic():
+    # The upload and the threads' resolves write their own audit rows: held back, every one
+    # stays among the transaction's last writes.
+    with transaction.atomic(), audit_rows_last():
         doc_access = document_access_locked(actor, doc_access, "upload_version", CANNOT_DECIDE)
         document = doc_access.document
         chosen = _locked_suggestions(doc_access, suggestion_ids)
@@ -662,25 +690,11 @@ def suggestions_accept(
                 based_on=latest.number,
                 author=suggestion.author.email,
             )
+        _threads_resolved(chosen, actor=actor, doc_access=doc_access, info=info)
     return version
 
 
 # --- A Word file's own tracked changes -------------------------------------------------------
-
-
-class NotWord(Conflict):
-    """A version that is not a Word (.docx) file, asked for tracked changes: to accept its own
-    (:func:`tracked_changes_accept`) or to download it with the suggestions as tracked changes
-    (:func:`tracked_changes_download`). One sentence and one code (409 ``not_word``) for both,
-    on pages and in the API."""
-
-    code = "not_word"
-
-    def __init__(self, number: int) -> None:
-        super().__init__(
-            f"Version {number} is not a Word (.docx) file: tracked changes are made, downloaded "
-            "and accepted in Word files only."
-        )
 
 
 def tracked_changes_accept(

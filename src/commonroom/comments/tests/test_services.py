@@ -193,6 +193,62 @@ def test_threads_are_resolved_and_reopened_replies_are_not(team, doc):
     assert actions[-2:] == [Action.COMMENT_RESOLVED, Action.COMMENT_REOPENED]
 
 
+def test_several_threads_are_resolved_at_once_each_told_and_audited(team, doc):
+    from commonroom.comments import hooks
+    from commonroom.live.models import Event
+
+    first, second, done = say(team.commenter, doc), say(team.editor, doc), say(team.commenter, doc)
+    services.comment_set_resolved(
+        actor=team.commenter,
+        doc_access=doc_access_for(team.commenter, doc),
+        comment_id=done.pk,
+        resolved=True,
+    )
+    reply = services.comment_reply(
+        actor=team.editor, doc_access=doc_access_for(team.editor, doc), comment_id=first.pk,
+        body="Noted.",
+    )  # fmt: skip
+    before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied):  # a reply is not a thread: nothing is resolved
+        services.threads_resolve(
+            actor=team.editor,
+            doc_access=doc_access_for(team.editor, doc),
+            comment_ids=[first.pk, reply.pk],
+        )
+    with pytest.raises(PermissionDenied):  # a viewer may not resolve
+        services.threads_resolve(
+            actor=team.viewer, doc_access=doc_access_for(team.viewer, doc), comment_ids=[first.pk]
+        )
+    assert AuditEvent.objects.count() == before
+    assert not Comment.objects.filter(pk=first.pk, resolved_at__isnull=False).exists()
+    told: list[hooks.CommentResolved] = []
+    with hooks.subscribed(hooks.CommentResolved, told.append):
+        resolved = services.threads_resolve(
+            actor=team.manager,
+            doc_access=doc_access_for(team.manager, doc),
+            comment_ids=[second.pk, done.pk, first.pk],
+        )
+    assert [c.pk for c in resolved] == [first.pk, second.pk]  # oldest first; done left alone
+    assert [(c.comment.pk, c.resolved) for c in told] == [(first.pk, True), (second.pk, True)]
+    by = dict(Comment.objects.filter(pk__in=[first.pk, second.pk, done.pk]).values_list(
+        "pk", "resolved_by"
+    ))  # fmt: skip
+    assert by == {first.pk: team.manager.pk, second.pk: team.manager.pk, done.pk: team.commenter.pk}
+    audited = AuditEvent.objects.filter(pk__gt=0).order_by("-seq")[:2]
+    assert [(e.action, e.target_id) for e in reversed(audited)] == [
+        (Action.COMMENT_RESOLVED, str(first.pk)),
+        (Action.COMMENT_RESOLVED, str(second.pk)),
+    ]
+    live = Event.objects.filter(kind="comment.updated").order_by("-id")[:2]
+    assert {e.data["thread"] for e in live} == {str(first.pk), str(second.pk)}
+    with pytest.raises(NotFound):
+        services.threads_resolve(
+            actor=team.manager,
+            doc_access=doc_access_for(team.manager, doc),
+            comment_ids=[first.pk, "not-an-id"],
+        )
+
+
 def test_a_thread_whose_first_comment_was_deleted_still_takes_replies_and_resolves(team, doc):
     root = say(team.commenter, doc, "Withdrawn")
     services.comment_delete(

@@ -695,9 +695,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", D + "/suggestions/{suggestion_id}/reject"): Call(EDIT, json={"reason": "No."}),
     # Version 1 is not a stale copy: those who may carry are told so (400).
     ("POST", D + "/suggestions/carry"): Call((401, 404, 403, 403, 400, 400), json={"version": 1}),
-    # The world's document is a text file: not a Word file, to download with tracked changes or
-    # to accept its own (409 not_word, both).
+    # The world's document is a text file: not a Word file, to download with tracked changes,
+    # to count its own or to accept them (409 not_word, all three; who may accept a Word
+    # file's is in tests/api/test_api_suggestions.py).
     ("GET", D + "/suggestions/tracked-changes"): Call((401, 404, 409, 409, 409, 409)),
+    ("GET", D + "/versions/{number}/tracked-changes"): Call((401, 404, 409, 409, 409, 409)),
     ("POST", D + "/versions/{number}/accept-tracked-changes"): Call((401, 404, 403, 403, 409, 409)),
     # Approvals: the open request is the manager's, asking the commenter and the editor; asking
     # again for version 1 is a conflict (it has that open request).

@@ -228,6 +228,10 @@ function onEvent(message) {
     return;
   }
   refresh(message.kind, data).catch(() => {});
+  if (message.kind.startsWith("suggestion.") && data.thread && document.getElementById(`thread-${data.thread}`)) {
+    // The suggestion's thread in the Comments list shows its state too (suggestions/_thread_part.html).
+    refresh("comment.updated", { document: data.document, thread: data.thread }).catch(() => {});
+  }
 }
 
 // Threads whose passages were looked for in a new version: each one on this page is fetched

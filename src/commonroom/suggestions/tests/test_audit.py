@@ -106,11 +106,18 @@ CASES = {
         case_create_outdated_at_once,
         [Action.SUGGESTION_CREATED, Action.SUGGESTION_OUTDATED],
     ),
+    # Deciding resolves the suggestion's thread through comments' service: audited as any
+    # resolve, after the decision's own rows.
     "accept": (
         case_accept,
-        [Action.SUGGESTION_OUTDATED, Action.VERSION_UPLOADED, Action.SUGGESTION_ACCEPTED],
+        [
+            Action.SUGGESTION_OUTDATED,
+            Action.VERSION_UPLOADED,
+            Action.SUGGESTION_ACCEPTED,
+            Action.COMMENT_RESOLVED,
+        ],
     ),
-    "reject": (case_reject, [Action.SUGGESTION_REJECTED]),
+    "reject": (case_reject, [Action.SUGGESTION_REJECTED, Action.COMMENT_RESOLVED]),
     "tracked changes accepted": (
         case_tracked_changes_accepted,
         [Action.VERSION_UPLOADED, Action.TRACKED_CHANGES_ACCEPTED],

@@ -12,6 +12,7 @@ from lxml import etree
 
 from commonroom.accounts.tests.factories import GuestFactory
 from commonroom.audit.models import Action, AuditEvent
+from commonroom.comments import hooks as comment_hooks
 from commonroom.comments import services as comments
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.documents import hooks
@@ -143,23 +144,40 @@ def test_accepting_in_a_text_or_markdown_file_changes_its_source(
     assert version.filename == name
 
 
-def test_a_rejection_keeps_the_thread_and_its_reason(team, doc) -> None:
+def test_a_rejection_resolves_the_thread_which_can_be_reopened_to_go_on(team, doc) -> None:
     suggestion = suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
-    services.suggestion_reject(
-        actor=team.editor,
-        doc_access=access(team.editor, doc),
-        suggestion_id=suggestion.pk,
-        reason="The diary says Tuesday.",
-    )
+    resolved: list[Any] = []
+    with comment_hooks.subscribed(comment_hooks.CommentResolved, resolved.append):
+        services.suggestion_reject(
+            actor=team.editor,
+            doc_access=access(team.editor, doc),
+            suggestion_id=suggestion.pk,
+            reason="The diary says Tuesday.",
+        )
     suggestion.refresh_from_db()
     assert suggestion.state == State.REJECTED
     assert suggestion.decision_reason == "The diary says Tuesday."
     assert suggestion.decided_by == team.editor and suggestion.decided_at is not None
     comment = suggestion.comment
-    assert not comment.is_deleted and comment.resolved_at is None
+    assert not comment.is_deleted
+    # Resolved through comments' own service: by the decider, told to followers, audited, live.
+    assert comment.resolved_at is not None and comment.resolved_by == team.editor
+    assert [(c.comment.pk, c.resolved, c.actor) for c in resolved] == [
+        (comment.pk, True, team.editor)
+    ]
+    audited = AuditEvent.objects.get(action=Action.COMMENT_RESOLVED)
+    assert (audited.target_id, audited.actor_id) == (str(comment.pk), team.editor.pk)
+    live = Event.objects.filter(kind="comment.updated").order_by("-id").first()
+    assert live is not None and live.data["thread"] == str(comment.pk)
     assert doc.versions.count() == 1
     event = AuditEvent.objects.get(action=Action.SUGGESTION_REJECTED)
     assert event.data["reason"] == "The diary says Tuesday."
+    comments.comment_set_resolved(
+        actor=team.commenter,
+        doc_access=access(team.commenter, doc),
+        comment_id=comment.pk,
+        resolved=False,
+    )
     reply = comments.comment_reply(
         actor=team.commenter,
         doc_access=access(team.commenter, doc),
@@ -167,22 +185,46 @@ def test_a_rejection_keeps_the_thread_and_its_reason(team, doc) -> None:
         body="Fair enough.",
     )
     assert reply.thread_id == comment.pk  # the thread goes on
+    suggestion.refresh_from_db()
+    assert suggestion.state == State.REJECTED  # reopening the talk decides nothing again
 
 
-def test_a_decided_suggestion_is_not_decided_again(team, doc) -> None:
-    rejected = suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
-    services.suggestion_reject(
-        actor=team.editor, doc_access=access(team.editor, doc), suggestion_id=rejected.pk
+def test_accepting_resolves_each_thread_once_leaving_one_already_resolved_as_it_was(
+    team, doc
+) -> None:
+    first = suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
+    second = suggest(team.commenter, doc, "none", "replace", "nothing")
+    comments.comment_set_resolved(
+        actor=team.commenter,
+        doc_access=access(team.commenter, doc),
+        comment_id=second.comment_id,
+        resolved=True,
     )
-    with pytest.raises(Conflict, match="already rejected"):
-        accept(team.editor, doc, rejected)
-    accepted = suggest(team.commenter, doc, "budget", "replace", "plan")
-    accept(team.editor, doc, accepted)
-    with pytest.raises(Conflict, match="already accepted"):
+    version = accept(team.manager, doc, first, second)
+    first.comment.refresh_from_db()
+    second.comment.refresh_from_db()
+    assert first.comment.resolved_by == team.manager and first.comment.resolved_at is not None
+    assert second.comment.resolved_by == team.commenter  # resolved before: left as it was
+    resolves = AuditEvent.objects.filter(action=Action.COMMENT_RESOLVED).order_by("seq")
+    assert [(e.target_id, e.actor_id) for e in resolves] == [
+        (str(second.comment_id), team.commenter.pk),
+        (str(first.comment_id), team.manager.pk),
+    ]
+    assert version.number == 2
+
+
+def test_a_refused_decision_resolves_nothing(team, doc) -> None:
+    suggestion = suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
+    new_version(team.editor, doc, docx_bytes("Other text entirely."))  # outdates it
+    with pytest.raises(Conflict):
+        accept(team.manager, doc, suggestion)
+    with pytest.raises(Conflict):
         services.suggestion_reject(
-            actor=team.editor, doc_access=access(team.editor, doc), suggestion_id=accepted.pk
+            actor=team.manager, doc_access=access(team.manager, doc), suggestion_id=suggestion.pk
         )
-    assert doc.versions.count() == 2
+    suggestion.comment.refresh_from_db()
+    assert suggestion.comment.resolved_at is None
+    assert not AuditEvent.objects.filter(action=Action.COMMENT_RESOLVED).exists()
 
 
 def test_an_outdated_suggestion_cannot_be_accepted(team, doc) -> None:

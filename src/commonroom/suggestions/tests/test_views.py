@@ -270,3 +270,61 @@ def test_an_outdated_suggestion_says_so_and_cannot_be_accepted(team, doc) -> Non
     assert url("suggestions_accept", doc) not in item
     refused = client.post(url("suggestions_accept", doc), {"suggestion": stale.pk}, headers=HX)
     assert refused.status_code == 409 and "outdated" in refused.content.decode()
+
+
+# --- The Comments list: a suggestion's thread shows its change and state ----------------------
+
+
+def thread_card(html: str, thread_id: Any) -> str:
+    """The thread's card (its <article>) in a page or fragment."""
+    start = html.index(f'id="thread-{thread_id}"')
+    return html[start : html.index("</article>", start)]
+
+
+def test_each_suggestion_s_thread_shows_its_change_and_state_in_the_comments_list(
+    team, doc
+) -> None:
+    from commonroom.comments.services import comment_create
+    from commonroom.suggestions import services
+    from commonroom.suggestions.tests.factories import accept, access, make_preview
+
+    open_one = suggest(team.commenter, doc, "Ann", "replace", "Ann and Bo")
+    rejected = suggest(team.editor, doc, "Apologies", "delete")
+    accepted = suggest(team.commenter, doc, "Tuesday", "replace", "Friday")
+    services.suggestion_reject(
+        actor=team.manager,
+        doc_access=access(team.manager, doc),
+        suggestion_id=rejected.pk,
+        reason="Ann <did> send them.",
+    )
+    version = accept(team.manager, doc, accepted)
+    make_preview(version)
+    outdated = suggest(team.commenter, doc, "Friday", "replace", "Monday")
+    make_preview(new_version(team.editor, doc, docx_bytes("Other text.", "Apologies from Ann.")))
+    plain = comment_create(
+        actor=team.commenter,
+        doc_access=access(team.commenter, doc),
+        body="Just a comment.",
+    )
+    html = client_for(team.viewer).get(page(doc)).content.decode()
+    cards = {s: thread_card(html, s.comment_id) for s in (open_one, rejected, accepted, outdated)}
+    assert (
+        '<del class="cr-del"><span class="nhsuk-u-visually-hidden">Delete: </span>Ann</del>'
+        in (cards[open_one])
+    )
+    assert "Ann and Bo</ins>" in cards[open_one]
+    assert "Open, on version 3." in cards[open_one]  # moved with its paragraph
+    assert "Apologies</del>" in cards[rejected]
+    assert "Rejected: Ann &lt;did&gt; send them." in cards[rejected]  # the reason, escaped
+    assert "Accepted in version 2." in cards[accepted] and "Friday</ins>" in cards[accepted]
+    assert "Outdated — the text it changes was amended in version 3." in cards[outdated]
+    for s in (rejected, accepted):  # decided: resolved, the change still shown above the fold
+        assert "Resolved by" in cards[s]
+        assert cards[s].index("cr-thread-suggestion") < cards[s].index("Show the resolved thread")
+    assert f'href="#suggestion-{accepted.pk}"' in cards[accepted]
+    assert "cr-thread-suggestion" not in thread_card(html, plain.pk)
+    # The fragment live screens fetch for one thread shows the same.
+    fragment = client_for(team.viewer).get(
+        reverse("comment_thread", args=[doc.workspace_id, doc.pk, rejected.comment_id])
+    )
+    assert "Rejected: Ann &lt;did&gt; send them." in fragment.content.decode()
