@@ -1,6 +1,7 @@
 """The demo seed: five members (one of each role, two of them external guests) and an
 administrator, the "Weekly budget meeting" workspace and its minutes in two versions, a
-little discussion, and Priya's request that Tom and Aisha approve version 2. Built with the real services, so the audit trail and blobs are real too."""
+little discussion, and Priya's request that Tom and Aisha approve version 2. Built with the
+real services, so the audit trail and blobs are real too."""
 
 from __future__ import annotations
 
