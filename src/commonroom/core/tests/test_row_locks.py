@@ -117,6 +117,7 @@ LOCKS: dict[str, str] = {
     "workspaces.services.invitation_revoke": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "workspaces.services._lock_members": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "comments.services._locked_comment": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    "comments.services.threads_resolve": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "conversations.services._locked_conversation": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "conversations.services._locked_message": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services.document_access_locked": REDUNDANT_UNDER_WORKSPACE_LOCK,
