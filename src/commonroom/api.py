@@ -26,6 +26,7 @@ from ninja.parser import Parser
 
 from commonroom.accounts.api import router as accounts_router
 from commonroom.accounts.auth import BrowserSessionAuth, TokenAuth
+from commonroom.approvals.api import mine as approvals_mine_router
 from commonroom.approvals.api import router as approvals_router
 from commonroom.comments.api import router as comments_router
 from commonroom.conversations.api import router as conversations_router
@@ -247,6 +248,7 @@ api.add_router("/workspaces", approvals_router)
 api.add_router("/workspaces", conversations_router)
 api.add_router("/workspaces", previews_router)
 api.add_router("/", notifications_router)
+api.add_router("/", approvals_mine_router)
 api.add_router("/", search_router)
 
 # Mounted last, so it only sees paths no operation matched: the JSON 404, not the HTML page.

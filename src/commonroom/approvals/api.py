@@ -19,7 +19,7 @@ from commonroom.accounts.services import second_factor_code_check
 from commonroom.approvals import services
 from commonroom.approvals.models import ApprovalRequest
 from commonroom.approvals.records import PDF_TYPE, record_certificate
-from commonroom.approvals.selectors import document_requests, request_get
+from commonroom.approvals.selectors import awaiting_my_approval, document_requests, request_get
 from commonroom.approvals.views import certificate_response
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -27,6 +27,8 @@ from commonroom.documents.api import NO_NUL, Text
 from commonroom.documents.selectors import DocumentAccess, document_access
 
 router = Router(tags=["approvals"])
+# What concerns the person across their workspaces (mounted on /api/v1/).
+mine = Router(tags=["approvals"])
 
 
 def _conflict(description: str) -> dict[str, Any]:
@@ -322,3 +324,39 @@ def record_certificate_get(
         info=_info(request),
     )
     return certificate_response(made)
+
+
+class AwaitingOut(Schema):
+    workspace_id: uuid.UUID
+    workspace: str
+    document_id: uuid.UUID
+    document: str
+    request_id: uuid.UUID
+    version: int
+    sha256: str
+    requested_by: PersonOut
+    created_at: datetime
+    due_date: date | None
+    message: str
+
+
+@mine.get("/approvals/awaiting", response=list[AwaitingOut])
+def awaiting(request: AuthedRequest) -> object:
+    """The open requests asking you, that you have not decided yet, across your workspaces
+    (soonest due first): what the home page lists under "Awaiting my approval"."""
+    return [
+        {
+            "workspace_id": r.workspace_id,
+            "workspace": r.workspace.name,
+            "document_id": r.document_id,
+            "document": r.document.name,
+            "request_id": r.pk,
+            "version": r.version.number,
+            "sha256": r.sha256,
+            "requested_by": person_out(r.requested_by),
+            "created_at": r.created_at,
+            "due_date": r.due_date,
+            "message": r.message,
+        }
+        for r in awaiting_my_approval(user=request.user)
+    ]

@@ -2,9 +2,10 @@
 approved what and when, signed by the installation (``certificates``), for the page and the
 API alike.
 
-Made on first download and kept under ``certificates/<request id>.pdf`` in storage: a record's
-approval never changes once given, so every later download is the same signed file (and as
-quick as any download). Downloading it is audited, as a version's download is.
+Made in the background when the record is sealed (``tasks.prepare_certificate``), or at the
+first download if that comes first, and kept under ``certificates/<request id>.pdf`` in
+storage: a record's approval never changes once given, so every download is the same signed
+file, as quick as any download. Downloading it is audited, as a version's download is.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from commonroom.core.exceptions import Conflict
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.filenames import clean_filename
 from commonroom.documents.selectors import DocumentAccess, version_get
-from commonroom.previews.selectors import preview_blocks, preview_for
+from commonroom.previews.blocks import blocks_in
+from commonroom.previews.selectors import ready_preview_html
 from commonroom.workspaces.services import deny
 
 if TYPE_CHECKING:
@@ -80,17 +82,48 @@ def certificate_facts(request: ApprovalRequest, version: Version) -> Certificate
     )
 
 
-def _made(doc_access: DocumentAccess, request: ApprovalRequest, version: Version) -> bytes:
+def _made(request: ApprovalRequest, version: Version) -> bytes:
+    """The signed certificate, from the file, else from its preview's text (never with the
+    marks a page adds to a preview: comment markers, suggestions' redlines)."""
     with default_storage.open(version.blob.storage_name, "rb") as f:
         data = f.read()
-    shown = preview_for(doc_access=doc_access, version=version)
-    blocks = preview_blocks(doc_access=doc_access, version=version) or []
+    html = ready_preview_html(version.blob_id) or ""
     return certificate_pdf(
         certificate_facts(request, version),
         data=data,
-        preview_html=getattr(shown, "html", "") or "",
-        preview_blocks=[b.text for b in blocks if not b.aside],
+        preview_html=html,
+        preview_blocks=[b.text for b in blocks_in(html) if not b.aside] if html else [],
     )
+
+
+def _kept(request: ApprovalRequest, version: Version) -> bytes:
+    """The certificate kept for ``request``, made (and kept) first if there is none yet. Two
+    first makers at once each keep theirs under a name of its own: either file is good."""
+    name = _storage_name(request)
+    if default_storage.exists(name):
+        with default_storage.open(name, "rb") as f:
+            return f.read()
+    data = _made(request, version)
+    if not default_storage.exists(name):
+        default_storage.save(name, ContentFile(data))
+    return data
+
+
+def certificate_prepare(*, request_id: Any) -> bool:
+    """After a record is sealed (a background task): make and keep its certificate, so the
+    first download is as quick as any. Whether one was made (False: not an approved request,
+    or already made)."""
+    request = (
+        ApprovalRequest.objects.select_related("version__blob", "document", "workspace")
+        .filter(pk=request_id, state="approved")
+        .first()
+    )
+    if request is None or request.version.record_at is None:
+        return False
+    if default_storage.exists(_storage_name(request)):
+        return False
+    _kept(request, request.version)
+    return True
 
 
 def record_certificate(
@@ -108,14 +141,7 @@ def record_certificate(
             "certificate.",
             code="not_a_record",
         )
-    name = _storage_name(request)
-    if default_storage.exists(name):
-        with default_storage.open(name, "rb") as f:
-            data = f.read()
-    else:
-        data = _made(doc_access, request, version)
-        if not default_storage.exists(name):  # two first downloads at once: either file is good
-            default_storage.save(name, ContentFile(data))
+    data = _kept(request, version)
     with transaction.atomic():
         audit_record(
             action=Action.RECORD_CERTIFICATE_DOWNLOADED,

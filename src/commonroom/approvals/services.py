@@ -711,11 +711,18 @@ def _end(
             info=info,
             data={"approval_request": str(request.pk)},
         )
+        transaction.on_commit(lambda: _prepare_certificate(request.pk), robust=True)
     hooks.changed(hooks.ApprovalEnded(actor=actor, request=request))
     _publish(request, "approval.ended", actor)
     _audit(
         request, action=Action.APPROVAL_ENDED, actor=actor, info=info, state=state, note=note[:500]
     )
+
+
+def _prepare_certificate(request_id: Any) -> None:
+    from commonroom.approvals.tasks import prepare_certificate
+
+    prepare_certificate.enqueue(str(request_id))
 
 
 # --- Following other apps ---------------------------------------------------------------------

@@ -329,6 +329,17 @@ def preview_outcome(sha256: str) -> tuple[bool, list[Block] | None]:
     return True, blocks_in(html) if status == PreviewStatus.READY else None
 
 
+def ready_preview_html(sha256: str) -> str | None:
+    """The sanitised HTML of the file ``sha256``'s preview as it was made (no marks other apps
+    add, no file URLs), or None while it is not ready: for a rendering of the file itself
+    outside any page (a final record's certificate, when the file cannot be rendered)."""
+    return (
+        Preview.objects.filter(blob_id=sha256, status=PreviewStatus.READY)
+        .values_list("html", flat=True)
+        .first()
+    )
+
+
 def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Block] | None:
     """The anchored blocks of ``version``'s preview (a version of the document the reader
     already has access to), in order, each with its text as a browser's ``textContent`` gives

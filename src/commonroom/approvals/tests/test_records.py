@@ -103,3 +103,25 @@ def test_the_page_and_the_api_send_it_as_an_attachment_and_a_non_member_gets_404
     assert verify(api.get(f"{base}/2/certificate").content).ok
     refused = api.get(f"{base}/1/certificate")
     assert refused.status_code == 409 and refused.json()["code"] == "not_a_record"
+
+
+def test_sealing_makes_the_certificate_in_the_background_and_downloads_send_that_file(
+    team, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from commonroom.approvals.records import certificate_prepare
+
+    version = upload(team.manager, team.workspace, "board.txt", b"Agreed.")
+    doc = version.document
+    request = ask(team, doc, team.editor)
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs at once in tests
+        decide(team.editor, doc, request)
+    name = f"certificates/{request.pk}.pdf"
+    assert default_storage.exists(name)
+    with default_storage.open(name, "rb") as f:
+        kept = f.read()
+    assert verify(kept).ok
+    assert certificate_prepare(request_id=request.pk) is False  # made once
+    got = record_certificate(actor=team.editor, doc_access=access(team.editor, doc), number=1)
+    assert got.data == kept

@@ -200,3 +200,20 @@ def test_the_api_refuses_a_forged_request_and_a_non_member(team, doc):
     )
     assert answer.status_code == 404
     assert access(team.commenter, doc).document.pk == doc.pk
+
+
+def test_the_api_lists_what_awaits_my_approval_across_my_workspaces(team, doc):
+    request = ask(team, doc, team.commenter, message="Before Thursday")
+    mine = api(team.commenter).get("/api/v1/approvals/awaiting").json()
+    assert [(r["request_id"], r["document"], r["version"], r["message"]) for r in mine] == [
+        (str(request.pk), "minutes.txt", 1, "Before Thursday")
+    ]
+    assert api(team.editor).get("/api/v1/approvals/awaiting").json() == []
+    # Decided, it no longer waits.
+    base = f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/approvals"
+    api(team.commenter).post(
+        f"{base}/{request.pk}/decision",
+        {"decision": "decline", "reason": "Not yet"},
+        content_type="application/json",
+    )
+    assert api(team.commenter).get("/api/v1/approvals/awaiting").json() == []

@@ -713,6 +713,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", D + "/approvals/{request_id}/change"): Call(MANAGE, json={"action": "remind"}),
     ("GET", D + "/versions/{number}/certificate"): Call((401, 404, 409, 409, 409, 409)),
+    # One's own list, across one's workspaces (approvals/tests).
+    ("GET", "/approvals/awaiting"): Call(ALL_TOKENS),
     # Conversations: the topic and its message are the manager's; every member marks read.
     ("GET", W + "/conversations"): Call(READ),
     ("POST", W + "/conversations"): Call(
