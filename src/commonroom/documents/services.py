@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -297,10 +297,15 @@ def _add_version(
     doc.save(update_fields=["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
-    # Search, notifications, previews and live follow it, in this transaction.
-    hooks.changed(
-        hooks.VersionAdded(actor=actor, document=doc, version=version, document_created=number == 1)
-    )
+    # Search, notifications, previews, live, suggestions and approvals follow it, in this
+    # transaction; the audit rows they write (a suggestion outdated, a request ended) are held
+    # until every follower has run, so they stay the last writes before the version's own.
+    with audit_rows_last():
+        hooks.changed(
+            hooks.VersionAdded(
+                actor=actor, document=doc, version=version, document_created=number == 1
+            )
+        )
     return version, True
 
 

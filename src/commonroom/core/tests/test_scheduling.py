@@ -182,4 +182,5 @@ def test_every_app_s_jobs_are_found(db: Any):
         "notification-digests",
         "live-events-prune",
         f"audit-checkpoint@{machine()}",
+        "approval-reminders",
     }
