@@ -4,6 +4,7 @@ my approval", and the JSON API with an authenticator app's code."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -186,6 +187,37 @@ def test_asking_again_is_offered_only_while_the_service_would_take_it(team, doc)
             actor=team.manager, doc_access=access(team.manager, doc), request_id=request.pk
         )
     assert ApprovalRequest.objects.filter(document=doc).count() == 2
+
+
+def test_asking_someone_else_offers_only_those_not_asked_yet(team, doc):
+    request = ask(team, doc, team.commenter)
+    c = browser(team.manager)
+    item = reverse("approval_item", args=[doc.workspace_id, doc.pk, request.pk])
+
+    def offered() -> list[str]:
+        card = c.get(item).content.decode()
+        select = re.search(r'<select[^>]*name="approvers">(.*?)</select>', card, re.S)
+        return re.findall(r'<option value="(\d+)"', select.group(1)) if select else []
+
+    # The commenter is asked already: the manager and the editor may still be asked
+    assert set(offered()) == {str(team.manager.pk), str(team.editor.pk)}
+    # Once everyone who may approve is asked, the form is not offered at all
+    services.approvers_add(
+        actor=team.manager,
+        doc_access=access(team.manager, doc),
+        request_id=request.pk,
+        approver_ids=[team.manager.pk, team.editor.pk],
+    )
+    assert offered() == []
+    assert "Ask someone else too" not in c.get(item).content.decode()
+    # Someone taken off may be asked again
+    services.approver_remove(
+        actor=team.manager,
+        doc_access=access(team.manager, doc),
+        request_id=request.pk,
+        user_id=team.editor.pk,
+    )
+    assert offered() == [str(team.editor.pk)]
 
 
 def test_a_non_member_gets_404_from_every_approval_page(team, doc):
