@@ -7,7 +7,8 @@ Priya's page shows as it happens (everyone must approve, so the request ends the
 uploads version 3 from the page; Priya asks the same people again in one step. Tom, who has an
 authenticator app, confirms it is him with a current code and approves; Aisha approves from her
 phone. Version 3 is the final record on both desks, nothing can be uploaded over it, and its
-signed certificate downloads and checks, with the version's SHA-256 inside.
+signed certificate downloads and checks, with the version's SHA-256 inside. Nothing on the
+phone is wider than its screen, and the approval screens meet WCAG 2.2 AA (axe).
 
 ``COMMONROOM_SHOTS=<folder>`` keeps a full-page screenshot of each screen at 360 and 1280 px.
 """
@@ -28,6 +29,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from docx import Document as DocxDocument
 from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
+from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, GuestFactory, UserFactory
 from commonroom.accounts.tests.test_mfa import current_code
@@ -46,8 +48,14 @@ SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
 
 
 def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
+    """The page as it is, at 360 and at 1280 px wide (then back to its own width)."""
+    if not SHOTS:
+        return
+    own = page.viewport_size
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.screenshot(path=f"{SHOTS}/{name}-{size['width']}.png", full_page=True)
+    page.set_viewport_size(own)
 
 
 def _third_draft() -> bytes:
@@ -127,9 +135,11 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     assert time.monotonic() - started < SOON / 1000
     expect(card.get_by_role("link", name="Approve version 2")).to_be_visible()
     expect(card).to_contain_text("For Thursday's board")
+    expect(phone.get_by_text("Nobody has been asked")).to_be_hidden()
     assert page_width(phone) <= PHONE["width"]
-    _shot(phone, "request-approver-360")
-    _shot(desk, "request-requester-1280")
+    assert violations(phone) == []
+    _shot(phone, "request-approver")
+    _shot(desk, "request-requester")
 
     # And her home page lists it under "Awaiting my approval", which leads back to it
     phone.goto("/")
@@ -137,7 +147,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(awaiting.get_by_role("heading")).to_have_text("Awaiting my approval")
     expect(awaiting).to_contain_text("asked by Priya Shah")
     assert page_width(phone) <= PHONE["width"]
-    _shot(phone, "home-awaiting-360")
+    _shot(phone, "home-awaiting")
     awaiting.get_by_role("link", name=f"{MINUTES_NAME}: version 2").click()
     expect(phone.locator("html")).to_have_attribute("data-live", "open")
 
@@ -157,6 +167,9 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     )
     assert time.monotonic() - started < SOON / 1000
     expect(mine).to_contain_text("The rule can no longer be met: Aisha Okafor declined.")
+    expect(mine.locator(".cr-approver", has_text="Tom Evans")).to_contain_text("No decision")
+    assert violations(desk) == []
+    _shot(desk, "request-declined")
 
     # When Tom signs in (password, then his app's code) and uploads version 3 from the page
     tom_desk = new_page("Tom", viewport=DESKTOP)
@@ -174,6 +187,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(tom_desk.get_by_text("Version 3 uploaded.")).to_be_visible()
 
     # Then Priya may ask the same people again, on version 3, in one step
+    _shot(desk, "after-new-version")
     desk.reload()
     mine = desk.locator(f"#approval-{first.pk}")
     again = mine.get_by_role("button", name="Ask the same people to approve version 3")
@@ -183,7 +197,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     second = ApprovalRequest.objects.exclude(pk=first.pk).get()
     assert (second.version.number, second.rule) == (3, "all")
     assert set(second.approvers.values_list("user_id", flat=True)) == {tom.pk, aisha.pk}
-    _shot(desk, "request-again-1280")
+    _shot(desk, "request-again")
 
     # When Tom approves: the approve page says what he approves, and sends him to confirm
     # it is him with his app's code first
@@ -196,10 +210,11 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(tom_desk.locator(".nhsuk-summary-list")).to_contain_text(
         hashlib.sha256(third).hexdigest()
     )
-    _shot(tom_desk, "approve-1280")
+    _shot(tom_desk, "approve-second-factor")
     tom_desk.get_by_role("button", name="Confirm it's me and approve").click()
     tom_desk.wait_for_url(re.compile(r"/accounts/2fa/reauthenticate/"))
     tom_desk.get_by_label(re.compile("code", re.I)).fill(_fresh_code(secret, used))
+    _shot(tom_desk, "confirm-its-you")
     tom_desk.get_by_role("button", name=re.compile("confirm", re.I)).click()
     expect(tom_desk.get_by_role("heading", level=1)).to_have_text(
         f"Approve version 3 of {MINUTES_NAME}"
@@ -217,7 +232,8 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
         f"Approve version 3 of {MINUTES_NAME}"
     )
     assert page_width(phone) <= PHONE["width"]
-    _shot(phone, "approve-360")
+    assert violations(phone) == []
+    _shot(phone, "approve-no-factor")
     phone.get_by_role("button", name="Approve version 3").click()
     expect(phone.get_by_text("You approved version 3")).to_be_visible()
 
@@ -231,8 +247,9 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
         expect(page.locator("form[data-upload]")).to_have_count(0)
     expect(phone.locator("#cr-record")).to_contain_text("Final record")
     assert page_width(phone) <= PHONE["width"]
-    _shot(phone, "sealed-360")
-    _shot(desk, "sealed-1280")
+    assert violations(phone) == []
+    _shot(phone, "sealed-approver")
+    _shot(desk, "sealed-requester")
     second.refresh_from_db()
     assert second.state == RequestState.APPROVED
     rows = {a.user_id: a for a in second.approvers.all()}
