@@ -186,9 +186,12 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     tom_desk.get_by_role("button", name="Upload new version").click()
     expect(tom_desk.get_by_text("Version 3 uploaded.")).to_be_visible()
 
-    # Then Priya may ask the same people again, on version 3, in one step
+    # Then Priya's page says so, and once reloaded lets her ask the same people again, on
+    # version 3, in one step
+    banner = desk.locator("#cr-live-banner")
+    expect(banner).to_contain_text("Tom Evans uploaded version 3", timeout=SOON)
     _shot(desk, "after-new-version")
-    desk.reload()
+    banner.get_by_role("button", name="Reload the page").click()
     mine = desk.locator(f"#approval-{first.pk}")
     again = mine.get_by_role("button", name="Ask the same people to approve version 3")
     expect(again).to_be_visible()
