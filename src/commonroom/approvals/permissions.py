@@ -2,7 +2,9 @@
 and the workspace's abilities (``documents.permissions``, ``workspaces.permissions``).
 
 - Asking (and asking again on a newer version): the workspace's editors and managers, while it
-  is not archived and the document not in the trash.
+  is not archived and the document not in the trash. Asking again is offered only where the
+  service would take it: on a request that ended without approval, while the document is not
+  sealed and has no open request.
 - Changing an open request (remind, add or remove approvers, the due date, cancel): the person
   who asked, while they may still ask, and any manager.
 - Being asked, and deciding: members who may comment on the document (commenters, editors,
@@ -63,12 +65,22 @@ def role_may_approve(role: str | None, *, archived: bool) -> bool:
 
 
 def approval_abilities(
-    doc_access: DocumentAccess, request: ApprovalRequest, actor: User, *, pending: bool
+    doc_access: DocumentAccess,
+    request: ApprovalRequest,
+    actor: User,
+    *,
+    pending: bool,
+    open_on_document: bool,
 ) -> ApprovalAbilities:
-    """``pending``: the reader is one of the request's approvers still to decide."""
+    """``pending``: the reader is one of the request's approvers still to decide;
+    ``open_on_document``: the document has an open request (this one or another)."""
     is_open = request.is_open
     return {
         "change": is_open and may_change(doc_access, request, actor),
         "decide": is_open and pending and doc_access.can("comment"),
-        "ask_again": not is_open and request.state != "approved" and may_ask(doc_access),
+        "ask_again": not is_open
+        and request.state != "approved"
+        and not open_on_document
+        and doc_access.document.sealed_version_id is None
+        and may_ask(doc_access),
     }

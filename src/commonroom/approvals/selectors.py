@@ -39,14 +39,17 @@ def _requests(doc_access: DocumentAccess) -> QuerySet[ApprovalRequest]:
 
 
 def _with_abilities(
-    requests: list[ApprovalRequest], doc_access: DocumentAccess, user: User
+    requests: list[ApprovalRequest], doc_access: DocumentAccess, user: User, *, any_open: bool
 ) -> list[ApprovalRequest]:
+    """``any_open``: whether the document has an open request (asking again waits for it)."""
     for request in requests:
         approvers = list(request.approvers.all())
         active = [a for a in approvers if a.decision != Decision.REMOVED]
         mine = next((a for a in active if a.user_id == user.pk), None)
         pending = mine is not None and mine.decision == Decision.PENDING
-        request.can = approval_abilities(doc_access, request, user, pending=pending)  # type: ignore[attr-defined]
+        request.can = approval_abilities(  # type: ignore[attr-defined]
+            doc_access, request, user, pending=pending, open_on_document=any_open
+        )
         request.mine = mine  # type: ignore[attr-defined]
         request.rule_words = rule_words(request, len(active))  # type: ignore[attr-defined]
         request.approved_count = sum(  # type: ignore[attr-defined]
@@ -59,14 +62,20 @@ def _with_abilities(
 def document_requests(*, doc_access: DocumentAccess, user: User) -> list[ApprovalRequest]:
     """The document's approval requests, newest first, each with its approvers and history
     and what the reader may do (``can``), their own row (``mine``) and the rule in words."""
-    return _with_abilities(list(_requests(doc_access)), doc_access, user)
+    requests = list(_requests(doc_access))
+    return _with_abilities(requests, doc_access, user, any_open=any(r.is_open for r in requests))
 
 
 def request_get(*, doc_access: DocumentAccess, user: User, request_id: Any) -> ApprovalRequest:
     found = _requests(doc_access).filter(pk=parse_uuid(request_id)).first()
     if found is None:
         raise NotFound()
-    return _with_abilities([found], doc_access, user)[0]
+    any_open = found.is_open or (
+        ApprovalRequest.objects.filter(
+            document=doc_access.document, state=RequestState.OPEN
+        ).exists()
+    )
+    return _with_abilities([found], doc_access, user, any_open=any_open)[0]
 
 
 def record_request(*, doc_access: DocumentAccess, version_number: int) -> ApprovalRequest | None:

@@ -4,6 +4,7 @@ my approval", and the JSON API with an authenticator app's code."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -18,10 +19,13 @@ from django.urls import reverse
 
 from commonroom.accounts.services import token_create
 from commonroom.accounts.tests.test_mfa import current_code
+from commonroom.approvals import services
 from commonroom.approvals.models import ApprovalRequest, Decision, RequestState
+from commonroom.approvals.selectors import document_requests, request_get
 from commonroom.approvals.tests.test_services import access, ask
 from commonroom.approvals.views import FACTOR_USED
-from commonroom.documents.tests.factories import upload
+from commonroom.core.exceptions import Conflict
+from commonroom.documents.tests.factories import new_version, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +132,92 @@ def test_declining_on_the_page_needs_a_reason(team, doc):
     c.post(url, {"reason": "Figures are wrong"})
     request.refresh_from_db()
     assert request.state == RequestState.DECLINED
+
+
+def test_asking_again_is_offered_only_while_the_service_would_take_it(team, doc):
+    # Given a request on version 1, declined, and version 2 uploaded after it
+    request = ask(team, doc, team.editor, team.commenter)
+    services.approval_decide(
+        actor=team.commenter,
+        doc_access=access(team.commenter, doc),
+        request_id=request.pk,
+        approve=False,
+        reason="Item 2 leaves out the vote.",
+    )
+    new_version(team.editor, doc, b"The minutes, with the vote.")
+    c = browser(team.manager)
+    item = reverse("approval_item", args=[doc.workspace_id, doc.pk, request.pk])
+    offer = "Ask the same people to approve version 2"
+
+    def offered() -> list[bool]:
+        """What the document page, the request's card and both selectors say."""
+        mine = access(team.manager, doc)
+        listed = next(
+            r for r in document_requests(doc_access=mine, user=team.manager) if r.pk == request.pk
+        )
+        one = request_get(doc_access=mine, user=team.manager, request_id=request.pk)
+        return [
+            offer in c.get(page(doc)).content.decode(),
+            offer in c.get(item).content.decode(),
+            listed.can["ask_again"],  # type: ignore[attr-defined]
+            one.can["ask_again"],  # type: ignore[attr-defined]
+        ]
+
+    # Then the manager is offered to ask the same people again on version 2
+    assert offered() == [True, True, True, True]
+
+    # When she does, the ended request no longer offers it: the new one is open
+    c.post(reverse("approval_change", args=[doc.workspace_id, doc.pk, request.pk]),
+           {"action": "again"})  # fmt: skip
+    again = ApprovalRequest.objects.get(asks_again=request)
+    assert offered() == [False, False, False, False]
+    with pytest.raises(Conflict, match="already has an open approval request"):
+        services.approval_ask_again(
+            actor=team.manager, doc_access=access(team.manager, doc), request_id=request.pk
+        )
+
+    # And once version 2 is approved and sealed, it is never offered again
+    for person in (team.editor, team.commenter):
+        services.approval_decide(
+            actor=person, doc_access=access(person, doc), request_id=again.pk, approve=True
+        )
+    assert offered() == [False, False, False, False]
+    with pytest.raises(Conflict, match="is sealed"):
+        services.approval_ask_again(
+            actor=team.manager, doc_access=access(team.manager, doc), request_id=request.pk
+        )
+    assert ApprovalRequest.objects.filter(document=doc).count() == 2
+
+
+def test_asking_someone_else_offers_only_those_not_asked_yet(team, doc):
+    request = ask(team, doc, team.commenter)
+    c = browser(team.manager)
+    item = reverse("approval_item", args=[doc.workspace_id, doc.pk, request.pk])
+
+    def offered() -> list[str]:
+        card = c.get(item).content.decode()
+        select = re.search(r'<select[^>]*name="approvers">(.*?)</select>', card, re.S)
+        return re.findall(r'<option value="(\d+)"', select.group(1)) if select else []
+
+    # The commenter is asked already: the manager and the editor may still be asked
+    assert set(offered()) == {str(team.manager.pk), str(team.editor.pk)}
+    # Once everyone who may approve is asked, the form is not offered at all
+    services.approvers_add(
+        actor=team.manager,
+        doc_access=access(team.manager, doc),
+        request_id=request.pk,
+        approver_ids=[team.manager.pk, team.editor.pk],
+    )
+    assert offered() == []
+    assert "Ask someone else too" not in c.get(item).content.decode()
+    # Someone taken off may be asked again
+    services.approver_remove(
+        actor=team.manager,
+        doc_access=access(team.manager, doc),
+        request_id=request.pk,
+        user_id=team.editor.pk,
+    )
+    assert offered() == [str(team.editor.pk)]
 
 
 def test_a_non_member_gets_404_from_every_approval_page(team, doc):
