@@ -6,6 +6,9 @@ Failures of the password itself are audited by :mod:`commonroom.accounts.receive
 ``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
 check, so it is recorded here: once per address, account and minute, so that a flood of refused
 attempts cannot flood the audit trail (each row takes the chain's lock).
+
+Sessions ended from allauth's sessions page (``/accounts/sessions/``) end through
+``services.sessions_end``, so what they opened closes with them and the trail says so.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import hashlib
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core import context
+from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from commonroom.accounts.services import attempted_email, sign_in_failure_record
+from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
 from commonroom.core.request_info import RequestInfo
 
 
@@ -46,3 +51,12 @@ class AccountAdapter(DefaultAccountAdapter):
                     credentials=credentials, info=info, data={"reason": "rate_limited"}
                 )
             raise
+
+
+class UserSessionsAdapter(DefaultUserSessionsAdapter):
+    def end_sessions(self, sessions: Any) -> None:
+        request = context.request
+        user = getattr(request, "user", None)
+        if request is None or user is None or not user.is_authenticated:
+            return
+        sessions_end(actor=user, sessions=list(sessions), info=RequestInfo.from_request(request))

@@ -1,6 +1,7 @@
-"""Sign-in events from Django and allauth, written to the audit trail.
+"""Sign-in events from Django and allauth, written to the audit trail (a sign-out through
+``services.signed_out``, which also tells accounts' followers the session ended).
 
-These receivers are the boundary between the authentication libraries and our audit service;
+These receivers are the boundary between the authentication libraries and our services;
 they hold no rules of their own.
 """
 
@@ -17,7 +18,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from commonroom.accounts.services import sign_in_failure_record
+from commonroom.accounts.services import sign_in_failure_record, signed_out
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -49,8 +50,12 @@ def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any)
 
 @receiver(user_logged_out)
 def on_logout(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Sent before the session is flushed: its key is still the one that signed in."""
     if user is not None:
-        _user_event(Action.LOGOUT, user, request)
+        session = getattr(request, "session", None)
+        signed_out(
+            actor=user, session_key=getattr(session, "session_key", None), info=_info(request)
+        )
 
 
 @receiver(user_login_failed)

@@ -1,18 +1,25 @@
-"""Reading accounts: second-factor policy and API token authentication."""
+"""Reading accounts: second-factor policy, API token authentication, and whether what a
+long-lived connection signed in with (a token, a browser session) still signs its person in."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Literal
 
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from commonroom.accounts.models import ApiToken, User
 
@@ -98,3 +105,65 @@ def users_in_workspaces(workspace_ids: QuerySet[Any, Any]) -> list[User]:
         .distinct()
         .order_by("full_name", "email")
     )
+
+
+CredentialKind = Literal["token", "session"]
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a long-lived connection (a websocket) signed in with: an API token (``key`` is its
+    id) or a browser session (``key`` is the session key), and whose it is."""
+
+    kind: CredentialKind
+    key: str
+    user_id: int
+
+
+def credentials_valid(credentials: Iterable[Credential]) -> set[Credential]:
+    """Those of ``credentials`` that still sign their person in, as a new request with them
+    would be: a token not revoked, of an active person; a session not ended nor expired that
+    still holds its person, whose password has not changed since (Django's session hash).
+    At most three queries, however many are asked about."""
+    wanted = set(credentials)
+    tokens = {c for c in wanted if c.kind == "token" and c.key.isdigit()}
+    sessions = {c for c in wanted if c.kind == "session"}
+    valid: set[Credential] = set()
+    if tokens:
+        live = set(
+            ApiToken.objects.filter(
+                pk__in={int(c.key) for c in tokens}, revoked_at__isnull=True, user__is_active=True
+            ).values_list("pk", "user_id")
+        )
+        valid |= {c for c in tokens if (int(c.key), c.user_id) in live}
+    if sessions:
+        data = _sessions_data({c.key for c in sessions})
+        users = User.objects.filter(pk__in={c.user_id for c in sessions}, is_active=True)
+        by_id = {u.pk: u for u in users.only("pk", "password")}
+        valid |= {c for c in sessions if _session_holds(data.get(c.key), by_id.get(c.user_id))}
+    return valid
+
+
+def _sessions_data(keys: set[str]) -> dict[str, dict[str, Any]]:
+    """The stored data of the sessions among ``keys`` that have not ended or expired."""
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if issubclass(store_class, DatabaseSessionStore):  # the table is the truth: one query
+        rows = store_class.get_model_class().objects.filter(
+            session_key__in=keys, expire_date__gt=timezone.now()
+        )
+        store = store_class()
+        return {row.session_key: store.decode(row.session_data) for row in rows}
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        loaded = store_class(session_key=key).load()
+        if loaded:
+            found[key] = loaded
+    return found
+
+
+def _session_holds(data: dict[str, Any] | None, user: User | None) -> bool:
+    if data is None or user is None or str(data.get(SESSION_KEY)) != str(user.pk):
+        return False
+    stored = str(data.get(HASH_SESSION_KEY) or "")
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return bool(stored) and any(constant_time_compare(stored, h) for h in hashes)

@@ -1,8 +1,9 @@
-"""Writes to accounts: API tokens and signing out everywhere."""
+"""Writes to accounts: API tokens, signing out (one session, some, or everywhere)."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,8 @@ def token_revoke(*, actor: User, token_id: Any, info: RequestInfo = SYSTEM) -> A
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        # Open live sockets opened with it: live closes them (its receiver).
+        hooks.changed(hooks.TokenRevoked(actor=actor, token_id=token.pk))
         audit_record(
             action=Action.TOKEN_REVOKED,
             actor=actor,
@@ -115,6 +118,46 @@ def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
         data={"sessions": len(sessions)},
     )
     return len(sessions)
+
+
+@transaction.atomic
+def signed_out(*, actor: User, session_key: str | None, info: RequestInfo = SYSTEM) -> None:
+    """This browser's session signs out (Django's logout, which ends it): whatever it opened
+    (live sockets) is closed by those who follow ``SignedOut``."""
+    if session_key:
+        hooks.changed(hooks.SignedOut(actor=actor, session_keys=(session_key,)))
+    audit_record(
+        action=Action.LOGOUT,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(actor.pk),
+        target_label=actor.email,
+    )
+
+
+@transaction.atomic
+def sessions_end(
+    *, actor: User, sessions: Iterable[UserSession], info: RequestInfo = SYSTEM
+) -> int:
+    """End the chosen browser sessions of ``actor`` (from the sessions page; anyone else's are
+    left alone), and what they opened. Returns how many ended."""
+    ended = [s for s in sessions if s.user_id == actor.pk]
+    for s in ended:
+        s.end()
+    if ended:
+        keys = tuple(sorted(s.session_key for s in ended))
+        hooks.changed(hooks.SignedOut(actor=actor, session_keys=keys))
+        audit_record(
+            action=Action.SESSIONS_ENDED,
+            actor=actor,
+            info=info,
+            target_type="user",
+            target_id=str(actor.pk),
+            target_label=actor.email,
+            data={"sessions": len(ended)},
+        )
+    return len(ended)
 
 
 def second_factor_code_check(*, user: User, code: Any) -> str:

@@ -5,6 +5,10 @@
   required second factor is set up (as the pages require).
 - A program: ``Authorization: Bearer <personal access token>``, as for the API.
 Anyone else is anonymous, and the consumer refuses anonymous sockets.
+
+A signed-in socket's scope also holds its ``credential`` (``accounts.selectors.Credential``: the
+token's id, or the session's key): the socket joins that credential's group, so revoking the
+token or signing the session out closes it at once, and the hub checks it again with every read.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from commonroom.accounts.selectors import second_factor_missing, token_authenticate
+from commonroom.accounts.selectors import Credential, second_factor_missing, token_authenticate
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -36,9 +40,19 @@ def same_site(scope: dict[str, Any]) -> bool:
     return urlsplit(origin).netloc.lower() == _header(scope, b"host").lower()
 
 
-def _token_user(token: str, ip: str) -> Any:
+def _token_user(token: str, ip: str) -> tuple[Any, Credential | None]:
     found = token_authenticate(token, ip=ip)
-    return found.user if found is not None else AnonymousUser()
+    if found is None:
+        return AnonymousUser(), None
+    return found.user, Credential(kind="token", key=str(found.pk), user_id=found.user_id)
+
+
+def _session_credential(scope: dict[str, Any], user: Any) -> Credential | None:
+    session = scope.get("session")
+    key = getattr(session, "session_key", None)
+    if not getattr(user, "is_authenticated", False) or not key:
+        return None
+    return Credential(kind="session", key=str(key), user_id=int(user.pk))
 
 
 def _without_missing_factor(user: Any) -> Any:
@@ -53,7 +67,8 @@ class _SecondFactorGate:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         user = await database_sync_to_async(_without_missing_factor)(scope.get("user"))
-        return await self.inner(dict(scope, user=user), receive, send)
+        credential = _session_credential(scope, user)
+        return await self.inner(dict(scope, user=user, credential=credential), receive, send)
 
 
 class SocketAuth:
@@ -65,10 +80,11 @@ class SocketAuth:
         authorization = _header(scope, b"authorization")
         if authorization[:7].lower() == "bearer ":
             client = scope.get("client") or (None, None)
-            user = await database_sync_to_async(_token_user)(
+            user, credential = await database_sync_to_async(_token_user)(
                 authorization[7:].strip(), client[0] or ""
             )
-            return await self.inner(dict(scope, user=user), receive, send)
+            return await self.inner(dict(scope, user=user, credential=credential), receive, send)
         if not same_site(scope):
-            return await self.inner(dict(scope, user=AnonymousUser()), receive, send)
+            anonymous = dict(scope, user=AnonymousUser(), credential=None)
+            return await self.inner(anonymous, receive, send)
         return await self.session_stack(scope, receive, send)

@@ -9,11 +9,14 @@ What goes down the socket, as JSON:
 - ``{"type": "nudge", "kind": ..., "data": ...}`` for the person alone (unread counts);
 - ``{"type": "hello", "id": N}`` once connected: the id it continues from.
 
-Every event is read back from the event log together with the reader's membership (for all the
-process's sockets on the workspace at once: hub.py), so a person removed from the workspace is
-sent nothing more; their sockets are also closed at once (4403) by a
-revocation. A socket that may not follow the workspace is refused at the handshake. While the
-channel layer (Redis) is unreachable, sockets are closed with 1013 "try again later" (outage.py).
+Every event is read back from the event log together with the reader's membership and whether
+the socket's credential still signs them in (for all the process's sockets on the workspace at
+once: hub.py), so a person removed from the workspace, or whose token was revoked or session
+signed out, is sent nothing more. Their sockets are also closed at once: 4403 by a removal,
+4401 (``CLOSE_SIGNED_OUT``, with a reason) when the token or session the socket was opened
+with stops signing in (each socket joins its credential's group, auth.py). A socket that may
+not follow the workspace is refused at the handshake. While the channel layer (Redis) is
+unreachable, sockets are closed with 1013 "try again later" (outage.py).
 """
 
 from __future__ import annotations
@@ -24,10 +27,18 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from commonroom.accounts.selectors import Credential
 from commonroom.live import hub, relay
 from commonroom.live.outage import ClosesOnLayerOutage
-from commonroom.live.selectors import may_follow, resume_from
-from commonroom.live.services import sockets_live_on, user_group, workspace_group
+from commonroom.live.selectors import may_follow, resume_from, signed_in
+from commonroom.live.services import (
+    CLOSE_REASONS,
+    CLOSE_SIGNED_OUT,
+    socket_credential_group,
+    sockets_live_on,
+    user_group,
+    workspace_group,
+)
 
 CLOSE_FORBIDDEN = 4403
 
@@ -49,9 +60,18 @@ def _starting_point(*, workspace_id: str, after: int | None) -> tuple[int, bool,
     return last_id, reset, position
 
 
+def _credential(scope: dict[str, Any]) -> Credential | None:
+    credential = scope.get("credential")
+    user = scope.get("user")
+    if not isinstance(credential, Credential) or user is None or credential.user_id != user.pk:
+        return None
+    return credential
+
+
 class WorkspaceConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
     workspace_id: str
     user_id: int
+    credential: Credential
     last_id: int
     groups_joined: list[str]
 
@@ -60,17 +80,28 @@ class WorkspaceConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
         self.closing = False
         self.relayed = False
         user = self.scope.get("user")
+        credential = _credential(self.scope)
         self.workspace_id = str(self.scope["url_route"]["kwargs"]["workspace_id"])
-        if not await database_sync_to_async(may_follow)(user=user, workspace_id=self.workspace_id):
+        if credential is None or not await database_sync_to_async(may_follow)(
+            user=user, workspace_id=self.workspace_id
+        ):
             await self.refuse()
             return
         self.user_id = user.pk
+        self.credential = credential
         self.lock = asyncio.Lock()
         sockets_live_on(asyncio.get_running_loop())
         # Join first, then read where to continue from: an event committed in between is
         # announced to this socket and read from the log, never lost. The relay (events of
         # other processes, without Redis) takes over from the log's position read before that.
-        for group in (workspace_group(self.workspace_id), user_group(self.user_id)):
+        # Likewise a revocation of its credential: announced once joined, and before that
+        # found by the first catch-up's check.
+        groups = (
+            workspace_group(self.workspace_id),
+            user_group(self.user_id),
+            socket_credential_group(credential),
+        )
+        for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         self.last_id, reset, position = await database_sync_to_async(_starting_point)(
@@ -103,14 +134,28 @@ class WorkspaceConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
         self.closing = True
         await self.close(code=CLOSE_FORBIDDEN)
 
+    async def signed_out(self) -> None:
+        """Its token was revoked or its session signed out: close, saying so; nothing more is
+        sent on this socket."""
+        if not self.closing:
+            self.closing = True
+            reason = CLOSE_REASONS[self.credential.kind]
+            await self.close(code=CLOSE_SIGNED_OUT, reason=reason)
+
     async def catch_up(self) -> None:
         """Send every event after ``last_id`` the person may still see, in order, once."""
         async with self.lock:
             if self.closing:
                 return
             batch = await hub.events_for(
-                workspace_id=self.workspace_id, user_id=self.user_id, after=self.last_id
+                workspace_id=self.workspace_id,
+                user_id=self.user_id,
+                credential=self.credential,
+                after=self.last_id,
             )
+            if not batch.signed_in:
+                await self.signed_out()
+                return
             if not batch.allowed:
                 await self.refuse()
                 return
@@ -140,35 +185,68 @@ class WorkspaceConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
         if message.get("workspace") in (None, self.workspace_id):
             await self.refuse()
 
+    async def live_credential_revoked(self, message: dict[str, Any]) -> None:
+        if message.get("kind") in (None, self.credential.kind):
+            # Behind any catch-up under way, so no event is sent once it is closed.
+            async with self.lock:
+                await self.signed_out()
+
 
 class PersonalConsumer(ClosesOnLayerOutage, AsyncJsonWebsocketConsumer):
     """``/ws/me/``: pages outside a workspace (home, notifications) follow their person's
-    nudges (the unread badge) only. Closed by "sign out everywhere"."""
+    nudges (the unread badge) only. Closed (4401) when its token is revoked or its session
+    signs out, "sign out everywhere" included."""
 
-    user_group_name = ""
+    groups_joined: list[str]
+    credential: Credential
 
     async def connect(self) -> None:
+        self.groups_joined = []
+        self.closing = False
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_active:
+        credential = _credential(self.scope)
+        if user is None or credential is None or not user.is_authenticated or not user.is_active:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.user_group_name = user_group(user.pk)
+        self.credential = credential
         sockets_live_on(asyncio.get_running_loop())
-        await self.channel_layer.group_add(self.user_group_name, self.channel_name)
+        for group in (user_group(user.pk), socket_credential_group(credential)):
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        # Revoked before it joined its credential's group (so not told): found here.
+        if not await database_sync_to_async(signed_in)(credential=credential):
+            await self.accept()
+            await self.signed_out()
+            return
         await self.accept()
         await self.send_json({"type": "hello", "id": 0})
 
     async def disconnect(self, code: int) -> None:
-        if self.user_group_name:
-            await self.channel_layer.group_discard(self.user_group_name, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []
+
+    async def signed_out(self) -> None:
+        if not self.closing:
+            self.closing = True
+            reason = CLOSE_REASONS[self.credential.kind]
+            await self.close(code=CLOSE_SIGNED_OUT, reason=reason)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "id": 0})
 
     async def live_nudge(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "nudge", "kind": message["kind"], "data": message["data"]})
+        if not self.closing:
+            await self.send_json(
+                {"type": "nudge", "kind": message["kind"], "data": message["data"]}
+            )
 
     async def live_revoke(self, message: dict[str, Any]) -> None:
         if message.get("workspace") is None:
+            self.closing = True
             await self.close(code=CLOSE_FORBIDDEN)
+
+    async def live_credential_revoked(self, message: dict[str, Any]) -> None:
+        if message.get("kind") in (None, self.credential.kind):
+            await self.signed_out()

@@ -1,11 +1,12 @@
 """One database read for all of a process's sockets on a workspace.
 
 When an event is announced, every open socket of the workspace asks for the events after its
-last id, with its person's membership checked again. Asked one socket at a time that is two
-queries per socket per event; here the sockets' questions that arrive together are answered by
-one read of the log and one read of the memberships (``selectors.events_for_readers``), and each
-socket gets the answer it would have got alone. A question that read cannot answer exactly (more
-missed than one catch-up replays) is asked alone.
+last id, with its person's membership and its credential (the token or session it was opened
+with) checked again. Asked one socket at a time that is several queries per socket per event;
+here the sockets' questions that arrive together are answered by one read of the log, one of the
+memberships (``selectors.events_for_readers``) and one per kind of credential
+(``selectors.still_signed_in``), and each socket gets the answer it would have got alone. A
+question that read cannot answer exactly (more missed than one catch-up replays) is asked alone.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ import asyncio
 
 from channels.db import database_sync_to_async
 
+from commonroom.accounts.selectors import Credential
 from commonroom.live import selectors
-from commonroom.live.selectors import Batch, events_after, events_for_readers
+from commonroom.live.models import Event
+from commonroom.live.selectors import Batch, events_after, events_for_readers, still_signed_in
 
 # How long the first question waits for the others that the same announcement brings.
 GATHER_SECONDS = 0.002
 
-Question = tuple[int, int, "asyncio.Future[Batch]"]
+Question = tuple[int, Credential, int, "asyncio.Future[Batch]"]
 _waiting: dict[str, list[Question]] = {}
 _running: set[asyncio.Task[None]] = set()
 
 
-async def events_for(*, workspace_id: str, user_id: int, after: int) -> Batch:
+async def events_for(
+    *, workspace_id: str, user_id: int, credential: Credential, after: int
+) -> Batch:
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[Batch] = loop.create_future()
     questions = _waiting.get(workspace_id)
@@ -34,7 +39,7 @@ async def events_for(*, workspace_id: str, user_id: int, after: int) -> Batch:
         task = loop.create_task(_answer(workspace_id))
         _running.add(task)  # held until done, so it is never collected mid-flight
         task.add_done_callback(_running.discard)
-    questions.append((user_id, after, answer))
+    questions.append((user_id, credential, after, answer))
     return await answer
 
 
@@ -44,16 +49,19 @@ async def _answer(workspace_id: str) -> None:
     if not questions:
         return
     try:
-        events, members = await database_sync_to_async(events_for_readers)(
+        events, members, valid = await database_sync_to_async(_read)(
             workspace_id=workspace_id,
-            after=min(after for _, after, _ in questions),
-            user_ids={user_id for user_id, _, _ in questions},
+            after=min(after for _, _, after, _ in questions),
+            user_ids={user_id for user_id, _, _, _ in questions},
+            credentials={credential for _, credential, _, _ in questions},
         )
         complete = len(events) <= selectors.CATCH_UP_LIMIT
-        for user_id, after, answer in questions:
+        for user_id, credential, after, answer in questions:
             if answer.done():
                 continue
-            if user_id not in members:
+            if credential not in valid:
+                answer.set_result(Batch(allowed=False, events=[], last_id=after, signed_in=False))
+            elif user_id not in members:
                 answer.set_result(Batch(allowed=False, events=[], last_id=after))
             elif complete:
                 mine = [e for e in events if e.pk > after]
@@ -66,6 +74,13 @@ async def _answer(workspace_id: str) -> None:
                 )
                 answer.set_result(alone)
     except Exception as exc:  # every waiting socket hears of it, none hangs
-        for _, _, answer in questions:
+        for _, _, _, answer in questions:
             if not answer.done():
                 answer.set_exception(exc)
+
+
+def _read(
+    *, workspace_id: str, after: int, user_ids: set[int], credentials: set[Credential]
+) -> tuple[list[Event], set[int], set[Credential]]:
+    events, members = events_for_readers(workspace_id=workspace_id, after=after, user_ids=user_ids)
+    return events, members, still_signed_in(credentials)

@@ -3,10 +3,12 @@
 (``services.publish``). A folder's documents taken to the trash or brought back with it have no
 event of their own: pages showing them know which folders they are in.
 
-It follows accounts and workspaces (their ``hooks``) too: signing out everywhere closes every
-socket of the person, a removal from a workspace closes their sockets on it, and a role change
-nudges their open pages; each after the change commits (``services.revoke_user``,
-``services.nudge_user``)."""
+It follows accounts and workspaces (their ``hooks``) too: a revoked token or a signed-out
+session closes every socket opened with it, signing out everywhere closes every socket the
+person opened with a browser session (their tokens still sign them in), a removal from a
+workspace closes their sockets on it, and a role change nudges their open pages; each after the
+change commits (``services.credential_revoke``, ``services.sessions_revoke``,
+``services.revoke_user``, ``services.nudge_user``)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,13 @@ from commonroom.live.events import (
     FolderMovedEvent,
     VersionEvent,
 )
-from commonroom.live.services import nudge_user, publish, revoke_user
+from commonroom.live.services import (
+    credential_revoke,
+    nudge_user,
+    publish,
+    revoke_user,
+    sessions_revoke,
+)
 from commonroom.workspaces import hooks as workspaces_hooks
 
 if TYPE_CHECKING:
@@ -174,8 +182,17 @@ def on_folder_purged(change: hooks.FolderPurged) -> None:
 
 
 def on_signed_out_everywhere(change: accounts_hooks.SignedOutEverywhere) -> None:
-    # Open sockets were authenticated by the sessions that ended.
-    revoke_user(user_id=change.actor.pk)
+    # Every session of the person ended: so does every socket one of them opened.
+    sessions_revoke(user_id=change.actor.pk)
+
+
+def on_signed_out(change: accounts_hooks.SignedOut) -> None:
+    for key in change.session_keys:
+        credential_revoke(kind="session", key=key)
+
+
+def on_token_revoked(change: accounts_hooks.TokenRevoked) -> None:
+    credential_revoke(kind="token", key=str(change.token_id))
 
 
 def on_member_removed(change: workspaces_hooks.MemberRemoved) -> None:
@@ -192,6 +209,8 @@ def on_member_role_changed(change: workspaces_hooks.MemberRoleChanged) -> None:
 
 def connect() -> None:
     accounts_hooks.subscribe(accounts_hooks.SignedOutEverywhere, on_signed_out_everywhere)
+    accounts_hooks.subscribe(accounts_hooks.SignedOut, on_signed_out)
+    accounts_hooks.subscribe(accounts_hooks.TokenRevoked, on_token_revoked)
     workspaces_hooks.subscribe(workspaces_hooks.MemberRemoved, on_member_removed)
     workspaces_hooks.subscribe(workspaces_hooks.MemberRoleChanged, on_member_role_changed)
     hooks.subscribe(hooks.VersionAdded, on_version_added)

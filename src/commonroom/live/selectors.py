@@ -1,4 +1,5 @@
-"""What a socket may be sent: decided again for every event, from the database."""
+"""What a socket may be sent: decided again for every event, from the database (the person's
+membership, and whether what the socket signed in with still signs them in)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, Max
 
+from commonroom.accounts.selectors import Credential, credentials_valid
 from commonroom.live.models import Event
 from commonroom.workspaces.selectors import active_memberships, parse_uuid
 
@@ -22,13 +24,15 @@ CATCH_UP_LIMIT = 500
 @dataclass(frozen=True)
 class Batch:
     """Events after a socket's last id. ``allowed`` is False once the person may no longer see
-    the workspace (the socket must close); ``reset`` when more were missed than one catch-up
-    replays, with ``last_id`` the id to continue from."""
+    the workspace (the socket must close); ``signed_in`` is False once the socket's token was
+    revoked or its session signed out (it must close, saying so); ``reset`` when more were
+    missed than one catch-up replays, with ``last_id`` the id to continue from."""
 
     allowed: bool
     events: list[Event]
     reset: bool = False
     last_id: int = 0
+    signed_in: bool = True
 
 
 def may_follow(*, user: User | AnonymousUser | None, workspace_id: Any) -> bool:
@@ -38,6 +42,16 @@ def may_follow(*, user: User | AnonymousUser | None, workspace_id: Any) -> bool:
     return (
         active_memberships(workspace_id=parse_uuid(workspace_id)).filter(user_id=user.pk).exists()
     )
+
+
+def signed_in(*, credential: Credential) -> bool:
+    """Whether the token or session a socket was opened with still signs its person in."""
+    return credential in credentials_valid([credential])
+
+
+def still_signed_in(credentials: set[Credential]) -> set[Credential]:
+    """Which of many sockets' credentials still sign their people in (at most three queries)."""
+    return credentials_valid(credentials)
 
 
 def latest_event_id(*, workspace_id: Any) -> int:

@@ -5,12 +5,16 @@ Three kinds of message reach a screen:
 - a workspace event (:func:`publish`): stored, numbered, replayed to a screen that reconnects;
 - a personal nudge (:func:`nudge_user`): not stored (say, "your unread count changed"); a screen
   that reconnects asks the page for the current figures instead;
-- a revocation (:func:`revoke_user`): closes that person's open sockets on a workspace at once.
+- a revocation (:func:`revoke_user`): closes that person's open sockets on a workspace at once;
+- a credential revoked (:func:`credential_revoke`, :func:`sessions_revoke`): an API token
+  revoked or a browser session signed out closes every socket opened with it at once, in every
+  server process (each socket joins its credential's group), with ``CLOSE_SIGNED_OUT``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
@@ -23,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from commonroom.accounts.selectors import Credential, CredentialKind
 from commonroom.live.events import EventData
 from commonroom.live.models import Event
 from commonroom.live.outage import layer_unreachable, outage_log
@@ -40,6 +45,27 @@ def workspace_group(workspace_id: Any) -> str:
 
 def user_group(user_id: Any) -> str:
     return f"live.u.{int(user_id)}"
+
+
+def credential_group(kind: CredentialKind, key: str) -> str:
+    """The group of the sockets opened with one token (its id) or one browser session (its
+    key, hashed: group names are kept in Redis and may be logged; a session key signs in)."""
+    if kind == "token":
+        return f"live.t.{int(key)}"
+    return f"live.s.{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def socket_credential_group(credential: Credential) -> str:
+    return credential_group(credential.kind, credential.key)
+
+
+# The close code of a socket whose token was revoked or whose session signed out; a page seeing
+# it stops (a reconnection would be refused) and says why.
+CLOSE_SIGNED_OUT = 4401
+CLOSE_REASONS: dict[CredentialKind, str] = {
+    "token": "The API token this connection used was revoked.",
+    "session": "This browser session was signed out.",
+}
 
 
 def _plain(data: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +161,19 @@ def revoke_user(*, user_id: Any, workspace_id: Any | None = None) -> None:
         "type": "live.revoke",
         "workspace": None if workspace_id is None else str(workspace_id),
     }
+    transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
+
+
+def credential_revoke(*, kind: CredentialKind, key: str) -> None:
+    """Close every socket opened with this token or session, after commit."""
+    message = {"type": "live.credential.revoked"}
+    transaction.on_commit(lambda: _send(credential_group(kind, key), message), robust=True)
+
+
+def sessions_revoke(*, user_id: Any) -> None:
+    """Close every socket the person opened with a browser session (not those opened with an
+    API token, which still signs them in), after commit."""
+    message = {"type": "live.credential.revoked", "kind": "session"}
     transaction.on_commit(lambda: _send(user_group(user_id), message), robust=True)
 
 
