@@ -63,6 +63,15 @@ async def closed_signed_out(comm: WebsocketCommunicator, reason: str) -> None:
     assert out == {"type": "websocket.close", "code": CLOSE_SIGNED_OUT, "reason": reason}
 
 
+async def caught_up(workspace_id: Any, *comms: WebsocketCommunicator) -> None:
+    """Each socket has done its first catch-up read (which checks its credential too): an event
+    published now reaches each, after that read. So what closes them next is the revocation's
+    message, not that read."""
+    [event_id] = await database_sync_to_async(emit)(workspace_id, 1)
+    for comm in comms:
+        assert (await receive(comm))["id"] == event_id
+
+
 async def refused(comm: WebsocketCommunicator) -> None:
     connected, _ = await comm.connect(timeout=5)
     assert not connected
@@ -93,6 +102,7 @@ def test_revoking_a_token_closes_its_sockets_at_once_and_no_other(team: Any, pat
         session = connect(team.workspace.pk, cookie=cookie)
         for comm in (on_workspace, on_home, other_token, session):
             await opened(comm)
+        await caught_up(team.workspace.pk, on_workspace, other_token, session)
         await database_sync_to_async(revoke)()
         await closed_signed_out(on_workspace, TOKEN_REVOKED)
         await closed_signed_out(on_home, TOKEN_REVOKED)
@@ -120,6 +130,7 @@ def test_signing_a_browser_out_closes_its_sockets_and_no_other(team: Any) -> Non
         with_token = connect(team.workspace.pk, token=token)
         for comm in (on_workspace, on_home, other_session, with_token):
             await opened(comm)
+        await caught_up(team.workspace.pk, on_workspace, other_session, with_token)
         signed_out = await database_sync_to_async(browser.post)(reverse("account_logout"))
         assert signed_out.status_code == 302
         await closed_signed_out(on_workspace, SESSION_ENDED)
@@ -142,6 +153,7 @@ def test_ending_other_sessions_from_the_sessions_page_closes_their_sockets(team:
         phone = connect(team.workspace.pk, cookie=phone_cookie)
         for comm in (here, phone):
             await opened(comm)
+        await caught_up(team.workspace.pk, here, phone)
         ended = await database_sync_to_async(browser.post)("/accounts/sessions/")
         assert ended.status_code == 302
         await closed_signed_out(phone, SESSION_ENDED)
@@ -166,6 +178,7 @@ def test_signing_out_everywhere_closes_every_browser_socket_but_not_a_tokens(tea
         editor = connect(team.workspace.pk, cookie=someone_else)
         for comm in (here, home, phone, with_token, editor):
             await opened(comm)
+        await caught_up(team.workspace.pk, here, phone, with_token, editor)
         url = reverse("account_sign_out_everywhere")
         assert (await database_sync_to_async(browser.post)(url)).status_code == 302
         for comm in (here, home, phone):
@@ -204,6 +217,7 @@ def test_a_revocation_the_socket_was_not_told_of_is_found_by_its_next_read(
         still = connect(team.workspace.pk, token=token)
         await opened(comm)
         await opened(still)
+        await caught_up(team.workspace.pk, comm, still)
         await database_sync_to_async(revoke_behind_its_back)()
         await database_sync_to_async(emit)(team.workspace.pk, 1)
         await closed_signed_out(comm, TOKEN_REVOKED if credential == "token" else SESSION_ENDED)
@@ -225,6 +239,7 @@ def test_a_password_changed_elsewhere_ends_a_sessions_socket_at_its_next_read(te
     async def body() -> None:
         comm = connect(team.workspace.pk, cookie=cookie)
         await opened(comm)
+        await caught_up(team.workspace.pk, comm)
         await database_sync_to_async(change_password)()
         await database_sync_to_async(emit)(team.workspace.pk, 1)
         await closed_signed_out(comm, SESSION_ENDED)
