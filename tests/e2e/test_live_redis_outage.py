@@ -16,7 +16,7 @@ import pytest
 from e2e_support import sign_in
 from playwright.sync_api import expect
 
-from commonroom.accounts.services import token_create
+from commonroom.accounts.services import sessions_end_all, token_create
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.live.tests.private_redis import REDIS_SERVER, PrivateRedis
 from commonroom.live.tests.servers import uvicorn_process
@@ -131,5 +131,27 @@ def test_a_page_told_4403_stops_for_good(asgi_server: Any, new_page: Any) -> Non
         membership_id=Membership.objects.get(workspace=ws, user=sam).pk,
     )
     expect(page.get_by_text("You no longer have access to this workspace")).to_be_visible()
+    page.wait_for_timeout(4000)  # longer than the longest wait between attempts (3 s)
+    assert attempts == []
+
+
+def test_a_page_whose_browser_is_signed_out_elsewhere_says_so_and_stops(
+    asgi_server: Any, new_page: Any
+) -> None:
+    """Signed out everywhere from another device: the page's socket is closed at once (4401),
+    and the page says why and never knocks again (it would be refused)."""
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    ws = make_workspace(manager=priya)
+    page = new_page(priya.full_name)
+    sign_in(page, priya.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/")
+    expect(page.locator("html")).to_have_attribute("data-live", "open")
+    attempts: list[float] = []
+    page.on("websocket", lambda socket: attempts.append(time.monotonic()))
+    sessions_end_all(actor=priya)
+    expect(page.get_by_text("You were signed out, so this page stopped")).to_be_visible(
+        timeout=2000
+    )
+    expect(page.locator("html")).to_have_attribute("data-live", "closed")
     page.wait_for_timeout(4000)  # longer than the longest wait between attempts (3 s)
     assert attempts == []

@@ -294,10 +294,14 @@ function connect() {
   });
   socket.addEventListener("close", (e) => {
     document.documentElement.dataset.live = "closed";
-    if (e.code === 4403) {
+    // 4403: no access to the workspace; 4401: this browser's session was signed out (here, on
+    // another device, or by a password change). Reconnecting would be refused: stop, say why.
+    if (e.code === 4403 || e.code === 4401) {
       closedForGood = true;
       setStatus("Not live");
-      const text = "You no longer have access to this workspace, or you were signed out. Reload the page.";
+      const text = e.code === 4401
+        ? "You were signed out, so this page stopped showing changes. Reload the page to sign in again."
+        : "You no longer have access to this workspace, or you were signed out. Reload the page.";
       banner(text, true);
       closeComposers(text);
       return;
