@@ -1,10 +1,21 @@
-"""Reads other apps make of accounts through its selectors."""
+"""Reads other apps make of accounts through its selectors: the members of workspaces, and
+whether what a socket was opened with still signs its person in."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
+from typing import Any
 
-from commonroom.accounts.selectors import users_in_workspaces
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from commonroom.accounts.models import User
+from commonroom.accounts.selectors import Credential, credentials_valid, users_in_workspaces
+from commonroom.accounts.services import token_create, token_revoke
 from commonroom.accounts.tests.factories import UserFactory
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.tests.factories import add_member, make_workspace
@@ -30,3 +41,47 @@ def test_the_members_of_some_workspaces_each_once_by_name_then_email() -> None:
         ("Cy Lead", "c@example.org"),
     ]
     assert users_in_workspaces(Workspace.objects.none().values("pk")) == []
+
+
+def _session_of(user: Any) -> str:
+    browser = Client()
+    browser.force_login(user)
+    return str(browser.cookies["sessionid"].value)
+
+
+def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes() -> None:
+    """What a socket was opened with, asked again: a token until revoked (and only as its
+    person's), a session until it ends, expires or its person's password changes, nobody
+    switched off; at most three queries however many are asked about."""
+    ann, bo, cy = UserFactory.create(), UserFactory.create(), UserFactory.create()
+    token = token_create(actor=ann, name="script").token
+    revoked = token_create(actor=ann, name="old").token
+    token_revoke(actor=ann, token_id=revoked.pk)
+    sessions = {name: _session_of(user) for name, user in [("ann", ann), ("bo", bo), ("cy", cy)]}
+    ended, expired = _session_of(ann), _session_of(ann)
+    Session.objects.filter(session_key=ended).delete()
+    Session.objects.filter(session_key=expired).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    bo.set_password("changed-elsewhere")
+    bo.save()
+    User.objects.filter(pk=cy.pk).update(is_active=False)
+
+    valid = [
+        Credential(kind="token", key=str(token.pk), user_id=ann.pk),
+        Credential(kind="session", key=sessions["ann"], user_id=ann.pk),
+    ]
+    invalid = [
+        Credential(kind="token", key=str(revoked.pk), user_id=ann.pk),
+        Credential(kind="token", key=str(token.pk), user_id=bo.pk),  # not bo's token
+        Credential(kind="token", key="not-a-number", user_id=ann.pk),
+        Credential(kind="session", key=sessions["ann"], user_id=bo.pk),  # not bo's session
+        Credential(kind="session", key=sessions["bo"], user_id=bo.pk),  # password changed
+        Credential(kind="session", key=sessions["cy"], user_id=cy.pk),  # switched off
+        Credential(kind="session", key=ended, user_id=ann.pk),
+        Credential(kind="session", key=expired, user_id=ann.pk),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        assert credentials_valid([*valid, *invalid]) == set(valid)
+    assert len(queries) <= 3
+    assert credentials_valid([]) == set()
