@@ -150,7 +150,9 @@ api = CommonroomAPI(
         "Live updates: a websocket per workspace, `/ws/w/{workspace_id}/?after={last event id}`, "
         "authenticated the same way, sends each change as a `LiveEvent` (see the schemas: its "
         "`kind` says which data it has), in order and once each; ids and facts only, so fetch "
-        "what you show by id. Reconnecting with `after=` replays what was missed."
+        "what you show by id. Reconnecting with `after=` replays what was missed. Close codes: "
+        "4403, no access to the workspace; 4401, the token (or browser session) it was opened "
+        "with was revoked, at once (do not reconnect with it); 1013, try again later."
     ),
     auth=[TokenAuth(), BrowserSessionAuth()],
     # Swagger UI from ninja's own static files (so "ninja" must be in INSTALLED_APPS; without it
