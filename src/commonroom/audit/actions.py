@@ -84,6 +84,9 @@ class Action(models.TextChoices):
     APPROVAL_APPROVED = "approval.approved", "Approved a version"
     APPROVAL_DECLINED = "approval.declined", "Declined to approve a version"
     APPROVAL_ENDED = "approval.ended", "An approval request ended"
+    ADMIN_ADDED = "admin.added", "Added on the admin site"
+    ADMIN_CHANGED = "admin.changed", "Changed on the admin site"
+    ADMIN_DELETED = "admin.deleted", "Deleted on the admin site"
     RECORD_CERTIFICATE_DOWNLOADED = (
         "record.certificate_downloaded",
         "Downloaded a final record's signed certificate",
