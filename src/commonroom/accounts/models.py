@@ -66,6 +66,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def is_guest(self) -> bool:
         return self.kind == UserKind.GUEST
 
+    @property
+    def guest_domain(self) -> str:
+        """For an external guest, the domain of their email address (shown beside their name,
+        so that a guest cannot pass for a colleague of the same name); "" for staff."""
+        return self.email.rsplit("@", 1)[-1].lower() if self.is_guest else ""
+
     def get_full_name(self) -> str:
         return self.display_name
 

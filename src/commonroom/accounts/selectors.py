@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import unicodedata
 from typing import Any
 
 from allauth.account.internal.flows.login import get_authentication_records
@@ -63,6 +64,14 @@ def second_factor_confirmed(
         if at > after and now - at <= CONFIRMATION_FRESH:
             found = (str(record.get("type") or "mfa"), at)
     return found
+
+
+def name_key(name: str) -> str:
+    """A display name as it reads, to tell whether two names would pass for each other: the
+    same letters and digits whatever their case, width, accents, spacing or punctuation
+    ("Priya  Shah.", "PRIYA SHAH" and "Priyá Shah" are all "priyashah")."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    return "".join(ch for ch in folded if ch.isalnum())
 
 
 def hash_secret(secret: str) -> str:

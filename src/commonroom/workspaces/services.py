@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.selectors import name_key
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.core.exceptions import (
@@ -39,7 +40,7 @@ from commonroom.core.text import plain_text
 from commonroom.workspaces import hooks
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace, role_with_article
 from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
-from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid
+from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -355,6 +356,20 @@ def account_kind_for(email: str) -> str:
     return "staff" if domain in settings.COMMONROOM_STAFF_EMAIL_DOMAINS else "guest"
 
 
+def _refuse_a_members_name(workspace: Workspace, name: str) -> None:
+    """A newcomer's name may not read as a member's (``accounts.selectors.name_key``), so
+    that nobody can pass for a colleague: refused with a sentence."""
+    key = name_key(name)
+    if not key:
+        return
+    if any(name_key(user.display_name) == key for user in member_users(workspace)):
+        raise ApplicationError(
+            f"Someone in this workspace is already called “{name}”. Add something that tells "
+            "you apart, such as your organisation or a middle initial.",
+            code="name_taken",
+        )
+
+
 @transaction.atomic
 def invitation_accept(
     *,
@@ -381,11 +396,9 @@ def invitation_accept(
                 "You already have an account: sign in, then open the link again.",
                 code="sign_in_first",
             )
-        person = Users(
-            email=inv.email,
-            full_name=plain_text(full_name)[:150],
-            kind=account_kind_for(inv.email),
-        )
+        name = plain_text(full_name)[:150]
+        _refuse_a_members_name(inv.workspace, name)
+        person = Users(email=inv.email, full_name=name, kind=account_kind_for(inv.email))
         try:
             validate_password(password, user=person)
         except ValidationError as exc:
