@@ -15,7 +15,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from commonroom.accounts.exceptions import TokenRefused
 from commonroom.accounts.models import ApiToken, User
+from commonroom.accounts.permissions import api_tokens_refusal
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
 
@@ -79,7 +81,9 @@ def hash_secret(secret: str) -> str:
 
 
 def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
-    """The active token ``raw`` stands for, or None. Records its last use."""
+    """The active token ``raw`` stands for, or None. Records its last use. A right token whose
+    owner may no longer use tokens (a guest no longer allowed them) raises :class:`TokenRefused`
+    with the sentence that says why (only to whoever holds the whole secret)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
     prefix = raw[: len(TOKEN_PREFIX) + 8]
@@ -88,6 +92,12 @@ def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
         return None
     if not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
         return None
+    refusal = api_tokens_refusal(token.user)
+    if refusal is not None:
+        raise TokenRefused(
+            "This token no longer works: it belongs to an external guest, and neither a "
+            "workspace of theirs nor an administrator allows guests' API tokens any more."
+        )
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip[:64])

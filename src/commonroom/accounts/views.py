@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts import services
 from commonroom.accounts.models import TokenScope
-from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.permissions import account_abilities, api_tokens_refusal
 from commonroom.accounts.selectors import second_factor_required, tokens_for_user
 from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, NotFound
@@ -63,6 +63,8 @@ def tokens(request: AuthedRequest) -> HttpResponse:
         "accounts/tokens.html",
         {
             "tokens": tokens_for_user(user=request.user),
+            # Why this person may not create tokens (an external guest not allowed), or None.
+            "refusal": api_tokens_refusal(request.user),
             "issued": issued,
             "scopes": TokenScope.choices,
         },

@@ -20,6 +20,7 @@ class Action(models.TextChoices):
     MFA_CHANGED = "auth.mfa_changed", "Changed second factor"
     TOKEN_CREATED = "token.created", "Created API token"
     TOKEN_REVOKED = "token.revoked", "Revoked API token"
+    GUEST_TOKENS_ALLOWED = "user.api_tokens_allowed", "Allowed an external guest API tokens"
     WORKSPACE_CREATED = "workspace.created", "Created workspace"
     WORKSPACE_UPDATED = "workspace.updated", "Changed workspace details"
     WORKSPACE_ARCHIVED = "workspace.archived", "Archived workspace"

@@ -3,7 +3,8 @@
 - A browser page: its session cookie, as for pages, but only when the handshake's Origin is this
   site (another site's page must not open a socket with the visitor's cookie), and only once any
   required second factor is set up (as the pages require).
-- A program: ``Authorization: Bearer <personal access token>``, as for the API.
+- A program: ``Authorization: Bearer <personal access token>``, as for the API (a guest's token
+  once they are no longer allowed tokens is refused like a wrong one).
 Anyone else is anonymous, and the consumer refuses anonymous sockets.
 """
 
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from commonroom.accounts.selectors import second_factor_missing, token_authenticate
+from commonroom.core.exceptions import ApplicationError
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -37,7 +39,10 @@ def same_site(scope: dict[str, Any]) -> bool:
 
 
 def _token_user(token: str, ip: str) -> Any:
-    found = token_authenticate(token, ip=ip)
+    try:
+        found = token_authenticate(token, ip=ip)
+    except ApplicationError:  # a right token its owner may no longer use
+        return AnonymousUser()
     return found.user if found is not None else AnonymousUser()
 
 

@@ -154,10 +154,12 @@ def workspace_update(
     name: str | None = None,
     description: str | None = None,
     record_retention_years: int | str | None = None,
+    guests_may_create_tokens: bool | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
-    """Change the workspace's details: its name, description, and how many years its final
-    records are kept (``record_retention_years``, 0 to 100; 0: no retention). ``None`` (or an
+    """Change the workspace's details: its name, description, how many years its final
+    records are kept (``record_retention_years``, 0 to 100; 0: no retention) and whether its
+    external guests may create API tokens (``guests_may_create_tokens``). ``None`` (or an
     empty form field) leaves a detail as it is."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
@@ -173,8 +175,20 @@ def workspace_update(
     if years is not None and years != ws.record_retention_years:
         changes["record_retention_years"] = [ws.record_retention_years, years]
         ws.record_retention_years = years
+    if guests_may_create_tokens is not None:
+        allowed = bool(guests_may_create_tokens)
+        if allowed != ws.guests_may_create_tokens:
+            changes["guests_may_create_tokens"] = [ws.guests_may_create_tokens, allowed]
+            ws.guests_may_create_tokens = allowed
     if changes:
-        ws.save(update_fields=["name", "description", "record_retention_years"])
+        ws.save(
+            update_fields=[
+                "name",
+                "description",
+                "record_retention_years",
+                "guests_may_create_tokens",
+            ]
+        )
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)
     return ws
 

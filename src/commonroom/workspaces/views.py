@@ -94,6 +94,9 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     name=form_value(request, "name"),
                     description=form_value(request, "description"),
                     record_retention_years=form_value(request, "record_retention_years"),
+                    # A checkbox: the form always has it, sent only when ticked.
+                    guests_may_create_tokens=form_value(request, "guests_may_create_tokens")
+                    == "yes",
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")
