@@ -73,7 +73,8 @@ class ErrorOut(Schema):
 # Statuses every operation may answer, and those only writes or uploads may.
 ERROR_STATUSES: dict[int, str] = {
     400: "Refused: the request is understood but not acceptable (see `detail`).",
-    401: "No valid API token or signed-in session.",
+    401: "No valid API token or signed-in session (`token_not_allowed`: a guest's token no "
+    "longer allowed).",
     403: "Not allowed: your role, a read-only token, or a session write without its CSRF token.",
     404: "Not found, or not visible to you.",
     409: "Clashes with the current state (a name already taken, the last manager).",

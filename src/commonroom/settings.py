@@ -40,7 +40,14 @@ def env_list(name: str, default: str) -> list[str]:
 
 PRODUCTION = env("COMMONROOM_ENV", "development") == "production"
 DEBUG = env_bool("COMMONROOM_DEBUG", False)
+# Everything this process and the processes it starts create is its owner's alone: folders
+# 0700, files 0600 (the SQLite database and its -wal/-shm, blobs, previews, keys), whatever the
+# umask it was started with. Set here, before any file is made, because every way in (the
+# `commonroom` command and the worker it starts, the ASGI and WSGI applications) reads these
+# settings first. `serve` warns when the data directory is readable by others (made so by hand).
+os.umask(0o077)
 DATA_DIR = Path(env("COMMONROOM_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -272,7 +279,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Beside the blobs, so that a finished upload is linked into place rather than copied.
 FILE_UPLOAD_TEMP_DIR = env("COMMONROOM_UPLOAD_TEMP_DIR", str(DATA_DIR / "tmp"))
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-FILE_UPLOAD_PERMISSIONS = 0o640
+# Stored files are the owner's alone; their folders are 0700 by the umask above.
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 MEDIA_ROOT = Path(env("COMMONROOM_MEDIA_ROOT", str(DATA_DIR / "files")))
 STORAGE_BACKEND = env("COMMONROOM_STORAGE", "filesystem")

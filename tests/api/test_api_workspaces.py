@@ -55,7 +55,8 @@ def test_create_makes_me_its_manager(team):
 def test_a_guest_cannot_create_a_workspace(db):
     from commonroom.accounts.tests.factories import GuestFactory
 
-    response = bearer(GuestFactory()).post(
+    # (a guest allowed API tokens by an administrator, or their token would not get this far)
+    response = bearer(GuestFactory(api_tokens_allowed=True)).post(
         f"{API}/workspaces", {"name": "Mine"}, "application/json"
     )
 

@@ -1,4 +1,5 @@
-"""Administrators manage people in Django's admin site: create staff accounts, deactivate people."""
+"""Administrators manage people in Django's admin site: create staff accounts, deactivate people,
+allow an external guest API tokens."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from commonroom.accounts.models import ApiToken, User
 class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "full_name", "kind", "is_active", "is_superuser", "last_login")
-    list_filter = ("kind", "is_active", "is_superuser")
+    list_filter = ("kind", "is_active", "is_superuser", "api_tokens_allowed")
     search_fields = ("email", "full_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Person", {"fields": ("full_name", "kind")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Access", {"fields": ("is_active", "api_tokens_allowed", "is_staff", "is_superuser")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Router, Schema, Status
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from commonroom.accounts import services
 from commonroom.accounts.auth import BrowserSessionAuth
@@ -22,15 +22,28 @@ Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class PersonOut(Schema):
-    """A person as the other apps' API shows them (an author, a resolver): never an email."""
+    """A person as the other apps' API shows them (an author, a resolver): never an email.
+    An external guest is marked as one, with their email's domain, wherever they appear."""
 
     id: int
     name: str
+    is_guest: bool = Field(description="An external guest, not the organisation's staff.")
+    guest_domain: str | None = Field(
+        description="For a guest, the domain of their email address (null for staff)."
+    )
 
 
 def person_out(user: User | None) -> dict[str, Any] | None:
-    """A person as the API shows them: id and name, never an email address."""
-    return None if user is None else {"id": user.pk, "name": user.display_name}
+    """A person as the API shows them: id, name, and whether (and from where) they are a
+    guest; never an email address."""
+    if user is None:
+        return None
+    return {
+        "id": user.pk,
+        "name": user.display_name,
+        "is_guest": user.is_guest,
+        "guest_domain": user.guest_domain or None,
+    }
 
 
 class MeOut(Schema):

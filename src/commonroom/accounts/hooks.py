@@ -4,10 +4,16 @@ A service that changes what a person's open connections may do tells :func:`chan
 transaction, after the change is written and before its audit row. Live closes the sockets
 opened with what stopped signing the person in (its ``receivers.py``). So accounts imports none
 of the apps that follow it.
+
+An :class:`Allowance` is a question accounts decides but other apps know part of the answer to:
+whether an external guest may have API tokens (:data:`guest_api_tokens`) is also a choice of
+their workspaces' managers, which workspaces answers (its ``receivers.py``). Accounts asks it in
+``permissions.py`` without importing workspaces, which imports accounts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,3 +56,30 @@ subscribe = hook.subscribe
 unsubscribe = hook.unsubscribe
 subscribed = hook.subscribed
 changed = hook.changed
+
+
+class Allowance:
+    """Something a person is allowed when any of the apps that add a check says so. Each check
+    takes the person and answers from the database, on every ask (nothing is cached)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._checks: list[Callable[[User], bool]] = []
+
+    def add(self, check: Callable[[User], bool]) -> None:
+        """``check`` may allow it (from an app's ``ready()``); adding it twice has no effect."""
+        if check not in self._checks:
+            self._checks.append(check)
+
+    def remove(self, check: Callable[[User], bool]) -> None:
+        if check in self._checks:
+            self._checks.remove(check)
+
+    def given(self, user: User) -> bool:
+        """Whether any check allows ``user``."""
+        return any(check(user) for check in self._checks)
+
+
+# An external guest may create and use API tokens when one of their workspaces allows its guests
+# to (workspaces adds that check); an administrator's allowance on the person is accounts' own.
+guest_api_tokens = Allowance("guest_api_tokens")

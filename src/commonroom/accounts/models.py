@@ -37,13 +37,24 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in. ``kind`` says staff or external guest; ``is_superuser`` marks an
-    administrator (sees the whole audit trail); ``is_staff`` only opens Django's admin site."""
+    administrator (sees the whole audit trail); ``is_staff`` only opens Django's admin site;
+    ``api_tokens_allowed`` lets an external guest create API tokens."""
 
     email = models.EmailField(unique=True)
     full_name = models.CharField(max_length=150, blank=True)
     kind = models.CharField(max_length=10, choices=UserKind.choices, default=UserKind.STAFF)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
+    # An administrator's allowance for an external guest to create API tokens even where none of
+    # their workspaces allows it (staff always may: accounts/permissions.py decides).
+    api_tokens_allowed = models.BooleanField(
+        "may create API tokens",
+        default=False,
+        help_text=(
+            "For an external guest: may create API tokens even if none of their workspaces "
+            "allows guests' tokens. Staff always may."
+        ),
+    )
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects: ClassVar[UserManager] = UserManager()
@@ -65,6 +76,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_guest(self) -> bool:
         return self.kind == UserKind.GUEST
+
+    @property
+    def guest_domain(self) -> str:
+        """For an external guest, the domain of their email address (shown beside their name,
+        so that a guest cannot pass for a colleague of the same name); "" for staff."""
+        return self.email.rsplit("@", 1)[-1].lower() if self.is_guest else ""
 
     def get_full_name(self) -> str:
         return self.display_name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
@@ -21,7 +22,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from commonroom.accounts.exceptions import TokenRefused
 from commonroom.accounts.models import ApiToken, User
+from commonroom.accounts.permissions import api_tokens_refusal
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
 
@@ -72,12 +75,22 @@ def second_factor_confirmed(
     return found
 
 
+def name_key(name: str) -> str:
+    """A display name as it reads, to tell whether two names would pass for each other: the
+    same letters and digits whatever their case, width, accents, spacing or punctuation
+    ("Priya  Shah.", "PRIYA SHAH" and "Priyá Shah" are all "priyashah")."""
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
-    """The active token ``raw`` stands for, or None. Records its last use."""
+    """The active token ``raw`` stands for, or None. Records its last use. A right token whose
+    owner may no longer use tokens (a guest no longer allowed them) raises :class:`TokenRefused`
+    with the sentence that says why (only to whoever holds the whole secret)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
     prefix = raw[: len(TOKEN_PREFIX) + 8]
@@ -86,6 +99,12 @@ def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
         return None
     if not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
         return None
+    refusal = api_tokens_refusal(token.user)
+    if refusal is not None:
+        raise TokenRefused(
+            "This token no longer works: it belongs to an external guest, and neither a "
+            "workspace of theirs nor an administrator allows guests' API tokens any more."
+        )
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip[:64])
@@ -124,17 +143,20 @@ def credentials_valid(credentials: Iterable[Credential]) -> set[Credential]:
     """Those of ``credentials`` that still sign their person in, as a new request with them
     would be: a token not revoked, of an active person; a session not ended nor expired that
     still holds its person, whose password has not changed since (Django's session hash).
-    At most three queries, however many are asked about."""
+    At most three queries however many are asked about, and those that ask whether a guest
+    with a token there is still allowed tokens."""
     wanted = set(credentials)
     tokens = {c for c in wanted if c.kind == "token" and c.key.isdigit()}
     sessions = {c for c in wanted if c.kind == "session"}
     valid: set[Credential] = set()
     if tokens:
-        live = set(
-            ApiToken.objects.filter(
-                pk__in={int(c.key) for c in tokens}, revoked_at__isnull=True, user__is_active=True
-            ).values_list("pk", "user_id")
-        )
+        found = ApiToken.objects.filter(
+            pk__in={int(c.key) for c in tokens}, revoked_at__isnull=True, user__is_active=True
+        ).select_related("user")
+        # A guest no longer allowed tokens is refused as token_authenticate refuses them.
+        owners = {t.user_id: t.user for t in found}
+        allowed = {pk for pk, user in owners.items() if api_tokens_refusal(user) is None}
+        live = {(t.pk, t.user_id) for t in found if t.user_id in allowed}
         valid |= {c for c in tokens if (int(c.key), c.user_id) in live}
     if sessions:
         data = _sessions_data({c.key for c in sessions})

@@ -14,11 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from commonroom.accounts import hooks
-from commonroom.accounts.models import ApiToken, TokenScope, User
+from commonroom.accounts.models import ApiToken, TokenScope, User, UserKind
+from commonroom.accounts.permissions import api_tokens_refusal
 from commonroom.accounts.selectors import TOKEN_PREFIX, hash_secret
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
-from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 
@@ -53,6 +54,11 @@ def sign_in_failure_record(
 def token_create(
     *, actor: User, name: str, scope: str = TokenScope.READ, info: RequestInfo = SYSTEM
 ) -> IssuedToken:
+    """A new token for ``actor``, if they may have tokens (an external guest only when allowed:
+    ``permissions.api_tokens_refusal``); its secret is returned once."""
+    refusal = api_tokens_refusal(actor)
+    if refusal is not None:
+        raise PermissionDenied(refusal, code="tokens_not_allowed")
     name = plain_text(name)[:100]
     if not name:
         raise ApplicationError("Give the token a name, such as the script that will use it.")
@@ -73,6 +79,28 @@ def token_create(
         data={"scope": scope},
     )
     return IssuedToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def guest_api_tokens_allow(*, person: User, info: RequestInfo = SYSTEM) -> bool:
+    """An administrator's allowance, given outside the admin site (``commonroom token create
+    --allow-guest``): external guest ``person`` may create API tokens even where no workspace of
+    theirs allows it. Audited; True when it was not given before."""
+    # One conditional update: two at once allow (and audit) once.
+    if not User.objects.filter(pk=person.pk, kind=UserKind.GUEST, api_tokens_allowed=False).update(
+        api_tokens_allowed=True
+    ):
+        return False
+    person.api_tokens_allowed = True
+    audit_record(
+        action=Action.GUEST_TOKENS_ALLOWED,
+        info=info,
+        target_type="user",
+        target_id=str(person.pk),
+        target_label=person.email,
+        data={"api_tokens_allowed": [False, True]},
+    )
+    return True
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
-"""The person's own account pages: security (second factor, sessions) and API tokens."""
+"""The person's own account pages: security (second factor, sessions) and API tokens; and how
+another app's page signs someone in (:func:`sign_in`)."""
 
 from __future__ import annotations
 
+from allauth.account.utils import perform_login
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.models import UserSession
 from django.contrib import messages
@@ -12,12 +14,20 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts import services
-from commonroom.accounts.models import TokenScope
-from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.models import TokenScope, User
+from commonroom.accounts.permissions import account_abilities, api_tokens_refusal
 from commonroom.accounts.selectors import second_factor_required, tokens_for_user
 from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+
+
+def sign_in(request: AuthedRequest, user: User, *, redirect_url: str) -> HttpResponse:
+    """Sign ``user`` in on this browser (they proved who they are some other way: accepting the
+    invitation sent to their inbox) and send them to ``redirect_url``. Through allauth's own
+    sign-in flow, as every sign-in is, so the session is recorded like any other: listed under
+    "Where you are signed in", ended by "Sign out everywhere", its sign-in audited."""
+    return perform_login(request, user, redirect_url=redirect_url)
 
 
 @login_required
@@ -63,6 +73,8 @@ def tokens(request: AuthedRequest) -> HttpResponse:
         "accounts/tokens.html",
         {
             "tokens": tokens_for_user(user=request.user),
+            # Why this person may not create tokens (an external guest not allowed), or None.
+            "refusal": api_tokens_refusal(request.user),
             "issued": issued,
             "scopes": TokenScope.choices,
         },

@@ -17,7 +17,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from commonroom.accounts.selectors import second_factor_confirmed, second_factor_kinds
@@ -25,6 +24,7 @@ from commonroom.approvals import services
 from commonroom.approvals.models import ApprovalRequest
 from commonroom.approvals.records import PDF_TYPE, Certificate, record_certificate
 from commonroom.approvals.selectors import approver_choices, request_get
+from commonroom.core.downloads import attachment
 from commonroom.core.exceptions import ApplicationError
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.documents.selectors import DocumentAccess, document_access
@@ -245,9 +245,8 @@ def request_approve(
 def certificate_response(made: Certificate) -> HttpResponse:
     """The signed PDF, always an attachment (for the page and the API)."""
     response = HttpResponse(made.data, content_type=PDF_TYPE)
-    response["Content-Disposition"] = str(content_disposition_header(True, made.filename))
+    attachment(response, filename=made.filename)
     response["Content-Length"] = str(len(made.data))
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
 

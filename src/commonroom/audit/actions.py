@@ -20,6 +20,7 @@ class Action(models.TextChoices):
     MFA_CHANGED = "auth.mfa_changed", "Changed second factor"
     TOKEN_CREATED = "token.created", "Created API token"
     TOKEN_REVOKED = "token.revoked", "Revoked API token"
+    GUEST_TOKENS_ALLOWED = "user.api_tokens_allowed", "Allowed an external guest API tokens"
     WORKSPACE_CREATED = "workspace.created", "Created workspace"
     WORKSPACE_UPDATED = "workspace.updated", "Changed workspace details"
     WORKSPACE_ARCHIVED = "workspace.archived", "Archived workspace"
@@ -84,6 +85,9 @@ class Action(models.TextChoices):
     APPROVAL_APPROVED = "approval.approved", "Approved a version"
     APPROVAL_DECLINED = "approval.declined", "Declined to approve a version"
     APPROVAL_ENDED = "approval.ended", "An approval request ended"
+    ADMIN_ADDED = "admin.added", "Added on the admin site"
+    ADMIN_CHANGED = "admin.changed", "Changed on the admin site"
+    ADMIN_DELETED = "admin.deleted", "Deleted on the admin site"
     RECORD_CERTIFICATE_DOWNLOADED = (
         "record.certificate_downloaded",
         "Downloaded a final record's signed certificate",

@@ -189,8 +189,15 @@ def comment_reopen(
 @login_required
 @require_GET
 def workspace_mention_candidates(request: AuthedRequest, workspace_id: str) -> JsonResponse:
-    """Members whose name or email contains ``q``: ``[{"handle": email, "name": ...}]``."""
+    """Members whose name or email contains ``q``: ``[{"handle": email, "name": ..., "guest":
+    the email's domain for an external guest, else null}]``."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     query = str(request.GET.get("q", ""))[:100]
     people = mention_candidates(access=access, query=query)
-    return JsonResponse([{"handle": u.email, "name": u.display_name} for u in people], safe=False)
+    return JsonResponse(
+        [
+            {"handle": u.email, "name": u.display_name, "guest": u.guest_domain or None}
+            for u in people
+        ],
+        safe=False,
+    )

@@ -445,7 +445,9 @@ def version_detail(
             "200": {
                 "description": (
                     "The version's bytes, streamed as an attachment, with the content type "
-                    "detected when it was uploaded. A .docx, .xlsx or .pptx carries which "
+                    "detected when it was uploaded; a file a browser could run (JavaScript, "
+                    "HTML, SVG, XML, XHTML) as `application/octet-stream`, and every file "
+                    "sandboxed and same-origin only. A .docx, .xlsx or .pptx carries which "
                     "version it is (the custom document property `CommonroomVersion`); "
                     "nothing else in it differs from what was uploaded."
                 ),
@@ -455,6 +457,16 @@ def version_detail(
                         "description": "`attachment`, with the version's file name.",
                         "required": True,
                         "schema": {"type": "string", "pattern": "^attachment;"},
+                    },
+                    "Content-Security-Policy": {
+                        "description": "`sandbox`: opened in a browser, nothing in it runs.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^sandbox$"},
+                    },
+                    "Cross-Origin-Resource-Policy": {
+                        "description": "`same-origin`: no other site may embed it.",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^same-origin$"},
                     },
                     "Content-Length": {
                         "description": "The size in bytes of the file sent.",

@@ -14,6 +14,9 @@ never changes, so a download resumed with ``Range`` (and ``If-Range``) gets the 
 same bytes. One range per request (``bytes=a-b``, ``a-``, ``-n``); several ranges, or an
 ``If-Range`` that names something else, get the whole file (200), as HTTP allows; a range past
 the end gets 416. HEAD answers the same headers as GET.
+
+Every answer is an attachment that nothing may run (``core.downloads``): a JavaScript, HTML,
+SVG or XML file goes as ``application/octet-stream``, in a sandbox, same-origin only.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ import re
 from typing import IO
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.utils.http import content_disposition_header
 
+from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.documents.models import Version
 from commonroom.documents.stamping import download_file
@@ -83,8 +86,10 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
 
 
 def version_file_response(request: HttpRequest, version: Version) -> HttpResponseBase:
-    """Always an attachment, with the type we detected and ``nosniff``: never run in the page."""
+    """Always an attachment, with the type we detected (``application/octet-stream`` for an
+    active one), ``nosniff`` and a sandbox: never run in the page."""
     file = download_file(version)
+    content_type = served_type(version.content_type, version.filename)
     etag = f'"{file.sha256}"'
     wanted = requested_range(request, file.size, etag)
     if wanted is False:
@@ -98,16 +103,15 @@ def version_file_response(request: HttpRequest, version: Version) -> HttpRespons
         first, last = wanted
         response = BlobFileResponse(
             _Slice(file.handle, first, last - first + 1),
-            content_type=version.content_type,
+            content_type=content_type,
             status=206,
         )
         response["Content-Range"] = f"bytes {first}-{last}/{file.size}"
         response["Content-Length"] = str(last - first + 1)
     else:
-        response = BlobFileResponse(file.handle, content_type=version.content_type)
+        response = BlobFileResponse(file.handle, content_type=content_type)
         response["Content-Length"] = str(file.size)
-    response["Content-Disposition"] = str(content_disposition_header(True, version.filename))
-    response["X-Content-Type-Options"] = "nosniff"
+    attachment(response, filename=version.filename)
     response["Accept-Ranges"] = "bytes"
     response["Digest"] = f"sha-256={file.sha256}"
     response["ETag"] = etag

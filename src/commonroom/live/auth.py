@@ -3,7 +3,8 @@
 - A browser page: its session cookie, as for pages, but only when the handshake's Origin is this
   site (another site's page must not open a socket with the visitor's cookie), and only once any
   required second factor is set up (as the pages require).
-- A program: ``Authorization: Bearer <personal access token>``, as for the API.
+- A program: ``Authorization: Bearer <personal access token>``, as for the API (a guest's token
+  once they are no longer allowed tokens is refused like a wrong one).
 Anyone else is anonymous, and the consumer refuses anonymous sockets.
 
 A signed-in socket's scope also holds its ``credential`` (``accounts.selectors.Credential``: the
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from commonroom.accounts.selectors import Credential, second_factor_missing, token_authenticate
+from commonroom.core.exceptions import ApplicationError
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -41,7 +43,10 @@ def same_site(scope: dict[str, Any]) -> bool:
 
 
 def _token_user(token: str, ip: str) -> tuple[Any, Credential | None]:
-    found = token_authenticate(token, ip=ip)
+    try:
+        found = token_authenticate(token, ip=ip)
+    except ApplicationError:  # a right token its owner may no longer use
+        return AnonymousUser(), None
     if found is None:
         return AnonymousUser(), None
     return found.user, Credential(kind="token", key=str(found.pk), user_id=found.user_id)

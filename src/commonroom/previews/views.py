@@ -3,7 +3,10 @@ live.js fetches when a preview becomes ready, and what preview-wait.js asks for 
 being prepared) and the files a preview shows (its images).
 
 Both answer 404 to non-members, and carry ``nosniff`` and a Content-Security-Policy stricter than
-the pages': nothing may run, and images come only from here.
+the pages': nothing may run, and images come only from here. A preview's file is shown in the
+page only when it is a picture (``INLINE_TYPES``); anything else is an attachment, sent as
+``application/octet-stream`` if a browser could run it, and every file is sandboxed and
+same-origin only (``core.downloads``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from commonroom.core.downloads import attachment, protect, served_type
 from commonroom.core.exceptions import NotFound
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.core.views import AuthedRequest, info
@@ -82,14 +86,19 @@ def preview_file(
     except NotFound:
         # A PDF page, drawn now (within the reader's budget of new pages a minute).
         found = services.pdf_page_file(version=version, name=name, reader_id=request.user.pk)
-    response = ChunkedFileResponse(
-        default_storage.open(found.storage_name, "rb"), content_type=found.content_type
-    )
     inline = found.content_type in INLINE_TYPES
-    response["Content-Disposition"] = str(content_disposition_header(not inline, found.name))
+    response = ChunkedFileResponse(
+        default_storage.open(found.storage_name, "rb"),
+        content_type=found.content_type if inline else served_type(found.content_type, found.name),
+    )
     response["Content-Length"] = str(found.size)
     response["Cache-Control"] = "private, max-age=3600"
     _strict(response)
+    if inline:
+        response["Content-Disposition"] = str(content_disposition_header(False, found.name))
+        protect(response)
+    else:
+        attachment(response, filename=found.name)
     return response
 
 

@@ -1,12 +1,13 @@
 """Sending a Word file with suggestions as tracked changes (``tracked``), for the page and the
-API alike: always an attachment, Word's type, ``nosniff``, never cached; what was left out, in
-headers (the counts, and the sentence the page also shows)."""
+API alike: always an attachment, Word's type, ``nosniff`` and a sandbox (``core.downloads``),
+never cached; what was left out, in headers (the counts, and the sentence the page also
+shows)."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 
+from commonroom.core.downloads import attachment
 from commonroom.suggestions.tracked import WORD_TYPE, TrackedFile
 
 LEFT_OUT = "Commonroom-Left-Out"
@@ -16,9 +17,8 @@ THREADS_LEFT_OUT = "Commonroom-Threads-Left-Out"
 
 def tracked_response(made: TrackedFile) -> HttpResponse:
     response = HttpResponse(made.data, content_type=WORD_TYPE)
-    response["Content-Disposition"] = str(content_disposition_header(True, made.filename))
+    attachment(response, filename=made.filename)
     response["Content-Length"] = str(len(made.data))
-    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     response[SUGGESTIONS_LEFT_OUT] = str(made.suggestions_left_out)
     response[THREADS_LEFT_OUT] = str(made.threads_left_out)

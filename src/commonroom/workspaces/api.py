@@ -37,6 +37,8 @@ class WorkspaceOut(Schema):
     # Years a final record is kept from its approval (0: no retention): until then neither it
     # nor the workspace can be deleted.
     record_retention_years: int
+    # Whether its external guests may create API tokens (staff always may).
+    guests_may_create_tokens: bool
     created_at: datetime
     role: str
     abilities: dict[str, bool]
@@ -51,6 +53,7 @@ class WorkspacePatch(Schema):
     name: Text | None = None
     description: Text | None = None
     record_retention_years: Annotated[int, Field(ge=0, le=100)] | None = None
+    guests_may_create_tokens: StrictBool | None = None
     archived: StrictBool | None = None
 
 
@@ -90,6 +93,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "description": ws.description,
         "archived": ws.is_archived,
         "record_retention_years": ws.record_retention_years,
+        "guests_may_create_tokens": ws.guests_may_create_tokens,
         "created_at": ws.created_at,
         "role": access.role,
         "abilities": access.abilities,
@@ -157,6 +161,7 @@ def workspace_update(
             payload.name is not None
             or payload.description is not None
             or payload.record_retention_years is not None
+            or payload.guests_may_create_tokens is not None
         ):
             services.workspace_update(
                 actor=request.user,
@@ -164,6 +169,7 @@ def workspace_update(
                 name=payload.name,
                 description=payload.description,
                 record_retention_years=payload.record_retention_years,
+                guests_may_create_tokens=payload.guests_may_create_tokens,
                 info=_info(request),
             )
         if payload.archived is True and not access.workspace.is_archived:

@@ -35,6 +35,9 @@ class Workspace(models.Model):
     record_retention_years = models.PositiveSmallIntegerField(
         default=8, validators=[MaxValueValidator(100)]
     )
+    # Whether the external guests who belong to it may create API tokens (a manager's choice;
+    # staff always may). A guest may while any workspace of theirs that is not archived allows it.
+    guests_may_create_tokens = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

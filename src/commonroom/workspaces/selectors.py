@@ -164,3 +164,14 @@ def member_roles(*, workspace_id: Any, user_ids: Iterable[Any]) -> dict[int, str
         .order_by()
         .values_list("user_id", "role")
     )
+
+
+def guests_tokens_allowed(user: User) -> bool:
+    """Whether a workspace ``user`` belongs to, and that is not archived, lets its external
+    guests create and use API tokens (its managers' choice). Accounts asks it, through
+    ``accounts.hooks.guest_api_tokens``, for a guest only."""
+    return Membership.objects.filter(
+        user=user,
+        workspace__guests_may_create_tokens=True,
+        workspace__archived_at__isnull=True,
+    ).exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -11,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.views import sign_in
 from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
@@ -94,6 +94,9 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     name=form_value(request, "name"),
                     description=form_value(request, "description"),
                     record_retention_years=form_value(request, "record_retention_years"),
+                    # A checkbox: the form always has it, sent only when ticked.
+                    guests_may_create_tokens=form_value(request, "guests_may_create_tokens")
+                    == "yes",
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")
@@ -204,10 +207,11 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
                 raise
             error = exc
         else:
-            if not signed_in:
-                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to {membership.workspace.name}.")
-            return redirect("workspace_detail", workspace_id=membership.workspace_id)
+            there = reverse("workspace_detail", args=[membership.workspace_id])
+            if not signed_in:
+                return sign_in(request, membership.user, redirect_url=there)
+            return redirect(there)
     return render(
         request,
         "workspaces/invitation.html",

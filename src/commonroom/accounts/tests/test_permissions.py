@@ -23,3 +23,15 @@ def test_staff_create_workspaces_and_only_administrators_see_the_whole_trail():
         "create_workspace": False,
         "view_global_audit": False,
     }
+
+
+def test_api_tokens_are_staffs_and_allowed_guests_only():
+    from commonroom.accounts.permissions import GUEST_TOKENS_REFUSED, api_tokens_refusal
+
+    staff, guest = UserFactory.create(), GuestFactory.create()
+    allowed = GuestFactory.create(api_tokens_allowed=True)
+    assert api_tokens_refusal(staff) is None
+    assert api_tokens_refusal(allowed) is None
+    assert api_tokens_refusal(guest) == GUEST_TOKENS_REFUSED
+    assert api_tokens_refusal(UserFactory.create(is_active=False)) is not None
+    assert api_tokens_refusal(AnonymousUser()) is not None

@@ -16,7 +16,7 @@ from django.utils import timezone
 from commonroom.accounts.models import User
 from commonroom.accounts.selectors import Credential, credentials_valid, users_in_workspaces
 from commonroom.accounts.services import token_create, token_revoke
-from commonroom.accounts.tests.factories import UserFactory
+from commonroom.accounts.tests.factories import GuestFactory, UserFactory
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.tests.factories import add_member, make_workspace
 
@@ -51,8 +51,9 @@ def _session_of(user: Any) -> str:
 
 def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes() -> None:
     """What a socket was opened with, asked again: a token until revoked (and only as its
-    person's), a session until it ends, expires or its person's password changes, nobody
-    switched off; at most three queries however many are asked about."""
+    person's, and a guest's only while they are allowed tokens), a session until it ends,
+    expires or its person's password changes, nobody switched off; three queries however many
+    are asked about, and what asks about guests' allowance."""
     ann, bo, cy = UserFactory.create(), UserFactory.create(), UserFactory.create()
     token = token_create(actor=ann, name="script").token
     revoked = token_create(actor=ann, name="old").token
@@ -63,6 +64,9 @@ def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes()
     Session.objects.filter(session_key=expired).update(
         expire_date=timezone.now() - timedelta(seconds=1)
     )
+    guest = GuestFactory.create(api_tokens_allowed=True)
+    guests_token = token_create(actor=guest, name="script").token
+    User.objects.filter(pk=guest.pk).update(api_tokens_allowed=False)  # and no workspace allows
     bo.set_password("changed-elsewhere")
     bo.save()
     User.objects.filter(pk=cy.pk).update(is_active=False)
@@ -75,6 +79,7 @@ def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes()
         Credential(kind="token", key=str(revoked.pk), user_id=ann.pk),
         Credential(kind="token", key=str(token.pk), user_id=bo.pk),  # not bo's token
         Credential(kind="token", key="not-a-number", user_id=ann.pk),
+        Credential(kind="token", key=str(guests_token.pk), user_id=guest.pk),
         Credential(kind="session", key=sessions["ann"], user_id=bo.pk),  # not bo's session
         Credential(kind="session", key=sessions["bo"], user_id=bo.pk),  # password changed
         Credential(kind="session", key=sessions["cy"], user_id=cy.pk),  # switched off
@@ -83,5 +88,5 @@ def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes()
     ]
     with CaptureQueriesContext(connection) as queries:
         assert credentials_valid([*valid, *invalid]) == set(valid)
-    assert len(queries) <= 3
+    assert len(queries) <= 4  # three, and one asking whether the guest's workspaces allow it
     assert credentials_valid([]) == set()

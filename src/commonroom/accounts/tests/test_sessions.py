@@ -117,3 +117,40 @@ def test_sign_out_everywhere_is_told_to_followers_once_ended_before_its_audit_ro
         assert sessions_end_all(actor=tom) == 2
     assert seen == [(hooks.SignedOutEverywhere(actor=tom, sessions=2), True, 0, 0)]
     assert AuditEvent.objects.filter(action=Action.SESSIONS_ENDED).count() == 1
+
+
+def test_the_session_made_by_accepting_an_invitation_is_listed_and_ended_with_the_others(team):
+    from commonroom.accounts.models import User
+    from commonroom.workspaces.selectors import workspace_access
+    from commonroom.workspaces.services import invitation_create
+
+    # Given Aisha accepts her invitation on her phone, which makes her account and signs her in
+    issued = invitation_create(
+        actor=team.manager,
+        access=workspace_access(user=team.manager, workspace_id=team.workspace.pk),
+        email="aisha@partner.org",
+        role="commenter",
+    )
+    phone = Client()
+    accepted = phone.post(
+        reverse("invitation_accept", args=[issued.token]),
+        {"full_name": "Aisha Khan", "password": PASSWORD},
+    )
+    assert accepted.status_code == 302
+    assert accepted["Location"] == reverse("workspace_detail", args=[team.workspace.pk])
+    assert can_open_home(phone)
+    # and later signs in on her laptop
+    aisha = User.objects.get(email="aisha@partner.org")
+    laptop = sign_in(aisha)
+
+    # Then "Where you are signed in" lists both sessions
+    page = laptop.get(reverse("account_security"))
+    listed = {s.session_key for s in page.context["sessions"]}
+    assert listed == {phone.session.session_key, laptop.session.session_key}
+
+    # When she signs out everywhere from her laptop, the phone is signed out too
+    assert laptop.post(reverse("account_sign_out_everywhere")).status_code == 302
+    assert not can_open_home(laptop)
+    assert not can_open_home(phone)
+    event = AuditEvent.objects.get(action=Action.SESSIONS_ENDED)
+    assert event.data == {"sessions": 2}

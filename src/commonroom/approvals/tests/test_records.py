@@ -93,6 +93,9 @@ def test_the_page_and_the_api_send_it_as_an_attachment_and_a_non_member_gets_404
     got = browser.get(url)
     assert got.status_code == 200 and got["Content-Type"] == "application/pdf"
     assert got["Content-Disposition"].startswith("attachment;")
+    assert got["Content-Security-Policy"] == "sandbox"
+    assert got["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert got["X-Content-Type-Options"] == "nosniff"
     assert verify(got.content).ok
     outsider = Client()
     outsider.force_login(team.outsider)

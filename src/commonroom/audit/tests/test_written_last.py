@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from commonroom.accounts.services import (
+    guest_api_tokens_allow,
     sessions_end_all,
     sign_in_failure_record,
     token_create,
@@ -436,6 +437,13 @@ def case_token_create(team: Any) -> Callable[[], object]:
 def case_token_revoke(team: Any) -> Callable[[], object]:
     issued = token_create(actor=team.editor, name="script")
     return lambda: token_revoke(actor=team.editor, token_id=issued.token.pk)
+
+
+def case_guest_api_tokens_allow(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.tests.factories import GuestFactory
+
+    guest = GuestFactory.create()
+    return lambda: guest_api_tokens_allow(person=guest)
 
 
 def case_sessions_end(team: Any) -> Callable[[], object]:

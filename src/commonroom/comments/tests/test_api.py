@@ -52,7 +52,12 @@ def test_threads_are_listed_with_their_replies(team, doc):
     assert listed["id"] == str(thread.pk)
     assert listed["thread"] is None
     assert listed["version"] == 1
-    assert listed["author"] == {"id": team.commenter.pk, "name": team.commenter.display_name}
+    assert listed["author"] == {
+        "id": team.commenter.pk,
+        "name": team.commenter.display_name,
+        "is_guest": False,
+        "guest_domain": None,
+    }
     assert listed["body"] == "@tom **look**"
     assert "<strong>look</strong>" in listed["body_html"]
     assert listed["mentioned"] == [team.editor.pk]
@@ -90,6 +95,8 @@ def test_start_reply_edit_resolve_reopen_and_delete(team, doc):
     assert resolved.json()["resolved_by"] == {
         "id": team.commenter.pk,
         "name": team.commenter.display_name,
+        "is_guest": False,
+        "guest_domain": None,
     }
     reopened = api.post(comments_url(doc, f"/{cid}/reopen"))
     assert (reopened.status_code, reopened.json()["resolved_at"]) == (200, None)

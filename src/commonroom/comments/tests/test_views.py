@@ -265,7 +265,7 @@ def test_mention_candidates_are_members_matching_name_or_email(team):
     candidates = reverse("workspace_mention_candidates", args=[team.workspace.pk])
     client = client_for(team.viewer)
     assert client.get(candidates, {"q": "PRI"}).json() == [
-        {"handle": "priya@example.org", "name": "Priya Shah"}
+        {"handle": "priya@example.org", "name": "Priya Shah", "guest": None}
     ]
     assert client.get(candidates, {"q": "shah"}).json()[0]["handle"] == "priya@example.org"
     assert client.get(candidates, {"q": "outsider"}).json() == []

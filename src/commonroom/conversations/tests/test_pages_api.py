@@ -251,10 +251,13 @@ def test_api_people_look_like_the_comments_api(team, topic):
     assert body["conversation"]["started_by"] == {
         "id": team.manager.pk,
         "name": team.manager.display_name,
+        "is_guest": False,
+        "guest_domain": None,
     }
     first, second = body["messages"]
-    assert first["author"] == {"id": team.manager.pk, "name": team.manager.display_name}
-    assert second["author"] == {"id": team.editor.pk, "name": team.editor.display_name}
+    staff = {"is_guest": False, "guest_domain": None}
+    assert first["author"] == {"id": team.manager.pk, "name": team.manager.display_name, **staff}
+    assert second["author"] == {"id": team.editor.pk, "name": team.editor.display_name, **staff}
     assert second["mentioned"] == [team.commenter.pk]
     assert "@example.org" not in detail.content.decode()
 

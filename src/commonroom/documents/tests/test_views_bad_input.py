@@ -182,7 +182,9 @@ def test_html_is_only_ever_an_attachment(team, editor):
     download = editor.get(download_url(version.document, 1))
     assert download["Content-Disposition"].startswith("attachment;")
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert "script-src 'self'" in download["Content-Security-Policy"]
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Security-Policy"] == "sandbox"
+    assert download.getvalue() == evil
 
 
 # --- Over-size uploads --------------------------------------------------------------------------

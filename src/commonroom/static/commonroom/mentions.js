@@ -95,6 +95,13 @@ function setUp(field) {
       handle.className = "cr-mentions__handle";
       handle.textContent = person.handle;
       option.append(name, handle);
+      if (person.guest) {
+        // An external guest is marked as one, with their domain: a name alone can mislead.
+        const tag = document.createElement("span");
+        tag.className = "nhsuk-tag nhsuk-tag--yellow cr-guest";
+        tag.textContent = `Guest · ${person.guest}`;
+        option.append(tag);
+      }
       // mousedown, not click: the field keeps its focus and caret.
       option.addEventListener("mousedown", (e) => { e.preventDefault(); pick(i); });
       list.append(option);

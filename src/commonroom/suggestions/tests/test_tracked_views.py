@@ -58,6 +58,8 @@ def test_the_page_offers_it_for_a_word_document_and_sends_the_file(team, doc) ->
     assert got["Content-Type"].startswith("application/vnd.openxmlformats")
     assert got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
     assert got["X-Content-Type-Options"] == "nosniff"
+    assert got["Content-Security-Policy"] == "sandbox"
+    assert got["Cross-Origin-Resource-Policy"] == "same-origin"
     assert got.content.startswith(b"PK")
     assert not list(get_messages(got.wsgi_request))  # nothing was left out
 

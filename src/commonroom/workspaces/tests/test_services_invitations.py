@@ -314,7 +314,7 @@ def test_person_with_an_account_must_sign_in_first(team, client):
 
 def test_invitee_from_a_staff_domain_gets_a_staff_account(team, settings):
     settings.COMMONROOM_STAFF_EMAIL_DOMAINS = {"trust.nhs.uk"}
-    staff = accept(invite(team, email="nurse.lead@Trust.NHS.uk").token)
+    staff = accept(invite(team, email="nurse.lead@Trust.NHS.uk").token, full_name="Lee Brown")
     guest = accept(invite(team, email="ned@example.org").token)
     assert staff.user.kind == "staff"
     assert guest.user.kind == "guest"

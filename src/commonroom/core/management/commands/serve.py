@@ -12,6 +12,10 @@ a SIGTERM or Ctrl+C stop exits 0. Killed itself (SIGKILL), serve takes its worke
 worker processes with it: each asked the kernel for a signal when serve dies
 (``core.process.stop_with_serve``: SIGKILL for the worker, SIGTERM for uvicorn's), and a
 converter dies with its worker, so a restart never finds the old ones still running.
+
+Everything the server makes is its owner's alone (the umask set in settings); a data directory
+that other accounts may enter or read (made so by hand, or by an older version) is named in a
+one-line warning at the start, with its mode: its database holds everyone's sign-in sessions.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -46,6 +52,20 @@ WORKER_GRACE_SECONDS = 5.0  # stop_process's default, for processes with no task
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
 BACKOFF_RESET = 60.0
+
+
+def data_dir_warning(path: Path) -> str | None:
+    """One line when accounts other than the owner may read or enter the data directory."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"The data directory {path} is open to other accounts (mode {mode:04o}); it holds the "
+        f"database and everyone's sign-in sessions: make it the owner's alone (chmod 700 {path})."
+    )
 
 
 def worker_grace() -> float:
@@ -75,6 +95,8 @@ class Command(BaseCommand):
         refusal = shared_state_refusal(workers=options["workers"])
         if refusal is not None:
             raise CommandError(refusal)
+        if (exposed := data_dir_warning(Path(settings.DATA_DIR))) is not None:
+            log.warning(exposed)
         serve_start()  # each app's startup.py: the upload temporaries a crash left, ...
         if settings.PRODUCTION:
             call_command("collectstatic", interactive=False, verbosity=0)
