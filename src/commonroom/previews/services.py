@@ -37,7 +37,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record_reading
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -461,12 +461,14 @@ def _announce(sha: str, *, ready: bool) -> None:
 
 
 def _audit_read(
-    actor: User, doc_access: DocumentAccess, info: RequestInfo, data: dict[str, Any]
+    actor: User, doc_access: DocumentAccess, info: RequestInfo, subject: str, data: dict[str, Any]
 ) -> None:
+    """A reading, audited once per person, ``subject`` and ten minutes (audit.services)."""
     doc = doc_access.document
-    audit_record(
+    audit_record_reading(
         action=Action.PREVIEW_VIEWED,
         actor=actor,
+        subject=f"{doc.pk}:{subject}",
         info=info,
         workspace_id=doc.workspace_id,
         document_id=doc.pk,
@@ -480,8 +482,10 @@ def _audit_read(
 def preview_record_view(
     *, actor: User, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
 ) -> None:
-    """Reading a version's preview is audited like viewing the document."""
-    _audit_read(actor, doc_access, info, {"version": version.number, "sha256": version.blob_id})
+    """Reading a version's preview is audited like viewing the document: once per person,
+    version and ten minutes."""
+    data = {"version": version.number, "sha256": version.blob_id}
+    _audit_read(actor, doc_access, info, f"v{version.number}", data)
 
 
 def previews_discard(*, shas: list[str]) -> None:
@@ -501,6 +505,7 @@ def compare_record_view(
     new: Version,
     info: RequestInfo = SYSTEM,
 ) -> None:
-    """Comparing two versions reads both their previews: audited like reading a preview."""
+    """Comparing two versions reads both their previews: audited like reading a preview, once
+    per person, pair of versions and ten minutes."""
     data = {"compared": [old.number, new.number], "sha256": [old.blob_id, new.blob_id]}
-    _audit_read(actor, doc_access, info, data)
+    _audit_read(actor, doc_access, info, f"v{old.number}-v{new.number}", data)
