@@ -5,6 +5,7 @@ So uploading a file tells nobody that the same bytes exist somewhere else."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,35 @@ def test_a_workspace_whose_task_was_lost_gets_its_preview_from_the_requeue(
     waiting.refresh_from_db()
     assert waiting.made_at is not None
     assert preview_events(elsewhere) == [{"document": str(doc.pk), "number": 1, "status": "ready"}]
+
+
+def test_workspaces_keep_the_previews_they_showed_before_the_upgrade(
+    team, settings, docx_bytes, django_capture_on_commit_callbacks
+) -> None:
+    """The upgrade gives each workspace the previews its versions already showed (and leaves
+    a pending one waiting for its task), so no page goes back to "being prepared"."""
+    from django.apps import apps
+
+    upgrade = importlib.import_module("commonroom.previews.migrations.0003_workspace_previews")
+    with django_capture_on_commit_callbacks(execute=True):
+        made = upload_document(team.workspace, team.manager, name="a.docx", content=docx_bytes)
+    me: Any = UserFactory()
+    elsewhere = make_workspace(manager=me, name="Elsewhere")
+    with django_capture_on_commit_callbacks(execute=True):
+        same = upload_document(elsewhere, me, name="b.docx", content=docx_bytes)
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    waiting = upload_document(elsewhere, me, name="c.txt", content=b"Not made yet")
+    WorkspacePreview.objects.all().delete()  # as before the upgrade
+
+    upgrade.each_workspace_has_its_previews(apps, None)
+
+    rows = {(r.workspace_id, r.blob_id): r.made_at for r in WorkspacePreview.objects.all()}
+    sha = made.versions.get().blob_id
+    assert rows[(team.workspace.pk, sha)] is not None
+    assert rows[(elsewhere.pk, sha)] is not None
+    assert rows[(elsewhere.pk, waiting.versions.get().blob_id)] is None
+    assert len(rows) == 3
+    browser = Client()
+    browser.force_login(me)
+    fragment = reverse("version_preview", args=[elsewhere.pk, same.pk, 1])
+    assert 'data-preview-status="ready"' in browser.get(fragment).text
