@@ -94,3 +94,26 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain {self.chain} head #{self.seq}"
+
+
+class ReadingAudited(models.Model):
+    """When a person's reading of one thing (a document's version, its preview, two versions
+    compared) was last written to the trail: a reading is audited once per person, thing read
+    and ``audit.services.READING_WINDOW``, so a reader fetching a preview again and again writes
+    one row, not one a fetch. Shared by every server process (it is in the database); not part
+    of the trail (rows are moved forward and pruned: the trail holds what was read)."""
+
+    actor_id = models.BigIntegerField()
+    action = models.CharField(max_length=40)
+    subject = models.CharField(max_length=120)  # e.g. "<document id>:<version number>"
+    audited_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["actor_id", "action", "subject"], name="audit_reading_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.subject} by {self.actor_id} at {self.audited_at}"

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ from commonroom.audit.models import (
     Action,
     AuditChainHead,
     AuditEvent,
+    ReadingAudited,
     chain_key,
 )
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -190,6 +191,62 @@ def _write(event: AuditEvent) -> AuditEvent:
         event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
     return event
+
+
+READING_WINDOW = timedelta(minutes=10)
+
+
+def audit_record_reading(
+    *,
+    action: str,
+    actor: User,
+    subject: str,
+    info: RequestInfo = SYSTEM,
+    workspace_id: uuid.UUID | None = None,
+    document_id: uuid.UUID | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    target_label: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEvent | None:
+    """A reading (of a document's version, a preview, two versions compared: ``subject`` names
+    what was read) audited once per person, action, subject and :data:`READING_WINDOW`: the
+    first reading writes its row, readings within the window after it write none, so fetching a
+    preview fifty times cannot flood the trail. Decided in the database (a
+    :class:`ReadingAudited` row claimed by a conditional UPDATE, or inserted under a unique
+    constraint), so every server process sees the same decision and two at once write one row.
+    Returns the row written, or ``None`` when the reading was already audited."""
+    now = timezone.now()
+    key = {"actor_id": actor.pk, "action": str(action), "subject": subject[:120]}
+    with transaction.atomic():
+        claimed = ReadingAudited.objects.filter(**key, audited_at__lte=now - READING_WINDOW).update(
+            audited_at=now
+        )
+        if not claimed:
+            try:
+                with transaction.atomic():
+                    ReadingAudited.objects.create(**key, audited_at=now)
+            except IntegrityError:  # audited within the window (or by a reader at this moment)
+                return None
+        return audit_record(
+            action=action,
+            actor=actor,
+            info=info,
+            workspace_id=workspace_id,
+            document_id=document_id,
+            target_type=target_type,
+            target_id=target_id,
+            target_label=target_label,
+            data=data,
+        )
+
+
+def readings_audited_prune(*, now: datetime | None = None) -> int:
+    """Forget the readings audited longer ago than the window (a later reading is audited
+    whether its row is there or not). Returns how many were removed."""
+    cutoff = (now or timezone.now()) - READING_WINDOW
+    removed, _ = ReadingAudited.objects.filter(audited_at__lt=cutoff).delete()
+    return removed
 
 
 @dataclass

@@ -35,7 +35,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record, audit_rows_last
+from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -553,7 +553,22 @@ def version_restore(
 
 
 def document_record_view(*, actor: User, doc_access: DocumentAccess, info: RequestInfo) -> None:
-    _audit(doc_access.document, action=Action.DOCUMENT_VIEWED, actor=actor, info=info)
+    """Viewing a document's page is audited once per person, version shown and ten minutes
+    (``audit.services.audit_record_reading``), so reloading it cannot flood the trail."""
+    doc = doc_access.document
+    number = doc.current_version_number
+    audit_record_reading(
+        action=Action.DOCUMENT_VIEWED,
+        actor=actor,
+        subject=f"{doc.pk}:v{number}",
+        info=info,
+        workspace_id=doc.workspace_id,
+        document_id=doc.pk,
+        target_type="document",
+        target_id=str(doc.pk),
+        target_label=doc.name,
+        data={"version": number},
+    )
 
 
 def version_for_download(

@@ -5,6 +5,11 @@ version, so every version that shares those bytes shares it. Its HTML is sanitis
 (``previews/html.py``); images it shows are :class:`PreviewFile` rows whose bytes live in the
 default storage under ``previews/<sha256>/<name>`` and are only ever served through a view that
 checks the reader's access.
+
+A workspace sees a blob's preview only once its own :class:`WorkspacePreview` is made: the
+preview task sets it when it runs for that workspace's upload, at once when the blob's preview
+was made before. So a new version's preview goes "pending" then "ready" (and its event) in every
+workspace, whether its bytes are new or already previewed somewhere the uploader cannot see.
 """
 
 from __future__ import annotations
@@ -66,3 +71,28 @@ class PreviewFile(models.Model):
 
     def __str__(self) -> str:
         return self.storage_name
+
+
+class WorkspacePreview(models.Model):
+    """A blob's preview as one workspace has it: asked for when a version of the workspace first
+    used the blob (``made_at`` null), made when the preview task ran for it. Until then the
+    workspace's pages and API show the preview pending, whatever the blob's :class:`Preview`
+    says, so shared bytes reveal nothing of another workspace."""
+
+    workspace = models.ForeignKey(
+        "workspaces.Workspace", on_delete=models.CASCADE, related_name="+"
+    )
+    blob = models.ForeignKey(
+        "documents.Blob", on_delete=models.CASCADE, related_name="workspace_previews"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    made_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "blob"], name="workspace_preview_unique")
+        ]
+        indexes = [models.Index(fields=["blob", "made_at"], name="workspace_preview_blob")]
+
+    def __str__(self) -> str:
+        return f"preview of {self.blob_id} in {self.workspace_id}"

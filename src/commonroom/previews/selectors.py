@@ -33,7 +33,7 @@ from commonroom.previews.compare import (
 )
 from commonroom.previews.convert import format_for
 from commonroom.previews.html import insert_after_blocks
-from commonroom.previews.models import Preview, PreviewFile, PreviewStatus
+from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, WorkspacePreview
 
 if TYPE_CHECKING:
     from commonroom.documents.models import Version
@@ -88,12 +88,21 @@ def _below_page_headings(html: str) -> str:
     return _HEADING_TAG.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + 2)}", html)
 
 
+def made_in(workspace_id: Any, sha256: str) -> bool:
+    """Whether the workspace has the preview of the file ``sha256``: its own preview task ran
+    (``previews.models.WorkspacePreview``). Until then its pages and API show it pending,
+    whatever the file's preview is, so bytes shared with another workspace reveal nothing."""
+    return WorkspacePreview.objects.filter(
+        workspace_id=workspace_id, blob_id=sha256, made_at__isnull=False
+    ).exists()
+
+
 def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
-    permission-checked file route."""
+    permission-checked file route; pending until the workspace has it (:func:`made_in`)."""
     preview = Preview.objects.filter(blob_id=version.blob_id).first()
     can_download = doc_access.can("download")
-    if preview is None:
+    if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
         return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
     if preview.status != PreviewStatus.READY:
         return PreviewView(
@@ -127,7 +136,7 @@ def preview_file_get(*, version: Version, name: str) -> PreviewFile:
     found = PreviewFile.objects.filter(
         preview__blob_id=version.blob_id, preview__status=PreviewStatus.READY, name=name
     ).first()
-    if found is None:
+    if found is None or not made_in(version.document.workspace_id, version.blob_id):
         raise NotFound()
     return found
 
@@ -194,7 +203,12 @@ def versions_compare(*, doc_access: DocumentAccess, old: Version, new: Version) 
     from their previews: word by word for documents and presentations (slide by slide), row by
     row then cell by cell for workbooks and CSV files."""
     can_download = doc_access.can("download")
-    found = {p.blob_id: p for p in Preview.objects.filter(blob_id__in=[old.blob_id, new.blob_id])}
+    ws = doc_access.access.workspace.pk
+    found = {
+        p.blob_id: p
+        for p in Preview.objects.filter(blob_id__in=[old.blob_id, new.blob_id])
+        if made_in(ws, p.blob_id)
+    }
     pair = [found.get(old.blob_id), found.get(new.blob_id)]
 
     def made(
@@ -346,6 +360,8 @@ def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Bloc
     it (``previews.blocks``); ``None`` while the preview is not ready (or when it failed)."""
     if version.document_id != doc_access.document.pk:
         raise NotFound()
+    if not made_in(doc_access.access.workspace.pk, version.blob_id):
+        return None
     html = (
         Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
         .values_list("html", flat=True)
@@ -360,6 +376,8 @@ def tracked_revisions(*, doc_access: DocumentAccess, version: Version) -> int | 
     before they were counted, or the file is not a kind that has them."""
     if version.document_id != doc_access.document.pk:
         raise NotFound()
+    if not made_in(doc_access.access.workspace.pk, version.blob_id):
+        return None
     found: int | None = (
         Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
         .values_list("revisions", flat=True)

@@ -32,12 +32,13 @@ from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record_reading
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
@@ -50,9 +51,15 @@ from commonroom.live.events import PreviewEvent
 from commonroom.live.services import publish
 from commonroom.previews import hooks
 from commonroom.previews.convert import converter_name, format_for
-from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
+from commonroom.previews.models import (
+    Preview,
+    PreviewFile,
+    PreviewStatus,
+    WorkspacePreview,
+    preview_storage_name,
+)
 from commonroom.previews.sandbox import Outcome, run_converter
-from commonroom.previews.selectors import pdf_page_number
+from commonroom.previews.selectors import made_in, pdf_page_number
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -65,18 +72,34 @@ FAILED_SUFFIX = " Download the file to read it."
 
 
 def preview_requested(*, version: Version) -> None:
-    """A version was added (inside its transaction): make its blob's preview unless it exists."""
+    """A version was added (inside its transaction): make its blob's preview unless it exists,
+    and its workspace's (:class:`WorkspacePreview`) unless the workspace has it already. A
+    workspace new to a blob whose preview exists gets it through the preview task all the same
+    (pending, then made and announced), as it would for new bytes: nothing tells it that the
+    same bytes were previewed in a workspace it cannot see."""
     fmt = format_for(version.content_type, version.filename)
+    sha = version.blob_id
     _, created = Preview.objects.get_or_create(
-        blob_id=version.blob_id,
+        blob_id=sha,
         defaults={
             "status": PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
             "format": fmt or "",
             "message": "" if fmt else UNSUPPORTED,
         },
     )
-    if created and fmt:
-        sha = version.blob_id
+    # The preview's row lock, held to the commit: its task, which makes every waiting
+    # workspace's preview under that lock, either sees this workspace's row or has finished
+    # (then the status read here is the finished one).
+    preview = Preview.objects.select_for_update().get(blob_id=sha)
+    workspace_id = version.document.workspace_id
+    if WorkspacePreview.objects.filter(workspace_id=workspace_id, blob_id=sha).exists():
+        return
+    # A file no converter takes is "unsupported" from its name and type alone, at once.
+    made_now = created and not fmt
+    WorkspacePreview.objects.create(
+        workspace_id=workspace_id, blob_id=sha, made_at=timezone.now() if made_now else None
+    )
+    if (created and fmt) or (not created and preview.status != PreviewStatus.PENDING):
         transaction.on_commit(lambda: _enqueue(sha), robust=True)
 
 
@@ -101,6 +124,13 @@ def previews_requeue_stuck(*, now: datetime | None = None) -> int:
             "blob_id", flat=True
         )[:1000]
     )
+    # Made previews a workspace still waits for (its task was lost): the task makes it.
+    shas += list(
+        WorkspacePreview.objects.filter(made_at__isnull=True, created_at__lt=cutoff)
+        .exclude(blob__preview__status=PreviewStatus.PENDING)
+        .values_list("blob_id", flat=True)
+        .distinct()[:1000]
+    )
     if not shas:
         return 0
     tasks = DBTaskResult.objects.filter(task_path=make_preview.module_path)
@@ -115,12 +145,15 @@ def previews_requeue_stuck(*, now: datetime | None = None) -> int:
             continue
         with transaction.atomic():
             preview = (
-                Preview.objects.select_for_update(skip_locked=True)
-                .filter(blob_id=sha, status=PreviewStatus.PENDING)
-                .first()
+                Preview.objects.select_for_update(skip_locked=True).filter(blob_id=sha).first()
             )
             mine = tasks.filter(args_kwargs__args__0=sha)
             if preview is None or mine.filter(status__in=_ACTIVE).exists():
+                continue
+            if preview.status != PreviewStatus.PENDING:
+                if _waiting(sha).exists():
+                    _enqueue(sha)
+                    enqueued += 1
                 continue
             tried = sum(len(ids) for ids in mine.values_list("worker_ids", flat=True))
             if tried >= MAKE_ATTEMPTS:
@@ -160,9 +193,16 @@ def preview_make(*, sha: str) -> Preview | None:
             return None
 
 
+def _waiting(sha: str) -> QuerySet[WorkspacePreview]:
+    return WorkspacePreview.objects.filter(blob_id=sha, made_at__isnull=True)
+
+
 def _make(sha: str) -> Preview | None:
     preview = Preview.objects.filter(blob_id=sha).first()
-    if preview is None or preview.status != PreviewStatus.PENDING:
+    if preview is None:
+        return preview
+    if preview.status != PreviewStatus.PENDING:
+        _give_made(sha)
         return preview
     version = _source_version(sha)
     if version is None:  # every version using it was purged meanwhile
@@ -173,6 +213,7 @@ def _make(sha: str) -> Preview | None:
             preview.status, preview.message = PreviewStatus.UNSUPPORTED, UNSUPPORTED
             preview.made_at = timezone.now()
             preview.save()
+        _give_made(sha)
         return preview
     outcome, stored = _convert(version, fmt)
     with transaction.atomic():
@@ -370,7 +411,8 @@ def pdf_page_file(*, version: Version, name: str, reader_id: Any = None) -> Prev
         blob_id=version.blob_id, status=PreviewStatus.READY, kind="pdf"
     ).first()
     number = pdf_page_number(preview, name) if preview is not None else None
-    if preview is None or number is None:
+    shown = made_in(version.document.workspace_id, version.blob_id)
+    if preview is None or number is None or not shown:
         raise NotFound()
     # At most PDF_PAGE_DRAWERS pages drawn at once by this process, and each page once: many
     # readers (or one script) asking for many pages wait their turn instead of starting a child
@@ -427,6 +469,23 @@ def _draw_page(version: Version, preview: Preview, name: str, number: str) -> Pr
     return row
 
 
+def _give_made(sha: str) -> None:
+    """The blob's preview is made: the workspaces still waiting for it have it now, each told
+    by its live event after the commit as if it had just been made (those that had it already
+    are not told again: nothing changed for them)."""
+    with transaction.atomic():
+        preview = Preview.objects.select_for_update().get(blob_id=sha)
+        waiting = _waiting(sha)
+        workspaces = set(waiting.values_list("workspace_id", flat=True))
+        if not workspaces:
+            return
+        waiting.update(made_at=timezone.now())
+        ready = preview.status == PreviewStatus.READY
+        transaction.on_commit(
+            lambda: _announce(sha, ready=ready, workspaces=workspaces), robust=True
+        )
+
+
 def _finish(preview: Preview, *, failed: str | None = None) -> None:
     """Inside a transaction: record the outcome and tell ``previews.hooks``; after it
     commits, tell the pages showing it. (Not inside it: that holds the preview's row lock,
@@ -440,15 +499,19 @@ def _finish(preview: Preview, *, failed: str | None = None) -> None:
     preview.made_at = timezone.now()
     preview.save()
     sha, ready = preview.blob_id, failed is None
+    _waiting(sha).update(made_at=preview.made_at)  # every workspace waiting for it has it
     hooks.changed(hooks.PreviewReady(sha256=sha) if ready else hooks.PreviewFailed(sha256=sha))
     # Each event in its own transaction, under its workspace's lock.
     transaction.on_commit(lambda: _announce(sha, ready=ready), robust=True)
 
 
-def _announce(sha: str, *, ready: bool) -> None:
-    """One live event per live document whose latest version uses blob ``sha``."""
+def _announce(sha: str, *, ready: bool, workspaces: set[Any] | None = None) -> None:
+    """One live event per live document whose latest version uses blob ``sha`` (in
+    ``workspaces`` only, when named)."""
     for version in latest_versions_with_file(sha):
         doc = version.document
+        if workspaces is not None and doc.workspace_id not in workspaces:
+            continue
         publish(
             workspace_id=doc.workspace_id,
             event=PreviewEvent(
@@ -461,12 +524,14 @@ def _announce(sha: str, *, ready: bool) -> None:
 
 
 def _audit_read(
-    actor: User, doc_access: DocumentAccess, info: RequestInfo, data: dict[str, Any]
+    actor: User, doc_access: DocumentAccess, info: RequestInfo, subject: str, data: dict[str, Any]
 ) -> None:
+    """A reading, audited once per person, ``subject`` and ten minutes (audit.services)."""
     doc = doc_access.document
-    audit_record(
+    audit_record_reading(
         action=Action.PREVIEW_VIEWED,
         actor=actor,
+        subject=f"{doc.pk}:{subject}",
         info=info,
         workspace_id=doc.workspace_id,
         document_id=doc.pk,
@@ -480,8 +545,10 @@ def _audit_read(
 def preview_record_view(
     *, actor: User, doc_access: DocumentAccess, version: Version, info: RequestInfo = SYSTEM
 ) -> None:
-    """Reading a version's preview is audited like viewing the document."""
-    _audit_read(actor, doc_access, info, {"version": version.number, "sha256": version.blob_id})
+    """Reading a version's preview is audited like viewing the document: once per person,
+    version and ten minutes."""
+    data = {"version": version.number, "sha256": version.blob_id}
+    _audit_read(actor, doc_access, info, f"v{version.number}", data)
 
 
 def previews_discard(*, shas: list[str]) -> None:
@@ -501,6 +568,7 @@ def compare_record_view(
     new: Version,
     info: RequestInfo = SYSTEM,
 ) -> None:
-    """Comparing two versions reads both their previews: audited like reading a preview."""
+    """Comparing two versions reads both their previews: audited like reading a preview, once
+    per person, pair of versions and ten minutes."""
     data = {"compared": [old.number, new.number], "sha256": [old.blob_id, new.blob_id]}
-    _audit_read(actor, doc_access, info, data)
+    _audit_read(actor, doc_access, info, f"v{old.number}-v{new.number}", data)

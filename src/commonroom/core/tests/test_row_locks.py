@@ -56,7 +56,7 @@ from commonroom.live.tests.factories import an_event
 from commonroom.notifications import services as notifications
 from commonroom.notifications.models import NotificationSettings
 from commonroom.notifications.tests.factories import make_notification
-from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.previews.models import Preview, PreviewStatus, WorkspacePreview
 from commonroom.previews.services import preview_make, previews_requeue_stuck
 from commonroom.search.selectors import search
 from commonroom.search.services import preview_made
@@ -96,6 +96,10 @@ LOCKS: dict[str, str] = {
     "previews.services.preview_make": (
         "test_a_worker_that_fails_does_not_undo_a_preview_another_has_made"
     ),
+    "previews.services.preview_requested": (
+        "test_an_upload_of_known_bytes_while_their_preview_is_recorded_gets_it"
+    ),
+    "previews.services._give_made": "test_two_tasks_give_a_workspace_its_preview_once",
     "audit.services._locked_head": (
         "test_two_events_of_one_audit_chain_at_once_both_land_in_order, "
         "test_the_first_events_of_a_new_audit_chain_at_once_land_in_order"
@@ -475,6 +479,62 @@ def test_a_worker_that_fails_does_not_undo_a_preview_another_has_made(pending_pr
     failing.outcome()
 
     assert Preview.objects.get(pk=pending_preview).status == PreviewStatus.READY
+
+
+def make_tasks(sha: str) -> int:
+    return DBTaskResult.objects.filter(
+        task_path="commonroom.previews.tasks.make_preview", args_kwargs__args__0=sha
+    ).count()
+
+
+def test_an_upload_of_known_bytes_while_their_preview_is_recorded_gets_it(pending_preview):
+    """A worker is recording a blob's preview (holding its row) when another workspace uploads
+    the same bytes: the upload waits, then finds the preview made and enqueues the task that
+    gives that workspace its preview. Unlocked, it would find it pending, count on the worker
+    to give it, and the worker (reading before the upload committed) would not."""
+    me: Any = UserFactory()
+    elsewhere = workspaces.workspace_create(actor=me, name="Elsewhere")
+    before = make_tasks(pending_preview)
+
+    def record() -> Any:
+        return preview_make(sha=pending_preview)
+
+    def upload_same() -> Any:
+        return upload_document(elsewhere, me, name="notes.txt", content=b"Agenda")
+
+    first, _, waited = one_after_another(
+        record, upload_same, first_held_after='UPDATE "previews_preview"'
+    )
+
+    assert waited
+    assert first.status == PreviewStatus.READY
+    row = WorkspacePreview.objects.get(workspace=elsewhere)
+    assert row.made_at is not None or make_tasks(pending_preview) == before + 1
+
+
+def test_two_tasks_give_a_workspace_its_preview_once(pending_preview):
+    """Two workspaces uploaded bytes whose preview was made: each one's task runs at once.
+    The workspaces waiting are given it, and told by one live event each, once."""
+    preview_make(sha=pending_preview)
+    others = []
+    for n in range(2):
+        me: Any = UserFactory()
+        ws = workspaces.workspace_create(actor=me, name=f"Elsewhere {n}")
+        upload_document(ws, me, name="notes.txt", content=b"Agenda")
+        others.append(ws)
+    assert WorkspacePreview.objects.filter(made_at__isnull=True).count() == 2
+
+    def give() -> Any:
+        return preview_make(sha=pending_preview)
+
+    _, _, waited = one_after_another(
+        give, give, first_held_after='UPDATE "previews_workspacepreview"'
+    )
+
+    assert waited
+    assert not WorkspacePreview.objects.filter(made_at__isnull=True).exists()
+    for ws in others:
+        assert Event.objects.filter(workspace_id=ws.pk, kind="preview.ready").count() == 1
 
 
 def test_a_late_preview_of_an_older_version_does_not_overwrite_the_search_entry(team, settings):

@@ -182,5 +182,6 @@ def test_every_app_s_jobs_are_found(db: Any):
         "notification-digests",
         "live-events-prune",
         f"audit-checkpoint@{machine()}",
+        "audit-readings-prune",
         "approval-reminders",
     }

@@ -8,7 +8,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, preview_storage_name
+from commonroom.previews.models import (
+    Preview,
+    PreviewFile,
+    PreviewStatus,
+    WorkspacePreview,
+    preview_storage_name,
+)
 from commonroom.previews.tests.files import png_bytes
 
 
@@ -25,6 +31,11 @@ def make_ready_preview(document: Any, *, name: str = "image1.png") -> str:
             "html": '<p id="p-1">Minutes<img src="{{file:' + name + '}}"></p>',
             "made_at": timezone.now(),
         },
+    )
+    WorkspacePreview.objects.update_or_create(
+        workspace_id=document.workspace_id,
+        blob_id=version.blob_id,
+        defaults={"made_at": timezone.now()},
     )
     data = png_bytes()
     stored = default_storage.save(preview_storage_name(version.blob_id, name), ContentFile(data))

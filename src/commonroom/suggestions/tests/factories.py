@@ -16,7 +16,7 @@ from commonroom.documents.selectors import document_access
 from commonroom.documents.tests.factories import upload
 from commonroom.previews.blocks import blocks_in, utf16_length
 from commonroom.previews.convert import converter_for, format_for
-from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.previews.models import Preview, PreviewStatus, WorkspacePreview
 from commonroom.suggestions import services
 from commonroom.suggestions.models import Suggestion
 from commonroom.suggestions.passages import usable_text
@@ -48,6 +48,11 @@ def make_preview(version: Any) -> None:
             "revisions": result.revisions,
             "made_at": timezone.now(),
         },
+    )
+    WorkspacePreview.objects.update_or_create(
+        workspace_id=version.document.workspace_id,
+        blob_id=version.blob_id,
+        defaults={"made_at": timezone.now()},
     )
 
 
