@@ -532,11 +532,11 @@ def _drop(request: ApprovalRequest, row: Approver, actor: User | None, text: str
     row.decision = Decision.REMOVED
     row.removed_at = timezone.now()
     row.save(update_fields=["decision", "removed_at"])
-    if request.rule == Rule.ANY:
-        request.required = max(1, min(request.required, len(_active(request))))
-    else:
+    # "Everyone asked" counts those left; "any N" keeps its N: a request is never approved by
+    # fewer people than its requester asked for (too few left, it ends as declined).
+    if request.rule == Rule.ALL:
         request.required = max(1, len(_active(request)))
-    request.save(update_fields=["required"])
+        request.save(update_fields=["required"])
     _history(request, actor, text)
     _publish(request, "approval.changed", actor)
 

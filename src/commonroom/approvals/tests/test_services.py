@@ -303,6 +303,27 @@ def test_an_approver_removed_from_the_workspace_drops_out_and_the_rule_is_evalua
     assert any("left the workspace" in h.text for h in request.history.all())
 
 
+def test_any_n_keeps_its_n_when_approvers_leave_and_ends_when_too_few_are_left(team, doc) -> None:
+    request = ask(team, doc, team.editor, team.commenter, team.manager, rule="any", required=2)
+    decide(team.editor, doc, request)
+    workspaces.membership_remove(
+        actor=team.manager,
+        access=workspace_access(user=team.manager, workspace_id=team.workspace.pk),
+        membership_id=membership(team, team.commenter),
+    )
+    request.refresh_from_db()
+    assert (request.state, request.required) == (RequestState.OPEN, 2)  # not met by one
+    services.approver_remove(
+        actor=team.manager, doc_access=access(team.manager, doc), request_id=request.pk,
+        user_id=team.manager.pk,
+    )  # fmt: skip
+    request.refresh_from_db()
+    assert request.state == RequestState.DECLINED
+    assert request.end_note == "The rule can no longer be met: too few people are left to approve."
+    doc.refresh_from_db()
+    assert doc.sealed_version_id is None
+
+
 def test_an_approver_made_a_viewer_drops_out(team, doc) -> None:
     request = ask(team, doc, team.editor, team.commenter)
     workspaces.membership_change_role(
