@@ -53,6 +53,7 @@ from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
+from commonroom.documents.exceptions import Sealed
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked, version_seal
 from commonroom.live.events import ApprovalEvent, ApprovalEventKind
@@ -249,12 +250,9 @@ def _active(request: ApprovalRequest) -> list[Approver]:
 
 
 def _refuse_sealed(document: Document) -> None:
-    if getattr(document, "sealed_version_id", None) is not None:
-        raise Conflict(
-            f"“{document.name}” is sealed: its final record is already agreed. A manager can "
-            "reopen it to ask for approval of a new version.",
-            code="sealed",
-        )
+    """A sealed document is asked about no more: documents' own refusal and sentence."""
+    if document.sealed_version_id is not None:
+        raise Sealed.of(document)
 
 
 # --- Asking -----------------------------------------------------------------------------------

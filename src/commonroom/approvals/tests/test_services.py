@@ -403,3 +403,13 @@ def test_the_trail_verifies_after_a_whole_request(team, doc) -> None:
         "approval.ended",
     ]
     assert audit_verify().ok
+
+
+def test_a_sealed_document_is_asked_about_no_more_with_the_seals_own_sentence(team, doc) -> None:
+    request = ask(team, doc, team.editor)
+    decide(team.editor, doc, request)
+    with pytest.raises(Conflict) as refused:
+        ask(team, doc, team.commenter)
+    assert refused.value.code == "sealed"
+    assert "version 2 is its final record" in refused.value.message
+    assert ApprovalRequest.objects.count() == 1
