@@ -249,7 +249,12 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "5/m/ip,5/5m/key"),
 }
+# How long after proving who they are (signing in, setting their password on accepting an
+# invitation, confirming it again) a person is not asked to confirm it again before changing
+# their second factors: long enough to install an authenticator app on a phone.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_FORMS = {"add_webauthn": "commonroom.accounts.forms.AddPasskeyForm"}
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Commonroom"
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION

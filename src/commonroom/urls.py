@@ -78,6 +78,35 @@ urlpatterns = [
     path("", include("commonroom.suggestions.urls")),
     path("", include("commonroom.approvals.urls")),
     path("accounts/email/", not_offered, name="account_email_not_offered"),
+    # The second factor's own pages, beside allauth's (under /accounts/: open to a person who
+    # still has to set one up).
+    path("accounts/second-factor/", account_views.second_factor, name="account_second_factor"),
+    path(
+        "accounts/second-factor/continue/",
+        account_views.second_factor_continue,
+        name="account_second_factor_continue",
+    ),
+    path(
+        "accounts/second-factor/email/",
+        account_views.email_code_setup,
+        name="account_email_code_setup",
+    ),
+    path(
+        "accounts/second-factor/email/remove/",
+        account_views.email_code_remove,
+        name="account_email_code_remove",
+    ),
+    path("accounts/email-code/", account_views.email_code, name="account_email_code"),
+    path(
+        "accounts/email-code/instead/",
+        account_views.email_code_instead,
+        name="account_email_code_instead",
+    ),
+    path(
+        "accounts/email-code/confirm/",
+        account_views.email_code_confirm,
+        name="account_email_code_confirm",
+    ),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -9,6 +9,13 @@ attempts cannot flood the audit trail (each row takes the chain's lock).
 
 Sessions ended from allauth's sessions page (``/accounts/sessions/``) end through
 ``services.sessions_end``, so what they opened closes with them and the trail says so.
+
+The second factor: allauth's sign-in stages gain ours, which asks for a code sent by email
+(``stages.EmailCodeStage``), right after allauth.mfa's own; a code by email is offered among the
+ways to confirm it is you; and a person who proved who they are in this session within allauth's
+reauthentication window (``ACCOUNT_REAUTHENTICATION_TIMEOUT``: signed in, or set their password
+on accepting an invitation, minutes ago) is not asked to confirm it again before changing their
+second factors (``selectors.proved_identity_recently``).
 """
 
 from __future__ import annotations
@@ -19,17 +26,54 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
 
+from commonroom.accounts.selectors import email_code_enabled, proved_identity_recently
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
 from commonroom.core.request_info import RequestInfo
+
+MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
+EMAIL_CODE_STAGE = "commonroom.accounts.stages.EmailCodeStage"
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's stages, with ours (a code by email) right after allauth.mfa's."""
+        stages = list(super().get_login_stages())
+        at = stages.index(MFA_STAGE) + 1 if MFA_STAGE in stages else len(stages)
+        stages.insert(at, EMAIL_CODE_STAGE)
+        return stages
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        """allauth's rule, except for a person who proved who they are in this session within
+        allauth's reauthentication window: minutes after signing in (or setting their password
+        on accepting an invitation) nobody is asked for it again."""
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        return self.request is None or not proved_identity_recently(self.request)
+
+    def get_reauthentication_methods(
+        self, user: AbstractBaseUser | AnonymousUser
+    ) -> list[dict[str, Any]]:
+        """allauth's ways to confirm it is you, and a code by email for a person who has one."""
+        methods = list(super().get_reauthentication_methods(user))
+        if user.is_authenticated and email_code_enabled(user):  # type: ignore[arg-type]
+            methods.append(
+                {
+                    "id": "email_code",
+                    "description": "Email me a code",
+                    "url": reverse("account_email_code_confirm"),
+                }
+            )
+        return methods
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         """The account's failed sign-ins are counted under its address alone. allauth adds the

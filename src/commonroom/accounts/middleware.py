@@ -1,17 +1,21 @@
 """Enforce the second-factor policy (``COMMONROOM_MFA_REQUIRED``: all, staff or none).
 
 A person who must have a second factor and has none can reach only what is needed to set one up
-(allauth's pages under /accounts/), an invitation link, static files and the health check. Pages
-send them to set one up; the JSON API, used with such a browser session, refuses with 403. API
-tokens are not affected here: a token is created from a page, so only after the second factor.
+(allauth's pages and ours under /accounts/), an invitation link, static files and the health
+check. Pages send them to choose one (``account_second_factor``), with the page they asked for as
+``next`` so that they continue there once it is set up; the JSON API, used with such a browser
+session, refuses with 403. API tokens are not affected here: a token is created from a page, so
+only after the second factor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from commonroom.accounts.selectors import second_factor_missing
 
@@ -36,10 +40,13 @@ class RequireSecondFactorMiddleware:
                 return JsonResponse(
                     {
                         "code": "second_factor_required",
-                        "detail": "Set up a second factor (an authenticator app or a passkey) "
-                        "before using the API with this session.",
+                        "detail": "Set up a second factor (a passkey, a code by email or an "
+                        "authenticator app) before using the API with this session.",
                     },
                     status=403,
                 )
-            return redirect("mfa_activate_totp")
+            to = reverse("account_second_factor")
+            if request.method in ("GET", "HEAD"):
+                to += "?" + urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
+            return HttpResponseRedirect(to)
         return self.get_response(request)

@@ -121,3 +121,45 @@ class ApiToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == TokenScope.WRITE
+
+
+class EmailCodeFactor(models.Model):
+    """A person's choice of "a code by email" as their second factor: after their password,
+    each sign-in asks for a code sent to their address (:class:`EmailCode`). It counts as a
+    second factor for the policy beside allauth's authenticators
+    (``selectors.second_factor_missing``)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="email_code_factor")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code by email for {self.user_id}"
+
+
+class EmailCodePurpose(models.TextChoices):
+    SIGN_IN = "sign_in", "Signing in"
+    SET_UP = "set_up", "Setting up a code by email"
+    CONFIRM = "confirm", "Confirming it is you"
+
+
+class EmailCode(models.Model):
+    """One code sent by email: six digits, good for ``EMAIL_CODE_MINUTES`` minutes, once, for one
+    purpose. Only a keyed hash of it is stored (``code_hash``: the salt, then HMAC-SHA-256 under
+    the installation's secret key). ``attempts`` counts the tries at it and ``used_at`` marks it
+    used, each changed by one conditional UPDATE, so every server process sees the same count and
+    a code is accepted once however many requests race with it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_codes")
+    purpose = models.CharField(max_length=10, choices=EmailCodePurpose.choices)
+    code_hash = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="email_code_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code for {self.user_id}"

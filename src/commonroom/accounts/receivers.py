@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.signals import (
     authentication_failed,
     authenticator_added,
@@ -45,7 +46,11 @@ def _user_event(
 
 @receiver(user_logged_in)
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    _user_event(Action.LOGIN, user, request)
+    """A sign-in, with the second factor it used if it used one ("totp", "webauthn",
+    "recovery_codes", "email_code"): the sign-in's own records say so."""
+    records = get_authentication_records(request, user) if request is not None else []
+    used = [str(r.get("type")) for r in records if r.get("method") == "mfa" and r.get("type")]
+    _user_event(Action.LOGIN, user, request, {"second_factor": used[-1]} if used else None)
 
 
 @receiver(user_logged_out)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
 
+from allauth.account import app_settings as account_settings
 from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from django.conf import settings
@@ -21,9 +22,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from commonroom.accounts.exceptions import TokenRefused
-from commonroom.accounts.models import ApiToken, User
+from commonroom.accounts.models import ApiToken, EmailCodeFactor, User
 from commonroom.accounts.permissions import api_tokens_refusal
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
@@ -38,10 +40,57 @@ def second_factor_required(user: User) -> bool:
     return False
 
 
+# The kind of second factor a code sent by email is, beside allauth's ("totp", "webauthn",
+# "recovery_codes"): in the sign-in's authentication records and in second_factor_kinds.
+EMAIL_CODE = "email_code"
+
+
+def email_code_enabled(user: User) -> bool:
+    """Whether ``user`` chose a code by email as a second factor."""
+    return EmailCodeFactor.objects.filter(user=user).exists()
+
+
 def second_factor_missing(user: User) -> bool:
+    """Whether ``user`` must have a second factor and has none: no authenticator of allauth's
+    (an authenticator app, a passkey) and no code by email."""
     if not second_factor_required(user):
         return False
-    return not Authenticator.objects.filter(user=user).exists()
+    return not Authenticator.objects.filter(user=user).exists() and not email_code_enabled(user)
+
+
+def proved_identity_recently(request: HttpRequest) -> bool:
+    """Whether the signed-in person proved who they are in this session (their password at
+    sign-in, or set on accepting an invitation; a second factor; a confirmation) within
+    allauth's reauthentication window (``ACCOUNT_REAUTHENTICATION_TIMEOUT``): if so, allauth
+    does not ask them to confirm it again before a change to their second factors."""
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    latest = max(
+        (float(r.get("at") or 0) for r in get_authentication_records(request, user)), default=0.0
+    )
+    return time.time() - latest < account_settings.REAUTHENTICATION_TIMEOUT
+
+
+# Where the person was going when they were sent to set up a second factor (a page of this
+# site, checked), kept in the session until they continue there.
+SECOND_FACTOR_NEXT = "second_factor_next"
+
+
+def safe_next(request: HttpRequest, url: str | None) -> str | None:
+    """``url`` if it is a page of this site (never another host, nor a scheme such as
+    javascript:), else None."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return str(url)
+    return None
+
+
+def second_factor_next(request: HttpRequest) -> str | None:
+    """Where the person is to continue once their second factor is set up, if they were going
+    somewhere."""
+    return safe_next(request, request.session.get(SECOND_FACTOR_NEXT))
 
 
 # A confirmation of the second factor counts for a deliberate act (approving a version) for
@@ -50,20 +99,25 @@ CONFIRMATION_FRESH = 300.0  # seconds
 
 
 def second_factor_kinds(user: User) -> set[str]:
-    """The kinds of second factor ``user`` has ("totp", "webauthn"), recovery codes aside."""
-    return set(
+    """The kinds of second factor ``user`` has ("totp", "webauthn", "email_code"), recovery
+    codes aside."""
+    kinds = set(
         Authenticator.objects.filter(user=user)
         .exclude(type=Authenticator.Type.RECOVERY_CODES)
         .values_list("type", flat=True)
     )
+    if email_code_enabled(user):
+        kinds.add(EMAIL_CODE)
+    return kinds
 
 
 def second_factor_confirmed(
     request: HttpRequest, *, after: float = 0.0
 ) -> tuple[str, float] | None:
     """The second factor the signed-in person confirmed again in this session (allauth's
-    "confirm it's you" step), within the last few minutes and later than ``after``: its kind
-    ("totp", "webauthn", "recovery_codes") and when, or None."""
+    "confirm it's you" step, or a code by email confirmed the same way), within the last few
+    minutes and later than ``after``: its kind ("totp", "webauthn", "recovery_codes",
+    "email_code") and when, or None."""
     now = time.time()
     found = None
     for record in get_authentication_records(request, request.user):

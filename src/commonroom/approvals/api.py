@@ -69,7 +69,9 @@ class ApproverOut(Schema):
     decided_at: datetime | None
     reason: str
     sha256: str = Field(description="The SHA-256 of the version decided on (empty if waiting).")
-    second_factor: str = Field(description='The second factor confirmed ("totp", "webauthn"…).')
+    second_factor: str = Field(
+        description='The second factor confirmed ("totp", "webauthn", "email_code"…).'
+    )
 
 
 class HistoryOut(Schema):

@@ -187,9 +187,14 @@ def request_decline(
 
 def _factor_url(request: AuthedRequest, back: str) -> str:
     """Where the person confirms their second factor again, then comes ``back``: the
-    authenticator app's code when they have one, else their passkey."""
+    authenticator app's code when they have one, else their passkey, else a code by email."""
     kinds = second_factor_kinds(request.user)
-    name = "mfa_reauthenticate" if "totp" in kinds else "mfa_reauthenticate_webauthn"
+    if "totp" in kinds:
+        name = "mfa_reauthenticate"
+    elif "webauthn" in kinds:
+        name = "mfa_reauthenticate_webauthn"
+    else:
+        name = "account_email_code_confirm"
     return f"{reverse(name)}?{urlencode({'next': back})}"
 
 

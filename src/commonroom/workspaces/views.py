@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts.permissions import account_abilities
+from commonroom.accounts.selectors import safe_next
 from commonroom.accounts.views import sign_in
 from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
@@ -187,11 +188,24 @@ def invitation_revoke(
 
 
 @require_http_methods(["GET", "POST"])
+def _invited_page(request: AuthedRequest, workspace_id: object, wanted: str) -> str:
+    """The page of the invited workspace the invitation link names (``?next=``, such as one of
+    its documents), if it names one of this site inside that workspace; else the workspace."""
+    there = reverse("workspace_detail", args=[workspace_id])
+    url = safe_next(request, wanted)
+    inside = url is not None and url.startswith(there) and ".." not in url and "\\" not in url
+    return url if url and inside else there
+
+
 def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
-    """Open to anyone holding the link: the token is the credential, used once."""
+    """Open to anyone holding the link: the token is the credential, used once. Once accepted,
+    on to the workspace, or the page of it the link names (``?next=``): through the second
+    factor's set-up first when one is required, which keeps it."""
     invitation = services.invitation_for_token(token)
     signed_in = request.user.is_authenticated
     has_account = account_exists(invitation.email)
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    there = _invited_page(request, invitation.workspace_id, str(wanted))
     error = None
     if request.method == "POST":
         try:
@@ -208,7 +222,6 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
             error = exc
         else:
             messages.success(request, f"Welcome to {membership.workspace.name}.")
-            there = reverse("workspace_detail", args=[membership.workspace_id])
             if not signed_in:
                 return sign_in(request, membership.user, redirect_url=there)
             return redirect(there)
@@ -221,6 +234,7 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
             "has_account": has_account,
             "error": error,
             "role": role_with_article(invitation.role),
+            "next": there,
             "login_url": reverse("account_login") + "?next=" + request.path,
         },
         status=400 if error else 200,

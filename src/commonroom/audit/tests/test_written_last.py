@@ -454,6 +454,53 @@ def case_failed_sign_in(team: Any) -> Callable[[], object]:
     return lambda: sign_in_failure_record(credentials={"email": "nobody@example.org"}, info=SYSTEM)
 
 
+def _email_code_sent(person: Any, purpose: str) -> tuple[int, str]:
+    """A code emailed to ``person``: its id and its digits, as read from the email."""
+    import re
+
+    from django.core import mail
+
+    from commonroom.accounts.services import email_code_send
+
+    sent = email_code_send(user=person, purpose=purpose)
+    found = re.search(r"^(\d{6})$", mail.outbox[-1].body, re.M)
+    assert found is not None
+    return sent.id, found.group(1)
+
+
+def case_email_code_factor_add(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.services import email_code_factor_add
+
+    code_id, code = _email_code_sent(team.editor, "set_up")
+    return lambda: email_code_factor_add(actor=team.editor, code_id=code_id, code=code)
+
+
+def case_email_code_factor_remove(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.services import email_code_factor_add, email_code_factor_remove
+
+    code_id, code = _email_code_sent(team.editor, "set_up")
+    email_code_factor_add(actor=team.editor, code_id=code_id, code=code)
+    return lambda: email_code_factor_remove(actor=team.editor)
+
+
+def case_email_code_wrong(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.exceptions import EmailCodeRefused
+    from commonroom.accounts.services import email_code_check
+
+    code_id, code = _email_code_sent(team.editor, "sign_in")
+
+    def wrong() -> None:
+        with pytest.raises(EmailCodeRefused):
+            email_code_check(
+                user=team.editor,
+                code_id=code_id,
+                code=f"{(int(code) + 1) % 10**6:06d}",
+                purpose="sign_in",
+            )
+
+    return wrong
+
+
 def case_tracked_changes_download(team: Any) -> Callable[[], object]:
     from commonroom.suggestions import services as suggestions
     from commonroom.suggestions.tests.factories import access, docx_bytes, with_preview

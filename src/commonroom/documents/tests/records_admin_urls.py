@@ -12,7 +12,7 @@ from commonroom.workspaces.models import Workspace
 site = admin.AdminSite(name="admin")
 site.register(Workspace)
 
-project: list[URLPattern | URLResolver] = list(project_urlpatterns)  # type: ignore[arg-type]
+project: list[URLPattern | URLResolver] = list(project_urlpatterns)
 urlpatterns: list[URLPattern | URLResolver] = [
     *(p for p in project if not str(p.pattern).startswith("admin/")),
     path("admin/", site.urls),
