@@ -1,12 +1,13 @@
 """Screenshots of every main page at phone (360 px) and desktop (1280 px) width, for UI review.
 
-    .venv/bin/python tests/e2e/screenshots.py OUTDIR
+    .venv/bin/python tests/e2e/screenshots.py OUTDIR [PAGE ...]
 
 Seeds a throw-away database (the demo, plus a crossed amendment, a folder, a pending invitation,
 an API token and an item in the trash) in a temporary data folder, serves it with
 ``commonroom serve`` (uvicorn) on a free loopback port and photographs each page, signed in as the
 person who would see it. Prints, per page, any console error (Content-Security-Policy violations
 included) and whether the page scrolls sideways. Exits non-zero if any page had a problem.
+Naming pages (``second-factor email-code-sign-in``) photographs only those.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def seed() -> dict[str, str]:
         actor=priya, access=access, email="nina.external@example.org", role="viewer"
     )
     token_create(actor=priya, name="minutes export script", scope="read")
+    _second_factor_people()
     formats = {f"format-{k}": v for k, v in _format_gallery(priya, access).items()}
     from commonroom.conversations.models import Conversation
 
@@ -117,6 +119,29 @@ def seed() -> dict[str, str]:
             for key in ("format-xlsx", "format-pptx", "format-csv")
         },
     }
+
+
+# The authenticator app's key of the person with every second factor (ravi), for the pages his
+# sign-in leads to.
+SECOND_FACTOR_PEOPLE: dict[str, str] = {}
+
+
+def _second_factor_people() -> None:
+    """Lee, whose second factor is a code by email; Ravi, with an authenticator app (and its
+    recovery codes) and a code by email."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    from commonroom.accounts.models import EmailCodeFactor, User
+
+    lee = User.objects.create_user("lee@example.org", PASSWORD, full_name="Lee Chen", kind="guest")
+    EmailCodeFactor.objects.create(user=lee)
+    ravi = User.objects.create_user("ravi@example.org", PASSWORD, full_name="Ravi Patel")
+    EmailCodeFactor.objects.create(user=ravi)
+    secret = generate_totp_secret()
+    TOTP.activate(ravi, secret)
+    RecoveryCodes.activate(ravi)
+    SECOND_FACTOR_PEOPLE["ravi"] = secret
 
 
 def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
@@ -268,6 +293,13 @@ PAGES = [
     ],
     *[(f"compare-{kind}", "nina", f"compare-{kind}") for kind in ("xlsx", "pptx", "csv")],
     ("not-found", "priya", "/w/00000000-0000-0000-0000-000000000000/"),
+    ("second-factor", "priya", "/accounts/second-factor/"),
+    ("email-code-setup", "priya", "/accounts/second-factor/email/"),
+    ("email-code-setup-sent", "priya", "/accounts/second-factor/email/"),
+    # The steps after the password, for people with a second factor (signed in by the action)
+    ("email-code-sign-in", None, "/accounts/login/"),
+    ("mfa-authenticate", None, "/accounts/login/"),
+    ("recovery-codes", None, "/accounts/login/"),
 ]
 
 
@@ -280,10 +312,45 @@ def open_new_version_form(page: Any) -> None:
     page.get_by_label("What changed").fill("Tom's corrections to item 2")
 
 
-ACTIONS = {"document-new-version": open_new_version_form}
+def password_given(page: Any, who: str) -> None:
+    """``who`` gives their password on the sign-in page, afresh (the anonymous pages' browser
+    is signed out first), and is at the step after it."""
+    page.context.clear_cookies()
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(f"{who}@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state("networkidle")
 
 
-def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
+def recovery_codes(page: Any) -> None:
+    """Ravi signs in with his authenticator app's code and opens his recovery codes."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    password_given(page, "ravi")
+    if 30 - time.time() % 30 < 2:
+        time.sleep(2)
+    code = hotp_value(SECOND_FACTOR_PEOPLE["ravi"], int(time.time()) // 30)
+    page.get_by_label("Code").fill(format_hotp_value(code))
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    page.goto("/accounts/2fa/recovery-codes/")
+    page.wait_for_load_state("networkidle")
+
+
+ACTIONS = {
+    "document-new-version": open_new_version_form,
+    "email-code-setup-sent": lambda page: (
+        page.get_by_role("button", name="Send me a code").click(),
+        page.wait_for_load_state("networkidle"),
+    ),
+    "email-code-sign-in": lambda page: password_given(page, "lee"),
+    "mfa-authenticate": lambda page: password_given(page, "ravi"),
+    "recovery-codes": recovery_codes,
+}
+
+
+def shoot(base_url: str, paths: dict[str, str], outdir: Path, only: set[str]) -> int:
     from e2e_support import PageProblems, launch_chromium, page_width, sign_in
     from playwright.sync_api import sync_playwright
 
@@ -293,6 +360,8 @@ def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
         for label, viewport in WIDTHS.items():
             contexts: dict[str | None, Any] = {}
             for name, who, where in PAGES:
+                if only and name not in only:
+                    continue
                 if who not in contexts:
                     contexts[who] = browser.new_context(
                         base_url=base_url, viewport=viewport, locale="en-GB"
@@ -336,10 +405,11 @@ def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__)
         return 2
     outdir = Path(sys.argv[1]).resolve()
+    only = set(sys.argv[2:])
     outdir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(HERE))
     with tempfile.TemporaryDirectory(prefix="commonroom-shots-") as data_dir:
@@ -371,7 +441,7 @@ def main() -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("the server did not start") from None
                     time.sleep(0.2)
-            return 1 if shoot(base_url, paths, outdir) else 0
+            return 1 if shoot(base_url, paths, outdir, only) else 0
         finally:
             server.terminate()
             server.wait(timeout=10)
