@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 
+from commonroom.accounts import sso
 from commonroom.accounts import views as account_views
 from commonroom.api import api
 from commonroom.core.views import healthz
@@ -78,6 +79,10 @@ urlpatterns = [
     path("", include("commonroom.suggestions.urls")),
     path("", include("commonroom.approvals.urls")),
     path("accounts/email/", not_offered, name="account_email_not_offered"),
+    # allauth's OpenID Connect routes, answered by ours (accounts/sso.py): the same paths, so
+    # the address registered at the identity provider is allauth's own.
+    path("accounts/oidc/<str:provider_id>/login/", sso.login, name="sso_login"),
+    path("accounts/oidc/<str:provider_id>/login/callback/", sso.callback, name="sso_callback"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

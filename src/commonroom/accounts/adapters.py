@@ -23,13 +23,32 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from commonroom.accounts.selectors import SSO_SESSION_KEY
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
+from commonroom.accounts.sso import end_session_url
 from commonroom.core.request_info import RequestInfo
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+    def get_login_stages(self) -> list[str]:
+        """allauth's, with its second-factor step skipped for someone whose identity provider
+        did one (single sign-on: accounts/sso.py)."""
+        return [
+            "commonroom.accounts.sso.SsoAwareAuthenticateStage"
+            if stage == "allauth.mfa.stages.AuthenticateStage"
+            else stage
+            for stage in super().get_login_stages()
+        ]
+
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        """Signing out of a session made through the identity provider signs out there too,
+        when it offers that (allauth asks for this address before the session ends)."""
+        session = getattr(request, "session", None)
+        record = session.get(SSO_SESSION_KEY) if session is not None else None
+        return end_session_url(record, request) or super().get_logout_redirect_url(request)
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         """The account's failed sign-ins are counted under its address alone. allauth adds the
