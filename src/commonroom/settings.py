@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -277,6 +278,12 @@ if COMMONROOM_OIDC_ISSUER and not (COMMONROOM_OIDC_CLIENT_ID and COMMONROOM_OIDC
     raise RuntimeError(
         "COMMONROOM_OIDC_ISSUER needs COMMONROOM_OIDC_CLIENT_ID and COMMONROOM_OIDC_CLIENT_SECRET"
     )
+# Pages' forms may lead there (signing in and out end in a redirect to it): the CSP says so.
+COMMONROOM_FORM_ACTION_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(COMMONROOM_OIDC_ISSUER))]
+    if COMMONROOM_OIDC_ISSUER
+    else []
+)
 SOCIALACCOUNT_ADAPTER = "commonroom.accounts.sso.SocialAccountAdapter"
 SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {
     "openid_connect": {

@@ -62,8 +62,10 @@ const provider = new Provider(issuer, {
       enabled: true,
       // Signing out from Commonroom signs out here at once (a real provider may ask first).
       logoutSource: async (ctx, form) => {
-        ctx.body = `<!doctype html><html><body>${form}<script>document.forms[0].submit()</script>
-          <noscript><button form="op.logoutForm" type="submit" value="yes" name="logout">Sign out</button></noscript>
+        ctx.body = `<!doctype html><html><body>${form}
+          <input type="hidden" form="op.logoutForm" name="logout" value="yes">
+          <script>document.forms[0].submit()</script>
+          <noscript><button form="op.logoutForm" type="submit">Sign out</button></noscript>
           </body></html>`;
       },
     },
@@ -156,6 +158,7 @@ const server = http.createServer(async (req, res) => {
       tokenMode = (await readForm(req)).mode || "normal";
       return send(res, 200, JSON.stringify({ mode: tokenMode }), "application/json");
     }
+    if (url.pathname === "/favicon.ico") return send(res, 204, "");
     if (url.pathname === "/__test/last-auth") {
       return send(res, 200, JSON.stringify(lastAuth), "application/json");
     }

@@ -125,6 +125,7 @@ def configure(settings: Any, provider: OidcProvider, **extra: Any) -> None:
     settings.COMMONROOM_OIDC_DOMAINS = {"nhs.net"}
     settings.COMMONROOM_OIDC_MFA_AMR = {"mfa"}
     settings.COMMONROOM_OIDC_MFA_ACR = set()
+    settings.COMMONROOM_FORM_ACTION_ORIGINS = [provider.issuer]
     for name, value in extra.items():
         setattr(settings, name, value)
     settings.SOCIALACCOUNT_PROVIDERS = {
