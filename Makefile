@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-test browser libreoffice lint typecheck test-sqlite test-postgres bench vendor clean
+.PHONY: run test install install-test browser libreoffice oidc-provider lint typecheck test-sqlite test-postgres bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ libreoffice: | browser
 	@command -v soffice >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer >/dev/null; }
 	@test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf -a -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-dejavu-core fonts-droid-fallback >/dev/null; }
 
+## oidc-provider: the real OpenID provider the single sign-on tests start on loopback
+## (tests/oidc: panva's certified oidc-provider, pinned by its lockfile; Node.js from Debian)
+oidc-provider:
+	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@test -d tests/oidc/node_modules/oidc-provider || npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -49,10 +55,10 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy src
 
-test-sqlite: install-test browser libreoffice
+test-sqlite: install-test browser libreoffice oidc-provider
 	COMMONROOM_TEST_SHARE=sqlite $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
-test-postgres: install-test browser libreoffice
+test-postgres: install-test browser libreoffice oidc-provider
 	COMMONROOM_TEST_SHARE=postgres scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each

@@ -12,6 +12,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -127,6 +128,8 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "django_htmx",
     # ninja's own Swagger UI files, so the API docs work offline and under the CSP.
     "ninja",
@@ -262,6 +265,59 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION
 COMMONROOM_MFA_REQUIRED = env("COMMONROOM_MFA_REQUIRED", "staff" if PRODUCTION else "none")
 # Sessions are recorded at sign-in (for "sign out everywhere"); not rewritten on every request.
 USERSESSIONS_TRACK_ACTIVITY = False
+
+# --- Single sign-on (accounts/sso.py) --------------------------------------------------------
+# Staff sign in with their organisation's identity (NHSmail / Entra ID, NHS CIS2) over OpenID
+# Connect when COMMONROOM_OIDC_ISSUER is set. Only addresses at COMMONROOM_OIDC_DOMAINS may use
+# it, and only they get an account made at their first sign-in; guests keep email + password.
+COMMONROOM_OIDC_ISSUER = env("COMMONROOM_OIDC_ISSUER").rstrip("/")
+COMMONROOM_OIDC_CLIENT_ID = env("COMMONROOM_OIDC_CLIENT_ID")
+COMMONROOM_OIDC_CLIENT_SECRET = env("COMMONROOM_OIDC_CLIENT_SECRET")
+COMMONROOM_OIDC_LABEL = env("COMMONROOM_OIDC_LABEL", "Sign in with NHSmail")
+COMMONROOM_OIDC_DOMAINS = {d.lower() for d in env_list("COMMONROOM_OIDC_DOMAINS", "nhs.net")}
+# What the provider says of its own second factor that spares a second one here: any of these
+# `amr` values (RFC 8176; Entra ID sends "mfa") or `acr` values (CIS2's assurance levels).
+COMMONROOM_OIDC_MFA_AMR = set(env_list("COMMONROOM_OIDC_MFA_AMR", "mfa"))
+COMMONROOM_OIDC_MFA_ACR = set(env_list("COMMONROOM_OIDC_MFA_ACR", ""))
+if COMMONROOM_OIDC_ISSUER and not (COMMONROOM_OIDC_CLIENT_ID and COMMONROOM_OIDC_CLIENT_SECRET):
+    raise RuntimeError(
+        "COMMONROOM_OIDC_ISSUER needs COMMONROOM_OIDC_CLIENT_ID and COMMONROOM_OIDC_CLIENT_SECRET"
+    )
+# Pages' forms may lead there (signing in and out end in a redirect to it): the CSP says so.
+COMMONROOM_FORM_ACTION_ORIGINS = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(COMMONROOM_OIDC_ISSUER))]
+    if COMMONROOM_OIDC_ISSUER
+    else []
+)
+SOCIALACCOUNT_ADAPTER = "commonroom.accounts.sso.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS: dict[str, Any] = {
+    "openid_connect": {
+        "provider_class": "commonroom.accounts.sso.Provider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": (
+            [
+                {
+                    "provider_id": "sso",
+                    "name": COMMONROOM_OIDC_LABEL,
+                    "client_id": COMMONROOM_OIDC_CLIENT_ID,
+                    "secret": COMMONROOM_OIDC_CLIENT_SECRET,
+                    "settings": {"server_url": COMMONROOM_OIDC_ISSUER},
+                }
+            ]
+            if COMMONROOM_OIDC_ISSUER
+            else []
+        ),
+    }
+}
+# The provider's pages are reached by a plain link: allauth's sign-in button posts to ours.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_ONLY = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
 SESSION_COOKIE_AGE = env_int("COMMONROOM_SESSION_AGE", 12 * 3600)
 SESSION_SAVE_EVERY_REQUEST = False

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import include, path
 
+from commonroom.accounts import sso
 from commonroom.accounts import views as account_views
 from commonroom.api import api
 from commonroom.core.views import healthz
@@ -107,6 +108,10 @@ urlpatterns = [
         account_views.email_code_confirm,
         name="account_email_code_confirm",
     ),
+    # allauth's OpenID Connect routes, answered by ours (accounts/sso.py): the same paths, so
+    # the address registered at the identity provider is allauth's own.
+    path("accounts/oidc/<str:provider_id>/login/", sso.login, name="sso_login"),
+    path("accounts/oidc/<str:provider_id>/login/callback/", sso.callback, name="sso_callback"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

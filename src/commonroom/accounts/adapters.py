@@ -33,11 +33,17 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 
-from commonroom.accounts.selectors import email_code_enabled, proved_identity_recently
+from commonroom.accounts.selectors import (
+    SSO_SESSION_KEY,
+    email_code_enabled,
+    proved_identity_recently,
+)
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
+from commonroom.accounts.sso import end_session_url
 from commonroom.core.request_info import RequestInfo
 
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
+SSO_AWARE_MFA_STAGE = "commonroom.accounts.sso.SsoAwareAuthenticateStage"
 EMAIL_CODE_STAGE = "commonroom.accounts.stages.EmailCodeStage"
 
 
@@ -46,10 +52,16 @@ class AccountAdapter(DefaultAccountAdapter):
         return False
 
     def get_login_stages(self) -> list[str]:
-        """allauth's stages, with ours (a code by email) right after allauth.mfa's."""
-        stages = list(super().get_login_stages())
-        at = stages.index(MFA_STAGE) + 1 if MFA_STAGE in stages else len(stages)
-        stages.insert(at, EMAIL_CODE_STAGE)
+        """allauth's, with its second-factor step skipped for someone whose identity provider
+        did one (single sign-on: accounts/sso.py), and ours (a code by email) right after it."""
+        stages: list[str] = []
+        for stage in super().get_login_stages():
+            if stage == MFA_STAGE:
+                stages += [SSO_AWARE_MFA_STAGE, EMAIL_CODE_STAGE]
+            else:
+                stages.append(stage)
+        if EMAIL_CODE_STAGE not in stages:
+            stages.append(EMAIL_CODE_STAGE)
         return stages
 
     def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
@@ -74,6 +86,13 @@ class AccountAdapter(DefaultAccountAdapter):
                 }
             )
         return methods
+
+    def get_logout_redirect_url(self, request: HttpRequest) -> str:
+        """Signing out of a session made through the identity provider signs out there too,
+        when it offers that (allauth asks for this address before the session ends)."""
+        session = getattr(request, "session", None)
+        record = session.get(SSO_SESSION_KEY) if session is not None else None
+        return end_session_url(record, request) or super().get_logout_redirect_url(request)
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         """The account's failed sign-ins are counted under its address alone. allauth adds the

@@ -23,7 +23,7 @@ def account(request: HttpRequest) -> dict[str, Any]:
             user is not None
             and user.is_authenticated
             and request.path.startswith(ALLOWED_PREFIXES)
-            and second_factor_missing(user)
+            and second_factor_missing(user, getattr(request, "session", None))
         )
 
     pending: Callable[[], bool] = second_factor_pending

@@ -34,7 +34,7 @@ class RequireSecondFactorMiddleware:
             user is not None
             and user.is_authenticated
             and not request.path.startswith(ALLOWED_PREFIXES)
-            and second_factor_missing(user)
+            and second_factor_missing(user, getattr(request, "session", None))
         ):
             if request.path.startswith("/api/"):
                 return JsonResponse(

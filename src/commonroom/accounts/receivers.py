@@ -10,15 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.signals import user_signed_up
 from allauth.mfa.signals import (
     authentication_failed,
     authenticator_added,
     authenticator_removed,
 )
+from allauth.socialaccount.signals import social_account_added
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from commonroom.accounts import sso
 from commonroom.accounts.services import sign_in_failure_record, signed_out
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
@@ -47,10 +50,42 @@ def _user_event(
 @receiver(user_logged_in)
 def on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     """A sign-in, with the second factor it used if it used one ("totp", "webauthn",
-    "recovery_codes", "email_code"): the sign-in's own records say so."""
-    records = get_authentication_records(request, user) if request is not None else []
-    used = [str(r.get("type")) for r in records if r.get("method") == "mfa" and r.get("type")]
-    _user_event(Action.LOGIN, user, request, {"second_factor": used[-1]} if used else None)
+    "recovery_codes", "email_code": the sign-in's own records say so). One through the identity
+    provider says so, with what it said of its own second factor, and keeps that in the session
+    (the second-factor policy and signing out read it)."""
+    data = dict(sso.sign_in_data(request) or {})
+    if request is not None:
+        sso.session_record(request)
+        records = get_authentication_records(request, user)
+        used = [str(r["type"]) for r in records if r.get("method") == "mfa" and r.get("type")]
+        if used:
+            data["second_factor"] = used[-1]
+    _user_event(Action.LOGIN, user, request, data or None)
+
+
+@receiver(user_signed_up)
+def on_signed_up(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """The only sign-up is a staff member's first sign-in through the identity provider."""
+    sociallogin = kwargs.get("sociallogin")
+    _user_event(
+        Action.ACCOUNT_CREATED_SSO,
+        user,
+        request,
+        {"provider": getattr(getattr(sociallogin, "account", None), "provider", "")},
+    )
+
+
+@receiver(social_account_added)
+def on_sso_linked(
+    sender: Any, request: HttpRequest | None, sociallogin: Any, **kwargs: Any
+) -> None:
+    """An existing account (found by its address) now signs in through the identity provider."""
+    _user_event(
+        Action.SSO_LINKED,
+        sociallogin.user,
+        request,
+        {"provider": sociallogin.account.provider, "uid": str(sociallogin.account.uid)[:200]},
+    )
 
 
 @receiver(user_logged_out)

@@ -50,10 +50,18 @@ def email_code_enabled(user: User) -> bool:
     return EmailCodeFactor.objects.filter(user=user).exists()
 
 
-def second_factor_missing(user: User) -> bool:
+# What a sign-in through the identity provider said, kept in its session (accounts/sso.py).
+SSO_SESSION_KEY = "commonroom_sso"
+
+
+def second_factor_missing(user: User, session: Any = None) -> bool:
     """Whether ``user`` must have a second factor and has none: no authenticator of allauth's
-    (an authenticator app, a passkey) and no code by email."""
+    (an authenticator app, a passkey) and no code by email. A browser ``session`` signed in
+    through an identity provider that did a second factor of its own has one."""
     if not second_factor_required(user):
+        return False
+    record = session.get(SSO_SESSION_KEY) if session is not None else None
+    if isinstance(record, dict) and record.get("second_factor"):
         return False
     return not Authenticator.objects.filter(user=user).exists() and not email_code_enabled(user)
 
@@ -91,6 +99,39 @@ def second_factor_next(request: HttpRequest) -> str | None:
     """Where the person is to continue once their second factor is set up, if they were going
     somewhere."""
     return safe_next(request, request.session.get(SECOND_FACTOR_NEXT))
+
+
+def sso_refusal(*, email: str, verified: bool) -> str | None:
+    """Why someone the identity provider signed in may not come in through it, or None.
+    Single sign-on is for the organisation's own addresses (``COMMONROOM_OIDC_DOMAINS``), each
+    verified by the provider; anyone else (an external guest) signs in with email and password."""
+    domains = sorted(settings.COMMONROOM_OIDC_DOMAINS)
+    where = ", ".join(f"@{d}" for d in domains) or "your organisation's addresses"
+    domain = email.rpartition("@")[2].lower() if "@" in email else ""
+    if not domain or domain not in settings.COMMONROOM_OIDC_DOMAINS:
+        shown = email or "an account with no email address"
+        return (
+            f"You signed in as {shown}, but this sign-in is only for addresses at {where}. "
+            "If you were invited as a guest, sign in with your email address and password."
+        )
+    if not verified:
+        return (
+            f"Your sign-in service has not confirmed that {email} is yours, so it cannot be used "
+            "here. Ask your IT service desk to check your account."
+        )
+    return None
+
+
+def sso_second_factor(claims: dict[str, Any]) -> bool:
+    """Whether an ID token says the identity provider itself asked for a second factor: one of
+    ``COMMONROOM_OIDC_MFA_AMR`` among its ``amr`` (RFC 8176; Entra ID says "mfa") or its ``acr``
+    among ``COMMONROOM_OIDC_MFA_ACR`` (an assurance level, as NHS CIS2 gives)."""
+    amr = claims.get("amr")
+    values = {str(v) for v in amr} if isinstance(amr, list) else set()
+    if values & set(settings.COMMONROOM_OIDC_MFA_AMR):
+        return True
+    acr = claims.get("acr")
+    return isinstance(acr, str) and acr in settings.COMMONROOM_OIDC_MFA_ACR
 
 
 # A confirmation of the second factor counts for a deliberate act (approving a version) for

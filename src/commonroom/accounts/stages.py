@@ -10,7 +10,8 @@ an authenticator app's code or a passkey). One of the two asks, never both:
   passes, unless they chose "Email me a code instead" on allauth's page
   (``views.email_code_instead``), which ends allauth's stage unanswered and marks ours as
   chosen: ours must then ask (and ends the sign-in if the code by email is gone meanwhile);
-- a sign-in with a passkey alone (passwordless) has had its second factor: neither asks.
+- a sign-in with a passkey alone (passwordless) has had its second factor, and so has one
+  through an identity provider that says it did one (single sign-on: ``sso``): neither asks.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from commonroom.accounts.models import EmailCodePurpose
-from commonroom.accounts.selectors import email_code_enabled
+from commonroom.accounts.selectors import email_code_enabled, sso_second_factor
 from commonroom.accounts.services import email_code_send
+from commonroom.accounts.sso import REQUEST_ATTR as SSO_REQUEST_ATTR
 from commonroom.core.exceptions import ApplicationError
 from commonroom.core.request_info import RequestInfo
 
@@ -44,6 +46,9 @@ class EmailCodeStage(LoginStage):
             return None, True
         if not chosen:
             if did_use_passwordless_login(self.request, user):
+                return None, True
+            sso = getattr(self.request, SSO_REQUEST_ATTR, None)
+            if sso and sso_second_factor(sso.get("claims", {})):
                 return None, True
             asked = self.controller.get_stage(AuthenticateStage.key)
             if asked is not None and asked.state.get("authentication_required"):

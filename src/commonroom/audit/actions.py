@@ -18,6 +18,8 @@ class Action(models.TextChoices):
     LOGOUT = "auth.logout", "Signed out"
     SESSIONS_ENDED = "auth.sessions_ended", "Signed out everywhere"
     MFA_CHANGED = "auth.mfa_changed", "Changed second factor"
+    ACCOUNT_CREATED_SSO = "user.created_sso", "Account made at a first single sign-on"
+    SSO_LINKED = "user.sso_linked", "Linked an account to single sign-on"
     TOKEN_CREATED = "token.created", "Created API token"
     TOKEN_REVOKED = "token.revoked", "Revoked API token"
     GUEST_TOKENS_ALLOWED = "user.api_tokens_allowed", "Allowed an external guest API tokens"

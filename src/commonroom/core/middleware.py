@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.defaults import server_error as django_server_error
@@ -32,6 +33,14 @@ CSP = (
 )
 
 
+def content_security_policy() -> str:
+    """The policy every page carries. A form may also lead to the single sign-on provider
+    (``COMMONROOM_FORM_ACTION_ORIGINS``): signing in and out there are forms posted here that
+    end in a redirect to it, and browsers hold such redirects to ``form-action`` too."""
+    extra = " ".join(settings.COMMONROOM_FORM_ACTION_ORIGINS)
+    return CSP.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else CSP
+
+
 class SecurityHeadersMiddleware:
     """A strict Content-Security-Policy and no caching of private pages by shared caches."""
 
@@ -40,7 +49,7 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
         )

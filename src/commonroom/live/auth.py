@@ -60,8 +60,8 @@ def _session_credential(scope: dict[str, Any], user: Any) -> Credential | None:
     return Credential(kind="session", key=str(key), user_id=int(user.pk))
 
 
-def _without_missing_factor(user: Any) -> Any:
-    if getattr(user, "is_authenticated", False) and second_factor_missing(user):
+def _without_missing_factor(user: Any, session: Any) -> Any:
+    if getattr(user, "is_authenticated", False) and second_factor_missing(user, session):
         return AnonymousUser()
     return user
 
@@ -71,7 +71,9 @@ class _SecondFactorGate:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        user = await database_sync_to_async(_without_missing_factor)(scope.get("user"))
+        user = await database_sync_to_async(_without_missing_factor)(
+            scope.get("user"), scope.get("session")
+        )
         credential = _session_credential(scope, user)
         return await self.inner(dict(scope, user=user, credential=credential), receive, send)
 

@@ -53,7 +53,7 @@ def last_code(to: str) -> str:
     """The six digits of the newest email sent to ``to``."""
     sent = [m for m in mail.outbox if m.to == [to]]
     assert sent, f"no email to {to}"
-    found = re.search(r"^(\d{6})$", sent[-1].body, re.M)
+    found = re.search(r"^(\d{6})$", str(sent[-1].body), re.M)
     assert found is not None, sent[-1].body
     assert found.group(1) in sent[-1].subject
     return found.group(1)

@@ -463,7 +463,7 @@ def _email_code_sent(person: Any, purpose: str) -> tuple[int, str]:
     from commonroom.accounts.services import email_code_send
 
     sent = email_code_send(user=person, purpose=purpose)
-    found = re.search(r"^(\d{6})$", mail.outbox[-1].body, re.M)
+    found = re.search(r"^(\d{6})$", str(mail.outbox[-1].body), re.M)
     assert found is not None
     return sent.id, found.group(1)
 

@@ -34,6 +34,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from commonroom.accounts.models import User, UserKind
 from commonroom.accounts.services import token_create
 from commonroom.accounts.tests.factories import UserFactory
 from commonroom.accounts.tests.hashers import TEST_PASSWORD_HASHERS
@@ -108,15 +109,18 @@ class World:
     trash_params: dict[str, Any]
     sessions: dict[str, str]
     api_tokens: dict[str, str]
+    read_tokens: dict[str, str]
 
     def archive(self) -> None:
         Workspace.objects.filter(pk=self.workspace.pk).update(archived_at=timezone.now())
 
 
-def build_world() -> World:
+def build_world(*, guests: bool = False) -> World:
     """A workspace with one person in each role and an outsider; a folder, a document, a trashed
     document and folder, a pending invitation and an API token of the manager's; a signed-in
-    session and a write-scoped API token for everyone."""
+    session, a write-scoped and a read-scoped API token for everyone. With ``guests``, everyone
+    in it is an external guest (whom an administrator has allowed API tokens), the same world
+    otherwise (test_permission_matrix_guests.py)."""
     manager = UserFactory.create(email="priya@example.org")
     ws = make_workspace(manager=manager)
     by_role: dict[str, Any] = {
@@ -204,7 +208,11 @@ def build_world() -> World:
     ).pk
     params["approver_id"] = by_role["editor"].pk
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
-    sessions, api_tokens = {}, {}
+    if guests:
+        people = [user.pk for user in by_role.values() if user is not None]
+        User.objects.filter(pk__in=people).update(kind=UserKind.GUEST, api_tokens_allowed=True)
+        by_role = {role: User.objects.get(pk=u.pk) if u else None for role, u in by_role.items()}
+    sessions, api_tokens, read_tokens = {}, {}, {}
     for role, user in by_role.items():
         if user is None:
             continue
@@ -212,7 +220,8 @@ def build_world() -> World:
         browser.force_login(user)
         sessions[role] = browser.cookies[django_settings.SESSION_COOKIE_NAME].value
         api_tokens[role] = token_create(actor=user, name="matrix", scope="write").secret
-    return World(by_role, ws, params, trash_params, sessions, api_tokens)
+        read_tokens[role] = token_create(actor=user, name="reader", scope="read").secret
+    return World(by_role, ws, params, trash_params, sessions, api_tokens, read_tokens)
 
 
 @pytest.fixture(scope="module")
@@ -751,7 +760,9 @@ def test_api_is_mounted_where_the_matrix_calls_it():
 SESSION_CSRF = "k" * 32  # a valid CSRF secret, sent as the cookie and the header, like a page
 
 
-def ask_api(world: World, method: str, path: str, *, with_session: bool = False) -> dict[str, Any]:
+def ask_api(
+    world: World, method: str, path: str, *, with_session: bool = False, read_only: bool = False
+) -> dict[str, Any]:
     call = CALLS[(method, path)]
     params = world.trash_params if "/trash/" in path else world.params
     url = PREFIX + path.format(**fill(path.replace("{", "<").replace("}", ">"), params))
@@ -767,7 +778,8 @@ def ask_api(world: World, method: str, path: str, *, with_session: bool = False)
             client.cookies[django_settings.CSRF_COOKIE_NAME] = SESSION_CSRF
             headers["X-CSRFToken"] = SESSION_CSRF
         else:
-            headers["Authorization"] = f"Bearer {world.api_tokens[role]}"
+            tokens = world.read_tokens if read_only else world.api_tokens
+            headers["Authorization"] = f"Bearer {tokens[role]}"
         if call.form is not None:
             response = client.post(url, call.form(), headers=headers)
         elif call.json is not None:
@@ -794,6 +806,24 @@ def test_api_matrix(db, world, method, path):
         pytest.fail(f"API operation {method} {path} has no line in CALLS: add its statuses")
     wrong = mismatches(call.expect, ask_api(world, method, path))
     assert not wrong, f"{method} {path}: {wrong}"
+
+
+def read_token_expectation(method: str, path: str) -> tuple[int, ...]:
+    """A read-scoped token reads what its owner may read and changes nothing: every change is
+    refused (403) before anything is looked up, to members and outsiders alike."""
+    expect = CALLS[(method, path)].expect
+    if method == "GET":
+        return expect
+    return tuple(401 if status == 401 else 403 for status in expect)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(OPERATIONS), ids=[f"{m} {p}" for m, p in sorted(OPERATIONS)]
+)
+def test_api_matrix_with_read_tokens(db, world, method, path):
+    expected = read_token_expectation(method, path)
+    wrong = mismatches(expected, ask_api(world, method, path, read_only=True))
+    assert not wrong, f"{method} {path} (read token): {wrong}"
 
 
 def session_only_operations() -> set[tuple[str, str]]:
@@ -889,3 +919,24 @@ def test_api_matrix_archived(db, world, method, path):
     world.archive()
     wrong = mismatches(ARCHIVED_CALLS[(method, path)], ask_api(world, method, path))
     assert not wrong, f"{method} {path} (archived): {wrong}"
+
+
+@pytest.mark.parametrize(("name", "method"), page_cases())
+def test_pages_take_no_api_token(db, world, name, method):
+    """An API token opens no page: with one and no session, everyone is as the anonymous are."""
+    page = PAGES[name]
+    expected = page.get if method == "GET" else page.post
+    assert expected is not None
+    url = reverse(name, kwargs=fill(ROUTES[name], world.params))
+    client = Client()
+
+    def ask(role: str) -> Any:
+        headers = (
+            {} if role == "anonymous" else {"Authorization": f"Bearer {world.api_tokens[role]}"}
+        )
+        if method == "GET":
+            return page_outcome(client.get(url, headers=headers))
+        return page_outcome(client.post(url, page.form(), headers=headers))
+
+    wrong = mismatches((expected[0],) * len(ROLES), each_role(world, ask))
+    assert not wrong, f"{method} {name} (API token on a page): {wrong}"
