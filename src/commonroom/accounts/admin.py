@@ -1,12 +1,13 @@
 """Administrators manage people in Django's admin site: create staff accounts, deactivate people,
-allow an external guest API tokens."""
+allow an external guest API tokens, take away a code by email as someone's second factor (when
+they lost that mailbox)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from commonroom.accounts.models import ApiToken, User
+from commonroom.accounts.models import ApiToken, EmailCodeFactor, User
 
 
 @admin.register(User)
@@ -60,4 +61,20 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
         return False
 
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(EmailCodeFactor)
+class EmailCodeFactorAdmin(admin.ModelAdmin[EmailCodeFactor]):
+    """Who gets a code by email at sign-in. Set up only by the person (after typing a code sent
+    to them); an administrator may only look, and delete one (audited as every admin change)."""
+
+    list_display = ("user", "created_at", "last_used_at")
+    search_fields = ("user__email",)
+    readonly_fields = ("user", "created_at", "last_used_at")
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False

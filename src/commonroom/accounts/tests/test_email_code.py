@@ -443,3 +443,21 @@ def test_an_approval_is_confirmed_with_a_code_by_email(team):
     assert client.post(url)["Location"].endswith(f"#approval-{request.pk}")
     row = request.approvers.get()
     assert (row.decision, row.second_factor) == (Decision.APPROVED, "email_code")
+
+
+def test_an_administrator_can_take_away_a_code_by_email_audited(settings, aisha):
+    """For a person who lost that mailbox: the admin site deletes the factor (it cannot add
+    one), and the change is in the trail."""
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    dev = UserFactory.create(email="dev@example.org", is_superuser=True, is_staff=True)
+    admin = Client()
+    admin.force_login(dev)
+    factor = EmailCodeFactor.objects.get(user=aisha)
+    assert admin.get("/admin/accounts/emailcodefactor/add/").status_code == 403
+
+    response = admin.post(f"/admin/accounts/emailcodefactor/{factor.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not EmailCodeFactor.objects.filter(user=aisha).exists()
+    (deleted,) = AuditEvent.objects.filter(action="admin.deleted")
+    assert deleted.target_type == "admin:accounts.EmailCodeFactor"
