@@ -159,6 +159,11 @@ def test_main_pages_have_no_wcag_violations(
         "settings": f"/w/{ws.pk}/settings/",
         "security": "/account/security/",
         "API tokens": "/account/tokens/",
+        # The second factor's pages (no password asked again: she signed in a moment ago)
+        "choose a second factor": "/accounts/second-factor/",
+        "code by email": "/accounts/second-factor/email/",
+        "authenticator app": "/accounts/2fa/totp/activate/",
+        "passkey": "/accounts/2fa/webauthn/add/",
     }
     page = new_page("Priya", viewport=viewport)
     found: dict[str, list[str]] = {}

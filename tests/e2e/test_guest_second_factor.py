@@ -7,7 +7,8 @@ lock) first and recommended, then a code by email, then an authenticator app. Ea
 one path to its end (the passkey with Chromium's virtual authenticator; the code read from the
 email the server sent; the app's code computed from the setup key the page shows), and shows
 that she is never asked for the password she has just set, lands on the minutes, and that the
-factor then asks for itself at her next sign-in. Nothing on those pages scrolls sideways.
+factor then asks for itself at her next sign-in. Nothing on those pages scrolls sideways; the
+pages after the password pass axe-core's WCAG rules on the phone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from e2e_support import PHONE, page_width
 from playwright.sync_api import expect
+from test_accessibility import violations
 from test_passkeys import add_virtual_authenticator
 
 from commonroom.accounts.models import EmailCodeFactor, User
@@ -141,6 +143,7 @@ def test_a_guest_chooses_her_phones_screen_lock(
     sign_in_with_password(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Prove it is you")
     assert page_width(page) <= PHONE["width"]
+    assert violations(page) == []
     page.get_by_role("button", name="Use my passkey").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("My workspaces")
     assert not page_problems.seen, "\n".join(page_problems.seen)
@@ -179,6 +182,7 @@ def test_a_guest_chooses_a_code_by_email(
     sign_in_with_password(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     assert page_width(page) <= PHONE["width"]
+    assert violations(page) == []
     mails = smtp_server.wait_for(3)
     page.get_by_label("Code from the email").fill(code_in(mails[-1], smtp_server))
     page.get_by_role("button", name="Sign in").click()
@@ -208,6 +212,7 @@ def test_a_guest_chooses_an_authenticator_app_and_types_its_key(
 
     # Then her recovery codes are shown, and she continues to the minutes
     expect(page.get_by_role("heading", level=1)).to_have_text("Your recovery codes")
+    assert violations(page) == []
     page.get_by_role("link", name="I have kept them: continue").click()
     on_the_minutes(page, asgi_server, invitation["document"])
     never_asked_for_the_password(urls)
