@@ -41,7 +41,7 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
 
-TOO_MANY = "Too many failed login attempts"
+TOO_MANY = "Too many failed sign-ins"
 PER_ACCOUNT = 4  # failed sign-ins allowed per account (COMMONROOM_LOGIN_RATE_LIMIT below)
 
 
