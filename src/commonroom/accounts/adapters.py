@@ -1,8 +1,9 @@
 """How allauth behaves here: no open sign-up (people arrive by invitation or are created by an
-administrator); failed sign-ins are limited per client and per account at that client,
-whatever address the request was sent to, and one account's attempts from everywhere are
-slowed (``throttle.py``), never locked; a sign-in turned away is audited like any failed
-sign-in, and told the ways in that are never turned away.
+administrator); the client's address is the one ``core.request_info`` decides (trusted proxies
+only), for the rate limits, the sessions page and the trail alike; failed sign-ins are limited
+per client and per account at that client, whatever address the request was sent to, and one
+account's attempts from everywhere are slowed (``throttle.py``), never locked; a sign-in turned
+away is audited like any failed sign-in, and told the ways in that are never turned away.
 
 Failures of the password itself are audited by :mod:`commonroom.accounts.receivers` (Django's
 ``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
@@ -25,14 +26,14 @@ from allauth.core import context
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
 from commonroom.accounts import throttle
 from commonroom.accounts.selectors import SSO_SESSION_KEY
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
 from commonroom.accounts.sso import end_session_url
-from commonroom.core.request_info import RequestInfo
+from commonroom.core.request_info import RequestInfo, client_ip
 
 OTHER_WAYS_IN = (
     "You can still sign in with a passkey, if you added one, or choose “Forgotten your "
@@ -74,6 +75,14 @@ class AccountAdapter(DefaultAccountAdapter):
         session = getattr(request, "session", None)
         record = session.get(SSO_SESSION_KEY) if session is not None else None
         return end_session_url(record, request) or super().get_logout_redirect_url(request)
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """allauth's rate limits (``ip`` and our ``key``), its sessions page and its emails
+        use the address the trail records: X-Forwarded-For only from trusted proxies."""
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
     def _client_for_limits(self, request: HttpRequest) -> str:
         """The client as allauth counts it for ``ip`` rates: an IPv6 address by its network
