@@ -24,6 +24,7 @@ from allauth import app_settings as allauth_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -35,17 +36,24 @@ from commonroom.accounts.services import attempted_email, sessions_end, sign_in_
 from commonroom.accounts.sso import end_session_url
 from commonroom.core.request_info import RequestInfo, client_ip
 
-OTHER_WAYS_IN = (
-    "You can still sign in with a passkey, if you added one, or choose “Forgotten your "
-    "password?” to get a link by email that lets you set a new one."
-)
-TOO_MANY_FROM_HERE = (
-    "Too many failed sign-ins from here. Try again in a few minutes. " + OTHER_WAYS_IN
-)
+TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Try again in a few minutes."
 TOO_MANY_FROM_EVERYWHERE = (
     "This account has had many failed sign-ins from several places, so each try now waits its "
-    "turn. Try again in %(seconds)s. " + OTHER_WAYS_IN
+    "turn. Try again in {seconds}."
 )
+
+
+def _other_ways_in() -> str:
+    """The ways in that no password throttle ever turns away."""
+    sso = (
+        f"choose “{settings.COMMONROOM_OIDC_LABEL}” if you are staff, "
+        if settings.COMMONROOM_OIDC_ISSUER
+        else ""
+    )
+    return (
+        f"You can still get in another way: {sso}sign in with a passkey if you added one, or "
+        "choose “Forgotten your password?” to get a link by email that lets you set a new one."
+    )
 
 
 def _seconds(n: int) -> str:
@@ -114,14 +122,17 @@ class AccountAdapter(DefaultAccountAdapter):
             super().pre_authenticate(request, **credentials)
         except ValidationError:
             self._refusal_record(request, credentials, "rate_limited")
-            raise ValidationError(TOO_MANY_FROM_HERE, code="too_many_login_attempts") from None
+            raise ValidationError(
+                f"{TOO_MANY_FROM_HERE} {_other_ways_in()}", code="too_many_login_attempts"
+            ) from None
         started = throttle.attempt_start(attempted_email(credentials).lower())
         if isinstance(started, throttle.Wait):
             # The password is not looked at: this attempt counts against nothing.
             self._rollback_login_failed_rl_usage()
             self._refusal_record(request, credentials, "account_slowed")
             raise ValidationError(
-                TOO_MANY_FROM_EVERYWHERE % {"seconds": _seconds(started.seconds)},
+                TOO_MANY_FROM_EVERYWHERE.format(seconds=_seconds(started.seconds))
+                + f" {_other_ways_in()}",
                 code="too_many_login_attempts",
             )
         self._account_attempt = started

@@ -127,6 +127,18 @@ def test_the_refusal_names_the_ways_in_that_are_never_refused(person, client):
     assert "sign in with a passkey" in page
     assert "Forgotten your password?" in page
     assert reverse("account_reset_password") in page  # the link itself is on the page
+    assert "Sign in with NHSmail" not in page  # no single sign-on here
+
+
+def test_with_single_sign_on_the_refusal_names_it_too(person, client, settings):
+    settings.COMMONROOM_OIDC_ISSUER = "https://login.example.nhs.uk"
+    settings.COMMONROOM_OIDC_LABEL = "Sign in with NHSmail"
+    for _ in range(failures_allowed_per_account()):
+        sign_in(client, person.email, "wrong-password")
+
+    page = sign_in(client, person.email, PASSWORD).content.decode()
+
+    assert "choose “Sign in with NHSmail” if you are staff" in page
 
 
 def test_the_limit_holds_whatever_host_and_port_the_attempts_name(person):
