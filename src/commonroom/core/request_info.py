@@ -9,7 +9,8 @@ trusted, the connection's own address is the client). The list is then read from
 end, where the nearest proxy wrote, skipping the trusted proxies: the first address that is not
 one of them is the client. What a client writes into the header itself can only stand to the
 left of that, so a forged header changes nothing. uvicorn does not rewrite addresses (``serve``
-runs it with ``proxy_headers=False``): see docs/decisions/0021-sign-in-throttling-and-proxies.md.
+runs it with ``proxy_headers=False``): see decision 23
+(docs/decisions/0023-sign-in-throttling-and-trusted-proxies.md).
 """
 
 from __future__ import annotations

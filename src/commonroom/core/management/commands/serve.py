@@ -18,7 +18,7 @@ that other accounts may enter or read (made so by hand, or by an older version) 
 one-line warning at the start, with its mode: its database holds everyone's sign-in sessions.
 
 uvicorn does not rewrite the client's address from proxy headers: Django decides it, from
-``COMMONROOM_TRUSTED_PROXIES``, for every use (``core.request_info``; decision 21).
+``COMMONROOM_TRUSTED_PROXIES``, for every use (``core.request_info``; decision 23).
 """
 
 from __future__ import annotations
