@@ -8,6 +8,7 @@ switches on the HTTPS-only hardening that ``manage.py check --deploy`` asks for.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -115,6 +116,25 @@ COMMONROOM_AUDIT_SYSLOG = env("COMMONROOM_AUDIT_SYSLOG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = env("COMMONROOM_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _trusted_proxies() -> list[str]:
+    """The reverse proxies whose X-Forwarded-For is believed (core/request_info.py): addresses
+    or networks. Empty: nobody's; the connection's own address is the client's. An entry that
+    is neither stops the start: a mistyped proxy would make every client one."""
+    entries = env_list("COMMONROOM_TRUSTED_PROXIES", "")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise RuntimeError(
+                "COMMONROOM_TRUSTED_PROXIES lists addresses or networks of your reverse proxies "
+                f"(such as 127.0.0.1 or 10.0.0.0/24), separated by commas; {entry!r} is neither"
+            ) from None
+    return entries
+
+
+COMMONROOM_TRUSTED_PROXIES = _trusted_proxies()
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -249,9 +269,44 @@ USERSESSIONS_ADAPTER = "commonroom.accounts.adapters.UserSessionsAdapter"
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Failed sign-ins, counted by allauth: "ip" is the client (as core/request_info.py trusts it),
+# across every account; "key" is one account from one client (accounts/adapters.py), so a
+# guesser somewhere else cannot lock the account's owner out.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "5/m/ip,5/5m/key"),
 }
+
+
+# ...and one account's failures from everywhere (accounts/throttle.py): past the first N within
+# a window of each other, each password attempt on it waits its turn, twice as long each time
+# (1 s, 2 s, 4 s...) up to the longest wait. Slowed, never locked: a passkey and a password-reset
+# link still get its owner in, and the refusal says so.
+def _backoff(value: str) -> tuple[int, int, int]:
+    """``<failures>/<window>/<longest wait>`` (durations as allauth writes them: 30s, 5m, 1h,
+    1d) as (failures, window seconds, longest wait seconds)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    def seconds(text: str) -> int:
+        number, unit = text[:-1] or "1", text[-1:]
+        if unit not in units or not number.isdigit() or int(number) < 1:
+            raise ValueError(text)
+        return int(number) * units[unit]
+
+    try:
+        failures, window, longest = value.split("/")
+        if not failures.isdigit():
+            raise ValueError(failures)
+        return int(failures), seconds(window), seconds(longest)
+    except ValueError:
+        raise RuntimeError(
+            "COMMONROOM_LOGIN_ACCOUNT_BACKOFF is <failures>/<window>/<longest wait>, such as "
+            f"10/1h/5m; {value!r} is not"
+        ) from None
+
+
+COMMONROOM_LOGIN_ACCOUNT_BACKOFF = _backoff(env("COMMONROOM_LOGIN_ACCOUNT_BACKOFF", "10/1h/5m"))
+# A password-reset link signs its person in (through the second factor, if they have one).
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 # How long after proving who they are (signing in, setting their password on accepting an
 # invitation, confirming it again) a person is not asked to confirm it again before changing
 # their second factors: long enough to install an authenticator app on a phone.

@@ -1,11 +1,14 @@
 """How allauth behaves here: no open sign-up (people arrive by invitation or are created by an
-administrator), failed sign-ins counted per account whatever address the request was sent to,
-and a sign-in refused by the rate limit is audited like any failed sign-in.
+administrator); the client's address is the one ``core.request_info`` decides (trusted proxies
+only), for the rate limits, the sessions page and the trail alike; failed sign-ins are limited
+per client and per account at that client, whatever address the request was sent to, and one
+account's attempts from everywhere are slowed (``throttle.py``), never locked; a sign-in turned
+away is audited like any failed sign-in, and told the ways in that are never turned away.
 
 Failures of the password itself are audited by :mod:`commonroom.accounts.receivers` (Django's
 ``user_login_failed`` signal); an attempt refused by the rate limit never reaches the password
-check, so it is recorded here: once per address, account and minute, so that a flood of refused
-attempts cannot flood the audit trail (each row takes the chain's lock).
+check, so it is recorded here: once per address, account, reason and minute, so that a flood
+of refused attempts cannot flood the audit trail (each row takes the chain's lock).
 
 Sessions ended from allauth's sessions page (``/accounts/sessions/``) end through
 ``services.sessions_end``, so what they opened closes with them and the trail says so.
@@ -21,18 +24,22 @@ second factors (``selectors.proved_identity_recently``).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
 
+from allauth import app_settings as allauth_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 
+from commonroom.accounts import throttle
 from commonroom.accounts.selectors import (
     SSO_SESSION_KEY,
     email_code_enabled,
@@ -40,7 +47,34 @@ from commonroom.accounts.selectors import (
 )
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
 from commonroom.accounts.sso import end_session_url
-from commonroom.core.request_info import RequestInfo
+from commonroom.core.request_info import RequestInfo, client_ip
+
+TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Try again in a few minutes."
+TOO_MANY_FROM_EVERYWHERE = (
+    "This account has had many failed sign-ins from several places, so each try now waits its "
+    "turn. Try again in {seconds}."
+)
+
+
+def _other_ways_in() -> str:
+    """The ways in that no password throttle ever turns away."""
+    sso = (
+        f"choose “{settings.COMMONROOM_OIDC_LABEL}” if you are staff, "
+        if settings.COMMONROOM_OIDC_ISSUER
+        else ""
+    )
+    return (
+        f"You can still get in another way: {sso}sign in with a passkey if you added one, or "
+        "choose “Forgotten your password?” to get a link by email that lets you set a new one."
+    )
+
+
+def _seconds(n: int) -> str:
+    if n < 90:
+        return f"{n} second{'s' if n != 1 else ''}"
+    minutes = round(n / 60)
+    return f"{minutes} minutes"
+
 
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
 SSO_AWARE_MFA_STAGE = "commonroom.accounts.sso.SsoAwareAuthenticateStage"
@@ -94,26 +128,80 @@ class AccountAdapter(DefaultAccountAdapter):
         record = session.get(SSO_SESSION_KEY) if session is not None else None
         return end_session_url(record, request) or super().get_logout_redirect_url(request)
 
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """allauth's rate limits (``ip`` and our ``key``), its sessions page and its emails
+        use the address the trail records: X-Forwarded-For only from trusted proxies."""
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
+    def _client_for_limits(self, request: HttpRequest) -> str:
+        """The client as allauth counts it for ``ip`` rates: an IPv6 address by its network
+        (``ALLAUTH_RATE_LIMIT_IPV6_PREFIX``, /64), which one subscriber holds whole."""
+        ip = self.get_client_ip(request)
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return ip
+        if isinstance(address, ipaddress.IPv6Address):
+            prefix = allauth_settings.RATE_LIMIT_IPV6_PREFIX
+            return str(ipaddress.IPv6Network(f"{address}/{prefix}", strict=False).network_address)
+        return ip
+
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
-        """The account's failed sign-ins are counted under its address alone. allauth adds the
+        """allauth's ``key`` for failed sign-ins: the account at this client. Per account alone,
+        five wrong passwords from anywhere would lock the owner out; per client alone, a
+        guesser could try every account. The account is its address alone: allauth adds the
         site's domain, which without ``django.contrib.sites`` is the request's Host header with
         its port: any port passes ``ALLOWED_HOSTS``, so a guesser could start a fresh count by
         changing it, and two servers of one installation reached at different addresses would
         each keep their own count. One installation is one site."""
-        return attempted_email(credentials).lower()
+        account = attempted_email(credentials).lower()
+        return f"{account}|{self._client_for_limits(request)}"
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        self._account_attempt: throttle.Attempt | None = None
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError:
-            info = RequestInfo.from_request(request)
-            attempted = attempted_email(credentials).lower()
-            seen = hashlib.sha256(f"{info.ip}|{attempted}".encode()).hexdigest()
-            if cache.add(f"audit-rate-limited:{seen}", True, timeout=60):
-                sign_in_failure_record(
-                    credentials=credentials, info=info, data={"reason": "rate_limited"}
-                )
-            raise
+            self._refusal_record(request, credentials, "rate_limited")
+            raise ValidationError(
+                f"{TOO_MANY_FROM_HERE} {_other_ways_in()}", code="too_many_login_attempts"
+            ) from None
+        started = throttle.attempt_start(attempted_email(credentials).lower())
+        if isinstance(started, throttle.Wait):
+            # The password is not looked at: this attempt counts against nothing.
+            self._rollback_login_failed_rl_usage()
+            self._refusal_record(request, credentials, "account_slowed")
+            raise ValidationError(
+                TOO_MANY_FROM_EVERYWHERE.format(seconds=_seconds(started.seconds))
+                + f" {_other_ways_in()}",
+                code="too_many_login_attempts",
+            )
+        self._account_attempt = started
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
+        user = super().authenticate(request, **credentials)
+        attempt = getattr(self, "_account_attempt", None)
+        if user is not None and attempt is not None:
+            throttle.attempt_succeeded(attempt)
+        return user
+
+    def _delete_login_attempts_cached_email(self, request: HttpRequest, **credentials: Any) -> None:
+        """After a password reset: this client's count for the account (allauth's), and the
+        account's from everywhere."""
+        super()._delete_login_attempts_cached_email(request, **credentials)
+        throttle.account_forget(attempted_email(credentials).lower())
+
+    def _refusal_record(
+        self, request: HttpRequest, credentials: dict[str, Any], reason: str
+    ) -> None:
+        info = RequestInfo.from_request(request)
+        attempted = attempted_email(credentials).lower()
+        seen = hashlib.sha256(f"{info.ip}|{attempted}|{reason}".encode()).hexdigest()
+        if cache.add(f"audit-rate-limited:{seen}", True, timeout=60):
+            sign_in_failure_record(credentials=credentials, info=info, data={"reason": reason})
 
 
 class UserSessionsAdapter(DefaultUserSessionsAdapter):

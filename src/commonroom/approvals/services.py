@@ -52,7 +52,7 @@ from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.core.text import plain_text
+from commonroom.core.text import stated_text
 from commonroom.documents.exceptions import Sealed
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.services import document_access_locked, version_seal
@@ -78,17 +78,7 @@ SECOND_FACTOR_NEEDED = (
 
 
 def _clean_text(value: Any, *, limit: int, what: str, required: bool = False) -> str:
-    text = "" if value is None else str(value)
-    cleaned = plain_text(text).strip()
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise ApplicationError(f"The {what} has characters that cannot be kept.", code="invalid")
-    if len(cleaned) > limit:
-        raise ApplicationError(
-            f"The {what} is too long: {limit:,} characters at most.", code="too_long"
-        )
-    if required and not cleaned:
-        raise ApplicationError(f"Please give a {what}.", code="required")
-    return cleaned
+    return stated_text(value, what=what, limit=limit, required=required)
 
 
 def clean_due_date(value: Any, *, today: dt.date | None = None) -> dt.date | None:

@@ -27,19 +27,23 @@ from commonroom.approvals.selectors import approver_choices, request_get
 from commonroom.core.downloads import attachment
 from commonroom.core.exceptions import ApplicationError
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
-from commonroom.documents.selectors import DocumentAccess, document_access
+from commonroom.documents.forms_answer import (
+    document_form_answer,
+    document_page_access,
+    document_page_url,
+)
+from commonroom.documents.selectors import DocumentAccess
 
 # The time of the second-factor confirmation an approval used: each approval needs a newer one.
 FACTOR_USED = "commonroom_approval_factor_used_at"
 
 
 def _doc_access(request: AuthedRequest, workspace_id: Any, document_id: Any) -> DocumentAccess:
-    return document_access(user=request.user, workspace_id=workspace_id, document_id=document_id)
+    return document_page_access(request, workspace_id, document_id)
 
 
 def _page_url(doc_access: DocumentAccess, anchor: str = "approvals") -> str:
-    url = reverse("document_detail", args=[doc_access.access.workspace.pk, doc_access.document.pk])
-    return f"{url}#{anchor}"
+    return document_page_url(doc_access, anchor)
 
 
 def request_context(
@@ -72,16 +76,16 @@ def _write(
     write: Callable[[DocumentAccess], Any],
     done: Callable[[Any], str],
 ) -> HttpResponse:
-    doc_access = _doc_access(request, workspace_id, document_id)
-    try:
-        written = write(doc_access)
-    except ApplicationError as exc:
-        if exc.status == 404:
-            raise  # a forged id is not found, as on every other page
-        return back_with_error(request, exc, _page_url(doc_access))
-    messages.success(request, done(written))
-    anchor = f"approval-{written.pk}" if isinstance(written, ApprovalRequest) else "approvals"
-    return redirect(_page_url(doc_access, anchor))
+    """Approvals' forms are plain forms, answered as every document-page form is."""
+    return document_form_answer(
+        request,
+        workspace_id,
+        document_id,
+        write,
+        done=done,
+        anchor=lambda w: f"approval-{w.pk}" if isinstance(w, ApprovalRequest) else "approvals",
+        refused_anchor="approvals",
+    )
 
 
 @login_required

@@ -492,7 +492,7 @@ def _follow(version: Version, *, only: Any = None) -> dict[str, list[Any]]:
     found = list(threads)
     if not found:
         return {}  # the preview is not read for nothing
-    made, blocks = preview_outcome(version.blob_id)
+    made, blocks = preview_outcome(version.blob_id, workspace_id=version.document.workspace_id)
     if not made:
         return {}
     elsewhere = hooks.threads_followed_elsewhere([t.pk for t in found])
@@ -550,7 +550,8 @@ def _look(
             source = row.version
             place = Place(row.block, row.start or 0, row.end or 0)
     if source.blob_id not in earlier:
-        earlier[source.blob_id] = preview_outcome(source.blob_id)[1]
+        workspace_id = version.document.workspace_id  # the source is the same document's
+        earlier[source.blob_id] = preview_outcome(source.blob_id, workspace_id=workspace_id)[1]
     before = earlier[source.blob_id]
     if before is None:
         return PassageState.UNREADABLE, None

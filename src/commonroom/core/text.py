@@ -36,3 +36,29 @@ def posted_text(value: str | None, *, noun: str, max_length: int = 10_000) -> st
             f"A {noun} can be at most {max_length:,} characters.", code=f"{noun}_too_long"
         )
     return text
+
+
+def stated_text(
+    value: object, *, what: str, limit: int, required: bool = False, required_message: str = ""
+) -> str:
+    """A short text someone states with an act (a reason, a note to approvers), cleaned as
+    multi-line plain text; refused, never silently changed, when it holds hidden characters
+    (controls other than line breaks and tabs, format characters such as bidirectional
+    overrides), when it is over ``limit`` characters, or when ``required`` and empty. Error
+    codes: ``invalid_<what>``, ``<what>_too_long``, ``<what>_required``."""
+    raw = value if isinstance(value, str) else ""
+    if any(unicodedata.category(ch) in _DROPPED and ch not in "\n\r\t" for ch in raw):
+        raise ApplicationError(
+            f"The {what} holds characters that cannot be stored: write it as plain text.",
+            code=f"invalid_{what}",
+        )
+    text = plain_text(raw, multiline=True)
+    if len(text) > limit:
+        raise ApplicationError(
+            f"A {what} can be at most {limit:,} characters.", code=f"{what}_too_long"
+        )
+    if required and not text:
+        raise ApplicationError(
+            required_message or f"Please give a {what}.", code=f"{what}_required"
+        )
+    return text

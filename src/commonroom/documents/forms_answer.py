@@ -49,26 +49,28 @@ def document_form_answer(
     document_id: Any,
     write: Callable[[DocumentAccess], Written],
     *,
-    fragment: Callable[[DocumentAccess, Written], HttpResponse],
+    fragment: Callable[[DocumentAccess, Written], HttpResponse] | None = None,
     done: Callable[[Written], str],
     anchor: Callable[[Written], str],
     refused_anchor: str,
 ) -> HttpResponse:
     """Read the document's access, call ``write`` with it, and answer: ``fragment`` for a
     script; else the ``done`` sentence as a message and a redirect to ``anchor`` on the document
-    page. A refusal is its sentence (see the module's docstring); back at ``refused_anchor``."""
+    page. A refusal is its sentence (see the module's docstring); back at ``refused_anchor``.
+    A form with no ``fragment`` is answered as a plain form, script or not."""
     doc_access = document_page_access(request, workspace_id, document_id)
+    scripted = fragment is not None and is_htmx(request)
     try:
         written = write(doc_access)
     except ApplicationError as exc:
-        if is_htmx(request):
+        if scripted:
             return HttpResponse(
                 exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
             )
         if exc.status == 404:
             raise  # a forged id is not found, as on every other page
         return back_with_error(request, exc, document_page_url(doc_access, refused_anchor))
-    if is_htmx(request):
+    if scripted and fragment is not None:
         return fragment(doc_access, written)
     messages.success(request, done(written))
     return redirect(document_page_url(doc_access, anchor(written)))

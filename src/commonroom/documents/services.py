@@ -22,7 +22,6 @@ import copy
 import logging
 import os
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,7 +38,7 @@ from commonroom.audit.services import audit_record, audit_record_reading, audit_
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.core.text import plain_text
+from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
 from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
@@ -1055,22 +1054,13 @@ MAX_REOPEN_REASON = 500
 
 
 def _clean_reopen_reason(reason: Any) -> str:
-    raw = reason if isinstance(reason, str) else ""
-    if any(
-        unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in "\n\r\t" for ch in raw
-    ):
-        raise ApplicationError(
-            "The reason holds characters that cannot be stored: write it as plain text.",
-            code="invalid_reason",
-        )
-    text = plain_text(raw, multiline=True)
-    if not text:
-        raise ApplicationError("Say why the document is reopened.", code="reason_required")
-    if len(text) > MAX_REOPEN_REASON:
-        raise ApplicationError(
-            f"A reason can be at most {MAX_REOPEN_REASON} characters.", code="reason_too_long"
-        )
-    return text
+    return stated_text(
+        reason,
+        what="reason",
+        limit=MAX_REOPEN_REASON,
+        required=True,
+        required_message="Say why the document is reopened.",
+    )
 
 
 @transaction.atomic

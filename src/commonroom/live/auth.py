@@ -24,6 +24,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from commonroom.accounts.selectors import Credential, second_factor_missing, token_authenticate
 from commonroom.core.exceptions import ApplicationError
+from commonroom.core.request_info import scope_client_ip
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -86,9 +87,8 @@ class SocketAuth:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         authorization = _header(scope, b"authorization")
         if authorization[:7].lower() == "bearer ":
-            client = scope.get("client") or (None, None)
             user, credential = await database_sync_to_async(_token_user)(
-                authorization[7:].strip(), client[0] or ""
+                authorization[7:].strip(), scope_client_ip(scope)
             )
             return await self.inner(dict(scope, user=user, credential=credential), receive, send)
         if not same_site(scope):

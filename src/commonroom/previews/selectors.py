@@ -64,8 +64,11 @@ class PreviewView:
 _PDF_PAGE = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
 
 
-def preview_text(sha256: str) -> str:
-    """The words of the file's preview ("" until the preview is made, or if it has none)."""
+def preview_text(sha256: str, *, workspace_id: Any) -> str:
+    """The words of the file's preview as the workspace has it: "" until its own preview is
+    made (:func:`made_in`), or if it has none."""
+    if not made_in(workspace_id, sha256):
+        return ""
     found = Preview.objects.filter(blob_id=sha256).values_list("text", flat=True).first()
     return found or ""
 
@@ -332,10 +335,13 @@ def comparable_with_previous(versions: list[Version]) -> set[int]:
     return {number for number, kind in how.items() if kind and how.get(number - 1) == kind}
 
 
-def preview_outcome(sha256: str) -> tuple[bool, list[Block] | None]:
-    """For apps following a file's preview (comments' passages): whether it is made (ready,
-    failed, or none for its kind; not while there is none yet or it is being made) and, when
-    it is ready, its anchored blocks in order (``previews.blocks``)."""
+def preview_outcome(sha256: str, *, workspace_id: Any) -> tuple[bool, list[Block] | None]:
+    """For apps following a file's preview (comments' passages): whether the workspace has it
+    made (ready, failed, or none for its kind; not while there is none yet, it is being made, or
+    the workspace's own preview task has not run: :func:`made_in`) and, when it is ready, its
+    anchored blocks in order (``previews.blocks``)."""
+    if not made_in(workspace_id, sha256):
+        return False, None
     found = Preview.objects.filter(blob_id=sha256).values_list("status", "html").first()
     if found is None or found[0] == PreviewStatus.PENDING:
         return False, None

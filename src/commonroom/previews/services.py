@@ -481,6 +481,9 @@ def _give_made(sha: str) -> None:
             return
         waiting.update(made_at=timezone.now())
         ready = preview.status == PreviewStatus.READY
+        # For those who follow previews (search's words, comments' passages), as if just made:
+        # until now those workspaces saw none of it.
+        hooks.changed(hooks.PreviewReady(sha256=sha) if ready else hooks.PreviewFailed(sha256=sha))
         transaction.on_commit(
             lambda: _announce(sha, ready=ready, workspaces=workspaces), robust=True
         )

@@ -68,7 +68,9 @@ def _document_words(document: Document) -> tuple[str, Any]:
     latest = latest_version(document)
     if latest is None:
         return "", document.created_by_id
-    return preview_text(latest.blob_id), latest.author_id
+    # The words only once the workspace has the preview: bytes another workspace previewed
+    # earlier are not searchable here any sooner than new ones.
+    return preview_text(latest.blob_id, workspace_id=document.workspace_id), latest.author_id
 
 
 def index_document(document: Document) -> None:

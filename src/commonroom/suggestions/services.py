@@ -59,7 +59,7 @@ from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.comments.services import comment_create, threads_resolve
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
 from commonroom.core.request_info import SYSTEM, RequestInfo
-from commonroom.core.text import plain_text
+from commonroom.core.text import stated_text
 from commonroom.documents.selectors import DocumentAccess, document_access, version_get
 from commonroom.documents.services import (
     document_access_locked,
@@ -173,10 +173,7 @@ def _clean_new_text(kind: Kind, text: Any) -> str:
 
 
 def _clean_reason(reason: Any, *, limit: int) -> str:
-    text = plain_text(reason if isinstance(reason, str) else "", multiline=True)
-    if len(text) > limit:
-        raise ApplicationError(f"A reason can be at most {limit:,} characters.", code="too_long")
-    return text
+    return stated_text(reason, what="reason", limit=limit)
 
 
 def _offset(value: Any) -> int:

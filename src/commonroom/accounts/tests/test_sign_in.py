@@ -1,4 +1,5 @@
-"""Signing in with email and password: audited when it works and when it fails; rate limited."""
+"""Signing in with email and password: audited when it works and when it fails; rate limited per
+account at each client, so a guesser elsewhere cannot lock the owner out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.audit.models import Action, AuditEvent
 
 IP = "203.0.113.7"
+TOO_MANY = b"Too many failed sign-ins"
 
 
 def sign_in(client, email, password, *, ip=IP):
@@ -29,10 +31,10 @@ def signed_in(client) -> bool:
 
 
 def failures_allowed_per_account() -> int:
-    """The per-account limit from the configured rate, e.g. ``5/5m/key`` -> 5."""
+    """The limit for one account at one client from the configured rate: ``5/5m/key`` -> 5."""
     rates = settings.ACCOUNT_RATE_LIMITS["login_failed"].split(",")
     per_key = [r for r in rates if r.strip().endswith("/key")]
-    assert per_key, "failed sign-ins must be limited per account"
+    assert per_key, "failed sign-ins must be limited per account at each client"
     return int(per_key[0].split("/")[0])
 
 
@@ -84,7 +86,7 @@ def test_inactive_person_cannot_sign_in(person, client):
     assert not AuditEvent.objects.filter(action=Action.LOGIN).exists()
 
 
-def test_repeated_failures_lock_the_account_even_with_the_right_password(person, client):
+def test_repeated_failures_from_one_client_refuse_it_even_with_the_right_password(person, client):
     limit = failures_allowed_per_account()
     for _ in range(limit):
         sign_in(client, person.email, "wrong-password")
@@ -93,25 +95,62 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(person,
     response = sign_in(client, person.email, PASSWORD)
 
     assert response.status_code == 200
-    assert b"Too many failed login attempts" in response.content
+    assert TOO_MANY in response.content
     assert not signed_in(client)
     assert not AuditEvent.objects.filter(action=Action.LOGIN).exists()
-    # From another address too: the limit is per account, not only per address.
-    other = Client()
-    sign_in(other, person.email, PASSWORD, ip="198.51.100.9")
-    assert not signed_in(other)
+
+
+def test_a_guesser_elsewhere_cannot_lock_the_owner_out(person):
+    """Wrong passwords for Tom's account from one client, past its limit and on: Tom, at his
+    own client, signs in with his password at once."""
+    guesser = Client()
+    for _ in range(failures_allowed_per_account() + 3):
+        sign_in(guesser, person.email, "wrong-password", ip="198.51.100.66")
+    assert TOO_MANY in sign_in(guesser, person.email, PASSWORD, ip="198.51.100.66").content
+    assert not signed_in(guesser)
+
+    owner = Client()
+    response = sign_in(owner, person.email, PASSWORD, ip="203.0.113.20")
+
+    assert response.status_code == 302
+    assert signed_in(owner)
+    assert AuditEvent.objects.get(action=Action.LOGIN).ip == "203.0.113.20"
+
+
+def test_the_refusal_names_the_ways_in_that_are_never_refused(person, client):
+    for _ in range(failures_allowed_per_account()):
+        sign_in(client, person.email, "wrong-password")
+
+    page = sign_in(client, person.email, PASSWORD).content.decode()
+
+    assert "Try again in a few minutes" in page
+    assert "sign in with a passkey" in page
+    assert "Forgotten your password?" in page
+    assert reverse("account_reset_password") in page  # the link itself is on the page
+    assert "Sign in with NHSmail" not in page  # no single sign-on here
+
+
+def test_with_single_sign_on_the_refusal_names_it_too(person, client, settings):
+    settings.COMMONROOM_OIDC_ISSUER = "https://login.example.nhs.uk"
+    settings.COMMONROOM_OIDC_LABEL = "Sign in with NHSmail"
+    for _ in range(failures_allowed_per_account()):
+        sign_in(client, person.email, "wrong-password")
+
+    page = sign_in(client, person.email, PASSWORD).content.decode()
+
+    assert "choose “Sign in with NHSmail” if you are staff" in page
 
 
 def test_the_limit_holds_whatever_host_and_port_the_attempts_name(person):
-    """Every attempt from another address and naming another port of the same host (all pass
-    ALLOWED_HOSTS): the account's count is one count, not one per Host header."""
+    """Every attempt from one client naming another port of the same host (all pass
+    ALLOWED_HOSTS): the count is one count, not one per Host header."""
     limit = failures_allowed_per_account()
     for n in range(limit):
         attempt = Client(HTTP_HOST=f"127.0.0.1:{8000 + n}")
-        sign_in(attempt, person.email, "wrong-password", ip=f"198.51.100.{n + 1}")
+        sign_in(attempt, person.email, "wrong-password")
     last = Client(HTTP_HOST="localhost:9999")
-    response = sign_in(last, person.email, PASSWORD, ip="192.0.2.200")
-    assert b"Too many failed login attempts" in response.content
+    response = sign_in(last, person.email, PASSWORD)
+    assert TOO_MANY in response.content
     assert not signed_in(last)
 
 

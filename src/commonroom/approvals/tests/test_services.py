@@ -175,8 +175,8 @@ def test_bad_requests_are_refused_with_a_sentence_and_change_nothing(team, doc) 
         ({"version": 1}, [team.editor], "Only the latest version"),
         ({"rule": "any", "required": 3}, [team.editor, team.commenter], "between 1 and 2"),
         ({"rule": "most"}, [team.editor], "rule must be"),
-        ({"message": "hello\x00there"}, [team.editor], "cannot be kept"),
-        ({"message": "x" * 2001}, [team.editor], "too long"),
+        ({"message": "hello\x00there"}, [team.editor], "cannot be stored"),
+        ({"message": "x" * 2001}, [team.editor], "at most 2,000 characters"),
     ]
     for kwargs, people, sentence in cases:
         with pytest.raises(ApplicationError) as refused:

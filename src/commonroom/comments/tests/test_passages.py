@@ -48,7 +48,7 @@ def _next(team: Any, capture: Any, doc: Document, content: bytes) -> Version:
 
 
 def _blocks(version: Version) -> list[Block]:
-    made, blocks = preview_outcome(version.blob_id)
+    made, blocks = preview_outcome(version.blob_id, workspace_id=version.document.workspace_id)
     assert made and blocks is not None
     return blocks
 

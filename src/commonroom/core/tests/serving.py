@@ -146,8 +146,18 @@ class Browser:
     """One person's browser on one server: cookies kept, CSRF token sent back. Closed (its
     connections) on leaving a ``with`` block."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=30)
+    def __init__(
+        self, url: str, *, forwarded_for: str | None = None, local_address: str | None = None
+    ) -> None:
+        """``forwarded_for``: the X-Forwarded-For every request carries (as a reverse proxy
+        would add it); ``local_address``: the loopback address the connections come from."""
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        self.http = httpx.Client(
+            base_url=url,
+            timeout=30,
+            headers=headers,
+            transport=httpx.HTTPTransport(local_address=local_address),
+        )
 
     def __enter__(self) -> Browser:
         return self

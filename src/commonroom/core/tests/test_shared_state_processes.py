@@ -27,6 +27,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.audit.models import Action, AuditEvent
 from commonroom.core.models import ScheduledJob
 from commonroom.core.scheduling import jobs_all
 from commonroom.core.tests.processes import wait_for
@@ -41,23 +42,45 @@ pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
 
-TOO_MANY = "Too many failed login attempts"
-PER_ACCOUNT = 4  # failed sign-ins allowed per account (COMMONROOM_LOGIN_RATE_LIMIT below)
+TOO_MANY = "Too many failed sign-ins"
+PER_ACCOUNT = 4  # failed sign-ins allowed per account at one client (COMMONROOM_LOGIN_RATE_LIMIT)
+GUESSER, OWNER = "198.51.100.66", "203.0.113.20"
+# The reverse proxy's address; connections from 127.0.0.1, which uvicorn itself would once have
+# believed, are not through it.
+PROXY = "127.0.0.2"
+WAITS = "each try now waits its turn"
+
+
+def guess(url: str, client: str) -> str:
+    """A wrong password for Tom from ``client``, through the proxy to the server at ``url``."""
+    with Browser(url, forwarded_for=client, local_address=PROXY) as browser:
+        return browser.sign_in("tom@example.org", "wrong-password").text
 
 
 def test_failed_sign_ins_over_two_servers_meet_the_limit_at_the_configured_count(
     tmp_path: Path,
 ) -> None:
-    """Wrong passwords sent to each server in turn: refused from the (limit + 1)th attempt, as
-    on one server; with a cache in each process it would take twice the attempts."""
+    """Wrong passwords from one client, behind the reverse proxy both servers trust, sent to
+    each server in turn: refused from the (limit + 1)th attempt, as on one server; with a cache
+    in each process it would take twice the attempts. The account's owner, another client of
+    the same proxy, signs in on either server all the while. A connection from an address
+    nobody named, whatever X-Forwarded-For it sends, is recorded as itself."""
     redis = shared_redis()
     person = UserFactory.create(email="tom@example.org")
-    env = {**redis.env, "COMMONROOM_LOGIN_RATE_LIMIT": f"50/m/ip,{PER_ACCOUNT}/5m/key"}
+    env = {
+        **redis.env,
+        "COMMONROOM_LOGIN_RATE_LIMIT": f"50/m/ip,{PER_ACCOUNT}/5m/key",
+        "COMMONROOM_TRUSTED_PROXIES": PROXY,
+        "COMMONROOM_LOGIN_ACCOUNT_BACKOFF": f"{PER_ACCOUNT + 2}/1h/5m",
+    }
     try:
         with (
             serving_many(tmp_path, 2, "--no-worker", **env) as (one, two),
-            Browser(one.url) as first,
-            Browser(two.url) as second,
+            Browser(one.url, forwarded_for=GUESSER, local_address=PROXY) as first,
+            Browser(two.url, forwarded_for=GUESSER, local_address=PROXY) as second,
+            Browser(one.url, forwarded_for=OWNER, local_address=PROXY) as owner_one,
+            Browser(two.url, forwarded_for=OWNER, local_address=PROXY) as owner_two,
+            Browser(two.url, forwarded_for=OWNER, local_address="127.0.0.1") as forger,
         ):
             browsers = [first, second]
             refused_at = None
@@ -67,16 +90,41 @@ def test_failed_sign_ins_over_two_servers_meet_the_limit_at_the_configured_count
                 if TOO_MANY in answer.text:
                     refused_at = attempt
                     break
-            # The right password, on either server, is refused too now.
+            # The right password, from the guesser's client on either server, is refused too.
             assert TOO_MANY in browsers[0].sign_in(person.email, PASSWORD).text
             assert TOO_MANY in browsers[1].sign_in(person.email, PASSWORD).text
             assert not browsers[0].signed_in() and not browsers[1].signed_in()
+            # The owner is not locked out, on either server.
+            for owner in (owner_one, owner_two):
+                assert owner.sign_in(person.email, PASSWORD).status_code == 302
+                assert owner.signed_in()
+            # Not through the proxy: its forged header is not believed.
+            assert forger.sign_in(person.email, "wrong-password").status_code == 200
+            # The account's count from everywhere is shared too: past it (the guesser's 4, the
+            # forger's 1, one more), an attempt takes the account's turn on one server, and an
+            # attempt at once from yet another client on the other server is told to wait.
+            assert WAITS not in guess(one.url, "192.0.2.1")
+            assert WAITS not in guess(two.url, "192.0.2.2")
+            assert WAITS in guess(one.url, "192.0.2.3")
             counted_in_redis = [k for k in redis.stored() if ":allauth:rl:" in k]
+            slowed_in_redis = [k for k in redis.stored() if ":login-backoff:" in k]
     finally:
         redis.forget()
     print(f"two servers: refused at attempt {refused_at} (limit {PER_ACCOUNT} per account)")
     assert refused_at == PER_ACCOUNT + 1
-    assert counted_in_redis
+    assert counted_in_redis and slowed_in_redis
+    failed = AuditEvent.objects.filter(action=Action.LOGIN_FAILED)
+    assert set(failed.values_list("ip", flat=True)) == {
+        GUESSER,
+        "127.0.0.1",
+        "192.0.2.1",
+        "192.0.2.2",
+        "192.0.2.3",
+    }
+    assert list(AuditEvent.objects.filter(action=Action.LOGIN).values_list("ip", flat=True)) == [
+        OWNER,
+        OWNER,
+    ]
 
 
 def current_code(secret: str) -> str:

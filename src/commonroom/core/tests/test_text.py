@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 
 from commonroom.audit.models import Action, AuditEvent
-from commonroom.core.text import plain_text
+from commonroom.core.exceptions import ApplicationError
+from commonroom.core.text import plain_text, stated_text
 from commonroom.workspaces.models import Workspace
 
 
@@ -57,3 +58,29 @@ def test_nul_in_a_user_agent_is_audited_without_it(client):
     event = AuditEvent.objects.filter(action=Action.LOGIN_FAILED).order_by("-seq").first()
     assert event is not None
     assert event.user_agent == "curl /8"
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("Typo\x07", "invalid_reason"),
+        ("Typo\x00", "invalid_reason"),
+        ("Approve \u202eon behalf of", "invalid_reason"),  # a bidirectional override
+        ("x" * 201, "reason_too_long"),
+        ("", "reason_required"),
+        ("  \n\t ", "reason_required"),
+        (None, "reason_required"),
+        (42, "reason_required"),
+    ],
+)
+def test_a_stated_reason_is_refused_never_silently_changed(raw, code):
+    with pytest.raises(ApplicationError) as refused:
+        stated_text(raw, what="reason", limit=200, required=True)
+    assert refused.value.code == code
+    assert refused.value.status == 400
+
+
+def test_a_stated_reason_keeps_its_lines_and_tabs_as_plain_text():
+    said = stated_text("  Figures wrong:\r\n\titem  4 \n", what="reason", limit=200)
+    assert said == "Figures wrong:\nitem 4"
+    assert stated_text("", what="reason", limit=200) == ""  # optional when not required

@@ -194,3 +194,79 @@ def test_workspaces_keep_the_previews_they_showed_before_the_upgrade(
     browser.force_login(me)
     fragment = reverse("version_preview", args=[elsewhere.pk, same.pk, 1])
     assert 'data-preview-status="ready"' in browser.get(fragment).text
+
+
+def test_a_file_s_words_are_not_searchable_sooner_for_being_known_elsewhere(
+    team, django_capture_on_commit_callbacks, docx_bytes
+) -> None:
+    """Search finds the words of an upload only once its workspace has the preview: bytes
+    previewed in another workspace are not found any sooner than new ones."""
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_document(team.workspace, team.manager, name="Board secrets.docx", content=docx_bytes)
+    me: Any = UserFactory(email="lee@elsewhere.org")
+    elsewhere = make_workspace(manager=me, name="Elsewhere")
+    secret = token_create(actor=me, name="reader", scope="read").secret
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def found() -> list[str]:
+        answer = api.get("/api/v1/search", {"q": "Attendance", "kind": "document"})
+        assert answer.status_code == 200
+        return [hit["title"] for hit in answer.json()["items"]]
+
+    with django_capture_on_commit_callbacks() as after_commit:
+        upload_document(elsewhere, me, name="Copy.docx", content=docx_bytes)
+    # The upload's own commit callbacks ran but not its preview task: its name is in search,
+    # its words are not.
+    assert found() == []
+    assert api.get("/api/v1/search", {"q": "Copy"}).json()["items"][0]["title"] == "Copy.docx"
+    with django_capture_on_commit_callbacks(execute=True):  # the task, and what follows it
+        for callback in after_commit:
+            callback()
+    assert found() == ["Copy.docx"]  # now, and only its own
+
+
+def test_comments_follow_onto_known_bytes_only_once_the_workspace_has_their_preview(
+    team, django_capture_on_commit_callbacks, make_upload, docx_bytes, tmp_path
+) -> None:
+    """A thread's passage is looked for on a new version once the workspace has its preview,
+    not at once because another workspace previewed the same bytes."""
+    from commonroom.comments.models import ThreadPassage
+    from commonroom.comments.services import comment_create
+    from commonroom.previews.blocks import utf16_length
+    from commonroom.previews.selectors import preview_outcome
+
+    me: Any = UserFactory(email="lee@elsewhere.org")
+    elsewhere = make_workspace(manager=me, name="Elsewhere")
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_document(elsewhere, me, name="Board secrets.docx", content=docx_bytes)
+        doc = upload_document(
+            team.workspace, team.manager, name="mine.docx", content=other_docx(tmp_path)
+        )
+    access = document_access(user=team.manager, workspace_id=team.workspace.pk, document_id=doc.pk)
+    first = doc.versions.get()
+    made, blocks = preview_outcome(first.blob_id, workspace_id=team.workspace.pk)
+    assert made and blocks
+    block = next(b for b in blocks if "Our own notes." in b.text)
+    thread = comment_create(
+        actor=team.manager,
+        doc_access=access,
+        body="Say whose notes.",
+        anchor_quote="Our own",
+        anchor_position={"block": block.id, "start": 0, "end": utf16_length("Our own")},
+    )
+    with django_capture_on_commit_callbacks() as after_commit:
+        version_upload(
+            actor=team.manager,
+            doc_access=access,
+            uploaded=make_upload("mine.docx", docx_bytes, DOCX),
+        )
+    second = doc.versions.get(number=2)
+    # The upload's own callbacks (comments look at once) but not the preview task.
+    for callback in [c for c in after_commit if "preview_requested" not in c.__qualname__]:
+        callback()
+    assert not ThreadPassage.objects.filter(thread=thread, version=second).exists()
+    with django_capture_on_commit_callbacks(execute=True):  # the task, and what follows it
+        for callback in [c for c in after_commit if "preview_requested" in c.__qualname__]:
+            callback()
+    followed = ThreadPassage.objects.get(thread=thread, version=second)
+    assert followed.state == "changed"  # version 2 has other words: "the passage changed"

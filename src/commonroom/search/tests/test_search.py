@@ -25,7 +25,7 @@ from commonroom.documents.tests.factories import (
     new_version,
     upload,
 )
-from commonroom.previews.models import Preview, PreviewStatus
+from commonroom.previews.models import Preview, PreviewStatus, WorkspacePreview
 from commonroom.search.models import SearchEntry
 from commonroom.search.selectors import search
 from commonroom.search.services import preview_made
@@ -50,6 +50,9 @@ def with_words(document, text: str) -> None:
     sha = document.versions.get(number=document.current_version_number).blob_id
     Preview.objects.update_or_create(
         blob_id=sha, defaults={"status": PreviewStatus.READY, "text": text}
+    )
+    WorkspacePreview.objects.update_or_create(
+        workspace_id=document.workspace_id, blob_id=sha, defaults={"made_at": timezone.now()}
     )
     preview_made(sha)
 

@@ -16,10 +16,14 @@ converter dies with its worker, so a restart never finds the old ones still runn
 Everything the server makes is its owner's alone (the umask set in settings); a data directory
 that other accounts may enter or read (made so by hand, or by an older version) is named in a
 one-line warning at the start, with its mode: its database holds everyone's sign-in sessions.
+
+uvicorn does not rewrite the client's address from proxy headers: Django decides it, from
+``COMMONROOM_TRUSTED_PROXIES``, for every use (``core.request_info``; decision 23).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -85,13 +89,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-worker", action="store_true", help="do not start the background-task worker"
         )
-        parser.add_argument(
-            "--forwarded-allow-ips",
-            default="127.0.0.1",
-            help="proxies whose X-Forwarded-For/Proto headers are trusted",
-        )
+        # Gone: which proxies are believed is COMMONROOM_TRUSTED_PROXIES, decided in Django for
+        # every server and every use (core/request_info.py). Kept only to say so.
+        parser.add_argument("--forwarded-allow-ips", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["forwarded_allow_ips"] is not None:
+            raise CommandError(
+                "serve no longer takes --forwarded-allow-ips: name your reverse proxies in "
+                "COMMONROOM_TRUSTED_PROXIES (addresses or networks, comma-separated)."
+            )
         refusal = shared_state_refusal(workers=options["workers"])
         if refusal is not None:
             raise CommandError(refusal)
@@ -118,8 +125,9 @@ class Command(BaseCommand):
                 host=options["host"],
                 port=options["port"],
                 workers=options["workers"],
-                proxy_headers=True,
-                forwarded_allow_ips=options["forwarded_allow_ips"],
+                # The client's address is Django's to decide, from COMMONROOM_TRUSTED_PROXIES
+                # (core/request_info.py): uvicorn passes on the connection's own.
+                proxy_headers=False,
                 lifespan="off",
                 log_level="info",
             )

@@ -1,0 +1,110 @@
+"""One account's password attempts from everywhere, slowed but never locked.
+
+allauth limits failed sign-ins per client and per account *at that client* (``login_failed``
+in ``ACCOUNT_RATE_LIMITS``; the key is made in ``adapters.py``), so a guesser cannot lock the
+account's owner out from elsewhere. What that leaves open is a guess spread over many clients;
+this module slows it. ``COMMONROOM_LOGIN_ACCOUNT_BACKOFF`` (failures, window, longest wait):
+
+- each password attempt on the account is counted when it starts (so attempts running at once
+  cannot slip past the count) and uncounted when it succeeds or is turned away; counts are
+  forgotten once none has been added for the window;
+- while the count is within the first ``failures``, attempts go ahead as they come;
+- past that, an attempt goes ahead only if it can take the account's turn, which it holds for
+  1 s, then 2 s, 4 s... (doubling with each further count) up to the longest wait: one attempt
+  per turn, however many clients send them. An attempt that finds the turn taken is turned
+  away, with the seconds left, before its password is looked at.
+
+A success gives the turn back at once (but leaves the count: the guesser may still be there).
+A password reset forgets the account's count and turn. Passkey sign-in and reset links never
+come here, so the owner always has a way in; the refusal names them.
+
+The state is in Django's cache (Redis with ``REDIS_URL``: shared by every server process), under
+a hash of the address, so the cache never holds the addresses people tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Backoff:
+    failures: int  # attempts from anywhere before each must wait its turn
+    window: int  # seconds the count is kept after its last addition
+    longest: int  # seconds: the longest turn
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password attempt that may go ahead; ``turn``: it holds the account's turn."""
+
+    email: str
+    turn: bool
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A password attempt turned away: the account's turn is taken for ``seconds`` more."""
+
+    seconds: int
+
+
+def backoff() -> Backoff:
+    return Backoff(*settings.COMMONROOM_LOGIN_ACCOUNT_BACKOFF)
+
+
+def _keys(email: str) -> tuple[str, str]:
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()
+    return f"login-backoff:{digest}:count", f"login-backoff:{digest}:turn"
+
+
+def _count_add(key: str, window: int) -> int:
+    cache.add(key, 0, timeout=window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between the two
+        cache.set(key, 1, timeout=window)
+        count = 1
+    cache.touch(key, window)
+    return int(count)
+
+
+def _count_remove(key: str) -> None:
+    with contextlib.suppress(ValueError):  # already forgotten
+        cache.decr(key)
+
+
+def attempt_start(email: str) -> Attempt | Wait:
+    """Count a password attempt on ``email`` and say whether it may go ahead."""
+    rule = backoff()
+    count_key, turn_key = _keys(email)
+    count = _count_add(count_key, rule.window)
+    if count <= rule.failures:
+        return Attempt(email=email, turn=False)
+    hold = min(2 ** min(count - rule.failures - 1, 62), rule.longest)
+    if cache.add(turn_key, time.time() + hold, timeout=hold):
+        return Attempt(email=email, turn=True)
+    _count_remove(count_key)
+    until = cache.get(turn_key)
+    left = math.ceil(until - time.time()) if isinstance(until, float) else 1
+    return Wait(seconds=max(left, 1))
+
+
+def attempt_succeeded(attempt: Attempt) -> None:
+    """The password was right: uncount the attempt and give its turn back."""
+    count_key, turn_key = _keys(attempt.email)
+    _count_remove(count_key)
+    if attempt.turn:
+        cache.delete(turn_key)
+
+
+def account_forget(email: str) -> None:
+    """After a password reset: the guesses were at a password that is no longer the account's."""
+    cache.delete_many(list(_keys(email)))
