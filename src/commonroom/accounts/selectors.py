@@ -66,16 +66,23 @@ def second_factor_missing(user: User, session: Any = None) -> bool:
     return not Authenticator.objects.filter(user=user).exists() and not email_code_enabled(user)
 
 
+# The ways of proving who one is that spare a confirmation minutes later: a password (at
+# sign-in, or set on accepting an invitation), a second factor, the identity provider. Not a
+# password-reset link: it proves only the mailbox, which a code by email also is.
+PROVED_BY = frozenset({"password", "mfa", "socialaccount"})
+
+
 def proved_identity_recently(request: HttpRequest) -> bool:
-    """Whether the signed-in person proved who they are in this session (their password at
-    sign-in, or set on accepting an invitation; a second factor; a confirmation) within
-    allauth's reauthentication window (``ACCOUNT_REAUTHENTICATION_TIMEOUT``): if so, allauth
-    does not ask them to confirm it again before a change to their second factors."""
+    """Whether the signed-in person proved who they are in this session (``PROVED_BY``) within
+    allauth's reauthentication window (``ACCOUNT_REAUTHENTICATION_TIMEOUT``), by allauth's own
+    records of it: if so, allauth does not ask them to confirm it again before a change to
+    their second factors."""
     user = request.user
     if not user.is_authenticated:
         return False
+    records = get_authentication_records(request, user)
     latest = max(
-        (float(r.get("at") or 0) for r in get_authentication_records(request, user)), default=0.0
+        (float(r.get("at") or 0) for r in records if r.get("method") in PROVED_BY), default=0.0
     )
     return time.time() - latest < account_settings.REAUTHENTICATION_TIMEOUT
 

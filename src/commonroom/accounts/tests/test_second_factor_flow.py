@@ -9,7 +9,10 @@ import time
 from typing import Any
 
 import pytest
-from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.account.internal.flows.login import (
+    _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+    AUTHENTICATION_METHODS_SESSION_KEY,
+)
 from allauth.mfa.models import Authenticator
 from django.test import Client
 from django.urls import reverse
@@ -114,3 +117,25 @@ def test_minutes_after_signing_in_allauth_asks_to_confirm_it_is_you_again(settin
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_reauthenticate"))
+
+
+@pytest.mark.parametrize(
+    ("method", "asked"),
+    [("password", False), ("mfa", False), ("socialaccount", False), ("password_reset", True)],
+)
+def test_which_recent_proof_spares_the_confirmation(settings, team, method, asked):
+    """A password, a second factor or the identity provider minutes ago spare it; a
+    password-reset link (the mailbox alone) does not."""
+    client = Client()
+    client.force_login(team.commenter)
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [{"method": method, "at": time.time()}]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(team.commenter.pk)
+    session.save()
+
+    response = client.get(reverse("mfa_activate_totp"))
+
+    if asked:
+        assert response["Location"].startswith(reverse("account_reauthenticate"))
+    else:
+        assert response.status_code == 200
