@@ -339,6 +339,22 @@ def test_a_signed_out_session_gets_the_form_limit(server, team, large_files, set
     assert store.now() == before
 
 
+def test_a_session_from_before_a_password_change_gets_the_form_limit(
+    server, team, large_files, settings
+):
+    """Changing the password ends every other session (Django's session hash): one kept from
+    before earns nothing, though its row has not been deleted."""
+    settings.COMMONROOM_BODY_STALL_SECONDS = 1
+    session_key = session_cookie(team.editor)
+    path = f"/w/{team.workspace.pk}/upload/"
+    cookie = {"Cookie": f"sessionid={session_key}"}
+    assert announce(server, path, cookie, large_files + 1)[0] == 408  # signed in: let through
+
+    team.editor.set_password("a new password, changed elsewhere")
+    team.editor.save()
+    assert announce(server, path, cookie, large_files + 1)[0] == 413
+
+
 def test_a_session_owing_its_second_factor_gets_the_form_limit(
     server, team, large_files, settings, store
 ):
