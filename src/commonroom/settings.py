@@ -494,9 +494,10 @@ else:
 COMMONROOM_EVENT_DAYS = env_int("COMMONROOM_EVENT_DAYS", 30)
 
 # --- State several processes share (core/shared_state.py) ------------------------------------
-# Sign-in rate limits, the second factor's used codes, the PDF page budget and the comparison
-# cache live in Django's cache. With REDIS_URL it is Redis, shared by every process and machine;
-# without it each process has its own memory, which is sound for one process only:
+# Sign-in rate limits, the second factor's used codes, the PDF page budget, the comparison
+# cache and each person's upload slots live in Django's cache. With REDIS_URL it is Redis, shared
+# by every process and machine; without it each process has its own memory, which is sound for
+# one process only:
 # `commonroom serve --workers N` (N > 1) and COMMONROOM_ENV=production refuse to start then.
 if REDIS_URL:
     from redis.backoff import ExponentialWithJitterBackoff as _Backoff
