@@ -245,7 +245,8 @@ def uploader_id(*, bearer: str = "", session_key: str = "") -> int | None:
     upload with it; else None. Asked before Django reads an upload's body, to decide how large
     it may be (``core.asgi_limits``), so it answers as a request would be answered: a token
     that still signs in (:func:`credentials_valid`) and may write; else a session that still
-    signs in, whose person has the second factor the policy requires. Nothing is recorded."""
+    signs in, whose person has the second factor the policy requires (their own, or the
+    identity provider's that the session records). Nothing is recorded."""
     token = _token_matching(bearer) if bearer else None
     if token is not None and token.can_write:
         credential = Credential(kind="token", key=str(token.pk), user_id=token.user_id)
@@ -261,4 +262,4 @@ def uploader_id(*, bearer: str = "", session_key: str = "") -> int | None:
     if not credentials_valid([Credential(kind="session", key=session_key, user_id=user_id)]):
         return None
     user = User.objects.get(pk=user_id)
-    return None if second_factor_missing(user) else user_id
+    return None if second_factor_missing(user, data) else user_id

@@ -374,6 +374,28 @@ def test_a_session_owing_its_second_factor_gets_the_form_limit(
     assert small.headers["location"].startswith("/accounts/")
 
 
+def test_a_session_whose_identity_provider_did_the_second_factor_takes_a_whole_file(
+    server, team, large_files, settings
+):
+    """As for every page: a sign-in through the organisation's identity provider that asked
+    for a second factor of its own (recorded in the session) meets the policy."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from commonroom.accounts.selectors import SSO_SESSION_KEY
+
+    settings.COMMONROOM_BODY_STALL_SECONDS = 1
+    settings.COMMONROOM_MFA_REQUIRED = "all"
+    session_key = session_cookie(team.editor)
+    path = f"/w/{team.workspace.pk}/upload/"
+    cookie = {"Cookie": f"sessionid={session_key}"}
+    assert announce(server, path, cookie, large_files + 1)[0] == 413
+
+    session = SessionStore(session_key=session_key)
+    session[SSO_SESSION_KEY] = {"second_factor": True}
+    session.save()
+    assert announce(server, path, cookie, large_files + 1)[0] == 408  # let through
+
+
 # --- A body that stops arriving ----------------------------------------------------------------
 
 
