@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
@@ -46,6 +47,8 @@ from commonroom.core.upload_slots import (
     upload_slot_renew,
     upload_slot_take,
 )
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -122,8 +125,9 @@ def too_large_refusal(path: str, *, signed_in: bool) -> TooLarge:
 
 def stalled_error() -> ApplicationError:
     seconds = stall_seconds()
+    unit = "second" if seconds == 1 else "seconds"
     return ApplicationError(
-        f"Nothing of the request arrived for {seconds:g} seconds, so it was dropped. "
+        f"Nothing of the request arrived for {seconds:g} {unit}, so it was dropped. "
         "Nothing was saved; try again.",
         code="request_stalled",
         status=408,
@@ -177,7 +181,10 @@ async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
     async def renew() -> None:
         while True:
             await asyncio.sleep(RENEW_SECONDS)
-            await sync_to_async(upload_slot_renew)(slot)
+            try:
+                await sync_to_async(upload_slot_renew)(slot)
+            except Exception:  # the cache out of reach a moment: the upload carries on
+                log.warning("Could not renew an upload slot (%s); trying again", slot.key)
 
     renewing = asyncio.create_task(renew())
     try:
