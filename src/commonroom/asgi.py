@@ -1,6 +1,7 @@
-"""The ASGI application uvicorn serves: Django (behind an early request-size guard) for http,
-the live consumers for websockets. In production it refuses to load without the shared cache
-(``core.shared_state``), however uvicorn was started."""
+"""The ASGI application uvicorn serves: Django (behind an early guard on request bodies, which
+asks accounts who a request's credentials sign in) for http, the live consumers for
+websockets. In production it refuses to load without the shared cache (``core.shared_state``),
+however uvicorn was started."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ if (refusal := shared_state_refusal(workers=1)) is not None:
     raise ImproperlyConfigured(refusal)
 
 # Imported after Django is set up: they load models.
+from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from commonroom.accounts.selectors import uploader_id  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
@@ -31,10 +34,21 @@ from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
 # Django's ASGI handler spools each request body (over 1 MiB) to a temporary file. Put those
 # beside the uploads on the data disk, never on a memory-backed /tmp, so memory stays flat.
 tempfile.tempdir = str(settings.FILE_UPLOAD_TEMP_DIR)
+
+
+async def uploader(bearer: str, session_key: str) -> int | None:
+    """Who an upload's API token or session signs in, asked before its body is read."""
+    return await database_sync_to_async(uploader_id)(bearer=bearer, session_key=session_key)
+
+
 application = ProtocolTypeRouter(
     {
-        # A full disk while the body is spooled, before Django runs: 507, not uvicorn's 500.
-        "http": RequestSizeLimit(StorageFullGuard(django_application)),  # type: ignore[arg-type]
+        # Bodies' size, pace and number decided before Django reads them (core.asgi_limits);
+        # a full disk while the body is spooled, before Django runs: 507, not uvicorn's 500.
+        "http": RequestSizeLimit(
+            StorageFullGuard(django_application),  # type: ignore[arg-type]
+            identify=uploader,
+        ),
         "websocket": SocketAuth(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -388,6 +388,10 @@ COMMONROOM_DIGEST_HOUR = min(max(env_int("COMMONROOM_DIGEST_HOUR", 7), 0), 23)
 COMMONROOM_STAFF_EMAIL_DOMAINS = {d.lower() for d in env_list("COMMONROOM_STAFF_EMAIL_DOMAINS", "")}
 # Largest file accepted, in bytes (default 2 GiB). Checked while the upload streams in.
 COMMONROOM_MAX_UPLOAD_BYTES = env_int("COMMONROOM_MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Uploads one person may have in progress at once, over every server process (429 past it).
+COMMONROOM_MAX_CONCURRENT_UPLOADS = max(env_int("COMMONROOM_MAX_CONCURRENT_UPLOADS", 4), 1)
+# A request body of which nothing arrives for this many seconds is dropped (408).
+COMMONROOM_BODY_STALL_SECONDS = max(env_int("COMMONROOM_BODY_STALL_SECONDS", 30), 1)
 FILE_UPLOAD_HANDLERS = ["commonroom.documents.uploads.HashingUploadHandler"]
 # Request bodies over 1 MiB are spooled to disk, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -495,9 +499,10 @@ else:
 COMMONROOM_EVENT_DAYS = env_int("COMMONROOM_EVENT_DAYS", 30)
 
 # --- State several processes share (core/shared_state.py) ------------------------------------
-# Sign-in rate limits, the second factor's used codes, the PDF page budget and the comparison
-# cache live in Django's cache. With REDIS_URL it is Redis, shared by every process and machine;
-# without it each process has its own memory, which is sound for one process only:
+# Sign-in rate limits, the second factor's used codes, the PDF page budget, the comparison
+# cache and each person's upload slots live in Django's cache. With REDIS_URL it is Redis, shared
+# by every process and machine; without it each process has its own memory, which is sound for
+# one process only:
 # `commonroom serve --workers N` (N > 1) and COMMONROOM_ENV=production refuse to start then.
 if REDIS_URL:
     from redis.backoff import ExponentialWithJitterBackoff as _Backoff

@@ -193,13 +193,8 @@ def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
     """The active token ``raw`` stands for, or None. Records its last use. A right token whose
     owner may no longer use tokens (a guest no longer allowed them) raises :class:`TokenRefused`
     with the sentence that says why (only to whoever holds the whole secret)."""
-    if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
-        return None
-    prefix = raw[: len(TOKEN_PREFIX) + 8]
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    token = _token_matching(raw)
     if token is None or token.revoked_at is not None or not token.user.is_active:
-        return None
-    if not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
         return None
     refusal = api_tokens_refusal(token.user)
     if refusal is not None:
@@ -210,6 +205,17 @@ def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip[:64])
+    return token
+
+
+def _token_matching(raw: str) -> ApiToken | None:
+    """The token whose whole secret ``raw`` is, revoked or not, or None (one query)."""
+    if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix = raw[: len(TOKEN_PREFIX) + 8]
+    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
+        return None
     return token
 
 
@@ -291,3 +297,29 @@ def _session_holds(data: dict[str, Any] | None, user: User | None) -> bool:
     stored = str(data.get(HASH_SESSION_KEY) or "")
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     return bool(stored) and any(constant_time_compare(stored, h) for h in hashes)
+
+
+def uploader_id(*, bearer: str = "", session_key: str = "") -> int | None:
+    """The id of the person a request with this API token (``bearer``, the whole secret) or
+    browser session (``session_key``, the cookie's value) is signed in as, if that person may
+    upload with it; else None. Asked before Django reads an upload's body, to decide how large
+    it may be (``core.asgi_limits``), so it answers as a request would be answered: a token
+    that still signs in (:func:`credentials_valid`) and may write; else a session that still
+    signs in, whose person has the second factor the policy requires (their own, or the
+    identity provider's that the session records). Nothing is recorded."""
+    token = _token_matching(bearer) if bearer else None
+    if token is not None and token.can_write:
+        credential = Credential(kind="token", key=str(token.pk), user_id=token.user_id)
+        if credentials_valid([credential]):
+            return token.user_id
+    if not session_key:
+        return None
+    data = _sessions_data({session_key}).get(session_key) or {}
+    try:
+        user_id = int(data.get(SESSION_KEY, ""))
+    except (TypeError, ValueError):
+        return None
+    if not credentials_valid([Credential(kind="session", key=session_key, user_id=user_id)]):
+        return None
+    user = User.objects.get(pk=user_id)
+    return None if second_factor_missing(user, data) else user_id

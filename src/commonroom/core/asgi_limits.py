@@ -1,31 +1,62 @@
-"""Refuse an over-size request body before Django spools it to disk.
+"""Refuse an over-size, stalled or one-too-many request body before Django spools it to disk.
 
-Django's ASGI handler reads the whole body before the view runs. This wrapper answers 413 at once
-when ``Content-Length`` already says the body is too large, and stops a body without a length
-(chunked), or one longer than it declared, as soon as it passes the limit, answering 413 there
-too. The per-file check in :mod:`commonroom.documents.uploads` still applies inside the limit.
+Django's ASGI handler reads the whole body (to a temporary file on the data disk) before any
+middleware or view runs, so what a body may cost is decided here, from the headers alone:
 
-Only the upload routes take bodies up to ``COMMONROOM_MAX_UPLOAD_BYTES``; every other route, signed
-in or not, takes no more than Django's own form limit, so nobody can fill the data disk by posting
-gigabytes to, say, the sign-in page.
+- **Who is asking.** Only a person signed in earns a large body, and only on the four upload
+  routes: before a byte is read, the API token (``Authorization: Bearer``, on the API's routes)
+  or the session cookie is checked against the database by the ``identify`` function the
+  application passes in (``accounts.selectors.uploader_id``; core names no app). Anyone else,
+  everywhere, gets Django's form limit. Whether the person may upload *there* is still the
+  view's to decide (a 404); this layer decides only the size.
+- **How large.** 413 at once when ``Content-Length`` already says the body is over the limit;
+  a body without a length (chunked), or longer than it declared, is cut off as soon as it
+  passes the limit (Django sees a disconnect and keeps nothing) and answered 413 too. The
+  per-file check in :mod:`commonroom.documents.uploads` still applies inside the limit.
+- **How slowly.** A body of which nothing arrives for ``COMMONROOM_BODY_STALL_SECONDS`` is
+  dropped the same way (Django closes its spooled file, which has no name, so the disk space
+  is freed) and answered 408, on every route.
+- **How many at once.** A signed-in person's uploads each hold one of their
+  ``COMMONROOM_MAX_CONCURRENT_UPLOADS`` slots (``core.upload_slots``, in the shared cache) from
+  before the body is read until the response is sent or the client is gone; one more is 429.
+
+Every refusal is the API's JSON ``{"code", "detail"}`` (on /api/, or when the page's upload
+script asks for JSON) or plain text, and closes the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.http.cookie import parse_cookie
 
 from commonroom.core.exceptions import ApplicationError, TooLarge
+from commonroom.core.upload_slots import (
+    RENEW_SECONDS,
+    UploadSlot,
+    too_many_uploads,
+    upload_slot_give_back,
+    upload_slot_renew,
+    upload_slot_take,
+)
+
+log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# (API token, session key) -> the id of the person they sign in, if they may upload with them.
+Identify = Callable[[str, str], Awaitable[int | None]]
 
 # Room for the multipart envelope and form fields around the largest allowed file.
 ENVELOPE = 1024 * 1024
@@ -44,11 +75,24 @@ UPLOAD_PATHS = re.compile(
 )
 
 
-def limit_bytes(path: str = "") -> int:
-    """The largest body accepted on ``path``: a whole file on upload routes, a form elsewhere."""
-    if UPLOAD_PATHS.match(path):
-        return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
+# Methods that carry no body worth a slot or a look-up.
+BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def form_limit() -> int:
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + ENVELOPE
+
+
+def upload_limit() -> int:
+    return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
+
+
+def limit_bytes(path: str, *, signed_in: bool) -> int:
+    """The largest body accepted on ``path``: a whole file on an upload route from someone
+    signed in, never more than a form otherwise."""
+    if not UPLOAD_PATHS.match(path):
+        return form_limit()
+    return upload_limit() if signed_in else min(form_limit(), upload_limit())
 
 
 def human_size(num: float) -> str:
@@ -68,12 +112,88 @@ def too_large_error() -> TooLarge:
     )
 
 
-async def send_413(scope: Scope, send: Send) -> None:
-    if UPLOAD_PATHS.match(str(scope.get("path", ""))):
-        error = too_large_error()
-    else:
-        error = TooLarge("That request is too large. Nothing was saved.", code="too_large")
-    await send_error(send, error, as_json=scope["path"].startswith("/api/"))
+def too_large_refusal(path: str, *, signed_in: bool) -> TooLarge:
+    if UPLOAD_PATHS.match(path):
+        if signed_in or upload_limit() <= form_limit():
+            return too_large_error()
+        return TooLarge(
+            "Sign in (or send an API token) to upload a file this large. Nothing was saved.",
+            code="too_large",
+        )
+    return TooLarge("That request is too large. Nothing was saved.", code="too_large")
+
+
+def stalled_error() -> ApplicationError:
+    seconds = stall_seconds()
+    unit = "second" if seconds == 1 else "seconds"
+    return ApplicationError(
+        f"Nothing of the request arrived for {seconds:g} {unit}, so it was dropped. "
+        "Nothing was saved; try again.",
+        code="request_stalled",
+        status=408,
+    )
+
+
+def stall_seconds() -> float:
+    return max(float(settings.COMMONROOM_BODY_STALL_SECONDS), 0.1)
+
+
+def header(scope: Scope, name: bytes) -> bytes:
+    """The value of header ``name`` (lower case), several joined as HTTP allows, or b""."""
+    values = [v for k, v in scope.get("headers", []) if k.lower() == name]
+    return (b"; " if name == b"cookie" else b", ").join(values)
+
+
+def wants_json(scope: Scope) -> bool:
+    """The API's routes, and pages' scripts that ask for JSON (the upload progress bar)."""
+    path = str(scope.get("path", ""))
+    return path.startswith("/api/") or b"application/json" in header(scope, b"accept")
+
+
+def credentials(scope: Scope) -> tuple[str, str]:
+    """The API token (on the API's routes only, as only they take one) and the session key a
+    request carries, each "" if absent."""
+    bearer = ""
+    if str(scope.get("path", "")).startswith("/api/"):
+        authorization = header(scope, b"authorization").decode("latin-1")
+        if authorization[:7].lower() == "bearer ":
+            bearer = authorization[7:].strip()
+    cookies = parse_cookie(header(scope, b"cookie").decode("latin-1"))
+    return bearer, cookies.get(settings.SESSION_COOKIE_NAME, "")
+
+
+def declared_length(scope: Scope) -> int:
+    try:
+        return int(header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
+
+
+@contextlib.asynccontextmanager
+async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
+    """One of ``person_id``'s upload slots for the length of the block (renewed meanwhile, given
+    back at its end whatever happens), or None if they have none free."""
+    slot = await sync_to_async(upload_slot_take)(person_id=person_id)
+    if slot is None:
+        yield None
+        return
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await sync_to_async(upload_slot_renew)(slot)
+            except Exception:  # the cache out of reach a moment: the upload carries on
+                log.warning("Could not renew an upload slot (%s); trying again", slot.key)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield slot
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        await sync_to_async(upload_slot_give_back)(slot)
 
 
 async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> None:
@@ -100,38 +220,73 @@ async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> N
 
 
 class RequestSizeLimit:
-    def __init__(self, app: ASGIApp) -> None:
+    """The guard in front of Django (see the module's docstring). ``identify`` tells who a
+    request's credentials sign in; without it nobody is signed in here, so every body is held
+    to the form limit."""
+
+    def __init__(self, app: ASGIApp, *, identify: Identify | None = None) -> None:
         self.app = app
+        self.identify = identify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = limit_bytes(str(scope.get("path", "")))
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = 0
-                if declared > limit:
-                    await send_413(scope, send)
-                    return
+        path = str(scope.get("path", ""))
+        person_id = None
+        if (
+            self.identify is not None
+            and UPLOAD_PATHS.match(path)
+            and str(scope.get("method", "")).upper() not in BODILESS
+        ):
+            bearer, session_key = credentials(scope)
+            if bearer or session_key:
+                person_id = await self.identify(bearer, session_key)
+        signed_in = person_id is not None
+        limit = limit_bytes(path, signed_in=signed_in)
+        if declared_length(scope) > limit:
+            await send_error(
+                send, too_large_refusal(path, signed_in=signed_in), as_json=wants_json(scope)
+            )
+            return
+        if person_id is None:
+            await self.guarded(scope, receive, send, limit=limit, signed_in=False)
+            return
+        async with upload_slot(person_id) as slot:
+            if slot is None:
+                await send_error(send, too_many_uploads(), as_json=wants_json(scope))
+                return
+            await self.guarded(scope, receive, send, limit=limit, signed_in=True)
+
+    async def guarded(
+        self, scope: Scope, receive: Receive, send: Send, *, limit: int, signed_in: bool
+    ) -> None:
+        """Django, reading a body cut off past ``limit`` bytes or after a stall."""
+        stall = stall_seconds()
         received = 0
-        cut_off = False
+        refusal: ApplicationError | None = None
+        body_done = False
         started = False
 
         async def guarded_receive() -> Message:
-            nonlocal received, cut_off
-            if cut_off:
+            nonlocal received, refusal, body_done
+            if refusal is not None:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            if body_done:  # Django listening for a disconnect while the view runs
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout=stall)
+            except TimeoutError:
+                # Django treats a disconnect as an aborted request: it closes (and so frees)
+                # the body spooled so far and keeps nothing.
+                refusal = stalled_error()
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    # Django treats a disconnect as an aborted request: nothing is kept.
-                    cut_off = True
+                    refusal = too_large_refusal(str(scope.get("path", "")), signed_in=signed_in)
                     return {"type": "http.disconnect"}
+                body_done = not message.get("more_body", False)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -141,6 +296,7 @@ class RequestSizeLimit:
             await send(message)
 
         await self.app(scope, guarded_receive, watched_send)
-        if cut_off and not started:
-            # The client is still there: tell it why, rather than leave the server to answer 500.
-            await send_413(scope, send)
+        if refusal is not None and not started:
+            # The client may still be there: tell it why, rather than leave uvicorn to answer
+            # 500; the answer closes the connection.
+            await send_error(send, refusal, as_json=wants_json(scope))

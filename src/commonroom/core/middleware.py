@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.defaults import server_error as django_server_error
 
-from commonroom.core.asgi_limits import send_error
+from commonroom.core.asgi_limits import send_error, wants_json
 from commonroom.core.exceptions import ApplicationError, StorageFull, storage_full_cause
 from commonroom.core.views import is_htmx
 
@@ -199,6 +199,4 @@ class StorageFullGuard:
 
 
 async def send_storage_full(scope: Scope, send: Send) -> None:
-    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
-    as_json = str(scope.get("path", "")).startswith("/api/") or b"application/json" in accept
-    await send_error(send, StorageFull(), as_json=as_json)
+    await send_error(send, StorageFull(), as_json=wants_json(scope))

@@ -1,11 +1,12 @@
 """What several server processes must share, and the refusal to run several without it.
 
 Sign-in rate limits (allauth), the second factor's used codes (allauth.mfa: a TOTP code works
-once), the audit trail's note of a refused sign-in, the PDF page budget and the comparison cache
-all live in Django's cache. Several processes share it only when it is Redis (``REDIS_URL``);
-a local-memory cache in each of two processes would give an attacker twice the guesses and let
-a code be used twice. So a setup that runs several processes, or may (production), refuses to
-start without it, with a sentence saying what to set, rather than quietly weakening.
+once), the audit trail's note of a refused sign-in, the PDF page budget, the comparison cache
+and each person's upload slots (``core.upload_slots``) all live in Django's cache. Several
+processes share it only when it is Redis (``REDIS_URL``); a local-memory cache in each of two
+processes would give an attacker twice the guesses and let a code be used twice. So a setup that
+runs several processes, or may (production), refuses to start without it, with a sentence saying
+what to set, rather than quietly weakening.
 
 Capacity limits stay per process on purpose: at most ``PDF_PAGE_DRAWERS`` PDF pages drawn at
 once by each process (previews.services) bounds that process's child processes, which is what

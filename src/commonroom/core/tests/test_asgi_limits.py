@@ -1,5 +1,9 @@
-"""Only upload routes take large bodies; everywhere else a body over the form limit is refused
-before anything is read or spooled."""
+"""Only upload routes take large bodies, and only from someone signed in; everywhere else, and
+from anyone else, a body over the form limit is refused before anything is read or spooled.
+
+These drive the guard alone, with an ``identify`` that vouches for whoever sends the token
+``cr_known`` (the real one, which asks the database, is tested through a real server in
+test_upload_bodies.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,16 @@ UPLOADS = [
 OTHERS = ["/accounts/login/", "/healthz", f"/w/{WS}/members/", f"/api/v1/workspaces/{WS}"]
 
 
-def post(path: str, declared: int) -> tuple[int | None, bool, bytes]:
+KNOWN = 7  # the person the token "cr_known" signs in
+
+
+async def identify(bearer: str, session_key: str) -> int | None:
+    return KNOWN if "cr_known" in (bearer, session_key) else None
+
+
+def post(
+    path: str, declared: int, credentials: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int | None, bool, bytes]:
     """Send a request declaring ``declared`` bytes; return (status, app was called, body)."""
     called = False
     sent: list[dict] = []
@@ -41,25 +54,55 @@ def post(path: str, declared: int) -> tuple[int | None, bool, bytes]:
         "type": "http",
         "method": "POST",
         "path": path,
-        "headers": [(b"content-length", str(declared).encode())],
+        "headers": [(b"content-length", str(declared).encode()), *(credentials or [])],
     }
-    asyncio.run(RequestSizeLimit(app)(scope, receive, send))
+    asyncio.run(RequestSizeLimit(app, identify=identify)(scope, receive, send))
     status = sent[0]["status"] if sent else None
     return status, called, b"".join(m.get("body", b"") for m in sent[1:])
 
 
+def signed_in(path: str) -> list[tuple[bytes, bytes]]:
+    """The known person's credential as each route takes it: a token for the API, a session
+    cookie for pages."""
+    if path.startswith("/api/"):
+        return [(b"authorization", b"Bearer cr_known")]
+    return [(b"cookie", b"sessionid=cr_known")]
+
+
 @pytest.mark.parametrize("path", UPLOADS)
-def test_upload_routes_take_whole_files(path, settings):
+def test_upload_routes_take_whole_files_from_someone_signed_in(path, settings):
     settings.COMMONROOM_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-    assert limit_bytes(path) > 50 * 1024 * 1024
-    status, called, _ = post(path, 40 * 1024 * 1024)
+    assert limit_bytes(path, signed_in=True) > 50 * 1024 * 1024
+    status, called, _ = post(path, 40 * 1024 * 1024, signed_in(path))
     assert (status, called) == (200, True)
+
+
+@pytest.mark.parametrize("path", UPLOADS)
+def test_upload_routes_refuse_a_large_body_from_anyone_else_before_reading_it(path, settings):
+    settings.COMMONROOM_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+    unknown = (
+        [(b"authorization", b"Bearer cr_wrong")]
+        if path.startswith("/api/")
+        else [(b"cookie", b"sessionid=wrong")]
+    )
+    for credentials in ([], unknown):
+        status, called, body = post(path, 40 * 1024 * 1024, credentials)
+        assert (status, called) == (413, False)
+        assert b"Sign in (or send an API token) to upload a file this large" in body
+
+
+def test_a_token_counts_only_on_the_api(settings):
+    """Pages take the session cookie only, so a token sent to a page's upload route earns
+    nothing there."""
+    settings.COMMONROOM_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+    status, called, _ = post(UPLOADS[0], 40 * 1024 * 1024, [(b"authorization", b"Bearer cr_known")])
+    assert (status, called) == (413, False)
 
 
 @pytest.mark.parametrize("path", OTHERS)
 def test_other_routes_refuse_a_large_body_before_reading_it(path, settings):
     settings.COMMONROOM_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-    status, called, body = post(path, 40 * 1024 * 1024)
+    status, called, body = post(path, 40 * 1024 * 1024, signed_in(path))
     assert (status, called) == (413, False)
     assert b"too large" in body
 
@@ -67,3 +110,35 @@ def test_other_routes_refuse_a_large_body_before_reading_it(path, settings):
 def test_an_ordinary_form_still_passes(settings):
     status, called, _ = post("/accounts/login/", 2000)
     assert (status, called) == (200, True)
+
+
+def test_the_stall_clock_stops_once_the_body_is_whole(settings):
+    """With the whole body read, Django waits on ``receive`` for a disconnect while the view
+    runs: a view slower than the stall limit is not cut off."""
+    settings.COMMONROOM_BODY_STALL_SECONDS = 0.1
+    listened: list[str] = []
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):
+        assert (await receive())["more_body"] is False
+        try:  # as Django's disconnect listener does, for longer than the stall limit
+            listened.append((await asyncio.wait_for(receive(), timeout=0.5))["type"])
+        except TimeoutError:
+            listened.append("still waiting")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    messages = [{"type": "http.request", "body": b"login=x", "more_body": False}]
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # the client keeps the connection open, sending nothing
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/accounts/login/", "headers": []}
+    asyncio.run(RequestSizeLimit(app, identify=identify)(scope, receive, send))
+    assert listened == ["still waiting"]
+    assert sent[0]["status"] == 200
