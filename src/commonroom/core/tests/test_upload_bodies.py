@@ -396,6 +396,23 @@ def test_a_session_whose_identity_provider_did_the_second_factor_takes_a_whole_f
     assert announce(server, path, cookie, large_files + 1)[0] == 408  # let through
 
 
+def test_a_session_whose_second_factor_is_a_code_by_email_takes_a_whole_file(
+    server, team, large_files, settings
+):
+    """A code by email is a second factor for the policy, here as on every page."""
+    from commonroom.accounts.models import EmailCodeFactor
+
+    settings.COMMONROOM_BODY_STALL_SECONDS = 1
+    settings.COMMONROOM_MFA_REQUIRED = "all"
+    session_key = session_cookie(team.editor)
+    path = f"/w/{team.workspace.pk}/upload/"
+    cookie = {"Cookie": f"sessionid={session_key}"}
+    assert announce(server, path, cookie, large_files + 1)[0] == 413
+
+    EmailCodeFactor.objects.create(user=team.editor)
+    assert announce(server, path, cookie, large_files + 1)[0] == 408  # let through
+
+
 # --- A body that stops arriving ----------------------------------------------------------------
 
 
