@@ -66,11 +66,14 @@ def invitation(asgi_server: Any, smtp_server: Any, settings: Any) -> dict[str, A
         access=workspace_access(user=priya, workspace_id=workspace.pk),
         email=AISHA,
         role="commenter",
+        open_path=document,
+        open_label="minutes-2026-11-24.txt",
     )
     (mail,) = smtp_server.wait_for(1)
-    link = re.search(r"https?://\S+/invitations/\S+/", smtp_server.body(mail))
+    link = re.search(r"https?://\S+/invitations/\S+", smtp_server.body(mail))
     assert link is not None
-    return {"link": f"{link.group(0)}?next={document}", "document": document}
+    assert "invited you to read" in smtp_server.body(mail)
+    return {"link": link.group(0), "document": document}
 
 
 def visited(page: Any) -> list[str]:

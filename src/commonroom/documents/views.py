@@ -29,7 +29,9 @@ from commonroom.documents.selectors import (
     trash_items,
 )
 from commonroom.documents.uploads import upload_error
+from commonroom.workspaces.roles import Role
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
+from commonroom.workspaces.services import invitation_create
 
 
 def _folder_or_root(access: WorkspaceAccess, folder_id: str) -> Folder | None:
@@ -257,6 +259,8 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "doc_access": doc_access,
             "document": doc,
             "abilities": doc_access.abilities,
+            "can_invite": doc_access.access.can("manage_members"),
+            "roles": Role.choices,
             "versions": versions,
             "latest": versions[0] if versions else None,
             "path": folder_path(doc.folder),
@@ -380,6 +384,21 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
             )
             messages.success(
                 request, "Document reopened. New versions go above its final record, which stays."
+            )
+        elif action == "invite":
+            # An invitation to the workspace whose link opens this document once accepted.
+            issued = invitation_create(
+                actor=request.user,
+                access=access,
+                email=form_value(request, "email"),
+                role=form_value(request, "role"),
+                open_path=here,
+                open_label=doc_access.document.name,
+                info=info(request),
+            )
+            messages.success(
+                request,
+                f"Invitation sent to {issued.invitation.email}: their link opens this document.",
             )
         elif action == "delete":
             services.document_delete(actor=request.user, doc_access=doc_access, info=info(request))

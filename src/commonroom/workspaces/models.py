@@ -88,6 +88,10 @@ class Invitation(models.Model):
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The page of the workspace the link opens at once accepted (a document the person was
+    # invited to read), and its name for the email; empty: the workspace.
+    open_path = models.CharField(max_length=300, blank=True)
+    open_label = models.CharField(max_length=255, blank=True)
     # Why the email could not be sent, if it could not: the manager sees it and invites again.
     email_error = models.CharField(max_length=300, blank=True)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -229,7 +231,11 @@ class IssuedInvitation:
 
     @property
     def url(self) -> str:
-        return invitation_url(self.token)
+        """The link: to the page the invitation opens at (``?next=``) when it names one."""
+        url = invitation_url(self.token)
+        if self.invitation.open_path:
+            url += "?" + urlencode({"next": self.invitation.open_path})
+        return url
 
 
 def normalise_email(email: str) -> str:
@@ -241,17 +247,31 @@ def normalise_email(email: str) -> str:
     return email
 
 
+_OPEN_PATH = re.compile(r"^/w/[0-9a-f-]{36}/(?:[a-z]+/[0-9a-f-]{36}/)*$")
+
+
 @transaction.atomic
 def invitation_create(
-    *, actor: User, access: WorkspaceAccess, email: str, role: str, info: RequestInfo = SYSTEM
+    *,
+    actor: User,
+    access: WorkspaceAccess,
+    email: str,
+    role: str,
+    open_path: str = "",
+    open_label: str = "",
+    info: RequestInfo = SYSTEM,
 ) -> IssuedInvitation:
-    """Invite ``email`` with ``role``: a single-use link that expires, sent once committed."""
+    """Invite ``email`` with ``role``: a single-use link that expires, sent once committed.
+    ``open_path``: a page of this workspace the link opens at once accepted (the document the
+    person is invited to read, named ``open_label`` in the email)."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can invite people.")
     email = normalise_email(email)
     if role not in Role.values:
         raise ApplicationError("Choose a role.", code="invalid_role")
     ws = access.workspace
+    if open_path and (not _OPEN_PATH.match(open_path) or not open_path.startswith(f"/w/{ws.pk}/")):
+        raise ApplicationError("That page is not in this workspace.", code="invalid_page")
     if ws.memberships.filter(user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
     now = timezone.now()
@@ -267,6 +287,8 @@ def invitation_create(
         token_hash=_token_hash(token),
         invited_by=actor,
         expires_at=now + timedelta(days=settings.COMMONROOM_INVITATION_DAYS),
+        open_path=open_path,
+        open_label=plain_text(open_label)[:255] if open_path else "",
     )
     _ws_audit(
         access,
@@ -276,7 +298,11 @@ def invitation_create(
         target_type="invitation",
         target_id=str(invitation.pk),
         target_label=email,
-        data={"role": role, "expires_at": invitation.expires_at.isoformat()},
+        data={
+            "role": role,
+            "expires_at": invitation.expires_at.isoformat(),
+            **({"opens": open_path} if open_path else {}),
+        },
     )
     issued = IssuedInvitation(invitation=invitation, token=token)
     transaction.on_commit(lambda: _send_invitation_email(issued, inviter=actor))
@@ -294,7 +320,11 @@ def _send_invitation_email(issued: IssuedInvitation, *, inviter: User) -> None:
     }
     try:
         send_mail(
-            subject=f"{inviter.display_name} invited you to {inv.workspace.name} on Commonroom",
+            subject=(
+                f"{inviter.display_name} invited you to read {inv.open_label} on Commonroom"
+                if inv.open_label
+                else f"{inviter.display_name} invited you to {inv.workspace.name} on Commonroom"
+            ),
             message=render_to_string("workspaces/email/invitation.txt", context),
             from_email=None,
             recipient_list=[inv.email],

@@ -204,7 +204,7 @@ def invitation_accept(request: AuthedRequest, token: str) -> HttpResponse:
     invitation = services.invitation_for_token(token)
     signed_in = request.user.is_authenticated
     has_account = account_exists(invitation.email)
-    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    wanted = request.POST.get("next") or request.GET.get("next") or invitation.open_path
     there = _invited_page(request, invitation.workspace_id, str(wanted))
     error = None
     if request.method == "POST":

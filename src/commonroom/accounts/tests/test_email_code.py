@@ -417,34 +417,6 @@ def test_turning_it_off_is_audited_and_the_policy_then_asks_again(settings, aish
     assert client.get(reverse("home"))["Location"].startswith(reverse("account_second_factor"))
 
 
-# --- Confirming it is you: an approval -----------------------------------------------------------
-
-
-def test_an_approval_is_confirmed_with_a_code_by_email(team):
-    from commonroom.approvals.models import Decision
-    from commonroom.approvals.tests.test_services import ask
-    from commonroom.documents.tests.factories import upload
-
-    doc = upload(team.manager, team.workspace, "minutes.txt", b"The minutes.").document
-    EmailCodeFactor.objects.create(user=team.commenter)
-    request = ask(team, doc, team.commenter)
-    client = Client()
-    client.force_login(team.commenter)
-    url = reverse("approval_confirm", args=[doc.workspace_id, doc.pk, request.pk])
-
-    # Approving sends them to confirm with a code by email, then back
-    confirm = client.post(url)["Location"]
-    assert confirm.startswith(reverse("account_email_code_confirm"))
-    client.post(confirm, {"action": "send"})
-    assert client.post(confirm, {"code": wrong(last_code(team.commenter.email))}).status_code == 400
-    back = client.post(confirm, {"code": last_code(team.commenter.email)})
-    assert back["Location"] == url
-
-    assert client.post(url)["Location"].endswith(f"#approval-{request.pk}")
-    row = request.approvers.get()
-    assert (row.decision, row.second_factor) == (Decision.APPROVED, "email_code")
-
-
 def test_an_administrator_can_take_away_a_code_by_email_audited(settings, aisha):
     """For a person who lost that mailbox: the admin site deletes the factor (it cannot add
     one), and the change is in the trail."""
