@@ -43,7 +43,7 @@ def test_a_manager_invites_to_a_document_and_the_link_opens_it(
     (sent,) = mail.outbox
     assert sent.subject == "Priya Shah invited you to read Minutes 24 Nov.txt on Commonroom"
     assert '"Minutes 24 Nov.txt" in the workspace' in sent.body
-    link = re.search(r"https?://\S+/invitations/\S+", sent.body)
+    link = re.search(r"https?://\S+/invitations/\S+", str(sent.body))
     assert link is not None and link.group(0).endswith(f"?next={page.replace('/', '%2F')}")
     invitation = Invitation.objects.get()
     assert (invitation.role, invitation.open_path) == ("commenter", page)
