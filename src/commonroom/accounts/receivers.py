@@ -22,9 +22,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from commonroom.accounts import sso
-from commonroom.accounts.services import sign_in_failure_record, signed_out
+from commonroom.accounts.services import own_account_record, sign_in_failure_record, signed_out
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
 from commonroom.core.request_info import SYSTEM, RequestInfo
 
 
@@ -36,15 +35,7 @@ def _user_event(
     action: str, user: Any, request: HttpRequest | None, data: dict[str, Any] | None = None
 ) -> None:
     """An event about a person's own account, with them as actor and target."""
-    audit_record(
-        action=action,
-        actor=user,
-        info=_info(request),
-        target_type="user",
-        target_id=str(user.pk),
-        target_label=user.email,
-        data=data,
-    )
+    own_account_record(action, user, _info(request), data)
 
 
 @receiver(user_logged_in)

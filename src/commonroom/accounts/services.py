@@ -54,6 +54,22 @@ def attempted_email(credentials: dict[str, Any]) -> str:
     return str(credentials.get("email") or credentials.get("username") or "")[:254]
 
 
+def own_account_record(
+    action: str, person: User, info: RequestInfo, data: dict[str, Any] | None = None
+) -> None:
+    """Audit something done to or by a person's own account (signing in and out, second
+    factors, sessions): they are its actor and its target."""
+    audit_record(
+        action=action,
+        actor=person,
+        info=info,
+        target_type="user",
+        target_id=str(person.pk),
+        target_label=person.email,
+        data=data,
+    )
+
+
 def sign_in_failure_record(
     *, credentials: dict[str, Any], info: RequestInfo, data: dict[str, Any] | None = None
 ) -> None:
@@ -155,15 +171,7 @@ def sessions_end_all(*, actor: User, info: RequestInfo = SYSTEM) -> int:
         s.end()
     # Open live sockets were authenticated by those sessions: live closes them (its receiver).
     hooks.changed(hooks.SignedOutEverywhere(actor=actor, sessions=len(sessions)))
-    audit_record(
-        action=Action.SESSIONS_ENDED,
-        actor=actor,
-        info=info,
-        target_type="user",
-        target_id=str(actor.pk),
-        target_label=actor.email,
-        data={"sessions": len(sessions)},
-    )
+    own_account_record(Action.SESSIONS_ENDED, actor, info, {"sessions": len(sessions)})
     return len(sessions)
 
 
@@ -173,14 +181,7 @@ def signed_out(*, actor: User, session_key: str | None, info: RequestInfo = SYST
     (live sockets) is closed by those who follow ``SignedOut``."""
     if session_key:
         hooks.changed(hooks.SignedOut(actor=actor, session_keys=(session_key,)))
-    audit_record(
-        action=Action.LOGOUT,
-        actor=actor,
-        info=info,
-        target_type="user",
-        target_id=str(actor.pk),
-        target_label=actor.email,
-    )
+    own_account_record(Action.LOGOUT, actor, info)
 
 
 @transaction.atomic
@@ -195,15 +196,7 @@ def sessions_end(
     if ended:
         keys = tuple(sorted(s.session_key for s in ended))
         hooks.changed(hooks.SignedOut(actor=actor, session_keys=keys))
-        audit_record(
-            action=Action.SESSIONS_ENDED,
-            actor=actor,
-            info=info,
-            target_type="user",
-            target_id=str(actor.pk),
-            target_label=actor.email,
-            data={"sessions": len(ended)},
-        )
+        own_account_record(Action.SESSIONS_ENDED, actor, info, {"sessions": len(ended)})
     return len(ended)
 
 
@@ -381,15 +374,7 @@ def _email_code_failure_record(*, user: User, purpose: str, info: RequestInfo) -
     data: dict[str, Any] = {"reason": "second_factor", "type": EMAIL_CODE}
     if purpose == EmailCodePurpose.CONFIRM:
         data["reauthentication"] = True
-    audit_record(
-        action=Action.LOGIN_FAILED,
-        actor=user,
-        info=info,
-        target_type="user",
-        target_id=str(user.pk),
-        target_label=user.email,
-        data=data,
-    )
+    own_account_record(Action.LOGIN_FAILED, user, info, data)
 
 
 def email_code_factor_add(
@@ -419,12 +404,4 @@ def email_code_factor_remove(*, actor: User, info: RequestInfo = SYSTEM) -> bool
 
 
 def _factor_change_record(*, actor: User, added: bool, info: RequestInfo) -> None:
-    audit_record(
-        action=Action.MFA_CHANGED,
-        actor=actor,
-        info=info,
-        target_type="user",
-        target_id=str(actor.pk),
-        target_label=actor.email,
-        data={"type": EMAIL_CODE, "added": added},
-    )
+    own_account_record(Action.MFA_CHANGED, actor, info, {"type": EMAIL_CODE, "added": added})

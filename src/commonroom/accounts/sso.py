@@ -143,28 +143,27 @@ def _label() -> str:
     return str(settings.COMMONROOM_OIDC_LABEL).removeprefix("Sign in with ").strip() or "Sign-in"
 
 
-def login(request: HttpRequest, provider_id: str) -> HttpResponse:
-    """Start signing in at the provider (allauth's view, with our adapter)."""
+def _answer(view_class: Any, request: HttpRequest, provider_id: str) -> HttpResponse:
+    """allauth's view with our adapter; an unknown provider is 404, the provider unreachable a
+    sentence."""
     try:
-        view = OAuth2LoginView.adapter_view(Adapter(request, provider_id))
-        return view(request)
-    except SocialApp.DoesNotExist:
-        raise Http404() from None
-    except RequestException as e:
-        log.warning("single sign-on: the provider's configuration could not be read: %s", e)
-        return _error_page(request, UNREACHABLE.format(label=_label()), 503)
-
-
-def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
-    """Back from the provider (allauth's view, with our adapter)."""
-    try:
-        view = OAuth2CallbackView.adapter_view(Adapter(request, provider_id))
+        view = view_class.adapter_view(Adapter(request, provider_id))
         return view(request)
     except SocialApp.DoesNotExist:
         raise Http404() from None
     except RequestException as e:
         log.warning("single sign-on: the provider could not be reached: %s", e)
         return _error_page(request, UNREACHABLE.format(label=_label()), 503)
+
+
+def login(request: HttpRequest, provider_id: str) -> HttpResponse:
+    """Start signing in at the provider."""
+    return _answer(OAuth2LoginView, request, provider_id)
+
+
+def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
+    """Back from the provider."""
+    return _answer(OAuth2CallbackView, request, provider_id)
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

@@ -224,15 +224,17 @@ def build_world(*, guests: bool = False) -> World:
     return World(by_role, ws, params, trash_params, sessions, api_tokens, read_tokens)
 
 
-@pytest.fixture(scope="module")
-def world(django_db_setup: Any, django_db_blocker: Any, files: Path) -> Iterator[World]:
-    """Built once for the module inside a transaction that is rolled back at its end; every test
-    runs in a savepoint within it (the ``db`` fixture), and every request in another."""
+def world_for_module(
+    django_db_blocker: Any, files: Path, *, guests: bool = False
+) -> Iterator[World]:
+    """The world built once for a module inside a transaction that is rolled back at its end;
+    every test runs in a savepoint within it (the ``db`` fixture), and every request in
+    another."""
     with django_db_blocker.unblock(), override_settings(**matrix_settings(files)):
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            built = build_world()
+            built = build_world(guests=guests)
         except BaseException:
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
@@ -241,6 +243,11 @@ def world(django_db_setup: Any, django_db_blocker: Any, files: Path) -> Iterator
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         outer.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: Any, django_db_blocker: Any, files: Path) -> Iterator[World]:
+    yield from world_for_module(django_db_blocker, files)
 
 
 def each_role(world: World, ask: Callable[[str], Any]) -> dict[str, Any]:

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import transaction
-from django.test import override_settings
 
 from commonroom.core.tests.test_permission_matrix import (
     CALLS,
@@ -26,12 +24,12 @@ from commonroom.core.tests.test_permission_matrix import (
     World,
     ask_api,
     ask_pages,
-    build_world,
     files,  # noqa: F401 (the module's blob folder, a fixture)
     matrix_settings,
     mismatches,
     page_cases,
     read_token_expectation,
+    world_for_module,
 )
 
 # What a guest meets that a colleague in the same role does not.
@@ -53,19 +51,7 @@ def _matrix_settings(settings: Any, files: Path) -> None:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def guest_world(django_db_setup: Any, django_db_blocker: Any, files: Path) -> Iterator[World]:  # noqa: F811
-    with django_db_blocker.unblock(), override_settings(**matrix_settings(files)):
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            built = build_world(guests=True)
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    yield built
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        outer.__exit__(None, None, None)
+    yield from world_for_module(django_db_blocker, files, guests=True)
 
 
 def test_the_people_of_this_world_are_guests(db: Any, guest_world: World) -> None:
