@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from django.core.files.storage import default_storage
 from django.db.models import F, Prefetch, QuerySet
 
 from commonroom.core.exceptions import NotFound
@@ -112,6 +113,64 @@ def latest_version(document: Document) -> Version | None:
     if prefetched is not None:
         return prefetched[0] if prefetched else None
     return document.versions.order_by("-number").first()
+
+
+def folder_child_named(
+    *, access: WorkspaceAccess, parent: Folder | None, name: str
+) -> Folder | None:
+    """The live folder called ``name`` (whatever the case) in ``parent``, or None."""
+    return (
+        Folder.objects.filter(
+            workspace_id=access.workspace.pk, parent=parent, deleted_at__isnull=True
+        )
+        .filter(name__iexact=name)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def folder_document_named(
+    *, access: WorkspaceAccess, folder: Folder | None, name: str
+) -> Document | None:
+    """The live document called ``name`` (whatever the case) in ``folder``, with its latest
+    version, or None."""
+    return (
+        folder_documents(access=access, folder=folder)
+        .filter(name__iexact=name)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def document_trashed_by(
+    *, access: WorkspaceAccess, folder: Folder | None, name: str, actor: User, since: Any
+) -> Document | None:
+    """The document called ``name`` in ``folder`` that ``actor`` put in the trash on its own
+    (not with a folder) at or after ``since``, the latest such, or None."""
+    return (
+        Document.objects.filter(
+            workspace_id=access.workspace.pk,
+            folder=folder,
+            name__iexact=name,
+            deleted_by=actor,
+            deleted_at__gte=since,
+            trashed_with__isnull=True,
+        )
+        .order_by("-deleted_at")
+        .first()
+    )
+
+
+def version_file_open(version: Version) -> IO[bytes]:
+    """The bytes stored for ``version`` (its blob), open for reading; the caller closes it.
+    Not the stamped copy a download sends (``stamping.download_file``)."""
+    return blob_file_open(version.blob_id)
+
+
+def blob_file_open(sha256: str) -> IO[bytes]:
+    """The stored file of blob ``sha256``, open for reading (``FileNotFoundError`` once the
+    collector has removed it); the caller closes it."""
+    return default_storage.open(blob_storage_name(sha256), "rb")
 
 
 def document_versions(*, doc_access: DocumentAccess) -> QuerySet[Version]:

@@ -853,6 +853,48 @@ def document_restore(
     return doc
 
 
+# How long after putting a document in the trash its deleter may still bring it back by saving
+# over its name (document_revive): a client's save that deletes the original first.
+REVIVE_WINDOW = timedelta(seconds=30)
+
+
+@transaction.atomic
+def document_revive(
+    *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+) -> Document:
+    """Bring back a document that ``actor`` put in the trash on its own moments ago (within
+    :data:`REVIVE_WINDOW`), because they are now saving over its name: a WebDAV client's save
+    that deletes the original before it puts the new file in its place. Whoever may delete
+    documents there may (no trash manager needed: it is their own deletion, undone); the
+    document comes back with its history and comments, under its name, in its folder (a folder
+    in the trash, or a live document that took the name since, and it stays where it is:
+    :class:`NotFound`, :class:`Conflict`). Audited as restored, ``revived``."""
+    access = _locked(actor, access, "delete_documents", "You cannot restore documents here.")
+    # Read again after the workspace's lock, which every change to a document takes first.
+    doc = (
+        Document.objects.select_related("folder")
+        .filter(pk=document.pk, workspace_id=access.workspace.pk)
+        .first()
+    )
+    if (
+        doc is None
+        or doc.deleted_at is None
+        or doc.deleted_by_id != actor.pk
+        or doc.trashed_with is not None
+        or doc.deleted_at < timezone.now() - REVIVE_WINDOW
+        or (doc.folder is not None and doc.folder.in_trash)
+    ):
+        raise NotFound()
+    if _live_document_named(access, doc.folder, doc.name, exclude=doc.pk):
+        raise Conflict(f"There is already a document called {doc.name} here.", code="name_taken")
+    doc.deleted_at = None
+    doc.deleted_by = None
+    doc.save(update_fields=["deleted_at", "deleted_by"])
+    hooks.changed(hooks.DocumentRestored(actor=actor, document=doc))
+    _audit(doc, action=Action.DOCUMENT_RESTORED, actor=actor, info=info, data={"revived": True})
+    return doc
+
+
 @transaction.atomic
 def folder_restore(
     *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM

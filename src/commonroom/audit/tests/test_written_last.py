@@ -247,6 +247,13 @@ def case_document_restore(team: Any) -> Callable[[], object]:
     )
 
 
+def case_document_revive(team: Any) -> Callable[[], object]:
+    doc = trashed_document(team)  # by the editor, moments ago
+    return lambda: documents.document_revive(
+        actor=team.editor, access=access_for(team.editor, team.workspace), document=doc
+    )
+
+
 def case_document_purge(team: Any) -> Callable[[], object]:
     doc = trashed_document(team)
     return lambda: documents.document_purge(
