@@ -1,7 +1,7 @@
-"""The ASGI application uvicorn serves: Django (behind an early guard on request bodies, which
-asks accounts who a request's credentials sign in) for http, the live consumers for
-websockets. In production it refuses to load without the shared cache (``core.shared_state``),
-however uvicorn was started."""
+"""The ASGI application uvicorn serves: WebDAV at /dav/ (``webdav.asgi``), Django (behind an
+early guard on request bodies, which asks accounts who a request's credentials sign in) for the
+rest of http, the live consumers for websockets. In production it refuses to load without the
+shared cache (``core.shared_state``), however uvicorn was started."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from commonroom.core.asgi_limits import RequestSizeLimit  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
+from commonroom.webdav.asgi import DavEndpoint, with_dav  # noqa: E402
 
 # Django's ASGI handler spools each request body (over 1 MiB) to a temporary file. Put those
 # beside the uploads on the data disk, never on a memory-backed /tmp, so memory stays flat.
@@ -43,11 +44,15 @@ async def uploader(bearer: str, session_key: str) -> int | None:
 
 application = ProtocolTypeRouter(
     {
-        # Bodies' size, pace and number decided before Django reads them (core.asgi_limits);
-        # a full disk while the body is spooled, before Django runs: 507, not uvicorn's 500.
-        "http": RequestSizeLimit(
-            StorageFullGuard(django_application),  # type: ignore[arg-type]
-            identify=uploader,
+        # /dav/ (WebDAV) is routed before Django; for the rest, bodies' size, pace and number
+        # decided before Django reads them (core.asgi_limits), and a full disk while the body
+        # is spooled, before Django runs: 507, not uvicorn's 500.
+        "http": with_dav(
+            DavEndpoint(),
+            RequestSizeLimit(
+                StorageFullGuard(django_application),  # type: ignore[arg-type]
+                identify=uploader,
+            ),
         ),
         "websocket": SocketAuth(URLRouter(websocket_urlpatterns)),
     }
