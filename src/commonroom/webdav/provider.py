@@ -86,7 +86,6 @@ BETWEEN_WORKSPACES = (
     "Documents and folders cannot be moved between workspaces. Copy them there, then delete "
     "the originals."
 )
-FOLDER_IN_THE_WAY = "A folder of that name is already there."
 NOT_FOUND = "This file does not exist, or you do not have access to it."
 WRITES = frozenset({"PUT", "DELETE", "MKCOL", "MOVE", "COPY", "LOCK", "UNLOCK", "PROPPATCH"})
 
@@ -870,6 +869,33 @@ class CommonroomProvider(DAVProvider):
         name = util.get_uri_name(dest_path.rstrip("/"))
         return parent, name, self.get_resource_inst(dest_path, environ)
 
+    def _overwritten(self, dest: Any) -> None:
+        """What a MOVE or COPY with ``Overwrite: T`` replaces (WsgiDAV refuses ``F`` before):
+        a folder or document to the trash, a scratch file deleted. A workspace is never
+        replaced."""
+        if dest is None:
+            return
+        dav = dav_request(dest.environ)
+        self.check_unlocked(dest, dest.environ, depth="infinity")
+        with answered():
+            if isinstance(dest, ContainerResource):
+                if dest.folder is None:
+                    raise PermissionDenied(NOT_HERE)
+                documents.folder_delete(
+                    actor=dav.user, access=dest.access, folder=dest.folder, info=dav.info
+                )
+            elif isinstance(dest, DocumentResource):
+                documents.document_delete(actor=dav.user, doc_access=dest.doc_access, info=dav.info)
+            elif isinstance(dest, ScratchResource):
+                services.scratch_delete(
+                    actor=dav.user,
+                    access=dest.parent.access,
+                    scratch=dest.scratch,
+                    info=dav.info,
+                )
+        dest._unlock_all(recursive=True)
+        dav.forget()
+
     def move(self, src: Any, dest_path: str) -> bool:
         parent, name, dest = self._destination(src, dest_path)
         dav = dav_request(src.environ)
@@ -889,13 +915,7 @@ class CommonroomProvider(DAVProvider):
         if src.folder is None:
             raise _forbid("A workspace cannot be moved or renamed over WebDAV.")
         dav = dav_request(src.environ)
-        if dest is not None:
-            if not isinstance(dest, ContainerResource) or dest.folder is None:
-                raise SentenceError(409, "Something that is not a folder is there.")
-            with answered():
-                documents.folder_delete(
-                    actor=dav.user, access=dest.access, folder=dest.folder, info=dav.info
-                )
+        self._overwritten(dest)
         with answered():
             folder = src.folder
             if folder.parent_id != parent.folder_id:
@@ -916,7 +936,8 @@ class CommonroomProvider(DAVProvider):
     ) -> None:
         dav = dav_request(src.environ)
         if isinstance(dest, ContainerResource):
-            raise SentenceError(409, FOLDER_IN_THE_WAY)
+            self._overwritten(dest)
+            dest = None
         if isinstance(dest, ScratchResource) and is_temporary(dest.scratch.name):
             with answered():
                 services.scratch_delete(
@@ -968,7 +989,8 @@ class CommonroomProvider(DAVProvider):
         dav = dav_request(src.environ)
         scratch = src.scratch
         if isinstance(dest, ContainerResource):
-            raise SentenceError(409, FOLDER_IN_THE_WAY)
+            self._overwritten(dest)
+            dest = None
         with answered():
             if isinstance(dest, DocumentResource):
                 upload = src.upload(dest.document.name)
@@ -1029,12 +1051,12 @@ class CommonroomProvider(DAVProvider):
         if isinstance(src, ContainerResource):
             if src.folder is None:
                 raise _forbid("A workspace cannot be copied over WebDAV.")
-            if dest is not None and not isinstance(dest, ContainerResource):
-                raise SentenceError(409, "Something that is not a folder is there.")
-            self._copy_folder(src, parent, name, dest, depth_infinity=depth_infinity)
+            self._overwritten(dest)
+            self._copy_folder(src, parent, name, None, depth_infinity=depth_infinity)
         else:
             if isinstance(dest, ContainerResource):
-                raise SentenceError(409, FOLDER_IN_THE_WAY)
+                self._overwritten(dest)
+                dest = None
             self._copy_file(src, parent, name, dest)
         dav.forget()
         return True
@@ -1091,10 +1113,6 @@ class CommonroomProvider(DAVProvider):
     ) -> None:
         dav = dav_request(src.environ)
         with answered():
-            if dest is not None and dest.folder is not None:
-                documents.folder_delete(
-                    actor=dav.user, access=dest.access, folder=dest.folder, info=dav.info
-                )
             folder = documents.folder_create(
                 actor=dav.user,
                 access=parent.access,
