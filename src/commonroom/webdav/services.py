@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -44,7 +44,7 @@ from commonroom.documents.selectors import (
     folder_document_named,
     latest_version,
 )
-from commonroom.webdav.models import ScratchFile
+from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, is_temporary
 from commonroom.webdav.selectors import hold_for, scratch_named
 from commonroom.workspaces.selectors import WorkspaceAccess
@@ -329,3 +329,16 @@ def _placeholder_drop(
         name_key=fold(name),
         stands_for__isnull=True,
     ).delete()
+
+
+SCRATCH_KEPT = timedelta(days=1)
+
+
+def leftovers_sweep(*, now: datetime | None = None) -> int:
+    """Delete scratch files nobody wrote for :data:`SCRATCH_KEPT` (a client that crashed left
+    them; a running hold is never that old) and expired locks. Safe to run twice. Returns
+    how many scratch files went."""
+    now = now or timezone.now()
+    DavLock.objects.filter(expire_at__lte=now).delete()
+    deleted, _ = ScratchFile.objects.filter(modified_at__lt=now - SCRATCH_KEPT).delete()
+    return deleted

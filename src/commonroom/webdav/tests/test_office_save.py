@@ -198,3 +198,21 @@ def test_temporary_files_are_each_persons_own(team: Any) -> None:
     tom_lock = Word(team.editor).lock(WS + "/~$minutes.docx")
     assert tom_lock and Word(team.manager).lock(WS + "/~$minutes.docx")
     assert not Document.objects.exists()
+
+
+def test_leftovers_are_swept_after_a_day(team: Any) -> None:
+    from commonroom.webdav.models import DavLock
+    from commonroom.webdav.schedule import JOBS
+
+    tom = Dav(team.editor)
+    tom.put(WS + "/~$left.docx", b"owner")
+    tom.put(WS + "/~$fresh.docx", b"owner")
+    Word(team.editor).lock(WS + "/~$fresh.docx")
+    ScratchFile.objects.filter(name="~$left.docx").update(
+        modified_at=timezone.now() - timedelta(days=2)
+    )
+    DavLock.objects.update(expire_at=timezone.now() - timedelta(seconds=1))
+    (job,) = JOBS
+    job.run()
+    assert list(ScratchFile.objects.values_list("name", flat=True)) == ["~$fresh.docx"]
+    assert not DavLock.objects.exists()
