@@ -134,5 +134,25 @@ def _failed(email: str, info: RequestInfo, reason: str) -> None:
     )
 
 
+def person_of(authorization: str, *, method: str = "PUT") -> int | None:
+    """For a guard in front of the endpoint that must decide a body's size before it is read
+    (``core.asgi_limits``): the id of the person a Basic ``Authorization`` header signs in
+    with a token that may do ``method``, or None. Records nothing: the endpoint itself audits
+    and counts failures when the request reaches it."""
+    found = credentials(authorization)
+    if found is None:
+        return None
+    email, secret = found
+    try:
+        token = token_authenticate(secret)
+    except TokenRefused:
+        return None
+    if token is None or token.user.email.lower() != email.lower():
+        return None
+    if method not in SAFE_METHODS and not token.can_write:
+        return None
+    return int(token.user.pk)
+
+
 def may_write(identity: Identity, method: str) -> bool:
     return method in SAFE_METHODS or identity.token.can_write

@@ -131,3 +131,19 @@ def test_too_many_failures_are_refused_even_with_the_right_token(team: Any, sett
     Dav(auth=(team.editor.email, secret)).propfind("/", "0")
     assert limited.count() == 1  # once per window, not once per attempt
     assert Dav(team.manager).propfind("/", "0").status_code == 207  # others are not held up
+
+
+def test_a_guard_in_front_can_tell_who_a_put_is_from_before_its_body(team: Any) -> None:
+    write, read = token_for(team.editor), token_for(team.editor, "read")
+
+    def header(email: str, secret: str) -> str:
+        import base64
+
+        return "Basic " + base64.b64encode(f"{email}:{secret}".encode()).decode()
+
+    assert auth.person_of(header(team.editor.email, write)) == team.editor.pk
+    assert auth.person_of(header(team.editor.email, read)) is None  # a read token uploads nothing
+    assert auth.person_of(header(team.editor.email, read), method="GET") == team.editor.pk
+    assert auth.person_of(header(team.manager.email, write)) is None
+    assert auth.person_of("Bearer") is None
+    assert not AuditEvent.objects.filter(action="auth.login_failed").exists()
