@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlparse
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from wsgidav import util, xml_tools
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_LOCKED, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider, _DAVResource
 from wsgidav.util import etree
 
@@ -1138,16 +1138,4 @@ class CommonroomProvider(DAVProvider):
                 self._copy_file(member, target, member.name, None)
 
 
-def walk(resource: Any) -> Iterator[Any]:
-    """A resource and everything below it (for tests and tools)."""
-    yield resource
-    if isinstance(resource, (RootResource, ContainerResource)):
-        for member in resource.get_member_list():
-            yield from walk(member)
-
-
-def lock_conflict(url: str) -> DAVError:
-    return DAVError(HTTP_LOCKED, context_info=url)
-
-
-__all__ = ["ENVIRON_KEY", "CommonroomProvider", "DavRequest", "lock_conflict", "walk"]
+__all__ = ["ENVIRON_KEY", "CommonroomProvider", "DavRequest"]
