@@ -29,7 +29,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from commonroom.core.asgi_limits import ENVELOPE, too_large_error
-from commonroom.core.request_info import RequestInfo
+from commonroom.core.request_info import RequestInfo, client_address
 from commonroom.webdav import auth
 from commonroom.webdav.errors import ErrorResponder
 from commonroom.webdav.locks import DatabaseLockStorage, SharedLockManager
@@ -108,10 +108,7 @@ class DavApplication:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
             environ["PATH_INFO"] = path[len(MOUNT) :] or "/"
         method = environ["REQUEST_METHOD"]
-        info = RequestInfo(
-            ip=str(environ.get("REMOTE_ADDR", ""))[:64],
-            user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:500],
-        )
+        info = request_info(environ)
         header = str(environ.get("HTTP_AUTHORIZATION", ""))
         if auth.credentials(header) is None:
             yield from self._anonymous(environ, start_response, method, info)
@@ -173,6 +170,18 @@ class DavApplication:
         yield _plain(
             start_response, 401, auth.ASK_FOR_PASSWORD, [("WWW-Authenticate", auth.CHALLENGE)]
         )
+
+
+def request_info(environ: dict[str, Any]) -> RequestInfo:
+    """Where a request came from, for the trail and the sign-in limits: the client's address
+    as this installation trusts it (``core.request_info.client_address``: X-Forwarded-For only
+    from ``COMMONROOM_TRUSTED_PROXIES``), as every page and the API decide it."""
+    return RequestInfo(
+        ip=client_address(
+            str(environ.get("REMOTE_ADDR", "")), str(environ.get("HTTP_X_FORWARDED_FOR", ""))
+        )[:64],
+        user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:500],
+    )
 
 
 def _declared_length(environ: dict[str, Any]) -> int:

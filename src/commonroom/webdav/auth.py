@@ -8,15 +8,20 @@ A read-scoped token may only read (``SAFE_METHODS``).
 
 Failed attempts are audited as failed sign-ins (``accounts.services.sign_in_failure_record``,
 with ``via: webdav``) and counted in Django's cache (shared by every server process with
-``REDIS_URL``), per client address and per address tried; past the limit every attempt from
-there, right or wrong, is refused with 429 until the window ends, and that refusal is audited
-once per window.
+``REDIS_URL``), per client and per account at that client, as the sign-in page counts them
+(decision 23): the client is its address as ``core.request_info.client_address`` decides it
+(X-Forwarded-For only from trusted proxies), an IPv6 one by its /64. Past a limit every attempt
+from that client (for that account), right or wrong, is refused with 429 until the window
+ends, and that refusal is audited once per window. Nobody elsewhere is held up: failures from
+one place never keep the account's owner out from another. (An app password is a random
+secret, not a word a person chose, so there is no guess spread over many clients to slow.)
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +30,7 @@ from django.core.cache import cache
 from commonroom.accounts.exceptions import TokenRefused
 from commonroom.accounts.selectors import token_authenticate
 from commonroom.accounts.services import sign_in_failure_record
-from commonroom.core.request_info import RequestInfo
+from commonroom.core.request_info import RequestInfo, client_network
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import ApiToken, User
@@ -34,7 +39,7 @@ REALM = "Commonroom"
 CHALLENGE = f'Basic realm="{REALM}", charset="UTF-8"'
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})
 
-# Failures allowed before a pause: per client address, and per address tried.
+# Failures allowed before a pause: per client, and per account at that client.
 FAILURES_PER_IP = (20, 60)  # 20 a minute
 FAILURES_PER_ACCOUNT = (10, 300)  # 10 in five minutes
 
@@ -80,10 +85,17 @@ def credentials(authorization: str) -> tuple[str, str] | None:
     return email.strip()[:254], secret
 
 
+def _account(email: str) -> str:
+    """The account tried, as the cache holds it: a hash, so that the cache never holds the
+    addresses people typed (as ``accounts.throttle``)."""
+    return hashlib.sha256(email.lower().encode()).hexdigest()
+
+
 def _keys(ip: str, email: str) -> list[tuple[str, tuple[int, int]]]:
+    client = client_network(ip)
     return [
-        (f"webdav:fail:ip:{ip}", FAILURES_PER_IP),
-        (f"webdav:fail:account:{email.lower()}", FAILURES_PER_ACCOUNT),
+        (f"webdav:fail:ip:{client}", FAILURES_PER_IP),
+        (f"webdav:fail:account:{_account(email)}:{client}", FAILURES_PER_ACCOUNT),
     ]
 
 
@@ -109,7 +121,8 @@ def authenticate(authorization: str, *, info: RequestInfo) -> Identity | Refusal
     email, secret = found
     if _limited(info.ip, email):
         # Audited once per window and place, not once per attempt.
-        if cache.add(f"webdav:limited:{info.ip}:{email.lower()}", 1, timeout=60):
+        limited_key = f"webdav:limited:{_account(email)}:{client_network(info.ip)}"
+        if cache.add(limited_key, 1, timeout=60):
             sign_in_failure_record(
                 credentials={"email": email},
                 info=info,

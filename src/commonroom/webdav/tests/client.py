@@ -54,12 +54,19 @@ def token_for(user: Any, scope: str = "write") -> str:
 
 
 class Dav:
-    def __init__(self, user: Any = None, *, scope: str = "write", auth: Any = None) -> None:
+    def __init__(
+        self,
+        user: Any = None,
+        *,
+        scope: str = "write",
+        auth: Any = None,
+        remote_addr: str = "127.0.0.1",
+    ) -> None:
         self.user = user
         if auth is None and user is not None:
             auth = (user.email, token_for(user, scope))
         self.http = httpx.Client(
-            transport=httpx.WSGITransport(app=dav_application()),
+            transport=httpx.WSGITransport(app=dav_application(), remote_addr=remote_addr),
             base_url="http://testserver",
             auth=auth,
         )
@@ -103,9 +110,18 @@ class Dav:
             },
         )
 
-    def propfind(self, path: str, depth: str = "1", body: str | None = None) -> httpx.Response:
+    def propfind(
+        self,
+        path: str,
+        depth: str = "1",
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         return self.request(
-            "PROPFIND", path, headers={"Depth": depth}, content=(body or "").encode()
+            "PROPFIND",
+            path,
+            headers={"Depth": depth, **(headers or {})},
+            content=(body or "").encode(),
         )
 
     def listing(self, path: str) -> dict[str, dict[str, Any]]:

@@ -133,6 +133,53 @@ def test_too_many_failures_are_refused_even_with_the_right_token(team: Any, sett
     assert Dav(team.manager).propfind("/", "0").status_code == 207  # others are not held up
 
 
+def test_failures_from_one_place_never_keep_the_owner_out_from_another(team: Any) -> None:
+    """Counted per account at each client (decision 23): a stranger who knows Tom's address
+    and sends wrong tokens is refused where they are; Tom, elsewhere, is not."""
+    secret = token_for(team.editor)
+    limit, _ = auth.FAILURES_PER_ACCOUNT
+    for _ in range(limit):
+        Dav(auth=(team.editor.email, "cr_12345678_wrong"), remote_addr="203.0.113.9").propfind(
+            "/", "0"
+        )
+    stranger = Dav(auth=(team.editor.email, secret), remote_addr="203.0.113.9")
+    assert stranger.propfind("/", "0").status_code == 429
+    tom = Dav(auth=(team.editor.email, secret), remote_addr="198.51.100.7")
+    assert tom.propfind("/", "0").status_code == 207
+    # An IPv6 client is counted by its /64, which one subscriber holds whole.
+    for n in range(limit):
+        guesser = Dav(auth=(team.manager.email, "cr_1234_wrong"), remote_addr=f"2001:db8::{n + 1}")
+        guesser.propfind("/", "0")
+    priya = token_for(team.manager)
+    same_network = Dav(auth=(team.manager.email, priya), remote_addr="2001:db8::ffff")
+    assert same_network.propfind("/", "0").status_code == 429
+    other_network = Dav(auth=(team.manager.email, priya), remote_addr="2001:db8:1::1")
+    assert other_network.propfind("/", "0").status_code == 207
+
+
+def test_the_trail_and_the_limits_see_the_client_a_trusted_proxy_names(
+    team: Any, settings: Any
+) -> None:
+    """X-Forwarded-For is believed only from COMMONROOM_TRUSTED_PROXIES, as for the pages."""
+    settings.COMMONROOM_TRUSTED_PROXIES = ["10.0.0.5"]
+    wrong = (team.editor.email, "cr_12345678_wrong")
+    behind = {"X-Forwarded-For": "203.0.113.9"}
+    Dav(auth=wrong, remote_addr="10.0.0.5").propfind("/", "0", headers=behind)
+    Dav(auth=wrong, remote_addr="198.51.100.7").propfind("/", "0", headers=behind)  # forged
+    ips = AuditEvent.objects.filter(action="auth.login_failed").order_by("seq")
+    assert list(ips.values_list("ip", flat=True)) == ["203.0.113.9", "198.51.100.7"]
+
+    limit, _ = auth.FAILURES_PER_ACCOUNT
+    for _ in range(limit - 1):
+        Dav(auth=wrong, remote_addr="10.0.0.5").propfind("/", "0", headers=behind)
+    right = (team.editor.email, token_for(team.editor))
+    refused = Dav(auth=right, remote_addr="10.0.0.5").propfind("/", "0", headers=behind)
+    assert refused.status_code == 429
+    other_client = {"X-Forwarded-For": "192.0.2.44"}
+    allowed = Dav(auth=right, remote_addr="10.0.0.5").propfind("/", "0", headers=other_client)
+    assert allowed.status_code == 207
+
+
 def test_a_guard_in_front_can_tell_who_a_put_is_from_before_its_body(team: Any) -> None:
     write, read = token_for(team.editor), token_for(team.editor, "read")
 
