@@ -8,8 +8,10 @@ Per request, before WsgiDAV and before a byte of the body is read:
   nothing), as Office asks before it sends credentials; Office's HEAD of ``/dav/`` is answered
   200 likewise; anything else is 401 with ``WWW-Authenticate: Basic realm="Commonroom"``;
 - wrong credentials: 401 with a sentence; too many from one place: 429 (``auth``);
-- a read-only token's change: 403;
-- a body declared larger than allowed: 413 (the upload limit for a PUT, a form's elsewhere).
+- a read-only token's change: 403.
+
+A body's size, pace and number are decided before this runs, by the guard in front of the
+whole application (``core.asgi_limits``, with :func:`body_limit` for a PUT's person).
 
 Every response carries the headers that keep stored bytes from running in a browser
 (``core.downloads``): ``nosniff``, a sandboxing CSP, same-origin only, no framing.
@@ -28,7 +30,7 @@ from django.core import signals
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from commonroom.core.asgi_limits import ENVELOPE, too_large_error
+from commonroom.core.asgi_limits import ENVELOPE
 from commonroom.core.request_info import RequestInfo, client_address
 from commonroom.webdav import auth
 from commonroom.webdav.errors import ErrorResponder
@@ -49,8 +51,8 @@ PROTECTIVE_HEADERS = [
 
 
 def body_limit(method: str) -> int:
-    """The largest body a request may declare: a whole file for a PUT, a form's elsewhere (the
-    XML of PROPFIND, PROPPATCH, LOCK)."""
+    """The largest body a request of its person may send: a whole file for a PUT, a form's
+    elsewhere (the XML of PROPFIND, PROPPATCH, LOCK). For the guard in front (``asgi.py``)."""
     if method == "PUT":
         return int(settings.COMMONROOM_MAX_UPLOAD_BYTES)
     return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + ENVELOPE
@@ -123,15 +125,6 @@ class DavApplication:
         if not auth.may_write(found, method):
             yield _plain(start_response, 403, auth.READ_ONLY)
             return
-        declared = _declared_length(environ)
-        if declared > body_limit(method):
-            message = (
-                too_large_error().message
-                if method == "PUT"
-                else ("That request is too large. Nothing was saved.")
-            )
-            yield _plain(start_response, 413, message, [("Connection", "close")])
-            return
         environ[ENVIRON_KEY] = DavRequest(identity=found, info=info)
         environ["wsgidav.auth.user_name"] = found.principal
         environ["wsgidav.auth.realm"] = auth.REALM
@@ -182,13 +175,6 @@ def request_info(environ: dict[str, Any]) -> RequestInfo:
         )[:64],
         user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:500],
     )
-
-
-def _declared_length(environ: dict[str, Any]) -> int:
-    try:
-        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
 
 
 def _plain(

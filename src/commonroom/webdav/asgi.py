@@ -10,10 +10,15 @@ is never taken for a whole file.
 Office asks ``OPTIONS /`` (the site's root, above ``/dav/``) before it sends credentials: that
 is answered here with WebDAV's headers, the same for everyone (:func:`with_dav`).
 
-Body limits (for ``core.asgi_limits``' guard, which ``/dav/`` does not go through): a PUT may
-be as large as an upload (``COMMONROOM_MAX_UPLOAD_BYTES``), anything else as a form;
-``app.body_limit`` says which, and ``app.DavApplication`` refuses a larger declared body with
-413 after authenticating and before reading; a body without a length is counted as it comes.
+Bodies pass ``core.asgi_limits``' guard first, as every request does (``asgi.py`` puts it in
+front of this and Django alike): a PUT is one of its upload routes, whose person
+(``auth.person_of``, from the Basic credentials) is known before a byte is read, so only they
+may send a whole file (``app.body_limit``), within their upload slots, and a body that stalls
+is dropped. Everything else is held to a form's size. The provider still counts a PUT's bytes
+as they come (``provider.BodyWriter``), as the upload handler does inside the guard's limit.
+
+When the body ends early (the client gone, or the guard dropping it), the endpoint answers
+nothing, as Django does not: the guard's refusal (408, 413) is what the client gets.
 """
 
 from __future__ import annotations
@@ -34,13 +39,25 @@ class DavEndpoint:
         self.inner = WSGIMiddleware(app, workers=THREADS)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        gone = False
+        started = False
+
         async def guarded_receive() -> Any:
+            nonlocal gone
             message = await receive()
             if message["type"] == "http.disconnect":
+                gone = True
                 raise ClientGone("The client went away before its request's body ended.")
             return message
 
-        await self.inner(scope, guarded_receive, send)
+        async def quiet_send(message: Any) -> None:
+            nonlocal started
+            if gone and not started:
+                return  # nobody to answer, or the guard in front answers why
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.inner(scope, guarded_receive, quiet_send)
 
 
 def is_dav(path: str) -> bool:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from django.core.cache import cache
 
 from commonroom.accounts.exceptions import TokenRefused
-from commonroom.accounts.selectors import token_authenticate
+from commonroom.accounts.selectors import token_authenticate, uploader_id
 from commonroom.accounts.services import sign_in_failure_record
 from commonroom.core.request_info import RequestInfo, client_network
 
@@ -147,24 +147,17 @@ def _failed(email: str, info: RequestInfo, reason: str) -> None:
     )
 
 
-def person_of(authorization: str, *, method: str = "PUT") -> int | None:
-    """For a guard in front of the endpoint that must decide a body's size before it is read
-    (``core.asgi_limits``): the id of the person a Basic ``Authorization`` header signs in
-    with a token that may do ``method``, or None. Records nothing: the endpoint itself audits
-    and counts failures when the request reaches it."""
+def person_of(authorization: str) -> int | None:
+    """For the body guard in front of the endpoint (``core.asgi_limits``, told by ``asgi.py``),
+    which decides a PUT's size before its body is read: the id of the person a Basic
+    ``Authorization`` header signs in, with a token that may write (``accounts.selectors
+    .uploader_id``, as for an upload's bearer token), or None. Records nothing: the endpoint
+    itself audits and counts failures when the request reaches it."""
     found = credentials(authorization)
     if found is None:
         return None
     email, secret = found
-    try:
-        token = token_authenticate(secret)
-    except TokenRefused:
-        return None
-    if token is None or token.user.email.lower() != email.lower():
-        return None
-    if method not in SAFE_METHODS and not token.can_write:
-        return None
-    return int(token.user.pk)
+    return uploader_id(bearer=secret, email=email)
 
 
 def may_write(identity: Identity, method: str) -> bool:

@@ -190,7 +190,12 @@ def test_a_guard_in_front_can_tell_who_a_put_is_from_before_its_body(team: Any) 
 
     assert auth.person_of(header(team.editor.email, write)) == team.editor.pk
     assert auth.person_of(header(team.editor.email, read)) is None  # a read token uploads nothing
-    assert auth.person_of(header(team.editor.email, read), method="GET") == team.editor.pk
+    assert auth.person_of(header(team.editor.email.upper(), write)) == team.editor.pk
     assert auth.person_of(header(team.manager.email, write)) is None
     assert auth.person_of("Bearer") is None
+    assert auth.person_of(header(team.editor.email, "cr_12345678_wrong")) is None
     assert not AuditEvent.objects.filter(action="auth.login_failed").exists()
+    token = team.editor.api_tokens.get(scope="write")
+    assert token.last_used_at is None  # nothing recorded: the endpoint records the use
+    token_revoke(actor=team.editor, token_id=token.pk)
+    assert auth.person_of(header(team.editor.email, write)) is None
