@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.db.models import F, Prefetch, QuerySet
 
 from commonroom.core.exceptions import NotFound
+from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, Version
 from commonroom.documents.models import blob_storage_name as blob_storage_name
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility, document_abilities
@@ -78,6 +80,15 @@ def folder_path(folder: Folder | None) -> list[Folder]:
     return list(reversed(path))
 
 
+def edit_locks(
+    *, access: WorkspaceAccess, documents: Sequence[Document]
+) -> dict[uuid.UUID, hooks.EditLock]:
+    """Which of ``documents`` (in ``access``'s workspace, which the person is a member of) are
+    held open for editing in another program, with who holds each, in which program, since
+    when (``hooks.edit_locks``: WebDAV's locks)."""
+    return hooks.edit_locks.of(access, list(documents))
+
+
 def folder_children(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Folder]:
     return Folder.objects.filter(
         workspace_id=access.workspace.pk, parent=folder, deleted_at__isnull=True
@@ -91,7 +102,7 @@ def latest_version_prefetch() -> Prefetch:
         "versions",
         queryset=Version.objects.filter(
             number=F("document__current_version_number")
-        ).select_related("author"),
+        ).select_related("author", "while_locked_by"),
         to_attr="latest_versions",
     )
 
@@ -174,7 +185,9 @@ def blob_file_open(sha256: str) -> IO[bytes]:
 
 
 def document_versions(*, doc_access: DocumentAccess) -> QuerySet[Version]:
-    return doc_access.document.versions.select_related("author").order_by("-number")
+    return doc_access.document.versions.select_related("author", "while_locked_by").order_by(
+        "-number"
+    )
 
 
 def version_get(*, doc_access: DocumentAccess, number: Any) -> Version:

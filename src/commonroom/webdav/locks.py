@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,11 +34,16 @@ from wsgidav.lock_man.lock_manager import (
     validate_lock,
 )
 
+from commonroom.webdav.clients import program_name
 from commonroom.webdav.models import DavLock
 from commonroom.workspaces.services import workspace_lock
 
 MAX_TIMEOUT = 3600.0
 DEFAULT_TIMEOUT = 3600.0
+
+# The User-Agent of the request being answered (set by the provider for each request, which
+# runs in a context of its own), so that a new lock records the program that took it.
+requesting_agent: ContextVar[str] = ContextVar("commonroom_dav_agent", default="")
 
 
 def workspace_of(key: str) -> uuid.UUID | None:
@@ -113,6 +119,7 @@ class DatabaseLockStorage:
         validate_lock(lock)
         lock["token"] = generate_lock_token()
         self.cleanup()
+        owner = lock["owner"].decode("utf-8", "replace")
         DavLock.objects.create(
             token=lock["token"],
             root=root,
@@ -121,7 +128,8 @@ class DatabaseLockStorage:
             type=lock["type"],
             scope=lock["scope"],
             depth=lock["depth"],
-            owner=lock["owner"].decode("utf-8", "replace"),
+            owner=owner,
+            client=program_name(requesting_agent.get(), owner),
             timeout=lock["timeout"],
             expire_at=datetime.fromtimestamp(lock["expire"], tz=UTC),
         )

@@ -35,6 +35,8 @@ class DavLock(models.Model):
     scope = models.CharField(max_length=10)
     depth = models.CharField(max_length=10)
     owner = models.TextField(blank=True)
+    # The program that took it ("Word", "" unknown: ``clients.program_name``), for the pages.
+    client = models.CharField(max_length=60, blank=True)
     timeout = models.FloatField()
     created_at = models.DateTimeField(default=timezone.now)
     expire_at = models.DateTimeField(db_index=True)

@@ -58,6 +58,7 @@ from commonroom.documents.uploads import TemporaryUploadedFile, stored_upload
 from commonroom.webdav import services
 from commonroom.webdav.auth import Identity
 from commonroom.webdav.errors import SentenceError, answered
+from commonroom.webdav.locks import requesting_agent
 from commonroom.webdav.models import DavProperty, ScratchFile
 from commonroom.webdav.names import (
     fold,
@@ -796,6 +797,7 @@ class CommonroomProvider(DAVProvider):
         self, environ: dict[str, Any], start_response: Any, default_handler: Any
     ) -> Any:
         _current.set(environ)  # for ref_url_to_path, which WsgiDAV calls without it
+        requesting_agent.set(str(environ.get("HTTP_USER_AGENT", ""))[:500])  # a new lock's
         method = environ["REQUEST_METHOD"]
         if method in WRITES and self._workspace_missing(environ):
             # Not a member (or no such workspace): nothing to find, whatever the method.

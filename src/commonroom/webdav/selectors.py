@@ -1,19 +1,30 @@
 """Reading what the WebDAV endpoint keeps: a person's scratch files, the documents they hold
-aside, and their contents. Every read is scoped to the person asking."""
+aside, and their contents, every read scoped to the person asking; and the locks on documents,
+for documents' pages (``receivers.LockKeeper``), which any member of the workspace sees."""
 
 from __future__ import annotations
 
 import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from commonroom.documents.selectors import blob_file_open
-from commonroom.webdav.models import ScratchFile
-from commonroom.webdav.names import fold
+from commonroom.documents.selectors import (
+    blob_file_open,
+    folder_children,
+    folder_documents,
+    folder_path,
+)
+from commonroom.webdav.models import DavLock, ScratchFile
+from commonroom.webdav.names import fold, lock_key, member_names
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
+    from commonroom.documents.models import Document
+    from commonroom.workspaces.selectors import WorkspaceAccess
 
 
 def scratch_files(*, user: User, workspace_id: Any, folder_id: Any) -> list[ScratchFile]:
@@ -71,3 +82,70 @@ def scratch_open(scratch: ScratchFile) -> IO[bytes]:
     if scratch.sha256:
         return blob_file_open(scratch.sha256)
     return io.BytesIO(bytes(scratch.data))
+
+
+@dataclass(frozen=True)
+class LockPlaces:
+    """Where locks on one document are kept: its own key (``names.lock_key``: the workspace's
+    id, then the names it is shown under over WebDAV), and its folders' and workspace's keys,
+    whose locks hold it too when they reach all the way down (``Depth: infinity``)."""
+
+    own: str
+    above: tuple[str, ...]
+
+
+def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, LockPlaces]:
+    """Each document's :class:`LockPlaces`: three queries per folder they are in (its path,
+    the folders beside them, and, only when one of them is named like one of those folders
+    and so shown under a number, the other documents there)."""
+    workspace_id = access.workspace.pk
+    by_folder: dict[Any, list[Document]] = {}
+    for doc in documents:
+        by_folder.setdefault(doc.folder_id, []).append(doc)
+    places: dict[Any, LockPlaces] = {}
+    for docs in by_folder.values():
+        folder = docs[0].folder
+        names = [f.name for f in folder_path(folder)]
+        beside = [f.name for f in folder_children(access=access, folder=folder)]
+        shown = {doc.name: doc.name for doc in docs}
+        if {fold(d.name) for d in docs} & {fold(n) for n in beside}:
+            everyone = list(
+                folder_documents(access=access, folder=folder).values_list("name", flat=True)
+            )
+            shown = dict(zip(everyone, member_names(beside, everyone), strict=True))
+        above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names) + 1))
+        for doc in docs:
+            own = lock_key(workspace_id, [*names, shown.get(doc.name, doc.name)])
+            places[doc.pk] = LockPlaces(own=own, above=above)
+    return places
+
+
+def locks_holding(places: dict[Any, LockPlaces]) -> dict[Any, list[DavLock]]:
+    """The live locks holding each document (by its :class:`LockPlaces`), oldest first, with
+    their holders: one query for them all."""
+    own = {p.own for p in places.values()}
+    above = {key for p in places.values() for key in p.above}
+    if not places:
+        return {}
+    rows = list(
+        DavLock.objects.filter(expire_at__gt=timezone.now(), root__in=own | above)
+        .select_related("user")
+        .order_by("created_at", "token")
+    )
+    found: dict[Any, list[DavLock]] = {}
+    for pk, place in places.items():
+        held = [
+            row
+            for row in rows
+            if row.root == place.own or (row.root in place.above and row.depth == "infinity")
+        ]
+        if held:
+            found[pk] = held
+    return found
+
+
+def document_locks(
+    access: WorkspaceAccess, documents: Sequence[Document]
+) -> dict[uuid.UUID, list[DavLock]]:
+    """The live locks holding each of ``documents`` (all in ``access``'s workspace)."""
+    return locks_holding(lock_places(access, documents))

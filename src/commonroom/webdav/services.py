@@ -46,7 +46,7 @@ from commonroom.documents.selectors import (
 )
 from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, is_temporary
-from commonroom.webdav.selectors import hold_for, scratch_named
+from commonroom.webdav.selectors import document_locks, hold_for, scratch_named
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import lock_access, require_ability
 
@@ -329,6 +329,16 @@ def _placeholder_drop(
         name_key=fold(name),
         stands_for__isnull=True,
     ).delete()
+
+
+def document_locks_end(*, access: WorkspaceAccess, document: Document) -> list[DavLock]:
+    """End every live lock holding ``document`` (its own, and a folder's that reaches down to
+    it): the locks ended. For documents' ``document_lock_break``, which decides who may and
+    audits it, in its transaction under the workspace's lock; the holder's next request with
+    the lock's token is refused (412), so their program saves a copy instead."""
+    held = document_locks(access, [document]).get(document.pk, [])
+    DavLock.objects.filter(token__in=[row.token for row in held]).delete()
+    return held
 
 
 SCRATCH_KEPT = timedelta(days=1)

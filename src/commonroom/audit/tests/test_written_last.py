@@ -284,6 +284,17 @@ def case_document_reopen(team: Any) -> Callable[[], object]:
     )
 
 
+def case_document_lock_break(team: Any) -> Callable[[], object]:
+    from commonroom.webdav.tests.client import Dav
+
+    upload(team.editor, team.workspace, "minutes.docx", b"v1")
+    assert Dav(team.editor).lock("/Weekly budget meeting/minutes.docx").status_code == 200
+    doc = Document.objects.get(name="minutes.docx")
+    return lambda: documents.document_lock_break(
+        actor=team.manager, doc_access=doc_access_for(team.manager, doc)
+    )
+
+
 def case_record_purge_refused(team: Any) -> Callable[[], object]:
     doc = upload(team.editor, team.workspace).document
     _sealed_in_a_transaction(team, doc)

@@ -133,16 +133,23 @@ class Dav:
         return {href: props for href, props in found.items() if href.rstrip("/") != own}
 
     def lock(
-        self, path: str, *, owner: str = "Tom", timeout: str = "Second-3600", depth: str = "0"
+        self,
+        path: str,
+        *,
+        owner: str = "Tom",
+        timeout: str = "Second-3600",
+        depth: str = "0",
+        agent: str | None = None,
     ) -> httpx.Response:
         body = (
             '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:">'
             "<D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
             f"<D:owner><D:href>{owner}</D:href></D:owner></D:lockinfo>"
         )
-        return self.request(
-            "LOCK", path, content=body.encode(), headers={"Timeout": timeout, "Depth": depth}
-        )
+        headers = {"Timeout": timeout, "Depth": depth}
+        if agent is not None:
+            headers["User-Agent"] = agent
+        return self.request("LOCK", path, content=body.encode(), headers=headers)
 
     def unlock(self, path: str, token: str) -> httpx.Response:
         return self.request("UNLOCK", path, headers={"Lock-Token": f"<{token}>"})
@@ -173,6 +180,10 @@ def properties(response: httpx.Response) -> dict[str, dict[str, Any]]:
                     props[name] = prop.text or ""
         found[href] = props
     return found
+
+
+# What Word for Windows says it is when it opens a document over WebDAV.
+WORD = "Microsoft Office Word 2014 (16.0.17928) Windows NT 10.0"
 
 
 def lock_token(response: httpx.Response) -> str:
