@@ -1,12 +1,15 @@
 """Screenshots of every main page at phone (360 px) and desktop (1280 px) width, for UI review.
 
-    .venv/bin/python tests/e2e/screenshots.py OUTDIR
+    .venv/bin/python tests/e2e/screenshots.py OUTDIR [NAME ...]
+
+(with NAMEs, only those pages: ``document tokens``).
 
 Seeds a throw-away database (the demo, plus a crossed amendment, a folder, a pending invitation,
-an API token and an item in the trash) in a temporary data folder, serves it with
-``commonroom serve`` (uvicorn) on a free loopback port and photographs each page, signed in as the
-person who would see it. Prints, per page, any console error (Content-Security-Policy violations
-included) and whether the page scrolls sideways. Exits non-zero if any page had a problem.
+an API token, an item in the trash, and the minutes open in Word by Tom over WebDAV) in a
+temporary data folder, serves it with ``commonroom serve`` (uvicorn) on a free loopback port and
+photographs each page, signed in as the person who would see it. Prints, per page, any console
+error (Content-Security-Policy violations included) and whether the page scrolls sideways. Exits
+non-zero if any page had a problem.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ def seed() -> dict[str, str]:
         actor=priya, access=access, email="nina.external@example.org", role="viewer"
     )
     token_create(actor=priya, name="minutes export script", scope="read")
+    _open_in_word(ws, doc, User.objects.get(email="tom@example.org"))
     formats = {f"format-{k}": v for k, v in _format_gallery(priya, access).items()}
     from commonroom.conversations.models import Conversation
 
@@ -117,6 +121,29 @@ def seed() -> dict[str, str]:
             for key in ("format-xlsx", "format-pptx", "format-csv")
         },
     }
+
+
+def _open_in_word(ws: Any, doc: Any, person: Any) -> None:
+    """``person`` has ``doc`` open in Word: its WebDAV lock, as the endpoint keeps it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.webdav.models import DavLock
+    from commonroom.webdav.names import lock_key
+
+    DavLock.objects.create(
+        token="opaquelocktoken:screenshots",
+        root=lock_key(ws.pk, [doc.name]),
+        user=person,
+        workspace=ws,
+        scope="exclusive",
+        depth="0",
+        owner=f"<D:href xmlns:D='DAV:'>{person.email}</D:href>",
+        client="Word",
+        timeout=3600,
+        expire_at=timezone.now() + timedelta(hours=1),
+    )
 
 
 def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
@@ -242,6 +269,8 @@ PAGES = [
     ("workspace", "priya", "workspace"),
     ("document", "priya", "document"),
     ("document-new-version", "tom", "document"),
+    ("document-open-with-webdav", "sam", "document"),
+    ("document-break-lock", "priya", "document"),
     ("document-as-commenter", "aisha", "document"),
     ("compare", "priya", "compare"),
     ("compare-side", "priya", "compare-side"),
@@ -280,10 +309,22 @@ def open_new_version_form(page: Any) -> None:
     page.get_by_label("What changed").fill("Tom's corrections to item 2")
 
 
-ACTIONS = {"document-new-version": open_new_version_form}
+def open_with_webdav(page: Any) -> None:
+    page.get_by_text("Open with WebDAV").click()
 
 
-def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
+def open_break_lock(page: Any) -> None:
+    page.locator("#edit-lock summary").click()
+
+
+ACTIONS = {
+    "document-new-version": open_new_version_form,
+    "document-open-with-webdav": open_with_webdav,
+    "document-break-lock": open_break_lock,
+}
+
+
+def shoot(base_url: str, paths: dict[str, str], outdir: Path, only: set[str]) -> int:
     from e2e_support import PageProblems, launch_chromium, page_width, sign_in
     from playwright.sync_api import sync_playwright
 
@@ -293,6 +334,8 @@ def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
         for label, viewport in WIDTHS.items():
             contexts: dict[str | None, Any] = {}
             for name, who, where in PAGES:
+                if only and name not in only:
+                    continue
                 if who not in contexts:
                     contexts[who] = browser.new_context(
                         base_url=base_url, viewport=viewport, locale="en-GB"
@@ -336,10 +379,11 @@ def shoot(base_url: str, paths: dict[str, str], outdir: Path) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__)
         return 2
     outdir = Path(sys.argv[1]).resolve()
+    only = set(sys.argv[2:])
     outdir.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(HERE))
     with tempfile.TemporaryDirectory(prefix="commonroom-shots-") as data_dir:
@@ -371,7 +415,7 @@ def main() -> int:
                     if time.monotonic() > deadline or server.poll() is not None:
                         raise RuntimeError("the server did not start") from None
                     time.sleep(0.2)
-            return 1 if shoot(base_url, paths, outdir) else 0
+            return 1 if shoot(base_url, paths, outdir, only) else 0
         finally:
             server.terminate()
             server.wait(timeout=10)

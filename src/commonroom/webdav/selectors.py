@@ -19,7 +19,8 @@ from commonroom.documents.selectors import (
     folder_path,
 )
 from commonroom.webdav.models import DavLock, ScratchFile
-from commonroom.webdav.names import fold, lock_key, member_names
+from commonroom.webdav.names import fold, lock_key, member_names, workspace_segments
+from commonroom.workspaces.selectors import workspaces_for_user
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -94,15 +95,16 @@ class LockPlaces:
     above: tuple[str, ...]
 
 
-def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, LockPlaces]:
-    """Each document's :class:`LockPlaces`: three queries per folder they are in (its path,
-    the folders beside them, and, only when one of them is named like one of those folders
-    and so shown under a number, the other documents there)."""
-    workspace_id = access.workspace.pk
+def document_names(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, list[str]]:
+    """Each document's names below its workspace over WebDAV: its folders', then its own as
+    the endpoint shows it (``names.member_names``: numbered when a folder beside it has its
+    name). Three queries per folder they are in at most (its path, the folders beside them,
+    and, only when one of them is named like one of those folders, the other documents
+    there)."""
     by_folder: dict[Any, list[Document]] = {}
     for doc in documents:
         by_folder.setdefault(doc.folder_id, []).append(doc)
-    places: dict[Any, LockPlaces] = {}
+    found: dict[Any, list[str]] = {}
     for docs in by_folder.values():
         folder = docs[0].folder
         names = [f.name for f in folder_path(folder)]
@@ -113,11 +115,26 @@ def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[
                 folder_documents(access=access, folder=folder).values_list("name", flat=True)
             )
             shown = dict(zip(everyone, member_names(beside, everyone), strict=True))
-        above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names) + 1))
         for doc in docs:
-            own = lock_key(workspace_id, [*names, shown.get(doc.name, doc.name)])
-            places[doc.pk] = LockPlaces(own=own, above=above)
+            found[doc.pk] = [*names, shown.get(doc.name, doc.name)]
+    return found
+
+
+def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, LockPlaces]:
+    """Each document's :class:`LockPlaces`."""
+    workspace_id = access.workspace.pk
+    places: dict[Any, LockPlaces] = {}
+    for pk, names in document_names(access, documents).items():
+        above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names)))
+        places[pk] = LockPlaces(own=lock_key(workspace_id, names), above=above)
     return places
+
+
+def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
+    """The folder a person sees a workspace as under ``/dav/`` (``names.workspace_segments``:
+    its name, with its id's start when two of theirs share it), or None if not theirs."""
+    shown = workspace_segments(a.workspace for a in workspaces_for_user(user=user))
+    return next((name for name, ws in shown.items() if ws.pk == workspace_id), None)
 
 
 def locks_holding(places: dict[Any, LockPlaces]) -> dict[Any, list[DavLock]]:
