@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-test browser libreoffice oidc-provider lint typecheck test-sqlite test-postgres bench vendor clean
+.PHONY: run test install install-test browser libreoffice oidc-provider litmus lint typecheck test-sqlite test-postgres bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ oidc-provider:
 	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@test -d tests/oidc/node_modules/oidc-provider || npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
 
+## litmus: the WebDAV conformance suite the /dav/ tests run against a real server (Debian's
+## package; after oidc-provider: two apt-get runs at once would fight over dpkg's lock)
+litmus: | oidc-provider
+	@command -v litmus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq litmus >/dev/null; }
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,10 +60,10 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy src
 
-test-sqlite: install-test browser libreoffice oidc-provider
+test-sqlite: install-test browser libreoffice oidc-provider litmus
 	COMMONROOM_TEST_SHARE=sqlite $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
-test-postgres: install-test browser libreoffice oidc-provider
+test-postgres: install-test browser libreoffice oidc-provider litmus
 	COMMONROOM_TEST_SHARE=postgres scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each

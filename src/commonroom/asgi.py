@@ -1,11 +1,13 @@
-"""The ASGI application uvicorn serves: Django (behind an early guard on request bodies, which
-asks accounts who a request's credentials sign in) for http, the live consumers for
-websockets. In production it refuses to load without the shared cache (``core.shared_state``),
-however uvicorn was started."""
+"""The ASGI application uvicorn serves: behind an early guard on request bodies (which asks
+accounts, and WebDAV for its PUTs, who a request's credentials sign in), WebDAV at /dav/
+(``webdav.asgi``) and Django for the rest of http; the live consumers for websockets. In
+production it refuses to load without the shared cache (``core.shared_state``), however
+uvicorn was started."""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonroom.settings")
@@ -26,10 +28,13 @@ from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from commonroom.accounts.selectors import uploader_id  # noqa: E402
-from commonroom.core.asgi_limits import RequestSizeLimit  # noqa: E402
+from commonroom.core.asgi_limits import RequestSizeLimit, Scope, UploadRoute, header  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
+from commonroom.webdav.app import MOUNT, body_limit  # noqa: E402
+from commonroom.webdav.asgi import DavEndpoint, with_dav  # noqa: E402
+from commonroom.webdav.auth import person_of  # noqa: E402
 
 # Django's ASGI handler spools each request body (over 1 MiB) to a temporary file. Put those
 # beside the uploads on the data disk, never on a memory-backed /tmp, so memory stays flat.
@@ -41,13 +46,31 @@ async def uploader(bearer: str, session_key: str) -> int | None:
     return await database_sync_to_async(uploader_id)(bearer=bearer, session_key=session_key)
 
 
+async def dav_uploader(scope: Scope) -> int | None:
+    """Who a WebDAV PUT's Basic credentials (email and app password) sign in, asked before its
+    body is read."""
+    authorization = header(scope, b"authorization").decode("latin-1")
+    return await database_sync_to_async(person_of)(authorization)
+
+
+# A WebDAV PUT: a whole file, as large as an upload, from its person only.
+dav_uploads = UploadRoute(
+    path=re.compile(rf"^{re.escape(MOUNT)}(/|$)"),
+    methods=frozenset({"PUT"}),
+    identify=dav_uploader,
+    limit=lambda: body_limit("PUT"),
+)
+
+
 application = ProtocolTypeRouter(
     {
-        # Bodies' size, pace and number decided before Django reads them (core.asgi_limits);
-        # a full disk while the body is spooled, before Django runs: 507, not uvicorn's 500.
+        # Bodies' size, pace and number decided before anything reads them (core.asgi_limits),
+        # WebDAV's PUTs among the uploads; then /dav/ (WebDAV) routed before Django; for the
+        # rest, a full disk while the body is spooled, before Django runs: 507, not 500.
         "http": RequestSizeLimit(
-            StorageFullGuard(django_application),  # type: ignore[arg-type]
+            with_dav(DavEndpoint(), StorageFullGuard(django_application)),  # type: ignore[arg-type]
             identify=uploader,
+            routes=[dav_uploads],
         ),
         "websocket": SocketAuth(URLRouter(websocket_urlpatterns)),
     }

@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "commonroom.search",
     "commonroom.suggestions",
     "commonroom.approvals",
+    "commonroom.webdav",
     "commonroom.demo",
 ]
 

@@ -48,6 +48,11 @@ urlpatterns = [
     path(W + "d/<uuid:document_id>/", doc_views.document_detail, name="document_detail"),
     path(W + "d/<uuid:document_id>/heading/", doc_views.document_heading, name="document_heading"),
     path(W + "d/<uuid:document_id>/action/", doc_views.document_action, name="document_action"),
+    path(
+        W + "d/<uuid:document_id>/lock/break/",
+        doc_views.document_lock_break,
+        name="document_lock_break",
+    ),
     path(W + "d/<uuid:document_id>/versions/", doc_views.version_upload, name="version_upload"),
     path(
         W + "d/<uuid:document_id>/v/<int:number>/download/",

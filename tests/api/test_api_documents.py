@@ -277,6 +277,7 @@ def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
         "restore": False,
         "purge": False,
         "reopen": False,
+        "break_lock": False,
     }
 
 

@@ -3,11 +3,12 @@
     .venv/bin/python tests/e2e/screenshots.py OUTDIR [PAGE ...]
 
 Seeds a throw-away database (the demo, plus a crossed amendment, a folder, a pending invitation,
-an API token and an item in the trash) in a temporary data folder, serves it with
-``commonroom serve`` (uvicorn) on a free loopback port and photographs each page, signed in as the
-person who would see it. Prints, per page, any console error (Content-Security-Policy violations
-included) and whether the page scrolls sideways. Exits non-zero if any page had a problem.
-Naming pages (``second-factor email-code-sign-in``) photographs only those.
+an API token, an item in the trash, people with each second factor, and the minutes open in Word
+by Tom over WebDAV) in a temporary data folder, serves it with ``commonroom serve`` (uvicorn) on a
+free loopback port and photographs each page, signed in as the person who would see it. Prints,
+per page, any console error (Content-Security-Policy violations included) and whether the page
+scrolls sideways. Exits non-zero if any page had a problem. Naming pages (``document tokens``)
+photographs only those.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def seed() -> dict[str, str]:
     )
     token_create(actor=priya, name="minutes export script", scope="read")
     _second_factor_people()
+    _open_in_word(ws, doc, User.objects.get(email="tom@example.org"))
     formats = {f"format-{k}": v for k, v in _format_gallery(priya, access).items()}
     from commonroom.conversations.models import Conversation
 
@@ -142,6 +144,29 @@ def _second_factor_people() -> None:
     TOTP.activate(ravi, secret)
     RecoveryCodes.activate(ravi)
     SECOND_FACTOR_PEOPLE["ravi"] = secret
+
+
+def _open_in_word(ws: Any, doc: Any, person: Any) -> None:
+    """``person`` has ``doc`` open in Word: its WebDAV lock, as the endpoint keeps it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.webdav.models import DavLock
+    from commonroom.webdav.names import lock_key
+
+    DavLock.objects.create(
+        token="opaquelocktoken:screenshots",
+        root=lock_key(ws.pk, [doc.name]),
+        user=person,
+        workspace=ws,
+        scope="exclusive",
+        depth="0",
+        owner=f"<D:href xmlns:D='DAV:'>{person.email}</D:href>",
+        client="Word",
+        timeout=3600,
+        expire_at=timezone.now() + timedelta(hours=1),
+    )
 
 
 def _format_gallery(actor: Any, access: Any) -> dict[str, Any]:
@@ -267,6 +292,8 @@ PAGES = [
     ("workspace", "priya", "workspace"),
     ("document", "priya", "document"),
     ("document-new-version", "tom", "document"),
+    ("document-open-with-webdav", "sam", "document"),
+    ("document-break-lock", "priya", "document"),
     ("document-as-commenter", "aisha", "document"),
     ("compare", "priya", "compare"),
     ("compare-side", "priya", "compare-side"),
@@ -338,6 +365,14 @@ def recovery_codes(page: Any) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def open_with_webdav(page: Any) -> None:
+    page.get_by_text("Open with WebDAV").click()
+
+
+def open_break_lock(page: Any) -> None:
+    page.locator("#edit-lock summary").click()
+
+
 ACTIONS = {
     "document-new-version": open_new_version_form,
     "email-code-setup-sent": lambda page: (
@@ -347,6 +382,8 @@ ACTIONS = {
     "email-code-sign-in": lambda page: password_given(page, "lee"),
     "mfa-authenticate": lambda page: password_given(page, "ravi"),
     "recovery-codes": recovery_codes,
+    "document-open-with-webdav": open_with_webdav,
+    "document-break-lock": open_break_lock,
 }
 
 

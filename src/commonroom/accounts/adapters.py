@@ -24,7 +24,6 @@ second factors (``selectors.proved_identity_recently``).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from typing import Any
 
 from allauth import app_settings as allauth_settings
@@ -47,7 +46,7 @@ from commonroom.accounts.selectors import (
 )
 from commonroom.accounts.services import attempted_email, sessions_end, sign_in_failure_record
 from commonroom.accounts.sso import end_session_url
-from commonroom.core.request_info import RequestInfo, client_ip
+from commonroom.core.request_info import RequestInfo, client_ip, client_network
 
 TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Try again in a few minutes."
 TOO_MANY_FROM_EVERYWHERE = (
@@ -139,15 +138,9 @@ class AccountAdapter(DefaultAccountAdapter):
     def _client_for_limits(self, request: HttpRequest) -> str:
         """The client as allauth counts it for ``ip`` rates: an IPv6 address by its network
         (``ALLAUTH_RATE_LIMIT_IPV6_PREFIX``, /64), which one subscriber holds whole."""
-        ip = self.get_client_ip(request)
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            return ip
-        if isinstance(address, ipaddress.IPv6Address):
-            prefix = allauth_settings.RATE_LIMIT_IPV6_PREFIX
-            return str(ipaddress.IPv6Network(f"{address}/{prefix}", strict=False).network_address)
-        return ip
+        return client_network(
+            self.get_client_ip(request), ipv6_prefix=allauth_settings.RATE_LIMIT_IPV6_PREFIX
+        )
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         """allauth's ``key`` for failed sign-ins: the account at this client. Per account alone,

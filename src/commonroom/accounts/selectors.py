@@ -299,15 +299,19 @@ def _session_holds(data: dict[str, Any] | None, user: User | None) -> bool:
     return bool(stored) and any(constant_time_compare(stored, h) for h in hashes)
 
 
-def uploader_id(*, bearer: str = "", session_key: str = "") -> int | None:
+def uploader_id(*, bearer: str = "", session_key: str = "", email: str | None = None) -> int | None:
     """The id of the person a request with this API token (``bearer``, the whole secret) or
     browser session (``session_key``, the cookie's value) is signed in as, if that person may
     upload with it; else None. Asked before Django reads an upload's body, to decide how large
     it may be (``core.asgi_limits``), so it answers as a request would be answered: a token
     that still signs in (:func:`credentials_valid`) and may write; else a session that still
     signs in, whose person has the second factor the policy requires (their own, or the
-    identity provider's that the session records). Nothing is recorded."""
+    identity provider's that the session records). With ``email`` (an app password sent with
+    an address, as WebDAV's Basic sign-in does), the token counts only if it is that address's
+    owner's. Nothing is recorded."""
     token = _token_matching(bearer) if bearer else None
+    if token is not None and email is not None and token.user.email.lower() != email.lower():
+        token = None
     if token is not None and token.can_write:
         credential = Credential(kind="token", key=str(token.pk), user_id=token.user_id)
         if credentials_valid([credential]):

@@ -52,6 +52,7 @@ class Action(models.TextChoices):
     DOCUMENT_PURGED = "document.purged", "Purged document"
     DOCUMENT_SEALED = "document.sealed", "Sealed document: a version became its final record"
     DOCUMENT_REOPENED = "document.reopened", "Reopened a sealed document"
+    DOCUMENT_LOCK_BROKEN = "document.lock_broken", "Broke another program's lock on a document"
     RECORD_PURGE_REFUSED = (
         "record.purge_refused",
         "Refused to delete a final record under retention",

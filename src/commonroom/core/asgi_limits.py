@@ -3,12 +3,14 @@
 Django's ASGI handler reads the whole body (to a temporary file on the data disk) before any
 middleware or view runs, so what a body may cost is decided here, from the headers alone:
 
-- **Who is asking.** Only a person signed in earns a large body, and only on the four upload
-  routes: before a byte is read, the API token (``Authorization: Bearer``, on the API's routes)
-  or the session cookie is checked against the database by the ``identify`` function the
-  application passes in (``accounts.selectors.uploader_id``; core names no app). Anyone else,
-  everywhere, gets Django's form limit. Whether the person may upload *there* is still the
-  view's to decide (a 404); this layer decides only the size.
+- **Who is asking.** Only a person signed in earns a large body, and only on an upload route:
+  the four of the pages and the API, and any other the application names (:class:`UploadRoute`:
+  WebDAV's PUT, signed in by HTTP Basic). Before a byte is read, the API token
+  (``Authorization: Bearer``, on the API's routes) or the session cookie is checked against
+  the database by the ``identify`` function the application passes in
+  (``accounts.selectors.uploader_id``; core names no app), another route's credentials by its
+  own. Anyone else, everywhere, gets Django's form limit. Whether the person may upload
+  *there* is still the application's to decide (a 404); this layer decides only the size.
 - **How large.** 413 at once when ``Content-Length`` already says the body is over the limit;
   a body without a length (chunked), or longer than it declared, is cut off as soon as it
   passes the limit (Django sees a disconnect and keeps nothing) and answered 413 too. The
@@ -21,7 +23,9 @@ middleware or view runs, so what a body may cost is decided here, from the heade
   before the body is read until the response is sent or the client is gone; one more is 429.
 
 Every refusal is the API's JSON ``{"code", "detail"}`` (on /api/, or when the page's upload
-script asks for JSON) or plain text, and closes the connection.
+script asks for JSON) or plain text, and closes the connection. An application behind the guard
+that is told the client disconnected answers nothing (Django does not; WebDAV's endpoint,
+``webdav.asgi``, does not either), so the refusal is what the client gets.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -57,6 +62,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # (API token, session key) -> the id of the person they sign in, if they may upload with them.
 Identify = Callable[[str, str], Awaitable[int | None]]
+# A request's scope (its headers) -> the same, for an upload route with its own credentials.
+IdentifyScope = Callable[[Scope], Awaitable[int | None]]
 
 # Room for the multipart envelope and form fields around the largest allowed file.
 ENVELOPE = 1024 * 1024
@@ -87,12 +94,48 @@ def upload_limit() -> int:
     return int(settings.COMMONROOM_MAX_UPLOAD_BYTES) + ENVELOPE
 
 
+@dataclass(frozen=True)
+class UploadRoute:
+    """Requests that may carry a whole file from someone signed in: which (``path``, and
+    ``methods``: None for every method with a body), who their credentials sign in
+    (``identify``, from the headers alone, before a byte of the body is read), and how large a
+    body that person may then send (``limit``, in bytes)."""
+
+    path: re.Pattern[str]
+    identify: IdentifyScope
+    limit: Callable[[], int]
+    methods: frozenset[str] | None = None
+
+    def matches(self, path: str, method: str) -> bool:
+        if method in BODILESS or (self.methods is not None and method not in self.methods):
+            return False
+        return bool(self.path.match(path))
+
+    def largest(self, *, signed_in: bool) -> int:
+        return self.limit() if signed_in else min(form_limit(), self.limit())
+
+
+def pages_and_api(identify: Identify | None) -> UploadRoute:
+    """The four upload routes of the pages and the API: a bearer token on the API's routes, a
+    session cookie anywhere, asked of ``identify`` (without it, nobody is signed in)."""
+
+    async def from_headers(scope: Scope) -> int | None:
+        if identify is None:
+            return None
+        bearer, session_key = credentials(scope)
+        if not (bearer or session_key):
+            return None
+        return await identify(bearer, session_key)
+
+    return UploadRoute(path=UPLOAD_PATHS, identify=from_headers, limit=upload_limit)
+
+
 def limit_bytes(path: str, *, signed_in: bool) -> int:
-    """The largest body accepted on ``path``: a whole file on an upload route from someone
-    signed in, never more than a form otherwise."""
+    """The largest body accepted on ``path`` of the pages and the API: a whole file on an
+    upload route from someone signed in, never more than a form otherwise."""
     if not UPLOAD_PATHS.match(path):
         return form_limit()
-    return upload_limit() if signed_in else min(form_limit(), upload_limit())
+    return pages_and_api(None).largest(signed_in=signed_in)
 
 
 def human_size(num: float) -> str:
@@ -112,9 +155,10 @@ def too_large_error() -> TooLarge:
     )
 
 
-def too_large_refusal(path: str, *, signed_in: bool) -> TooLarge:
-    if UPLOAD_PATHS.match(path):
-        if signed_in or upload_limit() <= form_limit():
+def too_large_refusal(route: UploadRoute | None, *, signed_in: bool) -> TooLarge:
+    """Why a body over the limit of ``route`` (None: not an upload route) was refused."""
+    if route is not None:
+        if signed_in or route.limit() <= form_limit():
             return too_large_error()
         return TooLarge(
             "Sign in (or send an API token) to upload a file this large. Nothing was saved.",
@@ -220,48 +264,52 @@ async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> N
 
 
 class RequestSizeLimit:
-    """The guard in front of Django (see the module's docstring). ``identify`` tells who a
-    request's credentials sign in; without it nobody is signed in here, so every body is held
-    to the form limit."""
+    """The guard in front of the application (see the module's docstring). ``identify`` tells
+    who a request's token or session signs in on the pages' and the API's upload routes
+    (without it nobody is signed in there, so every body is held to the form limit); ``routes``
+    are other upload routes, each with its own way of telling."""
 
-    def __init__(self, app: ASGIApp, *, identify: Identify | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        identify: Identify | None = None,
+        routes: Sequence[UploadRoute] = (),
+    ) -> None:
         self.app = app
-        self.identify = identify
+        self.routes = [pages_and_api(identify), *routes]
+
+    def route(self, scope: Scope) -> UploadRoute | None:
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "")).upper()
+        return next((r for r in self.routes if r.matches(path, method)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = str(scope.get("path", ""))
-        person_id = None
-        if (
-            self.identify is not None
-            and UPLOAD_PATHS.match(path)
-            and str(scope.get("method", "")).upper() not in BODILESS
-        ):
-            bearer, session_key = credentials(scope)
-            if bearer or session_key:
-                person_id = await self.identify(bearer, session_key)
+        route = self.route(scope)
+        person_id = await route.identify(scope) if route is not None else None
         signed_in = person_id is not None
-        limit = limit_bytes(path, signed_in=signed_in)
+        limit = route.largest(signed_in=signed_in) if route is not None else form_limit()
+        refusal = too_large_refusal(route, signed_in=signed_in)
         if declared_length(scope) > limit:
-            await send_error(
-                send, too_large_refusal(path, signed_in=signed_in), as_json=wants_json(scope)
-            )
+            await send_error(send, refusal, as_json=wants_json(scope))
             return
         if person_id is None:
-            await self.guarded(scope, receive, send, limit=limit, signed_in=False)
+            await self.guarded(scope, receive, send, limit=limit, too_large=refusal)
             return
         async with upload_slot(person_id) as slot:
             if slot is None:
                 await send_error(send, too_many_uploads(), as_json=wants_json(scope))
                 return
-            await self.guarded(scope, receive, send, limit=limit, signed_in=True)
+            await self.guarded(scope, receive, send, limit=limit, too_large=refusal)
 
     async def guarded(
-        self, scope: Scope, receive: Receive, send: Send, *, limit: int, signed_in: bool
+        self, scope: Scope, receive: Receive, send: Send, *, limit: int, too_large: TooLarge
     ) -> None:
-        """Django, reading a body cut off past ``limit`` bytes or after a stall."""
+        """The application, reading a body cut off past ``limit`` bytes (refused with
+        ``too_large``) or after a stall."""
         stall = stall_seconds()
         received = 0
         refusal: ApplicationError | None = None
@@ -284,7 +332,7 @@ class RequestSizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    refusal = too_large_refusal(str(scope.get("path", "")), signed_in=signed_in)
+                    refusal = too_large
                     return {"type": "http.disconnect"}
                 body_done = not message.get("more_body", False)
             return message

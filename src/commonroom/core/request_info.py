@@ -63,6 +63,19 @@ def scope_client_ip(scope: dict[str, Any]) -> str:
     return client_address(str(peer), ", ".join(forwarded))
 
 
+def client_network(ip: str, *, ipv6_prefix: int = 64) -> str:
+    """A client as rate limits count it: an IPv6 address by its network (``ipv6_prefix``, /64:
+    one subscriber holds a whole one, so counting single addresses counts nothing), anything
+    else as it is."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{address}/{ipv6_prefix}", strict=False).network_address)
+    return ip
+
+
 def client_address(peer: str, forwarded_for: str) -> str:
     """The client of a connection from ``peer`` that carried ``forwarded_for`` (the
     ``X-Forwarded-For`` values, comma-separated). When every address in the list is a trusted

@@ -24,6 +24,7 @@ from commonroom.documents.selectors import (
     abilities_of,
     document_access,
     document_versions,
+    edit_locks,
     folder_children,
     folder_documents,
     folder_get,
@@ -60,6 +61,16 @@ class FolderPatch(Schema):
     move_to_top: StrictBool = False
 
 
+class EditLockOut(Schema):
+    """Someone holding a document open for editing in another program (Word over WebDAV)."""
+
+    holder_email: str
+    holder_name: str
+    # The program as it named itself ("Word", "LibreOffice"); "" when it did not.
+    app: str
+    since: datetime
+
+
 class VersionOut(Schema):
     number: int
     filename: str
@@ -80,6 +91,15 @@ class VersionOut(Schema):
     # When this version became a final record (null: it is not one). Set once, kept when the
     # document is reopened.
     record_at: datetime | None
+    # Made while someone else held the document open in another program (null: not so): kept
+    # all the same; their next save comes in as a newer version.
+    while_locked: EditLockOut | None
+
+
+class LockOut(Schema):
+    # Whether another program holds the document open now, and whose lock it is (null: none).
+    locked: bool
+    lock: EditLockOut | None
 
 
 class DocumentOut(Schema):
@@ -144,6 +164,22 @@ def version_out(v: Version) -> dict[str, object]:
         "identical_to": v.identical_to_number,
         "restored_from": v.restored_from_number,
         "record_at": v.record_at,
+        "while_locked": (
+            edit_lock_out(
+                v.while_locked_by, v.while_locked_in, v.while_locked_since or v.created_at
+            )
+            if v.while_locked_by is not None
+            else None
+        ),
+    }
+
+
+def edit_lock_out(holder: Any, app: str, since: datetime) -> dict[str, object]:
+    return {
+        "holder_email": holder.email,
+        "holder_name": holder.display_name,
+        "app": app,
+        "since": since,
     }
 
 
@@ -383,6 +419,45 @@ def document_reopen(
     )
     doc_access = _doc(request, workspace_id, document_id)
     return document_out(doc_access.document, doc_access.abilities)
+
+
+@router.get("/{workspace_id}/documents/{document_id}/lock", response=LockOut)
+def document_lock(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    """Whether the document is held open for editing in another program (a WebDAV lock: Word,
+    LibreOffice...), by whom, in which program, since when."""
+    doc_access = _doc(request, workspace_id, document_id)
+    doc = doc_access.document
+    lock = edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk)
+    return {
+        "locked": lock is not None,
+        "lock": edit_lock_out(lock.holder, lock.app, lock.since) if lock is not None else None,
+    }
+
+
+@router.delete(
+    "/{workspace_id}/documents/{document_id}/lock",
+    response={204: None},
+    openapi_extra={
+        "responses": {
+            "409": {
+                "description": "`not_locked`: no program holds the document open.",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}
+                },
+            }
+        }
+    },
+)
+def document_lock_break(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    """A manager breaks another program's lock on the document (one left behind by a crashed
+    Word, say): audited. Its holder's program can no longer save over the document with it."""
+    doc_access = _doc(request, workspace_id, document_id)
+    services.document_lock_break(actor=request.user, doc_access=doc_access, info=_info(request))
+    return Status(204, None)
 
 
 # --- Versions --------------------------------------------------------------------------------

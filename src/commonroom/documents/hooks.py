@@ -15,16 +15,24 @@ comments, whether the reader follows it). Each such app adds a :data:`PagePart` 
 :func:`add_page_part`, which returns the template context it contributes (and may note the visit,
 as "seen since"); the page view asks :func:`page_context` for all of them.
 
-So documents imports none of the apps that follow its changes or decorate its page; they import
-documents.
+**Documents open in another program.** A document can be held open for editing elsewhere: Word
+or LibreOffice holding a WebDAV lock on it. Which ones, and breaking such a lock, are known to
+the app that keeps those locks, which adds a :class:`LockKeeper` to :data:`edit_locks`
+(webdav's ``receivers.py``). Documents asks it for its pages ("being edited in Word by Tom
+since 10:02"), for a new version (kept, and flagged as made while someone else had the
+document open) and for a manager's breaking of a stale lock (``services.document_lock_break``).
+
+So documents imports none of the apps that follow its changes, decorate its page or keep its
+locks; they import documents.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from commonroom.core.hooks import Hook, PageParts
 from commonroom.core.hooks import OutsideTransaction as OutsideTransaction  # changed() raises it
@@ -33,6 +41,7 @@ from commonroom.documents.models import Document, Folder, Version
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
     from commonroom.documents.selectors import DocumentAccess
+    from commonroom.workspaces.selectors import WorkspaceAccess
 
 # --- Changes -----------------------------------------------------------------------------------
 
@@ -205,3 +214,70 @@ PagePart = Callable[[DocumentPage], Mapping[str, Any]]
 page_parts: PageParts[DocumentPage] = PageParts()
 add_page_part = page_parts.add
 page_context = page_parts.context
+
+
+# --- Documents open in another program -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditLock:
+    """A document held open for editing in another program by ``holder`` since ``since``:
+    ``app`` is the program's name as it told it ("Word", "LibreOffice"), "" when it did not."""
+
+    holder: User
+    app: str
+    since: datetime
+
+
+class LockKeeper(Protocol):
+    """An app that keeps documents' edit locks (webdav)."""
+
+    def locks(
+        self, access: WorkspaceAccess, documents: Sequence[Document]
+    ) -> Mapping[uuid.UUID, EditLock]:
+        """The lock on each of ``documents`` that has one (all in ``access``'s workspace)."""
+        ...
+
+    def release(self, access: WorkspaceAccess, document: Document) -> list[EditLock]:
+        """End every lock on ``document`` now; the locks ended."""
+        ...
+
+
+class EditLocks:
+    """The keepers of documents' edit locks, asked without documents importing them."""
+
+    def __init__(self) -> None:
+        self._keepers: list[LockKeeper] = []
+
+    def add(self, keeper: LockKeeper) -> None:
+        """``keeper`` is asked from now on (from an app's ``ready()``); twice has no effect."""
+        if keeper not in self._keepers:
+            self._keepers.append(keeper)
+
+    def remove(self, keeper: LockKeeper) -> None:
+        if keeper in self._keepers:
+            self._keepers.remove(keeper)
+
+    def of(
+        self, access: WorkspaceAccess, documents: Sequence[Document]
+    ) -> dict[uuid.UUID, EditLock]:
+        """Each of ``documents`` held open elsewhere, with its lock (the earliest, if several
+        keepers know one)."""
+        found: dict[uuid.UUID, EditLock] = {}
+        if not documents:
+            return found
+        for keeper in self._keepers:
+            for pk, lock in keeper.locks(access, documents).items():
+                if pk not in found or lock.since < found[pk].since:
+                    found[pk] = lock
+        return found
+
+    def release(self, access: WorkspaceAccess, document: Document) -> list[EditLock]:
+        """End every lock on ``document``, whoever keeps it; the locks ended."""
+        ended: list[EditLock] = []
+        for keeper in self._keepers:
+            ended.extend(keeper.release(access, document))
+        return ended
+
+
+edit_locks = EditLocks()

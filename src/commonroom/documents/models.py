@@ -133,6 +133,18 @@ class Version(models.Model):
     # When this version became a final record (its approval's rule was met): set once, never
     # cleared, even when the document is reopened.
     record_at = models.DateTimeField(null=True, blank=True)
+    # Made while someone else had the document open for editing in another program (a WebDAV
+    # lock: ``hooks.edit_locks``): who, in which program ("" unknown), since when. The version
+    # is kept all the same; their next save comes in as a newer one.
+    while_locked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    while_locked_in = models.CharField(max_length=60, blank=True)
+    while_locked_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-number"]

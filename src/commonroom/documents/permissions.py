@@ -4,8 +4,10 @@ document's state (in the trash, sealed), in one place.
 Named by :data:`DocumentAbility`, so a misspelt name is a type error (see
 ``workspaces.permissions``). A sealed document (its final record stands: see
 ``services.version_seal``) takes no new version, name, place or trip to the trash
-(:data:`SEALED_REFUSES`); a manager may reopen it. :func:`require` refuses with the seal's
-sentence (409 ``sealed``) when the seal alone is why, else as ``workspaces.services.deny``."""
+(:data:`SEALED_REFUSES`); a manager may reopen it. A manager may also break a lock another
+program holds on it (``break_lock``: ``services.document_lock_break``). :func:`require`
+refuses with the seal's sentence (409 ``sealed``) when the seal alone is why, else as
+``workspaces.services.deny``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ DocumentAbility = Literal[
     "restore",
     "purge",
     "reopen",
+    "break_lock",
 ]
 
 # What a seal takes away from those who could otherwise do it.
@@ -50,6 +53,7 @@ class DocumentAbilities(TypedDict):
     restore: bool
     purge: bool
     reopen: bool
+    break_lock: bool
 
 
 def document_abilities(
@@ -69,6 +73,7 @@ def document_abilities(
             "restore": a["manage_trash"],
             "purge": a["manage_trash"],
             "reopen": False,
+            "break_lock": False,
         }
     open_ = not sealed
     return {
@@ -83,6 +88,9 @@ def document_abilities(
         "restore": False,
         "purge": False,
         "reopen": sealed and a["manage_workspace"],
+        # End another program's hold on it (a WebDAV lock left behind): a manager's, sealed
+        # or not, never in an archived workspace (read-only: nothing there can be changed).
+        "break_lock": a["manage_workspace"],
     }
 
 

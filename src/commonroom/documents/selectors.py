@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from django.core.files.storage import default_storage
 from django.db.models import F, Prefetch, QuerySet
 
 from commonroom.core.exceptions import NotFound
+from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, Version
 from commonroom.documents.models import blob_storage_name as blob_storage_name
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility, document_abilities
@@ -77,6 +80,15 @@ def folder_path(folder: Folder | None) -> list[Folder]:
     return list(reversed(path))
 
 
+def edit_locks(
+    *, access: WorkspaceAccess, documents: Sequence[Document]
+) -> dict[uuid.UUID, hooks.EditLock]:
+    """Which of ``documents`` (in ``access``'s workspace, which the person is a member of) are
+    held open for editing in another program, with who holds each, in which program, since
+    when (``hooks.edit_locks``: WebDAV's locks)."""
+    return hooks.edit_locks.of(access, list(documents))
+
+
 def folder_children(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Folder]:
     return Folder.objects.filter(
         workspace_id=access.workspace.pk, parent=folder, deleted_at__isnull=True
@@ -90,7 +102,7 @@ def latest_version_prefetch() -> Prefetch:
         "versions",
         queryset=Version.objects.filter(
             number=F("document__current_version_number")
-        ).select_related("author"),
+        ).select_related("author", "while_locked_by"),
         to_attr="latest_versions",
     )
 
@@ -114,8 +126,68 @@ def latest_version(document: Document) -> Version | None:
     return document.versions.order_by("-number").first()
 
 
+def folder_child_named(
+    *, access: WorkspaceAccess, parent: Folder | None, name: str
+) -> Folder | None:
+    """The live folder called ``name`` (whatever the case) in ``parent``, or None."""
+    return (
+        Folder.objects.filter(
+            workspace_id=access.workspace.pk, parent=parent, deleted_at__isnull=True
+        )
+        .filter(name__iexact=name)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def folder_document_named(
+    *, access: WorkspaceAccess, folder: Folder | None, name: str
+) -> Document | None:
+    """The live document called ``name`` (whatever the case) in ``folder``, with its latest
+    version, or None."""
+    return (
+        folder_documents(access=access, folder=folder)
+        .filter(name__iexact=name)
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def document_trashed_by(
+    *, access: WorkspaceAccess, folder: Folder | None, name: str, actor: User, since: Any
+) -> Document | None:
+    """The document called ``name`` in ``folder`` that ``actor`` put in the trash on its own
+    (not with a folder) at or after ``since``, the latest such, or None."""
+    return (
+        Document.objects.filter(
+            workspace_id=access.workspace.pk,
+            folder=folder,
+            name__iexact=name,
+            deleted_by=actor,
+            deleted_at__gte=since,
+            trashed_with__isnull=True,
+        )
+        .order_by("-deleted_at")
+        .first()
+    )
+
+
+def version_file_open(version: Version) -> IO[bytes]:
+    """The bytes stored for ``version`` (its blob), open for reading; the caller closes it.
+    Not the stamped copy a download sends (``stamping.download_file``)."""
+    return blob_file_open(version.blob_id)
+
+
+def blob_file_open(sha256: str) -> IO[bytes]:
+    """The stored file of blob ``sha256``, open for reading (``FileNotFoundError`` once the
+    collector has removed it); the caller closes it."""
+    return default_storage.open(blob_storage_name(sha256), "rb")
+
+
 def document_versions(*, doc_access: DocumentAccess) -> QuerySet[Version]:
-    return doc_access.document.versions.select_related("author").order_by("-number")
+    return doc_access.document.versions.select_related("author", "while_locked_by").order_by(
+        "-number"
+    )
 
 
 def version_get(*, doc_access: DocumentAccess, number: Any) -> Version:

@@ -228,6 +228,7 @@ def _stamped_base(doc: Document, stamp: Stamp | None, latest: int) -> int | None
 def _add_version(
     *,
     actor: User,
+    access: WorkspaceAccess,
     document: Document,
     blob: Blob,
     filename: str,
@@ -249,7 +250,11 @@ def _add_version(
     The base is the version the file's own ``stamp`` names, when it names one of this
     document's (it wins over ``based_on_number``, which comes from the page the upload was
     made from); else ``based_on_number``; else the latest. Bytes of an earlier version are
-    recorded as identical to the first version that had them."""
+    recorded as identical to the first version that had them.
+
+    A document someone else has open for editing in another program (``hooks.edit_locks``: a
+    WebDAV lock) still takes the version, which records whose lock it was made under: their
+    next save comes in as a newer version, so neither is lost."""
     doc = Document.objects.select_for_update().get(pk=document.pk)
     if upload_key:
         existing = doc.versions.filter(upload_key=upload_key).first()
@@ -275,6 +280,9 @@ def _add_version(
     identical_to = (
         doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
     ).first()
+    held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
+    if held is not None and held.holder.pk == actor.pk:
+        held = None  # their own program's lock: their own save, or their own upload
     version = Version.objects.create(
         document=doc,
         number=number,
@@ -290,6 +298,9 @@ def _add_version(
         identical_to_number=identical_to,
         restored_from_number=restored_from,
         upload_key=upload_key,
+        while_locked_by=held.holder if held is not None else None,
+        while_locked_in=held.app[:60] if held is not None else "",
+        while_locked_since=held.since if held is not None else None,
     )
     doc.current_version_number = number
     doc.updated_at = version.created_at
@@ -357,6 +368,7 @@ def document_upload(
             )
         version, _ = _add_version(
             actor=actor,
+            access=access,
             document=doc,
             blob=blob,
             filename=name,
@@ -444,7 +456,25 @@ def _version_data(version: Version, *, original_name: str = "") -> dict[str, Any
         data["based_on_from_file"] = True
     if version.identical_to_number and not version.restored_from_number:
         data["identical_to"] = version.identical_to_number
+    if version.while_locked_by is not None:
+        data["while_locked"] = _lock_data(
+            hooks.EditLock(
+                holder=version.while_locked_by,
+                app=version.while_locked_in,
+                since=version.while_locked_since or version.created_at,
+            )
+        )
     return data
+
+
+def _lock_data(lock: hooks.EditLock) -> dict[str, Any]:
+    """A lock as the trail records it: whose, in which program, since when."""
+    return {
+        "holder": lock.holder.email,
+        "holder_id": lock.holder.pk,
+        "app": lock.app,
+        "since": lock.since.isoformat(),
+    }
 
 
 def version_upload(
@@ -491,6 +521,7 @@ def version_upload(
         )
         version, created = _add_version(
             actor=actor,
+            access=doc_access.access,
             document=doc_access.document,
             blob=blob,
             filename=name,
@@ -532,6 +563,7 @@ def version_restore(
         raise NotFound()
     version, _ = _add_version(
         actor=actor,
+        access=doc_access.access,
         document=doc_access.document,
         blob=old.blob,
         filename=old.filename,
@@ -546,7 +578,11 @@ def version_restore(
         action=Action.VERSION_RESTORED,
         actor=actor,
         info=info,
-        data={"version": version.number, "restored_from": old.number},
+        data={
+            "version": version.number,
+            "restored_from": old.number,
+            **{k: v for k, v in _version_data(version).items() if k == "while_locked"},
+        },
     )
     return version
 
@@ -853,6 +889,48 @@ def document_restore(
     return doc
 
 
+# How long after putting a document in the trash its deleter may still bring it back by saving
+# over its name (document_revive): a client's save that deletes the original first.
+REVIVE_WINDOW = timedelta(seconds=30)
+
+
+@transaction.atomic
+def document_revive(
+    *, actor: User, access: WorkspaceAccess, document: Document, info: RequestInfo = SYSTEM
+) -> Document:
+    """Bring back a document that ``actor`` put in the trash on its own moments ago (within
+    :data:`REVIVE_WINDOW`), because they are now saving over its name: a WebDAV client's save
+    that deletes the original before it puts the new file in its place. Whoever may delete
+    documents there may (no trash manager needed: it is their own deletion, undone); the
+    document comes back with its history and comments, under its name, in its folder (a folder
+    in the trash, or a live document that took the name since, and it stays where it is:
+    :class:`NotFound`, :class:`Conflict`). Audited as restored, ``revived``."""
+    access = _locked(actor, access, "delete_documents", "You cannot restore documents here.")
+    # Read again after the workspace's lock, which every change to a document takes first.
+    doc = (
+        Document.objects.select_related("folder")
+        .filter(pk=document.pk, workspace_id=access.workspace.pk)
+        .first()
+    )
+    if (
+        doc is None
+        or doc.deleted_at is None
+        or doc.deleted_by_id != actor.pk
+        or doc.trashed_with is not None
+        or doc.deleted_at < timezone.now() - REVIVE_WINDOW
+        or (doc.folder is not None and doc.folder.in_trash)
+    ):
+        raise NotFound()
+    if _live_document_named(access, doc.folder, doc.name, exclude=doc.pk):
+        raise Conflict(f"There is already a document called {doc.name} here.", code="name_taken")
+    doc.deleted_at = None
+    doc.deleted_by = None
+    doc.save(update_fields=["deleted_at", "deleted_by"])
+    hooks.changed(hooks.DocumentRestored(actor=actor, document=doc))
+    _audit(doc, action=Action.DOCUMENT_RESTORED, actor=actor, info=info, data={"revived": True})
+    return doc
+
+
 @transaction.atomic
 def folder_restore(
     *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
@@ -1093,6 +1171,35 @@ def document_reopen(
         data={"version": record.number, "sha256": record.blob_id, "reason": why},
     )
     return doc
+
+
+@transaction.atomic
+def document_lock_break(
+    *, actor: User, doc_access: DocumentAccess, info: RequestInfo = SYSTEM
+) -> list[hooks.EditLock]:
+    """A manager ends another program's hold on a document (a WebDAV lock left behind when
+    Word crashed, or by someone gone home): anyone may then change it again, and its holder's
+    program can no longer save over it with the lock (it saves a copy instead; nothing is
+    lost). Refused when nothing holds it (``not_locked``, 409). Audited ``document.lock_broken``
+    with each lock's holder, program and start."""
+    cannot = "Only the workspace's managers can break a lock."
+    doc_access = document_access_locked(actor, doc_access, "view", cannot)
+    _require_doc(doc_access, "break_lock", cannot)
+    doc = doc_access.document
+    ended = hooks.edit_locks.release(doc_access.access, doc)
+    if not ended:
+        raise Conflict(
+            f"“{doc.name}” is not being edited in another program: there is no lock to break.",
+            code="not_locked",
+        )
+    _audit(
+        doc,
+        action=Action.DOCUMENT_LOCK_BROKEN,
+        actor=actor,
+        info=info,
+        data={"locks": [_lock_data(lock) for lock in ended]},
+    )
+    return ended
 
 
 def _years_before(moment: datetime, years: int) -> datetime:

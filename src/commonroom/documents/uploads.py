@@ -19,12 +19,14 @@ import os
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
 
 from commonroom.core.asgi_limits import too_large_error
 from commonroom.core.exceptions import ApplicationError
+from commonroom.documents.models import blob_storage_name
 from commonroom.documents.storage import UPLOAD_PREFIX, UPLOAD_SUFFIX, open_scratch, scratch_path
 
 UPLOAD_ERROR_ATTR = "_commonroom_upload_error"
@@ -121,4 +123,20 @@ def uploaded_sha256(uploaded: UploadedFile) -> str:
     return digest
 
 
-__all__ = ["HashingUploadHandler", "TemporaryUploadedFile", "upload_error", "uploaded_sha256"]
+def stored_upload(sha256: str, size: int, *, name: str, content_type: str = "") -> UploadedFile:
+    """Bytes already stored as a blob, given as an upload of ``name`` (a document copied, a
+    client's scratch file saved as a document): ``services.blob_store`` finds them in place and
+    stores nothing again. The caller closes it."""
+    handle = default_storage.open(blob_storage_name(sha256), "rb")
+    uploaded = UploadedFile(handle, name=name, content_type=content_type or None, size=size)
+    uploaded.sha256 = sha256  # type: ignore[attr-defined]
+    return uploaded
+
+
+__all__ = [
+    "HashingUploadHandler",
+    "TemporaryUploadedFile",
+    "stored_upload",
+    "upload_error",
+    "uploaded_sha256",
+]

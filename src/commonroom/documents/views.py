@@ -22,6 +22,7 @@ from commonroom.documents.selectors import (
     all_folders,
     document_access,
     document_versions,
+    edit_locks,
     folder_children,
     folder_documents,
     folder_get,
@@ -76,6 +77,13 @@ def _version_notes(version: Version) -> str:
         )
     if version.identical_to_number and not version.restored_from_number:
         notes += f" It is identical to version {version.identical_to_number}."
+    if version.while_locked_by is not None:
+        program = version.while_locked_in or "another app"
+        notes += (
+            f" {version.while_locked_by.display_name} has this document open in {program}: it "
+            "is kept, flagged, and what they save next comes in as a newer version (check "
+            "neither leaves out the other's changes)."
+        )
     return notes
 
 
@@ -88,6 +96,7 @@ def _version_facts(version: Version) -> dict[str, object]:
         "based_on_latest": version.based_on_latest,
         "based_on_from_file": version.based_on_from_file,
         "identical_to": version.identical_to_number,
+        "while_locked": version.while_locked_by is not None,
     }
 
 
@@ -100,6 +109,10 @@ def _folder_page(
     page = Paginator(folder_documents(access=access, folder=folder), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    # "Being edited in Word by Tom since 10:02", beside each document another program holds.
+    locks = edit_locks(access=access, documents=list(page.object_list))
+    for doc in page.object_list:
+        doc.edit_lock = locks.get(doc.pk)
     return render(
         request,
         "workspaces/_live_parts.html" if _live_parts(request) else "workspaces/detail.html",
@@ -265,8 +278,38 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "latest": versions[0] if versions else None,
             "path": folder_path(doc.folder),
             "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
+            # Held open for editing in another program (Word over WebDAV), or None.
+            "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },
     )
+
+
+@login_required
+@require_POST
+def document_lock_break(
+    request: AuthedRequest, workspace_id: str, document_id: str
+) -> HttpResponse:
+    """A manager breaks the lock another program holds on the document."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    here = _doc_url(doc_access)
+    try:
+        ended = services.document_lock_break(
+            actor=request.user, doc_access=doc_access, info=info(request)
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return back_with_error(request, exc, here)
+    holders = ", ".join(sorted({lock.holder.display_name for lock in ended}))
+    messages.success(
+        request,
+        f"Lock broken: anyone who may can change “{doc_access.document.name}” again. "
+        f"{holders} can no longer save over it from the program that held it; what they "
+        "had not saved they can save as a copy and upload.",
+    )
+    return redirect(here)
 
 
 @login_required

@@ -247,6 +247,13 @@ def case_document_restore(team: Any) -> Callable[[], object]:
     )
 
 
+def case_document_revive(team: Any) -> Callable[[], object]:
+    doc = trashed_document(team)  # by the editor, moments ago
+    return lambda: documents.document_revive(
+        actor=team.editor, access=access_for(team.editor, team.workspace), document=doc
+    )
+
+
 def case_document_purge(team: Any) -> Callable[[], object]:
     doc = trashed_document(team)
     return lambda: documents.document_purge(
@@ -274,6 +281,17 @@ def case_document_reopen(team: Any) -> Callable[[], object]:
     _sealed_in_a_transaction(team, doc)
     return lambda: documents.document_reopen(
         actor=team.manager, doc_access=doc_access_for(team.manager, doc), reason="Typo"
+    )
+
+
+def case_document_lock_break(team: Any) -> Callable[[], object]:
+    from commonroom.webdav.tests.client import Dav
+
+    upload(team.editor, team.workspace, "minutes.docx", b"v1")
+    assert Dav(team.editor).lock("/Weekly budget meeting/minutes.docx").status_code == 200
+    doc = Document.objects.get(name="minutes.docx")
+    return lambda: documents.document_lock_break(
+        actor=team.manager, doc_access=doc_access_for(team.manager, doc)
     )
 
 

@@ -8,11 +8,12 @@ test_upload_bodies.py)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
 
-from commonroom.core.asgi_limits import RequestSizeLimit, limit_bytes
+from commonroom.core.asgi_limits import RequestSizeLimit, Scope, UploadRoute, header, limit_bytes
 
 WS, DOC = uuid.uuid4(), uuid.uuid4()
 UPLOADS = [
@@ -32,7 +33,12 @@ async def identify(bearer: str, session_key: str) -> int | None:
 
 
 def post(
-    path: str, declared: int, credentials: list[tuple[bytes, bytes]] | None = None
+    path: str,
+    declared: int,
+    credentials: list[tuple[bytes, bytes]] | None = None,
+    *,
+    method: str = "POST",
+    routes: list[UploadRoute] | None = None,
 ) -> tuple[int | None, bool, bytes]:
     """Send a request declaring ``declared`` bytes; return (status, app was called, body)."""
     called = False
@@ -52,11 +58,12 @@ def post(
 
     scope = {
         "type": "http",
-        "method": "POST",
+        "method": method,
         "path": path,
         "headers": [(b"content-length", str(declared).encode()), *(credentials or [])],
     }
-    asyncio.run(RequestSizeLimit(app, identify=identify)(scope, receive, send))
+    guard = RequestSizeLimit(app, identify=identify, routes=routes or [])
+    asyncio.run(guard(scope, receive, send))
     status = sent[0]["status"] if sent else None
     return status, called, b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -142,3 +149,40 @@ def test_the_stall_clock_stops_once_the_body_is_whole(settings):
     asyncio.run(RequestSizeLimit(app, identify=identify)(scope, receive, send))
     assert listened == ["still waiting"]
     assert sent[0]["status"] == 200
+
+
+async def files_identify(scope: Scope) -> int | None:
+    """Another route's own credentials: an ``X-Files-Key`` header."""
+    return KNOWN if header(scope, b"x-files-key") == b"known" else None
+
+
+FILES = UploadRoute(
+    path=re.compile(r"^/files/"),
+    methods=frozenset({"PUT"}),
+    identify=files_identify,
+    limit=lambda: 30 * 1024 * 1024,  # its own, under COMMONROOM_MAX_UPLOAD_BYTES
+)
+
+
+def test_another_upload_route_signs_in_its_own_way_and_has_its_own_limit(settings):
+    """What the application names besides the pages' and the API's upload routes (WebDAV's PUT
+    in asgi.py): its person, by its own credentials, may send up to its limit; anyone else, or
+    another method there, a form."""
+    settings.COMMONROOM_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+    known = [(b"x-files-key", b"known")]
+    big, too_big = 20 * 1024 * 1024, 40 * 1024 * 1024
+
+    def put(declared, credentials, method="PUT"):
+        return post("/files/a.bin", declared, credentials, method=method, routes=[FILES])
+
+    assert put(big, known)[:2] == (200, True)
+    status, called, body = put(too_big, known)
+    assert (status, called) == (413, False)
+    assert b"larger than the limit" in body
+    assert put(too_big, known, method="POST")[:2] == (413, False)  # a form's, elsewhere
+    for credentials in ([], [(b"x-files-key", b"wrong")], signed_in("/api/")):
+        status, called, body = put(big, credentials)
+        assert (status, called) == (413, False)
+        assert b"Sign in (or send an API token) to upload a file this large" in body
+    assert put(big, known, method="PROPFIND")[:2] == (413, False)
+    assert put(1000, [], method="PROPFIND")[:2] == (200, True)

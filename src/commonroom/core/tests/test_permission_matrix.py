@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,8 @@ from commonroom.notifications.tests.factories import make_notification
 from commonroom.previews.models import Preview
 from commonroom.previews.tests.factories import make_ready_preview
 from commonroom.suggestions.services import suggestion_create
+from commonroom.webdav.models import DavLock
+from commonroom.webdav.names import lock_key
 from commonroom.workspaces.models import Membership, Workspace
 from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import invitation_create
@@ -207,6 +210,18 @@ def build_world(*, guests: bool = False) -> World:
         approver_ids=[by_role["commenter"].pk, by_role["editor"].pk],
     ).pk
     params["approver_id"] = by_role["editor"].pk
+    # The editor has the document open in Word: a WebDAV lock, as the endpoint keeps it.
+    DavLock.objects.create(
+        token="opaquelocktoken:matrix",
+        root=lock_key(ws.pk, [document.name]),
+        user=by_role["editor"],
+        workspace=ws,
+        scope="exclusive",
+        depth="0",
+        client="Word",
+        timeout=3600,
+        expire_at=timezone.now() + timedelta(hours=1),
+    )
     trash_params = {**params, "document_id": trashed.pk, "folder_id": trashed_folder.pk}
     if guests:
         people = [user.pk for user in by_role.values() if user is not None]
@@ -349,6 +364,8 @@ PAGES: dict[str, Page] = {
         get=POST_ONLY, post=EDITORS_DO, form=lambda: {"file": a_file(), "based_on": "1"}
     ),
     "version_download": Page(get=MEMBERS),
+    # The world's document is open in Word (the editor's WebDAV lock): a manager breaks it.
+    "document_lock_break": Page(get=POST_ONLY, post=MANAGERS_DO),
     "trash": Page(get=MANAGERS),
     # A trashed document is invisible to those who cannot manage the trash: 404, not 403.
     "trash_action": Page(
@@ -540,6 +557,7 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("folder_create", "POST"): EVERY_MEMBER_REFUSED,
     ("folder_action", "POST"): EVERY_MEMBER_REFUSED,
     ("document_action", "POST"): EVERY_MEMBER_REFUSED,
+    ("document_lock_break", "POST"): EVERY_MEMBER_REFUSED,
     ("version_upload", "POST"): EVERY_MEMBER_REFUSED,
     ("trash_action", "POST"): (LOGIN, 404, 404, 404, 404, 404),
     # An invitation to an archived workspace can no longer be used.
@@ -669,6 +687,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", D + "/versions/{number}/content"): Call(READ),
     ("GET", D + "/compare"): Call(READ),
     ("POST", D + "/versions/{number}/restore"): Call(EDIT_201),
+    # The world's document is open in Word (the editor's WebDAV lock): every member sees it,
+    # a manager breaks it.
+    ("GET", D + "/lock"): Call(READ),
+    ("DELETE", D + "/lock"): Call(MANAGE_204),
     # Only managers may reopen; the world's document is not sealed, which a manager is told
     # (409 not_sealed: past every permission check).
     ("POST", D + "/reopen"): Call((401, 404, 403, 403, 403, 409), json={"reason": "Item 4"}),
@@ -880,6 +902,7 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/versions"): ARCHIVED_REFUSED,
     ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
     ("POST", D + "/reopen"): ARCHIVED_REFUSED,
+    ("DELETE", D + "/lock"): ARCHIVED_REFUSED,
     ("POST", D + "/comments"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/replies"): ARCHIVED_REFUSED,
     ("PATCH", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,

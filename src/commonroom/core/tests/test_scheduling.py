@@ -184,4 +184,5 @@ def test_every_app_s_jobs_are_found(db: Any):
         f"audit-checkpoint@{machine()}",
         "audit-readings-prune",
         "approval-reminders",
+        "webdav-leftovers-sweep",
     }

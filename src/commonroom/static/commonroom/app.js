@@ -15,6 +15,28 @@ function start() {
   startAnchors();
   waitForPreviews();
   quickResults();
+  copyButtons();
+}
+
+// A button with data-copy="<id>" copies that field's value (an address to paste into another
+// program); shown only where the browser lets a page copy. The field stays selectable anyway.
+function copyButtons() {
+  if (!navigator.clipboard) return;
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    const field = document.getElementById(button.dataset.copy);
+    if (!field) return;
+    const done = field.closest(".nhsuk-form-group")?.querySelector(".cr-copy__done");
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        if (done) done.textContent = "Copied.";
+      } catch {
+        field.select();
+        if (done) done.textContent = "Select the address and copy it.";
+      }
+    });
+  });
 }
 
 // The header's quick results (htmx fills #cr-suggest as someone types): Escape, or moving to

@@ -1,0 +1,168 @@
+"""Reading what the WebDAV endpoint keeps: a person's scratch files, the documents they hold
+aside, and their contents, every read scoped to the person asking; and the locks on documents,
+for documents' pages (``receivers.LockKeeper``), which any member of the workspace sees."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from commonroom.documents.selectors import (
+    blob_file_open,
+    folder_children,
+    folder_documents,
+    folder_path,
+)
+from commonroom.webdav.models import DavLock, ScratchFile
+from commonroom.webdav.names import fold, lock_key, member_names, workspace_segments
+from commonroom.workspaces.selectors import workspaces_for_user
+
+if TYPE_CHECKING:
+    from commonroom.accounts.models import User
+    from commonroom.documents.models import Document
+    from commonroom.workspaces.selectors import WorkspaceAccess
+
+
+def scratch_files(*, user: User, workspace_id: Any, folder_id: Any) -> list[ScratchFile]:
+    """The person's scratch files in one place (a folder, or the workspace's top level)."""
+    return list(
+        ScratchFile.objects.filter(
+            user=user, workspace_id=workspace_id, folder_id=folder_id
+        ).order_by("name_key", "pk")
+    )
+
+
+def scratch_named(
+    *, user: User, workspace_id: Any, folder_id: Any, name: str
+) -> ScratchFile | None:
+    return (
+        ScratchFile.objects.filter(
+            user=user, workspace_id=workspace_id, folder_id=folder_id, name_key=fold(name)
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+def held_documents(*, user: User, workspace_id: Any, folder_id: Any = None) -> set[Any]:
+    """The ids of the documents the person's client has moved aside (in the middle of a save)
+    and that they see under another name until the hold ends."""
+    qs = ScratchFile.objects.filter(
+        user=user,
+        workspace_id=workspace_id,
+        stands_for__isnull=False,
+        held_until__gt=timezone.now(),
+    )
+    return set(qs.values_list("stands_for_id", flat=True))
+
+
+def hold_for(*, user: User, workspace_id: Any, folder_id: Any, name: str) -> ScratchFile | None:
+    """The person's hold on a document called ``name`` in that place, if one is running."""
+    for scratch in ScratchFile.objects.filter(
+        user=user,
+        workspace_id=workspace_id,
+        stands_for__isnull=False,
+        held_until__gt=timezone.now(),
+        stands_for__folder_id=folder_id,
+        stands_for__deleted_at__isnull=True,
+    ).select_related("stands_for"):
+        doc = scratch.stands_for
+        if doc is not None and fold(doc.name) == fold(name):
+            return scratch
+    return None
+
+
+def scratch_open(scratch: ScratchFile) -> IO[bytes]:
+    """A scratch file's bytes, open for reading (``FileNotFoundError`` if its stored bytes
+    were collected)."""
+    if scratch.sha256:
+        return blob_file_open(scratch.sha256)
+    return io.BytesIO(bytes(scratch.data))
+
+
+@dataclass(frozen=True)
+class LockPlaces:
+    """Where locks on one document are kept: its own key (``names.lock_key``: the workspace's
+    id, then the names it is shown under over WebDAV), and its folders' and workspace's keys,
+    whose locks hold it too when they reach all the way down (``Depth: infinity``)."""
+
+    own: str
+    above: tuple[str, ...]
+
+
+def document_names(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, list[str]]:
+    """Each document's names below its workspace over WebDAV: its folders', then its own as
+    the endpoint shows it (``names.member_names``: numbered when a folder beside it has its
+    name). Three queries per folder they are in at most (its path, the folders beside them,
+    and, only when one of them is named like one of those folders, the other documents
+    there)."""
+    by_folder: dict[Any, list[Document]] = {}
+    for doc in documents:
+        by_folder.setdefault(doc.folder_id, []).append(doc)
+    found: dict[Any, list[str]] = {}
+    for docs in by_folder.values():
+        folder = docs[0].folder
+        names = [f.name for f in folder_path(folder)]
+        beside = [f.name for f in folder_children(access=access, folder=folder)]
+        shown = {doc.name: doc.name for doc in docs}
+        if {fold(d.name) for d in docs} & {fold(n) for n in beside}:
+            everyone = list(
+                folder_documents(access=access, folder=folder).values_list("name", flat=True)
+            )
+            shown = dict(zip(everyone, member_names(beside, everyone), strict=True))
+        for doc in docs:
+            found[doc.pk] = [*names, shown.get(doc.name, doc.name)]
+    return found
+
+
+def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, LockPlaces]:
+    """Each document's :class:`LockPlaces`."""
+    workspace_id = access.workspace.pk
+    places: dict[Any, LockPlaces] = {}
+    for pk, names in document_names(access, documents).items():
+        above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names)))
+        places[pk] = LockPlaces(own=lock_key(workspace_id, names), above=above)
+    return places
+
+
+def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
+    """The folder a person sees a workspace as under ``/dav/`` (``names.workspace_segments``:
+    its name, with its id's start when two of theirs share it), or None if not theirs."""
+    shown = workspace_segments(a.workspace for a in workspaces_for_user(user=user))
+    return next((name for name, ws in shown.items() if ws.pk == workspace_id), None)
+
+
+def locks_holding(places: dict[Any, LockPlaces]) -> dict[Any, list[DavLock]]:
+    """The live locks holding each document (by its :class:`LockPlaces`), oldest first, with
+    their holders: one query for them all."""
+    own = {p.own for p in places.values()}
+    above = {key for p in places.values() for key in p.above}
+    if not places:
+        return {}
+    rows = list(
+        DavLock.objects.filter(expire_at__gt=timezone.now(), root__in=own | above)
+        .select_related("user")
+        .order_by("created_at", "token")
+    )
+    found: dict[Any, list[DavLock]] = {}
+    for pk, place in places.items():
+        held = [
+            row
+            for row in rows
+            if row.root == place.own or (row.root in place.above and row.depth == "infinity")
+        ]
+        if held:
+            found[pk] = held
+    return found
+
+
+def document_locks(
+    access: WorkspaceAccess, documents: Sequence[Document]
+) -> dict[uuid.UUID, list[DavLock]]:
+    """The live locks holding each of ``documents`` (all in ``access``'s workspace)."""
+    return locks_holding(lock_places(access, documents))
