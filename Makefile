@@ -82,6 +82,7 @@ bench: install-test
 	$(BIN)/python -m bench.chains
 	$(BIN)/python -m bench.amend
 	$(BIN)/python -m bench.certificate
+	$(BIN)/python -m bench.webdav
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:
