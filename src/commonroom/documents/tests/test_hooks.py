@@ -224,4 +224,9 @@ def test_search_notifications_previews_live_and_suggestions_subscribe_from_their
         "commonroom.notifications.receivers",
         "commonroom.previews.receivers",
         "commonroom.suggestions.receivers",
+        "commonroom.webdav.receivers",
+    ]
+    # Documents held open in another program: WebDAV keeps those locks.
+    assert [type(k).__module__ for k in hooks.edit_locks._keepers] == [
+        "commonroom.webdav.receivers"
     ]
