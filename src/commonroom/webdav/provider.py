@@ -952,12 +952,7 @@ class CommonroomProvider(DAVProvider):
                 if latest is not None:
                     upload = stored_upload(latest.blob_id, latest.size, name=dest.document.name)
                     try:
-                        services.arrival_at_document(
-                            actor=dav.user,
-                            doc_access=dest.doc_access,
-                            uploaded=upload,
-                            info=dav.info,
-                        )
+                        dest.arrived(upload)
                     finally:
                         upload.close()
                 documents.document_delete(actor=dav.user, doc_access=src.doc_access, info=dav.info)
@@ -997,12 +992,7 @@ class CommonroomProvider(DAVProvider):
             if isinstance(dest, DocumentResource):
                 upload = src.upload(dest.document.name)
                 try:
-                    services.arrival_at_document(
-                        actor=dav.user,
-                        doc_access=dest.doc_access,
-                        uploaded=upload,
-                        info=dav.info,
-                    )
+                    dest.arrived(upload)
                 finally:
                     upload.close()
                 services.scratch_delete(
@@ -1082,12 +1072,7 @@ class CommonroomProvider(DAVProvider):
         try:
             with answered():
                 if isinstance(dest, DocumentResource):
-                    services.arrival_at_document(
-                        actor=dav.user,
-                        doc_access=dest.doc_access,
-                        uploaded=upload,
-                        info=dav.info,
-                    )
+                    dest.arrived(upload)
                     return
                 arrival = services.content_arrives(
                     actor=dav.user,
