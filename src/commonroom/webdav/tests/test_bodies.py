@@ -16,13 +16,11 @@ import base64
 import os
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from commonroom.core.asgi_limits import form_limit
 from commonroom.core.tests.http_server import Server, read_response, request_head
 from commonroom.core.tests.test_upload_bodies import (
     TOO_MANY,
@@ -45,22 +43,6 @@ pytestmark = [
 
 MB = 1024 * 1024
 WS = "/dav/Weekly%20budget%20meeting"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    srv = Server()
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def large_files(settings: Any) -> int:
-    """Files up to 64 MB allowed, far over the form limit (which is returned)."""
-    settings.COMMONROOM_MAX_UPLOAD_BYTES = 64 * MB
-    assert form_limit() < 4 * MB
-    return form_limit()
 
 
 def basic(user: Any, secret: str | None = None, scope: str = "write") -> dict[str, str]:
