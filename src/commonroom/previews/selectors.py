@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from commonroom.core.exceptions import NotFound
-from commonroom.core.watermark import Watermark, print_footer, watermark_for
+from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.previews import hooks
 from commonroom.previews.blocks import Block, blocks_in
@@ -55,7 +55,6 @@ class PreviewView:
     can_download: bool = False
     kind: str = ""
     watermark: Watermark | None = None
-    footer: str = ""  # what a printed page of it says at its foot, for everyone
 
     @property
     def ready(self) -> bool:
@@ -70,6 +69,14 @@ class PreviewView:
         """Whether the page lays the watermark over the preview: HTML previews. Pictures (PDF
         pages, an image) carry it drawn in by the server instead."""
         return self.watermark is not None and self.kind not in DRAWN_IN_KINDS
+
+    @property
+    def watermark_tile(self) -> tuple[int, int]:
+        """The overlay's tile width and its second line's start, in CSS pixels: room for both
+        lines whole (15 px text is under 9 px a character), the second one staggered."""
+        length = len(self.watermark.line) if self.watermark is not None else 0
+        width = length * 9 + 220
+        return width, 200
 
 
 # Previews whose pictures are the content: the watermark is drawn into them.
@@ -165,7 +172,6 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         can_download=can_download,
         kind=preview.kind,
         watermark=watermark,
-        footer=print_footer(reader),
     )
 
 

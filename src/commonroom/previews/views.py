@@ -22,6 +22,7 @@ from commonroom.core.downloads import attachment, protect, served_type
 from commonroom.core.exceptions import NotFound
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.core.views import AuthedRequest, info
+from commonroom.core.watermark import print_footer
 from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
 from commonroom.previews.selectors import (
@@ -31,7 +32,7 @@ from commonroom.previews.selectors import (
     reader_watermark,
     versions_compare,
 )
-from commonroom.previews.watermark import watermarked_file
+from commonroom.previews.watermark import print_stylesheet, watermarked_file
 
 PREVIEW_CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
@@ -145,3 +146,21 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
             "side": side,
         },
     )
+
+
+@login_required
+@require_GET
+def print_sheet(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """The reader's print stylesheet for the document's page: who printed it and when, in every
+    sheet's footer, and their watermark at the head when they may not download."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    css = print_stylesheet(
+        footer=print_footer(request.user),
+        watermark=reader_watermark(doc_access=doc_access, reader=request.user),
+    )
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    _strict(response)
+    return response

@@ -1,4 +1,6 @@
-"""A preview's picture with its reader's watermark drawn into it, made for each reader.
+"""A preview's picture with its reader's watermark drawn into it, made for each reader; and
+the reader's print stylesheet, which puts the footer (and their watermark) in every printed
+sheet's margins.
 
 Who gets one is decided by the view from the reader's abilities (``not access.can("download")``);
 this module only draws. The shared picture (a PDF page drawn once per blob, an image preview)
@@ -103,3 +105,28 @@ def watermarked_file(found: PreviewFile, watermark: Watermark) -> tuple[bytes, s
     made = watermark_bytes(data, found.content_type, watermark)
     cache.set(key, made, CACHE_SECONDS)
     return made
+
+
+def css_string(text: str) -> str:
+    """``text`` as a CSS string: every character but ASCII letters and digits escaped by its
+    code point, so nothing in a name can end the string or the rule. (Spaces too: a space
+    after an escape would be taken as the escape's end and lost.)"""
+    escaped = "".join(ch if ch.isascii() and ch.isalnum() else f"\\{ord(ch):06x}" for ch in text)
+    return f'"{escaped}"'
+
+
+def print_stylesheet(*, footer: str, watermark: Watermark | None) -> str:
+    """What every printed sheet of the document's page carries in its margins (page margin
+    boxes: on every sheet, never over the text, wherever the page was scrolled): the footer
+    for everyone, and the watermark's words at the head for a watermarked reader."""
+    margin = (
+        f"  @bottom-left {{ content: {css_string(footer)}; font: 8pt Arial, sans-serif;"
+        " color: #212b32; vertical-align: top; padding-top: 3mm;"
+        " border-top: 0.5pt solid #768692; }\n"
+    )
+    if watermark is not None:
+        margin += (
+            f"  @top-center {{ content: {css_string(watermark.line)};"
+            " font: 9pt Arial, sans-serif; color: #6b6b6b; }\n"
+        )
+    return "@page {\n  margin: 16mm 12mm 20mm;\n" + margin + "}\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import re
 from typing import Any
 
 import pytest
@@ -194,13 +195,12 @@ def test_a_non_member_gets_no_page_watermarked_or_not(
     assert not PreviewFile.objects.exists()  # nothing was drawn for them
 
 
-def test_an_html_preview_carries_the_readers_watermark_and_every_preview_a_print_footer(
+def test_an_html_preview_carries_the_readers_watermark(
     team: Any, no_download: None, django_capture_on_commit_callbacks: Any, tmp_path: Any
 ) -> None:
     content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=content)
-    today = timezone.localdate()
     for url in (
         reverse("document_detail", args=[team.workspace.pk, doc.pk]),
         reverse("version_preview", args=[team.workspace.pk, doc.pk, 1]),
@@ -208,12 +208,53 @@ def test_an_html_preview_carries_the_readers_watermark_and_every_preview_a_print
         viewer = client_for(team.viewer).get(url).content.decode()
         line = watermark_for(team.viewer).line
         assert 'class="cr-watermark"' in viewer
-        assert viewer.count(f">{line}</text>") == 3  # the overlay's pattern
-        assert viewer.count(f"<p>{line}</p>") == 6  # printed on every sheet
-        assert print_footer(team.viewer, day=today) in viewer
+        assert viewer.count(f">{line}</text>") == 2  # the overlay's pattern
+        assert "Watermarked with your name" in viewer
         manager = client_for(team.manager).get(url).content.decode()
         assert "cr-watermark" not in manager and "priya@example.org ·" not in manager
-        assert print_footer(team.manager, day=today) in manager
+    page = client_for(team.viewer).get(reverse("document_detail", args=[team.workspace.pk, doc.pk]))
+    sheet = reverse("print_sheet", args=[team.workspace.pk, doc.pk])
+    assert f'href="{sheet}" media="print"' in page.content.decode()
+
+
+def css_text(css: str) -> list[str]:
+    """The strings of a stylesheet, their escapes read back."""
+    return [
+        re.sub(r"\\([0-9a-f]{6})", lambda m: chr(int(m.group(1), 16)), found)
+        for found in re.findall(r'content: "([^"]*)"', css)
+    ]
+
+
+def test_the_print_stylesheet_puts_the_footer_on_every_sheet_and_the_watermark_for_some(
+    team: Any, no_download: None
+) -> None:
+    url = reverse(
+        "print_sheet", args=[team.workspace.pk, upload_document(team.workspace, team.manager).pk]
+    )
+    viewer = client_for(team.viewer).get(url)
+    assert viewer.status_code == 200
+    assert viewer["Content-Type"] == "text/css; charset=utf-8"
+    assert viewer["Cache-Control"] == "private, no-store"
+    assert css_text(viewer.content.decode()) == [
+        print_footer(team.viewer),
+        watermark_for(team.viewer).line,
+    ]
+    manager = client_for(team.manager).get(url).content.decode()
+    assert css_text(manager) == [print_footer(team.manager)]
+    assert client_for(team.outsider).get(url).status_code == 404
+    forged = reverse("print_sheet", args=[team.workspace.pk, team.workspace.pk])
+    assert client_for(team.viewer).get(forged).status_code == 404
+
+
+def test_a_name_cannot_break_out_of_the_print_stylesheet() -> None:
+    name = 'Tom"; } body { display: none } @page { x: "\\\n</style>'
+    mark = Watermark(name, "tom@example.org", datetime.date(2026, 12, 5))
+    css = drawing.print_stylesheet(footer=f"Printed by {name}", watermark=mark)
+    assert css.count("{") == css.count("}") == 3
+    assert '"' not in css.replace('content: "', "").replace('";', "")
+    assert css_text(css) == [f"Printed by {name}", mark.line]
+    # No space follows an escape (it would be read as the escape's end and lost).
+    assert not re.search(r"\\[0-9a-f]{6}\s", css)
 
 
 def test_a_pdf_preview_is_not_overlaid_its_pages_carry_the_watermark(
