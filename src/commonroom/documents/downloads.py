@@ -29,7 +29,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.documents.models import Version
-from commonroom.documents.stamping import download_file
+from commonroom.documents.stamping import DownloadFile, download_file
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(?:(\d{1,19})-(\d{0,19})|-(\d{1,19}))$")
@@ -85,11 +85,21 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
     return start, min(int(last) if last else size - 1, size - 1)
 
 
-def version_file_response(request: HttpRequest, version: Version) -> HttpResponseBase:
+def version_file_response(
+    request: HttpRequest, version: Version, made: DownloadFile | None = None
+) -> HttpResponseBase:
     """Always an attachment, with the type we detected (``application/octet-stream`` for an
-    active one), ``nosniff`` and a sandbox: never run in the page."""
-    file = download_file(version)
+    active one), ``nosniff`` and a sandbox: never run in the page. ``made``: a copy made for
+    this reader (their watermark), sent whole: it is made again for each download, so no
+    byte range of it is offered."""
     content_type = served_type(version.content_type, version.filename)
+    if made is not None:
+        response = BlobFileResponse(made.handle, content_type=content_type)
+        response["Content-Length"] = str(made.size)
+        response["Digest"] = f"sha-256={made.sha256}"
+        attachment(response, filename=version.filename)
+        return response
+    file = download_file(version)
     etag = f'"{file.sha256}"'
     wanted = requested_range(request, file.size, etag)
     if wanted is False:

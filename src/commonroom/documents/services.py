@@ -44,9 +44,21 @@ from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
 from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.pdf_stamp import stamped_pdf
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
-from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
-from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
+from commonroom.documents.selectors import (
+    DocumentAccess,
+    download_watermark,
+    folder_path,
+    version_get,
+)
+from commonroom.documents.stamping import (
+    DownloadFile,
+    Stamp,
+    forget_blobs,
+    stamp_read,
+    unchanged_download,
+)
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.workspaces.permissions import WorkspaceAbility
@@ -606,14 +618,62 @@ def document_record_view(*, actor: User, doc_access: DocumentAccess, info: Reque
     )
 
 
-def version_for_download(
+@dataclass
+class Download:
+    """What a person downloads: the version, and ``file``, the copy made for them (their
+    watermark on every page of a PDF), or None for the version's own file."""
+
+    version: Version
+    file: DownloadFile | None = None
+
+
+def version_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
-) -> Version:
-    """The version a person downloads, after checking they may, with the download audited.
-    Pages and the API both serve files through this."""
+) -> Download:
+    """The version a person downloads, after checking they may, with the download audited:
+    stamped with their watermark where ``selectors.download_watermark`` says so (a copy that
+    cannot be stamped is refused, and nothing audited). Pages and the API serve files through
+    this."""
     if not doc_access.can("download"):
         deny(doc_access.access, "You cannot download this document.")
     version = version_get(doc_access=doc_access, number=number)
+    watermark = download_watermark(doc_access=doc_access, reader=actor, version=version)
+    file = stamped_pdf(version, watermark) if watermark is not None else None
+    data: dict[str, Any] = {"version": version.number, "sha256": version.blob_id}
+    if file is not None:
+        data["watermarked"] = True
+    try:
+        _audit(
+            doc_access.document,
+            action=Action.VERSION_DOWNLOADED,
+            actor=actor,
+            info=info,
+            data=data,
+        )
+    except BaseException:
+        if file is not None:
+            file.handle.close()
+        raise
+    return Download(version, file)
+
+
+WATERMARKED_ELSEWHERE = (
+    "This workspace watermarks the PDFs external guests download: download it from the "
+    "document's page."
+)
+
+
+def version_for_download(
+    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
+) -> Version:
+    """The version whose stored bytes a person reads (WebDAV), after checking they may, with
+    the download audited. A copy that must carry the reader's watermark is refused here: it is
+    made only by :func:`version_download`."""
+    if not doc_access.can("download"):
+        deny(doc_access.access, "You cannot download this document.")
+    version = version_get(doc_access=doc_access, number=number)
+    if download_watermark(doc_access=doc_access, reader=actor, version=version) is not None:
+        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
     _audit(
         doc_access.document,
         action=Action.VERSION_DOWNLOADED,

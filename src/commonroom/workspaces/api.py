@@ -39,6 +39,8 @@ class WorkspaceOut(Schema):
     record_retention_years: int
     # Whether its external guests may create API tokens (staff always may).
     guests_may_create_tokens: bool
+    # Whether its external guests' PDF downloads carry their watermark on every page.
+    watermark_guest_downloads: bool
     created_at: datetime
     role: str
     abilities: dict[str, bool]
@@ -54,6 +56,7 @@ class WorkspacePatch(Schema):
     description: Text | None = None
     record_retention_years: Annotated[int, Field(ge=0, le=100)] | None = None
     guests_may_create_tokens: StrictBool | None = None
+    watermark_guest_downloads: StrictBool | None = None
     archived: StrictBool | None = None
 
 
@@ -94,6 +97,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "archived": ws.is_archived,
         "record_retention_years": ws.record_retention_years,
         "guests_may_create_tokens": ws.guests_may_create_tokens,
+        "watermark_guest_downloads": ws.watermark_guest_downloads,
         "created_at": ws.created_at,
         "role": access.role,
         "abilities": access.abilities,
@@ -162,6 +166,7 @@ def workspace_update(
             or payload.description is not None
             or payload.record_retention_years is not None
             or payload.guests_may_create_tokens is not None
+            or payload.watermark_guest_downloads is not None
         ):
             services.workspace_update(
                 actor=request.user,
@@ -170,6 +175,7 @@ def workspace_update(
                 description=payload.description,
                 record_retention_years=payload.record_retention_years,
                 guests_may_create_tokens=payload.guests_may_create_tokens,
+                watermark_guest_downloads=payload.watermark_guest_downloads,
                 info=_info(request),
             )
         if payload.archived is True and not access.workspace.is_archived:

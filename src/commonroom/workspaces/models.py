@@ -38,6 +38,9 @@ class Workspace(models.Model):
     # Whether the external guests who belong to it may create API tokens (a manager's choice;
     # staff always may). A guest may while any workspace of theirs that is not archived allows it.
     guests_may_create_tokens = models.BooleanField(default=False)
+    # Whether an external guest's download of a PDF is stamped on every page with their name,
+    # email and the day (a manager's choice; documents.pdf_stamp).
+    watermark_guest_downloads = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

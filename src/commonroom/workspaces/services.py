@@ -157,11 +157,13 @@ def workspace_update(
     description: str | None = None,
     record_retention_years: int | str | None = None,
     guests_may_create_tokens: bool | None = None,
+    watermark_guest_downloads: bool | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
     """Change the workspace's details: its name, description, how many years its final
     records are kept (``record_retention_years``, 0 to 100; 0: no retention) and whether its
-    external guests may create API tokens (``guests_may_create_tokens``). ``None`` (or an
+    external guests may create API tokens (``guests_may_create_tokens``) and whether their PDF
+    downloads are stamped with their watermark (``watermark_guest_downloads``). ``None`` (or an
     empty form field) leaves a detail as it is."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
@@ -182,6 +184,11 @@ def workspace_update(
         if allowed != ws.guests_may_create_tokens:
             changes["guests_may_create_tokens"] = [ws.guests_may_create_tokens, allowed]
             ws.guests_may_create_tokens = allowed
+    if watermark_guest_downloads is not None:
+        stamped = bool(watermark_guest_downloads)
+        if stamped != ws.watermark_guest_downloads:
+            changes["watermark_guest_downloads"] = [ws.watermark_guest_downloads, stamped]
+            ws.watermark_guest_downloads = stamped
     if changes:
         ws.save(
             update_fields=[
@@ -189,6 +196,7 @@ def workspace_update(
                 "description",
                 "record_retention_years",
                 "guests_may_create_tokens",
+                "watermark_guest_downloads",
             ]
         )
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)

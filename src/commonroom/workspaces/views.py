@@ -98,6 +98,8 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     # A checkbox: the form always has it, sent only when ticked.
                     guests_may_create_tokens=form_value(request, "guests_may_create_tokens")
                     == "yes",
+                    watermark_guest_downloads=form_value(request, "watermark_guest_downloads")
+                    == "yes",
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")
