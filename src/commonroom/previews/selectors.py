@@ -72,11 +72,14 @@ class PreviewView:
 
     @property
     def watermark_tile(self) -> tuple[int, int]:
-        """The overlay's tile width and its second line's start, in CSS pixels: room for both
-        lines whole (15 px text is under 9 px a character), the second one staggered."""
-        length = len(self.watermark.line) if self.watermark is not None else 0
-        width = length * 9 + 220
-        return width, 200
+        return overlay_tile(self.watermark) if self.watermark is not None else (0, 0)
+
+
+def overlay_tile(watermark: Watermark) -> tuple[int, int]:
+    """The HTML overlay's tile width and its second line's start, in CSS pixels
+    (``templates/previews/_watermark.html``): room for both lines whole (15 px text is under
+    9 px a character), the second one staggered."""
+    return len(watermark.line) * 9 + 220, 200
 
 
 # Previews whose pictures are the content: the watermark is drawn into them.

@@ -27,6 +27,7 @@ from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
 from commonroom.previews.selectors import (
     compare_pair,
+    overlay_tile,
     preview_file_get,
     preview_for,
     reader_watermark,
@@ -135,6 +136,7 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
         )
         comparison = versions_compare(doc_access=doc_access, old=old, new=new)
     side = request.GET.get("view") == "side"
+    watermark = reader_watermark(doc_access=doc_access, reader=request.user)
     return render(
         request,
         "previews/compare.html",
@@ -144,6 +146,8 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
             "numbers": range(doc_access.document.current_version_number, 0, -1),
             "comparison": comparison,
             "side": side,
+            "watermark": watermark,
+            "watermark_tile": overlay_tile(watermark) if watermark is not None else None,
         },
     )
 

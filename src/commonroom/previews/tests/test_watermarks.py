@@ -308,3 +308,22 @@ def test_the_watermark_names_the_reader_by_name_email_and_day() -> None:
             ).key.encode()
         ).hexdigest()
     )
+
+
+def test_a_comparison_carries_the_readers_watermark(
+    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    from commonroom.documents.tests.factories import new_version
+
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = upload_document(team.workspace, team.manager, content=b"The rota was agreed.\n")
+        new_version(team.manager, doc, b"The rota was agreed on Monday.\n")
+    url = reverse("version_compare", args=[team.workspace.pk, doc.pk])
+    viewer = client_for(team.viewer).get(url).content.decode()
+    assert "<ins>" in viewer  # the comparison is shown
+    assert viewer.count(f">{watermark_for(team.viewer).line}</text>") == 2
+    sheet = reverse("print_sheet", args=[team.workspace.pk, doc.pk])
+    assert f'href="{sheet}" media="print"' in viewer
+    manager = client_for(team.manager).get(url).content.decode()
+    assert "<ins>" in manager and 'class="cr-watermark"' not in manager
+    assert client_for(team.outsider).get(url).status_code == 404
