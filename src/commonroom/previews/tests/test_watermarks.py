@@ -84,6 +84,8 @@ def test_a_pdf_page_is_drawn_with_its_readers_watermark_and_the_shared_page_is_u
     viewer = client_for(team.viewer).get(file_url(team, doc, "page-1.png"))
     assert viewer.status_code == 200
     assert viewer["Content-Type"] == "image/png"
+    # One address, a picture per reader: a browser shared by two people keeps each one's.
+    assert "Cookie" in viewer["Vary"] and "Cookie" in plain["Vary"]
     assert viewer["X-Content-Type-Options"] == "nosniff"
     marked = picture(viewer)
     assert marked != shared
