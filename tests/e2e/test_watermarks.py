@@ -85,7 +85,8 @@ def test_a_watermarked_preview_is_printed_with_the_readers_name_and_the_footer(
     line = squash(watermark_for(guest).line)
     for number, text in enumerate(sheets, start=1):
         assert footer in text, (number, text[-300:])
-        assert line in text, (number, text[:300])
+        # At the sheet's head, and across it (the printed layer), wherever it falls.
+        assert text.count(line) >= 5, (number, text[:300])
     assert "aisha@guest.example.com" in sheets[0]
     assert page_problems.seen == []
 

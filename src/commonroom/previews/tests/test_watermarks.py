@@ -211,6 +211,7 @@ def test_an_html_preview_carries_the_readers_watermark(
         line = watermark_for(team.viewer).line
         assert 'class="cr-watermark"' in viewer
         assert viewer.count(f">{line}</text>") == 2  # the overlay's pattern
+        assert viewer.count(f"<p>{line}</p>") == 5  # the printed layer
         assert "Watermarked with your name" in viewer
         manager = client_for(team.manager).get(url).content.decode()
         assert "cr-watermark" not in manager and "priya@example.org ·" not in manager
