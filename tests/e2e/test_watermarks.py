@@ -16,6 +16,7 @@ from docx import Document
 from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
 from pypdf import PdfReader
+from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.core.watermark import print_footer, watermark_for
@@ -73,6 +74,7 @@ def test_a_watermarked_preview_is_printed_with_the_readers_name_and_the_footer(
     assert box["height"] >= body["height"] - 1 and box["width"] >= body["width"] - 1
     assert overlay.evaluate("e => getComputedStyle(e).pointerEvents") == "none"
     assert page_width(page) <= viewport["width"]
+    assert violations(page) == []
     shots = Path(os.environ.get("COMMONROOM_SHOTS_DIR", tmp_path))  # to look at them
     name = f"watermark-{viewport['width']}"
     read.screenshot(path=str(shots / f"{name}.png"))
