@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Q, QuerySet
 
 from commonroom.audit.selectors import last_seen_in_workspaces
-from commonroom.core.exceptions import NotFound
+from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.workspaces.models import Invitation, Membership, Workspace, current_q
 from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
@@ -249,3 +249,24 @@ def guests_overview(*, user: User) -> list[GuestRow]:
         actor_ids={m.user_id for m in rows}, workspace_ids={m.workspace_id for m in rows}
     )
     return [GuestRow(membership=m, last_seen=seen.get((m.user_id, m.workspace_id))) for m in rows]
+
+
+NOT_MANAGED = "One of the people chosen is not in a workspace you manage. Nobody was removed."
+
+
+def managed_guests_chosen(*, user: User, membership_ids: Iterable[Any]) -> list[Membership]:
+    """The memberships ``membership_ids`` names, each an external guest's in a workspace
+    ``user`` manages (:func:`managed_guests`), or a sentence refusing them all: a forged id,
+    a staff member's, one in a workspace they do not manage."""
+    ids: set[int] = set()
+    for value in membership_ids:
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            raise ApplicationError(NOT_MANAGED, code="not_managed") from None
+    if not ids:
+        raise ApplicationError("Choose at least one person to remove.", code="none_chosen")
+    chosen = [m for m in managed_guests(user=user) if m.pk in ids]
+    if len(chosen) != len(ids):
+        raise ApplicationError(NOT_MANAGED, code="not_managed")
+    return chosen

@@ -61,7 +61,7 @@ from commonroom.workspaces.models import (
 from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
-    managed_guests,
+    managed_guests_chosen,
     member_users,
     parse_uuid,
     workspace_access,
@@ -836,19 +836,6 @@ def memberships_access_notify(*, today: date | None = None) -> int:
     return told
 
 
-def _membership_ids(values: Iterable[Any]) -> list[int]:
-    ids: list[int] = []
-    for value in values:
-        try:
-            ids.append(int(value))
-        except (TypeError, ValueError):
-            raise ApplicationError(
-                "One of the people chosen is not in a workspace you manage. Nobody was removed.",
-                code="not_managed",
-            ) from None
-    return sorted(set(ids))
-
-
 @transaction.atomic
 def guests_remove(
     *, actor: User, membership_ids: Iterable[Any], info: RequestInfo = SYSTEM
@@ -857,15 +844,7 @@ def guests_remove(
     :func:`membership_remove` (audited, their sockets closed). All or none: an id that is not
     a guest's membership of a workspace ``actor`` manages (forged, someone else's, staff)
     refuses the lot with a sentence."""
-    ids = _membership_ids(membership_ids)
-    if not ids:
-        raise ApplicationError("Choose at least one person to remove.", code="none_chosen")
-    chosen = [m for m in managed_guests(user=actor) if m.pk in ids]
-    if len(chosen) != len(ids):
-        raise ApplicationError(
-            "One of the people chosen is not in a workspace you manage. Nobody was removed.",
-            code="not_managed",
-        )
+    chosen = managed_guests_chosen(user=actor, membership_ids=membership_ids)
     # Workspaces locked in one order (their ids), so two such removals never deadlock.
     chosen.sort(key=lambda m: (str(m.workspace_id), m.pk))
     with audit_rows_last():
