@@ -422,3 +422,13 @@ def test_someone_who_manages_nothing_removes_nobody(team: Any, guests: dict[str,
         services.guests_remove(actor=team.manager, membership_ids=[])
     assert refused.value.code == "none_chosen"
     assert Membership.objects.filter(pk=ben).exists()
+
+
+def test_the_guests_list_costs_two_queries_however_many_guests(
+    team: Any, guests: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    for _ in range(5):
+        add_member(guests["second"], GuestFactory(), "viewer")
+    with django_assert_num_queries(2):
+        rows = selectors.guests_overview(user=team.manager)
+        assert [r.last_sign_in for r in rows] == [None] * 8
