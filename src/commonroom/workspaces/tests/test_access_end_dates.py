@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import transaction
+from django.test import Client
+from django.urls import reverse
 
 from commonroom.accounts.tests.factories import GuestFactory, UserFactory
 from commonroom.audit.models import Action, AuditEvent
@@ -432,3 +434,56 @@ def test_the_guests_list_costs_two_queries_however_many_guests(
     with django_assert_num_queries(2):
         rows = selectors.guests_overview(user=team.manager)
         assert [r.last_sign_in for r in rows] == [None] * 8
+
+
+def test_the_invitation_says_how_long_access_lasts(
+    team: Any, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        issued = services.invitation_create(
+            actor=team.manager,
+            access=manager_access(team),
+            email="aisha@board.example.net",
+            role="commenter",
+            access_until=LAST_DAY,
+        )
+    (email,) = mail.outbox
+    assert "Your access lasts until the end of 31 January 2027." in email.body
+    page = Client().get(reverse("invitation_accept", args=[issued.token]))
+    assert "Access lasts until the end of 31 January 2027." in page.content.decode()
+
+
+def test_someone_whose_access_ended_can_be_invited_again_before_the_job_runs(
+    team: Any, clock: Clock
+) -> None:
+    set_until(team, team.viewer, MONDAY)
+    clock.set(date(2027, 1, 26), 9)  # ended; the row is still there
+    issued = services.invitation_create(
+        actor=team.manager,
+        access=manager_access(team),
+        email=team.viewer.email,
+        role="editor",
+        access_until=LAST_DAY,
+    )
+    membership = services.invitation_accept(token=issued.token, user=team.viewer)
+
+    assert (membership.role, membership.access_until) == ("editor", LAST_DAY)
+    assert membership.access_notice_for is None
+    assert selectors.workspace_access(user=team.viewer, workspace_id=team.workspace.pk).role == (
+        "editor"
+    )
+    assert Membership.objects.filter(workspace=team.workspace, user=team.viewer).count() == 1
+
+
+def test_adding_someone_again_replaces_their_ended_membership(team: Any, clock: Clock) -> None:
+    set_until(team, team.viewer, MONDAY)
+    clock.set(date(2027, 1, 26), 9)
+    services.membership_add(
+        actor=team.manager, access=manager_access(team), user=team.viewer, role="commenter"
+    )
+    membership = membership_of(team, team.viewer)
+    assert (membership.role, membership.access_until) == ("commenter", None)
+    with pytest.raises(Conflict):
+        services.membership_add(
+            actor=team.manager, access=manager_access(team), user=team.viewer, role="viewer"
+        )
