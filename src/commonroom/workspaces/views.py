@@ -32,12 +32,15 @@ from commonroom.workspaces.selectors import (
 
 @login_required
 def home(request: AuthedRequest) -> HttpResponse:
+    accesses = workspaces_for_user(user=request.user)
     return render(
         request,
         "workspaces/home.html",
         {
-            "accesses": workspaces_for_user(user=request.user),
+            "accesses": accesses,
             "can_create": account_abilities(request.user)["create_workspace"],
+            # The way to the external guests page, for those who manage any workspace's people.
+            "manages_members": any(a.can("manage_members") for a in accesses),
             # What needs me (unread mentions, threads waiting for me, conversations with new
             # messages, documents changed since): the apps that keep them add it.
             **hooks.home_context(hooks.HomePage(user=request.user)),

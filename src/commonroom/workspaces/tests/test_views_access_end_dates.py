@@ -147,3 +147,9 @@ def test_a_guest_of_someone_elses_workspace_is_refused_with_a_sentence(
     assert Membership.objects.filter(pk__in=[aisha.pk, theirs.pk]).count() == 2
     # Their own list never showed the other workspace's guest.
     assert stranger.email not in browser(team.manager).get(reverse("guests")).content.decode()
+
+
+def test_the_home_page_leads_managers_to_their_guests(team: Any, clock: Clock) -> None:
+    link = f'href="{reverse("guests")}"'
+    assert link in browser(team.manager).get(reverse("home")).content.decode()
+    assert link not in browser(team.editor).get(reverse("home")).content.decode()
