@@ -1,6 +1,7 @@
 """Access that ends, on a phone (360 px): the people page says "Access ends in 5 days" beside
 the guest and extends it from the same row; the external guests page removes two people after
-one confirmation. Neither page scrolls sideways.
+one confirmation. Neither page scrolls sideways, and each passes axe-core's WCAG A and AA rules
+in the state shown.
 
 ``COMMONROOM_SHOTS=<folder>`` keeps a full-page screenshot of each screen at 360 and 1280 px.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
+from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, GuestFactory, UserFactory
 from commonroom.workspaces.models import Membership
@@ -59,6 +61,7 @@ def test_a_manager_extends_a_guests_access_and_removes_guests_on_a_phone(
     row = page.get_by_role("row").filter(has_text="Aisha Khan")
     expect(row).to_contain_text("Access ends in 5 days")
     assert page_width(page) <= PHONE["width"]
+    assert violations(page) == []
     _shot(page, "people-access-ends")
 
     later = timezone.localdate() + timedelta(days=40)
@@ -80,6 +83,7 @@ def test_a_manager_extends_a_guests_access_and_removes_guests_on_a_phone(
     page.get_by_role("button", name="Remove the people chosen…").click()
     expect(page.locator("#confirm-removal")).to_contain_text("Remove 2 people?")
     assert page_width(page) <= PHONE["width"]
+    assert violations(page) == []
     _shot(page, "guests-confirm")
     assert Membership.objects.filter(workspace=ws, user__in=[aisha, ben]).count() == 2
     page.get_by_role("button", name="Yes, remove them").click()
