@@ -30,7 +30,9 @@ import posixpath
 import re
 import secrets
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from commonroom.previews.limits import parse_xml, read_member
@@ -56,7 +58,9 @@ Line = list[str | tuple[str]]
 
 @dataclass
 class Section:
-    refs: dict[tuple[str, str], str]  # ("header"|"footer", "default"|"first"|"even") -> part
+    # ("header"|"footer", "default"|"first"|"even") -> part: the section's own, then (after
+    # read_pages) those it takes from the sections before it, as Word does
+    refs: dict[tuple[str, str], str]
     title_page: bool = False
     start: int | None = None  # the number its first page is given, when numbering restarts
     continuous: bool = False  # begins on the same page as the section before
@@ -82,6 +86,7 @@ class Pages:
     even_and_odd: bool
     rendered: bool  # Word's own page breaks were found
     cut: bool = False  # more than MAX_PAGES
+    per_section: Counter[int] = field(default_factory=Counter)  # pages in each section
     token: str = field(default_factory=lambda: "crpage" + secrets.token_hex(12))
 
     @property
@@ -231,11 +236,11 @@ def _even_and_odd(archive: zipfile.ZipFile) -> bool:
 def read_pages(archive: zipfile.ZipFile, root: Any) -> Pages:
     """The pages of the document whose parsed ``word/document.xml`` is ``root``."""
     body = root.find(_w("body"))
-    blocks = [e for e in body if isinstance(e.tag, str) and e.tag != _w("sectPr")] if (
-        body is not None
-    ) else []  # fmt: skip
+    blocks = _blocks(body)
     sections, section_elements = _sections(root, _relationships(archive))
-    ends_section = {id(e.getparent().getparent()): i for i, e in enumerate(section_elements)
+    # Keyed by the paragraphs themselves: lxml gives the same object for an element while one
+    # is held (an id() of a proxy let go could be another element's).
+    ends_section = {e.getparent().getparent(): i for i, e in enumerate(section_elements)
                     if e.getparent().tag == _w("pPr")}  # fmt: skip
 
     starts = [0]
@@ -274,14 +279,16 @@ def read_pages(archive: zipfile.ZipFile, root: Any) -> Pages:
                 rendered = True
                 if not fresh:
                     page_break(index + 1 if seen else index)
-            elif tag == _w("p") and id(node) in ends_section:
-                ending = ends_section[id(node)]
+            elif tag == _w("p") and node in ends_section:
+                ending = ends_section[node]
         if ending is not None and ending + 1 < len(sections):
             section = ending + 1
             if not sections[section].continuous:
                 page_break(index + 1)  # the next section begins on a new page
             # (a continuous one goes on on the same page, its own from the next page on)
 
+    for before, after in pairwise(sections):
+        after.refs = {**before.refs, **after.refs}  # what a section does not set, it inherits
     pages: list[Page] = []
     number = 0
     for k, start_section in enumerate(section_of_start):
@@ -298,6 +305,7 @@ def read_pages(archive: zipfile.ZipFile, root: Any) -> Pages:
     return Pages(
         starts=starts,
         pages=pages,
+        per_section=Counter(p.section for p in pages),
         sections=sections,
         parts=parts,
         even_and_odd=_even_and_odd(archive),
@@ -316,11 +324,7 @@ def _part_for(pages: Pages, page: Page, kind: str) -> str | None:
         variant = "even"
     else:
         variant = "default"
-    for index in range(page.section, -1, -1):
-        part = pages.sections[index].refs.get((kind, variant))
-        if part is not None:
-            return part
-    return None
+    return section.refs.get((kind, variant))
 
 
 def _lines_html(pages: Pages, page: Page, kind: str) -> str:
@@ -329,7 +333,7 @@ def _lines_html(pages: Pages, page: Page, kind: str) -> str:
     if not lines:
         return ""
     total = len(pages.pages)
-    in_section = sum(1 for p in pages.pages if p.section == page.section)
+    in_section = pages.per_section[page.section]
     text = "".join(
         f"<div>{html.escape(_line_text(line, page, total, in_section))}</div>" for line in lines
     )
@@ -350,13 +354,20 @@ def _bottom(pages: Pages, index: int) -> str:
     return f'<div class="cr-preview-page-bottom">{footer}</div>' if footer else ""
 
 
+def _blocks(body: Any) -> list[Any]:
+    """The body's top-level elements, in order, but its last section's properties."""
+    if body is None:
+        return []
+    return [e for e in body if isinstance(e.tag, str) and e.tag != _w("sectPr")]
+
+
 def mark_pages(root: Any, pages: Pages) -> None:
     """A paragraph of the token before each top-level block a page begins at (and one after the
     last block, for the last page's footer), for :func:`place_pages` to find in mammoth's HTML."""
     body = root.find(_w("body"))
     if body is None:
         return
-    blocks = [e for e in body if isinstance(e.tag, str) and e.tag != _w("sectPr")]
+    blocks = _blocks(body)
 
     def token_paragraph(place: str) -> Any:
         paragraph = body.makeelement(_w("p"), {})
@@ -367,15 +378,18 @@ def mark_pages(root: Any, pages: Pages) -> None:
         paragraph.append(run)
         return paragraph
 
+    tail = blocks[-1] if blocks else None  # the last paragraph after the last block so far
     for place in [*sorted(set(pages.starts)), "end"]:
         paragraph = token_paragraph(str(place))
         at = place if isinstance(place, int) else len(blocks)
         if at < len(blocks):
             blocks[at].addprevious(paragraph)
-        elif blocks:
-            blocks[-1].addnext(paragraph)
+            continue
+        if tail is not None:
+            tail.addnext(paragraph)
         else:
             body.insert(0, paragraph)
+        tail = paragraph
 
 
 def place_pages(body_html: str, pages: Pages) -> tuple[str, str]:

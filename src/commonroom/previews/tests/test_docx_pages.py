@@ -302,3 +302,15 @@ def test_a_header_with_entities_is_refused(tmp_path: Path, out: Path) -> None:
     )
     with pytest.raises(Refused, match="entity"):
         docx.convert(path, out)
+
+
+def test_a_page_break_at_the_very_end_makes_an_empty_last_page(tmp_path: Path, out: Path) -> None:
+    body = _p("Only text.", after='<w:br w:type="page"/>')
+    result = docx.convert(
+        build(tmp_path / "t.docx", body, parts=MARKED, section=MARKED_SECTION), out
+    )
+    html = result.html
+    assert pages_of(html) == ["1", "2"]
+    # Page 1's footer, then page 2's top, then (the page being empty) page 2's footer last.
+    order = [html.index(t) for t in ("Page 1 of 2", ">Page 2<", "Page 2 of 2")]
+    assert order == sorted(order) and html.index("Only text.") < order[0]
