@@ -1,7 +1,8 @@
 """A preview's outline, for moving around it from the keyboard: its headings and, for a Word
-document, its pages (``converters/docx_pages.py``), each with the anchored block (``p-<n>``) it
-leads to. Read from the stored, sanitised HTML, whose tags the sanitiser wrote (so found
-exactly by pattern, without parsing the whole document on every view)."""
+document or a PDF, its pages (``converters/docx_pages.py``; a PDF's page is its own block,
+``converters/pdf.py``), each with the anchored block (``p-<n>``) it leads to. Read from the
+stored, sanitised HTML, whose tags the sanitiser wrote (so found exactly by pattern, without
+parsing the whole document on every view)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ MAX_TEXT = 120  # characters of a heading shown in the contents
 
 _HEADING = re.compile(r'<h([1-6]) id="(p-[0-9]{1,7})"[^>]*>(.*?)</h\1>', re.DOTALL)
 _PAGE = re.compile(r'<div class="cr-preview-page-number">Page ([0-9]{1,7})</div>')
+_PDF_PAGE = re.compile(r'<figure class="cr-preview-page" id="p-([0-9]{1,7})">')
 _BLOCK = re.compile(r' id="(p-[0-9]{1,7})"')
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -59,4 +61,9 @@ def outline_of(preview_html: str) -> Outline:
             found.pages.append(PageStart(int(match.group(1)), block.group(1)))
         if len(found.pages) >= MAX_PAGES:
             break
+    if not found.pages:
+        for match in _PDF_PAGE.finditer(preview_html):
+            found.pages.append(PageStart(int(match.group(1)), f"p-{match.group(1)}"))
+            if len(found.pages) >= MAX_PAGES:
+                break
     return found

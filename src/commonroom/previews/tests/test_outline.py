@@ -82,3 +82,15 @@ def test_the_document_page_lists_the_contents_for_members_only(
     outsider.force_login(team.outsider)
     answer = outsider.get(url)
     assert answer.status_code == 404 and b"apologies" not in answer.content
+
+
+def test_a_pdf_s_pages_are_its_outline(tmp_path: Path) -> None:
+    from commonroom.previews.converters import pdf
+    from commonroom.previews.tests.test_formats_pdf import text_pdf
+
+    out = tmp_path / "out"
+    out.mkdir()
+    source = text_pdf(tmp_path / "board.pdf", ["One", "Two", "Three"])
+    found = outline_of(pdf.convert(source, out).html)
+    assert found.pages == [PageStart(1, "p-1"), PageStart(2, "p-2"), PageStart(3, "p-3")]
+    assert found.headings == [] and found.shown
