@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from commonroom.comments.passages import Place, follow
 from commonroom.previews.blocks import blocks_in
@@ -314,3 +318,57 @@ def test_a_page_break_at_the_very_end_makes_an_empty_last_page(tmp_path: Path, o
     # Page 1's footer, then page 2's top, then (the page being empty) page 2's footer last.
     order = [html.index(t) for t in ("Page 1 of 2", ">Page 2<", "Page 2 of 2")]
     assert order == sorted(order) and html.index("Only text.") < order[0]
+
+
+@pytest.mark.django_db
+def test_a_comment_on_a_version_without_pages_is_found_on_the_one_with_them(
+    team: Any, django_capture_on_commit_callbacks: Any, tmp_path: Path
+) -> None:
+    """A thread anchored in version 1 (no page breaks, no header) is found, through the comments'
+    own following of passages, at the same block and offsets of version 2, which has them; its
+    marker sits after its block on the page, among the pages' markup."""
+    from commonroom.comments import services as comments
+    from commonroom.comments.models import ThreadPassage
+    from commonroom.documents.selectors import document_access
+    from commonroom.documents.services import version_upload
+    from commonroom.workspaces.tests.factories import upload_document
+
+    body = (
+        _p("Introduction.")
+        + _p("Item two.", props="<w:pageBreakBefore/>")
+        + _p("Decision: approved.", "<w:lastRenderedPageBreak/>")
+    )
+    paged = build(tmp_path / "paged.docx", body + _p("x"), parts=MARKED, section=MARKED_SECTION)
+    plain = _strip_pages(paged, tmp_path / "plain.docx")
+
+    def access(user: Any) -> Any:
+        return document_access(user=user, workspace_id=team.workspace.pk, document_id=doc.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        doc = upload_document(
+            team.workspace, team.manager, name="decision.docx", content=plain.read_bytes()
+        )
+    thread = comments.comment_create(
+        actor=team.commenter,
+        doc_access=access(team.commenter),
+        body="Approved by whom?",
+        anchor_quote="approved",
+        anchor_position={"block": "p-3", "start": 10, "end": 18},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        version_upload(
+            actor=team.manager,
+            doc_access=access(team.manager),
+            uploaded=SimpleUploadedFile("decision.docx", paged.read_bytes()),
+        )
+    passage = ThreadPassage.objects.get(thread=thread, version__number=2)
+    assert (passage.state, passage.block, passage.start, passage.end) == ("found", "p-3", 10, 18)
+    reader = Client()
+    reader.force_login(team.viewer)
+    page = reader.get(reverse("document_detail", args=[team.workspace.pk, doc.pk])).content
+    html = page.decode()
+    assert html.count("cr-preview-page-number") == 3
+    assert re.search(
+        r'<p id="p-3">Decision: approved.</p><div class="cr-anchors"[^>]*data-anchor-for="p-3"',
+        html,
+    )
