@@ -10,7 +10,9 @@ mammoth reads only the body, so this reads the rest from the parts already check
 Pages break at explicit page breaks (``<w:br w:type="page"/>``), paragraphs set to start a page
 (``w:pageBreakBefore``), section breaks that start a new page, and where Word itself last broke
 pages when it saved the file (``<w:lastRenderedPageBreak/>``): Word writes one at the start of
-each page it laid out, so one that follows another break with no text between is the same page.
+each page it laid out, so one that follows another break with no text between is the same page,
+as is a paragraph set to start a page that is already at a page's top (an explicit break there
+makes a blank page, as in Word).
 Another program, or Word with other fonts or printer, may break pages elsewhere; the preview says
 so.
 
@@ -271,12 +273,14 @@ def read_pages(archive: zipfile.ZipFile, root: Any) -> Pages:
             elif tag in {_w("drawing"), _w("pict"), _w("object")}:
                 seen = True
                 fresh = False
-            elif (tag == _w("br") and node.get(_w("type")) == "page") or (
-                tag == _w("pageBreakBefore") and _on(node)
+            elif tag == _w("br") and node.get(_w("type")) == "page":
+                page_break(index + 1 if seen else index)  # at a page's top too: a blank page
+            elif (tag == _w("pageBreakBefore") and _on(node)) or (
+                tag == _w("lastRenderedPageBreak")
             ):
-                page_break(index + 1 if seen else index)
-            elif tag == _w("lastRenderedPageBreak"):
-                rendered = True
+                # A paragraph set to start a page that already starts one, or Word's mark of a
+                # page already begun, is that same page.
+                rendered = rendered or tag == _w("lastRenderedPageBreak")
                 if not fresh:
                     page_break(index + 1 if seen else index)
             elif tag == _w("p") and node in ends_section:

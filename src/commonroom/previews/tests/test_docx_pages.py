@@ -372,3 +372,19 @@ def test_a_comment_on_a_version_without_pages_is_found_on_the_one_with_them(
         r'<p id="p-3">Decision: approved.</p><div class="cr-anchors"[^>]*data-anchor-for="p-3"',
         html,
     )
+
+
+def test_a_paragraph_starting_a_page_already_begun_adds_none(tmp_path: Path, out: Path) -> None:
+    """After a section break to a new page, or first in the document, a paragraph set to start a
+    page is on that page; two explicit breaks in a row leave a blank page between them."""
+    body = (
+        _p("Cover.", props="<w:pageBreakBefore/>")
+        + "<w:p><w:pPr><w:sectPr/></w:pPr><w:r><w:t>End of part one.</w:t></w:r></w:p>"
+        + _p("Part two.", props="<w:pageBreakBefore/>")
+        + _p("", '<w:br w:type="page"/><w:br w:type="page"/>')
+        + _p("After a blank page.")
+    )
+    result = docx.convert(build(tmp_path / "b.docx", body), out)
+    assert pages_of(result.html) == ["1", "2", "3", "4"]
+    assert result.html.index(">Page 2<") < result.html.index("Part two.")
+    assert re.search(r">Page 3</div></div><div [^>]*><div [^>]*>Page 4<", result.html)
