@@ -32,6 +32,7 @@ urlpatterns = [
     path("", ws_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("w/new/", ws_views.workspace_create, name="workspace_create"),
+    path("guests/", ws_views.guests, name="guests"),
     path(W, doc_views.workspace_detail, name="workspace_detail"),
     path(W + "settings/", ws_views.workspace_settings, name="workspace_settings"),
     path(W + "members/", ws_views.workspace_members_view, name="workspace_members"),

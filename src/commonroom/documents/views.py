@@ -314,10 +314,10 @@ def document_lock_break(
 
 @login_required
 def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
-    """A document's breadcrumbs, heading and final record alone: what its open pages replace
-    when it is renamed, moved, sealed or reopened, or a folder above it is renamed or moved
-    (static/commonroom/places.js). Not a view of the document (only its name, place and
-    record), so not audited as one."""
+    """A document's breadcrumbs, heading, final record and edit lock alone: what its open
+    pages replace when it is renamed, moved, sealed or reopened, a folder above it is renamed
+    or moved, or a lock is taken or ends (static/commonroom/places.js). Not a view of the
+    document (only its name, place, record and who holds it), so not audited as one."""
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -330,6 +330,7 @@ def document_heading(request: AuthedRequest, workspace_id: str, document_id: str
             "document": doc,
             "abilities": doc_access.abilities,
             "path": folder_path(doc.folder),
+            "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },
     )
 

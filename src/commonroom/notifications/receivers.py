@@ -4,7 +4,9 @@ page says whether its reader follows it, noting the version they have now seen. 
 comments (``comments.hooks``) and conversations (``conversations.hooks``) the same way: a comment
 or message written notifies those it concerns, and an edit or a deletion changes what their
 notifications quote, in the change's own transaction. A suggestion made (``suggestions.hooks``)
-rewords its thread's notifications: "X suggested a change to <document>"."""
+rewords its thread's notifications: "X suggested a change to <document>". A member whose access
+to a workspace ends within a week (``workspaces.hooks.MemberAccessEnding``) is emailed, whatever
+their settings: it is about their access, not the workspace's activity."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from commonroom.notifications.selectors import (
     unread_mentions,
 )
 from commonroom.notifications.services import (
+    access_ending,
     approval_asked,
     approval_decided,
     approval_ended,
@@ -87,6 +90,12 @@ def on_approval(change: approvals.Change) -> None:
         approval_ended(request=change.request, actor=change.actor)
 
 
+def on_member_access_ending(change: workspaces.MemberAccessEnding) -> None:
+    access_ending(
+        workspace=change.workspace, user_id=change.user_id, access_until=change.access_until
+    )
+
+
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     document = page.doc_access.document
     document_seen(user=page.user, document=document)  # for "changed since you last looked"
@@ -118,3 +127,4 @@ def connect() -> None:
     approvals.subscribe(approvals.ApprovalReminded, on_approval)
     approvals.subscribe(approvals.ApprovalDecided, on_approval)
     approvals.subscribe(approvals.ApprovalEnded, on_approval)
+    workspaces.subscribe(workspaces.MemberAccessEnding, on_member_access_ending)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from commonroom.comments.models import Comment
     from commonroom.conversations.models import Message
     from commonroom.documents.models import Document, Version
+    from commonroom.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -510,6 +511,40 @@ def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> N
         render_to_string(f"notifications/email/{template}.html", context), "text/html"
     )
     email.send()
+
+
+def access_ending(*, workspace: Workspace, user_id: int, access_until: date) -> None:
+    """Inside the transaction that claims the notice (workspaces' job, once per end date):
+    email the person that their access to ``workspace`` ends after ``access_until``, once
+    committed, whatever their notification settings. A failure is logged: the notice is not
+    claimed again."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    days = (access_until - timezone.localdate()).days
+    context = {
+        "user": user,
+        "workspace": workspace,
+        "access_until": access_until,
+        "days": days,
+        "url": absolute(reverse("workspace_detail", args=[workspace.pk])),
+        "time_zone": settings.TIME_ZONE,
+    }
+
+    def send() -> None:
+        try:
+            _send(
+                to=user.email,
+                subject=f"Your access to {workspace.name} ends on {access_until:%-d %B %Y}",
+                template="access_ending",
+                context=context,
+            )
+        except Exception:
+            log.exception("could not email %s that their access ends", user.email)
+
+    transaction.on_commit(send, robust=True)
 
 
 def send_notification_emails(notification_ids: list[str]) -> int:

@@ -35,6 +35,7 @@ from commonroom.previews.compare import (
 from commonroom.previews.convert import format_for
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, WorkspacePreview
+from commonroom.previews.outline import Outline, outline_of
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -53,6 +54,7 @@ class PreviewView:
     notes: list[str] = field(default_factory=list)
     message: str = ""
     can_download: bool = False
+    outline: Outline = field(default_factory=Outline)  # its headings and pages, to jump to
     kind: str = ""
     watermark: Watermark | None = None
 
@@ -173,6 +175,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         html=html,
         notes=list(preview.notes),
         can_download=can_download,
+        outline=outline_of(preview.html),
         kind=preview.kind,
         watermark=watermark,
     )

@@ -34,6 +34,7 @@ from wsgidav.lock_man.lock_manager import (
     validate_lock,
 )
 
+from commonroom.documents import hooks
 from commonroom.webdav.clients import program_name
 from commonroom.webdav.models import DavLock
 from commonroom.workspaces.services import workspace_lock
@@ -53,6 +54,23 @@ def workspace_of(key: str) -> uuid.UUID | None:
         return uuid.UUID(hex=first)
     except ValueError:
         return None
+
+
+def locks_changed(workspace_ids: Any, *, actor_id: int | None) -> None:
+    """Tell documents' hook that locks were taken or ended in these workspaces (in the
+    caller's transaction; pages showing who holds what ask again once it commits)."""
+    for workspace_id in sorted({w for w in workspace_ids if w is not None}, key=str):
+        hooks.changed(hooks.EditLocksChanged(actor_id=actor_id, workspace_id=workspace_id))
+
+
+def expired_delete(now: datetime | None = None) -> None:
+    """Delete the locks that have expired, telling their workspaces' pages."""
+    with transaction.atomic():
+        expired = DavLock.objects.filter(expire_at__lte=now or timezone.now())
+        workspaces = set(expired.values_list("workspace_id", flat=True))
+        if workspaces:
+            expired.delete()
+            locks_changed(workspaces, actor_id=None)
 
 
 def _children_prefix(path: str) -> str:
@@ -97,7 +115,7 @@ class DatabaseLockStorage:
         return None
 
     def cleanup(self) -> None:
-        DavLock.objects.filter(expire_at__lte=timezone.now()).delete()
+        expired_delete()
 
     def clear(self) -> None:
         DavLock.objects.all().delete()
@@ -120,7 +138,7 @@ class DatabaseLockStorage:
         lock["token"] = generate_lock_token()
         self.cleanup()
         owner = lock["owner"].decode("utf-8", "replace")
-        DavLock.objects.create(
+        row = DavLock.objects.create(
             token=lock["token"],
             root=root,
             user_id=int(lock["principal"]),
@@ -133,6 +151,8 @@ class DatabaseLockStorage:
             timeout=lock["timeout"],
             expire_at=datetime.fromtimestamp(lock["expire"], tz=UTC),
         )
+        with transaction.atomic():
+            locks_changed([row.workspace_id], actor_id=row.user_id)
         return lock
 
     def refresh(self, token: str, *, timeout: Any) -> dict[str, Any]:
@@ -146,7 +166,11 @@ class DatabaseLockStorage:
         return found
 
     def delete(self, token: str) -> bool:
-        deleted, _ = DavLock.objects.filter(token=token).delete()
+        with transaction.atomic():
+            rows = list(DavLock.objects.filter(token=token).values_list("workspace_id", "user_id"))
+            deleted, _ = DavLock.objects.filter(token=token).delete()
+            if deleted:
+                locks_changed([w for w, _ in rows], actor_id=rows[0][1])
         return bool(deleted)
 
     def get_lock_list(

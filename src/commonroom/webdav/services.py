@@ -44,6 +44,7 @@ from commonroom.documents.selectors import (
     folder_document_named,
     latest_version,
 )
+from commonroom.webdav.locks import expired_delete, locks_changed
 from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, is_temporary
 from commonroom.webdav.selectors import document_locks, hold_for, scratch_named
@@ -338,6 +339,8 @@ def document_locks_end(*, access: WorkspaceAccess, document: Document) -> list[D
     the lock's token is refused (412), so their program saves a copy instead."""
     held = document_locks(access, [document]).get(document.pk, [])
     DavLock.objects.filter(token__in=[row.token for row in held]).delete()
+    if held:
+        locks_changed([access.workspace.pk], actor_id=None)
     return held
 
 
@@ -349,6 +352,6 @@ def leftovers_sweep(*, now: datetime | None = None) -> int:
     them; a running hold is never that old) and expired locks. Safe to run twice. Returns
     how many scratch files went."""
     now = now or timezone.now()
-    DavLock.objects.filter(expire_at__lte=now).delete()
+    expired_delete(now)
     deleted, _ = ScratchFile.objects.filter(modified_at__lt=now - SCRATCH_KEPT).delete()
     return deleted

@@ -4,13 +4,14 @@ abilities as the pages; the abilities are returned so clients never recompute th
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from django.db import transaction
 from ninja import Router, Schema, Status
 from pydantic import Field, StrictBool, StringConstraints
 
+from commonroom.core.exceptions import NotFound
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces import services
@@ -68,15 +69,32 @@ class MemberOut(Schema):
     kind: str
     role: str
     added_at: datetime
+    # The last day of their access (the installation's time zone): it ends at midnight at the
+    # end of that day, everywhere. null: no end date.
+    access_until: date | None = Field(
+        description="The last day of the member's access, in the installation's time zone: "
+        "it ends at midnight at the end of that day (pages, API, websockets, WebDAV). "
+        "null: no end date."
+    )
 
 
 class MemberPatch(Schema):
-    role: Role
+    role: Role | None = None
+    access_until: date | None = Field(
+        default=None,
+        description="The last day of the member's access (today or later; never a manager's). "
+        "Sent as null: no end date. Left out: unchanged.",
+    )
 
 
 class InvitationIn(Schema):
     email: Annotated[Text, Field(json_schema_extra={"format": "email"})]
     role: Role
+    access_until: date | None = Field(
+        default=None,
+        description="The last day of the access the invitation gives (today or later; not "
+        "for a manager). null or left out: no end date.",
+    )
 
 
 class InvitationOut(Schema):
@@ -86,6 +104,9 @@ class InvitationOut(Schema):
     status: str
     created_at: datetime
     expires_at: datetime
+    access_until: date | None = Field(
+        description="The last day of the access it gives; null: no end date."
+    )
 
 
 def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
@@ -113,6 +134,7 @@ def member_out(m: Membership) -> dict[str, object]:
         "kind": m.user.kind,
         "role": m.role,
         "added_at": m.added_at,
+        "access_until": m.access_until,
     }
 
 
@@ -124,6 +146,7 @@ def invitation_out(i: Invitation) -> dict[str, object]:
         "status": i.status,
         "created_at": i.created_at,
         "expires_at": i.expires_at,
+        "access_until": i.access_until,
     }
 
 
@@ -195,14 +218,38 @@ def member_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
 def member_update(
     request: AuthedRequest, workspace_id: uuid.UUID, member_id: int, payload: MemberPatch
 ) -> object:
+    """Change a member's role, the last day of their access, or both (all or nothing). A
+    manager's access cannot end on a date: to make someone with an end date a manager, send
+    ``access_until: null`` with the role."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    m = services.membership_change_role(
-        actor=request.user,
-        access=access,
-        membership_id=member_id,
-        role=payload.role,
-        info=_info(request),
-    )
+    date_sent = "access_until" in payload.model_fields_set
+
+    def set_date() -> None:
+        services.membership_set_access_until(
+            actor=request.user,
+            access=access,
+            membership_id=member_id,
+            access_until=payload.access_until,
+            info=_info(request),
+        )
+
+    with transaction.atomic():
+        # A new manager's date goes first; a demoted manager's after the role.
+        if date_sent and payload.role == Role.MANAGER:
+            set_date()
+        if payload.role is not None:
+            services.membership_change_role(
+                actor=request.user,
+                access=access,
+                membership_id=member_id,
+                role=payload.role,
+                info=_info(request),
+            )
+        if date_sent and payload.role != Role.MANAGER:
+            set_date()
+    m = next((m for m in workspace_members(access=access) if m.pk == member_id), None)
+    if m is None:
+        raise NotFound()
     return member_out(m)
 
 
@@ -232,6 +279,7 @@ def invitation_create(
         access=access,
         email=payload.email,
         role=payload.role,
+        access_until=payload.access_until,
         info=_info(request),
     )
     # The link goes to the invitee by email only: whoever holds it can create the account.

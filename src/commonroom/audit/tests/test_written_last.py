@@ -218,6 +218,32 @@ def case_download(team: Any) -> Callable[[], object]:
     )
 
 
+def case_download_from_the_page(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.version_download(
+        actor=team.viewer, doc_access=doc_access_for(team.viewer, doc), number=1, info=SYSTEM
+    )
+
+
+def case_download_watermarked(team: Any) -> Callable[[], object]:
+    from fpdf import FPDF
+
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.models import Workspace
+    from commonroom.workspaces.tests.factories import add_member
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Minutes.")
+    doc = upload(team.editor, team.workspace, "minutes.pdf", bytes(pdf.output())).document
+    Workspace.objects.filter(pk=team.workspace.pk).update(watermark_guest_downloads=True)
+    guest = add_member(team.workspace, UserFactory(kind="guest"), "viewer")
+    return lambda: documents.version_download(
+        actor=guest, doc_access=doc_access_for(guest, doc), number=1, info=SYSTEM
+    )
+
+
 def case_document_rename(team: Any) -> Callable[[], object]:
     doc = upload(team.editor, team.workspace).document
     return lambda: documents.document_rename(
@@ -446,6 +472,46 @@ def case_member_remove(team: Any) -> Callable[[], object]:
         access=access_for(team.manager, team.workspace),
         membership_id=membership.pk,
     )
+
+
+def case_member_access_until(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    membership = Membership.objects.get(user=team.viewer, workspace=team.workspace)
+    return lambda: workspaces.membership_set_access_until(
+        actor=team.manager,
+        access=access_for(team.manager, team.workspace),
+        membership_id=membership.pk,
+        access_until=timezone.localdate(),
+    )
+
+
+def case_member_access_ended(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    Membership.objects.filter(user=team.viewer).update(access_until=today)
+    return lambda: workspaces.memberships_access_end(today=today + timedelta(days=1))
+
+
+def case_member_access_notice(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    Membership.objects.filter(user=team.viewer).update(access_until=today + timedelta(days=3))
+    return lambda: workspaces.memberships_access_notify(today=today)
+
+
+def case_guests_remove(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.tests.factories import GuestFactory
+    from commonroom.workspaces.tests.factories import add_member, make_workspace
+
+    second = make_workspace(manager=team.manager, name="Audit committee")
+    ids = []
+    for ws in (team.workspace, second):
+        guest = add_member(ws, GuestFactory.create(), "viewer")
+        ids.append(Membership.objects.get(user=guest, workspace=ws).pk)
+    return lambda: workspaces.guests_remove(actor=team.manager, membership_ids=ids)
 
 
 def case_token_create(team: Any) -> Callable[[], object]:

@@ -348,6 +348,13 @@ PAGES: dict[str, Page] = {
         form=lambda: {"email": "someone.new@example.org", "role": "viewer"},
     ),
     "member_update": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"role": "commenter"}),
+    # Each person's own list of the guests of the workspaces they manage; removing someone who
+    # is not one of them (here a forged id) is refused with a sentence, whoever asks.
+    "guests": Page(
+        get=ANY_SIGNED_IN,
+        post=(LOGIN, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
+        form=lambda: {"action": "remove", "membership": "forged"},
+    ),
     "invitation_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 403, 403, 403, DONE)),
     "upload": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"files": a_file("agenda.txt")}),
     "folder_create": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"name": "Budget"}),

@@ -4,6 +4,8 @@ import { watchMentions } from "./mentions.js";
 import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
 import { waitForPreviews } from "./preview-wait.js";
+import { startCompareNav } from "./compare-nav.js";
+import { startPreviewNav } from "./preview-nav.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -14,6 +16,8 @@ function start() {
   startLive();
   startAnchors();
   waitForPreviews();
+  startCompareNav();
+  startPreviewNav();
   quickResults();
   copyButtons();
 }

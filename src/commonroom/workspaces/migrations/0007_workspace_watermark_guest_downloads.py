@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workspaces", "0005_invitation_opens_a_page"),
+        ("workspaces", "0006_access_end_dates"),
     ]
 
     operations = [
