@@ -273,6 +273,21 @@ def test_remind_notifies_each_who_has_not_read_it_once_a_day(team, doc):
     assert AuditEvent.objects.filter(action=Action.READERS_REMINDED).count() == 1
 
 
+def test_each_person_reminded_is_emailed_whatever_their_email_setting(
+    team, doc, mailoutbox, django_capture_on_commit_callbacks
+):
+    from commonroom.notifications.services import settings_update
+
+    settings_update(user=team.viewer, email="digest")  # no immediate emails otherwise
+    with django_capture_on_commit_callbacks(execute=True):
+        services.document_readers_remind(
+            actor=team.editor, doc_access=doc_access_for(team.editor, doc)
+        )
+    sent = {message.to[0]: message.subject for message in mailoutbox}
+    assert set(sent) == {"priya@example.org", "sam@example.org", "viewer@example.org"}
+    assert all("asks you to read version 1 of minutes.txt" in s for s in sent.values())
+
+
 def test_a_reminder_can_go_again_the_next_day(team, doc):
     services.document_readers_remind(actor=team.editor, doc_access=doc_access_for(team.editor, doc))
     ReadReminder.objects.update(day=timezone.localdate() - timedelta(days=1))

@@ -4,6 +4,7 @@ import { watchMentions } from "./mentions.js";
 import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
 import { waitForPreviews } from "./preview-wait.js";
+import { startReading } from "./reading.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -14,6 +15,7 @@ function start() {
   startLive();
   startAnchors();
   waitForPreviews();
+  startReading();
   quickResults();
   copyButtons();
 }
