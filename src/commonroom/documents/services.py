@@ -792,7 +792,7 @@ def document_readers_remind(
     user_ids = tuple(r.person.pk for r in readers.unread if r.person.pk != actor.pk)
     if not user_ids:
         raise ApplicationError(
-            f"Everyone has read version {readers.version.number}: nobody was reminded.",
+            f"Everyone else has read version {readers.version.number}: nobody was reminded.",
             code="nobody_to_remind",
         )
     reminder = ReadReminder.objects.create(
