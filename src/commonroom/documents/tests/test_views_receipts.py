@@ -150,3 +150,15 @@ def test_new_since_you_last_read_it_on_the_listing_and_the_page(team, doc):
     assert (
         "New since you last read it" not in signed_in(team.viewer).get(listing_url).content.decode()
     )
+
+
+def test_a_receipt_is_a_row_of_the_audit_csv(team, doc):
+    read(team.commenter, doc)
+    url = reverse("workspace_audit", args=[team.workspace.pk]) + "?format=csv"
+    response = signed_in(team.manager).get(url)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode()
+    rows = [line for line in body.splitlines() if "version.read" in line]
+    assert len(rows) == 1
+    assert "sam@example.org" in rows[0]
+    assert "preview" in rows[0]
