@@ -354,6 +354,32 @@ def document_lock_break(
 
 
 @login_required
+def document_readers(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """Who has read a version (``?readers=N``, else the latest) alone: what the document page's
+    script puts in place of its list when the page comes back to the front, and every half
+    minute while it is in front (static/commonroom/reading.js). Managers and editors only (403
+    for other members, 404 for anyone else). Not a view of the document, so not audited as one."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    readers = version_readers(doc_access=doc_access, number=request.GET.get("readers") or None)
+    versions = list(document_versions(doc_access=doc_access))
+    return render(
+        request,
+        "documents/_readers.html",
+        {
+            "workspace": doc_access.access.workspace,
+            "document": doc_access.document,
+            "abilities": doc_access.abilities,
+            "versions": versions,
+            "latest": versions[0],
+            "readers": readers,
+            "reading_rule": READING_RULE,
+        },
+    )
+
+
+@login_required
 @require_POST
 def document_readers_remind(
     request: AuthedRequest, workspace_id: str, document_id: str

@@ -366,6 +366,8 @@ PAGES: dict[str, Page] = {
     "version_download": Page(get=MEMBERS),
     # The world's document is open in Word (the editor's WebDAV lock): a manager breaks it.
     "document_lock_break": Page(get=POST_ONLY, post=MANAGERS_DO),
+    # Who has read it: managers and editors only.
+    "document_readers": Page(get=(LOGIN, 404, 403, 403, 200, 200)),
     # Nobody has read the world's document: managers and editors remind the others.
     "document_readers_remind": Page(get=POST_ONLY, post=EDITORS_DO),
     "trash": Page(get=MANAGERS),

@@ -155,10 +155,24 @@ def test_new_since_you_last_read_it_on_the_listing_and_the_page(team, doc):
 def test_a_receipt_is_a_row_of_the_audit_csv(team, doc):
     read(team.commenter, doc)
     url = reverse("workspace_audit", args=[team.workspace.pk]) + "?format=csv"
-    response = signed_in(team.manager).get(url)
+    response: Any = signed_in(team.manager).get(url)
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
     rows = [line for line in body.splitlines() if "version.read" in line]
     assert len(rows) == 1
     assert "sam@example.org" in rows[0]
     assert "preview" in rows[0]
+
+
+def test_the_readers_part_alone_for_the_page_to_refresh(team, doc):
+    url = reverse("document_readers", args=[doc.workspace_id, doc.pk])
+    read(team.commenter, doc)
+    part = signed_in(team.editor).get(url, headers={"HX-Request": "true"})
+    assert part.status_code == 200
+    html = part.content.decode()
+    assert 'id="readers"' in html
+    assert "1 of 4 members have read version 1" in html
+    assert "<html" not in html
+    assert signed_in(team.commenter).get(url).status_code == 403
+    assert signed_in(team.outsider).get(url).status_code == 404
+    assert signed_in(team.editor).get(url + "?readers=3").status_code == 404

@@ -4,7 +4,7 @@ import { watchMentions } from "./mentions.js";
 import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
 import { waitForPreviews } from "./preview-wait.js";
-import { startReading } from "./reading.js";
+import { followReaders, startReading } from "./reading.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -16,6 +16,7 @@ function start() {
   startAnchors();
   waitForPreviews();
   startReading();
+  followReaders();
   quickResults();
   copyButtons();
 }

@@ -93,3 +93,37 @@ export function startReading() {
   changes.observe(section, { childList: true, subtree: true });
   document.addEventListener("visibilitychange", update);
 }
+
+// Who has read it (managers and editors): the list is fetched again when the page comes back
+// to the front, and every half minute while it is there, unless someone is using it (focus in
+// it). A background tab asks nothing.
+const READERS_EVERY_MS = 30_000;
+
+export function followReaders() {
+  if (!document.getElementById("readers")) return;
+  let timer = null;
+
+  async function refresh() {
+    clearTimeout(timer);
+    const section = document.getElementById("readers");
+    if (!section || document.visibilityState !== "visible") return;
+    timer = setTimeout(refresh, READERS_EVERY_MS);
+    if (section.contains(document.activeElement)) return;
+    try {
+      const response = await fetch(section.dataset.readersUrl, {
+        headers: { "HX-Request": "true" },
+        credentials: "same-origin",
+      });
+      if (!response.ok) return;
+      const fresh = new DOMParser()
+        .parseFromString(await response.text(), "text/html")
+        .getElementById("readers");
+      if (fresh && !section.contains(document.activeElement)) section.replaceWith(fresh);
+    } catch {
+      // The network: the next turn tries again.
+    }
+  }
+
+  document.addEventListener("visibilitychange", refresh);
+  if (document.visibilityState === "visible") timer = setTimeout(refresh, READERS_EVERY_MS);
+}
