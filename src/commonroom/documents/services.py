@@ -660,12 +660,15 @@ def _read_claim(
 ) -> VersionRead | None:
     """Inside a transaction: ``actor``'s receipt for ``version``, made now if they had none
     (returned), else None (the first reading stands: a replay changes nothing). Their
-    membership is read again under the workspace's lock before a receipt is made, so a person
-    removed meanwhile gets none."""
+    membership and the document are read again under the workspace's lock before a receipt is
+    made, so a person removed meanwhile, or a document put in the trash meanwhile, gets none
+    (404)."""
     mine = VersionRead.objects.filter(version=version, reader=actor)
     if mine.exists():
         return None
     lock_access(actor=actor, access=doc_access.access)
+    if Document.objects.filter(pk=version.document_id, deleted_at__isnull=False).exists():
+        raise NotFound()
     if mine.exists():  # made by another request of theirs while this one waited for the lock
         return None
     return VersionRead.objects.create(

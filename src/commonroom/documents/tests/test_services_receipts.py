@@ -314,3 +314,16 @@ def test_only_managers_and_editors_remind(team, doc, role):
         services.document_readers_remind(actor=person, doc_access=doc_access_for(person, doc))
     assert ReadReminder.objects.count() == 0
     assert not Notification.objects.filter(kind="read_reminder").exists()
+
+
+def test_a_document_in_the_trash_cannot_be_read(team, doc):
+    doc_access = doc_access_for(team.commenter, doc)
+    token = served(team.commenter, doc)
+    services.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+    with pytest.raises(NotFound):
+        services.version_read_record(
+            actor=team.commenter, doc_access=doc_access, number=1, token=token, visible_seconds=6
+        )
+    with pytest.raises(NotFound):
+        doc_access_for(team.commenter, doc)  # nor is it there for anyone to read
+    assert receipts() == [] and read_rows() == 0
