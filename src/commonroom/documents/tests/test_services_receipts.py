@@ -8,6 +8,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
@@ -252,12 +253,20 @@ def test_new_since_you_last_read_it(team, doc):
 def test_remind_notifies_each_who_has_not_read_it_once_a_day(team, doc):
     read(team.commenter, doc)
     seen: list[hooks.ReadersReminded] = []
-    with hooks.subscribed(hooks.ReadersReminded, seen.append):
+    told: list[tuple[bool, bool]] = []
+
+    def note(change: hooks.ReadersReminded) -> None:
+        seen.append(change)
+        audited = AuditEvent.objects.filter(action=Action.READERS_REMINDED).exists()
+        told.append((connection.in_atomic_block, audited))
+
+    with hooks.subscribed(hooks.ReadersReminded, note):
         reminder = services.document_readers_remind(
             actor=team.editor, doc_access=doc_access_for(team.editor, doc)
         )
     assert reminder.recipients == 2  # the manager and the viewer: not the reader, not the asker
     assert set(seen[0].user_ids) == {team.manager.pk, team.viewer.pk}
+    assert told == [(True, False)]  # inside its transaction, before its audit row
     notified = Notification.objects.filter(kind="read_reminder")
     assert set(notified.values_list("recipient_id", flat=True)) == {team.manager.pk, team.viewer.pk}
     assert AuditEvent.objects.filter(action=Action.READERS_REMINDED).count() == 1
