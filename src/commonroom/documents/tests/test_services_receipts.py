@@ -336,3 +336,17 @@ def test_a_document_in_the_trash_cannot_be_read(team, doc):
     with pytest.raises(NotFound):
         doc_access_for(team.commenter, doc)  # nor is it there for anyone to read
     assert receipts() == [] and read_rows() == 0
+
+
+def test_purging_a_document_takes_its_receipts_and_reminders_with_it(team, doc):
+    read(team.commenter, doc)
+    services.document_readers_remind(actor=team.editor, doc_access=doc_access_for(team.editor, doc))
+    services.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+    doc.refresh_from_db()
+    services.document_purge(
+        actor=team.manager, access=doc_access_for(team.manager, doc, include_trash=True).access,
+        document=doc,
+    )  # fmt: skip
+    assert not VersionRead.objects.exists()
+    assert not ReadReminder.objects.exists()
+    assert read_rows() == 1  # the trail keeps the reading
