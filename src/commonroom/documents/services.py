@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import filetype
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -43,9 +44,27 @@ from commonroom.documents import hooks
 from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
-from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.models import (
+    Blob,
+    Document,
+    Folder,
+    ReadBy,
+    ReadReminder,
+    Version,
+    VersionRead,
+    blob_storage_name,
+)
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
-from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
+from commonroom.documents.selectors import (
+    READING_SALT,
+    READING_SECONDS,
+    READING_TOKEN_HOURS,
+    DocumentAccess,
+    document_access,
+    folder_path,
+    version_get,
+    version_readers,
+)
 from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
@@ -614,14 +633,189 @@ def version_for_download(
     if not doc_access.can("download"):
         deny(doc_access.access, "You cannot download this document.")
     version = version_get(doc_access=doc_access, number=number)
+    with transaction.atomic():
+        # A download is a reading of the version: its receipt, the first time (decision 26).
+        receipt = _read_claim(actor, doc_access, version, ReadBy.DOWNLOAD)
+        _audit(
+            doc_access.document,
+            action=Action.VERSION_DOWNLOADED,
+            actor=actor,
+            info=info,
+            data={"version": version.number, "sha256": version.blob_id},
+        )
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+    return version
+
+
+# --- Read receipts (decision 26) ---------------------------------------------------------------
+
+
+def _read_claim(
+    actor: User,
+    doc_access: DocumentAccess,
+    version: Version,
+    read_by: ReadBy,
+    visible_seconds: int | None = None,
+) -> VersionRead | None:
+    """Inside a transaction: ``actor``'s receipt for ``version``, made now if they had none
+    (returned), else None (the first reading stands: a replay changes nothing). Their
+    membership and the document are read again under the workspace's lock before a receipt is
+    made, so a person removed meanwhile, or a document put in the trash meanwhile, gets none
+    (404)."""
+    mine = VersionRead.objects.filter(version=version, reader=actor)
+    if mine.exists():
+        return None
+    lock_access(actor=actor, access=doc_access.access)
+    if Document.objects.filter(pk=version.document_id, deleted_at__isnull=False).exists():
+        raise NotFound()
+    if mine.exists():  # made by another request of theirs while this one waited for the lock
+        return None
+    return VersionRead.objects.create(
+        version=version,
+        document_id=version.document_id,
+        reader=actor,
+        read_by=read_by,
+        visible_seconds=visible_seconds,
+    )
+
+
+def _audit_read(doc: Document, receipt: VersionRead, *, actor: User, info: RequestInfo) -> None:
+    data: dict[str, Any] = {"version": receipt.version.number, "read_by": receipt.read_by}
+    if receipt.visible_seconds is not None:
+        data["visible_seconds"] = receipt.visible_seconds
+    _audit(doc, action=Action.VERSION_READ, actor=actor, info=info, data=data)
+
+
+def _reading_refused(message: str, code: str) -> ApplicationError:
+    return ApplicationError(f"{message} Nothing was recorded.", code=code)
+
+
+def version_read_record(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    token: str,
+    visible_seconds: int,
+    info: RequestInfo = SYSTEM,
+) -> tuple[VersionRead, bool]:
+    """A page (or API client) says ``actor`` has had version ``number``'s preview open and
+    visible for ``visible_seconds``, sending back the token it was served with
+    (``selectors.reading_token``). Counted when the token is this person's, for this version,
+    and the seconds reach :data:`READING_SECONDS` without being more than have passed since
+    the page was served. Returns the receipt and whether it is new (a replay, or a version
+    already read, changes nothing). Anything else is refused with a sentence, nothing kept."""
+    version = version_get(doc_access=doc_access, number=number)
+    if not doc_access.can("view"):
+        raise NotFound()
+    try:
+        claim = signing.loads(token, salt=READING_SALT)
+    except signing.BadSignature:
+        raise _reading_refused("This reading's token is not valid.", "invalid_reading") from None
+    if not isinstance(claim, dict) or claim.get("r") != actor.pk:
+        raise _reading_refused("This reading was started by someone else.", "not_your_reading")
+    if claim.get("d") != str(doc_access.document.pk) or claim.get("v") != version.number:
+        raise _reading_refused(
+            f"This reading was of another version, not version {version.number} of this document.",
+            "wrong_version",
+        )
+    if visible_seconds < READING_SECONDS:
+        raise _reading_refused(
+            f"A version counts as read after {READING_SECONDS} seconds with its preview on screen.",
+            "not_read_yet",
+        )
+    elapsed = timezone.now().timestamp() - float(claim.get("t", 0))
+    if elapsed > READING_TOKEN_HOURS * 3600:
+        raise _reading_refused(
+            "This page was opened too long ago for its reading to count: reload it.",
+            "reading_expired",
+        )
+    # A second's grace for the clocks' rounding; never more seconds than have passed.
+    if visible_seconds > elapsed + 1:
+        raise _reading_refused(
+            f"The page was served {max(int(elapsed), 0)} seconds ago, less than the "
+            f"{visible_seconds} seconds it says it was read for.",
+            "implausible_reading",
+        )
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.PREVIEW, visible_seconds)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+            return receipt, True
+    existing = VersionRead.objects.select_related("version").get(version=version, reader=actor)
+    return existing, False
+
+
+def version_read_by_approval(*, actor: User, version_id: int, info: RequestInfo = SYSTEM) -> None:
+    """``actor`` approved version ``version_id``: an approval is a reading (its receipt, the
+    first time). Called by approvals once the approval is committed; someone no longer a
+    member, or a document gone to the trash, gets none."""
+    version = Version.objects.select_related("document").filter(pk=version_id).first()
+    if version is None:
+        return
+    try:
+        doc_access = document_access(
+            user=actor, workspace_id=version.document.workspace_id, document_id=version.document_id
+        )
+    except NotFound:
+        return
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.APPROVAL)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+
+
+@transaction.atomic
+def document_readers_remind(
+    *, actor: User, doc_access: DocumentAccess, info: RequestInfo = SYSTEM
+) -> ReadReminder:
+    """Remind each member who has not read the latest version (a notification and an email,
+    through the hook's ``ReadersReminded``, which notifications follows): once a day at most
+    per document, whoever asks; a second time the same day is refused with a sentence and
+    nothing is sent. Managers and editors only (``remind_readers``)."""
+    fresh = document_access_locked(
+        actor,
+        doc_access,
+        "remind_readers",
+        "Only managers and editors can remind people to read a document.",
+    )
+    doc = fresh.document
+    if doc.current_version_number == 0:
+        raise ApplicationError("There is no version to read yet.", code="no_version")
+    already = ReadReminder.objects.filter(document=doc, day=timezone.localdate()).first()
+    if already is not None:
+        raise Conflict(
+            f"{already.sent_by.display_name} already reminded them today at "
+            f"{timezone.localtime(already.sent_at):%H:%M}: nothing was sent. Reminders go at "
+            "most once a day.",
+            code="reminded_today",
+        )
+    readers = version_readers(doc_access=fresh)
+    user_ids = tuple(r.person.pk for r in readers.unread if r.person.pk != actor.pk)
+    if not user_ids:
+        raise ApplicationError(
+            f"Everyone else has read version {readers.version.number}: nobody was reminded.",
+            code="nobody_to_remind",
+        )
+    reminder = ReadReminder.objects.create(
+        document=doc,
+        day=timezone.localdate(),
+        version_number=readers.version.number,
+        sent_by=actor,
+        recipients=len(user_ids),
+    )
+    hooks.changed(
+        hooks.ReadersReminded(actor=actor, document=doc, version=readers.version, user_ids=user_ids)
+    )
     _audit(
-        doc_access.document,
-        action=Action.VERSION_DOWNLOADED,
+        doc,
+        action=Action.READERS_REMINDED,
         actor=actor,
         info=info,
-        data={"version": version.number, "sha256": version.blob_id},
+        data={"version": readers.version.number, "reminded": list(user_ids)},
     )
-    return version
+    return reminder
 
 
 # --- Names and places ------------------------------------------------------------------------
