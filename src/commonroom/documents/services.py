@@ -283,8 +283,9 @@ def _add_version(
     else:
         base = latest if based_on_number is None else based_on_number
     identical_to = (
-        (doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True))
-        .first()
+        (
+            doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
+        ).first()
         if latest
         else None  # no versions yet
     )

@@ -104,27 +104,25 @@ def index_version(*, document: Document, version: Version, document_created: boo
     if document.in_trash:
         index_document(document)
         return
-    fields = {
+    body = preview_text(version.blob_id, workspace_id=document.workspace_id)
+    fields: dict[str, Any] = {
         "workspace_id": document.workspace_id,
         "document_id": document.pk,
         "conversation": None,
-        "title": document.name,
-        "body": preview_text(version.blob_id, workspace_id=document.workspace_id),
         "author_id": version.author_id,
         "created_at": document.created_at,
         "updated_at": document.updated_at,
     }
     if not document_created:
-        _write(Kind.DOCUMENT, document.pk, **fields)
+        _write(Kind.DOCUMENT, document.pk, title=document.name, body=body, **fields)
         _comments_indexed(document)
         return
-    fields["title"] = clean_body(fields["title"])[:255]
-    fields["body"] = clean_body(fields["body"])[:MAX_BODY]
-    entry = SearchEntry.objects.create(kind=Kind.DOCUMENT, object_id=str(document.pk), **fields)
+    title, body = clean_body(document.name)[:255], clean_body(body)[:MAX_BODY]
+    entry = SearchEntry.objects.create(
+        kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+    )
     if connection.vendor == "postgresql":
-        SearchEntry.objects.filter(pk=entry.pk).update(
-            vector=_vector(fields["title"], fields["body"])
-        )
+        SearchEntry.objects.filter(pk=entry.pk).update(vector=_vector(title, body))
 
 
 def _comments_indexed(doc: Document) -> None:
