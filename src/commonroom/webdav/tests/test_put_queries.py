@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, reset_queries
 from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 
@@ -43,6 +43,9 @@ def served_tasks(settings: Any) -> None:
 
 
 def _put(client: Dav, path: str, content: bytes) -> tuple[int, list[str]]:
+    # The request's start empties the connection's log (Django's ``reset_queries``): empty it
+    # first too, so that what is captured is counted from nothing, whatever ran before.
+    reset_queries()
     with CaptureQueriesContext(connection) as queries:
         status = client.put(path, content).status_code
     return status, [q["sql"] for q in queries.captured_queries]
