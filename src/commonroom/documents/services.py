@@ -258,6 +258,7 @@ def _add_version(
     restored_from: int | None = None,
     refuse_same_as_latest: bool = False,
     stamp: Stamp | None = None,
+    new_document: bool = False,
 ) -> tuple[Version, bool]:
     """Append a version under a lock on the document. Returns (version, created).
 
@@ -273,9 +274,13 @@ def _add_version(
 
     A document someone else has open for editing in another program (``hooks.edit_locks``: a
     WebDAV lock) still takes the version, which records whose lock it was made under: their
-    next save comes in as a newer version, so neither is lost."""
-    doc = Document.objects.select_for_update().get(pk=document.pk)
-    if upload_key:
+    next save comes in as a newer version, so neither is lost.
+
+    ``new_document``: ``document`` was created by this transaction, under the workspace's
+    lock, a moment ago: its row is this one and nobody else can see it yet, so it is not read
+    again, and it has no versions to compare with."""
+    doc = document if new_document else Document.objects.select_for_update().get(pk=document.pk)
+    if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
             return existing, False
@@ -297,8 +302,12 @@ def _add_version(
     else:
         base = latest if based_on_number is None else based_on_number
     identical_to = (
-        doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
-    ).first()
+        (
+            doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
+        ).first()
+        if latest
+        else None  # no versions yet
+    )
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
@@ -397,6 +406,7 @@ def document_upload(
             upload_key=key,
             refuse_same_as_latest=True,  # a new document has no latest version
             stamp=stamp,
+            new_document=created_doc,
         )
         _audit(
             doc,

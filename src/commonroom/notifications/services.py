@@ -238,6 +238,14 @@ def version_uploaded(*, version: Version) -> list[Notification]:
     followers get "new_version"; the uploader follows the document and has seen this version."""
     doc = version.document
     _follow_ids([version.author_id], doc.pk)
+    if version.number == 1:
+        # A document's first version comes in the transaction that made the document: nobody
+        # else can follow it or have seen it yet, so there is nobody to tell.
+        DocumentSeen.objects.bulk_create(
+            [DocumentSeen(user_id=version.author_id, document_id=doc.pk, version_number=1)],
+            ignore_conflicts=True,
+        )
+        return []
     _mark_seen(version.author_id, doc.pk, version.number)
     reasons: dict[int, str] = {}
     _merge(
