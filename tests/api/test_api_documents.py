@@ -278,6 +278,8 @@ def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
         "purge": False,
         "reopen": False,
         "break_lock": False,
+        "see_readers": False,
+        "remind_readers": False,
     }
 
 

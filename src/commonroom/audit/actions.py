@@ -57,6 +57,11 @@ class Action(models.TextChoices):
     DOCUMENT_SEALED = "document.sealed", "Sealed document: a version became its final record"
     DOCUMENT_REOPENED = "document.reopened", "Reopened a sealed document"
     DOCUMENT_LOCK_BROKEN = "document.lock_broken", "Broke another program's lock on a document"
+    # A read receipt: the first reading of a version by a person (its preview open and visible,
+    # a download, an approval), once per person and version ever. PREVIEW_VIEWED and
+    # VERSION_DOWNLOADED stay the trail of each look; this is the one that counts as read.
+    VERSION_READ = "version.read", "Read a version"
+    READERS_REMINDED = "document.readers_reminded", "Reminded those who had not read a document"
     RECORD_PURGE_REFUSED = (
         "record.purge_refused",
         "Refused to delete a final record under retention",

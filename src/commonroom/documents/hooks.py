@@ -179,6 +179,17 @@ class EditLocksChanged:
 
 
 @dataclass(frozen=True)
+class ReadersReminded:
+    """Those who had not read ``version`` (the latest) were reminded to, by ``actor``: once a
+    day at most per document (``services.document_readers_remind``)."""
+
+    actor: User
+    document: Document
+    version: Version
+    user_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BlobsCollected:
     """The collector is removing these blobs (no version uses them). Sent while it holds their
     row locks, before their files and rows go."""
@@ -202,6 +213,7 @@ Change = (
     | FolderRestored
     | FolderPurged
     | EditLocksChanged
+    | ReadersReminded
     | BlobsCollected
 )
 hook: Hook[Change] = Hook("documents")

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import filetype
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -43,14 +44,28 @@ from commonroom.documents import hooks
 from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
-from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.models import (
+    Blob,
+    Document,
+    Folder,
+    ReadBy,
+    ReadReminder,
+    Version,
+    VersionRead,
+    blob_storage_name,
+)
 from commonroom.documents.pdf_stamp import stamped_pdf
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
 from commonroom.documents.selectors import (
+    READING_SALT,
+    READING_SECONDS,
+    READING_TOKEN_HOURS,
     DocumentAccess,
+    document_access,
     download_watermark,
     folder_path,
     version_get,
+    version_readers,
 )
 from commonroom.documents.stamping import (
     DownloadFile,
@@ -251,6 +266,7 @@ def _add_version(
     restored_from: int | None = None,
     refuse_same_as_latest: bool = False,
     stamp: Stamp | None = None,
+    new_document: bool = False,
 ) -> tuple[Version, bool]:
     """Append a version under a lock on the document. Returns (version, created).
 
@@ -266,9 +282,13 @@ def _add_version(
 
     A document someone else has open for editing in another program (``hooks.edit_locks``: a
     WebDAV lock) still takes the version, which records whose lock it was made under: their
-    next save comes in as a newer version, so neither is lost."""
-    doc = Document.objects.select_for_update().get(pk=document.pk)
-    if upload_key:
+    next save comes in as a newer version, so neither is lost.
+
+    ``new_document``: ``document`` was created by this transaction, under the workspace's
+    lock, a moment ago: its row is this one and nobody else can see it yet, so it is not read
+    again, and it has no versions to compare with."""
+    doc = document if new_document else Document.objects.select_for_update().get(pk=document.pk)
+    if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
             return existing, False
@@ -290,8 +310,12 @@ def _add_version(
     else:
         base = latest if based_on_number is None else based_on_number
     identical_to = (
-        doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
-    ).first()
+        (
+            doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
+        ).first()
+        if latest
+        else None  # no versions yet
+    )
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
@@ -390,6 +414,7 @@ def document_upload(
             upload_key=key,
             refuse_same_as_latest=True,  # a new document has no latest version
             stamp=stamp,
+            new_document=created_doc,
         )
         _audit(
             doc,
@@ -630,26 +655,17 @@ class Download:
 def version_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Download:
-    """The version a person downloads, after checking they may, with the download audited:
-    stamped with their watermark where ``selectors.download_watermark`` says so (a copy that
-    cannot be stamped is refused, and nothing audited). Pages and the API serve files through
-    this."""
+    """The version a person downloads, after checking they may, with the download audited
+    (and, the first time, its reading: decision 26): stamped with their watermark where
+    ``selectors.download_watermark`` says so (a copy that cannot be stamped is refused, and
+    nothing recorded). Pages and the API serve files through this."""
     if not doc_access.can("download"):
         deny(doc_access.access, "You cannot download this document.")
     version = version_get(doc_access=doc_access, number=number)
     watermark = download_watermark(doc_access=doc_access, reader=actor, version=version)
     file = stamped_pdf(version, watermark) if watermark is not None else None
-    data: dict[str, Any] = {"version": version.number, "sha256": version.blob_id}
-    if file is not None:
-        data["watermarked"] = True
     try:
-        _audit(
-            doc_access.document,
-            action=Action.VERSION_DOWNLOADED,
-            actor=actor,
-            info=info,
-            data=data,
-        )
+        _download_recorded(actor, doc_access, version, info, watermarked=file is not None)
     except BaseException:
         if file is not None:
             file.handle.close()
@@ -667,21 +683,210 @@ def version_for_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
     """The version whose stored bytes a person reads (WebDAV), after checking they may, with
-    the download audited. A copy that must carry the reader's watermark is refused here: it is
-    made only by :func:`version_download`."""
+    the download audited (and, the first time, its reading). A copy that must carry the
+    reader's watermark is refused here: it is made only by :func:`version_download`."""
     if not doc_access.can("download"):
         deny(doc_access.access, "You cannot download this document.")
     version = version_get(doc_access=doc_access, number=number)
     if download_watermark(doc_access=doc_access, reader=actor, version=version) is not None:
         raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
+    _download_recorded(actor, doc_access, version, info, watermarked=False)
+    return version
+
+
+def _download_recorded(
+    actor: User,
+    doc_access: DocumentAccess,
+    version: Version,
+    info: RequestInfo,
+    *,
+    watermarked: bool,
+) -> None:
+    data: dict[str, Any] = {"version": version.number, "sha256": version.blob_id}
+    if watermarked:
+        data["watermarked"] = True
+    with transaction.atomic():
+        # A download is a reading of the version: its receipt, the first time (decision 26).
+        receipt = _read_claim(actor, doc_access, version, ReadBy.DOWNLOAD)
+        _audit(
+            doc_access.document,
+            action=Action.VERSION_DOWNLOADED,
+            actor=actor,
+            info=info,
+            data=data,
+        )
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+
+
+# --- Read receipts (decision 26) ---------------------------------------------------------------
+
+
+def _read_claim(
+    actor: User,
+    doc_access: DocumentAccess,
+    version: Version,
+    read_by: ReadBy,
+    visible_seconds: int | None = None,
+) -> VersionRead | None:
+    """Inside a transaction: ``actor``'s receipt for ``version``, made now if they had none
+    (returned), else None (the first reading stands: a replay changes nothing). Their
+    membership and the document are read again under the workspace's lock before a receipt is
+    made, so a person removed meanwhile, or a document put in the trash meanwhile, gets none
+    (404)."""
+    mine = VersionRead.objects.filter(version=version, reader=actor)
+    if mine.exists():
+        return None
+    lock_access(actor=actor, access=doc_access.access)
+    if Document.objects.filter(pk=version.document_id, deleted_at__isnull=False).exists():
+        raise NotFound()
+    if mine.exists():  # made by another request of theirs while this one waited for the lock
+        return None
+    return VersionRead.objects.create(
+        version=version,
+        document_id=version.document_id,
+        reader=actor,
+        read_by=read_by,
+        visible_seconds=visible_seconds,
+    )
+
+
+def _audit_read(doc: Document, receipt: VersionRead, *, actor: User, info: RequestInfo) -> None:
+    data: dict[str, Any] = {"version": receipt.version.number, "read_by": receipt.read_by}
+    if receipt.visible_seconds is not None:
+        data["visible_seconds"] = receipt.visible_seconds
+    _audit(doc, action=Action.VERSION_READ, actor=actor, info=info, data=data)
+
+
+def _reading_refused(message: str, code: str) -> ApplicationError:
+    return ApplicationError(f"{message} Nothing was recorded.", code=code)
+
+
+def version_read_record(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    token: str,
+    visible_seconds: int,
+    info: RequestInfo = SYSTEM,
+) -> tuple[VersionRead, bool]:
+    """A page (or API client) says ``actor`` has had version ``number``'s preview open and
+    visible for ``visible_seconds``, sending back the token it was served with
+    (``selectors.reading_token``). Counted when the token is this person's, for this version,
+    and the seconds reach :data:`READING_SECONDS` without being more than have passed since
+    the page was served. Returns the receipt and whether it is new (a replay, or a version
+    already read, changes nothing). Anything else is refused with a sentence, nothing kept."""
+    version = version_get(doc_access=doc_access, number=number)
+    if not doc_access.can("view"):
+        raise NotFound()
+    try:
+        claim = signing.loads(token, salt=READING_SALT)
+    except signing.BadSignature:
+        raise _reading_refused("This reading's token is not valid.", "invalid_reading") from None
+    if not isinstance(claim, dict) or claim.get("r") != actor.pk:
+        raise _reading_refused("This reading was started by someone else.", "not_your_reading")
+    if claim.get("d") != str(doc_access.document.pk) or claim.get("v") != version.number:
+        raise _reading_refused(
+            f"This reading was of another version, not version {version.number} of this document.",
+            "wrong_version",
+        )
+    if visible_seconds < READING_SECONDS:
+        raise _reading_refused(
+            f"A version counts as read after {READING_SECONDS} seconds with its preview on screen.",
+            "not_read_yet",
+        )
+    elapsed = timezone.now().timestamp() - float(claim.get("t", 0))
+    if elapsed > READING_TOKEN_HOURS * 3600:
+        raise _reading_refused(
+            "This page was opened too long ago for its reading to count: reload it.",
+            "reading_expired",
+        )
+    # A second's grace for the clocks' rounding; never more seconds than have passed.
+    if visible_seconds > elapsed + 1:
+        raise _reading_refused(
+            f"The page was served {max(int(elapsed), 0)} seconds ago, less than the "
+            f"{visible_seconds} seconds it says it was read for.",
+            "implausible_reading",
+        )
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.PREVIEW, visible_seconds)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+            return receipt, True
+    existing = VersionRead.objects.select_related("version").get(version=version, reader=actor)
+    return existing, False
+
+
+def version_read_by_approval(*, actor: User, version_id: int, info: RequestInfo = SYSTEM) -> None:
+    """``actor`` approved version ``version_id``: an approval is a reading (its receipt, the
+    first time). Called by approvals once the approval is committed; someone no longer a
+    member, or a document gone to the trash, gets none."""
+    version = Version.objects.select_related("document").filter(pk=version_id).first()
+    if version is None:
+        return
+    try:
+        doc_access = document_access(
+            user=actor, workspace_id=version.document.workspace_id, document_id=version.document_id
+        )
+    except NotFound:
+        return
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.APPROVAL)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+
+
+@transaction.atomic
+def document_readers_remind(
+    *, actor: User, doc_access: DocumentAccess, info: RequestInfo = SYSTEM
+) -> ReadReminder:
+    """Remind each member who has not read the latest version (a notification and an email,
+    through the hook's ``ReadersReminded``, which notifications follows): once a day at most
+    per document, whoever asks; a second time the same day is refused with a sentence and
+    nothing is sent. Managers and editors only (``remind_readers``)."""
+    fresh = document_access_locked(
+        actor,
+        doc_access,
+        "remind_readers",
+        "Only managers and editors can remind people to read a document.",
+    )
+    doc = fresh.document
+    if doc.current_version_number == 0:
+        raise ApplicationError("There is no version to read yet.", code="no_version")
+    already = ReadReminder.objects.filter(document=doc, day=timezone.localdate()).first()
+    if already is not None:
+        raise Conflict(
+            f"{already.sent_by.display_name} already reminded them today at "
+            f"{timezone.localtime(already.sent_at):%H:%M}: nothing was sent. Reminders go at "
+            "most once a day.",
+            code="reminded_today",
+        )
+    readers = version_readers(doc_access=fresh)
+    user_ids = tuple(r.person.pk for r in readers.unread if r.person.pk != actor.pk)
+    if not user_ids:
+        raise ApplicationError(
+            f"Everyone else has read version {readers.version.number}: nobody was reminded.",
+            code="nobody_to_remind",
+        )
+    reminder = ReadReminder.objects.create(
+        document=doc,
+        day=timezone.localdate(),
+        version_number=readers.version.number,
+        sent_by=actor,
+        recipients=len(user_ids),
+    )
+    hooks.changed(
+        hooks.ReadersReminded(actor=actor, document=doc, version=readers.version, user_ids=user_ids)
+    )
     _audit(
-        doc_access.document,
-        action=Action.VERSION_DOWNLOADED,
+        doc,
+        action=Action.READERS_REMINDED,
         actor=actor,
         info=info,
-        data={"version": version.number, "sha256": version.blob_id},
+        data={"version": readers.version.number, "reminded": list(user_ids)},
     )
-    return version
+    return reminder
 
 
 # --- Names and places ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Notifications follow documents (``documents.hooks``): a new version notifies the document's
 followers in the upload's own transaction (so with the change, or not at all), and the document
-page says whether its reader follows it, noting the version they have now seen. They follow
+page says whether its reader follows it, noting the version they have now seen; a reminder to
+read a document (``ReadersReminded``) notifies and emails each person reminded. They follow
 comments (``comments.hooks``) and conversations (``conversations.hooks``) the same way: a comment
 or message written notifies those it concerns, and an edit or a deletion changes what their
 notifications quote, in the change's own transaction. A suggestion made (``suggestions.hooks``)
@@ -36,6 +37,7 @@ from commonroom.notifications.services import (
     message_deleted,
     message_edited,
     message_posted,
+    readers_reminded,
     suggestion_made,
     version_uploaded,
 )
@@ -45,6 +47,15 @@ from commonroom.workspaces import hooks as workspaces
 
 def on_version_added(change: hooks.VersionAdded) -> None:
     version_uploaded(version=change.version)
+
+
+def on_readers_reminded(change: hooks.ReadersReminded) -> None:
+    readers_reminded(
+        document=change.document,
+        version=change.version,
+        user_ids=change.user_ids,
+        actor=change.actor,
+    )
 
 
 def on_comment_added(change: comments.CommentAdded) -> None:
@@ -114,6 +125,7 @@ def home_page(page: workspaces.HomePage) -> Mapping[str, Any]:
 
 def connect() -> None:
     hooks.subscribe(hooks.VersionAdded, on_version_added)
+    hooks.subscribe(hooks.ReadersReminded, on_readers_reminded)
     hooks.add_page_part(document_page)
     workspaces.add_home_part(home_page)
     comments.subscribe(comments.CommentAdded, on_comment_added)

@@ -123,9 +123,11 @@ def _notify(
     summaries: dict[str, str],
     excerpt: str,
     key: str,
+    email_all: bool = False,
 ) -> list[Notification]:
     """Create the notifications (members only, never the actor, once per person and ``key``),
-    nudge the recipients' screens and enqueue the immediate emails after commit."""
+    nudge the recipients' screens and enqueue the immediate emails after commit (every one of
+    them with ``email_all``: a reminder someone asked for is emailed whatever the setting)."""
     actor_id = getattr(actor, "pk", None)
     if actor_id is not None:
         reasons.pop(actor_id, None)
@@ -162,7 +164,7 @@ def _notify(
             user_id__in=recipients, email=EmailChoice.IMMEDIATE
         ).values_list("user_id", flat=True)
     )
-    ids = [str(pk) for pk, r in created if r in immediate]
+    ids = [str(pk) for pk, r in created if email_all or r in immediate]
     if ids:
         transaction.on_commit(lambda: _enqueue_emails(ids), robust=True)
     return [n for n in new if n.pk in {pk for pk, _ in created}]
@@ -236,6 +238,14 @@ def version_uploaded(*, version: Version) -> list[Notification]:
     followers get "new_version"; the uploader follows the document and has seen this version."""
     doc = version.document
     _follow_ids([version.author_id], doc.pk)
+    if version.number == 1:
+        # A document's first version comes in the transaction that made the document: nobody
+        # else can follow it or have seen it yet, so there is nobody to tell.
+        DocumentSeen.objects.bulk_create(
+            [DocumentSeen(user_id=version.author_id, document_id=doc.pk, version_number=1)],
+            ignore_conflicts=True,
+        )
+        return []
     _mark_seen(version.author_id, doc.pk, version.number)
     reasons: dict[int, str] = {}
     _merge(
@@ -257,6 +267,27 @@ def version_uploaded(*, version: Version) -> list[Notification]:
         summaries={Kind.NEW_VERSION: f"{version.author.display_name} {verb} {doc.name}"},
         excerpt=version.note,
         key=f"version:{version.pk}",
+    )
+
+
+def readers_reminded(
+    *, document: Document, version: Version, user_ids: Iterable[Any], actor: User
+) -> list[Notification]:
+    """Those who had not read ``version`` were reminded (once a day at most per document,
+    ``documents.services.document_readers_remind``): a notification and an email each."""
+    return _notify(
+        reasons={pk: Kind.READ_REMINDER for pk in user_ids},
+        workspace_id=document.workspace_id,
+        actor=actor,
+        document_id=document.pk,
+        target_url=_doc_url(document.workspace_id, document.pk),
+        summaries={
+            Kind.READ_REMINDER: f"{actor.display_name} asks you to read version "
+            f"{version.number} of {document.name}"
+        },
+        excerpt="",
+        key=f"read-reminder:{document.pk}:{timezone.localdate():%Y-%m-%d}",
+        email_all=True,
     )
 
 

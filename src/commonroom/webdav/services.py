@@ -257,9 +257,17 @@ def content_arrives(
     name: str,
     uploaded: UploadedFile,
     info: RequestInfo = SYSTEM,
+    placeholder: bool = True,
 ) -> Arrival:
-    """What bytes written to ``name`` in that place become (see the module)."""
+    """What bytes written to ``name`` in that place become (see the module). ``placeholder``
+    False: the caller looked for the person's scratch file at this name a moment ago, in this
+    request, and found none, so there is no empty placeholder of theirs to end."""
     require_ability(access, "upload", CANNOT_WRITE)
+
+    def placeholder_drop() -> None:
+        if placeholder:
+            _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+
     if is_temporary(name):
         return Arrival(
             scratch=scratch_write(
@@ -277,7 +285,7 @@ def content_arrives(
             info=info,
         )
         hold_release(actor=actor, scratch=held)
-        _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+        placeholder_drop()
         return Arrival(document=original, version=version)
     doc = folder_document_named(access=access, folder=folder, name=name)
     if doc is not None:
@@ -287,7 +295,7 @@ def content_arrives(
             uploaded=uploaded,
             info=info,
         )
-        _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+        placeholder_drop()
         return Arrival(document=doc, version=version)
     if not uploaded.size:
         return Arrival(scratch=scratch_write(actor=actor, access=access, folder=folder, name=name))
@@ -309,13 +317,13 @@ def content_arrives(
                 uploaded=uploaded,
                 info=info,
             )
-            _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+            placeholder_drop()
             return Arrival(document=revived, version=version)
     uploaded.name = name
     version = documents.document_upload(
         actor=actor, access=access, uploaded=uploaded, folder=folder, info=info
     )
-    _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+    placeholder_drop()
     return Arrival(document=version.document, version=version)
 
 

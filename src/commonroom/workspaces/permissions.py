@@ -33,6 +33,8 @@ WorkspaceAbility = Literal[
     "open_settings",
     "archive",
     "unarchive",
+    "see_readers",
+    "remind_readers",
 ]
 
 
@@ -51,6 +53,8 @@ class WorkspaceAbilities(TypedDict):
     open_settings: bool
     archive: bool
     unarchive: bool
+    see_readers: bool
+    remind_readers: bool
 
 
 ABILITY_NAMES: tuple[WorkspaceAbility, ...] = get_args(WorkspaceAbility)
@@ -79,6 +83,10 @@ def abilities_for_role(role: str | None, *, archived: bool) -> WorkspaceAbilitie
         "open_settings": manager,
         "archive": writable and manager,
         "unarchive": archived and manager,
+        # Who has read a document's versions and who has not (read receipts): managers and
+        # editors, archived or not; reminding those who have not is a write.
+        "see_readers": editor,
+        "remind_readers": writable and editor,
     }
 
 
@@ -99,4 +107,6 @@ def no_abilities() -> WorkspaceAbilities:
         "open_settings": False,
         "archive": False,
         "unarchive": False,
+        "see_readers": False,
+        "remind_readers": False,
     }

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from commonroom.accounts.services import (
     guest_api_tokens_allow,
@@ -27,6 +29,7 @@ from commonroom.conversations import services as conversations
 from commonroom.core.request_info import SYSTEM
 from commonroom.documents import services as documents
 from commonroom.documents.models import Document, Folder
+from commonroom.documents.selectors import reading_token
 from commonroom.documents.tests.factories import (
     a_file,
     access_for,
@@ -241,6 +244,31 @@ def case_download_watermarked(team: Any) -> Callable[[], object]:
     guest = add_member(team.workspace, UserFactory(kind="guest"), "viewer")
     return lambda: documents.version_download(
         actor=guest, doc_access=doc_access_for(guest, doc), number=1, info=SYSTEM
+    )
+
+
+def case_version_read(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    doc_access = doc_access_for(team.viewer, doc)
+    past = timezone.now() - timedelta(seconds=30)
+    with mock.patch("django.utils.timezone.now", return_value=past):
+        token = reading_token(user=team.viewer, doc_access=doc_access, version=doc.versions.get())
+    return lambda: documents.version_read_record(
+        actor=team.viewer, doc_access=doc_access, number=1, token=token, visible_seconds=6
+    )
+
+
+def case_version_read_by_approval(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.version_read_by_approval(
+        actor=team.viewer, version_id=doc.versions.get().pk
+    )
+
+
+def case_document_readers_remind(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.document_readers_remind(
+        actor=team.editor, doc_access=doc_access_for(team.editor, doc)
     )
 
 

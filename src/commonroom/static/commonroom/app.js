@@ -6,6 +6,7 @@ import { startAnchors } from "./anchors.js";
 import { waitForPreviews } from "./preview-wait.js";
 import { startCompareNav } from "./compare-nav.js";
 import { startPreviewNav } from "./preview-nav.js";
+import { followReaders, startReading } from "./reading.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -18,6 +19,8 @@ function start() {
   waitForPreviews();
   startCompareNav();
   startPreviewNav();
+  startReading();
+  followReaders();
   quickResults();
   copyButtons();
 }

@@ -20,7 +20,14 @@ def _only(*names: str) -> dict[str, bool]:
 
 VIEWER = ("view", "download")
 COMMENTER = (*VIEWER, "comment")
-EDITOR = (*COMMENTER, "upload", "edit_documents", "delete_documents")
+EDITOR = (
+    *COMMENTER,
+    "upload",
+    "edit_documents",
+    "delete_documents",
+    "see_readers",
+    "remind_readers",
+)
 MANAGER = (
     *EDITOR,
     "manage_members",
@@ -41,9 +48,15 @@ EXPECTED: dict[tuple[str, bool], dict[str, bool]] = {
     ("manager", False): _only(*MANAGER),
     ("viewer", True): _only("view", "download"),
     ("commenter", True): _only("view", "download"),
-    ("editor", True): _only("view", "download"),
+    ("editor", True): _only("view", "download", "see_readers"),
     ("manager", True): _only(
-        "view", "download", "view_audit", "view_trash", "open_settings", "unarchive"
+        "view",
+        "download",
+        "view_audit",
+        "view_trash",
+        "open_settings",
+        "unarchive",
+        "see_readers",
     ),
 }
 
@@ -66,6 +79,8 @@ def test_the_table_names_every_ability():
         "open_settings",
         "archive",
         "unarchive",
+        "see_readers",
+        "remind_readers",
     }
 
 
