@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.workspaces.permissions import abilities_for_role
+from commonroom.workspaces.permissions import may_comment
 from commonroom.workspaces.services import deny
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def require_change(doc_access: DocumentAccess, request: ApprovalRequest, actor: 
 
 def role_may_approve(role: str | None, *, archived: bool) -> bool:
     """Whether a member with ``role`` may be asked to approve (and decide)."""
-    return abilities_for_role(role, archived=archived)["comment"]
+    return role is not None and may_comment(role, archived=archived)
 
 
 def approval_abilities(

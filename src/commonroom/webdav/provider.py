@@ -1056,8 +1056,12 @@ class CommonroomProvider(DAVProvider):
     def _file_upload(self, src: Any, name: str) -> UploadedFile:
         if isinstance(src, DocumentResource):
             with answered():
-                if not src.doc_access.can("download"):
-                    raise PermissionDenied("You cannot download this document.")
+                documents.download_require(
+                    actor=src.dav.user,
+                    doc_access=src.doc_access,
+                    what="webdav_copy",
+                    info=src.dav.info,
+                )
             latest = src.version
             if latest is None:
                 return SimpleUploadedFile(name, b"")

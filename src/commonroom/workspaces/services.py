@@ -41,8 +41,8 @@ from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.workspaces import hooks
 from commonroom.workspaces.models import Invitation, Membership, Role, Workspace, role_with_article
-from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
-from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
+from commonroom.workspaces.permissions import WorkspaceAbility
+from commonroom.workspaces.selectors import WorkspaceAccess, access_for, member_users, parse_uuid
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -77,9 +77,7 @@ def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     )
     if role is None:
         raise NotFound()
-    return WorkspaceAccess(
-        workspace=ws, role=role, abilities=abilities_for_role(role, archived=ws.is_archived)
-    )
+    return access_for(workspace=ws, role=role, user=actor)
 
 
 def workspace_lock(*, workspace_id: Any) -> None:
