@@ -580,7 +580,7 @@ def version_content(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return version_file_response(request, version)
+    return version_file_response(request, version, document=doc_access.document)
 
 
 @router.post(

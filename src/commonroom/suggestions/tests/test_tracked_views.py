@@ -56,7 +56,10 @@ def test_the_page_offers_it_for_a_word_document_and_sends_the_file(team, doc) ->
     got = viewer.get(tracked(doc))
     assert got.status_code == 200
     assert got["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
+    assert (
+        got["Content-Disposition"]
+        == 'attachment; filename="minutes (version 1, with suggestions).docx"'
+    )
     assert got["X-Content-Type-Options"] == "nosniff"
     assert got["Content-Security-Policy"] == "sandbox"
     assert got["Cross-Origin-Resource-Policy"] == "same-origin"
