@@ -76,6 +76,14 @@ DOWNLOAD_ROLES: tuple[Literal["editor", "commenter", "viewer"], ...] = (
 )
 
 
+# The workspace's field holding each role's rule.
+DOWNLOAD_FIELDS = {
+    "editor": "editors_download",
+    "commenter": "commenters_download",
+    "viewer": "viewers_download",
+}
+
+
 def download_settings(workspace: Workspace) -> DownloadSettings:
     return {
         "editor": DownloadRule(workspace.editors_download),
