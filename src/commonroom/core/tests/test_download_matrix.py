@@ -331,7 +331,8 @@ def test_download_matrix(db, downloads, route, setting):
                 assert b"cannot download" in body, (person, body[:300])
                 refused = AuditEvent.objects.filter(action="download.refused")
                 assert refused.count() == refusals + 1, person
-                assert refused.order_by("-pk").first().actor_id == downloads.people[person].pk
+                newest = refused.order_by("-pk").first()
+                assert newest is not None and newest.actor_id == downloads.people[person].pk
             else:
                 assert AuditEvent.objects.filter(action="download.refused").count() == refusals
             transaction.set_rollback(True)
