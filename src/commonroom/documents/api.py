@@ -306,6 +306,17 @@ SAME_AS_LATEST_409: dict[str, Any] = {
 }
 
 
+# Every download of a document's bytes (decision 27).
+DOWNLOAD_OFF_403: dict[str, Any] = {
+    "description": (
+        "`download_off`: the workspace's setting does not let this person download originals "
+        "(`detail` says who may not); they can still read the document in the browser. The "
+        "attempt is in the audit trail."
+    ),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
 SEALED_409: dict[str, Any] = {
     "responses": {
         "409": {
@@ -529,7 +540,10 @@ def version_detail(
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 "headers": {
                     "Content-Disposition": {
-                        "description": "`attachment`, with the version's file name.",
+                        "description": (
+                            "`attachment`, named after the document and the version: "
+                            "`<document> (version N).<extension>`."
+                        ),
                         "required": True,
                         "schema": {"type": "string", "pattern": "^attachment;"},
                     },
@@ -569,6 +583,7 @@ def version_detail(
                     },
                 },
             },
+            "403": DOWNLOAD_OFF_403,
             "416": {"description": "The range asked for starts past the end of the file."},
         }
     },
