@@ -610,7 +610,9 @@ def document_record_view(*, actor: User, doc_access: DocumentAccess, info: Reque
     )
 
 
-DownloadKind = Literal["version", "tracked_changes", "certificate", "webdav_copy"]
+DownloadKind = Literal[
+    "version", "tracked_changes", "certificate", "webdav_copy", "webdav_folder_copy"
+]
 
 
 def download_require(
@@ -642,6 +644,23 @@ def download_require(
         _audit(document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
     if why is None:
         raise PermissionDenied("You cannot download this document.")
+    raise PermissionDenied(why, code="download_off")
+
+
+def folder_download_require(
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Before a copy of a folder's documents (WebDAV's COPY of a folder): refused, as
+    :func:`download_require` refuses one document, before anything is made, so that a refused
+    copy leaves no half-copied folder behind."""
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    if why is None:
+        return
+    facts = {"what": "webdav_folder_copy", "role": access.role, "guest": actor.is_guest}
+    with transaction.atomic():
+        _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
     raise PermissionDenied(why, code="download_off")
 
 

@@ -1043,6 +1043,11 @@ class CommonroomProvider(DAVProvider):
         if isinstance(src, ContainerResource):
             if src.folder is None:
                 raise _forbid("A workspace cannot be copied over WebDAV.")
+            if depth_infinity:
+                with answered():  # its documents' bytes: refused before anything is made
+                    documents.folder_download_require(
+                        actor=dav.user, access=src.access, folder=src.folder, info=dav.info
+                    )
             self._overwritten(dest)
             self._copy_folder(src, parent, name, None, depth_infinity=depth_infinity)
         else:

@@ -79,3 +79,24 @@ def test_the_document_page_offers_open_in_word_only_to_those_who_may_download(te
         page = browser.get(url).content.decode()
         assert ('data-testid="open-in-office"' in page) is shown
         assert ('id="open-with-webdav"' in page) is shown
+
+
+def test_a_folder_copy_is_refused_before_anything_is_made(team: Any) -> None:
+    from commonroom.documents.models import Folder
+    from commonroom.documents.tests.factories import make_folder
+
+    papers = make_folder(team.manager, team.workspace, "Papers")
+    upload_document(team.workspace, team.manager, name="minutes.txt", content=b"v1", folder=papers)
+    turn_off(team, editors_download="nobody")
+
+    got = Dav(team.editor).copy(WS + "/Papers", WS + "/Papers copy")
+
+    assert got.status_code == 403
+    assert "editors cannot download documents" in got.text
+    assert not Folder.objects.filter(name="Papers copy").exists()
+    assert Document.objects.filter(name="minutes.txt").count() == 1
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert refused.data["what"] == "webdav_folder_copy" and refused.target_id == str(papers.pk)
+    # Someone who may download copies it whole.
+    assert Dav(team.manager).copy(WS + "/Papers", WS + "/Papers copy").status_code == 201
+    assert Document.objects.filter(name="minutes.txt").count() == 2
