@@ -69,13 +69,6 @@ class DownloadSettings(TypedDict):
     viewer: DownloadRule
 
 
-DOWNLOAD_ROLES: tuple[Literal["editor", "commenter", "viewer"], ...] = (
-    "editor",
-    "commenter",
-    "viewer",
-)
-
-
 # The workspace's field holding each role's rule.
 DOWNLOAD_FIELDS = {
     "editor": "editors_download",
@@ -92,14 +85,19 @@ def download_settings(workspace: Workspace) -> DownloadSettings:
     }
 
 
-def may_download(role: str, *, guest: bool, downloads: DownloadSettings) -> bool:
-    """Whether a member with ``role`` (an external guest or not) may download originals."""
-    rule = {
+def _rule_for(role: str, downloads: DownloadSettings) -> DownloadRule:
+    """The rule ``downloads`` sets for ``role``: managers always may."""
+    return {
         Role.MANAGER: DownloadRule.EVERYONE,
         Role.EDITOR: downloads["editor"],
         Role.COMMENTER: downloads["commenter"],
         Role.VIEWER: downloads["viewer"],
     }[Role(role)]
+
+
+def may_download(role: str, *, guest: bool, downloads: DownloadSettings) -> bool:
+    """Whether a member with ``role`` (an external guest or not) may download originals."""
+    rule = _rule_for(role, downloads)
     return rule == DownloadRule.EVERYONE or (rule == DownloadRule.STAFF and not guest)
 
 
@@ -112,7 +110,7 @@ def download_refusal(role: str, *, guest: bool, downloads: DownloadSettings) -> 
     if may_download(role, guest=guest, downloads=downloads):
         return None
     who = _PLURAL[Role(role)]
-    if guest and downloads[Role(role).value] == DownloadRule.STAFF:  # type: ignore[literal-required]
+    if guest and _rule_for(role, downloads) == DownloadRule.STAFF:
         who = f"external guests who are {who}"
     return (
         f"In this workspace, {who} cannot download documents: you can still read them here in "
