@@ -37,7 +37,7 @@ from django.utils import timezone
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
-from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
@@ -68,7 +68,11 @@ from commonroom.documents.selectors import (
 from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
-from commonroom.workspaces.permissions import WorkspaceAbility
+from commonroom.workspaces.permissions import (
+    WorkspaceAbility,
+    download_refusal,
+    download_settings,
+)
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability, workspace_lock
 
@@ -635,13 +639,66 @@ def document_record_view(*, actor: User, doc_access: DocumentAccess, info: Reque
     )
 
 
+DownloadKind = Literal[
+    "version", "tracked_changes", "certificate", "webdav_copy", "webdav_folder_copy"
+]
+
+
+def download_require(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    what: DownloadKind,
+    number: Any = None,
+    info: RequestInfo = SYSTEM,
+) -> None:
+    """Before any download of a document's bytes (a version, the Word file with tracked
+    changes, a final record's certificate, a WebDAV GET or COPY): refused with a sentence
+    (403) unless the person may download (``download``, decided by
+    ``workspaces.permissions.abilities_for_role``), the refusal audited as
+    ``download.refused``. Reading in the browser is not a download and never asks this."""
+    if doc_access.can("download"):
+        return
+    access = doc_access.access
+    document = doc_access.document
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    facts: dict[str, Any] = {"what": what, "role": access.role, "guest": actor.is_guest}
+    if isinstance(number, int) or (isinstance(number, str) and number.isdecimal()):
+        facts["version"] = int(number)
+    if why is None:
+        facts["reason"] = "trash" if document.in_trash else "not allowed"
+    with transaction.atomic():
+        _audit(document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    if why is None:
+        raise PermissionDenied("You cannot download this document.")
+    raise PermissionDenied(why, code="download_off")
+
+
+def folder_download_require(
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Before a copy of a folder's documents (WebDAV's COPY of a folder): refused, as
+    :func:`download_require` refuses one document, before anything is made, so that a refused
+    copy leaves no half-copied folder behind."""
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    if why is None:
+        return
+    facts = {"what": "webdav_folder_copy", "role": access.role, "guest": actor.is_guest}
+    with transaction.atomic():
+        _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    raise PermissionDenied(why, code="download_off")
+
+
 def version_for_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
-    """The version a person downloads, after checking they may, with the download audited.
-    Pages and the API both serve files through this."""
-    if not doc_access.can("download"):
-        deny(doc_access.access, "You cannot download this document.")
+    """The version a person downloads, after checking they may (:func:`download_require`),
+    with the download audited. Pages, the API and WebDAV's GET all serve files through this."""
+    download_require(actor=actor, doc_access=doc_access, what="version", number=number, info=info)
     version = version_get(doc_access=doc_access, number=number)
     with transaction.atomic():
         # A download is a reading of the version: its receipt, the first time (decision 26).

@@ -474,7 +474,7 @@ def version_download(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
-    return version_file_response(request, version)
+    return version_file_response(request, version, document=doc_access.document)
 
 
 @login_required

@@ -24,6 +24,7 @@ from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
     WorkspaceAbility,
     abilities_for_role,
+    download_settings,
 )
 from commonroom.workspaces.roles import Role
 
@@ -68,16 +69,27 @@ def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) ->
     )
     if membership is None:
         raise NotFound()
-    return access_from_membership(membership)
+    return access_from_membership(membership, user=user)
 
 
-def access_from_membership(membership: Membership) -> WorkspaceAccess:
-    ws = membership.workspace
+def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAccess:
+    """``user``'s access to ``workspace`` as a member with ``role``: the abilities decided by
+    ``permissions.abilities_for_role`` from the role, the workspace (archived, its download
+    setting) and whether the person is an external guest."""
     return WorkspaceAccess(
-        workspace=ws,
-        role=membership.role,
-        abilities=abilities_for_role(membership.role, archived=ws.is_archived),
+        workspace=workspace,
+        role=role,
+        abilities=abilities_for_role(
+            role,
+            archived=workspace.is_archived,
+            guest=user.is_guest,
+            downloads=download_settings(workspace),
+        ),
     )
+
+
+def access_from_membership(membership: Membership, *, user: User) -> WorkspaceAccess:
+    return access_for(workspace=membership.workspace, role=membership.role, user=user)
 
 
 def workspaces_for_user(
@@ -102,7 +114,7 @@ def workspaces_for_user(
         qs = qs.filter(workspace__archived_at__isnull=True)
     result = []
     for m in qs:
-        access = access_from_membership(m)
+        access = access_from_membership(m, user=user)
         access.workspace.member_count = m.member_count  # type: ignore[attr-defined]
         result.append(access)
     return result
