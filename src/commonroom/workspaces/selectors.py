@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Q, QuerySet
+from django.utils import timezone
 
 from commonroom.audit.selectors import last_seen_in_workspaces
 from commonroom.core.exceptions import ApplicationError, NotFound
@@ -41,9 +42,19 @@ class WorkspaceAccess:
     workspace: Workspace
     role: str
     abilities: WorkspaceAbilities
+    # The last day of the person's access (``Membership.access_until``), or None: no end (or not
+    # read, as under a write's lock, where only the role is read again).
+    access_until: date | None = None
 
     def can(self, ability: WorkspaceAbility) -> bool:
         return self.abilities[ability]
+
+    @property
+    def access_days_left(self) -> int | None:
+        """Whole days of access after today (0: it ends tonight), or None: no end date."""
+        if self.access_until is None:
+            return None
+        return (self.access_until - timezone.localdate()).days
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -89,7 +100,8 @@ def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAcces
 
 
 def access_from_membership(membership: Membership, *, user: User) -> WorkspaceAccess:
-    return access_for(workspace=membership.workspace, role=membership.role, user=user)
+    access = access_for(workspace=membership.workspace, role=membership.role, user=user)
+    return replace(access, access_until=membership.access_until)
 
 
 def workspaces_for_user(
