@@ -89,20 +89,6 @@ def team(db: Any) -> Team:
     return t
 
 
-@pytest.fixture
-def no_download(monkeypatch: Any) -> None:
-    """Members below manager may not download originals (``download`` False), as a workspace
-    may decide for some roles and guests: what they read is watermarked."""
-    from commonroom.workspaces import permissions, selectors, services
-
-    def abilities(role: str | None, *, archived: bool) -> Any:
-        found = permissions.abilities_for_role(role, archived=archived)
-        return {**found, "download": found["download"] and role == "manager"}
-
-    monkeypatch.setattr(selectors, "abilities_for_role", abilities)
-    monkeypatch.setattr(services, "abilities_for_role", abilities)
-
-
 def upload_file(
     name: str = "minutes.txt", content: bytes = b"hello", ctype: str = "text/plain"
 ) -> SimpleUploadedFile:

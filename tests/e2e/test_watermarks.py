@@ -51,7 +51,7 @@ def squash(text: str) -> str:
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_watermarked_preview_is_printed_with_the_readers_name_and_the_footer(
-    new_page: Any, page_problems: Any, no_download: None, viewport: dict[str, int], tmp_path: Path
+    new_page: Any, page_problems: Any, viewport: dict[str, int], tmp_path: Path
 ) -> None:
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     guest = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
@@ -94,7 +94,7 @@ def test_a_watermarked_preview_is_printed_with_the_readers_name_and_the_footer(
 
 
 def test_a_member_who_may_download_prints_the_footer_without_a_watermark(
-    new_page: Any, page_problems: Any, no_download: None
+    new_page: Any, page_problems: Any
 ) -> None:
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     ws = make_workspace(manager=priya)

@@ -48,6 +48,7 @@ class Action(models.TextChoices):
     DOCUMENT_UPLOADED = "document.uploaded", "Uploaded document"
     VERSION_UPLOADED = "version.uploaded", "Uploaded new version"
     VERSION_DOWNLOADED = "version.downloaded", "Downloaded version"
+    DOWNLOAD_REFUSED = "download.refused", "Refused a download (not allowed for their role)"
     VERSION_RESTORED = "version.restored", "Restored old version"
     DOCUMENT_RENAMED = "document.renamed", "Renamed document"
     DOCUMENT_MOVED = "document.moved", "Moved document"

@@ -128,7 +128,17 @@ def seed_demo(*, password: str | None) -> SeedResult:
         access = workspace_access(user=users["priya"], workspace_id=ws.pk)
         for p in PEOPLE:
             if p.role and p.key != "priya":
-                membership_add(actor=users["priya"], access=access, user=users[p.key], role=p.role)
+                membership_add(
+                    actor=users["priya"],
+                    access=access,
+                    user=users[p.key],
+                    role=p.role,
+                    # Nina, a non-executive director, was invited for this quarter's meetings:
+                    # her access ends in five days (the people page says so, with "Extend").
+                    access_until=timezone.localdate() + timedelta(days=5)
+                    if p.key == "nina"
+                    else None,
+                )
         v1 = document_upload(
             actor=users["priya"],
             access=access,

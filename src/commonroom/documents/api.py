@@ -312,6 +312,17 @@ SAME_AS_LATEST_409: dict[str, Any] = {
 }
 
 
+# Every download of a document's bytes (decision 27).
+DOWNLOAD_OFF_403: dict[str, Any] = {
+    "description": (
+        "`download_off`: the workspace's setting does not let this person download originals "
+        "(`detail` says who may not); they can still read the document in the browser. The "
+        "attempt is in the audit trail."
+    ),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
 SEALED_409: dict[str, Any] = {
     "responses": {
         "409": {
@@ -535,7 +546,10 @@ def version_detail(
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 "headers": {
                     "Content-Disposition": {
-                        "description": "`attachment`, with the version's file name.",
+                        "description": (
+                            "`attachment`, named after the document and the version: "
+                            "`<document> (version N).<extension>`."
+                        ),
                         "required": True,
                         "schema": {"type": "string", "pattern": "^attachment;"},
                     },
@@ -575,6 +589,7 @@ def version_detail(
                     },
                 },
             },
+            "403": DOWNLOAD_OFF_403,
             "416": {"description": "The range asked for starts past the end of the file."},
         }
     },
@@ -586,7 +601,9 @@ def version_content(
     download = services.version_download(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return version_file_response(request, download.version, download.file)
+    return version_file_response(
+        request, download.version, document=doc_access.document, made=download.file
+    )
 
 
 @router.post(

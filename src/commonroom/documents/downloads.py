@@ -7,13 +7,17 @@ iterator into a list before sending (with a warning), which would hold a 2 GB fi
 asynchronous iterator that reads one chunk at a time in a worker thread; WSGI keeps using the
 ordinary synchronous iterator.
 
-What is sent is :func:`documents.stamping.download_file`: an Office file's stamped copy (made
+The file is named after the document and the version (``filenames.download_name``: "Board
+minutes (version 3).docx"), not after whatever name the upload had. What is sent is
+:func:`documents.stamping.download_file`: an Office file's stamped copy (made
 once per version and kept), anything else as stored. Size, ``ETag`` (the SHA-256 of exactly the
 bytes sent for the whole file) and byte ranges all describe that one file, and a version's file
 never changes, so a download resumed with ``Range`` (and ``If-Range``) gets the rest of the
 same bytes. One range per request (``bytes=a-b``, ``a-``, ``-n``); several ranges, or an
 ``If-Range`` that names something else, get the whole file (200), as HTTP allows; a range past
-the end gets 416. HEAD answers the same headers as GET.
+the end gets 416. HEAD answers the same headers as GET. An external guest's PDF stamped with
+their watermark (``services.version_download``'s ``Download.file``) is made for that one
+download and sent whole, under the same name, with no byte ranges.
 
 Every answer is an attachment that nothing may run (``core.downloads``): a JavaScript, HTML,
 SVG or XML file goes as ``application/octet-stream``, in a sandbox, same-origin only.
@@ -28,7 +32,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
-from commonroom.documents.models import Version
+from commonroom.documents.filenames import download_name
+from commonroom.documents.models import Document, Version
 from commonroom.documents.stamping import DownloadFile, download_file
 
 CHUNK = 1024 * 1024
@@ -86,18 +91,24 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
 
 
 def version_file_response(
-    request: HttpRequest, version: Version, made: DownloadFile | None = None
+    request: HttpRequest,
+    version: Version,
+    *,
+    document: Document,
+    made: DownloadFile | None = None,
 ) -> HttpResponseBase:
-    """Always an attachment, with the type we detected (``application/octet-stream`` for an
-    active one), ``nosniff`` and a sandbox: never run in the page. ``made``: a copy made for
-    this reader (their watermark), sent whole: it is made again for each download, so no
-    byte range of it is offered."""
+    """Always an attachment named after ``document`` and the version, with the type we
+    detected (``application/octet-stream`` for an active one), ``nosniff`` and a sandbox:
+    never run in the page. ``made``: a copy made for this reader (their watermark), sent
+    whole: it is made again for each download, so no byte range of it is offered."""
     content_type = served_type(version.content_type, version.filename)
     if made is not None:
         response = BlobFileResponse(made.handle, content_type=content_type)
         response["Content-Length"] = str(made.size)
         response["Digest"] = f"sha-256={made.sha256}"
-        attachment(response, filename=version.filename)
+        attachment(
+            response, filename=download_name(document.name, version.number, version.filename)
+        )
         return response
     file = download_file(version)
     etag = f'"{file.sha256}"'
@@ -121,7 +132,7 @@ def version_file_response(
     else:
         response = BlobFileResponse(file.handle, content_type=content_type)
         response["Content-Length"] = str(file.size)
-    attachment(response, filename=version.filename)
+    attachment(response, filename=download_name(document.name, version.number, version.filename))
     response["Accept-Ranges"] = "bytes"
     response["Digest"] = f"sha-256={file.sha256}"
     response["ETag"] = etag

@@ -37,7 +37,7 @@ from django.utils import timezone
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
-from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
@@ -76,7 +76,11 @@ from commonroom.documents.stamping import (
 )
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
-from commonroom.workspaces.permissions import WorkspaceAbility
+from commonroom.workspaces.permissions import (
+    WorkspaceAbility,
+    download_refusal,
+    download_settings,
+)
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability, workspace_lock
 
@@ -643,6 +647,60 @@ def document_record_view(*, actor: User, doc_access: DocumentAccess, info: Reque
     )
 
 
+DownloadKind = Literal[
+    "version", "tracked_changes", "certificate", "webdav_copy", "webdav_folder_copy"
+]
+
+
+def download_require(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    what: DownloadKind,
+    number: Any = None,
+    info: RequestInfo = SYSTEM,
+) -> None:
+    """Before any download of a document's bytes (a version, the Word file with tracked
+    changes, a final record's certificate, a WebDAV GET or COPY): refused with a sentence
+    (403) unless the person may download (``download``, decided by
+    ``workspaces.permissions.abilities_for_role``), the refusal audited as
+    ``download.refused``. Reading in the browser is not a download and never asks this."""
+    if doc_access.can("download"):
+        return
+    access = doc_access.access
+    document = doc_access.document
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    facts: dict[str, Any] = {"what": what, "role": access.role, "guest": actor.is_guest}
+    if isinstance(number, int) or (isinstance(number, str) and number.isdecimal()):
+        facts["version"] = int(number)
+    if why is None:
+        facts["reason"] = "trash" if document.in_trash else "not allowed"
+    with transaction.atomic():
+        _audit(document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    if why is None:
+        raise PermissionDenied("You cannot download this document.")
+    raise PermissionDenied(why, code="download_off")
+
+
+def folder_download_require(
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Before a copy of a folder's documents (WebDAV's COPY of a folder): refused, as
+    :func:`download_require` refuses one document, before anything is made, so that a refused
+    copy leaves no half-copied folder behind."""
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    if why is None:
+        return
+    facts = {"what": "webdav_folder_copy", "role": access.role, "guest": actor.is_guest}
+    with transaction.atomic():
+        _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    raise PermissionDenied(why, code="download_off")
+
+
 @dataclass
 class Download:
     """What a person downloads: the version, and ``file``, the copy made for them (their
@@ -652,17 +710,32 @@ class Download:
     file: DownloadFile | None = None
 
 
+WATERMARKED_ELSEWHERE = (
+    "This workspace watermarks the PDFs external guests download: download it from the "
+    "document's page."
+)
+
+
 def version_download(
-    *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    info: RequestInfo,
+    stamping: bool = True,
 ) -> Download:
-    """The version a person downloads, after checking they may, with the download audited
-    (and, the first time, its reading: decision 26): stamped with their watermark where
-    ``selectors.download_watermark`` says so (a copy that cannot be stamped is refused, and
-    nothing recorded). Pages and the API serve files through this."""
-    if not doc_access.can("download"):
-        deny(doc_access.access, "You cannot download this document.")
+    """The one way a version's file is downloaded (pages, the API, WebDAV's GET): refused
+    unless the person may download (:func:`download_require`, audited), then stamped with
+    their watermark where ``selectors.download_watermark`` says so (a copy that cannot be
+    stamped is refused, and nothing recorded), the download audited and, the first time,
+    counted as their reading (decision 26). ``stamping=False`` for a route that can only send
+    the stored bytes (WebDAV): a copy that must carry the reader's watermark is refused there
+    with a sentence pointing to the document's page."""
+    download_require(actor=actor, doc_access=doc_access, what="version", number=number, info=info)
     version = version_get(doc_access=doc_access, number=number)
     watermark = download_watermark(doc_access=doc_access, reader=actor, version=version)
+    if watermark is not None and not stamping:
+        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
     file = stamped_pdf(version, watermark) if watermark is not None else None
     try:
         _download_recorded(actor, doc_access, version, info, watermarked=file is not None)
@@ -673,25 +746,14 @@ def version_download(
     return Download(version, file)
 
 
-WATERMARKED_ELSEWHERE = (
-    "This workspace watermarks the PDFs external guests download: download it from the "
-    "document's page."
-)
-
-
 def version_for_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
-    """The version whose stored bytes a person reads (WebDAV), after checking they may, with
-    the download audited (and, the first time, its reading). A copy that must carry the
-    reader's watermark is refused here: it is made only by :func:`version_download`."""
-    if not doc_access.can("download"):
-        deny(doc_access.access, "You cannot download this document.")
-    version = version_get(doc_access=doc_access, number=number)
-    if download_watermark(doc_access=doc_access, reader=actor, version=version) is not None:
-        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
-    _download_recorded(actor, doc_access, version, info, watermarked=False)
-    return version
+    """The version whose stored bytes a person reads (WebDAV's GET): :func:`version_download`
+    without a stamped copy, so checked, audited and counted as a reading the same way."""
+    return version_download(
+        actor=actor, doc_access=doc_access, number=number, info=info, stamping=False
+    ).version
 
 
 def _download_recorded(

@@ -474,7 +474,9 @@ def version_download(
     download = services.version_download(
         actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
-    return version_file_response(request, download.version, download.file)
+    return version_file_response(
+        request, download.version, document=doc_access.document, made=download.file
+    )
 
 
 @login_required

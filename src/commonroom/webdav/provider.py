@@ -1052,6 +1052,11 @@ class CommonroomProvider(DAVProvider):
         if isinstance(src, ContainerResource):
             if src.folder is None:
                 raise _forbid("A workspace cannot be copied over WebDAV.")
+            if depth_infinity:
+                with answered():  # its documents' bytes: refused before anything is made
+                    documents.folder_download_require(
+                        actor=dav.user, access=src.access, folder=src.folder, info=dav.info
+                    )
             self._overwritten(dest)
             self._copy_folder(src, parent, name, None, depth_infinity=depth_infinity)
         else:
@@ -1066,8 +1071,12 @@ class CommonroomProvider(DAVProvider):
         dav = dav_request(src.environ)
         if isinstance(src, DocumentResource):
             with answered():
-                if not src.doc_access.can("download"):
-                    raise PermissionDenied("You cannot download this document.")
+                documents.download_require(
+                    actor=src.dav.user,
+                    doc_access=src.doc_access,
+                    what="webdav_copy",
+                    info=src.dav.info,
+                )
             latest = src.version
             if latest is None:
                 return SimpleUploadedFile(name, b"")

@@ -15,7 +15,8 @@ from commonroom.core.exceptions import NotFound
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces import services
-from commonroom.workspaces.models import Invitation, Membership, Role
+from commonroom.workspaces.models import DownloadRule, Invitation, Membership, Role
+from commonroom.workspaces.permissions import download_settings
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
     workspace_access,
@@ -40,6 +41,9 @@ class WorkspaceOut(Schema):
     record_retention_years: int
     # Whether its external guests may create API tokens (staff always may).
     guests_may_create_tokens: bool
+    # Who may download originals, per role: "everyone", "staff" (not external guests) or
+    # "nobody"; managers always may. Reading in the browser is every member's.
+    downloads: dict[str, str]
     # Whether its external guests' PDF downloads carry their watermark on every page.
     watermark_guest_downloads: bool
     created_at: datetime
@@ -57,6 +61,9 @@ class WorkspacePatch(Schema):
     description: Text | None = None
     record_retention_years: Annotated[int, Field(ge=0, le=100)] | None = None
     guests_may_create_tokens: StrictBool | None = None
+    # Role → "everyone", "staff" or "nobody" for the roles to change (managers: "everyone"
+    # only). Anything else is refused with a sentence (400) and nothing changes.
+    downloads: dict[str, Text] | None = None
     watermark_guest_downloads: StrictBool | None = None
     archived: StrictBool | None = None
 
@@ -118,6 +125,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "archived": ws.is_archived,
         "record_retention_years": ws.record_retention_years,
         "guests_may_create_tokens": ws.guests_may_create_tokens,
+        "downloads": {"manager": DownloadRule.EVERYONE.value, **download_settings(ws)},
         "watermark_guest_downloads": ws.watermark_guest_downloads,
         "created_at": ws.created_at,
         "role": access.role,
@@ -189,6 +197,7 @@ def workspace_update(
             or payload.description is not None
             or payload.record_retention_years is not None
             or payload.guests_may_create_tokens is not None
+            or payload.downloads is not None
             or payload.watermark_guest_downloads is not None
         ):
             services.workspace_update(
@@ -198,6 +207,7 @@ def workspace_update(
                 description=payload.description,
                 record_retention_years=payload.record_retention_years,
                 guests_may_create_tokens=payload.guests_may_create_tokens,
+                downloads=payload.downloads,
                 watermark_guest_downloads=payload.watermark_guest_downloads,
                 info=_info(request),
             )

@@ -20,6 +20,7 @@ from django.utils import timezone
 # The roles are constants, not data: other apps name them from roles.py.
 from commonroom.workspaces.roles import ROLE_RANK as ROLE_RANK
 from commonroom.workspaces.roles import ROLE_WITH_ARTICLE as ROLE_WITH_ARTICLE
+from commonroom.workspaces.roles import DownloadRule as DownloadRule
 from commonroom.workspaces.roles import Role as Role
 from commonroom.workspaces.roles import role_with_article as role_with_article
 
@@ -41,6 +42,18 @@ class Workspace(models.Model):
     # Whether the external guests who belong to it may create API tokens (a manager's choice;
     # staff always may). A guest may while any workspace of theirs that is not archived allows it.
     guests_may_create_tokens = models.BooleanField(default=False)
+    # Who may download originals, per role below manager (managers always may): everyone,
+    # staff only (not external guests), or no one. Reading in the browser is everyone's.
+    # Decided by permissions.abilities_for_role; decision 27.
+    editors_download = models.CharField(
+        max_length=10, choices=DownloadRule.choices, default=DownloadRule.EVERYONE
+    )
+    commenters_download = models.CharField(
+        max_length=10, choices=DownloadRule.choices, default=DownloadRule.STAFF
+    )
+    viewers_download = models.CharField(
+        max_length=10, choices=DownloadRule.choices, default=DownloadRule.STAFF
+    )
     # Whether an external guest's download of a PDF is stamped on every page with their name,
     # email and the day (a manager's choice; documents.pdf_stamp).
     watermark_guest_downloads = models.BooleanField(default=False)

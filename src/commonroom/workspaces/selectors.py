@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Q, QuerySet
+from django.utils import timezone
 
 from commonroom.audit.selectors import last_seen_in_workspaces
 from commonroom.core.exceptions import ApplicationError, NotFound
@@ -24,6 +25,7 @@ from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
     WorkspaceAbility,
     abilities_for_role,
+    download_settings,
 )
 from commonroom.workspaces.roles import Role
 
@@ -40,9 +42,19 @@ class WorkspaceAccess:
     workspace: Workspace
     role: str
     abilities: WorkspaceAbilities
+    # The last day of the person's access (``Membership.access_until``), or None: no end (or not
+    # read, as under a write's lock, where only the role is read again).
+    access_until: date | None = None
 
     def can(self, ability: WorkspaceAbility) -> bool:
         return self.abilities[ability]
+
+    @property
+    def access_days_left(self) -> int | None:
+        """Whole days of access after today (0: it ends tonight), or None: no end date."""
+        if self.access_until is None:
+            return None
+        return (self.access_until - timezone.localdate()).days
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -68,16 +80,28 @@ def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) ->
     )
     if membership is None:
         raise NotFound()
-    return access_from_membership(membership)
+    return access_from_membership(membership, user=user)
 
 
-def access_from_membership(membership: Membership) -> WorkspaceAccess:
-    ws = membership.workspace
+def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAccess:
+    """``user``'s access to ``workspace`` as a member with ``role``: the abilities decided by
+    ``permissions.abilities_for_role`` from the role, the workspace (archived, its download
+    setting) and whether the person is an external guest."""
     return WorkspaceAccess(
-        workspace=ws,
-        role=membership.role,
-        abilities=abilities_for_role(membership.role, archived=ws.is_archived),
+        workspace=workspace,
+        role=role,
+        abilities=abilities_for_role(
+            role,
+            archived=workspace.is_archived,
+            guest=user.is_guest,
+            downloads=download_settings(workspace),
+        ),
     )
+
+
+def access_from_membership(membership: Membership, *, user: User) -> WorkspaceAccess:
+    access = access_for(workspace=membership.workspace, role=membership.role, user=user)
+    return replace(access, access_until=membership.access_until)
 
 
 def workspaces_for_user(
@@ -102,7 +126,7 @@ def workspaces_for_user(
         qs = qs.filter(workspace__archived_at__isnull=True)
     result = []
     for m in qs:
-        access = access_from_membership(m)
+        access = access_from_membership(m, user=user)
         access.workspace.member_count = m.member_count  # type: ignore[attr-defined]
         result.append(access)
     return result

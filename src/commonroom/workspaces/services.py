@@ -18,7 +18,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -51,6 +51,7 @@ from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.workspaces import hooks
 from commonroom.workspaces.models import (
+    DownloadRule,
     Invitation,
     Membership,
     Role,
@@ -58,9 +59,10 @@ from commonroom.workspaces.models import (
     current_q,
     role_with_article,
 )
-from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
+from commonroom.workspaces.permissions import DOWNLOAD_FIELDS, WorkspaceAbility
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
+    access_for,
     managed_guests_chosen,
     member_users,
     parse_uuid,
@@ -102,9 +104,7 @@ def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     )
     if role is None:
         raise NotFound()
-    return WorkspaceAccess(
-        workspace=ws, role=role, abilities=abilities_for_role(role, archived=ws.is_archived)
-    )
+    return access_for(workspace=ws, role=role, user=actor)
 
 
 def workspace_lock(*, workspace_id: Any) -> None:
@@ -139,6 +139,45 @@ def _clean_retention_years(value: int | str | None) -> int | None:
             code="invalid_retention",
         )
     return int(text)
+
+
+_RULES_SAID = "everyone, staff (not external guests) or nobody"
+
+
+def _clean_downloads(value: Mapping[str, Any] | None) -> dict[str, DownloadRule]:
+    """The download setting asked for, role by role (only the roles given change), or a
+    sentence: an unknown role or rule, or managers not allowed (decision 27: managers always
+    may, so no setting leaves no one able to download)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ApplicationError(
+            "Give who may download as each role's rule: " + _RULES_SAID + ".",
+            code="invalid_download_setting",
+        )
+    cleaned: dict[str, DownloadRule] = {}
+    for role, rule in value.items():
+        if role not in Role.values:
+            raise ApplicationError(
+                f"There is no role called {plain_text(str(role))[:40]!r}: the roles are manager, "
+                "editor, commenter and viewer.",
+                code="invalid_download_setting",
+            )
+        if not isinstance(rule, str) or rule not in DownloadRule.values:
+            raise ApplicationError(
+                f"Choose who among the {role}s may download: {_RULES_SAID}.",
+                code="invalid_download_setting",
+            )
+        if role == Role.MANAGER:
+            if rule != DownloadRule.EVERYONE:
+                raise ApplicationError(
+                    "Managers can always download: they decide who else may, and turning it "
+                    "off for them would leave no one able to download. Nothing was changed.",
+                    code="managers_download",
+                )
+            continue
+        cleaned[role] = DownloadRule(rule)
+    return cleaned
 
 
 def _ws_audit(
@@ -182,17 +221,21 @@ def workspace_update(
     description: str | None = None,
     record_retention_years: int | str | None = None,
     guests_may_create_tokens: bool | None = None,
+    downloads: Mapping[str, Any] | None = None,
     watermark_guest_downloads: bool | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
     """Change the workspace's details: its name, description, how many years its final
-    records are kept (``record_retention_years``, 0 to 100; 0: no retention) and whether its
-    external guests may create API tokens (``guests_may_create_tokens``) and whether their PDF
-    downloads are stamped with their watermark (``watermark_guest_downloads``). ``None`` (or an
-    empty form field) leaves a detail as it is."""
+    records are kept (``record_retention_years``, 0 to 100; 0: no retention), whether its
+    external guests may create API tokens (``guests_may_create_tokens``), who may download
+    originals (``downloads``: role → ``everyone``, ``staff`` or ``nobody``; managers always
+    may) and whether external guests' PDF downloads are stamped with their watermark
+    (``watermark_guest_downloads``). ``None`` (or an empty form field) leaves a detail as it
+    is; anything refused changes nothing."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
     years = _clean_retention_years(record_retention_years)
+    rules = _clean_downloads(downloads)
     ws = access.workspace
     changes: dict[str, Any] = {}
     if name is not None and _clean_name(name) != ws.name:
@@ -209,6 +252,11 @@ def workspace_update(
         if allowed != ws.guests_may_create_tokens:
             changes["guests_may_create_tokens"] = [ws.guests_may_create_tokens, allowed]
             ws.guests_may_create_tokens = allowed
+    for role, rule in rules.items():
+        field = DOWNLOAD_FIELDS[role]
+        if getattr(ws, field) != rule:
+            changes[field] = [getattr(ws, field), str(rule)]
+            setattr(ws, field, rule)
     if watermark_guest_downloads is not None:
         stamped = bool(watermark_guest_downloads)
         if stamped != ws.watermark_guest_downloads:
@@ -221,6 +269,7 @@ def workspace_update(
                 "description",
                 "record_retention_years",
                 "guests_may_create_tokens",
+                *DOWNLOAD_FIELDS.values(),
                 "watermark_guest_downloads",
             ]
         )

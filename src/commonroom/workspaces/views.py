@@ -18,7 +18,8 @@ from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.workspaces import hooks, services
-from commonroom.workspaces.models import Role, role_with_article
+from commonroom.workspaces.models import DownloadRule, Role, role_with_article
+from commonroom.workspaces.permissions import DOWNLOAD_FIELDS
 from commonroom.workspaces.selectors import (
     account_exists,
     guests_overview,
@@ -105,6 +106,12 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     # A checkbox: the form always has it, sent only when ticked.
                     guests_may_create_tokens=form_value(request, "guests_may_create_tokens")
                     == "yes",
+                    # Each role's rule, as sent (a role the form did not send stays as it is).
+                    downloads={
+                        role: form_value(request, f"download_{role}")
+                        for role in Role.values
+                        if f"download_{role}" in request.POST
+                    },
                     watermark_guest_downloads=form_value(request, "watermark_guest_downloads")
                     == "yes",
                     info=info(request),
@@ -116,7 +123,21 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
             return back_with_error(request, exc, here)
         return redirect(here)
     return render(
-        request, "workspaces/settings.html", {"access": access, "workspace": access.workspace}
+        request,
+        "workspaces/settings.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "download_choices": [
+                (role, plural, getattr(access.workspace, DOWNLOAD_FIELDS[role]))
+                for role, plural in (
+                    ("editor", "Editors"),
+                    ("commenter", "Commenters"),
+                    ("viewer", "Viewers"),
+                )
+            ],
+            "download_rules": DownloadRule.choices,
+        },
     )
 
 

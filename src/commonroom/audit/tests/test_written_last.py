@@ -26,6 +26,7 @@ from commonroom.accounts.services import (
 )
 from commonroom.comments import services as comments
 from commonroom.conversations import services as conversations
+from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import SYSTEM
 from commonroom.documents import services as documents
 from commonroom.documents.models import Document, Folder
@@ -40,7 +41,7 @@ from commonroom.documents.tests.factories import (
 from commonroom.previews.services import preview_record_view
 from commonroom.previews.tests.factories import make_ready_preview
 from commonroom.workspaces import services as workspaces
-from commonroom.workspaces.models import Membership
+from commonroom.workspaces.models import Membership, Workspace
 
 HEAD = "audit_auditchainhead"
 AUDIT = (HEAD, "audit_auditevent")
@@ -240,7 +241,10 @@ def case_download_watermarked(team: Any) -> Callable[[], object]:
     pdf.set_font("helvetica", size=12)
     pdf.cell(text="Minutes.")
     doc = upload(team.editor, team.workspace, "minutes.pdf", bytes(pdf.output())).document
-    Workspace.objects.filter(pk=team.workspace.pk).update(watermark_guest_downloads=True)
+    # Its viewers, guests among them, may download (decision 27); guests' PDFs are stamped.
+    Workspace.objects.filter(pk=team.workspace.pk).update(
+        watermark_guest_downloads=True, viewers_download="everyone"
+    )
     guest = add_member(team.workspace, UserFactory(kind="guest"), "viewer")
     return lambda: documents.version_download(
         actor=guest, doc_access=doc_access_for(guest, doc), number=1, info=SYSTEM
@@ -621,6 +625,22 @@ def case_tracked_changes_download(team: Any) -> Callable[[], object]:
     return lambda: suggestions.tracked_changes_download(
         actor=team.viewer, doc_access=access(team.viewer, doc), number=1
     )
+
+
+def case_download_refused(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    Workspace.objects.filter(pk=team.workspace.pk).update(viewers_download="nobody")
+
+    def refused() -> None:
+        with pytest.raises(PermissionDenied):
+            documents.version_for_download(
+                actor=team.viewer,
+                doc_access=doc_access_for(team.viewer, doc),
+                number=1,
+                info=SYSTEM,
+            )
+
+    return refused
 
 
 CASES = {name[5:]: case for name, case in dict(globals()).items() if name.startswith("case_")}

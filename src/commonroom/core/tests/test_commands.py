@@ -9,11 +9,13 @@ import re
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import authenticate
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.utils import timezone
 from docx import Document as DocxDocument
 from docx.table import Table as DocxTable
 
@@ -45,6 +47,10 @@ def test_demo_seeds_people_workspace_and_two_versions(monkeypatch):
         "sam@example.org": "commenter",
         "nina@example.org": "viewer",
     }
+    # Nina's access ends in five days: the people page shows it, with "Extend".
+    ends = dict(Membership.objects.filter(workspace=ws).values_list("user__email", "access_until"))
+    assert ends.pop("nina@example.org") == timezone.localdate() + timedelta(days=5)
+    assert set(ends.values()) == {None}
     doc = Document.objects.get(workspace=ws)
     assert doc.name == "minutes-2026-11-24.docx"
     assert list(doc.versions.order_by("number").values_list("number", flat=True)) == [1, 2]

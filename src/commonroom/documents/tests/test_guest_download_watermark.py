@@ -22,6 +22,8 @@ from commonroom.audit.models import AuditEvent
 from commonroom.core.watermark import watermark_for
 from commonroom.webdav.tests.client import Dav
 from commonroom.workspaces.models import Workspace
+from commonroom.workspaces.selectors import workspace_access
+from commonroom.workspaces.services import workspace_update
 from commonroom.workspaces.tests.factories import add_member, upload_document
 
 pytestmark = pytest.mark.django_db
@@ -46,9 +48,20 @@ def locked_pdf() -> bytes:
     return out.getvalue()
 
 
+def guests_may_download(team: Any) -> None:
+    """The workspace's download setting (decision 27): its viewers, external guests among
+    them, may download originals (by default only staff viewers may)."""
+    workspace_update(
+        actor=team.manager,
+        access=workspace_access(user=team.manager, workspace_id=team.workspace.pk),
+        downloads={"viewer": "everyone"},
+    )
+
+
 @pytest.fixture
 def guest(team: Any) -> Any:
     person = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
+    guests_may_download(team)
     return add_member(team.workspace, person, "viewer")
 
 
@@ -160,6 +173,25 @@ def test_webdav_sends_the_guest_to_the_page_for_a_watermarked_pdf(team: Any, gue
     assert Dav(team.viewer).get("/Weekly budget meeting/minutes.pdf").status_code == 200
 
 
+def test_the_watermark_lets_no_guest_download_whom_the_setting_refuses(team: Any) -> None:
+    # By default a guest viewer may not download (decision 27): the watermark setting changes
+    # nothing about that; the refusal is the download setting's, audited, and nothing is made.
+    person = add_member(
+        team.workspace,
+        UserFactory(email="lena@guest.example.com", full_name="Lena Berg", kind="guest"),
+        "viewer",
+    )
+    doc = upload_document(team.workspace, team.manager, name="minutes.pdf", content=minutes_pdf())
+    watermarking(team.workspace)
+    response = download(person, team, doc)
+    assert response.status_code == 403
+    assert "external guests who are viewers cannot download" in response.content.decode()
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert refused.actor_id == person.pk
+    assert refused.data["guest"] is True
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
+
+
 def test_a_non_member_guest_gets_nothing(team: Any) -> None:
     doc = upload_document(team.workspace, team.manager, name="minutes.pdf", content=minutes_pdf())
     watermarking(team.workspace)
@@ -224,6 +256,7 @@ def test_the_api_shows_and_changes_the_setting(team: Any) -> None:
 def test_a_name_in_any_script_is_stamped_as_written(team: Any) -> None:
     person = UserFactory(email="ngozi@guest.example.com", full_name="Ngozi Ọkàfọ̀", kind="guest")
     add_member(team.workspace, person, "viewer")
+    guests_may_download(team)
     doc = upload_document(team.workspace, team.manager, name="minutes.pdf", content=minutes_pdf(1))
     watermarking(team.workspace)
     (text,) = page_texts(body(download(person, team, doc)))

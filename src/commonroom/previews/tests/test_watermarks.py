@@ -26,11 +26,24 @@ from commonroom.core.watermark import Watermark, print_footer, watermark_for
 from commonroom.previews import watermark as drawing
 from commonroom.previews.models import Preview, PreviewFile
 from commonroom.previews.tests import files
+from commonroom.workspaces.selectors import workspace_access
+from commonroom.workspaces.services import workspace_update
 from commonroom.workspaces.tests.factories import upload_document
 
 pytestmark = pytest.mark.django_db
 
 MINUTES = "Minutes of the ward managers' meeting: the bank staff rota was agreed."
+
+
+@pytest.fixture
+def downloads_off(team: Any) -> None:
+    """The workspace's setting: only managers may download originals (editors, commenters and
+    viewers read in the browser), so what the others read is watermarked."""
+    workspace_update(
+        actor=team.manager,
+        access=workspace_access(user=team.manager, workspace_id=team.workspace.pk),
+        downloads={"editor": "nobody", "commenter": "nobody", "viewer": "nobody"},
+    )
 
 
 def minutes_pdf(pages: int = 2) -> bytes:
@@ -69,7 +82,7 @@ def stored(doc: Any, name: str) -> bytes:
 
 
 def test_a_pdf_page_is_drawn_with_its_readers_watermark_and_the_shared_page_is_untouched(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -105,7 +118,7 @@ def test_a_pdf_page_is_drawn_with_its_readers_watermark_and_the_shared_page_is_u
 
 
 def test_a_page_drawn_first_for_a_watermarked_reader_is_stored_unwatermarked(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -118,7 +131,7 @@ def test_a_page_drawn_first_for_a_watermarked_reader_is_stored_unwatermarked(
 
 
 def test_a_watermarked_page_is_drawn_once_per_reader_and_day(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any, monkeypatch: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any, monkeypatch: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -147,7 +160,7 @@ def test_a_watermarked_page_is_drawn_once_per_reader_and_day(
 
 
 def test_a_pictures_preview_is_watermarked_for_a_reader_who_may_not_download(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(team.workspace, team.manager, name="ward.png", content=photo_png())
@@ -179,7 +192,7 @@ def test_everyone_who_may_download_gets_the_pictures_as_they_are(
 
 
 def test_a_non_member_gets_no_page_watermarked_or_not(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -198,7 +211,7 @@ def test_a_non_member_gets_no_page_watermarked_or_not(
 
 
 def test_an_html_preview_carries_the_readers_watermark(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any, tmp_path: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any, tmp_path: Any
 ) -> None:
     content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
     with django_capture_on_commit_callbacks(execute=True):
@@ -229,7 +242,7 @@ def css_text(css: str) -> list[str]:
 
 
 def test_the_print_stylesheet_puts_the_footer_on_every_sheet_and_the_watermark_for_some(
-    team: Any, no_download: None
+    team: Any, downloads_off: None
 ) -> None:
     url = reverse(
         "print_sheet", args=[team.workspace.pk, upload_document(team.workspace, team.manager).pk]
@@ -261,7 +274,7 @@ def test_a_name_cannot_break_out_of_the_print_stylesheet() -> None:
 
 
 def test_a_pdf_preview_is_not_overlaid_its_pages_carry_the_watermark(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -276,7 +289,7 @@ def test_a_pdf_preview_is_not_overlaid_its_pages_carry_the_watermark(
 
 
 def test_a_preview_file_that_is_not_a_picture_is_not_sent_to_a_watermarked_reader(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(
@@ -314,7 +327,7 @@ def test_the_watermark_names_the_reader_by_name_email_and_day() -> None:
 
 
 def test_a_comparison_carries_the_readers_watermark(
-    team: Any, no_download: None, django_capture_on_commit_callbacks: Any
+    team: Any, downloads_off: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     from commonroom.documents.tests.factories import new_version
 

@@ -153,3 +153,40 @@ def test_the_home_page_leads_managers_to_their_guests(team: Any, clock: Clock) -
     link = f'href="{reverse("guests")}"'
     assert link in browser(team.manager).get(reverse("home")).content.decode()
     assert link not in browser(team.editor).get(reverse("home")).content.decode()
+
+
+def test_the_person_sees_their_own_end_date_plainly_in_its_last_week(
+    team: Any, aisha: Membership, clock: Clock
+) -> None:
+    from commonroom.workspaces.tests.factories import upload_document
+
+    doc = upload_document(team.workspace, team.manager, name="minutes.txt")
+    folder_page = reverse("workspace_detail", args=[team.workspace.pk])
+    doc_page = reverse("document_detail", args=[team.workspace.pk, doc.pk])
+    hers = browser(aisha.user)
+
+    # Five days left: said on the workspace's pages and on the document's.
+    for url in (folder_page, doc_page):
+        page = hers.get(url).content.decode()
+        assert "Your access to this workspace ends in 5 days</strong>: 30 January 2027" in page
+        assert "ask one of its managers to extend it" in page
+    # Only to her: a member without an end date, and the manager, see nothing of it.
+    for user in (team.manager, team.commenter):
+        assert 'id="my-access-ends"' not in browser(user).get(folder_page).content.decode()
+
+    # (A new sign-in each time the clock moves on by days: a session lasts 12 hours.)
+    clock.set(date(2027, 1, 30), 9)
+    tonight = browser(aisha.user).get(doc_page).content.decode()
+    assert "Your access to this workspace ends tonight" in tonight
+    clock.set(date(2027, 1, 29), 9)
+    assert "ends tomorrow night" in browser(aisha.user).get(folder_page).content.decode()
+
+    # Further off: a quiet line on the workspace's pages, nothing on the document's.
+    Membership.objects.filter(pk=aisha.pk).update(access_until=date(2027, 3, 31))
+    quiet = "Your access to this workspace lasts until 31 March 2027."
+    assert quiet in browser(aisha.user).get(folder_page).content.decode()
+    assert 'id="my-access-ends"' not in browser(aisha.user).get(doc_page).content.decode()
+
+    # The day after the last: no page at all.
+    Membership.objects.filter(pk=aisha.pk).update(access_until=date(2027, 1, 28))
+    assert browser(aisha.user).get(folder_page).status_code == 404

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workspaces", "0006_access_end_dates"),
+        ("workspaces", "0007_workspace_download_control"),
     ]
 
     operations = [
