@@ -79,6 +79,7 @@ bench: install-test
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.previews
+	$(BIN)/python -m bench.watermarks
 	$(BIN)/python -m bench.chains
 	$(BIN)/python -m bench.amend
 	$(BIN)/python -m bench.certificate

@@ -598,10 +598,12 @@ def version_content(
     request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
 ) -> object:
     doc_access = _doc(request, workspace_id, document_id)
-    version = services.version_for_download(
+    download = services.version_download(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return version_file_response(request, version, document=doc_access.document)
+    return version_file_response(
+        request, download.version, document=doc_access.document, made=download.file
+    )
 
 
 @router.post(

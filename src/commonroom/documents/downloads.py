@@ -15,7 +15,9 @@ bytes sent for the whole file) and byte ranges all describe that one file, and a
 never changes, so a download resumed with ``Range`` (and ``If-Range``) gets the rest of the
 same bytes. One range per request (``bytes=a-b``, ``a-``, ``-n``); several ranges, or an
 ``If-Range`` that names something else, get the whole file (200), as HTTP allows; a range past
-the end gets 416. HEAD answers the same headers as GET.
+the end gets 416. HEAD answers the same headers as GET. An external guest's PDF stamped with
+their watermark (``services.version_download``'s ``Download.file``) is made for that one
+download and sent whole, under the same name, with no byte ranges.
 
 Every answer is an attachment that nothing may run (``core.downloads``): a JavaScript, HTML,
 SVG or XML file goes as ``application/octet-stream``, in a sandbox, same-origin only.
@@ -32,7 +34,7 @@ from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.documents.filenames import download_name
 from commonroom.documents.models import Document, Version
-from commonroom.documents.stamping import download_file
+from commonroom.documents.stamping import DownloadFile, download_file
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(?:(\d{1,19})-(\d{0,19})|-(\d{1,19}))$")
@@ -89,13 +91,26 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
 
 
 def version_file_response(
-    request: HttpRequest, version: Version, *, document: Document
+    request: HttpRequest,
+    version: Version,
+    *,
+    document: Document,
+    made: DownloadFile | None = None,
 ) -> HttpResponseBase:
     """Always an attachment named after ``document`` and the version, with the type we
     detected (``application/octet-stream`` for an active one), ``nosniff`` and a sandbox:
-    never run in the page."""
-    file = download_file(version)
+    never run in the page. ``made``: a copy made for this reader (their watermark), sent
+    whole: it is made again for each download, so no byte range of it is offered."""
     content_type = served_type(version.content_type, version.filename)
+    if made is not None:
+        response = BlobFileResponse(made.handle, content_type=content_type)
+        response["Content-Length"] = str(made.size)
+        response["Digest"] = f"sha-256={made.sha256}"
+        attachment(
+            response, filename=download_name(document.name, version.number, version.filename)
+        )
+        return response
+    file = download_file(version)
     etag = f'"{file.sha256}"'
     wanted = requested_range(request, file.size, etag)
     if wanted is False:

@@ -13,6 +13,7 @@ from django.db.models import F, Max, Prefetch, QuerySet
 from django.utils import timezone
 
 from commonroom.core.exceptions import NotFound, PermissionDenied
+from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
 from commonroom.documents.models import blob_storage_name as blob_storage_name
@@ -177,6 +178,23 @@ def document_trashed_by(
         .order_by("-deleted_at")
         .first()
     )
+
+
+PDF_TYPE = "application/pdf"
+
+
+def download_watermark(
+    *, doc_access: DocumentAccess, reader: User, version: Version
+) -> Watermark | None:
+    """The watermark stamped on every page of ``reader``'s download of ``version``, or None:
+    an external guest's PDF, where the workspace watermarks guests' downloads
+    (``Workspace.watermark_guest_downloads``). The one rule, asked by pages, the API and WebDAV
+    alike (``documents/pdf_stamp.py`` stamps it)."""
+    if not (reader.is_guest and doc_access.access.workspace.watermark_guest_downloads):
+        return None
+    if version.content_type != PDF_TYPE:
+        return None
+    return watermark_for(reader)
 
 
 def version_file_open(version: Version) -> IO[bytes]:

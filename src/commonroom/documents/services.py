@@ -54,6 +54,7 @@ from commonroom.documents.models import (
     VersionRead,
     blob_storage_name,
 )
+from commonroom.documents.pdf_stamp import stamped_pdf
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
 from commonroom.documents.selectors import (
     READING_SALT,
@@ -61,11 +62,18 @@ from commonroom.documents.selectors import (
     READING_TOKEN_HOURS,
     DocumentAccess,
     document_access,
+    download_watermark,
     folder_path,
     version_get,
     version_readers,
 )
-from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
+from commonroom.documents.stamping import (
+    DownloadFile,
+    Stamp,
+    forget_blobs,
+    stamp_read,
+    unchanged_download,
+)
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
 from commonroom.workspaces.permissions import (
@@ -693,13 +701,72 @@ def folder_download_require(
     raise PermissionDenied(why, code="download_off")
 
 
+@dataclass
+class Download:
+    """What a person downloads: the version, and ``file``, the copy made for them (their
+    watermark on every page of a PDF), or None for the version's own file."""
+
+    version: Version
+    file: DownloadFile | None = None
+
+
+WATERMARKED_ELSEWHERE = (
+    "This workspace watermarks the PDFs external guests download: download it from the "
+    "document's page."
+)
+
+
+def version_download(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    info: RequestInfo,
+    stamping: bool = True,
+) -> Download:
+    """The one way a version's file is downloaded (pages, the API, WebDAV's GET): refused
+    unless the person may download (:func:`download_require`, audited), then stamped with
+    their watermark where ``selectors.download_watermark`` says so (a copy that cannot be
+    stamped is refused, and nothing recorded), the download audited and, the first time,
+    counted as their reading (decision 26). ``stamping=False`` for a route that can only send
+    the stored bytes (WebDAV): a copy that must carry the reader's watermark is refused there
+    with a sentence pointing to the document's page."""
+    download_require(actor=actor, doc_access=doc_access, what="version", number=number, info=info)
+    version = version_get(doc_access=doc_access, number=number)
+    watermark = download_watermark(doc_access=doc_access, reader=actor, version=version)
+    if watermark is not None and not stamping:
+        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
+    file = stamped_pdf(version, watermark) if watermark is not None else None
+    try:
+        _download_recorded(actor, doc_access, version, info, watermarked=file is not None)
+    except BaseException:
+        if file is not None:
+            file.handle.close()
+        raise
+    return Download(version, file)
+
+
 def version_for_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
-    """The version a person downloads, after checking they may (:func:`download_require`),
-    with the download audited. Pages, the API and WebDAV's GET all serve files through this."""
-    download_require(actor=actor, doc_access=doc_access, what="version", number=number, info=info)
-    version = version_get(doc_access=doc_access, number=number)
+    """The version whose stored bytes a person reads (WebDAV's GET): :func:`version_download`
+    without a stamped copy, so checked, audited and counted as a reading the same way."""
+    return version_download(
+        actor=actor, doc_access=doc_access, number=number, info=info, stamping=False
+    ).version
+
+
+def _download_recorded(
+    actor: User,
+    doc_access: DocumentAccess,
+    version: Version,
+    info: RequestInfo,
+    *,
+    watermarked: bool,
+) -> None:
+    data: dict[str, Any] = {"version": version.number, "sha256": version.blob_id}
+    if watermarked:
+        data["watermarked"] = True
     with transaction.atomic():
         # A download is a reading of the version: its receipt, the first time (decision 26).
         receipt = _read_claim(actor, doc_access, version, ReadBy.DOWNLOAD)
@@ -708,11 +775,10 @@ def version_for_download(
             action=Action.VERSION_DOWNLOADED,
             actor=actor,
             info=info,
-            data={"version": version.number, "sha256": version.blob_id},
+            data=data,
         )
         if receipt is not None:
             _audit_read(doc_access.document, receipt, actor=actor, info=info)
-    return version
 
 
 # --- Read receipts (decision 26) ---------------------------------------------------------------

@@ -471,10 +471,12 @@ def version_download(
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
-    version = services.version_for_download(
+    download = services.version_download(
         actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
-    return version_file_response(request, version, document=doc_access.document)
+    return version_file_response(
+        request, download.version, document=doc_access.document, made=download.file
+    )
 
 
 @login_required

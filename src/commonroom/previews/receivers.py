@@ -25,7 +25,7 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     versions = page.versions
     return {
         "comparable": comparable_with_previous(versions),
-        "preview": preview_for(doc_access=page.doc_access, version=versions[0])
+        "preview": preview_for(doc_access=page.doc_access, version=versions[0], reader=page.user)
         if versions
         else None,
     }

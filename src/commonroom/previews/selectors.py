@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from commonroom.core.exceptions import NotFound
+from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.previews import hooks
 from commonroom.previews.blocks import Block, blocks_in
@@ -37,6 +38,7 @@ from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, Work
 from commonroom.previews.outline import Outline, outline_of
 
 if TYPE_CHECKING:
+    from commonroom.accounts.models import User
     from commonroom.documents.models import Version
 
 _SRC_REF = re.compile(r'src="\{\{file:([A-Za-z0-9._-]{1,100})\}\}"')
@@ -53,6 +55,8 @@ class PreviewView:
     message: str = ""
     can_download: bool = False
     outline: Outline = field(default_factory=Outline)  # its headings and pages, to jump to
+    kind: str = ""
+    watermark: Watermark | None = None
 
     @property
     def ready(self) -> bool:
@@ -61,6 +65,37 @@ class PreviewView:
     @property
     def pending(self) -> bool:
         return self.status == PreviewStatus.PENDING
+
+    @property
+    def overlaid(self) -> bool:
+        """Whether the page lays the watermark over the preview: HTML previews. Pictures (PDF
+        pages, an image) carry it drawn in by the server instead."""
+        return self.watermark is not None and self.kind not in DRAWN_IN_KINDS
+
+    @property
+    def watermark_tile(self) -> tuple[int, int]:
+        return overlay_tile(self.watermark) if self.watermark is not None else (0, 0)
+
+
+def overlay_tile(watermark: Watermark) -> tuple[int, int]:
+    """The HTML overlay's tile width and its second line's start, in CSS pixels
+    (``templates/previews/_watermark.html``): room for both lines whole (15 px text is under
+    9 px a character), the second one staggered."""
+    return len(watermark.line) * 9 + 220, 200
+
+
+# Previews whose pictures are the content: the watermark is drawn into them.
+DRAWN_IN_KINDS = frozenset({"pdf", "image"})
+
+
+def reader_watermark(*, doc_access: DocumentAccess, reader: User) -> Watermark | None:
+    """The watermark on what ``reader`` is shown of the document, or None. Everyone who may
+    not download the originals reads a watermarked preview (their name, email and the day):
+    drawn into its pictures, laid over its HTML. The one rule, asked by the preview and its
+    files alike."""
+    if doc_access.can("download"):
+        return None
+    return watermark_for(reader)
 
 
 _PDF_PAGE = re.compile(r"^page-([1-9][0-9]{0,5})\.png$")
@@ -102,9 +137,10 @@ def made_in(workspace_id: Any, sha256: str) -> bool:
     ).exists()
 
 
-def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
+def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
-    permission-checked file route; pending until the workspace has it (:func:`made_in`)."""
+    permission-checked file route; pending until the workspace has it (:func:`made_in`);
+    watermarked with ``reader``'s name when they may not download (:func:`reader_watermark`)."""
     preview = Preview.objects.filter(blob_id=version.blob_id).first()
     can_download = doc_access.can("download")
     if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
@@ -132,6 +168,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     # Headings move below the page's own: the document's name is the page's one h1.
     shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))
     html = mark_safe(shown)  # noqa: S308
+    watermark = reader_watermark(doc_access=doc_access, reader=reader)
     return PreviewView(
         version,
         preview.status,
@@ -139,6 +176,8 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
         notes=list(preview.notes),
         can_download=can_download,
         outline=outline_of(preview.html),
+        kind=preview.kind,
+        watermark=watermark,
     )
 
 

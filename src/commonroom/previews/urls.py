@@ -16,4 +16,9 @@ urlpatterns: list[URLPattern] = [
         name="version_compare",
     ),
     path(V + "files/<str:name>", views.preview_file, name="preview_file"),
+    path(
+        "w/<uuid:workspace_id>/d/<uuid:document_id>/print.css",
+        views.print_sheet,
+        name="print_sheet",
+    ),
 ]

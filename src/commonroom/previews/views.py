@@ -22,14 +22,18 @@ from commonroom.core.downloads import attachment, protect, served_type
 from commonroom.core.exceptions import NotFound
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.core.views import AuthedRequest, info
+from commonroom.core.watermark import print_footer
 from commonroom.documents.selectors import document_access, version_get
 from commonroom.previews import services
 from commonroom.previews.selectors import (
     compare_pair,
+    overlay_tile,
     preview_file_get,
     preview_for,
+    reader_watermark,
     versions_compare,
 )
+from commonroom.previews.watermark import print_stylesheet, watermarked_file
 
 PREVIEW_CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
@@ -52,7 +56,7 @@ def version_preview(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     version = version_get(doc_access=doc_access, number=number)
-    preview = preview_for(doc_access=doc_access, version=version)
+    preview = preview_for(doc_access=doc_access, version=version, reader=request.user)
     if not preview.pending:
         # A page waiting for a preview asks again until it is made (preview-wait.js): only
         # what was shown is a reading.
@@ -76,7 +80,7 @@ def version_preview(
 @require_GET
 def preview_file(
     request: AuthedRequest, workspace_id: str, document_id: str, number: int, name: str
-) -> FileResponse:
+) -> HttpResponse | FileResponse:
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -87,11 +91,24 @@ def preview_file(
         # A PDF page, drawn now (within the reader's budget of new pages a minute).
         found = services.pdf_page_file(version=version, name=name, reader_id=request.user.pk)
     inline = found.content_type in INLINE_TYPES
-    response = ChunkedFileResponse(
-        default_storage.open(found.storage_name, "rb"),
-        content_type=found.content_type if inline else served_type(found.content_type, found.name),
-    )
-    response["Content-Length"] = str(found.size)
+    watermark = reader_watermark(doc_access=doc_access, reader=request.user)
+    response: HttpResponse | FileResponse
+    if inline and watermark is not None:
+        # Drawn for this reader (from the shared picture, which stays as it is).
+        data, content_type = watermarked_file(found, watermark)
+        response = HttpResponse(data, content_type=content_type)
+        response["Content-Length"] = str(len(data))
+    elif not inline and watermark is not None:
+        # Only pictures can carry a watermark: anything else of a preview is a download.
+        raise NotFound()
+    else:
+        response = ChunkedFileResponse(
+            default_storage.open(found.storage_name, "rb"),
+            content_type=found.content_type
+            if inline
+            else served_type(found.content_type, found.name),
+        )
+        response["Content-Length"] = str(found.size)
     response["Cache-Control"] = "private, max-age=3600"
     _strict(response)
     if inline:
@@ -119,6 +136,7 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
         )
         comparison = versions_compare(doc_access=doc_access, old=old, new=new)
     side = request.GET.get("view") == "side"
+    watermark = reader_watermark(doc_access=doc_access, reader=request.user)
     return render(
         request,
         "previews/compare.html",
@@ -128,5 +146,25 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
             "numbers": range(doc_access.document.current_version_number, 0, -1),
             "comparison": comparison,
             "side": side,
+            "watermark": watermark,
+            "watermark_tile": overlay_tile(watermark) if watermark is not None else None,
         },
     )
+
+
+@login_required
+@require_GET
+def print_sheet(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """The reader's print stylesheet for the document's page: who printed it and when, in every
+    sheet's footer, and their watermark at the head when they may not download."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    css = print_stylesheet(
+        footer=print_footer(request.user),
+        watermark=reader_watermark(doc_access=doc_access, reader=request.user),
+    )
+    response = HttpResponse(css, content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "private, no-store"
+    _strict(response)
+    return response

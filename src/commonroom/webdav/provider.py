@@ -48,6 +48,7 @@ from commonroom.documents.permissions import require
 from commonroom.documents.selectors import (
     DocumentAccess,
     abilities_of,
+    download_watermark,
     folder_child_named,
     folder_children,
     folder_document_named,
@@ -1067,6 +1068,7 @@ class CommonroomProvider(DAVProvider):
         return True
 
     def _file_upload(self, src: Any, name: str) -> UploadedFile:
+        dav = dav_request(src.environ)
         if isinstance(src, DocumentResource):
             with answered():
                 documents.download_require(
@@ -1078,6 +1080,9 @@ class CommonroomProvider(DAVProvider):
             latest = src.version
             if latest is None:
                 return SimpleUploadedFile(name, b"")
+            # A copy elsewhere would be a download without the reader's watermark.
+            if download_watermark(doc_access=src.doc_access, reader=dav.user, version=latest):
+                raise _forbid(documents.WATERMARKED_ELSEWHERE)
             return stored_upload(
                 latest.blob_id, latest.size, name=name, content_type=latest.content_type
             )

@@ -44,6 +44,8 @@ class WorkspaceOut(Schema):
     # Who may download originals, per role: "everyone", "staff" (not external guests) or
     # "nobody"; managers always may. Reading in the browser is every member's.
     downloads: dict[str, str]
+    # Whether its external guests' PDF downloads carry their watermark on every page.
+    watermark_guest_downloads: bool
     created_at: datetime
     role: str
     abilities: dict[str, bool]
@@ -62,6 +64,7 @@ class WorkspacePatch(Schema):
     # Role → "everyone", "staff" or "nobody" for the roles to change (managers: "everyone"
     # only). Anything else is refused with a sentence (400) and nothing changes.
     downloads: dict[str, Text] | None = None
+    watermark_guest_downloads: StrictBool | None = None
     archived: StrictBool | None = None
 
 
@@ -123,6 +126,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "record_retention_years": ws.record_retention_years,
         "guests_may_create_tokens": ws.guests_may_create_tokens,
         "downloads": {"manager": DownloadRule.EVERYONE.value, **download_settings(ws)},
+        "watermark_guest_downloads": ws.watermark_guest_downloads,
         "created_at": ws.created_at,
         "role": access.role,
         "abilities": access.abilities,
@@ -194,6 +198,7 @@ def workspace_update(
             or payload.record_retention_years is not None
             or payload.guests_may_create_tokens is not None
             or payload.downloads is not None
+            or payload.watermark_guest_downloads is not None
         ):
             services.workspace_update(
                 actor=request.user,
@@ -203,6 +208,7 @@ def workspace_update(
                 record_retention_years=payload.record_retention_years,
                 guests_may_create_tokens=payload.guests_may_create_tokens,
                 downloads=payload.downloads,
+                watermark_guest_downloads=payload.watermark_guest_downloads,
                 info=_info(request),
             )
         if payload.archived is True and not access.workspace.is_archived:

@@ -54,6 +54,9 @@ class Workspace(models.Model):
     viewers_download = models.CharField(
         max_length=10, choices=DownloadRule.choices, default=DownloadRule.STAFF
     )
+    # Whether an external guest's download of a PDF is stamped on every page with their name,
+    # email and the day (a manager's choice; documents.pdf_stamp).
+    watermark_guest_downloads = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

@@ -222,14 +222,16 @@ def workspace_update(
     record_retention_years: int | str | None = None,
     guests_may_create_tokens: bool | None = None,
     downloads: Mapping[str, Any] | None = None,
+    watermark_guest_downloads: bool | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
     """Change the workspace's details: its name, description, how many years its final
     records are kept (``record_retention_years``, 0 to 100; 0: no retention), whether its
-    external guests may create API tokens (``guests_may_create_tokens``) and who may download
+    external guests may create API tokens (``guests_may_create_tokens``), who may download
     originals (``downloads``: role → ``everyone``, ``staff`` or ``nobody``; managers always
-    may). ``None`` (or an empty form field) leaves a detail as it is; anything refused changes
-    nothing."""
+    may) and whether external guests' PDF downloads are stamped with their watermark
+    (``watermark_guest_downloads``). ``None`` (or an empty form field) leaves a detail as it
+    is; anything refused changes nothing."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
     years = _clean_retention_years(record_retention_years)
@@ -255,6 +257,11 @@ def workspace_update(
         if getattr(ws, field) != rule:
             changes[field] = [getattr(ws, field), str(rule)]
             setattr(ws, field, rule)
+    if watermark_guest_downloads is not None:
+        stamped = bool(watermark_guest_downloads)
+        if stamped != ws.watermark_guest_downloads:
+            changes["watermark_guest_downloads"] = [ws.watermark_guest_downloads, stamped]
+            ws.watermark_guest_downloads = stamped
     if changes:
         ws.save(
             update_fields=[
@@ -263,6 +270,7 @@ def workspace_update(
                 "record_retention_years",
                 "guests_may_create_tokens",
                 *DOWNLOAD_FIELDS.values(),
+                "watermark_guest_downloads",
             ]
         )
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)

@@ -112,6 +112,8 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                         for role in Role.values
                         if f"download_{role}" in request.POST
                     },
+                    watermark_guest_downloads=form_value(request, "watermark_guest_downloads")
+                    == "yes",
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")

@@ -222,6 +222,35 @@ def case_download(team: Any) -> Callable[[], object]:
     )
 
 
+def case_download_from_the_page(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.version_download(
+        actor=team.viewer, doc_access=doc_access_for(team.viewer, doc), number=1, info=SYSTEM
+    )
+
+
+def case_download_watermarked(team: Any) -> Callable[[], object]:
+    from fpdf import FPDF
+
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.models import Workspace
+    from commonroom.workspaces.tests.factories import add_member
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Minutes.")
+    doc = upload(team.editor, team.workspace, "minutes.pdf", bytes(pdf.output())).document
+    # Its viewers, guests among them, may download (decision 27); guests' PDFs are stamped.
+    Workspace.objects.filter(pk=team.workspace.pk).update(
+        watermark_guest_downloads=True, viewers_download="everyone"
+    )
+    guest = add_member(team.workspace, UserFactory(kind="guest"), "viewer")
+    return lambda: documents.version_download(
+        actor=guest, doc_access=doc_access_for(guest, doc), number=1, info=SYSTEM
+    )
+
+
 def case_version_read(team: Any) -> Callable[[], object]:
     doc = upload(team.editor, team.workspace).document
     doc_access = doc_access_for(team.viewer, doc)

@@ -486,6 +486,8 @@ PAGES: dict[str, Page] = {
     # Previews: a version's preview fragment and the files (images) it shows.
     "version_preview": Page(get=MEMBERS),
     "preview_file": Page(get=MEMBERS),
+    # The reader's print stylesheet (the footer, and their watermark when they may not download).
+    "print_sheet": Page(get=MEMBERS),
     "version_compare": Page(get=MEMBERS),
     "message_edit": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"body": "Changed."}),
     "message_delete": Page(get=POST_ONLY, post=MANAGERS_DO),
