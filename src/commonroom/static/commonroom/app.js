@@ -16,6 +16,42 @@ function start() {
   waitForPreviews();
   quickResults();
   copyButtons();
+  headerToggles();
+}
+
+// On a phone the header's search box and menu wait behind two buttons (base.html). Without
+// scripts they are links to their parts, shown by :target; here each becomes a button that
+// shows or hides its part (one at a time), and Escape puts it away again.
+function headerToggles() {
+  const header = document.querySelector(".nhsuk-header");
+  const toggles = Array.from(document.querySelectorAll("[data-header-toggle]"));
+  if (!header || !toggles.length) return;
+  const shut = (toggle) => {
+    header.classList.remove(`cr-header--${toggle.dataset.headerToggle}`);
+    toggle.setAttribute("aria-expanded", "false");
+  };
+  toggles.forEach((toggle) => {
+    const part = document.getElementById(toggle.dataset.headerToggle);
+    if (!part) return;
+    toggle.setAttribute("role", "button");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.addEventListener("keydown", (e) => {
+      if (e.key === " ") { e.preventDefault(); toggle.click(); }
+    });
+    toggle.addEventListener("click", (e) => {
+      e.preventDefault();
+      const opening = toggle.getAttribute("aria-expanded") !== "true";
+      toggles.forEach(shut);
+      if (!opening) return;
+      header.classList.add(`cr-header--${toggle.dataset.headerToggle}`);
+      toggle.setAttribute("aria-expanded", "true");
+      const field = part.querySelector("input, a, button");
+      if (field) field.focus();
+    });
+    part.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") { shut(toggle); toggle.focus(); }
+    });
+  });
 }
 
 // A button with data-copy="<id>" copies that field's value (an address to paste into another

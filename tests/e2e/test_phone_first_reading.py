@@ -1,0 +1,102 @@
+"""Reading comes first on a phone (360 by 740): the document's own text starts on the first
+screen, under a compact header (search and menu behind buttons) and one row of actions; and
+the desk (1280) keeps its full header."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from e2e_support import DESKTOP, PHONE, page_width, sign_in
+from playwright.sync_api import expect
+
+from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
+
+MINUTES = (
+    "Weekly budget meeting, minutes of 24 November 2026.\n\n"
+    "Present: Priya Shah (chair), Tom Reed, Aisha Khan, Sam Okafor.\n\n"
+    + "\n\n".join(f"Item {i}: the agency spend figures were reviewed." for i in range(1, 30))
+)
+
+
+def _world() -> tuple[Any, Any, Any, Any]:
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    sam = UserFactory(email="sam@example.org", full_name="Sam Okafor")
+    ws = make_workspace(manager=priya, name="Weekly budget meeting")
+    add_member(ws, sam, "commenter")
+    doc = upload_document(ws, priya, name="minutes-2026-11-24.txt", content=MINUTES.encode())
+    return priya, sam, ws, doc
+
+
+def test_on_a_phone_the_document_text_starts_on_the_first_screen(
+    new_page: Any, page_problems: Any
+) -> None:
+    _priya, sam, ws, doc = _world()
+    page = new_page("Sam", viewport=PHONE)
+    sign_in(page, sam.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    first = page.locator(".cr-preview__body p").first
+    expect(first).to_contain_text("Weekly budget meeting, minutes")
+    box = first.bounding_box()
+    assert box is not None
+    assert box["y"] < PHONE["height"], f"the text starts at {box['y']} px"
+    # One row of actions: download and follow side by side.
+    download = page.locator(".cr-doc-actions").get_by_role("link", name="Download version 1")
+    follow = page.get_by_role("button", name=re.compile("^(Stop following|Follow)"))
+    d, f = download.bounding_box(), follow.bounding_box()
+    assert d is not None and f is not None
+    assert abs(d["y"] - f["y"]) < 8
+    # The header is one row: search and the menu wait behind their buttons.
+    search_box = page.get_by_role("searchbox", name="Search Commonroom")
+    expect(search_box).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name="My workspaces")).to_be_visible()
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    expect(search_box).to_be_focused()
+    search_box.press("Escape")
+    expect(search_box).to_be_hidden()
+    assert page_width(page) <= PHONE["width"]
+    assert page_problems.seen == []
+
+
+def test_at_a_desk_the_header_is_whole_and_the_buttons_are_not_there(
+    new_page: Any, page_problems: Any
+) -> None:
+    priya, _sam, ws, doc = _world()
+    page = new_page("Priya", viewport=DESKTOP)
+    sign_in(page, priya.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    expect(page.get_by_role("searchbox", name="Search Commonroom")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    expect(page.get_by_role("link", name="My workspaces")).to_be_visible()
+    expect(page.locator("[data-header-toggle]")).to_have_count(2)
+    for toggle in page.locator("[data-header-toggle]").all():
+        expect(toggle).to_be_hidden()
+    assert page_problems.seen == []
+
+
+def test_without_scripts_the_phone_menu_and_search_still_open(
+    browser: Any, asgi_server: Any
+) -> None:
+    _priya, sam, ws, doc = _world()
+    context = browser.new_context(
+        base_url=asgi_server.url, viewport=PHONE, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, sam.email, PASSWORD)
+        page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+        expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+        page.get_by_role("link", name="Menu").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        page.get_by_role("link", name="Search", exact=True).click()
+        expect(page.get_by_role("searchbox", name="Search Commonroom")).to_be_visible()
+    finally:
+        context.close()
