@@ -30,6 +30,7 @@ from commonroom.notifications.services import (
     comment_edited,
     comment_posted,
     document_seen,
+    member_added,
     message_deleted,
     message_edited,
     message_posted,
@@ -87,6 +88,17 @@ def on_approval(change: approvals.Change) -> None:
         approval_ended(request=change.request, actor=change.actor)
 
 
+def on_member_added(change: workspaces.MemberAdded) -> None:
+    member_added(
+        actor=change.actor,
+        workspace_id=change.workspace.pk,
+        user_id=change.user_id,
+        open_path=change.open_path,
+        open_label=change.open_label,
+        workspace_name=change.workspace.name,
+    )
+
+
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     document = page.doc_access.document
     document_seen(user=page.user, document=document)  # for "changed since you last looked"
@@ -118,3 +130,4 @@ def connect() -> None:
     approvals.subscribe(approvals.ApprovalReminded, on_approval)
     approvals.subscribe(approvals.ApprovalDecided, on_approval)
     approvals.subscribe(approvals.ApprovalEnded, on_approval)
+    workspaces.subscribe(workspaces.MemberAdded, on_member_added)

@@ -122,9 +122,11 @@ def _notify(
     summaries: dict[str, str],
     excerpt: str,
     key: str,
+    emailed: bool = False,
 ) -> list[Notification]:
     """Create the notifications (members only, never the actor, once per person and ``key``),
-    nudge the recipients' screens and enqueue the immediate emails after commit."""
+    nudge the recipients' screens and enqueue the immediate emails after commit (none when
+    ``emailed``: its email is sent by the app it is about)."""
     actor_id = getattr(actor, "pk", None)
     if actor_id is not None:
         reasons.pop(actor_id, None)
@@ -145,6 +147,7 @@ def _notify(
             summary=_clip(summaries[reasons[pk]]),
             excerpt=_clip(excerpt),
             dedupe_key=key,
+            emailed_at=timezone.now() if emailed else None,
         )
         for pk in sorted(members - already)
     ]
@@ -161,7 +164,7 @@ def _notify(
             user_id__in=recipients, email=EmailChoice.IMMEDIATE
         ).values_list("user_id", flat=True)
     )
-    ids = [str(pk) for pk, r in created if r in immediate]
+    ids = [] if emailed else [str(pk) for pk, r in created if r in immediate]
     if ids:
         transaction.on_commit(lambda: _enqueue_emails(ids), robust=True)
     return [n for n in new if n.pk in {pk for pk, _ in created}]
@@ -257,6 +260,28 @@ def version_uploaded(*, version: Version) -> list[Notification]:
         excerpt=version.note,
         key=f"version:{version.pk}",
     )
+
+
+def member_added(
+    *, actor: User, workspace_id: Any, user_id: int, open_path: str, open_label: str,
+    workspace_name: str,
+) -> list[Notification]:  # fmt: skip
+    """Someone with an account added at once when invited: "Priya added you to <workspace> to
+    read <document>", linking to what they were invited to read. Its email is the one the
+    workspace sends (workspaces.services), so it is marked emailed: no second one, no digest."""
+    where = f" to read {open_label}" if open_label else ""
+    made = _notify(
+        reasons={int(user_id): Kind.ADDED},
+        workspace_id=workspace_id,
+        actor=actor,
+        document_id=None,
+        target_url=open_path or reverse("workspace_detail", args=[workspace_id]),
+        summaries={Kind.ADDED: f"{actor.display_name} added you to {workspace_name}{where}"},
+        excerpt="",
+        key=f"added:{workspace_id}:{user_id}:{timezone.now().timestamp()}",
+        emailed=True,
+    )
+    return made
 
 
 def _approval_notify(

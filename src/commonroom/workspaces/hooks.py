@@ -46,6 +46,20 @@ class MemberRoleChanged:
 
 
 @dataclass(frozen=True)
+class MemberAdded:
+    """``user_id``, who already had an account, was invited to ``workspace`` and is a member
+    at once, with ``role``; ``open_path`` is the page they were invited to read ("" for the
+    workspace itself), named ``open_label``."""
+
+    actor: User
+    workspace: Workspace
+    user_id: int
+    role: str
+    open_path: str = ""
+    open_label: str = ""
+
+
+@dataclass(frozen=True)
 class MemberRemoved:
     """``user_id`` is no longer a member of ``workspace``: nothing of it may reach them now."""
 
@@ -54,7 +68,7 @@ class MemberRemoved:
     user_id: int
 
 
-Change = MemberRoleChanged | MemberRemoved
+Change = MemberAdded | MemberRoleChanged | MemberRemoved
 
 hook: Hook[Change] = Hook("workspaces")
 subscribe = hook.subscribe
