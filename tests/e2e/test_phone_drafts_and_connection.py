@@ -4,7 +4,6 @@ on a page that already shows that version."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -102,7 +101,7 @@ def test_the_page_says_when_it_is_offline_or_reconnecting(
         box = line.bounding_box()
         assert box is not None
         top = phone.evaluate("el => el.getBoundingClientRect().top", line.element_handle())
-        assert 0 <= top and top + box["height"] <= PHONE["height"]
+        assert top >= 0 and top + box["height"] <= PHONE["height"]
     phone.context.set_offline(False)
     expect(line).to_be_hidden(timeout=10_000)
 
