@@ -57,11 +57,16 @@ def test_on_a_phone_the_document_text_starts_on_the_first_screen(
     expect(menu).to_have_attribute("aria-expanded", "true")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     expect(page.get_by_role("link", name="My workspaces")).to_be_visible()
-    page.get_by_role("button", name="Search").click()
+    search = page.locator("[data-header-toggle='cr-header-search']")
+    search.click()
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
     expect(search_box).to_be_focused()
-    search_box.press("Escape")
+    search.click()
     expect(search_box).to_be_hidden()
+    menu.click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    expect(menu).to_be_focused()
     assert page_width(page) <= PHONE["width"]
     assert page_problems.seen == []
 

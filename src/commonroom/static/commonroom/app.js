@@ -21,7 +21,7 @@ function start() {
 
 // On a phone the header's search box and menu wait behind two buttons (base.html). Without
 // scripts they are links to their parts, shown by :target; here each becomes a button that
-// shows or hides its part (one at a time), and Escape puts it away again.
+// shows or hides its part (one at a time); Escape puts the menu away again.
 function headerToggles() {
   const header = document.querySelector(".nhsuk-header");
   const toggles = Array.from(document.querySelectorAll("[data-header-toggle]"));
@@ -48,9 +48,12 @@ function headerToggles() {
       const field = part.querySelector("input, a, button");
       if (field) field.focus();
     });
-    part.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") { shut(toggle); toggle.focus(); }
-    });
+    // Escape puts the menu away; in the search box it is the quick results' (and the box's own).
+    if (part.tagName === "NAV") {
+      part.addEventListener("keydown", (e) => {
+        if (e.key === "Escape") { shut(toggle); toggle.focus(); }
+      });
+    }
   });
 }
 
