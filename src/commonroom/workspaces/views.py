@@ -134,7 +134,8 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
             typed["error"] = exc.message
         else:
             messages.success(request, invited.told())
-            return redirect(here)
+            # To the top, where it says so (the form is sent to "#invite", kept on a redirect).
+            return redirect(f"{here}#maincontent")
     return render(
         request,
         "workspaces/members.html",
