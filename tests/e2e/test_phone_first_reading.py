@@ -105,3 +105,41 @@ def test_without_scripts_the_phone_menu_and_search_still_open(
         expect(page.get_by_role("searchbox", name="Search Commonroom")).to_be_visible()
     finally:
         context.close()
+
+
+def test_a_word_document_with_a_long_name_still_starts_on_the_first_screen(
+    new_page: Any, page_problems: Any
+) -> None:
+    from commonroom.suggestions.tests.factories import docx_bytes, with_preview
+
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    sam = UserFactory(email="sam@example.org", full_name="Sam Okafor")
+    ws = make_workspace(manager=priya, name="Weekly budget meeting")
+    add_member(ws, sam, "viewer")  # "Open in Word to read": the longest row
+    paragraphs = [f"Item {i}: the agency spend figures were reviewed." for i in range(1, 30)]
+    doc = with_preview(
+        priya,
+        ws,
+        "minutes-of-the-weekly-budget-meeting-2026-11-24-final.docx",
+        docx_bytes("Weekly budget meeting, minutes of 24 November 2026.", *paragraphs),
+    )
+    page = new_page("Sam", viewport=PHONE)
+    sign_in(page, sam.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    expect(page.locator(".cr-doc-actions")).to_contain_text("Open in Word")
+    # One row: download, open in Word and follow side by side.
+    tops = {
+        round(b["y"])
+        for b in page.locator(".cr-doc-actions .nhsuk-button").evaluate_all(
+            "els => els.map(e => e.getBoundingClientRect().toJSON())"
+        )
+    }
+    assert len(tops) == 1, tops
+    first = page.locator(".cr-preview__body p").first
+    expect(first).to_contain_text("Weekly budget meeting, minutes")
+    box = first.bounding_box()
+    assert box is not None
+    assert box["y"] < PHONE["height"], f"the text starts at {box['y']} px"
+    page.locator("[data-header-toggle='cr-header-menu']").click()
+    assert page_width(page) <= PHONE["width"]
+    assert page_problems.seen == []
