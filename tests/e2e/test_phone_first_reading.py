@@ -140,6 +140,13 @@ def test_a_word_document_with_a_long_name_still_starts_on_the_first_screen(
     box = first.bounding_box()
     assert box is not None
     assert box["y"] < PHONE["height"], f"the text starts at {box['y']} px"
+    # Following it too ("Stop following" is longer): the row may wrap, never widen the page,
+    # and the text still starts on the first screen.
+    page.get_by_role("button", name=re.compile("^Follow")).click()
+    expect(page.get_by_role("button", name=re.compile("^Stop following"))).to_be_visible()
+    assert page_width(page) <= PHONE["width"]
+    box = page.locator(".cr-preview__body p").first.bounding_box()
+    assert box is not None and box["y"] < PHONE["height"]
     page.locator("[data-header-toggle='cr-header-menu']").click()
     assert page_width(page) <= PHONE["width"]
     assert page_problems.seen == []
