@@ -89,6 +89,10 @@ def test_someone_with_an_account_is_added_at_once_told_and_can_be_mentioned(
     # And they open the document.
     tom_client = Client()
     tom_client.force_login(tom)
+    listed = tom_client.get(reverse("notification_list")).content.decode()
+    assert "Priya Shah added you to Weekly budget meeting to read Minutes 24 Nov.txt" in listed
+    opened = tom_client.get(reverse("notification_open", args=[note.pk]))
+    assert opened["Location"] == page
     assert tom_client.get(page).status_code == 200
 
 
