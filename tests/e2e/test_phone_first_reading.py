@@ -107,6 +107,24 @@ def test_without_scripts_the_phone_menu_and_search_still_open(
         context.close()
 
 
+def test_a_menu_opened_before_the_script_ran_stays_open_and_the_buttons_take_over(
+    new_page: Any, page_problems: Any
+) -> None:
+    """A tap on "Menu" before the page's script has run follows the link (#cr-header-menu);
+    once the script runs, the menu is still open, and "Search" then closes it."""
+    _priya, sam, ws, doc = _world()
+    page = new_page("Sam", viewport=PHONE)
+    sign_in(page, sam.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/#cr-header-menu")
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.locator("[data-header-toggle='cr-header-search']").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    expect(page.get_by_role("searchbox", name="Search Commonroom")).to_be_visible()
+    assert page_problems.seen == []
+
+
 def test_a_word_document_with_a_long_name_still_starts_on_the_first_screen(
     new_page: Any, page_problems: Any
 ) -> None:

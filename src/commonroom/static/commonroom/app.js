@@ -55,6 +55,14 @@ function headerToggles() {
       });
     }
   });
+  // From here the buttons decide, not :target; a part opened by its link before this script
+  // ran stays open.
+  header.classList.add("cr-header--ready");
+  const opened = toggles.find((t) => location.hash === `#${t.dataset.headerToggle}`);
+  if (opened) {
+    header.classList.add(`cr-header--${opened.dataset.headerToggle}`);
+    opened.setAttribute("aria-expanded", "true");
+  }
 }
 
 // A button with data-copy="<id>" copies that field's value (an address to paste into another
