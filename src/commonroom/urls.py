@@ -32,6 +32,7 @@ urlpatterns = [
     path("", ws_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("w/new/", ws_views.workspace_create, name="workspace_create"),
+    path("guests/", ws_views.guests, name="guests"),
     path(W, doc_views.workspace_detail, name="workspace_detail"),
     path(W + "settings/", ws_views.workspace_settings, name="workspace_settings"),
     path(W + "members/", ws_views.workspace_members_view, name="workspace_members"),
@@ -47,6 +48,12 @@ urlpatterns = [
     path(W + "f/<uuid:folder_id>/action/", doc_views.folder_action, name="folder_action"),
     path(W + "d/<uuid:document_id>/", doc_views.document_detail, name="document_detail"),
     path(W + "d/<uuid:document_id>/heading/", doc_views.document_heading, name="document_heading"),
+    path(W + "d/<uuid:document_id>/readers/", doc_views.document_readers, name="document_readers"),
+    path(
+        W + "d/<uuid:document_id>/readers/remind/",
+        doc_views.document_readers_remind,
+        name="document_readers_remind",
+    ),
     path(W + "d/<uuid:document_id>/action/", doc_views.document_action, name="document_action"),
     path(
         W + "d/<uuid:document_id>/lock/break/",

@@ -278,6 +278,8 @@ def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
         "purge": False,
         "reopen": False,
         "break_lock": False,
+        "see_readers": False,
+        "remind_readers": False,
     }
 
 
@@ -511,7 +513,7 @@ def test_download_gives_the_exact_bytes_as_an_attachment_and_is_audited(team, se
     assert response.status_code == 200
     assert body_of(response) == b"version one\n"
     assert response["Content-Disposition"].startswith("attachment;")
-    assert "minutes.txt" in response["Content-Disposition"]
+    assert 'filename="minutes (version 1).txt"' in response["Content-Disposition"]
     assert response["Content-Type"].startswith("text/plain")
     assert response["X-Content-Type-Options"] == "nosniff"
     digest = hashlib.sha256(b"version one\n").hexdigest()

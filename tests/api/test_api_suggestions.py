@@ -212,7 +212,8 @@ def test_a_word_version_with_its_suggestions_as_tracked_changes(team, doc) -> No
         assert got.status_code == 200, got.content
         assert got["Content-Disposition"].startswith("attachment;")
         assert (
-            got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
+            got["Content-Disposition"]
+            == 'attachment; filename="minutes (version 1, with suggestions).docx"'
         )
         assert got["X-Content-Type-Options"] == "nosniff"
         assert (got["Commonroom-Suggestions-Left-Out"], got["Commonroom-Threads-Left-Out"]) == (

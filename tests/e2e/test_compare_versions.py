@@ -23,9 +23,10 @@ from commonroom.previews.tests.files import pptx_bytes
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
 
-def shows_what_each_paragraph_is(page: Any) -> None:
+def shows_what_each_paragraph_is(page: Any, *, side: bool = False) -> None:
     """The minutes' headings are headings (below the page's own), their actions a list, and the
-    figure Tom changed says where it stands in the table."""
+    figure Tom changed stands in its table (inline: in its cell of the table; side by side: it
+    says where)."""
     main = page.locator("main")
     for name in ("Weekly budget meeting — minutes", "2. Month 7 position", "3. Actions"):
         expect(main.get_by_role("heading", name=name, exact=True)).to_have_count(1)
@@ -38,6 +39,17 @@ def shows_what_each_paragraph_is(page: Any) -> None:
     changed = main.locator("p").filter(has=page.locator("ins", has_text="-1,120"))
     expect(changed).to_have_count(1)
     expect(changed).to_be_visible()
+    if not side:
+        table = main.get_by_role("region", name="Table, compared cell by cell").get_by_role("table")
+        cell = table.get_by_role("cell").filter(has=page.locator("ins", has_text="-1,120"))
+        expect(cell.locator("del")).to_have_text("-1,020")
+        row = table.get_by_role("row").filter(has=page.locator("ins", has_text="-1,120"))
+        expect(row.get_by_role("cell").first).to_have_text("Medicine")
+        column = cell.evaluate("td => td.cellIndex")
+        expect(table.get_by_role("row").first.get_by_role("cell").nth(column)).to_have_text(
+            "Actual (£k)"
+        )
+        return
     expect(changed).to_contain_text("Table · Medicine · Actual (£k)")
     old = main.locator("p").filter(has=page.locator("del", has_text="-1,020"))
     expect(old).to_contain_text("Table · Medicine · Actual (£k)")
@@ -77,7 +89,7 @@ def test_a_comparison_shows_the_changed_words(
     page.get_by_label("Show").select_option(index=1)  # side by side
     page.get_by_role("button", name="Compare").click()
     expect(redline.locator("ins", has_text="£2.6m").first).to_be_visible()
-    shows_what_each_paragraph_is(page)
+    shows_what_each_paragraph_is(page, side=True)
     # Stacked on a phone, each side of a changed paragraph says which version it is; in
     # columns the columns' heads say it.
     changed = page.locator(".cr-compare--changed").first

@@ -192,7 +192,8 @@ def test_minutes_review_and_amendment(
             tom_page.locator(f"#v{number}").get_by_role(
                 "link", name=f"Download version {number}"
             ).click()
-        assert download.value.suggested_filename == MINUTES_NAME
+        stem = MINUTES_NAME.removesuffix(".docx")  # named after the document and the version
+        assert download.value.suggested_filename == f"{stem} (version {number}).docx"
         data = Path(download.value.path()).read_bytes()
         before, after = members(original), members(data)
         changed = {name for name in before if before[name] != after.get(name)}

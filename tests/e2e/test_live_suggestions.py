@@ -98,7 +98,7 @@ def test_a_phone_suggests_the_desk_sees_the_redline_live_and_accepts_it(
     with word.expect_download() as downloading:
         word.get_by_role("link", name="Download with suggestions as tracked changes").click()
     download = downloading.value
-    assert download.suggested_filename == "minutes (with suggestions).docx"
+    assert download.suggested_filename == "minutes (version 1, with suggestions).docx"
     data = Path(download.path()).read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         body = etree.fromstring(archive.read("word/document.xml"))

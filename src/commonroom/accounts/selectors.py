@@ -262,9 +262,7 @@ def credentials_valid(credentials: Iterable[Credential]) -> set[Credential]:
             pk__in={int(c.key) for c in tokens}, revoked_at__isnull=True, user__is_active=True
         ).select_related("user")
         # A guest no longer allowed tokens is refused as token_authenticate refuses them.
-        owners = {t.user_id: t.user for t in found}
-        allowed = {pk for pk, user in owners.items() if api_tokens_refusal(user) is None}
-        live = {(t.pk, t.user_id) for t in found if t.user_id in allowed}
+        live = {(t.pk, t.user_id) for t in found if _token_signs_in(t)}
         valid |= {c for c in tokens if (int(c.key), c.user_id) in live}
     if sessions:
         data = _sessions_data({c.key for c in sessions})
@@ -272,6 +270,15 @@ def credentials_valid(credentials: Iterable[Credential]) -> set[Credential]:
         by_id = {u.pk: u for u in users.only("pk", "password")}
         valid |= {c for c in sessions if _session_holds(data.get(c.key), by_id.get(c.user_id))}
     return valid
+
+
+def _token_signs_in(token: ApiToken) -> bool:
+    """Whether ``token`` (read with its person) still signs them in: not revoked, its person
+    active, and, for a guest, still allowed tokens (as :func:`token_authenticate` refuses
+    them)."""
+    return (
+        token.revoked_at is None and token.user.is_active and api_tokens_refusal(token.user) is None
+    )
 
 
 def _sessions_data(keys: set[str]) -> dict[str, dict[str, Any]]:
@@ -312,10 +319,10 @@ def uploader_id(*, bearer: str = "", session_key: str = "", email: str | None = 
     token = _token_matching(bearer) if bearer else None
     if token is not None and email is not None and token.user.email.lower() != email.lower():
         token = None
-    if token is not None and token.can_write:
-        credential = Credential(kind="token", key=str(token.pk), user_id=token.user_id)
-        if credentials_valid([credential]):
-            return token.user_id
+    # Read with its person a moment ago: whether it still signs in is decided from that row,
+    # as credentials_valid decides it, without reading it again.
+    if token is not None and token.can_write and _token_signs_in(token):
+        return token.user_id
     if not session_key:
         return None
     data = _sessions_data({session_key}).get(session_key) or {}

@@ -23,7 +23,7 @@ from commonroom.approvals.selectors import awaiting_my_approval, document_reques
 from commonroom.approvals.views import certificate_response
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
-from commonroom.documents.api import NO_NUL, Text
+from commonroom.documents.api import DOWNLOAD_OFF_403, NO_NUL, Text
 from commonroom.documents.selectors import DocumentAccess, document_access
 
 router = Router(tags=["approvals"])
@@ -310,6 +310,7 @@ def request_change(
                 ),
                 "content": {PDF_TYPE: {"schema": {"type": "string", "format": "binary"}}},
             },
+            "403": DOWNLOAD_OFF_403,
             "409": _conflict("The version is not a final record (`not_a_record`)."),
         }
     },

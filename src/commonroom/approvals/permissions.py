@@ -19,14 +19,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.workspaces.permissions import abilities_for_role
+from commonroom.workspaces.permissions import may_comment
 from commonroom.workspaces.services import deny
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
     from commonroom.approvals.models import ApprovalRequest
 
-ApprovalAbility = Literal["change", "decide", "ask_again"]
+ApprovalAbility = Literal["change", "decide", "ask_again", "download_certificate"]
 
 CANNOT_ASK = "Only the workspace's managers and editors can ask for approval."
 CANNOT_CHANGE = "Only the person who asked, or a manager, can change this request."
@@ -37,6 +37,7 @@ class ApprovalAbilities(TypedDict):
     change: bool
     decide: bool
     ask_again: bool
+    download_certificate: bool
 
 
 def may_ask(doc_access: DocumentAccess) -> bool:
@@ -61,7 +62,7 @@ def require_change(doc_access: DocumentAccess, request: ApprovalRequest, actor: 
 
 def role_may_approve(role: str | None, *, archived: bool) -> bool:
     """Whether a member with ``role`` may be asked to approve (and decide)."""
-    return abilities_for_role(role, archived=archived)["comment"]
+    return role is not None and may_comment(role, archived=archived)
 
 
 def approval_abilities(
@@ -83,4 +84,7 @@ def approval_abilities(
         and not open_on_document
         and doc_access.document.sealed_version_id is None
         and may_ask(doc_access),
+        # The certificate holds the record's pages: a download like the file itself
+        # (decision 27).
+        "download_certificate": request.state == "approved" and doc_access.can("download"),
     }

@@ -6,6 +6,8 @@
   version, so it ends them as an upload does.
 - ``workspaces.hooks``: a member removed, or whose new role may not comment, drops out of the
   workspace's open requests, each evaluated again (``services.approver_left``).
+- Its own ``ApprovalDecided``: an approval counts as reading the version (documents'
+  ``services.version_read_by_approval``, after the commit).
 - The document page: its requests, what the reader may do, whom they may ask
   (``documents.hooks`` page part); the home page: "Awaiting my approval"
   (``workspaces.hooks`` home part).
@@ -16,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import transaction
+
+from commonroom.approvals import hooks as approvals
 from commonroom.approvals.permissions import may_ask
 from commonroom.approvals.selectors import (
     approver_choices,
@@ -24,6 +29,7 @@ from commonroom.approvals.selectors import (
 )
 from commonroom.approvals.services import approvals_end_for_version, approver_left
 from commonroom.documents import hooks as documents
+from commonroom.documents.services import version_read_by_approval
 from commonroom.workspaces import hooks as workspaces
 
 
@@ -46,6 +52,18 @@ def on_member_role_changed(change: workspaces.MemberRoleChanged) -> None:
     )  # fmt: skip
 
 
+def on_approval_decided(change: approvals.ApprovalDecided) -> None:
+    """An approval is a reading of the version (decision 26): its read receipt, recorded once
+    the approval is committed, in a transaction of its own (so its audit row never comes
+    before the approval's)."""
+    if change.approver.decision != "approved":
+        return
+    actor, version_id = change.approver.user, change.request.version_id
+    transaction.on_commit(
+        lambda: version_read_by_approval(actor=actor, version_id=version_id), robust=True
+    )
+
+
 def document_page(page: documents.DocumentPage) -> Mapping[str, Any]:
     doc_access = page.doc_access
     requests = document_requests(doc_access=doc_access, user=page.user)
@@ -64,6 +82,7 @@ def home_page(page: workspaces.HomePage) -> Mapping[str, Any]:
 
 def connect() -> None:
     documents.subscribe(documents.VersionAdded, on_version_added)
+    approvals.subscribe(approvals.ApprovalDecided, on_approval_decided)
     workspaces.subscribe(workspaces.MemberRemoved, on_member_removed)
     workspaces.subscribe(workspaces.MemberRoleChanged, on_member_role_changed)
     documents.add_page_part(document_page)

@@ -29,9 +29,9 @@ from commonroom.core.exceptions import Conflict
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.filenames import clean_filename
 from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.documents.services import download_require
 from commonroom.previews.blocks import blocks_in
 from commonroom.previews.selectors import ready_preview_html
-from commonroom.workspaces.services import deny
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -129,10 +129,12 @@ def certificate_prepare(*, request_id: Any) -> bool:
 def record_certificate(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo = SYSTEM
 ) -> Certificate:
-    """Version ``number``'s certificate, for anyone who may download the document; refused with
-    a sentence when that version is not a final record approved here."""
-    if not doc_access.can("download"):
-        deny(doc_access.access, "You cannot download this document.")
+    """Version ``number``'s certificate, for anyone who may download the document (its pages
+    are in it: decision 27); refused with a sentence when that version is not a final record
+    approved here."""
+    download_require(
+        actor=actor, doc_access=doc_access, what="certificate", number=number, info=info
+    )
     version = version_get(doc_access=doc_access, number=number)
     request = record_request(doc_access=doc_access, version_number=version.number)
     if version.record_at is None or request is None:

@@ -740,10 +740,10 @@ def _end_older(actor: User, document: Document, version: Version) -> None:
         )
 
 
-def approver_left(*, actor: User, workspace_id: Any, user_id: int, role: str | None) -> None:
-    """Inside the transaction removing a member (``role`` None) or changing their role: if they
-    may no longer approve, they drop out of the workspace's open requests, each evaluated
-    again."""
+def approver_left(*, actor: User | None, workspace_id: Any, user_id: int, role: str | None) -> None:
+    """Inside the transaction removing a member (``role`` None; ``actor`` None when their access
+    reached its end date) or changing their role: if they may no longer approve, they drop out
+    of the workspace's open requests, each evaluated again."""
     if role is not None and role_may_approve(role, archived=False):
         return
     rows = Approver.objects.select_related("user", "request", "request__version").filter(
@@ -756,7 +756,7 @@ def approver_left(*, actor: User, workspace_id: Any, user_id: int, role: str | N
             _drop_left(row, actor, role)
 
 
-def _drop_left(row: Approver, actor: User, role: str | None) -> None:
+def _drop_left(row: Approver, actor: User | None, role: str | None) -> None:
     request = ApprovalRequest.objects.select_related("version", "document").get(pk=row.request_id)
     what = "left the workspace" if role is None else "can no longer approve"
     _drop(request, row, actor, f"{row.user.display_name} {what}: taken off the request.")

@@ -33,6 +33,10 @@ class Action(models.TextChoices):
     MEMBER_ADDED = "member.added", "Added a member"
     MEMBER_ROLE_CHANGED = "member.role_changed", "Changed a role"
     MEMBER_REMOVED = "member.removed", "Removed a member"
+    MEMBER_ACCESS_END_SET = "member.access_end_set", "Set when a member's access ends"
+    MEMBER_ACCESS_EXTENDED = "member.access_extended", "Extended a member's access"
+    MEMBER_ACCESS_NOTICE = "member.access_notice", "Told a member their access ends soon"
+    MEMBER_ACCESS_ENDED = "member.access_ended", "A member's access reached its end date"
     FOLDER_CREATED = "folder.created", "Created folder"
     FOLDER_RENAMED = "folder.renamed", "Renamed folder"
     FOLDER_MOVED = "folder.moved", "Moved folder"
@@ -44,6 +48,7 @@ class Action(models.TextChoices):
     DOCUMENT_UPLOADED = "document.uploaded", "Uploaded document"
     VERSION_UPLOADED = "version.uploaded", "Uploaded new version"
     VERSION_DOWNLOADED = "version.downloaded", "Downloaded version"
+    DOWNLOAD_REFUSED = "download.refused", "Refused a download (not allowed for their role)"
     VERSION_RESTORED = "version.restored", "Restored old version"
     DOCUMENT_RENAMED = "document.renamed", "Renamed document"
     DOCUMENT_MOVED = "document.moved", "Moved document"
@@ -53,6 +58,11 @@ class Action(models.TextChoices):
     DOCUMENT_SEALED = "document.sealed", "Sealed document: a version became its final record"
     DOCUMENT_REOPENED = "document.reopened", "Reopened a sealed document"
     DOCUMENT_LOCK_BROKEN = "document.lock_broken", "Broke another program's lock on a document"
+    # A read receipt: the first reading of a version by a person (its preview open and visible,
+    # a download, an approval), once per person and version ever. PREVIEW_VIEWED and
+    # VERSION_DOWNLOADED stay the trail of each look; this is the one that counts as read.
+    VERSION_READ = "version.read", "Read a version"
+    READERS_REMINDED = "document.readers_reminded", "Reminded those who had not read a document"
     RECORD_PURGE_REFUSED = (
         "record.purge_refused",
         "Refused to delete a final record under retention",

@@ -4,6 +4,7 @@
   where its passage is on the latest version. A version added whose file's preview is already
   made (the bytes of an earlier version, or of another document) has its threads' passages
   looked for after the commit (``services.passages_follow``): no preview will be made for it.
+  One whose preview is still to be made waits for it (one query after the commit says which).
 - ``previews.hooks``: a preview made or failed has them looked for after its commit (the
   preview's row is locked until then, and an upload of the same bytes holding the workspace's
   lock may be waiting for it); and each preview shown gets a marker after each block holding
@@ -30,6 +31,7 @@ from commonroom.comments.selectors import (
 from commonroom.comments.services import passages_follow
 from commonroom.documents import hooks
 from commonroom.previews import hooks as previews
+from commonroom.previews.selectors import made_in
 
 
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
@@ -42,7 +44,16 @@ def on_version_added(change: hooks.VersionAdded) -> None:
     if change.document_created:
         return  # nothing is anchored yet
     sha, document_id = change.version.blob_id, change.document.pk
-    transaction.on_commit(lambda: passages_follow(sha256=sha, document_id=document_id), robust=True)
+    workspace_id = change.document.workspace_id
+    transaction.on_commit(lambda: _follow_if_made(workspace_id, sha, document_id), robust=True)
+
+
+def _follow_if_made(workspace_id: Any, sha: str, document_id: Any) -> None:
+    """After a version's commit: its threads' passages looked for now if the workspace has its
+    file's preview already; else its preview, once made (or failed) here, has them looked for
+    (:func:`on_preview_made`), and looking now would find nothing to read."""
+    if made_in(workspace_id, sha):
+        passages_follow(sha256=sha, document_id=document_id)
 
 
 def on_preview_made(change: previews.PreviewReady | previews.PreviewFailed) -> None:

@@ -213,11 +213,24 @@ def declared_length(scope: Scope) -> int:
         return 0
 
 
+# The slot of an upload let through while the shared cache is out of reach: nothing to renew
+# or give back.
+UNCOUNTED = UploadSlot(key="", holder="")
+
+
 @contextlib.asynccontextmanager
 async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
     """One of ``person_id``'s upload slots for the length of the block (renewed meanwhile, given
-    back at its end whatever happens), or None if they have none free."""
-    slot = await sync_to_async(upload_slot_take)(person_id=person_id)
+    back at its end whatever happens), or None if they have none free. When the shared cache
+    cannot be reached (Redis down a moment), the upload goes ahead uncounted
+    (:data:`UNCOUNTED`): the cap is a guard against one person's many uploads, and an upload
+    refused because the guard's own store is away would be a loss to nobody's benefit."""
+    try:
+        slot = await sync_to_async(upload_slot_take)(person_id=person_id)
+    except Exception:
+        log.warning("The shared cache is out of reach: an upload goes ahead without its slot")
+        yield UNCOUNTED
+        return
     if slot is None:
         yield None
         return
@@ -237,7 +250,10 @@ async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
         renewing.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
-        await sync_to_async(upload_slot_give_back)(slot)
+        try:
+            await sync_to_async(upload_slot_give_back)(slot)
+        except Exception:  # the cache away now: the lease lapses by itself
+            log.warning("Could not give back an upload slot (%s); it lapses", slot.key)
 
 
 async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> None:

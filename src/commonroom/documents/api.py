@@ -4,23 +4,26 @@ downloads stream. Same selectors, services and abilities as the pages."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.db import transaction
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import StrictBool, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
-from commonroom.documents.models import Document, Folder, Version
+from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
 from commonroom.documents.permissions import DocumentAbilities
 from commonroom.documents.selectors import (
+    READING_RULE,
+    READING_SECONDS,
     DocumentAccess,
+    Reader,
     abilities_of,
     document_access,
     document_versions,
@@ -28,9 +31,12 @@ from commonroom.documents.selectors import (
     folder_children,
     folder_documents,
     folder_get,
+    last_read_numbers,
     latest_version,
+    reading_token,
     trash_items,
     version_get,
+    version_readers,
 )
 from commonroom.documents.uploads import upload_error
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
@@ -306,6 +312,17 @@ SAME_AS_LATEST_409: dict[str, Any] = {
 }
 
 
+# Every download of a document's bytes (decision 27).
+DOWNLOAD_OFF_403: dict[str, Any] = {
+    "description": (
+        "`download_off`: the workspace's setting does not let this person download originals "
+        "(`detail` says who may not); they can still read the document in the browser. The "
+        "attempt is in the audit trail."
+    ),
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+}
+
+
 SEALED_409: dict[str, Any] = {
     "responses": {
         "409": {
@@ -529,7 +546,10 @@ def version_detail(
                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 "headers": {
                     "Content-Disposition": {
-                        "description": "`attachment`, with the version's file name.",
+                        "description": (
+                            "`attachment`, named after the document and the version: "
+                            "`<document> (version N).<extension>`."
+                        ),
                         "required": True,
                         "schema": {"type": "string", "pattern": "^attachment;"},
                     },
@@ -569,6 +589,7 @@ def version_detail(
                     },
                 },
             },
+            "403": DOWNLOAD_OFF_403,
             "416": {"description": "The range asked for starts past the end of the file."},
         }
     },
@@ -580,7 +601,7 @@ def version_content(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=_info(request)
     )
-    return version_file_response(request, version)
+    return version_file_response(request, version, document=doc_access.document)
 
 
 @router.post(
@@ -667,3 +688,194 @@ def trash_folder_purge(
     folder = folder_get(access=access, folder_id=folder_id, include_trash=True)
     services.folder_purge(actor=request.user, access=access, folder=folder, info=_info(request))
     return Status(204, None)
+
+
+# --- Read receipts (decision 26) ---------------------------------------------------------------
+
+
+class ReadingStartOut(Schema):
+    # Sent back with the reading once the preview has been on screen long enough: it names the
+    # person, the document, the version and when it was given, signed by the server.
+    token: str
+    seconds_needed: int
+    rule: str
+
+
+class ReadingIn(Schema):
+    token: Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
+    # Seconds the preview was open and visible on the reader's screen (not in a background tab,
+    # not scrolled away). At least `seconds_needed`, never more than have passed since the token
+    # was given.
+    visible_seconds: Annotated[int, Field(ge=0, le=10**6)]
+
+
+class ReceiptOut(Schema):
+    version: int
+    read_at: datetime
+    # What showed the version was read: its preview on screen, a download, an approval.
+    read_by: Literal["preview", "download", "approval"]
+    visible_seconds: int | None
+    # False: the person had read this version already (a replay changes nothing).
+    new: bool
+
+
+class ReaderOut(Schema):
+    email: str
+    name: str
+    role: str
+    # Null for those who have not read it.
+    read_at: datetime | None
+    read_by: Literal["preview", "download", "approval"] | None
+
+
+class ReminderOut(Schema):
+    day: date
+    version: int
+    sent_by_email: str
+    sent_at: datetime
+    recipients: int
+
+
+class ReadersOut(Schema):
+    version: int
+    members: int
+    read_count: int
+    # "6 of 9 members have read version 3".
+    summary: str
+    rule: str
+    read: list[ReaderOut]
+    unread: list[ReaderOut]
+    # Today's reminder, if one was sent (at most one a day per document), else null.
+    reminded_today: ReminderOut | None
+
+
+class MyReadingOut(Schema):
+    current_version: int
+    # The newest version the person has read (null: none).
+    last_read_version: int | None
+    # They read an older version, and a newer one has come since.
+    new_since_read: bool
+
+
+def receipt_out(receipt: VersionRead, *, new: bool) -> dict[str, object]:
+    return {
+        "version": receipt.version.number,
+        "read_at": receipt.read_at,
+        "read_by": receipt.read_by,
+        "visible_seconds": receipt.visible_seconds,
+        "new": new,
+    }
+
+
+def reminder_out(reminder: ReadReminder) -> dict[str, object]:
+    return {
+        "day": reminder.day,
+        "version": reminder.version_number,
+        "sent_by_email": reminder.sent_by.email,
+        "sent_at": reminder.sent_at,
+        "recipients": reminder.recipients,
+    }
+
+
+def _reader_out(reader: Reader) -> dict[str, object]:
+    return {
+        "email": reader.person.email,
+        "name": reader.person.display_name,
+        "role": reader.role,
+        "read_at": reader.read.read_at if reader.read else None,
+        "read_by": reader.read.read_by if reader.read else None,
+    }
+
+
+@router.get(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/reading", response=ReadingStartOut
+)
+def reading_start(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, number: int
+) -> object:
+    """Start reading a version (a client showing its preview): the token to send back with
+    `POST .../readings` once the preview has been on screen for `seconds_needed`."""
+    doc_access = _doc(request, workspace_id, document_id)
+    version = version_get(doc_access=doc_access, number=number)
+    return {
+        "token": reading_token(user=request.user, doc_access=doc_access, version=version),
+        "seconds_needed": READING_SECONDS,
+        "rule": READING_RULE,
+    }
+
+
+@router.post(
+    "/{workspace_id}/documents/{document_id}/versions/{number}/readings",
+    response={200: ReceiptOut, 201: ReceiptOut},
+)
+def reading_record(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    number: int,
+    payload: ReadingIn,
+) -> object:
+    """The person read this version: its preview was on screen for `visible_seconds`. 201 with
+    the new receipt; 200 when they had read it already (a replay changes nothing). A token of
+    someone else's, of another version, too old, or more seconds than have passed since it was
+    given: 400 with a sentence, and nothing recorded."""
+    doc_access = _doc(request, workspace_id, document_id)
+    receipt, new = services.version_read_record(
+        actor=request.user,
+        doc_access=doc_access,
+        number=number,
+        token=payload.token,
+        visible_seconds=payload.visible_seconds,
+        info=_info(request),
+    )
+    return Status(201 if new else 200, receipt_out(receipt, new=new))
+
+
+@router.get("/{workspace_id}/documents/{document_id}/reading", response=MyReadingOut)
+def reading_mine(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+    """The newest version of this document the person has read, and whether a newer one has
+    come since ("new since you last read it")."""
+    doc = _doc(request, workspace_id, document_id).document
+    last = last_read_numbers(user=request.user, documents=[doc]).get(doc.pk)
+    return {
+        "current_version": doc.current_version_number,
+        "last_read_version": last,
+        "new_since_read": last is not None and last < doc.current_version_number,
+    }
+
+
+@router.get("/{workspace_id}/documents/{document_id}/readers", response=ReadersOut)
+def readers_list(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    document_id: uuid.UUID,
+    version: int | None = None,
+) -> object:
+    """Who of the workspace's members has read a version (the latest unless `version` is
+    given) and who has not. Managers and editors only (ability `see_readers`; 403 otherwise)."""
+    readers = version_readers(doc_access=_doc(request, workspace_id, document_id), number=version)
+    return {
+        "version": readers.version.number,
+        "members": readers.members,
+        "read_count": len(readers.read),
+        "summary": readers.sentence,
+        "rule": READING_RULE,
+        "read": [_reader_out(r) for r in readers.read],
+        "unread": [_reader_out(r) for r in readers.unread],
+        "reminded_today": reminder_out(readers.reminded_today) if readers.reminded_today else None,
+    }
+
+
+@router.post("/{workspace_id}/documents/{document_id}/readers/remind", response={201: ReminderOut})
+def readers_remind(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
+) -> object:
+    """Remind each member who has not read the latest version: a notification and an email
+    each. Once a day at most per document: a second time the same day is 409 `reminded_today`
+    and nothing is sent. Managers and editors only (ability `remind_readers`)."""
+    reminder = services.document_readers_remind(
+        actor=request.user,
+        doc_access=_doc(request, workspace_id, document_id),
+        info=_info(request),
+    )
+    return Status(201, reminder_out(reminder))

@@ -7,7 +7,9 @@ iterator into a list before sending (with a warning), which would hold a 2 GB fi
 asynchronous iterator that reads one chunk at a time in a worker thread; WSGI keeps using the
 ordinary synchronous iterator.
 
-What is sent is :func:`documents.stamping.download_file`: an Office file's stamped copy (made
+The file is named after the document and the version (``filenames.download_name``: "Board
+minutes (version 3).docx"), not after whatever name the upload had. What is sent is
+:func:`documents.stamping.download_file`: an Office file's stamped copy (made
 once per version and kept), anything else as stored. Size, ``ETag`` (the SHA-256 of exactly the
 bytes sent for the whole file) and byte ranges all describe that one file, and a version's file
 never changes, so a download resumed with ``Range`` (and ``If-Range``) gets the rest of the
@@ -28,7 +30,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
-from commonroom.documents.models import Version
+from commonroom.documents.filenames import download_name
+from commonroom.documents.models import Document, Version
 from commonroom.documents.stamping import download_file
 
 CHUNK = 1024 * 1024
@@ -85,9 +88,12 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
     return start, min(int(last) if last else size - 1, size - 1)
 
 
-def version_file_response(request: HttpRequest, version: Version) -> HttpResponseBase:
-    """Always an attachment, with the type we detected (``application/octet-stream`` for an
-    active one), ``nosniff`` and a sandbox: never run in the page."""
+def version_file_response(
+    request: HttpRequest, version: Version, *, document: Document
+) -> HttpResponseBase:
+    """Always an attachment named after ``document`` and the version, with the type we
+    detected (``application/octet-stream`` for an active one), ``nosniff`` and a sandbox:
+    never run in the page."""
     file = download_file(version)
     content_type = served_type(version.content_type, version.filename)
     etag = f'"{file.sha256}"'
@@ -111,7 +117,7 @@ def version_file_response(request: HttpRequest, version: Version) -> HttpRespons
     else:
         response = BlobFileResponse(file.handle, content_type=content_type)
         response["Content-Length"] = str(file.size)
-    attachment(response, filename=version.filename)
+    attachment(response, filename=download_name(document.name, version.number, version.filename))
     response["Accept-Ranges"] = "bytes"
     response["Digest"] = f"sha-256={file.sha256}"
     response["ETag"] = etag

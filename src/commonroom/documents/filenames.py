@@ -1,8 +1,12 @@
-"""Turning whatever name a client sends into a safe, readable document name.
+"""Turning whatever name a client sends into a safe, readable document name, and the name a
+download is saved under.
 
 The result never contains a path separator, NUL or control character, bidirectional override,
 or leading/trailing dots and spaces; it is NFC-normalised and at most 255 characters, keeping
 the extension when it has to shorten. A name with nothing usable left is refused.
+
+A download is named after the document and its version (:func:`download_name`: "Board minutes
+(version 3).docx"), never after whatever name the upload had, and cleaned the same way.
 """
 
 from __future__ import annotations
@@ -53,3 +57,37 @@ def clean_filename(raw: str) -> str:
 
 def guess_type_from_name(name: str) -> str | None:
     return mimetypes.guess_type(name, strict=False)[0]
+
+
+_MAX_EXTENSION = 16
+
+
+def _extension(name: str) -> str:
+    """``"Board minutes.docx"`` → ``".docx"``; ``""`` when the name has none (nothing before
+    the dot, or what follows it is too long or has spaces to be one)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or not ext or len(ext) > _MAX_EXTENSION or " " in ext:
+        return ""
+    return "." + ext
+
+
+def download_name(
+    document_name: str,
+    number: int,
+    stored_name: str = "",
+    *,
+    note: str = "",
+    extension: str = "",
+) -> str:
+    """The name a download of version ``number`` of ``document_name`` is saved under: the
+    document's name without its extension, "(version N)" (with ``note`` after a comma), then
+    the extension of the version's own file (``stored_name``; else the document's), so that the
+    file opens in the program its bytes are for (or ``extension``, for a file made from it).
+    ``"Board minutes.docx", 3`` → ``"Board minutes (version 3).docx"``. Cleaned like any name:
+    a hostile document name gives a safe one."""
+    document_name = clean_filename(document_name)
+    ext = _extension(document_name)
+    stem = document_name[: -len(ext)] if ext else document_name
+    ext = extension or _extension(stored_name) or ext
+    label = f"version {int(number)}" + (f", {note}" if note else "")
+    return clean_filename(f"{stem.strip()} ({label}){ext}")

@@ -167,6 +167,29 @@ class FolderPurged:
 
 
 @dataclass(frozen=True)
+class EditLocksChanged:
+    """An edit lock in this workspace was taken or ended (released, broken by a manager, or
+    expired and swept): pages showing who holds what ask again. A lock may hold one document
+    or a whole folder, so the change names only the workspace. ``actor_id`` is the lock's
+    holder, taking or releasing it; None otherwise (a manager broke it: their own audit event
+    says who; it expired and was swept)."""
+
+    actor_id: int | None
+    workspace_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class ReadersReminded:
+    """Those who had not read ``version`` (the latest) were reminded to, by ``actor``: once a
+    day at most per document (``services.document_readers_remind``)."""
+
+    actor: User
+    document: Document
+    version: Version
+    user_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class BlobsCollected:
     """The collector is removing these blobs (no version uses them). Sent while it holds their
     row locks, before their files and rows go."""
@@ -189,6 +212,8 @@ Change = (
     | FolderTrashed
     | FolderRestored
     | FolderPurged
+    | EditLocksChanged
+    | ReadersReminded
     | BlobsCollected
 )
 hook: Hook[Change] = Hook("documents")

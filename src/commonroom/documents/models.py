@@ -167,3 +167,60 @@ class Version(models.Model):
     @property
     def is_record(self) -> bool:
         return self.record_at is not None
+
+
+class ReadBy(models.TextChoices):
+    """What showed that a person read a version (``services.version_read_record``)."""
+
+    PREVIEW = "preview", "Read its preview"
+    DOWNLOAD = "download", "Downloaded it"
+    APPROVAL = "approval", "Approved it"
+
+
+class VersionRead(models.Model):
+    """A read receipt: ``reader`` read ``version`` (first at ``read_at``, shown by ``read_by``).
+
+    One per person and version, ever: a replayed reading, a second download, a reading after an
+    approval change nothing (the first stands). Written only by
+    ``services.version_read_record``, which also writes its audit row (``version.read``)."""
+
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="reads")
+    # The version's document, so "who has read what" and "new since you last read it" are read
+    # per document without a join through the versions.
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(default=timezone.now)
+    read_by = models.CharField(max_length=10, choices=ReadBy.choices)
+    # For a reading of the preview: the seconds it was open and visible, as the page counted.
+    visible_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "reader"], name="one_read_per_version"),
+        ]
+        indexes = [models.Index(fields=["reader", "document"], name="read_by_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.reader_id} read {self.version_id}"
+
+
+class ReadReminder(models.Model):
+    """Those who had not read a document's latest version were reminded: at most once a day per
+    document (``day``, the installation's local date), whoever asks."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    version_number = models.PositiveIntegerField()
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document", "day"], name="one_read_reminder_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} reminded on {self.day}"

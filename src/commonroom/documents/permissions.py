@@ -5,9 +5,11 @@ Named by :data:`DocumentAbility`, so a misspelt name is a type error (see
 ``workspaces.permissions``). A sealed document (its final record stands: see
 ``services.version_seal``) takes no new version, name, place or trip to the trash
 (:data:`SEALED_REFUSES`); a manager may reopen it. A manager may also break a lock another
-program holds on it (``break_lock``: ``services.document_lock_break``). :func:`require`
-refuses with the seal's sentence (409 ``sealed``) when the seal alone is why, else as
-``workspaces.services.deny``."""
+program holds on it (``break_lock``: ``services.document_lock_break``). Managers and editors
+see who has read each version and remind those who have not (``see_readers``,
+``remind_readers``: the workspace's abilities of those names, the one place it is decided).
+:func:`require` refuses with the seal's sentence (409 ``sealed``) when the seal alone is why,
+else as ``workspaces.services.deny``."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ DocumentAbility = Literal[
     "purge",
     "reopen",
     "break_lock",
+    "see_readers",
+    "remind_readers",
 ]
 
 # What a seal takes away from those who could otherwise do it.
@@ -54,6 +58,8 @@ class DocumentAbilities(TypedDict):
     purge: bool
     reopen: bool
     break_lock: bool
+    see_readers: bool
+    remind_readers: bool
 
 
 def document_abilities(
@@ -74,6 +80,8 @@ def document_abilities(
             "purge": a["manage_trash"],
             "reopen": False,
             "break_lock": False,
+            "see_readers": False,
+            "remind_readers": False,
         }
     open_ = not sealed
     return {
@@ -91,6 +99,10 @@ def document_abilities(
         # End another program's hold on it (a WebDAV lock left behind): a manager's, sealed
         # or not, never in an archived workspace (read-only: nothing there can be changed).
         "break_lock": a["manage_workspace"],
+        # Who has read which version, and reminding those who have not (read receipts):
+        # decided by the workspace's abilities, sealed or not (a final record is read too).
+        "see_readers": a["see_readers"],
+        "remind_readers": a["remind_readers"],
     }
 
 

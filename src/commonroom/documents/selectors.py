@@ -7,15 +7,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from django.core import signing
 from django.core.files.storage import default_storage
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, Max, Prefetch, QuerySet
+from django.utils import timezone
 
-from commonroom.core.exceptions import NotFound
+from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.documents import hooks
-from commonroom.documents.models import Document, Folder, Version
+from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
 from commonroom.documents.models import blob_storage_name as blob_storage_name
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility, document_abilities
-from commonroom.workspaces.selectors import WorkspaceAccess, parse_uuid, workspace_access
+from commonroom.workspaces.selectors import (
+    WorkspaceAccess,
+    parse_uuid,
+    workspace_access,
+    workspace_members,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -244,6 +251,114 @@ def every_version_file() -> Iterator[tuple[Any, int, str, int]]:
         .values_list("document_id", "number", "blob_id", "size")
         .iterator(chunk_size=2000)
     )
+
+
+# --- Read receipts (decision 26) ---------------------------------------------------------------
+
+# A version counts as read once its preview has been open and visible on the reader's screen
+# for this many seconds (a tab in the background, or the preview scrolled away, does not count),
+# or once it is downloaded or approved. Said on the page in these words:
+READING_SECONDS = 5
+READING_RULE = (
+    f"A version counts as read once its preview has been on screen for {READING_SECONDS} "
+    "seconds (not in a background tab, not scrolled out of sight), or once it is downloaded "
+    "or approved."
+)
+# How long a page's reading token counts: a page left open longer is reloaded to count.
+READING_TOKEN_HOURS = 12
+READING_SALT = "commonroom.documents.reading"
+
+
+def reading_token(*, user: User, doc_access: DocumentAccess, version: Version) -> str:
+    """What a page (or an API client) showing ``version``'s preview to ``user`` sends back with
+    its reading: signed, naming the person, the document, the version and when it was served,
+    so the server can tell a forged or implausible reading (``services.version_read_record``)."""
+    return signing.dumps(
+        {
+            "r": user.pk,
+            "d": str(doc_access.document.pk),
+            "v": version.number,
+            "t": timezone.now().timestamp(),
+        },
+        salt=READING_SALT,
+        compress=True,
+    )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A member and whether (and when, and how) they read the version."""
+
+    person: User
+    role: str
+    read: VersionRead | None
+
+
+@dataclass(frozen=True)
+class Readers:
+    """Who of the workspace's members has read ``version`` and who has not."""
+
+    version: Version
+    read: list[Reader]
+    unread: list[Reader]
+    reminded_today: ReadReminder | None
+
+    @property
+    def members(self) -> int:
+        return len(self.read) + len(self.unread)
+
+    @property
+    def sentence(self) -> str:
+        return f"{len(self.read)} of {self.members} members have read version {self.version.number}"
+
+
+def readers_refusal(doc_access: DocumentAccess) -> None:
+    """Refuse unless the person may see who has read the document (managers and editors:
+    ``see_readers``). A member who may not gets a sentence; a non-member never got this far."""
+    if not doc_access.can("see_readers"):
+        raise PermissionDenied("Only managers and editors can see who has read a document.")
+
+
+def version_readers(*, doc_access: DocumentAccess, number: Any = None) -> Readers:
+    """Who has read version ``number`` (the latest when None) of the document and who has not:
+    the workspace's members now, each reader with their receipt, by name. For managers and
+    editors only (``see_readers``)."""
+    readers_refusal(doc_access)
+    doc = doc_access.document
+    version = version_get(
+        doc_access=doc_access, number=doc.current_version_number if number is None else number
+    )
+    receipts = {r.reader_id: r for r in VersionRead.objects.filter(version=version).order_by()}
+    read: list[Reader] = []
+    unread: list[Reader] = []
+    for m in workspace_members(access=doc_access.access):
+        receipt = receipts.get(m.user_id)
+        (read if receipt else unread).append(Reader(m.user, m.role, receipt))
+    read.sort(key=lambda r: r.read.read_at if r.read else timezone.now())
+    return Readers(version, read, unread, reminder_today(document=doc))
+
+
+def reminder_today(*, document: Document) -> ReadReminder | None:
+    """Today's reminder to read ``document`` (the installation's local date), or None."""
+    return (
+        ReadReminder.objects.filter(document=document, day=timezone.localdate())
+        .select_related("sent_by")
+        .first()
+    )
+
+
+def last_read_numbers(*, user: User, documents: Sequence[Document]) -> dict[uuid.UUID, int]:
+    """For each of ``documents`` that ``user`` has read a version of, the newest version they
+    read (one query for any number of documents). "New since you last read it" is a document
+    whose current version is newer than that."""
+    rows = (
+        VersionRead.objects.filter(reader=user, document__in=[d.pk for d in documents])
+        .order_by()
+        .values("document_id")
+        .annotate(newest=Max("version__number"))
+        .values_list("document_id", "newest")
+    )
+    return dict(rows)
 
 
 # --- For other apps' own reads (never as a member: each narrows them to what its reader may see)

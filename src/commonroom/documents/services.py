@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import filetype
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -36,20 +37,42 @@ from django.utils import timezone
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
-from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
 from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
 from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
-from commonroom.documents.models import Blob, Document, Folder, Version, blob_storage_name
+from commonroom.documents.models import (
+    Blob,
+    Document,
+    Folder,
+    ReadBy,
+    ReadReminder,
+    Version,
+    VersionRead,
+    blob_storage_name,
+)
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
-from commonroom.documents.selectors import DocumentAccess, folder_path, version_get
+from commonroom.documents.selectors import (
+    READING_SALT,
+    READING_SECONDS,
+    READING_TOKEN_HOURS,
+    DocumentAccess,
+    document_access,
+    folder_path,
+    version_get,
+    version_readers,
+)
 from commonroom.documents.stamping import Stamp, forget_blobs, stamp_read, unchanged_download
 from commonroom.documents.storage import remove_unless_in_use
 from commonroom.documents.uploads import uploaded_sha256
-from commonroom.workspaces.permissions import WorkspaceAbility
+from commonroom.workspaces.permissions import (
+    WorkspaceAbility,
+    download_refusal,
+    download_settings,
+)
 from commonroom.workspaces.selectors import WorkspaceAccess
 from commonroom.workspaces.services import deny, lock_access, require_ability, workspace_lock
 
@@ -239,6 +262,7 @@ def _add_version(
     restored_from: int | None = None,
     refuse_same_as_latest: bool = False,
     stamp: Stamp | None = None,
+    new_document: bool = False,
 ) -> tuple[Version, bool]:
     """Append a version under a lock on the document. Returns (version, created).
 
@@ -254,9 +278,13 @@ def _add_version(
 
     A document someone else has open for editing in another program (``hooks.edit_locks``: a
     WebDAV lock) still takes the version, which records whose lock it was made under: their
-    next save comes in as a newer version, so neither is lost."""
-    doc = Document.objects.select_for_update().get(pk=document.pk)
-    if upload_key:
+    next save comes in as a newer version, so neither is lost.
+
+    ``new_document``: ``document`` was created by this transaction, under the workspace's
+    lock, a moment ago: its row is this one and nobody else can see it yet, so it is not read
+    again, and it has no versions to compare with."""
+    doc = document if new_document else Document.objects.select_for_update().get(pk=document.pk)
+    if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
             return existing, False
@@ -278,8 +306,12 @@ def _add_version(
     else:
         base = latest if based_on_number is None else based_on_number
     identical_to = (
-        doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
-    ).first()
+        (
+            doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
+        ).first()
+        if latest
+        else None  # no versions yet
+    )
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
@@ -378,6 +410,7 @@ def document_upload(
             upload_key=key,
             refuse_same_as_latest=True,  # a new document has no latest version
             stamp=stamp,
+            new_document=created_doc,
         )
         _audit(
             doc,
@@ -606,22 +639,250 @@ def document_record_view(*, actor: User, doc_access: DocumentAccess, info: Reque
     )
 
 
+DownloadKind = Literal[
+    "version", "tracked_changes", "certificate", "webdav_copy", "webdav_folder_copy"
+]
+
+
+def download_require(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    what: DownloadKind,
+    number: Any = None,
+    info: RequestInfo = SYSTEM,
+) -> None:
+    """Before any download of a document's bytes (a version, the Word file with tracked
+    changes, a final record's certificate, a WebDAV GET or COPY): refused with a sentence
+    (403) unless the person may download (``download``, decided by
+    ``workspaces.permissions.abilities_for_role``), the refusal audited as
+    ``download.refused``. Reading in the browser is not a download and never asks this."""
+    if doc_access.can("download"):
+        return
+    access = doc_access.access
+    document = doc_access.document
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    facts: dict[str, Any] = {"what": what, "role": access.role, "guest": actor.is_guest}
+    if isinstance(number, int) or (isinstance(number, str) and number.isdecimal()):
+        facts["version"] = int(number)
+    if why is None:
+        facts["reason"] = "trash" if document.in_trash else "not allowed"
+    with transaction.atomic():
+        _audit(document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    if why is None:
+        raise PermissionDenied("You cannot download this document.")
+    raise PermissionDenied(why, code="download_off")
+
+
+def folder_download_require(
+    *, actor: User, access: WorkspaceAccess, folder: Folder, info: RequestInfo = SYSTEM
+) -> None:
+    """Before a copy of a folder's documents (WebDAV's COPY of a folder): refused, as
+    :func:`download_require` refuses one document, before anything is made, so that a refused
+    copy leaves no half-copied folder behind."""
+    why = download_refusal(
+        access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
+    )
+    if why is None:
+        return
+    facts = {"what": "webdav_folder_copy", "role": access.role, "guest": actor.is_guest}
+    with transaction.atomic():
+        _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+    raise PermissionDenied(why, code="download_off")
+
+
 def version_for_download(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo
 ) -> Version:
-    """The version a person downloads, after checking they may, with the download audited.
-    Pages and the API both serve files through this."""
-    if not doc_access.can("download"):
-        deny(doc_access.access, "You cannot download this document.")
+    """The version a person downloads, after checking they may (:func:`download_require`),
+    with the download audited. Pages, the API and WebDAV's GET all serve files through this."""
+    download_require(actor=actor, doc_access=doc_access, what="version", number=number, info=info)
     version = version_get(doc_access=doc_access, number=number)
+    with transaction.atomic():
+        # A download is a reading of the version: its receipt, the first time (decision 26).
+        receipt = _read_claim(actor, doc_access, version, ReadBy.DOWNLOAD)
+        _audit(
+            doc_access.document,
+            action=Action.VERSION_DOWNLOADED,
+            actor=actor,
+            info=info,
+            data={"version": version.number, "sha256": version.blob_id},
+        )
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+    return version
+
+
+# --- Read receipts (decision 26) ---------------------------------------------------------------
+
+
+def _read_claim(
+    actor: User,
+    doc_access: DocumentAccess,
+    version: Version,
+    read_by: ReadBy,
+    visible_seconds: int | None = None,
+) -> VersionRead | None:
+    """Inside a transaction: ``actor``'s receipt for ``version``, made now if they had none
+    (returned), else None (the first reading stands: a replay changes nothing). Their
+    membership and the document are read again under the workspace's lock before a receipt is
+    made, so a person removed meanwhile, or a document put in the trash meanwhile, gets none
+    (404)."""
+    mine = VersionRead.objects.filter(version=version, reader=actor)
+    if mine.exists():
+        return None
+    lock_access(actor=actor, access=doc_access.access)
+    if Document.objects.filter(pk=version.document_id, deleted_at__isnull=False).exists():
+        raise NotFound()
+    if mine.exists():  # made by another request of theirs while this one waited for the lock
+        return None
+    return VersionRead.objects.create(
+        version=version,
+        document_id=version.document_id,
+        reader=actor,
+        read_by=read_by,
+        visible_seconds=visible_seconds,
+    )
+
+
+def _audit_read(doc: Document, receipt: VersionRead, *, actor: User, info: RequestInfo) -> None:
+    data: dict[str, Any] = {"version": receipt.version.number, "read_by": receipt.read_by}
+    if receipt.visible_seconds is not None:
+        data["visible_seconds"] = receipt.visible_seconds
+    _audit(doc, action=Action.VERSION_READ, actor=actor, info=info, data=data)
+
+
+def _reading_refused(message: str, code: str) -> ApplicationError:
+    return ApplicationError(f"{message} Nothing was recorded.", code=code)
+
+
+def version_read_record(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    number: Any,
+    token: str,
+    visible_seconds: int,
+    info: RequestInfo = SYSTEM,
+) -> tuple[VersionRead, bool]:
+    """A page (or API client) says ``actor`` has had version ``number``'s preview open and
+    visible for ``visible_seconds``, sending back the token it was served with
+    (``selectors.reading_token``). Counted when the token is this person's, for this version,
+    and the seconds reach :data:`READING_SECONDS` without being more than have passed since
+    the page was served. Returns the receipt and whether it is new (a replay, or a version
+    already read, changes nothing). Anything else is refused with a sentence, nothing kept."""
+    version = version_get(doc_access=doc_access, number=number)
+    if not doc_access.can("view"):
+        raise NotFound()
+    try:
+        claim = signing.loads(token, salt=READING_SALT)
+    except signing.BadSignature:
+        raise _reading_refused("This reading's token is not valid.", "invalid_reading") from None
+    if not isinstance(claim, dict) or claim.get("r") != actor.pk:
+        raise _reading_refused("This reading was started by someone else.", "not_your_reading")
+    if claim.get("d") != str(doc_access.document.pk) or claim.get("v") != version.number:
+        raise _reading_refused(
+            f"This reading was of another version, not version {version.number} of this document.",
+            "wrong_version",
+        )
+    if visible_seconds < READING_SECONDS:
+        raise _reading_refused(
+            f"A version counts as read after {READING_SECONDS} seconds with its preview on screen.",
+            "not_read_yet",
+        )
+    elapsed = timezone.now().timestamp() - float(claim.get("t", 0))
+    if elapsed > READING_TOKEN_HOURS * 3600:
+        raise _reading_refused(
+            "This page was opened too long ago for its reading to count: reload it.",
+            "reading_expired",
+        )
+    # A second's grace for the clocks' rounding; never more seconds than have passed.
+    if visible_seconds > elapsed + 1:
+        raise _reading_refused(
+            f"The page was served {max(int(elapsed), 0)} seconds ago, less than the "
+            f"{visible_seconds} seconds it says it was read for.",
+            "implausible_reading",
+        )
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.PREVIEW, visible_seconds)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+            return receipt, True
+    existing = VersionRead.objects.select_related("version").get(version=version, reader=actor)
+    return existing, False
+
+
+def version_read_by_approval(*, actor: User, version_id: int, info: RequestInfo = SYSTEM) -> None:
+    """``actor`` approved version ``version_id``: an approval is a reading (its receipt, the
+    first time). Called by approvals once the approval is committed; someone no longer a
+    member, or a document gone to the trash, gets none."""
+    version = Version.objects.select_related("document").filter(pk=version_id).first()
+    if version is None:
+        return
+    try:
+        doc_access = document_access(
+            user=actor, workspace_id=version.document.workspace_id, document_id=version.document_id
+        )
+    except NotFound:
+        return
+    with transaction.atomic():
+        receipt = _read_claim(actor, doc_access, version, ReadBy.APPROVAL)
+        if receipt is not None:
+            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+
+
+@transaction.atomic
+def document_readers_remind(
+    *, actor: User, doc_access: DocumentAccess, info: RequestInfo = SYSTEM
+) -> ReadReminder:
+    """Remind each member who has not read the latest version (a notification and an email,
+    through the hook's ``ReadersReminded``, which notifications follows): once a day at most
+    per document, whoever asks; a second time the same day is refused with a sentence and
+    nothing is sent. Managers and editors only (``remind_readers``)."""
+    fresh = document_access_locked(
+        actor,
+        doc_access,
+        "remind_readers",
+        "Only managers and editors can remind people to read a document.",
+    )
+    doc = fresh.document
+    if doc.current_version_number == 0:
+        raise ApplicationError("There is no version to read yet.", code="no_version")
+    already = ReadReminder.objects.filter(document=doc, day=timezone.localdate()).first()
+    if already is not None:
+        raise Conflict(
+            f"{already.sent_by.display_name} already reminded them today at "
+            f"{timezone.localtime(already.sent_at):%H:%M}: nothing was sent. Reminders go at "
+            "most once a day.",
+            code="reminded_today",
+        )
+    readers = version_readers(doc_access=fresh)
+    user_ids = tuple(r.person.pk for r in readers.unread if r.person.pk != actor.pk)
+    if not user_ids:
+        raise ApplicationError(
+            f"Everyone else has read version {readers.version.number}: nobody was reminded.",
+            code="nobody_to_remind",
+        )
+    reminder = ReadReminder.objects.create(
+        document=doc,
+        day=timezone.localdate(),
+        version_number=readers.version.number,
+        sent_by=actor,
+        recipients=len(user_ids),
+    )
+    hooks.changed(
+        hooks.ReadersReminded(actor=actor, document=doc, version=readers.version, user_ids=user_ids)
+    )
     _audit(
-        doc_access.document,
-        action=Action.VERSION_DOWNLOADED,
+        doc,
+        action=Action.READERS_REMINDED,
         actor=actor,
         info=info,
-        data={"version": version.number, "sha256": version.blob_id},
+        data={"version": readers.version.number, "reminded": list(user_ids)},
     )
-    return version
+    return reminder
 
 
 # --- Names and places ------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from commonroom.documents import hooks, services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Folder, Version
 from commonroom.documents.selectors import (
+    READING_RULE,
+    READING_SECONDS,
     DocumentAccess,
     all_folders,
     document_access,
@@ -34,7 +36,10 @@ from commonroom.documents.selectors import (
     folder_documents,
     folder_get,
     folder_path,
+    last_read_numbers,
+    reading_token,
     trash_items,
+    version_readers,
 )
 from commonroom.documents.uploads import upload_error
 from commonroom.workspaces.roles import Role
@@ -118,8 +123,11 @@ def _folder_page(
     )
     # "Being edited in Word by Tom since 10:02", beside each document another program holds.
     locks = edit_locks(access=access, documents=list(page.object_list))
+    # "New since you last read it": the newest version the person read, each document.
+    last_read = last_read_numbers(user=request.user, documents=list(page.object_list))
     for doc in page.object_list:
         doc.edit_lock = locks.get(doc.pk)
+        doc.new_since_read = doc.pk in last_read and last_read[doc.pk] < doc.current_version_number
     return render(
         request,
         "workspaces/_live_parts.html" if _live_parts(request) else "workspaces/detail.html",
@@ -257,6 +265,38 @@ def folder_action(request: AuthedRequest, workspace_id: str, folder_id: str) -> 
     return redirect(here)
 
 
+def _reading_context(
+    request: AuthedRequest, doc_access: DocumentAccess, latest: Version | None
+) -> dict[str, Any]:
+    """Read receipts on the document page (decision 26): the rule in words; what the page's
+    script sends back once the latest version's preview has been on screen long enough
+    (static/commonroom/reading.js); the newest version this person has read ("new since you
+    last read it"); who has read which version, for those who may see it (``see_readers``)."""
+    doc = doc_access.document
+    last_read = last_read_numbers(user=request.user, documents=[doc]).get(doc.pk)
+    context: dict[str, Any] = {
+        "reading_rule": READING_RULE,
+        "last_read": last_read,
+        "new_since_read": False,
+        "reading": None,
+        "readers": None,
+    }
+    if latest is None:
+        return context
+    context["new_since_read"] = last_read is not None and last_read < latest.number
+    context["reading"] = {
+        "token": reading_token(user=request.user, doc_access=doc_access, version=latest),
+        "url": reverse(
+            "api:reading_record", args=[doc_access.access.workspace.pk, doc.pk, latest.number]
+        ),
+        "seconds": READING_SECONDS,
+    }
+    if doc_access.can("see_readers"):
+        chosen = request.GET.get("readers") or None
+        context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+    return context
+
+
 @login_required
 def document_detail(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
     doc_access = document_access(
@@ -269,6 +309,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
     parts = hooks.page_context(
         hooks.DocumentPage(user=request.user, doc_access=doc_access, versions=versions)
     )
+    latest = versions[0] if versions else None
     return render(
         request,
         "documents/detail.html",
@@ -284,9 +325,9 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "typed_invite": typed_back(request, "invite"),
             "roles": Role.choices,
             "versions": versions,
-            "latest": versions[0] if versions else None,
+            "latest": latest,
             "path": folder_path(doc.folder),
-            "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
+            **_reading_context(request, doc_access, latest),
             # Held open for editing in another program (Word over WebDAV), or None.
             "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },
@@ -322,11 +363,64 @@ def document_lock_break(
 
 
 @login_required
+def document_readers(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    """Who has read a version (``?readers=N``, else the latest) alone: what the document page's
+    script puts in place of its list when the page comes back to the front, and every half
+    minute while it is in front (static/commonroom/reading.js). Managers and editors only (403
+    for other members, 404 for anyone else). Not a view of the document, so not audited as one."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    readers = version_readers(doc_access=doc_access, number=request.GET.get("readers") or None)
+    versions = list(document_versions(doc_access=doc_access))
+    return render(
+        request,
+        "documents/_readers.html",
+        {
+            "workspace": doc_access.access.workspace,
+            "document": doc_access.document,
+            "abilities": doc_access.abilities,
+            "versions": versions,
+            "latest": versions[0],
+            "readers": readers,
+            "reading_rule": READING_RULE,
+        },
+    )
+
+
+@login_required
+@require_POST
+def document_readers_remind(
+    request: AuthedRequest, workspace_id: str, document_id: str
+) -> HttpResponse:
+    """Remind those who have not read the latest version (once a day per document)."""
+    doc_access = document_access(
+        user=request.user, workspace_id=workspace_id, document_id=document_id
+    )
+    here = _doc_url(doc_access) + "#readers"
+    try:
+        reminder = services.document_readers_remind(
+            actor=request.user, doc_access=doc_access, info=info(request)
+        )
+    except ApplicationError as exc:
+        if exc.status == 404:
+            raise
+        return back_with_error(request, exc, here)
+    people = "person" if reminder.recipients == 1 else "people"
+    messages.success(
+        request,
+        f"Reminded {reminder.recipients} {people} who had not read version "
+        f"{reminder.version_number}: a notification and an email each.",
+    )
+    return redirect(here)
+
+
+@login_required
 def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
-    """A document's breadcrumbs, heading and final record alone: what its open pages replace
-    when it is renamed, moved, sealed or reopened, or a folder above it is renamed or moved
-    (static/commonroom/places.js). Not a view of the document (only its name, place and
-    record), so not audited as one."""
+    """A document's breadcrumbs, heading, final record and edit lock alone: what its open
+    pages replace when it is renamed, moved, sealed or reopened, a folder above it is renamed
+    or moved, or a lock is taken or ends (static/commonroom/places.js). Not a view of the
+    document (only its name, place, record and who holds it), so not audited as one."""
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -339,6 +433,7 @@ def document_heading(request: AuthedRequest, workspace_id: str, document_id: str
             "document": doc,
             "abilities": doc_access.abilities,
             "path": folder_path(doc.folder),
+            "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },
     )
 
@@ -388,7 +483,7 @@ def version_download(
     version = services.version_for_download(
         actor=request.user, doc_access=doc_access, number=number, info=info(request)
     )
-    return version_file_response(request, version)
+    return version_file_response(request, version, document=doc_access.document)
 
 
 @login_required

@@ -148,6 +148,18 @@ class DocumentSealedEvent(EventData):
     actor_id: int = Field(description="Who did it (the user id, as in the members list).")
 
 
+class EditLocksEvent(EventData):
+    """Someone's program took or ended an edit lock in this workspace (Word opening or closing
+    a document over WebDAV, a manager breaking a lock, a lock expiring). A lock may hold one
+    document or a whole folder: pages showing who holds what ask again."""
+
+    kind: Literal["locks.changed"]
+    actor_id: int | None = Field(
+        description="Whose program took or released it (the user id, as in the members list); "
+        "null when a manager broke it or it expired."
+    )
+
+
 class FolderEvent(EventData):
     """A folder was created, renamed, moved to the trash with everything in it, restored, or
     purged for good. The documents it takes to (or brings back from) the trash have no event
@@ -221,6 +233,7 @@ DATA_CLASSES: tuple[type[EventData], ...] = (
     DocumentEvent,
     DocumentMovedEvent,
     DocumentSealedEvent,
+    EditLocksEvent,
     FolderEvent,
     FolderMovedEvent,
     SuggestionEvent,

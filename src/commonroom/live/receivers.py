@@ -21,6 +21,7 @@ from commonroom.live.events import (
     DocumentKind,
     DocumentMovedEvent,
     DocumentSealedEvent,
+    EditLocksEvent,
     FolderEvent,
     FolderKind,
     FolderMovedEvent,
@@ -137,6 +138,13 @@ def on_document_purged(change: hooks.DocumentPurged) -> None:
     )
 
 
+def on_edit_locks_changed(change: hooks.EditLocksChanged) -> None:
+    publish(
+        workspace_id=change.workspace_id,
+        event=EditLocksEvent(kind="locks.changed", actor_id=change.actor_id),
+    )
+
+
 def on_folder_created(change: hooks.FolderCreated) -> None:
     _folder("folder.created", change.folder, change.actor.pk)
 
@@ -227,3 +235,4 @@ def connect() -> None:
     hooks.subscribe(hooks.FolderTrashed, on_folder_trashed)
     hooks.subscribe(hooks.FolderRestored, on_folder_restored)
     hooks.subscribe(hooks.FolderPurged, on_folder_purged)
+    hooks.subscribe(hooks.EditLocksChanged, on_edit_locks_changed)

@@ -26,6 +26,7 @@ class Kind(models.TextChoices):
     NEW_VERSION = "new_version", "New version"
     CONVERSATION = "conversation", "Conversation"
     APPROVAL = "approval", "Approval"
+    READ_REMINDER = "read_reminder", "Reminder to read"
     ADDED = "added", "Added you to a workspace"
 
 

@@ -1,10 +1,15 @@
 """Notifications follow documents (``documents.hooks``): a new version notifies the document's
 followers in the upload's own transaction (so with the change, or not at all), and the document
-page says whether its reader follows it, noting the version they have now seen. They follow
+page says whether its reader follows it, noting the version they have now seen; a reminder to
+read a document (``ReadersReminded``) notifies and emails each person reminded. They follow
 comments (``comments.hooks``) and conversations (``conversations.hooks``) the same way: a comment
 or message written notifies those it concerns, and an edit or a deletion changes what their
 notifications quote, in the change's own transaction. A suggestion made (``suggestions.hooks``)
-rewords its thread's notifications: "X suggested a change to <document>"."""
+rewords its thread's notifications: "X suggested a change to <document>". A member whose access
+to a workspace ends within a week (``workspaces.hooks.MemberAccessEnding``) is emailed, whatever
+their settings: it is about their access, not the workspace's activity. Someone with an account
+added to a workspace at once (``workspaces.hooks.MemberAdded``) is notified "X added you to
+<workspace>", with the end date of their access when it has one."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from commonroom.notifications.selectors import (
     unread_mentions,
 )
 from commonroom.notifications.services import (
+    access_ending,
     approval_asked,
     approval_decided,
     approval_ended,
@@ -34,6 +40,7 @@ from commonroom.notifications.services import (
     message_deleted,
     message_edited,
     message_posted,
+    readers_reminded,
     suggestion_made,
     version_uploaded,
 )
@@ -43,6 +50,15 @@ from commonroom.workspaces import hooks as workspaces
 
 def on_version_added(change: hooks.VersionAdded) -> None:
     version_uploaded(version=change.version)
+
+
+def on_readers_reminded(change: hooks.ReadersReminded) -> None:
+    readers_reminded(
+        document=change.document,
+        version=change.version,
+        user_ids=change.user_ids,
+        actor=change.actor,
+    )
 
 
 def on_comment_added(change: comments.CommentAdded) -> None:
@@ -96,6 +112,13 @@ def on_member_added(change: workspaces.MemberAdded) -> None:
         open_path=change.open_path,
         open_label=change.open_label,
         workspace_name=change.workspace.name,
+        access_until=change.access_until,
+    )
+
+
+def on_member_access_ending(change: workspaces.MemberAccessEnding) -> None:
+    access_ending(
+        workspace=change.workspace, user_id=change.user_id, access_until=change.access_until
     )
 
 
@@ -117,6 +140,7 @@ def home_page(page: workspaces.HomePage) -> Mapping[str, Any]:
 
 def connect() -> None:
     hooks.subscribe(hooks.VersionAdded, on_version_added)
+    hooks.subscribe(hooks.ReadersReminded, on_readers_reminded)
     hooks.add_page_part(document_page)
     workspaces.add_home_part(home_page)
     comments.subscribe(comments.CommentAdded, on_comment_added)
@@ -131,3 +155,4 @@ def connect() -> None:
     approvals.subscribe(approvals.ApprovalDecided, on_approval)
     approvals.subscribe(approvals.ApprovalEnded, on_approval)
     workspaces.subscribe(workspaces.MemberAdded, on_member_added)
+    workspaces.subscribe(workspaces.MemberAccessEnding, on_member_access_ending)

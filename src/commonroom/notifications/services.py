@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from commonroom.comments.models import Comment
     from commonroom.conversations.models import Message
     from commonroom.documents.models import Document, Version
+    from commonroom.workspaces.models import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,12 @@ def _notify(
     excerpt: str,
     key: str,
     emailed: bool = False,
+    email_all: bool = False,
 ) -> list[Notification]:
     """Create the notifications (members only, never the actor, once per person and ``key``),
     nudge the recipients' screens and enqueue the immediate emails after commit (none when
-    ``emailed``: its email is sent by the app it is about)."""
+    ``emailed``: its email is sent by the app it is about; every one of them with
+    ``email_all``: a reminder someone asked for is emailed whatever the setting)."""
     actor_id = getattr(actor, "pk", None)
     if actor_id is not None:
         reasons.pop(actor_id, None)
@@ -164,7 +167,7 @@ def _notify(
             user_id__in=recipients, email=EmailChoice.IMMEDIATE
         ).values_list("user_id", flat=True)
     )
-    ids = [] if emailed else [str(pk) for pk, r in created if r in immediate]
+    ids = [] if emailed else [str(pk) for pk, r in created if email_all or r in immediate]
     if ids:
         transaction.on_commit(lambda: _enqueue_emails(ids), robust=True)
     return [n for n in new if n.pk in {pk for pk, _ in created}]
@@ -238,6 +241,14 @@ def version_uploaded(*, version: Version) -> list[Notification]:
     followers get "new_version"; the uploader follows the document and has seen this version."""
     doc = version.document
     _follow_ids([version.author_id], doc.pk)
+    if version.number == 1:
+        # A document's first version comes in the transaction that made the document: nobody
+        # else can follow it or have seen it yet, so there is nobody to tell.
+        DocumentSeen.objects.bulk_create(
+            [DocumentSeen(user_id=version.author_id, document_id=doc.pk, version_number=1)],
+            ignore_conflicts=True,
+        )
+        return []
     _mark_seen(version.author_id, doc.pk, version.number)
     reasons: dict[int, str] = {}
     _merge(
@@ -264,12 +275,15 @@ def version_uploaded(*, version: Version) -> list[Notification]:
 
 def member_added(
     *, actor: User, workspace_id: Any, user_id: int, open_path: str, open_label: str,
-    workspace_name: str,
+    workspace_name: str, access_until: date | None = None,
 ) -> list[Notification]:  # fmt: skip
     """Someone with an account added at once when invited: "Priya added you to <workspace> to
-    read <document>", linking to what they were invited to read. Its email is the one the
-    workspace sends (workspaces.services), so it is marked emailed: no second one, no digest."""
+    read <document>" (", until 9 January 2027" when their access has a last day), linking to
+    what they were invited to read. Its email is the one the workspace sends
+    (workspaces.services), so it is marked emailed: no second one, no digest."""
     where = f" to read {open_label}" if open_label else ""
+    if access_until is not None:
+        where += f", until {access_until:%-d %B %Y}"
     made = _notify(
         reasons={int(user_id): Kind.ADDED},
         workspace_id=workspace_id,
@@ -282,6 +296,27 @@ def member_added(
         emailed=True,
     )
     return made
+
+
+def readers_reminded(
+    *, document: Document, version: Version, user_ids: Iterable[Any], actor: User
+) -> list[Notification]:
+    """Those who had not read ``version`` were reminded (once a day at most per document,
+    ``documents.services.document_readers_remind``): a notification and an email each."""
+    return _notify(
+        reasons={pk: Kind.READ_REMINDER for pk in user_ids},
+        workspace_id=document.workspace_id,
+        actor=actor,
+        document_id=document.pk,
+        target_url=_doc_url(document.workspace_id, document.pk),
+        summaries={
+            Kind.READ_REMINDER: f"{actor.display_name} asks you to read version "
+            f"{version.number} of {document.name}"
+        },
+        excerpt="",
+        key=f"read-reminder:{document.pk}:{timezone.localdate():%Y-%m-%d}",
+        email_all=True,
+    )
 
 
 def _approval_notify(
@@ -535,6 +570,40 @@ def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> N
         render_to_string(f"notifications/email/{template}.html", context), "text/html"
     )
     email.send()
+
+
+def access_ending(*, workspace: Workspace, user_id: int, access_until: date) -> None:
+    """Inside the transaction that claims the notice (workspaces' job, once per end date):
+    email the person that their access to ``workspace`` ends after ``access_until``, once
+    committed, whatever their notification settings. A failure is logged: the notice is not
+    claimed again."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    days = (access_until - timezone.localdate()).days
+    context = {
+        "user": user,
+        "workspace": workspace,
+        "access_until": access_until,
+        "days": days,
+        "url": absolute(reverse("workspace_detail", args=[workspace.pk])),
+        "time_zone": settings.TIME_ZONE,
+    }
+
+    def send() -> None:
+        try:
+            _send(
+                to=user.email,
+                subject=f"Your access to {workspace.name} ends on {access_until:%-d %B %Y}",
+                template="access_ending",
+                context=context,
+            )
+        except Exception:
+            log.exception("could not email %s that their access ends", user.email)
+
+    transaction.on_commit(send, robust=True)
 
 
 def send_notification_emails(notification_ids: list[str]) -> int:

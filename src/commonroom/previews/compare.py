@@ -28,7 +28,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import TypeVar
 
@@ -52,6 +52,7 @@ MAX_MOVE_WORDS = 400_000  # words in the pairs compared, in all
 MAX_INDEX_STEPS = 1_000_000  # entries of the word index read, in all
 MAX_CELLS_SHOWN = 2_000  # changed cells shown, added and removed rows' cells included
 MAX_ROW_PAIRS = 20_000  # row pairs weighed to pair a replaced stretch's rows, per comparison
+MAX_GRID_COLUMNS = 50  # a document's table shown as a table up to this many columns
 
 _Item = TypeVar("_Item")
 
@@ -77,6 +78,11 @@ class Style:
     ordered: bool = False
     row: str = ""
     column: str = ""
+    # A table cell's place, to show a table's changes as a table: which table of its version
+    # (1, 2… in order), and its row and column there (from 0, spans counted). Not compared.
+    table: int = field(default=0, compare=False)
+    at_row: int = field(default=-1, compare=False)
+    at_column: int = field(default=-1, compare=False)
 
     @property
     def css(self) -> str:
@@ -151,7 +157,8 @@ class _Grid:
     the first row: columns counted with ``colspan``, cells of earlier rows' ``rowspan`` skipped.
     Bounded whatever the spans say: a span is two numbers, never a cell per place it covers."""
 
-    def __init__(self) -> None:
+    def __init__(self, number: int = 0) -> None:
+        self.number = number  # which table of the document (1, 2…)
         self.row = -1
         self.column = 0
         self.spans: dict[int, tuple[int, int, _Cell]] = {}  # start -> (end, last row, cell)
@@ -202,6 +209,7 @@ class _Blocks(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.stack: list[_Open] = []
         self.blocks: list[tuple[list[str], Style]] = []
+        self.tables = 0
 
     def _style(self, tag: str) -> Style:
         """The style of a block opening with ``tag`` here."""
@@ -216,7 +224,14 @@ class _Blocks(HTMLParser):
                 head = grid.head(cell.column) if cell.row > 0 else None
                 row = first.text if first is not None and first is not cell else ""
                 column = head.text if head is not None and head is not cell else ""
-                return Style("cell", row=row, column=column)
+                return Style(
+                    "cell",
+                    row=row,
+                    column=column,
+                    table=grid.number,
+                    at_row=cell.row,
+                    at_column=cell.column,
+                )
         if tag == "table":
             return Style("table")
         if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
@@ -244,7 +259,8 @@ class _Blocks(HTMLParser):
             self.blocks.append((opened.parts, self._style(tag)))
         grid = next((o.grid for o in reversed(self.stack) if o.grid is not None), None)
         if tag == "table":
-            opened.grid = _Grid()
+            self.tables += 1
+            opened.grid = _Grid(self.tables)
         elif tag == "tr" and grid is not None:
             grid.next_row()
         elif tag in {"td", "th"} and grid is not None:
@@ -289,7 +305,7 @@ def blocks_from_html(html: str) -> list[Paragraph]:
         if style.name == "cell" and _label(text) in {style.row, style.column}:
             own = _label(text)  # a row or column named by this very text says nothing more
             row, column = ("" if n == own else n for n in (style.row, style.column))
-            style = Style("cell", row=row, column=column)
+            style = replace(style, row=row, column=column)
         found.append(Paragraph(text, style))
     return found
 
@@ -451,6 +467,27 @@ class Run:
     blocks: list[Block]
     ordered: bool = False
 
+    @property
+    def grid(self) -> list[list[list[Block]]]:
+        """A table's run as its table: rows of cells, each cell the blocks (paragraphs) in it, in
+        order; a cell no paragraph of the comparison is in is empty. Each block stands where its
+        paragraph is in the newer version (in the older one for a paragraph only it has), so a
+        cell whose text was replaced holds the removed and the added paragraph. Empty when the
+        run is not a table's, its cells' places are not known, or it is wider than
+        ``MAX_GRID_COLUMNS``."""
+        if self.kind != "table" or any(b.style.at_row < 0 for b in self.blocks):
+            return []
+        rows: dict[tuple[int, int], dict[int, list[Block]]] = {}
+        width = 0
+        for block in self.blocks:
+            style = block.style
+            row = rows.setdefault((style.table, style.at_row), {})
+            row.setdefault(style.at_column, []).append(block)
+            width = max(width, style.at_column + 1)
+        if width > MAX_GRID_COLUMNS:
+            return []  # shown paragraph by paragraph, each saying where it stands
+        return [[row.get(column, []) for column in range(width)] for row in rows.values()]
+
 
 @dataclass
 class TextDiff:
@@ -475,7 +512,8 @@ class TextDiff:
             style = block.style
             kind = {"list": "list", "cell": "table"}.get(style.name, "")
             last = runs[-1] if runs else None
-            if kind and last and last.kind == kind and last.ordered == style.ordered:
+            same_table = kind != "table" or (last and last.blocks[-1].style.table == style.table)
+            if kind and last and last.kind == kind and last.ordered == style.ordered and same_table:
                 last.blocks.append(block)
             else:
                 runs.append(Run(kind, [block], style.ordered))

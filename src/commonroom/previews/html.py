@@ -47,7 +47,8 @@ CLASSES = frozenset(
         "cr-preview-note", "cr-preview-comments", "cr-preview-comment", "cr-preview-changes",
         "cr-preview-table", "cr-preview-slide", "cr-preview-sheet", "cr-preview-page",
         "cr-preview-image", "cr-preview-text", "cr-preview-author", "cr-cell-long",
-        "cr-preview-page-text",
+        "cr-preview-page-text", "cr-preview-page-top", "cr-preview-page-bottom",
+        "cr-preview-page-number", "cr-preview-page-header", "cr-preview-page-footer",
     }
 )  # fmt: skip
 

@@ -34,6 +34,7 @@ from commonroom.previews.compare import (
 from commonroom.previews.convert import format_for
 from commonroom.previews.html import insert_after_blocks
 from commonroom.previews.models import Preview, PreviewFile, PreviewStatus, WorkspacePreview
+from commonroom.previews.outline import Outline, outline_of
 
 if TYPE_CHECKING:
     from commonroom.documents.models import Version
@@ -51,6 +52,7 @@ class PreviewView:
     notes: list[str] = field(default_factory=list)
     message: str = ""
     can_download: bool = False
+    outline: Outline = field(default_factory=Outline)  # its headings and pages, to jump to
 
     @property
     def ready(self) -> bool:
@@ -131,7 +133,12 @@ def preview_for(*, doc_access: DocumentAccess, version: Version) -> PreviewView:
     shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))
     html = mark_safe(shown)  # noqa: S308
     return PreviewView(
-        version, preview.status, html=html, notes=list(preview.notes), can_download=can_download
+        version,
+        preview.status,
+        html=html,
+        notes=list(preview.notes),
+        can_download=can_download,
+        outline=outline_of(preview.html),
     )
 
 

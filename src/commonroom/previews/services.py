@@ -79,7 +79,7 @@ def preview_requested(*, version: Version) -> None:
     same bytes were previewed in a workspace it cannot see."""
     fmt = format_for(version.content_type, version.filename)
     sha = version.blob_id
-    _, created = Preview.objects.get_or_create(
+    preview, created = Preview.objects.get_or_create(
         blob_id=sha,
         defaults={
             "status": PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
@@ -87,13 +87,16 @@ def preview_requested(*, version: Version) -> None:
             "message": "" if fmt else UNSUPPORTED,
         },
     )
-    # The preview's row lock, held to the commit: its task, which makes every waiting
-    # workspace's preview under that lock, either sees this workspace's row or has finished
-    # (then the status read here is the finished one).
-    preview = Preview.objects.select_for_update().get(blob_id=sha)
     workspace_id = version.document.workspace_id
-    if WorkspacePreview.objects.filter(workspace_id=workspace_id, blob_id=sha).exists():
-        return
+    if not created:
+        # The preview's row lock, held to the commit: its task, which makes every waiting
+        # workspace's preview under that lock, either sees this workspace's row or has
+        # finished (then the status read here is the finished one). A row made just now is
+        # this transaction's own until the commit (no task sees it before), and no workspace
+        # has its preview yet: WorkspacePreview rows are made only here, after their Preview.
+        preview = Preview.objects.select_for_update().get(blob_id=sha)
+        if WorkspacePreview.objects.filter(workspace_id=workspace_id, blob_id=sha).exists():
+            return
     # A file no converter takes is "unsupported" from its name and type alone, at once.
     made_now = created and not fmt
     WorkspacePreview.objects.create(

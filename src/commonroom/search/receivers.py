@@ -20,7 +20,11 @@ from commonroom.suggestions import hooks as suggestions
 
 
 def on_version_added(change: hooks.VersionAdded) -> None:
-    services.index_document(change.document)  # the name and the latest version's words
+    services.index_version(  # the name and the latest version's words
+        document=change.document,
+        version=change.version,
+        document_created=change.document_created,
+    )
 
 
 def on_document_renamed(change: hooks.DocumentRenamed) -> None:

@@ -38,7 +38,7 @@ from commonroom.workspaces.services import workspace_lock
 if TYPE_CHECKING:
     from commonroom.comments.models import Comment
     from commonroom.conversations.models import Conversation, Message
-    from commonroom.documents.models import Document
+    from commonroom.documents.models import Document, Version
 
 
 def _vector(title: str, body: str) -> Any:
@@ -94,6 +94,40 @@ def index_document(document: Document) -> None:
         created_at=doc.created_at,
         updated_at=doc.updated_at,
     )
+    _comments_indexed(doc)
+
+
+def index_version(*, document: Document, version: Version, document_created: bool) -> None:
+    """The document's entry once ``version`` was added to it, inside that transaction:
+    :func:`index_document`'s entry from the rows the upload holds (the document, locked and
+    saved with it, and the version, its latest) rather than read again. A new document's entry
+    is new, and it has no comments yet."""
+    if document.in_trash:
+        index_document(document)
+        return
+    body = preview_text(version.blob_id, workspace_id=document.workspace_id)
+    fields: dict[str, Any] = {
+        "workspace_id": document.workspace_id,
+        "document_id": document.pk,
+        "conversation": None,
+        "author_id": version.author_id,
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+    }
+    if not document_created:
+        _write(Kind.DOCUMENT, document.pk, title=document.name, body=body, **fields)
+        _comments_indexed(document)
+        return
+    title, body = clean_body(document.name)[:255], clean_body(body)[:MAX_BODY]
+    entry = SearchEntry.objects.create(
+        kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+    )
+    if connection.vendor == "postgresql":
+        SearchEntry.objects.filter(pk=entry.pk).update(vector=_vector(title, body))
+
+
+def _comments_indexed(doc: Document) -> None:
+    """Every live comment on the document has its entry."""
     have = set(
         SearchEntry.objects.filter(document_id=doc.pk, kind=Kind.COMMENT).values_list(
             "object_id", flat=True

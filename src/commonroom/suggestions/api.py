@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 from commonroom.accounts.api import PersonOut, person_out
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
-from commonroom.documents.api import NO_NUL, Text, VersionOut, version_out
+from commonroom.documents.api import DOWNLOAD_OFF_403, NO_NUL, Text, VersionOut, version_out
 from commonroom.documents.selectors import DocumentAccess, document_access
 from commonroom.suggestions import services
 from commonroom.suggestions.downloads import (
@@ -224,6 +224,7 @@ def suggestions_accept(
     response={200: bytes},
     openapi_extra={
         "responses": {
+            "403": DOWNLOAD_OFF_403,
             "200": {
                 "description": (
                     "The Word (.docx) file of the version with every open suggestion made on it "
@@ -232,8 +233,8 @@ def suggestions_accept(
                     "Word comment with its replies; stamped as that version (the custom "
                     "document property `CommonroomVersion`), so the file uploaded after "
                     "editing it in Word is known to be based on it. An attachment named "
-                    "`<name> (with suggestions).docx`. What could not be placed in the file is "
-                    "left out and counted in the headers."
+                    "`<document> (version N, with suggestions).docx`. What could not be "
+                    "placed in the file is left out and counted in the headers."
                 ),
                 "content": {
                     WORD_TYPE: {"schema": {"type": "string", "format": "binary"}},

@@ -35,7 +35,6 @@ SuggestionAbility = Literal["accept", "reject"]
 
 CANNOT_SUGGEST = "You can read this document but not suggest changes to it."
 CANNOT_DECIDE = "Only the workspace's managers and editors can accept or reject suggestions."
-CANNOT_DOWNLOAD = "You cannot download this document."
 UNSUPPORTED = (
     "Suggestions can change Word (.docx), text (.txt) and Markdown (.md) files only: this "
     "version is another kind of file."
@@ -98,11 +97,6 @@ def require_decide(doc_access: DocumentAccess) -> None:
 def may_download(doc_access: DocumentAccess) -> bool:
     """Whether this reader may download the document (with its suggestions, too)."""
     return doc_access.can("download")
-
-
-def require_download(doc_access: DocumentAccess) -> None:
-    if not may_download(doc_access):
-        deny(doc_access.access, CANNOT_DOWNLOAD)
 
 
 def may_carry(doc_access: DocumentAccess, version: Version) -> bool:

@@ -63,6 +63,7 @@ from commonroom.core.text import stated_text
 from commonroom.documents.selectors import DocumentAccess, document_access, version_get
 from commonroom.documents.services import (
     document_access_locked,
+    download_require,
     version_restore,
     version_upload,
 )
@@ -82,7 +83,6 @@ from commonroom.suggestions.permissions import (
     UNSUPPORTED,
     NotWord,
     require_decide,
-    require_download,
     require_suggest,
     version_format,
 )
@@ -759,7 +759,9 @@ def tracked_changes_download(
     version: for whoever may download the document. Refused with a sentence, and nothing
     written, for any other kind of file or one that cannot be read; what could not be placed is
     left out and counted. The download is audited, with those counts."""
-    require_download(doc_access)
+    download_require(
+        actor=actor, doc_access=doc_access, what="tracked_changes", number=number, info=info
+    )
     version = version_get(doc_access=doc_access, number=number)
     if version_format(version) != "docx":
         raise NotWord(version.number)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from commonroom.comments.selectors import open_threads_on_version
 from commonroom.core.exceptions import Conflict
 from commonroom.core.sandbox import Limits, run_child
+from commonroom.documents.filenames import download_name
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.documents.stamping import PROPERTY, Stamp, work_folder
 from commonroom.office import package
@@ -106,10 +107,10 @@ class TrackedFile:
         return "; ".join(parts) + ": see them on the document's page."
 
 
-def tracked_filename(filename: str) -> str:
-    """ "Minutes.docx" → "Minutes (with suggestions).docx"."""
-    stem = filename[: -len(".docx")] if filename.lower().endswith(".docx") else filename
-    return f"{stem} (with suggestions).docx"
+def tracked_filename(document_name: str, number: int) -> str:
+    """ "Minutes.docx", 3 → "Minutes (version 3, with suggestions).docx": named after the
+    document and its version, as every download is (``documents.filenames.download_name``)."""
+    return download_name(document_name, number, note="with suggestions", extension=".docx")
 
 
 def _iso(value: Any) -> str:
@@ -321,7 +322,7 @@ def tracked_file(doc_access: DocumentAccess, version: Version, data: bytes) -> T
     threads_left = {k for k in left_threads if asked.thread_of.get(k) not in left_suggestions}
     return TrackedFile(
         data=written,
-        filename=tracked_filename(version.filename),
+        filename=tracked_filename(doc_access.document.name, version.number),
         version=version.number,
         suggestions=len(asked.suggestion_keys) - len(left_suggestions),
         threads=len(asked.thread_keys) - len(left_threads),

@@ -227,8 +227,8 @@ def suggestions_tracked_download(
             actor=request.user, doc_access=doc_access, number=number, info=info(request)
         )
     except ApplicationError as exc:
-        if exc.status == 404:
-            raise
+        if exc.status in (403, 404):
+            raise  # not found, or downloading refused: its page says why (decision 27)
         return back_with_error(request, exc, document_page_url(doc_access, "suggestions"))
     if made.left_out:
         messages.warning(

@@ -26,7 +26,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from wsgidav.dav_error import HTTP_LOCKED, DAVError
+from wsgidav import util
+from wsgidav.dav_error import (
+    HTTP_LOCKED,
+    DAVError,
+    DAVErrorCondition,
+    PRECONDITION_CODE_LockConflict,
+)
 from wsgidav.lock_man.lock_manager import (
     LockManager,
     generate_lock_token,
@@ -34,6 +40,7 @@ from wsgidav.lock_man.lock_manager import (
     validate_lock,
 )
 
+from commonroom.documents import hooks
 from commonroom.webdav.clients import program_name
 from commonroom.webdav.models import DavLock
 from commonroom.workspaces.services import workspace_lock
@@ -53,6 +60,23 @@ def workspace_of(key: str) -> uuid.UUID | None:
         return uuid.UUID(hex=first)
     except ValueError:
         return None
+
+
+def locks_changed(workspace_ids: Any, *, actor_id: int | None) -> None:
+    """Tell documents' hook that locks were taken or ended in these workspaces (in the
+    caller's transaction; pages showing who holds what ask again once it commits)."""
+    for workspace_id in sorted({w for w in workspace_ids if w is not None}, key=str):
+        hooks.changed(hooks.EditLocksChanged(actor_id=actor_id, workspace_id=workspace_id))
+
+
+def expired_delete(now: datetime | None = None) -> None:
+    """Delete the locks that have expired, telling their workspaces' pages."""
+    with transaction.atomic():
+        expired = DavLock.objects.filter(expire_at__lte=now or timezone.now())
+        workspaces = set(expired.values_list("workspace_id", flat=True))
+        if workspaces:
+            expired.delete()
+            locks_changed(workspaces, actor_id=None)
 
 
 def _children_prefix(path: str) -> str:
@@ -97,7 +121,7 @@ class DatabaseLockStorage:
         return None
 
     def cleanup(self) -> None:
-        DavLock.objects.filter(expire_at__lte=timezone.now()).delete()
+        expired_delete()
 
     def clear(self) -> None:
         DavLock.objects.all().delete()
@@ -120,7 +144,7 @@ class DatabaseLockStorage:
         lock["token"] = generate_lock_token()
         self.cleanup()
         owner = lock["owner"].decode("utf-8", "replace")
-        DavLock.objects.create(
+        row = DavLock.objects.create(
             token=lock["token"],
             root=root,
             user_id=int(lock["principal"]),
@@ -133,6 +157,8 @@ class DatabaseLockStorage:
             timeout=lock["timeout"],
             expire_at=datetime.fromtimestamp(lock["expire"], tz=UTC),
         )
+        with transaction.atomic():
+            locks_changed([row.workspace_id], actor_id=row.user_id)
         return lock
 
     def refresh(self, token: str, *, timeout: Any) -> dict[str, Any]:
@@ -146,7 +172,11 @@ class DatabaseLockStorage:
         return found
 
     def delete(self, token: str) -> bool:
-        deleted, _ = DavLock.objects.filter(token=token).delete()
+        with transaction.atomic():
+            rows = list(DavLock.objects.filter(token=token).values_list("workspace_id", "user_id"))
+            deleted, _ = DavLock.objects.filter(token=token).delete()
+            if deleted:
+                locks_changed([w for w, _ in rows], actor_id=rows[0][1])
         return bool(deleted)
 
     def get_lock_list(
@@ -166,6 +196,25 @@ class DatabaseLockStorage:
         if token_only:
             return [row.token for row in rows]
         return [_as_dict(row) for row in rows]
+
+    def locks_along(self, path: str) -> dict[str, list[dict[str, Any]]]:
+        """The live locks rooted at ``path`` and at each folder above it, by root: one query
+        where asking each in turn took one per level."""
+        roots = _along(normalize_lock_root(path))
+        by_root: dict[str, list[dict[str, Any]]] = {root: [] for root in roots}
+        for row in self._live().filter(root__in=roots).order_by("created_at"):
+            by_root[row.root].append(_as_dict(row))
+        return by_root
+
+
+def _along(url: str) -> list[str]:
+    """``url`` and every folder above it, as lock roots (``/a/b``, ``/a``, ``/``)."""
+    roots = []
+    u: str | None = url
+    while u:
+        roots.append(normalize_lock_root(u))
+        u = util.get_uri_parent(u)
+    return roots
 
 
 class SharedLockManager(LockManager):
@@ -217,6 +266,29 @@ class SharedLockManager(LockManager):
             self._active_writes[url] = self._active_writes.get(url, 0) + 1
         finally:
             self._lock.release()
+
+    def _get_write_conflicts(
+        self, url: str, depth: str, token_list: list[str], principal: str
+    ) -> DAVErrorCondition:
+        """WsgiDAV's decision, unchanged (a lock on ``url`` itself, or a depth-infinity lock
+        on a folder above it, conflicts unless the request is its holder's with its token; for
+        a depth-infinity write, any lock below), with the locks along the path read in one
+        query rather than one per level."""
+        errcond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+        url = normalize_lock_root(url)
+        for root, locks in self.storage.locks_along(url).items():
+            for lock in locks:
+                if root != url and lock["depth"] != "infinity":
+                    continue  # a folder's depth-0 lock does not hold what is inside it
+                if principal == lock["principal"] and lock["token"] in token_list:
+                    continue  # the holder, with its token
+                errcond.add_href(lock["root"])
+        if depth == "infinity":
+            for lock in self.storage.get_lock_list(
+                url, include_root=False, include_children=True, token_only=False
+            ):
+                errcond.add_href(lock["root"])
+        return errcond
 
     def locks_on(self, url: str) -> list[dict[str, Any]]:
         """The live locks at ``url`` and below it."""

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.utils import timezone
 from wsgidav import util, xml_tools
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider, _DAVResource
@@ -455,15 +456,29 @@ class ContainerResource(_Node, DAVCollection):
 
     def create_empty_resource(self, name: str) -> ScratchResource:
         """A new name (a PUT's or a LOCK's): the person's empty placeholder until content
-        arrives (``services.content_arrives``)."""
+        arrives (``services.content_arrives``). A PUT's is not stored: its body comes next, in
+        the same request, and what arrives decides what is stored (a document, or this empty
+        placeholder for no bytes); a LOCK's is, as it stands until a later request."""
+        if self.environ.get("REQUEST_METHOD") == "PUT":
+            now = timezone.now()
+            unsaved = ScratchFile(
+                user=self.dav.user,
+                workspace=self.workspace,
+                folder=self.folder,
+                name=name,
+                name_key=fold(name),
+                created_at=now,
+                modified_at=now,
+            )
+            pending = self._scratch(unsaved)
+            pending.pending = True
+            return pending
         with answered():
             scratch = services.scratch_write(
                 actor=self.dav.user, access=self.access, folder=self.folder, name=name
             )
         self.dav.forget()
-        resource = self._scratch(scratch)
-        resource.made_now = True
-        return resource
+        return self._scratch(scratch)
 
     def handle_delete(self) -> bool:
         if self.folder is None:
@@ -538,8 +553,7 @@ class _Writable(_Node, DAVNonCollection):
         if writer is None:
             return
         try:
-            if with_errors:
-                self.abandoned()
+            if with_errors:  # nothing stored: a new name's placeholder never was (``pending``)
                 return
             with answered():
                 self.arrival = self.arrived(writer.uploaded)
@@ -552,9 +566,6 @@ class _Writable(_Node, DAVNonCollection):
 
     def arrived(self, uploaded: UploadedFile) -> services.Arrival:
         raise NotImplementedError
-
-    def abandoned(self) -> None:
-        return None
 
     def support_ranges(self) -> bool:
         return True
@@ -654,7 +665,7 @@ class ScratchResource(_Writable):
     """One of the person's scratch files: a client's temporary file, or a placeholder for a
     new name whose content has not arrived."""
 
-    made_now = False  # made by this request (a PUT's placeholder): gone again if it fails
+    pending = False  # a PUT's new name, not stored: what its body becomes is (``arrived``)
 
     def __init__(
         self, path: str, environ: dict[str, Any], scratch: ScratchFile, parent: ContainerResource
@@ -715,11 +726,8 @@ class ScratchResource(_Writable):
             name=self.scratch.name,
             uploaded=uploaded,
             info=self.dav.info,
+            placeholder=not self.pending,
         )
-
-    def abandoned(self) -> None:
-        if self.made_now:
-            ScratchFile.objects.filter(pk=self.scratch.pk, size=0).delete()
 
     def handle_delete(self) -> bool:
         self.provider.check_unlocked(self, self.environ, depth="0")
@@ -1043,6 +1051,11 @@ class CommonroomProvider(DAVProvider):
         if isinstance(src, ContainerResource):
             if src.folder is None:
                 raise _forbid("A workspace cannot be copied over WebDAV.")
+            if depth_infinity:
+                with answered():  # its documents' bytes: refused before anything is made
+                    documents.folder_download_require(
+                        actor=dav.user, access=src.access, folder=src.folder, info=dav.info
+                    )
             self._overwritten(dest)
             self._copy_folder(src, parent, name, None, depth_infinity=depth_infinity)
         else:
@@ -1056,8 +1069,12 @@ class CommonroomProvider(DAVProvider):
     def _file_upload(self, src: Any, name: str) -> UploadedFile:
         if isinstance(src, DocumentResource):
             with answered():
-                if not src.doc_access.can("download"):
-                    raise PermissionDenied("You cannot download this document.")
+                documents.download_require(
+                    actor=src.dav.user,
+                    doc_access=src.doc_access,
+                    what="webdav_copy",
+                    info=src.dav.info,
+                )
             latest = src.version
             if latest is None:
                 return SimpleUploadedFile(name, b"")

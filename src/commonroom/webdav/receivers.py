@@ -84,7 +84,8 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     doc_access = page.doc_access
     document = doc_access.document
     shown = workspace_segment(user=page.user, workspace_id=doc_access.access.workspace.pk)
-    if shown is None or not page.versions:
+    # Opening it in a program reads its bytes: a download, for those who may (decision 27).
+    if shown is None or not page.versions or not doc_access.can("download"):
         return {"dav": None}
     names = document_names(doc_access.access, [document])[document.pk]
     url = dav_address([shown, *names])

@@ -44,6 +44,7 @@ from commonroom.documents.selectors import (
     folder_document_named,
     latest_version,
 )
+from commonroom.webdav.locks import expired_delete, locks_changed
 from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, is_temporary
 from commonroom.webdav.selectors import document_locks, hold_for, scratch_named
@@ -256,9 +257,17 @@ def content_arrives(
     name: str,
     uploaded: UploadedFile,
     info: RequestInfo = SYSTEM,
+    placeholder: bool = True,
 ) -> Arrival:
-    """What bytes written to ``name`` in that place become (see the module)."""
+    """What bytes written to ``name`` in that place become (see the module). ``placeholder``
+    False: the caller looked for the person's scratch file at this name a moment ago, in this
+    request, and found none, so there is no empty placeholder of theirs to end."""
     require_ability(access, "upload", CANNOT_WRITE)
+
+    def placeholder_drop() -> None:
+        if placeholder:
+            _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+
     if is_temporary(name):
         return Arrival(
             scratch=scratch_write(
@@ -276,7 +285,7 @@ def content_arrives(
             info=info,
         )
         hold_release(actor=actor, scratch=held)
-        _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+        placeholder_drop()
         return Arrival(document=original, version=version)
     doc = folder_document_named(access=access, folder=folder, name=name)
     if doc is not None:
@@ -286,7 +295,7 @@ def content_arrives(
             uploaded=uploaded,
             info=info,
         )
-        _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+        placeholder_drop()
         return Arrival(document=doc, version=version)
     if not uploaded.size:
         return Arrival(scratch=scratch_write(actor=actor, access=access, folder=folder, name=name))
@@ -308,13 +317,13 @@ def content_arrives(
                 uploaded=uploaded,
                 info=info,
             )
-            _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+            placeholder_drop()
             return Arrival(document=revived, version=version)
     uploaded.name = name
     version = documents.document_upload(
         actor=actor, access=access, uploaded=uploaded, folder=folder, info=info
     )
-    _placeholder_drop(actor=actor, access=access, folder=folder, name=name)
+    placeholder_drop()
     return Arrival(document=version.document, version=version)
 
 
@@ -338,6 +347,8 @@ def document_locks_end(*, access: WorkspaceAccess, document: Document) -> list[D
     the lock's token is refused (412), so their program saves a copy instead."""
     held = document_locks(access, [document]).get(document.pk, [])
     DavLock.objects.filter(token__in=[row.token for row in held]).delete()
+    if held:
+        locks_changed([access.workspace.pk], actor_id=None)
     return held
 
 
@@ -349,6 +360,6 @@ def leftovers_sweep(*, now: datetime | None = None) -> int:
     them; a running hold is never that old) and expired locks. Safe to run twice. Returns
     how many scratch files went."""
     now = now or timezone.now()
-    DavLock.objects.filter(expire_at__lte=now).delete()
+    expired_delete(now)
     deleted, _ = ScratchFile.objects.filter(modified_at__lt=now - SCRATCH_KEPT).delete()
     return deleted

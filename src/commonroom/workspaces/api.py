@@ -4,17 +4,19 @@ abilities as the pages; the abilities are returned so clients never recompute th
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from django.db import transaction
 from ninja import Router, Schema, Status
 from pydantic import Field, StrictBool, StringConstraints
 
+from commonroom.core.exceptions import NotFound
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces import services
-from commonroom.workspaces.models import Invitation, Membership, Role
+from commonroom.workspaces.models import DownloadRule, Invitation, Membership, Role
+from commonroom.workspaces.permissions import download_settings
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
     workspace_access,
@@ -39,6 +41,9 @@ class WorkspaceOut(Schema):
     record_retention_years: int
     # Whether its external guests may create API tokens (staff always may).
     guests_may_create_tokens: bool
+    # Who may download originals, per role: "everyone", "staff" (not external guests) or
+    # "nobody"; managers always may. Reading in the browser is every member's.
+    downloads: dict[str, str]
     created_at: datetime
     role: str
     abilities: dict[str, bool]
@@ -54,6 +59,9 @@ class WorkspacePatch(Schema):
     description: Text | None = None
     record_retention_years: Annotated[int, Field(ge=0, le=100)] | None = None
     guests_may_create_tokens: StrictBool | None = None
+    # Role → "everyone", "staff" or "nobody" for the roles to change (managers: "everyone"
+    # only). Anything else is refused with a sentence (400) and nothing changes.
+    downloads: dict[str, Text] | None = None
     archived: StrictBool | None = None
 
 
@@ -65,15 +73,32 @@ class MemberOut(Schema):
     kind: str
     role: str
     added_at: datetime
+    # The last day of their access (the installation's time zone): it ends at midnight at the
+    # end of that day, everywhere. null: no end date.
+    access_until: date | None = Field(
+        description="The last day of the member's access, in the installation's time zone: "
+        "it ends at midnight at the end of that day (pages, API, websockets, WebDAV). "
+        "null: no end date."
+    )
 
 
 class MemberPatch(Schema):
-    role: Role
+    role: Role | None = None
+    access_until: date | None = Field(
+        default=None,
+        description="The last day of the member's access (today or later; never a manager's). "
+        "Sent as null: no end date. Left out: unchanged.",
+    )
 
 
 class InvitationIn(Schema):
     email: Annotated[Text, Field(json_schema_extra={"format": "email"})]
     role: Role
+    access_until: date | None = Field(
+        default=None,
+        description="The last day of the access the invitation gives (today or later; not "
+        "for a manager). null or left out: no end date.",
+    )
 
 
 class InvitationOut(Schema):
@@ -83,6 +108,9 @@ class InvitationOut(Schema):
     status: str
     created_at: datetime
     expires_at: datetime
+    access_until: date | None = Field(
+        description="The last day of the access it gives; null: no end date."
+    )
 
 
 def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
@@ -94,6 +122,7 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
         "archived": ws.is_archived,
         "record_retention_years": ws.record_retention_years,
         "guests_may_create_tokens": ws.guests_may_create_tokens,
+        "downloads": {"manager": DownloadRule.EVERYONE.value, **download_settings(ws)},
         "created_at": ws.created_at,
         "role": access.role,
         "abilities": access.abilities,
@@ -109,6 +138,7 @@ def member_out(m: Membership) -> dict[str, object]:
         "kind": m.user.kind,
         "role": m.role,
         "added_at": m.added_at,
+        "access_until": m.access_until,
     }
 
 
@@ -120,6 +150,7 @@ def invitation_out(i: Invitation) -> dict[str, object]:
         "status": i.status,
         "created_at": i.created_at,
         "expires_at": i.expires_at,
+        "access_until": i.access_until,
     }
 
 
@@ -162,6 +193,7 @@ def workspace_update(
             or payload.description is not None
             or payload.record_retention_years is not None
             or payload.guests_may_create_tokens is not None
+            or payload.downloads is not None
         ):
             services.workspace_update(
                 actor=request.user,
@@ -170,6 +202,7 @@ def workspace_update(
                 description=payload.description,
                 record_retention_years=payload.record_retention_years,
                 guests_may_create_tokens=payload.guests_may_create_tokens,
+                downloads=payload.downloads,
                 info=_info(request),
             )
         if payload.archived is True and not access.workspace.is_archived:
@@ -189,14 +222,38 @@ def member_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
 def member_update(
     request: AuthedRequest, workspace_id: uuid.UUID, member_id: int, payload: MemberPatch
 ) -> object:
+    """Change a member's role, the last day of their access, or both (all or nothing). A
+    manager's access cannot end on a date: to make someone with an end date a manager, send
+    ``access_until: null`` with the role."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    m = services.membership_change_role(
-        actor=request.user,
-        access=access,
-        membership_id=member_id,
-        role=payload.role,
-        info=_info(request),
-    )
+    date_sent = "access_until" in payload.model_fields_set
+
+    def set_date() -> None:
+        services.membership_set_access_until(
+            actor=request.user,
+            access=access,
+            membership_id=member_id,
+            access_until=payload.access_until,
+            info=_info(request),
+        )
+
+    with transaction.atomic():
+        # A new manager's date goes first; a demoted manager's after the role.
+        if date_sent and payload.role == Role.MANAGER:
+            set_date()
+        if payload.role is not None:
+            services.membership_change_role(
+                actor=request.user,
+                access=access,
+                membership_id=member_id,
+                role=payload.role,
+                info=_info(request),
+            )
+        if date_sent and payload.role != Role.MANAGER:
+            set_date()
+    m = next((m for m in workspace_members(access=access) if m.pk == member_id), None)
+    if m is None:
+        raise NotFound()
     return member_out(m)
 
 
@@ -228,6 +285,7 @@ def invitation_create(
         access=access,
         email=payload.email,
         role=payload.role,
+        access_until=payload.access_until,
         info=_info(request),
     )
     if invited.added is not None:

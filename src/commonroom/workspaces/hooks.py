@@ -2,8 +2,11 @@
 
 **Changes.** A service that changes who may see a workspace, or as what, tells :func:`changed`
 inside its transaction, after the change is written and before its audit row. Live follows
-(its ``receivers.py``): a removed member's sockets on the workspace close, and a member whose
-role changed is told on their open pages.
+(its ``receivers.py``): a removed member's sockets on the workspace close (also when their
+access reached its end date: ``actor`` is then ``None``), and a member whose role changed is
+told on their open pages. Notifications emails a member whose access ends within a week
+(``MemberAccessEnding``, once per end date), and tells someone added at once that they were
+(``MemberAdded``).
 
 **The home page.** The home page ("My workspaces") shows what needs the person across their
 workspaces, which other apps keep (unread mentions, threads waiting, conversations with new
@@ -16,6 +19,7 @@ So workspaces imports none of the apps that follow it or add to its pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from commonroom.core.hooks import Hook, PageParts
@@ -49,7 +53,8 @@ class MemberRoleChanged:
 class MemberAdded:
     """``user_id``, who already had an account, was invited to ``workspace`` and is a member
     at once, with ``role``; ``open_path`` is the page they were invited to read ("" for the
-    workspace itself), named ``open_label``."""
+    workspace itself), named ``open_label``; ``access_until`` is the last day of their access
+    when the invitation gave one."""
 
     actor: User
     workspace: Workspace
@@ -57,18 +62,31 @@ class MemberAdded:
     role: str
     open_path: str = ""
     open_label: str = ""
+    access_until: date | None = None
 
 
 @dataclass(frozen=True)
 class MemberRemoved:
-    """``user_id`` is no longer a member of ``workspace``: nothing of it may reach them now."""
+    """``user_id`` is no longer a member of ``workspace``: nothing of it may reach them now.
+    ``actor`` is the manager who removed them, or ``None`` when their access reached its end
+    date (the scheduled job)."""
 
-    actor: User
+    actor: User | None
     workspace: Workspace
     user_id: int
 
 
-Change = MemberAdded | MemberRoleChanged | MemberRemoved
+@dataclass(frozen=True)
+class MemberAccessEnding:
+    """The access of ``user_id`` to ``workspace`` ends after ``access_until`` (its last day),
+    within a week: they are to be told, once per date (notifications emails them)."""
+
+    workspace: Workspace
+    user_id: int
+    access_until: date
+
+
+Change = MemberAdded | MemberRoleChanged | MemberRemoved | MemberAccessEnding
 
 hook: Hook[Change] = Hook("workspaces")
 subscribe = hook.subscribe

@@ -28,3 +28,12 @@ ROLE_WITH_ARTICLE = {
 def role_with_article(role: str) -> str:
     """``"editor"`` → ``"an editor"``: the role with its article, for a sentence."""
     return ROLE_WITH_ARTICLE[Role(role)]
+
+
+class DownloadRule(models.TextChoices):
+    """Who in one role may download originals (a workspace's setting, per role below manager:
+    managers always may, since they decide who else does)."""
+
+    EVERYONE = "everyone", "Everyone"
+    STAFF = "staff", "Staff only, not external guests"
+    NOBODY = "nobody", "No one"

@@ -1,22 +1,33 @@
-"""Reading workspaces as a given person sees them. Nothing here returns what they may not see."""
+"""Reading workspaces as a given person sees them. Nothing here returns what they may not see.
+
+A membership whose end date has passed (``Membership.access_until``, the last day of access) is
+no membership here: every selector that answers who belongs to a workspace filters by
+``models.current_q``, so pages, the API, sockets (``active_memberships``), WebDAV
+(``workspaces_for_user``), search, mentions and notifications stop at the same moment,
+before the scheduled job (``services.memberships_access_end``) removes the row."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Q, QuerySet
+from django.utils import timezone
 
-from commonroom.core.exceptions import NotFound
-from commonroom.workspaces.models import Invitation, Membership, Workspace
+from commonroom.audit.selectors import last_seen_in_workspaces
+from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.workspaces.models import Invitation, Membership, Workspace, current_q
 from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
     WorkspaceAbility,
     abilities_for_role,
+    download_settings,
 )
+from commonroom.workspaces.roles import Role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -31,9 +42,19 @@ class WorkspaceAccess:
     workspace: Workspace
     role: str
     abilities: WorkspaceAbilities
+    # The last day of the person's access (``Membership.access_until``), or None: no end (or not
+    # read, as under a write's lock, where only the role is read again).
+    access_until: date | None = None
 
     def can(self, ability: WorkspaceAbility) -> bool:
         return self.abilities[ability]
+
+    @property
+    def access_days_left(self) -> int | None:
+        """Whole days of access after today (0: it ends tonight), or None: no end date."""
+        if self.access_until is None:
+            return None
+        return (self.access_until - timezone.localdate()).days
 
 
 def parse_uuid(value: Any) -> uuid.UUID:
@@ -53,22 +74,34 @@ def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) ->
     pk = parse_uuid(workspace_id)
     membership = (
         Membership.objects.select_related("workspace")
-        .filter(workspace_id=pk, user=user)
+        .filter(current_q(), workspace_id=pk, user=user)
         .order_by()  # one row at most: no need for the default ordering's join on users
         .first()
     )
     if membership is None:
         raise NotFound()
-    return access_from_membership(membership)
+    return access_from_membership(membership, user=user)
 
 
-def access_from_membership(membership: Membership) -> WorkspaceAccess:
-    ws = membership.workspace
+def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAccess:
+    """``user``'s access to ``workspace`` as a member with ``role``: the abilities decided by
+    ``permissions.abilities_for_role`` from the role, the workspace (archived, its download
+    setting) and whether the person is an external guest."""
     return WorkspaceAccess(
-        workspace=ws,
-        role=membership.role,
-        abilities=abilities_for_role(membership.role, archived=ws.is_archived),
+        workspace=workspace,
+        role=role,
+        abilities=abilities_for_role(
+            role,
+            archived=workspace.is_archived,
+            guest=user.is_guest,
+            downloads=download_settings(workspace),
+        ),
     )
+
+
+def access_from_membership(membership: Membership, *, user: User) -> WorkspaceAccess:
+    access = access_for(workspace=membership.workspace, role=membership.role, user=user)
+    return replace(access, access_until=membership.access_until)
 
 
 def workspaces_for_user(
@@ -78,10 +111,14 @@ def workspaces_for_user(
     if not user.is_authenticated:
         return []
     qs = (
-        Membership.objects.filter(user=user)
+        Membership.objects.filter(current_q(), user=user)
         .select_related("workspace")
         .annotate(
-            member_count=Count("workspace__memberships", distinct=True),
+            member_count=Count(
+                "workspace__memberships",
+                filter=current_q("workspace__memberships__"),
+                distinct=True,
+            ),
         )
         .order_by("workspace__archived_at", "workspace__name")
     )
@@ -89,7 +126,7 @@ def workspaces_for_user(
         qs = qs.filter(workspace__archived_at__isnull=True)
     result = []
     for m in qs:
-        access = access_from_membership(m)
+        access = access_from_membership(m, user=user)
         access.workspace.member_count = m.member_count  # type: ignore[attr-defined]
         result.append(access)
     return result
@@ -98,11 +135,17 @@ def workspaces_for_user(
 def member_workspace_ids(*, user: User | int) -> QuerySet[Membership, Any]:
     """The ids of the workspaces ``user`` (or the person with that id) belongs to, as a
     subquery other apps filter their rows by (``workspace_id__in=``) in the same query."""
-    return Membership.objects.filter(user=user).order_by().values("workspace_id")
+    return Membership.objects.filter(current_q(), user=user).order_by().values("workspace_id")
 
 
 def workspace_members(*, access: WorkspaceAccess) -> QuerySet[Membership]:
-    return access.workspace.memberships.select_related("user").order_by("user__email")
+    """The members whose access has not ended (a membership past its end date is gone from
+    every page at once, before the scheduled job removes it)."""
+    return (
+        access.workspace.memberships.filter(current_q())
+        .select_related("user")
+        .order_by("user__email")
+    )
 
 
 def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
@@ -120,7 +163,11 @@ def account_exists(email: str) -> bool:
 
 def member_users(workspace: Workspace) -> QuerySet[Any]:
     """The people who are members of ``workspace`` (to resolve @mentions among them)."""
-    return get_user_model().objects.filter(memberships__workspace=workspace).order_by("email")
+    return (
+        get_user_model()
+        .objects.filter(current_q("memberships__"), memberships__workspace=workspace)
+        .order_by("email")
+    )
 
 
 def mention_candidates(*, access: WorkspaceAccess, query: str, limit: int = 8) -> list[Any]:
@@ -150,7 +197,7 @@ def mention_handles(*, access: WorkspaceAccess, users: list[Any]) -> dict[Any, s
 def active_memberships(*, workspace_id: Any) -> QuerySet[Membership]:
     """The memberships of the workspace whose person's account is active: the only people whose
     open connections may follow it (filter further by person; usable as a subquery)."""
-    return Membership.objects.filter(workspace_id=workspace_id, user__is_active=True)
+    return Membership.objects.filter(current_q(), workspace_id=workspace_id, user__is_active=True)
 
 
 def workspace_named(name: str) -> Workspace | None:
@@ -161,21 +208,29 @@ def workspace_named(name: str) -> Workspace | None:
 
 def member_workspaces(*, user: User) -> list[Workspace]:
     """The workspaces ``user`` belongs to, archived ones too, by name (one query)."""
-    return list(Workspace.objects.filter(memberships__user=user).order_by("name"))
+    return list(
+        Workspace.objects.filter(current_q("memberships__"), memberships__user=user).order_by(
+            "name"
+        )
+    )
 
 
 def membership_exists(*, workspace_id: Any, user_id: Any) -> Exists:
     """True where the person ``user_id`` is a member of the workspace ``workspace_id``, each a
     value or an ``OuterRef`` to a field of another app's rows: those rows filtered by
     membership in the same query (``.filter(membership_exists(...))``)."""
-    return Exists(Membership.objects.filter(workspace_id=workspace_id, user_id=user_id))
+    return Exists(
+        Membership.objects.filter(current_q(), workspace_id=workspace_id, user_id=user_id)
+    )
 
 
 def member_roles(*, workspace_id: Any, user_ids: Iterable[Any]) -> dict[int, str]:
     """The role of each of ``user_ids`` who is a member of the workspace, by user id (a person
     missing from the answer is not a member)."""
     return dict(
-        Membership.objects.filter(workspace_id=workspace_id, user_id__in=list(user_ids))
+        Membership.objects.filter(
+            current_q(), workspace_id=workspace_id, user_id__in=list(user_ids)
+        )
         .order_by()
         .values_list("user_id", "role")
     )
@@ -186,7 +241,71 @@ def guests_tokens_allowed(user: User) -> bool:
     guests create and use API tokens (its managers' choice). Accounts asks it, through
     ``accounts.hooks.guest_api_tokens``, for a guest only."""
     return Membership.objects.filter(
+        current_q(),
         user=user,
         workspace__guests_may_create_tokens=True,
         workspace__archived_at__isnull=True,
     ).exists()
+
+
+# The ``User.kind`` of an external guest (accounts' ``UserKind.GUEST``).
+GUEST_KIND = "guest"
+
+
+def managed_guests(*, user: User) -> list[Membership]:
+    """The external guests' memberships, whose access has not ended, of every workspace
+    ``user`` manages and that is not archived (where they may remove members), by guest then
+    workspace, in one query."""
+    managed = Membership.objects.filter(
+        current_q(), user=user, role=Role.MANAGER, workspace__archived_at__isnull=True
+    ).values("workspace_id")
+    return list(
+        Membership.objects.filter(current_q(), workspace_id__in=managed, user__kind=GUEST_KIND)
+        .select_related("user", "workspace")
+        .order_by("user__email", "workspace__name")
+    )
+
+
+@dataclass(frozen=True)
+class GuestRow:
+    """An external guest in one workspace, with when they last did anything there: their
+    newest audit-trail entry in it (every document they opened, once per ten minutes, and
+    every change they made is one), and when they last signed in anywhere."""
+
+    membership: Membership
+    last_seen: datetime | None
+
+    @property
+    def last_sign_in(self) -> datetime | None:
+        last: datetime | None = self.membership.user.last_login
+        return last
+
+
+def guests_overview(*, user: User) -> list[GuestRow]:
+    """:func:`managed_guests` with each one's last visit (two queries in all)."""
+    rows = managed_guests(user=user)
+    seen = last_seen_in_workspaces(
+        actor_ids={m.user_id for m in rows}, workspace_ids={m.workspace_id for m in rows}
+    )
+    return [GuestRow(membership=m, last_seen=seen.get((m.user_id, m.workspace_id))) for m in rows]
+
+
+NOT_MANAGED = "One of the people chosen is not in a workspace you manage. Nobody was removed."
+
+
+def managed_guests_chosen(*, user: User, membership_ids: Iterable[Any]) -> list[Membership]:
+    """The memberships ``membership_ids`` names, each an external guest's in a workspace
+    ``user`` manages (:func:`managed_guests`), or a sentence refusing them all: a forged id,
+    a staff member's, one in a workspace they do not manage."""
+    ids: set[int] = set()
+    for value in membership_ids:
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            raise ApplicationError(NOT_MANAGED, code="not_managed") from None
+    if not ids:
+        raise ApplicationError("Choose at least one person to remove.", code="none_chosen")
+    chosen = [m for m in managed_guests(user=user) if m.pk in ids]
+    if len(chosen) != len(ids):
+        raise ApplicationError(NOT_MANAGED, code="not_managed")
+    return chosen

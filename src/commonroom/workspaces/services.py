@@ -2,6 +2,14 @@
 
 Each service is keyword-only, atomic, checks the abilities it needs and records its audit event
 in the same transaction. Emails are sent only after the transaction commits.
+
+Access that ends (decision 29): an invitation and a membership may carry ``access_until``, the
+last day of access in the installation's time zone (never a manager's). The selectors stop
+counting the membership once that day is over; the scheduled jobs (``schedule.py``) tell the
+person a week before (:func:`memberships_access_notify`, once per date) and, once the day has
+passed, remove the membership as a manager's removal does (:func:`memberships_access_end`:
+``MemberRemoved``, so live closes their sockets; audited). :func:`guests_remove` removes
+several external guests at once, from the workspaces their manager manages.
 """
 
 from __future__ import annotations
@@ -10,8 +18,9 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlencode
 
@@ -22,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -29,7 +39,7 @@ from django.utils import timezone
 from commonroom.accounts.permissions import account_abilities
 from commonroom.accounts.selectors import name_key
 from commonroom.audit.actions import Action
-from commonroom.audit.services import audit_record
+from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.core.exceptions import (
     ApplicationError,
     Conflict,
@@ -40,9 +50,24 @@ from commonroom.core.exceptions import (
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 from commonroom.workspaces import hooks
-from commonroom.workspaces.models import Invitation, Membership, Role, Workspace, role_with_article
-from commonroom.workspaces.permissions import WorkspaceAbility, abilities_for_role
-from commonroom.workspaces.selectors import WorkspaceAccess, member_users, parse_uuid
+from commonroom.workspaces.models import (
+    DownloadRule,
+    Invitation,
+    Membership,
+    Role,
+    Workspace,
+    current_q,
+    role_with_article,
+)
+from commonroom.workspaces.permissions import DOWNLOAD_FIELDS, WorkspaceAbility
+from commonroom.workspaces.selectors import (
+    WorkspaceAccess,
+    access_for,
+    managed_guests_chosen,
+    member_users,
+    parse_uuid,
+    workspace_access,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -73,13 +98,13 @@ def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     archived meanwhile."""
     ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
     role = (
-        Membership.objects.filter(workspace=ws, user=actor).values_list("role", flat=True).first()
+        Membership.objects.filter(current_q(), workspace=ws, user=actor)
+        .values_list("role", flat=True)
+        .first()
     )
     if role is None:
         raise NotFound()
-    return WorkspaceAccess(
-        workspace=ws, role=role, abilities=abilities_for_role(role, archived=ws.is_archived)
-    )
+    return access_for(workspace=ws, role=role, user=actor)
 
 
 def workspace_lock(*, workspace_id: Any) -> None:
@@ -116,11 +141,50 @@ def _clean_retention_years(value: int | str | None) -> int | None:
     return int(text)
 
 
+_RULES_SAID = "everyone, staff (not external guests) or nobody"
+
+
+def _clean_downloads(value: Mapping[str, Any] | None) -> dict[str, DownloadRule]:
+    """The download setting asked for, role by role (only the roles given change), or a
+    sentence: an unknown role or rule, or managers not allowed (decision 27: managers always
+    may, so no setting leaves no one able to download)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ApplicationError(
+            "Give who may download as each role's rule: " + _RULES_SAID + ".",
+            code="invalid_download_setting",
+        )
+    cleaned: dict[str, DownloadRule] = {}
+    for role, rule in value.items():
+        if role not in Role.values:
+            raise ApplicationError(
+                f"There is no role called {plain_text(str(role))[:40]!r}: the roles are manager, "
+                "editor, commenter and viewer.",
+                code="invalid_download_setting",
+            )
+        if not isinstance(rule, str) or rule not in DownloadRule.values:
+            raise ApplicationError(
+                f"Choose who among the {role}s may download: {_RULES_SAID}.",
+                code="invalid_download_setting",
+            )
+        if role == Role.MANAGER:
+            if rule != DownloadRule.EVERYONE:
+                raise ApplicationError(
+                    "Managers can always download: they decide who else may, and turning it "
+                    "off for them would leave no one able to download. Nothing was changed.",
+                    code="managers_download",
+                )
+            continue
+        cleaned[role] = DownloadRule(rule)
+    return cleaned
+
+
 def _ws_audit(
     access_or_ws: WorkspaceAccess | Workspace,
     *,
     action: str,
-    actor: User,
+    actor: User | None,
     info: RequestInfo,
     **kwargs: Any,
 ) -> None:
@@ -157,15 +221,19 @@ def workspace_update(
     description: str | None = None,
     record_retention_years: int | str | None = None,
     guests_may_create_tokens: bool | None = None,
+    downloads: Mapping[str, Any] | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Workspace:
     """Change the workspace's details: its name, description, how many years its final
-    records are kept (``record_retention_years``, 0 to 100; 0: no retention) and whether its
-    external guests may create API tokens (``guests_may_create_tokens``). ``None`` (or an
-    empty form field) leaves a detail as it is."""
+    records are kept (``record_retention_years``, 0 to 100; 0: no retention), whether its
+    external guests may create API tokens (``guests_may_create_tokens``) and who may download
+    originals (``downloads``: role → ``everyone``, ``staff`` or ``nobody``; managers always
+    may). ``None`` (or an empty form field) leaves a detail as it is; anything refused changes
+    nothing."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_workspace", "Only managers can change the workspace details.")
     years = _clean_retention_years(record_retention_years)
+    rules = _clean_downloads(downloads)
     ws = access.workspace
     changes: dict[str, Any] = {}
     if name is not None and _clean_name(name) != ws.name:
@@ -182,6 +250,11 @@ def workspace_update(
         if allowed != ws.guests_may_create_tokens:
             changes["guests_may_create_tokens"] = [ws.guests_may_create_tokens, allowed]
             ws.guests_may_create_tokens = allowed
+    for role, rule in rules.items():
+        field = DOWNLOAD_FIELDS[role]
+        if getattr(ws, field) != rule:
+            changes[field] = [getattr(ws, field), str(rule)]
+            setattr(ws, field, rule)
     if changes:
         ws.save(
             update_fields=[
@@ -189,6 +262,7 @@ def workspace_update(
                 "description",
                 "record_retention_years",
                 "guests_may_create_tokens",
+                *DOWNLOAD_FIELDS.values(),
             ]
         )
         _ws_audit(ws, action=Action.WORKSPACE_UPDATED, actor=actor, info=info, data=changes)
@@ -211,6 +285,51 @@ def workspace_set_archived(
     action = Action.WORKSPACE_ARCHIVED if archived else Action.WORKSPACE_UNARCHIVED
     _ws_audit(ws, action=action, actor=actor, info=info)
     return ws
+
+
+# --- Access end dates ------------------------------------------------------------------------
+
+# How many days before the end of someone's access they are told by email (once per date).
+ACCESS_NOTICE_DAYS = 7
+
+
+def _parse_day(value: date | str | None) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ApplicationError(
+            "Enter the end date as a real day, month and year.", code="invalid_date"
+        ) from None
+
+
+def clean_access_until(value: date | str | None, *, role: str) -> date | None:
+    """The end date given for someone with ``role``: the last day of their access, today or
+    later, and never a manager's (a date could otherwise take a workspace's last manager
+    away). Empty: no end."""
+    day = _parse_day(value)
+    if day is None:
+        return None
+    if day < timezone.localdate():
+        raise ApplicationError(
+            f"The end date {day:%-d %B %Y} has passed: choose today or a later day.",
+            code="access_until_past",
+        )
+    if role == Role.MANAGER:
+        raise ApplicationError(
+            "A manager's access cannot end on a date: a workspace must keep its managers. "
+            "Choose another role, or no end date.",
+            code="access_until_manager",
+        )
+    return day
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 # --- Invitations -----------------------------------------------------------------------------
@@ -259,13 +378,17 @@ def invitation_create(
     role: str,
     open_path: str = "",
     open_label: str = "",
+    access_until: date | str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> IssuedInvitation:
     """Invite ``email`` with ``role``: a single-use link that expires, sent once committed.
     ``open_path``: a page of this workspace the link opens at once accepted (the document the
-    person is invited to read, named ``open_label`` in the email)."""
+    person is invited to read, named ``open_label`` in the email). ``access_until``: the last
+    day of the access it gives (see :func:`clean_access_until`); none: no end."""
     access = lock_access(actor=actor, access=access)
-    email = _invitable(access, email=email, role=role, open_path=open_path)
+    email, until = _invitable(
+        access, email=email, role=role, open_path=open_path, access_until=access_until
+    )
     ws = access.workspace
     now = timezone.now()
     _replace_pending(ws, email, now)
@@ -279,6 +402,7 @@ def invitation_create(
         expires_at=now + timedelta(days=settings.COMMONROOM_INVITATION_DAYS),
         open_path=open_path,
         open_label=plain_text(open_label)[:255] if open_path else "",
+        access_until=until,
     )
     _ws_audit(
         access,
@@ -292,6 +416,7 @@ def invitation_create(
             "role": role,
             "expires_at": invitation.expires_at.isoformat(),
             **({"opens": open_path} if open_path else {}),
+            **({"access_until": until.isoformat()} if until else {}),
         },
     )
     issued = IssuedInvitation(invitation=invitation, token=token)
@@ -299,19 +424,28 @@ def invitation_create(
     return issued
 
 
-def _invitable(access: WorkspaceAccess, *, email: str, role: str, open_path: str) -> str:
+def _invitable(
+    access: WorkspaceAccess,
+    *,
+    email: str,
+    role: str,
+    open_path: str,
+    access_until: date | str | None,
+) -> tuple[str, date | None]:
     """The checks every invitation passes (under the workspace's lock): a manager invites, a
-    valid address, a role, a page of this workspace, not a member already. The address, cleaned."""
+    valid address, a role, an end date that may be given (:func:`clean_access_until`), a page
+    of this workspace, not a member already. The address, cleaned, and the end date."""
     require_ability(access, "manage_members", "Only managers can invite people.")
     email = normalise_email(email)
     if role not in Role.values:
         raise ApplicationError("Choose a role.", code="invalid_role")
+    until = clean_access_until(access_until, role=role)
     ws = access.workspace
     if open_path and (not _OPEN_PATH.match(open_path) or not open_path.startswith(f"/w/{ws.pk}/")):
         raise ApplicationError("That page is not in this workspace.", code="invalid_page")
-    if ws.memberships.filter(user__email__iexact=email).exists():
+    if ws.memberships.filter(current_q(), user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
-    return email
+    return email, until
 
 
 def _replace_pending(ws: Workspace, email: str, now: Any) -> None:
@@ -342,9 +476,11 @@ class Invited:
         (whoever holds it can create the account), so it is never shown here."""
         if self.added is not None:
             where = f" Their link opens {opens}." if opens else ""
+            until = self.added.access_until
+            ends = f" Their access ends after {until:%-d %B %Y}." if until else ""
             return (
                 f"{self.added.user.display_name} ({self.email}) already had an account, so they "
-                f"are a member now and were told by email.{where}"
+                f"are a member now and were told by email.{where}{ends}"
             )
         return f"Invitation sent to {self.email}{f': their link opens {opens}' if opens else ''}."
 
@@ -358,15 +494,19 @@ def member_invite(
     role: str,
     open_path: str = "",
     open_label: str = "",
+    access_until: date | str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Invited:
     """Invite ``email`` with ``role``, as the pages and the API do. Someone who already has an
     account is added at once (a member from now on, so they can be mentioned straight away;
     told by a notification and an email whose link opens ``open_path``, else the workspace);
-    anyone else gets an invitation (:func:`invitation_create`). An account that is switched
-    off is refused with a sentence. Decision 30."""
+    anyone else gets an invitation (:func:`invitation_create`). ``access_until``, the last day
+    of the access given (decision 29), goes on the membership made at once, as on the
+    invitation. An account that is switched off is refused with a sentence. Decision 30."""
     access = lock_access(actor=actor, access=access)
-    clean = _invitable(access, email=email, role=role, open_path=open_path)
+    clean, until = _invitable(
+        access, email=email, role=role, open_path=open_path, access_until=access_until
+    )
     person = Users.objects.filter(email__iexact=clean).first()
     if person is None:
         issued = invitation_create(
@@ -376,6 +516,7 @@ def member_invite(
             role=role,
             open_path=open_path,
             open_label=open_label,
+            access_until=until,
             info=info,
         )
         return Invited(email=clean, issued=issued)
@@ -387,7 +528,14 @@ def member_invite(
         )
     ws = access.workspace
     _replace_pending(ws, clean, timezone.now())
-    membership = Membership.objects.create(workspace=ws, user=person, role=role)
+    ended = Membership.objects.filter(workspace=ws, user=person).first()
+    if ended is not None:  # their earlier access ended and the job has not removed it yet
+        _renew(ended, role=role, access_until=until)
+        membership = ended
+    else:
+        membership = Membership.objects.create(
+            workspace=ws, user=person, role=role, access_until=until
+        )
     label = plain_text(open_label)[:255] if open_path else ""
     hooks.changed(
         hooks.MemberAdded(
@@ -397,6 +545,7 @@ def member_invite(
             role=role,
             open_path=open_path,
             open_label=label,
+            access_until=until,
         )
     )
     _ws_audit(
@@ -407,7 +556,12 @@ def member_invite(
         target_type="user",
         target_id=str(person.pk),
         target_label=clean,
-        data={"role": role, "invited": True, **({"opens": open_path} if open_path else {})},
+        data={
+            "role": role,
+            "invited": True,
+            **({"opens": open_path} if open_path else {}),
+            **({"access_until": until.isoformat()} if until else {}),
+        },
     )
     transaction.on_commit(
         lambda: _send_added_email(membership, inviter=actor, open_path=open_path, open_label=label)
@@ -428,6 +582,7 @@ def _send_added_email(
         "url": settings.SITE_URL + path,
         "role": role_with_article(membership.role),
         "open_label": open_label,
+        "membership": membership,
     }
     try:
         send_mail(
@@ -527,6 +682,11 @@ def invitation_for_token(token: str, *, lock: bool = False) -> Invitation:
         raise Gone("This invitation has expired. Ask the workspace manager for a new one.")
     if inv.workspace.is_archived:
         raise Gone("This workspace has been archived.")
+    if inv.access_until is not None and inv.access_until < timezone.localdate():
+        raise Gone(
+            f"The access this invitation offered ended on {inv.access_until:%-d %B %Y}. "
+            "Ask the workspace manager for a new one."
+        )
     return inv
 
 
@@ -589,9 +749,14 @@ def invitation_accept(
                 person.save()
         except IntegrityError:
             raise Conflict("An account with this address was just created.") from None
-    membership, _created = Membership.objects.get_or_create(
-        workspace=inv.workspace, user=person, defaults={"role": inv.role}
+    membership, created = Membership.objects.get_or_create(
+        workspace=inv.workspace,
+        user=person,
+        defaults={"role": inv.role, "access_until": inv.access_until},
     )
+    if not created and membership.access_until and membership.access_until < timezone.localdate():
+        # Their earlier access ended and the job has not removed it yet: this one replaces it.
+        _renew(membership, role=inv.role, access_until=inv.access_until)
     inv.accepted_at = timezone.now()
     inv.accepted_by = person
     inv.save(update_fields=["accepted_at", "accepted_by"])
@@ -603,9 +768,22 @@ def invitation_accept(
         target_type="invitation",
         target_id=str(inv.pk),
         target_label=inv.email,
-        data={"role": membership.role, "new_account": user is None or not user.is_authenticated},
+        data={
+            "role": membership.role,
+            "new_account": user is None or not user.is_authenticated,
+            **({"access_until": _day(membership.access_until)} if membership.access_until else {}),
+        },
     )
     return membership
+
+
+def _renew(membership: Membership, *, role: str, access_until: date | None) -> None:
+    """A membership whose access ended (not yet removed by the job) given again."""
+    membership.role = role
+    membership.access_until = access_until
+    membership.access_notice_for = None
+    membership.added_at = timezone.now()
+    membership.save(update_fields=["role", "access_until", "access_notice_for", "added_at"])
 
 
 # --- Members ---------------------------------------------------------------------------------
@@ -618,20 +796,30 @@ def membership_add(
     access: WorkspaceAccess,
     user: User,
     role: str,
+    access_until: date | str | None = None,
     info: RequestInfo = SYSTEM,
 ) -> Membership:
     """Add someone who already has an account, with ``role``, without an invitation to accept
-    (the demo seed's people). Only those who manage members; a member already is refused."""
+    (the demo seed's people). Only those who manage members; a member already is refused.
+    ``access_until``: the last day of their access (:func:`clean_access_until`)."""
     access = lock_access(actor=actor, access=access)
     require_ability(access, "manage_members", "Only managers can add people.")
     if role not in Role.values:
         raise ApplicationError("Choose a role.", code="invalid_role")
+    until = clean_access_until(access_until, role=role)
     ws = access.workspace
-    if Membership.objects.filter(workspace=ws, user=user).exists():
+    if Membership.objects.filter(current_q(), workspace=ws, user=user).exists():
         raise Conflict(
             f"{user.email} is already a member of this workspace.", code="already_member"
         )
-    membership = Membership.objects.create(workspace=ws, user=user, role=role)
+    ended = Membership.objects.filter(workspace=ws, user=user).first()
+    if ended is not None:
+        _renew(ended, role=role, access_until=until)
+        membership = ended
+    else:
+        membership = Membership.objects.create(
+            workspace=ws, user=user, role=role, access_until=until
+        )
     _ws_audit(
         access,
         action=Action.MEMBER_ADDED,
@@ -640,15 +828,17 @@ def membership_add(
         target_type="user",
         target_id=str(user.pk),
         target_label=user.email,
-        data={"role": role},
+        data={"role": role, **({"access_until": until.isoformat()} if until else {})},
     )
     return membership
 
 
 def _lock_members(access: WorkspaceAccess) -> list[Membership]:
+    """The workspace's members whose access has not ended, locked (under the workspace's
+    lock: redundant, see ``core/tests/test_row_locks.py``)."""
     return list(
         Membership.objects.select_for_update()
-        .filter(workspace_id=access.workspace.pk)
+        .filter(current_q(), workspace_id=access.workspace.pk)
         .select_related("user")
         .order_by("pk")
     )
@@ -683,6 +873,13 @@ def membership_change_role(
     managers = [m for m in members if m.role == Role.MANAGER]
     if target.role == Role.MANAGER and role != Role.MANAGER and len(managers) == 1:
         raise Conflict("A workspace needs at least one manager.", code="last_manager")
+    if role == Role.MANAGER and target.access_until is not None:
+        raise Conflict(
+            f"{target.user.display_name}'s access ends on {target.access_until:%-d %B %Y}. "
+            "Remove the end date before making them a manager: a manager's access does not "
+            "end on a date.",
+            code="access_until_manager",
+        )
     if target.role != role:
         old = target.role
         target.role = role
@@ -736,3 +933,142 @@ def membership_remove(
         target_id=str(user_id),
         target_label=email,
     )
+
+
+# --- Access that ends -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def membership_set_access_until(
+    *,
+    actor: User,
+    access: WorkspaceAccess,
+    membership_id: Any,
+    access_until: date | str | None,
+    info: RequestInfo = SYSTEM,
+) -> Membership:
+    """Set, move or remove (``None`` or empty) the last day of a member's access. Audited as
+    set (a first date, or an earlier one) or extended (a later date, or none)."""
+    access = lock_access(actor=actor, access=access)
+    require_ability(access, "manage_members", "Only managers can change when access ends.")
+    members = _lock_members(access)
+    target = _find(members, membership_id)
+    day = clean_access_until(access_until, role=target.role)
+    old = target.access_until
+    if day == old:
+        return target
+    target.access_until = day
+    target.save(update_fields=["access_until"])
+    extended = old is not None and (day is None or day > old)
+    _ws_audit(
+        access,
+        action=Action.MEMBER_ACCESS_EXTENDED if extended else Action.MEMBER_ACCESS_END_SET,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(target.user_id),
+        target_label=target.user.email,
+        data={"from": _day(old), "to": _day(day)},
+    )
+    return target
+
+
+def memberships_access_end(*, today: date | None = None) -> int:
+    """The scheduled job: each membership whose last day (``access_until``) is over is removed
+    as a manager's removal is (``MemberRemoved``: live closes the person's sockets on the
+    workspace, approvals take them off open requests) and audited, each in its own transaction
+    under its workspace's lock. Safe to run twice; returns how many ended."""
+    today = today or timezone.localdate()
+    ended = 0
+    due = Membership.objects.filter(access_until__lt=today).order_by("pk")
+    for pk, workspace_id in list(due.values_list("pk", "workspace_id")):
+        with transaction.atomic():
+            workspace_lock(workspace_id=workspace_id)
+            # Read again under the lock: extended or removed meanwhile, it is left alone.
+            m = (
+                Membership.objects.select_related("user", "workspace")
+                .filter(pk=pk, access_until__lt=today)
+                .first()
+            )
+            if m is None:
+                continue
+            until, user = m.access_until, m.user
+            m.delete()
+            hooks.changed(hooks.MemberRemoved(actor=None, workspace=m.workspace, user_id=user.pk))
+            _ws_audit(
+                m.workspace,
+                action=Action.MEMBER_ACCESS_ENDED,
+                actor=None,
+                info=SYSTEM,
+                target_type="user",
+                target_id=str(user.pk),
+                target_label=user.email,
+                data={"access_until": _day(until), "role": m.role},
+            )
+            ended += 1
+    return ended
+
+
+def memberships_access_notify(*, today: date | None = None) -> int:
+    """The scheduled job: each person whose access ends within :data:`ACCESS_NOTICE_DAYS` is
+    told once per end date (``MemberAccessEnding``, which notifications emails). The notice is
+    claimed by a conditional UPDATE, so two runs at once tell them once; a new date, a new
+    notice. Returns how many were told."""
+    today = today or timezone.localdate()
+    not_told = Q(access_notice_for__isnull=True) | ~Q(access_notice_for=F("access_until"))
+    due = Membership.objects.filter(
+        not_told,
+        access_until__gte=today,
+        access_until__lte=today + timedelta(days=ACCESS_NOTICE_DAYS),
+    ).order_by("pk")
+    told = 0
+    for pk, day in list(due.values_list("pk", "access_until")):
+        if day is None:  # not matched by the filter: for the type checker
+            continue
+        with transaction.atomic():
+            claimed = (
+                Membership.objects.filter(not_told, pk=pk, access_until=day).update(
+                    access_notice_for=day
+                )
+                == 1
+            )
+            if not claimed:
+                continue
+            m = Membership.objects.select_related("user", "workspace").get(pk=pk)
+            hooks.changed(
+                hooks.MemberAccessEnding(workspace=m.workspace, user_id=m.user_id, access_until=day)
+            )
+            _ws_audit(
+                m.workspace,
+                action=Action.MEMBER_ACCESS_NOTICE,
+                actor=None,
+                info=SYSTEM,
+                target_type="user",
+                target_id=str(m.user_id),
+                target_label=m.user.email,
+                data={"access_until": _day(day)},
+            )
+            told += 1
+    return told
+
+
+@transaction.atomic
+def guests_remove(
+    *, actor: User, membership_ids: Iterable[Any], info: RequestInfo = SYSTEM
+) -> list[Membership]:
+    """Remove several external guests at once from the workspaces ``actor`` manages, each a
+    :func:`membership_remove` (audited, their sockets closed). All or none: an id that is not
+    a guest's membership of a workspace ``actor`` manages (forged, someone else's, staff)
+    refuses the lot with a sentence."""
+    chosen = managed_guests_chosen(user=actor, membership_ids=membership_ids)
+    # Workspaces locked in one order (their ids), so two such removals never deadlock.
+    chosen.sort(key=lambda m: (str(m.workspace_id), m.pk))
+    with audit_rows_last():
+        for m in chosen:
+            membership_remove(
+                actor=actor,
+                access=workspace_access(user=actor, workspace_id=m.workspace_id),
+                membership_id=m.pk,
+                info=info,
+            )
+    return chosen

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commonroom.accounts.permissions import account_abilities
@@ -16,9 +18,12 @@ from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, PermissionDenied
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
 from commonroom.workspaces import hooks, services
-from commonroom.workspaces.models import Role, role_with_article
+from commonroom.workspaces.models import DownloadRule, Role, role_with_article
+from commonroom.workspaces.permissions import DOWNLOAD_FIELDS
 from commonroom.workspaces.selectors import (
     account_exists,
+    guests_overview,
+    managed_guests_chosen,
     workspace_access,
     workspace_invitations,
     workspace_members,
@@ -28,12 +33,15 @@ from commonroom.workspaces.selectors import (
 
 @login_required
 def home(request: AuthedRequest) -> HttpResponse:
+    accesses = workspaces_for_user(user=request.user)
     return render(
         request,
         "workspaces/home.html",
         {
-            "accesses": workspaces_for_user(user=request.user),
+            "accesses": accesses,
             "can_create": account_abilities(request.user)["create_workspace"],
+            # The way to the external guests page, for those who manage any workspace's people.
+            "manages_members": any(a.can("manage_members") for a in accesses),
             # What needs me (unread mentions, threads waiting for me, conversations with new
             # messages, documents changed since): the apps that keep them add it.
             **hooks.home_context(hooks.HomePage(user=request.user)),
@@ -98,6 +106,12 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
                     # A checkbox: the form always has it, sent only when ticked.
                     guests_may_create_tokens=form_value(request, "guests_may_create_tokens")
                     == "yes",
+                    # Each role's rule, as sent (a role the form did not send stays as it is).
+                    downloads={
+                        role: form_value(request, f"download_{role}")
+                        for role in Role.values
+                        if f"download_{role}" in request.POST
+                    },
                     info=info(request),
                 )
                 messages.success(request, "Workspace details saved.")
@@ -107,7 +121,21 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
             return back_with_error(request, exc, here)
         return redirect(here)
     return render(
-        request, "workspaces/settings.html", {"access": access, "workspace": access.workspace}
+        request,
+        "workspaces/settings.html",
+        {
+            "access": access,
+            "workspace": access.workspace,
+            "download_choices": [
+                (role, plural, getattr(access.workspace, DOWNLOAD_FIELDS[role]))
+                for role, plural in (
+                    ("editor", "Editors"),
+                    ("commenter", "Commenters"),
+                    ("viewer", "Viewers"),
+                )
+            ],
+            "download_rules": DownloadRule.choices,
+        },
     )
 
 
@@ -118,13 +146,18 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
     here = reverse("workspace_members", args=[access.workspace.pk])
     typed: dict[str, str] = {}
     if request.method == "POST":
-        typed = {"email": form_value(request, "email"), "role": form_value(request, "role")}
+        typed = {
+            "email": form_value(request, "email"),
+            "role": form_value(request, "role"),
+            "access_until": form_value(request, "access_until"),
+        }
         try:
             invited = services.member_invite(
                 actor=request.user,
                 access=access,
                 email=typed["email"],
                 role=typed["role"],
+                access_until=typed["access_until"],
                 info=info(request),
             )
         except ApplicationError as exc:
@@ -146,6 +179,8 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
             "invitations": workspace_invitations(access=access)[:50],
             "roles": Role.choices,
             "typed": typed,
+            "today": timezone.localdate(),
+            "time_zone": settings.TIME_ZONE,
         },
         status=400 if typed.get("error") else 200,
     )
@@ -156,8 +191,24 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
 def member_update(request: AuthedRequest, workspace_id: str, membership_id: int) -> HttpResponse:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     here = reverse("workspace_members", args=[access.workspace.pk])
+    action = form_value(request, "action")
+    until = form_value(request, "access_until") if action == "access_until" else ""
     try:
-        if form_value(request, "action") == "remove":
+        if action in ("access_until", "access_clear"):
+            m = services.membership_set_access_until(
+                actor=request.user,
+                access=access,
+                membership_id=membership_id,
+                access_until=until,
+                info=info(request),
+            )
+            messages.success(
+                request,
+                f"{m.user.display_name}'s access now ends at the end of {m.access_until:%-d %B %Y}."
+                if m.access_until
+                else f"{m.user.display_name}'s access no longer ends on a date.",
+            )
+        elif action == "remove":
             services.membership_remove(
                 actor=request.user, access=access, membership_id=membership_id, info=info(request)
             )
@@ -191,6 +242,40 @@ def invitation_revoke(
     )
     messages.success(request, "Invitation withdrawn.")
     return redirect("workspace_members", workspace_id=access.workspace.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def guests(request: AuthedRequest) -> HttpResponse:
+    """Every external guest of the workspaces the person manages, with their last visit;
+    several removed at once after one confirmation (``action=confirm`` shows it, ``remove``
+    does it)."""
+    here = reverse("guests")
+    chosen = []
+    if request.method == "POST":
+        ids = request.POST.getlist("membership")
+        try:
+            if form_value(request, "action") == "remove":
+                removed = services.guests_remove(
+                    actor=request.user, membership_ids=ids, info=info(request)
+                )
+                messages.success(
+                    request,
+                    f"Removed {len(removed)} {'person' if len(removed) == 1 else 'people'}.",
+                )
+                return redirect(here)
+            chosen = managed_guests_chosen(user=request.user, membership_ids=ids)
+        except ApplicationError as exc:
+            return back_with_error(request, exc, here)
+    return render(
+        request,
+        "workspaces/guests.html",
+        {
+            "rows": guests_overview(user=request.user),
+            "chosen": chosen,
+            "today": timezone.localdate(),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])

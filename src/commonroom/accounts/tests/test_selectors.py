@@ -14,7 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commonroom.accounts.models import User
-from commonroom.accounts.selectors import Credential, credentials_valid, users_in_workspaces
+from commonroom.accounts.selectors import (
+    Credential,
+    credentials_valid,
+    uploader_id,
+    users_in_workspaces,
+)
 from commonroom.accounts.services import token_create, token_revoke
 from commonroom.accounts.tests.factories import GuestFactory, UserFactory
 from commonroom.workspaces.models import Workspace
@@ -90,3 +95,28 @@ def test_credentials_still_sign_in_until_revoked_ended_or_the_password_changes()
         assert credentials_valid([*valid, *invalid]) == set(valid)
     assert len(queries) <= 4  # three, and one asking whether the guest's workspaces allow it
     assert credentials_valid([]) == set()
+
+
+def test_an_uploads_person_is_known_from_its_token_in_one_query() -> None:
+    """Who may send an upload's body (the guard in front of Django asks before reading it): a
+    write token that still signs in, as its owner's address says when one is sent, read once;
+    a read token, a revoked one, a deactivated person's, another address, and a guest's no
+    longer allowed are nobody's."""
+    ann = UserFactory.create(email="ann@example.org")
+    secret = token_create(actor=ann, name="uploads", scope="write").secret
+    with CaptureQueriesContext(connection) as queries:
+        assert uploader_id(bearer=secret, email="ANN@example.org") == ann.pk
+    assert len(queries) == 1
+    assert uploader_id(bearer=secret) == ann.pk
+    assert uploader_id(bearer=secret, email="bo@example.org") is None
+    assert uploader_id(bearer=token_create(actor=ann, name="r", scope="read").secret) is None
+    revoked = token_create(actor=ann, name="old", scope="write")
+    token_revoke(actor=ann, token_id=revoked.token.pk)
+    assert uploader_id(bearer=revoked.secret) is None
+    guest = GuestFactory.create(api_tokens_allowed=True)
+    guests = token_create(actor=guest, name="guest's", scope="write")
+    assert uploader_id(bearer=guests.secret) == guest.pk
+    User.objects.filter(pk=guest.pk).update(api_tokens_allowed=False)
+    assert uploader_id(bearer=guests.secret) is None
+    User.objects.filter(pk=ann.pk).update(is_active=False)
+    assert uploader_id(bearer=secret) is None

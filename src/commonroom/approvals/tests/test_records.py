@@ -128,3 +128,35 @@ def test_sealing_makes_the_certificate_in_the_background_and_downloads_send_that
     assert certificate_prepare(request_id=request.pk) is False  # made once
     got = record_certificate(actor=team.editor, doc_access=access(team.editor, doc), number=1)
     assert got.data == kept
+
+
+def test_the_certificate_is_a_download_refused_where_downloading_is_off(team, sealed):
+    """Its pages are the record's own: those who may not download the document are not
+    offered it, and are refused it with a sentence, audited (decision 27)."""
+    from commonroom.workspaces.models import Workspace
+
+    Workspace.objects.filter(pk=team.workspace.pk).update(viewers_download="nobody")
+    url = reverse("record_certificate", args=[sealed.workspace_id, sealed.pk, 2])
+    browser = Client()
+    browser.force_login(team.viewer)
+    page = browser.get(reverse("document_detail", args=[sealed.workspace_id, sealed.pk]))
+    assert page.status_code == 200 and url not in page.content.decode()
+    got = browser.get(url)
+    assert got.status_code == 403
+    assert "viewers cannot download documents" in got.content.decode()
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert refused.data["what"] == "certificate" and refused.actor_id == team.viewer.pk
+    assert not AuditEvent.objects.filter(action="record.certificate_downloaded").exists()
+    secret = token_create(actor=team.viewer, name="t").secret
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    base = f"/api/v1/workspaces/{sealed.workspace_id}/documents/{sealed.pk}/versions"
+    assert api.get(f"{base}/2/certificate").json()["code"] == "download_off"
+    # Someone who may download is offered it.
+    commenter = Client()
+    commenter.force_login(team.commenter)
+    assert (
+        url
+        in commenter.get(
+            reverse("document_detail", args=[sealed.workspace_id, sealed.pk])
+        ).content.decode()
+    )

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from commonroom.accounts.services import (
     guest_api_tokens_allow,
@@ -24,9 +26,11 @@ from commonroom.accounts.services import (
 )
 from commonroom.comments import services as comments
 from commonroom.conversations import services as conversations
+from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import SYSTEM
 from commonroom.documents import services as documents
 from commonroom.documents.models import Document, Folder
+from commonroom.documents.selectors import reading_token
 from commonroom.documents.tests.factories import (
     a_file,
     access_for,
@@ -37,7 +41,7 @@ from commonroom.documents.tests.factories import (
 from commonroom.previews.services import preview_record_view
 from commonroom.previews.tests.factories import make_ready_preview
 from commonroom.workspaces import services as workspaces
-from commonroom.workspaces.models import Membership
+from commonroom.workspaces.models import Membership, Workspace
 
 HEAD = "audit_auditchainhead"
 AUDIT = (HEAD, "audit_auditevent")
@@ -215,6 +219,31 @@ def case_download(team: Any) -> Callable[[], object]:
     doc = upload(team.editor, team.workspace).document
     return lambda: documents.version_for_download(
         actor=team.viewer, doc_access=doc_access_for(team.viewer, doc), number=1, info=SYSTEM
+    )
+
+
+def case_version_read(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    doc_access = doc_access_for(team.viewer, doc)
+    past = timezone.now() - timedelta(seconds=30)
+    with mock.patch("django.utils.timezone.now", return_value=past):
+        token = reading_token(user=team.viewer, doc_access=doc_access, version=doc.versions.get())
+    return lambda: documents.version_read_record(
+        actor=team.viewer, doc_access=doc_access, number=1, token=token, visible_seconds=6
+    )
+
+
+def case_version_read_by_approval(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.version_read_by_approval(
+        actor=team.viewer, version_id=doc.versions.get().pk
+    )
+
+
+def case_document_readers_remind(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    return lambda: documents.document_readers_remind(
+        actor=team.editor, doc_access=doc_access_for(team.editor, doc)
     )
 
 
@@ -458,6 +487,46 @@ def case_member_remove(team: Any) -> Callable[[], object]:
     )
 
 
+def case_member_access_until(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    membership = Membership.objects.get(user=team.viewer, workspace=team.workspace)
+    return lambda: workspaces.membership_set_access_until(
+        actor=team.manager,
+        access=access_for(team.manager, team.workspace),
+        membership_id=membership.pk,
+        access_until=timezone.localdate(),
+    )
+
+
+def case_member_access_ended(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    Membership.objects.filter(user=team.viewer).update(access_until=today)
+    return lambda: workspaces.memberships_access_end(today=today + timedelta(days=1))
+
+
+def case_member_access_notice(team: Any) -> Callable[[], object]:
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    Membership.objects.filter(user=team.viewer).update(access_until=today + timedelta(days=3))
+    return lambda: workspaces.memberships_access_notify(today=today)
+
+
+def case_guests_remove(team: Any) -> Callable[[], object]:
+    from commonroom.accounts.tests.factories import GuestFactory
+    from commonroom.workspaces.tests.factories import add_member, make_workspace
+
+    second = make_workspace(manager=team.manager, name="Audit committee")
+    ids = []
+    for ws in (team.workspace, second):
+        guest = add_member(ws, GuestFactory.create(), "viewer")
+        ids.append(Membership.objects.get(user=guest, workspace=ws).pk)
+    return lambda: workspaces.guests_remove(actor=team.manager, membership_ids=ids)
+
+
 def case_token_create(team: Any) -> Callable[[], object]:
     return lambda: token_create(actor=team.editor, name="script")
 
@@ -537,6 +606,22 @@ def case_tracked_changes_download(team: Any) -> Callable[[], object]:
     return lambda: suggestions.tracked_changes_download(
         actor=team.viewer, doc_access=access(team.viewer, doc), number=1
     )
+
+
+def case_download_refused(team: Any) -> Callable[[], object]:
+    doc = upload(team.editor, team.workspace).document
+    Workspace.objects.filter(pk=team.workspace.pk).update(viewers_download="nobody")
+
+    def refused() -> None:
+        with pytest.raises(PermissionDenied):
+            documents.version_for_download(
+                actor=team.viewer,
+                doc_access=doc_access_for(team.viewer, doc),
+                number=1,
+                info=SYSTEM,
+            )
+
+    return refused
 
 
 CASES = {name[5:]: case for name, case in dict(globals()).items() if name.startswith("case_")}

@@ -349,6 +349,13 @@ PAGES: dict[str, Page] = {
         form=lambda: {"email": "someone.new@example.org", "role": "viewer"},
     ),
     "member_update": Page(get=POST_ONLY, post=MANAGERS_DO, form=lambda: {"role": "commenter"}),
+    # Each person's own list of the guests of the workspaces they manage; removing someone who
+    # is not one of them (here a forged id) is refused with a sentence, whoever asks.
+    "guests": Page(
+        get=ANY_SIGNED_IN,
+        post=(LOGIN, REFUSED, REFUSED, REFUSED, REFUSED, REFUSED),
+        form=lambda: {"action": "remove", "membership": "forged"},
+    ),
     "invitation_revoke": Page(get=POST_ONLY, post=(LOGIN, 404, 403, 403, 403, DONE)),
     "upload": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"files": a_file("agenda.txt")}),
     "folder_create": Page(get=POST_ONLY, post=EDITORS_DO, form=lambda: {"name": "Budget"}),
@@ -367,6 +374,10 @@ PAGES: dict[str, Page] = {
     "version_download": Page(get=MEMBERS),
     # The world's document is open in Word (the editor's WebDAV lock): a manager breaks it.
     "document_lock_break": Page(get=POST_ONLY, post=MANAGERS_DO),
+    # Who has read it: managers and editors only.
+    "document_readers": Page(get=(LOGIN, 404, 403, 403, 200, 200)),
+    # Nobody has read the world's document: managers and editors remind the others.
+    "document_readers_remind": Page(get=POST_ONLY, post=EDITORS_DO),
     "trash": Page(get=MANAGERS),
     # A trashed document is invisible to those who cannot manage the trash: 404, not 403.
     "trash_action": Page(
@@ -559,6 +570,7 @@ ARCHIVED_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("folder_action", "POST"): EVERY_MEMBER_REFUSED,
     ("document_action", "POST"): EVERY_MEMBER_REFUSED,
     ("document_lock_break", "POST"): EVERY_MEMBER_REFUSED,
+    ("document_readers_remind", "POST"): EVERY_MEMBER_REFUSED,
     ("version_upload", "POST"): EVERY_MEMBER_REFUSED,
     ("trash_action", "POST"): (LOGIN, 404, 404, 404, 404, 404),
     # An invitation to an archived workspace can no longer be used.
@@ -692,6 +704,16 @@ CALLS: dict[tuple[str, str], Call] = {
     # a manager breaks it.
     ("GET", D + "/lock"): Call(READ),
     ("DELETE", D + "/lock"): Call(MANAGE_204),
+    # Read receipts: every member starts and sends readings (this token is nobody's: a
+    # sentence, 400, past every permission check); managers and editors see who has read the
+    # document and remind the others.
+    ("GET", D + "/versions/{number}/reading"): Call(READ),
+    ("POST", D + "/versions/{number}/readings"): Call(
+        (401, 404, 400, 400, 400, 400), json={"token": "forged", "visible_seconds": 6}
+    ),
+    ("GET", D + "/reading"): Call(READ),
+    ("GET", D + "/readers"): Call(EDIT),
+    ("POST", D + "/readers/remind"): Call(EDIT_201),
     # Only managers may reopen; the world's document is not sealed, which a manager is told
     # (409 not_sealed: past every permission check).
     ("POST", D + "/reopen"): Call((401, 404, 403, 403, 403, 409), json={"reason": "Item 4"}),
@@ -904,6 +926,9 @@ ARCHIVED_CALLS: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", D + "/versions/{number}/restore"): ARCHIVED_REFUSED,
     ("POST", D + "/reopen"): ARCHIVED_REFUSED,
     ("DELETE", D + "/lock"): ARCHIVED_REFUSED,
+    ("POST", D + "/readers/remind"): ARCHIVED_REFUSED,
+    # What one has read is one's own, archived or not (a forged token: a sentence).
+    ("POST", D + "/versions/{number}/readings"): (401, 404, 400, 400, 400, 400),
     ("POST", D + "/comments"): ARCHIVED_REFUSED,
     ("POST", D + "/comments/{comment_id}/replies"): ARCHIVED_REFUSED,
     ("PATCH", D + "/comments/{comment_id}"): ARCHIVED_REFUSED,

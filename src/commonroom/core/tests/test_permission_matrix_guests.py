@@ -1,7 +1,10 @@
 """The permission matrix again, with everyone in the workspace an external guest.
 
 A guest's role decides what they may do in a workspace exactly as a colleague's does; what
-differs is outside any workspace: a guest may not create a workspace. (A guest's API tokens need
+differs is outside any workspace: a guest may not create a workspace; and, by the workspace's
+default download setting, a guest who is a viewer or a commenter may not download originals
+(403 with a sentence, before anything else is looked at; every setting, role and kind of
+person is in test_download_matrix.py). (A guest's API tokens need
 an administrator's or a manager's allowance: the people of this world have one;
 accounts/tests/test_guest_tokens.py proves the refusal without it.) Every page route and API
 operation of the staff matrix is asked again, with these differences and no others.
@@ -20,6 +23,7 @@ from commonroom.core.tests.test_permission_matrix import (
     LOGIN,
     OPERATIONS,
     PAGES,
+    REFUSED,
     SESSION_OPERATIONS,
     World,
     ask_api,
@@ -34,12 +38,21 @@ from commonroom.core.tests.test_permission_matrix import (
 
 # What a guest meets that a colleague in the same role does not.
 GUEST_REFUSED = (401, 403, 403, 403, 403, 403)
+DOCUMENT = "/workspaces/{workspace_id}/documents/{document_id}"
 GUEST_API: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/workspaces"): GUEST_REFUSED,
+    ("GET", DOCUMENT + "/versions/{number}/content"): (401, 404, 403, 403, 200, 200),
+    ("GET", DOCUMENT + "/suggestions/tracked-changes"): (401, 404, 403, 403, 409, 409),
+    ("GET", DOCUMENT + "/versions/{number}/certificate"): (401, 404, 403, 403, 409, 409),
 }
 GUEST_PAGES: dict[tuple[str, str], tuple[Any, ...]] = {
     ("workspace_create", "GET"): (LOGIN, 403, 403, 403, 403, 403),
     ("workspace_create", "POST"): (LOGIN, 403, 403, 403, 403, 403),
+    # Downloads: the viewer and the commenter are refused; the editor and the manager get the
+    # file, or (the world's document is a text file, not a record) the sentence saying why not.
+    ("version_download", "GET"): (LOGIN, 404, 403, 403, 200, 200),
+    ("suggestions_tracked_download", "GET"): (LOGIN, 404, 403, 403, REFUSED, REFUSED),
+    ("record_certificate", "GET"): (LOGIN, 404, 403, 403, REFUSED, REFUSED),
 }
 
 
@@ -74,7 +87,11 @@ def test_api_matrix_guests(db: Any, guest_world: World, method: str, path: str) 
 def test_api_matrix_guests_with_read_tokens(
     db: Any, guest_world: World, method: str, path: str
 ) -> None:
-    expected = read_token_expectation(method, path)
+    expected = (
+        GUEST_API.get((method, path), CALLS[(method, path)].expect)
+        if method == "GET"
+        else read_token_expectation(method, path)
+    )
     wrong = mismatches(expected, ask_api(guest_world, method, path, read_only=True))
     assert not wrong, f"{method} {path} (guests, read token): {wrong}"
 

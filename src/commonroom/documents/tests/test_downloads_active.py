@@ -75,7 +75,9 @@ def body_of(response: Any) -> bytes:
 
 def assert_protected(response: Any, filename: str) -> None:
     assert response["Content-Disposition"].startswith("attachment;")
-    assert f'filename="{filename}"' in response["Content-Disposition"]
+    stem, dot, ext = filename.rpartition(".")  # every file here is version 1 of its document
+    named = f"{stem} (version 1).{ext}" if dot else f"{filename} (version 1)"
+    assert f'filename="{named}"' in response["Content-Disposition"]
     assert response["Content-Security-Policy"] == "sandbox"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Cross-Origin-Resource-Policy"] == "same-origin"

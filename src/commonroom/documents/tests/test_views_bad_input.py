@@ -170,7 +170,7 @@ def test_a_content_type_that_lies_is_replaced_by_what_the_bytes_are(team, editor
     assert download.status_code == 200
     assert download["Content-Type"] == "image/png"
     assert download["Content-Disposition"].startswith("attachment;")
-    assert 'filename="x.pdf"' in download["Content-Disposition"]
+    assert 'filename="x (version 1).pdf"' in download["Content-Disposition"]
     assert download["X-Content-Type-Options"] == "nosniff"
     assert download.getvalue() == png
 

@@ -28,6 +28,7 @@ from commonroom.documents.tests.factories import (
 from commonroom.live.events import KINDS
 from commonroom.live.models import Event
 from commonroom.live.tests.test_consumer import connect, opened, receive, run, token_for
+from commonroom.webdav.tests.client import Dav
 from commonroom.workspaces.services import workspace_update
 
 # Data that tied clients to one page: never in an event again.
@@ -246,6 +247,8 @@ def _every_kind(team: Any, capture: Any) -> None:
     """One event of every kind, each through the service that makes it."""
     with capture(execute=True):  # the preview is made (a task, at once in tests) after commit
         doc = upload(team.editor, team.workspace, "minutes.txt", b"Minutes of the board.").document
+    # Word opens it over WebDAV: its lock is taken.
+    assert Dav(team.editor).lock(f"/{team.workspace.name}/minutes.txt").status_code == 200
     access = doc_access_for(team.commenter, doc)
     comment = comment_create(actor=team.commenter, doc_access=access, body="Paragraph 2?")
     position = {"block": "p-1", "start": 0, "end": 7}

@@ -8,7 +8,8 @@ deleted runs ``CrDeleted`` (as ordinary text), which the style map turns into ``
 with a note counting them; comments (``word/comments.xml``) are listed under the document with
 their authors. Every tracked change of the file (headers, footers, footnotes and formatting
 changes too) is counted on the result (``Result.revisions``), so a page can offer to accept them
-all.
+all. The document's pages, with their numbers, headers and footers, are read by ``docx_pages``
+and placed between the body's blocks, never renumbering or entering one.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import mammoth
 
 from commonroom.office.package import OfficeFileError
 from commonroom.office.wordedit import tracked_revisions
+from commonroom.previews.converters import docx_pages
 from commonroom.previews.converters.base import OutputFile, Refused, Result
 from commonroom.previews.html import document_html
 from commonroom.previews.limits import (
@@ -169,6 +171,9 @@ def convert(source: Path, outdir: Path) -> Result:
         revisions = _revisions(source)
         root = parse_xml(read_member(archive, "word/document.xml"))
         inserted, deleted = _mark_changes(root)
+        pages = docx_pages.read_pages(archive, root)
+        if pages.shown:
+            docx_pages.mark_pages(root, pages)
         comments = _comments(archive)
         notes: list[str] = []
         files: list[OutputFile] = []
@@ -191,7 +196,7 @@ def convert(source: Path, outdir: Path) -> Result:
 
         with tempfile.TemporaryDirectory() as work:
             readable = source
-            if inserted or deleted:
+            if inserted or deleted or pages.shown:
                 readable = Path(work) / "marked.docx"
                 _copy_with(archive, {"word/document.xml": etree.tostring(root)}, readable)
             try:
@@ -206,6 +211,9 @@ def convert(source: Path, outdir: Path) -> Result:
                     "The file is damaged: it could not be read as a Word document."
                 ) from exc
     body = converted.value
+    plain = body
+    if pages.shown:
+        body, plain = docx_pages.place_pages(body, pages)
     if inserted or deleted:
         notes.append(
             f"This document has {inserted} tracked insertion{'s' if inserted != 1 else ''} and "
@@ -225,14 +233,19 @@ def convert(source: Path, outdir: Path) -> Result:
             "listed after it."
         )
         body += _comments_html(comments)
+        plain += _comments_html(comments)
     if skipped:
         notes.append(
             f"{skipped} image{'s' if skipped != 1 else ''} in this document cannot be shown."
         )
+    if pages.shown:
+        notes.extend(docx_pages.notes(pages))
     if not body.strip():
         notes.append("The document is empty.")
     safe = document_html(body)
-    words = html.unescape(re.sub(r"<[^>]+>", " ", safe))
+    words = html.unescape(re.sub(r"<[^>]+>", " ", document_html(plain) if pages.shown else safe))
+    if pages.shown:
+        words += " " + docx_pages.header_words(pages)
     return Result(
         kind="html",
         html=safe,

@@ -45,6 +45,7 @@ from commonroom.previews.converters import docx as docx_converter
 from commonroom.previews.converters import pptx as pptx_converter
 from commonroom.previews.converters import text as text_converter
 from commonroom.previews.converters import xlsx as xlsx_converter
+from commonroom.previews.html import document_html
 from commonroom.previews.selectors import NOT_COMPARABLE, WAITING
 from commonroom.previews.tests.files import png_bytes, pptx_bytes
 from commonroom.workspaces.tests.factories import upload_document
@@ -1199,15 +1200,21 @@ def test_the_minutes_compared_keep_headings_lists_and_where_a_figure_stands(
         r'<ul class="cr-compare-list">\s*<li class="cr-compare--same [^>]*>Tom to bring', body
     )
     assert re.search(r'<li class="cr-compare--inserted [^>]*><ins>Aisha asked', body)
-    assert re.search(
-        r'<div class="cr-compare-table">\s*<p class="cr-compare--same [^>]*>'
-        r'<span class="cr-compare__context">Table</span> Division',
+    # The table is compared as a table: each cell's words in their cell.
+    grid = re.search(
+        r'<div class="cr-compare-grid" role="region" aria-label="Table, compared cell by cell" '
+        r'tabindex="0"><table class="cr-compare-grid__table"><tbody>(.*?)</tbody>',
         body,
     )
-    assert (
-        '<span class="cr-compare__context">Table · Medicine · Actual (£k)</span> '
-        "<del>-1,020</del> <ins>-1,120</ins>"
-    ) in body
+    assert grid is not None
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", grid[1])]
+    words = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in row] for row in cells]
+    assert words[0] == ["Division", "Plan (£k)", "Actual (£k)"]
+    medicine = next(row for row, text in zip(cells, words, strict=True) if text[0] == "Medicine")
+    assert medicine[2] == (
+        '<p class="cr-compare--changed" data-change><del>-1,020</del> <ins>-1,120</ins> </p>'
+    )
+    assert "cr-compare__context" not in body
     side = viewer.get(page(team, doc) + "?view=side").content.decode()
     assert re.search(r'<h4 class="cr-compare-block [^"]*">2\. Month 7 position </h4>', side)
     assert side.count(">2. Month 7 position </h4>") == 1  # once in the outline, not per column
@@ -1259,5 +1266,57 @@ def test_a_table_cell_context_is_escaped(
     side = viewer.get(page(team, doc) + "?view=side").content.decode()
     for body in (inline, side):
         assert "<script>x" not in body and "<b>Beds" not in body
-    assert label + "<del>1,020</del> <ins>1,120</ins>" in inline
+    # Inline, the table is a table: the cells' words escaped in their cells.
+    assert '<td><p class="cr-compare--same">&lt;script&gt;x&lt;/script&gt; </p></td>' in inline
+    assert "&lt;b&gt;Beds&lt;/b&gt; &amp; cots" in inline
+    assert "<del>1,020</del> <ins>1,120</ins>" in inline
     assert label + "<del>1,020</del>" in side and label + "<ins>1,120</ins>" in side
+
+
+def _table(*rows: list[str]) -> str:
+    body = "".join(
+        "<tr>" + "".join(f"<td><p>{cell}</p></td>" for cell in row) + "</tr>" for row in rows
+    )
+    return document_html(f"<p>Before.</p><table>{body}</table><p>After.</p>")
+
+
+def test_a_document_s_table_is_compared_as_a_table() -> None:
+    """Each paragraph of a table stands in its cell: a figure changed in place, a cell whose words
+    were all replaced holding the removed and the added paragraph, a row added; the paragraphs
+    around the table are not in it."""
+    old = _table(["Division", "Plan"], ["Medicine", "-1,020"], ["Surgery", "Closed ward"])
+    new = _table(
+        ["Division", "Plan"],
+        ["Medicine", "-1,120"],
+        ["Surgery", "Opened again"],
+        ["Community", "-450"],
+    )
+    diff = diff_paragraphs(blocks_from_html(old), blocks_from_html(new))
+    runs = diff.runs
+    assert [run.kind for run in runs] == ["", "table", ""]
+    grid = runs[1].grid
+
+    def shown(cell: list[Block]) -> list[tuple[str, str]]:
+        return [(b.kind, " ".join(f"{s.op}:{s.text}" for s in b.segments)) for b in cell]
+
+    assert [[shown(cell) for cell in row] for row in grid] == [
+        [[("same", "same:Division")], [("same", "same:Plan")]],
+        [[("same", "same:Medicine")], [("changed", "del:-1,020 ins:-1,120")]],
+        [
+            [("same", "same:Surgery")],
+            [("deleted", "del:Closed ward"), ("inserted", "ins:Opened again")],
+        ],
+        [[("inserted", "ins:Community")], [("inserted", "ins:-450")]],
+    ]
+    # The API's blocks are what they were: places are for the page only.
+    assert "at_row" not in str([b.as_dict() for b in diff.blocks])
+
+
+def test_a_table_too_wide_to_show_as_a_table_is_shown_cell_by_cell_with_labels() -> None:
+    wide = [f"c{n}" for n in range(compare.MAX_GRID_COLUMNS + 1)]
+    diff = diff_paragraphs(
+        blocks_from_html(_table(wide, ["x"] * len(wide))),
+        blocks_from_html(_table(wide, ["y"] * len(wide))),
+    )
+    table = next(run for run in diff.runs if run.kind == "table")
+    assert table.grid == [] and table.blocks[-1].style.label == "Table · c50"

@@ -4,6 +4,9 @@ import { watchMentions } from "./mentions.js";
 import { newKey, startLive } from "./live.js";
 import { startAnchors } from "./anchors.js";
 import { waitForPreviews } from "./preview-wait.js";
+import { startCompareNav } from "./compare-nav.js";
+import { startPreviewNav } from "./preview-nav.js";
+import { followReaders, startReading } from "./reading.js";
 
 function start() {
   document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
@@ -14,6 +17,10 @@ function start() {
   startLive();
   startAnchors();
   waitForPreviews();
+  startCompareNav();
+  startPreviewNav();
+  startReading();
+  followReaders();
   quickResults();
   copyButtons();
   headerToggles();

@@ -6,8 +6,10 @@
 // - a folder's page (or the workspace's top level), #cr-listing[data-live-folder]: its own URL
 //   with HX-Request gives its breadcrumbs, heading and listing;
 // - a document's page, #cr-title[data-live-document]: /w/<ws>/d/<id>/heading/ gives its
-//   breadcrumbs, heading and final record; its going to the trash (or coming back), its
-//   sealing and reopening are said in a banner too (the page's forms change: reload);
+//   breadcrumbs, heading, final record and edit lock; its going to the trash (or coming back),
+//   its sealing and reopening are said in a banner too (the page's forms change: reload);
+// - an edit lock taken or ended anywhere in the workspace ("locks.changed": a lock may hold a
+//   whole folder, so the event names no document): folder pages and document pages ask again;
 // - the trash, #cr-trash: its own URL with HX-Request.
 // data-live-path lists the folders the page is inside, so a change to one of them is seen too.
 
@@ -91,8 +93,14 @@ const DOCUMENT_KINDS = ["version.created", "document.renamed", "document.moved",
 const FOLDER_KINDS = ["folder.created", "folder.renamed", "folder.moved", "folder.trashed", "folder.restored", "folder.purged"];
 const TRASH_KINDS = ["document.trashed", "document.restored", "document.purged", "folder.trashed", "folder.restored", "folder.purged"];
 
+const LOCKS = "locks.changed";
+
 // A folder's page: something in this folder changed, or this folder, or one it is inside.
 function onListing(listing, kind, d, ui) {
+  if (kind === LOCKS) {
+    fetchParts(here(), null);
+    return;
+  }
   const folder = listing.dataset.liveFolder;
   const path = pathOf(listing);
   let concerned = false;
@@ -118,6 +126,10 @@ function onListing(listing, kind, d, ui) {
 // A document's page: it, or a folder it is inside, was renamed, moved, trashed or restored.
 function onDocument(heading, kind, d, ws, ui) {
   const id = heading.dataset.liveDocument;
+  if (kind === LOCKS) {
+    fetchParts(`/w/${ws}/d/${id}/heading/`, null);
+    return;
+  }
   const inside = FOLDER_KINDS.includes(kind) && pathOf(heading).includes(d.folder);
   const itself = DOCUMENT_KINDS.includes(kind) && d.document === id;
   if (!inside && !itself) return;

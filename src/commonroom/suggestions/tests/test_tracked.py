@@ -100,7 +100,7 @@ def test_open_suggestions_are_tracked_changes_and_threads_word_comments(team, do
 
     made = download(tom, doc)
 
-    assert made.filename == "minutes (with suggestions).docx"
+    assert made.filename == "minutes (version 1, with suggestions).docx"
     assert (made.suggestions, made.threads) == (2, 2)
     assert (made.suggestions_left_out, made.threads_left_out, made.left_out) == (0, 0, "")
     body = part(made.data, "word/document.xml")
@@ -177,13 +177,16 @@ def test_what_cannot_be_placed_is_left_out_counted_and_said(team, doc) -> None:
     assert download(tom, doc, 1).threads == 2
 
 
-# role -> may download it; None: not a member (404)
+# role -> may download it; None: not a member (404). By default an external guest who is a
+# viewer or a commenter may not (the workspace's download setting, decision 27).
 MATRIX = {
     "manager": True,
     "editor": True,
     "commenter": True,
     "viewer": True,
-    "guest viewer": True,
+    "guest editor": True,
+    "guest commenter": False,
+    "guest viewer": False,
     "non-member": None,
 }
 
@@ -197,6 +200,9 @@ def test_who_may_download_with_suggestions(team, doc) -> None:
             user = team.by_role[role]
         if may is None:
             with pytest.raises(NotFound):
+                download(user, doc)
+        elif not may:
+            with pytest.raises(PermissionDenied, match="cannot download"):
                 download(user, doc)
         else:
             assert download(user, doc).suggestions == 1, role
@@ -256,8 +262,14 @@ def test_the_download_is_audited_with_what_it_held(team, doc) -> None:
 
 
 def test_the_file_name_says_it_has_the_suggestions() -> None:
-    assert tracked_filename("Board minutes.docx") == "Board minutes (with suggestions).docx"
-    assert tracked_filename("MINUTES.DOCX") == "MINUTES (with suggestions).docx"
+    assert (
+        tracked_filename("Board minutes.docx", 3)
+        == "Board minutes (version 3, with suggestions).docx"
+    )
+    assert tracked_filename("MINUTES.DOCX", 1) == "MINUTES (version 1, with suggestions).docx"
+    assert (
+        tracked_filename("Board minutes", 2) == "Board minutes (version 2, with suggestions).docx"
+    )
 
 
 @pytest.mark.slow

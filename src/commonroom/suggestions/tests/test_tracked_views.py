@@ -56,7 +56,10 @@ def test_the_page_offers_it_for_a_word_document_and_sends_the_file(team, doc) ->
     got = viewer.get(tracked(doc))
     assert got.status_code == 200
     assert got["Content-Type"].startswith("application/vnd.openxmlformats")
-    assert got["Content-Disposition"] == 'attachment; filename="minutes (with suggestions).docx"'
+    assert (
+        got["Content-Disposition"]
+        == 'attachment; filename="minutes (version 1, with suggestions).docx"'
+    )
     assert got["X-Content-Type-Options"] == "nosniff"
     assert got["Content-Security-Policy"] == "sandbox"
     assert got["Cross-Origin-Resource-Policy"] == "same-origin"
@@ -100,3 +103,19 @@ def test_a_version_not_in_word_is_refused_alike_by_the_download_and_the_accept(t
         assert back.status_code == 302 and back["Location"].startswith(page(notes))
         assert NOT_WORD in editor.get(back["Location"]).content.decode()
     assert notes.versions.count() == 1
+
+
+def test_not_offered_and_refused_to_a_guest_viewer_by_default(team, doc) -> None:
+    """The workspace's default download setting: an external guest who is a viewer reads the
+    document but is not offered the Word file, and is refused it with a sentence (403)."""
+    team.viewer.kind = "guest"
+    team.viewer.save(update_fields=["kind"])
+    suggest(team.commenter, doc, "Tuesday", "replace", "Wednesday")
+    viewer = client_for(team.viewer)
+    shown = viewer.get(page(doc))
+    assert shown.status_code == 200
+    assert LINK not in shown.content.decode() and tracked(doc) not in shown.content.decode()
+    got = viewer.get(tracked(doc))
+    assert got.status_code == 403
+    assert "external guests who are viewers cannot download" in got.content.decode()
+    assert LINK in client_for(team.commenter).get(page(doc)).content.decode()

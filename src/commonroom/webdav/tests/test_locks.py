@@ -97,6 +97,30 @@ def test_a_folder_locked_deep_holds_what_is_inside(team: Any) -> None:
     assert tom.put(WS + "/Papers/a.txt", b"x", headers={"If": f"(<{token}>)"}).status_code == 204
 
 
+def test_locks_along_the_path_are_met_at_every_level(team: Any) -> None:
+    """A write meets the locks on its own name and the deep ones above it, however far up; a
+    folder's shallow lock holds the folder and its list of names, not what is below."""
+    from commonroom.documents.tests.factories import make_folder
+
+    papers = make_folder(team.manager, team.workspace, "Papers")
+    make_folder(team.manager, team.workspace, "2026", parent=papers)
+    upload_document(team.workspace, team.manager, name="b.txt", folder=papers)
+    tom, priya = Dav(team.editor), Dav(team.manager)
+    shallow = lock_token(tom.lock(WS + "/Papers/", depth="0"))
+    assert priya.put(WS + "/Papers/2026/a.txt", b"x").status_code == 201
+    assert priya.put(WS + "/Papers/b.txt", b"x").status_code == 204
+    assert priya.put(WS + "/Papers/new.txt", b"x").status_code == 423  # its list of names
+    assert tom.unlock(WS + "/Papers/", shallow).status_code == 204
+    # The workspace's top level, locked deep by a manager.
+    deep = lock_token(priya.lock(WS + "/", depth="infinity"))
+    assert tom.put(WS + "/Papers/2026/a.txt", b"y").status_code == 423
+    assert tom.put(WS + "/Papers/2026/c.txt", b"y").status_code == 423
+    with_token = {"If": f"(<{deep}>)"}
+    assert priya.put(WS + "/Papers/2026/a.txt", b"y", headers=with_token).status_code == 204
+    # Priya's lock is hers with its token only: without it, her own write waits too.
+    assert priya.put(WS + "/Papers/2026/a.txt", b"z").status_code == 423
+
+
 def test_locking_a_new_name_makes_an_empty_file_only_its_person_sees(team: Any) -> None:
     tom = Dav(team.editor)
     response = tom.lock(WS + "/new.docx")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from commonroom.audit.models import AuditEvent
+from commonroom.documents.models import VersionRead
 from commonroom.documents.tests.factories import make_folder, new_version
 from commonroom.webdav.tests.client import Dav
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
@@ -90,6 +91,26 @@ def test_get_streams_the_latest_version_and_is_audited(team: Any, dav: dict[str,
     head = dav["commenter"].request("HEAD", WS + "/minutes.txt")
     assert head.status_code == 200 and head.content == b""
     assert downloaded.count() == 1  # a HEAD reads no bytes
+
+
+def test_a_get_is_a_reading_of_the_latest_version(team: Any, dav: dict[str, Dav]) -> None:
+    """A download over WebDAV counts as reading the version, as any download does (read
+    receipts, decision 26); a HEAD reads nothing."""
+    doc = upload_document(team.workspace, team.manager, name="minutes.txt", content=b"one")
+    new_version(team.manager, doc, b"two")
+
+    assert dav["viewer"].request("HEAD", WS + "/minutes.txt").status_code == 200
+    assert not VersionRead.objects.exists()
+    assert dav["viewer"].get(WS + "/minutes.txt").status_code == 200
+    assert dav["viewer"].get(WS + "/minutes.txt").status_code == 200
+
+    receipt = VersionRead.objects.get()
+    assert (receipt.reader_id, receipt.version.number, receipt.read_by) == (
+        team.viewer.pk,
+        2,
+        "download",
+    )
+    assert AuditEvent.objects.filter(action="version.read", document_id=doc.pk).count() == 1
 
 
 def test_an_active_file_is_never_served_as_its_type(team: Any, dav: dict[str, Dav]) -> None:

@@ -20,10 +20,12 @@ from commonroom.audit.models import AuditEvent
 from commonroom.documents.models import Document
 from commonroom.documents.tests.factories import make_folder
 from commonroom.documents.tests.support import multipart
+from commonroom.live.models import Event
 from commonroom.webdav.models import DavLock
+from commonroom.webdav.services import leftovers_sweep
 from commonroom.webdav.tests.client import WORD, Dav, lock_token
 from commonroom.workspaces.models import Workspace
-from commonroom.workspaces.tests.factories import upload_document
+from commonroom.workspaces.tests.factories import make_workspace, upload_document
 
 pytestmark = pytest.mark.django_db
 
@@ -286,3 +288,66 @@ def test_no_lock_is_broken_in_an_archived_workspace(team: Any, doc: Document) ->
     Workspace.objects.filter(pk=team.workspace.pk).update(archived_at=timezone.now())
     assert bearer(team.manager).delete(api(doc, "/lock")).status_code == 403
     assert DavLock.objects.count() == 1
+
+
+# --- Live: the open pages are told ---------------------------------------------------------
+
+
+def heading(user: Any, doc: Document) -> str:
+    """What a document's open page fetches when told that locks changed."""
+    return text(browser(user).get(reverse("document_heading", args=[doc.workspace_id, doc.pk])))
+
+
+def lock_events(team: Any) -> list[Any]:
+    return list(
+        Event.objects.filter(workspace_id=team.workspace.pk, kind="locks.changed")
+        .order_by("id")
+        .values_list("data", flat=True)
+    )
+
+
+def test_taking_releasing_breaking_and_expiry_each_tell_the_open_pages(
+    team: Any, doc: Document
+) -> None:
+    tom = Dav(team.editor)
+    assert "Being edited" not in heading(team.viewer, doc)
+
+    token = lock_token(tom.lock(DOC, agent=WORD))
+    assert lock_events(team) == [{"actor_id": team.editor.pk}]
+    assert f"Being edited in Word by Tom Editor since {since()}" in heading(team.viewer, doc)
+    # A refresh changes nothing a page shows: no event.
+    refreshed = tom.request("LOCK", DOC, headers={"If": f"(<{token}>)", "Timeout": "Second-600"})
+    assert refreshed.status_code == 200
+    assert len(lock_events(team)) == 1
+
+    assert tom.unlock(DOC, token).status_code == 204
+    assert lock_events(team)[1:] == [{"actor_id": team.editor.pk}]
+    assert "Being edited" not in heading(team.viewer, doc)
+
+    tom.lock(DOC, agent=WORD)
+    assert (
+        browser(team.manager)
+        .post(reverse("document_lock_break", args=[doc.workspace_id, doc.pk]))
+        .status_code
+        == 302
+    )
+    assert lock_events(team)[2:] == [{"actor_id": team.editor.pk}, {"actor_id": None}]
+
+    tom.lock(DOC, agent=WORD)
+    DavLock.objects.update(expire_at=timezone.now() - timedelta(seconds=1))
+    assert "Being edited" not in heading(team.viewer, doc)  # expired: never shown
+    leftovers_sweep()
+    assert not DavLock.objects.exists()
+    assert lock_events(team)[4:] == [{"actor_id": team.editor.pk}, {"actor_id": None}]
+    leftovers_sweep()  # nothing left to sweep: nothing said
+    assert len(lock_events(team)) == 6
+
+
+def test_the_event_reaches_only_its_workspace_and_the_fragment_only_members(
+    team: Any, doc: Document
+) -> None:
+    other = make_workspace(manager=team.outsider, name="Elsewhere")
+    Dav(team.editor).lock(DOC, agent=WORD)
+    assert not Event.objects.filter(workspace_id=other.pk).exists()
+    url = reverse("document_heading", args=[doc.workspace_id, doc.pk])
+    assert browser(team.outsider).get(url).status_code == 404

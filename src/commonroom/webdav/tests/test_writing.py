@@ -133,6 +133,38 @@ def test_a_new_name_is_a_new_document_and_an_empty_one_waits_for_content(team: A
     assert list(tom.listing(WS + "/")) == [f"/dav{WS}/empty.txt"]
 
 
+def test_a_new_name_with_content_stores_the_document_and_no_placeholder(team: Any) -> None:
+    """A PUT's new name is stored as what its body becomes: a document, never an empty
+    placeholder row on the way (made and deleted again within the request)."""
+    from commonroom.webdav.models import ScratchFile
+    from commonroom.webdav.services import MAX_SCRATCH_FILES
+
+    tom = Dav(team.editor)
+    for n in range(MAX_SCRATCH_FILES):  # the most temporary files a person may have
+        ScratchFile.objects.create(
+            user=team.editor,
+            workspace=team.workspace,
+            name=f"~$tmp{n}.docx",
+            name_key=f"~$tmp{n}.docx",
+        )
+    assert tom.put(WS + "/report.txt", b"content").status_code == 201
+    assert Document.objects.get(name="report.txt").versions.get().size == len(b"content")
+    assert ScratchFile.objects.filter(user=team.editor).count() == MAX_SCRATCH_FILES
+    assert not ScratchFile.objects.filter(name="report.txt").exists()
+    # A temporary file is still a scratch file, and still counted.
+    assert tom.put(WS + "/~$one-more.docx", b"x").status_code == 507
+    assert not ScratchFile.objects.filter(name="~$one-more.docx").exists()
+
+
+def test_a_new_name_refused_stores_nothing(team: Any) -> None:
+    from commonroom.webdav.models import ScratchFile
+
+    assert Dav(team.viewer).put(WS + "/report.txt", b"content").status_code == 403
+    assert Dav(team.outsider).put(WS + "/report.txt", b"content").status_code == 404
+    assert not Document.objects.filter(name="report.txt").exists()
+    assert not ScratchFile.objects.exists()
+
+
 def test_a_put_over_the_size_limit_is_refused_and_keeps_nothing(team: Any, settings: Any) -> None:
     settings.COMMONROOM_MAX_UPLOAD_BYTES = 10
     response = Dav(team.editor).put(WS + "/big.txt", b"x" * 11)
@@ -140,6 +172,9 @@ def test_a_put_over_the_size_limit_is_refused_and_keeps_nothing(team: Any, setti
     assert "larger than the limit" in response.text
     assert not Document.objects.filter(name="big.txt").exists()
     assert Dav(team.editor).listing(WS + "/") == {}
+    from commonroom.webdav.models import ScratchFile
+
+    assert not ScratchFile.objects.exists()
 
 
 def test_a_put_without_a_length_over_the_limit_is_cut_off(team: Any, settings: Any) -> None:
@@ -180,7 +215,7 @@ def test_mkcol_and_move_are_the_folder_and_document_services(team: Any) -> None:
     assert tom.get(WS + "/Archive 2026/minutes-final.txt").status_code == 200
     actions = list(
         AuditEvent.objects.filter(actor_id=team.editor.pk)
-        .exclude(action__in=["version.downloaded", "token.created"])
+        .exclude(action__in=["version.downloaded", "version.read", "token.created"])
         .order_by("seq")
         .values_list("action", flat=True)
     )

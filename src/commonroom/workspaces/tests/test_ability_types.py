@@ -31,9 +31,10 @@ from commonroom.conversations.permissions import (
 )
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility
 from commonroom.suggestions.permissions import SuggestionAbilities
-from commonroom.workspaces.models import Role
+from commonroom.workspaces.models import DownloadRule, Role
 from commonroom.workspaces.permissions import (
     ABILITY_NAMES,
+    DownloadSettings,
     WorkspaceAbilities,
     WorkspaceAbility,
     abilities_for_role,
@@ -98,10 +99,21 @@ def test_each_literal_names_the_keys_of_its_dict():
         assert not typed_dict.__optional_keys__, typed_dict.__name__
 
 
+DEFAULT_DOWNLOADS: DownloadSettings = {
+    "editor": DownloadRule.EVERYONE,
+    "commenter": DownloadRule.STAFF,
+    "viewer": DownloadRule.STAFF,
+}
+
+
 def test_the_abilities_returned_have_exactly_the_typed_keys():
     for role in [*Role.values, None]:
         for archived in (False, True):
-            assert set(abilities_for_role(role, archived=archived)) == set(ABILITY_NAMES)
+            for guest in (False, True):
+                got = abilities_for_role(
+                    role, archived=archived, guest=guest, downloads=DEFAULT_DOWNLOADS
+                )
+                assert set(got) == set(ABILITY_NAMES)
     assert set(no_abilities()) == set(ABILITY_NAMES)
     assert not any(no_abilities().values())
 

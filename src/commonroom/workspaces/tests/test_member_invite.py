@@ -6,12 +6,14 @@ opens that page however it is accepted. A refused invitation form keeps what was
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.audit.actions import Action
@@ -189,6 +191,127 @@ def test_the_api_adds_an_account_at_once_and_invites_a_new_address(team: Any) ->
     )
     assert invited.status_code == 201
     assert invited.json()["email"] == "new@partner.example"
+
+
+# --- An end date given with the invitation (decision 29) ------------------------------------
+
+
+def test_an_end_date_goes_on_the_membership_made_at_once_and_is_said_everywhere(
+    team: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    tom = _person(email="tom.reed@example.org", full_name="Tom Reed")
+    until = timezone.localdate() + timedelta(days=30)
+    said = f"{until:%-d %B %Y}"
+    manager = Client()
+    manager.force_login(team.manager)
+    url = reverse("workspace_members", args=[team.workspace.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager.post(
+            url, {"email": tom.email, "role": "commenter", "access_until": until.isoformat()}
+        )
+    assert response.status_code == 302
+    membership = Membership.objects.get(workspace=team.workspace, user=tom)
+    assert (membership.role, membership.access_until) == ("commenter", until)
+    assert f"Their access ends after {said}." in manager.get(url).content.decode()
+    event = AuditEvent.objects.get(action=Action.MEMBER_ADDED, target_id=str(tom.pk))
+    assert event.data == {"role": "commenter", "invited": True, "access_until": until.isoformat()}
+    note = Notification.objects.get(recipient=tom, kind=Kind.ADDED)
+    assert note.summary == f"Priya Shah added you to Weekly budget meeting, until {said}"
+    (sent,) = mail.outbox
+    assert f"Your access lasts until the end of {until:%-d %B %Y}." in sent.body
+    # And it ends as any end date does: they see the workspace until then.
+    tom_client = Client()
+    tom_client.force_login(tom)
+    assert tom_client.get(reverse("workspace_detail", args=[team.workspace.pk])).status_code == 200
+
+
+def test_the_document_page_adds_at_once_without_an_end_date(team: Any) -> None:
+    doc, _page = _doc(team)
+    tom = _person(email="tom.reed@example.org")
+    manager = Client()
+    manager.force_login(team.manager)
+    assert _invite_from_page(manager, team, doc, tom.email, "viewer").status_code == 302
+    assert Membership.objects.get(workspace=team.workspace, user=tom).access_until is None
+    event = AuditEvent.objects.get(action=Action.MEMBER_ADDED, target_id=str(tom.pk))
+    assert "access_until" not in event.data
+
+
+@pytest.mark.parametrize(
+    ("role", "days", "code", "words"),
+    [
+        ("viewer", -1, "access_until_past", "has passed: choose today or a later day"),
+        ("manager", 10, "access_until_manager", "A manager's access cannot end on a date"),
+        ("viewer", None, "invalid_date", "Enter the end date as a real day, month and year."),
+    ],
+)
+def test_a_refused_end_date_adds_no_one_and_says_why(
+    team: Any, role: str, days: int | None, code: str, words: str
+) -> None:
+    tom = _person(email="tom.reed@example.org")
+    day = (
+        "2026-02-30" if days is None else (timezone.localdate() + timedelta(days=days)).isoformat()
+    )
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+    with pytest.raises(ApplicationError) as exc:
+        services.member_invite(
+            actor=team.manager, access=access, email=tom.email, role=role, access_until=day
+        )
+    assert exc.value.code == code
+    assert words in exc.value.message
+    # The page says the same beside the form, which keeps the date typed; nothing changed.
+    manager = Client()
+    manager.force_login(team.manager)
+    url = reverse("workspace_members", args=[team.workspace.pk])
+    refused = manager.post(url, {"email": tom.email, "role": role, "access_until": day})
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert words in html.replace("&#x27;", "'")
+    assert f'value="{day}"' in html
+    assert not Membership.objects.filter(user=tom).exists()
+    assert not Invitation.objects.exists()
+    assert not Notification.objects.filter(recipient=tom).exists()
+    assert not AuditEvent.objects.filter(action=Action.MEMBER_ADDED, target_id=str(tom.pk)).exists()
+    assert mail.outbox == []
+
+
+def test_someone_whose_access_ended_is_added_again_with_the_new_date(team: Any) -> None:
+    tom = _person(email="tom.reed@example.org")
+    Membership.objects.create(
+        workspace=team.workspace,
+        user=tom,
+        role="viewer",
+        access_until=timezone.localdate() - timedelta(days=2),
+    )  # ended; the job has not removed it yet
+    until = timezone.localdate() + timedelta(days=5)
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+    invited = services.member_invite(
+        actor=team.manager, access=access, email=tom.email, role="commenter", access_until=until
+    )
+    assert invited.added is not None
+    (membership,) = Membership.objects.filter(workspace=team.workspace, user=tom)
+    assert (membership.role, membership.access_until) == ("commenter", until)
+
+
+def test_a_new_address_gets_the_end_date_on_its_invitation(team: Any) -> None:
+    until = timezone.localdate() + timedelta(days=14)
+    api = Client()
+    api.force_login(team.manager)
+    url = f"/api/v1/workspaces/{team.workspace.pk}/invitations"
+    invited = api.post(
+        url,
+        {"email": "new@partner.example", "role": "viewer", "access_until": until.isoformat()},
+        content_type="application/json",
+    )
+    assert invited.status_code == 201
+    assert Invitation.objects.get(email="new@partner.example").access_until == until
+    someone = _person(email="someone@example.org")
+    added = api.post(
+        url,
+        {"email": someone.email, "role": "viewer", "access_until": until.isoformat()},
+        content_type="application/json",
+    )
+    assert added.status_code == 200
+    assert Membership.objects.get(user=someone).access_until == until
 
 
 # --- The form keeps what was typed --------------------------------------------------------

@@ -1,0 +1,102 @@
+"""Over WebDAV, reading a document's bytes is a download (decision 27): where the workspace's
+setting turns downloading off for someone, GET and COPY of a document are refused with 403 and
+a sentence, audited; PROPFIND still lists it, and the document page offers no "Open in Word"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from commonroom.audit.models import AuditEvent
+from commonroom.documents.models import Document
+from commonroom.webdav.tests.client import Dav
+from commonroom.workspaces.models import Workspace
+from commonroom.workspaces.tests.factories import upload_document
+
+pytestmark = pytest.mark.django_db
+
+WS = "/Weekly budget meeting"
+
+
+def turn_off(team: Any, **rules: str) -> None:
+    Workspace.objects.filter(pk=team.workspace.pk).update(**rules)
+
+
+def test_get_is_refused_with_a_sentence_and_audited_and_propfind_still_lists(team: Any) -> None:
+    doc = upload_document(team.workspace, team.manager, name="minutes.txt", content=b"one")
+    turn_off(team, viewers_download="nobody")
+    viewer = Dav(team.viewer)
+
+    got = viewer.get(WS + "/minutes.txt")
+
+    assert got.status_code == 403
+    assert "viewers cannot download documents" in got.text
+    assert b"one" not in got.content
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert (refused.actor_id, refused.document_id) == (team.viewer.pk, doc.pk)
+    assert refused.data["what"] == "version"
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
+    listed = viewer.propfind(WS, "1")
+    assert listed.status_code == 207 and "minutes.txt" in listed.text
+    # Someone the setting lets download still can.
+    assert Dav(team.commenter).get(WS + "/minutes.txt").content == b"one"
+
+
+def test_a_guest_is_refused_by_the_default_setting(team: Any) -> None:
+    upload_document(team.workspace, team.manager, name="minutes.txt", content=b"one")
+    team.commenter.kind = "guest"
+    team.commenter.api_tokens_allowed = True
+    team.commenter.save(update_fields=["kind", "api_tokens_allowed"])
+
+    got = Dav(team.commenter).get(WS + "/minutes.txt")
+
+    assert got.status_code == 403
+    assert "external guests who are commenters cannot download" in got.text
+
+
+def test_copy_is_refused_to_an_editor_who_may_not_download(team: Any) -> None:
+    upload_document(team.workspace, team.manager, name="minutes.txt", content=b"v1")
+    turn_off(team, editors_download="nobody")
+
+    got = Dav(team.editor).copy(WS + "/minutes.txt", WS + "/minutes copy.txt")
+
+    assert got.status_code == 403
+    assert "editors cannot download documents" in got.text
+    assert not Document.objects.filter(name="minutes copy.txt").exists()
+    assert AuditEvent.objects.get(action="download.refused").data["what"] == "webdav_copy"
+
+
+def test_the_document_page_offers_open_in_word_only_to_those_who_may_download(team: Any) -> None:
+    doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=b"x")
+    url = reverse("document_detail", args=[team.workspace.pk, doc.pk])
+    turn_off(team, viewers_download="nobody")
+    for user, shown in ((team.viewer, False), (team.commenter, True)):
+        browser = Client()
+        browser.force_login(user)
+        page = browser.get(url).content.decode()
+        assert ('data-testid="open-in-office"' in page) is shown
+        assert ('id="open-with-webdav"' in page) is shown
+
+
+def test_a_folder_copy_is_refused_before_anything_is_made(team: Any) -> None:
+    from commonroom.documents.models import Folder
+    from commonroom.documents.tests.factories import make_folder
+
+    papers = make_folder(team.manager, team.workspace, "Papers")
+    upload_document(team.workspace, team.manager, name="minutes.txt", content=b"v1", folder=papers)
+    turn_off(team, editors_download="nobody")
+
+    got = Dav(team.editor).copy(WS + "/Papers", WS + "/Papers copy")
+
+    assert got.status_code == 403
+    assert "editors cannot download documents" in got.text
+    assert not Folder.objects.filter(name="Papers copy").exists()
+    assert Document.objects.filter(name="minutes.txt").count() == 1
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert refused.data["what"] == "webdav_folder_copy" and refused.target_id == str(papers.pk)
+    # Someone who may download copies it whole.
+    assert Dav(team.manager).copy(WS + "/Papers", WS + "/Papers copy").status_code == 201
+    assert Document.objects.filter(name="minutes.txt").count() == 2
