@@ -4,14 +4,23 @@ the desk (1280) keeps its full header."""
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
 
-from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.accounts.tests.factories import PASSWORD, GuestFactory, UserFactory
+from commonroom.documents.models import VersionRead
+from commonroom.documents.tests.factories import new_version
+from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
+
+# ``COMMONROOM_SHOTS=<folder>`` keeps a screenshot of the guest's first screen at 360 px.
+SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
 
 MINUTES = (
     "Weekly budget meeting, minutes of 24 November 2026.\n\n"
@@ -67,6 +76,45 @@ def test_on_a_phone_the_document_text_starts_on_the_first_screen(
     page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
     expect(menu).to_be_focused()
+    assert page_width(page) <= PHONE["width"]
+    assert page_problems.seen == []
+
+
+def test_a_guest_whose_access_ends_soon_who_may_not_download_still_starts_reading_at_once(
+    new_page: Any, page_problems: Any
+) -> None:
+    """Everything the page may add above the text for a reader: their access ending this week,
+    the sentence that downloading is turned off for them (decision 27: by default for external
+    guests who comment), "new since you last read it"; the text still starts on the first
+    screen, and the row of actions holds what is left."""
+    priya, _sam, ws, doc = _world()
+    aisha = add_member(
+        ws, GuestFactory(email="aisha@board.example.net", full_name="Aisha Khan"), "commenter"
+    )
+    Membership.objects.filter(workspace=ws, user=aisha).update(
+        access_until=timezone.localdate() + timedelta(days=3)
+    )
+    v1 = doc.versions.get()
+    VersionRead.objects.create(version=v1, document=doc, reader=aisha, read_by="preview")
+    new_version(priya, doc, MINUTES.replace("24 November", "24 November (amended)").encode())
+    page = new_page("Aisha", viewport=PHONE)
+    sign_in(page, aisha.email, PASSWORD)
+    page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    expect(page.locator("main")).to_contain_text("Your access to this workspace ends")
+    expect(page.get_by_text("New since you last read it")).to_be_visible()
+    actions = page.locator(".cr-doc-actions")
+    expect(actions.get_by_test_id("download-off")).to_be_visible()
+    expect(actions.get_by_role("link", name=re.compile("^Download"))).to_have_count(0)
+    expect(
+        actions.get_by_role("button", name=re.compile("^(Stop following|Follow)"))
+    ).to_be_visible()
+    first = page.locator(".cr-preview__body p").first
+    expect(first).to_contain_text("minutes of 24 November (amended)")
+    box = first.bounding_box()
+    assert box is not None
+    assert box["y"] < PHONE["height"], f"the text starts at {box['y']} px"
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/phone-first-guest-360.png")
     assert page_width(page) <= PHONE["width"]
     assert page_problems.seen == []
 
