@@ -112,7 +112,10 @@ def never_asked_for_the_password(urls: list[str]) -> None:
 
 def sign_out_and_in_with_password(page: Any) -> None:
     """Aisha signs out (and is on the sign-in page, so the sign-out has happened), then gives
-    her email address and password."""
+    her email address and password. On a phone "Sign out" is in the header's menu."""
+    menu = page.locator("[data-header-toggle='cr-header-menu']")
+    if menu.is_visible():
+        menu.click()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
     page.get_by_label(re.compile("email", re.I)).fill(AISHA)

@@ -22,7 +22,11 @@ from commonroom.comments.selectors import thread_get, with_abilities, with_parts
 from commonroom.core.views import AuthedRequest, form_value, info
 from commonroom.documents.forms_answer import document_form_answer, document_page_access
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.workspaces.selectors import mention_candidates, workspace_access
+from commonroom.workspaces.selectors import (
+    mention_candidates,
+    mention_handles,
+    workspace_access,
+)
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -189,14 +193,16 @@ def comment_reopen(
 @login_required
 @require_GET
 def workspace_mention_candidates(request: AuthedRequest, workspace_id: str) -> JsonResponse:
-    """Members whose name or email contains ``q``: ``[{"handle": email, "name": ..., "guest":
-    the email's domain for an external guest, else null}]``."""
+    """Members whose name or email contains ``q``: ``[{"handle": what "@" is followed by (the
+    address's first part when it is unique among the members, else the address), "name": ...,
+    "guest": the email's domain for an external guest, else null}]``."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     query = str(request.GET.get("q", ""))[:100]
     people = mention_candidates(access=access, query=query)
+    handles = mention_handles(access=access, users=people)
     return JsonResponse(
         [
-            {"handle": u.email, "name": u.display_name, "guest": u.guest_domain or None}
+            {"handle": handles[u.pk], "name": u.display_name, "guest": u.guest_domain or None}
             for u in people
         ],
         safe=False,

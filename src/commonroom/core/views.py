@@ -22,6 +22,22 @@ def back_with_error(request: HttpRequest, error: ApplicationError, to: str) -> H
     return redirect(to)
 
 
+def back_with_typed(
+    request: HttpRequest, error: ApplicationError, to: str, *, form: str, typed: dict[str, str]
+) -> HttpResponse:
+    """As :func:`back_with_error`, and what was typed into ``form`` is kept (in the session,
+    for the next page only: :func:`typed_back`), so the person corrects it rather than typing
+    it all again."""
+    request.session[f"typed:{form}"] = {**typed, "error": error.message}
+    return back_with_error(request, error, to)
+
+
+def typed_back(request: HttpRequest, form: str) -> dict[str, str]:
+    """What :func:`back_with_typed` kept for ``form`` (with its ``error``), once; else {}."""
+    kept = request.session.pop(f"typed:{form}", None)
+    return {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}
+
+
 def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 

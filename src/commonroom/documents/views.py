@@ -13,7 +13,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
-from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+from commonroom.core.views import (
+    AuthedRequest,
+    back_with_error,
+    back_with_typed,
+    form_value,
+    info,
+    typed_back,
+)
 from commonroom.documents import hooks, services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Folder, Version
@@ -37,7 +44,7 @@ from commonroom.documents.selectors import (
 from commonroom.documents.uploads import upload_error
 from commonroom.workspaces.roles import Role
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
-from commonroom.workspaces.services import invitation_create
+from commonroom.workspaces.services import member_invite
 
 
 def _folder_or_root(access: WorkspaceAccess, folder_id: str) -> Folder | None:
@@ -314,6 +321,8 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "document": doc,
             "abilities": doc_access.abilities,
             "can_invite": doc_access.access.can("manage_members"),
+            # The invitation form as it was typed, when it was refused (its sentence with it).
+            "typed_invite": typed_back(request, "invite"),
             "roles": Role.choices,
             "versions": versions,
             "latest": latest,
@@ -526,20 +535,24 @@ def document_action(request: AuthedRequest, workspace_id: str, document_id: str)
                 request, "Document reopened. New versions go above its final record, which stays."
             )
         elif action == "invite":
-            # An invitation to the workspace whose link opens this document once accepted.
-            issued = invitation_create(
-                actor=request.user,
-                access=access,
-                email=form_value(request, "email"),
-                role=form_value(request, "role"),
-                open_path=here,
-                open_label=doc_access.document.name,
-                info=info(request),
-            )
-            messages.success(
-                request,
-                f"Invitation sent to {issued.invitation.email}: their link opens this document.",
-            )
+            # Someone with an account is added at once; anyone else gets an invitation. Either
+            # way their link opens this document. A refusal keeps what was typed.
+            typed = {"email": form_value(request, "email"), "role": form_value(request, "role")}
+            try:
+                invited = member_invite(
+                    actor=request.user,
+                    access=access,
+                    email=typed["email"],
+                    role=typed["role"],
+                    open_path=here,
+                    open_label=doc_access.document.name,
+                    info=info(request),
+                )
+            except ApplicationError as exc:
+                if exc.status == 404:
+                    raise
+                return back_with_typed(request, exc, f"{here}#invite", form="invite", typed=typed)
+            messages.success(request, invited.told(opens="this document"))
         elif action == "delete":
             services.document_delete(actor=request.user, doc_access=doc_access, info=info(request))
             messages.success(

@@ -27,6 +27,7 @@ class Kind(models.TextChoices):
     CONVERSATION = "conversation", "Conversation"
     APPROVAL = "approval", "Approval"
     READ_REMINDER = "read_reminder", "Reminder to read"
+    ADDED = "added", "Added you to a workspace"
 
 
 class Notification(models.Model):

@@ -7,7 +7,9 @@ or message written notifies those it concerns, and an edit or a deletion changes
 notifications quote, in the change's own transaction. A suggestion made (``suggestions.hooks``)
 rewords its thread's notifications: "X suggested a change to <document>". A member whose access
 to a workspace ends within a week (``workspaces.hooks.MemberAccessEnding``) is emailed, whatever
-their settings: it is about their access, not the workspace's activity."""
+their settings: it is about their access, not the workspace's activity. Someone with an account
+added to a workspace at once (``workspaces.hooks.MemberAdded``) is notified "X added you to
+<workspace>", with the end date of their access when it has one."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from commonroom.notifications.services import (
     comment_edited,
     comment_posted,
     document_seen,
+    member_added,
     message_deleted,
     message_edited,
     message_posted,
@@ -101,6 +104,18 @@ def on_approval(change: approvals.Change) -> None:
         approval_ended(request=change.request, actor=change.actor)
 
 
+def on_member_added(change: workspaces.MemberAdded) -> None:
+    member_added(
+        actor=change.actor,
+        workspace_id=change.workspace.pk,
+        user_id=change.user_id,
+        open_path=change.open_path,
+        open_label=change.open_label,
+        workspace_name=change.workspace.name,
+        access_until=change.access_until,
+    )
+
+
 def on_member_access_ending(change: workspaces.MemberAccessEnding) -> None:
     access_ending(
         workspace=change.workspace, user_id=change.user_id, access_until=change.access_until
@@ -139,4 +154,5 @@ def connect() -> None:
     approvals.subscribe(approvals.ApprovalReminded, on_approval)
     approvals.subscribe(approvals.ApprovalDecided, on_approval)
     approvals.subscribe(approvals.ApprovalEnded, on_approval)
+    workspaces.subscribe(workspaces.MemberAdded, on_member_added)
     workspaces.subscribe(workspaces.MemberAccessEnding, on_member_access_ending)

@@ -123,11 +123,13 @@ def _notify(
     summaries: dict[str, str],
     excerpt: str,
     key: str,
+    emailed: bool = False,
     email_all: bool = False,
 ) -> list[Notification]:
     """Create the notifications (members only, never the actor, once per person and ``key``),
-    nudge the recipients' screens and enqueue the immediate emails after commit (every one of
-    them with ``email_all``: a reminder someone asked for is emailed whatever the setting)."""
+    nudge the recipients' screens and enqueue the immediate emails after commit (none when
+    ``emailed``: its email is sent by the app it is about; every one of them with
+    ``email_all``: a reminder someone asked for is emailed whatever the setting)."""
     actor_id = getattr(actor, "pk", None)
     if actor_id is not None:
         reasons.pop(actor_id, None)
@@ -148,6 +150,7 @@ def _notify(
             summary=_clip(summaries[reasons[pk]]),
             excerpt=_clip(excerpt),
             dedupe_key=key,
+            emailed_at=timezone.now() if emailed else None,
         )
         for pk in sorted(members - already)
     ]
@@ -164,7 +167,7 @@ def _notify(
             user_id__in=recipients, email=EmailChoice.IMMEDIATE
         ).values_list("user_id", flat=True)
     )
-    ids = [str(pk) for pk, r in created if email_all or r in immediate]
+    ids = [] if emailed else [str(pk) for pk, r in created if email_all or r in immediate]
     if ids:
         transaction.on_commit(lambda: _enqueue_emails(ids), robust=True)
     return [n for n in new if n.pk in {pk for pk, _ in created}]
@@ -268,6 +271,31 @@ def version_uploaded(*, version: Version) -> list[Notification]:
         excerpt=version.note,
         key=f"version:{version.pk}",
     )
+
+
+def member_added(
+    *, actor: User, workspace_id: Any, user_id: int, open_path: str, open_label: str,
+    workspace_name: str, access_until: date | None = None,
+) -> list[Notification]:  # fmt: skip
+    """Someone with an account added at once when invited: "Priya added you to <workspace> to
+    read <document>" (", until 9 January 2027" when their access has a last day), linking to
+    what they were invited to read. Its email is the one the workspace sends
+    (workspaces.services), so it is marked emailed: no second one, no digest."""
+    where = f" to read {open_label}" if open_label else ""
+    if access_until is not None:
+        where += f", until {access_until:%-d %B %Y}"
+    made = _notify(
+        reasons={int(user_id): Kind.ADDED},
+        workspace_id=workspace_id,
+        actor=actor,
+        document_id=None,
+        target_url=open_path or reverse("workspace_detail", args=[workspace_id]),
+        summaries={Kind.ADDED: f"{actor.display_name} added you to {workspace_name}{where}"},
+        excerpt="",
+        key=f"added:{workspace_id}:{user_id}:{timezone.now().timestamp()}",
+        emailed=True,
+    )
+    return made
 
 
 def readers_reminded(

@@ -23,6 +23,7 @@ from commonroom.conversations.selectors import (
     every_live_message,
     message_find,
 )
+from commonroom.core.markup import as_text
 from commonroom.documents.selectors import (
     document_find,
     latest_version,
@@ -142,6 +143,12 @@ def index_documents(documents: Iterable[Document]) -> None:
         index_document(doc)
 
 
+def _shown(item: Any) -> str:
+    """A comment's or message's words as its readers see them (mentions by name, never an
+    address), so that a snippet quotes what the thread shows, and a name finds it."""
+    return as_text(item.body_html).strip() if item.body_html else item.body
+
+
 def index_comment(comment: Comment, *, also: str = "") -> None:
     """The comment's entry; ``also``: more words it is found by (a suggestion's passage and
     suggested text, for the comment opening its thread)."""
@@ -156,7 +163,7 @@ def index_comment(comment: Comment, *, also: str = "") -> None:
         document_id=found.document_id,
         conversation=None,
         title="",
-        body=f"{found.body}\n{also}" if also else found.body,
+        body=f"{_shown(found)}\n{also}" if also else _shown(found),
         author_id=found.author_id,
         created_at=found.created_at,
         updated_at=found.edited_at or found.created_at,
@@ -194,7 +201,7 @@ def index_message(message: Message) -> None:
         document=None,
         conversation_id=found.conversation_id,
         title="",
-        body=found.body,
+        body=_shown(found),
         author_id=found.author_id,
         created_at=found.created_at,
         updated_at=found.edited_at or found.created_at,

@@ -279,12 +279,14 @@ def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
     return [invitation_out(i) for i in workspace_invitations(access=access)]
 
 
-@router.post("/{workspace_id}/invitations", response={201: InvitationOut})
+@router.post("/{workspace_id}/invitations", response={201: InvitationOut, 200: MemberOut})
 def invitation_create(
     request: AuthedRequest, workspace_id: uuid.UUID, payload: InvitationIn
 ) -> object:
+    """201 with the invitation; 200 with the membership when the address already had an
+    account, which is a member at once (told by a notification and an email)."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    issued = services.invitation_create(
+    invited = services.member_invite(
         actor=request.user,
         access=access,
         email=payload.email,
@@ -292,8 +294,10 @@ def invitation_create(
         access_until=payload.access_until,
         info=_info(request),
     )
+    if invited.added is not None:
+        return Status(200, member_out(invited.added))
     # The link goes to the invitee by email only: whoever holds it can create the account.
-    return Status(201, invitation_out(issued.invitation))
+    return Status(201, invitation_out(invited.invitation))
 
 
 @router.delete("/{workspace_id}/invitations/{invitation_id}", response={204: None})

@@ -5,7 +5,8 @@ inside its transaction, after the change is written and before its audit row. Li
 (its ``receivers.py``): a removed member's sockets on the workspace close (also when their
 access reached its end date: ``actor`` is then ``None``), and a member whose role changed is
 told on their open pages. Notifications emails a member whose access ends within a week
-(``MemberAccessEnding``, once per end date).
+(``MemberAccessEnding``, once per end date), and tells someone added at once that they were
+(``MemberAdded``).
 
 **The home page.** The home page ("My workspaces") shows what needs the person across their
 workspaces, which other apps keep (unread mentions, threads waiting, conversations with new
@@ -49,6 +50,22 @@ class MemberRoleChanged:
 
 
 @dataclass(frozen=True)
+class MemberAdded:
+    """``user_id``, who already had an account, was invited to ``workspace`` and is a member
+    at once, with ``role``; ``open_path`` is the page they were invited to read ("" for the
+    workspace itself), named ``open_label``; ``access_until`` is the last day of their access
+    when the invitation gave one."""
+
+    actor: User
+    workspace: Workspace
+    user_id: int
+    role: str
+    open_path: str = ""
+    open_label: str = ""
+    access_until: date | None = None
+
+
+@dataclass(frozen=True)
 class MemberRemoved:
     """``user_id`` is no longer a member of ``workspace``: nothing of it may reach them now.
     ``actor`` is the manager who removed them, or ``None`` when their access reached its end
@@ -69,7 +86,7 @@ class MemberAccessEnding:
     access_until: date
 
 
-Change = MemberRoleChanged | MemberRemoved | MemberAccessEnding
+Change = MemberAdded | MemberRoleChanged | MemberRemoved | MemberAccessEnding
 
 hook: Hook[Change] = Hook("workspaces")
 subscribe = hook.subscribe

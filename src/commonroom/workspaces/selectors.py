@@ -179,6 +179,21 @@ def mention_candidates(*, access: WorkspaceAccess, query: str, limit: int = 8) -
     return list(users[:limit])
 
 
+def mention_handles(*, access: WorkspaceAccess, users: list[Any]) -> dict[Any, str]:
+    """What the composer types for each of ``users`` after "@" (``core.markup`` resolves it):
+    the part of their address before the "@" when no other member's is the same, which reads
+    as a name and shows as theirs once sent; their whole address only when it is shared."""
+    counts: dict[str, int] = {}
+    for email in member_users(access.workspace).values_list("email", flat=True):
+        local = email.lower().split("@", 1)[0]
+        counts[local] = counts.get(local, 0) + 1
+    handles: dict[Any, str] = {}
+    for user in users:
+        local = user.email.lower().split("@", 1)[0]
+        handles[user.pk] = local if counts.get(local) == 1 else user.email.lower()
+    return handles
+
+
 def active_memberships(*, workspace_id: Any) -> QuerySet[Membership]:
     """The memberships of the workspace whose person's account is active: the only people whose
     open connections may follow it (filter further by person; usable as a subquery)."""

@@ -394,21 +394,12 @@ def invitation_create(
     person is invited to read, named ``open_label`` in the email). ``access_until``: the last
     day of the access it gives (see :func:`clean_access_until`); none: no end."""
     access = lock_access(actor=actor, access=access)
-    require_ability(access, "manage_members", "Only managers can invite people.")
-    email = normalise_email(email)
-    if role not in Role.values:
-        raise ApplicationError("Choose a role.", code="invalid_role")
-    until = clean_access_until(access_until, role=role)
+    email, until = _invitable(
+        access, email=email, role=role, open_path=open_path, access_until=access_until
+    )
     ws = access.workspace
-    if open_path and (not _OPEN_PATH.match(open_path) or not open_path.startswith(f"/w/{ws.pk}/")):
-        raise ApplicationError("That page is not in this workspace.", code="invalid_page")
-    if ws.memberships.filter(current_q(), user__email__iexact=email).exists():
-        raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
     now = timezone.now()
-    # A new invitation replaces any pending one for the same address.
-    ws.invitations.filter(
-        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=now)
+    _replace_pending(ws, email, now)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         workspace=ws,
@@ -439,6 +430,182 @@ def invitation_create(
     issued = IssuedInvitation(invitation=invitation, token=token)
     transaction.on_commit(lambda: _send_invitation_email(issued, inviter=actor))
     return issued
+
+
+def _invitable(
+    access: WorkspaceAccess,
+    *,
+    email: str,
+    role: str,
+    open_path: str,
+    access_until: date | str | None,
+) -> tuple[str, date | None]:
+    """The checks every invitation passes (under the workspace's lock): a manager invites, a
+    valid address, a role, an end date that may be given (:func:`clean_access_until`), a page
+    of this workspace, not a member already. The address, cleaned, and the end date."""
+    require_ability(access, "manage_members", "Only managers can invite people.")
+    email = normalise_email(email)
+    if role not in Role.values:
+        raise ApplicationError("Choose a role.", code="invalid_role")
+    until = clean_access_until(access_until, role=role)
+    ws = access.workspace
+    if open_path and (not _OPEN_PATH.match(open_path) or not open_path.startswith(f"/w/{ws.pk}/")):
+        raise ApplicationError("That page is not in this workspace.", code="invalid_page")
+    if ws.memberships.filter(current_q(), user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
+    return email, until
+
+
+def _replace_pending(ws: Workspace, email: str, now: Any) -> None:
+    """A new invitation (or being added at once) replaces any pending one for the address."""
+    ws.invitations.filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What inviting someone did: ``added`` when they already had an account (a member at
+    once), else ``issued``, the invitation whose link was emailed to them."""
+
+    email: str
+    added: Membership | None = None
+    issued: IssuedInvitation | None = None
+
+    @property
+    def invitation(self) -> Invitation:
+        """The invitation sent (refused when they were added at once instead)."""
+        if self.issued is None:
+            raise Conflict(f"{self.email} was added at once: there is no invitation.")
+        return self.issued.invitation
+
+    def told(self, *, opens: str = "") -> str:
+        """What the inviter is told. An invitation's link is emailed to the invitee only
+        (whoever holds it can create the account), so it is never shown here."""
+        if self.added is not None:
+            where = f" Their link opens {opens}." if opens else ""
+            until = self.added.access_until
+            ends = f" Their access ends after {until:%-d %B %Y}." if until else ""
+            return (
+                f"{self.added.user.display_name} ({self.email}) already had an account, so they "
+                f"are a member now and were told by email.{where}{ends}"
+            )
+        return f"Invitation sent to {self.email}{f': their link opens {opens}' if opens else ''}."
+
+
+@transaction.atomic
+def member_invite(
+    *,
+    actor: User,
+    access: WorkspaceAccess,
+    email: str,
+    role: str,
+    open_path: str = "",
+    open_label: str = "",
+    access_until: date | str | None = None,
+    info: RequestInfo = SYSTEM,
+) -> Invited:
+    """Invite ``email`` with ``role``, as the pages and the API do. Someone who already has an
+    account is added at once (a member from now on, so they can be mentioned straight away;
+    told by a notification and an email whose link opens ``open_path``, else the workspace);
+    anyone else gets an invitation (:func:`invitation_create`). ``access_until``, the last day
+    of the access given (decision 29), goes on the membership made at once, as on the
+    invitation. An account that is switched off is refused with a sentence. Decision 30."""
+    access = lock_access(actor=actor, access=access)
+    clean, until = _invitable(
+        access, email=email, role=role, open_path=open_path, access_until=access_until
+    )
+    person = Users.objects.filter(email__iexact=clean).first()
+    if person is None:
+        issued = invitation_create(
+            actor=actor,
+            access=access,
+            email=clean,
+            role=role,
+            open_path=open_path,
+            open_label=open_label,
+            access_until=until,
+            info=info,
+        )
+        return Invited(email=clean, issued=issued)
+    if not person.is_active:
+        raise ApplicationError(
+            f"The account for {clean} is switched off, so it cannot be added. Ask an "
+            "administrator to switch it back on.",
+            code="account_inactive",
+        )
+    ws = access.workspace
+    _replace_pending(ws, clean, timezone.now())
+    ended = Membership.objects.filter(workspace=ws, user=person).first()
+    if ended is not None:  # their earlier access ended and the job has not removed it yet
+        _renew(ended, role=role, access_until=until)
+        membership = ended
+    else:
+        membership = Membership.objects.create(
+            workspace=ws, user=person, role=role, access_until=until
+        )
+    label = plain_text(open_label)[:255] if open_path else ""
+    hooks.changed(
+        hooks.MemberAdded(
+            actor=actor,
+            workspace=ws,
+            user_id=person.pk,
+            role=role,
+            open_path=open_path,
+            open_label=label,
+            access_until=until,
+        )
+    )
+    _ws_audit(
+        access,
+        action=Action.MEMBER_ADDED,
+        actor=actor,
+        info=info,
+        target_type="user",
+        target_id=str(person.pk),
+        target_label=clean,
+        data={
+            "role": role,
+            "invited": True,
+            **({"opens": open_path} if open_path else {}),
+            **({"access_until": until.isoformat()} if until else {}),
+        },
+    )
+    transaction.on_commit(
+        lambda: _send_added_email(membership, inviter=actor, open_path=open_path, open_label=label)
+    )
+    return Invited(email=clean, added=membership)
+
+
+def _send_added_email(
+    membership: Membership, *, inviter: User, open_path: str, open_label: str
+) -> None:
+    """Tell someone added at once that they were, with a link to what they were invited to
+    read (the site's own page: they sign in as usual, second factor and all)."""
+    ws = membership.workspace
+    path = open_path or reverse("workspace_detail", args=[ws.pk])
+    context = {
+        "workspace": ws,
+        "inviter": inviter,
+        "url": settings.SITE_URL + path,
+        "role": role_with_article(membership.role),
+        "open_label": open_label,
+        "membership": membership,
+    }
+    try:
+        send_mail(
+            subject=(
+                f"{inviter.display_name} added you to {ws.name} to read {open_label}"
+                if open_label
+                else f"{inviter.display_name} added you to {ws.name} on Commonroom"
+            ),
+            message=render_to_string("workspaces/email/added.txt", context),
+            from_email=None,
+            recipient_list=[membership.user.email],
+        )
+    except Exception:
+        # They are a member whatever happens to the email: the notification tells them too.
+        log.exception("could not send the added-to-workspace email to %s", membership.user.email)
 
 
 def _send_invitation_email(issued: IssuedInvitation, *, inviter: User) -> None:

@@ -146,23 +146,31 @@ def workspace_settings(request: AuthedRequest, workspace_id: str) -> HttpRespons
 def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpResponse:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     here = reverse("workspace_members", args=[access.workspace.pk])
+    typed: dict[str, str] = {}
     if request.method == "POST":
+        typed = {
+            "email": form_value(request, "email"),
+            "role": form_value(request, "role"),
+            "access_until": form_value(request, "access_until"),
+        }
         try:
-            issued = services.invitation_create(
+            invited = services.member_invite(
                 actor=request.user,
                 access=access,
-                email=form_value(request, "email"),
-                role=form_value(request, "role"),
-                access_until=form_value(request, "access_until"),
+                email=typed["email"],
+                role=typed["role"],
+                access_until=typed["access_until"],
                 info=info(request),
             )
         except ApplicationError as exc:
             if exc.status == 404:
                 raise  # no longer a member (or a forged id): not found, as on every page
-            return back_with_error(request, exc, here)
-        # The link is emailed to the invitee only: whoever holds it can create the account.
-        messages.success(request, f"Invitation sent to {issued.invitation.email}.")
-        return redirect(here)
+            # The page again, with what was typed kept and the refusal beside it.
+            typed["error"] = exc.message
+        else:
+            messages.success(request, invited.told())
+            # To the top, where it says so (the form is sent to "#invite", kept on a redirect).
+            return redirect(f"{here}#maincontent")
     return render(
         request,
         "workspaces/members.html",
@@ -172,9 +180,11 @@ def workspace_members_view(request: AuthedRequest, workspace_id: str) -> HttpRes
             "members": workspace_members(access=access),
             "invitations": workspace_invitations(access=access)[:50],
             "roles": Role.choices,
+            "typed": typed,
             "today": timezone.localdate(),
             "time_zone": settings.TIME_ZONE,
         },
+        status=400 if typed.get("error") else 200,
     )
 
 

@@ -497,6 +497,16 @@ def case_member_add(team: Any) -> Callable[[], object]:
     )
 
 
+def case_member_invite_adds_an_account(team: Any) -> Callable[[], object]:
+    # An address with an account is a member at once: the notification before the audit row.
+    return lambda: workspaces.member_invite(
+        actor=team.manager,
+        access=access_for(team.manager, team.workspace),
+        email=team.outsider.email,
+        role="commenter",
+    )
+
+
 def case_member_remove(team: Any) -> Callable[[], object]:
     membership = Membership.objects.get(user=team.viewer, workspace=team.workspace)
     return lambda: workspaces.membership_remove(

@@ -265,11 +265,32 @@ def test_mention_candidates_are_members_matching_name_or_email(team):
     candidates = reverse("workspace_mention_candidates", args=[team.workspace.pk])
     client = client_for(team.viewer)
     assert client.get(candidates, {"q": "PRI"}).json() == [
-        {"handle": "priya@example.org", "name": "Priya Shah", "guest": None}
+        {"handle": "priya", "name": "Priya Shah", "guest": None}
     ]
-    assert client.get(candidates, {"q": "shah"}).json()[0]["handle"] == "priya@example.org"
+    assert client.get(candidates, {"q": "shah"}).json()[0]["handle"] == "priya"
     assert client.get(candidates, {"q": "outsider"}).json() == []
     assert len(client.get(candidates).json()) == 4  # the team's members, not the outsider
+
+
+def test_a_mention_is_typed_as_a_name_and_by_address_only_when_the_name_is_shared(team):
+    """The composer types "@priya", never an address, and it shows as "@Priya Shah"; only two
+    members whose addresses begin alike are told apart by their whole addresses."""
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.core.markup import render, resolver_for
+    from commonroom.workspaces.selectors import member_users
+    from commonroom.workspaces.tests.factories import add_member
+
+    candidates = reverse("workspace_mention_candidates", args=[team.workspace.pk])
+    client = client_for(team.viewer)
+    (priya,) = client.get(candidates, {"q": "priya"}).json()
+    shown = render(
+        f"@{priya['handle']} can you check?", resolve=resolver_for(member_users(team.workspace))
+    )
+    assert shown.html == '<p><span class="cr-mention">@Priya Shah</span> can you check?</p>\n'
+    assert "example.org" not in shown.html
+    add_member(team.workspace, UserFactory(email="tom@partner.example", full_name="Tom Bell"))
+    toms = {p["name"]: p["handle"] for p in client.get(candidates, {"q": "tom"}).json()}
+    assert toms == {"Tom Bell": "tom@partner.example", team.editor.display_name: "tom@example.org"}
 
 
 def test_mention_candidates_stop_at_eight(team):

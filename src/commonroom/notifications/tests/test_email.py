@@ -213,3 +213,31 @@ def test_the_daily_jobs_send_the_digests_and_prune_the_live_event_log(team, doc,
     assert [m.to for m in mail.outbox] == [[team.editor.email]]
     # The old events go; the newest stays, marking where the log begins.
     assert list(Event.objects.values_list("pk", flat=True)) == [ids[-1]]
+
+
+def test_a_mention_by_address_is_emailed_and_digested_by_name(
+    team, doc, django_capture_on_commit_callbacks
+):
+    """Mentioned as "@priya@example.org", shown everywhere as "@Priya Shah": the notification,
+    its immediate email and the digest never show an address."""
+    from commonroom.comments.services import comment_create
+    from commonroom.documents.selectors import document_access
+
+    NotificationSettings.objects.create(user=team.manager, email="immediate")
+    access = document_access(user=team.commenter, workspace_id=doc.workspace_id, document_id=doc.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_create(
+            actor=team.commenter, doc_access=access, body="@priya@example.org the agency figure?"
+        )
+    note = Notification.objects.get(recipient=team.manager)
+    assert note.excerpt == "@Priya Shah the agency figure?"
+    [sent] = [m for m in mail.outbox if m.to == ["priya@example.org"]]
+    assert "@Priya Shah the agency figure?" in sent.body
+    assert "priya@example.org" not in sent.body
+    NotificationSettings.objects.filter(user=team.manager).update(email="digest")
+    Notification.objects.filter(recipient=team.manager).update(emailed_at=None)
+    mail.outbox.clear()
+    services.send_digests()
+    [digest] = mail.outbox
+    assert "mentioned you on minutes.docx" in digest.body
+    assert "@example.org" not in digest.body

@@ -505,3 +505,15 @@ def test_a_page_of_results_costs_the_same_queries_however_many_hits(team):
         comment(team.commenter, d, f"Oncology note {n}")
         topic(team.manager, team.workspace, f"Oncology {n}", f"Oncology message {n}")
     assert queries_for("oncology", 20) == few  # a full page
+
+
+def test_a_mention_is_found_and_quoted_by_name_never_by_address(team):
+    doc = upload(team.editor, team.workspace, "minutes.txt", b"a").document
+    comment(team.commenter, doc, "@priya@example.org please check the ventilator count")
+    topic(team.manager, team.workspace, "Beds", "Ventilator loan: @sam@example.org to confirm")
+    hits = found(team.viewer, "ventilator")
+    assert len(hits) == 2
+    snippets = " ".join(str(h.snippet_html) for h in hits)
+    assert "@Priya Shah" in snippets
+    assert "example.org" not in snippets
+    assert len(found(team.viewer, "Priya ventilator")) == 1

@@ -23,6 +23,53 @@ function start() {
   followReaders();
   quickResults();
   copyButtons();
+  headerToggles();
+}
+
+// On a phone the header's search box and menu wait behind two buttons (base.html). Without
+// scripts they are links to their parts, shown by :target; here each becomes a button that
+// shows or hides its part (one at a time); Escape puts the menu away again.
+function headerToggles() {
+  const header = document.querySelector(".nhsuk-header");
+  const toggles = Array.from(document.querySelectorAll("[data-header-toggle]"));
+  if (!header || !toggles.length) return;
+  const shut = (toggle) => {
+    header.classList.remove(`cr-header--${toggle.dataset.headerToggle}`);
+    toggle.setAttribute("aria-expanded", "false");
+  };
+  toggles.forEach((toggle) => {
+    const part = document.getElementById(toggle.dataset.headerToggle);
+    if (!part) return;
+    toggle.setAttribute("role", "button");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.addEventListener("keydown", (e) => {
+      if (e.key === " ") { e.preventDefault(); toggle.click(); }
+    });
+    toggle.addEventListener("click", (e) => {
+      e.preventDefault();
+      const opening = toggle.getAttribute("aria-expanded") !== "true";
+      toggles.forEach(shut);
+      if (!opening) return;
+      header.classList.add(`cr-header--${toggle.dataset.headerToggle}`);
+      toggle.setAttribute("aria-expanded", "true");
+      const field = part.querySelector("input, a, button");
+      if (field) field.focus();
+    });
+    // Escape puts the menu away; in the search box it is the quick results' (and the box's own).
+    if (part.tagName === "NAV") {
+      part.addEventListener("keydown", (e) => {
+        if (e.key === "Escape") { shut(toggle); toggle.focus(); }
+      });
+    }
+  });
+  // From here the buttons decide, not :target; a part opened by its link before this script
+  // ran stays open.
+  header.classList.add("cr-header--ready");
+  const opened = toggles.find((t) => location.hash === `#${t.dataset.headerToggle}`);
+  if (opened) {
+    header.classList.add(`cr-header--${opened.dataset.headerToggle}`);
+    opened.setAttribute("aria-expanded", "true");
+  }
 }
 
 // A button with data-copy="<id>" copies that field's value (an address to paste into another

@@ -36,8 +36,41 @@ export function newKey() {
   return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
+// The connection's state in words, in a line held at the top of the screen wherever the page
+// is scrolled (app.css: .cr-live-status), said by screen readers as it changes: nothing while
+// live; "Offline — …" when the browser says there is no network; "Reconnecting…" while the
+// socket comes back.
+let connectionWords = "";
+
 function setStatus(text) {
-  document.querySelectorAll("[data-live-status]").forEach((el) => { el.textContent = text; });
+  connectionWords = text;
+  document.querySelectorAll("[data-live-status]").forEach((el) => {
+    el.textContent = text;
+    el.hidden = !text;
+  });
+}
+
+function offlineWords() {
+  const what = document.querySelector('[data-live-list^="conversation:"]') ? "message" : "comment";
+  return `Offline — your ${what} will be sent when you are back`;
+}
+
+function showConnection() {
+  if (closedForGood) return;
+  if (!navigator.onLine) setStatus(offlineWords());
+  else if (socket && socket.readyState === WebSocket.OPEN) setStatus("");
+  else setStatus("Reconnecting…");
+}
+
+function statusLine() {
+  if (!meta || document.querySelector("[data-live-status]")) return;
+  const line = document.createElement("p");
+  line.className = "cr-live-status nhsuk-body-s";
+  line.dataset.liveStatus = "";
+  line.setAttribute("role", "status");
+  line.setAttribute("aria-live", "polite");
+  line.hidden = true;
+  document.body.prepend(line);
 }
 
 function banner(text, offerReload = false) {
@@ -180,6 +213,16 @@ async function personName(id) {
   return found ? found.full_name || found.email : "Someone";
 }
 
+// Whether this page already shows the version an event announces: its document's
+// [data-document-version] (the latest version when the page was drawn) is that number or later.
+// A page drawn after the upload, then told of it by a replay, has nothing to reload.
+function pageShows(d) {
+  const el = Array.from(document.querySelectorAll("[data-document-version]")).find(
+    (x) => x.dataset.document === String(d.document),
+  );
+  return Boolean(el) && Number(el.dataset.documentVersion) >= Number(d.number);
+}
+
 async function versionNotice(d) {
   const who = await personName(d.author_id);
   const name = d.name || "this document";
@@ -219,7 +262,7 @@ function onEvent(message) {
       bumpUnread(`conversations:${meta.content}`, 1);
     }
   }
-  if (message.kind === "version.created" && !mine && findList(`document:${data.document}`)) {
+  if (message.kind === "version.created" && !mine && findList(`document:${data.document}`) && !pageShows(data)) {
     versionNotice(data).catch(() => {});
   }
   onPlaceEvent(message.kind, data, meta.content, { banner, closeComposers });
@@ -274,7 +317,7 @@ function connect() {
   socket = new WebSocket(`${scheme}://${location.host}${path}`);
   socket.addEventListener("open", () => {
     retryCeiling = RETRY_FIRST;
-    setStatus("Live");
+    showConnection();
     document.documentElement.dataset.live = "open";
     flushOutbox();
   });
@@ -306,7 +349,7 @@ function connect() {
       closeComposers(text);
       return;
     }
-    setStatus("Reconnecting…");
+    showConnection();
     // 1013 may come just after the socket opened (which starts the ceiling again): wait up to
     // the cap, not the first step, so an outage is not knocked on twice a second.
     const ceiling = e.code === 1013 ? RETRY_CAP : retryCeiling;
@@ -317,8 +360,10 @@ function connect() {
 
 window.addEventListener("online", () => {
   if (!socket || socket.readyState === WebSocket.CLOSED) connect();
+  showConnection();
   flushOutbox();
 });
+window.addEventListener("offline", showConnection);
 
 // --- The composer and its outbox ---------------------------------------------------------------
 
@@ -462,10 +507,38 @@ function flushOutbox() {
   readOutbox().filter((i) => i.page === location.pathname).forEach((item) => send(item));
 }
 
+// Drafts: what is typed in a composer and not yet sent is kept in localStorage, per person,
+// page (the document or the conversation) and composer (a thread's reply, the foot), so a reload
+// or a lost tab gives it back; sending (or signing out) clears it.
+const DRAFTS = `cr-draft:${me || "nobody"}:`;
+
+function draftKey(form) {
+  return `${DRAFTS}${location.pathname}|${new URL(form.action, location.href).pathname}`;
+}
+
+function keepDraft(form, text) {
+  try {
+    if (text.trim()) localStorage.setItem(draftKey(form), text);
+    else localStorage.removeItem(draftKey(form));
+  } catch (_) { /* private mode: no drafts */ }
+}
+
+function restoreDraft(form, box) {
+  let text = null;
+  try { text = localStorage.getItem(draftKey(form)); } catch (_) { return; }
+  if (!text || box.value.trim()) return;
+  box.value = text;
+  // A reply's composer folded away in its thread is opened, so the draft is seen.
+  const fold = form.closest("details");
+  if (fold) fold.open = true;
+}
+
 function setUpComposer(form) {
   const box = form.querySelector("textarea[name='body']");
   if (!box || form.dataset.composerReady) return;
   form.dataset.composerReady = "1";
+  restoreDraft(form, box);
+  box.addEventListener("input", () => keepDraft(form, box.value));
   box.addEventListener("keydown", (e) => {
     // Enter sends, Shift+Enter starts a new line; while @mention suggestions are open, Enter
     // picks one instead.
@@ -490,6 +563,7 @@ function setUpComposer(form) {
     writeOutbox([...readOutbox(), item]);
     showPending(form, item, navigator.onLine ? "Sending…" : "Waiting for a connection: it will be sent when you are back online.");
     box.value = "";
+    keepDraft(form, "");
     box.focus();
     send(item);
   });
@@ -500,7 +574,10 @@ function forgetOnSignOut() {
   try { localStorage.removeItem("cr-outbox"); } catch (_) { /* an older, shared key */ }
   document.querySelectorAll('form[data-sign-out]').forEach((form) => {
     form.addEventListener("submit", () => {
-      try { localStorage.removeItem(OUTBOX); } catch (_) { /* private mode */ }
+      try {
+        localStorage.removeItem(OUTBOX);
+        Object.keys(localStorage).filter((k) => k.startsWith(DRAFTS)).forEach((k) => localStorage.removeItem(k));
+      } catch (_) { /* private mode */ }
     });
   });
 }
@@ -509,6 +586,8 @@ export function startLive() {
   forgetOnSignOut();
   const forms = document.querySelectorAll("form[data-composer]");
   forms.forEach(setUpComposer);
+  statusLine();
+  if (!navigator.onLine) showConnection();
   if (forms.length && !document.getElementById("cr-composer-announce")) {
     const note = document.createElement("p");
     note.id = "cr-composer-announce";

@@ -1,7 +1,8 @@
 // @mention suggestions for every textarea[data-mentions="<url of the candidates JSON>"]: typing
 // "@" lists members under the field (the first 8; each letter after it narrows the list), a
-// WAI-ARIA combobox with a listbox; arrow keys move, Enter or Tab picks ("@<email> " is
-// inserted), Escape closes.
+// WAI-ARIA combobox with a listbox; arrow keys move, Enter or Tab picks ("@<handle> " is
+// inserted: the address's first part, unique among the members, which shows as the person's
+// name once sent), Escape closes.
 
 let counter = 0;
 
@@ -91,10 +92,14 @@ function setUp(field) {
       option.setAttribute("aria-selected", "false");
       const name = document.createElement("span");
       name.textContent = person.name;
-      const handle = document.createElement("span");
-      handle.className = "cr-mentions__handle";
-      handle.textContent = person.handle;
-      option.append(name, handle);
+      option.append(name);
+      if (!person.handle.includes("@")) {
+        // What will be typed ("@priya"), never an address: it shows as the name once sent.
+        const handle = document.createElement("span");
+        handle.className = "cr-mentions__handle";
+        handle.textContent = `@${person.handle}`;
+        option.append(handle);
+      }
       if (person.guest) {
         // An external guest is marked as one, with their domain: a name alone can mislead.
         const tag = document.createElement("span");
