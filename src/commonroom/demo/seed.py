@@ -17,8 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from docx import Document as DocxDocument
 
+from commonroom.core.request_info import SYSTEM
 from commonroom.documents.selectors import document_access
-from commonroom.documents.services import document_upload, version_upload
+from commonroom.documents.services import document_upload, version_for_download, version_upload
 from commonroom.workspaces.roles import Role
 from commonroom.workspaces.selectors import workspace_access, workspace_named
 from commonroom.workspaces.services import membership_add, workspace_create
@@ -157,6 +158,16 @@ def seed_demo(*, password: str | None) -> SeedResult:
         )
         _seed_discussion(users, ws, v1.document_id)
         _seed_approval(users, ws, v1.document_id)
+        # Sam took a copy of version 2 for his budget pack: a download is a reading, so the
+        # minutes' page shows managers and editors "1 of 5 members have read version 2".
+        version_for_download(
+            actor=users["sam"],
+            doc_access=document_access(
+                user=users["sam"], workspace_id=ws.pk, document_id=v1.document_id
+            ),
+            number=2,
+            info=SYSTEM,
+        )
     return SeedResult(created=True, password=password, workspace=ws)
 
 

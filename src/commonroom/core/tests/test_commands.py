@@ -12,7 +12,7 @@ import sys
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
@@ -22,6 +22,7 @@ from docx.table import Table as DocxTable
 from commonroom.audit.selectors import audit_verify
 from commonroom.comments.models import Comment
 from commonroom.documents.models import Document, blob_storage_name
+from commonroom.documents.selectors import document_access, version_readers
 from commonroom.workspaces.models import Membership, Workspace
 
 
@@ -55,6 +56,11 @@ def test_demo_seeds_people_workspace_and_two_versions(monkeypatch):
     assert doc.name == "minutes-2026-11-24.docx"
     assert list(doc.versions.order_by("number").values_list("number", flat=True)) == [1, 2]
     assert doc.versions.values("blob").distinct().count() == 2
+    # Sam's download of version 2 is its one reading so far.
+    priya = get_user_model().objects.get(email="priya@example.org")
+    access = document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk)
+    readers = version_readers(doc_access=access, number=2)
+    assert [r.person.email for r in readers.read] == ["sam@example.org"]
     assert authenticate(email="aisha@example.org", password="a-chosen-demo-password")
     assert "priya@example.org" in out and "a-chosen-demo-password" in out
     assert audit_verify().ok
