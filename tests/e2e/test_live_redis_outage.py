@@ -5,7 +5,6 @@ within 5 seconds of Redis returning."""
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from playwright.sync_api import expect
 
 from commonroom.accounts.services import sessions_end_all, token_create
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
-from commonroom.live.tests.private_redis import REDIS_SERVER, PrivateRedis
+from commonroom.live.tests.private_redis import PrivateRedis, private_redis_started
 from commonroom.live.tests.servers import uvicorn_process
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.selectors import workspace_access
@@ -28,13 +27,7 @@ from commonroom.workspaces.tests.factories import add_member, make_workspace, up
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    if not os.path.exists(REDIS_SERVER):
-        message = f"!!! no redis-server at {REDIS_SERVER}: Redis outage test SKIPPED !!!"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: a missing redis-server is a failure. {message}")
-        pytest.skip(message)
-    server = PrivateRedis()
-    server.start()
+    server = private_redis_started("Redis outage test")
     yield server
     server.kill()
 

@@ -645,16 +645,10 @@ def test_an_upload_goes_ahead_while_redis_is_away_and_is_counted_again_once_it_i
     import redis as redis_py
 
     from commonroom.documents.models import Document
-    from commonroom.live.tests.private_redis import REDIS_SERVER, PrivateRedis
+    from commonroom.live.tests.private_redis import private_redis_started
     from commonroom.live.tests.servers import uvicorn_process
 
-    if not os.path.exists(REDIS_SERVER):
-        message = f"!!! no redis-server at {REDIS_SERVER}: upload outage test SKIPPED !!!"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: a missing redis-server is a failure. {message}")
-        pytest.skip(message)
-    redis = PrivateRedis()
-    redis.start()
+    redis = private_redis_started("upload outage test")
     token = write_token(team.editor)
     path = documents_path(team.workspace)
 

@@ -3,10 +3,12 @@ machine's Redis on 6379 is shared, and must never be stopped by a test)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 
+import pytest
 import redis
 
 from commonroom.live.tests.servers import free_port
@@ -55,3 +57,16 @@ class PrivateRedis:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def private_redis_started(what: str) -> PrivateRedis:
+    """A started private redis-server for the test ``what``. Without the redis-server program
+    the test is skipped with a loud reason, and with CI=true that is a failure."""
+    if not os.path.exists(REDIS_SERVER):
+        message = f"!!! no redis-server at {REDIS_SERVER}: {what} SKIPPED !!!"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: a missing redis-server is a failure. {message}")
+        pytest.skip(message)
+    server = PrivateRedis()
+    server.start()
+    return server

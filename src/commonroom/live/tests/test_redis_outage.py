@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from typing import Any
@@ -20,20 +19,14 @@ from websockets.exceptions import ConnectionClosed
 
 from commonroom.accounts.services import token_create
 from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER
-from commonroom.live.tests.private_redis import REDIS_SERVER, PrivateRedis
+from commonroom.live.tests.private_redis import PrivateRedis, private_redis_started
 from commonroom.live.tests.servers import uvicorn_process
 from commonroom.workspaces.tests.factories import upload_document
 
 
 @pytest.fixture
 def private_redis() -> Any:
-    if not os.path.exists(REDIS_SERVER):
-        message = f"!!! no redis-server at {REDIS_SERVER}: Redis outage test SKIPPED !!!"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: a missing redis-server is a failure. {message}")
-        pytest.skip(message)
-    server = PrivateRedis()
-    server.start()
+    server = private_redis_started("Redis outage test")
     yield server
     server.kill()
 
