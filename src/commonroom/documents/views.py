@@ -327,6 +327,8 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "versions": versions,
             "latest": latest,
             "path": folder_path(doc.folder),
+            # Where "Move" may take it (the form's choices): every folder, for who may move it.
+            "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
             **_reading_context(request, doc_access, latest),
             # Held open for editing in another program (Word over WebDAV), or None.
             "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),

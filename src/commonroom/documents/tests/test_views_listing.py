@@ -86,6 +86,20 @@ def test_folder_is_moved_from_its_page(client, team):
     assert Folder.objects.get(pk=minutes.pk).parent_id == archive.pk
 
 
+def test_a_documents_move_form_offers_every_folder_with_its_own_chosen(client, team):
+    minutes = make_folder(team.editor, team.workspace, "Minutes")
+    make_folder(team.editor, team.workspace, "Archive")
+    doc = upload(team.editor, team.workspace, "agenda.txt", b"Agenda", folder=minutes).document
+    page = reverse("document_detail", args=[team.workspace.pk, doc.pk])
+    client.force_login(team.editor)
+    html = client.get(page).content.decode()
+    assert f'<option value="{minutes.pk}" selected>Minutes</option>' in html
+    assert ">Archive</option>" in html
+    # Who may not move it is offered no form at all.
+    client.force_login(team.commenter)
+    assert 'id="doc-folder"' not in client.get(page).content.decode()
+
+
 def test_trash_action_with_an_unknown_kind_is_not_found(client, team):
     client.force_login(team.manager)
     folder = make_folder(team.editor, team.workspace, "Old")
