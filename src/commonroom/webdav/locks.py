@@ -62,6 +62,9 @@ def workspace_of(key: str) -> uuid.UUID | None:
         return None
 
 
+ALL: Any = object()  # expired_delete's "every workspace"
+
+
 def locks_changed(workspace_ids: Any, *, actor_id: int | None) -> None:
     """Tell documents' hook that locks were taken or ended in these workspaces (in the
     caller's transaction; pages showing who holds what ask again once it commits)."""
@@ -69,14 +72,24 @@ def locks_changed(workspace_ids: Any, *, actor_id: int | None) -> None:
         hooks.changed(hooks.EditLocksChanged(actor_id=actor_id, workspace_id=workspace_id))
 
 
-def expired_delete(now: datetime | None = None) -> None:
-    """Delete the locks that have expired, telling their workspaces' pages."""
-    with transaction.atomic():
-        expired = DavLock.objects.filter(expire_at__lte=now or timezone.now())
-        workspaces = set(expired.values_list("workspace_id", flat=True))
-        if workspaces:
-            expired.delete()
-            locks_changed(workspaces, actor_id=None)
+def expired_delete(now: datetime | None = None, *, workspace_id: Any = ALL) -> None:
+    """Delete the locks that have expired (only ``workspace_id``'s when given; None: the
+    root's), telling their workspaces' pages. Each workspace's in a transaction of its own that
+    takes the workspace's row lock before its lock rows, the order every LOCK request takes
+    them in (``SharedLockManager.acquire``), so that a sweep and a LOCK never wait on each
+    other in a circle; a LOCK, which holds its own workspace's row lock, clears only its own."""
+    now = now or timezone.now()
+    expired = DavLock.objects.filter(expire_at__lte=now)
+    if workspace_id is not ALL:
+        expired = expired.filter(workspace_id=workspace_id)
+    found = set(expired.values_list("workspace_id", flat=True))
+    if None in found:
+        DavLock.objects.filter(workspace_id__isnull=True, expire_at__lte=now).delete()
+    for ws in sorted(found - {None}, key=str):
+        with transaction.atomic():
+            workspace_lock(workspace_id=ws)
+            if DavLock.objects.filter(workspace_id=ws, expire_at__lte=now).delete()[0]:
+                locks_changed([ws], actor_id=None)
 
 
 def _children_prefix(path: str) -> str:
@@ -142,7 +155,9 @@ class DatabaseLockStorage:
         lock["expire"] = time.time() + lock["timeout"]
         validate_lock(lock)
         lock["token"] = generate_lock_token()
-        self.cleanup()
+        # Under this workspace's row lock (acquire's): only its own expired locks, never
+        # another workspace's (their row locks would be taken after this one's).
+        expired_delete(workspace_id=workspace_of(root))
         owner = lock["owner"].decode("utf-8", "replace")
         row = DavLock.objects.create(
             token=lock["token"],

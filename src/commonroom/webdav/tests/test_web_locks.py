@@ -351,3 +351,26 @@ def test_the_event_reaches_only_its_workspace_and_the_fragment_only_members(
     assert not Event.objects.filter(workspace_id=other.pk).exists()
     url = reverse("document_heading", args=[doc.workspace_id, doc.pk])
     assert browser(team.outsider).get(url).status_code == 404
+
+
+def test_a_lock_taken_clears_only_its_own_workspaces_expired_locks(
+    team: Any, doc: Document
+) -> None:
+    """A LOCK holds its workspace's row lock; clearing another workspace's expired locks there
+    would take that workspace's row lock second, the reverse of a LOCK in that workspace (two
+    processes could wait on each other for ever). Those are left to the sweep."""
+    other = make_workspace(manager=team.manager, name="Elsewhere")
+    upload_document(other, team.manager, name="agenda.docx", content=b"a")
+    priya = Dav(team.manager)
+    assert priya.lock("/Elsewhere/agenda.docx", agent=WORD).status_code == 200
+    DavLock.objects.update(expire_at=timezone.now() - timedelta(seconds=1))
+    before = Event.objects.filter(workspace_id=other.pk, kind="locks.changed").count()
+
+    assert Dav(team.editor).lock(DOC, agent=WORD).status_code == 200
+    assert DavLock.objects.filter(workspace_id=other.pk).exists()  # not this LOCK's to clear
+    assert Event.objects.filter(workspace_id=other.pk, kind="locks.changed").count() == before
+
+    leftovers_sweep()
+    assert not DavLock.objects.filter(workspace_id=other.pk).exists()
+    assert DavLock.objects.filter(workspace_id=team.workspace.pk).count() == 1
+    assert Event.objects.filter(workspace_id=other.pk, kind="locks.changed").count() == before + 1
