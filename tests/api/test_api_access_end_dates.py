@@ -56,6 +56,20 @@ def test_a_member_shows_their_last_day_and_a_manager_sets_extends_and_removes_it
     ]
 
 
+def test_the_last_day_is_told_to_managers_and_to_the_member_only(team: Any) -> None:
+    url = ws_url(team.workspace, f"/members/{member_id(team, team.viewer)}")
+    bearer(team.manager).patch(url, {"access_until": "2027-01-31"}, content_type="application/json")
+
+    def told_to(user: Any) -> Any:
+        listed = bearer(user).get(ws_url(team.workspace, "/members")).json()
+        return {m["email"]: m["access_until"] for m in listed}[team.viewer.email]
+
+    assert told_to(team.manager) == "2027-01-31"
+    assert told_to(team.viewer) == "2027-01-31"  # their own
+    assert told_to(team.editor) is None
+    assert told_to(team.commenter) is None
+
+
 def test_made_a_manager_and_the_date_removed_in_one_request(team: Any) -> None:
     api = bearer(team.manager)
     url = ws_url(team.workspace, f"/members/{member_id(team, team.editor)}")

@@ -81,7 +81,8 @@ class MemberOut(Schema):
     access_until: date | None = Field(
         description="The last day of the member's access, in the installation's time zone: "
         "it ends at midnight at the end of that day (pages, API, websockets, WebDAV). "
-        "null: no end date."
+        "null: no end date. Told only to the workspace's managers and to the member "
+        "themself (null to everyone else), as on the people page."
     )
 
 
@@ -133,7 +134,9 @@ def workspace_out(access: WorkspaceAccess) -> dict[str, object]:
     }
 
 
-def member_out(m: Membership) -> dict[str, object]:
+def member_out(m: Membership, *, end_date_told: bool = True) -> dict[str, object]:
+    """A member as the API gives it; ``end_date_told``: whether the reader may know when their
+    access ends (managers, and the member themself)."""
     return {
         "id": m.pk,
         "user_id": m.user_id,
@@ -142,7 +145,7 @@ def member_out(m: Membership) -> dict[str, object]:
         "kind": m.user.kind,
         "role": m.role,
         "added_at": m.added_at,
-        "access_until": m.access_until,
+        "access_until": m.access_until if end_date_told else None,
     }
 
 
@@ -221,7 +224,11 @@ def workspace_update(
 @router.get("/{workspace_id}/members", response=list[MemberOut])
 def member_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    return [member_out(m) for m in workspace_members(access=access)]
+    managing = access.can("manage_members")
+    return [
+        member_out(m, end_date_told=managing or m.user_id == request.user.pk)
+        for m in workspace_members(access=access)
+    ]
 
 
 @router.patch("/{workspace_id}/members/{member_id}", response=MemberOut)

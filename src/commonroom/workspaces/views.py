@@ -196,6 +196,13 @@ def member_update(request: AuthedRequest, workspace_id: str, membership_id: int)
     action = form_value(request, "action")
     until = form_value(request, "access_until") if action == "access_until" else ""
     try:
+        if action == "access_until" and not until:
+            # A date half typed comes as nothing: never taken as "no end date" (that button
+            # is its own), which would make the access permanent unseen.
+            raise ApplicationError(
+                "Enter the last day of their access as a whole date, or choose “No end date”.",
+                code="access_until_missing",
+            )
         if action in ("access_until", "access_clear"):
             m = services.membership_set_access_until(
                 actor=request.user,

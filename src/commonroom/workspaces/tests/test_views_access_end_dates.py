@@ -82,6 +82,20 @@ def test_a_past_date_is_a_sentence_and_changes_nothing(team: Any, aisha: Members
     assert aisha.access_until == date(2027, 1, 30)
 
 
+def test_a_date_half_typed_is_a_sentence_never_no_end(team: Any, aisha: Membership) -> None:
+    # A browser sends an incomplete date field as nothing: "Extend" with it removes nothing.
+    response = browser(team.manager).post(
+        reverse("member_update", args=[team.workspace.pk, aisha.pk]),
+        {"action": "access_until", "access_until": ""},
+    )
+    assert said(response) == [
+        "Enter the last day of their access as a whole date, or choose “No end date”."
+    ]
+    aisha.refresh_from_db()
+    assert aisha.access_until == date(2027, 1, 30)
+    assert not AuditEvent.objects.filter(action__startswith="member.access").exists()
+
+
 def test_an_outsider_gets_not_found_and_a_member_a_refusal(team: Any, aisha: Membership) -> None:
     url = reverse("member_update", args=[team.workspace.pk, aisha.pk])
     form = {"action": "access_clear"}
