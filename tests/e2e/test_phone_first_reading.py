@@ -100,7 +100,7 @@ def test_a_guest_whose_access_ends_soon_who_may_not_download_still_starts_readin
     page = new_page("Aisha", viewport=PHONE)
     sign_in(page, aisha.email, PASSWORD)
     page.goto(f"/w/{ws.pk}/d/{doc.pk}/")
-    expect(page.locator("main")).to_contain_text("Your access to this workspace ends")
+    expect(page.locator("main")).to_contain_text("Your access ends in 3 days")
     expect(page.get_by_text("New since you last read it")).to_be_visible()
     actions = page.locator(".cr-doc-actions")
     expect(actions.get_by_test_id("download-off")).to_be_visible()

@@ -185,4 +185,5 @@ def test_every_app_s_jobs_are_found(db: Any):
         "audit-readings-prune",
         "approval-reminders",
         "webdav-leftovers-sweep",
+        "workspace-access-end-dates",
     }

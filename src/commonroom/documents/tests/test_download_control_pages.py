@@ -56,12 +56,12 @@ def test_the_document_page_offers_no_download_to_those_who_may_not(team, doc):
     shown = refused.content.decode()
     for number in (1, 2):
         assert download_url(team, doc, number) not in shown
-    assert "downloading the file is turned off for you" in shown
+    assert "downloading is turned off for you" in shown
     # The same page for someone who may: every version's link.
     allowed = browser(team.commenter).get(page).content.decode()
     for number in (1, 2):
         assert download_url(team, doc, number) in allowed
-    assert "downloading the file is turned off" not in allowed
+    assert "downloading is turned off" not in allowed
 
 
 def test_the_preview_and_the_comparison_are_read_without_a_download_link(team, doc):
