@@ -120,6 +120,20 @@ def test_a_document_held_aside_under_a_temporary_name_is_not_a_way_around_the_ru
     assert not AuditEvent.objects.filter(action="version.downloaded").exists()
 
 
+def test_someone_elses_held_aside_document_is_not_found(team: Any) -> None:
+    upload_document(team.workspace, team.manager, name="minutes.docx", content=b"secret")
+    assert Dav(team.editor).move(WS + "/minutes.docx", WS + "/~$minutes.tmp").status_code in (
+        201,
+        204,
+    )
+
+    got = Dav(team.commenter).get(WS + "/~$minutes.tmp")
+
+    assert got.status_code == 404
+    assert b"secret" not in got.content
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
+
+
 def test_reading_a_held_aside_document_is_a_download_recorded_as_one(team: Any) -> None:
     doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=b"secret")
     editor = Dav(team.editor)
