@@ -24,14 +24,14 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import filetype
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
@@ -57,6 +57,7 @@ from commonroom.documents.models import (
 from commonroom.documents.pdf_stamp import stamped_pdf
 from commonroom.documents.permissions import DocumentAbility, document_abilities, require
 from commonroom.documents.selectors import (
+    PDF_TYPE,
     READING_SALT,
     READING_SECONDS,
     READING_TOKEN_HOURS,
@@ -689,16 +690,45 @@ def folder_download_require(
 ) -> None:
     """Before a copy of a folder's documents (WebDAV's COPY of a folder): refused, as
     :func:`download_require` refuses one document, before anything is made, so that a refused
-    copy leaves no half-copied folder behind."""
+    copy leaves no half-copied folder behind. An external guest whose PDFs this workspace
+    watermarks (decision 28) is refused a folder holding one (``watermarked``): a copy cannot
+    stamp them."""
     why = download_refusal(
         access.role, guest=actor.is_guest, downloads=download_settings(access.workspace)
     )
-    if why is None:
-        return
     facts = {"what": "webdav_folder_copy", "role": access.role, "guest": actor.is_guest}
+    if why is None:
+        if not _folder_holds_stamped_only(actor=actor, access=access, folder=folder):
+            return
+        facts["reason"] = "watermarked"
+        with transaction.atomic():
+            _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
+        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
     with transaction.atomic():
         _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
     raise PermissionDenied(why, code="download_off")
+
+
+def _folder_holds_stamped_only(*, actor: User, access: WorkspaceAccess, folder: Folder) -> bool:
+    """Whether the folder's subtree holds a live document whose latest version ``actor``
+    could only download stamped (``selectors.download_watermark``: a guest's PDF where the
+    workspace watermarks guests' downloads), which a copy cannot stamp (decision 28)."""
+    if not (actor.is_guest and access.workspace.watermark_guest_downloads):
+        return False
+    folder_ids = {folder.pk}
+    frontier = {folder.pk}
+    while frontier:
+        frontier = (
+            set(Folder.objects.filter(parent_id__in=frontier).values_list("pk", flat=True))
+            - folder_ids
+        )
+        folder_ids |= frontier
+    return Version.objects.filter(
+        document__folder_id__in=folder_ids,
+        document__deleted_at__isnull=True,
+        number=F("document__current_version_number"),
+        content_type=PDF_TYPE,
+    ).exists()
 
 
 @dataclass
@@ -735,7 +765,9 @@ def version_download(
     version = version_get(doc_access=doc_access, number=number)
     watermark = download_watermark(doc_access=doc_access, reader=actor, version=version)
     if watermark is not None and not stamping:
-        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
+        watermarked_elsewhere_refuse(
+            actor=actor, doc_access=doc_access, what="version", number=version.number, info=info
+        )
     file = stamped_pdf(version, watermark) if watermark is not None else None
     try:
         _download_recorded(actor, doc_access, version, info, watermarked=file is not None)
@@ -744,6 +776,33 @@ def version_download(
             file.handle.close()
         raise
     return Download(version, file)
+
+
+def watermarked_elsewhere_refuse(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    what: DownloadKind,
+    number: int | None,
+    info: RequestInfo,
+) -> NoReturn:
+    """A route that can only send the stored bytes (WebDAV's GET and COPY) refuses a copy
+    that must carry the reader's watermark (decision 28): ``download.refused`` with reason
+    ``watermarked``, committed before the request fails, and the sentence pointing to the
+    document's page."""
+    facts: dict[str, Any] = {
+        "what": what,
+        "role": doc_access.access.role,
+        "guest": actor.is_guest,
+        "reason": "watermarked",
+    }
+    if number is not None:
+        facts["version"] = number
+    with transaction.atomic():
+        _audit(
+            doc_access.document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts
+        )
+    raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
 
 
 def version_for_download(
@@ -768,17 +827,27 @@ def _download_recorded(
     if watermarked:
         data["watermarked"] = True
     with transaction.atomic():
-        # A download is a reading of the version: its receipt, the first time (decision 26).
-        receipt = _read_claim(actor, doc_access, version, ReadBy.DOWNLOAD)
-        _audit(
-            doc_access.document,
-            action=Action.VERSION_DOWNLOADED,
-            actor=actor,
-            info=info,
-            data=data,
+        # The person's role read again under the workspace's lock: one removed, demoted or
+        # put under a stricter download rule meanwhile downloads nothing.
+        fresh = lock_access(actor=actor, access=doc_access.access)
+        doc = doc_access.document
+        now = DocumentAccess(
+            doc,
+            fresh,
+            document_abilities(
+                fresh, in_trash=doc.in_trash, sealed=doc.sealed_version_id is not None
+            ),
         )
-        if receipt is not None:
-            _audit_read(doc_access.document, receipt, actor=actor, info=info)
+        if now.can("download"):
+            # A download is a reading of the version: its receipt, the first time (decision 26).
+            receipt = _read_claim(actor, now, version, ReadBy.DOWNLOAD)
+            _audit(doc, action=Action.VERSION_DOWNLOADED, actor=actor, info=info, data=data)
+            if receipt is not None:
+                _audit_read(doc, receipt, actor=actor, info=info)
+            return
+    # Refused on the fresh access, its refusal audited and committed.
+    download_require(actor=actor, doc_access=now, what="version", number=version.number, info=info)
+    raise PermissionDenied("You cannot download this document.")
 
 
 # --- Read receipts (decision 26) ---------------------------------------------------------------

@@ -706,10 +706,32 @@ class ScratchResource(_Writable):
         return hashlib.sha256(bytes(self.scratch.data)).hexdigest()
 
     def get_content(self) -> IO[bytes]:
+        if self.scratch.stands_for_id is not None:
+            self._download_check()
         try:
             return scratch_open(self.scratch)
         except FileNotFoundError:
             raise DAVError(404) from None
+
+    def _download_check(self) -> None:
+        """A scratch file held aside for a document (Office's save renames it to a temporary
+        name) holds that document's bytes: reading it is a download of the document, checked,
+        audited and counted as one (decision 27), or refused with the sentence."""
+        doc = self.scratch.stands_for
+        if doc is None:
+            raise DAVError(404)
+        access = self.parent.access
+        doc_access = DocumentAccess(doc, access, abilities_of(access, doc))
+        held = doc.versions.filter(blob_id=self.scratch.sha256).order_by("-number").first()
+        with answered():
+            if held is None:  # bytes of the person's own since: still the document's place
+                documents.download_require(
+                    actor=self.dav.user, doc_access=doc_access, what="version", info=self.dav.info
+                )
+                return
+            documents.version_for_download(
+                actor=self.dav.user, doc_access=doc_access, number=held.number, info=self.dav.info
+            )
 
     def may_change(self) -> bool:
         return self.parent.may_add()
@@ -1082,7 +1104,14 @@ class CommonroomProvider(DAVProvider):
                 return SimpleUploadedFile(name, b"")
             # A copy elsewhere would be a download without the reader's watermark.
             if download_watermark(doc_access=src.doc_access, reader=dav.user, version=latest):
-                raise _forbid(documents.WATERMARKED_ELSEWHERE)
+                with answered():
+                    documents.watermarked_elsewhere_refuse(
+                        actor=dav.user,
+                        doc_access=src.doc_access,
+                        what="webdav_copy",
+                        number=latest.number,
+                        info=dav.info,
+                    )
             return stored_upload(
                 latest.blob_id, latest.size, name=name, content_type=latest.content_type
             )

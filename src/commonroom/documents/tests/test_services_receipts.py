@@ -185,6 +185,34 @@ def test_a_download_is_a_reading_once(team, doc):
     assert AuditEvent.objects.filter(action=Action.VERSION_DOWNLOADED).count() == 2
 
 
+@pytest.mark.parametrize("read_before", [False, True])
+def test_a_download_turned_off_after_the_page_was_loaded_is_refused_under_the_lock(
+    team, doc, read_before
+):
+    from commonroom.workspaces.models import Workspace
+
+    if read_before:  # a receipt already: the download is checked all the same
+        services.version_for_download(
+            actor=team.viewer, doc_access=doc_access_for(team.viewer, doc), number=1, info=SYSTEM
+        )
+    doc_access = doc_access_for(team.viewer, doc)  # read while viewers may download
+    assert doc_access.can("download")
+    Workspace.objects.filter(pk=team.workspace.pk).update(viewers_download="nobody")
+
+    with pytest.raises(PermissionDenied) as refused:
+        services.version_for_download(
+            actor=team.viewer, doc_access=doc_access, number=1, info=SYSTEM
+        )
+
+    assert "viewers cannot download documents" in str(refused.value)
+    row = AuditEvent.objects.get(action=Action.DOWNLOAD_REFUSED)
+    assert (row.actor_id, row.document_id) == (team.viewer.pk, doc.pk)
+    assert row.data["version"] == 1
+    downloads = AuditEvent.objects.filter(action=Action.VERSION_DOWNLOADED).count()
+    assert downloads == (1 if read_before else 0)
+    assert receipts() == ([("viewer@example.org", 1, "download")] if read_before else [])
+
+
 def test_an_approval_is_a_reading(team, doc, django_capture_on_commit_callbacks):
     from commonroom.approvals import services as approvals
 

@@ -100,3 +100,101 @@ def test_a_folder_copy_is_refused_before_anything_is_made(team: Any) -> None:
     # Someone who may download copies it whole.
     assert Dav(team.manager).copy(WS + "/Papers", WS + "/Papers copy").status_code == 201
     assert Document.objects.filter(name="minutes.txt").count() == 2
+
+
+def test_a_document_held_aside_under_a_temporary_name_is_not_a_way_around_the_rule(
+    team: Any,
+) -> None:
+    doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=b"secret")
+    turn_off(team, editors_download="nobody")
+    editor = Dav(team.editor)
+
+    assert editor.move(WS + "/minutes.docx", WS + "/~$minutes.tmp").status_code in (201, 204)
+    got = editor.get(WS + "/~$minutes.tmp")
+
+    assert got.status_code == 403
+    assert "editors cannot download documents" in got.text
+    assert b"secret" not in got.content
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert (refused.actor_id, refused.document_id) == (team.editor.pk, doc.pk)
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
+
+
+def test_someone_elses_held_aside_document_is_not_found(team: Any) -> None:
+    upload_document(team.workspace, team.manager, name="minutes.docx", content=b"secret")
+    assert Dav(team.editor).move(WS + "/minutes.docx", WS + "/~$minutes.tmp").status_code in (
+        201,
+        204,
+    )
+
+    got = Dav(team.commenter).get(WS + "/~$minutes.tmp")
+
+    assert got.status_code == 404
+    assert b"secret" not in got.content
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
+
+
+def test_reading_a_held_aside_document_is_a_download_recorded_as_one(team: Any) -> None:
+    doc = upload_document(team.workspace, team.manager, name="minutes.docx", content=b"secret")
+    editor = Dav(team.editor)
+
+    assert editor.move(WS + "/minutes.docx", WS + "/~$minutes.tmp").status_code in (201, 204)
+    got = editor.get(WS + "/~$minutes.tmp")
+
+    assert got.status_code == 200 and got.content == b"secret"
+    downloaded = AuditEvent.objects.get(action="version.downloaded")
+    assert (downloaded.actor_id, downloaded.document_id) == (team.editor.pk, doc.pk)
+    assert downloaded.data["version"] == 1
+
+
+def _guest_editor_under_watermarks(team: Any) -> Any:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.tests.factories import add_member
+
+    guest = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
+    add_member(team.workspace, guest, "editor")
+    Workspace.objects.filter(pk=team.workspace.pk).update(
+        editors_download="everyone", watermark_guest_downloads=True, guests_may_create_tokens=True
+    )
+    return guest
+
+
+def test_a_guests_folder_copy_holding_a_pdf_is_refused_before_anything_is_made(
+    team: Any,
+) -> None:
+    from commonroom.documents.models import Folder
+    from commonroom.documents.tests.factories import make_folder
+
+    papers = make_folder(team.manager, team.workspace, "Papers")
+    upload_document(team.workspace, team.manager, name="notes.txt", content=b"v1", folder=papers)
+    upload_document(
+        team.workspace, team.manager, name="minutes.pdf", content=b"%PDF-1.4\n", folder=papers
+    )
+    guest = _guest_editor_under_watermarks(team)
+
+    got = Dav(guest).copy(WS + "/Papers", WS + "/Papers copy")
+
+    assert got.status_code == 403
+    assert "download it from the document's page" in got.text
+    assert not Folder.objects.filter(name="Papers copy").exists()
+    assert Document.objects.filter(name="notes.txt").count() == 1
+    refused = AuditEvent.objects.get(action="download.refused")
+    assert refused.data["what"] == "webdav_folder_copy"
+    assert refused.data["reason"] == "watermarked"
+    assert refused.target_id == str(papers.pk)
+
+
+def test_a_guests_watermarked_pdf_refused_over_webdav_is_audited(team: Any) -> None:
+    doc = upload_document(team.workspace, team.manager, name="minutes.pdf", content=b"%PDF-1.4\n")
+    guest = _guest_editor_under_watermarks(team)
+    dav = Dav(guest)
+
+    assert dav.get(WS + "/minutes.pdf").status_code == 403
+    assert dav.copy(WS + "/minutes.pdf", WS + "/copy.pdf").status_code == 403
+
+    refused = list(AuditEvent.objects.filter(action="download.refused").order_by("pk"))
+    assert [r.data["what"] for r in refused] == ["version", "webdav_copy"]
+    assert all(r.data["reason"] == "watermarked" for r in refused)
+    assert all((r.actor_id, r.document_id) == (guest.pk, doc.pk) for r in refused)
+    assert not Document.objects.filter(name="copy.pdf").exists()
+    assert not AuditEvent.objects.filter(action="version.downloaded").exists()
