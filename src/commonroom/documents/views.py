@@ -292,8 +292,16 @@ def _reading_context(
         "seconds": READING_SECONDS,
     }
     if doc_access.can("see_readers"):
-        chosen = request.GET.get("readers") or None
-        context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+        # A version chosen by hand in the address that is not there (``?readers=99``) or is not
+        # a number (``?readers=abc``) does not cost the whole page: the latest version's readers,
+        # with a sentence for a number that names no version.
+        chosen = (request.GET.get("readers") or "").strip() or None
+        try:
+            context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+        except NotFound:
+            if chosen is not None and chosen.isdigit():
+                context["readers_missing"] = f"There is no version {int(chosen)}."
+            context["readers"] = version_readers(doc_access=doc_access, number=None)
     return context
 
 
