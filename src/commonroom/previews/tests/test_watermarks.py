@@ -359,7 +359,7 @@ def test_a_guest_who_may_download_reads_watermarked_previews_where_guests_pdfs_a
     )
     from commonroom.workspaces.tests.factories import add_member
 
-    guest = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
+    guest: Any = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
     add_member(team.workspace, guest, "viewer")
     guests_may_download(team)
     watermarking(team.workspace)
