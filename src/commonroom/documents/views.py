@@ -31,6 +31,7 @@ from commonroom.documents.selectors import (
     all_folders,
     document_access,
     document_versions,
+    download_watermark,
     edit_locks,
     folder_children,
     folder_documents,
@@ -328,6 +329,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "doc_access": doc_access,
             "document": doc,
             "abilities": doc_access.abilities,
+            "certificate_offered": _certificate_offered(request, doc_access),
             "can_invite": doc_access.access.can("manage_members"),
             # The invitation form as it was typed, when it was refused (its sentence with it).
             "typed_invite": typed_back(request, "invite"),
@@ -423,6 +425,16 @@ def document_readers_remind(
     return redirect(here)
 
 
+def _certificate_offered(request: AuthedRequest, doc_access: DocumentAccess) -> bool:
+    """Whether the final record's certificate link is shown: to those who may download, but
+    not to a guest whose PDFs the workspace watermarks when the record is a PDF (its
+    certificate holds the pages unstamped: decision 28, refused in approvals.records)."""
+    record = doc_access.document.sealed_version
+    if record is None or not doc_access.can("download"):
+        return False
+    return download_watermark(doc_access=doc_access, reader=request.user, version=record) is None
+
+
 @login_required
 def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
     """A document's breadcrumbs, heading, final record and edit lock alone: what its open
@@ -440,6 +452,7 @@ def document_heading(request: AuthedRequest, workspace_id: str, document_id: str
             "workspace": doc_access.access.workspace,
             "document": doc,
             "abilities": doc_access.abilities,
+            "certificate_offered": _certificate_offered(request, doc_access),
             "path": folder_path(doc.folder),
             "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },

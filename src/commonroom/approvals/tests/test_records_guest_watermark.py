@@ -61,6 +61,12 @@ def signed_in(user: Any) -> Client:
 
 def test_a_guest_whose_pdfs_are_watermarked_is_refused_the_certificate(team, guest, sealed_pdf):
     watermarking(team.workspace)
+    # Not offered on the document's page, its heading or the approval...
+    for page in ("document_detail", "document_heading"):
+        html = signed_in(guest).get(reverse(page, args=[sealed_pdf.workspace_id, sealed_pdf.pk]))
+        assert html.status_code == 200
+        assert certificate_url(sealed_pdf) not in html.content.decode(), page
+    # ...and refused when asked for all the same.
     got = signed_in(guest).get(certificate_url(sealed_pdf))
     assert got.status_code == 403
     assert "download the version itself from the document&#x27;s page" in got.content.decode()
@@ -85,6 +91,9 @@ def test_a_guest_whose_pdfs_are_watermarked_is_refused_the_certificate(team, gue
 def test_staff_and_unwatermarked_guests_still_get_it(team, guest, sealed_pdf):
     watermarking(team.workspace)
     assert verify(signed_in(team.viewer).get(certificate_url(sealed_pdf)).content).ok
+    page = reverse("document_detail", args=[sealed_pdf.workspace_id, sealed_pdf.pk])
+    assert certificate_url(sealed_pdf) in signed_in(team.viewer).get(page).content.decode()
     watermarking(team.workspace, on=False)
+    assert certificate_url(sealed_pdf) in signed_in(guest).get(page).content.decode()
     assert verify(signed_in(guest).get(certificate_url(sealed_pdf)).content).ok
     assert not AuditEvent.objects.filter(action="download.refused").exists()
