@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from commonroom.documents.selectors import DocumentAccess
+from commonroom.documents.selectors import DocumentAccess, download_watermark
 from commonroom.workspaces.permissions import may_comment
 from commonroom.workspaces.services import deny
 
@@ -85,6 +85,10 @@ def approval_abilities(
         and doc_access.document.sealed_version_id is None
         and may_ask(doc_access),
         # The certificate holds the record's pages: a download like the file itself
-        # (decision 27).
-        "download_certificate": request.state == "approved" and doc_access.can("download"),
+        # (decision 27), and not offered to a guest whose PDFs must carry their watermark: a
+        # PDF record's certificate holds its pages unstamped (decision 28).
+        "download_certificate": request.state == "approved"
+        and doc_access.can("download")
+        and download_watermark(doc_access=doc_access, reader=actor, version=request.version)
+        is None,
     }

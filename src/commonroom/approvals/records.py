@@ -29,7 +29,7 @@ from commonroom.core.exceptions import Conflict
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.filenames import clean_filename
 from commonroom.documents.selectors import DocumentAccess, version_get
-from commonroom.documents.services import download_require
+from commonroom.documents.services import download_refuse_watermarked, download_require
 from commonroom.previews.blocks import blocks_in
 from commonroom.previews.selectors import ready_preview_html
 
@@ -126,6 +126,13 @@ def certificate_prepare(*, request_id: Any) -> bool:
     return True
 
 
+CERTIFICATE_WATERMARKED = (
+    "This workspace watermarks the PDFs external guests download, and a certificate carries "
+    "the record's pages without your watermark: download the version itself from the "
+    "document's page, where it comes with your name on every page."
+)
+
+
 def record_certificate(
     *, actor: User, doc_access: DocumentAccess, number: Any, info: RequestInfo = SYSTEM
 ) -> Certificate:
@@ -143,6 +150,16 @@ def record_certificate(
             "certificate.",
             code="not_a_record",
         )
+    # A PDF record's certificate carries its pages as they are: a guest whose PDFs this
+    # workspace watermarks downloads the version itself, stamped, instead (decision 28).
+    download_refuse_watermarked(
+        actor=actor,
+        doc_access=doc_access,
+        what="certificate",
+        version=version,
+        message=CERTIFICATE_WATERMARKED,
+        info=info,
+    )
     data = _kept(request, version)
     with transaction.atomic():
         audit_record(

@@ -746,6 +746,35 @@ WATERMARKED_ELSEWHERE = (
 )
 
 
+def download_refuse_watermarked(
+    *,
+    actor: User,
+    doc_access: DocumentAccess,
+    what: DownloadKind,
+    version: Version,
+    message: str,
+    info: RequestInfo = SYSTEM,
+) -> None:
+    """Refuse, with ``message`` (403 ``watermarked``), a download that could only hand
+    ``actor`` an unstamped copy of a PDF their watermark must be on
+    (``selectors.download_watermark``), the refusal audited as ``download.refused``, reason
+    ``watermarked``. Does nothing when no watermark is owed."""
+    if download_watermark(doc_access=doc_access, reader=actor, version=version) is None:
+        return
+    facts: dict[str, Any] = {
+        "what": what,
+        "role": doc_access.access.role,
+        "guest": actor.is_guest,
+        "version": version.number,
+        "reason": "watermarked",
+    }
+    with transaction.atomic():
+        _audit(
+            doc_access.document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts
+        )
+    raise PermissionDenied(message, code="watermarked")
+
+
 def version_download(
     *,
     actor: User,

@@ -31,6 +31,7 @@ from commonroom.documents.selectors import (
     all_folders,
     document_access,
     document_versions,
+    download_watermark,
     edit_locks,
     folder_children,
     folder_documents,
@@ -292,8 +293,16 @@ def _reading_context(
         "seconds": READING_SECONDS,
     }
     if doc_access.can("see_readers"):
-        chosen = request.GET.get("readers") or None
-        context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+        # A version chosen by hand in the address that is not there (``?readers=99``) or is not
+        # a number (``?readers=abc``) does not cost the whole page: the latest version's readers,
+        # with a sentence for a number that names no version.
+        chosen = (request.GET.get("readers") or "").strip() or None
+        try:
+            context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+        except NotFound:
+            if chosen is not None and chosen.isdigit():
+                context["readers_missing"] = f"There is no version {int(chosen)}."
+            context["readers"] = version_readers(doc_access=doc_access, number=None)
     return context
 
 
@@ -320,6 +329,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "doc_access": doc_access,
             "document": doc,
             "abilities": doc_access.abilities,
+            "certificate_offered": _certificate_offered(request, doc_access),
             "can_invite": doc_access.access.can("manage_members"),
             # The invitation form as it was typed, when it was refused (its sentence with it).
             "typed_invite": typed_back(request, "invite"),
@@ -417,6 +427,16 @@ def document_readers_remind(
     return redirect(here)
 
 
+def _certificate_offered(request: AuthedRequest, doc_access: DocumentAccess) -> bool:
+    """Whether the final record's certificate link is shown: to those who may download, but
+    not to a guest whose PDFs the workspace watermarks when the record is a PDF (its
+    certificate holds the pages unstamped: decision 28, refused in approvals.records)."""
+    record = doc_access.document.sealed_version
+    if record is None or not doc_access.can("download"):
+        return False
+    return download_watermark(doc_access=doc_access, reader=request.user, version=record) is None
+
+
 @login_required
 def document_heading(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
     """A document's breadcrumbs, heading, final record and edit lock alone: what its open
@@ -434,6 +454,7 @@ def document_heading(request: AuthedRequest, workspace_id: str, document_id: str
             "workspace": doc_access.access.workspace,
             "document": doc,
             "abilities": doc_access.abilities,
+            "certificate_offered": _certificate_offered(request, doc_access),
             "path": folder_path(doc.folder),
             "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },

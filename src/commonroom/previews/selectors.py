@@ -91,8 +91,13 @@ DRAWN_IN_KINDS = frozenset({"pdf", "image"})
 def reader_watermark(*, doc_access: DocumentAccess, reader: User) -> Watermark | None:
     """The watermark on what ``reader`` is shown of the document, or None. Everyone who may
     not download the originals reads a watermarked preview (their name, email and the day):
-    drawn into its pictures, laid over its HTML. The one rule, asked by the preview and its
-    files alike."""
+    drawn into its pictures, laid over its HTML. So does an external guest who may download
+    where the workspace watermarks guests' downloads (``Workspace.watermark_guest_downloads``):
+    a PDF's page pictures would otherwise be an unstamped copy of the PDF they may only take
+    stamped. The one rule, asked by the preview, its files, comparisons and the print
+    stylesheet alike."""
+    if reader.is_guest and doc_access.access.workspace.watermark_guest_downloads:
+        return watermark_for(reader)
     if doc_access.can("download"):
         return None
     return watermark_for(reader)

@@ -147,6 +147,7 @@ def version_compare(request: AuthedRequest, workspace_id: str, document_id: str)
             "comparison": comparison,
             "side": side,
             "watermark": watermark,
+            "can_download": doc_access.can("download"),
             "watermark_tile": overlay_tile(watermark) if watermark is not None else None,
         },
     )

@@ -95,7 +95,8 @@ DOWNLOAD_DAV = {"dav GET": "text"}
 
 # Routes that send bytes which are not an original, and why they stay open to every member.
 NOT_ORIGINALS_PAGES = {
-    # A preview's picture: part of reading the document in the browser.
+    # A preview's picture: part of reading the document in the browser (drawn with the
+    # reader's watermark for whoever may not download, and for guests whose PDFs are stamped).
     "preview_file": "a preview's picture, shown while reading in the browser",
 }
 NOT_ORIGINALS_API: dict[tuple[str, str], str] = {}

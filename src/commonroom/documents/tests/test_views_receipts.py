@@ -79,8 +79,25 @@ def test_an_older_version_is_chosen(team, doc):
     assert "0 of 4 members have read version 2" in page(team.editor, doc).content.decode()
     older = page(team.editor, doc, "?readers=1").content.decode()
     assert "1 of 4 members have read version 1" in older
-    assert page(team.editor, doc, "?readers=9").status_code == 404
-    assert page(team.editor, doc, "?readers=x").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["manager", "editor"])
+def test_a_version_that_is_not_there_falls_back_to_the_latest(team, doc, role):
+    new_version(team.manager, doc, b"Minutes, amended\n")
+    response = page(team.by_role[role], doc, "?readers=99")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "There is no version 99." in html
+    assert "0 of 4 members have read version 2" in html
+
+
+@pytest.mark.parametrize("query", ["?readers=abc", "?readers=-1", "?readers=1.5"])
+def test_a_malformed_version_is_ignored(team, doc, query):
+    response = page(team.editor, doc, query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "0 of 4 members have read version 1" in html
+    assert "There is no version" not in html
 
 
 def test_the_page_carries_the_reading_token_and_the_rule_for_every_member(team, doc):

@@ -343,3 +343,65 @@ def test_a_comparison_carries_the_readers_watermark(
     manager = client_for(team.manager).get(url).content.decode()
     assert "<ins>" in manager and 'class="cr-watermark"' not in manager
     assert client_for(team.outsider).get(url).status_code == 404
+
+
+def test_a_guest_who_may_download_reads_watermarked_previews_where_guests_pdfs_are_stamped(
+    team: Any, django_capture_on_commit_callbacks: Any, tmp_path: Any
+) -> None:
+    """Where the workspace watermarks guests' downloads (decision 28), a PDF's page pictures
+    are a copy of the PDF too: a guest who may download reads them with their watermark, as
+    they read HTML previews, print and compare; staff who may download, and the same guest
+    where the setting is off, read them as they are."""
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.documents.tests.test_guest_download_watermark import (
+        guests_may_download,
+        watermarking,
+    )
+    from commonroom.workspaces.tests.factories import add_member
+
+    guest: Any = UserFactory(email="aisha@guest.example.com", full_name="Aisha Khan", kind="guest")
+    add_member(team.workspace, guest, "viewer")
+    guests_may_download(team)
+    watermarking(team.workspace)
+    content = files.rich_docx(tmp_path / "minutes.docx").read_bytes()
+    with django_capture_on_commit_callbacks(execute=True):
+        pdf = upload_document(
+            team.workspace, team.manager, name="minutes.pdf", content=minutes_pdf()
+        )
+        photo = upload_document(team.workspace, team.manager, name="ward.png", content=photo_png())
+        docx = upload_document(team.workspace, team.manager, name="minutes.docx", content=content)
+    reader = client_for(guest)
+    assert (
+        reader.get(reverse("version_download", args=[team.workspace.pk, pdf.pk, 1])).status_code
+        == 200
+    )
+    line = watermark_for(guest).line
+    # A PDF's page and a picture: drawn with the guest's watermark; the stored ones untouched.
+    marked = picture(reader.get(file_url(team, pdf, "page-1.png")))
+    shared = stored(pdf, "page-1.png")  # drawn when first asked for, unwatermarked
+    assert marked == drawing.watermark_bytes(shared, "image/png", watermark_for(guest))[0]
+    assert stored(pdf, "page-1.png") == shared
+    found = Preview.objects.get(blob__versions__document=photo).files.get()
+    marked = picture(reader.get(file_url(team, photo, found.name)))
+    assert (
+        marked
+        == drawing.watermark_bytes(
+            stored(photo, found.name), found.content_type, watermark_for(guest)
+        )[0]
+    )
+    # An HTML preview: the overlay and the printed layer, and a sentence that is true for them.
+    html = reader.get(
+        reverse("document_detail", args=[team.workspace.pk, docx.pk])
+    ).content.decode()
+    assert html.count(f">{line}</text>") == 2 and html.count(f"<p>{line}</p>") == 5
+    assert "this workspace watermarks what external guests read and download" in html
+    assert "not download it" not in html
+    sheet = reader.get(reverse("print_sheet", args=[team.workspace.pk, docx.pk])).content.decode()
+    assert css_text(sheet) == [print_footer(guest), line]
+    # Staff who may download read the page as it is.
+    assert picture(client_for(team.viewer).get(file_url(team, pdf, "page-1.png"))) == shared
+    # The setting off: the guest too.
+    watermarking(team.workspace, on=False)
+    assert picture(reader.get(file_url(team, pdf, "page-1.png"))) == shared
+    sheet = reader.get(reverse("print_sheet", args=[team.workspace.pk, docx.pk])).content.decode()
+    assert css_text(sheet) == [print_footer(guest)]
