@@ -703,7 +703,7 @@ def folder_download_require(
         facts["reason"] = "watermarked"
         with transaction.atomic():
             _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
-        raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
+        raise PermissionDenied(WATERMARKED_ELSEWHERE, code="watermarked")
     with transaction.atomic():
         _audit(folder, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts)
     raise PermissionDenied(why, code="download_off")
@@ -761,18 +761,14 @@ def download_refuse_watermarked(
     ``watermarked``. Does nothing when no watermark is owed."""
     if download_watermark(doc_access=doc_access, reader=actor, version=version) is None:
         return
-    facts: dict[str, Any] = {
-        "what": what,
-        "role": doc_access.access.role,
-        "guest": actor.is_guest,
-        "version": version.number,
-        "reason": "watermarked",
-    }
-    with transaction.atomic():
-        _audit(
-            doc_access.document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts
-        )
-    raise PermissionDenied(message, code="watermarked")
+    watermarked_elsewhere_refuse(
+        actor=actor,
+        doc_access=doc_access,
+        what=what,
+        number=version.number,
+        info=info,
+        message=message,
+    )
 
 
 def version_download(
@@ -814,11 +810,12 @@ def watermarked_elsewhere_refuse(
     what: DownloadKind,
     number: int | None,
     info: RequestInfo,
+    message: str = WATERMARKED_ELSEWHERE,
 ) -> NoReturn:
-    """A route that can only send the stored bytes (WebDAV's GET and COPY) refuses a copy
-    that must carry the reader's watermark (decision 28): ``download.refused`` with reason
-    ``watermarked``, committed before the request fails, and the sentence pointing to the
-    document's page."""
+    """A route that can only send the stored bytes (WebDAV's GET and COPY, a PDF record's
+    signed certificate) refuses a copy that must carry the reader's watermark (decision 28):
+    ``download.refused`` with reason ``watermarked``, committed before the request fails, and
+    ``message`` (by default the sentence pointing to the document's page)."""
     facts: dict[str, Any] = {
         "what": what,
         "role": doc_access.access.role,
@@ -831,7 +828,7 @@ def watermarked_elsewhere_refuse(
         _audit(
             doc_access.document, action=Action.DOWNLOAD_REFUSED, actor=actor, info=info, data=facts
         )
-    raise ApplicationError(WATERMARKED_ELSEWHERE, code="watermarked", status=403)
+    raise PermissionDenied(message, code="watermarked")
 
 
 def version_for_download(
