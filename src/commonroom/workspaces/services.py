@@ -397,6 +397,31 @@ def invitation_create(
     email, until = _invitable(
         access, email=email, role=role, open_path=open_path, access_until=access_until
     )
+    return _invitation_issue(
+        actor=actor,
+        access=access,
+        email=email,
+        role=role,
+        open_path=open_path,
+        open_label=open_label,
+        until=until,
+        info=info,
+    )
+
+
+def _invitation_issue(
+    *,
+    actor: User,
+    access: WorkspaceAccess,
+    email: str,
+    role: str,
+    open_path: str,
+    open_label: str,
+    until: date | None,
+    info: RequestInfo,
+) -> IssuedInvitation:
+    """The invitation itself, once :func:`_invitable` passed under the workspace's lock (which
+    ``access`` was read under): made, audited, emailed after the commit."""
     ws = access.workspace
     now = timezone.now()
     _replace_pending(ws, email, now)
@@ -516,15 +541,15 @@ def member_invite(
         access, email=email, role=role, open_path=open_path, access_until=access_until
     )
     person = Users.objects.filter(email__iexact=clean).first()
-    if person is None:
-        issued = invitation_create(
+    if person is None:  # checked and locked above: not again
+        issued = _invitation_issue(
             actor=actor,
             access=access,
             email=clean,
             role=role,
             open_path=open_path,
             open_label=open_label,
-            access_until=until,
+            until=until,
             info=info,
         )
         return Invited(email=clean, issued=issued)
