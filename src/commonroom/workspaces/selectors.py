@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +83,9 @@ def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) ->
     return access_from_membership(membership, user=user)
 
 
-def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAccess:
+def access_for(
+    *, workspace: Workspace, role: str, user: User, access_until: date | None = None
+) -> WorkspaceAccess:
     """``user``'s access to ``workspace`` as a member with ``role``: the abilities decided by
     ``permissions.abilities_for_role`` from the role, the workspace (archived, its download
     setting) and whether the person is an external guest."""
@@ -96,12 +98,17 @@ def access_for(*, workspace: Workspace, role: str, user: User) -> WorkspaceAcces
             guest=user.is_guest,
             downloads=download_settings(workspace),
         ),
+        access_until=access_until,
     )
 
 
 def access_from_membership(membership: Membership, *, user: User) -> WorkspaceAccess:
-    access = access_for(workspace=membership.workspace, role=membership.role, user=user)
-    return replace(access, access_until=membership.access_until)
+    return access_for(
+        workspace=membership.workspace,
+        role=membership.role,
+        user=user,
+        access_until=membership.access_until,
+    )
 
 
 def workspaces_for_user(

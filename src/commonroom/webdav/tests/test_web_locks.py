@@ -347,8 +347,10 @@ def test_the_event_reaches_only_its_workspace_and_the_fragment_only_members(
     team: Any, doc: Document
 ) -> None:
     other = make_workspace(manager=team.outsider, name="Elsewhere")
+    before = Event.objects.filter(workspace_id=other.pk).count()  # its own creation's, if any
     Dav(team.editor).lock(DOC, agent=WORD)
-    assert not Event.objects.filter(workspace_id=other.pk).exists()
+    assert lock_events(team) == [{"actor_id": team.editor.pk}]
+    assert Event.objects.filter(workspace_id=other.pk).count() == before
     url = reverse("document_heading", args=[doc.workspace_id, doc.pk])
     assert browser(team.outsider).get(url).status_code == 404
 
