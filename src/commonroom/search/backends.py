@@ -3,8 +3,10 @@
 ``backend()`` picks the functions of the database in use (``connection.vendor``). Both take the
 same :class:`Filters` (the searcher's id is always one of them: the restriction to their
 workspaces is part of the engine's query, never applied to a page of results afterwards) and the
-same query words, and answer the same things: a page of ranked entry ids, a capped count, and
-for those ids the title and snippet with highlight sentinels around the matched words.
+same query words, and answer the same things: a page of ranked entry ids with the capped count
+(one statement), and for those ids the title and snippet with highlight sentinels around the
+matched words. The ranking scores a bounded set of candidates, never every match (see "What both
+engines run" below, and docs/decisions/0031-search-ranks-candidates.md).
 
 Words are cut the same way on both (letters and digits: ``words()``), each matched as a prefix,
 all of them required; no stemming on either. PostgreSQL uses the ``simple`` configuration, not
