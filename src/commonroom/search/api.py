@@ -59,7 +59,9 @@ def search_api(
     """Search what you can read: document names and text, comments, conversations and messages,
     in your workspaces only. Every word must match the start of a word. ``kind``: document,
     comment, conversation (topics and their messages) or message; ``person``: a person's id;
-    ``since``/``until``: dates (YYYY-MM-DD, both included); ``limit`` at most 100.
+    ``since``/``until``: dates (YYYY-MM-DD, both included); ``limit`` at most 100. Best first;
+    past 1,001 matches, the newest 1,001 and the newest 1,001 whose title holds every word are
+    ranked, and the other matches follow them newest first.
     ``title_html`` and ``snippet_html`` are escaped text with the matched words in ``<mark>``."""
     params = parse_params(
         {

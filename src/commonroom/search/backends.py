@@ -3,8 +3,10 @@
 ``backend()`` picks the functions of the database in use (``connection.vendor``). Both take the
 same :class:`Filters` (the searcher's id is always one of them: the restriction to their
 workspaces is part of the engine's query, never applied to a page of results afterwards) and the
-same query words, and answer the same things: a page of ranked entry ids, a capped count, and
-for those ids the title and snippet with highlight sentinels around the matched words.
+same query words, and answer the same things: a page of ranked entry ids with the capped count
+(one statement), and for those ids the title and snippet with highlight sentinels around the
+matched words. The ranking scores a bounded set of candidates, never every match (see "What both
+engines run" below, and docs/decisions/0031-search-ranks-candidates.md).
 
 Words are cut the same way on both (letters and digits: ``words()``), each matched as a prefix,
 all of them required; no stemming on either. PostgreSQL uses the ``simple`` configuration, not
@@ -115,9 +117,14 @@ class Snippets:
 
 
 @dataclass(frozen=True)
+class Page:
+    ids: list[int]  # the entries shown, best first
+    total: int  # the matches the searcher may read, counted up to COUNT_CAP + 1
+
+
+@dataclass(frozen=True)
 class Backend:
-    ranked: Callable[[list[str], Filters, int, int], list[int]]
-    count: Callable[[list[str], Filters], int]
+    page: Callable[[list[str], Filters, int, int], Page]
     snippets: Callable[[list[str], list[int]], dict[int, Snippets]]
     raw_sql: Callable[[list[str], Filters, int, int], tuple[str, list[Any]]] = field(repr=False)
 
@@ -165,6 +172,108 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return list(cursor.fetchall())
 
 
+# --- What both engines run ---------------------------------------------------------------------
+#
+# Ranking every match is what made a common word slow: a word in most of 50,000 documents had
+# each of them scored and sorted for a page of 20. The engine now ranks a bounded set of
+# candidates, chosen through its index without scoring anything:
+#
+#   found      the newest CANDIDATES matches the searcher may read (newest by entry id, the order
+#              the engine's index keeps); their number is also the capped count;
+#   titled     the newest CANDIDATES of those whose title holds every word (a document looked
+#              for by its name is found however old it is and however common its words).
+#
+# Both are restricted to the searcher's workspaces inside the engine's query. The candidates are
+# ranked as before (bm25 on SQLite, ts_rank on PostgreSQL, then the most recent change), with
+# the engine's statistics over the whole index, so they keep the order a full ranking gives
+# them. With no more than CANDIDATES matches, ``found`` holds every match and the page is
+# exactly what ranking every match gives. Past the candidates, a page continues with the other
+# matches newest first (``_tail``), so every match can still be reached.
+
+CANDIDATES = COUNT_CAP + 1
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The parts of the statements that differ between the engines (table names, markers and
+    expressions are this module's constants; every value is a parameter)."""
+
+    found_from: str  # the entries ``e`` matching the words, in the engine's index
+    found_id: str  # the entry's id as that index holds it (its order, newest last)
+    titled_from: str  # the entries ``e`` whose title holds every word
+    titled_id: str
+    ranked_from: str  # the candidates, with what scores them
+    score: str
+    score_order: str  # ASC for bm25 (lower is better), DESC for ts_rank
+    match_param: Callable[[list[str]], str]
+
+
+def _ctes(d: _Dialect, query_words: list[str], filters: Filters) -> tuple[str, list[Any]]:
+    where, params = _where(filters)
+    match = d.match_param(query_words)
+    sql = (
+        f"WITH found AS MATERIALIZED (SELECT e.id AS id FROM {d.found_from} "  # noqa: S608
+        f"AND {where} ORDER BY {d.found_id} DESC LIMIT {CANDIDATES}), "
+        f"titled AS MATERIALIZED (SELECT e.id AS id FROM {d.titled_from} "
+        f"AND {where} ORDER BY {d.titled_id} DESC LIMIT {CANDIDATES}), "
+        "candidates AS MATERIALIZED (SELECT id FROM found UNION SELECT id FROM titled)"
+    )
+    return sql, [match, *params, match, *params]
+
+
+def _ranked(d: _Dialect, query_words: list[str], limit: int, offset: int) -> tuple[str, list[Any]]:
+    sql = (
+        f"SELECT e.id AS id, {d.score} AS score, e.updated_at AS at FROM {d.ranked_from} "  # noqa: S608
+        f"ORDER BY score {d.score_order}, at DESC LIMIT %s OFFSET %s"
+    )
+    return sql, [d.match_param(query_words), limit, offset]
+
+
+def _raw(
+    d: _Dialect, query_words: list[str], filters: Filters, limit: int, offset: int
+) -> tuple[str, list[Any]]:
+    """The engine's ranked query alone: the page's ids, as the selector's statement finds them."""
+    ctes, cte_params = _ctes(d, query_words, filters)
+    ranked, ranked_params = _ranked(d, query_words, limit, offset)
+    return f"{ctes} {ranked}", [*cte_params, *ranked_params]
+
+
+def _page(d: _Dialect, query_words: list[str], filters: Filters, limit: int, offset: int) -> Page:
+    """The page's ids and the capped count in one statement (the count is the size of
+    ``found``), then, for a page reaching past the candidates, the matches after them."""
+    ctes, cte_params = _ctes(d, query_words, filters)
+    ranked, ranked_params = _ranked(d, query_words, limit, offset)
+    sql = (
+        f"{ctes}, page AS MATERIALIZED ({ranked}) "  # noqa: S608
+        "SELECT page.id, (SELECT COUNT(*) FROM found), (SELECT COUNT(*) FROM candidates), "
+        "(SELECT MIN(id) FROM found) FROM (SELECT 1 AS one) AS one LEFT JOIN page ON 1 = 1 "
+        f"ORDER BY page.score {d.score_order}, page.at DESC"
+    )
+    rows = _fetch(sql, [*cte_params, *ranked_params])
+    ids = [row[0] for row in rows if row[0] is not None]
+    total, ranked_count, oldest_found = rows[0][1], rows[0][2], rows[0][3]
+    if total >= CANDIDATES and len(ids) < limit and offset + limit > ranked_count:
+        ids += _tail(
+            d, query_words, filters, oldest_found, limit - len(ids), max(0, offset - ranked_count)
+        )
+    return Page(ids, int(total))
+
+
+def _tail(
+    d: _Dialect, query_words: list[str], filters: Filters, before: int, limit: int, offset: int
+) -> list[int]:
+    """The matches after the candidates, newest first: older than every one ``found`` holds,
+    and not among ``titled`` (already ranked)."""
+    where, params = _where(filters)
+    ctes, cte_params = _ctes(d, query_words, filters)
+    sql = (
+        f"{ctes} SELECT e.id FROM {d.found_from} AND {where} AND {d.found_id} < %s "  # noqa: S608
+        f"AND e.id NOT IN (SELECT id FROM titled) ORDER BY {d.found_id} DESC LIMIT %s OFFSET %s"
+    )
+    params = [*cte_params, d.match_param(query_words), *params, before, limit, offset]
+    return [row[0] for row in _fetch(sql, params)]
+
+
 # --- SQLite FTS5 -------------------------------------------------------------------------------
 
 ENTRIES = SearchEntry._meta.db_table
@@ -176,41 +285,56 @@ def fts5_query(query_words: list[str]) -> str:
     return " ".join(f'"{w}"*' for w in query_words)
 
 
+# ``search_title_fts`` indexes the titles alone, so the newest title matches are found without
+# reading where each word of a long body falls. Ordered by the index's rowid, FTS5 gives its
+# matches newest first and stops at the limit. ``+search_fts.rowid``: the candidates are picked
+# out as the engine's matches go by, before any row of the entries is read, never looked up one
+# by one (each lookup would make bm25 gather its statistics over the whole index again).
+SQLITE_DIALECT = _Dialect(
+    found_from=(
+        f"search_fts JOIN {ENTRIES} e ON e.id = search_fts.rowid WHERE search_fts MATCH %s"
+    ),
+    titled_from=(
+        f"search_title_fts JOIN {ENTRIES} e ON e.id = search_title_fts.rowid "
+        "WHERE search_title_fts MATCH %s"
+    ),
+    found_id="search_fts.rowid",
+    titled_id="search_title_fts.rowid",
+    ranked_from=(
+        f"search_fts JOIN {ENTRIES} e ON e.id = search_fts.rowid WHERE search_fts MATCH %s "  # noqa: S608
+        "AND search_fts.rowid >= (SELECT MIN(id) FROM candidates) "
+        "AND +search_fts.rowid IN (SELECT id FROM candidates)"
+    ),
+    score=f"bm25(search_fts, {TITLE_WEIGHT}, 1.0)",
+    score_order="ASC",
+    match_param=fts5_query,
+)
+
+
+def _sqlite_page(query_words: list[str], filters: Filters, limit: int, offset: int) -> Page:
+    return _page(SQLITE_DIALECT, query_words, filters, limit, offset)
+
+
 def _sqlite_raw(
     query_words: list[str], filters: Filters, limit: int, offset: int
 ) -> tuple[str, list[Any]]:
-    where, params = _where(filters)
-    sql = (
-        f"SELECT e.id FROM search_fts JOIN {ENTRIES} e ON e.id = search_fts.rowid "  # noqa: S608
-        f"WHERE search_fts MATCH %s AND {where} "
-        f"ORDER BY bm25(search_fts, {TITLE_WEIGHT}, 1.0), e.updated_at DESC LIMIT %s OFFSET %s"
-    )
-    return sql, [fts5_query(query_words), *params, limit, offset]
-
-
-def _sqlite_ranked(query_words: list[str], filters: Filters, limit: int, offset: int) -> list[int]:
-    return [row[0] for row in _fetch(*_sqlite_raw(query_words, filters, limit, offset))]
-
-
-def _sqlite_count(query_words: list[str], filters: Filters) -> int:
-    where, params = _where(filters)
-    sql = (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM search_fts JOIN {ENTRIES} e "  # noqa: S608
-        f"ON e.id = search_fts.rowid WHERE search_fts MATCH %s AND {where} LIMIT %s)"
-    )
-    return int(_fetch(sql, [fts5_query(query_words), *params, COUNT_CAP + 1])[0][0])
+    return _raw(SQLITE_DIALECT, query_words, filters, limit, offset)
 
 
 def _sqlite_snippets(query_words: list[str], ids: list[int]) -> dict[int, Snippets]:
     if not ids:
         return {}
     marks = [MARK_START, MARK_END]
+    # The rows picked out of one pass over the matches between the first and the last of them
+    # (``+rowid``): looked up one by one, each would have FTS5 gather the words' matches again
+    # (all the words a prefix starts, merged).
     sql = (
         "SELECT rowid, highlight(search_fts, 0, %s, %s), "  # noqa: S608
         f"snippet(search_fts, 1, %s, %s, '{ELLIPSIS}', 24) "
-        f"FROM search_fts WHERE search_fts MATCH %s AND rowid IN ({', '.join(['%s'] * len(ids))})"
+        "FROM search_fts WHERE search_fts MATCH %s AND rowid BETWEEN %s AND %s "
+        f"AND +rowid IN ({', '.join(['%s'] * len(ids))})"
     )
-    rows = _fetch(sql, [*marks, *marks, fts5_query(query_words), *ids])
+    rows = _fetch(sql, [*marks, *marks, fts5_query(query_words), min(ids), max(ids), *ids])
     return {row[0]: Snippets(title=row[1] or "", body=row[2] or "") for row in rows}
 
 
@@ -222,29 +346,30 @@ def tsquery(query_words: list[str]) -> str:
     return " & ".join(f"{w}:*" for w in query_words)
 
 
+# ``ts_filter(e.vector, '{a}')``: the title's words (weight A), the expression of the GIN index
+# ``search_entry_title_vector``.
+POSTGRES_DIALECT = _Dialect(
+    found_from=f"{ENTRIES} e WHERE e.vector @@ to_tsquery('simple', %s)",
+    titled_from=f"{ENTRIES} e WHERE ts_filter(e.vector, '{{a}}') @@ to_tsquery('simple', %s)",
+    found_id="e.id",
+    titled_id="e.id",
+    ranked_from=(
+        f"{ENTRIES} e, to_tsquery('simple', %s) q WHERE e.id IN (SELECT id FROM candidates)"  # noqa: S608
+    ),
+    score="ts_rank(e.vector, q)",
+    score_order="DESC",
+    match_param=tsquery,
+)
+
+
+def _pg_page(query_words: list[str], filters: Filters, limit: int, offset: int) -> Page:
+    return _page(POSTGRES_DIALECT, query_words, filters, limit, offset)
+
+
 def _pg_raw(
     query_words: list[str], filters: Filters, limit: int, offset: int
 ) -> tuple[str, list[Any]]:
-    where, params = _where(filters)
-    sql = (
-        f"SELECT e.id FROM {ENTRIES} e, to_tsquery('simple', %s) q "  # noqa: S608
-        f"WHERE e.vector @@ q AND {where} "
-        "ORDER BY ts_rank(e.vector, q) DESC, e.updated_at DESC LIMIT %s OFFSET %s"
-    )
-    return sql, [tsquery(query_words), *params, limit, offset]
-
-
-def _pg_ranked(query_words: list[str], filters: Filters, limit: int, offset: int) -> list[int]:
-    return [row[0] for row in _fetch(*_pg_raw(query_words, filters, limit, offset))]
-
-
-def _pg_count(query_words: list[str], filters: Filters) -> int:
-    where, params = _where(filters)
-    sql = (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {ENTRIES} e, to_tsquery('simple', %s) q "  # noqa: S608
-        f"WHERE e.vector @@ q AND {where} LIMIT %s) AS found"
-    )
-    return int(_fetch(sql, [tsquery(query_words), *params, COUNT_CAP + 1])[0][0])
+    return _raw(POSTGRES_DIALECT, query_words, filters, limit, offset)
 
 
 def _pg_snippets(query_words: list[str], ids: list[int]) -> dict[int, Snippets]:
@@ -304,8 +429,8 @@ def snippet(text: str, query_words: list[str], *, width: int = 200) -> str:
     return (ELLIPSIS if start > 0 else "") + body + (ELLIPSIS if end < len(text) else "")
 
 
-SQLITE = Backend(_sqlite_ranked, _sqlite_count, _sqlite_snippets, _sqlite_raw)
-POSTGRES = Backend(_pg_ranked, _pg_count, _pg_snippets, _pg_raw)
+SQLITE = Backend(_sqlite_page, _sqlite_snippets, _sqlite_raw)
+POSTGRES = Backend(_pg_page, _pg_snippets, _pg_raw)
 
 
 def backend() -> Backend:

@@ -8,8 +8,9 @@ Invariants:
 - every entry names its workspace, and every search is restricted to the searcher's workspaces
   inside the engine's query (``search/backends.py``);
 - the engine's own index follows the rows: on PostgreSQL ``vector`` is rewritten by the service
-  that writes the row (GIN index); on SQLite the FTS5 table ``search_fts`` (external content,
-  rowid = ``id``) is kept by triggers, so cascaded deletes leave nothing behind.
+  that writes the row (GIN indexes on it and on its title words, ``ts_filter(vector, '{a}')``);
+  on SQLite the FTS5 tables ``search_fts`` and ``search_title_fts`` (external content, rowid =
+  ``id``) are kept by triggers, so cascaded deletes leave nothing behind.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from django.urls import reverse
@@ -94,15 +94,59 @@ def _to_text(body_marked: str) -> str:
     return "#:~:text=" + quote(found.group(1).strip(), safe="").replace("-", "%2D")
 
 
-def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
+class _Shown(NamedTuple):
+    """What a hit shows of its entry and the things it names, read in one query."""
+
+    pk: int
+    kind: str
+    object_id: str
+    title: str
+    workspace_id: Any
+    workspace_name: str
+    document_id: Any
+    document_name: str | None
+    conversation_id: Any
+    conversation_title: str | None
+    author_id: Any
+    author_full_name: str | None
+    author_email: str | None
+    updated_at: datetime
+
+
+# The columns of _Shown, in its order: never an entry's body (up to 200 KB, and the snippets
+# are already made) nor PostgreSQL's vector.
+_SHOWN_COLUMNS = (
+    "pk",
+    "kind",
+    "object_id",
+    "title",
+    "workspace_id",
+    "workspace__name",
+    "document_id",
+    "document__name",
+    "conversation_id",
+    "conversation__title",
+    "author_id",
+    "author__full_name",
+    "author__email",
+    "updated_at",
+)
+
+
+def _shown(ids: list[int]) -> dict[int, _Shown]:
+    """The entries ``ids`` as hits show them, in one query (plain rows: no model objects)."""
+    rows = SearchEntry.objects.filter(pk__in=ids).values_list(*_SHOWN_COLUMNS)
+    return {row[0]: _Shown(*row) for row in rows}
+
+
+def _hit(entry: _Shown, title_marked: str, body_marked: str) -> Hit:
     ws = entry.workspace_id
     if entry.kind == Kind.DOCUMENT:
         title_html = highlighted(title_marked or entry.title)
         title = entry.title
         url = reverse("document_detail", args=[ws, entry.document_id]) + _to_text(body_marked)
     elif entry.kind == Kind.COMMENT:
-        name = entry.document.name if entry.document else ""
-        title = f"Comment on {name}"
+        title = f"Comment on {entry.document_name or ''}"
         title_html = highlighted(title)
         url = (
             reverse("document_detail", args=[ws, entry.document_id]) + f"#comment-{entry.object_id}"
@@ -112,13 +156,14 @@ def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
         title_html = highlighted(title_marked or entry.title)
         url = reverse("conversation_detail", args=[ws, entry.conversation_id])
     else:
-        topic = entry.conversation.title if entry.conversation else ""
-        title = f"Message in {topic}"
+        title = f"Message in {entry.conversation_title or ''}"
         title_html = highlighted(title)
         url = (
             reverse("conversation_detail", args=[ws, entry.conversation_id])
             + f"#message-{entry.object_id}"
         )
+    # As User.display_name: the full name, or else the address.
+    author_name = (entry.author_full_name or entry.author_email or "") if entry.author_id else ""
     return Hit(
         kind=entry.kind,
         title=title,
@@ -126,9 +171,9 @@ def _hit(entry: SearchEntry, title_marked: str, body_marked: str) -> Hit:
         url=url,
         snippet_html=highlighted(body_marked),
         workspace_id=ws,
-        workspace_name=entry.workspace.name,
+        workspace_name=entry.workspace_name,
         author_id=entry.author_id,
-        author_name=entry.author.display_name if entry.author else "",
+        author_name=author_name,
         date=entry.updated_at,
         object_id=entry.object_id,
     )
@@ -166,16 +211,12 @@ def search(
     engine = backend()
     limit = max(1, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
-    ids = engine.ranked(query_words, filters, limit, offset)
-    total = engine.count(query_words, filters) if counted and (ids or offset) else 0
+    # The page and the count come from one statement: the count is the candidates' search.
+    page = engine.page(query_words, filters, limit, offset)
+    ids = page.ids
+    total = page.total if counted and (ids or offset) else 0
     marked = engine.snippets(query_words, ids)
-    # The rows for display, in one query: never their body (up to 200 KB each, and the
-    # snippets are already made) nor PostgreSQL's vector.
-    entries = (
-        SearchEntry.objects.select_related("workspace", "author", "document", "conversation")
-        .defer("body", "vector")
-        .in_bulk(ids)
-    )
+    entries = _shown(ids) if ids else {}
     hits = [
         _hit(
             entries[pk],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.postgres.search import SearchVector
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -26,8 +27,9 @@ from commonroom.documents.tests.factories import (
     upload,
 )
 from commonroom.previews.models import Preview, PreviewStatus, WorkspacePreview
+from commonroom.search.backends import CANDIDATES
 from commonroom.search.models import SearchEntry
-from commonroom.search.selectors import search
+from commonroom.search.selectors import MAX_LIMIT, search
 from commonroom.search.services import preview_made
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import add_member, make_workspace
@@ -517,3 +519,82 @@ def test_a_mention_is_found_and_quoted_by_name_never_by_address(team):
     assert "@Priya Shah" in snippets
     assert "example.org" not in snippets
     assert len(found(team.viewer, "Priya ventilator")) == 1
+
+
+# --- Past the candidates (more matches than the engine ranks) --------------------------------
+
+
+def many_messages(team, word: str, n: int) -> list[str]:
+    """``n`` entries (messages in one conversation, written straight into the index: the
+    services would take minutes for a thousand) holding ``word``, newer than everything before;
+    their object ids."""
+    conversation = topic(team.manager, team.workspace, "Bed state", "Where are we today?")
+    ids = [f"bulk-{word}-{i}" for i in range(n)]
+    SearchEntry.objects.bulk_create(
+        SearchEntry(
+            kind="message",
+            object_id=object_id,
+            workspace_id=team.workspace.pk,
+            conversation_id=conversation.pk,
+            body=f"The {word} figures for ward {i} are in the shared folder.",
+            author_id=team.manager.pk,
+        )
+        for i, object_id in enumerate(ids)
+    )
+    if connection.vendor == "postgresql":
+        # As services._vector writes it (these bodies are plain words).
+        SearchEntry.objects.filter(object_id__in=ids).update(
+            vector=SearchVector("title", weight="A", config="simple")
+            + SearchVector("body", weight="B", config="simple")
+        )
+    return ids
+
+
+def test_an_old_title_match_comes_first_past_a_thousand_matches(team):
+    """The newest 1,001 matches are ranked, and with them the newest whose title holds every
+    word: a document found by its name however many newer things mention its words."""
+    plan = upload(team.editor, team.workspace, "Capacity plan.txt", b"a").document
+    many_messages(team, "capacity", CANDIDATES + 100)
+    results = search(user=team.viewer, q="capacity")
+    assert results.more_than
+    assert results.hits[0].object_id == str(plan.pk)
+    assert results.hits[0].title_html == "<mark>Capacity</mark> plan.txt"
+    # Only a member's search reaches them.
+    assert search(user=team.outsider, q="capacity").hits == []
+
+
+def test_pages_past_the_candidates_reach_every_match_once(team):
+    plan = upload(team.editor, team.workspace, "Capacity plan.txt", b"a").document
+    bulk = many_messages(team, "capacity", CANDIDATES + 150)
+    seen: list[str] = []
+    for offset in range(0, CANDIDATES + 300, MAX_LIMIT):
+        page = found(team.viewer, "capacity", limit=MAX_LIMIT, offset=offset)
+        assert len(page) == max(0, min(MAX_LIMIT, len(bulk) + 1 - offset))
+        seen += [h.object_id for h in page]
+    assert len(seen) == len(set(seen))
+    assert set(seen) == {str(plan.pk), *bulk}
+    # After the ranked candidates, the older matches follow newest first.
+    tail = seen[CANDIDATES + 1 :]
+    assert tail == sorted(tail, key=lambda object_id: bulk.index(object_id), reverse=True)
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_the_title_index_follows_every_write(team):
+    """SQLite's title-only index is kept by triggers: FTS5's own check compares it with the
+    entries after names are written, changed and removed."""
+    doc = upload(team.editor, team.workspace, "draft.txt", b"a").document
+    other = upload(team.editor, team.workspace, "Rota.txt", b"b").document
+    documents.document_rename(
+        actor=team.editor, doc_access=doc_access_for(team.editor, doc), name="Final report.txt"
+    )
+    documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, other))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO search_title_fts(search_title_fts, rank) VALUES ('integrity-check', 1)"
+        )
+        cursor.execute("SELECT rowid FROM search_title_fts WHERE search_title_fts MATCH 'final'")
+        assert [row[0] for row in cursor.fetchall()] == list(
+            SearchEntry.objects.filter(object_id=str(doc.pk)).values_list("pk", flat=True)
+        )
+        cursor.execute("SELECT COUNT(*) FROM search_title_fts WHERE search_title_fts MATCH 'rota'")
+        assert cursor.fetchone()[0] == 0
