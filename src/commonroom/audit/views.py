@@ -83,7 +83,13 @@ class TrailRow:
     source: str
 
 
-def trail_row(event: AuditEvent) -> TrailRow:
+def month_names() -> dict[int, str]:
+    """The months as the ``date`` filter's ``M`` writes them, in the active language: looked
+    up once a page, not once a row."""
+    return {number: str(name).title() for number, name in MONTHS_3.items()}
+
+
+def trail_row(event: AuditEvent, months: dict[int, str]) -> TrailRow:
     at = timezone.localtime(event.created_at)
     what = event.action_label
     if event.target_label:
@@ -93,7 +99,7 @@ def trail_row(event: AuditEvent) -> TrailRow:
     return TrailRow(
         seq=event.seq,
         when_iso=at.isoformat(),
-        when=f"{at.day} {MONTHS_3[at.month].title()} {at.year}, {at:%H:%M:%S}",
+        when=f"{at.day} {months[at.month]} {at.year}, {at:%H:%M:%S}",
         who=event.actor_email or "system",
         what=what,
         source=event.ip or "\N{EN DASH}",
@@ -110,13 +116,14 @@ def _render(
         older_than=trail_cursor(request.GET.get("older", "")),
         newer_than=trail_cursor(request.GET.get("newer", "")),
     )
+    months = month_names()
     query = request.GET.copy()
     for cursor in ("older", "newer", "page"):  # "page": the page numbers links once carried
         query.pop(cursor, None)
     context.update(
         {
             "page": page,
-            "rows": [trail_row(event) for event in page],
+            "rows": [trail_row(event, months) for event in page],
             "actions": Action.choices,
             "filters": request.GET,
             "query": query.urlencode(),
