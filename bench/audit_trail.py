@@ -516,15 +516,15 @@ def render(runs: list[dict[str, Any]], notes: list[str], info: Any) -> str:
         lines += [
             "",
             "| CSV | Rows | Size | Time | Rows/s | First bytes | Server RSS before | Peak "
-            "| Growth |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| Growth | Budget |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for c in run["csv"]:
             lines.append(
                 f"| {c['label']} | {c['rows']:,} | {c['mb']:.0f} MB | {c['seconds']:.1f} s | "
                 f"**{c['rows_per_s']:,.0f}** | {c['first_s']:.2f} s | "
                 f"{c['rss_before_mib']:.0f} MiB | {c['rss_peak_mib']:.0f} MiB | "
-                f"**{c['rss_peak_mib'] - c['rss_before_mib']:+.0f} MiB** |"
+                f"**{c['rss_peak_mib'] - c['rss_before_mib']:+.0f} MiB** | constant memory |"
             )
         lines.append("")
     lines += [
