@@ -42,8 +42,10 @@ def audit_events(
     newest first.
 
     Callers must have asked the workspace abilities (``view_audit``) or be an administrator.
-    Each filter has an index that leads with the workspace and ends in the order the trail is
-    read in (``AuditEvent.Meta.indexes``), so a page is found without reading the trail.
+    Each filter but the dates has an index that leads with the workspace (or the document) and
+    ends in the order the trail is read in (``AuditEvent.Meta.indexes``), so a page is found
+    without reading the trail. A date window is found by reading back from the newest event
+    through every one newer than the window (docs/benchmarks.md, "Audit trail").
     """
     qs = AuditEvent.objects.all()
     if workspace_id is not None:
@@ -144,7 +146,7 @@ def audit_trail_page(
     rows = rows[:size]
     newer = None
     if older_than is not None:
-        edge = rows[0].id if rows else older_than - 1
+        edge = rows[0].id if rows else max(older_than - 1, 0)
         newer = edge if events.filter(id__gt=edge).exists() else None
     return TrailPage(object_list=rows, older=rows[-1].id if more_older else None, newer=newer)
 

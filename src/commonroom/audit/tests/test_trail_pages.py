@@ -164,6 +164,15 @@ def test_a_cursor_past_the_end_is_an_empty_page_with_the_way_back(team, manager)
     assert seqs(manager.get(trail_url(team) + "?" + newer))[-1] == oldest.seq
 
 
+def test_a_cursor_below_every_id_offers_a_way_back_the_trail_takes(team, manager):
+    response = manager.get(trail_url(team, older=0))
+    assert response.status_code == 200
+    assert seqs(response) == []
+    newer = link(response, NEWER)
+    assert newer is not None
+    assert seqs(manager.get(trail_url(team) + "?" + newer)) == every_seq(team)
+
+
 def test_a_cursor_never_reaches_another_workspaces_events(team, manager):
     from commonroom.workspaces.tests.factories import make_workspace
 
