@@ -11,6 +11,12 @@ the time from starting the POST to the socket receiving that comment's event. Tw
 - two processes sharing Redis (``REDIS_URL``): half the sockets on each, comments posted through
   the first, so half the deliveries cross processes.
 
+Each layout is first measured with one socket open, on the same server(s) in the same run: the
+reference, what a comment costs to post and deliver once (the API, the database, one read of
+the log, one frame), against which the fan-out to many sockets is read. Beside the latencies,
+the CPU time (user + system) per comment of the server process(es) and of this load generator:
+on a shared two-core machine they travel better than wall-clock figures.
+
 The load generator (this process) shares the machine's two cores with the server, so the figures
 include its own time to read 1,000 sockets. Nothing here fails on timing.
 """
@@ -25,6 +31,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +46,8 @@ SOCKETS = [int(n) for n in os.environ.get("BENCH_FANOUT_SOCKETS", "200,1000").sp
 PEOPLE = int(os.environ.get("BENCH_FANOUT_PEOPLE", "20"))
 COMMENTS = int(os.environ.get("BENCH_FANOUT_COMMENTS", "20"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# The reference run's socket count: one socket, so one delivery per comment.
+REFERENCE = 1
 
 
 def step(message: str) -> None:
@@ -54,6 +63,12 @@ class Run:
     post_ms: list[float] = field(default_factory=list)
     lost: int = 0
     closed: list[str] = field(default_factory=list)
+    server_cpu_ms: float = 0.0  # per comment, every server process together
+    client_cpu_ms: float = 0.0  # per comment, this load generator
+
+    @property
+    def reference(self) -> bool:
+        return self.sockets == REFERENCE
 
     def pct(self, values: list[float], p: float) -> float:
         ordered = sorted(values)
@@ -94,7 +109,9 @@ def seed() -> World:
     return World(str(ws.pk), str(version.document_id), writer, readers)
 
 
-async def measure(layout: str, urls: list[str], world: World, count: int) -> Run:
+async def measure(
+    layout: str, urls: list[str], world: World, count: int, server_cpu: Callable[[], float]
+) -> Run:
     from websockets.asyncio.client import connect
 
     run = Run(layout, count)
@@ -126,6 +143,7 @@ async def measure(layout: str, urls: list[str], world: World, count: int) -> Run
 
     listeners = [asyncio.create_task(listen(s)) for s in sockets]
     api = f"{urls[0]}/api/v1/workspaces/{world.workspace_id}/documents/{world.document_id}/comments"
+    server_started, client_started = server_cpu(), time.process_time()
     async with httpx.AsyncClient(
         headers={"Authorization": f"Bearer {world.writer_token}"}, timeout=60
     ) as http:
@@ -145,6 +163,8 @@ async def measure(layout: str, urls: list[str], world: World, count: int) -> Run
             if got:
                 run.last_ms.append((max(got) - started) * 1000)
             await asyncio.sleep(0.2)
+    run.server_cpu_ms = (server_cpu() - server_started) * 1000 / COMMENTS
+    run.client_cpu_ms = (time.process_time() - client_started) * 1000 / COMMENTS
     if closed:
         run.closed = sorted(set(closed))
         step(f"  {len(closed)} sockets closed during the run: {run.closed[:3]}")
@@ -166,18 +186,31 @@ def render(runs: list[Run], notes: list[str]) -> str:
         f"{PEOPLE} members with bearer tokens. Reproduce: `make bench` (or "
         "`python -m bench.fanout`; `BENCH_FANOUT_SOCKETS=200,1000`).",
         "",
-        "| Layout | Sockets | p50 | p99 | max | Last socket, p50 | POST p50 | Lost |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Layout | Sockets | p50 | p99 | max | Last socket, p50 | POST p50 "
+        "| Server CPU per comment | Load generator CPU per comment | Lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
+        sockets = f"{r.sockets:,} (reference)" if r.reference else f"{r.sockets:,}"
         if not r.latencies_ms:
-            lines.append(f"| {r.layout} | {r.sockets:,} | - | - | - | - | - | {r.lost} |")
+            lines.append(f"| {r.layout} | {sockets} | - | - | - | - | - | - | - | {r.lost} |")
             continue
         lines.append(
-            f"| {r.layout} | {r.sockets:,} | {r.pct(r.latencies_ms, 50):,.0f} ms "
+            f"| {r.layout} | {sockets} | {r.pct(r.latencies_ms, 50):,.0f} ms "
             f"| {r.pct(r.latencies_ms, 99):,.0f} ms | {max(r.latencies_ms):,.0f} ms "
             f"| {statistics.median(r.last_ms):,.0f} ms | {statistics.median(r.post_ms):,.0f} ms "
-            f"| {r.lost} |"
+            f"| {r.server_cpu_ms:,.1f} ms | {r.client_cpu_ms:,.1f} ms | {r.lost} |"
+        )
+    lines.append("")
+    for r in runs:
+        ref = next((x for x in runs if x.layout == r.layout and x.reference), None)
+        if r.reference or ref is None or not r.latencies_ms or not ref.latencies_ms:
+            continue
+        lines.append(
+            f"- {r.layout}, {r.sockets:,} sockets: p99 {r.pct(r.latencies_ms, 99):,.0f} ms "
+            f"against the reference's {ref.pct(ref.latencies_ms, 99):,.0f} ms (one socket, "
+            f"same run); server CPU {r.server_cpu_ms:,.1f} ms a comment against "
+            f"{ref.server_cpu_ms:,.1f} ms."
         )
     lines += ["", *notes, ""] if notes else [""]
     return "\n".join(lines)
@@ -205,10 +238,14 @@ def main() -> None:
 
         connections.close_all()
         with Server(env, data_dir / "one.log") as server:
-            for count in SOCKETS:
+            for count in [REFERENCE, *SOCKETS]:
                 step(f"in memory, one process, {count} sockets")
                 runs.append(
-                    asyncio.run(measure("In memory, 1 process", [server.url], world, count))
+                    asyncio.run(
+                        measure(
+                            "In memory, 1 process", [server.url], world, count, server.cpu_seconds
+                        )
+                    )
                 )
         try:
             import redis
@@ -226,10 +263,18 @@ def main() -> None:
                 Server(redis_env, data_dir / "a.log") as one,
                 Server(redis_env, data_dir / "b.log") as two,
             ):
-                for count in SOCKETS:
+                for count in [REFERENCE, *SOCKETS]:
                     step(f"Redis, two processes, {count} sockets")
                     runs.append(
-                        asyncio.run(measure("Redis, 2 processes", [one.url, two.url], world, count))
+                        asyncio.run(
+                            measure(
+                                "Redis, 2 processes",
+                                [one.url, two.url],
+                                world,
+                                count,
+                                lambda: one.cpu_seconds() + two.cpu_seconds(),
+                            )
+                        )
                     )
     finally:
         keep = os.environ.get("BENCH_FANOUT_LOGS")  # a folder to keep the servers' logs in

@@ -493,7 +493,11 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+        "default": {
+            # Channels' own, its clean-up made to scale with many sockets (live/layers.py).
+            "BACKEND": "commonroom.live.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 1000},
+        }
     }
 
 # Live events are kept this many days; a screen offline for longer reloads instead of replaying.

@@ -7,6 +7,8 @@ here the sockets' questions that arrive together are answered by one read of the
 memberships (``selectors.events_for_readers``) and one per kind of credential
 (``selectors.still_signed_in``), and each socket gets the answer it would have got alone. A
 question that read cannot answer exactly (more missed than one catch-up replays) is asked alone.
+Sockets that saw the same last event are handed the same events (the same objects), so each
+event's message is written once for all of them (``consumers.event_frame``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ async def _answer(workspace_id: str) -> None:
             credentials={credential for _, credential, _, _ in questions},
         )
         complete = len(events) <= selectors.CATCH_UP_LIMIT
+        # Sockets that saw the same last event get the same (immutable) answer: one list of
+        # events for them all, not one each.
+        batches: dict[int, Batch] = {}
         for user_id, credential, after, answer in questions:
             if answer.done():
                 continue
@@ -64,10 +69,13 @@ async def _answer(workspace_id: str) -> None:
             elif user_id not in members:
                 answer.set_result(Batch(allowed=False, events=[], last_id=after))
             elif complete:
-                mine = [e for e in events if e.pk > after]
-                answer.set_result(
-                    Batch(allowed=True, events=mine, last_id=mine[-1].pk if mine else after)
-                )
+                batch = batches.get(after)
+                if batch is None:
+                    mine = [e for e in events if e.pk > after]
+                    batch = batches[after] = Batch(
+                        allowed=True, events=mine, last_id=mine[-1].pk if mine else after
+                    )
+                answer.set_result(batch)
             else:
                 alone = await database_sync_to_async(events_after)(
                     user_id=user_id, workspace_id=workspace_id, after=after

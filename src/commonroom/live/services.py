@@ -120,13 +120,9 @@ def _send(group: str, message: dict[str, Any]) -> None:
 
 def announcement(event: Event) -> tuple[str, dict[str, Any]]:
     """The channel-layer group and message that tell a workspace's open screens that ``event``
-    exists (each screen reads it, checked, from the log)."""
-    return workspace_group(event.workspace_id), {
-        "type": "live.event",
-        "id": event.pk,
-        "kind": event.kind,
-        "data": event.data,
-    }
+    exists: its id only, since each screen reads it, checked, from the log (the layer copies
+    the message once for every socket)."""
+    return workspace_group(event.workspace_id), {"type": "live.event", "id": event.pk}
 
 
 def announce(event: Event) -> None:

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+from importlib import import_module
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,6 +42,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from commonroom.core.heap import settle_for_serving
 from commonroom.core.process import SERVE_PID_ENV
 from commonroom.core.shared_state import shared_state_refusal
 from commonroom.core.startup import serve_start
@@ -119,6 +121,11 @@ class Command(BaseCommand):
             if not options["no_worker"]:
                 worker = WorkerSupervisor([sys.executable, "-m", "commonroom", "worker"])
                 worker.start()
+            if options["workers"] == 1:
+                # This process serves: load the application now, then settle the collector
+                # for many open sockets (core/heap.py).
+                import_module("commonroom.asgi")
+                settle_for_serving()
             self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
