@@ -1,7 +1,7 @@
 """What a benchmark run measures and how big it is, read from the environment.
 
 ``BENCH_UPLOAD_MB`` (default 1024) size of the uploaded file in MiB;
-``BENCH_DOCS`` (1000) documents in the page benchmark, each with ``BENCH_VERSIONS`` (5) versions;
+``BENCH_DOCS`` (10000) documents in the page benchmark, each with ``BENCH_VERSIONS`` (5) versions;
 ``BENCH_SECONDS`` (15) seconds of load per page and connection count;
 ``BENCH_CONNECTIONS`` ("1,8") concurrent connections the load generator keeps open;
 ``BENCH_LOADGEN`` ("auto") ``wrk`` or ``python`` (auto: wrk when installed);
@@ -64,7 +64,7 @@ class Config:
             raise SystemExit("BENCH_LOADGEN must be auto, wrk or python")
         return cls(
             upload_mb=_int("BENCH_UPLOAD_MB", 1024),
-            docs=_int("BENCH_DOCS", 1000),
+            docs=_int("BENCH_DOCS", 10_000),
             versions=max(1, _int("BENCH_VERSIONS", 5)),
             seconds=float(os.environ.get("BENCH_SECONDS", "") or 15),
             connections=connections or (1, 8),
@@ -78,7 +78,7 @@ class Config:
         """The command that reproduces this run."""
         defaults = {
             "BENCH_UPLOAD_MB": ("1024", str(self.upload_mb)),
-            "BENCH_DOCS": ("1000", str(self.docs)),
+            "BENCH_DOCS": ("10000", str(self.docs)),
             "BENCH_VERSIONS": ("5", str(self.versions)),
             "BENCH_SECONDS": ("15", f"{self.seconds:g}"),
             "BENCH_CONNECTIONS": ("1,8", ",".join(str(c) for c in self.connections)),

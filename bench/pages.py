@@ -45,15 +45,17 @@ class LoadResult:
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?([a-z0-9_]+)"?', re.IGNORECASE)
 
 
-def count_queries(*, email: str, path: str, must_contain: str) -> QueryCount:
-    """Queries of one GET of ``path`` by ``email``, after one warm-up GET (call after setup)."""
+def count_queries(*, email: str | None, path: str, must_contain: str) -> QueryCount:
+    """Queries of one GET of ``path`` by ``email`` (None: someone not signed in), after one
+    warm-up GET (call after setup)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client()
-    client.force_login(get_user_model().objects.get(email=email))
+    if email is not None:
+        client.force_login(get_user_model().objects.get(email=email))
     client.get(path)
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(path)
@@ -155,6 +157,7 @@ def wrk_version() -> str:
 
 def run_wrk(url: str, cookies: dict[str, str], connections: int, seconds: float) -> LoadResult:
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    header = ["-H", f"Cookie: {cookie}"] if cookie else []
     cmd = [
         "wrk",
         "-t1",
@@ -163,8 +166,7 @@ def run_wrk(url: str, cookies: dict[str, str], connections: int, seconds: float)
         "--timeout",
         "60s",
         "--latency",
-        "-H",
-        f"Cookie: {cookie}",
+        *header,
         url,
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout

@@ -3,11 +3,13 @@ docs/benchmarks.md and printed.
 
 1. Upload: a file of ``BENCH_UPLOAD_MB`` MiB (default 1,024) streamed to the JSON API of the real
    server, timed, with the server's peak memory, beside ``dd`` writing as much to the same disk.
-2. Pages: the workspace page and a document page with ``BENCH_DOCS`` documents (default 1,000)
-   of ``BENCH_VERSIONS`` versions (default 5): requests/s, p50 and p99 from a loopback load
-   generator, and SQL queries per page.
+2. Pages: the workspace page with ``BENCH_DOCS`` documents (default 10,000) of
+   ``BENCH_VERSIONS`` versions (default 5) and 300 members, and the page of a document with 50
+   versions, 200 comments in 40 threads and a preview (:mod:`bench.seed`): requests/s, p50 and
+   p99 from a loopback load generator, SQL queries per page, and the same figures for the
+   sign-in page in the same run, the reference each page's budget is also set against.
 
-Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=100 python -m bench.run``. Other
+Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=1000 python -m bench.run``. Other
 settings are listed in :mod:`bench.config`. Nothing here fails on timing; the run stops only when
 the server answers wrongly (an upload that arrives altered, a page that is not a 200).
 """
@@ -36,7 +38,7 @@ from bench.machine import (
     machine,
     same_filesystem,
 )
-from bench.report import PageFigures, Results, render, write_section
+from bench.report import Budget, PageFigures, Results, render, write_section
 from bench.server import Server, commonroom, server_environment
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class PageSpec:
     small_path: str
     small_must_contain: str
     small_label: str
+    signed_in: bool = True
+    budget: Budget | None = None
 
 
 @contextlib.contextmanager
@@ -151,7 +155,22 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
 
     step("counting SQL queries per page")
     ws, doc = seeded.workspace_id, seeded.document_id
+    results.members = seeded.members
+    results.heavy = (
+        f"{seeded.heavy_versions} versions, {seeded.heavy_comments} comments in "
+        f"{seeded.heavy_threads} threads, its latest version's preview {seeded.heavy_preview}"
+    )
     specs = [
+        # The reference: what any page costs on this server (middleware, a small template).
+        PageSpec(
+            "Sign-in page",
+            "/accounts/login/",
+            "csrfmiddlewaretoken",
+            "/accounts/login/",
+            "csrfmiddlewaretoken",
+            "the same page",
+            signed_in=False,
+        ),
         PageSpec(
             "Workspace page",
             f"/w/{ws}/",
@@ -159,14 +178,16 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             f"/w/{seeded.demo_workspace_id}/",
             "minutes",
             "1 document",
+            budget=Budget(p50_ms=15, p99_ms=60, times_reference=2.5),
         ),
         PageSpec(
             "Document page",
             f"/w/{ws}/d/{doc}/",
-            f"Version {config.versions}",
+            f"Version {seeded.heavy_versions}",
             f"/w/{seeded.demo_workspace_id}/d/{seeded.demo_document_id}/",
             "Version 2",
             "2 versions",
+            budget=Budget(p50_ms=15, p99_ms=60),
         ),
     ]
     for spec in specs:
@@ -175,14 +196,17 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             path=spec.path.replace(ws, "{id}").replace(doc, "{doc}"),
             size_bytes=0,
             queries=pages.count_queries(
-                email=seeded.manager_email, path=spec.path, must_contain=spec.must_contain
+                email=seeded.manager_email if spec.signed_in else None,
+                path=spec.path,
+                must_contain=spec.must_contain,
             ),
             small_queries=pages.count_queries(
-                email=seeded.manager_email,
+                email=seeded.manager_email if spec.signed_in else None,
                 path=spec.small_path,
                 must_contain=spec.small_must_contain,
             ),
             small_label=spec.small_label,
+            budget=spec.budget,
         )
         results.pages.append(figures)
         q = figures.queries
@@ -265,9 +289,10 @@ def page_benchmark(
         if generator == "wrk"
         else "a Python asyncio + httpx client (wrk not installed)"
     )
-    cookies = pages.sign_in(server.url, seeded.manager_email, seeded.password)
+    signed_in = pages.sign_in(server.url, seeded.manager_email, seeded.password)
     for figures, spec in zip(results.pages, specs, strict=True):
         url = server.url + spec.path
+        cookies = signed_in if spec.signed_in else {}
         figures.size_bytes = pages.fetch(url, cookies, spec.must_contain)
         pages.fetch(url, cookies, spec.must_contain)  # warm up
         alone = pages.sequential(server.cpu_seconds, url, cookies, spec.must_contain)

@@ -11,7 +11,7 @@ from commonroom.approvals.models import ApprovalRequest, Approver, Decision, Req
 from commonroom.approvals.permissions import approval_abilities, role_may_approve
 from commonroom.core.exceptions import NotFound
 from commonroom.documents.selectors import DocumentAccess
-from commonroom.workspaces.selectors import membership_exists, parse_uuid, workspace_members
+from commonroom.workspaces.selectors import current_members, membership_exists, parse_uuid
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -107,6 +107,6 @@ def approver_choices(*, doc_access: DocumentAccess) -> list[Any]:
     archived = False
     return [
         m.user
-        for m in workspace_members(access=doc_access.access)
+        for m in current_members(access=doc_access.access)
         if role_may_approve(m.role, archived=archived) and m.user.is_active
     ]

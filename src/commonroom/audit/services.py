@@ -218,6 +218,10 @@ def audit_record_reading(
     Returns the row written, or ``None`` when the reading was already audited."""
     now = timezone.now()
     key = {"actor_id": actor.pk, "action": str(action), "subject": subject[:120]}
+    # Already audited within the window (the common case: a page read again): a read says so,
+    # and no write transaction is opened for nothing. Otherwise the claim below decides.
+    if ReadingAudited.objects.filter(**key, audited_at__gt=now - READING_WINDOW).exists():
+        return None
     with transaction.atomic():
         claimed = ReadingAudited.objects.filter(**key, audited_at__lte=now - READING_WINDOW).update(
             audited_at=now

@@ -36,7 +36,8 @@ from commonroom.previews.selectors import made_in
 
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     doc_access = page.doc_access
-    threads = with_parts(document_threads(doc_access=doc_access), doc_access=doc_access)
+    threads = document_threads(doc_access=doc_access, mentions=False)  # the page shows none
+    threads = with_parts(threads, doc_access=doc_access)
     return {"threads": with_abilities(threads, doc_access=doc_access, user=page.user)}
 
 

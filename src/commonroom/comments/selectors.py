@@ -19,18 +19,23 @@ if TYPE_CHECKING:
     from commonroom.documents.models import Version
 
 
-def _threads(doc_access: DocumentAccess) -> Any:
-    replies = (
-        Comment.objects.select_related("author", "version")
-        .prefetch_related("mentioned")
-        .order_by("created_at")
+def _threads(doc_access: DocumentAccess, *, mentions: bool = True) -> Any:
+    """The document's threads with their replies and passages. Authors and versions are read
+    once each (``prefetch_related``: a few people write most comments, on a few versions), not
+    once per comment; who each comment mentions only when asked (``mentions``: the API shows
+    it, the page does not)."""
+    mentioned = ["mentioned"] if mentions else []
+    replies = Comment.objects.prefetch_related("author", "version", *mentioned).order_by(
+        "created_at"
     )
     passages = ThreadPassage.objects.select_related("version").order_by("version__number")
     return (
         Comment.objects.filter(document=doc_access.document, thread__isnull=True)
-        .select_related("author", "version", "resolved_by")
+        .select_related("resolved_by")
         .prefetch_related(
-            "mentioned",
+            "author",
+            "version",
+            *mentioned,
             Prefetch("replies", queryset=replies, to_attr="thread_replies"),
             Prefetch("passages", queryset=passages, to_attr="thread_passages"),
         )
@@ -67,11 +72,12 @@ def _with_passages(threads: list[Comment], doc_access: DocumentAccess) -> list[C
     return threads
 
 
-def document_threads(*, doc_access: DocumentAccess) -> list[Comment]:
+def document_threads(*, doc_access: DocumentAccess, mentions: bool = True) -> list[Comment]:
     """Every thread on the document, on any version, oldest first, each with its replies (as
-    ``thread_replies``) and where its passage is on the latest version (``passage``): six
-    queries however many there are."""
-    return _with_passages(list(_threads(doc_access)), doc_access)
+    ``thread_replies``) and where its passage is on the latest version (``passage``), and who
+    each comment mentions unless ``mentions`` is False: the same number of queries however
+    many there are."""
+    return _with_passages(list(_threads(doc_access, mentions=mentions)), doc_access)
 
 
 def thread_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:

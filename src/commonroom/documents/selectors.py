@@ -20,9 +20,9 @@ from commonroom.documents.models import blob_storage_name as blob_storage_name
 from commonroom.documents.permissions import DocumentAbilities, DocumentAbility, document_abilities
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
+    current_members,
     parse_uuid,
     workspace_access,
-    workspace_members,
 )
 
 if TYPE_CHECKING:
@@ -349,7 +349,7 @@ def version_readers(*, doc_access: DocumentAccess, number: Any = None) -> Reader
     receipts = {r.reader_id: r for r in VersionRead.objects.filter(version=version).order_by()}
     read: list[Reader] = []
     unread: list[Reader] = []
-    for m in workspace_members(access=doc_access.access):
+    for m in current_members(access=doc_access.access):
         receipt = receipts.get(m.user_id)
         (read if receipt else unread).append(Reader(m.user, m.role, receipt))
     read.sort(key=lambda r: r.read.read_at if r.read else timezone.now())

@@ -538,6 +538,8 @@ def settings_update(*, user: User, email: str) -> NotificationSettings:
 
 def _mark_seen(user_id: Any, document_id: Any, number: int) -> None:
     rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
+    if rows.filter(version_number__gte=number).exists():
+        return  # seen already (a page read again): no write for nothing
     if rows.filter(version_number__lt=number).update(version_number=number, seen_at=timezone.now()):
         return
     DocumentSeen.objects.bulk_create(

@@ -155,6 +155,18 @@ def workspace_members(*, access: WorkspaceAccess) -> QuerySet[Membership]:
     )
 
 
+def current_members(*, access: WorkspaceAccess) -> list[Membership]:
+    """:func:`workspace_members` read once for ``access`` (one request's) and kept with it: a
+    page that shows the members in several parts (the approvers to choose from, who has read a
+    version) reads them once. Only for reads: a service that changes memberships asks
+    :func:`workspace_members` again."""
+    found: list[Membership] | None = access.__dict__.get("_members")
+    if found is None:
+        found = list(workspace_members(access=access))
+        object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
+    return found
+
+
 def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
     """Pending and past invitations: only for those who manage members."""
     if not access.can("manage_members"):
