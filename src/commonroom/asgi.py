@@ -6,7 +6,6 @@ uvicorn was started."""
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import tempfile
@@ -30,6 +29,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from commonroom.accounts.selectors import uploader_id  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit, Scope, UploadRoute, header  # noqa: E402
+from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
@@ -78,7 +78,6 @@ application = ProtocolTypeRouter(
 )
 
 # Everything loaded so far (Django, the apps, their modules and classes) lives as long as the
-# process: moved out of the cycle collector's sight, so that its full collections, which a page
-# with many rows sets off every few requests, walk only what requests made since.
-gc.collect()
-gc.freeze()
+# process: the collector is settled for serving once it is loaded (core/heap.py), in every
+# serving process whatever the number of workers.
+settle_for_serving()

@@ -42,7 +42,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from commonroom.core.heap import settle_for_serving
 from commonroom.core.process import SERVE_PID_ENV
 from commonroom.core.shared_state import shared_state_refusal
 from commonroom.core.startup import serve_start
@@ -122,10 +121,9 @@ class Command(BaseCommand):
                 worker = WorkerSupervisor([sys.executable, "-m", "commonroom", "worker"])
                 worker.start()
             if options["workers"] == 1:
-                # This process serves: load the application now, then settle the collector
-                # for many open sockets (core/heap.py).
+                # This process serves: load the application now (which settles the collector
+                # for many open sockets, core/heap.py) rather than on the first request.
                 import_module("commonroom.asgi")
-                settle_for_serving()
             self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
