@@ -266,7 +266,7 @@ def test_the_api_asks_lists_and_decides_with_an_authenticator_code(team, doc):
     assert ok.status_code == 200, ok.content
     approver = next(a for a in ok.json()["approvers"] if a["person"]["id"] == team.editor.pk)
     assert (approver["decision"], approver["second_factor"]) == ("approved", "totp")
-    listed = api(team.commenter).get(base).json()
+    listed = api(team.commenter).get(base).json()["items"]
     assert [r["id"] for r in listed] == [body["id"]]
     declined = api(team.commenter).post(
         url, {"decision": "decline", "reason": "Not yet"}, content_type="application/json"
