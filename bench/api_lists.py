@@ -322,6 +322,10 @@ def run(config: Config, data_dir: Path, database_url: str, docs: int, seconds: f
         figures = ListFigures(name, f"{path}?limit={PAGE}")
         figures.queries = count_queries(seeded.manager_email, figures.path)
         results.lists.append(figures)
+    profile_dir = os.environ.get("BENCH_API_PROFILE", "")
+    if profile_dir:
+        for figures in results.lists:
+            profile(seeded.manager_email, figures, Path(profile_dir))
     connections.close_all()
 
     with Server(env, data_dir / "server.log") as server:
@@ -350,6 +354,27 @@ def count_queries(email: str, path: str) -> int:
     if response.status_code != 200 or "&cursor=" not in response.content.decode():
         raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
     return len(ctx.captured_queries)
+
+
+def profile(email: str, figures: ListFigures, out_dir: Path) -> None:
+    """pyinstrument's profile of 20 GETs of the list in this process (``BENCH_API_PROFILE``: the
+    directory its text goes to), to see where a page's time goes."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from pyinstrument import Profiler
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(email=email))
+    client.get(figures.path)
+    profiler = Profiler(interval=0.0005)
+    with profiler:
+        for _ in range(20):
+            client.get(figures.path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() else "-" for c in figures.name)
+    (out_dir / f"{name}.txt").write_text(
+        profiler.output_text(show_all=os.environ.get("BENCH_API_PROFILE_ALL") == "1")
+    )
 
 
 def full_page(url: str, cookies: dict[str, str], must_contain: str) -> None:
