@@ -102,14 +102,20 @@ class Keyset:
         return tuple(values)
 
     def after_q(self, values: Sequence[Any]) -> Q:
-        """The rows that come after the row whose ordering values are ``values``."""
+        """The rows that come after the row whose ordering values are ``values``: (a > x) or
+        (a = x and b > y)..., and, said again on its own, a >= x, so that an index in the list's
+        order is entered at the cursor rather than read from its start."""
         branches = []
         for i, field in enumerate(self.fields):
             name = field.lstrip("-")
             equal = {f.lstrip("-"): v for f, v in zip(self.fields[:i], values[:i], strict=True)}
             lookup = "lt" if field.startswith("-") else "gt"
             branches.append(Q(**equal, **{f"{name}__{lookup}": values[i]}))
-        return reduce(or_, branches)
+        first = self.fields[0]
+        bound = Q(
+            **{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]}
+        )
+        return bound & reduce(or_, branches)
 
 
 def _encode(value: Any) -> list[str]:
