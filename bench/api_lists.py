@@ -409,7 +409,7 @@ def measure(
         client.get(url)  # the connection opened, the page warm
         cpu_before = server.cpu_seconds()
         deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline or len(latencies) < 20:
+        while time.perf_counter() < deadline or len(latencies) < (5 if BEFORE else 20):
             t0 = time.perf_counter()
             response = client.get(url)
             latencies.append((time.perf_counter() - t0) * 1000)
