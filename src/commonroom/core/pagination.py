@@ -47,14 +47,14 @@ class PageIn(Schema):
     """The two query parameters every list takes."""
 
     limit: int = Field(
-        DEFAULT_LIMIT,
+        default=DEFAULT_LIMIT,
         description=(
             f"How many items to send, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}); any other "
             "number is refused with 400 `bad_limit`."
         ),
     )
     cursor: str | None = Field(
-        None,
+        default=None,
         max_length=1000,
         description=(
             "Where the page starts: leave it out for the first page, then follow `next`, which "

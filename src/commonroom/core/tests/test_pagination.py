@@ -30,11 +30,15 @@ class Row:
             setattr(self, field.lstrip("-"), value)
 
 
+def name_of(row: Any) -> Any:
+    return row.name
+
+
 def cursor_for(keyset: Keyset, scope: str, values: tuple[Any, ...]) -> str:
     """The cursor a page of one row (``values``) and more gives out."""
     page = page_for(PageIn(limit=1), keyset=keyset, scope=scope)
     request = RequestFactory().get("/api/v1/x", {"state": "open"})
-    answer = page.answer(request, [Row(values), Row(values)], lambda r: r.name)
+    answer = page.answer(request, [Row(values), Row(values)], name_of)
     assert answer["items"] == [values[3]]
     assert answer["next"].startswith("/api/v1/x?state=open&")
     return str(answer["next"].split("cursor=")[1].split("&")[0])
