@@ -85,6 +85,7 @@ bench: install-test
 	$(BIN)/python -m bench.certificate
 	$(BIN)/python -m bench.webdav
 	$(BIN)/python -m bench.audit_trail
+	$(BIN)/python -m bench.api_lists
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

@@ -98,6 +98,18 @@ class CommonroomAPI(NinjaAPI):
         return schema
 
 
+# Every list answers a page at a time (core.pagination).
+PAGE_REFUSED = (
+    "`bad_limit`: `limit` is not between 1 and the maximum. `bad_cursor`: the cursor was changed, "
+    "or was given out by another list (`detail` says so): start again from the first page."
+)
+
+
+def is_list(operation: dict[str, Any]) -> bool:
+    """Whether an operation is one of the API's lists: it takes a ``cursor``."""
+    return any(p.get("name") == "cursor" for p in operation.get("parameters", []))
+
+
 def document_errors(schema: OpenAPISchema) -> None:
     """Add the error responses and the auth schemes' descriptions to the generated schema."""
     components = schema.setdefault("components", {})
@@ -119,6 +131,14 @@ def document_errors(schema: OpenAPISchema) -> None:
             for status in [key for key in responses if not isinstance(key, str)]:
                 explicit = responses.pop(status)
                 responses.setdefault(str(status), explicit)
+            if method == "get" and is_list(operation):
+                responses.setdefault(
+                    "400",
+                    {
+                        "description": PAGE_REFUSED,
+                        "content": {"application/json": {"schema": ref}},
+                    },
+                )
             for status in statuses:
                 responses.setdefault(
                     str(status),

@@ -30,7 +30,7 @@ def test_a_member_shows_their_last_day_and_a_manager_sets_extends_and_removes_it
     api = bearer(team.manager)
     url = ws_url(team.workspace, f"/members/{member_id(team, team.viewer)}")
 
-    listed = {m["email"]: m for m in api.get(ws_url(team.workspace, "/members")).json()}
+    listed = {m["email"]: m for m in api.get(ws_url(team.workspace, "/members")).json()["items"]}
     assert listed[team.viewer.email]["access_until"] is None
 
     set_ = api.patch(url, {"access_until": "2027-01-31"}, content_type="application/json")
@@ -61,7 +61,7 @@ def test_the_last_day_is_told_to_managers_and_to_the_member_only(team: Any) -> N
     bearer(team.manager).patch(url, {"access_until": "2027-01-31"}, content_type="application/json")
 
     def told_to(user: Any) -> Any:
-        listed = bearer(user).get(ws_url(team.workspace, "/members")).json()
+        listed = bearer(user).get(ws_url(team.workspace, "/members")).json()["items"]
         return {m["email"]: m["access_until"] for m in listed}[team.viewer.email]
 
     assert told_to(team.manager) == "2027-01-31"
@@ -125,7 +125,7 @@ def test_an_invitation_carries_its_last_day(team: Any) -> None:
     )
     assert made.status_code == 201, made.content
     assert made.json()["access_until"] == "2027-01-31"
-    listed = api.get(ws_url(team.workspace, "/invitations")).json()
+    listed = api.get(ws_url(team.workspace, "/invitations")).json()["items"]
     assert [i["access_until"] for i in listed] == ["2027-01-31"]
 
     manager = api.post(

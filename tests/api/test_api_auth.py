@@ -88,7 +88,7 @@ def test_a_revoked_token_stops_working_at_once(team):
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     assert client.get(f"{API}/me").status_code == 200
     browser = signed_in(team.viewer)
-    token_id = browser.get(f"{API}/me/tokens").json()[0]["id"]
+    token_id = browser.get(f"{API}/me/tokens").json()["items"][0]["id"]
 
     revoked = browser.delete(f"{API}/me/tokens/{token_id}")
 
@@ -125,7 +125,7 @@ def test_a_signed_in_session_can_read(team):
     response = session(team.viewer).get(f"{API}/workspaces")
 
     assert response.status_code == 200
-    assert [w["id"] for w in response.json()] == [str(team.workspace.pk)]
+    assert [w["id"] for w in response.json()["items"]] == [str(team.workspace.pk)]
 
 
 def test_a_session_write_without_the_csrf_token_is_refused(team):
@@ -266,7 +266,7 @@ def test_create_a_token_shows_its_secret_once_and_stores_only_its_hash(team):
     assert AuditEvent.objects.filter(action="token.created", target_id=body["prefix"]).exists()
     # The new token works, and the list never shows a secret again.
     assert Client(headers={"Authorization": f"Bearer {secret}"}).get(f"{API}/me").status_code == 200
-    listed = client.get(f"{API}/me/tokens").json()
+    listed = client.get(f"{API}/me/tokens").json()["items"]
     assert body["id"] in [t["id"] for t in listed]
     assert all("secret" not in t for t in listed)
     assert secret not in str(listed)
@@ -298,7 +298,7 @@ def test_the_token_list_holds_only_my_tokens(team):
     token_for(team.editor)
     token_for(team.viewer)
 
-    listed = signed_in(team.viewer).get(f"{API}/me/tokens").json()
+    listed = signed_in(team.viewer).get(f"{API}/me/tokens").json()["items"]
 
     from commonroom.accounts.models import ApiToken
 
@@ -328,7 +328,7 @@ def test_revoking_is_recorded_and_shown_in_the_list(team):
 
     assert client.delete(f"{API}/me/tokens/{created['id']}").status_code == 204
 
-    listed = {t["id"]: t for t in client.get(f"{API}/me/tokens").json()}
+    listed = {t["id"]: t for t in client.get(f"{API}/me/tokens").json()["items"]}
     assert listed[created["id"]]["revoked_at"] is not None
     assert AuditEvent.objects.filter(action="token.revoked", target_id=created["prefix"]).exists()
 

@@ -142,6 +142,62 @@ def test_every_operation_documents_its_errors_in_one_shape(openapi):
             assert "409" in responses and "400" in responses, f"{method} {path}"
 
 
+def resolve(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    return dict(openapi["components"]["schemas"][ref.rsplit("/", 1)[-1]])
+
+
+# Every operation that answers a list of things, and so must answer it a page at a time.
+LISTS = {
+    "/api/v1/me/tokens",
+    "/api/v1/workspaces",
+    "/api/v1/workspaces/{workspace_id}/members",
+    "/api/v1/workspaces/{workspace_id}/invitations",
+    "/api/v1/workspaces/{workspace_id}/folders",
+    "/api/v1/workspaces/{workspace_id}/documents",
+    "/api/v1/workspaces/{workspace_id}/documents/{document_id}/versions",
+    "/api/v1/workspaces/{workspace_id}/documents/{document_id}/comments",
+    "/api/v1/workspaces/{workspace_id}/documents/{document_id}/suggestions",
+    "/api/v1/workspaces/{workspace_id}/documents/{document_id}/approvals",
+    "/api/v1/workspaces/{workspace_id}/conversations",
+    "/api/v1/workspaces/{workspace_id}/conversations/{conversation_id}/messages",
+    "/api/v1/workspaces/{workspace_id}/trash/folders",
+    "/api/v1/workspaces/{workspace_id}/trash/documents",
+    "/api/v1/notifications",
+    "/api/v1/approvals/awaiting",
+}
+
+
+def test_no_operation_answers_a_bare_list(openapi):
+    for method, path, op in operations(openapi):
+        for status, response in op["responses"].items():
+            for content in response.get("content", {}).values():
+                schema = resolve(openapi, content.get("schema", {}))
+                assert schema.get("type") != "array", f"{method} {path} {status}"
+
+
+def test_every_list_is_documented_as_a_page_with_its_limit_and_cursor(openapi):
+    listed = {p for m, p, op in operations(openapi) if m == "GET" and "cursor" in params(op)}
+    assert listed == LISTS
+    for path in LISTS:
+        op = openapi["paths"][path]["get"]
+        limit, cursor = params(op)["limit"], params(op)["cursor"]
+        assert limit["in"] == cursor["in"] == "query"
+        assert "1 to 200" in limit["description"] and "default 100" in limit["description"]
+        assert "next" in cursor["description"] and "bad_cursor" in cursor["description"]
+        page = resolve(openapi, op["responses"]["200"]["content"]["application/json"]["schema"])
+        assert {"items", "next"} <= set(page["properties"]), path
+        assert page["properties"]["items"]["type"] == "array", path
+        assert {"type": "null"} in page["properties"]["next"]["anyOf"], path
+        assert "bad_cursor" in op["responses"]["400"]["description"], path
+
+
+def params(op: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in op.get("parameters", [])}
+
+
 # --- The browsable docs ----------------------------------------------------------------------
 
 

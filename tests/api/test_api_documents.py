@@ -40,8 +40,8 @@ def test_folders_create_list_rename_move_and_delete(team):
     assert child.status_code == 201
     child_id = child.json()["id"]
 
-    top = editor.get(ws_url(team.workspace, "/folders")).json()
-    inside = editor.get(ws_url(team.workspace, f"/folders?parent_id={papers_id}")).json()
+    top = editor.get(ws_url(team.workspace, "/folders")).json()["items"]
+    inside = editor.get(ws_url(team.workspace, f"/folders?parent_id={papers_id}")).json()["items"]
     assert [f["name"] for f in top] == ["Papers"]
     assert [(f["name"], f["parent_id"]) for f in inside] == [("2026", papers_id)]
 
@@ -54,14 +54,16 @@ def test_folders_create_list_rename_move_and_delete(team):
         ws_url(team.workspace, f"/folders/{child_id}"), {"move_to_top": True}, "application/json"
     )
     assert moved.json()["parent_id"] is None
-    assert sorted(f["name"] for f in editor.get(ws_url(team.workspace, "/folders")).json()) == [
+    assert sorted(
+        f["name"] for f in editor.get(ws_url(team.workspace, "/folders")).json()["items"]
+    ) == [
         "Papers",
         "Year 2026",
     ]
 
     deleted = editor.delete(ws_url(team.workspace, f"/folders/{papers_id}"))
     assert deleted.status_code == 204
-    assert [f["name"] for f in editor.get(ws_url(team.workspace, "/folders")).json()] == [
+    assert [f["name"] for f in editor.get(ws_url(team.workspace, "/folders")).json()["items"]] == [
         "Year 2026"
     ]
 
@@ -169,9 +171,11 @@ def test_upload_into_a_folder(team):
 
     assert response.status_code == 201
     assert response.json()["document"]["folder_id"] == folder["id"]
-    listed = editor.get(ws_url(team.workspace, f"/documents?folder_id={folder['id']}")).json()
+    listed = editor.get(ws_url(team.workspace, f"/documents?folder_id={folder['id']}")).json()[
+        "items"
+    ]
     assert [d["name"] for d in listed] == ["minutes.txt"]
-    assert editor.get(ws_url(team.workspace, "/documents")).json() == []
+    assert editor.get(ws_url(team.workspace, "/documents")).json()["items"] == []
 
 
 def test_an_empty_folder_id_means_the_top_level(team):
@@ -199,7 +203,7 @@ def test_uploading_a_name_that_exists_adds_a_version(team):
     second = upload_via_api(editor, team.workspace, content=b"two")
 
     assert second.json()["version"]["number"] == 2
-    assert len(editor.get(ws_url(team.workspace, "/documents")).json()) == 1
+    assert len(editor.get(ws_url(team.workspace, "/documents")).json()["items"]) == 1
 
 
 def test_upload_without_a_file_is_422(team):
@@ -253,7 +257,7 @@ def test_an_over_size_new_version_is_413_and_the_document_is_unchanged(team, set
 
     assert response.status_code == 413
     assert error_of(response)["code"] == "too_large"
-    assert len(editor.get(doc_url(team.workspace, doc["id"], "/versions")).json()) == 1
+    assert len(editor.get(doc_url(team.workspace, doc["id"], "/versions")).json()["items"]) == 1
 
 
 def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
@@ -285,7 +289,9 @@ def test_get_a_document_with_its_latest_version_and_abilities(team, seeded):
 
 def test_documents_list_with_abilities_per_role(team, seeded):
     for role, may_upload in [("editor", True), ("commenter", False)]:
-        (doc,) = bearer(team.by_role[role]).get(ws_url(team.workspace, "/documents")).json()
+        (doc,) = (
+            bearer(team.by_role[role]).get(ws_url(team.workspace, "/documents")).json()["items"]
+        )
         assert doc["id"] == str(seeded.document.pk)
         assert doc["abilities"]["upload_version"] is may_upload
         assert doc["abilities"]["comment"] is True
@@ -385,7 +391,9 @@ def test_readers_may_not_rename_move_or_delete(team, seeded, role):
 
 def test_versions_are_listed_newest_first(team, seeded):
     listed = (
-        bearer(team.viewer).get(doc_url(team.workspace, seeded.document.pk, "/versions")).json()
+        bearer(team.viewer)
+        .get(doc_url(team.workspace, seeded.document.pk, "/versions"))
+        .json()["items"]
     )
 
     assert [v["number"] for v in listed] == [2, 1]
@@ -418,7 +426,7 @@ def test_two_amendments_of_the_same_version_are_both_kept_and_the_second_is_flag
     assert (toms.json()["number"], toms.json()["based_on_latest"]) == (3, True)
     assert (priyas.json()["number"], priyas.json()["based_on"]) == (4, 2)
     assert priyas.json()["based_on_latest"] is False
-    listed = bearer(team.viewer).get(url).json()
+    listed = bearer(team.viewer).get(url).json()["items"]
     assert [(v["number"], v["based_on_latest"]) for v in listed] == [
         (4, False),
         (3, True),
@@ -438,7 +446,7 @@ def test_a_new_version_identical_to_the_latest_is_409_and_makes_nothing(team, se
         "code": "same_as_latest",
         "detail": "This file is the same as version 2, the latest: no new version was made.",
     }
-    assert [v["number"] for v in editor.get(url).json()] == [2, 1]
+    assert [v["number"] for v in editor.get(url).json()["items"]] == [2, 1]
     # The same bytes as version 1, which is not the latest: a deliberate return, allowed.
     back = editor.post(url, {"file": a_file(content=b"version one\n")})
     assert back.status_code == 201
@@ -453,7 +461,7 @@ def test_a_same_named_upload_identical_to_the_latest_is_409_too(team, seeded):
     assert response.status_code == 409
     assert error_of(response)["code"] == "same_as_latest"
     versions = doc_url(team.workspace, seeded.document.pk, "/versions")
-    assert [v["number"] for v in editor.get(versions).json()] == [2, 1]
+    assert [v["number"] for v in editor.get(versions).json()["items"]] == [2, 1]
     changed = editor.post(url, {"file": a_file(content=b"version three\n")})
     assert changed.status_code == 201
 
@@ -540,7 +548,9 @@ def test_restore_adds_the_old_version_as_a_new_one(team, seeded):
     assert version["sha256"] == hashlib.sha256(b"version one\n").hexdigest()
     assert [
         v["number"]
-        for v in editor.get(doc_url(team.workspace, seeded.document.pk, "/versions")).json()
+        for v in editor.get(doc_url(team.workspace, seeded.document.pk, "/versions")).json()[
+            "items"
+        ]
     ] == [3, 2, 1]
     content = editor.get(doc_url(team.workspace, seeded.document.pk, "/versions/3/content"))
     assert body_of(content) == b"version one\n"
@@ -569,12 +579,12 @@ def test_delete_moves_to_the_trash_where_a_manager_restores_it(team, seeded):
     assert editor.delete(doc_url(team.workspace, seeded.document.pk)).status_code == 204
 
     assert editor.get(doc_url(team.workspace, seeded.document.pk)).status_code == 404
-    assert editor.get(ws_url(team.workspace, "/documents")).json() == []
-    trash = manager.get(ws_url(team.workspace, "/trash")).json()
-    assert [d["id"] for d in trash["documents"]] == [str(seeded.document.pk)]
-    assert trash["documents"][0]["deleted_at"] is not None
-    assert trash["documents"][0]["abilities"]["restore"] is True
-    assert trash["documents"][0]["abilities"]["download"] is False
+    assert editor.get(ws_url(team.workspace, "/documents")).json()["items"] == []
+    trash = manager.get(ws_url(team.workspace, "/trash/documents")).json()["items"]
+    assert [d["id"] for d in trash] == [str(seeded.document.pk)]
+    assert trash[0]["deleted_at"] is not None
+    assert trash[0]["abilities"]["restore"] is True
+    assert trash[0]["abilities"]["download"] is False
 
     restored = manager.post(
         ws_url(team.workspace, f"/trash/documents/{seeded.document.pk}/restore")
@@ -583,7 +593,7 @@ def test_delete_moves_to_the_trash_where_a_manager_restores_it(team, seeded):
     assert restored.status_code == 200
     assert restored.json()["deleted_at"] is None
     assert editor.get(doc_url(team.workspace, seeded.document.pk)).status_code == 200
-    assert manager.get(ws_url(team.workspace, "/trash")).json()["documents"] == []
+    assert manager.get(ws_url(team.workspace, "/trash/documents")).json()["items"] == []
 
 
 def test_purge_removes_a_trashed_document_for_good_and_is_audited(team, seeded):
@@ -618,22 +628,29 @@ def test_a_trashed_folder_restores_with_what_went_with_it_or_is_purged(team, see
     upload_via_api(manager, team.workspace, "inside.txt", folder_id=str(seeded.folder.pk))
     manager.delete(ws_url(team.workspace, f"/folders/{seeded.folder.pk}"))
 
-    trash = manager.get(ws_url(team.workspace, "/trash")).json()
-    assert [f["id"] for f in trash["folders"]] == [str(seeded.folder.pk)]
-    assert trash["documents"] == []  # what went with the folder comes back with it
+    trash = manager.get(ws_url(team.workspace, "/trash/folders")).json()["items"]
+    assert [f["id"] for f in trash] == [str(seeded.folder.pk)]
+    # What went with the folder comes back with it.
+    assert manager.get(ws_url(team.workspace, "/trash/documents")).json()["items"] == []
 
     restored = manager.post(ws_url(team.workspace, f"/trash/folders/{seeded.folder.pk}/restore"))
 
     assert restored.status_code == 200
     assert restored.json()["deleted_at"] is None
-    inside = manager.get(ws_url(team.workspace, f"/documents?folder_id={seeded.folder.pk}")).json()
+    inside = manager.get(ws_url(team.workspace, f"/documents?folder_id={seeded.folder.pk}")).json()[
+        "items"
+    ]
     assert [d["name"] for d in inside] == ["inside.txt"]
 
     manager.delete(ws_url(team.workspace, f"/folders/{seeded.folder.pk}"))
     purged = manager.delete(ws_url(team.workspace, f"/trash/folders/{seeded.folder.pk}"))
 
     assert purged.status_code == 204
-    assert manager.get(ws_url(team.workspace, "/trash")).json() == {"folders": [], "documents": []}
+    for kind in ("folders", "documents"):
+        assert manager.get(ws_url(team.workspace, f"/trash/{kind}")).json() == {
+            "items": [],
+            "next": None,
+        }
 
 
 @pytest.mark.parametrize("role", ["editor", "commenter", "viewer"])
@@ -642,7 +659,8 @@ def test_only_managers_see_restore_or_purge_the_trash(team, seeded, role):
     client = bearer(team.by_role[role])
 
     for response in (
-        client.get(ws_url(team.workspace, "/trash")),
+        client.get(ws_url(team.workspace, "/trash/documents")),
+        client.get(ws_url(team.workspace, "/trash/folders")),
         client.post(ws_url(team.workspace, f"/trash/documents/{seeded.document.pk}/restore")),
         client.delete(ws_url(team.workspace, f"/trash/documents/{seeded.document.pk}")),
     ):

@@ -67,8 +67,8 @@ def test_made_listed_read_and_accepted_as_one_version(team, doc) -> None:
 
     listed = as_user(team.editor).get(url(doc))
     assert listed.status_code == 200
-    assert [s["id"] for s in listed.json()] == [first["id"], second["id"]]
-    assert all(s["abilities"] == {"accept": True, "reject": True} for s in listed.json())
+    assert [s["id"] for s in listed.json()["items"]] == [first["id"], second["id"]]
+    assert all(s["abilities"] == {"accept": True, "reject": True} for s in listed.json()["items"])
 
     accepted = post(team.editor, url(doc, "/accept"), {"ids": [first["id"], second["id"]]})
     assert accepted.status_code == 200, accepted.content
@@ -76,7 +76,7 @@ def test_made_listed_read_and_accepted_as_one_version(team, doc) -> None:
     assert answer["version"]["number"] == 2
     assert {s["state"] for s in answer["suggestions"]} == {"accepted"}
     assert {s["accepted_in"] for s in answer["suggestions"]} == {2}
-    assert as_user(team.viewer).get(url(doc, "?state=open")).json() == []
+    assert as_user(team.viewer).get(url(doc, "?state=open")).json()["items"] == []
     read = as_user(team.viewer).get(url(doc, f"/{first['id']}")).json()
     assert read["state_sentence"] == "Accepted in version 2."
     actions = list(
@@ -110,9 +110,9 @@ def test_rejected_with_a_reason_and_filtered_by_state(team, doc) -> None:
     # Open screens are told, whichever way it was rejected (here the API, not the page).
     told = Event.objects.filter(kind="suggestion.rejected").values_list("data", flat=True)
     assert [d["suggestion"] for d in told] == [made["id"]]
-    assert [s["id"] for s in as_user(team.viewer).get(url(doc, "?state=rejected")).json()] == [
-        made["id"]
-    ]
+    assert [
+        s["id"] for s in as_user(team.viewer).get(url(doc, "?state=rejected")).json()["items"]
+    ] == [made["id"]]
     # Decided once: accepting it now is refused whole, with a sentence.
     late = post(team.manager, url(doc, "/accept"), {"ids": [made["id"]]})
     assert late.status_code == 409 and late.json()["detail"]

@@ -58,7 +58,7 @@ def test_a_stale_copy_sent_through_the_api_is_flagged(team: Any) -> None:
         False,
         True,
     )
-    listed = bearer(team.viewer).get(doc_url(team.workspace, doc, "/versions")).json()
+    listed = bearer(team.viewer).get(doc_url(team.workspace, doc, "/versions")).json()["items"]
     assert [(v["number"], v["based_on_latest"], v["based_on_from_file"]) for v in listed] == [
         (4, False, True),
         (3, True, False),

@@ -23,7 +23,7 @@ def test_list_shows_only_my_workspaces_with_my_role_and_abilities(team):
 
     make_workspace(manager=team.outsider, name="Someone else's")
 
-    listed = bearer(team.viewer).get(f"{API}/workspaces").json()
+    listed = bearer(team.viewer).get(f"{API}/workspaces").json()["items"]
 
     assert [w["id"] for w in listed] == [str(team.workspace.pk)]
     (ws,) = listed
@@ -49,7 +49,9 @@ def test_create_makes_me_its_manager(team):
     assert body["role"] == "manager"
     assert body["abilities"]["manage_members"] is True
     assert uuid.UUID(body["id"])
-    assert body["id"] in [w["id"] for w in bearer(team.editor).get(f"{API}/workspaces").json()]
+    assert body["id"] in [
+        w["id"] for w in bearer(team.editor).get(f"{API}/workspaces").json()["items"]
+    ]
 
 
 def test_a_guest_cannot_create_a_workspace(db):
@@ -85,7 +87,15 @@ def test_every_member_can_read_the_workspace(team, role, expected):
 def test_a_non_member_gets_404_for_the_workspace_and_everything_in_it(team):
     client = bearer(team.outsider)
 
-    for path in ("", "/members", "/invitations", "/folders", "/documents", "/trash"):
+    for path in (
+        "",
+        "/members",
+        "/invitations",
+        "/folders",
+        "/documents",
+        "/trash/documents",
+        "/trash/folders",
+    ):
         response = client.get(ws_url(team.workspace, path))
         assert response.status_code == 404, path
         assert error_of(response) == {
@@ -207,7 +217,7 @@ def test_a_patch_with_a_wrongly_typed_field_is_422_with_the_field_named(team):
 
 
 def test_members_list_every_member_with_their_role(team):
-    listed = bearer(team.viewer).get(ws_url(team.workspace, "/members")).json()
+    listed = bearer(team.viewer).get(ws_url(team.workspace, "/members")).json()["items"]
 
     assert {m["email"]: m["role"] for m in listed} == {
         "priya@example.org": "manager",
@@ -285,7 +295,7 @@ def test_removing_a_member_cuts_off_their_token_from_the_workspace_at_once(team)
     assert response.content == b""
     assert removed_client.get(ws_url(team.workspace)).status_code == 404
     assert removed_client.get(ws_url(team.workspace, "/documents")).status_code == 404
-    assert removed_client.get(f"{API}/workspaces").json() == []
+    assert removed_client.get(f"{API}/workspaces").json() == {"items": [], "next": None}
     assert AuditEvent.objects.filter(action="member.removed", target_id=str(team.editor.pk))
 
 
@@ -378,7 +388,7 @@ def test_invitations_are_listed_for_managers_only(team):
         "application/json",
     )
 
-    listed = client.get(ws_url(team.workspace, "/invitations")).json()
+    listed = client.get(ws_url(team.workspace, "/invitations")).json()["items"]
     refused = bearer(team.editor).get(ws_url(team.workspace, "/invitations"))
 
     assert [(i["email"], i["role"], i["status"]) for i in listed] == [
@@ -442,7 +452,7 @@ def test_withdrawing_an_invitation_makes_its_link_useless(
     response = client.delete(ws_url(team.workspace, f"/invitations/{created['id']}"))
 
     assert response.status_code == 204
-    listed = client.get(ws_url(team.workspace, "/invitations")).json()
+    listed = client.get(ws_url(team.workspace, "/invitations")).json()["items"]
     assert [i["status"] for i in listed] == ["withdrawn"]
     assert Client().get(path).status_code == 410
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import Field, StringConstraints
 
 from commonroom.accounts import services
 from commonroom.accounts.auth import BrowserSessionAuth
 from commonroom.accounts.models import ApiToken, TokenScope, User
 from commonroom.accounts.selectors import tokens_for_user
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 
@@ -89,9 +90,16 @@ def me(request: AuthedRequest) -> object:
     return request.user
 
 
-@router.get("/me/tokens", response=list[TokenOut], auth=BrowserSessionAuth())
-def token_list(request: AuthedRequest) -> object:
-    return [_token_out(t) for t in tokens_for_user(user=request.user)]
+TokenPage = page_schema(TokenOut, "TokenPage")
+NEWEST_TOKEN_FIRST = Keyset(("-created_at", "-pk"))
+
+
+@router.get("/me/tokens", response=TokenPage, auth=BrowserSessionAuth())
+def token_list(request: AuthedRequest, page: Query[PageIn]) -> object:
+    """Your API tokens, revoked ones included, newest first, a page at a time."""
+    window = page_for(page, keyset=NEWEST_TOKEN_FIRST, scope=f"tokens:{request.user.pk}")
+    rows = window.window(tokens_for_user(user=request.user))
+    return window.answer(request, rows, _token_out)
 
 
 @router.post("/me/tokens", response={201: TokenCreated}, auth=BrowserSessionAuth())

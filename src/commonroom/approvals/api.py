@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.accounts.api import PersonOut, person_out
@@ -21,6 +21,7 @@ from commonroom.approvals.models import ApprovalRequest
 from commonroom.approvals.records import PDF_TYPE, record_certificate
 from commonroom.approvals.selectors import awaiting_my_approval, document_requests, request_get
 from commonroom.approvals.views import certificate_response
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.api import DOWNLOAD_OFF_403, NO_NUL, Text
@@ -191,12 +192,20 @@ def _one(request: AuthedRequest, doc_access: DocumentAccess, request_id: Any) ->
 A = "/{workspace_id}/documents/{document_id}/approvals"
 
 
-@router.get(A, response=list[RequestOut])
-def request_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+RequestPage = page_schema(RequestOut, "RequestPage")
+NEWEST_REQUEST_FIRST = Keyset(("-created_at", "-pk"))
+
+
+@router.get(A, response=RequestPage)
+def request_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, page: Query[PageIn]
+) -> object:
     """The document's approval requests, newest first, with approvers, history and what you may
-    do."""
+    do, a page at a time."""
     doc_access = _doc(request, workspace_id, document_id)
-    return [request_out(r) for r in document_requests(doc_access=doc_access, user=request.user)]
+    window = page_for(page, keyset=NEWEST_REQUEST_FIRST, scope=f"approvals:{document_id}")
+    found = document_requests(doc_access=doc_access, user=request.user, page=window)
+    return window.answer(request, found, request_out)
 
 
 @router.post(A, response={201: RequestOut}, openapi_extra=ASK_409)
@@ -343,23 +352,31 @@ class AwaitingOut(Schema):
     message: str
 
 
-@mine.get("/approvals/awaiting", response=list[AwaitingOut])
-def awaiting(request: AuthedRequest) -> object:
+AwaitingPage = page_schema(AwaitingOut, "AwaitingPage")
+SOONEST_DUE_FIRST = Keyset(("due", "created_at", "pk"))
+
+
+def _awaiting_out(r: ApprovalRequest) -> dict[str, object]:
+    return {
+        "workspace_id": r.workspace_id,
+        "workspace": r.workspace.name,
+        "document_id": r.document_id,
+        "document": r.document.name,
+        "request_id": r.pk,
+        "version": r.version.number,
+        "sha256": r.sha256,
+        "requested_by": person_out(r.requested_by),
+        "created_at": r.created_at,
+        "due_date": r.due_date,
+        "message": r.message,
+    }
+
+
+@mine.get("/approvals/awaiting", response=AwaitingPage)
+def awaiting(request: AuthedRequest, page: Query[PageIn]) -> object:
     """The open requests asking you, that you have not decided yet, across your workspaces
-    (soonest due first): what the home page lists under "Awaiting my approval"."""
-    return [
-        {
-            "workspace_id": r.workspace_id,
-            "workspace": r.workspace.name,
-            "document_id": r.document_id,
-            "document": r.document.name,
-            "request_id": r.pk,
-            "version": r.version.number,
-            "sha256": r.sha256,
-            "requested_by": person_out(r.requested_by),
-            "created_at": r.created_at,
-            "due_date": r.due_date,
-            "message": r.message,
-        }
-        for r in awaiting_my_approval(user=request.user)
-    ]
+    (soonest due first, those with no due date last), a page at a time: what the home page
+    lists under "Awaiting my approval"."""
+    window = page_for(page, keyset=SOONEST_DUE_FIRST, scope=f"awaiting:{request.user.pk}")
+    found = awaiting_my_approval(user=request.user, page=window)
+    return window.answer(request, found, _awaiting_out)

@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import OuterRef, Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from commonroom.approvals.models import ApprovalRequest, Approver, Decision, RequestState, Rule
 from commonroom.approvals.permissions import approval_abilities, role_may_approve
 from commonroom.core.exceptions import NotFound
+from commonroom.core.pagination import Page
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.workspaces.selectors import current_members, membership_exists, parse_uuid
 
@@ -59,11 +62,21 @@ def _with_abilities(
     return requests
 
 
-def document_requests(*, doc_access: DocumentAccess, user: User) -> list[ApprovalRequest]:
-    """The document's approval requests, newest first, each with its approvers and history
-    and what the reader may do (``can``), their own row (``mine``) and the rule in words."""
-    requests = list(_requests(doc_access))
-    return _with_abilities(requests, doc_access, user, any_open=any(r.is_open for r in requests))
+def document_requests(
+    *, doc_access: DocumentAccess, user: User, page: Page | None = None
+) -> list[ApprovalRequest]:
+    """The document's approval requests (or ``page``'s window of them), newest first, each with
+    its approvers and history and what the reader may do (``can``), their own row (``mine``)
+    and the rule in words."""
+    if page is None:
+        requests = list(_requests(doc_access))
+        any_open = any(r.is_open for r in requests)
+    else:
+        requests = page.window(_requests(doc_access))
+        any_open = ApprovalRequest.objects.filter(
+            document=doc_access.document, state=RequestState.OPEN
+        ).exists()
+    return _with_abilities(requests, doc_access, user, any_open=any_open)
 
 
 def request_get(*, doc_access: DocumentAccess, user: User, request_id: Any) -> ApprovalRequest:
@@ -87,10 +100,11 @@ def record_request(*, doc_access: DocumentAccess, version_number: int) -> Approv
     )
 
 
-def awaiting_my_approval(*, user: User) -> list[ApprovalRequest]:
+def awaiting_my_approval(*, user: User, page: Page | None = None) -> list[ApprovalRequest]:
     """Open requests asking ``user`` who has not decided yet, in workspaces they are still a
-    member of, soonest due first."""
-    return list(
+    member of, soonest due first (those with no due date last): the first 50, or ``page``'s
+    window of them."""
+    found = (
         ApprovalRequest.objects.filter(
             state=RequestState.OPEN,
             approvers__user=user,
@@ -98,8 +112,10 @@ def awaiting_my_approval(*, user: User) -> list[ApprovalRequest]:
         )
         .filter(membership_exists(workspace_id=OuterRef("workspace_id"), user_id=user.pk))
         .select_related("document", "version", "requested_by", "workspace")
-        .order_by("due_date", "created_at")[:50]
+        .annotate(due=Coalesce("due_date", Value(date.max)))
+        .order_by("due", "created_at", "pk")
     )
+    return page.window(found) if page else list(found[:50])
 
 
 def approver_choices(*, doc_access: DocumentAccess) -> list[Any]:

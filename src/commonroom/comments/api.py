@@ -7,13 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.accounts.api import PersonOut, person_out
 from commonroom.comments import services
 from commonroom.comments.models import Comment
 from commonroom.comments.selectors import document_threads
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.api import NO_NUL, Text
@@ -145,11 +146,19 @@ def _answer(comment: Comment) -> object:
 C = "/{workspace_id}/documents/{document_id}/comments"
 
 
-@router.get(C, response=list[ThreadOut])
-def comment_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
-    """Every thread on the document, oldest first, each with its replies."""
+ThreadPage = page_schema(ThreadOut, "ThreadPage")
+OLDEST_THREAD_FIRST = Keyset(("created_at", "pk"))
+
+
+@router.get(C, response=ThreadPage)
+def comment_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, page: Query[PageIn]
+) -> object:
+    """The threads on the document, oldest first, each with its replies, a page of threads at
+    a time."""
     doc_access = _doc(request, workspace_id, document_id)
-    return [thread_out(t) for t in document_threads(doc_access=doc_access)]
+    window = page_for(page, keyset=OLDEST_THREAD_FIRST, scope=f"threads:{document_id}")
+    return window.answer(request, document_threads(doc_access=doc_access, page=window), thread_out)
 
 
 @router.post(C, response={200: CommentOut, 201: CommentOut})

@@ -11,6 +11,7 @@ from commonroom.comments.models import Comment, PassageState, ThreadPassage
 from commonroom.comments.passages import PassageShown, Place
 from commonroom.comments.permissions import comment_abilities
 from commonroom.core.exceptions import NotFound
+from commonroom.core.pagination import Page
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.workspaces.selectors import membership_exists, parse_uuid
 
@@ -72,12 +73,15 @@ def _with_passages(threads: list[Comment], doc_access: DocumentAccess) -> list[C
     return threads
 
 
-def document_threads(*, doc_access: DocumentAccess, mentions: bool = True) -> list[Comment]:
-    """Every thread on the document, on any version, oldest first, each with its replies (as
-    ``thread_replies``) and where its passage is on the latest version (``passage``), and who
-    each comment mentions unless ``mentions`` is False: the same number of queries however
-    many there are."""
-    return _with_passages(list(_threads(doc_access, mentions=mentions)), doc_access)
+def document_threads(
+    *, doc_access: DocumentAccess, page: Page | None = None, mentions: bool = True
+) -> list[Comment]:
+    """Every thread on the document (or ``page``'s window of them), on any version, oldest
+    first, each with its replies (as ``thread_replies``) and where its passage is on the latest
+    version (``passage``), and who each comment mentions unless ``mentions`` is False: the same
+    number of queries however many there are."""
+    threads = _threads(doc_access, mentions=mentions)
+    return _with_passages(page.window(threads) if page else list(threads), doc_access)
 
 
 def thread_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.accounts.api import PersonOut, person_out
@@ -18,8 +18,10 @@ from commonroom.conversations.selectors import (
     PAGE_SIZE,
     conversation_get,
     conversation_list,
+    conversation_messages,
     message_page,
 )
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
@@ -127,13 +129,42 @@ def _access(request: AuthedRequest, workspace_id: uuid.UUID) -> WorkspaceAccess:
     return workspace_access(user=request.user, workspace_id=workspace_id)
 
 
-@router.get("/{workspace_id}/conversations", response=list[ConversationOut])
-def conversations_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
-    """The workspace's conversations, newest activity first, with the caller's unread counts."""
+ConversationPage = page_schema(ConversationOut, "ConversationPage")
+MessagePage = page_schema(MessageOut, "MessagePage")
+# The lists' orders (core.pagination). A conversation that gets a message while a client pages
+# through the list moves to its top, before the cursor: the client sees it on its next walk.
+NEWEST_ACTIVITY_FIRST = Keyset(("-last_message_at", "-created_at", "-pk"))
+OLDEST_MESSAGE_FIRST = Keyset(("created_at", "pk"))
+
+
+@router.get("/{workspace_id}/conversations", response=ConversationPage)
+def conversations_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, page: Query[PageIn]
+) -> object:
+    """The workspace's conversations, newest activity first, with the caller's unread counts,
+    a page at a time."""
     access = _access(request, workspace_id)
-    return [
-        conversation_out(c, access) for c in conversation_list(access=access, user=request.user)
-    ]
+    window = page_for(page, keyset=NEWEST_ACTIVITY_FIRST, scope=f"conversations:{workspace_id}")
+    rows = window.window(conversation_list(access=access, user=request.user))
+    return window.answer(request, rows, lambda c: conversation_out(c, access))
+
+
+@router.get("/{workspace_id}/conversations/{conversation_id}/messages", response=MessagePage)
+def messages_list(
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    page: Query[PageIn],
+) -> object:
+    """The conversation's messages, oldest first, a page at a time (deleted ones as their
+    tombstones). Reading them does not mark the conversation read (POST …/read)."""
+    access = _access(request, workspace_id)
+    conversation = conversation_get(
+        access=access, conversation_id=conversation_id, user=request.user
+    )
+    window = page_for(page, keyset=OLDEST_MESSAGE_FIRST, scope=f"messages:{conversation.pk}")
+    rows = window.window(conversation_messages(conversation=conversation))
+    return window.answer(request, rows, lambda m: message_out(m, access, request.user))
 
 
 @router.post("/{workspace_id}/conversations", response={201: ConversationOut, 200: ConversationOut})

@@ -117,6 +117,12 @@ def _messages(conversation: Conversation) -> QuerySet[Message]:
     )
 
 
+def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
+    """Every message of ``conversation`` (read through :func:`conversation_get`, so by a
+    member), deleted ones as their tombstones, with their people and mentions."""
+    return _messages(conversation)
+
+
 def message_get(*, conversation: Conversation, message_id: Any) -> Message:
     message = _messages(conversation).filter(pk=parse_uuid(message_id)).first()
     if message is None:

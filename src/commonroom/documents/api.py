@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from django.db import transaction
-from ninja import File, Form, Router, Schema, Status
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field, StrictBool, StringConstraints
 
 from commonroom.core.exceptions import PermissionDenied
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
@@ -139,9 +140,14 @@ class UploadOut(Schema):
     version: VersionOut
 
 
-class TrashOut(Schema):
-    folders: list[FolderOut]
-    documents: list[DocumentOut]
+FolderPage = page_schema(FolderOut, "FolderPage")
+DocumentPage = page_schema(DocumentOut, "DocumentPage")
+VersionPage = page_schema(VersionOut, "VersionPage")
+
+# The lists' orders (core.pagination): by name, newest version first, last put in the trash first.
+BY_NAME = Keyset(("name", "pk"))
+NEWEST_VERSION_FIRST = Keyset(("-number",))
+LAST_TRASHED_FIRST = Keyset(("-deleted_at", "-pk"))
 
 
 def folder_out(f: Folder) -> dict[str, object]:
@@ -226,14 +232,19 @@ def _check_upload(request: AuthedRequest) -> None:
 # --- Folders ---------------------------------------------------------------------------------
 
 
-@router.get("/{workspace_id}/folders", response=list[FolderOut])
+@router.get("/{workspace_id}/folders", response=FolderPage)
 def folder_list(
-    request: AuthedRequest, workspace_id: uuid.UUID, parent_id: uuid.UUID | None = None
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    page: Query[PageIn],
+    parent_id: uuid.UUID | None = None,
 ) -> object:
+    """The folders in ``parent_id`` (absent: the top level), by name, a page at a time."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    return [
-        folder_out(f) for f in folder_children(access=access, folder=_folder(access, parent_id))
-    ]
+    parent = _folder(access, parent_id)
+    window = page_for(page, keyset=BY_NAME, scope=f"folders:{workspace_id}:{parent_id or ''}")
+    rows = window.window(folder_children(access=access, folder=parent))
+    return window.answer(request, rows, folder_out)
 
 
 @router.post("/{workspace_id}/folders", response={201: FolderOut})
@@ -287,13 +298,20 @@ def folder_delete(request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uu
 # --- Documents -------------------------------------------------------------------------------
 
 
-@router.get("/{workspace_id}/documents", response=list[DocumentOut])
+@router.get("/{workspace_id}/documents", response=DocumentPage)
 def document_list(
-    request: AuthedRequest, workspace_id: uuid.UUID, folder_id: uuid.UUID | None = None
+    request: AuthedRequest,
+    workspace_id: uuid.UUID,
+    page: Query[PageIn],
+    folder_id: uuid.UUID | None = None,
 ) -> object:
+    """The documents in ``folder_id`` (absent: the top level), by name, a page at a time, each
+    with its latest version and what you may do with it."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
-    docs = folder_documents(access=access, folder=_folder(access, folder_id))
-    return [document_out(d, abilities_of(access, d)) for d in docs]
+    folder = _folder(access, folder_id)
+    window = page_for(page, keyset=BY_NAME, scope=f"documents:{workspace_id}:{folder_id or ''}")
+    rows = window.window(folder_documents(access=access, folder=folder))
+    return window.answer(request, rows, lambda d: document_out(d, abilities_of(access, d)))
 
 
 # An upload whose bytes are the latest version's makes nothing (documents.services).
@@ -480,10 +498,15 @@ def document_lock_break(
 # --- Versions --------------------------------------------------------------------------------
 
 
-@router.get("/{workspace_id}/documents/{document_id}/versions", response=list[VersionOut])
-def version_list(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID) -> object:
+@router.get("/{workspace_id}/documents/{document_id}/versions", response=VersionPage)
+def version_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID, page: Query[PageIn]
+) -> object:
+    """The document's versions, newest first, a page at a time."""
     doc_access = _doc(request, workspace_id, document_id)
-    return [version_out(v) for v in document_versions(doc_access=doc_access)]
+    window = page_for(page, keyset=NEWEST_VERSION_FIRST, scope=f"versions:{document_id}")
+    rows = window.window(document_versions(doc_access=doc_access))
+    return window.answer(request, rows, version_out)
 
 
 @router.post(
@@ -624,16 +647,35 @@ def version_restore(
 # --- Trash -----------------------------------------------------------------------------------
 
 
-@router.get("/{workspace_id}/trash", response=TrashOut)
-def trash_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+def _trash_access(request: AuthedRequest, workspace_id: uuid.UUID) -> WorkspaceAccess:
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     if not access.can("view_trash"):
         raise PermissionDenied("Only managers can see the trash.")
-    folders, documents = trash_items(access=access)
-    return {
-        "folders": [folder_out(f) for f in folders],
-        "documents": [document_out(d, abilities_of(access, d)) for d in documents],
-    }
+    return access
+
+
+@router.get("/{workspace_id}/trash/folders", response=FolderPage)
+def trash_folder_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, page: Query[PageIn]
+) -> object:
+    """The folders put in the trash (not those that went with a folder), last put there first.
+    Managers only."""
+    access = _trash_access(request, workspace_id)
+    window = page_for(page, keyset=LAST_TRASHED_FIRST, scope=f"trash-folders:{workspace_id}")
+    rows = window.window(trash_items(access=access)[0])
+    return window.answer(request, rows, folder_out)
+
+
+@router.get("/{workspace_id}/trash/documents", response=DocumentPage)
+def trash_document_list(
+    request: AuthedRequest, workspace_id: uuid.UUID, page: Query[PageIn]
+) -> object:
+    """The documents put in the trash (not those that went with a folder), last put there
+    first. Managers only."""
+    access = _trash_access(request, workspace_id)
+    window = page_for(page, keyset=LAST_TRASHED_FIRST, scope=f"trash-documents:{workspace_id}")
+    rows = window.window(trash_items(access=access)[1])
+    return window.answer(request, rows, lambda d: document_out(d, abilities_of(access, d)))
 
 
 @router.post("/{workspace_id}/trash/documents/{document_id}/restore", response=DocumentOut)

@@ -7,16 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.selectors import document_access
 from commonroom.notifications import services
+from commonroom.notifications.models import Notification
 from commonroom.notifications.selectors import notification_list, unread_count
 
 router = Router(tags=["notifications"])
-
-MAX_LIST = 200
 
 
 class NotificationOut(Schema):
@@ -32,9 +33,27 @@ class NotificationOut(Schema):
     read_at: datetime | None
 
 
-class NotificationListOut(Schema):
-    unread: int
-    items: list[NotificationOut]
+NotificationListOut = page_schema(
+    NotificationOut,
+    "NotificationListOut",
+    unread=(int, Field(description="How many of your notifications are unread, in all.")),
+)
+NEWEST_NOTIFICATION_FIRST = Keyset(("-created_at", "-pk"))
+
+
+def _notification_out(n: Notification) -> dict[str, object]:
+    return {
+        "id": n.pk,
+        "kind": n.kind,
+        "workspace_id": n.workspace_id,
+        "document_id": n.document_id,
+        "actor_email": n.actor.email if n.actor else None,
+        "summary": n.summary,
+        "excerpt": n.excerpt,
+        "target_url": n.target_url,
+        "created_at": n.created_at,
+        "read_at": n.read_at,
+    }
 
 
 class SettingsOut(Schema):
@@ -47,28 +66,16 @@ class SettingsIn(Schema):
 
 
 @router.get("/notifications", response=NotificationListOut)
-def notifications(request: AuthedRequest, unread: bool = False, limit: int = 50) -> object:
-    """Your notifications, newest first (``unread=true``: only those not read yet; ``limit``
-    at most 200), with how many are unread in all."""
-    qs = notification_list(user=request.user, unread_only=unread)[: max(1, min(limit, MAX_LIST))]
-    return {
-        "unread": unread_count(request.user),
-        "items": [
-            {
-                "id": n.pk,
-                "kind": n.kind,
-                "workspace_id": n.workspace_id,
-                "document_id": n.document_id,
-                "actor_email": n.actor.email if n.actor else None,
-                "summary": n.summary,
-                "excerpt": n.excerpt,
-                "target_url": n.target_url,
-                "created_at": n.created_at,
-                "read_at": n.read_at,
-            }
-            for n in qs
-        ],
-    }
+def notifications(request: AuthedRequest, page: Query[PageIn], unread: bool = False) -> object:
+    """Your notifications, newest first (``unread=true``: only those not read yet), a page at a
+    time, with how many are unread in all."""
+    window = page_for(
+        page,
+        keyset=NEWEST_NOTIFICATION_FIRST,
+        scope=f"notifications:{request.user.pk}:{'unread' if unread else 'all'}",
+    )
+    rows = window.window(notification_list(user=request.user, unread_only=unread))
+    return window.answer(request, rows, _notification_out, unread=unread_count(request.user))
 
 
 @router.post("/notifications/read", response={204: None})

@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
 from commonroom.accounts.api import PersonOut, person_out
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.api import DOWNLOAD_OFF_403, NO_NUL, Text, VersionOut, version_out
@@ -155,18 +156,29 @@ def _doc(request: AuthedRequest, workspace_id: uuid.UUID, document_id: uuid.UUID
 S = "/{workspace_id}/documents/{document_id}/suggestions"
 
 
-@router.get(S, response=list[SuggestionOut])
+SuggestionPage = page_schema(SuggestionOut, "SuggestionPage")
+OLDEST_SUGGESTION_FIRST = Keyset(("created_at", "pk"))
+
+
+@router.get(S, response=SuggestionPage)
 def suggestion_list(
     request: AuthedRequest,
     workspace_id: uuid.UUID,
     document_id: uuid.UUID,
     filters: Query[ListFilter],
+    page: Query[PageIn],
 ) -> object:
     """The document's suggestions, oldest first (only those in ``state`` when given), each with
-    what you may do to it."""
+    what you may do to it, a page at a time."""
     doc_access = _doc(request, workspace_id, document_id)
     state = State(filters.state) if filters.state else None
-    return [suggestion_out(s) for s in document_suggestions(doc_access=doc_access, state=state)]
+    window = page_for(
+        page,
+        keyset=OLDEST_SUGGESTION_FIRST,
+        scope=f"suggestions:{document_id}:{filters.state or ''}",
+    )
+    found = document_suggestions(doc_access=doc_access, state=state, page=window)
+    return window.answer(request, found, suggestion_out)
 
 
 @router.post(S, response={200: SuggestionOut, 201: SuggestionOut})

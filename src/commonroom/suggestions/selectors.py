@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import QuerySet
 
 from commonroom.core.exceptions import NotFound
+from commonroom.core.pagination import Page
 from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions import carry
@@ -40,14 +41,15 @@ def _suggestions(doc_access: DocumentAccess) -> QuerySet[Suggestion]:
 
 
 def document_suggestions(
-    *, doc_access: DocumentAccess, state: State | None = None
+    *, doc_access: DocumentAccess, state: State | None = None, page: Page | None = None
 ) -> list[Suggestion]:
-    """The document's suggestions (in one state, when given), oldest first, each with its
-    versions and people (one query), and with ``can``: what the reader may do to it."""
+    """The document's suggestions (in one state, when given; ``page``'s window of them, when
+    given), oldest first, each with its versions and people (one query), and with ``can``:
+    what the reader may do to it."""
     found = _suggestions(doc_access)
     if state is not None:
         found = found.filter(state=state)
-    return with_abilities(list(found), doc_access=doc_access)
+    return with_abilities(page.window(found) if page else list(found), doc_access=doc_access)
 
 
 def suggestion_get(*, doc_access: DocumentAccess, suggestion_id: Any) -> Suggestion:

@@ -8,10 +8,11 @@ from datetime import date, datetime
 from typing import Annotated
 
 from django.db import transaction
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import Field, StrictBool, StringConstraints
 
 from commonroom.core.exceptions import NotFound
+from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.workspaces import services
@@ -19,10 +20,11 @@ from commonroom.workspaces.models import DownloadRule, Invitation, Membership, R
 from commonroom.workspaces.permissions import download_settings
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
+    membership_access,
+    user_memberships,
     workspace_access,
     workspace_invitations,
     workspace_members,
-    workspaces_for_user,
 )
 
 router = Router(tags=["workspaces"])
@@ -165,9 +167,26 @@ def _info(request: AuthedRequest) -> RequestInfo:
     return RequestInfo.from_request(request)
 
 
-@router.get("", response=list[WorkspaceOut])
-def workspace_list(request: AuthedRequest) -> object:
-    return [workspace_out(a) for a in workspaces_for_user(user=request.user)]
+WorkspacePage = page_schema(WorkspaceOut, "WorkspacePage")
+MemberPage = page_schema(MemberOut, "MemberPage")
+InvitationPage = page_schema(InvitationOut, "InvitationPage")
+
+# The lists' orders (core.pagination): workspaces in use first, then by name; members by email;
+# invitations newest first.
+WORKSPACE_ORDER = Keyset(("archived", "workspace__name", "pk"))
+MEMBER_ORDER = Keyset(("user__email", "pk"))
+INVITATION_ORDER = Keyset(("-created_at", "-pk"))
+
+
+@router.get("", response=WorkspacePage)
+def workspace_list(request: AuthedRequest, page: Query[PageIn]) -> object:
+    """The workspaces you belong to, those still in use first, then by name, a page at a
+    time."""
+    window = page_for(page, keyset=WORKSPACE_ORDER, scope=f"workspaces:{request.user.pk}")
+    rows = window.window(user_memberships(user=request.user))
+    return window.answer(
+        request, rows, lambda m: workspace_out(membership_access(m, user=request.user))
+    )
 
 
 @router.post("", response={201: WorkspaceOut})
@@ -221,14 +240,17 @@ def workspace_update(
     return workspace_out(workspace_access(user=request.user, workspace_id=workspace_id))
 
 
-@router.get("/{workspace_id}/members", response=list[MemberOut])
-def member_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+@router.get("/{workspace_id}/members", response=MemberPage)
+def member_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query[PageIn]) -> object:
+    """The workspace's members, by email address, a page at a time."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     managing = access.can("manage_members")
-    return [
-        member_out(m, end_date_told=managing or m.user_id == request.user.pk)
-        for m in workspace_members(access=access)
-    ]
+    window = page_for(page, keyset=MEMBER_ORDER, scope=f"members:{workspace_id}")
+    rows = window.window(workspace_members(access=access))
+    me = request.user.pk
+    return window.answer(
+        request, rows, lambda m: member_out(m, end_date_told=managing or m.user_id == me)
+    )
 
 
 @router.patch("/{workspace_id}/members/{member_id}", response=MemberOut)
@@ -279,11 +301,15 @@ def member_remove(request: AuthedRequest, workspace_id: uuid.UUID, member_id: in
     return Status(204, None)
 
 
-@router.get("/{workspace_id}/invitations", response=list[InvitationOut])
-def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID) -> object:
+@router.get("/{workspace_id}/invitations", response=InvitationPage)
+def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query[PageIn]) -> object:
+    """The workspace's invitations, pending and past, newest first, a page at a time. Managers
+    only."""
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     services.require_ability(access, "manage_members", "Only managers can see invitations.")
-    return [invitation_out(i) for i in workspace_invitations(access=access)]
+    window = page_for(page, keyset=INVITATION_ORDER, scope=f"invitations:{workspace_id}")
+    rows = window.window(workspace_invitations(access=access))
+    return window.answer(request, rows, invitation_out)
 
 
 @router.post("/{workspace_id}/invitations", response={201: InvitationOut, 200: MemberOut})

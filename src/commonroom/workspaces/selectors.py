@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Q, QuerySet
+from django.db.models import Case, Count, Exists, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from commonroom.audit.selectors import last_seen_in_workspaces
@@ -117,6 +117,16 @@ def workspaces_for_user(
     """The workspaces ``user`` belongs to, with their role, in one query."""
     if not user.is_authenticated:
         return []
+    return [
+        membership_access(m, user=user)
+        for m in user_memberships(user=user, include_archived=include_archived)
+    ]
+
+
+def user_memberships(*, user: User, include_archived: bool = True) -> QuerySet[Membership]:
+    """``user``'s current memberships, each with its workspace and the workspace's
+    ``member_count``, the workspaces still in use first (``archived``: 0 or 1), then by name
+    (:func:`membership_access` makes each a ``WorkspaceAccess``)."""
     qs = (
         Membership.objects.filter(current_q(), user=user)
         .select_related("workspace")
@@ -126,17 +136,24 @@ def workspaces_for_user(
                 filter=current_q("workspace__memberships__"),
                 distinct=True,
             ),
+            archived=Case(
+                When(workspace__archived_at__isnull=True, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
         )
-        .order_by("workspace__archived_at", "workspace__name")
+        .order_by("archived", "workspace__archived_at", "workspace__name")
     )
     if not include_archived:
         qs = qs.filter(workspace__archived_at__isnull=True)
-    result = []
-    for m in qs:
-        access = access_from_membership(m, user=user)
-        access.workspace.member_count = m.member_count  # type: ignore[attr-defined]
-        result.append(access)
-    return result
+    return qs
+
+
+def membership_access(membership: Membership, *, user: User) -> WorkspaceAccess:
+    """A membership read by :func:`user_memberships` as its person's access to its workspace."""
+    access = access_from_membership(membership, user=user)
+    access.workspace.member_count = membership.member_count  # type: ignore[attr-defined]
+    return access
 
 
 def member_workspace_ids(*, user: User | int) -> QuerySet[Membership, Any]:

@@ -60,7 +60,9 @@ def test_a_guests_comment_and_message_carry_the_guest_mark_on_pages_and_in_the_a
     assert "External guest · partner.example" in members.content.decode()
     secret = token_create(actor=team.editor, name="t").secret
     api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    listed = api.get(f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/comments").json()
+    listed = api.get(f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/comments").json()[
+        "items"
+    ]
     author = listed[0]["author"] if isinstance(listed, list) else listed["items"][0]["author"]
     assert author == {
         "id": guest.pk,

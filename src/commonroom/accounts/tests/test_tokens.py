@@ -112,7 +112,7 @@ def test_read_scope_cannot_write(tom):
 
     assert response.status_code == 403
     assert response.json()["code"] == "read_only_token"
-    assert client.get("/api/v1/workspaces").json() == []
+    assert client.get("/api/v1/workspaces").json()["items"] == []
 
 
 def test_write_scope_can_write(tom):
@@ -173,7 +173,7 @@ def test_last_use_is_recorded(tom):
     issued.token.refresh_from_db()
     assert issued.token.last_used_at is not None
     assert issued.token.last_used_ip == "198.51.100.4"
-    listed = signed_in(tom).get("/api/v1/me/tokens").json()
+    listed = signed_in(tom).get("/api/v1/me/tokens").json()["items"]
     assert listed[0]["last_used_at"] is not None
 
 
@@ -194,7 +194,7 @@ def test_api_creates_a_token_and_shows_the_secret_once(tom):
     assert body["scope"] == "read"
     assert api(body["secret"]).get("/api/v1/me").status_code == 200
     assert api(first).get("/api/v1/me/tokens").status_code == 401
-    listed = browser.get("/api/v1/me/tokens").json()
+    listed = browser.get("/api/v1/me/tokens").json()["items"]
     assert {t["name"] for t in listed} == {"bootstrap", "ci"}
     assert all("secret" not in t for t in listed)
 

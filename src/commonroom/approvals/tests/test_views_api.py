@@ -266,7 +266,7 @@ def test_the_api_asks_lists_and_decides_with_an_authenticator_code(team, doc):
     assert ok.status_code == 200, ok.content
     approver = next(a for a in ok.json()["approvers"] if a["person"]["id"] == team.editor.pk)
     assert (approver["decision"], approver["second_factor"]) == ("approved", "totp")
-    listed = api(team.commenter).get(base).json()
+    listed = api(team.commenter).get(base).json()["items"]
     assert [r["id"] for r in listed] == [body["id"]]
     declined = api(team.commenter).post(
         url, {"decision": "decline", "reason": "Not yet"}, content_type="application/json"
@@ -293,11 +293,11 @@ def test_the_api_refuses_a_forged_request_and_a_non_member(team, doc):
 
 def test_the_api_lists_what_awaits_my_approval_across_my_workspaces(team, doc):
     request = ask(team, doc, team.commenter, message="Before Thursday")
-    mine = api(team.commenter).get("/api/v1/approvals/awaiting").json()
+    mine = api(team.commenter).get("/api/v1/approvals/awaiting").json()["items"]
     assert [(r["request_id"], r["document"], r["version"], r["message"]) for r in mine] == [
         (str(request.pk), "minutes.txt", 1, "Before Thursday")
     ]
-    assert api(team.editor).get("/api/v1/approvals/awaiting").json() == []
+    assert api(team.editor).get("/api/v1/approvals/awaiting").json()["items"] == []
     # Decided, it no longer waits.
     base = f"/api/v1/workspaces/{doc.workspace_id}/documents/{doc.pk}/approvals"
     api(team.commenter).post(
@@ -305,4 +305,4 @@ def test_the_api_lists_what_awaits_my_approval_across_my_workspaces(team, doc):
         {"decision": "decline", "reason": "Not yet"},
         content_type="application/json",
     )
-    assert api(team.commenter).get("/api/v1/approvals/awaiting").json() == []
+    assert api(team.commenter).get("/api/v1/approvals/awaiting").json()["items"] == []

@@ -48,7 +48,7 @@ def test_threads_are_listed_with_their_replies(team, doc):
     )
     response = bearer(team.viewer, "read").get(comments_url(doc))
     assert response.status_code == 200
-    [listed] = response.json()
+    [listed] = response.json()["items"]
     assert listed["id"] == str(thread.pk)
     assert listed["thread"] is None
     assert listed["version"] == 1
@@ -101,7 +101,7 @@ def test_start_reply_edit_resolve_reopen_and_delete(team, doc):
     reopened = api.post(comments_url(doc, f"/{cid}/reopen"))
     assert (reopened.status_code, reopened.json()["resolved_at"]) == (200, None)
     assert api.delete(comments_url(doc, f"/{cid}")).status_code == 204
-    [thread] = api.get(comments_url(doc)).json()
+    [thread] = api.get(comments_url(doc)).json()["items"]
     assert (thread["deleted"], thread["body"], thread["body_html"]) == (True, "", "")
     assert Comment.objects.count() == 2
     assert Event.objects.filter(kind="comment.created").count() == 2
@@ -213,7 +213,7 @@ def test_a_passage_sent_through_the_api_is_stored_and_listed(team, doc):
         "application/json",
     )
     assert (wrong.status_code, wrong.json()["anchor_position"]) == (201, None)
-    listed = bearer(team.viewer, "read").get(comments_url(doc)).json()
+    listed = bearer(team.viewer, "read").get(comments_url(doc)).json()["items"]
     assert [(t["body"], t["anchor_position"]) for t in listed] == [
         ("Which figure?", passage),
         ("And this?", None),

@@ -381,7 +381,7 @@ def test_the_moved_places_are_shown_to_members_only(
     member.force_login(team.viewer)
     assert f'href="#{block}"' in member.get(urls["thread"]).content.decode()
     assert f'data-anchor-for="{block}"' in member.get(urls["preview"]).content.decode()
-    threads = {t["id"]: t for t in json.loads(member.get(api).content)}
+    threads = {t["id"]: t for t in json.loads(member.get(api).content)["items"]}
     assert threads[str(kept.pk)]["passages"] == [
         {"version": 2, "state": "found", **_where(v2, "agreed by all")}
     ]

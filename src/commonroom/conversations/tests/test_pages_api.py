@@ -174,7 +174,7 @@ def test_earlier_messages_link(team, topic):
 def test_api_happy_path(team, topic):
     ws = team.workspace.pk
     base = f"/api/v1/workspaces/{ws}/conversations"
-    listing = api(team.viewer).get(base).json()
+    listing = api(team.viewer).get(base).json()["items"]
     assert [(c["title"], c["unread"]) for c in listing] == [("Rota", 2)]
     client = api(team.commenter)
     created = client.post(

@@ -719,7 +719,8 @@ CALLS: dict[tuple[str, str], Call] = {
     # Only managers may reopen; the world's document is not sealed, which a manager is told
     # (409 not_sealed: past every permission check).
     ("POST", D + "/reopen"): Call((401, 404, 403, 403, 403, 409), json={"reason": "Item 4"}),
-    ("GET", W + "/trash"): Call(MANAGE),
+    ("GET", W + "/trash/documents"): Call(MANAGE),
+    ("GET", W + "/trash/folders"): Call(MANAGE),
     # Trashed documents and folders are invisible to those who cannot manage the trash (404).
     ("POST", W + "/trash/documents/{document_id}/restore"): Call((401, 404, 404, 404, 404, 200)),
     ("DELETE", W + "/trash/documents/{document_id}"): Call((401, 404, 404, 404, 404, 204)),
@@ -784,6 +785,7 @@ CALLS: dict[tuple[str, str], Call] = {
         (401, 404, 403, 201, 201, 201), json={"title": "Rota", "body": "Who covers Friday?"}
     ),
     ("GET", W + "/conversations/{conversation_id}"): Call(READ),
+    ("GET", W + "/conversations/{conversation_id}/messages"): Call(READ),
     ("POST", W + "/conversations/{conversation_id}/messages"): Call(
         (401, 404, 403, 201, 201, 201), json={"body": "Yes."}
     ),

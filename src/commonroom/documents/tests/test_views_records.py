@@ -186,9 +186,11 @@ def test_the_api_says_which_version_is_the_record(team: Any, sealed: Document) -
     assert doc["sealed_version"] == 2
     assert doc["abilities"]["upload_version"] is False and doc["abilities"]["reopen"] is False
     assert doc["latest"]["record_at"] is not None
-    versions = {v["number"]: v["record_at"] for v in client.get(api(sealed, "/versions")).json()}
+    versions = {
+        v["number"]: v["record_at"] for v in client.get(api(sealed, "/versions")).json()["items"]
+    }
     assert versions[1] is None and versions[2] is not None
-    listed = client.get(f"/api/v1/workspaces/{team.workspace.pk}/documents").json()
+    listed = client.get(f"/api/v1/workspaces/{team.workspace.pk}/documents").json()["items"]
     assert [(d["name"], d["sealed_version"]) for d in listed] == [("minutes.txt", 2)]
 
 

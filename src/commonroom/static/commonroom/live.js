@@ -199,14 +199,26 @@ async function refresh(kind, data) {
   place(parseItem(await response.text()), item.list, data.client_key);
 }
 
+// Every item of an API list, following its pages' `next` links ([] if any page fails).
+async function allPages(url) {
+  const items = [];
+  let next = url;
+  while (next) {
+    const response = await fetch(next, { credentials: "same-origin" });
+    if (!response.ok) return [];
+    const page = await response.json();
+    items.push(...page.items);
+    next = page.next;
+  }
+  return items;
+}
+
 // A member's name from their id (the workspace's members, asked once per page).
 let members = null;
 
 async function personName(id) {
   if (!members) {
-    members = fetch(`/api/v1/workspaces/${meta.content}/members`, { credentials: "same-origin" })
-      .then((r) => (r.ok ? r.json() : []))
-      .catch(() => []);
+    members = allPages(`/api/v1/workspaces/${meta.content}/members?limit=200`).catch(() => []);
   }
   const found = (await members).find((m) => String(m.user_id) === String(id));
   if (!found) members = null; // someone new: ask again next time

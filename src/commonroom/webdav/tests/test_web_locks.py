@@ -184,7 +184,7 @@ def test_an_upload_over_a_document_open_in_word_is_kept_flagged_and_audited(
     listing = text(browser(team.viewer).get(doc_page(doc)))
     assert "Made while open in Word" in listing
     assert "Made while Tom Editor had this document open in Word" in listing
-    versions = bearer(team.viewer).get(api(doc, "/versions")).json()
+    versions = bearer(team.viewer).get(api(doc, "/versions")).json()["items"]
     assert versions[1]["number"] == 2
     assert versions[1]["while_locked"]["holder_email"] == team.editor.email
     assert versions[1]["while_locked"]["app"] == "Word"

@@ -61,7 +61,7 @@ def test_the_workspace_is_gone_everywhere_after_the_last_day(team: Any, clock: C
             api.get(members_api).status_code,
             api.get(f"/api/v1/workspaces/{ws.pk}/documents/{doc.pk}").status_code,
             dav.propfind(dav_path, depth="0").status_code,
-            [w["name"] for w in api.get("/api/v1/workspaces").json()],
+            [w["name"] for w in api.get("/api/v1/workspaces").json()["items"]],
         )
 
     clock.set(LAST_DAY, 23, 59)

@@ -206,7 +206,7 @@ def test_removed_member_reaches_nothing_at_the_next_request(team, role):
         response = api.get(path)
         assert response.status_code == 404, path
         assert response.json()["code"] == "not_found"
-    assert api.get("/api/v1/workspaces").json() == []
+    assert api.get("/api/v1/workspaces").json()["items"] == []
     assert (
         api.post(
             f"/api/v1/workspaces/{ws.pk}/folders", {"name": "x"}, "application/json"
