@@ -172,6 +172,8 @@ def _upload_lines(r: Results) -> list[str]:
 
 def _page_lines(r: Results) -> list[str]:
     c = r.config
+    if not c.pages:
+        return ["### Pages", "", "Not measured in this run (`BENCH_PAGES=0`).", ""]
     lines = [
         f"### Pages with {r.documents:,} documents {TIMES} {c.versions} versions",
         "",

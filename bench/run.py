@@ -7,7 +7,8 @@ docs/benchmarks.md and printed.
    of ``BENCH_VERSIONS`` versions (default 5): requests/s, p50 and p99 from a loopback load
    generator, and SQL queries per page.
 
-Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=100 python -m bench.run``. Other
+Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=100 python -m bench.run``; the
+upload alone: ``BENCH_PAGES=0 python -m bench.run`` (one document seeded, no pages). Other
 settings are listed in :mod:`bench.config`. Nothing here fails on timing; the run stops only when
 the server answers wrongly (an upload that arrives altered, a page that is not a 200).
 """
@@ -130,9 +131,10 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             database = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
     else:
         database = connection.vendor
-    step(f"seeding {config.docs:,} documents x {config.versions} versions ({database})")
+    docs = config.docs if config.pages else 1
+    step(f"seeding {docs:,} documents x {config.versions} versions ({database})")
     t0 = time.perf_counter()
-    seeded = seed.seed(docs=config.docs, versions=config.versions, password=password)
+    seeded = seed.seed(docs=docs, versions=config.versions, password=password)
     seed_seconds = time.perf_counter() - t0
 
     spool = Path(tempfile.gettempdir())
@@ -149,7 +151,22 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
         versions=seeded.versions,
     )
 
-    step("counting SQL queries per page")
+    specs = page_specs(config, seeded) if config.pages else []
+    if specs:
+        count_page_queries(results, seeded, specs)
+    connections.close_all()
+
+    with Server(env, data_dir / "server.log") as server:
+        step(f"server pid {server.pid} on {server.url}")
+        results.rss_idle_kib = server.rss_kib()
+        upload_benchmark(config, results, server, seeded, data_dir)
+        if config.pages:
+            page_benchmark(config, results, server, seeded, specs)
+        results.rss_after_pages_kib = server.rss_kib()
+    return results
+
+
+def page_specs(config: Config, seeded: Seeded) -> list[PageSpec]:
     ws, doc = seeded.workspace_id, seeded.document_id
     specs = [
         PageSpec(
@@ -169,6 +186,12 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             "2 versions",
         ),
     ]
+    return specs
+
+
+def count_page_queries(results: Results, seeded: Seeded, specs: list[PageSpec]) -> None:
+    step("counting SQL queries per page")
+    ws, doc = seeded.workspace_id, seeded.document_id
     for spec in specs:
         figures = PageFigures(
             name=spec.name,
@@ -187,15 +210,6 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
         results.pages.append(figures)
         q = figures.queries
         step(f"  {spec.name}: {q.queries} queries ({q.sql_ms:.0f} ms of SQL) {q.by_table}")
-    connections.close_all()
-
-    with Server(env, data_dir / "server.log") as server:
-        step(f"server pid {server.pid} on {server.url}")
-        results.rss_idle_kib = server.rss_kib()
-        upload_benchmark(config, results, server, seeded, data_dir)
-        page_benchmark(config, results, server, seeded, specs)
-        results.rss_after_pages_kib = server.rss_kib()
-    return results
 
 
 def upload_benchmark(
