@@ -51,7 +51,7 @@ Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 # Body bytes held between uvicorn and the view's thread, at most (plus one message).
-BUFFER_BYTES = 4 * 1024 * 1024
+BUFFER_BYTES = 2 * 1024 * 1024
 
 
 class BodyEndedEarly(UnreadablePostError):
