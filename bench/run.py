@@ -35,7 +35,6 @@ from bench.machine import (
     free_bytes,
     load_average,
     machine,
-    same_filesystem,
 )
 from bench.report import PageFigures, Results, render, write_section
 from bench.server import Server, commonroom, server_environment
@@ -137,15 +136,12 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
     seeded = seed.seed(docs=docs, versions=config.versions, password=password)
     seed_seconds = time.perf_counter() - t0
 
-    spool = Path(tempfile.gettempdir())
     results = Results(
         config=config,
         machine=info,
         database=database,
         data_disk=filesystem_of(data_dir),
         free_before=free_bytes(data_dir),
-        spool_dir=str(spool),
-        spool_same_disk=same_filesystem(spool, data_dir),
         seed_seconds=seed_seconds,
         documents=seeded.documents,
         versions=seeded.versions,
@@ -216,9 +212,9 @@ def upload_benchmark(
     config: Config, results: Results, server: Server, seeded: Seeded, data_dir: Path
 ) -> None:
     size = config.upload_mb * MIB
-    # Django's ASGI handler spools the body (one copy), the upload handler writes the file that
-    # becomes the blob (a second); dd's file is removed before the upload starts.
-    need = 2 * size + 256 * MIB if results.spool_same_disk else size + 256 * MIB
+    # The body is written once, into the file that becomes the blob (core.asgi_body); dd's
+    # file is removed before the upload starts.
+    need = size + 256 * MIB
     if results.free_before < need:
         results.upload_skipped = (
             f"{results.free_before / MIB:,.0f} MiB free on the data disk, "
