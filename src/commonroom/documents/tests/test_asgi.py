@@ -318,9 +318,7 @@ def test_the_server_cuts_off_an_over_size_chunked_upload(server, team, api_token
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_upload_refused_before_its_body_is_read_is_answered_after_the_body(
-    server, team, store
-):
+def test_an_upload_refused_before_its_body_is_read_is_answered_after_the_body(server, team, store):
     """The API refuses a wrong token without reading the body (which now streams to the view
     as it arrives): the answer still waits for the whole body, as when Django read it first,
     so a client still sending reads it rather than a broken connection."""
