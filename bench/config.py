@@ -2,6 +2,7 @@
 
 ``BENCH_UPLOAD_MB`` (default 1024) size of the uploaded file in MiB;
 ``BENCH_DOCS`` (10000) documents in the page benchmark, each with ``BENCH_VERSIONS`` (5) versions;
+``BENCH_PAGES`` (1) ``0`` to measure the upload alone, without seeding or loading the pages;
 ``BENCH_SECONDS`` (15) seconds of load per page and connection count;
 ``BENCH_CONNECTIONS`` ("1,8") concurrent connections the load generator keeps open;
 ``BENCH_LOADGEN`` ("auto") ``wrk`` or ``python`` (auto: wrk when installed);
@@ -39,6 +40,7 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Config:
     upload_mb: int
+    pages: bool
     docs: int
     versions: int
     seconds: float
@@ -64,6 +66,7 @@ class Config:
             raise SystemExit("BENCH_LOADGEN must be auto, wrk or python")
         return cls(
             upload_mb=_int("BENCH_UPLOAD_MB", 1024),
+            pages=os.environ.get("BENCH_PAGES", "1").strip() != "0",
             docs=_int("BENCH_DOCS", 10_000),
             versions=max(1, _int("BENCH_VERSIONS", 5)),
             seconds=float(os.environ.get("BENCH_SECONDS", "") or 15),
@@ -84,6 +87,8 @@ class Config:
             "BENCH_CONNECTIONS": ("1,8", ",".join(str(c) for c in self.connections)),
         }
         parts = [f"{k}={v}" for k, (default, v) in defaults.items() if v != default]
+        if not self.pages:
+            parts.insert(0, "BENCH_PAGES=0")
         if self.loadgen != "auto":
             parts.append(f"BENCH_LOADGEN={self.loadgen}")
         if self.postgres_url:

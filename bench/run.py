@@ -9,7 +9,8 @@ docs/benchmarks.md and printed.
    p99 from a loopback load generator, SQL queries per page, and the same figures for the
    sign-in page in the same run, the reference each page's budget is also set against.
 
-Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=1000 python -m bench.run``. Other
+Quick run while developing: ``BENCH_UPLOAD_MB=64 BENCH_DOCS=1000 python -m bench.run``; the
+upload alone: ``BENCH_PAGES=0 python -m bench.run`` (one document seeded, no pages). Other
 settings are listed in :mod:`bench.config`. Nothing here fails on timing; the run stops only when
 the server answers wrongly (an upload that arrives altered, a page that is not a 200).
 """
@@ -36,7 +37,6 @@ from bench.machine import (
     free_bytes,
     load_average,
     machine,
-    same_filesystem,
 )
 from bench.report import Budget, PageFigures, Results, render, write_section
 from bench.server import Server, commonroom, server_environment
@@ -134,32 +134,45 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             database = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
     else:
         database = connection.vendor
-    step(f"seeding {config.docs:,} documents x {config.versions} versions ({database})")
+    docs = config.docs if config.pages else 1
+    step(f"seeding {docs:,} documents x {config.versions} versions ({database})")
     t0 = time.perf_counter()
-    seeded = seed.seed(docs=config.docs, versions=config.versions, password=password)
+    seeded = seed.seed(docs=docs, versions=config.versions, password=password)
     seed_seconds = time.perf_counter() - t0
 
-    spool = Path(tempfile.gettempdir())
     results = Results(
         config=config,
         machine=info,
         database=database,
         data_disk=filesystem_of(data_dir),
         free_before=free_bytes(data_dir),
-        spool_dir=str(spool),
-        spool_same_disk=same_filesystem(spool, data_dir),
         seed_seconds=seed_seconds,
         documents=seeded.documents,
         versions=seeded.versions,
     )
 
-    step("counting SQL queries per page")
+    specs = page_specs(config, seeded) if config.pages else []
+    if specs:
+        results.members = seeded.members
+        results.heavy = (
+            f"{seeded.heavy_versions} versions, {seeded.heavy_comments} comments in "
+            f"{seeded.heavy_threads} threads, its latest version's preview {seeded.heavy_preview}"
+        )
+        count_page_queries(results, seeded, specs)
+    connections.close_all()
+
+    with Server(env, data_dir / "server.log") as server:
+        step(f"server pid {server.pid} on {server.url}")
+        results.rss_idle_kib = server.rss_kib()
+        upload_benchmark(config, results, server, seeded, data_dir)
+        if config.pages:
+            page_benchmark(config, results, server, seeded, specs)
+        results.rss_after_pages_kib = server.rss_kib()
+    return results
+
+
+def page_specs(config: Config, seeded: Seeded) -> list[PageSpec]:
     ws, doc = seeded.workspace_id, seeded.document_id
-    results.members = seeded.members
-    results.heavy = (
-        f"{seeded.heavy_versions} versions, {seeded.heavy_comments} comments in "
-        f"{seeded.heavy_threads} threads, its latest version's preview {seeded.heavy_preview}"
-    )
     specs = [
         # The reference: what any page costs on this server (middleware, a small template).
         PageSpec(
@@ -190,6 +203,12 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
             budget=Budget(p50_ms=15, p99_ms=60),
         ),
     ]
+    return specs
+
+
+def count_page_queries(results: Results, seeded: Seeded, specs: list[PageSpec]) -> None:
+    step("counting SQL queries per page")
+    ws, doc = seeded.workspace_id, seeded.document_id
     for spec in specs:
         figures = PageFigures(
             name=spec.name,
@@ -211,24 +230,15 @@ def run(config: Config, info: Machine, data_dir: Path, database_url: str) -> Res
         results.pages.append(figures)
         q = figures.queries
         step(f"  {spec.name}: {q.queries} queries ({q.sql_ms:.0f} ms of SQL) {q.by_table}")
-    connections.close_all()
-
-    with Server(env, data_dir / "server.log") as server:
-        step(f"server pid {server.pid} on {server.url}")
-        results.rss_idle_kib = server.rss_kib()
-        upload_benchmark(config, results, server, seeded, data_dir)
-        page_benchmark(config, results, server, seeded, specs)
-        results.rss_after_pages_kib = server.rss_kib()
-    return results
 
 
 def upload_benchmark(
     config: Config, results: Results, server: Server, seeded: Seeded, data_dir: Path
 ) -> None:
     size = config.upload_mb * MIB
-    # Django's ASGI handler spools the body (one copy), the upload handler writes the file that
-    # becomes the blob (a second); dd's file is removed before the upload starts.
-    need = 2 * size + 256 * MIB if results.spool_same_disk else size + 256 * MIB
+    # The body is written once, into the file that becomes the blob (core.asgi_body); dd's
+    # file is removed before the upload starts.
+    need = size + 256 * MIB
     if results.free_before < need:
         results.upload_skipped = (
             f"{results.free_before / MIB:,.0f} MiB free on the data disk, "

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
 from ninja import NinjaAPI, Router, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
@@ -32,6 +32,7 @@ from commonroom.comments.api import router as comments_router
 from commonroom.conversations.api import router as conversations_router
 from commonroom.core.exceptions import (
     ApplicationError,
+    BodyIncomplete,
     NotFound,
     PermissionDenied,
     StorageFull,
@@ -239,6 +240,16 @@ def on_suspicious_request(request: HttpRequest, exc: SuspiciousOperation) -> Htt
     return error_response(
         request, ApplicationError("The request could not be read.", code="bad_request", status=400)
     )
+
+
+@api.exception_handler(UnreadablePostError)
+def on_body_incomplete(request: HttpRequest, exc: UnreadablePostError) -> HttpResponse:
+    # The client went (or was cut off) before its upload arrived whole (core.asgi_body): the
+    # answer is never sent, and the file begun for it is freed. Not a fault to log.
+    discard_partial_uploads(request)
+    response = error_response(request, BodyIncomplete())
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @api.exception_handler(DjangoPermissionDenied)

@@ -12,13 +12,23 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonroom.settings")
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application does
 
+from commonroom.core.asgi_body import StreamingASGIHandler  # noqa: E402
+from commonroom.core.asgi_limits import UPLOAD_PATHS, Scope  # noqa: E402
 from commonroom.core.shared_state import shared_state_refusal  # noqa: E402
+
+
+def streamed(scope: Scope) -> bool:
+    """An upload of the pages or the API: its body read as it arrives (core.asgi_body)."""
+    return scope.get("method") == "POST" and bool(UPLOAD_PATHS.match(str(scope.get("path", ""))))
+
+
+django_application = StreamingASGIHandler(streamed=streamed)
 
 if (refusal := shared_state_refusal(workers=1)) is not None:
     raise ImproperlyConfigured(refusal)
@@ -28,7 +38,7 @@ from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from commonroom.accounts.selectors import uploader_id  # noqa: E402
-from commonroom.core.asgi_limits import RequestSizeLimit, Scope, UploadRoute, header  # noqa: E402
+from commonroom.core.asgi_limits import RequestSizeLimit, UploadRoute, header  # noqa: E402
 from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
@@ -37,8 +47,9 @@ from commonroom.webdav.app import MOUNT, body_limit  # noqa: E402
 from commonroom.webdav.asgi import DavEndpoint, with_dav  # noqa: E402
 from commonroom.webdav.auth import person_of  # noqa: E402
 
-# Django's ASGI handler spools each request body (over 1 MiB) to a temporary file. Put those
-# beside the uploads on the data disk, never on a memory-backed /tmp, so memory stays flat.
+# Django's ASGI handler spools each request body (over 1 MiB) but an upload's to a temporary
+# file. Put those beside the uploads on the data disk, never on a memory-backed /tmp, so memory
+# stays flat.
 tempfile.tempdir = str(settings.FILE_UPLOAD_TEMP_DIR)
 
 

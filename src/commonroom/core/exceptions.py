@@ -62,6 +62,21 @@ class TooLarge(ApplicationError):
     code = "too_large"
 
 
+class BodyIncomplete(ApplicationError):
+    """The request ended before all of its body arrived (the client went, or the guard in front
+    cut it off): nothing was saved, and the answer is never sent (``core.asgi_body``)."""
+
+    status = 400
+    code = "body_incomplete"
+
+    def __init__(
+        self,
+        message: str = "The request ended before all of it arrived. Nothing was saved.",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 STORAGE_FULL_MESSAGE = "The server's storage is full. Nothing was saved."
 
 

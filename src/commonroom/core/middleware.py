@@ -16,12 +16,17 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.shortcuts import render
 from django.views.defaults import server_error as django_server_error
 
 from commonroom.core.asgi_limits import send_error, wants_json
-from commonroom.core.exceptions import ApplicationError, StorageFull, storage_full_cause
+from commonroom.core.exceptions import (
+    ApplicationError,
+    BodyIncomplete,
+    StorageFull,
+    storage_full_cause,
+)
 from commonroom.core.views import is_htmx
 
 log = logging.getLogger("commonroom.storage")
@@ -72,6 +77,8 @@ class ApplicationErrorMiddleware:
             return None
         if storage_full_cause(exception) is not None:
             return storage_full_response(request, exception)
+        if isinstance(exception, UnreadablePostError):
+            return body_incomplete_response(request)
         if isinstance(exception, ApplicationError):
             if is_htmx(request):
                 # A page's script asked (a composer, a live fragment): a short message, no page.
@@ -144,6 +151,18 @@ def discard_partial_uploads(request: HttpRequest) -> None:
                 partial.close()  # removes a named temporary file, frees an unnamed one
             except OSError:
                 log.warning("could not remove a partial upload's temporary file")
+
+
+def body_incomplete_response(request: HttpRequest) -> HttpResponse:
+    """A page's upload whose body stopped short (``core.asgi_body``): its file freed, and an
+    answer that is never sent (so not logged: the client went, or the guard answers)."""
+    discard_partial_uploads(request)
+    error = BodyIncomplete()
+    response = HttpResponse(
+        error.message, status=error.status, content_type="text/plain; charset=utf-8"
+    )
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

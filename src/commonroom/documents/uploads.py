@@ -27,7 +27,13 @@ from django.http import HttpRequest
 from commonroom.core.asgi_limits import too_large_error
 from commonroom.core.exceptions import ApplicationError
 from commonroom.documents.models import blob_storage_name
-from commonroom.documents.storage import UPLOAD_PREFIX, UPLOAD_SUFFIX, open_scratch, scratch_path
+from commonroom.documents.storage import (
+    UPLOAD_PREFIX,
+    UPLOAD_SUFFIX,
+    open_scratch,
+    scratch_path,
+    start_writeback,
+)
 
 UPLOAD_ERROR_ATTR = "_commonroom_upload_error"
 
@@ -58,6 +64,12 @@ class TemporaryUploadedFile(UploadedFile):
 
 
 class HashingUploadHandler(FileUploadHandler):
+    # The parser hands the file over up to 256 KiB at a time (Django's default is 64 KiB):
+    # fewer calls for the same bytes, and still little held in memory.
+    chunk_size = 256 * 1024
+    # Every so many bytes written, the disk is asked to start on them (storage.start_writeback).
+    writeback_bytes = 8 * 1024 * 1024
+
     def handle_raw_input(
         self,
         input_data: Any,
@@ -76,6 +88,7 @@ class HashingUploadHandler(FileUploadHandler):
         )
         self.sha256 = hashlib.sha256()
         self.received = 0
+        self.written_back = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
@@ -83,6 +96,11 @@ class HashingUploadHandler(FileUploadHandler):
             self._refuse(too_large_error())
         self.sha256.update(raw_data)
         self.file.write(raw_data)
+        if self.received - self.written_back >= self.writeback_bytes:
+            self.file.flush()
+            pending = self.received - self.written_back
+            start_writeback(self.file.fileno(), self.written_back, pending)
+            self.written_back = self.received
         return None
 
     def file_complete(self, file_size: int) -> UploadedFile | None:

@@ -1,11 +1,11 @@
 """A real server process on a real full disk: uploads answer 507 with the sentence, log one line
 each, leave nothing behind, and the same uploads succeed once there is room again.
 
-The server's upload temporary folder (where the ASGI handler spools bodies and the upload
+The server's upload temporary folder (where the ASGI handler spools other bodies and the upload
 handler streams files) and its blob storage are on a small tmpfs mounted for the test; the
-database stays where the test database is. Two places fill up: the body spool, before Django
-runs (the disk has less room than the body), and the upload's own temporary file, inside Django
-(the body fits, the copy of the file does not)."""
+database stays where the test database is. Two places fill up: the upload's own temporary file,
+inside Django (an upload's body is streamed straight into it: core.asgi_body), and the spool of
+any other request's body, before Django runs (a form's body over 1 MiB)."""
 
 from __future__ import annotations
 
@@ -69,17 +69,26 @@ def test_uploads_into_a_full_disk_answer_507_and_succeed_once_there_is_room(
                     headers={"Accept": "application/json", "X-CSRFToken": csrf},
                 )
 
+            def large_form() -> httpx.Response:
+                # Not an upload: its body (over 1 MiB) is spooled before Django runs.
+                return http.post(
+                    f"/api/v1/workspaces/{team.workspace.pk}/conversations",
+                    json={"title": "Budget", "body": "line after line " * (MIB // 8)},
+                    headers={"Authorization": f"Bearer {secret}"},
+                )
+
             capfd.readouterr()
-            filler = fill(disk, leave_bytes=1 * MIB)  # less room than the body itself
-            refused = [api_upload("api.txt", "k-api"), form_upload("form.txt", "k-form")]
-            filler.unlink()
-            filler = fill(disk, leave_bytes=3 * MIB)  # room for the body, not for its copy
-            refused += [api_upload("api.txt", "k-api"), form_upload("form.txt", "k-form")]
+            filler = fill(disk, leave_bytes=1 * MIB)  # less room than the file itself
+            refused = [
+                api_upload("api.txt", "k-api"),
+                form_upload("form.txt", "k-form"),
+                large_form(),
+            ]
             for response in refused:
                 assert response.status_code == 507, response.text
                 assert response.json() == {"code": "storage_full", "detail": SENTENCE}
             log = capfd.readouterr().err
-            assert len([line for line in log.splitlines() if "storage full:" in line]) == 4, log
+            assert len([line for line in log.splitlines() if "storage full:" in line]) == 3, log
             assert "Traceback" not in log, log
             # Nothing half-saved: no document, version or blob, no file left on the disk.
             assert not Document.objects.filter(workspace=team.workspace).exists()

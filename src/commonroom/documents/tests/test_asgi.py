@@ -315,3 +315,36 @@ def test_the_server_cuts_off_an_over_size_chunked_upload(server, team, api_token
     assert json.loads(answer)["code"] == "too_large"
     server.wait_idle()
     assert store.now() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_refused_before_its_body_is_read_is_answered_after_the_body(server, team, store):
+    """The API refuses a wrong token without reading the body (which now streams to the view
+    as it arrives): the answer still waits for the whole body, as when Django read it first,
+    so a client still sending reads it rather than a broken connection."""
+    body, ctype = multipart([], [("file", "minutes.txt", os.urandom(2 * MB), "text/plain")])
+    before = store.now()
+    sock = server.connect()
+    sock.sendall(
+        request_head(
+            "POST",
+            f"/api/v1/workspaces/{team.workspace.pk}/documents",
+            {
+                "Authorization": "Bearer cr_not_a_token",
+                "Content-Type": ctype,
+                "Content-Length": str(len(body)),
+            },
+        )
+        + body[:-1024]
+    )
+    sock.settimeout(0.5)
+    with pytest.raises(TimeoutError):
+        sock.recv(1)  # no answer while the body is still coming
+    sock.settimeout(10)
+    sock.sendall(body[-1024:])
+    status, answer = read_response(sock)
+    sock.close()
+    assert status == 401
+    assert json.loads(answer)["code"] == "unauthorized"
+    server.wait_idle()
+    assert store.now() == before
