@@ -84,6 +84,7 @@ bench: install-test
 	$(BIN)/python -m bench.amend
 	$(BIN)/python -m bench.certificate
 	$(BIN)/python -m bench.webdav
+	$(BIN)/python -m bench.small_uploads
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:
