@@ -214,9 +214,13 @@ def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
         )
         row = cursor.fetchone()
     size_stored, created_at = row
-    created = created_at == at
-    if isinstance(created_at, str):  # SQLite answers with the text it stores, in UTC
-        created_at = datetime.fromisoformat(created_at).replace(tzinfo=UTC)
+    # SQLite answers with the time it stores (in UTC, without its zone), as text or as Python's
+    # sqlite3 reads that text; PostgreSQL with the time itself.
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    if timezone.is_naive(created_at):
+        created_at = created_at.replace(tzinfo=UTC)
+    created = created_at == now
     blob = Blob(sha256=sha, size=size_stored, created_at=created_at, touched_at=now)
     blob._state.adding = False  # a row that exists, as a queryset would hand it
     return blob, created
