@@ -86,6 +86,7 @@ bench: install-test
 	$(BIN)/python -m bench.webdav
 	$(BIN)/python -m bench.audit_trail
 	$(BIN)/python -m bench.api_lists
+	$(BIN)/python -m bench.small_uploads
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

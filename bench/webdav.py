@@ -582,7 +582,7 @@ def render(
         cpu_note = (
             f" Over the small PUTs Commonroom's server process used {per_put:,.1f} ms of CPU "
             f"per PUT of the {wall:,.1f} ms each took: a small PUT is bound by the work of a "
-            "whole upload in Python (46 SQL statements, pinned by "
+            "whole upload in Python (41 SQL statements, pinned by "
             "`webdav/tests/test_put_queries.py`: the locks along its path, the blob's claim, "
             "the document, its version, the live event, following, the preview's rows, the "
             "search entry, the audit chain and the preview's task), not by the disk; where its "

@@ -41,6 +41,7 @@ from commonroom.accounts.selectors import uploader_id  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit, UploadRoute, header  # noqa: E402
 from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
+from commonroom.core.wal_keeper import keep_wal_open  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
 from commonroom.webdav.app import MOUNT, body_limit  # noqa: E402
@@ -51,6 +52,10 @@ from commonroom.webdav.auth import person_of  # noqa: E402
 # file. Put those beside the uploads on the data disk, never on a memory-backed /tmp, so memory
 # stays flat.
 tempfile.tempdir = str(settings.FILE_UPLOAD_TEMP_DIR)
+
+# SQLite: a request's connection is never the database's last, so closing it does not copy the
+# write-ahead log into the database (and fsync both) every time (core.wal_keeper).
+keep_wal_open()
 
 
 async def uploader(bearer: str, session_key: str) -> int | None:

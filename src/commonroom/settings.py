@@ -214,7 +214,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # SQLite (WAL, IMMEDIATE transactions so concurrent writers queue instead of failing) unless
-# DATABASE_URL names another database.
+# DATABASE_URL names another database. On SQLite every commit is fsynced to the write-ahead log
+# before it returns (synchronous=FULL), as PostgreSQL's commit is (synchronous_commit=on): an
+# upload answered is on disk, its row as its file (decision 34).
 _sqlite_path = DATA_DIR / "commonroom.sqlite3"
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
@@ -230,7 +232,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
             " PRAGMA busy_timeout=30000;"
         ),
     }

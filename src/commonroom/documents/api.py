@@ -195,8 +195,13 @@ def edit_lock_out(holder: Any, app: str, since: datetime) -> dict[str, object]:
     }
 
 
-def document_out(d: Document, abilities: DocumentAbilities) -> dict[str, object]:
-    latest = latest_version(d)
+def document_out(
+    d: Document, abilities: DocumentAbilities, *, latest: Version | None = None
+) -> dict[str, object]:
+    """The document as the API shows it. ``latest``: its latest version, when the caller holds
+    it already (an upload that has just made it); else it is read."""
+    if latest is None or latest.number != d.current_version_number:
+        latest = latest_version(d)
     return {
         "id": d.pk,
         "name": d.name,
@@ -380,11 +385,13 @@ def document_upload(
         upload_key=upload_key or None,
         info=_info(request),
     )
-    doc_access = _doc(request, workspace_id, version.document_id)
+    # The document as the upload's transaction left it, with the version it has just made and
+    # the abilities of the access that made it: nothing to read again.
+    doc = version.document
     return Status(
         201,
         {
-            "document": document_out(doc_access.document, doc_access.abilities),
+            "document": document_out(doc, abilities_of(access, doc), latest=version),
             "version": version_out(version),
         },
     )

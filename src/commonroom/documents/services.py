@@ -23,15 +23,15 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import filetype
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
@@ -183,14 +183,7 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
     for its grace period and deletes their files under the row lock, can never remove a file
     an upload is about to use."""
     sha = uploaded_sha256(uploaded)
-    size = int(uploaded.size or 0)
-    with transaction.atomic():
-        blob, created = Blob.objects.select_for_update().get_or_create(
-            sha256=sha, defaults={"size": size}
-        )
-        if not created:
-            blob.touched_at = timezone.now()
-            blob.save(update_fields=["touched_at"])
+    blob, created = _blob_claim(sha, int(uploaded.size or 0))
     try:
         uploaded.seek(0)
         default_storage.save(blob_storage_name(sha), uploaded)
@@ -201,6 +194,36 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
             ).delete()
         raise
     return blob
+
+
+def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
+    """The blob's row made, or its ``touched_at`` moved to now, in one statement (an upsert,
+    which takes the row's lock as an update does, so it waits for a collector holding it and
+    then finds the row, or none and makes it). Returns (blob, created): created when the row
+    it returns is the one this statement made (its ``created_at`` is this claim's time)."""
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value(now)
+    table = connection.ops.quote_name(Blob._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (sha256, size, created_at, touched_at) "  # noqa: S608 - our table
+            "VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (sha256) DO UPDATE SET touched_at = excluded.touched_at "
+            "RETURNING size, created_at",
+            [sha, size, at, at],
+        )
+        row = cursor.fetchone()
+    size_stored, created_at = row
+    # SQLite answers with the time it stores (in UTC, without its zone), as text or as Python's
+    # sqlite3 reads that text; PostgreSQL with the time itself.
+    if isinstance(created_at, str):
+        created_at = datetime.fromisoformat(created_at)
+    if timezone.is_naive(created_at):
+        created_at = created_at.replace(tzinfo=UTC)
+    created = created_at == now
+    blob = Blob(sha256=sha, size=size_stored, created_at=created_at, touched_at=now)
+    blob._state.adding = False  # a row that exists, as a queryset would hand it
+    return blob, created
 
 
 # --- Versions --------------------------------------------------------------------------------
@@ -272,6 +295,7 @@ def _add_version(
     refuse_same_as_latest: bool = False,
     stamp: Stamp | None = None,
     new_document: bool = False,
+    row_locked: bool = False,
 ) -> tuple[Version, bool]:
     """Append a version under a lock on the document. Returns (version, created).
 
@@ -291,8 +315,13 @@ def _add_version(
 
     ``new_document``: ``document`` was created by this transaction, under the workspace's
     lock, a moment ago: its row is this one and nobody else can see it yet, so it is not read
-    again, and it has no versions to compare with."""
-    doc = document if new_document else Document.objects.select_for_update().get(pk=document.pk)
+    again, and it has no versions to compare with. ``row_locked``: ``document`` was read under
+    its row lock by this transaction (:func:`document_access_locked`), so it is the row as it
+    is and is not read again."""
+    if new_document or row_locked:
+        doc = document
+    else:
+        doc = Document.objects.select_for_update().get(pk=document.pk)
     if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
@@ -300,13 +329,18 @@ def _add_version(
     if doc.sealed_version_id is not None:  # every new version comes here, under this lock
         raise Sealed.of(doc)
     latest = doc.current_version_number
-    if refuse_same_as_latest and latest:
-        latest_blob = doc.versions.filter(number=latest).values_list("blob_id", flat=True).first()
-        if latest_blob == blob.pk:
-            raise Conflict(
-                f"This file is the same as version {latest}, the latest: no new version was made.",
-                code="same_as_latest",
-            )
+    # The first and the last of this document's versions with these bytes, in one query: the
+    # last is the latest when the file is the latest's; the first is the one it is identical to.
+    same = (
+        doc.versions.filter(blob_id=blob.pk).aggregate(first=Min("number"), last=Max("number"))
+        if latest
+        else {"first": None, "last": None}  # no versions yet
+    )
+    if refuse_same_as_latest and latest and same["last"] == latest:
+        raise Conflict(
+            f"This file is the same as version {latest}, the latest: no new version was made.",
+            code="same_as_latest",
+        )
     number = latest + 1
     _check_based_on(based_on_number, latest)
     from_file = _stamped_base(doc, stamp, latest)
@@ -314,13 +348,7 @@ def _add_version(
         base = from_file
     else:
         base = latest if based_on_number is None else based_on_number
-    identical_to = (
-        (
-            doc.versions.filter(blob_id=blob.pk).order_by("number").values_list("number", flat=True)
-        ).first()
-        if latest
-        else None  # no versions yet
-    )
+    identical_to = same["first"]
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
@@ -544,11 +572,9 @@ def version_upload(
     _require_doc(doc_access, "upload_version", "You cannot upload new versions here.")
     name = clean_filename(uploaded.name or doc_access.document.name)
     key = _clean_upload_key(upload_key)
-    # Refuse a base that does not exist before storing anything (checked again under the lock).
-    latest = Document.objects.filter(pk=doc_access.document.pk).values_list(
-        "current_version_number", flat=True
-    )
-    _check_based_on(based_on_number, latest.first() or 0)
+    # Refuse a base that does not exist before storing anything, by the document as this
+    # request read it (checked again under the lock).
+    _check_based_on(based_on_number, doc_access.document.current_version_number)
     blob = blob_store(uploaded=uploaded)
     content_type = detect_content_type(uploaded, name)
     # Before any lock (a child runs): what the file says it is, and whether it is a download
@@ -573,6 +599,7 @@ def version_upload(
             upload_key=key,
             refuse_same_as_latest=True,
             stamp=stamp,
+            row_locked=True,  # document_access_locked read it under its lock just now
         )
         if created:
             _audit(
@@ -614,6 +641,7 @@ def version_restore(
         based_on_number=None,
         upload_key=None,
         restored_from=old.number,
+        row_locked=True,  # document_access_locked read it under its lock just now
     )
     _audit(
         doc_access.document,

@@ -33,8 +33,8 @@ WS = "/Weekly budget meeting"
 
 # SQL statements per PUT, transaction control (BEGIN, COMMIT, savepoints) included. On
 # PostgreSQL the search entry's vector is one more statement (search.services).
-NEW_NAME = {"sqlite": 46, "postgresql": 47}
-EXISTING = {"sqlite": 69, "postgresql": 70}
+NEW_NAME = {"sqlite": 41, "postgresql": 42}
+EXISTING = {"sqlite": 61, "postgresql": 62}
 
 
 @pytest.fixture
