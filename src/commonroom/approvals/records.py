@@ -24,7 +24,6 @@ from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record
 from commonroom.certificates.page import CertificateFacts, HistoryLine, rule_words
 from commonroom.certificates.page import Decision as Decided
-from commonroom.certificates.signing import certificate_pdf
 from commonroom.core.exceptions import Conflict
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.documents.filenames import clean_filename
@@ -85,6 +84,9 @@ def certificate_facts(request: ApprovalRequest, version: Version) -> Certificate
 def _made(request: ApprovalRequest, version: Version) -> bytes:
     """The signed certificate, from the file, else from its preview's text (never with the
     marks a page adds to a preview: comment markers, suggestions' redlines)."""
+    # pyHanko, pypdf and aiohttp are loaded when a certificate is made, not with the API.
+    from commonroom.certificates.signing import certificate_pdf
+
     with default_storage.open(version.blob.storage_name, "rb") as f:
         data = f.read()
     html = ready_preview_html(version.blob_id) or ""

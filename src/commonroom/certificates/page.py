@@ -18,9 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-
 from commonroom.core.exceptions import ApplicationError
 
 LONDON = ZoneInfo("Europe/London")
@@ -132,40 +129,6 @@ def size_words(size: int) -> str:
     return shown
 
 
-class _Pdf(FPDF):
-    def __init__(self) -> None:
-        super().__init__(format="A4", unit="mm")
-        self.set_margins(20, 20, 20)
-        self.set_auto_page_break(auto=True, margin=20)
-        self.set_creator("Commonroom")
-        regular, bold = _fonts()
-        self.add_font("body", "", str(regular))
-        self.add_font("body", "B", str(bold))
-        fallbacks = []
-        for index, extra in enumerate(p for p in FALLBACK_FONTS if Path(p).is_file()):
-            self.add_font(f"fallback{index}", "", extra)
-            fallbacks.append(f"fallback{index}")
-        if fallbacks:
-            self.set_fallback_fonts(fallbacks, exact_match=False)
-        self.set_font("body", size=10)
-
-    @property
-    def width(self) -> float:
-        return float(self.w - self.l_margin - self.r_margin)
-
-    def para(self, text: str, *, size: float = 10, bold: bool = False, after: float = 2) -> None:
-        self.set_font("body", "B" if bold else "", size)
-        self.multi_cell(self.width, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(after)
-
-    def field(self, label: str, value: str) -> None:
-        self.set_font("body", "B", 10)
-        self.cell(45, 5, label)
-        self.set_font("body", "", 10)
-        self.multi_cell(self.width - 45, 5, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(1)
-
-
 def _fonts() -> tuple[Path, Path]:
     """DejaVu Sans, regular and bold: the copy shipped with Commonroom (its licence beside it,
     in ``fonts/``), else the system's."""
@@ -182,7 +145,9 @@ def _fonts() -> tuple[Path, Path]:
 def certificate_pages(facts: CertificateFacts, *, note: str = "") -> tuple[bytes, int]:
     """The certificate page(s) as a PDF and how many pages it has. ``note``: how the document's
     pages were rendered, when not from the file itself (``render.Rendered.note``)."""
-    pdf = _Pdf()
+    from commonroom.certificates.drawing import Pdf  # fpdf2 loaded only to draw (drawing.py)
+
+    pdf = Pdf()
     pdf.set_title(f"{TITLE}: {facts.document_name}")
     pdf.add_page()
     pdf.para(TITLE, size=20, bold=True, after=4)
@@ -239,7 +204,9 @@ def certificate_pages(facts: CertificateFacts, *, note: str = "") -> tuple[bytes
 def text_pages(paragraphs: Sequence[str], *, heading: str) -> tuple[bytes, int]:
     """Plain pages of ``paragraphs`` under ``heading`` (the document when only its preview's
     text can be shown), as a PDF and its page count."""
-    pdf = _Pdf()
+    from commonroom.certificates.drawing import Pdf  # fpdf2 loaded only to draw (drawing.py)
+
+    pdf = Pdf()
     pdf.add_page()
     pdf.para(heading, bold=True, after=5)
     for paragraph in paragraphs:

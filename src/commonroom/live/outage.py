@@ -16,8 +16,6 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from redis.exceptions import RedisError
-
 log = logging.getLogger(__name__)
 
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -30,6 +28,10 @@ Receive = Callable[[], Awaitable[Message]]
 
 def layer_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the channel layer's server is down or unreachable."""
+    # Imported here, not with the module: a process on the in-memory layer (no REDIS_URL) never
+    # loads the Redis client (docs/benchmarks.md, "Memory").
+    from redis.exceptions import RedisError
+
     return isinstance(exc, RedisError | OSError | asyncio.TimeoutError)
 
 

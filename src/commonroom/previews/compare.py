@@ -32,8 +32,6 @@ from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from typing import TypeVar
 
-from openpyxl.utils import get_column_letter
-
 from commonroom.previews.html import ANCHORED
 
 SIMILAR = 0.4  # a replaced paragraph at least this similar is shown as changed, word by word
@@ -1268,8 +1266,16 @@ def _row_steps(
     return steps
 
 
+def _column_letter(column: int) -> str:
+    """A sheet's column as its letters (1 is A, 27 is AA), as openpyxl names them: openpyxl
+    (and the Pillow it loads) imported when sheets are compared, not with every page."""
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(column)
+
+
 def _row_change(kind: str, number: int, row: Row) -> RowChange:
-    cells = [(f"{get_column_letter(c)}{number}", t) for c, t in enumerate(row, start=1) if t]
+    cells = [(f"{_column_letter(c)}{number}", t) for c, t in enumerate(row, start=1) if t]
     return RowChange(kind, number, cells)
 
 
@@ -1325,7 +1331,7 @@ def diff_sheets(
                     continue
                 changes.cell_count += 1
                 if shown < MAX_CELLS_SHOWN:
-                    letter = get_column_letter(column)
+                    letter = _column_letter(column)
                     changes.cells.append(
                         CellChange(f"{letter}{j + 1}", was, now, f"{letter}{i + 1}")
                     )

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.core.files.storage import default_storage
-from PIL import Image, ImageDraw, ImageFont
 
 from commonroom.core.watermark import Watermark
 
 if TYPE_CHECKING:
+    from PIL import Image, ImageFont
+
     from commonroom.previews.models import PreviewFile
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -43,6 +44,9 @@ SAVED_AS = {"image/png": "PNG", "image/webp": "WEBP", "image/jpeg": "JPEG"}
 
 @memoise
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Pillow is imported where a picture is marked, not with the page's views.
+    from PIL import ImageFont
+
     if FONT.exists():
         return ImageFont.truetype(str(FONT), size)
     return ImageFont.load_default(size)
@@ -51,6 +55,8 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _mask(line: str, width: int, height: int) -> Image.Image:
     """The words in rows across a square wide enough to cover the picture once turned, turned
     by :data:`ANGLE` and cut to the picture's size: the watermark's opacity, pixel by pixel."""
+    from PIL import Image, ImageDraw
+
     size = max(10, min(width, height) // 45)
     font = _font(size)
     text = (line + " " * 6) * 2
@@ -72,6 +78,8 @@ def _mask(line: str, width: int, height: int) -> Image.Image:
 
 def watermark_picture(picture: Image.Image, watermark: Watermark) -> Image.Image:
     """``picture`` with ``watermark``'s words repeated across it (a new RGB image)."""
+    from PIL import Image
+
     base = picture.convert("RGB")
     ink = Image.new("RGB", base.size, INK)
     return Image.composite(ink, base, _mask(watermark.line, *base.size))
@@ -79,6 +87,8 @@ def watermark_picture(picture: Image.Image, watermark: Watermark) -> Image.Image
 
 def watermark_bytes(data: bytes, content_type: str, watermark: Watermark) -> tuple[bytes, str]:
     """A picture's bytes with the watermark drawn in, and the type they are saved as."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as picture:
         picture.load()
         marked = watermark_picture(picture, watermark)
