@@ -15,6 +15,7 @@ token in each form. What it needs is on the comment as the comments selectors le
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django import template
@@ -54,6 +55,28 @@ def _csrf(value: Any) -> SafeString:
     if not value or value == "NOTPROVIDED":
         return EMPTY
     return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', value)
+
+
+# Stands for a comment's id in the forms' addresses, made once a page (any UUID will do).
+_HOLE = str(uuid.UUID(int=0))
+
+
+class _Page:
+    """What every card of a page shares, made by its first: the CSRF field and the forms'
+    addresses with a hole for the comment's id."""
+
+    def __init__(self, context: template.Context) -> None:
+        self.token = _csrf(context.get("csrf_token"))
+        args = [context["workspace"].pk, context["document"].pk, _HOLE]
+        self.edit_url = reverse("comment_edit", args=args)
+        self.delete_url = reverse("comment_delete", args=args)
+
+
+def _page(context: template.Context) -> _Page:
+    shared: _Page | None = context.render_context.get("comment_cards.page")
+    if shared is None:
+        shared = context.render_context["comment_cards.page"] = _Page(context)
+    return shared
 
 
 def _passage(c: Comment, latest: int) -> SafeString:
@@ -97,12 +120,12 @@ def _passage(c: Comment, latest: int) -> SafeString:
     return html
 
 
-def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeString:
+def _actions(c: Comment, context: template.Context, page: _Page) -> SafeString:
     """The forms to edit or delete the comment, for whoever may."""
     can: CommentAbilities | None = getattr(c, "can", None)
     if can is None or not (can["edit"] or can["delete"]):
         return EMPTY
-    args = [context["workspace"].pk, context["document"].pk, c.pk]
+    pk = str(c.pk)
     edit = delete = EMPTY
     if can["edit"]:
         edit = format_html(
@@ -115,8 +138,8 @@ def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeSt
             'data-mentions="{}" required>{}</textarea>\n          <button class="nhsuk-button '
             'nhsuk-button--secondary nhsuk-button--small" type="submit">Save the change</button>'
             "\n        </form>\n      </div>\n    </details>",
-            reverse("comment_edit", args=args),
-            token,
+            page.edit_url.replace(_HOLE, pk),
+            page.token,
             c.pk,
             c.pk,
             context.get("mentions_url", ""),
@@ -132,9 +155,9 @@ def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeSt
             'class="nhsuk-button nhsuk-button--secondary nhsuk-button--small" '
             'type="submit">Delete<span class="nhsuk-u-visually-hidden"> the comment by {}</span>'
             "</button>\n    </form>",
-            reverse("comment_delete", args=args),
+            page.delete_url.replace(_HOLE, pk),
             whose,
-            token,
+            page.token,
             c.author.display_name,
         )
     return format_html(
@@ -175,5 +198,5 @@ def comment_card(context: template.Context, c: Comment) -> SafeString:
         meta,
         _passage(c, latest),
         mark_safe(c.body_html),  # noqa: S308 (sanitised when written: core.markup)
-        _actions(c, context, _csrf(context.get("csrf_token"))),
+        _actions(c, context, _page(context)),
     )
