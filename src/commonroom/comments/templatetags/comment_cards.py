@@ -73,9 +73,12 @@ class _Page:
 
 
 def _page(context: template.Context) -> _Page:
-    shared: _Page | None = context.render_context.get("comment_cards.page")
+    """The page's :class:`_Page`, kept in the context's bottom layer (one per page, whatever
+    templates the cards are included from; the dotted key is out of the templates' reach)."""
+    bottom = context.dicts[0]
+    shared: _Page | None = bottom.get("comment_cards.page")
     if shared is None:
-        shared = context.render_context["comment_cards.page"] = _Page(context)
+        shared = bottom["comment_cards.page"] = _Page(context)
     return shared
 
 
