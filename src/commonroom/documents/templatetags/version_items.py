@@ -29,6 +29,7 @@ from commonroom.documents.templatetags.listing_rows import size
 
 if TYPE_CHECKING:
     from commonroom.documents.models import Version
+    from commonroom.documents.permissions import DocumentAbilities
 
 register = template.Library()
 
@@ -68,9 +69,9 @@ class _Page:
         self.download_url = reverse("version_download", args=[workspace.pk, document.pk, 999999999])
         self.compare_url = reverse("version_compare", args=[workspace.pk, document.pk])
         self.action_url = reverse("document_action", args=[workspace.pk, document.pk])
-        abilities = context.get("abilities") or {}
-        self.download = bool(abilities.get("download"))
-        self.restore = bool(abilities.get("restore_version"))
+        abilities: DocumentAbilities | None = context.get("abilities")
+        self.download = abilities is not None and abilities["download"]
+        self.restore = abilities is not None and abilities["restore_version"]
         self.comparable = context.get("comparable") or ()
 
 
