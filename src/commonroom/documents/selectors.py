@@ -127,6 +127,43 @@ def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> Query
     )
 
 
+def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
+    """:func:`folder_documents` with only what a folder's page lists of each (its name, place,
+    version number, when it changed, whether it is a final record; its latest version's size,
+    whether it crossed another, and its author's name): a hundred rows read without the
+    columns the page does not show."""
+    latest = Prefetch(
+        "versions",
+        queryset=Version.objects.filter(number=F("document__current_version_number"))
+        .select_related("author")
+        .only(
+            "document_id",
+            "number",
+            "size",
+            "based_on_latest",
+            "author__id",
+            "author__full_name",
+            "author__email",
+        ),
+        to_attr="latest_versions",
+    )
+    return (
+        Document.objects.filter(
+            workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
+        )
+        .only(
+            "workspace_id",
+            "folder_id",
+            "name",
+            "current_version_number",
+            "updated_at",
+            "sealed_version_id",
+        )
+        .prefetch_related(latest)
+        .order_by("name", "pk")
+    )
+
+
 def latest_version(document: Document) -> Version | None:
     prefetched = getattr(document, "latest_versions", None)
     if prefetched is not None:

@@ -34,8 +34,8 @@ from commonroom.documents.selectors import (
     download_watermark,
     edit_locks,
     folder_children,
-    folder_documents,
     folder_get,
+    folder_listing,
     folder_path,
     last_read_numbers,
     reading_token,
@@ -119,7 +119,7 @@ def _folder_page(
     """The listing of a folder (or the workspace's top level): folders, then documents a page
     of ``PAGE_SIZE`` at a time. Asked with ``HX-Request``, only the parts the page's script
     replaces when something here changes (its breadcrumbs, heading and listing)."""
-    page = Paginator(folder_documents(access=access, folder=folder), PAGE_SIZE).get_page(
+    page = Paginator(folder_listing(access=access, folder=folder), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     # "Being edited in Word by Tom since 10:02", beside each document another program holds.

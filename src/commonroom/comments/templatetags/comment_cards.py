@@ -1,6 +1,10 @@
-"""``{% comment_card c %}``: one comment as its reader sees it (who wrote it and when, the passage
+"""``{% thread_card thread %}``: one thread as its reader sees it (its suggestion's parts, whether
+it is resolved and by whom, its comments, and the forms to reply, resolve or reopen for whoever
+may), in ``comments/_section.html`` and the fragment live screens fetch (``comments/_thread.html``).
+
+``{% comment_card c %}``: one comment as its reader sees it (who wrote it and when, the passage
 it is on, its words, and the forms to edit or delete it for whoever may), in the thread cards of
-``comments/_comments.html``.
+``{% thread_card %}``.
 
 It is written here rather than as a template because a document's page draws every comment of
 every thread, a few hundred on a busy paper, and Django's templates cost about a third of a
@@ -15,6 +19,7 @@ token in each form. What it needs is on the comment as the comments selectors le
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from django import template
@@ -54,6 +59,38 @@ def _csrf(value: Any) -> SafeString:
     if not value or value == "NOTPROVIDED":
         return EMPTY
     return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', value)
+
+
+# Stands for a comment's id in the forms' addresses, made once a page (any UUID will do).
+_HOLE = str(uuid.UUID(int=0))
+
+
+class _Page:
+    """What every card of a page shares, made by its first: the CSRF field and the forms'
+    addresses with a hole for the comment's id."""
+
+    def __init__(self, context: template.Context) -> None:
+        self.token = _csrf(context.get("csrf_token"))
+        workspace = context["workspace"].pk
+        args = [workspace, context["document"].pk, _HOLE]
+        self.edit_url = reverse("comment_edit", args=args)
+        self.delete_url = reverse("comment_delete", args=args)
+        self.reply_url = reverse("comment_reply", args=args)
+        self.resolve_url = reverse("comment_resolve", args=args)
+        self.reopen_url = reverse("comment_reopen", args=args)
+        self.mentions_url = context.get("mentions_url") or reverse(
+            "workspace_mention_candidates", args=[workspace]
+        )
+
+
+def _page(context: template.Context) -> _Page:
+    """The page's :class:`_Page`, kept in the context's bottom layer (one per page, whatever
+    templates the cards are included from; the dotted key is out of the templates' reach)."""
+    bottom = context.dicts[0]
+    shared: _Page | None = bottom.get("comment_cards.page")
+    if shared is None:
+        shared = bottom["comment_cards.page"] = _Page(context)
+    return shared
 
 
 def _passage(c: Comment, latest: int) -> SafeString:
@@ -97,12 +134,12 @@ def _passage(c: Comment, latest: int) -> SafeString:
     return html
 
 
-def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeString:
+def _actions(c: Comment, context: template.Context, page: _Page) -> SafeString:
     """The forms to edit or delete the comment, for whoever may."""
     can: CommentAbilities | None = getattr(c, "can", None)
     if can is None or not (can["edit"] or can["delete"]):
         return EMPTY
-    args = [context["workspace"].pk, context["document"].pk, c.pk]
+    pk = str(c.pk)
     edit = delete = EMPTY
     if can["edit"]:
         edit = format_html(
@@ -115,8 +152,8 @@ def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeSt
             'data-mentions="{}" required>{}</textarea>\n          <button class="nhsuk-button '
             'nhsuk-button--secondary nhsuk-button--small" type="submit">Save the change</button>'
             "\n        </form>\n      </div>\n    </details>",
-            reverse("comment_edit", args=args),
-            token,
+            page.edit_url.replace(_HOLE, pk),
+            page.token,
             c.pk,
             c.pk,
             context.get("mentions_url", ""),
@@ -132,9 +169,9 @@ def _actions(c: Comment, context: template.Context, token: SafeString) -> SafeSt
             'class="nhsuk-button nhsuk-button--secondary nhsuk-button--small" '
             'type="submit">Delete<span class="nhsuk-u-visually-hidden"> the comment by {}</span>'
             "</button>\n    </form>",
-            reverse("comment_delete", args=args),
+            page.delete_url.replace(_HOLE, pk),
             whose,
-            token,
+            page.token,
             c.author.display_name,
         )
     return format_html(
@@ -175,5 +212,99 @@ def comment_card(context: template.Context, c: Comment) -> SafeString:
         meta,
         _passage(c, latest),
         mark_safe(c.body_html),  # noqa: S308 (sanitised when written: core.markup)
-        _actions(c, context, _csrf(context.get("csrf_token"))),
+        _actions(c, context, _page(context)),
     )
+
+
+def _comments(context: template.Context, thread: Comment) -> SafeString:
+    """The thread's first comment, then its replies."""
+    first = comment_card(context, thread)
+    replies = getattr(thread, "thread_replies", None)
+    if not replies:
+        return format_html("\n{}\n\n", first)
+    items = SafeString(
+        "".join(format_html("<li>{}</li>", comment_card(context, c)) for c in replies)
+    )
+    return format_html('\n{}\n<ol class="cr-replies" aria-label="Replies">{}</ol>\n', first, items)
+
+
+_REOPEN = (
+    '\n    <form method="post" action="{}" class="cr-inline-form">\n      {}<button '
+    'class="nhsuk-button nhsuk-button--secondary nhsuk-button--small" type="submit">Reopen<span '
+    'class="nhsuk-u-visually-hidden"> the thread</span></button>\n    </form>\n    '
+)
+_REPLY = (
+    '\n    <details class="nhsuk-details cr-reply">\n      <summary class="nhsuk-details__summary">'
+    '<span class="nhsuk-details__summary-text">Reply</span></summary>\n      <div '
+    'class="nhsuk-details__text">\n        <form class="cr-composer" data-composer method="post" '
+    'action="{}">\n          {}<input type="hidden" name="client_key" value="">\n          '
+    '<label class="nhsuk-label" for="reply-{}">Your reply</label>\n          <div '
+    'class="cr-composer__row">\n            <textarea class="nhsuk-textarea" id="reply-{}" '
+    'name="body" rows="2" data-mentions="{}" required></textarea>\n            <button '
+    'class="nhsuk-button" type="submit">Send</button>\n          </div>\n        </form>\n'
+    "      </div>\n    </details>\n    "
+)
+_RESOLVE = (
+    '\n    <form method="post" action="{}" class="cr-inline-form">\n      {}<button '
+    'class="nhsuk-button nhsuk-button--secondary nhsuk-button--small" type="submit">Resolve<span '
+    'class="nhsuk-u-visually-hidden"> the thread</span></button>\n    </form>\n    '
+)
+
+
+@register.simple_tag(takes_context=True)
+def thread_card(context: template.Context, thread: Comment) -> SafeString:
+    page = _page(context)
+    with context.push(mentions_url=page.mentions_url):
+        comments = _comments(context, thread)
+    abilities: CommentAbilities | None = getattr(thread, "can", None)
+    reopen = abilities is not None and abilities["reopen"]
+    reply = abilities is not None and abilities["reply"]
+    resolve = abilities is not None and abilities["resolve"]
+    pk = str(thread.pk)
+    parts = getattr(thread, "parts", None)
+    head = format_html(
+        '<article class="cr-thread{}" id="thread-{}" aria-label="Comment by {}">\n{}\n',
+        " cr-thread--resolved" if thread.resolved_at else "",
+        thread.pk,
+        thread.author.display_name,
+        mark_safe(parts) if parts else EMPTY,  # noqa: S308 (the parts' own markup, as |safe)
+    )
+    if thread.resolved_at:
+        count = len(getattr(thread, "thread_replies", None) or []) + 1
+        resolved_by = thread.resolved_by
+        body = format_html(
+            '\n  <div class="cr-thread__status">\n    <p class="nhsuk-body-s cr-meta">Resolved '
+            'by {} {}</p>\n    {}\n  </div>\n  <details class="nhsuk-details '
+            'cr-thread__folded">\n    <summary class="nhsuk-details__summary"><span '
+            'class="nhsuk-details__summary-text">Show the resolved thread ({} comment{})</span>'
+            '</summary>\n    <div class="nhsuk-details__text">{}</div>\n  </details>\n',
+            resolved_by.display_name if resolved_by is not None else "",
+            _when(thread.resolved_at),
+            format_html(_REOPEN, page.reopen_url.replace(_HOLE, pk), page.token)
+            if reopen
+            else EMPTY,
+            count,
+            "" if count == 1 else "s",
+            comments,
+        )
+    else:
+        actions = EMPTY
+        if reply or resolve:
+            actions = format_html(
+                '\n  <div class="cr-thread__actions">\n    {}\n    {}\n  </div>\n  ',
+                format_html(
+                    _REPLY,
+                    page.reply_url.replace(_HOLE, pk),
+                    page.token,
+                    thread.pk,
+                    thread.pk,
+                    page.mentions_url,
+                )
+                if reply
+                else EMPTY,
+                format_html(_RESOLVE, page.resolve_url.replace(_HOLE, pk), page.token)
+                if resolve
+                else EMPTY,
+            )
+        body = format_html("\n  {}\n  {}\n", comments, actions)
+    return format_html("{}{}</article>", head, body)
