@@ -249,7 +249,7 @@ def version_uploaded(*, version: Version) -> list[Notification]:
             ignore_conflicts=True,
         )
         return []
-    _mark_seen(version.author_id, doc.pk, version.number)
+    _mark_seen(version.author_id, doc.pk, version.number, new=True)
     reasons: dict[int, str] = {}
     _merge(
         reasons,
@@ -536,9 +536,12 @@ def settings_update(*, user: User, email: str) -> NotificationSettings:
     return found
 
 
-def _mark_seen(user_id: Any, document_id: Any, number: int) -> None:
+def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False) -> None:
+    """Version ``number`` of the document is seen by the person. ``new``: it was made just now,
+    so nobody can have seen it yet and the read that spares a page read again its write is
+    left out."""
     rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
-    if rows.filter(version_number__gte=number).exists():
+    if not new and rows.filter(version_number__gte=number).exists():
         return  # seen already (a page read again): no write for nothing
     if rows.filter(version_number__lt=number).update(version_number=number, seen_at=timezone.now()):
         return

@@ -14,8 +14,8 @@ are serialised whole, and would fail there if transactions began ``DEFERRED`` (t
 read the row the first is about to change).
 
 ``LOCKS`` names every function that takes a row lock and the test that shows it matters, or why
-it is redundant; a new ``select_for_update`` without a line there fails
-``test_every_row_lock_is_accounted_for``.
+it is redundant; a new ``select_for_update`` or upsert (``ON CONFLICT ... DO UPDATE``) without a
+line there fails ``test_every_row_lock_is_accounted_for``.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ LOCKS: dict[str, str] = {
         "test_two_events_of_one_audit_chain_at_once_both_land_in_order, "
         "test_the_first_events_of_a_new_audit_chain_at_once_land_in_order"
     ),
-    "documents.services.blob_store": COLLECTOR,
+    # An upsert (ON CONFLICT ... DO UPDATE) locks the row it touches as an update does.
+    "documents.services._blob_claim": COLLECTOR,
     "documents.services.blobs_collect_garbage": COLLECTOR,
     "core.services._give_back": (
         "test_worker_leases.py::test_two_workers_starting_at_once_give_each_task_back_once"
@@ -148,7 +149,12 @@ def row_lock_sites() -> set[str]:
                 calls = [
                     n
                     for n in ast.walk(node)
-                    if isinstance(n, ast.Attribute) and n.attr == "select_for_update"
+                    if (isinstance(n, ast.Attribute) and n.attr == "select_for_update")
+                    or (
+                        isinstance(n, ast.Constant)
+                        and isinstance(n.value, str)
+                        and "DO UPDATE" in n.value.upper()
+                    )
                 ]
                 if calls:
                     found.add(f"{path.parent.name}.{path.stem}.{node.name}")
