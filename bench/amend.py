@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.config import REPO, Config, redact
+from bench.config import DEFAULT_PG, REPO, Config, redact
 from bench.libreoffice import soffice_convert, soffice_path, soffice_times, soffice_version
 from bench.machine import load_average, machine
 from bench.previews import Writer, pdf_pages
@@ -56,7 +56,6 @@ PROFILE = bool(os.environ.get("BENCH_AMEND_PROFILE", ""))
 PAGES = 50
 WORDS = 24_000
 TEN = 10
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MODULE = "bench.amend"
 

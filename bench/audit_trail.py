@@ -29,7 +29,6 @@ must then be installed) and the profiles printed. Nothing here fails on timing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -41,16 +40,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.config import Config, redact
+from bench.config import Config
 from bench.machine import load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import child_figures, postgres_answers
+from bench.server import each_database
 
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", "") or 1_000_000)
 REQUESTS = int(os.environ.get("BENCH_AUDIT_REQUESTS", "") or 100)
 SECONDS = float(os.environ.get("BENCH_AUDIT_SECONDS", "") or 20)
 PROFILE = os.environ.get("BENCH_AUDIT_PROFILE", "") == "1"
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 MANAGER = "priya@example.org"
 PEOPLE = 300
 DOCUMENTS = 2000
@@ -540,29 +538,15 @@ def render(runs: list[dict[str, Any]], notes: list[str], info: Any) -> str:
 def main() -> None:
     from django.conf import settings
 
-    from bench.run import postgres_database
-
     if not settings.configured:  # postgres_database closes Django's connections: none here
         settings.configure(DATABASES={})
     config = Config.from_env()
     config.base_dir.mkdir(parents=True, exist_ok=True)
     info = machine()
-    runs, notes = [], []
     only = os.environ.get("BENCH_AUDIT_DATABASES", "sqlite,postgresql").split(",")
-    if "sqlite" in only:
-        step("SQLite")
-        figures = child_figures(config, "bench.audit_trail", [], "")
-        runs.append({"label": "SQLite", **figures})
-    pg_url = config.postgres_url or DEFAULT_PG
-    if "postgresql" in only:
-        if postgres_answers(pg_url):
-            step(f"PostgreSQL at {redact(pg_url)}")
-            with contextlib.ExitStack() as stack:
-                database_url = stack.enter_context(postgres_database(pg_url))
-                figures = child_figures(config, "bench.audit_trail", [], database_url)
-                runs.append({"label": "PostgreSQL", **figures})
-        else:
-            notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
+    runs, notes = each_database(
+        config, "bench.audit_trail", labels=("SQLite", "PostgreSQL"), only=only
+    )
     text = render(runs, notes, info)
     print()
     print(text)

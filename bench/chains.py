@@ -61,7 +61,6 @@ WORKERS = max(1, int(os.environ.get("BENCH_CHAINS_WORKERS", "") or 2))
 BEFORE = os.environ.get("BENCH_CHAINS_BEFORE", "") or "3eb2ae0^"
 AFTER = os.environ.get("BENCH_CHAINS_AFTER", "")  # a commit; empty: this checkout as it is
 REDIS_URL = os.environ.get("BENCH_CHAINS_REDIS_URL", "") or "redis://127.0.0.1:6379/6"
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def step(message: str) -> None:
@@ -557,7 +556,7 @@ def redis_answers() -> bool:
 def main() -> None:
     from django.conf import settings
 
-    from bench.config import Config, redact
+    from bench.config import DEFAULT_PG, Config, redact
     from bench.machine import machine
     from bench.report import write_section
     from bench.search import postgres_answers

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
+# The PostgreSQL server a benchmark uses when BENCH_POSTGRES_URL is not set.
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
 def redact(url: str) -> str:

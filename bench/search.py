@@ -15,7 +15,6 @@ fails on timing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -27,14 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.config import Config, redact
+from bench.config import Config
 from bench.machine import load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import child_figures, postgres_answers
+from bench.server import each_database
 
 DOCS = int(os.environ.get("BENCH_SEARCH_DOCS", "50000"))
 QUERIES = int(os.environ.get("BENCH_SEARCH_QUERIES", "200"))
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 WORKSPACES = 10
 MEMBER_OF = 5
 BODY_WORDS = 120
@@ -304,25 +302,14 @@ def render(rows: list[dict[str, Any]], notes: list[str], info: Any) -> str:
 def main() -> None:
     from django.conf import settings
 
-    from bench.run import postgres_database
-
     if not settings.configured:  # postgres_database closes Django's connections: none here
         settings.configure(DATABASES={})
     config = Config.from_env()
     config.base_dir.mkdir(parents=True, exist_ok=True)
     info = machine()
-    rows, notes = [], []
-    step("SQLite (FTS5)")
-    rows.append({"label": "SQLite FTS5", **child_figures(config, "bench.search", [], "")})
-    pg_url = config.postgres_url or DEFAULT_PG
-    if postgres_answers(pg_url):
-        step(f"PostgreSQL at {redact(pg_url)}")
-        with contextlib.ExitStack() as stack:
-            database_url = stack.enter_context(postgres_database(pg_url))
-            figures = child_figures(config, "bench.search", [], database_url)
-            rows.append({"label": "PostgreSQL (GIN, tsvector)", **figures})
-    else:
-        notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
+    rows, notes = each_database(
+        config, "bench.search", labels=("SQLite FTS5", "PostgreSQL (GIN, tsvector)")
+    )
     text = render(rows, notes, info)
     print()
     print(text)

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bench.config import MIB, REPO, Config
+from bench.config import DEFAULT_PG, MIB, REPO, Config, redact
 
 # Variables of the developer's shell that would point the run at their own data or settings.
 CLEARED = (
@@ -112,6 +112,38 @@ def child_figures(
         return dict(json.loads(out.read_text()))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def each_database(
+    config: Config,
+    module: str,
+    *,
+    labels: tuple[str, str] | None = None,
+    only: Sequence[str] = ("sqlite", "postgresql"),
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """:func:`child_figures` of ``module`` on the embedded SQLite, then on a throw-away
+    database of the PostgreSQL server (``BENCH_POSTGRES_URL``, else the local one) if it
+    answers: the figures of each run (with ``label`` set from ``labels`` when given) and notes
+    on runs skipped. ``only`` names the databases to run on."""
+    from bench.run import postgres_database
+
+    runs: list[dict[str, Any]] = []
+    notes: list[str] = []
+    sqlite_label, postgres_label = labels or ("", "")
+    if "sqlite" in only:
+        print(f"[{module}] SQLite", flush=True)
+        figures = child_figures(config, module, [], "")
+        runs.append({"label": sqlite_label, **figures} if labels else figures)
+    if "postgresql" in only:
+        pg_url = config.postgres_url or DEFAULT_PG
+        if postgres_answers(pg_url):
+            print(f"[{module}] PostgreSQL at {redact(pg_url)}", flush=True)
+            with postgres_database(pg_url) as database_url:
+                figures = child_figures(config, module, [], database_url)
+            runs.append({"label": postgres_label, **figures} if labels else figures)
+        else:
+            notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
+    return runs, notes
 
 
 def free_port() -> int:

@@ -26,7 +26,6 @@ upload pays for. Nothing here fails on timing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -37,15 +36,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.config import Config, redact
+from bench.config import Config
 from bench.machine import filesystem_of, load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import Server, child_figures, postgres_answers
+from bench.server import Server, each_database
 
 COUNT = max(1, int(os.environ.get("BENCH_SMALL_UPLOADS", "") or 1000))
 SIZE = 4096
 WARM_UP = 20
-DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 BUDGET_PER_SECOND = 100
 
 
@@ -347,25 +345,12 @@ def render(rows: list[dict[str, Any]], notes: list[str], info: Any, config: Conf
 def main() -> None:
     from django.conf import settings
 
-    from bench.run import postgres_database
-
     if not settings.configured:  # postgres_database closes Django's connections: none here
         settings.configure(DATABASES={})
     config = Config.from_env()
     config.base_dir.mkdir(parents=True, exist_ok=True)
     info = machine()
-    rows: list[dict[str, Any]] = []
-    notes: list[str] = []
-    step("SQLite")
-    rows.append(child_figures(config, "bench.small_uploads", [], ""))
-    pg_url = config.postgres_url or DEFAULT_PG
-    if postgres_answers(pg_url):
-        step(f"PostgreSQL at {redact(pg_url)}")
-        with contextlib.ExitStack() as stack:
-            database_url = stack.enter_context(postgres_database(pg_url))
-            rows.append(child_figures(config, "bench.small_uploads", [], database_url))
-    else:
-        notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: its run was skipped.")
+    rows, notes = each_database(config, "bench.small_uploads")
     text = render(rows, notes, info, config)
     print()
     print(text)
