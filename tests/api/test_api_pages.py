@@ -320,9 +320,11 @@ def queries_for(client: Any, url: str) -> int:
     return len(captured)
 
 
-def first_and_second_page(client: Any, url: str) -> tuple[int, int]:
+def first_and_second_page(client: Any, url: str, limit: int = 2) -> tuple[int, int]:
+    """The queries of the list's first two pages of ``limit`` rows. The longer list is read in
+    longer pages: a query made per row would then show as a difference."""
     sep = "&" if "?" in url else "?"
-    first = f"{url}{sep}limit=2"
+    first = f"{url}{sep}limit={limit}"
     second = client.get(first).json()["next"]
     assert second is not None
     return queries_for(client, first), queries_for(client, second)
@@ -335,7 +337,7 @@ def test_a_document_page_takes_the_same_queries_however_long_the_list(team):
     few = first_and_second_page(editor, url)
 
     add_documents(editor, team.workspace, *(f"paper-{i}.txt" for i in range(3, 12)))
-    many = first_and_second_page(editor, url)
+    many = first_and_second_page(editor, url, limit=5)
 
     assert many == few
 
@@ -356,6 +358,6 @@ def test_member_and_conversation_pages_take_the_same_queries_however_long_the_li
     for i in range(8):
         add_member(team.workspace, UserFactory(), "viewer")
         conversation_start(actor=team.manager, access=access, title=f"U{i}", body="Hello")
-    many = first_and_second_page(client, members), first_and_second_page(client, talk)
+    many = first_and_second_page(client, members, 5), first_and_second_page(client, talk, 5)
 
     assert many == few
