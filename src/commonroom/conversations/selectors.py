@@ -20,7 +20,8 @@ from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
 from commonroom.conversations.models import Conversation, ConversationRead, Message
-from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.exceptions import NotFound
+from commonroom.core.pagination import limit_check
 from commonroom.documents.selectors import live_documents
 from commonroom.workspaces.selectors import WorkspaceAccess, member_workspace_ids, parse_uuid
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from commonroom.documents.models import Document
 
 PAGE_SIZE = 50
-MAX_LIMIT = 200
 _NEVER = Value(datetime(1970, 1, 1, tzinfo=UTC), output_field=DateTimeField())
 
 
@@ -162,8 +162,7 @@ def message_page(
 ) -> MessagePage:
     """A page of messages, oldest first: the latest ``limit`` (or the ``limit`` before message
     ``before``), or the first ``limit`` after ``after`` (a message id or an ISO time)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApplicationError(f"The limit must be between 1 and {MAX_LIMIT}.", code="bad_limit")
+    limit_check(limit)
     qs = _messages(conversation)
     if after:
         found = list(qs.filter(created_at__gt=_after_time(conversation, after))[: limit + 1])

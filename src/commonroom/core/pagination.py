@@ -64,6 +64,13 @@ class PageIn(Schema):
     )
 
 
+def limit_check(limit: int) -> None:
+    """A page's ``limit``, 1 to ``MAX_LIMIT``, or 400 ``bad_limit`` with a sentence: the same
+    rule for every list, a conversation's message page included."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApplicationError(f"The limit must be between 1 and {MAX_LIMIT}.", code="bad_limit")
+
+
 def page_schema(item: type[Schema], name: str, **extra: Any) -> type[Schema]:
     """The envelope of a list of ``item``: ``items`` and ``next``, and any ``extra`` fields
     (given as pydantic field definitions) the list already had."""
@@ -199,8 +206,7 @@ class Page:
 def page_for(params: PageIn, *, keyset: Keyset, scope: str) -> Page:
     """Read a request's ``limit`` and ``cursor`` for the list ``scope`` names (its kind and
     whatever it is a list of: ``documents:<workspace id>:<folder id>``)."""
-    if not 1 <= params.limit <= MAX_LIMIT:
-        raise ApplicationError(f"The limit must be between 1 and {MAX_LIMIT}.", code="bad_limit")
+    limit_check(params.limit)
     after = None
     if params.cursor is not None:
         try:
