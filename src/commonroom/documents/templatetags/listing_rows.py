@@ -153,10 +153,10 @@ _CROSSED = '<strong class="nhsuk-tag nhsuk-tag--orange">Crossed amendment</stron
 _LOCKED = '<strong class="nhsuk-tag nhsuk-tag--blue cr-edit-lock-tag">{}</strong>'
 
 
-def _folder_row(f: Folder, url: str, now: datetime) -> SafeString:
+def _folder_row(f: Folder, url: str, now: datetime, icon: SafeString) -> SafeString:
     return format_html(
         _FOLDER_ROW,
-        SafeString(get_template("icons/folder.svg").render()),
+        icon,
         url.replace(_HOLE, str(f.pk)),
         f.name,
         ago(f.created_at, now),
@@ -207,7 +207,8 @@ def listing_rows(context: template.Context) -> SafeString:
     folders = context.get("folders") or []
     if folders:
         url = reverse("folder_detail", args=[workspace.pk, _HOLE])
-        parts.extend(_folder_row(f, url, now) for f in folders)
+        icon = SafeString(get_template("icons/folder.svg").render())
+        parts.extend(_folder_row(f, url, now, icon) for f in folders)
     documents = context.get("documents") or []
     if documents:
         url = reverse("document_detail", args=[workspace.pk, _HOLE])

@@ -17,7 +17,7 @@ from django.utils import timezone
 from commonroom.audit.actions import Action
 from commonroom.audit.models import AuditEvent, ReadingAudited
 from commonroom.documents.models import Document
-from commonroom.documents.selectors import folder_documents
+from commonroom.documents.selectors import folder_documents, folder_listing
 from commonroom.documents.tests.factories import make_folder, new_version, upload
 from commonroom.notifications.models import DocumentSeen
 from commonroom.workspaces.selectors import workspace_access
@@ -104,13 +104,16 @@ def _plan(page: Any) -> str:
         return str(page.explain())
 
 
+@pytest.mark.parametrize("selector", [folder_documents, folder_listing], ids=["whole", "listing"])
 @pytest.mark.parametrize("in_folder", [False, True], ids=["top level", "in a folder"])
-def test_a_folders_listing_is_read_in_its_order_from_an_index(team: Any, in_folder: bool) -> None:
+def test_a_folders_listing_is_read_in_its_order_from_an_index(
+    team: Any, in_folder: bool, selector: Any
+) -> None:
     folder = make_folder(team.editor, team.workspace, "Papers") if in_folder else None
     for name in ("b.txt", "a.txt", "c.txt"):
         upload(team.editor, team.workspace, name, name.encode(), folder=folder)
     access = workspace_access(user=team.viewer, workspace_id=team.workspace.pk)
-    page = folder_documents(access=access, folder=folder)[:100]
+    page = selector(access=access, folder=folder)[:100]
     plan = _plan(page)
     index = "doc_in_folder_by_name" if in_folder else "doc_top_level_by_name"
     assert index in plan, plan
