@@ -200,7 +200,8 @@ def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
     """The blob's row made, or its ``touched_at`` moved to now, in one statement (an upsert,
     which takes the row's lock as an update does, so it waits for a collector holding it and
     then finds the row, or none and makes it). Returns (blob, created): created when the row
-    it returns is the one this statement made (its ``created_at`` is this claim's time)."""
+    it returns is the one this statement made, as the database tells (only a row just made has
+    ``touched_at`` equal to ``created_at``: an update moves ``touched_at`` alone)."""
     now = timezone.now()
     at = connection.ops.adapt_datetimefield_value(now)
     table = connection.ops.quote_name(Blob._meta.db_table)
@@ -209,21 +210,20 @@ def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
             f"INSERT INTO {table} (sha256, size, created_at, touched_at) "  # noqa: S608 - our table
             "VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (sha256) DO UPDATE SET touched_at = excluded.touched_at "
-            "RETURNING size, created_at",
+            "RETURNING size, created_at, created_at = touched_at",
             [sha, size, at, at],
         )
         row = cursor.fetchone()
-    size_stored, created_at = row
+    size_stored, created_at, created = row
     # SQLite answers with the time it stores (in UTC, without its zone), as text or as Python's
     # sqlite3 reads that text; PostgreSQL with the time itself.
     if isinstance(created_at, str):
         created_at = datetime.fromisoformat(created_at)
     if timezone.is_naive(created_at):
         created_at = created_at.replace(tzinfo=UTC)
-    created = created_at == now
     blob = Blob(sha256=sha, size=size_stored, created_at=created_at, touched_at=now)
     blob._state.adding = False  # a row that exists, as a queryset would hand it
-    return blob, created
+    return blob, bool(created)
 
 
 # --- Versions --------------------------------------------------------------------------------
