@@ -35,6 +35,12 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
+def person_name(full_name: str | None, email: str | None) -> str:
+    """How a person is named on every page: their full name, or else their address (for rows
+    read as values, without a ``User``)."""
+    return full_name or email or ""
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in. ``kind`` says staff or external guest; ``is_superuser`` marks an
     administrator (sees the whole audit trail); ``is_staff`` only opens Django's admin site;
@@ -71,7 +77,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def display_name(self) -> str:
-        return self.full_name or self.email
+        return person_name(self.full_name, self.email)
 
     @property
     def is_guest(self) -> bool:

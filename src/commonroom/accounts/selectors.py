@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from commonroom.accounts.exceptions import TokenRefused
 from commonroom.accounts.models import ApiToken, EmailCodeFactor, User
+from commonroom.accounts.models import person_name as person_name  # for rows read as values
 from commonroom.accounts.permissions import api_tokens_refusal
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)

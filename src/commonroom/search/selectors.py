@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from commonroom.accounts.selectors import users_in_workspaces
+from commonroom.accounts.selectors import person_name, users_in_workspaces
 from commonroom.core.exceptions import ApplicationError
 from commonroom.search.backends import COUNT_CAP, MARK_END, MARK_START, Filters, backend, words
 from commonroom.search.models import Kind, SearchEntry
@@ -162,8 +162,7 @@ def _hit(entry: _Shown, title_marked: str, body_marked: str) -> Hit:
             reverse("conversation_detail", args=[ws, entry.conversation_id])
             + f"#message-{entry.object_id}"
         )
-    # As User.display_name: the full name, or else the address.
-    author_name = (entry.author_full_name or entry.author_email or "") if entry.author_id else ""
+    author_name = person_name(entry.author_full_name, entry.author_email) if entry.author_id else ""
     return Hit(
         kind=entry.kind,
         title=title,
