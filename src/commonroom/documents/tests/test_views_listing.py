@@ -32,8 +32,11 @@ def test_listing_shows_each_documents_latest_version(client, team):
     response = listing(client, team)
     assert response.status_code == 200
     [doc] = response.context["documents"]
-    assert [v.number for v in doc.latest_versions] == [3]
-    assert doc.latest_versions[0].author == team.manager
+    assert doc.current_version_number == 3
+    assert doc.latest is not None
+    assert doc.latest.size == len(b"three")
+    assert doc.latest.author_name == team.manager.display_name
+    assert f"by {team.manager.display_name}" in response.content.decode()
 
 
 def test_query_count_does_not_grow_with_documents_or_versions(client, team):
