@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Max, Prefetch, QuerySet
+from django.db.models import F, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from commonroom.accounts.selectors import person_name
@@ -164,8 +164,8 @@ class ListedVersion:
 
 @dataclass(slots=True, eq=False)
 class ListedDocument:
-    """A document as a folder's page lists it, with its latest version; the page adds who
-    holds it open elsewhere and whether it is new to its reader."""
+    """A document as a folder's page lists it to a reader, with its latest version and whether
+    it is new to them; the page adds who holds it open elsewhere."""
 
     pk: uuid.UUID
     name: str
@@ -179,41 +179,74 @@ class ListedDocument:
     new_since_read: bool = False
 
 
-def listed_documents(rows: Iterable[Any], folder: Folder | None) -> list[ListedDocument]:
+def newest_read_number(reader: User, document_ref: str) -> Subquery:
+    """The newest version number of the document at ``document_ref`` (the outer query's) that
+    ``reader`` has read, or NULL (:func:`last_read_numbers`' figure, for one row of a larger
+    read)."""
+    return Subquery(
+        VersionRead.objects.filter(reader=reader, document_id=OuterRef(document_ref))
+        .order_by()
+        .values("document_id")
+        .annotate(newest=Max("version__number"))
+        .values("newest")
+    )
+
+
+def listed_documents(
+    rows: Iterable[Any], folder: Folder | None, reader: User
+) -> list[ListedDocument]:
     """:func:`folder_listing`'s rows (of ``folder``) as :class:`ListedDocument`, each with its
-    latest version's size, crossing and author's name: one query for any number of rows."""
+    latest version's size, crossing and author's name, and whether it is new to ``reader``
+    (its current version newer than the newest they read of it: "New since you last read
+    it"): one query for any number of rows."""
     rows = list(rows)
     latest = {
-        document_id: ListedVersion(size, based_on_latest, person_name(full_name, email))
-        for document_id, size, based_on_latest, full_name, email in Version.objects.filter(
+        row[0]: row[1:]
+        for row in Version.objects.filter(
             document_id__in=[row.id for row in rows],
             number=F("document__current_version_number"),
         )
         .order_by()
-        .values_list("document_id", "size", "based_on_latest", "author__full_name", "author__email")
-    }
-    return [
-        ListedDocument(
-            pk=row.id,
-            name=row.name,
-            folder_id=row.folder_id,
-            folder=folder,
-            current_version_number=row.current_version_number,
-            updated_at=row.updated_at,
-            sealed_version_id=row.sealed_version_id,
-            latest=latest.get(row.id),
+        .annotate(newest_read=newest_read_number(reader, "document_id"))
+        .values_list(
+            "document_id",
+            "size",
+            "based_on_latest",
+            "author__full_name",
+            "author__email",
+            "newest_read",
         )
-        for row in rows
-    ]
+    }
+    listed = []
+    for row in rows:
+        found = latest.get(row.id)
+        version = newest_read = None
+        if found is not None:
+            size, based_on_latest, full_name, email, newest_read = found
+            version = ListedVersion(size, based_on_latest, person_name(full_name, email))
+        listed.append(
+            ListedDocument(
+                pk=row.id,
+                name=row.name,
+                folder_id=row.folder_id,
+                folder=folder,
+                current_version_number=row.current_version_number,
+                updated_at=row.updated_at,
+                sealed_version_id=row.sealed_version_id,
+                latest=version,
+                new_since_read=newest_read is not None and newest_read < row.current_version_number,
+            )
+        )
+    return listed
 
 
 def folder_listing_page(
-    *, access: WorkspaceAccess, folder: Folder | None, number: Any, per_page: int
+    *, access: WorkspaceAccess, folder: Folder | None, reader: User, number: Any, per_page: int
 ) -> Page[ListedDocument]:
     """Page ``number`` (the last for one past the end, the first for anything not a number)
-    of ``folder``'s documents as its page lists them (:func:`listed_documents`)."""
+    of ``folder``'s documents as its page lists them to ``reader`` (:func:`listed_documents`)."""
     page = Paginator(folder_listing(access=access, folder=folder), per_page).get_page(number)
-    return Page(listed_documents(page.object_list, folder), page.number, page.paginator)
+    return Page(listed_documents(page.object_list, folder, reader), page.number, page.paginator)
 
 
 def latest_version(document: Document) -> Version | None:

@@ -118,17 +118,19 @@ def _folder_page(
     """The listing of a folder (or the workspace's top level): folders, then documents a page
     of ``PAGE_SIZE`` at a time. Asked with ``HX-Request``, only the parts the page's script
     replaces when something here changes (its breadcrumbs, heading and listing)."""
+    # Each document with "New since you last read it" when it is.
     page = folder_listing_page(
-        access=access, folder=folder, number=request.GET.get("page"), per_page=PAGE_SIZE
+        access=access,
+        folder=folder,
+        reader=request.user,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
     )
     listed = list(page.object_list)
     # "Being edited in Word by Tom since 10:02", beside each document another program holds.
     locks = edit_locks(access=access, documents=listed)
-    # "New since you last read it": the newest version the person read, each document.
-    last_read = last_read_numbers(user=request.user, documents=listed)
     for doc in listed:
         doc.edit_lock = locks.get(doc.pk)
-        doc.new_since_read = doc.pk in last_read and last_read[doc.pk] < doc.current_version_number
     return render(
         request,
         "workspaces/_live_parts.html" if _live_parts(request) else "workspaces/detail.html",
