@@ -146,7 +146,7 @@ def conversations_list(
     access = _access(request, workspace_id)
     window = page_for(page, keyset=NEWEST_ACTIVITY_FIRST, scope=f"conversations:{workspace_id}")
     rows = window.window(conversation_list(access=access, user=request.user))
-    return window.answer(request, rows, lambda c: conversation_out(c, access))
+    return window.respond(request, rows, lambda c: conversation_out(c, access))
 
 
 @router.get("/{workspace_id}/conversations/{conversation_id}/messages", response=MessagePage)
@@ -164,7 +164,7 @@ def messages_list(
     )
     window = page_for(page, keyset=OLDEST_MESSAGE_FIRST, scope=f"messages:{conversation.pk}")
     rows = window.window(conversation_messages(conversation=conversation))
-    return window.answer(request, rows, lambda m: message_out(m, access, request.user))
+    return window.respond(request, rows, lambda m: message_out(m, access, request.user))
 
 
 @router.post("/{workspace_id}/conversations", response={201: ConversationOut, 200: ConversationOut})

@@ -75,7 +75,7 @@ def notifications(request: AuthedRequest, page: Query[PageIn], unread: bool = Fa
         scope=f"notifications:{request.user.pk}:{'unread' if unread else 'all'}",
     )
     rows = window.window(notification_list(user=request.user, unread_only=unread))
-    return window.answer(request, rows, _notification_out, unread=unread_count(request.user))
+    return window.respond(request, rows, _notification_out, unread=unread_count(request.user))
 
 
 @router.post("/notifications/read", response={204: None})

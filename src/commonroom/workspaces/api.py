@@ -184,7 +184,7 @@ def workspace_list(request: AuthedRequest, page: Query[PageIn]) -> object:
     time."""
     window = page_for(page, keyset=WORKSPACE_ORDER, scope=f"workspaces:{request.user.pk}")
     rows = window.window(user_memberships(user=request.user))
-    return window.answer(
+    return window.respond(
         request, rows, lambda m: workspace_out(membership_access(m, user=request.user))
     )
 
@@ -248,7 +248,7 @@ def member_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query[Pag
     window = page_for(page, keyset=MEMBER_ORDER, scope=f"members:{workspace_id}")
     rows = window.window(workspace_members(access=access))
     me = request.user.pk
-    return window.answer(
+    return window.respond(
         request, rows, lambda m: member_out(m, end_date_told=managing or m.user_id == me)
     )
 
@@ -309,7 +309,7 @@ def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query
     services.require_ability(access, "manage_members", "Only managers can see invitations.")
     window = page_for(page, keyset=INVITATION_ORDER, scope=f"invitations:{workspace_id}")
     rows = window.window(workspace_invitations(access=access))
-    return window.answer(request, rows, invitation_out)
+    return window.respond(request, rows, invitation_out)
 
 
 @router.post("/{workspace_id}/invitations", response={201: InvitationOut, 200: MemberOut})
