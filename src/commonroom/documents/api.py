@@ -35,6 +35,7 @@ from commonroom.documents.selectors import (
     folder_children,
     folder_documents,
     folder_get,
+    folder_rows,
     last_read_numbers,
     latest_version,
     reading_token,
@@ -161,6 +162,17 @@ def folder_out(f: Folder) -> dict[str, object]:
         "parent_id": f.parent_id,
         "created_at": f.created_at,
         "deleted_at": f.deleted_at,
+    }
+
+
+def folder_row_out(row: Mapping[str, Any]) -> dict[str, object]:
+    """:func:`folder_out` of a row of ``selectors.FOLDER_COLUMNS``."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "parent_id": row["parent_id"],
+        "created_at": row["created_at"],
+        "deleted_at": row["deleted_at"],
     }
 
 
@@ -303,8 +315,8 @@ def folder_list(
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     parent = _folder(access, parent_id)
     window = page_for(page, keyset=BY_NAME, scope=f"folders:{workspace_id}:{parent_id or ''}")
-    rows = window.window(folder_children(access=access, folder=parent))
-    return window.respond(request, rows, folder_out)
+    rows = window.window(folder_rows(folder_children(access=access, folder=parent)))
+    return window.respond(request, rows, folder_row_out)
 
 
 @router.post("/{workspace_id}/folders", response={201: FolderOut})
@@ -724,8 +736,8 @@ def trash_folder_list(
     Managers only."""
     access = _trash_access(request, workspace_id)
     window = page_for(page, keyset=LAST_TRASHED_FIRST, scope=f"trash-folders:{workspace_id}")
-    rows = window.window(trash_items(access=access)[0])
-    return window.respond(request, rows, folder_out)
+    rows = window.window(folder_rows(trash_items(access=access)[0]))
+    return window.respond(request, rows, folder_row_out)
 
 
 @router.get("/{workspace_id}/trash/documents", response=DocumentPage)

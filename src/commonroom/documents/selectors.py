@@ -166,6 +166,15 @@ DOCUMENT_COLUMNS = (
 )
 
 
+# What the API shows of a folder (``documents.api.folder_out``), as columns of ``values()``.
+FOLDER_COLUMNS = ("id", "name", "parent_id", "created_at", "deleted_at")
+
+
+def folder_rows(folders: QuerySet[Folder]) -> QuerySet[Folder, dict[str, Any]]:
+    """``folders`` (:func:`folder_children`, or the trash's) as rows of :data:`FOLDER_COLUMNS`."""
+    return folders.select_related(None).values(*FOLDER_COLUMNS)
+
+
 def document_rows(documents: QuerySet[Document]) -> QuerySet[Document, dict[str, Any]]:
     """``documents`` (the queryset of one of the selectors above, which decide which documents
     the person may see) as rows of :data:`DOCUMENT_COLUMNS`: each document with its latest
