@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,8 +11,8 @@ from pydantic import Field, StringConstraints
 
 from commonroom.accounts import services
 from commonroom.accounts.auth import BrowserSessionAuth
-from commonroom.accounts.models import ApiToken, TokenScope, User
-from commonroom.accounts.selectors import tokens_for_user
+from commonroom.accounts.models import ApiToken, TokenScope, User, UserKind
+from commonroom.accounts.selectors import person_name, tokens_for_user
 from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -44,6 +45,32 @@ def person_out(user: User | None) -> dict[str, Any] | None:
         "name": user.display_name,
         "is_guest": user.is_guest,
         "guest_domain": user.guest_domain or None,
+    }
+
+
+# What :func:`person_row_out` reads of a person, as columns of ``values()`` (after a prefix:
+# ``author__id``...), for lists read as rows.
+PERSON_COLUMNS = ("id", "full_name", "email", "kind")
+
+
+def person_columns(prefix: str) -> tuple[str, ...]:
+    """:data:`PERSON_COLUMNS` of the person ``prefix`` names (``"author__"``)."""
+    return tuple(f"{prefix}{column}" for column in PERSON_COLUMNS)
+
+
+def person_row_out(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+    """:func:`person_out` of the person read as :func:`person_columns` of ``prefix`` in ``row``
+    (None when there is none: a left join found no one), by the same rules."""
+    pk = row[f"{prefix}id"]
+    if pk is None:
+        return None
+    email = row[f"{prefix}email"]
+    guest = row[f"{prefix}kind"] == UserKind.GUEST
+    return {
+        "id": pk,
+        "name": person_name(row[f"{prefix}full_name"], email),
+        "is_guest": guest,
+        "guest_domain": (email.rsplit("@", 1)[-1].lower() if guest else "") or None,
     }
 
 
@@ -99,7 +126,7 @@ def token_list(request: AuthedRequest, page: Query[PageIn]) -> object:
     """Your API tokens, revoked ones included, newest first, a page at a time."""
     window = page_for(page, keyset=NEWEST_TOKEN_FIRST, scope=f"tokens:{request.user.pk}")
     rows = window.window(tokens_for_user(user=request.user))
-    return window.answer(request, rows, _token_out)
+    return window.respond(request, rows, _token_out)
 
 
 @router.post("/me/tokens", response={201: TokenCreated}, auth=BrowserSessionAuth())

@@ -173,7 +173,8 @@ def request_out(r: ApprovalRequest) -> dict[str, Any]:
         "history": [
             {"at": h.at, "actor": person_out(h.actor), "text": h.text} for h in r.history.all()
         ],
-        "abilities": dict(r.can),  # type: ignore[attr-defined]
+        # Only those the schema names (a list's page is not validated, core.pagination).
+        "abilities": {k: r.can[k] for k in RequestAbilitiesOut.model_fields},  # type: ignore[attr-defined]
     }
 
 
@@ -205,7 +206,7 @@ def request_list(
     doc_access = _doc(request, workspace_id, document_id)
     window = page_for(page, keyset=NEWEST_REQUEST_FIRST, scope=f"approvals:{document_id}")
     found = document_requests(doc_access=doc_access, user=request.user, page=window)
-    return window.answer(request, found, request_out)
+    return window.respond(request, found, request_out)
 
 
 @router.post(A, response={201: RequestOut}, openapi_extra=ASK_409)
@@ -379,4 +380,4 @@ def awaiting(request: AuthedRequest, page: Query[PageIn]) -> object:
     lists under "Awaiting my approval"."""
     window = page_for(page, keyset=SOONEST_DUE_FIRST, scope=f"awaiting:{request.user.pk}")
     found = awaiting_my_approval(user=request.user, page=window)
-    return window.answer(request, found, _awaiting_out)
+    return window.respond(request, found, _awaiting_out)

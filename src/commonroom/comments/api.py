@@ -4,16 +4,17 @@ selectors, services and abilities as the pages."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
-from commonroom.accounts.api import PersonOut, person_out
+from commonroom.accounts.api import PersonOut, person_out, person_row_out
 from commonroom.comments import services
 from commonroom.comments.models import Comment
-from commonroom.comments.selectors import document_threads
+from commonroom.comments.selectors import thread_rows
 from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
@@ -113,19 +114,42 @@ def comment_out(c: Comment) -> dict[str, Any]:
     }
 
 
-def thread_out(root: Comment) -> dict[str, Any]:
+def comment_row_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`comment_out` of a row of ``selectors.COMMENT_COLUMNS`` (with ``mentioned``)."""
     return {
-        **comment_out(root),
-        "replies": [comment_out(r) for r in getattr(root, "thread_replies", [])],
+        "id": row["id"],
+        "thread": row["thread_id"],
+        "version": row["version__number"],
+        "author": person_row_out(row, "author__"),
+        "body": row["body"],
+        "body_html": row["body_html"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "deleted": row["deleted_at"] is not None,
+        "resolved_at": row["resolved_at"],
+        "resolved_by": person_row_out(row, "resolved_by__"),
+        "anchor_quote": row["anchor_quote"],
+        "anchor_position": row["anchor_position"],
+        "mentioned": row["mentioned"],
+        "client_key": row["client_key"],
+    }
+
+
+def thread_row_out(root: Mapping[str, Any]) -> dict[str, Any]:
+    """A thread as the API lists it: its first comment (as :func:`comment_out` shows it), its
+    replies and its passages, from a row of ``selectors.thread_rows``."""
+    return {
+        **comment_row_out(root),
+        "replies": [comment_row_out(r) for r in root["replies"]],
         "passages": [
             {
-                "version": p.version.number,
-                "state": p.state,
-                "block": p.block,
-                "start": p.start,
-                "end": p.end,
+                "version": p["version__number"],
+                "state": p["state"],
+                "block": p["block"],
+                "start": p["start"],
+                "end": p["end"],
             }
-            for p in getattr(root, "thread_passages", [])
+            for p in root["passages"]
         ],
     }
 
@@ -158,7 +182,7 @@ def comment_list(
     a time."""
     doc_access = _doc(request, workspace_id, document_id)
     window = page_for(page, keyset=OLDEST_THREAD_FIRST, scope=f"threads:{document_id}")
-    return window.answer(request, document_threads(doc_access=doc_access, page=window), thread_out)
+    return window.respond(request, thread_rows(doc_access=doc_access, page=window), thread_row_out)
 
 
 @router.post(C, response={200: CommentOut, 201: CommentOut})

@@ -84,6 +84,61 @@ def document_threads(
     return _with_passages(page.window(threads) if page else list(threads), doc_access)
 
 
+# What the API shows of a comment (``comments.api.comment_row_out``), as columns of
+# ``values()``: its author and resolver joined in, so that a page of threads is read as rows
+# rather than some six hundred model instances.
+COMMENT_COLUMNS = (
+    "id",
+    "thread_id",
+    "version__number",
+    "body",
+    "body_html",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+    "resolved_at",
+    "anchor_quote",
+    "anchor_position",
+    "client_key",
+    *(f"author__{column}" for column in ("id", "full_name", "email", "kind")),
+    *(f"resolved_by__{column}" for column in ("id", "full_name", "email", "kind")),
+)
+PASSAGE_COLUMNS = ("thread_id", "version__number", "state", "block", "start", "end")
+
+
+def thread_rows(*, doc_access: DocumentAccess, page: Page) -> list[dict[str, Any]]:
+    """``page``'s window of the threads on the document (the API's list), oldest first, as
+    :func:`document_threads` finds them, each a row of :data:`COMMENT_COLUMNS` with its replies
+    (``replies``: rows, oldest first), its passages on later versions (``passages``: rows of
+    :data:`PASSAGE_COLUMNS`, oldest version first) and, on every comment, the ids of those it
+    mentions (``mentioned``, ascending). Four queries however many threads and replies."""
+    roots = page.window(
+        Comment.objects.filter(document=doc_access.document, thread__isnull=True).values(
+            *COMMENT_COLUMNS
+        )
+    )
+    ids = [root["id"] for root in roots]
+    replies = list(
+        Comment.objects.filter(thread_id__in=ids).order_by("created_at").values(*COMMENT_COLUMNS)
+    )
+    mentioned: dict[Any, list[int]] = {}
+    for comment_id, user_id in Comment.mentioned.through.objects.filter(
+        comment_id__in=[*ids, *(r["id"] for r in replies)]
+    ).values_list("comment_id", "user_id"):
+        mentioned.setdefault(comment_id, []).append(user_id)
+    by_root: dict[Any, dict[str, Any]] = {}
+    for root in roots:
+        root.update(replies=[], passages=[], mentioned=sorted(mentioned.get(root["id"], [])))
+        by_root[root["id"]] = root
+    for reply in replies:
+        reply["mentioned"] = sorted(mentioned.get(reply["id"], []))
+        by_root[reply["thread_id"]]["replies"].append(reply)
+    passages = ThreadPassage.objects.filter(thread_id__in=ids).order_by("version__number")
+    for passage in passages.values(*PASSAGE_COLUMNS):
+        by_root[passage["thread_id"]]["passages"].append(passage)
+    return roots
+
+
 def thread_get(*, doc_access: DocumentAccess, comment_id: Any) -> Comment:
     """The thread that ``comment_id`` starts (or, for a reply, belongs to), with its replies."""
     pk = parse_uuid(comment_id)

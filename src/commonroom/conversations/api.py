@@ -4,22 +4,27 @@ Same selectors, services and abilities as the pages."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from ninja import Query, Router, Schema, Status
 from pydantic import ConfigDict, Field, StringConstraints
 
-from commonroom.accounts.api import PersonOut, person_out
+from commonroom.accounts.api import PersonOut, person_out, person_row_out
 from commonroom.conversations import services
 from commonroom.conversations.models import Conversation, Message
-from commonroom.conversations.permissions import conversation_abilities, message_abilities
+from commonroom.conversations.permissions import (
+    conversation_abilities,
+    message_abilities,
+    message_abilities_as,
+)
 from commonroom.conversations.selectors import (
     PAGE_SIZE,
     conversation_get,
-    conversation_list,
-    conversation_messages,
+    conversation_rows,
     message_page,
+    message_rows,
 )
 from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
@@ -121,6 +126,45 @@ def message_out(m: Message, access: WorkspaceAccess, user: User) -> dict[str, ob
     }
 
 
+def conversation_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[str, object]:
+    """:func:`conversation_out` of a row of ``selectors.CONVERSATION_COLUMNS``."""
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "started_by": person_row_out(row, "created_by__"),
+        "created_at": row["created_at"],
+        "last_message_at": row["last_message_at"],
+        "message_count": row["message_count"],
+        "unread": row["unread"],
+        "abilities": conversation_abilities(access),
+    }
+
+
+def message_row_out(
+    row: Mapping[str, Any], access: WorkspaceAccess, user: User
+) -> dict[str, object]:
+    """:func:`message_out` of a row of ``selectors.message_rows``."""
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "author": person_row_out(row, "author__"),
+        "body": row["body"],
+        "body_html": row["body_html"],
+        "document_id": row["document_id"],
+        "mentioned": row["mentioned"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "deleted_at": row["deleted_at"],
+        "client_key": row["client_key"],
+        "abilities": message_abilities_as(
+            access,
+            deleted=row["deleted_at"] is not None,
+            author_id=row["author__id"],
+            user=user,
+        ),
+    }
+
+
 def _info(request: AuthedRequest) -> RequestInfo:
     return RequestInfo.from_request(request)
 
@@ -145,8 +189,8 @@ def conversations_list(
     a page at a time."""
     access = _access(request, workspace_id)
     window = page_for(page, keyset=NEWEST_ACTIVITY_FIRST, scope=f"conversations:{workspace_id}")
-    rows = window.window(conversation_list(access=access, user=request.user))
-    return window.answer(request, rows, lambda c: conversation_out(c, access))
+    rows = window.window(conversation_rows(access=access, user=request.user))
+    return window.respond(request, rows, lambda row: conversation_row_out(row, access))
 
 
 @router.get("/{workspace_id}/conversations/{conversation_id}/messages", response=MessagePage)
@@ -163,8 +207,8 @@ def messages_list(
         access=access, conversation_id=conversation_id, user=request.user
     )
     window = page_for(page, keyset=OLDEST_MESSAGE_FIRST, scope=f"messages:{conversation.pk}")
-    rows = window.window(conversation_messages(conversation=conversation))
-    return window.answer(request, rows, lambda m: message_out(m, access, request.user))
+    rows = message_rows(conversation=conversation, page=window)
+    return window.respond(request, rows, lambda row: message_row_out(row, access, request.user))
 
 
 @router.post("/{workspace_id}/conversations", response={201: ConversationOut, 200: ConversationOut})

@@ -8,7 +8,7 @@ misspelt name is a type error (see ``workspaces.permissions``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from commonroom.conversations.models import Message
 from commonroom.workspaces.selectors import WorkspaceAccess
@@ -40,9 +40,19 @@ def conversation_abilities(access: WorkspaceAccess) -> ConversationAbilities:
 
 
 def message_abilities(access: WorkspaceAccess, message: Message, user: User) -> MessageAbilities:
+    return message_abilities_as(
+        access, deleted=message.is_deleted, author_id=message.author_id, user=user
+    )
+
+
+def message_abilities_as(
+    access: WorkspaceAccess, *, deleted: bool, author_id: Any, user: User
+) -> MessageAbilities:
+    """:func:`message_abilities` of a message known by whether it is deleted and who wrote it
+    (a row of a list read as values)."""
     can_post = access.can("comment")
-    live = not message.is_deleted
-    own = message.author_id == user.pk
+    live = not deleted
+    own = author_id == user.pk
     return {
         "edit": can_post and live and own,
         "delete": live and ((can_post and own) or access.can("manage_members")),

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from commonroom.conversations.models import Conversation, ConversationRead, Message
 from commonroom.core.exceptions import NotFound
-from commonroom.core.pagination import limit_check
+from commonroom.core.pagination import Page, limit_check
 from commonroom.documents.selectors import live_documents
 from commonroom.workspaces.selectors import WorkspaceAccess, member_workspace_ids, parse_uuid
 
@@ -68,6 +68,51 @@ def conversation_list(*, access: WorkspaceAccess, user: User) -> QuerySet[Conver
         .annotate(unread=_unread_count(user))
         .order_by("-last_message_at", "-created_at")
     )
+
+
+# What the API shows of a conversation and of a message, as columns of ``values()`` (with the
+# person who started or wrote it joined in): a list of a hundred read as rows, not instances.
+PERSON = ("id", "full_name", "email", "kind")
+CONVERSATION_COLUMNS = (
+    "id",
+    "title",
+    "created_at",
+    "last_message_at",
+    "message_count",
+    "unread",
+    *(f"created_by__{column}" for column in PERSON),
+)
+MESSAGE_COLUMNS = (
+    "id",
+    "conversation_id",
+    "body",
+    "body_html",
+    "document_id",
+    "created_at",
+    "edited_at",
+    "deleted_at",
+    "client_key",
+    *(f"author__{column}" for column in PERSON),
+)
+
+
+def conversation_rows(*, access: WorkspaceAccess, user: User) -> QuerySet[Conversation, Any]:
+    """:func:`conversation_list` as rows of :data:`CONVERSATION_COLUMNS`."""
+    return conversation_list(access=access, user=user).values(*CONVERSATION_COLUMNS)
+
+
+def message_rows(*, conversation: Conversation, page: Page) -> list[dict[str, Any]]:
+    """``page``'s window of :func:`conversation_messages` as rows of :data:`MESSAGE_COLUMNS`,
+    each with the ids of those it mentions (``mentioned``, ascending): two queries."""
+    rows = page.window(Message.objects.filter(conversation=conversation).values(*MESSAGE_COLUMNS))
+    mentioned: dict[Any, list[int]] = {}
+    for message_id, user_id in Message.mentioned.through.objects.filter(
+        message_id__in=[row["id"] for row in rows]
+    ).values_list("message_id", "user_id"):
+        mentioned.setdefault(message_id, []).append(user_id)
+    for row in rows:
+        row["mentioned"] = sorted(mentioned.get(row["id"], []))
+    return rows
 
 
 def conversation_get(*, access: WorkspaceAccess, conversation_id: Any, user: User) -> Conversation:

@@ -14,13 +14,19 @@ Invariants:
 - a limit outside 1 to ``MAX_LIMIT`` is refused with 400 ``bad_limit``, as a message page's is;
 - every row is still read through its app's selector, which checks the person's access as it
   did before: a page is a window over what the person may see, never a way round it;
-- the number of queries a page takes does not depend on how many rows the list has.
+- the number of queries a page takes does not depend on how many rows the list has;
+- a page answered by :meth:`Page.respond` is written as JSON straight from the dicts its list
+  builds, without the per-item validation of the operation's response schema: each list's
+  dicts hold exactly the schema's fields with the types it declares, so the bytes are those the
+  validation would have produced (``tests/api/test_api_page_output.py`` holds every list to that,
+  and the OpenAPI schema is unchanged: the operation still declares it).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import reduce
@@ -28,9 +34,11 @@ from operator import or_
 from typing import Any, TypeVar
 
 from django.core import signing
-from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest, QueryDict
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
 from ninja import Schema
+from ninja.renderers import JSONRenderer
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field, create_model
 
 from commonroom.core.exceptions import ApplicationError
@@ -39,7 +47,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 200
 SALT = "commonroom.api.page"
 
-M = TypeVar("M", bound=Model)
 R = TypeVar("R")
 
 
@@ -100,10 +107,16 @@ class Keyset:
     fields: tuple[str, ...]
 
     def values_of(self, row: Any) -> tuple[Any, ...]:
+        """The ordering values of ``row``: a model instance, or a dict of ``values()`` (which
+        names ``pk`` ``id``)."""
         values = []
         for field in self.fields:
+            name = field.lstrip("-")
+            if isinstance(row, Mapping):
+                values.append(row["id" if name == "pk" else name])
+                continue
             value = row
-            for part in field.lstrip("-").split("__"):
+            for part in name.split("__"):
                 value = getattr(value, part)
             values.append(value)
         return tuple(values)
@@ -172,9 +185,10 @@ class Page:
     limit: int
     after: tuple[Any, ...] | None
 
-    def window(self, rows: QuerySet[M]) -> list[M]:
-        """This page's rows of ``rows`` (a selector's queryset), with one more if there is a
-        next page: ordered by the keyset, starting after the cursor, in one query."""
+    def window(self, rows: QuerySet[Any, R]) -> list[R]:
+        """This page's rows of ``rows`` (a selector's queryset, of model instances or of
+        ``values()`` dicts), with one more if there is a next page: ordered by the keyset,
+        starting after the cursor, in one query."""
         rows = rows.order_by(*self.keyset.fields)
         if self.after is not None:
             rows = rows.filter(self.keyset.after_q(self.after))
@@ -201,6 +215,47 @@ class Page:
             query["limit"] = str(self.limit)
             next_url = f"{request.path}?{query.urlencode()}"
         return {**extra, "items": sent, "next": next_url}
+
+    def respond(
+        self,
+        request: HttpRequest,
+        rows: Sequence[R],
+        out: Callable[[R], Any],
+        **extra: Any,
+    ) -> HttpResponse:
+        """:meth:`answer`, written as JSON now (:func:`json_response`): for a list whose ``out``
+        gives each item's dict exactly as the operation's schema declares it, so that a page of a
+        hundred is not validated again field by field (a third of a page's time)."""
+        return json_response(self.answer(request, rows, out, **extra))
+
+
+class PageEncoder(NinjaJSONEncoder):
+    """The API's JSON encoder (ninja's ``JSONRenderer.encoder_class``, Django's beneath it),
+    with the two types a page holds hundreds of, times and ids, written first, exactly as
+    Django's encoder writes them, before the chain of checks for types a page never holds."""
+
+    def default(self, o: Any) -> Any:
+        kind = type(o)
+        if kind is datetime:
+            # As django.core.serializers.json.DjangoJSONEncoder (ECMA-262's format).
+            r = o.isoformat()
+            if o.microsecond:
+                r = r[:23] + r[26:]
+            if r.endswith("+00:00"):
+                r = r.removesuffix("+00:00") + "Z"
+            return r
+        if kind is uuid.UUID:
+            return str(o)
+        return super().default(o)
+
+
+def json_response(data: Any) -> HttpResponse:
+    """``data`` written as the API's JSON renderer writes an answer (ninja's ``JSONRenderer``: its
+    encoder, its content type), for an answer whose dicts already hold what its schema says."""
+    return HttpResponse(
+        json.dumps(data, cls=PageEncoder, **JSONRenderer.json_dumps_params),
+        content_type=f"{JSONRenderer.media_type}; charset={JSONRenderer.charset}",
+    )
 
 
 def page_for(params: PageIn, *, keyset: Keyset, scope: str) -> Page:

@@ -4,6 +4,7 @@ downloads stream. Same selectors, services and abilities as the pages."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -12,6 +13,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field, StrictBool, StringConstraints
 
+from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
@@ -19,7 +21,7 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
-from commonroom.documents.permissions import DocumentAbilities
+from commonroom.documents.permissions import DocumentAbilities, document_abilities
 from commonroom.documents.selectors import (
     READING_RULE,
     READING_SECONDS,
@@ -27,17 +29,20 @@ from commonroom.documents.selectors import (
     Reader,
     abilities_of,
     document_access,
+    document_rows,
     document_versions,
     edit_locks,
     folder_children,
     folder_documents,
     folder_get,
+    folder_rows,
     last_read_numbers,
     latest_version,
     reading_token,
     trash_items,
     version_get,
     version_readers,
+    version_rows,
 )
 from commonroom.documents.uploads import upload_error
 from commonroom.workspaces.selectors import WorkspaceAccess, workspace_access
@@ -160,6 +165,17 @@ def folder_out(f: Folder) -> dict[str, object]:
     }
 
 
+def folder_row_out(row: Mapping[str, Any]) -> dict[str, object]:
+    """:func:`folder_out` of a row of ``selectors.FOLDER_COLUMNS``."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "parent_id": row["parent_id"],
+        "created_at": row["created_at"],
+        "deleted_at": row["deleted_at"],
+    }
+
+
 def version_out(v: Version) -> dict[str, object]:
     return {
         "number": v.number,
@@ -183,6 +199,37 @@ def version_out(v: Version) -> dict[str, object]:
             if v.while_locked_by is not None
             else None
         ),
+    }
+
+
+def version_row_out(row: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
+    """:func:`version_out` of a row of ``selectors.VERSION_COLUMNS`` (each named after
+    ``prefix``), for the lists."""
+    while_locked = None
+    if row[f"{prefix}while_locked_by_id"] is not None:
+        email = row[f"{prefix}while_locked_by__email"]
+        while_locked = {
+            "holder_email": email,
+            "holder_name": person_name(row[f"{prefix}while_locked_by__full_name"], email),
+            "app": row[f"{prefix}while_locked_in"],
+            "since": row[f"{prefix}while_locked_since"] or row[f"{prefix}created_at"],
+        }
+    return {
+        "number": row[f"{prefix}number"],
+        "filename": row[f"{prefix}filename"],
+        "content_type": row[f"{prefix}content_type"],
+        "size": row[f"{prefix}size"],
+        "sha256": row[f"{prefix}blob_id"],
+        "author_email": row[f"{prefix}author__email"],
+        "created_at": row[f"{prefix}created_at"],
+        "note": row[f"{prefix}note"],
+        "based_on": row[f"{prefix}based_on_number"],
+        "based_on_latest": row[f"{prefix}based_on_latest"],
+        "based_on_from_file": row[f"{prefix}based_on_from_file"],
+        "identical_to": row[f"{prefix}identical_to_number"],
+        "restored_from": row[f"{prefix}restored_from_number"],
+        "record_at": row[f"{prefix}record_at"],
+        "while_locked": while_locked,
     }
 
 
@@ -212,6 +259,26 @@ def document_out(
         "deleted_at": d.deleted_at,
         "sealed_version": d.sealed_version.number if d.sealed_version else None,
         "latest": version_out(latest) if latest else None,
+        "abilities": abilities,
+    }
+
+
+def document_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[str, object]:
+    """:func:`document_out` of a row of ``selectors.DOCUMENT_COLUMNS``, for the lists: what
+    the person may do with it decided for each row from its own state, as for one document."""
+    abilities = document_abilities(
+        access, in_trash=row["deleted_at"] is not None, sealed=row["sealed_version_id"] is not None
+    )
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "folder_id": row["folder_id"],
+        "current_version": row["current_version_number"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "deleted_at": row["deleted_at"],
+        "sealed_version": row["sealed_version__number"],
+        "latest": None if row["latest__number"] is None else version_row_out(row, "latest__"),
         "abilities": abilities,
     }
 
@@ -248,8 +315,8 @@ def folder_list(
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     parent = _folder(access, parent_id)
     window = page_for(page, keyset=BY_NAME, scope=f"folders:{workspace_id}:{parent_id or ''}")
-    rows = window.window(folder_children(access=access, folder=parent))
-    return window.answer(request, rows, folder_out)
+    rows = window.window(folder_rows(folder_children(access=access, folder=parent)))
+    return window.respond(request, rows, folder_row_out)
 
 
 @router.post("/{workspace_id}/folders", response={201: FolderOut})
@@ -315,8 +382,8 @@ def document_list(
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     folder = _folder(access, folder_id)
     window = page_for(page, keyset=BY_NAME, scope=f"documents:{workspace_id}:{folder_id or ''}")
-    rows = window.window(folder_documents(access=access, folder=folder))
-    return window.answer(request, rows, lambda d: document_out(d, abilities_of(access, d)))
+    rows = window.window(document_rows(folder_documents(access=access, folder=folder)))
+    return window.respond(request, rows, lambda row: document_row_out(row, access))
 
 
 # An upload whose bytes are the latest version's makes nothing (documents.services).
@@ -512,8 +579,8 @@ def version_list(
     """The document's versions, newest first, a page at a time."""
     doc_access = _doc(request, workspace_id, document_id)
     window = page_for(page, keyset=NEWEST_VERSION_FIRST, scope=f"versions:{document_id}")
-    rows = window.window(document_versions(doc_access=doc_access))
-    return window.answer(request, rows, version_out)
+    rows = window.window(version_rows(document_versions(doc_access=doc_access)))
+    return window.respond(request, rows, version_row_out)
 
 
 @router.post(
@@ -669,8 +736,8 @@ def trash_folder_list(
     Managers only."""
     access = _trash_access(request, workspace_id)
     window = page_for(page, keyset=LAST_TRASHED_FIRST, scope=f"trash-folders:{workspace_id}")
-    rows = window.window(trash_items(access=access)[0])
-    return window.answer(request, rows, folder_out)
+    rows = window.window(folder_rows(trash_items(access=access)[0]))
+    return window.respond(request, rows, folder_row_out)
 
 
 @router.get("/{workspace_id}/trash/documents", response=DocumentPage)
@@ -681,8 +748,8 @@ def trash_document_list(
     first. Managers only."""
     access = _trash_access(request, workspace_id)
     window = page_for(page, keyset=LAST_TRASHED_FIRST, scope=f"trash-documents:{workspace_id}")
-    rows = window.window(trash_items(access=access)[1])
-    return window.answer(request, rows, lambda d: document_out(d, abilities_of(access, d)))
+    rows = window.window(document_rows(trash_items(access=access)[1]))
+    return window.respond(request, rows, lambda row: document_row_out(row, access))
 
 
 @router.post("/{workspace_id}/trash/documents/{document_id}/restore", response=DocumentOut)

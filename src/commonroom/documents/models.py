@@ -74,6 +74,25 @@ class Folder(TrashMixin):
 
     class Meta:
         ordering = ["name"]
+        indexes = [
+            # The API's folder lists in their order (name, id), at the top level and inside a
+            # folder, as the documents' below; and the trash's, last put there first.
+            models.Index(
+                fields=["workspace", "name", "id"],
+                condition=models.Q(parent__isnull=True, deleted_at__isnull=True),
+                name="folder_top_level_by_name",
+            ),
+            models.Index(
+                fields=["parent", "name", "id"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="folder_in_folder_by_name",
+            ),
+            models.Index(
+                fields=["workspace", "-deleted_at", "-id"],
+                condition=models.Q(deleted_at__isnull=False, trashed_with__isnull=True),
+                name="folder_trash_by_time",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -117,6 +136,14 @@ class Document(TrashMixin):
                 fields=["folder", "name", "id"],
                 condition=models.Q(deleted_at__isnull=True),
                 name="doc_in_folder_by_name",
+            ),
+            # The trash (what was put there on its own, not with a folder), last put there
+            # first: a page read from the index rather than every document of the workspace
+            # filtered and sorted.
+            models.Index(
+                fields=["workspace", "-deleted_at", "-id"],
+                condition=models.Q(deleted_at__isnull=False, trashed_with__isnull=True),
+                name="doc_trash_by_time",
             ),
         ]
 

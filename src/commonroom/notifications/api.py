@@ -4,8 +4,9 @@ caller's own notifications and email settings, and following documents."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -14,8 +15,7 @@ from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
 from commonroom.core.views import AuthedRequest
 from commonroom.documents.selectors import document_access
 from commonroom.notifications import services
-from commonroom.notifications.models import Notification
-from commonroom.notifications.selectors import notification_list, unread_count
+from commonroom.notifications.selectors import notification_rows, unread_count
 
 router = Router(tags=["notifications"])
 
@@ -41,18 +41,19 @@ NotificationListOut = page_schema(
 NEWEST_NOTIFICATION_FIRST = Keyset(("-created_at", "-pk"))
 
 
-def _notification_out(n: Notification) -> dict[str, object]:
+def _notification_out(row: Mapping[str, Any]) -> dict[str, object]:
+    """A notification as the API shows it, from a row of ``selectors.NOTIFICATION_COLUMNS``."""
     return {
-        "id": n.pk,
-        "kind": n.kind,
-        "workspace_id": n.workspace_id,
-        "document_id": n.document_id,
-        "actor_email": n.actor.email if n.actor else None,
-        "summary": n.summary,
-        "excerpt": n.excerpt,
-        "target_url": n.target_url,
-        "created_at": n.created_at,
-        "read_at": n.read_at,
+        "id": row["id"],
+        "kind": row["kind"],
+        "workspace_id": row["workspace_id"],
+        "document_id": row["document_id"],
+        "actor_email": row["actor__email"],
+        "summary": row["summary"],
+        "excerpt": row["excerpt"],
+        "target_url": row["target_url"],
+        "created_at": row["created_at"],
+        "read_at": row["read_at"],
     }
 
 
@@ -74,8 +75,8 @@ def notifications(request: AuthedRequest, page: Query[PageIn], unread: bool = Fa
         keyset=NEWEST_NOTIFICATION_FIRST,
         scope=f"notifications:{request.user.pk}:{'unread' if unread else 'all'}",
     )
-    rows = window.window(notification_list(user=request.user, unread_only=unread))
-    return window.answer(request, rows, _notification_out, unread=unread_count(request.user))
+    rows = window.window(notification_rows(user=request.user, unread_only=unread))
+    return window.respond(request, rows, _notification_out, unread=unread_count(request.user))
 
 
 @router.post("/notifications/read", response={204: None})

@@ -178,7 +178,7 @@ def suggestion_list(
         scope=f"suggestions:{document_id}:{filters.state or ''}",
     )
     found = document_suggestions(doc_access=doc_access, state=state, page=window)
-    return window.answer(request, found, suggestion_out)
+    return window.respond(request, found, suggestion_out)
 
 
 @router.post(S, response={200: SuggestionOut, 201: SuggestionOut})

@@ -4,8 +4,9 @@ abilities as the pages; the abilities are returned so clients never recompute th
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.db import transaction
 from ninja import Query, Router, Schema, Status
@@ -20,10 +21,11 @@ from commonroom.workspaces.models import DownloadRule, Invitation, Membership, R
 from commonroom.workspaces.permissions import download_settings
 from commonroom.workspaces.selectors import (
     WorkspaceAccess,
+    invitations_listed,
+    member_rows,
     membership_access,
     user_memberships,
     workspace_access,
-    workspace_invitations,
     workspace_members,
 )
 
@@ -151,6 +153,20 @@ def member_out(m: Membership, *, end_date_told: bool = True) -> dict[str, object
     }
 
 
+def member_row_out(row: Mapping[str, Any], *, end_date_told: bool) -> dict[str, object]:
+    """:func:`member_out` of a row of ``selectors.MEMBER_COLUMNS``."""
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "email": row["user__email"],
+        "full_name": row["user__full_name"],
+        "kind": row["user__kind"],
+        "role": row["role"],
+        "added_at": row["added_at"],
+        "access_until": row["access_until"] if end_date_told else None,
+    }
+
+
 def invitation_out(i: Invitation) -> dict[str, object]:
     return {
         "id": i.pk,
@@ -184,7 +200,7 @@ def workspace_list(request: AuthedRequest, page: Query[PageIn]) -> object:
     time."""
     window = page_for(page, keyset=WORKSPACE_ORDER, scope=f"workspaces:{request.user.pk}")
     rows = window.window(user_memberships(user=request.user))
-    return window.answer(
+    return window.respond(
         request, rows, lambda m: workspace_out(membership_access(m, user=request.user))
     )
 
@@ -246,10 +262,12 @@ def member_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query[Pag
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     managing = access.can("manage_members")
     window = page_for(page, keyset=MEMBER_ORDER, scope=f"members:{workspace_id}")
-    rows = window.window(workspace_members(access=access))
+    rows = window.window(member_rows(access=access))
     me = request.user.pk
-    return window.answer(
-        request, rows, lambda m: member_out(m, end_date_told=managing or m.user_id == me)
+    return window.respond(
+        request,
+        rows,
+        lambda row: member_row_out(row, end_date_told=managing or row["user_id"] == me),
     )
 
 
@@ -308,8 +326,8 @@ def invitation_list(request: AuthedRequest, workspace_id: uuid.UUID, page: Query
     access = workspace_access(user=request.user, workspace_id=workspace_id)
     services.require_ability(access, "manage_members", "Only managers can see invitations.")
     window = page_for(page, keyset=INVITATION_ORDER, scope=f"invitations:{workspace_id}")
-    rows = window.window(workspace_invitations(access=access))
-    return window.answer(request, rows, invitation_out)
+    rows = window.window(invitations_listed(access=access))
+    return window.respond(request, rows, invitation_out)
 
 
 @router.post("/{workspace_id}/invitations", response={201: InvitationOut, 200: MemberOut})

@@ -172,6 +172,25 @@ def workspace_members(*, access: WorkspaceAccess) -> QuerySet[Membership]:
     )
 
 
+# What the API shows of a member (``workspaces.api.member_row_out``), as columns of
+# ``values()``.
+MEMBER_COLUMNS = (
+    "id",
+    "user_id",
+    "user__email",
+    "user__full_name",
+    "user__kind",
+    "role",
+    "added_at",
+    "access_until",
+)
+
+
+def member_rows(*, access: WorkspaceAccess) -> QuerySet[Membership, Any]:
+    """:func:`workspace_members` as rows of :data:`MEMBER_COLUMNS`, for the API's list."""
+    return workspace_members(access=access).values(*MEMBER_COLUMNS)
+
+
 def current_members(*, access: WorkspaceAccess) -> list[Membership]:
     """:func:`workspace_members` read once for ``access`` (one request's) and kept with it: a
     page that shows the members in several parts (the approvers to choose from, who has read a
@@ -189,6 +208,27 @@ def workspace_invitations(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
     if not access.can("manage_members"):
         return Invitation.objects.none()
     return access.workspace.invitations.select_related("invited_by", "accepted_by")
+
+
+def invitations_listed(*, access: WorkspaceAccess) -> QuerySet[Invitation]:
+    """:func:`workspace_invitations` with only what the API's list shows of each (and what
+    decides its ``status``), without the people who sent or accepted it."""
+    return (
+        workspace_invitations(access=access)
+        .select_related(None)
+        .only(
+            "id",
+            "workspace_id",
+            "email",
+            "role",
+            "accepted_at",
+            "revoked_at",
+            "expires_at",
+            "email_error",
+            "created_at",
+            "access_until",
+        )
+    )
 
 
 def account_exists(email: str) -> bool:

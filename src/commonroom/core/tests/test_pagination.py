@@ -84,3 +84,40 @@ def test_a_limit_outside_1_to_200_is_refused(limit):
         page_for(PageIn(limit=limit), keyset=Keyset(("pk",)), scope="test")
 
     assert refused.value.code == "bad_limit"
+
+
+def test_a_page_is_written_exactly_as_the_apis_own_encoder_writes_it():
+    import json
+    from datetime import timedelta, timezone
+
+    from ninja.renderers import JSONRenderer
+
+    from commonroom.core.pagination import PageEncoder
+
+    page = {
+        "items": [
+            {
+                "at": datetime(2026, 12, 5, 4, 30, 1, 250, tzinfo=UTC),
+                "whole_second": datetime(2026, 12, 5, 4, 30, 1, tzinfo=UTC),
+                "elsewhere": datetime(
+                    2026, 7, 1, 9, 0, 0, 999999, tzinfo=timezone(timedelta(hours=1))
+                ),
+                "naive": datetime(2026, 1, 2, 3, 4, 5, 6),  # noqa: DTZ001 (written as it is)
+                "due": date(2027, 1, 31),
+                "id": uuid.UUID("0e10baea-761b-48b1-a735-2c0ebda17a96"),
+                "none": None,
+                "nested": {"ids": [uuid.UUID(int=7)], "n": 3, "ok": True, "name": "Ré"},
+            }
+        ],
+        "next": None,
+    }
+
+    assert json.dumps(page, cls=PageEncoder) == json.dumps(page, cls=JSONRenderer.encoder_class)
+
+
+def test_the_page_encoder_is_the_api_renderers_own():
+    from ninja.renderers import JSONRenderer
+
+    from commonroom.core.pagination import PageEncoder
+
+    assert issubclass(PageEncoder, JSONRenderer.encoder_class)
