@@ -18,6 +18,7 @@ LOADED_WHEN_NEEDED = {
     "commonroom.webdav.app": "the first request to /dav/",
     "commonroom.webdav.resources": "the first request to /dav/",
     "commonroom.webdav.locks": "the first request to /dav/",
+    "lxml": "the first Office file opened or changed (office.package, office.wordedit)",
     "jwt": "the first sign-in through the identity provider (accounts.sso)",
     "fpdf": "the first certificate drawn (certificates.drawing)",
     "fontTools": "the first certificate drawn",
