@@ -45,9 +45,9 @@ from commonroom.core.pooled_sqlite3.base import pool_connections  # noqa: E402
 from commonroom.core.wal_keeper import keep_wal_open  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
-from commonroom.webdav.app import MOUNT, body_limit  # noqa: E402
 from commonroom.webdav.asgi import DavEndpoint, with_dav  # noqa: E402
 from commonroom.webdav.auth import person_of  # noqa: E402
+from commonroom.webdav.mount import MOUNT, body_limit  # noqa: E402
 
 # Django's ASGI handler spools each request body (over 1 MiB) but an upload's to a temporary
 # file. Put those beside the uploads on the data disk, never on a memory-backed /tmp, so memory

@@ -28,7 +28,6 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
 from allauth.account.models import EmailAddress
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.mfa.stages import AuthenticateStage
@@ -99,6 +98,10 @@ class Adapter(OpenIDConnectOAuth2Adapter):
     """The provider's endpoints, with every ID token's signature checked."""
 
     def _decode_id_token(self, app: SocialApp, id_token: str) -> dict[str, Any]:
+        # PyJWT is loaded by the first sign-in through the provider, not by every process that
+        # loads this module at start (allauth does, for the provider's class).
+        import jwt
+
         try:
             algorithm, key = jwtkit.fetch_key(
                 id_token, self.openid_config["jwks_uri"], jwtkit.lookup_kid_jwk

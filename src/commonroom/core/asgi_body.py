@@ -93,6 +93,15 @@ class _Chunks:
                 wanted = 0
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def take_piece(self, size: int) -> bytes:
+        """Up to ``size`` bytes from the first chunk only, as a socket's ``recv`` gives what
+        has arrived: a message read whole is handed on without a copy, where a read spanning
+        two messages would join them (a copy of every byte of an upload's body)."""
+        if not self._chunks:
+            return b""
+        head, start = self._chunks[0], self._offset
+        return self.take(min(size, len(head) - start))
+
     def find(self, sub: bytes) -> int:
         """Where ``sub`` first is (-1: nowhere). Rare (a form's lines), so the chunks are
         joined into one first."""
@@ -198,8 +207,8 @@ class StreamedBody:
         if self._incomplete or self._closed:
             raise BodyEndedEarly("The request body ended before all of it arrived.")
 
-    def _take(self, size: int) -> bytes:
-        data = self._buffer.take(size)
+    def _take(self, size: int, *, piece: bool = False) -> bytes:
+        data = self._buffer.take_piece(size) if piece else self._buffer.take(size)
         if self._pump_waiting and len(self._buffer) <= BUFFER_BYTES // 2:
             self._pump_waiting = False
             self._loop.call_soon_threadsafe(self._room.set)
@@ -211,9 +220,10 @@ class StreamedBody:
                 self._wait(lambda: False)
                 return self._take(len(self._buffer))
             # What has arrived, up to ``size``, as a socket gives it: the parser takes what
-            # comes, so the file is written as the body arrives.
+            # comes, so the file is written as the body arrives; one message at most, so
+            # its bytes are not copied to join it to the next.
             self._wait(lambda: len(self._buffer) > 0 or size == 0)
-            return self._take(size)
+            return self._take(size, piece=True)
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = size if size is not None and size >= 0 else None

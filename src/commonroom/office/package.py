@@ -16,6 +16,10 @@ What must always hold:
   adds a part.
 
 Every refusal is an :class:`OfficeFileError` whose message is a sentence for people.
+
+lxml is imported by the functions that use it (here, in ``wordedit`` and ``properties``): the
+suggestions app loads this library at start, and a serving process that never opens an Office
+file need not hold lxml (4 MiB).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import posixpath
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import IO, Any
-
-from lxml import etree
+from typing import IO, TYPE_CHECKING, Any
 
 from commonroom.core.exceptions import ApplicationError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 MAX_MEMBERS = 5_000
 MAX_TOTAL = 200 * 1024 * 1024  # uncompressed bytes, all members together
@@ -55,6 +60,8 @@ class OfficeFileError(ApplicationError):
 
 
 def _parser() -> etree.XMLParser:
+    from lxml import etree
+
     return etree.XMLParser(
         resolve_entities=False,
         load_dtd=False,
@@ -67,6 +74,8 @@ def _parser() -> etree.XMLParser:
 def parse_xml(data: bytes) -> Any:
     """``data`` parsed as XML by lxml with no DTD, no entity and no network (an lxml element).
     XML that declares a DTD is refused."""
+    from lxml import etree
+
     try:
         root = etree.fromstring(data, parser=_parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -89,6 +98,8 @@ def _declares_dtd(data: bytes) -> bool:
 def serialize_xml(root: Any, *, standalone: bool | None = None) -> bytes:
     """``root``'s whole document as UTF-8 XML with a declaration; ``standalone`` as the parsed
     document said, unless given."""
+    from lxml import etree
+
     tree = root.getroottree()
     if standalone is None:
         standalone = tree.docinfo.standalone
@@ -106,6 +117,8 @@ _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 def serialize_like(root: Any, original: bytes) -> bytes:
     """``root``'s document as UTF-8, after the declaration ``original`` begins with (kept
     exactly when ``original`` is UTF-8; otherwise a UTF-8 declaration is written)."""
+    from lxml import etree
+
     prolog = _PROLOG.match(original)
     declared = _ENCODING.search(prolog.group(0)) if prolog else None
     utf8 = declared is None or declared.group(1).lower() in (b"utf-8", b"utf8")
@@ -261,6 +274,8 @@ class Package:
         """A new part, appended after the others, with its content type (an override in
         ``[Content_Types].xml``) and a relationship of ``rel_type`` from ``rel_from`` (a part
         name, or ``None`` for the package itself). Returns the relationship's id."""
+        from lxml import etree
+
         name = name.lstrip("/")
         if name in self or not name or name.endswith("/"):
             raise OfficeFileError(f"The file already has a part named {name}.")

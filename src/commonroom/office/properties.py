@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from lxml import etree
-
 from commonroom.office.package import OfficeFileError, Package
 
 CUSTOM_PART = "docProps/custom.xml"
@@ -71,6 +69,8 @@ def _check(name: str, value: str) -> None:
 
 
 def _property(parent: Any, name: str, value: str, pid: int) -> Any:
+    from lxml import etree
+
     prop = etree.SubElement(parent, f"{{{CUSTOM_NS}}}property")
     prop.set("fmtid", USER_DEFINED)
     prop.set("pid", str(pid))
@@ -83,6 +83,8 @@ def set_custom_property(package: Package, name: str, value: str) -> None:
     """Set the text property ``name`` to ``value`` in ``package``: replaced where it exists
     (whatever its type was), added after the others otherwise; the part is added when the file
     has none."""
+    from lxml import etree
+
     _check(name, value)
     part = _custom_part(package)
     if part is None:

@@ -48,8 +48,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lxml import etree
-
 from commonroom.office.package import (
     OfficeFileError,
     Package,
@@ -481,6 +479,8 @@ def _anchor(atoms: list[_Atom], start: int, end: int) -> tuple[_Atom, int] | Non
 
 
 def _el(tag: str, attributes: dict[str, str] | None = None) -> Any:
+    from lxml import etree
+
     return etree.Element(_w(tag), attributes or {})
 
 
@@ -847,6 +847,8 @@ def _comment_element(
     comment_id: str, author: str, date: datetime, text: str, ids: _Ids
 ) -> tuple[Any, str]:
     """A ``w:comment`` and the ``w14:paraId`` of its last paragraph."""
+    from lxml import etree
+
     element = _el(
         "comment",
         {
@@ -881,6 +883,8 @@ def _add_comments(
     threads: Sequence[CommentThread],
     ids: _Ids,
 ) -> None:
+    from lxml import etree
+
     comments_name = next(
         (t for _i, k, t in package.relationships(main) if k == COMMENTS_REL and t in package),
         None,
@@ -1012,6 +1016,8 @@ def _run(
     tracked: bool,
     threads: Sequence[CommentThread] = (),
 ) -> bytes:
+    from lxml import etree
+
     package, main, root = _open(docx)
     found = _body_paragraphs(root)
     original = [p.text for p in found]
@@ -1104,6 +1110,8 @@ def _mark_inserted(element: Any, author: str, date: str, ids: _Ids) -> None:
 
 
 def _serialise_checked(package: Package, main: str, root: Any) -> bytes:
+    from lxml import etree
+
     try:
         return serialize_like(root, package.read(main))
     except (ValueError, etree.SerialisationError) as exc:
@@ -1124,6 +1132,8 @@ def _verify(
     """The written document read back: each paragraph says what it must (the new text where
     changed; as before elsewhere, down to its XML when nothing touched it), and with the
     tracked changes rejected it says what the file said before."""
+    from lxml import etree
+
     try:
         root = parse_xml(data)
     except OfficeFileError as exc:

@@ -25,22 +25,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.conf import settings
 from django.core import signals
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from commonroom.core.asgi_limits import ENVELOPE
 from commonroom.core.request_info import RequestInfo, client_address
 from commonroom.webdav import auth
 from commonroom.webdav.errors import ErrorResponder
 from commonroom.webdav.locks import DatabaseLockStorage, SharedLockManager
+from commonroom.webdav.mount import METHODS, MOUNT
 from commonroom.webdav.properties import DatabasePropertyManager
-from commonroom.webdav.provider import ENVIRON_KEY, CommonroomProvider, DavRequest
+from commonroom.webdav.resources import ENVIRON_KEY, CommonroomProvider, DavRequest
 
-MOUNT = "/dav"
 BLOCK_SIZE = 1024 * 1024
-METHODS = "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, PUT, DELETE, COPY, MOVE, MKCOL, LOCK, UNLOCK"
 PROTECTIVE_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "sandbox; default-src 'none'"),
@@ -48,14 +45,6 @@ PROTECTIVE_HEADERS = [
     ("X-Frame-Options", "DENY"),
     ("Cache-Control", "private, no-cache"),
 ]
-
-
-def body_limit(method: str) -> int:
-    """The largest body a request of its person may send: a whole file for a PUT, a form's
-    elsewhere (the XML of PROPFIND, PROPPATCH, LOCK). For the guard in front (``asgi.py``)."""
-    if method == "PUT":
-        return int(settings.COMMONROOM_MAX_UPLOAD_BYTES)
-    return int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE) + ENVELOPE
 
 
 def wsgidav_application() -> WsgiDAVApp:

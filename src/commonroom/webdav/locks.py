@@ -17,7 +17,6 @@ in-process lock is taken first, the database's second, always in that order.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,8 +39,8 @@ from wsgidav.lock_man.lock_manager import (
     validate_lock,
 )
 
-from commonroom.documents import hooks
 from commonroom.webdav.clients import program_name
+from commonroom.webdav.lock_rows import expired_delete, locks_changed, workspace_of
 from commonroom.webdav.models import DavLock
 from commonroom.workspaces.services import workspace_lock
 
@@ -51,45 +50,6 @@ DEFAULT_TIMEOUT = 3600.0
 # The User-Agent of the request being answered (set by the provider for each request, which
 # runs in a context of its own), so that a new lock records the program that took it.
 requesting_agent: ContextVar[str] = ContextVar("commonroom_dav_agent", default="")
-
-
-def workspace_of(key: str) -> uuid.UUID | None:
-    """The workspace a lock key is under (its first part), or None (the root)."""
-    first = key.strip("/").split("/", 1)[0]
-    try:
-        return uuid.UUID(hex=first)
-    except ValueError:
-        return None
-
-
-ALL: Any = object()  # expired_delete's "every workspace"
-
-
-def locks_changed(workspace_ids: Any, *, actor_id: int | None) -> None:
-    """Tell documents' hook that locks were taken or ended in these workspaces (in the
-    caller's transaction; pages showing who holds what ask again once it commits)."""
-    for workspace_id in sorted({w for w in workspace_ids if w is not None}, key=str):
-        hooks.changed(hooks.EditLocksChanged(actor_id=actor_id, workspace_id=workspace_id))
-
-
-def expired_delete(now: datetime | None = None, *, workspace_id: Any = ALL) -> None:
-    """Delete the locks that have expired (only ``workspace_id``'s when given; None: the
-    root's), telling their workspaces' pages. Each workspace's in a transaction of its own that
-    takes the workspace's row lock before its lock rows, the order every LOCK request takes
-    them in (``SharedLockManager.acquire``), so that a sweep and a LOCK never wait on each
-    other in a circle; a LOCK, which holds its own workspace's row lock, clears only its own."""
-    now = now or timezone.now()
-    expired = DavLock.objects.filter(expire_at__lte=now)
-    if workspace_id is not ALL:
-        expired = expired.filter(workspace_id=workspace_id)
-    found = set(expired.values_list("workspace_id", flat=True))
-    if None in found:
-        DavLock.objects.filter(workspace_id__isnull=True, expire_at__lte=now).delete()
-    for ws in sorted(found - {None}, key=str):
-        with transaction.atomic():
-            workspace_lock(workspace_id=ws)
-            if DavLock.objects.filter(workspace_id=ws, expire_at__lte=now).delete()[0]:
-                locks_changed([ws], actor_id=None)
 
 
 def _children_prefix(path: str) -> str:

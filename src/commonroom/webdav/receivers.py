@@ -18,8 +18,8 @@ from urllib.parse import quote
 from django.conf import settings
 
 from commonroom.documents import hooks
-from commonroom.webdav.app import MOUNT
 from commonroom.webdav.models import DavLock
+from commonroom.webdav.mount import MOUNT
 from commonroom.webdav.selectors import document_locks, document_names, workspace_segment
 from commonroom.webdav.services import document_locks_end
 

@@ -44,7 +44,7 @@ from commonroom.documents.selectors import (
     folder_document_named,
     latest_version,
 )
-from commonroom.webdav.locks import expired_delete, locks_changed
+from commonroom.webdav.lock_rows import expired_delete, locks_changed
 from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, is_temporary
 from commonroom.webdav.selectors import document_locks, hold_for, scratch_named

@@ -73,6 +73,30 @@ def test_the_body_arrives_whole_and_in_order():
     assert with_reader(Feed(body_messages(data, 100 * KIB)), read_all) == data
 
 
+def test_a_read_hands_on_one_message_at_most_without_copying_it():
+    """As a socket's ``recv``: a read larger than a message gets that message (the very bytes
+    uvicorn handed over, not a copy joined to the next), a smaller one a part of it; every
+    byte still arrives once and in order."""
+    data = os.urandom(MIB + 5)
+    messages = body_messages(data, 255 * KIB)
+    sent = [m["body"] for m in messages]
+    feed = Feed(messages)
+
+    def read_all(body: StreamedBody) -> list[bytes]:
+        time.sleep(0.05)  # let several messages queue up
+        reads = []
+        while chunk := body.read(256 * KIB):
+            reads.append(chunk)
+        return reads
+
+    reads = with_reader(feed, read_all)
+    assert b"".join(reads) == data
+    assert all(len(r) <= 255 * KIB for r in reads)
+    assert any(r is s for r in reads for s in sent)  # handed on as received
+    small = with_reader(Feed(body_messages(data, 255 * KIB)), lambda b: b.read(100 * KIB))
+    assert small == data[: 100 * KIB]
+
+
 def test_memory_stays_flat_however_slowly_the_view_reads():
     """Never more than the buffer (and the message on its way) is received ahead of the view."""
     message = 512 * KIB

@@ -1,0 +1,58 @@
+"""What a serving process holds before a request needs it: the heavy libraries only some requests
+use are loaded by those requests, not by the application's import (docs/benchmarks.md, "Memory
+of the serving process"). Measured in a process of its own, as the server loads itself: the ASGI
+application, then the URL map with every view, as the first request and the first reversed
+address load it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Each with what loads it when it is needed.
+LOADED_WHEN_NEEDED = {
+    "wsgidav": "the first request to /dav/ (webdav.asgi.DavEndpoint)",
+    "commonroom.webdav.app": "the first request to /dav/",
+    "commonroom.webdav.resources": "the first request to /dav/",
+    "commonroom.webdav.locks": "the first request to /dav/",
+    "lxml": "the first Office file opened or changed (office.package, office.wordedit)",
+    "jwt": "the first sign-in through the identity provider (accounts.sso)",
+    "fpdf": "the first certificate drawn (certificates.drawing)",
+    "fontTools": "the first certificate drawn",
+    "pyhanko": "the first certificate signed (certificates.signing)",
+    "pypdf": "the first certificate signed",
+    "openpyxl": "the first two sheets compared (previews.compare)",
+    "PIL": "the first picture watermarked (previews.watermark)",
+}
+
+SCRIPT = """
+import json, sys
+import commonroom.asgi
+import commonroom.urls
+from django.urls import get_resolver
+get_resolver().reverse_dict
+print(json.dumps(sorted(m for m in json.loads(sys.argv[1]) if m in sys.modules)))
+"""
+
+
+def test_the_served_application_loads_no_library_before_a_request_needs_it(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "COMMONROOM_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "commonroom.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(sorted(LOADED_WHEN_NEEDED))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == [], {m: LOADED_WHEN_NEEDED[m] for m in loaded}
