@@ -182,7 +182,9 @@ def audit_record(
 
 def _write(event: AuditEvent) -> AuditEvent:
     chain = chain_key(event.workspace_id)
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (no savepoint: a failure here undoes
+    # the change it records, never leaves the change without its row); its own otherwise.
+    with transaction.atomic(savepoint=False):
         head = _locked_head(chain)
         event.seq = head.seq + 1
         event.created_at = timezone.now()
