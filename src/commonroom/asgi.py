@@ -10,7 +10,11 @@ import os
 import re
 import tempfile
 
+from commonroom.cli import SERVING_POOL_SIZE
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commonroom.settings")
+# However uvicorn was started: PostgreSQL connections from a pool (settings.DB_POOL_SIZE).
+os.environ.setdefault("DB_POOL_SIZE", str(SERVING_POOL_SIZE))
 
 import django
 from django.conf import settings

@@ -1,7 +1,9 @@
 """What a small API upload costs in SQL, pinned: a new document and a new version of a document
 someone else follows, each the whole upload (the bytes hashed and stored, the version, its audit
 row, the live event, following and the follower's notification, the search entry, the preview's
-rows and its task), so the count cannot grow back unnoticed (docs/benchmarks.md, small uploads).
+rows and its task), so the count cannot grow back unnoticed (docs/benchmarks.md, small uploads),
+and its commits (each one an fsync): the blob's claim, then the version's transaction, which
+holds the preview's task too.
 
 The preview task is queued as a served installation queues it (the database's task queue), not
 run in the request as the other tests run it. When a change adds a statement on purpose, raise
@@ -31,9 +33,9 @@ from commonroom.workspaces.tests.factories import upload_document
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # SQL statements per upload, transaction control (BEGIN, COMMIT, savepoints) included. On
-# PostgreSQL the search entry's vector is one more statement (search.services).
-NEW_DOCUMENT = {"sqlite": 30, "postgresql": 31}
-NEW_VERSION = {"sqlite": 50, "postgresql": 51}
+# PostgreSQL the search entry's vector is written by the statement that writes the entry.
+NEW_DOCUMENT = {"sqlite": 23, "postgresql": 23}
+NEW_VERSION = {"sqlite": 40, "postgresql": 40}
 
 
 @pytest.fixture
@@ -48,6 +50,23 @@ def _post(client: Any, url: str, name: str, content: bytes) -> tuple[Any, list[s
     with CaptureQueriesContext(connection) as queries:
         response = client.post(url, {"file": SimpleUploadedFile(name, content)})
     return response, [q["sql"] for q in queries.captured_queries]
+
+
+def _commits(sql: list[str]) -> list[str]:
+    """The writes that commit on their own or end a transaction, in order: a statement outside
+    any transaction (autocommit) or a transaction's COMMIT."""
+    ends: list[str] = []
+    inside = False
+    for statement in sql:
+        word = statement.split(None, 1)[0].upper()
+        if word == "BEGIN":
+            inside = True
+        elif word == "COMMIT":
+            inside = False
+            ends.append("COMMIT")
+        elif not inside and word in ("INSERT", "UPDATE", "DELETE"):
+            ends.append(statement.split("(", 1)[0].strip())
+    return ends
 
 
 def _warm(client: Any) -> None:
@@ -75,6 +94,9 @@ def test_a_small_upload_of_a_new_document_is_a_whole_upload_in_few_queries(
     assert WorkspacePreview.objects.filter(blob_id=version.blob_id).exists()
     assert DBTaskResult.objects.filter(args_kwargs__args__0=version.blob_id).exists()
     assert len(sql) == NEW_DOCUMENT[connection.vendor], "\n".join(sql)
+    # Two commits, each fsynced: the blob's claim (before its file is written), then the
+    # version with everything that follows it, its preview task among them.
+    assert _commits(sql) == ['INSERT INTO "documents_blob"', "COMMIT"], _commits(sql)
 
 
 def test_a_small_upload_of_a_new_version_is_a_whole_version_in_few_queries(
@@ -96,3 +118,4 @@ def test_a_small_upload_of_a_new_version_is_a_whole_version_in_few_queries(
     assert SearchEntry.objects.filter(kind="document", object_id=str(doc.pk)).exists()
     assert DBTaskResult.objects.filter(args_kwargs__args__0=version.blob_id).exists()
     assert len(sql) == NEW_VERSION[connection.vendor], "\n".join(sql)
+    assert _commits(sql) == ['INSERT INTO "documents_blob"', "COMMIT"], _commits(sql)

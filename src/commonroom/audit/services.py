@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -182,14 +182,23 @@ def audit_record(
 
 def _write(event: AuditEvent) -> AuditEvent:
     chain = chain_key(event.workspace_id)
+    if connection.in_atomic_block:
+        # Part of the caller's transaction, without a savepoint of its own: a refusal (another
+        # audit key) comes before anything is written; a failure after it fails the caller's
+        # change with it, which is never left without its row.
+        return _append(event, chain)
     with transaction.atomic():
-        head = _locked_head(chain)
-        event.seq = head.seq + 1
-        event.created_at = timezone.now()
-        event.prev_hash = head.hash
-        event.hash = event_hash(event)
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
+        return _append(event, chain)
+
+
+def _append(event: AuditEvent, chain: str) -> AuditEvent:
+    head = _locked_head(chain)
+    event.seq = head.seq + 1
+    event.created_at = timezone.now()
+    event.prev_hash = head.hash
+    event.hash = event_hash(event)
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
     return event
 
 

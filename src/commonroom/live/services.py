@@ -129,19 +129,20 @@ def announce(event: Event) -> None:
     _send(*announcement(event))
 
 
-@transaction.atomic
 def publish(*, workspace_id: Any, event: EventData) -> Event:
     """Record ``event`` (its kind and data: ``live.events``) for every member of the workspace;
     announce it on commit.
 
     The workspace row is locked first (usually the calling service already holds it), so within
     one workspace events commit in id order: a screen that has seen id N has seen everything of
-    its workspace up to N."""
-    workspace_lock(workspace_id=workspace_id)
-    row = Event.objects.create(
-        workspace_id=workspace_id, kind=event.kind, data=event.data(), origin=PROCESS_ORIGIN
-    )
-    transaction.on_commit(lambda: announce(row), robust=True)
+    its workspace up to N. Inside a caller's transaction it is part of it (no savepoint of its
+    own: a failure here undoes the caller's change, as its other writes would)."""
+    with transaction.atomic(savepoint=False):
+        workspace_lock(workspace_id=workspace_id)
+        row = Event.objects.create(
+            workspace_id=workspace_id, kind=event.kind, data=event.data(), origin=PROCESS_ORIGIN
+        )
+        transaction.on_commit(lambda: announce(row), robust=True)
     return row
 
 

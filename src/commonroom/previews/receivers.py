@@ -1,7 +1,7 @@
 """Previews follow documents (``documents.hooks``): a new version's blob gets its preview made
-(once per blob, in the background, enqueued after commit); blobs the collector removes take
-their previews' files with them; the document page shows the latest version's preview and
-whether versions can be compared."""
+(once per blob, in the background, its task queued with the version's commit); blobs the
+collector removes take their previews' files with them; the document page shows the latest
+version's preview and whether versions can be compared."""
 
 from __future__ import annotations
 

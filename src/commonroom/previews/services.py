@@ -2,7 +2,8 @@
 
 ``preview_requested`` is called by ``documents.services`` inside the transaction that adds a
 version: a blob seen for the first time gets a pending :class:`Preview` (or an "unsupported" one
-straight away when no converter takes its format), and ``make_preview`` is enqueued after commit.
+straight away when no converter takes its format), and ``make_preview`` is queued to be seen at
+its commit (``core.task_queue``: in the same transaction when the queue is the database's).
 ``preview_make`` runs the converter in the sandbox, stores its files under
 ``previews/<sha256>/`` and the result, tells ``previews.hooks`` that it is ready or failed
 (search and comments follow it), and tells the open pages of each workspace whose document
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_tasks import TaskResultStatus
@@ -42,6 +43,7 @@ from commonroom.audit.services import audit_record_reading
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
+from commonroom.core.task_queue import enqueue_at_commit
 from commonroom.documents.selectors import (
     DocumentAccess,
     latest_versions_with_file,
@@ -79,14 +81,7 @@ def preview_requested(*, version: Version) -> None:
     same bytes were previewed in a workspace it cannot see."""
     fmt = format_for(version.content_type, version.filename)
     sha = version.blob_id
-    preview, created = Preview.objects.get_or_create(
-        blob_id=sha,
-        defaults={
-            "status": PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
-            "format": fmt or "",
-            "message": "" if fmt else UNSUPPORTED,
-        },
-    )
+    created = _preview_claim(sha, fmt)
     workspace_id = version.document.workspace_id
     if not created:
         # The preview's row lock, held to the commit: its task, which makes every waiting
@@ -103,7 +98,35 @@ def preview_requested(*, version: Version) -> None:
         workspace_id=workspace_id, blob_id=sha, made_at=timezone.now() if made_now else None
     )
     if (created and fmt) or (not created and preview.status != PreviewStatus.PENDING):
-        transaction.on_commit(lambda: _enqueue(sha), robust=True)
+        from commonroom.previews.tasks import make_preview
+
+        # Committed with the version: one commit for both (core.task_queue).
+        enqueue_at_commit(make_preview, sha)
+
+
+def _preview_claim(sha: str, fmt: str | None) -> bool:
+    """The blob's preview row made, pending (or unsupported when no converter takes ``fmt``),
+    unless it has one: one statement (an insert that does nothing on the blob's row already
+    there, waiting first for a transaction making it). Whether this statement made it."""
+    row = Preview(
+        blob_id=sha,
+        status=PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
+        format=fmt or "",
+        message="" if fmt else UNSUPPORTED,
+    )
+    fields = Preview._meta.concrete_fields
+    quote = connection.ops.quote_name
+    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+    key = quote(Preview._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Preview._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
+            values,
+        )
+        return cursor.fetchone() is not None
 
 
 STUCK_AFTER = timedelta(minutes=2)

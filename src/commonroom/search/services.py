@@ -50,13 +50,21 @@ def _vector(title: str, body: str) -> Any:
 def _write(kind: str, object_id: Any, **fields: Any) -> None:
     fields["title"] = clean_body(fields.get("title", ""))[:255]
     fields["body"] = clean_body(fields.get("body", ""))[:MAX_BODY]
+    vector = (
+        {"vector": _vector(fields["title"], fields["body"])}
+        if connection.vendor == "postgresql"
+        else {}
+    )
+    # An entry that exists (the usual case: a document's new version, a comment edited) is
+    # rewritten in one statement, its words' vector with it; a new one is made, once however
+    # many write it at once (update_or_create retries on the constraint).
+    if SearchEntry.objects.filter(kind=kind, object_id=str(object_id)).update(**fields, **vector):
+        return
     entry, _ = SearchEntry.objects.update_or_create(
         kind=kind, object_id=str(object_id), defaults=fields
     )
-    if connection.vendor == "postgresql":
-        SearchEntry.objects.filter(pk=entry.pk).update(
-            vector=_vector(fields["title"], fields["body"])
-        )
+    if vector:
+        SearchEntry.objects.filter(pk=entry.pk).update(**vector)
 
 
 def remove_for(kind: str, object_id: Any) -> None:
@@ -119,11 +127,11 @@ def index_version(*, document: Document, version: Version, document_created: boo
         _comments_indexed(document)
         return
     title, body = clean_body(document.name)[:255], clean_body(body)[:MAX_BODY]
-    entry = SearchEntry.objects.create(
+    if connection.vendor == "postgresql":  # its words' vector in the same statement
+        fields["vector"] = _vector(title, body)
+    SearchEntry.objects.create(
         kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
     )
-    if connection.vendor == "postgresql":
-        SearchEntry.objects.filter(pk=entry.pk).update(vector=_vector(title, body))
 
 
 def _comments_indexed(doc: Document) -> None:

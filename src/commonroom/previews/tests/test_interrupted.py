@@ -33,8 +33,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def database_tasks(settings: Any) -> None:
-    """Tasks go to the database queue (nothing runs them here; the upload's enqueue, made on
-    commit, never happens inside a test's transaction: its task is lost)."""
+    """Tasks go to the database queue (nothing runs them here; an upload's task is written in
+    its transaction, core.task_queue)."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
@@ -42,6 +42,7 @@ def pending_preview(team: Any, *, minutes_ago: int) -> Preview:
     doc = upload_document(team.workspace, team.manager, name="notes.txt", content=b"Lost task")
     preview = Preview.objects.get(blob__versions__document=doc)
     assert preview.status == PreviewStatus.PENDING
+    tasks_for(preview).delete()  # its task lost (the queue cleared, say)
     Preview.objects.filter(pk=preview.pk).update(
         created_at=timezone.now() - timedelta(minutes=minutes_ago)
     )

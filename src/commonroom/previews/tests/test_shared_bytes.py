@@ -92,7 +92,7 @@ def test_the_same_bytes_in_another_workspace_are_pending_then_ready_through_the_
     assert api.get(compare).json()["status"] == "waiting"
 
     # Its task: enqueued after the upload's commit, as for new bytes; it makes nothing again.
-    assert any("preview_requested" in c.__qualname__ for c in after_commit)
+    assert any("enqueue_at_commit" in c.__qualname__ for c in after_commit)
     with django_capture_on_commit_callbacks(execute=True):  # the task's own, run as well
         for callback in after_commit:
             callback()
@@ -146,8 +146,9 @@ def test_a_workspace_whose_task_was_lost_gets_its_preview_from_the_requeue(
     assert made is not None and made.is_ready
     me: Any = UserFactory()
     elsewhere = make_workspace(manager=me, name="Elsewhere")
-    # Its upload's enqueue, made on commit, never happens in a test's transaction: lost.
     doc = upload_document(elsewhere, me, name="b.docx", content=docx_bytes)
+    # Its upload's task (written in the upload's transaction) lost: the queue cleared, say.
+    DBTaskResult.objects.filter(task_path=make_preview.module_path).delete()
     waiting = WorkspacePreview.objects.get(workspace=elsewhere)
     assert waiting.made_at is None
     assert services.previews_requeue_stuck() == 0  # its task may still be on its way
@@ -262,11 +263,11 @@ def test_comments_follow_onto_known_bytes_only_once_the_workspace_has_their_prev
         )
     second = doc.versions.get(number=2)
     # The upload's own callbacks (comments look at once) but not the preview task.
-    for callback in [c for c in after_commit if "preview_requested" not in c.__qualname__]:
+    for callback in [c for c in after_commit if "enqueue_at_commit" not in c.__qualname__]:
         callback()
     assert not ThreadPassage.objects.filter(thread=thread, version=second).exists()
     with django_capture_on_commit_callbacks(execute=True):  # the task, and what follows it
-        for callback in [c for c in after_commit if "preview_requested" in c.__qualname__]:
+        for callback in [c for c in after_commit if "enqueue_at_commit" in c.__qualname__]:
             callback()
     followed = ThreadPassage.objects.get(thread=thread, version=second)
     assert followed.state == "changed"  # version 2 has other words: "the passage changed"
