@@ -35,14 +35,19 @@ def wrapper(path: Path) -> base.DatabaseWrapper:
     return base.DatabaseWrapper(settings_dict, alias=f"pooled-{path.name}")
 
 
-@pytest.fixture
-def db_file(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "pooled.sqlite3"
+def database_with_note(path: Path, body: str) -> Path:
+    """A new SQLite file at ``path`` whose one table holds one note."""
     raw = sqlite3.connect(path)
     raw.execute("CREATE TABLE note (body TEXT)")
-    raw.execute("INSERT INTO note VALUES ('kept')")
+    raw.execute("INSERT INTO note VALUES (?)", (body,))
     raw.commit()
     raw.close()
+    return path
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Iterator[Path]:
+    path = database_with_note(tmp_path / "pooled.sqlite3", "kept")
     yield path
     for _, conn in base._idle.pop(str(path), []):
         conn.close()
@@ -140,13 +145,7 @@ def test_a_database_file_replaced_underneath_is_opened_afresh(
     db.close()
     assert base.idle_count(str(db_file)) == 1
     # As a restore does: another file put in its place.
-    other = tmp_path / "restored.sqlite3"
-    raw = sqlite3.connect(other)
-    raw.execute("CREATE TABLE note (body TEXT)")
-    raw.execute("INSERT INTO note VALUES ('restored')")
-    raw.commit()
-    raw.close()
-    os.replace(other, db_file)
+    os.replace(database_with_note(tmp_path / "restored.sqlite3", "restored"), db_file)
     again = wrapper(db_file)
     assert raw_of(again) is not old
     with again.cursor() as cursor:
