@@ -204,3 +204,13 @@ def version_items(context: template.Context) -> SafeString:
         return EMPTY
     page = _Page(context)
     return SafeString("".join(_item(v, i == 0, page) for i, v in enumerate(versions)))
+
+
+@register.simple_tag(takes_context=True)
+def kept_version_items(context: template.Context) -> SafeString:
+    """``{% version_items %}`` as kept between requests (``documents.fragments``), when the
+    page's view has made ``versions_fragment``; else drawn now."""
+    kept = context.get("versions_fragment")
+    if kept is None:
+        return version_items(context)
+    return SafeString(kept.html(context.get("csrf_token")))
