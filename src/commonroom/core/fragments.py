@@ -60,6 +60,11 @@ _people: ContextVar[set[Any] | None] = ContextVar("fragment_people", default=Non
 PeopleDigest = Callable[[Collection[Any]], str]
 
 
+def nobody(ids: Collection[Any]) -> str:
+    """The people digest of what names nobody (or keys the names it shows itself)."""
+    return ""
+
+
 def person_shown(pk: Any) -> None:
     """Note that the person ``pk``'s name (or guest mark) is drawn: kept with the fragment
     being built, if any, and checked each time it is shown again."""

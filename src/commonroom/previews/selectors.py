@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db.models import Count, Max
+from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from commonroom.accounts.selectors import people_digest
 from commonroom.core.exceptions import NotFound
-from commonroom.core.fragments import kept
+from commonroom.core.fragments import kept, nobody
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents.selectors import DocumentAccess, version_get
 from commonroom.live.selectors import latest_event_id
@@ -456,12 +457,22 @@ def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Bloc
         raise NotFound()
     if not made_in(doc_access.access.workspace.pk, version.blob_id):
         return None
-    html = (
+    # Read from the HTML once per preview as made (its row, when it was made and its length
+    # name it), not at every drawing of the page: parsing it is most of the cost.
+    made = (
         Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
-        .values_list("html", flat=True)
+        .values_list("pk", "made_at", Length("html"))
         .first()
     )
-    return None if html is None else blocks_in(html)
+    if made is None:
+        return None
+
+    def parse() -> list[Block]:
+        html = Preview.objects.filter(pk=made[0]).values_list("html", flat=True).first()
+        return blocks_in(html or "")
+
+    found: list[Block] = kept("previews.blocks", made, parse, people=nobody)
+    return found
 
 
 def tracked_revisions(*, doc_access: DocumentAccess, version: Version) -> int | None:

@@ -124,6 +124,22 @@ def workspaces_for_user(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class WorkspaceName:
+    pk: uuid.UUID
+    name: str
+
+
+def user_workspace_names(*, user: User) -> list[WorkspaceName]:
+    """The id and name of each workspace ``user`` belongs to now, archived ones too (those
+    :func:`workspaces_for_user` gives), without the member counts it adds: what naming them
+    needs (WebDAV's folder names), one light query."""
+    rows = Membership.objects.filter(current_q(), user=user).values_list(
+        "workspace_id", "workspace__name"
+    )
+    return [WorkspaceName(pk, name) for pk, name in rows]
+
+
 def user_memberships(*, user: User, include_archived: bool = True) -> QuerySet[Membership]:
     """``user``'s current memberships, each with its workspace and the workspace's
     ``member_count``, the workspaces still in use first (``archived``: 0 or 1), then by name
