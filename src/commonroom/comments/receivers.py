@@ -36,7 +36,7 @@ from commonroom.comments.services import passages_follow
 from commonroom.comments.templatetags.comment_cards import thread_card
 from commonroom.core.fragments import Fragment
 from commonroom.documents import hooks
-from commonroom.live.selectors import latest_event_id
+from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import made_in
 
@@ -51,7 +51,7 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     doc, access = doc_access.document, doc_access.access
     key = (
         doc.pk,
-        latest_event_id(workspace_id=access.workspace.pk),
+        page_revision(access=access),
         doc.current_version_number,
         user.pk,
         sorted(doc_access.abilities.items()),

@@ -17,7 +17,7 @@ from commonroom.core.exceptions import NotFound
 from commonroom.core.fragments import kept, nobody
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents.selectors import DocumentAccess, version_get
-from commonroom.live.selectors import latest_event_id
+from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks
 from commonroom.previews.blocks import Block, blocks_in
 from commonroom.previews.compare import (
@@ -200,7 +200,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         version.pk,
         preview.pk,
         preview.made_at,
-        latest_event_id(workspace_id=ws),
+        page_revision(access=doc_access.access),
         made_here["n"],
         made_here["last"],
     )
