@@ -350,11 +350,12 @@ def people_digest(ids: Collection[Any]) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PersonRow:
     """A person read as values (no ``User`` made: a page listing hundreds of members reads
     them seven times faster so), named as a ``User`` is: ``display_name``, ``is_guest``,
-    ``guest_domain``, for ``{% person %}`` and every page."""
+    ``guest_domain``, for ``{% person %}`` and every page. Equal to the same person, whether a
+    row or a ``User``, as Django's models are equal by primary key."""
 
     pk: Any
     email: str
@@ -382,6 +383,14 @@ class PersonRow:
 
     def __str__(self) -> str:
         return self.display_name
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PersonRow | User):
+            return bool(self.pk == other.pk)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.pk)
 
 
 # The fields of a person as ``PersonRow`` reads them, for a values read through a relation.

@@ -28,7 +28,7 @@ worker, ``manage.py shell``) changes the key every process reads next. Entries e
 events are kept, so a workspace whose events were all pruned (its newest id read as 0) never
 finds a fragment from before the pruning.
 
-Decision 35 says why, and what was left out.
+Decision 37 says why, and what was left out.
 """
 
 from __future__ import annotations
