@@ -237,3 +237,30 @@ def test_a_reader_in_another_workspace_never_gets_a_kept_fragment(team: Any, doc
     client.force_login(team.outsider)
     response = client.get(reverse("document_detail", args=[doc.workspace_id, doc.pk]))
     assert response.status_code == 404
+
+
+def test_a_suggestion_made_and_rejected_shows_in_its_thread_and_the_preview(team: Any) -> None:
+    from commonroom.suggestions import services as suggestions
+    from commonroom.suggestions.tests.factories import suggest, with_preview
+
+    caches[CACHE].clear()
+    doc = with_preview(team.editor, team.workspace, "notes.md", b"The budget is final.\n")
+    html = _page(team.manager, doc)
+    assert "cr-thread-suggestion" not in _threads(html) and "cr-redline" not in html
+    made = suggest(team.commenter, doc, "final", "replace", "draft")
+    html = _page(team.manager, doc)
+    assert f'data-thread-suggestion="{made.pk}"' in _threads(html)
+    assert f'data-redline-for="{made.pk}"' in html  # the open suggestion's mark in the preview
+    suggestions.suggestion_reject(
+        actor=team.manager, doc_access=_access(team.manager, doc), suggestion_id=made.pk
+    )
+    html = _page(team.manager, doc)
+    assert 'data-state="rejected"' in _threads(html)
+    assert f'data-redline-for="{made.pk}"' not in html  # no longer open: no mark
+
+
+def test_a_member_removed_is_no_longer_offered_as_an_approver(team: Any, doc: Document) -> None:
+    box = f'id="approver-{team.commenter.pk}"'
+    assert box in _page(team.manager, doc)
+    Membership.objects.filter(workspace=team.workspace, user=team.commenter).delete()
+    assert box not in _page(team.manager, doc)
