@@ -177,11 +177,16 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
     watermarked with ``reader``'s name when they may not download (:func:`reader_watermark`).
 
     The HTML as shown (file routes, other apps' marks after its blocks) and its outline are
-    kept between requests (``core.fragments``) under the preview as made (``made_at``), the
-    workspace's newest live event (the marks follow comments and suggestions, each an event)
-    and when the document's versions' previews were made here (a suggestion moved from an
-    earlier version is placed by that version's preview)."""
-    preview = Preview.objects.filter(blob_id=version.blob_id).defer("html").first()
+    kept between requests (``core.fragments``) under the preview as made (``made_at``, the
+    HTML's length), the workspace's newest live event (the marks follow comments and
+    suggestions, each an event) and when the document's versions' previews were made here (a
+    suggestion moved from an earlier version is placed by that version's preview)."""
+    preview = (
+        Preview.objects.filter(blob_id=version.blob_id)
+        .defer("html")
+        .annotate(html_length=Length("html"))
+        .first()
+    )
     can_download = doc_access.can("download")
     if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
         return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
@@ -200,6 +205,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         version.pk,
         preview.pk,
         preview.made_at,
+        preview.html_length,  # type: ignore[attr-defined]
         page_revision(access=doc_access.access),
         made_here["n"],
         made_here["last"],

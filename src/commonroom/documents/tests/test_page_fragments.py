@@ -213,6 +213,9 @@ def test_a_preview_made_or_remade_shows_on_the_next_read(team: Any, doc: Documen
     )
     html = _page(team.manager, doc)
     assert "Agenda" in html and "Minutes<img" not in html
+    # Its HTML rewritten in place, as a hand-made repair would, the time it was made kept.
+    Preview.objects.filter(blob__versions__document=doc).update(html='<p id="p-1">Agenda, v2</p>')
+    assert "Agenda, v2" in _page(team.manager, doc)
 
 
 def test_an_anchored_comment_marks_its_passage_in_the_kept_preview(
