@@ -205,7 +205,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         version.pk,
         preview.pk,
         preview.made_at,
-        preview.html_length,  # type: ignore[attr-defined]
+        preview.html_length,
         page_revision(access=doc_access.access),
         made_here["n"],
         made_here["last"],
