@@ -157,6 +157,18 @@ def smtp_server(settings: Any) -> Iterator[Mailbox]:
         controller.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_connections_pooled() -> None:
+    """The test process keeps the embedded database's closed connections as a serving process
+    does (core.pooled_sqlite3, decision 36), whether or not a test has imported the ASGI
+    application (which turns it on): every test runs the way the server does."""
+    from django.conf import settings
+
+    from commonroom.core.pooled_sqlite3.base import pool_connections
+
+    pool_connections(getattr(settings, "SQLITE_POOL_SIZE", 0))
+
+
 def _database_line() -> str:
     from django.conf import settings
 

@@ -41,6 +41,7 @@ from commonroom.accounts.selectors import uploader_id  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit, UploadRoute, header  # noqa: E402
 from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
+from commonroom.core.pooled_sqlite3.base import pool_connections  # noqa: E402
 from commonroom.core.wal_keeper import keep_wal_open  # noqa: E402
 from commonroom.live.auth import SocketAuth  # noqa: E402
 from commonroom.live.routing import websocket_urlpatterns  # noqa: E402
@@ -56,6 +57,9 @@ tempfile.tempdir = str(settings.FILE_UPLOAD_TEMP_DIR)
 # SQLite: a request's connection is never the database's last, so closing it does not copy the
 # write-ahead log into the database (and fsync both) every time (core.wal_keeper).
 keep_wal_open()
+# SQLite: a request takes up a connection an earlier one closed, its schema already read
+# (core.pooled_sqlite3).
+pool_connections(getattr(settings, "SQLITE_POOL_SIZE", 0))
 
 
 async def uploader(bearer: str, session_key: str) -> int | None:

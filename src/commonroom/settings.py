@@ -228,6 +228,9 @@ if DATABASE_URL:
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": _sqlite_path}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's, with the connections a serving process closes kept for its next requests
+    # (core/pooled_sqlite3, decision 36).
+    DATABASES["default"]["ENGINE"] = "commonroom.core.pooled_sqlite3"
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
@@ -236,6 +239,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             " PRAGMA busy_timeout=30000;"
         ),
     }
+    # Idle connections each serving process keeps for its next requests (0: none).
+    SQLITE_POOL_SIZE = env_int("COMMONROOM_SQLITE_POOL", 4)
     # Tests use a file, not shared-cache memory, so that threads see real WAL locking.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-commonroom.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -254,11 +254,28 @@ class EditLock:
     since: datetime
 
 
+class PlacedDocument(Protocol):
+    """A document as much as a keeper of edit locks needs of it: its id, name and folder (a
+    ``Document``, or a folder page's ``selectors.ListedDocument``)."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def folder_id(self) -> Any: ...
+
+    @property
+    def folder(self) -> Folder | None: ...
+
+
 class LockKeeper(Protocol):
     """An app that keeps documents' edit locks (webdav)."""
 
     def locks(
-        self, access: WorkspaceAccess, documents: Sequence[Document]
+        self, access: WorkspaceAccess, documents: Sequence[PlacedDocument]
     ) -> Mapping[uuid.UUID, EditLock]:
         """The lock on each of ``documents`` that has one (all in ``access``'s workspace)."""
         ...
@@ -284,7 +301,7 @@ class EditLocks:
             self._keepers.remove(keeper)
 
     def of(
-        self, access: WorkspaceAccess, documents: Sequence[Document]
+        self, access: WorkspaceAccess, documents: Sequence[PlacedDocument]
     ) -> dict[uuid.UUID, EditLock]:
         """Each of ``documents`` held open elsewhere, with its lock (the earliest, if several
         keepers know one)."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core import signing
 from django.core.files.storage import default_storage
-from django.db.models import F, Max, Prefetch, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import F, Max, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
+from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
@@ -90,7 +93,7 @@ def folder_path(folder: Folder | None) -> list[Folder]:
 
 
 def edit_locks(
-    *, access: WorkspaceAccess, documents: Sequence[Document]
+    *, access: WorkspaceAccess, documents: Sequence[hooks.PlacedDocument]
 ) -> dict[uuid.UUID, hooks.EditLock]:
     """Which of ``documents`` (in ``access``'s workspace, which the person is a member of) are
     held open for editing in another program, with who holds each, in which program, since
@@ -128,41 +131,123 @@ def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> Query
     )
 
 
-def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
-    """:func:`folder_documents` with only what a folder's page lists of each (its name, place,
-    version number, when it changed, whether it is a final record; its latest version's size,
-    whether it crossed another, and its author's name): a hundred rows read without the
-    columns the page does not show."""
-    latest = Prefetch(
-        "versions",
-        queryset=Version.objects.filter(number=F("document__current_version_number"))
-        .select_related("author")
-        .only(
-            "document_id",
-            "number",
-            "size",
-            "based_on_latest",
-            "author__id",
-            "author__full_name",
-            "author__email",
-        ),
-        to_attr="latest_versions",
-    )
+def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document, Any]:
+    """The live documents of one folder in their listed order, each only as a folder's page
+    lists it (its id, name, place, version number, when it changed, whether it is a final
+    record), as rows with those names: a page of them read from the listing's index without
+    the columns or the objects the page does not need. :func:`listed_documents` adds each
+    one's latest version."""
     return (
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
         )
-        .only(
-            "workspace_id",
-            "folder_id",
+        .order_by("name", "pk")
+        .values_list(
+            "id",
             "name",
+            "folder_id",
             "current_version_number",
             "updated_at",
             "sealed_version_id",
+            named=True,
         )
-        .prefetch_related(latest)
-        .order_by("name", "pk")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ListedVersion:
+    """What a folder's page shows of a document's latest version."""
+
+    size: int
+    based_on_latest: bool  # False: it crossed another version (a "Crossed amendment")
+    author_name: str
+
+
+@dataclass(slots=True, eq=False)
+class ListedDocument:
+    """A document as a folder's page lists it to a reader, with its latest version and whether
+    it is new to them; the page adds who holds it open elsewhere."""
+
+    pk: uuid.UUID
+    name: str
+    folder_id: uuid.UUID | None
+    folder: Folder | None
+    current_version_number: int
+    updated_at: datetime
+    sealed_version_id: int | None
+    latest: ListedVersion | None
+    edit_lock: hooks.EditLock | None = None
+    new_since_read: bool = False
+
+
+def newest_read_number(reader: User, document_ref: str) -> Subquery:
+    """The newest version number of the document at ``document_ref`` (the outer query's) that
+    ``reader`` has read, or NULL (:func:`last_read_numbers`' figure, for one row of a larger
+    read)."""
+    return Subquery(
+        VersionRead.objects.filter(reader=reader, document_id=OuterRef(document_ref))
+        .order_by()
+        .values("document_id")
+        .annotate(newest=Max("version__number"))
+        .values("newest")
+    )
+
+
+def listed_documents(
+    rows: Iterable[Any], folder: Folder | None, reader: User
+) -> list[ListedDocument]:
+    """:func:`folder_listing`'s rows (of ``folder``) as :class:`ListedDocument`, each with its
+    latest version's size, crossing and author's name, and whether it is new to ``reader``
+    (its current version newer than the newest they read of it: "New since you last read
+    it"): one query for any number of rows."""
+    rows = list(rows)
+    latest = {
+        row[0]: row[1:]
+        for row in Version.objects.filter(
+            document_id__in=[row.id for row in rows],
+            number=F("document__current_version_number"),
+        )
+        .order_by()
+        .annotate(newest_read=newest_read_number(reader, "document_id"))
+        .values_list(
+            "document_id",
+            "size",
+            "based_on_latest",
+            "author__full_name",
+            "author__email",
+            "newest_read",
+        )
+    }
+    listed = []
+    for row in rows:
+        found = latest.get(row.id)
+        version = newest_read = None
+        if found is not None:
+            size, based_on_latest, full_name, email, newest_read = found
+            version = ListedVersion(size, based_on_latest, person_name(full_name, email))
+        listed.append(
+            ListedDocument(
+                pk=row.id,
+                name=row.name,
+                folder_id=row.folder_id,
+                folder=folder,
+                current_version_number=row.current_version_number,
+                updated_at=row.updated_at,
+                sealed_version_id=row.sealed_version_id,
+                latest=version,
+                new_since_read=newest_read is not None and newest_read < row.current_version_number,
+            )
+        )
+    return listed
+
+
+def folder_listing_page(
+    *, access: WorkspaceAccess, folder: Folder | None, reader: User, number: Any, per_page: int
+) -> Page[ListedDocument]:
+    """Page ``number`` (the last for one past the end, the first for anything not a number)
+    of ``folder``'s documents as its page lists them to ``reader`` (:func:`listed_documents`)."""
+    page = Paginator(folder_listing(access=access, folder=folder), per_page).get_page(number)
+    return Page(listed_documents(page.object_list, folder, reader), page.number, page.paginator)
 
 
 def latest_version(document: Document) -> Version | None:
@@ -403,7 +488,9 @@ def reminder_today(*, document: Document) -> ReadReminder | None:
     )
 
 
-def last_read_numbers(*, user: User, documents: Sequence[Document]) -> dict[uuid.UUID, int]:
+def last_read_numbers(
+    *, user: User, documents: Sequence[hooks.PlacedDocument]
+) -> dict[uuid.UUID, int]:
     """For each of ``documents`` that ``user`` has read a version of, the newest version they
     read (one query for any number of documents). "New since you last read it" is a document
     whose current version is newer than that."""

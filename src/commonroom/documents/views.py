@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +35,7 @@ from commonroom.documents.selectors import (
     edit_locks,
     folder_children,
     folder_get,
-    folder_listing,
+    folder_listing_page,
     folder_path,
     last_read_numbers,
     reading_token,
@@ -120,16 +119,19 @@ def _folder_page(
     """The listing of a folder (or the workspace's top level): folders, then documents a page
     of ``PAGE_SIZE`` at a time. Asked with ``HX-Request``, only the parts the page's script
     replaces when something here changes (its breadcrumbs, heading and listing)."""
-    page = Paginator(folder_listing(access=access, folder=folder), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    # Each document with "New since you last read it" when it is.
+    page = folder_listing_page(
+        access=access,
+        folder=folder,
+        reader=request.user,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
     )
+    listed = list(page.object_list)
     # "Being edited in Word by Tom since 10:02", beside each document another program holds.
-    locks = edit_locks(access=access, documents=list(page.object_list))
-    # "New since you last read it": the newest version the person read, each document.
-    last_read = last_read_numbers(user=request.user, documents=list(page.object_list))
-    for doc in page.object_list:
+    locks = edit_locks(access=access, documents=listed)
+    for doc in listed:
         doc.edit_lock = locks.get(doc.pk)
-        doc.new_since_read = doc.pk in last_read and last_read[doc.pk] < doc.current_version_number
     return render(
         request,
         "workspaces/_live_parts.html" if _live_parts(request) else "workspaces/detail.html",

@@ -36,7 +36,7 @@ class DavLockKeeper:
     """WebDAV's locks, as documents asks about them (``documents.hooks.LockKeeper``)."""
 
     def locks(
-        self, access: WorkspaceAccess, documents: Sequence[Document]
+        self, access: WorkspaceAccess, documents: Sequence[hooks.PlacedDocument]
     ) -> Mapping[uuid.UUID, hooks.EditLock]:
         return {pk: edit_lock(rows[0]) for pk, rows in document_locks(access, documents).items()}
 

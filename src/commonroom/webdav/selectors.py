@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from commonroom.workspaces.selectors import user_workspace_names
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
-    from commonroom.documents.models import Document
+    from commonroom.documents.hooks import PlacedDocument
     from commonroom.workspaces.selectors import WorkspaceAccess
 
 
@@ -95,13 +96,15 @@ class LockPlaces:
     above: tuple[str, ...]
 
 
-def document_names(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, list[str]]:
+def document_names(
+    access: WorkspaceAccess, documents: Sequence[PlacedDocument]
+) -> dict[Any, list[str]]:
     """Each document's names below its workspace over WebDAV: its folders', then its own as
     the endpoint shows it (``names.member_names``: numbered when a folder beside it has its
     name). Three queries per folder they are in at most (its path, the folders beside them,
     and, only when one of them is named like one of those folders, the other documents
     there)."""
-    by_folder: dict[Any, list[Document]] = {}
+    by_folder: dict[Any, list[PlacedDocument]] = {}
     for doc in documents:
         by_folder.setdefault(doc.folder_id, []).append(doc)
     found: dict[Any, list[str]] = {}
@@ -120,16 +123,6 @@ def document_names(access: WorkspaceAccess, documents: Sequence[Document]) -> di
     return found
 
 
-def lock_places(access: WorkspaceAccess, documents: Sequence[Document]) -> dict[Any, LockPlaces]:
-    """Each document's :class:`LockPlaces`."""
-    workspace_id = access.workspace.pk
-    places: dict[Any, LockPlaces] = {}
-    for pk, names in document_names(access, documents).items():
-        above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names)))
-        places[pk] = LockPlaces(own=lock_key(workspace_id, names), above=above)
-    return places
-
-
 def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
     """The folder a person sees a workspace as under ``/dav/`` (``names.workspace_segments``:
     its name, with its id's start when two of theirs share it), or None if not theirs."""
@@ -137,18 +130,22 @@ def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
     return next((name for name, ws in shown.items() if ws.pk == workspace_id), None)
 
 
-def locks_holding(places: dict[Any, LockPlaces]) -> dict[Any, list[DavLock]]:
+def locks_holding(
+    places: dict[Any, LockPlaces], rows: Sequence[DavLock] | None = None
+) -> dict[Any, list[DavLock]]:
     """The live locks holding each document (by its :class:`LockPlaces`), oldest first, with
-    their holders: one query for them all."""
+    their holders: one query for them all, or none when ``rows`` (the live locks that may hold
+    them, oldest first, with their holders) are given."""
     own = {p.own for p in places.values()}
     above = {key for p in places.values() for key in p.above}
     if not places:
         return {}
-    rows = list(
-        DavLock.objects.filter(expire_at__gt=timezone.now(), root__in=own | above)
-        .select_related("user")
-        .order_by("created_at", "token")
-    )
+    if rows is None:
+        rows = list(
+            DavLock.objects.filter(expire_at__gt=timezone.now(), root__in=own | above)
+            .select_related("user")
+            .order_by("created_at", "token")
+        )
     found: dict[Any, list[DavLock]] = {}
     for pk, place in places.items():
         held = [
@@ -161,8 +158,48 @@ def locks_holding(places: dict[Any, LockPlaces]) -> dict[Any, list[DavLock]]:
     return found
 
 
+def workspace_live_locks(access: WorkspaceAccess) -> list[DavLock]:
+    """The live locks in ``access``'s workspace, oldest first, with their holders: one indexed
+    read. Every lock on a workspace's documents and folders is kept under its key
+    (``names.lock_key``), and so has the workspace (``locks.workspace_of``)."""
+    return list(
+        DavLock.objects.filter(workspace_id=access.workspace.pk, expire_at__gt=timezone.now())
+        .select_related("user")
+        .order_by("created_at", "token")
+    )
+
+
 def document_locks(
-    access: WorkspaceAccess, documents: Sequence[Document]
+    access: WorkspaceAccess, documents: Sequence[PlacedDocument]
 ) -> dict[uuid.UUID, list[DavLock]]:
-    """The live locks holding each of ``documents`` (all in ``access``'s workspace)."""
-    return locks_holding(lock_places(access, documents))
+    """The live locks holding each of ``documents`` (all in ``access``'s workspace).
+
+    The workspace's live locks are read first: most of the time there are none, and then no
+    document's names or keys are worked out at all. When there are, only the documents of a
+    folder that one of them can reach (a lock at or above the folder, or on something directly
+    in it) have their keys made, the folder's part of each key once."""
+    if not documents:
+        return {}
+    rows = workspace_live_locks(access)
+    if not rows:
+        return {}
+    workspace_id = access.workspace.pk
+    by_folder: dict[Any, list[PlacedDocument]] = {}
+    for doc in documents:
+        by_folder.setdefault(doc.folder_id, []).append(doc)
+    roots = {row.root for row in rows}
+    places: dict[Any, LockPlaces] = {}
+    for docs in by_folder.values():
+        path = [f.name for f in folder_path(docs[0].folder)]
+        here = lock_key(workspace_id, path)
+        above = (*(lock_key(workspace_id, path[:depth]) for depth in range(len(path))), here)
+        inside = here + "/"
+        # A name never holds a "/" (``documents.filenames``): a document's own key is one
+        # part below its folder's.
+        if roots.isdisjoint(above) and not any(
+            root.startswith(inside) and "/" not in root[len(inside) :] for root in roots
+        ):
+            continue
+        for pk, names in document_names(access, docs).items():
+            places[pk] = LockPlaces(own=f"{inside}{quote(fold(names[-1]), safe='/')}", above=above)
+    return locks_holding(places, rows)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from django import template
@@ -29,7 +30,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 if TYPE_CHECKING:
-    from commonroom.documents.models import Document, Folder, Version
+    from commonroom.documents.models import Folder
+    from commonroom.documents.selectors import ListedDocument
 
 register = template.Library()
 
@@ -90,12 +92,15 @@ def _since(d: datetime, now: datetime) -> str:
     return ", ".join(shown) if shown else _count(0, "minute")
 
 
-def ago(value: datetime, now: datetime | None = None) -> str:
+def ago(value: datetime, now: datetime | None = None, *, english: bool | None = None) -> str:
     """What ``{{ value|naturaltime }}`` writes for a moment in the past ("2 hours ago",
-    "1 month, 2 weeks ago"); the filter itself for a moment to come or another language."""
+    "1 month, 2 weeks ago"); the filter itself for a moment to come or another language
+    (``english``: whether the active language is English, when the caller knows)."""
     if now is None:
         now = datetime.now(UTC)
-    if value >= now or value.tzinfo is None or not _english():
+    if english is None:
+        english = _english()
+    if value >= now or value.tzinfo is None or not english:
         return str(naturaltime(value))
     now = now.astimezone(value.tzinfo)
     delta = now - value
@@ -113,9 +118,12 @@ def ago(value: datetime, now: datetime | None = None) -> str:
     return "an hour ago" if hours == 1 else f"{hours}\xa0hours ago"
 
 
-def size(value: Any) -> str:
-    """What ``{{ value|filesizeformat }}`` writes ("4.1\xa0KB", "12\xa0bytes")."""
-    if not isinstance(value, int) or value < 0 or not _english():
+def size(value: Any, *, english: bool | None = None) -> str:
+    """What ``{{ value|filesizeformat }}`` writes ("4.1\xa0KB", "12\xa0bytes"); ``english``
+    as for :func:`ago`."""
+    if english is None:
+        english = _english()
+    if not isinstance(value, int) or value < 0 or not english:
         return str(filesizeformat(value))
     if value < 1024:
         return "1\xa0byte" if value == 1 else f"{value}\xa0bytes"
@@ -153,27 +161,27 @@ _CROSSED = '<strong class="nhsuk-tag nhsuk-tag--orange">Crossed amendment</stron
 _LOCKED = '<strong class="nhsuk-tag nhsuk-tag--blue cr-edit-lock-tag">{}</strong>'
 
 
-def _folder_row(f: Folder, url: str, now: datetime, icon: SafeString) -> SafeString:
+def _folder_row(f: Folder, url: str, now: datetime, english: bool, icon: SafeString) -> SafeString:
     return format_html(
         _FOLDER_ROW,
         icon,
         url.replace(_HOLE, str(f.pk)),
         f.name,
-        ago(f.created_at, now),
+        ago(f.created_at, now, english=english),
     )
 
 
-def _tags(d: Document, v: Version | None, context: template.Context) -> SafeString:
+def _tags(d: ListedDocument, context: template.Context) -> SafeString:
     """The row's tags: a final record, new since its reader read it, a crossed amendment, held
     open in another program."""
+    v = d.latest
     tags = [
         _SEALED if d.sealed_version_id else "",
-        _NEW if getattr(d, "new_since_read", False) else "",
+        _NEW if d.new_since_read else "",
         _CROSSED if v is not None and not v.based_on_latest else "",
     ]
-    lock = getattr(d, "edit_lock", None)
-    if lock:
-        with context.push(lock=lock):
+    if d.edit_lock:
+        with context.push(lock=d.edit_lock):
             words = _LOCK_WORDS.render(context)
         tags.append(format_html(_LOCKED, words))
     return SafeString("\n        ".join(tags))
@@ -182,35 +190,39 @@ def _tags(d: Document, v: Version | None, context: template.Context) -> SafeStri
 _LOCK_WORDS = Template("{% include 'documents/_edit_lock_words.html' %}")
 
 
-def _document_row(d: Document, url: str, now: datetime, context: template.Context) -> SafeString:
-    versions: list[Version] | None = getattr(d, "latest_versions", None)
-    v = versions[0] if versions else None
-    return format_html(
-        _DOCUMENT_ROW,
-        url.replace(_HOLE, str(d.pk)),
-        d.name,
-        _tags(d, v, context),
+def _document_row(
+    d: ListedDocument, url: str, now: datetime, english: bool, context: template.Context
+) -> str:
+    """One document's row: what ``format_html`` would make of it, each value escaped as
+    ``conditional_escape`` escapes a string (``html.escape``), without its per-call cost."""
+    v = d.latest
+    return _DOCUMENT_ROW.format(
+        escape(url.replace(_HOLE, str(d.pk))),
+        escape(d.name),
+        _tags(d, context),
         d.current_version_number,
-        ago(d.updated_at, now),
-        format_html(" by {}", v.author.display_name) if v is not None else EMPTY,
-        size(v.size if v is not None else ""),
+        escape(ago(d.updated_at, now, english=english)),
+        f" by {escape(v.author_name)}" if v is not None else "",
+        escape(size(v.size if v is not None else "", english=english)),
     )
 
 
 @register.simple_tag(takes_context=True)
 def listing_rows(context: template.Context) -> SafeString:
     """The folders' rows, then the documents' (``folders`` and ``documents`` in the context,
-    each document as ``documents.views._folder_page`` leaves it)."""
+    each document a ``selectors.ListedDocument`` as ``documents.views._folder_page`` leaves
+    it). The language is asked once for the listing, not once a row."""
     workspace = context["workspace"]
     now = datetime.now(UTC)
     parts: list[str] = []
+    english = _english()
     folders = context.get("folders") or []
     if folders:
         url = reverse("folder_detail", args=[workspace.pk, _HOLE])
         icon = SafeString(get_template("icons/folder.svg").render())
-        parts.extend(_folder_row(f, url, now, icon) for f in folders)
+        parts.extend(_folder_row(f, url, now, english, icon) for f in folders)
     documents = context.get("documents") or []
     if documents:
         url = reverse("document_detail", args=[workspace.pk, _HOLE])
-        parts.extend(_document_row(d, url, now, context) for d in documents)
+        parts.extend(_document_row(d, url, now, english, context) for d in documents)
     return SafeString("".join(parts))

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from commonroom.documents.hooks import EditLock
 from commonroom.documents.models import Document, Version
-from commonroom.documents.selectors import folder_documents
+from commonroom.documents.selectors import folder_documents, folder_listing_page
 from commonroom.documents.templatetags.listing_rows import ago, size
 from commonroom.documents.tests.factories import access_for, make_folder, new_version, upload
 
@@ -120,23 +120,29 @@ def _documents(team: Any) -> Any:
 
 @pytest.mark.parametrize("role", ["manager", "editor", "commenter", "viewer"])
 def test_the_rows_are_the_templates_rows_for_every_role(team: Any, role: str) -> None:
+    """The template drew the documents as model objects with their latest versions
+    (``folder_documents``); the tag draws the page's rows (``folder_listing_page``)."""
     plain, twice, sealed = _documents(team)
     user = team.by_role[role]
     access = access_for(user, team.workspace)
     documents = list(folder_documents(access=access, folder=None))
+    rows = list(
+        folder_listing_page(access=access, folder=None, reader=user, number=1, per_page=100)
+    )
+    assert [r.pk for r in rows] == [d.pk for d in documents]
     from commonroom.documents.selectors import all_folders
 
     folders = [f for f, _ in all_folders(access=access)]
+    locks = {
+        plain.pk: EditLock(holder=team.editor, app="Word", since=timezone.now()),
+        sealed.pk: EditLock(holder=user, app="", since=timezone.now() - timedelta(days=2)),
+    }
     for d in documents:
         d.new_since_read = d.pk == twice.pk  # type: ignore[attr-defined]
-        d.edit_lock = None  # type: ignore[attr-defined]
-        if d.pk == plain.pk:
-            d.edit_lock = EditLock(  # type: ignore[attr-defined]
-                holder=team.editor, app="Word", since=timezone.now()
-            )
-        if d.pk == sealed.pk:
-            two_days_ago = timezone.now() - timedelta(days=2)
-            d.edit_lock = EditLock(holder=user, app="", since=two_days_ago)  # type: ignore[attr-defined]
+        d.edit_lock = locks.get(d.pk)  # type: ignore[attr-defined]
+    for r in rows:
+        r.new_since_read = r.pk == twice.pk
+        r.edit_lock = locks.get(r.pk)
     request = RequestFactory().get("/")
     request.user = user
     context = {
@@ -147,7 +153,7 @@ def test_the_rows_are_the_templates_rows_for_every_role(team: Any, role: str) ->
         "request": request,
     }
     expected = TEMPLATE_ROWS.render(Context(context))
-    drawn = TAG_ROWS.render(Context(context))
+    drawn = TAG_ROWS.render(Context({**context, "documents": rows}))
     assert "Board &lt;papers&gt;" in drawn and "minutes &amp; &lt;notes&gt;.txt" in drawn
     assert "Crossed amendment" in drawn and "Final record" in drawn
     assert "Being edited in Word by" in drawn and "Being edited in another app by you" in drawn

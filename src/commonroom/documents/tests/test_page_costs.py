@@ -122,3 +122,45 @@ def test_a_folders_listing_is_read_in_its_order_from_an_index(
     # No sort of the whole folder for one page of it.
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
     assert [d.name for d in page] == ["a.txt", "b.txt", "c.txt"]
+
+
+# A folder's page, signed in: the session, the person, the live cursor, their membership; the
+# count, the page of documents, their latest versions (with what the reader last read of
+# each); the WebDAV locks of the workspace; the header's unread notifications and messages;
+# the folder's folders. Fewer is better; more, or more as the workspace grows, is a bug.
+FOLDER_PAGE_STATEMENTS = 11
+
+
+def test_a_folders_page_is_a_fixed_number_of_statements_however_much_it_holds(
+    client: Any, team: Any
+) -> None:
+    from commonroom.webdav.models import DavLock
+    from commonroom.webdav.names import lock_key
+
+    url = reverse("workspace_detail", args=[team.workspace.pk])
+    upload(team.editor, team.workspace, "a.txt", b"a")
+    client.force_login(team.viewer)
+    client.get(url)  # the first request after signing in records the session
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    assert len(few) == FOLDER_PAGE_STATEMENTS, [q["sql"][:80] for q in few.captured_queries]
+
+    papers = make_folder(team.editor, team.workspace, "Papers")
+    for i in range(30):
+        v = upload(team.editor, team.workspace, f"doc-{i:02d}.txt", f"{i}".encode())
+        new_version(team.editor, v.document, f"{i}-2".encode())
+        upload(team.editor, team.workspace, f"inside-{i:02d}.txt", b"x", folder=papers)
+    # A lock elsewhere in the workspace (inside a folder) holds nothing listed here.
+    DavLock.objects.create(
+        token="opaquelocktoken:elsewhere",
+        root=lock_key(team.workspace.pk, ["Papers", "inside-01.txt"]),
+        user=team.editor,
+        workspace=team.workspace,
+        scope="exclusive",
+        depth="0",
+        timeout=600,
+        expire_at=timezone.now() + timedelta(minutes=10),
+    )
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == FOLDER_PAGE_STATEMENTS, [q["sql"][:80] for q in many.captured_queries]

@@ -32,8 +32,11 @@ def test_listing_shows_each_documents_latest_version(client, team):
     response = listing(client, team)
     assert response.status_code == 200
     [doc] = response.context["documents"]
-    assert [v.number for v in doc.latest_versions] == [3]
-    assert doc.latest_versions[0].author == team.manager
+    assert doc.current_version_number == 3
+    assert doc.latest is not None
+    assert doc.latest.size == len(b"three")
+    assert doc.latest.author_name == team.manager.display_name
+    assert f"by {team.manager.display_name}" in response.content.decode()
 
 
 def test_query_count_does_not_grow_with_documents_or_versions(client, team):
@@ -140,3 +143,47 @@ def test_one_bad_name_among_several_files_stores_none_of_them(client, team, stor
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_filename"
     assert store.now() == before
+
+
+def test_new_since_read_is_the_newest_version_the_reader_read_against_the_current(team):
+    """Each listed document is new to its reader when its current version is newer than the
+    newest they read of it (``last_read_numbers``), read in the listing's own query."""
+    from commonroom.documents.models import ReadBy, VersionRead
+    from commonroom.documents.selectors import folder_listing_page, last_read_numbers
+    from commonroom.documents.tests.factories import access_for
+
+    def read(user, version):
+        VersionRead.objects.create(
+            version=version, document=version.document, reader=user, read_by=ReadBy.DOWNLOAD
+        )
+
+    three = upload(team.editor, team.workspace, "a.txt", b"1")
+    new_version(team.editor, three.document, b"2")
+    new_version(team.editor, three.document, b"3")
+    once = upload(team.editor, team.workspace, "b.txt", b"1")
+    latest = upload(team.editor, team.workspace, "c.txt", b"1")
+    upload(team.editor, team.workspace, "d.txt", b"never read")
+    read(team.viewer, three.document.versions.get(number=2))
+    read(team.viewer, three.document.versions.get(number=1))
+    read(team.viewer, once)
+    new_version(team.editor, once.document, b"2")
+    read(team.viewer, latest)
+    read(team.commenter, three.document.versions.get(number=3))  # someone else's reading
+
+    for user in (team.viewer, team.commenter, team.manager):
+        access = access_for(user, team.workspace)
+        rows = list(
+            folder_listing_page(access=access, folder=None, reader=user, number=1, per_page=100)
+        )
+        last = last_read_numbers(user=user, documents=rows)
+        assert {r.name: r.new_since_read for r in rows} == {
+            r.name: r.pk in last and last[r.pk] < r.current_version_number for r in rows
+        }
+    viewer_rows = folder_listing_page(
+        access=access_for(team.viewer, team.workspace),
+        folder=None,
+        reader=team.viewer,
+        number=1,
+        per_page=100,
+    )
+    assert [r.name for r in viewer_rows if r.new_since_read] == ["a.txt", "b.txt"]

@@ -337,3 +337,41 @@ def test_removed_while_the_request_was_in_flight_follows_and_unfollows_nothing(t
     with pytest.raises(NotFound):
         services.follow(user=team.viewer, doc_access=access)
     assert not Follow.objects.filter(user=team.viewer).exists()
+
+
+def test_the_badges_count_is_unread_rows_in_workspaces_the_person_is_in_now(team, doc):
+    """``unread_count`` (one person, every page's header) says what ``unread_counts`` (any
+    number of people) says: unread, theirs, in workspaces they are a member of today."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.notifications.selectors import unread_count, unread_counts
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    other = make_workspace(manager=team.manager, name="Elsewhere")
+    Membership.objects.create(workspace=other, user=team.editor, role="editor")
+    elsewhere = upload_document(other, team.manager, name="agenda.docx")
+    for _ in range(2):
+        make_notification(team.editor, doc)
+    make_notification(team.editor, elsewhere)
+    read = make_notification(team.editor, doc)
+    read.read_at = timezone.now()
+    read.save()
+    make_notification(team.viewer, doc)
+    people = [team.editor, team.viewer, team.commenter]
+
+    def both() -> list[tuple[int, int]]:
+        counts = unread_counts([p.pk for p in people])
+        return [(unread_count(p), counts[p.pk]) for p in people]
+
+    assert both() == [(3, 3), (1, 1), (0, 0)]
+    membership = Membership.objects.get(workspace=other, user=team.editor)
+    membership.access_until = timezone.localdate()  # ends tonight: still a member today
+    membership.save()
+    assert both() == [(3, 3), (1, 1), (0, 0)]
+    membership.access_until = timezone.localdate() - timedelta(days=1)
+    membership.save()
+    assert both() == [(2, 2), (1, 1), (0, 0)]
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+    assert both() == [(2, 2), (0, 0), (0, 0)]

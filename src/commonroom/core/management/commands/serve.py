@@ -133,6 +133,9 @@ class Command(BaseCommand):
                 # The client's address is Django's to decide, from COMMONROOM_TRUSTED_PROXIES
                 # (core/request_info.py): uvicorn passes on the connection's own.
                 proxy_headers=False,
+                # Live frames are a few hundred bytes of JSON: compressing each for each socket
+                # cost a fifth of a comment's fan-out and saved little (decision 35).
+                ws_per_message_deflate=False,
                 lifespan="off",
                 log_level="info",
             )
