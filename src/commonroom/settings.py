@@ -559,6 +559,16 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SHARED_CACHE = bool(REDIS_URL)
+# Rendered page fragments (core/fragments.py): each process's own memory in every case, sound
+# with any number of processes because each fragment is found by a key read from the database.
+# Kept well inside COMMONROOM_EVENT_DAYS (a key is the workspace's newest live event).
+COMMONROOM_FRAGMENT_SECONDS = max(env_int("COMMONROOM_FRAGMENT_SECONDS", 600), 0)
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "commonroom-fragments",
+    "TIMEOUT": COMMONROOM_FRAGMENT_SECONDS,
+    "OPTIONS": {"MAX_ENTRIES": max(env_int("COMMONROOM_FRAGMENT_ENTRIES", 500), 1)},
+}
 
 # --- Background tasks -----------------------------------------------------------------------
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -20,8 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.template import Context
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import get_language
 
+from commonroom.accounts.selectors import people_digest
 from commonroom.comments.selectors import (
     anchored_blocks,
     document_threads,
@@ -29,16 +33,58 @@ from commonroom.comments.selectors import (
     with_parts,
 )
 from commonroom.comments.services import passages_follow
+from commonroom.comments.templatetags.comment_cards import thread_card
+from commonroom.core.fragments import Fragment
 from commonroom.documents import hooks
+from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import made_in
 
 
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
+    """The threads' cards, drawn again only when the workspace's newest live event, the reader
+    or what they may do, the latest version's number or a name shown has changed since they
+    were last drawn for this reader (``core.fragments``): every comment written, edited,
+    deleted, resolved or reopened, every suggestion's change of state and every passage followed
+    into a new version is an event of its workspace."""
+    doc_access, user = page.doc_access, page.user
+    doc, access = doc_access.document, doc_access.access
+    key = (
+        doc.pk,
+        page_revision(access=access),
+        doc.current_version_number,
+        user.pk,
+        sorted(doc_access.abilities.items()),
+        sorted(access.abilities.items()),
+        get_language(),
+    )
+    return {
+        "threads_fragment": Fragment(
+            name="comments.threads",
+            key=key,
+            build=lambda token: _threads_html(page, token),
+            people=people_digest,
+        )
+    }
+
+
+def _threads_html(page: hooks.DocumentPage, csrf_token: str) -> str:
+    """Every thread's card, as ``comments/_section.html`` drew them one by one."""
     doc_access = page.doc_access
     threads = document_threads(doc_access=doc_access, mentions=False)  # the page shows none
     threads = with_parts(threads, doc_access=doc_access)
-    return {"threads": with_abilities(threads, doc_access=doc_access, user=page.user)}
+    threads = with_abilities(threads, doc_access=doc_access, user=page.user)
+    workspace = doc_access.access.workspace
+    context = Context(
+        {
+            "workspace": workspace,
+            "document": doc_access.document,
+            "user": page.user,
+            "csrf_token": csrf_token,
+            "mentions_url": reverse("workspace_mention_candidates", args=[workspace.pk]),
+        }
+    )
+    return "".join(thread_card(context, thread) for thread in threads)
 
 
 def on_version_added(change: hooks.VersionAdded) -> None:

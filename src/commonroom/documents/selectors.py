@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from commonroom.accounts.models import User
+    from commonroom.accounts.selectors import PersonRow
 
 
 @dataclass(frozen=True)
@@ -496,7 +497,7 @@ def reading_token(*, user: User, doc_access: DocumentAccess, version: Version) -
 class Reader:
     """A member and whether (and when, and how) they read the version."""
 
-    person: User
+    person: User | PersonRow
     role: str
     read: VersionRead | None
 

@@ -22,6 +22,7 @@ from commonroom.core.views import (
 )
 from commonroom.documents import hooks, services
 from commonroom.documents.downloads import version_file_response
+from commonroom.documents.fragments import versions_fragment
 from commonroom.documents.models import Folder, Version
 from commonroom.documents.selectors import (
     READING_RULE,
@@ -326,6 +327,14 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
         "documents/detail.html",
         {
             **parts,
+            # The versions list, drawn again only when what it shows has changed.
+            "versions_fragment": versions_fragment(
+                versions=versions,
+                workspace=doc_access.access.workspace,
+                document=doc,
+                abilities=doc_access.abilities,
+                comparable=parts.get("comparable") or (),
+            ),
             "access": doc_access.access,
             "workspace": doc_access.access.workspace,
             "doc_access": doc_access,

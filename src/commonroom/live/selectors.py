@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from commonroom.accounts.models import User
+    from commonroom.workspaces.selectors import WorkspaceAccess
 
 # A screen that missed more than this reloads instead of replaying (it says so: "reset").
 CATCH_UP_LIMIT = 500
@@ -57,6 +58,17 @@ def still_signed_in(credentials: set[Credential]) -> set[Credential]:
 def latest_event_id(*, workspace_id: Any) -> int:
     found = Event.objects.filter(workspace_id=parse_uuid(workspace_id)).aggregate(m=Max("id"))["m"]
     return int(found or 0)
+
+
+def page_revision(*, access: WorkspaceAccess) -> int:
+    """The workspace's newest event as one request's page reads it: read once for ``access``
+    (that request's) and kept with it, for every fragment of the page it keys
+    (``core.fragments``). Read before any of them is built."""
+    found: int | None = access.__dict__.get("_revision")
+    if found is None:
+        found = latest_event_id(workspace_id=access.workspace.pk)
+        object.__setattr__(access, "_revision", found)  # frozen, but this is only a memo
+    return found
 
 
 def resume_from(*, workspace_id: Any, after: int | None) -> tuple[int, bool]:

@@ -7,12 +7,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
+from django.db.models import Count, Max
+from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from commonroom.accounts.selectors import people_digest
 from commonroom.core.exceptions import NotFound
+from commonroom.core.fragments import kept, nobody
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks
 from commonroom.previews.blocks import Block, blocks_in
 from commonroom.previews.compare import (
@@ -142,18 +147,9 @@ def made_in(workspace_id: Any, sha256: str) -> bool:
     ).exists()
 
 
-def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -> PreviewView:
-    """The preview of ``version`` as this reader sees it: its images pointed at the
-    permission-checked file route; pending until the workspace has it (:func:`made_in`);
-    watermarked with ``reader``'s name when they may not download (:func:`reader_watermark`)."""
-    preview = Preview.objects.filter(blob_id=version.blob_id).first()
-    can_download = doc_access.can("download")
-    if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
-        return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
-    if preview.status != PreviewStatus.READY:
-        return PreviewView(
-            version, preview.status, message=preview.message, can_download=can_download
-        )
+def _shown(doc_access: DocumentAccess, version: Version, preview: Preview) -> tuple[str, Outline]:
+    """A ready preview's HTML as the page shows it, and its outline."""
+    made = Preview.objects.filter(pk=preview.pk).values_list("html", flat=True).first() or ""
     names = set(preview.files.values_list("name", flat=True))
     ws, doc = doc_access.access.workspace.pk, doc_access.document.pk
     # The file route reversed once, not once per image (a PDF shows a picture a page: 2,000
@@ -171,8 +167,56 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
     # after blocks (comments' markers, escaped by their maker) are put into it here.
     markers = hooks.block_marks(hooks.PreviewShown(doc_access, version))
     # Headings move below the page's own: the document's name is the page's one h1.
-    shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, preview.html), markers))
-    html = mark_safe(shown)  # noqa: S308
+    shown = _below_page_headings(insert_after_blocks(_SRC_REF.sub(url, made), markers))
+    return shown, outline_of(made)
+
+
+def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -> PreviewView:
+    """The preview of ``version`` as this reader sees it: its images pointed at the
+    permission-checked file route; pending until the workspace has it (:func:`made_in`);
+    watermarked with ``reader``'s name when they may not download (:func:`reader_watermark`).
+
+    The HTML as shown (file routes, other apps' marks after its blocks) and its outline are
+    kept between requests (``core.fragments``) under the preview as made (``made_at``, the
+    HTML's length), the workspace's newest live event (the marks follow comments and
+    suggestions, each an event) and when the document's versions' previews were made here (a
+    suggestion moved from an earlier version is placed by that version's preview)."""
+    preview = (
+        Preview.objects.filter(blob_id=version.blob_id)
+        .defer("html")
+        .annotate(html_length=Length("html"))
+        .first()
+    )
+    can_download = doc_access.can("download")
+    if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
+        return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
+    if preview.status != PreviewStatus.READY:
+        return PreviewView(
+            version, preview.status, message=preview.message, can_download=can_download
+        )
+    ws, doc = doc_access.access.workspace.pk, doc_access.document.pk
+    made_here = WorkspacePreview.objects.filter(
+        workspace_id=ws,
+        blob_id__in=doc_access.document.versions.values("blob_id"),
+        made_at__isnull=False,
+    ).aggregate(n=Count("pk"), last=Max("made_at"))
+    key = (
+        doc,
+        version.pk,
+        preview.pk,
+        preview.made_at,
+        preview.html_length,
+        page_revision(access=doc_access.access),
+        made_here["n"],
+        made_here["last"],
+    )
+    shown, outline = kept(
+        "previews.shown",
+        key,
+        lambda: _shown(doc_access, version, preview),
+        people=people_digest,
+    )
+    html = mark_safe(shown)  # noqa: S308 (sanitised when made, and our own marks: _shown)
     watermark = reader_watermark(doc_access=doc_access, reader=reader)
     return PreviewView(
         version,
@@ -180,7 +224,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         html=html,
         notes=list(preview.notes),
         can_download=can_download,
-        outline=outline_of(preview.html),
+        outline=outline,
         kind=preview.kind,
         watermark=watermark,
     )
@@ -419,12 +463,22 @@ def preview_blocks(*, doc_access: DocumentAccess, version: Version) -> list[Bloc
         raise NotFound()
     if not made_in(doc_access.access.workspace.pk, version.blob_id):
         return None
-    html = (
+    # Read from the HTML once per preview as made (its row, when it was made and its length
+    # name it), not at every drawing of the page: parsing it is most of the cost.
+    made = (
         Preview.objects.filter(blob_id=version.blob_id, status=PreviewStatus.READY)
-        .values_list("html", flat=True)
+        .values_list("pk", "made_at", Length("html"))
         .first()
     )
-    return None if html is None else blocks_in(html)
+    if made is None:
+        return None
+
+    def parse() -> list[Block]:
+        html = Preview.objects.filter(pk=made[0]).values_list("html", flat=True).first()
+        return blocks_in(html or "")
+
+    found: list[Block] = kept("previews.blocks", made, parse, people=nobody)
+    return found
 
 
 def tracked_revisions(*, doc_access: DocumentAccess, version: Version) -> int | None:

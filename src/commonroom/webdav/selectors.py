@@ -21,7 +21,7 @@ from commonroom.documents.selectors import (
 )
 from commonroom.webdav.models import DavLock, ScratchFile
 from commonroom.webdav.names import fold, lock_key, member_names, workspace_segments
-from commonroom.workspaces.selectors import workspaces_for_user
+from commonroom.workspaces.selectors import user_workspace_names
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -126,7 +126,7 @@ def document_names(
 def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
     """The folder a person sees a workspace as under ``/dav/`` (``names.workspace_segments``:
     its name, with its id's start when two of theirs share it), or None if not theirs."""
-    shown = workspace_segments(a.workspace for a in workspaces_for_user(user=user))
+    shown = workspace_segments(user_workspace_names(user=user))
     return next((name for name, ws in shown.items() if ws.pk == workspace_id), None)
 
 

@@ -12,12 +12,13 @@ from django.utils.safestring import SafeString
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
+    from commonroom.accounts.selectors import PersonRow
 
 register = template.Library()
 
 
 @register.simple_tag
-def person(user: User | None, strong: bool = True) -> SafeString:
+def person(user: User | PersonRow | None, strong: bool = True) -> SafeString:
     if user is None:
         return format_html("{}", "Someone")
     name = (

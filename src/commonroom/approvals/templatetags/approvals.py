@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 
 from commonroom.accounts.templatetags.people import person
 from commonroom.approvals.models import Decision
+from commonroom.core.fragments import kept, nobody
 
 if TYPE_CHECKING:
     from commonroom.approvals.models import ApprovalRequest
@@ -42,12 +43,16 @@ _BOX = (
 
 @register.simple_tag
 def approver_boxes(choices: list[Any]) -> SafeString:
-    """A checkbox for each member who may be asked, in the form that asks for approval."""
-    return SafeString(
-        "".join(
+    """A checkbox for each member who may be asked, in the form that asks for approval: drawn
+    once for the same members named the same (``core.fragments``: the key is all it shows)."""
+    key = tuple((u.pk, u.email, u.full_name, u.kind) for u in choices)
+
+    def build() -> str:
+        return "".join(
             format_html(_BOX, u.pk, u.pk, u.pk, person(u, strong=False), u.email) for u in choices
         )
-    )
+
+    return SafeString(kept("approvals.boxes", key, build, people=nobody))
 
 
 @register.simple_tag

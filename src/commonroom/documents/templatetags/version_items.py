@@ -21,7 +21,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
 from commonroom.accounts.templatetags.people import person
@@ -204,3 +204,29 @@ def version_items(context: template.Context) -> SafeString:
         return EMPTY
     page = _Page(context)
     return SafeString("".join(_item(v, i == 0, page) for i, v in enumerate(versions)))
+
+
+@register.simple_tag(takes_context=True)
+def kept_version_items(context: template.Context) -> SafeString:
+    """``{% version_items %}`` as kept between requests (``documents.fragments``), when the
+    page's view has made ``versions_fragment``; else drawn now."""
+    kept = context.get("versions_fragment")
+    if kept is None:
+        return version_items(context)
+    return SafeString(kept.html(context.get("csrf_token")))
+
+
+@register.simple_tag
+def version_options(versions: list[Any], selected: Any, prefix: str, latest: Any) -> SafeString:
+    """An ``<option>`` for each of ``versions`` (its number, after ``prefix``), ``selected``'s
+    chosen and ``latest``'s marked "(latest)": the choice of a version in the page's forms, as
+    ``{% for v in versions %}<option ...>{% endfor %}`` wrote it (fifty versions cost that loop
+    a millisecond a list)."""
+    before = conditional_escape(prefix)
+    return SafeString(
+        "".join(
+            f'<option value="{int(v.number)}"{" selected" if v.number == selected else ""}>'
+            f"{before}{int(v.number)}{' (latest)' if v.number == latest else ''}</option>"
+            for v in versions
+        )
+    )
