@@ -567,7 +567,7 @@ CACHES["fragments"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "commonroom-fragments",
     "TIMEOUT": COMMONROOM_FRAGMENT_SECONDS,
-    "OPTIONS": {"MAX_ENTRIES": max(env_int("COMMONROOM_FRAGMENT_ENTRIES", 500), 1)},
+    "OPTIONS": {"MAX_ENTRIES": max(env_int("COMMONROOM_FRAGMENT_ENTRIES", 200), 1)},
 }
 
 # --- Background tasks -----------------------------------------------------------------------
