@@ -43,7 +43,37 @@ def person_name(full_name: str | None, email: str | None) -> str:
     return full_name or email or ""
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class NamedPerson:
+    """How a person is named on every page, for a ``User`` and for a person read as values
+    (``accounts.selectors.PersonRow``) alike: from ``pk``, ``full_name``, ``email`` and
+    ``kind``. Each name or guest mark read is noted for the page fragment being drawn, if any
+    (``core.fragments``: a kept fragment naming them is checked against them)."""
+
+    __slots__ = ()
+
+    pk: Any
+    full_name: str
+    email: str
+    kind: str
+
+    @property
+    def display_name(self) -> str:
+        person_shown(self.pk)
+        return person_name(self.full_name, self.email)
+
+    @property
+    def is_guest(self) -> bool:
+        person_shown(self.pk)
+        return self.kind == UserKind.GUEST
+
+    @property
+    def guest_domain(self) -> str:
+        """For an external guest, the domain of their email address (shown beside their name,
+        so that a guest cannot pass for a colleague of the same name); "" for staff."""
+        return self.email.rsplit("@", 1)[-1].lower() if self.is_guest else ""
+
+
+class User(NamedPerson, AbstractBaseUser, PermissionsMixin):
     """A person who signs in. ``kind`` says staff or external guest; ``is_superuser`` marks an
     administrator (sees the whole audit trail); ``is_staff`` only opens Django's admin site;
     ``api_tokens_allowed`` lets an external guest create API tokens."""
@@ -76,22 +106,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.display_name
-
-    @property
-    def display_name(self) -> str:
-        person_shown(self.pk)  # a kept page fragment naming them is checked against it
-        return person_name(self.full_name, self.email)
-
-    @property
-    def is_guest(self) -> bool:
-        person_shown(self.pk)
-        return self.kind == UserKind.GUEST
-
-    @property
-    def guest_domain(self) -> str:
-        """For an external guest, the domain of their email address (shown beside their name,
-        so that a guest cannot pass for a colleague of the same name); "" for staff."""
-        return self.email.rsplit("@", 1)[-1].lower() if self.is_guest else ""
 
     def get_full_name(self) -> str:
         return self.display_name
