@@ -15,7 +15,7 @@ from pydantic import Field, StrictBool, StringConstraints
 
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import PermissionDenied
-from commonroom.core.pagination import Keyset, PageIn, page_for, page_schema
+from commonroom.core.pagination import AsRow, Keyset, PageIn, Row, page_for, page_schema
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
@@ -156,17 +156,12 @@ LAST_TRASHED_FIRST = Keyset(("-deleted_at", "-pk"))
 
 
 def folder_out(f: Folder) -> dict[str, object]:
-    return {
-        "id": f.pk,
-        "name": f.name,
-        "parent_id": f.parent_id,
-        "created_at": f.created_at,
-        "deleted_at": f.deleted_at,
-    }
+    return folder_row_out(AsRow(f))
 
 
-def folder_row_out(row: Mapping[str, Any]) -> dict[str, object]:
-    """:func:`folder_out` of a row of ``selectors.FOLDER_COLUMNS``."""
+def folder_row_out(row: Row) -> dict[str, object]:
+    """A folder as the API shows it, from a row of ``selectors.FOLDER_COLUMNS`` (or a folder,
+    :class:`~commonroom.core.pagination.AsRow`)."""
     return {
         "id": row["id"],
         "name": row["name"],
@@ -177,34 +172,12 @@ def folder_row_out(row: Mapping[str, Any]) -> dict[str, object]:
 
 
 def version_out(v: Version) -> dict[str, object]:
-    return {
-        "number": v.number,
-        "filename": v.filename,
-        "content_type": v.content_type,
-        "size": v.size,
-        "sha256": v.blob_id,
-        "author_email": v.author.email,
-        "created_at": v.created_at,
-        "note": v.note,
-        "based_on": v.based_on_number,
-        "based_on_latest": v.based_on_latest,
-        "based_on_from_file": v.based_on_from_file,
-        "identical_to": v.identical_to_number,
-        "restored_from": v.restored_from_number,
-        "record_at": v.record_at,
-        "while_locked": (
-            edit_lock_out(
-                v.while_locked_by, v.while_locked_in, v.while_locked_since or v.created_at
-            )
-            if v.while_locked_by is not None
-            else None
-        ),
-    }
+    return version_row_out(AsRow(v))
 
 
-def version_row_out(row: Mapping[str, Any], prefix: str = "") -> dict[str, object]:
-    """:func:`version_out` of a row of ``selectors.VERSION_COLUMNS`` (each named after
-    ``prefix``), for the lists."""
+def version_row_out(row: Row, prefix: str = "") -> dict[str, object]:
+    """A version as the API shows it, from a row of ``selectors.VERSION_COLUMNS`` (each named
+    after ``prefix``) or a version (:class:`~commonroom.core.pagination.AsRow`)."""
     while_locked = None
     if row[f"{prefix}while_locked_by_id"] is not None:
         email = row[f"{prefix}while_locked_by__email"]
