@@ -48,19 +48,9 @@ def person_out(user: User | None) -> dict[str, Any] | None:
     }
 
 
-# What :func:`person_row_out` reads of a person, as columns of ``values()`` (after a prefix:
-# ``author__id``...), for lists read as rows.
-PERSON_COLUMNS = ("id", "full_name", "email", "kind")
-
-
-def person_columns(prefix: str) -> tuple[str, ...]:
-    """:data:`PERSON_COLUMNS` of the person ``prefix`` names (``"author__"``)."""
-    return tuple(f"{prefix}{column}" for column in PERSON_COLUMNS)
-
-
 def person_row_out(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
-    """:func:`person_out` of the person read as :func:`person_columns` of ``prefix`` in ``row``
-    (None when there is none: a left join found no one), by the same rules."""
+    """:func:`person_out` of the person read as ``accounts.selectors.person_columns(prefix)``
+    in ``row`` (None when there is none: a left join found no one), by the same rules."""
     pk = row[f"{prefix}id"]
     if pk is None:
         return None

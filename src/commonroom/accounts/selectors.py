@@ -349,6 +349,15 @@ def people_digest(ids: Collection[Any]) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
+# What is read of a person in a list read as rows (``values()``, after a prefix: ``author__id``).
+PERSON_COLUMNS = ("id", "full_name", "email", "kind")
+
+
+def person_columns(prefix: str) -> tuple[str, ...]:
+    """:data:`PERSON_COLUMNS` of the person ``prefix`` names (``"author__"``)."""
+    return tuple(f"{prefix}{column}" for column in PERSON_COLUMNS)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class PersonRow(NamedPerson):
     """A person read as values (no ``User`` made: a page listing hundreds of members reads

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
+from commonroom.accounts.selectors import person_columns
 from commonroom.comments import hooks
 from commonroom.comments.models import Comment, PassageState, ThreadPassage
 from commonroom.comments.passages import PassageShown, Place
@@ -100,8 +101,8 @@ COMMENT_COLUMNS = (
     "anchor_quote",
     "anchor_position",
     "client_key",
-    *(f"author__{column}" for column in ("id", "full_name", "email", "kind")),
-    *(f"resolved_by__{column}" for column in ("id", "full_name", "email", "kind")),
+    *person_columns("author__"),
+    *person_columns("resolved_by__"),
 )
 PASSAGE_COLUMNS = ("thread_id", "version__number", "state", "block", "start", "end")
 

@@ -19,6 +19,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
+from commonroom.accounts.selectors import person_columns
 from commonroom.conversations.models import Conversation, ConversationRead, Message
 from commonroom.core.exceptions import NotFound
 from commonroom.core.pagination import Page, limit_check
@@ -72,7 +73,6 @@ def conversation_list(*, access: WorkspaceAccess, user: User) -> QuerySet[Conver
 
 # What the API shows of a conversation and of a message, as columns of ``values()`` (with the
 # person who started or wrote it joined in): a list of a hundred read as rows, not instances.
-PERSON = ("id", "full_name", "email", "kind")
 CONVERSATION_COLUMNS = (
     "id",
     "title",
@@ -80,7 +80,7 @@ CONVERSATION_COLUMNS = (
     "last_message_at",
     "message_count",
     "unread",
-    *(f"created_by__{column}" for column in PERSON),
+    *person_columns("created_by__"),
 )
 MESSAGE_COLUMNS = (
     "id",
@@ -92,7 +92,7 @@ MESSAGE_COLUMNS = (
     "edited_at",
     "deleted_at",
     "client_key",
-    *(f"author__{column}" for column in PERSON),
+    *person_columns("author__"),
 )
 
 
@@ -102,7 +102,7 @@ def conversation_rows(*, access: WorkspaceAccess, user: User) -> QuerySet[Conver
 
 
 def message_rows(*, conversation: Conversation, page: Page) -> list[dict[str, Any]]:
-    """``page``'s window of :func:`conversation_messages` as rows of :data:`MESSAGE_COLUMNS`,
+    """``page``'s window of :func:`_messages` as rows of :data:`MESSAGE_COLUMNS`,
     each with the ids of those it mentions (``mentioned``, ascending): two queries."""
     rows = page.window(Message.objects.filter(conversation=conversation).values(*MESSAGE_COLUMNS))
     mentioned: dict[Any, list[int]] = {}
@@ -160,12 +160,6 @@ def _messages(conversation: Conversation) -> QuerySet[Message]:
         .select_related("author", "deleted_by", "document")
         .prefetch_related("mentioned")
     )
-
-
-def conversation_messages(*, conversation: Conversation) -> QuerySet[Message]:
-    """Every message of ``conversation`` (read through :func:`conversation_get`, so by a
-    member), deleted ones as their tombstones, with their people and mentions."""
-    return _messages(conversation)
 
 
 def message_get(*, conversation: Conversation, message_id: Any) -> Message:
