@@ -267,3 +267,29 @@ def test_a_member_removed_is_no_longer_offered_as_an_approver(team: Any, doc: Do
     assert box in _page(team.manager, doc)
     Membership.objects.filter(workspace=team.workspace, user=team.commenter).delete()
     assert box not in _page(team.manager, doc)
+
+
+def test_a_page_read_again_unchanged_reuses_its_threads_and_a_change_draws_them_again(
+    team: Any, doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the fragments are for: the threads drawn once while nothing they show changes, and
+    again after a change (here a comment)."""
+    from commonroom.comments import receivers
+
+    drawn: list[str] = []
+    threads_html = receivers._threads_html
+
+    def counted(*args: Any) -> str:
+        drawn.append("threads")
+        return threads_html(*args)
+
+    monkeypatch.setattr(receivers, "_threads_html", counted)
+    _comment(team.commenter, doc, "First thoughts")
+    tokens = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
+    first = tokens.sub("", _threads(_page(team.manager, doc)))
+    assert drawn == ["threads"]
+    assert tokens.sub("", _threads(_page(team.manager, doc))) == first  # each its own token
+    assert drawn == ["threads"]  # kept: not drawn again
+    _comment(team.commenter, doc, "Second thoughts")
+    assert "Second thoughts" in _threads(_page(team.manager, doc))
+    assert drawn == ["threads", "threads"]
