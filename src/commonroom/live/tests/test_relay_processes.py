@@ -144,9 +144,12 @@ async def _timed(step: Callable[[], Awaitable[object]]) -> float:
 
 async def sweep(pair: Pair, problems: list[str], *, tries: int) -> None:
     """Each try: post a comment and open a socket timed so that the comment commits near the
-    end of the socket's handshake, a few milliseconds earlier or later each try (from the
-    measured time of each), so that over the tries it commits at every step of it. If the
-    socket continues from before the comment's event, it must be sent it."""
+    end of the socket's handshake, a few milliseconds earlier or later each try, so that over
+    the tries it commits at every step of it. The wait starts from the measured time of each
+    and follows the boundary: a socket that opened after the comment makes the next wait
+    shorter, one that continued from before it makes the next longer (a loaded machine moves
+    the boundary; a fixed wait could then miss it every time). If the socket continues from
+    before the comment's event, it must be sent it."""
 
     async def open_close() -> None:
         socket, _ = await pair.open()
@@ -154,12 +157,15 @@ async def sweep(pair: Pair, problems: list[str], *, tries: int) -> None:
 
     posting = sorted([await _timed(lambda: pair.post("Timing")) for _ in range(3)])[1]
     opening = sorted([await _timed(open_close) for _ in range(3)])[1]
+    wait = posting - opening
     straddling = 0
     for n in range(tries):
         posted = asyncio.ensure_future(pair.post(f"Sweep {n}"))
-        await asyncio.sleep(max(0.0, posting - opening + (n % 10 - 3) * 0.002))
+        await asyncio.sleep(max(0.0, wait))
         socket, hello = await pair.open()
         event_id = await database_sync_to_async(_event_id)(await posted)
+        step = 0.001 * (1 + n % 5)
+        wait += step if hello < event_id else -step
         async with socket:
             if hello < event_id:
                 straddling += 1
