@@ -64,6 +64,9 @@ class AuditEvent(models.Model):
             # it is read leads with what it is filtered by and ends in the trail's order: the
             # page is then the first rows of one index range, whatever the trail's size.
             models.Index(fields=["workspace_id", "-id"], name="audit_ws_page"),
+            # Where a date window of a workspace's trail starts and ends: two probes, since a
+            # chain's times never go back (``AuditChainHead.last_at``).
+            models.Index(fields=["workspace_id", "created_at", "id"], name="audit_ws_time"),
             models.Index(fields=["workspace_id", "action", "-id"], name="audit_ws_action_page"),
             models.Index(
                 F("workspace_id"), Upper("actor_email"), F("id").desc(), name="audit_ws_person_page"
@@ -106,6 +109,9 @@ class AuditChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
     key_id = models.CharField(max_length=16)
+    # The time of the chain's last event: the next is never given an earlier one, so within a
+    # chain time order is id order and a date window is an id range (``audit.selectors``).
+    last_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"audit chain {self.chain} head #{self.seq}"

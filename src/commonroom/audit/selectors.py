@@ -42,10 +42,12 @@ def audit_events(
     newest first.
 
     Callers must have asked the workspace abilities (``view_audit``) or be an administrator.
-    Each filter but the dates has an index that leads with the workspace (or the document) and
-    ends in the order the trail is read in (``AuditEvent.Meta.indexes``), so a page is found
-    without reading the trail. A date window is found by reading back from the newest event
-    through every one newer than the window (docs/benchmarks.md, "Audit trail").
+    Each filter has an index that leads with the workspace (or the document) and ends in the
+    order the trail is read in (``AuditEvent.Meta.indexes``), so a page is found without
+    reading the trail. A workspace's date window is first turned into the ids where it starts
+    and ends (two probes of ``audit_ws_time``, asked here): a chain's times never go back
+    (``audit.services._append``), so the window's events are the ids between. The dates are
+    still compared row by row inside that range.
     """
     qs = AuditEvent.objects.all()
     if workspace_id is not None:
@@ -62,10 +64,30 @@ def audit_events(
         qs = qs.filter(action=filters.action)
     tz = timezone.get_current_timezone()
     if filters.date_from:
-        qs = qs.filter(created_at__gte=datetime.combine(filters.date_from, time.min, tzinfo=tz))
+        since = datetime.combine(filters.date_from, time.min, tzinfo=tz)
+        qs = qs.filter(created_at__gte=since)
+        if workspace_id is not None:
+            qs = _from_id(qs, _window_edge(workspace_id, created_at__gte=since), "id__gte")
     if filters.date_to:
-        qs = qs.filter(created_at__lte=datetime.combine(filters.date_to, time.max, tzinfo=tz))
+        until = datetime.combine(filters.date_to, time.max, tzinfo=tz)
+        qs = qs.filter(created_at__lte=until)
+        if workspace_id is not None:
+            qs = _from_id(qs, _window_edge(workspace_id, created_at__lte=until), "id__lte")
     return qs.order_by("-id")
+
+
+def _window_edge(workspace_id: uuid.UUID, **bound: datetime) -> int | None:
+    """The id of the workspace's first event at or after a time (``created_at__gte``), or its
+    last at or before one (``created_at__lte``): one probe of the ``audit_ws_time`` index."""
+    (lookup,) = bound
+    order = ("created_at", "id") if lookup.endswith("gte") else ("-created_at", "-id")
+    edge = AuditEvent.objects.filter(workspace_id=workspace_id, **bound).order_by(*order)
+    return edge.values_list("id", flat=True).first()
+
+
+def _from_id(qs: QuerySet[AuditEvent], edge: int | None, lookup: str) -> QuerySet[AuditEvent]:
+    """``qs`` held within ``edge`` (``None``: no event on that side of the window)."""
+    return qs.none() if edge is None else qs.filter(**{lookup: edge})
 
 
 PAGE_SIZE = 100
@@ -252,7 +274,7 @@ def _walk(
     system chain), also gather what its checkpoint rows say of each chain."""
     report = ChainReport(chain=chain)
     named: dict[str, _Named] = {}
-    head = AuditChainHead.objects.filter(pk=chain).first()
+    head = AuditChainHead.objects.filter(pk=chain).values_list("seq", "hash").first()
     rows = AuditEvent.objects.filter(_chain_q(chain))
     if head is None:
         report.head_seq = rows.aggregate(m=Max("seq"))["m"] or 0
@@ -261,7 +283,7 @@ def _walk(
                 f"{_label(chain)} has rows but no head: its head row was removed"
             )
     else:
-        report.head_seq, report.head_hash = head.seq, head.hash
+        report.head_seq, report.head_hash = head
     expected, prev = 1, GENESIS_HASH
     if since is not None:
         anchor = (

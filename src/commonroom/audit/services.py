@@ -194,11 +194,16 @@ def _write(event: AuditEvent) -> AuditEvent:
 def _append(event: AuditEvent, chain: str) -> AuditEvent:
     head = _locked_head(chain)
     event.seq = head.seq + 1
-    event.created_at = timezone.now()
+    # Never before the chain's last event, even if the clock is set back: a chain's times
+    # then run in id order, which is what finds a date window by two index probes.
+    now = timezone.now()
+    event.created_at = now if head.last_at is None else max(now, head.last_at)
     event.prev_hash = head.hash
     event.hash = event_hash(event)
     event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash)
+    AuditChainHead.objects.filter(pk=chain).update(
+        seq=event.seq, hash=event.hash, last_at=event.created_at
+    )
     return event
 
 

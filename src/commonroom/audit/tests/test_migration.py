@@ -159,3 +159,14 @@ def test_removed_newest_old_rows_are_refused(old_trail):
     OldEvent.objects.filter(seq=9).delete()
     with pytest.raises(RuntimeError, match="the chain ends at row 8 but row 9 was written"):
         migrate(AFTER)
+
+
+def test_after_the_move_each_head_takes_the_time_of_its_chains_last_row(old_trail):
+    """Migration 0011: the heads written before it learn their chain's last time, so the next
+    row of a chain moved with rows from the past is never given an earlier one."""
+    migrate(latest())
+    heads = dict(AuditChainHead.objects.values_list("chain", "last_at"))
+    assert heads[str(WS_A)] == datetime(2026, 11, 1, 9, 9, tzinfo=UTC)
+    assert heads[str(WS_B)] == datetime(2026, 11, 1, 9, 7, tzinfo=UTC)
+    system_last = AuditEvent.objects.filter(workspace_id__isnull=True).latest("seq")
+    assert heads[SYSTEM_CHAIN] == system_last.created_at

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from commonroom.audit.models import Action, AuditEvent
-from commonroom.audit.selectors import PAGE_SIZE, audit_events
+from commonroom.audit.selectors import PAGE_SIZE, audit_events, audit_verify
 from commonroom.audit.services import audit_record
 
 OLDER = re.compile(r'nhsuk-pagination__link--next" href="\?([^"]*)"')
@@ -200,6 +200,7 @@ def test_the_queries_of_a_page_do_not_grow_with_the_trail(team, manager):
             page_queries(manager, trail_url(team)),
             page_queries(manager, trail_url(team) + "?" + older),
             page_queries(manager, trail_url(team, person=team.viewer.email)),
+            page_queries(manager, trail_url(team, **{"from": "2020-01-01", "to": "2999-12-31"})),
         ]
 
     add_events(team, PAGE_SIZE + 10)
@@ -273,3 +274,76 @@ def test_a_row_shows_what_the_template_filters_showed(team, manager):
     assert f'<span class="cr-break">{ended}</span>' in html
     assert '<span class="cr-break">system</span>' in html
     assert "<span>\N{EN DASH}</span>" in html
+
+
+def test_a_clock_set_back_never_puts_an_event_before_the_one_before_it(team):
+    """Times in a chain never go back, whatever the clock says: a date window is then an id
+    range (``audit.selectors.audit_events``)."""
+    from datetime import UTC, datetime, timedelta
+    from unittest import mock
+
+    add_events(team, 1)
+    last = AuditEvent.objects.filter(workspace_id=team.workspace.pk).latest("id").created_at
+    earlier = last - timedelta(hours=2)
+    with mock.patch("commonroom.audit.services.timezone.now", return_value=earlier):
+        add_events(team, 2)
+    later = datetime.now(UTC) + timedelta(days=1)
+    with mock.patch("commonroom.audit.services.timezone.now", return_value=later):
+        add_events(team, 1)
+    times = list(
+        AuditEvent.objects.filter(workspace_id=team.workspace.pk)
+        .order_by("id")
+        .values_list("created_at", flat=True)
+    )
+    assert times == sorted(times)
+    assert times[-3:] == [last, last, later]
+    assert audit_verify().ok
+
+
+def test_a_date_window_is_found_by_two_probes_then_one_index_range(team):
+    """A window's edges are each one probe of ``audit_ws_time``, in its order; its page is then
+    one range of ``audit_ws_page`` in the trail's order, however many events are newer."""
+    import datetime as dt
+
+    from commonroom.audit.selectors import AuditFilter
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plans need no statistics")
+    add_events(team, 3)
+    today = dt.datetime.now(dt.UTC).date()
+    window = AuditFilter(date_from=today - dt.timedelta(days=1), date_to=today)
+    with CaptureQueriesContext(connection) as probes:
+        events = audit_events(workspace_id=team.workspace.pk, filters=window)
+    assert len(probes.captured_queries) == 2
+    plans = []
+    with connection.cursor() as cursor:
+        for query in probes.captured_queries:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plans.append(" / ".join(str(row[-1]) for row in cursor.fetchall()))
+        for plan in plans:
+            assert "audit_ws_time" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        sql, params = events[: PAGE_SIZE + 1].query.sql_with_params()
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " / ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "audit_ws_page" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+    assert [e.seq for e in events] == every_seq(team)
+
+
+def test_a_window_with_no_event_on_one_side_is_empty_without_reading_the_trail(team):
+    import datetime as dt
+
+    from commonroom.audit.selectors import AuditFilter
+
+    add_events(team, 2)
+    today = dt.datetime.now(dt.UTC).date()
+    after = AuditFilter(date_from=today + dt.timedelta(days=2))
+    before = AuditFilter(date_to=today - dt.timedelta(days=400))
+    assert not audit_events(workspace_id=team.workspace.pk, filters=after).exists()
+    assert not audit_events(workspace_id=team.workspace.pk, filters=before).exists()
+    # The administrators' whole trail (no workspace) still filters by the time alone.
+    assert not audit_events(workspace_id=None, filters=after).exists()
+    assert audit_events(
+        workspace_id=None, filters=AuditFilter(date_from=today - dt.timedelta(days=1))
+    ).exists()

@@ -35,9 +35,15 @@ CSV_HEADER = [
 ]
 
 
+# The recorded days are in a November to come: a chain's times never go back, so the events of
+# a workspace made today cannot be recorded in the past.
+YEAR = datetime.now(UTC).year + 10
+
+
 def at(day: int):
-    """Record the events of the block as if they happened on 2020-11-``day`` at noon (UTC)."""
-    moment = datetime(2020, 11, day, 12, 0, tzinfo=UTC)
+    """Record the events of the block as if they happened on November ``day`` of ``YEAR`` at
+    noon (UTC)."""
+    moment = datetime(YEAR, 11, day, 12, 0, tzinfo=UTC)
     return mock.patch("commonroom.audit.services.timezone.now", return_value=moment)
 
 
@@ -153,17 +159,19 @@ def test_malformed_document_filter_is_not_found(trail, manager_client):
 @pytest.mark.parametrize(
     ("query", "expected_days"),
     [
-        ({"from": "2020-11-03"}, {3, 4, "today"}),
-        ({"to": "2020-11-03"}, {2, 3}),
-        ({"from": "2020-11-03", "to": "2020-11-03"}, {3}),
-        ({"from": "2020-11-02", "to": "2020-11-04"}, {2, 3, 4}),
-        ({"from": "2020-11-05", "to": "2020-11-30"}, set()),
+        ({"from": f"{YEAR}-11-03"}, {3, 4}),
+        ({"to": f"{YEAR}-11-03"}, {"today", 2, 3}),
+        ({"from": f"{YEAR}-11-03", "to": f"{YEAR}-11-03"}, {3}),
+        ({"from": f"{YEAR}-11-02", "to": f"{YEAR}-11-04"}, {2, 3, 4}),
+        ({"from": f"{YEAR}-11-05", "to": f"{YEAR}-11-30"}, set()),
+        ({"from": f"{YEAR + 1}-01-01"}, set()),
+        ({"to": "2020-01-01"}, set()),
     ],
 )
 def test_filter_by_date(trail, manager_client, query, expected_days):
     events = rows(manager_client.get(trail_url(trail, **query)))
-    # The workspace itself was created today, outside the recorded November 2020 days.
-    days = {e.created_at.day if e.created_at.year == 2020 else "today" for e in events}
+    # The workspace itself was created today, before the recorded November days.
+    days = {e.created_at.day if e.created_at.year == YEAR else "today" for e in events}
     assert days == expected_days
 
 
