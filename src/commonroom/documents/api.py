@@ -21,7 +21,7 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
-from commonroom.documents.permissions import DocumentAbilities, document_abilities
+from commonroom.documents.permissions import DocumentAbilities
 from commonroom.documents.selectors import (
     READING_RULE,
     READING_SECONDS,
@@ -238,10 +238,8 @@ def document_out(
 
 def document_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[str, object]:
     """:func:`document_out` of a row of ``selectors.DOCUMENT_COLUMNS``, for the lists: what
-    the person may do with it decided for each row from its own state, as for one document."""
-    abilities = document_abilities(
-        access, in_trash=row["deleted_at"] is not None, sealed=row["sealed_version_id"] is not None
-    )
+    the person may do with it decided for each row from its own state (``abilities_of``), as
+    for one document."""
     return {
         "id": row["id"],
         "name": row["name"],
@@ -252,7 +250,7 @@ def document_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[st
         "deleted_at": row["deleted_at"],
         "sealed_version": row["sealed_version__number"],
         "latest": None if row["latest__number"] is None else version_row_out(row, "latest__"),
-        "abilities": abilities,
+        "abilities": abilities_of(access, row),
     }
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
+from commonroom.core.pagination import AsRow, Row
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -62,10 +63,14 @@ def document_access(
     return DocumentAccess(doc, access, abilities_of(access, doc))
 
 
-def abilities_of(access: WorkspaceAccess, doc: Document) -> DocumentAbilities:
-    """What the person may do with ``doc``, as it is now (in the trash, sealed)."""
+def abilities_of(access: WorkspaceAccess, doc: Document | Row) -> DocumentAbilities:
+    """What the person may do with ``doc``, as it is now (in the trash, sealed): a document, or
+    a row of :data:`DOCUMENT_COLUMNS` (the lists decide it for each row from its own state)."""
+    row: Row = AsRow(doc) if isinstance(doc, Document) else doc
     return document_abilities(
-        access, in_trash=doc.in_trash, sealed=doc.sealed_version_id is not None
+        access,
+        in_trash=row["deleted_at"] is not None,
+        sealed=row["sealed_version_id"] is not None,
     )
 
 
