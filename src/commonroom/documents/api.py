@@ -180,13 +180,12 @@ def version_row_out(row: Row, prefix: str = "") -> dict[str, object]:
     after ``prefix``) or a version (:class:`~commonroom.core.pagination.AsRow`)."""
     while_locked = None
     if row[f"{prefix}while_locked_by_id"] is not None:
-        email = row[f"{prefix}while_locked_by__email"]
-        while_locked = {
-            "holder_email": email,
-            "holder_name": person_name(row[f"{prefix}while_locked_by__full_name"], email),
-            "app": row[f"{prefix}while_locked_in"],
-            "since": row[f"{prefix}while_locked_since"] or row[f"{prefix}created_at"],
-        }
+        while_locked = edit_lock_out(
+            row[f"{prefix}while_locked_by__email"],
+            row[f"{prefix}while_locked_by__full_name"],
+            row[f"{prefix}while_locked_in"],
+            row[f"{prefix}while_locked_since"] or row[f"{prefix}created_at"],
+        )
     return {
         "number": row[f"{prefix}number"],
         "filename": row[f"{prefix}filename"],
@@ -206,10 +205,12 @@ def version_row_out(row: Row, prefix: str = "") -> dict[str, object]:
     }
 
 
-def edit_lock_out(holder: Any, app: str, since: datetime) -> dict[str, object]:
+def edit_lock_out(email: str, full_name: str, app: str, since: datetime) -> dict[str, object]:
+    """A hold by another program as the API shows it (``EditLockOut``): a document's lock now, or
+    the one a version was made under (``while_locked``)."""
     return {
-        "holder_email": holder.email,
-        "holder_name": holder.display_name,
+        "holder_email": email,
+        "holder_name": person_name(full_name, email),
         "app": app,
         "since": since,
     }
@@ -512,7 +513,11 @@ def document_lock(
     lock = edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk)
     return {
         "locked": lock is not None,
-        "lock": edit_lock_out(lock.holder, lock.app, lock.since) if lock is not None else None,
+        "lock": (
+            edit_lock_out(lock.holder.email, lock.holder.full_name, lock.app, lock.since)
+            if lock is not None
+            else None
+        ),
     }
 
 
