@@ -74,15 +74,13 @@ def _with_passages(threads: list[Comment], doc_access: DocumentAccess) -> list[C
     return threads
 
 
-def document_threads(
-    *, doc_access: DocumentAccess, page: Page | None = None, mentions: bool = True
-) -> list[Comment]:
-    """Every thread on the document (or ``page``'s window of them), on any version, oldest
-    first, each with its replies (as ``thread_replies``) and where its passage is on the latest
-    version (``passage``), and who each comment mentions unless ``mentions`` is False: the same
-    number of queries however many there are."""
-    threads = _threads(doc_access, mentions=mentions)
-    return _with_passages(page.window(threads) if page else list(threads), doc_access)
+def document_threads(*, doc_access: DocumentAccess, mentions: bool = True) -> list[Comment]:
+    """Every thread on the document (the page's; the API reads a page of them as rows,
+    :func:`thread_rows`), on any version, oldest first, each with its replies (as
+    ``thread_replies``) and where its passage is on the latest version (``passage``), and who
+    each comment mentions unless ``mentions`` is False: the same number of queries however many
+    there are."""
+    return _with_passages(list(_threads(doc_access, mentions=mentions)), doc_access)
 
 
 # What the API shows of a comment (``comments.api.comment_row_out``), as columns of
