@@ -125,7 +125,9 @@ def latest_version_prefetch() -> Prefetch:
 
 
 def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
-    """The live documents of one folder, each with its latest version."""
+    """The live documents of one folder, each with its latest version (read by
+    :func:`latest_version`: WebDAV's folder listing and its look-ups by name) and its sealed
+    version (a refusal names it). The API reads them as rows (:func:`document_rows`)."""
     return (
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
@@ -439,20 +441,18 @@ def all_folders(*, access: WorkspaceAccess) -> list[tuple[Folder, str]]:
 
 
 def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[Document]]:
-    """What was put in the trash directly (not what went with a folder), newest first."""
+    """What was put in the trash directly (not what went with a folder), newest first, each
+    with who put it there (the trash page shows name, when and by whom; the API reads them as
+    rows, :func:`folder_rows` and :func:`document_rows`)."""
     if not access.can("view_trash"):
         return Folder.objects.none(), Document.objects.none()
     ws = access.workspace.pk
     folders = Folder.objects.filter(
         workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
     ).select_related("deleted_by")
-    docs = (
-        Document.objects.filter(
-            workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
-        )
-        .select_related("deleted_by", "sealed_version")
-        .prefetch_related(latest_version_prefetch())
-    )
+    docs = Document.objects.filter(
+        workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
+    ).select_related("deleted_by")
     return folders.order_by("-deleted_at"), docs.order_by("-deleted_at")
 
 
