@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from commonroom.accounts.selectors import person_columns
+from commonroom.accounts.selectors import mentioned_put, person_columns
 from commonroom.comments import hooks
 from commonroom.comments.models import Comment, PassageState, ThreadPassage
 from commonroom.comments.passages import PassageShown, Place
@@ -120,17 +120,12 @@ def thread_rows(*, doc_access: DocumentAccess, page: Page) -> list[dict[str, Any
     replies = list(
         Comment.objects.filter(thread_id__in=ids).order_by("created_at").values(*COMMENT_COLUMNS)
     )
-    mentioned: dict[Any, list[int]] = {}
-    for comment_id, user_id in Comment.mentioned.through.objects.filter(
-        comment_id__in=[*ids, *(r["id"] for r in replies)]
-    ).values_list("comment_id", "user_id"):
-        mentioned.setdefault(comment_id, []).append(user_id)
+    mentioned_put([*roots, *replies], Comment.mentioned)
     by_root: dict[Any, dict[str, Any]] = {}
     for root in roots:
-        root.update(replies=[], passages=[], mentioned=sorted(mentioned.get(root["id"], [])))
+        root.update(replies=[], passages=[])
         by_root[root["id"]] = root
     for reply in replies:
-        reply["mentioned"] = sorted(mentioned.get(reply["id"], []))
         by_root[reply["thread_id"]]["replies"].append(reply)
     passages = ThreadPassage.objects.filter(thread_id__in=ids).order_by("version__number")
     for passage in passages.values(*PASSAGE_COLUMNS):
