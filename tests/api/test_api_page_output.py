@@ -6,6 +6,11 @@ filled in (a sealed document, a version made while another program held the docu
 and anchored threads with replies, mentions and passages, suggestions and approvals), by running
 each page through its schema and the API's renderer, as ninja would have, and comparing.
 
+And each list's items hold the values each item has on its own (its own address, or the
+writer that answers for one object read as a model), for a manager, a viewer and an external
+guest, whose rows differ (what they may do with each document or message, whose access end
+dates they are told).
+
 A list added later that is not listed here fails ``test_every_list_of_the_api_is_checked``.
 """
 
@@ -75,6 +80,20 @@ def everything_filled(team: Any, seeded: Any) -> dict[str, str]:
         ws_url(ws, "/invitations"), {"email": "a@example.org", "role": "viewer"}, "application/json"
     )
     token_create(actor=manager, name="script", scope="read")
+    # Members whose rows differ by who reads them: end dates (told to managers and to the
+    # member themself), and an external guest.
+    from commonroom.accounts.tests.factories import GuestFactory
+    from commonroom.workspaces.models import Membership
+    from commonroom.workspaces.tests.factories import add_member
+
+    add_member(ws, GuestFactory(email="guest@partner.example"), "viewer")
+    today = timezone.localdate()
+    Membership.objects.filter(workspace=ws, user=team.commenter).update(
+        access_until=today + timedelta(days=30)
+    )
+    Membership.objects.filter(workspace=ws, user=team.viewer).update(
+        access_until=today + timedelta(days=60)
+    )
 
     # Documents: a sealed one, one whose latest version was made while another program held
     # it, one in the trash, and a folder in the trash.
@@ -242,50 +261,137 @@ def test_the_filled_parts_are_there(team, everything_filled):
     assert any(t["edited_at"] for t in threads) and any(t["deleted"] for t in threads)
 
 
-def test_a_listed_document_or_version_is_what_its_own_address_answers(team, everything_filled):
-    """The lists read documents and versions as rows; one document or version is still read
-    as a model (``document_out``, ``version_out``): both must show the same."""
-    client = signed_in(team.manager)
-    docs = client.get(everything_filled["document_list"]).json()["items"]
-    versions_url = everything_filled["version_list"]
-    versions = client.get(versions_url).json()["items"]
-
-    for doc in docs:
-        one = client.get(ws_url(team.workspace, f"/documents/{doc['id']}"))
-        assert one.json() == doc
-    for version in versions:
-        assert client.get(f"{versions_url}/{version['number']}").json() == version
-    assert len(docs) >= 3 and len(versions) == 2
-
-
-def test_a_listed_thread_is_what_each_comment_shows_on_its_own(team, seeded, everything_filled):
-    """The threads list reads comments as rows; a comment made, edited or resolved is answered
-    from its model (``comment_out``): both must show the same."""
-    from commonroom.comments.api import comment_out
-    from commonroom.comments.selectors import document_threads
-    from commonroom.documents.selectors import document_access
-
-    doc_access = document_access(
-        user=team.manager, workspace_id=team.workspace.pk, document_id=seeded.document.pk
-    )
-    expected = [
-        {
-            **comment_out(thread),
-            "replies": [comment_out(reply) for reply in thread.thread_replies],
-            "passages": [
-                {
-                    "version": p.version.number,
-                    "state": p.state,
-                    "block": p.block,
-                    "start": p.start,
-                    "end": p.end,
-                }
-                for p in thread.thread_passages
-            ],
-        }
-        for thread in document_threads(doc_access=doc_access)
-    ]
+def rendered(body: Any) -> Any:
+    """``body`` as the API's renderer writes it (times and ids as JSON)."""
     from ninja.renderers import JSONRenderer
 
-    listed = signed_in(team.manager).get(everything_filled["comment_list"]).json()["items"]
-    assert listed == json.loads(JSONRenderer().render(None, expected, response_status=200))  # type: ignore[arg-type]
+    return json.loads(JSONRenderer().render(None, body, response_status=200))  # type: ignore[arg-type]
+
+
+def reader(team: Any, role: str) -> Any:
+    from commonroom.accounts.models import User
+
+    return (
+        User.objects.get(email="guest@partner.example") if role == "guest" else getattr(team, role)
+    )
+
+
+def each_as_its_own(
+    name: str, url: str, items: list[Any], user: Any, team: Any
+) -> list[Any] | None:
+    """What each listed item of list ``name`` is when read on its own: from its own address
+    where it has one, else from the writer that answers for one object (read as a model, as a
+    write's answer is); None for a list written by that same writer (nothing to compare)."""
+    from commonroom.comments.api import comment_out
+    from commonroom.comments.selectors import document_threads
+    from commonroom.documents.api import document_out, folder_out
+    from commonroom.documents.models import Document, Folder
+    from commonroom.documents.selectors import abilities_of, document_access
+    from commonroom.workspaces.api import member_out
+    from commonroom.workspaces.models import Membership
+    from commonroom.workspaces.selectors import workspace_access
+
+    client = signed_in(user)
+    ws = team.workspace
+    if name in ("workspace_list", "document_list"):
+        return [client.get(f"{url}/{item['id']}").json() for item in items]
+    if name == "conversations_list":
+        return [client.get(f"{url}/{item['id']}").json()["conversation"] for item in items]
+    if name in ("suggestion_list", "request_list"):
+        return [client.get(f"{url}/{item['id']}").json() for item in items]
+    if name == "version_list":
+        return [client.get(f"{url}/{item['number']}").json() for item in items]
+    if name == "messages_list":
+        return client.get(url.removesuffix("/messages"), {"limit": 200}).json()["messages"]
+    access = workspace_access(user=user, workspace_id=ws.pk)
+    if name in ("folder_list", "trash_folder_list"):
+        return rendered([folder_out(Folder.objects.get(pk=item["id"])) for item in items])
+    if name == "trash_document_list":
+        docs = [Document.objects.get(pk=item["id"]) for item in items]
+        return rendered([document_out(d, abilities_of(access, d)) for d in docs])
+    if name == "member_list":
+        managing = access.can("manage_members")
+        members = [Membership.objects.select_related("user").get(pk=i["id"]) for i in items]
+        return rendered(
+            [member_out(m, end_date_told=managing or m.user_id == user.pk) for m in members]
+        )
+    if name == "comment_list":
+        doc_access = document_access(
+            user=user, workspace_id=ws.pk, document_id=url.split("/documents/")[1].split("/")[0]
+        )
+        return rendered(
+            [
+                {
+                    **comment_out(thread),
+                    "replies": [comment_out(reply) for reply in thread.thread_replies],
+                    "passages": [
+                        {
+                            "version": p.version.number,
+                            "state": p.state,
+                            "block": p.block,
+                            "start": p.start,
+                            "end": p.end,
+                        }
+                        for p in thread.thread_passages
+                    ],
+                }
+                for thread in document_threads(doc_access=doc_access)
+            ]
+        )
+    # Tokens, invitations and the approvals awaiting you are written from models by the one
+    # writer; notifications only from rows (no object of one is answered on its own).
+    assert name in ("token_list", "invitation_list", "awaiting", "notifications"), name
+    return None
+
+
+@pytest.mark.parametrize("role", ["manager", "viewer", "guest"])
+def test_every_listed_item_is_what_it_is_on_its_own_for_each_reader(
+    team: Any, everything_filled: dict[str, str], role: str
+) -> None:
+    """Every list, read by a manager, by a viewer and by an external guest (whose rows differ:
+    what each may do with a document or a message, whose end dates they are told), answers
+    for each item what the item is on its own for the same reader."""
+    user = reader(team, role)
+    client = signed_in(user)
+    compared = []
+    for name, url in everything_filled.items():
+        response = client.get(f"{url}?limit=200")
+        if response.status_code in (403, 404):
+            assert role != "manager", (name, response.status_code)
+            continue
+        assert response.status_code == 200, (name, response.content[:300])
+        items = response.json()["items"]
+        expected = each_as_its_own(name, url, items, user, team)
+        if expected is not None and items:
+            assert items == expected, (name, role)
+            compared.append(name)
+    assert {"document_list", "member_list", "messages_list", "comment_list"} <= set(compared)
+    if role == "manager":
+        assert {"trash_document_list", "trash_folder_list", "folder_list"} <= set(compared)
+
+
+def test_the_readers_rows_do_differ(team: Any, everything_filled: dict[str, str]) -> None:
+    """The rows the test above compares differ by reader (else it proves less)."""
+
+    def listed(role: str, name: str) -> list[Any]:
+        url = everything_filled[name]
+        return signed_in(reader(team, role)).get(url).json()["items"]
+
+    def told(role: str) -> dict[str, Any]:
+        return {m["email"]: m["access_until"] for m in listed(role, "member_list")}
+
+    assert told("manager")[team.commenter.email] is not None
+    assert told("viewer")[team.commenter.email] is None
+    assert told("viewer")[team.viewer.email] is not None
+    assert told("guest")[team.viewer.email] is None
+    abilities = {
+        role: [d["abilities"] for d in listed(role, "document_list")]
+        for role in ("manager", "viewer", "guest")
+    }
+    assert abilities["manager"] != abilities["viewer"]
+    assert abilities["viewer"] != abilities["guest"]
+    mine = {
+        role: [m["abilities"] for m in listed(role, "messages_list")]
+        for role in ("manager", "viewer")
+    }
+    assert mine["manager"] != mine["viewer"]

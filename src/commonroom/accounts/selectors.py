@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import time
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
@@ -356,6 +356,20 @@ PERSON_COLUMNS = ("id", "full_name", "email", "kind")
 def person_columns(prefix: str) -> tuple[str, ...]:
     """:data:`PERSON_COLUMNS` of the person ``prefix`` names (``"author__"``)."""
     return tuple(f"{prefix}{column}" for column in PERSON_COLUMNS)
+
+
+def mentioned_put(rows: Sequence[dict[str, Any]], mentioned: Any) -> None:
+    """Put on each of ``rows`` (read as values, each with its ``id``) the ids of the people it
+    mentions, ascending, as ``mentioned``: one query of ``mentioned``, a many-to-many of
+    people (``Comment.mentioned``, ``Message.mentioned``), however many rows."""
+    field = mentioned.field
+    item, person = f"{field.m2m_field_name()}_id", f"{field.m2m_reverse_field_name()}_id"
+    found: dict[Any, list[int]] = {}
+    pairs = mentioned.through.objects.filter(**{f"{item}__in": [row["id"] for row in rows]})
+    for item_id, person_id in pairs.values_list(item, person):
+        found.setdefault(item_id, []).append(person_id)
+    for row in rows:
+        row["mentioned"] = sorted(found.get(row["id"], []))
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from commonroom.accounts.selectors import person_columns
+from commonroom.accounts.selectors import mentioned_put, person_columns
 from commonroom.comments import hooks
 from commonroom.comments.models import Comment, PassageState, ThreadPassage
 from commonroom.comments.passages import PassageShown, Place
@@ -74,15 +74,13 @@ def _with_passages(threads: list[Comment], doc_access: DocumentAccess) -> list[C
     return threads
 
 
-def document_threads(
-    *, doc_access: DocumentAccess, page: Page | None = None, mentions: bool = True
-) -> list[Comment]:
-    """Every thread on the document (or ``page``'s window of them), on any version, oldest
-    first, each with its replies (as ``thread_replies``) and where its passage is on the latest
-    version (``passage``), and who each comment mentions unless ``mentions`` is False: the same
-    number of queries however many there are."""
-    threads = _threads(doc_access, mentions=mentions)
-    return _with_passages(page.window(threads) if page else list(threads), doc_access)
+def document_threads(*, doc_access: DocumentAccess, mentions: bool = True) -> list[Comment]:
+    """Every thread on the document (the page's; the API reads a page of them as rows,
+    :func:`thread_rows`), on any version, oldest first, each with its replies (as
+    ``thread_replies``) and where its passage is on the latest version (``passage``), and who
+    each comment mentions unless ``mentions`` is False: the same number of queries however many
+    there are."""
+    return _with_passages(list(_threads(doc_access, mentions=mentions)), doc_access)
 
 
 # What the API shows of a comment (``comments.api.comment_row_out``), as columns of
@@ -122,17 +120,12 @@ def thread_rows(*, doc_access: DocumentAccess, page: Page) -> list[dict[str, Any
     replies = list(
         Comment.objects.filter(thread_id__in=ids).order_by("created_at").values(*COMMENT_COLUMNS)
     )
-    mentioned: dict[Any, list[int]] = {}
-    for comment_id, user_id in Comment.mentioned.through.objects.filter(
-        comment_id__in=[*ids, *(r["id"] for r in replies)]
-    ).values_list("comment_id", "user_id"):
-        mentioned.setdefault(comment_id, []).append(user_id)
+    mentioned_put([*roots, *replies], Comment.mentioned)
     by_root: dict[Any, dict[str, Any]] = {}
     for root in roots:
-        root.update(replies=[], passages=[], mentioned=sorted(mentioned.get(root["id"], [])))
+        root.update(replies=[], passages=[])
         by_root[root["id"]] = root
     for reply in replies:
-        reply["mentioned"] = sorted(mentioned.get(reply["id"], []))
         by_root[reply["thread_id"]]["replies"].append(reply)
     passages = ThreadPassage.objects.filter(thread_id__in=ids).order_by("version__number")
     for passage in passages.values(*PASSAGE_COLUMNS):

@@ -19,7 +19,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils.dateparse import parse_datetime
 
-from commonroom.accounts.selectors import person_columns
+from commonroom.accounts.selectors import mentioned_put, person_columns
 from commonroom.conversations.models import Conversation, ConversationRead, Message
 from commonroom.core.exceptions import NotFound
 from commonroom.core.pagination import Page, limit_check
@@ -105,13 +105,7 @@ def message_rows(*, conversation: Conversation, page: Page) -> list[dict[str, An
     """``page``'s window of :func:`_messages` as rows of :data:`MESSAGE_COLUMNS`,
     each with the ids of those it mentions (``mentioned``, ascending): two queries."""
     rows = page.window(Message.objects.filter(conversation=conversation).values(*MESSAGE_COLUMNS))
-    mentioned: dict[Any, list[int]] = {}
-    for message_id, user_id in Message.mentioned.through.objects.filter(
-        message_id__in=[row["id"] for row in rows]
-    ).values_list("message_id", "user_id"):
-        mentioned.setdefault(message_id, []).append(user_id)
-    for row in rows:
-        row["mentioned"] = sorted(mentioned.get(row["id"], []))
+    mentioned_put(rows, Message.mentioned)
     return rows
 
 

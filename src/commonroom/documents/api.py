@@ -21,7 +21,7 @@ from commonroom.core.views import AuthedRequest
 from commonroom.documents import services
 from commonroom.documents.downloads import version_file_response
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
-from commonroom.documents.permissions import DocumentAbilities, document_abilities
+from commonroom.documents.permissions import DocumentAbilities
 from commonroom.documents.selectors import (
     READING_RULE,
     READING_SECONDS,
@@ -180,13 +180,12 @@ def version_row_out(row: Row, prefix: str = "") -> dict[str, object]:
     after ``prefix``) or a version (:class:`~commonroom.core.pagination.AsRow`)."""
     while_locked = None
     if row[f"{prefix}while_locked_by_id"] is not None:
-        email = row[f"{prefix}while_locked_by__email"]
-        while_locked = {
-            "holder_email": email,
-            "holder_name": person_name(row[f"{prefix}while_locked_by__full_name"], email),
-            "app": row[f"{prefix}while_locked_in"],
-            "since": row[f"{prefix}while_locked_since"] or row[f"{prefix}created_at"],
-        }
+        while_locked = edit_lock_out(
+            row[f"{prefix}while_locked_by__email"],
+            row[f"{prefix}while_locked_by__full_name"],
+            row[f"{prefix}while_locked_in"],
+            row[f"{prefix}while_locked_since"] or row[f"{prefix}created_at"],
+        )
     return {
         "number": row[f"{prefix}number"],
         "filename": row[f"{prefix}filename"],
@@ -206,10 +205,12 @@ def version_row_out(row: Row, prefix: str = "") -> dict[str, object]:
     }
 
 
-def edit_lock_out(holder: Any, app: str, since: datetime) -> dict[str, object]:
+def edit_lock_out(email: str, full_name: str, app: str, since: datetime) -> dict[str, object]:
+    """A hold by another program as the API shows it (``EditLockOut``): a document's lock now, or
+    the one a version was made under (``while_locked``)."""
     return {
-        "holder_email": holder.email,
-        "holder_name": holder.display_name,
+        "holder_email": email,
+        "holder_name": person_name(full_name, email),
         "app": app,
         "since": since,
     }
@@ -238,10 +239,8 @@ def document_out(
 
 def document_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[str, object]:
     """:func:`document_out` of a row of ``selectors.DOCUMENT_COLUMNS``, for the lists: what
-    the person may do with it decided for each row from its own state, as for one document."""
-    abilities = document_abilities(
-        access, in_trash=row["deleted_at"] is not None, sealed=row["sealed_version_id"] is not None
-    )
+    the person may do with it decided for each row from its own state (``abilities_of``), as
+    for one document."""
     return {
         "id": row["id"],
         "name": row["name"],
@@ -252,7 +251,7 @@ def document_row_out(row: Mapping[str, Any], access: WorkspaceAccess) -> dict[st
         "deleted_at": row["deleted_at"],
         "sealed_version": row["sealed_version__number"],
         "latest": None if row["latest__number"] is None else version_row_out(row, "latest__"),
-        "abilities": abilities,
+        "abilities": abilities_of(access, row),
     }
 
 
@@ -514,7 +513,11 @@ def document_lock(
     lock = edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk)
     return {
         "locked": lock is not None,
-        "lock": edit_lock_out(lock.holder, lock.app, lock.since) if lock is not None else None,
+        "lock": (
+            edit_lock_out(lock.holder.email, lock.holder.full_name, lock.app, lock.since)
+            if lock is not None
+            else None
+        ),
     }
 
 

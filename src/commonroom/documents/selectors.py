@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
+from commonroom.core.pagination import AsRow, Row
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -62,10 +63,14 @@ def document_access(
     return DocumentAccess(doc, access, abilities_of(access, doc))
 
 
-def abilities_of(access: WorkspaceAccess, doc: Document) -> DocumentAbilities:
-    """What the person may do with ``doc``, as it is now (in the trash, sealed)."""
+def abilities_of(access: WorkspaceAccess, doc: Document | Row) -> DocumentAbilities:
+    """What the person may do with ``doc``, as it is now (in the trash, sealed): a document, or
+    a row of :data:`DOCUMENT_COLUMNS` (the lists decide it for each row from its own state)."""
+    row: Row = AsRow(doc) if isinstance(doc, Document) else doc
     return document_abilities(
-        access, in_trash=doc.in_trash, sealed=doc.sealed_version_id is not None
+        access,
+        in_trash=row["deleted_at"] is not None,
+        sealed=row["sealed_version_id"] is not None,
     )
 
 
@@ -120,7 +125,9 @@ def latest_version_prefetch() -> Prefetch:
 
 
 def folder_documents(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document]:
-    """The live documents of one folder, each with its latest version."""
+    """The live documents of one folder, each with its latest version (read by
+    :func:`latest_version`: WebDAV's folder listing and its look-ups by name) and its sealed
+    version (a refusal names it). The API reads them as rows (:func:`document_rows`)."""
     return (
         Document.objects.filter(
             workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
@@ -434,20 +441,18 @@ def all_folders(*, access: WorkspaceAccess) -> list[tuple[Folder, str]]:
 
 
 def trash_items(*, access: WorkspaceAccess) -> tuple[QuerySet[Folder], QuerySet[Document]]:
-    """What was put in the trash directly (not what went with a folder), newest first."""
+    """What was put in the trash directly (not what went with a folder), newest first, each
+    with who put it there (the trash page shows name, when and by whom; the API reads them as
+    rows, :func:`folder_rows` and :func:`document_rows`)."""
     if not access.can("view_trash"):
         return Folder.objects.none(), Document.objects.none()
     ws = access.workspace.pk
     folders = Folder.objects.filter(
         workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
     ).select_related("deleted_by")
-    docs = (
-        Document.objects.filter(
-            workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
-        )
-        .select_related("deleted_by", "sealed_version")
-        .prefetch_related(latest_version_prefetch())
-    )
+    docs = Document.objects.filter(
+        workspace_id=ws, deleted_at__isnull=False, trashed_with__isnull=True
+    ).select_related("deleted_by")
     return folders.order_by("-deleted_at"), docs.order_by("-deleted_at")
 
 

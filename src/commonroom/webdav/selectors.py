@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from django.utils import timezone
 
@@ -104,23 +103,33 @@ def document_names(
     name). Three queries per folder they are in at most (its path, the folders beside them,
     and, only when one of them is named like one of those folders, the other documents
     there)."""
+    found: dict[Any, list[str]] = {}
+    for docs in _by_folder(documents).values():
+        path = [f.name for f in folder_path(docs[0].folder)]
+        for pk, shown in _shown_names(access, docs).items():
+            found[pk] = [*path, shown]
+    return found
+
+
+def _by_folder(documents: Sequence[PlacedDocument]) -> dict[Any, list[PlacedDocument]]:
     by_folder: dict[Any, list[PlacedDocument]] = {}
     for doc in documents:
         by_folder.setdefault(doc.folder_id, []).append(doc)
-    found: dict[Any, list[str]] = {}
-    for docs in by_folder.values():
-        folder = docs[0].folder
-        names = [f.name for f in folder_path(folder)]
-        beside = [f.name for f in folder_children(access=access, folder=folder)]
-        shown = {doc.name: doc.name for doc in docs}
-        if {fold(d.name) for d in docs} & {fold(n) for n in beside}:
-            everyone = list(
-                folder_documents(access=access, folder=folder).values_list("name", flat=True)
-            )
-            shown = dict(zip(everyone, member_names(beside, everyone), strict=True))
-        for doc in docs:
-            found[doc.pk] = [*names, shown.get(doc.name, doc.name)]
-    return found
+    return by_folder
+
+
+def _shown_names(access: WorkspaceAccess, docs: Sequence[PlacedDocument]) -> dict[Any, str]:
+    """The name each of ``docs`` (all in one folder) is shown under over WebDAV, by its id:
+    its own, numbered when a folder beside it has it (``names.member_names``)."""
+    folder = docs[0].folder
+    beside = [f.name for f in folder_children(access=access, folder=folder)]
+    shown = {doc.name: doc.name for doc in docs}
+    if {fold(d.name) for d in docs} & {fold(n) for n in beside}:
+        everyone = list(
+            folder_documents(access=access, folder=folder).values_list("name", flat=True)
+        )
+        shown = dict(zip(everyone, member_names(beside, everyone), strict=True))
+    return {doc.pk: shown.get(doc.name, doc.name) for doc in docs}
 
 
 def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
@@ -131,21 +140,12 @@ def workspace_segment(*, user: User, workspace_id: Any) -> str | None:
 
 
 def locks_holding(
-    places: dict[Any, LockPlaces], rows: Sequence[DavLock] | None = None
+    places: dict[Any, LockPlaces], rows: Sequence[DavLock]
 ) -> dict[Any, list[DavLock]]:
-    """The live locks holding each document (by its :class:`LockPlaces`), oldest first, with
-    their holders: one query for them all, or none when ``rows`` (the live locks that may hold
-    them, oldest first, with their holders) are given."""
-    own = {p.own for p in places.values()}
-    above = {key for p in places.values() for key in p.above}
-    if not places:
-        return {}
-    if rows is None:
-        rows = list(
-            DavLock.objects.filter(expire_at__gt=timezone.now(), root__in=own | above)
-            .select_related("user")
-            .order_by("created_at", "token")
-        )
+    """The locks of ``rows`` (live ones that may hold the documents, oldest first, with their
+    holders: :func:`workspace_live_locks`) holding each document, by its :class:`LockPlaces`:
+    one at its own key, or one reaching all the way down from a folder or the workspace above
+    it."""
     found: dict[Any, list[DavLock]] = {}
     for pk, place in places.items():
         held = [
@@ -184,12 +184,9 @@ def document_locks(
     if not rows:
         return {}
     workspace_id = access.workspace.pk
-    by_folder: dict[Any, list[PlacedDocument]] = {}
-    for doc in documents:
-        by_folder.setdefault(doc.folder_id, []).append(doc)
     roots = {row.root for row in rows}
     places: dict[Any, LockPlaces] = {}
-    for docs in by_folder.values():
+    for docs in _by_folder(documents).values():
         path = [f.name for f in folder_path(docs[0].folder)]
         here = lock_key(workspace_id, path)
         above = (*(lock_key(workspace_id, path[:depth]) for depth in range(len(path))), here)
@@ -200,6 +197,6 @@ def document_locks(
             root.startswith(inside) and "/" not in root[len(inside) :] for root in roots
         ):
             continue
-        for pk, names in document_names(access, docs).items():
-            places[pk] = LockPlaces(own=f"{inside}{quote(fold(names[-1]), safe='/')}", above=above)
+        for pk, shown in _shown_names(access, docs).items():
+            places[pk] = LockPlaces(own=lock_key(workspace_id, [*path, shown]), above=above)
     return locks_holding(places, rows)

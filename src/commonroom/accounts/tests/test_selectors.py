@@ -4,7 +4,7 @@ whether what a socket was opened with still signs its person in."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -120,3 +120,42 @@ def test_an_uploads_person_is_known_from_its_token_in_one_query() -> None:
     assert uploader_id(bearer=guests.secret) is None
     User.objects.filter(pk=ann.pk).update(is_active=False)
     assert uploader_id(bearer=secret) is None
+
+
+def test_who_each_row_mentions_is_put_on_it_in_one_query_for_comments_and_messages() -> None:
+    """``mentioned_put``: what the comments' and the conversations' lists read of mentions,
+    the ids of those each row mentions, ascending, none for a row mentioning no one."""
+    from commonroom.accounts.selectors import mentioned_put
+    from commonroom.comments.models import Comment
+    from commonroom.conversations.models import Conversation, Message
+    from commonroom.documents.models import Version
+    from commonroom.workspaces.tests.factories import upload_document
+
+    manager, ann, bob = (cast(User, UserFactory()) for _ in range(3))
+    ws = make_workspace(manager=manager)
+    version = Version.objects.get(document=upload_document(ws, manager))
+    both = Comment.objects.create(
+        document=version.document, version=version, author=manager, body="@ann @bob"
+    )
+    both.mentioned.add(bob, ann)
+    alone = Comment.objects.create(
+        document=version.document, version=version, author=manager, body="no one", thread=both
+    )
+    talk = Conversation.objects.create(workspace=ws, title="Agenda", created_by=manager)
+    message = Message.objects.create(conversation=talk, author=manager, body="@bob")
+    message.mentioned.add(bob)
+    quiet = Message.objects.create(conversation=talk, author=manager, body="nothing")
+
+    comments: list[dict[str, Any]] = [
+        dict(row) for row in Comment.objects.order_by("created_at").values("id", "body")
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        mentioned_put(comments, Comment.mentioned)
+    assert len(queries) == 1
+    assert {row["id"]: row["mentioned"] for row in comments} == {
+        both.pk: sorted([ann.pk, bob.pk]),
+        alone.pk: [],
+    }
+    messages: list[dict[str, Any]] = [dict(row) for row in Message.objects.values("id")]
+    mentioned_put(messages, Message.mentioned)
+    assert {row["id"]: row["mentioned"] for row in messages} == {message.pk: [bob.pk], quiet.pk: []}

@@ -26,6 +26,13 @@ LOADED_WHEN_NEEDED = {
     "pypdf": "the first certificate signed",
     "openpyxl": "the first two sheets compared (previews.compare)",
     "PIL": "the first picture watermarked (previews.watermark)",
+    "fido2": "the first passkey ceremony (allauth.mfa.webauthn.internal.auth, deferred)",
+    "cryptography": "the first passkey ceremony, ID token checked or certificate signed",
+    "django.test.client": "the first name asked of django.test (deferred; ninja imports only "
+    "django.test.signals)",
+    "unittest": "the first name asked of django.test",
+    "jinja2": "the first name asked of django.test",
+    "sqlparse.engine": "the first SQL script split or a table introspected (deferred sqlparse)",
 }
 
 SCRIPT = """
@@ -56,3 +63,57 @@ def test_the_served_application_loads_no_library_before_a_request_needs_it(
     )
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == [], {m: LOADED_WHEN_NEEDED[m] for m in loaded}
+
+
+# A passkey sign-in's first step as allauth's view takes it (a challenge, its state kept in the
+# session), in a process that loaded the application without fido2: the module allauth imported
+# runs then, whole.
+FIRST_USE = """
+import json, sys
+import commonroom.asgi
+import commonroom.urls
+from django.urls import get_resolver
+get_resolver().reverse_dict
+before = sorted(m for m in ("fido2", "django.test.client", "sqlparse.engine") if m in sys.modules)
+from allauth.core import context
+from allauth.mfa.webauthn.internal import flows
+from django.test import Client, RequestFactory
+request = RequestFactory().get("/", HTTP_HOST="localhost")
+request.session = {}
+with context.request_context(request):
+    options = flows.auth.begin_authentication()
+from django.db import connection
+statements = connection.ops.prepare_sql_script("select 1; select 2;")
+print(json.dumps({
+    "before": before,
+    "rp": options["publicKey"]["rpId"],
+    "challenge": bool(options["publicKey"]["challenge"]),
+    "state": sorted(request.session),
+    "client": Client.__module__,
+    "statements": statements,
+}))
+"""
+
+
+def test_what_was_left_for_later_runs_whole_on_its_first_use(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "COMMONROOM_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "commonroom.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_USE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "before": [],
+        "rp": "localhost",
+        "challenge": True,
+        "state": ["mfa.webauthn.state"],
+        "client": "django.test.client",
+        "statements": ["select 1;", "select 2;"],
+    }

@@ -448,3 +448,28 @@ def test_editors_cannot_change_the_retention(team: Any) -> None:
             record_retention_years=0,
         )
     assert Workspace.objects.get(pk=team.workspace.pk).record_retention_years == 8
+
+
+@pytest.mark.parametrize("role", ["manager", "editor", "commenter", "viewer"])
+def test_a_document_s_abilities_are_the_same_read_as_a_row_for_the_lists(
+    team: Any, sealed: Document, role: str
+) -> None:
+    """The lists decide each row's abilities from the row (``abilities_of`` of a row of
+    ``DOCUMENT_COLUMNS``), one document from the model: one rule, the same answer, for a
+    document as it is, sealed, and in the trash."""
+    from commonroom.documents.selectors import abilities_of, document_rows
+
+    plain = upload(team.manager, team.workspace, "plain.txt", b"plain").document
+    trashed = upload(team.manager, team.workspace, "gone.txt", b"gone").document
+    services.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, trashed))
+    access = access_for(team.by_role[role], team.workspace)
+    rows = {
+        row["id"]: row for row in document_rows(Document.objects.filter(workspace=team.workspace))
+    }
+    seen: set[frozenset[str]] = set()
+    for doc in (plain, sealed, trashed):
+        doc = fresh(doc)
+        seen.add(frozenset(k for k, v in abilities_of(access, doc).items() if v))
+        assert abilities_of(access, rows[doc.pk]) == abilities_of(access, doc), doc.name
+    # Those who may change documents tell the three states apart (else it proves less).
+    assert len(seen) == (3 if role in ("manager", "editor") else 2)

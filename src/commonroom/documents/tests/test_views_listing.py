@@ -187,3 +187,32 @@ def test_new_since_read_is_the_newest_version_the_reader_read_against_the_curren
         per_page=100,
     )
     assert [r.name for r in viewer_rows if r.new_since_read] == ["a.txt", "b.txt"]
+
+
+def test_the_trash_page_shows_who_deleted_what_in_the_same_queries_however_much(client, team):
+    """The trash page shows each item's name, when and by whom it was deleted: read with the
+    items, nothing else of them (their versions are not read), whatever is in the trash."""
+    from commonroom.documents import services
+    from commonroom.documents.tests.factories import doc_access_for
+
+    def trash(name: str) -> None:
+        doc = upload(team.editor, team.workspace, name, name.encode()).document
+        new_version(team.editor, doc, b"again")
+        services.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+
+    url = reverse("trash", args=[team.workspace.pk])
+    client.force_login(team.manager)
+    trash("first.txt")
+    client.get(url)  # the first request after sign-in records the session
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for i in range(5):
+        trash(f"paper-{i}.txt")
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url)
+    assert len(many) == len(few)
+    assert not [q for q in many.captured_queries if "documents_version" in q["sql"]]
+    shown = page.content.decode()
+    for name in ["first.txt", *(f"paper-{i}.txt" for i in range(5))]:
+        assert name in shown
+    assert shown.count(f"by {team.manager.display_name}") == 6

@@ -38,7 +38,13 @@ def by_rule(access: Any, documents: list[Document]) -> dict[Any, list[str]]:
     for pk, names in document_names(access, documents).items():
         above = tuple(lock_key(workspace_id, names[:depth]) for depth in range(len(names)))
         places[pk] = LockPlaces(own=lock_key(workspace_id, names), above=above)
-    return {pk: [row.token for row in rows] for pk, rows in locks_holding(places).items()}
+    every_live_lock = list(
+        DavLock.objects.filter(expire_at__gt=timezone.now())
+        .select_related("user")
+        .order_by("created_at", "token")
+    )
+    held = locks_holding(places, every_live_lock)
+    return {pk: [row.token for row in rows] for pk, rows in held.items()}
 
 
 def tokens(access: Any, documents: list[Document]) -> dict[Any, list[str]]:
@@ -169,3 +175,20 @@ def test_a_lock_elsewhere_in_the_workspace_reads_no_names_for_this_folder(
     with CaptureQueriesContext(connection) as queries:
         assert document_locks(access, top) == {}
     assert len(queries) == 1, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_lock_that_reaches_a_folder_costs_the_workspace_s_locks_and_the_names_once(
+    team: Any, place: Any
+) -> None:
+    """Where a live lock may hold a folder's documents, they cost the read of the workspace's
+    locks and what their names over WebDAV cost (``document_names``), nothing more: the keys
+    are made from the folder's path read once and the names shown beside it."""
+    access, folders = place
+    lock(team.editor, team.workspace, ["Papers", "2026", "plan.docx"])
+    first = listings(access, folders)[2]
+    with CaptureQueriesContext(connection) as names:
+        document_names(access, first)
+    inner = listings(access, folders)[2]  # read afresh: nothing of its folders kept
+    with CaptureQueriesContext(connection) as queries:
+        assert list(tokens(access, inner)) == [inner[0].pk]
+    assert len(queries) == 1 + len(names), [q["sql"] for q in queries.captured_queries]

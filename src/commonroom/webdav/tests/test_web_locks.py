@@ -207,6 +207,12 @@ def test_the_api_upload_is_flagged_too(team: Any, doc: Document) -> None:
     )
     assert answer.status_code == 201, answer.content
     assert answer.json()["while_locked"]["holder_email"] == team.editor.email
+    # The version made under the lock shows it as the document's lock does, field for field.
+    held = bearer(team.viewer).get(api(doc, "/lock")).json()["lock"]
+    assert answer.json()["while_locked"] == held
+    listed = bearer(team.viewer).get(api(doc, "/versions")).json()["items"]
+    made = answer.json()["number"]
+    assert [v["while_locked"] for v in listed if v["number"] == made] == [held]
 
 
 # --- Breaking a lock left behind -------------------------------------------------------------
