@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from commonroom.accounts.selectors import people_read_once
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.views import (
     AuthedRequest,
@@ -311,6 +312,12 @@ def _reading_context(
 
 @login_required
 def document_detail(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    # The names its kept fragments show checked with one read of each person between them.
+    with people_read_once():
+        return _document_page(request, workspace_id, document_id)
+
+
+def _document_page(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )

@@ -293,3 +293,38 @@ def test_a_page_read_again_unchanged_reuses_its_threads_and_a_change_draws_them_
     _comment(team.commenter, doc, "Second thoughts")
     assert "Second thoughts" in _threads(_page(team.manager, doc))
     assert drawn == ["threads", "threads"]
+
+
+def _statements(user: Any, doc: Document) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(user)
+    url = reverse("document_detail", args=[doc.workspace_id, doc.pk])
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_page_reads_each_name_and_the_newest_event_once(team: Any, doc: Document) -> None:
+    """The threads and the versions name the same people: their names are checked with one
+    read between them; the newest event the page noted before its view began keys every
+    fragment, not read again."""
+    _comment(team.editor, doc, "A point")
+    read = _statements(team.manager, doc)
+    names = [q for q in read if q.startswith('SELECT "accounts_user"."id" AS "pk"')]
+    assert len(names) == 1, names
+    assert sum('FROM "live_event"' in q for q in read) == 1
+
+
+def test_a_name_changed_between_two_reads_of_the_page_shows_on_the_second(
+    team: Any, doc: Document
+) -> None:
+    """Names read once a page, never kept from one request to the next."""
+    _comment(team.editor, doc, "A point")
+    assert team.editor.display_name in _threads(_page(team.manager, doc))
+    User.objects.filter(pk=team.editor.pk).update(full_name="Tomasz Nowak")
+    html = _page(team.manager, doc)
+    assert "Tomasz Nowak" in _threads(html) and "Tomasz Nowak" in _versions(html)
