@@ -328,3 +328,107 @@ def test_a_name_changed_between_two_reads_of_the_page_shows_on_the_second(
     User.objects.filter(pk=team.editor.pk).update(full_name="Tomasz Nowak")
     html = _page(team.manager, doc)
     assert "Tomasz Nowak" in _threads(html) and "Tomasz Nowak" in _versions(html)
+
+
+def _suggestions(html: str) -> str:
+    start = html.index('<section class="cr-suggestions"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.fixture
+def noted(team: Any) -> Document:
+    from commonroom.suggestions.tests.factories import with_preview
+
+    caches[CACHE].clear()
+    return with_preview(team.editor, team.workspace, "notes.md", b"The budget is final.\n")
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Each drawing of ``module.name`` (a fragment's builder), noted."""
+    drawn: list[str] = []
+    build = getattr(module, name)
+
+    def counted(*args: Any) -> Any:
+        drawn.append(name)
+        return build(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return drawn
+
+
+def test_the_suggestions_section_is_kept_and_drawn_again_after_each_suggestion_change(
+    team: Any, noted: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commonroom.suggestions import receivers
+    from commonroom.suggestions import services as suggestions
+    from commonroom.suggestions.tests.factories import suggest
+
+    drawn = _drawn(monkeypatch, receivers, "_section_html")
+    assert "cr-suggestion cr-suggestion--" not in _suggestions(_page(team.manager, noted))
+    _page(team.manager, noted)
+    assert len(drawn) == 1  # kept: not drawn again
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    shown = _suggestions(_page(team.manager, noted))
+    assert f'id="suggestion-{made.pk}"' in shown and "Open, on version 1." in shown
+    assert f'id="choose-{made.pk}"' in shown  # the manager decides
+    assert len(drawn) == 2
+    suggestions.suggestion_reject(
+        actor=team.manager,
+        doc_access=_access(team.manager, noted),
+        suggestion_id=made.pk,
+        reason="Not now",
+    )
+    shown = _suggestions(_page(team.manager, noted))
+    assert "Rejected: Not now" in shown and f'id="choose-{made.pk}"' not in shown
+
+
+def test_a_suggestion_changed_by_another_process_shows_once_its_event_is_written(
+    team: Any, noted: Document
+) -> None:
+    from commonroom.suggestions.models import Suggestion
+    from commonroom.suggestions.tests.factories import suggest
+
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    assert "Open, on version 1." in _suggestions(_page(team.manager, noted))
+    # Straight through the ORM, with its event, as another process's transaction writes them.
+    Suggestion.objects.filter(pk=made.pk).update(
+        state="rejected", decision_reason="Out of scope", decided_by=team.manager,
+        decided_at=timezone.now(),
+    )  # fmt: skip
+    Event.objects.create(
+        workspace_id=noted.workspace_id,
+        kind="suggestion.rejected",
+        data={"document": str(noted.pk)},
+        origin="elsewhere",
+    )
+    shown = _suggestions(_page(team.manager, noted))
+    assert "Rejected: Out of scope" in shown and "Open, on version 1." not in shown
+
+
+def test_the_suggestions_section_follows_each_reader_and_their_role(
+    team: Any, noted: Document
+) -> None:
+    from commonroom.suggestions.tests.factories import suggest
+
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    choose = f'id="choose-{made.pk}"'
+    assert choose in _suggestions(_page(team.editor, noted))  # editors decide
+    commenter = _suggestions(_page(team.commenter, noted))
+    assert choose not in commenter and 'id="suggest"' in commenter  # may suggest, not decide
+    assert 'id="suggest"' not in _suggestions(_page(team.viewer, noted))
+    # A role changed straight in the database: what the editor may do follows at once.
+    Membership.objects.filter(workspace=team.workspace, user=team.editor).update(role="viewer")
+    shown = _suggestions(_page(team.editor, noted))
+    assert choose not in shown and 'id="suggest"' not in shown
+
+
+def test_the_suggestions_section_follows_names_and_new_versions(team: Any, noted: Document) -> None:
+    from commonroom.suggestions.tests.factories import suggest
+
+    suggest(team.commenter, noted, "final", "replace", "draft")
+    assert team.commenter.display_name in _suggestions(_page(team.manager, noted))
+    User.objects.filter(pk=team.commenter.pk).update(full_name="Samira Khan")
+    assert "Samira Khan" in _suggestions(_page(team.manager, noted))
+    new_version(team.editor, noted, b"The budget is agreed.\n")
+    shown = _suggestions(_page(team.manager, noted))
+    assert 'name="on_version" value="2"' in shown
