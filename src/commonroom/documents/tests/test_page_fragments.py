@@ -385,8 +385,11 @@ def test_the_suggestions_section_is_kept_and_drawn_again_after_each_suggestion_c
 def test_a_suggestion_changed_by_another_process_shows_once_its_event_is_written(
     team: Any, noted: Document
 ) -> None:
-    from commonroom.suggestions.models import Suggestion
+    from django.apps import apps
+
     from commonroom.suggestions.tests.factories import suggest
+
+    Suggestion = apps.get_model("suggestions", "Suggestion")  # as another process reads it
 
     made = suggest(team.commenter, noted, "final", "replace", "draft")
     assert "Open, on version 1." in _suggestions(_page(team.manager, noted))
@@ -432,3 +435,100 @@ def test_the_suggestions_section_follows_names_and_new_versions(team: Any, noted
     new_version(team.editor, noted, b"The budget is agreed.\n")
     shown = _suggestions(_page(team.manager, noted))
     assert 'name="on_version" value="2"' in shown
+
+
+def _approvals(html: str) -> str:
+    start = html.index('<section class="cr-approvals"')
+    return html[start : html.index("</section>", start)]
+
+
+def _ask(team: Any, doc: Document, *people: Any) -> Any:
+    from commonroom.approvals import services as approvals
+
+    return approvals.approval_request_create(
+        actor=team.manager,
+        doc_access=_access(team.manager, doc),
+        version_number=doc.current_version_number,
+        approver_ids=[p.pk for p in people],
+    )
+
+
+def test_the_approvals_section_is_kept_and_drawn_again_after_each_request_change(
+    team: Any, doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commonroom.approvals import services as approvals
+
+    asked = 'id="ask-approval"'
+    drawn = _drawn(monkeypatch, approvals_receivers(), "render_to_string")
+    assert asked in _approvals(_page(team.manager, doc))
+    _page(team.manager, doc)
+    assert len(drawn) == 1  # kept: not drawn again
+    made = _ask(team, doc, team.commenter, team.editor)
+    shown = _approvals(_page(team.manager, doc))
+    assert f'id="approval-{made.pk}"' in shown and asked not in shown  # one open at a time
+    assert "0 of 2 approvals" in shown
+    # The commenter is asked: they may decide, the manager may not.
+    assert "Approve version 1" in _approvals(_page(team.commenter, doc))
+    assert "Approve version 1" not in shown
+    approvals.approval_decide(
+        actor=team.commenter,
+        doc_access=_access(team.commenter, doc),
+        request_id=made.pk,
+        approve=False,
+        reason="Figures missing",
+    )
+    shown = _approvals(_page(team.manager, doc))
+    assert "Figures missing" in shown and "Declined" in shown and asked in shown
+
+
+def approvals_receivers() -> Any:
+    from commonroom.approvals import receivers
+
+    return receivers
+
+
+def test_an_approval_changed_by_another_process_shows_once_its_event_is_written(
+    team: Any, doc: Document
+) -> None:
+    from django.apps import apps
+
+    Approver = apps.get_model("approvals", "Approver")  # as another process reads it
+    made = _ask(team, doc, team.commenter)
+    assert "Waiting" in _approvals(_page(team.manager, doc))
+    Approver.objects.filter(request_id=made.pk, user=team.commenter).update(
+        decision="declined", reason="Not ready", decided_at=timezone.now()
+    )
+    Event.objects.create(
+        workspace_id=doc.workspace_id,
+        kind="approval.decided",
+        data={"document": str(doc.pk)},
+        origin="elsewhere",
+    )
+    shown = _approvals(_page(team.manager, doc))
+    assert "Not ready" in shown and "Waiting" not in shown
+
+
+def test_the_approvals_section_follows_members_roles_and_names(team: Any, doc: Document) -> None:
+    """What changes without an event: who may be asked (a member added, a role changed), a
+    name, the reader's own role."""
+    box = f'id="approver-{team.viewer.pk}"'
+    assert box not in _approvals(_page(team.manager, doc))  # viewers may not approve
+    # Two roles swapped: as many to choose from, not the same people.
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(role="commenter")
+    Membership.objects.filter(workspace=team.workspace, user=team.commenter).update(role="viewer")
+    shown = _approvals(_page(team.manager, doc))
+    assert box in shown and f'id="approver-{team.commenter.pk}"' not in shown
+    Membership.objects.filter(workspace=team.workspace, user=team.commenter).update(
+        role="commenter"
+    )
+    User.objects.filter(pk=team.viewer.pk).update(full_name="Vera Lynn")
+    assert "Vera Lynn" in _approvals(_page(team.manager, doc))
+    newcomer = User.objects.create_user("newcomer@example.org", "pw-12345678-x")
+    Membership.objects.create(workspace=team.workspace, user=newcomer, role="commenter")
+    assert f'id="approver-{newcomer.pk}"' in _approvals(_page(team.manager, doc))
+    # The manager made a viewer straight in the database: may no longer change the request.
+    made = _ask(team, doc, team.commenter)
+    assert "Change this request" in _approvals(_page(team.manager, doc))
+    Membership.objects.filter(workspace=team.workspace, user=team.manager).update(role="viewer")
+    shown = _approvals(_page(team.manager, doc))
+    assert f'id="approval-{made.pk}"' in shown and "Change this request" not in shown
