@@ -532,3 +532,43 @@ def test_the_approvals_section_follows_members_roles_and_names(team: Any, doc: D
     Membership.objects.filter(workspace=team.workspace, user=team.manager).update(role="viewer")
     shown = _approvals(_page(team.manager, doc))
     assert f'id="approval-{made.pk}"' in shown and "Change this request" not in shown
+
+
+def _readers(html: str) -> str:
+    start = html.index('<section class="cr-readers"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_who_has_read_it_follows_every_receipt_member_and_name_however_written(
+    team: Any, doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The readers' lists are kept under everything they show: a receipt, a member or a name
+    written straight to the database (no event, no signal) draws them again."""
+    from commonroom.documents.models import VersionRead
+    from commonroom.documents.templatetags import reader_items
+
+    drawn = _drawn(monkeypatch, reader_items, "_drawn")
+    shown = _readers(_page(team.manager, doc))
+    assert "0 of 4 members have read version 1" in shown
+    _page(team.manager, doc)
+    assert len(drawn) == 1  # kept (the one list with people in it): not drawn again
+    version = Version.objects.get(document=doc, number=1)
+    VersionRead.objects.create(
+        version=version, document=doc, reader=team.commenter, read_by="download"
+    )
+    shown = _readers(_page(team.manager, doc))
+    assert "1 of 4 members have read version 1" in shown
+    read = shown[shown.index("data-readers-read") : shown.index("data-readers-unread")]
+    assert team.commenter.display_name in read and "Downloaded it" in read
+    # A receipt's way of reading changed in place (as a later preview reading might).
+    VersionRead.objects.filter(reader=team.commenter).update(read_by="preview")
+    read = _readers(_page(team.manager, doc))
+    assert "Downloaded it" not in read and "Read its preview" in read
+    newcomer = User.objects.create_user("newcomer@example.org", "pw-12345678-x")
+    Membership.objects.create(workspace=team.workspace, user=newcomer, role="viewer")
+    assert "newcomer@example.org" in _readers(_page(team.manager, doc))
+    User.objects.filter(pk=newcomer.pk).update(full_name="Nadia Newcomer", kind="guest")
+    shown = _readers(_page(team.manager, doc))
+    assert "Nadia Newcomer" in shown and "Guest · example.org" in shown
+    Membership.objects.filter(workspace=team.workspace, user=newcomer).delete()
+    assert "Nadia Newcomer" not in _readers(_page(team.manager, doc))
