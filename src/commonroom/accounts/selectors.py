@@ -360,6 +360,17 @@ def people_read_once() -> Iterator[None]:
         _named_once.reset(token)
 
 
+def people_seen(people: Iterable[NamedPerson]) -> None:
+    """People a page has just read with their names (the members, as rows): within
+    :func:`people_read_once`, :func:`people_digest` takes their names from there instead of
+    reading them again. Outside it, nothing."""
+    named = _named_once.get()
+    if named is None:
+        return
+    for p in people:
+        named.setdefault(p.pk, (p.pk, p.full_name, p.email, p.kind))
+
+
 def people_digest(ids: Collection[Any]) -> str:
     """A digest of how the people ``ids`` are named on every page (name, address, staff or
     guest), one query for them all (none for those already read within
