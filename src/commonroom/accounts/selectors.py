@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import time
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
@@ -337,15 +339,59 @@ def uploader_id(*, bearer: str = "", session_key: str = "", email: str | None = 
     return None if second_factor_missing(user, data) else user_id
 
 
+# Within a page's reading (:func:`people_read_once`), each person's row as
+# :func:`people_digest` read it (None: no such person), so that the page's fragments, each
+# checking the names it shows, read every person once between them.
+_named_once: ContextVar[dict[Any, tuple[Any, ...] | None] | None] = ContextVar(
+    "people_named_once", default=None
+)
+
+
+@contextmanager
+def people_read_once() -> Iterator[None]:
+    """Within it (one request's page), :func:`people_digest` reads each person at most once:
+    a page whose kept fragments name the same people (the versions' authors commenting on
+    them) checks their names with one query, not one a fragment. For one request only: a name
+    changed since is read by the next request."""
+    token = _named_once.set({})
+    try:
+        yield
+    finally:
+        _named_once.reset(token)
+
+
+def people_seen(people: Iterable[NamedPerson]) -> None:
+    """People a page has just read with their names (the members, as rows): within
+    :func:`people_read_once`, :func:`people_digest` takes their names from there instead of
+    reading them again. Outside it, nothing."""
+    named = _named_once.get()
+    if named is None:
+        return
+    for p in people:
+        named.setdefault(p.pk, (p.pk, p.full_name, p.email, p.kind))
+
+
 def people_digest(ids: Collection[Any]) -> str:
     """A digest of how the people ``ids`` are named on every page (name, address, staff or
-    guest), one query for them all: a kept page fragment naming them is drawn again when it
-    changes (``core.fragments``). A person gone reads as absent."""
+    guest), one query for them all (none for those already read within
+    :func:`people_read_once`): a kept page fragment naming them is drawn again when it changes
+    (``core.fragments``). A person gone reads as absent."""
     if not ids:
         return ""
-    rows = sorted(
-        User.objects.filter(pk__in=list(ids)).values_list("pk", "full_name", "email", "kind")
-    )
+    named = _named_once.get()
+    if named is None:
+        rows = sorted(
+            User.objects.filter(pk__in=list(ids)).values_list("pk", "full_name", "email", "kind")
+        )
+    else:
+        missing = [pk for pk in ids if pk not in named]
+        if missing:
+            named.update(dict.fromkeys(missing))
+            found = User.objects.filter(pk__in=missing).values_list(
+                "pk", "full_name", "email", "kind"
+            )
+            named.update((row[0], tuple(row)) for row in found)
+        rows = sorted(row for pk in ids if (row := named[pk]) is not None)
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 

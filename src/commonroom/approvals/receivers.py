@@ -19,7 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
 
+from commonroom.accounts.selectors import people_digest
 from commonroom.approvals import hooks as approvals
 from commonroom.approvals.permissions import may_ask
 from commonroom.approvals.selectors import (
@@ -28,8 +31,10 @@ from commonroom.approvals.selectors import (
     document_requests,
 )
 from commonroom.approvals.services import approvals_end_for_version, approver_left
+from commonroom.core.fragments import Fragment
 from commonroom.documents import hooks as documents
 from commonroom.documents.services import version_read_by_approval
+from commonroom.live.selectors import page_revision
 from commonroom.workspaces import hooks as workspaces
 
 
@@ -65,14 +70,50 @@ def on_approval_decided(change: approvals.ApprovalDecided) -> None:
 
 
 def document_page(page: documents.DocumentPage) -> Mapping[str, Any]:
-    doc_access = page.doc_access
-    requests = document_requests(doc_access=doc_access, user=page.user)
+    """The page's Approval section, drawn again only when what it shows may have changed since
+    it was last drawn for this reader (``core.fragments``): the workspace's newest live event
+    (every request asked, changed, decided on or ended is one), the document's latest and
+    sealed versions, the reader (their kind and address: a guest is offered no certificate of
+    a watermarked record) and what they may do, the workspace's settings, the language, and
+    everyone the reader could ask (read for the page: members change without an event); the
+    names shown are checked."""
+    doc_access, user = page.doc_access, page.user
+    doc, access = doc_access.document, doc_access.access
     ask = may_ask(doc_access) and bool(page.versions)
+    choices = approver_choices(doc_access=doc_access) if ask else []
+    key = (
+        doc.pk,
+        doc.current_version_number,
+        doc.sealed_version_id,
+        page_revision(access=access),
+        user.pk,
+        user.kind,
+        user.email,
+        sorted((k, v) for k, v in vars(access.workspace).items() if not k.startswith("_")),
+        sorted(doc_access.abilities.items()),
+        sorted(access.abilities.items()),
+        ask,
+        tuple((p.pk, p.email, p.full_name, p.kind) for p in choices),
+        get_language(),
+    )
+
+    def build(csrf_token: str) -> str:
+        requests = document_requests(doc_access=doc_access, user=user)
+        context = {
+            "workspace": access.workspace,
+            "document": doc,
+            "approval_requests": requests,
+            "approval_open": next((r for r in requests if r.is_open), None),
+            "may_ask_approval": ask,
+            "approver_choices": choices,
+            "csrf_token": csrf_token,
+        }
+        return render_to_string("approvals/_section.html", context)
+
     return {
-        "approval_requests": requests,
-        "approval_open": next((r for r in requests if r.is_open), None),
-        "may_ask_approval": ask,
-        "approver_choices": approver_choices(doc_access=doc_access) if ask else [],
+        "approvals_fragment": Fragment(
+            name="approvals.section", key=key, build=build, people=people_digest
+        )
     }
 
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import caches
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 CACHE = "fragments"
@@ -51,9 +51,19 @@ CACHE = "fragments"
 # put there when it is shown). Random for each process: a comment cannot spell it.
 CSRF_HOLE = f"csrfhole{secrets.token_hex(16)}"
 
-# The field ``{% csrf_token %}`` writes, as the fragments' builders write it.
+# The field ``{% csrf_token %}`` writes, as the fragments' builders write it (:func:`csrf_field`).
 _NO_TOKEN = "NOTPROVIDED"  # noqa: S105 (Django's context value when a request has no token)
 CSRF_FIELD = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+
+
+def csrf_field(value: Any) -> SafeString:
+    """What ``{% csrf_token %}`` writes for the page's token ``value`` (nothing for none): the
+    one spelling of the field, for every tag that draws a form without the template's tag, so
+    that :meth:`Fragment.html` finds the field it puts each request's token in."""
+    if not value or value == _NO_TOKEN:
+        return mark_safe("")
+    return format_html(CSRF_FIELD, value)
+
 
 _people: ContextVar[set[Any] | None] = ContextVar("fragment_people", default=None)
 

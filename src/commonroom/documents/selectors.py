@@ -532,15 +532,19 @@ def readers_refusal(doc_access: DocumentAccess) -> None:
         raise PermissionDenied("Only managers and editors can see who has read a document.")
 
 
-def version_readers(*, doc_access: DocumentAccess, number: Any = None) -> Readers:
+def version_readers(
+    *, doc_access: DocumentAccess, number: Any = None, versions: Sequence[Version] = ()
+) -> Readers:
     """Who has read version ``number`` (the latest when None) of the document and who has not:
     the workspace's members now, each reader with their receipt, by name. For managers and
-    editors only (``see_readers``)."""
+    editors only (``see_readers``). ``versions``: the document's, read for the page a moment
+    ago (not read again when the version is among them)."""
     readers_refusal(doc_access)
     doc = doc_access.document
-    version = version_get(
-        doc_access=doc_access, number=doc.current_version_number if number is None else number
-    )
+    wanted = doc.current_version_number if number is None else number
+    version = next((v for v in versions if str(v.number) == str(wanted)), None)
+    if version is None:
+        version = version_get(doc_access=doc_access, number=wanted)
     receipts = {r.reader_id: r for r in VersionRead.objects.filter(version=version).order_by()}
     read: list[Reader] = []
     unread: list[Reader] = []

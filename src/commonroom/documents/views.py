@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from commonroom.accounts.selectors import people_read_once
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
 from commonroom.core.views import (
     AuthedRequest,
@@ -270,13 +271,14 @@ def folder_action(request: AuthedRequest, workspace_id: str, folder_id: str) -> 
 
 
 def _reading_context(
-    request: AuthedRequest, doc_access: DocumentAccess, latest: Version | None
+    request: AuthedRequest, doc_access: DocumentAccess, versions: list[Version]
 ) -> dict[str, Any]:
     """Read receipts on the document page (decision 26): the rule in words; what the page's
     script sends back once the latest version's preview has been on screen long enough
     (static/commonroom/reading.js); the newest version this person has read ("new since you
     last read it"); who has read which version, for those who may see it (``see_readers``)."""
     doc = doc_access.document
+    latest = versions[0] if versions else None
     last_read = last_read_numbers(user=request.user, documents=[doc]).get(doc.pk)
     context: dict[str, Any] = {
         "reading_rule": READING_RULE,
@@ -301,16 +303,26 @@ def _reading_context(
         # with a sentence for a number that names no version.
         chosen = (request.GET.get("readers") or "").strip() or None
         try:
-            context["readers"] = version_readers(doc_access=doc_access, number=chosen)
+            context["readers"] = version_readers(
+                doc_access=doc_access, number=chosen, versions=versions
+            )
         except NotFound:
             if chosen is not None and chosen.isdigit():
                 context["readers_missing"] = f"There is no version {int(chosen)}."
-            context["readers"] = version_readers(doc_access=doc_access, number=None)
+            context["readers"] = version_readers(
+                doc_access=doc_access, number=None, versions=versions
+            )
     return context
 
 
 @login_required
 def document_detail(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
+    # The names its kept fragments show checked with one read of each person between them.
+    with people_read_once():
+        return _document_page(request, workspace_id, document_id)
+
+
+def _document_page(request: AuthedRequest, workspace_id: str, document_id: str) -> HttpResponse:
     doc_access = document_access(
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
@@ -350,7 +362,7 @@ def document_detail(request: AuthedRequest, workspace_id: str, document_id: str)
             "path": folder_path(doc.folder),
             # Where "Move" may take it (the form's choices): every folder, for who may move it.
             "folders": all_folders(access=doc_access.access) if doc_access.can("move") else [],
-            **_reading_context(request, doc_access, latest),
+            **_reading_context(request, doc_access, versions),
             # Held open for editing in another program (Word over WebDAV), or None.
             "edit_lock": edit_locks(access=doc_access.access, documents=[doc]).get(doc.pk),
         },

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from commonroom.core.views import is_htmx
-from commonroom.live.selectors import latest_event_id
+from commonroom.live.selectors import latest_event_id, page_noted
 
 _WORKSPACE_PAGE = re.compile(r"^/w/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
 
@@ -33,5 +33,9 @@ class LiveAfterMiddleware:
             and request.user.is_authenticated
             and not is_htmx(request)
         ):
-            request.live_after = latest_event_id(workspace_id=match.group(1))  # type: ignore[attr-defined]
+            latest = latest_event_id(workspace_id=match.group(1))
+            request.live_after = latest  # type: ignore[attr-defined]
+            # The page's kept fragments are keyed by it too (``selectors.page_revision``).
+            with page_noted(workspace_id=match.group(1), latest=latest):
+                return self.get_response(request)
         return self.get_response(request)

@@ -3,6 +3,9 @@ membership, and whether what the socket signed in with still signs them in)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +63,34 @@ def latest_event_id(*, workspace_id: Any) -> int:
     return int(found or 0)
 
 
+# The workspace's newest event as the request's page noted it before its view read anything
+# (``middleware.LiveAfterMiddleware``: where its socket continues from), for the page's keys.
+_noted: ContextVar[tuple[str, int] | None] = ContextVar("live_page_noted", default=None)
+
+
+@contextmanager
+def page_noted(*, workspace_id: str, latest: int) -> Iterator[None]:
+    """Within it (one request), :func:`page_revision` of ``workspace_id`` is ``latest``, read
+    a moment ago before the view read anything: not read a second time."""
+    token = _noted.set((workspace_id, latest))
+    try:
+        yield
+    finally:
+        _noted.reset(token)
+
+
 def page_revision(*, access: WorkspaceAccess) -> int:
     """The workspace's newest event as one request's page reads it: read once for ``access``
     (that request's) and kept with it, for every fragment of the page it keys
-    (``core.fragments``). Read before any of them is built."""
+    (``core.fragments``). Read before any of them is built: the one the request noted before
+    its view began (:func:`page_noted`), when it did, else read now."""
     found: int | None = access.__dict__.get("_revision")
     if found is None:
-        found = latest_event_id(workspace_id=access.workspace.pk)
+        noted = _noted.get()
+        if noted is not None and noted[0] == str(access.workspace.pk):
+            found = noted[1]
+        else:
+            found = latest_event_id(workspace_id=access.workspace.pk)
         object.__setattr__(access, "_revision", found)  # frozen, but this is only a memo
     return found
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -188,18 +188,24 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         .first()
     )
     can_download = doc_access.can("download")
-    if preview is None or not made_in(doc_access.access.workspace.pk, version.blob_id):
+    if preview is None:
+        return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
+    ws, doc = doc_access.access.workspace.pk, doc_access.document.pk
+    # Whether the workspace has this version's preview (:func:`made_in`), and when the
+    # document's versions' previews were made here (the kept HTML's key), in one read.
+    made_here = WorkspacePreview.objects.filter(
+        workspace_id=ws,
+        blob_id__in=doc_access.document.versions.values("blob_id"),
+        made_at__isnull=False,
+    ).aggregate(
+        n=Count("pk"), last=Max("made_at"), this=Count("pk", filter=Q(blob_id=version.blob_id))
+    )
+    if not made_here["this"]:
         return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
     if preview.status != PreviewStatus.READY:
         return PreviewView(
             version, preview.status, message=preview.message, can_download=can_download
         )
-    ws, doc = doc_access.access.workspace.pk, doc_access.document.pk
-    made_here = WorkspacePreview.objects.filter(
-        workspace_id=ws,
-        blob_id__in=doc_access.document.versions.values("blob_id"),
-        made_at__isnull=False,
-    ).aggregate(n=Count("pk"), last=Max("made_at"))
     key = (
         doc,
         version.pk,

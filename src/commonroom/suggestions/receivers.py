@@ -27,10 +27,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
+from django.utils.translation import get_language
 
+from commonroom.accounts.selectors import people_digest
 from commonroom.comments import hooks as comments
+from commonroom.core.fragments import Fragment
 from commonroom.documents import hooks
 from commonroom.live.events import SuggestionEventKind
+from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks as previews
 from commonroom.previews.selectors import preview_blocks, tracked_revisions
 from commonroom.suggestions.models import Kind, State, Suggestion
@@ -80,8 +84,42 @@ def on_comment_added(change: comments.CommentAdded) -> None:
 
 
 def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
-    """The page's suggestions (each with its state in words), whether the reader may suggest
-    and decide, and the latest preview's paragraphs (the form's choice without a script)."""
+    """The page's Suggestions section, drawn again only when the workspace's newest live event,
+    the latest version, the reader or what they may do, or a name shown has changed since it
+    was last drawn for this reader (``core.fragments``): every suggestion made, accepted,
+    rejected or outdated is an event of its workspace, and so is the latest version's preview
+    made (its paragraphs and tracked changes, which the section offers). And the offer to
+    carry a stale copy's changes, shown above, in the "amendments crossed" callout."""
+    doc_access, user = page.doc_access, page.user
+    doc, access = doc_access.document, doc_access.access
+    latest = page.versions[0] if page.versions else None
+    key = (
+        doc.pk,
+        page_revision(access=access),
+        latest.pk if latest is not None else None,
+        doc.current_version_number,
+        user.pk,
+        sorted(doc_access.abilities.items()),
+        sorted(access.abilities.items()),
+        get_language(),
+    )
+    return {
+        "suggestions_fragment": Fragment(
+            name="suggestions.section",
+            key=key,
+            build=lambda token: _section_html(page, token),
+            people=people_digest,
+        ),
+        "carry_offer": carry_offer(latest)
+        if latest is not None and may_carry(doc_access, latest)
+        else None,
+    }
+
+
+def _section_context(page: hooks.DocumentPage) -> dict[str, Any]:
+    """What ``suggestions/_section.html`` shows: the page's suggestions (each with its state in
+    words), whether the reader may suggest and decide, and the latest preview's paragraphs (the
+    form's choice without a script)."""
     doc_access = page.doc_access
     latest = page.versions[0] if page.versions else None
     found = document_suggestions(doc_access=doc_access)
@@ -102,6 +140,8 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
         if count:
             tracked = {"number": latest.number, "count": count, "next": latest.number + 1}
     return {
+        "workspace": doc_access.access.workspace,
+        "document": doc_access.document,
         "suggestions": found,
         "may_suggest": suggest,
         "may_decide": decide,
@@ -114,10 +154,13 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
             if latest is not None and may_download(doc_access) and version_format(latest) == "docx"
             else None
         ),
-        "carry_offer": carry_offer(latest)
-        if latest is not None and may_carry(doc_access, latest)
-        else None,
     }
+
+
+def _section_html(page: hooks.DocumentPage, csrf_token: str) -> str:
+    return render_to_string(
+        "suggestions/_section.html", {**_section_context(page), "csrf_token": csrf_token}
+    )
 
 
 def preview_redlines(shown: previews.PreviewShown) -> Mapping[str, str]:

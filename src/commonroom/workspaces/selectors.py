@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from commonroom.accounts.selectors import PERSON_FIELDS, PersonRow
+from commonroom.accounts.selectors import PERSON_FIELDS, PersonRow, people_seen
 from commonroom.audit.selectors import last_seen_in_workspaces
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.workspaces.models import Invitation, Membership, Workspace, current_q
@@ -234,6 +234,7 @@ def current_members(*, access: WorkspaceAccess) -> list[Member]:
         )
         found = [Member(PersonRow(*person), role, until) for role, until, *person in rows]
         object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
+        people_seen(m.user for m in found)  # the page's names checked from these rows
     return found
 
 

@@ -20,7 +20,7 @@ token in each form. What it needs is on the comment as the comments selectors le
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import template
 from django.urls import reverse
@@ -30,6 +30,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from commonroom.accounts.templatetags.people import person
+from commonroom.core.fragments import csrf_field
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -54,13 +55,6 @@ def _when(value: datetime) -> SafeString:
     return format_html('<time datetime="{}">{}</time>', local.isoformat(), shown)
 
 
-def _csrf(value: Any) -> SafeString:
-    """What ``{% csrf_token %}`` writes for the page's token ``value``."""
-    if not value or value == "NOTPROVIDED":
-        return EMPTY
-    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', value)
-
-
 # Stands for a comment's id in the forms' addresses, made once a page (any UUID will do).
 _HOLE = str(uuid.UUID(int=0))
 
@@ -70,7 +64,7 @@ class _Page:
     addresses with a hole for the comment's id."""
 
     def __init__(self, context: template.Context) -> None:
-        self.token = _csrf(context.get("csrf_token"))
+        self.token = csrf_field(context.get("csrf_token"))
         workspace = context["workspace"].pk
         args = [workspace, context["document"].pk, _HOLE]
         self.edit_url = reverse("comment_edit", args=args)

@@ -65,3 +65,14 @@ def test_the_document_page_costs_the_same_queries_for_one_thread_or_ten(
         assert page.count("data-anchor-for=") == blocks
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+    # Drawn (what changed since the last reading: new threads) in at most this many; read
+    # again with nothing changed, every kept part is taken from its key's reads.
+    assert counts[0] <= DRAWN, counts
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    assert len(queries) <= KEPT, [q["sql"][:80] for q in queries.captured_queries]
+
+
+# Statements of a viewer's document page (decisions 39 and 40); a growth fails here.
+DRAWN = 33
+KEPT = 18

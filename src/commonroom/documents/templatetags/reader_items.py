@@ -19,8 +19,10 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import get_language
 
 from commonroom.accounts.templatetags.people import person
+from commonroom.core.fragments import kept, nobody
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -52,9 +54,32 @@ def _item(r: Reader) -> SafeString:
     )
 
 
+def _drawn(readers: Sequence[Reader]) -> str:
+    return "".join(_GAP + _item(r) + _END for r in readers)
+
+
 @register.simple_tag
 def reader_items(readers: Sequence[Reader], empty: str) -> SafeString:
-    """Each of ``readers`` as an item of its list, or one item saying ``empty``."""
+    """Each of ``readers`` as an item of its list, or one item saying ``empty``.
+
+    Kept between requests (``core.fragments``) under everything the items show: each member's
+    id, name, address and kind (the guest mark), how and when they read it, the language and
+    the time zone. A receipt, a member, a name changed: another key, nothing to invalidate."""
     if not readers:
         return format_html(_GAP + "<li>{}</li>" + _END, empty)
-    return SafeString("".join(_GAP + _item(r) + _END for r in readers))
+    key = (
+        tuple(
+            (
+                p.pk,
+                p.full_name,
+                p.email,
+                p.kind,
+                None if r.read is None else (r.read.get_read_by_display(), r.read.read_at),
+            )
+            for r in readers
+            for p in (r.person,)
+        ),
+        get_language(),
+        timezone.get_current_timezone_name(),
+    )
+    return SafeString(kept("documents.readers", key, lambda: _drawn(readers), people=nobody))

@@ -25,6 +25,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 
 from commonroom.accounts.templatetags.people import person
+from commonroom.core.fragments import csrf_field
 from commonroom.documents.templatetags.listing_rows import size
 
 if TYPE_CHECKING:
@@ -58,12 +59,7 @@ class _Page:
     """What every item shares: the forms' CSRF field, the addresses, what the reader may do."""
 
     def __init__(self, context: template.Context) -> None:
-        value = context.get("csrf_token")
-        self.token = (
-            format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', value)
-            if value and value != "NOTPROVIDED"
-            else EMPTY
-        )
+        self.token = csrf_field(context.get("csrf_token"))
         workspace, document = context["workspace"], context["document"]
         self.document = document
         self.download_url = reverse("version_download", args=[workspace.pk, document.pk, 999999999])

@@ -293,3 +293,289 @@ def test_a_page_read_again_unchanged_reuses_its_threads_and_a_change_draws_them_
     _comment(team.commenter, doc, "Second thoughts")
     assert "Second thoughts" in _threads(_page(team.manager, doc))
     assert drawn == ["threads", "threads"]
+
+
+def _statements(user: Any, doc: Document) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(user)
+    url = reverse("document_detail", args=[doc.workspace_id, doc.pk])
+    assert client.get(url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_page_reads_each_name_and_the_newest_event_once(team: Any, doc: Document) -> None:
+    """The threads and the versions name the same people: their names are checked with one
+    read between them, or none when the page has read the members; the newest event the page
+    noted before its view began keys every fragment, not read again."""
+    _comment(team.editor, doc, "A point")
+    for reader, reads in ((team.commenter, 1), (team.manager, 0)):
+        read = _statements(reader, doc)
+        names = [q for q in read if q.startswith('SELECT "accounts_user"."id" AS "pk"')]
+        # The manager's page reads the members (who may be asked to approve, who has read
+        # it): their names are taken from those rows.
+        assert len(names) == reads, names
+        assert sum('FROM "live_event"' in q for q in read) == 1
+
+
+def test_a_name_changed_between_two_reads_of_the_page_shows_on_the_second(
+    team: Any, doc: Document
+) -> None:
+    """Names read once a page, never kept from one request to the next."""
+    _comment(team.editor, doc, "A point")
+    assert team.editor.display_name in _threads(_page(team.manager, doc))
+    User.objects.filter(pk=team.editor.pk).update(full_name="Tomasz Nowak")
+    html = _page(team.manager, doc)
+    assert "Tomasz Nowak" in _threads(html) and "Tomasz Nowak" in _versions(html)
+    # Read from the members' rows (the manager's page reads them): the same.
+    User.objects.filter(pk=team.editor.pk).update(full_name="Tomasz Nowak-Lee")
+    html = _page(team.manager, doc)
+    assert "Tomasz Nowak-Lee" in _threads(html) and "Tomasz Nowak-Lee" in _versions(html)
+
+
+def _suggestions(html: str) -> str:
+    start = html.index('<section class="cr-suggestions"')
+    return html[start : html.index("</section>", start)]
+
+
+@pytest.fixture
+def noted(team: Any) -> Document:
+    from commonroom.suggestions.tests.factories import with_preview
+
+    caches[CACHE].clear()
+    return with_preview(team.editor, team.workspace, "notes.md", b"The budget is final.\n")
+
+
+def _drawn(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Each drawing of ``module.name`` (a fragment's builder), noted."""
+    drawn: list[str] = []
+    build = getattr(module, name)
+
+    def counted(*args: Any) -> Any:
+        drawn.append(name)
+        return build(*args)
+
+    monkeypatch.setattr(module, name, counted)
+    return drawn
+
+
+def test_the_suggestions_section_is_kept_and_drawn_again_after_each_suggestion_change(
+    team: Any, noted: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commonroom.suggestions import receivers
+    from commonroom.suggestions import services as suggestions
+    from commonroom.suggestions.tests.factories import suggest
+
+    drawn = _drawn(monkeypatch, receivers, "_section_html")
+    assert "cr-suggestion cr-suggestion--" not in _suggestions(_page(team.manager, noted))
+    _page(team.manager, noted)
+    assert len(drawn) == 1  # kept: not drawn again
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    shown = _suggestions(_page(team.manager, noted))
+    assert f'id="suggestion-{made.pk}"' in shown and "Open, on version 1." in shown
+    assert f'id="choose-{made.pk}"' in shown  # the manager decides
+    assert len(drawn) == 2
+    suggestions.suggestion_reject(
+        actor=team.manager,
+        doc_access=_access(team.manager, noted),
+        suggestion_id=made.pk,
+        reason="Not now",
+    )
+    shown = _suggestions(_page(team.manager, noted))
+    assert "Rejected: Not now" in shown and f'id="choose-{made.pk}"' not in shown
+
+
+def test_a_suggestion_changed_by_another_process_shows_once_its_event_is_written(
+    team: Any, noted: Document
+) -> None:
+    from django.apps import apps
+
+    from commonroom.suggestions.tests.factories import suggest
+
+    Suggestion = apps.get_model("suggestions", "Suggestion")  # as another process reads it
+
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    assert "Open, on version 1." in _suggestions(_page(team.manager, noted))
+    # Straight through the ORM, with its event, as another process's transaction writes them.
+    Suggestion.objects.filter(pk=made.pk).update(
+        state="rejected", decision_reason="Out of scope", decided_by=team.manager,
+        decided_at=timezone.now(),
+    )  # fmt: skip
+    Event.objects.create(
+        workspace_id=noted.workspace_id,
+        kind="suggestion.rejected",
+        data={"document": str(noted.pk)},
+        origin="elsewhere",
+    )
+    shown = _suggestions(_page(team.manager, noted))
+    assert "Rejected: Out of scope" in shown and "Open, on version 1." not in shown
+
+
+def test_the_suggestions_section_follows_each_reader_and_their_role(
+    team: Any, noted: Document
+) -> None:
+    from commonroom.suggestions.tests.factories import suggest
+
+    made = suggest(team.commenter, noted, "final", "replace", "draft")
+    choose = f'id="choose-{made.pk}"'
+    assert choose in _suggestions(_page(team.editor, noted))  # editors decide
+    commenter = _suggestions(_page(team.commenter, noted))
+    assert choose not in commenter and 'id="suggest"' in commenter  # may suggest, not decide
+    assert 'id="suggest"' not in _suggestions(_page(team.viewer, noted))
+    # A role changed straight in the database: what the editor may do follows at once.
+    Membership.objects.filter(workspace=team.workspace, user=team.editor).update(role="viewer")
+    shown = _suggestions(_page(team.editor, noted))
+    assert choose not in shown and 'id="suggest"' not in shown
+
+
+def test_the_suggestions_section_follows_names_and_new_versions(team: Any, noted: Document) -> None:
+    from commonroom.suggestions.tests.factories import suggest
+
+    suggest(team.commenter, noted, "final", "replace", "draft")
+    assert team.commenter.display_name in _suggestions(_page(team.manager, noted))
+    User.objects.filter(pk=team.commenter.pk).update(full_name="Samira Khan")
+    assert "Samira Khan" in _suggestions(_page(team.manager, noted))
+    new_version(team.editor, noted, b"The budget is agreed.\n")
+    shown = _suggestions(_page(team.manager, noted))
+    assert 'name="on_version" value="2"' in shown
+
+
+def _approvals(html: str) -> str:
+    start = html.index('<section class="cr-approvals"')
+    return html[start : html.index("</section>", start)]
+
+
+def _ask(team: Any, doc: Document, *people: Any) -> Any:
+    from commonroom.approvals import services as approvals
+
+    return approvals.approval_request_create(
+        actor=team.manager,
+        doc_access=_access(team.manager, doc),
+        version_number=doc.current_version_number,
+        approver_ids=[p.pk for p in people],
+    )
+
+
+def test_the_approvals_section_is_kept_and_drawn_again_after_each_request_change(
+    team: Any, doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commonroom.approvals import services as approvals
+
+    asked = 'id="ask-approval"'
+    drawn = _drawn(monkeypatch, approvals_receivers(), "render_to_string")
+    assert asked in _approvals(_page(team.manager, doc))
+    _page(team.manager, doc)
+    assert len(drawn) == 1  # kept: not drawn again
+    made = _ask(team, doc, team.commenter, team.editor)
+    shown = _approvals(_page(team.manager, doc))
+    assert f'id="approval-{made.pk}"' in shown and asked not in shown  # one open at a time
+    assert "0 of 2 approvals" in shown
+    # The commenter is asked: they may decide, the manager may not.
+    assert "Approve version 1" in _approvals(_page(team.commenter, doc))
+    assert "Approve version 1" not in shown
+    approvals.approval_decide(
+        actor=team.commenter,
+        doc_access=_access(team.commenter, doc),
+        request_id=made.pk,
+        approve=False,
+        reason="Figures missing",
+    )
+    shown = _approvals(_page(team.manager, doc))
+    assert "Figures missing" in shown and "Declined" in shown and asked in shown
+
+
+def approvals_receivers() -> Any:
+    from commonroom.approvals import receivers
+
+    return receivers
+
+
+def test_an_approval_changed_by_another_process_shows_once_its_event_is_written(
+    team: Any, doc: Document
+) -> None:
+    from django.apps import apps
+
+    Approver = apps.get_model("approvals", "Approver")  # as another process reads it
+    made = _ask(team, doc, team.commenter)
+    assert "Waiting" in _approvals(_page(team.manager, doc))
+    Approver.objects.filter(request_id=made.pk, user=team.commenter).update(
+        decision="declined", reason="Not ready", decided_at=timezone.now()
+    )
+    Event.objects.create(
+        workspace_id=doc.workspace_id,
+        kind="approval.decided",
+        data={"document": str(doc.pk)},
+        origin="elsewhere",
+    )
+    shown = _approvals(_page(team.manager, doc))
+    assert "Not ready" in shown and "Waiting" not in shown
+
+
+def test_the_approvals_section_follows_members_roles_and_names(team: Any, doc: Document) -> None:
+    """What changes without an event: who may be asked (a member added, a role changed), a
+    name, the reader's own role."""
+    box = f'id="approver-{team.viewer.pk}"'
+    assert box not in _approvals(_page(team.manager, doc))  # viewers may not approve
+    # Two roles swapped: as many to choose from, not the same people.
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(role="commenter")
+    Membership.objects.filter(workspace=team.workspace, user=team.commenter).update(role="viewer")
+    shown = _approvals(_page(team.manager, doc))
+    assert box in shown and f'id="approver-{team.commenter.pk}"' not in shown
+    Membership.objects.filter(workspace=team.workspace, user=team.commenter).update(
+        role="commenter"
+    )
+    User.objects.filter(pk=team.viewer.pk).update(full_name="Vera Lynn")
+    assert "Vera Lynn" in _approvals(_page(team.manager, doc))
+    newcomer = User.objects.create_user("newcomer@example.org", "pw-12345678-x")
+    Membership.objects.create(workspace=team.workspace, user=newcomer, role="commenter")
+    assert f'id="approver-{newcomer.pk}"' in _approvals(_page(team.manager, doc))
+    # The manager made a viewer straight in the database: may no longer change the request.
+    made = _ask(team, doc, team.commenter)
+    assert "Change this request" in _approvals(_page(team.manager, doc))
+    Membership.objects.filter(workspace=team.workspace, user=team.manager).update(role="viewer")
+    shown = _approvals(_page(team.manager, doc))
+    assert f'id="approval-{made.pk}"' in shown and "Change this request" not in shown
+
+
+def _readers(html: str) -> str:
+    start = html.index('<section class="cr-readers"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_who_has_read_it_follows_every_receipt_member_and_name_however_written(
+    team: Any, doc: Document, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The readers' lists are kept under everything they show: a receipt, a member or a name
+    written straight to the database (no event, no signal) draws them again."""
+    from commonroom.documents.models import VersionRead
+    from commonroom.documents.templatetags import reader_items
+
+    drawn = _drawn(monkeypatch, reader_items, "_drawn")
+    shown = _readers(_page(team.manager, doc))
+    assert "0 of 4 members have read version 1" in shown
+    _page(team.manager, doc)
+    assert len(drawn) == 1  # kept (the one list with people in it): not drawn again
+    version = Version.objects.get(document=doc, number=1)
+    VersionRead.objects.create(
+        version=version, document=doc, reader=team.commenter, read_by="download"
+    )
+    shown = _readers(_page(team.manager, doc))
+    assert "1 of 4 members have read version 1" in shown
+    read = shown[shown.index("data-readers-read") : shown.index("data-readers-unread")]
+    assert team.commenter.display_name in read and "Downloaded it" in read
+    # A receipt's way of reading changed in place (as a later preview reading might).
+    VersionRead.objects.filter(reader=team.commenter).update(read_by="preview")
+    read = _readers(_page(team.manager, doc))
+    assert "Downloaded it" not in read and "Read its preview" in read
+    newcomer = User.objects.create_user("newcomer@example.org", "pw-12345678-x")
+    Membership.objects.create(workspace=team.workspace, user=newcomer, role="viewer")
+    assert "newcomer@example.org" in _readers(_page(team.manager, doc))
+    User.objects.filter(pk=newcomer.pk).update(full_name="Nadia Newcomer", kind="guest")
+    shown = _readers(_page(team.manager, doc))
+    assert "Nadia Newcomer" in shown and "Guest · example.org" in shown
+    Membership.objects.filter(workspace=team.workspace, user=newcomer).delete()
+    assert "Nadia Newcomer" not in _readers(_page(team.manager, doc))
