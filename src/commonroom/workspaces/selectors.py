@@ -325,12 +325,15 @@ def member_workspaces(*, user: User) -> list[Workspace]:
     )
 
 
-def membership_exists(*, workspace_id: Any, user_id: Any) -> Exists:
+def membership_exists(*, workspace_id: Any, user_id: Any, today: date | None = None) -> Exists:
     """True where the person ``user_id`` is a member of the workspace ``workspace_id``, each a
     value or an ``OuterRef`` to a field of another app's rows: those rows filtered by
-    membership in the same query (``.filter(membership_exists(...))``)."""
+    membership in the same query (``.filter(membership_exists(...))``). ``today``: as
+    ``models.current_q`` takes it."""
     return Exists(
-        Membership.objects.filter(current_q(), workspace_id=workspace_id, user_id=user_id)
+        Membership.objects.filter(
+            current_q(today=today), workspace_id=workspace_id, user_id=user_id
+        )
     )
 
 

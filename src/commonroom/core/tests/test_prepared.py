@@ -1,0 +1,101 @@
+"""core.prepared: a count whose SQL is built once says what the ORM's ``.count()`` of the same
+definition says, for any values and after any write (nothing of a result is kept), and a
+definition that cannot be run that way is refused when it is first asked, not answered wrongly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, models
+from django.db.models import Q, QuerySet
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from commonroom.core.prepared import Prepared
+from commonroom.workspaces.models import Membership, current_q
+
+pytestmark = pytest.mark.django_db
+
+
+def _members(*, workspace_id: Any, today: Any) -> QuerySet[Membership]:
+    return Membership.objects.filter(current_q(today=today), workspace_id=workspace_id)
+
+
+MEMBERS = Prepared(
+    "test.members", _members, workspace_id=models.UUIDField(), today=models.DateField()
+)
+
+
+def test_the_count_is_the_orms_for_every_value_and_every_write(team: Any) -> None:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    other = make_workspace(manager=team.outsider, name="Elsewhere")
+    today = timezone.localdate()
+
+    def both(workspace: Any, day: Any = today) -> tuple[int, int]:
+        prepared = MEMBERS.count(workspace_id=workspace.pk, today=day)
+        return prepared, _members(workspace_id=workspace.pk, today=day).count()
+
+    assert both(team.workspace) == (4, 4)
+    assert both(other) == (1, 1)
+    # Writes straight through the ORM, as another process makes them: no signal, nothing kept.
+    Membership.objects.create(workspace=other, user=UserFactory.create(), role="viewer")
+    assert both(other) == (2, 2)
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(access_until=today)
+    assert both(team.workspace) == (4, 4)
+    assert both(team.workspace, today + timedelta(days=1)) == (3, 3)  # the next day: ended
+    Membership.objects.filter(workspace=team.workspace, user=team.editor).delete()
+    assert both(team.workspace) == (3, 3)
+    assert both(team.workspace, today + timedelta(days=1)) == (2, 2)
+
+
+def test_it_is_one_statement_whose_values_are_parameters(team: Any) -> None:
+    MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
+    with CaptureQueriesContext(connection) as ran:
+        MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
+    assert len(ran) == 1
+    assert team.workspace.pk.hex not in MEMBERS._compiled[("default", connection.vendor)].sql
+
+
+def test_it_takes_exactly_its_inputs(team: Any) -> None:
+    with pytest.raises(TypeError):
+        MEMBERS.count(workspace_id=team.workspace.pk)
+    with pytest.raises(TypeError):
+        MEMBERS.count(workspace_id=team.workspace.pk, today=None, user_id=1)
+
+
+def test_an_input_the_query_does_not_use_is_refused(db: Any) -> None:
+    unused = Prepared(
+        "test.unused",
+        lambda workspace_id, user_id: Membership.objects.filter(workspace_id=workspace_id),
+        workspace_id=models.UUIDField(),
+        user_id=models.BigIntegerField(),
+    )
+    with pytest.raises(ImproperlyConfigured, match="user_id"):
+        unused.count(workspace_id=None, user_id=1)
+
+
+def test_an_input_written_into_the_sql_is_refused(db: Any) -> None:
+    written = Prepared(
+        "test.written",
+        # The value put in the SQL's text (on purpose: the case being refused).
+        lambda user_id: Membership.objects.extra(where=[f"user_id <> {int(user_id)}"]),  # noqa: S610
+        user_id=models.BigIntegerField(),
+    )
+    with pytest.raises(ImproperlyConfigured, match="written into the SQL"):
+        written.count(user_id=1)
+
+
+def test_a_query_whose_shape_moves_with_its_values_is_refused(db: Any) -> None:
+    def build(user_id: int) -> QuerySet[Membership]:
+        # The role chosen by the value itself: another query for other values.
+        role = "viewer" if user_id % 2 else "editor"
+        return Membership.objects.filter(Q(role=role), user_id=user_id)
+
+    moving = Prepared("test.moving", build, user_id=models.BigIntegerField())
+    with pytest.raises(ImproperlyConfigured, match="changes with its inputs"):
+        moving.count(user_id=1)
