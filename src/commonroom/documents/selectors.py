@@ -11,11 +11,22 @@ from typing import IO, TYPE_CHECKING, Any
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import F, FilteredRelation, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    F,
+    FilteredRelation,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+)
 from django.utils import timezone
 
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
+from commonroom.core.prepared import Prepared
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -198,6 +209,42 @@ def version_rows(versions: QuerySet[Version]) -> QuerySet[Version, dict[str, Any
     return versions.select_related(None).values(*VERSION_COLUMNS)
 
 
+def _listed(*, workspace_id: uuid.UUID, folder_id: uuid.UUID | None) -> QuerySet[Document]:
+    """The documents a folder's page lists (the workspace's top level for ``folder_id`` None):
+    live, in that folder."""
+    return Document.objects.filter(
+        Q(folder_id=folder_id), workspace_id=workspace_id, deleted_at__isnull=True
+    )
+
+
+# How many documents a folder's page lists ("Documents 1 to 100 of 10,000"), asked on every
+# page of a listing: :func:`_listed`, its SQL built once per process (a folder's and the top
+# level's differ: ``= %s`` and ``IS NULL``).
+_LISTED_COUNT = Prepared(
+    "documents.listed_count", _listed, workspace_id=UUIDField(), folder_id=UUIDField()
+)
+_TOP_LEVEL_COUNT = Prepared(
+    "documents.top_level_count",
+    lambda workspace_id: _listed(workspace_id=workspace_id, folder_id=None),
+    workspace_id=UUIDField(),
+)
+
+
+def listed_count(*, access: WorkspaceAccess, folder: Folder | None) -> int:
+    """How many documents :func:`folder_listing` has."""
+    if folder is None:
+        return _TOP_LEVEL_COUNT.count(workspace_id=access.workspace.pk)
+    return _LISTED_COUNT.count(workspace_id=access.workspace.pk, folder_id=folder.pk)
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its rows' count instead of asking the rows for it."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property
+
+
 def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document, Any]:
     """The live documents of one folder in their listed order, each only as a folder's page
     lists it (its id, name, place, version number, when it changed, whether it is a final
@@ -205,9 +252,7 @@ def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySe
     the columns or the objects the page does not need. :func:`listed_documents` adds each
     one's latest version."""
     return (
-        Document.objects.filter(
-            workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
-        )
+        _listed(workspace_id=access.workspace.pk, folder_id=folder.pk if folder else None)
         .order_by("name", "pk")
         .values_list(
             "id",
@@ -313,7 +358,11 @@ def folder_listing_page(
 ) -> Page[ListedDocument]:
     """Page ``number`` (the last for one past the end, the first for anything not a number)
     of ``folder``'s documents as its page lists them to ``reader`` (:func:`listed_documents`)."""
-    page = Paginator(folder_listing(access=access, folder=folder), per_page).get_page(number)
+    page = _CountedPaginator(
+        folder_listing(access=access, folder=folder),
+        per_page,
+        count=listed_count(access=access, folder=folder),
+    ).get_page(number)
     return Page(listed_documents(page.object_list, folder, reader), page.number, page.paginator)
 
 
