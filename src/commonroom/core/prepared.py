@@ -31,7 +31,7 @@ import datetime
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +45,10 @@ class _Compiled:
     sql: str
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str], ...]  # (position among the params, input's name)
+    # A window's: each column's name, and the converters Django applies to its values
+    # (``SQLCompiler.get_converters``: by position, the functions and the column's expression).
+    columns: tuple[str, ...] = ()
+    converters: Mapping[int, tuple[list[Any], Any]] = field(default_factory=dict)
 
 
 def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
@@ -59,6 +63,14 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
     raise ImproperlyConfigured(f"No sentinel for a {type(field).__name__} input.")
 
 
+def _same(param: Any, sentinel: Any) -> bool:
+    """Whether a compiled parameter is the sentinel as the database is given it (an integer
+    may come as ``int`` from a lookup and as the driver's own integer type from its field)."""
+    if isinstance(sentinel, int):
+        return isinstance(param, int) and not isinstance(param, bool) and param == sentinel
+    return type(param) is type(sentinel) and bool(param == sentinel)
+
+
 class Prepared:
     """A query over ``build(**inputs)``'s rows, its SQL compiled once per process and database.
     ``inputs``: each input's name and the model field that says how its value is written to
@@ -71,7 +83,7 @@ class Prepared:
         self.name = name
         self.build = build
         self.inputs = inputs
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
+        self._compiled: dict[tuple[str, str, bool], _Compiled] = {}
         self._lock = threading.Lock()
 
     # --- what a caller asks -------------------------------------------------------------------
@@ -84,6 +96,31 @@ class Prepared:
             cursor.execute(compiled.sql, self._params(compiled, connection, values))
             row = cursor.fetchone()
         return int(row[0]) if row else 0
+
+    def window(
+        self, *, limit: int, offset: int, using: str = DEFAULT_DB_ALIAS, **values: Any
+    ) -> list[dict[str, Any]]:
+        """Rows ``offset`` to ``offset + limit`` of ``build(**values)`` (a ``values()`` or
+        ``values_list()`` query in a fixed order), each as a dict of its columns by the names
+        ``values()`` gives them, their values converted as the ORM converts them: what
+        ``list(build(**values)[offset:offset + limit])`` reads."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, window=True)
+        params = [*self._params(compiled, connection, values), int(limit), int(offset)]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+        columns, converters = compiled.columns, compiled.converters.items()
+        rows = []
+        for found in fetched:
+            row = list(found)
+            for position, (functions, expression) in converters:
+                value = row[position]
+                for convert in functions:
+                    value = convert(value, expression, connection)
+                row[position] = value
+            rows.append(dict(zip(columns, row, strict=True)))
+        return rows
 
     # --- building it once ---------------------------------------------------------------------
 
@@ -101,25 +138,44 @@ class Prepared:
             params[position] = written[name]
         return params
 
-    def _compiled_for(self, connection: BaseDatabaseWrapper) -> _Compiled:
-        key = (connection.alias, connection.vendor)
+    def _compiled_for(self, connection: BaseDatabaseWrapper, *, window: bool = False) -> _Compiled:
+        key = (connection.alias, connection.vendor, window)
         found = self._compiled.get(key)
         if found is None:
             with self._lock:
                 found = self._compiled.get(key)
                 if found is None:
-                    found = self._compile(connection)
+                    found = self._compile(connection, window)
                     self._compiled[key] = found
         return found
 
     def _sql(
-        self, connection: BaseDatabaseWrapper, round_: int
-    ) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        self, connection: BaseDatabaseWrapper, round_: int, window: bool
+    ) -> tuple[_Compiled, dict[str, Any]]:
         sentinels = {
             name: _sentinel(field, n, round_) for n, (name, field) in enumerate(self.inputs.items())
         }
-        rows = self.build(**sentinels).order_by().values("pk")
-        inner, params = rows.query.get_compiler(connection=connection).as_sql()
+        built = self.build(**sentinels)
+        if window:
+            query = built.query
+            if not built.ordered or query.is_sliced or not query.values_select:
+                raise ImproperlyConfigured(
+                    f"{self.name}: a window is of a values() query in a fixed order, not sliced."
+                )
+            compiler = query.get_compiler(connection=connection)
+            inner, params = compiler.as_sql()
+            columns = (*query.extra_select, *query.values_select, *query.annotation_select)
+            converters = compiler.get_converters(
+                [column[0] for column in compiler.select[: compiler.col_count]]
+            )
+            sql = f"{inner} LIMIT %s OFFSET %s"
+        else:
+            rows = built.order_by().values("pk")
+            inner, params = rows.query.get_compiler(connection=connection).as_sql()
+            # Django's own compiled SQL, its values all parameters (checked below and in
+            # _compile).
+            sql = f'SELECT COUNT(*) FROM ({inner}) "prepared"'  # noqa: S608
+            columns, converters = (), {}
         written = {
             name: self.inputs[name].get_db_prep_value(value, connection)
             for name, value in sentinels.items()
@@ -127,26 +183,25 @@ class Prepared:
         for name, value in written.items():
             if str(value) in inner:
                 raise ImproperlyConfigured(f"{self.name}: {name} is written into the SQL itself.")
-        # Django's own compiled SQL, its values all parameters (checked above and in _compile).
-        sql = f'SELECT COUNT(*) FROM ({inner}) "prepared"'  # noqa: S608
-        return sql, tuple(params), written
+        return _Compiled(sql, tuple(params), (), tuple(columns), converters), written
 
-    def _compile(self, connection: BaseDatabaseWrapper) -> _Compiled:
-        sql, params, written = self._sql(connection, 0)
+    def _compile(self, connection: BaseDatabaseWrapper, window: bool) -> _Compiled:
+        first, written = self._sql(connection, 0, window)
+        sql, params = first.sql, first.params
         slots = tuple(
             (position, name)
             for position, param in enumerate(params)
             for name, value in written.items()
-            if type(param) is type(value) and param == value
+            if _same(param, value)
         )
         missing = set(self.inputs) - {name for _, name in slots}
         if missing:
             raise ImproperlyConfigured(f"{self.name}: {sorted(missing)} not among its parameters.")
         # Built again with other values, the same SQL and the same other parameters: the query's
         # shape does not move with its inputs.
-        again, other_params, _ = self._sql(connection, 1)
+        again, _ = self._sql(connection, 1, window)
         placed = {position for position, _ in slots}
         fixed = [p for i, p in enumerate(params) if i not in placed]
-        if again != sql or fixed != [p for i, p in enumerate(other_params) if i not in placed]:
+        if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
             raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
-        return _Compiled(sql, params, slots)
+        return _Compiled(sql, params, slots, first.columns, first.converters)

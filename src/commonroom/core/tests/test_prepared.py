@@ -4,6 +4,7 @@ definition that cannot be run that way is refused when it is first asked, not an
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -58,7 +59,7 @@ def test_it_is_one_statement_whose_values_are_parameters(team: Any) -> None:
     with CaptureQueriesContext(connection) as ran:
         MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
     assert len(ran) == 1
-    assert team.workspace.pk.hex not in MEMBERS._compiled[("default", connection.vendor)].sql
+    assert team.workspace.pk.hex not in MEMBERS._compiled[("default", connection.vendor, False)].sql
 
 
 def test_it_takes_exactly_its_inputs(team: Any) -> None:
@@ -99,3 +100,50 @@ def test_a_query_whose_shape_moves_with_its_values_is_refused(db: Any) -> None:
     moving = Prepared("test.moving", build, user_id=models.BigIntegerField())
     with pytest.raises(ImproperlyConfigured, match="changes with its inputs"):
         moving.count(user_id=1)
+
+
+def _member_rows(*, workspace_id: Any, today: Any) -> QuerySet[Membership, Any]:
+    return (
+        _members(workspace_id=workspace_id, today=today)
+        .order_by("user__email", "pk")
+        .values_list("id", "workspace_id", "added_at", "user__email", "role")
+    )
+
+
+MEMBER_ROWS = Prepared(
+    "test.member_rows", _member_rows, workspace_id=models.UUIDField(), today=models.DateField()
+)
+
+
+def test_a_window_is_the_orms_slice_with_the_orms_values(team: Any) -> None:
+    today = timezone.localdate()
+    query = _member_rows(workspace_id=team.workspace.pk, today=today)
+    names = ("id", "workspace_id", "added_at", "user__email", "role")
+    for offset, limit in ((0, 2), (2, 2), (3, 5), (4, 1), (0, 0)):
+        window = MEMBER_ROWS.window(
+            limit=limit, offset=offset, workspace_id=team.workspace.pk, today=today
+        )
+        # The same rows, their values converted as the ORM converts them (a UUID, an aware
+        # datetime), by the names values() gives them.
+        assert window == [dict(zip(names, row, strict=True)) for row in query[offset:][:limit]]
+    first = MEMBER_ROWS.window(limit=1, offset=0, workspace_id=team.workspace.pk, today=today)
+    assert isinstance(first[0]["workspace_id"], uuid.UUID) and first[0]["added_at"].tzinfo
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(role="editor")
+    roles = MEMBER_ROWS.window(limit=10, offset=0, workspace_id=team.workspace.pk, today=today)
+    assert [r["role"] for r in roles] == [r[4] for r in query]
+
+
+def test_a_window_needs_a_fixed_order_and_columns(db: Any) -> None:
+    unordered = Prepared(
+        "test.unordered",
+        lambda user_id: Membership.objects.filter(user_id=user_id).order_by().values_list("id"),
+        user_id=models.BigIntegerField(),
+    )
+    objects = Prepared(
+        "test.objects",
+        lambda user_id: Membership.objects.filter(user_id=user_id).order_by("pk"),
+        user_id=models.BigIntegerField(),
+    )
+    for refused in (unordered, objects):
+        with pytest.raises(ImproperlyConfigured, match="fixed order"):
+            refused.window(limit=1, offset=0, user_id=1)
