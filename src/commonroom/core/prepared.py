@@ -56,7 +56,9 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
     position, ``round_``: 0 or 1, for the two builds)."""
     if isinstance(field, models.UUIDField):
         return uuid.uuid4()
-    if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField):
+    if isinstance(field, models.DateTimeField):
+        return datetime.datetime(1111, 1 + round_, 1 + n, tzinfo=datetime.UTC)
+    if isinstance(field, models.DateField):
         return datetime.date(1111, 1 + round_, 1 + n)
     if isinstance(field, models.IntegerField):
         return -(2**31) + 7919 * (n + 1) + 104_729 * round_
@@ -75,7 +77,7 @@ class Prepared:
     """A query over ``build(**inputs)``'s rows, its SQL compiled once per process and database.
     ``inputs``: each input's name and the model field that says how its value is written to
     the database (``UUIDField()`` for a workspace's id, ``BigIntegerField()`` for a person's,
-    ``DateField()`` for today)."""
+    ``DateField()`` for today, ``DateTimeField()`` for now)."""
 
     def __init__(
         self, name: str, build: Callable[..., QuerySet[Any, Any]], **inputs: models.Field[Any, Any]
@@ -83,7 +85,7 @@ class Prepared:
         self.name = name
         self.build = build
         self.inputs = inputs
-        self._compiled: dict[tuple[str, str, bool], _Compiled] = {}
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
         self._lock = threading.Lock()
 
     # --- what a caller asks -------------------------------------------------------------------
@@ -91,7 +93,7 @@ class Prepared:
     def count(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> int:
         """How many rows ``build(**values)`` has: what its ``.count()`` says."""
         connection = connections[using]
-        compiled = self._compiled_for(connection)
+        compiled = self._compiled_for(connection, "count")
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, self._params(compiled, connection, values))
             row = cursor.fetchone()
@@ -105,8 +107,20 @@ class Prepared:
         ``values()`` gives them, their values converted as the ORM converts them: what
         ``list(build(**values)[offset:offset + limit])`` reads."""
         connection = connections[using]
-        compiled = self._compiled_for(connection, window=True)
+        compiled = self._compiled_for(connection, "window")
         params = [*self._params(compiled, connection, values), int(limit), int(offset)]
+        return self._fetch(compiled, connection, params)
+
+    def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[dict[str, Any]]:
+        """Every row of ``build(**values)``, as :meth:`window` gives them."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, "rows")
+        return self._fetch(compiled, connection, self._params(compiled, connection, values))
+
+    @staticmethod
+    def _fetch(
+        compiled: _Compiled, connection: BaseDatabaseWrapper, params: list[Any]
+    ) -> list[dict[str, Any]]:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
@@ -138,25 +152,25 @@ class Prepared:
             params[position] = written[name]
         return params
 
-    def _compiled_for(self, connection: BaseDatabaseWrapper, *, window: bool = False) -> _Compiled:
-        key = (connection.alias, connection.vendor, window)
+    def _compiled_for(self, connection: BaseDatabaseWrapper, kind: str) -> _Compiled:
+        key = (connection.alias, connection.vendor, kind)
         found = self._compiled.get(key)
         if found is None:
             with self._lock:
                 found = self._compiled.get(key)
                 if found is None:
-                    found = self._compile(connection, window)
+                    found = self._compile(connection, kind)
                     self._compiled[key] = found
         return found
 
     def _sql(
-        self, connection: BaseDatabaseWrapper, round_: int, window: bool
+        self, connection: BaseDatabaseWrapper, round_: int, kind: str
     ) -> tuple[_Compiled, dict[str, Any]]:
         sentinels = {
             name: _sentinel(field, n, round_) for n, (name, field) in enumerate(self.inputs.items())
         }
         built = self.build(**sentinels)
-        if window:
+        if kind != "count":
             query = built.query
             if not built.ordered or query.is_sliced or not query.values_select:
                 raise ImproperlyConfigured(
@@ -168,7 +182,7 @@ class Prepared:
             converters = compiler.get_converters(
                 [column[0] for column in compiler.select[: compiler.col_count]]
             )
-            sql = f"{inner} LIMIT %s OFFSET %s"
+            sql = f"{inner} LIMIT %s OFFSET %s" if kind == "window" else inner
         else:
             rows = built.order_by().values("pk")
             inner, params = rows.query.get_compiler(connection=connection).as_sql()
@@ -185,8 +199,8 @@ class Prepared:
                 raise ImproperlyConfigured(f"{self.name}: {name} is written into the SQL itself.")
         return _Compiled(sql, tuple(params), (), tuple(columns), converters), written
 
-    def _compile(self, connection: BaseDatabaseWrapper, window: bool) -> _Compiled:
-        first, written = self._sql(connection, 0, window)
+    def _compile(self, connection: BaseDatabaseWrapper, kind: str) -> _Compiled:
+        first, written = self._sql(connection, 0, kind)
         sql, params = first.sql, first.params
         slots = tuple(
             (position, name)
@@ -199,7 +213,7 @@ class Prepared:
             raise ImproperlyConfigured(f"{self.name}: {sorted(missing)} not among its parameters.")
         # Built again with other values, the same SQL and the same other parameters: the query's
         # shape does not move with its inputs.
-        again, _ = self._sql(connection, 1, window)
+        again, _ = self._sql(connection, 1, kind)
         placed = {position for position, _ in slots}
         fixed = [p for i, p in enumerate(params) if i not in placed]
         if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:

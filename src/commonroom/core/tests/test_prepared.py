@@ -59,7 +59,8 @@ def test_it_is_one_statement_whose_values_are_parameters(team: Any) -> None:
     with CaptureQueriesContext(connection) as ran:
         MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
     assert len(ran) == 1
-    assert team.workspace.pk.hex not in MEMBERS._compiled[("default", connection.vendor, False)].sql
+    compiled = MEMBERS._compiled[("default", connection.vendor, "count")]
+    assert team.workspace.pk.hex not in compiled.sql
 
 
 def test_it_takes_exactly_its_inputs(team: Any) -> None:
@@ -147,3 +148,24 @@ def test_a_window_needs_a_fixed_order_and_columns(db: Any) -> None:
     for refused in (unordered, objects):
         with pytest.raises(ImproperlyConfigured, match="fixed order"):
             refused.window(limit=1, offset=0, user_id=1)
+
+
+def test_rows_are_every_row_and_a_time_is_an_input(team: Any) -> None:
+    """``rows()``: the whole query, no window; a ``DateTimeField`` input (now) is a parameter."""
+    from django.db.models import DateTimeField
+
+    def joined_before(*, workspace_id: Any, now: Any) -> QuerySet[Membership, Any]:
+        return (
+            Membership.objects.filter(workspace_id=workspace_id, added_at__lt=now)
+            .order_by("pk")
+            .values_list("user_id", "added_at")
+        )
+
+    prepared = Prepared(
+        "test.joined_before", joined_before, workspace_id=models.UUIDField(), now=DateTimeField()
+    )
+    for now in (timezone.now() + timedelta(seconds=1), timezone.now() - timedelta(days=1)):
+        rows = prepared.rows(workspace_id=team.workspace.pk, now=now)
+        expected = joined_before(workspace_id=team.workspace.pk, now=now)
+        assert [(r["user_id"], r["added_at"]) for r in rows] == list(expected)
+    assert len(prepared.rows(workspace_id=team.workspace.pk, now=timezone.now())) == 4
