@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -11,12 +11,24 @@ from typing import IO, TYPE_CHECKING, Any
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import F, FilteredRelation, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    F,
+    FilteredRelation,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+)
 from django.utils import timezone
 
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.core.pagination import AsRow, Row
+from commonroom.core.prepared import Prepared
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -205,27 +217,40 @@ def version_rows(versions: QuerySet[Version]) -> QuerySet[Version, dict[str, Any
     return versions.select_related(None).values(*VERSION_COLUMNS)
 
 
-def folder_listing(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Document, Any]:
-    """The live documents of one folder in their listed order, each only as a folder's page
-    lists it (its id, name, place, version number, when it changed, whether it is a final
-    record), as rows with those names: a page of them read from the listing's index without
-    the columns or the objects the page does not need. :func:`listed_documents` adds each
-    one's latest version."""
-    return (
-        Document.objects.filter(
-            workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True
-        )
-        .order_by("name", "pk")
-        .values_list(
-            "id",
-            "name",
-            "folder_id",
-            "current_version_number",
-            "updated_at",
-            "sealed_version_id",
-            named=True,
-        )
+def _listed(*, workspace_id: uuid.UUID, folder_id: uuid.UUID | None) -> QuerySet[Document]:
+    """The documents a folder's page lists (the workspace's top level for ``folder_id`` None):
+    live, in that folder."""
+    return Document.objects.filter(
+        Q(folder_id=folder_id), workspace_id=workspace_id, deleted_at__isnull=True
     )
+
+
+# How many documents a folder's page lists ("Documents 1 to 100 of 10,000"), asked on every
+# page of a listing: :func:`_listed`, its SQL built once per process (a folder's and the top
+# level's differ: ``= %s`` and ``IS NULL``).
+_LISTED_COUNT = Prepared(
+    "documents.listed_count", _listed, workspace_id=UUIDField(), folder_id=UUIDField()
+)
+_TOP_LEVEL_COUNT = Prepared(
+    "documents.top_level_count",
+    lambda workspace_id: _listed(workspace_id=workspace_id, folder_id=None),
+    workspace_id=UUIDField(),
+)
+
+
+def listed_count(*, access: WorkspaceAccess, folder: Folder | None) -> int:
+    """How many documents :func:`folder_listing` has."""
+    if folder is None:
+        return _TOP_LEVEL_COUNT.count(workspace_id=access.workspace.pk)
+    return _LISTED_COUNT.count(workspace_id=access.workspace.pk, folder_id=folder.pk)
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told its rows' count instead of asking the rows for it."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self.__dict__["count"] = count  # Paginator.count is a cached_property
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +279,7 @@ class ListedDocument:
     new_since_read: bool = False
 
 
-def newest_read_number(reader: User, document_ref: str) -> Subquery:
+def newest_read_number(reader: User | int, document_ref: str) -> Subquery:
     """The newest version number of the document at ``document_ref`` (the outer query's) that
     ``reader`` has read, or NULL (:func:`last_read_numbers`' figure, for one row of a larger
     read)."""
@@ -267,61 +292,130 @@ def newest_read_number(reader: User, document_ref: str) -> Subquery:
     )
 
 
-def listed_documents(
-    rows: Iterable[Any], folder: Folder | None, reader: User
-) -> list[ListedDocument]:
-    """:func:`folder_listing`'s rows (of ``folder``) as :class:`ListedDocument`, each with its
-    latest version's size, crossing and author's name, and whether it is new to ``reader``
-    (its current version newer than the newest they read of it: "New since you last read
-    it"): one query for any number of rows."""
-    rows = list(rows)
-    latest = {
-        row[0]: row[1:]
-        for row in Version.objects.filter(
-            document_id__in=[row.id for row in rows],
-            number=F("document__current_version_number"),
-        )
-        .order_by()
-        .annotate(newest_read=newest_read_number(reader, "document_id"))
-        .values_list(
-            "document_id",
-            "size",
-            "based_on_latest",
-            "author__full_name",
-            "author__email",
-            "newest_read",
-        )
-    }
-    listed = []
-    for row in rows:
-        found = latest.get(row.id)
-        version = newest_read = None
-        if found is not None:
-            size, based_on_latest, full_name, email, newest_read = found
-            version = ListedVersion(size, based_on_latest, person_name(full_name, email))
-        listed.append(
-            ListedDocument(
-                pk=row.id,
-                name=row.name,
-                folder_id=row.folder_id,
-                folder=folder,
-                current_version_number=row.current_version_number,
-                updated_at=row.updated_at,
-                sealed_version_id=row.sealed_version_id,
-                latest=version,
-                new_since_read=newest_read is not None and newest_read < row.current_version_number,
+# What a folder's page shows of each document, as columns of ``values_list()``: the document,
+# its latest version (``latest__``: the version whose number is the document's current one,
+# joined in the same query, with its author) and the newest version the reader read of it.
+LISTING_COLUMNS = (
+    "id",
+    "name",
+    "folder_id",
+    "current_version_number",
+    "updated_at",
+    "sealed_version_id",
+    "latest__id",
+    "latest__size",
+    "latest__based_on_latest",
+    "latest__author__full_name",
+    "latest__author__email",
+    "newest_read",
+)
+
+
+def _listing(
+    *, workspace_id: uuid.UUID, folder_id: uuid.UUID | None, reader_id: int
+) -> QuerySet[Document, Any]:
+    latest = FilteredRelation("versions", condition=Q(versions__number=F("current_version_number")))
+    return (
+        _listed(workspace_id=workspace_id, folder_id=folder_id)
+        .annotate(latest=latest, newest_read=newest_read_number(reader_id, "id"))
+        .order_by("name", "pk")
+        .values_list(*LISTING_COLUMNS, named=True)
+    )
+
+
+def folder_listing(
+    *, access: WorkspaceAccess, folder: Folder | None, reader: User
+) -> QuerySet[Document, Any]:
+    """The live documents of one folder in their listed order, each only as a folder's page
+    lists it to ``reader`` (:data:`LISTING_COLUMNS`: its id, name, place, version number, when
+    it changed, whether it is a final record; its latest version's size, crossing and author;
+    the newest version ``reader`` read of it), as rows with those names: a page of them read
+    from the listing's index, one query, without the columns or the objects the page does not
+    need."""
+    folder_id = folder.pk if folder else None
+    return _listing(workspace_id=access.workspace.pk, folder_id=folder_id, reader_id=reader.pk)
+
+
+# A page of a folder's listing, asked on every one of its pages: :func:`_listing`, its SQL built
+# once per process (a folder's and the top level's differ: ``= %s`` and ``IS NULL``).
+_LISTING_WINDOW = Prepared(
+    "documents.listing",
+    _listing,
+    workspace_id=UUIDField(),
+    folder_id=UUIDField(),
+    reader_id=BigIntegerField(),
+)
+_TOP_LEVEL_WINDOW = Prepared(
+    "documents.top_level_listing",
+    lambda workspace_id, reader_id: _listing(
+        workspace_id=workspace_id, folder_id=None, reader_id=reader_id
+    ),
+    workspace_id=UUIDField(),
+    reader_id=BigIntegerField(),
+)
+
+
+def _listed_document(row: dict[str, Any], folder: Folder | None) -> ListedDocument:
+    """One of :func:`folder_listing`'s rows (of ``folder``) as :class:`ListedDocument`: "New
+    since you last read it" when its current version is newer than the newest its reader
+    read of it."""
+    version = None
+    if row["latest__id"] is not None:
+        name = person_name(row["latest__author__full_name"], row["latest__author__email"])
+        version = ListedVersion(row["latest__size"], row["latest__based_on_latest"], name)
+    newest_read, current = row["newest_read"], row["current_version_number"]
+    return ListedDocument(
+        pk=row["id"],
+        name=row["name"],
+        folder_id=row["folder_id"],
+        folder=folder,
+        current_version_number=current,
+        updated_at=row["updated_at"],
+        sealed_version_id=row["sealed_version_id"],
+        latest=version,
+        new_since_read=newest_read is not None and newest_read < current,
+    )
+
+
+class _ListingWindows:
+    """A folder's listing for a paginator: each page read by its prepared query, whose count
+    the paginator is told (:func:`listed_count`)."""
+
+    def __init__(self, access: WorkspaceAccess, folder: Folder | None, reader: User) -> None:
+        self.access, self.folder, self.reader = access, folder, reader
+
+    def __getitem__(self, window: slice) -> list[ListedDocument]:
+        start, stop = int(window.start or 0), int(window.stop)
+        if stop <= start:  # an empty folder's one page
+            return []
+        workspace_id, reader_id = self.access.workspace.pk, self.reader.pk
+        if self.folder is None:
+            rows = _TOP_LEVEL_WINDOW.window(
+                limit=stop - start, offset=start, workspace_id=workspace_id, reader_id=reader_id
             )
-        )
-    return listed
+        else:
+            rows = _LISTING_WINDOW.window(
+                limit=stop - start,
+                offset=start,
+                workspace_id=workspace_id,
+                folder_id=self.folder.pk,
+                reader_id=reader_id,
+            )
+        return [_listed_document(row, self.folder) for row in rows]
 
 
 def folder_listing_page(
     *, access: WorkspaceAccess, folder: Folder | None, reader: User, number: Any, per_page: int
 ) -> Page[ListedDocument]:
     """Page ``number`` (the last for one past the end, the first for anything not a number)
-    of ``folder``'s documents as its page lists them to ``reader`` (:func:`listed_documents`)."""
-    page = Paginator(folder_listing(access=access, folder=folder), per_page).get_page(number)
-    return Page(listed_documents(page.object_list, folder, reader), page.number, page.paginator)
+    of ``folder``'s documents as its page lists them to ``reader`` (:func:`folder_listing`):
+    two statements, the count and the page."""
+    paginator = _CountedPaginator(
+        _ListingWindows(access, folder, reader),
+        per_page,
+        count=listed_count(access=access, folder=folder),
+    )
+    return paginator.get_page(number)
 
 
 def latest_version(document: Document) -> Version | None:

@@ -4,16 +4,28 @@ the person and to the workspaces they are a member of now."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateField,
+    Exists,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+)
+from django.utils import timezone
 
 from commonroom.comments.selectors import threads_waiting_on
 from commonroom.core.markup import as_text
+from commonroom.core.prepared import Prepared
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import live_documents
 from commonroom.notifications.models import DocumentSeen, Follow, Kind, Notification
-from commonroom.workspaces.selectors import member_workspace_ids, membership_exists
+from commonroom.workspaces.selectors import membership_exists
 
 if TYPE_CHECKING:
     from commonroom.accounts.models import User
@@ -22,10 +34,14 @@ if TYPE_CHECKING:
 HOME_LIMIT = 10
 
 
-def _visible() -> QuerySet[Notification]:
-    """Notifications whose recipient is still a member of their workspace (filter by person)."""
+def _visible(*, today: date | None = None) -> QuerySet[Notification]:
+    """Notifications whose recipient is still a member of their workspace (filter by person):
+    the one definition of a notification a person sees, for the lists, the badge's count and the
+    counts sent to open screens alike. ``today``: as ``workspaces.models.current_q`` takes it."""
     return Notification.objects.filter(
-        membership_exists(workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id"))
+        membership_exists(
+            workspace_id=OuterRef("workspace_id"), user_id=OuterRef("recipient_id"), today=today
+        )
     )
 
 
@@ -56,13 +72,21 @@ def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     return {pk: found.get(pk, 0) for pk in ids}
 
 
+def _unread(*, user_id: int, today: date | None = None) -> QuerySet[Notification]:
+    return _visible(today=today).filter(recipient_id=user_id, read_at__isnull=True)
+
+
+# The header's badge, on every page: :func:`_unread`, its SQL built once per process.
+_UNREAD_COUNT = Prepared(
+    "notifications.unread_count", _unread, user_id=BigIntegerField(), today=DateField()
+)
+
+
 def unread_count(user: User) -> int:
     """How many unread notifications the person has (the header's badge on every page): what
-    :func:`unread_counts` says for them, in one plain count of their unread rows in the
-    workspaces they are a member of now."""
-    return Notification.objects.filter(
-        recipient=user, read_at__isnull=True, workspace_id__in=member_workspace_ids(user=user)
-    ).count()
+    :func:`unread_counts` says for them (the same definition, :func:`_visible`), its SQL built
+    once per process (``core.prepared``)."""
+    return _UNREAD_COUNT.count(user_id=user.pk, today=timezone.localdate())
 
 
 def notification_list(*, user: User, unread_only: bool = False) -> QuerySet[Notification]:

@@ -10,6 +10,7 @@ workspace is archived (read-only), never silently destroyed.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator
@@ -69,12 +70,14 @@ class Workspace(models.Model):
         return self.archived_at is not None
 
 
-def current_q(prefix: str = "") -> Q:
+def current_q(prefix: str = "", *, today: date | None = None) -> Q:
     """The memberships that still give access now: no end date, or an end date (the last day
     of access, ``access_until``) that is today or later in the installation's time zone.
-    ``prefix``: the path to the membership from the rows filtered (``"memberships__"``)."""
+    ``prefix``: the path to the membership from the rows filtered (``"memberships__"``);
+    ``today``: today's date when the caller has it (a query built once and run every day,
+    ``core.prepared``), else read from the clock."""
     return Q(**{f"{prefix}access_until__isnull": True}) | Q(
-        **{f"{prefix}access_until__gte": timezone.localdate()}
+        **{f"{prefix}access_until__gte": timezone.localdate() if today is None else today}
     )
 
 

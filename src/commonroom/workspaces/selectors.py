@@ -15,12 +15,26 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, Exists, IntegerField, Q, QuerySet, Value, When
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DateField,
+    Exists,
+    IntegerField,
+    Q,
+    QuerySet,
+    UUIDField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from commonroom.accounts.selectors import PERSON_FIELDS, PersonRow, people_seen
 from commonroom.audit.selectors import last_seen_in_workspaces
 from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.prepared import Prepared
 from commonroom.workspaces.models import Invitation, Membership, Workspace, current_q
 from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
@@ -73,15 +87,46 @@ def workspace_access(*, user: User | AnonymousUser | None, workspace_id: Any) ->
     if user is None or not user.is_authenticated or not user.is_active:
         raise NotFound()
     pk = parse_uuid(workspace_id)
-    membership = (
-        Membership.objects.select_related("workspace")
-        .filter(current_q(), workspace_id=pk, user=user)
-        .order_by()  # one row at most: no need for the default ordering's join on users
-        .first()
+    found = _MEMBERSHIP.window(
+        limit=1, offset=0, workspace_id=pk, user_id=user.pk, today=timezone.localdate()
     )
-    if membership is None:
+    if not found:
         raise NotFound()
-    return access_from_membership(membership, user=user)
+    row = found[0]
+    workspace = Workspace.from_db(
+        DEFAULT_DB_ALIAS, _WORKSPACE_FIELDS, [row[column] for column in _WORKSPACE_COLUMNS]
+    )
+    return access_for(
+        workspace=workspace, role=row["role"], user=user, access_until=row["access_until"]
+    )
+
+
+# The workspace's fields, read with the membership in one statement, as Workspace.from_db takes
+# them (its concrete fields' attribute names, in their order) and as values() names them.
+_WORKSPACE_FIELDS = [field.attname for field in Workspace._meta.concrete_fields]
+_WORKSPACE_COLUMNS = [f"workspace__{field.attname}" for field in Workspace._meta.concrete_fields]
+
+
+def _membership(*, workspace_id: uuid.UUID, user_id: int, today: date) -> QuerySet[Membership, Any]:
+    """The person's membership of the workspace that gives access today (one row at most), with
+    the workspace: what :func:`workspace_access` decides from."""
+    return (
+        Membership.objects.filter(
+            current_q(today=today), workspace_id=workspace_id, user_id=user_id
+        )
+        .order_by("pk")
+        .values_list("role", "access_until", *_WORKSPACE_COLUMNS)
+    )
+
+
+# Asked on every page of a workspace: :func:`_membership`, its SQL built once per process.
+_MEMBERSHIP = Prepared(
+    "workspaces.membership",
+    _membership,
+    workspace_id=UUIDField(),
+    user_id=BigIntegerField(),
+    today=DateField(),
+)
 
 
 def access_for(
@@ -326,12 +371,15 @@ def member_workspaces(*, user: User) -> list[Workspace]:
     )
 
 
-def membership_exists(*, workspace_id: Any, user_id: Any) -> Exists:
+def membership_exists(*, workspace_id: Any, user_id: Any, today: date | None = None) -> Exists:
     """True where the person ``user_id`` is a member of the workspace ``workspace_id``, each a
     value or an ``OuterRef`` to a field of another app's rows: those rows filtered by
-    membership in the same query (``.filter(membership_exists(...))``)."""
+    membership in the same query (``.filter(membership_exists(...))``). ``today``: as
+    ``models.current_q`` takes it."""
     return Exists(
-        Membership.objects.filter(current_q(), workspace_id=workspace_id, user_id=user_id)
+        Membership.objects.filter(
+            current_q(today=today), workspace_id=workspace_id, user_id=user_id
+        )
     )
 
 

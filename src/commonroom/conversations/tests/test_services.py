@@ -260,6 +260,50 @@ def test_unread_counts_are_per_person(team):
     assert unread_total(access=access_for(team.manager, ws), user=team.manager) == 0
 
 
+def test_the_tabs_unread_total_counts_each_write_made_straight_in_the_database(team):
+    """``unread_total`` (the workspace tabs' count, its SQL built once per process) says what
+    the lists' ``unread`` add up to after writes made through the ORM alone, as another process
+    makes them: a message, a deletion, a reading, in this workspace and in another."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.conversations.models import ConversationRead
+
+    ws = team.workspace
+    from commonroom.workspaces.tests.factories import add_member
+
+    other = make_workspace(manager=team.manager, name="Elsewhere")
+    add_member(other, team.editor, "editor")
+    budget = start(team.editor, ws, title="Budget")
+    elsewhere = start(team.editor, other, title="Elsewhere")
+
+    def total() -> tuple[int, int]:
+        summed = sum(unread(team.manager, ws).values())
+        return unread_total(access=access_for(team.manager, ws), user=team.manager), summed
+
+    assert total() == (1, 1)
+    later = timezone.now() + timedelta(minutes=1)
+    made = Message.objects.create(
+        conversation=budget, author=team.commenter, body="x", body_html="x", created_at=later
+    )
+    Message.objects.create(
+        conversation=elsewhere, author=team.editor, body="y", body_html="y", created_at=later
+    )
+    Message.objects.create(
+        conversation=budget, author=team.manager, body="mine", body_html="m", created_at=later
+    )
+    assert total() == (2, 2)
+    Message.objects.filter(pk=made.pk).update(deleted_at=later)
+    assert total() == (1, 1)
+    ConversationRead.objects.create(user=team.manager, conversation=budget, last_read_at=later)
+    assert total() == (0, 0)
+    ConversationRead.objects.filter(user=team.manager).update(
+        last_read_at=later - timedelta(minutes=5)
+    )
+    assert total() == (1, 1)
+
+
 def test_each_write_publishes_its_events_following_the_contract(team):
     conversation = start(team.manager, team.workspace, client_key="c-1")
     message = post(team.editor, conversation, client_key="c-2")

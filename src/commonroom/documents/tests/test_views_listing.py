@@ -74,6 +74,45 @@ def test_documents_come_a_page_at_a_time(client, team, settings):
     assert list(second.context["folders"]) == []
 
 
+def test_the_count_of_a_listing_follows_each_write_made_straight_in_the_database(
+    client, team, monkeypatch
+):
+    """The "Documents 1 to 3 of N" count (its SQL built once per process, ``core.prepared``)
+    is read again on every page, so a document added, deleted, restored or moved by another
+    process (straight through the ORM, no signal) is counted on the next page read; the last
+    page, one past it and an empty folder stay right."""
+    from django.utils import timezone
+
+    from commonroom.documents.models import Document
+
+    monkeypatch.setattr("commonroom.documents.views.PAGE_SIZE", 3)
+    papers = make_folder(team.editor, team.workspace, "Papers")
+    empty = listing(client, team, folder=papers)
+    assert b"Nothing here yet." in empty.content and b"Documents 1 to" not in empty.content
+    docs = [upload(team.editor, team.workspace, f"p-{i}.txt", b"x").document for i in range(7)]
+
+    def said(folder=None, page=None) -> tuple[str, list[str]]:
+        response = listing(client, team, folder=folder, page=page)
+        text = response.content.decode()
+        found = text[text.find("Documents ") :].split("</p>")[0] if "Documents " in text else ""
+        return found, [d.name for d in response.context["documents"]]
+
+    assert said() == ("Documents 1 to 3 of 7", ["p-0.txt", "p-1.txt", "p-2.txt"])
+    assert said(page=3) == ("Documents 7 to 7 of 7", ["p-6.txt"])
+    assert said(page=9) == ("Documents 7 to 7 of 7", ["p-6.txt"])  # past the end: the last
+    Document.objects.create(workspace=team.workspace, name="p-7.txt", created_by=team.editor)
+    assert said(page=3) == ("Documents 7 to 8 of 8", ["p-6.txt", "p-7.txt"])
+    Document.objects.filter(pk=docs[0].pk).update(deleted_at=timezone.now())
+    assert said() == ("Documents 1 to 3 of 7", ["p-1.txt", "p-2.txt", "p-3.txt"])
+    Document.objects.filter(pk=docs[0].pk).update(deleted_at=None)
+    assert said()[0] == "Documents 1 to 3 of 8"
+    Document.objects.filter(pk__in=[d.pk for d in docs[:4]]).update(folder=papers)
+    assert said() == ("Documents 1 to 3 of 4", ["p-4.txt", "p-5.txt", "p-6.txt"])
+    assert said(papers, 2) == ("Documents 4 to 4 of 4", ["p-3.txt"])
+    Document.objects.filter(pk=docs[1].pk).update(deleted_at=timezone.now())
+    assert said(papers) == ("", ["p-0.txt", "p-2.txt", "p-3.txt"])  # one page: no count
+
+
 def test_folder_is_moved_from_its_page(client, team):
     minutes = make_folder(team.editor, team.workspace, "Minutes")
     archive = make_folder(team.editor, team.workspace, "Archive")

@@ -77,3 +77,30 @@ def test_a_page_of_a_quiet_workspace_is_not_told_to_reload_after_another_is_prun
     assert resume_from(workspace_id=team.workspace.pk, after=0) == (0, False)
     # The busy workspace's screen that saw only its first event did miss the pruned second.
     assert resume_from(workspace_id=busy, after=first) == (last, True)
+
+
+def test_the_newest_event_is_the_logs_after_each_write(team: Any) -> None:
+    """latest_event_id (every workspace page's live cursor, its SQL built once per process)
+    says what the log's largest id for the workspace is, after events written and deleted
+    straight through the ORM, as another process writes them, in it and in another workspace."""
+    from django.db.models import Max
+
+    from commonroom.live.models import Event
+    from commonroom.live.selectors import latest_event_id
+
+    other = make_workspace(name="Other").pk
+
+    def both() -> tuple[int, int]:
+        largest = Event.objects.filter(workspace_id=team.workspace.pk).aggregate(m=Max("id"))
+        return latest_event_id(workspace_id=str(team.workspace.pk)), int(largest["m"] or 0)
+
+    assert both() == (0, 0)
+    first, second = emit(team.workspace.pk, 2)
+    assert both() == (second, second)
+    made = Event.objects.create(workspace_id=team.workspace.pk, kind="x", origin="elsewhere")
+    Event.objects.create(workspace_id=other, kind="x", origin="elsewhere")
+    assert both() == (made.pk, made.pk)
+    Event.objects.filter(pk__in=[made.pk, second]).delete()
+    assert both() == (first, first)
+    Event.objects.filter(workspace_id=team.workspace.pk).delete()
+    assert both() == (0, 0)

@@ -375,3 +375,42 @@ def test_the_badges_count_is_unread_rows_in_workspaces_the_person_is_in_now(team
     assert both() == [(2, 2), (1, 1), (0, 0)]
     Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
     assert both() == [(2, 2), (0, 0), (0, 0)]
+
+
+def test_the_badge_follows_every_write_and_the_day_it_is_asked_on(team, doc, monkeypatch):
+    """The badge's count is built once per process (``core.prepared``) from the one definition
+    of a visible notification: it still counts each write made straight in the database, as
+    another process makes it, and a membership that ended at midnight stops counting the next
+    day in the same process, the same as ``unread_counts`` and the list."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from commonroom.notifications.selectors import (
+        unread_count,
+        unread_counts,
+        visible_notifications,
+    )
+
+    def all_three() -> tuple[int, int, int]:
+        listed = visible_notifications(team.editor).filter(read_at__isnull=True).count()
+        return unread_count(team.editor), unread_counts([team.editor.pk])[team.editor.pk], listed
+
+    assert all_three() == (0, 0, 0)
+    first = make_notification(team.editor, doc)
+    make_notification(team.editor, doc)
+    make_notification(team.viewer, doc)
+    assert all_three() == (2, 2, 2)
+    Notification.objects.filter(pk=first.pk).update(read_at=timezone.now())
+    assert all_three() == (1, 1, 1)
+    Notification.objects.filter(pk=first.pk).update(read_at=None)
+    assert all_three() == (2, 2, 2)
+    Notification.objects.filter(pk=first.pk).delete()
+    assert all_three() == (1, 1, 1)
+    today = timezone.localdate()
+    Membership.objects.filter(workspace=team.workspace, user=team.editor).update(access_until=today)
+    assert all_three() == (1, 1, 1)
+    tomorrow = timezone.now() + timedelta(days=1)
+    monkeypatch.setattr(timezone, "now", lambda: tomorrow)
+    assert timezone.localdate() == today + timedelta(days=1)
+    assert all_three() == (0, 0, 0)

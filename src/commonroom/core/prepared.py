@@ -1,0 +1,221 @@
+"""Queries asked on every page, their SQL built by Django once per process and database.
+
+A count in a page's header (unread notifications, unread messages) or under a listing ("of
+10,000") costs the database a few microseconds and costs Django about half a millisecond to
+build, compile and run through the ORM, on every request. :class:`Prepared` builds such a query
+once, from the same ``QuerySet`` its app defines it with, and runs the SQL it compiled to with
+each request's values put in the places of its parameters.
+
+What must always hold:
+
+- **The query is defined once, by the ORM.** ``build`` is the app's own definition (a selector's
+  ``QuerySet``), given its inputs as keyword arguments; nothing is written as SQL by hand, so the
+  prepared query and every other use of the definition cannot drift apart.
+- **``build`` depends on its inputs only.** Anything else it reads when it runs (the clock: "a
+  membership that has not ended *today*") is fixed at the first call for the life of the process;
+  it must be an input instead (``today=DateField()``).
+- **Every input is a parameter, never part of the SQL text.** The first call builds the query
+  with a sentinel value for each input, finds each sentinel among the compiled parameters, and
+  refuses (``ImproperlyConfigured``) a query in which one is missing or written into the SQL
+  itself; it builds it a second time with other sentinels and refuses it if the SQL or any
+  other parameter differs (the shape of the query moved with a value).
+
+Nothing is kept but SQL and the positions of its parameters: there is nothing to invalidate,
+and every run reads the database as it is (a write by any process is counted by the next run).
+Decision 41 says why and what was left out.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    slots: tuple[tuple[int, str], ...]  # (position among the params, input's name)
+    # A window's: each column's name, and the converters Django applies to its values
+    # (``SQLCompiler.get_converters``: by position, the functions and the column's expression).
+    columns: tuple[str, ...] = ()
+    converters: Mapping[int, tuple[list[Any], Any]] = field(default_factory=dict)
+
+
+def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
+    """A value of ``field``'s kind that no real row or request would use (``n``: the input's
+    position, ``round_``: 0 or 1, for the two builds)."""
+    if isinstance(field, models.UUIDField):
+        return uuid.uuid4()
+    if isinstance(field, models.DateTimeField):
+        return datetime.datetime(1111, 1 + round_, 1 + n, tzinfo=datetime.UTC)
+    if isinstance(field, models.DateField):
+        return datetime.date(1111, 1 + round_, 1 + n)
+    if isinstance(field, models.IntegerField):
+        return -(2**31) + 7919 * (n + 1) + 104_729 * round_
+    raise ImproperlyConfigured(f"No sentinel for a {type(field).__name__} input.")
+
+
+def _same(param: Any, sentinel: Any) -> bool:
+    """Whether a compiled parameter is the sentinel as the database is given it (an integer
+    may come as ``int`` from a lookup and as the driver's own integer type from its field)."""
+    if isinstance(sentinel, int):
+        return isinstance(param, int) and not isinstance(param, bool) and param == sentinel
+    return type(param) is type(sentinel) and bool(param == sentinel)
+
+
+class Prepared:
+    """A query over ``build(**inputs)``'s rows, its SQL compiled once per process and database.
+    ``inputs``: each input's name and the model field that says how its value is written to
+    the database (``UUIDField()`` for a workspace's id, ``BigIntegerField()`` for a person's,
+    ``DateField()`` for today, ``DateTimeField()`` for now)."""
+
+    def __init__(
+        self, name: str, build: Callable[..., QuerySet[Any, Any]], **inputs: models.Field[Any, Any]
+    ) -> None:
+        self.name = name
+        self.build = build
+        self.inputs = inputs
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    # --- what a caller asks -------------------------------------------------------------------
+
+    def count(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> int:
+        """How many rows ``build(**values)`` has: what its ``.count()`` says."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, "count")
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, self._params(compiled, connection, values))
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def window(
+        self, *, limit: int, offset: int, using: str = DEFAULT_DB_ALIAS, **values: Any
+    ) -> list[dict[str, Any]]:
+        """Rows ``offset`` to ``offset + limit`` of ``build(**values)`` (a ``values()`` or
+        ``values_list()`` query in a fixed order), each as a dict of its columns by the names
+        ``values()`` gives them, their values converted as the ORM converts them: what
+        ``list(build(**values)[offset:offset + limit])`` reads."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, "window")
+        params = [*self._params(compiled, connection, values), int(limit), int(offset)]
+        return self._fetch(compiled, connection, params)
+
+    def rows(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[dict[str, Any]]:
+        """Every row of ``build(**values)``, as :meth:`window` gives them."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, "rows")
+        return self._fetch(compiled, connection, self._params(compiled, connection, values))
+
+    @staticmethod
+    def _fetch(
+        compiled: _Compiled, connection: BaseDatabaseWrapper, params: list[Any]
+    ) -> list[dict[str, Any]]:
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            fetched = cursor.fetchall()
+        columns, converters = compiled.columns, compiled.converters.items()
+        rows = []
+        for found in fetched:
+            row = list(found)
+            for position, (functions, expression) in converters:
+                value = row[position]
+                for convert in functions:
+                    value = convert(value, expression, connection)
+                row[position] = value
+            rows.append(dict(zip(columns, row, strict=True)))
+        return rows
+
+    # --- building it once ---------------------------------------------------------------------
+
+    def _params(
+        self, compiled: _Compiled, connection: BaseDatabaseWrapper, values: Mapping[str, Any]
+    ) -> list[Any]:
+        if set(values) != set(self.inputs):
+            raise TypeError(f"{self.name} takes {sorted(self.inputs)}, was given {sorted(values)}")
+        written = {
+            name: field.get_db_prep_value(values[name], connection)
+            for name, field in self.inputs.items()
+        }
+        params = list(compiled.params)
+        for position, name in compiled.slots:
+            params[position] = written[name]
+        return params
+
+    def _compiled_for(self, connection: BaseDatabaseWrapper, kind: str) -> _Compiled:
+        key = (connection.alias, connection.vendor, kind)
+        found = self._compiled.get(key)
+        if found is None:
+            with self._lock:
+                found = self._compiled.get(key)
+                if found is None:
+                    found = self._compile(connection, kind)
+                    self._compiled[key] = found
+        return found
+
+    def _sql(
+        self, connection: BaseDatabaseWrapper, round_: int, kind: str
+    ) -> tuple[_Compiled, dict[str, Any]]:
+        sentinels = {
+            name: _sentinel(field, n, round_) for n, (name, field) in enumerate(self.inputs.items())
+        }
+        built = self.build(**sentinels)
+        if kind != "count":
+            query = built.query
+            if not built.ordered or query.is_sliced or not query.values_select:
+                raise ImproperlyConfigured(
+                    f"{self.name}: a window is of a values() query in a fixed order, not sliced."
+                )
+            compiler = query.get_compiler(connection=connection)
+            inner, params = compiler.as_sql()
+            columns = (*query.extra_select, *query.values_select, *query.annotation_select)
+            converters = compiler.get_converters(
+                [column[0] for column in compiler.select[: compiler.col_count]]
+            )
+            sql = f"{inner} LIMIT %s OFFSET %s" if kind == "window" else inner
+        else:
+            rows = built.order_by().values("pk")
+            inner, params = rows.query.get_compiler(connection=connection).as_sql()
+            # Django's own compiled SQL, its values all parameters (checked below and in
+            # _compile).
+            sql = f'SELECT COUNT(*) FROM ({inner}) "prepared"'  # noqa: S608
+            columns, converters = (), {}
+        written = {
+            name: self.inputs[name].get_db_prep_value(value, connection)
+            for name, value in sentinels.items()
+        }
+        for name, value in written.items():
+            if str(value) in inner:
+                raise ImproperlyConfigured(f"{self.name}: {name} is written into the SQL itself.")
+        return _Compiled(sql, tuple(params), (), tuple(columns), converters), written
+
+    def _compile(self, connection: BaseDatabaseWrapper, kind: str) -> _Compiled:
+        first, written = self._sql(connection, 0, kind)
+        sql, params = first.sql, first.params
+        slots = tuple(
+            (position, name)
+            for position, param in enumerate(params)
+            for name, value in written.items()
+            if _same(param, value)
+        )
+        missing = set(self.inputs) - {name for _, name in slots}
+        if missing:
+            raise ImproperlyConfigured(f"{self.name}: {sorted(missing)} not among its parameters.")
+        # Built again with other values, the same SQL and the same other parameters: the query's
+        # shape does not move with its inputs.
+        again, _ = self._sql(connection, 1, kind)
+        placed = {position for position, _ in slots}
+        fixed = [p for i, p in enumerate(params) if i not in placed]
+        if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
+            raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
+        return _Compiled(sql, params, slots, first.columns, first.converters)

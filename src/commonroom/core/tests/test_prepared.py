@@ -1,0 +1,171 @@
+"""core.prepared: a count whose SQL is built once says what the ORM's ``.count()`` of the same
+definition says, for any values and after any write (nothing of a result is kept), and a
+definition that cannot be run that way is refused when it is first asked, not answered wrongly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, models
+from django.db.models import Q, QuerySet
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from commonroom.core.prepared import Prepared
+from commonroom.workspaces.models import Membership, current_q
+
+pytestmark = pytest.mark.django_db
+
+
+def _members(*, workspace_id: Any, today: Any) -> QuerySet[Membership]:
+    return Membership.objects.filter(current_q(today=today), workspace_id=workspace_id)
+
+
+MEMBERS = Prepared(
+    "test.members", _members, workspace_id=models.UUIDField(), today=models.DateField()
+)
+
+
+def test_the_count_is_the_orms_for_every_value_and_every_write(team: Any) -> None:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    other = make_workspace(manager=team.outsider, name="Elsewhere")
+    today = timezone.localdate()
+
+    def both(workspace: Any, day: Any = today) -> tuple[int, int]:
+        prepared = MEMBERS.count(workspace_id=workspace.pk, today=day)
+        return prepared, _members(workspace_id=workspace.pk, today=day).count()
+
+    assert both(team.workspace) == (4, 4)
+    assert both(other) == (1, 1)
+    # Writes straight through the ORM, as another process makes them: no signal, nothing kept.
+    Membership.objects.create(workspace=other, user=UserFactory.create(), role="viewer")
+    assert both(other) == (2, 2)
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(access_until=today)
+    assert both(team.workspace) == (4, 4)
+    assert both(team.workspace, today + timedelta(days=1)) == (3, 3)  # the next day: ended
+    Membership.objects.filter(workspace=team.workspace, user=team.editor).delete()
+    assert both(team.workspace) == (3, 3)
+    assert both(team.workspace, today + timedelta(days=1)) == (2, 2)
+
+
+def test_it_is_one_statement_whose_values_are_parameters(team: Any) -> None:
+    MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
+    with CaptureQueriesContext(connection) as ran:
+        MEMBERS.count(workspace_id=team.workspace.pk, today=timezone.localdate())
+    assert len(ran) == 1
+    compiled = MEMBERS._compiled[("default", connection.vendor, "count")]
+    assert team.workspace.pk.hex not in compiled.sql
+
+
+def test_it_takes_exactly_its_inputs(team: Any) -> None:
+    with pytest.raises(TypeError):
+        MEMBERS.count(workspace_id=team.workspace.pk)
+    with pytest.raises(TypeError):
+        MEMBERS.count(workspace_id=team.workspace.pk, today=None, user_id=1)
+
+
+def test_an_input_the_query_does_not_use_is_refused(db: Any) -> None:
+    unused = Prepared(
+        "test.unused",
+        lambda workspace_id, user_id: Membership.objects.filter(workspace_id=workspace_id),
+        workspace_id=models.UUIDField(),
+        user_id=models.BigIntegerField(),
+    )
+    with pytest.raises(ImproperlyConfigured, match="user_id"):
+        unused.count(workspace_id=None, user_id=1)
+
+
+def test_an_input_written_into_the_sql_is_refused(db: Any) -> None:
+    written = Prepared(
+        "test.written",
+        # The value put in the SQL's text (on purpose: the case being refused).
+        lambda user_id: Membership.objects.extra(where=[f"user_id <> {int(user_id)}"]),  # noqa: S610
+        user_id=models.BigIntegerField(),
+    )
+    with pytest.raises(ImproperlyConfigured, match="written into the SQL"):
+        written.count(user_id=1)
+
+
+def test_a_query_whose_shape_moves_with_its_values_is_refused(db: Any) -> None:
+    def build(user_id: int) -> QuerySet[Membership]:
+        # The role chosen by the value itself: another query for other values.
+        role = "viewer" if user_id % 2 else "editor"
+        return Membership.objects.filter(Q(role=role), user_id=user_id)
+
+    moving = Prepared("test.moving", build, user_id=models.BigIntegerField())
+    with pytest.raises(ImproperlyConfigured, match="changes with its inputs"):
+        moving.count(user_id=1)
+
+
+def _member_rows(*, workspace_id: Any, today: Any) -> QuerySet[Membership, Any]:
+    return (
+        _members(workspace_id=workspace_id, today=today)
+        .order_by("user__email", "pk")
+        .values_list("id", "workspace_id", "added_at", "user__email", "role")
+    )
+
+
+MEMBER_ROWS = Prepared(
+    "test.member_rows", _member_rows, workspace_id=models.UUIDField(), today=models.DateField()
+)
+
+
+def test_a_window_is_the_orms_slice_with_the_orms_values(team: Any) -> None:
+    today = timezone.localdate()
+    query = _member_rows(workspace_id=team.workspace.pk, today=today)
+    names = ("id", "workspace_id", "added_at", "user__email", "role")
+    for offset, limit in ((0, 2), (2, 2), (3, 5), (4, 1), (0, 0)):
+        window = MEMBER_ROWS.window(
+            limit=limit, offset=offset, workspace_id=team.workspace.pk, today=today
+        )
+        # The same rows, their values converted as the ORM converts them (a UUID, an aware
+        # datetime), by the names values() gives them.
+        assert window == [dict(zip(names, row, strict=True)) for row in query[offset:][:limit]]
+    first = MEMBER_ROWS.window(limit=1, offset=0, workspace_id=team.workspace.pk, today=today)
+    assert isinstance(first[0]["workspace_id"], uuid.UUID) and first[0]["added_at"].tzinfo
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(role="editor")
+    roles = MEMBER_ROWS.window(limit=10, offset=0, workspace_id=team.workspace.pk, today=today)
+    assert [r["role"] for r in roles] == [r[4] for r in query]
+
+
+def test_a_window_needs_a_fixed_order_and_columns(db: Any) -> None:
+    unordered = Prepared(
+        "test.unordered",
+        lambda user_id: Membership.objects.filter(user_id=user_id).order_by().values_list("id"),
+        user_id=models.BigIntegerField(),
+    )
+    objects = Prepared(
+        "test.objects",
+        lambda user_id: Membership.objects.filter(user_id=user_id).order_by("pk"),
+        user_id=models.BigIntegerField(),
+    )
+    for refused in (unordered, objects):
+        with pytest.raises(ImproperlyConfigured, match="fixed order"):
+            refused.window(limit=1, offset=0, user_id=1)
+
+
+def test_rows_are_every_row_and_a_time_is_an_input(team: Any) -> None:
+    """``rows()``: the whole query, no window; a ``DateTimeField`` input (now) is a parameter."""
+    from django.db.models import DateTimeField
+
+    def joined_before(*, workspace_id: Any, now: Any) -> QuerySet[Membership, Any]:
+        return (
+            Membership.objects.filter(workspace_id=workspace_id, added_at__lt=now)
+            .order_by("pk")
+            .values_list("user_id", "added_at")
+        )
+
+    prepared = Prepared(
+        "test.joined_before", joined_before, workspace_id=models.UUIDField(), now=DateTimeField()
+    )
+    for now in (timezone.now() + timedelta(seconds=1), timezone.now() - timedelta(days=1)):
+        rows = prepared.rows(workspace_id=team.workspace.pk, now=now)
+        expected = joined_before(workspace_id=team.workspace.pk, now=now)
+        assert [(r["user_id"], r["added_at"]) for r in rows] == list(expected)
+    assert len(prepared.rows(workspace_id=team.workspace.pk, now=timezone.now())) == 4
