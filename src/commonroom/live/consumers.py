@@ -32,7 +32,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from commonroom.accounts.selectors import Credential
 from commonroom.live import hub, relay
 from commonroom.live.models import Event
-from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER, ClosesOnLayerOutage, outage_log
+from commonroom.live.outage import (
+    CLOSE_TRY_AGAIN_LATER,
+    ClosesOnLayerOutage,
+    layer_unreachable,
+    outage_log,
+)
 from commonroom.live.selectors import Batch, may_follow, resume_from, signed_in
 from commonroom.live.services import (
     CLOSE_REASONS,
@@ -230,7 +235,8 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         async with self.lock:
             if not self.closing:
                 self.closing = True
-                outage_log.note(exc)
+                if layer_unreachable(exc):
+                    outage_log.note(exc)
                 await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     # --- messages from the channel layer --------------------------------------------------

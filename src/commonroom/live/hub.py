@@ -179,9 +179,9 @@ class Room:
                 message = await self.layer.receive(channel)
             except Exception as exc:
                 if not layer_unreachable(exc):
-                    raise
-                # The layer is down: this room hears nothing more. Its sockets close with
-                # 1013 and their pages reconnect (to a new room) when it is back.
+                    log.exception("live: the room of workspace %s stopped", self.workspace_id)
+                # The layer is down (or failed otherwise): this room hears nothing more. Its
+                # sockets close with 1013 and their pages reconnect, to a new room.
                 if _rooms.get(self.workspace_id) is self:
                     del _rooms[self.workspace_id]
                 for socket in list(self.sockets):

@@ -178,9 +178,16 @@ def test_a_socket_slow_to_take_its_frames_holds_up_no_other(team: Any) -> None:
     async_to_sync(body)()
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."), RuntimeError("a bug")],
+    ids=["layer unreachable", "anything else"],
+)
 def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
-    team: Any, monkeypatch: Any
+    team: Any, monkeypatch: Any, failure: Exception
 ) -> None:
+    """Its sockets would hear nothing more: they close and their pages reconnect (to a new
+    room) rather than stay open and silent."""
     token = token_for(team.viewer)
 
     async def body() -> None:
@@ -194,7 +201,7 @@ def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
 
         async def unreachable(channel: str) -> dict[str, Any]:
             if channel == room.channel:
-                raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+                raise failure
             message: dict[str, Any] = await receive_from_layer(channel)
             return message
 
@@ -209,5 +216,12 @@ def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
         assert str(team.workspace.pk) not in hub._rooms
         for comm in comms:
             await comm.disconnect()
+        # A socket opened afterwards hears the workspace through a new room.
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        monkeypatch.undo()
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == pk
+        await comm.disconnect()
 
     async_to_sync(body)()
