@@ -213,6 +213,14 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
                 await self._send_batch(batch)
 
     async def _send_batch(self, batch: Batch) -> None:
+        try:
+            await self._send_events(batch)
+        except OSError:
+            # The connection is gone (uvicorn's ClientDisconnected): nothing more is sent; its
+            # disconnect arrives through the socket's receive and takes it out.
+            self.closing = True
+
+    async def _send_events(self, batch: Batch) -> None:
         if not batch.signed_in:
             await self.signed_out()
             return

@@ -225,3 +225,40 @@ def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
         await comm.disconnect()
 
     async_to_sync(body)()
+
+
+def test_a_socket_whose_connection_is_gone_is_sent_nothing_more_and_holds_up_no_other(
+    team: Any,
+) -> None:
+    """Its send fails (the client went away before its disconnect was read): the socket is
+    sent nothing more, the failure is its own (no task left failing), the others go on."""
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        gone, stays = (
+            connect(team.workspace.pk, token=token),
+            connect(team.workspace.pk, token=token),
+        )
+        await opened(gone)
+        [follower] = room_of(team.workspace.pk).sockets
+        assert isinstance(follower, consumers.WorkspaceConsumer)
+        await opened(stays)
+        # Both past their own catch-up once they have had an event.
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert [(await receive(c))["id"] for c in (gone, stays)] == [pk, pk]
+        tried: list[str] = []
+
+        async def disconnected(*args: Any, **kwargs: Any) -> None:
+            tried.append(kwargs.get("text_data", ""))
+            raise OSError("the client went away")
+
+        follower.send = disconnected
+        first, second = [
+            (await database_sync_to_async(emit)(team.workspace.pk, 1))[0] for _ in range(2)
+        ]
+        assert [(await receive(stays))["id"] for _ in range(2)] == [first, second]
+        assert len(tried) == 1 and follower.closing
+        await stays.disconnect()
+        await gone.disconnect()
+
+    async_to_sync(body)()
