@@ -41,7 +41,8 @@ from commonroom.live.services import workspace_group
 
 log = logging.getLogger(__name__)
 
-# How long the first question waits for the others that the same announcement brings.
+# How long a socket's own catch-up question waits for others asked with it (sockets opening
+# together, pages reconnecting after a restart), to be answered by one read.
 GATHER_SECONDS = 0.002
 
 Question = tuple[int, Credential, int, "asyncio.Future[Batch]"]
