@@ -120,6 +120,7 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         self.relayed = False
         self.following = False
         self.in_room = False
+        self.room_lost: BaseException | None = None
         self.handed = 0
         user = self.scope.get("user")
         credential = _credential(self.scope)
@@ -156,6 +157,9 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         await self.send_json({"type": "hello", "id": self.last_id})
         if reset:
             await self.send_json({"type": "reset", "id": self.last_id})
+        if self.room_lost is not None:  # its room stopped hearing the workspace meanwhile
+            await self._close_try_again_later(self.room_lost)
+            return
         # From here the room hands this socket what is announced; what was announced before
         # (after its starting point) this catch-up reads, as it reads the log after that.
         self.following = True
@@ -239,13 +243,20 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
     async def layer_lost(self, exc: BaseException) -> None:
         """The channel layer stopped answering the room this socket hears its workspace from:
         close with 1013, as a socket whose own receive fails is (outage.py); its page reconnects
-        and asks for what it missed."""
+        and asks for what it missed. A socket still opening is closed by its own handshake once
+        accepted (closed before, the browser would see an HTTP 403 and give up)."""
+        if not self.following:
+            self.room_lost = exc
+            return
         async with self.lock:
-            if not self.closing:
-                self.closing = True
-                if layer_unreachable(exc):
-                    outage_log.note(exc)
-                await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            await self._close_try_again_later(exc)
+
+    async def _close_try_again_later(self, exc: BaseException) -> None:
+        if not self.closing:
+            self.closing = True
+            if layer_unreachable(exc):
+                outage_log.note(exc)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     # --- messages from the channel layer --------------------------------------------------
 

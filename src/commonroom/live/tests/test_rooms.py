@@ -262,3 +262,30 @@ def test_a_socket_whose_connection_is_gone_is_sent_nothing_more_and_holds_up_no_
         await gone.disconnect()
 
     async_to_sync(body)()
+
+
+def test_a_socket_whose_room_fails_while_it_opens_is_accepted_then_told_to_try_again(
+    team: Any, monkeypatch: Any
+) -> None:
+    """Closed before its handshake was accepted, the browser would see an HTTP 403 and stop
+    for good; it is accepted, then closed with 1013, and its page reconnects."""
+    token = token_for(team.viewer)
+    join = hub.Room.join
+
+    async def join_then_fail(room: hub.Room, socket: hub.Follower) -> None:
+        await join(room, socket)
+        await socket.layer_lost(redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."))
+
+    async def body() -> None:
+        monkeypatch.setattr(hub.Room, "join", join_then_fail)
+        comm = connect(team.workspace.pk, token=token)
+        connected, _ = await comm.connect(timeout=5)
+        assert connected
+        assert (await receive(comm))["type"] == "hello"
+        assert await comm.receive_output(timeout=2) == {
+            "type": "websocket.close",
+            "code": CLOSE_TRY_AGAIN_LATER,
+        }
+        await comm.disconnect()
+
+    async_to_sync(body)()
