@@ -32,15 +32,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from commonroom.accounts.selectors import Credential
 from commonroom.live import hub, relay
 from commonroom.live.models import Event
-from commonroom.live.outage import ClosesOnLayerOutage
-from commonroom.live.selectors import may_follow, resume_from, signed_in
+from commonroom.live.outage import (
+    CLOSE_TRY_AGAIN_LATER,
+    ClosesOnLayerOutage,
+    layer_unreachable,
+    outage_log,
+)
+from commonroom.live.selectors import Batch, may_follow, resume_from, signed_in
 from commonroom.live.services import (
     CLOSE_REASONS,
     CLOSE_SIGNED_OUT,
     socket_credential_group,
     sockets_live_on,
     user_group,
-    workspace_group,
 )
 
 CLOSE_FORBIDDEN = 4403
@@ -106,12 +110,18 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
     user_id: int
     credential: Credential
     last_id: int
+    handed: int
+    following: bool
     groups_joined: list[str]
 
     async def connect(self) -> None:
         self.groups_joined = []
         self.closing = False
         self.relayed = False
+        self.following = False
+        self.in_room = False
+        self.room_lost: BaseException | None = None
+        self.handed = 0
         user = self.scope.get("user")
         credential = _credential(self.scope)
         self.workspace_id = str(self.scope["url_route"]["kwargs"]["workspace_id"])
@@ -125,31 +135,42 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         self.lock = asyncio.Lock()
         sockets_live_on(asyncio.get_running_loop())
         # Join first, then read where to continue from: an event committed in between is
-        # announced to this socket and read from the log, never lost. The relay (events of
-        # other processes, without Redis) takes over from the log's position read before that.
+        # announced to this socket and read from the log, never lost. The workspace's
+        # announcements come through this process's room for it (hub.follow: one channel in the
+        # workspace's group for all the process's sockets on it); the person's and the
+        # credential's messages to this socket's own channel. The relay (events of other
+        # processes, without Redis) takes over from the log's position read before that.
         # Likewise a revocation of its credential: announced once joined, and before that
         # found by the first catch-up's check.
-        groups = (
-            workspace_group(self.workspace_id),
-            user_group(self.user_id),
-            socket_credential_group(credential),
-        )
-        for group in groups:
+        self.in_room = True
+        await hub.follow(self)
+        for group in (user_group(self.user_id), socket_credential_group(credential)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         self.last_id, reset, position = await database_sync_to_async(_starting_point)(
             workspace_id=self.workspace_id, after=_after(self.scope)
         )
+        self.handed = self.last_id
         relay.socket_opened(at=position)
         self.relayed = True
         await self.accept()
         await self.send_json({"type": "hello", "id": self.last_id})
         if reset:
             await self.send_json({"type": "reset", "id": self.last_id})
+        if self.room_lost is not None:  # its room stopped hearing the workspace meanwhile
+            await self._close_try_again_later(self.room_lost)
+            return
+        # From here the room hands this socket what is announced; what was announced before
+        # (after its starting point) this catch-up reads, as it reads the log after that.
+        self.following = True
         await self.catch_up()
 
     async def disconnect(self, code: int) -> None:
+        self.following = False
         try:
+            if self.in_room:
+                self.in_room = False
+                await hub.unfollow(self)
             for group in self.groups_joined:
                 await self.channel_layer.group_discard(group, self.channel_name)
         finally:  # leaving may fail (Redis down): the relay still learns the socket is gone
@@ -186,25 +207,58 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
                 credential=self.credential,
                 after=self.last_id,
             )
-            if not batch.signed_in:
-                await self.signed_out()
-                return
-            if not batch.allowed:
-                await self.refuse()
-                return
-            if batch.reset:
-                self.last_id = batch.last_id
-                await self.send_json({"type": "reset", "id": self.last_id})
-                return
-            for event in batch.events:
+            await self._send_batch(batch)
+
+    async def deliver(self, batch: Batch) -> None:
+        """Send what the room read for this socket (hub.Room.announced), in order, once: behind
+        any catch-up or earlier delivery under way, skipping what they have sent."""
+        async with self.lock:
+            if not self.closing:
+                await self._send_batch(batch)
+
+    async def _send_batch(self, batch: Batch) -> None:
+        try:
+            await self._send_events(batch)
+        except OSError:
+            # The connection is gone (uvicorn's ClientDisconnected): nothing more is sent; its
+            # disconnect arrives through the socket's receive and takes it out.
+            self.closing = True
+
+    async def _send_events(self, batch: Batch) -> None:
+        if not batch.signed_in:
+            await self.signed_out()
+            return
+        if not batch.allowed:
+            await self.refuse()
+            return
+        if batch.reset:
+            self.last_id = batch.last_id
+            await self.send_json({"type": "reset", "id": self.last_id})
+            return
+        for event in batch.events:
+            if event.pk > self.last_id:
                 await self.send(text_data=event_frame(event))
                 self.last_id = event.pk
 
-    # --- messages from the channel layer --------------------------------------------------
+    async def layer_lost(self, exc: BaseException) -> None:
+        """The channel layer stopped answering the room this socket hears its workspace from:
+        close with 1013, as a socket whose own receive fails is (outage.py); its page reconnects
+        and asks for what it missed. A socket still opening is closed by its own handshake once
+        accepted (closed before, the browser would see an HTTP 403 and give up)."""
+        if not self.following:
+            self.room_lost = exc
+            return
+        async with self.lock:
+            await self._close_try_again_later(exc)
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        if int(message.get("id", 0)) > self.last_id:
-            await self.catch_up()
+    async def _close_try_again_later(self, exc: BaseException) -> None:
+        if not self.closing:
+            self.closing = True
+            if layer_unreachable(exc):
+                outage_log.note(exc)
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    # --- messages from the channel layer --------------------------------------------------
 
     async def live_nudge(self, message: dict[str, Any]) -> None:
         if not self.closing:

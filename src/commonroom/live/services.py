@@ -120,8 +120,8 @@ def _send(group: str, message: dict[str, Any]) -> None:
 
 def announcement(event: Event) -> tuple[str, dict[str, Any]]:
     """The channel-layer group and message that tell a workspace's open screens that ``event``
-    exists: its id only, since each screen reads it, checked, from the log (the layer copies
-    the message once for every socket)."""
+    exists: its id only, since each screen reads it, checked, from the log (one message for
+    each process's room on the workspace: hub.Room)."""
     return workspace_group(event.workspace_id), {"type": "live.event", "id": event.pk}
 
 

@@ -1,0 +1,291 @@
+"""A process's sockets on one workspace hear its announcements through one room (live/hub.py):
+one channel in the workspace's group, one read for every socket per event, and each socket still
+sent exactly what it would have been sent alone (in order, once, only while its person is a
+member and its credential signs them in), however the announcements and its own catch-up fall."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from commonroom.live import consumers, hub
+from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER
+from commonroom.live.services import workspace_group
+from commonroom.live.tests.test_consumer import (
+    connect,
+    emit,
+    next_is_a_later_event,
+    opened,
+    receive,
+    token_for,
+)
+from commonroom.workspaces.models import Membership
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def room_of(workspace_id: Any) -> hub.Room:
+    return hub._rooms[str(workspace_id)]
+
+
+def test_a_workspaces_sockets_share_one_channel_in_its_group_and_one_read_an_event(
+    team: Any, monkeypatch: Any
+) -> None:
+    sockets = 6
+    tokens = [token_for(team.viewer), token_for(team.editor)]
+    reads: list[int] = []
+    read = hub._read
+
+    def counted_read(**kwargs: Any) -> Any:
+        reads.append(len(kwargs["user_ids"]))
+        return read(**kwargs)
+
+    async def body() -> None:
+        layer = get_channel_layer()
+        comms = [connect(team.workspace.pk, token=tokens[i % 2]) for i in range(sockets)]
+        for comm in comms:
+            await opened(comm)
+        group = workspace_group(team.workspace.pk)
+        assert list(layer.groups[group]) == [room_of(team.workspace.pk).channel]
+        # Every socket past its own catch-up (which reads too) once it has had an event.
+        [first] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert [(await receive(comm))["id"] for comm in comms] == [first] * sockets
+        monkeypatch.setattr(hub, "_read", counted_read)
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        got = [await receive(comm) for comm in comms]
+        assert [m["id"] for m in got] == [pk] * sockets
+        assert reads == [2]  # one read, both people's memberships in it
+        for comm in comms:
+            await comm.disconnect()
+        # The last socket gone, the room's channel leaves the group and the room is forgotten.
+        assert not layer.groups.get(group)
+        assert str(team.workspace.pk) not in hub._rooms
+
+    async_to_sync(body)()
+
+
+def test_a_socket_opened_after_the_room_emptied_hears_the_workspace_again(team: Any) -> None:
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        for _ in range(2):
+            comm = connect(team.workspace.pk, token=token)
+            await opened(comm)
+            [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+            assert (await receive(comm))["id"] == pk
+            await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_a_member_removed_straight_in_the_database_gets_not_the_next_event(team: Any) -> None:
+    """Another process (no hook, no revocation message here) removes one of two people: the
+    room's read finds it for the next event; their sockets close without it, the other
+    person's get it."""
+    removed, kept = token_for(team.viewer), token_for(team.editor)
+
+    def vanish_then_emit() -> int:
+        Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+        return emit(team.workspace.pk, 1)[0]
+
+    async def body() -> None:
+        gone = [connect(team.workspace.pk, token=removed) for _ in range(2)]
+        stays = [connect(team.workspace.pk, token=kept) for _ in range(2)]
+        for comm in [*gone, *stays]:
+            await opened(comm)
+        pk = await database_sync_to_async(vanish_then_emit)()
+        for comm in gone:
+            assert await comm.receive_output(timeout=2) == {
+                "type": "websocket.close",
+                "code": 4403,
+            }
+        for comm in stays:
+            assert (await receive(comm))["id"] == pk
+            await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_an_event_announced_while_a_socket_opens_is_sent_once(team: Any, monkeypatch: Any) -> None:
+    """An event committed (and announced) after the socket read where it continues from but
+    before it hands over to the room: its own catch-up sends it, once, in order."""
+    token = token_for(team.viewer)
+    committed: list[int] = []
+    starting_point = consumers._starting_point
+
+    def starting_point_then_an_event(**kwargs: Any) -> tuple[int, bool, int]:
+        found = starting_point(**kwargs)
+        committed.extend(emit(team.workspace.pk, 1))
+        return found
+
+    async def body() -> None:
+        # Another socket keeps the room open, so the announcement is heard and handed out.
+        other = connect(team.workspace.pk, token=token)
+        await opened(other)
+        monkeypatch.setattr(consumers, "_starting_point", starting_point_then_an_event)
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        assert (await receive(comm))["id"] == committed[0]
+        assert (await receive(other))["id"] == committed[0]
+        # Not sent twice: the next either gets is a later event.
+        [later] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert [(await receive(c))["id"] for c in (comm, other)] == [later, later]
+        await comm.disconnect()
+        await other.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_a_socket_slow_to_take_its_frames_holds_up_no_other(team: Any) -> None:
+    """Each socket sends from its own task: one whose sends wait (its connection's buffer full)
+    delays only itself, and is sent everything, in order, once it drains."""
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        slow, quick = (
+            connect(team.workspace.pk, token=token),
+            connect(team.workspace.pk, token=token),
+        )
+        await opened(slow)
+        [follower] = room_of(team.workspace.pk).sockets
+        assert isinstance(follower, consumers.WorkspaceConsumer)
+        slow_socket = follower
+        await opened(quick)
+        drained = asyncio.Event()
+        send = slow_socket.send
+
+        async def held_send(*args: Any, **kwargs: Any) -> None:
+            await drained.wait()
+            await send(*args, **kwargs)
+
+        slow_socket.send = held_send
+        ids = await database_sync_to_async(emit)(team.workspace.pk, 2)
+        assert [(await receive(quick))["id"] for _ in ids] == ids
+        assert await slow.receive_nothing(timeout=0.1)
+        drained.set()
+        assert [(await receive(slow))["id"] for _ in ids] == ids
+        await next_is_a_later_event(slow, team.workspace.pk)
+        await slow.disconnect()
+        await quick.disconnect()
+
+    async_to_sync(body)()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."), RuntimeError("a bug")],
+    ids=["layer unreachable", "anything else"],
+)
+def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
+    team: Any, monkeypatch: Any, failure: Exception
+) -> None:
+    """Its sockets would hear nothing more: they close and their pages reconnect (to a new
+    room) rather than stay open and silent."""
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        layer = get_channel_layer()
+        comms: list[WebsocketCommunicator] = [connect(team.workspace.pk, token=token)]
+        comms.append(connect(team.workspace.pk, token=token))
+        for comm in comms:
+            await opened(comm)
+        room = room_of(team.workspace.pk)
+        receive_from_layer = layer.receive
+
+        async def unreachable(channel: str) -> dict[str, Any]:
+            if channel == room.channel:
+                raise failure
+            message: dict[str, Any] = await receive_from_layer(channel)
+            return message
+
+        monkeypatch.setattr(layer, "receive", unreachable)
+        # The room's receive under way returns this; its next one finds the layer down.
+        await layer.send(room.channel, {"type": "nothing"})
+        for comm in comms:
+            assert await comm.receive_output(timeout=2) == {
+                "type": "websocket.close",
+                "code": CLOSE_TRY_AGAIN_LATER,
+            }
+        assert str(team.workspace.pk) not in hub._rooms
+        for comm in comms:
+            await comm.disconnect()
+        # A socket opened afterwards hears the workspace through a new room.
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        monkeypatch.undo()
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == pk
+        await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_a_socket_whose_connection_is_gone_is_sent_nothing_more_and_holds_up_no_other(
+    team: Any,
+) -> None:
+    """Its send fails (the client went away before its disconnect was read): the socket is
+    sent nothing more, the failure is its own (no task left failing), the others go on."""
+    token = token_for(team.viewer)
+
+    async def body() -> None:
+        gone, stays = (
+            connect(team.workspace.pk, token=token),
+            connect(team.workspace.pk, token=token),
+        )
+        await opened(gone)
+        [follower] = room_of(team.workspace.pk).sockets
+        assert isinstance(follower, consumers.WorkspaceConsumer)
+        await opened(stays)
+        # Both past their own catch-up once they have had an event.
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert [(await receive(c))["id"] for c in (gone, stays)] == [pk, pk]
+        tried: list[str] = []
+
+        async def disconnected(*args: Any, **kwargs: Any) -> None:
+            tried.append(kwargs.get("text_data", ""))
+            raise OSError("the client went away")
+
+        follower.send = disconnected
+        first, second = [
+            (await database_sync_to_async(emit)(team.workspace.pk, 1))[0] for _ in range(2)
+        ]
+        assert [(await receive(stays))["id"] for _ in range(2)] == [first, second]
+        assert len(tried) == 1 and follower.closing
+        await stays.disconnect()
+        await gone.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_a_socket_whose_room_fails_while_it_opens_is_accepted_then_told_to_try_again(
+    team: Any, monkeypatch: Any
+) -> None:
+    """Closed before its handshake was accepted, the browser would see an HTTP 403 and stop
+    for good; it is accepted, then closed with 1013, and its page reconnects."""
+    token = token_for(team.viewer)
+    join = hub.Room.join
+
+    async def join_then_fail(room: hub.Room, socket: hub.Follower) -> None:
+        await join(room, socket)
+        await socket.layer_lost(redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379."))
+
+    async def body() -> None:
+        monkeypatch.setattr(hub.Room, "join", join_then_fail)
+        comm = connect(team.workspace.pk, token=token)
+        connected, _ = await comm.connect(timeout=5)
+        assert connected
+        assert (await receive(comm))["type"] == "hello"
+        assert await comm.receive_output(timeout=2) == {
+            "type": "websocket.close",
+            "code": CLOSE_TRY_AGAIN_LATER,
+        }
+        await comm.disconnect()
+
+    async_to_sync(body)()
