@@ -73,9 +73,12 @@ test-postgres: install-test browser libreoffice oidc-provider litmus
 test: lint typecheck
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
-## bench: figures written to docs/benchmarks.md (never a pass/fail on timing)
+## bench: figures written to docs/benchmarks.md (never a pass/fail on timing); bench.inprocess,
+## cheap (about 30 s), only prints: the pages' CPU per request in one process, which the
+## hand-written sections of docs/benchmarks.md cite
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.inprocess
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.previews
