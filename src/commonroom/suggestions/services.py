@@ -438,14 +438,17 @@ def suggestions_follow_version(*, actor: User, document: Document, version: Vers
     outdated by it (audited, as ``actor``'s version's consequence). Open screens are told of
     those accepted and outdated before the audit rows, which stay the transaction's last."""
     # Both kinds in one read, oldest first: those accepted into the file and not yet in a
-    # version, and the open ones.
+    # version, and the open ones. Whether there are any is asked first, as ids: on most
+    # versions there are none, and that narrow read costs the ORM far less than the rows'.
+    to_follow = Suggestion.objects.filter(
+        Q(state=State.ACCEPTED, accepted_in__isnull=True) | Q(state=State.OPEN),
+        document=document,
+    )
+    ids = list(to_follow.values_list("pk", flat=True))
+    if not ids:
+        return
     followed = list(
-        Suggestion.objects.filter(
-            Q(state=State.ACCEPTED, accepted_in__isnull=True) | Q(state=State.OPEN),
-            document=document,
-        )
-        .select_related("version")
-        .order_by("created_at", "pk")
+        Suggestion.objects.filter(pk__in=ids).select_related("version").order_by("created_at", "pk")
     )
     accepted = [s for s in followed if s.state == State.ACCEPTED]
     if accepted:
