@@ -729,6 +729,7 @@ def _end_older(actor: User, document: Document, version: Version) -> None:
     open_ids = list(
         ApprovalRequest.objects.filter(document=document, state=RequestState.OPEN)
         .exclude(version_id=version.pk)
+        .order_by()
         .values_list("pk", flat=True)
     )
     if not open_ids:

@@ -117,6 +117,7 @@ def _recipients(
         .filter(who)
         .exclude(user_id=actor_id)
         .exclude(user_id__in=Notification.objects.filter(dedupe_key=key).values("recipient_id"))
+        .order_by()  # a set: not the default ordering, which joins the users for their address
         .values_list("user_id", "user__notification_settings__email")
     )
     return {int(pk): email == EmailChoice.IMMEDIATE for pk, email in rows}
@@ -195,7 +196,9 @@ def _notify(
         return []
     Notification.objects.bulk_create(new, ignore_conflicts=True)
     created = list(
-        Notification.objects.filter(pk__in=[n.pk for n in new]).values_list("pk", "recipient_id")
+        Notification.objects.filter(pk__in=[n.pk for n in new])
+        .order_by()
+        .values_list("pk", "recipient_id")
     )
     recipients = [r for _, r in created]
     _nudge(recipients)

@@ -143,7 +143,7 @@ def _comments_indexed(doc: Document) -> None:
     )
     # Their ids only: the rows of the few missing are read by ``_index_comment``, and a
     # document with hundreds of comments makes no instances for each new version.
-    for pk in live_comments_on(doc.pk).values_list("pk", flat=True):
+    for pk in live_comments_on(doc.pk).order_by().values_list("pk", flat=True):
         if str(pk) not in have:
             _index_comment(pk)
 

@@ -444,7 +444,7 @@ def suggestions_follow_version(*, actor: User, document: Document, version: Vers
         Q(state=State.ACCEPTED, accepted_in__isnull=True) | Q(state=State.OPEN),
         document=document,
     )
-    ids = list(to_follow.values_list("pk", flat=True))
+    ids = list(to_follow.order_by().values_list("pk", flat=True))
     if not ids:
         return
     followed = list(
