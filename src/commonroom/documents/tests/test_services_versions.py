@@ -388,3 +388,17 @@ def test_the_documents_row_alone_grants_what_the_full_read_grants(team, store):
     services.document_delete(actor=team.editor, doc_access=doc_access_for(team.editor, doc))
     with pytest.raises(NotFound):
         document_access(user=team.editor, related=False, **ids)
+
+
+def test_a_new_document_is_written_numbered_for_its_first_version_at_its_moment(team, store):
+    """A new document is written once, already at version 1, made at the moment its first
+    version is; a version after it moves its number and time as before."""
+    first = upload(team.editor, team.workspace, "minutes.txt", b"first")
+    doc = Document.objects.get(pk=first.document_id)
+    assert (first.number, doc.current_version_number) == (1, 1)
+    assert doc.created_at == doc.updated_at == first.created_at
+    second = upload(team.editor, team.workspace, "minutes.txt", b"second")
+    doc.refresh_from_db()
+    assert (second.number, doc.current_version_number) == (2, 2)
+    assert doc.updated_at == second.created_at > first.created_at
+    assert doc.created_at == first.created_at
