@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 
 from commonroom.cli import SERVING_POOL_SIZE
 
@@ -41,7 +42,8 @@ if (refusal := shared_state_refusal(workers=1)) is not None:
 from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from commonroom.accounts.selectors import uploader_id  # noqa: E402
+from commonroom.accounts.selectors import TOKEN_READ, TokenRead  # noqa: E402
+from commonroom.accounts.selectors import uploader as uploader_of  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit, UploadRoute, header  # noqa: E402
 from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
@@ -67,8 +69,15 @@ pool_connections(getattr(settings, "SQLITE_POOL_SIZE", 0))
 
 
 async def uploader(bearer: str, session_key: str) -> int | None:
-    """Who an upload's API token or session signs in, asked before its body is read."""
-    return await database_sync_to_async(uploader_id)(bearer=bearer, session_key=session_key)
+    """Who an upload's API token or session signs in, asked before its body is read. The
+    token's row read to decide it is handed to the request's own sign-in (``TokenRead``, in
+    this request's task only), which judges it again instead of reading it again."""
+    person_id, token = await database_sync_to_async(uploader_of)(
+        bearer=bearer, session_key=session_key
+    )
+    if token is not None:
+        TOKEN_READ.set(TokenRead(secret=bearer, token=token, at=time.monotonic()))
+    return person_id
 
 
 async def dav_uploader(scope: Scope) -> int | None:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
-from commonroom.accounts.selectors import token_authenticate
+from commonroom.accounts.selectors import token_authenticate, token_read_for
 from commonroom.core.exceptions import PermissionDenied
 from commonroom.core.request_info import client_ip
 
@@ -23,7 +23,9 @@ class TokenAuth(HttpBearer):
     """Personal access tokens; the acting user becomes ``request.user``."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = token_authenticate(token, ip=client_ip(request))
+        # The guard in front of an upload read this token's row a moment ago: judged again
+        # here, not read again.
+        found = token_authenticate(token, ip=client_ip(request), read=token_read_for(token))
         if found is None:
             return None
         if request.method not in SAFE_METHODS and not found.can_write:

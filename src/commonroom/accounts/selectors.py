@@ -192,11 +192,47 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def token_authenticate(raw: str, *, ip: str = "") -> ApiToken | None:
+@dataclass(frozen=True, slots=True)
+class TokenRead:
+    """An API token's row (with its person) as the guard in front of an upload read it, for
+    the request's own sign-in a moment later (:func:`token_read_for`): what ``secret`` matched,
+    and when (``time.monotonic()``)."""
+
+    secret: str
+    token: ApiToken
+    at: float
+
+
+# The token read by the guard in front of this request (``commonroom.asgi``), if any: set in
+# the request's own task, so seen by its view's thread and by no other request.
+TOKEN_READ: ContextVar[TokenRead | None] = ContextVar("commonroom_token_read", default=None)
+# How old the guard's read may be for the request's sign-in to take it instead of reading the
+# row again: the guard reads it just before the request reaches Django (before its body).
+TOKEN_READ_FRESH_SECONDS = 1.0
+
+
+def token_read_for(raw: str) -> ApiToken | None:
+    """The token row the guard in front of this request read for the secret ``raw``, when it
+    read one for that very secret within :data:`TOKEN_READ_FRESH_SECONDS`; else None (read it
+    again). Taken once: a second sign-in in the same request reads the row itself."""
+    read = TOKEN_READ.get()
+    if read is None:
+        return None
+    TOKEN_READ.set(None)
+    if time.monotonic() - read.at > TOKEN_READ_FRESH_SECONDS:
+        return None
+    if not hmac.compare_digest(read.secret.encode(), raw.encode()):
+        return None
+    return read.token
+
+
+def token_authenticate(raw: str, *, ip: str = "", read: ApiToken | None = None) -> ApiToken | None:
     """The active token ``raw`` stands for, or None. Records its last use. A right token whose
     owner may no longer use tokens (a guest no longer allowed them) raises :class:`TokenRefused`
-    with the sentence that says why (only to whoever holds the whole secret)."""
-    token = _token_matching(raw)
+    with the sentence that says why (only to whoever holds the whole secret). ``read``: the row
+    (with its person) this request has already read for ``raw`` (:func:`token_read_for`), judged
+    here as a row read now would be, instead of being read again."""
+    token = read if read is not None else _token_matching(raw)
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
     refusal = api_tokens_refusal(token.user)
@@ -319,24 +355,34 @@ def uploader_id(*, bearer: str = "", session_key: str = "", email: str | None = 
     identity provider's that the session records). With ``email`` (an app password sent with
     an address, as WebDAV's Basic sign-in does), the token counts only if it is that address's
     owner's. Nothing is recorded."""
+    return uploader(bearer=bearer, session_key=session_key, email=email)[0]
+
+
+def uploader(
+    *, bearer: str = "", session_key: str = "", email: str | None = None
+) -> tuple[int | None, ApiToken | None]:
+    """:func:`uploader_id`, with the token's row (and its person) read to decide it, when a
+    token was read (whatever it decided), for the request's own sign-in
+    (:class:`TokenRead`)."""
     token = _token_matching(bearer) if bearer else None
+    read = token
     if token is not None and email is not None and token.user.email.lower() != email.lower():
         token = None
     # Read with its person a moment ago: whether it still signs in is decided from that row,
     # as credentials_valid decides it, without reading it again.
     if token is not None and token.can_write and _token_signs_in(token):
-        return token.user_id
+        return token.user_id, read
     if not session_key:
-        return None
+        return None, read
     data = _sessions_data({session_key}).get(session_key) or {}
     try:
         user_id = int(data.get(SESSION_KEY, ""))
     except (TypeError, ValueError):
-        return None
+        return None, read
     if not credentials_valid([Credential(kind="session", key=session_key, user_id=user_id)]):
-        return None
+        return None, read
     user = User.objects.get(pk=user_id)
-    return None if second_factor_missing(user, data) else user_id
+    return (None if second_factor_missing(user, data) else user_id), read
 
 
 # Within a page's reading (:func:`people_read_once`), each person's row as

@@ -328,7 +328,8 @@ def _add_version(
             return existing, False
     if doc.sealed_version_id is not None:  # every new version comes here, under this lock
         raise Sealed.of(doc)
-    latest = doc.current_version_number
+    # A new document was made already numbered for this, its first version (document_upload).
+    latest = 0 if new_document else doc.current_version_number
     # The first and the last of this document's versions with these bytes, in one query: the
     # last is the latest when the file is the latest's; the first is the one it is identical to.
     same = (
@@ -370,10 +371,13 @@ def _add_version(
         while_locked_by=held.holder if held is not None else None,
         while_locked_in=held.app[:60] if held is not None else "",
         while_locked_since=held.since if held is not None else None,
+        # A new document's first version is made at the moment the document is.
+        **({"created_at": doc.updated_at} if new_document else {}),
     )
-    doc.current_version_number = number
-    doc.updated_at = version.created_at
-    doc.save(update_fields=["current_version_number", "updated_at"])
+    if not new_document:  # a new one was written with its number and time (document_upload)
+        doc.current_version_number = number
+        doc.updated_at = version.created_at
+        doc.save(update_fields=["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
     # Search, notifications, previews, live, suggestions and approvals follow it, in this
@@ -432,8 +436,17 @@ def document_upload(
         doc = _live_document_named(access, folder, name)
         created_doc = doc is None
         if doc is None:
+            # Numbered for the version made next in this transaction (nobody sees it before),
+            # so that it is written once, not written and then updated.
+            now = timezone.now()
             doc = Document.objects.create(
-                workspace=access.workspace, folder=folder, name=name, created_by=actor
+                workspace=access.workspace,
+                folder=folder,
+                name=name,
+                created_by=actor,
+                created_at=now,
+                updated_at=now,
+                current_version_number=1,
             )
         version, _ = _add_version(
             actor=actor,

@@ -141,9 +141,11 @@ def _comments_indexed(doc: Document) -> None:
             "object_id", flat=True
         )
     )
-    for comment in live_comments_on(doc.pk):
-        if str(comment.pk) not in have:
-            index_comment(comment)
+    # Their ids only: the rows of the few missing are read by ``_index_comment``, and a
+    # document with hundreds of comments makes no instances for each new version.
+    for pk in live_comments_on(doc.pk).order_by().values_list("pk", flat=True):
+        if str(pk) not in have:
+            _index_comment(pk)
 
 
 def index_documents(documents: Iterable[Document]) -> None:
@@ -160,9 +162,14 @@ def _shown(item: Any) -> str:
 def index_comment(comment: Comment, *, also: str = "") -> None:
     """The comment's entry; ``also``: more words it is found by (a suggestion's passage and
     suggested text, for the comment opening its thread)."""
-    found = comment_find(comment.pk)
+    _index_comment(comment.pk, also=also)
+
+
+def _index_comment(pk: Any, *, also: str = "") -> None:
+    """:func:`index_comment` of the comment whose id is ``pk``, read as it is now."""
+    found = comment_find(pk)
     if found is None or found.is_deleted or found.document.in_trash:
-        remove_for(Kind.COMMENT, comment.pk)
+        remove_for(Kind.COMMENT, pk)
         return
     _write(
         Kind.COMMENT,

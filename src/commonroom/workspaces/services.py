@@ -99,6 +99,7 @@ def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
     role = (
         Membership.objects.filter(current_q(), workspace=ws, user=actor)
+        .order_by()  # one row at most: no need for the default ordering's join on users
         .values_list("role", flat=True)
         .first()
     )
@@ -113,7 +114,7 @@ def workspace_lock(*, workspace_id: Any) -> None:
     one workspace's events commit in id order; search's late writes, such as a preview's words,
     queue on it behind the workspace's changes). A workspace that does not exist locks
     nothing."""
-    list(Workspace.objects.select_for_update().filter(pk=workspace_id).values_list("pk"))
+    list(Workspace.objects.select_for_update().filter(pk=workspace_id).order_by().values_list("pk"))
 
 
 def _clean_name(name: str) -> str:

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from commonroom.notifications import services
-from commonroom.notifications.models import Kind, Notification, NotificationSettings
+from commonroom.notifications.models import Follow, Kind, Notification, NotificationSettings
 from commonroom.notifications.tests.factories import make_notification, post_comment
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import upload_document
@@ -241,3 +241,28 @@ def test_a_mention_by_address_is_emailed_and_digested_by_name(
     [digest] = mail.outbox
     assert "mentioned you on minutes.docx" in digest.body
     assert "@example.org" not in digest.body
+
+
+def test_a_new_version_emails_at_once_only_the_followers_who_asked_and_are_members(
+    team, doc, django_capture_on_commit_callbacks
+):
+    """Who is told of a new version, and who of them by email straight away, is read with the
+    followers in one query: each follower's own setting counts, and a follower who has left the
+    workspace gets neither."""
+    for person in (team.viewer, team.commenter, team.editor):
+        Follow.objects.create(user=person, document=doc)
+    NotificationSettings.objects.create(user=team.viewer, email="immediate")
+    NotificationSettings.objects.create(user=team.editor, email="immediate")
+    Membership.objects.filter(user=team.editor).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_document(team.workspace, team.manager, name="minutes.docx", content=b"v2")
+    version = doc.versions.get(number=2)
+    told = dict(
+        Notification.objects.filter(dedupe_key=f"version:{version.pk}").values_list(
+            "recipient__email", "kind"
+        )
+    )
+    assert told == {"viewer@example.org": Kind.NEW_VERSION, "sam@example.org": Kind.NEW_VERSION}
+    assert [m.to for m in mail.outbox] == [["viewer@example.org"]]
+    assert Notification.objects.get(recipient=team.viewer).emailed_at is not None
+    assert Notification.objects.get(recipient=team.commenter).emailed_at is None

@@ -598,3 +598,20 @@ def test_the_title_index_follows_every_write(team):
         )
         cursor.execute("SELECT COUNT(*) FROM search_title_fts WHERE search_title_fts MATCH 'rota'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_new_version_puts_back_a_live_comment_missing_from_the_index(team):
+    """Every live comment on a document has its entry once a version is added, a deleted one
+    none: a comment whose entry went missing is indexed again, as it reads now."""
+    doc = upload(team.editor, team.workspace, "Rota.txt", b"a").document
+    kept = comment(team.commenter, doc, "Rota for Christmas?")
+    gone = comment(team.commenter, doc, "Rota for Easter?")
+    comments.comment_delete(
+        actor=team.commenter, doc_access=doc_access_for(team.commenter, doc), comment_id=gone.pk
+    )
+    SearchEntry.objects.filter(kind="comment").delete()
+    new_version(team.editor, doc, b"v2")
+    assert list(SearchEntry.objects.filter(kind="comment").values_list("object_id", flat=True)) == [
+        str(kept.pk)
+    ]
+    assert [h.object_id for h in found(team.viewer, "christmas")] == [str(kept.pk)]

@@ -35,8 +35,8 @@ WS = "/Weekly budget meeting"
 # PostgreSQL the search entry's vector is written by the statement that writes the entry. Over
 # an existing document, whether a lock holds it is one read of the workspace's live locks when
 # it holds none (``selectors.document_locks``), not the names of the folder's children first.
-NEW_NAME = {"sqlite": 34, "postgresql": 34}
-EXISTING = {"sqlite": 50, "postgresql": 50}
+NEW_NAME = {"sqlite": 33, "postgresql": 33}
+EXISTING = {"sqlite": 46, "postgresql": 46}
 
 
 @pytest.fixture
