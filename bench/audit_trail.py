@@ -123,7 +123,8 @@ def _batches(out: Any, plan: dict[str, Any]) -> None:
     from commonroom.audit.services import HASHED_FIELDS, audit_key, event_hash
 
     key = audit_key()
-    rng = random.Random(20261205)
+    rng = random.Random()
+    rng.setstate(plan["rng"])  # where the parent's left off: the same trail as one process made
     people, documents = plan["people"], plan["documents"]
     actions = [a for a, weight in ACTIONS for _ in range(weight)]
     start, span, workspace = plan["start"], plan["span"], plan["workspace"]
@@ -166,12 +167,26 @@ def _batches(out: Any, plan: dict[str, Any]) -> None:
         busy += time.perf_counter() - h0
         out.put(rows)
         done += batch
-    out.put(("end", seq, prev, r.created_at, busy))
+    out.put(("end", seq, prev, r.created_at if done else plan["start"], busy))
     out.close()
     out.join_thread()
     # Leave without Django's or the database driver's clean-up: the connection this process
     # was forked with is the parent's, which is still using it.
     os._exit(0)
+
+
+def _next_batch(queue: Any, maker: Any) -> Any:
+    """The next batch the hashing process has made; a clear stop if it died without one."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except queues.Empty:
+            if not maker.is_alive():
+                raise SystemExit(
+                    f"the process making the trail's rows stopped (exit code {maker.exitcode})"
+                ) from None
 
 
 def seed(password: str) -> dict[str, Any]:
@@ -210,6 +225,7 @@ def seed(password: str) -> dict[str, Any]:
         "postgres": postgres,
         "seq": head.seq,
         "hash": head.hash,
+        "rng": rng.getstate(),
     }
     fork = multiprocessing.get_context("fork")
     queue: Any = fork.Queue(maxsize=4)
@@ -219,7 +235,7 @@ def seed(password: str) -> dict[str, Any]:
     with transaction.atomic(), connection.cursor() as cursor:
         done = 0
         while True:
-            rows = queue.get()
+            rows = _next_batch(queue, maker)
             if rows[0] == "end":
                 _, seq, prev, last_at, hashing = rows
                 break

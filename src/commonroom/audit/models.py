@@ -109,9 +109,13 @@ class AuditChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default=GENESIS_HASH)
     key_id = models.CharField(max_length=16)
-    # The time of the chain's last event: the next is never given an earlier one, so within a
-    # chain time order is id order and a date window is an id range (``audit.selectors``).
+    # The latest time the chain has recorded, and whether every row's time is at or after the
+    # time of the row before it: while it is, time order is id order and a date window of the
+    # chain is an id range (``audit.selectors.audit_events``). A clock a moment behind another
+    # server's is absorbed (``audit.services.CLOCK_SKEW``); one set back further, or a row
+    # written under a clock set forward, turns it off for good (decision 45).
     last_at = models.DateTimeField(null=True, blank=True)
+    times_in_order = models.BooleanField(default=True)
 
     def __str__(self) -> str:
         return f"audit chain {self.chain} head #{self.seq}"

@@ -44,10 +44,11 @@ def audit_events(
     Callers must have asked the workspace abilities (``view_audit``) or be an administrator.
     Each filter has an index that leads with the workspace (or the document) and ends in the
     order the trail is read in (``AuditEvent.Meta.indexes``), so a page is found without
-    reading the trail. A workspace's date window is first turned into the ids where it starts
-    and ends (two probes of ``audit_ws_time``, asked here): a chain's times never go back
-    (``audit.services._append``), so the window's events are the ids between. The dates are
-    still compared row by row inside that range.
+    reading the trail. A workspace's date window, while its chain's times are in order
+    (``AuditChainHead.times_in_order``, asked here), is first turned into the ids where it
+    starts and ends (a probe of ``audit_ws_time`` each, asked here) and read as the ids
+    between, the dates still compared row by row; a chain whose times are out of order is
+    read by time alone, reading back through every newer event (decision 45).
     """
     qs = AuditEvent.objects.all()
     if workspace_id is not None:
@@ -63,20 +64,30 @@ def audit_events(
     if filters.action:
         qs = qs.filter(action=filters.action)
     tz = timezone.get_current_timezone()
+    by_ids = (filters.date_from or filters.date_to) and _times_in_order(workspace_id)
     if filters.date_from:
         since = datetime.combine(filters.date_from, time.min, tzinfo=tz)
         qs = qs.filter(created_at__gte=since)
-        if workspace_id is not None:
+        if by_ids:
             qs = _from_id(qs, _window_edge(workspace_id, created_at__gte=since), "id__gte")
     if filters.date_to:
         until = datetime.combine(filters.date_to, time.max, tzinfo=tz)
         qs = qs.filter(created_at__lte=until)
-        if workspace_id is not None:
+        if by_ids:
             qs = _from_id(qs, _window_edge(workspace_id, created_at__lte=until), "id__lte")
     return qs.order_by("-id")
 
 
-def _window_edge(workspace_id: uuid.UUID, **bound: datetime) -> int | None:
+def _times_in_order(workspace_id: uuid.UUID | None) -> bool:
+    """Whether the workspace's chain has every row's time at or after the row before's (a
+    chain with no head yet has no rows). The administrators' whole trail is many chains."""
+    if workspace_id is None:
+        return False
+    head = AuditChainHead.objects.filter(pk=chain_key(workspace_id))
+    return head.values_list("times_in_order", flat=True).first() is not False
+
+
+def _window_edge(workspace_id: uuid.UUID | None, **bound: datetime) -> int | None:
     """The id of the workspace's first event at or after a time (``created_at__gte``), or its
     last at or before one (``created_at__lte``): one probe of the ``audit_ws_time`` index."""
     (lookup,) = bound

@@ -194,17 +194,40 @@ def _write(event: AuditEvent) -> AuditEvent:
 def _append(event: AuditEvent, chain: str) -> AuditEvent:
     head = _locked_head(chain)
     event.seq = head.seq + 1
-    # Never before the chain's last event, even if the clock is set back: a chain's times
-    # then run in id order, which is what finds a date window by two index probes.
-    now = timezone.now()
-    event.created_at = now if head.last_at is None else max(now, head.last_at)
+    moved: dict[str, Any] = {}
+    event.created_at = _chain_time(head, timezone.now(), moved)
     event.prev_hash = head.hash
     event.hash = event_hash(event)
     event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=chain).update(
-        seq=event.seq, hash=event.hash, last_at=event.created_at
-    )
+    AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash, **moved)
     return event
+
+
+# How far behind the chain's latest time a row's clock may be and still be recorded at that
+# time: two servers' clocks a moment apart (each kept by NTP) write one chain. Further back is
+# recorded as the clock says, and the chain's times are no longer in order (decision 45).
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def _chain_time(head: AuditChainHead, now: datetime, moved: dict[str, Any]) -> datetime:
+    """The time a new row of ``head``'s chain is recorded at; what the head's update must
+    change is put in ``moved`` (its latest time, and whether its times are still in order)."""
+    last = head.last_at
+    if last is None or now >= last:
+        moved["last_at"] = now
+        return now
+    if last - now <= CLOCK_SKEW:
+        return last  # no earlier than the row before: the chain stays in order
+    if head.times_in_order:
+        moved["times_in_order"] = False
+        log.warning(
+            "The clock is %s behind the latest time recorded in audit chain %s: the row is "
+            "recorded at the clock's time, and this trail's date windows are now read by time "
+            "alone (slower on a long trail).",
+            last - now,
+            head.chain,
+        )
+    return now
 
 
 READING_WINDOW = timedelta(minutes=10)

@@ -161,12 +161,31 @@ def test_removed_newest_old_rows_are_refused(old_trail):
         migrate(AFTER)
 
 
-def test_after_the_move_each_head_takes_the_time_of_its_chains_last_row(old_trail):
-    """Migration 0011: the heads written before it learn their chain's last time, so the next
-    row of a chain moved with rows from the past is never given an earlier one."""
+def test_after_the_move_each_head_learns_its_chains_latest_time_and_order(old_trail):
+    """Migration 0011: the heads written before it learn their chain's latest time and
+    whether its rows' times are in order; a chain with a row timed before the row before it
+    (a clock stepped back while it was written) is marked out of order."""
     migrate(latest())
     heads = dict(AuditChainHead.objects.values_list("chain", "last_at"))
     assert heads[str(WS_A)] == datetime(2026, 11, 1, 9, 9, tzinfo=UTC)
     assert heads[str(WS_B)] == datetime(2026, 11, 1, 9, 7, tzinfo=UTC)
     system_last = AuditEvent.objects.filter(workspace_id__isnull=True).latest("seq")
     assert heads[SYSTEM_CHAIN] == system_last.created_at
+    assert set(
+        AuditChainHead.objects.filter(times_in_order=True).values_list("chain", flat=True)
+    ) == {
+        str(WS_A),
+        str(WS_B),
+        SYSTEM_CHAIN,
+    }
+
+    migrate([("audit", "0010_trail_page_indexes")])
+    # WS_B's last row timed before the one before it, as a clock stepped back would write it.
+    last_b = AuditEvent.objects.filter(workspace_id=WS_B).order_by("id").last()
+    assert last_b is not None
+    AuditEvent.objects.filter(pk=last_b.pk).update(
+        created_at=datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    )
+    migrate(latest())
+    in_order = dict(AuditChainHead.objects.values_list("chain", "times_in_order"))
+    assert in_order == {str(WS_A): True, str(WS_B): False, SYSTEM_CHAIN: True}

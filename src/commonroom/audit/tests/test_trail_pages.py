@@ -276,33 +276,90 @@ def test_a_row_shows_what_the_template_filters_showed(team, manager):
     assert "<span>\N{EN DASH}</span>" in html
 
 
-def test_a_clock_set_back_never_puts_an_event_before_the_one_before_it(team):
-    """Times in a chain never go back, whatever the clock says: a date window is then an id
-    range (``audit.selectors.audit_events``)."""
-    from datetime import UTC, datetime, timedelta
-    from unittest import mock
-
-    add_events(team, 1)
-    last = AuditEvent.objects.filter(workspace_id=team.workspace.pk).latest("id").created_at
-    earlier = last - timedelta(hours=2)
-    with mock.patch("commonroom.audit.services.timezone.now", return_value=earlier):
-        add_events(team, 2)
-    later = datetime.now(UTC) + timedelta(days=1)
-    with mock.patch("commonroom.audit.services.timezone.now", return_value=later):
-        add_events(team, 1)
-    times = list(
+def _chain_times(team) -> list:
+    return list(
         AuditEvent.objects.filter(workspace_id=team.workspace.pk)
         .order_by("id")
         .values_list("created_at", flat=True)
     )
-    assert times == sorted(times)
-    assert times[-3:] == [last, last, later]
+
+
+def _head(team):
+    from commonroom.audit.models import AuditChainHead, chain_key
+
+    return AuditChainHead.objects.get(pk=chain_key(team.workspace.pk))
+
+
+def _record_at(team, moment, label: str):
+    from unittest import mock
+
+    with mock.patch("commonroom.audit.services.timezone.now", return_value=moment):
+        return audit_record(
+            action=Action.DOCUMENT_VIEWED,
+            actor=team.editor,
+            workspace_id=team.workspace.pk,
+            target_label=label,
+        )
+
+
+def _window(team, day) -> set[str]:
+    from commonroom.audit.selectors import AuditFilter
+
+    events = audit_events(
+        workspace_id=team.workspace.pk, filters=AuditFilter(date_from=day, date_to=day)
+    )
+    return set(events.values_list("target_label", flat=True))
+
+
+def test_a_clock_a_moment_behind_records_the_row_at_the_chains_latest_time(team):
+    """Two servers' clocks a moment apart write one chain: the row is recorded no earlier than
+    the row before it, and the chain stays in time order."""
+    from datetime import timedelta
+
+    add_events(team, 1)
+    last = _chain_times(team)[-1]
+    _record_at(team, last - timedelta(seconds=1), "a moment behind")
+    assert _chain_times(team)[-1] == last
+    assert _head(team).times_in_order
     assert audit_verify().ok
 
 
+def test_a_clock_set_back_further_is_recorded_as_it_says_and_windows_read_by_time(team, caplog):
+    """A clock stepped back by more than CLOCK_SKEW: the row keeps the clock's time, the chain
+    is marked out of order (a warning says so), and a day's window still holds every row of
+    that day, read by time alone."""
+    from datetime import UTC, date, datetime
+
+    a = _record_at(team, datetime(2027, 3, 1, 10, 0, 30, tzinfo=UTC), "A")
+    b = _record_at(team, datetime(2027, 3, 1, 10, 0, 5, tzinfo=UTC), "B")
+    _record_at(team, datetime(2027, 3, 2, 9, 0, tzinfo=UTC), "C")
+    assert b.created_at < a.created_at
+    assert not _head(team).times_in_order
+    assert "behind the latest time recorded" in caplog.text
+    assert _window(team, date(2027, 3, 1)) == {"A", "B"}
+    assert _window(team, date(2027, 3, 2)) == {"C"}
+    assert audit_verify().ok
+
+
+def test_one_row_under_a_clock_set_forward_does_not_move_the_rows_after_it(team):
+    """A row written while the clock was years ahead: the rows after it keep their own time
+    (they are not recorded at that future time), and today's window holds them."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    _record_at(team, datetime(2036, 1, 1, 9, 0, tzinfo=UTC), "ahead")
+    now = timezone.now()
+    later = _record_at(team, now, "now")
+    assert later.created_at == now
+    assert not _head(team).times_in_order
+    assert "now" in _window(team, timezone.localdate(now))
+
+
 def test_a_date_window_is_found_by_two_probes_then_one_index_range(team):
-    """A window's edges are each one probe of ``audit_ws_time``, in its order; its page is then
-    one range of ``audit_ws_page`` in the trail's order, however many events are newer."""
+    """In a chain whose times are in order, a window's edges are each one probe of
+    ``audit_ws_time``, in its order; its page is then one range of ``audit_ws_page`` in the
+    trail's order, however many events are newer."""
     import datetime as dt
 
     from commonroom.audit.selectors import AuditFilter
@@ -314,10 +371,12 @@ def test_a_date_window_is_found_by_two_probes_then_one_index_range(team):
     window = AuditFilter(date_from=today - dt.timedelta(days=1), date_to=today)
     with CaptureQueriesContext(connection) as probes:
         events = audit_events(workspace_id=team.workspace.pk, filters=window)
-    assert len(probes.captured_queries) == 2
+    # Whether the chain's times are in order (its head, by primary key), then the two edges.
+    assert len(probes.captured_queries) == 3
+    assert "times_in_order" in probes.captured_queries[0]["sql"]
     plans = []
     with connection.cursor() as cursor:
-        for query in probes.captured_queries:
+        for query in probes.captured_queries[1:]:
             cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
             plans.append(" / ".join(str(row[-1]) for row in cursor.fetchall()))
         for plan in plans:
