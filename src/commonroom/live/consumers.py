@@ -241,10 +241,12 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
                 self.last_id = event.pk
 
     async def layer_lost(self, exc: BaseException) -> None:
-        """The channel layer stopped answering the room this socket hears its workspace from:
-        close with 1013, as a socket whose own receive fails is (outage.py); its page reconnects
-        and asks for what it missed. A socket still opening is closed by its own handshake once
-        accepted (closed before, the browser would see an HTTP 403 and give up)."""
+        """The room this socket hears its workspace from cannot hand it its events: the channel
+        layer stopped answering it, or its read of an announced event failed even when asked
+        again (hub.Room.hand_out). Close with 1013, as a socket whose own receive fails is
+        (outage.py); its page reconnects and asks for what it missed. A socket still opening is
+        closed by its own handshake once accepted (closed before, the browser would see an HTTP
+        403 and give up)."""
         if not self.following:
             self.room_lost = exc
             return

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # How long a socket's own catch-up question waits for others asked with it (sockets opening
 # together, pages reconnecting after a restart), to be answered by one read.
 GATHER_SECONDS = 0.002
+# How long a room waits before asking again when its read for an announcement fails (then it
+# closes the sockets left without the event: Room.hand_out).
+READ_RETRY_WAITS = (0.05, 0.25)
 
 Question = tuple[int, Credential, int, "asyncio.Future[Batch]"]
 _waiting: dict[str, list[Question]] = {}
@@ -190,10 +193,40 @@ class Room:
                 return
             if message.get("type") != "live.event":
                 continue
+            await self.hand_out(int(message.get("id", 0)))
+
+    async def hand_out(self, event_id: int) -> None:
+        """:meth:`announced`, asked again after a short wait if its read fails (a database
+        hiccup: "database is locked"); if it still fails, the sockets that have not had the
+        event are closed with 1013, as a socket whose catch-up fails would end: their pages
+        reconnect and ask for what they missed (``after=``), rather than stay open and silent
+        until a later event. The room goes on for the others and for later events."""
+        for wait in (*READ_RETRY_WAITS, None):
             try:
-                await self.announced(int(message.get("id", 0)))
-            except Exception:  # a database hiccup must not end the workspace's live updates
-                log.exception("live: could not hand event %s to its sockets", message.get("id"))
+                await self.announced(event_id)
+                return
+            except Exception as exc:
+                if wait is not None:
+                    log.warning(
+                        "live: could not read event %s for its sockets (%s: %s); asking again",
+                        event_id,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+                log.exception(
+                    "live: could not read event %s for its sockets; closing those without it "
+                    "with 1013",
+                    event_id,
+                )
+                for socket in list(self.sockets):
+                    if (
+                        socket.following
+                        and not socket.closing
+                        and max(socket.last_id, socket.handed) < event_id
+                    ):
+                        _spawn(socket.layer_lost(exc))
 
     async def announced(self, event_id: int) -> None:
         """Hand every socket that has not had ``event_id`` the events after its last one, as

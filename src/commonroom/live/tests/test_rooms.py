@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 
 from commonroom.live import consumers, hub
 from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER
@@ -287,5 +288,76 @@ def test_a_socket_whose_room_fails_while_it_opens_is_accepted_then_told_to_try_a
             "code": CLOSE_TRY_AGAIN_LATER,
         }
         await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+@pytest.mark.parametrize("failures", [1, 2], ids=["fails once", "fails twice"])
+def test_an_event_whose_read_fails_for_a_moment_is_read_again_and_sent(
+    team: Any, monkeypatch: Any, failures: int
+) -> None:
+    """A database hiccup ("database is locked") on the room's read: it asks again shortly and
+    the socket is sent the event, open as before."""
+    token = token_for(team.viewer)
+    read = hub._read
+    failed: list[int] = []
+
+    def flaky(**kwargs: Any) -> Any:
+        if len(failed) < failures:
+            failed.append(1)
+            raise OperationalError("database is locked")
+        return read(**kwargs)
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        [first] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == first
+        monkeypatch.setattr(hub, "_read", flaky)
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == pk
+        assert len(failed) == failures
+        await next_is_a_later_event(comm, team.workspace.pk)
+        await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_sockets_left_without_an_event_whose_read_keeps_failing_close_to_catch_up(
+    team: Any, monkeypatch: Any
+) -> None:
+    """The read still fails when asked again: the sockets that have not had the event close
+    with 1013 (not left open and silent); a page reconnecting with after= is sent it, and
+    the workspace's later events."""
+    token = token_for(team.viewer)
+    read = hub._read
+    reads: list[int] = []
+
+    def broken(**kwargs: Any) -> Any:
+        reads.append(1)
+        raise OperationalError("database is locked")
+
+    async def body() -> None:
+        comms = [connect(team.workspace.pk, token=token) for _ in range(2)]
+        for comm in comms:
+            await opened(comm)
+        [first] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert [(await receive(c))["id"] for c in comms] == [first, first]
+        monkeypatch.setattr(hub, "_read", broken)
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        for comm in comms:
+            assert await comm.receive_output(timeout=3) == {
+                "type": "websocket.close",
+                "code": CLOSE_TRY_AGAIN_LATER,
+            }
+        assert len(reads) == len(hub.READ_RETRY_WAITS) + 1
+        for comm in comms:
+            await comm.disconnect()
+        monkeypatch.setattr(hub, "_read", read)
+        again = connect(team.workspace.pk, token=token, after=first)
+        await opened(again)
+        assert (await receive(again))["id"] == pk
+        await next_is_a_later_event(again, team.workspace.pk)
+        await again.disconnect()
 
     async_to_sync(body)()
