@@ -16,9 +16,9 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
-from commonroom.live import consumers, hub
+from commonroom.live import consumers, hub, relay
 from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER
-from commonroom.live.services import workspace_group
+from commonroom.live.services import user_group, workspace_group
 from commonroom.live.tests.test_consumer import (
     connect,
     emit,
@@ -359,5 +359,50 @@ def test_sockets_left_without_an_event_whose_read_keeps_failing_close_to_catch_u
         assert (await receive(again))["id"] == pk
         await next_is_a_later_event(again, team.workspace.pk)
         await again.disconnect()
+
+    async_to_sync(body)()
+
+
+@pytest.mark.parametrize(
+    "where", ["starting point", "first catch-up"], ids=["before accepting", "after accepting"]
+)
+def test_sockets_that_fail_to_open_leave_their_room_and_groups(
+    team: Any, monkeypatch: Any, where: str
+) -> None:
+    """A database error after the socket joined its room (where it continues from, or its
+    first catch-up): Channels never calls its disconnect, so the socket leaves the room and
+    the groups it joined itself; the room, empty, is gone and its channel out of the
+    workspace's group. The handshake fails as it did."""
+    token = token_for(team.viewer)
+
+    def broken(**kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    async def broken_catch_up(**kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    async def body() -> None:
+        layer = get_channel_layer()
+        relayed = relay._state.sockets
+        if where == "starting point":
+            monkeypatch.setattr(consumers, "_starting_point", broken)
+        else:
+            monkeypatch.setattr(hub, "events_for", broken_catch_up)
+        for _ in range(3):
+            comm = connect(team.workspace.pk, token=token)
+            await comm.send_input({"type": "websocket.connect"})
+            with pytest.raises(OperationalError):
+                await asyncio.wait_for(comm.future, timeout=5)
+        assert str(team.workspace.pk) not in hub._rooms
+        assert not layer.groups.get(workspace_group(team.workspace.pk))
+        assert not layer.groups.get(user_group(team.viewer.pk))
+        assert relay._state.sockets == relayed
+        # The next socket opens a room of its own and hears the workspace.
+        monkeypatch.undo()
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == pk
+        await comm.disconnect()
 
     async_to_sync(body)()
