@@ -47,6 +47,8 @@ GATHER_SECONDS = 0.002
 # How long a room waits before asking again when its read for an announcement fails (then it
 # closes the sockets left without the event: Room.hand_out).
 READ_RETRY_WAITS = (0.05, 0.25)
+# How long a stopped room tries to take its channel out of the workspace's group.
+LEAVE_SECONDS = 5.0
 
 Question = tuple[int, Credential, int, "asyncio.Future[Batch]"]
 _waiting: dict[str, list[Question]] = {}
@@ -154,10 +156,14 @@ class Room:
         self.channel: str | None = None
         self.listening: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        # Its receive failed: it hears nothing more and takes no more sockets.
+        self.stopped = False
 
     def current(self) -> bool:
-        return self.loop is asyncio.get_running_loop() and (
-            self.listening is None or not self.listening.done()
+        return (
+            not self.stopped
+            and self.loop is asyncio.get_running_loop()
+            and (self.listening is None or not self.listening.done())
         )
 
     async def join(self, socket: Follower) -> None:
@@ -170,12 +176,33 @@ class Room:
                 self.channel = await self.layer.new_channel()
                 self.listening = self.loop.create_task(self.listen(self.channel))
         await self.layer.group_add(workspace_group(self.workspace_id), self.channel)
+        if self.stopped:  # its receive failed while this socket joined: out again
+            await self.leave_group()
 
     async def leave(self) -> None:
         if self.listening is not None:
             self.listening.cancel()
         if self.channel is not None:
             await self.layer.group_discard(workspace_group(self.workspace_id), self.channel)
+
+    async def leave_group(self) -> None:
+        """Take the room's channel out of the workspace's group, best effort: the layer may be
+        the thing that failed (then the membership expires on its own)."""
+        if self.channel is None:
+            return
+        try:
+            await asyncio.wait_for(
+                self.layer.group_discard(workspace_group(self.workspace_id), self.channel),
+                LEAVE_SECONDS,
+            )
+        except Exception as exc:
+            if not layer_unreachable(exc):
+                log.warning(
+                    "live: the room of workspace %s could not leave its group (%s: %s)",
+                    self.workspace_id,
+                    type(exc).__name__,
+                    exc,
+                )
 
     async def listen(self, channel: str) -> None:
         while True:
@@ -186,10 +213,15 @@ class Room:
                     log.exception("live: the room of workspace %s stopped", self.workspace_id)
                 # The layer is down (or failed otherwise): this room hears nothing more. Its
                 # sockets close with 1013 and their pages reconnect, to a new room.
+                self.stopped = True
                 if _rooms.get(self.workspace_id) is self:
                     del _rooms[self.workspace_id]
                 for socket in list(self.sockets):
                     _spawn(socket.layer_lost(exc))
+                # Its channel out of the workspace's group, if the layer lets it: on Redis
+                # every announcement would otherwise still be pushed to a channel nobody reads
+                # until the group's membership expires.
+                await self.leave_group()
                 return
             if message.get("type") != "live.event":
                 continue

@@ -215,6 +215,9 @@ def test_a_room_whose_layer_fails_closes_its_sockets_with_try_again_later(
                 "code": CLOSE_TRY_AGAIN_LATER,
             }
         assert str(team.workspace.pk) not in hub._rooms
+        # Its channel, which nothing reads any more, is out of the workspace's group (on Redis
+        # every announcement would still be pushed to it until the membership expired).
+        assert room.channel not in layer.groups.get(workspace_group(team.workspace.pk), {})
         for comm in comms:
             await comm.disconnect()
         # A socket opened afterwards hears the workspace through a new room.
@@ -403,6 +406,48 @@ def test_sockets_that_fail_to_open_leave_their_room_and_groups(
         await opened(comm)
         [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
         assert (await receive(comm))["id"] == pk
+        await comm.disconnect()
+
+    async_to_sync(body)()
+
+
+def test_a_room_whose_layer_is_down_still_closes_its_sockets_when_its_group_cannot_be_left(
+    team: Any, monkeypatch: Any
+) -> None:
+    """Leaving the group is best effort: the layer that failed the room's receive fails that
+    too (Redis down); the sockets are closed all the same and nothing is left failing."""
+    token = token_for(team.viewer)
+    down = redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+    async def body() -> None:
+        layer = get_channel_layer()
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        room = room_of(team.workspace.pk)
+        receive_from_layer = layer.receive
+        tried: list[str] = []
+
+        async def unreachable(channel: str) -> dict[str, Any]:
+            if channel == room.channel:
+                raise down
+            message: dict[str, Any] = await receive_from_layer(channel)
+            return message
+
+        async def discard_fails(group: str, channel: str) -> None:
+            tried.append(channel)
+            raise down
+
+        monkeypatch.setattr(layer, "receive", unreachable)
+        monkeypatch.setattr(layer, "group_discard", discard_fails)
+        await layer.send(room.channel, {"type": "nothing"})
+        assert await comm.receive_output(timeout=2) == {
+            "type": "websocket.close",
+            "code": CLOSE_TRY_AGAIN_LATER,
+        }
+        assert room.listening is not None
+        await asyncio.wait_for(room.listening, timeout=2)  # ended, without raising
+        assert tried == [room.channel]
+        assert str(team.workspace.pk) not in hub._rooms
         await comm.disconnect()
 
     async_to_sync(body)()
