@@ -6,6 +6,7 @@ member and its credential signs them in), however the announcements and its own 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -451,3 +452,51 @@ def test_a_room_whose_layer_is_down_still_closes_its_sockets_when_its_group_cann
         await comm.disconnect()
 
     async_to_sync(body)()
+
+
+def test_on_redis_a_room_whose_receive_fails_leaves_the_workspaces_group(
+    team: Any, monkeypatch: Any, settings: Any, redis_url: str
+) -> None:
+    """On Redis the group is a set kept in Redis: a stopped room's channel taken out of it, so
+    announcements are no longer pushed to a channel nobody reads."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
+    token = token_for(team.viewer)
+    client = redis.Redis.from_url(redis_url)
+
+    async def body() -> None:
+        layer = get_channel_layer()
+        key = layer._group_key(workspace_group(team.workspace.pk))
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        room = room_of(team.workspace.pk)
+        assert room.channel is not None
+        assert client.zscore(key, room.channel) is not None
+        receive_from_layer = layer.receive
+
+        async def failing(channel: str) -> dict[str, Any]:
+            if channel == room.channel:
+                raise RuntimeError("a bug")
+            message: dict[str, Any] = await receive_from_layer(channel)
+            return message
+
+        monkeypatch.setattr(layer, "receive", failing)
+        await layer.send(room.channel, {"type": "nothing"})
+        assert await comm.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": CLOSE_TRY_AGAIN_LATER,
+        }
+        assert room.listening is not None
+        await asyncio.wait_for(room.listening, timeout=5)
+        assert client.zscore(key, room.channel) is None
+        await comm.disconnect()
+        await layer.flush()
+
+    try:
+        async_to_sync(body)()
+    finally:
+        client.close()
