@@ -288,7 +288,7 @@ class Room:
             elif socket.user_id not in members:
                 batch = Batch(allowed=False, events=[], last_id=after)
             elif not complete:
-                _spawn(socket.catch_up())  # more than one read replays: asked alone
+                _spawn(_catch_up(socket))  # more than one read replays: asked alone
                 continue
             else:
                 # Sockets that saw the same last event share one answer (and one message per
@@ -316,6 +316,17 @@ def _spawn(work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     _delivering.add(task)  # held until done, so it is never collected mid-flight
     task.add_done_callback(_delivering.discard)
+
+
+async def _catch_up(socket: Follower) -> None:
+    """A socket's catch-up asked alone by its room: if it fails, the socket closes with 1013
+    and its page reconnects and catches up, rather than the failure dying with its task and
+    the socket staying open and silent."""
+    try:
+        await socket.catch_up()
+    except Exception as exc:
+        log.exception("live: a socket's catch-up on workspace %s failed", socket.workspace_id)
+        await socket.layer_lost(exc)
 
 
 async def follow(socket: Follower) -> None:

@@ -17,7 +17,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 
-from commonroom.live import consumers, hub, relay
+from commonroom.live import consumers, hub, relay, selectors
 from commonroom.live.outage import CLOSE_TRY_AGAIN_LATER
 from commonroom.live.services import user_group, workspace_group
 from commonroom.live.tests.test_consumer import (
@@ -500,3 +500,30 @@ def test_on_redis_a_room_whose_receive_fails_leaves_the_workspaces_group(
         async_to_sync(body)()
     finally:
         client.close()
+
+
+def test_a_socket_too_far_behind_whose_own_catch_up_fails_closes_to_catch_up(
+    team: Any, monkeypatch: Any
+) -> None:
+    """More missed than one read replays: the room has the socket ask alone; if that read
+    fails the socket closes with 1013 (its page reconnects), not left open and silent."""
+    token = token_for(team.viewer)
+
+    async def broken(**kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    async def body() -> None:
+        comm = connect(team.workspace.pk, token=token)
+        await opened(comm)
+        [first] = await database_sync_to_async(emit)(team.workspace.pk, 1)
+        assert (await receive(comm))["id"] == first
+        monkeypatch.setattr(selectors, "CATCH_UP_LIMIT", 1)
+        monkeypatch.setattr(hub, "events_for", broken)
+        await database_sync_to_async(emit)(team.workspace.pk, 3)
+        assert await comm.receive_output(timeout=3) == {
+            "type": "websocket.close",
+            "code": CLOSE_TRY_AGAIN_LATER,
+        }
+        await comm.disconnect()
+
+    async_to_sync(body)()
