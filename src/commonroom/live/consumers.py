@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -48,6 +49,8 @@ from commonroom.live.services import (
 )
 
 CLOSE_FORBIDDEN = 4403
+
+log = logging.getLogger(__name__)
 
 
 def _after(scope: dict[str, Any]) -> int | None:
@@ -143,7 +146,17 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         # Likewise a revocation of its credential: announced once joined, and before that
         # found by the first catch-up's check.
         self.in_room = True
-        await hub.follow(self)
+        try:
+            await hub.follow(self)
+            await self._open(credential)
+        except BaseException:
+            # Channels calls disconnect() only for a socket whose handshake returned: left in
+            # its room, a socket that failed here would keep the room (and its listening) for
+            # ever. Leave the room and the groups joined so far, then fail as before.
+            await self._release_failed_open()
+            raise
+
+    async def _open(self, credential: Credential) -> None:
         for group in (user_group(self.user_id), socket_credential_group(credential)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
@@ -164,6 +177,15 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
         # (after its starting point) this catch-up reads, as it reads the log after that.
         self.following = True
         await self.catch_up()
+
+    async def _release_failed_open(self) -> None:
+        """Best effort: a failure here (the layer down as well) must not hide the first."""
+        self.closing = True
+        try:
+            await self.disconnect(CLOSE_TRY_AGAIN_LATER)
+        except Exception as exc:
+            if not layer_unreachable(exc):
+                log.exception("live: a socket that failed to open could not leave its groups")
 
     async def disconnect(self, code: int) -> None:
         self.following = False
@@ -241,10 +263,12 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
                 self.last_id = event.pk
 
     async def layer_lost(self, exc: BaseException) -> None:
-        """The channel layer stopped answering the room this socket hears its workspace from:
-        close with 1013, as a socket whose own receive fails is (outage.py); its page reconnects
-        and asks for what it missed. A socket still opening is closed by its own handshake once
-        accepted (closed before, the browser would see an HTTP 403 and give up)."""
+        """The room this socket hears its workspace from cannot hand it its events: the channel
+        layer stopped answering it, or its read of an announced event failed even when asked
+        again (hub.Room.hand_out). Close with 1013, as a socket whose own receive fails is
+        (outage.py); its page reconnects and asks for what it missed. A socket still opening is
+        closed by its own handshake once accepted (closed before, the browser would see an HTTP
+        403 and give up)."""
         if not self.following:
             self.room_lost = exc
             return

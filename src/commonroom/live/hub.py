@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 # How long a socket's own catch-up question waits for others asked with it (sockets opening
 # together, pages reconnecting after a restart), to be answered by one read.
 GATHER_SECONDS = 0.002
+# How long a room waits before asking again when its read for an announcement fails (then it
+# closes the sockets left without the event: Room.hand_out).
+READ_RETRY_WAITS = (0.05, 0.25)
+# How long a stopped room tries to take its channel out of the workspace's group.
+LEAVE_SECONDS = 5.0
 
 Question = tuple[int, Credential, int, "asyncio.Future[Batch]"]
 _waiting: dict[str, list[Question]] = {}
@@ -151,10 +156,14 @@ class Room:
         self.channel: str | None = None
         self.listening: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
+        # Its receive failed: it hears nothing more and takes no more sockets.
+        self.stopped = False
 
     def current(self) -> bool:
-        return self.loop is asyncio.get_running_loop() and (
-            self.listening is None or not self.listening.done()
+        return (
+            not self.stopped
+            and self.loop is asyncio.get_running_loop()
+            and (self.listening is None or not self.listening.done())
         )
 
     async def join(self, socket: Follower) -> None:
@@ -167,12 +176,33 @@ class Room:
                 self.channel = await self.layer.new_channel()
                 self.listening = self.loop.create_task(self.listen(self.channel))
         await self.layer.group_add(workspace_group(self.workspace_id), self.channel)
+        if self.stopped:  # its receive failed while this socket joined: out again
+            await self.leave_group()
 
     async def leave(self) -> None:
         if self.listening is not None:
             self.listening.cancel()
         if self.channel is not None:
             await self.layer.group_discard(workspace_group(self.workspace_id), self.channel)
+
+    async def leave_group(self) -> None:
+        """Take the room's channel out of the workspace's group, best effort: the layer may be
+        the thing that failed (then the membership expires on its own)."""
+        if self.channel is None:
+            return
+        try:
+            await asyncio.wait_for(
+                self.layer.group_discard(workspace_group(self.workspace_id), self.channel),
+                LEAVE_SECONDS,
+            )
+        except Exception as exc:
+            if not layer_unreachable(exc):
+                log.warning(
+                    "live: the room of workspace %s could not leave its group (%s: %s)",
+                    self.workspace_id,
+                    type(exc).__name__,
+                    exc,
+                )
 
     async def listen(self, channel: str) -> None:
         while True:
@@ -183,17 +213,52 @@ class Room:
                     log.exception("live: the room of workspace %s stopped", self.workspace_id)
                 # The layer is down (or failed otherwise): this room hears nothing more. Its
                 # sockets close with 1013 and their pages reconnect, to a new room.
+                self.stopped = True
                 if _rooms.get(self.workspace_id) is self:
                     del _rooms[self.workspace_id]
                 for socket in list(self.sockets):
                     _spawn(socket.layer_lost(exc))
+                # Its channel out of the workspace's group, if the layer lets it: on Redis
+                # every announcement would otherwise still be pushed to a channel nobody reads
+                # until the group's membership expires.
+                await self.leave_group()
                 return
             if message.get("type") != "live.event":
                 continue
+            await self.hand_out(int(message.get("id", 0)))
+
+    async def hand_out(self, event_id: int) -> None:
+        """:meth:`announced`, asked again after a short wait if its read fails (a database
+        hiccup: "database is locked"); if it still fails, the sockets that have not had the
+        event are closed with 1013, as a socket whose catch-up fails would end: their pages
+        reconnect and ask for what they missed (``after=``), rather than stay open and silent
+        until a later event. The room goes on for the others and for later events."""
+        for wait in (*READ_RETRY_WAITS, None):
             try:
-                await self.announced(int(message.get("id", 0)))
-            except Exception:  # a database hiccup must not end the workspace's live updates
-                log.exception("live: could not hand event %s to its sockets", message.get("id"))
+                await self.announced(event_id)
+                return
+            except Exception as exc:
+                if wait is not None:
+                    log.warning(
+                        "live: could not read event %s for its sockets (%s: %s); asking again",
+                        event_id,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+                log.exception(
+                    "live: could not read event %s for its sockets; closing those without it "
+                    "with 1013",
+                    event_id,
+                )
+                for socket in list(self.sockets):
+                    if (
+                        socket.following
+                        and not socket.closing
+                        and max(socket.last_id, socket.handed) < event_id
+                    ):
+                        _spawn(socket.layer_lost(exc))
 
     async def announced(self, event_id: int) -> None:
         """Hand every socket that has not had ``event_id`` the events after its last one, as
@@ -223,7 +288,7 @@ class Room:
             elif socket.user_id not in members:
                 batch = Batch(allowed=False, events=[], last_id=after)
             elif not complete:
-                _spawn(socket.catch_up())  # more than one read replays: asked alone
+                _spawn(_catch_up(socket))  # more than one read replays: asked alone
                 continue
             else:
                 # Sockets that saw the same last event share one answer (and one message per
@@ -251,6 +316,17 @@ def _spawn(work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     _delivering.add(task)  # held until done, so it is never collected mid-flight
     task.add_done_callback(_delivering.discard)
+
+
+async def _catch_up(socket: Follower) -> None:
+    """A socket's catch-up asked alone by its room: if it fails, the socket closes with 1013
+    and its page reconnects and catches up, rather than the failure dying with its task and
+    the socket staying open and silent."""
+    try:
+        await socket.catch_up()
+    except Exception as exc:
+        log.exception("live: a socket's catch-up on workspace %s failed", socket.workspace_id)
+        await socket.layer_lost(exc)
 
 
 async def follow(socket: Follower) -> None:
