@@ -32,12 +32,14 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -219,3 +221,28 @@ class Prepared:
         if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
             raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
         return _Compiled(sql, params, slots, first.columns, first.converters)
+
+
+# --- model objects from a prepared query's rows -------------------------------------------------
+
+
+def columns_of(model: type[models.Model], prefix: str = "") -> list[str]:
+    """Every concrete field of ``model`` as ``values()`` names it, after ``prefix`` (a relation
+    followed: ``"author__"``): the columns :func:`instance_from` makes an object from. Listed
+    from ``_meta``, so a field added later is read too."""
+    return [f"{prefix}{field.attname}" for field in model._meta.concrete_fields]
+
+
+def instance_from(model: type[_M], row: Mapping[str, Any], prefix: str = "") -> _M | None:
+    """The ``model`` object a row's :func:`columns_of` columns hold, made by ``from_db`` as the
+    ORM makes it (``select_related`` too), or None when its primary key is NULL (a relation
+    followed through an outer join to no row)."""
+    fields = [field.attname for field in model._meta.concrete_fields]
+    values = [row[f"{prefix}{name}"] for name in fields]
+    if any(
+        row[f"{prefix}{field.attname}"] is None
+        for field in model._meta.concrete_fields
+        if field.primary_key
+    ):
+        return None
+    return model.from_db(DEFAULT_DB_ALIAS, fields, values)

@@ -267,6 +267,26 @@ class Member:
         return self.user.pk
 
 
+_PERSON_COLUMNS = tuple(f"user__{name}" for name in PERSON_FIELDS)
+
+
+def _current_members(*, workspace_id: uuid.UUID, today: date) -> QuerySet[Membership, Any]:
+    """:func:`workspace_members` of the workspace on ``today``, as the columns of a
+    :class:`Member`."""
+    return (
+        Membership.objects.filter(current_q(today=today), workspace_id=workspace_id)
+        .order_by("user__email")
+        .values_list("role", "access_until", *_PERSON_COLUMNS)
+    )
+
+
+# Read by the document page (the approvers to choose from, who has read a version):
+# :func:`_current_members`, its SQL built once per process.
+_CURRENT_MEMBERS = Prepared(
+    "workspaces.current_members", _current_members, workspace_id=UUIDField(), today=DateField()
+)
+
+
 def current_members(*, access: WorkspaceAccess) -> list[Member]:
     """:func:`workspace_members` read once for ``access`` (one request's) and kept with it: a
     page that shows the members in several parts (the approvers to choose from, who has read a
@@ -274,10 +294,11 @@ def current_members(*, access: WorkspaceAccess) -> list[Member]:
     Only for reads: a service that changes memberships asks :func:`workspace_members` again."""
     found: list[Member] | None = access.__dict__.get("_members")
     if found is None:
-        rows = workspace_members(access=access).values_list(
-            "role", "access_until", *(f"user__{name}" for name in PERSON_FIELDS)
-        )
-        found = [Member(PersonRow(*person), role, until) for role, until, *person in rows]
+        rows = _CURRENT_MEMBERS.rows(workspace_id=access.workspace.pk, today=timezone.localdate())
+        found = [
+            Member(PersonRow(*(row[c] for c in _PERSON_COLUMNS)), row["role"], row["access_until"])
+            for row in rows
+        ]
         object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
         people_seen(m.user for m in found)  # the page's names checked from these rows
     return found
