@@ -31,7 +31,7 @@ from django.utils import timezone
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.core.pagination import AsRow, Row
-from commonroom.core.prepared import Prepared, columns_of, instance_from
+from commonroom.core.prepared import Prepared, columns_of, instance_from, instances_from
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -576,11 +576,13 @@ _VERSIONS = Prepared("documents.versions", _versions, document_id=UUIDField())
 def document_version_list(*, doc_access: DocumentAccess) -> list[Version]:
     """What ``list(document_versions(doc_access=...))`` reads (newest first, with their authors
     and lock holders), read with SQL built once per process: the document page's list."""
+    person = _person_model()
     versions = []
-    for row in _VERSIONS.rows(document_id=doc_access.document.pk):
-        version = cast(Version, instance_from(Version, row))
-        version.author = cast("User", instance_from(_person_model(), row, "author__"))
-        version.while_locked_by = instance_from(_person_model(), row, "while_locked_by__")
+    for row in _VERSIONS.tuples(document_id=doc_access.document.pk):
+        version, author, locker = instances_from(row, Version, person, person)
+        version = cast(Version, version)  # never None: its primary key is NOT NULL
+        version.author = cast("User", author)
+        version.while_locked_by = cast("User | None", locker)
         versions.append(version)
     return versions
 

@@ -294,11 +294,8 @@ def current_members(*, access: WorkspaceAccess) -> list[Member]:
     Only for reads: a service that changes memberships asks :func:`workspace_members` again."""
     found: list[Member] | None = access.__dict__.get("_members")
     if found is None:
-        rows = _CURRENT_MEMBERS.rows(workspace_id=access.workspace.pk, today=timezone.localdate())
-        found = [
-            Member(PersonRow(*(row[c] for c in _PERSON_COLUMNS)), row["role"], row["access_until"])
-            for row in rows
-        ]
+        rows = _CURRENT_MEMBERS.tuples(workspace_id=access.workspace.pk, today=timezone.localdate())
+        found = [Member(PersonRow(*person), role, until) for role, until, *person in rows]
         object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
         people_seen(m.user for m in found)  # the page's names checked from these rows
     return found
