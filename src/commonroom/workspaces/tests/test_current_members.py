@@ -14,8 +14,13 @@ from django.utils import timezone
 from commonroom.accounts.models import User
 from commonroom.accounts.selectors import PERSON_FIELDS
 from commonroom.accounts.tests.factories import UserFactory
-from commonroom.workspaces.models import Membership
-from commonroom.workspaces.selectors import current_members, workspace_access, workspace_members
+from commonroom.workspaces.models import Membership, Workspace, current_q
+from commonroom.workspaces.selectors import (
+    current_members,
+    user_workspace_names,
+    workspace_access,
+    workspace_members,
+)
 from commonroom.workspaces.tests.factories import make_workspace
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +64,30 @@ def test_the_members_are_the_orms_after_each_write(team: Any, monkeypatch: Any) 
     assert found == _orms(team) and len(found) == 4
     Membership.objects.filter(workspace=ws, user=team.commenter).delete()
     assert _found(team) == _orms(team) and len(_found(team)) == 3
+
+
+def test_the_workspace_names_are_the_orms_after_each_write(team: Any, monkeypatch: Any) -> None:
+    """user_workspace_names (the WebDAV address the document page offers), SQL built once."""
+
+    def orms(user: Any) -> list[tuple[Any, str]]:
+        rows = Membership.objects.filter(current_q(), user=user)
+        return sorted(rows.values_list("workspace_id", "workspace__name"), key=lambda r: r[1])
+
+    def found(user: Any) -> list[tuple[Any, str]]:
+        return [(w.pk, w.name) for w in user_workspace_names(user=user)]
+
+    other = make_workspace(manager=team.manager, name="Another board")
+    assert found(team.manager) == orms(team.manager) and len(found(team.manager)) == 2
+    assert found(team.viewer) == orms(team.viewer) and len(found(team.viewer)) == 1
+    Workspace.objects.filter(pk=other.pk).update(name="A renamed board")
+    Membership.objects.create(workspace=other, user=team.viewer, role="viewer")
+    assert found(team.viewer) == orms(team.viewer) and found(team.viewer)[0][1] == "A renamed board"
+    Membership.objects.filter(workspace=other, user=team.viewer).update(
+        access_until=timezone.localdate()
+    )
+    assert len(found(team.viewer)) == 2
+    tomorrow = timezone.now() + timedelta(days=1)
+    monkeypatch.setattr(timezone, "now", lambda: tomorrow)
+    assert found(team.viewer) == orms(team.viewer) and len(found(team.viewer)) == 1
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).delete()
+    assert found(team.viewer) == [] == orms(team.viewer)
