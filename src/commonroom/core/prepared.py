@@ -65,6 +65,8 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
         return datetime.date(1111, 1 + round_, 1 + n)
     if isinstance(field, models.IntegerField):
         return -(2**31) + 7919 * (n + 1) + 104_729 * round_
+    if isinstance(field, models.CharField):
+        return f"prepared-sentinel-{n}-{round_}-{uuid.uuid4().hex}"
     raise ImproperlyConfigured(f"No sentinel for a {type(field).__name__} input.")
 
 

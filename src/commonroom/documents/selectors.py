@@ -812,6 +812,11 @@ def last_read_numbers(
 # --- For other apps' own reads (never as a member: each narrows them to what its reader may see)
 
 
+def document_blob_ids(document_id: Any) -> QuerySet[Version, Any]:
+    """The blobs of the document's versions, as a subquery (``blob_id__in=``)."""
+    return Version.objects.filter(document_id=document_id).values("blob_id")
+
+
 def live_documents() -> QuerySet[Document]:
     """Every document not in the trash, for another app to narrow in the same query (to a
     workspace, to the workspaces a person belongs to, to one id)."""
