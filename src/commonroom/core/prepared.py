@@ -28,16 +28,19 @@ Decision 41 says why and what was left out.
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
         return datetime.date(1111, 1 + round_, 1 + n)
     if isinstance(field, models.IntegerField):
         return -(2**31) + 7919 * (n + 1) + 104_729 * round_
+    if isinstance(field, models.CharField):
+        return f"prepared-sentinel-{n}-{round_}-{uuid.uuid4().hex}"
     raise ImproperlyConfigured(f"No sentinel for a {type(field).__name__} input.")
 
 
@@ -117,14 +122,25 @@ class Prepared:
         compiled = self._compiled_for(connection, "rows")
         return self._fetch(compiled, connection, self._params(compiled, connection, values))
 
+    def tuples(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[tuple[Any, ...]]:
+        """Every row of ``build(**values)`` as a tuple of its columns in their order (what
+        ``list(build(**values))`` reads of a ``values_list()`` query), values converted as
+        :meth:`rows` converts them: for many rows, without a dict made for each."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection, "rows")
+        params = self._params(compiled, connection, values)
+        return self._converted(compiled, connection, params)
+
     @staticmethod
-    def _fetch(
+    def _converted(
         compiled: _Compiled, connection: BaseDatabaseWrapper, params: list[Any]
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
-        columns, converters = compiled.columns, compiled.converters.items()
+        converters = compiled.converters.items()
+        if not converters:
+            return [tuple(found) for found in fetched]
         rows = []
         for found in fetched:
             row = list(found)
@@ -133,8 +149,18 @@ class Prepared:
                 for convert in functions:
                     value = convert(value, expression, connection)
                 row[position] = value
-            rows.append(dict(zip(columns, row, strict=True)))
+            rows.append(tuple(row))
         return rows
+
+    @classmethod
+    def _fetch(
+        cls, compiled: _Compiled, connection: BaseDatabaseWrapper, params: list[Any]
+    ) -> list[dict[str, Any]]:
+        columns = compiled.columns
+        return [
+            dict(zip(columns, row, strict=True))
+            for row in cls._converted(compiled, connection, params)
+        ]
 
     # --- building it once ---------------------------------------------------------------------
 
@@ -219,3 +245,56 @@ class Prepared:
         if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
             raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
         return _Compiled(sql, params, slots, first.columns, first.converters)
+
+
+# --- model objects from a prepared query's rows -------------------------------------------------
+
+
+def columns_of(model: type[models.Model], prefix: str = "") -> list[str]:
+    """Every concrete field of ``model`` as ``values()`` names it, after ``prefix`` (a relation
+    followed: ``"author__"``): the columns :func:`instance_from` makes an object from. Listed
+    from ``_meta``, so a field added later is read too."""
+    return [f"{prefix}{field.attname}" for field in model._meta.concrete_fields]
+
+
+@functools.cache
+def _made_from(
+    model: type[models.Model], prefix: str
+) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """``model``'s concrete fields' attribute names (as ``from_db`` takes them), the row's
+    columns holding them, and those of its primary key."""
+    fields = [field.attname for field in model._meta.concrete_fields]
+    keys = tuple(
+        f"{prefix}{field.attname}" for field in model._meta.concrete_fields if field.primary_key
+    )
+    return fields, tuple(f"{prefix}{name}" for name in fields), keys
+
+
+def instance_from(model: type[_M], row: Mapping[str, Any], prefix: str = "") -> _M | None:
+    """The ``model`` object a row's :func:`columns_of` columns hold, made by ``from_db`` as the
+    ORM makes it (``select_related`` too), or None when its primary key is NULL (a relation
+    followed through an outer join to no row)."""
+    fields, columns, keys = _made_from(model, prefix)
+    if any(row[key] is None for key in keys):
+        return None
+    return model.from_db(DEFAULT_DB_ALIAS, fields, [row[column] for column in columns])
+
+
+def instances_from(row: Sequence[Any], *kinds: type[models.Model]) -> list[models.Model | None]:
+    """The objects a :meth:`Prepared.tuples` row holds, one of each of ``kinds`` in turn, the
+    row being each one's :func:`columns_of` columns one after another (made as
+    :func:`instance_from` makes them: None for a NULL primary key)."""
+    made: list[models.Model | None] = []
+    start = 0
+    for model in kinds:
+        fields, _, _ = _made_from(model, "")
+        values = row[start : start + len(fields)]
+        start += len(fields)
+        pk = model._meta.pk
+        if pk is not None and values[fields.index(pk.attname)] is None:
+            made.append(None)
+        else:
+            made.append(model.from_db(DEFAULT_DB_ALIAS, fields, list(values)))
+    if start != len(row):
+        raise ValueError(f"{len(row)} columns, not the {start} of {[k.__name__ for k in kinds]}")
+    return made

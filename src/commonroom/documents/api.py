@@ -580,9 +580,8 @@ def version_upload(
     refused (409 ``same_as_latest``); one identical to an earlier version says which
     (``identical_to``)."""
     _check_upload(request)
-    # The document is read again under its lock by the upload: its row alone here.
     doc_access = document_access(
-        user=request.user, workspace_id=workspace_id, document_id=document_id, related=False
+        user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     version = services.version_upload(
         actor=request.user,

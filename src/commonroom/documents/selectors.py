@@ -5,14 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import IO, TYPE_CHECKING, Any, cast
 
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
+from django.db import models
 from django.db.models import (
     BigIntegerField,
+    DateField,
     F,
     FilteredRelation,
     Max,
@@ -28,7 +31,7 @@ from django.utils import timezone
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.core.pagination import AsRow, Row
-from commonroom.core.prepared import Prepared
+from commonroom.core.prepared import Prepared, columns_of, instance_from, instances_from
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -64,22 +67,67 @@ def document_access(
     workspace_id: Any,
     document_id: Any,
     include_trash: bool = False,
-    related: bool = True,
 ) -> DocumentAccess:
     """A document of a workspace the user belongs to; trashed ones only for trash managers.
-    ``related=False``: the document's row alone, without its folder, creator and sealed version
-    (a write that reads the document again under its lock, and shows none of them: half the
-    ORM's cost of the read)."""
+    Read with its folder, creator and sealed version by one statement built once per process
+    (``_DOCUMENT``): cheaper than the ORM's read of the row alone."""
     access = workspace_access(user=user, workspace_id=workspace_id)
-    docs = Document.objects.all()
-    if related:
-        docs = docs.select_related("folder", "created_by", "sealed_version")
-    doc = docs.filter(pk=parse_uuid(document_id), workspace_id=access.workspace.pk).first()
+    doc = _document_in(workspace_id=access.workspace.pk, document_id=parse_uuid(document_id))
     if doc is None:
         raise NotFound()
     if doc.in_trash and not (include_trash and access.can("manage_trash")):
         raise NotFound()
     return DocumentAccess(doc, access, abilities_of(access, doc))
+
+
+def _person_model() -> type[User]:
+    """The people's model (accounts' ``User``), for the columns of a person a query follows."""
+    return cast("type[User]", get_user_model())
+
+
+def _document_related() -> dict[str, type[models.Model]]:
+    """What a document's page and every operation on it read with it: its folder, its creator
+    and its sealed version (each NULL when it has none), every column of each, by the prefix
+    ``values()`` names their columns with."""
+    return {"folder__": Folder, "created_by__": _person_model(), "sealed_version__": Version}
+
+
+def _document(*, workspace_id: uuid.UUID, document_id: uuid.UUID) -> QuerySet[Document, Any]:
+    """The document ``document_id`` of the workspace (one row at most), as
+    ``Document.objects.select_related("folder", "created_by", "sealed_version")`` reads it."""
+    return (
+        Document.objects.filter(pk=document_id, workspace_id=workspace_id)
+        .order_by("pk")
+        .values_list(
+            *columns_of(Document),
+            *(
+                column
+                for prefix, model in _document_related().items()
+                for column in columns_of(model, prefix)
+            ),
+        )
+    )
+
+
+# Asked by every document page and operation (:func:`document_access`): :func:`_document`, its
+# SQL built once per process.
+_DOCUMENT = Prepared(
+    "documents.document", _document, workspace_id=UUIDField(), document_id=UUIDField()
+)
+
+
+def _document_in(*, workspace_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
+    found = _DOCUMENT.window(limit=1, offset=0, workspace_id=workspace_id, document_id=document_id)
+    if not found:
+        return None
+    row = found[0]
+    doc = instance_from(Document, row)
+    if doc is None:
+        return None
+    for prefix, model in _document_related().items():
+        # What select_related keeps: the related object, or None for no row.
+        setattr(doc, prefix[:-2], instance_from(model, row, prefix))
+    return doc
 
 
 def abilities_of(access: WorkspaceAccess, doc: Document | Row) -> DocumentAbilities:
@@ -513,6 +561,38 @@ def document_versions(*, doc_access: DocumentAccess) -> QuerySet[Version]:
     )
 
 
+def _versions(*, document_id: uuid.UUID) -> QuerySet[Version, Any]:
+    """:func:`document_versions`' rows: every column of each version, its author's and (NULL
+    when none) the person whose lock it was saved under."""
+    return (
+        Version.objects.filter(document_id=document_id)
+        .order_by("-number")
+        .values_list(
+            *columns_of(Version),
+            *columns_of(_person_model(), "author__"),
+            *columns_of(_person_model(), "while_locked_by__"),
+        )
+    )
+
+
+# Asked by every document page: :func:`_versions`, its SQL built once per process.
+_VERSIONS = Prepared("documents.versions", _versions, document_id=UUIDField())
+
+
+def document_version_list(*, doc_access: DocumentAccess) -> list[Version]:
+    """What ``list(document_versions(doc_access=...))`` reads (newest first, with their authors
+    and lock holders), read with SQL built once per process: the document page's list."""
+    person = _person_model()
+    versions = []
+    for row in _VERSIONS.tuples(document_id=doc_access.document.pk):
+        version, author, locker = instances_from(row, Version, person, person)
+        version = cast(Version, version)  # never None: its primary key is NOT NULL
+        version.author = cast("User", author)
+        version.while_locked_by = cast("User | None", locker)
+        versions.append(version)
+    return versions
+
+
 def version_get(*, doc_access: DocumentAccess, number: Any) -> Version:
     try:
         n = int(number)
@@ -646,7 +726,13 @@ def version_readers(
     version = next((v for v in versions if str(v.number) == str(wanted)), None)
     if version is None:
         version = version_get(doc_access=doc_access, number=wanted)
-    receipts = {r.reader_id: r for r in VersionRead.objects.filter(version=version).order_by()}
+    receipts = {
+        receipt.reader_id: receipt
+        for receipt in (
+            cast(VersionRead, instance_from(VersionRead, row))
+            for row in _RECEIPTS.rows(version_id=version.pk)
+        )
+    }
     read: list[Reader] = []
     unread: list[Reader] = []
     for m in current_members(access=doc_access.access):
@@ -656,32 +742,85 @@ def version_readers(
     return Readers(version, read, unread, reminder_today(document=doc))
 
 
-def reminder_today(*, document: Document) -> ReadReminder | None:
-    """Today's reminder to read ``document`` (the installation's local date), or None."""
+def _receipts(*, version_id: int) -> QuerySet[VersionRead, Any]:
+    """Every read receipt of the version, every column."""
     return (
-        ReadReminder.objects.filter(document=document, day=timezone.localdate())
-        .select_related("sent_by")
-        .first()
+        VersionRead.objects.filter(version_id=version_id)
+        .order_by("pk")
+        .values_list(*columns_of(VersionRead))
     )
+
+
+# Read by the document page for those who may see its readers: SQL built once per process.
+_RECEIPTS = Prepared("documents.receipts", _receipts, version_id=BigIntegerField())
+
+
+def _reminder(*, document_id: uuid.UUID, day: date) -> QuerySet[ReadReminder, Any]:
+    """The document's reminder of ``day`` (one at most), with who sent it."""
+    return (
+        ReadReminder.objects.filter(document_id=document_id, day=day)
+        .order_by("pk")
+        .values_list(*columns_of(ReadReminder), *columns_of(_person_model(), "sent_by__"))
+    )
+
+
+_REMINDER = Prepared("documents.reminder", _reminder, document_id=UUIDField(), day=DateField())
+
+
+def reminder_today(*, document: Document) -> ReadReminder | None:
+    """Today's reminder to read ``document`` (the installation's local date), or None: what
+    ``ReadReminder.objects.filter(...).select_related("sent_by").first()`` reads, with SQL
+    built once per process."""
+    found = _REMINDER.window(limit=1, offset=0, document_id=document.pk, day=timezone.localdate())
+    if not found:
+        return None
+    reminder = cast(ReadReminder, instance_from(ReadReminder, found[0]))
+    reminder.sent_by = cast("User", instance_from(_person_model(), found[0], "sent_by__"))
+    return reminder
+
+
+def _newest_reads(receipts: QuerySet[VersionRead]) -> QuerySet[VersionRead, Any]:
+    """For each document among ``receipts``, the newest version number read."""
+    return (
+        receipts.order_by("document_id")
+        .values("document_id")
+        .annotate(newest=Max("version__number"))
+        .values_list("document_id", "newest")
+    )
+
+
+def _newest_read(*, reader_id: int, document_id: uuid.UUID) -> QuerySet[VersionRead, Any]:
+    return _newest_reads(VersionRead.objects.filter(reader_id=reader_id, document_id=document_id))
+
+
+# Asked by every document page (one document): :func:`_newest_read`, SQL built once per process.
+_NEWEST_READ = Prepared(
+    "documents.newest_read", _newest_read, reader_id=BigIntegerField(), document_id=UUIDField()
+)
 
 
 def last_read_numbers(
     *, user: User, documents: Sequence[hooks.PlacedDocument]
 ) -> dict[uuid.UUID, int]:
     """For each of ``documents`` that ``user`` has read a version of, the newest version they
-    read (one query for any number of documents). "New since you last read it" is a document
-    whose current version is newer than that."""
-    rows = (
-        VersionRead.objects.filter(reader=user, document__in=[d.pk for d in documents])
-        .order_by()
-        .values("document_id")
-        .annotate(newest=Max("version__number"))
-        .values_list("document_id", "newest")
+    read (one query for any number of documents; for one, SQL built once per process). "New
+    since you last read it" is a document whose current version is newer than that."""
+    if len(documents) == 1:
+        rows = _NEWEST_READ.rows(reader_id=user.pk, document_id=documents[0].pk)
+        return {row["document_id"]: row["newest"] for row in rows}
+    return dict(
+        _newest_reads(
+            VersionRead.objects.filter(reader=user, document__in=[d.pk for d in documents])
+        )
     )
-    return dict(rows)
 
 
 # --- For other apps' own reads (never as a member: each narrows them to what its reader may see)
+
+
+def document_blob_ids(document_id: Any) -> QuerySet[Version, Any]:
+    """The blobs of the document's versions, as a subquery (``blob_id__in=``)."""
+    return Version.objects.filter(document_id=document_id).values("blob_id")
 
 
 def live_documents() -> QuerySet[Document]:

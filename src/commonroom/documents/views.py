@@ -31,6 +31,7 @@ from commonroom.documents.selectors import (
     DocumentAccess,
     all_folders,
     document_access,
+    document_version_list,
     document_versions,
     download_watermark,
     edit_locks,
@@ -327,7 +328,7 @@ def _document_page(request: AuthedRequest, workspace_id: str, document_id: str) 
         user=request.user, workspace_id=workspace_id, document_id=document_id
     )
     services.document_record_view(actor=request.user, doc_access=doc_access, info=info(request))
-    versions = list(document_versions(doc_access=doc_access))
+    versions = document_version_list(doc_access=doc_access)
     doc = doc_access.document
     # The preview, the comments, "following": what other apps show of it (documents.hooks).
     parts = hooks.page_context(

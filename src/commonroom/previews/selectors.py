@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import CharField, Count, Max, Q, QuerySet, UUIDField
 from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -15,8 +17,9 @@ from django.utils.safestring import SafeString, mark_safe
 from commonroom.accounts.selectors import people_digest
 from commonroom.core.exceptions import NotFound
 from commonroom.core.fragments import kept, nobody
+from commonroom.core.prepared import Prepared
 from commonroom.core.watermark import Watermark, watermark_for
-from commonroom.documents.selectors import DocumentAccess, version_get
+from commonroom.documents.selectors import DocumentAccess, document_blob_ids, version_get
 from commonroom.live.selectors import page_revision
 from commonroom.previews import hooks
 from commonroom.previews.blocks import Block, blocks_in
@@ -171,6 +174,60 @@ def _shown(doc_access: DocumentAccess, version: Version, preview: Preview) -> tu
     return shown, outline_of(made)
 
 
+def _preview_row(*, blob_id: str) -> QuerySet[Preview, Any]:
+    """The blob's preview (one at most), every column but its HTML, and the HTML's length."""
+    return (
+        Preview.objects.filter(blob_id=blob_id)
+        .order_by("pk")
+        .annotate(html_length=Length("html"))
+        .values_list(*_PREVIEW_FIELDS, "html_length")
+    )
+
+
+# Every column of a preview but its HTML, read when the shown HTML is drawn again.
+_PREVIEW_FIELDS = [f.attname for f in Preview._meta.concrete_fields if f.attname != "html"]
+_PREVIEW = Prepared("previews.preview_shown", _preview_row, blob_id=CharField())
+
+
+def _preview_shown(blob_id: str) -> tuple[Preview, int] | None:
+    """What ``Preview.objects.filter(blob_id=...).defer("html").annotate(html_length=
+    Length("html")).first()`` reads, with SQL built once per process: the preview, its HTML
+    deferred (read if it is drawn), and the length of its HTML."""
+    found = _PREVIEW.window(limit=1, offset=0, blob_id=blob_id)
+    if not found:
+        return None
+    row = found[0]
+    preview = Preview.from_db(DEFAULT_DB_ALIAS, _PREVIEW_FIELDS, [row[f] for f in _PREVIEW_FIELDS])
+    return preview, row["html_length"]
+
+
+def _made_here(
+    *, workspace_id: uuid.UUID, document_id: uuid.UUID, blob_id: str
+) -> QuerySet[WorkspacePreview, Any]:
+    """For the workspace: how many of the document's versions' previews were made here, when
+    the last was, and whether ``blob_id``'s was (``this``): one row, or none when none was."""
+    return (
+        WorkspacePreview.objects.filter(
+            workspace_id=workspace_id,
+            blob_id__in=document_blob_ids(document_id),
+            made_at__isnull=False,
+        )
+        .order_by("workspace_id")
+        .values("workspace_id")
+        .annotate(n=Count("pk"), last=Max("made_at"), this=Count("pk", filter=Q(blob_id=blob_id)))
+        .values_list("workspace_id", "n", "last", "this")
+    )
+
+
+_MADE_HERE = Prepared(
+    "previews.made_here",
+    _made_here,
+    workspace_id=UUIDField(),
+    document_id=UUIDField(),
+    blob_id=CharField(),
+)
+
+
 def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -> PreviewView:
     """The preview of ``version`` as this reader sees it: its images pointed at the
     permission-checked file route; pending until the workspace has it (:func:`made_in`);
@@ -181,25 +238,16 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
     HTML's length), the workspace's newest live event (the marks follow comments and
     suggestions, each an event) and when the document's versions' previews were made here (a
     suggestion moved from an earlier version is placed by that version's preview)."""
-    preview = (
-        Preview.objects.filter(blob_id=version.blob_id)
-        .defer("html")
-        .annotate(html_length=Length("html"))
-        .first()
-    )
+    shown_row = _preview_shown(version.blob_id)
     can_download = doc_access.can("download")
-    if preview is None:
+    if shown_row is None:
         return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
+    preview, html_length = shown_row
     ws, doc = doc_access.access.workspace.pk, doc_access.document.pk
     # Whether the workspace has this version's preview (:func:`made_in`), and when the
     # document's versions' previews were made here (the kept HTML's key), in one read.
-    made_here = WorkspacePreview.objects.filter(
-        workspace_id=ws,
-        blob_id__in=doc_access.document.versions.values("blob_id"),
-        made_at__isnull=False,
-    ).aggregate(
-        n=Count("pk"), last=Max("made_at"), this=Count("pk", filter=Q(blob_id=version.blob_id))
-    )
+    found = _MADE_HERE.rows(workspace_id=ws, document_id=doc, blob_id=version.blob_id)
+    made_here = found[0] if found else {"n": 0, "last": None, "this": 0}
     if not made_here["this"]:
         return PreviewView(version, PreviewStatus.PENDING, can_download=can_download)
     if preview.status != PreviewStatus.READY:
@@ -211,7 +259,7 @@ def preview_for(*, doc_access: DocumentAccess, version: Version, reader: User) -
         version.pk,
         preview.pk,
         preview.made_at,
-        preview.html_length,
+        html_length,
         page_revision(access=doc_access.access),
         made_here["n"],
         made_here["last"],

@@ -179,10 +179,23 @@ def user_workspace_names(*, user: User) -> list[WorkspaceName]:
     """The id and name of each workspace ``user`` belongs to now, archived ones too (those
     :func:`workspaces_for_user` gives), without the member counts it adds: what naming them
     needs (WebDAV's folder names), one light query."""
-    rows = Membership.objects.filter(current_q(), user=user).values_list(
-        "workspace_id", "workspace__name"
-    )
+    rows = _WORKSPACE_NAMES.tuples(user_id=user.pk, today=timezone.localdate())
     return [WorkspaceName(pk, name) for pk, name in rows]
+
+
+def _workspace_names(*, user_id: int, today: date) -> QuerySet[Membership, Any]:
+    """The id and name of each workspace the person belongs to on ``today``, by name."""
+    return (
+        Membership.objects.filter(current_q(today=today), user_id=user_id)
+        .order_by("workspace__name", "workspace_id")
+        .values_list("workspace_id", "workspace__name")
+    )
+
+
+# Asked by every document page (the WebDAV address it offers): SQL built once per process.
+_WORKSPACE_NAMES = Prepared(
+    "workspaces.workspace_names", _workspace_names, user_id=BigIntegerField(), today=DateField()
+)
 
 
 def user_memberships(*, user: User, include_archived: bool = True) -> QuerySet[Membership]:
@@ -267,6 +280,26 @@ class Member:
         return self.user.pk
 
 
+_PERSON_COLUMNS = tuple(f"user__{name}" for name in PERSON_FIELDS)
+
+
+def _current_members(*, workspace_id: uuid.UUID, today: date) -> QuerySet[Membership, Any]:
+    """:func:`workspace_members` of the workspace on ``today``, as the columns of a
+    :class:`Member`."""
+    return (
+        Membership.objects.filter(current_q(today=today), workspace_id=workspace_id)
+        .order_by("user__email")
+        .values_list("role", "access_until", *_PERSON_COLUMNS)
+    )
+
+
+# Read by the document page (the approvers to choose from, who has read a version):
+# :func:`_current_members`, its SQL built once per process.
+_CURRENT_MEMBERS = Prepared(
+    "workspaces.current_members", _current_members, workspace_id=UUIDField(), today=DateField()
+)
+
+
 def current_members(*, access: WorkspaceAccess) -> list[Member]:
     """:func:`workspace_members` read once for ``access`` (one request's) and kept with it: a
     page that shows the members in several parts (the approvers to choose from, who has read a
@@ -274,9 +307,7 @@ def current_members(*, access: WorkspaceAccess) -> list[Member]:
     Only for reads: a service that changes memberships asks :func:`workspace_members` again."""
     found: list[Member] | None = access.__dict__.get("_members")
     if found is None:
-        rows = workspace_members(access=access).values_list(
-            "role", "access_until", *(f"user__{name}" for name in PERSON_FIELDS)
-        )
+        rows = _CURRENT_MEMBERS.tuples(workspace_id=access.workspace.pk, today=timezone.localdate())
         found = [Member(PersonRow(*person), role, until) for role, until, *person in rows]
         object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
         people_seen(m.user for m in found)  # the page's names checked from these rows

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from commonroom.core.prepared import Prepared
+from commonroom.core.prepared import Prepared, columns_of, instance_from, instances_from
 from commonroom.workspaces.models import Membership, current_q
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +169,55 @@ def test_rows_are_every_row_and_a_time_is_an_input(team: Any) -> None:
         expected = joined_before(workspace_id=team.workspace.pk, now=now)
         assert [(r["user_id"], r["added_at"]) for r in rows] == list(expected)
     assert len(prepared.rows(workspace_id=team.workspace.pk, now=timezone.now())) == 4
+
+
+def test_tuples_are_values_lists_rows_and_objects_are_made_as_the_orm_makes_them(
+    team: Any,
+) -> None:
+    """``tuples()``: what ``list()`` of the ``values_list()`` query reads, converted; the
+    objects :func:`instances_from` and :func:`instance_from` make from every concrete column
+    are the ORM's, field for field, a NULL primary key (an outer join to no row) None."""
+    from django.contrib.auth import get_user_model
+
+    from commonroom.workspaces.models import Workspace
+
+    person = get_user_model()
+
+    def members(*, workspace_id: Any) -> QuerySet[Membership, Any]:
+        return (
+            Membership.objects.filter(workspace_id=workspace_id)
+            .order_by("pk")
+            .values_list(*columns_of(Membership), *columns_of(person, "user__"))
+        )
+
+    prepared = Prepared("test.member_objects", members, workspace_id=models.UUIDField())
+
+    def fields(obj: Any) -> dict[str, Any]:
+        return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+    def check() -> None:
+        rows = prepared.tuples(workspace_id=team.workspace.pk)
+        assert rows == list(members(workspace_id=team.workspace.pk))
+        expected = list(
+            Membership.objects.filter(workspace=team.workspace)
+            .select_related("user")
+            .order_by("pk")
+        )
+        made = [instances_from(row, Membership, person) for row in rows]
+        assert [(fields(m), fields(u)) for m, u in made] == [
+            (fields(m), fields(m.user)) for m in expected
+        ]
+        dicts = prepared.rows(workspace_id=team.workspace.pk)
+        assert [fields(instance_from(person, row, "user__")) for row in dicts] == [
+            fields(m.user) for m in expected
+        ]
+
+    check()
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(
+        role="editor", access_until=timezone.localdate()
+    )
+    person.objects.filter(pk=team.editor.pk).update(full_name="Renamed")
+    check()
+    assert instance_from(Workspace, {f"x__{n}": None for n in columns_of(Workspace)}, "x__") is None
+    with pytest.raises(ValueError, match="columns"):
+        instances_from(prepared.tuples(workspace_id=team.workspace.pk)[0], Membership)

@@ -10,7 +10,6 @@ from commonroom.audit.models import AuditEvent
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
 from commonroom.documents import services
 from commonroom.documents.models import Blob, Document, Version
-from commonroom.documents.selectors import document_access
 from commonroom.documents.tests.factories import (
     a_file,
     access_for,
@@ -372,22 +371,6 @@ def test_a_failure_before_the_version_commits_leaves_no_version_and_a_collectabl
         assert services.blobs_collect_garbage(grace=timedelta(0)) == 1
     assert store.now().media == []
     assert Blob.objects.count() == 0
-
-
-def test_the_documents_row_alone_grants_what_the_full_read_grants(team, store):
-    """``document_access(related=False)``, as the API's version upload reads the document
-    before its lock: the same document and abilities as the full read, and a trashed document
-    is as absent."""
-    doc = upload(team.editor, team.workspace, "minutes.txt", b"first").document
-    ids = {"workspace_id": team.workspace.pk, "document_id": doc.pk}
-    for person in (team.editor, team.viewer):
-        full = document_access(user=person, **ids)
-        alone = document_access(user=person, related=False, **ids)
-        assert alone.document == full.document == doc
-        assert alone.abilities == full.abilities
-    services.document_delete(actor=team.editor, doc_access=doc_access_for(team.editor, doc))
-    with pytest.raises(NotFound):
-        document_access(user=team.editor, related=False, **ids)
 
 
 def test_a_new_document_is_written_numbered_for_its_first_version_at_its_moment(team, store):
