@@ -56,12 +56,21 @@ def visible_notifications(user: User) -> QuerySet[Notification]:
     return _visible().filter(recipient=user)
 
 
+# Up to this many people, each counted by the badge's own prepared query (a few hundredths of
+# a millisecond each) rather than by one grouped query the ORM builds each time (about 2 ms).
+ONE_BY_ONE = 4
+
+
 def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     """How many unread notifications each of these people has (the header badge's number), for
-    any number of people in one query."""
+    any number of people: a few one by one as :func:`unread_count` counts them, more in one
+    query. Both count :func:`_unread`'s rows."""
     ids = {int(pk) for pk in user_ids}
     if not ids:
         return {}
+    if len(ids) <= ONE_BY_ONE:
+        today = timezone.localdate()
+        return {pk: _UNREAD_COUNT.count(user_id=pk, today=today) for pk in ids}
     found = dict(
         _visible()
         .filter(recipient_id__in=ids, read_at__isnull=True)

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import (
+    BigIntegerField,
+    CharField,
+    DateField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    UUIDField,
+)
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -27,6 +36,7 @@ from django.utils import timezone
 from commonroom.comments.selectors import earlier_thread_author_ids
 from commonroom.conversations.selectors import earlier_message_author_ids
 from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.prepared import Prepared
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -52,7 +62,7 @@ if TYPE_CHECKING:
     from commonroom.comments.models import Comment
     from commonroom.conversations.models import Message
     from commonroom.documents.models import Document, Version
-    from commonroom.workspaces.models import Workspace
+    from commonroom.workspaces.models import Membership, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +117,69 @@ def _recipients(
     ids = {int(pk) for pk in user_ids if pk is not None}
     if not ids and followers_of is None:
         return {}
-    who = Q(user_id__in=ids)
-    if followers_of is not None:
-        who |= Q(user_id__in=Follow.objects.filter(document_id=followers_of).values("user_id"))
-    # Plain subqueries and the settings' row joined (not EXISTS against the outer row): the
-    # same answer, and a third cheaper to build in the ORM, which is most of what it costs.
-    rows = (
-        active_memberships(workspace_id=workspace_id)
+    rows: Iterable[tuple[Any, Any]]
+    if not ids and actor_id is not None:
+        # A document's followers alone (every new version): the same query, built once.
+        rows = _FOLLOWERS_TO_TELL.tuples(
+            workspace_id=parse_uuid(workspace_id),
+            document_id=parse_uuid(followers_of),
+            key=key,
+            actor_id=int(actor_id),
+            today=timezone.localdate(),
+        )
+    else:
+        who = Q(user_id__in=ids)
+        if followers_of is not None:
+            who |= _followers(followers_of)
+        rows = _to_tell(workspace_id=workspace_id, who=who, key=key, actor_id=actor_id)
+    return {int(pk): email == EmailChoice.IMMEDIATE for pk, email in rows}
+
+
+def _followers(document_id: Any) -> Q:
+    return Q(user_id__in=Follow.objects.filter(document_id=document_id).values("user_id"))
+
+
+def _to_tell(
+    *, workspace_id: Any, who: Q, key: str, actor_id: Any, today: date | None = None
+) -> QuerySet[Membership, tuple[Any, Any]]:
+    """The people ``who`` names who are to be told under ``key``: active members of the
+    workspace today, never the actor, not told under ``key`` yet; each with their email
+    setting. Plain subqueries and the settings' row joined (not EXISTS against the outer row):
+    the same answer, and a third cheaper to build in the ORM, which is most of what it costs."""
+    return (
+        active_memberships(workspace_id=workspace_id, today=today)
         .filter(who)
         .exclude(user_id=actor_id)
         .exclude(user_id__in=Notification.objects.filter(dedupe_key=key).values("recipient_id"))
-        .order_by()  # a set: not the default ordering, which joins the users for their address
+        # By its own column (a fixed order, as a prepared query needs): not the default
+        # ordering, which joins the users for their address.
+        .order_by("user_id")
         .values_list("user_id", "user__notification_settings__email")
     )
-    return {int(pk): email == EmailChoice.IMMEDIATE for pk, email in rows}
+
+
+def _followers_to_tell(
+    *, workspace_id: Any, document_id: Any, key: str, actor_id: Any, today: date
+) -> QuerySet[Membership, tuple[Any, Any]]:
+    return _to_tell(
+        workspace_id=workspace_id,
+        who=_followers(document_id),
+        key=key,
+        actor_id=actor_id,
+        today=today,
+    )
+
+
+# Asked on every new version: :func:`_followers_to_tell`, its SQL built once per process.
+_FOLLOWERS_TO_TELL = Prepared(
+    "notifications.followers_to_tell",
+    _followers_to_tell,
+    workspace_id=UUIDField(),
+    document_id=UUIDField(),
+    key=CharField(),
+    actor_id=BigIntegerField(),
+    today=DateField(),
+)
 
 
 def _merge(reasons: dict[int, str], user_ids: Iterable[Any], kind: str) -> None:

@@ -381,10 +381,13 @@ def mention_handles(*, access: WorkspaceAccess, users: list[Any]) -> dict[Any, s
     return handles
 
 
-def active_memberships(*, workspace_id: Any) -> QuerySet[Membership]:
+def active_memberships(*, workspace_id: Any, today: date | None = None) -> QuerySet[Membership]:
     """The memberships of the workspace whose person's account is active: the only people whose
-    open connections may follow it (filter further by person; usable as a subquery)."""
-    return Membership.objects.filter(current_q(), workspace_id=workspace_id, user__is_active=True)
+    open connections may follow it (filter further by person; usable as a subquery).
+    ``today``: as ``models.current_q`` takes it."""
+    return Membership.objects.filter(
+        current_q(today=today), workspace_id=workspace_id, user__is_active=True
+    )
 
 
 def workspace_named(name: str) -> Workspace | None:

@@ -266,3 +266,67 @@ def test_a_new_version_emails_at_once_only_the_followers_who_asked_and_are_membe
     assert [m.to for m in mail.outbox] == [["viewer@example.org"]]
     assert Notification.objects.get(recipient=team.viewer).emailed_at is not None
     assert Notification.objects.get(recipient=team.commenter).emailed_at is None
+
+
+def test_the_followers_to_tell_read_once_built_answer_as_the_orm_does(team, doc):
+    """Who of a document's followers is told of a new version is read with SQL built once per
+    process: after each write made straight in the database (as another process makes it) it
+    answers as the ORM's own query does, the day it is asked on included."""
+    from commonroom.notifications.services import _FOLLOWERS_TO_TELL, _followers_to_tell
+
+    key = "version:prepared-test"
+
+    def both(today=None) -> tuple[set, set]:
+        today = today or timezone.localdate()
+        ask = {
+            "workspace_id": team.workspace.pk,
+            "document_id": doc.pk,
+            "key": key,
+            "actor_id": team.manager.pk,
+            "today": today,
+        }
+        return set(_FOLLOWERS_TO_TELL.tuples(**ask)), set(_followers_to_tell(**ask))
+
+    def agree(today=None) -> set:
+        prepared, orm = both(today)
+        assert prepared == orm
+        return {pk for pk, _ in prepared}
+
+    Follow.objects.filter(document=doc).exclude(user=team.manager).delete()
+    assert agree() == set()
+    for person in (team.viewer, team.commenter, team.editor, team.manager):
+        Follow.objects.get_or_create(user=person, document=doc)
+    assert agree() == {team.viewer.pk, team.commenter.pk, team.editor.pk}  # never the actor
+    NotificationSettings.objects.create(user=team.viewer, email="immediate")
+    assert both()[0] == both()[1]
+    assert dict(both()[0])[team.viewer.pk] == "immediate"
+    make_notification(team.commenter, doc)
+    Notification.objects.filter(recipient=team.commenter).update(dedupe_key=key)
+    assert agree() == {team.viewer.pk, team.editor.pk}  # already told under the key
+    Follow.objects.filter(user=team.editor).delete()
+    assert agree() == {team.viewer.pk}
+    today = timezone.localdate()
+    Membership.objects.filter(workspace=team.workspace, user=team.viewer).update(access_until=today)
+    assert agree() == {team.viewer.pk}  # a member until tonight
+    assert agree(today + timedelta(days=1)) == set()  # not tomorrow
+    type(team.viewer).objects.filter(pk=team.viewer.pk).update(is_active=False)
+    assert agree() == set()
+
+
+def test_unread_counts_one_by_one_and_grouped_agree(team, doc):
+    """A few people are counted one by one with the badge's own query, more in one grouped
+    query: both give each person the same count, nobody missing."""
+    from commonroom.notifications.selectors import ONE_BY_ONE, unread_counts
+
+    for person, n in ((team.viewer, 3), (team.commenter, 1), (team.editor, 0)):
+        for _ in range(n):
+            make_notification(person, doc)
+    first = Notification.objects.filter(recipient=team.viewer).order_by("pk").first()
+    assert first is not None
+    Notification.objects.filter(pk=first.pk).update(read_at=timezone.now())
+    people = [team.viewer.pk, team.commenter.pk, team.editor.pk]
+    few = unread_counts(people)
+    nobody = [10**9 + i for i in range(ONE_BY_ONE)]  # no such people: counted 0
+    many = unread_counts(people + nobody)
+    assert few == {team.viewer.pk: 2, team.commenter.pk: 1, team.editor.pk: 0}
+    assert many == {**few, **dict.fromkeys(nobody, 0)}
