@@ -240,10 +240,14 @@ def member_workspace_ids(*, user: User | int) -> QuerySet[Membership, Any]:
 def workspace_members(*, access: WorkspaceAccess) -> QuerySet[Membership]:
     """The members whose access has not ended (a membership past its end date is gone from
     every page at once, before the scheduled job removes it)."""
-    return (
-        access.workspace.memberships.filter(current_q())
-        .select_related("user")
-        .order_by("user__email")
+    return _members_of(workspace_id=access.workspace.pk).select_related("user")
+
+
+def _members_of(*, workspace_id: Any, today: date | None = None) -> QuerySet[Membership]:
+    """The workspace's memberships that give access (on ``today``, as ``current_q`` takes it),
+    by the person's address: what :func:`workspace_members` and :func:`current_members` read."""
+    return Membership.objects.filter(current_q(today=today), workspace_id=workspace_id).order_by(
+        "user__email"
     )
 
 
@@ -286,10 +290,8 @@ _PERSON_COLUMNS = tuple(f"user__{name}" for name in PERSON_FIELDS)
 def _current_members(*, workspace_id: uuid.UUID, today: date) -> QuerySet[Membership, Any]:
     """:func:`workspace_members` of the workspace on ``today``, as the columns of a
     :class:`Member`."""
-    return (
-        Membership.objects.filter(current_q(today=today), workspace_id=workspace_id)
-        .order_by("user__email")
-        .values_list("role", "access_until", *_PERSON_COLUMNS)
+    return _members_of(workspace_id=workspace_id, today=today).values_list(
+        "role", "access_until", *_PERSON_COLUMNS
     )
 
 
