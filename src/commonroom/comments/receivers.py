@@ -23,7 +23,6 @@ from django.db import transaction
 from django.template import Context
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import get_language
 
 from commonroom.accounts.selectors import people_digest
 from commonroom.comments.selectors import (
@@ -47,17 +46,8 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     were last drawn for this reader (``core.fragments``): every comment written, edited,
     deleted, resolved or reopened, every suggestion's change of state and every passage followed
     into a new version is an event of its workspace."""
-    doc_access, user = page.doc_access, page.user
-    doc, access = doc_access.document, doc_access.access
-    key = (
-        doc.pk,
-        page_revision(access=access),
-        doc.current_version_number,
-        user.pk,
-        sorted(doc_access.abilities.items()),
-        sorted(access.abilities.items()),
-        get_language(),
-    )
+    access = page.doc_access.access
+    key = page.reader_key(page_revision(access=access))
     return {
         "threads_fragment": Fragment(
             name="comments.threads",

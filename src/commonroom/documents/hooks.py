@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django.utils.translation import get_language
+
 from commonroom.core.hooks import Hook, PageParts
 from commonroom.core.hooks import OutsideTransaction as OutsideTransaction  # changed() raises it
 from commonroom.documents.models import Document, Folder, Version
@@ -233,6 +235,23 @@ class DocumentPage:
     user: User
     doc_access: DocumentAccess
     versions: list[Version]
+
+    def reader_key(self, revision: int, *more: Any) -> tuple[Any, ...]:
+        """What a section kept for this reader depends on (``core.fragments``): the document,
+        the workspace's newest live event (``revision``, which the caller reads), its latest
+        version's number, the reader, both sets of what they may do and the language; then
+        what the section adds (``more``)."""
+        doc_access = self.doc_access
+        return (
+            doc_access.document.pk,
+            revision,
+            doc_access.document.current_version_number,
+            self.user.pk,
+            sorted(doc_access.abilities.items()),
+            sorted(doc_access.access.abilities.items()),
+            get_language(),
+            *more,
+        )
 
 
 PagePart = Callable[[DocumentPage], Mapping[str, Any]]

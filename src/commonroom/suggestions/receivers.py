@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
-from django.utils.translation import get_language
 
 from commonroom.accounts.selectors import people_digest
 from commonroom.comments import hooks as comments
@@ -90,19 +89,9 @@ def document_page(page: hooks.DocumentPage) -> Mapping[str, Any]:
     rejected or outdated is an event of its workspace, and so is the latest version's preview
     made (its paragraphs and tracked changes, which the section offers). And the offer to
     carry a stale copy's changes, shown above, in the "amendments crossed" callout."""
-    doc_access, user = page.doc_access, page.user
-    doc, access = doc_access.document, doc_access.access
+    doc_access, access = page.doc_access, page.doc_access.access
     latest = page.versions[0] if page.versions else None
-    key = (
-        doc.pk,
-        page_revision(access=access),
-        latest.pk if latest is not None else None,
-        doc.current_version_number,
-        user.pk,
-        sorted(doc_access.abilities.items()),
-        sorted(access.abilities.items()),
-        get_language(),
-    )
+    key = page.reader_key(page_revision(access=access), latest.pk if latest is not None else None)
     return {
         "suggestions_fragment": Fragment(
             name="suggestions.section",
