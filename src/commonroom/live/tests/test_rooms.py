@@ -37,6 +37,18 @@ def room_of(workspace_id: Any) -> hub.Room:
     return hub._rooms[str(workspace_id)]
 
 
+async def two_sockets(
+    workspace_id: Any, token: str
+) -> tuple[WebsocketCommunicator, WebsocketCommunicator, consumers.WorkspaceConsumer]:
+    """Two sockets open on the workspace, and the first one's consumer in its room."""
+    first, second = connect(workspace_id, token=token), connect(workspace_id, token=token)
+    await opened(first)
+    [follower] = room_of(workspace_id).sockets
+    assert isinstance(follower, consumers.WorkspaceConsumer)
+    await opened(second)
+    return first, second, follower
+
+
 def test_a_workspaces_sockets_share_one_channel_in_its_group_and_one_read_an_event(
     team: Any, monkeypatch: Any
 ) -> None:
@@ -151,15 +163,7 @@ def test_a_socket_slow_to_take_its_frames_holds_up_no_other(team: Any) -> None:
     token = token_for(team.viewer)
 
     async def body() -> None:
-        slow, quick = (
-            connect(team.workspace.pk, token=token),
-            connect(team.workspace.pk, token=token),
-        )
-        await opened(slow)
-        [follower] = room_of(team.workspace.pk).sockets
-        assert isinstance(follower, consumers.WorkspaceConsumer)
-        slow_socket = follower
-        await opened(quick)
+        slow, quick, slow_socket = await two_sockets(team.workspace.pk, token)
         drained = asyncio.Event()
         send = slow_socket.send
 
@@ -240,14 +244,7 @@ def test_a_socket_whose_connection_is_gone_is_sent_nothing_more_and_holds_up_no_
     token = token_for(team.viewer)
 
     async def body() -> None:
-        gone, stays = (
-            connect(team.workspace.pk, token=token),
-            connect(team.workspace.pk, token=token),
-        )
-        await opened(gone)
-        [follower] = room_of(team.workspace.pk).sockets
-        assert isinstance(follower, consumers.WorkspaceConsumer)
-        await opened(stays)
+        gone, stays, follower = await two_sockets(team.workspace.pk, token)
         # Both past their own catch-up once they have had an event.
         [pk] = await database_sync_to_async(emit)(team.workspace.pk, 1)
         assert [(await receive(c))["id"] for c in (gone, stays)] == [pk, pk]
