@@ -215,18 +215,23 @@ def _upload_lines(r: Results) -> list[str]:
         "(`dd`, upload, `dd`, ..., `dd`; everything synced before each), and each upload is "
         "set against the mean of the two `dd` runs either side of it, since this disk's speed "
         "moves between runs a minute apart. The ratio is the median of the rounds'; a ratio "
-        "above 1 means the disk was faster for the upload than for `dd` either side of it.",
+        "above 1 means the disk was faster for the upload than for `dd` either side of it. "
+        "The upload also needs CPU where `dd` needs little: the server's event loop receives "
+        "the body, another thread parses, hashes (SHA-256) and writes it, and the client, on "
+        "the same machine, sends it; the CPU columns show what each took.",
         "",
         "| Round | `dd` before | Upload | `dd` after | Upload / mean of its `dd` | Server CPU "
-        "| Body sent / server busy after | Peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|",
+        "(event loop + other threads) | Client CPU | Body sent / server busy after | Peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for n, x in enumerate(rounds, 1):
         u = x.upload
         lines.append(
             f"| {n} | {x.dd_before.mb_per_s:,.0f} MB/s | {u.mb_per_s:,.0f} MB/s "
             f"({u.seconds:,.2f} s) | {x.dd_after.mb_per_s:,.0f} MB/s | {x.ratio:.2f} "
-            f"| {u.server_cpu_seconds:,.2f} s | {u.sent_seconds:,.2f} s / "
+            f"| {u.server_cpu_seconds:,.2f} s ({u.server_loop_cpu_seconds:,.2f} + "
+            f"{u.server_cpu_seconds - u.server_loop_cpu_seconds:,.2f} s) "
+            f"| {u.client_cpu_seconds:,.2f} s | {u.sent_seconds:,.2f} s / "
             f"{u.seconds - u.sent_seconds:,.2f} s | {mib(u.peak_kib)} |"
         )
     spread = f"{min(ratios):.2f} to {max(ratios):.2f}"
