@@ -232,7 +232,7 @@ def _upload_lines(r: Results) -> list[str]:
             f"| {u.server_cpu_seconds:,.2f} s ({u.server_loop_cpu_seconds:,.2f} + "
             f"{u.server_cpu_seconds - u.server_loop_cpu_seconds:,.2f} s) "
             f"| {u.client_cpu_seconds:,.2f} s | {u.sent_seconds:,.2f} s / "
-            f"{u.seconds - u.sent_seconds:,.2f} s | {mib(u.peak_kib)} |"
+            f"{u.seconds - u.sent_seconds:,.2f} s | {u.peak_kib / 1024:,.1f} MiB |"
         )
     spread = f"{min(ratios):.2f} to {max(ratios):.2f}"
     lines += [
@@ -246,10 +246,10 @@ def _upload_lines(r: Results) -> list[str]:
         f"| `dd` throughput, all {len(dd)} runs | {min(dd):,.0f} to {max(dd):,.0f} MB/s "
         f"(median {statistics.median(dd):,.0f}) |",
         f"| Server CPU time per GiB | {min(cpu_per_gib):,.2f} to {max(cpu_per_gib):,.2f} s |",
-        f"| Server resident memory before the uploads | {mib(r.rss_idle_kib)} |",
+        f"| Server resident memory before the uploads | {r.rss_idle_kib / 1024:,.1f} MiB |",
         f"| Server peak resident memory, {w.size_bytes // MIB:,} MiB upload | {mib(w.peak_kib)} |",
         f"| Server peak resident memory, {peak.size_bytes // MIB:,} MiB uploads "
-        f"(budget < {BUDGET_PEAK_MIB} MiB) | **{mib(peak.peak_kib)}** "
+        f"(budget < {BUDGET_PEAK_MIB} MiB) | **{peak.peak_kib / 1024:,.1f} MiB** "
         f"({'met' if peak.peak_kib < BUDGET_PEAK_MIB * 1024 else 'not met'}; "
         f"{(peak.peak_kib - r.rss_idle_kib) / 1024:+,.0f} MiB over the resting server) |",
         f"| Peak memory growth from {w.size_bytes // MIB:,} MiB to {peak.size_bytes // MIB:,} "
