@@ -1,6 +1,9 @@
 """What a benchmark run measures and how big it is, read from the environment.
 
 ``BENCH_UPLOAD_MB`` (default 1024) size of the uploaded file in MiB;
+``BENCH_UPLOAD_ROUNDS`` (3) how many times the upload runs, each between two ``dd`` runs of the
+same size (``dd``, upload, ``dd``, upload, ..., ``dd``): each upload is set against the two
+``dd`` runs either side of it, and the median of those ratios is the figure;
 ``BENCH_DOCS`` (10000) documents in the page benchmark, each with ``BENCH_VERSIONS`` (5) versions;
 ``BENCH_PAGES`` (1) ``0`` to measure the upload alone, without seeding or loading the pages;
 ``BENCH_SECONDS`` (15) seconds of load per page and connection count;
@@ -42,6 +45,7 @@ def _int(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Config:
     upload_mb: int
+    upload_rounds: int
     pages: bool
     docs: int
     versions: int
@@ -68,6 +72,7 @@ class Config:
             raise SystemExit("BENCH_LOADGEN must be auto, wrk or python")
         return cls(
             upload_mb=_int("BENCH_UPLOAD_MB", 1024),
+            upload_rounds=max(1, _int("BENCH_UPLOAD_ROUNDS", 3)),
             pages=os.environ.get("BENCH_PAGES", "1").strip() != "0",
             docs=_int("BENCH_DOCS", 10_000),
             versions=max(1, _int("BENCH_VERSIONS", 5)),
@@ -83,6 +88,7 @@ class Config:
         """The command that reproduces this run."""
         defaults = {
             "BENCH_UPLOAD_MB": ("1024", str(self.upload_mb)),
+            "BENCH_UPLOAD_ROUNDS": ("3", str(self.upload_rounds)),
             "BENCH_DOCS": ("10000", str(self.docs)),
             "BENCH_VERSIONS": ("5", str(self.versions)),
             "BENCH_SECONDS": ("15", f"{self.seconds:g}"),

@@ -2,7 +2,9 @@
 docs/benchmarks.md and printed.
 
 1. Upload: a file of ``BENCH_UPLOAD_MB`` MiB (default 1,024) streamed to the JSON API of the real
-   server, timed, with the server's peak memory, beside ``dd`` writing as much to the same disk.
+   server, timed, with the server's peak memory, beside ``dd`` writing as much to the same disk:
+   ``BENCH_UPLOAD_ROUNDS`` uploads (default 3) alternating with ``dd`` runs, each upload set
+   against the ``dd`` runs either side of it.
 2. Pages: the workspace page with ``BENCH_DOCS`` documents (default 10,000) of
    ``BENCH_VERSIONS`` versions (default 5) and 300 members, and the page of a document with 50
    versions, 200 comments in 40 threads and a preview (:mod:`bench.seed`): requests/s, p50 and
@@ -264,25 +266,32 @@ def upload_benchmark(
         count=config.warmup_upload_mb,
     )
     remove_blob(results.warmup.sha256)
-    step(f"dd of {config.upload_mb} MiB")
+    # dd, upload, dd, upload, ..., dd: this disk's speed moves by half from one minute to the
+    # next, so each upload is set against the dd runs either side of it (report.UploadRound).
+    rounds = config.upload_rounds
+    step(f"dd of {config.upload_mb} MiB (1 of {rounds + 1})")
     results.dd_runs.append(upload.dd_write(data_dir, config.upload_mb))
-    step(f"upload of {config.upload_mb} MiB")
-    results.upload = upload.upload(
-        server=server,
-        token=seeded.token,
-        workspace_id=seeded.demo_workspace_id,
-        block=block[::-1],  # other bytes than the warm-up's
-        count=config.upload_mb,
-    )
-    remove_blob(results.upload.sha256)
-    step(
-        f"  {results.upload.seconds:.2f} s, {results.upload.mb_per_s:,.0f} MB/s, "
-        f"body sent in {results.upload.sent_seconds:.2f} s, "
-        f"server CPU {results.upload.server_cpu_seconds:.2f} s, "
-        f"peak RSS {results.upload.peak_kib / 1024:,.0f} MiB"
-    )
-    step(f"dd of {config.upload_mb} MiB again")
-    results.dd_runs.append(upload.dd_write(data_dir, config.upload_mb))
+    for n in range(1, rounds + 1):
+        step(f"upload of {config.upload_mb} MiB ({n} of {rounds})")
+        result = upload.upload(
+            server=server,
+            token=seeded.token,
+            workspace_id=seeded.demo_workspace_id,
+            block=block[::-1] if n == 1 else os.urandom(MIB),  # other bytes each time
+            count=config.upload_mb,
+        )
+        remove_blob(result.sha256)
+        results.uploads.append(result)
+        step(
+            f"  {result.seconds:.2f} s, {result.mb_per_s:,.0f} MB/s, "
+            f"body sent in {result.sent_seconds:.2f} s, "
+            f"server CPU {result.server_cpu_seconds:.2f} s, "
+            f"peak RSS {result.peak_kib / 1024:,.0f} MiB"
+        )
+        step(f"dd of {config.upload_mb} MiB ({n + 1} of {rounds + 1})")
+        results.dd_runs.append(upload.dd_write(data_dir, config.upload_mb))
+        pair = results.rounds[-1]
+        step(f"  dd {pair.dd_after.mb_per_s:,.0f} MB/s; this upload / its dd: {pair.ratio:.2f}")
 
 
 def page_benchmark(

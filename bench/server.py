@@ -152,6 +152,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _cpu_seconds(stat_path: str) -> float:
+    try:
+        stat = Path(stat_path).read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _status_kib(pid: int, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -223,12 +232,12 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the server process has used so far."""
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return 0.0
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(f"/proc/{self.pid}/stat")
+
+    def loop_cpu_seconds(self) -> float:
+        """The same for the server's main thread alone: uvicorn's event loop (the rest of the
+        process's time is its other threads', such as the one a sync view runs in)."""
+        return _cpu_seconds(f"/proc/{self.pid}/task/{self.pid}/stat")
 
     def peak_kib(self) -> int:
         """The process's peak resident memory so far (VmHWM)."""

@@ -31,6 +31,8 @@ class UploadResult:
     seconds: float
     sent_seconds: float
     server_cpu_seconds: float
+    server_loop_cpu_seconds: float  # of which uvicorn's event loop (the rest: the view's thread)
+    client_cpu_seconds: float  # this process while it sent (httpx, and the memory sampler)
     sha256: str
     rss_before_kib: int
     peak_kib: int
@@ -103,6 +105,8 @@ def upload(
         server.sampling_rss() as sampler,
     ):
         cpu_before = server.cpu_seconds()
+        loop_before = server.loop_cpu_seconds()
+        client_before = time.process_time()
         started = time.perf_counter()
         response = client.post(
             f"{server.url}/api/v1/workspaces/{workspace_id}/documents",
@@ -114,7 +118,9 @@ def upload(
             },
         )
         seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - client_before
         cpu = server.cpu_seconds() - cpu_before
+        loop_cpu = server.loop_cpu_seconds() - loop_before
     if response.status_code != 201:
         raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
     version = response.json()["version"]
@@ -129,6 +135,8 @@ def upload(
         seconds=seconds,
         sent_seconds=(sent[0] - started) if sent else seconds,
         server_cpu_seconds=cpu,
+        server_loop_cpu_seconds=loop_cpu,
+        client_cpu_seconds=client_cpu,
         sha256=expected,
         rss_before_kib=rss_before,
         peak_kib=peak,

@@ -15,17 +15,24 @@ it that it does not yet have (``module.name``, ``from module import name``, ``ha
 under a lock, in the module's own namespace; then the module is what an ordinary import would
 have made. ``import module`` and ``from package import module`` alone ask it for nothing.
 
+A name the module's body itself takes from one of its submodules may be named in ``answers``
+(decision 49): allauth's OAuth2 views take ``RequestException`` from requests at their import,
+which requests' body takes from ``requests.exceptions``; asked for it first, the module imports
+that submodule and answers its object (the same one the body binds when it runs), and the body
+still runs whole on the first other name.
+
 A module already imported is left as it is; a name not found by the ordinary finders is left to
 them (so an import that fails still fails at the import).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.machinery
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -33,14 +40,15 @@ from typing import Any
 class _RunOnFirstName(importlib.abc.Loader):
     """The module's own loader, its ``exec_module`` called on the first name asked."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: importlib.abc.Loader, answers: Mapping[str, str]) -> None:
         self.loader = loader
+        self.answers = answers
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        loader = self.loader
+        loader, answers = self.loader, self.answers
         # Later readers (importlib.resources, reload) see the module's own loader.
         module.__loader__ = loader
         if module.__spec__ is not None:
@@ -51,6 +59,12 @@ class _RunOnFirstName(importlib.abc.Loader):
         def __getattr__(name: str) -> Any:
             with lock:
                 namespace = module.__dict__
+                if name in answers and namespace.get("__getattr__") is __getattr__:
+                    # A name the module's body itself takes from one of its submodules: that
+                    # submodule's, the same object, without running the rest of the body.
+                    value = getattr(importlib.import_module(answers[name]), name)
+                    namespace[name] = value
+                    return value
                 if namespace.get("__getattr__") is __getattr__ and not running:
                     running.append(True)
                     try:
@@ -72,7 +86,7 @@ class _RunOnFirstName(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    def __init__(self, names: frozenset[str]) -> None:
+    def __init__(self, names: Mapping[str, Mapping[str, str]]) -> None:
         self.names = names
 
     def find_spec(
@@ -86,12 +100,16 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _RunOnFirstName(spec.loader)
+        spec.loader = _RunOnFirstName(spec.loader, self.names[fullname])
         return spec
 
 
-def defer(*names: str) -> None:
-    """Run each named module's body when it is first asked for a name (see the module's text)."""
-    wanted = frozenset(name for name in names if name not in sys.modules)
+def defer(*names: str, answers: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Run each named module's body when it is first asked for a name (see the module's text).
+    ``answers`` maps a module to names its body takes from its own submodules
+    (``{"requests": {"RequestException": "requests.exceptions"}}``): asked first for one of
+    them, the module imports that submodule and answers its object, without running its body."""
+    answers = answers or {}
+    wanted = {name: answers.get(name, {}) for name in names if name not in sys.modules}
     if wanted:
         sys.meta_path.insert(0, _Finder(wanted))

@@ -1,7 +1,8 @@
 """Modules run on the first name asked of them (core.deferred_imports, decision 44), shown on a
 package made for each test: its body, which counts its runs, is not run by its import, nor by a
 submodule's, nor by ``from parent import module``; it runs once, on the first name asked, and the
-module is then what an ordinary import makes."""
+module is then what an ordinary import makes. A name its body takes from one of its submodules
+may be answered from there first, without running the body."""
 
 from __future__ import annotations
 
@@ -169,3 +170,19 @@ def test_what_is_imported_already_or_cannot_be_found_is_left_alone(made: str) ->
     with pytest.raises(ModuleNotFoundError):
         __import__(f"{made}.absent")
     assert package.value == 42
+
+
+def test_a_name_its_body_takes_from_a_submodule_is_answered_from_there_without_running_it(
+    made: str, tmp_path: Path
+) -> None:
+    init = tmp_path / made / "__init__.py"
+    init.write_text(init.read_text() + "from .heavy import answer\n")
+    defer(made, answers={made: {"answer": f"{made}.heavy"}})
+    answer = from_import(made, made, "answer")
+    assert answer == "heavy's answer"
+    assert runs(made) == ["heavy"], "the package's body has not run"
+    package = sys.modules[made]
+    assert package.value == 42
+    assert runs(made) == ["heavy", "package"], "the first other name runs it, once"
+    assert package.answer is answer
+    assert "__getattr__" not in vars(package)

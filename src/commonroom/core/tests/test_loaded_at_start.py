@@ -33,6 +33,12 @@ LOADED_WHEN_NEEDED = {
     "unittest": "the first name asked of django.test",
     "jinja2": "the first name asked of django.test",
     "sqlparse.engine": "the first SQL script split or a table introspected (deferred sqlparse)",
+    "requests.sessions": "the first call to the identity provider (deferred requests; allauth's "
+    "OAuth2 views take only RequestException, answered from requests.exceptions)",
+    "idna": "the first call to the identity provider (requests)",
+    "certifi": "the first call to the identity provider (requests)",
+    "charset_normalizer.api": "the first name asked of charset_normalizer (deferred; requests "
+    "imports it)",
 }
 
 SCRIPT = """
@@ -74,7 +80,11 @@ import commonroom.asgi
 import commonroom.urls
 from django.urls import get_resolver
 get_resolver().reverse_dict
-before = sorted(m for m in ("fido2", "django.test.client", "sqlparse.engine") if m in sys.modules)
+before = sorted(
+    m for m in ("fido2", "django.test.client", "sqlparse.engine", "requests.sessions")
+    if m in sys.modules
+)
+from allauth.socialaccount.providers.oauth2 import views as oauth2_views
 from allauth.core import context
 from allauth.mfa.webauthn.internal import flows
 from django.test import Client, RequestFactory
@@ -84,6 +94,9 @@ with context.request_context(request):
     options = flows.auth.begin_authentication()
 import sqlparse
 statements = sqlparse.split("select 1; select 2;")
+import requests
+import requests.exceptions
+session = requests.Session()
 print(json.dumps({
     "before": before,
     "rp": options["publicKey"]["rpId"],
@@ -91,6 +104,10 @@ print(json.dumps({
     "state": sorted(request.session),
     "client": Client.__module__,
     "statements": statements,
+    "session": type(session).__module__,
+    "caught": oauth2_views.RequestException is requests.exceptions.RequestException
+    and requests.RequestException is requests.exceptions.RequestException,
+    "detector": requests.compat.chardet.__name__ + " " + requests.compat.chardet.__version__[:1],
 }))
 """
 
@@ -116,4 +133,7 @@ def test_what_was_left_for_later_runs_whole_on_its_first_use(tmp_path: Path) -> 
         "state": ["mfa.webauthn.state"],
         "client": "django.test.client",
         "statements": ["select 1;", "select 2;"],
+        "session": "requests.sessions",
+        "caught": True,
+        "detector": "charset_normalizer 3",
     }
