@@ -63,6 +63,10 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
         return datetime.datetime(1111, 1 + round_, 1 + n, tzinfo=datetime.UTC)
     if isinstance(field, models.DateField):
         return datetime.date(1111, 1 + round_, 1 + n)
+    if isinstance(field, models.PositiveIntegerField | models.PositiveBigIntegerField):
+        # Within the range of the column it is compared with: Django writes a comparison with
+        # a value out of a field's range as a constant, not a parameter.
+        return 2**31 - 1 - 7919 * (n + 1) - 104_729 * round_
     if isinstance(field, models.IntegerField):
         return -(2**31) + 7919 * (n + 1) + 104_729 * round_
     if isinstance(field, models.CharField):
