@@ -617,9 +617,22 @@ def document_version_list(*, doc_access: DocumentAccess) -> list[Version]:
     and lock holders), read with SQL built once per process: the document page's list."""
     person = _person_model()
     versions = []
+    # A document's versions are written by a few people: each made once, as an object the
+    # versions share (the page reads them, nothing writes them).
+    people: dict[Any, Any] = {None: None}  # by id (no lock holder: None)
+    version_end = len(columns_of(Version))
+    person_end = version_end + len(columns_of(person))
+    person_pk = [f.primary_key for f in person._meta.concrete_fields].index(True)
+
+    def made(part: tuple[Any, ...]) -> Any:
+        pk = part[person_pk]
+        if pk not in people:
+            people[pk] = instances_from(part, person)[0]
+        return people[pk]
+
     for row in _VERSIONS.tuples(document_id=doc_access.document.pk):
-        version, author, locker = instances_from(row, Version, person, person)
-        version = cast(Version, version)  # never None: its primary key is NOT NULL
+        version = cast(Version, instances_from(row[:version_end], Version)[0])  # never None
+        author, locker = made(row[version_end:person_end]), made(row[person_end:])
         version.author = cast("User", author)
         version.while_locked_by = cast("User | None", locker)
         versions.append(version)
