@@ -255,3 +255,26 @@ def test_a_value_repeated_down_a_column_is_converted_once_and_a_mutable_one_neve
     assert rows[0][1] == rows[1][1] and rows[0][1] is not rows[1][1]  # each row's own dict
     rows[0][1]["n"] = 5
     assert rows[1][1] == {"n": 1}
+
+
+def test_a_positive_integer_compared_with_a_positive_column_is_a_parameter(team: Any) -> None:
+    """A sentinel out of a positive column's range would be written by Django as a constant (a
+    comparison no row can fail or pass), and the query refused: a positive integer input has
+    one within it, and counts as the ORM does for every value."""
+    from commonroom.documents.models import Version
+    from commonroom.workspaces.tests.factories import upload_document
+
+    doc = upload_document(team.workspace, team.manager, name="a.txt")
+
+    def since(*, document_id: Any, number: int) -> QuerySet[Version]:
+        return Version.objects.filter(document_id=document_id, number__gte=number)
+
+    prepared = Prepared(
+        "test.versions_since",
+        since,
+        document_id=models.UUIDField(),
+        number=models.PositiveIntegerField(),
+    )
+    for number in (0, 1, 2):
+        found = prepared.count(document_id=doc.pk, number=number)
+        assert found == since(document_id=doc.pk, number=number).count() == (number <= 1)
