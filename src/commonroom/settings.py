@@ -402,6 +402,8 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_ONLY = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
+# Django's database sessions, each request's own read with SQL built once per process.
+SESSION_ENGINE = "commonroom.accounts.sessions"
 SESSION_COOKIE_AGE = env_int("COMMONROOM_SESSION_AGE", 12 * 3600)
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, CharField, DateTimeField, Q, QuerySet
 from django.utils import timezone
 
 from commonroom.audit import checkpoints
@@ -35,6 +35,7 @@ from commonroom.audit.models import (
     ReadingAudited,
     chain_key,
 )
+from commonroom.core.prepared import Prepared
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 
@@ -233,6 +234,27 @@ def _chain_time(head: AuditChainHead, now: datetime, moved: dict[str, Any]) -> d
 READING_WINDOW = timedelta(minutes=10)
 
 
+def _audited_since(
+    *, actor_id: int, action: str, subject: str, since: datetime
+) -> QuerySet[ReadingAudited]:
+    """The reading's row if it was audited after ``since``."""
+    return ReadingAudited.objects.filter(
+        actor_id=actor_id, action=action, subject=subject, audited_at__gt=since
+    )
+
+
+# Asked by every page that reads a document (:func:`audit_record_reading`): its SQL built once
+# per process (one row at most: the reading's row is unique by actor, action and subject).
+_AUDITED_SINCE = Prepared(
+    "audit.audited_since",
+    _audited_since,
+    actor_id=BigIntegerField(),
+    action=CharField(),
+    subject=CharField(),
+    since=DateTimeField(),
+)
+
+
 def audit_record_reading(
     *,
     action: str,
@@ -257,7 +279,9 @@ def audit_record_reading(
     key = {"actor_id": actor.pk, "action": str(action), "subject": subject[:120]}
     # Already audited within the window (the common case: a page read again): a read says so,
     # and no write transaction is opened for nothing. Otherwise the claim below decides.
-    if ReadingAudited.objects.filter(**key, audited_at__gt=now - READING_WINDOW).exists():
+    if _AUDITED_SINCE.count(
+        actor_id=actor.pk, action=key["action"], subject=key["subject"], since=now - READING_WINDOW
+    ):
         return None
     with transaction.atomic():
         claimed = ReadingAudited.objects.filter(**key, audited_at__lte=now - READING_WINDOW).update(

@@ -43,6 +43,14 @@ from django.db.models import QuerySet
 _M = TypeVar("_M", bound=models.Model)
 
 
+# What a database driver gives that a converter's result can be kept for, by its raw value, and
+# the results that can be shared between rows: values nothing can change in place.
+_SHAREABLE = frozenset(
+    {str, int, float, bytes, bool, datetime.datetime, datetime.date, datetime.time, uuid.UUID}
+)
+_UNSEEN = object()
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -63,6 +71,10 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
         return datetime.datetime(1111, 1 + round_, 1 + n, tzinfo=datetime.UTC)
     if isinstance(field, models.DateField):
         return datetime.date(1111, 1 + round_, 1 + n)
+    if isinstance(field, models.PositiveIntegerField | models.PositiveBigIntegerField):
+        # Within the range of the column it is compared with: Django writes a comparison with
+        # a value out of a field's range as a constant, not a parameter.
+        return 2**31 - 1 - 7919 * (n + 1) - 104_729 * round_
     if isinstance(field, models.IntegerField):
         return -(2**31) + 7919 * (n + 1) + 104_729 * round_
     if isinstance(field, models.CharField):
@@ -141,13 +153,26 @@ class Prepared:
         converters = compiled.converters.items()
         if not converters:
             return [tuple(found) for found in fetched]
+        # A value read again in the same column (a version's author on fifty rows) is converted
+        # once: converters are functions of the value alone, and only what cannot be changed
+        # afterwards (a datetime, not a dict) is shared between rows.
+        converted: dict[tuple[int, Any], Any] = {}
         rows = []
         for found in fetched:
             row = list(found)
             for position, (functions, expression) in converters:
-                value = row[position]
+                raw = row[position]
+                shared = type(raw) in _SHAREABLE
+                if shared:
+                    value = converted.get((position, raw), _UNSEEN)
+                    if value is not _UNSEEN:
+                        row[position] = value
+                        continue
+                value = raw
                 for convert in functions:
                     value = convert(value, expression, connection)
+                if shared and (value is None or type(value) in _SHAREABLE):
+                    converted[(position, raw)] = value
                 row[position] = value
             rows.append(tuple(row))
         return rows

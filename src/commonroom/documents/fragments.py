@@ -11,8 +11,9 @@ every name. No live event is needed to know it changed: the rows are read for th
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.template import Context
 from django.utils.translation import get_language
@@ -22,11 +23,14 @@ from commonroom.core.fragments import Fragment
 from commonroom.documents.models import Document, Version
 from commonroom.documents.permissions import DocumentAbilities
 
+# A version's columns, in the model's order (relations followed by ``select_related`` are keyed
+# by their ids; their names are checked as names).
+_COLUMNS = operator.attrgetter(*(field.attname for field in Version._meta.concrete_fields))
 
-def _row(instance: Any) -> tuple[tuple[str, Any], ...]:
-    """Every field of a row as it was read (relations followed by ``select_related`` are keyed
-    by their ids; their names are checked as names)."""
-    return tuple(sorted((k, v) for k, v in vars(instance).items() if not k.startswith("_")))
+
+def _row(instance: Version) -> tuple[Any, ...]:
+    """Every field of a version as it was read: each of its model's columns, in their order."""
+    return cast(tuple[Any, ...], _COLUMNS(instance))
 
 
 def versions_fragment(

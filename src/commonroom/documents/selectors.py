@@ -174,9 +174,42 @@ def edit_locks(
 
 
 def folder_children(*, access: WorkspaceAccess, folder: Folder | None) -> QuerySet[Folder]:
+    return _children(workspace_id=access.workspace.pk, folder_id=folder.pk if folder else None)
+
+
+def _children(*, workspace_id: Any, folder_id: Any) -> QuerySet[Folder]:
+    """:func:`folder_children` by the workspace's and the folder's ids (None: the top level)."""
     return Folder.objects.filter(
-        workspace_id=access.workspace.pk, parent=folder, deleted_at__isnull=True
+        workspace_id=workspace_id, parent_id=folder_id, deleted_at__isnull=True
     ).order_by("name")
+
+
+def _child_names(*, workspace_id: uuid.UUID, folder_id: uuid.UUID) -> QuerySet[Folder, tuple[str]]:
+    return _children(workspace_id=workspace_id, folder_id=folder_id).values_list("name")
+
+
+def _top_level_names(*, workspace_id: uuid.UUID) -> QuerySet[Folder, tuple[str]]:
+    return _children(workspace_id=workspace_id, folder_id=None).values_list("name")
+
+
+# Asked by every document page (WebDAV's name for it: the folders beside it), its SQL built once
+# per process: one for a folder's children, one for the top level (``parent IS NULL`` is
+# another query).
+_CHILD_NAMES = Prepared(
+    "documents.child_names", _child_names, workspace_id=UUIDField(), folder_id=UUIDField()
+)
+_TOP_LEVEL_NAMES = Prepared("documents.top_level_names", _top_level_names, workspace_id=UUIDField())
+
+
+def folder_child_names(*, access: WorkspaceAccess, folder_id: Any) -> list[str]:
+    """The names of :func:`folder_children` (``folder_id`` None: the top level's), in their
+    order: what ``[f.name for f in folder_children(...)]`` reads, with SQL built once per
+    process."""
+    if folder_id is None:
+        rows = _TOP_LEVEL_NAMES.tuples(workspace_id=access.workspace.pk)
+    else:
+        rows = _CHILD_NAMES.tuples(workspace_id=access.workspace.pk, folder_id=folder_id)
+    return [row[0] for row in rows]
 
 
 def latest_version_prefetch() -> Prefetch:
@@ -584,9 +617,22 @@ def document_version_list(*, doc_access: DocumentAccess) -> list[Version]:
     and lock holders), read with SQL built once per process: the document page's list."""
     person = _person_model()
     versions = []
+    # A document's versions are written by a few people: each made once, as an object the
+    # versions share (the page reads them, nothing writes them).
+    people: dict[Any, Any] = {None: None}  # by id (no lock holder: None)
+    version_end = len(columns_of(Version))
+    person_end = version_end + len(columns_of(person))
+    person_pk = [f.primary_key for f in person._meta.concrete_fields].index(True)
+
+    def made(part: tuple[Any, ...]) -> Any:
+        pk = part[person_pk]
+        if pk not in people:
+            people[pk] = instances_from(part, person)[0]
+        return people[pk]
+
     for row in _VERSIONS.tuples(document_id=doc_access.document.pk):
-        version, author, locker = instances_from(row, Version, person, person)
-        version = cast(Version, version)  # never None: its primary key is NOT NULL
+        version = cast(Version, instances_from(row[:version_end], Version)[0])  # never None
+        author, locker = made(row[version_end:person_end]), made(row[person_end:])
         version.author = cast("User", author)
         version.while_locked_by = cast("User | None", locker)
         versions.append(version)
@@ -604,9 +650,24 @@ def version_get(*, doc_access: DocumentAccess, number: Any) -> Version:
     return version
 
 
+def _live_folders(*, workspace_id: uuid.UUID) -> QuerySet[Folder, Any]:
+    """Every live folder of the workspace, every column, in the folders' own order (by name)."""
+    return Folder.objects.filter(workspace_id=workspace_id, deleted_at__isnull=True).values_list(
+        *columns_of(Folder)
+    )
+
+
+# Asked by the document page of whoever may move it (:func:`all_folders`): its SQL built once
+# per process.
+_LIVE_FOLDERS = Prepared("documents.live_folders", _live_folders, workspace_id=UUIDField())
+
+
 def all_folders(*, access: WorkspaceAccess) -> list[tuple[Folder, str]]:
     """Every live folder with its full path, for "move to" choices."""
-    folders = list(Folder.objects.filter(workspace_id=access.workspace.pk, deleted_at__isnull=True))
+    folders = [
+        cast(Folder, instances_from(row, Folder)[0])  # never None: its primary key is NOT NULL
+        for row in _LIVE_FOLDERS.tuples(workspace_id=access.workspace.pk)
+    ]
     by_id = {f.pk: f for f in folders}
 
     def label(f: Folder) -> str:

@@ -25,6 +25,7 @@ from django.db.models import (
     DateField,
     Exists,
     OuterRef,
+    PositiveIntegerField,
     Q,
     QuerySet,
     UUIDField,
@@ -625,13 +626,31 @@ def settings_update(*, user: User, email: str) -> NotificationSettings:
     return found
 
 
+def _seen_since(*, user_id: int, document_id: Any, number: int) -> QuerySet[DocumentSeen]:
+    """The person's mark on the document if it says version ``number`` or a later one."""
+    return DocumentSeen.objects.filter(
+        user_id=user_id, document_id=document_id, version_number__gte=number
+    )
+
+
+# Asked by every document page (:func:`document_seen`): :func:`_seen_since`, its SQL built once
+# per process (one row at most: a person's mark on a document is one row).
+_SEEN_SINCE = Prepared(
+    "notifications.seen_since",
+    _seen_since,
+    user_id=BigIntegerField(),
+    document_id=UUIDField(),
+    number=PositiveIntegerField(),
+)
+
+
 def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False) -> None:
     """Version ``number`` of the document is seen by the person. ``new``: it was made just now,
     so nobody can have seen it yet and the read that spares a page read again its write is
     left out."""
-    rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
-    if not new and rows.filter(version_number__gte=number).exists():
+    if not new and _SEEN_SINCE.count(user_id=user_id, document_id=document_id, number=number):
         return  # seen already (a page read again): no write for nothing
+    rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
     if rows.filter(version_number__lt=number).update(version_number=number, seen_at=timezone.now()):
         return
     DocumentSeen.objects.bulk_create(

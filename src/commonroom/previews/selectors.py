@@ -477,10 +477,15 @@ def comparable_with_previous(versions: list[Version]) -> set[int]:
     before them: both of a kind that comparing works for (``COMPARABLE``), the same kind. Read
     from the names and types alone, so a document page offers "Compare with the previous version"
     only where the comparison page can give one."""
-    how = {
-        v.number: COMPARABLE.get(format_for(v.content_type, v.filename) or "", ("", ""))[0]
-        for v in versions
-    }
+    # A document's versions mostly share a name and a type: each pair's format found once.
+    formats: dict[tuple[str, str], str] = {}
+    how = {}
+    for v in versions:
+        pair = (v.content_type, v.filename)
+        fmt = formats.get(pair)
+        if fmt is None:
+            fmt = formats[pair] = format_for(*pair) or ""
+        how[v.number] = COMPARABLE.get(fmt, ("", ""))[0]
     return {number for number, kind in how.items() if kind and how.get(number - 1) == kind}
 
 

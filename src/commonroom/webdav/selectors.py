@@ -19,7 +19,7 @@ from django.utils import timezone
 from commonroom.core.prepared import Prepared
 from commonroom.documents.selectors import (
     blob_file_open,
-    folder_children,
+    folder_child_names,
     folder_documents,
     folder_path,
 )
@@ -127,7 +127,7 @@ def _shown_names(access: WorkspaceAccess, docs: Sequence[PlacedDocument]) -> dic
     """The name each of ``docs`` (all in one folder) is shown under over WebDAV, by its id:
     its own, numbered when a folder beside it has it (``names.member_names``)."""
     folder = docs[0].folder
-    beside = [f.name for f in folder_children(access=access, folder=folder)]
+    beside = folder_child_names(access=access, folder_id=docs[0].folder_id)
     shown = {doc.name: doc.name for doc in docs}
     if {fold(d.name) for d in docs} & {fold(n) for n in beside}:
         everyone = list(

@@ -221,3 +221,60 @@ def test_tuples_are_values_lists_rows_and_objects_are_made_as_the_orm_makes_them
     assert instance_from(Workspace, {f"x__{n}": None for n in columns_of(Workspace)}, "x__") is None
     with pytest.raises(ValueError, match="columns"):
         instances_from(prepared.tuples(workspace_id=team.workspace.pk)[0], Membership)
+
+
+def test_a_value_repeated_down_a_column_is_converted_once_and_a_mutable_one_never_shared(
+    team: Any,
+) -> None:
+    """Rows repeating a value (the same time, the same JSON) read as the ORM reads them; what a
+    converter makes that could be changed in place (a JSON column's dict) is each row's own."""
+    from commonroom.live.models import Event
+
+    when = timezone.now().replace(microsecond=0)
+    for _ in range(3):
+        Event.objects.create(
+            workspace=team.workspace, kind="same", data={"n": 1}, origin="x", created_at=when
+        )
+    Event.objects.create(
+        workspace=team.workspace, kind="other", data={"n": 2}, origin="y", created_at=when
+    )
+
+    def events(*, workspace_id: Any) -> QuerySet[Event, Any]:
+        return (
+            Event.objects.filter(workspace_id=workspace_id)
+            .order_by("pk")
+            .values_list("kind", "data", "created_at", "origin")
+        )
+
+    prepared = Prepared("test.events", events, workspace_id=models.UUIDField())
+    rows = prepared.tuples(workspace_id=team.workspace.pk)
+    assert rows == list(events(workspace_id=team.workspace.pk))
+    assert [r[2] for r in rows] == [when] * 4
+    if connection.vendor == "sqlite":  # converted by Django (made aware) once, not four times
+        assert rows[0][2] is rows[1][2]
+    assert rows[0][1] == rows[1][1] and rows[0][1] is not rows[1][1]  # each row's own dict
+    rows[0][1]["n"] = 5
+    assert rows[1][1] == {"n": 1}
+
+
+def test_a_positive_integer_compared_with_a_positive_column_is_a_parameter(team: Any) -> None:
+    """A sentinel out of a positive column's range would be written by Django as a constant (a
+    comparison no row can fail or pass), and the query refused: a positive integer input has
+    one within it, and counts as the ORM does for every value."""
+    from commonroom.documents.models import Version
+    from commonroom.workspaces.tests.factories import upload_document
+
+    doc = upload_document(team.workspace, team.manager, name="a.txt")
+
+    def since(*, document_id: Any, number: int) -> QuerySet[Version]:
+        return Version.objects.filter(document_id=document_id, number__gte=number)
+
+    prepared = Prepared(
+        "test.versions_since",
+        since,
+        document_id=models.UUIDField(),
+        number=models.PositiveIntegerField(),
+    )
+    for number in (0, 1, 2):
+        found = prepared.count(document_id=doc.pk, number=number)
+        assert found == since(document_id=doc.pk, number=number).count() == (number <= 1)

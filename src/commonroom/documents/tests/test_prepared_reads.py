@@ -190,3 +190,54 @@ def test_readers_reminder_and_last_read_are_the_orms_after_each_write(
     tomorrow = timezone.now() + timedelta(days=1)
     monkeypatch.setattr(timezone, "now", lambda: tomorrow)
     assert reminder_today(document=doc) is None  # a new day, in the process that built it
+
+
+def test_the_folders_for_move_and_the_names_beside_are_the_orms_after_each_write(
+    team: Any,
+) -> None:
+    """``all_folders`` (the page's "Move" choices) and ``folder_child_names`` (WebDAV's names
+    beside the document) read what the ORM reads, after folders are made, renamed, moved and
+    put in the trash straight through the ORM, in this workspace and another."""
+    from commonroom.documents.models import Folder
+    from commonroom.documents.selectors import all_folders, folder_child_names, folder_children
+    from commonroom.workspaces.selectors import workspace_access
+    from commonroom.workspaces.tests.factories import make_workspace
+
+    access = workspace_access(user=team.manager, workspace_id=team.workspace.pk)
+
+    def check() -> None:
+        expected = list(Folder.objects.filter(workspace=team.workspace, deleted_at__isnull=True))
+        found = all_folders(access=access)
+        assert sorted(f.pk for f, _ in found) == sorted(f.pk for f in expected)
+        for folder, _ in found:
+            assert _fields(folder) == _fields(Folder.objects.get(pk=folder.pk))
+        for parent in [None, *expected]:
+            names = [f.name for f in folder_children(access=access, folder=parent)]
+            parent_id = parent.pk if parent else None
+            assert folder_child_names(access=access, folder_id=parent_id) == names
+
+    check()
+    board = make_folder(team.manager, team.workspace, "Board")
+    make_folder(team.manager, team.workspace, "Agenda", parent=board)
+    check()
+    assert [label for _, label in all_folders(access=access)] == ["Board", "Board / Agenda"]
+    Folder.objects.create(
+        workspace=team.workspace, name="Archive", parent=board, created_by=team.manager
+    )
+    Folder.objects.create(workspace=team.workspace, name="Finance", created_by=team.manager)
+    check()
+    assert folder_child_names(access=access, folder_id=board.pk) == ["Agenda", "Archive"]
+    assert folder_child_names(access=access, folder_id=None) == ["Board", "Finance"]
+    Folder.objects.filter(name="Archive").update(name="Zeta", parent=None)
+    Folder.objects.filter(name="Finance").update(deleted_at=timezone.now())
+    check()
+    assert folder_child_names(access=access, folder_id=None) == ["Board", "Zeta"]
+    assert [label for _, label in all_folders(access=access)] == [
+        "Board",
+        "Board / Agenda",
+        "Zeta",
+    ]
+    other = make_workspace(manager=team.manager)
+    Folder.objects.create(workspace=other, name="Elsewhere", created_by=team.manager)
+    check()
+    assert "Elsewhere" not in folder_child_names(access=access, folder_id=None)
