@@ -1,8 +1,8 @@
 """What a request's sync code runs in under the ASGI handler (core.asgi_body.StreamingASGIHandler):
 its middleware and view in one thread of its own, off the event loop; that thread kept for the
 next request; a request arriving while another is in its view never waiting for that one's
-thread; and a thread with a call still running never kept. The streamed upload bodies' own rules are in test_asgi_body.py and
-test_upload_bodies.py."""
+thread; and a thread with a call still running never kept. The streamed upload bodies' own
+rules are in test_asgi_body.py and test_upload_bodies.py."""
 
 from __future__ import annotations
 
