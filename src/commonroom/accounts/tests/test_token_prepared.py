@@ -47,7 +47,7 @@ def assert_same_as_the_orm(secret: str) -> ApiToken | None:
 
 
 def test_the_prepared_read_is_the_orms_after_every_write_that_changes_a_token():
-    person = UserFactory(email="una@example.org")
+    person: Any = UserFactory(email="una@example.org")
     secret = token_create(actor=person, name="laptop", scope=TokenScope.WRITE).secret
     other = token_create(actor=person, name="phone").secret
 
@@ -85,7 +85,7 @@ def test_the_prepared_read_is_the_orms_after_every_write_that_changes_a_token():
 
 
 def test_only_the_whole_secret_matches():
-    person = UserFactory(email="una@example.org")
+    person: Any = UserFactory(email="una@example.org")
     secret = token_create(actor=person, name="laptop").secret
     assert selectors._token_matching(secret) is not None
     # The same prefix with another secret after it: the row is read, the secret refused.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -48,7 +48,7 @@ urlpatterns = [path("quick/", quick), path("slow/", slow)]
 
 
 @pytest.fixture
-def handler(settings: Any) -> StreamingASGIHandler:
+def handler(settings: Any) -> Iterator[StreamingASGIHandler]:
     settings.ROOT_URLCONF = __name__
     settings.MIDDLEWARE = [f"{__name__}.Recording"]
     seen.clear()
@@ -92,8 +92,8 @@ async def ask(
         await goes.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     await handler(scope_of(url), receive, send)
     return sent
