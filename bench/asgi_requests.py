@@ -14,7 +14,9 @@ Each is asked ``BENCH_ASGI_WARM`` (default 50) times unmeasured, then in ``BENCH
 prints, per request, the process's CPU (``time.process_time``: every thread of the process, so
 the threads a request hops through count) of the lowest and the median block, and the Python
 calls of one more block counted with ``sys.setprofile`` in every thread (``threading.setprofile``
-too). ``BENCH_ASGI_PROFILE=1`` prints a pyinstrument profile of a block of each instead.
+too). ``BENCH_ASGI_PROFILE=1`` prints a pyinstrument profile of a block of each instead (of
+the event loop's thread only: py-spy sees the others); ``BENCH_ASGI_ONLY=/me`` (or ``login``)
+asks only the request whose label has it, for a profiler attached to the process.
 
 Nothing is written into docs/benchmarks.md: the hand-written sections cite its output. Compare
 two trees by running it in each (``PYTHONPATH`` naming the tree's ``src``), alternating.
@@ -119,6 +121,8 @@ def main() -> None:
         ),
         "GET /accounts/login/ (sign-in page)": scope_of("/accounts/login/", []),
     }
+    if only := os.environ.get("BENCH_ASGI_ONLY", ""):
+        pages = {label: scope for label, scope in pages.items() if only in label}
     profile = os.environ.get("BENCH_ASGI_PROFILE") == "1"
 
     async def run() -> None:
