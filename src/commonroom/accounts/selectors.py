@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from allauth.account import app_settings as account_settings
 from allauth.account.internal.flows.login import get_authentication_records
@@ -20,7 +20,7 @@ from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -30,6 +30,7 @@ from commonroom.accounts.exceptions import TokenRefused
 from commonroom.accounts.models import ApiToken, EmailCodeFactor, NamedPerson, User
 from commonroom.accounts.models import person_name as person_name  # for rows read as values
 from commonroom.accounts.permissions import api_tokens_refusal
+from commonroom.core.prepared import Prepared, columns_of, instance_from
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a public marker, not a secret)
 
@@ -247,14 +248,34 @@ def token_authenticate(raw: str, *, ip: str = "", read: ApiToken | None = None) 
     return token
 
 
+def _token_by_prefix(*, prefix: str) -> QuerySet[ApiToken, dict[str, Any]]:
+    """The token whose public prefix is ``prefix`` (unique: one row at most), with its person,
+    as ``ApiToken.objects.select_related("user")`` reads them."""
+    return (
+        ApiToken.objects.filter(prefix=prefix)
+        .order_by("pk")
+        .values(*columns_of(ApiToken), *columns_of(User, "user__"))
+    )
+
+
+# Asked by every request with an API token (its sign-in, and the guard in front of an upload):
+# :func:`_token_by_prefix`, its SQL built once per process (decision 41).
+_TOKEN_BY_PREFIX = Prepared("accounts.token_by_prefix", _token_by_prefix, prefix=CharField())
+
+
 def _token_matching(raw: str) -> ApiToken | None:
-    """The token whose whole secret ``raw`` is, revoked or not, or None (one query)."""
+    """The token whose whole secret ``raw`` is, revoked or not, with its person, or None (one
+    query)."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or raw.count("_") < 2:
         return None
     prefix = raw[: len(TOKEN_PREFIX) + 8]
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+    found = _TOKEN_BY_PREFIX.rows(prefix=prefix)
+    if not found:
+        return None
+    token = instance_from(ApiToken, found[0])
     if token is None or not hmac.compare_digest(token.secret_hash, hash_secret(raw)):
         return None
+    token.user = cast(User, instance_from(User, found[0], "user__"))
     return token
 
 
