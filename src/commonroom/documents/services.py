@@ -38,6 +38,7 @@ from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from commonroom.core.prepared import insert
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
@@ -65,6 +66,7 @@ from commonroom.documents.selectors import (
     document_access,
     download_watermark,
     folder_path,
+    live_document_named,
     version_get,
     version_readers,
 )
@@ -232,6 +234,12 @@ def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
 def _live_document_named(
     access: WorkspaceAccess, folder: Folder | None, name: str, exclude: Any = None
 ) -> Document | None:
+    if exclude is None:  # an upload's question, asked with SQL built once (selectors)
+        return live_document_named(
+            workspace_id=access.workspace.pk,
+            folder_id=folder.pk if folder is not None else None,
+            name=name,
+        )
     qs = Document.objects.filter(
         workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True, name__iexact=name
     )
@@ -353,26 +361,28 @@ def _add_version(
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
-    version = Version.objects.create(
-        document=doc,
-        number=number,
-        blob=blob,
-        filename=filename,
-        content_type=content_type,
-        size=blob.size,
-        author=actor,
-        note=plain_text(note)[:500],
-        based_on_number=base or None,
-        based_on_latest=(base == latest),
-        based_on_from_file=from_file is not None,
-        identical_to_number=identical_to,
-        restored_from_number=restored_from,
-        upload_key=upload_key,
-        while_locked_by=held.holder if held is not None else None,
-        while_locked_in=held.app[:60] if held is not None else "",
-        while_locked_since=held.since if held is not None else None,
-        # A new document's first version is made at the moment the document is.
-        **({"created_at": doc.updated_at} if new_document else {}),
+    version = insert(
+        Version(
+            document=doc,
+            number=number,
+            blob=blob,
+            filename=filename,
+            content_type=content_type,
+            size=blob.size,
+            author=actor,
+            note=plain_text(note)[:500],
+            based_on_number=base or None,
+            based_on_latest=(base == latest),
+            based_on_from_file=from_file is not None,
+            identical_to_number=identical_to,
+            restored_from_number=restored_from,
+            upload_key=upload_key,
+            while_locked_by=held.holder if held is not None else None,
+            while_locked_in=held.app[:60] if held is not None else "",
+            while_locked_since=held.since if held is not None else None,
+            # A new document's first version is made at the moment the document is.
+            **({"created_at": doc.updated_at} if new_document else {}),
+        )
     )
     if not new_document:  # a new one was written with its number and time (document_upload)
         doc.current_version_number = number
@@ -439,14 +449,16 @@ def document_upload(
             # Numbered for the version made next in this transaction (nobody sees it before),
             # so that it is written once, not written and then updated.
             now = timezone.now()
-            doc = Document.objects.create(
-                workspace=access.workspace,
-                folder=folder,
-                name=name,
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
-                current_version_number=1,
+            doc = insert(
+                Document(
+                    workspace=access.workspace,
+                    folder=folder,
+                    name=name,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                    current_version_number=1,
+                )
             )
         version, _ = _add_version(
             actor=actor,

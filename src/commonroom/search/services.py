@@ -24,6 +24,7 @@ from commonroom.conversations.selectors import (
     message_find,
 )
 from commonroom.core.markup import as_text
+from commonroom.core.prepared import insert
 from commonroom.documents.selectors import (
     document_find,
     latest_version,
@@ -129,8 +130,10 @@ def index_version(*, document: Document, version: Version, document_created: boo
     title, body = clean_body(document.name)[:255], clean_body(body)[:MAX_BODY]
     if connection.vendor == "postgresql":  # its words' vector in the same statement
         fields["vector"] = _vector(title, body)
-    SearchEntry.objects.create(
-        kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+    insert(
+        SearchEntry(
+            kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+        )
     )
 
 

@@ -1,0 +1,107 @@
+"""core.prepared.insert: a row written with an INSERT built once per model is the row
+``save(force_insert=True)`` writes (every column, defaults, times set on insert, JSON, a key
+the database makes), and a model something listens to the saves of is saved by the ORM, so
+that no receiver is skipped. ``IExactText``: a name compared with ``__iexact`` through SQL
+built once matches what the ORM's lookup matches, ``%``, ``_`` and ``\\`` included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, models
+from django.db.models import QuerySet
+from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
+
+from commonroom.core.prepared import IExactText, Prepared, insert
+from commonroom.live.models import Event
+from commonroom.previews.models import WorkspacePreview
+from commonroom.search.models import Kind, SearchEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(model: type[models.Model], pk: Any) -> dict[str, Any]:
+    row = model._default_manager.filter(pk=pk).values(
+        *(f.attname for f in model._meta.concrete_fields)
+    )
+    return dict(row.get())
+
+
+def _without(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in names}
+
+
+def test_an_event_with_its_own_key_and_json_is_the_orms_row(team: Any) -> None:
+    data = {"document": "d", "n": 1, "list": [1, "two", None], "nested": {"é": "ü"}}
+    ours = insert(Event(workspace_id=team.workspace.pk, kind="document.added", data=data))
+    orms = Event.objects.create(workspace_id=team.workspace.pk, kind="document.added", data=data)
+    assert isinstance(ours.pk, int) and ours.pk == orms.pk - 1
+    assert not ours._state.adding and ours._state.db == "default"
+    written, expected = _columns(Event, ours.pk), _columns(Event, orms.pk)
+    assert _without(written, "id", "created_at") == _without(expected, "id", "created_at")
+    assert written["created_at"] == ours.created_at  # the time the object held, as written
+    assert written["data"] == data
+
+
+def test_a_row_with_a_time_set_on_insert_is_the_orms_row(team: Any) -> None:
+    from commonroom.documents.tests.factories import upload
+
+    first = upload(team.manager, team.workspace, "a.txt", b"one")
+    second = upload(team.manager, team.workspace, "b.txt", b"two")
+    WorkspacePreview.objects.all().delete()
+    ours = insert(WorkspacePreview(workspace_id=team.workspace.pk, blob_id=first.blob_id))
+    orms = WorkspacePreview.objects.create(workspace_id=team.workspace.pk, blob_id=second.blob_id)
+    assert ours.created_at is not None  # auto_now_add, set as save sets it
+    written, expected = _columns(WorkspacePreview, ours.pk), _columns(WorkspacePreview, orms.pk)
+    assert written["created_at"] == ours.created_at
+    assert _without(written, "id", "created_at", "blob_id") == _without(
+        expected, "id", "created_at", "blob_id"
+    )
+
+
+def test_it_is_one_statement(team: Any) -> None:
+    insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    with CaptureQueriesContext(connection) as ran:
+        insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    assert len(ran.captured_queries) == 1
+    assert ran.captured_queries[0]["sql"].upper().startswith("INSERT")
+
+
+def test_a_model_with_a_receiver_is_saved_by_the_orm(team: Any) -> None:
+    heard: list[Any] = []
+
+    def receiver(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=SearchEntry)
+    try:
+        entry = insert(
+            SearchEntry(
+                kind=Kind.DOCUMENT,
+                object_id="x",
+                title="t",
+                body="b",
+                workspace_id=team.workspace.pk,
+            )
+        )
+    finally:
+        post_save.disconnect(receiver, sender=SearchEntry)
+    assert heard == [(entry.pk, True)]
+    assert SearchEntry.objects.filter(pk=entry.pk).exists()
+
+
+def _named(*, kind: str) -> QuerySet[Event, Any]:
+    return Event.objects.filter(kind__iexact=kind).order_by("pk").values_list("pk")
+
+
+NAMED = Prepared("test.named", _named, kind=IExactText())
+
+
+@pytest.mark.parametrize("asked", ["a_b", "A_B", "a%b", "a\\b", "axb", "A%", "_", "%", "ab"])
+def test_iexact_text_matches_what_the_orm_matches(team: Any, asked: str) -> None:
+    for kind in ("a_b", "aXb", "a%b", "a\\b", "AZb", "ab", "a"):
+        Event.objects.create(workspace_id=team.workspace.pk, kind=kind, data={})
+    prepared = [row["pk"] for row in NAMED.rows(kind=asked)]
+    assert prepared == list(_named(kind=asked).values_list("pk", flat=True))
