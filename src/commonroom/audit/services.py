@@ -35,7 +35,7 @@ from commonroom.audit.models import (
     ReadingAudited,
     chain_key,
 )
-from commonroom.core.prepared import Prepared, columns_of, insert, instance_from
+from commonroom.core.prepared import Prepared, columns_of, insert, instance_from, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 
@@ -219,7 +219,10 @@ def _append(event: AuditEvent, chain: str) -> AuditEvent:
     event.prev_hash = head.hash
     event.hash = event_hash(event)
     insert(event)
-    AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash, **moved)
+    head.seq, head.hash = event.seq, event.hash
+    for name, value in moved.items():
+        setattr(head, name, value)
+    update(head, ["seq", "hash", *moved])
     return event
 
 

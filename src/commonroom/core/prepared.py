@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet, signals
 
@@ -245,6 +245,57 @@ class Prepared:
         if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
             raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
         return _Compiled(sql, params, slots, first.columns, first.converters)
+
+
+_UPDATES: dict[
+    tuple[type[models.Model], str, str, tuple[str, ...]],
+    tuple[str, tuple[models.Field[Any, Any], ...]],
+] = {}
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """``model``'s concrete field ``name`` (``"pk"``: its primary key)."""
+    found = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(found, models.Field) or not found.concrete:
+        raise ImproperlyConfigured(f"{model.__name__} has no column {name!r}.")
+    return found
+
+
+def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Write ``fields`` of the existing row ``obj`` as ``obj.save(update_fields=fields)``
+    writes them (each value as ``pre_save`` and ``get_db_prep_save`` give it), with the
+    statement built once per model and fields; a row that is not there is refused as ``save``
+    refuses it (``DatabaseError``). A model anything listens to saves of, one with a parent
+    model, or a value that is an SQL expression is saved by the ORM."""
+    model = type(obj)
+    connection = connections[using]
+    key = (model, connection.alias, connection.vendor, tuple(fields))
+    found = _UPDATES.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        chosen = tuple(_concrete(model, name) for name in fields)
+        sql = (
+            f"UPDATE {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"SET {', '.join(f'{quote(f.column)} = %s' for f in chosen)} "
+            f"WHERE {quote(_concrete(model, 'pk').column)} = %s"
+        )
+        found = _UPDATES[key] = (sql, chosen)
+    sql, chosen = found
+    given = [] if model._meta.parents else [f.pre_save(obj, add=False) for f in chosen]
+    if (
+        model._meta.parents
+        or signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or any(hasattr(value, "resolve_expression") for value in given)
+    ):
+        obj.save(update_fields=list(fields), using=using)
+        return
+    values = [f.get_db_prep_save(v, connection) for f, v in zip(chosen, given, strict=True)]
+    values.append(_concrete(model, "pk").get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 class IExactText(models.CharField):

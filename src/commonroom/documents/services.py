@@ -31,14 +31,14 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
-from commonroom.core.prepared import insert
+from commonroom.core.prepared import insert, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
@@ -64,9 +64,11 @@ from commonroom.documents.selectors import (
     READING_TOKEN_HOURS,
     DocumentAccess,
     document_access,
+    document_locked,
     download_watermark,
     folder_path,
     live_document_named,
+    same_bytes_numbers,
     version_get,
     version_readers,
 )
@@ -115,8 +117,8 @@ def document_access_locked(
     workspace lock (a trashed document is gone), and ``ability`` checked on it. Every write
     about a document (versions, comments...) starts here."""
     access = lock_access(actor=actor, access=doc_access.access)
-    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
-    if doc.in_trash:
+    doc = document_locked(doc_access.document.pk)
+    if doc is None or doc.in_trash:
         raise NotFound()
     sealed = doc.sealed_version_id is not None
     fresh = DocumentAccess(doc, access, document_abilities(access, in_trash=False, sealed=sealed))
@@ -329,7 +331,10 @@ def _add_version(
     if new_document or row_locked:
         doc = document
     else:
-        doc = Document.objects.select_for_update().get(pk=document.pk)
+        locked = document_locked(document.pk)
+        if locked is None:
+            raise NotFound()
+        doc = locked
     if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
@@ -341,7 +346,7 @@ def _add_version(
     # The first and the last of this document's versions with these bytes, in one query: the
     # last is the latest when the file is the latest's; the first is the one it is identical to.
     same = (
-        doc.versions.filter(blob_id=blob.pk).aggregate(first=Min("number"), last=Max("number"))
+        same_bytes_numbers(document_id=doc.pk, blob_id=blob.pk)
         if latest
         else {"first": None, "last": None}  # no versions yet
     )
@@ -387,7 +392,7 @@ def _add_version(
     if not new_document:  # a new one was written with its number and time (document_upload)
         doc.current_version_number = number
         doc.updated_at = version.created_at
-        doc.save(update_fields=["current_version_number", "updated_at"])
+        update(doc, ["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
     # Search, notifications, previews, live, suggestions and approvals follow it, in this

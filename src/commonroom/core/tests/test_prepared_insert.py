@@ -105,3 +105,44 @@ def test_iexact_text_matches_what_the_orm_matches(team: Any, asked: str) -> None
         Event.objects.create(workspace_id=team.workspace.pk, kind=kind, data={})
     prepared = [row["pk"] for row in NAMED.rows(kind=asked)]
     assert prepared == list(_named(kind=asked).values_list("pk", flat=True))
+
+
+def test_an_update_writes_what_save_with_update_fields_writes(team: Any) -> None:
+    from commonroom.audit.models import AuditChainHead
+    from commonroom.core.prepared import update
+    from commonroom.documents.models import Document
+    from commonroom.documents.tests.factories import upload
+
+    version = upload(team.manager, team.workspace, "a.txt", b"one")
+    ours = Document.objects.get(pk=version.document_id)
+    orms = Document.objects.get(pk=version.document_id)
+    ours.current_version_number = orms.current_version_number = 7
+    ours.name = orms.name = "not written"  # not among the fields: neither writes it
+    update(ours, ["current_version_number", "updated_at"])
+    written = _columns(Document, ours.pk)
+    orms.save(update_fields=["current_version_number", "updated_at"])
+    assert written == _columns(Document, orms.pk)
+    assert written["current_version_number"] == 7 and written["name"] == "a.txt"
+
+    head = AuditChainHead.objects.get(pk=str(team.workspace.pk))
+    head.seq, head.times_in_order = head.seq + 5, False
+    with CaptureQueriesContext(connection) as ran:
+        update(head, ["seq", "times_in_order"])
+    assert len(ran.captured_queries) == 1
+    assert _columns(AuditChainHead, head.pk) == {
+        f.attname: getattr(head, f.attname) for f in AuditChainHead._meta.concrete_fields
+    }
+
+
+def test_an_update_of_a_row_that_is_gone_is_refused_as_save_refuses_it(team: Any) -> None:
+    from django.db import DatabaseError
+
+    from commonroom.core.prepared import update
+
+    event = Event.objects.create(workspace_id=team.workspace.pk, kind="x", data={})
+    Event.objects.filter(pk=event.pk).delete()
+    event.kind = "y"
+    with pytest.raises(DatabaseError):
+        update(event, ["kind"])
+    with pytest.raises(DatabaseError):
+        event.save(update_fields=["kind"])

@@ -135,3 +135,79 @@ def test_made_in_is_the_orms(team: Any) -> None:
     assert made_in(str(ws), sha) is True
     WorkspacePreview.objects.filter(workspace_id=ws, blob_id=sha).delete()
     assert same() is False
+
+
+def test_the_locked_document_and_its_versions_with_the_same_bytes_are_the_orms(team: Any) -> None:
+    from django.db.models import Max, Min
+
+    from commonroom.documents.models import Version
+    from commonroom.documents.selectors import document_locked, same_bytes_numbers
+    from commonroom.documents.tests.factories import new_version
+
+    first = upload(team.manager, team.workspace, "a.txt", b"one")
+    doc = Document.objects.get(pk=first.document_id)
+    new_version(team.manager, doc, b"two")
+    new_version(team.manager, Document.objects.get(pk=doc.pk), b"one")  # back to version 1's
+
+    def same(blob_id: str) -> dict[str, Any]:
+        found = same_bytes_numbers(document_id=doc.pk, blob_id=blob_id)
+        expected = Version.objects.filter(document_id=doc.pk, blob_id=blob_id).aggregate(
+            first=Min("number"), last=Max("number")
+        )
+        assert found == expected
+        return found
+
+    assert same(first.blob_id) == {"first": 1, "last": 3}
+    assert same(Version.objects.get(document=doc, number=2).blob_id) == {"first": 2, "last": 2}
+    assert same("0" * 64) == {"first": None, "last": None}
+    with transaction.atomic():
+        assert _fields(document_locked(doc.pk)) == _fields(Document.objects.get(pk=doc.pk))
+        assert document_locked(str(doc.pk)) is not None
+    Document.objects.filter(pk=doc.pk).update(name="b.txt", deleted_at=timezone.now())
+    Version.objects.filter(document=doc, number=3).update(number=4)
+    assert same(first.blob_id) == {"first": 1, "last": 4}
+    with transaction.atomic():
+        assert _fields(document_locked(doc.pk)) == _fields(Document.objects.get(pk=doc.pk))
+    Version.objects.filter(document=doc).delete()
+    Document.objects.filter(pk=doc.pk).delete()
+    with transaction.atomic():
+        assert document_locked(doc.pk) is None
+
+
+def test_a_documents_comments_and_their_entries_are_the_orms(team: Any) -> None:
+    from commonroom.comments.models import Comment
+    from commonroom.comments.selectors import live_comments_on
+    from commonroom.search.models import Kind, SearchEntry
+    from commonroom.search.services import _COMMENT_ENTRIES, _LIVE_COMMENT_IDS
+
+    version = upload(team.manager, team.workspace, "a.txt", b"one")
+    doc_id = version.document_id
+
+    def same() -> None:
+        assert [r[0] for r in _LIVE_COMMENT_IDS.tuples(document_id=doc_id)] == list(
+            live_comments_on(doc_id).order_by("pk").values_list("pk", flat=True)
+        )
+        assert {r[0] for r in _COMMENT_ENTRIES.tuples(document_id=doc_id)} == set(
+            SearchEntry.objects.filter(document_id=doc_id, kind=Kind.COMMENT).values_list(
+                "object_id", flat=True
+            )
+        )
+
+    same()
+    comments = [
+        Comment.objects.create(
+            document_id=doc_id, version=version, author=team.manager, body=f"c{n}"
+        )
+        for n in range(3)
+    ]
+    SearchEntry.objects.create(
+        kind=Kind.COMMENT,
+        object_id=str(comments[0].pk),
+        workspace_id=team.workspace.pk,
+        document_id=doc_id,
+        title="",
+        body="c0",
+    )
+    same()
+    Comment.objects.filter(pk=comments[1].pk).update(deleted_at=timezone.now())
+    same()
