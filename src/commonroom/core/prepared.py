@@ -247,6 +247,56 @@ class Prepared:
         return _Compiled(sql, params, slots, first.columns, first.converters)
 
 
+_NEW_ROWS: dict[tuple[type[models.Model], str, str, int], tuple[str, tuple[Any, ...], bool]] = {}
+
+
+def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    """Write those of the new objects ``objs`` (of one model) that break no unique constraint
+    and skip the others, as ``bulk_create(objs, ignore_conflicts=True)`` does (no signal
+    either), in one statement built once per model and number of rows (``INSERT ... ON
+    CONFLICT DO NOTHING RETURNING`` the key). Returns the keys of the rows it wrote (the
+    database's own, for a key it makes), which the ORM cannot tell without reading again;
+    the objects it wrote are marked as rows of the database."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    connection = connections[using]
+    key = (model, connection.alias, connection.vendor, len(objs))
+    pk = _concrete(model, "pk")
+    found = _NEW_ROWS.get(key)
+    if found is None:
+        if model._meta.parents:
+            raise ImproperlyConfigured(f"{model.__name__}: a model with a parent.")
+        auto = isinstance(pk, models.AutoField)
+        quote = connection.ops.quote_name
+        fields = tuple(f for f in model._meta.concrete_fields if not (auto and f is pk))
+        row = f"({', '.join(['%s'] * len(fields))})"
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))} "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(pk.column)}"
+        )
+        found = _NEW_ROWS[key] = (sql, fields, auto)
+    sql, fields, auto = found
+    values = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError(f"insert_new writes objects of one model, not {type(obj).__name__}.")
+        values += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        # As the objects hold their keys (SQLite answers a UUID as its text).
+        written = [pk.to_python(row[0]) for row in cursor.fetchall()]
+    if not auto:
+        made = set(written)
+        for obj in objs:
+            if obj.pk in made:
+                obj._state.adding = False
+                obj._state.db = using
+    return written
+
+
 _UPDATES: dict[
     tuple[type[models.Model], str, str, tuple[str, ...]],
     tuple[str, tuple[models.Field[Any, Any], ...]],

@@ -146,3 +146,82 @@ def test_an_update_of_a_row_that_is_gone_is_refused_as_save_refuses_it(team: Any
         update(event, ["kind"])
     with pytest.raises(DatabaseError):
         event.save(update_fields=["kind"])
+
+
+def test_new_rows_are_those_bulk_create_ignoring_conflicts_writes(team: Any) -> None:
+    from commonroom.core.prepared import insert_new
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import DocumentSeen, Follow, Notification
+
+    version = upload(team.manager, team.workspace, "a.txt", b"one")
+    doc_id = version.document_id
+    Follow.objects.filter(document_id=doc_id).delete()
+    people = [team.editor, team.viewer, team.commenter]
+    # One follows already: the statement skips them and writes the others, as bulk_create does.
+    Follow.objects.bulk_create([Follow(user=team.viewer, document_id=doc_id)])
+    written = insert_new([Follow(user=p, document_id=doc_id) for p in people])
+    assert len(written) == 2
+    assert set(Follow.objects.filter(pk__in=written).values_list("user_id", flat=True)) == {
+        team.editor.pk,
+        team.commenter.pk,
+    }
+    assert Follow.objects.filter(document_id=doc_id).count() == 3
+    assert insert_new([Follow(user=team.editor, document_id=doc_id)]) == []
+
+    def note(person: Any, key: str) -> Notification:
+        return Notification(
+            recipient=person,
+            workspace_id=team.workspace.pk,
+            kind="new_version",
+            document_id=doc_id,
+            target_url="/x",
+            summary="s",
+            dedupe_key=key,
+        )
+
+    first = [note(team.editor, "k"), note(team.viewer, "k")]
+    assert insert_new(first) == [n.pk for n in first]
+    assert all(not n._state.adding for n in first)
+    again = [note(team.editor, "k"), note(team.commenter, "k")]  # the editor has "k" already
+    assert insert_new(again) == [again[1].pk]
+    assert again[0]._state.adding and not again[1]._state.adding
+    ours = _columns(Notification, again[1].pk)
+    orms = note(team.manager, "k")
+    Notification.objects.bulk_create([orms], ignore_conflicts=True)
+    expected = _columns(Notification, orms.pk)
+    assert _without(ours, "id", "recipient_id", "created_at") == _without(
+        expected, "id", "recipient_id", "created_at"
+    )
+    seen = DocumentSeen(user=team.editor, document_id=doc_id, version_number=1)
+    DocumentSeen.objects.filter(document_id=doc_id).delete()
+    assert len(insert_new([seen])) == 1
+    assert insert_new([DocumentSeen(user=team.editor, document_id=doc_id, version_number=2)]) == []
+    assert DocumentSeen.objects.get(user=team.editor, document_id=doc_id).version_number == 1
+
+
+def test_a_version_seen_moves_the_persons_row_up_never_down(team: Any) -> None:
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import DocumentSeen
+    from commonroom.notifications.services import _mark_seen
+
+    doc_id = upload(team.manager, team.workspace, "a.txt", b"one").document_id
+
+    def seen(person: Any) -> int | None:
+        return (
+            DocumentSeen.objects.filter(user=person, document_id=doc_id)
+            .values_list("version_number", flat=True)
+            .first()
+        )
+
+    _mark_seen(team.editor.pk, doc_id, 3, new=True)  # no row: made
+    assert seen(team.editor) == 3
+    with CaptureQueriesContext(connection) as ran:
+        _mark_seen(team.editor.pk, doc_id, 2, new=True)  # older: left as it is
+    assert seen(team.editor) == 3 and len(ran.captured_queries) == 1
+    before = DocumentSeen.objects.get(user=team.editor, document_id=doc_id).seen_at
+    _mark_seen(team.editor.pk, doc_id, 5, new=True)
+    row = DocumentSeen.objects.get(user=team.editor, document_id=doc_id)
+    assert row.version_number == 5 and row.seen_at >= before
+    _mark_seen(team.editor.pk, doc_id, 4)  # a page read again: seen already, nothing written
+    assert seen(team.editor) == 5
+    assert DocumentSeen.objects.filter(document_id=doc_id, user=team.editor).count() == 1
