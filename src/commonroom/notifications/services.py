@@ -621,8 +621,12 @@ def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False
     """Version ``number`` of the document is seen by the person. ``new``: it was made just now,
     so nobody can have seen it yet and the read that spares a page read again its write is
     left out."""
-    rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
-    if not new and rows.filter(version_number__gte=number).exists():
+    if (
+        not new
+        and DocumentSeen.objects.filter(
+            user_id=user_id, document_id=document_id, version_number__gte=number
+        ).exists()
+    ):
         return  # seen already (a page read again): no write for nothing
     # One statement: the person's row made, or moved up to this version (never down), as an
     # update of an older row and else an insert skipped if one is there meanwhile would.
