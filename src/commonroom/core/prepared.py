@@ -316,7 +316,7 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
     writes them (each value as ``pre_save`` and ``get_db_prep_save`` give it), with the
     statement built once per model and fields; a row that is not there is refused as ``save``
     refuses it (``DatabaseError``). A model anything listens to saves of, one with a parent
-    model, or a value that is an SQL expression is saved by the ORM."""
+    model or its own ``save``, or a value that is an SQL expression is saved by the ORM."""
     model = type(obj)
     connection = connections[using]
     key = (model, connection.alias, connection.vendor, tuple(fields))
@@ -334,6 +334,7 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
     given = [] if model._meta.parents else [f.pre_save(obj, add=False) for f in chosen]
     if (
         model._meta.parents
+        or model.save is not models.Model.save
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
         or any(hasattr(value, "resolve_expression") for value in given)
@@ -449,9 +450,9 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
     value as ``pre_save`` and ``get_db_prep_save`` give it, an automatic key read back), with
     the statement built once per model instead of by the ORM's insert compiler each time: for
     rows written on every upload, where the ORM's own work is most of the insert's cost. A
-    model anything listens to saves of (``pre_save``, ``post_save``), one with a parent model,
-    an object given its automatic key or a value that is an SQL expression is saved by the
-    ORM, so that nothing is skipped.
+    model anything listens to saves of (``pre_save``, ``post_save``), one with a parent model
+    or its own ``save``, an object given its automatic key or a value that is an SQL
+    expression is saved by the ORM, so that nothing is skipped.
     Returns ``obj``, now a row of the database."""
     model = type(obj)
     connection = connections[using]
@@ -459,6 +460,7 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
     given = [] if model._meta.parents else [f.pre_save(obj, add=True) for f in fields]
     if (
         model._meta.parents
+        or model.save is not models.Model.save
         or (auto and obj.pk is not None)
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)

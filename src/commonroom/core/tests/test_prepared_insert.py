@@ -225,3 +225,24 @@ def test_a_version_seen_moves_the_persons_row_up_never_down(team: Any) -> None:
     _mark_seen(team.editor.pk, doc_id, 4)  # a page read again: seen already, nothing written
     assert seen(team.editor) == 5
     assert DocumentSeen.objects.filter(document_id=doc_id, user=team.editor).count() == 1
+
+
+def test_a_model_with_its_own_save_is_saved_by_it(team: Any, monkeypatch: Any) -> None:
+    from commonroom.core.prepared import update
+
+    saved: list[Any] = []
+    plain_save = Event.save
+
+    def own_save(self: Event, *args: Any, **kwargs: Any) -> None:
+        saved.append(kwargs)
+        plain_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Event, "save", own_save)
+    event = insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    event.kind = "y"
+    update(event, ["kind"])
+    assert saved == [
+        {"force_insert": True, "using": "default"},
+        {"update_fields": ["kind"], "using": "default"},
+    ]
+    assert Event.objects.get(pk=event.pk).kind == "y"
