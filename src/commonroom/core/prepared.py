@@ -269,7 +269,11 @@ def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -
             raise ImproperlyConfigured(f"{model.__name__}: a model with a parent.")
         auto = isinstance(pk, models.AutoField)
         quote = connection.ops.quote_name
-        fields = tuple(f for f in model._meta.concrete_fields if not (auto and f is pk))
+        fields = tuple(
+            f
+            for f in model._meta.concrete_fields
+            if not (auto and f is pk) and not f.generated  # a generated column is not written
+        )
         row = f"({', '.join(['%s'] * len(fields))})"
         sql = (
             f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
@@ -433,7 +437,11 @@ def _insert_sql(
         quote = connection.ops.quote_name
         pk = model._meta.pk
         auto = isinstance(pk, models.AutoField)
-        fields = tuple(f for f in model._meta.concrete_fields if not (auto and f is pk))
+        fields = tuple(
+            f
+            for f in model._meta.concrete_fields
+            if not (auto and f is pk) and not f.generated  # a generated column is not written
+        )
         sql = (
             f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
             f"({', '.join(quote(f.column) for f in fields)}) "
