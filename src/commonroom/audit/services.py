@@ -35,7 +35,7 @@ from commonroom.audit.models import (
     ReadingAudited,
     chain_key,
 )
-from commonroom.core.prepared import Prepared
+from commonroom.core.prepared import Prepared, columns_of, insert, instance_from, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text
 
@@ -126,9 +126,28 @@ def _mismatch_sentence(chain: str) -> str:
     )
 
 
+def _head_for_update(*, chain: str) -> QuerySet[AuditChainHead, Any]:
+    """The chain's head row, locked until the transaction ends (one row at most)."""
+    return (
+        AuditChainHead.objects.select_for_update()
+        .filter(pk=chain)
+        .order_by("pk")
+        .values_list(*columns_of(AuditChainHead))
+    )
+
+
+# Read on every audited write: :func:`_head_for_update`, its SQL built once per process.
+_HEAD_FOR_UPDATE = Prepared("audit.head_for_update", _head_for_update, chain=CharField())
+
+
+def _head(chain: str) -> AuditChainHead | None:
+    found = _HEAD_FOR_UPDATE.window(limit=1, offset=0, chain=chain)
+    return instance_from(AuditChainHead, found[0]) if found else None
+
+
 def _locked_head(chain: str) -> AuditChainHead:
     """The chain's head, locked until the transaction ends; made on the chain's first event."""
-    head = AuditChainHead.objects.select_for_update().filter(pk=chain).first()
+    head = _head(chain)
     if head is None:
         _check_installation_key()
         # Two first events at once: one inserts, the other's insert waits for it and does
@@ -199,8 +218,11 @@ def _append(event: AuditEvent, chain: str) -> AuditEvent:
     event.created_at = _chain_time(head, timezone.now(), moved)
     event.prev_hash = head.hash
     event.hash = event_hash(event)
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=chain).update(seq=event.seq, hash=event.hash, **moved)
+    insert(event)
+    head.seq, head.hash = event.seq, event.hash
+    for name, value in moved.items():
+        setattr(head, name, value)
+    update(head, ["seq", "hash", *moved])
     return event
 
 

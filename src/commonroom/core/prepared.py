@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import QuerySet
+from django.db.models import QuerySet, signals
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -272,6 +272,126 @@ class Prepared:
         return _Compiled(sql, params, slots, first.columns, first.converters)
 
 
+_NEW_ROWS: dict[tuple[type[models.Model], str, str, int], tuple[str, tuple[Any, ...], bool]] = {}
+
+
+def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> list[Any]:
+    """Write those of the new objects ``objs`` (of one model) that break no unique constraint
+    and skip the others, as ``bulk_create(objs, ignore_conflicts=True)`` does (no signal
+    either), in one statement built once per model and number of rows (``INSERT ... ON
+    CONFLICT DO NOTHING RETURNING`` the key). Returns the keys of the rows it wrote (the
+    database's own, for a key it makes), which the ORM cannot tell without reading again;
+    the objects it wrote are marked as rows of the database."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    connection = connections[using]
+    key = (model, connection.alias, connection.vendor, len(objs))
+    pk = _concrete(model, "pk")
+    found = _NEW_ROWS.get(key)
+    if found is None:
+        if model._meta.parents:
+            raise ImproperlyConfigured(f"{model.__name__}: a model with a parent.")
+        auto = isinstance(pk, models.AutoField)
+        quote = connection.ops.quote_name
+        fields = tuple(
+            f
+            for f in model._meta.concrete_fields
+            if not (auto and f is pk) and not f.generated  # a generated column is not written
+        )
+        row = f"({', '.join(['%s'] * len(fields))})"
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(objs))} "
+            f"ON CONFLICT DO NOTHING RETURNING {quote(pk.column)}"
+        )
+        found = _NEW_ROWS[key] = (sql, fields, auto)
+    sql, fields, auto = found
+    values = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError(f"insert_new writes objects of one model, not {type(obj).__name__}.")
+        values += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        # As the objects hold their keys (SQLite answers a UUID as its text).
+        written = [pk.to_python(row[0]) for row in cursor.fetchall()]
+    if not auto:
+        made = set(written)
+        for obj in objs:
+            if obj.pk in made:
+                obj._state.adding = False
+                obj._state.db = using
+    return written
+
+
+_UPDATES: dict[
+    tuple[type[models.Model], str, str, tuple[str, ...]],
+    tuple[str, tuple[models.Field[Any, Any], ...]],
+] = {}
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """``model``'s concrete field ``name`` (``"pk"``: its primary key)."""
+    found = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    if not isinstance(found, models.Field) or not found.concrete:
+        raise ImproperlyConfigured(f"{model.__name__} has no column {name!r}.")
+    return found
+
+
+def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Write ``fields`` of the existing row ``obj`` as ``obj.save(update_fields=fields)``
+    writes them (each value as ``pre_save`` and ``get_db_prep_save`` give it), with the
+    statement built once per model and fields; a row that is not there is refused as ``save``
+    refuses it (``DatabaseError``). A model anything listens to saves of, one with a parent
+    model or its own ``save``, or a value that is an SQL expression is saved by the ORM."""
+    model = type(obj)
+    connection = connections[using]
+    key = (model, connection.alias, connection.vendor, tuple(fields))
+    found = _UPDATES.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        chosen = tuple(_concrete(model, name) for name in fields)
+        sql = (
+            f"UPDATE {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"SET {', '.join(f'{quote(f.column)} = %s' for f in chosen)} "
+            f"WHERE {quote(_concrete(model, 'pk').column)} = %s"
+        )
+        found = _UPDATES[key] = (sql, chosen)
+    sql, chosen = found
+    given = [] if model._meta.parents else [f.pre_save(obj, add=False) for f in chosen]
+    if (
+        model._meta.parents
+        or model.save is not models.Model.save
+        or signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or any(hasattr(value, "resolve_expression") for value in given)
+    ):
+        obj.save(update_fields=list(fields), using=using)
+        return
+    values = [f.get_db_prep_save(v, connection) for f, v in zip(chosen, given, strict=True)]
+    values.append(_concrete(model, "pk").get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+class IExactText(models.CharField):
+    """The input of a name compared with ``__iexact``: its value written as the lookup writes
+    it (``prep_for_iexact_query``: on SQLite, a LIKE pattern with ``%``, ``_`` and ``\\``
+    escaped; on PostgreSQL the text itself), so that a name holding them matches only
+    itself, as through the ORM."""
+
+    def get_db_prep_value(
+        self, value: Any, connection: BaseDatabaseWrapper, prepared: bool = False
+    ) -> Any:
+        return connection.ops.prep_for_iexact_query(
+            super().get_db_prep_value(value, connection, prepared)
+        )
+
+
 # --- model objects from a prepared query's rows -------------------------------------------------
 
 
@@ -323,3 +443,73 @@ def instances_from(row: Sequence[Any], *kinds: type[models.Model]) -> list[model
     if start != len(row):
         raise ValueError(f"{len(row)} columns, not the {start} of {[k.__name__ for k in kinds]}")
     return made
+
+
+# --- a model object inserted with SQL built once ------------------------------------------------
+
+_INSERTS: dict[tuple[type[models.Model], str, str], tuple[str, tuple[Any, ...], bool]] = {}
+
+
+def _insert_sql(
+    model: type[models.Model], connection: BaseDatabaseWrapper
+) -> tuple[str, tuple[Any, ...], bool]:
+    """``model``'s INSERT, its fields in the order of its columns, and whether the database
+    makes its primary key (read back): built once per model and database from ``_meta``
+    (every concrete field but an automatic primary key, as ``Model.save`` writes them)."""
+    key = (model, connection.alias, connection.vendor)
+    found = _INSERTS.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        pk = model._meta.pk
+        auto = isinstance(pk, models.AutoField)
+        fields = tuple(
+            f
+            for f in model._meta.concrete_fields
+            if not (auto and f is pk) and not f.generated  # a generated column is not written
+        )
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+        )
+        if auto and pk is not None and connection.features.can_return_columns_from_insert:
+            sql += f" RETURNING {quote(pk.column)}"
+        found = _INSERTS[key] = (sql, fields, auto)
+    return found
+
+
+def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
+    """Write the new object ``obj`` as ``obj.save(force_insert=True)`` writes it (each field's
+    value as ``pre_save`` and ``get_db_prep_save`` give it, an automatic key read back), with
+    the statement built once per model instead of by the ORM's insert compiler each time: for
+    rows written on every upload, where the ORM's own work is most of the insert's cost. A
+    model anything listens to saves of (``pre_save``, ``post_save``), one with a parent model
+    or its own ``save``, an object given its automatic key or a value that is an SQL
+    expression is saved by the ORM, so that nothing is skipped.
+    Returns ``obj``, now a row of the database."""
+    model = type(obj)
+    connection = connections[using]
+    sql, fields, auto = _insert_sql(model, connection)
+    given = [] if model._meta.parents else [f.pre_save(obj, add=True) for f in fields]
+    if (
+        model._meta.parents
+        or model.save is not models.Model.save
+        or (auto and obj.pk is not None)
+        or signals.pre_save.has_listeners(model)
+        or signals.post_save.has_listeners(model)
+        or any(hasattr(value, "resolve_expression") for value in given)
+    ):
+        obj.save(force_insert=True, using=using)
+        return obj
+    values = [f.get_db_prep_save(value, connection) for f, value in zip(fields, given, strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        if auto:
+            if connection.features.can_return_columns_from_insert:
+                obj.pk = cursor.fetchone()[0]
+            else:
+                column = model._meta.pk.column if model._meta.pk is not None else "id"
+                obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, column)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj

@@ -14,11 +14,15 @@ _DROPPED = {"Cc", "Cf", "Cs", "Co"}
 
 
 def plain_text(value: str | None, *, multiline: bool = False) -> str:
-    text = unicodedata.normalize("NFC", str(value or ""))
-    keep = {"\n"} if multiline else set()
-    text = "".join(
-        ch if ch in keep or unicodedata.category(ch) not in _DROPPED else " " for ch in text
-    )
+    text = str(value or "")
+    # Printable ASCII (most names, addresses, notes) is already NFC and holds no control or
+    # format character: nothing to replace, character by character.
+    if not (text.isascii() and text.isprintable()):
+        text = unicodedata.normalize("NFC", text)
+        keep = {"\n"} if multiline else set()
+        text = "".join(
+            ch if ch in keep or unicodedata.category(ch) not in _DROPPED else " " for ch in text
+        )
     if multiline:
         lines = [" ".join(line.split()) for line in text.replace("\r", "").split("\n")]
         return "\n".join(lines).strip()

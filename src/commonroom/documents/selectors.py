@@ -15,10 +15,12 @@ from django.core.paginator import Page, Paginator
 from django.db import models
 from django.db.models import (
     BigIntegerField,
+    CharField,
     DateField,
     F,
     FilteredRelation,
     Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -31,7 +33,13 @@ from django.utils import timezone
 from commonroom.accounts.selectors import person_name
 from commonroom.core.exceptions import NotFound, PermissionDenied
 from commonroom.core.pagination import AsRow, Row
-from commonroom.core.prepared import Prepared, columns_of, instance_from, instances_from
+from commonroom.core.prepared import (
+    IExactText,
+    Prepared,
+    columns_of,
+    instance_from,
+    instances_from,
+)
 from commonroom.core.watermark import Watermark, watermark_for
 from commonroom.documents import hooks
 from commonroom.documents.models import Document, Folder, ReadReminder, Version, VersionRead
@@ -128,6 +136,103 @@ def _document_in(*, workspace_id: uuid.UUID, document_id: uuid.UUID) -> Document
         # What select_related keeps: the related object, or None for no row.
         setattr(doc, prefix[:-2], instance_from(model, row, prefix))
     return doc
+
+
+def _named(
+    *, workspace_id: uuid.UUID, document_name: str, folder_id: uuid.UUID | None = None
+) -> QuerySet[Document, Any]:
+    """The live documents of a folder (or the workspace's top level: ``folder_id`` None) named
+    ``document_name`` whatever its case (one at most: names are unique so)."""
+    return (
+        Document.objects.filter(
+            workspace_id=workspace_id,
+            folder_id=folder_id,  # type: ignore[misc]  # None: the top level (IS NULL)
+            deleted_at__isnull=True,
+            name__iexact=document_name,
+        )
+        .order_by("pk")
+        .values_list(*columns_of(Document))
+    )
+
+
+# Asked by every upload of a file under a name: :func:`_named`, its SQL built once per process
+# (one for a folder, one for the top level, whose SQL says ``IS NULL``).
+_NAMED_IN_FOLDER = Prepared(
+    "documents.named_in_folder",
+    _named,
+    workspace_id=UUIDField(),
+    folder_id=UUIDField(),
+    document_name=IExactText(),
+)
+_NAMED_AT_TOP = Prepared(
+    "documents.named_at_top",
+    lambda **inputs: _named(**inputs),
+    workspace_id=UUIDField(),
+    document_name=IExactText(),
+)
+
+
+def live_document_named(*, workspace_id: Any, folder_id: Any, name: str) -> Document | None:
+    """The live document of the folder (None: the top level) with ``name``, whatever its case,
+    or None: what ``Document.objects.filter(..., name__iexact=name).first()`` reads."""
+    if folder_id is None:
+        found = _NAMED_AT_TOP.window(
+            limit=1, offset=0, workspace_id=workspace_id, document_name=name
+        )
+    else:
+        found = _NAMED_IN_FOLDER.window(
+            limit=1, offset=0, workspace_id=workspace_id, folder_id=folder_id, document_name=name
+        )
+    return instance_from(Document, found[0]) if found else None
+
+
+def _document_for_update(*, document_id: uuid.UUID) -> QuerySet[Document, Any]:
+    """The document's row, locked until the transaction ends (one row at most)."""
+    return (
+        Document.objects.select_for_update()
+        .filter(pk=document_id)
+        .order_by("pk")
+        .values_list(*columns_of(Document))
+    )
+
+
+# Read by every write about a document (each new version, comment...): its SQL built once.
+_DOCUMENT_FOR_UPDATE = Prepared(
+    "documents.document_for_update", _document_for_update, document_id=UUIDField()
+)
+
+
+def document_locked(document_id: Any) -> Document | None:
+    """Inside a transaction: the document's row as it is, locked until the transaction ends
+    (``Document.objects.select_for_update().filter(pk=...).first()``), or None."""
+    found = _DOCUMENT_FOR_UPDATE.window(limit=1, offset=0, document_id=document_id)
+    return instance_from(Document, found[0]) if found else None
+
+
+def _same_bytes(*, document_id: uuid.UUID, blob_id: str) -> QuerySet[Version, Any]:
+    """The first and the last of the document's versions with the bytes ``blob_id``."""
+    return (
+        Version.objects.filter(document_id=document_id, blob_id=blob_id)
+        .values("document_id")
+        .annotate(first=Min("number"), last=Max("number"))
+        .order_by("document_id")
+        .values_list("document_id", "first", "last")
+    )
+
+
+# Asked by every new version (the same as the latest? identical to which?): its SQL built once.
+_SAME_BYTES = Prepared(
+    "documents.same_bytes", _same_bytes, document_id=UUIDField(), blob_id=CharField()
+)
+
+
+def same_bytes_numbers(*, document_id: Any, blob_id: str) -> dict[str, int | None]:
+    """``{"first": n, "last": m}``: the first and the last of the document's versions with
+    these bytes (None and None: none has them), as ``.aggregate(first=Min, last=Max)`` says."""
+    found = _SAME_BYTES.window(limit=1, offset=0, document_id=document_id, blob_id=blob_id)
+    if not found:
+        return {"first": None, "last": None}
+    return {"first": found[0]["first"], "last": found[0]["last"]}
 
 
 def abilities_of(access: WorkspaceAccess, doc: Document | Row) -> DocumentAbilities:

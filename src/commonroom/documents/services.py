@@ -31,13 +31,14 @@ from django.core import signing
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from commonroom.core.prepared import insert, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
@@ -63,8 +64,11 @@ from commonroom.documents.selectors import (
     READING_TOKEN_HOURS,
     DocumentAccess,
     document_access,
+    document_locked,
     download_watermark,
     folder_path,
+    live_document_named,
+    same_bytes_numbers,
     version_get,
     version_readers,
 )
@@ -113,8 +117,8 @@ def document_access_locked(
     workspace lock (a trashed document is gone), and ``ability`` checked on it. Every write
     about a document (versions, comments...) starts here."""
     access = lock_access(actor=actor, access=doc_access.access)
-    doc = Document.objects.select_for_update().get(pk=doc_access.document.pk)
-    if doc.in_trash:
+    doc = document_locked(doc_access.document.pk)
+    if doc is None or doc.in_trash:
         raise NotFound()
     sealed = doc.sealed_version_id is not None
     fresh = DocumentAccess(doc, access, document_abilities(access, in_trash=False, sealed=sealed))
@@ -232,6 +236,12 @@ def _blob_claim(sha: str, size: int) -> tuple[Blob, bool]:
 def _live_document_named(
     access: WorkspaceAccess, folder: Folder | None, name: str, exclude: Any = None
 ) -> Document | None:
+    if exclude is None:  # an upload's question, asked with SQL built once (selectors)
+        return live_document_named(
+            workspace_id=access.workspace.pk,
+            folder_id=folder.pk if folder is not None else None,
+            name=name,
+        )
     qs = Document.objects.filter(
         workspace_id=access.workspace.pk, folder=folder, deleted_at__isnull=True, name__iexact=name
     )
@@ -321,7 +331,10 @@ def _add_version(
     if new_document or row_locked:
         doc = document
     else:
-        doc = Document.objects.select_for_update().get(pk=document.pk)
+        locked = document_locked(document.pk)
+        if locked is None:
+            raise NotFound()
+        doc = locked
     if upload_key and not new_document:
         existing = doc.versions.filter(upload_key=upload_key).first()
         if existing is not None:
@@ -333,7 +346,7 @@ def _add_version(
     # The first and the last of this document's versions with these bytes, in one query: the
     # last is the latest when the file is the latest's; the first is the one it is identical to.
     same = (
-        doc.versions.filter(blob_id=blob.pk).aggregate(first=Min("number"), last=Max("number"))
+        same_bytes_numbers(document_id=doc.pk, blob_id=blob.pk)
         if latest
         else {"first": None, "last": None}  # no versions yet
     )
@@ -353,31 +366,33 @@ def _add_version(
     held = hooks.edit_locks.of(access, [doc]).get(doc.pk) if number > 1 else None
     if held is not None and held.holder.pk == actor.pk:
         held = None  # their own program's lock: their own save, or their own upload
-    version = Version.objects.create(
-        document=doc,
-        number=number,
-        blob=blob,
-        filename=filename,
-        content_type=content_type,
-        size=blob.size,
-        author=actor,
-        note=plain_text(note)[:500],
-        based_on_number=base or None,
-        based_on_latest=(base == latest),
-        based_on_from_file=from_file is not None,
-        identical_to_number=identical_to,
-        restored_from_number=restored_from,
-        upload_key=upload_key,
-        while_locked_by=held.holder if held is not None else None,
-        while_locked_in=held.app[:60] if held is not None else "",
-        while_locked_since=held.since if held is not None else None,
-        # A new document's first version is made at the moment the document is.
-        **({"created_at": doc.updated_at} if new_document else {}),
+    version = insert(
+        Version(
+            document=doc,
+            number=number,
+            blob=blob,
+            filename=filename,
+            content_type=content_type,
+            size=blob.size,
+            author=actor,
+            note=plain_text(note)[:500],
+            based_on_number=base or None,
+            based_on_latest=(base == latest),
+            based_on_from_file=from_file is not None,
+            identical_to_number=identical_to,
+            restored_from_number=restored_from,
+            upload_key=upload_key,
+            while_locked_by=held.holder if held is not None else None,
+            while_locked_in=held.app[:60] if held is not None else "",
+            while_locked_since=held.since if held is not None else None,
+            # A new document's first version is made at the moment the document is.
+            **({"created_at": doc.updated_at} if new_document else {}),
+        )
     )
     if not new_document:  # a new one was written with its number and time (document_upload)
         doc.current_version_number = number
         doc.updated_at = version.created_at
-        doc.save(update_fields=["current_version_number", "updated_at"])
+        update(doc, ["current_version_number", "updated_at"])
     document.current_version_number = number
     document.updated_at = doc.updated_at
     # Search, notifications, previews, live, suggestions and approvals follow it, in this
@@ -439,14 +454,16 @@ def document_upload(
             # Numbered for the version made next in this transaction (nobody sees it before),
             # so that it is written once, not written and then updated.
             now = timezone.now()
-            doc = Document.objects.create(
-                workspace=access.workspace,
-                folder=folder,
-                name=name,
-                created_by=actor,
-                created_at=now,
-                updated_at=now,
-                current_version_number=1,
+            doc = insert(
+                Document(
+                    workspace=access.workspace,
+                    folder=folder,
+                    name=name,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                    current_version_number=1,
+                )
             )
         version, _ = _add_version(
             actor=actor,

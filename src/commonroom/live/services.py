@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commonroom.accounts.selectors import Credential, CredentialKind
+from commonroom.core.prepared import insert
 from commonroom.live.events import EventData
 from commonroom.live.models import Event
 from commonroom.live.outage import layer_unreachable, outage_log
@@ -139,8 +140,10 @@ def publish(*, workspace_id: Any, event: EventData) -> Event:
     own: a failure here undoes the caller's change, as its other writes would)."""
     with transaction.atomic(savepoint=False):
         workspace_lock(workspace_id=workspace_id)
-        row = Event.objects.create(
-            workspace_id=workspace_id, kind=event.kind, data=event.data(), origin=PROCESS_ORIGIN
+        row = insert(
+            Event(
+                workspace_id=workspace_id, kind=event.kind, data=event.data(), origin=PROCESS_ORIGIN
+            )
         )
         transaction.on_commit(lambda: announce(row), robust=True)
     return row

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     CharField,
@@ -37,7 +37,7 @@ from django.utils import timezone
 from commonroom.comments.selectors import earlier_thread_author_ids
 from commonroom.conversations.selectors import earlier_message_author_ids
 from commonroom.core.exceptions import ApplicationError, NotFound
-from commonroom.core.prepared import Prepared
+from commonroom.core.prepared import Prepared, insert_new
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -193,9 +193,7 @@ def _merge(reasons: dict[int, str], user_ids: Iterable[Any], kind: str) -> None:
 
 
 def _follow_ids(user_ids: Iterable[Any], document_id: Any) -> None:
-    Follow.objects.bulk_create(
-        [Follow(user_id=pk, document_id=document_id) for pk in user_ids], ignore_conflicts=True
-    )
+    insert_new([Follow(user_id=pk, document_id=document_id) for pk in user_ids])
 
 
 def _nudge(user_ids: Iterable[int]) -> None:
@@ -254,12 +252,9 @@ def _notify(
     ]
     if not new:
         return []
-    Notification.objects.bulk_create(new, ignore_conflicts=True)
-    created = list(
-        Notification.objects.filter(pk__in=[n.pk for n in new])
-        .order_by()
-        .values_list("pk", "recipient_id")
-    )
+    # Written unless the person has it already (its key): the statement says which it wrote.
+    written = set(insert_new(new))
+    created = [(n.pk, n.recipient_id) for n in new if n.pk in written]
     recipients = [r for _, r in created]
     _nudge(recipients)
     ids = (
@@ -339,10 +334,7 @@ def version_uploaded(*, version: Version) -> list[Notification]:
     if version.number == 1:
         # A document's first version comes in the transaction that made the document: nobody
         # else can follow it or have seen it yet, so there is nobody to tell.
-        DocumentSeen.objects.bulk_create(
-            [DocumentSeen(user_id=version.author_id, document_id=doc.pk, version_number=1)],
-            ignore_conflicts=True,
-        )
+        insert_new([DocumentSeen(user_id=version.author_id, document_id=doc.pk, version_number=1)])
         return []
     _mark_seen(version.author_id, doc.pk, version.number, new=True)
     verb = (
@@ -650,13 +642,22 @@ def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False
     left out."""
     if not new and _SEEN_SINCE.count(user_id=user_id, document_id=document_id, number=number):
         return  # seen already (a page read again): no write for nothing
-    rows = DocumentSeen.objects.filter(user_id=user_id, document_id=document_id)
-    if rows.filter(version_number__lt=number).update(version_number=number, seen_at=timezone.now()):
-        return
-    DocumentSeen.objects.bulk_create(
-        [DocumentSeen(user_id=user_id, document_id=document_id, version_number=number)],
-        ignore_conflicts=True,
-    )
+    # One statement: the person's row made, or moved up to this version (never down), as an
+    # update of an older row and else an insert skipped if one is there meanwhile would.
+    row = DocumentSeen(user_id=user_id, document_id=document_id, version_number=number)
+    fields = [f for f in DocumentSeen._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(DocumentSeen._meta.db_table)
+    number_column, seen_column = quote("version_number"), quote("seen_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - our table, our columns
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({quote('user_id')}, {quote('document_id')}) DO UPDATE SET "
+            f"{number_column} = excluded.{number_column}, {seen_column} = excluded.{seen_column} "
+            f"WHERE {table}.{number_column} < excluded.{number_column}",
+            [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields],
+        )
 
 
 def document_seen(*, user: User, document: Document) -> None:

@@ -145,9 +145,18 @@ def made_in(workspace_id: Any, sha256: str) -> bool:
     """Whether the workspace has the preview of the file ``sha256``: its own preview task ran
     (``previews.models.WorkspacePreview``). Until then its pages and API show it pending,
     whatever the file's preview is, so bytes shared with another workspace reveal nothing."""
+    return _MADE_IN.count(workspace_id=workspace_id, sha256=sha256) > 0
+
+
+def _made_in(*, workspace_id: Any, sha256: str) -> QuerySet[WorkspacePreview, Any]:
     return WorkspacePreview.objects.filter(
         workspace_id=workspace_id, blob_id=sha256, made_at__isnull=False
-    ).exists()
+    )
+
+
+# Asked by every upload (its search entry's words) and page: :func:`_made_in`, its SQL built
+# once per process (one row at most: a workspace has a blob's preview once).
+_MADE_IN = Prepared("previews.made_in", _made_in, workspace_id=UUIDField(), sha256=CharField())
 
 
 def _shown(doc_access: DocumentAccess, version: Version, preview: Preview) -> tuple[str, Outline]:

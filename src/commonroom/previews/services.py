@@ -41,6 +41,7 @@ from django_tasks_db.models import DBTaskResult
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record_reading
 from commonroom.core.exceptions import ApplicationError, NotFound
+from commonroom.core.prepared import insert
 from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.task_queue import enqueue_at_commit
@@ -94,8 +95,10 @@ def preview_requested(*, version: Version) -> None:
             return
     # A file no converter takes is "unsupported" from its name and type alone, at once.
     made_now = created and not fmt
-    WorkspacePreview.objects.create(
-        workspace_id=workspace_id, blob_id=sha, made_at=timezone.now() if made_now else None
+    insert(
+        WorkspacePreview(
+            workspace_id=workspace_id, blob_id=sha, made_at=timezone.now() if made_now else None
+        )
     )
     if (created and fmt) or (not created and preview.status != PreviewStatus.PENDING):
         from commonroom.previews.tasks import make_preview

@@ -9,12 +9,13 @@ message). They are idempotent: ``search_reindex`` calls them for everything.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.search import SearchVector
 from django.db import connection, transaction
-from django.db.models import Value
+from django.db.models import QuerySet, UUIDField, Value
 
 from commonroom.comments.selectors import comment_find, live_comments_on
 from commonroom.conversations.selectors import (
@@ -24,6 +25,7 @@ from commonroom.conversations.selectors import (
     message_find,
 )
 from commonroom.core.markup import as_text
+from commonroom.core.prepared import Prepared, insert
 from commonroom.documents.selectors import (
     document_find,
     latest_version,
@@ -129,21 +131,36 @@ def index_version(*, document: Document, version: Version, document_created: boo
     title, body = clean_body(document.name)[:255], clean_body(body)[:MAX_BODY]
     if connection.vendor == "postgresql":  # its words' vector in the same statement
         fields["vector"] = _vector(title, body)
-    SearchEntry.objects.create(
-        kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+    insert(
+        SearchEntry(
+            kind=Kind.DOCUMENT, object_id=str(document.pk), title=title, body=body, **fields
+        )
     )
+
+
+def _comment_entries(*, document_id: uuid.UUID) -> QuerySet[SearchEntry, Any]:
+    return (
+        SearchEntry.objects.filter(document_id=document_id, kind=Kind.COMMENT)
+        .order_by("object_id")
+        .values_list("object_id")
+    )
+
+
+def _live_comment_ids(*, document_id: uuid.UUID) -> QuerySet[Any, Any]:
+    return live_comments_on(document_id).order_by("pk").values_list("pk")
+
+
+# Asked on every new version (:func:`_comments_indexed`): their SQL built once per process.
+_COMMENT_ENTRIES = Prepared("search.comment_entries", _comment_entries, document_id=UUIDField())
+_LIVE_COMMENT_IDS = Prepared("search.live_comment_ids", _live_comment_ids, document_id=UUIDField())
 
 
 def _comments_indexed(doc: Document) -> None:
     """Every live comment on the document has its entry."""
-    have = set(
-        SearchEntry.objects.filter(document_id=doc.pk, kind=Kind.COMMENT).values_list(
-            "object_id", flat=True
-        )
-    )
+    have = {row[0] for row in _COMMENT_ENTRIES.tuples(document_id=doc.pk)}
     # Their ids only: the rows of the few missing are read by ``_index_comment``, and a
     # document with hundreds of comments makes no instances for each new version.
-    for pk in live_comments_on(doc.pk).order_by().values_list("pk", flat=True):
+    for (pk,) in _LIVE_COMMENT_IDS.tuples(document_id=doc.pk):
         if str(pk) not in have:
             _index_comment(pk)
 

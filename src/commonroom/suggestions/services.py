@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import uuid
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -52,13 +53,14 @@ from typing import TYPE_CHECKING, Any
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet, UUIDField
 from django.utils import timezone
 
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_rows_last
 from commonroom.comments.services import comment_create, threads_resolve
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound
+from commonroom.core.prepared import Prepared
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import stated_text
 from commonroom.documents.selectors import DocumentAccess, document_access, version_get
@@ -432,6 +434,23 @@ def _audit_outdated(
     )
 
 
+def _to_follow(*, document_id: uuid.UUID) -> QuerySet[Suggestion, Any]:
+    """The ids of the document's suggestions a new version moves: those accepted into the
+    file and not yet in a version, and the open ones."""
+    return (
+        Suggestion.objects.filter(
+            Q(state=State.ACCEPTED, accepted_in__isnull=True) | Q(state=State.OPEN),
+            document_id=document_id,
+        )
+        .order_by("pk")
+        .values_list("pk")
+    )
+
+
+# Asked on every new version: :func:`_to_follow`, its SQL built once per process.
+_TO_FOLLOW = Prepared("suggestions.to_follow", _to_follow, document_id=UUIDField())
+
+
 def suggestions_follow_version(*, actor: User, document: Document, version: Version) -> None:
     """Inside the transaction that added ``version`` (the document hook): the suggestions an
     accept in this transaction made it from name it; each open suggestion moves to it or is
@@ -440,11 +459,7 @@ def suggestions_follow_version(*, actor: User, document: Document, version: Vers
     # Both kinds in one read, oldest first: those accepted into the file and not yet in a
     # version, and the open ones. Whether there are any is asked first, as ids: on most
     # versions there are none, and that narrow read costs the ORM far less than the rows'.
-    to_follow = Suggestion.objects.filter(
-        Q(state=State.ACCEPTED, accepted_in__isnull=True) | Q(state=State.OPEN),
-        document=document,
-    )
-    ids = list(to_follow.order_by().values_list("pk", flat=True))
+    ids = [pk for (pk,) in _TO_FOLLOW.tuples(document_id=document.pk)]
     if not ids:
         return
     followed = list(

@@ -129,6 +129,60 @@ _MEMBERSHIP = Prepared(
 )
 
 
+def _workspace_for_update(*, workspace_id: uuid.UUID) -> QuerySet[Workspace, Any]:
+    """The workspace's row, locked until the transaction ends (one row at most)."""
+    return (
+        Workspace.objects.select_for_update()
+        .filter(pk=workspace_id)
+        .order_by("pk")
+        .values_list(*_WORKSPACE_FIELDS)
+    )
+
+
+# Every write to a workspace starts by locking its row (``services.lock_access``,
+# ``services.workspace_lock``): :func:`_workspace_for_update`, its SQL built once per process.
+_WORKSPACE_FOR_UPDATE = Prepared(
+    "workspaces.workspace_for_update", _workspace_for_update, workspace_id=UUIDField()
+)
+
+
+def workspace_locked(workspace_id: Any) -> Workspace | None:
+    """Inside a transaction: the workspace's row as it is, locked until the transaction ends
+    (on SQLite the write transaction itself is the lock), or None when there is none."""
+    found = _WORKSPACE_FOR_UPDATE.window(limit=1, offset=0, workspace_id=workspace_id)
+    if not found:
+        return None
+    row = found[0]
+    return Workspace.from_db(
+        DEFAULT_DB_ALIAS, _WORKSPACE_FIELDS, [row[f] for f in _WORKSPACE_FIELDS]
+    )
+
+
+def _role(*, workspace_id: uuid.UUID, user_id: int, today: date) -> QuerySet[Membership, Any]:
+    """The role of the person's membership that gives access today (one row at most)."""
+    return (
+        Membership.objects.filter(
+            current_q(today=today), workspace_id=workspace_id, user_id=user_id
+        )
+        .order_by("pk")
+        .values_list("role")
+    )
+
+
+_ROLE = Prepared(
+    "workspaces.role", _role, workspace_id=UUIDField(), user_id=BigIntegerField(), today=DateField()
+)
+
+
+def role_now(*, workspace_id: Any, user_id: Any) -> str | None:
+    """The person's role in the workspace today, read as it is (under the workspace's lock,
+    a write asks it again: ``services.lock_access``), or None: not a member today."""
+    found = _ROLE.window(
+        limit=1, offset=0, workspace_id=workspace_id, user_id=user_id, today=timezone.localdate()
+    )
+    return str(found[0]["role"]) if found else None
+
+
 def access_for(
     *, workspace: Workspace, role: str, user: User, access_until: date | None = None
 ) -> WorkspaceAccess:

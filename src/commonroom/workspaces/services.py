@@ -66,7 +66,9 @@ from commonroom.workspaces.selectors import (
     managed_guests_chosen,
     member_users,
     parse_uuid,
+    role_now,
     workspace_access,
+    workspace_locked,
 )
 
 if TYPE_CHECKING:
@@ -96,13 +98,13 @@ def lock_access(*, actor: User, access: WorkspaceAccess) -> WorkspaceAccess:
     Writes to one workspace's tree and names queue on this lock, and a write decided on this
     request's earlier read cannot land after the person was removed, demoted or the workspace
     archived meanwhile."""
-    ws = Workspace.objects.select_for_update().get(pk=access.workspace.pk)
-    role = (
-        Membership.objects.filter(current_q(), workspace=ws, user=actor)
-        .order_by()  # one row at most: no need for the default ordering's join on users
-        .values_list("role", flat=True)
-        .first()
-    )
+    # Two statements, not one: on PostgreSQL the role is read by a statement that starts once
+    # the lock is held, so it sees a removal committed by whoever held the lock before. Both
+    # built once per process (core.prepared).
+    ws = workspace_locked(access.workspace.pk)
+    if ws is None:
+        raise NotFound()
+    role = role_now(workspace_id=ws.pk, user_id=actor.pk)
     if role is None:
         raise NotFound()
     return access_for(workspace=ws, role=role, user=actor)
@@ -114,7 +116,7 @@ def workspace_lock(*, workspace_id: Any) -> None:
     one workspace's events commit in id order; search's late writes, such as a preview's words,
     queue on it behind the workspace's changes). A workspace that does not exist locks
     nothing."""
-    list(Workspace.objects.select_for_update().filter(pk=workspace_id).order_by().values_list("pk"))
+    workspace_locked(workspace_id)
 
 
 def _clean_name(name: str) -> str:

@@ -353,10 +353,14 @@ def test_a_failure_before_the_version_commits_leaves_no_version_and_a_collectabl
 
     from commonroom.documents import integrity
 
-    def crash(**kwargs):
-        raise RuntimeError("power cut")
+    written = services.insert
 
-    monkeypatch.setattr(Version.objects, "create", crash)
+    def crash(obj, **kwargs):  # the version's row, as it is about to be written
+        if isinstance(obj, Version):
+            raise RuntimeError("power cut")
+        return written(obj, **kwargs)
+
+    monkeypatch.setattr(services, "insert", crash)
     with pytest.raises(RuntimeError, match="power cut"):
         upload(team.editor, team.workspace, "minutes.txt", b"half done")
     monkeypatch.undo()

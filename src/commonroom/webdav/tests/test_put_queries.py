@@ -36,7 +36,7 @@ WS = "/Weekly budget meeting"
 # an existing document, whether a lock holds it is one read of the workspace's live locks when
 # it holds none (``selectors.document_locks``), not the names of the folder's children first.
 NEW_NAME = {"sqlite": 33, "postgresql": 33}
-EXISTING = {"sqlite": 46, "postgresql": 46}
+EXISTING = {"sqlite": 44, "postgresql": 44}
 
 
 @pytest.fixture

@@ -1,0 +1,248 @@
+"""core.prepared.insert: a row written with an INSERT built once per model is the row
+``save(force_insert=True)`` writes (every column, defaults, times set on insert, JSON, a key
+the database makes), and a model something listens to the saves of is saved by the ORM, so
+that no receiver is skipped. ``IExactText``: a name compared with ``__iexact`` through SQL
+built once matches what the ORM's lookup matches, ``%``, ``_`` and ``\\`` included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, models
+from django.db.models import QuerySet
+from django.db.models.signals import post_save
+from django.test.utils import CaptureQueriesContext
+
+from commonroom.core.prepared import IExactText, Prepared, insert
+from commonroom.live.models import Event
+from commonroom.previews.models import WorkspacePreview
+from commonroom.search.models import Kind, SearchEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(model: type[models.Model], pk: Any) -> dict[str, Any]:
+    row = model._default_manager.filter(pk=pk).values(
+        *(f.attname for f in model._meta.concrete_fields)
+    )
+    return dict(row.get())
+
+
+def _without(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in names}
+
+
+def test_an_event_with_its_own_key_and_json_is_the_orms_row(team: Any) -> None:
+    data = {"document": "d", "n": 1, "list": [1, "two", None], "nested": {"é": "ü"}}
+    ours = insert(Event(workspace_id=team.workspace.pk, kind="document.added", data=data))
+    orms = Event.objects.create(workspace_id=team.workspace.pk, kind="document.added", data=data)
+    assert isinstance(ours.pk, int) and ours.pk == orms.pk - 1
+    assert not ours._state.adding and ours._state.db == "default"
+    written, expected = _columns(Event, ours.pk), _columns(Event, orms.pk)
+    assert _without(written, "id", "created_at") == _without(expected, "id", "created_at")
+    assert written["created_at"] == ours.created_at  # the time the object held, as written
+    assert written["data"] == data
+
+
+def test_a_row_with_a_time_set_on_insert_is_the_orms_row(team: Any) -> None:
+    from commonroom.documents.tests.factories import upload
+
+    first = upload(team.manager, team.workspace, "a.txt", b"one")
+    second = upload(team.manager, team.workspace, "b.txt", b"two")
+    WorkspacePreview.objects.all().delete()
+    ours = insert(WorkspacePreview(workspace_id=team.workspace.pk, blob_id=first.blob_id))
+    orms = WorkspacePreview.objects.create(workspace_id=team.workspace.pk, blob_id=second.blob_id)
+    assert ours.created_at is not None  # auto_now_add, set as save sets it
+    written, expected = _columns(WorkspacePreview, ours.pk), _columns(WorkspacePreview, orms.pk)
+    assert written["created_at"] == ours.created_at
+    assert _without(written, "id", "created_at", "blob_id") == _without(
+        expected, "id", "created_at", "blob_id"
+    )
+
+
+def test_it_is_one_statement(team: Any) -> None:
+    insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    with CaptureQueriesContext(connection) as ran:
+        insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    assert len(ran.captured_queries) == 1
+    assert ran.captured_queries[0]["sql"].upper().startswith("INSERT")
+
+
+def test_a_model_with_a_receiver_is_saved_by_the_orm(team: Any) -> None:
+    heard: list[Any] = []
+
+    def receiver(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=SearchEntry)
+    try:
+        entry = insert(
+            SearchEntry(
+                kind=Kind.DOCUMENT,
+                object_id="x",
+                title="t",
+                body="b",
+                workspace_id=team.workspace.pk,
+            )
+        )
+    finally:
+        post_save.disconnect(receiver, sender=SearchEntry)
+    assert heard == [(entry.pk, True)]
+    assert SearchEntry.objects.filter(pk=entry.pk).exists()
+
+
+def _named(*, kind: str) -> QuerySet[Event, Any]:
+    return Event.objects.filter(kind__iexact=kind).order_by("pk").values_list("pk")
+
+
+NAMED = Prepared("test.named", _named, kind=IExactText())
+
+
+@pytest.mark.parametrize("asked", ["a_b", "A_B", "a%b", "a\\b", "axb", "A%", "_", "%", "ab"])
+def test_iexact_text_matches_what_the_orm_matches(team: Any, asked: str) -> None:
+    for kind in ("a_b", "aXb", "a%b", "a\\b", "AZb", "ab", "a"):
+        Event.objects.create(workspace_id=team.workspace.pk, kind=kind, data={})
+    prepared = [row["pk"] for row in NAMED.rows(kind=asked)]
+    assert prepared == list(_named(kind=asked).values_list("pk", flat=True))
+
+
+def test_an_update_writes_what_save_with_update_fields_writes(team: Any) -> None:
+    from commonroom.audit.models import AuditChainHead
+    from commonroom.core.prepared import update
+    from commonroom.documents.models import Document
+    from commonroom.documents.tests.factories import upload
+
+    version = upload(team.manager, team.workspace, "a.txt", b"one")
+    ours = Document.objects.get(pk=version.document_id)
+    orms = Document.objects.get(pk=version.document_id)
+    ours.current_version_number = orms.current_version_number = 7
+    ours.name = orms.name = "not written"  # not among the fields: neither writes it
+    update(ours, ["current_version_number", "updated_at"])
+    written = _columns(Document, ours.pk)
+    orms.save(update_fields=["current_version_number", "updated_at"])
+    assert written == _columns(Document, orms.pk)
+    assert written["current_version_number"] == 7 and written["name"] == "a.txt"
+
+    head = AuditChainHead.objects.get(pk=str(team.workspace.pk))
+    head.seq, head.times_in_order = head.seq + 5, False
+    with CaptureQueriesContext(connection) as ran:
+        update(head, ["seq", "times_in_order"])
+    assert len(ran.captured_queries) == 1
+    assert _columns(AuditChainHead, head.pk) == {
+        f.attname: getattr(head, f.attname) for f in AuditChainHead._meta.concrete_fields
+    }
+
+
+def test_an_update_of_a_row_that_is_gone_is_refused_as_save_refuses_it(team: Any) -> None:
+    from django.db import DatabaseError
+
+    from commonroom.core.prepared import update
+
+    event = Event.objects.create(workspace_id=team.workspace.pk, kind="x", data={})
+    Event.objects.filter(pk=event.pk).delete()
+    event.kind = "y"
+    with pytest.raises(DatabaseError):
+        update(event, ["kind"])
+    with pytest.raises(DatabaseError):
+        event.save(update_fields=["kind"])
+
+
+def test_new_rows_are_those_bulk_create_ignoring_conflicts_writes(team: Any) -> None:
+    from commonroom.core.prepared import insert_new
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import DocumentSeen, Follow, Notification
+
+    version = upload(team.manager, team.workspace, "a.txt", b"one")
+    doc_id = version.document_id
+    Follow.objects.filter(document_id=doc_id).delete()
+    people = [team.editor, team.viewer, team.commenter]
+    # One follows already: the statement skips them and writes the others, as bulk_create does.
+    Follow.objects.bulk_create([Follow(user=team.viewer, document_id=doc_id)])
+    written = insert_new([Follow(user=p, document_id=doc_id) for p in people])
+    assert len(written) == 2
+    assert set(Follow.objects.filter(pk__in=written).values_list("user_id", flat=True)) == {
+        team.editor.pk,
+        team.commenter.pk,
+    }
+    assert Follow.objects.filter(document_id=doc_id).count() == 3
+    assert insert_new([Follow(user=team.editor, document_id=doc_id)]) == []
+
+    def note(person: Any, key: str) -> Notification:
+        return Notification(
+            recipient=person,
+            workspace_id=team.workspace.pk,
+            kind="new_version",
+            document_id=doc_id,
+            target_url="/x",
+            summary="s",
+            dedupe_key=key,
+        )
+
+    first = [note(team.editor, "k"), note(team.viewer, "k")]
+    assert insert_new(first) == [n.pk for n in first]
+    assert all(not n._state.adding for n in first)
+    again = [note(team.editor, "k"), note(team.commenter, "k")]  # the editor has "k" already
+    assert insert_new(again) == [again[1].pk]
+    assert again[0]._state.adding and not again[1]._state.adding
+    ours = _columns(Notification, again[1].pk)
+    orms = note(team.manager, "k")
+    Notification.objects.bulk_create([orms], ignore_conflicts=True)
+    expected = _columns(Notification, orms.pk)
+    assert _without(ours, "id", "recipient_id", "created_at") == _without(
+        expected, "id", "recipient_id", "created_at"
+    )
+    seen = DocumentSeen(user=team.editor, document_id=doc_id, version_number=1)
+    DocumentSeen.objects.filter(document_id=doc_id).delete()
+    assert len(insert_new([seen])) == 1
+    assert insert_new([DocumentSeen(user=team.editor, document_id=doc_id, version_number=2)]) == []
+    assert DocumentSeen.objects.get(user=team.editor, document_id=doc_id).version_number == 1
+
+
+def test_a_version_seen_moves_the_persons_row_up_never_down(team: Any) -> None:
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import DocumentSeen
+    from commonroom.notifications.services import _mark_seen
+
+    doc_id = upload(team.manager, team.workspace, "a.txt", b"one").document_id
+
+    def seen(person: Any) -> int | None:
+        return (
+            DocumentSeen.objects.filter(user=person, document_id=doc_id)
+            .values_list("version_number", flat=True)
+            .first()
+        )
+
+    _mark_seen(team.editor.pk, doc_id, 3, new=True)  # no row: made
+    assert seen(team.editor) == 3
+    with CaptureQueriesContext(connection) as ran:
+        _mark_seen(team.editor.pk, doc_id, 2, new=True)  # older: left as it is
+    assert seen(team.editor) == 3 and len(ran.captured_queries) == 1
+    before = DocumentSeen.objects.get(user=team.editor, document_id=doc_id).seen_at
+    _mark_seen(team.editor.pk, doc_id, 5, new=True)
+    row = DocumentSeen.objects.get(user=team.editor, document_id=doc_id)
+    assert row.version_number == 5 and row.seen_at >= before
+    _mark_seen(team.editor.pk, doc_id, 4)  # a page read again: seen already, nothing written
+    assert seen(team.editor) == 5
+    assert DocumentSeen.objects.filter(document_id=doc_id, user=team.editor).count() == 1
+
+
+def test_a_model_with_its_own_save_is_saved_by_it(team: Any, monkeypatch: Any) -> None:
+    from commonroom.core.prepared import update
+
+    saved: list[Any] = []
+    plain_save = Event.save
+
+    def own_save(self: Event, *args: Any, **kwargs: Any) -> None:
+        saved.append(kwargs)
+        plain_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Event, "save", own_save)
+    event = insert(Event(workspace_id=team.workspace.pk, kind="x", data={}))
+    event.kind = "y"
+    update(event, ["kind"])
+    assert saved == [
+        {"force_insert": True, "using": "default"},
+        {"update_fields": ["kind"], "using": "default"},
+    ]
+    assert Event.objects.get(pk=event.pk).kind == "y"
