@@ -421,10 +421,15 @@ PDF_PAGE_TIMEOUT = 30
 PDF_PAGES_PER_MINUTE = 60  # new pages one reader may have drawn per minute
 
 
+def _budget_minute() -> int:
+    """The clock minute a page drawn now counts against."""
+    return int(time.time() // 60)
+
+
 def _within_page_budget(reader_id: Any) -> bool:
     """A reader may have PDF_PAGES_PER_MINUTE new pages drawn a minute (reading, not scraping:
     each drawing costs a child process)."""
-    key = f"previews:pages:{reader_id}:{int(time.time() // 60)}"
+    key = f"previews:pages:{reader_id}:{_budget_minute()}"
     cache.add(key, 0, timeout=120)
     try:
         return int(cache.incr(key)) <= PDF_PAGES_PER_MINUTE

@@ -153,6 +153,9 @@ def test_one_reader_cannot_have_pages_drawn_without_limit(
     from commonroom.previews import services
 
     monkeypatch.setattr(services, "PDF_PAGES_PER_MINUTE", 2)
+    # One minute throughout, whenever the test runs (a new minute would start a new budget).
+    minute = services._budget_minute()
+    monkeypatch.setattr(services, "_budget_minute", lambda: minute)
     with django_capture_on_commit_callbacks(execute=True):
         doc = upload_document(team.workspace, team.manager, name="board.pdf", content=three_pages())
     reader = Client()
