@@ -233,8 +233,9 @@ else:
 # server restarted meanwhile costs no request) and given back when its request ends.
 # DB_POOL_SIZE caps each process's pool; 0, the default for every other command and for the
 # tests' own process, opens a connection each time as before (``cli.py`` and ``asgi.py`` set
-# it for the processes that serve). Persistent connections (DB_CONN_MAX_AGE) do not work under
-# ASGI and exclude the pool (decision 38).
+# it for the processes that serve). Persistent connections (DB_CONN_MAX_AGE) exclude the pool
+# (decision 38); under ASGI a request's thread is kept between requests (decision 47), so a
+# connection kept by age stays open in an idle thread: up to 8 a serving process.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
 if (
     DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"

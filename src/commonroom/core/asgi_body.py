@@ -274,9 +274,9 @@ _T = TypeVar("_T")
 class _RequestThread(ThreadPoolExecutor):
     """The one thread a request's sync code runs in (its middleware, view, response's close),
     kept for a later request once this one is over. It counts the calls given to it and not
-    yet finished: a thread with one still running when its request ends (asgiref's
-    ``sync_to_async`` waits for its call even when cancelled, so none should) is never given
-    to another request, whose calls would wait behind it."""
+    yet finished: a thread with one still running when its request ends (a request's task
+    cancelled while its view runs: asgiref's ``sync_to_async`` then returns at once and leaves
+    the call running) is never given to another request, whose calls would wait behind it."""
 
     def __init__(self) -> None:
         super().__init__(max_workers=1, thread_name_prefix="commonroom-request")

@@ -71,6 +71,8 @@ def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
         return datetime.datetime(1111, 1 + round_, 1 + n, tzinfo=datetime.UTC)
     if isinstance(field, models.DateField):
         return datetime.date(1111, 1 + round_, 1 + n)
+    if isinstance(field, models.SmallIntegerField):  # positive or not: a small column's range
+        return 2**15 - 1 - 97 * (n + 1) - 1_009 * round_
     if isinstance(field, models.PositiveIntegerField | models.PositiveBigIntegerField):
         # Within the range of the column it is compared with: Django writes a comparison with
         # a value out of a field's range as a constant, not a parameter.

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
+from django.utils import timezone, translation
 
 from commonroom.core.asgi_body import StreamingASGIHandler, _RequestThread, _RequestThreads
 
@@ -44,7 +46,25 @@ def slow(request: HttpRequest) -> HttpResponse:
     return HttpResponse("slow")
 
 
-urlpatterns = [path("quick/", quick), path("slow/", slow)]
+def unsettling(request: HttpRequest) -> HttpResponse:
+    """A view that leaves its thread's language and time zone changed, as a careless one could."""
+    translation.activate("fr")
+    timezone.activate(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    seen.append(("unsettling view", threading.get_ident()))
+    return HttpResponse("changed")
+
+
+def settings_seen(request: HttpRequest) -> HttpResponse:
+    seen.append(("settings view", threading.get_ident()))
+    return HttpResponse(f"{translation.get_language()} {timezone.get_current_timezone_name()}")
+
+
+urlpatterns = [
+    path("quick/", quick),
+    path("slow/", slow),
+    path("unsettling/", unsettling),
+    path("settings/", settings_seen),
+]
 
 
 @pytest.fixture
@@ -54,8 +74,10 @@ def handler(settings: Any) -> Iterator[StreamingASGIHandler]:
     seen.clear()
     slow_view_may_end.clear()
     slow_view_started.clear()
-    yield StreamingASGIHandler(streamed=lambda scope: False)
+    made = StreamingASGIHandler(streamed=lambda scope: False)
+    yield made
     slow_view_may_end.set()
+    made.threads.drop_idle()  # no idle thread left behind for the rest of the run
 
 
 def scope_of(url: str) -> dict[str, Any]:
@@ -101,6 +123,10 @@ async def ask(
 
 def status_of(sent: list[dict[str, Any]]) -> int:
     return int(sent[0]["status"])
+
+
+def body_of(sent: list[dict[str, Any]]) -> bytes:
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
 def test_a_requests_sync_code_runs_in_one_thread_off_the_loop_kept_for_the_next(handler):
@@ -161,3 +187,39 @@ def test_a_thread_is_kept_only_with_nothing_left_running_in_it_and_up_to_the_num
     assert threads.take() is not other
     may_end.set()
     assert running.result(timeout=10) is True
+
+
+def test_a_kept_thread_carries_no_language_or_time_zone_into_the_next_request(handler, settings):
+    """The next request in a kept thread starts from the settings' language and time zone,
+    whatever the last one in that thread activated."""
+
+    async def main() -> bytes:
+        assert status_of(await ask(handler, "/unsettling/")) == 200
+        return body_of(await ask(handler, "/settings/"))
+
+    answer = asyncio.run(main())
+    assert len({thread for _, thread in seen}) == 1  # the same kept thread
+    assert answer.decode() == f"{settings.LANGUAGE_CODE} {settings.TIME_ZONE}"
+
+
+def test_a_request_cancelled_while_its_view_runs_leaves_its_thread_unkept(handler):
+    """uvicorn cancels a request's task when its connection is lost: the view goes on in its
+    thread, and that thread is not given to the next request, which would wait behind it."""
+
+    async def main() -> None:
+        task = asyncio.create_task(ask(handler, "/slow/"))
+        await asyncio.to_thread(slow_view_started.wait, 10)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        slow_thread = next(thread for where, thread in seen if where == "slow view")
+        kept = [t.submit(threading.get_ident).result(timeout=10) for t in handler.threads._idle]
+        assert slow_thread not in kept
+        answered = await asyncio.wait_for(ask(handler, "/quick/"), 10)
+        assert status_of(answered) == 200
+        slow_view_may_end.set()
+
+    asyncio.run(main())
+    quick_thread = next(thread for where, thread in seen if where == "view")
+    slow_thread = next(thread for where, thread in seen if where == "slow view")
+    assert quick_thread != slow_thread
