@@ -39,6 +39,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet, signals
+from django.db.transaction import TransactionManagementError
 
 _M = TypeVar("_M", bound=models.Model)
 
@@ -60,6 +61,9 @@ class _Compiled:
     # (``SQLCompiler.get_converters``: by position, the functions and the column's expression).
     columns: tuple[str, ...] = ()
     converters: Mapping[int, tuple[list[Any], Any]] = field(default_factory=dict)
+    # It locks its rows (``select_for_update`` on a database that has it): as Django refuses it
+    # on every build, it is refused outside a transaction on every run, not only the first.
+    locks: bool = False
 
 
 def _sentinel(field: models.Field[Any, Any], n: int, round_: int) -> Any:
@@ -149,6 +153,10 @@ class Prepared:
     def _converted(
         compiled: _Compiled, connection: BaseDatabaseWrapper, params: list[Any]
     ) -> list[tuple[Any, ...]]:
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError(
+                "select_for_update cannot be used outside of a transaction."
+            )
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             fetched = cursor.fetchall()
@@ -250,7 +258,9 @@ class Prepared:
         for name, value in written.items():
             if str(value) in inner:
                 raise ImproperlyConfigured(f"{self.name}: {name} is written into the SQL itself.")
-        return _Compiled(sql, tuple(params), (), tuple(columns), converters), written
+        locks = bool(built.query.select_for_update and connection.features.has_select_for_update)
+        compiled = _Compiled(sql, tuple(params), (), tuple(columns), converters, locks)
+        return compiled, written
 
     def _compile(self, connection: BaseDatabaseWrapper, kind: str) -> _Compiled:
         first, written = self._sql(connection, 0, kind)
@@ -271,8 +281,12 @@ class Prepared:
         fixed = [p for i, p in enumerate(params) if i not in placed]
         if again.sql != sql or fixed != [p for i, p in enumerate(again.params) if i not in placed]:
             raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
-        return _Compiled(sql, params, slots, first.columns, first.converters)
+        return _Compiled(sql, params, slots, first.columns, first.converters, first.locks)
 
+
+# The most rows insert_new writes in one statement (a notification's 13 columns: 832
+# parameters, under SQLite's oldest limit of 999).
+BATCH_ROWS = 64
 
 _NEW_ROWS: dict[tuple[type[models.Model], str, str, int], tuple[str, tuple[Any, ...], bool]] = {}
 
@@ -288,6 +302,15 @@ def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -
         return []
     model = type(objs[0])
     connection = connections[using]
+    # In statements of at most BATCH_ROWS rows, as bulk_create batches (SQLite's limit on a
+    # statement's parameters): one statement for the few rows of every day, and one SQL text
+    # kept per number of rows up to BATCH_ROWS, never one per size a large notice reaches.
+    if len(objs) > BATCH_ROWS:
+        return [
+            written
+            for start in range(0, len(objs), BATCH_ROWS)
+            for written in insert_new(objs[start : start + BATCH_ROWS], using=using)
+        ]
     key = (model, connection.alias, connection.vendor, len(objs))
     pk = _concrete(model, "pk")
     found = _NEW_ROWS.get(key)

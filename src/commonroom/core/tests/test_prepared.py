@@ -284,3 +284,38 @@ def test_a_positive_integer_compared_with_a_positive_column_is_a_parameter(
     for number in (0, 1, 2):
         found = prepared.count(document_id=doc.pk, number=number)
         assert found == since(document_id=doc.pk, number=number).count() == (number <= 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_is_refused_outside_a_transaction_every_time_as_the_orm_refuses_it(
+    team: Any,
+) -> None:
+    """Django refuses select_for_update outside a transaction when it builds the SQL, which a
+    prepared read does once: the read refuses it on every run, where the database locks rows
+    (SQLite does not, and the ORM runs it there as well)."""
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    from commonroom.workspaces.models import Workspace
+
+    def locked(*, workspace_id: Any) -> QuerySet[Workspace]:
+        return (
+            Workspace.objects.select_for_update()
+            .filter(pk=workspace_id)
+            .order_by("pk")
+            .values_list("pk")
+        )
+
+    prepared = Prepared("test.workspace_locked", locked, workspace_id=models.UUIDField())
+    with transaction.atomic():
+        assert prepared.tuples(workspace_id=team.workspace.pk) == [(team.workspace.pk,)]
+    if connection.features.has_select_for_update:
+        for _ in range(2):
+            with pytest.raises(TransactionManagementError):
+                prepared.tuples(workspace_id=team.workspace.pk)
+            with pytest.raises(TransactionManagementError):
+                list(locked(workspace_id=team.workspace.pk))
+    else:
+        assert prepared.tuples(workspace_id=team.workspace.pk) == list(
+            locked(workspace_id=team.workspace.pk)
+        )

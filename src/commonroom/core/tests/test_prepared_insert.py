@@ -180,7 +180,7 @@ def test_new_rows_are_those_bulk_create_ignoring_conflicts_writes(team: Any) -> 
         )
 
     first = [note(team.editor, "k"), note(team.viewer, "k")]
-    assert insert_new(first) == [n.pk for n in first]
+    assert sorted(insert_new(first)) == sorted(n.pk for n in first)  # in no promised order
     assert all(not n._state.adding for n in first)
     again = [note(team.editor, "k"), note(team.commenter, "k")]  # the editor has "k" already
     assert insert_new(again) == [again[1].pk]
@@ -246,3 +246,30 @@ def test_a_model_with_its_own_save_is_saved_by_it(team: Any, monkeypatch: Any) -
         {"update_fields": ["kind"], "using": "default"},
     ]
     assert Event.objects.get(pk=event.pk).kind == "y"
+
+
+def test_many_new_rows_are_written_in_batches_each_within_a_statements_parameters(
+    team: Any, monkeypatch: Any
+) -> None:
+    """More rows than a statement takes (SQLite's limit on its parameters): written in batches,
+    the conflicting ones skipped in every batch, each row once."""
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.core import prepared
+    from commonroom.core.prepared import insert_new
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import Follow
+
+    monkeypatch.setattr(prepared, "BATCH_ROWS", 3)
+    doc_id = upload(team.manager, team.workspace, "many.txt", b"many").document_id
+    people = [UserFactory() for _ in range(7)]
+    Follow.objects.filter(document_id=doc_id).delete()
+    Follow.objects.create(user=people[4], document_id=doc_id)  # in the second batch
+    statements: list[str] = []
+    with CaptureQueriesContext(connection) as queries:
+        written = insert_new([Follow(user=person, document_id=doc_id) for person in people])
+        statements = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert len(statements) == 3  # 3 + 3 + 1 rows
+    assert len(written) == 6
+    assert set(Follow.objects.filter(document_id=doc_id).values_list("user_id", flat=True)) == {
+        p.pk for p in people
+    }

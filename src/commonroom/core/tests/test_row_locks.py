@@ -86,10 +86,14 @@ LOCKS: dict[str, str] = {
         "test_an_invitation_withdrawn_while_it_is_being_accepted (the workspace's row; the "
         "invitation's own lock after it is redundant)"
     ),
-    "workspaces.services.workspace_lock": (
+    # The workspace's row, locked for workspaces.services.workspace_lock and lock_access
+    # (SQL built once per process: decision 48).
+    "workspaces.selectors._workspace_for_update": (
         "test_a_workspace_events_commit_in_id_order (live.services.publish takes it), "
         "test_a_late_preview_of_an_older_version_does_not_overwrite_the_search_entry "
-        "(search.services.preview_made takes it)"
+        "(search.services.preview_made takes it), "
+        "test_a_write_waits_for_an_archive_in_progress_and_is_then_refused, "
+        "test_an_archive_waits_for_a_write_in_flight (lock_access takes it)"
     ),
     "previews.services.previews_requeue_stuck": "test_two_workers_requeue_a_stuck_preview_once",
     "previews.services._make": "test_two_workers_make_one_preview_once",
@@ -100,6 +104,15 @@ LOCKS: dict[str, str] = {
         "test_an_upload_of_known_bytes_while_their_preview_is_recorded_gets_it"
     ),
     "previews.services._give_made": "test_two_tasks_give_a_workspace_its_preview_once",
+    # The chain's head, locked by audit.services._locked_head (SQL built once per process),
+    # and by the ORM there for a chain's first event.
+    "audit.services._head_for_update": (
+        "test_two_events_of_one_audit_chain_at_once_both_land_in_order, "
+        "test_the_first_events_of_a_new_audit_chain_at_once_land_in_order"
+    ),
+    # Not a lock: a prepared read asks whether the query it builds locks (refused outside a
+    # transaction on every run, core/tests/test_prepared.py).
+    "core.prepared._sql": "no lock taken: it reads the query's select_for_update flag",
     "audit.services._locked_head": (
         "test_two_events_of_one_audit_chain_at_once_both_land_in_order, "
         "test_the_first_events_of_a_new_audit_chain_at_once_land_in_order"
@@ -115,18 +128,22 @@ LOCKS: dict[str, str] = {
         "lock; a race test needs one of two conversions of the same file to fail and the "
         "other to succeed, which the sandboxed converters cannot be made to do per attempt"
     ),
-    "workspaces.services.lock_access": (
-        "test_a_write_waits_for_an_archive_in_progress_and_is_then_refused, "
-        "test_an_archive_waits_for_a_write_in_flight"
-    ),
     "workspaces.services.invitation_revoke": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "workspaces.services._lock_members": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "comments.services._locked_comment": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "comments.services.threads_resolve": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "conversations.services._locked_conversation": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "conversations.services._locked_message": REDUNDANT_UNDER_WORKSPACE_LOCK,
-    "documents.services.document_access_locked": REDUNDANT_UNDER_WORKSPACE_LOCK,
-    "documents.services._add_version": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    # The document's row, for documents.services.document_access_locked and _add_version.
+    "documents.selectors._document_for_update": REDUNDANT_UNDER_WORKSPACE_LOCK,
+    # One person's own row made or moved up, never down (its WHERE): two at once for the same
+    # person and document are decided by the unique constraint, whichever comes second updating
+    # only to a higher number; it is not taken to order anything else.
+    "notifications.services._mark_seen": (
+        "core/tests/test_prepared_insert.py::"
+        "test_a_version_seen_moves_the_persons_row_up_never_down; "
+        "no race test: the statement is one upsert, atomic in both databases"
+    ),
     "documents.services.document_move": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services.document_restore": REDUNDANT_UNDER_WORKSPACE_LOCK,
     "documents.services._document_purge": REDUNDANT_UNDER_WORKSPACE_LOCK,
