@@ -298,7 +298,7 @@ def test_a_locking_read_is_refused_outside_a_transaction_every_time_as_the_orm_r
 
     from commonroom.workspaces.models import Workspace
 
-    def locked(*, workspace_id: Any) -> QuerySet[Workspace]:
+    def locked(*, workspace_id: Any) -> QuerySet[Workspace, Any]:
         return (
             Workspace.objects.select_for_update()
             .filter(pk=workspace_id)

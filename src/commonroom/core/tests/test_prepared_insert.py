@@ -261,7 +261,7 @@ def test_many_new_rows_are_written_in_batches_each_within_a_statements_parameter
 
     monkeypatch.setattr(prepared, "BATCH_ROWS", 3)
     doc_id = upload(team.manager, team.workspace, "many.txt", b"many").document_id
-    people = [UserFactory() for _ in range(7)]
+    people: list[Any] = [UserFactory() for _ in range(7)]
     Follow.objects.filter(document_id=doc_id).delete()
     Follow.objects.create(user=people[4], document_id=doc_id)  # in the second batch
     statements: list[str] = []
