@@ -208,6 +208,8 @@ TEMPLATES = [
                 "commonroom.accounts.context_processors.account",
                 "commonroom.notifications.context_processors.unread",
             ],
+            # ``{% url %}`` with its reversals kept (core/templatetags/urls.py).
+            "builtins": ["commonroom.core.templatetags.urls"],
         },
     },
 ]
