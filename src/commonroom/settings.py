@@ -178,7 +178,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "commonroom.accounts.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -208,6 +208,8 @@ TEMPLATES = [
                 "commonroom.accounts.context_processors.account",
                 "commonroom.notifications.context_processors.unread",
             ],
+            # ``{% url %}`` with its reversals kept (core/templatetags/urls.py).
+            "builtins": ["commonroom.core.templatetags.urls"],
         },
     },
 ]

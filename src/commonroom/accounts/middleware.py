@@ -11,13 +11,19 @@ only after the second factor.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.middleware import (
+    AuthenticationMiddleware as DjangoAuthenticationMiddleware,
+)
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import urlencode
 
 from commonroom.accounts.selectors import second_factor_missing
+from commonroom.accounts.signed_in import session_user
 
 ALLOWED_PREFIXES = ("/accounts/", "/static/", "/invitations/", "/healthz")
 
@@ -50,3 +56,20 @@ class RequireSecondFactorMiddleware:
                 to += "?" + urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
             return HttpResponseRedirect(to)
         return self.get_response(request)
+
+
+class AuthenticationMiddleware(DjangoAuthenticationMiddleware):
+    """Django's, in its place in ``settings.MIDDLEWARE``: ``request.user`` the person
+    ``accounts.signed_in.session_user`` finds (``auth.get_user`` with the row read by prepared
+    SQL), read on first use and once a request, as Django's does; ``request.auser`` Django's."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user_once(request))  # type: ignore[assignment]
+
+
+def _user_once(request: HttpRequest) -> Any:
+    # The attribute Django's middleware keeps it under (allauth's headless sign-in clears it).
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = session_user(request)  # type: ignore[attr-defined]
+    return request._cached_user  # type: ignore[attr-defined]
