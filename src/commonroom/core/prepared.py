@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet, signals
 from django.db.transaction import TransactionManagementError
@@ -401,6 +401,61 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
         cursor.execute(sql, values)
         if cursor.rowcount == 0:
             raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+_UPDATES_WHERE: dict[
+    tuple[type[models.Model], str, str, tuple[str, ...], tuple[str, ...]],
+    tuple[str, tuple[models.Field[Any, Any], ...], tuple[models.Field[Any, Any], ...]],
+] = {}
+
+
+def update_where(
+    model: type[models.Model],
+    where: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+) -> int:
+    """``model.objects.filter(**where).update(**values)``, each name a concrete field (or its
+    column's attribute name) compared for equality, with the statement built once per model,
+    columns and conditions: each value written as ``QuerySet.update`` writes it
+    (``get_db_prep_save``), each condition's as ``exact`` compares it. Returns the number of
+    rows it changed, as ``update`` does. A model with a parent model, a condition on ``None``
+    (``IS NULL``, not ``=``), a value that is an SQL expression or a model object, or a field
+    with its own placeholder is left to the ORM."""
+    connection = connections[using]
+    key = (model, connection.alias, connection.vendor, tuple(values), tuple(where))
+    found = _UPDATES_WHERE.get(key)
+    if found is None:
+        quote = connection.ops.quote_name
+        set_ = tuple(_concrete(model, name) for name in values)
+        cond = tuple(_concrete(model, name) for name in where)
+        sql = (
+            f"UPDATE {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
+            f"SET {', '.join(f'{quote(f.column)} = %s' for f in set_)} "
+            f"WHERE {' AND '.join(f'{quote(f.column)} = %s' for f in cond)}"
+        )
+        found = _UPDATES_WHERE[key] = (sql, set_, cond)
+    sql, set_, cond = found
+    if (
+        not where
+        or model._meta.parents
+        or any(v is None or hasattr(v, "resolve_expression") for v in where.values())
+        or any(
+            hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
+            for v in values.values()
+        )
+        or any(hasattr(f, "get_placeholder") for f in set_)
+    ):
+        return int(model._default_manager.using(using).filter(**where).update(**values))
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(set_, values.values(), strict=True)]
+    params += [
+        f.get_db_prep_value(v, connection, prepared=False)
+        for f, v in zip(cond, where.values(), strict=True)
+    ]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
 
 
 class IExactText(models.CharField):

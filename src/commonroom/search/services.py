@@ -25,7 +25,7 @@ from commonroom.conversations.selectors import (
     message_find,
 )
 from commonroom.core.markup import as_text
-from commonroom.core.prepared import Prepared, insert
+from commonroom.core.prepared import Prepared, insert, update_where
 from commonroom.documents.selectors import (
     document_find,
     latest_version,
@@ -60,7 +60,8 @@ def _write(kind: str, object_id: Any, **fields: Any) -> None:
     # An entry that exists (the usual case: a document's new version, a comment edited) is
     # rewritten in one statement, its words' vector with it; a new one is made, once however
     # many write it at once (update_or_create retries on the constraint).
-    if SearchEntry.objects.filter(kind=kind, object_id=str(object_id)).update(**fields, **vector):
+    # The update's statement is built once (``update_where``): it runs on every new version.
+    if update_where(SearchEntry, {"kind": kind, "object_id": str(object_id)}, fields | vector):
         return
     entry, _ = SearchEntry.objects.update_or_create(
         kind=kind, object_id=str(object_id), defaults=fields

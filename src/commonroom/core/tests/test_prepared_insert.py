@@ -273,3 +273,64 @@ def test_many_new_rows_are_written_in_batches_each_within_a_statements_parameter
     assert set(Follow.objects.filter(document_id=doc_id).values_list("user_id", flat=True)) == {
         p.pk for p in people
     }
+
+
+def _entry(team: Any, object_id: str) -> SearchEntry:
+    return SearchEntry.objects.create(
+        kind=Kind.DOCUMENT,
+        object_id=object_id,
+        title="old",
+        body="old words",
+        workspace_id=team.workspace.pk,
+    )
+
+
+def test_update_where_writes_what_the_querysets_update_writes(team: Any) -> None:
+    import datetime
+
+    from commonroom.core.prepared import update_where
+
+    ours, orms, other = _entry(team, "ours"), _entry(team, "orms"), _entry(team, "other")
+    when = datetime.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=datetime.UTC)
+    values = {
+        "title": "new ünïcode",
+        "body": "new words",
+        "workspace_id": team.workspace.pk,
+        "document_id": None,
+        "conversation": None,
+        "author_id": team.manager.pk,
+        "created_at": when,
+        "updated_at": when,
+    }
+    with CaptureQueriesContext(connection) as ran:
+        changed = update_where(SearchEntry, {"kind": Kind.DOCUMENT, "object_id": "ours"}, values)
+    assert len(ran.captured_queries) == 1
+    assert changed == 1
+    assert SearchEntry.objects.filter(kind=Kind.DOCUMENT, object_id="orms").update(**values) == 1
+    written, expected = _columns(SearchEntry, ours.pk), _columns(SearchEntry, orms.pk)
+    assert _without(written, "id", "object_id") == _without(expected, "id", "object_id")
+    assert written["title"] == "new ünïcode" and written["updated_at"] == when
+    assert _columns(SearchEntry, other.pk)["title"] == "old"  # its condition held
+
+
+def test_update_where_counts_what_it_changed_as_update_counts(team: Any) -> None:
+    from commonroom.core.prepared import update_where
+
+    _entry(team, "there")
+    for where in ({"object_id": "missing"}, {"object_id": "there"}, {"author_id": None}):
+        asked = {"kind": Kind.DOCUMENT, **where}
+        expected = SearchEntry.objects.filter(**asked).count()
+        assert update_where(SearchEntry, asked, {"title": "t"}) == expected
+        assert SearchEntry.objects.filter(**asked, title="t").count() == expected
+
+
+def test_update_where_leaves_an_expression_to_the_orm(team: Any) -> None:
+    from django.db.models import F
+    from django.db.models.functions import Upper
+
+    from commonroom.core.prepared import update_where
+
+    entry = _entry(team, "x")
+    assert update_where(SearchEntry, {"object_id": "x"}, {"title": Upper(F("body"))}) == 1
+    entry.refresh_from_db()
+    assert entry.title == "OLD WORDS"
