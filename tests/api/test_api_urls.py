@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RegexPattern
 
 API = "api/v1/"
 
@@ -16,6 +17,11 @@ API = "api/v1/"
 def _routes(patterns: list[Any], prefix: str = "") -> list[str]:
     found: list[str] = []
     for pattern in patterns:
+        if isinstance(pattern.pattern, RegexPattern) and not prefix:
+            # Django matches a regular expression with search(): unanchored at the top of the
+            # map, it could match anywhere in a path, under the API too (under a fixed prefix
+            # it sees only what follows that prefix).
+            assert str(pattern.pattern).startswith("^"), f"{pattern.pattern} is not anchored"
         route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
             if route == API:

@@ -70,6 +70,8 @@ def person_of(backend: Any, user_id: Any) -> User | None:
     if not _read_as_model_backend(backend):
         return cast("User | None", backend.get_user(user_id))
     model = get_user_model()
+    if isinstance(user_id, int) and not -(2**63) <= user_id < 2**63:
+        return None  # no row has it: the ORM's integer lookup matches none (no overflow)
     found = _PERSON.tuples(pk=user_id)
     if not found:
         return None

@@ -39,6 +39,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet, signals
+from django.db.models.lookups import Exact
 from django.db.transaction import TransactionManagementError
 
 _M = TypeVar("_M", bound=models.Model)
@@ -420,10 +421,29 @@ def update_where(
     column's attribute name) compared for equality, with the statement built once per model,
     columns and conditions: each value written as ``QuerySet.update`` writes it
     (``get_db_prep_save``), each condition's as ``exact`` compares it. Returns the number of
-    rows it changed, as ``update`` does. A model with a parent model, a condition on ``None``
-    (``IS NULL``, not ``=``), a value that is an SQL expression or a model object, or a field
-    with its own placeholder is left to the ORM."""
+    rows it changed, as ``update`` does. Anything the ORM would write otherwise is left to
+    it: a model with a parent model or a default manager that filters, no values, a condition
+    on ``None`` (``IS NULL``, not ``=``), a lookup, a model object or an expression, a
+    condition's field whose ``exact`` is not plain (JSON's, a relation's, an integer's), a
+    value that is an SQL expression or a model object, a generated field or a field with its
+    own placeholder."""
     connection = connections[using]
+    if (
+        not where
+        or not values
+        or model._meta.parents
+        or model._default_manager.get_queryset().query.where  # a manager that filters
+        or any("__" in name for name in where)  # a lookup, not equality
+        or any(
+            v is None or hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
+            for v in where.values()
+        )
+        or any(
+            hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
+            for v in values.values()
+        )
+    ):
+        return int(model._default_manager.using(using).filter(**where).update(**values))
     key = (model, connection.alias, connection.vendor, tuple(values), tuple(where))
     found = _UPDATES_WHERE.get(key)
     if found is None:
@@ -438,14 +458,10 @@ def update_where(
         found = _UPDATES_WHERE[key] = (sql, set_, cond)
     sql, set_, cond = found
     if (
-        not where
-        or model._meta.parents
-        or any(v is None or hasattr(v, "resolve_expression") for v in where.values())
-        or any(
-            hasattr(v, "resolve_expression") or hasattr(v, "prepare_database_save")
-            for v in values.values()
-        )
-        or any(hasattr(f, "get_placeholder") for f in set_)
+        any(hasattr(f, "get_placeholder") or f.generated for f in set_)
+        # Equality as plain ``exact`` writes it: not JSON's, a relation's or an integer's
+        # (which answers no rows for a value out of the column's range).
+        or any(f.get_lookup("exact") is not Exact for f in cond)
     ):
         return int(model._default_manager.using(using).filter(**where).update(**values))
     params = [f.get_db_prep_save(v, connection) for f, v in zip(set_, values.values(), strict=True)]

@@ -109,6 +109,13 @@ def test_an_inactive_or_removed_person_is_nobody(backend: str) -> None:
     assert not auth.get_user(_request(keys[1])).is_authenticated
 
 
+def test_an_id_no_row_can_have_is_nobody_as_for_django() -> None:
+    """Beyond the key's range (a session written by hand): nobody, not an overflow."""
+    tom = UserFactory.create(email="tom@example.org")
+    mine, django, _, _ = _both(lambda: _session(tom, DJANGO, user_id=2**70))
+    assert not mine.is_authenticated and not django.is_authenticated
+
+
 def test_a_password_changed_elsewhere_ends_the_session() -> None:
     tom = UserFactory.create(email="tom@example.org")
     keys = [_session(tom, DJANGO), _session(tom, DJANGO)]

@@ -285,8 +285,10 @@ def _entry(team: Any, object_id: str) -> SearchEntry:
     )
 
 
-def test_update_where_writes_what_the_querysets_update_writes(team: Any) -> None:
+def test_update_where_writes_what_the_querysets_update_writes(team: Any, monkeypatch: Any) -> None:
     import datetime
+
+    from django.db.models import QuerySet
 
     from commonroom.core.prepared import update_where
 
@@ -302,7 +304,9 @@ def test_update_where_writes_what_the_querysets_update_writes(team: Any) -> None
         "created_at": when,
         "updated_at": when,
     }
-    with CaptureQueriesContext(connection) as ran:
+    with monkeypatch.context() as patched, CaptureQueriesContext(connection) as ran:
+        # Its own statement, not the ORM's update (which would write the same).
+        patched.setattr(QuerySet, "update", lambda *a, **k: pytest.fail("the ORM's update"))
         changed = update_where(SearchEntry, {"kind": Kind.DOCUMENT, "object_id": "ours"}, values)
     assert len(ran.captured_queries) == 1
     assert changed == 1
@@ -334,3 +338,16 @@ def test_update_where_leaves_an_expression_to_the_orm(team: Any) -> None:
     assert update_where(SearchEntry, {"object_id": "x"}, {"title": Upper(F("body"))}) == 1
     entry.refresh_from_db()
     assert entry.title == "OLD WORDS"
+
+
+def test_update_where_leaves_to_the_orm_what_it_would_write_otherwise(team: Any) -> None:
+    """No values, a model object or a lookup in a condition: the ORM's answers."""
+    from commonroom.core.prepared import update_where
+
+    _entry(team, "y")
+    assert update_where(SearchEntry, {"object_id": "y"}, {}) == 0
+    assert update_where(SearchEntry, {"author": team.manager}, {"title": "a"}) == (
+        SearchEntry.objects.filter(author=team.manager, title="a").count()
+    )
+    assert update_where(SearchEntry, {"object_id__in": ["y"]}, {"title": "b"}) == 1
+    assert SearchEntry.objects.filter(object_id="y").values_list("title", flat=True)[0] == "b"
