@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from commonroom.audit.models import AuditChainHead
@@ -17,19 +17,13 @@ from commonroom.audit.services import _head
 from commonroom.documents.models import Document
 from commonroom.documents.selectors import live_document_named
 from commonroom.documents.tests.factories import make_folder, upload
+from commonroom.documents.tests.test_prepared_reads import _fields
 from commonroom.previews.models import WorkspacePreview
 from commonroom.previews.selectors import made_in
 from commonroom.workspaces.models import Membership, Workspace, current_q
 from commonroom.workspaces.selectors import role_now, workspace_locked
 
 pytestmark = pytest.mark.django_db
-
-
-def _fields(obj: models.Model | None) -> Any:
-    if obj is None:
-        return None
-    assert obj._state.db == "default" and not obj._state.adding
-    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
 
 
 def _orms_named(workspace: Any, folder: Any, name: str) -> Document | None:
