@@ -339,7 +339,9 @@ def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -
         if type(obj) is not model:
             raise TypeError(f"insert_new writes objects of one model, not {type(obj).__name__}.")
         values += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    # As save() and bulk_create do: a failed statement marks the transaction for
+    # rollback, even in an atomic block without a savepoint.
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
         cursor.execute(sql, values)
         # As the objects hold their keys (SQLite answers a UUID as its text).
         written = [pk.to_python(row[0]) for row in cursor.fetchall()]
@@ -398,7 +400,9 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
         return
     values = [f.get_db_prep_save(v, connection) for f, v in zip(chosen, given, strict=True)]
     values.append(_concrete(model, "pk").get_db_prep_value(obj.pk, connection))
-    with connection.cursor() as cursor:
+    # As save() and bulk_create do: a failed statement marks the transaction for
+    # rollback, even in an atomic block without a savepoint.
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
         cursor.execute(sql, values)
         if cursor.rowcount == 0:
             raise DatabaseError("Save with update_fields did not affect any rows.")
@@ -598,7 +602,9 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
         obj.save(force_insert=True, using=using)
         return obj
     values = [f.get_db_prep_save(value, connection) for f, value in zip(fields, given, strict=True)]
-    with connection.cursor() as cursor:
+    # As save() and bulk_create do: a failed statement marks the transaction for
+    # rollback, even in an atomic block without a savepoint.
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
         cursor.execute(sql, values)
         if auto:
             if connection.features.can_return_columns_from_insert:

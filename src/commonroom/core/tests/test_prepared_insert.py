@@ -6,7 +6,7 @@ built once matches what the ORM's lookup matches, ``%``, ``_`` and ``\\`` includ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.db import connection, models
@@ -351,3 +351,21 @@ def test_update_where_leaves_to_the_orm_what_it_would_write_otherwise(team: Any)
     )
     assert update_where(SearchEntry, {"object_id__in": ["y"]}, {"title": "b"}) == 1
     assert SearchEntry.objects.filter(object_id="y").values_list("title", flat=True)[0] == "b"
+
+
+def test_a_failed_write_marks_its_transaction_for_rollback_as_save_does(team: Any) -> None:
+    """In an atomic block without a savepoint, a statement that fails (a row with no
+    workspace) leaves the transaction marked for rollback, as save() and bulk_create leave
+    it: nothing after it commits half a change."""
+    from django.db import IntegrityError, transaction
+
+    from commonroom.core.prepared import insert_new
+    from commonroom.documents.tests.factories import upload
+
+    blob_id = upload(team.manager, team.workspace, "a.txt", b"one").blob_id
+    for write in (insert, lambda row: insert_new([row])):
+        with transaction.atomic():
+            with transaction.atomic(savepoint=False), pytest.raises(IntegrityError):
+                write(WorkspacePreview(workspace_id=cast(Any, None), blob_id=blob_id))
+            assert transaction.get_connection().needs_rollback
+        # The outer block, a savepoint in the test's transaction, rolled back to it on leaving.
