@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from commonroom.audit.models import AuditChainHead
@@ -24,6 +25,16 @@ from commonroom.workspaces.models import Membership, Workspace, current_q
 from commonroom.workspaces.selectors import role_now, workspace_locked
 
 pytestmark = pytest.mark.django_db
+
+
+def _locks(read: Any) -> Any:
+    """``read()``'s answer, its statement checked to lock the row where the database locks
+    rows (PostgreSQL: ``FOR UPDATE``; SQLite locks the whole database for a write)."""
+    with CaptureQueriesContext(connection) as ran:
+        found = read()
+    if connection.features.has_select_for_update:
+        assert [q["sql"] for q in ran.captured_queries if "FOR UPDATE" in q["sql"]], ran
+    return found
 
 
 def _orms_named(workspace: Any, folder: Any, name: str) -> Document | None:
@@ -75,7 +86,9 @@ def test_the_locked_workspace_and_the_role_are_the_orms(team: Any) -> None:
         return found
 
     with transaction.atomic():
-        assert _fields(workspace_locked(ws.pk)) == _fields(Workspace.objects.get(pk=ws.pk))
+        assert _fields(_locks(lambda: workspace_locked(ws.pk))) == _fields(
+            Workspace.objects.get(pk=ws.pk)
+        )
         assert workspace_locked(str(ws.pk)) is not None
     assert role(team.editor) == "editor"
     assert role(team.outsider) is None
@@ -155,7 +168,9 @@ def test_the_locked_document_and_its_versions_with_the_same_bytes_are_the_orms(t
     assert same(Version.objects.get(document=doc, number=2).blob_id) == {"first": 2, "last": 2}
     assert same("0" * 64) == {"first": None, "last": None}
     with transaction.atomic():
-        assert _fields(document_locked(doc.pk)) == _fields(Document.objects.get(pk=doc.pk))
+        assert _fields(_locks(lambda: document_locked(doc.pk))) == _fields(
+            Document.objects.get(pk=doc.pk)
+        )
         assert document_locked(str(doc.pk)) is not None
     Document.objects.filter(pk=doc.pk).update(name="b.txt", deleted_at=timezone.now())
     Version.objects.filter(document=doc, number=3).update(number=4)
