@@ -14,6 +14,15 @@ Run in a migrated, private data directory (it writes to it), e.g.::
     python -m commonroom migrate --noinput -v 0
     PYTHONPATH=src python -m bench.upload_calls calls 'search/services'
     PYTHONPATH=src python -m bench.upload_calls cpu
+
+On PostgreSQL, a database migrated for the run (the seed cannot be written twice: make it afresh
+for each run, e.g. ``createdb -T`` a migrated template), borrowing from a pool as served::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/calls DB_POOL_SIZE=20 \\
+        PYTHONPATH=src python -m bench.upload_calls calls 'search/services'
+
+Django's test client keeps its connection between requests, so neither figure includes the
+pool's loan and check of a connection that a served request pays (twice for an upload).
 """
 
 from __future__ import annotations

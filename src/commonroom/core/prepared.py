@@ -409,7 +409,14 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
 
 
 _UPDATES_WHERE: dict[
-    tuple[type[models.Model], str, str, tuple[str, ...], tuple[str, ...]],
+    tuple[
+        type[models.Model],
+        str,
+        str,
+        tuple[str, ...],
+        tuple[str, ...],
+        tuple[str | None, ...] | None,
+    ],
     tuple[str, tuple[models.Field[Any, Any], ...], tuple[models.Field[Any, Any], ...]],
 ] = {}
 
@@ -430,7 +437,8 @@ def update_where(
     on ``None`` (``IS NULL``, not ``=``), a lookup, a model object or an expression, a
     condition's field whose ``exact`` is not plain (JSON's, a relation's, an integer's), a
     value that is an SQL expression or a model object, a generated field or a field with its
-    own placeholder."""
+    own placeholder. A value that is :class:`Written` is its SQL in the statement (built once
+    per SQL text), or its expression where the ORM writes."""
     connection = connections[using]
     if (
         not where
@@ -447,8 +455,9 @@ def update_where(
             for v in values.values()
         )
     ):
-        return int(model._default_manager.using(using).filter(**where).update(**values))
-    key = (model, connection.alias, connection.vendor, tuple(values), tuple(where))
+        return int(model._default_manager.using(using).filter(**where).update(**_orms(values)))
+    shape = _shape(list(values.values()))
+    key = (model, connection.alias, connection.vendor, tuple(values), tuple(where), shape)
     found = _UPDATES_WHERE.get(key)
     if found is None:
         quote = connection.ops.quote_name
@@ -456,8 +465,12 @@ def update_where(
         cond = tuple(_concrete(model, name) for name in where)
         sql = (
             f"UPDATE {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
-            f"SET {', '.join(f'{quote(f.column)} = %s' for f in set_)} "
-            f"WHERE {' AND '.join(f'{quote(f.column)} = %s' for f in cond)}"
+            "SET "
+            + ", ".join(
+                f"{quote(f.column)} = {w or '%s'}"
+                for f, w in zip(set_, shape or [None] * len(set_), strict=True)
+            )
+            + f" WHERE {' AND '.join(f'{quote(f.column)} = %s' for f in cond)}"
         )
         found = _UPDATES_WHERE[key] = (sql, set_, cond)
     sql, set_, cond = found
@@ -467,8 +480,18 @@ def update_where(
         # (which answers no rows for a value out of the column's range).
         or any(f.get_lookup("exact") is not Exact for f in cond)
     ):
-        return int(model._default_manager.using(using).filter(**where).update(**values))
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(set_, values.values(), strict=True)]
+        return int(model._default_manager.using(using).filter(**where).update(**_orms(values)))
+    if shape is None:
+        params = [
+            f.get_db_prep_save(v, connection) for f, v in zip(set_, values.values(), strict=True)
+        ]
+    else:
+        params = []
+        for f, v in zip(set_, values.values(), strict=True):
+            if type(v) is Written:
+                params += v.params
+            else:
+                params.append(f.get_db_prep_save(v, connection))
     params += [
         f.get_db_prep_value(v, connection, prepared=False)
         for f, v in zip(cond, where.values(), strict=True)
@@ -545,18 +568,122 @@ def instances_from(row: Sequence[Any], *kinds: type[models.Model]) -> list[model
     return made
 
 
+# --- a value written by SQL the ORM compiled once ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    """A column's value that is SQL, not a parameter: ``sql`` with a ``%s`` for each of
+    ``params``, as the ORM compiled ``expression()`` (:class:`PreparedExpression` makes one).
+    :func:`insert` and :func:`update_where` write it in the column's place with their
+    statement still built once (per SQL text); wherever they leave the row to the ORM, the ORM
+    is given ``expression()`` instead, so it writes the same."""
+
+    sql: str
+    params: tuple[Any, ...]
+    expression: Callable[[], Any]
+
+
+class PreparedExpression:
+    """An SQL expression written into rows (PostgreSQL's search vector of a title and a body),
+    compiled by the ORM once per process and database from ``build(**inputs)``, each input a
+    text (``Value(text)`` in it) that becomes a parameter. As for :class:`Prepared`, it is
+    compiled twice with other values and refused (``ImproperlyConfigured``) if an input is
+    missing among the parameters or written into the SQL, or if the SQL or another parameter
+    moves with them."""
+
+    def __init__(
+        self, name: str, model: type[models.Model], build: Callable[..., Any], *inputs: str
+    ) -> None:
+        self.name = name
+        self.model = model
+        self.build = build
+        self.inputs = inputs
+        self._compiled: dict[tuple[str, str], tuple[str, tuple[Any, ...], dict[int, str]]] = {}
+
+    def __call__(self, *, using: str = DEFAULT_DB_ALIAS, **values: str) -> Written:
+        """The expression of ``values``, for :func:`insert` or :func:`update_where`."""
+        connection = connections[using]
+        key = (connection.alias, connection.vendor)
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = self._compile(connection)
+        sql, params, slots = found
+        if values.keys() != set(self.inputs):
+            raise TypeError(f"{self.name}: its inputs are {list(self.inputs)}.")
+        given = list(params)
+        for position, name in slots.items():
+            given[position] = values[name]
+        return Written(sql, tuple(given), functools.partial(self.build, **values))
+
+    def _sql(
+        self, connection: BaseDatabaseWrapper, round_: int
+    ) -> tuple[str, list[Any], dict[str, str]]:
+        from django.db.models.sql import Query
+
+        sentinels = {
+            name: f"prepared-{self.name}-{name}-{round_}-{uuid.uuid4().hex}" for name in self.inputs
+        }
+        query = Query(self.model)
+        expression = self.build(**sentinels).resolve_expression(query, allow_joins=False)
+        sql, params = query.get_compiler(connection=connection).compile(expression)
+        for name, value in sentinels.items():
+            if value in sql:
+                raise ImproperlyConfigured(f"{self.name}: {name} is written into the SQL itself.")
+        return sql, list(params), sentinels
+
+    def _compile(
+        self, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[Any, ...], dict[int, str]]:
+        sql, params, sentinels = self._sql(connection, 0)
+        by_value = {value: name for name, value in sentinels.items()}
+        slots = {
+            i: by_value[p] for i, p in enumerate(params) if isinstance(p, str) and p in by_value
+        }
+        if set(slots.values()) != set(self.inputs):
+            missing = sorted(set(self.inputs) - set(slots.values()))
+            raise ImproperlyConfigured(f"{self.name}: {missing} not among its parameters.")
+        again, again_params, again_sentinels = self._sql(connection, 1)
+        if (
+            again != sql
+            or len(again_params) != len(params)
+            or any(again_params[i] != again_sentinels[name] for i, name in slots.items())
+            or any(p != again_params[i] for i, p in enumerate(params) if i not in slots)
+        ):
+            raise ImproperlyConfigured(f"{self.name}: its SQL changes with its inputs.")
+        return sql, tuple(params), slots
+
+
+def _shape(values: Sequence[Any]) -> tuple[str | None, ...] | None:
+    """The SQL texts of the :class:`Written` among ``values`` by position; ``None`` if none."""
+    if Written not in map(type, values):  # no Python call per value: asked on every insert
+        return None
+    return tuple(v.sql if type(v) is Written else None for v in values)
+
+
+def _orms(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as the ORM is given them: each :class:`Written` its expression."""
+    return {k: v.expression() if type(v) is Written else v for k, v in values.items()}
+
+
 # --- a model object inserted with SQL built once ------------------------------------------------
 
-_INSERTS: dict[tuple[type[models.Model], str, str], tuple[str, tuple[Any, ...], bool]] = {}
+_INSERTS: dict[
+    tuple[type[models.Model], str, str, tuple[str | None, ...] | None],
+    tuple[str, tuple[Any, ...], bool],
+] = {}
 
 
 def _insert_sql(
-    model: type[models.Model], connection: BaseDatabaseWrapper
+    model: type[models.Model],
+    connection: BaseDatabaseWrapper,
+    shape: tuple[str | None, ...] | None = None,
 ) -> tuple[str, tuple[Any, ...], bool]:
     """``model``'s INSERT, its fields in the order of its columns, and whether the database
     makes its primary key (read back): built once per model and database from ``_meta``
-    (every concrete field but an automatic primary key, as ``Model.save`` writes them)."""
-    key = (model, connection.alias, connection.vendor)
+    (every concrete field but an automatic primary key, as ``Model.save`` writes them), and
+    per ``shape``: the SQL of each value that is :class:`Written`, by position."""
+    key = (model, connection.alias, connection.vendor, shape)
     found = _INSERTS.get(key)
     if found is None:
         quote = connection.ops.quote_name
@@ -570,7 +697,7 @@ def _insert_sql(
         sql = (
             f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - our table, our columns
             f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})"
+            f"VALUES ({', '.join(w or '%s' for w in shape or [None] * len(fields))})"
         )
         if auto and pk is not None and connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {quote(pk.column)}"
@@ -585,12 +712,15 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
     rows written on every upload, where the ORM's own work is most of the insert's cost. A
     model anything listens to saves of (``pre_save``, ``post_save``), one with a parent model
     or its own ``save``, an object given its automatic key or a value that is an SQL
-    expression is saved by the ORM, so that nothing is skipped.
+    expression is saved by the ORM, so that nothing is skipped. A value that is
+    :class:`Written` is its SQL in the statement (built once per SQL text), or its
+    expression where the ORM saves.
     Returns ``obj``, now a row of the database."""
     model = type(obj)
     connection = connections[using]
     sql, fields, auto = _insert_sql(model, connection)
     given = [] if model._meta.parents else [f.pre_save(obj, add=True) for f in fields]
+    shape = _shape(given)
     if (
         model._meta.parents
         or model.save is not models.Model.save
@@ -599,9 +729,23 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
         or signals.post_save.has_listeners(model)
         or any(hasattr(value, "resolve_expression") for value in given)
     ):
+        for f, value in zip(fields, given, strict=False):
+            if type(value) is Written:  # the ORM writes its own expression
+                setattr(obj, f.attname, value.expression())
         obj.save(force_insert=True, using=using)
         return obj
-    values = [f.get_db_prep_save(value, connection) for f, value in zip(fields, given, strict=True)]
+    if shape is None:
+        values = [
+            f.get_db_prep_save(value, connection) for f, value in zip(fields, given, strict=True)
+        ]
+    else:
+        sql, _, _ = _insert_sql(model, connection, shape)
+        values = []
+        for f, value in zip(fields, given, strict=True):
+            if type(value) is Written:
+                values += value.params
+            else:
+                values.append(f.get_db_prep_save(value, connection))
     # As save() and bulk_create do: a failed statement marks the transaction for
     # rollback, even in an atomic block without a savepoint.
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:

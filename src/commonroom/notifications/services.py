@@ -642,22 +642,38 @@ def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False
     left out."""
     if not new and _SEEN_SINCE.count(user_id=user_id, document_id=document_id, number=number):
         return  # seen already (a page read again): no write for nothing
-    # One statement: the person's row made, or moved up to this version (never down), as an
-    # update of an older row and else an insert skipped if one is there meanwhile would.
     row = DocumentSeen(user_id=user_id, document_id=document_id, version_number=number)
-    fields = [f for f in DocumentSeen._meta.concrete_fields if not f.primary_key]
-    quote = connection.ops.quote_name
-    table = quote(DocumentSeen._meta.db_table)
-    number_column, seen_column = quote("version_number"), quote("seen_at")
+    sql, fields = _mark_seen_sql()
     with connection.cursor() as cursor:
         cursor.execute(
+            sql, [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
+        )
+
+
+# :func:`_mark_seen`'s statement and the fields it writes, built once per process and database
+# (it runs on every new version and every document page).
+_MARK_SEEN: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
+
+
+def _mark_seen_sql() -> tuple[str, tuple[Any, ...]]:
+    """One statement: the person's row made, or moved up to this version (never down), as an
+    update of an older row and else an insert skipped if one is there meanwhile would."""
+    key = (connection.alias, connection.vendor)
+    found = _MARK_SEEN.get(key)
+    if found is None:
+        fields = tuple(f for f in DocumentSeen._meta.concrete_fields if not f.primary_key)
+        quote = connection.ops.quote_name
+        table = quote(DocumentSeen._meta.db_table)
+        number_column, seen_column = quote("version_number"), quote("seen_at")
+        sql = (
             f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - our table, our columns
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
             f"ON CONFLICT ({quote('user_id')}, {quote('document_id')}) DO UPDATE SET "
             f"{number_column} = excluded.{number_column}, {seen_column} = excluded.{seen_column} "
-            f"WHERE {table}.{number_column} < excluded.{number_column}",
-            [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields],
+            f"WHERE {table}.{number_column} < excluded.{number_column}"
         )
+        found = _MARK_SEEN[key] = (sql, fields)
+    return found
 
 
 def document_seen(*, user: User, document: Document) -> None:

@@ -227,6 +227,28 @@ def test_a_version_seen_moves_the_persons_row_up_never_down(team: Any) -> None:
     assert DocumentSeen.objects.filter(document_id=doc_id, user=team.editor).count() == 1
 
 
+def test_a_version_seen_is_written_by_a_statement_built_once(team: Any, monkeypatch: Any) -> None:
+    from commonroom.documents.tests.factories import upload
+    from commonroom.notifications.models import DocumentSeen
+    from commonroom.notifications.services import _mark_seen
+
+    doc_id = upload(team.manager, team.workspace, "a.txt", b"one").document_id
+    _mark_seen(team.editor.pk, doc_id, 2, new=True)
+    built: list[str] = []
+    quote = connection.ops.quote_name
+
+    def quoting(name: str) -> str:
+        built.append(name)
+        return quote(name)
+
+    monkeypatch.setattr(connection.ops, "quote_name", quoting)
+    _mark_seen(team.editor.pk, doc_id, 3, new=True)
+    _mark_seen(team.manager.pk, doc_id, 3, new=True)
+    assert built == []  # not one name quoted again: the statement was kept
+    seen = DocumentSeen.objects.filter(document_id=doc_id).values_list("user_id", "version_number")
+    assert dict(seen)[team.editor.pk] == 3 and dict(seen)[team.manager.pk] >= 3
+
+
 def test_a_model_with_its_own_save_is_saved_by_it(team: Any, monkeypatch: Any) -> None:
     from commonroom.core.prepared import update
 

@@ -138,8 +138,9 @@ LOCKS: dict[str, str] = {
     "documents.selectors._document_for_update": REDUNDANT_UNDER_WORKSPACE_LOCK,
     # One person's own row made or moved up, never down (its WHERE): two at once for the same
     # person and document are decided by the unique constraint, whichever comes second updating
-    # only to a higher number; it is not taken to order anything else.
-    "notifications.services._mark_seen": (
+    # only to a higher number; it is not taken to order anything else. (_mark_seen runs the
+    # statement _mark_seen_sql builds once.)
+    "notifications.services._mark_seen_sql": (
         "core/tests/test_prepared_insert.py::"
         "test_a_version_seen_moves_the_persons_row_up_never_down; "
         "no race test: the statement is one upsert, atomic in both databases"
