@@ -39,6 +39,7 @@ from commonroom.comments.selectors import earlier_thread_author_ids
 from commonroom.conversations.selectors import earlier_message_author_ids
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.prepared import Prepared, insert_new
+from commonroom.core.templatetags.urls import reverse_kept
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -295,7 +296,9 @@ def _enqueue_emails(ids: list[str]) -> None:
 
 
 def _doc_url(workspace_id: Any, document_id: Any) -> str:
-    return reverse("document_detail", args=[workspace_id, document_id])
+    # Reversed as ``{% url %}`` reverses it, kept (core.templatetags.urls): a document's
+    # address is worked out again for each of its new versions and comments.
+    return reverse_kept("document_detail", [workspace_id, document_id], {}, None)
 
 
 # --- Following other apps' changes (``receivers``) ----------------------------------------------
