@@ -8,6 +8,7 @@ the chain's head row is locked, and nothing else should happen while it is.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -76,7 +77,13 @@ def audit_key() -> bytes:
 
 def key_id(key: bytes | None = None) -> str:
     """A name for the audit key that reveals nothing of it: which key a chain was written with."""
-    return hmac.new(key or audit_key(), b"commonroom audit key id", hashlib.sha256).hexdigest()[:16]
+    return _key_id(key or audit_key())
+
+
+@functools.lru_cache(maxsize=4)
+def _key_id(key: bytes) -> str:
+    # A function of the key alone, asked on every audited write: worked out once per key.
+    return hmac.new(key, b"commonroom audit key id", hashlib.sha256).hexdigest()[:16]
 
 
 def event_hash(event: AuditEvent, key: bytes | None = None) -> str:

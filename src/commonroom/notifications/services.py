@@ -12,6 +12,7 @@ the workspace. Open screens are nudged and "immediate" emails enqueued after the
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from commonroom.comments.selectors import earlier_thread_author_ids
 from commonroom.conversations.selectors import earlier_message_author_ids
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.prepared import Prepared, insert_new
+from commonroom.core.templatetags.urls import reverse_kept
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -103,6 +105,17 @@ def _member_ids(workspace_id: Any, user_ids: Iterable[Any]) -> set[int]:
     )
 
 
+# How many people named by id one statement of :func:`_recipients` asks about: its ``IN``
+# list has this many places, each a parameter; the places nobody fills name :data:`NOBODY`.
+NAMED_AT_ONCE = 4
+# In a parameter's place when there is nobody to name: no account has this id (the database
+# numbers them from 1).
+NOBODY = 0
+# In the document's place when nobody is told as a follower: no document has this id (a
+# document's is a random, version 4, UUID, never the nil one).
+NO_DOCUMENT = uuid.UUID(int=0)
+
+
 def _recipients(
     workspace_id: Any,
     user_ids: Iterable[Any],
@@ -112,28 +125,30 @@ def _recipients(
     actor_id: Any = None,
 ) -> dict[int, bool]:
     """Who is to get the notification ``key``, each with whether they want it emailed at once
-    (their setting is "immediate"), in one query: of ``user_ids`` and, with ``followers_of``,
-    the followers of that document, the active members of the workspace now, never the actor,
-    who have no notification under ``key`` yet."""
-    ids = {int(pk) for pk in user_ids if pk is not None}
+    (their setting is "immediate"): of ``user_ids`` and, with ``followers_of``, the followers
+    of that document, the active members of the workspace now, never the actor, who have no
+    notification under ``key`` yet. One statement built once per process
+    (:data:`_TO_TELL`) for every NAMED_AT_ONCE people named (the document's followers asked
+    with the first)."""
+    ids = sorted({int(pk) for pk in user_ids if pk is not None})
     if not ids and followers_of is None:
         return {}
-    rows: Iterable[tuple[Any, Any]]
-    if not ids and actor_id is not None:
-        # A document's followers alone (every new version): the same query, built once.
-        rows = _FOLLOWERS_TO_TELL.tuples(
-            workspace_id=parse_uuid(workspace_id),
-            document_id=parse_uuid(followers_of),
-            key=key,
-            actor_id=int(actor_id),
-            today=timezone.localdate(),
-        )
-    else:
-        who = Q(user_id__in=ids)
-        if followers_of is not None:
-            who |= _followers(followers_of)
-        rows = _to_tell(workspace_id=workspace_id, who=who, key=key, actor_id=actor_id)
-    return {int(pk): email == EmailChoice.IMMEDIATE for pk, email in rows}
+    ask: dict[str, Any] = {
+        "workspace_id": parse_uuid(workspace_id),
+        "key": key,
+        "actor_id": NOBODY if actor_id is None else int(actor_id),
+        "today": timezone.localdate(),
+    }
+    found: dict[int, bool] = {}
+    document_id = NO_DOCUMENT if followers_of is None else parse_uuid(followers_of)
+    for start in range(0, max(len(ids), 1), NAMED_AT_ONCE):
+        some = ids[start : start + NAMED_AT_ONCE]
+        some += [NOBODY] * (NAMED_AT_ONCE - len(some))
+        people: dict[str, Any] = {f"person_{n}": pk for n, pk in enumerate(some)}
+        rows = _TO_TELL.tuples(document_id=document_id, **ask, **people)
+        found.update((int(pk), email == EmailChoice.IMMEDIATE) for pk, email in rows)
+        document_id = NO_DOCUMENT  # the followers are the first statement's
+    return found
 
 
 def _followers(document_id: Any) -> Q:
@@ -159,27 +174,30 @@ def _to_tell(
     )
 
 
-def _followers_to_tell(
-    *, workspace_id: Any, document_id: Any, key: str, actor_id: Any, today: date
+def _named_or_following(
+    *, workspace_id: Any, document_id: Any, key: str, actor_id: Any, today: date, **people: Any
 ) -> QuerySet[Membership, tuple[Any, Any]]:
+    """:func:`_to_tell` of ``people`` (by id) and the followers of ``document_id``."""
     return _to_tell(
         workspace_id=workspace_id,
-        who=_followers(document_id),
+        who=Q(user_id__in=list(people.values())) | _followers(document_id),
         key=key,
         actor_id=actor_id,
         today=today,
     )
 
 
-# Asked on every new version: :func:`_followers_to_tell`, its SQL built once per process.
-_FOLLOWERS_TO_TELL = Prepared(
-    "notifications.followers_to_tell",
-    _followers_to_tell,
+# Asked for every notification (every new version, comment, message, approval):
+# :func:`_named_or_following`, its SQL built once per process.
+_TO_TELL = Prepared(
+    "notifications.to_tell",
+    _named_or_following,
     workspace_id=UUIDField(),
     document_id=UUIDField(),
     key=CharField(),
     actor_id=BigIntegerField(),
     today=DateField(),
+    **{f"person_{n}": BigIntegerField() for n in range(NAMED_AT_ONCE)},
 )
 
 
@@ -235,6 +253,10 @@ def _notify(
     )
     # Whoever the query found and ``reasons`` does not name is there as a follower.
     kinds = {pk: reasons.get(pk) or str(followers) for pk in recipients_found}
+    # Each text cleaned and cut once, not once per person: the same words for everyone told
+    # for the same reason.
+    clipped = {kind: _clip(summaries[kind]) for kind in set(kinds.values())}
+    excerpt = _clip(excerpt)
     new = [
         Notification(
             recipient_id=pk,
@@ -243,8 +265,8 @@ def _notify(
             actor_id=actor_id,
             document_id=document_id,
             target_url=target_url[:500],
-            summary=_clip(summaries[kinds[pk]]),
-            excerpt=_clip(excerpt),
+            summary=clipped[kinds[pk]],
+            excerpt=excerpt,
             dedupe_key=key,
             emailed_at=timezone.now() if emailed else None,
         )
@@ -274,7 +296,9 @@ def _enqueue_emails(ids: list[str]) -> None:
 
 
 def _doc_url(workspace_id: Any, document_id: Any) -> str:
-    return reverse("document_detail", args=[workspace_id, document_id])
+    # Reversed as ``{% url %}`` reverses it, kept (core.templatetags.urls): a document's
+    # address is worked out again for each of its new versions and comments.
+    return reverse_kept("document_detail", [workspace_id, document_id], {}, None)
 
 
 # --- Following other apps' changes (``receivers``) ----------------------------------------------

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_tasks import TaskResultStatus
@@ -41,7 +41,7 @@ from django_tasks_db.models import DBTaskResult
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record_reading
 from commonroom.core.exceptions import ApplicationError, NotFound
-from commonroom.core.prepared import insert
+from commonroom.core.prepared import insert, insert_new
 from commonroom.core.process import is_running, process_started
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.task_queue import enqueue_at_commit
@@ -110,26 +110,16 @@ def preview_requested(*, version: Version) -> None:
 def _preview_claim(sha: str, fmt: str | None) -> bool:
     """The blob's preview row made, pending (or unsupported when no converter takes ``fmt``),
     unless it has one: one statement (an insert that does nothing on the blob's row already
-    there, waiting first for a transaction making it). Whether this statement made it."""
+    there, waiting first for a transaction making it), built once per process
+    (``core.prepared.insert_new``: the blob's key is the row's only unique column, so a
+    conflict is on it alone). Whether this statement made it."""
     row = Preview(
         blob_id=sha,
         status=PreviewStatus.PENDING if fmt else PreviewStatus.UNSUPPORTED,
         format=fmt or "",
         message="" if fmt else UNSUPPORTED,
     )
-    fields = Preview._meta.concrete_fields
-    quote = connection.ops.quote_name
-    values = [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
-    key = quote(Preview._meta.pk.column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(Preview._meta.db_table)} "  # noqa: S608 - our table, our columns
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"ON CONFLICT ({key}) DO NOTHING RETURNING {key}",
-            values,
-        )
-        return cursor.fetchone() is not None
+    return bool(insert_new([row]))
 
 
 STUCK_AFTER = timedelta(minutes=2)

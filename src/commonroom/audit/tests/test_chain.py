@@ -198,6 +198,25 @@ def test_another_key_refuses_to_write(chains, settings):
     assert "or written with another audit key" in result.problems[0]
 
 
+def test_a_keys_name_is_its_own_whichever_keys_were_named_before(settings):
+    """``key_id`` (worked out once per key) names each key as its HMAC does, the key in use
+    followed when the setting changes."""
+    import hashlib
+    import hmac
+
+    from commonroom.audit.services import key_id
+
+    def named(key: bytes) -> str:
+        return hmac.new(key, b"commonroom audit key id", hashlib.sha256).hexdigest()[:16]
+
+    first = key_id()
+    assert first == named(bytes(settings.COMMONROOM_AUDIT_KEY))
+    settings.COMMONROOM_AUDIT_KEY = b"k" * 48
+    assert key_id() == named(b"k" * 48) != first
+    assert key_id(b"j" * 48) == named(b"j" * 48)
+    assert key_id(b"k" * 48) == key_id()
+
+
 def test_csv_cells_never_start_a_formula():
     from commonroom.audit.selectors import csv_cell
 

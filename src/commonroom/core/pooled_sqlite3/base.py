@@ -9,6 +9,10 @@ on every request. Here, once :func:`pool_connections` is called (``asgi.py``, so
 processes that serve), closing hands the connection back to a small pool instead, and the next
 request of any thread takes it up: its schema parsed, its pragmas set.
 
+Every cursor's statement is also turned from Django's ``%s`` style into SQLite's ``?`` once per
+SQL text (:class:`CursorWrapper`), not by a regular expression on every run: most of a
+request's statements are the same few texts again (``core.prepared``'s, built once).
+
 A connection goes back only in a clean state: not inside an atomic block, no error seen, its
 transaction (if any) rolled back. It is taken up only by this process (the pool is emptied in a
 child after ``fork``) and only while the database file is the same file (same device and inode:
@@ -18,10 +22,12 @@ autocommit and the connection's state again on every take, as for a new connecti
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.db.backends.sqlite3 import base
 
@@ -87,7 +93,34 @@ def _give(name: str, conn: sqlite3.Connection) -> bool:
     return True
 
 
+# How many SQL texts' conversions are kept (the least recently used goes first): the texts
+# asked again and again are a few dozen; an ORM query with a list of any length is one text
+# per length.
+CONVERTED_KEPT = 512
+
+
+@functools.lru_cache(maxsize=CONVERTED_KEPT)
+def _qmark(query: str) -> str:
+    """``query`` in SQLite's ``?`` style: what Django's cursor makes of a statement given its
+    parameters as a sequence (``SQLiteCursorWrapper.convert_query``), a function of the text
+    alone."""
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+class CursorWrapper(base.SQLiteCursorWrapper):
+    """Django's SQLite cursor, each statement's text converted once (:func:`_qmark`)."""
+
+    def execute(self, query: str, params: Any = None) -> Any:
+        if params is None or isinstance(params, Mapping):
+            return super().execute(query, cast(Any, params))
+        return sqlite3.Cursor.execute(self, _qmark(query), params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    def create_cursor(self, name: str | None = None) -> CursorWrapper:
+        cursor: CursorWrapper = self.connection.cursor(factory=CursorWrapper)
+        return cursor
+
     def _pooled_name(self) -> str | None:
         if _size <= 0 or self.is_in_memory_db():
             return None

@@ -179,3 +179,35 @@ def test_a_forked_child_never_takes_its_parents_connections(pooled: None, db_fil
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert base.idle_count(str(db_file)) == 1  # the parent's are still its own
+
+
+QMARK_TEXTS = (
+    "SELECT %s",
+    "SELECT body FROM note WHERE body = %s OR body LIKE '%%ep%%' OR %s = 1",
+    "SELECT '%%s' || %s",  # a literal "%s" written as "%%s" stays text
+    "SELECT 1",
+)
+
+
+def test_each_statements_text_is_converted_as_djangos_cursor_converts_it(db_file: Path) -> None:
+    """A cursor's statement is turned into SQLite's ``?`` style once per text, each text as
+    Django's own cursor turns it; a statement given its parameters by name, or none, is
+    Django's cursor's own work."""
+    db = wrapper(db_file)
+    with db.cursor() as cursor:
+        assert isinstance(cursor.cursor, base.CursorWrapper)
+        for text in QMARK_TEXTS:
+            djangos = base.base.SQLiteCursorWrapper.convert_query  # type: ignore[attr-defined]  # not in the stubs
+            assert base._qmark(text) == djangos(cursor.cursor, text)
+        base._qmark.cache_clear()
+        for _ in range(3):
+            cursor.execute(QMARK_TEXTS[1], ["kept", 2])
+            assert cursor.fetchall() == [("kept",)]
+        assert (base._qmark.cache_info().misses, base._qmark.cache_info().hits) == (1, 2)
+        cursor.execute(QMARK_TEXTS[2], [7])
+        assert cursor.fetchall() == [("%s7",)]
+        cursor.execute("SELECT body FROM note WHERE body = %(body)s", {"body": "kept"})
+        assert cursor.fetchall() == [("kept",)]
+        cursor.execute("SELECT '%' || body FROM note")  # no parameters: the text as it is
+        assert cursor.fetchall() == [("%kept",)]
+    db.close()

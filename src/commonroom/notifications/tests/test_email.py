@@ -4,6 +4,7 @@ mentions at least in the digest for "none"."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -272,20 +273,26 @@ def test_the_followers_to_tell_read_once_built_answer_as_the_orm_does(team, doc)
     """Who of a document's followers is told of a new version is read with SQL built once per
     process: after each write made straight in the database (as another process makes it) it
     answers as the ORM's own query does, the day it is asked on included."""
-    from commonroom.notifications.services import _FOLLOWERS_TO_TELL, _followers_to_tell
+    from commonroom.notifications.services import _followers, _recipients, _to_tell
 
     key = "version:prepared-test"
 
     def both(today=None) -> tuple[set, set]:
         today = today or timezone.localdate()
-        ask = {
-            "workspace_id": team.workspace.pk,
-            "document_id": doc.pk,
-            "key": key,
-            "actor_id": team.manager.pk,
-            "today": today,
+        with patch("django.utils.timezone.localdate", return_value=today):
+            prepared = _recipients(
+                team.workspace.pk, [], key, followers_of=doc.pk, actor_id=team.manager.pk
+            )
+        orm = _to_tell(
+            workspace_id=team.workspace.pk,
+            who=_followers(doc.pk),
+            key=key,
+            actor_id=team.manager.pk,
+            today=today,
+        )
+        return {(pk, immediate) for pk, immediate in prepared.items()}, {
+            (pk, email == "immediate") for pk, email in orm
         }
-        return set(_FOLLOWERS_TO_TELL.tuples(**ask)), set(_followers_to_tell(**ask))
 
     def agree(today=None) -> set:
         prepared, orm = both(today)
@@ -299,7 +306,7 @@ def test_the_followers_to_tell_read_once_built_answer_as_the_orm_does(team, doc)
     assert agree() == {team.viewer.pk, team.commenter.pk, team.editor.pk}  # never the actor
     NotificationSettings.objects.create(user=team.viewer, email="immediate")
     assert both()[0] == both()[1]
-    assert dict(both()[0])[team.viewer.pk] == "immediate"
+    assert dict(both()[0])[team.viewer.pk] is True
     make_notification(team.commenter, doc)
     Notification.objects.filter(recipient=team.commenter).update(dedupe_key=key)
     assert agree() == {team.viewer.pk, team.editor.pk}  # already told under the key
@@ -313,10 +320,88 @@ def test_the_followers_to_tell_read_once_built_answer_as_the_orm_does(team, doc)
     assert agree() == set()
 
 
-def test_unread_counts_one_by_one_and_grouped_agree(team, doc):
-    """A few people are counted one by one with the badge's own query, more in one grouped
-    query: both give each person the same count, nobody missing."""
-    from commonroom.notifications.selectors import ONE_BY_ONE, unread_counts
+def test_the_people_named_and_followers_to_tell_answer_as_the_orm_does(team, doc):
+    """Who is told of a notification naming people (a mention, a reply, an approval) is read
+    with SQL built once per process, one statement per NAMED_AT_ONCE people: with or without
+    the document's followers, with or without an actor, across a statement's boundary, it
+    answers as the ORM's own query of the same definition does."""
+    from django.db import connection
+    from django.db.models import Q
+    from django.test.utils import CaptureQueriesContext
+
+    from commonroom.notifications.services import (
+        NAMED_AT_ONCE,
+        _followers,
+        _recipients,
+        _to_tell,
+    )
+
+    key = "comment:prepared-test"
+    Follow.objects.filter(document=doc).delete()
+    Follow.objects.create(user=team.viewer, document=doc)
+    NotificationSettings.objects.create(user=team.commenter, email="immediate")
+    make_notification(team.editor, doc)
+    Notification.objects.filter(recipient=team.editor).update(dedupe_key=key)
+
+    def agree(named: list[int], *, followers: bool, actor) -> dict[int, bool]:
+        who = Q(user_id__in=named)
+        if followers:
+            who |= _followers(doc.pk)
+        orm = {
+            pk: email == "immediate"
+            for pk, email in _to_tell(
+                workspace_id=team.workspace.pk,
+                who=who,
+                key=key,
+                actor_id=actor,
+                today=timezone.localdate(),
+            )
+        }
+        with CaptureQueriesContext(connection) as asked:
+            prepared = _recipients(
+                team.workspace.pk,
+                named,
+                key,
+                followers_of=doc.pk if followers else None,
+                actor_id=actor,
+            )
+        assert len(asked) == max(1, -(-len(named) // NAMED_AT_ONCE))
+        assert prepared == orm
+        return prepared
+
+    named = [team.commenter.pk, team.editor.pk, team.manager.pk]
+    assert agree(named, followers=False, actor=None) == {
+        team.commenter.pk: True,  # emailed at once
+        team.manager.pk: False,  # the editor was told under the key already
+    }
+    assert agree(named, followers=False, actor=team.manager.pk) == {team.commenter.pk: True}
+    assert agree(named, followers=True, actor=team.manager.pk) == {
+        team.commenter.pk: True,
+        team.viewer.pk: False,  # a follower
+    }
+    assert agree([], followers=True, actor=None) == {team.viewer.pk: False}
+    # Below every real id, no such people: the real ones are the second statement's, the
+    # followers the first's.
+    nobody = [-1 - n for n in range(NAMED_AT_ONCE)]
+    assert agree(nobody + named, followers=True, actor=team.manager.pk) == {
+        team.commenter.pk: True,
+        team.viewer.pk: False,
+    }
+    assert agree(nobody + named, followers=False, actor=None) == {
+        team.commenter.pk: True,
+        team.manager.pk: False,
+    }
+    assert _recipients(team.workspace.pk, [], key) == {}
+
+
+def test_unread_counts_in_statements_of_a_few_agree_with_the_orm(team, doc):
+    """``unread_counts`` asks one prepared statement per COUNTED_AT_ONCE people (the last one's
+    places filled with its last person again): each person's count is what the ORM counts of
+    the badge's rows for them, nobody missing, across a statement's boundary too."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from commonroom.notifications.selectors import COUNTED_AT_ONCE, _unread, unread_counts
 
     for person, n in ((team.viewer, 3), (team.commenter, 1), (team.editor, 0)):
         for _ in range(n):
@@ -325,8 +410,19 @@ def test_unread_counts_one_by_one_and_grouped_agree(team, doc):
     assert first is not None
     Notification.objects.filter(pk=first.pk).update(read_at=timezone.now())
     people = [team.viewer.pk, team.commenter.pk, team.editor.pk]
-    few = unread_counts(people)
-    nobody = [10**9 + i for i in range(ONE_BY_ONE)]  # no such people: counted 0
-    many = unread_counts(people + nobody)
-    assert few == {team.viewer.pk: 2, team.commenter.pk: 1, team.editor.pk: 0}
-    assert many == {**few, **dict.fromkeys(nobody, 0)}
+
+    def orm(ids: list[int]) -> dict[int, int]:
+        return {pk: _unread(user_id=pk).count() for pk in ids}
+
+    with CaptureQueriesContext(connection) as asked:
+        few = unread_counts(people)
+    assert len(asked) == 1
+    assert few == orm(people) == {team.viewer.pk: 2, team.commenter.pk: 1, team.editor.pk: 0}
+    assert unread_counts([team.viewer.pk]) == {team.viewer.pk: 2}
+    assert unread_counts([]) == {}
+    # No such people (counted 0), below every real id: the real ones are the second statement's.
+    nobody = [-1 - i for i in range(COUNTED_AT_ONCE)]
+    with CaptureQueriesContext(connection) as asked:
+        many = unread_counts(people + nobody)
+    assert len(asked) == 2
+    assert many == orm(people + nobody) == {**few, **dict.fromkeys(nobody, 0)}

@@ -50,3 +50,12 @@ def test_a_claim_leaves_a_made_preview_as_it_is() -> None:
     assert _preview_claim(sha, "txt") is False
     preview = Preview.objects.get(blob_id=sha)
     assert (preview.status, preview.text) == (PreviewStatus.READY, "words")
+
+
+def test_the_blobs_key_is_a_previews_only_unique_column() -> None:
+    """The claim's insert does nothing on any conflict: that is a conflict on the blob's row
+    only while the key is the one unique column (a constraint added later must name it)."""
+    meta = Preview._meta
+    assert [f.name for f in meta.concrete_fields if f.unique] == [meta.pk.name]
+    assert not meta.unique_together
+    assert not meta.constraints
