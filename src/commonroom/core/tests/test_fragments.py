@@ -4,7 +4,9 @@ a page drawn with its kept fragments put into its bytes (``render_page``) as ``r
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from commonroom.core.fragments import (
     _MARK,
     CSRF_HOLE,
     Fragment,
+    cache_key,
     csrf_field,
     nobody,
     render_page,
@@ -144,3 +147,18 @@ def test_the_template_draws_marks_where_the_kept_bytes_go(
     render_page(RequestFactory().get("/"), page_template, {**_context([]), "csrf_token": "t"})
     assert seen[0].count(_MARK) == 3
     assert "«un»" not in seen[0]
+
+
+def test_a_key_digest_names_the_key_value_and_its_types() -> None:
+    when = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
+    made = [("reader", 1, when, uuid.UUID(int=5), None, ("Ann", "ann@example.org"))] * 2
+    again = [("reader", 1, when, uuid.UUID(int=5), None, ("Ann", "ann@example.org"))] * 2
+    assert cache_key("f", (made,)) == cache_key("f", (again,))
+    for other in (
+        [("reader", True, when, uuid.UUID(int=5), None, ("Ann", "ann@example.org"))] * 2,
+        [("reader", 1, when, uuid.UUID(int=6), None, ("Ann", "ann@example.org"))] * 2,
+        [("reader", 1, when, uuid.UUID(int=5), None, ("Anne", "ann@example.org"))] * 2,
+        [("reader", 1, when.replace(second=1), uuid.UUID(int=5), None, ("Ann", "a"))] * 2,
+    ):
+        assert cache_key("f", (other,)) != cache_key("f", (made,))
+    assert cache_key("g", (made,)) != cache_key("f", (made,))
