@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from commonroom.accounts.selectors import people_read_once
 from commonroom.core.exceptions import ApplicationError, NotFound, PermissionDenied
+from commonroom.core.fragments import render_page
 from commonroom.core.views import (
     AuthedRequest,
     back_with_error,
@@ -335,7 +336,8 @@ def _document_page(request: AuthedRequest, workspace_id: str, document_id: str) 
         hooks.DocumentPage(user=request.user, doc_access=doc_access, versions=versions)
     )
     latest = versions[0] if versions else None
-    return render(
+    # Its kept fragments put into the answer's bytes once (core.fragments.render_page).
+    return render_page(
         request,
         "documents/detail.html",
         {

@@ -35,6 +35,7 @@ from commonroom.accounts.selectors import PERSON_FIELDS, PersonRow, people_seen
 from commonroom.audit.selectors import last_seen_in_workspaces
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.prepared import Prepared
+from commonroom.core.rows import maker
 from commonroom.workspaces.models import Invitation, Membership, Workspace, current_q
 from commonroom.workspaces.permissions import (
     WorkspaceAbilities,
@@ -349,6 +350,8 @@ def _current_members(*, workspace_id: uuid.UUID, today: date) -> QuerySet[Member
     )
 
 
+_MEMBER, _PERSON_ROW = maker(Member), maker(PersonRow)
+
 # Read by the document page (the approvers to choose from, who has read a version):
 # :func:`_current_members`, its SQL built once per process.
 _CURRENT_MEMBERS = Prepared(
@@ -364,7 +367,8 @@ def current_members(*, access: WorkspaceAccess) -> list[Member]:
     found: list[Member] | None = access.__dict__.get("_members")
     if found is None:
         rows = _CURRENT_MEMBERS.tuples(workspace_id=access.workspace.pk, today=timezone.localdate())
-        found = [Member(PersonRow(*person), role, until) for role, until, *person in rows]
+        member, person = _MEMBER, _PERSON_ROW  # without their frozen __init__ (core.rows)
+        found = [member(person(*columns), role, until) for role, until, *columns in rows]
         object.__setattr__(access, "_members", found)  # frozen, but this is only a memo
         people_seen(m.user for m in found)  # the page's names checked from these rows
     return found
