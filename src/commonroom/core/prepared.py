@@ -338,7 +338,10 @@ def insert_new(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -
     for obj in objs:
         if type(obj) is not model:
             raise TypeError(f"insert_new writes objects of one model, not {type(obj).__name__}.")
-        values += [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+        given = [f.pre_save(obj, add=True) for f in fields]
+        if Written in map(type, given):
+            raise TypeError("insert_new writes values; a value that is SQL goes through insert.")
+        values += [f.get_db_prep_save(v, connection) for f, v in zip(fields, given, strict=True)]
     # As save() and bulk_create do: a failed statement marks the transaction for
     # rollback, even in an atomic block without a savepoint.
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
@@ -390,7 +393,8 @@ def update(obj: models.Model, fields: Sequence[str], *, using: str = DEFAULT_DB_
     sql, chosen = found
     given = [] if model._meta.parents else [f.pre_save(obj, add=False) for f in chosen]
     if (
-        model._meta.parents
+        _expressions_of(obj, chosen)
+        or model._meta.parents
         or model.save is not models.Model.save
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
@@ -456,7 +460,9 @@ def update_where(
         )
     ):
         return int(model._default_manager.using(using).filter(**where).update(**_orms(values)))
-    shape = _shape(list(values.values()))
+    shape = _shape(list(values.values()), using)
+    if shape == _ELSEWHERE:
+        return int(model._default_manager.using(using).filter(**where).update(**_orms(values)))
     key = (model, connection.alias, connection.vendor, tuple(values), tuple(where), shape)
     found = _UPDATES_WHERE.get(key)
     if found is None:
@@ -582,6 +588,7 @@ class Written:
     sql: str
     params: tuple[Any, ...]
     expression: Callable[[], Any]
+    using: str  # the database it was compiled for: another's statement gets the expression
 
 
 class PreparedExpression:
@@ -614,16 +621,20 @@ class PreparedExpression:
         given = list(params)
         for position, name in slots.items():
             given[position] = values[name]
-        return Written(sql, tuple(given), functools.partial(self.build, **values))
+        return Written(sql, tuple(given), functools.partial(self.build, **values), using)
 
     def _sql(
         self, connection: BaseDatabaseWrapper, round_: int
     ) -> tuple[str, list[Any], dict[str, str]]:
         from django.db.models.sql import Query
 
-        sentinels = {
-            name: f"prepared-{self.name}-{name}-{round_}-{uuid.uuid4().hex}" for name in self.inputs
-        }
+        # Spaces at both ends, both cases, longer than any column's cap: an input stripped,
+        # cut, case-folded or replaced in ``build`` moves its sentinel, which is then not found
+        # among the parameters, and the expression is refused.
+        sentinels = {}
+        for name in self.inputs:
+            mark = uuid.uuid4().hex
+            sentinels[name] = f" Prepared-{self.name}-{name}-{round_}-{(mark + mark.upper()) * 5} "
         query = Query(self.model)
         expression = self.build(**sentinels).resolve_expression(query, allow_joins=False)
         sql, params = query.get_compiler(connection=connection).compile(expression)
@@ -654,11 +665,32 @@ class PreparedExpression:
         return sql, tuple(params), slots
 
 
-def _shape(values: Sequence[Any]) -> tuple[str | None, ...] | None:
-    """The SQL texts of the :class:`Written` among ``values`` by position; ``None`` if none."""
+# What :func:`_shape` answers when a :class:`Written` was compiled for another database.
+_ELSEWHERE: tuple[str | None, ...] = ()
+
+
+def _shape(values: Sequence[Any], using: str) -> tuple[str | None, ...] | None:
+    """The SQL texts of the :class:`Written` among ``values`` by position; ``None`` if none;
+    :data:`_ELSEWHERE` if one of them is another database's (the ORM writes its expression)."""
     if Written not in map(type, values):  # no Python call per value: asked on every insert
         return None
+    if any(type(v) is Written and v.using != using for v in values):
+        return _ELSEWHERE
     return tuple(v.sql if type(v) is Written else None for v in values)
+
+
+def _expressions_of(
+    obj: models.Model, fields: Sequence[models.Field[Any, Any]] | None = None
+) -> bool:
+    """Each :class:`Written` among ``obj``'s values (of ``fields``, else of every concrete
+    field) replaced by its expression, for the ORM to write; whether there was any."""
+    found = False
+    for f in obj._meta.concrete_fields if fields is None else fields:
+        value = obj.__dict__.get(f.attname)
+        if type(value) is Written:
+            setattr(obj, f.attname, value.expression())
+            found = True
+    return found
 
 
 def _orms(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -720,7 +752,7 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
     connection = connections[using]
     sql, fields, auto = _insert_sql(model, connection)
     given = [] if model._meta.parents else [f.pre_save(obj, add=True) for f in fields]
-    shape = _shape(given)
+    shape = _shape(given, using)
     if (
         model._meta.parents
         or model.save is not models.Model.save
@@ -728,10 +760,9 @@ def insert(obj: _M, *, using: str = DEFAULT_DB_ALIAS) -> _M:
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
         or any(hasattr(value, "resolve_expression") for value in given)
+        or shape == _ELSEWHERE
     ):
-        for f, value in zip(fields, given, strict=False):
-            if type(value) is Written:  # the ORM writes its own expression
-                setattr(obj, f.attname, value.expression())
+        _expressions_of(obj)
         obj.save(force_insert=True, using=using)
         return obj
     if shape is None:

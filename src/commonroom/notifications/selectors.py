@@ -3,7 +3,7 @@ the person and to the workspaces they are a member of now."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -57,10 +57,24 @@ def visible_notifications(user: User) -> QuerySet[Notification]:
     return _visible().filter(recipient=user)
 
 
-# How many people one statement of :func:`unread_counts` counts: its ``IN`` list has this many
-# places, each a parameter; fewer people fill the rest with the last one again (the same rows:
-# ``IN`` asks whether a value is among them, not how many times).
-COUNTED_AT_ONCE = 4
+# The sizes of a statement's list of people by id (``core.prepared`` builds one statement per
+# size): people are asked in the smallest list that holds them all, the rest of its places
+# :data:`NOBODY`; more than the largest, in as many of the largest as it takes. So a statement
+# or two however many people, and a few statements built per process.
+PLACES = (4, 32, 256)
+# In a place of a list there is nobody to name: no account has this id (the database numbers
+# them from 1).
+NOBODY = 0
+
+
+def people_placed(ids: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``ids`` in lists of :data:`PLACES`: each list's size and its places (``person_0`` ...),
+    filled with :data:`NOBODY`; one list of nobody when there are no ids."""
+    for start in range(0, max(len(ids), 1), PLACES[-1]):
+        some = ids[start : start + PLACES[-1]]
+        size = next(places for places in PLACES if places >= len(some))
+        some += [NOBODY] * (size - len(some))
+        yield size, {f"person_{n}": pk for n, pk in enumerate(some)}
 
 
 def _unread_of(*, today: date, **people: int) -> QuerySet[Notification, Any]:
@@ -77,29 +91,29 @@ def _unread_of(*, today: date, **people: int) -> QuerySet[Notification, Any]:
 
 
 # Asked for the people a new notification is for, to nudge their screens: :func:`_unread_of`,
-# its SQL built once per process for COUNTED_AT_ONCE people.
-_UNREAD_OF = Prepared(
-    "notifications.unread_of",
-    _unread_of,
-    today=DateField(),
-    **{f"person_{n}": BigIntegerField() for n in range(COUNTED_AT_ONCE)},
-)
+# its SQL built once per process for each size of :data:`PLACES`.
+_UNREAD_OF = {
+    size: Prepared(
+        f"notifications.unread_of.{size}",
+        _unread_of,
+        today=DateField(),
+        **{f"person_{n}": BigIntegerField() for n in range(size)},
+    )
+    for size in PLACES
+}
 
 
 def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
     """How many unread notifications each of these people has (the header badge's number), for
-    any number of people: one statement for every COUNTED_AT_ONCE of them, built once per
-    process (``core.prepared``), counting :func:`_unread`'s rows as the badge does."""
+    any number of people: one statement for up to the largest of :data:`PLACES` of them, built
+    once per process (``core.prepared``), counting :func:`_unread`'s rows as the badge does."""
     ids = sorted({int(pk) for pk in user_ids})
     if not ids:
         return {}
     today = timezone.localdate()
     found: dict[int, int] = {}
-    for start in range(0, len(ids), COUNTED_AT_ONCE):
-        some = ids[start : start + COUNTED_AT_ONCE]
-        some += [some[-1]] * (COUNTED_AT_ONCE - len(some))
-        people: dict[str, Any] = {f"person_{n}": pk for n, pk in enumerate(some)}
-        found.update((int(pk), int(n)) for pk, n in _UNREAD_OF.tuples(today=today, **people))
+    for size, people in people_placed(ids):
+        found.update((int(pk), int(n)) for pk, n in _UNREAD_OF[size].tuples(today=today, **people))
     return {pk: found.get(pk, 0) for pk in ids}
 
 

@@ -52,6 +52,9 @@ from commonroom.notifications.models import (
     NotificationSettings,
 )
 from commonroom.notifications.selectors import (
+    NOBODY,
+    PLACES,
+    people_placed,
     shown_words,
     unread_counts,
     visible_notifications,
@@ -105,12 +108,6 @@ def _member_ids(workspace_id: Any, user_ids: Iterable[Any]) -> set[int]:
     )
 
 
-# How many people named by id one statement of :func:`_recipients` asks about: its ``IN``
-# list has this many places, each a parameter; the places nobody fills name :data:`NOBODY`.
-NAMED_AT_ONCE = 4
-# In a parameter's place when there is nobody to name: no account has this id (the database
-# numbers them from 1).
-NOBODY = 0
 # In the document's place when nobody is told as a follower: no document has this id (a
 # document's is a random, version 4, UUID, never the nil one).
 NO_DOCUMENT = uuid.UUID(int=0)
@@ -127,9 +124,9 @@ def _recipients(
     """Who is to get the notification ``key``, each with whether they want it emailed at once
     (their setting is "immediate"): of ``user_ids`` and, with ``followers_of``, the followers
     of that document, the active members of the workspace now, never the actor, who have no
-    notification under ``key`` yet. One statement built once per process
-    (:data:`_TO_TELL`) for every NAMED_AT_ONCE people named (the document's followers asked
-    with the first)."""
+    notification under ``key`` yet. One statement built once per process and list size
+    (:data:`_TO_TELL`, ``selectors.people_placed``) for up to the largest list of people named
+    (the document's followers asked with the first)."""
     ids = sorted({int(pk) for pk in user_ids if pk is not None})
     if not ids and followers_of is None:
         return {}
@@ -141,11 +138,8 @@ def _recipients(
     }
     found: dict[int, bool] = {}
     document_id = NO_DOCUMENT if followers_of is None else parse_uuid(followers_of)
-    for start in range(0, max(len(ids), 1), NAMED_AT_ONCE):
-        some = ids[start : start + NAMED_AT_ONCE]
-        some += [NOBODY] * (NAMED_AT_ONCE - len(some))
-        people: dict[str, Any] = {f"person_{n}": pk for n, pk in enumerate(some)}
-        rows = _TO_TELL.tuples(document_id=document_id, **ask, **people)
+    for size, people in people_placed(ids):
+        rows = _TO_TELL[size].tuples(document_id=document_id, **ask, **people)
         found.update((int(pk), email == EmailChoice.IMMEDIATE) for pk, email in rows)
         document_id = NO_DOCUMENT  # the followers are the first statement's
     return found
@@ -188,17 +182,20 @@ def _named_or_following(
 
 
 # Asked for every notification (every new version, comment, message, approval):
-# :func:`_named_or_following`, its SQL built once per process.
-_TO_TELL = Prepared(
-    "notifications.to_tell",
-    _named_or_following,
-    workspace_id=UUIDField(),
-    document_id=UUIDField(),
-    key=CharField(),
-    actor_id=BigIntegerField(),
-    today=DateField(),
-    **{f"person_{n}": BigIntegerField() for n in range(NAMED_AT_ONCE)},
-)
+# :func:`_named_or_following`, its SQL built once per process for each size of list.
+_TO_TELL = {
+    size: Prepared(
+        f"notifications.to_tell.{size}",
+        _named_or_following,
+        workspace_id=UUIDField(),
+        document_id=UUIDField(),
+        key=CharField(),
+        actor_id=BigIntegerField(),
+        today=DateField(),
+        **{f"person_{n}": BigIntegerField() for n in range(size)},
+    )
+    for size in PLACES
+}
 
 
 def _merge(reasons: dict[int, str], user_ids: Iterable[Any], kind: str) -> None:
@@ -668,7 +665,9 @@ def _mark_seen(user_id: Any, document_id: Any, number: int, *, new: bool = False
         return  # seen already (a page read again): no write for nothing
     row = DocumentSeen(user_id=user_id, document_id=document_id, version_number=number)
     sql, fields = _mark_seen_sql()
-    with connection.cursor() as cursor:
+    # As save() does: a failed statement marks the transaction for rollback, even in an
+    # atomic block without a savepoint.
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(
             sql, [f.get_db_prep_save(f.pre_save(row, add=True), connection) for f in fields]
         )

@@ -6,7 +6,7 @@ refused."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -119,6 +119,44 @@ def test_an_expression_whose_sql_moves_with_its_inputs_is_refused() -> None:
         PreparedExpression("test.spliced", SearchEntry, spliced, "text")(text="x")
     with pytest.raises(TypeError):
         _SHOUTED(txt="x")
+
+
+def test_an_input_changed_by_the_definition_is_refused() -> None:
+    """An input stripped, cut or replaced inside ``build`` would be written as given, not as
+    the ORM writes it: the definition is refused, not compiled."""
+    builds = (
+        lambda text: Upper(Value(text.strip())),
+        lambda text: Upper(Value(text[:255])),
+        lambda text: Upper(Value(text.lower())),
+    )
+    for n, build in enumerate(builds):
+        with pytest.raises(ImproperlyConfigured):
+            PreparedExpression(f"test.changed.{n}", SearchEntry, build, "text")(text="x")
+
+
+def test_a_written_value_anywhere_else_is_its_expression_for_the_orm(team: Any) -> None:
+    """A Written compiled for another database is the ORM's to write (insert, update_where);
+    update() gives the ORM the expression; insert_new, which writes values alone, refuses it."""
+    from dataclasses import replace
+
+    from commonroom.core.prepared import insert_new, update
+
+    # Another database's SQL, which this one could not run: never put into its statement.
+    elsewhere = replace(_SHOUTED(text="far"), sql="ANOTHER DATABASE'S SQL", using="another")
+    insert(_entry(team, "far", title=elsewhere))
+    assert _row("far", "title") == ("FAR!",)
+    far_again = replace(elsewhere, expression=_SHOUTED(text="again").expression)
+    assert update_where(SearchEntry, {"object_id": "far"}, {"title": far_again}) == 1
+    assert _row("far", "title") == ("AGAIN!",)
+
+    entry = SearchEntry.objects.get(object_id="far")
+    entry.title = cast(Any, _SHOUTED(text="updated"))
+    update(entry, ["title"])
+    assert _row("far", "title") == ("UPDATED!",)
+
+    with pytest.raises(TypeError, match="insert_new"):
+        insert_new([_entry(team, "new", title=_SHOUTED(text="no"))])
+    assert not SearchEntry.objects.filter(object_id="new").exists()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the vector is PostgreSQL's")

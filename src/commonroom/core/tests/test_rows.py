@@ -64,7 +64,40 @@ class _Derived:
     b: int = dataclasses.field(init=False, default=0)
 
 
-@pytest.mark.parametrize("cls", [_NoSlots, _NotFrozen, _Checked, _Derived, int])
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OwnInit:
+    a: int
+
+    def __init__(self, a: int) -> None:  # kept by dataclasses: it does more than set a
+        object.__setattr__(self, "a", abs(a))
+
+
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
+class _NoInit:
+    a: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _OurName:
+    _rows_maker_made: str
+
+
+@pytest.mark.parametrize(
+    "cls", [_NoSlots, _NotFrozen, _Checked, _Derived, _OwnInit, _NoInit, _OurName, int]
+)
 def test_refused_for_a_class_whose_init_does_more(cls: type) -> None:
     with pytest.raises(TypeError):
         maker(cls)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Named:
+    made: str
+    new: str
+    cls: str
+
+
+def test_fields_named_as_a_function_might_name_its_own_locals_are_kept() -> None:
+    """Fields called ``made``, ``new`` or ``cls`` are the values given, not the maker's own."""
+    made = maker(_Named)("a", "b", "c")
+    assert _fields(made) == _fields(_Named("a", "b", "c")) == ("a", "b", "c")

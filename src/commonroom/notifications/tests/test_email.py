@@ -322,15 +322,16 @@ def test_the_followers_to_tell_read_once_built_answer_as_the_orm_does(team, doc)
 
 def test_the_people_named_and_followers_to_tell_answer_as_the_orm_does(team, doc):
     """Who is told of a notification naming people (a mention, a reply, an approval) is read
-    with SQL built once per process, one statement per NAMED_AT_ONCE people: with or without
-    the document's followers, with or without an actor, across a statement's boundary, it
-    answers as the ORM's own query of the same definition does."""
+    with SQL built once per process and list size, one statement for up to the largest list
+    of people (``selectors.PLACES``): with or without the document's followers, with or
+    without an actor, in each size of list and across a statement's boundary, it answers as
+    the ORM's own query of the same definition does."""
     from django.db import connection
     from django.db.models import Q
     from django.test.utils import CaptureQueriesContext
 
+    from commonroom.notifications.selectors import PLACES
     from commonroom.notifications.services import (
-        NAMED_AT_ONCE,
         _followers,
         _recipients,
         _to_tell,
@@ -365,7 +366,7 @@ def test_the_people_named_and_followers_to_tell_answer_as_the_orm_does(team, doc
                 followers_of=doc.pk if followers else None,
                 actor_id=actor,
             )
-        assert len(asked) == max(1, -(-len(named) // NAMED_AT_ONCE))
+        assert len(asked) == max(1, -(-len(named) // PLACES[-1]))
         assert prepared == orm
         return prepared
 
@@ -380,28 +381,30 @@ def test_the_people_named_and_followers_to_tell_answer_as_the_orm_does(team, doc
         team.viewer.pk: False,  # a follower
     }
     assert agree([], followers=True, actor=None) == {team.viewer.pk: False}
-    # Below every real id, no such people: the real ones are the second statement's, the
-    # followers the first's.
-    nobody = [-1 - n for n in range(NAMED_AT_ONCE)]
-    assert agree(nobody + named, followers=True, actor=team.manager.pk) == {
-        team.commenter.pk: True,
-        team.viewer.pk: False,
-    }
-    assert agree(nobody + named, followers=False, actor=None) == {
-        team.commenter.pk: True,
-        team.manager.pk: False,
-    }
+    # Below every real id, no such people: in a middle-sized list, in the largest, and past
+    # it, where the real ones are the second statement's, the followers the first's.
+    for many in (PLACES[0] + 1, PLACES[-1] - len(named), PLACES[-1]):
+        nobody = [-1 - n for n in range(many)]
+        assert agree(nobody + named, followers=True, actor=team.manager.pk) == {
+            team.commenter.pk: True,
+            team.viewer.pk: False,
+        }
+        assert agree(nobody + named, followers=False, actor=None) == {
+            team.commenter.pk: True,
+            team.manager.pk: False,
+        }
     assert _recipients(team.workspace.pk, [], key) == {}
 
 
 def test_unread_counts_in_statements_of_a_few_agree_with_the_orm(team, doc):
-    """``unread_counts`` asks one prepared statement per COUNTED_AT_ONCE people (the last one's
-    places filled with its last person again): each person's count is what the ORM counts of
-    the badge's rows for them, nobody missing, across a statement's boundary too."""
+    """``unread_counts`` asks one prepared statement for up to the largest list of people
+    (``PLACES``; a list's empty places name nobody): each person's count is what the ORM
+    counts of the badge's rows for them, nobody missing, in each size of list and across a
+    statement's boundary too."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from commonroom.notifications.selectors import COUNTED_AT_ONCE, _unread, unread_counts
+    from commonroom.notifications.selectors import PLACES, _unread, unread_counts
 
     for person, n in ((team.viewer, 3), (team.commenter, 1), (team.editor, 0)):
         for _ in range(n):
@@ -420,9 +423,15 @@ def test_unread_counts_in_statements_of_a_few_agree_with_the_orm(team, doc):
     assert few == orm(people) == {team.viewer.pk: 2, team.commenter.pk: 1, team.editor.pk: 0}
     assert unread_counts([team.viewer.pk]) == {team.viewer.pk: 2}
     assert unread_counts([]) == {}
-    # No such people (counted 0), below every real id: the real ones are the second statement's.
-    nobody = [-1 - i for i in range(COUNTED_AT_ONCE)]
-    with CaptureQueriesContext(connection) as asked:
-        many = unread_counts(people + nobody)
-    assert len(asked) == 2
-    assert many == orm(people + nobody) == {**few, **dict.fromkeys(nobody, 0)}
+    # No such people (counted 0), below every real id: a middle-sized list and the largest
+    # in one statement; past it, the real ones are the second statement's.
+    for extra, statements in (
+        (PLACES[0] + 1, 1),
+        (PLACES[-1] - len(people), 1),
+        (PLACES[-1], 2),
+    ):
+        nobody = [-1 - i for i in range(extra)]
+        with CaptureQueriesContext(connection) as asked:
+            many = unread_counts(people + nobody)
+        assert len(asked) == statements
+        assert many == orm(people + nobody) == {**few, **dict.fromkeys(nobody, 0)}
