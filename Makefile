@@ -78,6 +78,7 @@ test: lint typecheck
 ## hand-written sections of docs/benchmarks.md cite
 bench: install-test
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.upload_floor
 	$(BIN)/python -m bench.inprocess
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.search
