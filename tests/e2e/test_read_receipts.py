@@ -20,7 +20,9 @@ from e2e_support import DESKTOP, PHONE, page_width, sign_in
 from playwright.sync_api import expect
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.documents import services
 from commonroom.documents.models import VersionRead
+from commonroom.documents.selectors import document_access
 from commonroom.previews.models import Preview
 from commonroom.previews.tests.factories import make_ready_preview
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
@@ -118,3 +120,36 @@ def test_a_background_tab_does_not_count_and_a_visible_one_does(
     assert page_width(reader) <= viewport["width"]
 
     assert not page_problems.seen
+
+
+def test_a_page_whose_document_went_to_the_trash_claims_no_reading(
+    asgi_server: Any, new_page: Any, page_problems: Any
+) -> None:
+    """Sam's tab waits in the background; Priya moves the document to the trash. When Sam
+    brings the tab to the front, the page (told live that the document is gone) counts nothing
+    and sends nothing: no receipt, and no request refused with 404 in the browser's console."""
+    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
+    sam = UserFactory(email="sam@example.org", full_name="Sam Green")
+    ws = make_workspace(manager=priya)
+    add_member(ws, sam, "commenter")
+    doc = upload_document(ws, priya, name="minutes.txt")
+    make_ready_preview(doc)
+
+    reader = new_page("Sam", base_url=asgi_server.url)
+    sign_in(reader, sam.email, PASSWORD)
+    reader.add_init_script(BACKGROUND_TAB)
+    reader.goto(f"/w/{ws.pk}/d/{doc.pk}/")
+    expect(reader.locator("html")).to_have_attribute("data-live", "open")
+    expect(reader.locator(".cr-read .cr-preview__body")).to_be_visible()
+
+    services.document_delete(
+        actor=priya,
+        doc_access=document_access(user=priya, workspace_id=ws.pk, document_id=doc.pk),
+    )
+    expect(reader.locator("#cr-live-banner")).to_contain_text("moved to the trash")
+    reader.evaluate(TO_THE_FRONT)
+    time.sleep(7)  # longer than the five seconds the rule asks
+    assert not VersionRead.objects.exists()
+    expect(reader.get_by_role("status").filter(has_text="You have read")).to_have_count(0)
+    assert not page_problems.seen
+    assert reader.locator("#cr-reading").get_attribute("data-reading-stopped") == "true"

@@ -29,6 +29,7 @@ let retryTimer = null;
 let closedForGood = false;
 
 import { onPlaceEvent } from "./places.js";
+import { stopReading } from "./reading.js";
 
 // A client key: the server stores each message (live.js) and each upload (app.js) once.
 export function newKey() {
@@ -501,9 +502,10 @@ function giveBack(item) {
   }
 }
 
-// Access lost (removed, signed out): composers cannot send any more, and say so where the
-// person is looking.
+// Access lost (removed, signed out) or the document gone to the trash: composers cannot send
+// any more, and say so where the person is looking; no reading is counted any more either.
 function closeComposers(text) {
+  stopReading();
   document.querySelectorAll("form[data-composer]").forEach((form) => {
     form.querySelectorAll("textarea, button, select, input").forEach((el) => { el.disabled = true; });
     if (!form.querySelector(".cr-composer__closed")) {

@@ -7,6 +7,16 @@
 
 const THRESHOLDS = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1];
 
+// Set while this page counts a reading: stopReading() ends it for good.
+let stopCounting = null;
+
+// The document went to the trash, or the person lost access to it (live.js): nothing more is
+// counted or sent from this page, so no reading is claimed for a document no longer there to
+// read (and none is sent to be refused). Reloading the page starts again.
+export function stopReading() {
+  if (stopCounting) stopCounting();
+}
+
 function csrfToken(box) {
   const field = box.querySelector('input[name="csrfmiddlewaretoken"]');
   return field ? field.value : "";
@@ -54,7 +64,7 @@ export function startReading() {
   }
 
   async function send() {
-    if (sending || box.dataset.readingDone === "true") return;
+    if (sending || box.dataset.readingDone === "true" || box.dataset.readingStopped === "true") return;
     sending = true;
     try {
       const response = await fetch(box.dataset.readingUrl, {
@@ -92,6 +102,13 @@ export function startReading() {
   const changes = new MutationObserver(update);
   changes.observe(section, { childList: true, subtree: true });
   document.addEventListener("visibilitychange", update);
+  stopCounting = () => {
+    box.dataset.readingStopped = "true";
+    clearTimeout(timer);
+    observer.disconnect();
+    changes.disconnect();
+    document.removeEventListener("visibilitychange", update);
+  };
 }
 
 // Who has read it (managers and editors): the list is fetched again when the page comes back
