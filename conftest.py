@@ -248,20 +248,25 @@ DATABASE_FIXTURES = {
 # A module whose tests start processes of their own, or reach a database some other way than
 # through a fixture, runs in both whatever its tests ask for.
 _REACHES_DATABASE = re.compile(r"DATABASE_URL|subprocess|connection|transaction|serving|servers")
+# A browser test runs in both only when its module starts server processes of its own on the
+# database under test; one served from a thread of the test's process (``asgi_server``) or by
+# ``live_server`` checks pages, which the database does not change.
+_STARTS_PROCESSES = re.compile(r"DATABASE_URL|subprocess|uvicorn_process")
 _left_to_the_other_run: list[str] = []
 
 
-def _module_reaches_database(path: Any, cache: dict[Any, bool]) -> bool:
-    if path not in cache:
-        cache[path] = bool(_REACHES_DATABASE.search(path.read_text(encoding="utf-8")))
-    return cache[path]
+def _module_says(pattern: re.Pattern[str], path: Any, cache: dict[Any, bool]) -> bool:
+    key = (pattern.pattern, path)
+    if key not in cache:
+        cache[key] = bool(pattern.search(path.read_text(encoding="utf-8")))
+    return cache[key]
 
 
 def _uses_no_database(item: Any, cache: dict[Any, bool]) -> bool:
     return (
         item.get_closest_marker("django_db") is None
         and not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
-        and not _module_reaches_database(item.path, cache)
+        and not _module_says(_REACHES_DATABASE, item.path, cache)
     )
 
 
@@ -274,7 +279,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
       process and touches no connection) run in the PostgreSQL run only;
     - browser tests (tests/e2e), whose pages are what they check, run in the SQLite run only
       (the default installation), except those whose module starts its own server processes
-      on the database under test.
+      on the database under test (a server in a thread of the test's process does not count).
 
     Everything else, every service, selector, view, API, live and process test, runs on both.
     Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
@@ -290,8 +295,8 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         if share == "sqlite":
             other = _uses_no_database(item, cache)
         else:
-            other = item.get_closest_marker("e2e") is not None and not _module_reaches_database(
-                item.path, cache
+            other = item.get_closest_marker("e2e") is not None and not _module_says(
+                _STARTS_PROCESSES, item.path, cache
             )
         (left if other else kept).append(item)
     if left:
