@@ -51,16 +51,16 @@ def main() -> None:
     from django.urls import reverse
 
     from commonroom.accounts import middleware
+    from commonroom.core import addresses
     from commonroom.core.heap import settle_for_serving
-    from commonroom.core.templatetags import urls
 
-    kept_reverse, kept_user = urls.reverse_kept, middleware.session_user
+    kept_reverse, kept_user = addresses.reverse_kept, middleware.session_user
 
     def plain_reverse(view_name: Any, args: Any, kwargs: Any, current_app: Any) -> str:
         return reverse(view_name, args=args, kwargs=kwargs, current_app=current_app)
 
     def arrange(kind: str) -> None:
-        urls.reverse_kept = kept_reverse if kind == "kept" else plain_reverse  # type: ignore[assignment]
+        addresses.reverse_kept = kept_reverse if kind == "kept" else plain_reverse  # type: ignore[assignment]
         middleware.session_user = kept_user if kind == "kept" else auth.get_user
 
     clients: dict[str, Any] = {}

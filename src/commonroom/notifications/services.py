@@ -37,9 +37,9 @@ from django.utils import timezone
 
 from commonroom.comments.selectors import earlier_thread_author_ids
 from commonroom.conversations.selectors import earlier_message_author_ids
+from commonroom.core.addresses import reverse_kept
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.prepared import Prepared, insert_new
-from commonroom.core.templatetags.urls import reverse_kept
 from commonroom.core.text import plain_text
 from commonroom.documents.selectors import DocumentAccess
 from commonroom.live.services import nudge_user
@@ -293,7 +293,7 @@ def _enqueue_emails(ids: list[str]) -> None:
 
 
 def _doc_url(workspace_id: Any, document_id: Any) -> str:
-    # Reversed as ``{% url %}`` reverses it, kept (core.templatetags.urls): a document's
+    # Reversed as ``{% url %}`` reverses it, kept (core.addresses): a document's
     # address is worked out again for each of its new versions and comments.
     return reverse_kept("document_detail", [workspace_id, document_id], {}, None)
 

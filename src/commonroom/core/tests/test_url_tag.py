@@ -14,7 +14,7 @@ from django.test import RequestFactory, override_settings
 from django.urls import NoReverseMatch, set_script_prefix, set_urlconf
 from django.utils import translation
 
-from commonroom.core.templatetags import urls
+from commonroom.core import addresses
 from commonroom.core.templatetags.urls import KeptURLNode
 
 WS, DOC = uuid.uuid4(), uuid.uuid4()
@@ -68,12 +68,12 @@ def test_it_writes_what_djangos_tag_writes_drawn_again_too(source: str) -> None:
 
 
 def test_a_name_that_reverses_to_nothing_fails_as_djangos_does_and_is_not_kept() -> None:
-    before = urls._reversed.cache_info().currsize
+    before = addresses._reversed.cache_info().currsize
     with pytest.raises(NoReverseMatch):
         engines["django"].from_string("{% url 'nowhere' %}").render({})
     with pytest.raises(NoReverseMatch):
         Engine().from_string("{% url 'nowhere' %}").render(Context())
-    assert urls._reversed.cache_info().currsize == before
+    assert addresses._reversed.cache_info().currsize == before
 
 
 def test_an_argument_that_is_not_plain_is_reversed_each_time() -> None:
@@ -85,14 +85,14 @@ def test_an_argument_that_is_not_plain_is_reversed_each_time() -> None:
             return self.text
 
     source = "{% url 'invitation_accept' token %}"
-    urls._reversed.cache_clear()
+    addresses._reversed.cache_clear()
     token = Named("first")
     mine = engines["django"].from_string(source)
     assert mine.render({"token": token}) == "/invitations/first/"
     token.text = "second"  # the same object, another text: not an address kept for the first
     assert mine.render({"token": token}) == "/invitations/second/"
     assert Engine().from_string(source).render(Context({"token": token})) == "/invitations/second/"
-    assert urls._reversed.cache_info().currsize == 0
+    assert addresses._reversed.cache_info().currsize == 0
 
 
 def test_another_script_prefix_is_another_address() -> None:
@@ -117,7 +117,7 @@ def test_another_url_configuration_is_another_address() -> None:
         set_urlconf(None)
     # The setting, changed (in a test): in the key, and the memo emptied.
     with override_settings(ROOT_URLCONF="commonroom.core.tests.urls_elsewhere"):
-        assert urls._reversed.cache_info().currsize == 0
+        assert addresses._reversed.cache_info().currsize == 0
         assert _both("{% url 'home' %}") == ("/elsewhere/", "/elsewhere/")
     assert _both("{% url 'home' %}") == ("/", "/")
 
@@ -126,6 +126,6 @@ def test_the_language_is_in_the_key() -> None:
     with translation.override("fr"):
         mine, django = _both("{% url 'home' %}")
         assert mine == django
-        key = urls._reversed.cache_info()
+        key = addresses._reversed.cache_info()
     assert key.currsize >= 1
     assert _both("{% url 'home' %}") == ("/", "/")
