@@ -11,6 +11,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from commonroom.accounts.services import token_create
@@ -32,7 +34,9 @@ from commonroom.core.tests.s3_server import (
     s3_server_started,
 )
 from commonroom.documents import services
+from commonroom.documents.integrity import blobs_fsck
 from commonroom.documents.models import Blob, Document, Version, blob_storage_name
+from commonroom.documents.tasks import collect_garbage
 from commonroom.documents.tests.factories import doc_access_for, upload
 from commonroom.documents.tests.support import multipart
 from commonroom.previews.models import Preview, PreviewStatus
@@ -171,6 +175,30 @@ def test_a_preview_is_made_from_the_bucket(
     assert list(objects(s3, bucket)) == [version.blob.storage_name]
     media = Path(settings.MEDIA_ROOT)
     assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_the_collector_removes_unused_blobs_from_the_bucket(
+    team: Any, s3: S3Server, bucket: str
+) -> None:
+    kept = upload(team.manager, team.workspace, "kept.txt", b"Kept.\n")
+    unused = b"Claimed, never used.\n"
+    Blob.objects.create(
+        sha256=hashlib.sha256(unused).hexdigest(),
+        size=len(unused),
+        touched_at=timezone.now() - timedelta(days=1),
+    )
+    client: Any = s3.client()
+    gone = blob_storage_name(hashlib.sha256(unused).hexdigest())
+    client.put_object(Bucket=bucket, Key=gone, Body=unused)
+
+    assert collect_garbage.call() == 1
+    assert list(objects(s3, bucket)) == [kept.blob.storage_name]
+    assert not Blob.objects.filter(pk=hashlib.sha256(unused).hexdigest()).exists()
+
+    # fsck re-hashes what is in the bucket, and finds a file changed there.
+    assert blobs_fsck().ok
+    client.put_object(Bucket=bucket, Key=kept.blob.storage_name, Body=b"Changed.\n")
+    assert blobs_fsck().altered == [kept.blob_id]
 
 
 # --- Downloads -----------------------------------------------------------------------------
