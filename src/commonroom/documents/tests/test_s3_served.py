@@ -51,7 +51,7 @@ def wait_for_preview(sha256: str, timeout: float = 60) -> Preview:
 def test_serve_keeps_its_files_in_s3_and_rides_out_an_outage(s3: S3Server, tmp_path: Path) -> None:
     bucket = f"served-{uuid.uuid4().hex[:12]}"
     s3.make_bucket(bucket)
-    tom = UserFactory(email="tom@example.org")
+    tom: Any = UserFactory(email="tom@example.org")
     workspace = make_workspace(manager=tom, name="Board")
     secret = token_create(actor=tom, name="script", scope="write").secret
     headers = {"Authorization": f"Bearer {secret}"}
