@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django_tasks_db.models import DBTaskResult
 
 from commonroom.accounts.services import token_create
 from commonroom.accounts.tests.factories import UserFactory
@@ -92,6 +93,7 @@ def test_serve_keeps_its_files_in_s3_and_rides_out_an_outage(s3: S3Server, tmp_p
         assert hashlib.sha256(dav.content).hexdigest() == sha
 
         counts = (Document.objects.count(), Version.objects.count(), Blob.objects.count())
+        tasks = DBTaskResult.objects.count()
         s3.stop()
         try:
             started = time.monotonic()
@@ -107,6 +109,7 @@ def test_serve_keeps_its_files_in_s3_and_rides_out_an_outage(s3: S3Server, tmp_p
                 Version.objects.count(),
                 Blob.objects.count(),
             ) == counts
+            assert DBTaskResult.objects.count() == tasks
         finally:
             s3.start()
 
