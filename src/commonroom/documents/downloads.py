@@ -19,6 +19,12 @@ the end gets 416. HEAD answers the same headers as GET. An external guest's PDF 
 their watermark (``services.version_download``'s ``Download.file``) is made for that one
 download and sent whole, under the same name, with no byte ranges.
 
+On object storage (``COMMONROOM_STORAGE=s3``) the stored bytes do not pass through here: once
+the download is authorised and audited, the answer is a redirect (302) to a short-lived signed
+URL of the object whose query makes S3 send it under the same name and type
+(:func:`_from_store`); S3 answers ranges itself. What is made for a download (a stamped or
+watermarked copy) is still sent from here.
+
 Every answer is an attachment that nothing may run (``core.downloads``): a JavaScript, HTML,
 SVG or XML file goes as ``application/octet-stream``, in a sandbox, same-origin only.
 """

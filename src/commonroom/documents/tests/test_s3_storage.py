@@ -306,6 +306,29 @@ def test_a_stamped_office_copy_still_streams_through_the_application(
     assert sent[:2] == b"PK" and sent != word  # the copy made for downloads, with its stamp
 
 
+def test_a_guests_watermarked_pdf_is_made_from_the_bucket_and_streams(
+    team: Any, s3: S3Server, bucket: str
+) -> None:
+    from commonroom.accounts.tests.factories import UserFactory
+    from commonroom.documents.tests.test_guest_download_watermark import (
+        guests_may_download,
+        minutes_pdf,
+        watermarking,
+    )
+    from commonroom.workspaces.tests.factories import add_member
+
+    guests_may_download(team)
+    person = add_member(team.workspace, UserFactory(email="aisha@guest.example.com", kind="guest"))
+    watermarking(team.workspace)
+    pdf = minutes_pdf(1)
+    doc = upload(team.manager, team.workspace, "minutes.pdf", pdf).document
+    response = page_download(person, doc, 1)
+    assert response.status_code == 200
+    sent = b"".join(response.streaming_content)
+    assert sent.startswith(b"%PDF") and sent != pdf  # their copy, with their name on it
+    assert page_download(team.viewer, doc, 1).status_code == 302  # staff: the stored bytes
+
+
 # --- The store away ------------------------------------------------------------------------
 
 
