@@ -437,18 +437,45 @@ FILE_UPLOAD_PERMISSIONS = 0o600
 
 MEDIA_ROOT = Path(env("COMMONROOM_MEDIA_ROOT", str(DATA_DIR / "files")))
 STORAGE_BACKEND = env("COMMONROOM_STORAGE", "filesystem")
-if STORAGE_BACKEND == "s3":
-    _blob_storage: dict[str, Any] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+# S3 only: how long a download's presigned URL stays valid (the browser follows it at once).
+COMMONROOM_S3_URL_SECONDS = max(env_int("COMMONROOM_S3_URL_SECONDS", 60), 1)
+# S3 only: an unreachable store fails a request in seconds (503), not after botocore's default
+# minute of waiting and retrying. Connect and read timeouts in seconds (the read timeout bounds
+# each wait for the store, not a whole transfer), and the attempts per call (first and retries).
+COMMONROOM_S3_CONNECT_TIMEOUT = max(env_int("COMMONROOM_S3_CONNECT_TIMEOUT", 3), 1)
+COMMONROOM_S3_READ_TIMEOUT = max(env_int("COMMONROOM_S3_READ_TIMEOUT", 20), 1)
+COMMONROOM_S3_ATTEMPTS = max(env_int("COMMONROOM_S3_ATTEMPTS", 2), 1)
+
+
+def s3_blob_storage(*, bucket: str, endpoint_url: str | None, region: str | None) -> dict[str, Any]:
+    """The storage of blobs in an S3 bucket (``core.s3_storage``), as ``STORAGES["default"]``."""
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "commonroom.core.s3_storage.ContentAddressedS3Storage",
         "OPTIONS": {
-            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
-            "endpoint_url": env("AWS_S3_ENDPOINT_URL") or None,
-            "region_name": env("AWS_S3_REGION_NAME") or None,
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url or None,
+            "region_name": region or None,
             "file_overwrite": True,  # content-addressed names: same name, same bytes
             "default_acl": None,
             "querystring_auth": True,
+            "querystring_expire": COMMONROOM_S3_URL_SECONDS,
+            "client_config": Config(
+                connect_timeout=COMMONROOM_S3_CONNECT_TIMEOUT,
+                read_timeout=COMMONROOM_S3_READ_TIMEOUT,
+                retries={"max_attempts": COMMONROOM_S3_ATTEMPTS, "mode": "standard"},
+            ),
         },
     }
+
+
+if STORAGE_BACKEND == "s3":
+    _blob_storage: dict[str, Any] = s3_blob_storage(
+        bucket=env("AWS_STORAGE_BUCKET_NAME"),
+        endpoint_url=env("AWS_S3_ENDPOINT_URL"),
+        region=env("AWS_S3_REGION_NAME"),
+    )
 else:
     _blob_storage = {
         "BACKEND": "commonroom.documents.storage.DurableFileSystemStorage",

@@ -90,6 +90,23 @@ class StorageFull(ApplicationError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
+STORAGE_UNAVAILABLE_MESSAGE = "The file store cannot be reached just now. Try again in a minute."
+UPLOAD_STORE_UNAVAILABLE_MESSAGE = (
+    "The file store cannot be reached just now, so nothing was saved. Try again in a minute."
+)
+
+
+class StorageUnavailable(ApplicationError):
+    """The object store (S3) did not answer, or answered with its own failure: 503 with a
+    sentence, never a stack trace. An upload that meets it has saved nothing."""
+
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, message: str = STORAGE_UNAVAILABLE_MESSAGE, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 # ENOSPC: the disk is full; EDQUOT: this user's quota on it is.
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # SQLite's SQLITE_FULL ("database or disk is full") and PostgreSQL's disk_full SQLSTATE.

@@ -19,6 +19,12 @@ the end gets 416. HEAD answers the same headers as GET. An external guest's PDF 
 their watermark (``services.version_download``'s ``Download.file``) is made for that one
 download and sent whole, under the same name, with no byte ranges.
 
+On object storage (``COMMONROOM_STORAGE=s3``) the stored bytes do not pass through here: once
+the download is authorised and audited, the answer is a redirect (302) to a short-lived signed
+URL of the object whose query makes S3 send it under the same name and type
+(:func:`_from_store`); S3 answers ranges itself. What is made for a download (a stamped or
+watermarked copy) is still sent from here.
+
 Every answer is an attachment that nothing may run (``core.downloads``): a JavaScript, HTML,
 SVG or XML file goes as ``application/octet-stream``, in a sandbox, same-origin only.
 """
@@ -28,13 +34,15 @@ from __future__ import annotations
 import re
 from typing import IO
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.utils.http import content_disposition_header
 
 from commonroom.core.downloads import attachment, served_type
 from commonroom.core.responses import ChunkedFileResponse
 from commonroom.documents.filenames import download_name
 from commonroom.documents.models import Document, Version
-from commonroom.documents.stamping import DownloadFile, download_file
+from commonroom.documents.stamping import DownloadFile, download_copy, stored_file
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(?:(\d{1,19})-(\d{0,19})|-(\d{1,19}))$")
@@ -90,6 +98,27 @@ def requested_range(request: HttpRequest, size: int, etag: str) -> tuple[int, in
     return start, min(int(last) if last else size - 1, size - 1)
 
 
+def _from_store(
+    request: HttpRequest, version: Version, *, name: str, content_type: str
+) -> HttpResponseBase | None:
+    """On object storage (``core.s3_storage``), a redirect (302) to a short-lived signed URL
+    of the stored bytes, S3 answering with the download's name and type: the bytes do not pass
+    through this process. ``None`` on the filesystem storage."""
+    download_url = getattr(default_storage, "download_url", None)
+    if download_url is None:
+        return None
+    url = download_url(
+        version.blob.storage_name,
+        filename_header=str(content_disposition_header(True, name)),
+        content_type=content_type,
+        method="HEAD" if request.method == "HEAD" else "GET",
+    )
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"  # the URL is a short-lived credential
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def version_file_response(
     request: HttpRequest,
     version: Version,
@@ -110,7 +139,13 @@ def version_file_response(
             response, filename=download_name(document.name, version.number, version.filename)
         )
         return response
-    file = download_file(version)
+    name = download_name(document.name, version.number, version.filename)
+    file = download_copy(version)
+    if file is None:
+        to_store = _from_store(request, version, name=name, content_type=content_type)
+        if to_store is not None:
+            return to_store
+        file = stored_file(version)
     etag = f'"{file.sha256}"'
     wanted = requested_range(request, file.size, etag)
     if wanted is False:
@@ -132,7 +167,7 @@ def version_file_response(
     else:
         response = BlobFileResponse(file.handle, content_type=content_type)
         response["Content-Length"] = str(file.size)
-    attachment(response, filename=download_name(document.name, version.number, version.filename))
+    attachment(response, filename=name)
     response["Accept-Ranges"] = "bytes"
     response["Digest"] = f"sha-256={file.sha256}"
     response["ETag"] = etag

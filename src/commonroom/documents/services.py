@@ -37,7 +37,14 @@ from django.utils import timezone
 from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
-from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from commonroom.core.exceptions import (
+    UPLOAD_STORE_UNAVAILABLE_MESSAGE,
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    StorageUnavailable,
+)
 from commonroom.core.prepared import insert, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
@@ -190,7 +197,10 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
     blob, created = _blob_claim(sha, int(uploaded.size or 0))
     try:
         uploaded.seek(0)
-        default_storage.save(blob_storage_name(sha), uploaded)
+        try:
+            default_storage.save(blob_storage_name(sha), uploaded)
+        except StorageUnavailable as exc:  # the object store is away: say nothing was saved
+            raise StorageUnavailable(UPLOAD_STORE_UNAVAILABLE_MESSAGE) from exc
     except BaseException:
         if created:  # withdraw the claim, unless another upload has claimed it since
             Blob.objects.filter(pk=sha, touched_at=blob.touched_at).exclude(

@@ -47,6 +47,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 
+from commonroom.core.exceptions import StorageUnavailable
 from commonroom.core.sandbox import ChildRun, Limits, run_child
 from commonroom.documents.models import Blob, Version, blob_storage_name
 
@@ -118,14 +119,27 @@ class DownloadFile:
 def download_file(version: Version) -> DownloadFile:
     """The version's file as it is downloaded: its stamped copy for an Office file (made now if
     it is not made yet), else the stored bytes. Never fails because of the stamp."""
+    return download_copy(version) or stored_file(version)
+
+
+def download_copy(version: Version) -> DownloadFile | None:
+    """The version's stamped copy, open (made now if it is not made yet); ``None`` when what is
+    downloaded is the stored bytes themselves. Never fails because of the stamp; fails
+    (``StorageUnavailable``) when the object store holding the bytes cannot be reached."""
     copy = stamped_copy(version)
-    if copy is not None:
-        path, sha = copy
-        try:
-            handle: IO[bytes] = path.open("rb")
-            return DownloadFile(handle, os.fstat(handle.fileno()).st_size, sha, stamped=True)
-        except OSError:  # removed since it was found (its blob collected): serve the blob
-            log.warning("documents: the stamped copy %s went away; served unstamped", path)
+    if copy is None:
+        return None
+    path, sha = copy
+    try:
+        handle: IO[bytes] = path.open("rb")
+    except OSError:  # removed since it was found (its blob collected): serve the blob
+        log.warning("documents: the stamped copy %s went away; served unstamped", path)
+        return None
+    return DownloadFile(handle, os.fstat(handle.fileno()).st_size, sha, stamped=True)
+
+
+def stored_file(version: Version) -> DownloadFile:
+    """The version's stored bytes, open."""
     handle = default_storage.open(version.blob.storage_name, "rb")
     return DownloadFile(handle, version.size, version.blob_id, stamped=False)
 
@@ -168,6 +182,8 @@ def stamped_copy(version: Version) -> tuple[Path, str] | None:
         return None if sha == UNSTAMPED else (path, sha)
     try:
         return _make_copy(version, folder, key)
+    except StorageUnavailable:
+        raise  # not the stamp's fault: the bytes cannot be read at all
     except Exception:  # a download never fails because of its stamp
         log.exception(
             "documents: version %s of %s could not be stamped; served unstamped",
