@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 from commonroom.core.exceptions import ApplicationError
+from commonroom.core.metrics import exposition, may_read
 from commonroom.core.request_info import RequestInfo
+from commonroom.core.selectors import readiness
 
 
 def info(request: HttpRequest) -> RequestInfo:
@@ -39,7 +41,24 @@ def typed_back(request: HttpRequest, form: str) -> dict[str, str]:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
+    """The process is alive and answers: nothing else is asked (no database)."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Ready to serve: the database, its migrations, Redis, storage and a task worker's heartbeat
+    (core.selectors.readiness); 200 when all hold, 503 naming those that do not."""
+    state = readiness()
+    return JsonResponse(state.as_json(), status=200 if state.ready else 503)
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's Prometheus metrics, to an allowed address only, never through the proxy
+    (core.metrics.may_read); anyone else is told there is nothing here."""
+    if not may_read(str(request.META.get("REMOTE_ADDR", "")), request.META):
+        raise Http404()
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def is_htmx(request: HttpRequest) -> bool:

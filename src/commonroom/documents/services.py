@@ -38,6 +38,7 @@ from commonroom.audit.actions import Action
 from commonroom.audit.services import audit_record, audit_record_reading, audit_rows_last
 from commonroom.core.backup_lock import collector_turn
 from commonroom.core.exceptions import ApplicationError, Conflict, NotFound, PermissionDenied
+from commonroom.core.metrics import upload_counted
 from commonroom.core.prepared import insert, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
@@ -187,7 +188,8 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
     for its grace period and deletes their files under the row lock, can never remove a file
     an upload is about to use."""
     sha = uploaded_sha256(uploaded)
-    blob, created = _blob_claim(sha, int(uploaded.size or 0))
+    size = int(uploaded.size or 0)
+    blob, created = _blob_claim(sha, size)
     try:
         uploaded.seek(0)
         default_storage.save(blob_storage_name(sha), uploaded)
@@ -197,6 +199,8 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
                 pk__in=Version.objects.values("blob_id")
             ).delete()
         raise
+    # Counted for the metrics once the upload's write commits (core.metrics).
+    transaction.on_commit(lambda: upload_counted(size))
     return blob
 
 
