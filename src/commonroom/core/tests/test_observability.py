@@ -249,13 +249,12 @@ def test_metrics_from_an_allowed_address(client: Client, db: Any) -> None:
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
 
 
-@pytest.mark.parametrize(
-    "header", ["HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"], ids=str.lower
-)
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "X-Real-IP", "Forwarded"], ids=str.lower)
 def test_metrics_through_the_proxy_are_not_found(client: Client, db: Any, header: str) -> None:
     """nginx on loopback adds these: a request through it is somebody else's, whatever its
     peer."""
-    assert client.get("/metrics", **{header: "127.0.0.1"}).status_code == 404
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/metrics", headers={header: "127.0.0.1"}).status_code == 404
 
 
 def test_metrics_only_to_the_addresses_allowed(client: Client, db: Any, settings: Any) -> None:
