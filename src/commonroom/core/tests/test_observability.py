@@ -228,6 +228,17 @@ def test_readyz_needs_no_sign_in_even_where_a_second_factor_is_required(
     assert client.get("/metrics").status_code == 200
 
 
+def test_checks_asked_over_plain_http_are_not_redirected_in_production(
+    client: Client, worker_alive: None, settings: Any
+) -> None:
+    """Production redirects plain HTTP to HTTPS; a monitor or Prometheus asks a process on its
+    own port over plain HTTP, and is answered."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/accounts/login/").status_code == 301
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert client.get(path).status_code == 200, path
+
+
 # --- /metrics ---------------------------------------------------------------------------------
 
 
