@@ -78,9 +78,12 @@ class RequestIdMiddleware:
 
     def _route_noted(self, request: HttpRequest, scope: dict[str, Any] | None) -> HttpResponse:
         response = self.get_response(request)
-        match = request.resolver_match
-        if scope is not None and match is not None:
-            scope[SCOPE_ROUTE] = "/" + match.route
+        if scope is not None:
+            match = request.resolver_match
+            if match is not None:
+                scope[SCOPE_ROUTE] = "/" + match.route
+            elif request.path.startswith(settings.STATIC_URL):
+                scope[SCOPE_ROUTE] = settings.STATIC_URL  # served before any URL pattern
         return response
 
 

@@ -52,6 +52,8 @@ def logging_config(*, log_format: str, level: str) -> dict[str, object]:
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            # uvicorn's copy of its message with terminal colours: not for a log store.
+            "reserved_attrs": [*_json_reserved(), "color_message"],
         }
         if log_format == "json"
         else {"format": "%(message)s"}
@@ -78,3 +80,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, object]:
             "uvicorn.access": {"level": "WARNING"},
         }
     return config
+
+
+def _json_reserved() -> list[str]:
+    from pythonjsonlogger.core import RESERVED_ATTRS
+
+    return list(RESERVED_ATTRS)

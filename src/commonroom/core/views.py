@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -12,6 +13,8 @@ from commonroom.core.exceptions import ApplicationError
 from commonroom.core.metrics import exposition, may_read
 from commonroom.core.request_info import RequestInfo
 from commonroom.core.selectors import readiness
+
+log = logging.getLogger(__name__)
 
 
 def info(request: HttpRequest) -> RequestInfo:
@@ -49,7 +52,13 @@ def readyz(request: HttpRequest) -> HttpResponse:
     """Ready to serve: the database, its migrations, Redis, storage and a task worker's heartbeat
     (core.selectors.readiness); 200 when all hold, 503 naming those that do not."""
     state = readiness()
-    return JsonResponse(state.as_json(), status=200 if state.ready else 503)
+    response = JsonResponse(state.as_json(), status=200 if state.ready else 503)
+    if not state.ready:
+        failed = ", ".join(name for name, check in state.checks.items() if not check.ok)
+        log.warning("not ready: %s", failed)
+        # Said here, in one line naming what failed, rather than by Django as an error.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -303,6 +303,7 @@ def test_served_metrics_move_with_requests_and_uploads(server: Server, team: Any
         assert httpx.get(base + "/healthz").status_code == 200
     httpx.get(base + f"/w/{team.workspace.pk}/d/00000000-0000-0000-0000-000000000000/")
     assert httpx.get(base + "/no/such/page").status_code == 404
+    assert httpx.get(base + "/static/commonroom/app.css").status_code == 200
     secret = token_create(actor=team.editor, name="script", scope="write").secret
     body = b"Minutes.\n" * 1000
     answer = httpx.post(
@@ -330,6 +331,7 @@ def test_served_metrics_move_with_requests_and_uploads(server: Server, team: Any
         == 1
     )
     assert moved("commonroom_http_requests_total", route="unmatched", status="4xx") == 1
+    assert moved("commonroom_http_requests_total", route="/static/", status="2xx") == 1
     assert str(team.workspace.pk) not in after
     assert "no/such/page" not in after
     assert (
@@ -441,3 +443,11 @@ def test_serve_writes_json_logs_carrying_the_request_id(tmp_path: Path) -> None:
     assert replaced.group(1) in output  # its own id instead
     assert not [line for line in lines if line["logger"].startswith("uvicorn.access")]
     assert any(line["logger"].startswith("uvicorn") for line in lines)  # uvicorn's, as JSON
+    assert "color_message" not in output
+    # The process not ready: one warning naming the check, not Django's error line.
+    assert [line["message"] for line in lines if line["logger"] == "commonroom.core.views"] == [
+        "not ready: worker"
+    ]
+    assert not [line for line in lines if "Service Unavailable" in line["message"]]
+    # Every line is JSON (no plain "Commonroom on ..." line).
+    assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output

@@ -125,8 +125,9 @@ class Command(BaseCommand):
                 # This process serves: load the application now (which settles the collector
                 # for many open sockets, core/heap.py) rather than on the first request.
                 import_module("commonroom.asgi")
-            self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             json_logs = settings.COMMONROOM_LOG_FORMAT == "json"
+            if not json_logs:  # with JSON, uvicorn's own line says where, as JSON
+                self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
                 host=options["host"],
