@@ -28,10 +28,8 @@ from commonroom.core.exceptions import (
     storage_full_cause,
 )
 from commonroom.core.request_log import (
-    HEADER as REQUEST_ID_HEADER,
-)
-from commonroom.core.request_log import (
     REQUEST_ID,
+    REQUEST_ID_HEADER,
     SCOPE_ID,
     SCOPE_ROUTE,
     request_id_from,

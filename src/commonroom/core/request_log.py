@@ -16,7 +16,7 @@ import uuid
 from contextvars import ContextVar
 
 REQUEST_ID: ContextVar[str] = ContextVar("commonroom_request_id", default="-")
-HEADER = "X-Request-ID"
+REQUEST_ID_HEADER = "X-Request-ID"
 WELL_FORMED = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Where the ASGI application keeps a request's id and route in its scope, for Django and back.
 SCOPE_ID = "commonroom.request_id"
