@@ -1,6 +1,7 @@
 """Is this process ready to serve: the checks behind ``/readyz`` (core.views.readyz).
 
-Each check answers ok or not, a short detail and how long it took. None reveals a secret: a
+Each check answers ok or not, a short detail and how long it took (the database's are given
+``DATABASE_DEADLINE`` together, in a thread of their own). None reveals a secret: a
 detail names what failed and the kind of error, never an address, a URL or a password. Those
 that reach over the network have short timeouts, so the whole answers within about two seconds
 even when a part hangs:
@@ -22,6 +23,8 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,6 +39,9 @@ from commonroom.core.models import WorkerLease
 from commonroom.core.services import LEASE_SECONDS
 
 NETWORK_TIMEOUT = 0.5
+# The database's checks are given up on after this many seconds (see readiness()).
+DATABASE_DEADLINE = 1.5
+_database_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
 # A worker whose lease was renewed within this many seconds is alive (it renews every 10 s; the
 # same span after which another machine takes it for dead: core.services.LEASE_SECONDS).
 WORKER_HEARTBEAT_SECONDS = LEASE_SECONDS
@@ -74,15 +80,42 @@ _remembered = _Remembered()
 
 
 def readiness() -> Readiness:
-    """Every check, in order; one that raises is not ok, named by its error's kind."""
-    checks: list[tuple[str, Callable[[], str]]] = [
-        ("database", database_answers),
-        ("migrations", migrations_applied),
-    ]
+    """Every check; one that raises is not ok, named by its error's kind. The database's run in
+    a thread of their own while Redis and storage are asked here, and are given up on after
+    ``DATABASE_DEADLINE`` (a database out of reach would keep a connection waiting for its
+    pool's 30 s); that thread, one per process, finishes its checks in the background."""
+    asked = _database_thread.submit(_database_checks)
+    here: dict[str, Check] = {}
     if settings.REDIS_URL:
-        checks.append(("redis", redis_answers))
-    checks += [("storage", storage_reachable), ("worker", worker_heartbeat)]
-    return Readiness({name: _timed(check) for name, check in checks})
+        here["redis"] = _timed(redis_answers)
+    here["storage"] = _timed(storage_reachable)
+    try:
+        database = asked.result(timeout=DATABASE_DEADLINE)
+    except FutureTimeout:
+        unchecked = Check(ok=False, detail="not checked: the database did not answer", ms=0.0)
+        database = {
+            "database": Check(
+                ok=False,
+                detail=f"no answer within {DATABASE_DEADLINE:g} s",
+                ms=DATABASE_DEADLINE * 1000,
+            ),
+            "migrations": unchecked,
+            "worker": unchecked,
+        }
+    order = ("database", "migrations", "redis", "storage", "worker")
+    found = {**database, **here}
+    return Readiness({name: found[name] for name in order if name in found})
+
+
+def _database_checks() -> dict[str, Check]:
+    try:
+        return {
+            "database": _timed(database_answers),
+            "migrations": _timed(migrations_applied),
+            "worker": _timed(worker_heartbeat),
+        }
+    finally:
+        connections.close_all()  # this thread's connection back to its pool
 
 
 class NotReady(Exception):

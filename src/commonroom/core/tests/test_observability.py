@@ -34,7 +34,9 @@ CHECKS = {"database", "migrations", "storage", "worker"}
 
 
 @pytest.fixture
-def worker_alive(db: Any) -> None:
+def worker_alive(transactional_db: Any) -> None:
+    """A worker's heartbeat, committed: the readiness checks read the database from a thread
+    of their own."""
     worker_lease_take(worker_id="test-worker")
 
 
@@ -182,7 +184,7 @@ def test_readyz_answers_within_its_budget_when_s3_hangs(
     assert body["checks"]["storage"]["ms"] < 2000
 
 
-def test_readyz_wants_a_recent_worker_heartbeat(client: Client, db: Any) -> None:
+def test_readyz_wants_a_recent_worker_heartbeat(client: Client, transactional_db: Any) -> None:
     status, body, _ = readyz(client)
     assert status == 503
     assert body["checks"]["worker"]["ok"] is False
@@ -192,6 +194,32 @@ def test_readyz_wants_a_recent_worker_heartbeat(client: Client, db: Any) -> None
     WorkerLease.objects.filter(pk="stale").update(renewed_at=stale)
     assert readyz(client)[0] == 503
     worker_lease_take(worker_id="stale")  # its next heartbeat
+    assert readyz(client)[0] == 200
+
+
+def test_readyz_answers_within_its_budget_when_the_database_hangs(
+    client: Client, worker_alive: None
+) -> None:
+    """PostgreSQL: another session holds the heartbeat table locked, so the worker check's
+    query waits; /readyz gives up on the database's checks after DATABASE_DEADLINE, and they
+    finish in their own thread once the lock goes."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a query kept waiting by another session's lock: PostgreSQL")
+    import psycopg
+
+    from commonroom.live.tests.servers import test_database_url
+
+    with psycopg.connect(test_database_url()) as other:
+        other.execute(f"LOCK TABLE {WorkerLease._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        status, body, _ = readyz(client)
+        assert status == 503
+        assert body["checks"]["database"]["ok"] is False
+        assert "no answer within" in body["checks"]["database"]["detail"]
+        assert body["checks"]["storage"]["ok"] is True
+        other.rollback()
+    selectors._database_thread.submit(lambda: None).result(timeout=10)  # the thread is free
     assert readyz(client)[0] == 200
 
 
