@@ -45,6 +45,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from commonroom.accounts.selectors import TOKEN_READ, TokenRead  # noqa: E402
 from commonroom.accounts.selectors import uploader as uploader_of  # noqa: E402
 from commonroom.core.asgi_limits import RequestSizeLimit, UploadRoute, header  # noqa: E402
+from commonroom.core.asgi_observe import RequestObserver  # noqa: E402
 from commonroom.core.heap import settle_for_serving  # noqa: E402
 from commonroom.core.middleware import StorageFullGuard  # noqa: E402
 from commonroom.core.pooled_sqlite3.base import pool_connections  # noqa: E402
@@ -87,6 +88,12 @@ async def dav_uploader(scope: Scope) -> int | None:
     return await database_sync_to_async(person_of)(authorization)
 
 
+def dav_route(scope: Scope) -> str | None:
+    """The metrics' route of a request WebDAV answered: its mount, whatever the path."""
+    path = str(scope.get("path", ""))
+    return MOUNT + "/" if path == MOUNT or path.startswith(MOUNT + "/") else None
+
+
 # A WebDAV PUT: a whole file, as large as an upload, from its person only.
 dav_uploads = UploadRoute(
     path=re.compile(rf"^{re.escape(MOUNT)}(/|$)"),
@@ -101,10 +108,15 @@ application = ProtocolTypeRouter(
         # Bodies' size, pace and number decided before anything reads them (core.asgi_limits),
         # WebDAV's PUTs among the uploads; then /dav/ (WebDAV) routed before Django; for the
         # rest, a full disk while the body is spooled, before Django runs: 507, not 500.
-        "http": RequestSizeLimit(
-            with_dav(DavEndpoint(), StorageFullGuard(django_application)),  # type: ignore[arg-type]
-            identify=uploader,
-            routes=[dav_uploads],
+        # Around it all: the request's id, its metrics and its access line (core.asgi_observe).
+        "http": RequestObserver(
+            RequestSizeLimit(
+                with_dav(DavEndpoint(), StorageFullGuard(django_application)),  # type: ignore[arg-type]
+                identify=uploader,
+                routes=[dav_uploads],
+            ),
+            label=dav_route,
+            access_lines=lambda: settings.COMMONROOM_LOG_FORMAT == "json",
         ),
         "websocket": SocketAuth(URLRouter(websocket_urlpatterns)),
     }

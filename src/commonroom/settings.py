@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from commonroom.core.request_log import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent
 
 
@@ -173,6 +175,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The request's id in its answer and log lines; the matched route for the metrics.
+    "commonroom.core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "commonroom.core.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -646,6 +650,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Asked of each process directly over plain HTTP on its own port (a monitor, Prometheus), not
+# through the proxy: answered there rather than redirected to HTTPS (production redirects).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -660,9 +667,28 @@ TIME_ZONE = env("TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
-}
+# Log lines as text (the default) or, with "json", one JSON object a line carrying the request's
+# id (core/request_log.py), plus an access line per request in place of uvicorn's.
+COMMONROOM_LOG_FORMAT = env("COMMONROOM_LOG_FORMAT", "text")
+if COMMONROOM_LOG_FORMAT not in {"text", "json"}:
+    raise RuntimeError(f"COMMONROOM_LOG_FORMAT must be text or json, not {COMMONROOM_LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=COMMONROOM_LOG_FORMAT, level=env("LOG_LEVEL", "WARNING"))
+
+
+def _metrics_allow() -> list[str]:
+    """Who may read /metrics (core/metrics.py): addresses or networks; a proxied request never.
+    An entry that is neither stops the start."""
+    entries = env_list("COMMONROOM_METRICS_ALLOW", "127.0.0.1,::1")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise RuntimeError(
+                "COMMONROOM_METRICS_ALLOW lists the addresses or networks allowed to read "
+                f"/metrics (such as 127.0.0.1 or 10.0.0.0/24), separated by commas; {entry!r} "
+                "is neither"
+            ) from None
+    return entries
+
+
+COMMONROOM_METRICS_ALLOW = _metrics_allow()

@@ -10,7 +10,7 @@ from django.urls import include, path
 from commonroom.accounts import sso
 from commonroom.accounts import views as account_views
 from commonroom.api import api
-from commonroom.core.views import healthz
+from commonroom.core.views import healthz, metrics, readyz
 from commonroom.documents import views as doc_views
 from commonroom.workspaces import views as ws_views
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", ws_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("w/new/", ws_views.workspace_create, name="workspace_create"),
     path("guests/", ws_views.guests, name="guests"),
     path(W, doc_views.workspace_detail, name="workspace_detail"),

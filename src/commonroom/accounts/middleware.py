@@ -1,11 +1,11 @@
 """Enforce the second-factor policy (``COMMONROOM_MFA_REQUIRED``: all, staff or none).
 
 A person who must have a second factor and has none can reach only what is needed to set one up
-(allauth's pages and ours under /accounts/), an invitation link, static files and the health
-check. Pages send them to choose one (``account_second_factor``), with the page they asked for as
-``next`` so that they continue there once it is set up; the JSON API, used with such a browser
-session, refuses with 403. API tokens are not affected here: a token is created from a page, so
-only after the second factor.
+(allauth's pages and ours under /accounts/), an invitation link, static files, the health and
+readiness checks and the metrics. Pages send them to choose one (``account_second_factor``), with
+the page they asked for as ``next`` so that they continue there once it is set up; the JSON API,
+used with such a browser session, refuses with 403. API tokens are not affected here: a token is
+created from a page, so only after the second factor.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils.http import urlencode
 from commonroom.accounts.selectors import second_factor_missing
 from commonroom.accounts.signed_in import session_user
 
-ALLOWED_PREFIXES = ("/accounts/", "/static/", "/invitations/", "/healthz")
+ALLOWED_PREFIXES = ("/accounts/", "/static/", "/invitations/", "/healthz", "/readyz", "/metrics")
 
 
 class RequireSecondFactorMiddleware:

@@ -27,6 +27,13 @@ from commonroom.core.exceptions import (
     StorageFull,
     storage_full_cause,
 )
+from commonroom.core.request_log import (
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    SCOPE_ID,
+    SCOPE_ROUTE,
+    request_id_from,
+)
 from commonroom.core.views import is_htmx
 
 log = logging.getLogger("commonroom.storage")
@@ -44,6 +51,38 @@ def content_security_policy() -> str:
     end in a redirect to it, and browsers hold such redirects to ``form-action`` too."""
     extra = " ".join(settings.COMMONROOM_FORM_ACTION_ORIGINS)
     return CSP.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else CSP
+
+
+class RequestIdMiddleware:
+    """First in the chain: the request's id (core.request_log), as the ASGI application decided
+    it, or decided here when Django is run without it (the test client, WSGI), in the answer's
+    ``X-Request-ID``; and, for the metrics, the route of the URL pattern that matched, written
+    into the ASGI scope (core.asgi_observe counts the request when its answer ends)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        scope: dict[str, Any] | None = getattr(request, "scope", None)
+        if scope is not None and SCOPE_ID in scope:
+            return self._route_noted(request, scope)
+        token = REQUEST_ID.set(request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+        try:
+            response = self._route_noted(request, scope)
+            response[REQUEST_ID_HEADER] = REQUEST_ID.get()
+            return response
+        finally:
+            REQUEST_ID.reset(token)
+
+    def _route_noted(self, request: HttpRequest, scope: dict[str, Any] | None) -> HttpResponse:
+        response = self.get_response(request)
+        if scope is not None:
+            match = request.resolver_match
+            if match is not None:
+                scope[SCOPE_ROUTE] = "/" + match.route
+            elif request.path.startswith(settings.STATIC_URL):
+                scope[SCOPE_ROUTE] = settings.STATIC_URL  # served before any URL pattern
+        return response
 
 
 class SecurityHeadersMiddleware:

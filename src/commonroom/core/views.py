@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 from commonroom.core.exceptions import ApplicationError
+from commonroom.core.metrics import exposition, may_read
 from commonroom.core.request_info import RequestInfo
+from commonroom.core.selectors import readiness
+
+log = logging.getLogger(__name__)
 
 
 def info(request: HttpRequest) -> RequestInfo:
@@ -39,7 +44,30 @@ def typed_back(request: HttpRequest, form: str) -> dict[str, str]:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
+    """The process is alive and answers: nothing else is asked (no database)."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Ready to serve: the database, its migrations, Redis, storage and a task worker's heartbeat
+    (core.selectors.readiness); 200 when all hold, 503 naming those that do not."""
+    state = readiness()
+    response = JsonResponse(state.as_json(), status=200 if state.ready else 503)
+    if not state.ready:
+        failed = ", ".join(name for name, check in state.checks.items() if not check.ok)
+        log.warning("not ready: %s", failed)
+        # Said here, in one line naming what failed, rather than by Django as an error.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's Prometheus metrics, to an allowed address only, never through the proxy
+    (core.metrics.may_read); anyone else is told there is nothing here."""
+    if not may_read(str(request.META.get("REMOTE_ADDR", "")), request.META):
+        raise Http404()
+    body, content_type = exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 def is_htmx(request: HttpRequest) -> bool:

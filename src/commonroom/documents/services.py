@@ -45,6 +45,7 @@ from commonroom.core.exceptions import (
     PermissionDenied,
     StorageUnavailable,
 )
+from commonroom.core.metrics import upload_counted
 from commonroom.core.prepared import insert, update
 from commonroom.core.request_info import SYSTEM, RequestInfo
 from commonroom.core.text import plain_text, stated_text
@@ -194,7 +195,8 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
     for its grace period and deletes their files under the row lock, can never remove a file
     an upload is about to use."""
     sha = uploaded_sha256(uploaded)
-    blob, created = _blob_claim(sha, int(uploaded.size or 0))
+    size = int(uploaded.size or 0)
+    blob, created = _blob_claim(sha, size)
     try:
         uploaded.seek(0)
         try:
@@ -207,6 +209,8 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
                 pk__in=Version.objects.values("blob_id")
             ).delete()
         raise
+    # Counted for the metrics once the upload's write commits (core.metrics).
+    transaction.on_commit(lambda: upload_counted(size))
     return blob
 
 

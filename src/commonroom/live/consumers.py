@@ -31,6 +31,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from commonroom.accounts.selectors import Credential
+from commonroom.core.metrics import LIVE_EVENTS_SENT, LIVE_SOCKETS
 from commonroom.live import hub, relay
 from commonroom.live.models import Event
 from commonroom.live.outage import (
@@ -106,6 +107,24 @@ class DispatchesWithoutThreadHop(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    # Counted in the metrics' open sockets (core.metrics) from its accept to its end, however
+    # it ends: a socket's consumer runs in __call__ for as long as the socket lives.
+    counted = False
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol=subprotocol, headers=headers)
+        if not self.counted:
+            self.counted = True
+            LIVE_SOCKETS.inc()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.counted:
+                self.counted = False
+                LIVE_SOCKETS.dec()
 
 
 class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
@@ -261,6 +280,7 @@ class WorkspaceConsumer(ClosesOnLayerOutage, DispatchesWithoutThreadHop):
             if event.pk > self.last_id:
                 await self.send(text_data=event_frame(event))
                 self.last_id = event.pk
+                LIVE_EVENTS_SENT.inc()
 
     async def layer_lost(self, exc: BaseException) -> None:
         """The room this socket hears its workspace from cannot hand it its events: the channel

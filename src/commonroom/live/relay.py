@@ -28,6 +28,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db.models import Max
 
+from commonroom.core.metrics import LIVE_EVENTS_RELAYED
 from commonroom.live.models import Event
 from commonroom.live.services import PROCESS_ORIGIN, announcement
 
@@ -112,5 +113,6 @@ async def _run() -> None:
         try:
             for event in await database_sync_to_async(relay.read)():
                 await layer.group_send(*announcement(event))
+                LIVE_EVENTS_RELAYED.inc()
         except Exception:  # keep relaying: a database hiccup must not end live updates
             log.exception("live relay: could not read the event log")

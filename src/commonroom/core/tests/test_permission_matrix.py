@@ -64,9 +64,10 @@ DONE = "done"  # redirected after doing it
 REFUSED = "refused"  # redirected back with an error message
 
 # Not in the page matrix: allauth's own pages, Django's admin, the API (its own matrix below)
-# and the health check, which is public by design.
+# the health and readiness checks, which are public by design, and the metrics (by address:
+# core/tests/test_observability.py).
 SKIPPED_PREFIXES = ("accounts/", "admin/", "api/", "static/")
-SKIPPED_NAMES = {"healthz"}
+SKIPPED_NAMES = {"healthz", "readyz", "metrics"}
 
 
 def matrix_settings(files: Path) -> dict[str, Any]:

@@ -41,6 +41,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from uvicorn.config import LOGGING_CONFIG
 
 from commonroom.core.process import SERVE_PID_ENV
 from commonroom.core.shared_state import shared_state_refusal
@@ -124,7 +125,9 @@ class Command(BaseCommand):
                 # This process serves: load the application now (which settles the collector
                 # for many open sockets, core/heap.py) rather than on the first request.
                 import_module("commonroom.asgi")
-            self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
+            json_logs = settings.COMMONROOM_LOG_FORMAT == "json"
+            if not json_logs:  # with JSON, uvicorn's own line says where, as JSON
+                self.stdout.write(f"Commonroom on http://{options['host']}:{options['port']}/")
             uvicorn.run(
                 "commonroom.asgi:application",
                 host=options["host"],
@@ -138,6 +141,11 @@ class Command(BaseCommand):
                 ws_per_message_deflate=False,
                 lifespan="off",
                 log_level="info",
+                # With JSON logs, uvicorn's lines go through Django's logging (one JSON object
+                # each) and its access log is off: core.asgi_observe writes one access line per
+                # request with its id instead. With text logs, uvicorn's own as before.
+                log_config=None if json_logs else LOGGING_CONFIG,
+                access_log=not json_logs,
             )
         finally:
             for sig in STOP_SIGNALS:  # a second one must not cut this short
