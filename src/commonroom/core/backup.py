@@ -7,8 +7,9 @@ A backup is taken while the server runs and people write, in this order:
 2. copy the database as one consistent snapshot: SQLite's online backup API (it reads through the
    WAL, so committed writes still in ``-wal`` are in the copy), or ``pg_dump`` inside an exported
    REPEATABLE READ snapshot, in which the list of files to copy is read too;
-3. copy every file in storage that copy names, through Django's storage API (local disk or
-   S3). Which files those are, each app says in its ``backup.py`` (``BACKUP_FILES``: a list of
+3. copy every file in storage that copy names, a chunk at a time (local disk or a bucket:
+   ``core/stored_files.py``), each checked against its SHA-256 when its row gives one. Which
+   files those are, each app says in its ``backup.py`` (``BACKUP_FILES``: a list of
    :class:`FileKind`, found the way :mod:`commonroom.core.scheduling` finds ``schedule.py``, so
    ``core`` names no domain app): documents lists the blobs its versions refer to, previews the
    preview files. A version commits only after its blob is durable, so every blob the copy
@@ -26,11 +27,12 @@ the worker makes them again).
 
 Restore goes only into an empty database and empty file storage. It checks every SHA-256 of the
 manifest first (and refuses a file the manifest does not list), then writes the files through the
-storage API, then the database, then brings the schema up to this version (``migrate``), then
-lets each kind's app put right the rows whose files the backup did not hold (documents drops
-unreferenced blob rows whose file was never written: an upload caught between claiming its blob
-and writing it; previews re-queues previews whose files are absent). The command then runs ``fsck``,
-``audit verify --files`` and ``search_reindex`` and reports each.
+storage API (into a bucket as a multipart upload, a part at a time), reading each back and
+checking its SHA-256, then the database, then brings the schema up to this version
+(``migrate``), then lets each kind's app put right the rows whose files the backup did not hold
+(documents drops unreferenced blob rows whose file was never written: an upload caught between
+claiming its blob and writing it; previews re-queues previews whose files are absent). The
+command then runs ``fsck``, ``audit verify --files`` and ``search_reindex`` and reports each.
 """
 
 from __future__ import annotations
