@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.storage import storages
@@ -67,18 +68,33 @@ def reading(name: str) -> Iterator[Any]:
         body.close()
 
 
-def names_under(folder: str) -> Iterator[str]:
-    """Every storage name under ``folder/``, in name order: a walk of the folder on disk, or
-    the bucket's keys listed a thousand at a time (never a listing per sub-folder)."""
+@dataclass(frozen=True)
+class Listed:
+    """A stored file as a listing gives it."""
+
+    name: str  # its storage name
+    size: int
+    modified: float  # seconds since the epoch
+
+
+def files_under(folder: str) -> Iterator[Listed]:
+    """Every stored file under ``folder/``, in name order: a walk of the folder on disk, or the
+    bucket's keys listed a thousand at a time (never a listing per sub-folder)."""
     storage = _storage()
     if in_bucket():
         location = f"{storage.location.strip('/')}/" if storage.location else ""
         for item in storage.bucket.objects.filter(Prefix=f"{location}{folder}/"):
-            yield item.key[len(location) :]
+            yield Listed(item.key[len(location) :], item.size, item.last_modified.timestamp())
         return
     root = storage.path(folder)
     base = storage.path("")
     for parent, dirs, names in os.walk(root):
         dirs.sort()
         for name in sorted(names):
-            yield os.path.relpath(os.path.join(parent, name), base).replace(os.sep, "/")
+            path = os.path.join(parent, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:  # removed since the folder was read
+                continue
+            rel = os.path.relpath(path, base).replace(os.sep, "/")
+            yield Listed(rel, st.st_size, st.st_mtime)

@@ -96,13 +96,20 @@ def upload_temporaries() -> list[Leftover]:
     return found
 
 
-def blob_files() -> Iterator[tuple[str, bool]]:
-    """Every file under ``blobs/`` as (storage name, is a partial), in name order. A bucket
-    holds no partials (an object appears whole or not at all): a ``.partial-`` name there is
-    just a file no blob row names."""
+def blob_file_entries() -> Iterator[tuple[stored_files.Listed, bool]]:
+    """Every file under ``blobs/`` with its size and time, and whether it is a partial, in name
+    order. A bucket holds no partials (an object appears whole or not at all): a ``.partial-``
+    name there is just a file no blob row names."""
     in_bucket = stored_files.in_bucket()
-    for name in stored_files.names_under("blobs"):
-        yield name, not in_bucket and name.rsplit("/", 1)[-1].startswith(PARTIAL_PREFIX)
+    for item in stored_files.files_under("blobs"):
+        partial = not in_bucket and item.name.rsplit("/", 1)[-1].startswith(PARTIAL_PREFIX)
+        yield item, partial
+
+
+def blob_files() -> Iterator[tuple[str, bool]]:
+    """Every file under ``blobs/`` as (storage name, is a partial), in name order."""
+    for item, partial in blob_file_entries():
+        yield item.name, partial
 
 
 def blob_partials() -> list[Leftover]:

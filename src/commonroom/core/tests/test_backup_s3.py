@@ -11,17 +11,21 @@ import hashlib
 import json
 import os
 import secrets
+import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from commonroom.core import backup as backup_module
+from commonroom.core import backup_lock
 from commonroom.core.backup import FILES, INFO, MANIFEST
 from commonroom.core.tests.s3_server import (
     ACCESS_KEY,
@@ -322,3 +326,44 @@ def test_a_version_purged_and_collected_while_the_backup_copies_from_the_bucket_
     # Once the backup is over, the collector removes the blob from the bucket.
     assert documents.blobs_collect_garbage() == 1
     assert blob_storage_name(sha) not in objects(s3, bucket)
+
+
+@contextmanager
+def a_backup_running() -> Iterator[None]:
+    """The backup lock held shared, as ``commonroom backup`` holds it while it copies files."""
+    if connection.vendor == "postgresql":
+        with backup_module._pg_connect() as pg_connection:
+            backup_lock.postgres_backup_hold(pg_connection)
+            yield
+    else:
+        with backup_lock.sqlite_backup_hold(connection.settings_dict["NAME"]):
+            yield
+
+
+def test_gc_on_a_bucket_removes_nothing_while_a_backup_runs_then_removes_what_no_row_uses(
+    team, s3, bucket
+):
+    doc = upload(team.editor, team.workspace, "old-minutes.txt", b"minutes of a meeting").document
+    sha = doc.versions.get().blob_id
+    documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
+    documents.document_purge(
+        actor=team.manager, access=access_for(team.manager, team.workspace), document=doc
+    )
+    Blob.objects.filter(pk=sha).update(
+        touched_at=Blob.objects.get(pk=sha).created_at.replace(year=2000)
+    )
+    stray = blob_storage_name("ab" * 32)  # a file no blob row names, as a crash leaves one
+    client: Any = s3.client()
+    client.put_object(Bucket=bucket, Key=stray, Body=b"left behind")
+    time.sleep(1.1)  # older than a grace of 0 minutes, at the listing's one-second resolution
+    with a_backup_running():
+        out = StringIO()
+        call_command("gc", "--grace-minutes", "0", stdout=out)
+        assert "removed 0 unreferenced blob(s)" in out.getvalue()
+        assert "0 file(s) with no blob record" in out.getvalue()
+        assert set(objects(s3, bucket)) == {blob_storage_name(sha), stray}
+    out = StringIO()
+    call_command("gc", "--grace-minutes", "0", stdout=out)
+    assert "removed 1 unreferenced blob(s)" in out.getvalue()
+    assert "1 file(s) with no blob record" in out.getvalue()
+    assert objects(s3, bucket) == {}
