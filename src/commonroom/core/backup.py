@@ -27,7 +27,7 @@ the worker makes them again).
 
 Restore goes only into an empty database and empty file storage. It checks every SHA-256 of the
 manifest first (and refuses a file the manifest does not list), then writes the files through the
-storage API (into a bucket as a multipart upload, a part at a time), reading each back and
+storage API (a large one into a bucket as a multipart upload), reading each back and
 checking its SHA-256, then the database, then brings the schema up to this version
 (``migrate``), then lets each kind's app put right the rows whose files the backup did not hold
 (documents drops unreferenced blob rows whose file was never written: an upload caught between
@@ -304,14 +304,18 @@ def _stored_sha256(name: str) -> tuple[int, str] | None:
     return size, h.hexdigest()
 
 
+# At least this big, a file goes into a bucket as a multipart upload of parts this size (S3's
+# smallest part); a smaller one in one PUT, which holds no more than that in memory.
+MULTIPART = 5 * 1024 * 1024
+
+
 def _copy_in(name: str, path: Path) -> None:
-    """Put the backup's ``path`` into storage as ``name``, a chunk at a time. Into a bucket
-    through the storage's file object opened for writing: a multipart upload whose parts
-    (5 MiB) leave memory as they are sent, where ``save`` would hand the whole file to boto3's
-    transfer manager, which holds up to ten 8 MiB parts at once. On disk, ``save`` writes it
-    durably."""
+    """Put the backup's ``path`` into storage as ``name``. On disk, ``save`` writes it durably.
+    Into a bucket, a large file goes through the storage's file object opened for writing: a
+    multipart upload whose parts leave memory as they are sent, where ``save`` would hand it to
+    boto3's transfer manager, which holds up to ten 8 MiB parts at once."""
     with path.open("rb") as fh:
-        if not stored_files.in_bucket():
+        if not stored_files.in_bucket() or path.stat().st_size < MULTIPART:
             saved = default_storage.save(name, File(fh, name=Path(name).name))
             if saved != name:
                 raise BackupRefused(f"The storage saved {name} as {saved}; the restore stopped.")
