@@ -7,8 +7,9 @@ A backup is taken while the server runs and people write, in this order:
 2. copy the database as one consistent snapshot: SQLite's online backup API (it reads through the
    WAL, so committed writes still in ``-wal`` are in the copy), or ``pg_dump`` inside an exported
    REPEATABLE READ snapshot, in which the list of files to copy is read too;
-3. copy every file in storage that copy names, through Django's storage API (local disk or
-   S3). Which files those are, each app says in its ``backup.py`` (``BACKUP_FILES``: a list of
+3. copy every file in storage that copy names, a chunk at a time (local disk or a bucket:
+   ``core/stored_files.py``), each checked against its SHA-256 when its row gives one. Which
+   files those are, each app says in its ``backup.py`` (``BACKUP_FILES``: a list of
    :class:`FileKind`, found the way :mod:`commonroom.core.scheduling` finds ``schedule.py``, so
    ``core`` names no domain app): documents lists the blobs its versions refer to, previews the
    preview files. A version commits only after its blob is durable, so every blob the copy
@@ -26,11 +27,12 @@ the worker makes them again).
 
 Restore goes only into an empty database and empty file storage. It checks every SHA-256 of the
 manifest first (and refuses a file the manifest does not list), then writes the files through the
-storage API, then the database, then brings the schema up to this version (``migrate``), then
-lets each kind's app put right the rows whose files the backup did not hold (documents drops
-unreferenced blob rows whose file was never written: an upload caught between claiming its blob
-and writing it; previews re-queues previews whose files are absent). The command then runs ``fsck``,
-``audit verify --files`` and ``search_reindex`` and reports each.
+storage API (a large one into a bucket as a multipart upload), reading each back and
+checking its SHA-256, then the database, then brings the schema up to this version
+(``migrate``), then lets each kind's app put right the rows whose files the backup did not hold
+(documents drops unreferenced blob rows whose file was never written: an upload caught between
+claiming its blob and writing it; previews re-queues previews whose files are absent). The
+command then runs ``fsck``, ``audit verify --files`` and ``search_reindex`` and reports each.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils.module_loading import module_has_submodule
 
+from commonroom.core import stored_files
 from commonroom.core.backup_lock import postgres_backup_hold, sqlite_backup_hold
 
 FORMAT = "commonroom-backup/1"
@@ -75,7 +78,7 @@ RECORDS_SIGNING_FILES = {
 AUDIT_CHECKPOINTS_FILE = "audit-checkpoints.jsonl"
 SQLITE_FILE = "database.sqlite3"
 PG_FILE = "database.pgdump"
-CHUNK = 1024 * 1024
+CHUNK = stored_files.CHUNK
 
 
 class BackupRefused(Exception):
@@ -124,6 +127,7 @@ def backup_file_kinds() -> list[FileKind]:
 class BackupReport:
     directory: Path
     engine: str
+    storage: str = ""  # where the files were copied from: the bucket, or the folder
     counts: dict[str, int] = field(default_factory=dict)  # FileKind.key: files copied
     labels: dict[str, str] = field(default_factory=dict)  # FileKind.key: its label
     bytes: int = 0
@@ -139,6 +143,7 @@ class BackupReport:
 @dataclass
 class RestoreReport:
     engine: str
+    storage: str = ""  # where the files were put: the bucket, or the folder
     files: int = 0
     bytes: int = 0
     put_right: list[str] = field(default_factory=list)  # what each app did after the restore
@@ -265,25 +270,59 @@ def _pg_connect() -> Any:
 
 
 def _copy_out(name: str, directory: Path) -> tuple[int, str] | None:
-    """Copy storage file ``name`` to ``directory/files/name``; (size, sha256), or None if gone."""
+    """Copy storage file ``name`` to ``directory/files/name`` a chunk at a time; (size, sha256),
+    or None if it is gone."""
     dest = directory / FILES / name
-    try:
-        source = default_storage.open(name, "rb")
-    except FileNotFoundError:
-        return None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".partial-{dest.name}")
-    h = hashlib.sha256()
-    size = 0
-    with source, tmp.open("wb") as out:
-        while chunk := source.read(CHUNK):
-            h.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-        out.flush()
-        os.fsync(out.fileno())
+    with stored_files.reading(name) as source:
+        if source is None:
+            return None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".partial-{dest.name}")
+        h = hashlib.sha256()
+        size = 0
+        with tmp.open("wb") as out:
+            while chunk := source.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
     tmp.replace(dest)
     return size, h.hexdigest()
+
+
+def _stored_sha256(name: str) -> tuple[int, str] | None:
+    """(size, sha256) of storage file ``name`` as storage now gives it back; None if absent."""
+    with stored_files.reading(name) as source:
+        if source is None:
+            return None
+        h = hashlib.sha256()
+        size = 0
+        while chunk := source.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return size, h.hexdigest()
+
+
+# At least this big, a file goes into a bucket as a multipart upload of parts this size (S3's
+# smallest part); a smaller one in one PUT, which holds no more than that in memory.
+MULTIPART = 5 * 1024 * 1024
+
+
+def _copy_in(name: str, path: Path) -> None:
+    """Put the backup's ``path`` into storage as ``name``. On disk, ``save`` writes it durably.
+    Into a bucket, a large file goes through the storage's file object opened for writing: a
+    multipart upload whose parts leave memory as they are sent, where ``save`` would hand it to
+    boto3's transfer manager, which holds up to ten 8 MiB parts at once."""
+    with path.open("rb") as fh:
+        if not stored_files.in_bucket() or path.stat().st_size < MULTIPART:
+            saved = default_storage.save(name, File(fh, name=Path(name).name))
+            if saved != name:
+                raise BackupRefused(f"The storage saved {name} as {saved}; the restore stopped.")
+            return
+        with default_storage.open(name, "wb") as out:
+            while chunk := fh.read(CHUNK):
+                out.write(chunk)
 
 
 def _secret_key_out(directory: Path) -> dict[str, Any]:
@@ -447,7 +486,7 @@ def backup_create(*, directory: Path) -> BackupReport:
     """Take a consistent backup into ``directory`` (new or empty) while the server runs."""
     engine = _engine()
     _prepare_directory(directory)
-    report = BackupReport(directory=directory, engine=engine)
+    report = BackupReport(directory=directory, engine=engine, storage=stored_files.described())
     sums: dict[str, str] = {}
     db_file = SQLITE_FILE if engine == "sqlite" else PG_FILE
     checkpoints = _audit_checkpoints_out(directory)
@@ -483,6 +522,7 @@ def backup_create(*, directory: Path) -> BackupReport:
         "format": FORMAT,
         "created_at": datetime.now(UTC).isoformat(),
         "database": {"engine": engine, "file": db_file},
+        "storage": report.storage,
         "secret_key": key,
         "audit_key": audit_key,
         "records_signing": signing,
@@ -593,8 +633,9 @@ def _refuse_unless_empty(engine: str) -> None:
     for prefix in sorted({kind.prefix for kind in backup_file_kinds()}):
         if _storage_has(prefix):
             raise BackupRefused(
-                f"The target is not empty: the file storage already holds {prefix}/. Restore "
-                "only into an empty data directory (or bucket); nothing was changed."
+                f"The target is not empty: the file storage already holds {prefix}/ "
+                f"({stored_files.described()}). Restore only into an empty data directory or an "
+                "empty bucket; nothing was changed."
             )
 
 
@@ -617,15 +658,22 @@ def restore_from(*, directory: Path) -> RestoreReport:
     _refuse_unless_empty(engine)
     report = RestoreReport(engine=engine)
 
+    report.storage = stored_files.described()
     restored: set[str] = set()
     for name in _files_in(sums):
-        with (directory / FILES / name).open("rb") as fh:
-            saved = default_storage.save(name, File(fh, name=Path(name).name))
-        if saved != name:
-            raise BackupRefused(f"The storage saved {name} as {saved}; the restore stopped.")
+        _copy_in(name, directory / FILES / name)
+        # Read back from storage and checked, so a file the storage kept otherwise (a failed
+        # upload, a proxy's rewrite) stops the restore here rather than at the first download.
+        back = _stored_sha256(name)
+        if back is None or back[1] != sums[f"{FILES}/{name}"]:
+            said = "is not there" if back is None else "reads back with another SHA-256"
+            raise BackupRefused(
+                f"{name} was written to {report.storage} but {said}; the restore stopped after "
+                f"{report.files} files. Empty the database and the storage before trying again."
+            )
         restored.add(name)
         report.files += 1
-        report.bytes += (directory / FILES / name).stat().st_size
+        report.bytes += back[0]
 
     db_file = directory / info["database"]["file"]
     if engine == "sqlite":

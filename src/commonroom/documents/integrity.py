@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from commonroom.audit.files import FilesResult
+from commonroom.core import stored_files
 from commonroom.documents.models import Blob, Version, blob_storage_name
 from commonroom.documents.selectors import every_version_file
 from commonroom.documents.storage import PARTIAL_PREFIX, UPLOAD_PREFIX, in_use
@@ -95,19 +96,20 @@ def upload_temporaries() -> list[Leftover]:
     return found
 
 
+def blob_file_entries() -> Iterator[tuple[stored_files.Listed, bool]]:
+    """Every file under ``blobs/`` with its size and time, and whether it is a partial, in name
+    order. A bucket holds no partials (an object appears whole or not at all): a ``.partial-``
+    name there is just a file no blob row names."""
+    in_bucket = stored_files.in_bucket()
+    for item in stored_files.files_under("blobs"):
+        partial = not in_bucket and item.name.rsplit("/", 1)[-1].startswith(PARTIAL_PREFIX)
+        yield item, partial
+
+
 def blob_files() -> Iterator[tuple[str, bool]]:
-    """Every file under ``blobs/`` as (storage name, is a partial), in name order. None in an
-    object store (S3): a PUT leaves the whole object or nothing, so there are no partials, and
-    its objects are not walked (``fsck`` lists no object that no row names there)."""
-    try:
-        root = default_storage.path("blobs")
-    except NotImplementedError:
-        return
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        for name in sorted(names):
-            rel = os.path.relpath(os.path.join(folder, name), default_storage.path(""))
-            yield rel.replace(os.sep, "/"), name.startswith(PARTIAL_PREFIX)
+    """Every file under ``blobs/`` as (storage name, is a partial), in name order."""
+    for item, partial in blob_file_entries():
+        yield item.name, partial
 
 
 def blob_partials() -> list[Leftover]:
@@ -137,15 +139,14 @@ def blobs_fsck(*, progress: Callable[[str], None] | None = None) -> FsckReport:
             report.unreferenced_rows.append(blob.sha256)
         name = blob_storage_name(blob.sha256)
         h = hashlib.sha256()
-        try:
-            with default_storage.open(name, "rb") as fh:
-                while chunk := fh.read(1024 * 1024):
-                    h.update(chunk)
-                    report.bytes_checked += len(chunk)
-        except FileNotFoundError:
-            # Claimed by an upload that never wrote it: harmless while no version refers to it.
-            (report.missing if used else report.never_written).append(blob.sha256)
-            continue
+        with stored_files.reading(name) as fh:  # a chunk at a time, from disk or a bucket
+            if fh is None:
+                # Claimed by an upload that never wrote it: harmless while no version uses it.
+                (report.missing if used else report.never_written).append(blob.sha256)
+                continue
+            while chunk := fh.read(stored_files.CHUNK):
+                h.update(chunk)
+                report.bytes_checked += len(chunk)
         report.blobs_checked += 1
         if h.hexdigest() != blob.sha256:
             report.altered.append(blob.sha256)

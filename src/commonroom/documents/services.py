@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -52,7 +51,11 @@ from commonroom.core.text import plain_text, stated_text
 from commonroom.documents import hooks
 from commonroom.documents.exceptions import Sealed, UnderRetention
 from commonroom.documents.filenames import clean_filename, guess_type_from_name
-from commonroom.documents.integrity import blob_files, blob_name_sha256, upload_temporaries
+from commonroom.documents.integrity import (
+    blob_file_entries,
+    blob_name_sha256,
+    upload_temporaries,
+)
 from commonroom.documents.models import (
     Blob,
     Document,
@@ -1845,20 +1848,15 @@ def storage_sweep(*, grace: timedelta = GC_GRACE, blobs: bool = True) -> SweepRe
 
 def _blob_leftovers_sweep(cutoff: float, result: SweepResult) -> None:
     candidates: dict[str, tuple[str, int]] = {}
-    for name, partial in list(blob_files()):
-        path = default_storage.path(name)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            continue
-        if st.st_mtime >= cutoff:
+    for item, partial in list(blob_file_entries()):  # on disk or in a bucket (no partials)
+        if item.modified >= cutoff:
             continue
         if partial:
-            if remove_unless_in_use(path):
+            if remove_unless_in_use(default_storage.path(item.name)):
                 result.partials += 1
-                result.bytes += st.st_size
-        elif (sha := blob_name_sha256(name)) is not None:  # other names are left to a person
-            candidates[sha] = (name, st.st_size)
+                result.bytes += item.size
+        elif (sha := blob_name_sha256(item.name)) is not None:  # other names: left to a person
+            candidates[sha] = (item.name, item.size)
     shas = list(candidates)
     for start in range(0, len(shas), 500):
         chunk = shas[start : start + 500]

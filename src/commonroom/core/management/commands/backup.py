@@ -23,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"database ({r.engine}) copied")
         counted = ", ".join(f"{n} {r.labels[key]}" for key, n in r.counts.items())
-        self.stdout.write(f"{counted or 'no files'} ({r.bytes} bytes)")
+        self.stdout.write(f"{counted or 'no files'} ({r.bytes} bytes) copied from {r.storage}")
         for sentence in r.vanished:
             self.stdout.write(sentence)
         self.stdout.write(r.secret_key)

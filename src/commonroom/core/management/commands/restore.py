@@ -26,7 +26,10 @@ class Command(BaseCommand):
             r = restore_from(directory=options["directory"])
         except BackupRefused as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"manifest checked; {r.files} files ({r.bytes} bytes) restored")
+        self.stdout.write(
+            f"manifest checked; {r.files} files ({r.bytes} bytes) restored to {r.storage}, "
+            "each read back and checked against its SHA-256"
+        )
         self.stdout.write(f"database ({r.engine}) restored; {r.migrated}")
         for sentence in r.put_right:
             self.stdout.write(sentence)
