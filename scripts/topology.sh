@@ -311,6 +311,8 @@ up() {
     i=$((i + 1))
   done
   write_nginx
+  # Already running (a second `up`): it reads the configuration written now.
+  if alive nginx; then kill -HUP "$(cat "$RUN/nginx.pid")"; fi
   start nginx "$NGINX" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" -e "$DIR/nginx/logs/error.log"
   wait_http "http://127.0.0.1:$HTTP_PORT/healthz" "nginx (in front of the app)" 30
   for i in $(seq "$WORKERS"); do
