@@ -3,7 +3,7 @@ module and down at its end: nginx in front of two ``commonroom serve --no-worker
 two workers, PostgreSQL, Redis and moto's S3 server, each part a real process. Everything is
 asked through nginx with real HTTP and websockets, or of one app process directly to show what
 the processes share: a session, the sign-in rate limit, the live events (Redis) and the files
-(the S3 bucket).
+(the S3 bucket); the workers take the tasks the app queued.
 
 The topology brings its own database (a new one on the PostgreSQL server, dropped at the end),
 so in ``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -200,6 +201,18 @@ def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: T
     logs = "".join((topology.directory / "log" / f"web{i}.log").read_text() for i in (1, 2))
     assert f"/{relative}" not in logs
     assert httpx.get(f"{topology.url}/metrics").status_code == 403
+
+
+def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
+    """The demo's uploads queued their previews in the database; the workers take them."""
+    logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
+    for i in (1, 2):
+        pid = int((topology.directory / "run" / f"worker{i}.pid").read_text())
+        os.kill(pid, 0)  # running
+    deadline = time.monotonic() + 30
+    while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
+        assert time.monotonic() < deadline, "no worker finished a task in 30 s"
+        time.sleep(0.2)
 
 
 def test_a_session_signed_in_through_the_proxy_is_valid_on_both_app_processes(
