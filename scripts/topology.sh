@@ -9,7 +9,8 @@
 #
 # Each part has its own folder under TOPOLOGY_DIR (var/topology): data, log, pid file. The
 # machine's PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are used when they answer;
-# otherwise `up` starts its own (Debian's initdb and pg_ctl, redis-server) in that folder.
+# otherwise `up` starts its own (Debian's initdb and pg_ctl, as the postgres account when run as
+# root; redis-server) in that folder.
 # nginx's configuration is written from deploy/nginx/commonroom-locations.conf, the file the
 # production site includes (docs/deploy.md). Settings (environment variables, defaults):
 #   TOPOLOGY_DIR=var/topology  TOPOLOGY_PYTHON=.venv/bin/python  TOPOLOGY_HTTP_PORT=8480
@@ -127,6 +128,10 @@ commonroom() { # runs a one-off `commonroom` command with the shared environment
   )
 }
 
+as_postgres() { # command... -> run as this account, or as postgres when this one is root
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
 postgres_url() {
   if [ -f "$DIR/postgres/PG_VERSION" ] || ! answers "$PG"; then
     echo "postgres://postgres@127.0.0.1:$PG_OWN_PORT/$DATABASE"
@@ -148,12 +153,20 @@ up_postgres() {
     local bin
     bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
     [ -x "$bin/pg_ctl" ] || fail "PostgreSQL does not answer on $PG and Debian's server (postgresql) is not installed"
-    [ "$(id -u)" != 0 ] || fail "PostgreSQL does not answer on $PG, and its own cannot be started as root: start the machine's, or run this as another user"
+    mkdir -p "$DIR/postgres"
+    if [ "$(id -u)" = 0 ]; then
+      # PostgreSQL refuses to run as root: its own runs as Debian's postgres account.
+      id postgres >/dev/null 2>&1 || fail "PostgreSQL does not answer on $PG, and as root its own needs the postgres account"
+      chown postgres "$DIR/postgres"
+      runuser -u postgres -- test -w "$DIR/postgres" \
+        || fail "PostgreSQL does not answer on $PG, and the postgres account cannot reach $DIR/postgres (a folder above it is closed to others): set TOPOLOGY_DIR elsewhere"
+    fi
     if [ ! -f "$DIR/postgres/PG_VERSION" ]; then
-      "$bin/initdb" -D "$DIR/postgres" -U postgres --auth=trust >"$LOG/postgres-initdb.log"
+      as_postgres "$bin/initdb" -D "$DIR/postgres" -U postgres --auth=trust >"$LOG/postgres-initdb.log"
     fi
     if ! answers "127.0.0.1:$PG_OWN_PORT"; then
-      "$bin/pg_ctl" -D "$DIR/postgres" -l "$LOG/postgres.log" -w \
+      # Its log inside its folder: the postgres account may not write to log/.
+      as_postgres "$bin/pg_ctl" -D "$DIR/postgres" -l "$DIR/postgres/server.log" -w \
         -o "-p $PG_OWN_PORT -c listen_addresses=127.0.0.1 -k $DIR/postgres" start >/dev/null
     fi
     say "PostgreSQL: its own, 127.0.0.1:$PG_OWN_PORT (data $DIR/postgres)"
@@ -337,7 +350,7 @@ down() {
   stop 75 $names
   stop 10 s3 redis
   if [ -f "$DIR/postgres/postmaster.pid" ]; then
-    "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl" -D "$DIR/postgres" -m fast -w stop >/dev/null || true
+    as_postgres "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl" -D "$DIR/postgres" -m fast -w stop >/dev/null || true
   fi
   say "Topology stopped (data kept in $DIR; the machine's own PostgreSQL and Redis are left running)."
 }
