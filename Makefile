@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-test browser libreoffice oidc-provider litmus lint typecheck test-sqlite test-postgres bench vendor clean
+.PHONY: run test install install-test browser libreoffice oidc-provider litmus nginx topology topology-down lint typecheck test-sqlite test-postgres bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,20 @@ oidc-provider:
 litmus: | oidc-provider
 	@command -v litmus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq litmus >/dev/null; }
 
+## nginx: Debian's nginx, the reverse proxy of the production topology (run as this user with
+## its own configuration under var/topology/nginx; the system's site and service are left alone;
+## after litmus: two apt-get runs at once would fight over dpkg's lock)
+nginx: | litmus
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
+## topology: the production topology on loopback (scripts/topology.sh, docs/deploy.md): nginx on
+## :8480 in front of two app processes, two workers, PostgreSQL, Redis and an S3 server
+topology: install-test nginx
+	TOPOLOGY_PYTHON=$(CURDIR)/$(BIN)/python scripts/topology.sh up
+
+topology-down:
+	scripts/topology.sh down
+
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -60,10 +74,10 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy src
 
-test-sqlite: install-test browser libreoffice oidc-provider litmus
+test-sqlite: install-test browser libreoffice oidc-provider litmus nginx
 	COMMONROOM_TEST_SHARE=sqlite $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
-test-postgres: install-test browser libreoffice oidc-provider litmus
+test-postgres: install-test browser libreoffice oidc-provider litmus nginx
 	COMMONROOM_TEST_SHARE=postgres scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each

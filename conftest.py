@@ -280,6 +280,8 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     - browser tests (tests/e2e), whose pages are what they check, run in the SQLite run only
       (the default installation), except those whose module starts its own server processes
       on the database under test (a server in a thread of the test's process does not count).
+    - tests marked ``own_database`` (the production topology: its own PostgreSQL database,
+      whatever the run's) run in the PostgreSQL run only.
 
     Everything else, every service, selector, view, API, live and process test, runs on both.
     Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
@@ -293,7 +295,10 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     kept, left = [], []
     for item in items:
         if share == "sqlite":
-            other = _uses_no_database(item, cache)
+            other = (
+                _uses_no_database(item, cache)
+                or item.get_closest_marker("own_database") is not None
+            )
         else:
             other = item.get_closest_marker("e2e") is not None and not _module_says(
                 _STARTS_PROCESSES, item.path, cache
@@ -302,7 +307,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
-        what = "tests that reach no database" if share == "sqlite" else "browser tests"
+        what = (
+            "tests that reach no database or bring their own"
+            if share == "sqlite"
+            else "browser tests"
+        )
         runs = "PostgreSQL" if share == "sqlite" else "SQLite"
         _left_to_the_other_run.append(
             f"{len(left)} {what} are left to the {runs} run of `make test` ({SHARE_ENV}={share})"

@@ -1,0 +1,329 @@
+"""The production topology on one machine (``scripts/topology.sh``), brought up once for this
+module and down at its end: nginx in front of two ``commonroom serve --no-worker`` processes,
+two workers, PostgreSQL, Redis and moto's S3 server, each part a real process. Everything is
+asked through nginx with real HTTP and websockets, or of one app process directly to show what
+the processes share: a session, the sign-in rate limit, the live events (Redis) and the files
+(the S3 bucket); the workers take the tasks the app queued.
+
+The topology brings its own database (a new one on the PostgreSQL server, dropped at the end),
+so in ``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
+conftest.py). nginx or moto missing: the module is skipped with a loud reason, and with
+CI=true that is a failure. The faults (a process killed during an upload, Redis, S3 or
+PostgreSQL stopping) are not tested here."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync
+
+from commonroom.live.tests.servers import free_port
+
+pytestmark = pytest.mark.own_database
+
+ROOT = Path(__file__).resolve().parents[4]
+SCRIPT = ROOT / "scripts" / "topology.sh"
+PASSWORD = "topology-" + uuid.uuid4().hex
+TOO_MANY = "Too many failed sign-ins"
+
+
+@dataclass
+class Topology:
+    directory: Path
+    url: str  # nginx
+    apps: list[str]  # each `commonroom serve` process, directly
+    environment: dict[str, str]  # what every Commonroom process of it is given
+
+    def command(self, *args: str) -> str:
+        """A ``commonroom`` command run against this topology; its output."""
+        env = {**os.environ, **self.environment, "COMMONROOM_DATA_DIR": str(self.directory / "cli")}
+        done = subprocess.run(
+            [sys.executable, "-m", "commonroom", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    def s3(self) -> Any:
+        import boto3
+
+        env = self.environment
+        return boto3.client(
+            "s3",
+            endpoint_url=env["AWS_S3_ENDPOINT_URL"],
+            region_name=env["AWS_S3_REGION_NAME"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+
+def _missing(what: str) -> None:
+    message = f"!!! {what}: the production topology test is SKIPPED !!!"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {what} is a failure. {message}")
+    pytest.skip(message)
+
+
+def _postgres() -> str:
+    """host:port of the PostgreSQL server under test (DATABASE_URL's), else the default."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        parts = urlsplit(url)
+        return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+    return "127.0.0.1:5432"
+
+
+def _read_environment(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {name: value for name, value in pairs if not name.startswith("#")}
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as db:
+        db.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        _missing("nginx is not installed (make nginx)")
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        _missing("moto's server is not installed (the test dependencies: moto[server])")
+    directory = tmp_path_factory.mktemp("topology")
+    http, app1, app2, s3 = (free_port() for _ in range(4))
+    name = f"topo_{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "TOPOLOGY_DIR": str(directory),
+        "TOPOLOGY_PYTHON": sys.executable,
+        "TOPOLOGY_HTTP_PORT": str(http),
+        "TOPOLOGY_APP_PORTS": f"{app1} {app2}",
+        "TOPOLOGY_S3_PORT": str(s3),
+        "TOPOLOGY_DATABASE": name,
+        "TOPOLOGY_PG": _postgres(),
+        "TOPOLOGY_PREFIX": f"test-{name}",
+        "COMMONROOM_DEMO_PASSWORD": PASSWORD,
+    }
+    # The code under test, whichever checkout runs this.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+
+    def script(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), action], env=env, capture_output=True, text=True, timeout=240
+        )
+
+    started = script("up")
+    try:
+        assert started.returncode == 0, f"topology up failed:\n{started.stdout}\n{started.stderr}"
+        environment = _read_environment(directory / "commonroom.env")
+        yield Topology(
+            directory=directory,
+            url=f"http://127.0.0.1:{http}",
+            apps=[f"http://127.0.0.1:{app1}", f"http://127.0.0.1:{app2}"],
+            environment=environment,
+        )
+    finally:
+        stopped = script("down")
+        environment = _read_environment(directory / "commonroom.env")
+        _drop_database(environment["DATABASE_URL"])
+    assert stopped.returncode == 0, stopped.stderr
+    assert not list((directory / "run").glob("*.pid")), "down left processes behind"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert found, "no CSRF token in the form"
+    return found.group(1)
+
+
+def _sign_in(client: httpx.Client, email: str, password: str) -> httpx.Response:
+    form = client.get("/accounts/login/")
+    assert form.status_code == 200
+    return client.post(
+        "/accounts/login/",
+        data={"login": email, "password": password, "csrfmiddlewaretoken": _csrf(form.text)},
+        headers={"Referer": f"{client.base_url}accounts/login/"},
+    )
+
+
+def _workspace(topology: Topology, token: str) -> str:
+    listed = httpx.get(
+        f"{topology.url}/api/v1/workspaces", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert listed.status_code == 200, listed.text
+    return str(listed.json()["items"][0]["id"])
+
+
+async def _comment_event(socket: Any, comment: str) -> dict[str, Any]:
+    """The socket's event for ``comment``, past what else the workspace sends meanwhile (the
+    previews the workers finish, their nudges), within 5 s."""
+    async with asyncio.timeout(5):
+        while True:
+            message = json.loads(await socket.recv())
+            if message["type"] == "event" and message["data"].get("comment") == comment:
+                return dict(message)
+
+
+def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: Topology) -> None:
+    health = httpx.get(f"{topology.url}/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert health.headers["server"].startswith("nginx")
+    static = next((topology.directory / "public" / "static").rglob("*.css"))
+    relative = static.relative_to(topology.directory / "public").as_posix()
+    served = httpx.get(f"{topology.url}/{relative}")
+    assert served.status_code == 200
+    assert served.content == static.read_bytes()
+    # From nginx's disk, not the app: no request for it reached either app process.
+    logs = "".join((topology.directory / "log" / f"web{i}.log").read_text() for i in (1, 2))
+    assert f"/{relative}" not in logs
+    assert httpx.get(f"{topology.url}/metrics").status_code == 403
+
+
+def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
+    """The demo's uploads queued their previews in the database; the workers take them."""
+    logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
+    for i in (1, 2):
+        pid = int((topology.directory / "run" / f"worker{i}.pid").read_text())
+        os.kill(pid, 0)  # running
+    deadline = time.monotonic() + 30
+    while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
+        assert time.monotonic() < deadline, "no worker finished a task in 30 s"
+        time.sleep(0.2)
+
+
+def test_a_session_signed_in_through_the_proxy_is_valid_on_both_app_processes(
+    topology: Topology,
+) -> None:
+    with httpx.Client(base_url=topology.url) as browser:
+        signed_in = _sign_in(browser, "priya@example.org", PASSWORD)
+        assert signed_in.status_code == 302, signed_in.text
+        assert browser.get("/").status_code == 200
+        session = browser.cookies["sessionid"]
+    for app in topology.apps:
+        home = httpx.get(f"{app}/", cookies={"sessionid": session})
+        assert home.status_code == 200, app
+        assert "Priya Shah" in home.text
+        # Without the cookie, each sends the visitor to sign in.
+        assert httpx.get(f"{app}/").status_code == 302
+
+
+def test_an_upload_through_the_proxy_lands_in_the_bucket_and_downloads_the_same(
+    topology: Topology,
+) -> None:
+    token = topology.command("token", "create", "priya@example.org", "topology", "--scope", "write")
+    auth = {"Authorization": f"Bearer {token.strip()}"}
+    workspace = _workspace(topology, token.strip())
+    content = os.urandom(3 * 1024 * 1024) + b"the end"  # larger than nginx's buffers
+    uploaded = httpx.post(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+        headers=auth,
+        files={"file": ("topology.bin", content, "application/octet-stream")},
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    version = uploaded.json()["version"]
+    digest = hashlib.sha256(content).hexdigest()
+    assert version["sha256"] == digest and version["size"] == len(content)
+    stored = topology.s3().head_object(
+        Bucket=topology.environment["AWS_STORAGE_BUCKET_NAME"],
+        Key=f"blobs/{digest[:2]}/{digest[2:4]}/{digest}",
+    )
+    assert stored["ContentLength"] == len(content)
+    document = uploaded.json()["document"]["id"]
+    downloaded = httpx.get(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents/{document}/versions/"
+        f"{version['number']}/content",
+        headers=auth,
+        timeout=60,
+    )
+    assert downloaded.status_code == 200
+    assert hashlib.sha256(downloaded.content).hexdigest() == digest
+    assert downloaded.headers["server"].startswith("nginx")
+
+
+def test_a_comment_through_one_app_process_reaches_sockets_on_the_other_and_the_proxy(
+    topology: Topology,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    writer = topology.command("token", "create", "tom@example.org", "writer", "--scope", "write")
+    reader = topology.command("token", "create", "sam@example.org", "reader", "--scope", "read")
+    workspace = _workspace(topology, writer.strip())
+    documents = httpx.get(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+        headers={"Authorization": f"Bearer {writer.strip()}"},
+    )
+    document = documents.json()["items"][0]["id"]
+    headers = {"Authorization": f"Bearer {reader.strip()}"}
+    path = f"/ws/w/{workspace}/"
+
+    async def body() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        on_app2 = topology.apps[1].replace("http://", "ws://") + path
+        via_nginx = topology.url.replace("http://", "ws://") + path
+        async with (
+            connect(on_app2, additional_headers=headers) as direct,
+            connect(via_nginx, additional_headers=headers) as proxied,
+        ):
+            for socket in (direct, proxied):
+                assert json.loads(await socket.recv())["type"] == "hello"
+                # Answered once the socket has joined its groups: the comment comes after.
+                await socket.send(json.dumps({"type": "ping"}))
+                assert json.loads(await socket.recv())["type"] == "pong"
+            async with httpx.AsyncClient() as http:
+                posted = await http.post(
+                    f"{topology.apps[0]}/api/v1/workspaces/{workspace}/documents/{document}/"
+                    "comments",
+                    json={"body": "Posted through app process one"},
+                    headers={"Authorization": f"Bearer {writer.strip()}"},
+                )
+            assert posted.status_code == 201, posted.text
+            comment = posted.json()
+            events = [await _comment_event(socket, comment["id"]) for socket in (direct, proxied)]
+            return events, comment
+
+    received, comment = async_to_sync(body)()
+    for message in received:
+        assert message["kind"] == "comment.created"
+        assert message["data"]["comment"] == comment["id"]
+
+
+def test_failed_sign_ins_over_both_app_processes_count_against_one_limit(
+    topology: Topology,
+) -> None:
+    """Last in the module: past the limit, this client may not sign in for a minute. Five
+    failures (the limit per account and client, 5/5m/key) alternate between the processes, three
+    on one and two on the other; the sixth is refused, which neither process would do alone."""
+    answers = []
+    for attempt in range(6):
+        with httpx.Client(base_url=topology.apps[attempt % 2]) as browser:
+            answers.append(_sign_in(browser, "sam@example.org", "not the password"))
+    for refused in answers[:5]:
+        assert refused.status_code == 200 and TOO_MANY not in refused.text
+    assert TOO_MANY in answers[5].text
+    # Through the proxy too, even with the right password.
+    with httpx.Client(base_url=topology.url) as browser:
+        assert TOO_MANY in _sign_in(browser, "sam@example.org", PASSWORD).text
