@@ -112,7 +112,8 @@ async def _run() -> None:
             relay = Relay(start if start is not None else await database_sync_to_async(position)())
         try:
             for event in await database_sync_to_async(relay.read)():
-                await layer.group_send(*announcement(event))
+                # Counted before it is sent: a socket may show it before this task runs again.
                 LIVE_EVENTS_RELAYED.inc()
+                await layer.group_send(*announcement(event))
         except Exception:  # keep relaying: a database hiccup must not end live updates
             log.exception("live relay: could not read the event log")
