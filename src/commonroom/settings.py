@@ -451,8 +451,12 @@ COMMONROOM_S3_READ_TIMEOUT = max(env_int("COMMONROOM_S3_READ_TIMEOUT", 20), 1)
 COMMONROOM_S3_ATTEMPTS = max(env_int("COMMONROOM_S3_ATTEMPTS", 2), 1)
 
 
+S3_READ_MEMORY_BYTES = 8 * 1024 * 1024
+
+
 def s3_blob_storage(*, bucket: str, endpoint_url: str | None, region: str | None) -> dict[str, Any]:
     """The storage of blobs in an S3 bucket (``core.s3_storage``), as ``STORAGES["default"]``."""
+    from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
 
     return {
@@ -465,6 +469,13 @@ def s3_blob_storage(*, bucket: str, endpoint_url: str | None, region: str | None
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": COMMONROOM_S3_URL_SECONDS,
+            # A stored file opened for reading (WebDAV's GET, a preview, a stamped copy) is
+            # fetched into a spool that moves to a temporary file on disk past this size
+            # (django-storages' default, 0, keeps the whole object in memory however large).
+            "max_memory_size": S3_READ_MEMORY_BYTES,
+            # boto3's transfers (a save, a read into that spool) one part at a time in the
+            # request's own thread: its default ten threads each hold a part of 8 MiB.
+            "transfer_config": TransferConfig(use_threads=False),
             "client_config": Config(
                 connect_timeout=COMMONROOM_S3_CONNECT_TIMEOUT,
                 read_timeout=COMMONROOM_S3_READ_TIMEOUT,
@@ -492,7 +503,11 @@ STORAGES = {
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
             if PRODUCTION
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
+        ),
+        # Static files are public and served by nginx (docs/deploy.md): readable by all
+        # whenever collectstatic writes them (the manifest's post-processing rewrites files
+        # on every run, which FILE_UPLOAD_PERMISSIONS would leave the owner's alone).
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
     },
 }
 STATIC_URL = "/static/"

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,43 @@ def test_every_name_in_the_environment_example_is_a_documented_setting() -> None
     # No secret in it: each secret's line is left empty.
     for secret in ("SECRET_KEY", "COMMONROOM_AUDIT_KEY", "AWS_SECRET_ACCESS_KEY"):
         assert re.search(rf"^{secret}=$", example, re.MULTILINE), secret
+
+
+def test_static_files_stay_readable_by_nginx_when_serve_collects_them_again(
+    tmp_path: Path,
+) -> None:
+    """The setup unit collects the static files and makes them readable by nginx; every
+    `serve` in production collects them again at its start, and the manifest's storage rewrites
+    each file whose text names others. Those rewrites must stay readable by all, as the setup
+    left them, however strict the process's umask (Commonroom's own files are its owner's)."""
+    static = tmp_path / "static"
+    env = {
+        **os.environ,
+        "COMMONROOM_ENV": "production",
+        "COMMONROOM_DATA_DIR": str(tmp_path / "data"),
+        "COMMONROOM_STATIC_ROOT": str(static),
+        "SECRET_KEY": "a-throwaway-key-for-this-test-only-0123456789abcdefghij",
+        "ALLOWED_HOSTS": "commonroom.example.org",
+    }
+    env.pop("DATABASE_URL", None)
+    collect = [
+        "sh",
+        "-c",
+        'umask 077 && exec "$0" -m commonroom collectstatic --noinput -v0',
+        sys.executable,
+    ]
+
+    def run(argv: list[str]) -> None:
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    run(collect)  # commonroom-setup.service
+    run(["chmod", "-R", "u=rwX,go=rX", str(static)])  # its ExecStartPost
+    run(collect)  # serve's own collectstatic at its start
+    unreadable = [
+        str(path.relative_to(static))
+        for path in static.rglob("*")
+        if not path.stat().st_mode & (0o005 if path.is_dir() else 0o004)
+    ]
+    assert unreadable == [], f"{len(unreadable)} not readable by nginx, e.g. {unreadable[:3]}"
+    assert any(static.rglob("app.*.css")), "the pages' hashed styles were collected"

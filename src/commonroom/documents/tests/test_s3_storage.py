@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
@@ -383,3 +384,24 @@ def test_with_the_store_away_an_upload_says_so_and_leaves_nothing(
     assert again.status_code == 201, again.content
     key = blob_storage_name(hashlib.sha256(b"A new file.\n").hexdigest())
     assert objects(s3, bucket)[key] == b"A new file.\n"
+
+
+def test_a_large_stored_file_read_from_the_bucket_is_never_whole_in_memory(bucket: str) -> None:
+    """Reading a stored file as WebDAV's GET or a preview does (the storage's own file object)
+    spools it to disk past a few MiB, instead of holding the whole object in memory."""
+    import tracemalloc
+
+    content = b"0123456789abcdef" * (2 * 1024 * 1024)  # 32 MiB
+    name = blob_storage_name(hashlib.sha256(content).hexdigest())
+    default_storage.save(name, ContentFile(content))
+    digest = hashlib.sha256()
+    tracemalloc.start()
+    try:
+        with default_storage.open(name, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
+    assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held to read 32 MiB"
