@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,6 +43,8 @@ NETWORK_TIMEOUT = 0.5
 # The database's checks are given up on after this many seconds (see readiness()).
 DATABASE_DEADLINE = 1.5
 _database_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
+_pending: Future[dict[str, Check]] | None = None
+_pending_lock = threading.Lock()
 # A worker whose lease was renewed within this many seconds is alive (it renews every 10 s; the
 # same span after which another machine takes it for dead: core.services.LEASE_SECONDS).
 WORKER_HEARTBEAT_SECONDS = LEASE_SECONDS
@@ -84,7 +87,7 @@ def readiness() -> Readiness:
     a thread of their own while Redis and storage are asked here, and are given up on after
     ``DATABASE_DEADLINE`` (a database out of reach would keep a connection waiting for its
     pool's 30 s); that thread, one per process, finishes its checks in the background."""
-    asked = _database_thread.submit(_database_checks)
+    asked = _database_round()
     here: dict[str, Check] = {}
     if settings.REDIS_URL:
         here["redis"] = _timed(redis_answers)
@@ -105,6 +108,17 @@ def readiness() -> Readiness:
     order = ("database", "migrations", "redis", "storage", "worker")
     found = {**database, **here}
     return Readiness({name: found[name] for name in order if name in found})
+
+
+def _database_round() -> Future[dict[str, Check]]:
+    """The database's checks under way, or new ones: while a round is still waiting on the
+    database, every probe waits on that round rather than queueing another behind it (a
+    database that hangs would otherwise gather one round per probe)."""
+    global _pending
+    with _pending_lock:
+        if _pending is None or _pending.done():
+            _pending = _database_thread.submit(_database_checks)
+        return _pending
 
 
 def _database_checks() -> dict[str, Check]:

@@ -76,6 +76,7 @@ def test_nginx_upgrades_every_live_route_and_passes_who_asked() -> None:
     ):
         assert f"proxy_set_header {header};" in LOCATIONS
     assert re.search(r"location = /metrics \{\s*deny all;\s*\}", LOCATIONS)
+    assert re.search(r"location = /readyz \{\s*deny all;\s*\}", LOCATIONS)
 
 
 def test_the_production_site_is_the_topologys_locations_behind_tls() -> None:

@@ -218,6 +218,10 @@ def test_readyz_answers_within_its_budget_when_the_database_hangs(
         assert body["checks"]["database"]["ok"] is False
         assert "no answer within" in body["checks"]["database"]["detail"]
         assert body["checks"]["storage"]["ok"] is True
+        # Probes while that round still waits wait on it: no round queued behind it.
+        waiting = selectors._pending
+        assert readyz(client)[0] == 503
+        assert selectors._pending is waiting and selectors._database_thread._work_queue.empty()
         other.rollback()
     selectors._database_thread.submit(lambda: None).result(timeout=10)  # the thread is free
     assert readyz(client)[0] == 200

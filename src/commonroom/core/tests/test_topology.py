@@ -201,6 +201,7 @@ def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: T
     logs = "".join((topology.directory / "log" / f"web{i}.log").read_text() for i in (1, 2))
     assert f"/{relative}" not in logs
     assert httpx.get(f"{topology.url}/metrics").status_code == 403
+    assert httpx.get(f"{topology.url}/readyz").status_code == 403
 
 
 def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
