@@ -276,7 +276,8 @@ write_nginx() {
     echo "    include /etc/nginx/mime.types;"
     echo "    default_type application/octet-stream;"
     echo "    sendfile on;"
-    echo "    access_log $DIR/nginx/logs/access.log;"
+    echo "    log_format commonroom '\$remote_addr [\$time_local] \"\$request\" \$status \$body_bytes_sent request_id=\$request_id';"
+    echo "    access_log $DIR/nginx/logs/access.log commonroom;"
     for what in client_body proxy fastcgi uwsgi scgi; do
       echo "    ${what}_temp_path $DIR/nginx/temp/$what;"
     done

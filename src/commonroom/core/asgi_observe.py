@@ -22,6 +22,7 @@ from commonroom.core.asgi_limits import ASGIApp, Message, Receive, Scope, Send, 
 from commonroom.core.request_log import REQUEST_ID, SCOPE_ID, SCOPE_ROUTE, request_id_from
 
 access_log = logging.getLogger("commonroom.access")
+CLIENT_GONE = 499  # nginx's code for a request whose client closed it before the answer
 
 
 class RequestObserver:
@@ -44,7 +45,10 @@ class RequestObserver:
         token = REQUEST_ID.set(request_id)
         scope[SCOPE_ID] = request_id
         started = time.monotonic()
-        status = 500  # an application that fails before answering: uvicorn answers 500
+        # An application that fails before answering: uvicorn answers 500. One that returns
+        # without answering did so because the client went (an upload given up half way):
+        # 499, nginx's "client closed request", so it is not counted as the server's error.
+        status = CLIENT_GONE
         finished = False
 
         async def observed_send(message: Message) -> None:
@@ -64,6 +68,10 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, observed_send)
+        except BaseException:
+            if status == CLIENT_GONE:
+                status = 500
+            raise
         finally:
             seconds = time.monotonic() - started
             route = scope.get(SCOPE_ROUTE) or self.label(scope) or metrics.UNMATCHED

@@ -212,7 +212,9 @@ def blob_store(*, uploaded: UploadedFile) -> Blob:
                 pk__in=Version.objects.values("blob_id")
             ).delete()
         raise
-    # Counted for the metrics once the upload's write commits (core.metrics).
+    # Counted for the metrics (core.metrics) once the bytes are stored and, inside a
+    # transaction, once it commits: an upload refused after this (the same as the latest
+    # version, say) still counts, its bytes having arrived and been kept.
     transaction.on_commit(lambda: upload_counted(size))
     return blob
 

@@ -483,3 +483,41 @@ def test_serve_writes_json_logs_carrying_the_request_id(tmp_path: Path) -> None:
     assert not [line for line in lines if "Service Unavailable" in line["message"]]
     # Every line is JSON (no plain "Commonroom on ..." line).
     assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output
+
+
+def test_a_request_its_client_gave_up_is_not_counted_as_the_servers_error() -> None:
+    """An application that returns without answering (the client went half way through an
+    upload) is counted 4xx (499, as nginx logs it); one that fails is 5xx, as uvicorn answers."""
+    import asyncio
+
+    from commonroom.core import metrics
+    from commonroom.core.asgi_observe import RequestObserver
+
+    async def gone(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    async def fails(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("a bug")
+
+    def counted(status_class: str) -> float:
+        return float(
+            metrics.HTTP_REQUESTS.labels("POST", "test-observer", status_class)._value.get()
+        )
+
+    async def ask(app: Any) -> None:
+        scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            return None
+
+        await RequestObserver(app, label=lambda scope: "test-observer")(scope, receive, send)
+
+    before_4xx, before_5xx = counted("4xx"), counted("5xx")
+    asyncio.run(ask(gone))
+    assert (counted("4xx"), counted("5xx")) == (before_4xx + 1, before_5xx)
+    with pytest.raises(RuntimeError):
+        asyncio.run(ask(fails))
+    assert (counted("4xx"), counted("5xx")) == (before_4xx + 1, before_5xx + 1)

@@ -192,6 +192,15 @@ def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: T
     health = httpx.get(f"{topology.url}/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     assert health.headers["server"].startswith("nginx")
+    # nginx names the request (its $request_id), the app answers with that id, and nginx's
+    # access line carries it: one id for the request in both logs.
+    named = health.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", named)
+    access = topology.directory / "nginx" / "logs" / "access.log"
+    deadline = time.monotonic() + 5
+    while f"request_id={named}" not in access.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert f"request_id={named}" in access.read_text()
     static = next((topology.directory / "public" / "static").rglob("*.css"))
     relative = static.relative_to(topology.directory / "public").as_posix()
     served = httpx.get(f"{topology.url}/{relative}")
