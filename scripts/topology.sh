@@ -54,11 +54,23 @@ running() { # pid -> whether it runs (a process that ended but is not yet reaped
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
-alive() { # name -> whether the process its pid file names runs
-  local pid
+started_at() { # pid -> when it started (field 22 of /proc/<pid>/stat, after its name)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  printf '%s\n' "${20}"
+}
+
+alive() { # name -> whether the process its pid file names runs and is the one `up` started
+  local pid since
   [ -f "$RUN/$1.pid" ] || return 1
-  pid="$(cat "$RUN/$1.pid")"
-  [ -n "$pid" ] && running "$pid"
+  read -r pid since <"$RUN/$1.pid" || true
+  [ -n "$pid" ] && running "$pid" || return 1
+  # A pid file left by a machine that has since restarted may name someone else's process:
+  # ours only if it started when the pid file says.
+  [ -z "${since:-}" ] || [ "$(started_at "$pid")" = "$since" ]
 }
 
 start() { # name command... -> started in a session of its own, output to log/<name>.log
@@ -74,7 +86,7 @@ start() { # name command... -> started in a session of its own, output to log/<n
     cd "$DIR"
     exec setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null
   ) &
-  echo $! >"$RUN/$name.pid"
+  echo "$! $(started_at $!)" >"$RUN/$name.pid"
 }
 
 stop() { # seconds name... -> SIGTERM to each one's session at once, SIGKILL after the wait
@@ -83,7 +95,7 @@ stop() { # seconds name... -> SIGTERM to each one's session at once, SIGKILL aft
   local pids=()
   for name in "$@"; do
     if alive "$name"; then
-      pid="$(cat "$RUN/$name.pid")"
+      read -r pid _ <"$RUN/$name.pid"
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       pids+=("$name:$pid")
     fi
@@ -195,7 +207,7 @@ up_redis() {
     if ! alive redis; then
       (cd "$DIR/redis" && exec setsid redis-server --bind 127.0.0.1 --port "$REDIS_OWN_PORT" \
         --dir "$DIR/redis" --save "" --appendonly no >>"$LOG/redis.log" 2>&1 </dev/null) &
-      echo $! >"$RUN/redis.pid"
+      echo "$! $(started_at $!)" >"$RUN/redis.pid"
     fi
     for _ in $(seq 100); do answers "127.0.0.1:$REDIS_OWN_PORT" && break; sleep 0.1; done
     say "Redis: its own, 127.0.0.1:$REDIS_OWN_PORT"
@@ -326,7 +338,7 @@ up() {
   done
   write_nginx
   # Already running (a second `up`): it reads the configuration written now.
-  if alive nginx; then kill -HUP "$(cat "$RUN/nginx.pid")"; fi
+  if alive nginx; then read -r pid _ <"$RUN/nginx.pid"; kill -HUP "$pid"; fi
   start nginx "$NGINX" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" -e "$DIR/nginx/logs/error.log"
   wait_http "http://127.0.0.1:$HTTP_PORT/healthz" "nginx (in front of the app)" 30
   for i in $(seq "$WORKERS"); do
@@ -362,7 +374,7 @@ status() {
   for f in "$RUN"/*.pid; do
     [ -e "$f" ] || continue
     name="$(basename "$f" .pid)"
-    if alive "$name"; then say "$name: running (pid $(cat "$f"), log $LOG/$name.log)"; else say "$name: stopped"; fi
+    if alive "$name"; then say "$name: running (pid $(cut -d' ' -f1 "$f"), log $LOG/$name.log)"; else say "$name: stopped"; fi
   done
   [ -f "$DIR/postgres/postmaster.pid" ] && say "postgres: own, $DIR/postgres"
   [ -f "$ENV_FILE" ] && grep -E '^(DATABASE_URL|REDIS_URL|AWS_S3_ENDPOINT_URL)=' "$ENV_FILE"

@@ -218,3 +218,30 @@ def test_static_files_stay_readable_by_nginx_when_serve_collects_them_again(
     ]
     assert unreadable == [], f"{len(unreadable)} not readable by nginx, e.g. {unreadable[:3]}"
     assert any(static.rglob("app.*.css")), "the pages' hashed styles were collected"
+
+
+def test_topology_down_leaves_alone_a_process_a_stale_pid_file_names(tmp_path: Path) -> None:
+    """After a restart a pid file of the topology's may name some other process: `down` (and
+    `up`, which would take it for running) must not take it for one of the topology's."""
+    script = ROOT / "scripts" / "topology.sh"
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        run = tmp_path / "run"
+        run.mkdir()
+        # The stranger's pid, with another start time than its own (as after a reboot).
+        (run / "web1.pid").write_text(f"{stranger.pid} 1\n")
+        (run / "worker1.pid").write_text(f"{stranger.pid} 1\n")
+        env = {**os.environ, "TOPOLOGY_DIR": str(tmp_path)}
+        status = subprocess.run(
+            ["bash", str(script), "status"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert status.returncode == 0, status.stderr
+        assert "web1: stopped" in status.stdout and "worker1: stopped" in status.stdout
+        down = subprocess.run(
+            ["bash", str(script), "down"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert down.returncode == 0, down.stderr
+        assert stranger.poll() is None, "down signalled a process it had not started"
+    finally:
+        stranger.kill()
+        stranger.wait(timeout=10)

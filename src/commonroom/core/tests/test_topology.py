@@ -217,7 +217,7 @@ def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
     """The demo's uploads queued their previews in the database; the workers take them."""
     logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
     for i in (1, 2):
-        pid = int((topology.directory / "run" / f"worker{i}.pid").read_text())
+        pid = int((topology.directory / "run" / f"worker{i}.pid").read_text().split()[0])
         os.kill(pid, 0)  # running
     deadline = time.monotonic() + 30
     while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
