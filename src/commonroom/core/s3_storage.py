@@ -28,7 +28,8 @@ from typing import Any
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import File
-from storages.backends.s3 import S3Storage
+from storages.backends.s3 import S3File, S3Storage
+from storages.utils import clean_name
 
 from commonroom.core.exceptions import StorageUnavailable
 
@@ -55,6 +56,18 @@ def _reaching(what: str, name: str) -> Iterator[None]:
         raise StorageUnavailable() from exc
 
 
+class _ReachingS3File(S3File):
+    """django-storages' file object, whose first read fetches the object (into a spool that
+    moves to disk past ``max_memory_size``): a store that is away then is a
+    ``StorageUnavailable`` too, not botocore's own error."""
+
+    def _get_file(self) -> Any:
+        with _reaching("reading", self.name):
+            return super()._get_file()
+
+    file = property(_get_file, S3File._set_file)
+
+
 class ContentAddressedS3Storage(S3Storage):
     """``S3Storage`` for blobs named by their SHA-256 (see the module's text)."""
 
@@ -68,8 +81,15 @@ class ContentAddressedS3Storage(S3Storage):
             return str(super()._save(name, content))
 
     def _open(self, name: str, mode: str = "rb") -> File[Any]:
+        # S3Storage's own, with the file object above.
+        name = self._normalize_name(clean_name(name))
         with _reaching("opening", name):
-            return super()._open(name, mode)
+            try:
+                return _ReachingS3File(name, mode, self)
+            except ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                    raise FileNotFoundError(f"File does not exist: {name}") from exc
+                raise
 
     def exists(self, name: str) -> bool:
         with _reaching("looking for", name):

@@ -27,6 +27,7 @@ from django_tasks_db.models import DBTaskResult
 
 from commonroom.accounts.services import token_create
 from commonroom.audit.models import AuditEvent
+from commonroom.core.exceptions import StorageUnavailable
 from commonroom.core.tests.s3_server import (
     ACCESS_KEY,
     REGION,
@@ -342,6 +343,7 @@ def test_with_the_store_away_an_upload_says_so_and_leaves_nothing(
     browser.force_login(team.editor)
     counts = (Document.objects.count(), Version.objects.count(), Blob.objects.count())
     tasks = DBTaskResult.objects.count()
+    opened = default_storage.open(Version.objects.get(document=doc).blob.storage_name, "rb")
     s3.stop()
     try:
         started = time.monotonic()
@@ -371,6 +373,9 @@ def test_with_the_store_away_an_upload_says_so_and_leaves_nothing(
 
         assert (Document.objects.count(), Version.objects.count(), Blob.objects.count()) == counts
         assert DBTaskResult.objects.count() == tasks
+        # A file opened just before, whose bytes are fetched at its first read: a sentence too.
+        with pytest.raises(StorageUnavailable), opened.open("rb") as handle:
+            handle.read(10)
     finally:
         s3.start()
 
