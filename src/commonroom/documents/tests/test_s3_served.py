@@ -104,6 +104,11 @@ def test_serve_keeps_its_files_in_s3_and_rides_out_an_outage(s3: S3Server, tmp_p
             away = httpx.get(content, headers=headers)
             assert away.status_code == 503
             assert away.json()["code"] == "storage_unavailable"
+            dav_away = httpx.get(
+                f"{served.url}/dav/Board/report.txt", auth=(str(tom.email), secret), timeout=60
+            )
+            assert dav_away.status_code == 503
+            assert "The file store cannot be reached just now" in dav_away.text
             assert (
                 Document.objects.count(),
                 Version.objects.count(),
