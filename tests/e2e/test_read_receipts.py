@@ -43,16 +43,22 @@ Object.defineProperty(Document.prototype, "hidden", {
 TO_THE_FRONT = "window.__tabHidden = false; document.dispatchEvent(new Event('visibilitychange'));"
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_a_background_tab_does_not_count_and_a_visible_one_does(
-    new_page: Any, page_problems: Any, viewport: dict[str, int]
-) -> None:
+def _minutes_with_a_preview() -> tuple[Any, Any, Any, Any]:
+    """Priya manages the workspace, Sam comments; the minutes' preview is ready."""
     priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
     sam = UserFactory(email="sam@example.org", full_name="Sam Green")
     ws = make_workspace(manager=priya)
     add_member(ws, sam, "commenter")
     doc = upload_document(ws, priya, name="minutes.txt")
     make_ready_preview(doc)
+    return priya, sam, ws, doc
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_background_tab_does_not_count_and_a_visible_one_does(
+    new_page: Any, page_problems: Any, viewport: dict[str, int]
+) -> None:
+    priya, sam, ws, doc = _minutes_with_a_preview()
     Preview.objects.filter(blob_id=doc.versions.get().blob_id).update(
         html='<p id="p-1">Minutes of the weekly budget meeting: the bank staff rota agreed.</p>'
     )
@@ -128,12 +134,7 @@ def test_a_page_whose_document_went_to_the_trash_claims_no_reading(
     """Sam's tab waits in the background; Priya moves the document to the trash. When Sam
     brings the tab to the front, the page (told live that the document is gone) counts nothing
     and sends nothing: no receipt, and no request refused with 404 in the browser's console."""
-    priya = UserFactory(email="priya@example.org", full_name="Priya Shah")
-    sam = UserFactory(email="sam@example.org", full_name="Sam Green")
-    ws = make_workspace(manager=priya)
-    add_member(ws, sam, "commenter")
-    doc = upload_document(ws, priya, name="minutes.txt")
-    make_ready_preview(doc)
+    priya, sam, ws, doc = _minutes_with_a_preview()
 
     reader = new_page("Sam", base_url=asgi_server.url)
     sign_in(reader, sam.email, PASSWORD)

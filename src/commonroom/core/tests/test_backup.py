@@ -359,12 +359,23 @@ def test_a_version_purged_and_collected_while_the_backup_copies_files_is_still_b
 ):
     """The database copy names the version; then it is purged and ``gc`` runs before the files
     are copied. The collector must leave the file alone until the backup is done."""
+    sha = backed_up_though_purged_and_collected_meanwhile(team, tmp_path, monkeypatch)
+    # Once the backup is over, the collector does its work.
+    assert documents.blobs_collect_garbage() == 1
+    assert not Blob.objects.filter(pk=sha).exists()
+
+
+def backed_up_though_purged_and_collected_meanwhile(
+    team: Any, tmp_path: Path, monkeypatch: Any
+) -> str:
+    """A backup during which, after its database copy names a version, the version is purged
+    and ``gc`` runs (removing nothing: a backup is running), before the files are copied; the
+    file is in the backup all the same. Returns the blob's SHA-256."""
     doc = upload(team.editor, team.workspace, "old-minutes.txt", b"minutes of a meeting").document
-    sha = doc.versions.get().blob_id
+    sha = str(doc.versions.get().blob_id)
     Blob.objects.filter(pk=sha).update(
         touched_at=Blob.objects.get(pk=sha).created_at.replace(year=2000)
     )
-
     copy_files = backup_module._copy_files
 
     def purge_and_collect_first(*args: Any, **kwargs: Any) -> Any:
@@ -382,9 +393,7 @@ def test_a_version_purged_and_collected_while_the_backup_copies_files_is_still_b
     assert (
         tmp_path / "backup" / "files" / blob_storage_name(sha)
     ).read_bytes() == b"minutes of a meeting"
-    # Once the backup is over, the collector does its work.
-    assert documents.blobs_collect_garbage() == 1
-    assert not Blob.objects.filter(pk=sha).exists()
+    return sha
 
 
 def test_the_secret_key_file_is_copied_and_never_printed(team, settings, tmp_path, monkeypatch):

@@ -35,6 +35,7 @@ from commonroom.core.tests.s3_server import (
     s3_server_started,
 )
 from commonroom.core.tests.test_backup import (
+    backed_up_though_purged_and_collected_meanwhile,
     commonroom,
     new_installation,
     restored_rows,
@@ -302,27 +303,7 @@ def test_a_version_purged_and_collected_while_the_backup_copies_from_the_bucket_
     """The lock is the database's, so it binds the collector with the files in a bucket too: the
     copy names the version, it is purged and ``gc`` runs before the files are copied, and the
     blob is still in the bucket for the backup to copy."""
-    doc = upload(team.editor, team.workspace, "old-minutes.txt", b"minutes of a meeting").document
-    sha = doc.versions.get().blob_id
-    Blob.objects.filter(pk=sha).update(
-        touched_at=Blob.objects.get(pk=sha).created_at.replace(year=2000)
-    )
-    copy_files = backup_module._copy_files
-
-    def purge_and_collect_first(*args: Any, **kwargs: Any) -> Any:
-        documents.document_delete(actor=team.manager, doc_access=doc_access_for(team.manager, doc))
-        documents.document_purge(
-            actor=team.manager, access=access_for(team.manager, team.workspace), document=doc
-        )
-        assert documents.blobs_collect_garbage() == 0  # a backup is running
-        return copy_files(*args, **kwargs)
-
-    monkeypatch.setattr(backup_module, "_copy_files", purge_and_collect_first)
-    out = StringIO()
-    call_command("backup", str(tmp_path / "backup"), stdout=out)
-    assert "backup written to" in out.getvalue()
-    backed_up = tmp_path / "backup" / FILES / blob_storage_name(sha)
-    assert backed_up.read_bytes() == b"minutes of a meeting"
+    sha = backed_up_though_purged_and_collected_meanwhile(team, tmp_path, monkeypatch)
     # Once the backup is over, the collector removes the blob from the bucket.
     assert documents.blobs_collect_garbage() == 1
     assert blob_storage_name(sha) not in objects(s3, bucket)
