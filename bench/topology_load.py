@@ -558,7 +558,8 @@ def render(results: list[dict[str, Any]], notes: list[str]) -> str:
             f"### {r['label']}",
             "",
             f"{t['requests']:,} requests in {r['seconds']:,.0f} s, **{t['per_second']:,.1f}/s**, "
-            f"**{t['failures']:,} errors**. Live sockets: {s['opened']:,} opened, "
+            f"**{t['failures']:,} error{'' if t['failures'] == 1 else 's'}**. "
+            f"Live sockets: {s['opened']:,} opened, "
             f"{s['failed']:,} refused, {s['closed early']:,} closed early, {s['events']:,} "
             f"events received. Sign-ins turned away by the limit on one address (429, counted "
             f"in the sign-in figures; those people used a session made at seeding): "
