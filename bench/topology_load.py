@@ -1,0 +1,657 @@
+"""``python -m bench.topology_load`` (run by ``make bench``): the production topology under the
+load of a meeting day, beside the same load on the single-process embedded default (issue 17).
+
+Two targets, in the same run:
+
+1. *the topology*: ``scripts/topology.sh up`` in a throw-away folder, on free ports, with a
+   throw-away PostgreSQL database on the machine's server (``loadbench_...``) and a Redis key
+   prefix of its own: nginx in front of two ``commonroom serve --no-worker``, two workers,
+   moto's S3; the load goes through nginx;
+2. *the reference*: one ``commonroom serve`` (embedded worker) on SQLite and local files, the
+   shape ``make run`` serves.
+
+Each is seeded the same way (a child process with the target's environment): ``BENCH_LOAD_USERS``
+people (default 500), members (editors) of one workspace of 20 short text documents, each with
+a write API token. Then Locust (as a library, headless, in a child process of its own so that
+gevent's patching stays there) starts one simulated person per member. Each signs in once
+through the real sign-in form (session cookie; allauth allows 30 sign-ins a minute from one
+address and every simulated person comes from loopback, so those it turns away with a 429
+carry a session made at seeding instead, and the run says how many), opens the workspace's
+live socket (with their token; a greenlet reads it for the whole run) and then, with 1 to 5 s
+between actions, does what a meeting day does, by weight: the workspace page 30, a document
+page 25, a preview fragment 15, a search 10, a comment through the JSON API 8, an upload of a
+small file through the JSON API 1. The load runs for ``BENCH_LOAD_SECONDS`` (default 300)
+after every person has started.
+
+Figures per request type: p50, p95, p99, errors, requests per second; and each process's peak
+resident memory (``VmHWM``, read from /proc through the pid files in ``<dir>/run`` before the
+topology is stopped; nginx's workers beside its master). The machine's PostgreSQL and Redis
+serve others as well and are not counted. Everything started is stopped and the database
+dropped at the end, also on error. ``BENCH_OUTPUT`` as for the other modules (``-``: print
+only). Nothing here fails on timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from http.cookiejar import Cookie
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.config import DEFAULT_PG, REPO, Config, redact
+from bench.machine import load_average, machine
+from bench.report import TIMES, write_section
+from bench.server import commonroom, free_port, postgres_answers, server_environment
+
+USERS = max(1, int(os.environ.get("BENCH_LOAD_USERS", "") or 500))
+SECONDS = max(1.0, float(os.environ.get("BENCH_LOAD_SECONDS", "") or 300))
+DOCUMENTS = 20
+# What a person does on a meeting day, by weight (the Locust tasks below use the same).
+WEIGHTS = {
+    "workspace page": 30,
+    "document page": 25,
+    "preview fragment": 15,
+    "search": 10,
+    "comment (API)": 8,
+    "upload (API)": 1,
+}
+TOPOLOGY = REPO / "scripts" / "topology.sh"
+ONCE = ("sign in (form)", "sign in (post)", "live socket (open)")
+
+
+def session_cookie(name: str, value: str) -> Cookie:
+    """A session cookie for the loopback server, as a browser would hold it."""
+    return Cookie(
+        version=0,
+        name=name,
+        value=value,
+        port=None,
+        port_specified=False,
+        domain="127.0.0.1",
+        domain_specified=False,
+        domain_initial_dot=False,
+        path="/",
+        path_specified=True,
+        secure=False,
+        expires=None,
+        discard=False,
+        comment=None,
+        comment_url=None,
+        rest={},
+    )
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, round(p / 100 * len(ordered)))) - 1]
+
+
+def step(message: str) -> None:
+    print(f"[topology-load] {message}", flush=True)
+
+
+# --- Seeding (a child process with the target's environment) ----------------------------------
+
+
+def seed(out: Path) -> None:
+    """People, one workspace, its documents; the world the load needs, as JSON in ``out``."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.hashers import make_password
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from commonroom.accounts.models import TokenScope, User
+    from commonroom.accounts.services import token_create
+    from commonroom.documents.services import document_upload
+    from commonroom.workspaces.models import Membership, Role
+    from commonroom.workspaces.selectors import workspace_access
+    from commonroom.workspaces.services import workspace_create
+
+    password = secrets.token_urlsafe(12)
+    hashed = make_password(password)  # one hash for everyone: seeding 500 people stays quick
+    manager = User.objects.create_user("chair@example.org", password)
+    ws = workspace_create(actor=manager, name="Meeting day")
+    people = [{"email": manager.email, "token": ""}]
+    for i in range(1, USERS):
+        person = User.objects.create(email=f"member{i:04d}@example.org", password=hashed)
+        Membership.objects.create(workspace=ws, user=person, role=Role.EDITOR)
+        people.append({"email": person.email, "token": ""})
+    for entry in people:
+        person = User.objects.get(email=entry["email"])
+        entry["token"] = token_create(actor=person, name="load", scope=TokenScope.WRITE).secret
+    # A session for each person, made as Django's test client signs someone in: used by those
+    # whom the sign-in form turns away (allauth allows 30 sign-ins a minute from one address,
+    # and every simulated person comes from loopback).
+    for entry in people:
+        browser = Client()
+        browser.force_login(User.objects.get(email=entry["email"]))
+        entry["session"] = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    access = workspace_access(user=manager, workspace_id=ws.pk)
+    documents = []
+    for n in range(DOCUMENTS):
+        body = f"Minutes of meeting {n}\n\nItems discussed: budget, rota, minutes.\n".encode()
+        version = document_upload(
+            actor=manager,
+            access=access,
+            uploaded=SimpleUploadedFile(f"minutes-{n:02d}.txt", body, content_type="text/plain"),
+        )
+        documents.append(str(version.document_id))
+    out.write_text(
+        json.dumps(
+            {
+                "workspace": str(ws.pk),
+                "documents": documents,
+                "password": password,
+                "session_cookie": settings.SESSION_COOKIE_NAME,
+                "people": people,
+            }
+        )
+    )
+
+
+# --- The load (a child process: Locust patches the standard library for gevent) --------------
+
+
+def load(url: str, world_path: Path, out: Path) -> None:
+    import gevent
+    import gevent.event
+    import websocket
+    from locust import FastHttpUser, between, task
+    from locust.env import Environment
+
+    world = json.loads(world_path.read_text())
+    ws_id = world["workspace"]
+    documents = world["documents"]
+    people = list(world["people"])
+    sockets = {"opened": 0, "failed": 0, "events": 0, "closed early": 0, "sign-ins limited": 0}
+    done = gevent.event.Event()
+    # Signing in and opening the socket happen once, mostly while people are still arriving:
+    # kept apart from the steady load's figures (which start once everyone has), over the run.
+    once: dict[str, list[float]] = {name: [] for name in ONCE}
+    once_failed: dict[str, int] = dict.fromkeys(ONCE, 0)
+
+    def note(name: str, response_time: float, exception: Any = None, **_: Any) -> None:
+        if name in once:
+            once[name].append(response_time)
+            once_failed[name] += exception is not None
+
+    class Member(FastHttpUser):  # type: ignore[misc]
+        host = url
+        wait_time = between(1, 5)
+
+        def on_start(self) -> None:
+            self.person = people.pop()
+            self.number = 0
+            page = self.client.get("/accounts/login/", name="sign in (form)")
+            token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[-1].split('"', 1)[0]
+            with self.client.post(
+                "/accounts/login/",
+                data={
+                    "login": self.person["email"],
+                    "password": world["password"],
+                    "csrfmiddlewaretoken": token,
+                },
+                headers={"Referer": url + "/accounts/login/"},
+                name="sign in (post)",
+                allow_redirects=False,
+                catch_response=True,
+            ) as answer:
+                if answer.status_code == 429:
+                    # Turned away by the limit on sign-ins from one address: not an error of
+                    # the load; this person carries the session made at seeding instead.
+                    answer.success()
+                    sockets["sign-ins limited"] += 1
+                    self.client.cookiejar.set_cookie(
+                        session_cookie(world["session_cookie"], self.person["session"])
+                    )
+                elif answer.status_code not in (302, 303):
+                    answer.failure(f"sign-in answered {answer.status_code}")
+            self.socket_greenlet = gevent.spawn(self.live)
+
+        def live(self) -> None:
+            started = time.perf_counter()
+            target = url.replace("http://", "ws://") + f"/ws/w/{ws_id}/"
+            try:
+                sock = websocket.create_connection(
+                    target, header=[f"Authorization: Bearer {self.person['token']}"], timeout=30
+                )
+                sock.recv()  # hello
+            except Exception as exc:
+                sockets["failed"] += 1
+                self.environment.events.request.fire(
+                    request_type="WS",
+                    name="live socket (open)",
+                    response_time=(time.perf_counter() - started) * 1000,
+                    response_length=0,
+                    exception=exc,
+                )
+                return
+            sockets["opened"] += 1
+            self.environment.events.request.fire(
+                request_type="WS",
+                name="live socket (open)",
+                response_time=(time.perf_counter() - started) * 1000,
+                response_length=0,
+                exception=None,
+            )
+            sock.settimeout(None)
+            try:
+                while not done.is_set():
+                    if sock.recv():
+                        sockets["events"] += 1
+            except Exception:
+                if not done.is_set():
+                    sockets["closed early"] += 1
+            finally:
+                with contextlib.suppress(Exception):
+                    sock.close()
+
+        def page(self, path: str, name: str) -> None:
+            """A page for someone signed in: a 200, not a way round to the sign-in form."""
+            with self.client.get(
+                path, name=name, allow_redirects=False, catch_response=True
+            ) as answer:
+                if answer.status_code != 200:
+                    answer.failure(f"answered {answer.status_code}")
+
+        def document(self) -> str:
+            return str(documents[hash(self.person["email"]) % len(documents)])
+
+        @task(WEIGHTS["workspace page"])
+        def workspace_page(self) -> None:
+            self.page(f"/w/{ws_id}/", "workspace page")
+
+        @task(WEIGHTS["document page"])
+        def document_page(self) -> None:
+            self.page(f"/w/{ws_id}/d/{self.document()}/", "document page")
+
+        @task(WEIGHTS["preview fragment"])
+        def preview(self) -> None:
+            self.page(f"/w/{ws_id}/d/{self.document()}/v/1/preview/", "preview fragment")
+
+        @task(WEIGHTS["search"])
+        def search(self) -> None:
+            self.page("/search/?q=minutes", "search")
+
+        @task(WEIGHTS["comment (API)"])
+        def comment(self) -> None:
+            self.number += 1
+            self.client.post(
+                f"/api/v1/workspaces/{ws_id}/documents/{self.document()}/comments",
+                json={"body": f"Point {self.number} from {self.person['email']}"},
+                headers={"Authorization": f"Bearer {self.person['token']}"},
+                name="comment (API)",
+            )
+
+        @task(WEIGHTS["upload (API)"])
+        def upload(self) -> None:
+            self.number += 1
+            boundary = secrets.token_hex(8)
+            name = f"note-{secrets.token_hex(4)}.txt"
+            body = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                    f'filename="{name}"\r\nContent-Type: text/plain\r\n\r\n'
+                ).encode()
+                + secrets.token_bytes(2048).hex().encode()
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            self.client.post(
+                f"/api/v1/workspaces/{ws_id}/documents",
+                data=body,
+                headers={
+                    "Authorization": f"Bearer {self.person['token']}",
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                },
+                name="upload (API)",
+            )
+
+    env = Environment(user_classes=[Member], host=url)
+    env.events.request.add_listener(note)
+    runner = env.create_local_runner()
+    spawn_rate = max(1.0, USERS / 60)  # everyone started within about a minute
+    runner.start(USERS, spawn_rate=spawn_rate)
+    while runner.user_count < USERS and runner.state != "stopped":
+        gevent.sleep(0.5)
+    env.stats.reset_all()  # the figures are for the steady load, sign-ins and ramp-up aside
+    started = time.monotonic()
+    gevent.sleep(SECONDS)
+    elapsed = time.monotonic() - started
+    rows = []
+    for entry in sorted(env.stats.entries.values(), key=lambda e: e.name):
+        if entry.name in once:
+            continue
+        rows.append(
+            {
+                "name": entry.name,
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "per_second": entry.num_requests / elapsed,
+                "p50": entry.get_response_time_percentile(0.5),
+                "p95": entry.get_response_time_percentile(0.95),
+                "p99": entry.get_response_time_percentile(0.99),
+            }
+        )
+    errors = sorted(
+        (
+            {"name": e.name, "error": str(e.error)[:200], "count": e.occurrences}
+            for e in env.stats.errors.values()
+        ),
+        key=lambda e: -int(e["count"]),
+    )
+    total = env.stats.total
+    done.set()
+    runner.quit()
+    setup = [
+        {
+            "name": name,
+            "requests": len(times),
+            "failures": once_failed[name],
+            "p50": percentile(times, 50),
+            "p95": percentile(times, 95),
+            "p99": percentile(times, 99),
+        }
+        for name, times in once.items()
+    ]
+    out.write_text(
+        json.dumps(
+            {
+                "rows": rows,
+                "once": setup,
+                "errors": errors[:10],
+                "total": {
+                    "requests": total.num_requests,
+                    "failures": total.num_failures,
+                    "per_second": total.num_requests / elapsed,
+                },
+                "seconds": elapsed,
+                "sockets": sockets,
+            }
+        )
+    )
+
+
+# --- The parent: targets up, seeded, loaded, measured, down ----------------------------------
+
+
+def child(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "bench.topology_load", *args], env=env, cwd=REPO, check=True
+    )
+
+
+def run_load(env: dict[str, str], url: str, world: Path, out: Path) -> dict[str, Any]:
+    child(env, "--load", url, str(world), str(out))
+    return dict(json.loads(out.read_text()))
+
+
+def status_kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def command_of(pid: int) -> str:
+    """A short name for a process: its program and first argument or two."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    shown = [Path(words[0].decode(errors="replace")).name]
+    shown += [w.decode(errors="replace") for w in words[1:4] if w and not w.startswith(b"/")]
+    return " ".join(shown)[:60]
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def peaks(run_dir: Path) -> list[tuple[str, int]]:
+    """Each topology process's peak resident memory (KiB), with its children (nginx's
+    workers), from the pid files ("pid starttime") that scripts/topology.sh writes."""
+    found = []
+    for pid_file in sorted(run_dir.glob("*.pid")):
+        pid = int(pid_file.read_text().split()[0])
+        found.append((pid_file.stem, status_kib(pid, "VmHWM")))
+        for kid in children_of(pid):
+            found.append((f"{pid_file.stem}: child `{command_of(kid)}`", status_kib(kid, "VmHWM")))
+    return found
+
+
+@contextlib.contextmanager
+def topology(base: Path, database: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+    folder = base / "topology"
+    ports = [free_port() for _ in range(4)]
+    env = {
+        **os.environ,
+        "TOPOLOGY_DIR": str(folder),
+        "TOPOLOGY_PYTHON": sys.executable,
+        "TOPOLOGY_HTTP_PORT": str(ports[0]),
+        "TOPOLOGY_APP_PORTS": f"{ports[1]} {ports[2]}",
+        "TOPOLOGY_S3_PORT": str(ports[3]),
+        "TOPOLOGY_DATABASE": database,
+        "TOPOLOGY_PREFIX": database,
+        "TOPOLOGY_DEMO": "0",
+    }
+    try:
+        subprocess.run(
+            ["bash", str(TOPOLOGY), "up"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        # The environment of the topology's processes, for seeding.
+        seed_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        for line in (folder / "commonroom.env").read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                seed_env[key] = value
+        seed_env["COMMONROOM_DATA_DIR"] = str(folder / "seed")
+        seed_env["COMMONROOM_MFA_REQUIRED"] = "none"
+        seed_env["DJANGO_SETTINGS_MODULE"] = "commonroom.settings"
+        yield f"http://127.0.0.1:{ports[0]}", seed_env, folder / "run"
+    finally:
+        subprocess.run(
+            ["bash", str(TOPOLOGY), "down"], env=env, check=False, stdout=subprocess.DEVNULL
+        )
+
+
+@contextlib.contextmanager
+def embedded(base: Path, config: Config) -> Iterator[tuple[str, dict[str, str], int]]:
+    data_dir = base / "embedded"
+    data_dir.mkdir()
+    env = server_environment(config, data_dir, "")
+    commonroom(env, "migrate", "--noinput", "-v", "0")
+    port = free_port()
+    with (data_dir / "serve.log").open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "commonroom", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the embedded server did not start: {data_dir / 'serve.log'}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield url, env, process.pid
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def drop_redis_keys(redis_url: str, prefix: str) -> None:
+    """The keys the topology left in the machine's Redis (rate limits, sign-in back-off, the
+    channel layer's), all under its own prefix."""
+    import redis
+
+    with contextlib.suppress(Exception):
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
+        for key in client.scan_iter(match=f"{prefix}*", count=500):
+            client.delete(key)
+
+
+def drop_database(pg_url: str, name: str) -> None:
+    import psycopg
+
+    with contextlib.suppress(Exception), psycopg.connect(pg_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms"
+
+
+def render(results: list[dict[str, Any]], notes: list[str]) -> str:
+    info = machine()
+    weights = ", ".join(f"{name} {w}" for name, w in WEIGHTS.items())
+    lines = [
+        "## The topology under load: a meeting day through nginx",
+        "",
+        f"{info.date}, {info.cpus} CPUs ({info.cpu_model}); load average at the end "
+        f"{load_average()}. {USERS:,} simulated people (Locust, headless, on the same "
+        f"machine), each signed in once through the sign-in form and holding the workspace's "
+        f"live socket, for {SECONDS:g} s after all had started; 1 to 5 s between actions, "
+        f"weighted {weights}; {DOCUMENTS} documents. The topology is "
+        "`scripts/topology.sh` (nginx, two app processes, two workers, moto's S3, the machine's "
+        "PostgreSQL and Redis); the reference is one `commonroom serve` on SQLite, the default, "
+        "under the same load in the same run. Reproduce: `make bench` (or "
+        "`python -m bench.topology_load`; `BENCH_LOAD_USERS`, `BENCH_LOAD_SECONDS`).",
+        "",
+    ]
+    for r in results:
+        t = r["total"]
+        s = r["sockets"]
+        lines += [
+            f"### {r['label']}",
+            "",
+            f"{t['requests']:,} requests in {r['seconds']:,.0f} s, **{t['per_second']:,.1f}/s**, "
+            f"**{t['failures']:,} error{'' if t['failures'] == 1 else 's'}**. "
+            f"Live sockets: {s['opened']:,} opened, "
+            f"{s['failed']:,} refused, {s['closed early']:,} closed early, {s['events']:,} "
+            f"events received. Sign-ins turned away by the limit on one address (429, counted "
+            f"in the sign-in figures; those people used a session made at seeding): "
+            f"{s['sign-ins limited']:,}.",
+            "",
+            "| Request | Requests | Requests/s | p50 | p95 | p99 | Errors |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in r["rows"]:
+            lines.append(
+                f"| {row['name']} | {row['requests']:,} | {row['per_second']:,.1f} "
+                f"| {fmt(row['p50'])} | {fmt(row['p95'])} | {fmt(row['p99'])} "
+                f"| {row['failures']:,} |"
+            )
+        lines += [
+            "",
+            "| Once per person, over the whole run | Count | p50 | p95 | p99 | Errors |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for row in r["once"]:
+            lines.append(
+                f"| {row['name']} | {row['requests']:,} | {fmt(row['p50'])} "
+                f"| {fmt(row['p95'])} | {fmt(row['p99'])} | {row['failures']:,} |"
+            )
+        lines += ["", "| Process | Peak resident memory |", "|---|---:|"]
+        for name, kib in r["peaks"]:
+            lines.append(f"| {name} | {kib / 1024:,.0f} MiB |")
+        lines.append("")
+        for e in r["errors"]:
+            lines.append(f"- {e['count']:,}{TIMES} {e['name']}: {e['error']}")
+        if r["errors"]:
+            lines.append("")
+    lines += [*notes, ""] if notes else []
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--seed":
+        seed(Path(sys.argv[2]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--load":
+        load(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        return
+    config = Config.from_env()
+    config.base_dir.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="topology-load-", dir=config.base_dir))
+    results: list[dict[str, Any]] = []
+    notes: list[str] = []
+    pg_url = config.postgres_url or DEFAULT_PG
+    database = f"loadbench_{secrets.token_hex(4)}"
+    try:
+        if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+            notes.append("nginx is not installed: the topology was not measured (`make nginx`).")
+        elif not postgres_answers(pg_url):
+            notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: topology skipped.")
+        else:
+            step(f"topology up (database {database})")
+            try:
+                with topology(base, database) as (url, env, run_dir):
+                    step(f"seeding {USERS} people")
+                    child(env, "--seed", str(base / "topology-world.json"))
+                    step(f"load through nginx: {USERS} people, {SECONDS:g} s")
+                    figures = run_load(
+                        env, url, base / "topology-world.json", base / "topology.json"
+                    )
+                    figures["peaks"] = peaks(run_dir)
+                    figures["label"] = "Topology: nginx, 2 app processes, 2 workers, PostgreSQL"
+                    results.append(figures)
+            finally:
+                drop_database(pg_url, database)
+                redis_url = f"redis://{os.environ.get('TOPOLOGY_REDIS', '127.0.0.1:6379')}/0"
+                drop_redis_keys(os.environ.get("BENCH_REDIS_URL", redis_url), database)
+        step("embedded reference: one `commonroom serve` on SQLite")
+        with embedded(base, config) as (url, env, pid):
+            child(env, "--seed", str(base / "embedded-world.json"))
+            step(f"load: {USERS} people, {SECONDS:g} s")
+            figures = run_load(env, url, base / "embedded-world.json", base / "embedded.json")
+            peak = [("commonroom serve", status_kib(pid, "VmHWM"))]
+            peak += [(f"child `{command_of(k)}`", status_kib(k, "VmHWM")) for k in children_of(pid)]
+            figures["peaks"] = peak
+            figures["label"] = "Reference: one `commonroom serve`, SQLite (the default)"
+            results.append(figures)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    text = render(results, notes)
+    print()
+    print(text)
+    out = config.output
+    if out is not None:
+        write_section(out, "topology_load", text)
+        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+
+
+if __name__ == "__main__":
+    main()
