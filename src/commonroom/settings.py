@@ -309,6 +309,10 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # guesser somewhere else cannot lock the account's owner out.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "5/m/ip,5/5m/key"),
+    # Sign-ins that succeed, per client address: allauth's own default is 30 a minute, which a
+    # trust's staff arriving at 9 am behind one NAT address would meet; failures have their
+    # own limits above (and accounts/throttle.py), so this only stops a flood.
+    "login": env("COMMONROOM_SIGNIN_ADDRESS_RATE", "600/m/ip"),
 }
 
 
