@@ -1,0 +1,202 @@
+"""The production topology (``scripts/topology.sh``) under faults, each with "nothing lost"
+checked by counting in its database: an app process killed while uploads and comments pass
+through nginx, Redis stopped for a while under open websockets, a worker killed in the middle
+of a preview.
+
+The topology here is brought up once for this module with ``running_topology`` (from
+test_topology.py), in a folder, on ports and with a database of its own, and with its own Redis
+on a free port (never the machine's, which may not be stopped). Like test_topology.py it runs in
+the PostgreSQL run of ``make test`` only (the ``own_database`` mark); nginx, moto or
+redis-server missing: skipped loudly, a failure with CI=true."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from commonroom.core.tests.test_topology import (
+    Topology,
+    _missing,
+    _workspace,
+    require_topology_tools,
+    running_topology,
+)
+from commonroom.live.tests.servers import free_port
+
+pytestmark = pytest.mark.own_database
+
+UPLOADS = 20
+COMMENTS = 200
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    require_topology_tools()
+    if shutil.which("redis-server") is None:
+        _missing("redis-server is not installed (the faults need a Redis they may stop)")
+    # Nothing answers on TOPOLOGY_REDIS, so the script starts its own on TOPOLOGY_REDIS_PORT.
+    nowhere, own = free_port(), free_port()
+    with running_topology(
+        tmp_path_factory.mktemp("faults"),
+        TOPOLOGY_REDIS=f"127.0.0.1:{nowhere}",
+        TOPOLOGY_REDIS_PORT=str(own),
+        # The 20 uploads are one person's, all at once; the killed process's upload slots
+        # would otherwise stay taken until their lease ends (core/upload_slots.py).
+        COMMONROOM_MAX_CONCURRENT_UPLOADS=str(UPLOADS * 2),
+    ) as topology:
+        assert topology.environment["REDIS_URL"] == f"redis://127.0.0.1:{own}/0"
+        yield topology
+
+
+def _rows(topology: Topology, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query run on the topology's own database (what its processes wrote)."""
+    import psycopg
+
+    with psycopg.connect(topology.environment["DATABASE_URL"]) as db:
+        return list(db.execute(query, params).fetchall())
+
+
+def _token(topology: Topology, email: str, scope: str) -> str:
+    return topology.command("token", "create", email, f"faults-{scope}", "--scope", scope).strip()
+
+
+def _first_document(topology: Topology, token: str, workspace: str) -> str:
+    listed = httpx.get(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert listed.status_code == 200, listed.text
+    return str(listed.json()["items"][0]["id"])
+
+
+def _wait_until_serving(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not serve within {seconds} s"
+        time.sleep(0.1)
+
+
+def test_an_app_process_killed_under_uploads_and_comments_loses_and_doubles_nothing(
+    topology: Topology,
+) -> None:
+    """kill -9 of app process one while 20 uploads and 200 comments pass through nginx. nginx
+    sends the next requests to the other process; a POST that process one had begun may fail
+    (502: nginx does not resend a request that is not idempotent), and may still have been
+    written. Counted afterwards: every write answered 2xx is there once, nothing is there twice,
+    and nothing is there that was not sent."""
+    token = _token(topology, "priya@example.org", "write")
+    workspace = _workspace(topology, token)
+    document = _first_document(topology, token, workspace)
+    auth = {"Authorization": f"Bearer {token}"}
+    run = uuid.uuid4().hex[:8]
+    contents = {
+        f"fault-{run}-{i:02}.bin": os.urandom(2 * 1024 * 1024) + bytes([i]) for i in range(UPLOADS)
+    }
+    bodies = [f"Fault {run} comment {i:03}" for i in range(COMMENTS)]
+    answered = threading.Semaphore(0)
+
+    def upload(filename: str) -> tuple[str, int | None, dict[str, Any]]:
+        try:
+            with httpx.Client(timeout=60) as http:
+                done = http.post(
+                    f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+                    headers=auth,
+                    files={"file": (filename, contents[filename], "application/octet-stream")},
+                )
+            return filename, done.status_code, done.json() if done.status_code < 300 else {}
+        except httpx.TransportError:
+            return filename, None, {}
+        finally:
+            answered.release()
+
+    def comment(body: str) -> tuple[str, int | None, dict[str, Any]]:
+        try:
+            with httpx.Client(timeout=60) as http:
+                done = http.post(
+                    f"{topology.url}/api/v1/workspaces/{workspace}/documents/{document}/comments",
+                    headers=auth,
+                    json={"body": body},
+                )
+            return body, done.status_code, done.json() if done.status_code < 300 else {}
+        except httpx.TransportError:
+            return body, None, {}
+        finally:
+            answered.release()
+
+    victim = topology.pid("web1")
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        # Interleaved, one upload to ten comments, so that uploads are in flight at the kill.
+        uploads, comments = [], []
+        names = iter(contents)
+        for i, body in enumerate(bodies):
+            if i % (COMMENTS // UPLOADS) == 0:
+                uploads.append(pool.submit(upload, next(names)))
+            comments.append(pool.submit(comment, body))
+        # Killed once some writes have been answered (it serves), so that others are in flight.
+        for _ in range(20):
+            assert answered.acquire(timeout=60), "no answers before the kill"
+        os.killpg(victim, signal.SIGKILL)
+        upload_answers = [future.result() for future in uploads]
+        comment_answers = [future.result() for future in comments]
+
+    statuses = [status for _, status, _ in upload_answers + comment_answers]
+    assert set(statuses) <= {201, 502, None}, statuses
+    ok_uploads = {name: answer for name, status, answer in upload_answers if status == 201}
+    ok_comments = {body: answer for body, status, answer in comment_answers if status == 201}
+    # Most of the writes went through: the other process took over.
+    assert len(ok_uploads) + len(ok_comments) >= (UPLOADS + COMMENTS) // 2, statuses
+
+    versions = _rows(
+        topology,
+        "SELECT filename, blob_id, id FROM documents_version WHERE filename LIKE %s",
+        f"fault-{run}-%",
+    )
+    stored_names = [name for name, _, _ in versions]
+    assert len(stored_names) == len(set(stored_names)), "an upload is there twice"
+    for name, digest, _ in versions:
+        assert digest == hashlib.sha256(contents[name]).hexdigest(), name
+    for name, answer in ok_uploads.items():
+        assert name in stored_names, f"{name} was answered 201 and is not there"
+        assert answer["version"]["sha256"] == hashlib.sha256(contents[name]).hexdigest()
+    stored_comments = [
+        body
+        for (body,) in _rows(
+            topology, "SELECT body FROM comments_comment WHERE body LIKE %s", f"Fault {run} %"
+        )
+    ]
+    assert len(stored_comments) == len(set(stored_comments)), "a comment is there twice"
+    assert set(ok_comments) <= set(stored_comments), "a comment answered 201 is not there"
+    assert set(stored_comments) <= set(bodies)
+    ids = {str(row[0]) for row in _rows(topology, "SELECT id FROM comments_comment")}
+    assert {answer["id"] for answer in ok_comments.values()} <= ids
+    # Written although the answer was lost with the process (a 502): allowed, never twice.
+    unanswered = (len(stored_names) - len(ok_uploads)) + (len(stored_comments) - len(ok_comments))
+    print(
+        f"after kill -9: {len(ok_uploads)}/{UPLOADS} uploads and {len(ok_comments)}/{COMMENTS}"
+        f" comments answered 201; {statuses.count(502)} answered 502,"
+        f" {statuses.count(None)} cut off; {unanswered} written with their answer lost"
+    )
+
+    # `up` starts again what is not running: process one serves, directly and behind nginx.
+    restarted = topology.script("up", TOPOLOGY_DEMO="0")
+    assert restarted.returncode == 0, restarted.stderr
+    assert topology.pid("web1") != victim
+    _wait_until_serving(topology.apps[0], 30)
+    listed = httpx.get(f"{topology.apps[0]}/api/v1/workspaces/{workspace}/documents", headers=auth)
+    assert listed.status_code == 200, listed.text
