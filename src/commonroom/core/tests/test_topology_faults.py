@@ -11,7 +11,9 @@ redis-server missing: skipped loudly, a failure with CI=true."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -24,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 
 from commonroom.core.tests.test_topology import (
     Topology,
@@ -200,3 +203,109 @@ def test_an_app_process_killed_under_uploads_and_comments_loses_and_doubles_noth
     _wait_until_serving(topology.apps[0], 30)
     listed = httpx.get(f"{topology.apps[0]}/api/v1/workspaces/{workspace}/documents", headers=auth)
     assert listed.status_code == 200, listed.text
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_redis_stopped_for_ten_seconds_loses_and_doubles_no_live_event(topology: Topology) -> None:
+    """A socket opened through nginx before the topology's Redis stops; comments posted before,
+    during and after the ten seconds it is away. The socket is closed (1013, try again later) or
+    left quiet; reconnected with ``after=<last id seen>`` as live.js does, it has every
+    comment's event exactly once, in id order."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    writer = _token(topology, "tom@example.org", "write")
+    reader = _token(topology, "sam@example.org", "read")
+    workspace = _workspace(topology, writer)
+    document = _first_document(topology, writer, workspace)
+    run = uuid.uuid4().hex[:8]
+    redis_port = int(topology.environment["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+    socket_url = topology.url.replace("http://", "ws://") + f"/ws/w/{workspace}/"
+    headers = {"Authorization": f"Bearer {reader}"}
+    seen: list[dict[str, Any]] = []  # every event the sockets delivered, in order
+    statuses: list[int] = []
+
+    async def post(http: httpx.AsyncClient, body: str) -> None:
+        try:
+            done = await http.post(
+                f"{topology.url}/api/v1/workspaces/{workspace}/documents/{document}/comments",
+                json={"body": f"Outage {run} {body}"},
+                headers={"Authorization": f"Bearer {writer}"},
+            )
+            statuses.append(done.status_code)
+        except httpx.TransportError:
+            statuses.append(0)
+
+    async def listen(socket: Any, until: float) -> None:
+        """Events into ``seen`` until the socket closes or ``until`` (monotonic) passes."""
+        try:
+            while (left := until - time.monotonic()) > 0:
+                async with asyncio.timeout(left):
+                    message = json.loads(await socket.recv())
+                assert message["type"] != "reset", "the outage was short: nothing to reset"
+                if message["type"] == "event":
+                    seen.append(message)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+    def last_id() -> int:
+        return max((event["id"] for event in seen), default=0)
+
+    async def body() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            async with connect(socket_url, additional_headers=headers) as socket:
+                assert json.loads(await socket.recv())["type"] == "hello"
+                await socket.send(json.dumps({"type": "ping"}))
+                assert json.loads(await socket.recv())["type"] == "pong"
+                for i in range(3):
+                    await post(http, f"before {i}")
+                await listen(socket, time.monotonic() + 2)
+                os.killpg(topology.pid("redis"), signal.SIGTERM)
+                while _answers(redis_port):
+                    await asyncio.sleep(0.1)
+                outage_ends = time.monotonic() + 10
+                for i in range(5):
+                    await post(http, f"during {i}")
+                await listen(socket, outage_ends)
+            # `up` starts Redis again (and leaves the rest as it is).
+            started = await asyncio.to_thread(topology.script, "up", TOPOLOGY_DEMO="0")
+            assert started.returncode == 0, started.stderr
+            for i in range(3):
+                await post(http, f"after {i}")
+            # Reconnected as live.js does: the events after the last one seen, then live ones.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    async with connect(
+                        f"{socket_url}?after={last_id()}", additional_headers=headers
+                    ) as socket:
+                        assert json.loads(await socket.recv())["type"] == "hello"
+                        await post(http, "live")
+                        await listen(socket, time.monotonic() + 3)
+                        break
+                except (ConnectionClosed, InvalidStatus, OSError):
+                    await asyncio.sleep(0.5)
+
+    async_to_sync(body)()
+    comments = {
+        str(comment_id): text
+        for comment_id, text in _rows(
+            topology, "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Outage {run} %"
+        )
+    }
+    # Before and after the outage every comment is written; during it, Redis is not needed.
+    assert statuses.count(201) == len(statuses) == 12, statuses
+    assert len(comments) == 12
+    delivered = [event["data"]["comment"] for event in seen if event["kind"] == "comment.created"]
+    assert sorted(delivered) == sorted(comments), "an event lost or sent twice"
+    ids = [event["id"] for event in seen]
+    assert ids == sorted(set(ids)), "events out of order or twice"
