@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ from commonroom.live.tests.servers import free_port
 pytestmark = pytest.mark.own_database
 
 UPLOADS = 20
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COMMENTS = 200
 
 
@@ -57,6 +59,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         # The 20 uploads are one person's, all at once; the killed process's upload slots
         # would otherwise stay taken until their lease ends (core/upload_slots.py).
         COMMONROOM_MAX_CONCURRENT_UPLOADS=str(UPLOADS * 2),
+        # The workers' housekeeping (a dead worker's task back to the queue) every few seconds,
+        # not every two minutes, so that the other worker takes the killed one's preview soon.
+        COMMONROOM_HOUSEKEEPING_SECONDS="3",
     ) as topology:
         assert topology.environment["REDIS_URL"] == f"redis://127.0.0.1:{own}/0"
         yield topology
@@ -309,3 +314,110 @@ def test_redis_stopped_for_ten_seconds_loses_and_doubles_no_live_event(topology:
     assert sorted(delivered) == sorted(comments), "an event lost or sent twice"
     ids = [event["id"] for event in seen]
     assert ids == sorted(set(ids)), "events out of order or twice"
+
+
+CONVERTER = b"commonroom.previews.convert"
+
+
+def _long_docx(paragraphs: int) -> bytes:
+    """A Word file of many paragraphs, whose preview takes a few seconds to make."""
+    import io
+    import zipfile
+
+    import docx
+
+    made = io.BytesIO()
+    docx.Document().save(made)
+    one = "<w:p><w:r><w:t>{}</w:t></w:r></w:p>"
+    body = "".join(
+        one.format(f"Paragraph {i} of the long minutes, with some words to read. " * 3)
+        for i in range(paragraphs)
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(made) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                text = data.decode()
+                start = text.index("<w:body>") + len("<w:body>")
+                data = (text[:start] + body + text[start:]).encode()
+            copy.writestr(item, data)
+    return out.getvalue()
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _converting_worker(topology: Topology) -> str | None:
+    """The worker (``worker1``/``worker2``) one of whose descendants is converting, if any. The
+    converter leads a session of its own (core/sandbox.py), so it is found by its parents; it
+    dies with its parent (PR_SET_PDEATHSIG)."""
+    workers = {topology.pid(name): name for name in ("worker1", "worker2")}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if CONVERTER not in command:
+            continue
+        pid = int(entry.name)
+        while pid > 1:
+            if pid in workers:
+                return workers[pid]
+            pid = _parent_of(pid)
+    return None
+
+
+def test_a_worker_killed_in_the_middle_of_a_preview_leaves_it_to_the_other(
+    topology: Topology,
+) -> None:
+    """kill -9 of the worker making a preview (its session: the converter too). The other
+    worker, at its next housekeeping, finds the task's worker dead (the process table on this
+    machine) and gives the task back to the queue; the preview ends ready, never left pending.
+    The killed worker then starts again with topology.sh up."""
+    token = _token(topology, "priya@example.org", "write")
+    workspace = _workspace(topology, token)
+    content = _long_docx(15_000)
+    uploaded = httpx.post(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+        headers={"Authorization": f"Bearer {token}"},
+        files={"file": (f"minutes-{uuid.uuid4().hex[:8]}.docx", content, DOCX)},
+        timeout=60,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    digest = uploaded.json()["version"]["sha256"]
+
+    def status() -> str:
+        rows = _rows(topology, "SELECT status FROM previews_preview WHERE blob_id = %s", digest)
+        return str(rows[0][0]) if rows else "none"
+
+    deadline = time.monotonic() + 30
+    while (busy := _converting_worker(topology)) is None:
+        assert status() in {"none", "pending"}, "the preview was made before it could be cut"
+        assert time.monotonic() < deadline, "no worker took the preview within 30 s"
+        time.sleep(0.02)
+    victim = topology.pid(busy)
+    os.killpg(victim, signal.SIGKILL)
+    assert status() == "pending"
+
+    deadline = time.monotonic() + 45
+    while status() == "pending":
+        assert time.monotonic() < deadline, "the preview was left pending for 45 s"
+        time.sleep(0.2)
+    assert status() == "ready"
+    other = "worker2" if busy == "worker1" else "worker1"
+    log = (topology.directory / "log" / f"{other}.log").read_text()
+    # Its housekeeping gave the task back (core/services.py, _give_back), and it made it.
+    assert "make_preview) given back: its worker" in log, "the other worker did not take it"
+
+    restarted = topology.script("up", TOPOLOGY_DEMO="0")
+    assert restarted.returncode == 0, restarted.stderr
+    assert topology.pid(busy) != victim
+    os.kill(topology.pid(busy), 0)  # running again
