@@ -8,8 +8,9 @@ the processes share: a session, the sign-in rate limit, the live events (Redis) 
 The topology brings its own database (a new one on the PostgreSQL server, dropped at the end),
 so in ``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
 conftest.py). nginx or moto missing: the module is skipped with a loud reason, and with
-CI=true that is a failure. The faults (a process killed during an upload, Redis, S3 or
-PostgreSQL stopping) are not tested here."""
+CI=true that is a failure. Faults (an app process or a worker killed, Redis stopped) are
+tested in test_topology_faults.py, which brings up a topology of its own with
+``running_topology``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,6 +51,22 @@ class Topology:
     url: str  # nginx
     apps: list[str]  # each `commonroom serve` process, directly
     environment: dict[str, str]  # what every Commonroom process of it is given
+    launch: dict[str, str] = field(default_factory=dict)  # what scripts/topology.sh is given
+
+    def script(self, action: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+        """``scripts/topology.sh <action>`` for this topology (``up`` starts what is not
+        running)."""
+        return subprocess.run(
+            [str(SCRIPT), action],
+            env={**self.launch, **overrides},
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+
+    def pid(self, name: str) -> int:
+        """The pid of one of its processes (``web1``, ``worker2``, ``redis``...)."""
+        return int((self.directory / "run" / f"{name}.pid").read_text().split()[0])
 
     def command(self, *args: str) -> str:
         """A ``commonroom`` command run against this topology; its output."""
@@ -105,15 +123,20 @@ def _drop_database(url: str) -> None:
         db.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def require_topology_tools() -> None:
+    """nginx and moto's server, or a loud skip (a failure with CI=true)."""
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         _missing("nginx is not installed (make nginx)")
     try:
         import moto.server  # noqa: F401
     except ImportError:
         _missing("moto's server is not installed (the test dependencies: moto[server])")
-    directory = tmp_path_factory.mktemp("topology")
+
+
+@contextmanager
+def running_topology(directory: Path, **settings: str) -> Iterator[Topology]:
+    """A topology brought up in ``directory`` on free ports with a new database, and down (its
+    database dropped) at the end. ``settings``: more TOPOLOGY_* variables for the script."""
     http, app1, app2, s3 = (free_port() for _ in range(4))
     name = f"topo_{uuid.uuid4().hex[:12]}"
     env = {
@@ -127,31 +150,35 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         "TOPOLOGY_PG": _postgres(),
         "TOPOLOGY_PREFIX": f"test-{name}",
         "COMMONROOM_DEMO_PASSWORD": PASSWORD,
+        **settings,
     }
     # The code under test, whichever checkout runs this.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
-
-    def script(action: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SCRIPT), action], env=env, capture_output=True, text=True, timeout=240
-        )
-
-    started = script("up")
+    topology = Topology(
+        directory=directory,
+        url=f"http://127.0.0.1:{http}",
+        apps=[f"http://127.0.0.1:{app1}", f"http://127.0.0.1:{app2}"],
+        environment={},
+        launch=env,
+    )
+    started = topology.script("up")
     try:
         assert started.returncode == 0, f"topology up failed:\n{started.stdout}\n{started.stderr}"
-        environment = _read_environment(directory / "commonroom.env")
-        yield Topology(
-            directory=directory,
-            url=f"http://127.0.0.1:{http}",
-            apps=[f"http://127.0.0.1:{app1}", f"http://127.0.0.1:{app2}"],
-            environment=environment,
-        )
+        topology.environment = _read_environment(directory / "commonroom.env")
+        yield topology
     finally:
-        stopped = script("down")
+        stopped = topology.script("down")
         environment = _read_environment(directory / "commonroom.env")
         _drop_database(environment["DATABASE_URL"])
     assert stopped.returncode == 0, stopped.stderr
     assert not list((directory / "run").glob("*.pid")), "down left processes behind"
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    require_topology_tools()
+    with running_topology(tmp_path_factory.mktemp("topology")) as topology:
+        yield topology
 
 
 def _csrf(html: str) -> str:
@@ -217,8 +244,7 @@ def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
     """The demo's uploads queued their previews in the database; the workers take them."""
     logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
     for i in (1, 2):
-        pid = int((topology.directory / "run" / f"worker{i}.pid").read_text().split()[0])
-        os.kill(pid, 0)  # running
+        os.kill(topology.pid(f"worker{i}"), 0)  # running
     deadline = time.monotonic() + 30
     while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
         assert time.monotonic() < deadline, "no worker finished a task in 30 s"
