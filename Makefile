@@ -82,8 +82,9 @@ test-postgres: install-test browser libreoffice oidc-provider litmus nginx
 
 ## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
 ## run's output printed whole when it ends). COMMONROOM_TEST_SHARE lets the two runs share what
-## the database cannot change (conftest.py): browser tests in the SQLite run, tests that reach
-## no database in the PostgreSQL run; every other test runs in both.
+## the database cannot change (conftest.py): browser tests and the deploy files' tests in the
+## SQLite run, tests that reach no database and the topology's in the PostgreSQL run; every
+## other test runs in both.
 test: lint typecheck
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 

@@ -281,7 +281,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
       (the default installation), except those whose module starts its own server processes
       on the database under test (a server in a thread of the test's process does not count).
     - tests marked ``own_database`` (the production topology: its own PostgreSQL database,
-      whatever the run's) run in the PostgreSQL run only.
+      whatever the run's) run in the PostgreSQL run only;
+    - tests marked ``no_database`` (they start processes, so the text of their module keeps
+      them in both by the rule above, but none of them touches a database: the deploy files,
+      nginx and collectstatic) run in the SQLite run only, which the topology's tests leave
+      the shorter.
 
     Everything else, every service, selector, view, API, live and process test, runs on both.
     Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
@@ -300,8 +304,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
                 or item.get_closest_marker("own_database") is not None
             )
         else:
-            other = item.get_closest_marker("e2e") is not None and not _module_says(
-                _STARTS_PROCESSES, item.path, cache
+            other = item.get_closest_marker("no_database") is not None or (
+                item.get_closest_marker("e2e") is not None
+                and not _module_says(_STARTS_PROCESSES, item.path, cache)
             )
         (left if other else kept).append(item)
     if left:
@@ -310,7 +315,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         what = (
             "tests that reach no database or bring their own"
             if share == "sqlite"
-            else "browser tests"
+            else "browser tests and tests that touch no database"
         )
         runs = "PostgreSQL" if share == "sqlite" else "SQLite"
         _left_to_the_other_run.append(

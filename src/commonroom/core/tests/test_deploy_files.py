@@ -20,6 +20,9 @@ from django.conf import settings
 
 from commonroom.core.management.commands.serve import WORKER_GRACE_EXTRA
 
+# Nothing here touches a database: in `make test`, the SQLite run only (conftest.py).
+pytestmark = pytest.mark.no_database
+
 ROOT = Path(__file__).resolve().parents[4]
 DEPLOY = ROOT / "deploy"
 LOCATIONS = (DEPLOY / "nginx" / "commonroom-locations.conf").read_text()
