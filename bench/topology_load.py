@@ -233,24 +233,19 @@ def load(url: str, world_path: Path, out: Path) -> None:
                     target, header=[f"Authorization: Bearer {self.person['token']}"], timeout=30
                 )
                 sock.recv()  # hello
+                failure: Exception | None = None
             except Exception as exc:
-                sockets["failed"] += 1
-                self.environment.events.request.fire(
-                    request_type="WS",
-                    name="live socket (open)",
-                    response_time=(time.perf_counter() - started) * 1000,
-                    response_length=0,
-                    exception=exc,
-                )
-                return
-            sockets["opened"] += 1
+                failure = exc
+            sockets["failed" if failure else "opened"] += 1
             self.environment.events.request.fire(
                 request_type="WS",
                 name="live socket (open)",
                 response_time=(time.perf_counter() - started) * 1000,
                 response_length=0,
-                exception=None,
+                exception=failure,
             )
+            if failure:
+                return
             sock.settimeout(None)
             try:
                 while not done.is_set():
