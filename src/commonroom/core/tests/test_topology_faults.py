@@ -119,33 +119,25 @@ def test_an_app_process_killed_under_uploads_and_comments_loses_and_doubles_noth
     bodies = [f"Fault {run} comment {i:03}" for i in range(COMMENTS)]
     answered = threading.Semaphore(0)
 
-    def upload(filename: str) -> tuple[str, int | None, dict[str, Any]]:
+    def posted(key: str, path: str, **body: Any) -> tuple[str, int | None, dict[str, Any]]:
+        """``key`` with the status of a POST of ``body`` to ``path`` through nginx (None when
+        the connection broke) and its answer when it was a success."""
         try:
             with httpx.Client(timeout=60) as http:
-                done = http.post(
-                    f"{topology.url}/api/v1/workspaces/{workspace}/documents",
-                    headers=auth,
-                    files={"file": (filename, contents[filename], "application/octet-stream")},
-                )
-            return filename, done.status_code, done.json() if done.status_code < 300 else {}
+                done = http.post(f"{topology.url}{path}", headers=auth, **body)
+            return key, done.status_code, done.json() if done.status_code < 300 else {}
         except httpx.TransportError:
-            return filename, None, {}
+            return key, None, {}
         finally:
             answered.release()
 
+    def upload(filename: str) -> tuple[str, int | None, dict[str, Any]]:
+        file = (filename, contents[filename], "application/octet-stream")
+        return posted(filename, f"/api/v1/workspaces/{workspace}/documents", files={"file": file})
+
     def comment(body: str) -> tuple[str, int | None, dict[str, Any]]:
-        try:
-            with httpx.Client(timeout=60) as http:
-                done = http.post(
-                    f"{topology.url}/api/v1/workspaces/{workspace}/documents/{document}/comments",
-                    headers=auth,
-                    json={"body": body},
-                )
-            return body, done.status_code, done.json() if done.status_code < 300 else {}
-        except httpx.TransportError:
-            return body, None, {}
-        finally:
-            answered.release()
+        path = f"/api/v1/workspaces/{workspace}/documents/{document}/comments"
+        return posted(body, path, json={"body": body})
 
     victim = topology.pid("web1")
     with ThreadPoolExecutor(max_workers=12) as pool:
