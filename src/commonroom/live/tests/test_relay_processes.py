@@ -12,13 +12,14 @@ groups after its catch-up read."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -40,6 +41,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 DELAYS = [round(n % 5 * 0.05, 3) for n in range(10)]
 PHASES = [round(n * 0.37 % 1 * relay.INTERVAL, 3) for n in range(10)]
 IDLE = relay.INTERVAL + 0.1
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -142,6 +145,11 @@ async def _timed(step: Callable[[], Awaitable[object]]) -> float:
     return time.monotonic() - started
 
 
+async def _later(delay: float, step: Callable[[], Awaitable[T]]) -> T:
+    await asyncio.sleep(delay)
+    return await step()
+
+
 async def sweep(pair: Pair, problems: list[str], *, tries: int) -> None:
     """Each try: post a comment and open a socket timed so that the comment commits near the
     end of the socket's handshake, a few milliseconds earlier or later each try, so that over
@@ -157,17 +165,27 @@ async def sweep(pair: Pair, problems: list[str], *, tries: int) -> None:
 
     posting = sorted([await _timed(lambda: pair.post("Timing")) for _ in range(3)])[1]
     opening = sorted([await _timed(open_close) for _ in range(3)])[1]
+    # How long after the comment is sent the socket starts opening; below zero, the socket
+    # starts first. Each step follows the boundary, longer while the outcome stays the same
+    # side of it (a first estimate far off still reaches it within the tries).
     wait = posting - opening
     straddling = 0
+    streak = 0
+    before_last: bool | None = None
     for n in range(tries):
-        posted = asyncio.ensure_future(pair.post(f"Sweep {n}"))
-        await asyncio.sleep(max(0.0, wait))
-        socket, hello = await pair.open()
-        event_id = await database_sync_to_async(_event_id)(await posted)
-        step = 0.001 * (1 + n % 5)
-        wait += step if hello < event_id else -step
+        posted, opened = await asyncio.gather(
+            _later(max(0.0, -wait), functools.partial(pair.post, f"Sweep {n}")),
+            _later(max(0.0, wait), pair.open),
+        )
+        socket, hello = opened
+        event_id = await database_sync_to_async(_event_id)(posted)
+        before = hello < event_id
+        streak = streak + 1 if before == before_last else 0
+        before_last = before
+        step = 0.001 * (1 + n % 5) * (1 + streak)
+        wait += step if before else -step
         async with socket:
-            if hello < event_id:
+            if before:
                 straddling += 1
                 try:
                     got = await _events(socket, 1, timeout=3)
