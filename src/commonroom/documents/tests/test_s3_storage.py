@@ -43,6 +43,7 @@ from commonroom.documents.tests.factories import doc_access_for, upload
 from commonroom.documents.tests.support import multipart
 from commonroom.previews.models import Preview, PreviewStatus
 from commonroom.settings import s3_blob_storage
+from commonroom.webdav.tests.client import Dav
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.tests.factories import make_workspace
 
@@ -370,6 +371,10 @@ def test_with_the_store_away_an_upload_says_so_and_leaves_nothing(
         down_api = api_client(team.viewer, "read").get(content_url(doc, 1))
         assert down_api.status_code == 503
         assert down_api.json()["code"] == "storage_unavailable"
+        # WebDAV's GET (Office and the desktop's drive): the same sentence, before any byte.
+        down_dav = Dav(team.viewer).get(f"/{team.workspace.name}/{doc.name}")
+        assert down_dav.status_code == 503, down_dav.text
+        assert "The file store cannot be reached just now" in down_dav.text
 
         assert (Document.objects.count(), Version.objects.count(), Blob.objects.count()) == counts
         assert DBTaskResult.objects.count() == tasks
