@@ -6,7 +6,7 @@ only the work factors are lowered so that a test creating a handful of people st
 
 from __future__ import annotations
 
-from django.contrib.auth.hashers import Argon2PasswordHasher
+from commonroom.accounts.hashers import Argon2PasswordHasher
 
 
 class FastArgon2PasswordHasher(Argon2PasswordHasher):

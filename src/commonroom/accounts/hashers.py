@@ -1,0 +1,57 @@
+"""The password hasher: Argon2id at OWASP's recommended cost, at most a few at once.
+
+Django's own Argon2 parameters (100 MiB of memory, two passes, eight lanes) cost about half a
+second of CPU and 100 MiB per sign-in on these machines; five hundred people signing in at
+nine o'clock would need minutes of both CPUs and, twenty at once, 2 GiB. The parameters here are
+the first of OWASP's Password Storage Cheat Sheet (Argon2id, 46 MiB, one pass, one lane): the
+same resistance to guessing per unit of an attacker's memory and time, five to ten times less
+CPU per sign-in. Stored hashes carry their own parameters, so those made before still verify,
+and are rewritten with these at the person's next sign-in (Django's ``must_update``).
+
+Each process hashes at most ``COMMONROOM_PASSWORD_HASHES_AT_ONCE`` passwords at a time (default
+2); a burst of sign-ins waits its turn instead of holding 46 MiB each (decision 57)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher as DjangoArgon2PasswordHasher
+
+_slots: threading.BoundedSemaphore | None = None
+_slots_lock = threading.Lock()
+
+
+def hashing_slots() -> threading.BoundedSemaphore:
+    """The process's turns to hash a password, made at first use from the setting."""
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            at_once = max(int(settings.COMMONROOM_PASSWORD_HASHES_AT_ONCE), 1)
+            _slots = threading.BoundedSemaphore(at_once)
+        return _slots
+
+
+@contextmanager
+def hashing_turn() -> Iterator[None]:
+    slots = hashing_slots()
+    with slots:
+        yield
+
+
+class Argon2PasswordHasher(DjangoArgon2PasswordHasher):
+    """Argon2id (``algorithm`` stays "argon2": every stored hash is read by this class)."""
+
+    time_cost = 1
+    memory_cost = 47104  # KiB: 46 MiB
+    parallelism = 1
+
+    def encode(self, password: str, salt: str) -> str:
+        with hashing_turn():
+            return str(super().encode(password, salt))
+
+    def verify(self, password: str, encoded: str) -> bool:
+        with hashing_turn():
+            return bool(super().verify(password, encoded))
