@@ -58,6 +58,12 @@ from bench.server import commonroom, free_port, postgres_answers, server_environ
 USERS = max(1, int(os.environ.get("BENCH_LOAD_USERS", "") or 500))
 SECONDS = max(1.0, float(os.environ.get("BENCH_LOAD_SECONDS", "") or 300))
 DOCUMENTS = 20
+# Which targets run (``BENCH_LOAD_TARGETS``, default both) and whether their folders (logs,
+# the embedded server's database) are kept for reading afterwards (``BENCH_LOAD_KEEP=1``).
+TARGETS = {
+    t.strip() for t in (os.environ.get("BENCH_LOAD_TARGETS", "") or "topology,embedded").split(",")
+}
+KEEP = os.environ.get("BENCH_LOAD_KEEP", "") == "1"
 # What a person does on a meeting day, by weight (the Locust tasks below use the same).
 WEIGHTS = {
     "workspace page": 30,
@@ -608,6 +614,8 @@ def main() -> None:
     try:
         if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
             notes.append("nginx is not installed: the topology was not measured (`make nginx`).")
+        elif "topology" not in TARGETS:
+            notes.append("The topology was not asked for (`BENCH_LOAD_TARGETS`).")
         elif not postgres_answers(pg_url):
             notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: topology skipped.")
         else:
@@ -627,18 +635,30 @@ def main() -> None:
                 drop_database(pg_url, database)
                 redis_url = f"redis://{os.environ.get('TOPOLOGY_REDIS', '127.0.0.1:6379')}/0"
                 drop_redis_keys(os.environ.get("BENCH_REDIS_URL", redis_url), database)
-        step("embedded reference: one `commonroom serve` on SQLite")
-        with embedded(base, config) as (url, env, pid):
-            child(env, "--seed", str(base / "embedded-world.json"))
-            step(f"load: {USERS} people, {SECONDS:g} s")
-            figures = run_load(env, url, base / "embedded-world.json", base / "embedded.json")
-            peak = [("commonroom serve", status_kib(pid, "VmHWM"))]
-            peak += [(f"child `{command_of(k)}`", status_kib(k, "VmHWM")) for k in children_of(pid)]
-            figures["peaks"] = peak
-            figures["label"] = "Reference: one `commonroom serve`, SQLite (the default)"
-            results.append(figures)
+        if "embedded" not in TARGETS:
+            notes.append("The embedded reference was not asked for (`BENCH_LOAD_TARGETS`).")
+        else:
+            step("embedded reference: one `commonroom serve` on SQLite")
+            with embedded(base, config) as (url, env, pid):
+                child(env, "--seed", str(base / "embedded-world.json"))
+                step(f"load: {USERS} people, {SECONDS:g} s")
+                figures = run_load(env, url, base / "embedded-world.json", base / "embedded.json")
+                peak = [("commonroom serve", status_kib(pid, "VmHWM"))]
+                peak += [
+                    (f"child `{command_of(k)}`", status_kib(k, "VmHWM")) for k in children_of(pid)
+                ]
+                figures["peaks"] = peak
+                figures["label"] = "Reference: one `commonroom serve`, SQLite (the default)"
+                results.append(figures)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if KEEP:
+            step(f"kept for reading: {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    finish(results, notes, config)
+
+
+def finish(results: list[dict[str, Any]], notes: list[str], config: Config) -> None:
     text = render(results, notes)
     print()
     print(text)
