@@ -283,7 +283,10 @@ write_nginx() {
     echo "worker_processes 2;"
     echo "pid $DIR/nginx/nginx.pid;"
     echo "error_log $DIR/nginx/logs/error.log warn;"
-    echo "events { worker_connections 1024; }"
+    # Each proxied connection is two (the client's and the app's); 500 people with a page and
+    # a live socket each are 2,000, more than nginx's 1,024 a worker allows (docs/deploy.md).
+    echo "worker_rlimit_nofile 16384;"
+    echo "events { worker_connections 8192; }"
     echo "http {"
     echo "    include /etc/nginx/mime.types;"
     echo "    default_type application/octet-stream;"
