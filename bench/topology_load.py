@@ -11,17 +11,20 @@ Two targets, in the same run:
    shape ``make run`` serves.
 
 Each is seeded the same way (a child process with the target's environment): ``BENCH_LOAD_USERS``
-people (default 500), members (editors) of one workspace of 20 short text documents, each with
-a write API token. Then Locust (as a library, headless, in a child process of its own so that
-gevent's patching stays there) starts one simulated person per member. Each signs in once
-through the real sign-in form (session cookie; allauth allows 30 sign-ins a minute from one
-address and every simulated person comes from loopback, so those it turns away with a 429
-carry a session made at seeding instead, and the run says how many), opens the workspace's
-live socket (with their token; a greenlet reads it for the whole run) and then, with 1 to 5 s
-between actions, does what a meeting day does, by weight: the workspace page 30, a document
-page 25, a preview fragment 15, a search 10, a comment through the JSON API 8, an upload of a
-small file through the JSON API 1. The load runs for ``BENCH_LOAD_SECONDS`` (default 300)
-after every person has started.
+people (default 500) in teams of ``BENCH_LOAD_GROUP`` (default 12: a board, a committee, as a
+trust's workspaces are), each team a workspace of its own with 5 short text documents, its chair
+the manager and the others editors, each person with a write API token. Then Locust (as a
+library, headless, in a child process of its own so that gevent's patching stays there) starts
+one simulated person per member, everyone within about a minute. Each signs in once through the
+real sign-in form (session cookie; those whom the limit on sign-ins from one address turns away
+with a 429 carry a session made at seeding instead, and the run says how many), opens their
+workspace's live socket (with their token; a greenlet reads it for the whole run) and then, with
+``BENCH_LOAD_WAIT`` seconds between actions (default 5-15: reading a page, writing a comment),
+does what a meeting day does, by weight, on a document of their workspace: the workspace page
+30, a document page 25, a preview fragment 15, a search 10, a comment through the JSON API 8, an
+upload of a small file through the JSON API 1. The load runs for ``BENCH_LOAD_SECONDS`` (default
+300) after every person has started. ``BENCH_LOAD_GROUP=500 BENCH_LOAD_WAIT=1-5`` is the harsher
+shape of the first runs (everyone in one workspace, an action every 3 s on average).
 
 Figures per request type: p50, p95, p99, errors, requests per second; and each process's peak
 resident memory (``VmHWM``, read from /proc through the pid files in ``<dir>/run`` before the
@@ -36,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -57,7 +61,13 @@ from bench.server import commonroom, free_port, postgres_answers, server_environ
 
 USERS = max(1, int(os.environ.get("BENCH_LOAD_USERS", "") or 500))
 SECONDS = max(1.0, float(os.environ.get("BENCH_LOAD_SECONDS", "") or 300))
-DOCUMENTS = 20
+# People come in teams or meetings of GROUP (``BENCH_LOAD_GROUP``, default 12: a board, a
+# committee), each in a workspace of its own with DOCUMENTS documents; between two actions a
+# person waits WAIT seconds (``BENCH_LOAD_WAIT``, "low-high", default 5-15: reading a page,
+# writing a comment), drawn evenly.
+GROUP = max(1, int(os.environ.get("BENCH_LOAD_GROUP", "") or 12))
+DOCUMENTS = 5
+WAIT = tuple(float(x) for x in (os.environ.get("BENCH_LOAD_WAIT", "") or "5-15").split("-", 1))
 # Which targets run (``BENCH_LOAD_TARGETS``, default both) and whether their folders (logs,
 # the embedded server's database) are kept for reading afterwards (``BENCH_LOAD_KEEP=1``).
 TARGETS = {
@@ -132,38 +142,44 @@ def seed(out: Path) -> None:
 
     password = secrets.token_urlsafe(12)
     hashed = make_password(password)  # one hash for everyone: seeding 500 people stays quick
-    manager = User.objects.create_user("chair@example.org", password)
-    ws = workspace_create(actor=manager, name="Meeting day")
-    people = [{"email": manager.email, "token": ""}]
-    for i in range(1, USERS):
-        person = User.objects.create(email=f"member{i:04d}@example.org", password=hashed)
-        Membership.objects.create(workspace=ws, user=person, role=Role.EDITOR)
-        people.append({"email": person.email, "token": ""})
-    for entry in people:
-        person = User.objects.get(email=entry["email"])
-        entry["token"] = token_create(actor=person, name="load", scope=TokenScope.WRITE).secret
-    # A session for each person, made as Django's test client signs someone in: used by those
-    # whom the sign-in form turns away (allauth allows 30 sign-ins a minute from one address,
-    # and every simulated person comes from loopback).
-    for entry in people:
-        browser = Client()
-        browser.force_login(User.objects.get(email=entry["email"]))
-        entry["session"] = browser.cookies[settings.SESSION_COOKIE_NAME].value
-    access = workspace_access(user=manager, workspace_id=ws.pk)
-    documents = []
-    for n in range(DOCUMENTS):
-        body = f"Minutes of meeting {n}\n\nItems discussed: budget, rota, minutes.\n".encode()
-        version = document_upload(
-            actor=manager,
-            access=access,
-            uploaded=SimpleUploadedFile(f"minutes-{n:02d}.txt", body, content_type="text/plain"),
-        )
-        documents.append(str(version.document_id))
+    people: list[dict[str, Any]] = []
+    for first in range(0, USERS, GROUP):
+        # A team or a meeting: its chair (the manager) and the others, editors.
+        n = first // GROUP
+        chair = User.objects.create(email=f"chair{n:03d}@example.org", password=hashed)
+        ws = workspace_create(actor=chair, name=f"Meeting {n:03d}")
+        members = [chair]
+        for i in range(first + 1, min(first + GROUP, USERS)):
+            person = User.objects.create(email=f"member{i:04d}@example.org", password=hashed)
+            Membership.objects.create(workspace=ws, user=person, role=Role.EDITOR)
+            members.append(person)
+        access = workspace_access(user=chair, workspace_id=ws.pk)
+        documents = []
+        for d in range(DOCUMENTS):
+            body = f"Minutes of meeting {n}.{d}\n\nItems: budget, rota, minutes.\n".encode()
+            version = document_upload(
+                actor=chair,
+                access=access,
+                uploaded=SimpleUploadedFile(f"minutes-{d:02d}.txt", body, "text/plain"),
+            )
+            documents.append(str(version.document_id))
+        for person in members:
+            # A session made as Django's test client signs someone in: used by those whom the
+            # sign-in form turns away with a 429 (the limit on sign-ins from one address).
+            browser = Client()
+            browser.force_login(person)
+            people.append(
+                {
+                    "email": person.email,
+                    "token": token_create(actor=person, name="load", scope=TokenScope.WRITE).secret,
+                    "session": browser.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "workspace": str(ws.pk),
+                    "documents": documents,
+                }
+            )
     out.write_text(
         json.dumps(
             {
-                "workspace": str(ws.pk),
-                "documents": documents,
                 "password": password,
                 "session_cookie": settings.SESSION_COOKIE_NAME,
                 "people": people,
@@ -183,8 +199,6 @@ def load(url: str, world_path: Path, out: Path) -> None:
     from locust.env import Environment
 
     world = json.loads(world_path.read_text())
-    ws_id = world["workspace"]
-    documents = world["documents"]
     people = list(world["people"])
     sockets = {"opened": 0, "failed": 0, "events": 0, "closed early": 0, "sign-ins limited": 0}
     done = gevent.event.Event()
@@ -200,10 +214,11 @@ def load(url: str, world_path: Path, out: Path) -> None:
 
     class Member(FastHttpUser):  # type: ignore[misc]
         host = url
-        wait_time = between(1, 5)
+        wait_time = between(*WAIT)
 
         def on_start(self) -> None:
             self.person = people.pop()
+            self.ws = self.person["workspace"]
             self.number = 0
             page = self.client.get("/accounts/login/", name="sign in (form)")
             token = page.text.split('name="csrfmiddlewaretoken" value="', 1)[-1].split('"', 1)[0]
@@ -233,7 +248,7 @@ def load(url: str, world_path: Path, out: Path) -> None:
 
         def live(self) -> None:
             started = time.perf_counter()
-            target = url.replace("http://", "ws://") + f"/ws/w/{ws_id}/"
+            target = url.replace("http://", "ws://") + f"/ws/w/{self.ws}/"
             try:
                 sock = websocket.create_connection(
                     target, header=[f"Authorization: Bearer {self.person['token']}"], timeout=30
@@ -273,19 +288,19 @@ def load(url: str, world_path: Path, out: Path) -> None:
                     answer.failure(f"answered {answer.status_code}")
 
         def document(self) -> str:
-            return str(documents[hash(self.person["email"]) % len(documents)])
+            return str(random.choice(self.person["documents"]))
 
         @task(WEIGHTS["workspace page"])
         def workspace_page(self) -> None:
-            self.page(f"/w/{ws_id}/", "workspace page")
+            self.page(f"/w/{self.ws}/", "workspace page")
 
         @task(WEIGHTS["document page"])
         def document_page(self) -> None:
-            self.page(f"/w/{ws_id}/d/{self.document()}/", "document page")
+            self.page(f"/w/{self.ws}/d/{self.document()}/", "document page")
 
         @task(WEIGHTS["preview fragment"])
         def preview(self) -> None:
-            self.page(f"/w/{ws_id}/d/{self.document()}/v/1/preview/", "preview fragment")
+            self.page(f"/w/{self.ws}/d/{self.document()}/v/1/preview/", "preview fragment")
 
         @task(WEIGHTS["search"])
         def search(self) -> None:
@@ -295,7 +310,7 @@ def load(url: str, world_path: Path, out: Path) -> None:
         def comment(self) -> None:
             self.number += 1
             self.client.post(
-                f"/api/v1/workspaces/{ws_id}/documents/{self.document()}/comments",
+                f"/api/v1/workspaces/{self.ws}/documents/{self.document()}/comments",
                 json={"body": f"Point {self.number} from {self.person['email']}"},
                 headers={"Authorization": f"Bearer {self.person['token']}"},
                 name="comment (API)",
@@ -315,7 +330,7 @@ def load(url: str, world_path: Path, out: Path) -> None:
                 + f"\r\n--{boundary}--\r\n".encode()
             )
             self.client.post(
-                f"/api/v1/workspaces/{ws_id}/documents",
+                f"/api/v1/workspaces/{self.ws}/documents",
                 data=body,
                 headers={
                     "Authorization": f"Bearer {self.person['token']}",
@@ -543,13 +558,15 @@ def render(results: list[dict[str, Any]], notes: list[str]) -> str:
         "",
         f"{info.date}, {info.cpus} CPUs ({info.cpu_model}); load average at the end "
         f"{load_average()}. {USERS:,} simulated people (Locust, headless, on the same "
-        f"machine), each signed in once through the sign-in form and holding the workspace's "
-        f"live socket, for {SECONDS:g} s after all had started; 1 to 5 s between actions, "
-        f"weighted {weights}; {DOCUMENTS} documents. The topology is "
+        f"machine), in teams of {GROUP} each with a workspace of {DOCUMENTS} documents, each "
+        f"person signed in once through the sign-in form and holding their workspace's live "
+        f"socket, for {SECONDS:g} s after all had started; {WAIT[0]:g} to {WAIT[1]:g} s "
+        f"between actions, weighted {weights}. The topology is "
         "`scripts/topology.sh` (nginx, two app processes, two workers, moto's S3, the machine's "
         "PostgreSQL and Redis); the reference is one `commonroom serve` on SQLite, the default, "
         "under the same load in the same run. Reproduce: `make bench` (or "
-        "`python -m bench.topology_load`; `BENCH_LOAD_USERS`, `BENCH_LOAD_SECONDS`).",
+        "`python -m bench.topology_load`; `BENCH_LOAD_USERS`, `BENCH_LOAD_SECONDS`, "
+        "`BENCH_LOAD_GROUP`, `BENCH_LOAD_WAIT`).",
         "",
     ]
     for r in results:
