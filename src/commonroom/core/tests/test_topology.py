@@ -358,6 +358,36 @@ def test_a_comment_through_one_app_process_reaches_sockets_on_the_other_and_the_
         assert message["data"]["comment"] == comment["id"]
 
 
+def test_a_socket_through_the_proxy_is_known_by_its_clients_address(topology: Topology) -> None:
+    """nginx tells the app who opened a live socket as it does for a request: the client's
+    address added to X-Forwarded-For, which the app believes from COMMONROOM_TRUSTED_PROXIES
+    only. A token used for a socket shows on its owner's tokens page where it was used from:
+    neither the proxy's address nor one the client wrote itself.
+
+    The client connects from 127.0.0.2, which is not a trusted proxy (127.0.0.1 is), and sends
+    an X-Forwarded-For of its own."""
+    from websockets.asyncio.client import connect
+
+    name = f"socket-{uuid.uuid4().hex[:8]}"
+    token = topology.command("token", "create", "tom@example.org", name, "--scope", "read")
+    headers = {"Authorization": f"Bearer {token.strip()}", "X-Forwarded-For": "203.0.113.9"}
+
+    async def body() -> None:
+        url = topology.url.replace("http://", "ws://") + "/ws/me/"
+        async with connect(url, additional_headers=headers, local_addr=("127.0.0.2", 0)) as socket:
+            assert json.loads(await socket.recv())["type"] == "hello"
+
+    async_to_sync(body)()
+    used = topology.command(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from commonroom.accounts.models import ApiToken; "
+        f"print(ApiToken.objects.get(name={name!r}).last_used_ip)",
+    )
+    assert used.strip() == "127.0.0.2"
+
+
 # --- The browser journey: two people in Chromium, through nginx ---------------------------------
 
 E2E = ROOT / "tests" / "e2e"
