@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import CHROMIUM, DESKTOP, PageProblems, launch_chromium
+from e2e_support import CHROMIUM, DESKTOP, PageProblems, launch_chromium, open_page
 
 HERE = Path(__file__).parent
 
@@ -69,23 +69,16 @@ def new_page(
     """
     contexts: list[Any] = []
 
-    def open_page(
+    def open_for(
         who: str, *, viewport: dict[str, int] = DESKTOP, base_url: str | None = None
     ) -> Any:
-        context = browser.new_context(
-            base_url=base_url or asgi_server.url,
-            viewport=viewport,
-            accept_downloads=True,
-            locale="en-GB",
-            timezone_id="Europe/London",
+        page = open_page(
+            browser, page_problems, who, base_url=base_url or asgi_server.url, viewport=viewport
         )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page_problems.watch(page, who)
+        contexts.append(page.context)
         return page
 
-    yield open_page
+    yield open_for
     for context in contexts:
         context.close()
 

@@ -47,6 +47,31 @@ class PageProblems:
         page.on("pageerror", on_page_error)
 
 
+def open_page(
+    browser: Any,
+    problems: PageProblems,
+    who: str,
+    *,
+    base_url: str,
+    viewport: dict[str, int] = DESKTOP,
+    timeout_ms: int = 10_000,
+) -> Any:
+    """A page in a fresh browser context, with its own cookies: one person each, in British
+    English and London's time, downloads kept. Its console and script errors go to
+    ``problems``. Close it with ``page.context.close()``."""
+    context = browser.new_context(
+        base_url=base_url,
+        viewport=viewport,
+        accept_downloads=True,
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    problems.watch(page, who)
+    return page
+
+
 def sign_in(page: Any, email: str, password: str) -> None:
     """Through the real sign-in form, as a person would."""
     page.goto("/accounts/login/")
@@ -54,6 +79,20 @@ def sign_in(page: Any, email: str, password: str) -> None:
     page.get_by_label(re.compile("password", re.I)).fill(password)
     page.get_by_role("button", name=re.compile(r"^sign in$", re.I)).click()
     page.wait_for_url(re.compile(r"^[^?]*/$"))
+
+
+def shoot(page: Any, name: str) -> None:
+    """With ``COMMONROOM_SHOTS=<folder>``, the page as it is, full length, at 360 and at 1280 px
+    wide (then back to its own width): ``<name>-360.png`` and ``<name>-1280.png``, for a person
+    to look at. Nothing without it."""
+    folder = os.environ.get("COMMONROOM_SHOTS", "")
+    if not folder:
+        return
+    own = page.viewport_size
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        page.screenshot(path=f"{folder}/{name}-{size['width']}.png", full_page=True)
+    page.set_viewport_size(own)
 
 
 def page_width(page: Any) -> int:

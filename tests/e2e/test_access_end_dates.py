@@ -8,31 +8,17 @@ in the state shown.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
-from e2e_support import DESKTOP, PHONE, page_width, sign_in
+from e2e_support import PHONE, page_width, shoot, sign_in
 from playwright.sync_api import expect
 from test_accessibility import violations
 
 from commonroom.accounts.tests.factories import PASSWORD, GuestFactory, UserFactory
 from commonroom.workspaces.models import Membership
 from commonroom.workspaces.tests.factories import add_member, make_workspace
-
-SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
-
-
-def _shot(page: Any, name: str) -> None:
-    """The page as it is, at 360 and at 1280 px wide (then back to its own width)."""
-    if not SHOTS:
-        return
-    own = page.viewport_size
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        page.screenshot(path=f"{SHOTS}/{name}-{size['width']}.png", full_page=True)
-    page.set_viewport_size(own)
 
 
 def _world() -> tuple[Any, Any, Any, Any]:
@@ -62,7 +48,7 @@ def test_a_manager_extends_a_guests_access_and_removes_guests_on_a_phone(
     expect(row).to_contain_text("Access ends in 5 days")
     assert page_width(page) <= PHONE["width"]
     assert violations(page) == []
-    _shot(page, "people-access-ends")
+    shoot(page, "people-access-ends")
 
     later = timezone.localdate() + timedelta(days=40)
     row.get_by_label("Extend access until for Aisha Khan").fill(later.isoformat())
@@ -79,12 +65,12 @@ def test_a_manager_extends_a_guests_access_and_removes_guests_on_a_phone(
     page.get_by_label("Choose Aisha Khan in Weekly budget meeting").check()
     page.get_by_label("Choose Ben Ward in Weekly budget meeting").check()
     assert page_width(page) <= PHONE["width"]
-    _shot(page, "guests")
+    shoot(page, "guests")
     page.get_by_role("button", name="Remove the people chosen…").click()
     expect(page.locator("#confirm-removal")).to_contain_text("Remove 2 people?")
     assert page_width(page) <= PHONE["width"]
     assert violations(page) == []
-    _shot(page, "guests-confirm")
+    shoot(page, "guests-confirm")
     assert Membership.objects.filter(workspace=ws, user__in=[aisha, ben]).count() == 2
     page.get_by_role("button", name="Yes, remove them").click()
 

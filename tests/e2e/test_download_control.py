@@ -6,10 +6,9 @@ document's own name."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from e2e_support import DESKTOP, PHONE, page_width, sign_in
+from e2e_support import PHONE, page_width, shoot, sign_in
 from playwright.sync_api import expect
 from test_accessibility import violations
 
@@ -17,18 +16,6 @@ from commonroom.accounts.tests.factories import PASSWORD, GuestFactory, UserFact
 from commonroom.suggestions.tests.factories import make_preview
 from commonroom.workspaces.models import Workspace
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
-
-SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
-
-
-def _shot(page: Any, name: str) -> None:
-    if not SHOTS:
-        return
-    own = page.viewport_size
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        page.screenshot(path=f"{SHOTS}/{name}-{size['width']}.png", full_page=True)
-    page.set_viewport_size(own)
 
 
 def test_a_manager_turns_downloads_off_and_a_guest_reads_without_them(
@@ -53,7 +40,7 @@ def test_a_manager_turns_downloads_off_and_a_guest_reads_without_them(
     desk.get_by_label("Viewers").select_option("nobody")
     assert page_width(desk) <= PHONE["width"]
     assert violations(desk) == []
-    _shot(desk, "download-settings")
+    shoot(desk, "download-settings")
     desk.get_by_role("button", name="Save").click()
     expect(desk.get_by_text("Workspace details saved.")).to_be_visible()
     assert Workspace.objects.get(pk=ws.pk).viewers_download == "nobody"
@@ -67,11 +54,11 @@ def test_a_manager_turns_downloads_off_and_a_guest_reads_without_them(
     expect(phone.get_by_test_id("download-off")).to_be_visible()
     assert page_width(phone) <= PHONE["width"]
     assert violations(phone) == []
-    _shot(phone, "download-off-guest")
+    shoot(phone, "download-off-guest")
     refused = phone.goto(f"/w/{ws.pk}/d/{doc.pk}/v/1/download/")
     assert refused is not None and refused.status == 403
     expect(phone.get_by_text("external guests who are commenters cannot download")).to_be_visible()
-    _shot(phone, "download-refused")
+    shoot(phone, "download-refused")
 
     # Tom downloads them, named after the document.
     editor = new_page("Tom")

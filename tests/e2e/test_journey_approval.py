@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from docx import Document as DocxDocument
-from e2e_support import DESKTOP, PHONE, page_width, sign_in
+from e2e_support import DESKTOP, PHONE, page_width, shoot, sign_in
 from playwright.sync_api import expect
 from test_accessibility import violations
 
@@ -44,18 +43,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SOON = 5000  # ms: "within a few seconds", with room for a busy test machine
-SHOTS = os.environ.get("COMMONROOM_SHOTS", "")
-
-
-def _shot(page: Any, name: str) -> None:
-    """The page as it is, at 360 and at 1280 px wide (then back to its own width)."""
-    if not SHOTS:
-        return
-    own = page.viewport_size
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        page.screenshot(path=f"{SHOTS}/{name}-{size['width']}.png", full_page=True)
-    page.set_viewport_size(own)
 
 
 def _third_draft() -> bytes:
@@ -138,8 +125,8 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(phone.get_by_text("Nobody has been asked")).to_be_hidden()
     assert page_width(phone) <= PHONE["width"]
     assert violations(phone) == []
-    _shot(phone, "request-approver")
-    _shot(desk, "request-requester")
+    shoot(phone, "request-approver")
+    shoot(desk, "request-requester")
 
     # And her home page lists it under "Awaiting my approval", which leads back to it
     phone.goto("/")
@@ -147,7 +134,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(awaiting.get_by_role("heading")).to_have_text("Awaiting my approval")
     expect(awaiting).to_contain_text("asked by Priya Shah")
     assert page_width(phone) <= PHONE["width"]
-    _shot(phone, "home-awaiting")
+    shoot(phone, "home-awaiting")
     awaiting.get_by_role("link", name=f"{MINUTES_NAME}: version 2").click()
     expect(phone.locator("html")).to_have_attribute("data-live", "open")
 
@@ -169,7 +156,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(mine).to_contain_text("The rule can no longer be met: Aisha Okafor declined.")
     expect(mine.locator(".cr-approver", has_text="Tom Evans")).to_contain_text("No decision")
     assert violations(desk) == []
-    _shot(desk, "request-declined")
+    shoot(desk, "request-declined")
 
     # When Tom signs in (password, then his app's code) and uploads version 3 from the page
     tom_desk = new_page("Tom", viewport=DESKTOP)
@@ -190,7 +177,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     # version 3, in one step
     banner = desk.locator("#cr-live-banner")
     expect(banner).to_contain_text("Tom Evans uploaded version 3", timeout=SOON)
-    _shot(desk, "after-new-version")
+    shoot(desk, "after-new-version")
     banner.get_by_role("button", name="Reload the page").click()
     mine = desk.locator(f"#approval-{first.pk}")
     again = mine.get_by_role("button", name="Ask the same people to approve version 3")
@@ -200,7 +187,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     second = ApprovalRequest.objects.exclude(pk=first.pk).get()
     assert (second.version.number, second.rule) == (3, "all")
     assert set(second.approvers.values_list("user_id", flat=True)) == {tom.pk, aisha.pk}
-    _shot(desk, "request-again")
+    shoot(desk, "request-again")
 
     # When Tom approves: the approve page says what he approves, and sends him to confirm
     # it is him with his app's code first
@@ -213,11 +200,11 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(tom_desk.locator(".nhsuk-summary-list")).to_contain_text(
         hashlib.sha256(third).hexdigest()
     )
-    _shot(tom_desk, "approve-second-factor")
+    shoot(tom_desk, "approve-second-factor")
     tom_desk.get_by_role("button", name="Confirm it's me and approve").click()
     tom_desk.wait_for_url(re.compile(r"/accounts/2fa/reauthenticate/"))
     tom_desk.get_by_label(re.compile("code", re.I)).fill(_fresh_code(secret, used))
-    _shot(tom_desk, "confirm-its-you")
+    shoot(tom_desk, "confirm-its-you")
     tom_desk.get_by_role("button", name=re.compile("confirm", re.I)).click()
     expect(tom_desk.get_by_role("heading", level=1)).to_have_text(
         f"Approve version 3 of {MINUTES_NAME}"
@@ -236,7 +223,7 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     )
     assert page_width(phone) <= PHONE["width"]
     assert violations(phone) == []
-    _shot(phone, "approve-no-factor")
+    shoot(phone, "approve-no-factor")
     phone.get_by_role("button", name="Approve version 3").click()
     expect(phone.get_by_text("You approved version 3")).to_be_visible()
 
@@ -251,8 +238,8 @@ def test_minutes_are_asked_declined_amended_approved_and_sealed(
     expect(phone.locator("#cr-record")).to_contain_text("Final record")
     assert page_width(phone) <= PHONE["width"]
     assert violations(phone) == []
-    _shot(phone, "sealed-approver")
-    _shot(desk, "sealed-requester")
+    shoot(phone, "sealed-approver")
+    shoot(desk, "sealed-requester")
     second.refresh_from_db()
     assert second.state == RequestState.APPROVED
     rows = {a.user_id: a for a in second.approvers.all()}

@@ -71,13 +71,17 @@ def test_nginx_upgrades_every_live_route_and_passes_who_asked() -> None:
     assert socket is not None
     assert "proxy_set_header Upgrade $http_upgrade;" in socket.group(1)
     assert 'proxy_set_header Connection "upgrade";' in socket.group(1)
+    settings_only = re.sub(r"(?m)^\s*#.*$", "", LOCATIONS)
+    outside = re.sub(r"(?ms)^location\b[^{]*\{.*?^\}", "", settings_only)
     for header in (
         "X-Forwarded-For $proxy_add_x_forwarded_for",
         "X-Forwarded-Proto $scheme",
         "X-Request-ID $request_id",
         "Host $http_host",
     ):
-        assert f"proxy_set_header {header};" in LOCATIONS
+        assert f"proxy_set_header {header};" in outside
+        # A location that sets a header of its own gets none of those set outside it.
+        assert f"proxy_set_header {header};" in socket.group(1), header
     assert re.search(r"location = /metrics \{\s*deny all;\s*\}", LOCATIONS)
     assert re.search(r"location = /readyz \{\s*deny all;\s*\}", LOCATIONS)
 

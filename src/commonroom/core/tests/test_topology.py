@@ -3,7 +3,8 @@ module and down at its end: nginx in front of two ``commonroom serve --no-worker
 two workers, PostgreSQL, Redis and moto's S3 server, each part a real process. Everything is
 asked through nginx with real HTTP and websockets, or of one app process directly to show what
 the processes share: a session, the sign-in rate limit, the live events (Redis) and the files
-(the S3 bucket); the workers take the tasks the app queued.
+(the S3 bucket); the workers take the tasks the app queued. One test is a journey of two people
+in Chromium (Playwright, as tests/e2e), through nginx from signing in to downloading.
 
 The topology brings its own database (a new one on the PostgreSQL server, dropped at the end),
 so in ``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
@@ -355,6 +356,198 @@ def test_a_comment_through_one_app_process_reaches_sockets_on_the_other_and_the_
     for message in received:
         assert message["kind"] == "comment.created"
         assert message["data"]["comment"] == comment["id"]
+
+
+def test_a_socket_through_the_proxy_is_known_by_its_clients_address(topology: Topology) -> None:
+    """nginx tells the app who opened a live socket as it does for a request: the client's
+    address added to X-Forwarded-For, which the app believes from COMMONROOM_TRUSTED_PROXIES
+    only. A token used for a socket shows on its owner's tokens page where it was used from:
+    neither the proxy's address nor one the client wrote itself.
+
+    The client connects from 127.0.0.2, which is not a trusted proxy (127.0.0.1 is), and sends
+    an X-Forwarded-For of its own."""
+    from websockets.asyncio.client import connect
+
+    name = f"socket-{uuid.uuid4().hex[:8]}"
+    token = topology.command("token", "create", "tom@example.org", name, "--scope", "read")
+    headers = {"Authorization": f"Bearer {token.strip()}", "X-Forwarded-For": "203.0.113.9"}
+
+    async def body() -> None:
+        url = topology.url.replace("http://", "ws://") + "/ws/me/"
+        async with connect(url, additional_headers=headers, local_addr=("127.0.0.2", 0)) as socket:
+            assert json.loads(await socket.recv())["type"] == "hello"
+
+    async_to_sync(body)()
+    used = topology.command(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from commonroom.accounts.models import ApiToken; "
+        f"print(ApiToken.objects.get(name={name!r}).last_used_ip)",
+    )
+    assert used.strip() == "127.0.0.2"
+
+
+# --- The browser journey: two people in Chromium, through nginx ---------------------------------
+
+E2E = ROOT / "tests" / "e2e"
+TRIES = 10  # reopenings of the second page until its socket is on the other app process
+# Markdown, so the worker makes a preview and the download is the stored bytes themselves (an
+# Office file is sent as its stamped copy, from the app: documents/downloads.py). Windows line
+# endings, a pound sign, an accent, an emoji and no newline at the end: what a careless
+# pipeline would change.
+JOURNEY_NAME = "ward-staffing-review.md"
+JOURNEY_WORDS = "Bank and agency shifts on Ward 7 fell by a third"
+JOURNEY_FILE = (
+    "# Ward staffing review\r\n\r\n"
+    f"{JOURNEY_WORDS} in November, to £41,200 — Zoë's rota held. 🙂\r\n\r\n"
+    "| Week | Bank | Agency |\r\n|---|---|---|\r\n"
+    + "".join(f"| {week} | {30 - week} | {12 - week} |\r\n" for week in range(1, 5))
+    + "\r\nNext review: January."
+).encode()
+
+
+def _e2e_support() -> Any:
+    """tests/e2e's helpers (signing in, watching a page for errors...), with Playwright's sync
+    API: or a loud skip without Playwright or Chromium (a failure with CI=true)."""
+    sys.path.insert(0, str(E2E))
+    try:
+        import e2e_support
+        from playwright import sync_api  # noqa: F401
+    except ImportError as exc:
+        _missing(f"Playwright cannot be imported ({exc})")
+    finally:
+        sys.path.remove(str(E2E))
+    if not Path(e2e_support.CHROMIUM).exists():
+        _missing(f"Chromium is not at {e2e_support.CHROMIUM} (make browser)")
+    return e2e_support
+
+
+def _live_sockets(topology: Topology) -> list[int]:
+    """Each app process's open live sockets, as its /metrics counts them: read on the process's
+    own port (nginx denies /metrics; the app answers a peer on loopback)."""
+    counts = []
+    for app in topology.apps:
+        answer = httpx.get(f"{app}/metrics")
+        assert answer.status_code == 200, f"{app}/metrics: {answer.status_code}"
+        found = re.search(r"^commonroom_live_sockets ([0-9.e+]+)$", answer.text, re.MULTILINE)
+        assert found, f"no commonroom_live_sockets in {app}/metrics"
+        counts.append(int(float(found.group(1))))
+    return counts
+
+
+def _sockets_settled(topology: Topology, total: int) -> list[int]:
+    """The counts of :func:`_live_sockets` once they add up to ``total``: a page's socket is
+    counted from the process's accept, and a page left keeps its socket until the process has
+    seen it close. Within 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        counts = _live_sockets(topology)
+        if sum(counts) == total:
+            return counts
+        assert time.monotonic() < deadline, f"{counts} live sockets on the apps, not {total}"
+        time.sleep(0.1)
+
+
+@pytest.mark.e2e
+def test_a_browser_journey_through_the_proxy_across_both_app_processes(
+    topology: Topology,
+) -> None:
+    """Priya at her desk (1280 px) signs in through the form, uploads through the page and sees
+    the preview a worker made; Tom on a phone (360 px) has the document open, his live socket on
+    the other app process than hers; her comment shows on his screen without a reload, and what
+    he downloads comes from the bucket, byte for byte what she uploaded. No page logs an
+    error. The browser is given nginx's address only (and the bucket's, in a redirect)."""
+    support = _e2e_support()
+    from playwright.sync_api import expect, sync_playwright
+
+    problems = support.PageProblems()
+    digest = hashlib.sha256(JOURNEY_FILE).hexdigest()
+    with sync_playwright() as playwright:
+        browser = support.launch_chromium(playwright)
+        try:
+            desk, phone = (
+                support.open_page(
+                    browser, problems, who, base_url=topology.url, viewport=size, timeout_ms=15_000
+                )
+                for who, size in (("Priya", support.DESKTOP), ("Tom", support.PHONE))
+            )
+
+            # Priya signs in and uploads the review with the workspace's upload form.
+            support.sign_in(desk, "priya@example.org", PASSWORD)
+            desk.get_by_role("link", name="Weekly budget meeting").first.click()
+            with desk.expect_file_chooser() as chooser:
+                desk.get_by_role("button", name=re.compile(r"^Choose files to upload\b")).click()
+            chooser.value.set_files(
+                {"name": JOURNEY_NAME, "mimeType": "text/markdown", "buffer": JOURNEY_FILE}
+            )
+            desk.get_by_role("button", name="Upload", exact=True).click()
+            expect(desk.get_by_text(f"Uploaded {JOURNEY_NAME} (version 1).")).to_be_visible()
+            desk.get_by_role("link", name=JOURNEY_NAME).click()
+            expect(desk.get_by_role("heading", level=1)).to_have_text(JOURNEY_NAME)
+            # The app processes run no tasks (--no-worker): a worker made the preview, and the
+            # page showed it when told (or, failing that, on asking again).
+            expect(desk.locator(".cr-preview__body")).to_contain_text(JOURNEY_WORDS, timeout=60_000)
+            expect(desk.locator(".cr-preview__body table")).to_have_count(1)
+            expect(desk.locator("html")).to_have_attribute("data-live", "open")
+            path = urlsplit(desk.url).path
+            placed = _sockets_settled(topology, 1)
+            desk_app = placed.index(1)
+
+            # Tom opens the same page on his phone until nginx has put its socket on the other
+            # app process (it takes turns, but the page's own requests take turns too).
+            support.sign_in(phone, "tom@example.org", PASSWORD)
+            for _ in range(TRIES):
+                phone.goto(path)
+                expect(phone.locator("html")).to_have_attribute("data-live", "open")
+                placed = _sockets_settled(topology, 2)
+                if placed[desk_app] == 1:
+                    break
+                # One more request through nginx, so the next socket's turn falls otherwise.
+                phone.evaluate("fetch('/healthz').then((r) => r.text())")
+                phone.goto("about:blank")
+                _sockets_settled(topology, 1)
+            else:
+                pytest.fail(f"Tom's socket shared Priya's app process on all {TRIES} tries")
+            assert placed == [1, 1], placed
+            expect(phone.locator(".cr-preview__body")).to_contain_text(JOURNEY_WORDS)
+            assert support.page_width(phone) <= support.PHONE["width"]
+
+            # Priya comments; Tom's screen shows it within seconds, the page never reloaded.
+            phone.evaluate("window.journeyMark = 'not reloaded'")
+            said = "Ward 7: can we keep the November rota through January?"
+            box = desk.get_by_label("Add a comment")
+            box.fill(said)
+            box.press("Enter")
+            threads = phone.locator('[data-live-list^="document:"]')
+            expect(threads.locator("article.cr-thread", has_text=said)).to_have_count(
+                1, timeout=5000
+            )
+            assert phone.evaluate("window.journeyMark") == "not reloaded"
+
+            # Tom downloads it: the app answers with a redirect to a signed URL of the bucket,
+            # which the browser follows to the S3 server.
+            with phone.expect_download() as downloading:
+                phone.locator(".cr-doc-actions").get_by_role(
+                    "link", name=re.compile(r"^Download")
+                ).click()
+            download = downloading.value
+            assert download.url.startswith(topology.environment["AWS_S3_ENDPOINT_URL"] + "/")
+            assert download.suggested_filename == "ward-staffing-review (version 1).md"
+            fetched = Path(download.path()).read_bytes()
+            assert hashlib.sha256(fetched).hexdigest() == digest
+            assert fetched == JOURNEY_FILE
+            stored = topology.s3().get_object(
+                Bucket=topology.environment["AWS_STORAGE_BUCKET_NAME"],
+                Key=f"blobs/{digest[:2]}/{digest[2:4]}/{digest}",
+            )
+            assert stored["Body"].read() == JOURNEY_FILE
+
+            support.shoot(desk, "journey-desk")
+            support.shoot(phone, "journey-phone")
+        finally:
+            browser.close()
+    assert problems.seen == [], "\n".join(problems.seen)
 
 
 def test_failed_sign_ins_over_both_app_processes_count_against_one_limit(
