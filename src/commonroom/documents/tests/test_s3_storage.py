@@ -9,6 +9,7 @@ a stack trace, and leaves nothing behind; once it is back, all works again."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ from commonroom.documents.tests.office_files import (
     with_custom_part,
 )
 from commonroom.documents.tests.support import multipart
+from commonroom.documents.uploads import TemporaryUploadedFile
 from commonroom.previews.models import Preview, PreviewStatus
 from commonroom.settings import s3_blob_storage
 from commonroom.workspaces.models import Workspace
@@ -402,6 +404,27 @@ def test_a_stamp_is_read_from_an_upload_in_memory_and_without_one_from_a_single_
     with s3_operations() as calls:
         assert stamping.stamp_read(blob=blob, content_type=DOCX, uploaded=plain) is None
     assert calls == []
+
+
+def test_an_uploads_scratch_file_is_linked_beside_the_child_not_copied(
+    bucket: str, settings: Any, tmp_path: Path
+) -> None:
+    """The streamed upload's scratch file (unnamed where the filesystem allows) is given a
+    name in the child's work folder: the same file, no second copy of its bytes on the disk."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "data" / "tmp")
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True)
+    data = docx_bytes()
+    uploaded = TemporaryUploadedFile("minutes.docx", DOCX, len(data), None)
+    try:
+        uploaded.write(data)
+        with stamping.work_folder() as work:
+            source = stamping.office_source("ab" * 32, work, uploaded=uploaded)
+            assert source is not None and source.parent == work
+            assert source.stat().st_ino == os.fstat(uploaded.fileno()).st_ino
+            assert source.read_bytes() == data
+    finally:
+        uploaded.close()
 
 
 def test_a_guests_watermarked_pdf_is_made_from_the_bucket_and_streams(
