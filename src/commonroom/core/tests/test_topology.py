@@ -15,7 +15,9 @@ tested in test_topology_faults.py, which brings up a topology of its own with
 The backup test takes this module's topology as the one backed up and brings up a second,
 fresh one to restore into (its own folder, ports, database, Redis prefix and moto): the
 restore is checked through a proxy and app processes that never saw the original. It is the
-module's longest test, about two minutes on two busy cores (a topology's start is about one)."""
+module's longest test: about a minute on a quiet machine (the second topology's start 21 s,
+the restore 5 s, the processes started again 11 s, the downloads and checks 10 s), two
+minutes on two busy cores."""
 
 from __future__ import annotations
 
