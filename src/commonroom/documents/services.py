@@ -449,7 +449,7 @@ def document_upload(
     content_type = detect_content_type(uploaded, name)
     # Before any lock (a child runs): what the file says it is, and whether it is a download
     # sent back unchanged (then it is that version's own bytes).
-    stamp = stamp_read(blob=blob, content_type=content_type)
+    stamp = stamp_read(blob=blob, content_type=content_type, uploaded=uploaded)
     blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=access.workspace.pk) or blob
     with transaction.atomic():
         # Names are checked and documents created under the workspace lock: two uploads of a
@@ -630,7 +630,7 @@ def version_upload(
     # sent back unchanged (then it is that version's own bytes).
     workspace_id = doc_access.access.workspace.pk
     if stamp == "read":
-        stamp = stamp_read(blob=blob, content_type=content_type)
+        stamp = stamp_read(blob=blob, content_type=content_type, uploaded=uploaded)
         blob = unchanged_download(stamp=stamp, blob=blob, workspace_id=workspace_id) or blob
     with transaction.atomic():
         doc_access = document_access_locked(

@@ -11,7 +11,10 @@ What must always hold:
 
 - The file is untrusted: it is read and rewritten only in a confined child
   (``stamp_child.py`` through ``core.sandbox``), never in the server's process. This module only
-  copies bytes, hashes them and reads the first four (a zip's signature).
+  copies (or links) bytes, hashes them and reads the first four (a zip's signature).
+- With the files in a bucket, an upload's stamp is read from the upload's own file (its scratch
+  file, linked beside the child), never fetched back from the bucket it has just been sent to:
+  an upload makes no GET. A stamped copy for a download is made from one GET of the object.
 - A download never fails because of the stamp: a file that is not an Office zip, is larger
   than :data:`MAX_BYTES`, is damaged, or a child that is refused, crashes or runs out of time
   leaves the version served as it was stored (and logged). Only the custom-properties part
@@ -45,11 +48,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 
 from commonroom.core.exceptions import StorageUnavailable
 from commonroom.core.sandbox import ChildRun, Limits, run_child
 from commonroom.documents.models import Blob, Version, blob_storage_name
+from commonroom.documents.storage import link
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +198,17 @@ def stamped_copy(version: Version) -> tuple[Path, str] | None:
         return None
 
 
-def _starts_as_zip(storage_name: str) -> bool:
-    with default_storage.open(storage_name, "rb") as f:
-        return bool(f.read(len(ZIP_SIGNATURE)) == ZIP_SIGNATURE)
+def _starts_as_zip(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(ZIP_SIGNATURE)) == ZIP_SIGNATURE
 
 
 def _make_copy(version: Version, folder: Path, key: str) -> tuple[Path, str] | None:
-    if not _starts_as_zip(version.blob.storage_name):
-        return None  # named like an Office file, but not one: nothing to stamp, nothing to log
     stamp = Stamp.of(version)
     with work_folder() as work:
-        source = local_source(version.blob_id, work)
+        source = office_source(version.blob_id, work)
+        if source is None:
+            return None  # named like an Office file, but not one: nothing to stamp, nothing to log
         outdir = work / "out"
         outdir.mkdir()
         run = run_child(
@@ -232,17 +237,18 @@ def _make_copy(version: Version, folder: Path, key: str) -> tuple[Path, str] | N
     return final, sha
 
 
-def stamp_read(*, blob: Blob, content_type: str) -> Stamp | None:
+def stamp_read(*, blob: Blob, content_type: str, uploaded: File[Any] | None = None) -> Stamp | None:
     """What an uploaded file's stamp claims, read in the confined child; ``None`` when it has
     none, is not an Office zip, or cannot be read (logged). Whether the claim is believed is
-    the upload's service's decision."""
+    the upload's service's decision. ``uploaded``: the upload itself (``blob``'s bytes), read
+    instead of the stored blob when that is in a bucket (:func:`office_source`)."""
     if content_type not in OFFICE_TYPES or blob.size > MAX_BYTES:
         return None
     try:
-        if not _starts_as_zip(blob_storage_name(blob.sha256)):
-            return None
         with work_folder() as work:
-            source = local_source(blob.sha256, work)
+            source = office_source(blob.sha256, work, uploaded=uploaded)
+            if source is None:
+                return None
             run = run_child(CHILD_MODULE, ["read", str(source), PROPERTY], work=work, limits=LIMITS)
     except Exception:  # an upload never fails because of its stamp
         log.exception("documents: the stamp of upload %s could not be read", blob.sha256)
@@ -328,14 +334,60 @@ def _sha256(path: Path) -> str:
 def local_source(sha256: str, work: Path) -> Path:
     """A path the child may read the blob at: its own file on a local disk, else a copy in
     ``work``."""
-    name = blob_storage_name(sha256)
+    return _stored_path(sha256) or _fetched(sha256, work)
+
+
+def office_source(sha256: str, work: Path, *, uploaded: File[Any] | None = None) -> Path | None:
+    """A path the child may read the blob at, or ``None`` when its bytes do not start as a zip
+    (so not an Office file, whatever its name says). On a local disk, the blob's own file, as
+    ever. In a bucket, the upload's own file when the caller has it (``uploaded``, whose bytes
+    are the blob's: an upload's stamp is read before anything else needs the bucket's copy),
+    so an upload costs no GET of the object it has just sent; the bucket's object only when
+    there is no upload (a download's stamped copy), fetched once and its first bytes read from
+    that copy, not from a second GET."""
+    source = _stored_path(sha256)
+    if source is None:
+        source = _upload_copy(uploaded, work) if uploaded is not None else _fetched(sha256, work)
+    return source if _starts_as_zip(source) else None
+
+
+def _stored_path(sha256: str) -> Path | None:
+    """The blob's own file on a local disk; ``None`` when the storage has no paths (a bucket)."""
     try:
-        return Path(default_storage.path(name))
-    except NotImplementedError:  # object storage: copy it next to the child
-        source = work / "source"
-        with default_storage.open(name, "rb") as src, source.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        return source
+        return Path(default_storage.path(blob_storage_name(sha256)))
+    except NotImplementedError:
+        return None
+
+
+def _fetched(sha256: str, work: Path) -> Path:
+    """The blob copied from the storage (one GET of a bucket's object) into ``work``."""
+    source = work / "source"
+    with default_storage.open(blob_storage_name(sha256), "rb") as src, source.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1024 * 1024)
+    return source
+
+
+def _upload_copy(uploaded: File[Any], work: Path) -> Path:
+    """The upload's bytes at a path in ``work``: its scratch file linked there (no copy, and
+    the child only reads it) when it has one on the same filesystem, else copied. The upload is
+    left where it was read from."""
+    source = work / "source"
+    scratch = getattr(uploaded, "temporary_file_path", None)
+    if scratch is not None:
+        uploaded.flush()  # bytes still in the writer's buffer would be missing from the link
+        try:
+            link(scratch(), str(source))
+            return source
+        except OSError:  # another filesystem (COMMONROOM_UPLOAD_TEMP_DIR elsewhere): a copy
+            pass
+    position = uploaded.tell()
+    try:
+        with source.open("wb") as dst:
+            for chunk in uploaded.chunks(1024 * 1024):  # from its start
+                dst.write(chunk)
+    finally:
+        uploaded.seek(position)
+    return source
 
 
 def work_root() -> Path:

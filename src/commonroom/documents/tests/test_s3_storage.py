@@ -1,6 +1,7 @@
 """Blobs in an S3 bucket, against a real S3 server (moto's, in a process of its own on
 loopback; ``core.tests.s3_server``): uploads through the API and the page land under their
-content address and read back byte for byte, identical bytes are sent to the store once,
+content address and read back byte for byte, identical bytes are sent to the store once, an
+Office upload's stamp is read from the upload itself (no GET of what was just sent),
 previews are made from the bucket, downloads answer a redirect to a short-lived signed URL
 after the same checks and audit as ever, and a store that is away gives a sentence (503), not
 a stack trace, and leaves nothing behind; once it is back, all works again."""
@@ -8,9 +9,11 @@ a stack trace, and leaves nothing behind; once it is back, all works again."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import httpx
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -35,12 +39,21 @@ from commonroom.core.tests.s3_server import (
     S3Server,
     s3_server_started,
 )
-from commonroom.documents import services
+from commonroom.documents import services, stamping
 from commonroom.documents.integrity import blobs_fsck
 from commonroom.documents.models import Blob, Document, Version, blob_storage_name
+from commonroom.documents.stamping import Stamp
 from commonroom.documents.tasks import collect_garbage
 from commonroom.documents.tests.factories import doc_access_for, upload
+from commonroom.documents.tests.office_files import (
+    DOCX,
+    custom_xml,
+    docx_bytes,
+    edited_docx,
+    with_custom_part,
+)
 from commonroom.documents.tests.support import multipart
+from commonroom.documents.uploads import TemporaryUploadedFile
 from commonroom.previews.models import Preview, PreviewStatus
 from commonroom.settings import s3_blob_storage
 from commonroom.webdav.tests.client import Dav
@@ -307,6 +320,112 @@ def test_a_stamped_office_copy_still_streams_through_the_application(
     assert response.status_code == 200
     sent = b"".join(response.streaming_content)
     assert sent[:2] == b"PK" and sent != word  # the copy made for downloads, with its stamp
+
+
+@contextmanager
+def s3_operations() -> Iterator[list[str]]:
+    """The S3 operations the storage's client asks of the server meanwhile, by name
+    (``PutObject``, ``GetObject``...), as botocore names each call before sending it. The test
+    client runs a request in this thread, so with this thread's client."""
+    storage: Any = default_storage
+    client: Any = storage.connection.meta.client
+    seen: list[str] = []
+
+    def called(model: Any, **kwargs: Any) -> None:
+        seen.append(str(model.name))
+
+    client.meta.events.register("before-call.s3", called, unique_id="counted-s3-operations")
+    try:
+        yield seen
+    finally:
+        client.meta.events.unregister("before-call.s3", unique_id="counted-s3-operations")
+
+
+def post_office(client: Client, url: str, name: str, content: bytes) -> Any:
+    body, content_type = multipart([], [("file", name, content, DOCX)])
+    return client.post(url, body, content_type=content_type)
+
+
+def test_an_office_upload_reads_its_stamp_without_fetching_it_back_from_the_bucket(
+    team: Any, s3: S3Server, bucket: str, settings: Any, tmp_path: Path
+) -> None:
+    """The stamp of an uploaded .docx is read from the upload's own scratch file: the bucket
+    is sent the bytes and asked for none back (no GET). A download of version 1, edited and sent
+    back, shows the stamp was read all the same (its version wins over the latest)."""
+    settings.DATA_DIR = tmp_path / "data"  # this test's stamped copies
+    api = api_client(team.editor)
+    with s3_operations() as calls:
+        created = post_office(
+            api, documents_url(team.workspace), "minutes.docx", docx_bytes("Met on Tuesday.")
+        )
+    assert created.status_code == 201, created.content
+    assert "PutObject" in calls and "GetObject" not in calls
+    doc = Document.objects.get(pk=created.json()["document"]["id"])
+    versions = f"{documents_url(team.workspace)}/{doc.pk}/versions"
+    second = post_office(api, versions, "minutes.docx", docx_bytes("Met on Wednesday."))
+    assert second.status_code == 201, second.content
+
+    # A download's stamped copy is made from the bucket's object, fetched once.
+    with s3_operations() as calls:
+        downloaded = page_download(team.editor, doc, 1)
+        assert downloaded.status_code == 200
+        copy = b"".join(downloaded.streaming_content)
+    assert calls.count("GetObject") == 1
+
+    with s3_operations() as calls:
+        sent = post_office(api, versions, "minutes.docx", edited_docx(copy, "Amended."))
+    assert sent.status_code == 201, sent.content
+    assert (sent.json()["based_on"], sent.json()["based_on_from_file"]) == (1, True)
+    assert "PutObject" in calls and "GetObject" not in calls
+
+
+def test_a_stamp_is_read_from_an_upload_in_memory_and_without_one_from_a_single_get(
+    s3: S3Server, bucket: str, settings: Any, tmp_path: Path
+) -> None:
+    """An upload with no scratch file (held in memory) is copied beside the child, not fetched;
+    a caller with no upload at hand reads the stored object, once."""
+    settings.DATA_DIR = tmp_path / "data"
+    claimed = Stamp(document_id=uuid.uuid4(), number=3, sha256="ab" * 32)
+    uploaded = SimpleUploadedFile(
+        "minutes.docx", with_custom_part(docx_bytes(), custom_xml(claimed.value))
+    )
+    blob = services.blob_store(uploaded=uploaded)
+    uploaded.seek(7)
+    with s3_operations() as calls:
+        assert stamping.stamp_read(blob=blob, content_type=DOCX, uploaded=uploaded) == claimed
+    assert calls == []
+    assert uploaded.tell() == 7  # left where it was
+    with s3_operations() as calls:
+        assert stamping.stamp_read(blob=blob, content_type=DOCX) == claimed
+    assert calls.count("GetObject") == 1
+
+    # Named .docx but not a zip: nothing to read, and nothing asked of the bucket for it.
+    plain = SimpleUploadedFile("minutes.docx", b"Not an Office file.\n")
+    blob = services.blob_store(uploaded=plain)
+    with s3_operations() as calls:
+        assert stamping.stamp_read(blob=blob, content_type=DOCX, uploaded=plain) is None
+    assert calls == []
+
+
+def test_an_uploads_scratch_file_is_linked_beside_the_child_not_copied(
+    bucket: str, settings: Any, tmp_path: Path
+) -> None:
+    """The streamed upload's scratch file (unnamed where the filesystem allows) is given a
+    name in the child's work folder: the same file, no second copy of its bytes on the disk."""
+    settings.DATA_DIR = tmp_path / "data"
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "data" / "tmp")
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True)
+    data = docx_bytes()
+    uploaded = TemporaryUploadedFile("minutes.docx", DOCX, len(data), None)
+    try:
+        uploaded.write(data)
+        with stamping.work_folder() as work:
+            source = stamping.office_source("ab" * 32, work, uploaded=uploaded)
+            assert source is not None and source.parent == work
+            assert source.stat().st_ino == os.fstat(uploaded.fileno()).st_ino
+            assert source.read_bytes() == data
+    finally:
+        uploaded.close()
 
 
 def test_a_guests_watermarked_pdf_is_made_from_the_bucket_and_streams(
