@@ -63,10 +63,14 @@ def unavailable(pg_url: str) -> str | None:
 
 
 @contextlib.contextmanager
-def topology(base: Path, pg_url: str, prefix: str) -> Iterator[Topology]:
+def topology(
+    base: Path, pg_url: str, prefix: str, environment: dict[str, str] | None = None
+) -> Iterator[Topology]:
     """The topology up in ``base/topology`` on free ports, with a database ``<prefix>_<random>``
     on the PostgreSQL server at ``pg_url``; stopped at the end, however the run ends, and the
-    database dropped with the Redis keys under its name."""
+    database dropped with the Redis keys under its name. ``environment``: settings for its
+    processes beyond those scripts/topology.sh writes (they inherit the script's environment);
+    ``BENCH_TOPOLOGY_LOGS``, a folder to copy its logs into before they are removed."""
     folder = base / "topology"
     database = f"{prefix}_{secrets.token_hex(4)}"
     ports = [free_port() for _ in range(4)]
@@ -80,6 +84,7 @@ def topology(base: Path, pg_url: str, prefix: str) -> Iterator[Topology]:
         "TOPOLOGY_DATABASE": database,
         "TOPOLOGY_PREFIX": database,
         "TOPOLOGY_DEMO": "0",
+        **(environment or {}),
     }
     try:
         subprocess.run(["bash", str(SCRIPT), "up"], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -104,6 +109,12 @@ def topology(base: Path, pg_url: str, prefix: str) -> Iterator[Topology]:
         subprocess.run(
             ["bash", str(SCRIPT), "down"], env=env, check=False, stdout=subprocess.DEVNULL
         )
+        keep = os.environ.get("BENCH_TOPOLOGY_LOGS", "").strip()
+        if keep:
+            for logs in (folder / "log", folder / "nginx" / "logs"):
+                if logs.is_dir():
+                    target = Path(keep) / logs.relative_to(folder)
+                    shutil.copytree(logs, target, dirs_exist_ok=True)
         drop_database(pg_url, database)
         redis_url = f"redis://{os.environ.get('TOPOLOGY_REDIS', '127.0.0.1:6379')}/0"
         drop_redis_keys(os.environ.get("BENCH_REDIS_URL", redis_url), database)

@@ -84,6 +84,12 @@ SOCKETS = _int("BENCH_TOPOLOGY_SOCKETS", 1000)
 COMMENTS = _int("BENCH_TOPOLOGY_COMMENTS", 20)
 UPLOAD_MB = _int("BENCH_TOPOLOGY_UPLOAD_MB", 1024)
 UPLOAD_ROUNDS = _int("BENCH_TOPOLOGY_UPLOAD_ROUNDS", 2)
+# moto answers CompleteMultipartUpload only once it has put the object together (19 s for 1 GiB
+# at a load average of 10 here), where S3 answers at once and keeps the connection alive with
+# whitespace while it works: under the app's own read timeout (COMMONROOM_S3_READ_TIMEOUT, 20 s)
+# a 1 GiB upload to moto failed (503). The app processes get this many seconds instead, nginx's
+# wait for an answer (deploy/nginx/commonroom-locations.conf).
+S3_READ_TIMEOUT = _int("BENCH_TOPOLOGY_S3_READ_TIMEOUT", 300)
 KEY = "topology-throughput"
 
 
@@ -413,7 +419,12 @@ def render_uploads(u: Uploads | None) -> list[str]:
         "writes it into a scratch file in its data directory; after the last byte it sends "
         "that file to S3 (moto's server, which keeps objects in memory) as a multipart upload "
         "of 8 MiB parts, one at a time in the request's thread (boto3's `TransferConfig("
-        "use_threads=False)`, `settings.s3_blob_storage`), then answers. So the figure is "
+        "use_threads=False)`, `settings.s3_blob_storage`), then answers. moto answers the "
+        "last call (CompleteMultipartUpload) only once it has put the object together, where "
+        "S3 answers at once and keeps the connection alive while it works, so the app "
+        f"processes wait up to {S3_READ_TIMEOUT} s for the store's answer here "
+        "(`COMMONROOM_S3_READ_TIMEOUT`; 20 s by default, under which a 1 GiB upload to moto "
+        "failed with a 503). So the figure is "
         'receiving plus one copy to S3, one after the other; the column "body sent / after '
         'the last byte" splits the two. The SHA-256 the API answers is checked against what '
         "was sent, and the object is read back from S3 and hashed again (not timed in the "
@@ -473,7 +484,8 @@ def render(fanout: Fanout | None, upload: Uploads | None, notes: list[str], load
         "throw-away folder, with a throw-away database. Reproduce: `make bench` (or "
         "`python -m bench.topology_throughput`; `BENCH_TOPOLOGY_SOCKETS`, "
         "`BENCH_TOPOLOGY_COMMENTS`, `BENCH_TOPOLOGY_UPLOAD_MB`, "
-        "`BENCH_TOPOLOGY_UPLOAD_ROUNDS`).",
+        "`BENCH_TOPOLOGY_UPLOAD_ROUNDS`, `BENCH_TOPOLOGY_S3_READ_TIMEOUT`; "
+        "`BENCH_TOPOLOGY_LOGS`: a folder to keep the topology's logs in).",
         "",
         *render_fanout(fanout),
         *render_uploads(upload),
@@ -504,7 +516,8 @@ def main() -> None:
             notes.append(f"Open files limited to {limit:,} here: {SOCKETS:,} sockets not tried.")
         else:
             step("topology up")
-            with topology(base, pg_url, "throughputbench") as up:
+            settings = {"COMMONROOM_S3_READ_TIMEOUT": str(S3_READ_TIMEOUT)}
+            with topology(base, pg_url, "throughputbench", settings) as up:
                 step(f"seeding (database {up.database})")
                 world_path = base / "world.json"
                 subprocess.run(
