@@ -107,6 +107,7 @@ bench: install-test
 	$(BIN)/python -m bench.api_lists
 	$(BIN)/python -m bench.small_uploads
 	$(BIN)/python -m bench.topology_load
+	$(BIN)/python -m bench.topology_throughput
 
 ## vendor: refresh the committed front-end files from the npm lockfile (needs Node.js)
 vendor:

@@ -60,6 +60,11 @@ class Run:
     sockets: int
     latencies_ms: list[float] = field(default_factory=list)
     last_ms: list[float] = field(default_factory=list)  # per comment: until the last socket
+    # Per comment that reached every socket: until the last of them had it.
+    all_ms: list[float] = field(default_factory=list)
+    # Each (comment, socket) latency by the server the socket was opened to (its index in urls).
+    by_server: dict[int, list[float]] = field(default_factory=dict)
+    missed_sockets: int = 0  # sockets that did not receive every comment
     post_ms: list[float] = field(default_factory=list)
     lost: int = 0
     closed: list[str] = field(default_factory=list)
@@ -110,12 +115,22 @@ def seed() -> World:
 
 
 async def measure(
-    layout: str, urls: list[str], world: World, count: int, server_cpu: Callable[[], float]
+    layout: str,
+    urls: list[str],
+    world: World,
+    count: int,
+    server_cpu: Callable[[], float],
+    *,
+    comments: int = COMMENTS,
+    opened: Callable[[], None] | None = None,
 ) -> Run:
+    """``count`` sockets opened in turn to each of ``urls`` (socket ``i`` to ``urls[i % n]``),
+    then ``comments`` comments posted through ``urls[0]``. ``opened`` is called once every
+    socket has said hello, before the first comment."""
     from websockets.asyncio.client import connect
 
     run = Run(layout, count)
-    arrivals: dict[str, list[float]] = {}
+    arrivals: dict[str, dict[int, float]] = {}  # comment -> socket -> when it had it
     closed: list[str] = []
     sockets = []
     for i in range(count):
@@ -130,41 +145,54 @@ async def measure(
         )
         json.loads(await sockets[-1].recv())  # hello
 
-    async def listen(sock: object) -> None:
+    async def listen(index: int, sock: object) -> None:
         try:
             async for raw in sock:  # type: ignore[attr-defined]
                 message = json.loads(raw)
                 if message.get("type") == "event" and message.get("kind") == "comment.created":
-                    arrivals.setdefault(message["data"]["comment"], []).append(time.perf_counter())
+                    comment = message["data"]["comment"]
+                    arrivals.setdefault(comment, {})[index] = time.perf_counter()
         except Exception as exc:
             closed.append(f"{type(exc).__name__}: {exc}")
         else:
             closed.append(f"closed: {getattr(sock, 'close_code', None)}")
 
-    listeners = [asyncio.create_task(listen(s)) for s in sockets]
+    if opened is not None:
+        opened()
+    listeners = [asyncio.create_task(listen(i, s)) for i, s in enumerate(sockets)]
+    posted: list[str] = []
     api = f"{urls[0]}/api/v1/workspaces/{world.workspace_id}/documents/{world.document_id}/comments"
     server_started, client_started = server_cpu(), time.process_time()
     async with httpx.AsyncClient(
         headers={"Authorization": f"Bearer {world.writer_token}"}, timeout=60
     ) as http:
-        for n in range(COMMENTS):
+        for n in range(comments):
             started = time.perf_counter()
             answer = await http.post(api, json={"body": f"Fan-out comment {n}"})
             run.post_ms.append((time.perf_counter() - started) * 1000)
             if answer.status_code != 201:
                 raise SystemExit(f"posting a comment answered {answer.status_code}: {answer.text}")
             comment = answer.json()["id"]
+            posted.append(comment)
             deadline = time.perf_counter() + 30
-            while len(arrivals.get(comment, [])) < count and time.perf_counter() < deadline:
+            while len(arrivals.get(comment, {})) < count and time.perf_counter() < deadline:
                 await asyncio.sleep(0.005)
-            got = arrivals.get(comment, [])
+            by_socket = arrivals.get(comment, {})
+            got = list(by_socket.values())
             run.lost += count - len(got)
             run.latencies_ms.extend((t - started) * 1000 for t in got)
+            for index, t in by_socket.items():
+                run.by_server.setdefault(index % len(urls), []).append((t - started) * 1000)
             if got:
                 run.last_ms.append((max(got) - started) * 1000)
+            if len(got) >= count:
+                run.all_ms.append((max(got) - started) * 1000)
             await asyncio.sleep(0.2)
-    run.server_cpu_ms = (server_cpu() - server_started) * 1000 / COMMENTS
-    run.client_cpu_ms = (time.process_time() - client_started) * 1000 / COMMENTS
+    run.server_cpu_ms = (server_cpu() - server_started) * 1000 / comments
+    run.client_cpu_ms = (time.process_time() - client_started) * 1000 / comments
+    run.missed_sockets = sum(
+        1 for i in range(count) if any(i not in arrivals.get(c, {}) for c in posted)
+    )
     if closed:
         run.closed = sorted(set(closed))
         step(f"  {len(closed)} sockets closed during the run: {run.closed[:3]}")

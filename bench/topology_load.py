@@ -6,7 +6,8 @@ Two targets, in the same run:
 1. *the topology*: ``scripts/topology.sh up`` in a throw-away folder, on free ports, with a
    throw-away PostgreSQL database on the machine's server (``loadbench_...``) and a Redis key
    prefix of its own: nginx in front of two ``commonroom serve --no-worker``, two workers,
-   moto's S3; the load goes through nginx;
+   moto's S3 (:mod:`bench.topology`, shared with :mod:`bench.topology_throughput`); the load
+   goes through nginx;
 2. *the reference*: one ``commonroom serve`` (embedded worker) on SQLite and local files, the
    shape ``make run`` serves.
 
@@ -54,10 +55,11 @@ from typing import Any
 
 import httpx
 
-from bench.config import DEFAULT_PG, REPO, Config, redact
+from bench.config import DEFAULT_PG, REPO, Config
 from bench.machine import load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import commonroom, free_port, postgres_answers, server_environment
+from bench.server import commonroom, free_port, server_environment
+from bench.topology import children_of, command_of, peaks, status_kib, topology, unavailable
 
 USERS = max(1, int(os.environ.get("BENCH_LOAD_USERS", "") or 500))
 SECONDS = max(1.0, float(os.environ.get("BENCH_LOAD_SECONDS", "") or 300))
@@ -83,7 +85,6 @@ WEIGHTS = {
     "comment (API)": 8,
     "upload (API)": 1,
 }
-TOPOLOGY = REPO / "scripts" / "topology.sh"
 ONCE = ("sign in (form)", "sign in (post)", "live socket (open)")
 
 
@@ -418,82 +419,6 @@ def run_load(env: dict[str, str], url: str, world: Path, out: Path) -> dict[str,
     return dict(json.loads(out.read_text()))
 
 
-def status_kib(pid: int, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def command_of(pid: int) -> str:
-    """A short name for a process: its program and first argument or two."""
-    try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "?"
-    shown = [Path(words[0].decode(errors="replace")).name]
-    shown += [w.decode(errors="replace") for w in words[1:4] if w and not w.startswith(b"/")]
-    return " ".join(shown)[:60]
-
-
-def children_of(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            found += [int(p) for p in (task / "children").read_text().split()]
-    return found
-
-
-def peaks(run_dir: Path) -> list[tuple[str, int]]:
-    """Each topology process's peak resident memory (KiB), with its children (nginx's
-    workers), from the pid files ("pid starttime") that scripts/topology.sh writes."""
-    found = []
-    for pid_file in sorted(run_dir.glob("*.pid")):
-        pid = int(pid_file.read_text().split()[0])
-        found.append((pid_file.stem, status_kib(pid, "VmHWM")))
-        for kid in children_of(pid):
-            found.append((f"{pid_file.stem}: child `{command_of(kid)}`", status_kib(kid, "VmHWM")))
-    return found
-
-
-@contextlib.contextmanager
-def topology(base: Path, database: str) -> Iterator[tuple[str, dict[str, str], Path]]:
-    folder = base / "topology"
-    ports = [free_port() for _ in range(4)]
-    env = {
-        **os.environ,
-        "TOPOLOGY_DIR": str(folder),
-        "TOPOLOGY_PYTHON": sys.executable,
-        "TOPOLOGY_HTTP_PORT": str(ports[0]),
-        "TOPOLOGY_APP_PORTS": f"{ports[1]} {ports[2]}",
-        "TOPOLOGY_S3_PORT": str(ports[3]),
-        "TOPOLOGY_DATABASE": database,
-        "TOPOLOGY_PREFIX": database,
-        "TOPOLOGY_DEMO": "0",
-    }
-    try:
-        subprocess.run(
-            ["bash", str(TOPOLOGY), "up"], env=env, check=True, stdout=subprocess.DEVNULL
-        )
-        # The environment of the topology's processes, for seeding.
-        seed_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        for line in (folder / "commonroom.env").read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, _, value = line.partition("=")
-                seed_env[key] = value
-        seed_env["COMMONROOM_DATA_DIR"] = str(folder / "seed")
-        seed_env["COMMONROOM_MFA_REQUIRED"] = "none"
-        seed_env["DJANGO_SETTINGS_MODULE"] = "commonroom.settings"
-        yield f"http://127.0.0.1:{ports[0]}", seed_env, folder / "run"
-    finally:
-        subprocess.run(
-            ["bash", str(TOPOLOGY), "down"], env=env, check=False, stdout=subprocess.DEVNULL
-        )
-
-
 @contextlib.contextmanager
 def embedded(base: Path, config: Config) -> Iterator[tuple[str, dict[str, str], int]]:
     data_dir = base / "embedded"
@@ -526,24 +451,6 @@ def embedded(base: Path, config: Config) -> Iterator[tuple[str, dict[str, str], 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
-
-
-def drop_redis_keys(redis_url: str, prefix: str) -> None:
-    """The keys the topology left in the machine's Redis (rate limits, sign-in back-off, the
-    channel layer's), all under its own prefix."""
-    import redis
-
-    with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
-        for key in client.scan_iter(match=f"{prefix}*", count=500):
-            client.delete(key)
-
-
-def drop_database(pg_url: str, name: str) -> None:
-    import psycopg
-
-    with contextlib.suppress(Exception), psycopg.connect(pg_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fmt(value: float | None) -> str:
@@ -627,31 +534,24 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     notes: list[str] = []
     pg_url = config.postgres_url or DEFAULT_PG
-    database = f"loadbench_{secrets.token_hex(4)}"
     try:
-        if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-            notes.append("nginx is not installed: the topology was not measured (`make nginx`).")
-        elif "topology" not in TARGETS:
+        why_not = unavailable(pg_url)
+        if "topology" not in TARGETS:
             notes.append("The topology was not asked for (`BENCH_LOAD_TARGETS`).")
-        elif not postgres_answers(pg_url):
-            notes.append(f"PostgreSQL at {redact(pg_url)} did not answer: topology skipped.")
+        elif why_not:
+            notes.append(why_not)
         else:
-            step(f"topology up (database {database})")
-            try:
-                with topology(base, database) as (url, env, run_dir):
-                    step(f"seeding {USERS} people")
-                    child(env, "--seed", str(base / "topology-world.json"))
-                    step(f"load through nginx: {USERS} people, {SECONDS:g} s")
-                    figures = run_load(
-                        env, url, base / "topology-world.json", base / "topology.json"
-                    )
-                    figures["peaks"] = peaks(run_dir)
-                    figures["label"] = "Topology: nginx, 2 app processes, 2 workers, PostgreSQL"
-                    results.append(figures)
-            finally:
-                drop_database(pg_url, database)
-                redis_url = f"redis://{os.environ.get('TOPOLOGY_REDIS', '127.0.0.1:6379')}/0"
-                drop_redis_keys(os.environ.get("BENCH_REDIS_URL", redis_url), database)
+            step("topology up")
+            with topology(base, pg_url, "loadbench") as up:
+                step(f"seeding {USERS} people (database {up.database})")
+                child(up.env, "--seed", str(base / "topology-world.json"))
+                step(f"load through nginx: {USERS} people, {SECONDS:g} s")
+                figures = run_load(
+                    up.env, up.url, base / "topology-world.json", base / "topology.json"
+                )
+                figures["peaks"] = peaks(up.run_dir)
+                figures["label"] = "Topology: nginx, 2 app processes, 2 workers, PostgreSQL"
+                results.append(figures)
         if "embedded" not in TARGETS:
             notes.append("The embedded reference was not asked for (`BENCH_LOAD_TARGETS`).")
         else:

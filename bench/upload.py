@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -121,14 +122,7 @@ def upload(
         client_cpu = time.process_time() - client_before
         cpu = server.cpu_seconds() - cpu_before
         loop_cpu = server.loop_cpu_seconds() - loop_before
-    if response.status_code != 201:
-        raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
-    version = response.json()["version"]
-    if version["sha256"] != expected or version["size"] != size:
-        raise SystemExit(
-            f"upload arrived altered: server has {version['size']} bytes, {version['sha256']}; "
-            f"sent {size} bytes, {expected}"
-        )
+    stored_version(response, expected, size)
     peak = max(sampler.max_kib, server.peak_kib() if can_reset else 0)
     return UploadResult(
         size_bytes=size,
@@ -142,6 +136,21 @@ def upload(
         peak_kib=peak,
         rss_after_kib=server.rss_kib(),
     )
+
+
+def stored_version(response: httpx.Response, expected: str, size: int) -> dict[str, Any]:
+    """The version the documents API answered an upload with, once its SHA-256 and size are
+    those sent; SystemExit otherwise, so that no figure is printed for an upload that did not
+    arrive whole."""
+    if response.status_code != 201:
+        raise SystemExit(f"upload answered {response.status_code}: {response.text[:500]}")
+    version: dict[str, Any] = response.json()["version"]
+    if version["sha256"] != expected or version["size"] != size:
+        raise SystemExit(
+            f"upload arrived altered: server has {version['size']} bytes, {version['sha256']}; "
+            f"sent {size} bytes, {expected}"
+        )
+    return version
 
 
 def dd_available() -> bool:
