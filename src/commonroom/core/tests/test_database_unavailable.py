@@ -11,10 +11,16 @@ ones): the worker lives through it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,6 +28,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
+from django_tasks_db.models import DBTaskResult
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from commonroom.accounts.models import TokenScope
@@ -201,3 +208,119 @@ def test_a_request_whose_session_the_server_ended_answers_503_and_the_next_one_i
     assert SENTENCE in page.content.decode()
     connection.close()
     assert browser.get(f"/w/{team.workspace.pk}/").status_code == 200
+
+
+class CuttableLink:
+    """A TCP forwarder on a loopback port to the PostgreSQL server: :meth:`cut` ends every
+    connection through it and refuses new ones (accepted, then closed at once) until
+    :meth:`mend`. What a process using it sees is the server gone: its connections lost, new
+    ones failing."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.up = threading.Event()
+        self.up.set()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            if not self.up.is_set():
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self.lock:
+            ends, self.sockets = self.sockets, []
+        for end in ends:
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def mend(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+OUTAGE_SECONDS = 5
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL server's session")
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_lives_through_the_database_going_away_and_takes_the_next_task(
+    settings: Any, tmp_path: Path
+) -> None:
+    """A real ``commonroom worker`` whose way to PostgreSQL is cut for five seconds (its
+    connections lost, new ones refused), without a pool so that each of its polls meets the
+    outage at once. django-tasks-db's loop would end the process on the first; it logs one line
+    a try, lives on, and runs the task queued once the database is back."""
+    from commonroom.core.models import WorkerLease
+    from commonroom.live.tasks import prune_events
+    from commonroom.live.tests.servers import test_database_url
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    db = connection.settings_dict
+    link = CuttableLink(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+    url = test_database_url().replace(f":{db['PORT'] or 5432}/", f":{link.port}/")
+    log = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DB_POOL_SIZE": "0",
+        "COMMONROOM_DATA_DIR": str(settings.DATA_DIR),
+        "TMPDIR": str(tmp_path),
+    }
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "commonroom", "worker", "--no-startup-delay"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not WorkerLease.objects.exists():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.2)
+        link.cut()
+        time.sleep(OUTAGE_SECONDS)
+        assert worker.poll() is None, f"the worker ended:\n{log.read_text()}"
+        link.mend()
+        task = prune_events.enqueue()
+        deadline = time.monotonic() + 60
+        while (status := DBTaskResult.objects.get(pk=task.id).status) != "SUCCESSFUL":
+            assert status in {"READY", "RUNNING"}, status
+            assert worker.poll() is None, f"the worker ended:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"the task was not run:\n{log.read_text()}"
+            time.sleep(0.2)
+        assert "worker: the database cannot be reached" in log.read_text()
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=60) == 0, log.read_text()
+        link.close()
