@@ -324,3 +324,66 @@ def test_a_worker_lives_through_the_database_going_away_and_takes_the_next_task(
         worker.terminate()
         assert worker.wait(timeout=60) == 0, log.read_text()
         link.close()
+
+
+# A serving process's transaction (a pool, as `serve` has) whose connection is lost inside it:
+# how long until the error leaves the atomic block. Run in a process of its own; told on stdin
+# when the way to the server has been cut.
+IN_A_TRANSACTION = """
+import json, sys, time
+import django
+django.setup()
+from django.db import connection, transaction
+assert connection.settings_dict["OPTIONS"].get("pool"), "no pool"
+try:
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            print("in", flush=True)
+            sys.stdin.readline()
+            started = time.monotonic()
+            cursor.execute("SELECT 1")
+except Exception as exc:
+    print(json.dumps({"seconds": time.monotonic() - started, "error": type(exc).__name__}))
+"""
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL server's session")
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_whose_connection_was_lost_fails_at_once_with_a_pool(
+    settings: Any, tmp_path: Path
+) -> None:
+    """Django's ``Atomic`` opens a new connection after a failed rollback; from the pool that
+    waited (30 s, or until the server was back). core.pooled_postgresql lets it fail at once."""
+    from commonroom.live.tests.servers import test_database_url
+
+    db = connection.settings_dict
+    link = CuttableLink(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432))
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url().replace(f":{db['PORT'] or 5432}/", f":{link.port}/"),
+        "DB_POOL_SIZE": "2",
+        "DJANGO_SETTINGS_MODULE": "commonroom.settings",
+        "COMMONROOM_DATA_DIR": str(settings.DATA_DIR),
+        "TMPDIR": str(tmp_path),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", IN_A_TRANSACTION],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "in"
+        link.cut()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        result = json.loads(child.stdout.readline())
+    finally:
+        child.kill()
+        child.wait()
+        link.close()
+    assert result["error"] == "OperationalError"
+    assert result["seconds"] < 5, result
