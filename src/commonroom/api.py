@@ -33,12 +33,18 @@ from commonroom.conversations.api import router as conversations_router
 from commonroom.core.exceptions import (
     ApplicationError,
     BodyIncomplete,
+    DatabaseUnavailable,
     NotFound,
     PermissionDenied,
     StorageFull,
+    database_unavailable_cause,
     storage_full_cause,
 )
-from commonroom.core.middleware import discard_partial_uploads, log_storage_full
+from commonroom.core.middleware import (
+    discard_partial_uploads,
+    log_database_unavailable,
+    log_storage_full,
+)
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
 from commonroom.live.events import openapi_components as live_event_schemas
@@ -264,6 +270,14 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
         log_storage_full(request.method or "", request.path, exc)
         discard_partial_uploads(request)
         response = error_response(request, StorageFull())
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
+    if database_unavailable_cause(exc) is not None:
+        # PostgreSQL restarted or out of reach: an outage, not a bug. 503, try again later.
+        log_database_unavailable(request.method or "", request.path, exc)
+        discard_partial_uploads(request)
+        response = error_response(request, DatabaseUnavailable())
+        response["Retry-After"] = "60"
         response._has_been_logged = True  # type: ignore[attr-defined]
         return response
     log.exception("API error on %s %s", request.method, request.path, exc_info=exc)

@@ -249,6 +249,9 @@ if (
     and not DATABASES["default"].get("CONN_MAX_AGE")
 ):
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Django's backend, but a transaction the server ended fails without waiting for the pool
+    # (core/pooled_postgresql).
+    DATABASES["default"]["ENGINE"] = "commonroom.core.pooled_postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": DB_POOL_SIZE,

@@ -22,6 +22,9 @@ middleware or view runs, so what a body may cost is decided here, from the heade
   ``COMMONROOM_MAX_CONCURRENT_UPLOADS`` slots (``core.upload_slots``, in the shared cache) from
   before the body is read until the response is sent or the client is gone; one more is 429.
 
+PostgreSQL out of reach when the person is looked up is 503 with a sentence
+(:class:`~commonroom.core.exceptions.DatabaseUnavailable`), as it is in Django.
+
 Every refusal is the API's JSON ``{"code", "detail"}`` (on /api/, or when the page's upload
 script asks for JSON) or plain text, and closes the connection. An application behind the guard
 that is told the client disconnected answers nothing (Django does not; WebDAV's endpoint,
@@ -43,7 +46,12 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
 
-from commonroom.core.exceptions import ApplicationError, TooLarge
+from commonroom.core.exceptions import (
+    ApplicationError,
+    DatabaseUnavailable,
+    TooLarge,
+    database_unavailable_cause,
+)
 from commonroom.core.upload_slots import (
     RENEW_SECONDS,
     UploadSlot,
@@ -305,7 +313,18 @@ class RequestSizeLimit:
             await self.app(scope, receive, send)
             return
         route = self.route(scope)
-        person_id = await route.identify(scope) if route is not None else None
+        try:
+            person_id = await route.identify(scope) if route is not None else None
+        except Exception as exc:
+            # The look-up of who is uploading is this request's first query: PostgreSQL out
+            # of reach is answered here as Django's boundaries answer it (503, one line).
+            if database_unavailable_cause(exc) is None:
+                raise
+            from commonroom.core.middleware import log_database_unavailable  # imports this
+
+            log_database_unavailable(str(scope.get("method", "")), str(scope.get("path", "")), exc)
+            await send_error(send, DatabaseUnavailable(), as_json=wants_json(scope))
+            return
         signed_in = person_id is not None
         limit = route.largest(signed_in=signed_in) if route is not None else form_limit()
         refusal = too_large_refusal(route, signed_in=signed_in)

@@ -107,6 +107,25 @@ class StorageUnavailable(ApplicationError):
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
 
 
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database cannot be reached just now. "
+    "Try again in a minute, and check first whether what you sent was saved."
+)
+
+
+class DatabaseUnavailable(ApplicationError):
+    """PostgreSQL went away (restarted, stopped, out of reach) during the request, or no
+    connection to it could be had: 503 with a sentence, never a stack trace. A write in flight
+    is committed whole or not at all (its transaction), but its commit may have been made
+    before the answer failed, so the person is told to look before sending it again."""
+
+    status = 503
+    code = "database_unavailable"
+
+    def __init__(self, message: str = DATABASE_UNAVAILABLE_MESSAGE, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
 # ENOSPC: the disk is full; EDQUOT: this user's quota on it is.
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # SQLite's SQLITE_FULL ("database or disk is full") and PostgreSQL's disk_full SQLSTATE.
@@ -130,5 +149,33 @@ def storage_full_cause(exc: BaseException) -> BaseException | None:
             return current
         if "database or disk is full" in str(current):
             return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# PostgreSQL's SQLSTATEs that say the server is going or will not take connections yet:
+# admin_shutdown (a fast stop or restart ends every session), crash_shutdown and
+# cannot_connect_now (starting up or shutting down); class 08 is the connection's own failures.
+_PG_GOING = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unavailable_cause(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says PostgreSQL cannot be reached (a connection
+    refused or lost, the server shutting down, no connection from the pool in time), or None.
+    Only psycopg's operational errors count: a deadlock, a statement cancelled or a full disk
+    carry their own SQLSTATE and are not an outage; SQLite is a file, never away."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is installed with Commonroom
+        return None
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 16:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError):
+            # A client-side failure (refused, closed, lost; the pool's timeout) has no SQLSTATE.
+            state = current.sqlstate
+            if state is None or state.startswith("08") or state in _PG_GOING:
+                return current
         current = current.__cause__ or current.__context__
     return None

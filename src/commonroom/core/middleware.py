@@ -6,6 +6,10 @@ reach :class:`ApplicationErrorMiddleware`; anything outside a view (the CSRF che
 upload, a session being saved) reaches :func:`server_error`, Django's ``handler500``; a request
 body that does not fit while uvicorn's bytes are spooled, before Django runs, reaches
 :class:`StorageFullGuard` around the ASGI application.
+
+PostgreSQL out of reach (restarted, stopped, its connection lost mid-request) is not a bug
+either: the same two places answer 503 with a sentence and log one line. That page is drawn
+without the database (templates/503.html), which is what is missing.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.shortcuts import render
+from django.template import loader
 from django.views.defaults import server_error as django_server_error
 
 from commonroom.core.asgi_limits import send_error, wants_json
 from commonroom.core.exceptions import (
     ApplicationError,
     BodyIncomplete,
+    DatabaseUnavailable,
     StorageFull,
+    database_unavailable_cause,
     storage_full_cause,
 )
 from commonroom.core.request_log import (
@@ -37,6 +44,7 @@ from commonroom.core.request_log import (
 from commonroom.core.views import is_htmx
 
 log = logging.getLogger("commonroom.storage")
+database_log = logging.getLogger("commonroom.database")
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -116,6 +124,8 @@ class ApplicationErrorMiddleware:
             return None
         if storage_full_cause(exception) is not None:
             return storage_full_response(request, exception)
+        if database_unavailable_cause(exception) is not None:
+            return database_unavailable_response(request, exception)
         if isinstance(exception, UnreadablePostError):
             return body_incomplete_response(request)
         if isinstance(exception, ApplicationError):
@@ -179,6 +189,42 @@ def storage_full_response(request: HttpRequest, exc: BaseException) -> HttpRespo
     return response
 
 
+def log_database_unavailable(method: str, path: str, exc: BaseException) -> None:
+    """One line for the operator, no traceback: the database was out of reach, and which
+    request that refused (psycopg's messages run over several lines: joined into one)."""
+    cause = database_unavailable_cause(exc) or exc
+    database_log.error(
+        "database unavailable: %s %s answered 503 (%s: %s)",
+        method,
+        path,
+        type(cause).__name__,
+        " ".join(str(cause).split()),
+    )
+
+
+def database_unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 in the form the asker reads: JSON for the API and the upload form's script, a
+    sentence for a page's script, else a page that needs no database (error.html's layout
+    reads the header's counts from it, and a request must not wait for the database twice).
+    Logged here, once."""
+    log_database_unavailable(request.method or "", request.path, exc)
+    discard_partial_uploads(request)
+    error = DatabaseUnavailable()
+    response: HttpResponse
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"code": error.code, "detail": error.message}, status=503)
+    elif is_htmx(request):
+        response = HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
+    else:
+        response = HttpResponse(
+            loader.get_template("503.html").render({"message": error.message}), status=503
+        )
+    # A client may try again soon; Django would log the 503 again, with its traceback.
+    response["Retry-After"] = "60"
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 def discard_partial_uploads(request: HttpRequest) -> None:
     """Delete the temporary file of an upload the full disk cut short. Django deletes it only
     when the file object is collected, and the error's traceback keeps it alive: the space it
@@ -205,11 +251,13 @@ def body_incomplete_response(request: HttpRequest) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: an error outside any view. A full disk is answered as above; anything
-    else is Django's own 500 page (templates/500.html)."""
+    """``handler500``: an error outside any view. A full disk and the database out of reach
+    are answered as above; anything else is Django's own 500 page (templates/500.html)."""
     exc = sys.exc_info()[1]
     if exc is not None and storage_full_cause(exc) is not None:
         return storage_full_response(request, exc)
+    if exc is not None and database_unavailable_cause(exc) is not None:
+        return database_unavailable_response(request, exc)
     return django_server_error(request)
 
 

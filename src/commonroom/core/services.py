@@ -15,6 +15,10 @@ it) goes back to the queue when the worker that claimed it last is dead:
 - a worker that never took a lease (bare ``db_worker``): its task has been RUNNING for
   ``UNLEASED_AFTER``.
 
+A worker that lost the database in the middle of a task (PostgreSQL restarted) lives on, but
+could not record how the task ended: it gives that task back itself once the database answers
+again (:func:`task_give_back_own`).
+
 Giving a task back is a compare-and-set under the task's row lock (skipped when another worker
 holds it), so running it twice, or in two workers at once, gives each task back once. A task
 whose workers died ``MAX_ATTEMPTS`` times is marked failed instead, so a task that kills its
@@ -121,7 +125,14 @@ def tasks_requeue_abandoned(*, now: datetime | None = None) -> int:
     return requeued
 
 
-def _give_back(task_id: UUID | str, worker_id: str | None) -> int:
+def task_give_back_own(*, task_id: UUID | str, worker_id: str) -> int:
+    """The task ``worker_id`` had in hand when the database went away, back to the queue (it
+    may have done part of its work: tasks are written to be safe to run twice). 1 if it went
+    back, 0 if it had ended or been given back meanwhile."""
+    return _give_back(task_id, worker_id, why=f"its worker {worker_id} lost the database")
+
+
+def _give_back(task_id: UUID | str, worker_id: str | None, *, why: str = "") -> int:
     """One task back to READY, if it is still RUNNING under ``worker_id`` (checked under its
     row lock: another worker may have given it back and a third claimed it meanwhile)."""
     with transaction.atomic():
@@ -152,6 +163,9 @@ def _give_back(task_id: UUID | str, worker_id: str | None) -> int:
         task.started_at = None
         task.save(update_fields=["status", "started_at"])
         log.warning(
-            "task %s (%s) given back: its worker %s died", task.pk, task.task_path, worker_id
+            "task %s (%s) given back: %s",
+            task.pk,
+            task.task_path,
+            why or f"its worker {worker_id} died",
         )
         return 1

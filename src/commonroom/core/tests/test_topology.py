@@ -6,12 +6,13 @@ the processes share: a session, the sign-in rate limit, the live events (Redis) 
 (the S3 bucket); the workers take the tasks the app queued. One test is a journey of two people
 in Chromium (Playwright, as tests/e2e), through nginx from signing in to downloading.
 
-The topology brings its own database (a new one on the PostgreSQL server, dropped at the end),
-so in ``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
+The topology brings its own database (a new one on the PostgreSQL server, dropped at the end;
+or a PostgreSQL server of its own, in its folder, when ``TOPOLOGY_PG`` does not answer), so in
+``make test`` this module runs in the PostgreSQL run only (the ``own_database`` mark,
 conftest.py). nginx or moto missing: the module is skipped with a loud reason, and with
-CI=true that is a failure. Faults (an app process or a worker killed, Redis stopped) are
-tested in test_topology_faults.py, which brings up a topology of its own with
-``running_topology``.
+CI=true that is a failure. Faults (an app process or a worker killed, Redis stopped, S3 not
+answering, PostgreSQL restarted) are tested in test_topology_faults.py, which brings up a
+topology of its own with ``running_topology``.
 
 The backup test takes this module's topology as the one backed up and brings up a second,
 fresh one to restore into (its own folder, ports, database, Redis prefix and moto): the
@@ -214,7 +215,9 @@ def running_topology(directory: Path, **settings: str) -> Iterator[Topology]:
     finally:
         stopped = topology.script("down")
         environment = _read_environment(directory / "commonroom.env")
-        _drop_database(environment["DATABASE_URL"])
+        # A PostgreSQL of the topology's own has stopped with it: its data is in the folder.
+        if not (directory / "postgres" / "PG_VERSION").exists():
+            _drop_database(environment["DATABASE_URL"])
     assert stopped.returncode == 0, stopped.stderr
     assert not list((directory / "run").glob("*.pid")), "down left processes behind"
 

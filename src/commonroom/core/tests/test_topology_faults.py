@@ -1,13 +1,18 @@
 """The production topology (``scripts/topology.sh``) under faults, each with "nothing lost"
 checked by counting in its database: an app process killed while uploads and comments pass
 through nginx, Redis stopped for a while under open websockets, a worker killed in the middle
-of a preview.
+of a preview, the S3 store not answering for ten seconds (moto's server stopped with SIGSTOP),
+and PostgreSQL stopped and started again under comments and page reads.
 
 The topology here is brought up once for this module with ``running_topology`` (from
-test_topology.py), in a folder, on ports and with a database of its own, and with its own Redis
-on a free port (never the machine's, which may not be stopped). Like test_topology.py it runs in
-the PostgreSQL run of ``make test`` only (the ``own_database`` mark); nginx, moto or
-redis-server missing: skipped loudly, a failure with CI=true."""
+test_topology.py), in a folder, on ports and with a database of its own, with its own Redis
+and its own PostgreSQL server, each on a free port (never the machine's, which may not be
+stopped: other tests use them). As root, topology.sh runs that PostgreSQL as the postgres
+account, so the folder is one that account can reach (not pytest's). Its S3 client gives up
+on a store that does not answer after 3 s an attempt (production: 20 s). Like
+test_topology.py it runs in the PostgreSQL run of ``make test`` only (the ``own_database``
+mark); nginx, moto, redis-server or Debian's PostgreSQL server missing: skipped loudly, a
+failure with CI=true."""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -30,8 +37,10 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from commonroom.core.tests.test_topology import (
+    PASSWORD,
     Topology,
     _missing,
+    _sign_in,
     _workspace,
     require_topology_tools,
     running_topology,
@@ -43,28 +52,69 @@ pytestmark = pytest.mark.own_database
 UPLOADS = 20
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 COMMENTS = 200
+S3_READ_TIMEOUT = 3
+
+
+def _postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server programs (initdb, pg_ctl), the newest installed, if any."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+    )
+    return found[-1].parent if found else None
+
+
+def _topology_folder() -> Path:
+    """A new folder for the topology that PostgreSQL's own account can reach when the tests run
+    as root (topology.sh then runs initdb and pg_ctl as postgres): pytest's own folders are
+    closed to other accounts. Others may pass through it, not list it; what is in it stays the
+    owner's (the script writes with umask 077), but the server's folder, which is postgres'."""
+    folder = Path(tempfile.mkdtemp(prefix="commonroom-faults-"))
+    folder.chmod(0o711)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+def topology() -> Iterator[Topology]:
     require_topology_tools()
     if shutil.which("redis-server") is None:
         _missing("redis-server is not installed (the faults need a Redis they may stop)")
-    # Nothing answers on TOPOLOGY_REDIS, so the script starts its own on TOPOLOGY_REDIS_PORT.
-    nowhere, own = free_port(), free_port()
-    with running_topology(
-        tmp_path_factory.mktemp("faults"),
-        TOPOLOGY_REDIS=f"127.0.0.1:{nowhere}",
-        TOPOLOGY_REDIS_PORT=str(own),
-        # The 20 uploads are one person's, all at once; the killed process's upload slots
-        # would otherwise stay taken until their lease ends (core/upload_slots.py).
-        COMMONROOM_MAX_CONCURRENT_UPLOADS=str(UPLOADS * 2),
-        # The workers' housekeeping (a dead worker's task back to the queue) every few seconds,
-        # not every two minutes, so that the other worker takes the killed one's preview soon.
-        COMMONROOM_HOUSEKEEPING_SECONDS="3",
-    ) as topology:
-        assert topology.environment["REDIS_URL"] == f"redis://127.0.0.1:{own}/0"
-        yield topology
+    if _postgres_bin() is None:
+        _missing(
+            "Debian's PostgreSQL server (postgresql) is not installed (the faults need a "
+            "PostgreSQL they may restart)"
+        )
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        _missing("runuser is missing (as root, PostgreSQL runs as the postgres account)")
+    # Nothing answers on TOPOLOGY_REDIS nor on TOPOLOGY_PG, so the script starts its own of
+    # each on TOPOLOGY_REDIS_PORT and TOPOLOGY_PG_PORT: the machine's are never stopped.
+    redis_nowhere, redis_own, pg_nowhere, pg_own = (free_port() for _ in range(4))
+    folder = _topology_folder()
+    try:
+        with running_topology(
+            folder,
+            TOPOLOGY_REDIS=f"127.0.0.1:{redis_nowhere}",
+            TOPOLOGY_REDIS_PORT=str(redis_own),
+            TOPOLOGY_PG=f"127.0.0.1:{pg_nowhere}",
+            TOPOLOGY_PG_PORT=str(pg_own),
+            # The 20 uploads are one person's, all at once; the killed process's upload slots
+            # would otherwise stay taken until their lease ends (core/upload_slots.py).
+            COMMONROOM_MAX_CONCURRENT_UPLOADS=str(UPLOADS * 2),
+            # The workers' housekeeping (a dead worker's task back to the queue) every few
+            # seconds, not every two minutes, so that the other worker takes the killed one's
+            # preview soon.
+            COMMONROOM_HOUSEKEEPING_SECONDS="3",
+            # A store that stops answering fails a request after the read timeout, for each
+            # attempt: 3 s and 2 attempts here (production: 20 s and 2), so that the S3 outage's
+            # 503s come within seconds while 20 uploads at once still fit in the time.
+            COMMONROOM_S3_READ_TIMEOUT=str(S3_READ_TIMEOUT),
+            COMMONROOM_S3_ATTEMPTS="2",
+        ) as topology:
+            assert topology.environment["REDIS_URL"] == f"redis://127.0.0.1:{redis_own}/0"
+            assert f"@127.0.0.1:{pg_own}/" in topology.environment["DATABASE_URL"]
+            yield topology
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _rows(topology: Topology, query: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -413,3 +463,420 @@ def test_a_worker_killed_in_the_middle_of_a_preview_leaves_it_to_the_other(
     assert restarted.returncode == 0, restarted.stderr
     assert topology.pid(busy) != victim
     os.kill(topology.pid(busy), 0)  # running again
+
+
+def _picture() -> bytes:
+    """A small PNG of random pixels (so that its bytes, and its preview, are new)."""
+    import io
+
+    from PIL import Image
+
+    made = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), os.urandom(64 * 64 * 3)).save(made, "PNG")
+    return made.getvalue()
+
+
+def _browser(topology: Topology, email: str) -> httpx.Client:
+    """A client signed in as ``email`` through nginx, as a browser is (its session cookie)."""
+    browser = httpx.Client(base_url=topology.url, timeout=60)
+    signed_in = _sign_in(browser, email, PASSWORD)
+    assert signed_in.status_code == 302, signed_in.text
+    return browser
+
+
+def _timed(call: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    started = time.monotonic()
+    try:
+        result = call(*args, **kwargs)
+    except httpx.TransportError as exc:
+        result = exc
+    return time.monotonic() - started, result
+
+
+def _slots_held(topology: Topology, person_id: int) -> list[bytes]:
+    """The upload slots (core/upload_slots.py) ``person_id`` holds in the topology's Redis."""
+    import redis
+
+    client = redis.Redis.from_url(topology.environment["REDIS_URL"])
+    try:
+        return list(client.scan_iter(match=f"*upload-slot:{person_id}:*"))
+    finally:
+        client.close()
+
+
+def test_s3_away_for_ten_seconds_answers_503_saves_nothing_and_reads_again_after(
+    topology: Topology,
+) -> None:
+    """moto's S3 server stopped with SIGSTOP for ten seconds, then SIGCONT. Stopped, not
+    killed: moto keeps the bucket in memory, and a store that stops answering is the outage to
+    fear (a store that refuses at once is the easy one). The kernel still accepts connections
+    on its port, so every call waits for the client's read timeout (3 s here, 2 attempts, set
+    by the module's topology) and then fails: uploads answer 503 with the sentence "nothing was
+    saved", and leave no document, version, blob row, task or object; downloads and preview
+    pictures answer 503 with a sentence. After SIGCONT every file stored before reads back
+    byte-identical, the uploads refused are accepted when sent again, and the processes are
+    whole: no upload slot left taken, ten uploads in a row succeed."""
+    from commonroom.core.exceptions import (
+        STORAGE_UNAVAILABLE_MESSAGE,
+        UPLOAD_STORE_UNAVAILABLE_MESSAGE,
+    )
+
+    token = _token(topology, "priya@example.org", "write")
+    ((person_id,),) = _rows(
+        topology, "SELECT id FROM accounts_user WHERE email = %s", "priya@example.org"
+    )
+    workspace = _workspace(topology, token)
+    auth = {"Authorization": f"Bearer {token}"}
+    api = f"{topology.url}/api/v1/workspaces/{workspace}/documents"
+    run = uuid.uuid4().hex[:8]
+
+    def upload(name: str, content: bytes, kind: str = "application/octet-stream") -> Any:
+        with httpx.Client(timeout=60) as http:
+            return http.post(api, headers=auth, files={"file": (name, content, kind)})
+
+    def download(document: str) -> Any:
+        with httpx.Client(timeout=60) as http:
+            return http.get(f"{api}/{document}/versions/1/content", headers=auth)
+
+    # Stored before the outage: three files and a picture with its preview.
+    before = {f"before-{run}-{i}.bin": os.urandom(512 * 1024) + bytes([i]) for i in range(3)}
+    documents: dict[str, str] = {}
+    for name, content in before.items():
+        stored = upload(name, content)
+        assert stored.status_code == 201, stored.text
+        documents[name] = stored.json()["document"]["id"]
+    picture = _picture()
+    stored = upload(f"picture-{run}.png", picture, "image/png")
+    assert stored.status_code == 201, stored.text
+    picture_document = stored.json()["document"]["id"]
+    digest = stored.json()["version"]["sha256"]
+    browser = _browser(topology, "priya@example.org")
+    deadline = time.monotonic() + 60
+    while not (
+        names := _rows(
+            topology, "SELECT name FROM previews_previewfile WHERE preview_id = %s", digest
+        )
+    ):
+        assert time.monotonic() < deadline, "the picture's preview was not made in 60 s"
+        time.sleep(0.3)
+    preview_url = f"/w/{workspace}/d/{picture_document}/v/1/preview/files/{names[0][0]}"
+    while (shown := browser.get(preview_url)).status_code != 200:
+        assert time.monotonic() < deadline, f"the preview's picture: {shown.status_code}"
+        time.sleep(0.3)
+    preview_bytes = shown.content
+
+    def read_back() -> None:
+        for name, content in before.items():
+            sent = download(documents[name])
+            assert sent.status_code == 302, sent.text
+            fetched = httpx.get(sent.headers["location"], timeout=60)
+            assert fetched.status_code == 200 and fetched.content == content, name
+        again = browser.get(preview_url)
+        assert again.status_code == 200 and again.content == preview_bytes
+
+    read_back()
+    threads_before = {name: _threads(topology.pid(name)) for name in ("web1", "web2")}
+
+    # The outage: three uploads, two downloads and the preview's picture at once.
+    refused = {f"during-{run}-{i}.bin": os.urandom(256 * 1024) + bytes([i]) for i in range(3)}
+    moto = topology.pid("s3")
+    os.killpg(moto, signal.SIGSTOP)
+    try:
+        stopped_at = time.monotonic()
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            uploads = [
+                pool.submit(_timed, upload, name, content) for name, content in refused.items()
+            ]
+            downloads = [
+                pool.submit(_timed, download, documents[name]) for name in list(before)[:2]
+            ]
+            preview = pool.submit(_timed, browser.get, preview_url)
+            upload_answers = [future.result() for future in uploads]
+            download_answers = [future.result() for future in downloads]
+            preview_answer = preview.result()
+        answered_in = time.monotonic() - stopped_at
+        time.sleep(max(0.0, 10 - answered_in))
+    finally:
+        os.killpg(moto, signal.SIGCONT)
+
+    for _, answer in upload_answers:
+        assert isinstance(answer, httpx.Response), answer
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "code": "storage_unavailable",
+            "detail": UPLOAD_STORE_UNAVAILABLE_MESSAGE,
+        }
+    for _, answer in download_answers:
+        assert isinstance(answer, httpx.Response), answer
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {
+            "code": "storage_unavailable",
+            "detail": STORAGE_UNAVAILABLE_MESSAGE,
+        }
+    answer = preview_answer[1]
+    assert isinstance(answer, httpx.Response), answer
+    assert answer.status_code == 503
+    assert STORAGE_UNAVAILABLE_MESSAGE.replace("'", "&#x27;") in answer.text
+    times = [seconds for seconds, _ in (*upload_answers, *download_answers, preview_answer)]
+    # Each within the client's two attempts of 3 s and the pause between them (botocore's
+    # back-off, up to 2 s), with room for a busy machine: seconds, not botocore's default minute.
+    assert max(times) < 2 * S3_READ_TIMEOUT + 2 + 7, times
+    print(
+        "S3 stopped: 503 after "
+        + ", ".join(f"{seconds:.1f}" for seconds in times)
+        + " s (3 uploads, 2 downloads, the preview's picture)"
+    )
+
+    # Nothing of the refused uploads anywhere.
+    digests = [hashlib.sha256(content).hexdigest() for content in refused.values()]
+    assert not _rows(
+        topology, "SELECT id FROM documents_document WHERE name LIKE %s", f"during-{run}-%"
+    )
+    assert not _rows(
+        topology, "SELECT id FROM documents_version WHERE filename LIKE %s", f"during-{run}-%"
+    )
+    assert not _rows(topology, "SELECT sha256 FROM documents_blob WHERE sha256 = ANY(%s)", digests)
+    for sha in digests:
+        assert not _rows(
+            topology,
+            "SELECT id FROM django_tasks_database_dbtaskresult WHERE args_kwargs::text LIKE %s",
+            f"%{sha}%",
+        )
+    assert not _slots_held(topology, person_id), "an upload slot is still taken"
+
+    # The store answers again: what was stored reads back the same, nothing was kept in it of
+    # the refused uploads, which are accepted when sent again.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            topology.s3().head_bucket(Bucket=topology.environment["AWS_STORAGE_BUCKET_NAME"])
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "moto did not answer after SIGCONT"
+            time.sleep(0.2)
+    read_back()
+    from botocore.exceptions import ClientError
+
+    for sha in digests:
+        with pytest.raises(ClientError):
+            topology.s3().head_object(
+                Bucket=topology.environment["AWS_STORAGE_BUCKET_NAME"],
+                Key=f"blobs/{sha[:2]}/{sha[2:4]}/{sha}",
+            )
+    for name, content in refused.items():
+        again = upload(name, content)
+        assert again.status_code == 201, again.text
+    # Whole again: ten uploads in a row, then nothing held.
+    for i in range(10):
+        done = upload(f"after-{run}-{i}.bin", os.urandom(64 * 1024))
+        assert done.status_code == 201, done.text
+    assert not _slots_held(topology, person_id)
+    threads_after = {name: _threads(topology.pid(name)) for name in ("web1", "web2")}
+    print(f"app threads before the outage {threads_before}, after it {threads_after}")
+    browser.close()
+
+
+def _threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def _pg_ctl(topology: Topology, *args: str) -> subprocess.CompletedProcess[str]:
+    """pg_ctl on the topology's own PostgreSQL, as its account (postgres when this is root)."""
+    programs = _postgres_bin()
+    assert programs is not None
+    command = [str(programs / "pg_ctl"), "-D", str(topology.directory / "postgres"), *args]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+POSTERS = 4
+READERS = 2
+DOWN_SECONDS = 3
+AFTER_SECONDS = 12
+
+
+def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_recovers(
+    topology: Topology,
+) -> None:
+    """The topology's own PostgreSQL stopped with ``pg_ctl stop -m fast`` (every session
+    ended at once, as in a restart or a failover) while four threads post comments and two
+    read pages through nginx, and started again three seconds later with the options
+    topology.sh starts it with. A request the stop cut off answers 503 with a sentence, never
+    a 500 page, a 502 or no answer; one that comes while the server is away waits for a
+    connection from its process's pool (30 s at most), and is answered once the server is back.
+    Counted afterwards: every comment answered 201 is there once, none is there twice, none is
+    there that was not sent. Then both app processes serve directly, and both workers still run
+    and take a task (a picture's preview)."""
+    from commonroom.core.exceptions import DATABASE_UNAVAILABLE_MESSAGE
+
+    token = _token(topology, "priya@example.org", "write")
+    workspace = _workspace(topology, token)
+    document = _first_document(topology, token, workspace)
+    auth = {"Authorization": f"Bearer {token}"}
+    path = f"/api/v1/workspaces/{workspace}/documents/{document}/comments"
+    pages = [f"/w/{workspace}/", f"/w/{workspace}/d/{document}/"]
+    run = uuid.uuid4().hex[:8]
+    stop = threading.Event()
+    lock = threading.Lock()
+    # (what, status or None when the connection broke, started (monotonic), seconds, answer)
+    comments: list[tuple[str, int | None, float, float, Any]] = []
+    reads: list[tuple[str, int | None, float, float, Any]] = []
+    logs = {name: topology.directory / "log" / f"{name}.log" for name in ("web1", "web2")}
+    log_sizes = {name: log.stat().st_size for name, log in logs.items()}
+
+    def poster(n: int) -> None:
+        with httpx.Client(base_url=topology.url, timeout=90) as http:
+            i = 0
+            while not stop.is_set():
+                body = f"Restart {run} {n}-{i:04}"
+                i += 1
+                started = time.monotonic()
+                try:
+                    done = http.post(path, headers=auth, json={"body": body})
+                    status: int | None = done.status_code
+                    answer: Any = (
+                        done.json() if "json" in done.headers.get("content-type", "") else done.text
+                    )
+                except httpx.TransportError as exc:
+                    status, answer = None, repr(exc)
+                with lock:
+                    comments.append((body, status, started, time.monotonic() - started, answer))
+
+    def reader(n: int, browser: httpx.Client) -> None:
+        i = 0
+        try:
+            while not stop.is_set():
+                page = pages[(n + i) % len(pages)]
+                i += 1
+                started = time.monotonic()
+                try:
+                    shown = browser.get(page)
+                    status: int | None = shown.status_code
+                    answer: Any = shown.text
+                except httpx.TransportError as exc:
+                    status, answer = None, repr(exc)
+                with lock:
+                    reads.append((page, status, started, time.monotonic() - started, answer))
+        finally:
+            browser.close()
+
+    threads = [threading.Thread(target=poster, args=(n,)) for n in range(POSTERS)]
+    threads += [
+        threading.Thread(target=reader, args=(n, _browser(topology, "priya@example.org")))
+        for n in range(READERS)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(2)  # all of them under way
+        port = topology.environment["DATABASE_URL"].rsplit(":", 1)[1].split("/")[0]
+        stopped_at = time.monotonic()
+        stopped = _pg_ctl(topology, "stop", "-m", "fast", "-w")
+        assert stopped.returncode == 0, stopped.stderr
+        time.sleep(DOWN_SECONDS)
+        folder = topology.directory / "postgres"
+        started = _pg_ctl(
+            topology,
+            "start",
+            "-w",
+            "-l",
+            str(folder / "server.log"),
+            "-o",
+            f"-p {port} -c listen_addresses=127.0.0.1 -k {folder}",
+        )
+        assert started.returncode == 0, started.stderr
+        back_at = time.monotonic()
+        time.sleep(AFTER_SECONDS)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a request never ended"
+    assert comments and reads
+
+    def unavailable(answer: Any) -> bool:
+        if isinstance(answer, dict):
+            return answer == {
+                "code": "database_unavailable",
+                "detail": DATABASE_UNAVAILABLE_MESSAGE,
+            }
+        return DATABASE_UNAVAILABLE_MESSAGE in str(answer)
+
+    for what, status, _, _, answer in comments:
+        assert status in {201, 503}, (what, status, answer)
+        assert status == 201 or unavailable(answer), answer
+    for what, status, _, _, answer in reads:
+        assert status in {200, 503}, (what, status, str(answer)[:2000])
+        assert status == 200 or unavailable(answer), str(answer)[:2000]
+    everything = comments + reads
+    slowest = max(seconds for _, _, _, seconds, _ in everything)
+    # Asked once the server was back (and its processes had a second to notice): answered.
+    late = [(what, status) for what, status, at, _, _ in everything if at > back_at + 1]
+    assert late and all(status in {200, 201} for _, status in late), late
+    ok_after = [
+        at + seconds
+        for _, status, at, seconds, _ in everything
+        if status in {200, 201} and at + seconds > back_at
+    ]
+    first_ok = min(ok_after) - back_at
+    during = [
+        (status, seconds)
+        for _, status, at, seconds, _ in everything
+        if at < back_at and at + seconds > stopped_at
+    ]
+
+    stored = [
+        (str(comment_id), body)
+        for comment_id, body in _rows(
+            topology, "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Restart {run} %"
+        )
+    ]
+    bodies = [body for _, body in stored]
+    assert len(bodies) == len(set(bodies)), "a comment is there twice"
+    answered = {body: answer for body, status, _, _, answer in comments if status == 201}
+    assert set(answered) <= set(bodies), "a comment answered 201 is not there"
+    assert set(bodies) <= {body for body, *_ in comments}, "a comment there was never sent"
+    assert {answer["id"] for answer in answered.values()} <= {cid for cid, _ in stored}
+    refused = [body for body, status, *_ in comments if status == 503]
+    print(
+        f"PostgreSQL stopped for {back_at - stopped_at:.1f} s: {len(comments)} comments"
+        f" ({len(answered)} answered 201, {len(refused)} 503, of which"
+        f" {len(set(refused) & set(bodies))} written), {len(reads)} page reads"
+        f" ({sum(1 for r in reads if r[1] == 503)} 503); in flight across the outage:"
+        f" {len(during)}, answered "
+        + ", ".join(f"{s} in {t:.1f} s" for s, t in during)
+        + f"; slowest answer {slowest:.1f} s; first success {first_ok:.1f} s after the start"
+    )
+
+    # Each app process serves, directly; no traceback in their logs since the stop.
+    for app in topology.apps:
+        direct = httpx.post(
+            f"{app}{path}", headers=auth, json={"body": f"Restart {run} direct"}, timeout=30
+        )
+        assert direct.status_code == 201, direct.text
+    for name, log in logs.items():
+        with log.open("rb") as lines:
+            lines.seek(log_sizes[name])
+            written = lines.read().decode(errors="replace")
+        assert "Traceback" not in written, f"{name}: {written[-3000:]}"
+        for line in written.splitlines():
+            if "database unavailable:" in line:
+                print(f"{name}: {line}")
+    # Both workers run, and take a task: a new picture's preview is made.
+    for name in ("worker1", "worker2"):
+        os.kill(topology.pid(name), 0)
+    made = httpx.post(
+        f"{topology.url}/api/v1/workspaces/{workspace}/documents",
+        headers=auth,
+        files={"file": (f"restart-{run}.png", _picture(), "image/png")},
+        timeout=60,
+    )
+    assert made.status_code == 201, made.text
+    digest = made.json()["version"]["sha256"]
+    deadline = time.monotonic() + 60
+    while _rows(topology, "SELECT status FROM previews_preview WHERE blob_id = %s", digest) != [
+        ("ready",)
+    ]:
+        assert time.monotonic() < deadline, "no worker made the preview within 60 s of the restart"
+        time.sleep(0.3)

@@ -13,22 +13,35 @@ per machine, the converter work folders of dead processes removed and the audit 
 checkpoint written (in the trail and this machine's checkpoint file). The housekeeping also runs
 in every worker when it starts, before its first task. ``--reload`` is accepted and ignored (a
 reload would kill the task in hand).
+
+PostgreSQL going away under a running worker (restarted, failed over) does not end it:
+django-tasks-db's loop lets such an error end the process, so the loop is started again after
+a pause, until the database answers; a task in hand then, whose end could not be recorded, is
+given back to the queue (``core.services.task_give_back_own``). A worker that ended instead
+would be started again by systemd, but only a few times in a row (its start limit), and not at
+all by ``make topology``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from typing import Any
+from uuid import UUID
 
 from django.core.management.base import CommandError
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
 
+from commonroom.core.exceptions import database_unavailable_cause
 from commonroom.core.scheduling import Schedule, jobs_all
 from commonroom.core.services import (
     RENEW_SECONDS,
+    task_give_back_own,
     worker_lease_release,
     worker_lease_renew,
     worker_lease_take,
@@ -36,9 +49,49 @@ from commonroom.core.services import (
 
 log = logging.getLogger("commonroom.worker")
 
+# Seconds between attempts while the database is out of reach.
+OUTAGE_PAUSE = 2.0
+
 
 class LeasedWorker(Worker):
-    """django-tasks-db's worker, holding a lease and running the schedule while it runs."""
+    """django-tasks-db's worker, holding a lease and running the schedule while it runs, and
+    riding out the database's outages."""
+
+    # The task being run, until its end is recorded (None between tasks).
+    in_hand: UUID | None = None
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        self.in_hand = db_task_result.pk
+        super().run_task(db_task_result)
+        # Not reached when recording its end failed: the outage's handler gives it back.
+        self.in_hand = None
+
+    def run_through_outages(self) -> None:
+        """django-tasks-db's loop, begun again whenever the database went away under it."""
+        lost: UUID | None = None
+        while True:
+            try:
+                if lost is not None:
+                    task_give_back_own(task_id=lost, worker_id=self.worker_id)
+                    lost = None
+                super().run()
+                return
+            except Exception as exc:
+                cause = database_unavailable_cause(exc)
+                if not self.running or cause is None:
+                    raise
+                lost = lost or self.in_hand
+                self.in_hand = None
+                log.error(
+                    "worker: the database cannot be reached (%s: %s); trying again in %s s",
+                    type(cause).__name__,
+                    " ".join(str(cause).split()),
+                    OUTAGE_PAUSE,
+                )
+                # Its connection is broken: given back to the pool, which drops it.
+                with contextlib.suppress(DatabaseError):
+                    connection.close()
+                time.sleep(OUTAGE_PAUSE)
 
     def run(self) -> None:
         worker_lease_take(worker_id=self.worker_id)
@@ -52,7 +105,7 @@ class LeasedWorker(Worker):
         beside.start()
         stopped_cleanly = False
         try:
-            super().run()
+            self.run_through_outages()
             stopped_cleanly = True
         except SystemExit as exit_:
             # shutdown() exits from the signal handler between tasks (code 0); a second signal
@@ -72,8 +125,13 @@ class LeasedWorker(Worker):
             while not stop.wait(RENEW_SECONDS):
                 try:
                     worker_lease_renew(worker_id=self.worker_id)
-                except Exception:  # a database hiccup must not end the heartbeat
-                    log.exception("worker: renewing the lease failed")
+                except Exception as exc:  # a database hiccup must not end the heartbeat
+                    if (cause := database_unavailable_cause(exc)) is not None:
+                        log.error(
+                            "worker: renewing the lease failed: %s", " ".join(str(cause).split())
+                        )
+                    else:
+                        log.exception("worker: renewing the lease failed")
                     close_old_connections()
                     continue
                 schedule.tick()  # logs its own failures, job by job
