@@ -41,6 +41,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -108,6 +109,13 @@ def session_cookie(name: str, value: str) -> Cookie:
         comment_url=None,
         rest={},
     )
+
+
+def problem(html: str) -> str:
+    """The words of a form's error summary ("There is a problem"), or nothing."""
+    body = html.partition("nhsuk-error-summary__body")[2][:2000]
+    words = re.sub(r"<[^>]+>", " ", body.partition("</div></div>")[0]).split()
+    return " ".join(w for w in words if w not in (">", '">'))[:160]
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -207,11 +215,17 @@ def load(url: str, world_path: Path, out: Path) -> None:
     # kept apart from the steady load's figures (which start once everyone has), over the run.
     once: dict[str, list[float]] = {name: [] for name in ONCE}
     once_failed: dict[str, int] = dict.fromkeys(ONCE, 0)
+    # Why each of those failed, kept over the run (Locust's own errors start again with the
+    # steady load's figures).
+    once_reasons: dict[tuple[str, str], int] = {}
 
     def note(name: str, response_time: float, exception: Any = None, **_: Any) -> None:
         if name in once:
             once[name].append(response_time)
-            once_failed[name] += exception is not None
+            if exception is not None:
+                once_failed[name] += 1
+                reason = (name, str(exception)[:200])
+                once_reasons[reason] = once_reasons.get(reason, 0) + 1
 
     class Member(FastHttpUser):  # type: ignore[misc]
         host = url
@@ -244,7 +258,7 @@ def load(url: str, world_path: Path, out: Path) -> None:
                         session_cookie(world["session_cookie"], self.person["session"])
                     )
                 elif answer.status_code not in (302, 303):
-                    answer.failure(f"sign-in answered {answer.status_code}")
+                    answer.failure(f"sign-in answered {answer.status_code}: {problem(answer.text)}")
             self.socket_greenlet = gevent.spawn(self.live)
 
         def live(self) -> None:
@@ -370,6 +384,14 @@ def load(url: str, world_path: Path, out: Path) -> None:
         (
             {"name": e.name, "error": str(e.error)[:200], "count": e.occurrences}
             for e in env.stats.errors.values()
+            if e.name not in once
+        ),
+        key=lambda e: -int(e["count"]),
+    )
+    errors += sorted(
+        (
+            {"name": name, "error": reason, "count": count}
+            for (name, reason), count in once_reasons.items()
         ),
         key=lambda e: -int(e["count"]),
     )
@@ -392,7 +414,7 @@ def load(url: str, world_path: Path, out: Path) -> None:
             {
                 "rows": rows,
                 "once": setup,
-                "errors": errors[:10],
+                "errors": errors[:10] + [e for e in errors[10:] if e["name"] in once],
                 "total": {
                     "requests": total.num_requests,
                     "failures": total.num_failures,

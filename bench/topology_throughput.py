@@ -73,6 +73,7 @@ from bench.upload import (
     expected_sha256,
     multipart_body,
     stored_version,
+    timed_upload,
 )
 
 
@@ -232,19 +233,14 @@ def upload_through_nginx(up: Topology, world: World, block: bytes, count: int) -
     cpu_before = cpu_seconds(up.run_dir)
     loop_before = {n: _cpu_seconds(f"/proc/{p}/task/{p}/stat") for n, p in pids.items()}
     with httpx.Client(timeout=httpx.Timeout(None, connect=10)) as client:
-        client_before = time.process_time()
-        started = time.perf_counter()
-        response = client.post(
+        response, started, seconds, client_cpu = timed_upload(
+            client,
             f"{up.url}/api/v1/workspaces/{world.workspace_id}/documents",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {world.writer_token}",
-                "Content-Type": content_type,
-                "Content-Length": str(length),
-            },
+            world.writer_token,
+            body,
+            content_type,
+            length,
         )
-        seconds = time.perf_counter() - started
-        client_cpu = time.process_time() - client_before
     cpu_after = cpu_seconds(up.run_dir)
     loop_after = {n: _cpu_seconds(f"/proc/{p}/task/{p}/stat") for n, p in pids.items()}
     stored_version(response, expected, size)

@@ -88,6 +88,32 @@ def multipart_body(
     return f"multipart/form-data; boundary={boundary}", length, chunks()
 
 
+def timed_upload(
+    client: httpx.Client,
+    url: str,
+    token: str,
+    body: Any,
+    content_type: str,
+    length: int,
+) -> tuple[httpx.Response, float, float, float]:
+    """POST an upload's multipart ``body`` to ``url``: the answer, when it started
+    (``time.perf_counter``), the seconds from then to the answer, and the CPU seconds this
+    process spent sending it."""
+    client_before = time.process_time()
+    started = time.perf_counter()
+    response = client.post(
+        url,
+        content=body,
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": content_type,
+            "Content-Length": str(length),
+        },
+    )
+    seconds = time.perf_counter() - started
+    return response, started, seconds, time.process_time() - client_before
+
+
 def upload(
     *, server: Server, token: str, workspace_id: str, block: bytes, count: int
 ) -> UploadResult:
@@ -107,19 +133,14 @@ def upload(
     ):
         cpu_before = server.cpu_seconds()
         loop_before = server.loop_cpu_seconds()
-        client_before = time.process_time()
-        started = time.perf_counter()
-        response = client.post(
+        response, started, seconds, client_cpu = timed_upload(
+            client,
             f"{server.url}/api/v1/workspaces/{workspace_id}/documents",
-            content=body,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": content_type,
-                "Content-Length": str(length),
-            },
+            token,
+            body,
+            content_type,
+            length,
         )
-        seconds = time.perf_counter() - started
-        client_cpu = time.process_time() - client_before
         cpu = server.cpu_seconds() - cpu_before
         loop_cpu = server.loop_cpu_seconds() - loop_before
     stored_version(response, expected, size)
