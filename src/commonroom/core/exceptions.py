@@ -8,6 +8,7 @@ boundary builds an HTTP response for an error.
 from __future__ import annotations
 
 import errno
+import sqlite3
 
 
 class ApplicationError(Exception):
@@ -163,7 +164,10 @@ def database_unavailable_cause(exc: BaseException) -> BaseException | None:
     """The error in ``exc``'s chain that says PostgreSQL cannot be reached (a connection
     refused or lost, the server shutting down, no connection from the pool in time), or None.
     Only psycopg's operational errors count: a deadlock, a statement cancelled or a full disk
-    carry their own SQLSTATE and are not an outage; SQLite is a file, never away."""
+    carry their own SQLSTATE and are not an outage. SQLite is a file, never away, but its one
+    writer's lock not had within the busy timeout (30 s: the embedded server past what it can
+    write) is answered the same way: nothing of that write was made (transactions take the
+    lock as they begin), and the next may succeed."""
     try:
         import psycopg
     except ImportError:  # pragma: no cover - psycopg is installed with Commonroom
@@ -172,6 +176,8 @@ def database_unavailable_cause(exc: BaseException) -> BaseException | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(seen) < 16:
         seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError) and str(current) == "database is locked":
+            return current
         if isinstance(current, psycopg.OperationalError):
             # A client-side failure (refused, closed, lost; the pool's timeout) has no SQLSTATE.
             state = current.sqlstate

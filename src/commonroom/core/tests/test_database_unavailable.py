@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -100,13 +101,20 @@ def test_the_server_out_of_reach_is_recognised_wherever_it_sits_in_the_chain() -
         raise OperationalError(*away.args) from away
     except OperationalError as wrapped:
         assert database_unavailable_cause(wrapped) is away
+    # SQLite's one writer's lock not had within the busy timeout: answered the same way.
+    locked = sqlite3.OperationalError("database is locked")
+    try:
+        raise OperationalError(*locked.args) from locked
+    except OperationalError as wrapped:
+        assert database_unavailable_cause(wrapped) is locked
     # Not an outage: the server answered, with a refusal of its own (nor a full disk, which
-    # is 507), and SQLite's locked file.
+    # is 507), and SQLite's other errors.
     for other in (
         psycopg.errors.DeadlockDetected("deadlock detected"),
         psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
         psycopg.errors.DiskFull("could not extend file: No space left on device"),
-        OperationalError("database is locked"),
+        sqlite3.OperationalError("no such table: x"),
+        OperationalError("database is locked"),  # Django's, without SQLite's own as its cause
         ValueError("no"),
     ):
         assert database_unavailable_cause(other) is None, other
@@ -387,3 +395,45 @@ def test_a_transaction_whose_connection_was_lost_fails_at_once_with_a_pool(
         link.close()
     assert result["error"] == "OperationalError"
     assert result["seconds"] < 5, result
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's one writer's lock")
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_a_write_that_waits_past_the_busy_timeout_answers_503_and_writes_nothing(
+    team: Any, caplog: Any
+) -> None:
+    """The embedded server past what it can write: another writer holds SQLite's lock longer
+    than the busy timeout (shortened here from 30 s). The comment is answered 503 with the
+    sentence, not 500; nothing of it is written; once the lock is free, it goes through."""
+    from commonroom.comments.models import Comment
+    from commonroom.workspaces.tests.factories import upload_document
+
+    document = upload_document(team.workspace, team.manager, name="minutes.txt")
+    secret = token_create(actor=team.editor, name="busy", scope=TokenScope.WRITE).secret
+    headers = {"Authorization": f"Bearer {secret}"}
+    url = f"/api/v1/workspaces/{team.workspace.pk}/documents/{document.pk}/comments"
+    api = Client(raise_request_exception=False)
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 300")
+        other.execute("BEGIN IMMEDIATE")  # the one writer's lock, held
+        busy = api.post(
+            url, {"body": "Point one"}, content_type="application/json", headers=headers
+        )
+        assert busy.status_code == 503, busy.content
+        assert busy.json() == {"code": "database_unavailable", "detail": SENTENCE}
+        assert busy["Retry-After"] == "60"
+        (record,) = database_log(caplog)
+        assert record.exc_info is None and "answered 503" in record.getMessage()
+        other.execute("ROLLBACK")
+        assert not Comment.objects.filter(body="Point one").exists()
+        again = api.post(
+            url, {"body": "Point one"}, content_type="application/json", headers=headers
+        )
+        assert again.status_code == 201, again.content
+        assert Comment.objects.filter(body="Point one").count() == 1
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 30000")

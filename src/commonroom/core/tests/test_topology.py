@@ -289,11 +289,23 @@ def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: T
 
 
 def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
-    """The demo's uploads queued their previews in the database; the workers take them."""
-    logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
-    for i in (1, 2):
-        os.kill(topology.pid(f"worker{i}"), 0)  # running
+    """Both workers are alive and taking work: each holds a lease in the database renewed
+    within the last minute (the heartbeat /readyz reads), under its own pid; and the demo's
+    uploads' previews, queued in the database, are done."""
+    pids = {topology.pid(f"worker{i}") for i in (1, 2)}
     deadline = time.monotonic() + 30
+    while True:
+        leased = {
+            pid
+            for (pid,) in topology.rows(
+                "SELECT pid FROM core_workerlease WHERE renewed_at > now() - interval '1 minute'"
+            )
+        }
+        if pids <= leased:
+            break
+        assert time.monotonic() < deadline, f"workers {pids - leased} hold no live lease"
+        time.sleep(0.5)
+    logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
     while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
         assert time.monotonic() < deadline, "no worker finished a task in 30 s"
         time.sleep(0.2)

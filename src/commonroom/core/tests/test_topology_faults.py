@@ -117,14 +117,6 @@ def topology() -> Iterator[Topology]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _rows(topology: Topology, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """Rows of a query run on the topology's own database (what its processes wrote)."""
-    import psycopg
-
-    with psycopg.connect(topology.environment["DATABASE_URL"]) as db:
-        return list(db.execute(query, params).fetchall())
-
-
 def _token(topology: Topology, email: str, scope: str) -> str:
     return topology.command("token", "create", email, f"faults-{scope}", "--scope", scope).strip()
 
@@ -212,8 +204,7 @@ def test_an_app_process_killed_under_uploads_and_comments_loses_and_doubles_noth
     # Most of the writes went through: the other process took over.
     assert len(ok_uploads) + len(ok_comments) >= (UPLOADS + COMMENTS) // 2, statuses
 
-    versions = _rows(
-        topology,
+    versions = topology.rows(
         "SELECT filename, blob_id, id FROM documents_version WHERE filename LIKE %s",
         f"fault-{run}-%",
     )
@@ -226,14 +217,14 @@ def test_an_app_process_killed_under_uploads_and_comments_loses_and_doubles_noth
         assert answer["version"]["sha256"] == hashlib.sha256(contents[name]).hexdigest()
     stored_comments = [
         body
-        for (body,) in _rows(
-            topology, "SELECT body FROM comments_comment WHERE body LIKE %s", f"Fault {run} %"
+        for (body,) in topology.rows(
+            "SELECT body FROM comments_comment WHERE body LIKE %s", f"Fault {run} %"
         )
     ]
     assert len(stored_comments) == len(set(stored_comments)), "a comment is there twice"
     assert set(ok_comments) <= set(stored_comments), "a comment answered 201 is not there"
     assert set(stored_comments) <= set(bodies)
-    ids = {str(row[0]) for row in _rows(topology, "SELECT id FROM comments_comment")}
+    ids = {str(row[0]) for row in topology.rows("SELECT id FROM comments_comment")}
     assert {answer["id"] for answer in ok_comments.values()} <= ids
     # Written although the answer was lost with the process (a 502): allowed, never twice.
     unanswered = (len(stored_names) - len(ok_uploads)) + (len(stored_comments) - len(ok_comments))
@@ -345,8 +336,8 @@ def test_redis_stopped_for_ten_seconds_loses_and_doubles_no_live_event(topology:
     async_to_sync(body)()
     comments = {
         str(comment_id): text
-        for comment_id, text in _rows(
-            topology, "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Outage {run} %"
+        for comment_id, text in topology.rows(
+            "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Outage {run} %"
         )
     }
     # Before and after the outage every comment is written; during it, Redis is not needed.
@@ -437,7 +428,7 @@ def test_a_worker_killed_in_the_middle_of_a_preview_leaves_it_to_the_other(
     digest = uploaded.json()["version"]["sha256"]
 
     def status() -> str:
-        rows = _rows(topology, "SELECT status FROM previews_preview WHERE blob_id = %s", digest)
+        rows = topology.rows("SELECT status FROM previews_preview WHERE blob_id = %s", digest)
         return str(rows[0][0]) if rows else "none"
 
     deadline = time.monotonic() + 30
@@ -522,8 +513,8 @@ def test_s3_away_for_ten_seconds_answers_503_saves_nothing_and_reads_again_after
     )
 
     token = _token(topology, "priya@example.org", "write")
-    ((person_id,),) = _rows(
-        topology, "SELECT id FROM accounts_user WHERE email = %s", "priya@example.org"
+    ((person_id,),) = topology.rows(
+        "SELECT id FROM accounts_user WHERE email = %s", "priya@example.org"
     )
     workspace = _workspace(topology, token)
     auth = {"Authorization": f"Bearer {token}"}
@@ -553,8 +544,8 @@ def test_s3_away_for_ten_seconds_answers_503_saves_nothing_and_reads_again_after
     browser = _browser(topology, "priya@example.org")
     deadline = time.monotonic() + 60
     while not (
-        names := _rows(
-            topology, "SELECT name FROM previews_previewfile WHERE preview_id = %s", digest
+        names := topology.rows(
+            "SELECT name FROM previews_previewfile WHERE preview_id = %s", digest
         )
     ):
         assert time.monotonic() < deadline, "the picture's preview was not made in 60 s"
@@ -629,16 +620,15 @@ def test_s3_away_for_ten_seconds_answers_503_saves_nothing_and_reads_again_after
 
     # Nothing of the refused uploads anywhere.
     digests = [hashlib.sha256(content).hexdigest() for content in refused.values()]
-    assert not _rows(
-        topology, "SELECT id FROM documents_document WHERE name LIKE %s", f"during-{run}-%"
+    assert not topology.rows(
+        "SELECT id FROM documents_document WHERE name LIKE %s", f"during-{run}-%"
     )
-    assert not _rows(
-        topology, "SELECT id FROM documents_version WHERE filename LIKE %s", f"during-{run}-%"
+    assert not topology.rows(
+        "SELECT id FROM documents_version WHERE filename LIKE %s", f"during-{run}-%"
     )
-    assert not _rows(topology, "SELECT sha256 FROM documents_blob WHERE sha256 = ANY(%s)", digests)
+    assert not topology.rows("SELECT sha256 FROM documents_blob WHERE sha256 = ANY(%s)", digests)
     for sha in digests:
-        assert not _rows(
-            topology,
+        assert not topology.rows(
             "SELECT id FROM django_tasks_database_dbtaskresult WHERE args_kwargs::text LIKE %s",
             f"%{sha}%",
         )
@@ -828,8 +818,8 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
 
     stored = [
         (str(comment_id), body)
-        for comment_id, body in _rows(
-            topology, "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Restart {run} %"
+        for comment_id, body in topology.rows(
+            "SELECT id, body FROM comments_comment WHERE body LIKE %s", f"Restart {run} %"
         )
     ]
     bodies = [body for _, body in stored]
@@ -875,7 +865,7 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     assert made.status_code == 201, made.text
     digest = made.json()["version"]["sha256"]
     deadline = time.monotonic() + 60
-    while _rows(topology, "SELECT status FROM previews_preview WHERE blob_id = %s", digest) != [
+    while topology.rows("SELECT status FROM previews_preview WHERE blob_id = %s", digest) != [
         ("ready",)
     ]:
         assert time.monotonic() < deadline, "no worker made the preview within 60 s of the restart"
