@@ -179,9 +179,31 @@ def database_unavailable_cause(exc: BaseException) -> BaseException | None:
         if isinstance(current, sqlite3.OperationalError) and str(current) == "database is locked":
             return current
         if isinstance(current, psycopg.OperationalError):
-            # A client-side failure (refused, closed, lost; the pool's timeout) has no SQLSTATE.
             state = current.sqlstate
-            if state is None or state.startswith("08") or state in _PG_GOING:
+            if state is not None and (state.startswith("08") or state in _PG_GOING):
                 return current
-        current = current.__cause__ or current.__context__
+            if state is None and _connection_gone(current):
+                return current
+        # Django wraps the database's error with ``from``; an error raised while another was
+        # being handled (``__context__``) is a fault of its own, not an outage.
+        current = current.__cause__
     return None
+
+
+def _connection_gone(error: BaseException) -> bool:
+    """A psycopg error without a SQLSTATE is the client's own: an outage when it is the pool's
+    (no connection in time, the pool closed), when its connection failed, or when this
+    thread's connection is gone or broken since; not when the connection is still sound (a
+    query psycopg refused to send, such as one with too many parameters)."""
+    import psycopg_pool
+    from django.db import connection
+
+    if isinstance(error, psycopg_pool.PoolTimeout | psycopg_pool.PoolClosed):
+        return True
+    pgconn = getattr(error, "pgconn", None)
+    if pgconn is not None and pgconn.status == 1:  # psycopg.pq.ConnStatus.BAD
+        return True
+    held = connection.connection
+    return (
+        held is None or bool(getattr(held, "closed", True)) or bool(getattr(held, "broken", False))
+    )

@@ -31,7 +31,7 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 
 from commonroom.core.request_info import RequestInfo, client_address
 from commonroom.webdav import auth
-from commonroom.webdav.errors import ErrorResponder
+from commonroom.webdav.errors import ErrorResponder, database_unavailable
 from commonroom.webdav.locks import DatabaseLockStorage, SharedLockManager
 from commonroom.webdav.mount import METHODS, MOUNT
 from commonroom.webdav.properties import DatabasePropertyManager
@@ -104,7 +104,14 @@ class DavApplication:
         if auth.credentials(header) is None:
             yield from self._anonymous(environ, start_response, method, info)
             return
-        found = auth.authenticate(header, info=info)
+        try:
+            found = auth.authenticate(header, info=info)
+        except Exception as exc:  # before any answer: one of the database's, or a fault
+            refusal = database_unavailable(environ, exc)
+            if refusal is None:
+                raise
+            yield _plain(start_response, 503, refusal.sentence, list(refusal.add_headers or []))
+            return
         if isinstance(found, auth.Refusal):
             extra = [("WWW-Authenticate", auth.CHALLENGE)] if found.status == 401 else []
             if found.status == 429:
@@ -175,6 +182,7 @@ def _plain(
         403: "Forbidden",
         413: "Payload Too Large",
         429: "Too Many Requests",
+        503: "Service Unavailable",
     }.get(status, "Error")
     start_response(
         f"{status} {reason}",

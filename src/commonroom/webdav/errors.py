@@ -33,10 +33,13 @@ from wsgidav.dav_error import (
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from commonroom.core.exceptions import (
+    DATABASE_UNAVAILABLE_MESSAGE,
     STORAGE_FULL_MESSAGE,
     ApplicationError,
+    database_unavailable_cause,
     storage_full_cause,
 )
+from commonroom.core.middleware import log_database_unavailable
 
 log = logging.getLogger("commonroom.webdav")
 
@@ -58,6 +61,16 @@ class SentenceError(DAVError):
         if self.err_condition:
             return super().get_response_page()
         return "text/plain; charset=utf-8", (self.sentence + "\n").encode("utf-8")
+
+
+def database_unavailable(environ: dict[str, Any], exc: BaseException) -> SentenceError | None:
+    """For ``exc`` that says PostgreSQL is out of reach (or SQLite's writer lock was not had in
+    time): 503 with the app's sentence and when to try again, logged in one line as the rest
+    of the app does; ``None`` for any other error."""
+    if database_unavailable_cause(exc) is None:
+        return None
+    log_database_unavailable(environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), exc)
+    return SentenceError(503, DATABASE_UNAVAILABLE_MESSAGE, add_headers=[("Retry-After", "60")])
 
 
 def dav_error(exc: ApplicationError) -> SentenceError:
@@ -109,6 +122,8 @@ class ErrorResponder(BaseMiddleware):
                 if storage_full_cause(exc) is not None:
                     log.error("webdav: the storage is full (%s)", storage_full_cause(exc))
                     raise SentenceError(507, STORAGE_FULL_MESSAGE) from None
+                if (refusal := database_unavailable(environ, exc)) is not None:
+                    raise refusal from None
                 if isinstance(exc, OSError) and exc.errno == errno.EACCES:
                     raise DAVError(HTTP_FORBIDDEN) from None
                 log.error("webdav: %s\n%s", exc, traceback.format_exc())
@@ -118,6 +133,8 @@ class ErrorResponder(BaseMiddleware):
                 cause = error.src_exception
                 if storage_full_cause(cause) is not None:
                     error = SentenceError(507, STORAGE_FULL_MESSAGE)
+                elif (refusal := database_unavailable(environ, cause)) is not None:
+                    error = refusal
                 elif isinstance(cause, ApplicationError):
                     error = dav_error(cause)
                 elif isinstance(cause, ClientGone):

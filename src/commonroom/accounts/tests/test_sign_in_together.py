@@ -58,3 +58,37 @@ def test_ten_correct_sign_ins_in_flight_from_one_address_all_go_through(settings
     for thread in threads:
         thread.join(timeout=60)
     assert answers == {p.email: 302 for p in people}
+
+
+@pytest.mark.django_db
+def test_failed_sign_ins_over_many_accounts_from_one_address_are_still_limited(
+    settings: Any,
+) -> None:
+    """The address's own limit holds: its failures over 30 different accounts within a minute,
+    and the next sign-in from there is refused, even with the right password."""
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    rate = settings.ACCOUNT_RATE_LIMITS["login_failed"].split(",")[0]
+    assert rate.endswith("/m/ip")
+    limit = int(rate.split("/")[0])
+    person = UserFactory.create(email="owner@example.org")
+    address = "198.51.100.30"
+    for n in range(limit):
+        wrong = Client().post(
+            reverse("account_login"),
+            {"login": f"guess{n}@example.org", "password": "not it at all"},
+            REMOTE_ADDR=address,
+        )
+        assert wrong.status_code == 200 and b"Too many failed" not in wrong.content
+    refused = Client().post(
+        reverse("account_login"),
+        {"login": person.email, "password": PASSWORD},
+        REMOTE_ADDR=address,
+    )
+    assert refused.status_code == 200
+    assert b"Too many failed sign-ins from here" in refused.content
+    elsewhere = Client().post(
+        reverse("account_login"),
+        {"login": person.email, "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.31",
+    )
+    assert elsewhere.status_code == 302  # the owner, from another address, is not held up

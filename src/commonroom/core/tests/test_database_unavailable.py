@@ -437,3 +437,68 @@ def test_on_sqlite_a_write_that_waits_past_the_busy_timeout_answers_503_and_writ
         other.close()
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA busy_timeout = 30000")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's own refusal")
+@pytest.mark.django_db
+def test_a_query_psycopg_refuses_to_send_is_a_fault_not_an_outage() -> None:
+    """psycopg refuses a query bound on the server with more than 65,535 parameters with an
+    OperationalError of no SQLSTATE, as it does a lost connection (Django binds on the client,
+    so its own queries never meet this; psycopg's own cursor does); the connection is
+    still sound, so it is a fault (a 500 with its traceback), not "the database cannot be
+    reached"."""
+    connection.ensure_connection()
+    raw = connection.connection
+    with pytest.raises(psycopg.OperationalError) as refused, psycopg.Cursor(raw) as bound:
+        bound.execute("SELECT 1 WHERE 1 IN (" + ",".join(["%s"] * 70000) + ")", range(70000))
+    assert refused.value.sqlstate is None
+    assert database_unavailable_cause(refused.value) is None
+    with connection.cursor() as cursor:  # still sound
+        cursor.execute("SELECT 1")
+
+
+def test_an_error_raised_while_an_outage_was_handled_is_a_fault_of_its_own() -> None:
+    away = psycopg.OperationalError("connection refused")
+    try:
+        try:
+            raise away
+        except psycopg.OperationalError:
+            raise ValueError("a bug in the handler") from None
+    except ValueError as bug:
+        assert bug.__context__ is away
+        assert database_unavailable_cause(bug) is None
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's one writer's lock")
+@pytest.mark.django_db(transaction=True)
+def test_webdav_answers_the_database_out_of_reach_with_503_and_its_sentence(
+    team: Any, caplog: Any
+) -> None:
+    """/dav/ is routed before Django's middleware: its own error responder answers the same
+    503 and sentence (a desktop drive or Office, during a PostgreSQL restart or with SQLite's
+    lock held past its busy timeout), not a 500 with a traceback."""
+    from commonroom.webdav.tests.client import Dav
+
+    dav = Dav(team.editor)
+    signing_in = Dav(team.manager)
+    # The editor's token was used a moment ago: its next use writes nothing while it signs in,
+    # so the PUT meets the lock in the provider; the manager's first use writes when it signs in.
+    assert dav.request("PROPFIND", "/", headers={"Depth": "0"}).status_code == 207
+    other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 300")
+        other.execute("BEGIN IMMEDIATE")
+        for client in (dav, signing_in):
+            busy = client.request("PUT", f"/{team.workspace.name}/notes.txt", content=b"Beds\n")
+            assert busy.status_code == 503, busy.text
+            assert busy.text == SENTENCE + "\n"
+            assert busy.headers["Retry-After"] == "60"
+        assert len([r for r in database_log(caplog) if "answered 503" in r.getMessage()]) == 2
+        other.execute("ROLLBACK")
+        again = dav.request("PUT", f"/{team.workspace.name}/notes.txt", content=b"Beds\n")
+        assert again.status_code == 201, again.text
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 30000")

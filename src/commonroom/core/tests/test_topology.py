@@ -288,12 +288,11 @@ def test_the_proxy_serves_static_files_itself_and_denies_the_metrics(topology: T
     assert httpx.get(f"{topology.url}/readyz").status_code == 403
 
 
-def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
-    """Both workers are alive and taking work: each holds a lease in the database renewed
-    within the last minute (the heartbeat /readyz reads), under its own pid; and the demo's
-    uploads' previews, queued in the database, are done."""
+def wait_for_both_workers_leased(topology: Topology, *, seconds: float) -> None:
+    """Until each worker (by the pid in its pid file) holds a lease in the database renewed
+    within the last minute: it runs and polls for tasks (the heartbeat /readyz reads)."""
     pids = {topology.pid(f"worker{i}") for i in (1, 2)}
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + seconds
     while True:
         leased = {
             pid
@@ -302,9 +301,17 @@ def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
             )
         }
         if pids <= leased:
-            break
+            return
         assert time.monotonic() < deadline, f"workers {pids - leased} hold no live lease"
         time.sleep(0.5)
+
+
+def test_both_workers_run_and_take_the_queued_tasks(topology: Topology) -> None:
+    """Both workers are alive and taking work: each holds a lease in the database renewed
+    within the last minute (the heartbeat /readyz reads), under its own pid; and the demo's
+    uploads' previews, queued in the database, are done."""
+    wait_for_both_workers_leased(topology, seconds=30)
+    deadline = time.monotonic() + 30
     logs = [topology.directory / "log" / f"worker{i}.log" for i in (1, 2)]
     while not any("state=SUCCESSFUL" in log.read_text() for log in logs):
         assert time.monotonic() < deadline, "no worker finished a task in 30 s"

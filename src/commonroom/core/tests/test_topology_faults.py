@@ -44,6 +44,7 @@ from commonroom.core.tests.test_topology import (
     _workspace,
     require_topology_tools,
     running_topology,
+    wait_for_both_workers_leased,
 )
 from commonroom.live.tests.servers import free_port
 
@@ -696,8 +697,8 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     a 500 page, a 502 or no answer; one that comes while the server is away waits for a
     connection from its process's pool (30 s at most), and is answered once the server is back.
     Counted afterwards: every comment answered 201 is there once, none is there twice, none is
-    there that was not sent. Then both app processes serve directly, and both workers still run
-    and take a task (a picture's preview)."""
+    there that was not sent. Then both app processes serve directly, both workers still run
+    (each renews its lease in the database), and a picture's preview is made."""
     from commonroom.core.exceptions import DATABASE_UNAVAILABLE_MESSAGE
 
     token = _token(topology, "priya@example.org", "write")
@@ -853,9 +854,9 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
         for line in written.splitlines():
             if "database unavailable:" in line:
                 print(f"{name}: {line}")
-    # Both workers run, and take a task: a new picture's preview is made.
-    for name in ("worker1", "worker2"):
-        os.kill(topology.pid(name), 0)
+    # Both workers run (each holds a live lease: it polls the database again), and a new
+    # picture's preview is made.
+    wait_for_both_workers_leased(topology, seconds=30)
     made = httpx.post(
         f"{topology.url}/api/v1/workspaces/{workspace}/documents",
         headers=auth,
