@@ -193,3 +193,46 @@ def test_the_lease_is_taken_renewed_and_given_up() -> None:
     assert WorkerLease.objects.filter(pk="w1").exists()
     services.worker_lease_release(worker_id="w1")
     assert not WorkerLease.objects.exists()
+
+
+def _worker(worker_id: str) -> Any:
+    from commonroom.core.management.commands.worker import LeasedWorker
+
+    return LeasedWorker(
+        queue_names=["default"],
+        interval=1,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("database_tasks")
+def test_a_task_cut_off_by_the_database_going_away_is_given_back_not_failed() -> None:
+    """Recording the task failed would succeed as soon as the pool had a connection again, and
+    a preview would stay failed for a restart; it is left running and raised on, and the
+    outage's handler (run_through_outages) gives it back to the queue."""
+    from django.db import OperationalError
+
+    from commonroom.core.tests.outage_tasks import cut_off_by_the_database, fails_on_its_own
+
+    worker = _worker("w-outage")
+    row = DBTaskResult.objects.get(pk=cut_off_by_the_database.enqueue().id)
+    row.claim("w-outage")
+    with pytest.raises(OperationalError):
+        worker.run_task(row)
+    assert status(row) == TaskResultStatus.RUNNING
+    assert worker.in_hand == row.pk  # what the outage's handler gives back
+    assert services.task_give_back_own(task_id=row.pk, worker_id="w-outage") == 1
+    assert status(row) == TaskResultStatus.READY
+
+    # A task's own fault is still recorded as its failure.
+    own = DBTaskResult.objects.get(pk=fails_on_its_own.enqueue().id)
+    own.claim("w-outage")
+    worker.run_task(own)
+    assert status(own) == TaskResultStatus.FAILED
+    assert worker.in_hand is None

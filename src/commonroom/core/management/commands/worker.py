@@ -62,8 +62,19 @@ class LeasedWorker(Worker):
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         self.in_hand = db_task_result.pk
+        record_failure = db_task_result.set_failed
+
+        def set_failed(exc: BaseException) -> None:
+            # A task cut off by the database going away is not a failure of the task: left
+            # RUNNING, and raised on, so that the outage's handler gives it back to the queue
+            # (recording it failed would succeed as soon as the pool had a new connection).
+            if database_unavailable_cause(exc) is not None:
+                raise exc
+            record_failure(exc)
+
+        db_task_result.set_failed = set_failed
         super().run_task(db_task_result)
-        # Not reached when recording its end failed: the outage's handler gives it back.
+        # Not reached when the database went away: the outage's handler gives it back.
         self.in_hand = None
 
     def run_through_outages(self) -> None:
