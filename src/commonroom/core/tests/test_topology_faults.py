@@ -69,8 +69,10 @@ def _topology_folder() -> Path:
     """A new folder for the topology that PostgreSQL's own account can reach when the tests run
     as root (topology.sh then runs initdb and pg_ctl as postgres): pytest's own folders are
     closed to other accounts. Others may pass through it, not list it; what is in it stays the
-    owner's (the script writes with umask 077), but the server's folder, which is postgres'."""
-    folder = Path(tempfile.mkdtemp(prefix="commonroom-faults-"))
+    owner's (the script writes with umask 077), but the server's folder, which is postgres'.
+    Under /tmp itself: the temp folder Python would choose may be closed to others (importing
+    commonroom.asgi points it into the data folder, as a served process's uploads need)."""
+    folder = Path(tempfile.mkdtemp(prefix="commonroom-faults-", dir="/tmp"))
     folder.chmod(0o711)
     return folder
 
