@@ -15,8 +15,6 @@ Each process hashes at most ``COMMONROOM_PASSWORD_HASHES_AT_ONCE`` passwords at 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher as DjangoArgon2PasswordHasher
@@ -35,13 +33,6 @@ def hashing_slots() -> threading.BoundedSemaphore:
         return _slots
 
 
-@contextmanager
-def hashing_turn() -> Iterator[None]:
-    slots = hashing_slots()
-    with slots:
-        yield
-
-
 class Argon2PasswordHasher(DjangoArgon2PasswordHasher):
     """Argon2id (``algorithm`` stays "argon2": every stored hash is read by this class)."""
 
@@ -50,9 +41,9 @@ class Argon2PasswordHasher(DjangoArgon2PasswordHasher):
     parallelism = 1
 
     def encode(self, password: str, salt: str) -> str:
-        with hashing_turn():
+        with hashing_slots():
             return str(super().encode(password, salt))
 
     def verify(self, password: str, encoded: str) -> bool:
-        with hashing_turn():
+        with hashing_slots():
             return bool(super().verify(password, encoded))
