@@ -131,11 +131,7 @@ class ApplicationErrorMiddleware:
         if isinstance(exception, ApplicationError):
             if is_htmx(request):
                 # A page's script asked (a composer, a live fragment): a short message, no page.
-                return HttpResponse(
-                    exception.message,
-                    status=exception.status,
-                    content_type="text/plain; charset=utf-8",
-                )
+                return _sentence(exception)
             return render(
                 request,
                 "error.html",
@@ -170,21 +166,38 @@ def storage_full_response(request: HttpRequest, exc: BaseException) -> HttpRespo
     log_storage_full(request.method or "", request.path, exc)
     discard_partial_uploads(request)
     error = StorageFull()
-    response: HttpResponse
-    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse({"code": error.code, "detail": error.message}, status=507)
-    elif is_htmx(request):
-        response = HttpResponse(error.message, status=507, content_type="text/plain; charset=utf-8")
-    else:
+
+    def page() -> HttpResponse:
         try:
-            response = render(
+            return render(
                 request, "error.html", {"error": error, "title": error_title(507)}, status=507
             )
         except Exception:  # the page needs the database, which may be what is full
-            response = HttpResponse(
-                error.message, status=507, content_type="text/plain; charset=utf-8"
-            )
+            return _sentence(error)
+
     # Django would log the 507 again as a server error ("Insufficient Storage: /path").
+    return _answered(request, error, page)
+
+
+def _sentence(error: ApplicationError) -> HttpResponse:
+    return HttpResponse(
+        error.message, status=error.status, content_type="text/plain; charset=utf-8"
+    )
+
+
+def _answered(
+    request: HttpRequest, error: ApplicationError, page: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """``error`` in the form the asker reads: JSON for the API and the upload form's script, a
+    sentence for a page's script, else ``page()``; marked as logged already (its caller wrote
+    the one line for the operator, and Django would log it again with its traceback)."""
+    response: HttpResponse
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response = JsonResponse({"code": error.code, "detail": error.message}, status=error.status)
+    elif is_htmx(request):
+        response = _sentence(error)
+    else:
+        response = page()
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
@@ -210,18 +223,14 @@ def database_unavailable_response(request: HttpRequest, exc: BaseException) -> H
     log_database_unavailable(request.method or "", request.path, exc)
     discard_partial_uploads(request)
     error = DatabaseUnavailable()
-    response: HttpResponse
-    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse({"code": error.code, "detail": error.message}, status=503)
-    elif is_htmx(request):
-        response = HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
-    else:
-        response = HttpResponse(
+    response = _answered(
+        request,
+        error,
+        lambda: HttpResponse(
             loader.get_template("503.html").render({"message": error.message}), status=503
-        )
-    # A client may try again soon; Django would log the 503 again, with its traceback.
-    response["Retry-After"] = "60"
-    response._has_been_logged = True  # type: ignore[attr-defined]
+        ),
+    )
+    response["Retry-After"] = "60"  # a client may try again soon
     return response
 
 
