@@ -173,11 +173,13 @@ def _status_kib(pid: int, field: str) -> int:
 
 
 class Server:
-    """``commonroom serve --no-worker`` on a free loopback port."""
+    """``commonroom serve --no-worker`` on a free loopback port (``worker``: with its embedded
+    worker, as ``make run`` serves)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, worker: bool = False) -> None:
         self.env = env
         self.log_path = log_path
+        self.worker = worker
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -190,7 +192,11 @@ class Server:
     def __enter__(self) -> Server:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "commonroom", "serve", "--no-worker", "--port", str(self.port)],
+            [
+                sys.executable,
+                *("-m", "commonroom", "serve", "--port", str(self.port)),
+                *(() if self.worker else ("--no-worker",)),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

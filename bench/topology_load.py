@@ -44,7 +44,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,12 +53,10 @@ from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.config import DEFAULT_PG, REPO, Config
 from bench.machine import load_average, machine
 from bench.report import TIMES, write_section
-from bench.server import commonroom, free_port, server_environment
+from bench.server import Server, commonroom, server_environment
 from bench.topology import children_of, command_of, peaks, status_kib, topology, unavailable
 
 USERS = max(1, int(os.environ.get("BENCH_LOAD_USERS", "") or 500))
@@ -447,32 +444,8 @@ def embedded(base: Path, config: Config) -> Iterator[tuple[str, dict[str, str], 
     data_dir.mkdir()
     env = server_environment(config, data_dir, "")
     commonroom(env, "migrate", "--noinput", "-v", "0")
-    port = free_port()
-    with (data_dir / "serve.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "commonroom", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the embedded server did not start: {data_dir / 'serve.log'}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield url, env, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with Server(env, data_dir / "serve.log", worker=True) as server:
+        yield server.url, env, server.pid
 
 
 def fmt(value: float | None) -> str:
