@@ -37,9 +37,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.config import REPO, Config
+from bench.config import Config
 from bench.machine import load_average, machine
-from bench.report import write_section
+from bench.report import publish
 from bench.server import Server, commonroom, server_environment
 
 SOCKETS = [int(n) for n in os.environ.get("BENCH_FANOUT_SOCKETS", "200,1000").split(",") if n]
@@ -312,12 +312,7 @@ def main() -> None:
                 shutil.copy(log, Path(keep) / log.name)
         shutil.rmtree(data_dir, ignore_errors=True)
     text = render(runs, notes)
-    print()
-    print(text)
-    out = config.output
-    if out is not None:
-        write_section(out, "fanout", text)
-        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+    publish(text, "fanout", config.output, step)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.config import MIB, Config
+from bench.config import MIB, REPO, Config
 from bench.machine import Machine
 from bench.pages import LoadResult, QueryCount
 from bench.upload import DdResult, UploadResult
@@ -356,3 +357,14 @@ def write_section(path: Path, key: str, text: str) -> None:
         updated = current.rstrip() + "\n\n" + block
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(updated)
+
+
+def publish(text: str, key: str, output: Path | None, step: Callable[[str], None]) -> None:
+    """A benchmark's section printed, and written into ``output`` (docs/benchmarks.md, unless
+    ``BENCH_OUTPUT=-``) between its markers, saying where."""
+    print()
+    print(text)
+    if output is not None:
+        write_section(output, key, text)
+        shown = output.relative_to(REPO) if output.is_relative_to(REPO) else output
+        step(f"figures written to {shown}")

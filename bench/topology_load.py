@@ -55,7 +55,7 @@ from typing import Any
 
 from bench.config import DEFAULT_PG, REPO, Config
 from bench.machine import load_average, machine
-from bench.report import TIMES, write_section
+from bench.report import TIMES, publish
 from bench.server import Server, commonroom, server_environment
 from bench.topology import children_of, command_of, peaks, status_kib, topology, unavailable
 
@@ -572,12 +572,7 @@ def main() -> None:
 
 def finish(results: list[dict[str, Any]], notes: list[str], config: Config) -> None:
     text = render(results, notes)
-    print()
-    print(text)
-    out = config.output
-    if out is not None:
-        write_section(out, "topology_load", text)
-        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+    publish(text, "topology_load", config.output, step)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ import httpx
 from bench.config import DEFAULT_PG, MIB, REPO, Config
 from bench.fanout import PEOPLE, Run, World, measure
 from bench.machine import filesystem_of, free_bytes, load_average, machine
-from bench.report import UploadRound, write_section
+from bench.report import UploadRound, publish
 from bench.server import _cpu_seconds
 from bench.topology import (
     APP_PROCESSES,
@@ -535,12 +535,7 @@ def main() -> None:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     text = render(fanout, upload, notes, load_start)
-    print()
-    print(text)
-    out = config.output
-    if out is not None:
-        write_section(out, KEY, text)
-        step(f"figures written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out}")
+    publish(text, KEY, config.output, step)
 
 
 if __name__ == "__main__":
