@@ -593,20 +593,14 @@ def test_s3_away_for_ten_seconds_answers_503_saves_nothing_and_reads_again_after
     finally:
         os.killpg(moto, signal.SIGCONT)
 
-    for _, answer in upload_answers:
-        assert isinstance(answer, httpx.Response), answer
-        assert answer.status_code == 503, answer.text
-        assert answer.json() == {
-            "code": "storage_unavailable",
-            "detail": UPLOAD_STORE_UNAVAILABLE_MESSAGE,
-        }
-    for _, answer in download_answers:
-        assert isinstance(answer, httpx.Response), answer
-        assert answer.status_code == 503, answer.text
-        assert answer.json() == {
-            "code": "storage_unavailable",
-            "detail": STORAGE_UNAVAILABLE_MESSAGE,
-        }
+    for answers, sentence in (
+        (upload_answers, UPLOAD_STORE_UNAVAILABLE_MESSAGE),
+        (download_answers, STORAGE_UNAVAILABLE_MESSAGE),
+    ):
+        for _, answer in answers:
+            assert isinstance(answer, httpx.Response), answer
+            assert answer.status_code == 503, answer.text
+            assert answer.json() == {"code": "storage_unavailable", "detail": sentence}
     answer = preview_answer[1]
     assert isinstance(answer, httpx.Response), answer
     assert answer.status_code == 503
