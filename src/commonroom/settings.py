@@ -287,6 +287,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 COMMONROOM_PASSWORD_HASHES_AT_ONCE = max(env_int("COMMONROOM_PASSWORD_HASHES_AT_ONCE", 2), 1)
+# How long a sign-in waits for a turn to hash before it is answered 503 ("many people are signing
+# in"), instead of waiting as long as the queue is, holding its database connection.
+COMMONROOM_PASSWORD_HASH_WAIT_SECONDS = max(env_int("COMMONROOM_PASSWORD_HASH_WAIT_SECONDS", 20), 1)
+# Sign-ins in progress at once from one client address (accounts/throttle.py): past it, the
+# next is asked to try again in a few seconds before its password is looked at.
+COMMONROOM_SIGN_INS_AT_ONCE = max(env_int("COMMONROOM_SIGN_INS_AT_ONCE", 100), 1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -314,11 +320,12 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # guesser somewhere else cannot lock the account's owner out.
 ACCOUNT_RATE_LIMITS = {
     # Failed sign-ins per client address (ip) and per account at one client (key). allauth
-    # reserves one of each before it checks the password and gives it back on success, so the
-    # sign-ins in progress at once from one address count here too: at 5 a minute a trust's
-    # staff arriving together behind one NAT address were told "too many failed sign-ins"
-    # (the load benchmark, issue 17). An account's own guesses stay at 5 and slowed from
-    # everywhere (accounts/throttle.py).
+    # reserves one of each before it checks the password and gives it back on success; here
+    # only the account's is reserved (accounts/adapters.py): the address's is checked first and
+    # counted when a password proves wrong, since a trust's staff arriving together behind one
+    # NAT address have many sign-ins in progress at once (the load benchmark, issue 17). Those
+    # are bounded instead by COMMONROOM_SIGN_INS_AT_ONCE. An account's own guesses stay at 5
+    # and are slowed from everywhere (accounts/throttle.py).
     "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "30/m/ip,5/5m/key"),
     # Sign-ins that succeed, per client address: allauth's own default is 30 a minute, which a
     # trust's staff arriving at 9 am behind one NAT address would meet; failures have their

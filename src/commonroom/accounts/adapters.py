@@ -24,11 +24,13 @@ second factors (``selectors.proved_identity_recently``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, NoReturn
 
 from allauth import app_settings as allauth_settings
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context
+from allauth.core.internal import ratelimit as _ratelimit
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -49,6 +51,9 @@ from commonroom.accounts.sso import end_session_url
 from commonroom.core.request_info import RequestInfo, client_ip, client_network
 
 TOO_MANY_FROM_HERE = "Too many failed sign-ins from here. Try again in a few minutes."
+TOO_MANY_AT_ONCE = (
+    "Many people are signing in from this address at this moment. Try again in a few seconds."
+)
 TOO_MANY_FROM_EVERYWHERE = (
     "This account has had many failed sign-ins from several places, so each try now waits its "
     "turn. Try again in {seconds}."
@@ -73,6 +78,18 @@ def _seconds(n: int) -> str:
         return f"{n} second{'s' if n != 1 else ''}"
     minutes = round(n / 60)
     return f"{minutes} minutes"
+
+
+_APP = "allauth.account"
+
+
+def _login_failed_rates() -> tuple[dict[str, str], dict[str, str]]:
+    """allauth's ``login_failed`` rates split in two configurations: those per client address
+    (``ip``), and the rest (``key``: one account at one client)."""
+    rates = [r.strip() for r in (account_settings.RATE_LIMITS.get("login_failed") or "").split(",")]
+    address = [r for r in rates if r.endswith("/ip")]
+    other = [r for r in rates if r and not r.endswith("/ip")]
+    return {"login_failed": ",".join(address)}, {"login_failed": ",".join(other)}
 
 
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
@@ -154,32 +171,76 @@ class AccountAdapter(DefaultAccountAdapter):
         return f"{account}|{self._client_for_limits(request)}"
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        """allauth's checks before the password is looked at, with one change: the address's
+        failed sign-ins (``ip`` rates) are checked here but counted only when the password
+        proves wrong (:meth:`authentication_failed`). allauth reserves one as each sign-in
+        starts, so the sixth of a trust's staff signing in together behind one NAT address
+        was refused as "too many failed sign-ins". What allauth's reservation also did, stop
+        a guesser's attempts sent at once from all being tried, is done by a bound on the
+        sign-ins in progress from one address (``throttle.address_enter``). The account's
+        own failures at this client (``key`` rates) are reserved as allauth does: one person
+        has one sign-in in progress."""
         self._account_attempt: throttle.Attempt | None = None
+        self._address_in_flight: str | None = None
+        self._login_failed_rl_usage: Any = None
+        key = self._get_login_attempts_cache_key(request, **credentials)
+        address_rates, other_rates = _login_failed_rates()
+        if not _ratelimit.consume(
+            request, app=_APP, action="login_failed", config=address_rates, dry_run=True
+        ):
+            self._refuse_too_many(request, credentials)
+        in_flight = throttle.address_enter(self._client_for_limits(request))
+        if in_flight is None:
+            self._refusal_record(request, credentials, "address_busy")
+            raise ValidationError(TOO_MANY_AT_ONCE, code="too_many_login_attempts")
+        self._address_in_flight = in_flight
         try:
-            super().pre_authenticate(request, **credentials)
-        except ValidationError:
-            self._refusal_record(request, credentials, "rate_limited")
-            raise ValidationError(
-                f"{TOO_MANY_FROM_HERE} {_other_ways_in()}", code="too_many_login_attempts"
-            ) from None
-        started = throttle.attempt_start(attempted_email(credentials).lower())
-        if isinstance(started, throttle.Wait):
-            # The password is not looked at: this attempt counts against nothing.
-            self._rollback_login_failed_rl_usage()
-            self._refusal_record(request, credentials, "account_slowed")
-            raise ValidationError(
-                TOO_MANY_FROM_EVERYWHERE.format(seconds=_seconds(started.seconds))
-                + f" {_other_ways_in()}",
-                code="too_many_login_attempts",
+            self._login_failed_rl_usage = _ratelimit.consume(
+                request, app=_APP, action="login_failed", config=other_rates, key=key
             )
+            if not self._login_failed_rl_usage:
+                self._refuse_too_many(request, credentials)
+            started = throttle.attempt_start(attempted_email(credentials).lower())
+            if isinstance(started, throttle.Wait):
+                # The password is not looked at: this attempt counts against nothing.
+                self._rollback_login_failed_rl_usage()
+                self._refusal_record(request, credentials, "account_slowed")
+                raise ValidationError(
+                    TOO_MANY_FROM_EVERYWHERE.format(seconds=_seconds(started.seconds))
+                    + f" {_other_ways_in()}",
+                    code="too_many_login_attempts",
+                )
+        except BaseException:
+            self._address_leave()
+            raise
         self._account_attempt = started
 
+    def _refuse_too_many(self, request: HttpRequest, credentials: dict[str, Any]) -> NoReturn:
+        self._refusal_record(request, credentials, "rate_limited")
+        raise ValidationError(
+            f"{TOO_MANY_FROM_HERE} {_other_ways_in()}", code="too_many_login_attempts"
+        )
+
+    def _address_leave(self) -> None:
+        in_flight = getattr(self, "_address_in_flight", None)
+        if in_flight is not None:
+            self._address_in_flight = None
+            throttle.address_leave(in_flight)
+
     def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
-        user = super().authenticate(request, **credentials)
+        try:
+            user = super().authenticate(request, **credentials)
+        finally:
+            self._address_leave()
         attempt = getattr(self, "_account_attempt", None)
         if user is not None and attempt is not None:
             throttle.attempt_succeeded(attempt)
         return user
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        """The password was wrong: now it counts against the address."""
+        address_rates, _ = _login_failed_rates()
+        _ratelimit.consume(request, app=_APP, action="login_failed", config=address_rates)
 
     def _delete_login_attempts_cached_email(self, request: HttpRequest, **credentials: Any) -> None:
         """After a password reset: this client's count for the account (allauth's), and the

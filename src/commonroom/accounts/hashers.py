@@ -10,7 +10,10 @@ parameters, so those made before still verify, and are rewritten with these at t
 next sign-in (Django's ``must_update``).
 
 Each process hashes at most ``COMMONROOM_PASSWORD_HASHES_AT_ONCE`` passwords at a time (default
-2); a burst of sign-ins waits its turn instead of holding 46 MiB each (decision 57)."""
+2); a burst of sign-ins waits its turn instead of holding 46 MiB each (decision 57). A turn not
+had within ``COMMONROOM_PASSWORD_HASH_WAIT_SECONDS`` answers 503 with a sentence
+(:class:`HashingBusy`) rather than letting the queue, and the database connections its sign-ins
+hold, grow without end."""
 
 from __future__ import annotations
 
@@ -18,6 +21,10 @@ import threading
 
 from django.conf import settings
 from django.contrib.auth.hashers import Argon2PasswordHasher as DjangoArgon2PasswordHasher
+
+from commonroom.core.exceptions import ApplicationError
+
+HASHING_BUSY_MESSAGE = "Many people are signing in just now. Try again in a minute."
 
 _slots: threading.BoundedSemaphore | None = None
 _slots_lock = threading.Lock()
@@ -33,6 +40,27 @@ def hashing_slots() -> threading.BoundedSemaphore:
         return _slots
 
 
+class HashingBusy(ApplicationError):
+    """No turn to hash a password came within the wait: nothing was checked or changed."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self) -> None:
+        super().__init__(HASHING_BUSY_MESSAGE)
+
+
+class _Turn:
+    """A turn to hash, waited for at most ``COMMONROOM_PASSWORD_HASH_WAIT_SECONDS``."""
+
+    def __enter__(self) -> None:
+        if not hashing_slots().acquire(timeout=settings.COMMONROOM_PASSWORD_HASH_WAIT_SECONDS):
+            raise HashingBusy
+
+    def __exit__(self, *exc: object) -> None:
+        hashing_slots().release()
+
+
 class Argon2PasswordHasher(DjangoArgon2PasswordHasher):
     """Argon2id (``algorithm`` stays "argon2": every stored hash is read by this class)."""
 
@@ -41,9 +69,9 @@ class Argon2PasswordHasher(DjangoArgon2PasswordHasher):
     parallelism = 1
 
     def encode(self, password: str, salt: str) -> str:
-        with hashing_slots():
+        with _Turn():
             return str(super().encode(password, salt))
 
     def verify(self, password: str, encoded: str) -> bool:
-        with hashing_slots():
+        with _Turn():
             return bool(super().verify(password, encoded))

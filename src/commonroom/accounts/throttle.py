@@ -18,6 +18,12 @@ A success gives the turn back at once (but leaves the count: the guesser may sti
 A password reset forgets the account's count and turn. Passkey sign-in and reset links never
 come here, so the owner always has a way in; the refusal names them.
 
+Apart from that, the sign-ins in progress at once from one client address are bounded
+(``COMMONROOM_SIGN_INS_AT_ONCE``, per address as allauth counts it): the address's failed
+sign-ins are counted when a password proves wrong, not as it starts, so that a trust's staff
+arriving together behind one NAT address are not taken for a guesser; this bound is what stops
+a guesser sending many at once from having them all tried before the first failures count.
+
 The state is in Django's cache (Redis with ``REDIS_URL``: shared by every server process), under
 a hash of the address, so the cache never holds the addresses people tried.
 """
@@ -108,3 +114,23 @@ def attempt_succeeded(attempt: Attempt) -> None:
 def account_forget(email: str) -> None:
     """After a password reset: the guesses were at a password that is no longer the account's."""
     cache.delete_many(list(_keys(email)))
+
+
+def address_key(client: str) -> str:
+    return f"sign-ins-at-once:{hashlib.sha256(client.encode()).hexdigest()}"
+
+
+def address_enter(client: str) -> str | None:
+    """Count a sign-in in progress from ``client``: the key to give back with
+    :func:`address_leave`, or ``None`` (and nothing counted) when the address already has
+    ``COMMONROOM_SIGN_INS_AT_ONCE`` in progress. A count left by a process killed mid-sign-in
+    is forgotten a minute after the address's last sign-in."""
+    key = address_key(client)
+    if _count_add(key, 60) > settings.COMMONROOM_SIGN_INS_AT_ONCE:
+        _count_remove(key)
+        return None
+    return key
+
+
+def address_leave(key: str) -> None:
+    _count_remove(key)

@@ -1,63 +1,159 @@
 """People signing in at the same moment from one address (a trust's staff behind one NAT
 address at nine o'clock): allauth counts each sign-in against the failed sign-ins of its
 address while it is in progress, so with a limit of 5 the sixth correct password in flight was
-refused as "too many failed sign-ins". Here ten are held in flight at once, by taking every
-turn to hash a password (accounts.hashers) until all have started."""
+refused as "too many failed sign-ins". Here sign-ins are held in flight at once, by taking
+every turn to hash a password (accounts.hashers) until all have started: ten all go through;
+past ``COMMONROOM_SIGN_INS_AT_ONCE`` the next are asked to try again in a few seconds, before
+any password is looked at; a wait for a turn to hash that runs out answers 503."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
 
-from commonroom.accounts.hashers import hashing_slots
+from commonroom.accounts import throttle
+from commonroom.accounts.adapters import TOO_MANY_AT_ONCE
+from commonroom.accounts.hashers import HASHING_BUSY_MESSAGE, hashing_slots
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
+from commonroom.audit.models import AuditEvent
 
 PEOPLE = 10
 
 
-@pytest.mark.django_db(transaction=True)
-def test_ten_correct_sign_ins_in_flight_from_one_address_all_go_through(settings: Any) -> None:
-    settings.COMMONROOM_MFA_REQUIRED = "none"
-    people = [UserFactory.create(email=f"arrival{n}@example.org") for n in range(PEOPLE)]
-    answers: dict[str, int] = {}
+def _signing_in(address: str, answers: dict[str, Any]) -> tuple[Callable[[str], None], Any]:
+    """A sign-in to run in a thread, writing its answer under its email, and a semaphore
+    released as each starts."""
     started = threading.Semaphore(0)
 
     def sign_in(email: str) -> None:
         try:
             started.release()
-            page = Client().post(
+            answers[email] = Client().post(
                 reverse("account_login"),
                 {"login": email, "password": PASSWORD},
-                REMOTE_ADDR="198.51.100.20",
+                REMOTE_ADDR=address,
             )
-            answers[email] = page.status_code
         finally:
             close_old_connections()
 
+    return sign_in, started
+
+
+@contextmanager
+def no_turn_to_hash() -> Iterator[None]:
+    """Every turn to hash a password is taken until the block ends."""
     slots = hashing_slots()
     held = 0
     while slots.acquire(blocking=False):
         held += 1
-    threads = [threading.Thread(target=sign_in, args=(p.email,)) for p in people]
     try:
+        yield
+    finally:
+        for _ in range(held):
+            slots.release()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_correct_sign_ins_in_flight_from_one_address_all_go_through(settings: Any) -> None:
+    """Even with the address's failed sign-ins limited to 3 a minute: none of the ten has
+    failed, so none counts."""
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login_failed": "3/m/ip"}
+    people = [UserFactory.create(email=f"arrival{n}@example.org") for n in range(PEOPLE)]
+    answers: dict[str, Any] = {}
+    sign_in, started = _signing_in("198.51.100.20", answers)
+    threads = [threading.Thread(target=sign_in, args=(p.email,)) for p in people]
+    with no_turn_to_hash():
         for thread in threads:
             thread.start()
         for _ in threads:
             assert started.acquire(timeout=10)
         time.sleep(1)  # each has reached its turn to hash, and waits there
         assert not answers, "a sign-in finished without its turn to hash"
-    finally:
-        for _ in range(held):
-            slots.release()
     for thread in threads:
         thread.join(timeout=60)
-    assert answers == {p.email: 302 for p in people}
+    assert {email: page.status_code for email, page in answers.items()} == {
+        p.email: 302 for p in people
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_ins_in_flight_past_the_bound_are_asked_to_try_again_and_the_bound_is_given_back(
+    settings: Any,
+) -> None:
+    """With 3 allowed at once, 3 wait for their turn to hash and 2 more are answered at once,
+    before their passwords are looked at; when the 3 have finished, the 2 get in."""
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    settings.COMMONROOM_SIGN_INS_AT_ONCE = 3
+    address = "198.51.100.21"
+    people = [UserFactory.create(email=f"crowd{n}@example.org") for n in range(5)]
+    answers: dict[str, Any] = {}
+    sign_in, started = _signing_in(address, answers)
+    first = [threading.Thread(target=sign_in, args=(p.email,)) for p in people[:3]]
+    with no_turn_to_hash():
+        for thread in first:
+            thread.start()
+        for _ in first:
+            assert started.acquire(timeout=10)
+        counted = throttle.address_key(address)
+        deadline = time.monotonic() + 10
+        while cache.get(counted) != 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the 3 have counted themselves in
+        for later in people[3:]:
+            sign_in(later.email)
+        assert not any(answers.get(p.email) for p in people[:3])
+        for later in people[3:]:
+            refused = answers.pop(later.email)
+            assert refused.status_code == 200
+            assert TOO_MANY_AT_ONCE.encode() in refused.content
+    for thread in first:
+        thread.join(timeout=60)
+    assert {p.email: answers[p.email].status_code for p in people[:3]} == {
+        p.email: 302 for p in people[:3]
+    }
+    for later in people[3:]:  # the bound was given back, and the refusals counted as no failure
+        sign_in(later.email)
+        assert answers[later.email].status_code == 302
+    assert AuditEvent.objects.filter(
+        action="auth.login_failed", data__reason="address_busy"
+    ).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sign_in_that_waits_too_long_for_a_turn_to_hash_is_answered_503(
+    settings: Any,
+) -> None:
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    settings.COMMONROOM_PASSWORD_HASH_WAIT_SECONDS = 1
+    settings.COMMONROOM_SIGN_INS_AT_ONCE = 1
+    person = UserFactory.create(email="patient@example.org")
+    address = "198.51.100.22"
+    with no_turn_to_hash():
+        begun = time.monotonic()
+        page = Client().post(
+            reverse("account_login"),
+            {"login": person.email, "password": PASSWORD},
+            REMOTE_ADDR=address,
+        )
+        waited = time.monotonic() - begun
+    assert page.status_code == 503
+    assert HASHING_BUSY_MESSAGE.encode() in page.content
+    assert 1 <= waited < 10
+    again = Client().post(
+        reverse("account_login"),
+        {"login": person.email, "password": PASSWORD},
+        REMOTE_ADDR=address,
+    )
+    assert again.status_code == 302  # its place among those in flight was given back
 
 
 @pytest.mark.django_db
