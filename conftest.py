@@ -285,7 +285,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     - tests marked ``no_database`` (they start processes, so the text of their module keeps
       them in both by the rule above, but none of them touches a database: the deploy files,
       nginx and collectstatic) run in the SQLite run only, which the topology's tests leave
-      the shorter.
+      the shorter; so do tests marked ``embedded_database`` (their processes make an embedded
+      SQLite database of their own, whatever the run's: the data folder's modes, ``serve``'s
+      shutdown, the production checks).
 
     Everything else, every service, selector, view, API, live and process test, runs on both.
     Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
@@ -304,7 +306,10 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
                 or item.get_closest_marker("own_database") is not None
             )
         else:
-            other = item.get_closest_marker("no_database") is not None or (
+            other = (
+                item.get_closest_marker("no_database") is not None
+                or item.get_closest_marker("embedded_database") is not None
+            ) or (
                 item.get_closest_marker("e2e") is not None
                 and not _module_says(_STARTS_PROCESSES, item.path, cache)
             )
@@ -315,7 +320,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         what = (
             "tests that reach no database or bring their own"
             if share == "sqlite"
-            else "browser tests and tests that touch no database"
+            else "browser tests, and tests that touch no database or an embedded one of their own"
         )
         runs = "PostgreSQL" if share == "sqlite" else "SQLite"
         _left_to_the_other_run.append(

@@ -87,11 +87,15 @@ ERROR_STATUSES: dict[int, str] = {
     409: "Clashes with the current state (a name already taken, the last manager).",
     413: "The upload is larger than the size limit. Nothing was kept.",
     422: "The request does not match this schema.",
+    503: "Unavailable for a moment: the database (`database_unavailable`, with `Retry-After`) "
+    "or the file storage (`storage_unavailable`) cannot be reached just now. Try again shortly; "
+    "a write's commit may have been made before the answer failed, so look before sending it "
+    "again.",
     507: "The server's storage is full (`storage_full`). Nothing was saved.",
 }
-READ_ERRORS: tuple[int, ...] = (401, 403, 404, 422)
-WRITE_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 422, 507)
-UPLOAD_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 507)
+READ_ERRORS: tuple[int, ...] = (401, 403, 404, 422, 503)
+WRITE_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 422, 503, 507)
+UPLOAD_ERRORS: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422, 503, 507)
 
 
 class CommonroomAPI(NinjaAPI):

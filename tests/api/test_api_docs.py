@@ -135,7 +135,7 @@ def test_every_operation_documents_its_errors_in_one_shape(openapi):
     assert set(error["required"]) == {"code", "detail"}
     for method, path, op in operations(openapi):
         responses = op["responses"]
-        for status in ("401", "403", "404", "422"):
+        for status in ("401", "403", "404", "422", "503"):
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorOut"}, f"{method} {path} {status}"
         if method != "GET":

@@ -96,6 +96,7 @@ def test_demo_password_variable_resets_password_on_existing_demo(monkeypatch):
     assert authenticate(email="tom@example.org", password="the-scripted-password")
 
 
+@pytest.mark.embedded_database
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {
         **os.environ,
@@ -116,6 +117,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert "no issues" in result.stdout
 
 
+@pytest.mark.no_database
 def test_production_refuses_to_start_without_secret_key(tmp_path):
     env = {**os.environ, "COMMONROOM_ENV": "production", "COMMONROOM_DATA_DIR": str(tmp_path)}
     env.pop("SECRET_KEY", None)
@@ -130,6 +132,7 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.no_database
 @pytest.mark.parametrize("mode", ["requried", "Required", "on"])
 def test_an_unknown_preview_confinement_refuses_to_start(tmp_path, mode):
     """A mistyped "required" is refused, not read as "best-effort" (which converts unconfined
@@ -226,6 +229,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.embedded_database
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sigterm_to_serve_stops_its_worker_and_exits_0(tmp_path):
     import signal

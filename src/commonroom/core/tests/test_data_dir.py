@@ -13,7 +13,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from commonroom.live.tests import servers
+
+pytestmark = pytest.mark.embedded_database
 
 WARNING = "is open to other accounts"
 HOLD_OPEN = (

@@ -119,6 +119,7 @@ def test_the_abilities_returned_have_exactly_the_typed_keys():
 
 
 @pytest.mark.slow
+@pytest.mark.no_database
 def test_mypy_reports_every_misspelt_ability_and_non_person_actor(tmp_path):
     snippet = tmp_path / "misspelt.py"
     snippet.write_text(textwrap.dedent(SNIPPET))
