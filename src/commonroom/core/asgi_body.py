@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import contextvars
 import threading
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import IO, Any, ParamSpec, TypeVar, cast
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, UnreadablePostError
 
@@ -340,10 +342,22 @@ class StreamingASGIHandler(ASGIHandler):
     all sync, is run in that thread in one hop (Django's async chain adapts it at the top and
     again around the view, and waits on the event loop between)."""
 
-    def __init__(self, streamed: Callable[[Scope], bool], *, threads_kept: int = 8) -> None:
+    def __init__(
+        self,
+        streamed: Callable[[Scope], bool],
+        *,
+        threads_kept: int = 8,
+        views_at_once: int | None = None,
+    ) -> None:
         super().__init__()
         self.streamed = streamed
         self.threads = _RequestThreads(threads_kept)
+        self.views_at_once = (
+            settings.COMMONROOM_VIEWS_AT_ONCE if views_at_once is None else views_at_once
+        )
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -364,8 +378,25 @@ class StreamingASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        """The sync chain, middleware and view, run in the request's thread in one hop."""
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        """The sync chain, middleware and view, run in the request's thread in one hop, once
+        the request has a turn: at most ``views_at_once`` run at a time in this process, and
+        the rest wait on the event loop, their threads parked (Django's ``request_started``
+        receivers have already run in them) with no database connection and nothing of a view
+        in memory. Under 500 people each request in flight held 1.5 to 2 MiB outside Python's
+        own objects (its database connection, its SQLite schema and page cache, its stack),
+        and with nothing bounding them the requests in flight on a busy machine grew to 130 to
+        500 and the process to 330 to 850 MiB (docs/benchmarks.md). An
+        upload (streamed) takes no turn: its view runs while its body arrives, as slowly as
+        the sender sends, and the person's upload slots bound those (``core.asgi_limits``)."""
+        run = sync_to_async(self.get_response, thread_sensitive=True)
+        if _streaming.get() is not None:
+            return await run(request)
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = asyncio.Semaphore(max(self.views_at_once, 1))
+        async with turns:
+            return await run(request)
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if not self.streamed(scope):

@@ -1,8 +1,9 @@
 """What a request's sync code runs in under the ASGI handler (core.asgi_body.StreamingASGIHandler):
 its middleware and view in one thread of its own, off the event loop; that thread kept for the
 next request; a request arriving while another is in its view never waiting for that one's
-thread; and a thread with a call still running never kept. The streamed upload bodies' own
-rules are in test_asgi_body.py and test_upload_bodies.py."""
+thread; a thread with a call still running never kept; and no more views running at once
+than the handler allows, the rest waiting their turn on the event loop. The streamed upload
+bodies' own rules are in test_asgi_body.py and test_upload_bodies.py."""
 
 from __future__ import annotations
 
@@ -169,6 +170,33 @@ def test_a_request_arriving_while_another_is_in_its_view_runs_at_once_in_another
     slow_thread = next(thread for where, thread in seen if where == "slow view")
     quick_thread = next(thread for where, thread in seen if where == "view")
     assert quick_thread != slow_thread
+
+
+def test_views_past_the_number_at_once_wait_their_turn(handler):
+    """With two views at once allowed, two of five slow requests reach their view and three
+    wait (one whose client goes while it waits is dropped). When the views may end, the
+    waiting ones run and every request still there is answered."""
+    handler.views_at_once = 2
+
+    def in_view() -> int:
+        return sum(1 for where, _ in seen if where == "slow view")
+
+    async def main() -> list[int]:
+        gone = asyncio.Event()
+        tasks = [asyncio.create_task(ask(handler, "/slow/")) for _ in range(4)]
+        leaving = asyncio.create_task(ask(handler, "/slow/", client_goes=gone))
+        deadline = asyncio.get_running_loop().time() + 10
+        while in_view() < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # time for a third to have reached its view, were it let
+        assert in_view() == 2
+        gone.set()
+        await asyncio.wait_for(leaving, 10)
+        slow_view_may_end.set()
+        return [status_of(sent) for sent in await asyncio.wait_for(asyncio.gather(*tasks), 30)]
+
+    assert asyncio.run(main()) == [200] * 4
+    assert in_view() == 4  # the one whose client went never ran its view
 
 
 def test_a_thread_is_kept_only_with_nothing_left_running_in_it_and_up_to_the_number_kept():
