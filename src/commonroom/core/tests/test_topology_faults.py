@@ -683,6 +683,71 @@ DOWN_SECONDS = 3
 AFTER_SECONDS = 12
 
 
+class _Follower:
+    """A page's live socket on one app process, reopened as live.js does (``after=`` the last
+    event it saw) whenever it closes or cannot open, until ``stop``; then opened once more to
+    read what is left. What it was sent, how each socket ended, and each refused opening are
+    kept for counting."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.events: list[dict[str, Any]] = []
+        self.closes: list[int | None] = []
+        self.refused: list[str] = []
+        self.resets = 0
+
+    @property
+    def last(self) -> int:
+        return max((event["id"] for event in self.events), default=0)
+
+    async def _read(self, socket: Any, until: Any) -> None:
+        while not until():
+            try:
+                async with asyncio.timeout(0.5):
+                    message = json.loads(await socket.recv())
+            except TimeoutError:
+                continue
+            if message["type"] == "event":
+                self.events.append(message)
+            elif message["type"] == "reset":
+                self.resets += 1
+
+    async def follow(self, stop: threading.Event) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+        while not stop.is_set():
+            try:
+                async with connect(
+                    f"{self.url}?after={self.last}",
+                    additional_headers=self.headers,
+                    open_timeout=10,
+                ) as socket:
+                    await self._read(socket, stop.is_set)
+            except ConnectionClosed as closed:
+                self.closes.append(closed.rcvd.code if closed.rcvd else None)
+            except (InvalidHandshake, OSError, TimeoutError) as refused:
+                self.refused.append(repr(refused)[:200])
+            await asyncio.sleep(0.5)
+
+    async def catch_up(self) -> None:
+        """Once more after the outage: what was committed since the last event seen."""
+        from websockets.asyncio.client import connect
+
+        async with connect(f"{self.url}?after={self.last}", additional_headers=self.headers) as s:
+            quiet_from = time.monotonic()
+            seen = len(self.events)
+
+            def quiet() -> bool:
+                nonlocal quiet_from, seen
+                if len(self.events) != seen:
+                    seen, quiet_from = len(self.events), time.monotonic()
+                return time.monotonic() - quiet_from > 3
+
+            await self._read(s, quiet)
+
+
 def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_recovers(
     topology: Topology,
 ) -> None:
@@ -694,7 +759,12 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     connection from its process's pool (30 s at most), and is answered once the server is back.
     Counted afterwards: every comment answered 201 is there once, none is there twice, none is
     there that was not sent. Then both app processes serve directly, both workers still run
-    (each renews its lease in the database), and a picture's preview is made."""
+    (each renews its lease in the database), and a picture's preview is made.
+
+    A live socket on each app process follows the workspace throughout, reopened as a page
+    does whenever it closes or cannot open: each socket ends with 1013 "try again later" (or
+    not at all), never 1011; afterwards each has had every stored comment's event exactly once,
+    in order, and no reset."""
     from commonroom.core.exceptions import DATABASE_UNAVAILABLE_MESSAGE
 
     token = _token(topology, "priya@example.org", "write")
@@ -748,6 +818,18 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
         finally:
             browser.close()
 
+    follower_token = _token(topology, "sam@example.org", "read")
+    followers = [
+        _Follower(app.replace("http://", "ws://") + f"/ws/w/{workspace}/", follower_token)
+        for app in topology.apps
+    ]
+    stop_following = threading.Event()
+
+    async def follow_all() -> None:
+        await asyncio.gather(*(follower.follow(stop_following) for follower in followers))
+
+    following = threading.Thread(target=asyncio.run, args=(follow_all(),))
+    following.start()
     threads = [threading.Thread(target=poster, args=(n,)) for n in range(POSTERS)]
     threads += [
         threading.Thread(target=reader, args=(n, _browser(topology, "priya@example.org")))
@@ -779,8 +861,16 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
         stop.set()
         for thread in threads:
             thread.join(timeout=120)
+        stop_following.set()
+        following.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a request never ended"
+    assert not following.is_alive(), "a live socket never ended"
     assert comments and reads
+
+    async def catch_up_all() -> None:
+        await asyncio.gather(*(follower.catch_up() for follower in followers))
+
+    asyncio.run(catch_up_all())
 
     def unavailable(answer: Any) -> bool:
         if isinstance(answer, dict):
@@ -826,6 +916,25 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     assert set(bodies) <= {body for body, *_ in comments}, "a comment there was never sent"
     assert {answer["id"] for answer in answered.values()} <= {cid for cid, _ in stored}
     refused = [body for body, status, *_ in comments if status == 503]
+    for follower in followers:
+        ids = [event["id"] for event in follower.events]
+        assert ids == sorted(set(ids)), f"{follower.url}: events out of order or twice"
+        delivered = [
+            event["data"]["comment"]
+            for event in follower.events
+            if event["kind"] == "comment.created"
+            and event["data"]["comment"] in {cid for cid, _ in stored}
+        ]
+        assert sorted(delivered) == sorted(cid for cid, _ in stored), (
+            f"{follower.url}: a comment's event lost or sent twice"
+        )
+        assert follower.resets == 0, f"{follower.url}: told to reload"
+        assert set(follower.closes) <= {1013, None}, f"{follower.url}: {follower.closes}"
+        print(
+            f"socket on {follower.url}: {len(follower.events)} events, closed"
+            f" {follower.closes or 'never'}, {len(follower.refused)} openings refused"
+            + (f" ({follower.refused[0]})" if follower.refused else "")
+        )
     print(
         f"PostgreSQL stopped for {back_at - stopped_at:.1f} s: {len(comments)} comments"
         f" ({len(answered)} answered 201, {len(refused)} 503, of which"

@@ -534,3 +534,36 @@ def test_a_large_stored_file_read_from_the_bucket_is_never_whole_in_memory(bucke
         tracemalloc.stop()
     assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
     assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.1f} MiB held to read 32 MiB"
+
+
+def test_the_storages_threads_share_one_boto3_session_each_with_a_resource_of_its_own(
+    bucket: str,
+) -> None:
+    """django-storages made a session (12 MiB, up to 0.3 s of CPU) for every thread; here four
+    threads reach the store through one session, each with its own resource (resources are
+    not safe to share), and each finds the object another saved."""
+    import threading
+
+    default_storage.save("shared-session-check", ContentFile(b"one session"))
+    sessions: list[Any] = []
+    resources: list[Any] = []
+    found: list[bool] = []
+    lock = threading.Lock()
+
+    def reach() -> None:
+        there = default_storage.exists("shared-session-check")
+        connection = default_storage.connection  # type: ignore[attr-defined]
+        with lock:
+            found.append(there)
+            sessions.append(default_storage._create_session())  # type: ignore[attr-defined]
+            resources.append(connection)
+
+    threads = [threading.Thread(target=reach) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert found == [True] * 4
+    assert len({id(session) for session in sessions}) == 1
+    assert len({id(resource) for resource in resources}) == 4
+    assert all(r.meta.client is not resources[0].meta.client for r in resources[1:])
