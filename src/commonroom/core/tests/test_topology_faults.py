@@ -748,6 +748,32 @@ class _Follower:
             await self._read(s, quiet)
 
 
+async def _opened_in_outage(urls: list[str], token: str) -> list[str]:
+    """How a socket opening on each of ``urls`` ends, in a few words, and in how long."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    async def one(url: str) -> str:
+        began = time.monotonic()
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            async with connect(url, additional_headers=headers, open_timeout=20) as socket:
+                async with asyncio.timeout(20):
+                    first = json.loads(await socket.recv())["type"]
+                outcome = f"opened, {first} first"
+        except InvalidStatus as refused:
+            outcome = f"refused {refused.response.status_code}"
+        except ConnectionClosed as closed:
+            outcome = f"closed {closed.rcvd.code if closed.rcvd else None}"
+        except TimeoutError:
+            outcome = "TimeoutError: no answer"
+        except OSError as exc:
+            outcome = f"not reached: {exc!r}"[:120]
+        return f"{outcome} in {time.monotonic() - began:.1f} s"
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
 def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_recovers(
     topology: Topology,
 ) -> None:
@@ -764,7 +790,8 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     A live socket on each app process follows the workspace throughout, reopened as a page
     does whenever it closes or cannot open: each socket ends with 1013 "try again later" (or
     not at all), never 1011; afterwards each has had every stored comment's event exactly once,
-    in order, and no reset."""
+    in order, and no reset. A socket opened on each while the server is away waits for it and
+    opens once it is back (or is refused with 503, or closed 1013): never left hanging."""
     from commonroom.core.exceptions import DATABASE_UNAVAILABLE_MESSAGE
 
     token = _token(topology, "priya@example.org", "write")
@@ -837,12 +864,24 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     ]
     for thread in threads:
         thread.start()
+    opened_in_outage: list[str] = []
+    opening: threading.Thread | None = None
     try:
         time.sleep(2)  # all of them under way
         port = topology.environment["DATABASE_URL"].rsplit(":", 1)[1].split("/")[0]
         stopped_at = time.monotonic()
         stopped = _pg_ctl(topology, "stop", "-m", "fast", "-w")
         assert stopped.returncode == 0, stopped.stderr
+        # A page's socket opened while the server is away, on each app process: answered
+        # (opened once the server is back, or refused, or closed 1013), never left hanging.
+        opening = threading.Thread(
+            target=lambda: opened_in_outage.extend(
+                asyncio.run(
+                    _opened_in_outage([follower.url for follower in followers], follower_token)
+                )
+            )
+        )
+        opening.start()
         time.sleep(DOWN_SECONDS)
         folder = topology.directory / "postgres"
         started = _pg_ctl(
@@ -863,6 +902,8 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
             thread.join(timeout=120)
         stop_following.set()
         following.join(timeout=60)
+        if opening is not None:
+            opening.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a request never ended"
     assert not following.is_alive(), "a live socket never ended"
     assert comments and reads
@@ -916,6 +957,12 @@ def test_postgresql_restarted_under_comments_and_page_reads_fails_cleanly_and_re
     assert set(bodies) <= {body for body, *_ in comments}, "a comment there was never sent"
     assert {answer["id"] for answer in answered.values()} <= {cid for cid, _ in stored}
     refused = [body for body, status, *_ in comments if status == 503]
+    print(f"sockets opened while PostgreSQL was away: {opened_in_outage}")
+    assert len(opened_in_outage) == len(followers), "a socket's opening never ended"
+    assert all(
+        outcome.startswith(("opened, hello first", "refused 503", "closed 1013"))
+        for outcome in opened_in_outage
+    ), opened_in_outage
     for follower in followers:
         ids = [event["id"] for event in follower.events]
         assert ids == sorted(set(ids)), f"{follower.url}: events out of order or twice"
