@@ -41,6 +41,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from commonroom.accounts import throttle
+from commonroom.accounts.hashers import HashingBusy
 from commonroom.accounts.selectors import (
     SSO_SESSION_KEY,
     email_code_enabled,
@@ -230,6 +231,12 @@ class AccountAdapter(DefaultAccountAdapter):
     def authenticate(self, request: HttpRequest, **credentials: Any) -> AbstractBaseUser | None:
         try:
             user = super().authenticate(request, **credentials)
+        except HashingBusy:
+            # The password was never looked at: the attempt counts against nothing.
+            self._rollback_login_failed_rl_usage()
+            if (attempt := getattr(self, "_account_attempt", None)) is not None:
+                throttle.attempt_succeeded(attempt)
+            raise
         finally:
             self._address_leave()
         attempt = getattr(self, "_account_attempt", None)
