@@ -244,8 +244,8 @@ else:
 # connection kept by age stays open in an idle thread: up to 8 a serving process.
 DB_POOL_SIZE = env_int("DB_POOL_SIZE", 0)
 # Requests whose middleware and view run at the same time in one serving process
-# (core/asgi_body.py); the rest wait their turn on the event loop, holding no thread and no
-# database connection. Uploads, whose views run while their bodies arrive, take no turn. The
+# (core/asgi_body.py); the rest wait their turn on the event loop, holding no database
+# connection. Uploads, whose views run while their bodies arrive, take no turn. The
 # default is the connections a serving process's pool holds (cli.SERVING_POOL_SIZE), so no view
 # waits for one.
 COMMONROOM_VIEWS_AT_ONCE = max(env_int("COMMONROOM_VIEWS_AT_ONCE", 20), 1)

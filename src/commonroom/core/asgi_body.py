@@ -385,9 +385,9 @@ class StreamingASGIHandler(ASGIHandler):
         in memory. Under 500 people each request in flight held 1.5 to 2 MiB outside Python's
         own objects (its database connection, its SQLite schema and page cache, its stack),
         and with nothing bounding them the requests in flight on a busy machine grew to 130 to
-        500 and the process to 330 to 850 MiB (docs/benchmarks.md). An
-        upload (streamed) takes no turn: its view runs while its body arrives, as slowly as
-        the sender sends, and the person's upload slots bound those (``core.asgi_limits``)."""
+        500 and the process to 330 to 850 MiB (docs/benchmarks.md, decision 58). An upload
+        (streamed) takes no turn: its view runs while its body arrives, as slowly as the
+        sender sends, and the person's upload slots bound those (``core.asgi_limits``)."""
         run = sync_to_async(self.get_response, thread_sensitive=True)
         if _streaming.get() is not None:
             return await run(request)
