@@ -311,11 +311,19 @@ def test_a_version_purged_and_collected_while_the_backup_copies_from_the_bucket_
 
 @contextmanager
 def a_backup_running() -> Iterator[None]:
-    """The backup lock held shared, as ``commonroom backup`` holds it while it copies files."""
+    """The backup lock held shared, as ``commonroom backup`` holds it while it copies files.
+    On PostgreSQL it is let go explicitly before the connection closes: a closed session's
+    advisory lock is released only once the server has ended the session, a moment later,
+    and a collector run at once could still find it held."""
     if connection.vendor == "postgresql":
         with backup_module._pg_connect() as pg_connection:
             backup_lock.postgres_backup_hold(pg_connection)
-            yield
+            try:
+                yield
+            finally:
+                pg_connection.execute(
+                    "SELECT pg_advisory_unlock_shared(%s)", (backup_lock.ADVISORY_KEY,)
+                )
     else:
         with backup_lock.sqlite_backup_hold(connection.settings_dict["NAME"]):
             yield
