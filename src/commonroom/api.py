@@ -33,17 +33,15 @@ from commonroom.conversations.api import router as conversations_router
 from commonroom.core.exceptions import (
     ApplicationError,
     BodyIncomplete,
-    DatabaseUnavailable,
     NotFound,
     PermissionDenied,
-    StorageFull,
     database_unavailable_cause,
     storage_full_cause,
 )
 from commonroom.core.middleware import (
+    database_unavailable_response,
     discard_partial_uploads,
-    log_database_unavailable,
-    log_storage_full,
+    storage_full_response,
 )
 from commonroom.documents.api import router as documents_router
 from commonroom.documents.uploads import UPLOAD_ERROR_ATTR
@@ -271,19 +269,10 @@ def on_django_permission_denied(request: HttpRequest, exc: DjangoPermissionDenie
 def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     if storage_full_cause(exc) is not None:
         # A full disk (or database) is not a bug: one line in the log, 507, nothing saved.
-        log_storage_full(request.method or "", request.path, exc)
-        discard_partial_uploads(request)
-        response = error_response(request, StorageFull())
-        response._has_been_logged = True  # type: ignore[attr-defined]
-        return response
+        return storage_full_response(request, exc)
     if database_unavailable_cause(exc) is not None:
         # PostgreSQL restarted or out of reach: an outage, not a bug. 503, try again later.
-        log_database_unavailable(request.method or "", request.path, exc)
-        discard_partial_uploads(request)
-        response = error_response(request, DatabaseUnavailable())
-        response["Retry-After"] = "60"
-        response._has_been_logged = True  # type: ignore[attr-defined]
-        return response
+        return database_unavailable_response(request, exc)
     log.exception("API error on %s %s", request.method, request.path, exc_info=exc)
     return error_response(
         request,
