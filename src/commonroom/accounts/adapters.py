@@ -24,6 +24,7 @@ second factors (``selectors.proved_identity_recently``).
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any, NoReturn
 
 from allauth import app_settings as allauth_settings
@@ -91,6 +92,21 @@ def _login_failed_rates() -> tuple[dict[str, str], dict[str, str]]:
     address = [r for r in rates if r.endswith("/ip")]
     other = [r for r in rates if r and not r.endswith("/ip")]
     return {"login_failed": ",".join(address)}, {"login_failed": ",".join(other)}
+
+
+def _address_failures_full(request: HttpRequest, address_rates: dict[str, str]) -> bool:
+    """Whether the address has had its fill of failed sign-ins, read without allauth's lock:
+    its ``consume(dry_run=True)`` takes the counter's lock in the cache and answers "full"
+    when it cannot have it within a second, so a crowd signing in from one address would be
+    refused for contending with itself. A read needs no lock; failures are still added under
+    it (:meth:`AccountAdapter.authentication_failed`)."""
+    now = time.time()
+    for rate in _ratelimit.get_rates(app=_APP, action="login_failed", config=address_rates):
+        counter = _ratelimit.get_cache_key(request, app=_APP, action="login_failed", rate=rate)
+        allowed, _ = _ratelimit.apply_rate(list(cache.get(counter, [])), now, rate, dry_run=True)
+        if not allowed:
+            return True
+    return False
 
 
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
@@ -186,9 +202,7 @@ class AccountAdapter(DefaultAccountAdapter):
         self._login_failed_rl_usage: Any = None
         key = self._get_login_attempts_cache_key(request, **credentials)
         address_rates, other_rates = _login_failed_rates()
-        if not _ratelimit.consume(
-            request, app=_APP, action="login_failed", config=address_rates, dry_run=True
-        ):
+        if _address_failures_full(request, address_rates):
             self._refuse_too_many(request, credentials)
         in_flight = throttle.address_enter(self._client_for_limits(request))
         if in_flight is None:

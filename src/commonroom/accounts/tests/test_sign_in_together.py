@@ -94,6 +94,12 @@ def test_sign_ins_in_flight_past_the_bound_are_asked_to_try_again_and_the_bound_
     before their passwords are looked at; when the 3 have finished, the 2 get in."""
     settings.COMMONROOM_MFA_REQUIRED = "none"
     settings.COMMONROOM_SIGN_INS_AT_ONCE = 3
+    # Two failures a minute from the address: had the two refusals counted as failures, the
+    # two sign-ins after them would be refused.
+    settings.ACCOUNT_RATE_LIMITS = {
+        **settings.ACCOUNT_RATE_LIMITS,
+        "login_failed": "2/m/ip,5/5m/key",
+    }
     address = "198.51.100.21"
     people = [UserFactory.create(email=f"crowd{n}@example.org") for n in range(5)]
     answers: dict[str, Any] = {}
@@ -160,6 +166,41 @@ def test_a_sign_in_that_waits_too_long_for_a_turn_to_hash_is_answered_503(
         REMOTE_ADDR=address,
     )
     assert again.status_code == 302  # its place in flight, and its count, were given back
+
+
+@pytest.mark.django_db
+def test_the_address_check_does_not_wait_on_allauths_lock_of_its_counter(settings: Any) -> None:
+    """Checking the address's failures is a read: with allauth's lock on that counter held (by
+    another sign-in of the crowd recording its failure), a correct password still gets in at
+    once, where allauth's own check would wait a second and then refuse it."""
+    from allauth.core.internal import ratelimit
+    from django.test import RequestFactory
+
+    settings.COMMONROOM_MFA_REQUIRED = "none"
+    person = UserFactory.create(email="crowded@example.org")
+    address = "198.51.100.23"
+    asked = RequestFactory().post("/", REMOTE_ADDR=address)
+    (rate,) = ratelimit.get_rates(
+        app="allauth.account",
+        action="login_failed",
+        config={"login_failed": settings.ACCOUNT_RATE_LIMITS["login_failed"].split(",")[0]},
+    )
+    counter = ratelimit.get_cache_key(
+        asked, app="allauth.account", action="login_failed", rate=rate
+    )
+    assert cache.add(f"{counter}:lock", True, timeout=30)
+    try:
+        began = time.monotonic()
+        page = Client().post(
+            reverse("account_login"),
+            {"login": person.email, "password": PASSWORD},
+            REMOTE_ADDR=address,
+        )
+        took = time.monotonic() - began
+    finally:
+        cache.delete(f"{counter}:lock")
+    assert page.status_code == 302, page.content[:2000]
+    assert took < 1
 
 
 @pytest.mark.django_db
