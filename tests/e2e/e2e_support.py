@@ -31,13 +31,22 @@ def launch_chromium(playwright: Any) -> Any:
 
 @dataclass
 class PageProblems:
-    """Console errors (a Content-Security-Policy violation is one) and uncaught script errors."""
+    """Console errors (a Content-Security-Policy violation is one) and uncaught script errors.
+
+    htmx reports a request it cancelled itself as an error: a search box's ``hx-sync="...:replace"``
+    cancels the answer to the letters typed before the last one, by design, and htmx logs
+    ``htmx:sendAbort`` with the ``htmx:afterRequest`` that goes with it. Those two are not
+    problems. (``htmx:afterRequest`` is logged as an error only beside ``htmx:sendAbort``,
+    ``htmx:sendError`` or ``htmx:timeout``, so a failed request is still seen by the latter two.)
+    """
 
     seen: list[str] = field(default_factory=list)
 
+    CANCELLED_BY_HTMX = ("htmx:sendAbort", "htmx:afterRequest")
+
     def watch(self, page: Any, who: str) -> None:
         def on_console(msg: Any) -> None:
-            if msg.type == "error":
+            if msg.type == "error" and not msg.text.startswith(self.CANCELLED_BY_HTMX):
                 self.seen.append(f"{who}: console error on {page.url}: {msg.text}")
 
         def on_page_error(exc: Any) -> None:

@@ -226,10 +226,46 @@ def declared_length(scope: Scope) -> int:
 UNCOUNTED = UploadSlot(key="", holder="")
 
 
+class UploadLease:
+    """An upload's slot while its request runs: renewed meanwhile and given back once, as the
+    last part of its answer is sent (so a client holding its answer may start its next upload
+    at once, on any process) or, failing that, when the request ends."""
+
+    def __init__(self, slot: UploadSlot) -> None:
+        self.slot = slot
+        self.given_back = slot is UNCOUNTED
+        self.renewing: asyncio.Task[None] | None = None
+
+    def start_renewing(self) -> None:
+        self.renewing = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            try:
+                await sync_to_async(upload_slot_renew)(self.slot)
+            except Exception:  # the cache out of reach a moment: the upload carries on
+                log.warning("Could not renew an upload slot (%s); trying again", self.slot.key)
+
+    async def give_back(self) -> None:
+        if self.renewing is not None:
+            self.renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.renewing
+            self.renewing = None
+        if self.given_back:
+            return
+        self.given_back = True
+        try:
+            await sync_to_async(upload_slot_give_back)(self.slot)
+        except Exception:  # the cache away now: the lease lapses by itself
+            log.warning("Could not give back an upload slot (%s); it lapses", self.slot.key)
+
+
 @contextlib.asynccontextmanager
-async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
+async def upload_slot(person_id: int) -> AsyncIterator[UploadLease | None]:
     """One of ``person_id``'s upload slots for the length of the block (renewed meanwhile, given
-    back at its end whatever happens), or None if they have none free. When the shared cache
+    back by its end whatever happens), or None if they have none free. When the shared cache
     cannot be reached (Redis down a moment), the upload goes ahead uncounted
     (:data:`UNCOUNTED`): the cap is a guard against one person's many uploads, and an upload
     refused because the guard's own store is away would be a loss to nobody's benefit."""
@@ -237,31 +273,17 @@ async def upload_slot(person_id: int) -> AsyncIterator[UploadSlot | None]:
         slot = await sync_to_async(upload_slot_take)(person_id=person_id)
     except Exception:
         log.warning("The shared cache is out of reach: an upload goes ahead without its slot")
-        yield UNCOUNTED
+        yield UploadLease(UNCOUNTED)
         return
     if slot is None:
         yield None
         return
-
-    async def renew() -> None:
-        while True:
-            await asyncio.sleep(RENEW_SECONDS)
-            try:
-                await sync_to_async(upload_slot_renew)(slot)
-            except Exception:  # the cache out of reach a moment: the upload carries on
-                log.warning("Could not renew an upload slot (%s); trying again", slot.key)
-
-    renewing = asyncio.create_task(renew())
+    lease = UploadLease(slot)
+    lease.start_renewing()
     try:
-        yield slot
+        yield lease
     finally:
-        renewing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await renewing
-        try:
-            await sync_to_async(upload_slot_give_back)(slot)
-        except Exception:  # the cache away now: the lease lapses by itself
-            log.warning("Could not give back an upload slot (%s); it lapses", slot.key)
+        await lease.give_back()
 
 
 async def send_error(send: Send, error: ApplicationError, *, as_json: bool) -> None:
@@ -334,17 +356,32 @@ class RequestSizeLimit:
         if person_id is None:
             await self.guarded(scope, receive, send, limit=limit, too_large=refusal)
             return
-        async with upload_slot(person_id) as slot:
-            if slot is None:
+        async with upload_slot(person_id) as lease:
+            if lease is None:
                 await send_error(send, too_many_uploads(), as_json=wants_json(scope))
                 return
-            await self.guarded(scope, receive, send, limit=limit, too_large=refusal)
+            await self.guarded(
+                scope,
+                receive,
+                send,
+                limit=limit,
+                too_large=refusal,
+                before_last_part=lease.give_back,
+            )
 
     async def guarded(
-        self, scope: Scope, receive: Receive, send: Send, *, limit: int, too_large: TooLarge
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        limit: int,
+        too_large: TooLarge,
+        before_last_part: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """The application, reading a body cut off past ``limit`` bytes (refused with
-        ``too_large``) or after a stall."""
+        ``too_large``) or after a stall; ``before_last_part`` is awaited just before the last
+        part of its answer is sent."""
         stall = stall_seconds()
         received = 0
         refusal: ApplicationError | None = None
@@ -376,6 +413,12 @@ class RequestSizeLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and before_last_part is not None
+            ):
+                await before_last_part()
             await send(message)
 
         await self.app(scope, guarded_receive, watched_send)

@@ -3,9 +3,11 @@
 Each person has ``COMMONROOM_MAX_CONCURRENT_UPLOADS`` slots, each a key in Django's cache (Redis
 with ``REDIS_URL``, so every process sees the same ones; see ``core.shared_state``). An upload
 takes a free slot with the cache's atomic ``add`` before any of its body is read and gives it
-back when the request ends, however it ends. A slot is a lease of ``LEASE_SECONDS``, renewed
-while its upload is in progress: a process that is killed (and so never gives its slots back)
-leaves them to expire within that time, so nobody is locked out for longer.
+back just before the last part of its answer is sent (so a client holding its answer may send the
+next one at once, to any process), or when the request ends, however it ends. A slot is a lease
+of ``LEASE_SECONDS``, renewed while its upload is in progress: a process that is killed (and so
+never gives its slots back) leaves them to expire within that time, so nobody is locked out for
+longer.
 
 Invariant: a person never has more uploads reading their body at once than they have slots,
 whichever processes serve them (at worst, after a lease lapsed unseen, one more for a moment).
