@@ -375,7 +375,15 @@ ACCOUNT_LOGIN_ON_PASSWORD_RESET = True
 # their second factors: long enough to install an authenticator app on a phone.
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 10 * 60
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
-MFA_FORMS = {"add_webauthn": "commonroom.accounts.forms.AddPasskeyForm"}
+MFA_FORMS = {
+    "add_webauthn": "commonroom.accounts.forms.AddPasskeyForm",
+    # Second factors limited as passwords are (accounts/adapters.py, SecondFactorLimit).
+    "authenticate": "commonroom.accounts.forms.SignInCodeForm",
+    "reauthenticate": "commonroom.accounts.forms.ConfirmCodeForm",
+    "activate_totp": "commonroom.accounts.forms.FirstAppCodeForm",
+    "authenticate_webauthn": "commonroom.accounts.forms.SignInPasskeyForm",
+    "reauthenticate_webauthn": "commonroom.accounts.forms.ConfirmPasskeyForm",
+}
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Commonroom"
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not PRODUCTION

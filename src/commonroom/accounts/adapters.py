@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from allauth import app_settings as allauth_settings
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core import context
 from allauth.core.internal import ratelimit as _ratelimit
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
@@ -107,6 +108,39 @@ def _address_failures_full(request: HttpRequest, address_rates: dict[str, str]) 
         if not allowed:
             return True
     return False
+
+
+class SecondFactorLimit:
+    """The failed-attempt limits on a second factor (a code, or a passkey after the password),
+    counted as the password's are. allauth.mfa's own check (``check_rate_limit``) reserves one
+    of the client address's failed sign-ins (``ip`` rates) for every code tried and, on a
+    correct code, clears the address's count altogether: anyone holding one account's password
+    and second factor could wipe their address's failures between guesses at other accounts'
+    passwords, and a crowd entering codes together from one NAT address counted against itself.
+    Here the address's count is read without a lock (refused when full), added to only when
+    the code proves wrong, and never cleared; the person's own count (``key`` rates, under
+    allauth's key ``mfa-auth-user-<id>``, from everywhere) is reserved and cleared on success as
+    allauth does. The forms that use it are in ``accounts.forms`` (``MFA_FORMS``)."""
+
+    def __init__(self, user: AbstractBaseUser, error_key: str = "too_many_login_attempts") -> None:
+        request = context.request
+        self.request = request
+        self.key = f"mfa-auth-user-{user.pk}"
+        self.address_rates, self.own_rates = _login_failed_rates()
+        if _address_failures_full(request, self.address_rates) or not _ratelimit.consume(
+            request, app=_APP, action="login_failed", config=self.own_rates, key=self.key
+        ):
+            raise get_account_adapter(request).validation_error(error_key)
+
+    def failed(self) -> None:
+        """The code or passkey was wrong: it counts against the address too."""
+        _ratelimit.consume(self.request, app=_APP, action="login_failed", config=self.address_rates)
+
+    def succeeded(self) -> None:
+        """The person's own count starts again; the address's is left as it is."""
+        _ratelimit.clear(
+            self.request, app=_APP, action="login_failed", config=self.own_rates, key=self.key
+        )
 
 
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"

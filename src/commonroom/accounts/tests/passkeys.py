@@ -74,6 +74,22 @@ class Passkey:
         begun = client.get(url, HTTP_ACCEPT="application/json", **extra)
         assert begun.status_code == 200, begun.status_code
         challenge = begun.json()["request_options"]["publicKey"]["challenge"]
+        return self.answer(client, url, challenge, **extra)
+
+    def after_password(self, client: Client, *, forged: bool = False, **extra: Any) -> Any:
+        """The passkey offered as the second step, after the password (allauth's
+        ``mfa_authenticate``), the challenge read from the page; ``forged``: its signature
+        spoilt, as an attacker without the key would send. The final response."""
+        url = reverse("mfa_authenticate")
+        page = client.get(url, **extra)
+        assert page.status_code == 200, page.status_code
+        challenge = page.context["js_data"]["request_options"]["publicKey"]["challenge"]
+        return self.answer(client, url, challenge, forged=forged, **extra)
+
+    def answer(
+        self, client: Client, url: str, challenge: str, *, forged: bool = False, **extra: Any
+    ) -> Any:
+        """``challenge`` signed and posted to ``url``."""
         client_data = CollectedClientData.create("webauthn.get", challenge, ORIGIN)
         self.counter += 1
         auth_data = AuthenticatorData.create(
@@ -82,6 +98,8 @@ class Passkey:
         signature = self.key.sign(
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
+        if forged:
+            signature = signature[:-1] + bytes([signature[-1] ^ 1])
         assertion = {
             "id": websafe_encode(self.credential_id),
             "rawId": websafe_encode(self.credential_id),
