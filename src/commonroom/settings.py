@@ -333,11 +333,14 @@ ACCOUNT_RATE_LIMITS = {
     # are bounded instead by COMMONROOM_SIGN_INS_AT_ONCE. An account's own guesses stay at 5
     # and are slowed from everywhere (accounts/throttle.py).
     "login_failed": env("COMMONROOM_LOGIN_RATE_LIMIT", "30/m/ip,5/5m/key"),
-    # Sign-ins that succeed, per client address: allauth's own default is 30 a minute, which a
-    # trust's staff arriving at 9 am behind one NAT address would meet; failures have their
-    # own limits above (and accounts/throttle.py), so this only stops a flood.
-    "login": env("COMMONROOM_SIGNIN_ADDRESS_RATE", "600/m/ip"),
+    # Sign-in forms per client address: limited by accounts/throttle.py instead
+    # (COMMONROOM_SIGNIN_ADDRESS_RATE below), without allauth's lock on one cache entry.
+    "login": "",
 }
+# Sign-in forms sent from one client address, successful ones included (only a flood guard:
+# failures have their own limits). allauth's default, 30 a minute, would turn away a trust's
+# staff arriving together behind one NAT address. Written as allauth writes a rate.
+COMMONROOM_SIGNIN_ADDRESS_RATE = env("COMMONROOM_SIGNIN_ADDRESS_RATE", "600/m/ip")
 
 
 # ...and one account's failures from everywhere (accounts/throttle.py): past the first N within

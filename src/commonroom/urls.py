@@ -130,6 +130,8 @@ urlpatterns = [
     # the address registered at the identity provider is allauth's own.
     path("accounts/oidc/<str:provider_id>/login/", sso.login, name="sso_login"),
     path("accounts/oidc/<str:provider_id>/login/callback/", sso.callback, name="sso_callback"),
+    # allauth's sign-in page, its forms from one address limited without allauth's lock.
+    path("accounts/login/", account_views.sign_in_page, name="account_login"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -143,6 +143,15 @@ class SecondFactorLimit:
         )
 
 
+def client_for_limits(request: HttpRequest) -> str:
+    """The client as allauth counts it for ``ip`` rates: an IPv6 address by its network
+    (``ALLAUTH_RATE_LIMIT_IPV6_PREFIX``, /64), which one subscriber holds whole."""
+    ip = client_ip(request)
+    if not ip:
+        raise PermissionDenied("Unable to determine client IP address")
+    return client_network(ip, ipv6_prefix=allauth_settings.RATE_LIMIT_IPV6_PREFIX)
+
+
 MFA_STAGE = "allauth.mfa.stages.AuthenticateStage"
 SSO_AWARE_MFA_STAGE = "commonroom.accounts.sso.SsoAwareAuthenticateStage"
 EMAIL_CODE_STAGE = "commonroom.accounts.stages.EmailCodeStage"
@@ -204,11 +213,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return ip
 
     def _client_for_limits(self, request: HttpRequest) -> str:
-        """The client as allauth counts it for ``ip`` rates: an IPv6 address by its network
-        (``ALLAUTH_RATE_LIMIT_IPV6_PREFIX``, /64), which one subscriber holds whole."""
-        return client_network(
-            self.get_client_ip(request), ipv6_prefix=allauth_settings.RATE_LIMIT_IPV6_PREFIX
-        )
+        return client_for_limits(request)
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
         """allauth's ``key`` for failed sign-ins: the account at this client. Per account alone,

@@ -24,6 +24,13 @@ sign-ins are counted when a password proves wrong, not as it starts, so that a t
 arriving together behind one NAT address are not taken for a guesser; this bound is what stops
 a guesser sending many at once from having them all tried before the first failures count.
 
+And the sign-in forms sent from one address are limited (``COMMONROOM_SIGNIN_ADDRESS_RATE``,
+600 a minute): only a flood guard, as failures have their own limits. allauth's own limit
+("login" in ``ACCOUNT_RATE_LIMITS``) keeps each address's times in one cache entry behind a lock,
+and answers 429 when it cannot take the lock within a second: 500 people arriving together
+behind one NAT address contended for it, and a few correct sign-ins were turned away. Here the
+count is two counters (this window and the last), added to atomically, with no lock.
+
 The state is in Django's cache (Redis with ``REDIS_URL``: shared by every server process), under
 a hash of the address, so the cache never holds the addresses people tried.
 """
@@ -36,6 +43,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from allauth.core.internal.ratelimit import parse_rate
 from django.conf import settings
 from django.core.cache import cache
 
@@ -134,3 +142,25 @@ def address_enter(client: str) -> str | None:
 
 def address_leave(key: str) -> None:
     _count_remove(key)
+
+
+def address_sign_in_sent(client: str, *, now: float | None = None) -> bool:
+    """Count a sign-in form sent from ``client`` and say whether it may be looked at: at most
+    ``COMMONROOM_SIGNIN_ADDRESS_RATE`` (``amount/duration``, as allauth writes rates) in any
+    window of that duration, estimated as the count of this fixed window plus the last one's
+    weighted by how much of it the sliding window still covers. A form turned away is not
+    counted, as allauth does not count it."""
+    rate = parse_rate(settings.COMMONROOM_SIGNIN_ADDRESS_RATE)
+    if rate.amount <= 0:
+        return True
+    now = time.time() if now is None else now
+    duration = float(rate.duration)
+    window = int(now // duration)
+    digest = hashlib.sha256(client.encode()).hexdigest()
+    this_key = f"sign-in-forms:{digest}:{window}"
+    count = _count_add(this_key, math.ceil(2 * duration))
+    last = cache.get(f"sign-in-forms:{digest}:{window - 1}") or 0
+    if count + int(last) * (1 - (now % duration) / duration) > rate.amount:
+        _count_remove(this_key)
+        return False
+    return True

@@ -14,6 +14,8 @@ from allauth.account.internal.flows.reauthentication import resume_request
 from allauth.account.internal.stagekit import stash_login
 from allauth.account.stages import LoginStageController
 from allauth.account.utils import perform_login
+from allauth.account.views import login as allauth_sign_in_page
+from allauth.core.internal.ratelimit import respond_429
 from allauth.mfa.models import Authenticator
 from allauth.mfa.stages import AuthenticateStage
 from allauth.usersessions.models import UserSession
@@ -25,7 +27,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from commonroom.accounts import services
+from commonroom.accounts import services, throttle
+from commonroom.accounts.adapters import client_for_limits
 from commonroom.accounts.exceptions import EmailCodeRefused
 from commonroom.accounts.models import EmailCodePurpose, TokenScope, User
 from commonroom.accounts.permissions import account_abilities, api_tokens_refusal
@@ -43,6 +46,16 @@ from commonroom.accounts.stages import EmailCodeStage
 from commonroom.audit.views import render_trail
 from commonroom.core.exceptions import ApplicationError, NotFound
 from commonroom.core.views import AuthedRequest, back_with_error, form_value, info
+
+
+def sign_in_page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    """allauth's sign-in page, the forms sent to it from one address limited by
+    ``throttle.address_sign_in_sent`` (``COMMONROOM_SIGNIN_ADDRESS_RATE``) rather than by
+    allauth's own "login" rate, which answers 429 when it cannot take a lock in time."""
+    if request.method == "POST" and not throttle.address_sign_in_sent(client_for_limits(request)):
+        return respond_429(request)
+    response: HttpResponseBase = allauth_sign_in_page(request, *args, **kwargs)
+    return response
 
 
 def sign_in(request: AuthedRequest, user: User, *, redirect_url: str) -> HttpResponse:
