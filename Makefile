@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export COMMONROOM_DATA_DIR ?= $(CURDIR)/var
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-test browser libreoffice oidc-provider litmus nginx topology topology-down lint typecheck test-sqlite test-postgres bench vendor clean
+.PHONY: run test install install-test browser libreoffice oidc-provider litmus nginx topology topology-down lint typecheck checks test-sqlite test-postgres bench vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,13 +80,16 @@ test-sqlite: install-test browser libreoffice oidc-provider litmus nginx
 test-postgres: install-test browser libreoffice oidc-provider litmus nginx
 	COMMONROOM_TEST_SHARE=postgres scripts/with-postgres.sh "$(PG_URL)" $(BIN)/pytest -p no:cacheprovider -q --durations=40
 
-## test: lint, types, then the whole suite on SQLite and on PostgreSQL (side by side, each
-## run's output printed whole when it ends). COMMONROOM_TEST_SHARE lets the two runs share what
-## the database cannot change (conftest.py): browser tests and the deploy files' tests in the
-## SQLite run, tests that reach no database and the topology's in the PostgreSQL run; every
-## other test runs in both.
-test: lint typecheck
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+## test: lint and types, and the whole suite on SQLite and on PostgreSQL, side by side (the
+## checks in a third slot, a minute or two; each part's output printed whole when it ends; any
+## failure fails the whole). COMMONROOM_TEST_SHARE lets the two runs share what the database
+## cannot change (conftest.py): browser tests and the deploy files' tests in the SQLite run,
+## tests that reach no database and the topology's in the PostgreSQL run, and tests marked
+## one_run in the run they name; every other test runs in both.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target checks test-sqlite test-postgres
+
+checks: lint typecheck
 
 ## bench: figures written to docs/benchmarks.md (never a pass/fail on timing); bench.inprocess,
 ## cheap (about 30 s), only prints: the pages' CPU per request in one process, which the

@@ -362,7 +362,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
       nginx and collectstatic) run in the SQLite run only, which the topology's tests leave
       the shorter; so do tests marked ``embedded_database`` (their processes make an embedded
       SQLite database of their own, whatever the run's: the data folder's modes, ``serve``'s
-      shutdown, the production checks).
+      shutdown, the production checks);
+    - tests marked ``one_run("sqlite")`` or ``one_run("postgres")`` run in that run only: their
+      subject is not the database, though they use one (the relay between processes without
+      Redis, which only the embedded installation uses; a browser riding out a Redis outage;
+      the upload body guard; state shared through Redis by two servers).
 
     Everything else, every service, selector, view, API, live and process test, runs on both.
     Without ``COMMONROOM_TEST_SHARE`` (a plain ``pytest``) every test runs. What a run leaves to
@@ -375,6 +379,10 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     cache: dict[Any, bool] = {}
     kept, left = [], []
     for item in items:
+        one_run = item.get_closest_marker("one_run")
+        if one_run is not None:
+            (kept if one_run.args[0] == share else left).append(item)
+            continue
         if share == "sqlite":
             other = (
                 _uses_no_database(item, cache)
@@ -393,9 +401,10 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
         what = (
-            "tests that reach no database or bring their own"
+            "tests that reach no database or bring their own, or are marked for it"
             if share == "sqlite"
-            else "browser tests, and tests that touch no database or an embedded one of their own"
+            else "browser tests, tests that touch no database or an embedded one of their own, "
+            "and tests marked for it"
         )
         runs = "PostgreSQL" if share == "sqlite" else "SQLite"
         _left_to_the_other_run.append(

@@ -24,6 +24,9 @@ from commonroom.workspaces.selectors import workspace_access
 from commonroom.workspaces.services import membership_remove
 from commonroom.workspaces.tests.factories import add_member, make_workspace, upload_document
 
+# A page's socket riding out Redis (the browser tests' run): the database is not the subject.
+pytestmark = pytest.mark.one_run("sqlite")
+
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:

@@ -57,6 +57,7 @@ def guess(url: str, client: str) -> str:
         return browser.sign_in("tom@example.org", "wrong-password").text
 
 
+@pytest.mark.one_run("postgres")  # state in Redis, as in the production topology
 def test_failed_sign_ins_over_two_servers_meet_the_limit_at_the_configured_count(
     tmp_path: Path,
 ) -> None:
@@ -142,6 +143,7 @@ def current_code(secret: str) -> str:
     return format_hotp_value(hotp_value(secret, int(time.time()) // period))
 
 
+@pytest.mark.one_run("postgres")  # state in Redis, as in the production topology
 def test_a_totp_code_used_on_one_server_is_refused_on_the_other(tmp_path: Path) -> None:
     redis = shared_redis()
     person = UserFactory.create(email="priya@example.org")

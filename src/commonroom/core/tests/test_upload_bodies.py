@@ -34,6 +34,8 @@ from commonroom.documents.tests.support import files_under, multipart
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    # The guard in front of the application and its slots in the cache: not the database.
+    pytest.mark.one_run("sqlite"),
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
 ]
 

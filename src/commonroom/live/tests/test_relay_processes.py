@@ -197,6 +197,8 @@ async def sweep(pair: Pair, problems: list[str], *, tries: int) -> None:
         problems.append(f"none of {tries} sockets continued from before the comment: untested")
 
 
+# The embedded installation's relay: several processes on PostgreSQL need Redis.
+@pytest.mark.one_run("sqlite")
 def test_without_redis_events_from_another_process_reach_sockets_that_just_opened(
     team: Any,
 ) -> None:
@@ -206,6 +208,7 @@ def test_without_redis_events_from_another_process_reach_sockets_that_just_opene
     assert not problems, problems
 
 
+@pytest.mark.one_run("postgres")  # the production topology's path
 def test_with_redis_events_from_another_process_reach_sockets_that_just_opened(
     team: Any, redis_url: str
 ) -> None:
