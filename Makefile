@@ -83,8 +83,8 @@ test-postgres: install-test browser libreoffice oidc-provider litmus nginx
 ## test: lint and types, and the whole suite on SQLite and on PostgreSQL, side by side (the
 ## checks in a third slot, a minute or two; each part's output printed whole when it ends; any
 ## failure fails the whole). COMMONROOM_TEST_SHARE lets the two runs share what the database
-## cannot change (conftest.py): browser tests and the deploy files' tests in the SQLite run,
-## tests that reach no database and the topology's in the PostgreSQL run, and tests marked
+## cannot change (conftest.py): browser tests in the SQLite run, tests that reach no database
+## (the deploy files' among them) and the topology's in the PostgreSQL run, and tests marked
 ## one_run in the run they name; every other test runs in both.
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target checks test-sqlite test-postgres

@@ -359,10 +359,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
       whatever the run's) run in the PostgreSQL run only;
     - tests marked ``no_database`` (they start processes, so the text of their module keeps
       them in both by the rule above, but none of them touches a database: the deploy files,
-      nginx and collectstatic) run in the SQLite run only, which the topology's tests leave
-      the shorter; so do tests marked ``embedded_database`` (their processes make an embedded
-      SQLite database of their own, whatever the run's: the data folder's modes, ``serve``'s
-      shutdown, the production checks);
+      nginx and collectstatic) run in the PostgreSQL run only, as other tests that reach no
+      database do;
+    - tests marked ``embedded_database`` (their processes make an embedded SQLite database of
+      their own, whatever the run's: the data folder's modes, ``serve``'s shutdown, the
+      production checks) run in the SQLite run only;
     - tests marked ``one_run("sqlite")`` or ``one_run("postgres")`` run in that run only: their
       subject is not the database, though they use one (the relay between processes without
       Redis, which only the embedded installation uses; a browser riding out a Redis outage;
@@ -387,12 +388,10 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             other = (
                 _uses_no_database(item, cache)
                 or item.get_closest_marker("own_database") is not None
+                or item.get_closest_marker("no_database") is not None
             )
         else:
-            other = (
-                item.get_closest_marker("no_database") is not None
-                or item.get_closest_marker("embedded_database") is not None
-            ) or (
+            other = item.get_closest_marker("embedded_database") is not None or (
                 item.get_closest_marker("e2e") is not None
                 and not _module_says(_STARTS_PROCESSES, item.path, cache)
             )

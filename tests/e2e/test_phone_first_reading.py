@@ -76,6 +76,13 @@ def test_on_a_phone_the_document_text_starts_on_the_first_screen(
     page.keyboard.press("Escape")
     expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
     expect(menu).to_be_focused()
+    # Escape puts the menu away wherever the focus is: here on the menu's own button.
+    menu.click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    menu.focus()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    expect(menu).to_have_attribute("aria-expanded", "false")
     assert page_width(page) <= PHONE["width"]
     assert page_problems.seen == []
 

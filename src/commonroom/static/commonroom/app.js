@@ -55,12 +55,15 @@ function headerToggles() {
       const field = part.querySelector("input, a, button");
       if (field) field.focus();
     });
-    // Escape puts the menu away; in the search box it is the quick results' (and the box's own).
-    if (part.tagName === "NAV") {
-      part.addEventListener("keydown", (e) => {
-        if (e.key === "Escape") { shut(toggle); toggle.focus(); }
-      });
-    }
+  });
+  // Escape puts an open menu away, wherever the focus is (its first link, its button, or the
+  // page if the link could not take it); in the search box Escape is the quick results' (and
+  // the box's own).
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    const open = toggles.find((t) => t.getAttribute("aria-expanded") === "true"
+      && document.getElementById(t.dataset.headerToggle)?.tagName === "NAV");
+    if (open) { shut(open); open.focus(); }
   });
   // From here the buttons decide, not :target; a part opened by its link before this script
   // ran stays open.
