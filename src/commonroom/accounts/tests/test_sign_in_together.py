@@ -29,6 +29,13 @@ from commonroom.audit.models import AuditEvent
 PEOPLE = 10
 
 
+def post_sign_in(email: str, address: str) -> Any:
+    """The sign-in form sent with the right password, from ``address``, by a fresh browser."""
+    return Client().post(
+        reverse("account_login"), {"login": email, "password": PASSWORD}, REMOTE_ADDR=address
+    )
+
+
 def _signing_in(address: str, answers: dict[str, Any]) -> tuple[Callable[[str], None], Any]:
     """A sign-in to run in a thread, writing its answer under its email, and a semaphore
     released as each starts."""
@@ -37,11 +44,7 @@ def _signing_in(address: str, answers: dict[str, Any]) -> tuple[Callable[[str], 
     def sign_in(email: str) -> None:
         try:
             started.release()
-            answers[email] = Client().post(
-                reverse("account_login"),
-                {"login": email, "password": PASSWORD},
-                REMOTE_ADDR=address,
-            )
+            answers[email] = post_sign_in(email, address)
         finally:
             close_old_connections()
 
@@ -151,20 +154,12 @@ def test_a_sign_in_that_waits_too_long_for_a_turn_to_hash_is_answered_503(
     address = "198.51.100.22"
     with no_turn_to_hash():
         begun = time.monotonic()
-        page = Client().post(
-            reverse("account_login"),
-            {"login": person.email, "password": PASSWORD},
-            REMOTE_ADDR=address,
-        )
+        page = post_sign_in(person.email, address)
         waited = time.monotonic() - begun
     assert page.status_code == 503
     assert HASHING_BUSY_MESSAGE.encode() in page.content
     assert 1 <= waited < 10
-    again = Client().post(
-        reverse("account_login"),
-        {"login": person.email, "password": PASSWORD},
-        REMOTE_ADDR=address,
-    )
+    again = post_sign_in(person.email, address)
     assert again.status_code == 302  # its place in flight, and its count, were given back
 
 
@@ -191,11 +186,7 @@ def test_the_address_check_does_not_wait_on_allauths_lock_of_its_counter(setting
     assert cache.add(f"{counter}:lock", True, timeout=30)
     try:
         began = time.monotonic()
-        page = Client().post(
-            reverse("account_login"),
-            {"login": person.email, "password": PASSWORD},
-            REMOTE_ADDR=address,
-        )
+        page = post_sign_in(person.email, address)
         took = time.monotonic() - began
     finally:
         cache.delete(f"{counter}:lock")
@@ -222,11 +213,7 @@ def test_failed_sign_ins_over_many_accounts_from_one_address_are_still_limited(
             REMOTE_ADDR=address,
         )
         assert wrong.status_code == 200 and b"Too many failed" not in wrong.content
-    refused = Client().post(
-        reverse("account_login"),
-        {"login": person.email, "password": PASSWORD},
-        REMOTE_ADDR=address,
-    )
+    refused = post_sign_in(person.email, address)
     assert refused.status_code == 200
     assert b"Too many failed sign-ins from here" in refused.content
     elsewhere = Client().post(
