@@ -16,15 +16,14 @@ from django.urls import reverse
 
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 from commonroom.accounts.tests.test_mfa import current_code
+from commonroom.accounts.tests.test_sign_in import sign_in
 
 ADDRESS = "198.51.100.20"
 TOO_MANY_HERE = b"Too many failed sign-ins from here"
 
 
 def password_step(client: Client, email: str, password: str = PASSWORD) -> Any:
-    return client.post(
-        reverse("account_login"), {"login": email, "password": password}, REMOTE_ADDR=ADDRESS
-    )
+    return sign_in(client, email, password, ip=ADDRESS)
 
 
 def code_step(client: Client, code: str) -> Any:

@@ -14,15 +14,14 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from commonroom.accounts import throttle
+from commonroom.accounts.tests import test_sign_in
 from commonroom.accounts.tests.factories import PASSWORD, UserFactory
 
 ADDRESS = "198.51.100.30"
 
 
 def sign_in(email: str, password: str = PASSWORD, address: str = ADDRESS) -> Any:
-    return Client().post(
-        reverse("account_login"), {"login": email, "password": password}, REMOTE_ADDR=address
-    )
+    return test_sign_in.sign_in(Client(), email, password, ip=address)
 
 
 @pytest.fixture
